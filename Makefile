@@ -1,0 +1,27 @@
+# Two commands a newcomer needs: `make demo` and `make test`. Each builds .venv on its own.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_DIR ?= demo
+
+.PHONY: demo test env bench clean
+
+$(BIN)/activate: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(BIN)/activate
+
+env: $(BIN)/activate
+
+demo: env
+	$(BIN)/audit-toolkit demo --out $(DEMO_DIR)
+
+test: env
+	$(BIN)/python -m pytest
+
+bench: env
+	$(BIN)/python benchmarks/bench_scan.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

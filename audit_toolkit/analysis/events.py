@@ -1,0 +1,22 @@
+"""CloudTrail events as query results: each once, in time order."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def in_order(events: pd.DataFrame) -> pd.DataFrame:
+    """Each event once (the same eventID delivered by two trails counts once), ordered by time.
+
+    `eventtime` becomes a UTC timestamp; ties keep the event id order, so results are stable.
+    """
+    events = events.copy()
+    events["eventtime"] = pd.to_datetime(events["eventtime"], utc=True, format="ISO8601")
+    with_id = events[events["eventid"].notna()].drop_duplicates("eventid")
+    events = pd.concat([with_id, events[events["eventid"].isna()]])
+    return events.sort_values(["eventtime", "eventid"], kind="stable", ignore_index=True)
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as dicts, with None for every kind of missing value (NaN, NA, NaT)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")

@@ -1,0 +1,126 @@
+"""The `audit-toolkit` command: thin wrappers over Investigation; library errors become clean messages."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+
+from . import export
+from .errors import AuditToolkitError
+from .investigation import Investigation
+from .settings import Settings
+
+FORMATS = click.Choice(["table", "csv", "json"])
+SG_TABLE = ["event_time", "account", "region", "group_id", "action", "direction", "protocol", "from_port",
+            "to_port", "peer", "actor", "source_ip", "tool", "error_code"]
+WINDOW_TABLE = ["account", "region", "group_id", "protocol", "from_port", "to_port", "cidr", "opened_at",
+                "opened_by", "closed_at", "closed_by", "still_open", "open_before_evidence"]
+
+
+def _clean_errors(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except AuditToolkitError as e:
+            raise click.ClickException(str(e)) from e
+
+    return wrapper
+
+
+def _scope(fn):
+    """The options every evidence command takes."""
+    options = [
+        click.option("--evidence", required=True, type=click.Path(exists=True, path_type=Path),
+                     help="A folder of CloudTrail logs (S3 layout or loose files) or a single file."),
+        click.option("--since", help="Start of the time range, ISO 8601 (UTC if no zone), inclusive."),
+        click.option("--until", help="End of the time range, ISO 8601 (UTC if no zone), exclusive."),
+        click.option("--account", help="Only this AWS account id."),
+        click.option("--region", help="Only this AWS region."),
+        click.option("--format", "fmt", type=FORMATS, default="table", show_default=True, help="Output format."),
+        click.option("--port", "ports", type=int, multiple=True,
+                     help="A port to watch for exposure (repeatable; default 22, or AUDIT_TOOLKIT_WATCHED_PORTS)."),
+        click.option("--internet-prefix", type=click.IntRange(0, 128),
+                     help="A CIDR with at most this prefix length counts as the internet (default 0)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return _clean_errors(fn)
+
+
+def _open(evidence: Path, ports: tuple[int, ...], internet_prefix: int | None) -> Investigation:
+    settings = Settings.load(watched_ports=tuple(ports) or None, internet_prefix_len=internet_prefix)
+    inv = Investigation.from_evidence(evidence, settings)
+    _report_intake(inv)
+    return inv
+
+
+def _report_intake(inv: Investigation) -> None:
+    """Say on stderr what was read and what could not be used, file by file."""
+    intake = inv.intake
+    click.echo(f"evidence: {intake.summary()}", err=True)
+    for f in intake.problems:
+        reason = f.error or "; ".join(f.rejections + f.warnings)
+        click.echo(f"  {f.path}: read {f.read}, used {f.used}, rejected {f.rejected}: {reason}", err=True)
+
+
+def _emit(frame, fmt: str, columns: list[str]) -> None:
+    if fmt == "json":
+        click.echo(export.to_json(frame))
+    elif fmt == "csv":
+        click.echo(export.to_csv(frame), nl=False)
+    else:
+        click.echo(export.to_table(frame, columns))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="audit_toolkit")
+def main() -> None:
+    """Forensics for AWS accounts from CloudTrail: who changed security groups, who opened SSH, when."""
+
+
+@main.command("sg-changes")
+@_scope
+def sg_changes(evidence, since, until, account, region, fmt, ports, internet_prefix):
+    """Every security-group change: when, where, what, by whom, from where, with what tool."""
+    inv = _open(evidence, ports, internet_prefix)
+    _emit(inv.sg_changes(since, until, account, region), fmt, SG_TABLE)
+
+
+@main.command("ssh-exposure")
+@_scope
+def ssh_exposure(evidence, since, until, account, region, fmt, ports, internet_prefix):
+    """Every window in which a watched port (22 by default) was open to the whole internet."""
+    inv = _open(evidence, ports, internet_prefix)
+    _emit(inv.ssh_exposure(since, until, account, region), fmt, WINDOW_TABLE)
+
+
+@main.command()
+@_scope
+@click.option("--principal", required=True, help="An ARN, role ARN, access key id, user name or session name.")
+def activity(evidence, since, until, account, region, fmt, ports, internet_prefix, principal):
+    """One actor's whole activity, in time order."""
+    inv = _open(evidence, ports, internet_prefix)
+    columns = ["eventtime", "account", "region", "eventsource", "eventname", "errorcode", "sourceipaddress", "actor", "tool"]
+    _emit(inv.activity(principal, since, until, account, region), fmt, columns)
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("demo"), show_default=True,
+              help="Folder for the demo evidence and results.")
+@click.option("--events", type=click.IntRange(min=100), default=20_000, show_default=True,
+              help="How many events of background noise to generate.")
+@click.option("--seed", type=int, default=7, show_default=True)
+@_clean_errors
+def demo(out: Path, events: int, seed: int) -> None:
+    """Generate synthetic evidence with a scripted incident, investigate it, and write the results."""
+    from .demo import run_demo
+
+    run_demo(out, events=events, seed=seed, echo=click.echo)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

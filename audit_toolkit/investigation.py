@@ -1,0 +1,95 @@
+"""The one public entry: evidence in, answers out. Notebooks and the CLI both call this.
+
+    inv = Investigation.from_evidence("demo/evidence")
+    inv.sg_changes()            # every security-group rule change, who, when, from where
+    inv.ssh_exposure()          # every window a watched port stood open to the internet
+    inv.activity("arn:aws:iam::111122223333:user/alice")   # one actor's whole timeline
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import queries
+from .analysis import actors, exposure, security_groups
+from .analysis.events import in_order
+from .engines.base import Engine
+from .evidence.layout import discover_files
+from .evidence.reader import IntakeReport
+from .settings import Settings
+
+When = datetime | str | None
+
+
+@dataclass
+class Investigation:
+    engine: Engine
+    settings: Settings = field(default_factory=Settings)
+    intake: IntakeReport | None = None  # what the embedded engine read, and what it could not use
+    evidence: str | None = None
+    log: list[dict] = field(default_factory=list)  # every query run: name, engine, SQL, parameters
+
+    @classmethod
+    def from_evidence(
+        cls, path: str | Path, settings: Settings | None = None, workers: int | None = None
+    ) -> "Investigation":
+        """Read a folder (S3 layout or loose files) or one file of CloudTrail logs into DuckDB."""
+        from .engines.duckdb import DuckDBEngine
+
+        engine = DuckDBEngine()
+        intake = engine.load_cloudtrail(discover_files(path), workers=workers)
+        return cls(engine, settings or Settings(), intake, str(path))
+
+    def query(self, name: str, **values: Any) -> pd.DataFrame:
+        """Run a registry query by name on this investigation's engine."""
+        query = queries.get(name)
+        sql = query.render(self.engine.dialect)
+        params = query.bind(values)
+        self.log.append({"query": name, "engine": self.engine.name, "sql": sql, "params": params})
+        return self.engine.run(sql, params)
+
+    def span(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None) -> dict:
+        """First and last event time, and how many events, accounts and regions the scope holds."""
+        row = self.query("evidence_span", **queries.scope(since, until, account, region)).iloc[0]
+        return row.to_dict()
+
+    def sg_changes(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
+        """Every security-group rule change: one row per rule (security_groups.CHANGE_COLUMNS)."""
+        events = self.query("sg_changes", **queries.scope(since, until, account, region))
+        return security_groups.normalize(events)
+
+    def ssh_exposure(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
+        """Every window in which a watched port was open to the internet and overlapped the scope.
+
+        Rules are replayed from the start of the evidence, so a window opened before `since` is
+        shown with its real opening.
+        """
+        changes = self.sg_changes(None, until, account, region)
+        end = self._end(until, account, region)
+        found = exposure.windows(changes, self.settings, evidence_end=end)
+        if since is not None:
+            start = pd.Timestamp(queries.scope(since)["since"])
+            found = found[found["closed_at"].isna() | (found["closed_at"] >= start)].reset_index(drop=True)
+        return found
+
+    def failed_openings(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
+        """Failed attempts to open a watched port to the internet."""
+        return exposure.failed_openings(self.sg_changes(since, until, account, region), self.settings)
+
+    def activity(self, principal: str, since: When = None, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
+        """Everything one principal (ARN, role, access key, user or session name) did, in time order."""
+        events = self.query("principal_events", principal=principal, **queries.scope(since, until, account, region))
+        events = in_order(events) if len(events) else events
+        return actors.with_actors(events)
+
+    def _end(self, until: When, account: str | None, region: str | None) -> pd.Timestamp | None:
+        last = self.span(None, until, account, region)["last_event"]
+        if until is not None:
+            bound = pd.Timestamp(queries.scope(until=until)["until"])
+            last = bound if last is None or pd.isna(last) else min(pd.Timestamp(last), bound)
+        return None if last is None or pd.isna(last) else pd.Timestamp(last)

@@ -1,0 +1,158 @@
+"""The registry of queries: one Athena SQL file each, with a header that names it and its parameters.
+
+    -- name: sg_changes
+    -- params: since, until, since_day, until_day, account, region
+    -- What the query answers (these comment lines are its documentation).
+    SELECT ...  WHERE eventtime >= :since ...
+
+Athena (Trino) SQL is the canonical text. DuckDB gets it through sqlglot, with the known traps fixed
+in `_DuckDB` below; where the translation is still wrong, `duckdb/<name>.sql` overrides it.
+Parameters are bound by the engine, never formatted into the text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.duckdb import DuckDB
+
+from ..errors import QueryError
+
+HERE = Path(__file__).parent
+_HEADER = re.compile(r"^--\s*(name|params):\s*(.*)$")
+SCOPE_PARAMS = ("since", "until", "since_day", "until_day", "account", "region")
+
+
+class _DuckDB(DuckDB):
+    class Generator(DuckDB.Generator):
+        TRANSFORMS = {
+            **DuckDB.Generator.TRANSFORMS,
+            # Athena's json_extract_scalar gives NULL on an object or array; DuckDB's ->> gives JSON text.
+            exp.JSONExtractScalar: lambda self, e: (
+                f"(JSON_VALUE({self.sql(e, 'this')}, {self.sql(e, 'expression')}) ->> '$')"
+            ),
+        }
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    params: tuple[str, ...]
+    doc: str
+    sql: str  # Athena SQL, as written
+    overrides: Mapping[str, str] = field(default_factory=dict)  # dialect -> SQL, where translation fails
+
+    def render(self, dialect: str) -> str:
+        """The query's text for an engine's dialect; parameters stay as placeholders."""
+        if dialect in self.overrides:
+            return self.overrides[dialect]
+        if dialect == "athena":
+            return self.sql
+        if dialect == "duckdb":
+            return ";\n".join(sqlglot.transpile(self.sql, read="athena", write=_DuckDB))
+        raise QueryError(f"no SQL for dialect {dialect!r}: expected 'athena' or 'duckdb'")
+
+    def bind(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Check the values against the declared parameters: unknown or missing ones are errors."""
+        unknown = set(values) - set(self.params)
+        missing = set(self.params) - set(values)
+        if unknown or missing:
+            raise QueryError(
+                f"query {self.name!r} takes {', '.join(self.params) or 'no parameters'}; "
+                f"unknown: {sorted(unknown) or 'none'}, missing: {sorted(missing) or 'none'}"
+            )
+        return dict(values)
+
+
+def _placeholders(sql: str) -> set[str]:
+    return {p.name for p in sqlglot.parse_one(sql, read="athena").find_all(exp.Placeholder)}
+
+
+def load(path: Path) -> Query:
+    """Parse one query file; a header that does not match the SQL is an error now, not at run time."""
+    header: dict[str, str] = {}
+    doc: list[str] = []
+    body: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = _HEADER.match(line.strip())
+        if not body and match:
+            header[match[1]] = match[2].strip()
+        elif not body and line.startswith("--"):
+            doc.append(line[2:].strip())
+        elif body or line.strip():
+            body.append(line)
+    name = header.get("name")
+    if name != path.stem:
+        raise QueryError(f"{path}: the header must say '-- name: {path.stem}'")
+    params = tuple(p.strip() for p in header.get("params", "").split(",") if p.strip())
+    sql = "\n".join(body).strip().rstrip(";")
+    used = _placeholders(sql)
+    if used != set(params):
+        raise QueryError(
+            f"{path}: declared parameters {sorted(params)} but the SQL uses {sorted(used)}"
+        )
+    overrides = {
+        d.name: (d / path.name).read_text(encoding="utf-8").strip().rstrip(";")
+        for d in path.parent.iterdir()
+        if d.is_dir() and (d / path.name).exists()
+    }
+    return Query(name, params, "\n".join(doc).strip(), sql, MappingProxyType(overrides))
+
+
+def load_all(folder: Path = HERE) -> Mapping[str, Query]:
+    return MappingProxyType({q.name: q for q in (load(p) for p in sorted(folder.glob("*.sql")))})
+
+
+QUERIES: Mapping[str, Query] = load_all()
+
+
+def get(name: str) -> Query:
+    try:
+        return QUERIES[name]
+    except KeyError:
+        raise QueryError(f"no query named {name!r}; known: {', '.join(sorted(QUERIES))}") from None
+
+
+def _iso(value: datetime | str | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def scope(
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+    account: str | None = None,
+    region: str | None = None,
+) -> dict[str, Any]:
+    """The scope parameters every evidence query takes, with the partition bounds derived.
+
+    A file lands in the day folder of its delivery, minutes after its events, so the last day
+    folder searched is the day after `until`.
+    """
+    since_iso, until_iso = _iso(since), _iso(until)
+    day = lambda iso, extra=0: (  # noqa: E731
+        None if iso is None else (datetime.fromisoformat(iso[:10]) + timedelta(days=extra)).strftime("%Y/%m/%d")
+    )
+    return dict(
+        since=since_iso,
+        until=until_iso,
+        since_day=day(since_iso),
+        until_day=day(until_iso, 1),
+        account=account,
+        region=region,
+    )
+
+
+

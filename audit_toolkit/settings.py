@@ -1,0 +1,52 @@
+"""Settings, read once: arguments, then environment (AUDIT_TOOLKIT_*), then defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+
+from .errors import ConfigError
+
+
+def _ports(text: str) -> tuple[int, ...]:
+    try:
+        ports = tuple(int(p) for p in text.replace(" ", "").split(",") if p)
+    except ValueError as e:
+        raise ConfigError(f"watched ports must be integers separated by commas, got {text!r}") from e
+    if not ports or any(not 0 <= p <= 65535 for p in ports):
+        raise ConfigError(f"watched ports must be between 0 and 65535, got {text!r}")
+    return ports
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Ports whose exposure to the internet opens a window (22 = SSH; 3389 = RDP is the usual second).
+    watched_ports: tuple[int, ...] = (22,)
+    # A CIDR whose prefix length is at most this is "the internet" (0: 0.0.0.0/0 and ::/0).
+    internet_prefix_len: int = 0
+    display_tz: str = "UTC"
+    language: str = "ja"
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.internet_prefix_len <= 128:
+            raise ConfigError(f"internet prefix length must be 0..128, got {self.internet_prefix_len}")
+
+    @classmethod
+    def load(cls, **overrides) -> "Settings":
+        """Build settings from explicit overrides (None means unset), then the environment."""
+        env = os.environ
+        values: dict = {}
+        if "AUDIT_TOOLKIT_WATCHED_PORTS" in env:
+            values["watched_ports"] = _ports(env["AUDIT_TOOLKIT_WATCHED_PORTS"])
+        if "AUDIT_TOOLKIT_INTERNET_PREFIX_LEN" in env:
+            values["internet_prefix_len"] = int(env["AUDIT_TOOLKIT_INTERNET_PREFIX_LEN"])
+        if "AUDIT_TOOLKIT_DISPLAY_TZ" in env:
+            values["display_tz"] = env["AUDIT_TOOLKIT_DISPLAY_TZ"]
+        if "AUDIT_TOOLKIT_LANGUAGE" in env:
+            values["language"] = env["AUDIT_TOOLKIT_LANGUAGE"]
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            values[key] = _ports(value) if key == "watched_ports" and isinstance(value, str) else value
+        return replace(cls(), **values)
