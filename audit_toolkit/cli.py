@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+import pandas as pd
 
 from . import export
 from .errors import AuditToolkitError
@@ -106,6 +107,37 @@ def activity(evidence, since, until, account, region, fmt, ports, internet_prefi
     inv = _open(evidence, ports, internet_prefix)
     columns = ["eventtime", "account", "region", "eventsource", "eventname", "errorcode", "sourceipaddress", "actor", "tool"]
     _emit(inv.activity(principal, since, until, account, region), fmt, columns)
+
+
+@main.command()
+@_scope
+@click.option("--room", required=True, help="The Chatwork room id to post to.")
+@click.option("--kind", type=click.Choice(["sg-changes", "ssh-exposure", "summary"]), default="ssh-exposure",
+              show_default=True, help="What to share: each change, each exposure window, or one summary.")
+@click.option("--dry-run", is_flag=True,
+              help="Print exactly the messages that would be posted (--format json for a list); no token, no network.")
+@click.option("--outbox", type=click.Path(path_type=Path),
+              help="The record of what was posted (default AUDIT_TOOLKIT_CHATWORK_OUTBOX or ~/.local/state/audit-toolkit).")
+def notify(evidence, since, until, account, region, fmt, ports, internet_prefix, room, kind, dry_run, outbox):
+    """Share findings to a Chatwork room, each once. The token comes from CHATWORK_API_TOKEN or a token file."""
+    from .chatwork.share import messages_for, share, summary_messages
+
+    inv = _open(evidence, ports, internet_prefix)
+    if kind == "sg-changes":
+        items = messages_for(inv.sg_changes(since, until, account, region), kind, inv.settings)
+    elif kind == "ssh-exposure":
+        items = messages_for(inv.ssh_exposure(since, until, account, region), kind, inv.settings)
+    else:
+        span = inv.span(since, until, account, region)
+        items = summary_messages(inv.sg_changes(since, until, account, region), inv.ssh_exposure(since, until, account, region),
+                                      None, inv.settings, since or span["first_event"], until or span["last_event"])
+    report = share(items, room, dry_run=dry_run, outbox=outbox)
+    if not dry_run:
+        click.echo(f"posted {len(report.sent)} messages to room {room}; {len(report.skipped)} were already there", err=True)
+    elif fmt == "table":
+        click.echo(report.preview() if report.to_send else "(nothing to send)")
+    else:
+        _emit(pd.DataFrame([vars(o) for o in report.to_send], columns=["kind", "fingerprint", "part", "parts", "body"]), fmt, [])
 
 
 @main.command()

@@ -38,6 +38,7 @@ _ACTIONS = {
     "CreateSecurityGroup": ("create_group", None),
     "DeleteSecurityGroup": ("delete_group", None),
 }
+EVENT_NAMES = frozenset(_ACTIONS)  # the CloudTrail calls this module understands
 _PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", "all": "-1", "-1": "-1"}
 
 

@@ -1,0 +1,206 @@
+"""The real-time alert: a Lambda handler for CloudTrail and GuardDuty events from EventBridge.
+
+The flow the SRE team runs: CloudTrail / GuardDuty -> EventBridge rule -> SNS -> Lambda -> Chatwork.
+The handler takes EventBridge events raw (rule target = Lambda) or inside SNS records (every record
+of a batch), and posts:
+- security-group operations, decided by the investigation's own normalizer
+  (analysis.security_groups.normalize) and exposure rule (analysis.exposure.exposed_ports), so an
+  alert and a later investigation agree on what opened SSH to the internet;
+- SNS subscription and topic changes;
+- GuardDuty findings at or above ALERT_MIN_SEVERITY (default 4: Medium and up).
+Messages come from the same renderer, client and outbox as `share`.
+
+Environment: CHATWORK_ROOM_ID; the token from CHATWORK_TOKEN_PARAMETER (an SSM SecureString, read
+once per container) or, for local runs, CHATWORK_API_TOKEN; ALERT_MIN_SEVERITY; ALERT_OUTBOX
+(default /tmp, which dedupes Lambda's retries within a warm container only); AUDIT_TOOLKIT_LANGUAGE
+and AUDIT_TOOLKIT_DISPLAY_TZ as for the toolkit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pandas as pd
+
+from .analysis.exposure import exposed_ports
+from .analysis.events import records
+from .analysis.security_groups import EVENT_NAMES, normalize
+from .chatwork import messages
+from .chatwork.client import API_BASE, ChatworkClient, Token, load_token
+from .chatwork.outbox import Outbox
+from .chatwork.share import ShareReport, outgoing, share
+from .errors import ConfigError
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+SNS_EVENTS = ("Subscribe", "Unsubscribe", "SetSubscriptionAttributes", "ConfirmSubscription",
+              "CreateTopic", "DeleteTopic", "SetTopicAttributes")
+DEFAULT_MIN_SEVERITY = 4.0
+_token_cache: dict[str, Token] = {}
+
+
+def eventbridge_events(event: Mapping) -> Iterator[dict]:
+    """Every EventBridge event in a Lambda invocation: the event itself, or one per SNS record."""
+    if "Records" not in event:
+        yield dict(event)
+        return
+    for record in event["Records"]:
+        sns = record.get("Sns") or record.get("sns")
+        if not sns:
+            log.warning("skipping a record that is not from SNS: %s", record.get("EventSource") or record.get("eventSource"))
+            continue
+        try:
+            message = json.loads(sns["Message"])
+        except (KeyError, TypeError, ValueError):
+            log.warning("skipping an SNS record whose message is not JSON (MessageId %s)", sns.get("MessageId"))
+            continue
+        if isinstance(message, dict):
+            yield message
+
+
+def cloudtrail_frame(detail: Mapping, event: Mapping | None = None) -> pd.DataFrame:
+    """One CloudTrail record (an event's `detail`) as the row the `sg_changes` query returns for it."""
+    identity = detail.get("userIdentity") or {}
+    context = identity.get("sessionContext") or {}
+    issuer = context.get("sessionIssuer") or {}
+
+    def text(value: Any) -> str | None:
+        return None if value is None else json.dumps(value)
+
+    row = {
+        "eventtime": detail.get("eventTime"),
+        "eventid": detail.get("eventID"),
+        "eventname": detail.get("eventName"),
+        "eventsource": detail.get("eventSource"),
+        "account": detail.get("recipientAccountId") or (event or {}).get("account"),
+        "region": detail.get("awsRegion") or (event or {}).get("region"),
+        "identity_type": identity.get("type"),
+        "principal_id": identity.get("principalId"),
+        "identity_arn": identity.get("arn"),
+        "identity_account": identity.get("accountId"),
+        "invoked_by": identity.get("invokedBy"),
+        "access_key_id": identity.get("accessKeyId"),
+        "user_name": identity.get("userName"),
+        "issuer_type": issuer.get("type"),
+        "issuer_arn": issuer.get("arn"),
+        "issuer_name": issuer.get("userName"),
+        "mfa_authenticated": (context.get("attributes") or {}).get("mfaAuthenticated"),
+        "on_behalf_of": (identity.get("onBehalfOf") or {}).get("userId"),
+        "sourceipaddress": detail.get("sourceIPAddress"),
+        "useragent": detail.get("userAgent"),
+        "errorcode": detail.get("errorCode"),
+        "errormessage": detail.get("errorMessage"),
+        "requestparameters": text(detail.get("requestParameters")),
+        "responseelements": text(detail.get("responseElements")),
+    }
+    return pd.DataFrame([row], dtype=object)
+
+
+def guardduty_fields(finding: Mapping) -> dict:
+    """A GuardDuty finding (an event's `detail`, or a finding from the API or its S3 export) as the
+    flat fields the renderer documents. Any part may be missing."""
+    resource = finding.get("resource") or {}
+    service = finding.get("service") or {}
+    action = service.get("action") or {}
+    remote, port = {}, None
+    for kind in ("networkConnectionAction", "portProbeAction", "awsApiCallAction", "kubernetesApiCallAction",
+                 "rdsLoginAttemptAction"):
+        detail = action.get(kind)
+        if not detail:
+            continue
+        if kind == "portProbeAction":
+            probe = next(iter(detail.get("portProbeDetails") or []), {})
+            remote, port = probe.get("remoteIpDetails") or {}, (probe.get("localPortDetails") or {}).get("port")
+        else:
+            remote = detail.get("remoteIpDetails") or {}
+            port = (detail.get("localPortDetails") or {}).get("port")
+        break
+    return {
+        "id": finding.get("id"),
+        "type": finding.get("type"),
+        "severity": finding.get("severity"),
+        "severity_label": messages.severity_label(finding.get("severity")),
+        "title": finding.get("title"),
+        "account": finding.get("accountId"),
+        "region": finding.get("region"),
+        "instance_id": (resource.get("instanceDetails") or {}).get("instanceId"),
+        "remote_ip": remote.get("ipAddressV4") or remote.get("ipAddressV6"),
+        "port": port,
+        "country": (remote.get("country") or {}).get("countryName"),
+        "updated_at": finding.get("updatedAt"),
+    }
+
+
+def boxes(event: Mapping, settings: Settings, min_severity: float = DEFAULT_MIN_SEVERITY) -> list[tuple[str, messages.Box, Mapping]]:
+    """What one EventBridge event says to post, as (kind, box, identity); [] for anything not watched."""
+    detail = event.get("detail") or {}
+    kind = event.get("detail-type")
+    if kind == "GuardDuty Finding":
+        finding = guardduty_fields(detail)
+        try:
+            severity = float(finding["severity"])
+        except (TypeError, ValueError):
+            severity = float("inf")  # a finding whose severity cannot be read is shown, not dropped
+        if severity < min_severity:
+            return []
+        return [("guardduty", messages.guardduty_finding(finding, settings), finding)]
+    if kind not in ("AWS API Call via CloudTrail", "AWS Console Action via CloudTrail"):
+        return []
+    name, source = detail.get("eventName"), detail.get("eventSource")
+    if source == "ec2.amazonaws.com" and name in EVENT_NAMES:
+        rows = records(normalize(cloudtrail_frame(detail, event)))
+        return [("sg-changes", messages.sg_change(r, settings, exposed_ports(r, settings)), r) for r in rows]
+    if source == "sns.amazonaws.com" and name in SNS_EVENTS:
+        return [("api-call", messages.api_call(detail, settings), {"event_id": detail.get("eventID")})]
+    return []
+
+
+def handle(event: Mapping, client: ChatworkClient, room: str, settings: Settings, outbox: Outbox,
+           min_severity: float = DEFAULT_MIN_SEVERITY) -> ShareReport:
+    """Post what an invocation carries. Every record is rendered before anything is sent, so one bad
+    record is logged and skipped without losing the others."""
+    found = []
+    for e in eventbridge_events(event):
+        try:
+            found += boxes(e, settings, min_severity)
+        except Exception:  # noqa: BLE001 - one malformed event must not hide the rest of the batch
+            log.exception("could not read event %s (%s)", e.get("id"), e.get("detail-type"))
+    out = outgoing(found)
+    report = share(out, room, client=client, outbox=outbox) if out else ShareReport(room)
+    log.info("posted %d messages, %d already posted", len(report.sent), len(report.skipped))
+    return report
+
+
+def _token() -> Token:
+    name = os.environ.get("CHATWORK_TOKEN_PARAMETER")
+    if not name:
+        return load_token()
+    if name not in _token_cache:
+        import boto3
+
+        try:
+            value = boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        except Exception as e:  # botocore's errors name the parameter, never its value
+            raise ConfigError(f"cannot read the Chatwork token from SSM parameter {name}: {type(e).__name__}") from e
+        _token_cache[name] = Token(value)
+    return _token_cache[name]
+
+
+def handler(event: dict, context: Any = None) -> dict:
+    """The Lambda entry point (audit_toolkit.alerts.handler)."""
+    room = os.environ.get("CHATWORK_ROOM_ID")
+    if not room:
+        raise ConfigError("CHATWORK_ROOM_ID is not set")
+    client = ChatworkClient(_token(), base_url=os.environ.get("CHATWORK_API_BASE") or API_BASE)
+    outbox = Outbox(os.environ.get("ALERT_OUTBOX") or "/tmp/audit_toolkit_alerts.sqlite")
+    min_severity = float(os.environ.get("ALERT_MIN_SEVERITY") or DEFAULT_MIN_SEVERITY)
+    try:
+        report = handle(event, client, room, Settings.load(), outbox, min_severity)
+    finally:
+        outbox.close()
+    return {"posted": len(report.sent), "already_posted": len(report.skipped)}

@@ -1,0 +1,242 @@
+"""Share findings to a Chatwork room: render, skip what was already sent, post the rest, record it.
+
+    from audit_toolkit.chatwork import share
+    share(inv.ssh_exposure(), room=123456, dry_run=True).preview()   # exactly what would be posted
+    share(inv.ssh_exposure(), room=123456)                           # posts each window once, ever
+
+Each message ends with a `ref:` line naming its fingerprint and part. The outbox keys on the same
+fingerprint, and a post whose answer was lost is looked for by that line in the room before it is
+posted again: so neither a re-run, a fault nor an interrupted batch posts a finding twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..analysis.exposure import exposed_ports
+from ..errors import ConfigError
+from ..settings import Settings
+from . import messages
+from .client import API_BASE, ChatworkClient, ChatworkError, SendUncertain, load_token
+from .notation import MAX_BODY, Box, is_missing
+from .outbox import Outbox
+
+KINDS = ("sg-changes", "ssh-exposure", "guardduty", "correlations", "summary")
+OUTBOX_ENV = "AUDIT_TOOLKIT_CHATWORK_OUTBOX"
+DEFAULT_OUTBOX = Path("~/.local/state/audit-toolkit/chatwork-outbox.sqlite")
+BASE_ENV = "CHATWORK_API_BASE"
+_REF_SPACE = 64  # room kept in each body for the ref line
+_POST_TRIES = 3
+
+# What makes two rows the same finding (so the same message): never the wording, language or zone.
+IDENTITY = {
+    "sg-changes": ["event_id", "account", "region", "group_id", "group_name", "direction", "protocol",
+                   "from_port", "to_port", "peer", "rule_id"],
+    # A window that has since closed is news: its closing event is part of its identity.
+    "ssh-exposure": ["account", "region", "group_id", "group_name", "direction", "protocol", "from_port",
+                     "to_port", "cidr", "opened_event_id", "closed_event_id", "still_open"],
+    "guardduty": ["id", "account", "region"],
+}
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message as it will be posted: `body` ends with its `ref:` line."""
+
+    kind: str
+    fingerprint: str
+    part: int
+    parts: int
+    body: str
+
+    @property
+    def ref(self) -> str:
+        return ref_line(self.fingerprint, self.part)
+
+
+def ref_line(fingerprint: str, part: int) -> str:
+    return f"ref: {fingerprint}-{part}"
+
+
+def _plain(value: object) -> object:
+    if is_missing(value):
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    return value if isinstance(value, (bool, int, float, str)) else str(value)
+
+
+def fingerprint(kind: str, identity: Mapping) -> str:
+    text = json.dumps([kind, {k: _plain(v) for k, v in identity.items()}], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def _rows(items: pd.DataFrame | Iterable[Mapping]) -> list[dict]:
+    if isinstance(items, pd.DataFrame):
+        return items.astype(object).where(items.notna(), None).to_dict("records")
+    return [dict(i) for i in items]
+
+
+def infer_kind(items: pd.DataFrame | Iterable[Mapping]) -> str:
+    columns = set(items.columns) if isinstance(items, pd.DataFrame) else set().union(*(set(r) for r in items))
+    if {"finding", "window"} <= columns:
+        return "correlations"
+    if {"opened_at", "cidr"} <= columns:
+        return "ssh-exposure"
+    if {"event_id", "action"} <= columns:
+        return "sg-changes"
+    if {"type", "severity"} <= columns:
+        return "guardduty"
+    raise ConfigError(f"cannot tell what these findings are; pass kind= one of {', '.join(KINDS[:-1])}")
+
+
+def _box(kind: str, row: Mapping, settings: Settings) -> tuple[Box, Mapping]:
+    if kind == "sg-changes":
+        return messages.sg_change(row, settings, exposed_ports(row, settings)), row
+    if kind == "ssh-exposure":
+        return messages.exposure_window(row, settings), row
+    if kind == "guardduty":
+        return messages.guardduty_finding(row, settings), row
+    if kind == "correlations":
+        finding, window = row["finding"], row["window"]
+        identity = {"finding": finding.get("id"), **{k: window.get(k) for k in IDENTITY["ssh-exposure"]}}
+        return messages.correlation(finding, window, settings), identity
+    raise ConfigError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+
+
+def outgoing(boxes: Iterable[tuple[str, Box, Mapping]]) -> list[Outgoing]:
+    """Messages for (kind, box, identity) triples: each box split to fit, each part with its ref line."""
+    out = []
+    for kind, box, identity in boxes:
+        fp = fingerprint(kind, {k: identity.get(k) for k in IDENTITY[kind]} if kind in IDENTITY else identity)
+        bodies = box.split(MAX_BODY - _REF_SPACE)
+        out += [Outgoing(kind, fp, i, len(bodies), f"{body}\n{ref_line(fp, i)}") for i, body in enumerate(bodies, 1)]
+    return out
+
+
+def messages_for(items: pd.DataFrame | Iterable[Mapping], kind: str | None = None,
+                 settings: Settings | None = None) -> list[Outgoing]:
+    """The messages for findings of one kind (inferred from their columns when not given)."""
+    settings = settings or Settings.load()
+    rows = _rows(items)
+    kind = kind or (infer_kind(items) if rows else "sg-changes")
+    return outgoing((kind, *_box(kind, row, settings)) for row in rows)
+
+
+def summary_messages(changes: pd.DataFrame | None, windows: pd.DataFrame | None, findings: pd.DataFrame | None = None,
+                     settings: Settings | None = None, since: object = None, until: object = None) -> list[Outgoing]:
+    """The audit summary as messages; the same summary is shared once, a changed one again."""
+    box = messages.summary(changes, windows, findings, settings or Settings.load(), since, until)
+    return outgoing([("summary", box, {"content": box.render()})])
+
+
+@dataclass
+class ShareReport:
+    room: str
+    sent: list[Outgoing] = field(default_factory=list)  # posted now
+    skipped: list[Outgoing] = field(default_factory=list)  # already in the room (outbox or found by ref)
+    to_send: list[Outgoing] = field(default_factory=list)  # dry run: what would be posted
+    dry_run: bool = False
+
+    def preview(self) -> str:
+        """The messages a dry run would post, exactly, with a separator line between them."""
+        return "\n".join(
+            f"----- {i}/{len(self.to_send)} {o.kind} {o.fingerprint}-{o.part} -----\n{o.body}"
+            for i, o in enumerate(self.to_send, 1)
+        )
+
+    def __repr__(self) -> str:
+        what = f"to_send={len(self.to_send)}" if self.dry_run else f"sent={len(self.sent)}"
+        return f"ShareReport(room={self.room!r}, {what}, skipped={len(self.skipped)})"
+
+
+def default_client() -> ChatworkClient:
+    """A client with the token from the environment or the token file."""
+    return ChatworkClient(load_token(), base_url=os.environ.get(BASE_ENV) or API_BASE)
+
+
+def open_outbox(outbox: Outbox | str | Path | None, readonly: bool = False) -> Outbox:
+    if isinstance(outbox, Outbox):
+        return outbox
+    return Outbox(outbox or os.environ.get(OUTBOX_ENV) or DEFAULT_OUTBOX, readonly=readonly)
+
+
+def share(items: pd.DataFrame | Iterable[Mapping] | list[Outgoing], room: str | int, *, kind: str | None = None,
+          dry_run: bool = False, settings: Settings | None = None, client: ChatworkClient | None = None,
+          outbox: Outbox | str | Path | None = None, self_unread: bool = False) -> ShareReport:
+    """Post each finding to `room` once. `dry_run` posts nothing, needs no token, and lists what would go.
+
+    A failure stops the batch with an error that says how far it got; running it again sends the rest.
+    """
+    items = items if isinstance(items, list) and items and isinstance(items[0], Outgoing) else messages_for(items, kind, settings)
+    room = str(room)
+    report = ShareReport(room, dry_run=dry_run)
+    box = open_outbox(outbox, readonly=dry_run)
+    if dry_run:
+        for o in items:
+            (report.skipped if box.state(room, o.fingerprint, o.part) == "sent" else report.to_send).append(o)
+        return report
+    client = client or default_client()
+    for o in items:
+        state = box.state(room, o.fingerprint, o.part)
+        try:
+            if state == "sent":
+                report.skipped.append(o)
+                continue
+            found = _find(client, room, o) if state == "pending" else None
+            if found:
+                box.sent(room, o.fingerprint, o.part, found)
+                report.skipped.append(o)
+                continue
+            box.pending(room, o.fingerprint, o.part)
+            box.sent(room, o.fingerprint, o.part, _deliver(client, room, o, self_unread))
+            report.sent.append(o)
+        except ChatworkError as e:
+            done = len(report.sent) + len(report.skipped)
+            raise ChatworkError(f"{e} ({done} of {len(items)} messages are in room {room}; run again to send the rest)") from e
+    return report
+
+
+def _find(client: ChatworkClient, room: str, o: Outgoing) -> str | None:
+    """The id of a message already in the room that carries this ref line, if any."""
+    for message in client.recent_messages(room):
+        if o.ref in str(message.get("body", "")).splitlines():
+            return str(message.get("message_id"))
+    return None
+
+
+def _deliver(client: ChatworkClient, room: str, o: Outgoing, self_unread: bool) -> str:
+    for _ in range(_POST_TRIES):
+        try:
+            return client.post_message(room, o.body, self_unread=self_unread)
+        except SendUncertain:
+            found = _find(client, room, o)
+            if found:
+                return found
+    raise ChatworkError(f"{o.ref}: the answer to the post was lost {_POST_TRIES} times")
+
+
+def share_file(path: str | Path, room: str | int, message: str | None = None, *, dry_run: bool = False,
+               client: ChatworkClient | None = None, outbox: Outbox | str | Path | None = None) -> str | None:
+    """Attach a file (a chart) to the room once; its fingerprint is its content. `message` is fixed wording
+    from the caller, not evidence. Returns the file id, or None when skipped or in a dry run."""
+    path = Path(path)
+    content = path.read_bytes()
+    fp = "file-" + hashlib.sha256(content).hexdigest()[:24]
+    room = str(room)
+    box = open_outbox(outbox, readonly=dry_run)
+    if dry_run or box.state(room, fp, 1) == "sent":
+        return None
+    client = client or default_client()
+    box.pending(room, fp, 1)
+    mime = "image/png" if path.suffix.lower() == ".png" else "application/octet-stream"
+    file_id = client.upload_file(room, content, path.name, message, mime)
+    box.sent(room, fp, 1, file_id)
+    return file_id
