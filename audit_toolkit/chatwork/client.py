@@ -218,7 +218,7 @@ class ChatworkClient:
             wait=self._wait,
             retry=retry_if_exception_type((ChatworkUnavailable, ChatworkRateLimited)),
             sleep=self.sleep,
-            before_sleep=lambda s: log.warning("chatwork %s %s: %s; retrying", method, path, s.outcome.exception()),
+            before_sleep=lambda s: log.warning("%s; retrying", s.outcome.exception()),
             reraise=True,
         )
         return retrying(self._once, method, path, post_to, idempotent, **kwargs)

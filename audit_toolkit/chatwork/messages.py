@@ -121,15 +121,20 @@ class _Words:
             return "-"
         try:
             ts = pd.Timestamp(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return neutralize(value)
+        if ts is pd.NaT:
+            return "-"
         ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
         return ts.tz_convert(self.tz).strftime("%Y-%m-%d %H:%M:%S %Z")
 
     def duration(self, value: object) -> str:
         if is_missing(value):
             return "-"
-        seconds = int(pd.Timedelta(value).total_seconds())
+        try:
+            seconds = int(pd.Timedelta(value).total_seconds())
+        except (TypeError, ValueError, OverflowError):
+            return neutralize(value)
         days, rest = divmod(max(seconds, 0), 86_400)
         hours, rest = divmod(rest, 3_600)
         minutes, secs = divmod(rest, 60)

@@ -1,0 +1,168 @@
+"""The client against a local Chatwork API on 127.0.0.1 (tests/fake_chatwork.py)."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+
+import pytest
+import requests
+
+from audit_toolkit.chatwork.client import (
+    ChatworkAuthError, ChatworkClient, ChatworkError, ChatworkUnavailable, SendUncertain, Token, load_token,
+)
+from audit_toolkit.errors import ConfigError
+from fake_chatwork import FakeChatwork, FakeClock
+
+TOKEN = "cw-secret-token-0123456789abcdef"
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def api(clock):
+    with FakeChatwork(TOKEN, clock) as server:
+        yield server
+
+
+def client_for(api, clock, token=TOKEN, **kw):
+    return ChatworkClient(Token(token), base_url=api.base, clock=clock, sleep=clock.sleep, **kw)
+
+
+def test_endpoints_send_the_token_as_a_header_and_the_body_as_a_form(api, clock):
+    c = client_for(api, clock)
+    assert c.me() == {"account_id": 1, "name": "audit bot"}
+    assert [r["room_id"] for r in c.rooms()] == [42, 43]
+    mid = c.post_message(42, "[info]hello & こんにちは=1[/info]", self_unread=True)
+    assert api.bodies() == ["[info]hello & こんにちは=1[/info]"]
+    assert c.recent_messages(42) == [{"message_id": mid, "body": "[info]hello & こんにちは=1[/info]", "send_time": int(clock())}]
+    post = [r for r in api.state.requests if r["method"] == "POST"][0]
+    assert post["content_type"] == "application/x-www-form-urlencoded" and post["query"] == ""
+    assert all(TOKEN not in r["path"] + r["query"] for r in api.state.requests)
+
+
+def test_bad_token_is_a_clear_401_without_the_token(api, clock, caplog):
+    caplog.set_level(logging.DEBUG)
+    c = client_for(api, clock, token="wrong-token-value")
+    with pytest.raises(ChatworkAuthError, match="401: Invalid API token") as err:
+        c.post_message(42, "x")
+    assert "wrong-token-value" not in str(err.value) + repr(err.value) + caplog.text
+    assert api.bodies() == []
+
+
+def test_length_limit_is_checked_before_sending_and_enforced_by_the_server(api, clock):
+    c = client_for(api, clock)
+    with pytest.raises(ChatworkError, match="1..65535"):
+        c.post_message(42, "x" * 65_536)
+    with pytest.raises(ChatworkError, match="1..65535"):
+        c.post_message(42, "")
+    c.post_message(42, "x" * 65_535)
+    raw = requests.post(f"{api.base}/rooms/42/messages", data={"body": "x" * 65_536}, headers={"X-ChatWorkToken": TOKEN})
+    assert raw.status_code == 400 and raw.json() == {"errors": ["Parameter 'body' is too long"]}
+    raw = requests.post(f"{api.base}/rooms/42/messages", params={"body": "in the url"}, headers={"X-ChatWorkToken": TOKEN})
+    assert raw.status_code == 400
+    assert api.bodies() == ["x" * 65_535]
+
+
+def test_5xx_and_connection_failures_are_retried_with_backoff(api, clock):
+    c = client_for(api, clock)
+    api.state.fault_paths = ("GET",)
+    api.state.faults.extend(["500", "drop_before", "500"])
+    assert c.me()["account_id"] == 1
+    assert clock.slept == [0.5, 1.0, 2.0]  # exponential backoff, through the injected sleep
+    api.state.faults.extend(["500"] * 10)
+    with pytest.raises(ChatworkUnavailable, match="server error 500"):
+        c.me()
+
+
+def test_a_refused_connection_is_retried_then_reported(clock):
+    c = ChatworkClient(Token(TOKEN), base_url="http://127.0.0.1:9/v2", clock=clock, sleep=clock.sleep, attempts=3)
+    with pytest.raises(ChatworkUnavailable, match="could not reach") as err:
+        c.me()
+    assert len(clock.slept) == 2 and TOKEN not in str(err.value)
+
+
+def test_a_post_whose_answer_is_lost_is_not_blindly_resent(api, clock):
+    c = client_for(api, clock)
+    api.state.faults.append("drop_after")
+    with pytest.raises(SendUncertain):
+        c.post_message(42, "once")
+    assert api.bodies() == ["once"]  # it was posted; the caller finds it by its ref (test_chatwork_share)
+
+
+def test_429_is_waited_out_until_the_reset(api, clock):
+    c = client_for(api, clock)
+    start = clock()
+    api.state.faults.append("429")
+    c.post_message(42, "after the wait")
+    reset = int(start + 300)  # the server's token window opened with this request
+    assert clock() >= reset and api.bodies() == ["after the wait"]
+
+
+def test_token_limit_is_kept_proactively(api, clock):
+    c = client_for(api, clock)
+    start = clock()
+    for _ in range(350):
+        c.me()
+    assert api.state.limit_429s == 0
+    assert clock() - start >= 300  # the 301st request waited for the window
+
+
+def test_the_server_does_enforce_the_token_limit(api, clock):
+    for _ in range(300):
+        assert requests.get(f"{api.base}/me", headers={"X-ChatWorkToken": TOKEN}).status_code == 200
+    answer = requests.get(f"{api.base}/me", headers={"X-ChatWorkToken": TOKEN})
+    assert answer.status_code == 429 and answer.headers["x-ratelimit-remaining"] == "0"
+    assert int(answer.headers["x-ratelimit-reset"]) == int(clock() + 300)
+
+
+def test_upload_a_file_up_to_5_mb(api, clock):
+    c = client_for(api, clock)
+    content = bytes(range(256)) * (5 * 1024 * 4)  # exactly 5 MB
+    assert c.upload_file(42, content, "chart.png", "chart", mime="image/png") == "1"
+    [stored] = api.state.files["42"]
+    assert stored["size"] == 5 * 1024 * 1024 and stored["name"] == "chart.png" and stored["message"] == "chart"
+    with pytest.raises(ChatworkError, match="5 MB"):
+        c.upload_file(42, content + b"x", "big.bin")
+    raw = requests.post(f"{api.base}/rooms/42/files", files={"file": ("big.bin", content + b"x")}, headers={"X-ChatWorkToken": TOKEN})
+    assert raw.status_code == 400 and len(api.state.files["42"]) == 1
+
+
+def test_the_token_never_shows(api, clock, caplog, monkeypatch, tmp_path):
+    caplog.set_level(logging.DEBUG)
+    token = Token(TOKEN)
+    c = client_for(api, clock)
+    texts = [repr(token), str(token), f"{token}", repr(c), str(c)]
+    with pytest.raises(TypeError):
+        pickle.dumps(token)
+    api.state.fault_paths = ("GET",)
+    api.state.faults.extend(["500"] * 10)
+    for call in (c.me, lambda: client_for(api, clock, token=TOKEN + "x").post_message(42, "x")):
+        with pytest.raises(ChatworkError) as err:
+            call()
+        texts += [str(err.value), repr(err.value), str(err.value.__cause__)]
+    assert caplog.text  # the retries were logged
+    assert all(TOKEN not in t for t in texts + [caplog.text])
+
+
+def test_token_comes_from_the_environment_or_a_private_file(monkeypatch, tmp_path):
+    monkeypatch.delenv("CHATWORK_API_TOKEN", raising=False)
+    file = tmp_path / "token"
+    file.write_text(TOKEN + "\n")
+    file.chmod(0o644)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        load_token(file)
+    file.chmod(0o600)
+    assert load_token(file).reveal() == TOKEN
+    with pytest.raises(ConfigError, match="CHATWORK_API_TOKEN"):
+        load_token(tmp_path / "missing")
+    monkeypatch.setenv("CHATWORK_API_TOKEN", "from-env")
+    assert load_token(file).reveal() == "from-env"
+
+
+def test_plain_http_is_refused_except_on_loopback():
+    with pytest.raises(ConfigError, match="https"):
+        ChatworkClient(Token(TOKEN), base_url="http://api.chatwork.com/v2")
