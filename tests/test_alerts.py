@@ -1,0 +1,179 @@
+"""The Lambda handler with real-shaped EventBridge and SNS events built around real CloudTrail records."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from moto.events.models import EventPattern
+
+from audit_toolkit import alerts
+from audit_toolkit.analysis.security_groups import EVENT_NAMES
+from audit_toolkit.chatwork.client import ChatworkClient, Token
+from audit_toolkit.chatwork.outbox import Outbox
+from audit_toolkit.settings import Settings
+from fake_chatwork import FakeChatwork, FakeClock
+from real_data import cloudtrail_record, elastic_lines
+from test_chatwork_notation import live_tags
+from pathlib import Path
+
+TOKEN = "cw-lambda-token-00112233445566"
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+
+
+def eventbridge(detail: dict, detail_type: str = "AWS API Call via CloudTrail", source: str | None = None) -> dict:
+    """An event as EventBridge delivers it, around a CloudTrail record or a GuardDuty finding."""
+    source = source or ("aws.guardduty" if detail_type == "GuardDuty Finding" else "aws." + detail["eventSource"].split(".")[0])
+    return {"version": "0", "id": str(uuid.uuid5(uuid.NAMESPACE_URL, json.dumps(detail, sort_keys=True))),
+            "detail-type": detail_type, "source": source,
+            "account": detail.get("recipientAccountId") or detail.get("accountId"),
+            "time": detail.get("eventTime") or detail.get("updatedAt"),
+            "region": detail.get("awsRegion") or detail.get("region"), "resources": [], "detail": detail}
+
+
+def sns(*events: dict) -> dict:
+    """An SNS -> Lambda invocation with one record per event."""
+    topic = "arn:aws:sns:us-east-1:123837392027:audit-toolkit-alerts"
+    return {"Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0",
+        "EventSubscriptionArn": f"{topic}:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55",
+        "Sns": {"Type": "Notification", "MessageId": str(uuid.uuid4()), "TopicArn": topic, "Subject": None,
+                "Message": json.dumps(e), "Timestamp": "2023-07-10T12:10:10.000Z", "SignatureVersion": "1",
+                "Signature": "EXAMPLE", "SigningCertUrl": "https://sns.example/cert.pem",
+                "UnsubscribeUrl": "https://sns.example/unsubscribe", "MessageAttributes": {}},
+    } for e in events]}
+
+
+@pytest.fixture
+def ssh_open():
+    return eventbridge(cloudtrail_record("AuthorizeSecurityGroupIngress", '"fromPort": 22'))
+
+
+@pytest.fixture
+def others():
+    return {
+        "tls_open": eventbridge(cloudtrail_record("AuthorizeSecurityGroupIngress", '"fromPort": 443')),
+        "ssh_close": eventbridge(cloudtrail_record("RevokeSecurityGroupIngress")),
+        "subscribe": eventbridge(elastic_lines("cloudtrail/test-subscribe-json.log")[0]),
+        "create_topic": eventbridge(elastic_lines("cloudtrail/test-create-topic-json.log")[0]),
+        "gd_high": eventbridge(elastic_lines("guardduty/test-guardduty.log")[1], "GuardDuty Finding"),  # severity 8
+        "gd_medium": eventbridge(elastic_lines("guardduty/test-guardduty.log")[0], "GuardDuty Finding"),  # 5
+        "describe": eventbridge(cloudtrail_record("DescribeSecurityGroups")),
+        "detector": eventbridge(elastic_lines("cloudtrail/test-delete-detector-json.log")[0]),
+    }
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def api(clock):
+    with FakeChatwork(TOKEN, clock) as server:
+        yield server
+
+
+def run(event, api, clock, tmp_path, min_severity=4.0):
+    client = ChatworkClient(Token(TOKEN), base_url=api.base, clock=clock, sleep=clock.sleep)
+    return alerts.handle(event, client, "42", Settings(display_tz="Asia/Tokyo"), Outbox(tmp_path / "o.sqlite"), min_severity)
+
+
+def titles(api) -> list[str]:
+    return [b.split("[title]", 1)[1].split("[/title]", 1)[0] for b in api.bodies()]
+
+
+def test_raw_eventbridge_ssh_opening(api, clock, tmp_path, ssh_open):
+    report = run(ssh_open, api, clock, tmp_path)
+    assert len(report.sent) == 1
+    assert titles(api) == ["ポート 22 がインターネットに開放されました - セキュリティグループのインバウンドルールが追加されました"]
+    [body] = api.bodies()
+    assert "sg-04cfb7a4712d75b00" in body and "tcp 22 ← 0.0.0.0/0" in body and "2023-07-10 21:10:08 JST" in body
+    post = [r for r in api.state.requests if r["method"] == "POST"][0]
+    assert post["content_type"] == "application/x-www-form-urlencoded" and post["query"] == ""  # not the blog's query string
+
+
+def test_every_record_of_an_sns_batch_is_read(api, clock, tmp_path, ssh_open, others):
+    batch = sns(ssh_open, *others.values())
+    report = run(batch, api, clock, tmp_path)
+    assert titles(api) == [
+        "ポート 22 がインターネットに開放されました - セキュリティグループのインバウンドルールが追加されました",
+        "セキュリティグループのインバウンドルールが追加されました",  # tcp/443 is not a watched port
+        "セキュリティグループのインバウンドルールが削除されました",
+        "SNS サブスクリプションが追加されました",
+        "SNS トピックが作成されました",
+        "GuardDuty: Kubernetes API commonly used in Persistence tactics invoked by the anonymous user.",
+        "GuardDuty: Blackholed domain name queried by EC2 instance i-99999999.",
+    ]  # DescribeSecurityGroups and DeleteDetector are not watched by this handler
+    assert len(report.sent) == 7
+    # SNS and Lambda deliver at least once: the same batch again posts nothing.
+    assert len(run(batch, api, clock, tmp_path).sent) == 0 and len(api.bodies()) == 7
+
+
+def test_guardduty_findings_below_the_severity_are_not_posted(api, clock, tmp_path, others):
+    run(sns(others["gd_high"], others["gd_medium"]), api, clock, tmp_path, min_severity=7.0)
+    assert titles(api) == ["GuardDuty: Kubernetes API commonly used in Persistence tactics invoked by the anonymous user."]
+    assert "8 (高)" in api.bodies()[0]
+
+
+def test_a_malformed_record_does_not_hide_the_rest(api, clock, tmp_path, ssh_open, caplog):
+    batch = sns(ssh_open)
+    batch["Records"].insert(0, {"EventSource": "aws:sns", "Sns": {"MessageId": "m-1", "Message": "not json"}})
+    bad = eventbridge({**ssh_open["detail"], "eventID": "bad", "eventTime": "yesterday"})
+    batch["Records"].insert(0, sns(bad)["Records"][0])
+    run(batch, api, clock, tmp_path)
+    assert len(api.bodies()) == 1 and "not JSON" in caplog.text and f"could not read event {bad['id']}" in caplog.text
+
+
+def test_hostile_values_in_an_event_stay_inert(api, clock, tmp_path, others):
+    detail = json.loads(json.dumps(others["subscribe"]["detail"]))
+    detail["requestParameters"]["endpoint"] = "[toall][/code][/info][To:1]attacker@example.com"
+    detail["userAgent"] = "[toall]"
+    run(eventbridge(detail), api, clock, tmp_path)
+    [body] = api.bodies()
+    assert live_tags(body) == ["[info]", "[title]", "[/title]", "[code]", "[/code]", "[/info]"]
+    assert "［toall］［/code］［/info］［To:1］attacker@example.com" in body
+
+
+def test_the_handler_entry_point_reads_its_configuration_from_the_environment(api, monkeypatch, tmp_path, ssh_open):
+    monkeypatch.setenv("CHATWORK_ROOM_ID", "42")
+    monkeypatch.setenv("CHATWORK_API_TOKEN", TOKEN)
+    monkeypatch.setenv("CHATWORK_API_BASE", api.base)
+    monkeypatch.setenv("ALERT_OUTBOX", str(tmp_path / "o.sqlite"))
+    monkeypatch.delenv("CHATWORK_TOKEN_PARAMETER", raising=False)
+    assert alerts.handler(sns(ssh_open), None) == {"posted": 1, "already_posted": 0}
+    assert alerts.handler(ssh_open, None) == {"posted": 0, "already_posted": 1}
+
+
+def test_the_token_can_come_from_ssm(monkeypatch):
+    import boto3
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("CHATWORK_TOKEN_PARAMETER", "/audit-toolkit/chatwork-token")
+    monkeypatch.setattr(alerts, "_token_cache", {})
+    with mock_aws():
+        boto3.client("ssm").put_parameter(Name="/audit-toolkit/chatwork-token", Value=TOKEN, Type="SecureString")
+        token = alerts._token()
+    assert token.reveal() == TOKEN and TOKEN not in repr(token)
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("security-groups.json", {"ssh_open", "tls_open", "ssh_close"}),
+    ("sns.json", {"subscribe", "create_topic"}),
+    ("guardduty.json", {"gd_high", "gd_medium"}),
+])
+def test_rule_patterns_match_exactly_the_events_the_handler_posts(name, expected, ssh_open, others):
+    pattern = EventPattern.load((DEPLOY / "eventbridge" / name).read_text())
+    events = {"ssh_open": ssh_open, **others}
+    assert {k for k, e in events.items() if pattern.matches_event(e)} == expected
+
+
+def test_rule_patterns_list_the_calls_the_handler_understands():
+    sg = json.loads((DEPLOY / "eventbridge" / "security-groups.json").read_text())
+    sns_rule = json.loads((DEPLOY / "eventbridge" / "sns.json").read_text())
+    assert set(sg["detail"]["eventName"]) == EVENT_NAMES
+    assert set(sns_rule["detail"]["eventName"]) == set(alerts.SNS_EVENTS)
