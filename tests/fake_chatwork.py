@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 MAX_BODY = 65_535
 MAX_FILE = 5 * 1024 * 1024
 
@@ -229,3 +231,18 @@ class FakeChatwork:
         times = sorted(self.state.post_times.get(room, []))
         period = self.state.room_period
         return max((sum(1 for u in times if t <= u < t + period) for t in times), default=0)
+
+
+TOKEN = "cw-test-token-0123456789abcdef"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def api(clock):
+    """The local API, on the same fake clock as the client under test; imported by the test modules."""
+    with FakeChatwork(TOKEN, clock) as server:
+        yield server

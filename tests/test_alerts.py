@@ -13,12 +13,11 @@ from audit_toolkit.analysis.security_groups import EVENT_NAMES
 from audit_toolkit.chatwork.client import ChatworkClient, Token
 from audit_toolkit.chatwork.outbox import Outbox
 from audit_toolkit.settings import Settings
-from fake_chatwork import FakeChatwork, FakeClock
+from fake_chatwork import TOKEN, api, clock  # noqa: F401 (api, clock: fixtures)
 from real_data import cloudtrail_record, elastic_lines
 from test_chatwork_notation import live_tags
 from pathlib import Path
 
-TOKEN = "cw-lambda-token-00112233445566"
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 
 
@@ -62,17 +61,6 @@ def others():
         "describe": eventbridge(cloudtrail_record("DescribeSecurityGroups")),
         "detector": eventbridge(elastic_lines("cloudtrail/test-delete-detector-json.log")[0]),
     }
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def api(clock):
-    with FakeChatwork(TOKEN, clock) as server:
-        yield server
 
 
 def run(event, api, clock, tmp_path, min_severity=4.0):

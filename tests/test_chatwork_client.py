@@ -12,20 +12,8 @@ from audit_toolkit.chatwork.client import (
     ChatworkAuthError, ChatworkClient, ChatworkError, ChatworkUnavailable, SendUncertain, Token, load_token,
 )
 from audit_toolkit.errors import ConfigError
-from fake_chatwork import FakeChatwork, FakeClock
+from fake_chatwork import TOKEN, api, clock  # noqa: F401 (api, clock: fixtures)
 
-TOKEN = "cw-secret-token-0123456789abcdef"
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def api(clock):
-    with FakeChatwork(TOKEN, clock) as server:
-        yield server
 
 
 def client_for(api, clock, token=TOKEN, **kw):

@@ -16,10 +16,9 @@ from audit_toolkit.chatwork.outbox import Outbox
 from audit_toolkit.chatwork.share import messages_for, share, share_file
 from audit_toolkit.cli import main
 from audit_toolkit.settings import Settings
-from fake_chatwork import FakeChatwork, FakeClock
+from fake_chatwork import TOKEN, api, clock  # noqa: F401 (api, clock: fixtures)
 from real_data import invictus
 
-TOKEN = "cw-share-token-fedcba9876543210"
 SETTINGS = Settings()
 
 
@@ -29,17 +28,6 @@ def windows(n: int) -> pd.DataFrame:
              "opened_at": pd.Timestamp("2024-05-01T00:00:00Z") + pd.Timedelta(minutes=i), "opened_by": f"user{i} [toall]",
              "opened_event_id": f"evt-{i}", "still_open": True, "open_before_evidence": False} for i in range(n)]
     return pd.DataFrame(rows, columns=WINDOW_COLUMNS)
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def api(clock):
-    with FakeChatwork(TOKEN, clock) as server:
-        yield server
 
 
 @pytest.fixture
