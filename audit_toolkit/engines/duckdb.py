@@ -17,6 +17,7 @@ from ..evidence.schema import CLOUDTRAIL_SCHEMA
 
 _ROWS_PER_INSERT = 200_000
 _FILES_PER_TASK = 16
+_BYTES_FOR_WORKERS = 64 << 20
 
 
 def _read_many(paths: list[str]) -> list[tuple[pa.RecordBatch, FileReport]]:
@@ -24,8 +25,8 @@ def _read_many(paths: list[str]) -> list[tuple[pa.RecordBatch, FileReport]]:
 
 
 def _read_all(paths: list[Path], workers: int) -> Iterator[tuple[pa.RecordBatch, FileReport]]:
-    """Read files in worker processes when there are enough of them to pay for it."""
-    if workers <= 1 or len(paths) < 2 * _FILES_PER_TASK:
+    """Read files in worker processes when there is enough evidence to pay for starting them."""
+    if workers <= 1 or sum(p.stat().st_size for p in paths) < _BYTES_FOR_WORKERS:
         for p in paths:
             yield read_cloudtrail_file(p)
         return
@@ -44,6 +45,7 @@ class DuckDBEngine:
         self.con = duckdb.connect(self.database)
         # DuckDB's time functions follow the session time zone; CloudTrail and Athena are UTC.
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self.version = duckdb.__version__
@@ -74,7 +76,9 @@ class DuckDBEngine:
 
     def _insert(self, batches: list[pa.RecordBatch]) -> None:
         if batches:
-            self.con.register("_batch", pa.Table.from_batches(batches, schema=CLOUDTRAIL_SCHEMA))
+            # One contiguous table: DuckDB scans thousands of tiny batches slowly.
+            table = pa.Table.from_batches(batches, schema=CLOUDTRAIL_SCHEMA).combine_chunks()
+            self.con.register("_batch", table)
             self.con.execute("INSERT INTO cloudtrail SELECT * FROM _batch")
 
     def run(self, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
