@@ -146,8 +146,8 @@ def windows(changes: pd.DataFrame, settings: Settings | None = None, evidence_en
         window["still_open"] = True
         done.append(window)
     frame = pd.DataFrame(done, columns=WINDOW_COLUMNS)
-    frame["still_open"] = frame["still_open"].fillna(False).astype(bool)
-    frame["open_before_evidence"] = frame["open_before_evidence"].fillna(False).astype(bool)
+    frame["still_open"] = frame["still_open"].eq(True)
+    frame["open_before_evidence"] = frame["open_before_evidence"].eq(True)
     for col in ("opened_at", "closed_at"):
         frame[col] = pd.to_datetime(frame[col], utc=True)
     frame["duration"] = frame["closed_at"].fillna(end if end is not None else pd.NaT) - frame["opened_at"]

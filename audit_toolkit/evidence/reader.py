@@ -116,9 +116,12 @@ def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw]:
     try:
         envelope = _envelope_decoder.decode(text)
     except msgspec.DecodeError:
-        # Not one JSON document: one event per line (blank lines allowed).
+        # Not one JSON document: one event per line (blank lines allowed), or not JSON at all.
+        lines = [line for line in text.splitlines() if line.strip()]
+        if not lines[0].lstrip().startswith(b"{"):
+            raise ValueError(f"not JSON: the file starts with {lines[0][:40]!r}") from None
         report.shape = "lines"
-        return [line for line in text.splitlines() if line.strip()]
+        return lines
     except msgspec.ValidationError as e:
         raise ValueError(f"not a CloudTrail file: {e}") from None
     if envelope.Records is not None:
@@ -260,7 +263,11 @@ class _Columns:
 def _use(raw: bytes | msgspec.Raw, index: int, report: FileReport) -> Event | None:
     """Decode one record, or reject it with the reason."""
     try:
-        event = _event_decoder.decode(raw)
+        try:
+            event = _event_decoder.decode(raw)
+        except UnicodeDecodeError:
+            event = _event_decoder.decode(bytes(raw).decode("utf-8", errors="replace").encode())
+            report.warn(f"record {index}: invalid UTF-8 replaced by U+FFFD")
     except msgspec.ValidationError as e:
         report.reject(index, str(e))
         return None
