@@ -187,3 +187,12 @@ def test_loose_file_takes_partitions_from_the_event(tmp_path):
 def test_missing_evidence_is_a_clear_error(tmp_path):
     with pytest.raises(EvidenceError, match="does not exist"):
         discover_files(tmp_path / "nope")
+
+
+def test_lookup_events_output(tmp_path):
+    # `aws cloudtrail lookup-events` prints each record as a JSON string inside CloudTrailEvent.
+    output = {"Events": [{"EventId": "x", "EventName": "DescribeInstances", "CloudTrailEvent": json.dumps(event(1))},
+                         {"EventId": "y", "EventName": "DescribeInstances", "CloudTrailEvent": json.dumps(event(2))}]}
+    batch, report = read_cloudtrail_file(write(tmp_path / "lookup.json", json.dumps(output).encode()))
+    assert (report.shape, report.read, report.used) == ("lookup-events", 2, 2)
+    assert batch.column("eventid").to_pylist() == ["00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000002"]
