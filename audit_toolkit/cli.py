@@ -34,8 +34,11 @@ def _clean_errors(fn):
 def _scope(fn):
     """The options every evidence command takes."""
     options = [
-        click.option("--evidence", required=True, type=click.Path(exists=True, path_type=Path),
-                     help="A folder of CloudTrail logs (S3 layout or loose files) or a single file."),
+        click.option("--evidence", type=click.Path(exists=True, path_type=Path),
+                     help="A folder of CloudTrail logs (S3 layout or loose files) or a single file (duckdb engine)."),
+        click.option("--engine", type=click.Choice(["duckdb", "athena"]), default="duckdb", show_default=True,
+                     expose_value=False, callback=_remember_engine,
+                     help="duckdb reads --evidence on this machine; athena queries the logs in S3 (AUDIT_TOOLKIT_ATHENA_*)."),
         click.option("--since", help="Start of the time range, ISO 8601 (UTC if no zone), inclusive."),
         click.option("--until", help="End of the time range, ISO 8601 (UTC if no zone), exclusive."),
         click.option("--account", help="Only this AWS account id."),
@@ -51,8 +54,18 @@ def _scope(fn):
     return _clean_errors(fn)
 
 
-def _open(evidence: Path, ports: tuple[int, ...], internet_prefix: int | None) -> Investigation:
+def _remember_engine(ctx: click.Context, _param, value: str) -> str:
+    # Kept in the context, not passed to the command, so every command using _scope gets --engine.
+    ctx.meta["audit_toolkit.engine"] = value
+    return value
+
+
+def _open(evidence: Path | None, ports: tuple[int, ...], internet_prefix: int | None) -> Investigation:
     settings = Settings.load(watched_ports=tuple(ports) or None, internet_prefix_len=internet_prefix)
+    if click.get_current_context().meta.get("audit_toolkit.engine") == "athena":
+        return Investigation.on_athena(settings=settings, on_report=lambda r: click.echo(r.summary(), err=True))
+    if evidence is None:
+        raise click.UsageError("--evidence is required with the duckdb engine (or use --engine athena)")
     inv = Investigation.from_evidence(evidence, settings)
     _report_intake(inv)
     return inv
@@ -120,6 +133,74 @@ def demo(out: Path, events: int, seed: int) -> None:
     from .demo import run_demo
 
     run_demo(out, events=events, seed=seed, echo=click.echo)
+
+
+@main.group()
+def athena() -> None:
+    """Athena: create the database and tables the queries read (settings: AUDIT_TOOLKIT_ATHENA_*, AWS_*)."""
+
+
+@athena.command()
+@click.option("--logs", required=True, help="s3://bucket/prefix of the trail (the folder above AWSLogs/).")
+@click.option("--account", "accounts", multiple=True, required=True, help="An account whose logs to project (repeatable).")
+@click.option("--region", "regions", multiple=True, required=True, help="A region to project (repeatable).")
+@click.option("--org-id", help="The organization id (o-...) of an organization trail: logs under AWSLogs/o-.../<account>/.")
+@click.option("--findings", help="s3://bucket/prefix of the GuardDuty findings export (default: --logs).")
+@click.option("--first-day", default="2020/01/01", show_default=True, help="First day (YYYY/MM/DD) of the projected range.")
+@click.option("--database", help="Athena database (default audit_toolkit, or AUDIT_TOOLKIT_ATHENA_DATABASE).")
+@click.option("--dry-run", is_flag=True, help="Print the DDL and do nothing.")
+@_clean_errors
+def setup(logs, accounts, regions, org_id, findings, first_day, database, dry_run) -> None:
+    """Create the database, the cloudtrail table (partition projection) and the GuardDuty findings table."""
+    from .engines.athena import AthenaEngine, AthenaSettings
+    from .queries import ddl, to_pyformat
+
+    settings = AthenaSettings.load(database=database)
+    statements = ddl.render(logs, accounts, regions, settings.database, first_day, org_id, findings)
+    if dry_run:
+        click.echo(";\n\n".join(statements) + ";")
+        return
+    engine = AthenaEngine(settings, on_report=lambda r: click.echo(r.summary(), err=True))
+    for statement in statements:
+        engine.run(to_pyformat(statement), {})
+    click.echo(f"Athena database {settings.database!r}: cloudtrail and guardduty tables ready", err=True)
+
+
+@main.command()
+@click.argument("source")
+@click.option("--since", required=True, help="Start of the time range, ISO 8601 (UTC if no zone).")
+@click.option("--until", required=True, help="End of the time range, ISO 8601 (UTC if no zone).")
+@click.option("--account", "accounts", multiple=True, help="Only this account (repeatable; default: every account found).")
+@click.option("--region", "regions", multiple=True, help="Only this region (repeatable; default: every region found).")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the evidence and its manifest.")
+@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Parallel downloads.")
+@_clean_errors
+def collect(source, since, until, accounts, regions, out, workers) -> None:
+    """Copy CloudTrail logs and GuardDuty exports from SOURCE (s3://bucket/prefix) with a chain-of-custody manifest."""
+    from .evidence.collect import collect as collect_evidence
+
+    report = collect_evidence(source, since, until, out, accounts, regions, workers=workers)
+    click.echo(report.summary(), err=True)
+    for failure in report.failed:
+        click.echo(f"  not collected: {failure}", err=True)
+    if report.failed:
+        raise click.ClickException(f"{len(report.failed)} objects were not collected; re-run the same command to resume")
+
+
+@main.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@_clean_errors
+def verify(folder: Path) -> None:
+    """Re-hash collected evidence against its manifest: report files changed, missing or added."""
+    from .evidence.manifest import verify as verify_folder
+
+    report = verify_folder(folder)
+    for kind, paths in (("changed", report.changed), ("missing", report.missing), ("added", report.added)):
+        for path in paths:
+            click.echo(f"{kind}: {path}")
+    click.echo(report.summary(), err=True)
+    if not report.ok:
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

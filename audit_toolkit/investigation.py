@@ -4,6 +4,7 @@
     inv.sg_changes()            # every security-group rule change, who, when, from where
     inv.ssh_exposure()          # every window a watched port stood open to the internet
     inv.activity("arn:aws:iam::111122223333:user/alice")   # one actor's whole timeline
+    inv = Investigation.open("athena")   # the same questions of the organization's logs, on Athena
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .analysis.events import in_order
 from .engines.base import Engine
 from .evidence.layout import discover_files
 from .evidence.reader import IntakeReport
+from .errors import ConfigError
 from .settings import Settings
 
 When = datetime | str | None
@@ -44,6 +46,25 @@ class Investigation:
         engine = DuckDBEngine()
         intake = engine.load_cloudtrail(discover_files(path), workers=workers)
         return cls(engine, settings or Settings(), intake, str(path))
+
+    @classmethod
+    def on_athena(cls, athena=None, settings: Settings | None = None, on_report=None) -> "Investigation":
+        """Investigate the organization's logs where they are, with Athena (engines.athena.AthenaSettings)."""
+        from .engines.athena import AthenaEngine
+
+        engine = AthenaEngine(athena, on_report=on_report)
+        return cls(engine, settings or Settings(), evidence=f"athena:{engine.settings.database}")
+
+    @classmethod
+    def open(cls, engine: str = "duckdb", evidence: str | Path | None = None, settings: Settings | None = None, **options: Any) -> "Investigation":
+        """One switch for notebooks: `engine="duckdb"` reads `evidence`; `engine="athena"` queries Athena."""
+        if engine == "athena":
+            return cls.on_athena(settings=settings, **options)
+        if engine != "duckdb":
+            raise ConfigError(f"unknown engine {engine!r}: expected 'duckdb' or 'athena'")
+        if evidence is None:
+            raise ConfigError("the duckdb engine reads local evidence: give its folder (or use engine='athena')")
+        return cls.from_evidence(evidence, settings, **options)
 
     def query(self, name: str, **values: Any) -> pd.DataFrame:
         """Run a registry query by name on this investigation's engine."""
