@@ -95,3 +95,21 @@ def hold_athena_queries(endpoint: str, polls: int) -> None:
 
 def copy_tree(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst, dirs_exist_ok=True)
+
+
+def fake_response(status: int, body: bytes, headers: dict | None = None):
+    """An HTTP response for a botocore `before-send` hook: botocore parses it as it would AWS's."""
+    import io
+
+    import urllib3
+    from botocore.awsrequest import AWSResponse
+    from botocore.compat import HTTPHeaders
+
+    headers = {"Content-Length": str(len(body)), **(headers or {})}
+    raw = urllib3.HTTPResponse(body=io.BytesIO(body), status=status, headers=headers, preload_content=False)
+    return AWSResponse("https://fake", status, HTTPHeaders(headers.items()), raw)
+
+
+def s3_error(status: int, code: str, message: str):
+    body = f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    return fake_response(status, body.encode(), {"Content-Type": "application/xml"})

@@ -87,6 +87,9 @@ class ScanReport:
 
 
 def estimated_cost(bytes_scanned: int, price_per_tb: float) -> float:
+    """Athena's bill for a query that scanned this much; nothing when nothing was scanned (DDL)."""
+    if bytes_scanned <= 0:
+        return 0.0
     billed = max(math.ceil(bytes_scanned / MB) * MB, MIN_BILLED)
     return billed / TB * price_per_tb
 
@@ -146,6 +149,8 @@ class AthenaEngine:
             # Always a dict, even empty: PyAthena then applies `%`, so the rendered `%%` become `%`.
             cursor.execute(sql, dict(params))
             frame = _frame(cursor.description or [], cursor.fetchall())
+            self._report(cursor, "SUCCEEDED", started)
+            return frame
         except KeyboardInterrupt:
             # PyAthena has already sent StopQueryExecution (kill_on_interrupt); say so, then stop.
             self._report(cursor, "CANCELLED", started)
@@ -164,8 +169,6 @@ class AthenaEngine:
             raise QueryError(aws.explain(e, "running the Athena query")) from e
         finally:
             cursor.close()
-        self._report(cursor, "SUCCEEDED", started)
-        return frame
 
     def _report(self, cursor, state: str, started: float) -> None:
         scanned = getattr(cursor, "data_scanned_in_bytes", None) or 0
@@ -188,20 +191,18 @@ class AthenaEngine:
 
 def _explain_failure(error: Exception, query_id: str | None, settings: AthenaSettings) -> str:
     cause = error.__cause__ if isinstance(error.__cause__, (BotoCoreError, ClientError)) else None
-    if cause is not None:
-        return aws.explain(cause, "running the Athena query")
-    reason = str(error) or type(error).__name__
-    hint = ""
-    upper = reason.upper()
-    if "TABLE_NOT_FOUND" in upper or "SCHEMA_NOT_FOUND" in upper or "DOES NOT EXIST" in upper:
-        hint = f" Create the database and tables with `audit-toolkit athena setup` (database {settings.database!r})."
-    elif "WORKGROUP" in upper:
-        hint = f" Check the workgroup {settings.workgroup!r} (AUDIT_TOOLKIT_ATHENA_WORKGROUP)."
-    elif "OUTPUT" in upper and "LOCATION" in upper:
-        hint = " Set AUDIT_TOOLKIT_ATHENA_OUTPUT to an s3:// folder for query results."
-    elif "ACCESS DENIED" in upper or "ACCESSDENIED" in upper:
-        hint = " The identity needs athena:*Query*, glue:Get* on the database and s3:GetObject on the logs."
-    return f"Athena query {query_id or '(not started)'} failed: {reason}.{hint}"
+    if cause is not None:  # Athena refused the request itself (StartQueryExecution, GetQueryExecution)
+        message = aws.explain(cause, "running the Athena query")
+    else:  # the query ran and failed: PyAthena gives Athena's StateChangeReason
+        message = f"Athena query {query_id or '(not started)'} failed: {error or type(error).__name__}."
+    upper = message.upper()
+    if "TABLE_NOT_FOUND" in upper or "SCHEMA_NOT_FOUND" in upper or ("DOES NOT EXIST" in upper and "WORKGROUP" not in upper):
+        return f"{message} Create the database and tables with `audit-toolkit athena setup` (database {settings.database!r})."
+    if "WORKGROUP" in upper:
+        return f"{message} Check the workgroup {settings.workgroup!r} (AUDIT_TOOLKIT_ATHENA_WORKGROUP)."
+    if "OUTPUT LOCATION" in upper or "OUTPUTLOCATION" in upper:
+        return f"{message} Set AUDIT_TOOLKIT_ATHENA_OUTPUT to an s3:// folder for query results."
+    return message
 
 
 def _frame(description, rows: list[tuple]) -> pd.DataFrame:

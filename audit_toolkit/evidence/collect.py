@@ -249,29 +249,41 @@ def _download_all(pool, s3, bucket, root, todo, manifest, caller, report, progre
     bar = tqdm(total=len(todo), unit="file", desc="collecting", disable=not progress, leave=False)
     pending = {pool.submit(_download, s3, bucket, root, o, caller["arn"]): o for o in todo}
     flushed = time.monotonic()
+    fatal: _Fatal | None = None
+
+    def record(future, obj) -> None:
+        nonlocal fatal
+        try:
+            entry = future.result()
+        except _Fatal as e:
+            fatal = fatal or e
+        except EvidenceError as e:
+            report.failed.append(f"{obj.key}: {e}")
+        else:
+            manifest.objects[obj.key] = entry
+            report.downloaded += 1
+            report.bytes_downloaded += obj.size
+        bar.update(1)
+
     try:
-        while pending:
+        while pending and fatal is None:
             done, _ = wait(pending, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
             for future in done:
-                obj = pending.pop(future)
-                try:
-                    entry = future.result()
-                except _Fatal as e:
-                    raise EvidenceError(f"{e} {report.downloaded} files collected so far are kept; re-run to resume.") from e.__cause__
-                except EvidenceError as e:
-                    report.failed.append(f"{obj.key}: {e}")
-                else:
-                    manifest.objects[obj.key] = entry
-                    report.downloaded += 1
-                    report.bytes_downloaded += obj.size
-                bar.update(1)
+                record(future, pending.pop(future))
             if time.monotonic() - flushed >= FLUSH_SECONDS:
                 manifest.write(root)
                 flushed = time.monotonic()
     finally:
-        for future in pending:
-            future.cancel()
+        # Stop what has not started; what is running finishes and is recorded, so no file on
+        # disk is left out of the manifest.
+        for future in list(pending):
+            if future.cancel():
+                del pending[future]
+        for future in wait(pending).done:
+            record(future, pending.pop(future))
         bar.close()
+    if fatal is not None:
+        raise EvidenceError(f"{fatal} {report.downloaded} files collected so far are kept; re-run to resume.") from fatal.__cause__
 
 
 def _download(s3, bucket: str, root: Path, obj: S3Object, retrieved_by: str) -> dict:
