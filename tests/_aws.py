@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 from pathlib import Path
 
 import boto3
@@ -91,10 +90,6 @@ def hold_athena_queries(endpoint: str, polls: int) -> None:
     """Keep each Athena query QUEUED for `polls` status requests (moto's state manager)."""
     body = {"model_name": "athena::execution", "transition": {"progression": "manual", "times": polls}}
     assert requests.post(f"{endpoint}/moto-api/state-manager/set-transition", data=json.dumps(body), timeout=10).ok
-
-
-def copy_tree(src: Path, dst: Path) -> None:
-    shutil.copytree(src, dst, dirs_exist_ok=True)
 
 
 def fake_response(status: int, body: bytes, headers: dict | None = None):
