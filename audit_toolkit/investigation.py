@@ -4,6 +4,8 @@
     inv.sg_changes()            # every security-group rule change, who, when, from where
     inv.ssh_exposure()          # every window a watched port stood open to the internet
     inv.activity("arn:aws:iam::111122223333:user/alice")   # one actor's whole timeline
+
+    inv = Investigation.from_store("store")    # the same, on evidence converted once by `ingest`
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Investigation:
     settings: Settings = field(default_factory=Settings)
     intake: IntakeReport | None = None  # what the embedded engine read, and what it could not use
     evidence: str | None = None
+    store: str | None = None  # the columnar store queried, when the evidence was ingested first
     log: list[dict] = field(default_factory=list)  # every query run: name, engine, SQL, parameters
 
     @classmethod
@@ -44,6 +47,20 @@ class Investigation:
         engine = DuckDBEngine()
         intake = engine.load_cloudtrail(discover_files(path), workers=workers)
         return cls(engine, settings or Settings(), intake, str(path))
+
+    @classmethod
+    def from_store(cls, root: str | Path, settings: Settings | None = None) -> "Investigation":
+        """Query a columnar store made by `audit-toolkit ingest` (evidence.store.ingest): no scan at all."""
+        from .engines.duckdb import DuckDBEngine
+
+        engine = DuckDBEngine()
+        intake = engine.attach_store(root)
+        return cls(engine, settings or Settings(), intake, store=str(root))
+
+    @property
+    def source(self) -> str:
+        """What the answers come from, for reports: the store or the raw evidence."""
+        return f"store {self.store}" if self.store else f"evidence {self.evidence}"
 
     def query(self, name: str, **values: Any) -> pd.DataFrame:
         """Run a registry query by name on this investigation's engine."""
