@@ -75,6 +75,11 @@ class Investigation:
         row = self.query("evidence_span", **queries.scope(since, until, account, region)).iloc[0]
         return row.to_dict()
 
+    def events(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
+        """Every event in the scope, each once, in time order, with its actor resolved."""
+        events = self.query("events", **queries.scope(since, until, account, region))
+        return actors.with_actors(in_order(events) if len(events) else events)
+
     def sg_changes(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
         """Every security-group rule change: one row per rule (security_groups.CHANGE_COLUMNS)."""
         events = self.query("sg_changes", **queries.scope(since, until, account, region))
@@ -105,7 +110,8 @@ class Investigation:
         return actors.with_actors(events)
 
     def _end(self, until: When, account: str | None, region: str | None) -> pd.Timestamp | None:
-        last = self.span(None, until, account, region)["last_event"]
+        """Where still-open windows end: the last event of the evidence, or `until` if earlier."""
+        last = self.span(None, None, account, region)["last_event"]
         if until is not None:
             bound = pd.Timestamp(queries.scope(until=until)["until"])
             last = bound if last is None or pd.isna(last) else min(pd.Timestamp(last), bound)

@@ -80,7 +80,7 @@ def test_every_query_returns_the_same_rows_on_raw_evidence_and_on_the_store(invi
     stored = Investigation.from_store(tmp_path / "store")
     assert raw.span()["events"] == 2900
     raw_results, store_results = _all_queries(raw), _all_queries(stored)
-    assert sorted(raw_results) == sorted(queries.QUERIES) == ["evidence_span", "principal_events", "sg_changes"]
+    assert sorted(raw_results) == sorted(queries.QUERIES) and {"sg_changes", "principal_events"} <= set(raw_results)
     for name in queries.QUERIES:
         pd.testing.assert_frame_equal(raw_results[name], store_results[name], check_exact=True)
     assert len(store_results["sg_changes"]) > 0 and len(store_results["principal_events"]) > 0

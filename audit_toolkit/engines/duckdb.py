@@ -34,6 +34,7 @@ class DuckDBEngine:
         self.con = duckdb.connect(self.database)
         # DuckDB's time functions follow the session time zone; CloudTrail and Athena are UTC.
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self.version = duckdb.__version__

@@ -137,9 +137,12 @@ def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw]:
     try:
         envelope = _envelope_decoder.decode(text)
     except msgspec.DecodeError:
-        # Not one JSON document: one event per line (blank lines allowed).
+        # Not one JSON document: one event per line (blank lines allowed), or not JSON at all.
+        lines = [line for line in text.splitlines() if line.strip()]
+        if not lines[0].lstrip().startswith(b"{"):
+            raise ValueError(f"not JSON: the file starts with {lines[0][:40]!r}") from None
         report.shape = "lines"
-        return [line for line in text.splitlines() if line.strip()]
+        return lines
     except msgspec.ValidationError as e:
         raise ValueError(f"not a CloudTrail file: {e}") from None
     if envelope.Records is not None:
@@ -303,12 +306,16 @@ def _decode_all(data: bytes, report: FileReport) -> list[Event | None]:
         events = _trail_decoder.decode(data).Records  # one C call for a file of good records
         report.shape = "records"
         return events
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
         pass  # some record is bad, or the file has another shape: record by record, with reasons
     decoded: list[Event | None] = []
     for index, raw in enumerate(_split(data, report)):
         try:
-            decoded.append(_event_decoder.decode(raw))
+            try:
+                decoded.append(_event_decoder.decode(raw))
+            except UnicodeDecodeError:
+                decoded.append(_event_decoder.decode(bytes(raw).decode("utf-8", errors="replace").encode()))
+                report.warn(f"record {index}: invalid UTF-8 replaced by U+FFFD")
         except msgspec.ValidationError as e:
             report.reject(index, str(e))
             decoded.append(None)

@@ -40,6 +40,7 @@ FORMAT_VERSION = 1
 TASK_BYTES = 16 << 20  # gzipped input per task, and so per part: ~100k events
 ROUND_BYTES = 512 << 20  # gzipped input between two commits of the catalog
 ROW_GROUP = 128 * 1024
+WORKERS_FROM_BYTES = 64 << 20
 
 
 @dataclass
@@ -240,11 +241,12 @@ def ingest(
 
     A file the store holds (same path, same size) is skipped. `on_round` is called after each commit.
     """
-    workers = workers or os.cpu_count() or 1
     store = Store.open(root, create=True)
     store.folder.mkdir(parents=True, exist_ok=True)
     store.sweep()
     todo = [p for p in files if not store.holds(p)]
+    if workers is None:  # starting worker processes pays only for enough evidence
+        workers = os.cpu_count() or 1 if sum(p.stat().st_size for p in todo) >= WORKERS_FROM_BYTES else 1
     report = IntakeReport()
     bar = _bar(len(todo), progress)
     try:
@@ -268,6 +270,8 @@ def ingest(
             store.commit()
             if on_round:
                 on_round(store)
+        if not (store.root / CATALOG).exists():
+            store.commit()  # nothing to convert: still an (empty) store
     finally:
         bar.close()
     return report
