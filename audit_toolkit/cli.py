@@ -36,9 +36,11 @@ def _scope(fn):
     options = [
         click.option("--evidence", type=click.Path(exists=True, path_type=Path),
                      help="A folder of CloudTrail logs (S3 layout or loose files) or a single file (duckdb engine)."),
+        click.option("--store", type=click.Path(file_okay=False, path_type=Path),
+                     help="A columnar store made by `ingest`; with --evidence, new files are ingested first."),
         click.option("--engine", type=click.Choice(["duckdb", "athena"]), default="duckdb", show_default=True,
                      expose_value=False, callback=_remember_engine,
-                     help="duckdb reads --evidence on this machine; athena queries the logs in S3 (AUDIT_TOOLKIT_ATHENA_*)."),
+                     help="duckdb reads --evidence/--store on this machine; athena queries the logs in S3 (AUDIT_TOOLKIT_ATHENA_*)."),
         click.option("--since", help="Start of the time range, ISO 8601 (UTC if no zone), inclusive."),
         click.option("--until", help="End of the time range, ISO 8601 (UTC if no zone), exclusive."),
         click.option("--account", help="Only this AWS account id."),
@@ -60,21 +62,37 @@ def _remember_engine(ctx: click.Context, _param, value: str) -> str:
     return value
 
 
-def _open(evidence: Path | None, ports: tuple[int, ...], internet_prefix: int | None) -> Investigation:
+def _open(evidence: Path | None, store: Path | None, ports: tuple[int, ...], internet_prefix: int | None) -> Investigation:
     settings = Settings.load(watched_ports=tuple(ports) or None, internet_prefix_len=internet_prefix)
     if click.get_current_context().meta.get("audit_toolkit.engine") == "athena":
         return Investigation.on_athena(settings=settings, on_report=lambda r: click.echo(r.summary(), err=True))
-    if evidence is None:
-        raise click.UsageError("--evidence is required with the duckdb engine (or use --engine athena)")
-    inv = Investigation.from_evidence(evidence, settings)
+    if evidence is None and store is None:
+        raise click.UsageError("give --evidence PATH (raw logs), --store DIR (made by `ingest`), or both; or --engine athena")
+    if store is None:
+        inv = Investigation.from_evidence(evidence, settings)
+    else:
+        if evidence is not None:
+            _ingest(evidence, store)
+        inv = Investigation.from_store(store, settings)
     _report_intake(inv)
     return inv
+
+
+def _ingest(evidence: Path, store: Path):
+    from .evidence.layout import discover_files
+    from .evidence.store import ingest
+
+    return ingest(discover_files(evidence), store, progress=sys.stderr.isatty())
 
 
 def _report_intake(inv: Investigation) -> None:
     """Say on stderr what was read and what could not be used, file by file."""
     intake = inv.intake
-    click.echo(f"evidence: {intake.summary()}", err=True)
+    click.echo(f"{inv.source}: {intake.summary()}", err=True)
+    _report_problems(intake)
+
+
+def _report_problems(intake) -> None:
     for f in intake.problems:
         reason = f.error or "; ".join(f.rejections + f.warnings)
         click.echo(f"  {f.path}: read {f.read}, used {f.used}, rejected {f.rejected}: {reason}", err=True)
@@ -97,28 +115,47 @@ def main() -> None:
 
 @main.command("sg-changes")
 @_scope
-def sg_changes(evidence, since, until, account, region, fmt, ports, internet_prefix):
+def sg_changes(evidence, store, since, until, account, region, fmt, ports, internet_prefix):
     """Every security-group change: when, where, what, by whom, from where, with what tool."""
-    inv = _open(evidence, ports, internet_prefix)
+    inv = _open(evidence, store, ports, internet_prefix)
     _emit(inv.sg_changes(since, until, account, region), fmt, SG_TABLE)
 
 
 @main.command("ssh-exposure")
 @_scope
-def ssh_exposure(evidence, since, until, account, region, fmt, ports, internet_prefix):
+def ssh_exposure(evidence, store, since, until, account, region, fmt, ports, internet_prefix):
     """Every window in which a watched port (22 by default) was open to the whole internet."""
-    inv = _open(evidence, ports, internet_prefix)
+    inv = _open(evidence, store, ports, internet_prefix)
     _emit(inv.ssh_exposure(since, until, account, region), fmt, WINDOW_TABLE)
 
 
 @main.command()
 @_scope
 @click.option("--principal", required=True, help="An ARN, role ARN, access key id, user name or session name.")
-def activity(evidence, since, until, account, region, fmt, ports, internet_prefix, principal):
+def activity(evidence, store, since, until, account, region, fmt, ports, internet_prefix, principal):
     """One actor's whole activity, in time order."""
-    inv = _open(evidence, ports, internet_prefix)
+    inv = _open(evidence, store, ports, internet_prefix)
     columns = ["eventtime", "account", "region", "eventsource", "eventname", "errorcode", "sourceipaddress", "actor", "tool"]
     _emit(inv.activity(principal, since, until, account, region), fmt, columns)
+
+
+@main.command()
+@click.option("--evidence", required=True, type=click.Path(exists=True, path_type=Path),
+              help="A folder of CloudTrail logs (S3 layout or loose files) or a single file.")
+@click.option("--store", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The store folder; created if absent, else only files it does not hold are converted.")
+@click.option("--progress/--no-progress", default=None, help="A progress bar of files and events (default: on a terminal).")
+@_clean_errors
+def ingest(evidence: Path, store: Path, progress: bool | None) -> None:
+    """Convert CloudTrail evidence once into a columnar store that every command can query with --store."""
+    from .evidence.layout import discover_files
+    from .evidence.store import Store, ingest as run
+
+    report = run(discover_files(evidence), store, progress=sys.stderr.isatty() if progress is None else progress)
+    held = Store.open(store)
+    click.echo(f"converted: {report.summary()}")
+    _report_problems(report)
+    click.echo(f"store {store}: {len(held.sources)} source files, {held.events} events, {len(held.parts)} parts")
 
 
 @main.command()

@@ -4,7 +4,8 @@
     inv.sg_changes()            # every security-group rule change, who, when, from where
     inv.ssh_exposure()          # every window a watched port stood open to the internet
     inv.activity("arn:aws:iam::111122223333:user/alice")   # one actor's whole timeline
-    inv = Investigation.open("athena")   # the same questions of the organization's logs, on Athena
+    inv = Investigation.open("athena")         # the same questions of the organization's logs, on Athena
+    inv = Investigation.from_store("store")    # the same, on evidence converted once by `ingest`
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class Investigation:
     settings: Settings = field(default_factory=Settings)
     intake: IntakeReport | None = None  # what the embedded engine read, and what it could not use
     evidence: str | None = None
+    store: str | None = None  # the columnar store queried, when the evidence was ingested first
     log: list[dict] = field(default_factory=list)  # every query run: name, engine, SQL, parameters
 
     @classmethod
@@ -56,15 +58,32 @@ class Investigation:
         return cls(engine, settings or Settings(), evidence=f"athena:{engine.settings.database}")
 
     @classmethod
-    def open(cls, engine: str = "duckdb", evidence: str | Path | None = None, settings: Settings | None = None, **options: Any) -> "Investigation":
-        """One switch for notebooks: `engine="duckdb"` reads `evidence`; `engine="athena"` queries Athena."""
+    def from_store(cls, root: str | Path, settings: Settings | None = None) -> "Investigation":
+        """Query a columnar store made by `audit-toolkit ingest` (evidence.store.ingest): no scan at all."""
+        from .engines.duckdb import DuckDBEngine
+
+        engine = DuckDBEngine()
+        intake = engine.attach_store(root)
+        return cls(engine, settings or Settings(), intake, store=str(root))
+
+    @classmethod
+    def open(cls, engine: str = "duckdb", evidence: str | Path | None = None, settings: Settings | None = None,
+             store: str | Path | None = None, **options: Any) -> "Investigation":
+        """One switch for notebooks: `engine="duckdb"` reads `evidence` (or a `store`); `engine="athena"` queries Athena."""
         if engine == "athena":
             return cls.on_athena(settings=settings, **options)
         if engine != "duckdb":
             raise ConfigError(f"unknown engine {engine!r}: expected 'duckdb' or 'athena'")
+        if store is not None:
+            return cls.from_store(store, settings)
         if evidence is None:
             raise ConfigError("the duckdb engine reads local evidence: give its folder (or use engine='athena')")
         return cls.from_evidence(evidence, settings, **options)
+
+    @property
+    def source(self) -> str:
+        """What the answers come from, for reports: the store, the raw evidence, or Athena."""
+        return f"store {self.store}" if self.store else f"evidence {self.evidence}"
 
     def query(self, name: str, **values: Any) -> pd.DataFrame:
         """Run a registry query by name on this investigation's engine."""

@@ -39,7 +39,7 @@ def test_setup_runs_the_ddl_in_athena(aws_env, monkeypatch):
 
 def test_engine_athena_needs_no_evidence_and_duckdb_does(aws_env, monkeypatch):
     result = CliRunner().invoke(main, ["sg-changes"])
-    assert result.exit_code == 2 and "--evidence is required with the duckdb engine" in result.output
+    assert result.exit_code == 2 and "give --evidence PATH (raw logs), --store DIR (made by `ingest`), or both; or --engine athena" in result.output
     monkeypatch.setenv("AUDIT_TOOLKIT_ATHENA_WORKGROUP", "missing-workgroup")
     result = CliRunner().invoke(main, ["sg-changes", "--engine", "athena", "--since", "2023-07-10"])
     assert result.exit_code == 1

@@ -42,7 +42,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `{{database}}`.`cloudtrail` (
     `sharedeventid` STRING,
     `vpcendpointid` STRING,
     `eventcategory` STRING,
-    `tlsdetails` STRUCT<tlsversion: STRING, ciphersuite: STRING, clienthostheader: STRING>
+    `tlsdetails` STRUCT<tlsversion: STRING, ciphersuite: STRING, clientprovidedhostheader: STRING>
 )
 PARTITIONED BY (`account` STRING, `region` STRING, `day` STRING)
 ROW FORMAT SERDE 'org.apache.hive.hcatalog.data.JsonSerDe'
