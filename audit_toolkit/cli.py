@@ -35,8 +35,13 @@ def _clean_errors(fn):
 def _scope(fn):
     """The options every evidence command takes."""
     options = [
-        click.option("--evidence", required=True, type=click.Path(exists=True, path_type=Path),
-                     help="A folder of CloudTrail logs (S3 layout or loose files) or a single file."),
+        click.option("--evidence", type=click.Path(exists=True, path_type=Path),
+                     help="A folder of CloudTrail logs (S3 layout or loose files) or a single file (duckdb engine)."),
+        click.option("--store", type=click.Path(file_okay=False, path_type=Path),
+                     help="A columnar store made by `ingest`; with --evidence, new files are ingested first."),
+        click.option("--engine", type=click.Choice(["duckdb", "athena"]), default="duckdb", show_default=True,
+                     expose_value=False, callback=_remember_engine,
+                     help="duckdb reads --evidence/--store on this machine; athena queries the logs in S3 (AUDIT_TOOLKIT_ATHENA_*)."),
         click.option("--since", help="Start of the time range, ISO 8601 (UTC if no zone), inclusive."),
         click.option("--until", help="End of the time range, ISO 8601 (UTC if no zone), exclusive."),
         click.option("--account", help="Only this AWS account id."),
@@ -52,17 +57,43 @@ def _scope(fn):
     return _clean_errors(fn)
 
 
-def _open(evidence: Path, ports: tuple[int, ...], internet_prefix: int | None) -> Investigation:
+def _remember_engine(ctx: click.Context, _param, value: str) -> str:
+    # Kept in the context, not passed to the command, so every command using _scope gets --engine.
+    ctx.meta["audit_toolkit.engine"] = value
+    return value
+
+
+def _open(evidence: Path | None, store: Path | None, ports: tuple[int, ...], internet_prefix: int | None) -> Investigation:
     settings = Settings.load(watched_ports=tuple(ports) or None, internet_prefix_len=internet_prefix)
-    inv = Investigation.from_evidence(evidence, settings)
+    if click.get_current_context().meta.get("audit_toolkit.engine") == "athena":
+        return Investigation.on_athena(settings=settings, on_report=lambda r: click.echo(r.summary(), err=True))
+    if evidence is None and store is None:
+        raise click.UsageError("give --evidence PATH (raw logs), --store DIR (made by `ingest`), or both; or --engine athena")
+    if store is None:
+        inv = Investigation.from_evidence(evidence, settings)
+    else:
+        if evidence is not None:
+            _ingest(evidence, store)
+        inv = Investigation.from_store(store, settings)
     _report_intake(inv)
     return inv
+
+
+def _ingest(evidence: Path, store: Path):
+    from .evidence.layout import discover_files
+    from .evidence.store import ingest
+
+    return ingest(discover_files(evidence), store, progress=sys.stderr.isatty())
 
 
 def _report_intake(inv: Investigation) -> None:
     """Say on stderr what was read and what could not be used, file by file."""
     intake = inv.intake
-    click.echo(f"evidence: {intake.summary()}", err=True)
+    click.echo(f"{inv.source}: {intake.summary()}", err=True)
+    _report_problems(intake)
+
+
+def _report_problems(intake) -> None:
     for f in intake.problems:
         reason = f.error or "; ".join(f.rejections + f.warnings)
         click.echo(f"  {f.path}: read {f.read}, used {f.used}, rejected {f.rejected}: {reason}", err=True)
@@ -85,28 +116,47 @@ def main() -> None:
 
 @main.command("sg-changes")
 @_scope
-def sg_changes(evidence, since, until, account, region, fmt, ports, internet_prefix):
+def sg_changes(evidence, store, since, until, account, region, fmt, ports, internet_prefix):
     """Every security-group change: when, where, what, by whom, from where, with what tool."""
-    inv = _open(evidence, ports, internet_prefix)
+    inv = _open(evidence, store, ports, internet_prefix)
     _emit(inv.sg_changes(since, until, account, region), fmt, SG_TABLE)
 
 
 @main.command("ssh-exposure")
 @_scope
-def ssh_exposure(evidence, since, until, account, region, fmt, ports, internet_prefix):
+def ssh_exposure(evidence, store, since, until, account, region, fmt, ports, internet_prefix):
     """Every window in which a watched port (22 by default) was open to the whole internet."""
-    inv = _open(evidence, ports, internet_prefix)
+    inv = _open(evidence, store, ports, internet_prefix)
     _emit(inv.ssh_exposure(since, until, account, region), fmt, WINDOW_TABLE)
 
 
 @main.command()
 @_scope
 @click.option("--principal", required=True, help="An ARN, role ARN, access key id, user name or session name.")
-def activity(evidence, since, until, account, region, fmt, ports, internet_prefix, principal):
+def activity(evidence, store, since, until, account, region, fmt, ports, internet_prefix, principal):
     """One actor's whole activity, in time order."""
-    inv = _open(evidence, ports, internet_prefix)
+    inv = _open(evidence, store, ports, internet_prefix)
     columns = ["eventtime", "account", "region", "eventsource", "eventname", "errorcode", "sourceipaddress", "actor", "tool"]
     _emit(inv.activity(principal, since, until, account, region), fmt, columns)
+
+
+@main.command()
+@click.option("--evidence", required=True, type=click.Path(exists=True, path_type=Path),
+              help="A folder of CloudTrail logs (S3 layout or loose files) or a single file.")
+@click.option("--store", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The store folder; created if absent, else only files it does not hold are converted.")
+@click.option("--progress/--no-progress", default=None, help="A progress bar of files and events (default: on a terminal).")
+@_clean_errors
+def ingest(evidence: Path, store: Path, progress: bool | None) -> None:
+    """Convert CloudTrail evidence once into a columnar store that every command can query with --store."""
+    from .evidence.layout import discover_files
+    from .evidence.store import Store, ingest as run
+
+    report = run(discover_files(evidence), store, progress=sys.stderr.isatty() if progress is None else progress)
+    held = Store.open(store)
+    click.echo(f"converted: {report.summary()}")
+    _report_problems(report)
+    click.echo(f"store {store}: {len(held.sources)} source files, {held.events} events, {len(held.parts)} parts")
 
 
 @main.command()
@@ -118,11 +168,11 @@ def activity(evidence, since, until, account, region, fmt, ports, internet_prefi
               help="Print exactly the messages that would be posted (--format json for a list); no token, no network.")
 @click.option("--outbox", type=click.Path(path_type=Path),
               help="The record of what was posted (default AUDIT_TOOLKIT_CHATWORK_OUTBOX or ~/.local/state/audit-toolkit).")
-def notify(evidence, since, until, account, region, fmt, ports, internet_prefix, room, kind, dry_run, outbox):
+def notify(evidence, store, since, until, account, region, fmt, ports, internet_prefix, room, kind, dry_run, outbox):
     """Share findings to a Chatwork room, each once. The token comes from CHATWORK_API_TOKEN or a token file."""
     from .chatwork.share import messages_for, share, summary_messages
 
-    inv = _open(evidence, ports, internet_prefix)
+    inv = _open(evidence, store, ports, internet_prefix)
     if kind == "sg-changes":
         items = messages_for(inv.sg_changes(since, until, account, region), kind, inv.settings)
     elif kind == "ssh-exposure":
@@ -130,7 +180,7 @@ def notify(evidence, since, until, account, region, fmt, ports, internet_prefix,
     else:
         span = inv.span(since, until, account, region)
         items = summary_messages(inv.sg_changes(since, until, account, region), inv.ssh_exposure(since, until, account, region),
-                                      None, inv.settings, since or span["first_event"], until or span["last_event"])
+                                 None, inv.settings, since or span["first_event"], until or span["last_event"])
     report = share(items, room, dry_run=dry_run, outbox=outbox)
     if not dry_run:
         click.echo(f"posted {len(report.sent)} messages to room {room}; {len(report.skipped)} were already there", err=True)
@@ -152,6 +202,74 @@ def demo(out: Path, events: int, seed: int) -> None:
     from .demo import run_demo
 
     run_demo(out, events=events, seed=seed, echo=click.echo)
+
+
+@main.group()
+def athena() -> None:
+    """Athena: create the database and tables the queries read (settings: AUDIT_TOOLKIT_ATHENA_*, AWS_*)."""
+
+
+@athena.command()
+@click.option("--logs", required=True, help="s3://bucket/prefix of the trail (the folder above AWSLogs/).")
+@click.option("--account", "accounts", multiple=True, required=True, help="An account whose logs to project (repeatable).")
+@click.option("--region", "regions", multiple=True, required=True, help="A region to project (repeatable).")
+@click.option("--org-id", help="The organization id (o-...) of an organization trail: logs under AWSLogs/o-.../<account>/.")
+@click.option("--findings", help="s3://bucket/prefix of the GuardDuty findings export (default: --logs).")
+@click.option("--first-day", default="2020/01/01", show_default=True, help="First day (YYYY/MM/DD) of the projected range.")
+@click.option("--database", help="Athena database (default audit_toolkit, or AUDIT_TOOLKIT_ATHENA_DATABASE).")
+@click.option("--dry-run", is_flag=True, help="Print the DDL and do nothing.")
+@_clean_errors
+def setup(logs, accounts, regions, org_id, findings, first_day, database, dry_run) -> None:
+    """Create the database, the cloudtrail table (partition projection) and the GuardDuty findings table."""
+    from .engines.athena import AthenaEngine, AthenaSettings
+    from .queries import ddl, to_pyformat
+
+    settings = AthenaSettings.load(database=database)
+    statements = ddl.render(logs, accounts, regions, settings.database, first_day, org_id, findings)
+    if dry_run:
+        click.echo(";\n\n".join(statements) + ";")
+        return
+    engine = AthenaEngine(settings, on_report=lambda r: click.echo(r.summary(), err=True))
+    for statement in statements:
+        engine.run(to_pyformat(statement), {})
+    click.echo(f"Athena database {settings.database!r}: cloudtrail and guardduty tables ready", err=True)
+
+
+@main.command()
+@click.argument("source")
+@click.option("--since", required=True, help="Start of the time range, ISO 8601 (UTC if no zone).")
+@click.option("--until", required=True, help="End of the time range, ISO 8601 (UTC if no zone).")
+@click.option("--account", "accounts", multiple=True, help="Only this account (repeatable; default: every account found).")
+@click.option("--region", "regions", multiple=True, help="Only this region (repeatable; default: every region found).")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the evidence and its manifest.")
+@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Parallel downloads.")
+@_clean_errors
+def collect(source, since, until, accounts, regions, out, workers) -> None:
+    """Copy CloudTrail logs and GuardDuty exports from SOURCE (s3://bucket/prefix) with a chain-of-custody manifest."""
+    from .evidence.collect import collect as collect_evidence
+
+    report = collect_evidence(source, since, until, out, accounts, regions, workers=workers)
+    click.echo(report.summary(), err=True)
+    for failure in report.failed:
+        click.echo(f"  not collected: {failure}", err=True)
+    if report.failed:
+        raise click.ClickException(f"{len(report.failed)} objects were not collected; re-run the same command to resume")
+
+
+@main.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@_clean_errors
+def verify(folder: Path) -> None:
+    """Re-hash collected evidence against its manifest: report files changed, missing or added."""
+    from .evidence.manifest import verify as verify_folder
+
+    report = verify_folder(folder)
+    for kind, paths in (("changed", report.changed), ("missing", report.missing), ("added", report.added)):
+        for path in paths:
+            click.echo(f"{kind}: {path}")
+    click.echo(report.summary(), err=True)
+    if not report.ok:
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

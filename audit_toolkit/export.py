@@ -42,6 +42,6 @@ def to_table(frame: pd.DataFrame, columns: list[str] | None = None, width: int =
     """A text table for a terminal; long values are cut at `width` characters (the CSV/JSON keep them)."""
     if frame.empty:
         return "(none)"
-    rows = pd.DataFrame(to_records(frame[columns] if columns else frame))
-    shown = rows.map(lambda v: "" if v is None else (str(v) if len(str(v)) <= width else str(v)[: width - 1] + "…"))
+    rows = pd.DataFrame(to_records(frame[columns] if columns else frame), dtype=object)
+    shown = rows.map(lambda v: "" if _plain(v) is None else (str(v) if len(str(v)) <= width else str(v)[: width - 1] + "…"))
     return shown.to_string(index=False)

@@ -4,6 +4,8 @@
     inv.sg_changes()            # every security-group rule change, who, when, from where
     inv.ssh_exposure()          # every window a watched port stood open to the internet
     inv.activity("arn:aws:iam::111122223333:user/alice")   # one actor's whole timeline
+    inv = Investigation.open("athena")         # the same questions of the organization's logs, on Athena
+    inv = Investigation.from_store("store")    # the same, on evidence converted once by `ingest`
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .analysis.events import in_order
 from .engines.base import Engine
 from .evidence.layout import discover_files
 from .evidence.reader import IntakeReport
+from .errors import ConfigError
 from .settings import Settings
 
 When = datetime | str | None
@@ -32,6 +35,7 @@ class Investigation:
     settings: Settings = field(default_factory=Settings)
     intake: IntakeReport | None = None  # what the embedded engine read, and what it could not use
     evidence: str | None = None
+    store: str | None = None  # the columnar store queried, when the evidence was ingested first
     log: list[dict] = field(default_factory=list)  # every query run: name, engine, SQL, parameters
 
     @classmethod
@@ -45,6 +49,42 @@ class Investigation:
         intake = engine.load_cloudtrail(discover_files(path), workers=workers)
         return cls(engine, settings or Settings(), intake, str(path))
 
+    @classmethod
+    def on_athena(cls, athena=None, settings: Settings | None = None, on_report=None) -> "Investigation":
+        """Investigate the organization's logs where they are, with Athena (engines.athena.AthenaSettings)."""
+        from .engines.athena import AthenaEngine
+
+        engine = AthenaEngine(athena, on_report=on_report)
+        return cls(engine, settings or Settings(), evidence=f"athena:{engine.settings.database}")
+
+    @classmethod
+    def from_store(cls, root: str | Path, settings: Settings | None = None) -> "Investigation":
+        """Query a columnar store made by `audit-toolkit ingest` (evidence.store.ingest): no scan at all."""
+        from .engines.duckdb import DuckDBEngine
+
+        engine = DuckDBEngine()
+        intake = engine.attach_store(root)
+        return cls(engine, settings or Settings(), intake, store=str(root))
+
+    @classmethod
+    def open(cls, engine: str = "duckdb", evidence: str | Path | None = None, settings: Settings | None = None,
+             store: str | Path | None = None, **options: Any) -> "Investigation":
+        """One switch for notebooks: `engine="duckdb"` reads `evidence` (or a `store`); `engine="athena"` queries Athena."""
+        if engine == "athena":
+            return cls.on_athena(settings=settings, **options)
+        if engine != "duckdb":
+            raise ConfigError(f"unknown engine {engine!r}: expected 'duckdb' or 'athena'")
+        if store is not None:
+            return cls.from_store(store, settings)
+        if evidence is None:
+            raise ConfigError("the duckdb engine reads local evidence: give its folder (or use engine='athena')")
+        return cls.from_evidence(evidence, settings, **options)
+
+    @property
+    def source(self) -> str:
+        """What the answers come from, for reports: the store, the raw evidence, or Athena."""
+        return f"store {self.store}" if self.store else f"evidence {self.evidence}"
+
     def query(self, name: str, **values: Any) -> pd.DataFrame:
         """Run a registry query by name on this investigation's engine."""
         query = queries.get(name)
@@ -57,6 +97,11 @@ class Investigation:
         """First and last event time, and how many events, accounts and regions the scope holds."""
         row = self.query("evidence_span", **queries.scope(since, until, account, region)).iloc[0]
         return row.to_dict()
+
+    def events(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
+        """Every event in the scope, each once, in time order, with its actor resolved."""
+        events = self.query("events", **queries.scope(since, until, account, region))
+        return actors.with_actors(in_order(events) if len(events) else events)
 
     def sg_changes(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
         """Every security-group rule change: one row per rule (security_groups.CHANGE_COLUMNS)."""
@@ -88,7 +133,8 @@ class Investigation:
         return actors.with_actors(events)
 
     def _end(self, until: When, account: str | None, region: str | None) -> pd.Timestamp | None:
-        last = self.span(None, until, account, region)["last_event"]
+        """Where still-open windows end: the last event of the evidence, or `until` if earlier."""
+        last = self.span(None, None, account, region)["last_event"]
         if until is not None:
             bound = pd.Timestamp(queries.scope(until=until)["until"])
             last = bound if last is None or pd.isna(last) else min(pd.Timestamp(last), bound)

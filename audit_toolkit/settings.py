@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from .errors import ConfigError
 
@@ -26,7 +26,6 @@ class Settings:
     internet_prefix_len: int = 0
     display_tz: str = "UTC"
     language: str = "ja"
-    extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if not 0 <= self.internet_prefix_len <= 128:

@@ -27,7 +27,9 @@ WINDOW_COLUMNS = [
 
 def exposed_ports(row: dict, settings: Settings) -> list[int]:
     """The watched ports a rule change lets in from the internet (empty if none)."""
-    if row.get("direction") != "ingress" or row.get("peer_type") not in ("cidr_ipv4", "cidr_ipv6"):
+    # A modify of a rule never seen before does not say its direction: count it, rather than miss an opening.
+    direction = row.get("direction") or ("ingress" if row.get("action") == "modify" else None)
+    if direction != "ingress" or row.get("peer_type") not in ("cidr_ipv4", "cidr_ipv6"):
         return []
     net = network(row.get("peer"))
     if net is None or net.prefixlen > settings.internet_prefix_len:
@@ -48,7 +50,7 @@ def _bound(value, default: int) -> int:
 def _key(row: dict) -> tuple:
     net = network(row["peer"])
     ports = (None, None) if row["protocol"] == "-1" else (_int(row["from_port"]), _int(row["to_port"]))
-    return (row["account"], row["region"], row["group_id"] or row["group_name"], row["direction"], row["protocol"], *ports, str(net))
+    return (row["account"], row["region"], row["group_id"] or row["group_name"], row["direction"] or "ingress", row["protocol"], *ports, str(net))
 
 
 def _int(value) -> int | None:
@@ -92,7 +94,7 @@ def windows(changes: pd.DataFrame, settings: Settings | None = None, evidence_en
             region=row["region"],
             group_id=key[2] if str(key[2]).startswith("sg-") else row["group_id"],
             group_name=row["group_name"],
-            direction=row["direction"],
+            direction=row["direction"] or "ingress",
             protocol=row["protocol"],
             from_port=row["from_port"],
             to_port=row["to_port"],
@@ -144,8 +146,8 @@ def windows(changes: pd.DataFrame, settings: Settings | None = None, evidence_en
         window["still_open"] = True
         done.append(window)
     frame = pd.DataFrame(done, columns=WINDOW_COLUMNS)
-    frame["still_open"] = frame["still_open"].fillna(False).astype(bool)
-    frame["open_before_evidence"] = frame["open_before_evidence"].fillna(False).astype(bool)
+    frame["still_open"] = frame["still_open"].eq(True)
+    frame["open_before_evidence"] = frame["open_before_evidence"].eq(True)
     for col in ("opened_at", "closed_at"):
         frame[col] = pd.to_datetime(frame[col], utc=True)
     frame["duration"] = frame["closed_at"].fillna(end if end is not None else pd.NaT) - frame["opened_at"]

@@ -248,6 +248,8 @@ def normalize(events: pd.DataFrame) -> pd.DataFrame:
     for e in records(events):
         action, direction = _ACTIONS[e["eventname"]]
         for group_id, group_name, rule in _rules_of(e, known):
+            if action == "modify" and rule.rule_id in known:
+                rule.direction = known[rule.rule_id].direction  # the request does not say; the rule did
             if rule.rule_id and not e.get("errorcode") and action in ("authorize", "modify"):
                 known[rule.rule_id] = rule
             rows.append(

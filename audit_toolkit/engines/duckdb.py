@@ -2,37 +2,27 @@
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ProcessPoolExecutor
+import shutil
+import tempfile
+import weakref
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Mapping
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
 
 from ..errors import QueryError
-from ..evidence.reader import FileReport, IntakeReport, read_cloudtrail_file
+from ..evidence.reader import IntakeReport
 from ..evidence.schema import CLOUDTRAIL_SCHEMA
+from ..evidence.store import TABLE, Store, ingest
 
-_ROWS_PER_INSERT = 200_000
-_FILES_PER_TASK = 16
-
-
-def _read_many(paths: list[str]) -> list[tuple[pa.RecordBatch, FileReport]]:
-    return [read_cloudtrail_file(p) for p in paths]
+# The raw first scan writes a temporary store: snappy writes faster than zstd, and it is read once or twice.
+SCAN_COMPRESSION = "snappy"
 
 
-def _read_all(paths: list[Path], workers: int) -> Iterator[tuple[pa.RecordBatch, FileReport]]:
-    """Read files in worker processes when there are enough of them to pay for it."""
-    if workers <= 1 or len(paths) < 2 * _FILES_PER_TASK:
-        for p in paths:
-            yield read_cloudtrail_file(p)
-        return
-    chunks = [[str(p) for p in paths[i : i + _FILES_PER_TASK]] for i in range(0, len(paths), _FILES_PER_TASK)]
-    with ProcessPoolExecutor(workers) as pool:
-        for results in pool.map(_read_many, chunks):
-            yield from results
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 class DuckDBEngine:
@@ -44,38 +34,40 @@ class DuckDBEngine:
         self.con = duckdb.connect(self.database)
         # DuckDB's time functions follow the session time zone; CloudTrail and Athena are UTC.
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self.version = duckdb.__version__
 
-    def load_cloudtrail(self, paths: Iterable[Path], workers: int | None = None) -> IntakeReport:
-        """Read CloudTrail files into the `cloudtrail` table; what could not be used is in the report."""
-        report = IntakeReport()
-        self.con.execute("DROP TABLE IF EXISTS cloudtrail")
-        empty = pa.Table.from_batches([], schema=CLOUDTRAIL_SCHEMA)
-        self.con.register("_batch", empty)
-        self.con.execute("CREATE TABLE cloudtrail AS SELECT * FROM _batch")
-        pending: list[pa.RecordBatch] = []
-        rows = 0
-        for batch, file_report in _read_all(list(paths), workers or os.cpu_count() or 1):
-            report.files.append(file_report)
-            if batch.num_rows:
-                pending.append(batch)
-                rows += batch.num_rows
-            if rows >= _ROWS_PER_INSERT:
-                self._insert(pending)
-                pending, rows = [], 0
-        self._insert(pending)
-        self.con.unregister("_batch")
-        report.duplicates = self.con.execute(
-            "SELECT count(eventid) - count(DISTINCT eventid) FROM cloudtrail"
-        ).fetchone()[0]
+    def load_cloudtrail(self, paths: Iterable[Path], workers: int | None = None, progress: bool = False) -> IntakeReport:
+        """Scan raw CloudTrail files into the `cloudtrail` view; what could not be used is in the report.
+
+        Workers convert the files to Parquet parts in a temporary store (deleted on close), so memory
+        stays bounded whatever the size of the evidence; each eventID is held once.
+        """
+        scratch = tempfile.mkdtemp(prefix="audit-toolkit-scan-")
+        weakref.finalize(self, shutil.rmtree, scratch, ignore_errors=True)
+        report = ingest(paths, scratch, workers=workers, compression=SCAN_COMPRESSION, progress=progress)
+        self._view(Store.open(scratch))
         return report
 
-    def _insert(self, batches: list[pa.RecordBatch]) -> None:
-        if batches:
-            self.con.register("_batch", pa.Table.from_batches(batches, schema=CLOUDTRAIL_SCHEMA))
-            self.con.execute("INSERT INTO cloudtrail SELECT * FROM _batch")
+    def attach_store(self, root: str | Path) -> IntakeReport:
+        """Query a store made by `ingest` as the `cloudtrail` view; returns what the store holds."""
+        store = Store.open(root)
+        self._view(store)
+        return store.intake()
+
+    def _view(self, store: Store) -> None:
+        parts = store.part_paths()
+        if parts:
+            files = ", ".join(_literal(str(p.resolve())) for p in parts)
+            source = f"read_parquet([{files}])"
+        else:
+            self.con.register("_empty", pa.Table.from_batches([], schema=CLOUDTRAIL_SCHEMA))
+            self.con.execute("CREATE OR REPLACE TABLE _cloudtrail_empty AS SELECT * FROM _empty")
+            self.con.unregister("_empty")
+            source = "_cloudtrail_empty"
+        self.con.execute(f"CREATE OR REPLACE VIEW {TABLE} AS SELECT * FROM {source}")
 
     def run(self, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
         try:

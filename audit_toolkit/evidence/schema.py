@@ -129,7 +129,7 @@ USERIDENTITY = pa.struct(
     ]
 )
 RESOURCES = pa.list_(pa.struct([("arn", _s), ("accountid", _s), ("type", _s)]))
-TLSDETAILS = pa.struct([("tlsversion", _s), ("ciphersuite", _s), ("clienthostheader", _s)])
+TLSDETAILS = pa.struct([("tlsversion", _s), ("ciphersuite", _s), ("clientprovidedhostheader", _s)])
 
 CLOUDTRAIL_SCHEMA = pa.schema(
     [

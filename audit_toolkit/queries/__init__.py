@@ -21,7 +21,9 @@ from typing import Any, Mapping
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.athena import Athena
 from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.tokens import TokenType
 
 from ..errors import QueryError
 
@@ -54,7 +56,7 @@ class Query:
         if dialect in self.overrides:
             return self.overrides[dialect]
         if dialect == "athena":
-            return self.sql
+            return to_pyformat(self.sql)
         if dialect == "duckdb":
             return ";\n".join(sqlglot.transpile(self.sql, read="athena", write=_DuckDB))
         raise QueryError(f"no SQL for dialect {dialect!r}: expected 'athena' or 'duckdb'")
@@ -69,6 +71,28 @@ class Query:
                 f"unknown: {sorted(unknown) or 'none'}, missing: {sorted(missing) or 'none'}"
             )
         return dict(values)
+
+
+def to_pyformat(sql: str) -> str:
+    """Athena SQL with `:name` placeholders rewritten for PyAthena's pyformat binding.
+
+    PyAthena fills `%(name)s` with Python's `%` operator, so every other `%` in the text (in a
+    string literal such as LIKE '%x%', the modulo operator, a comment) is doubled. sqlglot's
+    tokenizer says which `:name` are placeholders and which sit inside string literals.
+    """
+    tokens = Athena().tokenize(sql)
+    out: list[str] = []
+    done = 0  # characters of `sql` already copied to `out`
+    for colon, name in zip(tokens, tokens[1:]):
+        if colon.token_type is not TokenType.COLON or name.start != colon.end + 1:
+            continue
+        if name.token_type is TokenType.STRING or not name.text.isidentifier():
+            continue
+        out.append(sql[done : colon.start].replace("%", "%%"))
+        out.append(f"%({name.text})s")
+        done = name.end + 1
+    out.append(sql[done:].replace("%", "%%"))
+    return "".join(out)
 
 
 def _placeholders(sql: str) -> set[str]:
@@ -124,7 +148,10 @@ def _iso(value: datetime | str | None) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise QueryError(f"--since/--until must be an ISO 8601 time such as 2026-11-03T09:00:00Z, got {value!r}") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

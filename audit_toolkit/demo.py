@@ -1,0 +1,33 @@
+"""`make demo`: generate the demo evidence, investigate it, print the summary, write the results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from . import export
+from .investigation import Investigation
+from .synthetic import generate
+
+
+def run_demo(out: Path, events: int = 20_000, seed: int = 7, echo: Callable[[str], None] = print) -> Investigation:
+    out = Path(out)
+    echo(f"Generating demo evidence ({events:,} events of noise and a scripted incident) in {out}/evidence ...")
+    generate(out, events=events, seed=seed)
+    inv = Investigation.from_evidence(out / "evidence")
+    echo(f"Evidence: {inv.intake.summary()}")
+    changes, windows = inv.sg_changes(), inv.ssh_exposure()
+    results = out / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "sg_changes.json").write_text(export.to_json(changes), encoding="utf-8")
+    (results / "sg_changes.csv").write_text(export.to_csv(changes), encoding="utf-8")
+    (results / "ssh_exposure.json").write_text(export.to_json(windows), encoding="utf-8")
+    (results / "ssh_exposure.csv").write_text(export.to_csv(windows), encoding="utf-8")
+    failed = inv.failed_openings()
+    echo(f"\n{len(changes)} security-group rule changes by {changes['actor'].nunique()} actors; "
+         f"{len(failed)} failed attempts to open a watched port.")
+    echo(f"\n{len(windows)} SSH exposure windows ({int(windows['still_open'].sum())} still open):\n")
+    echo(export.to_table(windows, ["account", "region", "group_id", "protocol", "from_port", "to_port", "cidr",
+                                   "opened_at", "opened_by", "closed_at", "closed_by", "still_open"], width=40))
+    echo(f"\nResults written to {results}/ (JSON and CSV). Ground truth: {out}/ground_truth.json")
+    return inv

@@ -1,0 +1,345 @@
+"""Collect evidence from S3 to a local folder, with a chain of custody (see manifest.py).
+
+Only the date prefixes the scope needs are listed, never the whole bucket:
+    <prefix>AWSLogs/[o-org/]<account>/<CloudTrail|CloudTrail-Digest|GuardDuty>/<region>/YYYY/MM/DD/
+Files keep their S3 keys as paths. Each is written to a temporary name and renamed when its size
+(and MD5, where the ETag is one) match, so a file on disk is always whole. A re-run skips files
+already collected whose ETag, size and SHA-256 still match, so an interrupted collection resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+import time
+import uuid
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterable
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, IncompleteReadError, ResponseStreamingError
+from tqdm import tqdm
+
+from .. import aws, queries
+from ..errors import ConfigError, EvidenceError
+from .manifest import PARTIAL, Manifest, sha256_of
+
+PRODUCTS = ("CloudTrail", "CloudTrail-Digest", "GuardDuty")
+_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*))?$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_ORG = re.compile(r"^o-[a-z0-9]{10,32}$")
+ATTEMPTS = 3  # per object, for a body cut short or a dropped connection
+FLUSH_SECONDS = 1.0  # how often the manifest is rewritten during a run
+_TRANSIENT = (IncompleteReadError, ResponseStreamingError, ConnectionError)  # retried, with _Corrupt
+
+
+@dataclass(frozen=True)
+class S3Object:
+    key: str
+    size: int
+    etag: str  # without quotes
+    last_modified: str
+
+
+@dataclass
+class CollectReport:
+    source: str
+    out: str
+    listed: int = 0
+    downloaded: int = 0
+    skipped: int = 0  # already collected and unchanged
+    bytes_downloaded: int = 0
+    list_calls: int = 0
+    failed: list[str] = field(default_factory=list)  # 'key: reason'
+
+    def summary(self) -> str:
+        return (
+            f"{self.source} -> {self.out}: {self.listed} objects listed ({self.list_calls} list calls), "
+            f"{self.downloaded} downloaded ({self.bytes_downloaded / 2**20:,.1f} MB), {self.skipped} already "
+            f"collected, {len(self.failed)} failed"
+        )
+
+
+class _Corrupt(Exception):
+    """The bytes received do not match the size or MD5 that S3 listed."""
+
+
+class _Fatal(Exception):
+    """Stop the whole collection: retrying other objects cannot help (expired session, access denied)."""
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """Bucket and key prefix (empty, or ending with '/') of s3://bucket/prefix."""
+    match = _URI.match(uri)
+    if not match:
+        raise ConfigError(f"{uri!r} is not an S3 URI: give s3://bucket or s3://bucket/prefix (the trail's key prefix)")
+    prefix = (match["prefix"] or "").strip("/")
+    if "AWSLogs" in prefix.split("/"):
+        raise ConfigError(
+            f"give the prefix above AWSLogs/ (e.g. s3://{match['bucket']}/{prefix.split('AWSLogs')[0]}) "
+            "and choose accounts and regions with --account and --region"
+        )
+    return match["bucket"], f"{prefix}/" if prefix else ""
+
+
+def days(since, until) -> list[str]:
+    """The 'YYYY/MM/DD' folders that can hold events of [since, until): a file lands the day it is delivered."""
+    scope = queries.scope(since, until)
+    if scope["since_day"] is None or scope["until_day"] is None:
+        raise ConfigError("collection needs both --since and --until, so that only those days are listed")
+    first = datetime.strptime(scope["since_day"], "%Y/%m/%d")
+    last = datetime.strptime(scope["until_day"], "%Y/%m/%d")
+    if last < first:
+        raise ConfigError(f"--until ({until}) is before --since ({since})")
+    return [(first + timedelta(d)).strftime("%Y/%m/%d") for d in range((last - first).days + 1)]
+
+
+def collect(
+    uri: str,
+    since,
+    until,
+    out: str | Path,
+    accounts: Iterable[str] = (),
+    regions: Iterable[str] = (),
+    products: Iterable[str] = PRODUCTS,
+    workers: int = 8,
+    session: boto3.Session | None = None,
+    progress: bool = True,
+) -> CollectReport:
+    """Download the scope's CloudTrail (and digest) files and GuardDuty exports from S3 into `out`."""
+    bucket, prefix = parse_s3_uri(uri)
+    source = f"s3://{bucket}/{prefix}"
+    accounts, regions = tuple(accounts), tuple(regions)
+    for account in accounts:
+        if not _ACCOUNT.match(account):
+            raise ConfigError(f"--account must be a 12-digit AWS account id, got {account!r}")
+    wanted_days = days(since, until)
+    root = Path(out)
+    manifest = Manifest.read(root) or Manifest(source)
+    if manifest.source != source:
+        raise EvidenceError(f"{root} already holds evidence from {manifest.source}; collect {source} into another --out folder")
+    _remove_partials(root)
+
+    session = session or aws.session()
+    s3 = session.client("s3", config=aws.retry_config())
+    caller = _caller(session)
+    report = CollectReport(source, str(root))
+    run = {
+        "started": _now(),
+        "caller": caller,
+        "scope": {"since": str(since), "until": str(until), "accounts": list(accounts), "regions": list(regions)},
+    }
+    manifest.runs.append(run)
+    lister = _Lister(s3, bucket, report)
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        try:
+            listing = _list_scope(lister, pool, prefix, accounts, regions, tuple(products), wanted_days)
+        except ClientError as e:
+            raise _listing_error(e, bucket, source) from e
+        except BotoCoreError as e:
+            raise EvidenceError(aws.explain(e, f"listing {source}")) from e
+        report.listed = len(listing)
+        todo = [o for o in listing if not _already_collected(root, manifest, bucket, o)]
+        report.skipped = len(listing) - len(todo)
+        try:
+            _download_all(pool, s3, bucket, root, todo, manifest, caller, report, progress)
+        finally:
+            run.update(finished=_now(), listed=report.listed, downloaded=report.downloaded,
+                       skipped=report.skipped, failed=len(report.failed))
+            manifest.write(root)
+    return report
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _caller(session: boto3.Session) -> dict:
+    try:
+        who = session.client("sts", config=aws.retry_config()).get_caller_identity()
+    except (BotoCoreError, ClientError) as e:
+        raise EvidenceError(aws.explain(e, "asking STS who is collecting (GetCallerIdentity)")) from e
+    return {"account": who["Account"], "arn": who["Arn"], "user_id": who["UserId"]}
+
+
+def _listing_error(error: ClientError, bucket: str, source: str) -> EvidenceError:
+    code = aws.code_of(error)
+    if code == "NoSuchBucket":
+        return EvidenceError(f"bucket {bucket!r} does not exist (or is in another partition): check the name in {source}")
+    if code in aws.DENIED:
+        return EvidenceError(aws.explain(error, f"listing {source}") + f" Listing needs s3:ListBucket on arn:aws:s3:::{bucket}.")
+    return EvidenceError(aws.explain(error, f"listing {source}") + " Nothing collected so far was changed; re-run to resume.")
+
+
+class _Lister:
+    def __init__(self, s3, bucket: str, report: CollectReport) -> None:
+        self.s3, self.bucket, self.report = s3, bucket, report
+        self._lock = threading.Lock()
+
+    def _pages(self, **kwargs):
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, **kwargs):
+            with self._lock:
+                self.report.list_calls += 1
+            yield page
+
+    def folders(self, prefix: str) -> list[str]:
+        """The names of the 'folders' directly under prefix (one delimiter level, not a deep listing)."""
+        return [
+            cp["Prefix"][len(prefix) :].rstrip("/")
+            for page in self._pages(Prefix=prefix, Delimiter="/")
+            for cp in page.get("CommonPrefixes", [])
+        ]
+
+    def objects(self, prefix: str) -> list[S3Object]:
+        return [
+            S3Object(o["Key"], o["Size"], o["ETag"].strip('"'), o["LastModified"].isoformat())
+            for page in self._pages(Prefix=prefix)
+            for o in page.get("Contents", [])
+            if not o["Key"].endswith("/")
+        ]
+
+
+def _list_scope(lister: _Lister, pool, prefix, accounts, regions, products, wanted_days) -> list[S3Object]:
+    logs = f"{prefix}AWSLogs/"
+    account_roots = []  # 'AWSLogs/<account>/' or 'AWSLogs/o-org/<account>/', with the prefix
+    for name in lister.folders(logs):
+        if _ACCOUNT.match(name):
+            account_roots.append((name, f"{logs}{name}/"))
+        elif _ORG.match(name):  # an organization trail: accounts one level further down
+            account_roots += [(a, f"{logs}{name}/{a}/") for a in lister.folders(f"{logs}{name}/") if _ACCOUNT.match(a)]
+    if accounts:
+        account_roots = [(a, r) for a, r in account_roots if a in accounts]
+    products_roots = [f"{r}{p}/" for _, r in account_roots for p in products]
+    if regions:
+        region_roots = [f"{pr}{region}/" for pr in products_roots for region in regions]
+    else:
+        found = pool.map(lister.folders, products_roots)
+        region_roots = [f"{pr}{region}/" for pr, names in zip(products_roots, found) for region in names]
+    day_prefixes = [f"{r}{day}/" for r in region_roots for day in wanted_days]
+    return sorted((o for batch in pool.map(lister.objects, day_prefixes) for o in batch), key=lambda o: o.key)
+
+
+def _already_collected(root: Path, manifest: Manifest, bucket: str, obj: S3Object) -> bool:
+    entry = manifest.objects.get(obj.key)
+    local = root / obj.key
+    return (
+        entry is not None
+        and entry["uri"] == f"s3://{bucket}/{obj.key}"
+        and entry["etag"] == obj.etag
+        and entry["size"] == obj.size
+        and local.is_file()
+        and local.stat().st_size == obj.size
+        and sha256_of(local) == entry["sha256"]
+    )
+
+
+def _remove_partials(root: Path) -> None:
+    """Downloads cut short by a killed run: never evidence, always re-fetched."""
+    if root.exists():
+        for p in root.rglob(f".*{PARTIAL}"):
+            p.unlink(missing_ok=True)
+
+
+def _download_all(pool, s3, bucket, root, todo, manifest, caller, report, progress) -> None:
+    bar = tqdm(total=len(todo), unit="file", desc="collecting", disable=not progress, leave=False)
+    pending = {pool.submit(_download, s3, bucket, root, o, caller["arn"]): o for o in todo}
+    flushed = time.monotonic()
+    fatal: _Fatal | None = None
+
+    def record(future, obj) -> None:
+        nonlocal fatal
+        try:
+            entry = future.result()
+        except _Fatal as e:
+            fatal = fatal or e
+        except EvidenceError as e:
+            report.failed.append(f"{obj.key}: {e}")
+        else:
+            manifest.objects[obj.key] = entry
+            report.downloaded += 1
+            report.bytes_downloaded += obj.size
+        bar.update(1)
+
+    try:
+        while pending and fatal is None:
+            done, _ = wait(pending, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
+            for future in done:
+                record(future, pending.pop(future))
+            if time.monotonic() - flushed >= FLUSH_SECONDS:
+                manifest.write(root)
+                flushed = time.monotonic()
+    finally:
+        # Stop what has not started; what is running finishes and is recorded, so no file on
+        # disk is left out of the manifest.
+        for future in list(pending):
+            if future.cancel():
+                del pending[future]
+        for future in wait(pending).done:
+            record(future, pending.pop(future))
+        bar.close()
+    if fatal is not None:
+        raise EvidenceError(f"{fatal} {report.downloaded} files collected so far are kept; re-run to resume.") from fatal.__cause__
+
+
+def _download(s3, bucket: str, root: Path, obj: S3Object, retrieved_by: str) -> dict:
+    """One object to `root/<key>`, through a temporary name; returns its manifest entry."""
+    uri = f"s3://{bucket}/{obj.key}"
+    local = root / obj.key
+    local.parent.mkdir(parents=True, exist_ok=True)
+    last: Exception | None = None
+    for _ in range(ATTEMPTS):
+        tmp = local.with_name(f".{local.name}.{uuid.uuid4().hex[:8]}{PARTIAL}")
+        try:
+            retrieved_at = _now()
+            # IfMatch: the bytes must be the version that was listed, or the manifest would lie.
+            response = s3.get_object(Bucket=bucket, Key=obj.key, IfMatch=f'"{obj.etag}"')
+            sha, md5, size = hashlib.sha256(), hashlib.md5(), 0
+            with open(tmp, "wb") as f:
+                for chunk in response["Body"].iter_chunks(1 << 20):
+                    sha.update(chunk)
+                    md5.update(chunk)
+                    size += len(chunk)
+                    f.write(chunk)
+                f.flush()
+                os.fsync(f.fileno())
+            if size != obj.size:
+                raise _Corrupt(f"received {size} of {obj.size} bytes")
+            encryption = response.get("ServerSideEncryption")
+            # A single-part upload's ETag is its MD5, except under SSE-KMS (then it is opaque).
+            if re.fullmatch(r"[0-9a-f]{32}", obj.etag) and encryption != "aws:kms" and md5.hexdigest() != obj.etag:
+                raise _Corrupt(f"MD5 {md5.hexdigest()} differs from the ETag {obj.etag}")
+            os.replace(tmp, local)
+            return {
+                "path": obj.key,
+                "uri": uri,
+                "size": size,
+                "etag": obj.etag,
+                "sha256": sha.hexdigest(),
+                "last_modified": obj.last_modified,
+                "server_side_encryption": encryption,
+                "kms_key_id": response.get("SSEKMSKeyId"),
+                "retrieved_at": retrieved_at,
+                "retrieved_by": retrieved_by,
+            }
+        except (*_TRANSIENT, _Corrupt) as e:
+            last = e
+        except ClientError as e:
+            code = aws.code_of(e)
+            if code in aws.EXPIRED or code in aws.DENIED:
+                hint = " For KMS-encrypted logs the identity also needs kms:Decrypt on the key." if code in aws.DENIED else ""
+                raise _Fatal(aws.explain(e, f"downloading {uri}") + hint) from e
+            if code in ("PreconditionFailed", "412"):
+                raise EvidenceError("changed in S3 since it was listed; re-run to collect the current version") from e
+            if code in ("NoSuchKey", "404"):
+                raise EvidenceError("deleted from S3 since it was listed") from e
+            last = e
+        except BotoCoreError as e:
+            last = e
+        finally:
+            tmp.unlink(missing_ok=True)
+    raise EvidenceError(f"download incomplete after {ATTEMPTS} attempts ({aws.explain(last, 'last error')}); re-run to resume")

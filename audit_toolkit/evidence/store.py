@@ -1,0 +1,283 @@
+"""The columnar evidence store: CloudTrail converted once to Parquet, then queried many times.
+
+    STORE/catalog.json                  what the store holds: its parts, every source file it has read
+                                        (path, size, SHA-256) with that file's intake report, and how
+                                        many duplicate events it left out
+    STORE/cloudtrail/part-*.parquet     the `cloudtrail` table, zstd-compressed
+
+Conversion runs in worker processes, one part per task of files. It goes in rounds: a round's parts
+are written under temporary names and renamed (atomic), events already in the store or earlier in
+the round (same eventID) are taken out, and the catalog is replaced last (atomic). A run killed
+half-way leaves only parts the catalog does not name; the next run deletes them and converts the
+files the catalog does not hold, so nothing is lost and nothing is held twice.
+The raw first scan uses the same path into a temporary store (see engines/duckdb.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import EvidenceError
+from .reader import FileReport, IntakeReport, read_cloudtrail_file
+from .schema import CLOUDTRAIL_SCHEMA
+
+CATALOG = "catalog.json"
+TABLE = "cloudtrail"
+FORMAT_VERSION = 1
+TASK_BYTES = 16 << 20  # gzipped input per task, and so per part: ~100k events
+ROUND_BYTES = 512 << 20  # gzipped input between two commits of the catalog
+ROW_GROUP = 128 * 1024
+WORKERS_FROM_BYTES = 64 << 20
+
+
+@dataclass
+class Store:
+    root: Path
+    parts: list[str] = field(default_factory=list)  # file names under root/cloudtrail, in order
+    sources: dict[str, dict] = field(default_factory=dict)  # absolute path -> size, sha256, part, report
+    duplicates: int = 0  # events left out because the store already held their eventID
+
+    @classmethod
+    def open(cls, root: str | Path, create: bool = False) -> "Store":
+        """The store at `root`; an empty one if `create` and there is none yet."""
+        root = Path(root)
+        catalog = root / CATALOG
+        if not catalog.exists():
+            if create:
+                return cls(root)
+            raise EvidenceError(f"{root} is not an evidence store (no {CATALOG}): create one with `audit-toolkit ingest`")
+        try:
+            data = json.loads(catalog.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise EvidenceError(f"the catalog of the store {root} cannot be read: {e}") from e
+        if data.get("version") != FORMAT_VERSION:
+            raise EvidenceError(f"the store {root} has format {data.get('version')!r}; this toolkit reads {FORMAT_VERSION}")
+        return cls(root, data["parts"], data["sources"], data["duplicates"])
+
+    @property
+    def folder(self) -> Path:
+        return self.root / TABLE
+
+    def part_paths(self) -> list[Path]:
+        return [self.folder / name for name in self.parts]
+
+    @property
+    def events(self) -> int:
+        return sum(s["report"]["used"] for s in self.sources.values()) - self.duplicates
+
+    def intake(self) -> IntakeReport:
+        """The intake report of every source file the store holds, as it was when it was converted."""
+        files = [FileReport(**s["report"]) for s in self.sources.values()]
+        return IntakeReport(files=files, duplicates=self.duplicates)
+
+    def holds(self, path: Path) -> bool:
+        known = self.sources.get(str(path.resolve()))
+        return known is not None and known["size"] == path.stat().st_size
+
+    def commit(self) -> None:
+        """Replace the catalog atomically: until this returns, the store is what it was."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        data = {"version": FORMAT_VERSION, "parts": self.parts, "sources": self.sources, "duplicates": self.duplicates}
+        tmp = self.root / f".{CATALOG}.{uuid.uuid4().hex}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.root / CATALOG)
+
+    def sweep(self) -> None:
+        """Delete what an interrupted run left: parts the catalog does not name, temporary files."""
+        held = set(self.parts)
+        for leftover in [*self.root.glob(f".{CATALOG}.*.tmp"), *(self.folder.glob("*") if self.folder.exists() else [])]:
+            if leftover.name not in held:
+                leftover.unlink()
+
+
+@dataclass(frozen=True)
+class _Task:
+    paths: list[str]
+    part: str  # final path of the part this task writes
+    compression: str
+
+
+def _convert(task: _Task) -> tuple[str | None, int, list[dict]]:
+    """Read a few files and write their events as one Parquet part (temporary name, then renamed)."""
+    sources = []
+    rows = 0
+    tmp = f"{task.part}.tmp"
+    writer: pq.ParquetWriter | None = None
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    try:
+        for path in task.paths:
+            data = Path(path).read_bytes()
+            batch, report = read_cloudtrail_file(path, data)
+            sources.append({"size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "report": asdict(report)})
+            if batch.num_rows:
+                pending.append(batch)
+                pending_rows += batch.num_rows
+            if pending_rows >= ROW_GROUP or (path == task.paths[-1] and pending_rows):
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, CLOUDTRAIL_SCHEMA, compression=task.compression)
+                writer.write_table(pa.Table.from_batches(pending, CLOUDTRAIL_SCHEMA), row_group_size=ROW_GROUP)
+                rows += pending_rows
+                pending, pending_rows = [], 0
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        return None, 0, sources
+    os.replace(tmp, task.part)
+    return Path(task.part).name, rows, sources
+
+
+def _tasks(paths: list[Path], folder: Path, compression: str, task_bytes: int, workers: int) -> list[_Task]:
+    # Small evidence is still cut into a few tasks per worker, so that every core has work.
+    task_bytes = max(1, min(task_bytes, sum(p.stat().st_size for p in paths) // (4 * workers)))
+    run = time.strftime("%Y%m%dT%H%M%S") + f"-{uuid.uuid4().hex[:6]}"  # part names sort in ingest order
+    tasks: list[_Task] = []
+    chunk: list[str] = []
+    size = 0
+    for path in paths:
+        chunk.append(str(path))
+        size += path.stat().st_size
+        if size >= task_bytes or path == paths[-1]:
+            tasks.append(_Task(chunk, str(folder / f"part-{run}-{len(tasks):06d}.parquet"), compression))
+            chunk, size = [], 0
+    return tasks
+
+
+def _run(tasks: list[_Task], workers: int) -> Iterator[tuple[str | None, int, list[dict]]]:
+    if workers <= 1 or len(tasks) < 2:
+        yield from map(_convert, tasks)
+        return
+    with ProcessPoolExecutor(workers) as pool:
+        yield from pool.map(_convert, tasks)
+
+
+def _rounds(tasks: list[_Task], round_bytes: int) -> Iterator[list[_Task]]:
+    batch: list[_Task] = []
+    size = 0
+    for task in tasks:
+        batch.append(task)
+        size += sum(os.stat(p).st_size for p in task.paths)
+        if size >= round_bytes:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _drop_duplicates(store: Store, new_parts: list[str]) -> int:
+    """Take out of the new parts every event whose eventID the store, or an earlier new event, holds.
+
+    Events without an eventID cannot be matched and are all kept. Returns how many were taken out.
+    """
+    if not new_parts:
+        return 0
+    new = [str(store.folder / p) for p in new_parts]
+    old = [str(p) for p in store.part_paths()]
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '512MB'")
+    con.execute("SET preserve_insertion_order = true")
+    scan = "SELECT eventid, filename, file_row_number AS rownum FROM read_parquet($new, filename = true, file_row_number = true) WHERE eventid IS NOT NULL"
+    params: dict = {"new": new}
+    repeated = f"SELECT eventid FROM ({scan}) GROUP BY eventid HAVING count(*) > 1"
+    if old:
+        params["old"] = old
+        repeated += " UNION SELECT eventid FROM read_parquet($old) WHERE eventid IN (SELECT eventid FROM read_parquet($new))"
+    con.execute(f"CREATE TEMP TABLE repeated AS {repeated}", params)
+    if not con.execute("SELECT count(*) FROM repeated").fetchone()[0]:
+        return 0
+    # Among repeated ids, keep the first new event unless the store already holds one.
+    in_store = " OR eventid IN (SELECT eventid FROM read_parquet($old))" if old else ""
+    drop = con.execute(
+        f"""SELECT filename, rownum FROM (
+                SELECT *, row_number() OVER (PARTITION BY eventid ORDER BY filename, rownum) AS k
+                FROM ({scan}) WHERE eventid IN (SELECT eventid FROM repeated)
+            ) WHERE k > 1{in_store}""",
+        params,
+    ).fetchall()
+    by_part: dict[str, list[int]] = {}
+    for filename, row in drop:
+        by_part.setdefault(filename, []).append(row)
+    for filename, rows in by_part.items():
+        tmp = f"{filename}.tmp"
+        con.execute(
+            "COPY (SELECT * EXCLUDE (file_row_number) FROM read_parquet($part, file_row_number = true) "
+            "WHERE NOT list_contains($rows, file_row_number) ORDER BY file_row_number) "
+            f"TO '{tmp.replace(chr(39), chr(39) * 2)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP})",
+            {"part": filename, "rows": rows},
+        )
+        os.replace(tmp, filename)
+    con.close()
+    return len(drop)
+
+
+def ingest(
+    files: Iterable[Path],
+    root: str | Path,
+    workers: int | None = None,
+    compression: str = "zstd",
+    progress: bool = False,
+    task_bytes: int = TASK_BYTES,
+    round_bytes: int = ROUND_BYTES,
+    on_round: Callable[[Store], None] | None = None,
+) -> IntakeReport:
+    """Convert the files the store does not hold yet; returns the intake report of those files.
+
+    A file the store holds (same path, same size) is skipped. `on_round` is called after each commit.
+    """
+    store = Store.open(root, create=True)
+    store.folder.mkdir(parents=True, exist_ok=True)
+    store.sweep()
+    todo = [p for p in files if not store.holds(p)]
+    if workers is None:  # starting worker processes pays only for enough evidence
+        workers = os.cpu_count() or 1 if sum(p.stat().st_size for p in todo) >= WORKERS_FROM_BYTES else 1
+    report = IntakeReport()
+    bar = _bar(len(todo), progress)
+    try:
+        tasks = _tasks(todo, store.folder, compression, task_bytes, workers)
+        for round_tasks in _rounds(tasks, round_bytes):
+            new_parts: list[str] = []
+            sources: dict[str, dict] = {}
+            for task, (part, rows, task_sources) in zip(round_tasks, _run(round_tasks, workers)):
+                if part:
+                    new_parts.append(part)
+                for path, source in zip(task.paths, task_sources):
+                    sources[str(Path(path).resolve())] = {**source, "part": part}
+                    report.files.append(FileReport(**source["report"]))
+                bar.update(len(task.paths))
+                bar.set_postfix(events=f"{report.used:,}", refresh=False)
+            dropped = _drop_duplicates(store, new_parts)
+            report.duplicates += dropped
+            store.duplicates += dropped
+            store.parts.extend(new_parts)
+            store.sources.update(sources)
+            store.commit()
+            if on_round:
+                on_round(store)
+        if not (store.root / CATALOG).exists():
+            store.commit()  # nothing to convert: still an (empty) store
+    finally:
+        bar.close()
+    return report
+
+
+def _bar(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="file", desc="ingest", disable=not enabled, file=sys.stderr, dynamic_ncols=True)

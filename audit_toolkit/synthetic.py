@@ -1,0 +1,396 @@
+"""Demo evidence: a realistic multi-account, multi-region, multi-day CloudTrail folder in the S3
+layout, mostly noise, with a scripted incident inside it, and the ground truth the investigation
+must recover from it.
+
+    truth = generate(Path("demo"), events=20_000)    # demo/evidence/AWSLogs/..., demo/ground_truth.json
+
+The incident is a story told by `Scenario.call(...)`: each call is one CloudTrail record, and the
+story says what it means (`truth`) in the words an investigator would use, independently of the
+code that will analyse it. More stories (GuardDuty, detections) add themselves to `STORIES`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+import msgspec
+from isal import igzip
+
+ORG = "o-a1b2c3d4e5"
+PROD, STAGING, SANDBOX = "111111111111", "222222222222", "333333333333"
+ACCOUNTS = (PROD, STAGING, SANDBOX)
+REGIONS = ("ap-northeast-1", "us-east-1", "eu-west-1")
+START = datetime(2026, 11, 2, tzinfo=timezone.utc)
+DAYS = 3
+FILE_MINUTES = 15  # one file per account, region and quarter hour, as a busy trail delivers them
+
+CONSOLE_UA = "console.amazonaws.com"
+CLI_UA = "aws-cli/2.17.60 md/awscrt#0.21.2 ua/2.0 os/linux#6.1 md/arch#x86_64 lang/python#3.12.6 md/pyimpl#CPython cfg/retry-mode#standard md/command#ec2.authorize-security-group-ingress"
+BOTO_UA = "Boto3/1.34.2 md/Botocore#1.34.2 ua/2.0 os/linux#5.10 md/arch#x86_64 lang/python#3.11.7 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.2"
+TERRAFORM_UA = "APN/1.0 HashiCorp/1.0 Terraform/1.7.5 (+https://www.terraform.io) terraform-provider-aws/5.40.0 (+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go-v2/1.25.3 os/linux lang/go#1.21.8 md/GOOS#linux md/GOARCH#amd64 api/ec2#1.149.1"
+ATTACKER_IP = "198.51.100.23"
+
+
+# --- identities, as CloudTrail writes them --------------------------------------------------------
+
+def user(account: str, name: str, key: str) -> dict:
+    return {"type": "IAMUser", "principalId": f"AIDA{name.upper():0<16}"[:21], "arn": f"arn:aws:iam::{account}:user/{name}",
+            "accountId": account, "accessKeyId": key, "userName": name}
+
+
+def role(account: str, name: str, session: str, key: str) -> dict:
+    issuer = f"arn:aws:iam::{account}:role/{name}"
+    return {"type": "AssumedRole", "principalId": f"AROA{name.upper()[:12]:0<12}:{session}",
+            "arn": f"arn:aws:sts::{account}:assumed-role/{name}/{session}", "accountId": account, "accessKeyId": key,
+            "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": f"AROA{name.upper()[:12]:0<12}", "arn": issuer,
+                                                 "accountId": account, "userName": name},
+                               "attributes": {"creationDate": "2026-11-03T08:00:00Z", "mfaAuthenticated": "false"}}}
+
+
+def root(account: str) -> dict:
+    return {"type": "Root", "principalId": account, "arn": f"arn:aws:iam::{account}:root", "accountId": account,
+            "accessKeyId": "ASIAROOTSESSION00001"}
+
+
+def federated(account: str, name: str) -> dict:
+    return {"type": "FederatedUser", "principalId": f"{account}:{name}", "arn": f"arn:aws:sts::{account}:federated-user/{name}",
+            "accountId": account, "accessKeyId": "ASIAFEDERATED000001",
+            "sessionContext": {"sessionIssuer": {"type": "IAMUser", "arn": f"arn:aws:iam::{account}:user/broker", "userName": "broker",
+                                                 "accountId": account}}}
+
+
+def service(name: str) -> dict:
+    return {"type": "AWSService", "invokedBy": name}
+
+
+@dataclass
+class Scenario:
+    """Events being written, and the truth about them."""
+
+    rng: random.Random
+    events: list[tuple[str, str, dict]] = field(default_factory=list)  # (account, region, record)
+    truth: dict = field(default_factory=dict)
+
+    def call(self, when: datetime, account: str, region: str, identity: dict, name: str, request: dict | None,
+             response: dict | None = None, *, source: str = "ec2.amazonaws.com", ip: str = "203.0.113.10",
+             agent: str = CLI_UA, error: tuple[str, str] | None = None, read_only: bool = False) -> dict:
+        record = {
+            "eventVersion": "1.10",
+            "userIdentity": identity,
+            "eventTime": iso(when),
+            "eventSource": source,
+            "eventName": name,
+            "awsRegion": region,
+            "sourceIPAddress": ip,
+            "userAgent": agent,
+            "requestParameters": request,
+            "responseElements": None if error else response,
+            "requestID": str(uuid.UUID(int=self.rng.getrandbits(128))),
+            "eventID": str(uuid.UUID(int=self.rng.getrandbits(128))),
+            "readOnly": read_only,
+            "eventType": "AwsApiCall",
+            "managementEvent": True,
+            "recipientAccountId": account,
+            "eventCategory": "Management",
+        }
+        if error:
+            record["errorCode"], record["errorMessage"] = error
+        if "invokedBy" in identity and identity["type"] != "AWSService":
+            record["sourceIPAddress"] = identity["invokedBy"]
+        self.events.append((account, region, record))
+        return record
+
+
+def iso(when: datetime) -> str:
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- the scripted security-group incident ---------------------------------------------------------
+
+def _perm(protocol: str, low: int | None, high: int | None, *, v4=(), v6=(), groups=(), prefix_lists=(), description=None) -> dict:
+    p: dict = {"ipProtocol": protocol, "groups": {}, "ipRanges": {}, "ipv6Ranges": {}, "prefixListIds": {}}
+    if low is not None:
+        p["fromPort"], p["toPort"] = low, high
+    with_desc = lambda d: {**d, "description": description} if description else d  # noqa: E731
+    if v4:
+        p["ipRanges"] = {"items": [with_desc({"cidrIp": c}) for c in v4]}
+    if v6:
+        p["ipv6Ranges"] = {"items": [with_desc({"cidrIpv6": c}) for c in v6]}
+    if groups:
+        p["groups"] = {"items": [{"groupId": g, "userId": PROD} for g in groups]}
+    if prefix_lists:
+        p["prefixListIds"] = {"items": [{"prefixListId": pl} for pl in prefix_lists]}
+    return p
+
+
+def _created(account: str, group: str, rule_id: str, protocol: str, low: int, high: int, *, egress=False, v4=None, v6=None) -> dict:
+    rule = {"groupOwnerId": account, "groupId": group, "securityGroupRuleId": rule_id, "isEgress": egress,
+            "ipProtocol": protocol, "fromPort": low, "toPort": high}
+    if v4:
+        rule["cidrIpv4"] = v4
+    if v6:
+        rule["cidrIpv6"] = v6
+    return rule
+
+
+def sg_incident(s: Scenario) -> None:
+    """Who opened SSH to the world, in every shape CloudTrail writes, and who closed it."""
+    day2 = START + timedelta(days=1)
+    at = lambda h, m, sec=0, base=day2: base + timedelta(hours=h, minutes=m, seconds=sec)  # noqa: E731
+    tokyo, virginia, ireland = REGIONS
+    alice = user(PROD, "alice", "AKIAALICE00000000001")
+    bob = user(PROD, "bob", "AKIABOB0000000000001")
+    mallory = role(PROD, "ops-admin", "mallory", "ASIAMALLORY000000001")
+    terraform = role(PROD, "terraform-ci", "tf-run-4711", "ASIATERRAFORM0000001")
+    carol = role(STAGING, "AWSReservedSSO_AdministratorAccess_0123456789abcdef", "carol@example.com", "ASIACAROL00000000001")
+    cfn = {**role(PROD, "cfn-exec", "AWSCloudFormation", "ASIACFN0000000000001"), "invokedBy": "cloudformation.amazonaws.com"}
+    dave = federated(SANDBOX, "dave")
+    changes, windows, failed = [], [], []
+
+    def change(record: dict, group: str, action: str, direction=None, protocol=None, low=None, high=None, peer=None, actor=None):
+        changes.append({"event_id": record["eventID"], "event_time": record["eventTime"], "account": record["recipientAccountId"],
+                        "region": record["awsRegion"], "group_id": group, "action": action, "direction": direction,
+                        "protocol": protocol, "from_port": low, "to_port": high, "peer": peer, "actor": actor,
+                        "error_code": record.get("errorCode")})
+
+    def window(group, account, region, protocol, low, high, cidr, opened, opened_by, closed, closed_by, reason, before=False):
+        windows.append({"group_id": group, "account": account, "region": region, "direction": "ingress", "protocol": protocol,
+                        "from_port": low, "to_port": high, "cidr": cidr,
+                        "opened_at": opened and opened["eventTime"], "opened_by": opened_by,
+                        "closed_at": closed and closed["eventTime"], "closed_by": closed_by, "close_reason": reason,
+                        "still_open": closed is None, "open_before_evidence": before})
+
+    ALICE, BOB = alice["arn"], bob["arn"]
+    MALLORY = "arn:aws:iam::111111111111:role/ops-admin (session mallory)"
+    TERRAFORM = "arn:aws:iam::111111111111:role/terraform-ci (session tf-run-4711)"
+    CAROL = "carol@example.com (SSO via arn:aws:iam::222222222222:role/AWSReservedSSO_AdministratorAccess_0123456789abcdef)"
+    CFN = "arn:aws:iam::111111111111:role/cfn-exec (session AWSCloudFormation) via cloudformation.amazonaws.com"
+    DAVE = dave["arn"]
+    ROOT = "root (333333333333)"
+
+    # 1. Terraform creates a bastion group; alice opens SSH to the world on it (nested ipPermissions,
+    #    the response names the rule); bob closes it by rule id two and a half hours later.
+    r = s.call(at(9, 0), PROD, tokyo, terraform, "CreateSecurityGroup",
+               {"groupName": "bastion-tmp", "groupDescription": "temporary bastion 踏み台", "vpcId": "vpc-0a1b2c3d"},
+               {"_return": True, "groupId": "sg-0a000000000000001"}, agent=TERRAFORM_UA, ip="10.20.0.5")
+    change(r, "sg-0a000000000000001", "create_group", actor=TERRAFORM)
+    opened = s.call(at(9, 2), PROD, tokyo, alice, "AuthorizeSecurityGroupIngress",
+                    {"groupId": "sg-0a000000000000001", "ipPermissions": {"items": [_perm("tcp", 22, 22, v4=["0.0.0.0/0"], description="temp ssh")]}},
+                    {"_return": True, "securityGroupRuleSet": {"items": [_created(PROD, "sg-0a000000000000001", "sgr-0a000000000000011", "tcp", 22, 22, v4="0.0.0.0/0")]}},
+                    agent=CONSOLE_UA, ip="203.0.113.50")
+    change(opened, "sg-0a000000000000001", "authorize", "ingress", "tcp", 22, 22, "0.0.0.0/0", ALICE)
+    closed = s.call(at(11, 32, 15), PROD, tokyo, bob, "RevokeSecurityGroupIngress",
+                    {"groupId": "sg-0a000000000000001", "securityGroupRuleIds": {"items": [{"securityGroupRuleId": "sgr-0a000000000000011"}]}},
+                    {"_return": True}, ip="203.0.113.61")
+    change(closed, "sg-0a000000000000001", "revoke", "ingress", "tcp", 22, 22, "0.0.0.0/0", BOB)
+    window("sg-0a000000000000001", PROD, tokyo, "tcp", 22, 22, "0.0.0.0/0", opened, ALICE, closed, BOB, "revoked")
+
+    # 2. mallory, from outside, opens a port range containing 22 in the flat form; alice revokes it (flat).
+    opened = s.call(at(9, 5, 41), PROD, tokyo, mallory, "AuthorizeSecurityGroupIngress",
+                    {"groupId": "sg-0b000000000000002", "ipPermissions": {}, "ipProtocol": "tcp", "fromPort": 20, "toPort": 25, "cidrIp": "0.0.0.0/0"},
+                    {"_return": True}, agent=BOTO_UA, ip=ATTACKER_IP)
+    change(opened, "sg-0b000000000000002", "authorize", "ingress", "tcp", 20, 25, "0.0.0.0/0", MALLORY)
+    closed = s.call(at(11, 40), PROD, tokyo, alice, "RevokeSecurityGroupIngress",
+                    {"groupId": "sg-0b000000000000002", "ipPermissions": {}, "ipProtocol": "tcp", "fromPort": 20, "toPort": 25, "cidrIp": "0.0.0.0/0"},
+                    {"_return": True}, agent=CONSOLE_UA, ip="203.0.113.50")
+    change(closed, "sg-0b000000000000002", "revoke", "ingress", "tcp", 20, 25, "0.0.0.0/0", ALICE)
+    window("sg-0b000000000000002", PROD, tokyo, "tcp", 20, 25, "0.0.0.0/0", opened, MALLORY, closed, ALICE, "revoked")
+
+    # 3. mallory opens SSH to the IPv6 internet; bob narrows that rule with ModifySecurityGroupRules.
+    opened = s.call(at(9, 10), PROD, tokyo, mallory, "AuthorizeSecurityGroupIngress",
+                    {"groupId": "sg-0b000000000000002", "ipPermissions": {"items": [_perm("tcp", 22, 22, v6=["::/0"])]}},
+                    {"_return": True, "securityGroupRuleSet": {"items": [_created(PROD, "sg-0b000000000000002", "sgr-0b000000000000031", "tcp", 22, 22, v6="::/0")]}},
+                    agent=BOTO_UA, ip=ATTACKER_IP)
+    change(opened, "sg-0b000000000000002", "authorize", "ingress", "tcp", 22, 22, "::/0", MALLORY)
+    closed = s.call(at(12, 0), PROD, tokyo, bob, "ModifySecurityGroupRules",
+                    {"ModifySecurityGroupRulesRequest": {"GroupId": "sg-0b000000000000002", "SecurityGroupRule": {
+                        "SecurityGroupRuleId": "sgr-0b000000000000031", "tag": 1,
+                        "SecurityGroupRule": {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIpv6": "2001:db8::/32", "Description": "office v6"}}}},
+                    {"ModifySecurityGroupRulesResponse": {"return": True}}, ip="203.0.113.61")
+    change(closed, "sg-0b000000000000002", "modify", "ingress", "tcp", 22, 22, "2001:db8::/32", BOB)
+    window("sg-0b000000000000002", PROD, tokyo, "tcp", 22, 22, "::/0", opened, MALLORY, closed, BOB, "modified")
+
+    # 4. carol (SSO) allows all traffic from anywhere in staging; she deletes the whole group later.
+    opened = s.call(at(9, 15), STAGING, virginia, carol, "AuthorizeSecurityGroupIngress",
+                    {"groupId": "sg-0c000000000000003", "ipPermissions": {"items": [_perm("-1", None, None, v4=["0.0.0.0/0"])]}},
+                    {"_return": True, "securityGroupRuleSet": {"items": [_created(STAGING, "sg-0c000000000000003", "sgr-0c000000000000041", "-1", -1, -1, v4="0.0.0.0/0")]}},
+                    agent=CONSOLE_UA, ip="192.0.2.77")
+    change(opened, "sg-0c000000000000003", "authorize", "ingress", "-1", -1, -1, "0.0.0.0/0", CAROL)
+    closed = s.call(at(13, 0), STAGING, virginia, carol, "DeleteSecurityGroup", {"groupId": "sg-0c000000000000003"}, {"_return": True},
+                    agent=CONSOLE_UA, ip="192.0.2.77")
+    change(closed, "sg-0c000000000000003", "delete_group", actor=CAROL)
+    window("sg-0c000000000000003", STAGING, virginia, "-1", -1, -1, "0.0.0.0/0", opened, CAROL, closed, CAROL, "group deleted")
+
+    # 5. mallory tries the database group and is refused: an attempt, not a window.
+    r = s.call(at(9, 20), PROD, tokyo, mallory, "AuthorizeSecurityGroupIngress",
+               {"groupId": "sg-0d000000000000004", "ipPermissions": {"items": [_perm("tcp", 22, 22, v4=["0.0.0.0/0"])]}},
+               agent=BOTO_UA, ip=ATTACKER_IP, error=("Client.UnauthorizedOperation", "You are not authorized to perform this operation."))
+    change(r, "sg-0d000000000000004", "authorize", "ingress", "tcp", 22, 22, "0.0.0.0/0", MALLORY)
+    failed.append({"event_id": r["eventID"], "group_id": "sg-0d000000000000004", "actor": MALLORY, "error_code": "Client.UnauthorizedOperation"})
+
+    # 6. Terraform made an app rule on day 1 (the response names it); on day 2 mallory rewrites that
+    #    rule into SSH from anywhere, and nobody closes it.
+    r = s.call(at(7, 30, base=START), PROD, tokyo, terraform, "AuthorizeSecurityGroupIngress",
+               {"groupId": "sg-0e000000000000005", "ipPermissions": {"items": [_perm("tcp", 8080, 8080, v4=["10.0.0.0/8"])]}},
+               {"_return": True, "securityGroupRuleSet": {"items": [_created(PROD, "sg-0e000000000000005", "sgr-0e000000000000051", "tcp", 8080, 8080, v4="10.0.0.0/8")]}},
+               agent=TERRAFORM_UA, ip="10.20.0.5")
+    change(r, "sg-0e000000000000005", "authorize", "ingress", "tcp", 8080, 8080, "10.0.0.0/8", TERRAFORM)
+    opened = s.call(at(9, 30), PROD, tokyo, mallory, "ModifySecurityGroupRules",
+                    {"ModifySecurityGroupRulesRequest": {"GroupId": "sg-0e000000000000005", "SecurityGroupRule": [{
+                        "SecurityGroupRuleId": "sgr-0e000000000000051", "tag": 1,
+                        "SecurityGroupRule": {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIpv4": "0.0.0.0/0"}}]}},
+                    {"ModifySecurityGroupRulesResponse": {"return": True}}, agent=BOTO_UA, ip=ATTACKER_IP)
+    change(opened, "sg-0e000000000000005", "modify", "ingress", "tcp", 22, 22, "0.0.0.0/0", MALLORY)
+    window("sg-0e000000000000005", PROD, tokyo, "tcp", 22, 22, "0.0.0.0/0", opened, MALLORY, None, None, None)
+
+    # 7. In the sandbox, SSH had been open since before the evidence; the root user closes it on day 1.
+    closed = s.call(at(8, 0, base=START), SANDBOX, ireland, root(SANDBOX), "RevokeSecurityGroupIngress",
+                    {"groupId": "sg-0f000000000000006", "ipPermissions": {"items": [_perm("tcp", 22, 22, v4=["0.0.0.0/0"])]}},
+                    {"_return": True}, agent=CONSOLE_UA, ip="192.0.2.200")
+    change(closed, "sg-0f000000000000006", "revoke", "ingress", "tcp", 22, 22, "0.0.0.0/0", ROOT)
+    window("sg-0f000000000000006", SANDBOX, ireland, "tcp", 22, 22, "0.0.0.0/0", None, None, closed, ROOT, "revoked", before=True)
+
+    # 8. An anonymised CIDR whose prefix length is 0 is still the whole internet (dave, federated).
+    opened = s.call(at(10, 0), SANDBOX, ireland, dave, "AuthorizeSecurityGroupIngress",
+                    {"groupId": "sg-0f000000000000007", "ipPermissions": {"items": [_perm("tcp", 22, 22, v4=["203.0.113.9/0"])]}},
+                    {"_return": True}, agent=CLI_UA, ip="192.0.2.201")
+    change(opened, "sg-0f000000000000007", "authorize", "ingress", "tcp", 22, 22, "203.0.113.9/0", DAVE)
+    closed = s.call(at(10, 45), SANDBOX, ireland, dave, "RevokeSecurityGroupIngress",
+                    {"groupId": "sg-0f000000000000007", "ipPermissions": {"items": [_perm("tcp", 22, 22, v4=["203.0.113.9/0"])]}},
+                    {"_return": True}, agent=CLI_UA, ip="192.0.2.201")
+    change(closed, "sg-0f000000000000007", "revoke", "ingress", "tcp", 22, 22, "203.0.113.9/0", DAVE)
+    window("sg-0f000000000000007", SANDBOX, ireland, "tcp", 22, 22, "203.0.113.9/0", opened, DAVE, closed, DAVE, "revoked")
+
+    # 9. Changes that are not SSH exposure: HTTPS from anywhere (CloudFormation), SSH from the VPC,
+    #    a rule naming another group and a prefix list, all egress, a description update, RDP to the world.
+    r = s.call(at(8, 30), PROD, tokyo, cfn, "AuthorizeSecurityGroupIngress",
+               {"groupId": "sg-0b000000000000002", "ipPermissions": {"items": [_perm("tcp", 443, 443, v4=["0.0.0.0/0"], v6=["::/0"])]}},
+               {"_return": True}, agent="cloudformation.amazonaws.com")
+    change(r, "sg-0b000000000000002", "authorize", "ingress", "tcp", 443, 443, "0.0.0.0/0", CFN)
+    change(r, "sg-0b000000000000002", "authorize", "ingress", "tcp", 443, 443, "::/0", CFN)
+    r = s.call(at(8, 45), PROD, tokyo, terraform, "AuthorizeSecurityGroupIngress",
+               {"groupId": "sg-0d000000000000004", "ipPermissions": {"items": [
+                   _perm("tcp", 22, 22, v4=["10.0.0.0/8"]), _perm("tcp", 5432, 5432, groups=["sg-0b000000000000002"], prefix_lists=["pl-0123456789abcdef0"])]}},
+               {"_return": True}, agent=TERRAFORM_UA, ip="10.20.0.5")
+    change(r, "sg-0d000000000000004", "authorize", "ingress", "tcp", 22, 22, "10.0.0.0/8", TERRAFORM)
+    change(r, "sg-0d000000000000004", "authorize", "ingress", "tcp", 5432, 5432, "sg-0b000000000000002", TERRAFORM)
+    change(r, "sg-0d000000000000004", "authorize", "ingress", "tcp", 5432, 5432, "pl-0123456789abcdef0", TERRAFORM)
+    r = s.call(at(9, 1), PROD, tokyo, terraform, "AuthorizeSecurityGroupEgress",
+               {"groupId": "sg-0a000000000000001", "ipPermissions": {"items": [_perm("-1", None, None, v4=["0.0.0.0/0"])]}},
+               {"_return": True}, agent=TERRAFORM_UA, ip="10.20.0.5")
+    change(r, "sg-0a000000000000001", "authorize", "egress", "-1", None, None, "0.0.0.0/0", TERRAFORM)
+    r = s.call(at(10, 5), PROD, tokyo, alice, "UpdateSecurityGroupRuleDescriptionsIngress",
+               {"groupId": "sg-0d000000000000004", "ipPermissions": {"items": [_perm("tcp", 22, 22, v4=["10.0.0.0/8"], description="VPC only <b>ok</b>")]}},
+               {"_return": True}, agent=CONSOLE_UA, ip="203.0.113.50")
+    change(r, "sg-0d000000000000004", "update_description", "ingress", "tcp", 22, 22, "10.0.0.0/8", ALICE)
+    rdp = s.call(at(9, 40), PROD, tokyo, mallory, "AuthorizeSecurityGroupIngress",
+                 {"groupId": "sg-0e000000000000005", "ipPermissions": {"items": [_perm("tcp", 3389, 3389, v4=["0.0.0.0/0"])]}},
+                 {"_return": True}, agent=BOTO_UA, ip=ATTACKER_IP)
+    change(rdp, "sg-0e000000000000005", "authorize", "ingress", "tcp", 3389, 3389, "0.0.0.0/0", MALLORY)
+
+    s.truth.update(sg_changes=changes, windows=windows, failed_openings=failed,
+                   rdp_window={"group_id": "sg-0e000000000000005", "opened_at": rdp["eventTime"], "opened_by": MALLORY},
+                   attacker_ip=ATTACKER_IP, attacker=MALLORY)
+
+
+STORIES: list[Callable[[Scenario], None]] = [sg_incident]
+
+
+# --- noise ----------------------------------------------------------------------------------------
+
+_NOISE = [  # (weight, source, name, read only, request)
+    (30, "ec2.amazonaws.com", "DescribeInstances", True, {"instancesSet": {}, "filterSet": {}}),
+    (12, "ec2.amazonaws.com", "DescribeSecurityGroups", True, {"securityGroupSet": {}, "securityGroupIdSet": {}}),
+    (20, "kms.amazonaws.com", "Decrypt", True, {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"}),
+    (15, "sts.amazonaws.com", "AssumeRole", False, {"roleArn": "arn:aws:iam::111111111111:role/app", "roleSessionName": "app", "durationSeconds": 3600}),
+    (10, "s3.amazonaws.com", "GetBucketAcl", True, {"bucketName": "logs-bucket", "acl": ""}),
+    (8, "iam.amazonaws.com", "ListRoles", True, None),
+    (8, "ssm.amazonaws.com", "GetParameter", True, {"name": "/app/config", "withDecryption": True}),
+    (6, "logs.amazonaws.com", "CreateLogStream", False, {"logGroupName": "/aws/lambda/app", "logStreamName": "2026/11/02/[$LATEST]abc"}),
+    (5, "secretsmanager.amazonaws.com", "GetSecretValue", True, {"secretId": "prod/db"}),
+    (4, "cloudtrail.amazonaws.com", "LookupEvents", True, {"maxResults": 50}),
+    (3, "ec2.amazonaws.com", "RunInstances", False, {"instanceType": "t3.micro", "minCount": 1, "maxCount": 1}),
+]
+
+
+def _noise_identities(account: str) -> list[tuple[dict, str, str]]:
+    return [
+        (role(account, "app", "i-0123456789abcdef0", "ASIAAPP0000000000001"), BOTO_UA, "10.20.1.15"),
+        (role(account, "lambda-exec", "worker", "ASIALAMBDA0000000001"), BOTO_UA, "52.95.4.10"),
+        (user(account, "alice", "AKIAALICE00000000001"), CONSOLE_UA, "203.0.113.50"),
+        (user(account, "ci-bot", "AKIACIBOT00000000001"), CLI_UA, "198.18.0.4"),
+        (service("ec2.amazonaws.com"), "ec2.amazonaws.com", "ec2.amazonaws.com"),
+        (role(account, "terraform-ci", "tf-run-4711", "ASIATERRAFORM0000001"), TERRAFORM_UA, "10.20.0.5"),
+    ]
+
+
+def noise(s: Scenario, count: int) -> None:
+    weights = [w for w, *_ in _NOISE]
+    span = DAYS * 86400
+    identities = {a: _noise_identities(a) for a in ACCOUNTS}
+    for _ in range(count):
+        _, source, name, read_only, request = s.rng.choices(_NOISE, weights)[0]
+        account, region = s.rng.choice(ACCOUNTS), s.rng.choice(REGIONS)
+        identity, agent, ip = s.rng.choice(identities[account])
+        when = START + timedelta(seconds=s.rng.randrange(span))
+        s.call(when, account, region, identity, name, request, None, source=source, ip=ip, agent=agent, read_only=read_only)
+
+
+# --- writing --------------------------------------------------------------------------------------
+
+def _file_name(account: str, region: str, delivered: datetime, rng: random.Random) -> str:
+    suffix = "".join(rng.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", k=16))
+    return f"{account}_CloudTrail_{region}_{delivered:%Y%m%dT%H%MZ}_{suffix}.json.gz"
+
+
+def write(s: Scenario, evidence: Path) -> dict:
+    """Write the events into trail files in the S3 layout; returns file and event counts.
+
+    Each file holds one quarter hour of one account and region, delivered (and foldered) at the end
+    of it, so a few events lie in the next day's folder. The production account's logs come through
+    the organization trail (AWSLogs/<org>/<account>/...). One incident record is delivered twice,
+    by a second trail, as happens when an account trail and an organization trail overlap.
+    """
+    buckets: dict[tuple, list[dict]] = {}
+    for account, region, record in s.events:
+        t = datetime.fromisoformat(record["eventTime"].replace("Z", "+00:00"))
+        slot = t.replace(minute=t.minute - t.minute % FILE_MINUTES, second=0)
+        buckets.setdefault((account, region, slot), []).append(record)
+    encoder = msgspec.json.Encoder()
+    files = 0
+    for (account, region, slot), records in sorted(buckets.items()):
+        s.rng.shuffle(records)  # a trail file is not in time order
+        delivered = slot + timedelta(minutes=FILE_MINUTES)
+        prefix = f"AWSLogs/{ORG}/{account}" if account == PROD else f"AWSLogs/{account}"
+        folder = evidence / prefix / "CloudTrail" / region / f"{delivered:%Y/%m/%d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / _file_name(account, region, delivered, s.rng)).write_bytes(
+            igzip.compress(encoder.encode({"Records": records}), compresslevel=1)
+        )
+        files += 1
+    # The second trail's copy of alice's SSH opening.
+    duplicate = next(r for _, _, r in s.events if r["eventName"] == "AuthorizeSecurityGroupIngress")
+    folder = evidence / "AWSLogs" / PROD / "CloudTrail" / duplicate["awsRegion"] / duplicate["eventTime"][:10].replace("-", "/")
+    folder.mkdir(parents=True, exist_ok=True)
+    delivered = datetime.fromisoformat(duplicate["eventTime"].replace("Z", "+00:00"))
+    (folder / _file_name(PROD, duplicate["awsRegion"], delivered, s.rng)).write_bytes(
+        igzip.compress(encoder.encode({"Records": [duplicate]}))
+    )
+    return {"files": files + 1, "events": len(s.events) + 1, "distinct_events": len(s.events), "duplicates": 1}
+
+
+def generate(out: Path, events: int = 20_000, seed: int = 7) -> dict:
+    """Write `out/evidence` (the S3 layout) and `out/ground_truth.json`; returns the ground truth."""
+    s = Scenario(random.Random(seed))
+    for story in STORIES:
+        story(s)
+    noise(s, events)
+    truth = {**s.truth, "totals": write(s, Path(out) / "evidence")}
+    (Path(out) / "ground_truth.json").write_text(json.dumps(truth, indent=2, ensure_ascii=False), encoding="utf-8")
+    return truth

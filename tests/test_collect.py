@@ -1,0 +1,259 @@
+"""Evidence collection from a real S3 API (moto's server on 127.0.0.1) with the real invictus logs:
+collect, investigate, resume after a kill, verify, and the faults a collection meets."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from _aws import ACCOUNT, REGION, arrange_invictus, aws_env, moto_server, s3_error, fake_response, upload  # noqa: F401
+from audit_toolkit.cli import main
+from audit_toolkit.errors import ConfigError, EvidenceError
+from audit_toolkit.evidence.collect import collect
+from audit_toolkit.evidence.manifest import MANIFEST, verify
+from audit_toolkit.investigation import Investigation
+
+SINCE, UNTIL = "2023-07-10T00:00:00Z", "2023-07-11T00:00:00Z"
+MOTO_CALLER = "arn:aws:sts::123456789012:user/moto"
+
+
+@pytest.fixture
+def invictus(tmp_path):
+    """The 55 invictus files, gzipped in the S3 layout locally: key -> bytes."""
+    return arrange_invictus(tmp_path / "local")
+
+
+def decoys() -> dict[str, bytes]:
+    """Objects outside the scope: other days, another account, another region, a GuardDuty export."""
+    finding = json.dumps({"schemaVersion": "2.0", "accountId": ACCOUNT, "region": REGION, "id": "f1", "type": "Recon:EC2/PortProbeUnprotectedPort"})
+    return {
+        f"AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/2023/07/01/early.json.gz": gzip.compress(b'{"Records": []}', mtime=0),
+        f"AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/2023/08/01/late.json.gz": gzip.compress(b'{"Records": []}', mtime=0),
+        f"AWSLogs/111122223333/CloudTrail/{REGION}/2023/07/10/other-account.json.gz": gzip.compress(b'{"Records": []}', mtime=0),
+        f"AWSLogs/{ACCOUNT}/CloudTrail/eu-west-1/2023/07/10/other-region.json.gz": gzip.compress(b'{"Records": []}', mtime=0),
+        f"AWSLogs/{ACCOUNT}/GuardDuty/{REGION}/2023/07/10/finding.jsonl.gz": gzip.compress(finding.encode() + b"\n", mtime=0),
+    }
+
+
+def test_collect_keeps_the_layout_records_custody_and_gives_the_same_answer(aws_env, invictus, tmp_path):
+    upload("trail-logs", {**invictus, **decoys()}, prefix="org/")
+    listed = []
+    session = boto3.Session()
+    session.events.register("before-parameter-build.s3.ListObjectsV2", lambda params, **_: listed.append(dict(params)))
+
+    report = collect("s3://trail-logs/org", SINCE, UNTIL, tmp_path / "out", accounts=[ACCOUNT], regions=[REGION],
+                     session=session, progress=False)
+
+    out = tmp_path / "out"
+    gd_key = f"AWSLogs/{ACCOUNT}/GuardDuty/{REGION}/2023/07/10/finding.jsonl.gz"
+    assert (report.listed, report.downloaded, report.skipped, report.failed) == (56, 56, 0, [])
+    for key, data in invictus.items():
+        assert (out / "org" / key).read_bytes() == data
+    assert (out / "org" / gd_key).read_bytes() == decoys()[gd_key]
+    assert not (out / "org" / "AWSLogs" / "111122223333").exists()
+    # Only the scope's day folders were listed (until's day + 1 for late delivery), never the bucket.
+    day_listings = {p["Prefix"] for p in listed if "Delimiter" not in p}
+    assert day_listings == {f"org/AWSLogs/{ACCOUNT}/{product}/{REGION}/{day}/"
+                            for product in ("CloudTrail", "CloudTrail-Digest", "GuardDuty")
+                            for day in ("2023/07/10", "2023/07/11", "2023/07/12")}
+    assert all(p.get("Prefix", "").startswith("org/AWSLogs/") for p in listed)
+
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["source"] == "s3://trail-logs/org/"
+    assert manifest["runs"][0]["caller"]["arn"] == MOTO_CALLER
+    entries = {o["path"]: o for o in manifest["objects"]}
+    assert set(entries) == {f"org/{k}" for k in invictus} | {f"org/{gd_key}"}
+    for key, data in invictus.items():
+        entry = entries[f"org/{key}"]
+        assert entry["uri"] == f"s3://trail-logs/org/{key}"
+        assert (entry["size"], entry["sha256"], entry["etag"]) == (len(data), hashlib.sha256(data).hexdigest(), hashlib.md5(data).hexdigest())
+        assert entry["retrieved_by"] == MOTO_CALLER and entry["retrieved_at"].endswith("Z")
+    assert verify(out).ok
+
+    collected = Investigation.from_evidence(out)
+    local = Investigation.from_evidence(tmp_path / "local")
+    assert collected.intake.summary() == local.intake.summary().replace(str(tmp_path / "local"), str(out))
+    windows = collected.ssh_exposure()
+    pd.testing.assert_frame_equal(windows, local.ssh_exposure())
+    assert [(w.group_id, str(w.opened_at), str(w.closed_at)) for w in windows.itertuples()] == [
+        ("sg-04cfb7a4712d75b00", "2023-07-10 12:10:08+00:00", "2023-07-10 12:11:57+00:00")
+    ]
+
+    again = collect("s3://trail-logs/org", SINCE, UNTIL, out, accounts=[ACCOUNT], regions=[REGION], progress=False)
+    assert (again.listed, again.downloaded, again.skipped) == (56, 0, 56)
+
+
+def test_organization_trails_and_unnamed_regions_are_found_by_one_level_listings(aws_env, invictus, tmp_path):
+    org = {f"AWSLogs/o-abcdefghij/{k.removeprefix('AWSLogs/')}": v for k, v in invictus.items()}
+    upload("org-trail", {**org, "AWSLogs/o-abcdefghij/111122223333/CloudTrail/eu-west-1/2023/07/10/b.json.gz": b"b"})
+    report = collect("s3://org-trail", SINCE, UNTIL, tmp_path / "out", progress=False)
+    assert (report.listed, report.downloaded) == (56, 56)
+    assert (tmp_path / "out/AWSLogs/o-abcdefghij/111122223333/CloudTrail/eu-west-1/2023/07/10/b.json.gz").read_bytes() == b"b"
+
+
+SLOW_COLLECT = """
+import sys, time, boto3
+from audit_toolkit.evidence.collect import collect
+session = boto3.Session()
+session.events.register("before-send.s3.GetObject", lambda **_: time.sleep(0.15))
+collect("s3://trail-logs", sys.argv[1], sys.argv[2], sys.argv[3], workers=2, session=session, progress=False)
+"""
+
+
+def test_a_killed_collection_resumes_without_losing_or_corrupting_anything(aws_env, invictus, tmp_path):
+    upload("trail-logs", invictus)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    child = subprocess.Popen([sys.executable, "-c", SLOW_COLLECT, SINCE, UNTIL, str(out)], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and child.poll() is None:
+            if (out / MANIFEST).exists() and len(json.loads((out / MANIFEST).read_text())["objects"]) >= 10:
+                break
+            time.sleep(0.05)
+        assert child.poll() is None, "the collection finished before it could be killed"
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    recorded = {o["path"] for o in json.loads((out / MANIFEST).read_text())["objects"]}
+    on_disk = [p for p in out.rglob("*.json.gz")]
+    assert 10 <= len(recorded) < 55
+    for path in on_disk:  # every file with its final name is whole
+        assert path.read_bytes() == invictus[path.relative_to(out).as_posix()]
+
+    report = collect("s3://trail-logs", SINCE, UNTIL, out, progress=False)
+    assert report.skipped >= len(recorded)
+    assert report.downloaded == 55 - report.skipped and report.failed == []
+    assert not list(out.rglob("*.partial"))
+    assert verify(out).ok
+    entries = {o["path"]: o for o in json.loads((out / MANIFEST).read_text())["objects"]}
+    assert {p: e["sha256"] for p, e in entries.items()} == {k: hashlib.sha256(v).hexdigest() for k, v in invictus.items()}
+    assert len(json.loads((out / MANIFEST).read_text())["runs"]) == 2
+
+
+def test_verify_reports_changed_missing_and_added_files(aws_env, invictus, tmp_path):
+    upload("trail-logs", invictus)
+    out = tmp_path / "out"
+    collect("s3://trail-logs", SINCE, UNTIL, out, progress=False)
+    keys = sorted(invictus)
+    tampered, deleted = out / keys[0], out / keys[1]
+    data = bytearray(tampered.read_bytes())
+    data[-10] ^= 0x01  # one bit, same size
+    tampered.write_bytes(bytes(data))
+    deleted.unlink()
+    (out / "AWSLogs" / "planted.json").write_text("{}")
+
+    report = verify(out)
+    assert not report.ok and report.checked == 54
+    assert report.changed == [f"{keys[0]}: SHA-256 differs from the one recorded at collection"]
+    assert report.missing == [keys[1]]
+    assert report.added == ["AWSLogs/planted.json"]
+
+    result = CliRunner().invoke(main, ["verify", str(out)])
+    assert result.exit_code == 1
+    assert f"changed: {keys[0]}" in result.output and f"missing: {keys[1]}" in result.output
+    assert "added: AWSLogs/planted.json" in result.output
+
+
+def test_a_missing_bucket_is_named(aws_env, tmp_path):
+    with pytest.raises(EvidenceError, match=r"bucket 'no-such-bucket' does not exist"):
+        collect("s3://no-such-bucket/logs", SINCE, UNTIL, tmp_path / "out", progress=False)
+
+
+def test_access_denied_on_listing_names_the_permission(aws_env, invictus, tmp_path):
+    upload("trail-logs", invictus)
+    session = boto3.Session()
+    session.events.register("before-send.s3.ListObjectsV2", lambda **_: s3_error(403, "AccessDenied", "Access Denied"))
+    with pytest.raises(EvidenceError, match=r"access denied.*s3:ListBucket on arn:aws:s3:::trail-logs"):
+        collect("s3://trail-logs", SINCE, UNTIL, tmp_path / "out", session=session, progress=False)
+
+
+def test_a_throttled_listing_is_retried_then_explained(aws_env, invictus, tmp_path, monkeypatch):
+    upload("trail-logs", invictus)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "3")
+    calls = []
+
+    def throttle_first(**_):
+        calls.append(1)
+        if len(calls) <= 2:
+            return s3_error(503, "SlowDown", "Please reduce your request rate.")
+
+    session = boto3.Session()
+    session.events.register("before-send.s3.ListObjectsV2", throttle_first)
+    report = collect("s3://trail-logs", SINCE, UNTIL, tmp_path / "out", session=session, progress=False)
+    assert report.downloaded == 55  # two throttles, then the retries went through
+
+    always = boto3.Session()
+    always.events.register("before-send.s3.ListObjectsV2", lambda **_: s3_error(503, "SlowDown", "Please reduce your request rate."))
+    with pytest.raises(EvidenceError, match=r"kept throttling.*SlowDown.*re-run"):
+        collect("s3://trail-logs", SINCE, UNTIL, tmp_path / "out", session=always, progress=False)
+    assert verify(tmp_path / "out").ok  # what was collected before is untouched
+
+
+def test_an_expired_session_stops_the_run_and_keeps_what_was_collected(aws_env, invictus, tmp_path):
+    upload("trail-logs", invictus)
+    served = []
+
+    def expire_after_20(**_):
+        served.append(1)
+        if len(served) > 20:
+            return s3_error(400, "ExpiredToken", "The provided token has expired.")
+
+    session = boto3.Session()
+    session.events.register("before-send.s3.GetObject", expire_after_20)
+    out = tmp_path / "out"
+    with pytest.raises(EvidenceError, match=r"session has expired.*ExpiredToken.*files collected so far are kept; re-run to resume"):
+        collect("s3://trail-logs", SINCE, UNTIL, out, workers=1, session=session, progress=False)
+    assert verify(out).ok
+    assert len(json.loads((out / MANIFEST).read_text())["objects"]) == 20
+    assert not list(out.rglob("*.partial"))
+    resumed = collect("s3://trail-logs", SINCE, UNTIL, out, progress=False)
+    assert (resumed.skipped, resumed.downloaded) == (20, 35)
+
+
+def test_a_partial_download_is_retried_then_reported_and_never_kept(aws_env, invictus, tmp_path):
+    upload("trail-logs", invictus)
+    victim = sorted(invictus)[3]
+
+    def cut_short(request, **_):
+        if request.url.split("?")[0].endswith(victim):
+            whole = invictus[victim]
+            return fake_response(200, whole[: len(whole) // 2], {"Content-Length": str(len(whole))})
+
+    session = boto3.Session()
+    session.events.register("before-send.s3.GetObject", cut_short)
+    out = tmp_path / "out"
+    report = collect("s3://trail-logs", SINCE, UNTIL, out, session=session, progress=False)
+    assert report.downloaded == 54
+    assert len(report.failed) == 1 and report.failed[0].startswith(f"{victim}: download incomplete after 3 attempts")
+    assert not (out / victim).exists() and not list(out.rglob("*.partial"))
+    assert verify(out).ok
+
+    result = CliRunner().invoke(main, ["collect", "s3://trail-logs", "--since", SINCE, "--until", UNTIL, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / victim).read_bytes() == invictus[victim]
+
+
+def test_scope_and_uri_mistakes_are_explained(tmp_path):
+    with pytest.raises(ConfigError, match="not an S3 URI"):
+        collect("trail-logs/AWSLogs", SINCE, UNTIL, tmp_path)
+    with pytest.raises(ConfigError, match="the prefix above AWSLogs/"):
+        collect("s3://trail-logs/org/AWSLogs/218007301253", SINCE, UNTIL, tmp_path)
+    with pytest.raises(ConfigError, match="12-digit"):
+        collect("s3://trail-logs", SINCE, UNTIL, tmp_path, accounts=["12345"])
+    with pytest.raises(ConfigError, match="is before --since"):
+        collect("s3://trail-logs", UNTIL, "2023-07-01", tmp_path)

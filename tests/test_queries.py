@@ -1,0 +1,93 @@
+"""The query registry: headers checked at load, values bound not formatted, every query runs on DuckDB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlglot
+
+from audit_toolkit import queries
+from audit_toolkit.engines.duckdb import DuckDBEngine
+from audit_toolkit.errors import QueryError
+from audit_toolkit.queries import QUERIES, load
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / f"{name}.sql"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_header_names_the_file(tmp_path):
+    with pytest.raises(QueryError, match="-- name: q"):
+        load(write(tmp_path, "q", "-- name: other\nSELECT 1"))
+
+
+def test_declared_and_used_parameters_must_agree(tmp_path):
+    with pytest.raises(QueryError, match=r"declared parameters \['a', 'b'\] but the SQL uses \['a'\]"):
+        load(write(tmp_path, "q", "-- name: q\n-- params: a, b\nSELECT :a"))
+    with pytest.raises(QueryError, match=r"uses \['a', 'c'\]"):
+        load(write(tmp_path, "q", "-- name: q\n-- params: a\nSELECT :a, :c"))
+
+
+def test_doc_lines_and_override_file(tmp_path):
+    (tmp_path / "duckdb").mkdir()
+    write(tmp_path / "duckdb", "q", "SELECT 2 AS x")
+    q = load(write(tmp_path, "q", "-- name: q\n-- The answer.\n-- Second line.\nSELECT 1 AS x;"))
+    assert q.doc == "The answer.\nSecond line."
+    assert q.render("athena") == "SELECT 1 AS x"
+    assert q.render("duckdb") == "SELECT 2 AS x"
+
+
+def test_bind_rejects_unknown_and_missing_values():
+    q = QUERIES["sg_changes"]
+    with pytest.raises(QueryError, match="unknown: \\['colour'\\], missing: none"):
+        q.bind({**queries.scope(), "colour": "red"})
+    with pytest.raises(QueryError, match="missing: \\['region'\\]"):
+        q.bind({k: v for k, v in queries.scope().items() if k != "region"})
+
+
+def test_values_are_bound_never_formatted(demo_inv):
+    hostile = "x' OR '1'='1"
+    assert demo_inv.sg_changes(account=hostile).empty
+    assert hostile not in demo_inv.log[-1]["sql"]
+
+
+def test_scope_derives_partition_days():
+    s = queries.scope("2026-11-03T09:00:00+09:00", "2026-11-04T23:30:00Z", "111111111111", "us-east-1")
+    assert s == {
+        "since": "2026-11-03T00:00:00Z", "until": "2026-11-04T23:30:00Z",
+        "since_day": "2026/11/03", "until_day": "2026/11/05",  # files are delivered after their events
+        "account": "111111111111", "region": "us-east-1",
+    }
+    assert queries.scope() == dict.fromkeys(queries.SCOPE_PARAMS)
+
+
+@pytest.mark.parametrize("name", sorted(QUERIES))
+def test_every_query_parses_as_athena_and_runs_on_duckdb(name, demo_inv):
+    q = QUERIES[name]
+    sqlglot.parse_one(q.sql, read="athena")
+    values = {p: None for p in q.params} | ({"principal": "alice"} if "principal" in q.params else {})
+    result = demo_inv.engine.run(q.render("duckdb"), q.bind(values))
+    assert len(result.columns) > 0
+
+
+def test_json_extract_scalar_on_an_object_is_null_as_in_athena():
+    engine = DuckDBEngine()
+    sql = queries.Query("q", (), "", """SELECT json_extract_scalar('{"a": {"b": 1}, "c": "x", "n": 2}', '$.a') AS obj,
+        json_extract_scalar('{"a": {"b": 1}, "c": "x", "n": 2}', '$.c') AS str,
+        json_extract_scalar('{"a": {"b": 1}, "c": "x", "n": 2}', '$.n') AS num""").render("duckdb")
+    row = engine.run(sql, {}).iloc[0]
+    assert row["obj"] is None and row["str"] == "x" and row["num"] == "2"
+
+
+def test_duckdb_sessions_are_utc():
+    engine = DuckDBEngine()
+    row = engine.run("SELECT CAST(CAST('2026-11-03T09:00:00Z' AS TIMESTAMPTZ) AS VARCHAR) AS t, current_setting('TimeZone') AS tz", {})
+    assert (row["t"].iloc[0], row["tz"].iloc[0]) == ("2026-11-03 09:00:00+00", "UTC")
+
+
+def test_engine_errors_are_query_errors():
+    with pytest.raises(QueryError, match="DuckDB could not run the query"):
+        DuckDBEngine().run("SELECT * FROM no_such_table", {})

@@ -1,0 +1,198 @@
+"""Messy and hostile evidence: every bad file or record is reported with its reason, nothing else is lost."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from audit_toolkit import queries
+from audit_toolkit.errors import EvidenceError
+from audit_toolkit.evidence.layout import PathPartition, discover_files, partition_of
+from audit_toolkit.evidence.reader import read_cloudtrail_file
+from audit_toolkit.investigation import Investigation
+
+
+def event(i: int, **extra) -> dict:
+    record = {
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::111111111111:user/u{i}", "accountId": "111111111111"},
+        "eventTime": f"2026-01-01T00:00:{i:02d}Z",
+        "eventSource": "ec2.amazonaws.com",
+        "eventName": "DescribeInstances",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "192.0.2.1",
+        "userAgent": "aws-cli/2",
+        "requestParameters": {"a": [1, {"b": None}]},
+        "responseElements": None,
+        "eventID": f"00000000-0000-0000-0000-{i:012d}",
+        "readOnly": True,
+        "recipientAccountId": "111111111111",
+    }
+    record.update(extra)
+    return record
+
+
+def write(path: Path, data: bytes, zipped: bool = False) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(data) if zipped else data)
+    return path
+
+
+def records_file(tmp_path, name, events, zipped=True):
+    return write(tmp_path / name, json.dumps({"Records": events}).encode(), zipped)
+
+
+@pytest.mark.parametrize(
+    "shape, payload",
+    [
+        ("records", lambda evs: json.dumps({"Records": evs})),
+        ("array", lambda evs: json.dumps(evs)),
+        ("lines", lambda evs: "\n".join(json.dumps(e) for e in evs) + "\n\n"),
+    ],
+)
+def test_every_file_shape_reads(tmp_path, shape, payload):
+    path = write(tmp_path / "f.json", payload([event(1), event(2), event(3)]).encode())
+    batch, report = read_cloudtrail_file(path)
+    assert (report.shape, report.read, report.used, report.rejected) == (shape, 3, 3, 0)
+    assert batch.column("eventid").to_pylist()[0] == "00000000-0000-0000-0000-000000000001"
+    # JSON members stay JSON text, as Athena keeps them; null stays null.
+    assert json.loads(batch.column("requestparameters")[0].as_py()) == {"a": [1, {"b": None}]}
+    assert batch.column("responseelements")[0].as_py() is None
+    assert batch.column("readonly")[0].as_py() == "true"
+
+
+def test_single_event_file(tmp_path):
+    _, report = read_cloudtrail_file(write(tmp_path / "one.json", json.dumps(event(4)).encode()))
+    assert (report.shape, report.read, report.used) == ("single", 1, 1)
+
+
+def test_truncated_gzip_is_reported_and_other_files_go_on(tmp_path):
+    good = records_file(tmp_path / "ev", "good.json.gz", [event(1), event(2)])
+    whole = gzip.compress(json.dumps({"Records": [event(3), event(4)]}).encode())
+    write(tmp_path / "ev" / "cut.json.gz", whole[: len(whole) // 2])
+    inv = Investigation.from_evidence(tmp_path / "ev")
+    bad = {Path(f.path).name: f for f in inv.intake.files}
+    assert "gzip" in bad["cut.json.gz"].error
+    assert (bad["cut.json.gz"].read, bad["cut.json.gz"].used) == (0, 0)
+    assert (bad[good.name].read, bad[good.name].used) == (2, 2)
+    assert inv.span()["events"] == 2
+
+
+def test_non_json_file(tmp_path):
+    _, report = read_cloudtrail_file(write(tmp_path / "x.json", b"<html>not json</html>"))
+    assert report.error == "not JSON: the file starts with b'<html>not json</html>'"
+    assert (report.read, report.used) == (0, 0)
+
+
+def test_empty_file(tmp_path):
+    _, report = read_cloudtrail_file(write(tmp_path / "empty.json.gz", b"", zipped=True))
+    assert (report.shape, report.read, report.used, report.rejected, report.error) == ("empty", 0, 0, 0, None)
+
+
+def test_bad_records_are_rejected_with_reasons_and_totals_add_up(tmp_path):
+    missing = {k: v for k, v in event(2).items() if k not in ("eventName", "eventSource")}
+    records = [
+        event(1),
+        missing,
+        event(3, userIdentity=None),
+        event(4, eventTime="yesterday"),
+        event(5, userIdentity="root"),
+        "just a string",
+        event(7),
+    ]
+    _, report = read_cloudtrail_file(records_file(tmp_path, "mixed.json.gz", records))
+    assert (report.read, report.used, report.rejected) == (7, 2, 5)
+    reasons = "\n".join(report.rejections)
+    assert "record 1: no eventName or eventSource" in reasons
+    assert "record 2: userIdentity is null" in reasons
+    assert "record 3: eventTime is not an ISO 8601 time" in reasons
+    assert "record 4: Expected `object | null`, got `str` - at `$.userIdentity`" in reasons
+    assert "record 5: Expected `object`, got `str`" in reasons
+
+
+def test_record_without_event_time_is_rejected(tmp_path):
+    _, report = read_cloudtrail_file(records_file(tmp_path, "f.json.gz", [{**event(1), "eventTime": None}]))
+    assert report.rejected == 1 and "no eventTime" in report.rejections[0]
+
+
+def test_invalid_utf8_is_replaced_and_reported(tmp_path):
+    text = json.dumps({"Records": [event(1, requestParameters={"description": "MARKER"})]}).encode()
+    path = write(tmp_path / "bad-utf8.json", text.replace(b"MARKER", b"caf\xe9 \xff"))
+    batch, report = read_cloudtrail_file(path)
+    assert (report.read, report.used) == (1, 1)
+    assert "invalid UTF-8" in report.warnings[0]
+    assert json.loads(batch.column("requestparameters")[0].as_py())["description"] == "caf\ufffd \ufffd"
+
+
+def test_invalid_utf8_in_a_string_field_is_replaced_and_reported(tmp_path):
+    text = json.dumps({"Records": [event(1, userAgent="MARKER"), event(2)]}).encode()
+    path = write(tmp_path / "bad-utf8-ua.json", text.replace(b"MARKER", b"ua\xff\xfe"))
+    batch, report = read_cloudtrail_file(path)
+    assert (report.read, report.used, report.rejected) == (2, 2, 0)
+    assert report.warnings == ["record 0: invalid UTF-8 replaced by U+FFFD"]
+    assert batch.column("useragent")[0].as_py() == "ua\ufffd\ufffd"
+
+
+def test_unknown_event_version_is_used_and_reported(tmp_path):
+    _, report = read_cloudtrail_file(records_file(tmp_path, "f.json.gz", [event(1, eventVersion="9.99")]))
+    assert report.used == 1 and "unknown eventVersion '9.99'" in report.warnings[0]
+
+
+def test_source_ip_that_is_not_an_ip_is_used_and_reported(tmp_path):
+    records = [event(1, sourceIPAddress="<script>alert(1)</script>"), event(2, sourceIPAddress="ec2.amazonaws.com"),
+               event(3, sourceIPAddress="AWS Internal"), event(4, sourceIPAddress="2001:db8::1")]
+    batch, report = read_cloudtrail_file(records_file(tmp_path, "f.json.gz", records))
+    assert report.used == 4
+    assert report.warnings == ["record 0: sourceIPAddress '<script>alert(1)</script>' is neither an IP nor a service"]
+    assert batch.column("sourceipaddress")[0].as_py() == "<script>alert(1)</script>"  # kept as evidence
+
+
+def test_digest_files_are_not_events(tmp_path):
+    digest = {"awsAccountId": "111111111111", "digestStartTime": "2026-01-01T00:00:00Z", "logFiles": []}
+    path = write(tmp_path / "AWSLogs/111111111111/CloudTrail-Digest/us-east-1/2026/01/01/d.json.gz", json.dumps(digest).encode(), True)
+    assert discover_files(tmp_path) == []  # skipped by path
+    _, report = read_cloudtrail_file(path)  # and by content, if given directly
+    assert (report.shape, report.read) == ("digest", 0)
+
+
+def test_events_are_ordered_by_time_not_by_file_name(tmp_path):
+    records_file(tmp_path, "a.json.gz", [event(30), event(20)])
+    records_file(tmp_path, "b.json.gz", [event(10)])
+    inv = Investigation.from_evidence(tmp_path)
+    events = inv.activity("arn:aws:iam::111111111111:user/u10")
+    assert len(events) == 1
+    all_events = inv.query("evidence_span", **queries.scope())
+    assert all_events["events"].iloc[0] == 3
+
+
+def test_partitions_come_from_the_path():
+    account_trail = "x/AWSLogs/111111111111/CloudTrail/ap-northeast-1/2026/11/03/f.json.gz"
+    org_trail = "AWSLogs/o-abc123def4/222222222222/CloudTrail/us-east-1/2026/11/04/f.json.gz"
+    by_name = "loose/333333333333_CloudTrail_eu-west-1_20230710T1145Z_7xgocspSowgK0Gto.json"
+    assert partition_of(account_trail) == PathPartition("111111111111", "ap-northeast-1", "2026/11/03")
+    assert partition_of(org_trail) == PathPartition("222222222222", "us-east-1", "2026/11/04")
+    assert partition_of(by_name) == PathPartition("333333333333", "eu-west-1", "2023/07/10")
+    assert partition_of("loose.json") == PathPartition()
+
+
+def test_loose_file_takes_partitions_from_the_event(tmp_path):
+    batch, _ = read_cloudtrail_file(records_file(tmp_path, "loose.json", [event(1)], zipped=False))
+    assert (batch.column("account")[0].as_py(), batch.column("region")[0].as_py(), batch.column("day")[0].as_py()) == (
+        "111111111111", "us-east-1", "2026/01/01")
+
+
+def test_missing_evidence_is_a_clear_error(tmp_path):
+    with pytest.raises(EvidenceError, match="does not exist"):
+        discover_files(tmp_path / "nope")
+
+
+def test_lookup_events_output(tmp_path):
+    # `aws cloudtrail lookup-events` prints each record as a JSON string inside CloudTrailEvent.
+    output = {"Events": [{"EventId": "x", "EventName": "DescribeInstances", "CloudTrailEvent": json.dumps(event(1))},
+                         {"EventId": "y", "EventName": "DescribeInstances", "CloudTrailEvent": json.dumps(event(2))}]}
+    batch, report = read_cloudtrail_file(write(tmp_path / "lookup.json", json.dumps(output).encode()))
+    assert (report.shape, report.read, report.used) == ("lookup-events", 2, 2)
+    assert batch.column("eventid").to_pylist() == ["00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000002"]

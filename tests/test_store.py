@@ -1,0 +1,224 @@
+"""The columnar store: same rows as the raw scan, incremental, safe to interrupt, keeps the intake report."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from audit_toolkit import queries
+from audit_toolkit.cli import main
+from audit_toolkit.engines.duckdb import DuckDBEngine
+from audit_toolkit.evidence import store as store_module
+from audit_toolkit.evidence.layout import discover_files
+from audit_toolkit.evidence.store import Store, ingest
+from audit_toolkit.investigation import Investigation
+
+
+def _real_data() -> Path:
+    repo = Path(__file__).resolve().parents[1]
+    for candidate in (repo.parent / "shared" / "data" / "real", Path("/work/shared/data/real")):
+        if candidate.exists():
+            return candidate
+    pytest.skip("the shared real data (../shared/data/real) is not on this machine")
+
+
+@pytest.fixture
+def invictus(tmp_path: Path) -> Path:
+    """A copy of the invictus trail (55 files), so tests can grow and damage it."""
+    folder = tmp_path / "invictus"
+    shutil.copytree(_real_data() / "invictus-ir-aws_dataset" / "CloudTrail", folder)
+    return folder
+
+
+def _event(i: int, event_id: str | None = None, name: str = "AuthorizeSecurityGroupIngress") -> dict:
+    return {
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice", "userName": "alice",
+                         "accountId": "111122223333", "accessKeyId": "AKIAEXAMPLE"},
+        "eventTime": f"2024-05-01T10:{i // 60:02d}:{i % 60:02d}Z",
+        "eventSource": "ec2.amazonaws.com",
+        "eventName": name,
+        "awsRegion": "eu-west-1",
+        "sourceIPAddress": "198.51.100.7",
+        "requestParameters": {"groupId": "sg-0123", "ipPermissions": {"items": [
+            {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}},
+        "responseElements": {"_return": True},
+        "eventID": event_id or f"00000000-0000-0000-0000-{i:012d}",
+        "readOnly": False,
+        "recipientAccountId": "111122223333",
+    }
+
+
+def _write(folder: Path, name: str, records: list) -> Path:
+    path = folder / "AWSLogs" / "111122223333" / "CloudTrail" / "eu-west-1" / "2024" / "05" / "01" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(json.dumps({"Records": records}).encode()))
+    return path
+
+
+def _all_queries(inv: Investigation) -> dict[str, pd.DataFrame]:
+    values = {"principal_events": {"principal": "arn:aws:iam::123837392027:user/benjamin"}}
+    return {name: inv.query(name, **values.get(name, {}), **queries.scope()) for name in queries.QUERIES}
+
+
+def _table(engine: DuckDBEngine) -> pd.DataFrame:
+    return engine.run("SELECT * FROM cloudtrail ORDER BY eventid, eventtime", {})
+
+
+def test_every_query_returns_the_same_rows_on_raw_evidence_and_on_the_store(invictus: Path, tmp_path: Path):
+    raw = Investigation.from_evidence(invictus)
+    # Built in two runs, so that the store's incremental path is what is compared.
+    files = discover_files(invictus)
+    ingest(files[:20], tmp_path / "store", workers=2)
+    ingest(files, tmp_path / "store", workers=2)
+    stored = Investigation.from_store(tmp_path / "store")
+    assert raw.span()["events"] == 2900
+    raw_results, store_results = _all_queries(raw), _all_queries(stored)
+    assert sorted(raw_results) == sorted(queries.QUERIES) and {"sg_changes", "principal_events"} <= set(raw_results)
+    for name in queries.QUERIES:
+        pd.testing.assert_frame_equal(raw_results[name], store_results[name], check_exact=True)
+    assert len(store_results["sg_changes"]) > 0 and len(store_results["principal_events"]) > 0
+    pd.testing.assert_frame_equal(_table(raw.engine), _table(stored.engine))
+    assert (stored.intake.read, stored.intake.used, stored.intake.rejected) == (2900, 2900, 0)
+    assert stored.source == f"store {tmp_path / 'store'}"
+
+
+def test_the_scan_keeps_every_field_of_the_real_records(invictus: Path):
+    """The column-by-column build gives back what the file says, record by record."""
+    engine = DuckDBEngine()
+    engine.load_cloudtrail(discover_files(invictus))
+    table = _table(engine).set_index("eventid")
+    checked = 0
+    for path in sorted(invictus.iterdir()):
+        for r in json.loads(path.read_text())["Records"]:
+            row = table.loc[r["eventID"]]
+            assert row["eventname"] == r["eventName"] and row["eventtime"] == r["eventTime"]
+            assert row["useridentity"]["arn"] == r["userIdentity"].get("arn")
+            issuer = (r["userIdentity"].get("sessionContext") or {}).get("sessionIssuer") or {}
+            got_issuer = (row["useridentity"]["sessioncontext"] or {}).get("sessionissuer") or {}
+            assert got_issuer.get("arn") == issuer.get("arn")
+            for column, key in [("requestparameters", "requestParameters"), ("responseelements", "responseElements")]:
+                expected = r.get(key)
+                assert (None if pd.isna(row[column]) else json.loads(row[column])) == expected
+            assert (None if pd.isna(row["readonly"]) else row["readonly"]) == (
+                None if "readOnly" not in r else str(r["readOnly"]).lower())
+            got = None if row["resources"] is None or row["resources"] is pd.NA else [x["arn"] for x in row["resources"]]
+            assert got == ([x.get("ARN") for x in r["resources"]] if "resources" in r else None)
+            checked += 1
+    assert checked == 2900
+
+
+def test_a_grown_folder_converts_only_the_new_files(tmp_path: Path):
+    evidence = tmp_path / "evidence"
+    for f in range(3):
+        _write(evidence, f"a{f}.json.gz", [_event(f * 10 + i) for i in range(10)])
+    first = ingest(discover_files(evidence), tmp_path / "store", workers=1)
+    assert (len(first.files), first.used) == (3, 30)
+    again = ingest(discover_files(evidence), tmp_path / "store", workers=1)
+    assert (len(again.files), again.used) == (0, 0)  # nothing new: nothing read
+    _write(evidence, "b0.json.gz", [_event(100 + i) for i in range(5)])
+    grown = ingest(discover_files(evidence), tmp_path / "store", workers=1)
+    assert [Path(f.path).name for f in grown.files] == ["b0.json.gz"]
+    assert grown.used == 5
+    store = Store.open(tmp_path / "store")
+    assert len(store.sources) == 4 and store.events == 35
+    assert all(len(s["sha256"]) == 64 and s["size"] > 0 for s in store.sources.values())
+    engine = DuckDBEngine()
+    engine.attach_store(tmp_path / "store")
+    assert engine.run("SELECT count(*) AS n, count(DISTINCT eventid) AS d FROM cloudtrail", {}).iloc[0].tolist() == [35, 35]
+
+
+def test_an_event_is_held_once_across_files_and_runs(tmp_path: Path):
+    evidence = tmp_path / "evidence"
+    _write(evidence, "a.json.gz", [_event(i) for i in range(4)])
+    _write(evidence, "b.json.gz", [_event(2), _event(3), _event(4)])  # 2 and 3 again, from a second trail
+    first = ingest(discover_files(evidence), tmp_path / "store", workers=1)
+    assert (first.used, first.duplicates) == (7, 2)
+    _write(evidence, "c.json.gz", [_event(0), _event(5)])  # 0 is already in the store
+    second = ingest(discover_files(evidence), tmp_path / "store", workers=1)
+    assert (second.used, second.duplicates) == (2, 1)
+    engine = DuckDBEngine()
+    intake = engine.attach_store(tmp_path / "store")
+    ids = engine.run("SELECT eventid FROM cloudtrail ORDER BY eventid", {})["eventid"].tolist()
+    assert ids == [f"00000000-0000-0000-0000-{i:012d}" for i in range(6)]
+    assert intake.duplicates == 3 and intake.used == 9
+
+
+def test_an_interrupted_ingest_completes_on_the_next_run_without_loss_or_duplicates(tmp_path: Path, monkeypatch):
+    evidence = tmp_path / "evidence"
+    for f in range(6):
+        _write(evidence, f"f{f}.json.gz", [_event(f * 20 + i) for i in range(20)])
+    _write(evidence, "g.json.gz", [_event(0), _event(1)])  # duplicates of the first file
+    files = discover_files(evidence)
+
+    class Killed(Exception):
+        pass
+
+    calls = {"n": 0}
+    convert = store_module._convert
+
+    def dies_half_way(task):
+        calls["n"] += 1
+        if calls["n"] == 4:  # the first round (3 tasks) is committed; the second dies in its first task
+            raise Killed()
+        return convert(task)
+
+    monkeypatch.setattr(store_module, "_convert", dies_half_way)
+    # One file per task, three tasks per round, in-process so the failure is injected where it counts.
+    with pytest.raises(Killed):
+        ingest(files, tmp_path / "store", workers=1, task_bytes=1, round_bytes=1)
+    half = Store.open(tmp_path / "store")
+    assert len(half.sources) == 3 and half.events == 60
+    # A part written but not committed, as a kill between rename and commit leaves it.
+    stray = half.folder / "part-stray.parquet"
+    shutil.copy(half.part_paths()[0], stray)
+    monkeypatch.setattr(store_module, "_convert", convert)
+    rest = ingest(files, tmp_path / "store", workers=1)
+    assert len(rest.files) == 4 and rest.duplicates == 2
+    assert not stray.exists()
+    engine = DuckDBEngine()
+    engine.attach_store(tmp_path / "store")
+    ids = engine.run("SELECT eventid FROM cloudtrail", {})["eventid"]
+    assert len(ids) == 120 and ids.is_unique
+    assert set(ids) == {f"00000000-0000-0000-0000-{i:012d}" for i in range(120)}
+
+
+def test_the_store_records_what_was_rejected_and_why(tmp_path: Path):
+    evidence = tmp_path / "evidence"
+    bad = _event(1)
+    bad["userIdentity"] = None
+    _write(evidence, "mixed.json.gz", [_event(0), bad, {"eventTime": "2024-05-01T00:00:00Z"}])
+    truncated = _write(evidence, "truncated.json.gz", [_event(5)])
+    truncated.write_bytes(truncated.read_bytes()[:40])
+    ingest(discover_files(evidence), tmp_path / "store", workers=1)
+    intake = Investigation.from_store(tmp_path / "store").intake
+    by_name = {Path(f.path).name: f for f in intake.files}
+    mixed = by_name["mixed.json.gz"]
+    assert (mixed.read, mixed.used, mixed.rejected) == (3, 1, 2)
+    assert mixed.rejections == ["record 1: userIdentity is null where an object was expected",
+                                "record 2: no eventName or eventSource: not a CloudTrail record"]
+    assert by_name["truncated.json.gz"].error.startswith("truncated or corrupt gzip")
+    assert intake.summary() == (
+        "2 files, 3 events read, 1 used, 2 rejected, 1 unreadable files, 0 duplicate events counted once")
+
+
+def test_cli_ingest_then_query_the_store(tmp_path: Path):
+    evidence = tmp_path / "evidence"
+    _write(evidence, "a.json.gz", [_event(0), _event(1, name="RevokeSecurityGroupIngress")])
+    runner = CliRunner()
+    result = runner.invoke(main, ["ingest", "--evidence", str(evidence), "--store", str(tmp_path / "store"), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "store " + str(tmp_path / "store") + ": 1 source files, 2 events, 1 parts" in result.output
+    result = runner.invoke(main, ["ssh-exposure", "--store", str(tmp_path / "store"), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    windows = json.loads(result.stdout)
+    assert [(w["group_id"], w["opened_at"], w["closed_at"]) for w in windows] == [
+        ("sg-0123", "2024-05-01T10:00:00Z", "2024-05-01T10:00:01Z")]
+    assert f"store {tmp_path / 'store'}: 1 files, 2 events read" in result.stderr
+    assert runner.invoke(main, ["sg-changes"]).exit_code == 2  # neither --evidence nor --store
