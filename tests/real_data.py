@@ -1,4 +1,4 @@
-"""Where the shared real AWS data is: beside the repository, or at /work/shared (never copied in)."""
+"""Real records by name, for tests that build events around them (the data is found as conftest finds it)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import _real_data
 
 
 def real_data() -> Path:
-    for candidate in (ROOT.parent / "shared" / "data" / "real", Path("/work/shared/data/real")):
-        if candidate.is_dir():
-            return candidate
-    pytest.skip("the shared real AWS data (shared/data/real) is not beside the repository nor at /work/shared")
+    found = _real_data()
+    if found is None:
+        pytest.skip("../shared/data/real is absent: the real recorded data lives beside the repository, not in it")
+    return found
 
 
 def invictus() -> Path:
