@@ -125,6 +125,8 @@ class _Words:
             return neutralize(value)
         if ts is pd.NaT:
             return "-"
+        if not 1970 <= ts.year <= 9999:  # a string like '/1' parses as year 0: show it as the text it is
+            return neutralize(value)
         ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
         return ts.tz_convert(self.tz).strftime("%Y-%m-%d %H:%M:%S %Z")
 
