@@ -171,7 +171,7 @@ def handle(event: Mapping, client: ChatworkClient, room: str, settings: Settings
         except Exception:  # noqa: BLE001 - one malformed event must not hide the rest of the batch
             log.exception("could not read event %s (%s)", e.get("id"), e.get("detail-type"))
     out = outgoing(found)
-    report = share(out, room, client=client, outbox=outbox) if out else ShareReport(room)
+    report = share(out, room, client=client, outbox=outbox, check_room=True) if out else ShareReport(room)
     log.info("posted %d messages, %d already posted", len(report.sent), len(report.skipped))
     return report
 

@@ -99,6 +99,16 @@ def test_every_record_of_an_sns_batch_is_read(api, clock, tmp_path, ssh_open, ot
     assert len(run(batch, api, clock, tmp_path).sent) == 0 and len(api.bodies()) == 7
 
 
+def test_a_cold_container_with_a_new_outbox_does_not_post_again(api, clock, tmp_path, ssh_open, others):
+    batch = sns(ssh_open, others["subscribe"])
+    assert len(run(batch, api, clock, tmp_path / "first").sent) == 2
+    gets = sum(r["method"] == "GET" for r in api.state.requests)
+    # Redelivered to another container: its /tmp outbox is empty, the room is what remembers.
+    again = run(batch, api, clock, tmp_path / "second")
+    assert len(again.sent) == 0 and len(again.skipped) == 2 and len(api.bodies()) == 2
+    assert sum(r["method"] == "GET" for r in api.state.requests) == gets + 1  # one look at the room per batch
+
+
 def test_guardduty_findings_below_the_severity_are_not_posted(api, clock, tmp_path, others):
     run(sns(others["gd_high"], others["gd_medium"]), api, clock, tmp_path, min_severity=7.0)
     assert titles(api) == ["GuardDuty: Kubernetes API commonly used in Persistence tactics invoked by the anonymous user."]

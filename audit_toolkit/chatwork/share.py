@@ -61,8 +61,11 @@ class Outgoing:
         return ref_line(self.fingerprint, self.part)
 
 
+REF_PREFIX = "ref: "
+
+
 def ref_line(fingerprint: str, part: int) -> str:
-    return f"ref: {fingerprint}-{part}"
+    return f"{REF_PREFIX}{fingerprint}-{part}"
 
 
 def _plain(value: object) -> object:
@@ -170,8 +173,10 @@ def open_outbox(outbox: Outbox | str | Path | None, readonly: bool = False) -> O
 
 def share(items: pd.DataFrame | Iterable[Mapping] | list[Outgoing], room: str | int, *, kind: str | None = None,
           dry_run: bool = False, settings: Settings | None = None, client: ChatworkClient | None = None,
-          outbox: Outbox | str | Path | None = None, self_unread: bool = False) -> ShareReport:
+          outbox: Outbox | str | Path | None = None, self_unread: bool = False, check_room: bool = False) -> ShareReport:
     """Post each finding to `room` once. `dry_run` posts nothing, needs no token, and lists what would go.
+    `check_room` also skips what the room's latest 100 messages already carry, for a sender whose outbox
+    may be new (a cold Lambda container) while its events are delivered again.
 
     A failure stops the batch with an error that says how far it got; running it again sends the rest.
     """
@@ -184,13 +189,17 @@ def share(items: pd.DataFrame | Iterable[Mapping] | list[Outgoing], room: str | 
             (report.skipped if box.state(room, o.fingerprint, o.part) == "sent" else report.to_send).append(o)
         return report
     client = client or default_client()
+    unsent = [o for o in items if box.state(room, o.fingerprint, o.part) != "sent"]
+    in_room = _refs_in_room(client, room) if check_room and unsent else {}
     for o in items:
         state = box.state(room, o.fingerprint, o.part)
         try:
             if state == "sent":
                 report.skipped.append(o)
                 continue
-            found = _find(client, room, o) if state == "pending" else None
+            found = in_room.get(o.ref)
+            if found is None and state == "pending":  # a crash between the post and its record
+                found = _refs_in_room(client, room).get(o.ref)
             if found:
                 box.sent(room, o.fingerprint, o.part, found)
                 report.skipped.append(o)
@@ -204,12 +213,10 @@ def share(items: pd.DataFrame | Iterable[Mapping] | list[Outgoing], room: str | 
     return report
 
 
-def _find(client: ChatworkClient, room: str, o: Outgoing) -> str | None:
-    """The id of a message already in the room that carries this ref line, if any."""
-    for message in client.recent_messages(room):
-        if o.ref in str(message.get("body", "")).splitlines():
-            return str(message.get("message_id"))
-    return None
+def _refs_in_room(client: ChatworkClient, room: str) -> dict[str, str]:
+    """Ref line -> message id, for the room's latest messages."""
+    return {line: str(m.get("message_id")) for m in client.recent_messages(room)
+            for line in str(m.get("body", "")).splitlines() if line.startswith(REF_PREFIX)}
 
 
 def _deliver(client: ChatworkClient, room: str, o: Outgoing, self_unread: bool) -> str:
@@ -217,7 +224,7 @@ def _deliver(client: ChatworkClient, room: str, o: Outgoing, self_unread: bool) 
         try:
             return client.post_message(room, o.body, self_unread=self_unread)
         except SendUncertain:
-            found = _find(client, room, o)
+            found = _refs_in_room(client, room).get(o.ref)
             if found:
                 return found
     raise ChatworkError(f"{o.ref}: the answer to the post was lost {_POST_TRIES} times")
