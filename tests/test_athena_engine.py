@@ -18,6 +18,7 @@ import pytest
 from pyathena.formatter import DefaultParameterFormatter
 
 from _aws import ACCOUNT, REGION, aws_env, hold_athena_queries, invictus_files, moto_server, set_athena_results  # noqa: F401
+from real_data import queries_with_rows
 from audit_toolkit import queries
 from audit_toolkit.engines.athena import MB, TB, AthenaEngine, AthenaSettings, estimated_cost
 from audit_toolkit.errors import QueryError
@@ -72,13 +73,7 @@ def values_for(name: str) -> dict:
     return {"principal": "bert-jan", **scope} if name == "principal_events" else scope
 
 
-# Detection queries whose candidate events the real window holds (the others return no rows there).
-DETECT_WITH_DATA = ["detect_cloudtrail_stopped", "detect_cloudtrail_deleted", "detect_cloudtrail_selectors_reduced",
-                    "detect_trail_bucket_changed", "detect_flow_logs_deleted", "detect_organization_left",
-                    "detect_resource_shared_externally", "detect_console_login_without_mfa", "detect_access_key_for_other_user"]
-
-
-@pytest.mark.parametrize("name", sorted(n for n in queries.QUERIES if not n.startswith("detect_")) + DETECT_WITH_DATA)
+@pytest.mark.parametrize("name", queries_with_rows())
 def test_each_registry_query_submits_the_bound_sql_and_returns_duckdbs_frame(aws_env, duck, name):
     values = values_for(name)
     expected = canned(duck, aws_env, name, values)
