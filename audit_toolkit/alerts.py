@@ -97,6 +97,7 @@ def cloudtrail_frame(detail: Mapping, event: Mapping | None = None) -> pd.DataFr
         "errormessage": detail.get("errorMessage"),
         "requestparameters": text(detail.get("requestParameters")),
         "responseelements": text(detail.get("responseElements")),
+        "additionaleventdata": text(detail.get("additionalEventData")),
     }
     return pd.DataFrame([row], dtype=object)
 

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from . import queries
-from .analysis import actors, exposure, security_groups
+from .analysis import actors, detections, exposure, security_groups
 from .analysis.events import in_order
 from .engines.base import Engine
 from .evidence.layout import discover_files
@@ -131,6 +131,21 @@ class Investigation:
         events = self.query("principal_events", principal=principal, **queries.scope(since, until, account, region))
         events = in_order(events) if len(events) else events
         return actors.with_actors(events)
+
+    def detect(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None,
+               only: list[str] | tuple[str, ...] | None = None, min_severity: str | None = None) -> pd.DataFrame:
+        """Hits of the detection catalogue (analysis.detections): one row per event and detection, in time order.
+
+        Each detection runs its own query; failed calls are hits with outcome "attempt".
+        """
+        ctx = detections.Context(self.settings, frozenset(self.settings.trail_buckets))
+        found = []
+        for detection in detections.select(only, min_severity):
+            events = self.query(detection.query, **queries.scope(since, until, account, region))
+            found.append(detections.hits(detection, events, ctx))
+        found = [f for f in found if len(f)]
+        return detections.to_frame([]) if not found else detections.to_frame(
+            [r for f in found for r in f.astype(object).where(f.notna(), None).to_dict("records")])
 
     def _end(self, until: When, account: str | None, region: str | None) -> pd.Timestamp | None:
         """Where still-open windows end: the last event of the evidence, or `until` if earlier."""

@@ -26,6 +26,8 @@ class Settings:
     internet_prefix_len: int = 0
     display_tz: str = "UTC"
     language: str = "ja"
+    # Buckets that receive CloudTrail logs, beside those named by CreateTrail/UpdateTrail in the evidence.
+    trail_buckets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.internet_prefix_len <= 128:
@@ -44,6 +46,8 @@ class Settings:
             values["display_tz"] = env["AUDIT_TOOLKIT_DISPLAY_TZ"]
         if "AUDIT_TOOLKIT_LANGUAGE" in env:
             values["language"] = env["AUDIT_TOOLKIT_LANGUAGE"]
+        if "AUDIT_TOOLKIT_TRAIL_BUCKETS" in env:
+            values["trail_buckets"] = tuple(b for b in env["AUDIT_TOOLKIT_TRAIL_BUCKETS"].replace(" ", "").split(",") if b)
         for key, value in overrides.items():
             if value is None:
                 continue

@@ -1,0 +1,629 @@
+"""The detection catalogue: where an attacker blinds the alarms, opens another way in, or takes an identity.
+
+Each detection has one query (`queries/detect_<id>.sql`, Athena SQL) that cuts the evidence down to its
+candidate events, and one Python decision (`match`) that says whether a candidate event is a hit.
+The batch investigation and the real-time Lambda both call `match` on rows of the same shape (the
+columns every detection query selects), so the two cannot disagree about an event.
+
+A failed call (`errorcode`) is a hit with outcome "attempt": a StopLogging that failed did not stop
+logging, and is shown as what it was. Strings read from the evidence are untrusted; they go into
+`target` and `detail` as data, and the renderers escape them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+import pandas as pd
+
+from ..errors import ConfigError
+from ..settings import Settings
+from .actors import resolve
+from .events import records
+
+SEVERITIES = ("low", "medium", "high", "critical")
+HIT_COLUMNS = [
+    "detection", "severity", "title", "technique", "event_time", "account", "region", "event_source",
+    "event_name", "outcome", "error_code", "target", "detail", "actor", "actor_type", "actor_arn",
+    "source_ip", "tool", "event_id",
+]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a decision may know beyond the event itself."""
+
+    settings: Settings = field(default_factory=Settings)
+    trail_buckets: frozenset[str] = frozenset()  # buckets that receive a trail's logs
+
+
+Decision = tuple[str | None, str] | None  # (target, detail) for a hit; None for no hit
+
+
+@dataclass(frozen=True)
+class Detection:
+    id: str
+    title_en: str
+    title_ja: str
+    severity: str
+    technique: str  # MITRE ATT&CK id and name
+    events: Mapping[str, tuple[str, ...]]  # event source -> event names read; empty: any event (see decide)
+    rationale: str
+    false_positive: str
+    decide: Callable[[dict, dict, Context], Decision]  # (row, requestparameters, context)
+
+    @property
+    def query(self) -> str:
+        return f"detect_{self.id}"
+
+    def title(self, language: str = "en") -> str:
+        return self.title_ja if language == "ja" else self.title_en
+
+    def reads(self, row: Mapping) -> bool:
+        if not self.events:
+            return True
+        return row.get("eventname") in self.events.get(row.get("eventsource") or "", ())
+
+    @property
+    def event_names(self) -> tuple[str, ...]:
+        return tuple(name for names in self.events.values() for name in names)
+
+
+# --- reading request parameters -----------------------------------------------------------------
+
+def _json(text: Any) -> Any:
+    if text is None or isinstance(text, (dict, list)):
+        return text
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _obj(text: Any) -> dict:
+    value = _json(text)
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list:
+    """A list however CloudTrail wrapped it: a list, {"items": [...]}, one object, or nothing."""
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return _list(value["items"]) if "items" in value else [value]
+    return value if isinstance(value, list) else [value]
+
+
+def _false(value: Any) -> bool:
+    return value is False or (isinstance(value, str) and value.lower() == "false")
+
+
+def _statements(policy: Any) -> list[dict]:
+    doc = _json(policy)
+    if not isinstance(doc, dict):
+        return []
+    return [s for s in _list(doc.get("Statement")) if isinstance(s, dict)]
+
+
+def _principals(statement: dict) -> list[str]:
+    principal = statement.get("Principal")
+    if isinstance(principal, str):
+        return [principal]
+    if isinstance(principal, dict):
+        return [str(p) for key in ("AWS", "Federated", "CanonicalUser") for p in _list(principal.get(key))]
+    return []
+
+
+def _account_of(arn: str) -> str | None:
+    parts = arn.split(":")
+    if len(parts) > 4 and parts[4]:
+        return parts[4]
+    return arn if arn.isdigit() else None
+
+
+def _bucket(req: dict) -> str | None:
+    return req.get("bucketName") or (req.get("Host") or "").split(".s3", 1)[0] or None
+
+
+# --- decisions: each returns (target, detail) for a hit, None otherwise ----------------------------
+
+def _always(target_key: str | None = None, detail: str = "") -> Callable[[dict, dict, Context], Decision]:
+    def decide(row: dict, req: dict, ctx: Context) -> Decision:
+        target = req.get(target_key) if target_key else None
+        return (None if target is None else str(target), detail or row["eventname"])
+    return decide
+
+
+def _trail(row: dict, req: dict, ctx: Context) -> Decision:
+    name = req.get("name") or req.get("trailName")
+    if row["eventname"] == "UpdateTrail":
+        changed = sorted(k for k in req if k != "name")
+        return name, "UpdateTrail: " + (", ".join(f"{k}={req[k]}" for k in changed) or "no fields")
+    return name, row["eventname"]
+
+
+def _selectors(row: dict, req: dict, ctx: Context) -> Decision:
+    """PutEventSelectors that no longer records every management event."""
+    name = req.get("trailName")
+    basic = [s for s in _list(req.get("eventSelectors")) if isinstance(s, dict)]
+    advanced = [s for s in _list(req.get("advancedEventSelectors")) if isinstance(s, dict)]
+    if advanced:
+        management = [s for s in advanced if any(
+            f.get("field") == "eventCategory" and "Management" in _list(f.get("equals"))
+            for f in _list(s.get("fieldSelectors")) if isinstance(f, dict))]
+        if not management:
+            return name, "advanced event selectors record no management events"
+        for s in management:
+            for f in _list(s.get("fieldSelectors")):
+                if isinstance(f, dict) and f.get("field") == "readOnly":
+                    return name, f"management events limited to readOnly={_list(f.get('equals'))}"
+        return None
+    if not basic:
+        return None
+    with_management = [s for s in basic if not _false(s.get("includeManagementEvents", True))]
+    if not with_management:
+        return name, "management events no longer recorded (includeManagementEvents false)"
+    if all(s.get("readWriteType", "All") != "All" for s in with_management):
+        kinds = sorted({s.get("readWriteType") for s in with_management})
+        return name, f"only {', '.join(kinds)} management events recorded"
+    excluded = sorted({e for s in with_management for e in _list(s.get("excludeManagementEventSources"))})
+    if excluded:
+        return name, f"management events of {', '.join(map(str, excluded))} excluded"
+    return None
+
+
+def _insights(row: dict, req: dict, ctx: Context) -> Decision:
+    if _list(req.get("insightSelectors")):
+        return None
+    return req.get("trailName"), "CloudTrail Insights turned off (no insight selectors)"
+
+
+def _trail_bucket(row: dict, req: dict, ctx: Context) -> Decision:
+    if row["eventsource"] != "s3.amazonaws.com":
+        return None  # CreateTrail/UpdateTrail are read only to learn the trails' buckets
+    bucket = _bucket(req)
+    if bucket not in ctx.trail_buckets:
+        return None
+    name = row["eventname"]
+    if name == "PutBucketLifecycle":
+        rules = _list((req.get("LifecycleConfiguration") or {}).get("Rule"))
+        days = sorted({str((r.get("Expiration") or {}).get("Days")) for r in rules
+                       if isinstance(r, dict) and r.get("Expiration") and r.get("Status", "Enabled") == "Enabled"})
+        return (bucket, f"logs expire after {', '.join(days)} days") if days else None
+    if name == "PutBucketPolicy":
+        grants = any("cloudtrail.amazonaws.com" in json.dumps(s.get("Principal")) and s.get("Effect") == "Allow"
+                     for s in _statements(req.get("bucketPolicy")))
+        denies = any(s.get("Effect") == "Deny" for s in _statements(req.get("bucketPolicy")))
+        if grants and not denies:
+            return None  # the policy a trail needs: how every trail bucket is set up
+        return bucket, "bucket policy no longer lets CloudTrail deliver" if not grants else "bucket policy adds a Deny"
+    return bucket, name
+
+
+def _guardduty_disabled(row: dict, req: dict, ctx: Context) -> Decision:
+    detector = req.get("detectorId")
+    if _false(req.get("enable")):
+        return detector, "detector disabled (enable=false)"
+    off = sorted(str(f.get("name")) for f in _list(req.get("features"))
+                 if isinstance(f, dict) and str(f.get("status", "")).upper() == "DISABLED")
+    if off:
+        return detector, f"protection features disabled: {', '.join(off)}"
+    sources = req.get("dataSources") or {}
+    off = sorted(k for k, v in sources.items() if isinstance(v, dict) and _false(v.get("enable")))
+    return (detector, f"data sources disabled: {', '.join(off)}") if off else None
+
+
+def _guardduty_filter(row: dict, req: dict, ctx: Context) -> Decision:
+    if str(req.get("action", "")).upper() != "ARCHIVE":
+        return None
+    return req.get("name") or req.get("filterName"), "findings filter that archives automatically"
+
+
+def _ipset(row: dict, req: dict, ctx: Context) -> Decision:
+    return req.get("name") or req.get("ipSetId"), f"trusted IP list {req.get('location') or ''}".strip()
+
+
+def _sns_topic_attributes(row: dict, req: dict, ctx: Context) -> Decision:
+    topic = req.get("topicArn")
+    if row["eventname"] == "RemovePermission":
+        return topic, f"permission {req.get('label')} removed"
+    attribute = req.get("attributeName")
+    if attribute in ("Policy", "KmsMasterKeyId", "DeliveryPolicy"):
+        return topic, f"topic {attribute} changed"
+    return None
+
+
+def _sns_subscription(row: dict, req: dict, ctx: Context) -> Decision:
+    name = row["eventname"]
+    if name == "Subscribe":
+        return req.get("topicArn"), f"subscribed {req.get('protocol')} endpoint {req.get('endpoint')}"
+    if name == "SetSubscriptionAttributes":
+        return req.get("subscriptionArn"), f"subscription {req.get('attributeName')} changed"
+    return req.get("subscriptionArn"), "unsubscribed"
+
+
+SECURITY_SOURCES = ("aws.guardduty", "aws.cloudtrail", "aws.securityhub", "aws.config", "aws.access-analyzer",
+                    "AWS API Call via CloudTrail", "GuardDuty Finding", "Security Hub")
+
+
+def _put_rule(row: dict, req: dict, ctx: Context) -> Decision:
+    pattern = str(req.get("eventPattern") or "")
+    if not any(s in pattern for s in SECURITY_SOURCES):
+        return None
+    state = req.get("state") or "ENABLED"
+    return req.get("name"), f"rule delivering security events changed (state {state})"
+
+
+def _nacl_ssh(row: dict, req: dict, ctx: Context) -> Decision:
+    """A network ACL entry that allows a watched port in from the internet."""
+    if str(req.get("ruleAction", "")).lower() != "allow" or str(req.get("egress", False)).lower() == "true":
+        return None
+    cidr = req.get("cidrBlock") or req.get("ipv6CidrBlock")
+    try:
+        net = ipaddress.ip_network(str(cidr), strict=False)
+    except ValueError:
+        return None
+    if net.prefixlen > ctx.settings.internet_prefix_len:
+        return None
+    protocol = str(req.get("aclProtocol", ""))
+    ports = req.get("portRange") or {}
+    if protocol == "-1":
+        low, high = 0, 65535
+    elif protocol in ("6", "tcp"):
+        low, high = int(ports.get("from", 0)), int(ports.get("to", 65535))
+    else:
+        return None
+    open_ports = [p for p in ctx.settings.watched_ports if low <= p <= high]
+    if not open_ports:
+        return None
+    return req.get("networkAclId"), f"rule {req.get('ruleNumber')} allows port {', '.join(map(str, open_ports))} from {cidr}"
+
+
+def _root(row: dict, req: dict, ctx: Context) -> Decision:
+    if row.get("identity_type") != "Root" or row.get("invoked_by"):
+        return None
+    return None, f"root called {row['eventname']}"
+
+
+def _login_mfa(row: dict, req: dict, ctx: Context) -> Decision:
+    if row.get("identity_type") not in ("IAMUser", "Root") or _login_failed(row):
+        return None  # federated and SSO sign-ins carry MFAUsed "No": their MFA is at the identity provider
+    extra = _obj(row.get("additionaleventdata"))
+    if extra.get("MFAUsed") != "No":
+        return None
+    return row.get("identity_arn"), "console sign-in without MFA"
+
+
+def _login_failed(row: dict) -> bool:
+    return _obj(row.get("responseelements")).get("ConsoleLogin") == "Failure"
+
+
+def _login_failure(row: dict, req: dict, ctx: Context) -> Decision:
+    if not _login_failed(row):
+        return None
+    return row.get("identity_arn") or row.get("user_name"), f"console sign-in failed: {row.get('errormessage') or 'Failure'}"
+
+
+def _key_for_other(row: dict, req: dict, ctx: Context) -> Decision:
+    target = req.get("userName")
+    if not target:
+        return None  # a key for the caller itself
+    caller = row.get("user_name") if row.get("identity_type") == "IAMUser" else None
+    if caller is None and row.get("identity_arn"):
+        caller = str(row["identity_arn"]).rsplit("/", 1)[-1] if row.get("identity_type") == "IAMUser" else None
+    if caller == target:
+        return None
+    return target, f"access key created for user {target}"
+
+
+ADMIN_POLICIES = ("arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::aws:policy/IAMFullAccess")
+
+
+def _admin_policy(row: dict, req: dict, ctx: Context) -> Decision:
+    principal = req.get("userName") or req.get("roleName") or req.get("groupName")
+    arn = req.get("policyArn")
+    if arn is not None:
+        return (principal, f"{arn.rsplit('/', 1)[-1]} attached") if arn in ADMIN_POLICIES else None
+    for s in _statements(req.get("policyDocument")):
+        actions, resources = _list(s.get("Action")), _list(s.get("Resource"))
+        if s.get("Effect") == "Allow" and ("*" in actions or "iam:*" in actions) and "*" in resources:
+            return principal, f"inline policy {req.get('policyName')} allows {', '.join(map(str, actions))} on *"
+    return None
+
+
+def _trust(row: dict, req: dict, ctx: Context) -> Decision:
+    own = {row.get("account"), row.get("identity_account")} - {None}  # the path's account, and the caller's
+    outside = sorted({p for s in _statements(req.get("policyDocument")) if s.get("Effect") == "Allow"
+                      for p in _principals(s) if p == "*" or _account_of(p) not in (own | {None})})
+    if not outside:
+        return None
+    return req.get("roleName"), f"role trusts {', '.join(outside)}"
+
+
+def _shared(row: dict, req: dict, ctx: Context) -> Decision:
+    """A snapshot or image shared with another account or made public."""
+    name = row["eventname"]
+    if name == "ModifyDBSnapshotAttribute" or name == "ModifyDBClusterSnapshotAttribute":
+        added = _list(req.get("valuesToAdd"))
+        target = req.get("dBSnapshotIdentifier") or req.get("dBClusterSnapshotIdentifier")
+    else:
+        permission = req.get("createVolumePermission") or req.get("launchPermission") or {}
+        added = [i.get("userId") or i.get("group") for i in _list((permission or {}).get("add")) if isinstance(i, dict)]
+        target = req.get("snapshotId") or req.get("imageId")
+    added = [str(a) for a in added if a]
+    if not added:
+        return None
+    return target, f"shared with {', '.join('everyone' if a.lower() in ('all', 'all_users') else a for a in added)}"
+
+
+BLOCK_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+
+def _public_s3(row: dict, req: dict, ctx: Context) -> Decision:
+    name, bucket = row["eventname"], _bucket(req)
+    if name in ("DeleteBucketPublicAccessBlock", "DeleteAccountPublicAccessBlock", "DeletePublicAccessBlock"):
+        return bucket or row.get("account"), "public access block removed"
+    if name in ("PutBucketPublicAccessBlock", "PutAccountPublicAccessBlock", "PutPublicAccessBlock"):
+        config = req.get("PublicAccessBlockConfiguration") or req.get("publicAccessBlockConfiguration") or {}
+        off = [f for f in BLOCK_FLAGS if _false(config.get(f))]
+        return (bucket or row.get("account"), f"public access block off: {', '.join(off)}") if off else None
+    if name == "PutBucketPolicy":
+        for s in _statements(req.get("bucketPolicy")):
+            if s.get("Effect") == "Allow" and "*" in _principals(s) + ([s["Principal"]] if s.get("Principal") == "*" else []) \
+                    and not s.get("Condition"):
+                return bucket, "bucket policy allows everyone"
+        return None
+    if name == "PutBucketAcl":
+        text = json.dumps(req)
+        for group in ("AllUsers", "AuthenticatedUsers"):
+            if f"acs.amazonaws.com/groups/global/{group}" in text:
+                return bucket, f"bucket ACL grants {group}"
+        if str(req.get("x-amz-acl", "")).startswith("public-"):
+            return bucket, f"canned ACL {req.get('x-amz-acl')}"
+        return None
+    return None
+
+
+def _kms(row: dict, req: dict, ctx: Context) -> Decision:
+    key = req.get("keyId")
+    if row["eventname"] == "ScheduleKeyDeletion":
+        return key, f"key deletion scheduled in {req.get('pendingWindowInDays', 30)} days"
+    return key, "key disabled"
+
+
+def _flow_logs(row: dict, req: dict, ctx: Context) -> Decision:
+    request = req.get("DeleteFlowLogsRequest") or req
+    ids = [i.get("content") if isinstance(i, dict) else i for i in _list(request.get("FlowLogId") or request.get("flowLogIds"))]
+    return ", ".join(str(i) for i in ids if i) or None, "VPC flow logs deleted"
+
+
+# --- the catalogue -------------------------------------------------------------------------------
+
+IMPAIR_LOGS = "T1562.008 Impair Defenses: Disable or Modify Cloud Logs"
+IMPAIR_TOOLS = "T1562.001 Impair Defenses: Disable or Modify Tools"
+CLOUD_FIREWALL = "T1562.007 Impair Defenses: Disable or Modify Cloud Firewall"
+VALID_CLOUD = "T1078.004 Valid Accounts: Cloud Accounts"
+EXTRA_CREDS = "T1098.001 Account Manipulation: Additional Cloud Credentials"
+EXTRA_ROLES = "T1098.003 Account Manipulation: Additional Cloud Roles"
+SSH_KEYS = "T1098.004 Account Manipulation: SSH Authorized Keys"
+
+CT, GD, SNS, EB, EC2, IAM, S3 = ("cloudtrail.amazonaws.com", "guardduty.amazonaws.com", "sns.amazonaws.com",
+                                 "events.amazonaws.com", "ec2.amazonaws.com", "iam.amazonaws.com", "s3.amazonaws.com")
+
+CATALOGUE: tuple[Detection, ...] = (
+    # Notifications
+    Detection("sns_subscription_changed", "SNS subscription changed", "SNS サブスクリプションの変更", "medium", IMPAIR_TOOLS,
+              {SNS: ("Subscribe", "Unsubscribe", "SetSubscriptionAttributes")},
+              "Alerts reach people through SNS subscriptions: removing one silences an alarm, adding one copies it to an outsider.",
+              "A team rotating its on-call e-mail or wiring a new Lambda subscriber.", _sns_subscription),
+    Detection("sns_topic_deleted", "SNS topic deleted", "SNS トピックの削除", "high", IMPAIR_TOOLS, {SNS: ("DeleteTopic",)},
+              "Deleting the topic an alarm publishes to drops every alert sent to it.",
+              "Tearing down a stack that owned the topic.", _always("topicArn", "topic deleted")),
+    Detection("sns_topic_policy_changed", "SNS topic policy changed", "SNS トピックポリシーの変更", "medium", IMPAIR_TOOLS,
+              {SNS: ("SetTopicAttributes", "RemovePermission")},
+              "A topic policy decides who may publish: removing EventBridge's or CloudWatch's right silences alarms.",
+              "Infrastructure code re-applying the same policy; display-name changes are not hits.", _sns_topic_attributes),
+    Detection("eventbridge_rule_disabled", "EventBridge rule deleted or disabled", "EventBridge ルールの削除・無効化", "high", IMPAIR_TOOLS,
+              {EB: ("DeleteRule", "DisableRule", "RemoveTargets")},
+              "The rules that carry GuardDuty and CloudTrail events to the alert path can be switched off without touching either.",
+              "Deploys that replace rules; check the rule name against the alerting stack.", _always("name")),
+    Detection("eventbridge_security_rule_changed", "EventBridge rule for security events changed", "セキュリティイベント用 EventBridge ルールの変更",
+              "medium", IMPAIR_TOOLS, {EB: ("PutRule",)},
+              "A changed pattern on a rule that delivers security events can quietly match nothing.",
+              "Deploys of the alerting stack itself.", _put_rule),
+    # CloudTrail tampering
+    Detection("cloudtrail_stopped", "CloudTrail logging stopped", "CloudTrail ログ記録の停止", "critical", IMPAIR_LOGS,
+              {CT: ("StopLogging",)}, "With logging stopped, nothing that follows is recorded.",
+              "Almost none in production; test trails in sandboxes.", _always("name", "logging stopped")),
+    Detection("cloudtrail_deleted", "CloudTrail trail deleted", "CloudTrail 証跡の削除", "critical", IMPAIR_LOGS,
+              {CT: ("DeleteTrail",)}, "A deleted trail records nothing and its configuration is gone.",
+              "Replacing an account trail with an organization trail.", _always("name", "trail deleted")),
+    Detection("cloudtrail_updated", "CloudTrail trail updated", "CloudTrail 証跡の設定変更", "high", IMPAIR_LOGS,
+              {CT: ("UpdateTrail",)}, "UpdateTrail can move logs to another bucket, drop regions or global events, or remove validation.",
+              "Planned changes of the log bucket or KMS key.", _trail),
+    Detection("cloudtrail_selectors_reduced", "CloudTrail event selectors drop management events",
+              "CloudTrail イベントセレクタで管理イベントを除外", "high", IMPAIR_LOGS, {CT: ("PutEventSelectors",)},
+              "Selectors that exclude management events (or their writes) keep the trail 'on' while it records nothing useful.",
+              "Data-event-only trails created on purpose beside a management trail.", _selectors),
+    Detection("cloudtrail_insights_disabled", "CloudTrail Insights turned off", "CloudTrail Insights の無効化", "low", IMPAIR_LOGS,
+              {CT: ("PutInsightSelectors",)}, "Insights flags unusual API volumes; turning it off hides a noisy attacker.",
+              "Cost reduction.", _insights),
+    Detection("trail_bucket_changed", "Trail log bucket changed", "証跡のログバケットの変更", "high", IMPAIR_LOGS,
+              {S3: ("PutBucketLifecycle", "PutBucketPolicy", "DeleteBucketPolicy", "DeleteBucket"), CT: ("CreateTrail", "UpdateTrail")},
+              "Logs can be destroyed where they land: an expiry rule, a policy that stops delivery, or the bucket deleted.",
+              "Retention policies set on purpose; trail buckets are those named by CreateTrail/UpdateTrail in the evidence "
+              "or AUDIT_TOOLKIT_TRAIL_BUCKETS.", _trail_bucket),
+    # GuardDuty tampering
+    Detection("guardduty_detector_deleted", "GuardDuty detector deleted", "GuardDuty ディテクターの削除", "critical", IMPAIR_TOOLS,
+              {GD: ("DeleteDetector",)}, "No detector, no findings.", "Moving to delegated administration.",
+              _always("detectorId", "detector deleted")),
+    Detection("guardduty_detector_disabled", "GuardDuty detector or protection disabled", "GuardDuty の無効化", "critical", IMPAIR_TOOLS,
+              {GD: ("UpdateDetector",)}, "A suspended detector or a disabled protection plan stops findings silently.",
+              "Cost reviews turning off a protection plan; frequency changes are not hits.", _guardduty_disabled),
+    Detection("guardduty_trusted_ip_list", "GuardDuty trusted IP list set", "GuardDuty 信頼済み IP リストの設定", "high", IMPAIR_TOOLS,
+              {GD: ("CreateIPSet", "UpdateIPSet")}, "GuardDuty raises no finding for traffic from a trusted IP list: an attacker adds its own.",
+              "Adding office ranges.", _ipset),
+    Detection("guardduty_auto_archive_filter", "GuardDuty auto-archive filter", "GuardDuty 自動アーカイブフィルタ", "high", IMPAIR_TOOLS,
+              {GD: ("CreateFilter", "UpdateFilter")}, "An ARCHIVE filter hides matching findings from every console and export.",
+              "Suppression rules for known scanners.", _guardduty_filter),
+    Detection("guardduty_publishing_removed", "GuardDuty export destination removed", "GuardDuty エクスポート先の削除", "high",
+              IMPAIR_TOOLS, {GD: ("DeletePublishingDestination",)}, "Findings stop reaching the S3 export the investigation reads.",
+              "Moving the export bucket.", _always("destinationId", "publishing destination deleted")),
+    Detection("guardduty_member_disassociated", "GuardDuty member left its administrator", "GuardDuty メンバーの管理者からの離脱",
+              "high", IMPAIR_TOOLS, {GD: ("DisassociateFromMasterAccount", "DisassociateFromAdministratorAccount")},
+              "A member account that leaves its administrator stops sending findings to the security team.",
+              "Reorganizing accounts.", _always("detectorId", "account left its GuardDuty administrator")),
+    # Other ways into an instance
+    Detection("ec2_instance_connect_key", "SSH key pushed to an instance", "インスタンスへの SSH 公開鍵の送信", "medium",
+              "T1021.004 Remote Services: SSH", {"ec2-instance-connect.amazonaws.com": ("SendSSHPublicKey", "SendSerialConsoleSSHPublicKey")},
+              "EC2 Instance Connect and the serial console let anyone with the API right log in, past security groups for the serial console.",
+              "Engineers using Instance Connect as their normal way in.", _always("instanceId", "SSH public key sent")),
+    Detection("ec2_key_pair_imported", "EC2 key pair imported", "EC2 キーペアのインポート", "low", SSH_KEYS, {EC2: ("ImportKeyPair",)},
+              "An imported key pair is a key the attacker holds, ready for new instances.", "Engineers registering their own keys.",
+              _always("keyName", "key pair imported")),
+    Detection("ssm_session_started", "SSM session started", "SSM セッションの開始", "medium", "T1021.007 Remote Services: Cloud Services",
+              {"ssm.amazonaws.com": ("StartSession",)}, "Session Manager is a shell on the instance with no port open at all.",
+              "Routine administration through Session Manager.", _always("target", "Session Manager shell")),
+    Detection("ssm_command_sent", "SSM command sent to instances", "SSM コマンドの送信", "low", "T1651 Cloud Administration Command",
+              {"ssm.amazonaws.com": ("SendCommand",)}, "Run Command executes scripts on instances as root.",
+              "Patch and inventory automation.", _always("documentName", "command sent")),
+    Detection("nacl_ssh_open", "Network ACL allows a watched port from the internet", "ネットワーク ACL でインターネットからの SSH を許可",
+              "high", CLOUD_FIREWALL, {EC2: ("CreateNetworkAclEntry", "ReplaceNetworkAclEntry")},
+              "Network ACLs are a second door beside security groups.", "Public subnets of bastion hosts.", _nacl_ssh),
+    # Identity
+    Detection("root_used", "Root user activity", "ルートユーザーの利用", "high", VALID_CLOUD, {},
+              "The root user cannot be restricted by IAM; day-to-day use is a finding by itself.",
+              "The few tasks only root can do (billing, account settings).", _root),
+    Detection("console_login_without_mfa", "Console sign-in without MFA", "MFA なしのコンソールサインイン", "medium", VALID_CLOUD,
+              {"signin.amazonaws.com": ("ConsoleLogin",)}, "A password alone let someone into the console.",
+              "None for IAM users once MFA is required; SSO and federated sign-ins are not hits.", _login_mfa),
+    Detection("console_login_failed", "Failed console sign-in", "コンソールサインインの失敗", "low", "T1110 Brute Force",
+              {"signin.amazonaws.com": ("ConsoleLogin",)}, "Repeated failures are password guessing.", "Mistyped passwords.", _login_failure),
+    Detection("access_key_for_other_user", "Access key created for another user", "他ユーザーのアクセスキー作成", "high", EXTRA_CREDS,
+              {IAM: ("CreateAccessKey",)}, "A key made for someone else is a credential the caller holds in that user's name.",
+              "Administrators provisioning service users.", _key_for_other),
+    Detection("iam_user_created", "IAM user or console password created", "IAM ユーザー・パスワードの作成", "low",
+              "T1136.003 Create Account: Cloud Account", {IAM: ("CreateUser", "CreateLoginProfile")},
+              "New users and passwords are persistence.", "Onboarding.", _always("userName", "")),
+    Detection("iam_admin_policy_attached", "Administrator rights granted", "管理者権限の付与", "high", EXTRA_ROLES,
+              {IAM: ("AttachUserPolicy", "AttachRolePolicy", "AttachGroupPolicy", "PutUserPolicy", "PutRolePolicy", "PutGroupPolicy")},
+              "AdministratorAccess, IAMFullAccess or an inline '*' on '*' is the whole account.", "Break-glass roles set up on purpose.",
+              _admin_policy),
+    Detection("role_trust_external", "Role trusts another account", "ロールの信頼ポリシーに外部アカウント", "high", EXTRA_ROLES,
+              {IAM: ("UpdateAssumeRolePolicy", "CreateRole")},
+              "A trust policy naming an outside account is a back door that survives password and key rotation.",
+              "Cross-account roles for partners and the organization's tooling accounts.",
+              lambda row, req, ctx: _trust(row, {**req, "policyDocument": req.get("policyDocument") or req.get("assumeRolePolicyDocument")}, ctx)),
+    Detection("resource_shared_externally", "Snapshot or image shared outside the account", "スナップショット・AMI の外部共有", "high",
+              "T1537 Transfer Data to Cloud Account",
+              {EC2: ("ModifySnapshotAttribute", "ModifyImageAttribute"), "rds.amazonaws.com": ("ModifyDBSnapshotAttribute", "ModifyDBClusterSnapshotAttribute")},
+              "Sharing a disk snapshot or database snapshot copies the data to an account the attacker owns.",
+              "Sharing AMIs with the organization's other accounts.", _shared),
+    Detection("s3_public_access", "S3 opened to the public", "S3 の公開設定", "high", "T1530 Data from Cloud Storage",
+              {S3: ("PutBucketPublicAccessBlock", "DeleteBucketPublicAccessBlock", "PutBucketPolicy", "PutBucketAcl"),
+               "s3control.amazonaws.com": ("PutPublicAccessBlock", "DeletePublicAccessBlock")},
+              "A public bucket is readable by anyone who guesses its name.", "Static website buckets.", _public_s3),
+    Detection("config_recorder_stopped", "AWS Config recording stopped", "AWS Config 記録の停止", "high", IMPAIR_LOGS,
+              {"config.amazonaws.com": ("StopConfigurationRecorder", "DeleteConfigurationRecorder", "DeleteDeliveryChannel")},
+              "Config keeps the history of every resource's configuration; stopped, changes go unrecorded.",
+              "Region clean-up.", _always("configurationRecorderName", "")),
+    Detection("kms_key_deletion", "KMS key disabled or scheduled for deletion", "KMS キーの無効化・削除予約", "high",
+              "T1485 Data Destruction", {"kms.amazonaws.com": ("ScheduleKeyDeletion", "DisableKey")},
+              "Data encrypted under a deleted key is lost for good, logs included.", "Retiring unused keys.", _kms),
+    Detection("flow_logs_deleted", "VPC flow logs deleted", "VPC フローログの削除", "high", IMPAIR_LOGS, {EC2: ("DeleteFlowLogs",)},
+              "Flow logs are the network record; deleting them hides exfiltration and lateral movement.", "Network clean-up.",
+              _flow_logs),
+    Detection("organization_left", "Account left its organization", "組織からのアカウント離脱", "critical", IMPAIR_TOOLS,
+              {"organizations.amazonaws.com": ("LeaveOrganization",)},
+              "Outside the organization, its trails, SCPs and delegated GuardDuty no longer apply.", "Planned account moves.",
+              _always(None, "account left the organization")),
+)
+
+BY_ID: Mapping[str, Detection] = {d.id: d for d in CATALOGUE}
+
+
+def select(only: Iterable[str] | None = None, min_severity: str | None = None) -> list[Detection]:
+    """The detections asked for, by id and by lowest severity; an unknown id is an error."""
+    chosen = list(CATALOGUE)
+    if only:
+        unknown = sorted(set(only) - set(BY_ID))
+        if unknown:
+            raise ConfigError(f"unknown detection {', '.join(unknown)}; known: {', '.join(BY_ID)}")
+        chosen = [d for d in chosen if d.id in set(only)]
+    if min_severity:
+        if min_severity not in SEVERITIES:
+            raise ConfigError(f"severity must be one of {', '.join(SEVERITIES)}, got {min_severity!r}")
+        floor = SEVERITIES.index(min_severity)
+        chosen = [d for d in chosen if SEVERITIES.index(d.severity) >= floor]
+    return chosen
+
+
+def outcome(row: Mapping) -> str:
+    """"attempt" for a call that failed (errorCode, or a console sign-in that failed), else "success"."""
+    if row.get("errorcode"):
+        return "attempt"
+    return "attempt" if row.get("eventname") == "ConsoleLogin" and _login_failed(dict(row)) else "success"
+
+
+def match(detection: Detection, row: Mapping, ctx: Context | None = None) -> dict | None:
+    """The hit one event is for this detection, or None. The one decision batch and real time share."""
+    if not detection.reads(row):
+        return None
+    row = dict(row)
+    decided = detection.decide(row, _obj(row.get("requestparameters")), ctx or Context())
+    if decided is None:
+        return None
+    target, detail = decided
+    who = resolve(row)
+    return {
+        "detection": detection.id, "severity": detection.severity, "title": detection.title_en,
+        "technique": detection.technique, "event_time": row.get("eventtime"), "account": row.get("account"),
+        "region": row.get("region"), "event_source": row.get("eventsource"), "event_name": row.get("eventname"),
+        "outcome": outcome(row), "error_code": row.get("errorcode"), "target": None if target is None else str(target),
+        "detail": detail, "actor": who["actor"], "actor_type": who["actor_type"], "actor_arn": who["actor_arn"],
+        "source_ip": row.get("sourceipaddress"), "tool": who["tool"], "event_id": row.get("eventid"),
+    }
+
+
+def evaluate(row: Mapping, ctx: Context | None = None, detections: Iterable[Detection] = CATALOGUE) -> list[dict]:
+    """Every hit one event makes (the real-time path)."""
+    return [hit for d in detections if (hit := match(d, row, ctx)) is not None]
+
+
+def learn_trail_buckets(events: pd.DataFrame, settings: Settings | None = None) -> frozenset[str]:
+    """Buckets that receive a trail's logs: named by CreateTrail/UpdateTrail in the evidence, or configured."""
+    found = set(getattr(settings or Settings(), "trail_buckets", ()) or ())
+    if len(events):
+        for row in records(events[(events["eventsource"] == CT) & events["eventname"].isin(["CreateTrail", "UpdateTrail"])]):
+            bucket = _obj(row.get("requestparameters")).get("s3BucketName")
+            if bucket and not row.get("errorcode"):
+                found.add(str(bucket))
+    return frozenset(found)
+
+
+def hits(detection: Detection, events: pd.DataFrame, ctx: Context | None = None) -> pd.DataFrame:
+    """The hits among a detection query's rows, in time order."""
+    if detection.id == "trail_bucket_changed":
+        ctx = Context((ctx or Context()).settings, (ctx or Context()).trail_buckets | learn_trail_buckets(events))
+    found = [h for row in records(events) if (h := match(detection, row, ctx)) is not None]
+    return to_frame(found)
+
+
+def to_frame(found: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(found, columns=HIT_COLUMNS)
+    if frame.empty:
+        return frame.astype({"event_time": "datetime64[ns, UTC]"})
+    frame["event_time"] = pd.to_datetime(frame["event_time"], utc=True, format="ISO8601")
+    return frame.sort_values(["event_time", "detection", "event_id"], kind="stable", ignore_index=True)
+
+
+def catalogue_table(language: str = "en") -> pd.DataFrame:
+    """The catalogue as a table: id, title, severity, technique, events read, rationale, false positives."""
+    return pd.DataFrame([{
+        "id": d.id, "title": d.title(language), "severity": d.severity, "technique": d.technique,
+        "events": ", ".join(d.event_names) or "any event by root", "rationale": d.rationale,
+        "false_positive": d.false_positive, "query": d.query,
+    } for d in CATALOGUE])
