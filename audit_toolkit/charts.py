@@ -1,0 +1,313 @@
+"""Charts: each `plot_x(df, ax=None, ...) -> Axes`, drawn on the caller's Axes, never shown.
+
+Times are drawn in the display time zone (Settings.display_tz, UTC by default; Asia/Tokyo is what
+most Chatwork readers want). Every string from the evidence goes through `label()`: a `$` in a group
+description must not switch matplotlib into mathtext, and a newline must not break the layout.
+Japanese text renders with the IPAex Gothic font bundled by matplotlib-fontja, so it does not depend
+on what fonts the machine has.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping
+from zoneinfo import ZoneInfo
+
+import matplotlib
+
+matplotlib.use("Agg")  # charts are written to files, reports and chat, never to a window
+
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib_fontja  # noqa: E402,F401  (registers IPAexGothic: Japanese text as glyphs, not boxes)
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from .analysis.events import records  # noqa: E402
+from .settings import Settings  # noqa: E402
+
+# Latin text in DejaVu Sans as usual; glyphs it lacks (Japanese) fall back to the bundled IPAexGothic.
+matplotlib.rcParams["font.family"] = ["DejaVu Sans", matplotlib_fontja.matplotlib_fontja.FONT_NAME]
+
+# GuardDuty's severity bands (docs: "Severity levels of GuardDuty findings"), lowest first.
+SEVERITY_BANDS = [("Low", 1.0, "#4c9be8"), ("Medium", 4.0, "#f0a30a"), ("High", 7.0, "#d9480f"), ("Critical", 9.0, "#7b1fa2")]
+FINDING_TIME_COLUMNS = ("first_seen", "created_at", "updated_at", "event_time", "time")
+OPEN_COLOR, BEFORE_COLOR, STILL_OPEN_COLOR = "#e03131", "#f08c00", "#c92a2a"
+
+
+def label(value: object, width: int = 60) -> str:
+    """Evidence text made inert for matplotlib: no mathtext, one line, at most `width` characters."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    text = " ".join(str(value).split())  # newlines and tabs become spaces
+    if len(text) > width:
+        text = text[: width - 1] + "…"
+    return text.replace("$", r"\$")
+
+
+def short_actor(actor: object) -> str:
+    """`arn:aws:iam::1111:user/alice` -> `alice`; a role session -> `ops-admin (session mallory)`."""
+    text = "" if actor is None or (not isinstance(actor, str) and pd.isna(actor)) else str(actor)
+    text = re.sub(r" \(SSO via [^)]*\)", " (SSO)", text)
+    if text.startswith("arn:"):
+        text = text.split(":", 5)[-1]
+        text = text.split("/", 1)[-1] if "/" in text else text
+    return text
+
+
+def band(severity: object) -> str:
+    """The GuardDuty band of a numeric severity."""
+    value = float(severity) if severity is not None and not pd.isna(severity) else 0.0
+    name = SEVERITY_BANDS[0][0]
+    for band_name, low, _ in SEVERITY_BANDS:
+        if value >= low:
+            name = band_name
+    return name
+
+
+def _zone(settings: Settings | None) -> ZoneInfo:
+    return ZoneInfo((settings or Settings()).display_tz)
+
+
+def _num(when) -> float:
+    return float(mdates.date2num(pd.Timestamp(when).tz_convert("UTC") if pd.Timestamp(when).tzinfo else pd.Timestamp(when).tz_localize("UTC")))
+
+
+def _time_axis(ax: Axes, zone: ZoneInfo) -> None:
+    locator = mdates.AutoDateLocator(tz=zone, minticks=3, maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=zone))
+    ax.set_xlabel(f"time ({zone.key})")
+
+
+def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
+    if ax is None:
+        _, ax = plt.subplots(figsize=size, layout="constrained")
+    return ax
+
+
+def _group_key(row: Mapping) -> tuple:
+    return (row.get("account"), row.get("region"), row.get("group_id") or row.get("group_name"))
+
+
+def group_names(changes: pd.DataFrame | None) -> dict[tuple, str]:
+    """(account, region, group) -> "name (description)" from CreateSecurityGroup rows, when the evidence holds them."""
+    names: dict[tuple, str] = {}
+    if changes is None or changes.empty:
+        return names
+    for row in records(changes[changes["action"] == "create_group"]):
+        parts = [row.get("group_name") or ""]
+        if row.get("description"):
+            parts.append(f"({row['description']})")
+        names[_group_key(row)] = " ".join(p for p in parts if p)
+    return names
+
+
+def _row_label(key: tuple, names: Mapping[tuple, str]) -> str:
+    account, region, group = key
+    name = names.get(key)
+    head = label(group, 24) + (f" {label(name, 36)}" if name else "")
+    return f"{head}\n{label(account, 14)} {label(region, 16)}"
+
+
+def _ports(row: Mapping) -> str:
+    if row["protocol"] == "-1":
+        return "all traffic"
+    low, high = row["from_port"], row["to_port"]
+    return f"{label(row['protocol'], 8)}/{low if low == high else f'{low}-{high}'}"
+
+
+def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd.DataFrame | None = None,
+                  changes: pd.DataFrame | None = None, start=None, end=None, settings: Settings | None = None) -> Axes:
+    """Exposure windows: one row per security group, a bar per window from opened to closed.
+
+    A still-open window runs to `end` (the end of the evidence) and ends in an arrow; a window already
+    open before the evidence starts at `start` with a hatched lead. Each bar says its port and CIDR and
+    who opened and closed it. `findings` (with `group_id` and a time column) are drawn as markers on
+    their group's row, coloured by severity band. `changes` gives group names and descriptions.
+    """
+    zone = _zone(settings)
+    rows = records(windows)
+    keys = list(dict.fromkeys(_group_key(r) for r in rows))
+    rows.sort(key=lambda r: keys.index(_group_key(r)))  # stable: a group's windows in adjacent lanes, in time order
+    ax = _axes(ax, (12, 1.5 + 0.75 * max(1, len(rows))))
+    times = [t for r in rows for t in (r["opened_at"], r["closed_at"]) if t is not None]
+    if start is None:
+        start = min(times) - pd.Timedelta(hours=1) if times else pd.Timestamp.now(tz="UTC")
+    if end is None:
+        end = max(times) + pd.Timedelta(hours=1) if times else pd.Timestamp(start) + pd.Timedelta(hours=1)
+    x0, x1 = _num(start), _num(end)
+    lead = (x1 - x0) * 0.03  # the hatched lead of a window open before the evidence
+    names = group_names(changes)
+    lanes: dict[tuple, list[int]] = {}
+    for y, r in enumerate(rows):
+        lanes.setdefault(_group_key(r), []).append(y)
+        left = _num(r["opened_at"]) if r["opened_at"] is not None else x0
+        right = _num(r["closed_at"]) if r["closed_at"] is not None else x1
+        color = STILL_OPEN_COLOR if r["still_open"] else OPEN_COLOR
+        text = f"{_ports(r)} from {label(r['cidr'], 43)}"
+        if r["open_before_evidence"]:
+            ax.barh(y, min(lead, right - left), left=left, height=0.4, color="white", edgecolor=BEFORE_COLOR,
+                    hatch="////", gid="before-evidence")
+            ax.barh(y, max(right - left - lead, 0), left=left + lead, height=0.4, color=BEFORE_COLOR, alpha=0.8,
+                    gid="window")
+            opened = "open before the evidence"
+        else:
+            ax.barh(y, right - left, left=left, height=0.4, color=color, alpha=0.8, gid="window")
+            opened = f"opened by {label(short_actor(r['opened_by']), 40)}"
+        if r["still_open"]:
+            ax.plot([right], [y], marker=">", markersize=10, color=color, gid="still-open")
+            closed = "still open"
+        else:
+            closed = f"closed by {label(short_actor(r['closed_by']), 40)}"
+        ax.annotate(text, (left, y - 0.24), fontsize=8, va="bottom", annotation_clip=False)
+        ax.annotate(f"{opened}; {closed}", (left, y + 0.24), fontsize=7, va="top", color="#444", annotation_clip=False)
+    y_of = {k: ys[0] for k, ys in lanes.items()}
+    for ys in list(lanes.values())[1:]:
+        ax.axhline(ys[0] - 0.5, color="#bbb", linewidth=0.8)
+    handles = [Patch(color=OPEN_COLOR, alpha=0.8, label="open to the internet"),
+               Patch(facecolor="white", edgecolor=BEFORE_COLOR, hatch="////", label="open before the evidence"),
+               Line2D([], [], marker=">", color=STILL_OPEN_COLOR, linestyle="", label="still open at the end")]
+    if findings is not None and len(findings):
+        handles += _finding_markers(ax, findings, y_of)
+    ax.set_yticks([sum(ys) / len(ys) for ys in lanes.values()], [_row_label(k, names) for k in lanes], fontsize=8)
+    ax.set_ylim(len(rows) - 0.4, -0.6)  # first group on top
+    ax.set_xlim(x0, x1 + lead)
+    _time_axis(ax, zone)
+    ax.set_title("Exposure windows of watched ports to the internet")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    return ax
+
+
+def _finding_time(findings: pd.DataFrame) -> str:
+    for column in FINDING_TIME_COLUMNS:
+        if column in findings.columns:
+            return column
+    raise ValueError(f"findings need a time column, one of {', '.join(FINDING_TIME_COLUMNS)}")
+
+
+def _finding_markers(ax: Axes, findings: pd.DataFrame, y_of: Mapping[tuple, int]) -> list:
+    column = _finding_time(findings)
+    by_group = {k[2]: y for k, y in y_of.items()}
+    drawn: dict[str, Line2D] = {}
+    for f in records(findings):
+        y = y_of.get(_group_key(f), by_group.get(f.get("group_id")))
+        if y is None or f.get(column) is None:
+            continue
+        name = band(f.get("severity"))
+        color = dict((b, c) for b, _, c in SEVERITY_BANDS)[name]
+        ax.plot([_num(f[column])], [y], marker="X", markersize=9, color=color, markeredgecolor="black",
+                linestyle="", gid="finding")
+        drawn[name] = Line2D([], [], marker="X", color=color, markeredgecolor="black", linestyle="",
+                             label=f"GuardDuty finding ({name})")
+    return [drawn[b] for b, _, _ in SEVERITY_BANDS if b in drawn]
+
+
+ACTION_MARKERS = {"authorize": "^", "revoke": "v", "modify": "D", "create_group": "s", "delete_group": "X",
+                  "update_description": "o"}
+
+
+def plot_changes(changes: pd.DataFrame, ax: Axes | None = None, *, settings: Settings | None = None,
+                 max_actors: int = 10) -> Axes:
+    """Security-group changes over time: one row per group, a marker per change coloured by actor,
+    shaped by action; failed attempts drawn hollow inside a black ring."""
+    zone = _zone(settings)
+    rows = records(changes)
+    keys = list(dict.fromkeys(_group_key(r) for r in rows))
+    ax = _axes(ax, (12, 1.5 + 0.6 * max(1, len(keys))))
+    actors = list(pd.Series([short_actor(r["actor"]) for r in rows], dtype=object).value_counts(sort=True).index)
+    shown = actors[:max_actors]
+    cmap = plt.get_cmap("tab10")
+    colors = {a: cmap(i % 10) for i, a in enumerate(shown)}
+    y_of = {k: i for i, k in enumerate(keys)}
+    for r in rows:
+        actor = short_actor(r["actor"])
+        color = colors.get(actor, "#999999")
+        failed = r["error_code"] is not None
+        ax.plot([_num(r["event_time"])], [y_of[_group_key(r)]], marker=ACTION_MARKERS.get(r["action"], "o"),
+                markersize=11 if failed else 8, linestyle="", color=color,
+                markerfacecolor="white" if failed else color, markeredgecolor="black" if failed else color,
+                markeredgewidth=2 if failed else 1, gid="failed" if failed else "change")
+    handles = [Line2D([], [], marker="o", linestyle="", color=colors[a], label=label(a, 50)) for a in shown]
+    if len(actors) > len(shown):
+        handles.append(Line2D([], [], marker="o", linestyle="", color="#999999", label=f"{len(actors) - len(shown)} other actors"))
+    handles += [Line2D([], [], marker=m, linestyle="", color="#555", label=a.replace("_", " "))
+                for a, m in ACTION_MARKERS.items() if any(r["action"] == a for r in rows)]
+    if any(r["error_code"] is not None for r in rows):
+        handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="white", markeredgecolor="black",
+                              markeredgewidth=2, color="black", label="failed attempt"))
+    names = group_names(changes)
+    ax.set_yticks(range(len(keys)), [_row_label(k, names) for k in keys], fontsize=8)
+    ax.set_ylim(len(keys) - 0.5, -0.5)
+    _time_axis(ax, zone)
+    ax.set_title("Security-group changes")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    return ax
+
+
+def plot_findings(findings: pd.DataFrame, ax: Axes | None = None, *, freq: str = "D",
+                  settings: Settings | None = None) -> Axes:
+    """GuardDuty findings over time: a stacked bar per period (`freq`, a pandas offset) by severity band."""
+    zone = _zone(settings)
+    ax = _axes(ax, (10, 4))
+    column = _finding_time(findings) if len(findings) else None
+    names = [b for b, _, _ in SEVERITY_BANDS]
+    if column is None:
+        counts = pd.DataFrame(columns=names)
+    else:
+        frame = pd.DataFrame({
+            "period": pd.to_datetime(findings[column], utc=True).dt.tz_convert(zone).dt.tz_localize(None).dt.to_period(freq),
+            "band": [band(s) for s in findings.get("severity", pd.Series([None] * len(findings)))],
+        })
+        counts = frame.groupby(["period", "band"]).size().unstack(fill_value=0).reindex(columns=names, fill_value=0)
+        every = pd.period_range(counts.index.min(), counts.index.max(), freq=counts.index.freq)
+        counts = counts.reindex(every, fill_value=0)  # a quiet period is a zero, not a gap
+    positions = np.arange(len(counts))
+    bottom = np.zeros(len(counts))
+    for name, _, color in SEVERITY_BANDS:
+        values = counts[name].to_numpy(dtype=float) if len(counts) else np.zeros(0)
+        ax.bar(positions, values, bottom=bottom, color=color, label=name, gid=name)
+        bottom += values
+    ax.set_xticks(positions, [str(p) for p in counts.index], rotation=45 if len(counts) > 8 else 0,
+                  ha="right" if len(counts) > 8 else "center", fontsize=8)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(f"{'day' if freq == 'D' else freq} ({zone.key})")
+    ax.set_ylabel("findings")
+    ax.set_title("GuardDuty findings by severity")
+    ax.legend(title="severity", fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    return ax
+
+
+def plot_activity(events: pd.DataFrame, ax: Axes | None = None, *, actor: str | None = None,
+                  settings: Settings | None = None) -> Axes:
+    """One actor's activity as a heatmap: hour of day (rows) by date (columns), events per cell."""
+    zone = _zone(settings)
+    ax = _axes(ax, (max(4, 1.5 + 0.6 * 7), 6))
+    times = pd.to_datetime(events["eventtime"], utc=True).dt.tz_convert(zone)
+    dates = pd.date_range(times.min().date(), times.max().date(), freq="D").date if len(times) else []
+    grid = pd.crosstab(times.dt.hour, times.dt.date).reindex(index=range(24), columns=dates, fill_value=0)
+    image = ax.imshow(grid.to_numpy(), aspect="auto", cmap="Reds", origin="upper", interpolation="nearest")
+    ax.set_yticks(range(0, 24, 2), [f"{h:02d}:00" for h in range(0, 24, 2)], fontsize=8)
+    ax.set_xticks(range(len(dates)), [d.isoformat() for d in dates], rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel(f"hour of day ({zone.key})")
+    ax.set_xlabel("date")
+    who = actor if actor is not None else (events["actor"].mode().iat[0] if "actor" in events and len(events) else "")
+    ax.set_title(f"Activity of {label(short_actor(who), 60)} ({len(events)} events)", fontsize=10)
+    ax.figure.colorbar(image, ax=ax, label="events")
+    return ax
+
+
+def to_png(ax: Axes, dpi: int = 110) -> bytes:
+    """The figure of `ax` as PNG bytes (for a report or a chat attachment); the figure is closed."""
+    buffer = io.BytesIO()
+    ax.figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(ax.figure)
+    return buffer.getvalue()

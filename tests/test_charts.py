@@ -1,0 +1,212 @@
+"""Charts draw what the evidence says: bars where the windows are, markers where the changes are."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+from matplotlib.text import Text
+
+from audit_toolkit import charts
+from audit_toolkit.settings import Settings
+
+TOKYO = Settings(display_tz="Asia/Tokyo")
+
+
+def num(text: str) -> float:
+    return float(mdates.date2num(pd.Timestamp(text)))
+
+
+def patches(ax, gid: str) -> list:
+    return [p for p in ax.patches if p.get_gid() == gid]
+
+
+def texts(ax) -> list[str]:
+    return [t.get_text() for t in ax.texts]
+
+
+def legend(ax) -> list[str]:
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def png(ax) -> bytes:
+    """Render for real, with a missing glyph (a box instead of Japanese) an error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return charts.to_png(ax)
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+def window(**values) -> dict:
+    row = dict(account="111111111111", region="ap-northeast-1", group_id="sg-1", group_name=None, direction="ingress",
+               protocol="tcp", from_port=22, to_port=22, cidr="0.0.0.0/0", opened_at=None, opened_by=None,
+               closed_at=None, closed_by=None, still_open=False, open_before_evidence=False)
+    row.update(values)
+    return row
+
+
+def windows(*rows: dict) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    for col in ("opened_at", "closed_at"):
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    return frame
+
+
+def test_exposure_bars_span_each_window_on_its_groups_row(demo_inv):
+    found, span = demo_inv.ssh_exposure(), demo_inv.span()
+    ax = charts.plot_exposure(found, start=span["first_event"], end=span["last_event"])
+    bars = patches(ax, "window")
+    assert len(bars) == len(found) == 7
+    # alice's SSH window on the bastion: exactly from her authorize to bob's revoke
+    alice = [b for b in bars if abs(b.get_x() - num("2026-11-03T09:02:00Z")) < 1e-9]
+    assert len(alice) == 1
+    assert alice[0].get_x() + alice[0].get_width() == pytest.approx(num("2026-11-03T11:32:15Z"))
+    assert "opened by alice; closed by bob" in texts(ax)
+    # the still-open window runs to the end of the evidence and ends in an arrow
+    still = found[found["still_open"]].iloc[0]
+    [arrow] = [line for line in ax.lines if line.get_gid() == "still-open"]
+    assert arrow.get_xdata()[0] == pytest.approx(num(span["last_event"].isoformat()))
+    still_bar = [b for b in bars if abs(b.get_x() - num(still["opened_at"].isoformat())) < 1e-9]
+    assert still_bar[0].get_x() + still_bar[0].get_width() == pytest.approx(num(span["last_event"].isoformat()))
+    # the window open before the evidence starts at the evidence with a hatched lead
+    [lead] = patches(ax, "before-evidence")
+    assert lead.get_x() == pytest.approx(num(span["first_event"].isoformat()))
+    assert lead.get_hatch() == "////"
+    assert "open before the evidence; closed by root (333333333333)" in texts(ax)
+    assert "tcp/22 from 203.0.113.9/0" in texts(ax)
+    assert "all traffic from 0.0.0.0/0" in texts(ax)
+    assert legend(ax) == ["open to the internet", "open before the evidence", "still open at the end"]
+    # one row per group: sg-0b... holds two windows but one tick label
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert len(labels) == found["group_id"].nunique() == 6
+    assert sum(label.startswith("sg-0b000000000000002") for label in labels) == 1
+    assert png(ax).startswith(b"\x89PNG")
+
+
+def test_exposure_rows_carry_group_names_in_japanese(demo_inv):
+    ax = charts.plot_exposure(demo_inv.ssh_exposure(), changes=demo_inv.sg_changes())
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert "sg-0a000000000000001 bastion-tmp (temporary bastion 踏み台)\n111111111111 ap-northeast-1" in labels
+    png(ax)  # no "Glyph missing" warning: the bundled font draws 踏み台
+
+
+def test_findings_are_markers_on_their_groups_row_by_severity():
+    frame = windows(
+        window(group_id="sg-a", opened_at="2026-11-03T09:00Z", closed_at="2026-11-03T10:00Z", opened_by="x", closed_by="y"),
+        window(group_id="sg-b", opened_at="2026-11-03T09:30Z", still_open=True, opened_by="x"),
+    )
+    findings = pd.DataFrame({"group_id": ["sg-b", "sg-b", "sg-zz"], "severity": [8.0, 2.0, 9.0],
+                             "first_seen": pd.to_datetime(["2026-11-03T09:45Z", "2026-11-03T09:50Z", "2026-11-03T09:40Z"], utc=True)})
+    ax = charts.plot_exposure(frame, findings=findings, end="2026-11-03T11:00Z")
+    marks = [line for line in ax.lines if line.get_gid() == "finding"]
+    assert [(m.get_xdata()[0], m.get_ydata()[0]) for m in marks] == [
+        pytest.approx((num("2026-11-03T09:45Z"), 1)), pytest.approx((num("2026-11-03T09:50Z"), 1))]  # sg-zz has no row
+    assert legend(ax)[-2:] == ["GuardDuty finding (Low)", "GuardDuty finding (High)"]
+
+
+def test_display_time_zone_is_a_setting():
+    frame = windows(window(opened_at="2026-11-03T09:00Z", closed_at="2026-11-03T11:00Z", opened_by="a", closed_by="b"))
+    utc = charts.plot_exposure(frame, start="2026-11-03T09:00Z", end="2026-11-03T11:00Z")
+    tokyo = charts.plot_exposure(frame, start="2026-11-03T09:00Z", end="2026-11-03T11:00Z", settings=TOKYO)
+    for ax in (utc, tokyo):
+        ax.figure.canvas.draw()
+    utc_ticks = [t.get_text() for t in utc.get_xticklabels()]
+    tokyo_ticks = [t.get_text() for t in tokyo.get_xticklabels()]
+    assert "10:00" in utc_ticks and "19:00" in tokyo_ticks  # 10:00 UTC is 19:00 in Tokyo
+    assert "19:00" not in utc_ticks and "10:00" not in tokyo_ticks
+    assert (utc.get_xlabel(), tokyo.get_xlabel()) == ("time (UTC)", "time (Asia/Tokyo)")
+
+
+def test_log_text_never_becomes_mathtext():
+    hostile = r"cost $\frac{$ and $x^2$"
+    assert Text()._preprocess_math(charts.label(hostile)) == (hostile, False)  # drawn as written
+    frame = windows(window(group_id="sg-1", opened_at="2026-11-03T09:00Z", closed_at="2026-11-03T10:00Z",
+                           opened_by=hostile, closed_by="line\nbreak"))
+    changes = pd.DataFrame([{"account": "111111111111", "region": "ap-northeast-1", "group_id": "sg-1",
+                             "group_name": "$x$", "description": hostile, "action": "create_group"}])
+    ax = charts.plot_exposure(frame, changes=changes)
+    assert rf"opened by {charts.label(hostile, 40)}; closed by line break" in texts(ax)
+    png(ax)  # unescaped, `$\frac{$` is a mathtext parse error at draw time
+
+
+def change(when: str, group: str, action: str, actor: str, error: str | None = None) -> dict:
+    return {"event_time": pd.Timestamp(when), "account": "111111111111", "region": "ap-northeast-1", "group_id": group,
+            "group_name": None, "description": None, "action": action, "actor": actor, "error_code": error}
+
+
+def test_changes_are_coloured_by_actor_and_failed_attempts_marked(demo_inv):
+    changes = demo_inv.sg_changes()
+    ax = charts.plot_changes(changes)
+    drawn = [line for line in ax.lines if line.get_gid() in ("change", "failed")]
+    assert len(drawn) == len(changes) == 23
+    [failed] = [line for line in drawn if line.get_gid() == "failed"]
+    assert failed.get_xdata()[0] == pytest.approx(num("2026-11-03T09:20:00Z"))
+    assert failed.get_markerfacecolor() == "white"
+    entries = legend(ax)
+    assert entries[:2] == ["terraform-ci (session tf-run-4711)", "ops-admin (session mallory)"]  # most active first
+    assert {"alice", "bob", "dave", "carol@example.com (SSO)", "root (333333333333)", "failed attempt"} <= set(entries)
+    png(ax)
+
+
+def test_same_actor_same_colour_other_actors_grouped():
+    frame = pd.DataFrame([change("2026-11-03T09:00Z", "sg-1", "authorize", "arn:aws:iam::1:user/a"),
+                          change("2026-11-03T10:00Z", "sg-2", "revoke", "arn:aws:iam::1:user/a"),
+                          change("2026-11-03T11:00Z", "sg-2", "authorize", "arn:aws:iam::1:user/b", "Client.UnauthorizedOperation"),
+                          change("2026-11-03T12:00Z", "sg-1", "modify", "arn:aws:iam::1:user/c")])
+    ax = charts.plot_changes(frame, max_actors=2)
+    a1, a2, b, c = ax.lines
+    assert a1.get_color() == a2.get_color() != b.get_color()
+    assert (a1.get_ydata()[0], a2.get_ydata()[0], b.get_ydata()[0]) == (0, 1, 1)
+    assert c.get_color() == "#999999"
+    assert legend(ax) == ["a", "b", "1 other actors", "authorize", "revoke", "modify", "failed attempt"]
+
+
+def test_findings_over_time_stack_by_severity_band_with_quiet_days_as_zero():
+    findings = pd.DataFrame({
+        "severity": [2.0, 5.5, 8.0, 8.9, 9.5, 1.0],
+        "first_seen": pd.to_datetime(["2026-11-01T01:00Z", "2026-11-01T02:00Z", "2026-11-01T16:00Z",
+                                      "2026-11-03T03:00Z", "2026-11-03T04:00Z", "2026-11-03T05:00Z"], utc=True),
+    })
+    ax = charts.plot_findings(findings)
+    heights = {band: [p.get_height() for p in patches(ax, band)] for band in ("Low", "Medium", "High", "Critical")}
+    assert heights == {"Low": [1, 0, 1], "Medium": [1, 0, 0], "High": [1, 0, 1], "Critical": [0, 0, 1]}
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2026-11-01", "2026-11-02", "2026-11-03"]
+    # the Critical bar sits on top of the others
+    assert patches(ax, "Critical")[2].get_y() == 2
+    assert legend(ax) == ["Low", "Medium", "High", "Critical"]
+    # in Tokyo, 16:00 UTC on the 1st is the 2nd
+    tokyo = charts.plot_findings(findings, settings=TOKYO)
+    assert [p.get_height() for p in patches(tokyo, "High")] == [0, 1, 1]
+    png(tokyo)
+
+
+def test_activity_heatmap_counts_events_per_hour_and_day_in_the_display_zone():
+    events = pd.DataFrame({"eventtime": pd.to_datetime(["2026-11-03T01:10Z", "2026-11-03T01:50Z", "2026-11-03T16:30Z",
+                                                        "2026-11-05T23:00Z"], utc=True), "actor": ["u"] * 4})
+    ax = charts.plot_activity(events)
+    grid = ax.images[0].get_array()
+    assert grid.shape == (24, 3)
+    assert (grid[1, 0], grid[16, 0], grid[23, 2], int(grid.sum())) == (2, 1, 1, 4)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2026-11-03", "2026-11-04", "2026-11-05"]
+    tokyo = charts.plot_activity(events, settings=TOKYO).images[0].get_array()
+    assert tokyo.shape == (24, 4)  # 23:00 UTC on the 5th is 08:00 on the 6th in Tokyo
+    assert (tokyo[10, 0], tokyo[1, 1], tokyo[8, 3], int(tokyo.sum())) == (2, 1, 1, 4)
+    assert "Activity of u (4 events)" == ax.get_title()
+
+
+def test_charts_never_show(monkeypatch, demo_inv):
+    monkeypatch.setattr(plt, "show", lambda *a, **k: pytest.fail("a chart called show()"))
+    fig, axes = plt.subplots(2)
+    assert charts.plot_changes(demo_inv.sg_changes(), ax=axes[0]) is axes[0]
+    assert charts.plot_exposure(demo_inv.ssh_exposure(), ax=axes[1]) is axes[1]
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
