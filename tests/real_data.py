@@ -33,3 +33,17 @@ def cloudtrail_record(event_name: str, contains: str = "") -> dict:
 def elastic_lines(name: str) -> list[dict]:
     path = real_data() / "elastic-integrations-aws" / name
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# Detection queries whose candidate events lie in the invictus window 12:00-12:30Z; the others
+# return no rows there (tests/test_detections.py covers them on constructed rows).
+DETECT_WITH_ROWS = ("detect_cloudtrail_stopped", "detect_cloudtrail_deleted", "detect_cloudtrail_selectors_reduced",
+                    "detect_trail_bucket_changed", "detect_flow_logs_deleted", "detect_organization_left",
+                    "detect_resource_shared_externally", "detect_console_login_without_mfa", "detect_access_key_for_other_user")
+
+
+def queries_with_rows() -> list[str]:
+    """Registry queries that return rows on the invictus window: every query but the silent detections."""
+    from audit_toolkit import queries
+
+    return sorted(n for n in queries.QUERIES if not n.startswith("detect_") or n in DETECT_WITH_ROWS)
