@@ -142,6 +142,8 @@ def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd
     if end is None:
         end = max(times) + pd.Timedelta(hours=1) if times else pd.Timestamp(start) + pd.Timedelta(hours=1)
     x0, x1 = _num(start), _num(end)
+    if x1 <= x0:  # evidence of a single instant: show an hour either side
+        x0, x1 = x0 - 1 / 24, x1 + 1 / 24
     lead = (x1 - x0) * 0.03  # the hatched lead of a window open before the evidence
     names = group_names(changes)
     lanes: dict[tuple, list[int]] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -32,8 +33,8 @@ def _clean_errors(fn):
     return wrapper
 
 
-def _scope(fn):
-    """The options every evidence command takes."""
+def _scope(fn, output: bool = True):
+    """The options every evidence command takes (`output`: it prints a table, CSV or JSON)."""
     options = [
         click.option("--evidence", type=click.Path(exists=True, path_type=Path),
                      help="A folder of CloudTrail logs (S3 layout or loose files) or a single file (duckdb engine)."),
@@ -46,7 +47,7 @@ def _scope(fn):
         click.option("--until", help="End of the time range, ISO 8601 (UTC if no zone), exclusive."),
         click.option("--account", help="Only this AWS account id."),
         click.option("--region", help="Only this AWS region."),
-        click.option("--format", "fmt", type=FORMATS, default="table", show_default=True, help="Output format."),
+        *([click.option("--format", "fmt", type=FORMATS, default="table", show_default=True, help="Output format.")] if output else []),
         click.option("--port", "ports", type=int, multiple=True,
                      help="A port to watch for exposure (repeatable; default 22, or AUDIT_TOOLKIT_WATCHED_PORTS)."),
         click.option("--internet-prefix", type=click.IntRange(0, 128),
@@ -220,6 +221,22 @@ def notify(evidence, store, since, until, account, region, fmt, ports, internet_
         click.echo(report.preview() if report.to_send else "(nothing to send)")
     else:
         _emit(pd.DataFrame([vars(o) for o in report.to_send], columns=["kind", "fingerprint", "part", "parts", "body"]), fmt, [])
+
+
+@main.command()
+@functools.partial(_scope, output=False)
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for report.html (self-contained), report.md and charts/*.png.")
+@click.option("--tz", help="Time zone of the times shown, e.g. Asia/Tokyo (default UTC, or AUDIT_TOOLKIT_DISPLAY_TZ).")
+def report(evidence, store, since, until, account, region, ports, internet_prefix, out, tz):
+    """The periodic audit report: changes, exposure windows, detections, evidence appendix; HTML and Markdown."""
+    from .report import write_report
+
+    inv = _open(evidence, store, ports, internet_prefix)
+    if tz:
+        inv.settings = replace(inv.settings, display_tz=tz)
+    written = write_report(inv, out, since, until, account, region)
+    click.echo(f"{written.html}\n{written.markdown}")
 
 
 @main.command()

@@ -7,6 +7,7 @@ from typing import Callable
 
 from . import export
 from .investigation import Investigation
+from .report import write_report
 from .synthetic import generate
 
 
@@ -29,5 +30,7 @@ def run_demo(out: Path, events: int = 20_000, seed: int = 7, echo: Callable[[str
     echo(f"\n{len(windows)} SSH exposure windows ({int(windows['still_open'].sum())} still open):\n")
     echo(export.to_table(windows, ["account", "region", "group_id", "protocol", "from_port", "to_port", "cidr",
                                    "opened_at", "opened_by", "closed_at", "closed_by", "still_open"], width=40))
+    written = write_report(inv, out / "report")
     echo(f"\nResults written to {results}/ (JSON and CSV). Ground truth: {out}/ground_truth.json")
+    echo(f"Audit report: {written.html} (open it in a browser) and {written.markdown}")
     return inv

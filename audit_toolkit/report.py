@@ -1,0 +1,351 @@
+"""The periodic audit report: one self-contained HTML file and a Markdown summary.
+
+    write_report(inv, "out/", since="2026-11-01", until="2026-11-08")
+
+The report is a list of SECTIONS, each a title and a function from the audit scope to what it shows
+(facts, charts, tables). Another feature adds its part by appending a Section; a section that has
+nothing to say for this evidence returns None and is left out. The evidence appendix always closes the
+report: the input files with their SHA-256, and every query run with its text, engine and version.
+
+Everything from the logs is untrusted: the HTML template escapes it (jinja2 autoescape), the Markdown
+renderer backslash-escapes it, and charts keep it out of mathtext (charts.label).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+from importlib.metadata import version
+from pathlib import Path
+from typing import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import jinja2
+import pandas as pd
+
+from . import charts, queries
+from .errors import ConfigError
+from .investigation import Investigation, When
+
+
+@dataclass
+class Chart:
+    name: str  # file name stem: out/charts/<name>.png
+    caption: str
+    png: bytes
+
+    @property
+    def data_uri(self) -> str:
+        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+
+
+@dataclass
+class Table:
+    caption: str
+    columns: list[str]
+    rows: list[list[str]]  # cells already formatted as text (times in the display zone)
+
+
+@dataclass
+class Part:
+    """What one section shows."""
+
+    facts: list[str] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    title: str
+    build: Callable[["Audit"], Part | None]  # None: nothing to report for this evidence, section left out
+
+
+@dataclass
+class Audit:
+    """The scope of one report and the answers its sections share (each question asked once)."""
+
+    inv: Investigation
+    since: When = None
+    until: When = None
+    account: str | None = None
+    region: str | None = None
+
+    @property
+    def scope(self) -> dict:
+        return dict(since=self.since, until=self.until, account=self.account, region=self.region)
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        try:
+            return ZoneInfo(self.inv.settings.display_tz)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ConfigError(f"unknown display time zone {self.inv.settings.display_tz!r}: use an IANA name such as Asia/Tokyo") from e
+
+    @cached_property
+    def span(self) -> dict:
+        return self.inv.span(**self.scope)
+
+    @cached_property
+    def start(self) -> pd.Timestamp | None:
+        value = self.since if self.since is not None else self.span["first_event"]
+        return None if value is None or pd.isna(value) else pd.Timestamp(queries.scope(value)["since"])
+
+    @cached_property
+    def end(self) -> pd.Timestamp | None:
+        value = self.until if self.until is not None else self.span["last_event"]
+        return None if value is None or pd.isna(value) else pd.Timestamp(queries.scope(until=value)["until"])
+
+    @cached_property
+    def changes(self) -> pd.DataFrame:
+        return self.inv.sg_changes(**self.scope)
+
+    @cached_property
+    def windows(self) -> pd.DataFrame:
+        return self.inv.ssh_exposure(**self.scope)
+
+    @cached_property
+    def failed(self) -> pd.DataFrame:
+        return self.inv.failed_openings(**self.scope)
+
+    @cached_property
+    def findings_on_groups(self) -> pd.DataFrame | None:
+        """GuardDuty findings tied to a security group (group_id, severity, a time), drawn on the exposure
+        chart; None while the evidence has no GuardDuty findings."""
+        return None
+
+    def when(self, value) -> str:
+        """A time as the reader reads it: in the display zone, with the zone's abbreviation."""
+        if value is None or pd.isna(value):
+            return ""
+        return pd.Timestamp(value).tz_convert(self.zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+    def table(self, caption: str, frame: pd.DataFrame, columns: dict[str, str]) -> Table:
+        """`columns` maps a frame column to its heading; times become display-zone text."""
+        rows = [[self.cell(row.get(c)) for c in columns] for row in frame.astype(object).to_dict("records")]
+        return Table(caption, list(columns.values()), rows)
+
+    def cell(self, value) -> str:
+        if value is None or value is pd.NA or (not isinstance(value, str) and pd.isna(value)):
+            return ""
+        if isinstance(value, pd.Timestamp):
+            return self.when(value)
+        if isinstance(value, pd.Timedelta):
+            return _duration(value)
+        return str(value)
+
+
+def _duration(value: pd.Timedelta) -> str:
+    minutes = int(value.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    return (f"{days}d " if days else "") + f"{rest // 60}h {rest % 60:02d}m"
+
+
+def _counts(series: pd.Series) -> str:
+    return ", ".join(f"{k} {v}" for k, v in series.value_counts().items()) or "none"
+
+
+# --- the sections -------------------------------------------------------------------------------
+
+
+def scope_section(a: Audit) -> Part:
+    span, inv = a.span, a.inv
+    facts = [
+        f"Time range: {a.when(a.start)} to {a.when(a.end)} (end exclusive)" if a.start is not None else "Time range: the whole evidence (it holds no events)",
+        f"Evidence: {inv.source} on {inv.engine.name}",
+        f"Events in range: {int(span['events'] or 0):,} in {int(span['accounts'] or 0)} accounts and {int(span['regions'] or 0)} regions; "
+        f"first {a.when(span['first_event'])}, last {a.when(span['last_event'])}",
+    ]
+    if a.account or a.region:
+        facts.append(f"Only account {a.account or 'any'}, region {a.region or 'any'}")
+    if inv.intake is not None:
+        facts.append(f"Read: {inv.intake.summary()}")
+    part = Part(facts)
+    if inv.intake is not None and inv.intake.problems:
+        problems = [{"path": f.path, "read": f.read, "used": f.used, "rejected": f.rejected,
+                     "reason": f.error or "; ".join(f.rejections + f.warnings)} for f in inv.intake.problems]
+        part.tables.append(a.table("Evidence files with records that could not be used", pd.DataFrame(problems),
+                                   {"path": "file", "read": "read", "used": "used", "rejected": "rejected", "reason": "reason"}))
+    return part
+
+
+CHANGE_TABLE = {"event_time": "time", "account": "account", "region": "region", "group_id": "group", "group_name": "name",
+                "action": "action", "direction": "direction", "protocol": "protocol", "from_port": "from", "to_port": "to",
+                "peer": "peer", "description": "description", "actor": "actor", "source_ip": "source IP", "tool": "tool",
+                "user_agent": "user agent", "error_code": "error"}
+
+
+def changes_section(a: Audit) -> Part:
+    changes = a.changes
+    failed = changes["error_code"].notna().sum() if len(changes) else 0
+    part = Part([f"{len(changes)} security-group rule changes by {changes['actor'].nunique() if len(changes) else 0} actors, "
+                 f"{failed} of them failed calls"])
+    if changes.empty:
+        return part
+    part.facts.append(f"By action: {_counts(changes['action'])}")
+    part.facts.append(f"By actor: {_counts(changes['actor'].map(charts.short_actor))}")
+    part.charts.append(Chart("changes", "Security-group changes over time, by actor", charts.to_png(charts.plot_changes(changes, settings=a.inv.settings))))
+    part.tables.append(a.table("Every security-group rule change", changes, CHANGE_TABLE))
+    return part
+
+
+WINDOW_TABLE = {"account": "account", "region": "region", "group_id": "group", "protocol": "protocol", "from_port": "from",
+                "to_port": "to", "cidr": "CIDR", "opened_at": "opened", "opened_by": "opened by", "opened_from_ip": "from IP",
+                "opened_tool": "tool", "closed_at": "closed", "closed_by": "closed by", "close_reason": "how",
+                "duration": "open for", "state": "state"}
+
+
+def exposure_section(a: Audit) -> Part:
+    windows, failed = a.windows, a.failed
+    ports = ", ".join(map(str, a.inv.settings.watched_ports))
+    still = int(windows["still_open"].sum()) if len(windows) else 0
+    part = Part([f"{len(windows)} windows in which port {ports} stood open to the internet; {still} still open at the end of the range",
+                 f"{len(failed)} failed attempts to open a watched port to the internet"])
+    if len(windows):
+        ax = charts.plot_exposure(windows, changes=a.changes, findings=a.findings_on_groups, start=a.start, end=a.end, settings=a.inv.settings)
+        part.charts.append(Chart("exposure", f"Exposure windows of port {ports} to the internet", charts.to_png(ax)))
+        shown = windows.assign(state=[("still open" if s else "closed") + (", open before the evidence" if b else "")
+                                      for s, b in zip(windows["still_open"], windows["open_before_evidence"])])
+        part.tables.append(a.table("Every exposure window", shown, WINDOW_TABLE))
+    if len(failed):
+        part.tables.append(a.table("Failed attempts", failed, {k: v for k, v in CHANGE_TABLE.items() if k != "description"}))
+    return part
+
+
+DETECTION_TABLE = {"event_time": "time", "severity": "severity", "title": "detection", "technique": "ATT&CK", "account": "account",
+                   "region": "region", "event_name": "event", "outcome": "outcome", "target": "target", "detail": "detail",
+                   "actor": "actor", "source_ip": "source IP"}
+
+
+def detections_section(a: Audit) -> Part | None:
+    if not hasattr(a.inv, "detect"):
+        return None
+    hits = a.inv.detect(**a.scope)
+    part = Part([f"{len(hits)} detection hits" + (f": {_counts(hits['severity'])}" if len(hits) else "")])
+    if len(hits):
+        order = {s: i for i, s in enumerate(("critical", "high", "medium", "low"))}
+        hits = hits.sort_values(["severity", "event_time"], key=lambda s: s.map(order) if s.name == "severity" else s, kind="stable")
+        part.tables.append(a.table("Detection hits, most severe first", hits, DETECTION_TABLE))
+    return part
+
+
+# Features add their sections here (GuardDuty findings go after the exposure windows).
+SECTIONS: list[Section] = [
+    Section("scope", "Time range and evidence", scope_section),
+    Section("changes", "Security-group changes", changes_section),
+    Section("exposure", "Exposure windows", exposure_section),
+    Section("detections", "Detections", detections_section),
+]
+
+
+# --- the evidence appendix ------------------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def evidence_files(inv: Investigation) -> list[dict]:
+    """The input files with their SHA-256: from the store's catalog (hashed at ingest) or hashed now."""
+    if inv.store is not None:
+        from .evidence.store import Store
+
+        held = Store.open(inv.store)
+        return [{"path": p, "size": s["size"], "sha256": s["sha256"]} for p, s in sorted(held.sources.items())]
+    if inv.intake is None:
+        return []
+    found = []
+    for f in sorted(inv.intake.files, key=lambda f: f.path):
+        path = Path(f.path)
+        found.append({"path": f.path, "size": path.stat().st_size, "sha256": _sha256(path)} if path.is_file()
+                     else {"path": f.path, "size": None, "sha256": "(file no longer there)"})
+    return found
+
+
+def queries_run(inv: Investigation) -> list[dict]:
+    """Each distinct query the report ran: name, engine and version, SQL text, and every set of parameters."""
+    engine_version = getattr(inv.engine, "version", None) or "(the workgroup's engine version)"
+    by_text: dict[tuple, dict] = {}
+    for entry in inv.log:
+        key = (entry["query"], entry["engine"], entry["sql"])
+        item = by_text.setdefault(key, {"query": entry["query"], "engine": f"{entry['engine']} {engine_version}",
+                                        "sql": entry["sql"], "params": []})
+        params = ", ".join(f"{k}={v!r}" for k, v in entry["params"].items())
+        if params not in item["params"]:
+            item["params"].append(params)
+    return list(by_text.values())
+
+
+# --- rendering ------------------------------------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|!~&])")  # enough inline: no link, image, HTML, emphasis or cell break
+
+
+def md(value: object) -> str:
+    """Evidence text made inert in Markdown, inline: one line, markup characters backslash-escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+
+
+def _templates() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("audit_toolkit", "templates"),
+                             autoescape=jinja2.select_autoescape(["html.j2"]), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["md"] = md
+    return env
+
+
+@dataclass
+class Report:
+    title: str
+    generated: str
+    parts: list[tuple[Section, Part]]
+    files: list[dict]
+    queries: list[dict]
+    html: Path | None = None
+    markdown: Path | None = None
+
+    @property
+    def charts(self) -> list[Chart]:
+        return [c for _, p in self.parts for c in p.charts]
+
+
+def build(inv: Investigation, since: When = None, until: When = None, account: str | None = None,
+          region: str | None = None, sections: list[Section] | None = None) -> Report:
+    """Run every section on the scope; nothing is written."""
+    audit = Audit(inv, since, until, account, region)
+    parts = []
+    for section in SECTIONS if sections is None else sections:
+        part = section.build(audit)
+        if part is not None:
+            parts.append((section, part))
+    title = f"Security audit {audit.when(audit.start)[:10]} to {audit.when(audit.end)[:10]}" if audit.start is not None else "Security audit"
+    generated = f"{datetime.now(timezone.utc).astimezone(audit.zone):%Y-%m-%d %H:%M %Z} by audit_toolkit {version('audit_toolkit')}"
+    return Report(title, generated, parts, evidence_files(inv), queries_run(inv))
+
+
+def write_report(inv: Investigation, out: str | Path, since: When = None, until: When = None, account: str | None = None,
+                 region: str | None = None, sections: list[Section] | None = None) -> Report:
+    """Write out/report.html (self-contained), out/report.md and out/charts/*.png; return what was written."""
+    report = build(inv, since, until, account, region, sections)
+    out = Path(out)
+    (out / "charts").mkdir(parents=True, exist_ok=True)
+    for chart in report.charts:
+        (out / "charts" / f"{chart.name}.png").write_bytes(chart.png)
+    env = _templates()
+    report.html = out / "report.html"
+    report.markdown = out / "report.md"
+    report.html.write_text(env.get_template("report.html.j2").render(r=report), encoding="utf-8")
+    report.markdown.write_text(env.get_template("report.md.j2").render(r=report), encoding="utf-8")
+    return report
+
+
+__all__ = ["SECTIONS", "Section", "Part", "Chart", "Table", "Audit", "Report", "build", "write_report", "md"]

@@ -1,0 +1,199 @@
+"""The audit report: what the evidence holds, nothing from the logs live, self-contained, with its evidence."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from audit_toolkit import report as rep
+from audit_toolkit.cli import main
+from audit_toolkit.demo import run_demo
+from audit_toolkit.investigation import Investigation
+from audit_toolkit.settings import Settings
+
+UA = "<script>alert('ua')</script>"
+DESCRIPTION = "</td><img src=x onerror=alert(1)> [click](javascript:alert(1)) | $x$ 踏み台"
+
+
+class Page(HTMLParser):
+    """Every tag and attribute of a page, and its visible text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse(html: str) -> Page:
+    page = Page()
+    page.feed(html)
+    return page
+
+
+def hostile_event() -> dict:
+    return {
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::444444444444:user/eve<b>", "accountId": "444444444444"},
+        "eventTime": "2026-11-03T10:30:00Z",
+        "eventSource": "ec2.amazonaws.com",
+        "eventName": "AuthorizeSecurityGroupIngress",
+        "awsRegion": "us-west-2",
+        "sourceIPAddress": "198.51.100.66",
+        "userAgent": UA,
+        "requestParameters": {"groupId": "sg-0bad", "ipPermissions": {"items": [
+            {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
+             "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0", "description": DESCRIPTION}]}}]}},
+        "responseElements": {"_return": True},
+        "eventID": "00000000-0000-0000-0000-00000000bad1",
+        "recipientAccountId": "444444444444",
+    }
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory, demo) -> tuple[Investigation, rep.Report]:
+    """The demo evidence plus one file whose user agent and rule description are attacks on the reader."""
+    out = tmp_path_factory.mktemp("hostile")
+    evidence = out / "evidence"
+    evidence.mkdir()
+    (evidence / "hostile.json").write_text(json.dumps({"Records": [hostile_event()]}), encoding="utf-8")
+    inv = Investigation.from_evidence(evidence)
+    return inv, rep.write_report(inv, out / "report")
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory, demo) -> tuple[Investigation, rep.Report]:
+    inv = Investigation.from_evidence(demo / "evidence")
+    return inv, rep.write_report(inv, tmp_path_factory.mktemp("report"), since="2026-11-03", until="2026-11-04")
+
+
+def test_log_text_in_the_html_is_text_never_markup(hostile):
+    _, report = hostile
+    html = report.html.read_text(encoding="utf-8")
+    page = parse(html)
+    assert [t for t, _ in page.tags if t == "script"] == []
+    assert [a for t, a in page.tags if t == "img" and a.get("onerror")] == []
+    assert "&lt;script&gt;alert(&#39;ua&#39;)&lt;/script&gt;" in html
+    assert UA in "".join(page.text)  # the reader sees the user agent exactly as it was logged
+    assert DESCRIPTION in "".join(page.text)
+    assert "arn:aws:iam::444444444444:user/eve<b>" in "".join(page.text)
+
+
+def test_log_text_in_the_markdown_is_escaped(hostile):
+    _, report = hostile
+    text = report.markdown.read_text(encoding="utf-8")
+    text = re.sub(r"```sql\n.*?```", "", text, flags=re.S)  # our own SQL, fenced as code
+    assert not re.search(r"(?<!\\)<", text) and not re.search(r"(?<!\\)\]\(javascript", text)  # every < and ] escaped
+    assert r"\<script\>alert('ua')\</script\>" in text
+    assert r"\</td\>\<img src=x onerror=alert(1)\> \[click\](javascript:alert(1)) \| $x$ 踏み台" in text
+    # the hostile rule is one table row: its `|` did not add a cell
+    [row] = [line for line in text.splitlines() if "sg-0bad" in line and "authorize" in line]
+    header = next(line for line in text.splitlines() if line.startswith("| time | account"))
+    assert row.count(" | ") == header.count(" | ")
+
+
+def test_the_html_is_self_contained_and_its_images_are_the_charts(written):
+    _, report = written
+    html = report.html.read_text(encoding="utf-8")
+    page = parse(html)
+    links = [(t, k, v) for t, a in page.tags for k, v in a.items() if k in ("src", "href", "action", "data", "poster")]
+    assert all(v.startswith("data:image/png;base64,") or v.startswith("#") for _, _, v in links), links
+    assert not [t for t, _ in page.tags if t in ("link", "script", "iframe", "object", "embed")]
+    assert "url(" not in html and "@import" not in html
+    images = [a["src"] for t, a in page.tags if t == "img"]
+    assert [c.name for c in report.charts] == ["changes", "exposure"]
+    for src, chart in zip(images, report.charts, strict=True):
+        png = base64.b64decode(src.split(",", 1)[1])
+        assert png == chart.png == (report.html.parent / "charts" / f"{chart.name}.png").read_bytes()
+        assert png.startswith(b"\x89PNG")
+    assert "@media print" in html
+
+
+def test_the_report_holds_the_scoped_changes_windows_and_detections(written):
+    inv, report = written
+    since, until = "2026-11-03", "2026-11-04"
+    parts = {section.id: part for section, part in report.parts}
+    assert list(parts) == ["scope", "changes", "exposure", "detections"]
+    changes = inv.sg_changes(since, until)
+    windows = inv.ssh_exposure(since, until)
+    assert len(parts["changes"].tables[0].rows) == len(changes) == 21  # the two changes of 11-02 are out of range
+    assert len(parts["exposure"].tables[0].rows) == len(windows) == 6  # root's window closed on 11-02
+    assert parts["exposure"].facts[0] == "6 windows in which port 22 stood open to the internet; 1 still open at the end of the range"
+    assert parts["exposure"].tables[1].caption == "Failed attempts" and len(parts["exposure"].tables[1].rows) == 1
+    assert parts["scope"].facts[0] == "Time range: 2026-11-03 00:00:00 UTC to 2026-11-04 00:00:00 UTC (end exclusive)"
+    alice = [r for r in parts["exposure"].tables[0].rows if r[7] == "2026-11-03 09:02:00 UTC"]
+    assert len(alice) == 1
+    assert alice[0][8] == "arn:aws:iam::111111111111:user/alice" and alice[0][11] == "2026-11-03 11:32:15 UTC"
+    assert alice[0][14] == "2h 30m" and alice[0][15] == "closed"
+    assert parts["detections"].facts == ["0 detection hits"] and parts["detections"].tables == []  # root acted on 11-02
+
+
+def test_detections_are_reported_most_severe_first(demo):
+    inv = Investigation.from_evidence(demo / "evidence")
+    part = dict((s.id, p) for s, p in rep.build(inv).parts)["detections"]
+    hits = inv.detect()
+    assert part.facts == ["1 detection hits: high 1"] and len(hits) == 1
+    [row] = part.tables[0].rows
+    assert row[:3] == ["2026-11-02 08:00:00 UTC", "high", "Root user activity"] and row[10] == "root (333333333333)"
+
+
+def test_times_are_shown_in_the_display_zone(demo):
+    inv = Investigation.from_evidence(demo / "evidence", Settings(display_tz="Asia/Tokyo"))
+    report = rep.build(inv, since="2026-11-03", until="2026-11-04")
+    exposure = dict((s.id, p) for s, p in report.parts)["exposure"]
+    assert "2026-11-03 18:02:00 JST" in [r[7] for r in exposure.tables[0].rows]  # 09:02 UTC
+
+
+def test_the_appendix_has_every_input_file_hash_and_every_query(written, demo):
+    inv, report = written
+    files = sorted(str(p) for p in (demo / "evidence").rglob("*") if p.is_file())
+    assert [f["path"] for f in report.files] == files
+    for f in report.files[:50]:
+        assert f["sha256"] == hashlib.sha256(Path(f["path"]).read_bytes()).hexdigest()
+    by_name = {q["query"]: q for q in report.queries}
+    assert {"evidence_span", "sg_changes"} <= set(by_name)
+    assert by_name["sg_changes"]["engine"] == f"duckdb {duckdb.__version__}"
+    assert by_name["sg_changes"]["sql"] == next(e["sql"] for e in inv.log if e["query"] == "sg_changes")
+    html = report.html.read_text(encoding="utf-8")
+    md = report.markdown.read_text(encoding="utf-8")
+    assert report.files[0]["sha256"] in html and report.files[-1]["sha256"] in md
+    assert f"sg_changes <span class=\"meta\">on duckdb {duckdb.__version__}</span>" in html
+    assert "since='2026-11-03T00:00:00Z'" in "".join(by_name["sg_changes"]["params"])
+
+
+def test_sections_are_extensible_and_a_section_with_nothing_to_say_is_left_out(demo):
+    inv = Investigation.from_evidence(demo / "evidence")
+    extra = rep.Section("extra", "An added section", lambda a: rep.Part([f"{len(a.changes)} changes seen by another feature"]))
+    silent = rep.Section("silent", "Not applicable here", lambda a: None)
+    report = rep.build(inv, sections=[rep.SECTIONS[0], extra, silent])
+    assert [(s.id, p.facts) for s, p in report.parts][1:] == [("extra", ["23 changes seen by another feature"])]
+
+
+def test_report_command_writes_html_markdown_and_charts(demo, tmp_path):
+    out = tmp_path / "r"
+    result = CliRunner().invoke(main, ["report", "--evidence", str(demo / "evidence"), "--since", "2026-11-03",
+                                       "--until", "2026-11-04", "--tz", "Asia/Tokyo", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.rglob("*") if p.is_file()) == ["changes.png", "exposure.png", "report.html", "report.md"]
+    assert "2026-11-03 18:02:00 JST" in (out / "report.html").read_text(encoding="utf-8")
+    bad = CliRunner().invoke(main, ["report", "--evidence", str(demo / "evidence"), "--tz", "Mars/Olympus", "--out", str(out)])
+    assert bad.exit_code == 1 and "unknown display time zone 'Mars/Olympus'" in bad.output and "Traceback" not in bad.output
+
+
+def test_make_demo_writes_the_report(tmp_path):
+    run_demo(tmp_path, events=300, seed=3, echo=lambda _: None)
+    assert (tmp_path / "report" / "report.html").stat().st_size > 0
+    assert (tmp_path / "report" / "report.md").read_text(encoding="utf-8").startswith("# Security audit")
