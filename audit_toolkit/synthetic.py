@@ -302,6 +302,55 @@ def sg_incident(s: Scenario) -> None:
 STORIES: list[Callable[[Scenario], None]] = [sg_incident]
 
 
+# --- GuardDuty findings, as the S3 export writes them ---------------------------------------------
+
+def _remote(ip: str, country: str, org: str, asn: str) -> dict:
+    return {"ipAddressV4": ip, "country": {"countryName": country}, "city": {"cityName": ""},
+            "organization": {"asn": asn, "asnOrg": org, "isp": org, "org": org}, "geoLocation": {"lat": 0, "lon": 0}}
+
+
+def gd_finding(finding_id: str, kind: str, severity: float, title: str, account: str, region: str, *,
+               first_seen: datetime, last_seen: datetime, count: int = 1, instance: str | None = None,
+               groups: tuple[tuple[str, str], ...] = (), public_ip: str | None = None, action: dict | None = None,
+               resource: dict | None = None, sample: bool = False, archived: bool = False) -> dict:
+    """One GuardDuty finding in the export's shape (schemaVersion 2.0, camelCase)."""
+    if resource is None:
+        resource = {"resourceType": "Instance", "instanceDetails": {
+            "instanceId": instance, "instanceType": "t3.micro", "instanceState": "running",
+            "networkInterfaces": [{"networkInterfaceId": f"eni-{finding_id[:17]}", "privateIpAddress": "10.20.3.4",
+                                   "publicIp": public_ip, "subnetId": "subnet-0a1b2c3d", "vpcId": "vpc-0a1b2c3d",
+                                   "securityGroups": [{"groupId": g, "groupName": n} for g, n in groups]}],
+            "tags": [{"key": "Name", "value": "bastion"}]}}
+    detector = "12abc34d567e8fa901bc2d34e56789f0"
+    return {
+        "schemaVersion": "2.0", "accountId": account, "region": region, "partition": "aws", "id": finding_id,
+        "arn": f"arn:aws:guardduty:{region}:{account}:detector/{detector}/finding/{finding_id}",
+        "type": kind, "resource": resource,
+        "service": {"serviceName": "guardduty", "detectorId": detector, "action": action or {},
+                    "resourceRole": "TARGET", "additionalInfo": {"value": "{}", "type": "default", **({"sample": True} if sample else {})},
+                    "eventFirstSeen": first_seen.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                    "eventLastSeen": last_seen.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "archived": archived, "count": count},
+        "severity": severity,
+        "createdAt": first_seen.strftime("%Y-%m-%dT%H:%M:%S.123Z"),
+        "updatedAt": last_seen.strftime("%Y-%m-%dT%H:%M:%S.456Z"),
+        "title": title, "description": title,
+    }
+
+
+def ssh_connection(ip: str, country: str, org: str, asn: str, local_port: int = 22, remote_port: int = 51234) -> dict:
+    return {"actionType": "NETWORK_CONNECTION", "networkConnectionAction": {
+        "connectionDirection": "INBOUND", "protocol": "TCP", "blocked": False,
+        "remoteIpDetails": _remote(ip, country, org, asn),
+        "remotePortDetails": {"port": remote_port, "portName": "Unknown"},
+        "localPortDetails": {"port": local_port, "portName": "SSH" if local_port == 22 else "Unknown"}}}
+
+
+def port_probe(ip: str, country: str, org: str, asn: str, ports: tuple[int, ...]) -> dict:
+    return {"actionType": "PORT_PROBE", "portProbeAction": {"blocked": False, "portProbeDetails": [
+        {"localPortDetails": {"port": p, "portName": "SSH" if p == 22 else "Unknown"}, "remoteIpDetails": _remote(ip, country, org, asn)}
+        for p in ports]}}
+
+
 # --- noise ----------------------------------------------------------------------------------------
 
 _NOISE = [  # (weight, source, name, read only, request)

@@ -1,0 +1,427 @@
+"""Read GuardDuty findings of any shape into the `guardduty` table, and flatten them for analysis.
+
+A file may be gzipped or plain and hold what `aws guardduty get-findings` prints (`{"Findings": [...]}`,
+PascalCase keys), a JSON array of findings, one finding a line (the S3 export,
+`AWSLogs/<account>/GuardDuty/<region>/YYYY/MM/DD/*.jsonl.gz`), EventBridge events
+(`"detail-type": "GuardDuty Finding"`), SNS notifications around them (`"Message"` a JSON string,
+also inside a Lambda's `{"Records": [{"Sns": ...}]}`), or one finding. Keys are brought to the
+export's camelCase, so every source gives the same table.
+
+Two steps, as for CloudTrail ("SQL filters, Python interprets"):
+- `read_guardduty_file` gives rows of the `guardduty` table, the columns of AWS's Athena table for
+  the export (nested `resource` and `service` kept as JSON text) plus its partition columns;
+- `normalize` turns rows of that table (from DuckDB or Athena alike) into one flat DataFrame,
+  FINDING_COLUMNS, which is what the analysis and the CLI use.
+Nothing here trusts the input: a record that is not a finding is rejected with its reason, a file
+that cannot be read is reported, a finding of an unknown shape keeps its common fields and a warning.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+import msgspec
+import pandas as pd
+import pyarrow as pa
+
+from .layout import guardduty_partition_of
+from .reader import FileReport, IntakeReport, _decompress, _reason
+
+KNOWN_SCHEMA_VERSIONS = frozenset({"2.0"})
+# Resource types whose details this module reads; others keep the finding's common fields.
+KNOWN_RESOURCE_TYPES = frozenset({
+    "Instance", "AccessKey", "S3Bucket", "EKSCluster", "KubernetesCluster", "ECSCluster", "Container",
+    "RDSDBInstance", "RDSLimitlessDB", "Lambda", "EC2Instance", "EC2NetworkInterface", "EBSVolume",
+    "S3Object", "AutoScalingGroup", "IAMInstanceProfile",
+})
+
+_s = pa.string()
+# The columns of AWS's Athena table for the export (queries/ddl/create_guardduty.sql), then the
+# partition columns its path gives: account, export_region, day ('YYYY/MM/DD').
+GUARDDUTY_SCHEMA = pa.schema([
+    (name, _s) for name in (
+        "schemaversion", "accountid", "region", "partition", "id", "arn", "type", "resource", "service",
+        "severity", "createdat", "updatedat", "title", "description", "account", "export_region", "day",
+    )
+])
+_TOP = {"schemaversion": "schemaVersion", "accountid": "accountId", "region": "region", "partition": "partition",
+        "id": "id", "arn": "arn", "type": "type", "severity": "severity", "createdat": "createdAt",
+        "updatedat": "updatedAt", "title": "title", "description": "description"}
+
+FINDING_COLUMNS = [
+    "id", "type", "threat_purpose", "type_resource", "threat_family", "severity", "severity_label", "title",
+    "description", "account", "region", "partition", "arn", "detector_id", "schema_version",
+    "created_at", "updated_at", "first_seen", "last_seen", "count", "archived", "sample",
+    "resource_type", "resource_name", "instance_id", "security_group_ids", "security_group_names",
+    "public_ips", "private_ips", "action_type", "remote_ip", "remote_port", "remote_country", "remote_city",
+    "remote_org", "remote_asn", "local_port", "local_ports", "protocol", "direction", "blocked",
+]
+_TIMES = ("created_at", "updated_at", "first_seen", "last_seen")
+_NUMBERS = ("severity", "count", "remote_port", "local_port", "archived", "blocked", "sample")
+_TEXT = [c for c in FINDING_COLUMNS if c not in _TIMES + _NUMBERS]
+
+
+def severity_label(severity: object) -> str | None:
+    """AWS's band for a severity number: Critical 9.0-10.0, High 7.0-8.9, Medium 4.0-6.9, Low 1.0-3.9
+    (docs.aws.amazon.com/guardduty/latest/ug/guardduty_findings.html, "Severity levels")."""
+    try:
+        value = float(severity)
+    except (TypeError, ValueError):
+        return None
+    if math.isnan(value):
+        return None
+    return "Critical" if value >= 9 else "High" if value >= 7 else "Medium" if value >= 4 else "Low"
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+def _camel(value: Any) -> Any:
+    """The API's PascalCase keys (AccountId, Resource.InstanceDetails, ...) as the export's camelCase."""
+    if isinstance(value, dict):
+        return {(k[:1].lower() + k[1:] if k[:1].isupper() else k): _camel(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel(v) for v in value]
+    return value
+
+
+def _json_in_string(value: Any) -> Any:
+    """A JSON document carried as a string (an SNS Message, a re-encoded field), decoded; else unchanged."""
+    if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
+        try:
+            return msgspec.json.decode(value)
+        except msgspec.DecodeError:
+            return value
+    return value
+
+
+def _unwrap(obj: Any, report: FileReport, depth: int = 0) -> Iterator[Any]:
+    """The findings inside one decoded document, whatever envelope it came in."""
+    obj = _json_in_string(obj)
+    if depth > 4:  # envelopes nest two or three deep; deeper is hostile input
+        yield obj
+        return
+    if isinstance(obj, list):
+        for item in obj:
+            yield from _unwrap(item, report, depth + 1)
+        return
+    if not isinstance(obj, dict):
+        yield obj
+        return
+    for key in ("Findings", "findings"):
+        if isinstance(obj.get(key), list):
+            if not obj[key]:
+                report.warn("an empty page of findings ({'findings': []})")
+            for item in obj[key]:
+                yield from _unwrap(item, report, depth + 1)
+            return
+    if "detail-type" in obj and "detail" in obj:
+        if obj["detail-type"] != "GuardDuty Finding":
+            yield ValueError(f"an EventBridge event of another kind ({str(obj['detail-type'])[:60]!r})")
+            return
+        yield from _unwrap(obj["detail"], report, depth + 1)
+        return
+    if "Message" in obj and obj.get("Type") == "Notification":  # SNS
+        yield from _unwrap(obj["Message"], report, depth + 1)
+        return
+    if isinstance(obj.get("Records"), list):  # SNS delivered to a Lambda
+        for record in obj["Records"]:
+            sns = record.get("Sns") if isinstance(record, dict) else None
+            yield from _unwrap(sns if isinstance(sns, dict) else record, report, depth + 1)
+        return
+    yield obj
+
+
+def _documents(data: bytes, report: FileReport) -> list[Any]:
+    """The file's top-level JSON documents: one document, or one a line."""
+    text = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not text:
+        report.shape = "empty"
+        return []
+    try:
+        document = msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        lines = [line for line in text.splitlines() if line.strip()]
+        if not lines[0].lstrip().startswith((b"{", b"[")):
+            raise ValueError(f"not JSON: the file starts with {lines[0][:40]!r}") from None
+        report.shape = "lines"
+        documents = []
+        for index, line in enumerate(lines):
+            try:
+                documents.append(msgspec.json.decode(line))
+            except msgspec.DecodeError as e:
+                documents.append(ValueError(f"line {index + 1} is not JSON: {e}"))
+        return documents
+    report.shape = _shape(document)
+    return [document]
+
+
+def _shape(document: Any) -> str:
+    if isinstance(document, list):
+        return "array"
+    if isinstance(document, dict):
+        if "Findings" in document or "findings" in document:
+            return "findings"
+        if "detail-type" in document:
+            return "eventbridge"
+        if document.get("Type") == "Notification" or "Records" in document:
+            return "sns"
+    return "single"
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return msgspec.json.encode(value).decode()
+    return str(value)
+
+
+def _row(finding: Any, index: int, report: FileReport, part) -> dict | None:
+    """One finding as a row of the `guardduty` table, or None (rejected, with the reason)."""
+    if isinstance(finding, Exception):
+        report.reject(index, str(finding))
+        return None
+    if not isinstance(finding, dict):
+        report.reject(index, f"a JSON {type(finding).__name__}, not a finding object")
+        return None
+    if any(k[:1].isupper() for k in finding):  # the API's and the CLI's PascalCase
+        finding = _camel(finding)
+    if not finding.get("id") or not finding.get("type"):
+        report.reject(index, "no id or type: not a GuardDuty finding")
+        return None
+    version = finding.get("schemaVersion")
+    if version is not None and str(version) not in KNOWN_SCHEMA_VERSIONS:
+        report.warn(f"record {index}: unknown schemaVersion {str(version)[:20]!r}, read as 2.0")
+    resource = _json_in_string(finding.get("resource"))
+    kind = resource.get("resourceType") if isinstance(resource, dict) else None
+    if kind is not None and kind not in KNOWN_RESOURCE_TYPES:
+        report.warn(f"record {index}: resource type {str(kind)[:40]!r} not known; its common fields are kept")
+    row = {column: _text(finding.get(key)) for column, key in _TOP.items()}
+    row["resource"] = _text(resource)
+    row["service"] = _text(_json_in_string(finding.get("service")))
+    day = (row["updatedat"] or row["createdat"] or "")[:10].replace("-", "/") or None
+    row.update(account=part.account or row["accountid"], export_region=part.region or row["region"],
+               day=part.day or day)
+    return row
+
+
+def read_guardduty_file(path: str | Path, data: bytes | None = None) -> tuple[pa.Table, FileReport]:
+    """One file's findings as rows of the `guardduty` table, and what could not be used and why."""
+    report = FileReport(path=str(path))
+    enabled = gc.isenabled()
+    gc.disable()  # millions of small dicts and no cycles: the cyclic GC would only slow decoding
+    try:
+        try:
+            documents = _documents(_decompress(Path(path).read_bytes() if data is None else data), report)
+        except (OSError, EOFError, ValueError, msgspec.DecodeError) as e:
+            report.error = _reason(e)
+            return GUARDDUTY_SCHEMA.empty_table(), report
+        part = guardduty_partition_of(path)
+        rows = []
+        index = 0
+        for document in documents:
+            for finding in ([document] if isinstance(document, Exception) else _unwrap(document, report)):
+                row = _row(finding, index, report, part)
+                if row is not None:
+                    rows.append(row)
+                index += 1
+        report.read, report.used = index, len(rows)
+        return pa.Table.from_pylist(rows, schema=GUARDDUTY_SCHEMA), report
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def read_guardduty(paths: Iterable[str | Path]) -> tuple[pa.Table, IntakeReport]:
+    """Every file's findings in one table; a finding delivered twice (same id and updatedAt) is held once."""
+    intake = IntakeReport()
+    tables = []
+    for path in paths:
+        table, report = read_guardduty_file(path)
+        intake.files.append(report)
+        tables.append(table)
+    table = pa.concat_tables(tables) if tables else GUARDDUTY_SCHEMA.empty_table()
+    if table.num_rows:
+        keys = list(zip(table["id"].to_pylist(), table["updatedat"].to_pylist()))
+        seen: set = set()
+        keep = [not (k in seen or seen.add(k)) for k in keys]
+        intake.duplicates = len(keep) - sum(keep)
+        if intake.duplicates:
+            table = table.filter(pa.array(keep))
+    return table, intake
+
+
+# --- flattening ----------------------------------------------------------------------------------
+
+def _obj(value: Any) -> dict:
+    value = _json_in_string(value)
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list:
+    value = _json_in_string(value)
+    return value if isinstance(value, list) else []
+
+
+def _join(values: Iterable[Any]) -> str | None:
+    seen = list(dict.fromkeys(str(v) for v in values if v not in (None, "")))
+    return ",".join(seen) or None
+
+
+def _port(value: Any) -> int | None:
+    try:
+        port = int(_obj(value).get("port"))
+    except (TypeError, ValueError):
+        return None
+    return port if 0 <= port <= 65535 else None
+
+
+def _remote(details: dict) -> dict:
+    return {
+        "remote_ip": details.get("ipAddressV4") or details.get("ipAddressV6"),
+        "remote_country": _obj(details.get("country")).get("countryName"),
+        "remote_city": _obj(details.get("city")).get("cityName"),
+        "remote_org": _obj(details.get("organization")).get("asnOrg") or _obj(details.get("organization")).get("org"),
+        "remote_asn": _obj(details.get("organization")).get("asn"),
+    }
+
+
+def _action(service: dict) -> dict:
+    """The action's remote end, ports, direction and protocol, for the action types that have them."""
+    action = _obj(service.get("action"))
+    out: dict = {"action_type": action.get("actionType")}
+    if "networkConnectionAction" in action:
+        detail = _obj(action["networkConnectionAction"])
+        local = _port(detail.get("localPortDetails"))
+        out.update(_remote(_obj(detail.get("remoteIpDetails"))), remote_port=_port(detail.get("remotePortDetails")),
+                   local_port=local, local_ports=None if local is None else str(local),
+                   protocol=detail.get("protocol"), direction=detail.get("connectionDirection"),
+                   blocked=detail.get("blocked"))
+    elif "portProbeAction" in action:
+        detail = _obj(action["portProbeAction"])
+        probes = [_obj(p) for p in _list(detail.get("portProbeDetails"))]
+        first = probes[0] if probes else {}
+        ports = [p for p in (_port(probe.get("localPortDetails")) for probe in probes) if p is not None]
+        out.update(_remote(_obj(first.get("remoteIpDetails"))), local_port=ports[0] if ports else None,
+                   local_ports=_join(sorted(set(ports))), direction="INBOUND", blocked=detail.get("blocked"))
+    else:
+        for kind in ("awsApiCallAction", "kubernetesApiCallAction", "rdsLoginAttemptAction", "dnsRequestAction"):
+            if kind in action:
+                detail = _obj(action[kind])
+                out.update(_remote(_obj(detail.get("remoteIpDetails"))), protocol=detail.get("protocol"),
+                           blocked=detail.get("blocked"))
+                break
+    if not out["action_type"] and action:
+        out["action_type"] = next(iter(action))
+    return out
+
+
+def _resource(resource: dict) -> dict:
+    kind = resource.get("resourceType")
+    instance = _obj(resource.get("instanceDetails"))
+    interfaces = [_obj(n) for n in _list(instance.get("networkInterfaces"))]
+    groups = [_obj(g) for n in interfaces for g in _list(n.get("securityGroups"))]
+    name = instance.get("instanceId")
+    if name is None:
+        for key, field in (("eksClusterDetails", "name"), ("ecsClusterDetails", "name"), ("lambdaDetails", "functionName"),
+                           ("rdsDbInstanceDetails", "dbInstanceIdentifier"), ("accessKeyDetails", "userName")):
+            name = _obj(resource.get(key)).get(field)
+            if name:
+                break
+        else:
+            name = _join(_obj(b).get("name") for b in _list(resource.get("s3BucketDetails")))
+    return {
+        "resource_type": kind,
+        "resource_name": name,
+        "instance_id": instance.get("instanceId"),
+        "security_group_ids": _join(g.get("groupId") for g in groups),
+        "security_group_names": _join(g.get("groupName") for g in groups),
+        "public_ips": _join(n.get("publicIp") for n in interfaces),
+        "private_ips": _join(n.get("privateIpAddress") for n in interfaces),
+    }
+
+
+def _flag(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None
+
+
+def _severity(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def flatten(row: Mapping) -> dict:
+    """One row of the `guardduty` table (JSON text or objects in resource/service) as FINDING_COLUMNS."""
+    kind = row.get("type") or ""
+    purpose, _, rest = kind.partition(":")
+    type_resource, _, family = rest.partition("/")
+    service = _obj(row.get("service"))
+    info = _obj(service.get("additionalInfo"))
+    severity = _severity(row.get("severity"))
+    title = row.get("title")
+    sample = _flag(info.get("sample"))
+    out = {
+        "id": row.get("id"),
+        "type": row.get("type"),
+        "threat_purpose": purpose or None,
+        "type_resource": type_resource or None,
+        "threat_family": family or None,
+        "severity": severity,
+        "severity_label": severity_label(severity),
+        "title": title,
+        "description": row.get("description"),
+        "account": row.get("accountid") or row.get("account"),
+        "region": row.get("region"),
+        "partition": row.get("partition"),
+        "arn": row.get("arn"),
+        "detector_id": service.get("detectorId"),
+        "schema_version": row.get("schemaversion"),
+        "created_at": row.get("createdat"),
+        "updated_at": row.get("updatedat"),
+        "first_seen": service.get("eventFirstSeen"),
+        "last_seen": service.get("eventLastSeen"),
+        "count": service.get("count"),
+        "archived": _flag(service.get("archived")),
+        "sample": bool(sample) or (isinstance(title, str) and title.startswith("[SAMPLE]")),
+        **_resource(_obj(row.get("resource"))),
+        **_action(service),
+    }
+    return out
+
+
+def _times(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+
+
+def normalize(raw: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the `guardduty` table as one flat DataFrame of FINDING_COLUMNS, most severe first."""
+    frame = pd.DataFrame([flatten(r) for r in raw.to_dict("records")], columns=FINDING_COLUMNS)
+    for column in _TIMES:
+        frame[column] = _times(frame[column])
+    frame["severity"] = frame["severity"].astype(float)
+    for column in ("count", "remote_port", "local_port"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
+    for column in ("archived", "blocked"):
+        frame[column] = frame[column].astype("boolean")
+    frame["sample"] = frame["sample"].astype(bool)
+    for column in _TEXT:
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)  # None, never NaN
+    return frame.sort_values(["severity", "last_seen", "id"], ascending=[False, True, True], ignore_index=True,
+                             na_position="last")
+
+
+def read_findings(paths: Iterable[str | Path]) -> tuple[pd.DataFrame, IntakeReport]:
+    """Files of findings straight to the flat DataFrame (FINDING_COLUMNS), with what could not be used."""
+    table, intake = read_guardduty(paths)
+    return normalize(table.to_pandas()), intake

@@ -1,0 +1,199 @@
+"""GuardDuty findings in every shape they come in, to one flat table; bad input reported with reasons."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import datetime, timezone
+
+import pandas as pd
+import pytest
+
+from audit_toolkit.evidence.guardduty import (
+    FINDING_COLUMNS,
+    GUARDDUTY_SCHEMA,
+    read_findings,
+    read_guardduty,
+    read_guardduty_file,
+    severity_label,
+)
+from audit_toolkit.evidence.layout import discover_files, discover_findings
+from audit_toolkit.synthetic import gd_finding, port_probe, ssh_connection
+from real_data import real_data
+
+T0 = datetime(2026, 11, 3, 9, 40, tzinfo=timezone.utc)
+T1 = datetime(2026, 11, 3, 10, 55, tzinfo=timezone.utc)
+
+
+def brute_force(finding_id="a1" * 16, **kw) -> dict:
+    return gd_finding(finding_id, "UnauthorizedAccess:EC2/SSHBruteForce", 5, "198.51.100.7 is performing SSH brute force attacks against i-0abc.",
+                      "111111111111", "ap-northeast-1", first_seen=T0, last_seen=T1, count=412, instance="i-0abc",
+                      groups=(("sg-0a000000000000001", "bastion-tmp"), ("sg-0d000000000000004", "db")), public_ip="54.1.2.3",
+                      action=ssh_connection("198.51.100.7", "Netherlands", "Example Hosting B.V.", "64496"), **kw)
+
+
+def pascal(value):
+    """What `aws guardduty get-findings` prints: the same finding with PascalCase keys."""
+    if isinstance(value, dict):
+        return {k[:1].upper() + k[1:]: pascal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [pascal(v) for v in value]
+    return value
+
+
+def write(path, text: str | bytes):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def test_severity_bands_are_aws():
+    assert [severity_label(v) for v in (1, 3.9, 4, 6.9, 7, 8.9, 9, 10, "8.0", None, "HIGH", float("nan"))] == [
+        "Low", "Low", "Medium", "Medium", "High", "High", "Critical", "Critical", "High", None, None, None]
+
+
+def test_brute_force_is_flattened():
+    row = read_findings_of([brute_force()]).iloc[0]
+    assert list(read_findings_of([brute_force()]).columns) == FINDING_COLUMNS
+    assert (row["type"], row["threat_purpose"], row["type_resource"], row["threat_family"]) == (
+        "UnauthorizedAccess:EC2/SSHBruteForce", "UnauthorizedAccess", "EC2", "SSHBruteForce")
+    assert (row["severity"], row["severity_label"], row["account"], row["region"]) == (5.0, "Medium", "111111111111", "ap-northeast-1")
+    assert (row["instance_id"], row["security_group_ids"], row["security_group_names"], row["public_ips"]) == (
+        "i-0abc", "sg-0a000000000000001,sg-0d000000000000004", "bastion-tmp,db", "54.1.2.3")
+    assert (row["action_type"], row["remote_ip"], row["remote_port"], row["local_port"], row["local_ports"]) == (
+        "NETWORK_CONNECTION", "198.51.100.7", 51234, 22, "22")
+    assert (row["remote_country"], row["remote_org"], row["remote_asn"], row["direction"], row["protocol"]) == (
+        "Netherlands", "Example Hosting B.V.", "64496", "INBOUND", "TCP")
+    assert (row["first_seen"], row["last_seen"], row["count"]) == (pd.Timestamp(T0), pd.Timestamp(T1), 412)
+    assert (row["archived"], row["sample"], row["blocked"]) == (False, False, False)
+
+
+def test_port_probe_keeps_every_probed_port():
+    finding = gd_finding("b2" * 16, "Recon:EC2/PortProbeUnprotectedPort", 2, "Unprotected port on i-0abc is being probed.",
+                         "111111111111", "ap-northeast-1", first_seen=T0, last_seen=T1, instance="i-0abc",
+                         groups=(("sg-0a000000000000001", "bastion-tmp"),),
+                         action=port_probe("203.0.113.99", "Brazil", "Probe Net", "64500", (3389, 22, 22)))
+    row = read_findings_of([finding]).iloc[0]
+    assert (row["action_type"], row["local_port"], row["local_ports"], row["remote_ip"], row["severity_label"]) == (
+        "PORT_PROBE", 3389, "22,3389", "203.0.113.99", "Low")
+
+
+def read_findings_of(findings: list[dict], tmp=None) -> pd.DataFrame:
+    table, report = _read_lines(findings)
+    assert report.rejected == 0, report.rejections
+    from audit_toolkit.evidence.guardduty import normalize
+
+    return normalize(table.to_pandas())
+
+
+def _read_lines(findings):
+    data = "\n".join(json.dumps(f) for f in findings).encode()
+    return read_guardduty_file("findings.jsonl", data)
+
+
+@pytest.fixture
+def real_lines():
+    path = real_data() / "elastic-integrations-aws" / "guardduty" / "test-guardduty.log"
+    return path, [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_every_real_record_loads(real_lines):
+    path, _ = real_lines
+    frame, intake = read_findings([path])
+    (report,) = intake.files
+    assert (report.shape, report.read, report.used, report.rejected, report.error) == ("lines", 5, 5, 0, None)
+    assert report.warnings == ["an empty page of findings ({'findings': []})"]
+    by_type = frame.set_index("type")
+    assert list(frame["type"]) == [  # most severe first, then by last seen
+        "Persistence:Kubernetes/SuccessfulAnonymousAccess", "CredentialAccess:RDS/AnomalousBehavior.SuccessfulLogin",
+        "Discovery:Kubernetes/TorIPCaller", "Trojan:EC2/BlackholeTraffic!DNS", "PrivilegeEscalation:Runtime/DockerSocketAccessed"]
+    assert list(frame["severity_label"]) == ["High", "High", "Medium", "Medium", "Medium"]
+    assert list(frame["sample"]) == [True, True, True, True, False]
+    trojan = by_type.loc["Trojan:EC2/BlackholeTraffic!DNS"]
+    assert (trojan["instance_id"], trojan["security_group_ids"], trojan["public_ips"], trojan["action_type"], trojan["blocked"]) == (
+        "i-99999999", "GeneratedFindingSecurityId", "175.16.199.1", "DNS_REQUEST", True)
+    runtime = by_type.loc["PrivilegeEscalation:Runtime/DockerSocketAccessed"]  # `service.action` is {}
+    assert (runtime["resource_type"], runtime["security_group_ids"], runtime["security_group_names"], runtime["action_type"]) == (
+        "Container", "sg-abcd1234", "build,main", None)
+    rds = by_type.loc["CredentialAccess:RDS/AnomalousBehavior.SuccessfulLogin"]  # other key order, detectorId last
+    assert (rds["resource_name"], rds["remote_ip"], rds["detector_id"], rds["instance_id"]) == (
+        "GeneratedFindingDBInstanceId", "175.16.199.1", "4ec22961e1defabcdefabcdef2a1234", None)
+    k8s = by_type.loc["Persistence:Kubernetes/SuccessfulAnonymousAccess"]
+    assert (k8s["resource_type"], k8s["resource_name"], k8s["remote_org"], k8s["count"]) == (
+        "EKSCluster", "GeneratedFindingEKSClusterName", "GeneratedFindingASNOrg", 2)
+
+
+def test_every_shape_gives_the_same_table(tmp_path, real_lines):
+    path, lines = real_lines
+    findings = [f for f in lines if "id" in f] + [brute_force()]
+    expected, _ = read_findings([write(tmp_path / "lines.jsonl", "\n".join(json.dumps(f) for f in findings))])
+    export = tmp_path / "AWSLogs/111111111111/GuardDuty/ap-northeast-1/2026/11/03/abc.jsonl.gz"
+    eventbridge = [{"version": "0", "id": "e1", "detail-type": "GuardDuty Finding", "source": "aws.guardduty",
+                    "account": f["accountId"], "region": f["region"], "detail": f} for f in findings]
+    shapes = {
+        "findings": json.dumps({"Findings": [pascal(f) for f in findings]}, indent=2),  # aws guardduty get-findings
+        "array": json.dumps(findings),
+        "export": gzip.compress("\n".join(json.dumps(f) for f in findings).encode()),
+        "eventbridge": "\n".join(json.dumps(e) for e in eventbridge),
+        "sns": json.dumps([{"Type": "Notification", "MessageId": "m", "Message": json.dumps(e)} for e in eventbridge]),
+        "lambda": json.dumps({"Records": [{"EventSource": "aws:sns", "Sns": {"Type": "Notification", "Message": json.dumps(e)}}
+                                          for e in eventbridge]}),
+    }
+    for name, text in shapes.items():
+        target = export if name == "export" else tmp_path / f"{name}.json"
+        frame, intake = read_findings([write(target, text)])
+        assert (intake.read, intake.used, intake.rejected) == (6, 6, 0), name
+        pd.testing.assert_frame_equal(frame, expected, obj=name)
+    table, _ = read_guardduty([export])
+    assert set(table.to_pandas()[["account", "export_region", "day"]].itertuples(index=False)) == {
+        ("111111111111", "ap-northeast-1", "2026/11/03")}  # the export's partitions come from its key
+
+
+def test_bad_records_and_files_are_reported_and_the_rest_kept(tmp_path):
+    good = brute_force()
+    odd = brute_force("c3" * 16) | {"schemaVersion": "3.1"}
+    odd["resource"] = {"resourceType": "QuantumComputer", "quantumDetails": {"qubits": 9}}
+    odd["service"] = json.dumps(odd["service"])  # JSON inside a string
+    lines = [
+        json.dumps(good),
+        "{not json",
+        json.dumps({"id": "x"}),
+        json.dumps({"detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": "RunInstances"}}),
+        json.dumps([1, 2]),
+        json.dumps(odd),
+    ]
+    frame, intake = read_findings([write(tmp_path / "mixed.jsonl", "\n".join(lines)),
+                                   write(tmp_path / "truncated.jsonl.gz", gzip.compress(b'{"id": 1}\n' * 50)[:30]),
+                                   write(tmp_path / "text.json", "GuardDuty export, see attachment")])
+    mixed, truncated, text = intake.files
+    assert (mixed.read, mixed.used, mixed.rejected) == (7, 2, 5)
+    assert mixed.rejections == [
+        "record 1: line 2 is not JSON: JSON is malformed: object keys must be strings (byte 1)",
+        "record 2: no id or type: not a GuardDuty finding",
+        "record 3: an EventBridge event of another kind ('AWS API Call via CloudTrail')",
+        "record 4: a JSON int, not a finding object",
+        "record 5: a JSON int, not a finding object",
+    ]
+    assert mixed.warnings == ["record 6: unknown schemaVersion '3.1', read as 2.0",
+                              "record 6: resource type 'QuantumComputer' not known; its common fields are kept"]
+    assert truncated.error.startswith("truncated or corrupt gzip") and truncated.used == 0
+    assert text.error == "not JSON: the file starts with b'GuardDuty export, see attachment'"
+    odd_row = frame.set_index("id").loc["c3" * 16]
+    assert (odd_row["resource_type"], odd_row["instance_id"], odd_row["remote_ip"], odd_row["local_port"]) == (
+        "QuantumComputer", None, "198.51.100.7", 22)
+
+
+def test_a_finding_delivered_twice_is_held_once(tmp_path):
+    a = write(tmp_path / "a.jsonl", json.dumps(brute_force()))
+    b = write(tmp_path / "b.json", json.dumps({"Findings": [pascal(brute_force())]}))
+    table, intake = read_guardduty([a, b])
+    assert (table.num_rows, intake.used, intake.duplicates) == (1, 2, 1)
+    assert table.schema == GUARDDUTY_SCHEMA
+
+
+def test_findings_files_are_found_apart_from_cloudtrail(tmp_path):
+    export = write(tmp_path / "AWSLogs/111111111111/GuardDuty/us-east-1/2026/11/03/x.jsonl.gz", b"")
+    named = write(tmp_path / "exports/guardduty-findings.json", "[]")
+    trail = write(tmp_path / "AWSLogs/111111111111/CloudTrail/us-east-1/2026/11/03/y.json.gz", b"")
+    assert discover_findings(tmp_path) == [export, named]
+    assert discover_files(tmp_path) == [trail]
