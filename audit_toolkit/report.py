@@ -174,10 +174,29 @@ def scope_section(a: Audit) -> Part:
     return part
 
 
-CHANGE_TABLE = {"event_time": "time", "account": "account", "region": "region", "group_id": "group", "group_name": "name",
-                "action": "action", "direction": "direction", "protocol": "protocol", "from_port": "from", "to_port": "to",
-                "peer": "peer", "description": "description", "actor": "actor", "source_ip": "source IP", "tool": "tool",
+CHANGE_TABLE = {"event_time": "time", "account": "account", "region": "region", "group_id": "group", "action": "action",
+                "rule": "rule", "description": "description", "actor": "actor", "source_ip": "source IP", "tool": "tool",
                 "user_agent": "user agent", "error_code": "error"}
+
+
+def _rule(row: dict) -> str:
+    """`ingress tcp/22 from 0.0.0.0/0`: a rule in one cell, from whichever parts the change names."""
+    if row.get("protocol") == "-1":
+        ports = "all traffic"
+    elif row.get("protocol") is None or pd.isna(row.get("protocol")):
+        ports = ""
+    else:
+        low, high = row.get("from_port"), row.get("to_port")
+        ports = row["protocol"] + ("" if low is None or pd.isna(low) else f"/{low}" if low == high else f"/{low}-{high}")
+    peer = row.get("peer") if isinstance(row.get("peer"), str) else ""
+    direction = row.get("direction") if isinstance(row.get("direction"), str) else ""
+    return " ".join(p for p in (direction, ports, f"{'from' if direction != 'egress' else 'to'} {peer}" if peer else "") if p)
+
+
+def _with_rules(frame: pd.DataFrame, group_names: bool = True) -> pd.DataFrame:
+    rules = [_rule(r) for r in frame.astype(object).to_dict("records")]
+    names = [f"{g} ({n})" if isinstance(n, str) and n else g for g, n in zip(frame["group_id"], frame["group_name"])]
+    return frame.assign(rule=rules, group_id=names if group_names else frame["group_id"])
 
 
 def changes_section(a: Audit) -> Part:
@@ -190,12 +209,11 @@ def changes_section(a: Audit) -> Part:
     part.facts.append(f"By action: {_counts(changes['action'])}")
     part.facts.append(f"By actor: {_counts(changes['actor'].map(charts.short_actor))}")
     part.charts.append(Chart("changes", "Security-group changes over time, by actor", charts.to_png(charts.plot_changes(changes, settings=a.inv.settings))))
-    part.tables.append(a.table("Every security-group rule change", changes, CHANGE_TABLE))
+    part.tables.append(a.table("Every security-group rule change", _with_rules(changes), CHANGE_TABLE))
     return part
 
 
-WINDOW_TABLE = {"account": "account", "region": "region", "group_id": "group", "protocol": "protocol", "from_port": "from",
-                "to_port": "to", "cidr": "CIDR", "opened_at": "opened", "opened_by": "opened by", "opened_from_ip": "from IP",
+WINDOW_TABLE = {"account": "account", "region": "region", "group_id": "group", "rule": "rule", "opened_at": "opened", "opened_by": "opened by", "opened_from_ip": "from IP",
                 "opened_tool": "tool", "closed_at": "closed", "closed_by": "closed by", "close_reason": "how",
                 "duration": "open for", "state": "state"}
 
@@ -209,11 +227,11 @@ def exposure_section(a: Audit) -> Part:
     if len(windows):
         ax = charts.plot_exposure(windows, changes=a.changes, findings=a.findings_on_groups, start=a.start, end=a.end, settings=a.inv.settings)
         part.charts.append(Chart("exposure", f"Exposure windows of port {ports} to the internet", charts.to_png(ax)))
-        shown = windows.assign(state=[("still open" if s else "closed") + (", open before the evidence" if b else "")
+        shown = _with_rules(windows.assign(peer=windows["cidr"])).assign(state=[("still open" if s else "closed") + (", open before the evidence" if b else "")
                                       for s, b in zip(windows["still_open"], windows["open_before_evidence"])])
         part.tables.append(a.table("Every exposure window", shown, WINDOW_TABLE))
     if len(failed):
-        part.tables.append(a.table("Failed attempts", failed, {k: v for k, v in CHANGE_TABLE.items() if k != "description"}))
+        part.tables.append(a.table("Failed attempts", _with_rules(failed), {k: v for k, v in CHANGE_TABLE.items() if k != "description"}))
     return part
 
 

@@ -134,10 +134,13 @@ def test_the_report_holds_the_scoped_changes_windows_and_detections(written):
     assert parts["exposure"].facts[0] == "6 windows in which port 22 stood open to the internet; 1 still open at the end of the range"
     assert parts["exposure"].tables[1].caption == "Failed attempts" and len(parts["exposure"].tables[1].rows) == 1
     assert parts["scope"].facts[0] == "Time range: 2026-11-03 00:00:00 UTC to 2026-11-04 00:00:00 UTC (end exclusive)"
-    alice = [r for r in parts["exposure"].tables[0].rows if r[7] == "2026-11-03 09:02:00 UTC"]
+    alice = [r for r in parts["exposure"].tables[0].rows if r[4] == "2026-11-03 09:02:00 UTC"]
     assert len(alice) == 1
-    assert alice[0][8] == "arn:aws:iam::111111111111:user/alice" and alice[0][11] == "2026-11-03 11:32:15 UTC"
-    assert alice[0][14] == "2h 30m" and alice[0][15] == "closed"
+    assert alice[0][2:4] == ["sg-0a000000000000001", "ingress tcp/22 from 0.0.0.0/0"]
+    assert alice[0][5] == "arn:aws:iam::111111111111:user/alice" and alice[0][8] == "2026-11-03 11:32:15 UTC"
+    assert alice[0][11] == "2h 30m" and alice[0][12] == "closed"
+    rules = {r[5] for r in parts["changes"].tables[0].rows}
+    assert {"ingress all traffic from 0.0.0.0/0", "ingress tcp/20-25 from 0.0.0.0/0", "egress all traffic to 0.0.0.0/0", "ingress tcp/5432 from sg-0b000000000000002", ""} <= rules
     assert parts["detections"].facts == ["0 detection hits"] and parts["detections"].tables == []  # root acted on 11-02
 
 
@@ -154,7 +157,7 @@ def test_times_are_shown_in_the_display_zone(demo):
     inv = Investigation.from_evidence(demo / "evidence", Settings(display_tz="Asia/Tokyo"))
     report = rep.build(inv, since="2026-11-03", until="2026-11-04")
     exposure = dict((s.id, p) for s, p in report.parts)["exposure"]
-    assert "2026-11-03 18:02:00 JST" in [r[7] for r in exposure.tables[0].rows]  # 09:02 UTC
+    assert "2026-11-03 18:02:00 JST" in [r[4] for r in exposure.tables[0].rows]  # 09:02 UTC
 
 
 def test_the_appendix_has_every_input_file_hash_and_every_query(written, demo):

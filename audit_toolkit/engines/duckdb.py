@@ -34,7 +34,12 @@ class DuckDBEngine:
         self.con = duckdb.connect(self.database)
         # DuckDB's time functions follow the session time zone; CloudTrail and Athena are UTC.
         self.con.execute("SET TimeZone = 'UTC'")
-        self.con.execute("SET enable_progress_bar = false")
+        try:
+            self.con.execute("SET enable_progress_bar = false")
+        except duckdb.InvalidInputException:
+            # Inside Jupyter without ipywidgets DuckDB refuses to touch this setting at all; the bar is
+            # already off there (it cannot draw one), so there is nothing to turn off.
+            pass
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self.version = duckdb.__version__
