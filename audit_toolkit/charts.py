@@ -14,22 +14,20 @@ import re
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
+# The backend is matplotlib's choice: inline in a notebook, Agg on a server without a display.
 import matplotlib
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import matplotlib_fontja  # registers IPAexGothic: Japanese text as glyphs, not boxes
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")  # charts are written to files, reports and chat, never to a window
-
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib_fontja  # noqa: E402,F401  (registers IPAexGothic: Japanese text as glyphs, not boxes)
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from .analysis.events import records  # noqa: E402
-from .settings import Settings  # noqa: E402
+from .analysis.events import records
+from .settings import Settings
 
 # Latin text in DejaVu Sans as usual; glyphs it lacks (Japanese) fall back to the bundled IPAexGothic.
 matplotlib.rcParams["font.family"] = ["DejaVu Sans", matplotlib_fontja.matplotlib_fontja.FONT_NAME]
@@ -194,20 +192,31 @@ def _finding_time(findings: pd.DataFrame) -> str:
     raise ValueError(f"findings need a time column, one of {', '.join(FINDING_TIME_COLUMNS)}")
 
 
+def _finding_groups(finding: Mapping) -> list[str]:
+    """The groups a finding concerns: `group_id` (a correlated row) or GuardDuty's `security_group_ids`."""
+    if finding.get("group_id"):
+        return [str(finding["group_id"])]
+    return [g for g in str(finding.get("security_group_ids") or "").split(",") if g]
+
+
 def _finding_markers(ax: Axes, findings: pd.DataFrame, y_of: Mapping[tuple, int]) -> list:
     column = _finding_time(findings)
-    by_group = {k[2]: y for k, y in y_of.items()}
+    rows_of: dict[str, list[int]] = {}
+    for key, y in y_of.items():
+        rows_of.setdefault(str(key[2]), []).append(y)
     drawn: dict[str, Line2D] = {}
     for f in records(findings):
-        y = y_of.get(_group_key(f), by_group.get(f.get("group_id")))
-        if y is None or f.get(column) is None:
+        if f.get(column) is None:
             continue
         name = band(f.get("severity"))
         color = dict((b, c) for b, _, c in SEVERITY_BANDS)[name]
-        ax.plot([_num(f[column])], [y], marker="X", markersize=9, color=color, markeredgecolor="black",
-                linestyle="", gid="finding")
-        drawn[name] = Line2D([], [], marker="X", color=color, markeredgecolor="black", linestyle="",
-                             label=f"GuardDuty finding ({name})")
+        for group in _finding_groups(f):
+            exact = y_of.get((f.get("account"), f.get("region"), group))
+            for y in [exact] if exact is not None else rows_of.get(group, []):
+                ax.plot([_num(f[column])], [y], marker="X", markersize=9, color=color, markeredgecolor="black",
+                        linestyle="", gid="finding")
+                drawn[name] = Line2D([], [], marker="X", color=color, markeredgecolor="black", linestyle="",
+                                     label=f"GuardDuty finding ({name})")
     return [drawn[b] for b, _, _ in SEVERITY_BANDS if b in drawn]
 
 

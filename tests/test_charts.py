@@ -111,6 +111,12 @@ def test_findings_are_markers_on_their_groups_row_by_severity():
     assert [(m.get_xdata()[0], m.get_ydata()[0]) for m in marks] == [
         pytest.approx((num("2026-11-03T09:45Z"), 1)), pytest.approx((num("2026-11-03T09:50Z"), 1))]  # sg-zz has no row
     assert legend(ax)[-2:] == ["GuardDuty finding (Low)", "GuardDuty finding (High)"]
+    # GuardDuty's own rows name their groups in security_group_ids: one marker on each group's row
+    flat = pd.DataFrame({"security_group_ids": ["sg-a,sg-b"], "severity": [9.2],
+                         "first_seen": pd.to_datetime(["2026-11-03T09:40Z"], utc=True)})
+    ax = charts.plot_exposure(frame, findings=flat, end="2026-11-03T11:00Z")
+    marks = [line for line in ax.lines if line.get_gid() == "finding"]
+    assert sorted(m.get_ydata()[0] for m in marks) == [0, 1] and legend(ax)[-1] == "GuardDuty finding (Critical)"
 
 
 def test_display_time_zone_is_a_setting():
