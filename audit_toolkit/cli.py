@@ -146,6 +146,38 @@ def activity(evidence, store, since, until, account, region, fmt, ports, interne
     _emit(inv.activity(principal, since, until, account, region), fmt, columns)
 
 
+DETECT_TABLE = ["event_time", "severity", "detection", "outcome", "account", "region", "event_name", "target", "detail",
+                "actor", "source_ip", "error_code"]
+COVERAGE_TABLE = ["kind", "account", "region", "start", "end", "hours", "ongoing", "trail", "actor"]
+
+
+@main.command()
+@_scope
+@click.option("--only", multiple=True, help="Run only this detection id (repeatable; see --catalogue).")
+@click.option("--min-severity", type=click.Choice(["low", "medium", "high", "critical"]), help="Skip detections below this severity.")
+@click.option("--catalogue", is_flag=True, help="List the detections (id, severity, MITRE technique, events read) and exit.")
+def detect(evidence, store, since, until, account, region, fmt, ports, internet_prefix, only, min_severity, catalogue):
+    """Run the detection catalogue: trail, GuardDuty and alert tampering, other ways in, identity; hits with their actors."""
+    from .analysis.detections import catalogue_table, select
+
+    if catalogue:
+        table = catalogue_table(Settings.load().language)
+        _emit(table[table["id"].isin([d.id for d in select(only, min_severity)])], fmt, ["id", "severity", "technique", "title", "events"])
+        return
+    inv = _open(evidence, store, ports, internet_prefix)
+    _emit(inv.detect(since, until, account, region, only, min_severity), fmt, DETECT_TABLE)
+
+
+@main.command()
+@_scope
+@click.option("--min-hours", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Report runs of at least this many hours with no event.")
+def coverage(evidence, store, since, until, account, region, fmt, ports, internet_prefix, min_hours):
+    """Where the evidence is silent: hours with no event per account and region, and logging stopped until restarted."""
+    inv = _open(evidence, store, ports, internet_prefix)
+    _emit(inv.coverage(since, until, account, region, min_hours), fmt, COVERAGE_TABLE)
+
+
 @main.command()
 @click.option("--evidence", required=True, type=click.Path(exists=True, path_type=Path),
               help="A folder of CloudTrail logs (S3 layout or loose files) or a single file.")

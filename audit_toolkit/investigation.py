@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from . import queries
-from .analysis import actors, detections, exposure, security_groups
+from .analysis import actors, coverage, detections, exposure, security_groups
 from .analysis import findings as tie
 from .analysis.events import in_order
 from .engines.base import Engine
@@ -164,6 +164,24 @@ class Investigation:
         found = [f for f in found if len(f)]
         return detections.to_frame([]) if not found else detections.to_frame(
             [r for f in found for r in f.astype(object).where(f.notna(), None).to_dict("records")])
+
+    def coverage(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None,
+                 min_hours: int = 1) -> pd.DataFrame:
+        """Where the evidence is silent (analysis.coverage.COVERAGE_COLUMNS), in time order: runs of at
+        least `min_hours` hours with no event per account and region, and logging outages from a
+        successful StopLogging or DeleteTrail to the next StartLogging (replayed from the start of the evidence).
+        """
+        bounds = queries.scope(since, until)
+        start = None if since is None else pd.Timestamp(bounds["since"])
+        stop = None if until is None else pd.Timestamp(bounds["until"])
+        silent = coverage.gaps(self.query("hourly_events", **queries.scope(since, until, account, region)), start, stop, min_hours)
+        # A trail is stopped in its home region and stops every region it covers: no region filter here.
+        trail_calls = self.query("trail_logging", **queries.scope(None, until, account, None))
+        off = coverage.outages(trail_calls, self._end(until, account, None))
+        if start is not None:
+            off = off[off["ongoing"] | (off["end"] >= start)]
+        found = pd.concat([f for f in (silent, off) if len(f)]) if len(silent) or len(off) else silent
+        return found.sort_values(["start", "kind", "account", "region"], kind="stable", ignore_index=True)
 
     def _end(self, until: When, account: str | None, region: str | None) -> pd.Timestamp | None:
         """Where still-open windows end: the last event of the evidence, or `until` if earlier."""
