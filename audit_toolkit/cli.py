@@ -207,23 +207,42 @@ CORRELATION_TABLE = ["group_id", "opened_at", "closed_at", "finding_type", "seve
                      "local_port", "first_seen", "last_seen", "count"]
 _min_severity = click.option("--min-severity", type=click.FloatRange(0, 10),
                              help="Only findings at or above this severity (Low 1, Medium 4, High 7, Critical 9).")
+_from_api = click.option("--from-api", is_flag=True,
+                         help="Also fetch findings from the GuardDuty API (every detector of --region or AWS_REGION; "
+                              "AWS credentials from the standard chain). Alone, without --evidence/--store: findings only.")
+
+
+def _open_findings(evidence, store, ports, internet_prefix, from_api, since, region, min_severity) -> Investigation:
+    """The investigation, with the GuardDuty API's findings added when asked."""
+    if from_api and evidence is None and store is None and click.get_current_context().meta.get("audit_toolkit.engine") != "athena":
+        settings = Settings.load(watched_ports=tuple(ports) or None, internet_prefix_len=internet_prefix)
+        inv = Investigation.from_guardduty_api(settings, since=since, min_severity=min_severity, region=region)
+    else:
+        inv = _open(evidence, store, ports, internet_prefix)
+        if from_api:
+            inv.add_findings_from_api(since, min_severity, region=region)
+    if from_api:
+        click.echo(f"GuardDuty API: {inv.findings_intake.summary()}", err=True)
+    return inv
 
 
 @main.command()
 @_scope
 @_min_severity
-def findings(evidence, store, since, until, account, region, fmt, ports, internet_prefix, min_severity):
-    """GuardDuty findings (S3 export, get-findings JSON, EventBridge events), one flat row each, most severe first."""
-    inv = _open(evidence, store, ports, internet_prefix)
+@_from_api
+def findings(evidence, store, since, until, account, region, fmt, ports, internet_prefix, min_severity, from_api):
+    """GuardDuty findings (S3 export, get-findings JSON, EventBridge events, the API), one flat row each, most severe first."""
+    inv = _open_findings(evidence, store, ports, internet_prefix, from_api, since, region, min_severity)
     _emit(inv.findings(since, until, account, region, min_severity), fmt, FINDING_TABLE)
 
 
 @main.command()
 @_scope
 @_min_severity
-def correlate(evidence, store, since, until, account, region, fmt, ports, internet_prefix, min_severity):
+@_from_api
+def correlate(evidence, store, since, until, account, region, fmt, ports, internet_prefix, min_severity, from_api):
     """Which GuardDuty findings attacked an exposure window while it was open, each said in a sentence."""
-    inv = _open(evidence, store, ports, internet_prefix)
+    inv = _open_findings(evidence, store, ports, internet_prefix, from_api, since, region, min_severity)
     found = inv.correlate(since, until, account, region, min_severity)
     if fmt == "table" and len(found):
         click.echo("\n".join(f"- {s}" for s in found["summary"]) + "\n")

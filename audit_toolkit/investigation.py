@@ -55,6 +55,18 @@ class Investigation:
         return cls(engine, settings or Settings(), intake, str(path), findings_intake=findings_intake)
 
     @classmethod
+    def from_guardduty_api(cls, settings: Settings | None = None, **fetch: Any) -> "Investigation":
+        """Findings fetched from the GuardDuty API, no CloudTrail (fetch: since, min_severity, types, region, client)."""
+        from .engines.duckdb import DuckDBEngine
+
+        engine = DuckDBEngine()
+        intake = engine.load_cloudtrail([])
+        engine.load_guardduty([])
+        inv = cls(engine, settings or Settings(), intake, evidence="guardduty-api", findings_intake=IntakeReport())
+        inv.add_findings_from_api(**fetch)
+        return inv
+
+    @classmethod
     def on_athena(cls, athena=None, settings: Settings | None = None, on_report=None) -> "Investigation":
         """Investigate the organization's logs where they are, with Athena (engines.athena.AthenaSettings)."""
         from .engines.athena import AthenaEngine
@@ -202,3 +214,18 @@ class Investigation:
         if windows.empty or found.empty:
             return tie.correlate(found.iloc[0:0], windows.iloc[0:0])
         return tie.correlate(found, windows, self.instance_groups(until, account, region))
+
+    def add_findings_from_api(self, since: When = None, min_severity: float | None = None, types: tuple[str, ...] = (),
+                              region: str | None = None, client: Any = None) -> IntakeReport:
+        """Fetch findings from the GuardDuty API (ListFindings, GetFindings by 50) into this investigation,
+        beside those of its evidence; returns what was read. Embedded engine only."""
+        from .engines.duckdb import DuckDBEngine
+        from .evidence.guardduty_api import fetch_findings
+
+        if not isinstance(self.engine, DuckDBEngine):
+            raise ConfigError("findings from the GuardDuty API are read into the embedded engine: use --engine duckdb")
+        table, report = fetch_findings(since, min_severity, types, region=region, client=client)
+        report.duplicates += self.engine.add_guardduty(table)
+        held = self.findings_intake or IntakeReport()
+        self.findings_intake = IntakeReport(files=held.files + report.files, duplicates=held.duplicates + report.duplicates)
+        return report
