@@ -81,10 +81,12 @@ def _open(evidence: Path | None, store: Path | None, ports: tuple[int, ...], int
 
 
 def _ingest(evidence: Path, store: Path):
-    from .evidence.layout import discover_files
-    from .evidence.store import ingest
+    from .evidence.layout import discover_files, discover_findings
+    from .evidence.store import ingest, ingest_findings
 
-    return ingest(discover_files(evidence), store, progress=sys.stderr.isatty())
+    report = ingest(discover_files(evidence), store, progress=sys.stderr.isatty())
+    ingest_findings(discover_findings(evidence), store)
+    return report
 
 
 def _report_intake(inv: Investigation) -> None:
@@ -92,6 +94,9 @@ def _report_intake(inv: Investigation) -> None:
     intake = inv.intake
     click.echo(f"{inv.source}: {intake.summary()}", err=True)
     _report_problems(intake)
+    if inv.findings_intake is not None and inv.findings_intake.files:
+        click.echo(f"GuardDuty findings: {inv.findings_intake.summary()}", err=True)
+        _report_problems(inv.findings_intake)
 
 
 def _report_problems(intake) -> None:
@@ -150,14 +155,47 @@ def activity(evidence, store, since, until, account, region, fmt, ports, interne
 @_clean_errors
 def ingest(evidence: Path, store: Path, progress: bool | None) -> None:
     """Convert CloudTrail evidence once into a columnar store that every command can query with --store."""
-    from .evidence.layout import discover_files
-    from .evidence.store import Store, ingest as run
+    from .evidence.layout import discover_files, discover_findings
+    from .evidence.store import Store, ingest as run, ingest_findings
 
     report = run(discover_files(evidence), store, progress=sys.stderr.isatty() if progress is None else progress)
+    found = ingest_findings(discover_findings(evidence), store)
     held = Store.open(store)
     click.echo(f"converted: {report.summary()}")
     _report_problems(report)
-    click.echo(f"store {store}: {len(held.sources)} source files, {held.events} events, {len(held.parts)} parts")
+    click.echo(f"GuardDuty findings: {found.summary()}")
+    _report_problems(found)
+    click.echo(f"store {store}: {len(held.sources)} source files, {held.events} events, {len(held.parts)} parts, "
+               f"{len(held.findings)} findings files")
+
+
+FINDING_TABLE = ["severity", "severity_label", "type", "account", "region", "instance_id", "security_group_ids",
+                 "remote_ip", "remote_country", "local_port", "first_seen", "last_seen", "count", "sample"]
+CORRELATION_TABLE = ["group_id", "opened_at", "closed_at", "finding_type", "severity", "instance_id", "remote_ip",
+                     "local_port", "first_seen", "last_seen", "count"]
+_min_severity = click.option("--min-severity", type=click.FloatRange(0, 10),
+                             help="Only findings at or above this severity (Low 1, Medium 4, High 7, Critical 9).")
+
+
+@main.command()
+@_scope
+@_min_severity
+def findings(evidence, store, since, until, account, region, fmt, ports, internet_prefix, min_severity):
+    """GuardDuty findings (S3 export, get-findings JSON, EventBridge events), one flat row each, most severe first."""
+    inv = _open(evidence, store, ports, internet_prefix)
+    _emit(inv.findings(since, until, account, region, min_severity), fmt, FINDING_TABLE)
+
+
+@main.command()
+@_scope
+@_min_severity
+def correlate(evidence, store, since, until, account, region, fmt, ports, internet_prefix, min_severity):
+    """Which GuardDuty findings attacked an exposure window while it was open, each said in a sentence."""
+    inv = _open(evidence, store, ports, internet_prefix)
+    found = inv.correlate(since, until, account, region, min_severity)
+    if fmt == "table" and len(found):
+        click.echo("\n".join(f"- {s}" for s in found["summary"]) + "\n")
+    _emit(found, fmt, CORRELATION_TABLE)
 
 
 @main.command()

@@ -30,6 +30,12 @@ def run_demo(out: Path, events: int = 20_000, seed: int = 7, echo: Callable[[str
     echo(f"\n{len(windows)} SSH exposure windows ({int(windows['still_open'].sum())} still open):\n")
     echo(export.to_table(windows, ["account", "region", "group_id", "protocol", "from_port", "to_port", "cidr",
                                    "opened_at", "opened_by", "closed_at", "closed_by", "still_open"], width=40))
+    found, tied = inv.findings(), inv.correlate()
+    for name, frame in (("findings", found), ("correlations", tied)):
+        (results / f"{name}.json").write_text(export.to_json(frame), encoding="utf-8")
+        (results / f"{name}.csv").write_text(export.to_csv(frame), encoding="utf-8")
+    echo(f"\n{len(found)} GuardDuty findings; {len(tied)} attacked an exposure window while it was open:\n")
+    echo("\n".join(f"- {s}" for s in tied["summary"]))
     written = write_report(inv, out / "report")
     echo(f"\nResults written to {results}/ (JSON and CSV). Ground truth: {out}/ground_truth.json")
     echo(f"Audit report: {written.html} (open it in a browser) and {written.markdown}")

@@ -4,6 +4,8 @@
     inv.sg_changes()            # every security-group rule change, who, when, from where
     inv.ssh_exposure()          # every window a watched port stood open to the internet
     inv.activity("arn:aws:iam::111122223333:user/alice")   # one actor's whole timeline
+    inv.findings(min_severity=7)  # GuardDuty findings, one flat row each (evidence.guardduty.FINDING_COLUMNS)
+    inv.correlate()             # which findings attacked an exposure window while it was open
     inv = Investigation.open("athena")         # the same questions of the organization's logs, on Athena
     inv = Investigation.from_store("store")    # the same, on evidence converted once by `ingest`
 """
@@ -19,9 +21,10 @@ import pandas as pd
 
 from . import queries
 from .analysis import actors, detections, exposure, security_groups
+from .analysis import findings as tie
 from .analysis.events import in_order
 from .engines.base import Engine
-from .evidence.layout import discover_files
+from .evidence.layout import discover_files, discover_findings
 from .evidence.reader import IntakeReport
 from .errors import ConfigError
 from .settings import Settings
@@ -37,6 +40,7 @@ class Investigation:
     evidence: str | None = None
     store: str | None = None  # the columnar store queried, when the evidence was ingested first
     log: list[dict] = field(default_factory=list)  # every query run: name, engine, SQL, parameters
+    findings_intake: IntakeReport | None = None  # what was read of the GuardDuty findings, and what not
 
     @classmethod
     def from_evidence(
@@ -47,7 +51,8 @@ class Investigation:
 
         engine = DuckDBEngine()
         intake = engine.load_cloudtrail(discover_files(path), workers=workers)
-        return cls(engine, settings or Settings(), intake, str(path))
+        findings_intake = engine.load_guardduty(discover_findings(path))
+        return cls(engine, settings or Settings(), intake, str(path), findings_intake=findings_intake)
 
     @classmethod
     def on_athena(cls, athena=None, settings: Settings | None = None, on_report=None) -> "Investigation":
@@ -64,7 +69,8 @@ class Investigation:
 
         engine = DuckDBEngine()
         intake = engine.attach_store(root)
-        return cls(engine, settings or Settings(), intake, store=str(root))
+        findings_intake = engine.attach_findings(root)
+        return cls(engine, settings or Settings(), intake, store=str(root), findings_intake=findings_intake)
 
     @classmethod
     def open(cls, engine: str = "duckdb", evidence: str | Path | None = None, settings: Settings | None = None,
@@ -154,3 +160,27 @@ class Investigation:
             bound = pd.Timestamp(queries.scope(until=until)["until"])
             last = bound if last is None or pd.isna(last) else min(pd.Timestamp(last), bound)
         return None if last is None or pd.isna(last) else pd.Timestamp(last)
+
+    def findings(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None,
+                 min_severity: float | None = None) -> pd.DataFrame:
+        """GuardDuty findings whose activity overlaps the scope, at or above `min_severity`, most severe first."""
+        from .evidence.guardduty import latest, normalize
+
+        values = queries.scope(since, until, account, region)
+        raw = self.query("findings", min_severity=None if min_severity is None else float(min_severity), **values)
+        return latest(normalize(raw))
+
+    def instance_groups(self, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
+        """Which instance was in which security group when, from CloudTrail (analysis.findings.MEMBERSHIP_COLUMNS)."""
+        events = self.query("instance_changes", **queries.scope(None, until, account, region))
+        return tie.instance_groups(events)
+
+    def correlate(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None,
+                  min_severity: float | None = None) -> pd.DataFrame:
+        """Findings that attacked an exposure window while it was open: one row per pair, with a sentence
+        saying what happened (analysis.findings.CORRELATION_COLUMNS)."""
+        windows = self.ssh_exposure(since, until, account, region)
+        found = self.findings(since, until, account, region, min_severity)
+        if windows.empty or found.empty:
+            return tie.correlate(found.iloc[0:0], windows.iloc[0:0])
+        return tie.correlate(found, windows, self.instance_groups(until, account, region))

@@ -318,11 +318,12 @@ def evidence_files(inv: Investigation) -> list[dict]:
         from .evidence.store import Store
 
         held = Store.open(inv.store)
-        return [{"path": p, "size": s["size"], "sha256": s["sha256"]} for p, s in sorted(held.sources.items())]
+        return [{"path": p, "size": s["size"], "sha256": s["sha256"]} for p, s in sorted({**held.sources, **held.findings}.items())]
     if inv.intake is None:
         return []
     found = []
-    for f in sorted(inv.intake.files, key=lambda f: f.path):
+    read = inv.intake.files + (inv.findings_intake.files if inv.findings_intake is not None else [])  # GuardDuty too
+    for f in sorted(read, key=lambda f: f.path):
         path = Path(f.path)
         found.append({"path": f.path, "size": path.stat().st_size, "sha256": _sha256(path)} if path.is_file()
                      else {"path": f.path, "size": None, "sha256": "(file no longer there)"})

@@ -76,6 +76,7 @@ class Scenario:
     rng: random.Random
     events: list[tuple[str, str, dict]] = field(default_factory=list)  # (account, region, record)
     truth: dict = field(default_factory=dict)
+    findings: list[dict] = field(default_factory=list)  # GuardDuty findings, as the S3 export writes them
 
     def call(self, when: datetime, account: str, region: str, identity: dict, name: str, request: dict | None,
              response: dict | None = None, *, source: str = "ec2.amazonaws.com", ip: str = "203.0.113.10",
@@ -312,7 +313,8 @@ def _remote(ip: str, country: str, org: str, asn: str) -> dict:
 def gd_finding(finding_id: str, kind: str, severity: float, title: str, account: str, region: str, *,
                first_seen: datetime, last_seen: datetime, count: int = 1, instance: str | None = None,
                groups: tuple[tuple[str, str], ...] = (), public_ip: str | None = None, action: dict | None = None,
-               resource: dict | None = None, sample: bool = False, archived: bool = False) -> dict:
+               resource: dict | None = None, sample: bool = False, archived: bool = False,
+               updated: datetime | None = None) -> dict:
     """One GuardDuty finding in the export's shape (schemaVersion 2.0, camelCase)."""
     if resource is None:
         resource = {"resourceType": "Instance", "instanceDetails": {
@@ -332,7 +334,7 @@ def gd_finding(finding_id: str, kind: str, severity: float, title: str, account:
                     "eventLastSeen": last_seen.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "archived": archived, "count": count},
         "severity": severity,
         "createdAt": first_seen.strftime("%Y-%m-%dT%H:%M:%S.123Z"),
-        "updatedAt": last_seen.strftime("%Y-%m-%dT%H:%M:%S.456Z"),
+        "updatedAt": (updated or last_seen).strftime("%Y-%m-%dT%H:%M:%S.456Z"),
         "title": title, "description": title,
     }
 
@@ -349,6 +351,147 @@ def port_probe(ip: str, country: str, org: str, asn: str, ports: tuple[int, ...]
     return {"actionType": "PORT_PROBE", "portProbeAction": {"blocked": False, "portProbeDetails": [
         {"localPortDetails": {"port": p, "portName": "SSH" if p == 22 else "Unknown"}, "remoteIpDetails": _remote(ip, country, org, asn)}
         for p in ports]}}
+
+
+def _instance(instance: str, eni: str, groups: list[str]) -> dict:
+    """RunInstances' response for one instance: its groups, and its interface with the same groups."""
+    group_set = {"items": [{"groupId": g, "groupName": g} for g in groups]}
+    return {"instanceId": instance, "instanceType": "t3.micro", "groupSet": group_set,
+            "networkInterfaceSet": {"items": [{"networkInterfaceId": eni, "groupSet": group_set,
+                                               "attachment": {"deviceIndex": 0, "status": "attaching"}}]}}
+
+
+def guardduty_incident(s: Scenario) -> None:
+    """What GuardDuty saw while the holes of sg_incident were open, and decoys that must not be tied to them.
+
+    Which instance sits in which group is told by CloudTrail (RunInstances, ModifyInstanceAttribute,
+    ModifyNetworkInterfaceAttribute) and by the finding's own network interfaces, which show the groups
+    at the finding's last update, sometimes after the instance had left the exposed group.
+    """
+    day1, day2 = START, START + timedelta(days=1)
+    at = lambda h, m, base=day2: base + timedelta(hours=h, minutes=m)  # noqa: E731
+    tokyo, virginia, ireland = REGIONS
+    terraform = role(PROD, "terraform-ci", "tf-run-4711", "ASIATERRAFORM0000001")
+    alice = user(PROD, "alice", "AKIAALICE00000000001")
+    carol = role(STAGING, "AWSReservedSSO_AdministratorAccess_0123456789abcdef", "carol@example.com", "ASIACAROL00000000001")
+    BASTION, WEB, APP, STG, SBX, DB = ("i-0ba5710n000000001", "i-0web000000000002", "i-0app000000000003",
+                                       "i-0stg000000000004", "i-0sbx000000000005", "i-0db0000000000006")
+    SG_A, SG_B, SG_C, SG_D, SG_E, SG_F7 = ("sg-0a000000000000001", "sg-0b000000000000002", "sg-0c000000000000003",
+                                           "sg-0d000000000000004", "sg-0e000000000000005", "sg-0f000000000000007")
+    SG_STG_DEFAULT = "sg-0c0000000000000aa"
+    run = lambda when, account, region, who, instance, eni, groups: s.call(  # noqa: E731
+        when, account, region, who, "RunInstances",
+        {"instancesSet": {"items": [{"imageId": "ami-0abc", "minCount": 1, "maxCount": 1}]}, "instanceType": "t3.micro",
+         "groupSet": {"items": [{"groupId": g} for g in groups]}},
+        {"instancesSet": {"items": [_instance(instance, eni, groups)]}}, agent=TERRAFORM_UA, ip="10.20.0.5")
+    launches = {
+        BASTION: run(at(9, 1), PROD, tokyo, terraform, BASTION, "eni-0ba5710n00000001", [SG_A]),
+        WEB: run(at(6, 0, day1), PROD, tokyo, terraform, WEB, "eni-0web000000000002", [SG_B]),
+        APP: run(at(6, 5, day1), PROD, tokyo, terraform, APP, "eni-0app000000000003", [SG_E]),
+        STG: run(at(6, 10, day1), STAGING, virginia, terraform, STG, "eni-0stg000000000004", [SG_STG_DEFAULT]),
+    }
+    # alice moves the web server out of the exposed group at 12:30; carol puts the staging interface into
+    # the all-traffic group at 09:16 and takes it out at 12:55, before deleting the group at 13:00.
+    s.call(at(12, 30), PROD, tokyo, alice, "ModifyInstanceAttribute",
+           {"instanceId": WEB, "groupSet": {"items": [{"groupId": SG_D}]}}, {"_return": True}, agent=CONSOLE_UA, ip="203.0.113.50")
+    stg_in = s.call(at(9, 16), STAGING, virginia, carol, "ModifyNetworkInterfaceAttribute",
+                    {"networkInterfaceId": "eni-0stg000000000004", "groupSet": {"items": [{"groupId": SG_C}]}},
+                    {"_return": True}, agent=CONSOLE_UA, ip="192.0.2.77")
+    s.call(at(12, 55), STAGING, virginia, carol, "ModifyNetworkInterfaceAttribute",
+           {"networkInterfaceId": "eni-0stg000000000004", "groupSet": {"items": [{"groupId": SG_STG_DEFAULT}]}},
+           {"_return": True}, agent=CONSOLE_UA, ip="192.0.2.77")
+
+    nl = ("198.51.100.7", "Netherlands", "Example Hosting B.V.", "64496")
+    br = ("203.0.113.99", "Brazil", "Probe Net Ltda", "64500")
+    de6 = {"ipAddressV6": "2001:db8:bad::7", "country": {"countryName": "Germany"}, "city": {"cityName": ""},
+           "organization": {"asn": "64510", "asnOrg": "Sixnet GmbH", "isp": "Sixnet GmbH", "org": "Sixnet GmbH"}}
+    ssh_v6 = ssh_connection(*nl)
+    ssh_v6["networkConnectionAction"]["remoteIpDetails"] = de6
+    fid = lambda n: f"5e{n:030x}"  # noqa: E731
+    brute, probe, rdp = "UnauthorizedAccess:EC2/SSHBruteForce", "Recon:EC2/PortProbeUnprotectedPort", "UnauthorizedAccess:EC2/RDPBruteForce"
+    add = s.findings.append
+    # F1: brute force on the bastion while alice's rule was open; exported twice as GuardDuty updated it.
+    early = gd_finding(fid(1), brute, 2, f"{nl[0]} is performing SSH brute force attacks against {BASTION}.", PROD, tokyo,
+                       first_seen=at(9, 40), last_seen=at(9, 58), count=120, instance=BASTION, groups=((SG_A, "bastion-tmp"),),
+                       public_ip="54.250.1.10", action=ssh_connection(*nl))
+    add(early)
+    add(gd_finding(fid(1), brute, 2, early["title"], PROD, tokyo, first_seen=at(9, 40), last_seen=at(10, 55), count=412,
+                   instance=BASTION, groups=((SG_A, "bastion-tmp"),), public_ip="54.250.1.10", action=ssh_connection(*nl)))
+    # F2: a probe of SSH and RDP on the app server, whose SSH mallory opened and nobody closed.
+    add(gd_finding(fid(2), probe, 2, f"Unprotected port on EC2 instance {APP} is being probed.", PROD, tokyo,
+                   first_seen=at(14, 10), last_seen=at(16, 20), count=37, instance=APP, groups=((SG_E, "app"),),
+                   public_ip="54.250.1.11", action=port_probe(*br, ports=(22, 3389))))
+    # F3: brute force over IPv6 on the web server during mallory's ::/0 rule; the finding, updated after
+    #     alice moved the server, shows only the database group: CloudTrail ties it.
+    add(gd_finding(fid(3), brute, 2, f"2001:db8:bad::7 is performing SSH brute force attacks against {WEB}.", PROD, tokyo,
+                   first_seen=at(11, 45), last_seen=at(11, 58), count=96, instance=WEB, groups=((SG_D, "db"),),
+                   public_ip="54.250.1.12", action=ssh_v6, updated=at(12, 45)))
+    # F4: RDP brute force in staging while carol's all-traffic rule was open and the interface was in it.
+    add(gd_finding(fid(4), rdp, 2, f"{nl[0]} is performing RDP brute force attacks against {STG}.", STAGING, virginia,
+                   first_seen=at(10, 0), last_seen=at(10, 30), count=55, instance=STG, groups=((SG_STG_DEFAULT, "default"),),
+                   public_ip="3.80.1.13", action=ssh_connection(*nl, local_port=3389), updated=at(13, 5)))
+    # F5: a high-severity DNS finding on the bastion during the window: no port, so not tied to it.
+    add(gd_finding(fid(5), "CryptoCurrency:EC2/BitcoinTool.B!DNS", 8, f"EC2 instance {BASTION} is querying a domain name associated with Bitcoin.",
+                   PROD, tokyo, first_seen=at(11, 0), last_seen=at(11, 20), count=14, instance=BASTION, groups=((SG_A, "bastion-tmp"),),
+                   public_ip="54.250.1.10", action={"actionType": "DNS_REQUEST", "dnsRequestAction": {"domain": "pool.example.net", "protocol": "UDP", "blocked": False}}))
+    # F6: brute force in the sandbox while dave's anonymised /0 rule was open (tied by the finding alone) ...
+    add(gd_finding(fid(6), brute, 2, f"{br[0]} is performing SSH brute force attacks against {SBX}.", SANDBOX, ireland,
+                   first_seen=at(10, 10), last_seen=at(10, 20), count=30, instance=SBX, groups=((SG_F7, "sandbox"),),
+                   public_ip="34.240.1.14", action=ssh_connection(*br)))
+    # ... and decoys: the same after dave closed it; the bastion's group before it was opened (archived);
+    # a probe of a port of a group never exposed; an S3 finding; a sample finding.
+    add(gd_finding(fid(7), brute, 2, f"{br[0]} is performing SSH brute force attacks against {SBX}.", SANDBOX, ireland,
+                   first_seen=at(11, 0), last_seen=at(11, 10), count=8, instance=SBX, groups=((SG_F7, "sandbox"),),
+                   public_ip="34.240.1.14", action=ssh_connection(*br)))
+    add(gd_finding(fid(8), brute, 2, f"{nl[0]} is performing SSH brute force attacks against {BASTION}.", PROD, tokyo,
+                   first_seen=at(20, 0, day1), last_seen=at(20, 30, day1), count=9, instance=BASTION, groups=((SG_A, "bastion-tmp"),),
+                   public_ip="54.250.1.10", action=ssh_connection(*nl), archived=True))
+    add(gd_finding(fid(9), probe, 2, f"Unprotected port on EC2 instance {DB} is being probed.", PROD, tokyo,
+                   first_seen=at(10, 0), last_seen=at(10, 5), count=3, instance=DB, groups=((SG_D, "db"),),
+                   action=port_probe(*br, ports=(5432,))))
+    add(gd_finding(fid(10), "Policy:S3/BucketBlockPublicAccessDisabled", 2, "Amazon S3 Block Public Access was disabled for S3 bucket logs-bucket.",
+                   STAGING, virginia, first_seen=at(15, 0), last_seen=at(15, 0),
+                   resource={"resourceType": "S3Bucket", "s3BucketDetails": [{"name": "logs-bucket", "type": "Destination"}]},
+                   action={"actionType": "AWS_API_CALL", "awsApiCallAction": {"api": "PutBucketPublicAccessBlock", "serviceName": "s3.amazonaws.com",
+                                                                               "remoteIpDetails": {"ipAddressV4": "192.0.2.77"}}}))
+    add(gd_finding(fid(11), brute, 5, "[SAMPLE] 198.51.100.1 is performing SSH brute force attacks against i-99999999.", PROD, tokyo,
+                   first_seen=at(10, 0), last_seen=at(10, 1), instance="i-99999999", groups=(("GeneratedFindingSecurityId", "x"),),
+                   action=ssh_connection("198.51.100.1", "GeneratedFindingCountryName", "GeneratedFindingASNOrg", "0"), sample=True))
+
+    windows = {(w["group_id"], w["cidr"]): w["opened_at"] for w in s.truth["windows"]}
+    s.truth.update(
+        findings=[{"id": f["id"], "type": f["type"], "severity": f["severity"], "account": f["accountId"], "region": f["region"],
+                   "updated_at": f["updatedAt"]} for f in {f["id"]: f for f in s.findings}.values()],
+        correlations=[
+            {"finding_id": fid(1), "group_id": SG_A, "opened_at": windows[(SG_A, "0.0.0.0/0")], "local_port": 22,
+             "tied_by": f"finding; CloudTrail RunInstances {launches[BASTION]['eventID']}"},
+            {"finding_id": fid(3), "group_id": SG_B, "opened_at": windows[(SG_B, "::/0")], "local_port": 22,
+             "tied_by": f"CloudTrail RunInstances {launches[WEB]['eventID']}"},
+            {"finding_id": fid(4), "group_id": SG_C, "opened_at": windows[(SG_C, "0.0.0.0/0")], "local_port": 3389,
+             "tied_by": f"CloudTrail ModifyNetworkInterfaceAttribute {stg_in['eventID']}"},
+            {"finding_id": fid(6), "group_id": SG_F7, "opened_at": windows[(SG_F7, "203.0.113.9/0")], "local_port": 22,
+             "tied_by": "finding"},
+            {"finding_id": fid(2), "group_id": SG_E, "opened_at": windows[(SG_E, "0.0.0.0/0")], "local_port": 22,
+             "tied_by": f"finding; CloudTrail RunInstances {launches[APP]['eventID']}"},
+        ],
+    )
+
+
+STORIES.append(guardduty_incident)
+
+
+def write_findings(s: Scenario, evidence: Path) -> int:
+    """The findings as GuardDuty's S3 export writes them: one gzipped JSON line each, foldered by account,
+    region and the day of the update that exported them. Returns how many files."""
+    files: dict[Path, list[dict]] = {}
+    for finding in s.findings:
+        updated = datetime.fromisoformat(finding["updatedAt"].replace("Z", "+00:00"))
+        folder = evidence / "AWSLogs" / finding["accountId"] / "GuardDuty" / finding["region"] / f"{updated:%Y/%m/%d}"
+        files.setdefault(folder / f"{uuid.UUID(int=s.rng.getrandbits(128))}.jsonl.gz", []).append(finding)
+    for path, findings in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(igzip.compress(b"\n".join(msgspec.json.encode(f) for f in findings) + b"\n"))
+    return len(files)
 
 
 # --- noise ----------------------------------------------------------------------------------------
@@ -441,5 +584,6 @@ def generate(out: Path, events: int = 20_000, seed: int = 7) -> dict:
         story(s)
     noise(s, events)
     truth = {**s.truth, "totals": write(s, Path(out) / "evidence")}
+    truth["totals"]["findings_files"] = write_findings(s, Path(out) / "evidence")
     (Path(out) / "ground_truth.json").write_text(json.dumps(truth, indent=2, ensure_ascii=False), encoding="utf-8")
     return truth

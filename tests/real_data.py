@@ -46,4 +46,9 @@ def queries_with_rows() -> list[str]:
     """Registry queries that return rows on the invictus window: every query but the silent detections."""
     from audit_toolkit import queries
 
-    return sorted(n for n in queries.QUERIES if not n.startswith("detect_") or n in DETECT_WITH_ROWS)
+    return sorted(n for n in queries.QUERIES if (not n.startswith("detect_") or n in DETECT_WITH_ROWS)
+                  and n not in NOT_CLOUDTRAIL)
+
+
+# Queries of the `guardduty` table, not of CloudTrail: tests/test_findings_athena.py runs them on findings.
+NOT_CLOUDTRAIL = ("findings",)

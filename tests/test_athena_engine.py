@@ -70,7 +70,8 @@ def canned(duck, endpoint, name, values) -> pd.DataFrame:
 
 def values_for(name: str) -> dict:
     scope = queries.scope("2023-07-10T12:00:00Z", "2023-07-10T12:40:00Z", ACCOUNT, REGION)
-    return {"principal": "bert-jan", **scope} if name == "principal_events" else scope
+    values = {"principal": "bert-jan", **scope} if name == "principal_events" else scope
+    return {"min_severity": 7.0, **values} if "min_severity" in queries.get(name).params else values
 
 
 @pytest.mark.parametrize("name", queries_with_rows())

@@ -30,7 +30,8 @@ def athena_text(name: str, values: dict) -> str:
 
 
 def values_for(name: str, scope: dict) -> dict:
-    return {"principal": "bert-jan", **scope} if "principal" in queries.get(name).params else dict(scope)
+    values = {"principal": "bert-jan", **scope} if "principal" in queries.get(name).params else dict(scope)
+    return {"min_severity": 7.0, **values} if "min_severity" in queries.get(name).params else values
 
 
 def test_pyformat_binds_placeholders_and_escapes_every_other_percent():

@@ -63,7 +63,7 @@ def _write(folder: Path, name: str, records: list) -> Path:
 
 
 def _all_queries(inv: Investigation) -> dict[str, pd.DataFrame]:
-    values = {"principal_events": {"principal": "arn:aws:iam::123837392027:user/benjamin"}}
+    values = {"principal_events": {"principal": "arn:aws:iam::123837392027:user/benjamin"}, "findings": {"min_severity": None}}
     return {name: inv.query(name, **values.get(name, {}), **queries.scope()) for name in queries.QUERIES}
 
 

@@ -74,6 +74,32 @@ class DuckDBEngine:
             source = "_cloudtrail_empty"
         self.con.execute(f"CREATE OR REPLACE VIEW {TABLE} AS SELECT * FROM {source}")
 
+    def load_guardduty(self, paths: Iterable[Path]) -> IntakeReport:
+        """Read GuardDuty findings files into the `guardduty` table (shaped like Athena's); report the rest."""
+        from ..evidence.guardduty import read_guardduty
+
+        table, report = read_guardduty(paths)
+        self.guardduty(table)
+        return report
+
+    def attach_findings(self, root: str | Path) -> IntakeReport:
+        """The store's findings (STORE/guardduty/findings.parquet) as the `guardduty` table, if it has any."""
+        from ..evidence.guardduty import GUARDDUTY_SCHEMA
+        from ..evidence.store import FINDINGS
+
+        path = Path(root) / FINDINGS
+        self.guardduty(path if path.exists() else GUARDDUTY_SCHEMA.empty_table())
+        return Store.open(root).findings_intake()
+
+    def guardduty(self, table: pa.Table | str | Path) -> None:
+        """The `guardduty` table from rows of GUARDDUTY_SCHEMA, or a view of a Parquet file of them."""
+        if isinstance(table, pa.Table):
+            self.con.register("_findings", table)
+            self.con.execute("CREATE OR REPLACE TABLE guardduty AS SELECT * FROM _findings")
+            self.con.unregister("_findings")
+        else:
+            self.con.execute(f"CREATE OR REPLACE VIEW guardduty AS SELECT * FROM read_parquet({_literal(str(Path(table).resolve()))})")
+
     def run(self, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
         try:
             return self.con.execute(sql, dict(params)).df()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gc
 import math
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -181,6 +182,14 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+def _is_time(value: Any) -> bool:
+    try:
+        datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return True
+    except ValueError:
+        return False
+
+
 def _row(finding: Any, index: int, report: FileReport, part) -> dict | None:
     """One finding as a row of the `guardduty` table, or None (rejected, with the reason)."""
     if isinstance(finding, Exception):
@@ -201,9 +210,14 @@ def _row(finding: Any, index: int, report: FileReport, part) -> dict | None:
     kind = resource.get("resourceType") if isinstance(resource, dict) else None
     if kind is not None and kind not in KNOWN_RESOURCE_TYPES:
         report.warn(f"record {index}: resource type {str(kind)[:40]!r} not known; its common fields are kept")
+    service = _json_in_string(finding.get("service"))
+    for holder, key in ((finding, "createdAt"), (finding, "updatedAt"), (service, "eventFirstSeen"), (service, "eventLastSeen")):
+        if isinstance(holder, dict) and holder.get(key) is not None and not _is_time(holder[key]):
+            report.warn(f"record {index}: {key} {str(holder[key])[:40]!r} is not an ISO 8601 time; left out")
+            holder[key] = None  # a bad time would fail every time filter of the query, on both engines
     row = {column: _text(finding.get(key)) for column, key in _TOP.items()}
     row["resource"] = _text(resource)
-    row["service"] = _text(_json_in_string(finding.get("service")))
+    row["service"] = _text(service)
     day = (row["updatedat"] or row["createdat"] or "")[:10].replace("-", "/") or None
     row.update(account=part.account or row["accountid"], export_region=part.region or row["region"],
                day=part.day or day)
@@ -237,6 +251,14 @@ def read_guardduty_file(path: str | Path, data: bytes | None = None) -> tuple[pa
             gc.enable()
 
 
+def unique_findings(table: pa.Table) -> tuple[pa.Table, int]:
+    """Each finding (id, updatedAt) once, the first delivery kept; and how many copies were left out."""
+    seen: set = set()
+    keep = [not (k in seen or seen.add(k)) for k in zip(table["id"].to_pylist(), table["updatedat"].to_pylist())]
+    dropped = len(keep) - sum(keep)
+    return (table.filter(pa.array(keep, pa.bool_())) if dropped else table), dropped
+
+
 def read_guardduty(paths: Iterable[str | Path]) -> tuple[pa.Table, IntakeReport]:
     """Every file's findings in one table; a finding delivered twice (same id and updatedAt) is held once."""
     intake = IntakeReport()
@@ -245,14 +267,7 @@ def read_guardduty(paths: Iterable[str | Path]) -> tuple[pa.Table, IntakeReport]
         table, report = read_guardduty_file(path)
         intake.files.append(report)
         tables.append(table)
-    table = pa.concat_tables(tables) if tables else GUARDDUTY_SCHEMA.empty_table()
-    if table.num_rows:
-        keys = list(zip(table["id"].to_pylist(), table["updatedat"].to_pylist()))
-        seen: set = set()
-        keep = [not (k in seen or seen.add(k)) for k in keys]
-        intake.duplicates = len(keep) - sum(keep)
-        if intake.duplicates:
-            table = table.filter(pa.array(keep))
+    table, intake.duplicates = unique_findings(pa.concat_tables(tables) if tables else GUARDDUTY_SCHEMA.empty_table())
     return table, intake
 
 
@@ -419,6 +434,13 @@ def normalize(raw: pd.DataFrame) -> pd.DataFrame:
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)  # None, never NaN
     return frame.sort_values(["severity", "last_seen", "id"], ascending=[False, True, True], ignore_index=True,
                              na_position="last")
+
+
+def latest(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each finding once, as of its last update: GuardDuty exports a finding again each time it updates it."""
+    order = frame.sort_values(["updated_at"], kind="stable", na_position="first")
+    kept = order.drop_duplicates("id", keep="last").index
+    return frame.loc[frame.index.isin(kept)].reset_index(drop=True)
 
 
 def read_findings(paths: Iterable[str | Path]) -> tuple[pd.DataFrame, IntakeReport]:

@@ -4,6 +4,9 @@
                                         (path, size, SHA-256) with that file's intake report, and how
                                         many duplicate events it left out
     STORE/cloudtrail/part-*.parquet     the `cloudtrail` table, zstd-compressed
+    STORE/guardduty/findings.parquet    the `guardduty` table (GuardDuty findings, each id and update
+                                        once), rewritten whole by each run that adds files: findings
+                                        are few beside events
 
 Conversion runs in worker processes, one part per task of files. It goes in rounds: a round's parts
 are written under temporary names and renamed (atomic), events already in the store or earlier in
@@ -35,6 +38,7 @@ from .reader import FileReport, IntakeReport, read_cloudtrail_file
 from .schema import CLOUDTRAIL_SCHEMA
 
 CATALOG = "catalog.json"
+FINDINGS = "guardduty/findings.parquet"
 TABLE = "cloudtrail"
 FORMAT_VERSION = 1
 TASK_BYTES = 16 << 20  # gzipped input per task, and so per part: ~100k events
@@ -49,6 +53,7 @@ class Store:
     parts: list[str] = field(default_factory=list)  # file names under root/cloudtrail, in order
     sources: dict[str, dict] = field(default_factory=dict)  # absolute path -> size, sha256, part, report
     duplicates: int = 0  # events left out because the store already held their eventID
+    findings: dict[str, dict] = field(default_factory=dict)  # findings files: absolute path -> size, sha256, report
 
     @classmethod
     def open(cls, root: str | Path, create: bool = False) -> "Store":
@@ -65,7 +70,7 @@ class Store:
             raise EvidenceError(f"the catalog of the store {root} cannot be read: {e}") from e
         if data.get("version") != FORMAT_VERSION:
             raise EvidenceError(f"the store {root} has format {data.get('version')!r}; this toolkit reads {FORMAT_VERSION}")
-        return cls(root, data["parts"], data["sources"], data["duplicates"])
+        return cls(root, data["parts"], data["sources"], data["duplicates"], data.get("findings", {}))
 
     @property
     def folder(self) -> Path:
@@ -83,6 +88,10 @@ class Store:
         files = [FileReport(**s["report"]) for s in self.sources.values()]
         return IntakeReport(files=files, duplicates=self.duplicates)
 
+    def findings_intake(self) -> IntakeReport:
+        """The intake report of every GuardDuty findings file the store holds."""
+        return IntakeReport(files=[FileReport(**s["report"]) for s in self.findings.values()])
+
     def holds(self, path: Path) -> bool:
         known = self.sources.get(str(path.resolve()))
         return known is not None and known["size"] == path.stat().st_size
@@ -90,7 +99,8 @@ class Store:
     def commit(self) -> None:
         """Replace the catalog atomically: until this returns, the store is what it was."""
         self.root.mkdir(parents=True, exist_ok=True)
-        data = {"version": FORMAT_VERSION, "parts": self.parts, "sources": self.sources, "duplicates": self.duplicates}
+        data = {"version": FORMAT_VERSION, "parts": self.parts, "sources": self.sources, "duplicates": self.duplicates,
+                "findings": self.findings}
         tmp = self.root / f".{CATALOG}.{uuid.uuid4().hex}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(data, f)
@@ -281,3 +291,35 @@ def _bar(total: int, enabled: bool):
     from tqdm import tqdm
 
     return tqdm(total=total, unit="file", desc="ingest", disable=not enabled, file=sys.stderr, dynamic_ncols=True)
+
+
+def ingest_findings(files: Iterable[Path], root: str | Path) -> IntakeReport:
+    """Add the GuardDuty findings files the store does not hold yet to STORE/guardduty/findings.parquet.
+
+    The table is written under a temporary name and renamed before the catalog names the files, so
+    a run killed in between reads those files again next time, and the same finding (id, updatedAt)
+    is held once.
+    """
+    from .guardduty import GUARDDUTY_SCHEMA, read_guardduty_file, unique_findings
+
+    store = Store.open(root, create=True)
+    todo = [p for p in files if (store.findings.get(str(Path(p).resolve())) or {}).get("size") != Path(p).stat().st_size]
+    report = IntakeReport()
+    if not todo and (store.root / CATALOG).exists():
+        return report
+    target = store.root / FINDINGS
+    tables = [pq.read_table(target)] if target.exists() else []
+    for path in todo:
+        data = Path(path).read_bytes()
+        table, file_report = read_guardduty_file(path, data)
+        tables.append(table)
+        report.files.append(file_report)
+        store.findings[str(Path(path).resolve())] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+                                                     "report": asdict(file_report)}
+    table, report.duplicates = unique_findings(pa.concat_tables(tables) if tables else GUARDDUTY_SCHEMA.empty_table())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, target)
+    store.commit()
+    return report

@@ -1,0 +1,222 @@
+"""What attacked the hole while it was open: GuardDuty findings joined to the exposure windows.
+
+A finding is tied to a window when
+- it is on an instance in the window's group: the group is among the security groups of the
+  instance's network interfaces in the finding, or CloudTrail (RunInstances, ModifyInstanceAttribute,
+  ModifyNetworkInterfaceAttribute) had the instance in that group while the window was open and the
+  activity went on (a finding shows the groups at its last update, which may be after a change);
+- its activity (first to last seen) overlaps the window (a still-open window has no end);
+- its local port is within the rule's port range (any port for protocol -1), its protocol is the
+  rule's, and its remote IP is of the family of the rule's CIDR (an IPv4 attacker does not come in
+  through ::/0). A finding without a local port (DNS, API calls) did not come in through a port: it
+  is not tied to a window.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Any, Iterator
+
+import pandas as pd
+
+from .events import records
+from .security_groups import network
+
+MEMBERSHIP_COLUMNS = ["account", "region", "instance_id", "network_interface_id", "group_id", "since", "until",
+                      "event_name", "event_id"]
+CORRELATION_COLUMNS = [
+    "account", "region", "group_id", "group_name", "protocol", "from_port", "to_port", "cidr",
+    "opened_at", "opened_by", "opened_by_arn", "closed_at", "closed_by", "closed_by_arn", "still_open",
+    "open_before_evidence", "finding_id", "finding_type", "severity", "severity_label", "title", "instance_id",
+    "remote_ip", "remote_country", "remote_org", "local_port", "first_seen", "last_seen", "count",
+    "overlap_start", "overlap_end", "tied_by", "summary",
+]
+
+
+# --- which instance was in which group, from CloudTrail -------------------------------------------
+
+def _json(text: Any) -> dict:
+    if isinstance(text, dict):
+        return text
+    try:
+        value = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: Any) -> list[dict]:
+    if isinstance(value, dict):
+        value = value.get("items")
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _groups(holder: dict) -> list[str]:
+    return [g["groupId"] for g in _items(holder.get("groupSet")) if g.get("groupId")]
+
+
+def _assignments(row: dict, eni_owner: dict) -> Iterator[tuple[str | None, str | None, list[str]]]:
+    """(instance, network interface, groups) that one call set."""
+    request, response = _json(row["requestparameters"]), _json(row["responseelements"])
+    name = row["eventname"]
+    if name == "RunInstances":
+        for instance in _items(response.get("instancesSet")):
+            interfaces = _items(instance.get("networkInterfaceSet"))
+            for eni in interfaces:
+                if eni.get("networkInterfaceId"):
+                    eni_owner[(row["account"], row["region"], eni["networkInterfaceId"])] = instance.get("instanceId")
+            if interfaces:
+                for eni in interfaces:
+                    yield instance.get("instanceId"), eni.get("networkInterfaceId"), _groups(eni) or _groups(instance)
+            else:
+                yield instance.get("instanceId"), None, _groups(instance) or _groups(request)
+    elif name == "ModifyInstanceAttribute" and _groups(request):
+        yield request.get("instanceId"), None, _groups(request)
+    elif name == "ModifyNetworkInterfaceAttribute" and _groups(request):
+        eni = request.get("networkInterfaceId")
+        yield eni_owner.get((row["account"], row["region"], eni)), eni, _groups(request)
+
+
+def instance_groups(events: pd.DataFrame) -> pd.DataFrame:
+    """Which instance (or network interface) was in which security group, from when until when.
+
+    `events` are rows of the `instance_changes` query. A new group set for the same instance or
+    interface ends the previous one; ModifyInstanceAttribute sets the groups of the primary interface.
+    """
+    eni_owner: dict[tuple, str | None] = {}
+    primary: dict[tuple, str | None] = {}  # (account, region, instance) -> the first interface seen
+    current: dict[tuple, list[dict]] = {}
+    done: list[dict] = []
+    for row in records(events.sort_values(["eventtime", "eventid"])) if len(events) else []:
+        for instance, eni, groups in _assignments(row, eni_owner):
+            if instance is None and eni is None:
+                continue
+            if instance is not None and eni is not None:
+                primary.setdefault((row["account"], row["region"], instance), eni)
+            if eni is None:
+                eni = primary.get((row["account"], row["region"], instance))
+            key = (row["account"], row["region"], eni or instance)
+            for old in current.pop(key, []):
+                done.append({**old, "until": row["eventtime"]})
+            current[key] = [{"account": row["account"], "region": row["region"], "instance_id": instance,
+                             "network_interface_id": eni, "group_id": g, "since": row["eventtime"], "until": None,
+                             "event_name": row["eventname"], "event_id": row["eventid"]} for g in groups]
+    done.extend(m for members in current.values() for m in members)
+    frame = pd.DataFrame(done, columns=MEMBERSHIP_COLUMNS)
+    for column in ("since", "until"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame.sort_values(["since", "instance_id", "group_id"], ignore_index=True)
+
+
+# --- the join --------------------------------------------------------------------------------------
+
+def _ports(finding: dict) -> list[int]:
+    text = finding.get("local_ports")
+    if isinstance(text, str) and text:
+        return [int(p) for p in text.split(",")]
+    port = finding.get("local_port")
+    return [] if port is None or pd.isna(port) else [int(port)]
+
+
+def _port_in(window: dict, port: int) -> bool:
+    if window["protocol"] == "-1":
+        return True
+    low = window["from_port"] if not pd.isna(window["from_port"]) and window["from_port"] >= 0 else 0
+    high = window["to_port"] if not pd.isna(window["to_port"]) and window["to_port"] >= 0 else 65535
+    return low <= port <= high
+
+
+def _same_family(window: dict, ip: Any) -> bool:
+    net = network(window["cidr"])
+    try:
+        address = ipaddress.ip_address(ip)
+    except (TypeError, ValueError):
+        return True  # no remote address to say otherwise
+    return net is None or net.version == address.version
+
+
+def _protocol_ok(window: dict, finding: dict) -> bool:
+    protocol = (finding.get("protocol") or "").lower()
+    return window["protocol"] == "-1" or not protocol or protocol == window["protocol"]
+
+
+def _activity(finding: dict) -> tuple[pd.Timestamp, pd.Timestamp]:
+    start = finding["first_seen"] if not pd.isna(finding["first_seen"]) else finding["created_at"]
+    end = finding["last_seen"] if not pd.isna(finding["last_seen"]) else finding["updated_at"]
+    return start, end
+
+
+def _overlap(a_start, a_end, b_start, b_end) -> tuple | None:
+    """The overlap of two closed intervals; a missing bound is unbounded."""
+    start = a_start if pd.isna(b_start) else b_start if pd.isna(a_start) else max(a_start, b_start)
+    end = a_end if pd.isna(b_end) else b_end if pd.isna(a_end) else min(a_end, b_end)
+    if not pd.isna(start) and not pd.isna(end) and start > end:
+        return None
+    return start, end
+
+
+def _when(value, date: bool = True) -> str:
+    return "?" if pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d %H:%M UTC" if date else "%H:%M UTC")
+
+
+def _summary(w: dict, f: dict, port: int) -> str:
+    origin = ", ".join(str(v) for v in (f["remote_country"], f["remote_org"]) if v)
+    source = f" from {f['remote_ip']}" + (f" ({origin})" if origin else "") if f["remote_ip"] else ""
+    start, end = _activity(f)
+    same_day = not pd.isna(start) and not pd.isna(end) and start.date() == end.date()
+    seen = f"{_when(start)} to {_when(end, not same_day)}"
+    ports = "all ports" if w["protocol"] == "-1" else f"{w['protocol']}/{w['from_port']}" + (
+        f"-{w['to_port']}" if w["to_port"] != w["from_port"] else "")
+    opened = "open since before the evidence" if w["open_before_evidence"] else f"opened by {w['opened_by']} at {_when(w['opened_at'])}"
+    closed = "still open" if w["still_open"] else f"closed at {_when(w['closed_at'])} by {w['closed_by']}"
+    return (f"{f['type']} on {f['instance_id']}{source} to port {port}, {seen}, happened while {w['group_id']} "
+            f"was open to the internet ({w['cidr']}, {ports}): {opened}, {closed}.")
+
+
+def correlate(findings: pd.DataFrame, windows: pd.DataFrame, memberships: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per (window, finding) that attacked the window's opening while it was open.
+
+    `findings` has evidence.guardduty.FINDING_COLUMNS, `windows` exposure.WINDOW_COLUMNS, and
+    `memberships` (optional) instance_groups(...) from CloudTrail.
+    """
+    rows = []
+    members = records(memberships) if memberships is not None and len(memberships) else []
+    by_instance: dict[tuple, list[dict]] = {}
+    for m in members:
+        by_instance.setdefault((m["account"], m["region"], m["instance_id"]), []).append(m)
+    window_rows = records(windows) if len(windows) else []
+    for f in records(findings) if len(findings) else []:
+        ports = _ports(f)
+        if not ports:
+            continue
+        start, end = _activity(f)
+        groups = set((f["security_group_ids"] or "").split(",")) - {""}
+        for w in window_rows:
+            if (w["account"], w["region"]) != (f["account"], f["region"]):
+                continue
+            open_span = _overlap(start, end, None if w["open_before_evidence"] else w["opened_at"], w["closed_at"])
+            port = next((p for p in ports if _port_in(w, p)), None)
+            if open_span is None or port is None or not _protocol_ok(w, f) or not _same_family(w, f["remote_ip"]):
+                continue
+            tied = ["finding"] if w["group_id"] in groups else []
+            for m in by_instance.get((f["account"], f["region"], f["instance_id"]), []):
+                if m["group_id"] == w["group_id"] and _overlap(*open_span, m["since"], m["until"]) is not None:
+                    tied.append(f"CloudTrail {m['event_name']} {m['event_id']}")
+            if not tied:
+                continue
+            rows.append({
+                **{c: w[c] for c in CORRELATION_COLUMNS[:16]},
+                "finding_id": f["id"], "finding_type": f["type"], "severity": f["severity"],
+                "severity_label": f["severity_label"], "title": f["title"], "instance_id": f["instance_id"],
+                "remote_ip": f["remote_ip"], "remote_country": f["remote_country"], "remote_org": f["remote_org"],
+                "local_port": port, "first_seen": start, "last_seen": end, "count": f["count"],
+                "overlap_start": open_span[0], "overlap_end": open_span[1], "tied_by": "; ".join(dict.fromkeys(tied)),
+                "summary": _summary(w, f, port),
+            })
+    frame = pd.DataFrame(rows, columns=CORRELATION_COLUMNS)
+    for column in ("opened_at", "closed_at", "first_seen", "last_seen", "overlap_start", "overlap_end"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    for column in ("from_port", "to_port", "local_port", "count"):
+        frame[column] = frame[column].astype("Int64")
+    return frame.sort_values(["first_seen", "group_id", "finding_id"], ignore_index=True)
