@@ -146,6 +146,38 @@ def activity(evidence, store, since, until, account, region, fmt, ports, interne
     _emit(inv.activity(principal, since, until, account, region), fmt, columns)
 
 
+DETECT_TABLE = ["event_time", "severity", "detection", "outcome", "account", "region", "event_name", "target", "detail",
+                "actor", "source_ip", "error_code"]
+COVERAGE_TABLE = ["kind", "account", "region", "start", "end", "hours", "ongoing", "trail", "actor"]
+
+
+@main.command()
+@_scope
+@click.option("--only", multiple=True, help="Run only this detection id (repeatable; see --catalogue).")
+@click.option("--min-severity", type=click.Choice(["low", "medium", "high", "critical"]), help="Skip detections below this severity.")
+@click.option("--catalogue", is_flag=True, help="List the detections (id, severity, MITRE technique, events read) and exit.")
+def detect(evidence, store, since, until, account, region, fmt, ports, internet_prefix, only, min_severity, catalogue):
+    """Run the detection catalogue: trail, GuardDuty and alert tampering, other ways in, identity; hits with their actors."""
+    from .analysis.detections import catalogue_table, select
+
+    if catalogue:
+        table = catalogue_table(Settings.load().language)
+        _emit(table[table["id"].isin([d.id for d in select(only, min_severity)])], fmt, ["id", "severity", "technique", "title", "events"])
+        return
+    inv = _open(evidence, store, ports, internet_prefix)
+    _emit(inv.detect(since, until, account, region, only, min_severity), fmt, DETECT_TABLE)
+
+
+@main.command()
+@_scope
+@click.option("--min-hours", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Report runs of at least this many hours with no event.")
+def coverage(evidence, store, since, until, account, region, fmt, ports, internet_prefix, min_hours):
+    """Where the evidence is silent: hours with no event per account and region, and logging stopped until restarted."""
+    inv = _open(evidence, store, ports, internet_prefix)
+    _emit(inv.coverage(since, until, account, region, min_hours), fmt, COVERAGE_TABLE)
+
+
 @main.command()
 @click.option("--evidence", required=True, type=click.Path(exists=True, path_type=Path),
               help="A folder of CloudTrail logs (S3 layout or loose files) or a single file.")
@@ -175,23 +207,42 @@ CORRELATION_TABLE = ["group_id", "opened_at", "closed_at", "finding_type", "seve
                      "local_port", "first_seen", "last_seen", "count"]
 _min_severity = click.option("--min-severity", type=click.FloatRange(0, 10),
                              help="Only findings at or above this severity (Low 1, Medium 4, High 7, Critical 9).")
+_from_api = click.option("--from-api", is_flag=True,
+                         help="Also fetch findings from the GuardDuty API (every detector of --region or AWS_REGION; "
+                              "AWS credentials from the standard chain). Alone, without --evidence/--store: findings only.")
+
+
+def _open_findings(evidence, store, ports, internet_prefix, from_api, since, region, min_severity) -> Investigation:
+    """The investigation, with the GuardDuty API's findings added when asked."""
+    if from_api and evidence is None and store is None and click.get_current_context().meta.get("audit_toolkit.engine") != "athena":
+        settings = Settings.load(watched_ports=tuple(ports) or None, internet_prefix_len=internet_prefix)
+        inv = Investigation.from_guardduty_api(settings, since=since, min_severity=min_severity, region=region)
+    else:
+        inv = _open(evidence, store, ports, internet_prefix)
+        if from_api:
+            inv.add_findings_from_api(since, min_severity, region=region)
+    if from_api:
+        click.echo(f"GuardDuty API: {inv.findings_intake.summary()}", err=True)
+    return inv
 
 
 @main.command()
 @_scope
 @_min_severity
-def findings(evidence, store, since, until, account, region, fmt, ports, internet_prefix, min_severity):
-    """GuardDuty findings (S3 export, get-findings JSON, EventBridge events), one flat row each, most severe first."""
-    inv = _open(evidence, store, ports, internet_prefix)
+@_from_api
+def findings(evidence, store, since, until, account, region, fmt, ports, internet_prefix, min_severity, from_api):
+    """GuardDuty findings (S3 export, get-findings JSON, EventBridge events, the API), one flat row each, most severe first."""
+    inv = _open_findings(evidence, store, ports, internet_prefix, from_api, since, region, min_severity)
     _emit(inv.findings(since, until, account, region, min_severity), fmt, FINDING_TABLE)
 
 
 @main.command()
 @_scope
 @_min_severity
-def correlate(evidence, store, since, until, account, region, fmt, ports, internet_prefix, min_severity):
+@_from_api
+def correlate(evidence, store, since, until, account, region, fmt, ports, internet_prefix, min_severity, from_api):
     """Which GuardDuty findings attacked an exposure window while it was open, each said in a sentence."""
-    inv = _open(evidence, store, ports, internet_prefix)
+    inv = _open_findings(evidence, store, ports, internet_prefix, from_api, since, region, min_severity)
     found = inv.correlate(since, until, account, region, min_severity)
     if fmt == "table" and len(found):
         click.echo("\n".join(f"- {s}" for s in found["summary"]) + "\n")

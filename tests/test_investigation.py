@@ -8,6 +8,7 @@ import pytest
 from audit_toolkit import export, queries
 from audit_toolkit.settings import Settings
 from audit_toolkit.investigation import Investigation
+from audit_toolkit.synthetic import DETECTIONS_DAY
 
 CHANGE_KEYS = ["event_id", "event_time", "account", "region", "group_id", "action", "direction", "protocol",
                "from_port", "to_port", "peer", "actor", "error_code"]
@@ -115,7 +116,8 @@ def test_still_open_window_lasts_until_the_end_of_the_evidence(demo_inv):
 
 def test_actor_activity_timeline(demo_inv, truth):
     events = demo_inv.activity("mallory")
-    incident = events[events["eventsource"] == "ec2.amazonaws.com"]
+    # The security-group incident, not the detections story of the third day (where mallory goes on).
+    incident = events[(events["eventsource"] == "ec2.amazonaws.com") & (events["eventtime"] < DETECTIONS_DAY)]
     assert set(incident["actor"]) == {truth["attacker"]}
     assert set(incident["sourceipaddress"]) == {truth["attacker_ip"]}
     assert list(incident["eventname"]) == ["AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupIngress",

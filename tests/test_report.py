@@ -149,13 +149,25 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     assert parts["detections"].facts == ["0 detection hits"] and parts["detections"].tables == []  # root acted on 11-02
 
 
-def test_detections_are_reported_most_severe_first(demo):
+def test_detections_are_reported_most_severe_first(demo, truth):
+    from audit_toolkit.analysis.detections import BY_ID
+
     inv = Investigation.from_evidence(demo / "evidence")
     part = dict((s.id, p) for s, p in rep.build(inv).parts)["detections"]
     hits = inv.detect()
-    assert part.facts == ["1 detection hits: high 1"] and len(hits) == 1
-    [row] = part.tables[0].rows
-    assert row[:3] == ["2026-11-02 08:00:00 UTC", "high", "Root user activity"] and row[10] == "root (333333333333)"
+    story = truth["detections"]["hits"]  # the detections story of 11-04, and root's revoke on 11-02
+    expected = {}
+    for severity in [BY_ID[h["detection"]].severity for h in story] + ["high"]:
+        expected[severity] = expected.get(severity, 0) + 1
+    count, _, counts = part.facts[0].partition(" detection hits: ")
+    assert int(count) == len(hits) == len(story) + 1 == 73
+    assert dict((k, int(v)) for k, v in (c.split(" ") for c in counts.split(", "))) == expected
+    rows = part.tables[0].rows
+    assert [r[1] for r in rows] == sorted((r[1] for r in rows), key=["critical", "high", "medium", "low"].index)
+    first = min((h for h in story if BY_ID[h["detection"]].severity == "critical"), key=lambda h: h["event_time"])
+    assert rows[0][:3] == [first["event_time"].replace("T", " ").replace("Z", " UTC"), "critical", BY_ID[first["detection"]].title_en]
+    root = [r for r in rows if r[0] == "2026-11-02 08:00:00 UTC"]
+    assert [(r[1], r[2], r[10]) for r in root] == [("high", "Root user activity", "root (333333333333)")]
 
 
 def test_times_are_shown_in_the_display_zone(demo):

@@ -91,6 +91,15 @@ class DuckDBEngine:
         self.guardduty(path if path.exists() else GUARDDUTY_SCHEMA.empty_table())
         return Store.open(root).findings_intake()
 
+    def add_guardduty(self, table: pa.Table) -> int:
+        """Add rows to the `guardduty` table (each finding and update once); returns the copies left out."""
+        from ..evidence.guardduty import unique_findings
+
+        held = self.con.sql("SELECT * FROM guardduty").to_arrow_table().cast(table.schema)
+        merged, dropped = unique_findings(pa.concat_tables([held, table]))
+        self.guardduty(merged)
+        return dropped
+
     def guardduty(self, table: pa.Table | str | Path) -> None:
         """The `guardduty` table from rows of GUARDDUTY_SCHEMA, or a view of a Parquet file of them."""
         if isinstance(table, pa.Table):

@@ -385,7 +385,8 @@ def flatten(row: Mapping) -> dict:
     info = _obj(service.get("additionalInfo"))
     severity = _severity(row.get("severity"))
     title = row.get("title")
-    sample = _flag(info.get("sample"))
+    # The export flattens `sample` into additionalInfo; the API keeps it only in the JSON string `value`.
+    sample = _flag(info.get("sample")) or _flag(_obj(info.get("value")).get("sample"))
     out = {
         "id": row.get("id"),
         "type": row.get("type"),
