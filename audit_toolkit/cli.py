@@ -252,13 +252,15 @@ def correlate(evidence, store, since, until, account, region, fmt, ports, intern
 @main.command()
 @_scope
 @click.option("--room", required=True, help="The Chatwork room id to post to.")
-@click.option("--kind", type=click.Choice(["sg-changes", "ssh-exposure", "summary"]), default="ssh-exposure",
-              show_default=True, help="What to share: each change, each exposure window, or one summary.")
+@click.option("--kind", type=click.Choice(["sg-changes", "ssh-exposure", "detections", "summary"]), default="ssh-exposure",
+              show_default=True, help="What to share: each change, each exposure window, each detection hit, or one summary.")
+@click.option("--min-severity", type=click.Choice(["low", "medium", "high", "critical"]),
+              help="With --kind detections: only detections of at least this severity.")
 @click.option("--dry-run", is_flag=True,
               help="Print exactly the messages that would be posted (--format json for a list); no token, no network.")
 @click.option("--outbox", type=click.Path(path_type=Path),
               help="The record of what was posted (default AUDIT_TOOLKIT_CHATWORK_OUTBOX or ~/.local/state/audit-toolkit).")
-def notify(evidence, store, since, until, account, region, fmt, ports, internet_prefix, room, kind, dry_run, outbox):
+def notify(evidence, store, since, until, account, region, fmt, ports, internet_prefix, room, kind, min_severity, dry_run, outbox):
     """Share findings to a Chatwork room, each once. The token comes from CHATWORK_API_TOKEN or a token file."""
     from .chatwork.share import messages_for, share, summary_messages
 
@@ -267,6 +269,8 @@ def notify(evidence, store, since, until, account, region, fmt, ports, internet_
         items = messages_for(inv.sg_changes(since, until, account, region), kind, inv.settings)
     elif kind == "ssh-exposure":
         items = messages_for(inv.ssh_exposure(since, until, account, region), kind, inv.settings)
+    elif kind == "detections":
+        items = messages_for(inv.detect(since, until, account, region, min_severity=min_severity), kind, inv.settings)
     else:
         span = inv.span(since, until, account, region)
         items = summary_messages(inv.sg_changes(since, until, account, region), inv.ssh_exposure(since, until, account, region),
