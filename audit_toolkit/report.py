@@ -291,6 +291,23 @@ def detections_section(a: Audit) -> Part | None:
     return part
 
 
+COVERAGE_TABLE = {"kind": "kind", "account": "account", "region": "region", "start": "from", "end": "to", "hours": "hours",
+                  "ongoing": "ongoing", "trail": "trail", "actor": "by"}
+
+
+def coverage_section(a: Audit) -> Part | None:
+    """Where the evidence is silent, beside the tampering hits: a gap in the logs is evidence too."""
+    if not hasattr(a.inv, "coverage"):
+        return None
+    found = a.inv.coverage(**a.scope)
+    silent, off = found[found["kind"] == "no_events"], found[found["kind"] != "no_events"]
+    part = Part([f"{len(silent)} runs of hours with no event ({silent['hours'].sum():g} hours in all)",
+                 f"{len(off)} logging outages" + (f" ({int(off['ongoing'].sum())} still ongoing)" if len(off) else "")])
+    if len(found):
+        part.tables.append(a.table("Silent hours and logging outages", found.assign(hours=found["hours"].round(2)), COVERAGE_TABLE))
+    return part
+
+
 # Features add their sections here; a section whose data the investigation cannot give returns None.
 SECTIONS: list[Section] = [
     Section("scope", "Time range and evidence", scope_section),
@@ -298,6 +315,7 @@ SECTIONS: list[Section] = [
     Section("exposure", "Exposure windows", exposure_section),
     Section("findings", "GuardDuty findings", findings_section),
     Section("detections", "Detections", detections_section),
+    Section("coverage", "Coverage of the evidence", coverage_section),
 ]
 
 

@@ -126,7 +126,7 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     inv, report = written
     since, until = "2026-11-03", "2026-11-04"
     parts = {section.id: part for section, part in report.parts}
-    assert list(parts) == ["scope", "changes", "exposure", "findings", "detections"]
+    assert list(parts) == ["scope", "changes", "exposure", "findings", "detections", "coverage"]
     tied, every = parts["findings"].tables
     assert sorted(r[2] + " " + r[0] for r in tied.rows) == sorted(
         next(f["type"] for f in truth["findings"] if f["id"] == c["finding_id"]) + " " + c["group_id"] for c in truth["correlations"])
@@ -147,6 +147,8 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     rules = {r[5] for r in parts["changes"].tables[0].rows}
     assert {"ingress all traffic from 0.0.0.0/0", "ingress tcp/20-25 from 0.0.0.0/0", "egress all traffic to 0.0.0.0/0", "ingress tcp/5432 from sg-0b000000000000002", ""} <= rules
     assert parts["detections"].facts == ["0 detection hits"] and parts["detections"].tables == []  # root acted on 11-02
+    # The demo's silences and outages are on 11-04.
+    assert parts["coverage"].facts == ["0 runs of hours with no event (0 hours in all)", "0 logging outages"]
 
 
 def test_detections_are_reported_most_severe_first(demo, truth):
@@ -217,3 +219,16 @@ def test_make_demo_writes_the_report(tmp_path):
     run_demo(tmp_path, events=300, seed=3, echo=lambda _: None)
     assert (tmp_path / "report" / "report.html").stat().st_size > 0
     assert (tmp_path / "report" / "report.md").read_text(encoding="utf-8").startswith("# Security audit")
+
+
+def test_coverage_is_reported_beside_the_detections(demo, truth):
+    inv = Investigation.from_evidence(demo / "evidence")
+    part = dict((s.id, p) for s, p in rep.build(inv, since="2026-11-04", until="2026-11-05").parts)["coverage"]
+    story = truth["detections"]
+    assert part.facts == [f"{len(story['gaps'])} runs of hours with no event (12 hours in all)",
+                          f"{len(story['outages'])} logging outages (0 still ongoing)"]
+    rows = part.tables[0].rows
+    stopped = [r for r in rows if r[0] == "logging_stopped"]
+    assert stopped == [["logging_stopped", "111111111111", "us-east-1", "2026-11-04 13:59:00 UTC", "2026-11-04 17:00:00 UTC",
+                        "3.02", "False", "org-trail", "arn:aws:iam::111111111111:role/ops-admin (session mallory)"]]
+    assert sorted(r[2] for r in rows if r[0] == "no_events" and r[1] == "111111111111") == ["ap-northeast-1", "eu-west-1", "us-east-1"]

@@ -1,0 +1,123 @@
+"""The detection catalogue and coverage on a columnar store, against one registry query in the same run.
+
+    python benchmarks/bench_detect.py             # 1M events (generated and ingested once, then reused)
+    python benchmarks/bench_detect.py --quick     # 100k events
+    python benchmarks/bench_detect.py --events 4000000 --data /tmp/evidence
+
+Measured in one process on DuckDB over the store (`ingest`), best of `--repeat` runs each:
+- baseline: `sg_changes`, one registry query over the same scope;
+- `detect()`: the 35 detection queries, one after the other, and their Python decisions;
+- the alternative design, one query for the union of every detection's candidate events, then the same
+  Python decisions (the hits are checked equal to `detect()`'s);
+- `coverage()`: hourly event counts, trail calls and the evidence span;
+- the per-event decision alone (`detections.evaluate`, what the Lambda runs), in events per second.
+The evidence is benchmark noise (benchmarks/noise.py) with the demo's scripted stories mixed in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from noise import ACCOUNTS  # noqa: E402
+
+from audit_toolkit import queries  # noqa: E402
+from audit_toolkit.analysis import detections  # noqa: E402
+from audit_toolkit.analysis.events import records  # noqa: E402
+from audit_toolkit.investigation import Investigation  # noqa: E402
+
+
+NOISE_ACCOUNT = ACCOUNTS[0]
+
+
+def best(fn, repeat: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - started)
+    return min(times), result
+
+
+def union_sql() -> str:
+    """One query for every detection's candidate events: the detection query's columns, all filters OR-ed."""
+    first = queries.get(detections.CATALOGUE[0].query).sql
+    select, _, rest = first.partition("\nFROM cloudtrail\nWHERE ")
+    scope = rest[rest.index("\n  AND (:since_day"):]
+    filters = []
+    for d in detections.CATALOGUE:
+        where = queries.get(d.query).sql.partition("\nFROM cloudtrail\nWHERE ")[2]
+        filters.append("(" + where[: where.index("\n  AND (:since_day")] + ")")
+    return f"{select}\nFROM cloudtrail\nWHERE (\n  " + "\n  OR ".join(filters) + f"\n){scope}"
+
+
+def prepare(data: Path, events: int) -> Path:
+    noise_dir, demo_dir, store = data / f"noise-{events}", data / "demo", data / f"store-{events}"
+    if not store.exists():
+        from noise import generate
+
+        from audit_toolkit.evidence.layout import discover_files
+        from audit_toolkit.evidence.store import ingest
+        from audit_toolkit.synthetic import generate as demo
+
+        print(f"generating {events:,} events of noise and the demo stories under {data} ...", flush=True)
+        generate(noise_dir, events)
+        demo(demo_dir, events=1000, seed=3)
+        report = ingest([*discover_files(noise_dir), *discover_files(demo_dir / "evidence")], store)
+        print(f"ingested: {report.summary()}", flush=True)
+    return store
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--quick", action="store_true", help="only 100k events")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "audit-toolkit-bench-detect")
+    args = parser.parse_args()
+    events = 100_000 if args.quick else args.events
+    inv = Investigation.from_store(prepare(args.data, events))
+    held = inv.span()["events"]
+    scope = queries.scope()
+
+    base, _ = best(lambda: inv.query("sg_changes", **scope), args.repeat)
+    full, hits = best(lambda: inv.detect(), args.repeat)
+    sql = union_sql()
+    ctx = detections.Context(inv.settings, frozenset(inv.settings.trail_buckets))
+
+    def union():
+        candidates = inv.engine.run(queries.Query("union", queries.SCOPE_PARAMS, "", sql).render("duckdb"), scope)
+        found = [detections.hits(d, candidates, ctx) for d in detections.CATALOGUE]
+        return detections.to_frame([r for f in found if len(f) for r in records(f)]), len(candidates)
+
+    one, (union_hits, candidates) = best(union, args.repeat)
+    assert sorted(union_hits["event_id"] + union_hits["detection"]) == sorted(hits["event_id"] + hits["detection"])
+    # Coverage over the noise's own hours (the demo stories lie two years later: the hours between are
+    # no evidence, not a gap worth timing).
+    noise_span = inv.span(account=NOISE_ACCOUNT)
+    cover, gaps = best(lambda: inv.coverage(noise_span["first_event"], noise_span["last_event"]), args.repeat)
+    rows = records(inv.engine.run(queries.Query("union", queries.SCOPE_PARAMS, "", sql).render("duckdb"), scope))
+    decide, _ = best(lambda: [detections.evaluate(r, ctx) for r in rows], args.repeat)
+
+    print(f"\n{held:,} events in the store; {candidates:,} candidate events; {len(hits)} hits; {len(gaps)} coverage rows")
+    print(f"{'what':58} {'seconds':>8} {'x baseline':>10}")
+    for name, seconds in (
+        ("baseline: sg_changes (one registry query)", base),
+        (f"detect(): {len(detections.CATALOGUE)} queries + decisions", full),
+        ("one union query + the same decisions", one),
+        ("coverage(): hourly counts + trail calls + span", cover),
+    ):
+        print(f"{name:58} {seconds:8.3f} {seconds / base:10.1f}")
+    print(f"per-event decision (detections.evaluate, all {len(detections.CATALOGUE)} detections): "
+          f"{len(rows) / decide:,.0f} events/s over {len(rows):,} candidates")
+
+
+if __name__ == "__main__":
+    main()
