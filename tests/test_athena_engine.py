@@ -49,9 +49,9 @@ def athena_result(frame: pd.DataFrame, types: dict[str, str]) -> dict:
     return {"rows": [header, *rows], "column_info": info}
 
 
-def athena_types(duck: Investigation, name: str, values: dict) -> dict[str, str]:
-    """The Athena type of each result column, from DuckDB's types for the same query."""
-    query = queries.get(name)
+def athena_types(duck: Investigation, name, values: dict) -> dict[str, str]:
+    """The Athena type of each result column, from DuckDB's types for the same query (a name or a Query)."""
+    query = queries.get(name) if isinstance(name, str) else name
     relation = duck.engine.con.execute(f"DESCRIBE {query.render('duckdb')}", values).fetchall()
     names = {"VARCHAR": "varchar", "BIGINT": "bigint", "TIMESTAMP WITH TIME ZONE": "timestamp with time zone"}
     return {column: names[kind] for column, kind, *_ in relation}

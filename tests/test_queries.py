@@ -91,3 +91,25 @@ def test_duckdb_sessions_are_utc():
 def test_engine_errors_are_query_errors():
     with pytest.raises(QueryError, match="DuckDB could not run the query"):
         DuckDBEngine().run("SELECT * FROM no_such_table", {})
+
+
+def test_a_union_of_detection_queries_is_one_scan_with_the_same_rows(demo_inv):
+    from audit_toolkit.analysis.detections import CATALOGUE
+
+    names = [d.query for d in CATALOGUE]
+    union = queries.union(names)
+    assert union.params == queries.SCOPE_PARAMS and union.sql.count("FROM cloudtrail") == 1
+    sqlglot.parse_one(union.sql, read="athena")
+    scope = queries.scope()
+    together = demo_inv.query(union, **scope)
+    apart = set().union(*(set(demo_inv.query(n, **scope)["eventid"]) for n in names))
+    assert set(together["eventid"]) == apart and len(together) == len(apart) == 86  # each candidate once
+
+
+def test_a_union_refuses_queries_of_another_shape():
+    with pytest.raises(QueryError, match="differ in columns or scope"):
+        queries.union(["detect_root_used", "sg_changes"])
+    with pytest.raises(QueryError, match="not a filter over the common columns"):
+        queries.union(["evidence_span"])
+    with pytest.raises(QueryError, match="at least one"):
+        queries.union([])

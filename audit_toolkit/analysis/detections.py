@@ -612,6 +612,14 @@ def hits(detection: Detection, events: pd.DataFrame, ctx: Context | None = None)
     return to_frame(found)
 
 
+def detect(candidates: pd.DataFrame, chosen: Iterable[Detection] = CATALOGUE, ctx: Context | None = None) -> pd.DataFrame:
+    """The hits of several detections among the rows of their union query: each row read once."""
+    ctx = ctx or Context()
+    ctx = Context(ctx.settings, ctx.trail_buckets | learn_trail_buckets(candidates))
+    chosen = list(chosen)
+    return to_frame([hit for row in records(candidates) for hit in evaluate(row, ctx, chosen)])
+
+
 def to_frame(found: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(found, columns=HIT_COLUMNS)
     if frame.empty:

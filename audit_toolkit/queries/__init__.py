@@ -144,6 +144,33 @@ def get(name: str) -> Query:
         raise QueryError(f"no query named {name!r}; known: {', '.join(sorted(QUERIES))}") from None
 
 
+_FROM = "\nFROM cloudtrail\nWHERE "
+_SCOPE = "\n  AND (:since_day IS NULL"
+
+
+def union(names: list[str] | tuple[str, ...]) -> Query:
+    """One query for the candidate events of several queries of the same shape (the detections'):
+    their common columns and scope, their own filters OR-ed. One scan instead of one per query,
+    which on Athena is what is paid for. Each query file stays the canonical text of its filter.
+    """
+    parts = [get(n) for n in names]
+    if not parts:
+        raise QueryError("a union needs at least one query")
+    heads, filters, tails = [], [], []
+    for q in parts:
+        head, sep, rest = q.sql.partition(_FROM)
+        cut = rest.find(_SCOPE)
+        if not sep or cut < 0:
+            raise QueryError(f"query {q.name!r} is not a filter over the common columns and scope")
+        heads.append(head)
+        filters.append(rest[:cut])
+        tails.append(rest[cut:])
+    if len(set(heads)) > 1 or len(set(tails)) > 1 or len({q.params for q in parts}) > 1:
+        raise QueryError(f"queries {', '.join(names)} differ in columns or scope and cannot be one scan")
+    sql = heads[0] + _FROM + "(\n  " + "\n  OR ".join(f"({f})" for f in filters) + "\n)" + tails[0]
+    return Query(f"union({', '.join(names)})", parts[0].params, "", sql)
+
+
 def _iso(value: datetime | str | None) -> str | None:
     if value is None:
         return None
