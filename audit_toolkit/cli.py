@@ -252,13 +252,16 @@ def correlate(evidence, store, since, until, account, region, fmt, ports, intern
 @main.command()
 @_scope
 @click.option("--room", required=True, help="The Chatwork room id to post to.")
-@click.option("--kind", type=click.Choice(["sg-changes", "ssh-exposure", "summary"]), default="ssh-exposure",
-              show_default=True, help="What to share: each change, each exposure window, or one summary.")
+@click.option("--kind", type=click.Choice(["sg-changes", "ssh-exposure", "findings", "correlations", "summary"]),
+              default="ssh-exposure", show_default=True,
+              help="What to share: each change, each exposure window, each GuardDuty finding, each finding tied to a "
+                   "window, or one summary.")
+@click.option("--min-severity", type=click.FloatRange(0, 10), help="With findings/correlations/summary: only findings at or above this severity.")
 @click.option("--dry-run", is_flag=True,
               help="Print exactly the messages that would be posted (--format json for a list); no token, no network.")
 @click.option("--outbox", type=click.Path(path_type=Path),
               help="The record of what was posted (default AUDIT_TOOLKIT_CHATWORK_OUTBOX or ~/.local/state/audit-toolkit).")
-def notify(evidence, store, since, until, account, region, fmt, ports, internet_prefix, room, kind, dry_run, outbox):
+def notify(evidence, store, since, until, account, region, fmt, ports, internet_prefix, room, kind, min_severity, dry_run, outbox):
     """Share findings to a Chatwork room, each once. The token comes from CHATWORK_API_TOKEN or a token file."""
     from .chatwork.share import messages_for, share, summary_messages
 
@@ -267,10 +270,15 @@ def notify(evidence, store, since, until, account, region, fmt, ports, internet_
         items = messages_for(inv.sg_changes(since, until, account, region), kind, inv.settings)
     elif kind == "ssh-exposure":
         items = messages_for(inv.ssh_exposure(since, until, account, region), kind, inv.settings)
+    elif kind == "findings":  # the kind the real-time alert uses, so an alerted finding is not posted again
+        items = messages_for(inv.findings(since, until, account, region, min_severity), "guardduty", inv.settings)
+    elif kind == "correlations":
+        items = messages_for(inv.correlate(since, until, account, region, min_severity), kind, inv.settings)
     else:
         span = inv.span(since, until, account, region)
+        found = inv.findings(since, until, account, region, min_severity)
         items = summary_messages(inv.sg_changes(since, until, account, region), inv.ssh_exposure(since, until, account, region),
-                                 None, inv.settings, since or span["first_event"], until or span["last_event"])
+                                 found if len(found) else None, inv.settings, since or span["first_event"], until or span["last_event"])
     report = share(items, room, dry_run=dry_run, outbox=outbox)
     if not dry_run:
         click.echo(f"posted {len(report.sent)} messages to room {room}; {len(report.skipped)} were already there", err=True)
