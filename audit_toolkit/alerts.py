@@ -7,6 +7,10 @@ of a batch), and posts:
   (analysis.security_groups.normalize) and exposure rule (analysis.exposure.exposed_ports), so an
   alert and a later investigation agree on what opened SSH to the internet;
 - SNS subscription and topic changes;
+- every hit of the detection catalogue (analysis.detections: trail, GuardDuty and alert tampering,
+  other ways into an instance, root use, sign-ins without MFA, ...), decided by the same
+  `detections.evaluate` the batch `detect` uses, and shared under the same fingerprint (detection and
+  event id), so `notify --kind detections` later does not post them again;
 - GuardDuty findings at or above ALERT_MIN_SEVERITY (default 4: Medium and up).
 Messages come from the same renderer, client and outbox as `share`.
 
@@ -26,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from .analysis import detections
 from .analysis.exposure import exposed_ports
 from .analysis.events import records
 from .analysis.security_groups import EVENT_NAMES, normalize
@@ -38,6 +43,7 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
+CLOUDTRAIL_TYPES = ("AWS API Call via CloudTrail", "AWS Console Action via CloudTrail", "AWS Console Sign In via CloudTrail")
 SNS_EVENTS = ("Subscribe", "Unsubscribe", "SetSubscriptionAttributes", "ConfirmSubscription",
               "CreateTopic", "DeleteTopic", "SetTopicAttributes")
 DEFAULT_MIN_SEVERITY = 4.0
@@ -150,15 +156,20 @@ def boxes(event: Mapping, settings: Settings, min_severity: float = DEFAULT_MIN_
         if severity < min_severity:
             return []
         return [("guardduty", messages.guardduty_finding(finding, settings), finding)]
-    if kind not in ("AWS API Call via CloudTrail", "AWS Console Action via CloudTrail"):
+    if kind not in CLOUDTRAIL_TYPES:
         return []
     name, source = detail.get("eventName"), detail.get("eventSource")
+    found = []
     if source == "ec2.amazonaws.com" and name in EVENT_NAMES:
         rows = records(normalize(cloudtrail_frame(detail, event)))
-        return [("sg-changes", messages.sg_change(r, settings, exposed_ports(r, settings)), r) for r in rows]
+        found += [("sg-changes", messages.sg_change(r, settings, exposed_ports(r, settings)), r) for r in rows]
     if source == "sns.amazonaws.com" and name in SNS_EVENTS:
-        return [("api-call", messages.api_call(detail, settings), {"event_id": detail.get("eventID")})]
-    return []
+        # SNS calls keep their own message, with the request parameters; no detection message on top.
+        return found + [("api-call", messages.api_call(detail, settings), {"event_id": detail.get("eventID")})]
+    # The detection catalogue, decided exactly as `Investigation.detect` decides it (root use included).
+    context = detections.Context(settings, frozenset(settings.trail_buckets))
+    row = records(cloudtrail_frame(detail, event))[0]
+    return found + [("detections", messages.detection_hit(hit, settings), hit) for hit in detections.evaluate(row, context)]
 
 
 def handle(event: Mapping, client: ChatworkClient, room: str, settings: Settings, outbox: Outbox,

@@ -93,10 +93,11 @@ def test_every_record_of_an_sns_batch_is_read(api, clock, tmp_path, ssh_open, ot
         "SNS トピックが作成されました",
         "GuardDuty: Kubernetes API commonly used in Persistence tactics invoked by the anonymous user.",
         "GuardDuty: Blackholed domain name queried by EC2 instance i-99999999.",
-    ]  # DescribeSecurityGroups and DeleteDetector are not watched by this handler
-    assert len(report.sent) == 7
+        "検知 重大: GuardDuty ディテクターの削除",  # the detection catalogue's guardduty_detector_deleted
+    ]  # DescribeSecurityGroups is not watched by this handler
+    assert len(report.sent) == 8
     # SNS and Lambda deliver at least once: the same batch again posts nothing.
-    assert len(run(batch, api, clock, tmp_path).sent) == 0 and len(api.bodies()) == 7
+    assert len(run(batch, api, clock, tmp_path).sent) == 0 and len(api.bodies()) == 8
 
 
 def test_a_cold_container_with_a_new_outbox_does_not_post_again(api, clock, tmp_path, ssh_open, others):

@@ -58,6 +58,8 @@ TEXT = {
         "api.DeleteTopic": "SNS トピックが削除されました",
         "api.SetTopicAttributes": "SNS トピックの設定が変更されました",
         "topic": "トピック", "protocol": "プロトコル", "endpoint": "エンドポイント", "subscription": "サブスクリプション",
+        "det.title": "検知 {severity}: {title}", "det.attempt": "未遂 (失敗した操作)", "det.detail": "内容",
+        "det.target": "対象", "det.technique": "MITRE ATT&CK", "det.outcome": "結果", "det.success": "成功",
         "yes": "はい", "days": "{n}日", "hours": "{n}時間", "minutes": "{n}分", "seconds": "{n}秒", "sep": "",
     },
     "en": {
@@ -99,6 +101,8 @@ TEXT = {
         "api.DeleteTopic": "SNS topic deleted",
         "api.SetTopicAttributes": "SNS topic attributes changed",
         "topic": "Topic", "protocol": "Protocol", "endpoint": "Endpoint", "subscription": "Subscription",
+        "det.title": "Detection {severity}: {title}", "det.attempt": "attempt (the call failed)", "det.detail": "What",
+        "det.target": "Target", "det.technique": "MITRE ATT&CK", "det.outcome": "Outcome", "det.success": "done",
         "yes": "yes", "days": "{n}d", "hours": "{n}h", "minutes": "{n}m", "seconds": "{n}s", "sep": " ",
     },
 }
@@ -386,3 +390,34 @@ def api_call(detail: Mapping, settings: Settings) -> Box:
     lines.append(w("parameters") + ":")
     code = neutralize(json.dumps(params, indent=2, ensure_ascii=False, sort_keys=True, default=str), limit=8_000, multiline=True)
     return Box(title, tuple(lines), code)
+
+
+def detection_hit(hit: Mapping, settings: Settings) -> Box:
+    """One detection hit (a row of `Investigation.detect()`, or `detections.evaluate` in the Lambda).
+
+    A failed call says so in the title: it is an attempt, not the change.
+    """
+    from ..analysis.detections import BY_ID
+
+    w = _Words(settings)
+    detection = BY_ID.get(str(_get(hit, "detection")))
+    title = detection.title(settings.language) if detection else _v(_get(hit, "title"))
+    severity = str(_get(hit, "severity") or "").capitalize()
+    label = w.t.get(f"sev.{severity}", _v(_get(hit, "severity")))
+    attempt = _get(hit, "outcome") == "attempt"
+    heading = w("det.title", severity=label, title=title) + (f" - {w('det.attempt')}" if attempt else "")
+    lines = [
+        w.field("time", w.when(_get(hit, "event_time"))),
+        w.field("account", _where(hit)),
+        w.field("det.detail", _v(_get(hit, "detail"))),
+        w.field("det.target", _v(_get(hit, "target"))),
+        w.field("det.outcome", w("det.attempt") if attempt else w("det.success")),
+        w.field("actor", _v(_get(hit, "actor"))),
+        w.field("tool", _v(_get(hit, "tool"))),
+        w.field("source_ip", _v(_get(hit, "source_ip"))),
+        w.field("det.technique", _v(_get(hit, "technique"))),
+    ]
+    if attempt and not is_missing(_get(hit, "error_code")):
+        lines.append(w.field("error", neutralize(_get(hit, "error_code"))))
+    lines.append(w.field("event", f"{_v(_get(hit, 'event_name'))} {_v(_get(hit, 'event_id'))}"))
+    return Box(heading, tuple(lines))

@@ -28,7 +28,7 @@ from .client import API_BASE, ChatworkClient, ChatworkError, SendUncertain, load
 from .notation import MAX_BODY, Box, is_missing
 from .outbox import Outbox
 
-KINDS = ("sg-changes", "ssh-exposure", "guardduty", "correlations", "summary")
+KINDS = ("sg-changes", "ssh-exposure", "guardduty", "correlations", "detections", "summary")
 OUTBOX_ENV = "AUDIT_TOOLKIT_CHATWORK_OUTBOX"
 DEFAULT_OUTBOX = Path("~/.local/state/audit-toolkit/chatwork-outbox.sqlite")
 BASE_ENV = "CHATWORK_API_BASE"
@@ -43,6 +43,8 @@ IDENTITY = {
     "ssh-exposure": ["account", "region", "group_id", "group_name", "direction", "protocol", "from_port",
                      "to_port", "cidr", "opened_event_id", "closed_event_id", "still_open"],
     "guardduty": ["id", "account", "region"],
+    # The Lambda's hit and the batch's hit of one event are one message: same detection, same event.
+    "detections": ["detection", "event_id"],
 }
 
 
@@ -91,6 +93,8 @@ def infer_kind(items: pd.DataFrame | Iterable[Mapping]) -> str:
     columns = set(items.columns) if isinstance(items, pd.DataFrame) else set().union(*(set(r) for r in items))
     if {"finding", "window"} <= columns or {"finding_id", "opened_at"} <= columns:
         return "correlations"
+    if {"detection", "outcome"} <= columns:
+        return "detections"
     if {"opened_at", "cidr"} <= columns:
         return "ssh-exposure"
     if {"event_id", "action"} <= columns:
@@ -119,6 +123,8 @@ def _box(kind: str, row: Mapping, settings: Settings) -> tuple[Box, Mapping]:
         return messages.exposure_window(row, settings), row
     if kind == "guardduty":
         return messages.guardduty_finding(row, settings), row
+    if kind == "detections":
+        return messages.detection_hit(row, settings), row
     if kind == "correlations":
         finding, window = (row["finding"], row["window"]) if "finding" in row else correlation_parts(row)
         identity = {"finding": finding.get("id"), **{k: window.get(k) for k in IDENTITY["ssh-exposure"]}}
