@@ -145,8 +145,10 @@ def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd
     lead = (x1 - x0) * 0.03  # the hatched lead of a window open before the evidence
     names = group_names(changes)
     lanes: dict[tuple, list[int]] = {}
+    window_lane: dict[tuple, int] = {}
     for y, r in enumerate(rows):
         lanes.setdefault(_group_key(r), []).append(y)
+        window_lane[_window_key(r)] = y
         left = _num(r["opened_at"]) if r["opened_at"] is not None else x0
         right = _num(r["closed_at"]) if r["closed_at"] is not None else x1
         color = STILL_OPEN_COLOR if r["still_open"] else OPEN_COLOR
@@ -174,7 +176,7 @@ def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd
                Patch(facecolor="white", edgecolor=BEFORE_COLOR, hatch="////", label="open before the evidence"),
                Line2D([], [], marker=">", color=STILL_OPEN_COLOR, linestyle="", label="still open at the end")]
     if findings is not None and len(findings):
-        handles += _finding_markers(ax, findings, y_of)
+        handles += _finding_markers(ax, findings, y_of, window_lane)
     ax.set_yticks([sum(ys) / len(ys) for ys in lanes.values()], [_row_label(k, names) for k in lanes], fontsize=8)
     ax.set_ylim(len(rows) - 0.4, -0.6)  # first group on top
     ax.set_xlim(x0, x1 + lead)
@@ -199,7 +201,14 @@ def _finding_groups(finding: Mapping) -> list[str]:
     return [g for g in str(finding.get("security_group_ids") or "").split(",") if g]
 
 
-def _finding_markers(ax: Axes, findings: pd.DataFrame, y_of: Mapping[tuple, int]) -> list:
+def _window_key(row: Mapping) -> tuple:
+    opened = row.get("opened_at")
+    return (*_group_key(row), row.get("cidr"), None if opened is None or pd.isna(opened) else pd.Timestamp(opened))
+
+
+def _finding_markers(ax: Axes, findings: pd.DataFrame, y_of: Mapping[tuple, int], window_lane: Mapping[tuple, int]) -> list:
+    """A marker per finding on its group's row; on the very window's lane when the row names the window
+    (a correlation row carries the window's cidr and opened_at)."""
     column = _finding_time(findings)
     rows_of: dict[str, list[int]] = {}
     for key, y in y_of.items():
@@ -211,7 +220,8 @@ def _finding_markers(ax: Axes, findings: pd.DataFrame, y_of: Mapping[tuple, int]
         name = band(f.get("severity"))
         color = dict((b, c) for b, _, c in SEVERITY_BANDS)[name]
         for group in _finding_groups(f):
-            exact = y_of.get((f.get("account"), f.get("region"), group))
+            exact = window_lane.get(_window_key({**f, "group_id": group})) if "cidr" in f else None
+            exact = exact if exact is not None else y_of.get((f.get("account"), f.get("region"), group))
             for y in [exact] if exact is not None else rows_of.get(group, []):
                 ax.plot([_num(f[column])], [y], marker="X", markersize=9, color=color, markeredgecolor="black",
                         linestyle="", gid="finding")

@@ -229,3 +229,40 @@ class Investigation:
         held = self.findings_intake or IntakeReport()
         self.findings_intake = IntakeReport(files=held.files + report.files, duplicates=held.duplicates + report.duplicates)
         return report
+
+    def finding_context(self, finding_id: str, margin: str | pd.Timedelta = "1h") -> "FindingContext":
+        """One GuardDuty finding and its context in CloudTrail, from `margin` before its activity began to
+        `margin` after it ended: the windows it attacked, the changes to its security groups, and every
+        event that names its instance, its groups or its remote address."""
+        from .analysis.context import mentions
+
+        found = self.findings()
+        match = found[found["id"] == finding_id]
+        if match.empty:
+            raise ConfigError(f"no GuardDuty finding {finding_id!r} in {self.source}")
+        f = match.iloc[0]
+        pad = pd.Timedelta(margin)
+        start = (f["first_seen"] if pd.notna(f["first_seen"]) else f["created_at"]) - pad
+        end = (f["last_seen"] if pd.notna(f["last_seen"]) else f["updated_at"]) + pad
+        groups = [g for g in (f["security_group_ids"] or "").split(",") if g] if isinstance(f["security_group_ids"], str) else []
+        changes = self.sg_changes(start, end, f["account"], f["region"])
+        tied = self.correlate(account=f["account"], region=f["region"])
+        names = [v for v in (f["instance_id"], *groups, f["remote_ip"]) if isinstance(v, str) and v]
+        return FindingContext(
+            finding=f, start=start, end=end,
+            windows=tied[tied["finding_id"] == finding_id].reset_index(drop=True),
+            changes=changes[changes["group_id"].isin(groups)].reset_index(drop=True),
+            events=mentions(self.events(start, end, f["account"], f["region"]), names),
+        )
+
+
+@dataclass
+class FindingContext:
+    """What `Investigation.finding_context` gives: the finding, and CloudTrail around it."""
+
+    finding: pd.Series
+    start: pd.Timestamp  # the context's time range (the finding's activity with the margin)
+    end: pd.Timestamp
+    windows: pd.DataFrame  # the exposure windows it attacked while they were open (correlate rows)
+    changes: pd.DataFrame  # changes to its security groups in the range
+    events: pd.DataFrame  # every event naming its instance, groups or remote address, with `mentioned`

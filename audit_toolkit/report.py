@@ -114,10 +114,21 @@ class Audit:
         return self.inv.failed_openings(**self.scope)
 
     @cached_property
+    def findings(self) -> pd.DataFrame | None:
+        """GuardDuty findings in the scope; None where the investigation cannot read findings."""
+        return self.inv.findings(**self.scope) if hasattr(self.inv, "findings") else None
+
+    @cached_property
+    def correlations(self) -> pd.DataFrame | None:
+        """Findings that attacked an exposure window while it was open (one row per pair)."""
+        if self.findings is None or self.findings.empty or not hasattr(self.inv, "correlate"):
+            return None
+        return self.inv.correlate(**self.scope)
+
+    @property
     def findings_on_groups(self) -> pd.DataFrame | None:
-        """GuardDuty findings tied to a security group (group_id, severity, a time), drawn on the exposure
-        chart; None while the evidence has no GuardDuty findings."""
-        return None
+        """The findings drawn on the exposure chart: those that hit a window, on that window's group."""
+        return self.correlations
 
     def when(self, value) -> str:
         """A time as the reader reads it: in the display zone, with the zone's abbreviation."""
@@ -235,6 +246,34 @@ def exposure_section(a: Audit) -> Part:
     return part
 
 
+FINDING_TABLE = {"first_seen": "first seen", "last_seen": "last seen", "severity": "severity", "severity_label": "band",
+                 "type": "type", "title": "title", "account": "account", "region": "region", "resource_type": "resource",
+                 "instance_id": "instance", "security_group_ids": "groups", "remote_ip": "remote IP",
+                 "remote_country": "country", "remote_org": "organization", "local_port": "port", "count": "count"}
+CORRELATION_TABLE = {"group_id": "group", "cidr": "CIDR", "finding_type": "finding", "severity": "severity",
+                     "remote_ip": "remote IP", "local_port": "port", "overlap_start": "from", "overlap_end": "to",
+                     "summary": "what happened"}
+
+
+def findings_section(a: Audit) -> Part | None:
+    found = a.findings
+    if found is None:
+        return None
+    part = Part([f"{len(found)} GuardDuty findings active in the range" +
+                 (f": {_counts(found['severity_label'])}" if len(found) else "")])
+    if found.empty:
+        return part
+    tied = a.correlations
+    part.facts.append(f"{0 if tied is None else len(tied)} of them attacked an exposure window while it was open")
+    part.facts.append(f"By type: {_counts(found['type'])}")
+    part.charts.append(Chart("findings", "GuardDuty findings per day, by severity band",
+                             charts.to_png(charts.plot_findings(found, settings=a.inv.settings))))
+    if tied is not None and len(tied):
+        part.tables.append(a.table("Findings that attacked an exposure window while it was open", tied, CORRELATION_TABLE))
+    part.tables.append(a.table("Every finding, most severe first", found, FINDING_TABLE))
+    return part
+
+
 DETECTION_TABLE = {"event_time": "time", "severity": "severity", "title": "detection", "technique": "ATT&CK", "account": "account",
                    "region": "region", "event_name": "event", "outcome": "outcome", "target": "target", "detail": "detail",
                    "actor": "actor", "source_ip": "source IP"}
@@ -252,11 +291,12 @@ def detections_section(a: Audit) -> Part | None:
     return part
 
 
-# Features add their sections here (GuardDuty findings go after the exposure windows).
+# Features add their sections here; a section whose data the investigation cannot give returns None.
 SECTIONS: list[Section] = [
     Section("scope", "Time range and evidence", scope_section),
     Section("changes", "Security-group changes", changes_section),
     Section("exposure", "Exposure windows", exposure_section),
+    Section("findings", "GuardDuty findings", findings_section),
     Section("detections", "Detections", detections_section),
 ]
 

@@ -216,3 +216,17 @@ def test_charts_never_show(monkeypatch, demo_inv):
     assert charts.plot_exposure(demo_inv.ssh_exposure(), ax=axes[1]) is axes[1]
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
+
+
+def test_correlated_findings_sit_on_the_lane_of_the_window_they_attacked(demo_inv, truth):
+    windows, tied = demo_inv.ssh_exposure(), demo_inv.correlate()
+    assert len(tied) == len(truth["correlations"]) == 5
+    ax = charts.plot_exposure(windows, findings=tied)
+    lane_of = {round(b.get_x(), 9): b.get_y() + b.get_height() / 2 for b in patches(ax, "window")}
+    marks = sorted((round(m.get_xdata()[0], 9), float(m.get_ydata()[0])) for m in ax.lines if m.get_gid() == "finding")
+    expected = sorted((round(num(r["first_seen"].isoformat()), 9), lane_of[round(num(r["opened_at"].isoformat()), 9)])
+                      for _, r in tied.iterrows())
+    assert marks == expected
+    # the IPv6 brute force hit mallory's ::/0 window, the second lane of sg-0b..., not its tcp/20-25 window
+    v6 = tied[tied["cidr"] == "::/0"].iloc[0]
+    assert lane_of[round(num(v6["opened_at"].isoformat()), 9)] == 3

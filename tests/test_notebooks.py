@@ -31,7 +31,8 @@ def text(cell) -> str:
 
 
 def test_the_three_notebooks_exist():
-    assert [p.name for p in NOTEBOOKS][:2] == ["1_incident_investigation.ipynb", "2_periodic_audit.ipynb"]
+    assert [p.name for p in NOTEBOOKS] == ["1_incident_investigation.ipynb", "2_periodic_audit.ipynb",
+                                           "3_guardduty_triage.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -74,8 +75,11 @@ def test_incident_notebook_finds_the_longest_window_its_actor_and_the_curated_me
     assert "still open at the end of the evidence" in text(tagged(nb, "answer-window"))
     assert "events by arn:aws:iam::111111111111:role/ops-admin" in text(tagged(nb, "answer-activity"))
     assert "Client.UnauthorizedOperation" in text(tagged(nb, "answer-failed"))
+    assert text(tagged(nb, "answer-correlated")).startswith(
+        "Recon:EC2/PortProbeUnprotectedPort on i-0app000000000003 from 203.0.113.99 (Brazil, Probe Net Ltda) to port 22")
     shared = text(tagged(nb, "answer-share"))
-    assert shared.count("----- ") == 1 and "sg-0e000000000000005" in shared
+    assert shared.count("----- 1/1 ") == 2  # the window, and the one finding that attacked it
+    assert "----- 1/1 ssh-exposure " in shared and "----- 1/1 guardduty " in shared and "sg-0e000000000000005" in shared
     images = [o for c in cells(nb) for o in c.outputs if "image/png" in o.get("data", {})]
     assert len(images) == 2  # the exposure chart and the activity heatmap
     assert (tmp_path / "out" / "incident" / "exposure.png").read_bytes().startswith(b"\x89PNG")
@@ -91,4 +95,15 @@ def test_periodic_audit_notebook_writes_the_report_for_the_range(demo, tmp_path)
     report = tmp_path / "out" / "audit" / "report.html"
     assert "Security audit 2026-11-03 to 2026-11-04" in report.read_text(encoding="utf-8")
     images = [o for c in cells(nb) for o in c.outputs if "image/png" in o.get("data", {})]
-    assert len(images) == 2
+    assert len(images) == 3  # changes, exposure windows, findings
+
+
+def test_guardduty_triage_notebook_drills_into_the_first_attack_and_its_cloudtrail(demo, truth, tmp_path):
+    nb = run(NOTEBOOKS[2], tmp_path, evidence=str(demo / "evidence"), display_tz="UTC")
+    assert len(text(tagged(nb, "answer-tied")).strip().splitlines()) == len(truth["correlations"]) == 5
+    assert "5e000000000000000000000000000001: UnauthorizedAccess:EC2/SSHBruteForce (severity 2.0) on i-0ba5710n000000001" \
+        in text(tagged(nb, "answer-finding"))
+    assert "5 CloudTrail events name the finding's instance, groups or attacker" in text(tagged(nb, "answer-events"))
+    assert "arn:aws:iam::111111111111:user/alice" in text(tagged(nb, "answer-windows"))
+    images = [o for c in cells(nb) for o in c.outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 2  # findings by severity, exposure windows with the attacks

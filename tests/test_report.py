@@ -114,7 +114,7 @@ def test_the_html_is_self_contained_and_its_images_are_the_charts(written):
     assert not [t for t, _ in page.tags if t in ("link", "script", "iframe", "object", "embed")]
     assert "url(" not in html and "@import" not in html
     images = [a["src"] for t, a in page.tags if t == "img"]
-    assert [c.name for c in report.charts] == ["changes", "exposure"]
+    assert [c.name for c in report.charts] == ["changes", "exposure", "findings"]
     for src, chart in zip(images, report.charts, strict=True):
         png = base64.b64decode(src.split(",", 1)[1])
         assert png == chart.png == (report.html.parent / "charts" / f"{chart.name}.png").read_bytes()
@@ -122,11 +122,16 @@ def test_the_html_is_self_contained_and_its_images_are_the_charts(written):
     assert "@media print" in html
 
 
-def test_the_report_holds_the_scoped_changes_windows_and_detections(written):
+def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(written, truth):
     inv, report = written
     since, until = "2026-11-03", "2026-11-04"
     parts = {section.id: part for section, part in report.parts}
-    assert list(parts) == ["scope", "changes", "exposure", "detections"]
+    assert list(parts) == ["scope", "changes", "exposure", "findings", "detections"]
+    tied, every = parts["findings"].tables
+    assert sorted(r[2] + " " + r[0] for r in tied.rows) == sorted(
+        next(f["type"] for f in truth["findings"] if f["id"] == c["finding_id"]) + " " + c["group_id"] for c in truth["correlations"])
+    assert len(every.rows) == len(inv.findings(since, until)) == 10
+    assert parts["findings"].facts[1] == "5 of them attacked an exposure window while it was open"
     changes = inv.sg_changes(since, until)
     windows = inv.ssh_exposure(since, until)
     assert len(parts["changes"].tables[0].rows) == len(changes) == 21  # the two changes of 11-02 are out of range
@@ -202,7 +207,7 @@ def test_report_command_writes_html_markdown_and_charts(demo, tmp_path):
     result = CliRunner().invoke(main, ["report", "--evidence", str(demo / "evidence"), "--since", "2026-11-03",
                                        "--until", "2026-11-04", "--tz", "Asia/Tokyo", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.rglob("*") if p.is_file()) == ["changes.png", "exposure.png", "report.html", "report.md"]
+    assert sorted(p.name for p in out.rglob("*") if p.is_file()) == ["changes.png", "exposure.png", "findings.png", "report.html", "report.md"]
     assert "2026-11-03 18:02:00 JST" in (out / "report.html").read_text(encoding="utf-8")
     bad = CliRunner().invoke(main, ["report", "--evidence", str(demo / "evidence"), "--tz", "Mars/Olympus", "--out", str(out)])
     assert bad.exit_code == 1 and "unknown display time zone 'Mars/Olympus'" in bad.output and "Traceback" not in bad.output

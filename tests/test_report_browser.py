@@ -80,9 +80,9 @@ def test_the_report_renders_in_chromium_with_its_images_loaded(written):
     assert found, dom[-2000:]
     probe = json.loads(html_lib.unescape(found.group(1)))
     expected = [[True, *png_size(chart.png)] for chart in written.charts]
-    assert probe["images"] == expected and len(expected) == 2  # each chart decoded at its full size
-    assert probe["sections"] == ["Time range and evidence", "Security-group changes", "Exposure windows", "Detections",
-                                 "Evidence appendix"]
+    assert probe["images"] == expected and len(expected) == 3  # each chart decoded at its full size
+    assert probe["sections"] == ["Time range and evidence", "Security-group changes", "Exposure windows", "GuardDuty findings",
+                                 "Detections", "Evidence appendix"]
     assert probe["scripts"] == 1  # the probe itself: the report carries none
     assert UA in probe["text"]  # the hostile user agent is shown as text, not run
 
