@@ -131,6 +131,8 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     assert sorted(r[2] + " " + r[0] for r in tied.rows) == sorted(
         next(f["type"] for f in truth["findings"] if f["id"] == c["finding_id"]) + " " + c["group_id"] for c in truth["correlations"])
     assert len(every.rows) == len(inv.findings(since, until)) == 10
+    assert every.rows[0][:4] == ["2026-11-03 11:00:00 UTC", "2026-11-03 11:20:00 UTC", "8.0 High", "CryptoCurrency:EC2/BitcoinTool.B!DNS"]
+    assert ["198.51.100.7 (Netherlands, Example Hosting B.V.)", "22"] in [r[9:11] for r in every.rows]
     assert parts["findings"].facts[1] == "5 of them attacked an exposure window while it was open"
     changes = inv.sg_changes(since, until)
     windows = inv.ssh_exposure(since, until)
