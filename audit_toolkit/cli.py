@@ -249,13 +249,37 @@ def correlate(evidence, store, since, until, account, region, fmt, ports, intern
     _emit(found, fmt, CORRELATION_TABLE)
 
 
+_BANDS = {"low": 1.0, "medium": 4.0, "high": 7.0, "critical": 9.0}  # GuardDuty's bands, lowest bound of each
+
+
+def _severity_bound(value: str | None) -> tuple[float, str] | None:
+    """--min-severity as (GuardDuty number, band label): a label gives its band's bound, a number its band."""
+    if value is None:
+        return None
+    from .evidence.guardduty import severity_label
+
+    text = value.strip().lower()
+    if text in _BANDS:
+        return _BANDS[text], text
+    try:
+        number = float(text)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected low, medium, high, critical or a number from 0 to 10") from None
+    if not 0 <= number <= 10:
+        raise click.BadParameter(f"{value!r}: a GuardDuty severity is from 0 to 10")
+    return number, severity_label(max(number, 1.0)).lower()
+
+
 @main.command()
 @_scope
 @click.option("--room", required=True, help="The Chatwork room id to post to.")
-@click.option("--kind", type=click.Choice(["sg-changes", "ssh-exposure", "detections", "summary"]), default="ssh-exposure",
-              show_default=True, help="What to share: each change, each exposure window, each detection hit, or one summary.")
-@click.option("--min-severity", type=click.Choice(["low", "medium", "high", "critical"]),
-              help="With --kind detections: only detections of at least this severity.")
+@click.option("--kind", type=click.Choice(["sg-changes", "ssh-exposure", "detections", "findings", "correlations", "summary"]),
+              default="ssh-exposure", show_default=True,
+              help="What to share: each change, each exposure window, each detection hit, each GuardDuty finding, "
+                   "each finding tied to a window, or one summary.")
+@click.option("--min-severity", callback=lambda _c, _p, v: _severity_bound(v),
+              help="Only detections / findings at least this severe: low, medium, high, critical, or a GuardDuty "
+                   "number (0-10; 7 is high).")
 @click.option("--dry-run", is_flag=True,
               help="Print exactly the messages that would be posted (--format json for a list); no token, no network.")
 @click.option("--outbox", type=click.Path(path_type=Path),
@@ -270,11 +294,17 @@ def notify(evidence, store, since, until, account, region, fmt, ports, internet_
     elif kind == "ssh-exposure":
         items = messages_for(inv.ssh_exposure(since, until, account, region), kind, inv.settings)
     elif kind == "detections":
-        items = messages_for(inv.detect(since, until, account, region, min_severity=min_severity), kind, inv.settings)
+        label = min_severity and min_severity[1]
+        items = messages_for(inv.detect(since, until, account, region, min_severity=label), kind, inv.settings)
+    elif kind == "findings":  # the kind the real-time alert uses, so an alerted finding is not posted again
+        items = messages_for(inv.findings(since, until, account, region, min_severity and min_severity[0]), "guardduty", inv.settings)
+    elif kind == "correlations":
+        items = messages_for(inv.correlate(since, until, account, region, min_severity and min_severity[0]), kind, inv.settings)
     else:
         span = inv.span(since, until, account, region)
+        found = inv.findings(since, until, account, region, min_severity and min_severity[0])
         items = summary_messages(inv.sg_changes(since, until, account, region), inv.ssh_exposure(since, until, account, region),
-                                 None, inv.settings, since or span["first_event"], until or span["last_event"])
+                                 found if len(found) else None, inv.settings, since or span["first_event"], until or span["last_event"])
     report = share(items, room, dry_run=dry_run, outbox=outbox)
     if not dry_run:
         click.echo(f"posted {len(report.sent)} messages to room {room}; {len(report.skipped)} were already there", err=True)

@@ -164,10 +164,18 @@ def _counts(series: pd.Series) -> str:
 # --- the sections -------------------------------------------------------------------------------
 
 
+def _range(a: Audit) -> str:
+    if a.start is None:
+        return "Time range: the whole evidence (it holds no events)"
+    first = a.when(a.start) + ("" if a.since is not None else " (the first event)")
+    last = f"{a.when(a.end)} (end exclusive)" if a.until is not None else f"{a.when(a.end)} (the last event, included)"
+    return f"Time range: {first} to {last}"
+
+
 def scope_section(a: Audit) -> Part:
     span, inv = a.span, a.inv
     facts = [
-        f"Time range: {a.when(a.start)} to {a.when(a.end)} (end exclusive)" if a.start is not None else "Time range: the whole evidence (it holds no events)",
+        _range(a),
         f"Evidence: {inv.source} on {inv.engine.name}",
         f"Events in range: {int(span['events'] or 0):,} in {int(span['accounts'] or 0)} accounts and {int(span['regions'] or 0)} regions; "
         f"first {a.when(span['first_event'])}, last {a.when(span['last_event'])}",
@@ -246,10 +254,20 @@ def exposure_section(a: Audit) -> Part:
     return part
 
 
-FINDING_TABLE = {"first_seen": "first seen", "last_seen": "last seen", "severity": "severity", "severity_label": "band",
-                 "type": "type", "title": "title", "account": "account", "region": "region", "resource_type": "resource",
-                 "instance_id": "instance", "security_group_ids": "groups", "remote_ip": "remote IP",
-                 "remote_country": "country", "remote_org": "organization", "local_port": "port", "count": "count"}
+FINDING_TABLE = {"first_seen": "first seen", "last_seen": "last seen", "rating": "severity", "type": "type", "title": "title",
+                 "account": "account", "region": "region", "instance_id": "instance", "security_group_ids": "groups",
+                 "origin": "from", "local_port": "port", "count": "count"}
+
+
+def _findings_shown(found: pd.DataFrame) -> pd.DataFrame:
+    """Severity with its band, and the attacker with where it is, each in one cell."""
+    rating = [f"{s:.1f} {b}" if pd.notna(s) else "" for s, b in zip(found["severity"], found["severity_label"].fillna(""))]
+    origin = [" ".join(p for p in (ip if isinstance(ip, str) else "", f"({', '.join(w for w in (c, o) if isinstance(w, str) and w)})"
+                                   if any(isinstance(w, str) and w for w in (c, o)) else "") if p)
+              for ip, c, o in zip(found["remote_ip"], found["remote_country"], found["remote_org"])]
+    return found.assign(rating=rating, origin=origin)
+
+
 CORRELATION_TABLE = {"group_id": "group", "cidr": "CIDR", "finding_type": "finding", "severity": "severity",
                      "remote_ip": "remote IP", "local_port": "port", "overlap_start": "from", "overlap_end": "to",
                      "summary": "what happened"}
@@ -270,7 +288,7 @@ def findings_section(a: Audit) -> Part | None:
                              charts.to_png(charts.plot_findings(found, settings=a.inv.settings))))
     if tied is not None and len(tied):
         part.tables.append(a.table("Findings that attacked an exposure window while it was open", tied, CORRELATION_TABLE))
-    part.tables.append(a.table("Every finding, most severe first", found, FINDING_TABLE))
+    part.tables.append(a.table("Every finding, most severe first", _findings_shown(found), FINDING_TABLE))
     return part
 
 

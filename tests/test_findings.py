@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from audit_toolkit.analysis.exposure import WINDOW_COLUMNS
 from audit_toolkit.analysis.findings import CORRELATION_COLUMNS, correlate
 from audit_toolkit.cli import main
 from audit_toolkit.evidence.guardduty import FINDING_COLUMNS
@@ -59,7 +60,7 @@ def test_severity_and_time_scope(demo_inv):
 
 
 def window(**kw) -> dict:
-    base = dict(account="1", region="r", group_id="sg-1", group_name=None, protocol="tcp", from_port=22, to_port=22,
+    base = {c: None for c in WINDOW_COLUMNS} | dict(account="1", region="r", group_id="sg-1", group_name=None, protocol="tcp", from_port=22, to_port=22,
                 cidr="0.0.0.0/0", opened_at=pd.Timestamp("2026-01-01T10:00Z"), opened_by="a", opened_by_arn="a",
                 closed_at=pd.Timestamp("2026-01-01T11:00Z"), closed_by="b", closed_by_arn="b", still_open=False,
                 open_before_evidence=False)

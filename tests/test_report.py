@@ -131,6 +131,8 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     assert sorted(r[2] + " " + r[0] for r in tied.rows) == sorted(
         next(f["type"] for f in truth["findings"] if f["id"] == c["finding_id"]) + " " + c["group_id"] for c in truth["correlations"])
     assert len(every.rows) == len(inv.findings(since, until)) == 10
+    assert every.rows[0][:4] == ["2026-11-03 11:00:00 UTC", "2026-11-03 11:20:00 UTC", "8.0 High", "CryptoCurrency:EC2/BitcoinTool.B!DNS"]
+    assert ["198.51.100.7 (Netherlands, Example Hosting B.V.)", "22"] in [r[9:11] for r in every.rows]
     assert parts["findings"].facts[1] == "5 of them attacked an exposure window while it was open"
     changes = inv.sg_changes(since, until)
     windows = inv.ssh_exposure(since, until)
@@ -155,7 +157,11 @@ def test_detections_are_reported_most_severe_first(demo, truth):
     from audit_toolkit.analysis.detections import BY_ID
 
     inv = Investigation.from_evidence(demo / "evidence")
-    part = dict((s.id, p) for s, p in rep.build(inv).parts)["detections"]
+    parts = dict((s.id, p) for s, p in rep.build(inv).parts)
+    span = inv.span()
+    assert parts["scope"].facts[0] == (f"Time range: {span['first_event']:%Y-%m-%d %H:%M:%S} UTC (the first event) to "
+                                       f"{span['last_event']:%Y-%m-%d %H:%M:%S} UTC (the last event, included)")
+    part = parts["detections"]
     hits = inv.detect()
     story = truth["detections"]["hits"]  # the detections story of 11-04, and root's revoke on 11-02
     expected = {}

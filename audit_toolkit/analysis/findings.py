@@ -26,9 +26,9 @@ from .security_groups import network
 MEMBERSHIP_COLUMNS = ["account", "region", "instance_id", "network_interface_id", "group_id", "since", "until",
                       "event_name", "event_id"]
 CORRELATION_COLUMNS = [
-    "account", "region", "group_id", "group_name", "protocol", "from_port", "to_port", "cidr",
-    "opened_at", "opened_by", "opened_by_arn", "closed_at", "closed_by", "closed_by_arn", "still_open",
-    "open_before_evidence", "finding_id", "finding_type", "severity", "severity_label", "title", "instance_id",
+    "account", "region", "group_id", "group_name", "direction", "protocol", "from_port", "to_port", "cidr",
+    "exposed_ports", "opened_at", "opened_by", "opened_by_arn", "opened_event_id", "closed_at", "closed_by",
+    "closed_by_arn", "closed_event_id", "still_open", "open_before_evidence", "finding_id", "finding_type", "severity", "severity_label", "title", "instance_id",
     "remote_ip", "remote_country", "remote_org", "local_port", "first_seen", "last_seen", "count",
     "overlap_start", "overlap_end", "tied_by", "summary",
 ]
@@ -206,7 +206,7 @@ def correlate(findings: pd.DataFrame, windows: pd.DataFrame, memberships: pd.Dat
             if not tied:
                 continue
             rows.append({
-                **{c: w[c] for c in CORRELATION_COLUMNS[:16]},
+                **{c: w[c] for c in CORRELATION_COLUMNS[:CORRELATION_COLUMNS.index("finding_id")]},
                 "finding_id": f["id"], "finding_type": f["type"], "severity": f["severity"],
                 "severity_label": f["severity_label"], "title": f["title"], "instance_id": f["instance_id"],
                 "remote_ip": f["remote_ip"], "remote_country": f["remote_country"], "remote_org": f["remote_org"],

@@ -277,16 +277,19 @@ def _severity(finding: Mapping, w: _Words) -> str:
 
 
 def _finding_lines(finding: Mapping, w: _Words) -> list[str]:
+    # Flat fields as alerts.guardduty_fields gives them, or FINDING_COLUMNS (remote_country, local_port).
+    country = _get(finding, "country") if not is_missing(_get(finding, "country")) else _get(finding, "remote_country")
+    port = _get(finding, "port") if not is_missing(_get(finding, "port")) else _get(finding, "local_port")
     remote = _v(_get(finding, "remote_ip"))
-    if not is_missing(_get(finding, "country")):
-        remote += f" ({neutralize(_get(finding, 'country'))})"
+    if not is_missing(country):
+        remote += f" ({neutralize(country)})"
     return [
         w.field("severity", _severity(finding, w)),
         w.field("type", _v(_get(finding, "type"))),
         w.field("account", _where(finding)),
         w.field("instance", _v(_get(finding, "instance_id"))),
         w.field("remote_ip", remote),
-        w.field("port", _v(_get(finding, "port"))),
+        w.field("port", _v(port)),
         w.field("updated", w.when(_get(finding, "updated_at"))),
         w.field("finding_id", _v(_get(finding, "id"))),
     ]

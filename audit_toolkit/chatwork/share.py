@@ -91,7 +91,7 @@ def _rows(items: pd.DataFrame | Iterable[Mapping]) -> list[dict]:
 
 def infer_kind(items: pd.DataFrame | Iterable[Mapping]) -> str:
     columns = set(items.columns) if isinstance(items, pd.DataFrame) else set().union(*(set(r) for r in items))
-    if {"finding", "window"} <= columns:
+    if {"finding", "window"} <= columns or {"finding_id", "opened_at"} <= columns:
         return "correlations"
     if {"detection", "outcome"} <= columns:
         return "detections"
@@ -104,6 +104,18 @@ def infer_kind(items: pd.DataFrame | Iterable[Mapping]) -> str:
     raise ConfigError(f"cannot tell what these findings are; pass kind= one of {', '.join(KINDS[:-1])}")
 
 
+def correlation_parts(row: Mapping) -> tuple[dict, dict]:
+    """A flat row of Investigation.correlate (analysis.findings.CORRELATION_COLUMNS) as (finding, window)."""
+    finding = {"id": row.get("finding_id"), "type": row.get("finding_type"), "severity": row.get("severity"),
+               "severity_label": row.get("severity_label"), "title": row.get("title"), "account": row.get("account"),
+               "region": row.get("region"), "instance_id": row.get("instance_id"), "remote_ip": row.get("remote_ip"),
+               "country": row.get("remote_country"), "port": row.get("local_port"), "updated_at": row.get("last_seen")}
+    window = {k: row.get(k) for k in ("account", "region", "group_id", "group_name", "direction", "protocol", "from_port",
+                                      "to_port", "cidr", "opened_at", "opened_by", "closed_at", "closed_by", "still_open",
+                                      "opened_event_id", "closed_event_id", "exposed_ports")}
+    return finding, window
+
+
 def _box(kind: str, row: Mapping, settings: Settings) -> tuple[Box, Mapping]:
     if kind == "sg-changes":
         return messages.sg_change(row, settings, exposed_ports(row, settings)), row
@@ -114,7 +126,7 @@ def _box(kind: str, row: Mapping, settings: Settings) -> tuple[Box, Mapping]:
     if kind == "detections":
         return messages.detection_hit(row, settings), row
     if kind == "correlations":
-        finding, window = row["finding"], row["window"]
+        finding, window = (row["finding"], row["window"]) if "finding" in row else correlation_parts(row)
         identity = {"finding": finding.get("id"), **{k: window.get(k) for k in IDENTITY["ssh-exposure"]}}
         return messages.correlation(finding, window, settings), identity
     raise ConfigError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
