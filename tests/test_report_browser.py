@@ -82,7 +82,7 @@ def test_the_report_renders_in_chromium_with_its_images_loaded(written):
     expected = [[True, *png_size(chart.png)] for chart in written.charts]
     assert probe["images"] == expected and len(expected) == 3  # each chart decoded at its full size
     assert probe["sections"] == ["Time range and evidence", "Security-group changes", "Exposure windows", "GuardDuty findings",
-                                 "Detections", "Evidence appendix"]
+                                 "Detections", "Coverage of the evidence", "Evidence appendix"]
     assert probe["scripts"] == 1  # the probe itself: the report carries none
     assert UA in probe["text"]  # the hostile user agent is shown as text, not run
 
