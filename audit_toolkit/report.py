@@ -164,10 +164,18 @@ def _counts(series: pd.Series) -> str:
 # --- the sections -------------------------------------------------------------------------------
 
 
+def _range(a: Audit) -> str:
+    if a.start is None:
+        return "Time range: the whole evidence (it holds no events)"
+    first = a.when(a.start) + ("" if a.since is not None else " (the first event)")
+    last = f"{a.when(a.end)} (end exclusive)" if a.until is not None else f"{a.when(a.end)} (the last event, included)"
+    return f"Time range: {first} to {last}"
+
+
 def scope_section(a: Audit) -> Part:
     span, inv = a.span, a.inv
     facts = [
-        f"Time range: {a.when(a.start)} to {a.when(a.end)} (end exclusive)" if a.start is not None else "Time range: the whole evidence (it holds no events)",
+        _range(a),
         f"Evidence: {inv.source} on {inv.engine.name}",
         f"Events in range: {int(span['events'] or 0):,} in {int(span['accounts'] or 0)} accounts and {int(span['regions'] or 0)} regions; "
         f"first {a.when(span['first_event'])}, last {a.when(span['last_event'])}",

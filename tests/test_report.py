@@ -155,7 +155,11 @@ def test_detections_are_reported_most_severe_first(demo, truth):
     from audit_toolkit.analysis.detections import BY_ID
 
     inv = Investigation.from_evidence(demo / "evidence")
-    part = dict((s.id, p) for s, p in rep.build(inv).parts)["detections"]
+    parts = dict((s.id, p) for s, p in rep.build(inv).parts)
+    span = inv.span()
+    assert parts["scope"].facts[0] == (f"Time range: {span['first_event']:%Y-%m-%d %H:%M:%S} UTC (the first event) to "
+                                       f"{span['last_event']:%Y-%m-%d %H:%M:%S} UTC (the last event, included)")
+    part = parts["detections"]
     hits = inv.detect()
     story = truth["detections"]["hits"]  # the detections story of 11-04, and root's revoke on 11-02
     expected = {}
