@@ -185,16 +185,18 @@ def correlate(findings: pd.DataFrame, windows: pd.DataFrame, memberships: pd.Dat
     by_instance: dict[tuple, list[dict]] = {}
     for m in members:
         by_instance.setdefault((m["account"], m["region"], m["instance_id"]), []).append(m)
-    window_rows = records(windows) if len(windows) else []
+    by_group: dict[tuple, list[dict]] = {}  # only windows of a group the instance was in can be tied
+    for w in records(windows) if len(windows) else []:
+        by_group.setdefault((w["account"], w["region"], w["group_id"]), []).append(w)
     for f in records(findings) if len(findings) else []:
         ports = _ports(f)
         if not ports:
             continue
         start, end = _activity(f)
         groups = set((f["security_group_ids"] or "").split(",")) - {""}
-        for w in window_rows:
-            if (w["account"], w["region"]) != (f["account"], f["region"]):
-                continue
+        where = (f["account"], f["region"])
+        candidates = groups | {m["group_id"] for m in by_instance.get((*where, f["instance_id"]), [])}
+        for w in [w for g in sorted(candidates) for w in by_group.get((*where, g), [])]:
             open_span = _overlap(start, end, None if w["open_before_evidence"] else w["opened_at"], w["closed_at"])
             port = next((p for p in ports if _port_in(w, p)), None)
             if open_span is None or port is None or not _protocol_ok(w, f) or not _same_family(w, f["remote_ip"]):
