@@ -79,7 +79,7 @@ def test_incident_notebook_finds_the_longest_window_its_actor_and_the_curated_me
         "Recon:EC2/PortProbeUnprotectedPort on i-0app000000000003 from 203.0.113.99 (Brazil, Probe Net Ltda) to port 22")
     shared = text(tagged(nb, "answer-share"))
     assert shared.count("----- 1/1 ") == 2  # the window, and the one finding that attacked it
-    assert "----- 1/1 ssh-exposure " in shared and "----- 1/1 guardduty " in shared and "sg-0e000000000000005" in shared
+    assert "----- 1/1 ssh-exposure " in shared and "----- 1/1 correlations " in shared and "sg-0e000000000000005" in shared
     images = [o for c in cells(nb) for o in c.outputs if "image/png" in o.get("data", {})]
     assert len(images) == 2  # the exposure chart and the activity heatmap
     assert (tmp_path / "out" / "incident" / "exposure.png").read_bytes().startswith(b"\x89PNG")
