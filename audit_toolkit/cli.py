@@ -207,6 +207,8 @@ CORRELATION_TABLE = ["group_id", "opened_at", "closed_at", "finding_type", "seve
                      "local_port", "first_seen", "last_seen", "count"]
 _min_severity = click.option("--min-severity", type=click.FloatRange(0, 10),
                              help="Only findings at or above this severity (Low 1, Medium 4, High 7, Critical 9).")
+_types = click.option("--type", "types", multiple=True,
+                      help="Only findings of this type (repeatable); a prefix ending in ':' or '/' takes a family, e.g. Recon:")
 _from_api = click.option("--from-api", is_flag=True,
                          help="Also fetch findings from the GuardDuty API (every detector of --region or AWS_REGION; "
                               "AWS credentials from the standard chain). Alone, without --evidence/--store: findings only.")
@@ -229,21 +231,23 @@ def _open_findings(evidence, store, ports, internet_prefix, from_api, since, reg
 @main.command()
 @_scope
 @_min_severity
+@_types
 @_from_api
-def findings(evidence, store, since, until, account, region, fmt, ports, internet_prefix, min_severity, from_api):
+def findings(evidence, store, since, until, account, region, fmt, ports, internet_prefix, min_severity, types, from_api):
     """GuardDuty findings (S3 export, get-findings JSON, EventBridge events, the API), one flat row each, most severe first."""
     inv = _open_findings(evidence, store, ports, internet_prefix, from_api, since, region, min_severity)
-    _emit(inv.findings(since, until, account, region, min_severity), fmt, FINDING_TABLE)
+    _emit(inv.findings(since, until, account, region, min_severity, types), fmt, FINDING_TABLE)
 
 
 @main.command()
 @_scope
 @_min_severity
+@_types
 @_from_api
-def correlate(evidence, store, since, until, account, region, fmt, ports, internet_prefix, min_severity, from_api):
+def correlate(evidence, store, since, until, account, region, fmt, ports, internet_prefix, min_severity, types, from_api):
     """Which GuardDuty findings attacked an exposure window while it was open, each said in a sentence."""
     inv = _open_findings(evidence, store, ports, internet_prefix, from_api, since, region, min_severity)
-    found = inv.correlate(since, until, account, region, min_severity)
+    found = inv.correlate(since, until, account, region, min_severity, types)
     if fmt == "table" and len(found):
         click.echo("\n".join(f"- {s}" for s in found["summary"]) + "\n")
     _emit(found, fmt, CORRELATION_TABLE)

@@ -190,13 +190,18 @@ class Investigation:
         return None if last is None or pd.isna(last) else pd.Timestamp(last)
 
     def findings(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None,
-                 min_severity: float | None = None) -> pd.DataFrame:
-        """GuardDuty findings whose activity overlaps the scope, at or above `min_severity`, most severe first."""
+                 min_severity: float | None = None, types: tuple[str, ...] = ()) -> pd.DataFrame:
+        """GuardDuty findings whose activity overlaps the scope, at or above `min_severity`, of these `types`
+        (exact, or a prefix ending in ':' or '/': 'Recon:', 'UnauthorizedAccess:EC2/'), most severe first."""
         from .evidence.guardduty import latest, normalize
 
         values = queries.scope(since, until, account, region)
         raw = self.query("findings", min_severity=None if min_severity is None else float(min_severity), **values)
-        return latest(normalize(raw))
+        found = latest(normalize(raw))
+        if types:
+            keep = found["type"].map(lambda t: any(t == w or (w[-1:] in (":", "/") and str(t).startswith(w)) for w in types))
+            found = found[keep.astype(bool)].reset_index(drop=True)
+        return found
 
     def instance_groups(self, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
         """Which instance was in which security group when, from CloudTrail (analysis.findings.MEMBERSHIP_COLUMNS)."""
@@ -204,11 +209,11 @@ class Investigation:
         return tie.instance_groups(events)
 
     def correlate(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None,
-                  min_severity: float | None = None) -> pd.DataFrame:
+                  min_severity: float | None = None, types: tuple[str, ...] = ()) -> pd.DataFrame:
         """Findings that attacked an exposure window while it was open: one row per pair, with a sentence
         saying what happened (analysis.findings.CORRELATION_COLUMNS)."""
         windows = self.ssh_exposure(since, until, account, region)
-        found = self.findings(since, until, account, region, min_severity)
+        found = self.findings(since, until, account, region, min_severity, types)
         if windows.empty or found.empty:
             return tie.correlate(found.iloc[0:0], windows.iloc[0:0])
         return tie.correlate(found, windows, self.instance_groups(until, account, region))

@@ -10,7 +10,6 @@ that the Athena engine turns them into the very DataFrames the DuckDB engine ret
 from __future__ import annotations
 
 import signal
-import threading
 
 import boto3
 import pandas as pd
@@ -156,15 +155,21 @@ def state_of(query_id: str) -> str:
 
 
 def test_ctrl_c_stops_the_query_in_athena(held_queries):
-    engine = engine_with()
-    main = threading.main_thread().ident
-    timer = threading.Timer(0.5, signal.pthread_kill, (main, signal.SIGINT))
-    timer.start()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            engine.run("SELECT count(*) FROM cloudtrail", {})
-    finally:
-        timer.cancel()
+    # Ctrl-C while the query waits in Athena's queue: raised from the third status poll rather than
+    # from a timer, so that a loaded machine cannot make the signal miss the wait.
+    polls = []
+
+    def ctrl_c(parsed, **_):
+        polls.append(parsed["QueryExecution"]["Status"]["State"])
+        if len(polls) == 3:
+            signal.raise_signal(signal.SIGINT)
+
+    session = boto3.Session()
+    session.events.register("after-call.athena.GetQueryExecution", ctrl_c)
+    engine = engine_with(session)
+    with pytest.raises(KeyboardInterrupt):
+        engine.run("SELECT count(*) FROM cloudtrail", {})
+    assert polls[:3] == ["QUEUED"] * 3
     report = engine.reports[-1]
     assert report.state == "CANCELLED"
     assert state_of(report.query_id) == "CANCELLED"  # StopQueryExecution reached Athena

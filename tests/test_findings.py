@@ -57,6 +57,10 @@ def test_severity_and_time_scope(demo_inv):
     assert sorted(scoped["id"]) == [fid(3), fid(5), fid(7)]
     assert list(demo_inv.correlate(since="2026-11-03T11:00:00Z", until="2026-11-03T12:00:00Z")["finding_id"]) == [fid(3)]
     assert sorted(demo_inv.findings(account="333333333333")["id"]) == [fid(6), fid(7)]
+    assert sorted(demo_inv.findings(types=("Recon:",))["id"]) == [fid(2), fid(9)]
+    assert sorted(demo_inv.findings(types=("UnauthorizedAccess:EC2/RDPBruteForce", "Policy:S3/"))["id"]) == [fid(4), fid(10)]
+    assert demo_inv.findings(types=("Recon",)).empty  # not a prefix: an exact type
+    assert list(demo_inv.correlate(types=("Recon:",))["finding_id"]) == [fid(2)]
 
 
 def window(**kw) -> dict:
