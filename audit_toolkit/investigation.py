@@ -101,6 +101,8 @@ class Investigation:
     @property
     def source(self) -> str:
         """What the answers come from, for reports: the store, the raw evidence, or Athena."""
+        if self.engine.name == "athena":
+            return f"Athena database {(self.evidence or '').removeprefix('athena:')}"
         return f"store {self.store}" if self.store else f"evidence {self.evidence}"
 
     def query(self, name: str | queries.Query, **values: Any) -> pd.DataFrame:

@@ -366,6 +366,13 @@ def evidence_files(inv: Investigation) -> list[dict]:
     return found
 
 
+def inputs_line(inv: Investigation, files: list[dict]) -> str:
+    """The appendix's line on the input files: how many were hashed, or why none are listed."""
+    if inv.engine.name == "athena":  # the logs stay in S3: nothing passed through this machine to hash
+        return f"No input files hashed: the logs were read where they are in S3 ({inv.source}), not on this machine"
+    return f"{len(files)} input files hashed"
+
+
 def queries_run(inv: Investigation) -> list[dict]:
     """Each distinct query the report ran: name, engine and version, SQL text, and every set of parameters."""
     engine_version = getattr(inv.engine, "version", None) or "(the workgroup's engine version)"
@@ -405,6 +412,7 @@ class Report:
     parts: list[tuple[Section, Part]]
     files: list[dict]
     queries: list[dict]
+    inputs: str = ""  # the appendix's line on the input files (inputs_line)
     html: Path | None = None
     markdown: Path | None = None
 
@@ -424,7 +432,8 @@ def build(inv: Investigation, since: When = None, until: When = None, account: s
             parts.append((section, part))
     title = f"Security audit {audit.when(audit.start)[:10]} to {audit.when(audit.end)[:10]}" if audit.start is not None else "Security audit"
     generated = f"{datetime.now(timezone.utc).astimezone(audit.zone):%Y-%m-%d %H:%M %Z} by audit_toolkit {version('audit_toolkit')}"
-    return Report(title, generated, parts, evidence_files(inv), queries_run(inv))
+    files = evidence_files(inv)
+    return Report(title, generated, parts, files, queries_run(inv), inputs_line(inv, files))
 
 
 def write_report(inv: Investigation, out: str | Path, since: When = None, until: When = None, account: str | None = None,

@@ -61,16 +61,21 @@ def moto_server():
 def aws_env(moto_server, monkeypatch, tmp_path):
     """Fake credentials and the moto endpoint in this test's environment, and a clean moto."""
     requests.post(f"{moto_server}/moto-api/reset", timeout=10)
+    fake_aws(monkeypatch, moto_server, tmp_path)
+    return moto_server
+
+
+def fake_aws(monkeypatch: pytest.MonkeyPatch, endpoint: str, folder: Path) -> None:
+    """Fake credentials and the moto endpoint in the environment (a notebook's kernel inherits it)."""
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    return moto_server
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(folder / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(folder / "no-aws-credentials"))
 
 
 def upload(bucket: str, objects: dict[str, bytes], prefix: str = "") -> None:

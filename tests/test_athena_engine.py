@@ -52,8 +52,20 @@ def athena_types(duck: Investigation, name, values: dict) -> dict[str, str]:
     """The Athena type of each result column, from DuckDB's types for the same query (a name or a Query)."""
     query = queries.get(name) if isinstance(name, str) else name
     relation = duck.engine.con.execute(f"DESCRIBE {query.render('duckdb')}", values).fetchall()
-    names = {"VARCHAR": "varchar", "BIGINT": "bigint", "TIMESTAMP WITH TIME ZONE": "timestamp with time zone"}
-    return {column: names[kind] for column, kind, *_ in relation}
+    return {column: ATHENA_TYPES[kind] for column, kind, *_ in relation}
+
+
+ATHENA_TYPES = {"VARCHAR": "varchar", "BIGINT": "bigint", "INTEGER": "integer", "TIMESTAMP WITH TIME ZONE": "timestamp with time zone"}
+
+
+def logged_answers(duck: Investigation, log: list[dict]) -> list[dict]:
+    """DuckDB's answer to each query in an investigation's log (its SQL and parameters), as Athena's results, in order."""
+    results = []
+    for entry in log:
+        frame = duck.engine.run(entry["sql"], entry["params"])
+        kinds = duck.engine.con.execute(f"DESCRIBE {entry['sql']}", entry["params"]).fetchall()
+        results.append(athena_result(frame, {column: ATHENA_TYPES[kind] for column, kind, *_ in kinds}))
+    return results
 
 
 def engine_with(session=None, **settings) -> AthenaEngine:

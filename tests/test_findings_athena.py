@@ -18,9 +18,7 @@ from audit_toolkit import queries
 from audit_toolkit.evidence.guardduty import GUARDDUTY_SCHEMA
 from audit_toolkit.investigation import Investigation
 from audit_toolkit.queries import ddl
-from test_athena_engine import athena_result, engine_with
-
-TYPES = {"VARCHAR": "varchar", "BIGINT": "bigint", "TIMESTAMP WITH TIME ZONE": "timestamp with time zone", "INTEGER": "integer"}
+from test_athena_engine import engine_with, logged_answers
 
 
 def test_the_guardduty_ddl_declares_the_embedded_table():
@@ -35,12 +33,7 @@ def replay_on_athena(duck: Investigation, endpoint: str, ask) -> tuple[Investiga
     """Ask DuckDB, queue its answer to every query it ran as Athena's results, ask Athena the same."""
     duck.log.clear()
     expected = ask(duck)
-    results = []
-    for entry in duck.log:
-        frame = duck.engine.run(entry["sql"], entry["params"])
-        kinds = duck.engine.con.execute(f"DESCRIBE {entry['sql']}", entry["params"]).fetchall()
-        results.append(athena_result(frame, {c: TYPES[k] for c, k, *_ in kinds}))
-    set_athena_results(endpoint, results)
+    set_athena_results(endpoint, logged_answers(duck, duck.log))
     athena = Investigation(engine_with(), evidence="athena:forensics")
     got = ask(athena)
     assert [e["query"] for e in athena.log] == [e["query"] for e in duck.log]

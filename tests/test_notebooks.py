@@ -1,16 +1,45 @@
-"""The notebooks run top to bottom on the demo evidence, are stored clean, and hold no logic of their own."""
+"""The notebooks run top to bottom on the demo evidence, on DuckDB and on Athena, are stored clean, and
+hold no logic of their own.
+
+On Athena each notebook's kernel reaches moto's server on 127.0.0.1 through the environment it
+inherits (fake credentials, AWS_ENDPOINT_URL, AUDIT_TOOLKIT_ATHENA_*). moto does not execute SQL: it
+gives each query the next result of one queue, taken at StartQueryExecution, in order. So the queue is
+DuckDB's answer to each query the same notebook ran on DuckDB, in the order it ran them: a notebook
+asks the same questions in the same order on either engine, and the run checks that it did (the SQL
+submitted at each place is the Athena text of the query DuckDB ran there, with the same parameters),
+so every canned answer answers the query it was given to. Proved: the switch, the settings reaching
+the kernel, the SQL submitted and its binding, and the same windows, actors and counts from Athena's
+result format. Not proved: that Athena's own SQL engine returns those rows (tests/test_athena_sql.py
+checks the translation; only a real account can check the rest).
+"""
 
 from __future__ import annotations
 
 import ast
+import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import nbformat
 import papermill as pm
 import pytest
+import requests
+from pyathena.formatter import DefaultParameterFormatter
+
+from _aws import fake_aws, moto_server, set_athena_results  # noqa: F401 (fixture)
+from test_athena_engine import logged_answers
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 ALLOWED_IMPORTS = ("audit_toolkit", "pandas", "pathlib", "IPython.display")
+ATHENA_OUTPUT = "s3://athena-results/notebooks/"
+# Each notebook's parameters besides the engine and the evidence, given the folder it runs in.
+PARAMETERS = {
+    "1_incident_investigation.ipynb": lambda folder: {"outbox": str(folder / "outbox.sqlite"), "display_tz": "UTC"},
+    "2_periodic_audit.ipynb": lambda folder: {"since": "2026-11-03", "until": "2026-11-04"},
+    "3_guardduty_triage.ipynb": lambda folder: {"display_tz": "UTC"},
+}
 
 
 def cells(nb, kind="code"):
@@ -60,18 +89,74 @@ def test_only_the_public_api_is_called(path):
                 assert not node.attr.startswith("_"), f"{path.name} reaches into a private name: {node.attr}"
 
 
-def run(path: Path, tmp_path: Path, **parameters) -> nbformat.NotebookNode:
-    out = tmp_path / path.name
-    pm.execute_notebook(str(path), str(out), parameters=parameters, cwd=str(tmp_path), kernel_name="python3",
+# Appended to the copy that runs (never stored): the queries the kernel ran, and Athena's ids for them.
+RECORD = """import json
+from pathlib import Path
+written = Path("queries.json").write_text(json.dumps({"log": inv.log, "ids": [r.query_id for r in getattr(inv.engine, "reports", [])]}))"""
+
+
+@dataclass
+class Run:
+    nb: nbformat.NotebookNode
+    folder: Path
+    log: list[dict]  # each query the kernel ran: name, engine, SQL, parameters
+    sent: list[dict]  # on Athena: each QueryExecution as moto received it, in order
+
+
+def run(path: Path, folder: Path, **parameters) -> Run:
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(RECORD))
+    source, out = folder / f"in-{path.name}", folder / path.name
+    nbformat.write(nb, source)
+    pm.execute_notebook(str(source), str(out), parameters=parameters, cwd=str(folder), kernel_name="python3",
                         progress_bar=False)
-    return nbformat.read(out, as_version=4)
+    ran = json.loads((folder / "queries.json").read_text(encoding="utf-8"))
+    athena = boto3.client("athena") if ran["ids"] else None
+    sent = [athena.get_query_execution(QueryExecutionId=i)["QueryExecution"] for i in ran["ids"]]
+    return Run(nbformat.read(out, as_version=4), folder, ran["log"], sent)
 
 
-def test_incident_notebook_finds_the_longest_window_its_actor_and_the_curated_message(demo, tmp_path):
-    nb = run(NOTEBOOKS[0], tmp_path, evidence=str(demo / "evidence"), outbox=str(tmp_path / "outbox.sqlite"),
-             display_tz="UTC")
-    assert "sg-0e000000000000005 0.0.0.0/0 opened 2026-11-03 09:30:00+00:00 by arn:aws:iam::111111111111:role/ops-admin " \
-           "(session mallory) from" in text(tagged(nb, "answer-window"))
+@pytest.fixture(scope="module")
+def runs(demo, demo_inv, moto_server, tmp_path_factory):
+    """Each notebook run once per engine, when first asked for: on DuckDB over the demo evidence; on
+    Athena (moto) with no evidence on disk, answered with DuckDB's answers to its DuckDB run's queries."""
+    done: dict[tuple[str, str], Run] = {}
+
+    def get(path: Path, engine: str) -> Run:
+        if (path.name, engine) in done:
+            return done[path.name, engine]
+        folder = tmp_path_factory.mktemp(f"{path.stem}-{engine}")
+        if engine == "duckdb":
+            done[path.name, engine] = run(path, folder, engine="duckdb", evidence=str(demo / "evidence"),
+                                          **PARAMETERS[path.name](folder))
+            return done[path.name, engine]
+        duck = get(path, "duckdb")
+        with pytest.MonkeyPatch.context() as env:  # only while the kernel starts and runs
+            requests.post(f"{moto_server}/moto-api/reset", timeout=10)
+            fake_aws(env, moto_server, folder)
+            env.setenv("AUDIT_TOOLKIT_ATHENA_DATABASE", "forensics")
+            env.setenv("AUDIT_TOOLKIT_ATHENA_WORKGROUP", "primary")
+            env.setenv("AUDIT_TOOLKIT_ATHENA_OUTPUT", ATHENA_OUTPUT)
+            set_athena_results(moto_server, logged_answers(demo_inv, duck.log))
+            done[path.name, engine] = run(path, folder, engine="athena", evidence=str(folder / "no-evidence-here"),
+                                          **PARAMETERS[path.name](folder))
+        return done[path.name, engine]
+
+    return get
+
+
+@pytest.fixture(params=["duckdb", "athena"])
+def engine(request) -> str:
+    return request.param
+
+
+def test_incident_notebook_finds_the_longest_window_its_actor_and_the_curated_message(runs, engine, truth):
+    ran = runs(NOTEBOOKS[0], engine)
+    nb = ran.nb
+    listed = re.findall(r"^\d+ +\d{12} +\S+ +(sg-[0-9a-f]+) ", text(tagged(nb, "answer-windows")), flags=re.M)
+    assert sorted(listed) == sorted(w["group_id"] for w in truth["windows"])
+    assert f"sg-0e000000000000005 0.0.0.0/0 opened 2026-11-03 09:30:00+00:00 by {truth['attacker']} from" \
+        in text(tagged(nb, "answer-window"))
     assert "still open at the end of the evidence" in text(tagged(nb, "answer-window"))
     assert "events by arn:aws:iam::111111111111:role/ops-admin" in text(tagged(nb, "answer-activity"))
     assert "Client.UnauthorizedOperation" in text(tagged(nb, "answer-failed"))
@@ -82,24 +167,32 @@ def test_incident_notebook_finds_the_longest_window_its_actor_and_the_curated_me
     assert "----- 1/1 ssh-exposure " in shared and "----- 1/1 correlations " in shared and "sg-0e000000000000005" in shared
     images = [o for c in cells(nb) for o in c.outputs if "image/png" in o.get("data", {})]
     assert len(images) == 2  # the exposure chart and the activity heatmap
-    assert (tmp_path / "out" / "incident" / "exposure.png").read_bytes().startswith(b"\x89PNG")
+    assert (ran.folder / "out" / "incident" / "exposure.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_periodic_audit_notebook_writes_the_report_for_the_range(demo, tmp_path):
-    nb = run(NOTEBOOKS[1], tmp_path, evidence=str(demo / "evidence"), since="2026-11-03", until="2026-11-04")
+def test_periodic_audit_notebook_writes_the_report_for_the_range(runs, engine, demo):
+    ran = runs(NOTEBOOKS[1], engine)
+    nb = ran.nb
     sections = text(tagged(nb, "answer-sections"))
     assert "6 windows in which port 22 stood open to the internet; 1 still open at the end of the range" in sections
     assert "21 security-group rule changes by 7 actors, 1 of them failed calls" in sections
     files = sum(1 for p in (demo / "evidence").rglob("*") if p.is_file())
-    assert text(tagged(nb, "answer-appendix")).startswith(f"{files} input files hashed; ")
-    report = tmp_path / "out" / "audit" / "report.html"
-    assert "Security audit 2026-11-03 to 2026-11-04" in report.read_text(encoding="utf-8")
+    hashed = f"{files} input files hashed" if engine == "duckdb" else \
+        "No input files hashed: the logs were read where they are in S3 (Athena database forensics), not on this machine"
+    assert text(tagged(nb, "answer-appendix")).startswith(f"{hashed}; 7 distinct queries\nevidence_span on {engine} ")
+    html = (ran.folder / "out" / "audit" / "report.html").read_text(encoding="utf-8")
+    markdown = (ran.folder / "out" / "audit" / "report.md").read_text(encoding="utf-8")
+    assert "Security audit 2026-11-03 to 2026-11-04" in html
+    if engine == "duckdb":
+        assert f"<caption>Input files ({files})</caption>" in html and f"**Input files** ({files})" in markdown
+    else:  # no empty table of files: the appendix says why there is none
+        assert f"<p>{hashed}</p>" in html and f"\n{hashed}\n" in markdown and "Input files (" not in html + markdown
     images = [o for c in cells(nb) for o in c.outputs if "image/png" in o.get("data", {})]
     assert len(images) == 3  # changes, exposure windows, findings
 
 
-def test_guardduty_triage_notebook_drills_into_the_first_attack_and_its_cloudtrail(demo, truth, tmp_path):
-    nb = run(NOTEBOOKS[2], tmp_path, evidence=str(demo / "evidence"), display_tz="UTC")
+def test_guardduty_triage_notebook_drills_into_the_first_attack_and_its_cloudtrail(runs, engine, truth):
+    nb = runs(NOTEBOOKS[2], engine).nb
     assert len(text(tagged(nb, "answer-tied")).strip().splitlines()) == len(truth["correlations"]) == 5
     assert "5e000000000000000000000000000001: UnauthorizedAccess:EC2/SSHBruteForce (severity 2.0) on i-0ba5710n000000001" \
         in text(tagged(nb, "answer-finding"))
@@ -107,3 +200,44 @@ def test_guardduty_triage_notebook_drills_into_the_first_attack_and_its_cloudtra
     assert "arn:aws:iam::111111111111:user/alice" in text(tagged(nb, "answer-windows"))
     images = [o for c in cells(nb) for o in c.outputs if "image/png" in o.get("data", {})]
     assert len(images) == 2  # findings by severity, exposure windows with the attacks
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_on_athena_the_kernel_submits_the_queries_of_the_duckdb_run_with_the_settings_from_the_environment(runs, path):
+    duck, athena = runs(path, "duckdb"), runs(path, "athena")
+    asked = lambda r: [(e["query"], e["params"]) for e in r.log]  # noqa: E731
+    assert asked(athena) == asked(duck) and len(athena.sent) == len(athena.log) > 10
+    assert {e["engine"] for e in athena.log} == {"athena"}
+    for entry, execution in zip(athena.log, athena.sent):
+        assert execution["Query"] == DefaultParameterFormatter().format(entry["sql"], entry["params"])
+        assert execution["Status"]["State"] == "SUCCEEDED"
+        assert execution["QueryExecutionContext"]["Database"] == "forensics" and execution["WorkGroup"] == "primary"
+        assert execution["ResultConfiguration"]["OutputLocation"].startswith(ATHENA_OUTPUT)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_on_athena_every_table_chart_and_line_is_the_duckdb_runs_but_what_was_read(runs, demo, demo_inv, path):
+    duck, athena = runs(path, "duckdb"), runs(path, "athena")
+    read, files = demo_inv.intake.summary(), sum(1 for p in (demo / "evidence").rglob("*") if p.is_file())
+    on_athena = {  # what the DuckDB run says of its evidence -> what the Athena run says instead
+        f"evidence {demo / 'evidence'} on duckdb": "Athena database forensics on athena",
+        f"Read: {read}\n": "",  # the report's scope facts: Athena reads no files here
+        f"{read}\n": "\n",  # notebook 1 prints the intake summary, or nothing
+        f"{files} input files hashed": "No input files hashed: the logs were read where they are in S3 "
+                                       "(Athena database forensics), not on this machine",
+        f"on duckdb {demo_inv.engine.version}": "on athena (the workgroup's engine version)",
+    }
+
+    def expected(value):
+        if isinstance(value, dict):
+            return {kind: expected(v) for kind, v in value.items()}
+        for old, new in on_athena.items():
+            value = value.replace(old, new)
+        return value
+
+    compared = 0
+    for left, right in zip(cells(duck.nb), cells(athena.nb), strict=True):
+        shown = [o.get("data", o.get("text")) for o in right.outputs]
+        assert shown == [expected(o.get("data", o.get("text"))) for o in left.outputs], left.source
+        compared += len(shown)
+    assert compared > 10  # the DataFrames, the printed answers and the charts' PNG bytes
