@@ -483,9 +483,10 @@ def _focused(text: bytes, events: list, times: list[str], indexes: list[int], on
         "day": [part.day] * n if part.day else [t[:10].replace("-", "/") for t in rest_times],
     }
     columns = [_strings(spine[f.name]) if f.name in spine else pa.nulls(n, f.type) for f in CLOUDTRAIL_SCHEMA]
-    batches = [_batch(whole, whole_times, whole_indexes, part, report),
-               pa.RecordBatch.from_arrays(columns, schema=CLOUDTRAIL_SCHEMA)]
-    return pa.concat_batches(batches)
+    spine_batch = pa.RecordBatch.from_arrays(columns, schema=CLOUDTRAIL_SCHEMA)
+    if not whole:  # most files of a real trail: building even an empty batch costs a millisecond
+        return spine_batch
+    return pa.concat_batches([_batch(whole, whole_times, whole_indexes, part, report), spine_batch])
 
 
 def _empty() -> pa.RecordBatch:
