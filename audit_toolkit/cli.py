@@ -11,6 +11,7 @@ import click
 import pandas as pd
 
 from . import export
+from .analysis import security_groups
 from .errors import AuditToolkitError
 from .investigation import Investigation
 from .settings import Settings
@@ -64,14 +65,15 @@ def _remember_engine(ctx: click.Context, _param, value: str) -> str:
     return value
 
 
-def _open(evidence: Path | None, store: Path | None, ports: tuple[int, ...], internet_prefix: int | None) -> Investigation:
+def _open(evidence: Path | None, store: Path | None, ports: tuple[int, ...], internet_prefix: int | None,
+          only: frozenset[str] | None = None) -> Investigation:
     settings = Settings.load(watched_ports=tuple(ports) or None, internet_prefix_len=internet_prefix)
     if click.get_current_context().meta.get("audit_toolkit.engine") == "athena":
         return Investigation.on_athena(settings=settings, on_report=lambda r: click.echo(r.summary(), err=True))
     if evidence is None and store is None:
         raise click.UsageError("give --evidence PATH (raw logs), --store DIR (made by `ingest`), or both; or --engine athena")
     if store is None:
-        inv = Investigation.from_evidence(evidence, settings)
+        inv = Investigation.from_evidence(evidence, settings, only=only)
     else:
         if evidence is not None:
             _ingest(evidence, store)
@@ -124,7 +126,7 @@ def main() -> None:
 @_scope
 def sg_changes(evidence, store, since, until, account, region, fmt, ports, internet_prefix):
     """Every security-group change: when, where, what, by whom, from where, with what tool."""
-    inv = _open(evidence, store, ports, internet_prefix)
+    inv = _open(evidence, store, ports, internet_prefix, only=security_groups.EVENT_NAMES)
     _emit(inv.sg_changes(since, until, account, region), fmt, SG_TABLE)
 
 
@@ -132,7 +134,7 @@ def sg_changes(evidence, store, since, until, account, region, fmt, ports, inter
 @_scope
 def ssh_exposure(evidence, store, since, until, account, region, fmt, ports, internet_prefix):
     """Every window in which a watched port (22 by default) was open to the whole internet."""
-    inv = _open(evidence, store, ports, internet_prefix)
+    inv = _open(evidence, store, ports, internet_prefix, only=security_groups.EVENT_NAMES)
     _emit(inv.ssh_exposure(since, until, account, region), fmt, WINDOW_TABLE)
 
 

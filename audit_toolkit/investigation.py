@@ -41,18 +41,25 @@ class Investigation:
     store: str | None = None  # the columnar store queried, when the evidence was ingested first
     log: list[dict] = field(default_factory=list)  # every query run: name, engine, SQL, parameters
     findings_intake: IntakeReport | None = None  # what was read of the GuardDuty findings, and what not
+    only: frozenset[str] | None = None  # the event names a focused scan converted whole; None: every event
 
     @classmethod
     def from_evidence(
-        cls, path: str | Path, settings: Settings | None = None, workers: int | None = None
+        cls, path: str | Path, settings: Settings | None = None, workers: int | None = None,
+        only: frozenset[str] | None = None,
     ) -> "Investigation":
-        """Read a folder (S3 layout or loose files) or one file of CloudTrail logs into DuckDB."""
+        """Read a folder (S3 layout or loose files) or one file of CloudTrail logs into DuckDB.
+
+        `only` (event names) makes a scan for one question, 2-3x faster: every record is still read,
+        checked and counted, but only those events are converted whole, and a query that needs others
+        is refused (`sg_changes` and `ssh_exposure` need `security_groups.EVENT_NAMES`).
+        """
         from .engines.duckdb import DuckDBEngine
 
         engine = DuckDBEngine()
-        intake = engine.load_cloudtrail(discover_files(path), workers=workers)
+        intake = engine.load_cloudtrail(discover_files(path), workers=workers, only=only)
         findings_intake = engine.load_guardduty(discover_findings(path))
-        return cls(engine, settings or Settings(), intake, str(path), findings_intake=findings_intake)
+        return cls(engine, settings or Settings(), intake, str(path), findings_intake=findings_intake, only=only)
 
     @classmethod
     def from_guardduty_api(cls, settings: Settings | None = None, **fetch: Any) -> "Investigation":
@@ -108,6 +115,9 @@ class Investigation:
     def query(self, name: str | queries.Query, **values: Any) -> pd.DataFrame:
         """Run a registry query (by name, or a Query such as `queries.union(...)`) on this investigation's engine."""
         query = queries.get(name) if isinstance(name, str) else name
+        if self.only is not None and not query.runs_on_focused_scan(self.only):
+            raise ConfigError(f"query {query.name!r} reads events that this scan did not convert (it converted only "
+                              f"{', '.join(sorted(self.only))}): open the evidence without `only`")
         sql = query.render(self.engine.dialect)
         params = query.bind(values)
         self.log.append({"query": query.name, "engine": self.engine.name, "sql": sql, "params": params})

@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 
 from audit_toolkit import export, queries
+from audit_toolkit.analysis import security_groups
+from audit_toolkit.errors import ConfigError
 from audit_toolkit.settings import Settings
 from audit_toolkit.investigation import Investigation
 from audit_toolkit.synthetic import DETECTIONS_DAY
@@ -136,3 +138,32 @@ def test_query_log_records_what_ran(demo_inv):
     assert last["query"] == "sg_changes" and last["engine"] == "duckdb"
     assert last["params"]["region"] == "us-east-1"
     assert "$region" in last["sql"]
+
+
+@pytest.fixture(scope="module")
+def focused_inv(demo) -> Investigation:
+    return Investigation.from_evidence(demo / "evidence", only=security_groups.EVENT_NAMES)
+
+
+def test_a_scan_for_security_groups_answers_exactly_as_a_full_scan(focused_inv, demo_inv, truth):
+    assert _rows(focused_inv.sg_changes(), CHANGE_KEYS) == _truth_rows(truth["sg_changes"], CHANGE_KEYS)
+    assert _rows(focused_inv.ssh_exposure(), WINDOW_KEYS) == _truth_rows(truth["windows"], WINDOW_KEYS)
+    pd.testing.assert_frame_equal(focused_inv.sg_changes(), demo_inv.sg_changes())
+    # Still-open windows end at the last event of the evidence, whatever its name: the spine keeps it.
+    pd.testing.assert_frame_equal(focused_inv.ssh_exposure(), demo_inv.ssh_exposure())
+    assert focused_inv.span() == demo_inv.span()
+    # Every record was read, checked and counted, and the twice-delivered one counted once.
+    assert (focused_inv.intake.read, focused_inv.intake.used, focused_inv.intake.rejected) == \
+           (truth["totals"]["events"], truth["totals"]["events"], 0)
+    assert focused_inv.intake.duplicates == demo_inv.intake.duplicates == 1
+
+
+def test_a_scan_for_security_groups_refuses_questions_it_cannot_answer(focused_inv, demo_inv):
+    with pytest.raises(ConfigError, match="'principal_events' reads events that this scan did not convert"):
+        focused_inv.activity("mallory")
+    with pytest.raises(ConfigError, match="did not convert"):
+        focused_inv.detect()
+    with pytest.raises(ConfigError, match="'trail_logging' reads events"):
+        focused_inv.coverage()  # silent hours need only the spine, but logging outages need the trail calls
+    hours = queries.scope()
+    pd.testing.assert_frame_equal(focused_inv.query("hourly_events", **hours), demo_inv.query("hourly_events", **hours))

@@ -113,3 +113,15 @@ def test_a_union_refuses_queries_of_another_shape():
         queries.union(["evidence_span"])
     with pytest.raises(QueryError, match="at least one"):
         queries.union([])
+
+
+def test_a_query_knows_whether_a_scan_for_some_events_holds_what_it_reads():
+    from audit_toolkit.analysis import security_groups
+
+    assert queries.get("sg_changes").runs_on_focused_scan(security_groups.EVENT_NAMES)
+    assert not queries.get("sg_changes").runs_on_focused_scan(frozenset({"AuthorizeSecurityGroupIngress"}))
+    assert queries.get("evidence_span").runs_on_focused_scan(frozenset())  # the spine alone: time and place
+    assert not queries.get("principal_events").runs_on_focused_scan(security_groups.EVENT_NAMES)
+    union = queries.union(["detect_cloudtrail_stopped", "detect_cloudtrail_deleted"])  # OR-ed filters
+    assert union.runs_on_focused_scan(frozenset({"StopLogging", "DeleteTrail"}))
+    assert not union.runs_on_focused_scan(frozenset({"StopLogging"}))

@@ -12,6 +12,7 @@ from audit_toolkit import queries
 from audit_toolkit.errors import EvidenceError
 from audit_toolkit.evidence.layout import PathPartition, discover_files, partition_of
 from audit_toolkit.evidence.reader import read_cloudtrail_file
+from audit_toolkit.evidence.schema import SPINE_COLUMNS
 from audit_toolkit.investigation import Investigation
 
 
@@ -196,3 +197,50 @@ def test_lookup_events_output(tmp_path):
     batch, report = read_cloudtrail_file(write(tmp_path / "lookup.json", json.dumps(output).encode()))
     assert (report.shape, report.read, report.used) == ("lookup-events", 2, 2)
     assert batch.column("eventid").to_pylist() == ["00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000002"]
+
+
+OPENING = "AuthorizeSecurityGroupIngress"
+
+
+def test_a_focused_read_converts_the_named_events_whole_and_keeps_the_spine_of_the_others(tmp_path):
+    path = records_file(tmp_path, "f.json.gz", [event(1), event(2, eventName=OPENING), event(3)])
+    full, full_report = read_cloudtrail_file(path)
+    focused, report = read_cloudtrail_file(path, only=frozenset({OPENING}))
+    assert (report.read, report.used, report.rejected) == (full_report.read, full_report.used, 0) == (3, 3, 0)
+    rows = {r["eventid"]: r for r in focused.to_pylist()}
+    whole = {r["eventid"]: r for r in full.to_pylist()}
+    opening = "00000000-0000-0000-0000-000000000002"
+    assert rows[opening] == whole[opening]
+    for eventid in set(whole) - {opening}:
+        kept = {k: v for k, v in rows[eventid].items() if v is not None}
+        assert kept == {k: whole[eventid][k] for k in SPINE_COLUMNS}
+        assert kept["account"] == "111111111111" and kept["day"] == "2026/01/01"
+
+
+def test_a_focused_read_counts_and_rejects_every_record_as_a_full_read_does(tmp_path):
+    records = [event(1), {**event(2), "eventName": None}, event(3, userIdentity=None), event(4, eventTime="yesterday"),
+               event(5, userIdentity="root"), "just a string", event(7, eventName=OPENING)]
+    path = records_file(tmp_path, "mixed.json.gz", records)
+    _, full = read_cloudtrail_file(path)
+    focused, report = read_cloudtrail_file(path, only=frozenset({OPENING}))
+    assert (report.read, report.used, report.rejected) == (full.read, full.used, full.rejected) == (7, 2, 5)
+    assert report.rejections == full.rejections
+    assert focused.column("eventname").to_pylist() == [OPENING, None]
+
+
+def test_a_focused_read_rejects_a_named_event_whose_other_members_are_unusable(tmp_path):
+    # Only the events converted whole are decoded whole: a bad `resources` is found where it is read.
+    records = [event(1, eventName=OPENING, resources="bad"), event(2, resources="bad")]
+    batch, report = read_cloudtrail_file(records_file(tmp_path, "f.json.gz", records), only=frozenset({OPENING}))
+    assert (report.read, report.used, report.rejected) == (2, 1, 1)
+    assert report.rejections == ["record 0: Expected `array | null`, got `str` - at `$.resources`"]
+    assert batch.column("eventid").to_pylist() == ["00000000-0000-0000-0000-000000000002"]
+
+
+def test_a_focused_read_replaces_invalid_utf8_in_a_named_event(tmp_path):
+    text = json.dumps({"Records": [event(1, eventName=OPENING, userAgent="MARKER"), event(2)]}).encode()
+    path = write(tmp_path / "bad-utf8-ua.json", text.replace(b"MARKER", b"ua\xff\xfe"))
+    batch, report = read_cloudtrail_file(path, only=frozenset({OPENING}))
+    assert (report.read, report.used, report.rejected) == (2, 2, 0)
+    assert report.warnings == ["record 0: invalid UTF-8 replaced by U+FFFD"]
+    assert batch.column("useragent").to_pylist() == ["ua\ufffd\ufffd", None]

@@ -19,6 +19,7 @@ from ..evidence.store import TABLE, Store, ingest
 
 # The raw first scan writes a temporary store: snappy writes faster than zstd, and it is read once or twice.
 SCAN_COMPRESSION = "snappy"
+SCAN_TASK_BYTES = 4 << 20  # small tasks keep both cores busy to the end; the parts are read once
 
 
 def _literal(text: str) -> str:
@@ -44,15 +45,18 @@ class DuckDBEngine:
             self.con.execute(f"SET threads = {int(threads)}")
         self.version = duckdb.__version__
 
-    def load_cloudtrail(self, paths: Iterable[Path], workers: int | None = None, progress: bool = False) -> IntakeReport:
+    def load_cloudtrail(self, paths: Iterable[Path], workers: int | None = None, progress: bool = False,
+                        only: frozenset[str] | None = None) -> IntakeReport:
         """Scan raw CloudTrail files into the `cloudtrail` view; what could not be used is in the report.
 
         Workers convert the files to Parquet parts in a temporary store (deleted on close), so memory
-        stays bounded whatever the size of the evidence; each eventID is held once.
+        stays bounded whatever the size of the evidence; each eventID is held once. With `only`, a set
+        of event names, only those events are converted whole (reader.read_cloudtrail_file).
         """
         scratch = tempfile.mkdtemp(prefix="audit-toolkit-scan-")
         weakref.finalize(self, shutil.rmtree, scratch, ignore_errors=True)
-        report = ingest(paths, scratch, workers=workers, compression=SCAN_COMPRESSION, progress=progress)
+        report = ingest(paths, scratch, workers=workers, compression=SCAN_COMPRESSION, progress=progress, only=only,
+                        task_bytes=SCAN_TASK_BYTES)
         self._view(Store.open(scratch))
         return report
 

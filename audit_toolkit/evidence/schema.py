@@ -164,4 +164,6 @@ CLOUDTRAIL_SCHEMA = pa.schema(
     ]
 )
 PARTITION_COLUMNS = ("account", "region", "day")
+# What a scan for one question keeps of every usable event it does not convert whole (reader `only`).
+SPINE_COLUMNS = frozenset({"eventtime", "eventid", "account", "region", "day"})
 KNOWN_EVENT_VERSIONS = frozenset({"1.0", "1.01", "1.02", "1.03", "1.04", "1.05", "1.06", "1.07", "1.08", "1.09", "1.10", "1.11"})

@@ -121,6 +121,7 @@ class _Task:
     paths: list[str]
     part: str  # final path of the part this task writes
     compression: str
+    only: frozenset[str] | None = None  # reader.read_cloudtrail_file's `only`
 
 
 def _convert(task: _Task) -> tuple[str | None, int, list[dict]]:
@@ -134,7 +135,7 @@ def _convert(task: _Task) -> tuple[str | None, int, list[dict]]:
     try:
         for path in task.paths:
             data = Path(path).read_bytes()
-            batch, report = read_cloudtrail_file(path, data)
+            batch, report = read_cloudtrail_file(path, data, task.only)
             sources.append({"size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "report": asdict(report)})
             if batch.num_rows:
                 pending.append(batch)
@@ -154,7 +155,8 @@ def _convert(task: _Task) -> tuple[str | None, int, list[dict]]:
     return Path(task.part).name, rows, sources
 
 
-def _tasks(paths: list[Path], folder: Path, compression: str, task_bytes: int, workers: int) -> list[_Task]:
+def _tasks(paths: list[Path], folder: Path, compression: str, task_bytes: int, workers: int,
+           only: frozenset[str] | None) -> list[_Task]:
     # Small evidence is still cut into a few tasks per worker, so that every core has work.
     task_bytes = max(1, min(task_bytes, sum(p.stat().st_size for p in paths) // (4 * workers)))
     run = time.strftime("%Y%m%dT%H%M%S") + f"-{uuid.uuid4().hex[:6]}"  # part names sort in ingest order
@@ -165,7 +167,7 @@ def _tasks(paths: list[Path], folder: Path, compression: str, task_bytes: int, w
         chunk.append(str(path))
         size += path.stat().st_size
         if size >= task_bytes or path == paths[-1]:
-            tasks.append(_Task(chunk, str(folder / f"part-{run}-{len(tasks):06d}.parquet"), compression))
+            tasks.append(_Task(chunk, str(folder / f"part-{run}-{len(tasks):06d}.parquet"), compression, only))
             chunk, size = [], 0
     return tasks
 
@@ -246,10 +248,13 @@ def ingest(
     task_bytes: int = TASK_BYTES,
     round_bytes: int = ROUND_BYTES,
     on_round: Callable[[Store], None] | None = None,
+    only: frozenset[str] | None = None,
 ) -> IntakeReport:
     """Convert the files the store does not hold yet; returns the intake report of those files.
 
     A file the store holds (same path, same size) is skipped. `on_round` is called after each commit.
+    `only` is for the scratch store of a scan that answers one question (engines.duckdb); a store
+    kept for many questions holds every event whole.
     """
     store = Store.open(root, create=True)
     store.folder.mkdir(parents=True, exist_ok=True)
@@ -260,7 +265,7 @@ def ingest(
     report = IntakeReport()
     bar = _bar(len(todo), progress)
     try:
-        tasks = _tasks(todo, store.folder, compression, task_bytes, workers)
+        tasks = _tasks(todo, store.folder, compression, task_bytes, workers, only)
         for round_tasks in _rounds(tasks, round_bytes):
             new_parts: list[str] = []
             sources: dict[str, dict] = {}

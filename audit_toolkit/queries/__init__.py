@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import MappingProxyType
@@ -26,6 +27,7 @@ from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.tokens import TokenType
 
 from ..errors import QueryError
+from ..evidence.schema import SPINE_COLUMNS
 
 HERE = Path(__file__).parent
 _HEADER = re.compile(r"^--\s*(name|params):\s*(.*)$")
@@ -60,6 +62,12 @@ class Query:
         if dialect == "duckdb":
             return ";\n".join(sqlglot.transpile(self.sql, read="athena", write=_DuckDB))
         raise QueryError(f"no SQL for dialect {dialect!r}: expected 'athena' or 'duckdb'")
+
+    def runs_on_focused_scan(self, only: frozenset[str]) -> bool:
+        """Whether a scan that converted only the events named `only` whole (and of every other event
+        its spine, schema.SPINE_COLUMNS) holds everything this query reads."""
+        names, columns = _reads(self.sql)
+        return (names is not None and names <= only) or columns <= SPINE_COLUMNS
 
     def bind(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Check the values against the declared parameters: unknown or missing ones are errors."""
@@ -97,6 +105,46 @@ def to_pyformat(sql: str) -> str:
 
 def _placeholders(sql: str) -> set[str]:
     return {p.name for p in sqlglot.parse_one(sql, read="athena").find_all(exp.Placeholder)}
+
+
+@lru_cache(maxsize=None)
+def _reads(sql: str) -> tuple[frozenset[str] | None, frozenset[str]]:
+    """The event names a query's rows of `cloudtrail` can have (None: any), and the columns it reads."""
+    names: frozenset[str] | None = frozenset()
+    columns: set[str] = set()
+    for select in sqlglot.parse_one(sql, read="athena").find_all(exp.Select):
+        table = select.args.get("from_")
+        if not isinstance(table and table.this, exp.Table) or table.this.name.lower() != "cloudtrail":
+            continue
+        aliases = {e.alias.lower() for e in select.expressions if e.alias}  # GROUP BY hour, say
+        columns |= {c.parts[0].name.lower() for c in select.find_all(exp.Column)} - aliases
+        where = select.args.get("where")
+        found = _event_names(where.this) if where else None
+        names = None if names is None or found is None else names | found
+    return names, frozenset(columns)
+
+
+def _event_names(condition: exp.Expression) -> frozenset[str] | None:
+    """The event names a condition lets through: `eventname IN (...)` or `= '...'`, ANDed and ORed."""
+    condition = condition.unnest()
+    if isinstance(condition, (exp.And, exp.Or)):
+        left, right = _event_names(condition.left), _event_names(condition.right)
+        if isinstance(condition, exp.And):
+            return right if left is None else left if right is None else left & right
+        return None if left is None or right is None else left | right
+    if isinstance(condition, exp.In) and _is_event_name(condition.this):
+        values = condition.expressions
+    elif isinstance(condition, exp.EQ) and _is_event_name(condition.this):
+        values = [condition.expression]
+    else:
+        return None
+    if not values or not all(isinstance(v, exp.Literal) and v.is_string for v in values):
+        return None
+    return frozenset(v.this for v in values)
+
+
+def _is_event_name(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Column) and node.name.lower() == "eventname" and not node.table
 
 
 def load(path: Path) -> Query:
