@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -104,9 +105,13 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def measure(args: list[str], shell: bool = False) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS of the process tree, and stdout of one command."""
+def measure(args: list[str], shell: bool = False) -> tuple[float, int, str, float]:
+    """Wall seconds, peak RSS of the process tree, stdout, and CPU seconds (user + system) of the tree.
+
+    CPU seconds barely move when other work shares the machine; wall seconds do.
+    """
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)  # every process the command waited for counts
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out:
         proc = subprocess.Popen(args, shell=shell, stdout=out, stderr=subprocess.PIPE, text=True, env=env)
@@ -119,7 +124,9 @@ def measure(args: list[str], shell: bool = False) -> tuple[float, int, str]:
         if proc.returncode:
             raise SystemExit(f"failed: {args}\n{err}")
         out.seek(0)
-        return seconds, peak, out.read()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        return seconds, peak, out.read(), cpu
 
 
 def ensure_evidence(folder: Path, events: int) -> Path:
@@ -134,14 +141,14 @@ def ensure_evidence(folder: Path, events: int) -> Path:
     return folder
 
 
-def bench(folder: Path, events: int) -> list[tuple[str, float, int]]:
+def bench(folder: Path, events: int) -> list[tuple[str, float, int, float | None]]:
     files = f"find {folder} -name '*.json.gz' -print0"
-    rows: list[tuple[str, float, int]] = []
+    rows: list[tuple[str, float, int, float | None]] = []
 
     def run(label: str, args, shell: bool = False) -> str:
-        seconds, peak, out = measure(args, shell)
-        rows.append((label, seconds, peak))
-        print(f"  {label:<46} {seconds:8.2f} s  {peak / 2**20:8.0f} MB", file=sys.stderr)
+        seconds, peak, out, cpu = measure(args, shell)
+        rows.append((label, seconds, peak, cpu))
+        print(f"  {label:<46} {seconds:8.2f} s  {cpu:8.2f} CPU s  {peak / 2**20:8.0f} MB", file=sys.stderr)
         return out
 
     run(f"zcat, {CORES} processes (baseline)", f"{files} | xargs -0 -P{CORES} -n32 zcat > /dev/null", shell=True)
@@ -157,11 +164,11 @@ def bench(folder: Path, events: int) -> list[tuple[str, float, int]]:
     run("toolkit: first raw scan (every event) + sg_changes", [PYTHON, "-c", _SCAN, str(folder)])
     with tempfile.TemporaryDirectory(prefix="audit-toolkit-bench-store-") as store:
         run("toolkit: ingest into the store", [PYTHON, "-c", _INGEST, str(folder), store])
-        seconds, peak, out = measure([PYTHON, "-c", _QUERIES, store])
+        seconds, peak, out, _ = measure([PYTHON, "-c", _QUERIES, store])
         for line in out.splitlines():
             if line.startswith("QUERY "):
                 _, name, took, count = line.split()
-                rows.append((f"store: {name} ({count} rows)", float(took), peak))
+                rows.append((f"store: {name} ({count} rows)", float(took), peak, None))
                 print(f"  {rows[-1][0]:<46} {float(took):8.2f} s", file=sys.stderr)
         size = sum(p.stat().st_size for p in Path(store).rglob("*.parquet"))
     gz = sum(p.stat().st_size for p in folder.rglob("*.json.gz"))
@@ -178,10 +185,11 @@ def main() -> None:
     for events in [100_000] if args.quick else args.sizes:
         folder = ensure_evidence(args.data / f"{events}", events)
         rows = bench(folder, events)
-        base = rows[0][1]
-        print(f"| method | seconds | x zcat | peak RSS MB |\n|---|---:|---:|---:|")
-        for label, seconds, peak in rows:
-            print(f"| {label} | {seconds:.2f} | {seconds / base:.2f} | {peak / 2**20:,.0f} |")
+        base, base_cpu = rows[0][1], rows[0][3]
+        print("| method | seconds | x zcat | CPU s | CPU x zcat | peak RSS MB |\n|---|---:|---:|---:|---:|---:|")
+        for label, seconds, peak, cpu in rows:
+            cpus = f"{cpu:.2f} | {cpu / base_cpu:.2f}" if cpu is not None else " | "
+            print(f"| {label} | {seconds:.2f} | {seconds / base:.2f} | {cpus} | {peak / 2**20:,.0f} |")
         print()
 
 

@@ -18,6 +18,7 @@ The raw first scan uses the same path into a temporary store (see engines/duckdb
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
@@ -172,6 +173,15 @@ def _tasks(paths: list[Path], folder: Path, compression: str, task_bytes: int, w
     return tasks
 
 
+def _keep_freed_memory() -> None:
+    """Ask glibc to keep 32 MB free at the top of the heap rather than hand each freed file's buffers back
+    to the kernel: taking them back one page fault at a time was a fifth of a scan's CPU (system time)."""
+    try:
+        ctypes.CDLL(None).mallopt(-2, 32 << 20)  # M_TOP_PAD; inherited by the forked workers
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
+
+
 def _run(tasks: list[_Task], workers: int) -> Iterator[tuple[str | None, int, list[dict]]]:
     if workers <= 1 or len(tasks) < 2:
         yield from map(_convert, tasks)
@@ -256,6 +266,7 @@ def ingest(
     `only` is for the scratch store of a scan that answers one question (engines.duckdb); a store
     kept for many questions holds every event whole.
     """
+    _keep_freed_memory()
     store = Store.open(root, create=True)
     store.folder.mkdir(parents=True, exist_ok=True)
     store.sweep()
