@@ -11,7 +11,8 @@ of a batch), and posts:
   other ways into an instance, root use, sign-ins without MFA, ...), decided by the same
   `detections.evaluate` the batch `detect` uses, and shared under the same fingerprint (detection and
   event id), so `notify --kind detections` later does not post them again;
-- GuardDuty findings at or above ALERT_MIN_SEVERITY (default 4: Medium and up).
+- GuardDuty findings at or above ALERT_MIN_SEVERITY (default 4: Medium and up), read and flattened by
+  evidence.guardduty.findings_in, exactly as the batch reads the S3 export.
 Messages come from the same renderer, client and outbox as `share`.
 
 Environment: CHATWORK_ROOM_ID; the token from CHATWORK_TOKEN_PARAMETER (an SSM SecureString, read
@@ -39,6 +40,7 @@ from .chatwork.client import API_BASE, ChatworkClient, Token, load_token
 from .chatwork.outbox import Outbox
 from .chatwork.share import ShareReport, outgoing, share
 from .errors import ConfigError
+from .evidence.guardduty import findings_in
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -108,54 +110,18 @@ def cloudtrail_frame(detail: Mapping, event: Mapping | None = None) -> pd.DataFr
     return pd.DataFrame([row], dtype=object)
 
 
-def guardduty_fields(finding: Mapping) -> dict:
-    """A GuardDuty finding (an event's `detail`, or a finding from the API or its S3 export) as the
-    flat fields the renderer documents. Any part may be missing."""
-    resource = finding.get("resource") or {}
-    service = finding.get("service") or {}
-    action = service.get("action") or {}
-    remote, port = {}, None
-    for kind in ("networkConnectionAction", "portProbeAction", "awsApiCallAction", "kubernetesApiCallAction",
-                 "rdsLoginAttemptAction"):
-        detail = action.get(kind)
-        if not detail:
-            continue
-        if kind == "portProbeAction":
-            probe = next(iter(detail.get("portProbeDetails") or []), {})
-            remote, port = probe.get("remoteIpDetails") or {}, (probe.get("localPortDetails") or {}).get("port")
-        else:
-            remote = detail.get("remoteIpDetails") or {}
-            port = (detail.get("localPortDetails") or {}).get("port")
-        break
-    return {
-        "id": finding.get("id"),
-        "type": finding.get("type"),
-        "severity": finding.get("severity"),
-        "severity_label": messages.severity_label(finding.get("severity")),
-        "title": finding.get("title"),
-        "account": finding.get("accountId"),
-        "region": finding.get("region"),
-        "instance_id": (resource.get("instanceDetails") or {}).get("instanceId"),
-        "remote_ip": remote.get("ipAddressV4") or remote.get("ipAddressV6"),
-        "port": port,
-        "country": (remote.get("country") or {}).get("countryName"),
-        "updated_at": finding.get("updatedAt"),
-    }
-
-
 def boxes(event: Mapping, settings: Settings, min_severity: float = DEFAULT_MIN_SEVERITY) -> list[tuple[str, messages.Box, Mapping]]:
     """What one EventBridge event says to post, as (kind, box, identity); [] for anything not watched."""
     detail = event.get("detail") or {}
     kind = event.get("detail-type")
     if kind == "GuardDuty Finding":
-        finding = guardduty_fields(detail)
-        try:
-            severity = float(finding["severity"])
-        except (TypeError, ValueError):
-            severity = float("inf")  # a finding whose severity cannot be read is shown, not dropped
-        if severity < min_severity:
-            return []
-        return [("guardduty", messages.guardduty_finding(finding, settings), finding)]
+        # Read as the batch reads the S3 export, so the alert and `findings` give the same fields.
+        found, report = findings_in(detail, source=f"event {event.get('id')}")
+        for problem in report.rejections + report.warnings:
+            log.warning("GuardDuty finding in event %s: %s", event.get("id"), problem)
+        # A finding whose severity cannot be read (None here) is shown, not dropped.
+        return [("guardduty", messages.guardduty_finding(f, settings), f) for f in records(found)
+                if f["severity"] is None or f["severity"] >= min_severity]
     if kind not in CLOUDTRAIL_TYPES:
         return []
     name, source = detail.get("eventName"), detail.get("eventSource")

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import random
 import uuid
 
 import pytest
 from moto.events.models import EventPattern
 
-from audit_toolkit import alerts
+from audit_toolkit import Investigation, alerts
+from audit_toolkit.analysis.events import records
 from audit_toolkit.analysis.security_groups import EVENT_NAMES
+from audit_toolkit.chatwork import messages
 from audit_toolkit.chatwork.client import ChatworkClient, Token
 from audit_toolkit.chatwork.outbox import Outbox
 from audit_toolkit.settings import Settings
+from audit_toolkit.synthetic import STORIES, Scenario, write_findings
 from fake_chatwork import TOKEN, api, clock  # noqa: F401 (api, clock: fixtures)
 from real_data import cloudtrail_record, elastic_lines
 from test_chatwork_notation import live_tags
@@ -113,7 +117,37 @@ def test_a_cold_container_with_a_new_outbox_does_not_post_again(api, clock, tmp_
 def test_guardduty_findings_below_the_severity_are_not_posted(api, clock, tmp_path, others):
     run(sns(others["gd_high"], others["gd_medium"]), api, clock, tmp_path, min_severity=7.0)
     assert titles(api) == ["GuardDuty: Kubernetes API commonly used in Persistence tactics invoked by the anonymous user."]
-    assert "8 (高)" in api.bodies()[0]
+    assert "8.0 (高)" in api.bodies()[0]  # the severity as the batch renders it
+
+
+def test_a_finding_by_eventbridge_gives_the_fields_of_the_same_finding_read_from_the_export(tmp_path):
+    """One flattener for the alert and the batch: every real and synthetic finding, as EventBridge delivers
+    it, gives exactly the fields (and the message) `findings` gives for it read from the S3 export."""
+    story = Scenario(random.Random(11))
+    for play in STORIES:
+        play(story)
+    last = {f["id"]: f for f in sorted(story.findings, key=lambda f: f["updatedAt"])}  # the export's latest of each
+    real = [f for f in elastic_lines("guardduty/test-guardduty.log") if "id" in f]
+    findings = real + list(last.values())
+    write_findings(Scenario(random.Random(0), findings=findings), tmp_path)
+    batch = {f["id"]: f for f in records(Investigation.from_evidence(tmp_path).findings())}
+    assert (len(real), len(last), len(batch)) == (5, 11, 16)
+    settings = Settings(display_tz="Asia/Tokyo")
+    for finding in findings:
+        [(kind, box, fields)] = alerts.boxes(eventbridge(finding, "GuardDuty Finding"), settings, min_severity=0)
+        assert (kind, fields) == ("guardduty", batch[finding["id"]]), finding["id"]
+        assert box.render() == messages.guardduty_finding(batch[finding["id"]], settings).render()
+    # Spot checks that the fields are the normalized ones: bands, groups, the action's remote end.
+    brute = batch["5e" + "1".rjust(30, "0")]
+    assert (brute["severity"], brute["severity_label"], brute["security_group_ids"], brute["remote_ip"], brute["local_port"],
+            brute["remote_country"], brute["remote_org"], brute["count"]) == (
+        2.0, "Low", "sg-0a000000000000001", "198.51.100.7", 22, "Netherlands", "Example Hosting B.V.", 412)
+
+
+def test_a_guardduty_event_that_is_not_a_finding_is_logged_not_posted(caplog):
+    event = eventbridge({"accountId": "111111111111", "region": "us-east-1", "severity": 8}, "GuardDuty Finding")
+    assert alerts.boxes(event, Settings()) == []
+    assert f"GuardDuty finding in event {event['id']}: record 0: no id or type: not a GuardDuty finding" in caplog.text
 
 
 def test_a_malformed_record_does_not_hide_the_rest(api, clock, tmp_path, ssh_open, caplog):

@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 
 from audit_toolkit import Investigation
-from audit_toolkit.alerts import guardduty_fields
+from audit_toolkit.analysis.events import records
 from audit_toolkit.chatwork import messages
 from audit_toolkit.chatwork.share import messages_for, summary_messages
+from audit_toolkit.evidence.guardduty import findings_in
 from audit_toolkit.settings import Settings
 from real_data import cloudtrail_record, elastic_lines, invictus
 
@@ -86,7 +87,8 @@ def test_still_open_window_and_missing_fields_en():
 
 
 def _finding():
-    return guardduty_fields(elastic_lines("guardduty/test-guardduty.log")[0])
+    [finding] = records(findings_in(elastic_lines("guardduty/test-guardduty.log")[0])[0])
+    return finding
 
 
 def test_guardduty_finding_from_real_sample():

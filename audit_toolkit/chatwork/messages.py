@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from ..evidence.guardduty import severity_label
 from ..settings import Settings
 from .notation import Box, is_missing, neutralize
 
@@ -257,17 +258,6 @@ def exposure_window(row: Mapping, settings: Settings) -> Box:
     return Box(title, tuple(lines))
 
 
-def severity_label(severity: object) -> str | None:
-    """GuardDuty's label for a severity number: 9+ Critical, 7+ High, 4+ Medium, else Low."""
-    try:
-        value = float(severity)
-    except (TypeError, ValueError):
-        return None
-    if value != value:
-        return None
-    return "Critical" if value >= 9 else "High" if value >= 7 else "Medium" if value >= 4 else "Low"
-
-
 def _severity(finding: Mapping, w: _Words) -> str:
     number = _get(finding, "severity")
     label = _get(finding, "severity_label")
@@ -277,7 +267,7 @@ def _severity(finding: Mapping, w: _Words) -> str:
 
 
 def _finding_lines(finding: Mapping, w: _Words) -> list[str]:
-    # Flat fields as alerts.guardduty_fields gives them, or FINDING_COLUMNS (remote_country, local_port).
+    # FINDING_COLUMNS (remote_country, local_port), or share.correlation_parts' finding (country, port).
     country = _get(finding, "country") if not is_missing(_get(finding, "country")) else _get(finding, "remote_country")
     port = _get(finding, "port") if not is_missing(_get(finding, "port")) else _get(finding, "local_port")
     remote = _v(_get(finding, "remote_ip"))
@@ -296,8 +286,8 @@ def _finding_lines(finding: Mapping, w: _Words) -> list[str]:
 
 
 def guardduty_finding(finding: Mapping, settings: Settings) -> Box:
-    """A GuardDuty finding from its flat fields: id, type, severity, severity_label, title, account,
-    region, instance_id, remote_ip, port, country, updated_at (see alerts.guardduty_fields)."""
+    """A GuardDuty finding from its flat fields (evidence.guardduty.FINDING_COLUMNS): id, type, severity,
+    severity_label, title, account, region, instance_id, remote_ip, local_port, remote_country, updated_at."""
     w = _Words(settings)
     title = _get(finding, "title")
     return Box(w("gd.title", title=_v(title if not is_missing(title) else _get(finding, "type"))), tuple(_finding_lines(finding, w)))

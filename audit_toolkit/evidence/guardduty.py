@@ -235,20 +235,23 @@ def read_guardduty_file(path: str | Path, data: bytes | None = None) -> tuple[pa
         except (OSError, EOFError, ValueError, msgspec.DecodeError) as e:
             report.error = _reason(e)
             return GUARDDUTY_SCHEMA.empty_table(), report
-        part = guardduty_partition_of(path)
-        rows = []
-        index = 0
-        for document in documents:
-            for finding in ([document] if isinstance(document, Exception) else _unwrap(document, report)):
-                row = _row(finding, index, report, part)
-                if row is not None:
-                    rows.append(row)
-                index += 1
-        report.read, report.used = index, len(rows)
-        return pa.Table.from_pylist(rows, schema=GUARDDUTY_SCHEMA), report
+        return _table(documents, report, guardduty_partition_of(path)), report
     finally:
         if enabled:
             gc.enable()
+
+
+def _table(documents: list[Any], report: FileReport, part) -> pa.Table:
+    rows = []
+    index = 0
+    for document in documents:
+        for finding in ([document] if isinstance(document, Exception) else _unwrap(document, report)):
+            row = _row(finding, index, report, part)
+            if row is not None:
+                rows.append(row)
+            index += 1
+    report.read, report.used = index, len(rows)
+    return pa.Table.from_pylist(rows, schema=GUARDDUTY_SCHEMA)
 
 
 def unique_findings(table: pa.Table) -> tuple[pa.Table, int]:
@@ -446,6 +449,14 @@ def latest(frame: pd.DataFrame) -> pd.DataFrame:
     order = frame.sort_values(["updated_at"], kind="stable", na_position="first")
     kept = order.drop_duplicates("id", keep="last").index
     return frame.loc[frame.index.isin(kept)].reset_index(drop=True)
+
+
+def findings_in(document: Any, source: str = "event") -> tuple[pd.DataFrame, FileReport]:
+    """The findings in one decoded document (an EventBridge event or its `detail`, an SNS record, a
+    finding) as FINDING_COLUMNS, read and flattened exactly as a file's: what the real-time alert uses,
+    so that it and the batch give the same fields for the same finding."""
+    report = FileReport(path=source, shape=_shape(document))
+    return normalize(_table([document], report, guardduty_partition_of(source)).to_pandas()), report
 
 
 def read_findings(paths: Iterable[str | Path]) -> tuple[pd.DataFrame, IntakeReport]:
