@@ -10,6 +10,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import duckdb
+import matplotlib.dates as mdates
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -151,6 +153,43 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     assert parts["detections"].facts == ["0 detection hits"] and parts["detections"].tables == []  # root acted on 11-02
     # The demo's silences and outages are on 11-04.
     assert parts["coverage"].facts == ["0 runs of hours with no event (0 hours in all)", "0 logging outages"]
+
+
+@pytest.fixture
+def exposure_charts(monkeypatch) -> list:
+    """Each exposure chart the report draws, as (keyword arguments, Axes)."""
+    drawn = []
+    plot = rep.charts.plot_exposure
+    monkeypatch.setattr(rep.charts, "plot_exposure", lambda *a, **k: drawn.append((k, plot(*a, **k))) or drawn[-1][1])
+    return drawn
+
+
+def test_the_exposure_chart_marks_each_finding_on_the_lane_of_the_window_it_attacked(demo_inv, truth, exposure_charts):
+    audit = rep.Audit(demo_inv)
+    assert sorted(zip(audit.findings_on_groups["finding_id"], audit.findings_on_groups["group_id"])) == sorted(
+        (c["finding_id"], c["group_id"]) for c in truth["correlations"])
+    part = rep.exposure_section(audit)
+    [(kwargs, ax)] = exposure_charts
+    assert kwargs["findings"] is audit.findings_on_groups and part.charts[0].name == "exposure"
+    num = lambda t: round(float(mdates.date2num(pd.Timestamp(t))), 9)  # noqa: E731
+    lane_of = {round(b.get_x(), 9): b.get_y() + b.get_height() / 2 for b in ax.patches if b.get_gid() == "window"}
+    first_seen = demo_inv.findings().set_index("id")["first_seen"]
+    marks = sorted((round(m.get_xdata()[0], 9), float(m.get_ydata()[0])) for m in ax.lines if m.get_gid() == "finding")
+    assert marks == sorted((num(first_seen[c["finding_id"]]), lane_of[num(c["opened_at"])]) for c in truth["correlations"])
+    assert len(marks) == 5
+    assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == "GuardDuty finding (Low)"
+
+
+def test_the_exposure_chart_has_no_finding_markers_without_findings(tmp_path, exposure_charts):
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "one.json").write_text(json.dumps({"Records": [hostile_event()]}), encoding="utf-8")
+    audit = rep.Audit(Investigation.from_evidence(evidence))
+    assert audit.findings is not None and audit.findings.empty and audit.findings_on_groups is None
+    rep.exposure_section(audit)
+    [(kwargs, ax)] = exposure_charts
+    assert kwargs["findings"] is None and len(ax.patches) > 0
+    assert [m for m in ax.lines if m.get_gid() == "finding"] == []
 
 
 def test_detections_are_reported_most_severe_first(demo, truth):
