@@ -27,13 +27,14 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from .analysis.events import records
+from .evidence.guardduty import SEVERITY_BANDS, severity_label
 from .settings import Settings
 
 # Latin text in DejaVu Sans as usual; glyphs it lacks (Japanese) fall back to the bundled IPAexGothic.
 matplotlib.rcParams["font.family"] = ["DejaVu Sans", matplotlib_fontja.matplotlib_fontja.FONT_NAME]
 
 # GuardDuty's severity bands (docs: "Severity levels of GuardDuty findings"), lowest first.
-SEVERITY_BANDS = [("Low", 1.0, "#4c9be8"), ("Medium", 4.0, "#f0a30a"), ("High", 7.0, "#d9480f"), ("Critical", 9.0, "#7b1fa2")]
+BAND_COLORS = dict(zip([name for name, _ in SEVERITY_BANDS], ["#4c9be8", "#f0a30a", "#d9480f", "#7b1fa2"]))  # Low .. Critical
 FINDING_TIME_COLUMNS = ("first_seen", "created_at", "updated_at", "event_time", "time")
 OPEN_COLOR, BEFORE_COLOR, STILL_OPEN_COLOR = "#e03131", "#f08c00", "#c92a2a"
 
@@ -59,13 +60,8 @@ def short_actor(actor: object) -> str:
 
 
 def band(severity: object) -> str:
-    """The GuardDuty band of a numeric severity."""
-    value = float(severity) if severity is not None and not pd.isna(severity) else 0.0
-    name = SEVERITY_BANDS[0][0]
-    for band_name, low, _ in SEVERITY_BANDS:
-        if value >= low:
-            name = band_name
-    return name
+    """The GuardDuty band of a severity; one that is not a number is drawn as Low."""
+    return severity_label(severity) or "Low"
 
 
 def _zone(settings: Settings | None) -> ZoneInfo:
@@ -218,7 +214,7 @@ def _finding_markers(ax: Axes, findings: pd.DataFrame, y_of: Mapping[tuple, int]
         if f.get(column) is None:
             continue
         name = band(f.get("severity"))
-        color = dict((b, c) for b, _, c in SEVERITY_BANDS)[name]
+        color = BAND_COLORS[name]
         for group in _finding_groups(f):
             exact = window_lane.get(_window_key({**f, "group_id": group})) if "cidr" in f else None
             exact = exact if exact is not None else y_of.get((f.get("account"), f.get("region"), group))
@@ -227,7 +223,7 @@ def _finding_markers(ax: Axes, findings: pd.DataFrame, y_of: Mapping[tuple, int]
                         linestyle="", gid="finding")
                 drawn[name] = Line2D([], [], marker="X", color=color, markeredgecolor="black", linestyle="",
                                      label=f"GuardDuty finding ({name})")
-    return [drawn[b] for b, _, _ in SEVERITY_BANDS if b in drawn]
+    return [drawn[b] for b in BAND_COLORS if b in drawn]
 
 
 ACTION_MARKERS = {"authorize": "^", "revoke": "v", "modify": "D", "create_group": "s", "delete_group": "X",
@@ -279,7 +275,7 @@ def plot_findings(findings: pd.DataFrame, ax: Axes | None = None, *, freq: str =
     zone = _zone(settings)
     ax = _axes(ax, (10, 4))
     column = _finding_time(findings) if len(findings) else None
-    names = [b for b, _, _ in SEVERITY_BANDS]
+    names = list(BAND_COLORS)
     if column is None:
         counts = pd.DataFrame(columns=names)
     else:
@@ -292,7 +288,7 @@ def plot_findings(findings: pd.DataFrame, ax: Axes | None = None, *, freq: str =
         counts = counts.reindex(every, fill_value=0)  # a quiet period is a zero, not a gap
     positions = np.arange(len(counts))
     bottom = np.zeros(len(counts))
-    for name, _, color in SEVERITY_BANDS:
+    for name, color in BAND_COLORS.items():
         values = counts[name].to_numpy(dtype=float) if len(counts) else np.zeros(0)
         ax.bar(positions, values, bottom=bottom, color=color, label=name, gid=name)
         bottom += values

@@ -255,18 +255,16 @@ def correlate(evidence, store, since, until, account, region, fmt, ports, intern
     _emit(found, fmt, CORRELATION_TABLE)
 
 
-_BANDS = {"low": 1.0, "medium": 4.0, "high": 7.0, "critical": 9.0}  # GuardDuty's bands, lowest bound of each
-
-
 def _severity_bound(value: str | None) -> tuple[float, str] | None:
     """--min-severity as (GuardDuty number, band label): a label gives its band's bound, a number its band."""
     if value is None:
         return None
-    from .evidence.guardduty import severity_label
+    from .evidence.guardduty import SEVERITY_BANDS, severity_label
 
     text = value.strip().lower()
-    if text in _BANDS:
-        return _BANDS[text], text
+    bounds = {name.lower(): low for name, low in SEVERITY_BANDS}
+    if text in bounds:
+        return bounds[text], text
     try:
         number = float(text)
     except ValueError:

@@ -22,7 +22,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ..settings import Settings
 from .actors import resolve
-from .events import records
+from .events import json_object, records
 
 SEVERITIES = ("low", "medium", "high", "critical")
 HIT_COLUMNS = [
@@ -81,11 +81,6 @@ def _json(text: Any) -> Any:
         return json.loads(text)
     except (TypeError, ValueError):
         return None
-
-
-def _obj(text: Any) -> dict:
-    value = _json(text)
-    return value if isinstance(value, dict) else {}
 
 
 def _list(value: Any) -> list:
@@ -291,14 +286,14 @@ def _root(row: dict, req: dict, ctx: Context) -> Decision:
 def _login_mfa(row: dict, req: dict, ctx: Context) -> Decision:
     if row.get("identity_type") not in ("IAMUser", "Root") or _login_failed(row):
         return None  # federated and SSO sign-ins carry MFAUsed "No": their MFA is at the identity provider
-    extra = _obj(row.get("additionaleventdata"))
+    extra = json_object(row.get("additionaleventdata"))
     if extra.get("MFAUsed") != "No":
         return None
     return row.get("identity_arn"), "console sign-in without MFA"
 
 
 def _login_failed(row: dict) -> bool:
-    return _obj(row.get("responseelements")).get("ConsoleLogin") == "Failure"
+    return json_object(row.get("responseelements")).get("ConsoleLogin") == "Failure"
 
 
 def _login_failure(row: dict, req: dict, ctx: Context) -> Decision:
@@ -573,7 +568,7 @@ def match(detection: Detection, row: Mapping, ctx: Context | None = None) -> dic
     if not detection.reads(row):
         return None
     row = dict(row)
-    decided = detection.decide(row, _obj(row.get("requestparameters")), ctx or Context())
+    decided = detection.decide(row, json_object(row.get("requestparameters")), ctx or Context())
     if decided is None:
         return None
     target, detail = decided
@@ -598,7 +593,7 @@ def learn_trail_buckets(events: pd.DataFrame, settings: Settings | None = None) 
     found = set(getattr(settings or Settings(), "trail_buckets", ()) or ())
     if len(events):
         for row in records(events[(events["eventsource"] == CT) & events["eventname"].isin(["CreateTrail", "UpdateTrail"])]):
-            bucket = _obj(row.get("requestparameters")).get("s3BucketName")
+            bucket = json_object(row.get("requestparameters")).get("s3BucketName")
             if bucket and not row.get("errorcode"):
                 found.add(str(bucket))
     return frozenset(found)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pandas as pd
 
 
@@ -20,3 +23,15 @@ def in_order(events: pd.DataFrame) -> pd.DataFrame:
 def records(frame: pd.DataFrame) -> list[dict]:
     """Rows as dicts, with None for every kind of missing value (NaN, NA, NaT)."""
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def json_object(text: Any) -> dict:
+    """A JSON object as the queries return it (text, e.g. `requestparameters`), or one already decoded;
+    {} for anything else (null, not JSON, a list)."""
+    if isinstance(text, dict):
+        return text
+    try:
+        value = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

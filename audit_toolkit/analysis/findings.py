@@ -15,12 +15,11 @@ A finding is tied to a window when
 from __future__ import annotations
 
 import ipaddress
-import json
 from typing import Any, Iterator
 
 import pandas as pd
 
-from .events import records
+from .events import json_object, records
 from .security_groups import network
 
 MEMBERSHIP_COLUMNS = ["account", "region", "instance_id", "network_interface_id", "group_id", "since", "until",
@@ -36,16 +35,6 @@ CORRELATION_COLUMNS = [
 
 # --- which instance was in which group, from CloudTrail -------------------------------------------
 
-def _json(text: Any) -> dict:
-    if isinstance(text, dict):
-        return text
-    try:
-        value = json.loads(text) if isinstance(text, str) else None
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _items(value: Any) -> list[dict]:
     if isinstance(value, dict):
         value = value.get("items")
@@ -58,7 +47,7 @@ def _groups(holder: dict) -> list[str]:
 
 def _assignments(row: dict, eni_owner: dict) -> Iterator[tuple[str | None, str | None, list[str]]]:
     """(instance, network interface, groups) that one call set."""
-    request, response = _json(row["requestparameters"]), _json(row["responseelements"])
+    request, response = json_object(row["requestparameters"]), json_object(row["responseelements"])
     name = row["eventname"]
     if name == "RunInstances":
         for instance in _items(response.get("instancesSet")):

@@ -12,14 +12,13 @@ Shapes handled (all seen in real trails):
 from __future__ import annotations
 
 import ipaddress
-import json
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 import pandas as pd
 
 from .actors import ACTOR_COLUMNS, with_actors
-from .events import in_order, records
+from .events import in_order, json_object, records
 
 CHANGE_COLUMNS = [
     "event_time", "event_id", "event_name", "account", "region", "group_id", "group_name",
@@ -179,20 +178,10 @@ def _modify_rules(req: dict) -> tuple[str | None, list[Rule]]:
     return group, rules
 
 
-def _json(text: Any) -> dict:
-    if not isinstance(text, str) or not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _rules_of(event: dict, known: dict[str, Rule]) -> Iterator[tuple[str | None, str | None, Rule]]:
     """(group id, group name, rule) for each rule change in one event."""
     action, _ = _ACTIONS[event["eventname"]]
-    req, resp = _json(event.get("requestparameters")), _json(event.get("responseelements"))
+    req, resp = json_object(event.get("requestparameters")), json_object(event.get("responseelements"))
     group_id, group_name = req.get("groupId"), req.get("groupName")
     if action == "create_group":
         yield resp.get("groupId"), group_name, Rule(description=req.get("groupDescription"))

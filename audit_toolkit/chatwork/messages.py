@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from ..analysis.events import records
 from ..evidence.guardduty import severity_label
 from ..settings import Settings
 from .notation import Box, is_missing, neutralize
@@ -309,17 +310,11 @@ def correlation(finding: Mapping, window: Mapping, settings: Settings) -> Box:
     return Box(w("corr.title", type=_v(_get(finding, "type"))), tuple(lines))
 
 
-def _records(frame: pd.DataFrame | None) -> list[dict]:
-    if frame is None or len(frame) == 0:
-        return []
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
-
-
 def summary(changes: pd.DataFrame | None, windows: pd.DataFrame | None, findings: pd.DataFrame | None,
             settings: Settings, since: object = None, until: object = None) -> Box:
     """The audit in one box: counts, then one line per exposure window and per finding (highest first)."""
     w = _Words(settings)
-    change_rows, window_rows, finding_rows = _records(changes), _records(windows), _records(findings)
+    change_rows, window_rows, finding_rows = ([] if f is None else records(f) for f in (changes, windows, findings))
     lines = [w.field("period", f"{w.when(since)} - {w.when(until)}")]
     failed = sum(1 for r in change_rows if not is_missing(r.get("error_code")))
     groups = {r.get("group_id") for r in change_rows if not is_missing(r.get("group_id"))}

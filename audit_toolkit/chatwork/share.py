@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..analysis.events import records
 from ..analysis.exposure import exposed_ports
 from ..errors import ConfigError
 from ..settings import Settings
@@ -84,9 +85,7 @@ def fingerprint(kind: str, identity: Mapping) -> str:
 
 
 def _rows(items: pd.DataFrame | Iterable[Mapping]) -> list[dict]:
-    if isinstance(items, pd.DataFrame):
-        return items.astype(object).where(items.notna(), None).to_dict("records")
-    return [dict(i) for i in items]
+    return records(items) if isinstance(items, pd.DataFrame) else [dict(i) for i in items]
 
 
 def infer_kind(items: pd.DataFrame | Iterable[Mapping]) -> str:

@@ -65,16 +65,20 @@ _NUMBERS = ("severity", "count", "remote_port", "local_port", "archived", "block
 _TEXT = [c for c in FINDING_COLUMNS if c not in _TIMES + _NUMBERS]
 
 
+# AWS's bands by lowest bound: Low 1.0-3.9, Medium 4.0-6.9, High 7.0-8.9, Critical 9.0-10.0
+# (docs.aws.amazon.com/guardduty/latest/ug/guardduty_findings.html, "Severity levels").
+SEVERITY_BANDS = (("Low", 1.0), ("Medium", 4.0), ("High", 7.0), ("Critical", 9.0))
+
+
 def severity_label(severity: object) -> str | None:
-    """AWS's band for a severity number: Critical 9.0-10.0, High 7.0-8.9, Medium 4.0-6.9, Low 1.0-3.9
-    (docs.aws.amazon.com/guardduty/latest/ug/guardduty_findings.html, "Severity levels")."""
+    """AWS's band for a severity number (below 1.0 counts as Low); None when it is not a number."""
     try:
         value = float(severity)
     except (TypeError, ValueError):
         return None
     if math.isnan(value):
         return None
-    return "Critical" if value >= 9 else "High" if value >= 7 else "Medium" if value >= 4 else "Low"
+    return [name for name, low in SEVERITY_BANDS if value >= low or name == "Low"][-1]
 
 
 # --- reading -------------------------------------------------------------------------------------
