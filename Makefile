@@ -23,6 +23,7 @@ test: env
 bench: env
 	$(BIN)/python benchmarks/bench_scan.py
 	$(BIN)/python benchmarks/bench_detect.py
+	$(BIN)/python benchmarks/bench_findings.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

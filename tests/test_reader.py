@@ -70,6 +70,22 @@ def test_single_event_file(tmp_path):
     assert (report.shape, report.read, report.used) == ("single", 1, 1)
 
 
+def test_corrupt_gzip_is_reported_and_other_files_go_on(tmp_path):
+    good = records_file(tmp_path / "ev", "good.json.gz", [event(1), event(2)])
+    whole = gzip.compress(json.dumps({"Records": [event(3), event(4)]}).encode())
+    write(tmp_path / "ev" / "corrupt.json.gz", whole[:20] + b"\x00garbage" * 5 + whole[60:])
+    inv = Investigation.from_evidence(tmp_path / "ev")
+    bad = {Path(f.path).name: f for f in inv.intake.files}
+    assert bad["corrupt.json.gz"].error == "truncated or corrupt gzip: corrupt deflate data: Error -1 Invalid deflate block found"
+    assert (bad[good.name].read, bad[good.name].used) == (2, 2)
+
+
+def test_several_gzip_members_are_one_file(tmp_path):
+    members = gzip.compress(json.dumps({"Records": [event(1)]}).encode()[:-2]) + gzip.compress(b"]}")
+    batch, report = read_cloudtrail_file(write(tmp_path / "members.json.gz", members))
+    assert (report.error, report.read, report.used) == (None, 1, 1)
+
+
 def test_truncated_gzip_is_reported_and_other_files_go_on(tmp_path):
     good = records_file(tmp_path / "ev", "good.json.gz", [event(1), event(2)])
     whole = gzip.compress(json.dumps({"Records": [event(3), event(4)]}).encode())
