@@ -12,8 +12,8 @@ import gc
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from itertools import compress
 from datetime import datetime, timezone
+from itertools import compress
 from operator import attrgetter
 from pathlib import Path
 
@@ -363,18 +363,12 @@ def _check_all(decoded: list, report: FileReport) -> tuple[list[int], list[str]]
         def column(attr: str) -> pa.Array:
             return pa.array(_attr(decoded, attr), pa.string())
 
-        ips = column("sourceIPAddress")
-        versions = column("eventVersion")
-        usual = pc.and_(
-            pc.and_(pc.greater(pc.utf8_length(column("eventName")), 0), pc.greater(pc.utf8_length(column("eventSource")), 0)),
-            pc.and_(
-                pc.match_substring_regex(column("eventTime"), _USUAL_TIME),
-                pc.and_(
-                    pc.or_(pc.is_null(versions), pc.is_in(versions, _KNOWN_VERSIONS)),
-                    pc.or_(pc.is_null(ips), pc.or_(pc.equal(ips, "AWS Internal"), pc.match_substring_regex(ips, _USUAL_IP))),
-                ),
-            ),
-        )
+        ips, versions = column("sourceIPAddress"), column("eventVersion")
+        named = pc.and_(pc.greater(pc.utf8_length(column("eventName")), 0), pc.greater(pc.utf8_length(column("eventSource")), 0))
+        timed = pc.match_substring_regex(column("eventTime"), _USUAL_TIME)
+        known = pc.or_(pc.is_null(versions), pc.is_in(versions, _KNOWN_VERSIONS))
+        placed = pc.or_(pc.is_null(ips), pc.or_(pc.equal(ips, "AWS Internal"), pc.match_substring_regex(ips, _USUAL_IP)))
+        usual = pc.and_(pc.and_(named, timed), pc.and_(known, placed))
         usual = pc.fill_null(usual, False).to_pylist()
         identities = _attr(decoded, "userIdentity")
         if None in identities:  # null where an object was expected
@@ -383,7 +377,9 @@ def _check_all(decoded: list, report: FileReport) -> tuple[list[int], list[str]]
             return list(range(len(decoded))), _attr(decoded, "eventTime")
     indexes, times = [], []
     for index, (event, fine) in enumerate(zip(decoded, usual)):
-        time = event.eventTime if fine else None if event is None else _check(event, index, report)
+        if event is None:  # rejected already, with its reason, when it was decoded
+            continue
+        time = event.eventTime if fine else _check(event, index, report)
         if time is not None:
             indexes.append(index)
             times.append(time)
@@ -406,8 +402,13 @@ def _decode_one(raw: bytes | msgspec.Raw, index: int, report: FileReport) -> Eve
     try:
         try:
             return _event_decoder.decode(raw)
-        except UnicodeDecodeError:
-            event = _event_decoder.decode(bytes(raw).decode("utf-8", errors="replace").encode())
+        except (UnicodeDecodeError, msgspec.DecodeError) as e:
+            # Invalid UTF-8: older msgspec raised UnicodeDecodeError, 0.23 raises DecodeError.
+            text = bytes(raw)
+            mended = text.decode("utf-8", errors="replace").encode()
+            if isinstance(e, msgspec.ValidationError) or mended == text:
+                raise
+            event = _event_decoder.decode(mended)
             report.warn(f"record {index}: invalid UTF-8 replaced by U+FFFD")
             return event
     except msgspec.ValidationError as e:
