@@ -6,10 +6,10 @@ DEMO_DIR ?= demo
 
 .PHONY: demo test env bench clean
 
-$(BIN)/activate: pyproject.toml
+$(BIN)/activate: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(BIN)/activate
 
 env: $(BIN)/activate
