@@ -106,7 +106,7 @@ def test_non_json_file(tmp_path):
 
 def test_empty_file(tmp_path):
     _, report = read_cloudtrail_file(write(tmp_path / "empty.json.gz", b"", zipped=True))
-    assert (report.shape, report.read, report.used, report.rejected, report.error) == ("empty", 0, 0, 0, None)
+    assert (report.shape, report.read, report.used, report.rejected, report.error, report.warnings) == ("empty", 0, 0, 0, None, ["empty file"])
 
 
 def test_bad_records_are_rejected_with_reasons_and_totals_add_up(tmp_path):

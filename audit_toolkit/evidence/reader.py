@@ -174,6 +174,7 @@ def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw]:
     text = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not text:
         report.shape = "empty"
+        report.warn("empty file")
         return []
     if text[:1] == b"[":
         report.shape = "array"
