@@ -10,12 +10,20 @@ from .errors import ConfigError
 
 def _ports(text: str) -> tuple[int, ...]:
     try:
-        ports = tuple(int(p) for p in text.replace(" ", "").split(",") if p)
+        return tuple(int(p) for p in text.replace(" ", "").split(",") if p)
     except ValueError as e:
         raise ConfigError(f"watched ports must be integers separated by commas, got {text!r}") from e
-    if not ports or any(not 0 <= p <= 65535 for p in ports):
-        raise ConfigError(f"watched ports must be between 0 and 65535, got {text!r}")
-    return ports
+
+
+def _prefix_len(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError as e:
+        raise ConfigError(f"AUDIT_TOOLKIT_INTERNET_PREFIX_LEN must be an integer, got {text!r}") from e
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -30,7 +38,10 @@ class Settings:
     trail_buckets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not 0 <= self.internet_prefix_len <= 128:
+        ports = self.watched_ports
+        if not ports or not all(_is_int(p) and 1 <= p <= 65535 for p in ports):
+            raise ConfigError(f"watched ports must be 1..65535, got {', '.join(map(str, ports)) or 'none'}")
+        if not (_is_int(self.internet_prefix_len) and 0 <= self.internet_prefix_len <= 128):
             raise ConfigError(f"internet prefix length must be 0..128, got {self.internet_prefix_len}")
 
     @classmethod
@@ -41,7 +52,7 @@ class Settings:
         if "AUDIT_TOOLKIT_WATCHED_PORTS" in env:
             values["watched_ports"] = _ports(env["AUDIT_TOOLKIT_WATCHED_PORTS"])
         if "AUDIT_TOOLKIT_INTERNET_PREFIX_LEN" in env:
-            values["internet_prefix_len"] = int(env["AUDIT_TOOLKIT_INTERNET_PREFIX_LEN"])
+            values["internet_prefix_len"] = _prefix_len(env["AUDIT_TOOLKIT_INTERNET_PREFIX_LEN"])
         if "AUDIT_TOOLKIT_DISPLAY_TZ" in env:
             values["display_tz"] = env["AUDIT_TOOLKIT_DISPLAY_TZ"]
         if "AUDIT_TOOLKIT_LANGUAGE" in env:

@@ -93,6 +93,19 @@ def test_library_errors_are_clean_messages(tmp_path):
     assert "Error: --since/--until must be an ISO 8601 time such as 2026-11-03T09:00:00Z, got 'not-a-time'" in result.output
 
 
+@pytest.mark.parametrize("args, env, message", [
+    (["--port", "70000"], {}, "Error: watched ports must be 1..65535, got 70000"),
+    (["--port", "22", "--port", "0"], {}, "Error: watched ports must be 1..65535, got 22, 0"),
+    ([], {"AUDIT_TOOLKIT_WATCHED_PORTS": "22,65536"}, "Error: watched ports must be 1..65535, got 22, 65536"),
+    ([], {"AUDIT_TOOLKIT_INTERNET_PREFIX_LEN": "abc"}, "Error: AUDIT_TOOLKIT_INTERNET_PREFIX_LEN must be an integer, got 'abc'"),
+    ([], {"AUDIT_TOOLKIT_INTERNET_PREFIX_LEN": "129"}, "Error: internet prefix length must be 0..128, got 129"),
+])
+def test_invalid_settings_are_clean_messages(tmp_path, args, env, message):
+    result = CliRunner().invoke(main, ["ssh-exposure", "--evidence", str(tmp_path), *args], env=env)
+    assert result.exit_code == 1 and result.exception.__class__ is SystemExit
+    assert result.output.strip() == message
+
+
 def test_detect_json_only_and_severity(demo, truth):
     result = run("detect", "--evidence", str(demo / "evidence"), "--only", "cloudtrail_stopped", "--format", "json")
     rows = json.loads(result.stdout)
