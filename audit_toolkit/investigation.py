@@ -134,9 +134,17 @@ class Investigation:
         return actors.with_actors(in_order(events) if len(events) else events)
 
     def sg_changes(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
-        """Every security-group rule change: one row per rule (security_groups.CHANGE_COLUMNS)."""
-        events = self.query("sg_changes", **queries.scope(since, until, account, region))
-        return security_groups.normalize(events)
+        """Every security-group rule change: one row per rule (security_groups.CHANGE_COLUMNS).
+
+        Rules are learnt from the start of the evidence, so a revoke by rule id after `since` still
+        says what it removed.
+        """
+        events = self.query("sg_changes", **queries.scope(None, until, account, region))
+        changes = security_groups.normalize(events)
+        if since is not None:
+            start = pd.Timestamp(queries.scope(since)["since"])
+            changes = changes[changes["event_time"] >= start].reset_index(drop=True)
+        return changes
 
     def ssh_exposure(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
         """Every window in which a watched port was open to the internet and overlapped the scope.

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -11,6 +14,7 @@ from audit_toolkit.errors import ConfigError
 from audit_toolkit.settings import Settings
 from audit_toolkit.investigation import Investigation
 from audit_toolkit.synthetic import DETECTIONS_DAY
+from test_reader import event
 
 CHANGE_KEYS = ["event_id", "event_time", "account", "region", "group_id", "action", "direction", "protocol",
                "from_port", "to_port", "peer", "actor", "error_code"]
@@ -104,6 +108,29 @@ def test_window_opened_before_since_keeps_its_real_opening(demo_inv):
     assert not bastion["open_before_evidence"]
     # The sandbox window closed on day 1 is outside the scope.
     assert "sg-0f000000000000006" not in set(windows["group_id"])
+
+
+def revoked_by_rule_id(folder: Path) -> Path:
+    """Evidence where sgr-1 opens SSH at 09:00 (the response names it) and is revoked by its id at 10:00."""
+    ssh = {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22}
+    opened = event(1, eventName="AuthorizeSecurityGroupIngress", eventTime="2026-01-01T09:00:00Z",
+                   requestParameters={"groupId": "sg-1", "ipPermissions": {"items": [{**ssh, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}},
+                   responseElements={"securityGroupRuleSet": {"items": [{"groupId": "sg-1", "securityGroupRuleId": "sgr-1", "isEgress": False, **ssh, "cidrIpv4": "0.0.0.0/0"}]}})
+    closed = event(2, eventName="RevokeSecurityGroupIngress", eventTime="2026-01-01T10:00:00Z",
+                   requestParameters={"groupId": "sg-1", "securityGroupRuleIds": {"items": [{"securityGroupRuleId": "sgr-1"}]}})
+    folder.mkdir()
+    (folder / "trail.json").write_text(json.dumps({"Records": [opened, closed]}), encoding="utf-8")
+    return folder
+
+
+def test_changes_since_a_time_still_say_what_a_revoke_by_rule_id_removed(tmp_path):
+    # The rule was learnt from a response before `since`: the revoke after it still names what it removed.
+    inv = Investigation.from_evidence(revoked_by_rule_id(tmp_path / "evidence"))
+    keys = ["event_time", "action", "protocol", "from_port", "to_port", "peer", "rule_id"]
+    assert export.to_records(inv.sg_changes(since="2026-01-01T09:30:00Z")[keys]) == [
+        {"event_time": "2026-01-01T10:00:00Z", "action": "revoke", "protocol": "tcp", "from_port": 22, "to_port": 22,
+         "peer": "0.0.0.0/0", "rule_id": "sgr-1"}]
+    assert len(inv.sg_changes(since="2026-01-01T10:00:01Z")) == 0
 
 
 def test_still_open_window_lasts_until_the_end_of_the_evidence(demo_inv):

@@ -20,6 +20,7 @@ from audit_toolkit.cli import main
 from audit_toolkit.demo import run_demo
 from audit_toolkit.investigation import Investigation
 from audit_toolkit.settings import Settings
+from test_investigation import revoked_by_rule_id
 
 UA = "<script>alert('ua')</script>"
 DESCRIPTION = "</td><img src=x onerror=alert(1)> [click](javascript:alert(1)) | $x$ 踏み台"
@@ -153,6 +154,12 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     assert parts["detections"].facts == ["0 detection hits"] and parts["detections"].tables == []  # root acted on 11-02
     # The demo's silences and outages are on 11-04.
     assert parts["coverage"].facts == ["0 runs of hours with no event (0 hours in all)", "0 logging outages"]
+
+
+def test_the_changes_section_says_what_a_revoke_by_rule_id_after_since_removed(tmp_path):
+    audit = rep.Audit(Investigation.from_evidence(revoked_by_rule_id(tmp_path / "evidence")), since="2026-01-01T09:30:00Z")
+    [table] = rep.changes_section(audit).tables
+    assert [r[:6] for r in table.rows] == [["2026-01-01 10:00:00 UTC", "111111111111", "us-east-1", "sg-1", "revoke", "ingress tcp/22 from 0.0.0.0/0"]]
 
 
 @pytest.fixture
