@@ -94,3 +94,39 @@ def test_null_and_garbage_parameters_do_not_break_the_normalizer():
 
 def test_protocol_names():
     assert [protocol_name(p) for p in ("6", "17", "1", "-1", "ALL", "TCP", None, "50")] == ["tcp", "udp", "icmp", "-1", "-1", "tcp", None, "50"]
+
+
+SSH_IN = {"isEgress": False, "ipProtocol": "tcp", "fromPort": 22, "toPort": 22}
+SSH_PERMISSION = {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}
+
+
+def test_a_revoke_response_says_what_was_removed_even_by_a_rule_id_never_seen():
+    # The rule was opened before the evidence: only the response says what sgr-old was.
+    revoke = row("RevokeSecurityGroupIngress", {"groupId": "sg-1", "securityGroupRuleIds": {"items": [{"securityGroupRuleId": "sgr-old"}]}},
+                 {"_return": True, "revokedSecurityGroupRuleSet": {"items": [
+                     {"groupId": "sg-1", "securityGroupRuleId": "sgr-old", **SSH_IN, "cidrIpv6": "::/0"},
+                     {"groupId": "sg-1", "securityGroupRuleId": "sgr-ref", **SSH_IN, "referencedGroupId": "sg-7"}]}})
+    assert rules(revoke) == [
+        ("sg-1", "revoke", "ingress", "tcp", 22, 22, "::/0", "cidr_ipv6", "sgr-old"),
+        ("sg-1", "revoke", "ingress", "tcp", 22, 22, "sg-7", "security_group", "sgr-ref"),
+    ]
+
+
+def test_a_revoke_that_matched_nothing_is_revoke_unmatched():
+    # A default VPC answers success for a revoke that matched no rule, and lists it in unknownIpPermissionSet.
+    request = {"groupName": "default", "ipPermissions": {"items": [
+        {**SSH_PERMISSION, "ipv6Ranges": {"items": [{"cidrIpv6": "::/0"}]}}]}}
+    old_style = row("RevokeSecurityGroupIngress", request, {"_return": True, "unknownIpPermissionSet": {"items": [
+        {"ipProtocol": "6", "fromPort": 22, "toPort": 22, "ipv6Ranges": {"items": [{"cidrIpv6": "::/0"}]}}]}})
+    assert rules(old_style) == [
+        (None, "revoke", "ingress", "tcp", 22, 22, "0.0.0.0/0", "cidr_ipv4", None),
+        (None, "revoke_unmatched", "ingress", "tcp", 22, 22, "::/0", "cidr_ipv6", None),
+    ]
+    with_removed = row("RevokeSecurityGroupIngress", request, {"_return": True,
+        "revokedSecurityGroupRuleSet": {"items": [{"groupId": "sg-1", "securityGroupRuleId": "sgr-4", **SSH_IN, "cidrIpv4": "0.0.0.0/0"}]},
+        "unknownIpPermissionSet": {"items": [{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipv6Ranges": {"items": [{"cidrIpv6": "::/0"}]}}]}},
+        eid="e2")
+    assert rules(with_removed) == [
+        ("sg-1", "revoke", "ingress", "tcp", 22, 22, "0.0.0.0/0", "cidr_ipv4", "sgr-4"),
+        (None, "revoke_unmatched", "ingress", "tcp", 22, 22, "::/0", "cidr_ipv6", None),
+    ]

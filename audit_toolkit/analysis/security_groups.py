@@ -6,13 +6,15 @@ Shapes handled (all seen in real trails):
 - `ModifySecurityGroupRulesRequest` in PascalCase, one rule or a list, keyed by rule id
 - `responseElements.securityGroupRuleSet.items[]`: what an authorize really created, with rule ids
 - revocation by rule id (`securityGroupRuleIds`), resolved from rules seen earlier in the evidence
+- `responseElements.revokedSecurityGroupRuleSet.items[]`: what a revoke really removed, with rule ids,
+  and `unknownIpPermissionSet`: what it removed nothing for (action `revoke_unmatched`)
 - CreateSecurityGroup / DeleteSecurityGroup (by id or by name) and rule description updates
 """
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterator
 
 import pandas as pd
@@ -51,6 +53,8 @@ class Rule:
     rule_id: str | None = None
     description: str | None = None
     direction: str | None = None  # only when the shape says it (responses, modify); else the event's
+    action: str | None = None  # only when the response says otherwise (revoke_unmatched); else the event's
+    group_id: str | None = None  # only when a response names it; else the request's
 
 
 def protocol_name(value: Any) -> str | None:
@@ -127,17 +131,19 @@ def _flat_rule(req: dict) -> Rule | None:
     )
 
 
-def _response_rules(resp: dict) -> list[Rule]:
-    """What an authorize created, as the response lists it (with rule ids)."""
+def _response_rules(resp: dict, name: str) -> list[Rule]:
+    """What an authorize created (securityGroupRuleSet) or a revoke removed (revokedSecurityGroupRuleSet),
+    as the response lists it (with rule ids)."""
     rules = []
-    for r in _items((resp or {}).get("securityGroupRuleSet")):
-        ref = r.get("referencedGroupInfo") or {}
+    for r in _items((resp or {}).get(name)):
+        # A created rule names its peer group in referencedGroupInfo, a revoked one in referencedGroupId.
+        group = (r.get("referencedGroupInfo") or {}).get("groupId") or r.get("referencedGroupId")
         for key, kind in (("cidrIpv4", "cidr_ipv4"), ("cidrIpv6", "cidr_ipv6"), ("prefixListId", "prefix_list")):
             if r.get(key):
                 peer, peer_type = r[key], kind
                 break
         else:
-            peer, peer_type = (ref.get("groupId"), "security_group") if ref else (None, None)
+            peer, peer_type = (group, "security_group") if group else (None, None)
         rules.append(
             Rule(
                 protocol=protocol_name(r.get("ipProtocol")),
@@ -147,6 +153,7 @@ def _response_rules(resp: dict) -> list[Rule]:
                 peer_type=peer_type,
                 rule_id=r.get("securityGroupRuleId"),
                 description=r.get("description"),
+                group_id=r.get("groupId"),
                 direction=None if r.get("isEgress") is None else ("egress" if r.get("isEgress") else "ingress"),
             )
         )
@@ -194,33 +201,54 @@ def _rules_of(event: dict, known: dict[str, Rule]) -> Iterator[tuple[str | None,
         for rule in rules:
             yield group_id, None, rule
         return
-    # authorize / revoke / update_description
+    # authorize / revoke / update_description: a successful call's response says what really changed
     success = not event.get("errorcode")
-    created = _response_rules(resp) if success and action == "authorize" else []
-    if created:
-        for rule in created:
-            yield rule_group(resp, rule) or group_id, group_name, rule
-        return
+    if success and action == "authorize":
+        rules = _response_rules(resp, "securityGroupRuleSet") or list(_requested(req, known))
+    elif success and action == "revoke":
+        rules = _revoked(req, resp, known)
+    else:
+        rules = list(_requested(req, known))
+    for rule in rules:
+        yield rule.group_id or group_id, group_name, rule
+
+
+def _requested(req: dict, known: dict[str, Rule]) -> Iterator[Rule]:
+    """The rules an authorize, revoke or description update asks for."""
     rule_ids = [i.get("securityGroupRuleId") for i in _items(req.get("securityGroupRuleIds"))]
     if rule_ids:
         for rule_id in rule_ids:
-            prior = known.get(rule_id)
-            yield group_id, group_name, prior or Rule(rule_id=rule_id)
+            yield known.get(rule_id) or Rule(rule_id=rule_id)
         return
     permissions = _items(req.get("ipPermissions"))
     if permissions:
         for p in permissions:
-            for rule in _permission_rules(p):
-                yield group_id, group_name, rule
+            yield from _permission_rules(p)
         return
-    yield group_id, group_name, _flat_rule(req) or Rule()
+    yield _flat_rule(req) or Rule()
 
 
-def rule_group(resp: dict, rule: Rule) -> str | None:
-    for r in _items(resp.get("securityGroupRuleSet")):
-        if r.get("securityGroupRuleId") == rule.rule_id:
-            return r.get("groupId")
-    return None
+def _revoked(req: dict, resp: dict, known: dict[str, Rule]) -> list[Rule]:
+    """What a successful revoke removed, and (action revoke_unmatched) what it matched nothing for.
+
+    In a default VPC a revoke that matches no rule still succeeds, and the response lists those
+    permissions in unknownIpPermissionSet: they were not removed. Newer responses also list what was
+    removed (revokedSecurityGroupRuleSet, with rule ids); older ones leave it to the request.
+    """
+    unknown = [r for p in _items(resp.get("unknownIpPermissionSet")) for r in _permission_rules(p)]
+    removed = _response_rules(resp, "revokedSecurityGroupRuleSet")
+    if removed:
+        return removed + [replace(r, action="revoke_unmatched") for r in unknown]
+    return [replace(r, action="revoke_unmatched") if any(_same(r, u) for u in unknown) else r
+            for r in _requested(req, known)]
+
+
+def _same(a: Rule, b: Rule) -> bool:
+    """One rule's content, however each shape spells it (the unknown set may differ from the request)."""
+    def content(r: Rule) -> tuple:
+        ports = (None, None) if r.protocol == "-1" else (r.from_port, r.to_port)
+        return (r.protocol, *ports, str(network(r.peer) or r.peer))
+    return content(a) == content(b)
 
 
 def normalize(events: pd.DataFrame) -> pd.DataFrame:
@@ -250,7 +278,7 @@ def normalize(events: pd.DataFrame) -> pd.DataFrame:
                     "region": e["region"],
                     "group_id": group_id,
                     "group_name": group_name,
-                    "action": action,
+                    "action": rule.action or action,
                     "direction": rule.direction or direction,
                     "protocol": rule.protocol,
                     "from_port": rule.from_port,
