@@ -47,10 +47,10 @@ def _bound(value, default: int) -> int:
     return default if value is None or pd.isna(value) or int(value) < 0 else int(value)
 
 
-def _key(row: dict) -> tuple:
+def _key(row: dict, group: str) -> tuple:
     net = network(row["peer"])
     ports = (None, None) if row["protocol"] == "-1" else (_int(row["from_port"]), _int(row["to_port"]))
-    return (row["account"], row["region"], row["group_id"] or row["group_name"], row["direction"] or "ingress", row["protocol"], *ports, str(net))
+    return (row["account"], row["region"], group, row["direction"] or "ingress", row["protocol"], *ports, str(net))
 
 
 def _int(value) -> int | None:
@@ -68,8 +68,14 @@ def windows(changes: pd.DataFrame, settings: Settings | None = None, evidence_en
     group_ids: dict[tuple, str] = {}  # (account, region, group name) -> group id, from CreateSecurityGroup
     done: list[dict] = []
 
+    def group(row: dict) -> str:
+        """The group's id, or its name where the evidence never said which id it has."""
+        return row["group_id"] or group_ids.get((row["account"], row["region"], row["group_name"])) or row["group_name"]
+
     def close(key: tuple, row: dict, reason: str) -> None:
         window = open_.pop(key)
+        for rule_id in [r for r, k in by_rule_id.items() if k == key]:
+            del by_rule_id[rule_id]  # a later rule with the same content is another window
         window.update(
             closed_at=row["event_time"],
             closed_by=row["actor"],
@@ -115,19 +121,20 @@ def windows(changes: pd.DataFrame, settings: Settings | None = None, evidence_en
             group_ids[(row["account"], row["region"], row["group_name"])] = row["group_id"]
             continue
         if action == "delete_group":
-            group = row["group_id"] or group_ids.get((row["account"], row["region"], row["group_name"]))
-            for key in [k for k in open_ if k[:3] == (row["account"], row["region"], group)]:
+            # Windows are keyed by id, or by name where no id was known: a delete by either closes them.
+            names = {group(row), row["group_id"], row["group_name"]} - {None}
+            for key in [k for k in open_ if k[:2] == (row["account"], row["region"]) and k[2] in names]:
                 close(key, row, "group deleted")
             continue
         ports = exposed_ports(row, settings)
         if action == "authorize" and ports:
-            key = _key(row)
+            key = _key(row, group(row))
             if key not in open_:
                 open_window(key, row, ports)
         elif action == "revoke":
             key = by_rule_id.get(row["rule_id"]) if row["rule_id"] else None
             if key is None and ports:
-                key = _key(row)
+                key = _key(row, group(row))
             if key in open_:
                 close(key, row, "revoked")
             elif ports:
@@ -135,9 +142,11 @@ def windows(changes: pd.DataFrame, settings: Settings | None = None, evidence_en
                 close(key, row, "revoked")
         elif action == "modify" and row["rule_id"]:
             old = by_rule_id.get(row["rule_id"])
-            new = _key(row) if ports else None
+            new = _key(row, group(row)) if ports else None
             if old in open_ and old != new:
                 close(old, row, "modified")
+            if new is None:
+                by_rule_id.pop(row["rule_id"], None)  # no longer exposing: its rule id names no window
             if new and new not in open_:
                 open_window(new, row, ports)
 
