@@ -245,7 +245,9 @@ def test_the_appendix_has_every_input_file_hash_and_every_query(written, demo):
     md = report.markdown.read_text(encoding="utf-8")
     assert report.files[0]["sha256"] in html and report.files[-1]["sha256"] in md
     assert f"sg_changes <span class=\"meta\">on duckdb {duckdb.__version__}</span>" in html
-    assert "since='2026-11-03T00:00:00Z'" in "".join(by_name["sg_changes"]["params"])
+    assert "since='2026-11-03T00:00:00Z'" in "".join(by_name["evidence_span"]["params"])
+    # Security-group rules are read from the start of the evidence (a rule id names what was learnt before since).
+    assert by_name["sg_changes"]["params"] == ["since=None, until='2026-11-04T00:00:00Z', since_day=None, until_day='2026/11/05', account=None, region=None"]
 
 
 def test_sections_are_extensible_and_a_section_with_nothing_to_say_is_left_out(demo):
