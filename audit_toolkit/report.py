@@ -389,12 +389,15 @@ def queries_run(inv: Investigation) -> list[dict]:
 
 # --- rendering ------------------------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|!~&])")  # enough inline: no link, image, HTML, emphasis or cell break
+# Enough inline: no link, image, HTML, emphasis, math ($ on GitHub) or cell break.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|!~&$@])")
+_MD_AUTOLINK = re.compile(r":(?=//)|(?<=www)\.", re.IGNORECASE)  # GitHub links bare URLs: break them
 
 
 def md(value: object) -> str:
     """Evidence text made inert in Markdown, inline: one line, markup characters backslash-escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+    text = _MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+    return _MD_AUTOLINK.sub(lambda m: "\\" + m.group(), text)
 
 
 def _templates() -> jinja2.Environment:

@@ -22,7 +22,7 @@ from audit_toolkit.investigation import Investigation
 from audit_toolkit.settings import Settings
 
 UA = "<script>alert('ua')</script>"
-DESCRIPTION = "</td><img src=x onerror=alert(1)> [click](javascript:alert(1)) | $x$ 踏み台"
+DESCRIPTION = "</td><img src=x onerror=alert(1)> [click](javascript:alert(1)) | $x$ https://a.example www.b.example c@d.example 踏み台"
 
 
 class Page(HTMLParser):
@@ -100,7 +100,8 @@ def test_log_text_in_the_markdown_is_escaped(hostile):
     text = re.sub(r"```sql\n.*?```", "", text, flags=re.S)  # our own SQL, fenced as code
     assert not re.search(r"(?<!\\)<", text) and not re.search(r"(?<!\\)\]\(javascript", text)  # every < and ] escaped
     assert r"\<script\>alert('ua')\</script\>" in text
-    assert r"\</td\>\<img src=x onerror=alert(1)\> \[click\](javascript:alert(1)) \| $x$ 踏み台" in text
+    assert (r"\</td\>\<img src=x onerror=alert(1)\> \[click\](javascript:alert(1)) \| \$x\$ https\://a.example"
+            r" www\.b.example c\@d.example 踏み台") in text
     # the hostile rule is one table row: its `|` did not add a cell
     [row] = [line for line in text.splitlines() if "sg-0bad" in line and "authorize" in line]
     header = next(line for line in text.splitlines() if line.startswith("| time | account"))
