@@ -104,7 +104,7 @@ def _report_intake(inv: Investigation) -> None:
 def _report_problems(intake) -> None:
     for f in intake.problems:
         reason = f.error or "; ".join(f.rejections + f.warnings)
-        click.echo(f"  {f.path}: read {f.read}, used {f.used}, rejected {f.rejected}: {reason}", err=True)
+        click.echo(export.visible(f"  {f.path}: read {f.read}, used {f.used}, rejected {f.rejected}: {reason}"), err=True)
 
 
 def _emit(frame, fmt: str, columns: list[str]) -> None:
@@ -251,7 +251,7 @@ def correlate(evidence, store, since, until, account, region, fmt, ports, intern
     inv = _open_findings(evidence, store, ports, internet_prefix, from_api, since, region, min_severity)
     found = inv.correlate(since, until, account, region, min_severity, types)
     if fmt == "table" and len(found):
-        click.echo("\n".join(f"- {s}" for s in found["summary"]) + "\n")
+        click.echo("\n".join(f"- {export.visible(s)}" for s in found["summary"]) + "\n")
     _emit(found, fmt, CORRELATION_TABLE)
 
 

