@@ -11,10 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from audit_toolkit.cli import main
-from real_data import cloudtrail_record
+from real_data import cloudtrail_record, invictus, real_data
 
 SG_FIELDS = {"event_time", "event_id", "account", "region", "group_id", "action", "direction", "protocol", "from_port",
              "to_port", "peer", "actor", "source_ip", "user_agent", "error_code"}
+INTAKE = "{} files, {} events read, {} used, 0 rejected, 0 unreadable files, 0 duplicate events counted once"
 WINDOW_FIELDS = {"group_id", "account", "region", "direction", "protocol", "from_port", "to_port", "cidr", "opened_at",
                  "opened_by", "closed_at", "closed_by", "still_open"}
 
@@ -152,3 +153,30 @@ def test_coverage_table(demo, truth):
     rows = json.loads(result.stdout)
     assert [r["kind"] for r in rows].count("no_events") == len(truth["detections"]["gaps"])
     assert {r["trail"] for r in rows if r["kind"] != "no_events"} == {"org-trail", "staging-trail"}
+
+
+def test_a_single_file_is_read_by_its_own_reader():
+    trail = invictus() / "218007301253_CloudTrail_us-east-1_20230710T1240Z_C1qUFaqvZS64BcIN.json"
+    result = run("findings", "--evidence", str(trail))
+    assert result.stderr == f"evidence {trail}: {INTAKE.format(1, 2, 2)}\n"  # no GuardDuty line: nothing read as findings
+    assert result.stdout == "(none)\n"
+    found = real_data() / "elastic-integrations-aws" / "guardduty" / "test-guardduty.log"
+    result = run("findings", "--evidence", str(found), "--format", "json")
+    assert result.stderr.splitlines() == [
+        f"evidence {found}: {INTAKE.format(0, 0, 0)}",
+        f"GuardDuty findings: {INTAKE.format(1, 5, 5)}",
+        f"  {found}: read 5, used 5, rejected 0: an empty page of findings ({{'findings': []}})",
+    ]
+    assert [(f["severity"], f["type"]) for f in json.loads(result.stdout)] == [
+        (8.0, "Persistence:Kubernetes/SuccessfulAnonymousAccess"), (8.0, "CredentialAccess:RDS/AnomalousBehavior.SuccessfulLogin"),
+        (5.0, "Discovery:Kubernetes/TorIPCaller"), (5.0, "Trojan:EC2/BlackholeTraffic!DNS"),
+        (5.0, "PrivilegeEscalation:Runtime/DockerSocketAccessed")]
+
+
+def test_a_loose_folder_reads_get_findings_output_as_findings(tmp_path):
+    finding = json.loads((real_data() / "elastic-integrations-aws" / "guardduty" / "test-guardduty.log").read_text().splitlines()[0])
+    (tmp_path / "findings.json").write_text(json.dumps({"Findings": [finding]}))
+    (tmp_path / "trail.log").symlink_to(real_data() / "elastic-integrations-aws" / "cloudtrail" / "test-authorize-security-group-ingress-json.log")
+    result = run("findings", "--evidence", str(tmp_path), "--format", "json")
+    assert result.stderr.splitlines() == [f"evidence {tmp_path}: {INTAKE.format(1, 1, 1)}", f"GuardDuty findings: {INTAKE.format(1, 1, 1)}"]
+    assert [f["id"] for f in json.loads(result.stdout)] == [finding["id"]]
