@@ -68,6 +68,16 @@ def test_brute_force_is_flattened():
     assert (row["archived"], row["sample"], row["blocked"]) == (False, False, False)
 
 
+def test_empty_geo_fields_are_null_not_empty_strings():
+    # GuardDuty writes "" where GeoIP knows nothing (cityName most often); missing is null in every output.
+    finding = brute_force()
+    finding["service"]["action"] = ssh_connection("198.51.100.7", "", "", "")
+    assert finding["service"]["action"]["networkConnectionAction"]["remoteIpDetails"]["city"] == {"cityName": ""}
+    row = read_findings_of([finding]).iloc[0]
+    assert [row[c] for c in ("remote_ip", "remote_country", "remote_city", "remote_org", "remote_asn")] == [
+        "198.51.100.7", None, None, None, None]
+
+
 def test_port_probe_keeps_every_probed_port():
     finding = gd_finding("b2" * 16, "Recon:EC2/PortProbeUnprotectedPort", 2, "Unprotected port on i-0abc is being probed.",
                          "111111111111", "ap-northeast-1", first_seen=T0, last_seen=T1, instance="i-0abc",
