@@ -153,6 +153,11 @@ def test_coverage_table(demo, truth):
     rows = json.loads(result.stdout)
     assert [r["kind"] for r in rows].count("no_events") == len(truth["detections"]["gaps"])
     assert {r["trail"] for r in rows if r["kind"] != "no_events"} == {"org-trail", "staging-trail"}
+    # 13:59 to 17:00 is 3.0166... hours: shown to two decimals, the exact times beside them
+    stopped = next(r for r in rows if r["kind"] == "logging_stopped")
+    assert (stopped["start"], stopped["end"], stopped["hours"]) == ("2026-11-04T13:59:00Z", "2026-11-04T17:00:00Z", 3.02)
+    table = run("coverage", "--evidence", str(demo / "evidence")).stdout.splitlines()
+    assert [line.split()[5] for line in table[1:]] == ["0.05", "3.0", "3.02", "3.0", "3.0", "3.0"]
 
 
 def test_a_single_file_is_read_by_its_own_reader():
