@@ -6,11 +6,12 @@ import functools
 import sys
 from dataclasses import replace
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 import pandas as pd
 
-from . import export
+from . import export, queries
 from .analysis import security_groups
 from .errors import AuditToolkitError
 from .investigation import Investigation
@@ -56,7 +57,24 @@ def _scope(fn, output: bool = True):
     ]
     for option in reversed(options):
         fn = option(fn)
-    return _clean_errors(fn)
+    return _clean_errors(_range_checked(fn))
+
+
+def _range_checked(fn):
+    """--since/--until checked before any evidence is read: a typo or a reversed range fails at once."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        queries.scope(kwargs["since"], kwargs["until"])
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _zone(_ctx, _param, value: str | None) -> str | None:
+    try:
+        return value and ZoneInfo(value).key
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"unknown time zone {value!r}: use an IANA name such as Asia/Tokyo") from None
 
 
 def _remember_engine(ctx: click.Context, _param, value: str) -> str:
@@ -322,7 +340,7 @@ def notify(evidence, store, since, until, account, region, fmt, ports, internet_
 @functools.partial(_scope, output=False)
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for report.html (self-contained), report.md and charts/*.png.")
-@click.option("--tz", help="Time zone of the times shown, e.g. Asia/Tokyo (default UTC, or AUDIT_TOOLKIT_DISPLAY_TZ).")
+@click.option("--tz", callback=_zone, help="Time zone of the times shown, e.g. Asia/Tokyo (default UTC, or AUDIT_TOOLKIT_DISPLAY_TZ).")
 def report(evidence, store, since, until, account, region, ports, internet_prefix, out, tz):
     """The periodic audit report: changes, exposure windows, detections, evidence appendix; HTML and Markdown."""
     from .report import write_report

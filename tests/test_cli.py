@@ -131,6 +131,20 @@ def test_library_errors_are_clean_messages(tmp_path):
     assert "Error: --since/--until must be an ISO 8601 time such as 2026-11-03T09:00:00Z, got 'not-a-time'" in result.output
 
 
+def test_time_arguments_are_checked_before_any_evidence_is_read(demo, tmp_path):
+    evidence = str(demo / "evidence")
+    reversed_ = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence, "--since", "2026-11-05", "--until", "2026-11-04"])
+    assert (reversed_.exit_code, reversed_.output) == (
+        1, "Error: --since 2026-11-05T00:00:00Z is not before --until 2026-11-04T00:00:00Z: the time range is empty\n")
+    typo = CliRunner().invoke(main, ["detect", "--evidence", evidence, "--until", "2026-13-01"])
+    assert (typo.exit_code, typo.output) == (  # no intake line: nothing was scanned
+        1, "Error: --since/--until must be an ISO 8601 time such as 2026-11-03T09:00:00Z, got '2026-13-01'\n")
+    zone = CliRunner().invoke(main, ["report", "--evidence", evidence, "--out", str(tmp_path / "r"), "--tz", "Mars/Olympus"])
+    assert (zone.exit_code, zone.output.splitlines()[-1]) == (
+        2, "Error: Invalid value for '--tz': unknown time zone 'Mars/Olympus': use an IANA name such as Asia/Tokyo")
+    assert "evidence" not in zone.output and not (tmp_path / "r").exists()
+
+
 def test_detect_json_only_and_severity(demo, truth):
     result = run("detect", "--evidence", str(demo / "evidence"), "--only", "cloudtrail_stopped", "--format", "json")
     rows = json.loads(result.stdout)
