@@ -39,7 +39,8 @@ def _scope(fn, output: bool = True):
     """The options every evidence command takes (`output`: it prints a table, CSV or JSON)."""
     options = [
         click.option("--evidence", type=click.Path(exists=True, path_type=Path),
-                     help="A folder of CloudTrail logs (S3 layout or loose files) or a single file (duckdb engine)."),
+                     help="A folder of CloudTrail logs and GuardDuty findings (S3 layout or loose files) or a single file "
+                          "of either (duckdb engine)."),
         click.option("--store", type=click.Path(file_okay=False, path_type=Path),
                      help="A columnar store made by `ingest`; with --evidence, new files are ingested first."),
         click.option("--engine", type=click.Choice(["duckdb", "athena"]), default="duckdb", show_default=True,
@@ -137,7 +138,8 @@ def _emit(frame, fmt: str, columns: list[str]) -> None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="audit_toolkit")
 def main() -> None:
-    """Forensics for AWS accounts from CloudTrail: who changed security groups, who opened SSH, when."""
+    """Forensics for AWS accounts from CloudTrail logs and GuardDuty findings: who changed security groups, who
+    opened SSH and when, detections of tampering, silent hours, and the findings that came in through an open port."""
 
 
 @main.command("sg-changes")
@@ -200,13 +202,13 @@ def coverage(evidence, store, since, until, account, region, fmt, ports, interne
 
 @main.command()
 @click.option("--evidence", required=True, type=click.Path(exists=True, path_type=Path),
-              help="A folder of CloudTrail logs (S3 layout or loose files) or a single file.")
+              help="A folder of CloudTrail logs and GuardDuty findings (S3 layout or loose files) or a single file of either.")
 @click.option("--store", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The store folder; created if absent, else only files it does not hold are converted.")
 @click.option("--progress/--no-progress", default=None, help="A progress bar of files and events (default: on a terminal).")
 @_clean_errors
 def ingest(evidence: Path, store: Path, progress: bool | None) -> None:
-    """Convert CloudTrail evidence once into a columnar store that every command can query with --store."""
+    """Convert CloudTrail logs and GuardDuty findings once into a columnar store that every command can query with --store."""
     from .evidence.layout import discover_files, discover_findings
     from .evidence.store import Store, ingest as run, ingest_findings
 

@@ -38,6 +38,13 @@ def test_every_command_has_help(path):
     assert "Usage:" in result.output and len(result.output.splitlines()) > 3
 
 
+def test_help_says_what_is_read():
+    assert "from CloudTrail logs and GuardDuty findings" in " ".join(run("--help").output.split())
+    for command in ("sg-changes", "findings", "ingest"):
+        text = " ".join(run(command, "--help").output.split())
+        assert "--evidence PATH A folder of CloudTrail logs and GuardDuty findings (S3 layout or loose files)" in text
+
+
 def test_ssh_exposure_json(demo, truth):
     result = run("ssh-exposure", "--evidence", str(demo / "evidence"), "--format", "json")
     assert result.exit_code == 0
