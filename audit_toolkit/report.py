@@ -14,7 +14,6 @@ renderer backslash-escapes it, and charts keep it out of mathtext (charts.label)
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -340,30 +339,11 @@ SECTIONS: list[Section] = [
 # --- the evidence appendix ------------------------------------------------------------------------
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def evidence_files(inv: Investigation) -> list[dict]:
-    """The input files with their SHA-256: from the store's catalog (hashed at ingest) or hashed now."""
-    if inv.store is not None:
-        from .evidence.store import Store
-
-        held = Store.open(inv.store)
-        return [{"path": p, "size": s["size"], "sha256": s["sha256"]} for p, s in sorted({**held.sources, **held.findings}.items())]
-    if inv.intake is None:
-        return []
-    found = []
-    read = inv.intake.files + (inv.findings_intake.files if inv.findings_intake is not None else [])  # GuardDuty too
-    for f in sorted(read, key=lambda f: f.path):
-        path = Path(f.path)
-        found.append({"path": f.path, "size": path.stat().st_size, "sha256": _sha256(path)} if path.is_file()
-                     else {"path": f.path, "size": None, "sha256": "(file no longer there)"})
-    return found
+    """The input files with the size and SHA-256 of the bytes that were read (by the scan, or at ingest)."""
+    read = [*(inv.intake.files if inv.intake else []), *(inv.findings_intake.files if inv.findings_intake else [])]
+    return [{"path": f.path, "size": f.size, "sha256": f.sha256 or f"(not read: {f.error})"}
+            for f in sorted(read, key=lambda f: f.path)]
 
 
 def inputs_line(inv: Investigation, files: list[dict]) -> str:
@@ -389,12 +369,15 @@ def queries_run(inv: Investigation) -> list[dict]:
 
 # --- rendering ------------------------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|!~&])")  # enough inline: no link, image, HTML, emphasis or cell break
+# Enough inline: no link, image, HTML, emphasis, math ($ on GitHub) or cell break.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|!~&$@])")
+_MD_AUTOLINK = re.compile(r":(?=//)|(?<=www)\.", re.IGNORECASE)  # GitHub links bare URLs: break them
 
 
 def md(value: object) -> str:
     """Evidence text made inert in Markdown, inline: one line, markup characters backslash-escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+    text = _MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+    return _MD_AUTOLINK.sub(lambda m: "\\" + m.group(), text)
 
 
 def _templates() -> jinja2.Environment:

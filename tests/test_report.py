@@ -18,11 +18,12 @@ from click.testing import CliRunner
 from audit_toolkit import report as rep
 from audit_toolkit.cli import main
 from audit_toolkit.demo import run_demo
+from audit_toolkit.evidence.store import ingest
 from audit_toolkit.investigation import Investigation
 from audit_toolkit.settings import Settings
 
 UA = "<script>alert('ua')</script>"
-DESCRIPTION = "</td><img src=x onerror=alert(1)> [click](javascript:alert(1)) | $x$ 踏み台"
+DESCRIPTION = "</td><img src=x onerror=alert(1)> [click](javascript:alert(1)) | $x$ https://a.example www.b.example c@d.example 踏み台"
 
 
 class Page(HTMLParser):
@@ -100,7 +101,8 @@ def test_log_text_in_the_markdown_is_escaped(hostile):
     text = re.sub(r"```sql\n.*?```", "", text, flags=re.S)  # our own SQL, fenced as code
     assert not re.search(r"(?<!\\)<", text) and not re.search(r"(?<!\\)\]\(javascript", text)  # every < and ] escaped
     assert r"\<script\>alert('ua')\</script\>" in text
-    assert r"\</td\>\<img src=x onerror=alert(1)\> \[click\](javascript:alert(1)) \| $x$ 踏み台" in text
+    assert (r"\</td\>\<img src=x onerror=alert(1)\> \[click\](javascript:alert(1)) \| \$x\$ https\://a.example"
+            r" www\.b.example c\@d.example 踏み台") in text
     # the hostile rule is one table row: its `|` did not add a cell
     [row] = [line for line in text.splitlines() if "sg-0bad" in line and "authorize" in line]
     header = next(line for line in text.splitlines() if line.startswith("| time | account"))
@@ -239,6 +241,21 @@ def test_the_appendix_has_every_input_file_hash_and_every_query(written, demo):
     assert report.files[0]["sha256"] in html and report.files[-1]["sha256"] in md
     assert f"sg_changes <span class=\"meta\">on duckdb {duckdb.__version__}</span>" in html
     assert "since='2026-11-03T00:00:00Z'" in "".join(by_name["sg_changes"]["params"])
+
+
+def test_the_appendix_hashes_the_bytes_that_were_read_not_the_file_as_it_is_now(tmp_path):
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    path = evidence / "trail.json"
+    read = json.dumps({"Records": [hostile_event()]}).encode()
+    path.write_bytes(read)
+    raw = Investigation.from_evidence(evidence)
+    ingest([path], tmp_path / "store")
+    stored = Investigation.from_store(tmp_path / "store")
+    path.write_bytes(b"rewritten after it was read")
+    expected = [{"path": str(path), "size": len(read), "sha256": hashlib.sha256(read).hexdigest()}]
+    assert rep.evidence_files(raw) == expected
+    assert rep.evidence_files(stored) == expected
 
 
 def test_sections_are_extensible_and_a_section_with_nothing_to_say_is_left_out(demo):

@@ -9,6 +9,7 @@ and the other records and files go on. For every file, read = used + rejected.
 from __future__ import annotations
 
 import gc
+import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ _HOSTNAME = re.compile(r"^[A-Za-z0-9.-]+$")  # 'ec2.amazonaws.com', 'AWS Interna
 class FileReport:
     path: str
     shape: str = ""  # records | array | lines | single | digest | empty
+    size: int | None = None  # of the bytes read, and their SHA-256: the record of what was examined
+    sha256: str | None = None
     read: int = 0
     used: int = 0
     rejected: int = 0
@@ -441,7 +444,7 @@ def read_cloudtrail_file(
 def _read(path: str | Path, data: bytes | None, only: frozenset[str] | None) -> tuple[pa.RecordBatch, FileReport]:
     report = FileReport(path=str(path))
     try:
-        text = _decompress(Path(path).read_bytes() if data is None else data)
+        text = _decompress(read_bytes(path, data, report))
         decoded = _decode_all(text, report) if only is None else _glance_all(text, report)
     except (OSError, EOFError, ValueError, msgspec.DecodeError) as e:  # truncated gzip, not JSON, ...
         report.error = _reason(e)
@@ -501,6 +504,13 @@ def _focused(text: bytes, events: list, times: list[str], indexes: list[int], on
     if not whole:  # most files of a real trail: building even an empty batch costs a millisecond
         return spine_batch
     return pa.concat_batches([_batch(whole, whole_times, whole_indexes, part, report), spine_batch])
+
+
+def read_bytes(path: str | Path, data: bytes | None, report: FileReport) -> bytes:
+    """The file's bytes (`data` if the caller has them already), their size and SHA-256 in the report."""
+    data = Path(path).read_bytes() if data is None else data
+    report.size, report.sha256 = len(data), hashlib.sha256(data).hexdigest()
+    return data
 
 
 def _empty() -> pa.RecordBatch:

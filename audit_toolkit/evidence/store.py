@@ -19,7 +19,6 @@ The raw first scan uses the same path into a temporary store (see engines/duckdb
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import json
 import os
 import sys
@@ -86,12 +85,13 @@ class Store:
 
     def intake(self) -> IntakeReport:
         """The intake report of every source file the store holds, as it was when it was converted."""
-        files = [FileReport(**s["report"]) for s in self.sources.values()]
+        files = [FileReport(**{"size": s["size"], "sha256": s["sha256"], **s["report"]}) for s in self.sources.values()]
         return IntakeReport(files=files, duplicates=self.duplicates)
 
     def findings_intake(self) -> IntakeReport:
         """The intake report of every GuardDuty findings file the store holds."""
-        return IntakeReport(files=[FileReport(**s["report"]) for s in self.findings.values()])
+        return IntakeReport(files=[FileReport(**{"size": s["size"], "sha256": s["sha256"], **s["report"]})
+                                   for s in self.findings.values()])
 
     def holds(self, path: Path) -> bool:
         known = self.sources.get(str(path.resolve()))
@@ -135,9 +135,8 @@ def _convert(task: _Task) -> tuple[str | None, int, list[dict]]:
     pending_rows = 0
     try:
         for path in task.paths:
-            data = Path(path).read_bytes()
-            batch, report = read_cloudtrail_file(path, data, task.only)
-            sources.append({"size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "report": asdict(report)})
+            batch, report = read_cloudtrail_file(path, only=task.only)
+            sources.append({"size": report.size, "sha256": report.sha256, "report": asdict(report)})
             if batch.num_rows:
                 pending.append(batch)
                 pending_rows += batch.num_rows
@@ -326,11 +325,10 @@ def ingest_findings(files: Iterable[Path], root: str | Path) -> IntakeReport:
     target = store.root / FINDINGS
     tables = [pq.read_table(target)] if target.exists() else []
     for path in todo:
-        data = Path(path).read_bytes()
-        table, file_report = read_guardduty_file(path, data)
+        table, file_report = read_guardduty_file(path)
         tables.append(table)
         report.files.append(file_report)
-        store.findings[str(Path(path).resolve())] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+        store.findings[str(Path(path).resolve())] = {"size": file_report.size, "sha256": file_report.sha256,
                                                      "report": asdict(file_report)}
     table, report.duplicates = unique_findings(pa.concat_tables(tables) if tables else GUARDDUTY_SCHEMA.empty_table())
     target.parent.mkdir(parents=True, exist_ok=True)
