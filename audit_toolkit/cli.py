@@ -72,10 +72,11 @@ def _range_checked(fn):
 
 
 def _zone(_ctx, _param, value: str | None) -> str | None:
+    """--tz checked while parsing, before any evidence is read; the same message as report.Audit.zone."""
     try:
         return value and ZoneInfo(value).key
     except (ZoneInfoNotFoundError, ValueError):
-        raise click.BadParameter(f"unknown time zone {value!r}: use an IANA name such as Asia/Tokyo") from None
+        raise click.ClickException(f"unknown display time zone {value!r}: use an IANA name such as Asia/Tokyo") from None
 
 
 def _remember_engine(ctx: click.Context, _param, value: str) -> str:
