@@ -233,7 +233,7 @@ ACTION_MARKERS = {"authorize": "^", "revoke": "v", "modify": "D", "create_group"
 def plot_changes(changes: pd.DataFrame, ax: Axes | None = None, *, settings: Settings | None = None,
                  max_actors: int = 10) -> Axes:
     """Security-group changes over time: one row per group, a marker per change coloured by actor,
-    shaped by action; failed attempts drawn hollow inside a black ring."""
+    shaped by action; failed attempts drawn hollow, ringed in the actor's colour."""
     zone = _zone(settings)
     rows = records(changes)
     keys = list(dict.fromkeys(_group_key(r) for r in rows))
@@ -249,16 +249,16 @@ def plot_changes(changes: pd.DataFrame, ax: Axes | None = None, *, settings: Set
         failed = r["error_code"] is not None
         ax.plot([_num(r["event_time"])], [y_of[_group_key(r)]], marker=ACTION_MARKERS.get(r["action"], "o"),
                 markersize=11 if failed else 8, linestyle="", color=color,
-                markerfacecolor="white" if failed else color, markeredgecolor="black" if failed else color,
-                markeredgewidth=2 if failed else 1, gid="failed" if failed else "change")
+                markerfacecolor="white" if failed else color, markeredgecolor=color,
+                markeredgewidth=2.5 if failed else 1, gid="failed" if failed else "change")
     handles = [Line2D([], [], marker="o", linestyle="", color=colors[a], label=label(a, 50)) for a in shown]
     if len(actors) > len(shown):
         handles.append(Line2D([], [], marker="o", linestyle="", color="#999999", label=f"{len(actors) - len(shown)} other actors"))
     handles += [Line2D([], [], marker=m, linestyle="", color="#555", label=a.replace("_", " "))
                 for a, m in ACTION_MARKERS.items() if any(r["action"] == a for r in rows)]
     if any(r["error_code"] is not None for r in rows):
-        handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="white", markeredgecolor="black",
-                              markeredgewidth=2, color="black", label="failed attempt"))
+        handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="white", markeredgecolor="#555",
+                              markeredgewidth=2.5, color="#555", label="failed attempt"))
     names = group_names(changes)
     ax.set_yticks(range(len(keys)), [_row_label(k, names) for k in keys], fontsize=8)
     ax.set_ylim(len(keys) - 0.5, -0.5)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from audit_toolkit.analysis.actors import resolve, tool_of
+from audit_toolkit.analysis.actors import principal, resolve, tool_of
 
 
 @pytest.mark.parametrize(
@@ -26,6 +26,18 @@ from audit_toolkit.analysis.actors import resolve, tool_of
 def test_identities(identity, actor, kind, arn, session):
     got = resolve(identity)
     assert (got["actor"], got["actor_type"], got["actor_arn"], got["session_name"]) == (actor, kind, arn, session)
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"access_key_id": "ASIAMALLORY000000001", "actor_arn": "arn:aws:iam::1:role/ops-admin", "actor": "x"}, "ASIAMALLORY000000001"),
+        ({"access_key_id": "AKIAALICE00000000001", "actor_arn": "arn:aws:iam::1:user/alice", "actor": "x"}, "arn:aws:iam::1:user/alice"),
+        ({"access_key_id": None, "actor_arn": None, "actor": "cloudformation.amazonaws.com"}, "cloudformation.amazonaws.com"),
+    ],
+)
+def test_the_principal_to_follow_is_the_session_where_credentials_are_temporary(change, expected):
+    assert principal(change) == expected
 
 
 def test_a_service_acting_for_a_principal_is_named():

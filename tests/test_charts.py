@@ -173,6 +173,7 @@ def test_same_actor_same_colour_other_actors_grouped():
     assert a1.get_color() == a2.get_color() != b.get_color()
     assert (a1.get_ydata()[0], a2.get_ydata()[0], b.get_ydata()[0]) == (0, 1, 1)
     assert c.get_color() == "#999999"
+    assert (b.get_markerfacecolor(), b.get_markeredgecolor()) == ("white", b.get_color())  # failed: hollow, b's colour
     assert legend(ax) == ["a", "b", "1 other actors", "authorize", "revoke", "modify", "failed attempt"]
 
 

@@ -158,7 +158,7 @@ def test_incident_notebook_finds_the_longest_window_its_actor_and_the_curated_me
     assert f"sg-0e000000000000005 0.0.0.0/0 opened 2026-11-03 09:30:00+00:00 by {truth['attacker']} from" \
         in text(tagged(nb, "answer-window"))
     assert "still open at the end of the evidence" in text(tagged(nb, "answer-window"))
-    assert "events by arn:aws:iam::111111111111:role/ops-admin" in text(tagged(nb, "answer-activity"))
+    assert "events by ASIAMALLORY000000001;" in text(tagged(nb, "answer-activity"))  # mallory's session, not the whole role
     assert "Client.UnauthorizedOperation" in text(tagged(nb, "answer-failed"))
     assert text(tagged(nb, "answer-correlated")).startswith(
         "Recon:EC2/PortProbeUnprotectedPort on i-0app000000000003 from 203.0.113.99 (Brazil, Probe Net Ltda) to port 22")

@@ -96,6 +96,15 @@ def resolve(row: dict) -> dict[str, str | None]:
     }
 
 
+def principal(row: dict | pd.Series) -> str | None:
+    """What Investigation.activity takes to follow the actor of one change: a temporary key (ASIA...)
+    belongs to one session, so a role's other sessions stay out; otherwise the actor's ARN, or its name."""
+    key = row.get("access_key_id")
+    if isinstance(key, str) and key.startswith("ASIA"):
+        return key
+    return row.get("actor_arn") or row.get("actor")
+
+
 def with_actors(events: pd.DataFrame) -> pd.DataFrame:
     """The events with the ACTOR_COLUMNS added, one resolution per distinct identity."""
     keys = ["identity_type", "identity_arn", "identity_account", "issuer_arn", "issuer_name",
