@@ -6,11 +6,11 @@ of a batch), and posts:
 - security-group operations, decided by the investigation's own normalizer
   (analysis.security_groups.normalize) and exposure rule (analysis.exposure.exposed_ports), so an
   alert and a later investigation agree on what opened SSH to the internet;
-- SNS subscription and topic changes;
 - every hit of the detection catalogue (analysis.detections: trail, GuardDuty and alert tampering,
-  other ways into an instance, root use, sign-ins without MFA, ...), decided by the same
-  `detections.evaluate` the batch `detect` uses, and shared under the same fingerprint (detection and
-  event id), so `notify --kind detections` later does not post them again;
+  SNS subscription and topic changes, other ways into an instance, root use, sign-ins without MFA, ...),
+  decided by the same `detections.evaluate` the batch `detect` uses, and shared under the same
+  fingerprint (detection and event id), so `notify --kind detections` later does not post them again;
+- other SNS subscription and topic calls (CreateTopic, ConfirmSubscription, ...), with their request;
 - GuardDuty findings at or above ALERT_MIN_SEVERITY (default 4: Medium and up), read and flattened by
   evidence.guardduty.findings_in, exactly as the batch reads the S3 export.
 Messages come from the same renderer, client and outbox as `share`.
@@ -129,13 +129,15 @@ def boxes(event: Mapping, settings: Settings, min_severity: float = DEFAULT_MIN_
     if source == "ec2.amazonaws.com" and name in EVENT_NAMES:
         rows = records(normalize(cloudtrail_frame(detail, event)))
         found += [("sg-changes", messages.sg_change(r, settings, exposed_ports(r, settings)), r) for r in rows]
-    if source == "sns.amazonaws.com" and name in SNS_EVENTS:
-        # SNS calls keep their own message, with the request parameters; no detection message on top.
-        return found + [("api-call", messages.api_call(detail, settings), {"event_id": detail.get("eventID")})]
     # The detection catalogue, decided exactly as `Investigation.detect` decides it (root use included).
     context = detections.Context(settings, frozenset(settings.trail_buckets))
     row = records(cloudtrail_frame(detail, event))[0]
-    return found + [("detections", messages.detection_hit(hit, settings), hit) for hit in detections.evaluate(row, context)]
+    hits = detections.evaluate(row, context)
+    found += [("detections", messages.detection_hit(hit, settings), hit) for hit in hits]
+    if source == "sns.amazonaws.com" and name in SNS_EVENTS and not hits:
+        # An SNS call no detection flags (CreateTopic, ...) still gets its own message, with the request.
+        found.append(("api-call", messages.api_call(detail, settings), {"event_id": detail.get("eventID")}))
+    return found
 
 
 def handle(event: Mapping, client: ChatworkClient, room: str, settings: Settings, outbox: Outbox,

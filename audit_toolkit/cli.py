@@ -174,15 +174,21 @@ DETECT_TABLE = ["event_time", "severity", "detection", "outcome", "account", "re
 COVERAGE_TABLE = ["kind", "account", "region", "start", "end", "hours", "ongoing", "trail", "actor"]
 
 
+_min_severity = click.option(  # one parser for every command: findings take the number, detections the band
+    "--min-severity", callback=lambda _c, _p, v: _severity_bound(v),
+    help="Only detections / findings at least this severe: low, medium, high, critical, or a GuardDuty number (0-10; 7 is high).")
+
+
 @main.command()
 @_scope
 @click.option("--only", multiple=True, help="Run only this detection id (repeatable; see --catalogue).")
-@click.option("--min-severity", type=click.Choice(["low", "medium", "high", "critical"]), help="Skip detections below this severity.")
+@_min_severity
 @click.option("--catalogue", is_flag=True, help="List the detections (id, severity, MITRE technique, events read) and exit.")
 def detect(evidence, store, since, until, account, region, fmt, ports, internet_prefix, only, min_severity, catalogue):
     """Run the detection catalogue: trail, GuardDuty and alert tampering, other ways in, identity; hits with their actors."""
     from .analysis.detections import catalogue_table, select
 
+    min_severity = min_severity and min_severity[1]  # the band's label
     if catalogue:
         table = catalogue_table(Settings.load().language)
         _emit(table[table["id"].isin([d.id for d in select(only, min_severity)])], fmt, ["id", "severity", "technique", "title", "events"])
@@ -228,8 +234,6 @@ FINDING_TABLE = ["severity", "severity_label", "type", "account", "region", "ins
                  "remote_ip", "remote_country", "local_port", "first_seen", "last_seen", "count", "sample"]
 CORRELATION_TABLE = ["group_id", "opened_at", "closed_at", "finding_type", "severity", "instance_id", "remote_ip",
                      "local_port", "first_seen", "last_seen", "count"]
-_min_severity = click.option("--min-severity", type=click.FloatRange(0, 10),
-                             help="Only findings at or above this severity (Low 1, Medium 4, High 7, Critical 9).")
 _types = click.option("--type", "types", multiple=True,
                       help="Only findings of this type (repeatable); a prefix ending in ':' or '/' takes a family, e.g. Recon:")
 _from_api = click.option("--from-api", is_flag=True,
@@ -258,6 +262,7 @@ def _open_findings(evidence, store, ports, internet_prefix, from_api, since, reg
 @_from_api
 def findings(evidence, store, since, until, account, region, fmt, ports, internet_prefix, min_severity, types, from_api):
     """GuardDuty findings (S3 export, get-findings JSON, EventBridge events, the API), one flat row each, most severe first."""
+    min_severity = min_severity and min_severity[0]  # the GuardDuty number
     inv = _open_findings(evidence, store, ports, internet_prefix, from_api, since, region, min_severity)
     _emit(inv.findings(since, until, account, region, min_severity, types), fmt, FINDING_TABLE)
 
@@ -269,6 +274,7 @@ def findings(evidence, store, since, until, account, region, fmt, ports, interne
 @_from_api
 def correlate(evidence, store, since, until, account, region, fmt, ports, internet_prefix, min_severity, types, from_api):
     """Which GuardDuty findings attacked an exposure window while it was open, each said in a sentence."""
+    min_severity = min_severity and min_severity[0]
     inv = _open_findings(evidence, store, ports, internet_prefix, from_api, since, region, min_severity)
     found = inv.correlate(since, until, account, region, min_severity, types)
     if fmt == "table" and len(found):
@@ -302,9 +308,7 @@ def _severity_bound(value: str | None) -> tuple[float, str] | None:
               default="ssh-exposure", show_default=True,
               help="What to share: each change, each exposure window, each detection hit, each GuardDuty finding, "
                    "each finding tied to a window, or one summary.")
-@click.option("--min-severity", callback=lambda _c, _p, v: _severity_bound(v),
-              help="Only detections / findings at least this severe: low, medium, high, critical, or a GuardDuty "
-                   "number (0-10; 7 is high).")
+@_min_severity
 @click.option("--dry-run", is_flag=True,
               help="Print exactly the messages that would be posted (--format json for a list); no token, no network.")
 @click.option("--outbox", type=click.Path(path_type=Path),

@@ -172,8 +172,14 @@ class Investigation:
         """
         chosen = detections.select(only, min_severity)
         ctx = detections.Context(self.settings, frozenset(self.settings.trail_buckets))
-        candidates = self.query(queries.union([d.query for d in chosen]), **queries.scope(since, until, account, region))
-        return detections.detect(candidates, chosen, ctx)
+        scope = queries.scope(since, until, account, region)
+        candidates = self.query(queries.union([d.query for d in chosen]), **scope)
+        # Trail buckets and security rules are learned from the whole evidence, as ssh_exposure replays
+        # from the start: a CreateTrail before `since` still names its bucket.
+        learners = [d.query for d in chosen if d.id in detections.LEARN_FROM_HISTORY]
+        whole = queries.scope()
+        history = self.query(queries.union(learners), **whole) if learners and scope != whole else None
+        return detections.detect(candidates, chosen, ctx, history)
 
     def coverage(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None,
                  min_hours: int = 1) -> pd.DataFrame:

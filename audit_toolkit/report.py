@@ -56,6 +56,7 @@ class Part:
     facts: list[str] = field(default_factory=list)
     charts: list[Chart] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
+    subsections: list[tuple[str, "Part"]] = field(default_factory=list)  # (title, what it shows), after the tables
 
 
 @dataclass(frozen=True)
@@ -291,20 +292,24 @@ def findings_section(a: Audit) -> Part | None:
     return part
 
 
-DETECTION_TABLE = {"event_time": "time", "severity": "severity", "title": "detection", "technique": "ATT&CK", "account": "account",
-                   "region": "region", "event_name": "event", "outcome": "outcome", "target": "target", "detail": "detail",
-                   "actor": "actor", "source_ip": "source IP"}
+DETECTION_TABLE = {"event_time": "time", "account": "account", "region": "region", "event_name": "event", "outcome": "outcome",
+                   "target": "target", "detail": "detail", "actor": "actor", "source_ip": "source IP"}
 
 
 def detections_section(a: Audit) -> Part | None:
+    """One sub-section per detection with hits, most severe first (catalogue order within a severity)."""
     if not hasattr(a.inv, "detect"):
         return None
+    from .analysis.detections import CATALOGUE, SEVERITIES
+
     hits = a.inv.detect(**a.scope)
     part = Part([f"{len(hits)} detection hits" + (f": {_counts(hits['severity'])}" if len(hits) else "")])
-    if len(hits):
-        order = {s: i for i, s in enumerate(("critical", "high", "medium", "low"))}
-        hits = hits.sort_values(["severity", "event_time"], key=lambda s: s.map(order) if s.name == "severity" else s, kind="stable")
-        part.tables.append(a.table("Detection hits, most severe first", hits, DETECTION_TABLE))
+    for d in sorted((d for d in CATALOGUE if d.id in set(hits["detection"])), key=lambda d: -SEVERITIES.index(d.severity)):
+        found = hits[hits["detection"] == d.id]
+        attempts = int((found["outcome"] == "attempt").sum())
+        part.subsections.append((f"{d.title_en} / {d.title_ja}", Part(
+            [f"{d.id}: severity {d.severity}, MITRE ATT&CK {d.technique}", f"{len(found)} hits, {attempts} of them attempts"],
+            tables=[a.table("Hits", found, DETECTION_TABLE)])))
     return part
 
 

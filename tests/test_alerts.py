@@ -93,7 +93,7 @@ def test_every_record_of_an_sns_batch_is_read(api, clock, tmp_path, ssh_open, ot
         "ポート 22 がインターネットに開放されました - セキュリティグループのインバウンドルールが追加されました",
         "セキュリティグループのインバウンドルールが追加されました",  # tcp/443 is not a watched port
         "セキュリティグループのインバウンドルールが削除されました",
-        "SNS サブスクリプションが追加されました",
+        "検知 中: SNS サブスクリプションの変更",  # a hit of the catalogue, posted as `notify --kind detections` would
         "SNS トピックが作成されました",
         "GuardDuty: Kubernetes API commonly used in Persistence tactics invoked by the anonymous user.",
         "GuardDuty: Blackholed domain name queried by EC2 instance i-99999999.",
@@ -164,9 +164,16 @@ def test_hostile_values_in_an_event_stay_inert(api, clock, tmp_path, others):
     detail["requestParameters"]["endpoint"] = "[toall][/code][/info][To:1]attacker@example.com"
     detail["userAgent"] = "[toall]"
     run(eventbridge(detail), api, clock, tmp_path)
-    [body] = api.bodies()
+    [body] = api.bodies()  # a detection hit
+    assert live_tags(body) == ["[info]", "[title]", "[/title]", "[/info]"]
+    assert "内容: subscribed email endpoint ［toall］［/code］［/info］［To:1］attacker@example.com" in body
+    created = json.loads(json.dumps(others["create_topic"]["detail"]))  # not a hit: its own message, request in a code block
+    created["requestParameters"]["name"] = "[toall][/code][/info][To:1]x"
+    created["userAgent"] = "[toall]"
+    run(eventbridge(created), api, clock, tmp_path)
+    body = api.bodies()[1]
     assert live_tags(body) == ["[info]", "[title]", "[/title]", "[code]", "[/code]", "[/info]"]
-    assert "［toall］［/code］［/info］［To:1］attacker@example.com" in body
+    assert "［toall］［/code］［/info］［To:1］x" in body
 
 
 def test_the_handler_entry_point_reads_its_configuration_from_the_environment(api, monkeypatch, tmp_path, ssh_open):

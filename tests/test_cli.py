@@ -206,3 +206,35 @@ def test_a_loose_folder_reads_get_findings_output_as_findings(tmp_path):
     result = run("findings", "--evidence", str(tmp_path), "--format", "json")
     assert result.stderr.splitlines() == [f"evidence {tmp_path}: {INTAKE.format(1, 1, 1)}", f"GuardDuty findings: {INTAKE.format(1, 1, 1)}"]
     assert [f["id"] for f in json.loads(result.stdout)] == [finding["id"]]
+
+
+@pytest.mark.parametrize("bound", ["high", "7"])
+def test_min_severity_takes_a_band_or_a_number_on_every_command(demo, truth, bound):
+    """findings, correlate, detect and notify read --min-severity with one parser: high and 7 are the same bound."""
+    from audit_toolkit.analysis.detections import BY_ID
+
+    evidence = str(demo / "evidence")
+    found = json.loads(run("findings", "--evidence", evidence, "--min-severity", bound, "--format", "json").stdout)
+    assert [(f["id"], f["severity"]) for f in found] == [("5e000000000000000000000000000005", 8.0)]
+    assert json.loads(run("correlate", "--evidence", evidence, "--min-severity", bound, "--format", "json").stdout) == []
+    low = {"high": "low", "7": "1"}[bound]  # every correlated finding is Low (2.0)
+    assert len(json.loads(run("correlate", "--evidence", evidence, "--min-severity", low, "--format", "json").stdout)) == 5
+    hits = json.loads(run("detect", "--evidence", evidence, "--min-severity", bound, "--format", "json").stdout)
+    story = [h for h in truth["detections"]["hits"] if BY_ID[h["detection"]].severity in ("high", "critical")]
+    assert len(hits) == len(story) + 1 == 51  # and root's call of 11-02 (high)
+    assert {h["severity"] for h in hits} == {"high", "critical"}
+    sent = json.loads(run("notify", "--evidence", evidence, "--room", "42", "--kind", "detections", "--min-severity", bound,
+                          "--dry-run", "--format", "json").stdout)
+    assert sorted(s["fingerprint"] for s in sent) == sorted({s["fingerprint"] for s in sent}) and len(sent) == 51
+    sent = json.loads(run("notify", "--evidence", evidence, "--room", "42", "--kind", "findings", "--min-severity", bound,
+                          "--dry-run", "--format", "json").stdout)
+    assert len(sent) == 1 and sent[0]["kind"] == "guardduty"
+
+
+@pytest.mark.parametrize("command", ["findings", "correlate", "detect", "notify"])
+def test_min_severity_out_of_range_is_refused_the_same_way(demo, command):
+    extra = ["--room", "42", "--dry-run"] if command == "notify" else []
+    for bad, reason in (("urgent", "expected low, medium, high, critical or a number from 0 to 10"),
+                        ("11", "a GuardDuty severity is from 0 to 10")):
+        result = CliRunner().invoke(main, [command, "--evidence", str(demo / "evidence"), *extra, "--min-severity", bad])
+        assert result.exit_code == 2 and f"Invalid value for '--min-severity': '{bad}': {reason}" in result.output

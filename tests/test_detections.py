@@ -318,3 +318,130 @@ def test_story_filters_by_only_and_severity(demo_inv, truth):
     critical = demo_inv.detect(min_severity="critical")
     assert set(critical["severity"]) == {"critical"}
     assert len(critical) == sum(1 for h in truth["detections"]["hits"] if BY_ID[h["detection"]].severity == "critical")
+
+
+# --- hostile records, history before the scope, and failed calls read as attempts ------------------
+
+def evidence_file(path, *calls) -> "Path":
+    """A loose CloudTrail file of these calls: (minute, name, source, request[, error]), by alice, a minute apart."""
+    import random
+    from datetime import datetime, timedelta, timezone
+
+    from audit_toolkit.synthetic import Scenario, user
+
+    s = Scenario(random.Random(1))
+    alice = user("111111111111", "alice", "AKIAALICE00000000001")
+    for minute, name, source, request, *error in calls:
+        s.call(datetime(2026, 11, 3, tzinfo=timezone.utc) + timedelta(minutes=minute), "111111111111", "us-east-1", alice,
+               name, request, source=source, error=error[0] if error else None)
+    path.write_text(json.dumps({"Records": [r for _, _, r in s.events]}))
+    return path
+
+
+MALFORMED = [  # (name, source, request, the detail it must give)
+    ("CreateNetworkAclEntry", EC2, {"networkAclId": "acl-null", "ruleNumber": 1, "egress": False, "ruleAction": "allow",
+                                    "aclProtocol": "6", "cidrBlock": "0.0.0.0/0", "portRange": {"from": None, "to": 22}},
+     "request could not be read (portRange.from is not a port number)"),
+    ("CreateNetworkAclEntry", EC2, {"networkAclId": "acl-list", "ruleNumber": 2, "egress": False, "ruleAction": "allow",
+                                    "aclProtocol": "6", "cidrBlock": "0.0.0.0/0", "portRange": [22, 22]},
+     "request could not be read (portRange is not an object)"),
+    ("ReplaceNetworkAclEntry", EC2, {"networkAclId": "acl-text", "ruleNumber": 3, "egress": False, "ruleAction": "allow",
+                                     "aclProtocol": "6", "cidrBlock": "0.0.0.0/0", "portRange": {"from": "ssh", "to": "22"}},
+     "request could not be read (portRange.from is not a port number)"),
+    ("UpdateDetector", GD, {"detectorId": "d-text", "dataSources": "S3Logs"}, "request could not be read (dataSources is not an object)"),
+    ("PutBucketLifecycle", "s3.amazonaws.com", {"bucketName": "trail-logs", "LifecycleConfiguration": {"Rule": {"Status": "Enabled", "Expiration": "1 day"}}},
+     "request could not be read (a lifecycle rule's Expiration is not an object)"),
+]
+
+
+@pytest.mark.parametrize("name, source, params, detail", MALFORMED, ids=[m[3].split("(")[1][:-1] + " " + m[0] for m in MALFORMED])
+def test_a_request_the_decision_cannot_read_is_a_hit_that_says_so(name, source, params, detail):
+    ctx = Context(trail_buckets=frozenset({"trail-logs"}))
+    [found] = evaluate(row(source, name, params), ctx)
+    assert (found["detail"], found["target"], found["actor"]) == (detail, None, "arn:aws:iam::111111111111:user/alice")
+    failed = evaluate(row(source, name, params, errorcode="AccessDenied"), ctx)
+    assert [(h["detail"], h["outcome"]) for h in failed] == [(f"attempted: {detail}", "attempt")]
+    assert hit("nacl_ssh_open", row(EC2, "CreateNetworkAclEntry", {**MALFORMED[0][2], "portRange": {"from": "22", "to": "22"}})) == \
+        "rule 1 allows port 22 from 0.0.0.0/0"  # a port given as text is still read
+
+
+def test_malformed_records_do_not_stop_detect_or_report(tmp_path):
+    from click.testing import CliRunner
+
+    from audit_toolkit.cli import main
+
+    trail = ("CreateTrail", "cloudtrail.amazonaws.com", {"name": "t", "s3BucketName": "trail-logs"})
+    path = evidence_file(tmp_path / "hostile.json", (0, *trail), *((i + 1, n, s, r) for i, (n, s, r, _) in enumerate(MALFORMED)),
+                         (9, "StopLogging", "cloudtrail.amazonaws.com", {"name": "t"}))
+    result = CliRunner().invoke(main, ["detect", "--evidence", str(path), "--format", "json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert [(h["detection"], h["detail"]) for h in found] == [
+        ("nacl_ssh_open", MALFORMED[0][3]), ("nacl_ssh_open", MALFORMED[1][3]), ("nacl_ssh_open", MALFORMED[2][3]),
+        ("guardduty_detector_disabled", MALFORMED[3][3]), ("trail_bucket_changed", MALFORMED[4][3]),
+        ("cloudtrail_stopped", "logging stopped")]  # the records after the malformed ones are read too
+    result = CliRunner().invoke(main, ["report", "--evidence", str(path), "--out", str(tmp_path / "out")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "report.md").read_text().count("request could not be read") == 5
+
+
+def test_trail_buckets_are_learned_before_the_scope(demo, demo_inv, truth):
+    """The story's CreateTrail is at 00:00:05; a --since after it still knows the trail's bucket."""
+    from click.testing import CliRunner
+
+    from audit_toolkit.cli import main
+
+    lifecycle = [h for h in truth["detections"]["hits"] if h["detection"] == "trail_bucket_changed"]
+    since = truth["detections"]["window"][0].replace("00:00:00", "00:01:00")
+    assert len(lifecycle) == 2 and all(h["event_time"] > since for h in lifecycle)
+    result = CliRunner().invoke(main, ["detect", "--evidence", str(demo / "evidence"), "--since", since, "--only", "trail_bucket_changed",
+                                       "--format", "json"], catch_exceptions=False)
+    found = json.loads(result.stdout)
+    assert [(h["event_id"], h["outcome"], h["detail"]) for h in found] == [
+        (lifecycle[0]["event_id"], "success", "logs expire after 1 days"), (lifecycle[1]["event_id"], "attempt", "attempted: logs expire after 1 days")]
+    assert len(demo_inv.detect(since=since, region="us-east-1", only=["trail_bucket_changed"])) == 2
+
+
+def test_put_rule_on_a_rule_that_delivered_security_events(tmp_path):
+    guardduty = json.dumps({"source": ["aws.guardduty"]})
+    path = evidence_file(
+        tmp_path / "rules.json",
+        (0, "PutRule", EB, {"name": "gd-to-sns", "eventPattern": guardduty}),  # hit: a rule naming a security source
+        (1, "PutRule", EB, {"name": "hub", "eventPattern": json.dumps({"source": ["aws.securityhub"]})}),
+        (2, "PutRule", EB, {"name": "nightly", "scheduleExpression": "cron(0 0 * * ? *)"}),  # never delivered: silent
+        (3, "PutRule", EB, {"name": "gd-to-sns", "eventPattern": json.dumps({"source": ["aws.none"]})}, ("AccessDenied", "no")),
+        (4, "PutRule", EB, {"name": "gd-to-sns", "eventPattern": json.dumps({"source": ["aws.none"]})}),
+        (5, "PutRule", EB, {"name": "gd-to-sns", "eventPattern": json.dumps({"source": ["aws.none"]})}),  # no longer delivered: silent
+        (6, "PutRule", EB, {"name": "hub", "eventPattern": json.dumps({"source": ["aws.securityhub"]}), "state": "DISABLED"}),
+        (7, "PutRule", EB, {"name": "hub", "scheduleExpression": "rate(1 day)", "state": "DISABLED"}),
+    )
+    inv = Investigation.from_evidence(path)
+    found = inv.detect(only=["eventbridge_security_rule_changed"])
+    assert list(zip(found["event_time"].dt.minute, found["target"], found["outcome"], found["detail"])) == [
+        (0, "gd-to-sns", "success", "rule delivering security events changed (state ENABLED)"),
+        (1, "hub", "success", "rule delivering security events changed (state ENABLED)"),
+        (3, "gd-to-sns", "attempt", "attempted: rule that delivered security events no longer matches them (state ENABLED)"),
+        (4, "gd-to-sns", "success", "rule that delivered security events no longer matches them (state ENABLED)"),
+        (6, "hub", "success", "rule delivering security events changed (state DISABLED)"),
+        (7, "hub", "success", "rule that delivered security events no longer matches them (state DISABLED)"),
+    ]
+    assert list(inv.detect(since="2026-11-03T00:04:00Z", only=["eventbridge_security_rule_changed"])["event_time"].dt.minute) == [4, 6, 7]
+    # A rule of the same name in another region or account is another rule.
+    moved = row(EB, "PutRule", {"name": "gd-to-sns", "eventPattern": "{}"}, eventid="x")
+    assert hit("eventbridge_security_rule_changed", moved, detections.learned(None, inv.events().assign(region="eu-west-1"))) is None
+
+
+def test_failed_real_trail_deletion_reads_as_an_attempt(invictus_hits, real_data):
+    from click.testing import CliRunner
+
+    from audit_toolkit.cli import main
+
+    deletes = invictus_hits[invictus_hits["detection"] == "cloudtrail_deleted"]
+    assert list(zip(deletes["outcome"], deletes["detail"])) == [
+        ("attempt", "attempted: trail deleted"), ("success", "trail deleted"), ("success", "trail deleted")]
+    assert set(invictus_hits.loc[invictus_hits["error_code"].notna(), "detail"].str[:11]) == {"attempted: "}
+    assert not invictus_hits.loc[invictus_hits["error_code"].isna(), "detail"].str.startswith("attempted").any()
+    result = CliRunner().invoke(main, ["detect", "--evidence", str(real_data / "invictus-ir-aws_dataset" / "CloudTrail"),
+                                       "--only", "cloudtrail_deleted"], catch_exceptions=False)
+    lines = [line for line in result.stdout.splitlines() if "DeleteTrail" in line]
+    assert len(lines) == 3 and "attempted: trail deleted" in lines[0] and "attempted" not in lines[1] + lines[2]

@@ -37,7 +37,11 @@ def athena() -> AthenaSettings:
 def test_detect_on_athena_gives_duckdbs_hits(aws_env, duck):
     values = queries.scope("2023-07-10T11:00:00Z", "2023-07-10T13:00:00Z")
     union = queries.union([d.query for d in CATALOGUE])
-    set_athena_results(aws_env, [athena_result(duck.query(union, **values), athena_types(duck, union, values))])
+    # Trail buckets and security rules are learned from the whole evidence: a second, narrow query.
+    history = queries.union(["detect_eventbridge_security_rule_changed", "detect_trail_bucket_changed"])
+    whole = queries.scope()
+    set_athena_results(aws_env, [athena_result(duck.query(union, **values), athena_types(duck, union, values)),
+                                 athena_result(duck.query(history, **whole), athena_types(duck, history, whole))])
     reports = []
     inv = Investigation.on_athena(athena(), on_report=reports.append)
     hits = inv.detect(since="2023-07-10T11:00:00Z", until="2023-07-10T13:00:00Z")
@@ -45,8 +49,8 @@ def test_detect_on_athena_gives_duckdbs_hits(aws_env, duck):
     expected = duck.detect(since="2023-07-10T11:00:00Z", until="2023-07-10T13:00:00Z")
     pd.testing.assert_frame_equal(hits, expected)
     assert len(hits) == 32 and set(hits[hits["detection"] == "cloudtrail_stopped"]["outcome"]) == {"attempt"}
-    assert [entry["query"] for entry in inv.log] == [union.name]  # one scan for the whole catalogue
-    assert [r.state for r in reports] == ["SUCCEEDED"]
+    assert [entry["query"] for entry in inv.log] == [union.name, history.name]  # one scan for the whole catalogue
+    assert [r.state for r in reports] == ["SUCCEEDED", "SUCCEEDED"]
     submitted = boto3.client("athena").get_query_execution(QueryExecutionId=reports[0].query_id)["QueryExecution"]["Query"]
     assert "eventname IN ('Subscribe', 'Unsubscribe', 'SetSubscriptionAttributes')" in submitted
     assert "eventname IN ('LeaveOrganization')" in submitted and "useridentity.type = 'Root'" in submitted

@@ -21,7 +21,7 @@ from audit_toolkit.cli import main
 from audit_toolkit.investigation import Investigation
 from audit_toolkit.settings import Settings
 from fake_chatwork import TOKEN, api, clock  # noqa: F401 (api, clock: fixtures)
-from real_data import cloudtrail_record, invictus
+from real_data import cloudtrail_record, elastic_lines, invictus
 from test_alerts import eventbridge, sns
 from test_chatwork_notation import live_tags
 from test_deploy import _CfnLoader
@@ -39,7 +39,7 @@ def test_a_failed_stop_is_shown_as_an_attempt(real_hits):
     ja = messages.detection_hit(stop, Settings(display_tz="Asia/Tokyo")).render()
     assert "[title]検知 重大: CloudTrail ログ記録の停止 - 未遂 (失敗した操作)[/title]" in ja
     assert "日時: 2023-07-10 21:00:42 JST" in ja and "エラー: TrailNotFoundException" in ja
-    assert "内容: logging stopped" in ja and "対象: stratus-red-team-ct-stop-trail-qzbgnfqisx" in ja
+    assert "内容: attempted: logging stopped" in ja and "対象: stratus-red-team-ct-stop-trail-qzbgnfqisx" in ja
     en = messages.detection_hit(stop, Settings(language="en")).render()
     assert "[title]Detection Critical: CloudTrail logging stopped - attempt (the call failed)[/title]" in en
     assert "MITRE ATT&CK: T1562.008 Impair Defenses: Disable or Modify Cloud Logs" in en
@@ -77,6 +77,29 @@ def test_the_lambda_posts_real_hits_with_the_fingerprint_notify_uses(api, clock,
     assert titles == ["検知 重大: CloudTrail ログ記録の停止 - 未遂 (失敗した操作)", "検知 中: MFA なしのコンソールサインイン"]
     batch_side = {o.fingerprint for o in messages_for(real_hits, "detections", Settings())}
     assert {o.fingerprint for o in report.sent} <= batch_side  # notify afterwards finds them already posted
+
+
+def test_the_lambda_alerts_sns_hits_as_detections_with_notifys_fingerprint(api, clock, tmp_path):  # noqa: F811
+    """An SNS call the catalogue hits is posted once, as a detection, root use included; one it does not
+    hit (CreateTopic) keeps its own message."""
+    subscribe = elastic_lines("cloudtrail/test-subscribe-json.log")[0]
+    by_root = {**subscribe, "eventID": "root-subscribe-1", "userIdentity": {
+        "type": "Root", "principalId": subscribe["recipientAccountId"], "arn": f"arn:aws:iam::{subscribe['recipientAccountId']}:root",
+        "accountId": subscribe["recipientAccountId"]}}
+    create = elastic_lines("cloudtrail/test-create-topic-json.log")[0]
+    (tmp_path / "sns.json").write_text(json.dumps({"Records": [subscribe, by_root, create]}))
+    batch_hits = Investigation.from_evidence(tmp_path / "sns.json").detect()
+    assert sorted(zip(batch_hits["event_id"], batch_hits["detection"])) == [
+        (subscribe["eventID"], "sns_subscription_changed"), ("root-subscribe-1", "root_used"), ("root-subscribe-1", "sns_subscription_changed")]
+    client = ChatworkClient(Token(TOKEN), base_url=api.base, clock=clock, sleep=clock.sleep)
+    report = alerts.handle(sns(eventbridge(subscribe), eventbridge(by_root), eventbridge(create)), client, "42",
+                           Settings(language="en"), Outbox(tmp_path / "o.sqlite"))
+    notify_side = [o.fingerprint for o in messages_for(batch_hits, "detections", Settings())]
+    assert sorted(o.fingerprint for o in report.sent if o.kind == "detections") == sorted(notify_side)
+    assert [o.kind for o in report.sent] == ["detections", "detections", "detections", "api-call"]
+    assert [b.split("[title]", 1)[1].split("[/title]", 1)[0] for b in api.bodies()] == [
+        "Detection Medium: SNS subscription changed", "Detection Medium: SNS subscription changed",
+        "Detection High: Root user activity", "SNS topic created"]
 
 
 def test_root_activity_is_alerted(api, clock, tmp_path):  # noqa: F811

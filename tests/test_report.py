@@ -152,7 +152,7 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     assert alice[0][11] == "2h 30m" and alice[0][12] == "closed"
     rules = {r[5] for r in parts["changes"].tables[0].rows}
     assert {"ingress all traffic from 0.0.0.0/0", "ingress tcp/20-25 from 0.0.0.0/0", "egress all traffic to 0.0.0.0/0", "ingress tcp/5432 from sg-0b000000000000002", ""} <= rules
-    assert parts["detections"].facts == ["0 detection hits"] and parts["detections"].tables == []  # root acted on 11-02
+    assert parts["detections"].facts == ["0 detection hits"] and parts["detections"].subsections == []  # root acted on 11-02
     # The demo's silences and outages are on 11-04.
     assert parts["coverage"].facts == ["0 runs of hours with no event (0 hours in all)", "0 logging outages"]
 
@@ -195,7 +195,7 @@ def test_the_exposure_chart_has_no_finding_markers_without_findings(tmp_path, ex
 
 
 def test_detections_are_reported_most_severe_first(demo, truth):
-    from audit_toolkit.analysis.detections import BY_ID
+    from audit_toolkit.analysis.detections import BY_ID, CATALOGUE
 
     inv = Investigation.from_evidence(demo / "evidence")
     parts = dict((s.id, p) for s, p in rep.build(inv).parts)
@@ -211,12 +211,28 @@ def test_detections_are_reported_most_severe_first(demo, truth):
     count, _, counts = part.facts[0].partition(" detection hits: ")
     assert int(count) == len(hits) == len(story) + 1 == 73
     assert dict((k, int(v)) for k, v in (c.split(" ") for c in counts.split(", "))) == expected
-    rows = part.tables[0].rows
-    assert [r[1] for r in rows] == sorted((r[1] for r in rows), key=["critical", "high", "medium", "low"].index)
-    first = min((h for h in story if BY_ID[h["detection"]].severity == "critical"), key=lambda h: h["event_time"])
-    assert rows[0][:3] == [first["event_time"].replace("T", " ").replace("Z", " UTC"), "critical", BY_ID[first["detection"]].title_en]
-    root = [r for r in rows if r[0] == "2026-11-02 08:00:00 UTC"]
-    assert [(r[1], r[2], r[10]) for r in root] == [("high", "Root user activity", "root (333333333333)")]
+    # One sub-section per detection with hits, most severe first, catalogue order within a severity.
+    order = ["critical", "high", "medium", "low"]
+    played = [d for d in CATALOGUE if d.id in set(hits["detection"])]
+    expected_ids = sorted(played, key=lambda d: order.index(d.severity))
+    assert len(played) == 35 and part.tables == []
+    assert [title for title, _ in part.subsections] == [f"{d.title_en} / {d.title_ja}" for d in expected_ids]
+    by_title = dict(part.subsections)
+    for d in played:
+        sub = by_title[f"{d.title_en} / {d.title_ja}"]
+        mine = [h for h in story if h["detection"] == d.id] + ([{"outcome": "success"}] if d.id == "root_used" else [])
+        assert sub.facts == [f"{d.id}: severity {d.severity}, MITRE ATT&CK {d.technique}",
+                             f"{len(mine)} hits, {sum(h['outcome'] == 'attempt' for h in mine)} of them attempts"]
+        [table] = sub.tables
+        assert table.columns == ["time", "account", "region", "event", "outcome", "target", "detail", "actor", "source IP"]
+        assert len(table.rows) == len(mine) and [r[0] for r in table.rows] == sorted(r[0] for r in table.rows)
+    stopped = by_title["CloudTrail logging stopped / CloudTrail ログ記録の停止"].tables[0].rows
+    stops = [h for h in story if h["detection"] == "cloudtrail_stopped"]
+    assert [(r[0], r[4], r[6]) for r in stopped] == [(h["event_time"].replace("T", " ").replace("Z", " UTC"), h["outcome"],
+                                                      "attempted: logging stopped" if h["outcome"] == "attempt" else "logging stopped")
+                                                     for h in stops]
+    root = by_title["Root user activity / ルートユーザーの利用"].tables[0].rows
+    assert [(r[4], r[7]) for r in root if r[0] == "2026-11-02 08:00:00 UTC"] == [("success", "root (333333333333)")]
 
 
 def test_times_are_shown_in_the_display_zone(demo):

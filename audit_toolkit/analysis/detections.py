@@ -5,16 +5,18 @@ candidate events, and one Python decision (`match`) that says whether a candidat
 The batch investigation and the real-time Lambda both call `match` on rows of the same shape (the
 columns every detection query selects), so the two cannot disagree about an event.
 
-A failed call (`errorcode`) is a hit with outcome "attempt": a StopLogging that failed did not stop
-logging, and is shown as what it was. Strings read from the evidence are untrusted; they go into
-`target` and `detail` as data, and the renderers escape them.
+A failed call (`errorcode`) is a hit with outcome "attempt" and a detail that starts "attempted: ": a
+StopLogging that failed did not stop logging, and is shown as what it was. Strings read from the
+evidence are untrusted; they go into `target` and `detail` as data, and the renderers escape them. A
+request whose fields a decision cannot read (a list where an object belongs, text for a port) is a hit
+whose detail says so: a tampering call we cannot parse is still worth showing.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping
 
 import pandas as pd
@@ -38,6 +40,7 @@ class Context:
 
     settings: Settings = field(default_factory=Settings)
     trail_buckets: frozenset[str] = frozenset()  # buckets that receive a trail's logs
+    security_rule_calls: frozenset[str] = frozenset()  # PutRule calls (event ids) on a rule that delivered security events
 
 
 Decision = tuple[str | None, str] | None  # (target, detail) for a hit; None for no hit
@@ -73,6 +76,23 @@ class Detection:
 
 
 # --- reading request parameters -----------------------------------------------------------------
+
+class Unreadable(ValueError):
+    """A request field of a shape the decision cannot read; `match` makes the call a hit that says so."""
+
+
+def _object(value: Any, what: str) -> dict:
+    """A JSON object, {} for nothing; anything else is unreadable."""
+    if value is None or isinstance(value, dict):
+        return value or {}
+    raise Unreadable(f"{what} is not an object")
+
+
+def _port(value: Any, what: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) or isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    raise Unreadable(f"{what} is not a port number")
+
 
 def _json(text: Any) -> Any:
     if text is None or isinstance(text, (dict, list)):
@@ -184,9 +204,9 @@ def _trail_bucket(row: dict, req: dict, ctx: Context) -> Decision:
         return None
     name = row["eventname"]
     if name == "PutBucketLifecycle":
-        rules = _list((req.get("LifecycleConfiguration") or {}).get("Rule"))
-        days = sorted({str((r.get("Expiration") or {}).get("Days")) for r in rules
-                       if isinstance(r, dict) and r.get("Expiration") and r.get("Status", "Enabled") == "Enabled"})
+        rules = [_object(r, "a lifecycle Rule") for r in _list(_object(req.get("LifecycleConfiguration"), "LifecycleConfiguration").get("Rule"))]
+        expirations = [_object(r.get("Expiration"), "a lifecycle rule's Expiration") for r in rules if r.get("Status", "Enabled") == "Enabled"]
+        days = sorted({str(e.get("Days")) for e in expirations if e})
         return (bucket, f"logs expire after {', '.join(days)} days") if days else None
     if name == "PutBucketPolicy":
         grants = any("cloudtrail.amazonaws.com" in json.dumps(s.get("Principal")) and s.get("Effect") == "Allow"
@@ -206,7 +226,7 @@ def _guardduty_disabled(row: dict, req: dict, ctx: Context) -> Decision:
                  if isinstance(f, dict) and str(f.get("status", "")).upper() == "DISABLED")
     if off:
         return detector, f"protection features disabled: {', '.join(off)}"
-    sources = req.get("dataSources") or {}
+    sources = _object(req.get("dataSources"), "dataSources")
     off = sorted(k for k, v in sources.items() if isinstance(v, dict) and _false(v.get("enable")))
     return (detector, f"data sources disabled: {', '.join(off)}") if off else None
 
@@ -244,12 +264,20 @@ SECURITY_SOURCES = ("aws.guardduty", "aws.cloudtrail", "aws.securityhub", "aws.c
                     "AWS API Call via CloudTrail", "GuardDuty Finding", "Security Hub")
 
 
-def _put_rule(row: dict, req: dict, ctx: Context) -> Decision:
+def _names_security_source(req: dict) -> bool:
     pattern = str(req.get("eventPattern") or "")
-    if not any(s in pattern for s in SECURITY_SOURCES):
-        return None
+    return any(s in pattern for s in SECURITY_SOURCES)
+
+
+def _put_rule(row: dict, req: dict, ctx: Context) -> Decision:
+    """A rule that names a security source, set or changed; or a rule that delivered security events
+    (learned from earlier PutRule calls, learn_security_rule_calls) given a pattern that no longer does."""
     state = req.get("state") or "ENABLED"
-    return req.get("name"), f"rule delivering security events changed (state {state})"
+    if _names_security_source(req):
+        return req.get("name"), f"rule delivering security events changed (state {state})"
+    if row.get("eventid") in ctx.security_rule_calls:
+        return req.get("name"), f"rule that delivered security events no longer matches them (state {state})"
+    return None
 
 
 def _nacl_ssh(row: dict, req: dict, ctx: Context) -> Decision:
@@ -264,11 +292,11 @@ def _nacl_ssh(row: dict, req: dict, ctx: Context) -> Decision:
     if net.prefixlen > ctx.settings.internet_prefix_len:
         return None
     protocol = str(req.get("aclProtocol", ""))
-    ports = req.get("portRange") or {}
     if protocol == "-1":
         low, high = 0, 65535
     elif protocol in ("6", "tcp"):
-        low, high = int(ports.get("from", 0)), int(ports.get("to", 65535))
+        ports = _object(req.get("portRange"), "portRange")
+        low, high = _port(ports.get("from", 0), "portRange.from"), _port(ports.get("to", 65535), "portRange.to")
     else:
         return None
     open_ports = [p for p in ctx.settings.watched_ports if low <= p <= high]
@@ -568,10 +596,15 @@ def match(detection: Detection, row: Mapping, ctx: Context | None = None) -> dic
     if not detection.reads(row):
         return None
     row = dict(row)
-    decided = detection.decide(row, json_object(row.get("requestparameters")), ctx or Context())
+    try:
+        decided = detection.decide(row, json_object(row.get("requestparameters")), ctx or Context())
+    except Exception as e:  # noqa: BLE001 - evidence is hostile input: a call the decision cannot read is shown, not lost
+        decided = None, f"request could not be read ({e if isinstance(e, Unreadable) else type(e).__name__})"
     if decided is None:
         return None
     target, detail = decided
+    if row.get("errorcode"):
+        detail = f"attempted: {detail}"  # a failed call changed nothing: never state the change
     who = resolve(row)
     return {
         "detection": detection.id, "severity": detection.severity, "title": detection.title_en,
@@ -588,6 +621,10 @@ def evaluate(row: Mapping, ctx: Context | None = None, detections: Iterable[Dete
     return [hit for d in detections if (hit := match(d, row, ctx)) is not None]
 
 
+# Detections whose decision learns from other events (learned): their queries also run over the whole evidence.
+LEARN_FROM_HISTORY = ("trail_bucket_changed", "eventbridge_security_rule_changed")
+
+
 def learn_trail_buckets(events: pd.DataFrame, settings: Settings | None = None) -> frozenset[str]:
     """Buckets that receive a trail's logs: named by CreateTrail/UpdateTrail in the evidence, or configured."""
     found = set(getattr(settings or Settings(), "trail_buckets", ()) or ())
@@ -599,18 +636,44 @@ def learn_trail_buckets(events: pd.DataFrame, settings: Settings | None = None) 
     return frozenset(found)
 
 
+def learn_security_rule_calls(events: pd.DataFrame) -> frozenset[str]:
+    """The PutRule calls (event ids) made on a rule that delivered security events just before: the
+    successful PutRule calls replayed in time order, per account, region and rule name."""
+    if not len(events):
+        return frozenset()
+    puts = events[(events["eventsource"] == EB) & (events["eventname"] == "PutRule")]
+    puts = puts.sort_values("eventtime", key=lambda t: pd.to_datetime(t, utc=True, format="ISO8601", errors="coerce"), kind="stable")
+    delivering, found = set(), set()
+    for row in records(puts):
+        req = json_object(row.get("requestparameters"))
+        rule = (row.get("account"), row.get("region"), str(req.get("name")))
+        if rule in delivering and row.get("eventid"):
+            found.add(str(row["eventid"]))
+        if not row.get("errorcode"):  # a failed PutRule changed nothing
+            (delivering.add if _names_security_source(req) else delivering.discard)(rule)
+    return frozenset(found)
+
+
+def learned(ctx: Context | None, history: pd.DataFrame) -> Context:
+    """The context with what the evidence teaches: the trails' buckets and the PutRule calls on security rules."""
+    ctx = ctx or Context()
+    return replace(ctx, trail_buckets=ctx.trail_buckets | learn_trail_buckets(history),
+                   security_rule_calls=ctx.security_rule_calls | learn_security_rule_calls(history))
+
+
 def hits(detection: Detection, events: pd.DataFrame, ctx: Context | None = None) -> pd.DataFrame:
     """The hits among a detection query's rows, in time order."""
-    if detection.id == "trail_bucket_changed":
-        ctx = Context((ctx or Context()).settings, (ctx or Context()).trail_buckets | learn_trail_buckets(events))
-    found = [h for row in records(events) if (h := match(detection, row, ctx)) is not None]
-    return to_frame(found)
+    ctx = learned(ctx, events)
+    return to_frame([h for row in records(events) if (h := match(detection, row, ctx)) is not None])
 
 
-def detect(candidates: pd.DataFrame, chosen: Iterable[Detection] = CATALOGUE, ctx: Context | None = None) -> pd.DataFrame:
-    """The hits of several detections among the rows of their union query: each row read once."""
-    ctx = ctx or Context()
-    ctx = Context(ctx.settings, ctx.trail_buckets | learn_trail_buckets(candidates))
+def detect(candidates: pd.DataFrame, chosen: Iterable[Detection] = CATALOGUE, ctx: Context | None = None,
+           history: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The hits of several detections among the rows of their union query: each row read once.
+
+    `history`: the LEARN_FROM_HISTORY queries' rows over the whole evidence, when the candidates are a
+    narrower scope (default: the candidates themselves)."""
+    ctx = learned(ctx, candidates if history is None else history)
     chosen = list(chosen)
     return to_frame([hit for row in records(candidates) for hit in evaluate(row, ctx, chosen)])
 

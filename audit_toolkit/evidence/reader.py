@@ -347,11 +347,12 @@ def _check(event: Event, index: int, report: FileReport) -> str | None:
     return time
 
 
-# The usual record, which _check would pass without a word: checked a column at a time, in Arrow.
-# Days 29-31 are left to _check, which knows the length of each month.
+# The usual record, which _check would pass without a word: its time and source IP checked a column
+# at a time in Arrow, the rest in C-speed Python. Days 29-31 are left to _check, which knows the
+# length of each month.
 _USUAL_TIME = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\dZ$"
 _USUAL_IP = f"^{_IPV4.pattern}$"
-_KNOWN_VERSIONS = pa.array(sorted(KNOWN_EVENT_VERSIONS), pa.string())
+_USUAL_VERSIONS = KNOWN_EVENT_VERSIONS | {None}
 
 
 def _check_all(decoded: list, report: FileReport) -> tuple[list[int], list[str]]:
@@ -363,21 +364,16 @@ def _check_all(decoded: list, report: FileReport) -> tuple[list[int], list[str]]
     if not decoded or None in decoded:  # a file with records that are not even CloudTrail records
         usual = [False] * len(decoded)
     else:
-        def column(attr: str) -> pa.Array:
-            return pa.array(_attr(decoded, attr), pa.string())
-
-        ips, versions = column("sourceIPAddress"), column("eventVersion")
-        named = pc.and_(pc.greater(pc.utf8_length(column("eventName")), 0), pc.greater(pc.utf8_length(column("eventSource")), 0))
-        timed = pc.match_substring_regex(column("eventTime"), _USUAL_TIME)
-        known = pc.or_(pc.is_null(versions), pc.is_in(versions, _KNOWN_VERSIONS))
-        placed = pc.or_(pc.is_null(ips), pc.or_(pc.equal(ips, "AWS Internal"), pc.match_substring_regex(ips, _USUAL_IP)))
-        usual = pc.and_(pc.and_(named, timed), pc.and_(known, placed))
-        usual = pc.fill_null(usual, False).to_pylist()
-        identities = _attr(decoded, "userIdentity")
-        if None in identities:  # null where an object was expected
-            usual = [u and i is not None for u, i in zip(usual, identities)]
-        elif all(usual):  # a trail's file, as it nearly always is
-            return list(range(len(decoded))), _attr(decoded, "eventTime")
+        times, ips = _attr(decoded, "eventTime"), pa.array(_attr(decoded, "sourceIPAddress"), pa.string())
+        placed = pc.or_kleene(pc.is_null(ips), pc.or_(pc.equal(ips, "AWS Internal"), pc.match_substring_regex(ips, _USUAL_IP)))
+        fine = pc.fill_null(pc.and_(pc.match_substring_regex(pa.array(times, pa.string()), _USUAL_TIME), placed), False)
+        names, sources = _attr(decoded, "eventName"), _attr(decoded, "eventSource")
+        versions, identities = _attr(decoded, "eventVersion"), _attr(decoded, "userIdentity")
+        if (pc.all(fine).as_py() and all(names) and all(sources) and set(versions) <= _USUAL_VERSIONS
+                and None not in identities):  # a trail's file, as it nearly always is
+            return list(range(len(decoded))), times
+        usual = [f and bool(n) and bool(s) and u is not None and v in _USUAL_VERSIONS
+                 for f, n, s, u, v in zip(fine.to_pylist(), names, sources, identities, versions)]
     indexes, times = [], []
     for index, (event, fine) in enumerate(zip(decoded, usual)):
         if event is None:  # rejected already, with its reason, when it was decoded
