@@ -6,11 +6,12 @@ import functools
 import sys
 from dataclasses import replace
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 import pandas as pd
 
-from . import export
+from . import export, queries
 from .analysis import security_groups
 from .errors import AuditToolkitError
 from .investigation import Investigation
@@ -38,7 +39,8 @@ def _scope(fn, output: bool = True):
     """The options every evidence command takes (`output`: it prints a table, CSV or JSON)."""
     options = [
         click.option("--evidence", type=click.Path(exists=True, path_type=Path),
-                     help="A folder of CloudTrail logs (S3 layout or loose files) or a single file (duckdb engine)."),
+                     help="A folder of CloudTrail logs and GuardDuty findings (S3 layout or loose files) or a single file "
+                          "of either (duckdb engine)."),
         click.option("--store", type=click.Path(file_okay=False, path_type=Path),
                      help="A columnar store made by `ingest`; with --evidence, new files are ingested first."),
         click.option("--engine", type=click.Choice(["duckdb", "athena"]), default="duckdb", show_default=True,
@@ -56,7 +58,25 @@ def _scope(fn, output: bool = True):
     ]
     for option in reversed(options):
         fn = option(fn)
-    return _clean_errors(fn)
+    return _clean_errors(_range_checked(fn))
+
+
+def _range_checked(fn):
+    """--since/--until checked before any evidence is read: a typo or a reversed range fails at once."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        queries.scope(kwargs["since"], kwargs["until"])
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _zone(_ctx, _param, value: str | None) -> str | None:
+    """--tz checked while parsing, before any evidence is read; the same message as report.Audit.zone."""
+    try:
+        return value and ZoneInfo(value).key
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.ClickException(f"unknown display time zone {value!r}: use an IANA name such as Asia/Tokyo") from None
 
 
 def _remember_engine(ctx: click.Context, _param, value: str) -> str:
@@ -104,7 +124,7 @@ def _report_intake(inv: Investigation) -> None:
 def _report_problems(intake) -> None:
     for f in intake.problems:
         reason = f.error or "; ".join(f.rejections + f.warnings)
-        click.echo(f"  {f.path}: read {f.read}, used {f.used}, rejected {f.rejected}: {reason}", err=True)
+        click.echo(export.visible(f"  {f.path}: read {f.read}, used {f.used}, rejected {f.rejected}: {reason}"), err=True)
 
 
 def _emit(frame, fmt: str, columns: list[str]) -> None:
@@ -119,7 +139,8 @@ def _emit(frame, fmt: str, columns: list[str]) -> None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="audit_toolkit")
 def main() -> None:
-    """Forensics for AWS accounts from CloudTrail: who changed security groups, who opened SSH, when."""
+    """Forensics for AWS accounts from CloudTrail logs and GuardDuty findings: who changed security groups, who
+    opened SSH and when, detections of tampering, silent hours, and the findings that came in through an open port."""
 
 
 @main.command("sg-changes")
@@ -188,13 +209,13 @@ def coverage(evidence, store, since, until, account, region, fmt, ports, interne
 
 @main.command()
 @click.option("--evidence", required=True, type=click.Path(exists=True, path_type=Path),
-              help="A folder of CloudTrail logs (S3 layout or loose files) or a single file.")
+              help="A folder of CloudTrail logs and GuardDuty findings (S3 layout or loose files) or a single file of either.")
 @click.option("--store", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The store folder; created if absent, else only files it does not hold are converted.")
 @click.option("--progress/--no-progress", default=None, help="A progress bar of files and events (default: on a terminal).")
 @_clean_errors
 def ingest(evidence: Path, store: Path, progress: bool | None) -> None:
-    """Convert CloudTrail evidence once into a columnar store that every command can query with --store."""
+    """Convert CloudTrail logs and GuardDuty findings once into a columnar store that every command can query with --store."""
     from .evidence.layout import discover_files, discover_findings
     from .evidence.store import Store, ingest as run, ingest_findings
 
@@ -257,7 +278,7 @@ def correlate(evidence, store, since, until, account, region, fmt, ports, intern
     inv = _open_findings(evidence, store, ports, internet_prefix, from_api, since, region, min_severity)
     found = inv.correlate(since, until, account, region, min_severity, types)
     if fmt == "table" and len(found):
-        click.echo("\n".join(f"- {s}" for s in found["summary"]) + "\n")
+        click.echo("\n".join(f"- {export.visible(s)}" for s in found["summary"]) + "\n")
     _emit(found, fmt, CORRELATION_TABLE)
 
 
@@ -326,7 +347,7 @@ def notify(evidence, store, since, until, account, region, fmt, ports, internet_
 @functools.partial(_scope, output=False)
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for report.html (self-contained), report.md and charts/*.png.")
-@click.option("--tz", help="Time zone of the times shown, e.g. Asia/Tokyo (default UTC, or AUDIT_TOOLKIT_DISPLAY_TZ).")
+@click.option("--tz", callback=_zone, help="Time zone of the times shown, e.g. Asia/Tokyo (default UTC, or AUDIT_TOOLKIT_DISPLAY_TZ).")
 def report(evidence, store, since, until, account, region, ports, internet_prefix, out, tz):
     """The periodic audit report: changes, exposure windows, detections, evidence appendix; HTML and Markdown."""
     from .report import write_report

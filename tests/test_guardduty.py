@@ -68,6 +68,16 @@ def test_brute_force_is_flattened():
     assert (row["archived"], row["sample"], row["blocked"]) == (False, False, False)
 
 
+def test_empty_geo_fields_are_null_not_empty_strings():
+    # GuardDuty writes "" where GeoIP knows nothing (cityName most often); missing is null in every output.
+    finding = brute_force()
+    finding["service"]["action"] = ssh_connection("198.51.100.7", "", "", "")
+    assert finding["service"]["action"]["networkConnectionAction"]["remoteIpDetails"]["city"] == {"cityName": ""}
+    row = read_findings_of([finding]).iloc[0]
+    assert [row[c] for c in ("remote_ip", "remote_country", "remote_city", "remote_org", "remote_asn")] == [
+        "198.51.100.7", None, None, None, None]
+
+
 def test_port_probe_keeps_every_probed_port():
     finding = gd_finding("b2" * 16, "Recon:EC2/PortProbeUnprotectedPort", 2, "Unprotected port on i-0abc is being probed.",
                          "111111111111", "ap-northeast-1", first_seen=T0, last_seen=T1, instance="i-0abc",
@@ -197,3 +207,25 @@ def test_findings_files_are_found_apart_from_cloudtrail(tmp_path):
     trail = write(tmp_path / "AWSLogs/111111111111/CloudTrail/us-east-1/2026/11/03/y.json.gz", b"")
     assert discover_findings(tmp_path) == [export, named]
     assert discover_files(tmp_path) == [trail]
+
+
+def test_loose_files_go_to_the_reader_their_content_says(tmp_path):
+    """Outside the S3 layout and without `guardduty` in the name, the first KB decides (layout.is_guardduty)."""
+    real = real_data() / "elastic-integrations-aws"
+    finding = json.loads((real / "guardduty" / "test-guardduty.log").read_text().splitlines()[0])
+    event = {"version": "0", "id": "e1", "detail-type": "GuardDuty Finding", "source": "aws.guardduty", "detail": finding}
+    loose = tmp_path / "case-42"
+    get = write(loose / "get-findings.json", json.dumps({"Findings": [pascal(finding)]}))
+    bridge = write(loose / "event.json", json.dumps(event))
+    export = write(loose / "export.jsonl.gz", gzip.compress(json.dumps(finding).encode()))
+    sns = write(loose / "sns.json", json.dumps({"Type": "Notification", "TopicArn": "arn:aws:sns:us-east-1:1:gd",
+                                               "Message": json.dumps(event)}))
+    trail = loose / "ingress.log"
+    trail.symlink_to(real / "cloudtrail" / "test-authorize-security-group-ingress-json.log")
+    broken = write(loose / "broken.json.gz", b"\x1f\x8bgarbage")  # unreadable: the CloudTrail reader says why
+    assert discover_findings(loose) == [bridge, export, get, sns]
+    assert discover_files(loose) == [broken, trail]
+    frame, intake = read_findings(discover_findings(loose))
+    assert (intake.used, intake.rejected, intake.duplicates, list(frame["id"])) == (4, 0, 3, [finding["id"]])
+    assert [discover_findings(p) for p in (get, trail)] == [[get], []]  # a single file, the same way
+    assert [discover_files(p) for p in (get, trail)] == [[], [trail]]

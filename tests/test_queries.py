@@ -9,7 +9,7 @@ import sqlglot
 
 from audit_toolkit import queries
 from audit_toolkit.engines.duckdb import DuckDBEngine
-from audit_toolkit.errors import QueryError
+from audit_toolkit.errors import ConfigError, QueryError
 from audit_toolkit.queries import QUERIES, load
 
 
@@ -62,6 +62,14 @@ def test_scope_derives_partition_days():
         "account": "111111111111", "region": "us-east-1",
     }
     assert queries.scope() == dict.fromkeys(queries.SCOPE_PARAMS)
+
+
+def test_scope_refuses_an_empty_range():
+    # --until is exclusive: a range that ends where it starts, or earlier, can hold nothing.
+    for until in ("2026-11-03T09:00:00Z", "2026-11-03T08:59:59Z"):
+        with pytest.raises(ConfigError, match=rf"^--since 2026-11-03T09:00:00Z is not before --until {until}: the time range is empty$"):
+            queries.scope("2026-11-03T18:00:00+09:00", until)
+    assert queries.scope("2026-11-03T09:00:00Z", "2026-11-03T09:00:01Z")["until"] == "2026-11-03T09:00:01Z"
 
 
 @pytest.mark.parametrize("name", sorted(QUERIES))

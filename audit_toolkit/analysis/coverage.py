@@ -51,7 +51,7 @@ def gaps(hourly: pd.DataFrame, start: pd.Timestamp | None = None, end: pd.Timest
                 run_start = None
         if run_start is not None:
             found.append((account, region, run_start, last + HOUR))
-    rows = [{"kind": "no_events", "account": a, "region": r, "start": s, "end": e, "hours": (e - s) / HOUR,
+    rows = [{"kind": "no_events", "account": a, "region": r, "start": s, "end": e, "hours": _hours(s, e),
              "ongoing": False, "trail": None, "actor": None, "event_id": None}
             for a, r, s, e in found if (e - s) / HOUR >= min_hours]
     return _frame(rows)
@@ -88,5 +88,10 @@ def outages(trail_events: pd.DataFrame, end: pd.Timestamp | None) -> pd.DataFram
     for outage in open_.values():
         rows.append({**outage, "end": end, "ongoing": True})
     for row in rows:
-        row["hours"] = None if row["end"] is None or pd.isna(row["end"]) else (row["end"] - row["start"]) / HOUR
+        row["hours"] = None if row["end"] is None or pd.isna(row["end"]) else _hours(row["start"], row["end"])
     return _frame(rows)
+
+
+def _hours(start: pd.Timestamp, end: pd.Timestamp) -> float:
+    """Hours to two decimals (36 s): `start` and `end` hold the exact times."""
+    return round((end - start) / HOUR, 2)

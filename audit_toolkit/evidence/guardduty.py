@@ -306,12 +306,14 @@ def _port(value: Any) -> int | None:
 
 
 def _remote(details: dict) -> dict:
+    # GuardDuty writes "" where GeoIP knows nothing (cityName most often): that is missing, not a value.
+    organization = _obj(details.get("organization"))
     return {
-        "remote_ip": details.get("ipAddressV4") or details.get("ipAddressV6"),
-        "remote_country": _obj(details.get("country")).get("countryName"),
-        "remote_city": _obj(details.get("city")).get("cityName"),
-        "remote_org": _obj(details.get("organization")).get("asnOrg") or _obj(details.get("organization")).get("org"),
-        "remote_asn": _obj(details.get("organization")).get("asn"),
+        "remote_ip": details.get("ipAddressV4") or details.get("ipAddressV6") or None,
+        "remote_country": _obj(details.get("country")).get("countryName") or None,
+        "remote_city": _obj(details.get("city")).get("cityName") or None,
+        "remote_org": organization.get("asnOrg") or organization.get("org") or None,
+        "remote_asn": organization.get("asn") or None,
     }
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,43 +57,70 @@ def guardduty_partition_of(path: str | Path) -> PathPartition:
     return PathPartition(match["account"], match["region"], f"{match['y']}/{match['m']}/{match['d']}")
 
 
+# What the first KB of a file says when its path does not (see is_guardduty).
+_CLOUDTRAIL_MARKS = (b'"eventVersion"', b'"eventName"')
+_GUARDDUTY_MARKS = (b'"Findings"', b'"findings"', b'"detail-type"', b'"TopicArn"')
+
+
 def is_guardduty(path: str | Path) -> bool:
-    """A findings file: under a GuardDuty folder (the export's layout), or named for GuardDuty."""
+    """A findings file rather than CloudTrail, decided in this order:
+
+    the S3 layout's folder (`/GuardDuty/` or `/CloudTrail/`, or a trail's file name); a name saying
+    `guardduty`; the first KB: `"eventVersion"`/`"eventName"` is CloudTrail, `"Findings"`, `"findings"`,
+    `"detail-type"`, `"TopicArn"` or `"schemaVersion"` with `"type"` is GuardDuty (get-findings output,
+    an EventBridge event, an SNS notification, the export); anything else goes to the CloudTrail
+    reader, which reports what it cannot use.
+    """
     path = Path(path)
-    return "/GuardDuty/" in path.as_posix() or "guardduty" in path.name.lower()
+    if "/GuardDuty/" in path.as_posix():
+        return True
+    if "/CloudTrail/" in path.as_posix() or _FILE_NAME.search(path.name):
+        return False
+    if "guardduty" in path.name.lower():
+        return True
+    head = _head(path)
+    if any(mark in head for mark in _CLOUDTRAIL_MARKS):
+        return False
+    return any(mark in head for mark in _GUARDDUTY_MARKS) or (b'"schemaVersion"' in head and b'"type"' in head)
+
+
+def _head(path: Path, size: int = 1024) -> bytes:
+    """The first `size` bytes of a file, gunzipped if it is gzip; b"" if it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(size)
+            if head[:2] == b"\x1f\x8b":
+                f.seek(0)
+                head = gzip.GzipFile(fileobj=f).read(size)
+    except (OSError, EOFError, zlib.error):
+        return b""  # the reader opens it again and reports why
+    return head
+
+
+def _existing(evidence: str | Path, what: str) -> Path:
+    root = Path(evidence)
+    if not root.exists():
+        raise EvidenceError(f"evidence path {root} does not exist: give a folder or a file of {what}")
+    return root
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*")
+                  if p.is_file() and p.name.lower().endswith(_EVIDENCE_SUFFIXES) and not p.name.startswith("."))
 
 
 def discover_findings(evidence: str | Path) -> list[Path]:
-    """Every GuardDuty findings file under a folder (or the single file given), sorted by path."""
-    root = Path(evidence)
-    if not root.exists():
-        raise EvidenceError(f"evidence path {root} does not exist: give a folder or a file of GuardDuty findings")
-    if root.is_file():
-        return [root]
-    return sorted(
-        p for p in root.rglob("*")
-        if p.is_file() and p.name.lower().endswith(_EVIDENCE_SUFFIXES) and not p.name.startswith(".") and is_guardduty(p)
-    )
+    """Every GuardDuty findings file under a folder (or the single file given, if it is one), sorted by path."""
+    root = _existing(evidence, "GuardDuty findings")
+    return [p for p in ([root] if root.is_file() else _files(root)) if is_guardduty(p)]
 
 
 def discover_files(evidence: str | Path) -> list[Path]:
-    """Every CloudTrail evidence file under a folder (or the single file given), sorted by path.
+    """Every CloudTrail evidence file under a folder (or the single file given, if it is one), sorted by path.
 
-    Digest files and GuardDuty exports are not CloudTrail events and are left out here.
+    Digest files, the collect manifest and GuardDuty findings are not CloudTrail events and are left out.
     """
-    root = Path(evidence)
-    if not root.exists():
-        raise EvidenceError(f"evidence path {root} does not exist: give a folder or a file of CloudTrail logs")
+    root = _existing(evidence, "CloudTrail logs")
     if root.is_file():
-        return [root]
-    files = [
-        p
-        for p in root.rglob("*")
-        if p.is_file()
-        and p.name.lower().endswith(_EVIDENCE_SUFFIXES)
-        and not p.name.startswith(".")
-        and not is_digest(p)
-        and not is_guardduty(p)
-        and p.name != "manifest.json"
-    ]
-    return sorted(files)
+        return [] if is_guardduty(root) else [root]
+    return [p for p in _files(root) if not is_digest(p) and p.name != "manifest.json" and not is_guardduty(p)]

@@ -26,7 +26,7 @@ from sqlglot.dialects.athena import Athena
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.tokens import Token, TokenType
 
-from ..errors import QueryError
+from ..errors import ConfigError, QueryError
 from ..evidence.schema import SPINE_COLUMNS
 
 HERE = Path(__file__).parent
@@ -248,6 +248,8 @@ def scope(
     folder searched is the day after `until`.
     """
     since_iso, until_iso = _iso(since), _iso(until)
+    if since_iso is not None and until_iso is not None and since_iso >= until_iso:  # until is exclusive
+        raise ConfigError(f"--since {since_iso} is not before --until {until_iso}: the time range is empty")
     day = lambda iso, extra=0: (  # noqa: E731
         None if iso is None else (datetime.fromisoformat(iso[:10]) + timedelta(days=extra)).strftime("%Y/%m/%d")
     )
