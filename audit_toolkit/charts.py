@@ -227,7 +227,7 @@ def _finding_markers(ax: Axes, findings: pd.DataFrame, y_of: Mapping[tuple, int]
 
 
 ACTION_MARKERS = {"authorize": "^", "revoke": "v", "modify": "D", "create_group": "s", "delete_group": "X",
-                  "update_description": "o"}
+                  "update_description": "o", "revoke_unmatched": "1"}
 
 
 def plot_changes(changes: pd.DataFrame, ax: Axes | None = None, *, settings: Settings | None = None,

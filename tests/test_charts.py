@@ -177,6 +177,13 @@ def test_same_actor_same_colour_other_actors_grouped():
     assert legend(ax) == ["a", "b", "1 other actors", "authorize", "revoke", "modify", "failed attempt"]
 
 
+def test_a_revoke_that_matched_nothing_has_its_own_marker():
+    frame = pd.DataFrame([change("2026-11-03T09:00Z", "sg-1", "revoke_unmatched", "arn:aws:iam::1:user/a")])
+    [line] = charts.plot_changes(frame).lines
+    assert line.get_marker() == "1"
+    assert legend(line.axes) == ["a", "revoke unmatched"]
+
+
 def test_findings_over_time_stack_by_severity_band_with_quiet_days_as_zero():
     findings = pd.DataFrame({
         "severity": [2.0, 5.5, 8.0, 8.9, 9.5, 1.0],

@@ -73,6 +73,14 @@ def test_failed_revoke_and_group_changes_ja(changes):
     check("sg_change_failed_created_deleted_ja", "\n\n".join(bodies))
 
 
+@pytest.mark.parametrize("settings, title", [(JA, "ルール削除の指定に一致するルールがなく、何も削除されませんでした"),
+                                             (EN, "Revoke matched no rule: nothing was removed")])
+def test_a_revoke_that_matched_nothing_says_nothing_was_removed(changes, settings, title):
+    row = {**_row(changes, "AuthorizeSecurityGroupIngress", from_port=22), "event_name": "RevokeSecurityGroupIngress",
+           "action": "revoke_unmatched"}
+    assert messages.sg_change(row, settings).title == title
+
+
 @pytest.mark.parametrize("lang, settings", [("ja", JA), ("en", EN)])
 def test_exposure_window(window, lang, settings):
     [message] = messages_for([window], "ssh-exposure", settings)
