@@ -89,6 +89,8 @@ def _open(evidence: Path | None, store: Path | None, ports: tuple[int, ...], int
           only: frozenset[str] | None = None) -> Investigation:
     settings = Settings.load(watched_ports=tuple(ports) or None, internet_prefix_len=internet_prefix)
     if click.get_current_context().meta.get("audit_toolkit.engine") == "athena":
+        if evidence is not None or store is not None:  # not read: saying nothing would answer another question
+            raise click.UsageError("--evidence and --store are for the duckdb engine; --engine athena queries the logs in S3")
         return Investigation.on_athena(settings=settings, on_report=lambda r: click.echo(r.summary(), err=True))
     if evidence is None and store is None:
         raise click.UsageError("give --evidence PATH (raw logs), --store DIR (made by `ingest`), or both; or --engine athena")

@@ -46,6 +46,13 @@ def test_engine_athena_needs_no_evidence_and_duckdb_does(aws_env, monkeypatch):
     assert "WorkGroup does not exist" in result.output and "AUDIT_TOOLKIT_ATHENA_WORKGROUP" in result.output
 
 
+@pytest.mark.parametrize("given", [["--evidence", "."], ["--store", "store"]])
+def test_engine_athena_refuses_local_evidence_it_would_not_read(given):
+    result = CliRunner().invoke(main, ["ssh-exposure", "--engine", "athena", *given])
+    assert result.exit_code == 2
+    assert "--evidence and --store are for the duckdb engine; --engine athena queries the logs in S3" in result.output
+
+
 def _commands(group: click.Group, path=()):
     for name, command in group.commands.items():
         yield (*path, name)
