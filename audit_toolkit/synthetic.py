@@ -359,6 +359,9 @@ def detections_story(s: Scenario) -> None:
     play("eventbridge_rule_disabled", PROD, tokyo, EB_, "DisableRule", {"name": "guardduty-to-sns"})
     play("eventbridge_security_rule_changed", PROD, tokyo, EB_, "PutRule",
          {"name": "guardduty-to-sns", "eventPattern": json.dumps({"source": ["aws.guardduty"], "detail": {"severity": [99]}})})
+    # The same rule given a pattern that matches nothing: it delivered security events, and now cannot.
+    play("eventbridge_security_rule_changed", PROD, tokyo, EB_, "PutRule",
+         {"name": "guardduty-to-sns", "eventPattern": json.dumps({"source": ["aws.none"]})}, attempt=False)
     decoy(PROD, tokyo, EB_, "PutRule", {"name": "nightly-report", "scheduleExpression": "cron(0 0 * * ? *)"})
     # CloudTrail: a trail bucket learned from CreateTrail, its lifecycle shortened; the trail tampered with.
     d.call(at(0, 0, 5), PROD, virginia, alice, "CreateTrail", {"name": "org-trail", "s3BucketName": "org-trail-logs-111111111111",
