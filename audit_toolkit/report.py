@@ -326,7 +326,7 @@ def coverage_section(a: Audit) -> Part | None:
     part = Part([f"{len(silent)} runs of hours with no event ({silent['hours'].sum():g} hours in all)",
                  f"{len(off)} logging outages" + (f" ({int(off['ongoing'].sum())} still ongoing)" if len(off) else "")])
     if len(found):
-        part.tables.append(a.table("Silent hours and logging outages", found.assign(hours=found["hours"].round(2)), COVERAGE_TABLE))
+        part.tables.append(a.table("Silent hours and logging outages", found, COVERAGE_TABLE))
     return part
 
 
