@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from dataclasses import replace
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 import pandas as pd
@@ -71,14 +69,6 @@ def _range_checked(fn):
     return wrapper
 
 
-def _zone(_ctx, _param, value: str | None) -> str | None:
-    """--tz checked while parsing, before any evidence is read; the same message as report.Audit.zone."""
-    try:
-        return value and ZoneInfo(value).key
-    except (ZoneInfoNotFoundError, ValueError):
-        raise click.ClickException(f"unknown display time zone {value!r}: use an IANA name such as Asia/Tokyo") from None
-
-
 def _remember_engine(ctx: click.Context, _param, value: str) -> str:
     # Kept in the context, not passed to the command, so every command using _scope gets --engine.
     ctx.meta["audit_toolkit.engine"] = value
@@ -86,8 +76,9 @@ def _remember_engine(ctx: click.Context, _param, value: str) -> str:
 
 
 def _open(evidence: Path | None, store: Path | None, ports: tuple[int, ...], internet_prefix: int | None,
-          only: frozenset[str] | None = None) -> Investigation:
-    settings = Settings.load(watched_ports=tuple(ports) or None, internet_prefix_len=internet_prefix)
+          only: frozenset[str] | None = None, display_tz: str | None = None) -> Investigation:
+    # Settings are checked before any evidence is read: a bad --port or --tz fails at once.
+    settings = Settings.load(watched_ports=tuple(ports) or None, internet_prefix_len=internet_prefix, display_tz=display_tz)
     if click.get_current_context().meta.get("audit_toolkit.engine") == "athena":
         if evidence is not None or store is not None:  # not read: saying nothing would answer another question
             raise click.UsageError("--evidence and --store are for the duckdb engine; --engine athena queries the logs in S3")
@@ -349,14 +340,12 @@ def notify(evidence, store, since, until, account, region, fmt, ports, internet_
 @functools.partial(_scope, output=False)
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for report.html (self-contained), report.md and charts/*.png.")
-@click.option("--tz", callback=_zone, help="Time zone of the times shown, e.g. Asia/Tokyo (default UTC, or AUDIT_TOOLKIT_DISPLAY_TZ).")
+@click.option("--tz", help="Time zone of the times shown, e.g. Asia/Tokyo (default UTC, or AUDIT_TOOLKIT_DISPLAY_TZ).")
 def report(evidence, store, since, until, account, region, ports, internet_prefix, out, tz):
     """The periodic audit report: changes, exposure windows, detections, evidence appendix; HTML and Markdown."""
     from .report import write_report
 
-    inv = _open(evidence, store, ports, internet_prefix)
-    if tz:
-        inv.settings = replace(inv.settings, display_tz=tz)
+    inv = _open(evidence, store, ports, internet_prefix, display_tz=tz)
     written = write_report(inv, out, since, until, account, region)
     click.echo(f"{written.html}\n{written.markdown}")
 
