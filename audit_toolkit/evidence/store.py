@@ -85,13 +85,11 @@ class Store:
 
     def intake(self) -> IntakeReport:
         """The intake report of every source file the store holds, as it was when it was converted."""
-        files = [FileReport(**{"size": s["size"], "sha256": s["sha256"], **s["report"]}) for s in self.sources.values()]
-        return IntakeReport(files=files, duplicates=self.duplicates)
+        return IntakeReport(files=[_file_report(s) for s in self.sources.values()], duplicates=self.duplicates)
 
     def findings_intake(self) -> IntakeReport:
         """The intake report of every GuardDuty findings file the store holds."""
-        return IntakeReport(files=[FileReport(**{"size": s["size"], "sha256": s["sha256"], **s["report"]})
-                                   for s in self.findings.values()])
+        return IntakeReport(files=[_file_report(s) for s in self.findings.values()])
 
     def holds(self, path: Path) -> bool:
         known = self.sources.get(str(path.resolve()))
@@ -115,6 +113,11 @@ class Store:
         for leftover in [*self.root.glob(f".{CATALOG}.*.tmp"), *(self.folder.glob("*") if self.folder.exists() else [])]:
             if leftover.name not in held:
                 leftover.unlink()
+
+
+def _file_report(entry: dict) -> FileReport:
+    """A catalog entry's report; catalogs written before reports held size and SHA-256 have them beside."""
+    return FileReport(**{"size": entry["size"], "sha256": entry["sha256"], **entry["report"]})
 
 
 @dataclass(frozen=True)
