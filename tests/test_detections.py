@@ -4,6 +4,9 @@ exact counts, stays silent on decoys, and batch and real time decide every event
 from __future__ import annotations
 
 import json
+import random
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -18,6 +21,7 @@ from audit_toolkit.analysis.events import records
 from audit_toolkit.errors import ConfigError
 from audit_toolkit.investigation import Investigation
 from audit_toolkit.settings import Settings
+from audit_toolkit.synthetic import Scenario, user
 
 INVICTUS_HITS = {  # counted by hand from the records (SOURCES.md lists the trail events)
     "cloudtrail_stopped": 3, "cloudtrail_deleted": 3, "cloudtrail_selectors_reduced": 1, "trail_bucket_changed": 6,
@@ -322,13 +326,8 @@ def test_story_filters_by_only_and_severity(demo_inv, truth):
 
 # --- hostile records, history before the scope, and failed calls read as attempts ------------------
 
-def evidence_file(path, *calls) -> "Path":
+def evidence_file(path: Path, *calls) -> Path:
     """A loose CloudTrail file of these calls: (minute, name, source, request[, error]), by alice, a minute apart."""
-    import random
-    from datetime import datetime, timedelta, timezone
-
-    from audit_toolkit.synthetic import Scenario, user
-
     s = Scenario(random.Random(1))
     alice = user("111111111111", "alice", "AKIAALICE00000000001")
     for minute, name, source, request, *error in calls:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 from audit_toolkit import export
 from audit_toolkit.evidence.layout import discover_files
 from audit_toolkit.evidence.reader import read_cloudtrail_file

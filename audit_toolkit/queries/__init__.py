@@ -261,6 +261,3 @@ def scope(
         account=account,
         region=region,
     )
-
-
-
