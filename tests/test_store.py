@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -187,6 +188,40 @@ def test_an_interrupted_ingest_completes_on_the_next_run_without_loss_or_duplica
     ids = engine.run("SELECT eventid FROM cloudtrail", {})["eventid"]
     assert len(ids) == 120 and ids.is_unique
     assert set(ids) == {f"00000000-0000-0000-0000-{i:012d}" for i in range(120)}
+
+
+def _row_groups_that_may_hold(part: Path, name: str) -> list[int]:
+    """The row groups of a part that DuckDB must read for `eventname = name`: those whose min..max holds it."""
+    meta = pq.ParquetFile(part).metadata
+    column = meta.schema.names.index("eventname")
+    stats = [meta.row_group(i).column(column).statistics for i in range(meta.num_row_groups)]
+    return [i for i, s in enumerate(stats) if s.min <= name <= s.max]
+
+
+def test_a_kept_store_clusters_each_event_name_into_few_row_groups(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(store_module, "CLUSTER_ROW_GROUP", 4)
+    evidence = tmp_path / "evidence"
+    # 8 security-group calls among 24 other events, interleaved in time as a trail writes them.
+    records = []
+    for i in range(32):
+        event = _event(i, name=["DescribeInstances", "AuthorizeSecurityGroupIngress", "ListBuckets", "DescribeInstances"][i % 4])
+        if event["eventName"] == "ListBuckets":
+            event["eventSource"] = "s3.amazonaws.com"
+        records.append(event)
+    _write(evidence, "a.json.gz", records)
+    ingest(discover_files(evidence), tmp_path / "store", workers=1)
+    [part] = Store.open(tmp_path / "store").part_paths()
+    table = pq.read_table(part, columns=["eventsource", "eventname", "eventtime"]).to_pylist()
+    assert [tuple(r.values()) for r in table] == sorted(tuple(r.values()) for r in table)
+    assert pq.ParquetFile(part).metadata.num_row_groups == 8
+    assert _row_groups_that_may_hold(part, "AuthorizeSecurityGroupIngress") == [0, 1]
+    # The scan's scratch parts are read once: written in the order of the files, not sorted.
+    engine = DuckDBEngine()
+    engine.load_cloudtrail(discover_files(evidence), workers=1)
+    times = engine.run("SELECT eventtime FROM cloudtrail", {})["eventtime"].tolist()
+    assert times == [r["eventTime"] for r in records]
+    stored = Investigation.from_store(tmp_path / "store").query("sg_changes", **queries.scope())
+    assert stored["eventtime"].tolist() == [r["eventTime"] for r in records if r["eventName"].startswith("Authorize")]
 
 
 def test_the_store_records_what_was_rejected_and_why(tmp_path: Path):

@@ -58,7 +58,7 @@ class DuckDBEngine:
         # A focused scan's parts are mostly NULLs and unique ids, which snappy barely shrinks.
         compression = SCAN_COMPRESSION if only is None else "none"
         report = ingest(paths, scratch, workers=workers, compression=compression, progress=progress, only=only,
-                        task_bytes=SCAN_TASK_BYTES)
+                        task_bytes=SCAN_TASK_BYTES, cluster=False)
         self._view(Store.open(scratch))
         return report
 

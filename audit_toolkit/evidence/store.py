@@ -43,7 +43,12 @@ TABLE = "cloudtrail"
 FORMAT_VERSION = 1
 TASK_BYTES = 16 << 20  # gzipped input per task, and so per part: ~100k events
 ROUND_BYTES = 512 << 20  # gzipped input between two commits of the catalog
-ROW_GROUP = 128 * 1024
+ROW_GROUP = 128 * 1024  # rows per row group of a scan's scratch parts, written as the files are read
+# A kept store's part is sorted by these columns and cut into small row groups, so that a question
+# about a few event names (security groups, every detection) reads only the row groups that hold
+# them: DuckDB skips a row group by the min and max of its columns.
+CLUSTER_BY = [("eventsource", "ascending"), ("eventname", "ascending"), ("eventtime", "ascending")]
+CLUSTER_ROW_GROUP = 16 * 1024
 WORKERS_FROM_BYTES = 64 << 20
 
 
@@ -126,29 +131,26 @@ class _Task:
     part: str  # final path of the part this task writes
     compression: str
     only: frozenset[str] | None = None  # reader.read_cloudtrail_file's `only`
+    cluster: bool = False  # sort the part by CLUSTER_BY (a kept store) or write it as read (a scan)
 
 
 def _convert(task: _Task) -> tuple[str | None, int, list[dict]]:
     """Read a few files and write their events as one Parquet part (temporary name, then renamed)."""
     sources = []
+    tables: Iterable[pa.Table] = _read_task(task, sources)
+    if task.cluster:  # the whole part is sorted at once: a task is about 100k events
+        tables = [pa.concat_tables(list(tables)).sort_by(CLUSTER_BY)]
     rows = 0
     tmp = f"{task.part}.tmp"
     writer: pq.ParquetWriter | None = None
-    pending: list[pa.RecordBatch] = []
-    pending_rows = 0
     try:
-        for path in task.paths:
-            batch, report = read_cloudtrail_file(path, only=task.only)
-            sources.append({"size": report.size, "sha256": report.sha256, "report": asdict(report)})
-            if batch.num_rows:
-                pending.append(batch)
-                pending_rows += batch.num_rows
-            if pending_rows >= ROW_GROUP or (path == task.paths[-1] and pending_rows):
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, CLOUDTRAIL_SCHEMA, compression=task.compression)
-                writer.write_table(pa.Table.from_batches(pending, CLOUDTRAIL_SCHEMA), row_group_size=ROW_GROUP)
-                rows += pending_rows
-                pending, pending_rows = [], 0
+        for table in tables:
+            if not table.num_rows:
+                continue
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, CLOUDTRAIL_SCHEMA, compression=task.compression)
+            writer.write_table(table, row_group_size=CLUSTER_ROW_GROUP if task.cluster else ROW_GROUP)
+            rows += table.num_rows
     finally:
         if writer is not None:
             writer.close()
@@ -158,8 +160,24 @@ def _convert(task: _Task) -> tuple[str | None, int, list[dict]]:
     return Path(task.part).name, rows, sources
 
 
+def _read_task(task: _Task, sources: list[dict]) -> Iterator[pa.Table]:
+    """The task's events in tables of about ROW_GROUP rows, as its files are read; each file's report
+    is appended to `sources`."""
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    for path in task.paths:
+        batch, report = read_cloudtrail_file(path, only=task.only)
+        sources.append({"size": report.size, "sha256": report.sha256, "report": asdict(report)})
+        pending.append(batch)
+        pending_rows += batch.num_rows
+        if pending_rows >= ROW_GROUP:
+            yield pa.Table.from_batches(pending, CLOUDTRAIL_SCHEMA)
+            pending, pending_rows = [], 0
+    yield pa.Table.from_batches(pending, CLOUDTRAIL_SCHEMA)
+
+
 def _tasks(paths: list[Path], folder: Path, compression: str, task_bytes: int, workers: int,
-           only: frozenset[str] | None) -> list[_Task]:
+           only: frozenset[str] | None, cluster: bool) -> list[_Task]:
     # Small evidence is still cut into a few tasks per worker, so that every core has work.
     task_bytes = max(1, min(task_bytes, sum(p.stat().st_size for p in paths) // (4 * workers)))
     run = time.strftime("%Y%m%dT%H%M%S") + f"-{uuid.uuid4().hex[:6]}"  # part names sort in ingest order
@@ -170,7 +188,7 @@ def _tasks(paths: list[Path], folder: Path, compression: str, task_bytes: int, w
         chunk.append(str(path))
         size += path.stat().st_size
         if size >= task_bytes or path == paths[-1]:
-            tasks.append(_Task(chunk, str(folder / f"part-{run}-{len(tasks):06d}.parquet"), compression, only))
+            tasks.append(_Task(chunk, str(folder / f"part-{run}-{len(tasks):06d}.parquet"), compression, only, cluster))
             chunk, size = [], 0
     return tasks
 
@@ -243,7 +261,7 @@ def _drop_duplicates(store: Store, new_parts: list[str]) -> int:
         con.execute(
             "COPY (SELECT * EXCLUDE (file_row_number) FROM read_parquet($part, file_row_number = true) "
             "WHERE NOT list_contains($rows, file_row_number) ORDER BY file_row_number) "
-            f"TO '{tmp.replace(chr(39), chr(39) * 2)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP})",
+            f"TO '{tmp.replace(chr(39), chr(39) * 2)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {CLUSTER_ROW_GROUP})",
             {"part": filename, "rows": rows},
         )
         os.replace(tmp, filename)
@@ -261,12 +279,13 @@ def ingest(
     round_bytes: int = ROUND_BYTES,
     on_round: Callable[[Store], None] | None = None,
     only: frozenset[str] | None = None,
+    cluster: bool = True,
 ) -> IntakeReport:
     """Convert the files the store does not hold yet; returns the intake report of those files.
 
     A file the store holds (same path, same size) is skipped. `on_round` is called after each commit.
-    `only` is for the scratch store of a scan that answers one question (engines.duckdb); a store
-    kept for many questions holds every event whole.
+    `only` and `cluster=False` are for the scratch store of a scan (engines.duckdb), read once or
+    twice: a store kept for many questions holds every event whole, its parts sorted (CLUSTER_BY).
     """
     _keep_freed_memory()
     store = Store.open(root, create=True)
@@ -278,7 +297,7 @@ def ingest(
     report = IntakeReport()
     bar = _bar(len(todo), progress)
     try:
-        tasks = _tasks(todo, store.folder, compression, task_bytes, workers, only)
+        tasks = _tasks(todo, store.folder, compression, task_bytes, workers, only, cluster)
         for round_tasks in _rounds(tasks, round_bytes):
             new_parts: list[str] = []
             sources: dict[str, dict] = {}
