@@ -47,9 +47,11 @@ ROUND_BYTES = 512 << 20  # gzipped input between two commits of the catalog
 ROW_GROUP = 128 * 1024  # rows per row group of a scan's scratch parts, written as the files are read
 # A kept store's part is sorted by these columns and cut into small row groups, so that a question
 # about a few event names (security groups, every detection) reads only the row groups that hold
-# them: DuckDB skips a row group by the min and max of its columns.
+# them: DuckDB skips a row group by the min and max of its columns and, for an IN list, whose
+# min..max spans other names, by the column's Bloom filter.
 CLUSTER_BY = [("eventsource", "ascending"), ("eventname", "ascending"), ("eventtime", "ascending")]
 CLUSTER_ROW_GROUP = 16 * 1024
+CLUSTER_BLOOM = {"eventsource": {"ndv": 1000, "fpp": 0.01}, "eventname": {"ndv": 1000, "fpp": 0.01}}
 WORKERS_FROM_BYTES = 64 << 20
 
 
@@ -149,7 +151,8 @@ def _convert(task: _Task) -> tuple[str | None, int, list[dict]]:
             if not table.num_rows:
                 continue
             if writer is None:
-                writer = pq.ParquetWriter(tmp, CLOUDTRAIL_SCHEMA, compression=task.compression)
+                writer = pq.ParquetWriter(tmp, CLOUDTRAIL_SCHEMA, compression=task.compression,
+                                          bloom_filter_options=CLUSTER_BLOOM if task.cluster else None)
             writer.write_table(table, row_group_size=CLUSTER_ROW_GROUP if task.cluster else ROW_GROUP)
             rows += table.num_rows
     finally:
