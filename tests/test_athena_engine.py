@@ -166,7 +166,16 @@ def state_of(query_id: str) -> str:
     return boto3.client("athena").get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]["State"]
 
 
-def test_ctrl_c_stops_the_query_in_athena(held_queries):
+@pytest.fixture
+def ctrl_c_interrupts():
+    """SIGINT raises KeyboardInterrupt, as in a terminal: a job started in the background by a shell
+    without job control starts with SIGINT ignored, and Python then leaves it ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_stops_the_query_in_athena(held_queries, ctrl_c_interrupts):
     # Ctrl-C while the query waits in Athena's queue: raised from the third status poll rather than
     # from a timer, so that a loaded machine cannot make the signal miss the wait.
     polls = []
