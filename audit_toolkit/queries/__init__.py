@@ -30,6 +30,9 @@ from ..errors import ConfigError, QueryError
 from ..evidence.schema import SPINE_COLUMNS
 
 HERE = Path(__file__).parent
+# The .sql files live in the repository's top-level `queries/`; the wheel maps that folder into the
+# package as `audit_toolkit/sql` (pyproject `package-dir`). Either way they sit at one of these.
+SQL_DIR = next(p for p in (HERE.parent / "sql", HERE.parent.parent / "queries") if p.is_dir())
 _HEADER = re.compile(r"^--\s*(name|params):\s*(.*)$")
 SCOPE_PARAMS = ("since", "until", "since_day", "until_day", "account", "region")
 
@@ -182,7 +185,7 @@ def load(path: Path) -> Query:
     return Query(name, params, "\n".join(doc).strip(), sql, MappingProxyType(overrides))
 
 
-def load_all(folder: Path = HERE) -> Mapping[str, Query]:
+def load_all(folder: Path = SQL_DIR) -> Mapping[str, Query]:
     return MappingProxyType({q.name: q for q in (load(p) for p in sorted(folder.glob("*.sql")))})
 
 

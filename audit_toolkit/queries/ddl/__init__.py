@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Iterable
 
 from ...errors import ConfigError
+from .. import SQL_DIR
 
-HERE = Path(__file__).parent
+HERE = SQL_DIR / "ddl"
 FILES = ("create_database.sql", "create_cloudtrail.sql", "create_guardduty.sql")
 _DATABASE = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
