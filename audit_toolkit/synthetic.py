@@ -413,7 +413,7 @@ def detections_story(s: Scenario) -> None:
                     extra={"errorMessage": "Failed authentication", "additionalEventData": {"MFAUsed": "No"}}, **signin)
     hits.append({"detection": "console_login_failed", "event_id": failed["eventID"], "event_name": "ConsoleLogin", "account": STAGING,
                  "outcome": "attempt", "event_time": failed["eventTime"]})
-    play("access_key_for_other_user", PROD, tokyo, IAM_, "CreateAccessKey", {"userName": "ci-bot"})
+    play("credential_for_other_user", PROD, tokyo, IAM_, "CreateAccessKey", {"userName": "ci-bot"})
     decoy(PROD, tokyo, IAM_, "CreateAccessKey", {"userName": "alice"})
     play("iam_user_created", PROD, tokyo, IAM_, "CreateUser", {"userName": "svc-backup"})
     play("iam_admin_policy_attached", PROD, tokyo, IAM_, "AttachUserPolicy", {"userName": "svc-backup", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"})

@@ -27,7 +27,7 @@ INVICTUS_HITS = {  # counted by hand from the records (SOURCES.md lists the trai
     "cloudtrail_stopped": 3, "cloudtrail_deleted": 3, "cloudtrail_selectors_reduced": 1, "trail_bucket_changed": 6,
     "flow_logs_deleted": 1, "organization_left": 1, "ssm_command_sent": 2, "resource_shared_externally": 3,
     "iam_user_created": 6, "console_login_without_mfa": 1, "iam_admin_policy_attached": 2, "role_trust_external": 1,
-    "access_key_for_other_user": 2,
+    "credential_for_other_user": 4,  # two access keys and two console passwords (Stratus' login profile)
 }
 
 
@@ -98,9 +98,11 @@ def test_real_hits_name_target_actor_and_detail(invictus_hits):
                                                  "console sign-in without MFA",
                                                  "arn:aws:iam::123837392027:user/stratus-red-team-nmfalu-gfjyeaypjt")]
     assert one("role_trust_external") == [("stratus-red-team-backdoor-r-role", "role trusts arn:aws:iam::193672423079:root", bert)]
-    assert one("access_key_for_other_user") == [
+    assert one("credential_for_other_user") == [
+        ("stratus-red-team-nmfalu-gfjyeaypjt", "console password created for user stratus-red-team-nmfalu-gfjyeaypjt", bert),
         ("stratus-red-team-backdoor-u-user", "access key created for user stratus-red-team-backdoor-u-user", bert),
-        ("malicious-iam-user", "access key created for user malicious-iam-user", bert)]
+        ("malicious-iam-user", "access key created for user malicious-iam-user", bert),
+        ("stratus-red-team-login-profile-user", "console password created for user stratus-red-team-login-profile-user", bert)]
     assert [t for t, _, _ in one("iam_admin_policy_attached")] == ["stratus-red-team-backdoor-r-role", "malicious-iam-user"]
     assert one("flow_logs_deleted") == [("fl-064ed3a785e4a37ef", "VPC flow logs deleted", bert)]
     assert [d for _, d, _ in one("resource_shared_externally")] == [
@@ -235,9 +237,9 @@ def test_identity_decisions_and_decoys():
     assert hit("console_login_without_mfa", failed) is None  # nobody got in
     assert hit("console_login_failed", row(signin, "ConsoleLogin", None, **no_mfa)) is None
     iam = "iam.amazonaws.com"
-    assert hit("access_key_for_other_user", row(iam, "CreateAccessKey", {"userName": "alice"})) is None
-    assert hit("access_key_for_other_user", row(iam, "CreateAccessKey", {})) is None
-    assert hit("access_key_for_other_user", row(iam, "CreateAccessKey", {"userName": "bob"})) == "access key created for user bob"
+    assert hit("credential_for_other_user", row(iam, "CreateAccessKey", {"userName": "alice"})) is None
+    assert hit("credential_for_other_user", row(iam, "CreateAccessKey", {})) is None
+    assert hit("credential_for_other_user", row(iam, "CreateAccessKey", {"userName": "bob"})) == "access key created for user bob"
     root = row("s3.amazonaws.com", "ListBuckets", None, identity_type="Root", identity_arn="arn:aws:iam::111111111111:root")
     assert hit("root_used", root) == "root called ListBuckets"
     assert hit("root_used", root | {"invoked_by": "support.amazonaws.com"}) is None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 
 import pandas as pd
@@ -96,11 +97,26 @@ def _port(value: Any, what: str) -> int:
 
 def _json(text: Any) -> Any:
     if text is None or isinstance(text, (dict, list)):
-        return text
+        return unwrap(text)
     try:
-        return json.loads(text)
-    except (TypeError, ValueError):
+        return unwrap(json.loads(text))
+    except (TypeError, ValueError, RecursionError):
         return None
+
+
+def unwrap(value: Any) -> Any:
+    """The value with every one-element list of a scalar taken as that scalar, at any depth.
+
+    CloudTrail logs S3's request headers as lists (`"x-amz-acl": ["public-read"]`) and most other
+    fields as strings; a decision reads either form alike. A field read as a list goes through
+    `_list`, which takes a scalar as a one-element list, so both forms give the same decision."""
+    if isinstance(value, dict):
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        if len(value) == 1 and not isinstance(value[0], (dict, list)):
+            return value[0]
+        return [unwrap(v) for v in value]
+    return value
 
 
 def _list(value: Any) -> list:
@@ -204,10 +220,8 @@ def _trail_bucket(row: dict, req: dict, ctx: Context) -> Decision:
         return None
     name = row["eventname"]
     if name == "PutBucketLifecycle":
-        rules = [_object(r, "a lifecycle Rule") for r in _list(_object(req.get("LifecycleConfiguration"), "LifecycleConfiguration").get("Rule"))]
-        expirations = [_object(r.get("Expiration"), "a lifecycle rule's Expiration") for r in rules if r.get("Status", "Enabled") == "Enabled"]
-        days = sorted({str(e.get("Days")) for e in expirations if e})
-        return (bucket, f"logs expire after {', '.join(days)} days") if days else None
+        short = _short_lifecycle(req, row.get("eventtime"), ctx.settings.log_retention_days)
+        return (bucket, "; ".join(short)) if short else None
     if name == "PutBucketPolicy":
         grants = any("cloudtrail.amazonaws.com" in json.dumps(s.get("Principal")) and s.get("Effect") == "Allow"
                      for s in _statements(req.get("bucketPolicy")))
@@ -216,6 +230,44 @@ def _trail_bucket(row: dict, req: dict, ctx: Context) -> Decision:
             return None  # the policy a trail needs: how every trail bucket is set up
         return bucket, "bucket policy no longer lets CloudTrail deliver" if not grants else "bucket policy adds a Deny"
     return bucket, name
+
+
+def _short_lifecycle(req: dict, event_time: Any, retention_days: int) -> list[str]:
+    """What the enabled rules of a lifecycle configuration do to objects sooner than the retention:
+    expire them, or move them to another storage class. A rule of any other status does nothing."""
+    config = _object(req.get("LifecycleConfiguration"), "LifecycleConfiguration")
+    rules = [_object(r, "a lifecycle Rule") for r in _list(config.get("Rule"))]
+    expire: set[int] = set()
+    move: set[tuple[str, int]] = set()
+    for rule in rules:
+        if str(rule.get("Status", "Enabled")).lower() != "enabled":
+            continue  # a disabled rule expires nothing (and a rule with no status is kept visible)
+        expiration = _object(rule.get("Expiration"), "a lifecycle rule's Expiration")
+        if expiration.get("Days") is not None or expiration.get("Date") is not None:
+            expire.add(_lifecycle_days(expiration, event_time, "Expiration"))
+        for t in _list(rule.get("Transition")):
+            t = _object(t, "a lifecycle rule's Transition")
+            move.add((str(t.get("StorageClass")), _lifecycle_days(t, event_time, "Transition")))
+    days = sorted(d for d in expire if d < retention_days)
+    said = [f"logs expire after {', '.join(map(str, days))} days"] if days else []
+    return said + [f"logs move to {c} after {d} days" for c, d in sorted(move, key=lambda m: m[1])
+                   if d < retention_days]
+
+
+def _lifecycle_days(action: dict, event_time: Any, what: str) -> int:
+    """The days after which a lifecycle action applies: `Days`, or a `Date` counted from the call."""
+    if action.get("Days") is not None:
+        days = action["Days"]
+        if isinstance(days, bool) or not (isinstance(days, int) or str(days).strip().isdigit()):
+            raise Unreadable(f"a lifecycle rule's {what}.Days is not a number of days")
+        return int(days)
+    try:
+        when = datetime.fromisoformat(str(action["Date"]).replace("Z", "+00:00"))
+        now = datetime.fromisoformat(str(event_time).replace("Z", "+00:00"))
+        when, now = (t if t.tzinfo else t.replace(tzinfo=timezone.utc) for t in (when, now))
+    except ValueError:
+        raise Unreadable(f"a lifecycle rule's {what}.Date is not a date") from None
+    return max(0, (when - now).days)
 
 
 def _guardduty_disabled(row: dict, req: dict, ctx: Context) -> Decision:
@@ -305,41 +357,84 @@ def _nacl_ssh(row: dict, req: dict, ctx: Context) -> Decision:
     return req.get("networkAclId"), f"rule {req.get('ruleNumber')} allows port {', '.join(map(str, open_ports))} from {cidr}"
 
 
+# A call made in the console by a person reaches the service with the console as `invokedBy`: the
+# person acted. Any other `invokedBy` is an AWS service acting for the account.
+PERSON_INVOKERS = frozenset({"signin.amazonaws.com", "console.amazonaws.com"})
+
+
+def by_person(row: Mapping) -> bool:
+    """Whether the caller itself made the call (no AWS service acting for it)."""
+    return not row.get("invoked_by") or str(row["invoked_by"]).lower() in PERSON_INVOKERS
+
+
 def _root(row: dict, req: dict, ctx: Context) -> Decision:
-    if row.get("identity_type") != "Root" or row.get("invoked_by"):
+    if row.get("identity_type") != "Root" or not by_person(row):
         return None
     return None, f"root called {row['eventname']}"
 
 
 def _login_mfa(row: dict, req: dict, ctx: Context) -> Decision:
-    if row.get("identity_type") not in ("IAMUser", "Root") or _login_failed(row):
+    if row.get("identity_type") not in ("IAMUser", "Root") or signin_failed(row):
         return None  # federated and SSO sign-ins carry MFAUsed "No": their MFA is at the identity provider
-    extra = json_object(row.get("additionaleventdata"))
+    extra = unwrap(json_object(row.get("additionaleventdata")))
     if extra.get("MFAUsed") != "No":
         return None
     return row.get("identity_arn"), "console sign-in without MFA"
 
 
-def _login_failed(row: dict) -> bool:
-    return json_object(row.get("responseelements")).get("ConsoleLogin") == "Failure"
+SIGNIN = "signin.amazonaws.com"
+
+
+def signin_failed(row: Mapping) -> bool:
+    """A sign-in event whose response says Failure (`{"ConsoleLogin": "Failure"}`, `{"CheckMfa":
+    "Failure"}`, `{"PasswordUpdated": "Failure"}`, ...) or that carries an error code. Sign-in
+    events log their outcome in the response, not in `errorCode` alone."""
+    if row.get("eventsource") != SIGNIN:
+        return False
+    if row.get("errorcode"):
+        return True
+    try:
+        response = unwrap(json_object(row.get("responseelements")))
+    except RecursionError:
+        return True  # a response nested past reading: keep the event an attempt, never a success
+    return any(str(v).lower() == "failure" for v in response.values())
 
 
 def _login_failure(row: dict, req: dict, ctx: Context) -> Decision:
-    if not _login_failed(row):
+    if not signin_failed(row):
         return None
-    return row.get("identity_arn") or row.get("user_name"), f"console sign-in failed: {row.get('errormessage') or 'Failure'}"
+    step = "" if row["eventname"] == "ConsoleLogin" else f" at {row['eventname']}"
+    reason = row.get("errormessage") or row.get("errorcode") or "Failure"
+    return row.get("identity_arn") or row.get("user_name"), f"console sign-in failed{step}: {reason}"
 
 
-def _key_for_other(row: dict, req: dict, ctx: Context) -> Decision:
+# IAM calls that set a credential of a user, and the words for each.
+CREDENTIAL_CALLS = {
+    "CreateAccessKey": "access key created", "CreateLoginProfile": "console password created",
+    "UpdateLoginProfile": "console password changed", "UploadSSHPublicKey": "SSH public key uploaded",
+    "CreateServiceSpecificCredential": "service-specific credential created",
+    "ResetServiceSpecificCredential": "service-specific credential reset",
+    "EnableMFADevice": "MFA device enabled", "UploadSigningCertificate": "signing certificate uploaded",
+}
+
+
+def _caller_user(row: dict) -> str | None:
+    """The IAM user name of the caller, None for any other identity. A role session's name is chosen
+    by whoever assumed the role, so it never makes the caller the user of the same name."""
+    if row.get("identity_type") != "IAMUser":
+        return None
+    return row.get("user_name") or str(row.get("identity_arn") or "").rsplit("/", 1)[-1] or None
+
+
+def _credential_for_other(row: dict, req: dict, ctx: Context) -> Decision:
     target = req.get("userName")
     if not target:
-        return None  # a key for the caller itself
-    caller = row.get("user_name") if row.get("identity_type") == "IAMUser" else None
-    if caller is None and row.get("identity_arn"):
-        caller = str(row["identity_arn"]).rsplit("/", 1)[-1] if row.get("identity_type") == "IAMUser" else None
-    if caller == target:
+        return None  # no user named: the call sets the caller's own credential
+    if isinstance(target, (dict, list)):
+        raise Unreadable("userName is not a name")
+    if str(target) == _caller_user(row):
         return None
-    return target, f"access key created for user {target}"
+    return str(target), f"{CREDENTIAL_CALLS[row['eventname']]} for user {target}"
 
 
 ADMIN_POLICIES = ("arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::aws:policy/IAMFullAccess")
@@ -367,19 +462,31 @@ def _trust(row: dict, req: dict, ctx: Context) -> Decision:
 
 
 def _shared(row: dict, req: dict, ctx: Context) -> Decision:
-    """A snapshot or image shared with another account or made public."""
-    name = row["eventname"]
-    if name == "ModifyDBSnapshotAttribute" or name == "ModifyDBClusterSnapshotAttribute":
-        added = _list(req.get("valuesToAdd"))
+    """A snapshot or image shared with another account, an organization, or everyone (`all`, the
+    only group AWS accepts). Any other group is a malformed request, shown as such."""
+    if row["eventname"] in ("ModifyDBSnapshotAttribute", "ModifyDBClusterSnapshotAttribute"):
         target = req.get("dBSnapshotIdentifier") or req.get("dBClusterSnapshotIdentifier")
+        added = [_share_target(str(v), "account") for v in _list(req.get("valuesToAdd")) if v]
     else:
-        permission = req.get("createVolumePermission") or req.get("launchPermission") or {}
-        added = [i.get("userId") or i.get("group") for i in _list((permission or {}).get("add")) if isinstance(i, dict)]
         target = req.get("snapshotId") or req.get("imageId")
-    added = [str(a) for a in added if a]
-    if not added:
-        return None
-    return target, f"shared with {', '.join('everyone' if a.lower() in ('all', 'all_users') else a for a in added)}"
+        permission = _object(req.get("createVolumePermission") or req.get("launchPermission"), "the permission")
+        added = []
+        for item in _list(permission.get("add")):
+            item = _object(item, "a permission item")
+            for key in ("userId", "group", "organizationArn", "organizationalUnitArn"):
+                if item.get(key):
+                    added.append(_share_target(str(item[key]), key))
+    own = {row.get("account"), row.get("identity_account")} - {None}
+    added = [a for a in added if a not in own]  # shared with its own account: nothing leaves
+    return (target, f"shared with {', '.join(added)}") if added else None
+
+
+def _share_target(value: str, kind: str) -> str:
+    if value.lower() == "all":
+        return "everyone"
+    if kind == "group":
+        raise Unreadable(f"group {value!r} is not 'all', the only group AWS accepts")
+    return value
 
 
 BLOCK_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
@@ -404,8 +511,9 @@ def _public_s3(row: dict, req: dict, ctx: Context) -> Decision:
         for group in ("AllUsers", "AuthenticatedUsers"):
             if f"acs.amazonaws.com/groups/global/{group}" in text:
                 return bucket, f"bucket ACL grants {group}"
-        if str(req.get("x-amz-acl", "")).startswith("public-"):
-            return bucket, f"canned ACL {req.get('x-amz-acl')}"
+        public = [str(a) for a in _list(req.get("x-amz-acl")) if str(a).startswith("public-")]
+        if public:
+            return bucket, f"canned ACL {', '.join(public)}"
         return None
     return None
 
@@ -521,13 +629,17 @@ CATALOGUE: tuple[Detection, ...] = (
               "The root user cannot be restricted by IAM; day-to-day use is a finding by itself.",
               "The few tasks only root can do (billing, account settings).", _root),
     Detection("console_login_without_mfa", "Console sign-in without MFA", "MFA なしのコンソールサインイン", "medium", VALID_CLOUD,
-              {"signin.amazonaws.com": ("ConsoleLogin",)}, "A password alone let someone into the console.",
+              {SIGNIN: ("ConsoleLogin",)}, "A password alone let someone into the console.",
               "None for IAM users once MFA is required; SSO and federated sign-ins are not hits.", _login_mfa),
     Detection("console_login_failed", "Failed console sign-in", "コンソールサインインの失敗", "low", "T1110 Brute Force",
-              {"signin.amazonaws.com": ("ConsoleLogin",)}, "Repeated failures are password guessing.", "Mistyped passwords.", _login_failure),
-    Detection("access_key_for_other_user", "Access key created for another user", "他ユーザーのアクセスキー作成", "high", EXTRA_CREDS,
-              {IAM: ("CreateAccessKey",)}, "A key made for someone else is a credential the caller holds in that user's name.",
-              "Administrators provisioning service users.", _key_for_other),
+              {SIGNIN: ("ConsoleLogin", "CheckMfa", "ExternalIdPDirectoryLogin")},
+              "Repeated failures are password guessing; a failed MFA check means the password was right.",
+              "Mistyped passwords and MFA codes.", _login_failure),
+    Detection("credential_for_other_user", "Credential set for another user", "他ユーザーの認証情報の設定", "high", EXTRA_CREDS,
+              {IAM: tuple(CREDENTIAL_CALLS)},
+              "An access key, password, SSH key, service credential or MFA device set for someone else is a way in "
+              "the caller holds in that user's name.",
+              "Administrators provisioning service users or resetting a colleague's password.", _credential_for_other),
     Detection("iam_user_created", "IAM user or console password created", "IAM ユーザー・パスワードの作成", "low",
               "T1136.003 Create Account: Cloud Account", {IAM: ("CreateUser", "CreateLoginProfile")},
               "New users and passwords are persistence.", "Onboarding.", _always("userName", "")),
@@ -585,10 +697,12 @@ def select(only: Iterable[str] | None = None, min_severity: str | None = None) -
 
 
 def outcome(row: Mapping) -> str:
-    """"attempt" for a call that failed (errorCode, or a console sign-in that failed), else "success"."""
-    if row.get("errorcode"):
-        return "attempt"
-    return "attempt" if row.get("eventname") == "ConsoleLogin" and _login_failed(dict(row)) else "success"
+    """"attempt" for a call that failed (errorCode, or a sign-in whose response says Failure), else
+    "success"."""
+    return "attempt" if row.get("errorcode") or signin_failed(row) else "success"
+
+
+ABOUT_FAILURE = frozenset({"console_login_failed"})  # detections whose detail already says the call failed
 
 
 def match(detection: Detection, row: Mapping, ctx: Context | None = None) -> dict | None:
@@ -597,13 +711,13 @@ def match(detection: Detection, row: Mapping, ctx: Context | None = None) -> dic
         return None
     row = dict(row)
     try:
-        decided = detection.decide(row, json_object(row.get("requestparameters")), ctx or Context())
+        decided = detection.decide(row, unwrap(json_object(row.get("requestparameters"))), ctx or Context())
     except Exception as e:  # noqa: BLE001 - evidence is hostile input: a call the decision cannot read is shown, not lost
         decided = None, f"request could not be read ({e if isinstance(e, Unreadable) else type(e).__name__})"
     if decided is None:
         return None
     target, detail = decided
-    if row.get("errorcode"):
+    if outcome(row) == "attempt" and detection.id not in ABOUT_FAILURE:
         detail = f"attempted: {detail}"  # a failed call changed nothing: never state the change
     who = resolve(row)
     return {

@@ -32,6 +32,6 @@ def json_object(text: Any) -> dict:
         return text
     try:
         value = json.loads(text) if isinstance(text, str) else None
-    except ValueError:
+    except (ValueError, RecursionError):  # nesting deeper than the parser goes is unreadable too
         return {}
     return value if isinstance(value, dict) else {}

@@ -1,6 +1,9 @@
--- name: detect_access_key_for_other_user
+-- name: detect_credential_for_other_user
 -- params: since, until, since_day, until_day, account, region
--- Detection `access_key_for_other_user`: Access key created for another user. Candidate events, failed calls included: iam.amazonaws.com CreateAccessKey.
+-- Detection `credential_for_other_user`: Credential set for another user. Candidate events,
+-- failed calls included: iam.amazonaws.com CreateAccessKey, CreateLoginProfile, UpdateLoginProfile,
+-- UploadSSHPublicKey, CreateServiceSpecificCredential, ResetServiceSpecificCredential,
+-- EnableMFADevice, UploadSigningCertificate.
 -- Whether a candidate is a hit is decided in Python (audit_toolkit.analysis.detections.match),
 -- the same decision the real-time alert makes.
 SELECT
@@ -19,7 +22,10 @@ SELECT
     useridentity.onbehalfof.userid AS on_behalf_of,
     sourceipaddress, useragent, errorcode, errormessage, requestparameters, responseelements, additionaleventdata
 FROM cloudtrail
-WHERE (eventsource = 'iam.amazonaws.com' AND eventname IN ('CreateAccessKey'))
+WHERE (eventsource = 'iam.amazonaws.com' AND eventname IN (
+      'CreateAccessKey', 'CreateLoginProfile', 'UpdateLoginProfile', 'UploadSSHPublicKey',
+      'CreateServiceSpecificCredential', 'ResetServiceSpecificCredential', 'EnableMFADevice',
+      'UploadSigningCertificate'))
   AND (:since_day IS NULL OR day >= :since_day)
   AND (:until_day IS NULL OR day <= :until_day)
   AND (:since IS NULL OR from_iso8601_timestamp(eventtime) >= from_iso8601_timestamp(:since))
