@@ -16,18 +16,11 @@ def _ports(text: str) -> tuple[int, ...]:
         raise ConfigError(f"watched ports must be integers separated by commas, got {text!r}") from e
 
 
-def _prefix_len(text: str) -> int:
+def _int(name: str, text: str) -> int:
     try:
         return int(text)
     except ValueError as e:
-        raise ConfigError(f"AUDIT_TOOLKIT_INTERNET_PREFIX_LEN must be an integer, got {text!r}") from e
-
-
-def _days(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError as e:
-        raise ConfigError(f"AUDIT_TOOLKIT_LOG_RETENTION_DAYS must be a whole number of days, got {text!r}") from e
+        raise ConfigError(f"{name} must be an integer, got {text!r}") from e
 
 
 def _is_int(value) -> bool:
@@ -55,7 +48,7 @@ class Settings:
         if not (_is_int(self.internet_prefix_len) and 0 <= self.internet_prefix_len <= 128):
             raise ConfigError(f"internet prefix length must be 0..128, got {self.internet_prefix_len}")
         if not (_is_int(self.log_retention_days) and self.log_retention_days >= 1):
-            raise ConfigError(f"log retention must be a whole number of days, 1 or more, got {self.log_retention_days}")
+            raise ConfigError(f"log retention must be 1 day or more, got {self.log_retention_days}")
         try:
             ZoneInfo(self.display_tz)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
@@ -68,16 +61,16 @@ class Settings:
         values: dict = {}
         if "AUDIT_TOOLKIT_WATCHED_PORTS" in env:
             values["watched_ports"] = _ports(env["AUDIT_TOOLKIT_WATCHED_PORTS"])
-        if "AUDIT_TOOLKIT_INTERNET_PREFIX_LEN" in env:
-            values["internet_prefix_len"] = _prefix_len(env["AUDIT_TOOLKIT_INTERNET_PREFIX_LEN"])
+        for key in ("internet_prefix_len", "log_retention_days"):
+            name = f"AUDIT_TOOLKIT_{key.upper()}"
+            if name in env:
+                values[key] = _int(name, env[name])
         if "AUDIT_TOOLKIT_DISPLAY_TZ" in env:
             values["display_tz"] = env["AUDIT_TOOLKIT_DISPLAY_TZ"]
         if "AUDIT_TOOLKIT_LANGUAGE" in env:
             values["language"] = env["AUDIT_TOOLKIT_LANGUAGE"]
         if "AUDIT_TOOLKIT_TRAIL_BUCKETS" in env:
             values["trail_buckets"] = tuple(b for b in env["AUDIT_TOOLKIT_TRAIL_BUCKETS"].replace(" ", "").split(",") if b)
-        if "AUDIT_TOOLKIT_LOG_RETENTION_DAYS" in env:
-            values["log_retention_days"] = _days(env["AUDIT_TOOLKIT_LOG_RETENTION_DAYS"])
         for key, value in overrides.items():
             if value is None:
                 continue

@@ -255,7 +255,7 @@ def _short_lifecycle(req: dict, event_time: Any, retention_days: int) -> list[st
 
 
 def _lifecycle_days(action: dict, event_time: Any, what: str) -> int:
-    """The days after which a lifecycle action applies: `Days`, or a `Date` counted from the call."""
+    """The days after which a lifecycle action applies: `Days`, or a `Date` counted from the call"""
     if action.get("Days") is not None:
         days = action["Days"]
         if isinstance(days, bool) or not (isinstance(days, int) or str(days).strip().isdigit()):
@@ -405,16 +405,20 @@ def _login_failure(row: dict, req: dict, ctx: Context) -> Decision:
         return None
     step = "" if row["eventname"] == "ConsoleLogin" else f" at {row['eventname']}"
     reason = row.get("errormessage") or row.get("errorcode") or "Failure"
-    return row.get("identity_arn") or row.get("user_name"), f"console sign-in failed{step}: {reason}"
+    who = row.get("identity_arn") or row.get("user_name")
+    return who, f"console sign-in failed{step}: {reason}"
 
 
 # IAM calls that set a credential of a user, and the words for each.
 CREDENTIAL_CALLS = {
-    "CreateAccessKey": "access key created", "CreateLoginProfile": "console password created",
-    "UpdateLoginProfile": "console password changed", "UploadSSHPublicKey": "SSH public key uploaded",
+    "CreateAccessKey": "access key created",
+    "CreateLoginProfile": "console password created",
+    "UpdateLoginProfile": "console password changed",
+    "UploadSSHPublicKey": "SSH public key uploaded",
     "CreateServiceSpecificCredential": "service-specific credential created",
     "ResetServiceSpecificCredential": "service-specific credential reset",
-    "EnableMFADevice": "MFA device enabled", "UploadSigningCertificate": "signing certificate uploaded",
+    "EnableMFADevice": "MFA device enabled",
+    "UploadSigningCertificate": "signing certificate uploaded",
 }
 
 
@@ -469,7 +473,8 @@ def _shared(row: dict, req: dict, ctx: Context) -> Decision:
         added = [_share_target(str(v), "account") for v in _list(req.get("valuesToAdd")) if v]
     else:
         target = req.get("snapshotId") or req.get("imageId")
-        permission = _object(req.get("createVolumePermission") or req.get("launchPermission"), "the permission")
+        permission = req.get("createVolumePermission") or req.get("launchPermission")
+        permission = _object(permission, "the permission")
         added = []
         for item in _list(permission.get("add")):
             item = _object(item, "a permission item")
@@ -633,13 +638,15 @@ CATALOGUE: tuple[Detection, ...] = (
               "None for IAM users once MFA is required; SSO and federated sign-ins are not hits.", _login_mfa),
     Detection("console_login_failed", "Failed console sign-in", "コンソールサインインの失敗", "low", "T1110 Brute Force",
               {SIGNIN: ("ConsoleLogin", "CheckMfa", "ExternalIdPDirectoryLogin")},
-              "Repeated failures are password guessing; a failed MFA check means the password was right.",
+              "Repeated failures are password guessing; a failed MFA check means the password was "
+              "right.",
               "Mistyped passwords and MFA codes.", _login_failure),
-    Detection("credential_for_other_user", "Credential set for another user", "他ユーザーの認証情報の設定", "high", EXTRA_CREDS,
-              {IAM: tuple(CREDENTIAL_CALLS)},
-              "An access key, password, SSH key, service credential or MFA device set for someone else is a way in "
-              "the caller holds in that user's name.",
-              "Administrators provisioning service users or resetting a colleague's password.", _credential_for_other),
+    Detection("credential_for_other_user", "Credential set for another user", "他ユーザーの認証情報の設定",
+              "high", EXTRA_CREDS, {IAM: tuple(CREDENTIAL_CALLS)},
+              "An access key, password, SSH key, service credential or MFA device set for someone else "
+              "is a way in the caller holds in that user's name.",
+              "Administrators provisioning service users or resetting a colleague's password.",
+              _credential_for_other),
     Detection("iam_user_created", "IAM user or console password created", "IAM ユーザー・パスワードの作成", "low",
               "T1136.003 Create Account: Cloud Account", {IAM: ("CreateUser", "CreateLoginProfile")},
               "New users and passwords are persistence.", "Onboarding.", _always("userName", "")),
@@ -702,7 +709,8 @@ def outcome(row: Mapping) -> str:
     return "attempt" if row.get("errorcode") or signin_failed(row) else "success"
 
 
-ABOUT_FAILURE = frozenset({"console_login_failed"})  # detections whose detail already says the call failed
+# Detections whose detail already says the call failed: no "attempted: " before it.
+ABOUT_FAILURE = frozenset({"console_login_failed"})
 
 
 def match(detection: Detection, row: Mapping, ctx: Context | None = None) -> dict | None:
@@ -711,7 +719,8 @@ def match(detection: Detection, row: Mapping, ctx: Context | None = None) -> dic
         return None
     row = dict(row)
     try:
-        decided = detection.decide(row, unwrap(json_object(row.get("requestparameters"))), ctx or Context())
+        request = unwrap(json_object(row.get("requestparameters")))
+        decided = detection.decide(row, request, ctx or Context())
     except Exception as e:  # noqa: BLE001 - evidence is hostile input: a call the decision cannot read is shown, not lost
         decided = None, f"request could not be read ({e if isinstance(e, Unreadable) else type(e).__name__})"
     if decided is None:
