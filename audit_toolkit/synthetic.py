@@ -397,6 +397,9 @@ def detections_story(s: Scenario) -> None:
     play("ec2_key_pair_imported", PROD, tokyo, EC2_, "ImportKeyPair", {"keyName": "backup-key"})
     play("ssm_session_started", PROD, tokyo, "ssm.amazonaws.com", "StartSession", {"target": "i-0aaa0000000000001"})
     play("ssm_command_sent", PROD, tokyo, "ssm.amazonaws.com", "SendCommand", {"documentName": "AWS-RunShellScript", "instanceIds": ["i-0aaa0000000000001"]})
+    play("ec2_user_data_replaced", PROD, tokyo, EC2_, "ModifyInstanceAttribute",
+         {"instanceId": "i-0aaa0000000000001", "userData": "<sensitiveDataRemoved>"})
+    decoy(PROD, tokyo, EC2_, "ModifyInstanceAttribute", {"instanceId": "i-0aaa0000000000001", "instanceType": {"value": "t3.small"}})
     nacl = {"networkAclId": "acl-0a1", "ruleNumber": 90, "egress": False, "ruleAction": "allow", "aclProtocol": "6",
             "cidrBlock": "0.0.0.0/0", "portRange": {"from": 22, "to": 22}}
     play("nacl_ssh_open", PROD, tokyo, EC2_, "CreateNetworkAclEntry", nacl)

@@ -846,6 +846,38 @@ CASES: dict[str, list[Case]] = {
             "benign", call("ssm.amazonaws.com", "ListCommandInvocations", {"commandId": "c1"}), None
         ),
     ],
+    "ec2_user_data_replaced": [
+        Case(
+            "hit",
+            call(EC2, "ModifyInstanceAttribute", {"instanceId": "i-0a1", "userData": "<sensitiveDataRemoved>"},
+                 {"_return": True}),
+            "instance user data replaced (runs as root at the next start)",
+        ),
+        Case(
+            "hit",
+            call(EC2, "ModifyInstanceAttribute",
+                 {"instanceId": "i-0a1", "attribute": "userData", "value": "<sensitiveDataRemoved>"}),
+            "instance user data replaced (runs as root at the next start)",
+        ),
+        Case(
+            "failed",
+            call(EC2, "ModifyInstanceAttribute", {"instanceId": "i-0a1", "userData": "<sensitiveDataRemoved>"},
+                 error="Client.IncorrectInstanceState"),
+            "attempted: instance user data replaced (runs as root at the next start)",
+        ),
+        Case(
+            "self",
+            call(EC2, "ModifyInstanceAttribute", {"instanceId": "i-0a1", "userData": "<sensitiveDataRemoved>"},
+                 identity=ROLE),
+            "instance user data replaced (runs as root at the next start)",
+        ),
+        Case(
+            "benign",
+            call(EC2, "ModifyInstanceAttribute", {"instanceId": "i-0a1", "instanceType": {"value": "t3.nano"}}),
+            None,
+        ),
+        Case("benign", call(EC2, "DescribeInstanceAttribute", {"instanceId": "i-0a1", "attribute": "userData"}), None),
+    ],
     "nacl_ssh_open": [
         Case(
             "hit",

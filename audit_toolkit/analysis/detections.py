@@ -536,6 +536,14 @@ def _flow_logs(row: dict, req: dict, ctx: Context) -> Decision:
     return ", ".join(str(i) for i in ids if i) or None, "VPC flow logs deleted"
 
 
+def _user_data(row: dict, req: dict, ctx: Context) -> Decision:
+    """ModifyInstanceAttribute that sets the user data, in either request shape: `userData` given,
+    or `attribute: userData` with its `value`. Any other attribute is not a hit."""
+    if "userData" not in req and str(req.get("attribute", "")).lower() != "userdata":
+        return None
+    return req.get("instanceId"), "instance user data replaced (runs as root at the next start)"
+
+
 # --- the catalogue -------------------------------------------------------------------------------
 
 IMPAIR_LOGS = "T1562.008 Impair Defenses: Disable or Modify Cloud Logs"
@@ -626,6 +634,10 @@ CATALOGUE: tuple[Detection, ...] = (
     Detection("ssm_command_sent", "SSM command sent to instances", "SSM コマンドの送信", "low", "T1651 Cloud Administration Command",
               {"ssm.amazonaws.com": ("SendCommand",)}, "Run Command executes scripts on instances as root.",
               "Patch and inventory automation.", _always("documentName", "command sent")),
+    Detection("ec2_user_data_replaced", "EC2 instance user data replaced", "EC2 ユーザーデータの置き換え", "high",
+              "T1059 Command and Scripting Interpreter", {EC2: ("ModifyInstanceAttribute",)},
+              "User data runs as root when the instance starts: replacing it is code execution at the next "
+              "stop and start.", "Redeploying an instance's bootstrap script by hand.", _user_data),
     Detection("nacl_ssh_open", "Network ACL allows a watched port from the internet", "ネットワーク ACL でインターネットからの SSH を許可",
               "high", CLOUD_FIREWALL, {EC2: ("CreateNetworkAclEntry", "ReplaceNetworkAclEntry")},
               "Network ACLs are a second door beside security groups.", "Public subnets of bastion hosts.", _nacl_ssh),
