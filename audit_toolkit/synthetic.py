@@ -380,6 +380,11 @@ def detections_story(s: Scenario) -> None:
     d.call(when(), STAGING, virginia, erin, "CreateTrail", {"name": "staging-trail", "s3BucketName": "staging-trail-logs"},
            {"name": "staging-trail"}, source=CT_, ip="192.0.2.10", agent=CLI_UA)
     restart = d.call(when(), STAGING, virginia, erin, "StartLogging", {"name": "staging-trail"}, None, source=CT_, ip="192.0.2.10", agent=CLI_UA)
+    resolver = "route53resolver.amazonaws.com"
+    play("dns_query_logging_removed", PROD, tokyo, resolver, "DeleteResolverQueryLogConfig",
+         {"resolverQueryLogConfigId": "rqlc-0a1b2c3d4e5f6a7b"})
+    decoy(PROD, tokyo, resolver, "AssociateResolverQueryLogConfig",
+          {"resolverQueryLogConfigId": "rqlc-0a1b2c3d4e5f6a7b", "resourceId": "vpc-0a1"})
     # GuardDuty
     play("guardduty_detector_deleted", STAGING, tokyo, GD_, "DeleteDetector", {"detectorId": "12abc34d567e8fa901bc2d34e56789f0"})
     play("guardduty_detector_disabled", PROD, tokyo, GD_, "UpdateDetector", {"detectorId": "d0", "enable": False})

@@ -128,6 +128,7 @@ def signin(name: str, outcome: str, *, identity: dict = ALICE, mfa: str = "Yes",
     )
 
 
+R53R = "route53resolver.amazonaws.com"
 CT, GD, SNS, EB, EC2, IAM, S3 = (
     "cloudtrail.amazonaws.com",
     "guardduty.amazonaws.com",
@@ -527,6 +528,56 @@ CASES: dict[str, list[Case]] = {
             None,
         ),
     ],
+    "dns_query_logging_removed": [
+        Case(
+            "hit",
+            call(
+                R53R,
+                "DeleteResolverQueryLogConfig",
+                {"originSequenceNumber": 0, "resolverQueryLogConfigId": "rqlc-5aa5"},
+                {"resolverQueryLogConfig": {"id": "rqlc-5aa5", "status": "DELETING"}},
+            ),
+            "DNS query logging removed",
+        ),
+        Case(
+            "hit",
+            call(
+                R53R,
+                "DisassociateResolverQueryLogConfig",
+                {"resolverQueryLogConfigId": "rqlc-5aa5", "resourceId": "vpc-0a1"},
+            ),
+            "DNS query logging removed",
+        ),
+        Case(
+            "failed",
+            call(
+                R53R,
+                "DeleteResolverQueryLogConfig",
+                {"resolverQueryLogConfigId": "rqlc-5aa5"},
+                error=DENIED,
+            ),
+            "attempted: DNS query logging removed",
+        ),
+        Case(
+            "self",
+            call(
+                R53R,
+                "DisassociateResolverQueryLogConfig",
+                {"resolverQueryLogConfigId": "rqlc-5aa5", "resourceId": "vpc-0a1"},
+                identity=ROLE,
+            ),
+            "DNS query logging removed",
+        ),
+        Case(
+            "benign",
+            call(
+                R53R,
+                "AssociateResolverQueryLogConfig",
+                {"resolverQueryLogConfigId": "rqlc-5aa5", "resourceId": "vpc-0a1"},
+            ),
+            None,
+        ),
+    ],
     "guardduty_detector_deleted": [
         Case("hit", call(GD, "DeleteDetector", {"detectorId": "12abc34d"}), "detector deleted"),
         Case(
@@ -849,34 +900,59 @@ CASES: dict[str, list[Case]] = {
     "ec2_user_data_replaced": [
         Case(
             "hit",
-            call(EC2, "ModifyInstanceAttribute", {"instanceId": "i-0a1", "userData": "<sensitiveDataRemoved>"},
-                 {"_return": True}),
+            call(
+                EC2,
+                "ModifyInstanceAttribute",
+                {"instanceId": "i-0a1", "userData": "<sensitiveDataRemoved>"},
+                {"_return": True},
+            ),
             "instance user data replaced (runs as root at the next start)",
         ),
         Case(
             "hit",
-            call(EC2, "ModifyInstanceAttribute",
-                 {"instanceId": "i-0a1", "attribute": "userData", "value": "<sensitiveDataRemoved>"}),
+            call(
+                EC2,
+                "ModifyInstanceAttribute",
+                {"instanceId": "i-0a1", "attribute": "userData", "value": "<sensitiveDataRemoved>"},
+            ),
             "instance user data replaced (runs as root at the next start)",
         ),
         Case(
             "failed",
-            call(EC2, "ModifyInstanceAttribute", {"instanceId": "i-0a1", "userData": "<sensitiveDataRemoved>"},
-                 error="Client.IncorrectInstanceState"),
+            call(
+                EC2,
+                "ModifyInstanceAttribute",
+                {"instanceId": "i-0a1", "userData": "<sensitiveDataRemoved>"},
+                error="Client.IncorrectInstanceState",
+            ),
             "attempted: instance user data replaced (runs as root at the next start)",
         ),
         Case(
             "self",
-            call(EC2, "ModifyInstanceAttribute", {"instanceId": "i-0a1", "userData": "<sensitiveDataRemoved>"},
-                 identity=ROLE),
+            call(
+                EC2,
+                "ModifyInstanceAttribute",
+                {"instanceId": "i-0a1", "userData": "<sensitiveDataRemoved>"},
+                identity=ROLE,
+            ),
             "instance user data replaced (runs as root at the next start)",
         ),
         Case(
             "benign",
-            call(EC2, "ModifyInstanceAttribute", {"instanceId": "i-0a1", "instanceType": {"value": "t3.nano"}}),
+            call(
+                EC2,
+                "ModifyInstanceAttribute",
+                {"instanceId": "i-0a1", "instanceType": {"value": "t3.nano"}},
+            ),
             None,
         ),
-        Case("benign", call(EC2, "DescribeInstanceAttribute", {"instanceId": "i-0a1", "attribute": "userData"}), None),
+        Case(
+            "benign",
+            call(
+                EC2, "DescribeInstanceAttribute", {"instanceId": "i-0a1", "attribute": "userData"}
+            ),
+            None,
+        ),
     ],
     "nacl_ssh_open": [
         Case(

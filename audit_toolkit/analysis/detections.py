@@ -620,6 +620,13 @@ CATALOGUE: tuple[Detection, ...] = (
               "high", IMPAIR_TOOLS, {GD: ("DisassociateFromMasterAccount", "DisassociateFromAdministratorAccount")},
               "A member account that leaves its administrator stops sending findings to the security team.",
               "Reorganizing accounts.", _always("detectorId", "account left its GuardDuty administrator")),
+    Detection("dns_query_logging_removed", "Route 53 Resolver query logging removed",
+              "Route 53 Resolver クエリログの削除", "high", IMPAIR_LOGS,
+              {"route53resolver.amazonaws.com": ("DeleteResolverQueryLogConfig",
+                                                 "DisassociateResolverQueryLogConfig")},
+              "DNS query logs show which names a compromised host resolved: command and control, "
+              "exfiltration domains.", "Replacing a logging configuration or tearing down a VPC.",
+              _always("resolverQueryLogConfigId", "DNS query logging removed")),
     # Other ways into an instance
     Detection("ec2_instance_connect_key", "SSH key pushed to an instance", "インスタンスへの SSH 公開鍵の送信", "medium",
               "T1021.004 Remote Services: SSH", {"ec2-instance-connect.amazonaws.com": ("SendSSHPublicKey", "SendSerialConsoleSSHPublicKey")},
