@@ -399,6 +399,9 @@ def detections_story(s: Scenario) -> None:
     # Other ways into an instance
     play("ec2_instance_connect_key", PROD, tokyo, "ec2-instance-connect.amazonaws.com", "SendSSHPublicKey",
          {"instanceId": "i-0aaa0000000000001", "instanceOSUser": "ec2-user", "sSHPublicKey": "ssh-ed25519 AAAA..."})
+    serial = {"serialConsoleAccessEnabled": True}
+    play("ec2_serial_console_enabled", PROD, tokyo, EC2_, "EnableSerialConsoleAccess", {}, serial)
+    decoy(PROD, tokyo, EC2_, "GetSerialConsoleAccessStatus", {}, {"serialConsoleAccessEnabled": False})
     play("ec2_key_pair_imported", PROD, tokyo, EC2_, "ImportKeyPair", {"keyName": "backup-key"})
     play("ssm_session_started", PROD, tokyo, "ssm.amazonaws.com", "StartSession", {"target": "i-0aaa0000000000001"})
     play("ssm_command_sent", PROD, tokyo, "ssm.amazonaws.com", "SendCommand", {"documentName": "AWS-RunShellScript", "instanceIds": ["i-0aaa0000000000001"]})

@@ -817,6 +817,33 @@ CASES: dict[str, list[Case]] = {
             None,
         ),
     ],
+    "ec2_serial_console_enabled": [
+        Case(
+            "hit",
+            call(EC2, "EnableSerialConsoleAccess", {}, {"serialConsoleAccessEnabled": True}),
+            "serial console access enabled for the account",
+        ),
+        Case(
+            "failed",
+            call(EC2, "EnableSerialConsoleAccess", {}, error="Client.UnauthorizedOperation"),
+            "attempted: serial console access enabled for the account",
+        ),
+        Case(
+            "self",
+            call(EC2, "EnableSerialConsoleAccess", None, identity=ROOT_CONSOLE),
+            "serial console access enabled for the account",
+        ),
+        Case(
+            "benign",
+            call(EC2, "DisableSerialConsoleAccess", {}, {"serialConsoleAccessEnabled": False}),
+            None,
+        ),
+        Case(
+            "benign",
+            call(EC2, "GetSerialConsoleAccessStatus", {}, {"serialConsoleAccessEnabled": False}),
+            None,
+        ),
+    ],
     "ec2_key_pair_imported": [
         Case(
             "hit",

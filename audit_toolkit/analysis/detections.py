@@ -632,6 +632,12 @@ CATALOGUE: tuple[Detection, ...] = (
               "T1021.004 Remote Services: SSH", {"ec2-instance-connect.amazonaws.com": ("SendSSHPublicKey", "SendSerialConsoleSSHPublicKey")},
               "EC2 Instance Connect and the serial console let anyone with the API right log in, past security groups for the serial console.",
               "Engineers using Instance Connect as their normal way in.", _always("instanceId", "SSH public key sent")),
+    Detection("ec2_serial_console_enabled", "EC2 serial console access enabled", "EC2 シリアルコンソールの有効化",
+              "medium", "T1021 Remote Services", {EC2: ("EnableSerialConsoleAccess",)},
+              "The serial console reaches an instance's login prompt past security groups and network "
+              "ACLs; it is off in an account until someone turns it on.",
+              "Engineers recovering an instance that lost its network.",
+              _always(None, "serial console access enabled for the account")),
     Detection("ec2_key_pair_imported", "EC2 key pair imported", "EC2 キーペアのインポート", "low", SSH_KEYS, {EC2: ("ImportKeyPair",)},
               "An imported key pair is a key the attacker holds, ready for new instances.", "Engineers registering their own keys.",
               _always("keyName", "key pair imported")),
