@@ -426,6 +426,9 @@ def detections_story(s: Scenario) -> None:
                  "outcome": "attempt", "event_time": failed["eventTime"]})
     play("credential_for_other_user", PROD, tokyo, IAM_, "CreateAccessKey", {"userName": "ci-bot"})
     decoy(PROD, tokyo, IAM_, "CreateAccessKey", {"userName": "alice"})
+    everything = json.dumps({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    play("sts_federation_token", PROD, tokyo, "sts.amazonaws.com", "GetFederationToken",
+         {"name": "svc", "policy": everything}, identity=alice)
     play("iam_user_created", PROD, tokyo, IAM_, "CreateUser", {"userName": "svc-backup"})
     play("iam_admin_policy_attached", PROD, tokyo, IAM_, "AttachUserPolicy", {"userName": "svc-backup", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"})
     decoy(PROD, tokyo, IAM_, "AttachUserPolicy", {"userName": "alice", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"})

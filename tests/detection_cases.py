@@ -1142,6 +1142,82 @@ CASES: dict[str, list[Case]] = {
         ),  # a user changing their own password
         Case("benign", call(IAM, "DeleteLoginProfile", {"userName": "bob"}), None),
     ],
+    "sts_federation_token": [
+        Case(
+            "hit",
+            call(
+                "sts.amazonaws.com",
+                "GetFederationToken",
+                {
+                    "name": "bob",
+                    "durationSeconds": 129600,
+                    "policy": json.dumps(
+                        {
+                            "Version": "2012-10-17",
+                            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+                        }
+                    ),
+                },
+                {
+                    "federatedUser": {
+                        "federatedUserId": f"{OWN}:bob",
+                        "arn": f"arn:aws:sts::{OWN}:federated-user/bob",
+                    }
+                },
+            ),
+            "federation token for bob (session policy allows * on *)",
+        ),
+        Case(
+            "hit",
+            call(
+                "sts.amazonaws.com",
+                "GetFederationToken",
+                {
+                    "name": "proxy",
+                    "policy": json.dumps(
+                        {
+                            "Statement": [
+                                {
+                                    "Effect": "Allow",
+                                    "Action": ["s3:GetObject"],
+                                    "Resource": "arn:aws:s3:::b/*",
+                                }
+                            ]
+                        }
+                    ),
+                },
+            ),
+            "federation token for proxy (session policy allows s3:GetObject)",
+        ),
+        Case(
+            "failed",
+            call(
+                "sts.amazonaws.com",
+                "GetFederationToken",
+                {"name": "bob"},
+                error=DENIED,
+                identity=ROLE,
+            ),
+            "attempted: federation token for bob (no inline session policy)",
+        ),
+        Case(
+            "self",
+            call(
+                "sts.amazonaws.com",
+                "GetFederationToken",
+                {
+                    "name": "alice",
+                    "policyArns": [{"arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}],
+                },
+            ),
+            "federation token for alice (no inline session policy; managed session policies "
+            "arn:aws:iam::aws:policy/ReadOnlyAccess)",
+        ),
+        Case(
+            "benign", call("sts.amazonaws.com", "GetSessionToken", {"durationSeconds": 3600}), None
+        ),
+        Case("benign", call("sts.amazonaws.com", "GetCallerIdentity", None), None),
+    ],
     "iam_user_created": [
         Case(
             "hit",

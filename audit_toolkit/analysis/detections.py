@@ -544,6 +544,25 @@ def _user_data(row: dict, req: dict, ctx: Context) -> Decision:
     return req.get("instanceId"), "instance user data replaced (runs as root at the next start)"
 
 
+def _federation_token(row: dict, req: dict, ctx: Context) -> Decision:
+    """GetFederationToken: temporary credentials that outlive the deletion of the key that made
+    them, with the session policy's breadth in the detail."""
+    name = req.get("name")
+    statements = [s for s in _statements(req.get("policy")) if s.get("Effect") == "Allow"]
+    managed = [str(p.get("arn") if isinstance(p, dict) else p)
+               for p in _list(req.get("policyArns"))]
+    if any("*" in _list(s.get("Action")) and "*" in _list(s.get("Resource")) for s in statements):
+        breadth = "session policy allows * on *"
+    elif statements:
+        actions = sorted({str(a) for s in statements for a in _list(s.get("Action"))})
+        breadth = f"session policy allows {', '.join(actions) or 'no action'}"
+    else:
+        breadth = "no inline session policy"
+    if managed:
+        breadth += f"; managed session policies {', '.join(managed)}"
+    return name, f"federation token for {name} ({breadth})"
+
+
 # --- the catalogue -------------------------------------------------------------------------------
 
 IMPAIR_LOGS = "T1562.008 Impair Defenses: Disable or Modify Cloud Logs"
@@ -672,6 +691,13 @@ CATALOGUE: tuple[Detection, ...] = (
               "is a way in the caller holds in that user's name.",
               "Administrators provisioning service users or resetting a colleague's password.",
               _credential_for_other),
+    Detection("sts_federation_token", "Federation token obtained", "フェデレーショントークンの取得",
+              "medium",
+              "T1550.001 Use Alternate Authentication Material: Application Access Token",
+              {"sts.amazonaws.com": ("GetFederationToken",)},
+              "A federation token keeps working for up to 36 hours after the key that made it is "
+              "deleted: attackers use it to stay in when the key is found.",
+              "Proxy applications that hand out scoped credentials by design.", _federation_token),
     Detection("iam_user_created", "IAM user or console password created", "IAM ユーザー・パスワードの作成", "low",
               "T1136.003 Create Account: Cloud Account", {IAM: ("CreateUser", "CreateLoginProfile")},
               "New users and passwords are persistence.", "Onboarding.", _always("userName", "")),
