@@ -429,6 +429,8 @@ def detections_story(s: Scenario) -> None:
     everything = json.dumps({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
     play("sts_federation_token", PROD, tokyo, "sts.amazonaws.com", "GetFederationToken",
          {"name": "svc", "policy": everything}, identity=alice)
+    play("roles_anywhere_trust", PROD, tokyo, "rolesanywhere.amazonaws.com", "CreateTrustAnchor",
+         {"name": "partner-ca", "enabled": True, "source": {"sourceType": "CERTIFICATE_BUNDLE"}})
     play("iam_user_created", PROD, tokyo, IAM_, "CreateUser", {"userName": "svc-backup"})
     play("iam_admin_policy_attached", PROD, tokyo, IAM_, "AttachUserPolicy", {"userName": "svc-backup", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"})
     decoy(PROD, tokyo, IAM_, "AttachUserPolicy", {"userName": "alice", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"})

@@ -129,6 +129,7 @@ def signin(name: str, outcome: str, *, identity: dict = ALICE, mfa: str = "Yes",
 
 
 R53R = "route53resolver.amazonaws.com"
+RA = "rolesanywhere.amazonaws.com"
 CT, GD, SNS, EB, EC2, IAM, S3 = (
     "cloudtrail.amazonaws.com",
     "guardduty.amazonaws.com",
@@ -1217,6 +1218,56 @@ CASES: dict[str, list[Case]] = {
             "benign", call("sts.amazonaws.com", "GetSessionToken", {"durationSeconds": 3600}), None
         ),
         Case("benign", call("sts.amazonaws.com", "GetCallerIdentity", None), None),
+    ],
+    "roles_anywhere_trust": [
+        Case(
+            "hit",
+            call(
+                RA,
+                "CreateTrustAnchor",
+                {
+                    "name": "ca",
+                    "enabled": True,
+                    "source": {
+                        "sourceType": "CERTIFICATE_BUNDLE",
+                        "sourceData": {"x509CertificateData": "MIIB"},
+                    },
+                },
+                {"trustAnchor": {"name": "ca", "trustAnchorId": "ta-1"}},
+            ),
+            "Roles Anywhere trust anchor set (CERTIFICATE_BUNDLE)",
+        ),
+        Case(
+            "hit",
+            call(
+                RA,
+                "CreateProfile",
+                {"name": "p", "enabled": True, "roleArns": [f"arn:aws:iam::{OWN}:role/ops"]},
+            ),
+            f"Roles Anywhere profile for arn:aws:iam::{OWN}:role/ops",
+        ),
+        Case(
+            "failed",
+            call(
+                RA,
+                "UpdateTrustAnchor",
+                {"trustAnchorId": "ta-1", "source": {"sourceType": "AWS_ACM_PCA"}},
+                error=DENIED,
+            ),
+            "attempted: Roles Anywhere trust anchor set (AWS_ACM_PCA)",
+        ),
+        Case(
+            "self",
+            call(
+                RA,
+                "CreateProfile",
+                {"name": "p", "roleArns": [f"arn:aws:iam::{OWN}:role/ops"]},
+                identity=ROLE,
+            ),
+            f"Roles Anywhere profile for arn:aws:iam::{OWN}:role/ops",
+        ),
+        Case("benign", call(RA, "ListTrustAnchors", None), None),
+        Case("benign", call(RA, "DisableTrustAnchor", {"trustAnchorId": "ta-1"}), None),
     ],
     "iam_user_created": [
         Case(

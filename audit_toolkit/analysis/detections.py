@@ -563,6 +563,18 @@ def _federation_token(row: dict, req: dict, ctx: Context) -> Decision:
     return name, f"federation token for {name} ({breadth})"
 
 
+def _roles_anywhere(row: dict, req: dict, ctx: Context) -> Decision:
+    """A Roles Anywhere trust anchor (a certificate authority whose certificates get role sessions)
+    or profile (the roles they get) created, or an anchor's authority replaced."""
+    name = req.get("name") or req.get("trustAnchorId")
+    if row["eventname"] == "CreateProfile":
+        roles = ", ".join(str(r) for r in _list(req.get("roleArns"))) or "no role"
+        return name, f"Roles Anywhere profile for {roles}"
+    source = _object(req.get("source"), "source")
+    kind = source.get("sourceType") or "source not given"
+    return name, f"Roles Anywhere trust anchor set ({kind})"
+
+
 # --- the catalogue -------------------------------------------------------------------------------
 
 IMPAIR_LOGS = "T1562.008 Impair Defenses: Disable or Modify Cloud Logs"
@@ -698,6 +710,13 @@ CATALOGUE: tuple[Detection, ...] = (
               "A federation token keeps working for up to 36 hours after the key that made it is "
               "deleted: attackers use it to stay in when the key is found.",
               "Proxy applications that hand out scoped credentials by design.", _federation_token),
+    Detection("roles_anywhere_trust", "IAM Roles Anywhere trust anchor or profile set",
+              "IAM Roles Anywhere のトラストアンカー・プロファイル設定", "high", EXTRA_CREDS,
+              {"rolesanywhere.amazonaws.com": ("CreateTrustAnchor", "UpdateTrustAnchor",
+                                               "CreateProfile")},
+              "A trust anchor lets anyone holding a certificate of its authority take the profile's "
+              "roles from outside AWS: a back door that survives key and password rotation.",
+              "Workloads outside AWS onboarded on purpose.", _roles_anywhere),
     Detection("iam_user_created", "IAM user or console password created", "IAM ユーザー・パスワードの作成", "low",
               "T1136.003 Create Account: Cloud Account", {IAM: ("CreateUser", "CreateLoginProfile")},
               "New users and passwords are persistence.", "Onboarding.", _always("userName", "")),
