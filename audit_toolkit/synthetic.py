@@ -396,6 +396,18 @@ def detections_story(s: Scenario) -> None:
     decoy(PROD, tokyo, GD_, "CreateFilter", {"detectorId": "d0", "name": "view", "action": "NOOP"})
     play("guardduty_publishing_removed", PROD, tokyo, GD_, "DeletePublishingDestination", {"detectorId": "d0", "destinationId": "dest1"})
     play("guardduty_member_disassociated", STAGING, tokyo, GD_, "DisassociateFromAdministratorAccount", {"detectorId": "d1"}, identity=erin)
+    # Lambda
+    LAMBDA_ = "lambda.amazonaws.com"
+    play("lambda_layer_added", PROD, tokyo, LAMBDA_, "UpdateFunctionConfiguration20150331v2",
+         {"functionName": "billing", "layers": [f"arn:aws:lambda:{tokyo}:999988887777:layer:hook:3"]})
+    play("lambda_code_replaced", PROD, tokyo, LAMBDA_, "UpdateFunctionCode20150331v2",
+         {"functionName": "billing", "zipFile": "<sensitiveDataRemoved>"})
+    play("lambda_policy_public", PROD, tokyo, LAMBDA_, "AddPermission20150331v2",
+         {"functionName": "billing", "principal": "*", "action": "lambda:InvokeFunction",
+          "statementId": "open"})
+    decoy(PROD, tokyo, LAMBDA_, "AddPermission20150331v2",
+          {"functionName": "billing", "principal": "events.amazonaws.com",
+           "action": "lambda:InvokeFunction"})
     # Other ways into an instance
     play("ec2_instance_connect_key", PROD, tokyo, "ec2-instance-connect.amazonaws.com", "SendSSHPublicKey",
          {"instanceId": "i-0aaa0000000000001", "instanceOSUser": "ec2-user", "sSHPublicKey": "ssh-ed25519 AAAA..."})

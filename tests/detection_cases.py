@@ -130,6 +130,7 @@ def signin(name: str, outcome: str, *, identity: dict = ALICE, mfa: str = "Yes",
 
 R53R = "route53resolver.amazonaws.com"
 RA = "rolesanywhere.amazonaws.com"
+LAMBDA = "lambda.amazonaws.com"
 CT, GD, SNS, EB, EC2, IAM, S3 = (
     "cloudtrail.amazonaws.com",
     "guardduty.amazonaws.com",
@@ -770,6 +771,189 @@ CASES: dict[str, list[Case]] = {
                 GD,
                 "AcceptAdministratorInvitation",
                 {"detectorId": "d1", "administratorId": OUTSIDE},
+            ),
+            None,
+        ),
+    ],
+    "lambda_layer_added": [
+        Case(
+            "hit",
+            call(
+                LAMBDA,
+                "UpdateFunctionConfiguration20150331v2",
+                {
+                    "functionName": "billing",
+                    "layers": [f"arn:aws:lambda:us-east-1:{OUTSIDE}:layer:hook:3"],
+                },
+            ),
+            f"layers set: arn:aws:lambda:us-east-1:{OUTSIDE}:layer:hook:3 (1 from another account)",
+        ),
+        Case(
+            "failed",
+            call(
+                LAMBDA,
+                "UpdateFunctionConfiguration20150331v2",
+                {
+                    "functionName": "billing",
+                    "layers": [f"arn:aws:lambda:us-east-1:{OWN}:layer:common:7"],
+                },
+                error=DENIED,
+            ),
+            f"attempted: layers set: arn:aws:lambda:us-east-1:{OWN}:layer:common:7",
+        ),
+        Case(
+            "self",
+            call(
+                LAMBDA,
+                "UpdateFunctionConfiguration20150331",
+                {
+                    "functionName": "billing",
+                    "layers": [f"arn:aws:lambda:us-east-1:{OWN}:layer:common:7"],
+                },
+                identity=ROLE,
+            ),
+            f"layers set: arn:aws:lambda:us-east-1:{OWN}:layer:common:7",
+        ),
+        Case(
+            "benign",
+            call(
+                LAMBDA,
+                "UpdateFunctionConfiguration20150331v2",
+                {"functionName": "billing", "memorySize": 512},
+            ),
+            None,
+        ),
+        Case(
+            "benign",
+            call(
+                LAMBDA,
+                "UpdateFunctionConfiguration20150331v2",
+                {"functionName": "billing", "layers": []},
+            ),
+            None,
+        ),
+    ],
+    "lambda_code_replaced": [
+        Case(
+            "hit",
+            call(
+                LAMBDA,
+                "UpdateFunctionCode20150331v2",
+                {"functionName": "billing", "publish": True, "zipFile": "<sensitiveDataRemoved>"},
+            ),
+            "function code replaced from a zip file",
+        ),
+        Case(
+            "hit",
+            call(
+                LAMBDA,
+                "UpdateFunctionCode20150331v2",
+                {"functionName": "billing", "s3Bucket": "drop", "s3Key": "x.zip"},
+            ),
+            "function code replaced from s3://drop/x.zip",
+        ),
+        Case(
+            "failed",
+            call(
+                LAMBDA,
+                "UpdateFunctionCode20150331v2",
+                {
+                    "functionName": "billing",
+                    "imageUri": f"{OUTSIDE}.dkr.ecr.us-east-1.amazonaws.com/x:latest",
+                },
+                error=DENIED,
+            ),
+            f"attempted: function code replaced from {OUTSIDE}.dkr.ecr.us-east-1.amazonaws.com/x:latest",
+        ),
+        Case(
+            "self",
+            call(
+                LAMBDA,
+                "UpdateFunctionCode20150331v2",
+                {"functionName": "billing", "zipFile": "<sensitiveDataRemoved>"},
+                identity=ROLE,
+            ),
+            "function code replaced from a zip file",
+        ),
+        Case("benign", call(LAMBDA, "GetFunction20150331v2", {"functionName": "billing"}), None),
+        Case("benign", call(LAMBDA, "PublishVersion20150331", {"functionName": "billing"}), None),
+    ],
+    "lambda_policy_public": [
+        Case(
+            "hit",
+            call(
+                LAMBDA,
+                "AddPermission20150331v2",
+                {
+                    "action": "lambda:InvokeFunction",
+                    "functionName": "stratus-red-team-backdoor-f-func",
+                    "principal": "*",
+                    "statementId": "backdoor",
+                },
+                {
+                    "statement": json.dumps(
+                        {
+                            "Sid": "backdoor",
+                            "Effect": "Allow",
+                            "Principal": "*",
+                            "Action": "lambda:InvokeFunction",
+                        }
+                    )
+                },
+            ),
+            "any principal may call lambda:InvokeFunction (statement backdoor)",
+        ),
+        Case(
+            "failed",
+            call(
+                LAMBDA,
+                "AddPermission20150331",
+                {
+                    "action": "lambda:InvokeFunction",
+                    "functionName": "billing",
+                    "principal": "*",
+                    "statementId": "open",
+                },
+                error=DENIED,
+            ),
+            "attempted: any principal may call lambda:InvokeFunction (statement open)",
+        ),
+        Case(
+            "self",
+            call(
+                LAMBDA,
+                "AddPermission20150331v2",
+                {
+                    "action": "lambda:InvokeFunction",
+                    "functionName": "billing",
+                    "principal": "*",
+                    "principalOrgID": "o-a1b2c3d4e5",
+                    "statementId": "org",
+                },
+            ),
+            None,
+        ),
+        Case(
+            "benign",
+            call(
+                LAMBDA,
+                "AddPermission20150331v2",
+                {
+                    "action": "lambda:InvokeFunction",
+                    "functionName": "processor",
+                    "principal": "apigateway.amazonaws.com",
+                    "statementId": "AllowAPIInvoke",
+                    "sourceArn": f"arn:aws:execute-api:us-east-1:{OWN}:3c8y72vp6f/api/POST/watermark",
+                },
+            ),
+            None,
+        ),
+        Case(
+            "benign",
+            call(
+                LAMBDA,
+                "RemovePermission20150331v2",
+                {"functionName": "billing", "statementId": "backdoor"},
             ),
             None,
         ),

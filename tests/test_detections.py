@@ -28,6 +28,8 @@ INVICTUS_HITS = {  # counted by hand from the records (SOURCES.md lists the trai
     "flow_logs_deleted": 1, "organization_left": 1, "ssm_command_sent": 2, "resource_shared_externally": 3,
     "iam_user_created": 6, "console_login_without_mfa": 1, "iam_admin_policy_attached": 2, "role_trust_external": 1,
     "credential_for_other_user": 4,  # two access keys and two console passwords (Stratus' login profile)
+    # Stratus' Lambda backdoor (AddPermission for *), its code overwrite (zip, then S3), Roles Anywhere.
+    "lambda_policy_public": 1, "lambda_code_replaced": 2, "roles_anywhere_trust": 2,
 }
 
 
@@ -36,9 +38,14 @@ def _literals(sql: str) -> dict[str, set[str]]:
     tree = sqlglot.parse_one(sql, read="athena")
     found: dict[str, set[str]] = {}
     for conj in tree.find_all(exp.And):
-        eq, names = conj.find(exp.EQ), conj.find(exp.In)
-        if eq is not None and names is not None and eq.this.name == "eventsource" and names.this.name == "eventname":
+        eq, names, family = conj.find(exp.EQ), conj.find(exp.In), conj.find(exp.Like)
+        if eq is None or eq.this.name != "eventsource":
+            continue
+        if names is not None and names.this.name == "eventname":
             found.setdefault(eq.expression.name, set()).update(e.name for e in names.expressions)
+        if family is not None and family.this.name == "eventname":  # LIKE 'AddPermission%'
+            family_name = family.expression.name.replace("%", "*")
+            found.setdefault(eq.expression.name, set()).add(family_name)
     return found
 
 
@@ -302,7 +309,7 @@ def test_story_hits_exactly_its_truth(story_hits, truth):
     inside = story_hits[(story_hits["event_time"] >= start) & (story_hits["event_time"] < end)]
     assert set(zip(inside["event_id"], inside["detection"], inside["outcome"])) == {
         (h["event_id"], h["detection"], h["outcome"]) for h in story["hits"]}
-    assert len(inside) == len(story["hits"]) == 83
+    assert len(inside) == len(story["hits"]) == 89
     assert not set(inside["event_id"]) & {d["event_id"] for d in story["decoys"]}
     assert {h["detection"] for h in story["hits"]} == set(BY_ID)  # every detection is played
     both = {h["detection"] for h in story["hits"] if h["outcome"] == "success"} & {h["detection"] for h in story["hits"] if h["outcome"] == "attempt"}

@@ -54,7 +54,9 @@ class Detection:
     title_ja: str
     severity: str
     technique: str  # MITRE ATT&CK id and name
-    events: Mapping[str, tuple[str, ...]]  # event source -> event names read; empty: any event (see decide)
+    # event source -> event names read; empty: any event (see decide). A name ending in "*" is a
+    # family: Lambda logs its calls with an API version, AddPermission20150331 and ...v2.
+    events: Mapping[str, tuple[str, ...]]
     rationale: str
     false_positive: str
     decide: Callable[[dict, dict, Context], Decision]  # (row, requestparameters, context)
@@ -69,7 +71,9 @@ class Detection:
     def reads(self, row: Mapping) -> bool:
         if not self.events:
             return True
-        return row.get("eventname") in self.events.get(row.get("eventsource") or "", ())
+        name = str(row.get("eventname"))
+        return any(name == n or n.endswith("*") and name.startswith(n[:-1])
+                   for n in self.events.get(row.get("eventsource") or "", ()))
 
     @property
     def event_names(self) -> tuple[str, ...]:
@@ -575,6 +579,33 @@ def _roles_anywhere(row: dict, req: dict, ctx: Context) -> Decision:
     return name, f"Roles Anywhere trust anchor set ({kind})"
 
 
+def _lambda_layers(row: dict, req: dict, ctx: Context) -> Decision:
+    """A function configuration that sets layers: code that runs inside the function. A
+    configuration without layers, or one that removes them all, is not a hit."""
+    layers = [str(x.get("arn") if isinstance(x, dict) else x) for x in _list(req.get("layers"))]
+    if not layers:
+        return None
+    own = {row.get("account"), row.get("identity_account")} - {None}
+    outside = [x for x in layers if _account_of(x) not in own]
+    where = f" ({len(outside)} from another account)" if outside else ""
+    return req.get("functionName"), f"layers set: {', '.join(layers)}{where}"
+
+
+def _lambda_code(row: dict, req: dict, ctx: Context) -> Decision:
+    bucket = req.get("s3Bucket")
+    from_s3 = f"s3://{bucket}/{req.get('s3Key')}" if bucket else None
+    source = req.get("imageUri") or from_s3 or "a zip file"
+    return req.get("functionName"), f"function code replaced from {source}"
+
+
+def _lambda_public(row: dict, req: dict, ctx: Context) -> Decision:
+    """A function policy statement for any principal ("*"), unless limited to an organization."""
+    if str(req.get("principal")) != "*" or req.get("principalOrgID"):
+        return None
+    action, statement = req.get("action"), req.get("statementId")
+    return req.get("functionName"), f"any principal may call {action} (statement {statement})"
+
+
 # --- the catalogue -------------------------------------------------------------------------------
 
 IMPAIR_LOGS = "T1562.008 Impair Defenses: Disable or Modify Cloud Logs"
@@ -585,6 +616,7 @@ EXTRA_CREDS = "T1098.001 Account Manipulation: Additional Cloud Credentials"
 EXTRA_ROLES = "T1098.003 Account Manipulation: Additional Cloud Roles"
 SSH_KEYS = "T1098.004 Account Manipulation: SSH Authorized Keys"
 
+LAMBDA = "lambda.amazonaws.com"
 CT, GD, SNS, EB, EC2, IAM, S3 = ("cloudtrail.amazonaws.com", "guardduty.amazonaws.com", "sns.amazonaws.com",
                                  "events.amazonaws.com", "ec2.amazonaws.com", "iam.amazonaws.com", "s3.amazonaws.com")
 
@@ -658,6 +690,21 @@ CATALOGUE: tuple[Detection, ...] = (
               "DNS query logs show which names a compromised host resolved: command and control, "
               "exfiltration domains.", "Replacing a logging configuration or tearing down a VPC.",
               _always("resolverQueryLogConfigId", "DNS query logging removed")),
+    # Lambda: code that runs with the function's role
+    Detection("lambda_layer_added", "Lambda layer set on a function", "Lambda 関数へのレイヤー追加",
+              "medium", "T1525 Implant Internal Image", {LAMBDA: ("UpdateFunctionConfiguration*",)},
+              "A layer's code runs inside the function with its role: an implant that survives code "
+              "deploys.",
+              "Deploys that pin a new layer version.", _lambda_layers),
+    Detection("lambda_code_replaced", "Lambda function code replaced", "Lambda 関数コードの置き換え",
+              "low", "T1525 Implant Internal Image", {LAMBDA: ("UpdateFunctionCode*",)},
+              "New code runs with the function's role at its next invocation.",
+              "Every deploy of the function: check the actor and tool against the pipeline.",
+              _lambda_code),
+    Detection("lambda_policy_public", "Lambda function opened to any principal", "Lambda 関数の公開",
+              "high", "T1546 Event Triggered Execution", {LAMBDA: ("AddPermission*",)},
+              "A function policy for principal * lets anyone invoke it: a back door into the "
+              "account's role.", "Public function URLs on purpose.", _lambda_public),
     # Other ways into an instance
     Detection("ec2_instance_connect_key", "SSH key pushed to an instance", "インスタンスへの SSH 公開鍵の送信", "medium",
               "T1021.004 Remote Services: SSH", {"ec2-instance-connect.amazonaws.com": ("SendSSHPublicKey", "SendSerialConsoleSSHPublicKey")},
