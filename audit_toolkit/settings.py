@@ -37,6 +37,8 @@ class Settings:
     language: str = "ja"
     # Buckets that receive CloudTrail logs, beside those named by CreateTrail/UpdateTrail in the evidence.
     trail_buckets: tuple[str, ...] = ()
+    # Identities (user or role ARNs) expected to use Amazon Bedrock; any other is a hit.
+    bedrock_identities: tuple[str, ...] = ()
     # Days the trail's logs must be kept: a lifecycle rule on a trail bucket that expires or moves
     # them sooner is a `trail_bucket_changed` hit (a year: what most audit regimes ask of logs).
     log_retention_days: int = 365
@@ -69,8 +71,10 @@ class Settings:
             values["display_tz"] = env["AUDIT_TOOLKIT_DISPLAY_TZ"]
         if "AUDIT_TOOLKIT_LANGUAGE" in env:
             values["language"] = env["AUDIT_TOOLKIT_LANGUAGE"]
-        if "AUDIT_TOOLKIT_TRAIL_BUCKETS" in env:
-            values["trail_buckets"] = tuple(b for b in env["AUDIT_TOOLKIT_TRAIL_BUCKETS"].replace(" ", "").split(",") if b)
+        for key in ("trail_buckets", "bedrock_identities"):
+            name = f"AUDIT_TOOLKIT_{key.upper()}"
+            if name in env:
+                values[key] = tuple(v for v in env[name].replace(" ", "").split(",") if v)
         for key, value in overrides.items():
             if value is None:
                 continue

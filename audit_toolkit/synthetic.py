@@ -408,6 +408,8 @@ def detections_story(s: Scenario) -> None:
     decoy(PROD, tokyo, LAMBDA_, "AddPermission20150331v2",
           {"functionName": "billing", "principal": "events.amazonaws.com",
            "action": "lambda:InvokeFunction"})
+    play("bedrock_unexpected_use", PROD, virginia, "bedrock.amazonaws.com", "InvokeModel",
+         {"modelId": "anthropic.claude-3-sonnet-20240229-v1:0"})
     # Other ways into an instance
     play("ec2_instance_connect_key", PROD, tokyo, "ec2-instance-connect.amazonaws.com", "SendSSHPublicKey",
          {"instanceId": "i-0aaa0000000000001", "instanceOSUser": "ec2-user", "sSHPublicKey": "ssh-ed25519 AAAA..."})

@@ -131,6 +131,7 @@ def signin(name: str, outcome: str, *, identity: dict = ALICE, mfa: str = "Yes",
 R53R = "route53resolver.amazonaws.com"
 RA = "rolesanywhere.amazonaws.com"
 LAMBDA = "lambda.amazonaws.com"
+BEDROCK = "bedrock.amazonaws.com"
 CT, GD, SNS, EB, EC2, IAM, S3 = (
     "cloudtrail.amazonaws.com",
     "guardduty.amazonaws.com",
@@ -957,6 +958,38 @@ CASES: dict[str, list[Case]] = {
             ),
             None,
         ),
+    ],
+    "bedrock_unexpected_use": [
+        Case(
+            "hit",
+            call(BEDROCK, "PutUseCaseForModelAccess", {"formData": "eyJ9"}),
+            "model access turned on (PutUseCaseForModelAccess)",
+        ),
+        Case(
+            "hit",
+            call(
+                BEDROCK,
+                "CreateFoundationModelAgreement",
+                {"modelId": "anthropic.claude-3-sonnet-20240229-v1:0", "offerToken": "t"},
+            ),
+            "model access turned on (CreateFoundationModelAgreement)",
+        ),
+        Case(
+            "hit",
+            call(BEDROCK, "InvokeModel", {"modelId": "anthropic.claude-3-sonnet-20240229-v1:0"}),
+            "model anthropic.claude-3-sonnet-20240229-v1:0 invoked by an identity not expected to use Bedrock",
+        ),
+        Case(
+            "failed",
+            call(BEDROCK, "InvokeModel", {"modelId": "anthropic.claude-v2"}, error=DENIED),
+            "attempted: model anthropic.claude-v2 invoked by an identity not expected to use Bedrock",
+        ),
+        Case(
+            "self",
+            call(BEDROCK, "InvokeModel", {"modelId": "anthropic.claude-v2"}, identity=ROLE),
+            None,
+        ),
+        Case("benign", call(BEDROCK, "ListFoundationModels", None), None),
     ],
     "ec2_instance_connect_key": [
         Case(

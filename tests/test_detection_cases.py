@@ -16,9 +16,11 @@ from audit_toolkit.errors import ConfigError
 from audit_toolkit.investigation import Investigation
 from audit_toolkit.settings import Settings
 from conftest import ROOT
-from detection_cases import CASES, CREATE_TRAIL, S3, TRAIL_BUCKET, as_lists, call
+from detection_cases import CASES, CREATE_TRAIL, ROLE, S3, TRAIL_BUCKET, as_lists, call
 
-CONTEXT = Context(Settings(), frozenset({TRAIL_BUCKET}))
+# The ops role is expected to use Bedrock.
+SETTINGS = Settings(bedrock_identities=(ROLE["sessionContext"]["sessionIssuer"]["arn"],))
+CONTEXT = Context(SETTINGS, frozenset({TRAIL_BUCKET}))
 ALL = [(d, case) for d, cases in CASES.items() for case in cases]
 
 
@@ -77,7 +79,7 @@ def test_the_batch_decides_every_case_as_the_lambda(tmp_path):
     query brings its cases, and the hits are the table's."""
     path = tmp_path / "cases.json"
     path.write_text(json.dumps({"Records": [CREATE_TRAIL] + [c.record for _, c in ALL]}))
-    found = Investigation.from_evidence(path).detect()
+    found = Investigation.from_evidence(path, SETTINGS).detect()
     got = {(h["event_id"], h["detection"], h["outcome"], h["detail"]) for h in records(found)}
     want = {(c.record["eventID"], d, *o) for d, c in ALL for o in _expected(c)}
     # A case may hit other detections too (root's calls are root_used as well): compare its own.
@@ -119,3 +121,8 @@ def test_a_lifecycle_rule_that_moves_or_dates_the_logs(tmp_path):
     rule["Expiration"] = {"Date": "next week"}
     assert decided("trail_bucket_changed", call(S3, "PutBucketLifecycle", request)) == [
         ("success", "request could not be read (a lifecycle rule's Expiration.Date is not a date)")]
+
+
+def test_bedrock_identities_are_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("AUDIT_TOOLKIT_BEDROCK_IDENTITIES", "arn:aws:iam::1:role/a, arn:aws:iam::1:role/b")
+    assert Settings.load().bedrock_identities == ("arn:aws:iam::1:role/a", "arn:aws:iam::1:role/b")

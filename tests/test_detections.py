@@ -309,7 +309,7 @@ def test_story_hits_exactly_its_truth(story_hits, truth):
     inside = story_hits[(story_hits["event_time"] >= start) & (story_hits["event_time"] < end)]
     assert set(zip(inside["event_id"], inside["detection"], inside["outcome"])) == {
         (h["event_id"], h["detection"], h["outcome"]) for h in story["hits"]}
-    assert len(inside) == len(story["hits"]) == 89
+    assert len(inside) == len(story["hits"]) == 91
     assert not set(inside["event_id"]) & {d["event_id"] for d in story["decoys"]}
     assert {h["detection"] for h in story["hits"]} == set(BY_ID)  # every detection is played
     both = {h["detection"] for h in story["hits"] if h["outcome"] == "success"} & {h["detection"] for h in story["hits"] if h["outcome"] == "attempt"}

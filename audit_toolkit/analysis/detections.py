@@ -606,6 +606,24 @@ def _lambda_public(row: dict, req: dict, ctx: Context) -> Decision:
     return req.get("functionName"), f"any principal may call {action} (statement {statement})"
 
 
+BEDROCK_ACCESS = ("PutFoundationModelEntitlement", "PutUseCaseForModelAccess",
+                  "CreateFoundationModelAgreement")
+BEDROCK_USE = ("InvokeModel", "InvokeModelWithResponseStream", "Converse", "ConverseStream")
+
+
+def _bedrock(row: dict, req: dict, ctx: Context) -> Decision:
+    """Bedrock model access turned on, or a model invoked, by an identity not among the expected
+    ones (AUDIT_TOOLKIT_BEDROCK_IDENTITIES: user or role ARNs; none by default, so in an account
+    that does not use Bedrock every call is shown)."""
+    caller = {row.get("identity_arn"), row.get("issuer_arn")} - {None}
+    if caller & set(ctx.settings.bedrock_identities):
+        return None
+    model = req.get("modelId")
+    if row["eventname"] in BEDROCK_ACCESS:
+        return model, f"model access turned on ({row['eventname']})"
+    return model, f"model {model} invoked by an identity not expected to use Bedrock"
+
+
 # --- the catalogue -------------------------------------------------------------------------------
 
 IMPAIR_LOGS = "T1562.008 Impair Defenses: Disable or Modify Cloud Logs"
@@ -705,6 +723,14 @@ CATALOGUE: tuple[Detection, ...] = (
               "high", "T1546 Event Triggered Execution", {LAMBDA: ("AddPermission*",)},
               "A function policy for principal * lets anyone invoke it: a back door into the "
               "account's role.", "Public function URLs on purpose.", _lambda_public),
+    Detection("bedrock_unexpected_use", "Bedrock used by an unexpected identity",
+              "想定外の ID による Bedrock の利用", "high", "T1496 Resource Hijacking",
+              {"bedrock.amazonaws.com": BEDROCK_ACCESS + BEDROCK_USE},
+              "Stolen keys are used to run language models at the account's expense (LLMjacking): "
+              "model access turned on, then invocations.",
+              "Teams starting to use Bedrock: list their roles in "
+              "AUDIT_TOOLKIT_BEDROCK_IDENTITIES.",
+              _bedrock),
     # Other ways into an instance
     Detection("ec2_instance_connect_key", "SSH key pushed to an instance", "インスタンスへの SSH 公開鍵の送信", "medium",
               "T1021.004 Remote Services: SSH", {"ec2-instance-connect.amazonaws.com": ("SendSSHPublicKey", "SendSerialConsoleSSHPublicKey")},
