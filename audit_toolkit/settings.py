@@ -37,6 +37,10 @@ class Settings:
     language: str = "ja"
     # Buckets that receive CloudTrail logs, beside those named by CreateTrail/UpdateTrail in the evidence.
     trail_buckets: tuple[str, ...] = ()
+    # A burst: one identity reading the passwords or user data of this many instances within
+    # this many minutes (instance_secrets_enumerated).
+    burst_instances: int = 5
+    burst_minutes: int = 60
     # Identities (user or role ARNs) expected to use Amazon Bedrock; any other is a hit.
     bedrock_identities: tuple[str, ...] = ()
     # Days the trail's logs must be kept: a lifecycle rule on a trail bucket that expires or moves
@@ -49,6 +53,9 @@ class Settings:
             raise ConfigError(f"watched ports must be 1..65535, got {', '.join(map(str, ports)) or 'none'}")
         if not (_is_int(self.internet_prefix_len) and 0 <= self.internet_prefix_len <= 128):
             raise ConfigError(f"internet prefix length must be 0..128, got {self.internet_prefix_len}")
+        if not all(_is_int(n) and n >= 1 for n in (self.burst_instances, self.burst_minutes)):
+            raise ConfigError(f"burst instances and minutes must be 1 or more, got "
+                              f"{self.burst_instances} and {self.burst_minutes}")
         if not (_is_int(self.log_retention_days) and self.log_retention_days >= 1):
             raise ConfigError(f"log retention must be 1 day or more, got {self.log_retention_days}")
         try:
@@ -63,7 +70,8 @@ class Settings:
         values: dict = {}
         if "AUDIT_TOOLKIT_WATCHED_PORTS" in env:
             values["watched_ports"] = _ports(env["AUDIT_TOOLKIT_WATCHED_PORTS"])
-        for key in ("internet_prefix_len", "log_retention_days"):
+        numbers = ("internet_prefix_len", "log_retention_days", "burst_instances", "burst_minutes")
+        for key in numbers:
             name = f"AUDIT_TOOLKIT_{key.upper()}"
             if name in env:
                 values[key] = _int(name, env[name])

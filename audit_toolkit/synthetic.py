@@ -411,6 +411,9 @@ def detections_story(s: Scenario) -> None:
     play("bedrock_unexpected_use", PROD, virginia, "bedrock.amazonaws.com", "InvokeModel",
          {"modelId": "anthropic.claude-3-sonnet-20240229-v1:0"})
     # Other ways into an instance
+    for n in range(1, 6):  # five instances' passwords, each read and refused: a burst of ten calls
+        play("instance_secrets_enumerated", PROD, tokyo, EC2_, "GetPasswordData",
+             {"instanceId": f"i-0bbb000000000000{n}"})
     play("ec2_instance_connect_key", PROD, tokyo, "ec2-instance-connect.amazonaws.com", "SendSSHPublicKey",
          {"instanceId": "i-0aaa0000000000001", "instanceOSUser": "ec2-user", "sSHPublicKey": "ssh-ed25519 AAAA..."})
     serial = {"serialConsoleAccessEnabled": True}

@@ -199,6 +199,9 @@ PUBLIC_POLICY = {
     ],
 }
 
+BURST_PASSWORD = "password data read: one of 5 or more instances in 60 minutes"
+BURST_USER_DATA = "user data read: one of 5 or more instances in 60 minutes"
+
 CASES: dict[str, list[Case]] = {
     "sns_subscription_changed": [
         Case(
@@ -990,6 +993,79 @@ CASES: dict[str, list[Case]] = {
             None,
         ),
         Case("benign", call(BEDROCK, "ListFoundationModels", None), None),
+    ],
+    # One identity reading five instances' secrets within the hour (three refused), beside reads that
+    # are no burst: the burst is learned from all these records (batch only).
+    "instance_secrets_enumerated": [
+        Case(
+            "hit",
+            call(
+                EC2,
+                "GetPasswordData",
+                {"instanceId": "i-0b1"},
+                {"instanceId": "i-0b1", "passwordData": "<sensitiveDataRemoved>"},
+            ),
+            BURST_PASSWORD,
+        ),
+        Case(
+            "failed",
+            call(
+                EC2,
+                "GetPasswordData",
+                {"instanceId": "i-0b2"},
+                error="Client.UnauthorizedOperation",
+            ),
+            "attempted: " + BURST_PASSWORD,
+        ),
+        Case(
+            "failed",
+            call(
+                EC2,
+                "GetPasswordData",
+                {"instanceId": "i-0b3"},
+                error="Client.UnauthorizedOperation",
+            ),
+            "attempted: " + BURST_PASSWORD,
+        ),
+        Case(
+            "failed",
+            call(
+                EC2,
+                "DescribeInstanceAttribute",
+                {"instanceId": "i-0b4", "attribute": "userData"},
+                error="Client.UnauthorizedOperation",
+            ),
+            "attempted: " + BURST_USER_DATA,
+        ),
+        Case(
+            "hit",
+            call(
+                EC2,
+                "DescribeInstanceAttribute",
+                {"instanceId": "i-0b5", "attribute": "userData"},
+                {"instanceId": "i-0b5", "userData": {"value": "<sensitiveDataRemoved>"}},
+            ),
+            BURST_USER_DATA,
+        ),
+        Case(
+            "self",
+            call(
+                EC2,
+                "DescribeInstanceAttribute",
+                {"instanceId": "i-0b1", "attribute": "userData"},
+                identity=ROLE,
+            ),
+            None,
+        ),
+        Case(
+            "benign",
+            call(
+                EC2,
+                "DescribeInstanceAttribute",
+                {"instanceId": "i-0b6", "attribute": "instanceType"},
+            ),
+            None,
+        ),
     ],
     "ec2_instance_connect_key": [
         Case(

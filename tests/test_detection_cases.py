@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import re
 
+import pandas as pd
 import pytest
 
 from audit_toolkit.alerts import cloudtrail_frame
-from audit_toolkit.analysis.detections import BY_ID, CATALOGUE, Context, evaluate
+from audit_toolkit.analysis.detections import (
+    BATCH_ONLY, BY_ID, CATALOGUE, Context, evaluate, learned)
 from audit_toolkit.analysis.events import records
 from audit_toolkit.errors import ConfigError
 from audit_toolkit.investigation import Investigation
@@ -20,8 +22,10 @@ from detection_cases import CASES, CREATE_TRAIL, ROLE, S3, TRAIL_BUCKET, as_list
 
 # The ops role is expected to use Bedrock.
 SETTINGS = Settings(bedrock_identities=(ROLE["sessionContext"]["sessionIssuer"]["arn"],))
-CONTEXT = Context(SETTINGS, frozenset({TRAIL_BUCKET}))
 ALL = [(d, case) for d, cases in CASES.items() for case in cases]
+# What the batch learns from all the cases (bursts across events), given to each one-event decision.
+EVERY_CASE = pd.concat([cloudtrail_frame(r) for r in [CREATE_TRAIL] + [c.record for _, c in ALL]])
+CONTEXT = learned(Context(SETTINGS, frozenset({TRAIL_BUCKET})), EVERY_CASE)
 
 
 def decided(detection: str, record: dict) -> list[tuple[str, str]]:
@@ -126,3 +130,25 @@ def test_a_lifecycle_rule_that_moves_or_dates_the_logs(tmp_path):
 def test_bedrock_identities_are_read_from_the_environment(monkeypatch):
     monkeypatch.setenv("AUDIT_TOOLKIT_BEDROCK_IDENTITIES", "arn:aws:iam::1:role/a, arn:aws:iam::1:role/b")
     assert Settings.load().bedrock_identities == ("arn:aws:iam::1:role/a", "arn:aws:iam::1:role/b")
+
+
+def test_the_lambda_cannot_make_a_burst_detection():
+    """One event at a time, a burst is not seen: the batch-only detections give no hit without
+    what the batch learned, and every other detection decides alike with or without it."""
+    plain = Context(SETTINGS, frozenset({TRAIL_BUCKET}))
+    for detection, case in ALL:
+        row = records(cloudtrail_frame(case.record))[0]
+        alone = evaluate(row, plain, [BY_ID[detection]])
+        if detection in BATCH_ONLY:
+            assert alone == []
+        else:
+            assert alone == evaluate(row, CONTEXT, [BY_ID[detection]])
+
+
+def test_a_burst_needs_enough_instances_within_the_window():
+    burst = pd.concat([cloudtrail_frame(c.record) for c in CASES["instance_secrets_enumerated"]])
+    ids = set(burst["eventid"])
+    assert len(learned(Context(Settings(burst_instances=5)), burst).burst_calls & ids) == 5
+    assert learned(Context(Settings(burst_instances=6)), burst).burst_calls & ids == frozenset()
+    later = burst.assign(eventtime=[f"2026-11-03T{10 + i}:00:00Z" for i in range(len(burst))])
+    assert learned(Context(Settings(burst_minutes=60)), later).burst_calls == frozenset()

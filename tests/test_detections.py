@@ -30,6 +30,8 @@ INVICTUS_HITS = {  # counted by hand from the records (SOURCES.md lists the trai
     "credential_for_other_user": 4,  # two access keys and two console passwords (Stratus' login profile)
     # Stratus' Lambda backdoor (AddPermission for *), its code overwrite (zip, then S3), Roles Anywhere.
     "lambda_policy_public": 1, "lambda_code_replaced": 2, "roles_anywhere_trust": 2,
+    # Stratus' EC2 password data (29) and user data (15) enumeration, every call denied.
+    "instance_secrets_enumerated": 44,
 }
 
 
@@ -152,7 +154,10 @@ def test_real_time_decides_every_real_record_as_the_batch_does(real_data, invict
             row = records(cloudtrail_frame(record))[0]
             live |= {(h["event_id"], h["detection"], h["outcome"], h["detail"]) for h in evaluate(row, ctx)}
     batch = set(zip(invictus_hits["event_id"], invictus_hits["detection"], invictus_hits["outcome"], invictus_hits["detail"]))
-    assert live == batch and len(batch) == sum(INVICTUS_HITS.values())
+    # Bursts count across events: the Lambda, one event at a time, cannot make them.
+    once = {h for h in batch if h[1] not in detections.BATCH_ONLY}
+    assert live == once
+    assert len(once) == sum(n for d, n in INVICTUS_HITS.items() if d not in detections.BATCH_ONLY)
 
 
 def test_elastic_guardduty_and_sns_records(real_data):
@@ -309,7 +314,7 @@ def test_story_hits_exactly_its_truth(story_hits, truth):
     inside = story_hits[(story_hits["event_time"] >= start) & (story_hits["event_time"] < end)]
     assert set(zip(inside["event_id"], inside["detection"], inside["outcome"])) == {
         (h["event_id"], h["detection"], h["outcome"]) for h in story["hits"]}
-    assert len(inside) == len(story["hits"]) == 91
+    assert len(inside) == len(story["hits"]) == 101
     assert not set(inside["event_id"]) & {d["event_id"] for d in story["decoys"]}
     assert {h["detection"] for h in story["hits"]} == set(BY_ID)  # every detection is played
     both = {h["detection"] for h in story["hits"] if h["outcome"] == "success"} & {h["detection"] for h in story["hits"] if h["outcome"] == "attempt"}

@@ -42,6 +42,9 @@ class Context:
     settings: Settings = field(default_factory=Settings)
     trail_buckets: frozenset[str] = frozenset()  # buckets that receive a trail's logs
     security_rule_calls: frozenset[str] = frozenset()  # PutRule calls (event ids) on a rule that delivered security events
+    # Calls (event ids) in one identity's burst of secret reads across instances (learn_bursts):
+    # batch only, the Lambda sees one event at a time.
+    burst_calls: frozenset[str] = frozenset()
 
 
 Decision = tuple[str | None, str] | None  # (target, detail) for a hit; None for no hit
@@ -624,6 +627,19 @@ def _bedrock(row: dict, req: dict, ctx: Context) -> Decision:
     return model, f"model {model} invoked by an identity not expected to use Bedrock"
 
 
+def _secret_read_burst(row: dict, req: dict, ctx: Context) -> Decision:
+    if row.get("eventid") not in ctx.burst_calls:
+        return None
+    n, minutes = ctx.settings.burst_instances, ctx.settings.burst_minutes
+    what = "password data" if row["eventname"] == "GetPasswordData" else "user data"
+    return req.get("instanceId"), f"{what} read: one of {n} or more instances in {minutes} minutes"
+
+
+def _reads_instance_secret(row: dict, req: dict) -> bool:
+    name, attribute = row["eventname"], str(req.get("attribute", "")).lower()
+    return name == "GetPasswordData" or attribute == "userdata"
+
+
 # --- the catalogue -------------------------------------------------------------------------------
 
 IMPAIR_LOGS = "T1562.008 Impair Defenses: Disable or Modify Cloud Logs"
@@ -731,6 +747,15 @@ CATALOGUE: tuple[Detection, ...] = (
               "Teams starting to use Bedrock: list their roles in "
               "AUDIT_TOOLKIT_BEDROCK_IDENTITIES.",
               _bedrock),
+    Detection("instance_secrets_enumerated",
+              "Instance passwords or user data read across instances",
+              "複数インスタンスのパスワード・ユーザーデータの読み取り", "medium",
+              "T1552.005 Unsecured Credentials: Cloud Instance Metadata API",
+              {EC2: ("GetPasswordData", "DescribeInstanceAttribute")},
+              "Windows passwords and user data scripts hold credentials: one identity reading them "
+              "across many instances is enumeration, mostly denied (failed calls count).",
+              "Fleet tooling that reads user data; raise AUDIT_TOOLKIT_BURST_INSTANCES.",
+              _secret_read_burst),
     # Other ways into an instance
     Detection("ec2_instance_connect_key", "SSH key pushed to an instance", "インスタンスへの SSH 公開鍵の送信", "medium",
               "T1021.004 Remote Services: SSH", {"ec2-instance-connect.amazonaws.com": ("SendSSHPublicKey", "SendSerialConsoleSSHPublicKey")},
@@ -888,7 +913,10 @@ def evaluate(row: Mapping, ctx: Context | None = None, detections: Iterable[Dete
 
 
 # Detections whose decision learns from other events (learned): their queries also run over the whole evidence.
-LEARN_FROM_HISTORY = ("trail_bucket_changed", "eventbridge_security_rule_changed")
+LEARN_FROM_HISTORY = ("trail_bucket_changed", "eventbridge_security_rule_changed",
+                      "instance_secrets_enumerated")
+# Detections the real-time Lambda cannot make: they count across events.
+BATCH_ONLY = ("instance_secrets_enumerated",)
 
 
 def learn_trail_buckets(events: pd.DataFrame, settings: Settings | None = None) -> frozenset[str]:
@@ -920,11 +948,41 @@ def learn_security_rule_calls(events: pd.DataFrame) -> frozenset[str]:
     return frozenset(found)
 
 
+def learn_bursts(events: pd.DataFrame, settings: Settings) -> frozenset[str]:
+    """The GetPasswordData and DescribeInstanceAttribute(userData) calls, failed ones included, of
+    an identity that read at least `burst_instances` distinct instances within `burst_minutes`."""
+    if not len(events):
+        return frozenset()
+    reads = events[(events["eventsource"] == EC2)
+                   & events["eventname"].isin(["GetPasswordData", "DescribeInstanceAttribute"])]
+    window = pd.Timedelta(minutes=settings.burst_minutes)
+    by_identity: dict[tuple, list[tuple[pd.Timestamp, str, str]]] = {}
+    for row in records(reads):
+        req = unwrap(json_object(row.get("requestparameters")))
+        when = pd.to_datetime(row.get("eventtime"), utc=True, errors="coerce", format="ISO8601")
+        if _reads_instance_secret(row, req) and row.get("eventid") and not pd.isna(when):
+            who = (row.get("account"), row.get("identity_arn") or row.get("principal_id"))
+            call = (when, str(req.get("instanceId")), str(row["eventid"]))
+            by_identity.setdefault(who, []).append(call)
+    found: set[str] = set()
+    for calls in by_identity.values():
+        calls.sort()
+        start = 0
+        for end in range(len(calls)):
+            while calls[end][0] - calls[start][0] > window:
+                start += 1
+            instances = {instance for _, instance, _ in calls[start:end + 1]}
+            if len(instances) >= settings.burst_instances:
+                found |= {event for _, _, event in calls[start:end + 1]}
+    return frozenset(found)
+
+
 def learned(ctx: Context | None, history: pd.DataFrame) -> Context:
     """The context with what the evidence teaches: the trails' buckets and the PutRule calls on security rules."""
     ctx = ctx or Context()
     return replace(ctx, trail_buckets=ctx.trail_buckets | learn_trail_buckets(history),
-                   security_rule_calls=ctx.security_rule_calls | learn_security_rule_calls(history))
+                   security_rule_calls=ctx.security_rule_calls | learn_security_rule_calls(history),
+                   burst_calls=ctx.burst_calls | learn_bursts(history, ctx.settings))
 
 
 def hits(detection: Detection, events: pd.DataFrame, ctx: Context | None = None) -> pd.DataFrame:
