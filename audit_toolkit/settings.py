@@ -41,6 +41,10 @@ class Settings:
     # this many minutes (instance_secrets_enumerated).
     burst_instances: int = 5
     burst_minutes: int = 60
+    # Instance families (the letters before the generation: p, g, inf, ...) and a count at once
+    # whose RunInstances is unusual (ec2_unusual_instances): GPU and accelerated families.
+    unusual_instance_families: tuple[str, ...] = ("p", "g", "gr", "inf", "trn", "dl", "f", "vt")
+    unusual_instance_count: int = 10
     # Identities (user or role ARNs) expected to use Amazon Bedrock; any other is a hit.
     bedrock_identities: tuple[str, ...] = ()
     # Days the trail's logs must be kept: a lifecycle rule on a trail bucket that expires or moves
@@ -53,9 +57,10 @@ class Settings:
             raise ConfigError(f"watched ports must be 1..65535, got {', '.join(map(str, ports)) or 'none'}")
         if not (_is_int(self.internet_prefix_len) and 0 <= self.internet_prefix_len <= 128):
             raise ConfigError(f"internet prefix length must be 0..128, got {self.internet_prefix_len}")
-        if not all(_is_int(n) and n >= 1 for n in (self.burst_instances, self.burst_minutes)):
-            raise ConfigError(f"burst instances and minutes must be 1 or more, got "
-                              f"{self.burst_instances} and {self.burst_minutes}")
+        counts = (self.burst_instances, self.burst_minutes, self.unusual_instance_count)
+        if not all(_is_int(n) and n >= 1 for n in counts):
+            raise ConfigError("burst instances and minutes and the unusual instance count must be "
+                              f"1 or more, got {', '.join(map(str, counts))}")
         if not (_is_int(self.log_retention_days) and self.log_retention_days >= 1):
             raise ConfigError(f"log retention must be 1 day or more, got {self.log_retention_days}")
         try:
@@ -70,7 +75,8 @@ class Settings:
         values: dict = {}
         if "AUDIT_TOOLKIT_WATCHED_PORTS" in env:
             values["watched_ports"] = _ports(env["AUDIT_TOOLKIT_WATCHED_PORTS"])
-        numbers = ("internet_prefix_len", "log_retention_days", "burst_instances", "burst_minutes")
+        numbers = ("internet_prefix_len", "log_retention_days", "burst_instances", "burst_minutes",
+                   "unusual_instance_count")
         for key in numbers:
             name = f"AUDIT_TOOLKIT_{key.upper()}"
             if name in env:
@@ -79,7 +85,7 @@ class Settings:
             values["display_tz"] = env["AUDIT_TOOLKIT_DISPLAY_TZ"]
         if "AUDIT_TOOLKIT_LANGUAGE" in env:
             values["language"] = env["AUDIT_TOOLKIT_LANGUAGE"]
-        for key in ("trail_buckets", "bedrock_identities"):
+        for key in ("trail_buckets", "bedrock_identities", "unusual_instance_families"):
             name = f"AUDIT_TOOLKIT_{key.upper()}"
             if name in env:
                 values[key] = tuple(v for v in env[name].replace(" ", "").split(",") if v)

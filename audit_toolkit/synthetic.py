@@ -410,6 +410,9 @@ def detections_story(s: Scenario) -> None:
            "action": "lambda:InvokeFunction"})
     play("bedrock_unexpected_use", PROD, virginia, "bedrock.amazonaws.com", "InvokeModel",
          {"modelId": "anthropic.claude-3-sonnet-20240229-v1:0"})
+    play("ec2_unusual_instances", PROD, virginia, EC2_, "RunInstances",
+         {"instanceType": "p4d.24xlarge",
+          "instancesSet": {"items": [{"imageId": "ami-0a1", "minCount": 1, "maxCount": 8}]}})
     # Other ways into an instance
     for n in range(1, 6):  # five instances' passwords, each read and refused: a burst of ten calls
         play("instance_secrets_enumerated", PROD, tokyo, EC2_, "GetPasswordData",

@@ -1067,6 +1067,77 @@ CASES: dict[str, list[Case]] = {
             None,
         ),
     ],
+    "ec2_unusual_instances": [
+        Case(
+            "hit",
+            call(
+                EC2,
+                "RunInstances",
+                {
+                    "instanceType": "p2.xlarge",
+                    "instancesSet": {"items": [{"maxCount": 1, "minCount": 1}]},
+                    "availabilityZone": "us-west-2a",
+                },
+            ),
+            "1 x p2.xlarge: p is a GPU or accelerated family",
+        ),
+        Case(
+            "hit",
+            call(
+                EC2,
+                "RunInstances",
+                {
+                    "instanceType": {"value": "t3.micro"},
+                    "instancesSet": {
+                        "items": [{"imageId": "ami-0a1", "maxCount": 50, "minCount": 1}]
+                    },
+                },
+            ),
+            "50 x t3.micro: 50 instances at once",
+        ),
+        Case(
+            "failed",
+            call(
+                EC2,
+                "RunInstances",
+                {
+                    "instanceType": "p2.xlarge",
+                    "instancesSet": {
+                        "items": [{"imageId": "ami-0a1", "maxCount": 10, "minCount": 1}]
+                    },
+                },
+                error="Client.UnauthorizedOperation",
+            ),
+            "attempted: 10 x p2.xlarge: p is a GPU or accelerated family; 10 instances at once",
+        ),
+        Case(
+            "self",
+            call(
+                EC2,
+                "RunInstances",
+                {
+                    "instanceType": "g5.xlarge",
+                    "instancesSet": {"items": [{"maxCount": 1, "minCount": 1}]},
+                },
+                identity={**ROLE, "invokedBy": "autoscaling.amazonaws.com"},
+            ),
+            "1 x g5.xlarge: g is a GPU or accelerated family",
+        ),
+        Case(
+            "benign",
+            call(
+                EC2,
+                "RunInstances",
+                {
+                    "instanceType": "t3.micro",
+                    "instancesSet": {
+                        "items": [{"imageId": "ami-0a1", "maxCount": 1, "minCount": 1}]
+                    },
+                },
+            ),
+            None,
+        ),
+    ],
     "ec2_instance_connect_key": [
         Case(
             "hit",

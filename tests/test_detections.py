@@ -32,6 +32,7 @@ INVICTUS_HITS = {  # counted by hand from the records (SOURCES.md lists the trai
     "lambda_policy_public": 1, "lambda_code_replaced": 2, "roles_anywhere_trust": 2,
     # Stratus' EC2 password data (29) and user data (15) enumeration, every call denied.
     "instance_secrets_enumerated": 44,
+    "ec2_unusual_instances": 2,  # Stratus' ten p2.xlarge, twice denied
 }
 
 
@@ -314,7 +315,7 @@ def test_story_hits_exactly_its_truth(story_hits, truth):
     inside = story_hits[(story_hits["event_time"] >= start) & (story_hits["event_time"] < end)]
     assert set(zip(inside["event_id"], inside["detection"], inside["outcome"])) == {
         (h["event_id"], h["detection"], h["outcome"]) for h in story["hits"]}
-    assert len(inside) == len(story["hits"]) == 101
+    assert len(inside) == len(story["hits"]) == 103
     assert not set(inside["event_id"]) & {d["event_id"] for d in story["decoys"]}
     assert {h["detection"] for h in story["hits"]} == set(BY_ID)  # every detection is played
     both = {h["detection"] for h in story["hits"] if h["outcome"] == "success"} & {h["detection"] for h in story["hits"] if h["outcome"] == "attempt"}

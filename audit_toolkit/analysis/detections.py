@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
@@ -640,6 +641,23 @@ def _reads_instance_secret(row: dict, req: dict) -> bool:
     return name == "GetPasswordData" or attribute == "userdata"
 
 
+def _unusual_instances(row: dict, req: dict, ctx: Context) -> Decision:
+    """RunInstances of a GPU or accelerated family (AUDIT_TOOLKIT_UNUSUAL_INSTANCE_FAMILIES) or of
+    many instances at once (AUDIT_TOOLKIT_UNUSUAL_INSTANCE_COUNT): mining and model runs on the
+    account's bill. The type is logged as text or as {"value": ...}."""
+    kind = req.get("instanceType")
+    kind = str(kind.get("value") if isinstance(kind, dict) else kind or "")
+    family = re.match(r"[a-z-]*", kind.split(".")[0].lower())[0]
+    counts = [_port(_object(i, "an instancesSet item").get(k, 1), f"instancesSet {k}")
+              for i in _list(_object(req.get("instancesSet"), "instancesSet").get("items"))
+              for k in ("minCount", "maxCount")]
+    count = max(counts, default=1)
+    unusual = family in ctx.settings.unusual_instance_families
+    why = [f"{family} is a GPU or accelerated family"] if unusual else []
+    why += [f"{count} instances at once"] if count >= ctx.settings.unusual_instance_count else []
+    return (kind or None, f"{count} x {kind or 'unknown type'}: {'; '.join(why)}") if why else None
+
+
 # --- the catalogue -------------------------------------------------------------------------------
 
 IMPAIR_LOGS = "T1562.008 Impair Defenses: Disable or Modify Cloud Logs"
@@ -756,6 +774,13 @@ CATALOGUE: tuple[Detection, ...] = (
               "across many instances is enumeration, mostly denied (failed calls count).",
               "Fleet tooling that reads user data; raise AUDIT_TOOLKIT_BURST_INSTANCES.",
               _secret_read_burst),
+    Detection("ec2_unusual_instances", "Unusual EC2 instances launched",
+              "通常と異なる EC2 インスタンスの起動", "medium", "T1496 Resource Hijacking",
+              {EC2: ("RunInstances",)},
+              "Stolen keys launch GPU instances or fleets for mining and model runs at the "
+              "account's expense.",
+              "Teams that train models: set AUDIT_TOOLKIT_UNUSUAL_INSTANCE_FAMILIES.",
+              _unusual_instances),
     # Other ways into an instance
     Detection("ec2_instance_connect_key", "SSH key pushed to an instance", "インスタンスへの SSH 公開鍵の送信", "medium",
               "T1021.004 Remote Services: SSH", {"ec2-instance-connect.amazonaws.com": ("SendSSHPublicKey", "SendSerialConsoleSSHPublicKey")},
