@@ -41,6 +41,8 @@ class Settings:
     # this many minutes (instance_secrets_enumerated).
     burst_instances: int = 5
     burst_minutes: int = 60
+    # ... or this many secrets or SecureString parameters read with decryption (secrets_read_burst).
+    burst_secrets: int = 10
     # Instance families (the letters before the generation: p, g, inf, ...) and a count at once
     # whose RunInstances is unusual (ec2_unusual_instances): GPU and accelerated families.
     unusual_instance_families: tuple[str, ...] = ("p", "g", "gr", "inf", "trn", "dl", "f", "vt")
@@ -57,10 +59,11 @@ class Settings:
             raise ConfigError(f"watched ports must be 1..65535, got {', '.join(map(str, ports)) or 'none'}")
         if not (_is_int(self.internet_prefix_len) and 0 <= self.internet_prefix_len <= 128):
             raise ConfigError(f"internet prefix length must be 0..128, got {self.internet_prefix_len}")
-        counts = (self.burst_instances, self.burst_minutes, self.unusual_instance_count)
+        counts = (self.burst_instances, self.burst_minutes, self.burst_secrets,
+                  self.unusual_instance_count)
         if not all(_is_int(n) and n >= 1 for n in counts):
-            raise ConfigError("burst instances and minutes and the unusual instance count must be "
-                              f"1 or more, got {', '.join(map(str, counts))}")
+            raise ConfigError("burst instances, minutes and secrets and the unusual instance count "
+                              f"must be 1 or more, got {', '.join(map(str, counts))}")
         if not (_is_int(self.log_retention_days) and self.log_retention_days >= 1):
             raise ConfigError(f"log retention must be 1 day or more, got {self.log_retention_days}")
         try:
@@ -76,7 +79,7 @@ class Settings:
         if "AUDIT_TOOLKIT_WATCHED_PORTS" in env:
             values["watched_ports"] = _ports(env["AUDIT_TOOLKIT_WATCHED_PORTS"])
         numbers = ("internet_prefix_len", "log_retention_days", "burst_instances", "burst_minutes",
-                   "unusual_instance_count")
+                   "unusual_instance_count", "burst_secrets")
         for key in numbers:
             name = f"AUDIT_TOOLKIT_{key.upper()}"
             if name in env:

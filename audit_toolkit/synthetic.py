@@ -413,6 +413,8 @@ def detections_story(s: Scenario) -> None:
     play("ec2_unusual_instances", PROD, virginia, EC2_, "RunInstances",
          {"instanceType": "p4d.24xlarge",
           "instancesSet": {"items": [{"imageId": "ami-0a1", "minCount": 1, "maxCount": 8}]}})
+    play("secrets_read_burst", PROD, tokyo, "secretsmanager.amazonaws.com", "BatchGetSecretValue",
+         {"secretIdList": [f"prod/service-{n}" for n in range(10)]})
     # Other ways into an instance
     for n in range(1, 6):  # five instances' passwords, each read and refused: a burst of ten calls
         play("instance_secrets_enumerated", PROD, tokyo, EC2_, "GetPasswordData",

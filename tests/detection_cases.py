@@ -131,6 +131,7 @@ def signin(name: str, outcome: str, *, identity: dict = ALICE, mfa: str = "Yes",
 R53R = "route53resolver.amazonaws.com"
 RA = "rolesanywhere.amazonaws.com"
 LAMBDA = "lambda.amazonaws.com"
+SM = "secretsmanager.amazonaws.com"
 BEDROCK = "bedrock.amazonaws.com"
 CT, GD, SNS, EB, EC2, IAM, S3 = (
     "cloudtrail.amazonaws.com",
@@ -201,6 +202,7 @@ PUBLIC_POLICY = {
 
 BURST_PASSWORD = "password data read: one of 5 or more instances in 60 minutes"
 BURST_USER_DATA = "user data read: one of 5 or more instances in 60 minutes"
+BURST_SECRET = "read with decryption: one of 3 or more secrets in 60 minutes"
 
 CASES: dict[str, list[Case]] = {
     "sns_subscription_changed": [
@@ -1134,6 +1136,35 @@ CASES: dict[str, list[Case]] = {
                         "items": [{"imageId": "ami-0a1", "maxCount": 1, "minCount": 1}]
                     },
                 },
+            ),
+            None,
+        ),
+    ],
+    # Three secrets read with decryption within the hour (AUDIT_TOOLKIT_BURST_SECRETS is 3 in these
+    # tests), one refused, beside reads that are no burst.
+    "secrets_read_burst": [
+        Case("hit", call(SM, "GetSecretValue", {"secretId": "prod/db"}), BURST_SECRET),
+        Case(
+            "failed",
+            call(
+                SM, "BatchGetSecretValue", {"secretIdList": ["prod/api", "prod/db"]}, error=DENIED
+            ),
+            "attempted: " + BURST_SECRET,
+        ),
+        Case(
+            "hit",
+            call(
+                "ssm.amazonaws.com",
+                "GetParameters",
+                {"names": ["/prod/token"], "withDecryption": True},
+            ),
+            BURST_SECRET,
+        ),
+        Case("self", call(SM, "GetSecretValue", {"secretId": "ops/own"}, identity=ROLE), None),
+        Case(
+            "benign",
+            call(
+                "ssm.amazonaws.com", "GetParameter", {"name": "/prod/ami", "withDecryption": False}
             ),
             None,
         ),

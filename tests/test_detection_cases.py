@@ -21,7 +21,8 @@ from conftest import ROOT
 from detection_cases import CASES, CREATE_TRAIL, ROLE, S3, TRAIL_BUCKET, as_lists, call
 
 # The ops role is expected to use Bedrock.
-SETTINGS = Settings(bedrock_identities=(ROLE["sessionContext"]["sessionIssuer"]["arn"],))
+SETTINGS = Settings(bedrock_identities=(ROLE["sessionContext"]["sessionIssuer"]["arn"],),
+                    burst_secrets=3)
 ALL = [(d, case) for d, cases in CASES.items() for case in cases]
 # What the batch learns from all the cases (bursts across events), given to each one-event decision.
 EVERY_CASE = pd.concat([cloudtrail_frame(r) for r in [CREATE_TRAIL] + [c.record for _, c in ALL]])

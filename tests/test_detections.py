@@ -33,6 +33,7 @@ INVICTUS_HITS = {  # counted by hand from the records (SOURCES.md lists the trai
     # Stratus' EC2 password data (29) and user data (15) enumeration, every call denied.
     "instance_secrets_enumerated": 44,
     "ec2_unusual_instances": 2,  # Stratus' ten p2.xlarge, twice denied
+    "secrets_read_burst": 147,  # Stratus' 60 secrets and 87 SecureString parameters read in ten minutes
 }
 
 
@@ -315,7 +316,7 @@ def test_story_hits_exactly_its_truth(story_hits, truth):
     inside = story_hits[(story_hits["event_time"] >= start) & (story_hits["event_time"] < end)]
     assert set(zip(inside["event_id"], inside["detection"], inside["outcome"])) == {
         (h["event_id"], h["detection"], h["outcome"]) for h in story["hits"]}
-    assert len(inside) == len(story["hits"]) == 103
+    assert len(inside) == len(story["hits"]) == 105
     assert not set(inside["event_id"]) & {d["event_id"] for d in story["decoys"]}
     assert {h["detection"] for h in story["hits"]} == set(BY_ID)  # every detection is played
     both = {h["detection"] for h in story["hits"] if h["outcome"] == "success"} & {h["detection"] for h in story["hits"] if h["outcome"] == "attempt"}

@@ -216,7 +216,7 @@ def test_detections_are_reported_most_severe_first(demo, truth):
     for severity in [BY_ID[h["detection"]].severity for h in story] + ["high"]:
         expected[severity] = expected.get(severity, 0) + 1
     count, _, counts = part.facts[0].partition(" detection hits: ")
-    assert int(count) == len(hits) == len(story) + 1 == 104
+    assert int(count) == len(hits) == len(story) + 1 == 106
     assert dict((k, int(v)) for k, v in (c.split(" ") for c in counts.split(", "))) == expected
     # One sub-section per detection with hits, most severe first, catalogue order within a severity.
     order = ["critical", "high", "medium", "low"]

@@ -631,14 +631,36 @@ def _bedrock(row: dict, req: dict, ctx: Context) -> Decision:
 def _secret_read_burst(row: dict, req: dict, ctx: Context) -> Decision:
     if row.get("eventid") not in ctx.burst_calls:
         return None
-    n, minutes = ctx.settings.burst_instances, ctx.settings.burst_minutes
-    what = "password data" if row["eventname"] == "GetPasswordData" else "user data"
-    return req.get("instanceId"), f"{what} read: one of {n} or more instances in {minutes} minutes"
+    kind, targets = _secrets_read(row, req) or ("", ())
+    minutes = ctx.settings.burst_minutes
+    if kind == "instance":
+        what = "password data" if row["eventname"] == "GetPasswordData" else "user data"
+        n = ctx.settings.burst_instances
+        detail = f"{what} read: one of {n} or more instances in {minutes} minutes"
+        return req.get("instanceId"), detail
+    n = ctx.settings.burst_secrets
+    detail = f"read with decryption: one of {n} or more secrets in {minutes} minutes"
+    return ", ".join(targets) or None, detail
 
 
-def _reads_instance_secret(row: dict, req: dict) -> bool:
-    name, attribute = row["eventname"], str(req.get("attribute", "")).lower()
-    return name == "GetPasswordData" or attribute == "userdata"
+# The reads a burst counts: what each call reads, (kind, targets), or None for a call that reads no
+# secret (another instance attribute, a parameter read without decryption).
+BURST_READS = ("GetPasswordData", "DescribeInstanceAttribute", "GetSecretValue",
+               "BatchGetSecretValue", "GetParameter", "GetParameters")
+
+
+def _secrets_read(row: Mapping, req: dict) -> tuple[str, tuple[str, ...]] | None:
+    name = row.get("eventname")
+    if name == "GetPasswordData" or name == "DescribeInstanceAttribute" and \
+            str(req.get("attribute", "")).lower() == "userdata":
+        return "instance", (str(req.get("instanceId")),)
+    if name in ("GetSecretValue", "BatchGetSecretValue"):
+        ids = _list(req.get("secretId")) + _list(req.get("secretIdList"))
+        return "secret", tuple(str(i) for i in ids) or ("(by filter)",)
+    decrypted = str(req.get("withDecryption")).lower() == "true"
+    if name in ("GetParameter", "GetParameters") and decrypted:
+        return "secret", tuple(str(n) for n in _list(req.get("name")) + _list(req.get("names")))
+    return None
 
 
 def _unusual_instances(row: dict, req: dict, ctx: Context) -> Decision:
@@ -781,6 +803,15 @@ CATALOGUE: tuple[Detection, ...] = (
               "account's expense.",
               "Teams that train models: set AUDIT_TOOLKIT_UNUSUAL_INSTANCE_FAMILIES.",
               _unusual_instances),
+    Detection("secrets_read_burst", "Many secrets read with decryption",
+              "多数のシークレットの復号読み取り", "high",
+              "T1555.006 Credentials from Password Stores: Cloud Secrets Management Stores",
+              {"secretsmanager.amazonaws.com": ("GetSecretValue", "BatchGetSecretValue"),
+               "ssm.amazonaws.com": ("GetParameter", "GetParameters")},
+              "One identity reading many secrets or SecureString parameters in a short time is "
+              "harvesting credentials; failed reads count.",
+              "Deploys that read their configuration: raise AUDIT_TOOLKIT_BURST_SECRETS.",
+              _secret_read_burst),
     # Other ways into an instance
     Detection("ec2_instance_connect_key", "SSH key pushed to an instance", "インスタンスへの SSH 公開鍵の送信", "medium",
               "T1021.004 Remote Services: SSH", {"ec2-instance-connect.amazonaws.com": ("SendSSHPublicKey", "SendSerialConsoleSSHPublicKey")},
@@ -939,9 +970,9 @@ def evaluate(row: Mapping, ctx: Context | None = None, detections: Iterable[Dete
 
 # Detections whose decision learns from other events (learned): their queries also run over the whole evidence.
 LEARN_FROM_HISTORY = ("trail_bucket_changed", "eventbridge_security_rule_changed",
-                      "instance_secrets_enumerated")
+                      "instance_secrets_enumerated", "secrets_read_burst")
 # Detections the real-time Lambda cannot make: they count across events.
-BATCH_ONLY = ("instance_secrets_enumerated",)
+BATCH_ONLY = ("instance_secrets_enumerated", "secrets_read_burst")
 
 
 def learn_trail_buckets(events: pd.DataFrame, settings: Settings | None = None) -> frozenset[str]:
@@ -974,31 +1005,31 @@ def learn_security_rule_calls(events: pd.DataFrame) -> frozenset[str]:
 
 
 def learn_bursts(events: pd.DataFrame, settings: Settings) -> frozenset[str]:
-    """The GetPasswordData and DescribeInstanceAttribute(userData) calls, failed ones included, of
-    an identity that read at least `burst_instances` distinct instances within `burst_minutes`."""
+    """The calls, failed ones included, of an identity's burst of secret reads: the password data
+    or user data of `burst_instances` instances, or `burst_secrets` secrets and SecureString
+    parameters read with decryption, within `burst_minutes`."""
     if not len(events):
         return frozenset()
-    reads = events[(events["eventsource"] == EC2)
-                   & events["eventname"].isin(["GetPasswordData", "DescribeInstanceAttribute"])]
     window = pd.Timedelta(minutes=settings.burst_minutes)
-    by_identity: dict[tuple, list[tuple[pd.Timestamp, str, str]]] = {}
-    for row in records(reads):
-        req = unwrap(json_object(row.get("requestparameters")))
-        when = pd.to_datetime(row.get("eventtime"), utc=True, errors="coerce", format="ISO8601")
-        if _reads_instance_secret(row, req) and row.get("eventid") and not pd.isna(when):
-            who = (row.get("account"), row.get("identity_arn") or row.get("principal_id"))
-            call = (when, str(req.get("instanceId")), str(row["eventid"]))
-            by_identity.setdefault(who, []).append(call)
     found: set[str] = set()
-    for calls in by_identity.values():
-        calls.sort()
-        start = 0
-        for end in range(len(calls)):
-            while calls[end][0] - calls[start][0] > window:
-                start += 1
-            instances = {instance for _, instance, _ in calls[start:end + 1]}
-            if len(instances) >= settings.burst_instances:
-                found |= {event for _, _, event in calls[start:end + 1]}
+    for kind, enough in (("instance", settings.burst_instances),
+                         ("secret", settings.burst_secrets)):
+        by_identity: dict[tuple, list[tuple[pd.Timestamp, str, tuple[str, ...]]]] = {}
+        for row in records(events[events["eventname"].isin(BURST_READS)]):
+            req = unwrap(json_object(row.get("requestparameters")))
+            when = pd.to_datetime(row.get("eventtime"), utc=True, errors="coerce", format="ISO8601")
+            read = _secrets_read(row, req)
+            if read and read[0] == kind and row.get("eventid") and not pd.isna(when):
+                who = (row.get("account"), row.get("identity_arn") or row.get("principal_id"))
+                by_identity.setdefault(who, []).append((when, str(row["eventid"]), read[1]))
+        for calls in by_identity.values():
+            calls.sort()
+            first = 0
+            for last in range(len(calls)):
+                while calls[last][0] - calls[first][0] > window:
+                    first += 1
+                if len({t for _, _, targets in calls[first:last + 1] for t in targets}) >= enough:
+                    found |= {event for _, event, _ in calls[first:last + 1]}
     return frozenset(found)
 
 
