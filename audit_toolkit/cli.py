@@ -412,8 +412,48 @@ def collect(source, since, until, accounts, regions, out, workers) -> None:
     click.echo(report.summary(), err=True)
     for failure in report.failed:
         click.echo(f"  not collected: {failure}", err=True)
+    for note in report.notes:
+        click.echo(f"  {note}", err=True)
     if report.failed:
         raise click.ClickException(f"{len(report.failed)} objects were not collected; re-run the same command to resume")
+
+
+VALIDATION_TABLE = ["status", "kind", "path", "account", "region", "time", "reason"]
+
+
+@main.command("validate-logs")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--public-keys", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The JSON of `aws cloudtrail list-public-keys` for the period (default: the "
+                   "public-keys.json collect stored in FOLDER).")
+@click.option("--signatures", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="For a folder collect did not make: a JSON object of digest S3 key to its hex "
+                   "signature (the digest object's metadata `signature`).")
+@click.option("--since", help="Judge only files and digests from this time, ISO 8601 (default: the collected range).")
+@click.option("--until", help="... and before this time, ISO 8601.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True, help="Output format.")
+def validate_logs(folder, public_keys, signatures, since, until, fmt) -> None:
+    """Prove the CloudTrail logs in FOLDER are AWS's own, offline: CloudTrail's signed digest chain.
+
+    One row per log file and digest: valid, modified, missing, not_covered, signature_invalid,
+    missing_digest or no_key; the hours the chain covers and its gaps on stderr. Exit 0 when
+    everything is valid, 1 when anything is not, 2 when the validation could not run.
+    """
+    from .evidence.log_validation import validate_folder
+
+    try:
+        report = validate_folder(folder, public_keys, signatures, since, until)
+    except AuditToolkitError as e:
+        raise click.UsageError(str(e)) from e
+    _emit(pd.DataFrame(report.table(), columns=VALIDATION_TABLE), fmt, VALIDATION_TABLE)
+    for span in report.gaps:
+        click.echo(export.visible(f"gap: {span.account} {span.region} {span.trail}: {span.start:%Y-%m-%dT%H:%M}Z"
+                                  f" to {span.end:%Y-%m-%dT%H:%M}Z ({span.hours:g} h): {span.reason}"), err=True)
+    for note in report.unchecked:
+        click.echo(export.visible(f"not checked: {note}"), err=True)
+    click.echo(report.summary(), err=True)
+    if not report.ok:
+        sys.exit(1)
 
 
 @main.command()

@@ -24,6 +24,7 @@ from .analysis import actors, coverage, detections, exposure, security_groups
 from .analysis import findings as tie
 from .analysis.events import in_order
 from .engines.base import Engine
+from .evidence.digest_chain import IntegrityReport
 from .evidence.layout import discover_files, discover_findings
 from .evidence.reader import IntakeReport
 from .errors import ConfigError
@@ -258,6 +259,16 @@ class Investigation:
         held = self.findings_intake or IntakeReport()
         self.findings_intake = IntakeReport(files=held.files + report.files, duplicates=held.duplicates + report.duplicates)
         return report
+
+    def validate_logs(self, public_keys: str | Path | None = None, signatures: str | Path | None = None,
+                      since: When = None, until: When = None) -> "IntegrityReport":
+        """Whether the CloudTrail logs of this evidence folder are AWS's own and whole: CloudTrail's
+        signed digest chain validated offline (evidence.log_validation; rows: report.table())."""
+        from .evidence.log_validation import validate_folder
+
+        if self.engine.name == "athena" or self.evidence is None or not Path(self.evidence).is_dir():
+            raise ConfigError("validate_logs reads an evidence folder in the S3 layout: open one with from_evidence")
+        return validate_folder(self.evidence, public_keys, signatures, since, until)
 
     def finding_context(self, finding_id: str, margin: str | pd.Timedelta = "1h") -> "FindingContext":
         """One GuardDuty finding and its context in CloudTrail, from `margin` before its activity began to

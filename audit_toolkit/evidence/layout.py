@@ -123,4 +123,5 @@ def discover_files(evidence: str | Path) -> list[Path]:
     root = _existing(evidence, "CloudTrail logs")
     if root.is_file():
         return [] if is_guardduty(root) else [root]
-    return [p for p in _files(root) if not is_digest(p) and p.name != "manifest.json" and not is_guardduty(p)]
+    return [p for p in _files(root) if not is_digest(p) and p.name not in ("manifest.json", "public-keys.json")
+            and not is_guardduty(p)]
