@@ -27,12 +27,15 @@ from tqdm import tqdm
 
 from .. import aws, queries
 from ..errors import ConfigError, EvidenceError
+from . import public_keys
+from .layout import is_digest
 from .manifest import PARTIAL, Manifest, sha256_of
 
 PRODUCTS = ("CloudTrail", "CloudTrail-Digest", "GuardDuty")
 _URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*))?$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _ORG = re.compile(r"^o-[a-z0-9]{10,32}$")
+_DIGEST_REGION = re.compile(r"/CloudTrail-Digest/(?P<region>[a-z0-9-]+)/")
 ATTEMPTS = 3  # per object, for a body cut short or a dropped connection
 FLUSH_SECONDS = 1.0  # how often the manifest is rewritten during a run
 _TRANSIENT = (IncompleteReadError, ResponseStreamingError, ConnectionError)  # retried, with _Corrupt
@@ -56,6 +59,7 @@ class CollectReport:
     bytes_downloaded: int = 0
     list_calls: int = 0
     failed: list[str] = field(default_factory=list)  # 'key: reason'
+    notes: list[str] = field(default_factory=list)  # what could not be fetched beside the files
 
     def summary(self) -> str:
         return (
@@ -150,7 +154,35 @@ def collect(
             run.update(finished=_now(), listed=report.listed, downloaded=report.downloaded,
                        skipped=report.skipped, failed=len(report.failed))
             manifest.write(root)
+    run["public_keys"] = _public_keys(session, root, listing, since, until, report)
+    manifest.write(root)
     return report
+
+
+def _signature_of(key: str, response: dict) -> dict:
+    """A digest's signature is in its S3 metadata, not in the file: validate-logs needs it."""
+    if not is_digest(key):
+        return {}
+    metadata = response.get("Metadata") or {}
+    return {"signature": metadata.get("signature"), "signature_algorithm": metadata.get("signature-algorithm")}
+
+
+def _public_keys(session, root: Path, listing: list[S3Object], since, until, report: CollectReport) -> dict:
+    """ListPublicKeys in each region whose digests were collected, merged into PUBLIC_KEYS beside the
+    manifest; a region that refuses is noted and the collection goes on (validate-logs --public-keys)."""
+    regions = sorted({m["region"] for o in listing if (m := _DIGEST_REGION.search(o.key))})
+    if not regions:
+        return {}
+    bounds = queries.scope(since, until)
+    start, end = (datetime.fromisoformat(bounds[b].replace("Z", "+00:00")) for b in ("since", "until"))
+    answer, notes = public_keys.fetch(session, regions, start - timedelta(days=1), end + timedelta(days=1))
+    path = root / public_keys.PUBLIC_KEYS
+    if path.exists():  # keys of earlier runs are kept
+        held = public_keys.load_answer(path)
+        answer["PublicKeyList"] = list({k["Fingerprint"]: k for k in held["PublicKeyList"] + answer["PublicKeyList"]}.values())
+    public_keys.write_answer(root, answer)
+    report.notes += [f"public keys: {note}" for note in notes.values() if not note.endswith(" keys")]
+    return {"file": public_keys.PUBLIC_KEYS, "regions": notes}
 
 
 def _now() -> str:
@@ -323,6 +355,7 @@ def _download(s3, bucket: str, root: Path, obj: S3Object, retrieved_by: str) -> 
                 "kms_key_id": response.get("SSEKMSKeyId"),
                 "retrieved_at": retrieved_at,
                 "retrieved_by": retrieved_by,
+                **_signature_of(obj.key, response),
             }
         except (*_TRANSIENT, _Corrupt) as e:
             last = e

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import EvidenceError
+from .public_keys import PUBLIC_KEYS
 
 MANIFEST = "manifest.json"
 FORMAT = "audit_toolkit evidence manifest 1"
@@ -105,5 +106,6 @@ def verify(folder: str | Path) -> VerifyReport:
         elif sha256_of(local) != entry["sha256"]:
             report.changed.append(f"{path}: SHA-256 differs from the one recorded at collection")
     on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
-    report.added = sorted(on_disk - set(manifest.objects) - {MANIFEST})
+    # The public keys are fetched beside the files (collect), not copied from the bucket.
+    report.added = sorted(on_disk - set(manifest.objects) - {MANIFEST, PUBLIC_KEYS})
     return report
