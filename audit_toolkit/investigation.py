@@ -43,6 +43,7 @@ class Investigation:
     log: list[dict] = field(default_factory=list)  # every query run: name, engine, SQL, parameters
     findings_intake: IntakeReport | None = None  # what was read of the GuardDuty findings, and what not
     only: frozenset[str] | None = None  # the event names a focused scan converted whole; None: every event
+    integrity: IntegrityReport | None = None  # the last validate_logs() answer, which the report shows
 
     @classmethod
     def from_evidence(
@@ -268,7 +269,8 @@ class Investigation:
 
         if self.engine.name == "athena" or self.evidence is None or not Path(self.evidence).is_dir():
             raise ConfigError("validate_logs reads an evidence folder in the S3 layout: open one with from_evidence")
-        return validate_folder(self.evidence, public_keys, signatures, since, until)
+        self.integrity = validate_folder(self.evidence, public_keys, signatures, since, until)
+        return self.integrity
 
     def finding_context(self, finding_id: str, margin: str | pd.Timedelta = "1h") -> "FindingContext":
         """One GuardDuty finding and its context in CloudTrail, from `margin` before its activity began to

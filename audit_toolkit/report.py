@@ -27,6 +27,8 @@ import jinja2
 import pandas as pd
 
 from . import charts, queries
+from .errors import AuditToolkitError
+from .evidence.digest_chain import IntegrityReport
 from .investigation import Investigation, When
 
 
@@ -126,6 +128,18 @@ class Audit:
         """The findings drawn on the exposure chart: those that hit a window, on that window's group."""
         return self.correlations
 
+    @cached_property
+    def integrity(self) -> IntegrityReport | None:
+        """The digest chain's verdict on the evidence folder: the one validate_logs() gave, else
+        validated now with the keys collect stored; None where there is no folder to validate."""
+        inv = self.inv
+        if inv.integrity is None and inv.engine.name != "athena" and inv.evidence and Path(inv.evidence).is_dir():
+            try:
+                inv.validate_logs()
+            except AuditToolkitError:
+                return None
+        return inv.integrity
+
     def when(self, value) -> str:
         """A time as the reader reads it: in the display zone, with the zone's abbreviation."""
         if value is None or pd.isna(value):
@@ -168,6 +182,9 @@ def _range(a: Audit) -> str:
     return f"Time range: {first} to {last}"
 
 
+PROOF_ROWS = 500  # files not proven, listed in the report's first section
+
+
 def scope_section(a: Audit) -> Part:
     span, inv = a.span, a.inv
     facts = [
@@ -180,7 +197,21 @@ def scope_section(a: Audit) -> Part:
         facts.append(f"Only account {a.account or 'any'}, region {a.region or 'any'}")
     if inv.intake is not None:
         facts.append(f"Read: {inv.intake.summary()}")
+    integrity = a.integrity
+    facts.append(f"Proof of origin (CloudTrail's signed digests): {integrity.summary()}" if integrity is not None
+                 else "Proof of origin: not checked (no evidence folder to validate against CloudTrail's digests)")
+    facts += [f"Not checked: {note}" for note in (integrity.unchecked if integrity else [])]
     part = Part(facts)
+    # Each file that failed, where a key checked some digest (without digests or keys, the lines
+    # above say why nothing is proven, and a row per file would say it again).
+    if integrity is not None and any(r.kind == "digest" and r.status != "no_key" for r in integrity.rows):
+        bad = [r for r in integrity.table() if r["status"] != "valid"]
+        if bad:
+            shown = pd.DataFrame(bad[:PROOF_ROWS], columns=["status", "kind", "path", "reason"])
+            caption = "Evidence not proven AWS-delivered and unaltered" + (
+                f" (the first {PROOF_ROWS} of {len(bad)})" if len(bad) > PROOF_ROWS else "")
+            part.tables.append(a.table(caption, shown, {"status": "status", "kind": "kind", "path": "file",
+                                                        "reason": "why"}))
     if inv.intake is not None and inv.intake.problems:
         problems = [{"path": f.path, "read": f.read, "used": f.used, "rejected": f.rejected,
                      "reason": f.error or "; ".join(f.rejections + f.warnings)} for f in inv.intake.problems]
@@ -340,11 +371,27 @@ SECTIONS: list[Section] = [
 # --- the evidence appendix ------------------------------------------------------------------------
 
 
-def evidence_files(inv: Investigation) -> list[dict]:
-    """The input files with the size and SHA-256 of the bytes that were read (by the scan, or at ingest)."""
+def evidence_files(inv: Investigation, integrity: IntegrityReport | None = None) -> list[dict]:
+    """The input files with the size and SHA-256 of the bytes that were read (by the scan, or at
+    ingest), and whether the digest chain proves each AWS-delivered and unaltered."""
     read = [*(inv.intake.files if inv.intake else []), *(inv.findings_intake.files if inv.findings_intake else [])]
-    return [{"path": f.path, "size": f.size, "sha256": f.sha256 or f"(not read: {f.error})"}
+    verdicts = {r.path: r for r in integrity.rows if r.kind == "log"} if integrity else {}
+    return [{"path": f.path, "size": f.size, "sha256": f.sha256 or f"(not read: {f.error})",
+             "proven": _proven(verdicts.get(_relative(f.path, inv.evidence)))}
             for f in sorted(read, key=lambda f: f.path)]
+
+
+def _relative(path: str, folder: str | None) -> str:
+    try:
+        return Path(path).relative_to(folder or "").as_posix()
+    except ValueError:
+        return path
+
+
+def _proven(row) -> str:
+    if row is None:  # no validation, or not a file of the S3 layout's CloudTrail/ folders, or out of range
+        return "not checked"
+    return "yes" if row.status == "valid" else f"NO: {row.status} ({row.reason})"
 
 
 def inputs_line(inv: Investigation, files: list[dict]) -> str:
@@ -416,7 +463,7 @@ def build(inv: Investigation, since: When = None, until: When = None, account: s
             parts.append((section, part))
     title = f"Security audit {audit.when(audit.start)[:10]} to {audit.when(audit.end)[:10]}" if audit.start is not None else "Security audit"
     generated = f"{datetime.now(timezone.utc).astimezone(audit.zone):%Y-%m-%d %H:%M %Z} by audit_toolkit {version('audit_toolkit')}"
-    files = evidence_files(inv)
+    files = evidence_files(inv, audit.integrity)
     return Report(title, generated, parts, files, queries_run(inv), inputs_line(inv, files))
 
 

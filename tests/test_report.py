@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import re
+from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -251,7 +253,8 @@ def test_times_are_shown_in_the_display_zone(demo):
 
 def test_the_appendix_has_every_input_file_hash_and_every_query(written, demo):
     inv, report = written
-    files = sorted(str(p) for p in (demo / "evidence").rglob("*") if p.is_file())
+    # Every file the scan read: the digests prove files, they are not events.
+    files = sorted(str(p) for p in (demo / "evidence").rglob("*") if p.is_file() and "/CloudTrail-Digest/" not in str(p))
     assert [f["path"] for f in report.files] == files
     for f in report.files[:50]:
         assert f["sha256"] == hashlib.sha256(Path(f["path"]).read_bytes()).hexdigest()
@@ -278,7 +281,8 @@ def test_the_appendix_hashes_the_bytes_that_were_read_not_the_file_as_it_is_now(
     ingest([path], tmp_path / "store")
     stored = Investigation.from_store(tmp_path / "store")
     path.write_bytes(b"rewritten after it was read")
-    expected = [{"path": str(path), "size": len(read), "sha256": hashlib.sha256(read).hexdigest()}]
+    expected = [{"path": str(path), "size": len(read), "sha256": hashlib.sha256(read).hexdigest(),
+                 "proven": "not checked"}]
     assert rep.evidence_files(raw) == expected
     assert rep.evidence_files(stored) == expected
 
@@ -319,3 +323,29 @@ def test_coverage_is_reported_beside_the_detections(demo, truth):
     assert stopped == [["logging_stopped", "111111111111", "us-east-1", "2026-11-04 13:59:00 UTC", "2026-11-04 17:00:00 UTC",
                         "3.02", "False", "org-trail", "arn:aws:iam::111111111111:role/ops-admin (session mallory)"]]
     assert sorted(r[2] for r in rows if r[0] == "no_events" and r[1] == "111111111111") == ["ap-northeast-1", "eu-west-1", "us-east-1"]
+
+
+def test_the_report_says_which_files_are_proven_aws_delivered_and_how_many(tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from _aws import arrange_invictus
+    from audit_toolkit.synthetic import public_keys_answer, write_digests
+
+    evidence = tmp_path / "evidence"
+    logs = arrange_invictus(evidence)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (tmp_path / "sigs.json").write_text(json.dumps(write_digests(evidence, key)))
+    (tmp_path / "keys.json").write_text(json.dumps(public_keys_answer(key, datetime(2023, 1, 1), datetime(2024, 1, 1))))
+    victim = sorted(logs)[7]  # rewritten whole, as an attacker would: still gzip, still JSON
+    (evidence / victim).write_bytes(gzip.compress(gzip.decompress(logs[victim]).replace(b'"', b' "', 1)))
+    inv = Investigation.from_evidence(evidence)
+    inv.validate_logs(tmp_path / "keys.json", tmp_path / "sigs.json")
+    report = rep.write_report(inv, tmp_path / "r")
+    facts = dict(report.parts)[rep.SECTIONS[0]].facts
+    assert ("Proof of origin (CloudTrail's signed digests): 54 of 55 log files and 2 of 2 digests proven "
+            "AWS-delivered and unaltered; 2 hours covered by the chain, 0 gaps; NOT valid: 1 modified") in facts
+    proven = {Path(f["path"]).relative_to(evidence).as_posix(): f["proven"] for f in report.files}
+    assert proven.pop(victim).startswith("NO: modified (SHA-256 differs from the one AWSLogs/")
+    assert set(proven.values()) == {"yes"} and len(proven) == 54
+    assert "NO: modified" in report.html.read_text(encoding="utf-8")
+    assert "| yes |" in report.markdown.read_text(encoding="utf-8")
