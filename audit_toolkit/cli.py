@@ -429,9 +429,11 @@ VALIDATION_TABLE = ["status", "kind", "path", "account", "region", "time", "reas
 @click.option("--signatures", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="For a folder collect did not make: a JSON object of digest S3 key to its hex "
                    "signature (the digest object's metadata `signature`).")
-@click.option("--since", help="Judge only files and digests from this time, ISO 8601 (default: the collected range).")
+@click.option("--since", help="Judge only files and digests from this time, ISO 8601 "
+                               "(default: the range collected).")
 @click.option("--until", help="... and before this time, ISO 8601.")
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True, help="Output format.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True,
+              help="Output format.")
 def validate_logs(folder, public_keys, signatures, since, until, fmt) -> None:
     """Prove the CloudTrail logs in FOLDER are AWS's own, offline: CloudTrail's signed digest chain.
 
@@ -447,8 +449,9 @@ def validate_logs(folder, public_keys, signatures, since, until, fmt) -> None:
         raise click.UsageError(str(e)) from e
     _emit(pd.DataFrame(report.table(), columns=VALIDATION_TABLE), fmt, VALIDATION_TABLE)
     for span in report.gaps:
-        click.echo(export.visible(f"gap: {span.account} {span.region} {span.trail}: {span.start:%Y-%m-%dT%H:%M}Z"
-                                  f" to {span.end:%Y-%m-%dT%H:%M}Z ({span.hours:g} h): {span.reason}"), err=True)
+        click.echo(export.visible(
+            f"gap: {span.account} {span.region} {span.trail}: {span.start:%Y-%m-%dT%H:%M}Z to "
+            f"{span.end:%Y-%m-%dT%H:%M}Z ({span.hours:g} h): {span.reason}"), err=True)
     for note in report.unchecked:
         click.echo(export.visible(f"not checked: {note}"), err=True)
     click.echo(report.summary(), err=True)

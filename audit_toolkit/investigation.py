@@ -43,7 +43,7 @@ class Investigation:
     log: list[dict] = field(default_factory=list)  # every query run: name, engine, SQL, parameters
     findings_intake: IntakeReport | None = None  # what was read of the GuardDuty findings, and what not
     only: frozenset[str] | None = None  # the event names a focused scan converted whole; None: every event
-    integrity: IntegrityReport | None = None  # the last validate_logs() answer, which the report shows
+    integrity: IntegrityReport | None = None  # the last validate_logs() answer: the report shows it
 
     @classmethod
     def from_evidence(
@@ -261,14 +261,16 @@ class Investigation:
         self.findings_intake = IntakeReport(files=held.files + report.files, duplicates=held.duplicates + report.duplicates)
         return report
 
-    def validate_logs(self, public_keys: str | Path | None = None, signatures: str | Path | None = None,
-                      since: When = None, until: When = None) -> "IntegrityReport":
+    def validate_logs(self, public_keys: str | Path | None = None,
+                      signatures: str | Path | None = None, since: When = None,
+                      until: When = None) -> IntegrityReport:
         """Whether the CloudTrail logs of this evidence folder are AWS's own and whole: CloudTrail's
         signed digest chain validated offline (evidence.log_validation; rows: report.table())."""
         from .evidence.log_validation import validate_folder
 
-        if self.engine.name == "athena" or self.evidence is None or not Path(self.evidence).is_dir():
-            raise ConfigError("validate_logs reads an evidence folder in the S3 layout: open one with from_evidence")
+        if self.engine.name == "athena" or not self.evidence or not Path(self.evidence).is_dir():
+            raise ConfigError("validate_logs reads an evidence folder in the S3 layout: "
+                              "open one with from_evidence")
         self.integrity = validate_folder(self.evidence, public_keys, signatures, since, until)
         return self.integrity
 

@@ -133,7 +133,8 @@ class Audit:
         """The digest chain's verdict on the evidence folder: the one validate_logs() gave, else
         validated now with the keys collect stored; None where there is no folder to validate."""
         inv = self.inv
-        if inv.integrity is None and inv.engine.name != "athena" and inv.evidence and Path(inv.evidence).is_dir():
+        folder = inv.engine.name != "athena" and inv.evidence and Path(inv.evidence).is_dir()
+        if inv.integrity is None and folder:
             try:
                 inv.validate_logs()
             except AuditToolkitError:
@@ -198,20 +199,22 @@ def scope_section(a: Audit) -> Part:
     if inv.intake is not None:
         facts.append(f"Read: {inv.intake.summary()}")
     integrity = a.integrity
-    facts.append(f"Proof of origin (CloudTrail's signed digests): {integrity.summary()}" if integrity is not None
-                 else "Proof of origin: not checked (no evidence folder to validate against CloudTrail's digests)")
+    facts.append(
+        f"Proof of origin (CloudTrail's signed digests): {integrity.summary()}" if integrity
+        else "Proof of origin: not checked (no evidence folder to validate against "
+             "CloudTrail's digests)")
     facts += [f"Not checked: {note}" for note in (integrity.unchecked if integrity else [])]
     part = Part(facts)
     # Each file that failed, where a key checked some digest (without digests or keys, the lines
     # above say why nothing is proven, and a row per file would say it again).
-    if integrity is not None and any(r.kind == "digest" and r.status != "no_key" for r in integrity.rows):
+    if integrity and any(r.kind == "digest" and r.status != "no_key" for r in integrity.rows):
         bad = [r for r in integrity.table() if r["status"] != "valid"]
         if bad:
             shown = pd.DataFrame(bad[:PROOF_ROWS], columns=["status", "kind", "path", "reason"])
             caption = "Evidence not proven AWS-delivered and unaltered" + (
                 f" (the first {PROOF_ROWS} of {len(bad)})" if len(bad) > PROOF_ROWS else "")
-            part.tables.append(a.table(caption, shown, {"status": "status", "kind": "kind", "path": "file",
-                                                        "reason": "why"}))
+            columns = {"status": "status", "kind": "kind", "path": "file", "reason": "why"}
+            part.tables.append(a.table(caption, shown, columns))
     if inv.intake is not None and inv.intake.problems:
         problems = [{"path": f.path, "read": f.read, "used": f.used, "rejected": f.rejected,
                      "reason": f.error or "; ".join(f.rejections + f.warnings)} for f in inv.intake.problems]
@@ -374,7 +377,8 @@ SECTIONS: list[Section] = [
 def evidence_files(inv: Investigation, integrity: IntegrityReport | None = None) -> list[dict]:
     """The input files with the size and SHA-256 of the bytes that were read (by the scan, or at
     ingest), and whether the digest chain proves each AWS-delivered and unaltered."""
-    read = [*(inv.intake.files if inv.intake else []), *(inv.findings_intake.files if inv.findings_intake else [])]
+    read = [*(inv.intake.files if inv.intake else []),
+            *(inv.findings_intake.files if inv.findings_intake else [])]
     verdicts = {r.path: r for r in integrity.rows if r.kind == "log"} if integrity else {}
     return [{"path": f.path, "size": f.size, "sha256": f.sha256 or f"(not read: {f.error})",
              "proven": _proven(verdicts.get(_relative(f.path, inv.evidence)))}
@@ -389,7 +393,7 @@ def _relative(path: str, folder: str | None) -> str:
 
 
 def _proven(row) -> str:
-    if row is None:  # no validation, or not a file of the S3 layout's CloudTrail/ folders, or out of range
+    if row is None:  # no validation, not in the S3 layout's CloudTrail/ folders, or out of range
         return "not checked"
     return "yes" if row.status == "valid" else f"NO: {row.status} ({row.reason})"
 

@@ -1,6 +1,6 @@
-"""validate-logs end to end: the real invictus trail signed by a key made here, uploaded to moto's S3
-with each digest's signature as object metadata, collected, then tampered with on disk. Moto has no
-ListPublicKeys: botocore's before-send hook answers it as CloudTrail would (JSON, base64 blob)."""
+"""validate-logs end to end: the real invictus trail signed by a key made here, uploaded to moto's
+S3 with each digest's signature as object metadata, collected, then tampered with on disk. Moto has
+no ListPublicKeys: botocore's before-send hook answers it as CloudTrail would (JSON, base64 blob)."""
 
 from __future__ import annotations
 
@@ -24,22 +24,43 @@ from audit_toolkit.synthetic import public_keys_answer, write_digests
 
 SINCE, UNTIL = "2023-07-10T00:00:00Z", "2023-07-11T00:00:00Z"
 BUCKET = "trail-logs"
-DIGESTS = f"org/AWSLogs/{ACCOUNT}/CloudTrail-Digest/{REGION}/2023/07/10/{ACCOUNT}_CloudTrail-Digest_{REGION}_account-trail_{REGION}_"
+DIGESTS = (
+    f"org/AWSLogs/{ACCOUNT}/CloudTrail-Digest/{REGION}/2023/07/10/"
+    f"{ACCOUNT}_CloudTrail-Digest_{REGION}_account-trail_{REGION}_"
+)
 HOUR_12, HOUR_13 = DIGESTS + "20230710T120000Z.json.gz", DIGESTS + "20230710T130000Z.json.gz"
+TRAIL = f"{ACCOUNT} {REGION} account-trail ({REGION})"
 LOGS = f"org/AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/2023/07/10/"
 
 
 def list_public_keys(answer: dict, calls: list, deny: bool = False):
     """CloudTrail's ListPublicKeys on the wire: JSON, the key as base64, times as epoch seconds."""
+
     def reply(request, **_):
         calls.append(json.loads(request.body))
         if deny:
-            error = {"__type": "AccessDeniedException", "message": "not authorized to perform: cloudtrail:ListPublicKeys"}
-            return fake_response(400, json.dumps(error).encode(), {"x-amzn-ErrorType": "AccessDeniedException"})
+            error = {
+                "__type": "AccessDeniedException",
+                "message": "not authorized to perform: cloudtrail:ListPublicKeys",
+            }
+            return fake_response(
+                400, json.dumps(error).encode(), {"x-amzn-ErrorType": "AccessDeniedException"}
+            )
         epoch = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp()  # noqa: E731
-        keys = [{**k, "ValidityStartTime": epoch(k["ValidityStartTime"]), "ValidityEndTime": epoch(k["ValidityEndTime"])}
-                for k in answer["PublicKeyList"]]
-        return fake_response(200, json.dumps({"PublicKeyList": keys}).encode(), {"Content-Type": "application/x-amz-json-1.1"})
+        keys = [
+            {
+                **k,
+                "ValidityStartTime": epoch(k["ValidityStartTime"]),
+                "ValidityEndTime": epoch(k["ValidityEndTime"]),
+            }
+            for k in answer["PublicKeyList"]
+        ]
+        return fake_response(
+            200,
+            json.dumps({"PublicKeyList": keys}).encode(),
+            {"Content-Type": "application/x-amz-json-1.1"},
+        )
+
     return reply
 
 
@@ -50,7 +71,7 @@ def key() -> rsa.RSAPrivateKey:
 
 @pytest.fixture
 def collected(aws_env, key, tmp_path):
-    """The invictus trail signed, in moto's S3 under org/ with the signatures as metadata, collected."""
+    """The invictus trail signed, in moto's S3 under org/ with signatures as metadata, collected."""
     local = tmp_path / "local"
     logs = arrange_invictus(local)
     signatures = write_digests(local, key, BUCKET, prefix="org/")
@@ -58,28 +79,47 @@ def collected(aws_env, key, tmp_path):
     upload(BUCKET, {f"org/{k}": v for k, v in logs.items()})
     s3 = boto3.client("s3")
     for digest_key, signature in signatures.items():
-        s3.put_object(Bucket=BUCKET, Key=digest_key, Body=(local / digest_key.removeprefix("org/")).read_bytes(),
-                      Metadata={"signature": signature, "signature-algorithm": "SHA256withRSA"})
-    answer = public_keys_answer(key, datetime(2023, 1, 1, tzinfo=timezone.utc), datetime(2024, 1, 1, tzinfo=timezone.utc))
+        s3.put_object(
+            Bucket=BUCKET,
+            Key=digest_key,
+            Body=(local / digest_key.removeprefix("org/")).read_bytes(),
+            Metadata={"signature": signature, "signature-algorithm": "SHA256withRSA"},
+        )
+    answer = public_keys_answer(
+        key, datetime(2023, 1, 1, tzinfo=timezone.utc), datetime(2024, 1, 1, tzinfo=timezone.utc)
+    )
     calls: list = []
     session = boto3.Session()
-    session.events.register("before-send.cloudtrail.ListPublicKeys", list_public_keys(answer, calls))
+    session.events.register(
+        "before-send.cloudtrail.ListPublicKeys", list_public_keys(answer, calls)
+    )
     out = tmp_path / "out"
     report = collect(f"s3://{BUCKET}/org", SINCE, UNTIL, out, session=session, progress=False)
     assert (report.downloaded, report.failed, report.notes) == (57, [], [])
-    assert calls == [{"StartTime": 1688860800, "EndTime": 1689120000}]  # the period, a day either side
+    assert calls == [
+        {"StartTime": 1688860800, "EndTime": 1689120000}
+    ]  # the period, a day either side
     return out
 
 
 def test_collect_records_the_signatures_and_the_keys(collected, key):
     manifest = json.loads((collected / MANIFEST).read_text())
     entries = {o["path"]: o for o in manifest["objects"]}
-    assert {p: (e["signature_algorithm"], len(e["signature"])) for p, e in entries.items() if "signature" in e} == {
-        HOUR_12: ("SHA256withRSA", 512), HOUR_13: ("SHA256withRSA", 512)}
-    assert manifest["runs"][0]["public_keys"] == {"file": "public-keys.json", "regions": {REGION: "1 keys"}}
+    assert {
+        p: (e["signature_algorithm"], len(e["signature"]))
+        for p, e in entries.items()
+        if "signature" in e
+    } == {HOUR_12: ("SHA256withRSA", 512), HOUR_13: ("SHA256withRSA", 512)}
+    assert manifest["runs"][0]["public_keys"] == {
+        "file": "public-keys.json",
+        "regions": {REGION: "1 keys"},
+    }
     stored = json.loads((collected / "public-keys.json").read_text())["PublicKeyList"]
     assert [base64.b64decode(k["Value"]) for k in stored] == [
-        base64.b64decode(public_keys_answer(key, datetime.now(), datetime.now())["PublicKeyList"][0]["Value"])]
+        base64.b64decode(
+            public_keys_answer(key, datetime.now(), datetime.now())["PublicKeyList"][0]["Value"]
+        )
+    ]
     assert verify(collected).ok  # the keys file is not evidence that appeared from nowhere
 
 
@@ -88,11 +128,19 @@ def test_an_untouched_collected_trail_is_all_valid_with_exit_0(collected):
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert {(r["kind"], r["status"]) for r in rows} == {("digest", "valid"), ("log", "valid")}
-    assert sum(r["kind"] == "log" for r in rows) == 55 and sum(r["kind"] == "digest" for r in rows) == 2
-    assert "55 of 55 log files and 2 of 2 digests proven AWS-delivered and unaltered; 2 hours covered" in result.stderr
+    assert (
+        sum(r["kind"] == "log" for r in rows) == 55
+        and sum(r["kind"] == "digest" for r in rows) == 2
+    )
+    assert (
+        "55 of 55 log files and 2 of 2 digests proven AWS-delivered and unaltered; 2 hours covered"
+        in result.stderr
+    )
     # The trail began at 11:00 and the day was collected to its end: both ends are said, not hidden.
-    assert "gap: 218007301253 us-east-1 account-trail (us-east-1): 2023-07-10T00:00Z to 2023-07-10T11:00Z" in result.stderr
-    assert "2023-07-10T13:00Z to 2023-07-11T00:00Z (11 h): no valid digest after this" in result.stderr
+    assert f"gap: {TRAIL}: 2023-07-10T00:00Z to 2023-07-10T11:00Z" in result.stderr
+    assert (
+        "2023-07-10T13:00Z to 2023-07-11T00:00Z (11 h): no valid digest after this" in result.stderr
+    )
     assert Investigation.from_evidence(collected).validate_logs().ok
 
 
@@ -104,7 +152,9 @@ def test_each_tampering_is_named_exactly(collected, tmp_path):
     data[-12] ^= 0x01
     changed.write_bytes(bytes(data))
     deleted.unlink()
-    forged = collected / LOGS / f"{ACCOUNT}_CloudTrail_{REGION}_20230710T1230Z_forgedforgedforg.json.gz"
+    forged = (
+        collected / LOGS / f"{ACCOUNT}_CloudTrail_{REGION}_20230710T1230Z_forgedforgedforg.json.gz"
+    )
     shutil.copy(collected / LOGS / names[30], forged)
     (collected / HOUR_12).unlink()
 
@@ -112,18 +162,26 @@ def test_each_tampering_is_named_exactly(collected, tmp_path):
     assert result.exit_code == 1, result.output
     bad = {r["path"]: r["status"] for r in json.loads(result.stdout) if r["status"] != "valid"}
     assert bad == {
-        f"{LOGS}{names[10]}": "modified", f"{LOGS}{names[20]}": "missing", f"{LOGS}{forged.name}": "not_covered",
-        HOUR_12: "missing_digest", **{f"{LOGS}{n}": "not_covered" for n in hour_11},
+        f"{LOGS}{names[10]}": "modified",
+        f"{LOGS}{names[20]}": "missing",
+        f"{LOGS}{forged.name}": "not_covered",
+        HOUR_12: "missing_digest",
+        **{f"{LOGS}{n}": "not_covered" for n in hour_11},
     }
     assert len(hour_11) == 3
-    assert "gap: 218007301253 us-east-1 account-trail (us-east-1): 2023-07-10T00:00Z to 2023-07-10T12:00Z (12 h): missing digest" in result.stderr
+    assert (
+        f"gap: {TRAIL}: 2023-07-10T00:00Z to 2023-07-10T12:00Z (12 h): missing digest"
+        in result.stderr
+    )
 
 
 def test_a_corrupt_signature_and_a_key_of_another_fingerprint(collected, tmp_path):
     manifest = json.loads((collected / MANIFEST).read_text())
     for entry in manifest["objects"]:
         if entry["path"] == HOUR_13:
-            entry["signature"] = entry["signature"][:-4] + ("0000" if entry["signature"][-4:] != "0000" else "1111")
+            entry["signature"] = entry["signature"][:-4] + (
+                "0000" if entry["signature"][-4:] != "0000" else "1111"
+            )
     (collected / MANIFEST).write_text(json.dumps(manifest))
     report = validate_folder(collected)
     bad = {r.path: r.status for r in report.rows if r.status != "valid"}
@@ -132,8 +190,12 @@ def test_a_corrupt_signature_and_a_key_of_another_fingerprint(collected, tmp_pat
 
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     keys = tmp_path / "other-keys.json"
-    keys.write_text(json.dumps(public_keys_answer(other, datetime(2023, 1, 1), datetime(2024, 1, 1))))
-    result = CliRunner().invoke(main, ["validate-logs", str(collected), "--public-keys", str(keys), "--format", "csv"])
+    keys.write_text(
+        json.dumps(public_keys_answer(other, datetime(2023, 1, 1), datetime(2024, 1, 1)))
+    )
+    result = CliRunner().invoke(
+        main, ["validate-logs", str(collected), "--public-keys", str(keys), "--format", "csv"]
+    )
     assert result.exit_code == 1
     statuses = [line.split(",")[0] for line in result.stdout.splitlines()[1:]]
     assert sorted(set(statuses)) == ["no_key", "not_covered"] and statuses.count("no_key") == 2
@@ -145,17 +207,28 @@ def test_a_refused_list_public_keys_is_said_and_the_collection_goes_on(aws_env, 
     signatures = write_digests(local, key, BUCKET)
     s3 = boto3.client("s3")
     for digest_key, signature in signatures.items():
-        s3.put_object(Bucket=BUCKET, Key=digest_key, Body=(local / digest_key).read_bytes(),
-                      Metadata={"signature": signature, "signature-algorithm": "SHA256withRSA"})
+        s3.put_object(
+            Bucket=BUCKET,
+            Key=digest_key,
+            Body=(local / digest_key).read_bytes(),
+            Metadata={"signature": signature, "signature-algorithm": "SHA256withRSA"},
+        )
     session = boto3.Session()
-    session.events.register("before-send.cloudtrail.ListPublicKeys", list_public_keys({}, [], deny=True))
+    session.events.register(
+        "before-send.cloudtrail.ListPublicKeys", list_public_keys({}, [], deny=True)
+    )
     out = tmp_path / "out"
     report = collect(f"s3://{BUCKET}", SINCE, UNTIL, out, session=session, progress=False)
     assert report.downloaded == 57 and len(report.notes) == 1
-    assert report.notes[0].startswith("public keys: cloudtrail:ListPublicKeys in us-east-1: access denied (AccessDeniedException")
+    assert report.notes[0].startswith(
+        "public keys: cloudtrail:ListPublicKeys in us-east-1: access denied (AccessDeniedException"
+    )
     result = CliRunner().invoke(main, ["validate-logs", str(out)])
     assert result.exit_code == 1
-    assert "0 of 55 log files and 0 of 2 digests proven" in result.stderr and "2 no_key" in result.stderr
+    assert (
+        "0 of 55 log files and 0 of 2 digests proven" in result.stderr
+        and "2 no_key" in result.stderr
+    )
 
 
 def test_a_folder_not_made_by_collect_with_signatures_as_a_json_map(key, tmp_path):
@@ -163,7 +236,9 @@ def test_a_folder_not_made_by_collect_with_signatures_as_a_json_map(key, tmp_pat
     arrange_invictus(local)
     signatures = write_digests(local, key, BUCKET)
     (tmp_path / "signatures.json").write_text(json.dumps(signatures))
-    (tmp_path / "keys.json").write_text(json.dumps(public_keys_answer(key, datetime(2023, 1, 1), datetime(2024, 1, 1))))
+    (tmp_path / "keys.json").write_text(
+        json.dumps(public_keys_answer(key, datetime(2023, 1, 1), datetime(2024, 1, 1)))
+    )
     args = ["validate-logs", str(local), "--public-keys", str(tmp_path / "keys.json")]
     result = CliRunner().invoke(main, [*args, "--signatures", str(tmp_path / "signatures.json")])
     assert result.exit_code == 0, result.output
@@ -175,4 +250,7 @@ def test_a_folder_not_made_by_collect_with_signatures_as_a_json_map(key, tmp_pat
     assert bad.exit_code == 2
     (tmp_path / "broken.json").write_text("[1]")
     broken = CliRunner().invoke(main, [*args, "--signatures", str(tmp_path / "broken.json")])
-    assert broken.exit_code == 2 and "expected an object of digest key to hex signature" in broken.output
+    assert (
+        broken.exit_code == 2
+        and "expected an object of digest key to hex signature" in broken.output
+    )

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from audit_toolkit import report as rep
 from audit_toolkit.cli import main
 from audit_toolkit.demo import run_demo
+from audit_toolkit.evidence.layout import NOT_EVIDENCE
 from audit_toolkit.evidence.store import ingest
 from audit_toolkit.investigation import Investigation
 from audit_toolkit.settings import Settings
@@ -254,7 +255,9 @@ def test_times_are_shown_in_the_display_zone(demo):
 def test_the_appendix_has_every_input_file_hash_and_every_query(written, demo):
     inv, report = written
     # Every file the scan read: the digests prove files, they are not events.
-    files = sorted(str(p) for p in (demo / "evidence").rglob("*") if p.is_file() and "/CloudTrail-Digest/" not in str(p))
+    files = sorted(str(p) for p in (demo / "evidence").rglob("*")
+                   if p.is_file() and "/CloudTrail-Digest/" not in str(p)
+                   and p.name not in NOT_EVIDENCE)
     assert [f["path"] for f in report.files] == files
     for f in report.files[:50]:
         assert f["sha256"] == hashlib.sha256(Path(f["path"]).read_bytes()).hexdigest()
@@ -335,15 +338,18 @@ def test_the_report_says_which_files_are_proven_aws_delivered_and_how_many(tmp_p
     logs = arrange_invictus(evidence)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     (tmp_path / "sigs.json").write_text(json.dumps(write_digests(evidence, key)))
-    (tmp_path / "keys.json").write_text(json.dumps(public_keys_answer(key, datetime(2023, 1, 1), datetime(2024, 1, 1))))
+    answer = public_keys_answer(key, datetime(2023, 1, 1), datetime(2024, 1, 1))
+    (tmp_path / "keys.json").write_text(json.dumps(answer))
     victim = sorted(logs)[7]  # rewritten whole, as an attacker would: still gzip, still JSON
-    (evidence / victim).write_bytes(gzip.compress(gzip.decompress(logs[victim]).replace(b'"', b' "', 1)))
+    rewritten = gzip.decompress(logs[victim]).replace(b'"', b' "', 1)
+    (evidence / victim).write_bytes(gzip.compress(rewritten))
     inv = Investigation.from_evidence(evidence)
     inv.validate_logs(tmp_path / "keys.json", tmp_path / "sigs.json")
     report = rep.write_report(inv, tmp_path / "r")
     facts = dict(report.parts)[rep.SECTIONS[0]].facts
-    assert ("Proof of origin (CloudTrail's signed digests): 54 of 55 log files and 2 of 2 digests proven "
-            "AWS-delivered and unaltered; 2 hours covered by the chain, 0 gaps; NOT valid: 1 modified") in facts
+    assert ("Proof of origin (CloudTrail's signed digests): 54 of 55 log files and 2 of 2 digests "
+            "proven AWS-delivered and unaltered; 2 hours covered by the chain, 0 gaps; "
+            "NOT valid: 1 modified") in facts
     proven = {Path(f["path"]).relative_to(evidence).as_posix(): f["proven"] for f in report.files}
     assert proven.pop(victim).startswith("NO: modified (SHA-256 differs from the one AWSLogs/")
     assert set(proven.values()) == {"yes"} and len(proven) == 54

@@ -164,24 +164,30 @@ def _signature_of(key: str, response: dict) -> dict:
     if not is_digest(key):
         return {}
     metadata = response.get("Metadata") or {}
-    return {"signature": metadata.get("signature"), "signature_algorithm": metadata.get("signature-algorithm")}
+    return {"signature": metadata.get("signature"),
+            "signature_algorithm": metadata.get("signature-algorithm")}
 
 
-def _public_keys(session, root: Path, listing: list[S3Object], since, until, report: CollectReport) -> dict:
-    """ListPublicKeys in each region whose digests were collected, merged into PUBLIC_KEYS beside the
-    manifest; a region that refuses is noted and the collection goes on (validate-logs --public-keys)."""
+def _public_keys(session, root: Path, listing: list[S3Object], since, until,
+                 report: CollectReport) -> dict:
+    """ListPublicKeys in each region whose digests were collected, merged into PUBLIC_KEYS beside
+    the manifest; a region that refuses is noted and the collection goes on (validate-logs
+    --public-keys then takes the keys saved by someone allowed)."""
     regions = sorted({m["region"] for o in listing if (m := _DIGEST_REGION.search(o.key))})
     if not regions:
         return {}
     bounds = queries.scope(since, until)
-    start, end = (datetime.fromisoformat(bounds[b].replace("Z", "+00:00")) for b in ("since", "until"))
-    answer, notes = public_keys.fetch(session, regions, start - timedelta(days=1), end + timedelta(days=1))
+    start, end = (datetime.fromisoformat(bounds[b].replace("Z", "+00:00"))
+                  for b in ("since", "until"))
+    day = timedelta(days=1)  # a digest of the range may be signed with the key of the day beside it
+    answer, notes = public_keys.fetch(session, regions, start - day, end + day)
     path = root / public_keys.PUBLIC_KEYS
     if path.exists():  # keys of earlier runs are kept
         held = public_keys.load_answer(path)
-        answer["PublicKeyList"] = list({k["Fingerprint"]: k for k in held["PublicKeyList"] + answer["PublicKeyList"]}.values())
+        both = held["PublicKeyList"] + answer["PublicKeyList"]
+        answer["PublicKeyList"] = list({k["Fingerprint"]: k for k in both}.values())
     public_keys.write_answer(root, answer)
-    report.notes += [f"public keys: {note}" for note in notes.values() if not note.endswith(" keys")]
+    report.notes += [f"public keys: {n}" for n in notes.values() if not n.endswith(" keys")]
     return {"file": public_keys.PUBLIC_KEYS, "regions": notes}
 
 

@@ -44,7 +44,9 @@ _DIGEST_NAME = re.compile(
     r"_(?P<end>\d{8}T\d{6}Z)(?P<backfill>_backfill)?\.json\.gz$"
 )
 # <account>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<random>.json.gz
-_LOG_NAME = re.compile(r"(?P<account>\d{12})_CloudTrail_(?P<region>[a-z0-9-]+)_(?P<time>\d{8}T\d{4}Z)_")
+_LOG_NAME = re.compile(
+    r"(?P<account>\d{12})_CloudTrail_(?P<region>[a-z0-9-]+)_(?P<time>\d{8}T\d{4}Z)_"
+)
 
 
 @dataclass(frozen=True)
@@ -127,10 +129,12 @@ class IntegrityReport:
         logs, digests = self.counts("log"), self.counts("digest")
         proven = sum(s.hours for s in self.spans if s.kind == "covered")
         bad = ", ".join(f"{n} {s}" for s, n in self.counts().items() if n and s != VALID)
-        return (f"{logs[VALID]} of {sum(logs.values())} log files and {digests[VALID]} of "
-                f"{sum(digests.values())} digests proven AWS-delivered and unaltered; "
-                f"{proven:g} hours covered by the chain, {len(self.gaps)} gaps"
-                + (f"; NOT valid: {bad}" if bad else ""))
+        return (
+            f"{logs[VALID]} of {sum(logs.values())} log files and {digests[VALID]} of "
+            f"{sum(digests.values())} digests proven AWS-delivered and unaltered; "
+            f"{proven:g} hours covered by the chain, {len(self.gaps)} gaps"
+            + (f"; NOT valid: {bad}" if bad else "")
+        )
 
 
 def tail(key: str) -> str:
@@ -166,12 +170,14 @@ def digest_time(key: str) -> datetime | None:
 def signing_string(digest: dict, content: bytes) -> bytes:
     """What CloudTrail signs for a digest (AWS: custom implementation of log file validation)."""
     previous = digest.get("previousDigestSignature")
-    return "\n".join([
-        str(digest["digestEndTime"]),
-        f"{digest['digestS3Bucket']}/{digest['digestS3Object']}",
-        hashlib.sha256(content).hexdigest(),
-        "null" if previous is None else str(previous),
-    ]).encode()
+    return "\n".join(
+        [
+            str(digest["digestEndTime"]),
+            f"{digest['digestS3Bucket']}/{digest['digestS3Object']}",
+            hashlib.sha256(content).hexdigest(),
+            "null" if previous is None else str(previous),
+        ]
+    ).encode()
 
 
 @dataclass
@@ -210,23 +216,35 @@ def _check(d: DigestFile, keys: dict[str, PublicKey], bucket: str | None) -> _Ch
         body = json.loads(d.content)
     except (ValueError, RecursionError):
         body = None
-    needed = ("digestEndTime", "digestStartTime", "digestS3Bucket", "digestS3Object",
-              "digestPublicKeyFingerprint")
+    needed = (
+        "digestEndTime",
+        "digestStartTime",
+        "digestS3Bucket",
+        "digestS3Object",
+        "digestPublicKeyFingerprint",
+    )
     if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in needed):
-        return _Checked(d, SIGNATURE_INVALID, "not a CloudTrail digest (unreadable JSON or fields)",
-                        sha256=sha)
+        return _Checked(
+            d, SIGNATURE_INVALID, "not a CloudTrail digest (unreadable JSON or fields)", sha256=sha
+        )
     checked = _Checked(d, SIGNATURE_INVALID, "", body, sha)
-    if tail(body["digestS3Object"]) != tail(d.path) or (bucket and body["digestS3Bucket"] != bucket):
-        checked.reason = (f"moved: it names itself s3://{body['digestS3Bucket']}/{body['digestS3Object']}"
-                          f" but was found at {d.path}")
+    if tail(body["digestS3Object"]) != tail(d.path) or (
+        bucket and body["digestS3Bucket"] != bucket
+    ):
+        checked.reason = (
+            f"moved: it names itself s3://{body['digestS3Bucket']}/{body['digestS3Object']}"
+            f" but was found at {d.path}"
+        )
         return checked
     name = _DIGEST_NAME.search(body["digestS3Object"].rsplit("/", 1)[-1])
     if name:
         checked.chain = (name["account"], name["region"], f"{name['trail']} ({name['home']})")
         checked.backfill = bool(name["backfill"])
     if not d.signature:
-        checked.reason = ("no signature: the S3 object metadata `signature` was not recorded "
-                          "(collect records it; else give --signatures)")
+        checked.reason = (
+            "no signature: the S3 object metadata `signature` was not recorded "
+            "(collect records it; else give --signatures)"
+        )
         return checked
     if d.algorithm != ALGORITHM or body.get("digestSignatureAlgorithm", ALGORITHM) != ALGORITHM:
         checked.reason = f"signature algorithm {d.algorithm!r} is not {ALGORITHM}"
@@ -235,12 +253,17 @@ def _check(d: DigestFile, keys: dict[str, PublicKey], bucket: str | None) -> _Ch
     loaded = _load_key(key) if key else None
     if loaded is None:
         checked.status = NO_KEY
-        checked.reason = (f"no public key with fingerprint {body['digestPublicKeyFingerprint']}"
-                          + (" (the key given cannot be loaded)" if key else ""))
+        checked.reason = f"no public key with fingerprint {body['digestPublicKeyFingerprint']}" + (
+            " (the key given cannot be loaded)" if key else ""
+        )
         return checked
     try:
-        loaded.verify(bytes.fromhex(d.signature), signing_string(body, d.content),
-                      padding.PKCS1v15(), hashes.SHA256())
+        loaded.verify(
+            bytes.fromhex(d.signature),
+            signing_string(body, d.content),
+            padding.PKCS1v15(),
+            hashes.SHA256(),
+        )
     except (InvalidSignature, ValueError):
         checked.reason = "the signature does not verify: the digest or its signature was changed"
         return checked
@@ -248,9 +271,14 @@ def _check(d: DigestFile, keys: dict[str, PublicKey], bucket: str | None) -> _Ch
     return checked
 
 
-def validate(digests: list[DigestFile], logs: list[LogFile], keys: list[PublicKey],
-             bucket: str | None = None, since: datetime | None = None,
-             until: datetime | None = None) -> IntegrityReport:
+def validate(
+    digests: list[DigestFile],
+    logs: list[LogFile],
+    keys: list[PublicKey],
+    bucket: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> IntegrityReport:
     """Every digest and log file judged (`since`/`until`: only what falls in that range, and the
     chain's boundary: a digest named before `since` is not expected in the evidence)."""
     by_fingerprint = {k.fingerprint.lower(): k for k in keys}
@@ -269,14 +297,22 @@ def validate(digests: list[DigestFile], logs: list[LogFile], keys: list[PublicKe
         if not _within(end, since, None) or (until and c.start and c.start >= until):
             continue
         account, region, trail = c.chain or (None, None, None)
-        report.rows.append(Row("digest", c.file.path, c.status, c.reason, account, region, trail, end))
+        report.rows.append(
+            Row("digest", c.file.path, c.status, c.reason, account, region, trail, end)
+        )
     report.rows.sort(key=lambda r: (r.kind != "digest", r.path))
     report.spans.sort(key=lambda s: (s.account, s.region, s.trail, s.start))
     return report
 
 
-def _link(chain, links: list[_Checked], checked: dict[str, _Checked], report: IntegrityReport,
-          since: datetime | None, until: datetime | None) -> None:
+def _link(
+    chain,
+    links: list[_Checked],
+    checked: dict[str, _Checked],
+    report: IntegrityReport,
+    since: datetime | None,
+    until: datetime | None,
+) -> None:
     """Each valid digest against the one it names; the hours proven and the gaps between them."""
     account, region, trail = chain
     spans: list[Span] = []
@@ -298,8 +334,13 @@ def _link(chain, links: list[_Checked], checked: dict[str, _Checked], report: In
     report.spans += spans
 
 
-def _previous(c: _Checked, checked: dict[str, _Checked], report: IntegrityReport,
-              since: datetime | None, first: bool) -> str:
+def _previous(
+    c: _Checked,
+    checked: dict[str, _Checked],
+    report: IntegrityReport,
+    since: datetime | None,
+    first: bool,
+) -> str:
     """Why the chain breaks before digest `c` ("" when it does not): the digest it names is absent
     (a missing_digest row) or differs from what `c` signed of it (then it is `modified`)."""
     named = c.body.get("previousDigestS3Object")
@@ -313,15 +354,28 @@ def _previous(c: _Checked, checked: dict[str, _Checked], report: IntegrityReport
         if first and since is None:
             report.unchecked.append(
                 f"{c.file.path}: the digest before it ({named}) is not in the evidence, so the "
-                "hours before it are unproven; collected from later, or deleted: give --since to decide")
+                "hours before it are unproven; collected from later, or deleted: "
+                "give --since to decide"
+            )
             return ""
         account, region, trail = c.chain
-        report.rows.append(Row("digest", named, MISSING_DIGEST, f"named as previous by {c.file.path}, absent",
-                               account, region, trail, named_end))
+        report.rows.append(
+            Row(
+                "digest",
+                named,
+                MISSING_DIGEST,
+                f"named as previous by {c.file.path}, absent",
+                account,
+                region,
+                trail,
+                named_end,
+            )
+        )
         return f"missing digest {named}"
     if previous.status == VALID and (
-            previous.sha256 != str(c.body.get("previousDigestHashValue", "")).lower()
-            or (previous.file.signature or "").lower() != str(c.body["previousDigestSignature"]).lower()):
+        previous.sha256 != str(c.body.get("previousDigestHashValue", "")).lower()
+        or (previous.file.signature or "").lower() != str(c.body["previousDigestSignature"]).lower()
+    ):
         previous.status = MODIFIED
         previous.reason = f"differs from the hash and signature that {c.file.path} signed of it"
         return f"changed digest {previous.file.path}"
@@ -332,8 +386,13 @@ def _within(when: datetime | None, since: datetime | None, until: datetime | Non
     return when is None or ((since is None or when >= since) and (until is None or when < until))
 
 
-def _log_rows(checked: dict[str, _Checked], logs: list[LogFile], report: IntegrityReport,
-              since: datetime | None, until: datetime | None) -> None:
+def _log_rows(
+    checked: dict[str, _Checked],
+    logs: list[LogFile],
+    report: IntegrityReport,
+    since: datetime | None,
+    until: datetime | None,
+) -> None:
     held = {tail(f.path): f for f in logs}
     listed: dict[str, tuple[_Checked, dict]] = {}
     for c in checked.values():
@@ -349,23 +408,64 @@ def _log_rows(checked: dict[str, _Checked], logs: list[LogFile], report: Integri
             continue
         f = held.get(key)
         if f is None:
-            row = Row("log", entry["s3Object"], MISSING, f"listed by {c.file.path}, absent",
-                      account, region, trail, when)
+            row = Row(
+                "log",
+                entry["s3Object"],
+                MISSING,
+                f"listed by {c.file.path}, absent",
+                account,
+                region,
+                trail,
+                when,
+            )
         elif f.sha256 is None:
-            row = Row("log", f.path, MODIFIED, f"cannot be read ({f.error}); listed by {c.file.path}",
-                      account, region, trail, when)
+            row = Row(
+                "log",
+                f.path,
+                MODIFIED,
+                f"cannot be read ({f.error}); listed by {c.file.path}",
+                account,
+                region,
+                trail,
+                when,
+            )
         elif f.sha256 != str(entry.get("hashValue", "")).lower():
-            row = Row("log", f.path, MODIFIED, f"SHA-256 differs from the one {c.file.path} signed",
-                      account, region, trail, when)
+            row = Row(
+                "log",
+                f.path,
+                MODIFIED,
+                f"SHA-256 differs from the one {c.file.path} signed",
+                account,
+                region,
+                trail,
+                when,
+            )
         else:
-            row = Row("log", f.path, VALID, f"SHA-256 signed by {c.file.path}", account, region,
-                      trail, when)
+            row = Row(
+                "log",
+                f.path,
+                VALID,
+                f"SHA-256 signed by {c.file.path}",
+                account,
+                region,
+                trail,
+                when,
+            )
         report.rows.append(row)
     for key, f in held.items():
         when = log_time(key)
         if key not in listed and _within(when, since, until):
             match = _LOG_NAME.search(key.rsplit("/", 1)[-1])
-            report.rows.append(Row(
-                "log", f.path, NOT_COVERED,
-                "listed by no valid digest: forged, or from hours whose digest is missing or invalid",
-                match["account"] if match else None, match["region"] if match else None, None, when))
+            report.rows.append(
+                Row(
+                    "log",
+                    f.path,
+                    NOT_COVERED,
+                    "listed by no valid digest: forged, or from hours whose digest is missing "
+                    "or invalid",
+                    match["account"] if match else None,
+                    match["region"] if match else None,
+                    None,
+                    when,
+                )
+            )

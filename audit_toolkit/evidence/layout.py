@@ -24,6 +24,8 @@ _GUARDDUTY_LAYOUT = re.compile(
     r"AWSLogs/(?:o-[a-z0-9]+/)?(?P<account>\d{12})/GuardDuty/(?P<region>[a-z0-9-]+)/"
     r"(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/"
 )
+# Kept beside the logs by collect and validate-logs: the manifest, public keys, signatures.
+NOT_EVIDENCE = ("manifest.json", "public-keys.json", "digest-signatures.json")
 _EVIDENCE_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".log", ".log.gz", ".gz", ".ndjson")
 
 
@@ -118,10 +120,10 @@ def discover_findings(evidence: str | Path) -> list[Path]:
 def discover_files(evidence: str | Path) -> list[Path]:
     """Every CloudTrail evidence file under a folder (or the single file given, if it is one), sorted by path.
 
-    Digest files, the collect manifest and GuardDuty findings are not CloudTrail events and are left out.
+    Digest files, GuardDuty findings and NOT_EVIDENCE are not CloudTrail events and are left out.
     """
     root = _existing(evidence, "CloudTrail logs")
     if root.is_file():
         return [] if is_guardduty(root) else [root]
-    return [p for p in _files(root) if not is_digest(p) and p.name not in ("manifest.json", "public-keys.json")
-            and not is_guardduty(p)]
+    return [p for p in _files(root)
+            if not is_digest(p) and p.name not in NOT_EVIDENCE and not is_guardduty(p)]

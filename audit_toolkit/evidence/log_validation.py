@@ -3,7 +3,8 @@ every log file, and let digest_chain.validate judge. Offline: nothing here touch
 
 Signatures come from the manifest (collect records each digest's S3 metadata `signature` and
 `signature-algorithm`), or, for a folder `collect` did not make, from a JSON map of digest key to
-hex signature (`--signatures`). Keys come from `--public-keys`, else PUBLIC_KEYS beside the manifest.
+hex signature (`--signatures`, else SIGNATURES in the folder). Keys come from `--public-keys`, else
+PUBLIC_KEYS in the folder (where collect stores ListPublicKeys' answer).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .public_keys import PUBLIC_KEYS, read_keys
 DIGEST_LIMIT = 64 << 20  # uncompressed bytes: a real digest is a few MB; more is a gzip bomb
 CHUNK = 1 << 20
 WORKERS_FROM_BYTES = 64 << 20  # below this, starting processes costs more than it saves
+SIGNATURES = "digest-signatures.json"
 
 
 def sha256_uncompressed(path: Path) -> tuple[str | None, str | None]:
@@ -53,11 +55,15 @@ def _read_digest(path: Path, key: str, signature: str | None, algorithm: str | N
     except (OSError, EOFError, igzip.BadGzipFile) as e:
         return DigestFile(key, None, signature, algorithm, f"{type(e).__name__}: {e}")
     if len(content) > DIGEST_LIMIT:
-        return DigestFile(key, None, signature, algorithm, f"over {DIGEST_LIMIT >> 20} MB uncompressed")
+        return DigestFile(
+            key, None, signature, algorithm, f"over {DIGEST_LIMIT >> 20} MB uncompressed"
+        )
     return DigestFile(key, content, signature, algorithm)
 
 
-def _signatures(root: Path, manifest: Manifest | None, given: Path | None) -> dict[str, tuple[str, str | None]]:
+def _signatures(
+    root: Path, manifest: Manifest | None, given: Path | None
+) -> dict[str, tuple[str, str | None]]:
     """Digest key tail -> (hex signature, algorithm)."""
     found: dict[str, tuple[str, str | None]] = {}
     if manifest is not None:
@@ -79,11 +85,17 @@ def _window(manifest: Manifest | None, since, until) -> tuple[datetime | None, d
     """The range judged: --since/--until, else the range `collect` was asked for."""
     if since is None and until is None and manifest is not None and manifest.runs:
         scopes = [r.get("scope", {}) for r in manifest.runs]
-        since = min((s["since"] for s in scopes if s.get("since") not in (None, "None")), default=None)
-        until = max((s["until"] for s in scopes if s.get("until") not in (None, "None")), default=None)
+        since = min(
+            (s["since"] for s in scopes if s.get("since") not in (None, "None")), default=None
+        )
+        until = max(
+            (s["until"] for s in scopes if s.get("until") not in (None, "None")), default=None
+        )
     bounds = queries.scope(since, until)
-    return tuple(None if bounds[b] is None else datetime.fromisoformat(bounds[b].replace("Z", "+00:00"))
-                 for b in ("since", "until"))
+    return tuple(
+        None if bounds[b] is None else datetime.fromisoformat(bounds[b].replace("Z", "+00:00"))
+        for b in ("since", "until")
+    )
 
 
 def _hash_all(paths: list[Path], workers: int | None) -> list[tuple[str | None, str | None]]:
@@ -93,7 +105,9 @@ def _hash_all(paths: list[Path], workers: int | None) -> list[tuple[str | None, 
     if workers <= 1:
         return [sha256_uncompressed(p) for p in paths]
     with ProcessPoolExecutor(workers) as pool:
-        return list(pool.map(sha256_uncompressed, paths, chunksize=max(1, len(paths) // (8 * workers))))
+        return list(
+            pool.map(sha256_uncompressed, paths, chunksize=max(1, len(paths) // (8 * workers)))
+        )
 
 
 @dataclass
@@ -109,8 +123,14 @@ class Inputs:
     unchecked: list[str] = field(default_factory=list)
 
 
-def gather(folder: str | Path, public_keys: str | Path | None = None, signatures: str | Path | None = None,
-           since=None, until=None, workers: int | None = None) -> Inputs:
+def gather(
+    folder: str | Path,
+    public_keys: str | Path | None = None,
+    signatures: str | Path | None = None,
+    since=None,
+    until=None,
+    workers: int | None = None,
+) -> Inputs:
     """Read a folder's digests, signatures, keys and log file hashes (the I/O of validate-logs)."""
     root = Path(folder)
     if not root.is_dir():
@@ -125,28 +145,41 @@ def gather(folder: str | Path, public_keys: str | Path | None = None, signatures
         raise EvidenceError(f"--public-keys {public_keys} does not exist")
     else:
         keys = []
-        unchecked.append(f"no public keys ({PUBLIC_KEYS} absent, no --public-keys): no digest can be "
-                         "verified; save `aws cloudtrail list-public-keys` for the period and give it")
+        unchecked.append(
+            f"no public keys ({PUBLIC_KEYS} absent, no --public-keys): no digest can be "
+            "verified; save `aws cloudtrail list-public-keys` for the period and give it"
+        )
+    if signatures is None and (root / SIGNATURES).exists():
+        signatures = root / SIGNATURES
     known = _signatures(root, manifest, Path(signatures) if signatures else None)
     digests = []
-    for path in sorted(p for p in root.rglob("*.json.gz") if is_digest(p) and not p.name.startswith(".")):
+    for path in sorted(
+        p for p in root.rglob("*.json.gz") if is_digest(p) and not p.name.startswith(".")
+    ):
         key = path.relative_to(root).as_posix()
         signature, algorithm = known.get(tail(key), (None, None))
         digests.append(_read_digest(path, key, signature, algorithm))
     if not digests:
-        unchecked.append(f"no digest files under {root}: was log file validation on for the trail, "
-                         "and were the CloudTrail-Digest/ objects collected?")
-    paths = [p for p in discover_files(root) if "/CloudTrail/" in p.as_posix() or "_CloudTrail_" in p.name]
-    logs = [LogFile(p.relative_to(root).as_posix(), sha, error)
-            for p, (sha, error) in zip(paths, _hash_all(paths, workers))]
+        unchecked.append(
+            f"no digest files under {root}: was log file validation on for the trail, "
+            "and were the CloudTrail-Digest/ objects collected?"
+        )
+    paths = [
+        p
+        for p in discover_files(root)
+        if "/CloudTrail/" in p.as_posix() or "_CloudTrail_" in p.name
+    ]
+    logs = [
+        LogFile(p.relative_to(root).as_posix(), sha, error)
+        for p, (sha, error) in zip(paths, _hash_all(paths, workers))
+    ]
     return Inputs(digests, logs, keys, bucket, *_window(manifest, since, until), unchecked)
 
 
-def validate_folder(folder: str | Path, public_keys: str | Path | None = None,
-                    signatures: str | Path | None = None, since=None, until=None,
-                    workers: int | None = None) -> IntegrityReport:
-    """Validate the CloudTrail evidence of `folder` (S3 layout) against its signed digest chain."""
-    given = gather(folder, public_keys, signatures, since, until, workers)
+def validate_folder(folder: str | Path, *args, **kwargs) -> IntegrityReport:
+    """Validate the CloudTrail evidence of `folder` (S3 layout) against its signed digest chain
+    (the other arguments are gather's: public_keys, signatures, since, until, workers)."""
+    given = gather(folder, *args, **kwargs)
     report = validate(given.digests, given.logs, given.keys, given.bucket, given.since, given.until)
     report.unchecked[:0] = given.unchecked
     return report

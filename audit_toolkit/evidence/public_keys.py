@@ -34,13 +34,17 @@ def load_answer(path: str | Path) -> dict:
             str(k["Fingerprint"])
         return data
     except (OSError, ValueError, KeyError, TypeError, binascii.Error) as e:
-        raise EvidenceError(f"{path} is not the JSON of `aws cloudtrail list-public-keys` ({e})") from e
+        raise EvidenceError(
+            f"{path} is not the JSON of `aws cloudtrail list-public-keys` ({e})"
+        ) from e
 
 
 def read_keys(path: str | Path) -> list[PublicKey]:
     """The keys of a list-public-keys JSON file."""
-    return [PublicKey(str(k["Fingerprint"]), base64.b64decode(k["Value"]))
-            for k in load_answer(path)["PublicKeyList"]]
+    return [
+        PublicKey(str(k["Fingerprint"]), base64.b64decode(k["Value"]))
+        for k in load_answer(path)["PublicKeyList"]
+    ]
 
 
 def write_answer(folder: Path, answer: dict) -> Path:
@@ -52,7 +56,9 @@ def write_answer(folder: Path, answer: dict) -> Path:
     return path
 
 
-def fetch(session: boto3.Session, regions: list[str], since: datetime, until: datetime) -> tuple[dict, dict]:
+def fetch(
+    session: boto3.Session, regions: list[str], since: datetime, until: datetime
+) -> tuple[dict, dict]:
     """ListPublicKeys in each region for [since, until]: the merged answer (list-public-keys JSON),
     and per region what happened ("3 keys", or why none: denied, throttled...)."""
     keys: dict[str, dict] = {}
@@ -60,8 +66,13 @@ def fetch(session: boto3.Session, regions: list[str], since: datetime, until: da
     for region in sorted(set(regions)):
         client = session.client("cloudtrail", region_name=region, config=aws.retry_config())
         try:
-            found = [k for page in client.get_paginator("list_public_keys").paginate(StartTime=since, EndTime=until)
-                     for k in page.get("PublicKeyList", [])]
+            found = [
+                k
+                for page in client.get_paginator("list_public_keys").paginate(
+                    StartTime=since, EndTime=until
+                )
+                for k in page.get("PublicKeyList", [])
+            ]
         except (ClientError, BotoCoreError) as e:
             notes[region] = aws.explain(e, f"cloudtrail:ListPublicKeys in {region}")
             continue
