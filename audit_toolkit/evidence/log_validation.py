@@ -28,7 +28,7 @@ from .public_keys import PUBLIC_KEYS, read_keys
 
 DIGEST_LIMIT = 64 << 20  # uncompressed bytes: a real digest is a few MB; more is a gzip bomb
 CHUNK = 1 << 20
-WORKERS_FROM_BYTES = 64 << 20  # below this, starting processes costs more than it saves
+WORKERS_FROM_BYTES = 16 << 20  # below this, starting processes costs more than it saves
 SIGNATURES = "digest-signatures.json"
 
 
