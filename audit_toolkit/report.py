@@ -215,6 +215,11 @@ def scope_section(a: Audit) -> Part:
                 f" (the first {PROOF_ROWS} of {len(bad)})" if len(bad) > PROOF_ROWS else "")
             columns = {"status": "status", "kind": "kind", "path": "file", "reason": "why"}
             part.tables.append(a.table(caption, shown, columns))
+    if integrity and integrity.gaps:
+        gaps = pd.DataFrame([{**vars(g), "hours": g.hours} for g in integrity.gaps])
+        columns = {"account": "account", "region": "region", "trail": "trail", "start": "from",
+                   "end": "to", "hours": "hours", "reason": "why"}
+        part.tables.append(a.table("Hours no valid digest covers", gaps, columns))
     if inv.intake is not None and inv.intake.problems:
         problems = [{"path": f.path, "read": f.read, "used": f.used, "rejected": f.rejected,
                      "reason": f.error or "; ".join(f.rejections + f.warnings)} for f in inv.intake.problems]

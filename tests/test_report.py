@@ -355,3 +355,30 @@ def test_the_report_says_which_files_are_proven_aws_delivered_and_how_many(tmp_p
     assert set(proven.values()) == {"yes"} and len(proven) == 54
     assert "NO: modified" in report.html.read_text(encoding="utf-8")
     assert "| yes |" in report.markdown.read_text(encoding="utf-8")
+
+
+def test_the_report_lists_the_hours_no_valid_digest_covers(tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from _aws import arrange_invictus
+    from audit_toolkit.synthetic import public_keys_answer, write_digests
+
+    evidence = tmp_path / "evidence"
+    arrange_invictus(evidence)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    signatures = write_digests(evidence, key)
+    (evidence / "digest-signatures.json").write_text(json.dumps(signatures))
+    answer = public_keys_answer(key, datetime(2023, 1, 1), datetime(2024, 1, 1))
+    (evidence / "public-keys.json").write_text(json.dumps(answer))
+    first = min(signatures)  # the 11:00-12:00 digest, deleted
+    (evidence / first).unlink()
+    inv = Investigation.from_evidence(evidence)
+    inv.validate_logs(since="2023-07-10T11:00:00Z", until="2023-07-10T13:00:00Z")
+    part = dict(rep.build(inv).parts)[rep.SECTIONS[0]]
+    tables = {t.caption: t for t in part.tables}
+    assert tables["Hours no valid digest covers"].rows == [[
+        "218007301253", "us-east-1", "account-trail (us-east-1)", "2023-07-10 11:00:00 UTC",
+        "2023-07-10 12:00:00 UTC", "1.0", f"missing digest {first}"]]
+    bad = tables["Evidence not proven AWS-delivered and unaltered"].rows
+    assert [(r[0], r[2]) for r in bad][:1] == [("missing_digest", first)]
+    assert sorted({r[0] for r in bad}) == ["missing_digest", "not_covered"] and len(bad) == 4
