@@ -286,7 +286,7 @@ def validate(
     report = IntegrityReport()
     chains: dict[tuple, list[_Checked]] = {}
     for c in checked.values():
-        if c.status == VALID and c.chain and not c.backfill:
+        if c.status == VALID and c.chain and not c.backfill and c.start and c.end:
             chains.setdefault(c.chain, []).append(c)
     for chain, links in chains.items():
         links.sort(key=lambda c: c.end)
