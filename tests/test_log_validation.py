@@ -1,6 +1,6 @@
 """validate-logs end to end: the real invictus trail signed by a key made here, uploaded to moto's
 S3 with each digest's signature as object metadata, collected, then tampered with on disk. Moto has
-no ListPublicKeys: botocore's before-send hook answers it as CloudTrail would (JSON, base64 blob)."""
+no ListPublicKeys: botocore's before-send hook answers it as CloudTrail would (JSON, base64)."""
 
 from __future__ import annotations
 
@@ -254,3 +254,18 @@ def test_a_folder_not_made_by_collect_with_signatures_as_a_json_map(key, tmp_pat
         broken.exit_code == 2
         and "expected an object of digest key to hex signature" in broken.output
     )
+
+
+def test_a_folder_without_digests_says_so_and_reads_no_file(tmp_path, monkeypatch):
+    from audit_toolkit.evidence import log_validation
+
+    arrange_invictus(tmp_path)
+    monkeypatch.setattr(
+        log_validation, "sha256_uncompressed", lambda path: pytest.fail(f"read {path}")
+    )
+    report = validate_folder(tmp_path)
+    assert {r.status for r in report.rows} == {"not_covered"} and len(report.rows) == 55
+    assert [n.split(":")[0] for n in report.unchecked] == [
+        "no public keys (public-keys.json absent, no --public-keys)",
+        f"no digest files under {tmp_path}",
+    ]
