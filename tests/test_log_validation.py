@@ -269,3 +269,14 @@ def test_a_folder_without_digests_says_so_and_reads_no_file(tmp_path, monkeypatc
         "no public keys (public-keys.json absent, no --public-keys)",
         f"no digest files under {tmp_path}",
     ]
+
+
+def test_a_hostile_file_name_reaches_the_terminal_inert(tmp_path):
+    arrange_invictus(tmp_path)
+    folder = tmp_path / f"AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/2023/07/10"
+    name = f"{ACCOUNT}_CloudTrail_{REGION}_20230710T1230Z_\x1b[2J\x1b]0;pwned\x07\nfake: valid.json.gz"
+    (folder / name).write_bytes((folder / sorted(p.name for p in folder.iterdir())[0]).read_bytes())
+    result = CliRunner().invoke(main, ["validate-logs", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert sum("not_covered" in line for line in result.stdout.splitlines()) == 56
