@@ -358,19 +358,8 @@ def _previous(
                 "give --since to decide"
             )
             return ""
-        account, region, trail = c.chain
-        report.rows.append(
-            Row(
-                "digest",
-                named,
-                MISSING_DIGEST,
-                f"named as previous by {c.file.path}, absent",
-                account,
-                region,
-                trail,
-                named_end,
-            )
-        )
+        reason = f"named as previous by {c.file.path}, absent"
+        report.rows.append(Row("digest", named, MISSING_DIGEST, reason, *c.chain, named_end))
         return f"missing digest {named}"
     if previous.status == VALID and (
         previous.sha256 != str(c.body.get("previousDigestHashValue", "")).lower()
@@ -402,70 +391,24 @@ def _log_rows(
             if isinstance(entry, dict) and isinstance(entry.get("s3Object"), str):
                 listed.setdefault(tail(entry["s3Object"]), (c, entry))
     for key, (c, entry) in listed.items():
-        account, region, trail = c.chain or (None, None, None)
         when = log_time(key)
         if not _within(when, since, until):
             continue
-        f = held.get(key)
+        f, by = held.get(key), c.file.path
         if f is None:
-            row = Row(
-                "log",
-                entry["s3Object"],
-                MISSING,
-                f"listed by {c.file.path}, absent",
-                account,
-                region,
-                trail,
-                when,
-            )
+            path, status, reason = entry["s3Object"], MISSING, f"listed by {by}, absent"
         elif f.sha256 is None:
-            row = Row(
-                "log",
-                f.path,
-                MODIFIED,
-                f"cannot be read ({f.error}); listed by {c.file.path}",
-                account,
-                region,
-                trail,
-                when,
-            )
+            path, status, reason = f.path, MODIFIED, f"cannot be read ({f.error}); listed by {by}"
         elif f.sha256 != str(entry.get("hashValue", "")).lower():
-            row = Row(
-                "log",
-                f.path,
-                MODIFIED,
-                f"SHA-256 differs from the one {c.file.path} signed",
-                account,
-                region,
-                trail,
-                when,
-            )
+            path, status, reason = f.path, MODIFIED, f"SHA-256 differs from the one {by} signed"
         else:
-            row = Row(
-                "log",
-                f.path,
-                VALID,
-                f"SHA-256 signed by {c.file.path}",
-                account,
-                region,
-                trail,
-                when,
-            )
-        report.rows.append(row)
+            path, status, reason = f.path, VALID, f"SHA-256 signed by {by}"
+        report.rows.append(Row("log", path, status, reason, *(c.chain or (None,) * 3), when))
+    unlisted = "listed by no valid digest: forged, or from hours whose digest is missing or invalid"
     for key, f in held.items():
         when = log_time(key)
         if key not in listed and _within(when, since, until):
-            match = _LOG_NAME.search(key.rsplit("/", 1)[-1])
-            report.rows.append(
-                Row(
-                    "log",
-                    f.path,
-                    NOT_COVERED,
-                    "listed by no valid digest: forged, or from hours whose digest is missing "
-                    "or invalid",
-                    match["account"] if match else None,
-                    match["region"] if match else None,
-                    None,
-                    when,
-                )
-            )
+            name = _LOG_NAME.search(key.rsplit("/", 1)[-1])
+            account, region = (name["account"], name["region"]) if name else (None, None)
+            row = Row("log", f.path, NOT_COVERED, unlisted, account, region, None, when)
+            report.rows.append(row)
