@@ -89,19 +89,12 @@ def _open(evidence: Path | None, store: Path | None, ports: tuple[int, ...], int
         inv = Investigation.from_evidence(evidence, settings, only=only)
     else:
         if evidence is not None:
-            _ingest(evidence, store)
+            from .evidence.store import ingest_evidence
+
+            ingest_evidence(evidence, store, progress=sys.stderr.isatty())
         inv = Investigation.from_store(store, settings)
     _report_intake(inv)
     return inv
-
-
-def _ingest(evidence: Path, store: Path):
-    from .evidence.layout import discover_files, discover_findings
-    from .evidence.store import ingest, ingest_findings
-
-    report = ingest(discover_files(evidence), store, progress=sys.stderr.isatty())
-    ingest_findings(discover_findings(evidence), store)
-    return report
 
 
 def _report_intake(inv: Investigation) -> None:
@@ -209,11 +202,9 @@ def coverage(evidence, store, since, until, account, region, fmt, ports, interne
 @_clean_errors
 def ingest(evidence: Path, store: Path, progress: bool | None) -> None:
     """Convert CloudTrail logs and GuardDuty findings once into a columnar store that every command can query with --store."""
-    from .evidence.layout import discover_files, discover_findings
-    from .evidence.store import Store, ingest as run, ingest_findings
+    from .evidence.store import Store, ingest_evidence
 
-    report = run(discover_files(evidence), store, progress=sys.stderr.isatty() if progress is None else progress)
-    found = ingest_findings(discover_findings(evidence), store)
+    report, found = ingest_evidence(evidence, store, sys.stderr.isatty() if progress is None else progress)
     held = Store.open(store)
     click.echo(f"converted: {report.summary()}")
     _report_problems(report)
