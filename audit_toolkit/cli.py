@@ -400,25 +400,35 @@ def collect(source, since, until, accounts, regions, out, workers) -> None:
     from .evidence.collect import collect as collect_evidence
 
     report = collect_evidence(source, since, until, out, accounts, regions, workers=workers)
-    click.echo(report.summary(), err=True)
+    click.echo(export.visible(report.summary()), err=True)
     for failure in report.failed:
-        click.echo(f"  not collected: {failure}", err=True)
+        click.echo(f"  not collected: {export.visible(failure)}", err=True)
+    for refusal in report.refused:
+        click.echo(f"  refused: {export.visible(refusal)}", err=True)
+    click.echo(f"manifest SHA-256 {report.manifest_sha256} (write it in the case notes; "
+               f"`audit-toolkit verify --expect` checks it)")
     if report.failed:
         raise click.ClickException(f"{len(report.failed)} objects were not collected; re-run the same command to resume")
+    if report.refused:
+        raise click.ClickException(f"{len(report.refused)} objects were refused: their keys cannot be local paths "
+                                   "under --out (listed in the manifest with the reason)")
 
 
 @main.command()
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--expect", metavar="SHA256",
+              help="The manifest's SHA-256 printed at the end of collect (from the case notes): checked first.")
 @_clean_errors
-def verify(folder: Path) -> None:
-    """Re-hash collected evidence against its manifest: report files changed, missing or added."""
+def verify(folder: Path, expect: str | None) -> None:
+    """Check the manifest, then re-hash collected evidence against it: report files changed, missing or added."""
     from .evidence.manifest import verify as verify_folder
 
-    report = verify_folder(folder)
-    for kind, paths in (("changed", report.changed), ("missing", report.missing), ("added", report.added)):
+    report = verify_folder(folder, expect)
+    for kind, paths in (("manifest", report.manifest), ("refused", report.outside), ("changed", report.changed),
+                        ("missing", report.missing), ("added", report.added)):
         for path in paths:
-            click.echo(f"{kind}: {path}")
-    click.echo(report.summary(), err=True)
+            click.echo(export.visible(f"{kind}: {path}"))
+    click.echo(export.visible(report.summary()), err=True)
     if not report.ok:
         sys.exit(1)
 
