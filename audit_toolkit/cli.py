@@ -27,8 +27,11 @@ def _clean_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except AuditToolkitError as e:
-            raise click.ClickException(str(e)) from e
+        except AuditToolkitError as e:  # messages quote paths and keys from the evidence: shown escaped
+            raise click.ClickException(export.visible(str(e))) from e
+        except OSError as e:  # a file system refusal no command foresaw: still one line, with the path
+            where = f"{e.filename}: " if e.filename else ""
+            raise click.ClickException(export.visible(f"{where}{e.strerror or e}")) from e
 
     return wrapper
 
@@ -76,9 +79,17 @@ def _remember_engine(ctx: click.Context, _param, value: str) -> str:
 
 
 def _open(evidence: Path | None, store: Path | None, ports: tuple[int, ...], internet_prefix: int | None,
-          only: frozenset[str] | None = None, display_tz: str | None = None) -> Investigation:
-    # Settings are checked before any evidence is read: a bad --port or --tz fails at once.
+          only: frozenset[str] | None = None, display_tz: str | None = None, out: Path | None = None) -> Investigation:
+    # Settings are checked before any evidence is read: a bad --port or --tz fails at once; so does
+    # a report folder (`out`) that cannot be made or lies among the evidence.
     settings = Settings.load(watched_ports=tuple(ports) or None, internet_prefix_len=internet_prefix, display_tz=display_tz)
+    if out is not None:
+        from .paths import refuse_overlap
+        from .report import prepare
+
+        if evidence is not None:
+            refuse_overlap(out, evidence, "the report folder", holding_ok=evidence.is_dir())
+        prepare(out)
     if click.get_current_context().meta.get("audit_toolkit.engine") == "athena":
         if evidence is not None or store is not None:  # not read: saying nothing would answer another question
             raise click.UsageError("--evidence and --store are for the duckdb engine; --engine athena queries the logs in S3")
@@ -336,7 +347,7 @@ def report(evidence, store, since, until, account, region, ports, internet_prefi
     """The periodic audit report: changes, exposure windows, detections, evidence appendix; HTML and Markdown."""
     from .report import write_report
 
-    inv = _open(evidence, store, ports, internet_prefix, display_tz=tz)
+    inv = _open(evidence, store, ports, internet_prefix, display_tz=tz, out=out)
     written = write_report(inv, out, since, until, account, region)
     click.echo(f"{written.html}\n{written.markdown}")
 

@@ -39,8 +39,9 @@ def to_json(frame: pd.DataFrame) -> str:
     return json.dumps(to_records(frame), indent=2, ensure_ascii=False)
 
 
-# C0, DEL, C1 and the bidi embeddings, overrides and isolates
-_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# C0, DEL, C1, the bidi marks (ALM, LRM, RLM), line and paragraph separators, and the bidi
+# embeddings, overrides and isolates
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 _FORMULA = re.compile(r"[=+@\t\r]|-(?!\d+(?:\.\d+)?\Z)")  # a leading '-' is a formula unless the cell is a number
 
 

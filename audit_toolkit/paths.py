@@ -46,14 +46,18 @@ def inside(root: Path, key: str) -> Path:
     raise EvidenceError(f"{key!r} {problem}")
 
 
-def refuse_overlap(folder: str | Path, evidence: str | Path, what: str) -> None:
-    """Refuse a folder to write (`what`: 'the store') that holds the evidence or lies inside it."""
+def refuse_overlap(folder: str | Path, evidence: str | Path, what: str, holding_ok: bool = False) -> None:
+    """Refuse a folder to write (`what`: 'the store') that is, lies inside or holds the evidence.
+
+    `holding_ok`: a folder above the evidence is allowed (a report's fixed file names beside it);
+    a store is never, since it sweeps what it left there.
+    """
     mine, theirs = Path(folder).resolve(), Path(evidence).resolve()
     if mine == theirs:
         where = "is"
     elif mine.is_relative_to(theirs):
         where = "is inside"
-    elif theirs.is_relative_to(mine):
+    elif theirs.is_relative_to(mine) and not holding_ok:
         where = "holds"
     else:
         return
