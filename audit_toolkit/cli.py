@@ -99,11 +99,13 @@ def _open(evidence: Path | None, store: Path | None, ports: tuple[int, ...], int
     if store is None:
         inv = Investigation.from_evidence(evidence, settings, only=only)
     else:
+        skipped = []
         if evidence is not None:
             from .evidence.store import ingest_evidence
 
-            ingest_evidence(evidence, store, progress=sys.stderr.isatty())
+            skipped = ingest_evidence(evidence, store, progress=sys.stderr.isatty())[0].skipped
         inv = Investigation.from_store(store, settings)
+        inv.intake.skipped = skipped  # the store keeps what it read; what was not read is this run's
     _report_intake(inv)
     return inv
 
@@ -122,6 +124,8 @@ def _report_problems(intake) -> None:
     for f in intake.problems:
         reason = f.error or "; ".join(f.rejections + f.warnings)
         click.echo(export.visible(f"  {f.path}: read {f.read}, used {f.used}, rejected {f.rejected}: {reason}"), err=True)
+    for path in intake.skipped:
+        click.echo(export.visible(f"  skipped {path}"), err=True)
 
 
 def _emit(frame, fmt: str, columns: list[str]) -> None:

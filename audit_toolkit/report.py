@@ -193,6 +193,9 @@ def scope_section(a: Audit) -> Part:
                      "reason": f.error or "; ".join(f.rejections + f.warnings)} for f in inv.intake.problems]
         part.tables.append(a.table("Evidence files with records that could not be used", pd.DataFrame(problems),
                                    {"path": "file", "read": "read", "used": "used", "rejected": "rejected", "reason": "reason"}))
+    if inv.intake is not None and inv.intake.skipped:
+        paths = pd.DataFrame([s.rsplit(": ", 1) for s in inv.intake.skipped], columns=["path", "reason"])
+        part.tables.append(a.table("Paths under the evidence that were not read", paths, {"path": "path", "reason": "why"}))
     return part
 
 

@@ -403,8 +403,11 @@ def ingest_findings(files: Iterable[Path], root: str | Path) -> IntakeReport:
 
 def ingest_evidence(evidence: str | Path, root: str | Path, progress: bool = False) -> tuple[IntakeReport, IntakeReport]:
     """Every CloudTrail and GuardDuty file under `evidence` the store does not hold yet, converted;
-    a store that holds or lies inside the evidence is refused first. Returns both intake reports."""
-    from .layout import discover_files, discover_findings
+    a store that holds or lies inside the evidence is refused first. Returns both intake reports
+    (the CloudTrail one lists the paths skipped under the evidence)."""
+    from .layout import discover_files, discover_findings, skipped
 
     refuse_overlap(root, evidence, "the store")
-    return ingest(discover_files(evidence), root, progress=progress), ingest_findings(discover_findings(evidence), root)
+    report = ingest(discover_files(evidence), root, progress=progress)
+    report.skipped = skipped(evidence)
+    return report, ingest_findings(discover_findings(evidence), root)
