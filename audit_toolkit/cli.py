@@ -113,7 +113,7 @@ def _open(evidence: Path | None, store: Path | None, ports: tuple[int, ...], int
 def _report_intake(inv: Investigation) -> None:
     """Say on stderr what was read and what could not be used, file by file."""
     intake = inv.intake
-    click.echo(f"{inv.source}: {intake.summary()}", err=True)
+    click.echo(export.visible(f"{inv.source}: {intake.summary()}"), err=True)
     _report_problems(intake)
     if inv.findings_intake is not None and inv.findings_intake.files:
         click.echo(f"GuardDuty findings: {inv.findings_intake.summary()}", err=True)
@@ -131,8 +131,11 @@ def _report_problems(intake) -> None:
 def _emit(frame, fmt: str, columns: list[str]) -> None:
     if fmt == "json":
         click.echo(export.to_json(frame))
-    elif fmt == "csv":
-        click.echo(export.to_csv(frame), nl=False)
+    elif fmt == "csv":  # CSV has no escapes: the exact values for a file or a pipe, visible ones for a terminal
+        text = export.to_csv(frame)
+        if sys.stdout.isatty():
+            text = "\r\n".join(map(export.visible, text.split("\r\n")))
+        click.echo(text, nl=False, color=True)  # color: click would strip escape sequences out of the values
     else:
         click.echo(export.to_table(frame, columns))
 

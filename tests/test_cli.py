@@ -269,3 +269,18 @@ def test_error_messages_show_control_characters_as_escapes(tmp_path):
     result = CliRunner().invoke(main, ["sg-changes", "--store", str(spoofed)])
     assert result.exit_code == 1 and "\x1b" not in result.output and "\u202e" not in result.output
     assert r"store\x1b[2J\u202e is not an evidence store" in result.output
+
+
+def test_csv_keeps_exact_values_for_a_pipe_and_shows_escapes_on_a_terminal(capsys, monkeypatch):
+    import sys
+
+    import pandas as pd
+
+    from audit_toolkit.cli import _emit
+
+    frame = pd.DataFrame({"actor": ["mallory\x1b[2J\u202e"]})
+    _emit(frame, "csv", [])
+    assert capsys.readouterr().out == "actor\r\nmallory\x1b[2J\u202e\r\n"
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    _emit(frame, "csv", [])
+    assert capsys.readouterr().out == "actor\r\nmallory\\x1b[2J\\u202e\r\n"
