@@ -70,3 +70,9 @@ def test_every_path_not_read_is_listed_with_its_reason(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["sg-changes", "--evidence", str(root), "--store", str(tmp_path / "store")])
     assert result.exit_code == 0, result.output
     assert [line.removeprefix("  skipped ") for line in result.stderr.splitlines() if "skipped" in line] == sorted(expected)
+
+
+def test_evidence_that_is_neither_a_file_nor_a_folder_is_said_so(tmp_path):
+    os.mkfifo(tmp_path / "trail.json")  # reading it would wait forever for a writer
+    result = CliRunner().invoke(main, ["sg-changes", "--evidence", str(tmp_path / "trail.json")])
+    assert result.exit_code == 0 and f"  skipped {tmp_path / 'trail.json'}: not a regular file\n" in result.stderr

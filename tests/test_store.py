@@ -332,3 +332,12 @@ def test_a_store_killed_before_its_first_part_is_still_its_own(tmp_path: Path):
     _write(evidence, "a.json.gz", [_event(0)])
     assert ingest(discover_files(evidence), root).used == 1
     assert not (root / TABLE / "part-killed.parquet.tmp").exists()
+
+
+@pytest.mark.parametrize("catalog", ['{"version": 1}', '{"version": 1, "parts": 5, "sources": {}, "duplicates": 0}'])
+def test_a_damaged_catalog_is_a_one_line_error(tmp_path: Path, catalog: str):
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / CATALOG).write_text(catalog)
+    result = CliRunner().invoke(main, ["sg-changes", "--store", str(tmp_path / "store")])
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert result.output.startswith(f"Error: the catalog of the store {tmp_path / 'store'} is damaged (")

@@ -120,7 +120,7 @@ def skipped(evidence: str | Path) -> list[str]:
     """
     root = Path(evidence)
     if not root.is_dir():
-        return []
+        return [] if root.is_file() else [f"{root}: not a regular file"]
     found = []
 
     def unreadable(error: OSError) -> None:

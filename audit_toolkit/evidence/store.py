@@ -97,7 +97,12 @@ class Store:
         if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
             version = data.get("version") if isinstance(data, dict) else None
             raise EvidenceError(f"the store {root} has format {version!r}; this toolkit reads {FORMAT_VERSION}")
-        return cls(root, data["parts"], data["sources"], data["duplicates"], data.get("findings", {}))
+        try:
+            return cls(root, list(data["parts"]), dict(data["sources"]), int(data["duplicates"]),
+                       dict(data.get("findings", {})))
+        except (KeyError, TypeError, ValueError) as e:
+            raise EvidenceError(f"the catalog of the store {root} is damaged ({type(e).__name__}: {e}); "
+                                "ingest the evidence into a new store") from e
 
     @property
     def folder(self) -> Path:
