@@ -41,8 +41,8 @@ OPEN_COLOR, BEFORE_COLOR, STILL_OPEN_COLOR = "#e03131", "#f08c00", "#c92a2a"
 
 
 def label(value: object, width: int = 60) -> str:
-    """Evidence text made inert for matplotlib: no mathtext, one line, visible characters only, at most
-    `width` characters."""
+    """Evidence text made inert for matplotlib: no mathtext, one line, visible characters only,
+    at most `width` characters."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
     # Newlines and tabs become spaces; other control and bidi characters their escapes, so that no

@@ -27,9 +27,9 @@ def _clean_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except AuditToolkitError as e:  # messages quote paths and keys from the evidence: shown escaped
+        except AuditToolkitError as e:  # its message may quote evidence paths and keys: escaped
             raise click.ClickException(export.visible(str(e))) from e
-        except OSError as e:  # a file system refusal no command foresaw: still one line, with the path
+        except OSError as e:  # a file system refusal no command foresaw: one line, with the path
             where = f"{e.filename}: " if e.filename else ""
             raise click.ClickException(export.visible(f"{where}{e.strerror or e}")) from e
 
@@ -79,7 +79,8 @@ def _remember_engine(ctx: click.Context, _param, value: str) -> str:
 
 
 def _open(evidence: Path | None, store: Path | None, ports: tuple[int, ...], internet_prefix: int | None,
-          only: frozenset[str] | None = None, display_tz: str | None = None, out: Path | None = None) -> Investigation:
+          only: frozenset[str] | None = None, display_tz: str | None = None,
+          out: Path | None = None) -> Investigation:
     # Settings are checked before any evidence is read: a bad --port or --tz fails at once; so does
     # a report folder (`out`) that cannot be made or lies among the evidence.
     settings = Settings.load(watched_ports=tuple(ports) or None, internet_prefix_len=internet_prefix, display_tz=display_tz)
@@ -105,7 +106,7 @@ def _open(evidence: Path | None, store: Path | None, ports: tuple[int, ...], int
 
             skipped = ingest_evidence(evidence, store, progress=sys.stderr.isatty())[0].skipped
         inv = Investigation.from_store(store, settings)
-        inv.intake.skipped = skipped  # the store keeps what it read; what was not read is this run's
+        inv.intake.skipped = skipped  # the store keeps what it read; what it did not, this run says
     _report_intake(inv)
     return inv
 
@@ -131,11 +132,11 @@ def _report_problems(intake) -> None:
 def _emit(frame, fmt: str, columns: list[str]) -> None:
     if fmt == "json":
         click.echo(export.to_json(frame))
-    elif fmt == "csv":  # CSV has no escapes: the exact values for a file or a pipe, visible ones for a terminal
+    elif fmt == "csv":  # CSV has no escapes: exact values for a pipe, visible ones for a terminal
         text = export.to_csv(frame)
         if sys.stdout.isatty():
             text = "\r\n".join(map(export.visible, text.split("\r\n")))
-        click.echo(text, nl=False, color=True)  # color: click would strip escape sequences out of the values
+        click.echo(text, nl=False, color=True)  # else click strips escape sequences from values
     else:
         click.echo(export.to_table(frame, columns))
 
@@ -222,7 +223,8 @@ def ingest(evidence: Path, store: Path, progress: bool | None) -> None:
     """Convert CloudTrail logs and GuardDuty findings once into a columnar store that every command can query with --store."""
     from .evidence.store import Store, ingest_evidence
 
-    report, found = ingest_evidence(evidence, store, sys.stderr.isatty() if progress is None else progress)
+    progress = sys.stderr.isatty() if progress is None else progress
+    report, found = ingest_evidence(evidence, store, progress)
     held = Store.open(store)
     click.echo(f"converted: {report.summary()}")
     _report_problems(report)
@@ -428,22 +430,23 @@ def collect(source, since, until, accounts, regions, out, workers) -> None:
     if report.failed:
         raise click.ClickException(f"{len(report.failed)} objects were not collected; re-run the same command to resume")
     if report.refused:
-        raise click.ClickException(f"{len(report.refused)} objects were refused: their keys cannot be local paths "
-                                   "under --out (listed in the manifest with the reason)")
+        raise click.ClickException(f"{len(report.refused)} objects were refused: their keys cannot "
+                                   "be local paths under --out (in the manifest, with the reason)")
 
 
 @main.command()
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--expect", metavar="SHA256",
-              help="The manifest's SHA-256 printed at the end of collect (from the case notes): checked first.")
+              help="The manifest's SHA-256 printed at the end of collect (in the case notes).")
 @_clean_errors
 def verify(folder: Path, expect: str | None) -> None:
-    """Check the manifest, then re-hash collected evidence against it: report files changed, missing or added."""
+    """Check the manifest, then re-hash the evidence against it: files changed, missing or added."""
     from .evidence.manifest import verify as verify_folder
 
     report = verify_folder(folder, expect)
-    for kind, paths in (("manifest", report.manifest), ("refused", report.outside), ("changed", report.changed),
-                        ("missing", report.missing), ("added", report.added)):
+    for kind, paths in (("manifest", report.manifest), ("refused", report.outside),
+                        ("changed", report.changed), ("missing", report.missing),
+                        ("added", report.added)):
         for path in paths:
             click.echo(export.visible(f"{kind}: {path}"))
     click.echo(export.visible(report.summary()), err=True)

@@ -36,9 +36,9 @@ def to_records(frame: pd.DataFrame) -> list[dict]:
 
 
 def to_json(frame: pd.DataFrame) -> str:
-    """JSON with every control and bidi character as a `\\uXXXX` escape: the same values once parsed,
-    and nothing raw for a terminal that shows the text (json.dumps leaves DEL, C1 and bidi as they are)."""
-    text = json.dumps(to_records(frame), indent=2, ensure_ascii=False)  # C0 in a value: escaped already
+    """JSON with every control and bidi character as a `\\uXXXX` escape: the same values once
+    parsed, and nothing raw for a terminal (json.dumps escapes C0 but leaves DEL, C1 and bidi)."""
+    text = json.dumps(to_records(frame), indent=2, ensure_ascii=False)
     return _INVISIBLE.sub(lambda m: m[0] if m[0] == "\n" else f"\\u{ord(m[0]):04x}", text)
 
 

@@ -1,9 +1,9 @@
 """Local paths the toolkit writes: each inside the folder the user named, never among the evidence.
 
-An S3 key or a manifest entry comes from whoever wrote the bucket; it becomes a local path only if
-every part of it is a plain name (`key_problem`) and the joined path, symlinks resolved, stays inside
-the folder (`inside`). A folder the toolkit writes (a store, a report) and the evidence it reads are
-never one inside the other (`refuse_overlap`), so no write, rename or sweep can touch evidence.
+An S3 key or a manifest entry comes from whoever wrote the bucket; it becomes a local path only
+if every part of it is a plain name (`key_problem`) and the joined path, symlinks resolved, stays
+inside the folder (`inside`). A folder the toolkit writes (a store, a report) and the evidence it
+reads are never one inside the other (`refuse_overlap`): no write, rename or sweep touches evidence.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def key_problem(key: str) -> str | None:
 
 
 def inside(root: Path, key: str) -> Path:
-    """`root/key`, refused (EvidenceError) unless the key is plain and the path, resolved, is under root."""
+    """`root/key`; EvidenceError unless the key is plain and the path, resolved, is under root."""
     problem = key_problem(key)
     if problem is None:
         path = root.joinpath(*key.split("/"))
@@ -46,7 +46,8 @@ def inside(root: Path, key: str) -> Path:
     raise EvidenceError(f"{key!r} {problem}")
 
 
-def refuse_overlap(folder: str | Path, evidence: str | Path, what: str, holding_ok: bool = False) -> None:
+def refuse_overlap(folder: str | Path, evidence: str | Path, what: str,
+                   holding_ok: bool = False) -> None:
     """Refuse a folder to write (`what`: 'the store') that is, lies inside or holds the evidence.
 
     `holding_ok`: a folder above the evidence is allowed (a report's fixed file names beside it);
@@ -61,8 +62,8 @@ def refuse_overlap(folder: str | Path, evidence: str | Path, what: str, holding_
         where = "holds"
     else:
         return
-    raise EvidenceError(f"{what} {folder} {where} the evidence {evidence}: nothing is ever written among "
-                        "the evidence; give a folder apart from it")
+    raise EvidenceError(f"{what} {folder} {where} the evidence {evidence}: nothing is ever written "
+                        "among the evidence; give a folder apart from it")
 
 
 def write_atomic(path: Path, data: bytes) -> None:

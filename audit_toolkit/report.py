@@ -8,10 +8,10 @@ nothing to say for this evidence returns None and is left out. The evidence appe
 report: the input files with their SHA-256, and every query run with its text, engine and version.
 
 Everything from the logs is untrusted: the HTML template escapes it (jinja2 autoescape), the Markdown
-renderer backslash-escapes it, and charts keep it out of mathtext (charts.label). In both files every
-control and bidi character is shown as its escape (export.visible), as on the terminal: a raw ESC
-would drive the terminal of whoever cats report.md, and a right-to-left override reorders what an
-HTML reader sees. The files are written through temporary names inside --out (paths.write_atomic).
+renderer backslash-escapes it, and charts keep it out of mathtext (charts.label). In both files
+every control and bidi character is shown as its escape (export.visible), as on the terminal: a raw
+ESC would drive the terminal of whoever cats report.md, and a right-to-left override reorders what
+an HTML reader sees. The files are written through temporary names in --out (paths.write_atomic).
 """
 
 from __future__ import annotations
@@ -194,8 +194,10 @@ def scope_section(a: Audit) -> Part:
         part.tables.append(a.table("Evidence files with records that could not be used", pd.DataFrame(problems),
                                    {"path": "file", "read": "read", "used": "used", "rejected": "rejected", "reason": "reason"}))
     if inv.intake is not None and inv.intake.skipped:
-        paths = pd.DataFrame([s.rsplit(": ", 1) for s in inv.intake.skipped], columns=["path", "reason"])
-        part.tables.append(a.table("Paths under the evidence that were not read", paths, {"path": "path", "reason": "why"}))
+        paths = pd.DataFrame([s.rsplit(": ", 1) for s in inv.intake.skipped],
+                             columns=["path", "why"])
+        part.tables.append(a.table("Paths under the evidence that were not read", paths,
+                                   {"path": "path", "why": "why"}))
     return part
 
 
@@ -386,15 +388,15 @@ _MD_AUTOLINK = re.compile(r":(?=//)|(?<=www)\.", re.IGNORECASE)  # GitHub links 
 
 
 def md(value: object) -> str:
-    """Evidence text made inert in Markdown, inline: one line, control and bidi characters as escapes,
-    markup characters backslash-escaped."""
+    """Evidence text made inert in Markdown, inline: one line, control and bidi characters as
+    escapes, markup characters backslash-escaped."""
     text = _MD_SPECIAL.sub(r"\\\1", visible(" ".join(str(value).split())))
     return _MD_AUTOLINK.sub(lambda m: "\\" + m.group(), text)
 
 
 def md_code(value: object) -> str:
-    """Text as an inline Markdown code span that no backtick in it can close (CommonMark: the fence is
-    one backtick longer than the longest run inside); `|` escaped, which GFM tables need even there."""
+    """Text as an inline Markdown code span that no backtick in it can close (CommonMark: the
+    fence is one backtick longer than the longest run inside); `|` escaped, as GFM tables need."""
     text = visible(" ".join(str(value).split())).replace("|", "\\|")
     fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
@@ -413,7 +415,8 @@ def _shown(context: jinja2.nodes.EvalContext, value: object) -> object:
 def _templates() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("audit_toolkit", "templates"),
                              autoescape=jinja2.select_autoescape(["html.j2"]), undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, finalize=_shown)
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                             finalize=_shown)
     env.filters["md"] = md
     env.filters["md_code"] = md_code
     return env
@@ -457,7 +460,8 @@ def prepare(out: Path) -> Path:
     try:
         charts_dir.mkdir(parents=True, exist_ok=True)
     except FileExistsError as e:
-        raise OutputError(f"cannot write the report's charts: {e.filename} exists and is not a folder") from e
+        raise OutputError(f"cannot write the report's charts: {e.filename} exists and is not a "
+                          "folder") from e
     except OSError as e:
         raise OutputError(f"cannot make the report folder {out}: {e.strerror or e}") from e
     return charts_dir
@@ -465,7 +469,7 @@ def prepare(out: Path) -> Path:
 
 def write_report(inv: Investigation, out: str | Path, since: When = None, until: When = None, account: str | None = None,
                  region: str | None = None, sections: list[Section] | None = None) -> Report:
-    """Write out/report.html (self-contained), out/report.md and out/charts/*.png; return what was written.
+    """Write out/report.html (self-contained), out/report.md and out/charts/*.png; return them.
 
     Each file goes through a temporary name (paths.write_atomic); a folder that cannot be made or
     written raises OutputError, with the path and the reason.
@@ -483,5 +487,5 @@ def write_report(inv: Investigation, out: str | Path, since: When = None, until:
     return report
 
 
-__all__ = ["SECTIONS", "Section", "Part", "Chart", "Table", "Audit", "Report", "build", "prepare", "write_report",
-           "md"]
+__all__ = ["SECTIONS", "Section", "Part", "Chart", "Table", "Audit", "Report", "build", "prepare",
+           "write_report", "md"]

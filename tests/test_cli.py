@@ -253,13 +253,14 @@ def test_min_severity_out_of_range_is_refused_the_same_way(demo, command):
         assert result.exit_code == 2 and f"Invalid value for '--min-severity': '{bad}': {reason}" in result.output
 
 
-@pytest.mark.parametrize("bound, value", [("--since", "0999-01-01"), ("--until", "9999-12-31"),
-                                          ("--since", "0001-01-01T00:00:00+05:00"), ("--until", "9999-12-31T23:00:00-05:00")])
+@pytest.mark.parametrize("bound, value", [
+    ("--since", "0999-01-01"), ("--until", "9999-12-31"),
+    ("--since", "0001-01-01T00:00:00+05:00"), ("--until", "9999-12-31T23:00:00-05:00")])
 def test_times_past_the_calendar_are_one_line_errors(tmp_path, bound, value):
     result = CliRunner().invoke(main, ["ssh-exposure", "--evidence", str(tmp_path), bound, value])
     assert (result.exit_code, result.output) == (
-        1, f"Error: --since/--until must fall in the years 1970 to 9998, got {value!r}: leave --since or --until out "
-           "for no bound\n")
+        1, f"Error: --since/--until must fall in the years 1970 to 9998, got {value!r}: leave "
+           "--since or --until out for no bound\n")
 
 
 def test_error_messages_show_control_characters_as_escapes(tmp_path):

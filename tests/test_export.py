@@ -38,7 +38,8 @@ def test_csv_integers_with_missing_values_are_not_floats():
 
 
 def test_visible_also_escapes_bidi_marks_and_line_separators():
-    assert export.visible("a\u061cb\u200ec\u200fd\u2028e\u2029f") == r"a\u061cb\u200ec\u200fd\u2028e\u2029f"
+    marks = "a\u061cb\u200ec\u200fd\u2028e\u2029f"
+    assert export.visible(marks) == r"a\u061cb\u200ec\u200fd\u2028e\u2029f"
 
 
 def test_json_escapes_what_json_dumps_leaves_raw_and_keeps_every_value():

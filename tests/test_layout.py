@@ -13,9 +13,11 @@ from audit_toolkit.cli import main
 from audit_toolkit.evidence.layout import skipped
 from audit_toolkit.investigation import Investigation
 
-RECORD = {"eventVersion": "1.09", "eventTime": "2026-11-03T09:00:00Z", "eventSource": "ec2.amazonaws.com",
-          "eventName": "DescribeInstances", "awsRegion": "us-east-1", "eventID": "e1",
-          "userIdentity": {"type": "IAMUser", "accountId": "111122223333"}, "recipientAccountId": "111122223333"}
+RECORD = {"eventVersion": "1.09", "eventTime": "2026-11-03T09:00:00Z",
+          "eventSource": "ec2.amazonaws.com", "eventName": "DescribeInstances",
+          "awsRegion": "us-east-1", "eventID": "e1",
+          "userIdentity": {"type": "IAMUser", "accountId": "111122223333"},
+          "recipientAccountId": "111122223333"}
 
 
 def evidence_with_strays(root: Path, monkeypatch) -> dict[str, str]:
@@ -30,7 +32,7 @@ def evidence_with_strays(root: Path, monkeypatch) -> dict[str, str]:
     os.mkfifo(root / "pipe.json")
     (root / "broken.json").symlink_to(root / "nowhere")
     (root / "sub" / "linked").symlink_to(root / "elsewhere")
-    # What is expected beside collected evidence is not listed: a digest, collect's manifest and seal.
+    # What is expected beside collected evidence is not listed: digests, the manifest and its seal.
     digest = root / "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/03/d.json.gz"
     digest.parent.mkdir(parents=True)
     digest.write_bytes(b"")
@@ -38,7 +40,7 @@ def evidence_with_strays(root: Path, monkeypatch) -> dict[str, str]:
     (root / "manifest.json.sha256").write_text("0" * 64)
     scandir = os.scandir
 
-    def root_cannot_list_locked(path="."):  # root reads any folder whatever its mode: refuse as a mount would
+    def root_cannot_list_locked(path="."):  # root reads any folder whatever its mode
         if Path(path) == root / "locked":
             raise PermissionError(13, "Permission denied", str(path))
         return scandir(path)
@@ -67,12 +69,16 @@ def test_every_path_not_read_is_listed_with_its_reason(tmp_path, monkeypatch):
     assert scope.tables[-1].caption == "Paths under the evidence that were not read"
     assert scope.tables[-1].rows == [s.rsplit(": ", 1) for s in sorted(expected)]
 
-    result = CliRunner().invoke(main, ["sg-changes", "--evidence", str(root), "--store", str(tmp_path / "store")])
+    result = CliRunner().invoke(main, ["sg-changes", "--evidence", str(root),
+                                       "--store", str(tmp_path / "store")])
     assert result.exit_code == 0, result.output
-    assert [line.removeprefix("  skipped ") for line in result.stderr.splitlines() if "skipped" in line] == sorted(expected)
+    said = [line.removeprefix("  skipped ") for line in result.stderr.splitlines()
+            if "skipped" in line]
+    assert said == sorted(expected)
 
 
 def test_evidence_that_is_neither_a_file_nor_a_folder_is_said_so(tmp_path):
     os.mkfifo(tmp_path / "trail.json")  # reading it would wait forever for a writer
     result = CliRunner().invoke(main, ["sg-changes", "--evidence", str(tmp_path / "trail.json")])
-    assert result.exit_code == 0 and f"  skipped {tmp_path / 'trail.json'}: not a regular file\n" in result.stderr
+    assert result.exit_code == 0
+    assert f"  skipped {tmp_path / 'trail.json'}: not a regular file\n" in result.stderr

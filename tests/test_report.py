@@ -324,7 +324,7 @@ def test_coverage_is_reported_beside_the_detections(demo, truth):
 
 # Every control and bidi character an output must never carry raw (newlines aside: they are layout).
 RAW = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
-SPOOF = "evil\x1b[31mred\u202eabc\u2066x\x07"  # a terminal colour, a right-to-left override, an isolate, BEL
+SPOOF = "evil\x1b[31mred\u202eabc\u2066x\x07"  # a colour, a right-to-left override, an isolate, BEL
 SPOOF_SHOWN = r"evil\x1b[31mred\u202eabc\u2066x\x07"
 GONE = "gone`<b>x</b>`|.json"  # a file that could not be read, named to break out of a code span
 
@@ -339,12 +339,14 @@ def spoofed(tmp_path_factory) -> tuple[rep.Report, Path]:
     event = hostile_event()
     event["userAgent"] = SPOOF
     event["userIdentity"]["arn"] = f"arn:aws:iam::444444444444:user/{SPOOF}"
-    event["requestParameters"]["ipPermissions"]["items"][0]["ipRanges"]["items"][0]["description"] = SPOOF
+    rule = event["requestParameters"]["ipPermissions"]["items"][0]
+    rule["ipRanges"]["items"][0]["description"] = SPOOF
     (out / "evidence").mkdir()
     (out / "evidence" / "trail.json").write_text(json.dumps({"Records": [event]}), encoding="utf-8")
     inv = Investigation.from_evidence(out / "evidence")
     gone = str(out / "evidence" / GONE)
-    inv.intake.files.append(FileReport(gone, error=f"[Errno 2] No such file or directory: {gone!r}"))
+    error = f"[Errno 2] No such file or directory: {gone!r}"
+    inv.intake.files.append(FileReport(gone, error=error))
     return rep.write_report(inv, out / "report"), out
 
 
@@ -353,54 +355,66 @@ def test_control_and_bidi_characters_reach_neither_report_raw(spoofed):
     html = report.html.read_text(encoding="utf-8")
     md = report.markdown.read_text(encoding="utf-8")
     assert RAW.findall(html) == [] and RAW.findall(md) == []
-    assert "".join(parse(html).text).count(SPOOF_SHOWN) >= 3  # user agent, actor, description: shown escaped
+    assert "".join(parse(html).text).count(SPOOF_SHOWN) >= 3  # user agent, actor, description
     rendered = MarkdownIt("commonmark").enable("table").render(md)
     assert "".join(parse(rendered).text).count(SPOOF_SHOWN) >= 3
 
 
 def test_a_backtick_in_a_file_name_stays_inside_its_code_span(spoofed):
     report, out = spoofed
-    rendered = parse(MarkdownIt("commonmark").enable("table").render(report.markdown.read_text(encoding="utf-8")))
+    text = report.markdown.read_text(encoding="utf-8")
+    rendered = parse(MarkdownIt("commonmark").enable("table").render(text))
     assert [t for t, _ in rendered.tags if t == "b"] == []
     gone = str(out / "evidence" / GONE)
     assert f"(not read: [Errno 2] No such file or directory: {gone!r})" in rendered.text
-    row = next(line for line in report.markdown.read_text(encoding="utf-8").splitlines() if "not read" in line)
+    row = next(line for line in text.splitlines() if "not read" in line)
     assert row.count(" | ") == 2  # the '|' in the name did not add a cell
 
 
-def test_report_output_problems_are_one_line_errors_before_any_evidence_is_read(tmp_path, monkeypatch):
+def one_event(tmp_path: Path) -> Path:
     evidence = tmp_path / "evidence"
     evidence.mkdir()
-    (evidence / "trail.json").write_text(json.dumps({"Records": [hostile_event()]}), encoding="utf-8")
+    records = json.dumps({"Records": [hostile_event()]})
+    (evidence / "trail.json").write_text(records, encoding="utf-8")
+    return evidence
+
+
+def test_report_output_problems_are_one_line_errors_before_any_evidence_is_read(tmp_path,
+                                                                                monkeypatch):
+    evidence = one_event(tmp_path)
     (tmp_path / "charts-is-a-file" / "charts").parent.mkdir()
     (tmp_path / "charts-is-a-file" / "charts").write_text("a file")
     (tmp_path / "a-file").write_text("a file")
     read = []
-    monkeypatch.setattr(Investigation, "from_evidence", lambda *a, **k: read.append(a) or pytest.fail("read"))
+    monkeypatch.setattr(Investigation, "from_evidence", lambda *a, **k: read.append(a))
 
     def run(out: Path) -> str:
-        result = CliRunner().invoke(main, ["report", "--evidence", str(evidence), "--out", str(out)])
+        result = CliRunner().invoke(main, ["report", "--evidence", str(evidence),
+                                           "--out", str(out)])
         assert result.exit_code == 1 and result.exception.__class__ is SystemExit, result.output
         assert result.output.count("\n") == 1 and "Traceback" not in result.output
         return result.output
 
-    assert run(tmp_path / "charts-is-a-file") == (f"Error: cannot write the report's charts: "
-                                                   f"{tmp_path / 'charts-is-a-file' / 'charts'} exists and is not a folder\n")
-    assert run(tmp_path / "a-file" / "out") == f"Error: cannot make the report folder {tmp_path / 'a-file' / 'out'}: Not a directory\n"
-    assert run(evidence / "out").startswith(f"Error: the report folder {evidence / 'out'} is inside the evidence")
+    charts_file = tmp_path / "charts-is-a-file" / "charts"
+    under_a_file = tmp_path / "a-file" / "out"
+    assert run(charts_file.parent) == (f"Error: cannot write the report's charts: {charts_file} "
+                                       "exists and is not a folder\n")
+    assert run(under_a_file) == (f"Error: cannot make the report folder {under_a_file}: "
+                                 "Not a directory\n")
+    assert run(evidence / "out").startswith(
+        f"Error: the report folder {evidence / 'out'} is inside the evidence")
     assert read == [] and sorted(p.name for p in evidence.iterdir()) == ["trail.json"]
 
 
 def test_a_read_only_out_is_a_one_line_error(tmp_path, monkeypatch):
-    evidence = tmp_path / "evidence"
-    evidence.mkdir()
-    (evidence / "trail.json").write_text(json.dumps({"Records": [hostile_event()]}), encoding="utf-8")
+    evidence = one_event(tmp_path)
 
-    def read_only(path, *args, **kwargs):  # what open() says on a read-only mount (root ignores chmod)
+    def read_only(path, *args, **kwargs):  # open() on a read-only mount (root ignores chmod)
         raise PermissionError(13, "Permission denied", str(path))
 
     monkeypatch.setattr("audit_toolkit.paths.open", read_only, raising=False)
-    result = CliRunner().invoke(main, ["report", "--evidence", str(evidence), "--out", str(tmp_path / "out")])
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["report", "--evidence", str(evidence), "--out", str(out)])
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert result.output.splitlines()[-1].startswith(f"Error: cannot write {tmp_path / 'out' / 'charts'}/")
+    assert result.output.splitlines()[-1].startswith(f"Error: cannot write {out / 'charts'}/")
     assert result.output.splitlines()[-1].endswith(": Permission denied")

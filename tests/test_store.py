@@ -272,9 +272,11 @@ def test_cli_ingest_then_query_the_store(tmp_path: Path):
     assert runner.invoke(main, ["sg-changes"]).exit_code == 2  # neither --evidence nor --store
 
 
-@pytest.mark.parametrize("layout", ["store holds the evidence", "store inside the evidence", "same folder"])
+@pytest.mark.parametrize("layout", ["store holds the evidence", "store inside the evidence",
+                                    "same folder"])
 @pytest.mark.parametrize("command", ["ingest", "ssh-exposure"])
-def test_a_store_that_holds_or_lies_in_the_evidence_is_refused_before_anything_is_written(tmp_path, layout, command):
+def test_a_store_that_holds_or_lies_in_the_evidence_is_refused_before_anything_is_written(
+        tmp_path, layout, command):
     case = tmp_path / "case"
     _write(case / "cloudtrail", "log.json.gz", [_event(0)])
     evidence, store = {"store holds the evidence": (case / "cloudtrail", case),
@@ -298,7 +300,7 @@ def test_the_store_refuses_a_folder_it_did_not_make(tmp_path: Path):
     (busy / TABLE).mkdir()
     (busy / TABLE / "part-notes.parquet").write_bytes(b"not ours")
 
-    with pytest.raises(EvidenceError, match="is not empty and is not a store made by audit-toolkit"):
+    with pytest.raises(EvidenceError, match="is not empty and is not a store made by audit"):
         ingest(discover_files(evidence), busy)
     assert tree(busy) == {"notes.txt": b"case notes", f"{TABLE}/part-notes.parquet": b"not ours"}
 
@@ -309,7 +311,8 @@ def test_the_sweep_deletes_only_the_files_the_store_names(tmp_path: Path):
     ingest(discover_files(evidence), root)
     leftovers = [root / TABLE / "part-killed.parquet", root / TABLE / "part-killed.parquet.tmp",
                  root / f".{CATALOG}.0123.tmp"]
-    strangers = {f"{TABLE}/notes.json": b"{}", "notes.txt": b"mine", f"{TABLE}/copy.json.gz": b"evidence?"}
+    strangers = {f"{TABLE}/notes.json": b"{}", "notes.txt": b"mine",
+                 f"{TABLE}/copy.json.gz": b"evidence?"}
     for path in leftovers:
         path.write_bytes(b"half")
     for name, data in strangers.items():
@@ -334,10 +337,12 @@ def test_a_store_killed_before_its_first_part_is_still_its_own(tmp_path: Path):
     assert not (root / TABLE / "part-killed.parquet.tmp").exists()
 
 
-@pytest.mark.parametrize("catalog", ['{"version": 1}', '{"version": 1, "parts": 5, "sources": {}, "duplicates": 0}'])
+@pytest.mark.parametrize("catalog", ['{"version": 1}',
+                                     '{"version": 1, "parts": 5, "sources": {}, "duplicates": 0}'])
 def test_a_damaged_catalog_is_a_one_line_error(tmp_path: Path, catalog: str):
     (tmp_path / "store").mkdir()
     (tmp_path / "store" / CATALOG).write_text(catalog)
     result = CliRunner().invoke(main, ["sg-changes", "--store", str(tmp_path / "store")])
     assert result.exit_code == 1 and result.output.count("\n") == 1
-    assert result.output.startswith(f"Error: the catalog of the store {tmp_path / 'store'} is damaged (")
+    store = tmp_path / "store"
+    assert result.output.startswith(f"Error: the catalog of the store {store} is damaged (")

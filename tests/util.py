@@ -6,5 +6,6 @@ from pathlib import Path
 
 
 def tree(folder: Path) -> dict[str, bytes]:
-    """Every file under `folder` (relative POSIX path -> bytes): what a test compares before and after."""
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    """Every file under `folder` (relative POSIX path -> bytes), to compare before and after."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in files}

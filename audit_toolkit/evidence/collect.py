@@ -8,8 +8,9 @@ already collected whose ETag, size and SHA-256 still match, so an interrupted co
 
 A key is attacker-controlled text. It becomes a local path only if every part is a plain name and
 the path stays under --out (paths.inside); a key that cannot (`..`, `.`, an empty part, a leading
-`/`, a name too long) or whose path another key already takes (`a` and `a/b`) is not written: it is
-listed in the manifest as refused, with its reason, and the run ends with a non-zero status.
+`/`, a name too long), whose path another key already takes (`a` and `a/b`), or that changed in S3
+since it was collected (the first copy is kept) is not written: it is listed in the manifest as
+refused, with its reason, and the run ends with a non-zero status.
 --out is a new or empty folder, or one that collect made (it holds a manifest).
 """
 
@@ -63,7 +64,7 @@ class CollectReport:
     bytes_downloaded: int = 0
     list_calls: int = 0
     failed: list[str] = field(default_factory=list)  # 'key: reason'
-    refused: list[str] = field(default_factory=list)  # 'key: reason': never written (see paths.inside)
+    refused: list[str] = field(default_factory=list)  # 'key: reason': never written (paths.inside)
     manifest_sha256: str = ""  # of manifest.json as this run left it: for the case notes
 
     def summary(self) -> str:
@@ -130,7 +131,8 @@ def collect(
     manifest = Manifest.read(root)
     if manifest is None:
         if root.exists() and (not root.is_dir() or any(root.iterdir())):
-            raise EvidenceError(f"{root} is not empty and holds no {MANIFEST}: collect into a new or empty folder")
+            raise EvidenceError(f"{root} is not empty and holds no {MANIFEST}: collect into a new "
+                                "or empty folder")
         manifest = Manifest(source)
     if manifest.source != source:
         raise EvidenceError(f"{root} already holds evidence from {manifest.source}; collect {source} into another --out folder")
@@ -163,7 +165,8 @@ def collect(
             _download_all(pool, s3, bucket, root, todo, manifest, caller, report, progress)
         finally:
             run.update(finished=_now(), listed=report.listed, downloaded=report.downloaded,
-                       skipped=report.skipped, failed=len(report.failed), refused=len(report.refused))
+                       skipped=report.skipped, failed=len(report.failed),
+                       refused=len(report.refused))
             manifest.write(root)
             report.manifest_sha256 = seal(root)
     return report
@@ -171,10 +174,12 @@ def collect(
 
 def _refuse_unsafe_keys(root: Path, bucket: str, listing: list[S3Object], manifest: Manifest,
                         report: CollectReport) -> list[S3Object]:
-    """The objects whose keys can be written under root; the others go to the manifest as refused.
+    """The objects that can be written under root; the others go to the manifest as refused.
 
     Keys come sorted, so of `a` and `a/b` the file `a` is kept and `a/b`, which needs `a` to be a
-    folder, is refused: neither overwrites the other, whatever order the downloads finish in.
+    folder, is refused: neither overwrites the other, whatever order the downloads finish in. An
+    object changed in S3 since it was collected is refused too: the copy collected first may be
+    the only one an attacker did not rewrite, and is never replaced.
     """
     files: set[str] = set()  # keys kept
     folders: dict[str, str] = {}  # every folder a kept key needs -> that key
@@ -189,15 +194,21 @@ def _refuse_unsafe_keys(root: Path, bucket: str, listing: list[S3Object], manife
         above = ["/".join(parts[:i]) for i in range(1, len(parts))]
         clash = next((f for f in above if f in files), None) or folders.get(obj.key)
         if reason is None and clash is not None:
-            reason = f"collides with the key {clash!r}: one local path cannot be both a file and a folder"
+            reason = f"collides with the key {clash!r}: one path cannot be both a file and a folder"
+        if reason is None:
+            files.add(obj.key)
+            folders.update({f: obj.key for f in above})
+            held = manifest.objects.get(obj.key)
+            if held is not None and held["etag"] != obj.etag:
+                reason = (f"changed in S3 since it was collected at {held.get('retrieved_at')} (ETag "
+                          f"{held['etag']}, now {obj.etag}): the copy collected then is kept")
         if reason is not None:
             report.refused.append(f"{obj.key}: {reason}")
-            manifest.refused[obj.key] = {"uri": f"s3://{bucket}/{obj.key}", "size": obj.size, "etag": obj.etag,
-                                         "last_modified": obj.last_modified, "reason": reason}
+            manifest.refused[obj.key] = {"uri": f"s3://{bucket}/{obj.key}", "size": obj.size,
+                                         "etag": obj.etag, "last_modified": obj.last_modified,
+                                         "reason": reason}
             continue
         manifest.refused.pop(obj.key, None)
-        files.add(obj.key)
-        folders.update({f: obj.key for f in above})
         writable.append(obj)
     return writable
 
@@ -290,7 +301,8 @@ def _remove_partials(root: Path, manifest: Manifest) -> None:
     happens to end in the same suffix is evidence, and is kept."""
     if root.exists():
         for p in root.rglob(f".*{PARTIAL}"):
-            if p.relative_to(root).as_posix() not in manifest.objects and p.is_file() and not p.is_symlink():
+            ours = p.relative_to(root).as_posix() not in manifest.objects
+            if ours and p.is_file() and not p.is_symlink():
                 p.unlink(missing_ok=True)
 
 
@@ -390,7 +402,7 @@ def _download(s3, bucket: str, root: Path, obj: S3Object, retrieved_by: str) -> 
             last = e
         except BotoCoreError as e:
             last = e
-        except OSError as e:  # the key's path cannot exist here (a file in the way, a name too long)
+        except OSError as e:  # the key's path cannot be made here (a file in the way, too long)
             raise EvidenceError(f"cannot be written under {root}: {e.strerror or e}") from e
         finally:
             tmp.unlink(missing_ok=True)

@@ -114,9 +114,9 @@ def _files(root: Path) -> list[Path]:
 def skipped(evidence: str | Path) -> list[str]:
     """Every path under an evidence folder that no reader takes, with why ('path: why'), sorted.
 
-    A hidden file, a name without an evidence suffix, a path that is not a regular file, a folder that
-    cannot be listed, a symbolic link to a folder (not followed). Files known not to hold events
-    (digests, collect's manifest and its seal) are expected, and not listed.
+    A hidden file, a name without an evidence suffix, a path that is not a regular file, a folder
+    that cannot be listed, a symbolic link to a folder (not followed). Files known not to hold
+    events (digests, collect's manifest and its seal) are expected, and not listed.
     """
     root = Path(evidence)
     if not root.is_dir():

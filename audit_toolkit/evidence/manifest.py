@@ -1,11 +1,11 @@
 """The chain of custody beside collected evidence: what each file was in S3, and proof it is unchanged.
 
 `manifest.json` sits at the top of the evidence folder. For each object: its S3 URI, size, ETag,
-SHA-256, when it was retrieved and by whom (the STS caller identity); and each key refused, with why.
+SHA-256, when it was retrieved and by whom (the STS caller identity); each key refused, with why.
 At the end of a collection the manifest's own SHA-256 is printed (for the case notes) and kept in
-`manifest.json.sha256`. `verify` checks the manifest against that hash and `--expect`, then re-hashes
-the folder and reports every file changed, missing or added since collection. A manifest path that
-would lead outside the folder is refused, never opened.
+`manifest.json.sha256`. `verify` checks the manifest against that hash and `--expect`, then
+re-hashes the folder and reports every file changed, missing or added since collection. A manifest
+path that would lead outside the folder is refused, never opened.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class Manifest:
     source: str  # s3://bucket/prefix/
     objects: dict[str, dict] = field(default_factory=dict)  # path (POSIX, relative to the folder) -> entry
     runs: list[dict] = field(default_factory=list)  # one per collection run: who, when, scope, counts
-    refused: dict[str, dict] = field(default_factory=dict)  # key -> uri, size, etag, reason: never written
+    refused: dict[str, dict] = field(default_factory=dict)  # key -> uri, size, etag, reason
 
     @classmethod
     def read(cls, folder: Path) -> "Manifest | None":
@@ -52,9 +52,12 @@ class Manifest:
                 raise ValueError(f"format is {data.get('format')!r}, expected {FORMAT!r}")
             objects = {o["path"]: o for o in data["objects"]}
             for o in objects.values():
-                if not (isinstance(o["path"], str) and type(o["size"]) is int and isinstance(o["sha256"], str)):
-                    raise ValueError(f"entry {o['path']!r} needs a text path, an integer size and a text SHA-256")
-            return cls(data["source"], objects, data["runs"], {o["key"]: o for o in data.get("refused", [])})
+                if not (isinstance(o["path"], str) and type(o["size"]) is int
+                        and isinstance(o["sha256"], str)):
+                    raise ValueError(f"entry {o['path']!r} needs a text path, an integer size "
+                                     "and a text SHA-256")
+            refused = {o["key"]: o for o in data.get("refused", [])}
+            return cls(data["source"], objects, data["runs"], refused)
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise EvidenceError(f"{path} is not a readable evidence manifest ({e}); it must not be edited by hand") from e
 
@@ -93,7 +96,7 @@ class VerifyReport:
     changed: list[str] = field(default_factory=list)  # 'path: why'
     missing: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
-    outside: list[str] = field(default_factory=list)  # 'path: why': manifest paths refused, never opened
+    outside: list[str] = field(default_factory=list)  # 'path: why': refused, never opened
     refused_at_collection: int = 0  # keys collect would not write (listed in the manifest)
 
     @property
@@ -103,9 +106,11 @@ class VerifyReport:
     def summary(self) -> str:
         state = "intact" if self.ok else "NOT intact"
         return (
-            f"{self.folder}: {state}: manifest SHA-256 {self.manifest_sha256}; {self.checked} files checked, "
-            f"{len(self.changed)} changed, {len(self.missing)} missing, {len(self.added)} added since collection, "
-            f"{len(self.outside)} manifest paths refused; {self.refused_at_collection} keys refused at collection"
+            f"{self.folder}: {state}: manifest SHA-256 {self.manifest_sha256}; "
+            f"{self.checked} files checked, {len(self.changed)} changed, "
+            f"{len(self.missing)} missing, {len(self.added)} added since collection, "
+            f"{len(self.outside)} manifest paths refused; "
+            f"{self.refused_at_collection} keys refused at collection"
         )
 
 
@@ -113,18 +118,19 @@ def _manifest_problems(root: Path, digest: str, expect: str | None) -> list[str]
     """Whether the manifest is the one collect sealed: against --expect, and against SEAL."""
     problems = []
     if expect is not None and expect.strip().lower() != digest:
-        problems.append(f"{MANIFEST} has SHA-256 {digest}, not the {expect.strip()} expected: it was changed "
-                        "since collection")
+        problems.append(f"{MANIFEST} has SHA-256 {digest}, not the {expect.strip()} expected: "
+                        "it was changed since collection")
     seal_path = root / SEAL
     if seal_path.is_file():
         with open(seal_path, "rb") as f:  # a hash and a name: nothing longer is read
             recorded = f.read(256).decode("ascii", "replace").split(" ", 1)[0].strip().lower()
         if recorded != digest:
-            problems.append(f"{MANIFEST} has SHA-256 {digest}, not the {recorded} recorded in {SEAL} at the "
-                            "end of collection: it was changed, or the collection did not finish")
+            problems.append(f"{MANIFEST} has SHA-256 {digest}, not the {recorded} recorded in "
+                            f"{SEAL} at the end of collection: it was changed, or the collection "
+                            "did not finish")
     elif expect is None:
-        problems.append(f"the manifest's own SHA-256 cannot be checked: {SEAL} is missing; give --expect with "
-                        "the SHA-256 printed at the end of collection")
+        problems.append(f"the manifest's own SHA-256 cannot be checked: {SEAL} is missing; give "
+                        "--expect with the SHA-256 printed at the end of collection")
     return problems
 
 

@@ -82,11 +82,11 @@ class Store:
         catalog = root / CATALOG
         if not catalog.exists():
             if not create:
-                raise EvidenceError(f"{root} is not an evidence store (no {CATALOG}): create one with "
-                                    "`audit-toolkit ingest`")
+                raise EvidenceError(f"{root} is not an evidence store (no {CATALOG}): create one "
+                                    "with `audit-toolkit ingest`")
             if root.exists() and (not root.is_dir() or any(root.iterdir())):
-                raise EvidenceError(f"{root} is not empty and is not a store made by audit-toolkit (no "
-                                    f"{CATALOG}): give a new or empty folder as the store")
+                raise EvidenceError(f"{root} is not empty and is not a store made by audit-toolkit "
+                                    f"(no {CATALOG}): give a new or empty folder as the store")
             store = cls(root)
             store.commit()
             return store
@@ -96,13 +96,14 @@ class Store:
             raise EvidenceError(f"the catalog of the store {root} cannot be read: {e}") from e
         if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
             version = data.get("version") if isinstance(data, dict) else None
-            raise EvidenceError(f"the store {root} has format {version!r}; this toolkit reads {FORMAT_VERSION}")
+            raise EvidenceError(f"the store {root} has format {version!r}; this toolkit reads "
+                                f"{FORMAT_VERSION}")
         try:
             return cls(root, list(data["parts"]), dict(data["sources"]), int(data["duplicates"]),
                        dict(data.get("findings", {})))
         except (KeyError, TypeError, ValueError) as e:
-            raise EvidenceError(f"the catalog of the store {root} is damaged ({type(e).__name__}: {e}); "
-                                "ingest the evidence into a new store") from e
+            raise EvidenceError(f"the catalog of the store {root} is damaged ({type(e).__name__}: "
+                                f"{e}); ingest the evidence into a new store") from e
 
     @property
     def folder(self) -> Path:
@@ -141,7 +142,8 @@ class Store:
             os.replace(tmp, self.root / CATALOG)
         except OSError as e:
             tmp.unlink(missing_ok=True)
-            raise OutputError(f"cannot write the store's catalog in {self.root}: {e.strerror or e}") from e
+            raise OutputError(f"cannot write the store's catalog in {self.root}: "
+                              f"{e.strerror or e}") from e
 
     def sweep(self) -> None:
         """Delete what an interrupted run left: parts the catalog does not name, temporary files.
@@ -406,7 +408,8 @@ def ingest_findings(files: Iterable[Path], root: str | Path) -> IntakeReport:
     return report
 
 
-def ingest_evidence(evidence: str | Path, root: str | Path, progress: bool = False) -> tuple[IntakeReport, IntakeReport]:
+def ingest_evidence(evidence: str | Path, root: str | Path,
+                    progress: bool = False) -> tuple[IntakeReport, IntakeReport]:
     """Every CloudTrail and GuardDuty file under `evidence` the store does not hold yet, converted;
     a store that holds or lies inside the evidence is refused first. Returns both intake reports
     (the CloudTrail one lists the paths skipped under the evidence)."""

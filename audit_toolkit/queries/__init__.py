@@ -246,8 +246,8 @@ def _iso(value: datetime | str | None) -> str | None:
     except OverflowError:  # 0001-01-01 with a positive offset, 9999-12-31 with a negative one
         value = None
     if value is None or not FIRST_YEAR <= value.year <= LAST_YEAR:
-        raise QueryError(f"--since/--until must fall in the years {FIRST_YEAR} to {LAST_YEAR}, got {shown!r}: "
-                         "leave --since or --until out for no bound")
+        raise QueryError(f"--since/--until must fall in the years {FIRST_YEAR} to {LAST_YEAR}, got "
+                         f"{shown!r}: leave --since or --until out for no bound")
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
