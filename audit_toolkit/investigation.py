@@ -25,7 +25,7 @@ from .analysis import findings as tie
 from .analysis.events import in_order
 from .engines.base import Engine
 from .evidence.digest_chain import IntegrityReport
-from .evidence.layout import discover_files, discover_findings
+from .evidence.layout import discover_files, discover_findings, skipped
 from .evidence.reader import IntakeReport
 from .errors import ConfigError
 from .settings import Settings
@@ -60,6 +60,7 @@ class Investigation:
 
         engine = DuckDBEngine()
         intake = engine.load_cloudtrail(discover_files(path), workers=workers, only=only)
+        intake.skipped = skipped(path)
         findings_intake = engine.load_guardduty(discover_findings(path))
         return cls(engine, settings or Settings(), intake, str(path), findings_intake=findings_intake, only=only)
 

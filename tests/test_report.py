@@ -16,6 +16,7 @@ import matplotlib.dates as mdates
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from markdown_it import MarkdownIt
 
 from audit_toolkit import report as rep
 from audit_toolkit.cli import main
@@ -382,3 +383,99 @@ def test_the_report_lists_the_hours_no_valid_digest_covers(tmp_path):
     bad = tables["Evidence not proven AWS-delivered and unaltered"].rows
     assert [(r[0], r[2]) for r in bad][:1] == [("missing_digest", first)]
     assert sorted({r[0] for r in bad}) == ["missing_digest", "not_covered"] and len(bad) == 4
+# Every control and bidi character an output must never carry raw (newlines aside: they are layout).
+RAW = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+SPOOF = "evil\x1b[31mred\u202eabc\u2066x\x07"  # a colour, a right-to-left override, an isolate, BEL
+SPOOF_SHOWN = r"evil\x1b[31mred\u202eabc\u2066x\x07"
+GONE = "gone`<b>x</b>`|.json"  # a file that could not be read, named to break out of a code span
+
+
+@pytest.fixture(scope="module")
+def spoofed(tmp_path_factory) -> tuple[rep.Report, Path]:
+    """A report of one event whose user agent, actor and rule description carry control and bidi
+    characters, with an appendix entry for an unreadable file whose name holds backticks."""
+    from audit_toolkit.evidence.reader import FileReport
+
+    out = tmp_path_factory.mktemp("spoofed")
+    event = hostile_event()
+    event["userAgent"] = SPOOF
+    event["userIdentity"]["arn"] = f"arn:aws:iam::444444444444:user/{SPOOF}"
+    rule = event["requestParameters"]["ipPermissions"]["items"][0]
+    rule["ipRanges"]["items"][0]["description"] = SPOOF
+    (out / "evidence").mkdir()
+    (out / "evidence" / "trail.json").write_text(json.dumps({"Records": [event]}), encoding="utf-8")
+    inv = Investigation.from_evidence(out / "evidence")
+    gone = str(out / "evidence" / GONE)
+    error = f"[Errno 2] No such file or directory: {gone!r}"
+    inv.intake.files.append(FileReport(gone, error=error))
+    return rep.write_report(inv, out / "report"), out
+
+
+def test_control_and_bidi_characters_reach_neither_report_raw(spoofed):
+    report, _ = spoofed
+    html = report.html.read_text(encoding="utf-8")
+    md = report.markdown.read_text(encoding="utf-8")
+    assert RAW.findall(html) == [] and RAW.findall(md) == []
+    assert "".join(parse(html).text).count(SPOOF_SHOWN) >= 3  # user agent, actor, description
+    rendered = MarkdownIt("commonmark").enable("table").render(md)
+    assert "".join(parse(rendered).text).count(SPOOF_SHOWN) >= 3
+
+
+def test_a_backtick_in_a_file_name_stays_inside_its_code_span(spoofed):
+    report, out = spoofed
+    text = report.markdown.read_text(encoding="utf-8")
+    rendered = parse(MarkdownIt("commonmark").enable("table").render(text))
+    assert [t for t, _ in rendered.tags if t == "b"] == []
+    gone = str(out / "evidence" / GONE)
+    assert f"(not read: [Errno 2] No such file or directory: {gone!r})" in rendered.text
+    row = next(line for line in text.splitlines() if "not read" in line)
+    assert row.count(" | ") == 2  # the '|' in the name did not add a cell
+
+
+def one_event(tmp_path: Path) -> Path:
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    records = json.dumps({"Records": [hostile_event()]})
+    (evidence / "trail.json").write_text(records, encoding="utf-8")
+    return evidence
+
+
+def test_report_output_problems_are_one_line_errors_before_any_evidence_is_read(tmp_path,
+                                                                                monkeypatch):
+    evidence = one_event(tmp_path)
+    (tmp_path / "charts-is-a-file" / "charts").parent.mkdir()
+    (tmp_path / "charts-is-a-file" / "charts").write_text("a file")
+    (tmp_path / "a-file").write_text("a file")
+    read = []
+    monkeypatch.setattr(Investigation, "from_evidence", lambda *a, **k: read.append(a))
+
+    def run(out: Path) -> str:
+        result = CliRunner().invoke(main, ["report", "--evidence", str(evidence),
+                                           "--out", str(out)])
+        assert result.exit_code == 1 and result.exception.__class__ is SystemExit, result.output
+        assert result.output.count("\n") == 1 and "Traceback" not in result.output
+        return result.output
+
+    charts_file = tmp_path / "charts-is-a-file" / "charts"
+    under_a_file = tmp_path / "a-file" / "out"
+    assert run(charts_file.parent) == (f"Error: cannot write the report's charts: {charts_file} "
+                                       "exists and is not a folder\n")
+    assert run(under_a_file) == (f"Error: cannot make the report folder {under_a_file}: "
+                                 "Not a directory\n")
+    assert run(evidence / "out").startswith(
+        f"Error: the report folder {evidence / 'out'} is inside the evidence")
+    assert read == [] and sorted(p.name for p in evidence.iterdir()) == ["trail.json"]
+
+
+def test_a_read_only_out_is_a_one_line_error(tmp_path, monkeypatch):
+    evidence = one_event(tmp_path)
+
+    def read_only(path, *args, **kwargs):  # open() on a read-only mount (root ignores chmod)
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("audit_toolkit.paths.open", read_only, raising=False)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["report", "--evidence", str(evidence), "--out", str(out)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.splitlines()[-1].startswith(f"Error: cannot write {out / 'charts'}/")
+    assert result.output.splitlines()[-1].endswith(": Permission denied")

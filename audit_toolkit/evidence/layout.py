@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import os
 import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EvidenceError
+from .manifest import SEAL
 
 # AWSLogs/[o-org/]<account>/CloudTrail/<region>/YYYY/MM/DD/<file>
 _S3_LAYOUT = re.compile(
@@ -109,6 +111,35 @@ def _existing(evidence: str | Path, what: str) -> Path:
 def _files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*")
                   if p.is_file() and p.name.lower().endswith(_EVIDENCE_SUFFIXES) and not p.name.startswith("."))
+
+
+def skipped(evidence: str | Path) -> list[str]:
+    """Every path under an evidence folder that no reader takes, with why ('path: why'), sorted.
+
+    A hidden file, a name without an evidence suffix, a path that is not a regular file, a folder
+    that cannot be listed, a symbolic link to a folder (not followed). Files known not to hold
+    events (digests, collect's manifest and its seal) are expected, and not listed.
+    """
+    root = Path(evidence)
+    if not root.is_dir():
+        return [] if root.is_file() else [f"{root}: not a regular file"]
+    found = []
+
+    def unreadable(error: OSError) -> None:
+        found.append(f"{error.filename}: folder cannot be listed ({error.strerror or error})")
+
+    for folder, folders, names in os.walk(root, onerror=unreadable):
+        found += [f"{Path(folder) / d}: symbolic link to a folder, not followed" for d in folders
+                  if (Path(folder) / d).is_symlink()]
+        for name in names:
+            path = Path(folder) / name
+            if not path.is_file():
+                found.append(f"{path}: not a regular file")
+            elif name.startswith("."):
+                found.append(f"{path}: hidden file (its name starts with '.')")
+            elif not name.lower().endswith(_EVIDENCE_SUFFIXES) and name != SEAL:
+                found.append(f"{path}: not an evidence file name ({', '.join(_EVIDENCE_SUFFIXES)})")
+    return sorted(found)
 
 
 def discover_findings(evidence: str | Path) -> list[Path]:

@@ -71,6 +71,7 @@ class IntakeReport:
 
     files: list[FileReport] = field(default_factory=list)
     duplicates: int = 0  # events whose eventID was already seen (e.g. delivered by two trails)
+    skipped: list[str] = field(default_factory=list)  # 'path: why' never read (layout.skipped)
 
     @property
     def read(self) -> int:
