@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .layout import guardduty_partition_of
-from .reader import FileReport, IntakeReport, _decompress, _reason, read_bytes
+from .reader import FileReport, IntakeReport, _reason, read_text
 
 KNOWN_SCHEMA_VERSIONS = frozenset({"2.0"})
 # Resource types whose details this module reads; others keep the finding's common fields.
@@ -235,7 +235,7 @@ def read_guardduty_file(path: str | Path, data: bytes | None = None) -> tuple[pa
     gc.disable()  # millions of small dicts and no cycles: the cyclic GC would only slow decoding
     try:
         try:
-            documents = _documents(_decompress(read_bytes(path, data, report)), report)
+            documents = _documents(read_text(path, data, report), report)
         except (OSError, EOFError, ValueError, msgspec.DecodeError) as e:
             report.error = _reason(e)
             return GUARDDUTY_SCHEMA.empty_table(), report
