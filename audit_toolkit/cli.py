@@ -92,6 +92,7 @@ def _open(evidence: Path | None, store: Path | None, ports: tuple[int, ...], int
             _ingest(evidence, store)
         inv = Investigation.from_store(store, settings)
     _report_intake(inv)
+    click.get_current_context().call_on_close(lambda: _report_unusable(inv.intake))
     return inv
 
 
@@ -112,6 +113,14 @@ def _report_intake(inv: Investigation) -> None:
     if inv.findings_intake is not None and inv.findings_intake.files:
         click.echo(f"GuardDuty findings: {inv.findings_intake.summary()}", err=True)
         _report_problems(inv.findings_intake)
+
+
+def _report_unusable(intake) -> None:
+    """After the answer: the events the analysis had to leave out, each with its reason."""
+    if intake is not None and intake.unusable:
+        click.echo(f"{len(intake.unusable)} events the analysis could not read:", err=True)
+        for reason in intake.unusable:
+            click.echo(export.visible(f"  {reason}"), err=True)
 
 
 def _report_problems(intake) -> None:

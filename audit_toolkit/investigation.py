@@ -141,6 +141,8 @@ class Investigation:
         """
         events = self.query("sg_changes", **queries.scope(None, until, account, region))
         changes = security_groups.normalize(events)
+        if self.intake is not None:
+            self.intake.set_aside(changes.attrs["rejected"])
         if since is not None:
             start = pd.Timestamp(queries.scope(since)["since"])
             changes = changes[changes["event_time"] >= start].reset_index(drop=True)

@@ -25,13 +25,41 @@ def records(frame: pd.DataFrame) -> list[dict]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
+class Unreadable(ValueError):
+    """A member of an event of a shape the analysis cannot read: the event is reported with this reason."""
+
+
 def json_object(text: Any) -> dict:
     """A JSON object as the queries return it (text, e.g. `requestparameters`), or one already decoded;
-    {} for anything else (null, not JSON, a list)."""
+    {} for anything else (null, not JSON, a list, nested deeper than Python follows)."""
     if isinstance(text, dict):
         return text
     try:
         value = json.loads(text) if isinstance(text, str) else None
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def strict_object(text: Any, what: str) -> dict:
+    """A JSON object member, {} for null or absent; Unreadable for anything else."""
+    if text is None:
+        return {}
+    try:
+        value = text if isinstance(text, dict) else json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        raise Unreadable(f"{what} is not JSON that Python can read") from None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Unreadable(f"{what} is {_kind(value)}, not an object")
+    return value
+
+
+def _kind(value: Any) -> str:
+    """The JSON type of a decoded value, for a reason: 'a string', 'a number', ..."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {str: "a string", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)

@@ -79,6 +79,12 @@ class IntakeReport:
 
     files: list[FileReport] = field(default_factory=list)
     duplicates: int = 0  # events whose eventID was already seen (e.g. delivered by two trails)
+    # Events read, but with a member the analysis cannot read: 'event <id> (<name> at <time>): reason'.
+    unusable: list[str] = field(default_factory=list)
+
+    def set_aside(self, reasons: list[str]) -> None:
+        """Record events an analysis left out, each once however often the analysis runs."""
+        self.unusable.extend(r for r in reasons if r not in self.unusable)
 
     @property
     def read(self) -> int:
@@ -101,9 +107,10 @@ class IntakeReport:
         return [f for f in self.files if f.error or f.rejected or f.warnings]
 
     def summary(self) -> str:
+        unusable = f", {len(self.unusable)} events the analysis could not read" if self.unusable else ""
         return (
             f"{len(self.files)} files, {self.read} events read, {self.used} used, {self.rejected} rejected, "
-            f"{len(self.bad_files)} unreadable files, {self.duplicates} duplicate events counted once"
+            f"{len(self.bad_files)} unreadable files, {self.duplicates} duplicate events counted once{unusable}"
         )
 
 
