@@ -9,14 +9,19 @@ import pandas as pd
 
 
 def in_order(events: pd.DataFrame) -> pd.DataFrame:
-    """Each event once (the same eventID delivered by two trails counts once), ordered by time.
+    """Each event once (the same record delivered by two trails counts once), ordered by time.
 
-    `eventtime` becomes a UTC timestamp; ties keep the event id order, so results are stable.
+    Two records with one eventID and different content are both evidence (a forged or corrupted
+    record is a finding in itself): both are kept. `eventtime` becomes a UTC timestamp; ties keep
+    the event id order, so results are stable.
     """
     events = events.copy()
     events["eventtime"] = pd.to_datetime(events["eventtime"], utc=True, format="ISO8601")
-    with_id = events[events["eventid"].notna()].drop_duplicates("eventid")
-    events = pd.concat([with_id, events[events["eventid"].isna()]])
+    repeated = events["eventid"].notna() & events["eventid"].duplicated(keep=False)
+    if repeated.any():
+        content = [json.dumps(r, sort_keys=True, default=str) for r in records(events[repeated])]
+        again = pd.Series(content, index=events.index[repeated]).duplicated()
+        events = events.drop(index=again.index[again])
     return events.sort_values(["eventtime", "eventid"], kind="stable", ignore_index=True)
 
 

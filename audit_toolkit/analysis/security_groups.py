@@ -294,10 +294,13 @@ def normalize(events: pd.DataFrame) -> pd.DataFrame:
         return _with_rejected(pd.DataFrame(columns=CHANGE_COLUMNS), [])
     events = in_order(events)
     events = with_actors(events)
-    known: dict[str, Rule] = {}  # rule id -> rule, learnt from responses and modifies as time goes
+    # rule id -> rule, learnt from responses and modifies as time goes, in each account and region
+    # apart: a record placed in another account cannot redefine what a revoke by id there removed.
+    known_in: dict[tuple, dict[str, Rule]] = {}
     rows, rejected = [], []
     for e in records(events):
         action, direction = _ACTIONS[e["eventname"]]
+        known = known_in.setdefault((e["account"], e["region"]), {})
         try:
             changes = list(_rules_of(e, known))
         except Unreadable as reason:

@@ -79,6 +79,8 @@ class IntakeReport:
 
     files: list[FileReport] = field(default_factory=list)
     duplicates: int = 0  # events whose eventID was already seen (e.g. delivered by two trails)
+    # eventIDs held by records of different content: both kept, each such pair a finding in itself.
+    conflicts: list[str] = field(default_factory=list)
     # Events read, but with a member the analysis cannot read: 'event <id> (<name> at <time>): reason'.
     unusable: list[str] = field(default_factory=list)
 
@@ -107,10 +109,12 @@ class IntakeReport:
         return [f for f in self.files if f.error or f.rejected or f.warnings]
 
     def summary(self) -> str:
+        conflicts = f", {len(self.conflicts)} eventIDs held by different records (all kept)" if self.conflicts else ""
         unusable = f", {len(self.unusable)} events the analysis could not read" if self.unusable else ""
         return (
             f"{len(self.files)} files, {self.read} events read, {self.used} used, {self.rejected} rejected, "
-            f"{len(self.bad_files)} unreadable files, {self.duplicates} duplicate events counted once{unusable}"
+            f"{len(self.bad_files)} unreadable files, {self.duplicates} duplicate events counted once"
+            f"{conflicts}{unusable}"
         )
 
 

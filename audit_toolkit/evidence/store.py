@@ -60,8 +60,9 @@ class Store:
     root: Path
     parts: list[str] = field(default_factory=list)  # file names under root/cloudtrail, in order
     sources: dict[str, dict] = field(default_factory=dict)  # absolute path -> size, sha256, part, report
-    duplicates: int = 0  # events left out because the store already held their eventID
+    duplicates: int = 0  # events left out because the store already held them (same eventID and content)
     findings: dict[str, dict] = field(default_factory=dict)  # findings files: absolute path -> size, sha256, report
+    conflicts: list[str] = field(default_factory=list)  # eventIDs held by records of different content
 
     @classmethod
     def open(cls, root: str | Path, create: bool = False) -> "Store":
@@ -78,7 +79,8 @@ class Store:
             raise EvidenceError(f"the catalog of the store {root} cannot be read: {e}") from e
         if data.get("version") != FORMAT_VERSION:
             raise EvidenceError(f"the store {root} has format {data.get('version')!r}; this toolkit reads {FORMAT_VERSION}")
-        return cls(root, data["parts"], data["sources"], data["duplicates"], data.get("findings", {}))
+        return cls(root, data["parts"], data["sources"], data["duplicates"], data.get("findings", {}),
+                   data.get("conflicts", []))
 
     @property
     def folder(self) -> Path:
@@ -93,7 +95,8 @@ class Store:
 
     def intake(self) -> IntakeReport:
         """The intake report of every source file the store holds, as it was when it was converted."""
-        return IntakeReport(files=[_file_report(s) for s in self.sources.values()], duplicates=self.duplicates)
+        return IntakeReport(files=[_file_report(s) for s in self.sources.values()], duplicates=self.duplicates,
+                            conflicts=list(self.conflicts))
 
     def findings_intake(self) -> IntakeReport:
         """The intake report of every GuardDuty findings file the store holds."""
@@ -107,7 +110,7 @@ class Store:
         """Replace the catalog atomically: until this returns, the store is what it was."""
         self.root.mkdir(parents=True, exist_ok=True)
         data = {"version": FORMAT_VERSION, "parts": self.parts, "sources": self.sources, "duplicates": self.duplicates,
-                "findings": self.findings}
+                "findings": self.findings, "conflicts": self.conflicts}
         tmp = self.root / f".{CATALOG}.{uuid.uuid4().hex}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(data, f)
@@ -233,36 +236,68 @@ def _rounds(tasks: list[_Task], round_bytes: int) -> Iterator[list[_Task]]:
         yield batch
 
 
-def _drop_duplicates(store: Store, new_parts: list[str]) -> int:
-    """Take out of the new parts every event whose eventID the store, or an earlier new event, holds.
+_JSON_TEXT = ("requestparameters", "responseelements", "additionaleventdata", "serviceeventdetails")
 
-    Events without an eventID cannot be matched and are all kept. Returns how many were taken out.
+
+def _canonical(row: dict) -> dict[str, str]:
+    """A record's content, column by column, whatever the order of the keys in its JSON members (the
+    row's own columns are in the schema's order): two deliveries of one event are equal in this."""
+    content = {}
+    for name, value in row.items():
+        if name in _JSON_TEXT and value is not None:
+            try:
+                value = json.loads(value)
+            except (ValueError, RecursionError):
+                pass  # compared as the text it is
+        content[name] = json.dumps(value, sort_keys=True, default=str)
+    return content
+
+
+def _drop_duplicates(store: Store, new_parts: list[str]) -> tuple[int, list[str]]:
+    """Take out of the new parts every event that the store, or an earlier new event, holds already:
+    the same eventID and the same content (key order aside), e.g. delivered by two trails.
+
+    Two records with one eventID and different content are both evidence: both are kept, and the
+    eventID is returned among the conflicts. Events without an eventID cannot be matched and are all
+    kept. Returns how many events were taken out, and the conflicts.
     """
     if not new_parts:
-        return 0
+        return 0, []
     new = [str(store.folder / p) for p in new_parts]
     old = [str(p) for p in store.part_paths()]
     con = duckdb.connect()
     con.execute("SET memory_limit = '512MB'")
     con.execute("SET preserve_insertion_order = true")
-    scan = "SELECT eventid, filename, file_row_number AS rownum FROM read_parquet($new, filename = true, file_row_number = true) WHERE eventid IS NOT NULL"
+    columns = ", ".join(CLOUDTRAIL_SCHEMA.names)
+    scan = ("SELECT eventid, filename, file_row_number AS rownum, md5(CAST(struct_pack({c}) AS VARCHAR)) AS content, "
+            "{old} AS old FROM read_parquet({parts}, filename = true, file_row_number = true) WHERE eventid IS NOT NULL")
+    rows = scan.format(c=columns, old="false", parts="$new")
     params: dict = {"new": new}
-    repeated = f"SELECT eventid FROM ({scan}) GROUP BY eventid HAVING count(*) > 1"
+    repeated = f"SELECT eventid FROM ({rows}) GROUP BY eventid HAVING count(*) > 1"
     if old:
         params["old"] = old
         repeated += " UNION SELECT eventid FROM read_parquet($old) WHERE eventid IN (SELECT eventid FROM read_parquet($new))"
+        rows += " UNION ALL " + scan.format(c=columns, old="true", parts="$old")
     con.execute(f"CREATE TEMP TABLE repeated AS {repeated}", params)
     if not con.execute("SELECT count(*) FROM repeated").fetchone()[0]:
-        return 0
-    # Among repeated ids, keep the first new event unless the store already holds one.
-    in_store = " OR eventid IN (SELECT eventid FROM read_parquet($old))" if old else ""
-    drop = con.execute(
-        f"""SELECT filename, rownum FROM (
-                SELECT *, row_number() OVER (PARTITION BY eventid ORDER BY filename, rownum) AS k
-                FROM ({scan}) WHERE eventid IN (SELECT eventid FROM repeated)
-            ) WHERE k > 1{in_store}""",
-        params,
-    ).fetchall()
+        return 0, []
+    con.execute(f"CREATE TEMP TABLE copies AS SELECT * FROM ({rows}) WHERE eventid IN (SELECT eventid FROM repeated)",
+                params)
+    # The store's events first, then the new ones in order: the first of each content is kept.
+    drop = con.execute("""SELECT filename, rownum FROM (
+            SELECT *, row_number() OVER (PARTITION BY eventid, content ORDER BY old DESC, filename, rownum) AS k
+            FROM copies) WHERE k > 1 AND NOT old""").fetchall()
+    differing = con.execute("""SELECT eventid, list((filename, rownum, old) ORDER BY old DESC, filename, rownum)
+            FROM (SELECT DISTINCT ON (eventid, content) * FROM copies ORDER BY eventid, content, old DESC, filename, rownum)
+            GROUP BY eventid HAVING count(*) > 1 ORDER BY eventid""").fetchall()
+    conflicts = []
+    for eventid, copies in differing:  # different bytes: the same content still if only key order differs
+        drop_here, contents = _same_content(con, [tuple(c) for c in copies])
+        drop += drop_here
+        if len(contents) > 1:
+            differ = sorted({k for c in contents[1:] for k in c if c[k] != contents[0][k]})
+            conflicts.append(f"eventID {eventid} is held by {len(contents)} records that differ in "
+                             f"{', '.join(differ)} ({contents[0]['eventname']} at {contents[0]['eventtime']})")
     by_part: dict[str, list[int]] = {}
     for filename, row in drop:
         by_part.setdefault(filename, []).append(row)
@@ -276,7 +311,24 @@ def _drop_duplicates(store: Store, new_parts: list[str]) -> int:
         )
         os.replace(tmp, filename)
     con.close()
-    return len(drop)
+    return len(drop), conflicts
+
+
+def _same_content(con, copies: list[tuple[str, int, bool]]) -> tuple[list[tuple[str, int]], list[dict]]:
+    """Of a few records with one eventID and different bytes: the new ones equal to an earlier one
+    when the keys of their JSON members are sorted (to drop), and the different contents."""
+    contents: list[dict] = []
+    drop = []
+    for filename, rownum, is_old in copies:
+        row = con.execute("SELECT * EXCLUDE (file_row_number) FROM read_parquet($f, file_row_number = true) "
+                          "WHERE file_row_number = $n", {"f": filename, "n": rownum}).fetch_df()
+        record = row.astype(object).where(row.notna(), None).to_dict("records")[0]
+        content = _canonical(record)
+        if content in contents and not is_old:
+            drop.append((filename, rownum))
+        elif content not in contents:
+            contents.append(content)
+    return drop, [{k: json.loads(v) for k, v in c.items()} for c in contents]
 
 
 def ingest(
@@ -319,9 +371,11 @@ def ingest(
                     report.files.append(FileReport(**source["report"]))
                 bar.update(len(task.paths))
                 bar.set_postfix(events=f"{report.used:,}", refresh=False)
-            dropped = _drop_duplicates(store, new_parts)
+            dropped, conflicts = _drop_duplicates(store, new_parts)
             report.duplicates += dropped
             store.duplicates += dropped
+            report.conflicts += conflicts
+            store.conflicts += conflicts
             store.parts.extend(new_parts)
             store.sources.update(sources)
             store.commit()
