@@ -100,8 +100,9 @@ def _ingest(evidence: Path, store: Path):
     from .evidence.layout import discover_files, discover_findings
     from .evidence.store import ingest, ingest_findings
 
-    report = ingest(discover_files(evidence), store, progress=sys.stderr.isatty())
-    ingest_findings(discover_findings(evidence), store)
+    limit = Settings.load().max_file_bytes
+    report = ingest(discover_files(evidence), store, progress=sys.stderr.isatty(), max_file_bytes=limit)
+    ingest_findings(discover_findings(evidence), store, max_file_bytes=limit)
     return report
 
 

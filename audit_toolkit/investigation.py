@@ -57,9 +57,11 @@ class Investigation:
         from .engines.duckdb import DuckDBEngine
 
         engine = DuckDBEngine()
-        intake = engine.load_cloudtrail(discover_files(path), workers=workers, only=only)
-        findings_intake = engine.load_guardduty(discover_findings(path))
-        return cls(engine, settings or Settings(), intake, str(path), findings_intake=findings_intake, only=only)
+        settings = settings or Settings()
+        limit = settings.max_file_bytes
+        intake = engine.load_cloudtrail(discover_files(path), workers=workers, only=only, max_file_bytes=limit)
+        findings_intake = engine.load_guardduty(discover_findings(path), max_file_bytes=limit)
+        return cls(engine, settings, intake, str(path), findings_intake=findings_intake, only=only)
 
     @classmethod
     def from_guardduty_api(cls, settings: Settings | None = None, **fetch: Any) -> "Investigation":

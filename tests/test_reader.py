@@ -8,12 +8,15 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from audit_toolkit.cli import main
 from audit_toolkit.errors import EvidenceError
 from audit_toolkit.evidence.layout import PathPartition, discover_files, partition_of
 from audit_toolkit.evidence.reader import read_cloudtrail_file
 from audit_toolkit.evidence.schema import SPINE_COLUMNS
 from audit_toolkit.investigation import Investigation
+from audit_toolkit.settings import Settings
 from util import event, records_file, write
 
 
@@ -310,3 +313,15 @@ def test_a_file_over_the_size_limit_is_rejected_unread_and_the_rest_goes_on(tmp_
     assert report.sha256 == hashlib.sha256(plain.read_bytes()).hexdigest()
     batch, report = read_cloudtrail_file(good, max_bytes=limit)
     assert (report.error, batch.num_rows) == (None, 1)
+
+
+def test_the_size_limit_is_a_setting_the_investigation_and_the_cli_apply(tmp_path, monkeypatch):
+    records_file(tmp_path / "ev", "good.json.gz", [event(1)])
+    write(tmp_path / "ev" / "big.json", json.dumps({"Records": [event(i) for i in range(2, 40)]}).encode())
+    inv = Investigation.from_evidence(tmp_path / "ev", Settings(max_file_bytes=4096))
+    big = next(f for f in inv.intake.files if f.path.endswith("big.json"))
+    assert big.error.startswith("the file is ") and big.error.endswith("bytes, over the limit of 4,096")
+    assert inv.span()["events"] == 1
+    monkeypatch.setenv("AUDIT_TOOLKIT_MAX_FILE_BYTES", "4096")
+    result = CliRunner().invoke(main, ["sg-changes", "--evidence", str(tmp_path / "ev")])
+    assert result.exit_code == 0 and "over the limit of 4,096" in result.stderr

@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .layout import guardduty_partition_of
-from .reader import FileReport, IntakeReport, _reason, read_text
+from .reader import MAX_FILE_BYTES, FileReport, IntakeReport, _reason, read_text
 
 KNOWN_SCHEMA_VERSIONS = frozenset({"2.0"})
 # Resource types whose details this module reads; others keep the finding's common fields.
@@ -228,14 +228,16 @@ def _row(finding: Any, index: int, report: FileReport, part) -> dict | None:
     return row
 
 
-def read_guardduty_file(path: str | Path, data: bytes | None = None) -> tuple[pa.Table, FileReport]:
-    """One file's findings as rows of the `guardduty` table, and what could not be used and why."""
+def read_guardduty_file(path: str | Path, data: bytes | None = None,
+                        max_bytes: int = MAX_FILE_BYTES) -> tuple[pa.Table, FileReport]:
+    """One file's findings as rows of the `guardduty` table, and what could not be used and why;
+    a file whose text is over `max_bytes` is rejected whole, with its reason."""
     report = FileReport(path=str(path))
     enabled = gc.isenabled()
     gc.disable()  # millions of small dicts and no cycles: the cyclic GC would only slow decoding
     try:
         try:
-            documents = _documents(read_text(path, data, report), report)
+            documents = _documents(read_text(path, data, report, max_bytes), report)
         except (OSError, EOFError, ValueError, msgspec.DecodeError) as e:
             report.error = _reason(e)
             return GUARDDUTY_SCHEMA.empty_table(), report
@@ -266,12 +268,12 @@ def unique_findings(table: pa.Table) -> tuple[pa.Table, int]:
     return (table.filter(pa.array(keep, pa.bool_())) if dropped else table), dropped
 
 
-def read_guardduty(paths: Iterable[str | Path]) -> tuple[pa.Table, IntakeReport]:
+def read_guardduty(paths: Iterable[str | Path], max_bytes: int = MAX_FILE_BYTES) -> tuple[pa.Table, IntakeReport]:
     """Every file's findings in one table; a finding delivered twice (same id and updatedAt) is held once."""
     intake = IntakeReport()
     tables = []
     for path in paths:
-        table, report = read_guardduty_file(path)
+        table, report = read_guardduty_file(path, max_bytes=max_bytes)
         intake.files.append(report)
         tables.append(table)
     table, intake.duplicates = unique_findings(pa.concat_tables(tables) if tables else GUARDDUTY_SCHEMA.empty_table())

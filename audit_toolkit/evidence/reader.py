@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from isal import igzip, igzip_lib
 
+from ..settings import Settings
 from .layout import PathPartition, partition_of
 from .schema import (
     CLOUDTRAIL_SCHEMA,
@@ -38,9 +39,7 @@ from .schema import (
 )
 
 MAX_REASONS_PER_FILE = 20  # keep a report readable when a whole file is garbage
-# A file whose text is larger than this is rejected unread. CloudTrail delivers a file about every
-# five minutes per account and region, a few MB of text at most; a single 200 MB record still fits.
-MAX_FILE_BYTES = 512 << 20
+MAX_FILE_BYTES = Settings.max_file_bytes  # the default: a file whose text is larger is rejected
 # CloudTrail was launched on 2013-11-13: an event time before it is not a real event's. An event time
 # more than a day after the evidence is read (a clock may run ahead, not a day) is not real either.
 EARLIEST_EVENT = "2013-11-13T00:00:00Z"

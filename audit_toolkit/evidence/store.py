@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import EvidenceError
-from .reader import FileReport, IntakeReport, read_cloudtrail_file
+from .reader import MAX_FILE_BYTES, FileReport, IntakeReport, read_cloudtrail_file
 from .schema import CLOUDTRAIL_SCHEMA
 
 CATALOG = "catalog.json"
@@ -138,6 +138,7 @@ class _Task:
     compression: str
     only: frozenset[str] | None = None  # reader.read_cloudtrail_file's `only`
     cluster: bool = False  # sort the part by CLUSTER_BY (a kept store) or write it as read (a scan)
+    max_bytes: int = MAX_FILE_BYTES  # reader.read_cloudtrail_file's `max_bytes`
 
 
 def _convert(task: _Task) -> tuple[str | None, int, list[dict]]:
@@ -173,7 +174,7 @@ def _read_task(task: _Task, sources: list[dict]) -> Iterator[pa.Table]:
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
     for path in task.paths:
-        batch, report = read_cloudtrail_file(path, only=task.only)
+        batch, report = read_cloudtrail_file(path, only=task.only, max_bytes=task.max_bytes)
         sources.append({"size": report.size, "sha256": report.sha256, "report": asdict(report)})
         pending.append(batch)
         pending_rows += batch.num_rows
@@ -184,7 +185,7 @@ def _read_task(task: _Task, sources: list[dict]) -> Iterator[pa.Table]:
 
 
 def _tasks(paths: list[Path], folder: Path, compression: str, task_bytes: int, workers: int,
-           only: frozenset[str] | None, cluster: bool) -> list[_Task]:
+           only: frozenset[str] | None, cluster: bool, max_bytes: int) -> list[_Task]:
     # Small evidence is still cut into a few tasks per worker, so that every core has work.
     task_bytes = max(1, min(task_bytes, sum(p.stat().st_size for p in paths) // (4 * workers)))
     run = time.strftime("%Y%m%dT%H%M%S") + f"-{uuid.uuid4().hex[:6]}"  # part names sort in ingest order
@@ -195,7 +196,8 @@ def _tasks(paths: list[Path], folder: Path, compression: str, task_bytes: int, w
         chunk.append(str(path))
         size += path.stat().st_size
         if size >= task_bytes or path == paths[-1]:
-            tasks.append(_Task(chunk, str(folder / f"part-{run}-{len(tasks):06d}.parquet"), compression, only, cluster))
+            tasks.append(_Task(chunk, str(folder / f"part-{run}-{len(tasks):06d}.parquet"), compression, only, cluster,
+                               max_bytes))
             chunk, size = [], 0
     return tasks
 
@@ -342,12 +344,14 @@ def ingest(
     on_round: Callable[[Store], None] | None = None,
     only: frozenset[str] | None = None,
     cluster: bool = True,
+    max_file_bytes: int = MAX_FILE_BYTES,
 ) -> IntakeReport:
     """Convert the files the store does not hold yet; returns the intake report of those files.
 
     A file the store holds (same path, same size) is skipped. `on_round` is called after each commit.
     `only` and `cluster=False` are for the scratch store of a scan (engines.duckdb), read once or
     twice: a store kept for many questions holds every event whole, its parts sorted (CLUSTER_BY).
+    A file whose text is over `max_file_bytes` is rejected with its reason (Settings.max_file_bytes).
     """
     _keep_freed_memory()
     store = Store.open(root, create=True)
@@ -359,7 +363,7 @@ def ingest(
     report = IntakeReport()
     bar = _bar(len(todo), progress)
     try:
-        tasks = _tasks(todo, store.folder, compression, task_bytes, workers, only, cluster)
+        tasks = _tasks(todo, store.folder, compression, task_bytes, workers, only, cluster, max_file_bytes)
         for round_tasks in _rounds(tasks, round_bytes):
             new_parts: list[str] = []
             sources: dict[str, dict] = {}
@@ -394,7 +398,7 @@ def _bar(total: int, enabled: bool):
     return tqdm(total=total, unit="file", desc="ingest", disable=not enabled, file=sys.stderr, dynamic_ncols=True)
 
 
-def ingest_findings(files: Iterable[Path], root: str | Path) -> IntakeReport:
+def ingest_findings(files: Iterable[Path], root: str | Path, max_file_bytes: int = MAX_FILE_BYTES) -> IntakeReport:
     """Add the GuardDuty findings files the store does not hold yet to STORE/guardduty/findings.parquet.
 
     The table is written under a temporary name and renamed before the catalog names the files, so
@@ -411,7 +415,7 @@ def ingest_findings(files: Iterable[Path], root: str | Path) -> IntakeReport:
     target = store.root / FINDINGS
     tables = [pq.read_table(target)] if target.exists() else []
     for path in todo:
-        table, file_report = read_guardduty_file(path)
+        table, file_report = read_guardduty_file(path, max_bytes=max_file_bytes)
         tables.append(table)
         report.files.append(file_report)
         store.findings[str(Path(path).resolve())] = {"size": file_report.size, "sha256": file_report.sha256,
