@@ -101,7 +101,8 @@ def _ingest(evidence: Path, store: Path):
     from .evidence.store import ingest, ingest_findings
 
     limit = Settings.load().max_file_bytes
-    report = ingest(discover_files(evidence), store, progress=sys.stderr.isatty(), max_file_bytes=limit)
+    report = ingest(discover_files(evidence), store, progress=sys.stderr.isatty(),
+                    max_file_bytes=limit)
     ingest_findings(discover_findings(evidence), store, max_file_bytes=limit)
     return report
 

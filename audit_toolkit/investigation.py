@@ -59,7 +59,8 @@ class Investigation:
         engine = DuckDBEngine()
         settings = settings or Settings()
         limit = settings.max_file_bytes
-        intake = engine.load_cloudtrail(discover_files(path), workers=workers, only=only, max_file_bytes=limit)
+        intake = engine.load_cloudtrail(discover_files(path), workers=workers, only=only,
+                                        max_file_bytes=limit)
         findings_intake = engine.load_guardduty(discover_findings(path), max_file_bytes=limit)
         return cls(engine, settings, intake, str(path), findings_intake=findings_intake, only=only)
 

@@ -27,7 +27,8 @@ def _size(text: str) -> int:
     try:
         return int(text)
     except ValueError as e:
-        raise ConfigError(f"AUDIT_TOOLKIT_MAX_FILE_BYTES must be a number of bytes, got {text!r}") from e
+        message = f"AUDIT_TOOLKIT_MAX_FILE_BYTES must be a number of bytes, got {text!r}"
+        raise ConfigError(message) from e
 
 
 def _is_int(value) -> bool:
@@ -44,8 +45,8 @@ class Settings:
     language: str = "ja"
     # Buckets that receive CloudTrail logs, beside those named by CreateTrail/UpdateTrail in the evidence.
     trail_buckets: tuple[str, ...] = ()
-    # An evidence file whose text (inflated) is larger is rejected unread. CloudTrail delivers a file
-    # about every five minutes per account and region, a few MB of text; one 200 MB record still fits.
+    # An evidence file whose text (inflated) is larger is rejected unread. CloudTrail delivers a
+    # file about every five minutes per account and region, a few MB of text; a 200 MB record fits.
     max_file_bytes: int = 512 << 20
 
     def __post_init__(self) -> None:
@@ -55,7 +56,8 @@ class Settings:
         if not (_is_int(self.internet_prefix_len) and 0 <= self.internet_prefix_len <= 128):
             raise ConfigError(f"internet prefix length must be 0..128, got {self.internet_prefix_len}")
         if not (_is_int(self.max_file_bytes) and self.max_file_bytes > 0):
-            raise ConfigError(f"the file size limit must be a positive number of bytes, got {self.max_file_bytes}")
+            raise ConfigError("the file size limit must be a positive number of bytes, "
+                              f"got {self.max_file_bytes}")
         try:
             ZoneInfo(self.display_tz)
         except (ZoneInfoNotFoundError, ValueError, TypeError):

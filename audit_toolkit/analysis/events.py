@@ -31,7 +31,7 @@ def records(frame: pd.DataFrame) -> list[dict]:
 
 
 class Unreadable(ValueError):
-    """A member of an event of a shape the analysis cannot read: the event is reported with this reason."""
+    """A member of an event of a shape the analysis cannot read: the event is reported with it."""
 
 
 def json_object(text: Any) -> dict:
@@ -67,4 +67,5 @@ def _kind(value: Any) -> str:
         return "a boolean"
     if isinstance(value, (int, float)):
         return "a number"
-    return {str: "a string", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+    names = {str: "a string", list: "a list", dict: "an object"}
+    return names.get(type(value), type(value).__name__)

@@ -59,7 +59,8 @@ def _assignments(row: dict, eni_owner: dict) -> Iterator[tuple[str | None, str |
             interfaces = _items(instance.get("networkInterfaceSet"))
             for eni in interfaces:
                 if _name(eni.get("networkInterfaceId")):
-                    eni_owner[(row["account"], row["region"], eni["networkInterfaceId"])] = _name(instance.get("instanceId"))
+                    owner = (row["account"], row["region"], eni["networkInterfaceId"])
+                    eni_owner[owner] = _name(instance.get("instanceId"))
             if interfaces:
                 for eni in interfaces:
                     yield (_name(instance.get("instanceId")), _name(eni.get("networkInterfaceId")),

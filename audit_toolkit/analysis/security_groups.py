@@ -129,7 +129,8 @@ def _permission_rules(p: dict) -> list[Rule]:
     base = dict(protocol=proto, from_port=_port(_get(p, "fromPort"), "fromPort"),
                 to_port=_port(_get(p, "toPort"), "toPort"))
     rules = []
-    for list_name, key, kind in (("ipRanges", "cidrIp", "cidr_ipv4"), ("ipv6Ranges", "cidrIpv6", "cidr_ipv6"),
+    for list_name, key, kind in (("ipRanges", "cidrIp", "cidr_ipv4"),
+                                 ("ipv6Ranges", "cidrIpv6", "cidr_ipv6"),
                                  ("groups", "groupId", "security_group"),
                                  ("prefixListIds", "prefixListId", "prefix_list")):
         for r in _items(_get(p, list_name), list_name):
@@ -165,7 +166,8 @@ def _response_rules(resp: dict, name: str) -> list[Rule]:
     rules = []
     for r in _items(resp.get(name), name):
         # A created rule names its peer group in referencedGroupInfo, a revoked one in referencedGroupId.
-        group = (_text(_object(r.get("referencedGroupInfo"), "referencedGroupInfo").get("groupId"), "groupId")
+        info = _object(r.get("referencedGroupInfo"), "referencedGroupInfo")
+        group = (_text(info.get("groupId"), "groupId")
                  or _text(r.get("referencedGroupId"), "referencedGroupId"))
         for key, kind in (("cidrIpv4", "cidr_ipv4"), ("cidrIpv6", "cidr_ipv6"), ("prefixListId", "prefix_list")):
             if _text(r.get(key), key):
@@ -190,10 +192,12 @@ def _response_rules(resp: dict, name: str) -> list[Rule]:
 
 
 def _modify_rules(req: dict) -> tuple[str | None, list[Rule]]:
-    body = _object(_get(req, "ModifySecurityGroupRulesRequest") or req, "ModifySecurityGroupRulesRequest")
+    name = "ModifySecurityGroupRulesRequest"
+    body = _object(_get(req, name) or req, name)
     group = _text(_get(body, "GroupId"), "GroupId")
     rules = []
-    for update in _items(_get(body, "SecurityGroupRule", "SecurityGroupRules"), "SecurityGroupRule"):
+    updates = _get(body, "SecurityGroupRule", "SecurityGroupRules")
+    for update in _items(updates, "SecurityGroupRule"):
         spec = _object(_get(update, "SecurityGroupRule"), "SecurityGroupRule")
         peer, peer_type = None, None
         for key, kind in (("CidrIpv4", "cidr_ipv4"), ("CidrIpv6", "cidr_ipv6"), ("PrefixListId", "prefix_list"), ("ReferencedGroupId", "security_group")):
@@ -219,7 +223,8 @@ def _rules_of(event: dict, known: dict[str, Rule]) -> Iterator[tuple[str | None,
     action, _ = _ACTIONS[event["eventname"]]
     req = strict_object(event.get("requestparameters"), "requestParameters")
     resp = strict_object(event.get("responseelements"), "responseElements")
-    group_id, group_name = _text(req.get("groupId"), "groupId"), _text(req.get("groupName"), "groupName")
+    group_id = _text(req.get("groupId"), "groupId")
+    group_name = _text(req.get("groupName"), "groupName")
     if action == "create_group":
         description = _text(req.get("groupDescription"), "groupDescription")
         yield _text(resp.get("groupId"), "groupId"), group_name, Rule(description=description)
@@ -304,7 +309,8 @@ def normalize(events: pd.DataFrame) -> pd.DataFrame:
         try:
             changes = list(_rules_of(e, known))
         except Unreadable as reason:
-            rejected.append(f"event {e['eventid']} ({e['eventname']} at {e['eventtime']:%Y-%m-%dT%H:%M:%SZ}): {reason}")
+            when = f"{e['eventtime']:%Y-%m-%dT%H:%M:%SZ}"
+            rejected.append(f"event {e['eventid']} ({e['eventname']} at {when}): {reason}")
             continue
         for group_id, group_name, rule in changes:
             if action == "modify" and rule.rule_id in known:

@@ -46,7 +46,8 @@ class DuckDBEngine:
         self.version = duckdb.__version__
 
     def load_cloudtrail(self, paths: Iterable[Path], workers: int | None = None, progress: bool = False,
-                        only: frozenset[str] | None = None, max_file_bytes: int = MAX_FILE_BYTES) -> IntakeReport:
+                        only: frozenset[str] | None = None,
+                        max_file_bytes: int = MAX_FILE_BYTES) -> IntakeReport:
         """Scan raw CloudTrail files into the `cloudtrail` view; what could not be used is in the report.
 
         Workers convert the files to Parquet parts in a temporary store (deleted on close), so memory
@@ -80,7 +81,8 @@ class DuckDBEngine:
             source = "_cloudtrail_empty"
         self.con.execute(f"CREATE OR REPLACE VIEW {TABLE} AS SELECT * FROM {source}")
 
-    def load_guardduty(self, paths: Iterable[Path], max_file_bytes: int = MAX_FILE_BYTES) -> IntakeReport:
+    def load_guardduty(self, paths: Iterable[Path],
+                       max_file_bytes: int = MAX_FILE_BYTES) -> IntakeReport:
         """Read GuardDuty findings files into the `guardduty` table (shaped like Athena's); report the rest."""
         from ..evidence.guardduty import read_guardduty
 

@@ -268,7 +268,8 @@ def unique_findings(table: pa.Table) -> tuple[pa.Table, int]:
     return (table.filter(pa.array(keep, pa.bool_())) if dropped else table), dropped
 
 
-def read_guardduty(paths: Iterable[str | Path], max_bytes: int = MAX_FILE_BYTES) -> tuple[pa.Table, IntakeReport]:
+def read_guardduty(paths: Iterable[str | Path],
+                   max_bytes: int = MAX_FILE_BYTES) -> tuple[pa.Table, IntakeReport]:
     """Every file's findings in one table; a finding delivered twice (same id and updatedAt) is held once."""
     intake = IntakeReport()
     tables = []
@@ -328,7 +329,8 @@ def _action(service: dict) -> dict:
         local = _port(detail.get("localPortDetails"))
         out.update(_remote(_obj(detail.get("remoteIpDetails"))), remote_port=_port(detail.get("remotePortDetails")),
                    local_port=local, local_ports=None if local is None else str(local),
-                   protocol=_text(detail.get("protocol")), direction=_text(detail.get("connectionDirection")),
+                   protocol=_text(detail.get("protocol")),
+                   direction=_text(detail.get("connectionDirection")),
                    blocked=_flag(detail.get("blocked")))
     elif "portProbeAction" in action:
         detail = _obj(action["portProbeAction"])
@@ -336,12 +338,14 @@ def _action(service: dict) -> dict:
         first = probes[0] if probes else {}
         ports = [p for p in (_port(probe.get("localPortDetails")) for probe in probes) if p is not None]
         out.update(_remote(_obj(first.get("remoteIpDetails"))), local_port=ports[0] if ports else None,
-                   local_ports=_join(sorted(set(ports))), direction="INBOUND", blocked=_flag(detail.get("blocked")))
+                   local_ports=_join(sorted(set(ports))), direction="INBOUND",
+                   blocked=_flag(detail.get("blocked")))
     else:
         for kind in ("awsApiCallAction", "kubernetesApiCallAction", "rdsLoginAttemptAction", "dnsRequestAction"):
             if kind in action:
                 detail = _obj(action[kind])
-                out.update(_remote(_obj(detail.get("remoteIpDetails"))), protocol=_text(detail.get("protocol")),
+                out.update(_remote(_obj(detail.get("remoteIpDetails"))),
+                           protocol=_text(detail.get("protocol")),
                            blocked=_flag(detail.get("blocked")))
                 break
     if not out["action_type"] and action:
@@ -386,7 +390,8 @@ def _count(value: Any) -> int | None:
     """How many times GuardDuty saw the activity: a whole number, None for anything else."""
     if isinstance(value, str) and value.strip().isdigit() and len(value) < 19:
         return int(value)
-    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63 else None
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    return value if whole and 0 <= value < 2**63 else None
 
 
 def _severity(value: Any) -> float:

@@ -40,8 +40,8 @@ from .schema import (
 
 MAX_REASONS_PER_FILE = 20  # keep a report readable when a whole file is garbage
 MAX_FILE_BYTES = Settings.max_file_bytes  # the default: a file whose text is larger is rejected
-# CloudTrail was launched on 2013-11-13: an event time before it is not a real event's. An event time
-# more than a day after the evidence is read (a clock may run ahead, not a day) is not real either.
+# CloudTrail was launched on 2013-11-13: an event time before it is not a real event's. An event
+# time more than a day after the evidence is read (a clock may run ahead, not a day) is not either.
 EARLIEST_EVENT = "2013-11-13T00:00:00Z"
 FUTURE_MARGIN = timedelta(days=1)
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
@@ -80,7 +80,7 @@ class IntakeReport:
     duplicates: int = 0  # events whose eventID was already seen (e.g. delivered by two trails)
     # eventIDs held by records of different content: both kept, each such pair a finding in itself.
     conflicts: list[str] = field(default_factory=list)
-    # Events read, but with a member the analysis cannot read: 'event <id> (<name> at <time>): reason'.
+    # Events read, with a member the analysis cannot read: 'event <id> (<name> at <time>): reason'.
     unusable: list[str] = field(default_factory=list)
 
     def set_aside(self, reasons: list[str]) -> None:
@@ -108,8 +108,11 @@ class IntakeReport:
         return [f for f in self.files if f.error or f.rejected or f.warnings]
 
     def summary(self) -> str:
-        conflicts = f", {len(self.conflicts)} eventIDs held by different records (all kept)" if self.conflicts else ""
-        unusable = f", {len(self.unusable)} events the analysis could not read" if self.unusable else ""
+        conflicts = unusable = ""
+        if self.conflicts:
+            conflicts = f", {len(self.conflicts)} eventIDs held by different records (all kept)"
+        if self.unusable:
+            unusable = f", {len(self.unusable)} events the analysis could not read"
         return (
             f"{len(self.files)} files, {self.read} events read, {self.used} used, {self.rejected} rejected, "
             f"{len(self.bad_files)} unreadable files, {self.duplicates} duplicate events counted once"
@@ -172,7 +175,7 @@ _lookup_decoder = msgspec.json.Decoder(_LookupEvent)
 
 
 class TooLarge(ValueError):
-    """A file whose text is over the size limit: rejected without holding more of it than the limit."""
+    """A file whose text is over the size limit: rejected, having held no more than the limit."""
 
 
 def _decompress(data: bytes, limit: int = MAX_FILE_BYTES) -> bytes:
@@ -198,7 +201,7 @@ def _decompress(data: bytes, limit: int = MAX_FILE_BYTES) -> bytes:
                 raise EOFError("Compressed file ended before the end-of-stream marker was reached")
             pieces.append(text)
             left -= len(text)
-            data = member.unused_data.lstrip(b"\x00")  # zero padding after the last member is allowed
+            data = member.unused_data.lstrip(b"\x00")  # zero padding after the last member is fine
     except igzip_lib.IsalError as e:
         raise igzip.BadGzipFile(f"corrupt deflate data: {e}") from None
     return pieces[0] if len(pieces) == 1 else b"".join(pieces)
@@ -210,7 +213,7 @@ _RECORDS_ARRAY = re.compile(rb'\{\s*"(Records|Events)"\s*:\s*\[')
 
 
 def _elements(text: bytes, at: int) -> list[bytes]:
-    """The elements of the JSON array that opens at text[at], each undecoded, found by brackets alone.
+    """The elements of the JSON array opening at text[at], each undecoded, found by brackets alone.
 
     For a document that cannot be decoded whole (a `NaN`, a value nested too deep, a broken record):
     each element is then decoded on its own, so one bad record costs only itself. An element left
@@ -293,11 +296,12 @@ _ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d
 
 
 def utc_time(text: str) -> str:
-    """An event time as CloudTrail writes it, in UTC: '2026-11-03T09:00:00Z'. ValueError if it is not
-    an ISO 8601 time of the form AWS writes (offsets are brought to UTC, fractions of a second dropped)."""
+    """An event time as CloudTrail writes it, in UTC: '2026-11-03T09:00:00Z'. ValueError if it is
+    not an ISO 8601 time of the form AWS writes. Offsets are brought to UTC, fractions dropped."""
     if not _ISO_TIME.fullmatch(text):
         raise ValueError(f"{text[:40]!r} is not of the form YYYY-MM-DDThh:mm:ssZ")
-    moment = datetime.fromisoformat(text[:19] + text[19:].lstrip(".0123456789").replace("Z", "+00:00"))
+    zone = text[19:].lstrip(".0123456789").replace("Z", "+00:00")
+    moment = datetime.fromisoformat(text[:19] + zone)
     try:
         moment = moment.astimezone(timezone.utc)
     except OverflowError:  # 0001-01-01T00:00:00+09:00 is before year 1 in UTC
@@ -319,8 +323,8 @@ def _event_time(event: Event, latest: str) -> str:
     except ValueError as e:
         raise ValueError(f"eventTime is not an ISO 8601 time: {e}") from None
     if not EARLIEST_EVENT <= time <= latest:
-        raise ValueError(f"eventTime {time} is outside {EARLIEST_EVENT[:10]} (CloudTrail's launch) .. "
-                         f"{latest[:10]} (a day after the evidence was read)")
+        raise ValueError(f"eventTime {time} is outside {EARLIEST_EVENT[:10]} (CloudTrail's launch) "
+                         f".. {latest[:10]} (a day after the evidence was read)")
     return time
 
 
@@ -424,8 +428,8 @@ def _batch(events: list[Event], times: list[str], indexes: list[int], part: Path
 
 
 def _days(times: list[str]) -> list[str]:
-    """The `day` partition of each event: the UTC day of its time, whatever folder its file was in, so
-    that a scope's days (queries.scope) find every event of the scope."""
+    """The `day` partition of each event: the UTC day of its time, whatever folder its file was
+    in, so that a scope's days (queries.scope) find every event of the scope."""
     return [t[:10].replace("-", "/") for t in times]
 
 
@@ -483,7 +487,8 @@ def _check_all(decoded: list, report: FileReport) -> tuple[list[int], list[str]]
         placed = pc.or_kleene(pc.is_null(ips), pc.or_(pc.equal(ips, "AWS Internal"), pc.match_substring_regex(ips, _USUAL_IP)))
         column = pa.array(times, pa.string())
         timely = pc.and_(pc.greater_equal(column, EARLIEST_EVENT), pc.less_equal(column, latest))
-        fine = pc.fill_null(pc.and_(pc.and_(pc.match_substring_regex(column, _USUAL_TIME), timely), placed), False)
+        usual_time = pc.and_(pc.match_substring_regex(column, _USUAL_TIME), timely)
+        fine = pc.fill_null(pc.and_(usual_time, placed), False)
         names, sources = _attr(decoded, "eventName"), _attr(decoded, "eventSource")
         versions, identities = _attr(decoded, "eventVersion"), _attr(decoded, "userIdentity")
         if (pc.all(fine).as_py() and all(names) and all(sources) and set(versions) <= _USUAL_VERSIONS
@@ -624,10 +629,11 @@ def _focused(text: bytes, events: list, times: list[str], indexes: list[int], on
     return pa.concat_batches([_batch(whole, whole_times, whole_indexes, part, report), spine_batch])
 
 
-def read_text(path: str | Path, data: bytes | None, report: FileReport, limit: int = MAX_FILE_BYTES) -> bytes:
+def read_text(path: str | Path, data: bytes | None, report: FileReport,
+              limit: int = MAX_FILE_BYTES) -> bytes:
     """The file's text, inflated (`data`: its bytes, if the caller has them already); the size and
-    SHA-256 of its bytes in the report. TooLarge if the file or its text is over `limit`: a file over
-    it on disk is hashed a MB at a time and never held."""
+    SHA-256 of its bytes in the report. TooLarge if the file or its text is over `limit`: a file
+    over it on disk is hashed a MB at a time and never held."""
     if data is None:
         with open(path, "rb") as f:  # read only, as all evidence
             if os.fstat(f.fileno()).st_size > limit:

@@ -60,9 +60,9 @@ class Store:
     root: Path
     parts: list[str] = field(default_factory=list)  # file names under root/cloudtrail, in order
     sources: dict[str, dict] = field(default_factory=dict)  # absolute path -> size, sha256, part, report
-    duplicates: int = 0  # events left out because the store already held them (same eventID and content)
+    duplicates: int = 0  # events left out because the store held them (same eventID and content)
     findings: dict[str, dict] = field(default_factory=dict)  # findings files: absolute path -> size, sha256, report
-    conflicts: list[str] = field(default_factory=list)  # eventIDs held by records of different content
+    conflicts: list[str] = field(default_factory=list)  # eventIDs held by different records
 
     @classmethod
     def open(cls, root: str | Path, create: bool = False) -> "Store":
@@ -79,8 +79,8 @@ class Store:
             raise EvidenceError(f"the catalog of the store {root} cannot be read: {e}") from e
         if data.get("version") != FORMAT_VERSION:
             raise EvidenceError(f"the store {root} has format {data.get('version')!r}; this toolkit reads {FORMAT_VERSION}")
-        return cls(root, data["parts"], data["sources"], data["duplicates"], data.get("findings", {}),
-                   data.get("conflicts", []))
+        return cls(root, data["parts"], data["sources"], data["duplicates"],
+                   data.get("findings", {}), data.get("conflicts", []))
 
     @property
     def folder(self) -> Path:
@@ -95,8 +95,8 @@ class Store:
 
     def intake(self) -> IntakeReport:
         """The intake report of every source file the store holds, as it was when it was converted."""
-        return IntakeReport(files=[_file_report(s) for s in self.sources.values()], duplicates=self.duplicates,
-                            conflicts=list(self.conflicts))
+        return IntakeReport(files=[_file_report(s) for s in self.sources.values()],
+                            duplicates=self.duplicates, conflicts=list(self.conflicts))
 
     def findings_intake(self) -> IntakeReport:
         """The intake report of every GuardDuty findings file the store holds."""
@@ -196,8 +196,8 @@ def _tasks(paths: list[Path], folder: Path, compression: str, task_bytes: int, w
         chunk.append(str(path))
         size += path.stat().st_size
         if size >= task_bytes or path == paths[-1]:
-            tasks.append(_Task(chunk, str(folder / f"part-{run}-{len(tasks):06d}.parquet"), compression, only, cluster,
-                               max_bytes))
+            part = str(folder / f"part-{run}-{len(tasks):06d}.parquet")
+            tasks.append(_Task(chunk, part, compression, only, cluster, max_bytes))
             chunk, size = [], 0
     return tasks
 
@@ -271,8 +271,10 @@ def _drop_duplicates(store: Store, new_parts: list[str]) -> tuple[int, list[str]
     con.execute("SET memory_limit = '512MB'")
     con.execute("SET preserve_insertion_order = true")
     columns = ", ".join(CLOUDTRAIL_SCHEMA.names)
-    scan = ("SELECT eventid, filename, file_row_number AS rownum, md5(CAST(struct_pack({c}) AS VARCHAR)) AS content, "
-            "{old} AS old FROM read_parquet({parts}, filename = true, file_row_number = true) WHERE eventid IS NOT NULL")
+    scan = ("SELECT eventid, filename, file_row_number AS rownum, "
+            "md5(CAST(struct_pack({c}) AS VARCHAR)) AS content, {old} AS old "
+            "FROM read_parquet({parts}, filename = true, file_row_number = true) "
+            "WHERE eventid IS NOT NULL")
     rows = scan.format(c=columns, old="false", parts="$new")
     params: dict = {"new": new}
     repeated = f"SELECT eventid FROM ({rows}) GROUP BY eventid HAVING count(*) > 1"
@@ -283,23 +285,27 @@ def _drop_duplicates(store: Store, new_parts: list[str]) -> tuple[int, list[str]
     con.execute(f"CREATE TEMP TABLE repeated AS {repeated}", params)
     if not con.execute("SELECT count(*) FROM repeated").fetchone()[0]:
         return 0, []
-    con.execute(f"CREATE TEMP TABLE copies AS SELECT * FROM ({rows}) WHERE eventid IN (SELECT eventid FROM repeated)",
-                params)
+    con.execute(f"CREATE TEMP TABLE copies AS SELECT * FROM ({rows}) "
+                "WHERE eventid IN (SELECT eventid FROM repeated)", params)
     # The store's events first, then the new ones in order: the first of each content is kept.
     drop = con.execute("""SELECT filename, rownum FROM (
-            SELECT *, row_number() OVER (PARTITION BY eventid, content ORDER BY old DESC, filename, rownum) AS k
+            SELECT *, row_number() OVER (
+                PARTITION BY eventid, content ORDER BY old DESC, filename, rownum) AS k
             FROM copies) WHERE k > 1 AND NOT old""").fetchall()
-    differing = con.execute("""SELECT eventid, list((filename, rownum, old) ORDER BY old DESC, filename, rownum)
-            FROM (SELECT DISTINCT ON (eventid, content) * FROM copies ORDER BY eventid, content, old DESC, filename, rownum)
+    differing = con.execute("""
+            SELECT eventid, list((filename, rownum, old) ORDER BY old DESC, filename, rownum)
+            FROM (SELECT DISTINCT ON (eventid, content) * FROM copies
+                  ORDER BY eventid, content, old DESC, filename, rownum)
             GROUP BY eventid HAVING count(*) > 1 ORDER BY eventid""").fetchall()
     conflicts = []
-    for eventid, copies in differing:  # different bytes: the same content still if only key order differs
+    for eventid, copies in differing:  # different bytes; the same content if only key order differs
         drop_here, contents = _same_content(con, [tuple(c) for c in copies])
         drop += drop_here
         if len(contents) > 1:
             differ = sorted({k for c in contents[1:] for k in c if c[k] != contents[0][k]})
+            first = contents[0]
             conflicts.append(f"eventID {eventid} is held by {len(contents)} records that differ in "
-                             f"{', '.join(differ)} ({contents[0]['eventname']} at {contents[0]['eventtime']})")
+                             f"{', '.join(differ)} ({first['eventname']} at {first['eventtime']})")
     by_part: dict[str, list[int]] = {}
     for filename, row in drop:
         by_part.setdefault(filename, []).append(row)
@@ -316,14 +322,17 @@ def _drop_duplicates(store: Store, new_parts: list[str]) -> tuple[int, list[str]
     return len(drop), conflicts
 
 
-def _same_content(con, copies: list[tuple[str, int, bool]]) -> tuple[list[tuple[str, int]], list[dict]]:
+def _same_content(con, copies: list[tuple[str, int, bool]]
+                  ) -> tuple[list[tuple[str, int]], list[dict]]:
     """Of a few records with one eventID and different bytes: the new ones equal to an earlier one
     when the keys of their JSON members are sorted (to drop), and the different contents."""
     contents: list[dict] = []
     drop = []
     for filename, rownum, is_old in copies:
-        row = con.execute("SELECT * EXCLUDE (file_row_number) FROM read_parquet($f, file_row_number = true) "
-                          "WHERE file_row_number = $n", {"f": filename, "n": rownum}).fetch_df()
+        row = con.execute("SELECT * EXCLUDE (file_row_number) "
+                          "FROM read_parquet($f, file_row_number = true) "
+                          "WHERE file_row_number = $n",
+                          {"f": filename, "n": rownum}).fetch_df()
         record = row.astype(object).where(row.notna(), None).to_dict("records")[0]
         content = _canonical(record)
         if content in contents and not is_old:
@@ -351,7 +360,7 @@ def ingest(
     A file the store holds (same path, same size) is skipped. `on_round` is called after each commit.
     `only` and `cluster=False` are for the scratch store of a scan (engines.duckdb), read once or
     twice: a store kept for many questions holds every event whole, its parts sorted (CLUSTER_BY).
-    A file whose text is over `max_file_bytes` is rejected with its reason (Settings.max_file_bytes).
+    A file whose text is over `max_file_bytes` is rejected with its reason (see Settings).
     """
     _keep_freed_memory()
     store = Store.open(root, create=True)
@@ -363,7 +372,8 @@ def ingest(
     report = IntakeReport()
     bar = _bar(len(todo), progress)
     try:
-        tasks = _tasks(todo, store.folder, compression, task_bytes, workers, only, cluster, max_file_bytes)
+        tasks = _tasks(todo, store.folder, compression, task_bytes, workers, only, cluster,
+                       max_file_bytes)
         for round_tasks in _rounds(tasks, round_bytes):
             new_parts: list[str] = []
             sources: dict[str, dict] = {}
@@ -398,7 +408,8 @@ def _bar(total: int, enabled: bool):
     return tqdm(total=total, unit="file", desc="ingest", disable=not enabled, file=sys.stderr, dynamic_ncols=True)
 
 
-def ingest_findings(files: Iterable[Path], root: str | Path, max_file_bytes: int = MAX_FILE_BYTES) -> IntakeReport:
+def ingest_findings(files: Iterable[Path], root: str | Path,
+                    max_file_bytes: int = MAX_FILE_BYTES) -> IntakeReport:
     """Add the GuardDuty findings files the store does not hold yet to STORE/guardduty/findings.parquet.
 
     The table is written under a temporary name and renamed before the catalog names the files, so
