@@ -47,7 +47,7 @@ class Settings:
     trail_buckets: tuple[str, ...] = ()
     # An evidence file whose text (inflated) is larger is rejected unread. CloudTrail delivers a
     # file about every five minutes per account and region, a few MB of text; a 200 MB record fits.
-    max_file_bytes: int = 512 << 20
+    max_file_bytes: int = 256 << 20
 
     def __post_init__(self) -> None:
         ports = self.watched_ports

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from audit_toolkit.cli import main
 from audit_toolkit.errors import EvidenceError
 from audit_toolkit.evidence.layout import PathPartition, discover_files, partition_of
+from audit_toolkit.evidence import reader
 from audit_toolkit.evidence.reader import read_cloudtrail_file
 from audit_toolkit.evidence.schema import SPINE_COLUMNS
 from audit_toolkit.investigation import Investigation
@@ -325,3 +326,20 @@ def test_the_size_limit_is_a_setting_the_investigation_and_the_cli_apply(tmp_pat
     monkeypatch.setenv("AUDIT_TOOLKIT_MAX_FILE_BYTES", "4096")
     result = CliRunner().invoke(main, ["sg-changes", "--evidence", str(tmp_path / "ev")])
     assert result.exit_code == 0 and "over the limit of 4,096" in result.stderr
+
+
+@pytest.mark.parametrize("only", [None, frozenset({"StopLogging"})])
+def test_a_large_file_is_read_a_chunk_at_a_time_with_the_same_result(tmp_path, monkeypatch, only):
+    records = [event(i, eventName="StopLogging" if i % 3 else "DescribeInstances") for i in range(1, 12)]
+    records[7] = {**records[7], "eventTime": "0001-01-01T00:00:00Z"}
+    records[9] = {**records[9], "eventVersion": "9.99"}
+    path = records_file(tmp_path, "f.json.gz", records)
+    whole, whole_report = read_cloudtrail_file(path, only=only)
+    monkeypatch.setattr(reader, "CHUNK_BYTES", 1500)  # about two records a chunk
+    chunked, report = read_cloudtrail_file(path, only=only)
+    assert chunked.to_batches()[0].num_rows < chunked.num_rows  # it was cut
+    by_id = lambda table: sorted(table.to_pylist(), key=lambda row: row["eventid"])  # noqa: E731
+    assert by_id(chunked) == by_id(whole)  # a focused read puts each chunk's named events first
+    assert (report.read, report.used, report.rejected) == (11, 10, 1)
+    assert report.rejections == whole_report.rejections and report.rejections[0].startswith("record 7: ")
+    assert report.warnings == whole_report.warnings == ["record 9: unknown eventVersion '9.99', read as the latest known"]

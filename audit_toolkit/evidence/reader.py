@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from itertools import compress
 from operator import attrgetter
 from pathlib import Path
+from typing import Iterator
 
 import msgspec
 import pyarrow as pa
@@ -40,6 +41,9 @@ from .schema import (
 
 MAX_REASONS_PER_FILE = 20  # keep a report readable when a whole file is garbage
 MAX_FILE_BYTES = Settings.max_file_bytes  # the default: a file whose text is larger is rejected
+# A large file is converted this much text at a time: the objects of one chunk's records are held
+# at once, not those of the whole file (5x its text).
+CHUNK_BYTES = 32 << 20
 # CloudTrail was launched on 2013-11-13: an event time before it is not a real event's. An event
 # time more than a day after the evidence is read (a clock may run ahead, not a day) is not either.
 EARLIEST_EVENT = "2013-11-13T00:00:00Z"
@@ -61,15 +65,17 @@ class FileReport:
     error: str | None = None  # the whole file could not be read
     rejections: list[str] = field(default_factory=list)  # 'record 3: reason'
     warnings: list[str] = field(default_factory=list)  # used, but something is off
+    offset: int = 0  # the number in the file of the first record of the chunk being read
 
     def reject(self, index: int, reason: str) -> None:
         self.rejected += 1
         if len(self.rejections) < MAX_REASONS_PER_FILE:
-            self.rejections.append(f"record {index}: {reason}")
+            self.rejections.append(f"record {index + self.offset}: {reason}")
 
-    def warn(self, message: str) -> None:
+    def warn(self, message: str, index: int | None = None) -> None:
+        """A warning about the file, or (`index`) about one of its records."""
         if len(self.warnings) < MAX_REASONS_PER_FILE:
-            self.warnings.append(message)
+            self.warnings.append(message if index is None else f"record {index + self.offset}: {message}")
 
 
 @dataclass
@@ -395,7 +401,7 @@ def _json_text(values: list, name: str, report: FileReport, indexes: list[int]) 
             try:
                 text.append(None if value is None else value.decode("utf-8"))
             except UnicodeDecodeError:
-                report.warn(f"record {index}: invalid UTF-8 in {name} replaced by U+FFFD")
+                report.warn(f"invalid UTF-8 in {name} replaced by U+FFFD", index)
                 text.append(value.decode("utf-8", errors="replace"))
         return pa.array(text, pa.string())
 
@@ -459,9 +465,10 @@ def _check(event: Event, index: int, report: FileReport, latest: str) -> str | N
         report.reject(index, str(e))
         return None
     if event.eventVersion is not None and event.eventVersion not in KNOWN_EVENT_VERSIONS:
-        report.warn(f"record {index}: unknown eventVersion {event.eventVersion!r}, read as the latest known")
+        report.warn(f"unknown eventVersion {event.eventVersion!r}, read as the latest known", index)
     if not _source_ip_ok(event.sourceIPAddress):
-        report.warn(f"record {index}: sourceIPAddress {event.sourceIPAddress!r} is neither an IP nor a service")
+        ip = event.sourceIPAddress
+        report.warn(f"sourceIPAddress {ip!r} is neither an IP nor a service", index)
     return time
 
 
@@ -530,7 +537,7 @@ def _decode_one(raw: bytes | msgspec.Raw, index: int, report: FileReport) -> Eve
             if isinstance(e, msgspec.ValidationError) or mended == text:
                 raise
             event = _event_decoder.decode(mended)
-            report.warn(f"record {index}: invalid UTF-8 replaced by U+FFFD")
+            report.warn("invalid UTF-8 replaced by U+FFFD", index)
             return event
     except msgspec.ValidationError as e:
         report.reject(index, str(e))
@@ -544,8 +551,8 @@ def _decode_one(raw: bytes | msgspec.Raw, index: int, report: FileReport) -> Eve
 def read_cloudtrail_file(
     path: str | Path, data: bytes | None = None, only: frozenset[str] | None = None,
     max_bytes: int = MAX_FILE_BYTES,
-) -> tuple[pa.RecordBatch, FileReport]:
-    """One file's usable events as an Arrow batch of the `cloudtrail` schema, and its report.
+) -> tuple[pa.Table, FileReport]:
+    """One file's usable events as an Arrow table of the `cloudtrail` schema, and its report.
 
     `data` is the file's bytes when the caller has read them already (to hash them, say).
     `only`, a set of event names, is for a scan that answers one question: every record is still
@@ -564,22 +571,53 @@ def read_cloudtrail_file(
 
 
 def _read(path: str | Path, data: bytes | None, only: frozenset[str] | None,
-          max_bytes: int) -> tuple[pa.RecordBatch, FileReport]:
+          max_bytes: int) -> tuple[pa.Table, FileReport]:
     report = FileReport(path=str(path))
+    part = partition_of(path)
+    batches = []
     try:
-        text = read_text(path, data, report, max_bytes)
-        decoded = _decode_all(text, report) if only is None else _glance_all(text, report)
+        for chunk in _chunks(read_text(path, data, report, max_bytes)):
+            batches.append(_read_chunk(chunk, only, part, report))
     except (OSError, EOFError, ValueError, msgspec.DecodeError) as e:  # truncated gzip, not JSON, ...
         report.error = _reason(e)
-        return _empty(), report
-    report.read = len(decoded)
+        report.read = report.used = report.rejected = 0
+        return pa.Table.from_batches([], CLOUDTRAIL_SCHEMA), report
+    report.offset = 0
+    return pa.Table.from_batches(batches, CLOUDTRAIL_SCHEMA), report
+
+
+def _chunks(text: bytes) -> Iterator[bytes]:
+    """The file's text; a large trail file's as trail documents of CHUNK_BYTES of records each, one at
+    a time, so that only one chunk's records are ever decoded into objects at once."""
+    raws = None
+    if len(text) > CHUNK_BYTES:
+        try:
+            raws = _raw_trail_decoder.decode(text).Records
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            pass  # another shape, or a broken record: read whole, record by record
+    if raws is None:
+        yield text
+        return
+    start = size = 0
+    for end, raw in enumerate(raws, 1):
+        size += len(raw)
+        if size >= CHUNK_BYTES or end == len(raws):
+            yield b'{"Records": [' + b",".join(bytes(r) for r in raws[start:end]) + b"]}"
+            start, size = end, 0
+
+
+def _read_chunk(text: bytes, only: frozenset[str] | None, part: PathPartition,
+                report: FileReport) -> pa.RecordBatch:
+    """The usable events of one chunk of the file (its records counted from report.read on)."""
+    report.offset = report.read
+    decoded = _decode_all(text, report) if only is None else _glance_all(text, report)
+    report.read += len(decoded)
     indexes, times = _check_all(decoded, report)
     events = [decoded[i] for i in indexes]
-    part = partition_of(path)
     if only is not None:
-        return _focused(text, events, times, indexes, only, part, report), report
-    report.used = len(events)
-    return _batch(events, times, indexes, part, report), report
+        return _focused(text, events, times, indexes, only, part, report)
+    report.used += len(events)
+    return _batch(events, times, indexes, part, report)
 
 
 def _glance_all(data: bytes, report: FileReport) -> list:
@@ -609,7 +647,7 @@ def _focused(text: bytes, events: list, times: list[str], indexes: list[int], on
         whole_indexes.append(index)
     others = [not n for n in named]
     rest, rest_times = list(compress(events, others)), list(compress(times, others))
-    report.used = len(whole) + len(rest)
+    report.used += len(whole) + len(rest)
     n = len(rest)
     if part.account:
         accounts = [part.account] * n
@@ -643,10 +681,6 @@ def read_text(path: str | Path, data: bytes | None, report: FileReport,
             data = f.read()
     report.size, report.sha256 = len(data), hashlib.sha256(data).hexdigest()
     return _decompress(data, limit)
-
-
-def _empty() -> pa.RecordBatch:
-    return pa.RecordBatch.from_pylist([], schema=CLOUDTRAIL_SCHEMA)
 
 
 def _reason(error: BaseException) -> str:

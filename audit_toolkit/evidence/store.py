@@ -174,10 +174,10 @@ def _read_task(task: _Task, sources: list[dict]) -> Iterator[pa.Table]:
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
     for path in task.paths:
-        batch, report = read_cloudtrail_file(path, only=task.only, max_bytes=task.max_bytes)
+        table, report = read_cloudtrail_file(path, only=task.only, max_bytes=task.max_bytes)
         sources.append({"size": report.size, "sha256": report.sha256, "report": asdict(report)})
-        pending.append(batch)
-        pending_rows += batch.num_rows
+        pending.extend(table.to_batches())
+        pending_rows += table.num_rows
         if pending_rows >= ROW_GROUP:
             yield pa.Table.from_batches(pending, CLOUDTRAIL_SCHEMA)
             pending, pending_rows = [], 0
