@@ -343,3 +343,11 @@ def test_a_large_file_is_read_a_chunk_at_a_time_with_the_same_result(tmp_path, m
     assert (report.read, report.used, report.rejected) == (11, 10, 1)
     assert report.rejections == whole_report.rejections and report.rejections[0].startswith("record 7: ")
     assert report.warnings == whole_report.warnings == ["record 9: unknown eventVersion '9.99', read as the latest known"]
+
+
+@pytest.mark.parametrize("before", ['"deep": ' + DEEP, '"bad": NaN', '"note": "Records"'])
+def test_what_precedes_the_records_in_the_envelope_hides_none_of_them(tmp_path, before):
+    text = '{%s, "Records": [%s, %s]}' % (before, json.dumps(event(1)), json.dumps(event(2)))
+    batch, report = read_cloudtrail_file(write(tmp_path / "f.json", text.encode()))
+    assert (report.error, report.shape, report.read, report.used) == (None, "records", 2, 2)
+    assert batch.num_rows == 2

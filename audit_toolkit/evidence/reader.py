@@ -215,7 +215,26 @@ def _decompress(data: bytes, limit: int = MAX_FILE_BYTES) -> bytes:
 
 # A string (escapes skipped) or a bracket or comma: what finding the elements of an array needs.
 _TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},]')
-_RECORDS_ARRAY = re.compile(rb'\{\s*"(Records|Events)"\s*:\s*\[')
+_ARRAY_VALUE = re.compile(rb"\s*:\s*\[")
+
+
+def _records_array(text: bytes) -> tuple[str, int] | None:
+    """The member (Records or Events) of the top object that holds the records, and where its array
+    opens; found by brackets alone, whatever precedes it (a value nested too deep, a NaN)."""
+    depth = 0
+    for token in _TOKEN.finditer(text):
+        char = text[token.start()]
+        if char in b"[{":
+            depth += 1
+        elif char in b"]}":
+            depth -= 1
+            if depth <= 0:
+                return None
+        elif depth == 1 and token.group() in (b'"Records"', b'"Events"'):
+            value = _ARRAY_VALUE.match(text, token.end())
+            if value:
+                return token.group()[1:-1].decode(), value.end() - 1
+    return None
 
 
 def _elements(text: bytes, at: int) -> list[bytes]:
@@ -259,13 +278,13 @@ def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw]:
     try:
         envelope = _envelope_decoder.decode(text)
     except (msgspec.DecodeError, RecursionError):
-        envelope_at = _RECORDS_ARRAY.match(text)
-        if envelope_at and envelope_at.group(1) == b"Records":
+        found = _records_array(text) if text[:1] == b"{" else None
+        if found and found[0] == "Records":
             report.shape = "records"
-            return _elements(text, envelope_at.end() - 1)
-        if envelope_at:
+            return _elements(text, found[1])
+        if found:
             report.shape = "lookup-events"
-            return [_lookup_event(raw) for raw in _elements(text, envelope_at.end() - 1)]
+            return [_lookup_event(raw) for raw in _elements(text, found[1])]
         # Not one JSON document: one event per line (blank lines allowed), or not JSON at all.
         lines = [line for line in text.splitlines() if line.strip()]
         if not lines[0].lstrip().startswith(b"{"):
