@@ -620,7 +620,9 @@ def _chunks(text: bytes) -> Iterator[bytes]:
     start = size = 0
     for end, raw in enumerate(raws, 1):
         size += len(raw)
-        if size >= CHUNK_BYTES or end == len(raws):
+        if (start, end) == (0, len(raws)):  # one chunk (a single huge record): the text as it is
+            yield text
+        elif size >= CHUNK_BYTES or end == len(raws):
             yield b'{"Records": [' + b",".join(bytes(r) for r in raws[start:end]) + b"]}"
             start, size = end, 0
 
