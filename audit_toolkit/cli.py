@@ -104,10 +104,12 @@ def _open(evidence: Path | None, store: Path | None, ports: tuple[int, ...], int
         if evidence is not None:
             from .evidence.store import ingest_evidence
 
-            skipped = ingest_evidence(evidence, store, progress=sys.stderr.isatty())[0].skipped
+            skipped = ingest_evidence(evidence, store, progress=sys.stderr.isatty(),
+                                      max_file_bytes=settings.max_file_bytes)[0].skipped
         inv = Investigation.from_store(store, settings)
         inv.intake.skipped = skipped  # the store keeps what it read; what it did not, this run says
     _report_intake(inv)
+    click.get_current_context().call_on_close(lambda: _report_unusable(inv.intake))
     return inv
 
 
@@ -119,6 +121,14 @@ def _report_intake(inv: Investigation) -> None:
     if inv.findings_intake is not None and inv.findings_intake.files:
         click.echo(f"GuardDuty findings: {inv.findings_intake.summary()}", err=True)
         _report_problems(inv.findings_intake)
+
+
+def _report_unusable(intake) -> None:
+    """After the answer: the events the analysis had to leave out, each with its reason."""
+    if intake is not None and intake.unusable:
+        click.echo(f"{len(intake.unusable)} events the analysis could not read:", err=True)
+        for reason in intake.unusable:
+            click.echo(export.visible(f"  {reason}"), err=True)
 
 
 def _report_problems(intake) -> None:
@@ -224,7 +234,7 @@ def ingest(evidence: Path, store: Path, progress: bool | None) -> None:
     from .evidence.store import Store, ingest_evidence
 
     progress = sys.stderr.isatty() if progress is None else progress
-    report, found = ingest_evidence(evidence, store, progress)
+    report, found = ingest_evidence(evidence, store, progress, Settings.load().max_file_bytes)
     held = Store.open(store)
     click.echo(f"converted: {report.summary()}")
     _report_problems(report)

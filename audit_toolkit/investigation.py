@@ -59,10 +59,13 @@ class Investigation:
         from .engines.duckdb import DuckDBEngine
 
         engine = DuckDBEngine()
-        intake = engine.load_cloudtrail(discover_files(path), workers=workers, only=only)
+        settings = settings or Settings()
+        limit = settings.max_file_bytes
+        intake = engine.load_cloudtrail(discover_files(path), workers=workers, only=only,
+                                        max_file_bytes=limit)
         intake.skipped = skipped(path)
-        findings_intake = engine.load_guardduty(discover_findings(path))
-        return cls(engine, settings or Settings(), intake, str(path), findings_intake=findings_intake, only=only)
+        findings_intake = engine.load_guardduty(discover_findings(path), max_file_bytes=limit)
+        return cls(engine, settings, intake, str(path), findings_intake=findings_intake, only=only)
 
     @classmethod
     def from_guardduty_api(cls, settings: Settings | None = None, **fetch: Any) -> "Investigation":
@@ -144,6 +147,8 @@ class Investigation:
         """
         events = self.query("sg_changes", **queries.scope(None, until, account, region))
         changes = security_groups.normalize(events)
+        if self.intake is not None:
+            self.intake.set_aside(changes.attrs["rejected"])
         if since is not None:
             start = pd.Timestamp(queries.scope(since)["since"])
             changes = changes[changes["event_time"] >= start].reset_index(drop=True)

@@ -346,3 +346,42 @@ def test_a_damaged_catalog_is_a_one_line_error(tmp_path: Path, catalog: str):
     assert result.exit_code == 1 and result.output.count("\n") == 1
     store = tmp_path / "store"
     assert result.output.startswith(f"Error: the catalog of the store {store} is damaged (")
+def _reordered(record: dict) -> dict:
+    """The same record with the keys of every object in the opposite order: still a duplicate."""
+    if isinstance(record, dict):
+        return {k: _reordered(v) for k, v in reversed(list(record.items()))}
+    return [_reordered(v) for v in record] if isinstance(record, list) else record
+
+
+def test_two_records_with_one_event_id_and_different_content_are_both_kept_and_reported(tmp_path: Path):
+    evidence = tmp_path / "evidence"
+    real = {**_event(1, name="RevokeSecurityGroupIngress")}
+    forged = {**real, "sourceIPAddress": "203.0.113.66", "userIdentity": {**real["userIdentity"], "userName": "bob"}}
+    _write(evidence, "a.json.gz", [_event(0), real])
+    _write(evidence, "b.json.gz", [_reordered(real), forged, _event(2)])  # a second trail, and a forgery
+    scan = Investigation.from_evidence(evidence, workers=1)
+    ingest(discover_files(evidence), tmp_path / "store", workers=1)
+    kept = Investigation.from_store(tmp_path / "store")
+    conflict = ("eventID 00000000-0000-0000-0000-000000000001 is held by 2 records that differ in sourceipaddress, "
+                "useridentity (RevokeSecurityGroupIngress at 2024-05-01T10:00:01Z)")
+    for inv in (scan, kept):  # the raw scan and the store agree
+        assert (inv.intake.used, inv.intake.duplicates, inv.intake.conflicts) == (5, 1, [conflict])
+        events = inv.events()
+        assert sorted(events["sourceipaddress"][events["eventid"].str.endswith("01")]) == ["198.51.100.7", "203.0.113.66"]
+        assert sorted(inv.sg_changes()["source_ip"]) == ["198.51.100.7", "198.51.100.7", "198.51.100.7", "203.0.113.66"]
+    assert Store.open(tmp_path / "store").intake().conflicts == [conflict]
+
+
+def test_a_conflicting_record_found_in_a_later_run_is_kept_beside_the_stored_one(tmp_path: Path):
+    evidence = tmp_path / "evidence"
+    _write(evidence, "a.json.gz", [_event(0), _event(1)])
+    ingest(discover_files(evidence), tmp_path / "store", workers=1)
+    _write(evidence, "b.json.gz", [{**_event(1), "eventTime": "2024-05-01T11:00:00Z"}, _event(0)])
+    second = ingest(discover_files(evidence), tmp_path / "store", workers=1)
+    assert (second.duplicates, second.conflicts) == (1, [
+        "eventID 00000000-0000-0000-0000-000000000001 is held by 2 records that differ in eventtime "
+        "(AuthorizeSecurityGroupIngress at 2024-05-01T10:00:01Z)"])
+    engine = DuckDBEngine()
+    engine.attach_store(tmp_path / "store")
+    times = engine.run("SELECT eventtime FROM cloudtrail WHERE eventid LIKE '%1' ORDER BY eventtime", {})
+    assert times["eventtime"].tolist() == ["2024-05-01T10:00:01Z", "2024-05-01T11:00:00Z"]
