@@ -23,6 +23,14 @@ def _int(name: str, text: str) -> int:
         raise ConfigError(f"{name} must be an integer, got {text!r}") from e
 
 
+def _size(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError as e:
+        message = f"AUDIT_TOOLKIT_MAX_FILE_BYTES must be a number of bytes, got {text!r}"
+        raise ConfigError(message) from e
+
+
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -52,6 +60,9 @@ class Settings:
     # Days the trail's logs must be kept: a lifecycle rule on a trail bucket that expires or moves
     # them sooner is a `trail_bucket_changed` hit (a year: what most audit regimes ask of logs).
     log_retention_days: int = 365
+    # An evidence file whose text (inflated) is larger is rejected unread. CloudTrail delivers a
+    # file about every five minutes per account and region, a few MB of text; a 200 MB record fits.
+    max_file_bytes: int = 256 << 20
 
     def __post_init__(self) -> None:
         ports = self.watched_ports
@@ -66,6 +77,9 @@ class Settings:
                               f"must be 1 or more, got {', '.join(map(str, counts))}")
         if not (_is_int(self.log_retention_days) and self.log_retention_days >= 1):
             raise ConfigError(f"log retention must be 1 day or more, got {self.log_retention_days}")
+        if not (_is_int(self.max_file_bytes) and self.max_file_bytes > 0):
+            raise ConfigError("the file size limit must be a positive number of bytes, "
+                              f"got {self.max_file_bytes}")
         try:
             ZoneInfo(self.display_tz)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
@@ -88,6 +102,8 @@ class Settings:
             values["display_tz"] = env["AUDIT_TOOLKIT_DISPLAY_TZ"]
         if "AUDIT_TOOLKIT_LANGUAGE" in env:
             values["language"] = env["AUDIT_TOOLKIT_LANGUAGE"]
+        if "AUDIT_TOOLKIT_MAX_FILE_BYTES" in env:
+            values["max_file_bytes"] = _size(env["AUDIT_TOOLKIT_MAX_FILE_BYTES"])
         for key in ("trail_buckets", "bedrock_identities", "unusual_instance_families"):
             name = f"AUDIT_TOOLKIT_{key.upper()}"
             if name in env:

@@ -70,7 +70,9 @@ class RuleState:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self._held: dict[RuleKey, str | None] = {}  # rule -> its rule id, where the evidence gave one
-        self._by_rule_id: dict[str, RuleKey] = {}
+        # (account, region, rule id) -> rule: ids are an account's and a region's, and a record placed
+        # in another account must not redefine what a revoke by id removes here.
+        self._by_rule_id: dict[tuple, RuleKey] = {}
         self._group_ids: dict[tuple, str] = {}  # (account, region, group name) -> id, from CreateSecurityGroup
         self._open: dict[RuleKey, dict] = {}
         self._done: list[dict] = []
@@ -121,12 +123,12 @@ class RuleState:
     def _hold(self, key: RuleKey, rule_id: str | None) -> None:
         self._held[key] = rule_id
         if rule_id:
-            self._by_rule_id[rule_id] = key
+            self._by_rule_id[(*key[:2], rule_id)] = key
 
     def _release(self, key: RuleKey) -> None:
         rule_id = self._held.pop(key, None)
-        if rule_id and self._by_rule_id.get(rule_id) == key:
-            del self._by_rule_id[rule_id]  # a later rule with the same content is another window
+        if rule_id and self._by_rule_id.get((*key[:2], rule_id)) == key:
+            del self._by_rule_id[(*key[:2], rule_id)]  # a later rule of the same content: another window
 
     def _authorize(self, row: dict) -> None:
         key = self._key(row)
@@ -137,7 +139,8 @@ class RuleState:
 
     def _revoke(self, row: dict) -> None:
         ports = exposed_ports(row, self.settings)
-        key = self._by_rule_id.get(row["rule_id"]) if row["rule_id"] else None
+        by_id = (row["account"], row["region"], row["rule_id"])
+        key = self._by_rule_id.get(by_id) if row["rule_id"] else None
         if key is None:
             key = self._key(row)
         self._release(key)
@@ -148,7 +151,7 @@ class RuleState:
             self._close(key, row, "revoked")
 
     def _modify(self, row: dict) -> None:
-        old = self._by_rule_id.get(row["rule_id"])
+        old = self._by_rule_id.get((row["account"], row["region"], row["rule_id"]))
         new = self._key(row)
         if old is not None:
             self._release(old)
