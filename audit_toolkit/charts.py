@@ -10,7 +10,6 @@ on what fonts the machine has.
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
@@ -26,6 +25,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from .analysis import actors
 from .analysis.events import records
 from .evidence.guardduty import SEVERITY_BANDS, severity_label
 from .settings import Settings
@@ -50,13 +50,8 @@ def label(value: object, width: int = 60) -> str:
 
 
 def short_actor(actor: object) -> str:
-    """`arn:aws:iam::1111:user/alice` -> `alice`; a role session -> `ops-admin (session mallory)`."""
-    text = "" if actor is None or (not isinstance(actor, str) and pd.isna(actor)) else str(actor)
-    text = re.sub(r" \(SSO via [^)]*\)", " (SSO)", text)
-    if text.startswith("arn:"):
-        text = text.split(":", 5)[-1]
-        text = text.split("/", 1)[-1] if "/" in text else text
-    return text
+    """The actor's short form (actors.short: `alice`, `ops-admin / mallory`); "" for none."""
+    return actors.short(actor) if isinstance(actor, str) else ""
 
 
 def band(severity: object) -> str:

@@ -299,7 +299,7 @@ def test_report_command_writes_html_markdown_and_charts(demo, tmp_path):
     assert sorted(p.name for p in out.rglob("*") if p.is_file()) == ["changes.png", "exposure.png", "findings.png", "report.html", "report.md"]
     assert "2026-11-03 18:02:00 JST" in (out / "report.html").read_text(encoding="utf-8")
     bad = CliRunner().invoke(main, ["report", "--evidence", str(demo / "evidence"), "--tz", "Mars/Olympus", "--out", str(out)])
-    assert bad.exit_code == 1 and "unknown display time zone 'Mars/Olympus'" in bad.output and "Traceback" not in bad.output
+    assert bad.exit_code == 1 and "unknown time zone 'Mars/Olympus'" in bad.output and "Traceback" not in bad.output
 
 
 def test_make_demo_writes_the_report(tmp_path):
