@@ -119,8 +119,9 @@ def to_table(frame: pd.DataFrame, columns: list[str] | None = None, width: int |
         keep.remove(headers.index(name))
         dropped.append(name)
         widths = _fit(headers, rows, keep, width)
-    if widths is None:  # still too wide: the narrowest layout, wider than asked, rather than a cut value
-        widths = [_min_width(headers[i], [r[i] for r in rows]) for i in keep]
+    if widths is None:  # still too wide: break long words too, and past that be wider than asked
+        widths = _fit(headers, rows, keep, width, hard=True) or [
+            _min_width(headers[i], [r[i] for r in rows], hard=True) for i in keep]
     lines = _render([headers[i] for i in keep], [[r[i] for i in keep] for r in rows], widths)
     return Table("\n".join(lines), tuple(dropped))
 
@@ -141,20 +142,27 @@ def _width(text: str) -> int:
 _TIME_CELL = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 
 
-def _min_width(header: str, cells: list[str]) -> int:
-    # Words of up to 20 characters (times, addresses, accounts, group ids) are never broken; phrases
-    # such as an identity wrap between their words, down to 12 columns.
-    words = [w for c in cells for w in ([c] if _TIME_CELL.fullmatch(c) else c.split())]
+def _min_width(header: str, cells: list[str], hard: bool = False) -> int:
+    # A value of one word up to 20 characters (a time, an address, an account, a group id) is never
+    # broken; a phrase such as an identity wraps between its words, and if `hard` inside them too,
+    # down to 12 columns.
+    def unbroken(cell: str) -> list[str]:
+        if _TIME_CELL.fullmatch(cell) or " " not in cell:
+            return [cell]
+        return [] if hard else cell.split()
+
     natural = max([_width(header), *map(_width, cells)])
+    words = [w for c in cells for w in unbroken(c)]
     return min(natural, max(_width(header), 12, *(min(_width(w), 20) for w in words)))
 
 
-def _fit(headers: list[str], rows: list[list[str]], keep: list[int], width: int | None) -> list[int] | None:
+def _fit(headers: list[str], rows: list[list[str]], keep: list[int], width: int | None,
+         hard: bool = False) -> list[int] | None:
     """Column widths for the kept columns within `width`, or None if they cannot fit."""
     natural = [max([_width(headers[i]), *(_width(r[i]) for r in rows)]) for i in keep]
     if width is None:
         return natural
-    widths = [_min_width(headers[i], [r[i] for r in rows]) for i in keep]
+    widths = [_min_width(headers[i], [r[i] for r in rows], hard) for i in keep]
     room = width - sum(widths) - 2 * (len(keep) - 1)
     if room < 0:
         return None

@@ -294,16 +294,21 @@ def test_an_abbreviation_is_taken_or_answered_with_the_zone_to_use(tmp_path):
 
 
 def test_the_table_shows_whole_identities_in_short_form_and_says_what_it_left_out(demo):
-    result = CliRunner().invoke(main, ["ssh-exposure", "--evidence", str(demo / "evidence")], env={"COLUMNS": "160"})
-    assert result.exit_code == 0
-    assert "…" not in result.stdout and "(SSO via" not in result.stdout and "session mallory" not in result.stdout
-    assert "ops-admin / mallory" in result.stdout and "carol@example.com (SSO)" in result.stdout
-    assert max(len(line) for line in result.stdout.splitlines()) <= 160
-    assert "left out to fit the terminal: open_before_evidence, region, account (" in result.stderr
-    narrow = CliRunner().invoke(main, ["ssh-exposure", "--evidence", str(demo / "evidence")], env={"COLUMNS": "110"})
-    assert max(len(line) for line in narrow.stdout.splitlines()) <= 110
-    assert "carol@example.com" in narrow.stdout and "…" not in narrow.stdout  # wrapped, not cut
-    whole = json.loads(run("ssh-exposure", "--evidence", str(demo / "evidence"), "--format", "json").stdout)
+    evidence = str(demo / "evidence")
+    wide = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": "250"})
+    assert wide.exit_code == 0 and "left out" not in wide.stderr
+    assert "ops-admin / mallory" in wide.stdout and "carol@example.com (SSO)" in wide.stdout
+    assert "(SSO via" not in wide.stdout and "session mallory" not in wide.stdout
+    narrow = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": "120"})
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 120
+    assert "left out to fit the terminal: open_before_evidence, region, account, protocol, to_port, still_open (" \
+        in narrow.stderr
+    lines = narrow.stdout.splitlines()
+    assert "…" not in narrow.stdout  # wrapped, never cut: the rest of a cell is on the next line, same column
+    at = next(i for i, line in enumerate(lines) if "ops-admin /" in line)
+    column = lines[at].index("ops-admin /")
+    assert lines[at + 1][column:].startswith("mallory")
+    whole = json.loads(run("ssh-exposure", "--evidence", evidence, "--format", "json").stdout)
     assert "arn:aws:iam::111111111111:role/ops-admin (session mallory)" in {w["opened_by"] for w in whole}
 
 
