@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from pathlib import Path
 
@@ -444,6 +445,39 @@ def report(evidence, store, since, until, accounts, regions, tz, ports, internet
     inv = _open(evidence, store, _settings(ports, internet_prefix, tz))
     written = write_report(inv, out, since, until, accounts, regions)
     click.echo(f"{written.html}\n{written.markdown}")
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--since", help="Start of the time range, ISO 8601 (UTC if no zone), inclusive.")
+@click.option("--until", help="End of the time range, ISO 8601 (UTC if no zone), exclusive.")
+@click.option("--account", help="Only this AWS account id.")
+@click.option("--region", help="Only this AWS region.")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="A value for another of the query's parameters, e.g. principal=alice (repeatable).")
+@_clean_errors
+def sql(name, since, until, account, region, params) -> None:
+    """Print a query's Athena SQL with its parameters bound as safely quoted literals, ready to paste into the
+    Athena console; without NAME, list the queries."""
+    from pyathena.formatter import DefaultParameterFormatter
+
+    if name is None:
+        for query in queries.QUERIES.values():
+            click.echo(f"{query.name}: {query.doc.splitlines()[0] if query.doc else ''}")
+        return
+    query = queries.get(name)
+    values = {k: v for k, v in queries.scope(since, until, account, region).items() if k in query.params}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep or key not in query.params:
+            raise click.BadParameter(f"{item!r}: {name} takes {', '.join(query.params) or 'no parameters'}",
+                                     param_hint="--param")
+        values[key] = float(value) if re.fullmatch(r"-?\d+(\.\d+)?", value) else value
+    missing = [p for p in query.params if p not in values and p not in queries.SCOPE_PARAMS]
+    if missing:
+        raise click.UsageError(f"{name} needs {', '.join(f'--param {p}=...' for p in missing)}")
+    values.update({p: None for p in query.params if p not in values})  # an unset scope bound is no bound
+    click.echo(DefaultParameterFormatter().format(query.render("athena"), query.bind(values)) + ";")
 
 
 @main.command()

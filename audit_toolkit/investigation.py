@@ -172,7 +172,9 @@ class Investigation:
                               f"{', '.join(sorted(self.only))}): open the evidence without `only`")
         sql = query.render(self.engine.dialect)
         params = query.bind(values)
-        self.log.append({"query": query.name, "engine": self.engine.name, "sql": sql, "params": params})
+        # `athena_sql` is the canonical text, what an engineer reads and pastes into Athena's console
+        self.log.append({"query": query.name, "engine": self.engine.name, "sql": sql, "athena_sql": query.sql,
+                         "params": params})
         return self.engine.run(sql, params)
 
     def span(self, since: When = None, until: When = None, account: Scoped = None, region: Scoped = None) -> dict:

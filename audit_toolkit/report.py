@@ -355,13 +355,14 @@ def inputs_line(inv: Investigation, files: list[dict]) -> str:
 
 
 def queries_run(inv: Investigation) -> list[dict]:
-    """Each distinct query the report ran: name, engine and version, SQL text, and every set of parameters."""
+    """Each distinct query the report ran: name, engine and version, its Athena SQL text (the canonical
+    text, whichever engine ran it: `audit-toolkit sql NAME` prints it bound), and every set of parameters."""
     engine_version = getattr(inv.engine, "version", None) or "(the workgroup's engine version)"
     by_text: dict[tuple, dict] = {}
     for entry in inv.log:
-        key = (entry["query"], entry["engine"], entry["sql"])
+        key = (entry["query"], entry["engine"], entry["athena_sql"])
         item = by_text.setdefault(key, {"query": entry["query"], "engine": f"{entry['engine']} {engine_version}",
-                                        "sql": entry["sql"], "params": []})
+                                        "sql": entry["athena_sql"], "params": []})
         params = ", ".join(f"{k}={v!r}" for k, v in entry["params"].items())
         if params not in item["params"]:
             item["params"].append(params)

@@ -351,3 +351,31 @@ def test_fail_on_open_exits_non_zero_only_when_a_window_is_still_open(demo):
     assert still.exit_code == 3 and "7 windows, 1 still open" in still.stderr
     closed = run("ssh-exposure", "--evidence", evidence, "--account", "222222222222", "--fail-on-open")
     assert closed.exit_code == 0 and "1 window, 0 still open" in closed.stderr
+
+
+def test_sql_prints_the_athena_text_bound_as_literals_ready_to_paste():
+    import sqlglot
+
+    from audit_toolkit import queries
+
+    result = run("sql", "principal_events", "--since", "2026-11-01", "--until", "2026-11-08",
+                 "--account", "1'; DROP TABLE cloudtrail; --", "--param", "principal=o'brien")
+    assert result.exit_code == 0
+    text = result.stdout
+    assert "%(" not in text and ":principal" not in text and "$" not in text
+    assert "useridentity.arn = 'o''brien'" in text
+    assert "account = '1''; DROP TABLE cloudtrail; --'" in text
+    assert "from_iso8601_timestamp(eventtime) >= from_iso8601_timestamp('2026-11-01T00:00:00Z')" in text
+    (statement,) = sqlglot.parse(text, read="athena")  # one statement: nothing closed the quote
+    assert statement.find(sqlglot.exp.Drop) is None
+    assert [q.split(":")[0] for q in run("sql").stdout.splitlines()] == list(queries.QUERIES)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["sql", "principal_events"], "Error: principal_events needs --param principal=..."),
+    (["sql", "sg_changes", "--param", "principal=x"], "takes since, until, since_day, until_day, account, region"),
+    (["sql", "nope"], "Error: no query named 'nope'"),
+])
+def test_sql_refuses_what_the_query_does_not_take(args, message):
+    result = run(*args)
+    assert result.exit_code != 0 and message in result.output
