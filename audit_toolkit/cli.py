@@ -143,11 +143,6 @@ def _report_problems(intake) -> None:
                    err=True)
 
 
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """`1 window`, `2 windows`."""
-    return f"{n:,} {word if n == 1 else many or word + 's'}"
-
-
 def _emit(frame, fmt: str, columns: list[str], settings: Settings, drop: tuple[str, ...] = (),
           empty: str | None = None) -> None:
     """The answer on stdout; for a table, the zone of its times and any column left out on stderr."""
@@ -200,7 +195,7 @@ def ssh_exposure(evidence, store, since, until, accounts, regions, tz, fmt, port
     _emit(found, fmt, WINDOW_TABLE, settings, WINDOW_DROP,
           empty=f"no rule opened port {ports} to the internet in the scope")
     still = int(found["still_open"].sum()) if len(found) else 0
-    click.echo(f"{plural(len(found), 'window')}, {still} still open", err=True)
+    click.echo(f"{export.plural(len(found), 'window')}, {still} still open", err=True)
     if fail_on_open and still:
         sys.exit(STILL_OPEN_EXIT)
 
@@ -259,7 +254,7 @@ def detect(evidence, store, since, until, accounts, regions, tz, fmt, only, min_
     inv = _open(evidence, store, settings)
     found = inv.detect(since, until, accounts, regions, only, min_severity)
     _emit(found, fmt, DETECT_TABLE, settings, DETECT_DROP,
-          empty=f"none of the {plural(len(chosen), 'detection')} run found a hit in the scope")
+          empty=f"none of the {export.plural(len(chosen), 'detection')} run found a hit in the scope")
 
 
 @main.command()
@@ -273,7 +268,7 @@ def coverage(evidence, store, since, until, accounts, regions, tz, fmt, min_hour
     inv = _open(evidence, store, settings)
     found = inv.coverage(since, until, accounts, regions, min_hours)
     _emit(found, fmt, COVERAGE_TABLE, settings, ("trail", "region", "account"),
-          empty=f"no silence of {plural(min_hours, 'hour')} or more and no logging outage in the scope")
+          empty=f"no silence of {export.plural(min_hours, 'hour')} or more and no logging outage in the scope")
 
 
 @main.command()
@@ -425,7 +420,7 @@ def notify(evidence, store, since, until, accounts, regions, tz, fmt, ports, int
                                  inv.settings, since or span["first_event"], until or span["last_event"])
     report = share(items, room, dry_run=dry_run, outbox=outbox)
     if not dry_run:
-        click.echo(f"posted {plural(len(report.sent), 'message')} to room {room}; "
+        click.echo(f"posted {export.plural(len(report.sent), 'message')} to room {room}; "
                    f"{len(report.skipped)} {'was' if len(report.skipped) == 1 else 'were'} already there", err=True)
     elif fmt == "table":
         click.echo(report.preview() if report.to_send else "(nothing to send)")

@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from . import queries
+from . import export, queries
 from .analysis import actors, coverage, detections, exposure, security_groups
 from .analysis import findings as tie
 from .analysis.events import in_order
@@ -249,6 +249,10 @@ class Investigation:
         names = self.query("principal_names", **queries.scope(since, until, account, region))["name"].tolist()
         return difflib.get_close_matches(principal, names, n=n, cutoff=0.5)
 
+    def local(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """`frame` with its times in the display zone, for a notebook's tables beside its charts."""
+        return export.localize(frame, self.settings.display_tz)
+
     @_each_scope(['event_time'])
     def detect(self, since: When = None, until: When = None, account: Scoped = None, region: Scoped = None,
                only: list[str] | tuple[str, ...] | None = None, min_severity: str | None = None) -> pd.DataFrame:
@@ -361,9 +365,10 @@ class Investigation:
         changes = self.sg_changes(start, end, f["account"], f["region"])
         tied = self.correlate(account=f["account"], region=f["region"])
         names = [v for v in (f["instance_id"], *groups, f["remote_ip"]) if isinstance(v, str) and v]
+        windows = tied[tied["finding_id"] == finding_id].reset_index(drop=True)
         return FindingContext(
-            finding=f, start=start, end=end,
-            windows=tied[tied["finding_id"] == finding_id].reset_index(drop=True),
+            finding=f, start=start, end=end, windows=windows,
+            others=tie.same_instance(found, f, windows, start, end),
             changes=changes[changes["group_id"].isin(groups)].reset_index(drop=True),
             events=mentions(self.events(start, end, f["account"], f["region"]), names),
         )
@@ -382,5 +387,6 @@ class FindingContext:
     start: pd.Timestamp  # the context's time range (the finding's activity with the margin)
     end: pd.Timestamp
     windows: pd.DataFrame  # the exposure windows it attacked while they were open (correlate rows)
+    others: pd.DataFrame  # the other findings on its instance while those windows were open (or in the range)
     changes: pd.DataFrame  # changes to its security groups in the range
     events: pd.DataFrame  # every event naming its instance, groups or remote address, with `mentioned`

@@ -14,10 +14,9 @@ def project_path(path: str | Path | None, cwd: Path | None = None) -> Path | Non
     if path is None:
         return None
     path, cwd = Path(path), (cwd or Path.cwd())
-    if path.is_absolute():
+    if path.is_absolute() or cwd.name != "notebooks" or (cwd / "notebooks").is_dir():
         return path
-    root = cwd.parent if cwd.name == "notebooks" and not (cwd / "notebooks").is_dir() else cwd
-    return root / path
+    return Path("..") / path  # in notebooks/: the root is one up
 
 
 def show_everything() -> None:

@@ -131,7 +131,7 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     inv, report = written
     since, until = "2026-11-03", "2026-11-04"
     parts = {section.id: part for section, part in report.parts}
-    assert list(parts) == ["scope", "changes", "exposure", "findings", "detections", "coverage"]
+    assert list(parts) == ["actions", "scope", "changes", "exposure", "findings", "detections", "coverage"]
     tied, every = parts["findings"].tables
     assert sorted(r[2] + " " + r[0] for r in tied.rows) == sorted(
         next(f["type"] for f in truth["findings"] if f["id"] == c["finding_id"]) + " " + c["group_id"] for c in truth["correlations"])
@@ -322,3 +322,30 @@ def test_coverage_is_reported_beside_the_detections(demo, truth):
     assert stopped == [["logging_stopped", "111111111111", "us-east-1", "2026-11-04 13:59:00 UTC", "2026-11-04 17:00:00 UTC",
                         "3.02", "False", "org-trail", "arn:aws:iam::111111111111:role/ops-admin (session mallory)"]]
     assert sorted(r[2] for r in rows if r[0] == "no_events" and r[1] == "111111111111") == ["ap-northeast-1", "eu-west-1", "us-east-1"]
+
+
+def test_the_report_leads_with_what_needs_action(written, truth):
+    _, report = written
+    title, part = report.parts[0]
+    assert title.id == "actions" and title.title == "What needs action"
+    mallory = next(w for w in truth["windows"] if w["closed_at"] is None)
+    assert part.facts == [
+        f"1 window still open to the internet on port 22 at the end of the range: {mallory['group_id']} since "
+        "2026-11-03 09:30:00 UTC (opened by ops-admin / mallory)",
+        f"{len(truth['correlations'])} GuardDuty findings attacked an exposure window while it was open",
+        "0 critical or high detection hits",
+        "0 logging outages; 0 runs of silent hours",
+    ]
+    assert [(t.caption, len(t.rows)) for t in part.tables] == [
+        ("Windows still open", 1), ("Attacks that came through an open window", len(truth["correlations"]))]
+    html = report.html.read_text(encoding="utf-8")
+    assert html.index("What needs action") < html.index("Time range and evidence")
+
+
+def test_a_range_the_evidence_does_not_cover_is_said_first(demo_inv):
+    audit = rep.Audit(demo_inv, since="2026-10-01", until="2026-11-04")
+    assert rep.actions_section(audit).facts[-1] == (
+        "The evidence covers only 2026-11-02 00:00:00 UTC to 2026-11-03 23:54:58 UTC of the range: "
+        "nothing is known of the rest")
+    empty = rep.Audit(demo_inv, since="2026-01-01", until="2026-01-02")
+    assert rep.actions_section(empty).facts[-1] == "The evidence holds no event in the range: nothing is known of it"

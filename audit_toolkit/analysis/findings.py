@@ -216,3 +216,15 @@ def correlate(findings: pd.DataFrame, windows: pd.DataFrame, memberships: pd.Dat
     for column in ("from_port", "to_port", "local_port", "count"):
         frame[column] = frame[column].astype("Int64")
     return frame.sort_values(["first_seen", "group_id", "finding_id"], ignore_index=True)
+
+
+def same_instance(findings: pd.DataFrame, finding: pd.Series, windows: pd.DataFrame,
+                  start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """The other findings on `finding`'s instance whose activity overlaps one of `windows` (correlate
+    rows: the exposure windows it came through), or the range start..end when it came through none."""
+    if not isinstance(finding["instance_id"], str) or findings.empty:
+        return findings.iloc[0:0]
+    spans = [(w["opened_at"], w["closed_at"]) for w in records(windows)] if len(windows) else [(start, end)]
+    others = findings[(findings["instance_id"] == finding["instance_id"]) & (findings["id"] != finding["id"])]
+    keep = [any(_overlap(*_activity(o), *span) is not None for span in spans) for o in records(others)]
+    return others[pd.Series(keep, index=others.index, dtype=bool)].reset_index(drop=True)
