@@ -319,3 +319,13 @@ def test_coverage_is_reported_beside_the_detections(demo, truth):
     assert stopped == [["logging_stopped", "111111111111", "us-east-1", "2026-11-04 13:59:00 UTC", "2026-11-04 17:00:00 UTC",
                         "3.02", "False", "org-trail", "arn:aws:iam::111111111111:role/ops-admin (session mallory)"]]
     assert sorted(r[2] for r in rows if r[0] == "no_events" and r[1] == "111111111111") == ["ap-northeast-1", "eu-west-1", "us-east-1"]
+
+
+def test_a_windows_state_says_its_uncertainties():
+    from audit_toolkit.report import _state
+
+    window = {"still_open": True, "open_before_evidence": True, "reach": "unknown", "ambiguous_order": True}
+    assert _state(window) == ("still open, open before the evidence, prefix list of unknown reach, "
+                              "order within one second unproven, kept open")
+    assert _state({**window, "still_open": False, "open_before_evidence": False, "reach": "internet",
+                   "ambiguous_order": False}) == "closed"
