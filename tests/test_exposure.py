@@ -259,3 +259,12 @@ def test_a_classic_db_security_group_opened_to_the_internet_exposes_the_database
     assert [tuple(w[k] for k in FULL_KEYS) for w in found] == [
         (None, "legacy-db", "0.0.0.0/0", None, at(0), at(4), "revoked", False, False, "3306,5432", "internet", False)]
     assert replay(events) == []  # SSH alone is watched: a database port is not SSH
+
+
+def test_a_modify_of_a_rule_never_seen_into_ssh_from_anywhere_opens_a_window():
+    # The request does not say ingress or egress: counted as ingress rather than miss an opening.
+    modify = row("ModifySecurityGroupRules", {"ModifySecurityGroupRulesRequest": {"GroupId": "sg-1", "SecurityGroupRule": {
+        "SecurityGroupRuleId": "sgr-x", "SecurityGroupRule": {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                                                              "CidrIpv4": "0.0.0.0/0"}}}}, t=at(1))
+    assert [tuple(w[k] for k in FULL_KEYS) for w in replay([modify])] == [
+        ("sg-1", None, "0.0.0.0/0", "sgr-x", at(1), None, None, True, False, "22", "internet", False)]

@@ -22,39 +22,17 @@ from .events import records
 from .security_groups import DB_SECURITY_GROUP_EVENTS, network
 
 WINDOW_COLUMNS = [
-    "account",
-    "region",
-    "group_id",
-    "group_name",
-    "direction",
-    "protocol",
-    "from_port",
-    "to_port",
-    "cidr",
-    "exposed_ports",
-    "rule_id",
-    "reach",
-    "opened_at",
-    "opened_by",
-    "opened_by_arn",
-    "opened_from_ip",
-    "opened_tool",
-    "opened_event_id",
-    "closed_at",
-    "closed_by",
-    "closed_by_arn",
-    "closed_from_ip",
-    "closed_event_id",
-    "close_reason",
-    "still_open",
-    "open_before_evidence",
-    "ambiguous_order",
-    "caveat",
-    "duration",
+    "account", "region", "group_id", "group_name", "direction", "protocol", "from_port", "to_port",
+    "cidr", "exposed_ports", "rule_id", "reach",
+    "opened_at", "opened_by", "opened_by_arn", "opened_from_ip", "opened_tool", "opened_event_id",
+    "closed_at", "closed_by", "closed_by_arn", "closed_from_ip", "closed_event_id", "close_reason",
+    "still_open", "open_before_evidence", "ambiguous_order", "caveat", "duration",
 ]
 # A classic DB security group lets a CIDR in to its database's port, which the call does not name:
 # these are the default ports of RDS's engines (MySQL/MariaDB, PostgreSQL, SQL Server, Oracle, Db2).
 DATABASE_PORTS = (3306, 5432, 1433, 1521, 50000)
+_CLOSED_FIELDS = ("closed_at", "closed_by", "closed_by_arn", "closed_from_ip", "closed_event_id",
+                  "close_reason")
 _CLOSE_REASONS = {
     "revoke": "revoked",
     "modify": "modified",
@@ -99,20 +77,8 @@ def _int(value) -> int | None:
 
 
 RuleKey = tuple  # (account, region, group, direction, protocol, from_port, to_port, peer)
-_RULE_FIELDS = (
-    "account",
-    "region",
-    "group_id",
-    "group_name",
-    "event_name",
-    "direction",
-    "protocol",
-    "from_port",
-    "to_port",
-    "peer",
-    "peer_type",
-    "rule_id",
-)
+_RULE_FIELDS = ("account", "region", "group_id", "group_name", "event_name", "direction", "protocol",
+                "from_port", "to_port", "peer", "peer_type", "rule_id")
 
 
 class RuleState:
@@ -132,14 +98,13 @@ class RuleState:
         self.settings = settings or Settings()
         self._held: dict[tuple, dict[RuleKey, dict]] = {}  # (account, region, group) -> rule -> row
         self._by_rule_id: dict[str, RuleKey] = {}
-        self._group_ids: dict[
-            tuple, str
-        ] = {}  # (account, region, group name) -> id, from CreateSecurityGroup
+        # (account, region, group name) -> id, from CreateSecurityGroup
+        self._group_ids: dict[tuple, str] = {}
         self._lists: dict[tuple, dict] = {}  # (account, region, pl id) -> {"entries", "complete"}
-        self._open: dict[
-            tuple, dict
-        ] = {}  # (account, region, group, family or pl id, port) -> window
+        # (account, region, group) -> (reach, family or prefix list id, port) -> its open window
+        self._open: dict[tuple, dict[tuple, dict]] = {}
         self._done: list[dict] = []
+        self._last_closed: dict[tuple, dict] = {}  # (group, reach, ..., port) -> its last window
 
     def held(self) -> frozenset[RuleKey]:
         return frozenset(k for rules in self._held.values() for k in rules)
@@ -147,13 +112,7 @@ class RuleState:
     def seed(self, rules) -> None:
         touched = set()
         for rule in rules:
-            row = {
-                "action": "authorize",
-                "group_name": None,
-                "rule_id": None,
-                "event_name": None,
-                **rule,
-            }
+            row = {"group_name": None, "rule_id": None, "event_name": None, **rule}
             touched.add(self._hold(row))
         for group in touched:
             self._settle(group, {}, before=True)
@@ -165,9 +124,8 @@ class RuleState:
         action = row["action"]
         if action == "create_group":
             if row["group_name"] and row["group_id"]:
-                self._group_ids[(row["account"], row["region"], row["group_name"])] = row[
-                    "group_id"
-                ]
+                name = (row["account"], row["region"], row["group_name"])
+                self._group_ids[name] = row["group_id"]
         elif action in ("prefix_list_create", "prefix_list_add", "prefix_list_remove"):
             self._change_list(row)
         elif action == "delete_group":
@@ -184,7 +142,7 @@ class RuleState:
             self._settle(group, row)
 
     def windows(self) -> list[dict]:
-        still = [{**w, "still_open": True} for w in self._open.values()]
+        still = [{**w, "still_open": True} for ws in self._open.values() for w in ws.values()]
         return [_public_fields(w) for w in self._done + still]
 
     # --- rules held ---------------------------------------------------------------------------
@@ -213,7 +171,13 @@ class RuleState:
 
     def _hold(self, row: dict) -> tuple:
         key = self._key(row)
-        self._held.setdefault(key[:3], {})[key] = {f: row.get(f) for f in _RULE_FIELDS}
+        rule = {f: row.get(f) for f in _RULE_FIELDS}
+        rule["direction"] = key[3]  # a modify of a rule never seen: ingress, as its key says
+        # Parsed and measured once: the union is measured after every change of the group.
+        rule["network"] = network(rule["peer"])
+        rule["ports"] = covered_ports(rule, self.settings)
+        rule["public"] = public_size([rule["network"]]) if rule["network"] is not None else 0
+        self._held.setdefault(key[:3], {})[key] = rule
         if row.get("rule_id"):
             self._by_rule_id[row["rule_id"]] = key
         return key[:3]
@@ -221,9 +185,8 @@ class RuleState:
     def _release(self, key: RuleKey) -> None:
         rule = self._held.get(key[:3], {}).pop(key, None)
         if rule and rule["rule_id"] and self._by_rule_id.get(rule["rule_id"]) == key:
-            del self._by_rule_id[
-                rule["rule_id"]
-            ]  # a later rule with the same content is another rule
+            # A later rule with the same content is another rule.
+            del self._by_rule_id[rule["rule_id"]]
 
     def _revoke(self, row: dict) -> None:
         key = self._by_rule_id.get(row["rule_id"]) if row["rule_id"] else None
@@ -239,9 +202,8 @@ class RuleState:
     def _delete_group(self, row: dict) -> None:
         # Rules are keyed by id, or by name where no id was known: a delete by either removes them.
         names = {self._group(row)[2], row["group_id"], row["group_name"]} - {None}
-        for group in [
-            g for g in self._held if g[:2] == (row["account"], row["region"]) and g[2] in names
-        ]:
+        place = (row["account"], row["region"])
+        for group in [g for g in self._held if g[:2] == place and g[2] in names]:
             del self._held[group]
             self._settle(group, row)
 
@@ -251,9 +213,9 @@ class RuleState:
         if row["action"] == "prefix_list_create":
             entries["complete"] = True
         elif row["action"] == "prefix_list_add" and network(row["peer"]) is not None:
-            entries["entries"].add(str(network(row["peer"])))
+            entries["entries"].add(network(row["peer"]))
         elif row["action"] == "prefix_list_remove":
-            entries["entries"].discard(str(network(row["peer"])))
+            entries["entries"].discard(network(row["peer"]))
         for group, rules in list(self._held.items()):
             if group[:2] == place[:2] and any(r["peer"] == place[2] for r in rules.values()):
                 self._settle(group, row)
@@ -261,46 +223,44 @@ class RuleState:
     # --- exposure -----------------------------------------------------------------------------
 
     def _exposures(self, group: tuple) -> dict[tuple, list[dict]]:
-        """(account, region, group, family or prefix list, port) -> the rules that expose it."""
+        """(account, region, group, reach, family or prefix list, port) -> the rules exposing it."""
         nets: dict[tuple, list] = {}
         unknown: dict[tuple, list[dict]] = {}
         for rule in self._held.get(group, {}).values():
-            ports = covered_ports(rule, self.settings)
+            ports = rule["ports"]
             if not ports:
                 continue
             if rule["peer_type"] == "prefix_list":
                 listed = self._lists.get((*group[:2], rule["peer"]))
-                found = [network(n) for n in listed["entries"]] if listed else []
+                found = list(listed["entries"]) if listed else []
                 if not listed or not listed["complete"]:
                     for port in ports:
-                        unknown.setdefault((*group, rule["peer"], port), []).append(rule)
+                        where = (*group, "unknown", rule["peer"], port)
+                        unknown.setdefault(where, []).append(rule)
             else:
-                found = (
-                    [network(rule["peer"])]
-                    if rule["peer_type"] in ("cidr_ipv4", "cidr_ipv6")
-                    else []
-                )
+                cidr = rule["peer_type"] in ("cidr_ipv4", "cidr_ipv6")
+                found = [rule["network"]] if cidr and rule["public"] else []
             for net in filter(None, found):
                 for port in ports:
-                    nets.setdefault((*group, f"ipv{net.version}", port), []).append((net, rule))
+                    where = (*group, "internet", net.version, port)
+                    nets.setdefault(where, []).append((net, rule))
         exposed = dict(unknown)
         for where, pairs in nets.items():
-            version = 4 if where[3] == "ipv4" else 6
-            if reaches_internet([n for n, _ in pairs], version, self.settings.internet_prefix_len):
-                exposed[where] = _unique([r for n, r in pairs if public_size([n])])
+            if reaches_internet([n for n, _ in pairs], where[4], self.settings.internet_prefix_len):
+                exposed[where] = _unique([r for n, r in pairs if public_size([n])])  # not 10/8
         return exposed
 
     def _settle(self, group: tuple, row: dict, before: bool = False) -> None:
         """Open and close the group's windows to match what its rules expose now."""
         exposed = self._exposures(group)
-        for where in [w for w in self._open if w[:3] == group and w not in exposed]:
-            self._close(where, row)
+        opened = self._open.setdefault(group, {})
+        for where in [w for w in opened if w not in exposed]:
+            self._close(opened.pop(where), row)
         for where, rules in exposed.items():
-            if where not in self._open:
-                self._open_window(where, rules, row, before)
+            if where not in opened:
+                opened[where] = self._open_window(where, rules, row, before)
 
-    def _close(self, where: tuple, row: dict) -> None:
-        window = self._open.pop(where)
+    def _close(self, window: dict, row: dict) -> None:
         window.update(
             closed_at=row["event_time"],
             closed_by=row["actor"],
@@ -310,31 +270,24 @@ class RuleState:
             close_reason=_CLOSE_REASONS.get(row["action"], row["action"]),
         )
         if row.get("ambiguous_order"):
-            window["_ambiguous_at"] = row["event_time"]
+            window["_ambiguous_at"] = window["_closed_unproven"] = row["event_time"]
         self._done.append(window)
+        self._last_closed[window["_where"]] = window
 
-    def _open_window(self, where: tuple, rules: list[dict], row: dict, before: bool) -> None:
+    def _open_window(self, where: tuple, rules: list[dict], row: dict, before: bool) -> dict:
         ambiguous = bool(row.get("ambiguous_order"))
-        last = next((w for w in reversed(self._done) if w["_where"] == where), None)
-        if ambiguous and last is not None and last.get("_ambiguous_at") == row["event_time"]:
+        last = self._last_closed.get(where)
+        if ambiguous and last is not None and last.get("_closed_unproven") == row["event_time"]:
             # Closed and reopened within one unordered second: it may never have closed.
             self._done.remove(last)
-            for field in (
-                "closed_at",
-                "closed_by",
-                "closed_by_arn",
-                "closed_from_ip",
-                "closed_event_id",
-                "close_reason",
-            ):
+            for field in _CLOSED_FIELDS:
                 last[field] = None
-            self._open[where] = last
-            return
+            last["_closed_unproven"] = None
+            return last
         rule = rules[-1]  # the one held last: what completed the exposure
-        opened = (
-            {}
-            if before
-            else dict(
+        opened = {}
+        if not before:
+            opened = dict(
                 opened_at=row["event_time"],
                 opened_by=row["actor"],
                 opened_by_arn=row["actor_arn"],
@@ -342,9 +295,9 @@ class RuleState:
                 opened_tool=row["tool"],
                 opened_event_id=row["event_id"],
             )
-        )
-        unknown = where[3].startswith("pl-") or not where[3].startswith("ipv")
-        self._open[where] = dict(
+        unknown = where[3] == "unknown"
+        peers = ", ".join(sorted({str(r["peer"]) for r in rules}))
+        return dict(
             _where=where,
             _ambiguous_at=row["event_time"] if ambiguous else None,
             account=where[0],
@@ -355,10 +308,10 @@ class RuleState:
             protocol=rule["protocol"],
             from_port=rule["from_port"],
             to_port=rule["to_port"],
-            cidr=where[3] if unknown else ", ".join(sorted({str(r["peer"]) for r in rules})),
-            exposed_ports=str(where[4]),
+            cidr=peers,
+            exposed_ports=str(where[5]),
             rule_id=", ".join(sorted({r["rule_id"] for r in rules if r["rule_id"]})) or None,
-            reach="unknown" if unknown else "internet",
+            reach=where[3],
             open_before_evidence=before,
             **opened,
         )

@@ -209,7 +209,7 @@ def _rules_of(event: dict, known: dict[str, Rule]) -> Iterator[tuple[str | None,
     action, _ = _ACTIONS[event["eventname"]]
     req, resp = json_object(event.get("requestparameters")), json_object(event.get("responseelements"))
     if event["eventname"] in DB_SECURITY_GROUP_EVENTS:
-        yield None, _text(_get(req, "dBSecurityGroupName")), _db_rule(req)
+        yield None, _string(_get(req, "dBSecurityGroupName")), _db_rule(req)
         return
     if action in ("prefix_list_create", "prefix_list_modify"):
         for rule in _prefix_list_rules(action, req, resp):
@@ -239,14 +239,14 @@ def _rules_of(event: dict, known: dict[str, Rule]) -> Iterator[tuple[str | None,
         yield rule.group_id or group_id, group_name, rule
 
 
-def _text(value: Any) -> str | None:
+def _string(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
 def _db_rule(req: dict) -> Rule:
     """A classic DB security group's ingress: a CIDR or EC2 group let in to its database's port."""
-    cidr = _text(_get(req, "cIDRIP"))
-    group = _text(_get(req, "eC2SecurityGroupId") or _get(req, "eC2SecurityGroupName"))
+    cidr = _string(_get(req, "cIDRIP"))
+    group = _string(_get(req, "eC2SecurityGroupId") or _get(req, "eC2SecurityGroupName"))
     if cidr is None and group is None:
         return Rule()
     peer, peer_type = (cidr, "cidr_ipv4") if cidr else (group, "security_group")
@@ -263,7 +263,7 @@ def _prefix_list_rules(action: str, req: dict, resp: dict) -> Iterator[Rule]:
     """
     body = _get(req, "CreateManagedPrefixListRequest", "ModifyManagedPrefixListRequest")
     body = body if isinstance(body, dict) else req
-    list_id = _text(_get(body, "PrefixListId")) or _response_list_id(resp)
+    list_id = _string(_get(body, "PrefixListId")) or _response_list_id(resp)
     if action == "prefix_list_create":
         yield Rule(action="prefix_list_create", prefix_list_id=list_id)
         groups = (("prefix_list_add", ("Entry", "Entries")),)
@@ -272,17 +272,17 @@ def _prefix_list_rules(action: str, req: dict, resp: dict) -> Iterator[Rule]:
                   ("prefix_list_remove", ("RemoveEntry", "RemoveEntries")))
     for kind, names in groups:
         for entry in _items(_get(body, *names)):
-            cidr = _text(_get(entry, "Cidr"))
+            cidr = _string(_get(entry, "Cidr"))
             peer_type = None if cidr is None else ("cidr_ipv6" if ":" in cidr else "cidr_ipv4")
             yield Rule(action=kind, peer=cidr, peer_type=peer_type, prefix_list_id=list_id,
-                       description=_text(_get(entry, "Description")))
+                       description=_string(_get(entry, "Description")))
 
 
 def _response_list_id(resp: dict) -> str | None:
     node = _get(resp, "CreateManagedPrefixListResponse", "ModifyManagedPrefixListResponse")
     node = node if isinstance(node, dict) else resp
     found = _get(node, "prefixList")
-    return _text(_get(found, "prefixListId")) if isinstance(found, dict) else None
+    return _string(_get(found, "prefixListId")) if isinstance(found, dict) else None
 
 
 def _requested(req: dict, known: dict[str, Rule]) -> Iterator[Rule]:
@@ -363,16 +363,16 @@ def _facts(e: dict) -> tuple[str, tuple, set, set]:
     action, _ = _ACTIONS[e["eventname"]]
     req, resp = json_object(e.get("requestparameters")), json_object(e.get("responseelements"))
     if e["eventname"] in DB_SECURITY_GROUP_EVENTS:
-        target = ("rds", _text(_get(req, "dBSecurityGroupName")))
+        target = ("rds", _string(_get(req, "dBSecurityGroupName")))
     elif action.startswith("prefix_list"):
         body = _get(req, "CreateManagedPrefixListRequest", "ModifyManagedPrefixListRequest")
         body = body if isinstance(body, dict) else req
-        target = ("pl", _text(_get(body, "PrefixListId")) or _response_list_id(resp))
+        target = ("pl", _string(_get(body, "PrefixListId")) or _response_list_id(resp))
     elif action == "modify":
         body = _get(req, "ModifySecurityGroupRulesRequest")
-        target = ("sg", _text(_get(body if isinstance(body, dict) else req, "GroupId")))
+        target = ("sg", _string(_get(body if isinstance(body, dict) else req, "GroupId")))
     else:
-        group = _text(req.get("groupId") or resp.get("groupId")) or _text(req.get("groupName"))
+        group = _string(req.get("groupId") or resp.get("groupId")) or _string(req.get("groupName"))
         target = ("sg", group)
     created = {r.rule_id for r in _response_rules(resp, "securityGroupRuleSet") if r.rule_id}
     named = {i.get("securityGroupRuleId") for i in _items(req.get("securityGroupRuleIds"))}
