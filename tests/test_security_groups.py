@@ -131,3 +131,19 @@ def test_a_revoke_that_matched_nothing_is_revoke_unmatched():
         ("sg-1", "revoke", "ingress", "tcp", 22, 22, "0.0.0.0/0", "cidr_ipv4", "sgr-4"),
         (None, "revoke_unmatched", "ingress", "tcp", 22, 22, "::/0", "cidr_ipv6", None),
     ]
+
+
+def test_garbage_in_prefix_list_and_db_group_calls_does_not_break_the_normalizer():
+    garbage = [
+        row("CreateManagedPrefixList", {"CreateManagedPrefixListRequest": "x"}, {"CreateManagedPrefixListResponse": 5}),
+        row("ModifyManagedPrefixList", {"ModifyManagedPrefixListRequest": {"PrefixListId": {"a": 1}, "AddEntry": 5,
+                                                                           "RemoveEntry": [{"Cidr": 7}]}}, eid="e2"),
+        row("AuthorizeDBSecurityGroupIngress", {"dBSecurityGroupName": ["x"], "cIDRIP": {"y": 1}}, eid="e3"),
+        row("RevokeDBSecurityGroupIngress", None, eid="e4"),
+    ]
+    assert rules(*garbage) == [  # one second: creations, removals, changes, grants
+        (None, "prefix_list_create", None, None, None, None, None, None, None),
+        (None, "revoke", "ingress", None, None, None, None, None, None),
+        (None, "prefix_list_remove", None, None, None, None, None, None, None),
+        (None, "authorize", "ingress", None, None, None, None, None, None),
+    ]

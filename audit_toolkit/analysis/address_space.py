@@ -10,6 +10,7 @@ group's CIDRs on a port covers at least 1/2**N of its family's public space, N b
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from typing import Iterable
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -51,6 +52,12 @@ def public_size(networks: Iterable[Network]) -> int:
             total += _public(*current)
         current = (first, last, version)
     return total + (_public(*current) if current is not None else 0)
+
+
+@lru_cache(maxsize=65536)
+def network_public(network: Network) -> int:
+    """Public addresses in one network (cached: the same rules are measured again and again)."""
+    return _public(int(network.network_address), int(network.broadcast_address), network.version)
 
 
 PUBLIC_TOTAL = {4: public_size([ipaddress.IPv4Network("0.0.0.0/0")]),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..settings import Settings
-from .address_space import public_size, reaches_internet
+from .address_space import network_public, reaches_internet
 from .events import records
 from .security_groups import DB_SECURITY_GROUP_EVENTS, network
 
@@ -176,7 +176,7 @@ class RuleState:
         # Parsed and measured once: the union is measured after every change of the group.
         rule["network"] = network(rule["peer"])
         rule["ports"] = covered_ports(rule, self.settings)
-        rule["public"] = public_size([rule["network"]]) if rule["network"] is not None else 0
+        rule["public"] = network_public(rule["network"]) if rule["network"] is not None else 0
         self._held.setdefault(key[:3], {})[key] = rule
         if row.get("rule_id"):
             self._by_rule_id[row["rule_id"]] = key
@@ -247,7 +247,7 @@ class RuleState:
         exposed = dict(unknown)
         for where, pairs in nets.items():
             if reaches_internet([n for n, _ in pairs], where[4], self.settings.internet_prefix_len):
-                exposed[where] = _unique([r for n, r in pairs if public_size([n])])  # not 10/8
+                exposed[where] = _unique([r for n, r in pairs if network_public(n)])  # not 10/8
         return exposed
 
     def _settle(self, group: tuple, row: dict, before: bool = False) -> None:
