@@ -147,3 +147,18 @@ def test_garbage_in_prefix_list_and_db_group_calls_does_not_break_the_normalizer
         (None, "prefix_list_remove", None, None, None, None, None, None, None),
         (None, "authorize", "ingress", None, None, None, None, None, None),
     ]
+
+
+def test_a_flood_of_changes_in_one_second_is_ranked_and_flagged_not_proven(monkeypatch):
+    import audit_toolkit.analysis.security_groups as sg
+
+    monkeypatch.setattr(sg, "MAX_PROVEN_PER_SECOND", 2)
+    request = {"groupId": "sg-1", "ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "cidrIp": "0.0.0.0/0"}
+    flood = [row("AuthorizeSecurityGroupIngress", request, eid="e1"), row("RevokeSecurityGroupIngress", request, eid="e2"),
+             row("AuthorizeSecurityGroupIngress", {**request, "groupId": "sg-2"}, eid="e3")]
+    frame = normalize(pd.DataFrame(flood))
+    assert export.to_records(frame[["group_id", "action", "ambiguous_order"]]) == [
+        {"group_id": "sg-1", "action": "revoke", "ambiguous_order": True},
+        {"group_id": "sg-1", "action": "authorize", "ambiguous_order": True},
+        {"group_id": "sg-2", "action": "authorize", "ambiguous_order": False},
+    ]
