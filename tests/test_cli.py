@@ -251,3 +251,25 @@ def test_min_severity_out_of_range_is_refused_the_same_way(demo, command):
                         ("11", "a GuardDuty severity is from 0 to 10")):
         result = CliRunner().invoke(main, [command, "--evidence", str(demo / "evidence"), *extra, "--min-severity", bad])
         assert result.exit_code == 2 and f"Invalid value for '--min-severity': '{bad}': {reason}" in result.output
+
+
+def test_ssh_exposure_reads_pieces_prefix_lists_and_db_groups_end_to_end(tmp_path):
+    # The real tcp/22 opening as a template: the internet in two halves, a prefix list the evidence
+    # does not hold, and a classic DB security group opened to the internet.
+    real = cloudtrail_record("AuthorizeSecurityGroupIngress", '"fromPort": 22')
+    group = real["requestParameters"]["groupId"]
+    ssh = {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22}
+    halves = {**real, "eventID": "e-halves", "responseElements": None, "requestParameters": {"groupId": group, "ipPermissions": {"items": [
+        {**ssh, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/1"}, {"cidrIp": "128.0.0.0/1"}]}}]}}}
+    listed = {**real, "eventID": "e-list", "responseElements": None, "requestParameters": {"groupId": "sg-0list", "ipPermissions": {"items": [
+        {**ssh, "prefixListIds": {"items": [{"prefixListId": "pl-0abc"}]}}]}}}
+    database = {**real, "eventID": "e-db", "eventSource": "rds.amazonaws.com", "eventName": "AuthorizeDBSecurityGroupIngress",
+                "requestParameters": {"dBSecurityGroupName": "legacy-db", "cIDRIP": "0.0.0.0/0"}, "responseElements": None}
+    path = tmp_path / "changes.json"
+    path.write_text(json.dumps({"Records": [halves, listed, database]}), encoding="utf-8")
+    result = run("ssh-exposure", "--evidence", str(path), "--port", "22", "--port", "3306", "--format", "json")
+    found = sorted(((w["group_id"], w["group_name"], w["cidr"], w["exposed_ports"], w["reach"]) for w in json.loads(result.stdout)), key=str)
+    assert found == sorted([(group, None, "0.0.0.0/1, 128.0.0.0/1", "22", "internet"), ("sg-0list", None, "pl-0abc", "22", "unknown"),
+                            (None, "legacy-db", "0.0.0.0/0", "3306", "internet")], key=str)
+    header = run("ssh-exposure", "--evidence", str(path)).stdout.splitlines()[0].split()
+    assert {"reach", "ambiguous_order"} <= set(header)
