@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from audit_toolkit import export
 from audit_toolkit.analysis.exposure import exposed_ports, windows
@@ -268,3 +271,38 @@ def test_a_modify_of_a_rule_never_seen_into_ssh_from_anywhere_opens_a_window():
                                                               "CidrIpv4": "0.0.0.0/0"}}}}, t=at(1))
     assert [tuple(w[k] for k in FULL_KEYS) for w in replay([modify])] == [
         ("sg-1", None, "0.0.0.0/0", "sgr-x", at(1), None, None, True, False, "22", "internet", False)]
+
+
+POOL = ["0.0.0.0/0", "0.0.0.0/1", "128.0.0.0/1", "0.0.0.0/2", "64.0.0.0/2", "10.0.0.0/8", "128.0.0.0/2", "192.0.0.0/2"]
+
+
+@hyp_settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["authorize", "revoke"]), st.sampled_from(POOL)), max_size=12))
+def test_windows_follow_the_union_of_the_rules_held(ops):
+    """A model: the window is open exactly while the held CIDRs cover the public IPv4 space."""
+    import ipaddress
+
+    from audit_toolkit.analysis.address_space import reaches_internet
+    from audit_toolkit.analysis.exposure import RuleState
+
+    def covers(cidrs):
+        return reaches_internet([ipaddress.ip_network(c) for c in cidrs], 4, 0)
+
+    state, held, expected, start = RuleState(), set(), [], None
+    for minute, (action, cidr) in enumerate(ops):
+        when = at(minute)
+        if action == "revoke" and cidr not in held and covers(held | {cidr}) and start is None:
+            start = "before"  # it was held before the evidence, with what the group holds now
+        held = held | {cidr} if action == "authorize" else held - {cidr}
+        if start is None and covers(held):
+            start = when
+        elif start is not None and not covers(held):
+            expected.append((None if start == "before" else start, when))
+            start = None
+        state.apply({"event_time": when, "event_id": f"e{minute}", "account": "1", "region": "r", "group_id": "sg-1",
+                     "group_name": None, "action": action, "direction": "ingress", "protocol": "tcp", "from_port": 22,
+                     "to_port": 22, "peer": cidr, "peer_type": "cidr_ipv4", "rule_id": None, "error_code": None,
+                     "actor": "a", "actor_arn": "a", "source_ip": "192.0.2.1", "tool": "cli", "event_name": None})
+    if start is not None:
+        expected.append((None if start == "before" else start, None))
+    assert sorted(((w["opened_at"], w["closed_at"]) for w in state.windows()), key=str) == sorted(expected, key=str)

@@ -91,7 +91,8 @@ class RuleState:
       to_port, peer, peer_type and optionally group_name and rule_id. What they expose is a window
       open before the evidence.
     - `held()`: the set of rules held now (each a RuleKey), to compare two states.
-    - `windows()`: every window so far, closed and still open, as WINDOW_COLUMNS rows.
+    - `windows()`: every window so far, closed and still open, as rows of WINDOW_COLUMNS but
+      `duration` (window_frame adds it, from the end of the evidence).
     """
 
     def __init__(self, settings: Settings | None = None) -> None:
@@ -340,12 +341,9 @@ def _public_fields(window: dict) -> dict:
             f"The rule names prefix list {window['cidr']}, whose entries the evidence does "
             "not fully hold: its reach is unknown."
         )
-    public = {k: v for k, v in window.items() if not k.startswith("_")}
-    return {
-        **public,
-        "ambiguous_order": window.get("_ambiguous_at") is not None,
-        "caveat": " ".join(caveats) or None,
-    }
+    flags = {"ambiguous_order": window.get("_ambiguous_at") is not None,
+             "caveat": " ".join(caveats) or None, "still_open": window.get("still_open") is True}
+    return {c: flags[c] if c in flags else window.get(c) for c in WINDOW_COLUMNS if c != "duration"}
 
 
 def windows(
