@@ -255,7 +255,8 @@ def exposure_section(a: Audit) -> Part:
     if len(windows):
         ax = charts.plot_exposure(windows, changes=a.changes, findings=a.findings_on_groups, start=a.start, end=a.end, settings=a.inv.settings)
         part.charts.append(Chart("exposure", f"Exposure windows of port {ports} to the internet", charts.to_png(ax)))
-        shown = _with_rules(windows.assign(peer=windows["cidr"])).assign(state=[_state(w) for w in records(windows)])
+        shown = _with_rules(windows.assign(peer=windows["cidr"]))
+        shown = shown.assign(state=[_state(w) for w in records(windows)])
         part.tables.append(a.table("Every exposure window", shown, WINDOW_TABLE))
     if len(failed):
         part.tables.append(a.table("Failed attempts", _with_rules(failed), {k: v for k, v in CHANGE_TABLE.items() if k != "description"}))

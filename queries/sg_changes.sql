@@ -1,7 +1,8 @@
 -- name: sg_changes
 -- params: since, until, since_day, until_day, account, region
--- Every call that creates, deletes or changes a security group or its rules, failed calls included:
--- EC2 security groups, the managed prefix lists their rules may name, classic RDS DB security groups.
+-- Every call that creates, deletes or changes a security group or its rules, failed calls
+-- included: EC2 security groups, the managed prefix lists their rules may name, classic RDS DB
+-- security groups.
 -- The rules themselves are read from requestparameters/responseelements in Python
 -- (audit_toolkit.analysis.security_groups), which knows every request shape.
 SELECT

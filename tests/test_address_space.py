@@ -7,7 +7,12 @@ import ipaddress
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit_toolkit.analysis.address_space import _NOT_PUBLIC, PUBLIC_TOTAL, public_size, reaches_internet
+from audit_toolkit.analysis.address_space import (
+    _NOT_PUBLIC,
+    PUBLIC_TOTAL,
+    public_size,
+    reaches_internet,
+)
 
 networks = st.builds(lambda address, length: ipaddress.ip_network((address, length), strict=False),
                      st.integers(0, 2**32 - 1), st.integers(0, 32))
@@ -16,10 +21,11 @@ networks = st.builds(lambda address, length: ipaddress.ip_network((address, leng
 def slow_public(nets: list) -> int:
     """The same count by ipaddress alone: collapse, then subtract each non-public range inside."""
     total = 0
+    reserved = _NOT_PUBLIC[4]
     for net in ipaddress.collapse_addresses(nets):
-        if any(net.subnet_of(r) for r in _NOT_PUBLIC[4]):
+        if any(net.subnet_of(r) for r in reserved):
             continue
-        total += net.num_addresses - sum(r.num_addresses for r in _NOT_PUBLIC[4] if r.subnet_of(net))
+        total += net.num_addresses - sum(r.num_addresses for r in reserved if r.subnet_of(net))
     return total
 
 

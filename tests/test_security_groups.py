@@ -162,3 +162,19 @@ def test_a_flood_of_changes_in_one_second_is_ranked_and_flagged_not_proven(monke
         {"group_id": "sg-1", "action": "authorize", "ambiguous_order": True},
         {"group_id": "sg-2", "action": "authorize", "ambiguous_order": False},
     ]
+
+
+def test_a_response_of_another_shape_proves_no_order_and_breaks_nothing():
+    # Same second: the authorize's response is garbage, so nothing proves it created sgr-1 (the
+    # normalizer itself reports such a record; the ordering must not be where it breaks).
+    from audit_toolkit.analysis.events import in_order
+    from audit_toolkit.analysis.security_groups import in_proven_order
+
+    authorize = row("AuthorizeSecurityGroupIngress", {"groupId": "sg-1", **SSH_PERMISSION},
+                    {"securityGroupRuleSet": {"items": [{"securityGroupRuleId": "sgr-1", "referencedGroupInfo": "x"}]}}, eid="e1")
+    revoke = row("RevokeSecurityGroupIngress", {"groupId": "sg-1", "securityGroupRuleIds": {"items": [{"securityGroupRuleId": {"x": 1}}]}},
+                 eid="e2")
+    ordered = in_proven_order(in_order(pd.DataFrame([authorize, revoke])))
+    assert export.to_records(ordered[["eventname", "ambiguous_order"]]) == [
+        {"eventname": "RevokeSecurityGroupIngress", "ambiguous_order": True},
+        {"eventname": "AuthorizeSecurityGroupIngress", "ambiguous_order": True}]

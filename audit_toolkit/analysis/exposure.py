@@ -77,8 +77,8 @@ def _int(value) -> int | None:
 
 
 RuleKey = tuple  # (account, region, group, direction, protocol, from_port, to_port, peer)
-_RULE_FIELDS = ("account", "region", "group_id", "group_name", "event_name", "direction", "protocol",
-                "from_port", "to_port", "peer", "peer_type", "rule_id")
+_RULE_FIELDS = ("account", "region", "group_id", "group_name", "event_name", "direction",
+                "protocol", "from_port", "to_port", "peer", "peer_type", "rule_id")
 
 
 class RuleState:

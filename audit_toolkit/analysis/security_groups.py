@@ -374,11 +374,18 @@ def _facts(e: dict) -> tuple[str, tuple, set, set]:
     else:
         group = _string(req.get("groupId") or resp.get("groupId")) or _string(req.get("groupName"))
         target = ("sg", group)
-    created = {r.rule_id for r in _response_rules(resp, "securityGroupRuleSet") if r.rule_id}
-    named = {i.get("securityGroupRuleId") for i in _items(req.get("securityGroupRuleIds"))}
-    if action == "modify":
-        named |= {r.rule_id for r in _modify_rules(req)[1]}
-    return action, (e.get("account"), e.get("region"), *target), created, named - {None}
+    place = (e.get("account"), e.get("region"), *target)
+    try:
+        created = [r.rule_id for r in _response_rules(resp, "securityGroupRuleSet")]
+        named = [i.get("securityGroupRuleId") for i in _items(req.get("securityGroupRuleIds"))]
+        if action == "modify":
+            named += [r.rule_id for r in _modify_rules(req)[1]]
+    except (TypeError, AttributeError, ValueError):  # a member of another shape proves nothing
+        return action, place, set(), set()
+    def ids(found: list) -> set[str]:
+        return {i for i in found if isinstance(i, str)}  # a rule id of another type proves nothing
+
+    return action, place, ids(created), ids(named)
 
 
 MAX_PROVEN_PER_SECOND = 300  # more changes in one second (forged?) are ranked, not proven

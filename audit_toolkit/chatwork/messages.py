@@ -90,11 +90,14 @@ TEXT = {
         "opened": "Opened", "closed": "Closed", "still_open": "still open (at the end of the evidence)",
         "before_evidence": "Open before the evidence begins", "duration": "Duration", "by": "by", "from": "from",
         "reason": "reason", "reason.revoked": "rule revoked", "reason.modified": "rule modified",
-        "reason.group deleted": "group deleted", "reason.prefix list modified": "prefix list modified",
+        "reason.group deleted": "group deleted",
+        "reason.prefix list modified": "prefix list modified",
         "window.unknown": "Port {ports} open to a prefix list of unknown reach",
         "caveat": "Uncertain",
-        "caveat.order": "the evidence does not prove the order of changes in one second: the order that keeps it open was taken",
-        "caveat.reach": "the evidence does not hold the prefix list's entries: its reach is unknown",
+        "caveat.order": "the evidence does not prove the order of changes in one second: "
+                        "the order that keeps it open was taken",
+        "caveat.reach": "the evidence does not hold the prefix list's entries: "
+                        "its reach is unknown",
         "gd.title": "GuardDuty: {title}", "severity": "Severity", "type": "Type", "instance": "Instance",
         "remote_ip": "Remote IP", "port": "Port", "country": "Country", "updated": "Updated", "finding_id": "Id",
         "sev.Critical": "Critical", "sev.High": "High", "sev.Medium": "Medium", "sev.Low": "Low",
@@ -245,7 +248,8 @@ def exposure_window(row: Mapping, settings: Settings) -> Box:
     ports = _v(_get(row, "exposed_ports"))
     still_open = bool(_get(row, "still_open")) if not is_missing(_get(row, "still_open")) else False
     unknown = _get(row, "reach") == "unknown"
-    title = w("window.unknown" if unknown else "window.open" if still_open else "window.closed", ports=ports)
+    state = "window.unknown" if unknown else "window.open" if still_open else "window.closed"
+    title = w(state, ports=ports)
     lines = [w.field("account", _where(row)), w.field("group", _group(row)), w.field("rule", rule_text({**row, "peer": _get(row, "cidr")}, w))]
     if unknown:
         lines.append(w.field("caveat", w("caveat.reach")))
