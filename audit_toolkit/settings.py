@@ -23,6 +23,14 @@ def _prefix_len(text: str) -> int:
         raise ConfigError(f"AUDIT_TOOLKIT_INTERNET_PREFIX_LEN must be an integer, got {text!r}") from e
 
 
+def _size(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError as e:
+        message = f"AUDIT_TOOLKIT_MAX_FILE_BYTES must be a number of bytes, got {text!r}"
+        raise ConfigError(message) from e
+
+
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -37,6 +45,9 @@ class Settings:
     language: str = "ja"
     # Buckets that receive CloudTrail logs, beside those named by CreateTrail/UpdateTrail in the evidence.
     trail_buckets: tuple[str, ...] = ()
+    # An evidence file whose text (inflated) is larger is rejected unread. CloudTrail delivers a
+    # file about every five minutes per account and region, a few MB of text; a 200 MB record fits.
+    max_file_bytes: int = 256 << 20
 
     def __post_init__(self) -> None:
         ports = self.watched_ports
@@ -44,6 +55,9 @@ class Settings:
             raise ConfigError(f"watched ports must be 1..65535, got {', '.join(map(str, ports)) or 'none'}")
         if not (_is_int(self.internet_prefix_len) and 0 <= self.internet_prefix_len <= 128):
             raise ConfigError(f"internet prefix length must be 0..128, got {self.internet_prefix_len}")
+        if not (_is_int(self.max_file_bytes) and self.max_file_bytes > 0):
+            raise ConfigError("the file size limit must be a positive number of bytes, "
+                              f"got {self.max_file_bytes}")
         try:
             ZoneInfo(self.display_tz)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
@@ -62,6 +76,8 @@ class Settings:
             values["display_tz"] = env["AUDIT_TOOLKIT_DISPLAY_TZ"]
         if "AUDIT_TOOLKIT_LANGUAGE" in env:
             values["language"] = env["AUDIT_TOOLKIT_LANGUAGE"]
+        if "AUDIT_TOOLKIT_MAX_FILE_BYTES" in env:
+            values["max_file_bytes"] = _size(env["AUDIT_TOOLKIT_MAX_FILE_BYTES"])
         if "AUDIT_TOOLKIT_TRAIL_BUCKETS" in env:
             values["trail_buckets"] = tuple(b for b in env["AUDIT_TOOLKIT_TRAIL_BUCKETS"].replace(" ", "").split(",") if b)
         for key, value in overrides.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 from audit_toolkit import export
 from audit_toolkit.analysis.security_groups import normalize, protocol_name
@@ -85,12 +86,14 @@ def test_modify_security_group_rules_list_form_and_group_lifecycle():
     assert frame["description"].iloc[0] == "<b>web</b>"  # kept as evidence; escaped where it is shown
 
 
-def test_null_and_garbage_parameters_do_not_break_the_normalizer():
-    # One second, nothing proves their order: the revoke goes first (what keeps an exposure open).
-    assert rules(row("AuthorizeSecurityGroupIngress", None), row("RevokeSecurityGroupIngress", {"ipPermissions": "nonsense"}, eid="e2")) == [
-        (None, "revoke", "ingress", None, None, None, None, None, None),
-        (None, "authorize", "ingress", None, None, None, None, None, None),
-    ]
+def test_null_parameters_are_a_change_of_unknown_content_and_garbage_is_rejected_with_its_reason():
+    frame = normalize(pd.DataFrame([row("AuthorizeSecurityGroupIngress", None),
+                                    row("RevokeSecurityGroupIngress", {"ipPermissions": "nonsense"}, eid="e2")]))
+    assert rules(row("AuthorizeSecurityGroupIngress", None)) == [
+        (None, "authorize", "ingress", None, None, None, None, None, None)]
+    assert len(frame) == 1
+    assert frame.attrs["rejected"] == [
+        "event e2 (RevokeSecurityGroupIngress at 2026-01-01T00:00:00Z): ipPermissions is a string, not a list"]
 
 
 def test_protocol_names():
@@ -133,20 +136,19 @@ def test_a_revoke_that_matched_nothing_is_revoke_unmatched():
     ]
 
 
-def test_garbage_in_prefix_list_and_db_group_calls_does_not_break_the_normalizer():
+def test_garbage_in_prefix_list_and_db_group_calls_is_rejected_with_its_reason():
     garbage = [
         row("CreateManagedPrefixList", {"CreateManagedPrefixListRequest": "x"}, {"CreateManagedPrefixListResponse": 5}),
-        row("ModifyManagedPrefixList", {"ModifyManagedPrefixListRequest": {"PrefixListId": {"a": 1}, "AddEntry": 5,
-                                                                           "RemoveEntry": [{"Cidr": 7}]}}, eid="e2"),
-        row("AuthorizeDBSecurityGroupIngress", {"dBSecurityGroupName": ["x"], "cIDRIP": {"y": 1}}, eid="e3"),
+        row("ModifyManagedPrefixList", {"ModifyManagedPrefixListRequest": {"PrefixListId": {"a": 1}}}, eid="e2"),
+        row("AuthorizeDBSecurityGroupIngress", {"dBSecurityGroupName": "db", "cIDRIP": {"y": 1}}, eid="e3"),
         row("RevokeDBSecurityGroupIngress", None, eid="e4"),
     ]
-    assert rules(*garbage) == [  # one second: creations, removals, changes, grants
-        (None, "prefix_list_create", None, None, None, None, None, None, None),
-        (None, "revoke", "ingress", None, None, None, None, None, None),
-        (None, "prefix_list_remove", None, None, None, None, None, None, None),
-        (None, "authorize", "ingress", None, None, None, None, None, None),
-    ]
+    frame = normalize(pd.DataFrame(garbage))
+    assert rules(garbage[-1]) == [(None, "revoke", "ingress", None, None, None, None, None, None)]
+    assert list(frame["event_id"]) == ["e4"]
+    assert [r.split(": ", 1)[1] for r in frame.attrs["rejected"]] == [
+        "ManagedPrefixListRequest is a string, not an object", "PrefixListId is an object, not a string",
+        "CIDRIP is an object, not a string"]
 
 
 def test_a_flood_of_changes_in_one_second_is_ranked_and_flagged_not_proven(monkeypatch):
@@ -178,3 +180,38 @@ def test_a_response_of_another_shape_proves_no_order_and_breaks_nothing():
     assert export.to_records(ordered[["eventname", "ambiguous_order"]]) == [
         {"eventname": "RevokeSecurityGroupIngress", "ambiguous_order": True},
         {"eventname": "AuthorizeSecurityGroupIngress", "ambiguous_order": True}]
+
+
+OPEN_SSH = {"groupId": "sg-1", "ipPermissions": {"items": [
+    {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}
+DEEP = "[" * 10_000 + "]" * 10_000
+
+
+@pytest.mark.parametrize("name, request_text, reason", [
+    ("AuthorizeSecurityGroupIngress", json.dumps(OPEN_SSH).replace('"fromPort": 22', '"fromPort": 1e400'),
+     "fromPort 'inf' is not a port"),
+    ("AuthorizeSecurityGroupIngress", json.dumps(OPEN_SSH).replace('"toPort": 22', '"toPort": NaN'),
+     "toPort 'nan' is not a port"),
+    ("AuthorizeSecurityGroupIngress", json.dumps({**OPEN_SSH, "ipPermissions": {"items": 5}}),
+     "ipPermissions is a number, not a list"),
+    ("AuthorizeSecurityGroupIngress", json.dumps({**OPEN_SSH, "ipPermissions": {"items": [5]}}),
+     "ipPermissions holds a number where an object was expected"),
+    ("AuthorizeSecurityGroupIngress", json.dumps({**OPEN_SSH, "groupId": {"id": "sg-1"}}),
+     "groupId is an object, not a string"),
+    ("AuthorizeSecurityGroupIngress", json.dumps(OPEN_SSH).replace('"0.0.0.0/0"', '["0.0.0.0/0"]'),
+     "cidrIp is a list, not a string"),
+    ("AuthorizeSecurityGroupIngress", json.dumps(OPEN_SSH).replace('"tcp"', '{"p": 6}'),
+     "ipProtocol is an object, not a protocol"),
+    ("ModifySecurityGroupRules", json.dumps({"ModifySecurityGroupRulesRequest": "sg-1"}),
+     "ModifySecurityGroupRulesRequest is a string, not an object"),
+    ("RevokeSecurityGroupIngress", '{"groupId": "sg-1", "x": %s}' % DEEP,
+     "requestParameters is not JSON that Python can read"),
+    ("RevokeSecurityGroupIngress", "[1]", "requestParameters is a list, not an object"),
+])
+def test_an_event_the_normalizer_cannot_read_is_rejected_with_its_reason_and_the_others_are_kept(
+        name, request_text, reason):
+    bad = {**row(name, None, eid="e2", t="2026-01-01T00:00:01Z"), "requestparameters": request_text}
+    later = row("RevokeSecurityGroupIngress", OPEN_SSH, eid="e3", t="2026-01-01T00:00:02Z")
+    frame = normalize(pd.DataFrame([row("AuthorizeSecurityGroupIngress", OPEN_SSH), bad, later]))
+    assert list(frame["event_id"]) == ["e1", "e3"]
+    assert frame.attrs["rejected"] == [f"event e2 ({name} at 2026-01-01T00:00:01Z): {reason}"]

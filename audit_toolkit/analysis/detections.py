@@ -24,7 +24,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ..settings import Settings
 from .actors import resolve
-from .events import json_object, records
+from .events import Unreadable, json_object, records
 
 SEVERITIES = ("low", "medium", "high", "critical")
 HIT_COLUMNS = [
@@ -76,10 +76,6 @@ class Detection:
 
 
 # --- reading request parameters -----------------------------------------------------------------
-
-class Unreadable(ValueError):
-    """A request field of a shape the decision cannot read; `match` makes the call a hit that says so."""
-
 
 def _object(value: Any, what: str) -> dict:
     """A JSON object, {} for nothing; anything else is unreadable."""

@@ -98,7 +98,9 @@ class RuleState:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self._held: dict[tuple, dict[RuleKey, dict]] = {}  # (account, region, group) -> rule -> row
-        self._by_rule_id: dict[str, RuleKey] = {}
+        # (account, region, rule id) -> rule: ids are an account's and a region's, and a record placed
+        # in another account must not redefine what a revoke by id removes here.
+        self._by_rule_id: dict[tuple, RuleKey] = {}
         # (account, region, group name) -> id, from CreateSecurityGroup
         self._group_ids: dict[tuple, str] = {}
         self._lists: dict[tuple, dict] = {}  # (account, region, pl id) -> {"entries", "complete"}
@@ -136,7 +138,7 @@ class RuleState:
         elif action == "revoke":
             self._revoke(row)
         elif action == "modify" and row["rule_id"]:
-            old = self._by_rule_id.get(row["rule_id"])
+            old = self._by_rule_id.get((row["account"], row["region"], row["rule_id"]))
             if old is not None:
                 self._release(old)
             group = self._hold(row)
@@ -180,17 +182,19 @@ class RuleState:
         rule["public"] = network_public(rule["network"]) if rule["network"] is not None else 0
         self._held.setdefault(key[:3], {})[key] = rule
         if row.get("rule_id"):
-            self._by_rule_id[row["rule_id"]] = key
+            self._by_rule_id[(*key[:2], row["rule_id"])] = key
         return key[:3]
 
     def _release(self, key: RuleKey) -> None:
         rule = self._held.get(key[:3], {}).pop(key, None)
-        if rule and rule["rule_id"] and self._by_rule_id.get(rule["rule_id"]) == key:
+        by_id = (*key[:2], rule["rule_id"]) if rule else None
+        if rule and rule["rule_id"] and self._by_rule_id.get(by_id) == key:
             # A later rule with the same content is another rule.
-            del self._by_rule_id[rule["rule_id"]]
+            del self._by_rule_id[by_id]
 
     def _revoke(self, row: dict) -> None:
-        key = self._by_rule_id.get(row["rule_id"]) if row["rule_id"] else None
+        by_id = (row["account"], row["region"], row["rule_id"])
+        key = self._by_rule_id.get(by_id) if row["rule_id"] else None
         key = key or self._key(row)
         group = key[:3]
         if key not in self._held.get(group, {}):
