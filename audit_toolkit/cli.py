@@ -177,7 +177,11 @@ _min_severity = click.option(  # one parser for every command: findings take the
 @click.option("--only", multiple=True, help="Run only this detection id (repeatable; see --catalogue).")
 @_min_severity
 @click.option("--catalogue", is_flag=True, help="List the detections (id, severity, MITRE technique, events read) and exit.")
-def detect(evidence, store, since, until, account, region, fmt, ports, internet_prefix, only, min_severity, catalogue):
+@click.option("--sigma", "sigma_paths", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Sigma rules for CloudTrail (a .yml file or a folder of them, repeatable), run beside the "
+                   "catalogue; a rule that cannot be compiled is listed on stderr with the reason.")
+def detect(evidence, store, since, until, account, region, fmt, ports, internet_prefix, only, min_severity, catalogue,
+           sigma_paths):
     """Run the detection catalogue: trail, GuardDuty and alert tampering, other ways in, identity; hits with their actors."""
     from .analysis.detections import catalogue_table, select
 
@@ -186,8 +190,13 @@ def detect(evidence, store, since, until, account, region, fmt, ports, internet_
         table = catalogue_table(Settings.load().language)
         _emit(table[table["id"].isin([d.id for d in select(only, min_severity)])], fmt, ["id", "severity", "technique", "title", "events"])
         return
+    from .sigma import load
+
+    rules = load(sigma_paths) if sigma_paths else None  # compiled before any evidence is read
+    for path, reason in rules.refused if rules else ():
+        click.echo(export.visible(f"Sigma rule not run: {path}: {reason}"), err=True)
     inv = _open(evidence, store, ports, internet_prefix)
-    _emit(inv.detect(since, until, account, region, only, min_severity), fmt, DETECT_TABLE)
+    _emit(inv.detect(since, until, account, region, only, min_severity, sigma=rules), fmt, DETECT_TABLE)
 
 
 @main.command()
