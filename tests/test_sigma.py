@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from _aws import aws_env, moto_server  # noqa: F401 (fixtures)
 from audit_toolkit import Investigation, sigma
 
 
@@ -189,3 +190,33 @@ def test_sigmahq_rules_on_the_real_stratus_run(real_data):
     assert by_title["AWS CloudTrail Important Change"] == int(
         inv.events()["eventname"].isin(["StopLogging", "DeleteTrail", "UpdateTrail"]).sum())
     assert found.attrs["sigma_refused"] and len(found.attrs["sigma_refused"]) == 7
+
+
+def test_on_athena_the_same_sql_is_submitted_and_gives_duckdbs_hits(aws_env, real_data):
+    """moto does not run SQL: each rule's answer is canned from DuckDB's answer to the same query, so
+    this proves the Athena side (the text submitted, bound by PyAthena, typed back), not Athena itself."""
+    import boto3
+    import pandas as pd
+    from pyathena.formatter import DefaultParameterFormatter
+
+    from _aws import set_athena_results
+    from test_athena_engine import OUTPUT, athena_result, athena_types
+    from audit_toolkit import queries
+    from audit_toolkit.engines.athena import AthenaSettings
+
+    duck = Investigation.from_evidence(real_data / "invictus-ir-aws_dataset" / "CloudTrail")
+    rules = sigma.load([real_data / "sigmahq-rules-aws"])
+    values = queries.scope("2023-07-10T11:00:00Z", "2023-07-10T13:00:00Z")
+    expected = duck.detect(values["since"], values["until"], only=["cloudtrail_stopped"], sigma=rules)
+    asked = [queries.union(["detect_cloudtrail_stopped"]), *(r.query for r in rules.rules)]  # in detect's order
+    set_athena_results(aws_env, [athena_result(duck.query(q, **values), athena_types(duck, q, values)) for q in asked])
+    reports = []
+    inv = Investigation.on_athena(AthenaSettings.load(output_location=OUTPUT, poll_interval=0.02),
+                                  on_report=reports.append)
+    hits = inv.detect(values["since"], values["until"], only=["cloudtrail_stopped"], sigma=rules)
+    pd.testing.assert_frame_equal(hits, expected)
+    client = boto3.client("athena")
+    for entry, report, rule in zip(inv.log[1:], reports[1:], rules.rules, strict=True):
+        submitted = client.get_query_execution(QueryExecutionId=report.query_id)["QueryExecution"]["Query"]
+        assert submitted == DefaultParameterFormatter().format(rule.query.render("athena"), entry["params"])
+        assert "day >= '2023/07/10'" in submitted  # scoped to the days asked, like every query
