@@ -261,9 +261,12 @@ _min_severity = click.option(  # one parser for every command: findings take the
 @_min_severity
 @click.option("--catalogue", is_flag=True,
               help="List the detections (id, severity, MITRE technique, events read) and exit.")
-def detect(evidence, store, since, until, accounts, regions, tz, fmt, only, min_severity, catalogue):
-    """Run the detection catalogue: trail, GuardDuty and alert tampering, other ways in, identity; hits with
-    their actors."""
+@click.option("--sigma", "sigma_paths", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Sigma rules for CloudTrail (a .yml file or a folder of them, repeatable), run beside the "
+                   "catalogue; a rule that cannot be compiled is listed on stderr with the reason.")
+def detect(evidence, store, since, until, accounts, regions, tz, fmt, only, min_severity, catalogue, sigma_paths):
+    """Run the detection catalogue (and Sigma rules): trail, GuardDuty and alert tampering, other ways in,
+    identity; hits with their actors."""
     from .analysis.detections import catalogue_table, select
 
     settings = _settings(tz=tz)
@@ -274,10 +277,16 @@ def detect(evidence, store, since, until, accounts, regions, tz, fmt, only, min_
         _emit(table[table["id"].isin([d.id for d in chosen])], fmt, ["id", "severity", "technique", "title", "events"],
               settings)
         return
+    from .sigma import load
+
+    rules = load(sigma_paths) if sigma_paths else None  # compiled before any evidence is read
+    for path, reason in rules.refused if rules else ():
+        click.echo(export.visible(f"Sigma rule not run: {path}: {reason}"), err=True)
     inv = _open(evidence, store, settings)
-    found = inv.detect(since, until, accounts, regions, only, min_severity)
+    found = inv.detect(since, until, accounts, regions, only, min_severity, sigma=rules)
+    runs = len(chosen) + (len(rules.rules) if rules else 0)
     _emit(found, fmt, DETECT_TABLE, settings, DETECT_DROP,
-          empty=f"none of the {export.plural(len(chosen), 'detection')} run found a hit in the scope")
+          empty=f"none of the {export.plural(runs, 'detection')} run found a hit in the scope")
 
 
 @main.command()

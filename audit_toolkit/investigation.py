@@ -19,11 +19,12 @@ import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
 from . import export, queries
+from . import sigma as sigma_rules
 from .analysis import actors, coverage, detections, exposure, security_groups
 from .analysis import findings as tie
 from .analysis.events import in_order
@@ -263,16 +264,32 @@ class Investigation:
 
     @_each_scope(['event_time'])
     def detect(self, since: When = None, until: When = None, account: Scoped = None, region: Scoped = None,
-               only: list[str] | tuple[str, ...] | None = None, min_severity: str | None = None) -> pd.DataFrame:
+               only: list[str] | tuple[str, ...] | None = None, min_severity: str | None = None,
+               sigma: "Iterable[str | Path] | sigma_rules.RuleSet | None" = None) -> pd.DataFrame:
         """Hits of the detection catalogue (analysis.detections): one row per event and detection, in time order.
 
         The chosen detections' queries run as one scan (`queries.union`): measured 4.6x faster than one
         query each on 1M events in DuckDB, and on Athena one scan paid instead of 35. Failed calls are
-        hits with outcome "attempt".
+        hits with outcome "attempt". `sigma`: Sigma rule files or folders (or a loaded RuleSet) run
+        beside the catalogue, each its own query; their hits add `rule_author`, `rule_tags` and
+        `rule_path`, and the rules that could not be compiled are in `.attrs["sigma_refused"]`.
         """
         chosen = detections.select(only, min_severity)
+        ruleset = None if sigma is None else sigma if isinstance(sigma, sigma_rules.RuleSet) else sigma_rules.load(sigma)
         ctx = detections.Context(self.settings, frozenset(self.settings.trail_buckets))
         scope = queries.scope(since, until, account, region)
+        found = [self._catalogue_hits(chosen, ctx, scope)] if chosen else []
+        floor = detections.SEVERITIES.index(min_severity) if min_severity else 0
+        for rule in ruleset.rules if ruleset else []:
+            if detections.SEVERITIES.index(rule.severity) >= floor:
+                found.append(sigma_rules.hits(rule, self.query(rule.query, **scope)))
+        hits = pd.concat([f for f in found if len(f)] or found[:1] or [detections.to_frame([])], ignore_index=True)
+        hits = hits.sort_values(["event_time", "detection", "event_id"], kind="stable", ignore_index=True)
+        if ruleset is not None:
+            hits.attrs["sigma_refused"] = list(ruleset.refused)
+        return hits
+
+    def _catalogue_hits(self, chosen, ctx, scope) -> pd.DataFrame:
         candidates = self.query(queries.union([d.query for d in chosen]), **scope)
         # Trail buckets and security rules are learned from the whole evidence, as ssh_exposure replays
         # from the start: a CreateTrail before `since` still names its bucket.
