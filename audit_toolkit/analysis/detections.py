@@ -17,9 +17,10 @@ from __future__ import annotations
 import ipaddress
 import json
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas only where DataFrames are built: the Lambda imports this module bare
+    import pandas as pd
 
 from ..errors import ConfigError
 from ..settings import Settings
@@ -639,6 +640,8 @@ def learn_trail_buckets(events: pd.DataFrame, settings: Settings | None = None) 
 def learn_security_rule_calls(events: pd.DataFrame) -> frozenset[str]:
     """The PutRule calls (event ids) made on a rule that delivered security events just before: the
     successful PutRule calls replayed in time order, per account, region and rule name."""
+    import pandas as pd
+
     if not len(events):
         return frozenset()
     puts = events[(events["eventsource"] == EB) & (events["eventname"] == "PutRule")]
@@ -679,6 +682,8 @@ def detect(candidates: pd.DataFrame, chosen: Iterable[Detection] = CATALOGUE, ct
 
 
 def to_frame(found: list[dict]) -> pd.DataFrame:
+    import pandas as pd
+
     frame = pd.DataFrame(found, columns=HIT_COLUMNS)
     if frame.empty:
         return frame.astype({"event_time": "datetime64[ns, UTC]"})
@@ -688,6 +693,8 @@ def to_frame(found: list[dict]) -> pd.DataFrame:
 
 def catalogue_table(language: str = "en") -> pd.DataFrame:
     """The catalogue as a table: id, title, severity, technique, events read, rationale, false positives."""
+    import pandas as pd
+
     return pd.DataFrame([{
         "id": d.id, "title": d.title(language), "severity": d.severity, "technique": d.technique,
         "events": ", ".join(d.event_names) or "any event by root", "rationale": d.rationale,

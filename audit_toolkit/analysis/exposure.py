@@ -10,11 +10,14 @@ nothing; they are attempts.
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..settings import Settings
-from .events import records
+from .events import is_missing, records
 from .security_groups import network
+
+if TYPE_CHECKING:  # pandas only where DataFrames are built: the Lambda imports this module bare
+    import pandas as pd
 
 WINDOW_COLUMNS = [
     "account", "region", "group_id", "group_name", "direction", "protocol", "from_port", "to_port",
@@ -44,7 +47,7 @@ def exposed_ports(row: dict, settings: Settings) -> list[int]:
 
 
 def _bound(value, default: int) -> int:
-    return default if value is None or pd.isna(value) or int(value) < 0 else int(value)
+    return default if is_missing(value) or int(value) < 0 else int(value)
 
 
 def _key(row: dict, group: str) -> tuple:
@@ -54,7 +57,7 @@ def _key(row: dict, group: str) -> tuple:
 
 
 def _int(value) -> int | None:
-    return None if value is None or pd.isna(value) else int(value)
+    return None if is_missing(value) else int(value)
 
 
 def windows(changes: pd.DataFrame, settings: Settings | None = None, evidence_end: pd.Timestamp | None = None) -> pd.DataFrame:
@@ -62,6 +65,8 @@ def windows(changes: pd.DataFrame, settings: Settings | None = None, evidence_en
 
     `evidence_end` is when the evidence stops (default: the last change); it ends still-open windows.
     """
+    import pandas as pd
+
     settings = settings or Settings()
     open_: dict[tuple, dict] = {}
     by_rule_id: dict[str, tuple] = {}

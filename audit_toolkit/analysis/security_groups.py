@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, replace
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas only where DataFrames are built: the Lambda imports this module bare
+    import pandas as pd
 
 from .actors import ACTOR_COLUMNS, with_actors
 from .events import in_order, json_object, records
@@ -256,6 +257,8 @@ def normalize(events: pd.DataFrame) -> pd.DataFrame:
 
     Duplicate deliveries of one event (same eventID) count once.
     """
+    import pandas as pd
+
     if events.empty:
         return pd.DataFrame(columns=CHANGE_COLUMNS)
     events = in_order(events)

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import pandas as pd
-
 from ..analysis.events import records
-from ..evidence.guardduty import severity_label
+from ..evidence.guardduty_finding import severity_label
 from ..settings import Settings
 from .notation import Box, is_missing, neutralize
+
+if TYPE_CHECKING:  # DataFrames reach `summary` only; the Lambda renders without pandas
+    import pandas as pd
 
 # The wording, by language. Nothing here may contain a bracket (Box checks).
 TEXT = {
@@ -127,24 +130,18 @@ class _Words:
     def when(self, value: object) -> str:
         if is_missing(value):
             return "-"
-        try:
-            ts = pd.Timestamp(value)
-        except (TypeError, ValueError, OverflowError):
+        ts = _instant(value)
+        if ts is None or not 1970 <= ts.year <= 9999:  # '/1' would be year 1: show the text it is
             return neutralize(value)
-        if ts is pd.NaT:
-            return "-"
-        if not 1970 <= ts.year <= 9999:  # a string like '/1' parses as year 0: show it as the text it is
-            return neutralize(value)
-        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
-        return ts.tz_convert(self.tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+        ts = ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts
+        return ts.astimezone(self.tz).strftime("%Y-%m-%d %H:%M:%S %Z")
 
     def duration(self, value: object) -> str:
         if is_missing(value):
             return "-"
-        try:
-            seconds = int(pd.Timedelta(value).total_seconds())
-        except (TypeError, ValueError, OverflowError):
+        if not isinstance(value, timedelta):  # pd.Timedelta is one
             return neutralize(value)
+        seconds = int(value.total_seconds())
         days, rest = divmod(max(seconds, 0), 86_400)
         hours, rest = divmod(rest, 3_600)
         minutes, secs = divmod(rest, 60)
@@ -152,6 +149,16 @@ class _Words:
         if secs or not parts:
             parts.append(self("seconds", n=secs))
         return self.t["sep"].join(parts)
+
+
+def _instant(value: object) -> datetime | None:
+    """A time from a datetime (pd.Timestamp is one) or ISO 8601 text; None when it is neither."""
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value).strip())
+    except ValueError:
+        return None
 
 
 def _v(value: object) -> str:
