@@ -50,7 +50,9 @@ class State:
     rooms: tuple[str, ...] = ("42", "43")
     messages: dict[str, list[dict]] = field(default_factory=dict)
     files: dict[str, list[dict]] = field(default_factory=dict)
-    faults: deque = field(default_factory=deque)  # per request: "500", "drop_before", "drop_after", "429"
+    # per request: "500", "drop_before", "drop_after", "429", or ("raw", status, body, headers): an
+    # answer no documented endpoint gives (a proxy's page, a redirect), to test the client against it
+    faults: deque = field(default_factory=deque)
     fault_paths: tuple[str, ...] = ("POST",)  # which requests the faults apply to (method names)
     requests: list[dict] = field(default_factory=list)  # method, path, query, content_type
     post_times: dict[str, list[float]] = field(default_factory=dict)
@@ -93,6 +95,15 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _send_raw(self, status: int, data: bytes, headers: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, str(v))
+        self.end_headers()
+        self.wfile.write(data)
+
     def _drop(self) -> None:
         self.close_connection = True
         self.connection.shutdown(2)
@@ -114,6 +125,8 @@ class Handler(BaseHTTPRequestHandler):
             fault = s.faults.popleft() if s.faults and method in s.fault_paths else None
             if fault == "drop_before":
                 return self._drop()
+            if isinstance(fault, tuple) and fault[0] == "raw":
+                return self._send_raw(*fault[1:])
             if fault == "500":
                 return self._send(500, {"errors": ["Internal server error"]})
             if self.headers.get("X-ChatWorkToken") != s.token:
