@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import random
-import uuid
 
+import pandas as pd
 import pytest
 from moto.events.models import EventPattern
 
@@ -18,34 +18,12 @@ from audit_toolkit.chatwork.outbox import Outbox
 from audit_toolkit.settings import Settings
 from audit_toolkit.synthetic import STORIES, Scenario, write_findings
 from fake_chatwork import TOKEN, api, clock  # noqa: F401 (api, clock: fixtures)
+from aws_events import eventbridge, sns
 from real_data import cloudtrail_record, elastic_lines
 from test_chatwork_notation import live_tags
 from pathlib import Path
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
-
-
-def eventbridge(detail: dict, detail_type: str = "AWS API Call via CloudTrail", source: str | None = None) -> dict:
-    """An event as EventBridge delivers it, around a CloudTrail record or a GuardDuty finding."""
-    source = source or ("aws.guardduty" if detail_type == "GuardDuty Finding" else "aws." + detail["eventSource"].split(".")[0])
-    return {"version": "0", "id": str(uuid.uuid5(uuid.NAMESPACE_URL, json.dumps(detail, sort_keys=True))),
-            "detail-type": detail_type, "source": source,
-            "account": detail.get("recipientAccountId") or detail.get("accountId"),
-            "time": detail.get("eventTime") or detail.get("updatedAt"),
-            "region": detail.get("awsRegion") or detail.get("region"), "resources": [], "detail": detail}
-
-
-def sns(*events: dict) -> dict:
-    """An SNS -> Lambda invocation with one record per event."""
-    topic = "arn:aws:sns:us-east-1:123837392027:audit-toolkit-alerts"
-    return {"Records": [{
-        "EventSource": "aws:sns", "EventVersion": "1.0",
-        "EventSubscriptionArn": f"{topic}:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55",
-        "Sns": {"Type": "Notification", "MessageId": str(uuid.uuid4()), "TopicArn": topic, "Subject": None,
-                "Message": json.dumps(e), "Timestamp": "2023-07-10T12:10:10.000Z", "SignatureVersion": "1",
-                "Signature": "EXAMPLE", "SigningCertUrl": "https://sns.example/cert.pem",
-                "UnsubscribeUrl": "https://sns.example/unsubscribe", "MessageAttributes": {}},
-    } for e in events]}
 
 
 @pytest.fixture
@@ -67,9 +45,11 @@ def others():
     }
 
 
-def run(event, api, clock, tmp_path, min_severity=4.0):
+def run(event, api, clock, tmp_path, min_severity=4.0, samples=True):
+    """The handler; the real GuardDuty records here are all sample findings, so samples are asked for."""
     client = ChatworkClient(Token(TOKEN), base_url=api.base, clock=clock, sleep=clock.sleep)
-    return alerts.handle(event, client, "42", Settings(display_tz="Asia/Tokyo"), Outbox(tmp_path / "o.sqlite"), min_severity)
+    return alerts.handle(event, client, "42", Settings(display_tz="Asia/Tokyo"), Outbox(tmp_path / "o.sqlite"),
+                         min_severity, samples)
 
 
 def titles(api) -> list[str]:
@@ -122,7 +102,7 @@ def test_guardduty_findings_below_the_severity_are_not_posted(api, clock, tmp_pa
 
 def test_a_finding_by_eventbridge_gives_the_fields_of_the_same_finding_read_from_the_export(tmp_path):
     """One flattener for the alert and the batch: every real and synthetic finding, as EventBridge delivers
-    it, gives exactly the fields (and the message) `findings` gives for it read from the S3 export."""
+    it, gives the fields (and exactly the message) `findings` gives for it read from the S3 export."""
     story = Scenario(random.Random(11))
     for play in STORIES:
         play(story)
@@ -134,9 +114,16 @@ def test_a_finding_by_eventbridge_gives_the_fields_of_the_same_finding_read_from
     assert (len(real), len(last), len(batch)) == (5, 11, 16)
     settings = Settings(display_tz="Asia/Tokyo")
     for finding in findings:
-        [(kind, box, fields)] = alerts.boxes(eventbridge(finding, "GuardDuty Finding"), settings, min_severity=0)
-        assert (kind, fields) == ("guardduty", batch[finding["id"]]), finding["id"]
-        assert box.render() == messages.guardduty_finding(batch[finding["id"]], settings).render()
+        [(kind, box, fields)] = alerts.boxes(eventbridge(finding, "GuardDuty Finding"), settings, 0, True)
+        expected = batch[finding["id"]]
+        assert kind == "guardduty" and set(fields) == set(expected), finding["id"]
+        # The batch has pandas types (Timestamp, Int64); the Lambda plain ones: the same values.
+        for key, value in fields.items():
+            want = expected[key]
+            if key in ("created_at", "updated_at", "first_seen", "last_seen") and value is not None:
+                value = pd.Timestamp(value)
+            assert value == want or (value != value and want != want), (finding["id"], key, value, want)
+        assert box.render() == messages.guardduty_finding(expected, settings).render()
     # Spot checks that the fields are the normalized ones: bands, groups, the action's remote end.
     brute = batch["5e" + "1".rjust(30, "0")]
     assert (brute["severity"], brute["severity_label"], brute["security_group_ids"], brute["remote_ip"], brute["local_port"],
@@ -144,10 +131,18 @@ def test_a_finding_by_eventbridge_gives_the_fields_of_the_same_finding_read_from
         2.0, "Low", "sg-0a000000000000001", "198.51.100.7", 22, "Netherlands", "Example Hosting B.V.", 412)
 
 
+def test_sample_findings_are_left_out_unless_asked_for(api, clock, tmp_path, others):
+    assert alerts.boxes(others["gd_high"], Settings(), 0) == []  # additionalInfo.sample: true
+    run(sns(others["gd_high"]), api, clock, tmp_path, samples=False)
+    assert api.bodies() == []
+    run(sns(others["gd_high"]), api, clock, tmp_path, samples=True)
+    assert len(api.bodies()) == 1
+
+
 def test_a_guardduty_event_that_is_not_a_finding_is_logged_not_posted(caplog):
     event = eventbridge({"accountId": "111111111111", "region": "us-east-1", "severity": 8}, "GuardDuty Finding")
     assert alerts.boxes(event, Settings()) == []
-    assert f"GuardDuty finding in event {event['id']}: record 0: no id or type: not a GuardDuty finding" in caplog.text
+    assert f"GuardDuty finding in event {event['id']}: no id or type: not a GuardDuty finding" in caplog.text
 
 
 def test_a_malformed_record_does_not_hide_the_rest(api, clock, tmp_path, ssh_open, caplog):
@@ -156,7 +151,9 @@ def test_a_malformed_record_does_not_hide_the_rest(api, clock, tmp_path, ssh_ope
     bad = eventbridge({**ssh_open["detail"], "eventID": "bad", "eventTime": "yesterday"})
     batch["Records"].insert(0, sns(bad)["Records"][0])
     run(batch, api, clock, tmp_path)
-    assert len(api.bodies()) == 1 and "not JSON" in caplog.text and f"could not read event {bad['id']}" in caplog.text
+    assert "not JSON" in caplog.text
+    # An opening whose time cannot be read is still an opening: posted, its time shown as written.
+    assert len(api.bodies()) == 2 and "日時: yesterday" in api.bodies()[0]
 
 
 def test_hostile_values_in_an_event_stay_inert(api, clock, tmp_path, others):
@@ -196,9 +193,15 @@ def test_the_token_can_come_from_ssm(monkeypatch):
     monkeypatch.setenv("CHATWORK_TOKEN_PARAMETER", "/audit-toolkit/chatwork-token")
     monkeypatch.setattr(alerts, "_token_cache", {})
     with mock_aws():
-        boto3.client("ssm").put_parameter(Name="/audit-toolkit/chatwork-token", Value=TOKEN, Type="SecureString")
-        token = alerts._token()
+        ssm = boto3.client("ssm")
+        ssm.put_parameter(Name="/audit-toolkit/chatwork-token", Value=TOKEN, Type="SecureString")
+        token = alerts._token(now=1000.0)
+        ssm.put_parameter(Name="/audit-toolkit/chatwork-token", Value="rotated-token", Type="SecureString",
+                          Overwrite=True)
+        cached = alerts._token(now=1000.0 + 299)
+        fresh = alerts._token(now=1000.0 + 301)  # the default lifetime is 300 s: a rotation is picked up
     assert token.reveal() == TOKEN and TOKEN not in repr(token)
+    assert cached.reveal() == TOKEN and fresh.reveal() == "rotated-token"
 
 
 @pytest.mark.parametrize("name, expected", [

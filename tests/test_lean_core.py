@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 # The modules the Lambda uses: the normalizer, the decisions, the GuardDuty flattener, the chat.
-SHARED = ["audit_toolkit", "audit_toolkit.settings", "audit_toolkit.analysis.security_groups",
+SHARED = ["audit_toolkit", "audit_toolkit.alerts", "audit_toolkit.settings", "audit_toolkit.analysis.security_groups",
           "audit_toolkit.analysis.exposure", "audit_toolkit.analysis.detections", "audit_toolkit.analysis.actors",
           "audit_toolkit.evidence.guardduty_finding", "audit_toolkit.chatwork",
           "audit_toolkit.chatwork.notation", "audit_toolkit.chatwork.messages", "audit_toolkit.chatwork.outbox"]

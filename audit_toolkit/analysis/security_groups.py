@@ -264,44 +264,50 @@ def normalize(events: pd.DataFrame) -> pd.DataFrame:
     events = in_order(events)
     events = with_actors(events)
     known: dict[str, Rule] = {}  # rule id -> rule, learnt from responses and modifies as time goes
-    rows = []
-    for e in records(events):
-        action, direction = _ACTIONS[e["eventname"]]
-        for group_id, group_name, rule in _rules_of(e, known):
-            if action == "modify" and rule.rule_id in known:
-                rule.direction = known[rule.rule_id].direction  # the request does not say; the rule did
-            if rule.rule_id and not e.get("errorcode") and action in ("authorize", "modify"):
-                known[rule.rule_id] = rule
-            rows.append(
-                {
-                    "event_time": e["eventtime"],
-                    "event_id": e["eventid"],
-                    "event_name": e["eventname"],
-                    "account": e["account"],
-                    "region": e["region"],
-                    "group_id": group_id,
-                    "group_name": group_name,
-                    "action": rule.action or action,
-                    "direction": rule.direction or direction,
-                    "protocol": rule.protocol,
-                    "from_port": rule.from_port,
-                    "to_port": rule.to_port,
-                    "peer": rule.peer,
-                    "peer_type": rule.peer_type,
-                    "rule_id": rule.rule_id,
-                    "description": rule.description,
-                    **{c: e[c] for c in ACTOR_COLUMNS},
-                    "access_key_id": e.get("access_key_id"),
-                    "source_ip": e.get("sourceipaddress"),
-                    "user_agent": e.get("useragent"),
-                    "error_code": e.get("errorcode"),
-                    "error_message": e.get("errormessage"),
-                }
-            )
+    rows = [row for e in records(events) for row in changes_of(e, known)]
     frame = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
     for col in ("from_port", "to_port"):
         frame[col] = frame[col].astype("Int64")
     return frame
+
+
+def changes_of(e: dict, known: dict[str, Rule]) -> list[dict]:
+    """The rows (CHANGE_COLUMNS) of one event, a row of the `sg_changes` query with ACTOR_COLUMNS;
+    `known` (rule id -> rule) learns from it. What `normalize` does per event, and the Lambda per alert."""
+    rows = []
+    action, direction = _ACTIONS[e["eventname"]]
+    for group_id, group_name, rule in _rules_of(e, known):
+        if action == "modify" and rule.rule_id in known:
+            rule.direction = known[rule.rule_id].direction  # the request does not say; the rule did
+        if rule.rule_id and not e.get("errorcode") and action in ("authorize", "modify"):
+            known[rule.rule_id] = rule
+        rows.append(
+            {
+                "event_time": e["eventtime"],
+                "event_id": e["eventid"],
+                "event_name": e["eventname"],
+                "account": e["account"],
+                "region": e["region"],
+                "group_id": group_id,
+                "group_name": group_name,
+                "action": rule.action or action,
+                "direction": rule.direction or direction,
+                "protocol": rule.protocol,
+                "from_port": rule.from_port,
+                "to_port": rule.to_port,
+                "peer": rule.peer,
+                "peer_type": rule.peer_type,
+                "rule_id": rule.rule_id,
+                "description": rule.description,
+                **{c: e[c] for c in ACTOR_COLUMNS},
+                "access_key_id": e.get("access_key_id"),
+                "source_ip": e.get("sourceipaddress"),
+                "user_agent": e.get("useragent"),
+                "error_code": e.get("errorcode"),
+                "error_message": e.get("errormessage"),
+            }
+        )
+    return rows
 
 
 def network(peer: str | None) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:

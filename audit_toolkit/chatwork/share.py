@@ -17,8 +17,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..analysis.events import records
 from ..analysis.exposure import exposed_ports
@@ -28,6 +27,9 @@ from . import messages
 from .client import API_BASE, ChatworkClient, ChatworkError, SendUncertain, load_token
 from .notation import MAX_BODY, Box, is_missing
 from .outbox import Outbox
+
+if TYPE_CHECKING:  # findings may come as DataFrames; the Lambda shares plain rows without pandas
+    import pandas as pd
 
 KINDS = ("sg-changes", "ssh-exposure", "guardduty", "correlations", "detections", "summary")
 OUTBOX_ENV = "AUDIT_TOOLKIT_CHATWORK_OUTBOX"
@@ -84,12 +86,16 @@ def fingerprint(kind: str, identity: Mapping) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 
 
+def _is_frame(items: object) -> bool:
+    return hasattr(items, "columns") and hasattr(items, "to_dict")
+
+
 def _rows(items: pd.DataFrame | Iterable[Mapping]) -> list[dict]:
-    return records(items) if isinstance(items, pd.DataFrame) else [dict(i) for i in items]
+    return records(items) if _is_frame(items) else [dict(i) for i in items]
 
 
 def infer_kind(items: pd.DataFrame | Iterable[Mapping]) -> str:
-    columns = set(items.columns) if isinstance(items, pd.DataFrame) else set().union(*(set(r) for r in items))
+    columns = set(items.columns) if _is_frame(items) else set().union(*(set(r) for r in items))
     if {"finding", "window"} <= columns or {"finding_id", "opened_at"} <= columns:
         return "correlations"
     if {"detection", "outcome"} <= columns:

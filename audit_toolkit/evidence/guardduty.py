@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .guardduty_finding import (  # noqa: F401 (severity_label, SEVERITY_BANDS: the public names)
-    _TOP, KNOWN_RESOURCE_TYPES, KNOWN_SCHEMA_VERSIONS, SEVERITY_BANDS, _camel, _json_in_string, flatten,
+    _TOP, FINDING_COLUMNS, KNOWN_RESOURCE_TYPES, KNOWN_SCHEMA_VERSIONS, SEVERITY_BANDS, _camel, _json_in_string, flatten,
     severity_label,
 )
 from .layout import guardduty_partition_of
@@ -44,14 +44,6 @@ GUARDDUTY_SCHEMA = pa.schema([
     )
 ])
 
-FINDING_COLUMNS = [
-    "id", "type", "threat_purpose", "type_resource", "threat_family", "severity", "severity_label", "title",
-    "description", "account", "region", "partition", "arn", "detector_id", "schema_version",
-    "created_at", "updated_at", "first_seen", "last_seen", "count", "archived", "sample",
-    "resource_type", "resource_name", "instance_id", "security_group_ids", "security_group_names",
-    "public_ips", "private_ips", "action_type", "remote_ip", "remote_port", "remote_country", "remote_city",
-    "remote_org", "remote_asn", "local_port", "local_ports", "protocol", "direction", "blocked",
-]
 _TIMES = ("created_at", "updated_at", "first_seen", "last_seen")
 _NUMBERS = ("severity", "count", "remote_port", "local_port", "archived", "blocked", "sample")
 _TEXT = [c for c in FINDING_COLUMNS if c not in _TIMES + _NUMBERS]

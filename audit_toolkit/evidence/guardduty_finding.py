@@ -22,6 +22,16 @@ KNOWN_RESOURCE_TYPES = frozenset({
     "S3Object", "AutoScalingGroup", "IAMInstanceProfile",
 })
 
+# The flat fields of a finding, what the analysis, the CLI and the messages read.
+FINDING_COLUMNS = [
+    "id", "type", "threat_purpose", "type_resource", "threat_family", "severity", "severity_label", "title",
+    "description", "account", "region", "partition", "arn", "detector_id", "schema_version",
+    "created_at", "updated_at", "first_seen", "last_seen", "count", "archived", "sample",
+    "resource_type", "resource_name", "instance_id", "security_group_ids", "security_group_names",
+    "public_ips", "private_ips", "action_type", "remote_ip", "remote_port", "remote_country", "remote_city",
+    "remote_org", "remote_asn", "local_port", "local_ports", "protocol", "direction", "blocked",
+]
+
 # The finding's top-level fields, by their column in the `guardduty` table.
 _TOP = {"schemaversion": "schemaVersion", "accountid": "accountId", "region": "region", "partition": "partition",
         "id": "id", "arn": "arn", "type": "type", "severity": "severity", "createdat": "createdAt",
@@ -207,3 +217,18 @@ def flatten(row: Mapping) -> dict:
         **_action(service),
     }
     return out
+
+
+def finding_fields(finding: Any) -> dict:
+    """One finding as EventBridge delivers it (an event's `detail`, camelCase or the API's PascalCase),
+    flattened as `flatten` flattens a row of the table: what the real-time alert posts. A ValueError
+    says why a document is not a finding."""
+    if not isinstance(finding, dict):
+        raise ValueError(f"a JSON {type(finding).__name__}, not a finding object")
+    if any(k[:1].isupper() for k in finding):
+        finding = _camel(finding)
+    if not finding.get("id") or not finding.get("type"):
+        raise ValueError("no id or type: not a GuardDuty finding")
+    row = {column: finding.get(key) for column, key in _TOP.items()}
+    flat = flatten({**row, "resource": finding.get("resource"), "service": finding.get("service")})
+    return {column: flat.get(column) for column in FINDING_COLUMNS}
