@@ -59,9 +59,9 @@ def titles(api) -> list[str]:
 def test_raw_eventbridge_ssh_opening(api, clock, tmp_path, ssh_open):
     report = run(ssh_open, api, clock, tmp_path)
     assert len(report.sent) == 1
-    assert titles(api) == ["ポート 22 がインターネットに開放されました - セキュリティグループのインバウンドルールが追加されました"]
+    assert titles(api) == ["【高】SSH(22) をインターネットに公開"]
     [body] = api.bodies()
-    assert "sg-04cfb7a4712d75b00" in body and "tcp 22 ← 0.0.0.0/0" in body and "2023-07-10 21:10:08 JST" in body
+    assert "sg-04cfb7a4712d75b00" in body and "TCP 22 ← 0.0.0.0/0" in body and "2023-07-10 21:10:08 JST" in body
     post = [r for r in api.state.requests if r["method"] == "POST"][0]
     assert post["content_type"] == "application/x-www-form-urlencoded" and post["query"] == ""  # not the blog's query string
 
@@ -70,14 +70,14 @@ def test_every_record_of_an_sns_batch_is_read(api, clock, tmp_path, ssh_open, ot
     batch = sns(ssh_open, *others.values())
     report = run(batch, api, clock, tmp_path)
     assert titles(api) == [
-        "ポート 22 がインターネットに開放されました - セキュリティグループのインバウンドルールが追加されました",
-        "セキュリティグループのインバウンドルールが追加されました",  # tcp/443 is not a watched port
-        "セキュリティグループのインバウンドルールが削除されました",
-        "検知 中: SNS サブスクリプションの変更",  # a hit of the catalogue, posted as `notify --kind detections` would
-        "SNS トピックが作成されました",
-        "GuardDuty: Kubernetes API commonly used in Persistence tactics invoked by the anonymous user.",
-        "GuardDuty: Blackholed domain name queried by EC2 instance i-99999999.",
-        "検知 重大: GuardDuty ディテクターの削除",  # the detection catalogue's guardduty_detector_deleted
+        "【高】SSH(22) をインターネットに公開",
+        "【情報】インバウンドルールを追加: TCP 443",  # tcp/443 is not a watched port
+        "【低】SSH(22) のインターネット公開を終了",
+        "【中】検知: SNS サブスクリプションの変更",  # a hit of the catalogue, posted as `notify --kind detections` would
+        "【情報】SNS トピックを作成",
+        "【高】【サンプル】GuardDuty の検出: Kubernetes API commonly used in Persistence tactics invoked by the anonymous user.",
+        "【中】【サンプル】GuardDuty の検出: Blackholed domain name queried by EC2 instance i-99999999.",
+        "【重大】検知: GuardDuty ディテクターの削除",  # the detection catalogue's guardduty_detector_deleted
     ]  # DescribeSecurityGroups is not watched by this handler
     assert len(report.sent) == 8
     # SNS and Lambda deliver at least once: the same batch again posts nothing.
@@ -96,7 +96,7 @@ def test_a_cold_container_with_a_new_outbox_does_not_post_again(api, clock, tmp_
 
 def test_guardduty_findings_below_the_severity_are_not_posted(api, clock, tmp_path, others):
     run(sns(others["gd_high"], others["gd_medium"]), api, clock, tmp_path, min_severity=7.0)
-    assert titles(api) == ["GuardDuty: Kubernetes API commonly used in Persistence tactics invoked by the anonymous user."]
+    assert titles(api) == ["【高】【サンプル】GuardDuty の検出: Kubernetes API commonly used in Persistence tactics invoked by the anonymous user."]
     assert "8.0 (高)" in api.bodies()[0]  # the severity as the batch renders it
 
 

@@ -31,7 +31,7 @@ from .outbox import Outbox
 if TYPE_CHECKING:  # findings may come as DataFrames; the Lambda shares plain rows without pandas
     import pandas as pd
 
-KINDS = ("sg-changes", "ssh-exposure", "guardduty", "correlations", "detections", "summary")
+KINDS = ("sg-changes", "ssh-exposure", "guardduty", "correlations", "detections", "summary", "digest")
 OUTBOX_ENV = "AUDIT_TOOLKIT_CHATWORK_OUTBOX"
 DEFAULT_OUTBOX = Path("~/.local/state/audit-toolkit/chatwork-outbox.sqlite")
 BASE_ENV = "CHATWORK_API_BASE"
@@ -106,7 +106,7 @@ def infer_kind(items: pd.DataFrame | Iterable[Mapping]) -> str:
         return "sg-changes"
     if {"type", "severity"} <= columns:
         return "guardduty"
-    raise ConfigError(f"cannot tell what these findings are; pass kind= one of {', '.join(KINDS[:-1])}")
+    raise ConfigError(f"cannot tell what these findings are; pass kind= one of {', '.join(KINDS[:-2])}")
 
 
 def correlation_parts(row: Mapping) -> tuple[dict, dict]:
@@ -161,6 +161,42 @@ def summary_messages(changes: pd.DataFrame | None, windows: pd.DataFrame | None,
     """The audit summary as messages; the same summary is shared once, a changed one again."""
     box = messages.summary(changes, windows, findings, settings or Settings.load(), since, until)
     return outgoing([("summary", box, {"content": box.render()})])
+
+
+# When each kind of item happened: what a --per-day digest groups by.
+_ITEM_TIME = {"sg-changes": "event_time", "ssh-exposure": "opened_at", "detections": "event_time",
+              "guardduty": "updated_at"}
+
+
+def _digest_item(kind: str, row: Mapping, settings: Settings) -> tuple[str, str, Box]:
+    box, _ = _box(kind, row, settings)
+    if kind == "sg-changes":
+        severity = messages.sg_severity(row, exposed_ports(row, settings))
+    elif kind == "ssh-exposure":
+        severity = "high" if row.get("still_open") is True else "medium"
+    elif kind == "detections":
+        severity = str(row.get("severity") or "").lower()
+    else:
+        severity = messages.finding_severity(row)
+    return kind, severity if severity in messages.SEVERITY_ORDER else "info", box
+
+
+def digest_messages(sections: Mapping[str, pd.DataFrame | Iterable[Mapping]], settings: Settings | None = None,
+                    since: object = None, until: object = None, per_day: bool = False) -> list[Outgoing]:
+    """One message for everything found (sections: kind -> rows), or one a day with `per_day`: counts by
+    kind and severity and the most severe items; the same digest is shared once, a changed one again."""
+    settings = settings or Settings.load()
+    items = [(_digest_item(kind, row, settings), row.get(_ITEM_TIME[kind]))
+             for kind, rows in sections.items() for row in _rows(rows)]
+    if not per_day:
+        boxes = [messages.digest([i for i, _ in items], settings, since, until)]
+    else:
+        words = messages._Words(settings)
+        days: dict[str, list] = {}
+        for item, when in items:
+            days.setdefault(words.when(when)[:10], []).append(item)
+        boxes = [messages.digest(found, settings, day=day) for day, found in sorted(days.items())]
+    return outgoing([("digest", box, {"content": box.render()}) for box in boxes])
 
 
 @dataclass
