@@ -94,7 +94,7 @@ TEXT = {
         "digest.day": "監査ダイジェスト {day}: {n} 件",
         "digest.period": "{since} から {until} まで",
         "digest.kind": "{kind}: {n} 件 ({bands})", "digest.band": "{severity} {n} 件", "list_sep": "、",
-        "digest.top": "重要度の高いもの:", "digest.none": "報告するものはありません。",
+        "digest.top": "重要度の高いもの:", "digest.none": "報告するものはありません。", "no_day": "日時不明",
         "kind.sg-changes": "セキュリティグループの変更", "kind.ssh-exposure": "インターネット公開",
         "kind.detections": "検知", "kind.guardduty": "GuardDuty の検出",
         "api.title": "{event} が実行されました", "parameters": "リクエストパラメータ",
@@ -169,7 +169,7 @@ TEXT = {
         "digest.day": "Audit digest {day}: {n} items",
         "digest.period": "{since} to {until}",
         "digest.kind": "{kind}: {n} ({bands})", "digest.band": "{n} {severity}", "list_sep": ", ",
-        "digest.top": "Most severe:", "digest.none": "Nothing to report.",
+        "digest.top": "Most severe:", "digest.none": "Nothing to report.", "no_day": "undated",
         "kind.sg-changes": "Security-group changes", "kind.ssh-exposure": "Internet exposure",
         "kind.detections": "Detections", "kind.guardduty": "GuardDuty findings",
         "api.title": "{event} was called", "parameters": "Request parameters",
@@ -576,7 +576,7 @@ def digest(items: list[tuple[str, str, Box]], settings: Settings, since: object 
             bands = w.t["list_sep"].join(w("digest.band", severity=w.t[f"sev.{s}"], n=found.count(s))
                               for s in SEVERITY_ORDER if s in found)
             lines.append(w("digest.kind", kind=w.t[f"kind.{kind}"], n=len(found), bands=bands))
-    ordered = sorted(items, key=lambda item: SEVERITY_ORDER.index(item[1]))
+    ordered = sorted(items, key=lambda item: SEVERITY_ORDER.index(item[1]))  # stable: the caller's order within
     lines.append(w("digest.top"))
     lines += [f"- {box.title}" for _, _, box in ordered[:DIGEST_TOP]]
     if len(ordered) > DIGEST_TOP:

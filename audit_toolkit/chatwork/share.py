@@ -163,9 +163,18 @@ def summary_messages(changes: pd.DataFrame | None, windows: pd.DataFrame | None,
     return outgoing([("summary", box, {"content": box.render()})])
 
 
-# When each kind of item happened: what a --per-day digest groups by.
-_ITEM_TIME = {"sg-changes": "event_time", "ssh-exposure": "opened_at", "detections": "event_time",
-              "guardduty": "updated_at"}
+# When each kind of item happened (the first field set): what a --per-day digest groups by.
+_ITEM_TIME = {"sg-changes": ("event_time",), "ssh-exposure": ("opened_at", "closed_at"),
+              "detections": ("event_time",), "guardduty": ("updated_at", "last_seen")}
+
+
+def _item_time(kind: str, row: Mapping) -> object:
+    return next((row.get(k) for k in _ITEM_TIME[kind] if not is_missing(row.get(k))), None)
+
+
+def _failed(row: Mapping) -> bool:
+    """An attempt (a failed call) ranks after the change itself among items of one severity."""
+    return row.get("outcome") == "attempt" or not is_missing(row.get("error_code"))
 
 
 def _digest_item(kind: str, row: Mapping, settings: Settings) -> tuple[str, str, Box]:
@@ -186,15 +195,18 @@ def digest_messages(sections: Mapping[str, pd.DataFrame | Iterable[Mapping]], se
     """One message for everything found (sections: kind -> rows), or one a day with `per_day`: counts by
     kind and severity and the most severe items; the same digest is shared once, a changed one again."""
     settings = settings or Settings.load()
-    items = [(_digest_item(kind, row, settings), row.get(_ITEM_TIME[kind]))
+    found = [(_digest_item(kind, row, settings), _item_time(kind, row), _failed(row))
              for kind, rows in sections.items() for row in _rows(rows)]
+    found.sort(key=lambda f: (messages.SEVERITY_ORDER.index(f[0][1]), f[2]))
+    items = [(item, when) for item, when, _ in found]
     if not per_day:
         boxes = [messages.digest([i for i, _ in items], settings, since, until)]
     else:
         words = messages._Words(settings)
         days: dict[str, list] = {}
         for item, when in items:
-            days.setdefault(words.when(when)[:10], []).append(item)
+            day = words.when(when)[:10] if when is not None else words.t["no_day"]
+            days.setdefault(day, []).append(item)
         boxes = [messages.digest(found, settings, day=day) for day, found in sorted(days.items())]
     return outgoing([("digest", box, {"content": box.render()}) for box in boxes])
 
