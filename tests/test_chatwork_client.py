@@ -169,6 +169,19 @@ def test_the_token_is_scrubbed_from_an_error_before_it_is_cut(api, clock):
     assert not any(TOKEN[:n] in text for n in range(4, len(TOKEN) + 1))
 
 
+def test_a_part_of_the_token_echoed_in_an_error_is_scrubbed_too(api, clock):
+    api.state.faults.append(("raw", 403, json.dumps({"errors": [f"bad token {TOKEN[:12]}... for {TOKEN[-9:]}"]}).encode(), {}))
+    with pytest.raises(ChatworkError) as err:
+        client_for(api, clock).post_message(42, "x")
+    assert str(err.value).endswith("403: bad token ***... for ***")
+
+
+def test_a_base_url_with_credentials_is_refused_without_showing_them():
+    with pytest.raises(ConfigError, match="plain URL") as err:
+        ChatworkClient(Token(TOKEN), base_url="https://me:hunter2@api.chatwork.com/v2")
+    assert "hunter2" not in str(err.value)
+
+
 def test_a_redirect_is_never_followed_with_the_token(api, clock):
     seen = []
 

@@ -24,6 +24,7 @@ import time
 import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlencode, urlsplit
@@ -34,6 +35,7 @@ from .notation import MAX_BODY, size
 API_BASE = "https://api.chatwork.com/v2"
 MAX_FILE = 5 * 1024 * 1024
 ERROR_LIMIT = 300  # characters of one error the server sent, in a message of ours
+SCRUB_RUN = 8  # characters of the token in a row that an error may not show
 TOKEN_ENV = "CHATWORK_API_TOKEN"
 TOKEN_FILE_ENV = "AUDIT_TOOLKIT_CHATWORK_TOKEN_FILE"
 DEFAULT_TOKEN_FILE = Path("~/.config/audit-toolkit/chatwork_token")
@@ -113,6 +115,10 @@ def check_base_url(base_url: str) -> str:
     parts = urlsplit(base_url)
     if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
         raise ConfigError(f"the Chatwork API base must be https, got {parts.scheme}://{parts.hostname}")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        # credentials in the URL would be shown wherever the base is (errors, the client's repr)
+        raise ConfigError(f"the Chatwork API base must be a plain URL (no user, query or fragment), "
+                          f"got {parts.scheme}://{parts.hostname}{parts.path}")
     return base_url.rstrip("/")
 
 
@@ -293,7 +299,15 @@ class ChatworkClient:
         return self.limiter.room_limit[1]
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self.token.reveal(), "***")
+        """The text without the token, nor any run of SCRUB_RUN or more of its characters (a server or
+        proxy may echo part of it)."""
+        secret = self.token.reveal()
+        text = text.replace(secret, "***")
+        while True:
+            match = SequenceMatcher(None, text, secret, autojunk=False).find_longest_match()
+            if match.size < SCRUB_RUN:
+                return text
+            text = text[: match.a] + "***" + text[match.a + match.size:]
 
 
 def _room(room: str | int) -> str:
