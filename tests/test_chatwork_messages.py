@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from audit_toolkit import Investigation
 from audit_toolkit.analysis.events import records
@@ -319,3 +321,28 @@ def test_the_english_check_would_catch_a_stray_word(changes):
     opening = _row(changes, "AuthorizeSecurityGroupIngress", from_port=22)
     body = messages_for([opening], "sg-changes", JA)[0].body
     assert stray_english(body.replace("実行者", "Actor"), opening) == {"Actor"}
+
+
+# --- hostile rows: any JSON value in any field renders, inert ------------------------------------
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                     max_leaves=8)
+_times = st.sampled_from(["9999-12-31T23:00:00Z", "0001-01-01T00:00:00Z", "2026-11-03T09:00:00-09:00", "", "x"])
+_FIELDS = sorted({*RULE, "error_code", "error_message", "rule_id", "description", "group_name", "session_name",
+                  "opened_at", "closed_at", "still_open", "cidr", "exposed_ports", "duration", "opened_by", "closed_by",
+                  "id", "type", "severity", "severity_label", "title", "remote_country", "local_port", "count",
+                  "sample", "detection", "outcome", "detail", "target", "technique", "updated_at"})
+
+
+@settings(max_examples=150, deadline=None)
+@given(row=st.fixed_dictionaries({}, optional={f: _json | _times for f in _FIELDS}),
+       language=st.sampled_from(["ja", "en"]))
+def test_any_values_in_any_field_render_every_kind_inert(row, language):
+    s = Settings(language=language, display_tz="Asia/Tokyo")
+    bodies = [o.body for kind in ("sg-changes", "ssh-exposure", "guardduty", "detections")
+              for o in messages_for([row], kind, s)]
+    bodies.append(messages.correlation(row, row, s).render())
+    bodies += [o.body for o in digest_messages({"sg-changes": [row], "guardduty": [row]}, s, per_day=True)]
+    for body in bodies:
+        assert set(re.findall(r"\[/?[a-zA-Z:0-9]+\]", body)) <= {"[info]", "[/info]", "[title]", "[/title]"}

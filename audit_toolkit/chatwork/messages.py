@@ -222,7 +222,10 @@ class _Words:
         if ts is None or not 1970 <= ts.year <= 9999:  # '/1' would be year 1: show the text it is
             return neutralize(value)
         ts = ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts
-        return ts.astimezone(self.tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+        try:
+            return ts.astimezone(self.tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+        except (OverflowError, ValueError):  # 9999-12-31T23:00Z is past the last day in Tokyo
+            return neutralize(value)
 
     def duration(self, value: object) -> str:
         if is_missing(value):
