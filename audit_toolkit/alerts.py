@@ -155,7 +155,7 @@ def boxes(event: Mapping, settings: Settings, min_severity: float = DEFAULT_MIN_
     found += [("detections", messages.detection_hit(hit, settings), hit) for hit in hits]
     if source == "sns.amazonaws.com" and name in SNS_EVENTS and not hits:
         # An SNS call no detection flags (CreateTopic, ...) still gets its own message, with the request.
-        found.append(("api-call", messages.api_call(detail, settings), {"event_id": detail.get("eventID")}))
+        found.append(("api-call", messages.api_call(detail, settings, row), {"event_id": detail.get("eventID")}))
     return found
 
 

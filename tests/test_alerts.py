@@ -171,6 +171,7 @@ def test_hostile_values_in_an_event_stay_inert(api, clock, tmp_path, others):
     body = api.bodies()[1]
     assert live_tags(body) == ["[info]", "[title]", "[/title]", "[code]", "[/code]", "[/info]"]
     assert "［toall］［/code］［/info］［To:1］x" in body
+    assert "\n実行者: " in body and "\n実行者のARN: " in body  # the caller named as the other messages name it
 
 
 def test_the_handler_entry_point_reads_its_configuration_from_the_environment(api, monkeypatch, tmp_path, ssh_open):

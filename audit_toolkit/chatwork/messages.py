@@ -587,8 +587,9 @@ def digest(items: list[tuple[str, str, Box]], settings: Settings, since: object 
     return Box(title, tuple(lines))
 
 
-def api_call(detail: Mapping, settings: Settings) -> Box:
-    """Any other watched CloudTrail call (SNS topics and subscriptions): who, what, and its parameters."""
+def api_call(detail: Mapping, settings: Settings, actor: Mapping | None = None) -> Box:
+    """Any other watched CloudTrail call (SNS topics and subscriptions): who, what, and its parameters.
+    `actor`: the caller as actors.resolve names it (actor, actor_arn); else the identity's ARN."""
     w = _Words(settings)
     event = _get(detail, "eventName")
     key = f"api.{event}"
@@ -600,10 +601,11 @@ def api_call(detail: Mapping, settings: Settings) -> Box:
     params = _get(detail, "requestParameters") or {}
     response = _get(detail, "responseElements") or {}
     row = {"region": _get(detail, "awsRegion"), "event_id": _get(detail, "eventID")}
+    caller = actor or {"actor": _get(identity, "arn") or _get(identity, "principalId")}
     lines = [
         w.field("time", w.when(_get(detail, "eventTime"))),
         w.field("account", f"{_v(_get(detail, 'recipientAccountId'))} / {_v(_get(detail, 'awsRegion'))}"),
-        w.field("actor", _v(_get(identity, "arn") or _get(identity, "principalId"))),
+        *_who_lines(caller, w),
         w.field("source_ip", _v(_get(detail, "sourceIPAddress"))),
     ]
     for key, label in (("topicArn", "topic"), ("protocol", "protocol"), ("endpoint", "endpoint")):
