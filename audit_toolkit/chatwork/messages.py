@@ -601,7 +601,8 @@ def api_call(detail: Mapping, settings: Settings, actor: Mapping | None = None) 
     params = _get(detail, "requestParameters") or {}
     response = _get(detail, "responseElements") or {}
     row = {"region": _get(detail, "awsRegion"), "event_id": _get(detail, "eventID")}
-    caller = actor or {"actor": _get(identity, "arn") or _get(identity, "principalId")}
+    caller = actor or {"actor": _get(identity, "arn") or _get(identity, "principalId"),
+                       "actor_arn": _get(identity, "arn")}
     lines = [
         w.field("time", w.when(_get(detail, "eventTime"))),
         w.field("account", f"{_v(_get(detail, 'recipientAccountId'))} / {_v(_get(detail, 'awsRegion'))}"),
