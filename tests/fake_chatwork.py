@@ -86,18 +86,11 @@ class Handler(BaseHTTPRequestHandler):
 
     # --- plumbing ---
     def _send(self, status: int, payload: object | None, headers: dict | None = None) -> None:
-        data = b"" if payload is None else json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, str(v))
-        self.end_headers()
-        self.wfile.write(data)
+        self._send_raw(status, b"" if payload is None else json.dumps(payload).encode(), headers, "application/json")
 
-    def _send_raw(self, status: int, data: bytes, headers: dict | None = None) -> None:
+    def _send_raw(self, status: int, data: bytes, headers: dict | None = None, content_type: str = "text/html") -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for k, v in (headers or {}).items():
             self.send_header(k, str(v))
