@@ -148,14 +148,16 @@ def boxes(event: Mapping, settings: Settings, min_severity: float = DEFAULT_MIN_
     row = cloudtrail_row(detail, event)
     if source == "ec2.amazonaws.com" and name in EVENT_NAMES:
         rows = changes_of(row, {})
-        found += [("sg-changes", messages.sg_change(r, settings, exposed_ports(r, settings)), r) for r in rows]
+        found += [("sg-changes", messages.sg_change(r, settings, exposed_ports(r, settings)), r)
+                  for r in rows]
     # The detection catalogue, decided exactly as `Investigation.detect` decides it (root use included).
     context = detections.Context(settings, frozenset(settings.trail_buckets))
     hits = detections.evaluate(row, context)
     found += [("detections", messages.detection_hit(hit, settings), hit) for hit in hits]
     if source == "sns.amazonaws.com" and name in SNS_EVENTS and not hits:
         # An SNS call no detection flags (CreateTopic, ...) still gets its own message, with the request.
-        found.append(("api-call", messages.api_call(detail, settings, row), {"event_id": detail.get("eventID")}))
+        box = messages.api_call(detail, settings, row)
+        found.append(("api-call", box, {"event_id": detail.get("eventID")}))
     return found
 
 
@@ -176,8 +178,9 @@ def handle(event: Mapping, client: ChatworkClient, room: str, settings: Settings
 
 
 def _token(now: float | None = None) -> Token:
-    """The token from the SSM SecureString CHATWORK_TOKEN_PARAMETER, read again once CHATWORK_TOKEN_TTL
-    seconds have passed (so a rotated token is used without a cold start); CHATWORK_API_TOKEN locally."""
+    """The token from the SSM SecureString CHATWORK_TOKEN_PARAMETER, read again once
+    CHATWORK_TOKEN_TTL seconds have passed (so a rotated token is used without a cold start);
+    CHATWORK_API_TOKEN locally."""
     name = os.environ.get("CHATWORK_TOKEN_PARAMETER")
     if not name:
         return load_token()
@@ -188,9 +191,11 @@ def _token(now: float | None = None) -> Token:
     import boto3
 
     try:
-        value = boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        answer = boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)
+        value = answer["Parameter"]["Value"]
     except Exception as e:  # botocore's errors name the parameter, never its value
-        raise ConfigError(f"cannot read the Chatwork token from SSM parameter {name}: {type(e).__name__}") from e
+        raise ConfigError(f"cannot read the Chatwork token from SSM parameter {name}: "
+                          f"{type(e).__name__}") from e
     _token_cache[name] = (Token(value), now)
     return _token_cache[name][0]
 
@@ -204,8 +209,9 @@ def _number(name: str, default: float) -> float:
 
 
 def handler(event: dict, context: Any = None) -> dict:
-    """The Lambda entry point (audit_toolkit.alerts.handler). A failure to deliver raises, so Lambda
-    retries the invocation and then hands it to the on-failure destination (deploy/template.yaml)."""
+    """The Lambda entry point (audit_toolkit.alerts.handler). A failure to deliver raises, so
+    Lambda retries the invocation and then hands it to the on-failure destination
+    (deploy/template.yaml)."""
     room = os.environ.get("CHATWORK_ROOM_ID")
     if not room:
         raise ConfigError("CHATWORK_ROOM_ID is not set")

@@ -20,8 +20,13 @@ EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 
 def build(out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
-    files = sorted(p for p in PACKAGE.rglob("*") if p.is_file() and (p.suffix == ".py" or p.name == "py.typed")
-                   and "__pycache__" not in p.parts)
+    files = sorted(
+        p
+        for p in PACKAGE.rglob("*")
+        if p.is_file()
+        and (p.suffix == ".py" or p.name == "py.typed")
+        and "__pycache__" not in p.parts
+    )
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         for path in files:
             entry = zipfile.ZipInfo(path.relative_to(ROOT).as_posix(), EPOCH)

@@ -222,7 +222,8 @@ class ChatworkClient:
             except (ChatworkUnavailable, ChatworkRateLimited) as e:
                 if attempt == self.attempts:
                     raise
-                wait = e.wait if isinstance(e, ChatworkRateLimited) else min(0.5 * 2 ** (attempt - 1), 30.0)
+                backoff = min(0.5 * 2 ** (attempt - 1), 30.0)
+                wait = e.wait if isinstance(e, ChatworkRateLimited) else backoff
                 log.warning("%s; retrying in %.1f s", e, wait)
                 self.sleep(wait)
 
@@ -244,23 +245,25 @@ class ChatworkClient:
             try:
                 conn.connect()
             except OSError as e:  # nothing was sent: safe to retry, even a post
-                raise ChatworkUnavailable(f"{what}: {type(e).__name__}: could not reach Chatwork") from e
+                failure = f"{what}: {type(e).__name__}"
+                raise ChatworkUnavailable(f"{failure}: could not reach Chatwork") from e
             conn.sock.settimeout(read)
             try:
                 conn.request(method, target, body=body, headers=headers)
                 response = conn.getresponse()
                 status, answer = response.status, response.read()
             except (OSError, http.client.HTTPException) as e:
+                failure = f"{what}: {type(e).__name__}"
                 if idempotent:
-                    raise ChatworkUnavailable(f"{what}: {type(e).__name__}: could not reach Chatwork") from e
-                raise SendUncertain(f"{what}: {type(e).__name__}: sent, but the answer was lost") from e
+                    raise ChatworkUnavailable(f"{failure}: could not reach Chatwork") from e
+                raise SendUncertain(f"{failure}: sent, but the answer was lost") from e
             self.limiter.observe(response.headers)
         finally:
             conn.close()
         if 200 <= status < 300:
             try:
                 return json.loads(answer) if answer.strip() else None
-            except ValueError as e:  # a proxy's error page, a truncated answer: the post may have gone through
+            except ValueError as e:  # a proxy's page, a cut answer: the post may have gone through
                 error = SendUncertain if not idempotent else ChatworkError
                 raise error(f"{what}: Chatwork answered {status} with a body that is not JSON") from e
         if 300 <= status < 400:
@@ -277,7 +280,8 @@ class ChatworkClient:
         raise ChatworkError(f"{what}: {status}: {errors}")
 
     def _errors(self, answer: bytes, status: int, reason: str) -> list[str]:
-        """The server's error texts, the token scrubbed before anything is cut (a cut could keep half)."""
+        """The server's error texts, the token scrubbed before anything is cut (a cut could keep
+        half of it)."""
         try:
             errors = json.loads(answer).get("errors")
         except (ValueError, AttributeError):
@@ -322,9 +326,11 @@ def _cut(text: str) -> str:
 
 
 def _answer_id(answer: Any, key: str) -> str:
-    """The new message's or file's id; an answer without one leaves the post uncertain, not a traceback."""
-    if isinstance(answer, dict) and isinstance(answer.get(key), (str, int)) and str(answer[key]).strip():
-        return str(answer[key])
+    """The new message's or file's id; an answer without one leaves the post uncertain, not a
+    traceback."""
+    value = answer.get(key) if isinstance(answer, dict) else None
+    if isinstance(value, (str, int)) and str(value).strip():
+        return str(value)
     raise SendUncertain(f"Chatwork's answer to the post has no {key}")
 
 
@@ -337,12 +343,12 @@ def _encode(data: dict | None, files: dict | None) -> tuple[bytes | None, dict[s
     boundary = uuid.uuid4().hex
     parts = []
     for name, value in (data or {}).items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
-                     + str(value).encode() + b"\r\n")
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+        parts.append(head.encode() + str(value).encode() + b"\r\n")
     for name, (filename, content, mime) in files.items():
         safe = "".join(c for c in filename if c.isprintable() and c not in '"\\') or "file"
-        head = (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{safe}"\r\n'
-                f"Content-Type: {mime}\r\n\r\n")
+        head = (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+                f'filename="{safe}"\r\nContent-Type: {mime}\r\n\r\n')
         parts.append(head.encode() + content + b"\r\n")
     body = b"".join(parts) + f"--{boundary}--\r\n".encode()
     return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}

@@ -1,4 +1,5 @@
-"""Chatwork messages for findings: pure functions from rows (dicts) to `Box`es, in Japanese or English.
+"""Chatwork messages for findings: pure functions from rows (dicts) to `Box`es, in Japanese or
+English.
 
 Inputs are rows as the analysis returns them (security_groups.CHANGE_COLUMNS,
 exposure.WINDOW_COLUMNS, detections.HIT_COLUMNS, guardduty_finding.FINDING_COLUMNS) or plain
@@ -33,13 +34,27 @@ if TYPE_CHECKING:  # DataFrames reach `summary` and `digest` only; the Lambda re
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 # Names of the ports an engineer knows by name; any other port is its number.
-PORT_NAMES = {22: "SSH", 3389: "RDP", 23: "Telnet", 3306: "MySQL", 5432: "PostgreSQL", 6379: "Redis",
-              27017: "MongoDB", 9200: "Elasticsearch", 445: "SMB", 5900: "VNC"}
+PORT_NAMES = {
+    22: "SSH",
+    3389: "RDP",
+    23: "Telnet",
+    3306: "MySQL",
+    5432: "PostgreSQL",
+    6379: "Redis",
+    27017: "MongoDB",
+    9200: "Elasticsearch",
+    445: "SMB",
+    5900: "VNC",
+}
 
 # The wording, by language. Nothing here may contain a bracket (Box checks).
 TEXT = {
     "ja": {
-        "sev.critical": "重大", "sev.high": "高", "sev.medium": "中", "sev.low": "低", "sev.info": "情報",
+        "sev.critical": "重大",
+        "sev.high": "高",
+        "sev.medium": "中",
+        "sev.low": "低",
+        "sev.info": "情報",
         "headline": "【{severity}】{what}",
         "sample": "【サンプル】",
         # security-group changes: what was done, and what was tried and failed
@@ -65,39 +80,75 @@ TEXT = {
         "sg.failed.create_group": "セキュリティグループの作成に失敗",
         "sg.failed.delete_group": "セキュリティグループの削除に失敗",
         "sg.failed.other": "セキュリティグループの操作に失敗",
-        "all_ports": "全ポート", "all_traffic": "全トラフィック",
-        "time": "日時", "account": "アカウント", "group": "セキュリティグループ", "rule": "ルール",
-        "rule_id": "ルールID", "description": "説明", "actor": "実行者", "actor_arn": "実行者のARN",
-        "tool": "ツール", "source_ip": "送信元IP", "error": "エラー", "event": "イベント",
-        "link.group": "グループを開く", "link.event": "CloudTrail のイベント",
+        "all_ports": "全ポート",
+        "all_traffic": "全トラフィック",
+        "time": "日時",
+        "account": "アカウント",
+        "group": "セキュリティグループ",
+        "rule": "ルール",
+        "rule_id": "ルールID",
+        "description": "説明",
+        "actor": "実行者",
+        "actor_arn": "実行者のARN",
+        "tool": "ツール",
+        "source_ip": "送信元IP",
+        "error": "エラー",
+        "event": "イベント",
+        "link.group": "グループを開く",
+        "link.event": "CloudTrail のイベント",
         "link.finding": "GuardDuty の検出結果",
         "window.open": "{ports} をインターネットに公開中",
         "window.closed": "{ports} のインターネット公開 (終了)",
-        "opened": "公開", "closed": "終了", "still_open": "公開中 (証跡の終わりまで)",
-        "before_evidence": "証跡の開始前から公開", "duration": "期間", "by": "実行者", "from": "送信元",
-        "reason.revoked": "ルール削除", "reason.modified": "ルール変更", "reason.group deleted": "グループ削除",
-        "gd.title": "GuardDuty の検出: {title}", "severity": "重要度", "type": "種類",
-        "instance": "インスタンス", "remote_ip": "相手IP", "port": "ポート", "country": "国",
-        "updated": "更新", "finding_id": "ID", "count": "回数", "times": "{n} 回",
-        "corr.title": "公開中に攻撃を検出: {type}", "corr.during": "公開期間中に検出されました",
+        "opened": "公開",
+        "closed": "終了",
+        "still_open": "公開中 (証跡の終わりまで)",
+        "before_evidence": "証跡の開始前から公開",
+        "duration": "期間",
+        "by": "実行者",
+        "from": "送信元",
+        "reason.revoked": "ルール削除",
+        "reason.modified": "ルール変更",
+        "reason.group deleted": "グループ削除",
+        "gd.title": "GuardDuty の検出: {title}",
+        "severity": "重要度",
+        "type": "種類",
+        "instance": "インスタンス",
+        "remote_ip": "相手IP",
+        "port": "ポート",
+        "country": "国",
+        "updated": "更新",
+        "finding_id": "ID",
+        "count": "回数",
+        "times": "{n} 回",
+        "corr.title": "公開中に攻撃を検出: {type}",
+        "corr.during": "公開期間中に検出されました",
         "summary.title": "監査サマリー",
         "summary.period": "{since} から {until} までの証跡です。",
         "summary.changes": "セキュリティグループの変更は {n} 件 (うち失敗 {failed} 件) で、対象のグループは "
-                           "{groups} 個、実行者は {actors} 人でした。",
+        "{groups} 個、実行者は {actors} 人でした。",
         "summary.windows": "インターネットへの公開は {n} 件で、うち {open} 件は証跡の終わりまで公開中です。",
         "summary.window": "{group} の {ports} ({cidr}) を {opened} に {who} が公開し、{end}。",
-        "summary.window_end": "{closed} に終了しました", "summary.window_still": "まだ公開中です",
-        "summary.findings": "GuardDuty の検出は {n} 件です。", "summary.no_findings": "GuardDuty の検出はありません。",
+        "summary.window_end": "{closed} に終了しました",
+        "summary.window_still": "まだ公開中です",
+        "summary.findings": "GuardDuty の検出は {n} 件です。",
+        "summary.no_findings": "GuardDuty の検出はありません。",
         "summary.finding": "重要度 {severity} の {type} が {instance} で検出されました (更新 {updated})。",
         "and_more": "ほか {n} 件はレポートを参照してください。",
         "digest.title": "監査ダイジェスト: {n} 件",
         "digest.day": "監査ダイジェスト {day}: {n} 件",
         "digest.period": "{since} から {until} まで",
-        "digest.kind": "{kind}: {n} 件 ({bands})", "digest.band": "{severity} {n} 件", "list_sep": "、",
-        "digest.top": "重要度の高いもの:", "digest.none": "報告するものはありません。", "no_day": "日時不明",
-        "kind.sg-changes": "セキュリティグループの変更", "kind.ssh-exposure": "インターネット公開",
-        "kind.detections": "検知", "kind.guardduty": "GuardDuty の検出",
-        "api.title": "{event} が実行されました", "parameters": "リクエストパラメータ",
+        "digest.kind": "{kind}: {n} 件 ({bands})",
+        "digest.band": "{severity} {n} 件",
+        "list_sep": "、",
+        "digest.top": "重要度の高いもの:",
+        "digest.none": "報告するものはありません。",
+        "no_day": "日時不明",
+        "kind.sg-changes": "セキュリティグループの変更",
+        "kind.ssh-exposure": "インターネット公開",
+        "kind.detections": "検知",
+        "kind.guardduty": "GuardDuty の検出",
+        "api.title": "{event} が実行されました",
+        "parameters": "リクエストパラメータ",
         "api.Subscribe": "SNS サブスクリプションを追加",
         "api.Unsubscribe": "SNS サブスクリプションを削除",
         "api.SetSubscriptionAttributes": "SNS サブスクリプションを変更",
@@ -106,17 +157,37 @@ TEXT = {
         "api.DeleteTopic": "SNS トピックを削除",
         "api.SetTopicAttributes": "SNS トピックの設定を変更",
         "api.failed": "{what} (失敗)",
-        "topic": "トピック", "protocol": "プロトコル", "endpoint": "エンドポイント", "subscription": "サブスクリプション",
-        "det.title": "検知: {title}", "det.attempt_title": "検知 (未遂): {title}",
-        "det.attempt": "未遂 (操作は失敗)", "det.detail": "内容", "det.target": "対象",
-        "det.technique": "MITRE ATT&CK", "det.outcome": "結果", "det.success": "成功",
-        "sso": "{name} (SSO)", "root": "ルートユーザー ({account})",
-        "tool.other": "その他", "tool.unknown": "不明", "tool.console": "マネジメントコンソール",
-        "tool.AWS service": "AWS のサービス", "tool.AWS internal": "AWS 内部",
-        "days": "{n}日", "hours": "{n}時間", "minutes": "{n}分", "seconds": "{n}秒", "sep": "",
+        "topic": "トピック",
+        "protocol": "プロトコル",
+        "endpoint": "エンドポイント",
+        "subscription": "サブスクリプション",
+        "det.title": "検知: {title}",
+        "det.attempt_title": "検知 (未遂): {title}",
+        "det.attempt": "未遂 (操作は失敗)",
+        "det.detail": "内容",
+        "det.target": "対象",
+        "det.technique": "MITRE ATT&CK",
+        "det.outcome": "結果",
+        "det.success": "成功",
+        "sso": "{name} (SSO)",
+        "root": "ルートユーザー ({account})",
+        "tool.other": "その他",
+        "tool.unknown": "不明",
+        "tool.console": "マネジメントコンソール",
+        "tool.AWS service": "AWS のサービス",
+        "tool.AWS internal": "AWS 内部",
+        "days": "{n}日",
+        "hours": "{n}時間",
+        "minutes": "{n}分",
+        "seconds": "{n}秒",
+        "sep": "",
     },
     "en": {
-        "sev.critical": "CRITICAL", "sev.high": "HIGH", "sev.medium": "MEDIUM", "sev.low": "LOW", "sev.info": "INFO",
+        "sev.critical": "CRITICAL",
+        "sev.high": "HIGH",
+        "sev.medium": "MEDIUM",
+        "sev.low": "LOW",
+        "sev.info": "INFO",
         "headline": "{severity}: {what}",
         "sample": "SAMPLE ",
         "sg.exposed": "{ports} opened to the internet",
@@ -141,38 +212,77 @@ TEXT = {
         "sg.failed.create_group": "Creating a security group failed",
         "sg.failed.delete_group": "Deleting a security group failed",
         "sg.failed.other": "Security group call failed",
-        "all_ports": "all ports", "all_traffic": "all traffic",
-        "time": "Time", "account": "Account", "group": "Security group", "rule": "Rule",
-        "rule_id": "Rule id", "description": "Description", "actor": "Actor", "actor_arn": "Actor ARN",
-        "tool": "Tool", "source_ip": "Source IP", "error": "Error", "event": "Event",
-        "link.group": "Open the group", "link.event": "CloudTrail event", "link.finding": "GuardDuty finding",
+        "all_ports": "all ports",
+        "all_traffic": "all traffic",
+        "time": "Time",
+        "account": "Account",
+        "group": "Security group",
+        "rule": "Rule",
+        "rule_id": "Rule id",
+        "description": "Description",
+        "actor": "Actor",
+        "actor_arn": "Actor ARN",
+        "tool": "Tool",
+        "source_ip": "Source IP",
+        "error": "Error",
+        "event": "Event",
+        "link.group": "Open the group",
+        "link.event": "CloudTrail event",
+        "link.finding": "GuardDuty finding",
         "window.open": "{ports} open to the internet",
         "window.closed": "{ports} was open to the internet (closed)",
-        "opened": "Opened", "closed": "Closed", "still_open": "still open (at the end of the evidence)",
-        "before_evidence": "Open before the evidence begins", "duration": "Duration", "by": "by", "from": "from",
-        "reason.revoked": "rule revoked", "reason.modified": "rule modified", "reason.group deleted": "group deleted",
-        "gd.title": "GuardDuty finding: {title}", "severity": "Severity", "type": "Type",
-        "instance": "Instance", "remote_ip": "Remote IP", "port": "Port", "country": "Country",
-        "updated": "Updated", "finding_id": "Id", "count": "Count", "times": "{n} times",
-        "corr.title": "Attack while exposed: {type}", "corr.during": "Seen during the exposure window",
+        "opened": "Opened",
+        "closed": "Closed",
+        "still_open": "still open (at the end of the evidence)",
+        "before_evidence": "Open before the evidence begins",
+        "duration": "Duration",
+        "by": "by",
+        "from": "from",
+        "reason.revoked": "rule revoked",
+        "reason.modified": "rule modified",
+        "reason.group deleted": "group deleted",
+        "gd.title": "GuardDuty finding: {title}",
+        "severity": "Severity",
+        "type": "Type",
+        "instance": "Instance",
+        "remote_ip": "Remote IP",
+        "port": "Port",
+        "country": "Country",
+        "updated": "Updated",
+        "finding_id": "Id",
+        "count": "Count",
+        "times": "{n} times",
+        "corr.title": "Attack while exposed: {type}",
+        "corr.during": "Seen during the exposure window",
         "summary.title": "Audit summary",
         "summary.period": "The evidence runs from {since} to {until}.",
-        "summary.changes": "There were {n} security-group changes ({failed} failed), to {groups} groups, "
-                           "by {actors} actors.",
-        "summary.windows": "{n} exposures to the internet; {open} still open at the end of the evidence.",
+        "summary.changes": "There were {n} security-group changes ({failed} failed), "
+        "to {groups} groups, "
+        "by {actors} actors.",
+        "summary.windows": "{n} exposures to the internet; "
+        "{open} still open at the end of the evidence.",
         "summary.window": "{who} opened {ports} of {group} to {cidr} at {opened}; {end}.",
-        "summary.window_end": "closed at {closed}", "summary.window_still": "it is still open",
-        "summary.findings": "GuardDuty reported {n} findings.", "summary.no_findings": "GuardDuty reported nothing.",
+        "summary.window_end": "closed at {closed}",
+        "summary.window_still": "it is still open",
+        "summary.findings": "GuardDuty reported {n} findings.",
+        "summary.no_findings": "GuardDuty reported nothing.",
         "summary.finding": "{type} of severity {severity} on {instance} (updated {updated}).",
         "and_more": "{n} more are in the report.",
         "digest.title": "Audit digest: {n} items",
         "digest.day": "Audit digest {day}: {n} items",
         "digest.period": "{since} to {until}",
-        "digest.kind": "{kind}: {n} ({bands})", "digest.band": "{n} {severity}", "list_sep": ", ",
-        "digest.top": "Most severe:", "digest.none": "Nothing to report.", "no_day": "undated",
-        "kind.sg-changes": "Security-group changes", "kind.ssh-exposure": "Internet exposure",
-        "kind.detections": "Detections", "kind.guardduty": "GuardDuty findings",
-        "api.title": "{event} was called", "parameters": "Request parameters",
+        "digest.kind": "{kind}: {n} ({bands})",
+        "digest.band": "{n} {severity}",
+        "list_sep": ", ",
+        "digest.top": "Most severe:",
+        "digest.none": "Nothing to report.",
+        "no_day": "undated",
+        "kind.sg-changes": "Security-group changes",
+        "kind.ssh-exposure": "Internet exposure",
+        "kind.detections": "Detections",
+        "kind.guardduty": "GuardDuty findings",
+        "api.title": "{event} was called",
+        "parameters": "Request parameters",
         "api.Subscribe": "SNS subscription added",
         "api.Unsubscribe": "SNS subscription removed",
         "api.SetSubscriptionAttributes": "SNS subscription changed",
@@ -181,12 +291,25 @@ TEXT = {
         "api.DeleteTopic": "SNS topic deleted",
         "api.SetTopicAttributes": "SNS topic attributes changed",
         "api.failed": "{what} (failed)",
-        "topic": "Topic", "protocol": "Protocol", "endpoint": "Endpoint", "subscription": "Subscription",
-        "det.title": "Detection: {title}", "det.attempt_title": "Detection (attempt): {title}",
-        "det.attempt": "attempt (the call failed)", "det.detail": "What", "det.target": "Target",
-        "det.technique": "MITRE ATT&CK", "det.outcome": "Outcome", "det.success": "done",
-        "sso": "{name} (SSO)", "root": "root user ({account})",
-        "days": "{n}d", "hours": "{n}h", "minutes": "{n}m", "seconds": "{n}s", "sep": " ",
+        "topic": "Topic",
+        "protocol": "Protocol",
+        "endpoint": "Endpoint",
+        "subscription": "Subscription",
+        "det.title": "Detection: {title}",
+        "det.attempt_title": "Detection (attempt): {title}",
+        "det.attempt": "attempt (the call failed)",
+        "det.detail": "What",
+        "det.target": "Target",
+        "det.technique": "MITRE ATT&CK",
+        "det.outcome": "Outcome",
+        "det.success": "done",
+        "sso": "{name} (SSO)",
+        "root": "root user ({account})",
+        "days": "{n}d",
+        "hours": "{n}h",
+        "minutes": "{n}m",
+        "seconds": "{n}s",
+        "sep": " ",
     },
 }
 LIST_LIMIT = 200  # lines of one kind in a summary before "and n more"
@@ -236,13 +359,16 @@ class _Words:
         days, rest = divmod(max(seconds, 0), 86_400)
         hours, rest = divmod(rest, 3_600)
         minutes, secs = divmod(rest, 60)
-        parts = [self(k, n=n) for k, n in (("days", days), ("hours", hours), ("minutes", minutes)) if n]
+        parts = [
+            self(k, n=n) for k, n in (("days", days), ("hours", hours), ("minutes", minutes)) if n
+        ]
         if secs or not parts:
             parts.append(self("seconds", n=secs))
         return self.t["sep"].join(parts)
 
     def country(self, name: object) -> str:
-        """GuardDuty's English country name, in Japanese for `ja` (CLDR); an unknown one as written."""
+        """GuardDuty's English country name, in Japanese for `ja` (CLDR); an unknown one as
+        written."""
         if self.language == "ja" and isinstance(name, str) and name in COUNTRIES_JA:
             return COUNTRIES_JA[name]
         return neutralize(name)
@@ -277,8 +403,8 @@ def _port(value: object) -> int | None:
 
 
 def port_set(row: Mapping, w: _Words, named: bool = True) -> str:
-    """The rule's real ports and protocol: `SSH(22)` (`TCP 22` unless `named`), `TCP 20-25`, `UDP 53`,
-    `全ポート`."""
+    """The rule's real ports and protocol: `SSH(22)` (`TCP 22` unless `named`), `TCP 20-25`,
+    `UDP 53`, `全ポート`."""
     protocol = _get(row, "protocol")
     if protocol == "-1":
         return w("all_ports")
@@ -317,9 +443,9 @@ _ROOT = re.compile(r"^root(?: \((?P<account>\d+)\))?(?P<via> via .+)?$")
 
 
 def who(row: Mapping, w: _Words) -> str:
-    """The actor as a person reads it (actors.resolve's wording, shortened): `ops-admin / mallory` for
-    a role session, `carol@example.com (SSO)` for an SSO user, a user's name; the full ARN goes on a
-    line of its own."""
+    """The actor as a person reads it (actors.resolve's wording, shortened): `ops-admin /
+    mallory` for a role session, `carol@example.com (SSO)` for an SSO user, a user's name; the
+    full ARN goes on a line of its own."""
     actor = _get(row, "actor")
     if is_missing(actor):
         return "-"
@@ -382,7 +508,8 @@ def _links(w: _Words, *pairs: tuple[str, str | None]) -> list[str]:
 
 
 def sg_severity(row: Mapping, exposed: list[int] | None) -> str:
-    """An opening to the internet is high, a failed attempt at one medium, its closing low, the rest info."""
+    """An opening to the internet is high, a failed attempt at one medium, its closing low, the
+    rest info."""
     failed = not is_missing(_get(row, "error_code"))
     action = _get(row, "action")
     if exposed and action in ("authorize", "modify"):
@@ -408,10 +535,16 @@ def sg_change(row: Mapping, settings: Settings, exposed: list[int] | None = None
         what = w("sg.exposure_closed", ports=ports)
     else:
         prefix = "sg.failed." if failed else "sg."
-        key = next((k for k in (f"{prefix}{action}.{direction}", f"{prefix}{action}") if k in w.t), f"{prefix}other")
+        key = next(
+            (k for k in (f"{prefix}{action}.{direction}", f"{prefix}{action}") if k in w.t),
+            f"{prefix}other",
+        )
         what = w(key, ports=ports)
-    lines = [w.field("time", w.when(_get(row, "event_time"))), w.field("account", _where(row)),
-             w.field("group", _group(row))]
+    lines = [
+        w.field("time", w.when(_get(row, "event_time"))),
+        w.field("account", _where(row)),
+        w.field("group", _group(row)),
+    ]
     if action not in ("create_group", "delete_group"):
         lines.append(w.field("rule", rule_text(row, w)))
         if not is_missing(_get(row, "rule_id")):
@@ -421,14 +554,22 @@ def sg_change(row: Mapping, settings: Settings, exposed: list[int] | None = None
     lines += _who_lines(row, w)
     lines += [w.field("tool", tool(row, w)), w.field("source_ip", _v(_get(row, "source_ip")))]
     if failed:
-        lines.append(w.field("error", f"{neutralize(_get(row, 'error_code'))} {_v(_get(row, 'error_message'))}"))
+        lines.append(
+            w.field(
+                "error", f"{neutralize(_get(row, 'error_code'))} {_v(_get(row, 'error_message'))}"
+            )
+        )
     lines.append(w.field("event", f"{_v(_get(row, 'event_name'))} {_v(_get(row, 'event_id'))}"))
     lines += _links(w, ("link.group", group_link(row)), ("link.event", event_link(row)))
     return Box(w.headline(severity, what), tuple(lines))
 
 
 def _window_ports(row: Mapping, w: _Words) -> str:
-    return port_set(row, w) if not is_missing(_get(row, "protocol")) else _v(_get(row, "exposed_ports"))
+    return (
+        port_set(row, w)
+        if not is_missing(_get(row, "protocol"))
+        else _v(_get(row, "exposed_ports"))
+    )
 
 
 def exposure_window(row: Mapping, settings: Settings) -> Box:
@@ -436,34 +577,52 @@ def exposure_window(row: Mapping, settings: Settings) -> Box:
     w = _Words(settings)
     still_open = _get(row, "still_open") is True
     what = w("window.open" if still_open else "window.closed", ports=_window_ports(row, w))
-    lines = [w.field("account", _where(row)), w.field("group", _group(row)),
-             w.field("rule", rule_text({**row, "peer": _get(row, "cidr")}, w))]
+    lines = [
+        w.field("account", _where(row)),
+        w.field("group", _group(row)),
+        w.field("rule", rule_text({**row, "peer": _get(row, "cidr")}, w)),
+    ]
     opener = {"actor": _get(row, "opened_by"), "actor_arn": _get(row, "opened_by_arn")}
     if _get(row, "open_before_evidence") is True:
         lines.append(w("before_evidence"))
     else:
-        lines.append(w.field("opened", f"{w.when(_get(row, 'opened_at'))} {w('by')} {who(opener, w)}"
-                             f" ({w('from')} {_v(_get(row, 'opened_from_ip'))}, {tool(row, w, 'opened_tool')})"))
+        lines.append(
+            w.field(
+                "opened",
+                f"{w.when(_get(row, 'opened_at'))} {w('by')} {who(opener, w)}"
+                f" ({w('from')} {_v(_get(row, 'opened_from_ip'))}, {tool(row, w, 'opened_tool')})",
+            )
+        )
     if still_open:
         lines.append(w.field("closed", w("still_open")))
     else:
         reason = _get(row, "close_reason")
         reason_text = w.t.get(f"reason.{reason}") or _v(reason)
         closer = {"actor": _get(row, "closed_by")}
-        lines.append(w.field("closed", f"{w.when(_get(row, 'closed_at'))} {w('by')} {who(closer, w)}"
-                             f" ({w('from')} {_v(_get(row, 'closed_from_ip'))}, {reason_text})"))
+        lines.append(
+            w.field(
+                "closed",
+                f"{w.when(_get(row, 'closed_at'))} {w('by')} {who(closer, w)}"
+                f" ({w('from')} {_v(_get(row, 'closed_from_ip'))}, {reason_text})",
+            )
+        )
     lines.append(w.field("duration", w.duration(_get(row, "duration"))))
     if not is_missing(_get(row, "rule_id")):
         lines.append(w.field("rule_id", neutralize(_get(row, "rule_id"))))
     if not is_missing(opener["actor_arn"]):
         lines.append(w.field("actor_arn", neutralize(opener["actor_arn"])))
-    lines += _links(w, ("link.group", group_link(row)), ("link.event", event_link(row, "opened_event_id")),
-                    ("link.event", event_link(row, "closed_event_id")))
+    lines += _links(
+        w,
+        ("link.group", group_link(row)),
+        ("link.event", event_link(row, "opened_event_id")),
+        ("link.event", event_link(row, "closed_event_id")),
+    )
     return Box(w.headline("high" if still_open else "medium", what), tuple(lines))
 
 
 def finding_severity(finding: Mapping) -> str:
-    """A finding's band as a severity word (critical..low); info when its severity cannot be read."""
+    """A finding's band as a severity word (critical..low); info when its severity cannot be
+    read."""
     label = _get(finding, "severity_label")
     label = severity_label(_get(finding, "severity")) if is_missing(label) else str(label)
     return label.lower() if label and label.lower() in SEVERITY_ORDER else "info"
@@ -475,9 +634,18 @@ def _severity(finding: Mapping, w: _Words) -> str:
 
 
 def _finding_lines(finding: Mapping, w: _Words) -> list[str]:
-    # FINDING_COLUMNS (remote_country, local_port), or share.correlation_parts' finding (country, port).
-    country = _get(finding, "country") if not is_missing(_get(finding, "country")) else _get(finding, "remote_country")
-    port = _get(finding, "port") if not is_missing(_get(finding, "port")) else _get(finding, "local_port")
+    # FINDING_COLUMNS (remote_country, local_port), or share.correlation_parts' finding (country,
+    # port).
+    country = (
+        _get(finding, "country")
+        if not is_missing(_get(finding, "country"))
+        else _get(finding, "remote_country")
+    )
+    port = (
+        _get(finding, "port")
+        if not is_missing(_get(finding, "port"))
+        else _get(finding, "local_port")
+    )
     remote = _v(_get(finding, "remote_ip"))
     if not is_missing(country):
         remote += f" ({w.country(country)})"
@@ -492,18 +660,23 @@ def _finding_lines(finding: Mapping, w: _Words) -> list[str]:
     count = _port(_get(finding, "count"))
     if count is not None:
         lines.append(w.field("count", w("times", n=f"{count:,}")))
-    lines += [w.field("updated", w.when(_get(finding, "updated_at"))), w.field("finding_id", _v(_get(finding, "id")))]
+    lines += [
+        w.field("updated", w.when(_get(finding, "updated_at"))),
+        w.field("finding_id", _v(_get(finding, "id"))),
+    ]
     return lines
 
 
 def guardduty_finding(finding: Mapping, settings: Settings) -> Box:
-    """A GuardDuty finding from its flat fields (evidence.guardduty_finding.FINDING_COLUMNS). A sample
+    """A GuardDuty finding from its flat fields (guardduty_finding.FINDING_COLUMNS). A sample
     finding (`additionalInfo.sample`) says so in its title."""
     w = _Words(settings)
     title = _get(finding, "title")
     what = w("gd.title", title=_v(title if not is_missing(title) else _get(finding, "type")))
     lines = _finding_lines(finding, w) + _links(w, ("link.finding", finding_link(finding)))
-    return Box(w.headline(finding_severity(finding), what, _get(finding, "sample") is True), tuple(lines))
+    return Box(
+        w.headline(finding_severity(finding), what, _get(finding, "sample") is True), tuple(lines)
+    )
 
 
 def correlation(finding: Mapping, window: Mapping, settings: Settings) -> Box:
@@ -512,43 +685,82 @@ def correlation(finding: Mapping, window: Mapping, settings: Settings) -> Box:
     lines = _finding_lines(finding, w)
     still = _get(window, "still_open") is True
     closed = w("still_open") if still else w.when(_get(window, "closed_at"))
+    opener = who({"actor": _get(window, "opened_by")}, w)
     lines += [
         w("corr.during"),
         w.field("group", _group(window)),
         w.field("rule", rule_text({**window, "peer": _get(window, "cidr")}, w)),
-        w.field("opened", f"{w.when(_get(window, 'opened_at'))} {w('by')} {who({'actor': _get(window, 'opened_by')}, w)}"),
+        w.field("opened", f"{w.when(_get(window, 'opened_at'))} {w('by')} {opener}"),
         w.field("closed", closed),
     ]
     lines += _links(w, ("link.finding", finding_link(finding)), ("link.group", group_link(window)))
     what = w("corr.title", type=_v(_get(finding, "type")))
-    return Box(w.headline(finding_severity(finding), what, _get(finding, "sample") is True), tuple(lines))
+    return Box(
+        w.headline(finding_severity(finding), what, _get(finding, "sample") is True), tuple(lines)
+    )
 
 
-def summary(changes: pd.DataFrame | None, windows: pd.DataFrame | None, findings: pd.DataFrame | None,
-            settings: Settings, since: object = None, until: object = None) -> Box:
-    """The audit in sentences: the period, the changes, each exposure window, each finding (highest first)."""
+def summary(
+    changes: pd.DataFrame | None,
+    windows: pd.DataFrame | None,
+    findings: pd.DataFrame | None,
+    settings: Settings,
+    since: object = None,
+    until: object = None,
+) -> Box:
+    """The audit in sentences: the period, the changes, each exposure window, each finding
+    (highest first)."""
     w = _Words(settings)
-    change_rows, window_rows, finding_rows = ([] if f is None else records(f) for f in (changes, windows, findings))
+    change_rows, window_rows, finding_rows = (
+        [] if f is None else records(f) for f in (changes, windows, findings)
+    )
     lines = [w("summary.period", since=w.when(since), until=w.when(until))]
     failed = sum(1 for r in change_rows if not is_missing(r.get("error_code")))
     groups = {r.get("group_id") for r in change_rows if not is_missing(r.get("group_id"))}
     actors = {r.get("actor") for r in change_rows if not is_missing(r.get("actor"))}
-    lines.append(w("summary.changes", n=len(change_rows), failed=failed, groups=len(groups), actors=len(actors)))
+    lines.append(
+        w(
+            "summary.changes",
+            n=len(change_rows),
+            failed=failed,
+            groups=len(groups),
+            actors=len(actors),
+        )
+    )
     still = sum(1 for r in window_rows if r.get("still_open") is True)
     lines.append(w("summary.windows", n=len(window_rows), open=still))
     for r in window_rows[:LIST_LIMIT]:
-        end = (w("summary.window_still") if r.get("still_open") is True
-               else w("summary.window_end", closed=w.when(r.get("closed_at"))))
-        lines.append(w("summary.window", group=_group(r), ports=_window_ports(r, w), cidr=_v(r.get("cidr")),
-                       opened=w.when(r.get("opened_at")), who=who({"actor": r.get("opened_by")}, w), end=end))
+        end = (
+            w("summary.window_still")
+            if r.get("still_open") is True
+            else w("summary.window_end", closed=w.when(r.get("closed_at")))
+        )
+        lines.append(
+            w(
+                "summary.window",
+                group=_group(r),
+                ports=_window_ports(r, w),
+                cidr=_v(r.get("cidr")),
+                opened=w.when(r.get("opened_at")),
+                who=who({"actor": r.get("opened_by")}, w),
+                end=end,
+            )
+        )
     if len(window_rows) > LIST_LIMIT:
         lines.append(w("and_more", n=len(window_rows) - LIST_LIMIT))
     if findings is not None:
         ordered = sorted(finding_rows, key=lambda r: -(_float(r.get("severity"))))
         lines.append(w("summary.findings", n=len(ordered)) if ordered else w("summary.no_findings"))
         for r in ordered[:LIST_LIMIT]:
-            lines.append(w("summary.finding", severity=_severity(r, w), type=_v(r.get("type")),
-                           instance=_v(r.get("instance_id")), updated=w.when(r.get("updated_at"))))
+            lines.append(
+                w(
+                    "summary.finding",
+                    severity=_severity(r, w),
+                    type=_v(r.get("type")),
+                    instance=_v(r.get("instance_id")),
+                    updated=w.when(r.get("updated_at")),
+                )
+            )
         if len(ordered) > LIST_LIMIT:
             lines.append(w("and_more", n=len(ordered) - LIST_LIMIT))
     return Box(w("summary.title"), tuple(lines))
@@ -562,24 +774,40 @@ def _float(value: object) -> float:
     return 0.0 if number != number else number
 
 
-def digest(items: list[tuple[str, str, Box]], settings: Settings, since: object = None, until: object = None,
-           day: str | None = None) -> Box:
-    """One message for a run (or a day): counts by kind and severity, then the most severe items' titles.
+def digest(
+    items: list[tuple[str, str, Box]],
+    settings: Settings,
+    since: object = None,
+    until: object = None,
+    day: str | None = None,
+) -> Box:
+    """One message for a run (or a day): counts by kind and severity, then the most severe
+    items' titles.
 
-    `items` are (kind, severity, box) as `share.digest_messages` builds them; the rest is in the report.
+    `items` are (kind, severity, box) as `share.digest_messages` builds them; the rest is in the
+    report.
     """
     w = _Words(settings)
     title = w("digest.day", day=day, n=len(items)) if day else w("digest.title", n=len(items))
-    lines = [w("digest.period", since=w.when(since), until=w.when(until))] if since is not None or until is not None else []
+    lines = (
+        [w("digest.period", since=w.when(since), until=w.when(until))]
+        if since is not None or until is not None
+        else []
+    )
     if not items:
         return Box(title, (*lines, w("digest.none")))
     for kind in ("ssh-exposure", "sg-changes", "detections", "guardduty"):
         found = [s for k, s, _ in items if k == kind]
         if found:
-            bands = w.t["list_sep"].join(w("digest.band", severity=w.t[f"sev.{s}"], n=found.count(s))
-                              for s in SEVERITY_ORDER if s in found)
+            bands = w.t["list_sep"].join(
+                w("digest.band", severity=w.t[f"sev.{s}"], n=found.count(s))
+                for s in SEVERITY_ORDER
+                if s in found
+            )
             lines.append(w("digest.kind", kind=w.t[f"kind.{kind}"], n=len(found), bands=bands))
-    ordered = sorted(items, key=lambda item: SEVERITY_ORDER.index(item[1]))  # stable: the caller's order within
+    ordered = sorted(
+        items, key=lambda item: SEVERITY_ORDER.index(item[1])
+    )  # stable: the caller's order within
     lines.append(w("digest.top"))
     lines += [f"- {box.title}" for _, _, box in ordered[:DIGEST_TOP]]
     if len(ordered) > DIGEST_TOP:
@@ -588,7 +816,8 @@ def digest(items: list[tuple[str, str, Box]], settings: Settings, since: object 
 
 
 def api_call(detail: Mapping, settings: Settings, actor: Mapping | None = None) -> Box:
-    """Any other watched CloudTrail call (SNS topics and subscriptions): who, what, and its parameters.
+    """Any other watched CloudTrail call (SNS topics and subscriptions): who, what, and its
+    parameters.
     `actor`: the caller as actors.resolve names it (actor, actor_arn); else the identity's ARN."""
     w = _Words(settings)
     event = _get(detail, "eventName")
@@ -601,11 +830,15 @@ def api_call(detail: Mapping, settings: Settings, actor: Mapping | None = None) 
     params = _get(detail, "requestParameters") or {}
     response = _get(detail, "responseElements") or {}
     row = {"region": _get(detail, "awsRegion"), "event_id": _get(detail, "eventID")}
-    caller = actor or {"actor": _get(identity, "arn") or _get(identity, "principalId"),
-                       "actor_arn": _get(identity, "arn")}
+    caller = actor or {
+        "actor": _get(identity, "arn") or _get(identity, "principalId"),
+        "actor_arn": _get(identity, "arn"),
+    }
     lines = [
         w.field("time", w.when(_get(detail, "eventTime"))),
-        w.field("account", f"{_v(_get(detail, 'recipientAccountId'))} / {_v(_get(detail, 'awsRegion'))}"),
+        w.field(
+            "account", f"{_v(_get(detail, 'recipientAccountId'))} / {_v(_get(detail, 'awsRegion'))}"
+        ),
         *_who_lines(caller, w),
         w.field("source_ip", _v(_get(detail, "sourceIPAddress"))),
     ]
@@ -616,17 +849,26 @@ def api_call(detail: Mapping, settings: Settings, actor: Mapping | None = None) 
     if not is_missing(subscription):
         lines.append(w.field("subscription", neutralize(subscription)))
     if failed:
-        lines.append(w.field("error", f"{neutralize(_get(detail, 'errorCode'))} {_v(_get(detail, 'errorMessage'))}"))
+        lines.append(
+            w.field(
+                "error",
+                f"{neutralize(_get(detail, 'errorCode'))} {_v(_get(detail, 'errorMessage'))}",
+            )
+        )
     lines.append(w.field("event", f"{_v(event)} {_v(_get(detail, 'eventID'))}"))
     lines += _links(w, ("link.event", event_link(row)))
     lines.append(w("parameters") + ":")
-    code = neutralize(json.dumps(params, indent=2, ensure_ascii=False, sort_keys=True, default=str), limit=8_000,
-                      multiline=True)
+    code = neutralize(
+        json.dumps(params, indent=2, ensure_ascii=False, sort_keys=True, default=str),
+        limit=8_000,
+        multiline=True,
+    )
     return Box(w.headline("medium" if failed else "info", what), tuple(lines), code)
 
 
 def detection_hit(hit: Mapping, settings: Settings) -> Box:
-    """One detection hit (a row of `Investigation.detect()`, or `detections.evaluate` in the Lambda).
+    """One detection hit (a row of `Investigation.detect()`, or `detections.evaluate` in the
+    Lambda).
 
     A failed call says so in the title: it is an attempt, not the change.
     """

@@ -190,10 +190,12 @@ def _digest_item(kind: str, row: Mapping, settings: Settings) -> tuple[str, str,
     return kind, severity if severity in messages.SEVERITY_ORDER else "info", box
 
 
-def digest_messages(sections: Mapping[str, pd.DataFrame | Iterable[Mapping]], settings: Settings | None = None,
-                    since: object = None, until: object = None, per_day: bool = False) -> list[Outgoing]:
-    """One message for everything found (sections: kind -> rows), or one a day with `per_day`: counts by
-    kind and severity and the most severe items; the same digest is shared once, a changed one again."""
+def digest_messages(sections: Mapping[str, pd.DataFrame | Iterable[Mapping]],
+                    settings: Settings | None = None, since: object = None, until: object = None,
+                    per_day: bool = False) -> list[Outgoing]:
+    """One message for everything found (sections: kind -> rows), or one a day with `per_day`:
+    counts by kind and severity and the most severe items; the same digest is shared once, a
+    changed one again."""
     settings = settings or Settings.load()
     found = [(_digest_item(kind, row, settings), _item_time(kind, row), _failed(row))
              for kind, rows in sections.items() for row in _rows(rows)]
