@@ -315,6 +315,8 @@ def test_golden_messages_of_every_kind(inv, changes, window, lang, settings):
         check(f"every_{name}_{lang}", "\n\n".join(bodies))
         if lang == "ja":
             assert stray_english("\n".join(bodies), *inputs) == set(), name
+        else:  # English throughout: no kana or kanji of ours
+            assert not re.search(r"[\u3040-\u30ff\u4e00-\u9fff\u3000-\u303f\uff01-\uff5e]", "\n".join(bodies)), name
 
 
 def test_the_english_check_would_catch_a_stray_word(changes):
