@@ -105,3 +105,11 @@ def test_the_token_is_read_from_ssm_at_run_time_and_is_nowhere_in_the_template(t
     [statement] = [s for s in statements if s["Sid"] == "ReadChatworkToken"]
     assert statement["Action"] == "ssm:GetParameter" and "${TokenParameterName}" in statement["Resource"]["Sub"]
     assert "resolve:ssm" not in text and "ChatworkToken" not in template["Parameters"]
+
+
+def test_concurrency_is_one_unless_the_account_cannot_reserve_any(template):
+    function = template["Resources"]["AlertFunction"]["Properties"]
+    assert function["ReservedConcurrentExecutions"] == {
+        "If": ["ReservesConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}
+    assert template["Parameters"]["ReservedConcurrency"]["Default"] == 1
+    assert template["Conditions"]["ReservesConcurrency"] == {"Not": [{"Equals": [{"Ref": "ReservedConcurrency"}, 0]}]}
