@@ -15,6 +15,7 @@ from audit_toolkit.analysis.security_groups import EVENT_NAMES
 from audit_toolkit.chatwork import messages
 from audit_toolkit.chatwork.client import ChatworkClient, Token
 from audit_toolkit.chatwork.outbox import Outbox
+from audit_toolkit.errors import ConfigError
 from audit_toolkit.settings import Settings
 from audit_toolkit.synthetic import STORIES, Scenario, write_findings
 from fake_chatwork import TOKEN, api, clock  # noqa: F401 (api, clock: fixtures)
@@ -221,3 +222,15 @@ def test_rule_patterns_list_the_calls_the_handler_understands():
     sns_rule = json.loads((DEPLOY / "eventbridge" / "sns.json").read_text())
     assert set(sg["detail"]["eventName"]) == EVENT_NAMES
     assert set(sns_rule["detail"]["eventName"]) == set(alerts.SNS_EVENTS)
+
+
+def test_an_unknown_language_fails_the_invocation_instead_of_posting_japanese(api, monkeypatch, tmp_path, ssh_open):
+    monkeypatch.setenv("CHATWORK_ROOM_ID", "42")
+    monkeypatch.setenv("CHATWORK_API_TOKEN", TOKEN)
+    monkeypatch.setenv("CHATWORK_API_BASE", api.base)
+    monkeypatch.setenv("ALERT_OUTBOX", str(tmp_path / "o.sqlite"))
+    monkeypatch.setenv("AUDIT_TOOLKIT_LANGUAGE", "english")
+    monkeypatch.delenv("CHATWORK_TOKEN_PARAMETER", raising=False)
+    with pytest.raises(ConfigError, match="unknown language 'english'"):  # Lambda retries, then queues it
+        alerts.handler(ssh_open, None)
+    assert api.bodies() == []
