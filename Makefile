@@ -24,6 +24,7 @@ bench: env
 	$(BIN)/python benchmarks/bench_scan.py
 	$(BIN)/python benchmarks/bench_detect.py
 	$(BIN)/python benchmarks/bench_findings.py
+	$(BIN)/python benchmarks/bench_validate.py
 
 # The real-time alert's package (deploy/README.md): the package's sources; the Lambda runtime has the rest.
 lambda:

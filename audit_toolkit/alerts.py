@@ -39,7 +39,7 @@ from typing import Any
 from .analysis import detections
 from .analysis.actors import resolve
 from .analysis.exposure import exposed_ports
-from .analysis.security_groups import EVENT_NAMES, changes_of
+from .analysis.security_groups import EC2_GROUP_EVENTS, changes_of
 from .chatwork import messages
 from .chatwork.client import API_BASE, ChatworkAuthError, ChatworkClient, Token, load_token
 from .chatwork.outbox import Outbox
@@ -146,7 +146,7 @@ def boxes(event: Mapping, settings: Settings, min_severity: float = DEFAULT_MIN_
     name, source = detail.get("eventName"), detail.get("eventSource")
     found = []
     row = cloudtrail_row(detail, event)
-    if source == "ec2.amazonaws.com" and name in EVENT_NAMES:
+    if source == "ec2.amazonaws.com" and name in EC2_GROUP_EVENTS:
         rows = changes_of(row, {})
         found += [("sg-changes", messages.sg_change(r, settings, exposed_ports(r, settings)), r)
                   for r in rows]

@@ -348,3 +348,15 @@ def test_any_values_in_any_field_render_every_kind_inert(row, language):
     bodies += [o.body for o in digest_messages({"sg-changes": [row], "guardduty": [row]}, s, per_day=True)]
     for body in bodies:
         assert set(re.findall(r"\[/?[a-zA-Z:0-9]+\]", body)) <= {"[info]", "[/info]", "[title]", "[/title]"}
+
+
+def test_a_window_of_unknown_reach_and_unproven_order_says_both():
+    row = {"account": "111122223333", "group_id": "sg-1", "protocol": "tcp", "from_port": 22, "to_port": 22,
+           "cidr": "pl-0abc", "exposed_ports": "22", "reach": "unknown", "ambiguous_order": True,
+           "opened_at": pd.Timestamp("2024-01-02T03:04:05Z"), "still_open": True, "duration": pd.Timedelta(hours=1)}
+    box = messages.exposure_window(row, EN)
+    assert box.title == "HIGH: SSH(22) open to a prefix list of unknown reach"
+    assert [line for line in box.lines if line.startswith("Uncertain: ")] == [
+        "Uncertain: the evidence does not hold the prefix list's entries: its reach is unknown",
+        "Uncertain: the evidence does not prove the order of changes in one second: the order that keeps it open was taken"]
+    assert "到達範囲不明" in messages.exposure_window(row, JA).title

@@ -181,6 +181,11 @@ TEXT = {
         "minutes": "{n}分",
         "seconds": "{n}秒",
         "sep": "",
+        "reason.prefix list modified": "プレフィックスリスト変更",
+        "window.unknown": "{ports} を到達範囲不明のプレフィックスリストに公開",
+        "caveat": "不確実",
+        "caveat.order": "同じ秒の変更の順序を証跡が証明しないため、公開が続く順序を採用",
+        "caveat.reach": "プレフィックスリストの内容が証跡にないため、到達範囲は不明",
     },
     "en": {
         "sev.critical": "CRITICAL",
@@ -283,6 +288,12 @@ TEXT = {
         "kind.guardduty": "GuardDuty findings",
         "api.title": "{event} was called",
         "parameters": "Request parameters",
+        "reason.prefix list modified": "prefix list modified",
+        "window.unknown": "{ports} open to a prefix list of unknown reach",
+        "caveat": "Uncertain",
+        "caveat.order": "the evidence does not prove the order of changes in one second: "
+        "the order that keeps it open was taken",
+        "caveat.reach": "the evidence does not hold the prefix list's entries: its reach is unknown",
         "api.Subscribe": "SNS subscription added",
         "api.Unsubscribe": "SNS subscription removed",
         "api.SetSubscriptionAttributes": "SNS subscription changed",
@@ -583,6 +594,12 @@ def exposure_window(row: Mapping, settings: Settings) -> Box:
         w.field("rule", rule_text({**row, "peer": _get(row, "cidr")}, w)),
     ]
     opener = {"actor": _get(row, "opened_by"), "actor_arn": _get(row, "opened_by_arn")}
+    unknown = _get(row, "reach") == "unknown"
+    if unknown:
+        what = w("window.unknown", ports=_window_ports(row, w))
+        lines.append(w.field("caveat", w("caveat.reach")))
+    if _get(row, "ambiguous_order") is True:
+        lines.append(w.field("caveat", w("caveat.order")))
     if _get(row, "open_before_evidence") is True:
         lines.append(w("before_evidence"))
     else:

@@ -28,11 +28,11 @@ import pandas as pd
 import pyarrow as pa
 
 from .guardduty_finding import (  # noqa: F401 (severity_label, SEVERITY_BANDS: the public names)
-    _TOP, FINDING_COLUMNS, KNOWN_RESOURCE_TYPES, KNOWN_SCHEMA_VERSIONS, SEVERITY_BANDS, _camel, _json_in_string, flatten,
-    severity_label,
+    _TOP, FINDING_COLUMNS, KNOWN_RESOURCE_TYPES, KNOWN_SCHEMA_VERSIONS, SEVERITY_BANDS, _camel, _json_in_string, _text,
+    flatten, severity_label,
 )
 from .layout import guardduty_partition_of
-from .reader import FileReport, IntakeReport, _decompress, _reason, read_bytes
+from .reader import MAX_FILE_BYTES, FileReport, IntakeReport, _reason, read_text
 
 _s = pa.string()
 # The columns of AWS's Athena table for the export (queries/ddl/create_guardduty.sql), then the
@@ -125,16 +125,6 @@ def _shape(document: Any) -> str:
     return "single"
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return msgspec.json.encode(value).decode()
-    return str(value)
-
-
 def _is_time(value: Any) -> bool:
     try:
         datetime.fromisoformat(str(value).replace("Z", "+00:00"))
@@ -161,7 +151,7 @@ def _row(finding: Any, index: int, report: FileReport, part) -> dict | None:
         report.warn(f"record {index}: unknown schemaVersion {str(version)[:20]!r}, read as 2.0")
     resource = _json_in_string(finding.get("resource"))
     kind = resource.get("resourceType") if isinstance(resource, dict) else None
-    if kind is not None and kind not in KNOWN_RESOURCE_TYPES:
+    if kind is not None and (not isinstance(kind, str) or kind not in KNOWN_RESOURCE_TYPES):
         report.warn(f"record {index}: resource type {str(kind)[:40]!r} not known; its common fields are kept")
     service = _json_in_string(finding.get("service"))
     for holder, key in ((finding, "createdAt"), (finding, "updatedAt"), (service, "eventFirstSeen"), (service, "eventLastSeen")):
@@ -177,14 +167,16 @@ def _row(finding: Any, index: int, report: FileReport, part) -> dict | None:
     return row
 
 
-def read_guardduty_file(path: str | Path, data: bytes | None = None) -> tuple[pa.Table, FileReport]:
-    """One file's findings as rows of the `guardduty` table, and what could not be used and why."""
+def read_guardduty_file(path: str | Path, data: bytes | None = None,
+                        max_bytes: int = MAX_FILE_BYTES) -> tuple[pa.Table, FileReport]:
+    """One file's findings as rows of the `guardduty` table, and what could not be used and why;
+    a file whose text is over `max_bytes` is rejected whole, with its reason."""
     report = FileReport(path=str(path))
     enabled = gc.isenabled()
     gc.disable()  # millions of small dicts and no cycles: the cyclic GC would only slow decoding
     try:
         try:
-            documents = _documents(_decompress(read_bytes(path, data, report)), report)
+            documents = _documents(read_text(path, data, report, max_bytes), report)
         except (OSError, EOFError, ValueError, msgspec.DecodeError) as e:
             report.error = _reason(e)
             return GUARDDUTY_SCHEMA.empty_table(), report
@@ -215,12 +207,13 @@ def unique_findings(table: pa.Table) -> tuple[pa.Table, int]:
     return (table.filter(pa.array(keep, pa.bool_())) if dropped else table), dropped
 
 
-def read_guardduty(paths: Iterable[str | Path]) -> tuple[pa.Table, IntakeReport]:
+def read_guardduty(paths: Iterable[str | Path],
+                   max_bytes: int = MAX_FILE_BYTES) -> tuple[pa.Table, IntakeReport]:
     """Every file's findings in one table; a finding delivered twice (same id and updatedAt) is held once."""
     intake = IntakeReport()
     tables = []
     for path in paths:
-        table, report = read_guardduty_file(path)
+        table, report = read_guardduty_file(path, max_bytes=max_bytes)
         intake.files.append(report)
         tables.append(table)
     table, intake.duplicates = unique_findings(pa.concat_tables(tables) if tables else GUARDDUTY_SCHEMA.empty_table())

@@ -6,13 +6,18 @@ bare. `evidence.guardduty` reads files into the `guardduty` table and builds Dat
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, Iterable, Mapping
 
-try:  # msgspec decodes 2-3x faster; the Lambda has the standard library's json only
+try:  # msgspec decodes and encodes 2-3x faster; the Lambda has the standard library's json only
     from msgspec.json import decode as _decode
+    from msgspec.json import encode as _encode
 except ImportError:
     from json import loads as _decode
+
+    def _encode(value: Any) -> bytes:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 KNOWN_SCHEMA_VERSIONS = frozenset({"2.0"})
 # Resource types whose details this module reads; others keep the finding's common fields.
@@ -72,6 +77,16 @@ def _json_in_string(value: Any) -> Any:
     return value
 
 
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return _encode(value).decode()
+    return str(value)
+
+
 def _obj(value: Any) -> dict:
     if value.__class__ is dict:  # the common case, first: this runs a dozen times a finding
         return value
@@ -101,38 +116,41 @@ def _remote(details: dict) -> dict:
     # GuardDuty writes "" where GeoIP knows nothing (cityName most often): that is missing, not a value.
     organization = _obj(details.get("organization"))
     return {
-        "remote_ip": details.get("ipAddressV4") or details.get("ipAddressV6") or None,
-        "remote_country": _obj(details.get("country")).get("countryName") or None,
-        "remote_city": _obj(details.get("city")).get("cityName") or None,
-        "remote_org": organization.get("asnOrg") or organization.get("org") or None,
-        "remote_asn": organization.get("asn") or None,
+        "remote_ip": _text(details.get("ipAddressV4") or details.get("ipAddressV6") or None),
+        "remote_country": _text(_obj(details.get("country")).get("countryName") or None),
+        "remote_city": _text(_obj(details.get("city")).get("cityName") or None),
+        "remote_org": _text(organization.get("asnOrg") or organization.get("org") or None),
+        "remote_asn": _text(organization.get("asn") or None),
     }
 
 
 def _action(service: dict) -> dict:
     """The action's remote end, ports, direction and protocol, for the action types that have them."""
     action = _obj(service.get("action"))
-    out: dict = {"action_type": action.get("actionType")}
+    out: dict = {"action_type": _text(action.get("actionType"))}
     if "networkConnectionAction" in action:
         detail = _obj(action["networkConnectionAction"])
         local = _port(detail.get("localPortDetails"))
         out.update(_remote(_obj(detail.get("remoteIpDetails"))), remote_port=_port(detail.get("remotePortDetails")),
                    local_port=local, local_ports=None if local is None else str(local),
-                   protocol=detail.get("protocol"), direction=detail.get("connectionDirection"),
-                   blocked=detail.get("blocked"))
+                   protocol=_text(detail.get("protocol")),
+                   direction=_text(detail.get("connectionDirection")),
+                   blocked=_flag(detail.get("blocked")))
     elif "portProbeAction" in action:
         detail = _obj(action["portProbeAction"])
         probes = [_obj(p) for p in _list(detail.get("portProbeDetails"))]
         first = probes[0] if probes else {}
         ports = [p for p in (_port(probe.get("localPortDetails")) for probe in probes) if p is not None]
         out.update(_remote(_obj(first.get("remoteIpDetails"))), local_port=ports[0] if ports else None,
-                   local_ports=_join(sorted(set(ports))), direction="INBOUND", blocked=detail.get("blocked"))
+                   local_ports=_join(sorted(set(ports))), direction="INBOUND",
+                   blocked=_flag(detail.get("blocked")))
     else:
         for kind in ("awsApiCallAction", "kubernetesApiCallAction", "rdsLoginAttemptAction", "dnsRequestAction"):
             if kind in action:
                 detail = _obj(action[kind])
-                out.update(_remote(_obj(detail.get("remoteIpDetails"))), protocol=detail.get("protocol"),
-                           blocked=detail.get("blocked"))
+                out.update(_remote(_obj(detail.get("remoteIpDetails"))),
+                           protocol=_text(detail.get("protocol")),
+                           blocked=_flag(detail.get("blocked")))
                 break
     if not out["action_type"] and action:
         out["action_type"] = next(iter(action))
@@ -154,9 +172,9 @@ def _resource(resource: dict) -> dict:
         else:
             name = _join(_obj(b).get("name") for b in _list(resource.get("s3BucketDetails")))
     return {
-        "resource_type": kind,
-        "resource_name": name,
-        "instance_id": instance.get("instanceId"),
+        "resource_type": _text(kind),
+        "resource_name": _text(name),
+        "instance_id": _text(instance.get("instanceId")),
         "security_group_ids": _join(g.get("groupId") for g in groups),
         "security_group_names": _join(g.get("groupName") for g in groups),
         "public_ips": _join(n.get("publicIp") for n in interfaces),
@@ -170,6 +188,14 @@ def _flag(value: Any) -> bool | None:
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
     return None
+
+
+def _count(value: Any) -> int | None:
+    """How many times GuardDuty saw the activity: a whole number, None for anything else."""
+    if isinstance(value, str) and value.strip().isdigit() and len(value) < 19:
+        return int(value)
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    return value if whole and 0 <= value < 2**63 else None
 
 
 def _severity(value: Any) -> float:
@@ -204,13 +230,13 @@ def flatten(row: Mapping) -> dict:
         "region": row.get("region"),
         "partition": row.get("partition"),
         "arn": row.get("arn"),
-        "detector_id": service.get("detectorId"),
+        "detector_id": _text(service.get("detectorId")),
         "schema_version": row.get("schemaversion"),
         "created_at": row.get("createdat"),
         "updated_at": row.get("updatedat"),
-        "first_seen": service.get("eventFirstSeen"),
-        "last_seen": service.get("eventLastSeen"),
-        "count": service.get("count"),
+        "first_seen": _text(service.get("eventFirstSeen")),
+        "last_seen": _text(service.get("eventLastSeen")),
+        "count": _count(service.get("count")),
         "archived": _flag(service.get("archived")),
         "sample": bool(sample) or (isinstance(title, str) and title.startswith("[SAMPLE]")),
         **_resource(_obj(row.get("resource"))),
