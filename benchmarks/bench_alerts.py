@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from audit_toolkit import alerts  # noqa: E402
+from bench_exposure import best  # noqa: E402  (one timing helper for the benchmarks)
 from audit_toolkit.settings import Settings  # noqa: E402
 
 
@@ -140,15 +141,6 @@ def events(n: int) -> list[dict]:
                 {"detail-type": "GuardDuty Finding", "source": "aws.guardduty", "detail": finding}
             )
     return made
-
-
-def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
