@@ -315,12 +315,18 @@ def plot_findings(findings: pd.DataFrame, ax: Axes | None = None, *, freq: str =
         counts = frame.groupby(["period", "band"]).size().unstack(fill_value=0).reindex(columns=names, fill_value=0)
         every = pd.period_range(counts.index.min(), counts.index.max(), freq=counts.index.freq)
         counts = counts.reindex(every, fill_value=0)  # a quiet period is a zero, not a gap
+        sample = findings["sample"].eq(True).to_numpy() if "sample" in findings else np.zeros(len(findings), bool)
+        samples = frame[sample].groupby("period").size().reindex(every, fill_value=0)
     positions = np.arange(len(counts))
     bottom = np.zeros(len(counts))
     for name, color in BAND_COLORS.items():
         values = counts[name].to_numpy(dtype=float) if len(counts) else np.zeros(0)
         ax.bar(positions, values, bottom=bottom, color=color, label=name, gid=name)
         bottom += values
+    if column is not None and samples.any():
+        # GuardDuty's sample findings (CreateSampleFindings) are not attacks: hatched, at the foot of the bar.
+        ax.bar(positions, samples.to_numpy(dtype=float), fill=False, hatch="//", edgecolor="#333333",
+               label="of which samples", gid="sample")
     ax.set_xticks(positions, [str(p) for p in counts.index], rotation=45 if len(counts) > 8 else 0,
                   ha="right" if len(counts) > 8 else "center", fontsize=8)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))

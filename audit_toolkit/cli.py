@@ -410,46 +410,73 @@ def _severity_bound(value: str | None) -> tuple[float, str] | None:
 
 @main.command()
 @_scope(exposure=True)
-@click.option("--room", required=True, help="The Chatwork room id to post to.")
+@click.option("--room", help="The Chatwork room id to post to (not needed with --dry-run).")
 @click.option("--kind", type=click.Choice(["sg-changes", "ssh-exposure", "detections", "findings", "correlations",
                                            "summary"]),
               default="ssh-exposure", show_default=True,
               help="What to share: each change, each exposure window, each detection hit, each GuardDuty finding, "
-                   "each finding tied to a window, or one summary.")
+                   "each finding tied to a window, or one summary in sentences.")
+@click.option("--digest", is_flag=True,
+              help="One message for everything instead: counts by kind and severity, and the most severe items "
+                   "(the rest is in the report).")
+@click.option("--per-day", is_flag=True, help="With --digest: one digest a day (in the display time zone).")
 @_min_severity
+@click.option("--include-samples", is_flag=True,
+              help="Also GuardDuty sample findings (additionalInfo.sample); they are tagged as samples.")
 @click.option("--dry-run", is_flag=True,
               help="Print exactly the messages that would be posted (--format json for a list); no token, no network.")
 @click.option("--outbox", type=click.Path(path_type=Path),
               help="The record of what was posted (default AUDIT_TOOLKIT_CHATWORK_OUTBOX or "
                    "~/.local/state/audit-toolkit).")
-def notify(evidence, store, since, until, accounts, regions, tz, fmt, ports, internet_prefix, room, kind, min_severity,
-           dry_run, outbox):
-    """Share findings to a Chatwork room, each once. The token comes from CHATWORK_API_TOKEN or a token file."""
-    from .chatwork.client import load_token
-    from .chatwork.share import messages_for, share, summary_messages
+def notify(evidence, store, since, until, accounts, regions, tz, fmt, ports, internet_prefix, room, kind, digest,
+           per_day, min_severity, include_samples, dry_run, outbox):
+    """Share findings to a Chatwork room, each once. The token comes from CHATWORK_API_TOKEN or a token file.
 
+    GuardDuty findings below medium and sample findings are left out unless asked for (--min-severity low,
+    --include-samples)."""
+    from .chatwork.client import load_token
+    from .chatwork.share import digest_messages, messages_for, share, summary_messages
+
+    if not room and not dry_run:
+        raise click.UsageError("--room is needed to post; only --dry-run works without one")
+    if per_day and not digest:
+        raise click.UsageError("--per-day goes with --digest")
     settings = _settings(ports, internet_prefix, tz)
     if not dry_run:
         load_token()  # no token is an error now, not after a scan of the whole evidence
     inv = _open(evidence, store, settings)
     scope = (since, until, accounts, regions)
-    if kind == "sg-changes":
+    floor = min_severity[0] if min_severity else 4.0  # GuardDuty's medium
+
+    def findings():
+        found = inv.findings(*scope, floor)
+        return found if include_samples else found[~found["sample"].astype(bool)].reset_index(drop=True)
+
+    label = min_severity and min_severity[1]
+    if digest:
+        span = inv.span(*scope)
+        sections = {"sg-changes": inv.sg_changes(*scope), "ssh-exposure": inv.ssh_exposure(*scope),
+                    "detections": inv.detect(*scope, min_severity=label), "guardduty": findings()}
+        items = digest_messages(sections, inv.settings, since or span["first_event"], until or span["last_event"],
+                                per_day)
+    elif kind == "sg-changes":
         items = messages_for(inv.sg_changes(*scope), kind, inv.settings)
     elif kind == "ssh-exposure":
         items = messages_for(inv.ssh_exposure(*scope), kind, inv.settings)
     elif kind == "detections":
-        label = min_severity and min_severity[1]
         items = messages_for(inv.detect(*scope, min_severity=label), kind, inv.settings)
     elif kind == "findings":  # the kind the real-time alert uses, so an alerted finding is not posted again
-        items = messages_for(inv.findings(*scope, min_severity and min_severity[0]), "guardduty", inv.settings)
+        items = messages_for(findings(), "guardduty", inv.settings)
     elif kind == "correlations":
-        items = messages_for(inv.correlate(*scope, min_severity and min_severity[0]), kind, inv.settings)
+        tied = inv.correlate(*scope, floor)
+        keep = set(findings()["id"])
+        items = messages_for(tied[tied["finding_id"].isin(keep)], kind, inv.settings)
     else:
         span = inv.span(*scope)
-        found = inv.findings(*scope, min_severity and min_severity[0])
+        found = findings()
         items = summary_messages(inv.sg_changes(*scope), inv.ssh_exposure(*scope), found if len(found) else None,
                                  inv.settings, since or span["first_event"], until or span["last_event"])
-    report = share(items, room, dry_run=dry_run, outbox=outbox)
+    report = share(items, room or "", dry_run=dry_run, outbox=outbox)
     if not dry_run:
         click.echo(f"posted {export.plural(len(report.sent), 'message')} to room {room}; "
                    f"{len(report.skipped)} {'was' if len(report.skipped) == 1 else 'were'} already there", err=True)

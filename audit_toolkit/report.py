@@ -346,7 +346,9 @@ def _findings_shown(found: pd.DataFrame) -> pd.DataFrame:
     origin = [" ".join(p for p in (ip if isinstance(ip, str) else "", f"({', '.join(w for w in (c, o) if isinstance(w, str) and w)})"
                                    if any(isinstance(w, str) and w for w in (c, o)) else "") if p)
               for ip, c, o in zip(found["remote_ip"], found["remote_country"], found["remote_org"])]
-    return found.assign(rating=rating, origin=origin)
+    # A sample finding (GuardDuty's CreateSampleFindings) is no attack: said so where its title is read.
+    title = [f"SAMPLE: {t}" if s is True else t for t, s in zip(found["title"], found["sample"].astype(object))]
+    return found.assign(rating=rating, origin=origin, title=title)
 
 
 CORRELATION_TABLE = {"group_id": "group", "cidr": "CIDR", "finding_type": "finding", "severity": "severity",

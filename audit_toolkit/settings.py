@@ -9,6 +9,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import ConfigError
 
 
+LANGUAGES = ("ja", "en")  # of messages (and the report); Japanese is the default
+
+
 def _ports(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(p) for p in text.replace(" ", "").split(",") if p)
@@ -90,6 +93,8 @@ class Settings:
             raise ConfigError(f"watched ports must be 1..65535, got {', '.join(map(str, ports)) or 'none'}")
         if not (_is_int(self.internet_prefix_len) and 0 <= self.internet_prefix_len <= 128):
             raise ConfigError(f"internet prefix length must be 0..128, got {self.internet_prefix_len}")
+        if self.language not in LANGUAGES:
+            raise ConfigError(f"unknown language {str(self.language)[:20]!r}: use one of {', '.join(LANGUAGES)}")
         counts = (self.burst_instances, self.burst_minutes, self.burst_secrets,
                   self.unusual_instance_count)
         if not all(_is_int(n) and n >= 1 for n in counts):

@@ -201,7 +201,19 @@ def test_findings_over_time_stack_by_severity_band_with_quiet_days_as_zero():
     # in Tokyo, 16:00 UTC on the 1st is the 2nd
     tokyo = charts.plot_findings(findings, settings=TOKYO)
     assert [p.get_height() for p in patches(tokyo, "High")] == [0, 1, 1]
+    assert patches(ax, "sample") == []  # no sample, no hatching
     png(tokyo)
+
+
+def test_sample_findings_are_tagged_in_the_findings_chart():
+    findings = pd.DataFrame({
+        "severity": [5.0, 8.0, 5.0], "sample": [True, False, True],
+        "first_seen": pd.to_datetime(["2026-11-01T01:00Z", "2026-11-01T02:00Z", "2026-11-02T03:00Z"], utc=True),
+    })
+    ax = charts.plot_findings(findings)
+    assert [p.get_height() for p in patches(ax, "sample")] == [1, 1]
+    assert all(p.get_hatch() == "//" and not p.get_fill() for p in patches(ax, "sample"))
+    assert legend(ax)[-1] == "of which samples"
 
 
 def test_activity_heatmap_counts_events_per_hour_and_day_in_the_display_zone():

@@ -332,6 +332,15 @@ def test_coverage_is_reported_beside_the_detections(demo, truth):
     assert sorted(r[2] for r in rows if r[0] == "no_events" and r[1] == "111111111111") == ["ap-northeast-1", "eu-west-1", "us-east-1"]
 
 
+def test_a_sample_finding_is_tagged_in_the_reports_findings_table():
+    from audit_toolkit.report import _findings_shown
+
+    found = pd.DataFrame({"severity": [5.0, 8.0], "severity_label": ["Medium", "High"], "title": ["Probe", "Attack"],
+                          "sample": [True, False], "remote_ip": [None, "198.51.100.7"], "remote_country": [None, None],
+                          "remote_org": [None, None]})
+    assert _findings_shown(found)["title"].tolist() == ["SAMPLE: Probe", "Attack"]
+
+
 def test_the_report_leads_with_what_needs_action(written, truth):
     _, report = written
     title, part = report.parts[0]
