@@ -72,7 +72,8 @@ def _scope(fn=None, *, output: bool = True, exposure: bool = False):
         *([click.option("--port", "ports", type=int, multiple=True,
                         help="A port to watch for exposure (repeatable; default 22, or AUDIT_TOOLKIT_WATCHED_PORTS)."),
            click.option("--internet-prefix", type=click.IntRange(0, 128),
-                        help="A CIDR with at most this prefix length counts as the internet (default 0).")]
+                        help="N: a group's CIDRs on a watched port are the internet when together "
+                             "they let in 1/2^N of the public space (default 0: all of it).")]
           if exposure else []),
     ]
     for option in reversed(options):

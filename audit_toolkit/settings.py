@@ -62,7 +62,8 @@ def _is_int(value) -> bool:
 class Settings:
     # Ports whose exposure to the internet opens a window (22 = SSH; 3389 = RDP is the usual second).
     watched_ports: tuple[int, ...] = (22,)
-    # A CIDR whose prefix length is at most this is "the internet" (0: 0.0.0.0/0 and ::/0).
+    # N: a group's CIDRs on a port are "the internet" when together they let in at least 1/2**N of
+    # the family's public space (0: all of it, as 0.0.0.0/0 or 0.0.0.0/1 with 128.0.0.0/1 do).
     internet_prefix_len: int = 0
     display_tz: str = "UTC"
     language: str = "ja"
