@@ -18,8 +18,9 @@ from .settings import Settings
 FORMATS = click.Choice(["table", "csv", "json"])
 SG_TABLE = ["event_time", "account", "region", "group_id", "action", "direction", "protocol", "from_port",
             "to_port", "peer", "actor", "source_ip", "tool", "error_code"]
-WINDOW_TABLE = ["account", "region", "group_id", "protocol", "from_port", "to_port", "cidr", "opened_at",
-                "opened_by", "closed_at", "closed_by", "still_open", "open_before_evidence"]
+WINDOW_TABLE = ["account", "region", "group_id", "protocol", "from_port", "to_port", "cidr",
+                "reach", "opened_at", "opened_by", "closed_at", "closed_by", "still_open",
+                "open_before_evidence", "ambiguous_order"]
 
 
 def _clean_errors(fn):

@@ -31,6 +31,7 @@ import markupsafe
 import pandas as pd
 
 from . import charts, queries
+from .analysis.events import records
 from .errors import AuditToolkitError, OutputError
 from .evidence.digest_chain import IntegrityReport
 from .export import visible
@@ -283,6 +284,18 @@ WINDOW_TABLE = {"account": "account", "region": "region", "group_id": "group", "
                 "duration": "open for", "state": "state"}
 
 
+def _state(window: dict) -> str:
+    """A window's state in words, its uncertainties included."""
+    words = ["still open" if window["still_open"] else "closed"]
+    if window["open_before_evidence"]:
+        words.append("open before the evidence")
+    if window.get("reach") == "unknown":
+        words.append("prefix list of unknown reach")
+    if window.get("ambiguous_order") is True:
+        words.append("order within one second unproven, kept open")
+    return ", ".join(words)
+
+
 def exposure_section(a: Audit) -> Part:
     windows, failed = a.windows, a.failed
     ports = ", ".join(map(str, a.inv.settings.watched_ports))
@@ -292,8 +305,8 @@ def exposure_section(a: Audit) -> Part:
     if len(windows):
         ax = charts.plot_exposure(windows, changes=a.changes, findings=a.findings_on_groups, start=a.start, end=a.end, settings=a.inv.settings)
         part.charts.append(Chart("exposure", f"Exposure windows of port {ports} to the internet", charts.to_png(ax)))
-        shown = _with_rules(windows.assign(peer=windows["cidr"])).assign(state=[("still open" if s else "closed") + (", open before the evidence" if b else "")
-                                      for s, b in zip(windows["still_open"], windows["open_before_evidence"])])
+        shown = _with_rules(windows.assign(peer=windows["cidr"]))
+        shown = shown.assign(state=[_state(w) for w in records(windows)])
         part.tables.append(a.table("Every exposure window", shown, WINDOW_TABLE))
     if len(failed):
         part.tables.append(a.table("Failed attempts", _with_rules(failed), {k: v for k, v in CHANGE_TABLE.items() if k != "description"}))

@@ -220,13 +220,13 @@ def test_detections_are_reported_most_severe_first(demo, truth):
     for severity in [BY_ID[h["detection"]].severity for h in story] + ["high"]:
         expected[severity] = expected.get(severity, 0) + 1
     count, _, counts = part.facts[0].partition(" detection hits: ")
-    assert int(count) == len(hits) == len(story) + 1 == 74
+    assert int(count) == len(hits) == len(story) + 1 == 106
     assert dict((k, int(v)) for k, v in (c.split(" ") for c in counts.split(", "))) == expected
     # One sub-section per detection with hits, most severe first, catalogue order within a severity.
     order = ["critical", "high", "medium", "low"]
     played = [d for d in CATALOGUE if d.id in set(hits["detection"])]
     expected_ids = sorted(played, key=lambda d: order.index(d.severity))
-    assert len(played) == 35 and part.tables == []
+    assert len(played) == len(CATALOGUE) and part.tables == []  # the story plays every detection
     assert [title for title, _ in part.subsections] == [f"{d.title_en} / {d.title_ja}" for d in expected_ids]
     by_title = dict(part.subsections)
     for d in played:
@@ -327,6 +327,16 @@ def test_coverage_is_reported_beside_the_detections(demo, truth):
     assert stopped == [["logging_stopped", "111111111111", "us-east-1", "2026-11-04 13:59:00 UTC", "2026-11-04 17:00:00 UTC",
                         "3.02", "False", "org-trail", "arn:aws:iam::111111111111:role/ops-admin (session mallory)"]]
     assert sorted(r[2] for r in rows if r[0] == "no_events" and r[1] == "111111111111") == ["ap-northeast-1", "eu-west-1", "us-east-1"]
+
+
+def test_a_windows_state_says_its_uncertainties():
+    from audit_toolkit.report import _state
+
+    window = {"still_open": True, "open_before_evidence": True, "reach": "unknown", "ambiguous_order": True}
+    assert _state(window) == ("still open, open before the evidence, prefix list of unknown reach, "
+                              "order within one second unproven, kept open")
+    assert _state({**window, "still_open": False, "open_before_evidence": False, "reach": "internet",
+                   "ambiguous_order": False}) == "closed"
 
 
 def test_the_report_says_which_files_are_proven_aws_delivered_and_how_many(tmp_path):
