@@ -638,7 +638,8 @@ def validate_logs(folder, public_keys, signatures, since, until, fmt) -> None:
         report = validate_folder(folder, public_keys, signatures, since, until)
     except AuditToolkitError as e:
         raise click.UsageError(str(e)) from e
-    _emit(pd.DataFrame(report.table(), columns=VALIDATION_TABLE), fmt, VALIDATION_TABLE)
+    _emit(pd.DataFrame(report.table(), columns=VALIDATION_TABLE), fmt, VALIDATION_TABLE,
+          Settings.load(), empty="no log file or digest in the range")
     for span in report.gaps:
         click.echo(export.visible(
             f"gap: {span.account} {span.region} {span.trail}: {span.start:%Y-%m-%dT%H:%M}Z to "
