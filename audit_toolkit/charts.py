@@ -28,6 +28,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .analysis.events import records
 from .evidence.guardduty import SEVERITY_BANDS, severity_label
+from .export import visible
 from .settings import Settings
 
 # Latin text in DejaVu Sans as usual; glyphs it lacks (Japanese) fall back to the bundled IPAexGothic.
@@ -40,10 +41,13 @@ OPEN_COLOR, BEFORE_COLOR, STILL_OPEN_COLOR = "#e03131", "#f08c00", "#c92a2a"
 
 
 def label(value: object, width: int = 60) -> str:
-    """Evidence text made inert for matplotlib: no mathtext, one line, at most `width` characters."""
+    """Evidence text made inert for matplotlib: no mathtext, one line, visible characters only,
+    at most `width` characters."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
-    text = " ".join(str(value).split())  # newlines and tabs become spaces
+    # Newlines and tabs become spaces; other control and bidi characters their escapes, so that no
+    # override reorders a label and no missing-glyph warning prints one raw to the terminal.
+    text = visible(" ".join(str(value).split()))
     if len(text) > width:
         text = text[: width - 1] + "…"
     return text.replace("$", r"\$")

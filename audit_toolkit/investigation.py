@@ -24,7 +24,8 @@ from .analysis import actors, coverage, detections, exposure, security_groups
 from .analysis import findings as tie
 from .analysis.events import in_order
 from .engines.base import Engine
-from .evidence.layout import discover_files, discover_findings
+from .evidence.digest_chain import IntegrityReport
+from .evidence.layout import discover_files, discover_findings, skipped
 from .evidence.reader import IntakeReport
 from .errors import ConfigError
 from .settings import Settings
@@ -42,6 +43,7 @@ class Investigation:
     log: list[dict] = field(default_factory=list)  # every query run: name, engine, SQL, parameters
     findings_intake: IntakeReport | None = None  # what was read of the GuardDuty findings, and what not
     only: frozenset[str] | None = None  # the event names a focused scan converted whole; None: every event
+    integrity: IntegrityReport | None = None  # the last validate_logs() answer: the report shows it
 
     @classmethod
     def from_evidence(
@@ -61,6 +63,7 @@ class Investigation:
         limit = settings.max_file_bytes
         intake = engine.load_cloudtrail(discover_files(path), workers=workers, only=only,
                                         max_file_bytes=limit)
+        intake.skipped = skipped(path)
         findings_intake = engine.load_guardduty(discover_findings(path), max_file_bytes=limit)
         return cls(engine, settings, intake, str(path), findings_intake=findings_intake, only=only)
 
@@ -263,6 +266,19 @@ class Investigation:
         held = self.findings_intake or IntakeReport()
         self.findings_intake = IntakeReport(files=held.files + report.files, duplicates=held.duplicates + report.duplicates)
         return report
+
+    def validate_logs(self, public_keys: str | Path | None = None,
+                      signatures: str | Path | None = None, since: When = None,
+                      until: When = None) -> IntegrityReport:
+        """Whether the CloudTrail logs of this evidence folder are AWS's own and whole: CloudTrail's
+        signed digest chain validated offline (evidence.log_validation; rows: report.table())."""
+        from .evidence.log_validation import validate_folder
+
+        if self.engine.name == "athena" or not self.evidence or not Path(self.evidence).is_dir():
+            raise ConfigError("validate_logs reads an evidence folder in the S3 layout: "
+                              "open one with from_evidence")
+        self.integrity = validate_folder(self.evidence, public_keys, signatures, since, until)
+        return self.integrity
 
     def finding_context(self, finding_id: str, margin: str | pd.Timedelta = "1h") -> "FindingContext":
         """One GuardDuty finding and its context in CloudTrail, from `margin` before its activity began to

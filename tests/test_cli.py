@@ -251,3 +251,37 @@ def test_min_severity_out_of_range_is_refused_the_same_way(demo, command):
                         ("11", "a GuardDuty severity is from 0 to 10")):
         result = CliRunner().invoke(main, [command, "--evidence", str(demo / "evidence"), *extra, "--min-severity", bad])
         assert result.exit_code == 2 and f"Invalid value for '--min-severity': '{bad}': {reason}" in result.output
+
+
+@pytest.mark.parametrize("bound, value", [
+    ("--since", "0999-01-01"), ("--until", "9999-12-31"),
+    ("--since", "0001-01-01T00:00:00+05:00"), ("--until", "9999-12-31T23:00:00-05:00")])
+def test_times_past_the_calendar_are_one_line_errors(tmp_path, bound, value):
+    result = CliRunner().invoke(main, ["ssh-exposure", "--evidence", str(tmp_path), bound, value])
+    assert (result.exit_code, result.output) == (
+        1, f"Error: --since/--until must fall in the years 1970 to 9998, got {value!r}: leave "
+           "--since or --until out for no bound\n")
+
+
+def test_error_messages_show_control_characters_as_escapes(tmp_path):
+    spoofed = tmp_path / "store\x1b[2J\u202e"
+    spoofed.mkdir()
+    (spoofed / "notes.txt").write_text("not a store")
+    result = CliRunner().invoke(main, ["sg-changes", "--store", str(spoofed)])
+    assert result.exit_code == 1 and "\x1b" not in result.output and "\u202e" not in result.output
+    assert r"store\x1b[2J\u202e is not an evidence store" in result.output
+
+
+def test_csv_keeps_exact_values_for_a_pipe_and_shows_escapes_on_a_terminal(capsys, monkeypatch):
+    import sys
+
+    import pandas as pd
+
+    from audit_toolkit.cli import _emit
+
+    frame = pd.DataFrame({"actor": ["mallory\x1b[2J\u202e"]})
+    _emit(frame, "csv", [])
+    assert capsys.readouterr().out == "actor\r\nmallory\x1b[2J\u202e\r\n"
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    _emit(frame, "csv", [])
+    assert capsys.readouterr().out == "actor\r\nmallory\\x1b[2J\\u202e\r\n"

@@ -1,4 +1,5 @@
-"""Helpers shared by the tests: CloudTrail records and evidence files written as a trail would."""
+"""Helpers shared by the tests: CloudTrail records and evidence files written as a trail would, and
+a folder's files to compare before and after."""
 
 from __future__ import annotations
 
@@ -35,3 +36,9 @@ def write(path: Path, data: bytes, zipped: bool = False) -> Path:
 
 def records_file(tmp_path, name, events, zipped=True):
     return write(tmp_path / name, json.dumps({"Records": events}).encode(), zipped)
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` (relative POSIX path -> bytes), to compare before and after."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in files}

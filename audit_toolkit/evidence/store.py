@@ -14,6 +14,9 @@ are written under temporary names and renamed (atomic), events already in the st
 the round (same eventID) are taken out, and the catalog is replaced last (atomic). A run killed
 half-way leaves only parts the catalog does not name; the next run deletes them and converts the
 files the catalog does not hold, so nothing is lost and nothing is held twice.
+The store deletes only files it names itself (its parts and temporary files), only inside a folder
+that it created or found empty and marked at once with its catalog; a folder that holds or lies in
+the evidence is refused before anything is written (paths.refuse_overlap).
 The raw first scan uses the same path into a temporary store (see engines/duckdb.py).
 """
 
@@ -34,7 +37,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..errors import EvidenceError
+from ..errors import EvidenceError, OutputError
+from ..paths import refuse_overlap
 from .reader import MAX_FILE_BYTES, FileReport, IntakeReport, read_cloudtrail_file
 from .schema import CLOUDTRAIL_SCHEMA
 
@@ -53,6 +57,9 @@ CLUSTER_BY = [("eventsource", "ascending"), ("eventname", "ascending"), ("eventt
 CLUSTER_ROW_GROUP = 16 * 1024
 CLUSTER_BLOOM = {"eventsource": {"ndv": 1000, "fpp": 0.01}, "eventname": {"ndv": 1000, "fpp": 0.01}}
 WORKERS_FROM_BYTES = 64 << 20
+# (folder, glob) of the files an interrupted run can leave: the only files the sweep deletes
+LEFTOVERS = ((".", f".{CATALOG}.*.tmp"), (TABLE, "part-*.parquet"), (TABLE, "part-*.parquet.tmp"),
+             ("guardduty", ".findings.parquet.*.tmp"))
 
 
 @dataclass
@@ -66,21 +73,38 @@ class Store:
 
     @classmethod
     def open(cls, root: str | Path, create: bool = False) -> "Store":
-        """The store at `root`; an empty one if `create` and there is none yet."""
+        """The store at `root`; with `create`, a new one if `root` is absent or an empty folder.
+
+        A new store is marked (its catalog written) before anything else, so a run killed at once
+        still leaves a folder the next run knows as a store. Any other folder is refused: the store
+        deletes what an interrupted run left, and must never mistake someone else's files for that.
+        """
         root = Path(root)
         catalog = root / CATALOG
         if not catalog.exists():
-            if create:
-                return cls(root)
-            raise EvidenceError(f"{root} is not an evidence store (no {CATALOG}): create one with `audit-toolkit ingest`")
+            if not create:
+                raise EvidenceError(f"{root} is not an evidence store (no {CATALOG}): create one "
+                                    "with `audit-toolkit ingest`")
+            if root.exists() and (not root.is_dir() or any(root.iterdir())):
+                raise EvidenceError(f"{root} is not empty and is not a store made by audit-toolkit "
+                                    f"(no {CATALOG}): give a new or empty folder as the store")
+            store = cls(root)
+            store.commit()
+            return store
         try:
             data = json.loads(catalog.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise EvidenceError(f"the catalog of the store {root} cannot be read: {e}") from e
-        if data.get("version") != FORMAT_VERSION:
-            raise EvidenceError(f"the store {root} has format {data.get('version')!r}; this toolkit reads {FORMAT_VERSION}")
-        return cls(root, data["parts"], data["sources"], data["duplicates"],
-                   data.get("findings", {}), data.get("conflicts", []))
+        if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
+            version = data.get("version") if isinstance(data, dict) else None
+            raise EvidenceError(f"the store {root} has format {version!r}; this toolkit reads "
+                                f"{FORMAT_VERSION}")
+        try:
+            return cls(root, list(data["parts"]), dict(data["sources"]), int(data["duplicates"]),
+                       dict(data.get("findings", {})), list(data.get("conflicts", [])))
+        except (KeyError, TypeError, ValueError) as e:
+            raise EvidenceError(f"the catalog of the store {root} is damaged ({type(e).__name__}: "
+                                f"{e}); ingest the evidence into a new store") from e
 
     @property
     def folder(self) -> Path:
@@ -108,23 +132,31 @@ class Store:
 
     def commit(self) -> None:
         """Replace the catalog atomically: until this returns, the store is what it was."""
-        self.root.mkdir(parents=True, exist_ok=True)
         data = {"version": FORMAT_VERSION, "parts": self.parts, "sources": self.sources, "duplicates": self.duplicates,
                 "findings": self.findings, "conflicts": self.conflicts}
         tmp = self.root / f".{CATALOG}.{uuid.uuid4().hex}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.root / CATALOG)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "x", encoding="utf-8") as f:
+                json.dump(data, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.root / CATALOG)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise OutputError(f"cannot write the store's catalog in {self.root}: "
+                              f"{e.strerror or e}") from e
 
     def sweep(self) -> None:
-        """Delete what an interrupted run left: parts the catalog does not name, temporary files."""
-        held = set(self.parts)
-        for leftover in [*self.root.glob(f".{CATALOG}.*.tmp"), *(self.folder.glob("*") if self.folder.exists() else [])]:
-            if leftover.name not in held:
-                leftover.unlink()
+        """Delete what an interrupted run left: parts the catalog does not name, temporary files.
 
+        Only names the store gives its own files are touched (LEFTOVERS); anything else is left be.
+        """
+        held = set(self.parts)
+        for folder, pattern in LEFTOVERS:
+            for leftover in (self.root / folder).glob(pattern):
+                if leftover.name not in held and leftover.is_file() and not leftover.is_symlink():
+                    leftover.unlink()
 
 def _file_report(entry: dict) -> FileReport:
     """A catalog entry's report; catalogs written before reports held size and SHA-256 have them beside."""
@@ -362,6 +394,9 @@ def ingest(
     twice: a store kept for many questions holds every event whole, its parts sorted (CLUSTER_BY).
     A file whose text is over `max_file_bytes` is rejected with its reason (see Settings).
     """
+    files = list(files)
+    for path in files:  # before anything is written: the sweep must never see evidence
+        refuse_overlap(root, path, "the store")
     _keep_freed_memory()
     store = Store.open(root, create=True)
     store.folder.mkdir(parents=True, exist_ok=True)
@@ -395,8 +430,6 @@ def ingest(
             store.commit()
             if on_round:
                 on_round(store)
-        if not (store.root / CATALOG).exists():
-            store.commit()  # nothing to convert: still an (empty) store
     finally:
         bar.close()
     return report
@@ -418,10 +451,13 @@ def ingest_findings(files: Iterable[Path], root: str | Path,
     """
     from .guardduty import GUARDDUTY_SCHEMA, read_guardduty_file, unique_findings
 
+    files = list(files)
+    for path in files:
+        refuse_overlap(root, path, "the store")
     store = Store.open(root, create=True)
     todo = [p for p in files if (store.findings.get(str(Path(p).resolve())) or {}).get("size") != Path(p).stat().st_size]
     report = IntakeReport()
-    if not todo and (store.root / CATALOG).exists():
+    if not todo:
         return report
     target = store.root / FINDINGS
     tables = [pq.read_table(target)] if target.exists() else []
@@ -438,3 +474,16 @@ def ingest_findings(files: Iterable[Path], root: str | Path,
     os.replace(tmp, target)
     store.commit()
     return report
+
+
+def ingest_evidence(evidence: str | Path, root: str | Path, progress: bool = False,
+                    max_file_bytes: int = MAX_FILE_BYTES) -> tuple[IntakeReport, IntakeReport]:
+    """Every CloudTrail and GuardDuty file under `evidence` the store does not hold yet, converted;
+    a store that holds or lies inside the evidence is refused first. Returns both intake reports
+    (the CloudTrail one lists the paths skipped under the evidence)."""
+    from .layout import discover_files, discover_findings, skipped
+
+    refuse_overlap(root, evidence, "the store")
+    report = ingest(discover_files(evidence), root, progress=progress, max_file_bytes=max_file_bytes)
+    report.skipped = skipped(evidence)
+    return report, ingest_findings(discover_findings(evidence), root, max_file_bytes=max_file_bytes)
