@@ -288,7 +288,7 @@ def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw]:
             return [_lookup_event(raw) for raw in _elements(text, found[1])]
         # Not one JSON document: one event per line (blank lines allowed), or not JSON at all.
         lines = [line for line in text.splitlines() if line.strip()]
-        if not lines[0].lstrip().startswith(b"{"):
+        if not any(line.lstrip().startswith(b"{") for line in lines):  # a first line may be hostile
             raise ValueError(f"not JSON: the file starts with {lines[0][:40]!r}") from None
         report.shape = "lines"
         return lines
