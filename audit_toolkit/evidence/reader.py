@@ -263,6 +263,29 @@ def _elements(text: bytes, at: int) -> list[bytes]:
     return found
 
 
+def _one_document(text: bytes) -> bool:
+    """Whether the JSON value that opens the text is all of it (else: one value a line)."""
+    depth = 0
+    for token in _TOKEN.finditer(text):
+        char = text[token.start()]
+        if char in b"[{":
+            depth += 1
+        elif char in b"]}":
+            depth -= 1
+            if depth == 0:
+                return not text[token.end():].strip()
+    return True  # left open: one truncated document
+
+
+def _lines(text: bytes, report: FileReport) -> list[bytes]:
+    """One event a line (blank lines allowed); ValueError if no line is even an object."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not any(line.lstrip().startswith(b"{") for line in lines):  # a first line may be hostile
+        raise ValueError(f"not JSON: the file starts with {lines[0][:40]!r}")
+    report.shape = "lines"
+    return lines
+
+
 def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw]:
     """The file's records, undecoded, and its shape."""
     text = data.lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -271,27 +294,25 @@ def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw]:
         report.warn("empty file")
         return []
     if text[:1] == b"[":
-        report.shape = "array"
         try:
-            return _raw_list_decoder.decode(text)
+            records = _raw_list_decoder.decode(text)
         except (msgspec.DecodeError, RecursionError):
-            return _elements(text, 0)
+            if not _one_document(text):
+                return _lines(text, report)
+            records = _elements(text, 0)
+        report.shape = "array"
+        return records
     try:
         envelope = _envelope_decoder.decode(text)
     except (msgspec.DecodeError, RecursionError):
-        found = _records_array(text) if text[:1] == b"{" else None
+        found = _records_array(text) if text[:1] == b"{" and _one_document(text) else None
         if found and found[0] == "Records":
             report.shape = "records"
             return _elements(text, found[1])
         if found:
             report.shape = "lookup-events"
             return [_lookup_event(raw) for raw in _elements(text, found[1])]
-        # Not one JSON document: one event per line (blank lines allowed), or not JSON at all.
-        lines = [line for line in text.splitlines() if line.strip()]
-        if not any(line.lstrip().startswith(b"{") for line in lines):  # a first line may be hostile
-            raise ValueError(f"not JSON: the file starts with {lines[0][:40]!r}") from None
-        report.shape = "lines"
-        return lines
+        return _lines(text, report)
     except msgspec.ValidationError as e:
         raise ValueError(f"not a CloudTrail file: {e}") from None
     if envelope.Records is not None:
