@@ -388,6 +388,11 @@ def detections_story(s: Scenario) -> None:
     d.call(when(), STAGING, virginia, erin, "CreateTrail", {"name": "staging-trail", "s3BucketName": "staging-trail-logs"},
            {"name": "staging-trail"}, source=CT_, ip="192.0.2.10", agent=CLI_UA)
     restart = d.call(when(), STAGING, virginia, erin, "StartLogging", {"name": "staging-trail"}, None, source=CT_, ip="192.0.2.10", agent=CLI_UA)
+    resolver = "route53resolver.amazonaws.com"
+    play("dns_query_logging_removed", PROD, tokyo, resolver, "DeleteResolverQueryLogConfig",
+         {"resolverQueryLogConfigId": "rqlc-0a1b2c3d4e5f6a7b"})
+    decoy(PROD, tokyo, resolver, "AssociateResolverQueryLogConfig",
+          {"resolverQueryLogConfigId": "rqlc-0a1b2c3d4e5f6a7b", "resourceId": "vpc-0a1"})
     # GuardDuty
     play("guardduty_detector_deleted", STAGING, tokyo, GD_, "DeleteDetector", {"detectorId": "12abc34d567e8fa901bc2d34e56789f0"})
     play("guardduty_detector_disabled", PROD, tokyo, GD_, "UpdateDetector", {"detectorId": "d0", "enable": False})
@@ -399,12 +404,40 @@ def detections_story(s: Scenario) -> None:
     decoy(PROD, tokyo, GD_, "CreateFilter", {"detectorId": "d0", "name": "view", "action": "NOOP"})
     play("guardduty_publishing_removed", PROD, tokyo, GD_, "DeletePublishingDestination", {"detectorId": "d0", "destinationId": "dest1"})
     play("guardduty_member_disassociated", STAGING, tokyo, GD_, "DisassociateFromAdministratorAccount", {"detectorId": "d1"}, identity=erin)
+    # Lambda
+    LAMBDA_ = "lambda.amazonaws.com"
+    play("lambda_layer_added", PROD, tokyo, LAMBDA_, "UpdateFunctionConfiguration20150331v2",
+         {"functionName": "billing", "layers": [f"arn:aws:lambda:{tokyo}:999988887777:layer:hook:3"]})
+    play("lambda_code_replaced", PROD, tokyo, LAMBDA_, "UpdateFunctionCode20150331v2",
+         {"functionName": "billing", "zipFile": "<sensitiveDataRemoved>"})
+    play("lambda_policy_public", PROD, tokyo, LAMBDA_, "AddPermission20150331v2",
+         {"functionName": "billing", "principal": "*", "action": "lambda:InvokeFunction",
+          "statementId": "open"})
+    decoy(PROD, tokyo, LAMBDA_, "AddPermission20150331v2",
+          {"functionName": "billing", "principal": "events.amazonaws.com",
+           "action": "lambda:InvokeFunction"})
+    play("bedrock_unexpected_use", PROD, virginia, "bedrock.amazonaws.com", "InvokeModel",
+         {"modelId": "anthropic.claude-3-sonnet-20240229-v1:0"})
+    play("ec2_unusual_instances", PROD, virginia, EC2_, "RunInstances",
+         {"instanceType": "p4d.24xlarge",
+          "instancesSet": {"items": [{"imageId": "ami-0a1", "minCount": 1, "maxCount": 8}]}})
+    play("secrets_read_burst", PROD, tokyo, "secretsmanager.amazonaws.com", "BatchGetSecretValue",
+         {"secretIdList": [f"prod/service-{n}" for n in range(10)]})
     # Other ways into an instance
+    for n in range(1, 6):  # five instances' passwords, each read and refused: a burst of ten calls
+        play("instance_secrets_enumerated", PROD, tokyo, EC2_, "GetPasswordData",
+             {"instanceId": f"i-0bbb000000000000{n}"})
     play("ec2_instance_connect_key", PROD, tokyo, "ec2-instance-connect.amazonaws.com", "SendSSHPublicKey",
          {"instanceId": "i-0aaa0000000000001", "instanceOSUser": "ec2-user", "sSHPublicKey": "ssh-ed25519 AAAA..."})
+    serial = {"serialConsoleAccessEnabled": True}
+    play("ec2_serial_console_enabled", PROD, tokyo, EC2_, "EnableSerialConsoleAccess", {}, serial)
+    decoy(PROD, tokyo, EC2_, "GetSerialConsoleAccessStatus", {}, {"serialConsoleAccessEnabled": False})
     play("ec2_key_pair_imported", PROD, tokyo, EC2_, "ImportKeyPair", {"keyName": "backup-key"})
     play("ssm_session_started", PROD, tokyo, "ssm.amazonaws.com", "StartSession", {"target": "i-0aaa0000000000001"})
     play("ssm_command_sent", PROD, tokyo, "ssm.amazonaws.com", "SendCommand", {"documentName": "AWS-RunShellScript", "instanceIds": ["i-0aaa0000000000001"]})
+    play("ec2_user_data_replaced", PROD, tokyo, EC2_, "ModifyInstanceAttribute",
+         {"instanceId": "i-0aaa0000000000001", "userData": "<sensitiveDataRemoved>"})
+    decoy(PROD, tokyo, EC2_, "ModifyInstanceAttribute", {"instanceId": "i-0aaa0000000000001", "instanceType": {"value": "t3.small"}})
     nacl = {"networkAclId": "acl-0a1", "ruleNumber": 90, "egress": False, "ruleAction": "allow", "aclProtocol": "6",
             "cidrBlock": "0.0.0.0/0", "portRange": {"from": 22, "to": 22}}
     play("nacl_ssh_open", PROD, tokyo, EC2_, "CreateNetworkAclEntry", nacl)
@@ -421,8 +454,13 @@ def detections_story(s: Scenario) -> None:
                     extra={"errorMessage": "Failed authentication", "additionalEventData": {"MFAUsed": "No"}}, **signin)
     hits.append({"detection": "console_login_failed", "event_id": failed["eventID"], "event_name": "ConsoleLogin", "account": STAGING,
                  "outcome": "attempt", "event_time": failed["eventTime"]})
-    play("access_key_for_other_user", PROD, tokyo, IAM_, "CreateAccessKey", {"userName": "ci-bot"})
+    play("credential_for_other_user", PROD, tokyo, IAM_, "CreateAccessKey", {"userName": "ci-bot"})
     decoy(PROD, tokyo, IAM_, "CreateAccessKey", {"userName": "alice"})
+    everything = json.dumps({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    play("sts_federation_token", PROD, tokyo, "sts.amazonaws.com", "GetFederationToken",
+         {"name": "svc", "policy": everything}, identity=alice)
+    play("roles_anywhere_trust", PROD, tokyo, "rolesanywhere.amazonaws.com", "CreateTrustAnchor",
+         {"name": "partner-ca", "enabled": True, "source": {"sourceType": "CERTIFICATE_BUNDLE"}})
     play("iam_user_created", PROD, tokyo, IAM_, "CreateUser", {"userName": "svc-backup"})
     play("iam_admin_policy_attached", PROD, tokyo, IAM_, "AttachUserPolicy", {"userName": "svc-backup", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"})
     decoy(PROD, tokyo, IAM_, "AttachUserPolicy", {"userName": "alice", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"})

@@ -136,6 +136,52 @@ def test_a_revoke_that_matched_nothing_is_revoke_unmatched():
     ]
 
 
+def test_garbage_in_prefix_list_and_db_group_calls_is_rejected_with_its_reason():
+    garbage = [
+        row("CreateManagedPrefixList", {"CreateManagedPrefixListRequest": "x"}, {"CreateManagedPrefixListResponse": 5}),
+        row("ModifyManagedPrefixList", {"ModifyManagedPrefixListRequest": {"PrefixListId": {"a": 1}}}, eid="e2"),
+        row("AuthorizeDBSecurityGroupIngress", {"dBSecurityGroupName": "db", "cIDRIP": {"y": 1}}, eid="e3"),
+        row("RevokeDBSecurityGroupIngress", None, eid="e4"),
+    ]
+    frame = normalize(pd.DataFrame(garbage))
+    assert rules(garbage[-1]) == [(None, "revoke", "ingress", None, None, None, None, None, None)]
+    assert list(frame["event_id"]) == ["e4"]
+    assert [r.split(": ", 1)[1] for r in frame.attrs["rejected"]] == [
+        "ManagedPrefixListRequest is a string, not an object", "PrefixListId is an object, not a string",
+        "CIDRIP is an object, not a string"]
+
+
+def test_a_flood_of_changes_in_one_second_is_ranked_and_flagged_not_proven(monkeypatch):
+    import audit_toolkit.analysis.security_groups as sg
+
+    monkeypatch.setattr(sg, "MAX_PROVEN_PER_SECOND", 2)
+    request = {"groupId": "sg-1", "ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "cidrIp": "0.0.0.0/0"}
+    flood = [row("AuthorizeSecurityGroupIngress", request, eid="e1"), row("RevokeSecurityGroupIngress", request, eid="e2"),
+             row("AuthorizeSecurityGroupIngress", {**request, "groupId": "sg-2"}, eid="e3")]
+    frame = normalize(pd.DataFrame(flood))
+    assert export.to_records(frame[["group_id", "action", "ambiguous_order"]]) == [
+        {"group_id": "sg-1", "action": "revoke", "ambiguous_order": True},
+        {"group_id": "sg-1", "action": "authorize", "ambiguous_order": True},
+        {"group_id": "sg-2", "action": "authorize", "ambiguous_order": False},
+    ]
+
+
+def test_a_response_of_another_shape_proves_no_order_and_breaks_nothing():
+    # Same second: the authorize's response is garbage, so nothing proves it created sgr-1 (the
+    # normalizer itself reports such a record; the ordering must not be where it breaks).
+    from audit_toolkit.analysis.events import in_order
+    from audit_toolkit.analysis.security_groups import in_proven_order
+
+    authorize = row("AuthorizeSecurityGroupIngress", {"groupId": "sg-1", **SSH_PERMISSION},
+                    {"securityGroupRuleSet": {"items": [{"securityGroupRuleId": "sgr-1", "referencedGroupInfo": "x"}]}}, eid="e1")
+    revoke = row("RevokeSecurityGroupIngress", {"groupId": "sg-1", "securityGroupRuleIds": {"items": [{"securityGroupRuleId": {"x": 1}}]}},
+                 eid="e2")
+    ordered = in_proven_order(in_order(pd.DataFrame([authorize, revoke])))
+    assert export.to_records(ordered[["eventname", "ambiguous_order"]]) == [
+        {"eventname": "RevokeSecurityGroupIngress", "ambiguous_order": True},
+        {"eventname": "AuthorizeSecurityGroupIngress", "ambiguous_order": True}]
+
+
 OPEN_SSH = {"groupId": "sg-1", "ipPermissions": {"items": [
     {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}
 DEEP = "[" * 10_000 + "]" * 10_000
