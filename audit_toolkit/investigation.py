@@ -6,6 +6,7 @@
     inv.activity("arn:aws:iam::111122223333:user/alice")   # one actor's whole timeline
     inv.findings(min_severity=7)  # GuardDuty findings, one flat row each (evidence.guardduty.FINDING_COLUMNS)
     inv.correlate()             # which findings attacked an exposure window while it was open
+    inv.reconcile()             # where security-group state (Config, EC2) and the logs disagree
     inv = Investigation.open("athena")         # the same questions of the organization's logs, on Athena
     inv = Investigation.from_store("store")    # the same, on evidence converted once by `ingest`
 """
@@ -21,10 +22,11 @@ import pandas as pd
 
 from . import queries
 from .analysis import actors, coverage, detections, exposure, security_groups
+from .analysis import state as sg_state
 from .analysis import findings as tie
 from .analysis.events import in_order
 from .engines.base import Engine
-from .evidence.layout import discover_files, discover_findings
+from .evidence.layout import discover_files, discover_findings, discover_state
 from .evidence.reader import IntakeReport
 from .errors import ConfigError
 from .settings import Settings
@@ -42,24 +44,30 @@ class Investigation:
     log: list[dict] = field(default_factory=list)  # every query run: name, engine, SQL, parameters
     findings_intake: IntakeReport | None = None  # what was read of the GuardDuty findings, and what not
     only: frozenset[str] | None = None  # the event names a focused scan converted whole; None: every event
+    state_intake: IntakeReport | None = None  # what was read of the security-group state (Config, EC2)
 
     @classmethod
     def from_evidence(
         cls, path: str | Path, settings: Settings | None = None, workers: int | None = None,
-        only: frozenset[str] | None = None,
+        only: frozenset[str] | None = None, state_at: When = None,
     ) -> "Investigation":
         """Read a folder (S3 layout or loose files) or one file of CloudTrail logs into DuckDB.
 
         `only` (event names) makes a scan for one question, 2-3x faster: every record is still read,
         checked and counted, but only those events are converted whole, and a query that needs others
         is refused (`sg_changes` and `ssh_exposure` need `security_groups.EVENT_NAMES`).
+        Security-group state (AWS Config items, EC2 describe output) is read beside the logs; `state_at`
+        is when describe output was taken, where no manifest says it.
         """
         from .engines.duckdb import DuckDBEngine
 
         engine = DuckDBEngine()
         intake = engine.load_cloudtrail(discover_files(path), workers=workers, only=only)
         findings_intake = engine.load_guardduty(discover_findings(path))
-        return cls(engine, settings or Settings(), intake, str(path), findings_intake=findings_intake, only=only)
+        at = None if state_at is None else queries.scope(state_at)["since"]
+        state_intake = engine.load_state(discover_state(path), at, Path(path) if Path(path).is_dir() else None)
+        return cls(engine, settings or Settings(), intake, str(path), findings_intake=findings_intake, only=only,
+                   state_intake=state_intake)
 
     @classmethod
     def from_guardduty_api(cls, settings: Settings | None = None, **fetch: Any) -> "Investigation":
@@ -69,6 +77,7 @@ class Investigation:
         engine = DuckDBEngine()
         intake = engine.load_cloudtrail([])
         engine.load_guardduty([])
+        engine.load_state([])
         inv = cls(engine, settings or Settings(), intake, evidence="guardduty-api", findings_intake=IntakeReport())
         inv.add_findings_from_api(**fetch)
         return inv
@@ -89,6 +98,7 @@ class Investigation:
         engine = DuckDBEngine()
         intake = engine.attach_store(root)
         findings_intake = engine.attach_findings(root)
+        engine.load_state([])
         return cls(engine, settings or Settings(), intake, store=str(root), findings_intake=findings_intake)
 
     @classmethod
@@ -141,24 +151,60 @@ class Investigation:
         """
         events = self.query("sg_changes", **queries.scope(None, until, account, region))
         changes = security_groups.normalize(events)
+        changes = sg_state.name_groups(changes, sg_state.group_names(self.state(until, account, region), changes))
         if since is not None:
             start = pd.Timestamp(queries.scope(since)["since"])
             changes = changes[changes["event_time"] >= start].reset_index(drop=True)
         return changes
 
+    def state(self, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
+        """Security-group rules as AWS Config and EC2 describe output saw them (analysis.state.RULE_COLUMNS)."""
+        items = self.query("sg_state", **{k: queries.scope(None, until, account, region)[k]
+                                          for k in ("until", "account", "region")})
+        return sg_state.rules(items)
+
     def ssh_exposure(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
-        """Every window in which a watched port was open to the internet and overlapped the scope.
+        """Every window in which a watched port was open to the internet and overlapped the scope,
+        from the logs and the security-group state together (analysis.state.STATE_WINDOW_COLUMNS).
 
         Rules are replayed from the start of the evidence, so a window opened before `since` is
-        shown with its real opening.
+        shown with its real opening; a rule in a state that no logged call opened is a window too
+        (`opened_how`), and a later state that lacks a rule closes its window.
         """
-        changes = self.sg_changes(None, until, account, region)
-        end = self._end(until, account, region)
-        found = exposure.windows(changes, self.settings, evidence_end=end)
+        found, _, _ = self._windows(until, account, region)
         if since is not None:
             start = pd.Timestamp(queries.scope(since)["since"])
             found = found[found["closed_at"].isna() | (found["closed_at"] >= start)].reset_index(drop=True)
         return found
+
+    def _windows(self, until: When, account: str | None, region: str | None):
+        """The windows of state and logs, the changes and the state they come from."""
+        changes = self.sg_changes(None, until, account, region)
+        rules = self.state(until, account, region)
+        span = self.span(None, until, account, region)
+        start = None if span["first_event"] is None or pd.isna(span["first_event"]) else pd.Timestamp(span["first_event"])
+        end = self._end(until, account, region)
+        if len(rules) and (end is None or rules["observed_at"].max() > end):
+            end = rules["observed_at"].max()  # a state after the last event still says what is open then
+        logged = exposure.windows(changes, self.settings, evidence_end=end)
+        calls = changes[["event_id", "event_time", "actor", "actor_arn", "source_ip", "tool"]]
+        found = sg_state.windows(logged, rules, self.settings, start, end, calls.drop_duplicates("event_id"))
+        return found, changes, rules
+
+    def reconcile(self, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
+        """Every disagreement between security-group state and the logs (analysis.state.RECONCILE_COLUMNS):
+        rules no logged call opened or closed, groups deleted unlogged, Config items naming CloudTrail
+        events the evidence lacks; each with the interval it happened in and what the coverage map shows there."""
+        found, changes, rules = self._windows(until, account, region)
+        related = {e for events in rules["related_events"] for e in events}
+        present = set()
+        if related:
+            times = rules["observed_at"]
+            scope = queries.scope(times.min() - pd.Timedelta(days=1), times.max() + pd.Timedelta(minutes=1), account, region)
+            present = set(self.query("event_ids", **scope)["eventid"]) & related
+        span = self.span(None, until, account, region)
+        start = None if span["first_event"] is None or pd.isna(span["first_event"]) else pd.Timestamp(span["first_event"])
+        return sg_state.reconcile(found, rules, changes, present, self.coverage(None, until, account, region), start)
 
     def failed_openings(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
         """Failed attempts to open a watched port to the internet."""
