@@ -60,7 +60,7 @@ def rules(items: pd.DataFrame) -> pd.DataFrame:
             "group_name": item["group_name"] or conf.get("groupName"),
             "vpc_id": conf.get("vpcId"),
             "deleted": item["status"] in _DELETED,
-            "related_events": tuple(item["related_events"] or ()),
+            "related_events": () if item["related_events"] is None else tuple(item["related_events"]),
         }
         found = [] if base["deleted"] else list(_rules_of(conf))
         rows.extend({**base, **rule} for rule in found or [{"direction": None}])
@@ -243,7 +243,7 @@ def _names(state_rules: pd.DataFrame) -> dict[tuple, tuple]:
 def _finish(frame: pd.DataFrame, names: dict, start, end) -> pd.DataFrame:
     for col in ("opened_at", "closed_at", "opened_after", "closed_after"):
         frame[col] = pd.to_datetime(frame[col], utc=True)
-    frame["still_open"] = frame["still_open"].eq(True) & frame["closed_at"].isna()
+    frame["still_open"] = frame["closed_at"].isna()
     state = frame["opened_how"].eq("state")
     frame["open_before_evidence"] = frame["opened_at"].isna() | (
         state & (True if start is None else frame["opened_at"].le(start)))
@@ -345,11 +345,13 @@ def _coverage(row: dict, coverage: pd.DataFrame, start: pd.Timestamp | None) -> 
     after, before = row["after"], row["before"]
     if start is not None and before is not None and before <= start:
         return "before the logs begin"
-    seen = []
+    seen = ["partly before the logs begin"] if start is not None and (after is None or after < start) else []
     for c in records(coverage):
         if c["account"] != row["account"] or c["region"] not in (None, row["region"]):
             continue
         ends = c["end"] if c["end"] is not None else pd.Timestamp.max.tz_localize("UTC")
         if c["start"] <= before and (after is None or ends >= after):
             seen.append(f"{c['kind']} from {c['start']:%Y-%m-%d %H:%M}")
-    return "; ".join(seen) if seen else "no gap or stopped trail: the logs were there and show no call"
+    if len(seen) > (start is not None and (after is None or after < start)):
+        return "; ".join(seen)
+    return "; ".join([*seen, "no gap or stopped trail: the logs were there and show no call"])
