@@ -149,9 +149,14 @@ class Investigation:
         Rules are learnt from the start of the evidence, so a revoke by rule id after `since` still
         says what it removed.
         """
+        return self._changes(since, until, account, region, self.state(until, account, region))
+
+    def _changes(self, since: When, until: When, account: str | None, region: str | None,
+                 rules: pd.DataFrame) -> pd.DataFrame:
+        """sg_changes, each group named from the state `rules` and the creating calls."""
         events = self.query("sg_changes", **queries.scope(None, until, account, region))
         changes = security_groups.normalize(events)
-        changes = sg_state.name_groups(changes, sg_state.group_names(self.state(until, account, region), changes))
+        changes = sg_state.name_groups(changes, sg_state.group_names(rules, changes))
         if since is not None:
             start = pd.Timestamp(queries.scope(since)["since"])
             changes = changes[changes["event_time"] >= start].reset_index(drop=True)
@@ -159,9 +164,8 @@ class Investigation:
 
     def state(self, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
         """Security-group rules as AWS Config and EC2 describe output saw them (analysis.state.RULE_COLUMNS)."""
-        items = self.query("sg_state", **{k: queries.scope(None, until, account, region)[k]
-                                          for k in ("until", "account", "region")})
-        return sg_state.rules(items)
+        values = queries.scope(None, until, account, region)
+        return sg_state.rules(self.query("sg_state", **{k: values[k] for k in ("until", "account", "region")}))
 
     def ssh_exposure(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
         """Every window in which a watched port was open to the internet and overlapped the scope,
@@ -179,11 +183,9 @@ class Investigation:
 
     def _windows(self, until: When, account: str | None, region: str | None):
         """The windows of state and logs, the changes and the state they come from."""
-        changes = self.sg_changes(None, until, account, region)
         rules = self.state(until, account, region)
-        span = self.span(None, until, account, region)
-        start = None if span["first_event"] is None or pd.isna(span["first_event"]) else pd.Timestamp(span["first_event"])
-        end = self._end(until, account, region)
+        changes = self._changes(None, until, account, region, rules)
+        start, end = self._bounds(until, account, region)
         if len(rules) and (end is None or rules["observed_at"].max() > end):
             end = rules["observed_at"].max()  # a state after the last event still says what is open then
         logged = exposure.windows(changes, self.settings, evidence_end=end)
@@ -202,8 +204,7 @@ class Investigation:
             times = rules["observed_at"]
             scope = queries.scope(times.min() - pd.Timedelta(days=1), times.max() + pd.Timedelta(minutes=1), account, region)
             present = set(self.query("event_ids", **scope)["eventid"]) & related
-        span = self.span(None, until, account, region)
-        start = None if span["first_event"] is None or pd.isna(span["first_event"]) else pd.Timestamp(span["first_event"])
+        start, _ = self._bounds(until, account, region)
         return sg_state.reconcile(found, rules, changes, present, self.coverage(None, until, account, region), start)
 
     def failed_openings(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
@@ -255,11 +256,16 @@ class Investigation:
 
     def _end(self, until: When, account: str | None, region: str | None) -> pd.Timestamp | None:
         """Where still-open windows end: the last event of the evidence, or `until` if earlier."""
-        last = self.span(None, None, account, region)["last_event"]
+        return self._bounds(until, account, region)[1]
+
+    def _bounds(self, until: When, account: str | None, region: str | None) -> tuple:
+        """The first event of the evidence, and _end's bound, from one evidence_span query."""
+        span = self.span(None, None, account, region)
+        first, last = (None if v is None or pd.isna(v) else pd.Timestamp(v) for v in (span["first_event"], span["last_event"]))
         if until is not None:
             bound = pd.Timestamp(queries.scope(until=until)["until"])
-            last = bound if last is None or pd.isna(last) else min(pd.Timestamp(last), bound)
-        return None if last is None or pd.isna(last) else pd.Timestamp(last)
+            last = bound if last is None else min(last, bound)
+        return first, last
 
     def findings(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None,
                  min_severity: float | None = None, types: tuple[str, ...] = ()) -> pd.DataFrame:

@@ -861,8 +861,12 @@ def _state_story(s: Scenario) -> None:
         ]},
     })
     ALICE = alice["arn"]
+    s.truth["sg_changes"].append({
+        "event_id": opened["eventID"], "event_time": opened["eventTime"], "account": PROD, "region": STATE_REGION,
+        "group_id": jump, "action": "authorize", "direction": "ingress", "protocol": "tcp", "from_port": 22,
+        "to_port": 22, "peer": "0.0.0.0/0", "actor": ALICE, "error_code": None})
     window = dict(account=PROD, region=STATE_REGION, direction="ingress", protocol="tcp", from_port=22, to_port=22,
-                  vpc_id=STATE_VPC)
+                  vpc_id=STATE_VPC, closed_by=None)
     s.truth.update(state_at=STATE_AT, state_windows=[
         {**window, "group_id": legacy, "group_name": "legacy-bastion", "cidr": "0.0.0.0/0", "opened_how": "state",
          "opened_after": None, "opened_at": "2025-03-14T08:21:07Z", "opened_by": None, "closed_after": None,
@@ -879,7 +883,9 @@ def _state_story(s: Scenario) -> None:
          "opened_after": None, "opened_at": "2025-11-30T12:00:00Z", "opened_by": None,
          "closed_after": "2025-11-30T12:00:00Z", "closed_at": "2026-11-03T09:30:00Z",
          "close_reason": "group deleted, not logged", "still_open": False, "open_before_evidence": True},
-    ], reconcile=[
+    ])
+    s.truth["windows"].extend(s.truth["state_windows"])
+    s.truth.update(reconcile=[
         {"kind": "opened_not_logged", "group_id": legacy, "after": None, "before": "2025-03-14T08:21:07Z",
          "related_events": None, "coverage": "before the logs begin"},
         {"kind": "opened_not_logged", "group_id": web, "after": None, "before": "2025-11-30T12:00:00Z",

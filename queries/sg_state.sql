@@ -10,7 +10,7 @@ SELECT
     item.resourcename AS group_name,
     coalesce(item.awsaccountid, c.account) AS account,
     coalesce(item.awsregion, c.region) AS region,
-    item.relatedevents AS related_events,
+    array_join(item.relatedevents, ',') AS related_events,
     item.configuration AS configuration
 FROM config AS c
 CROSS JOIN UNNEST(c.configurationitems) AS t(item)

@@ -60,7 +60,7 @@ def rules(items: pd.DataFrame) -> pd.DataFrame:
             "group_name": item["group_name"] or conf.get("groupName"),
             "vpc_id": conf.get("vpcId"),
             "deleted": item["status"] in _DELETED,
-            "related_events": () if item["related_events"] is None else tuple(item["related_events"]),
+            "related_events": tuple(e for e in (item["related_events"] or "").split(",") if e),
         }
         found = [] if base["deleted"] else list(_rules_of(conf))
         rows.extend({**base, **rule} for rule in found or [{"direction": None}])
