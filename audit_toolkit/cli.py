@@ -18,8 +18,9 @@ from .settings import Settings
 FORMATS = click.Choice(["table", "csv", "json"])
 SG_TABLE = ["event_time", "account", "region", "group_id", "action", "direction", "protocol", "from_port",
             "to_port", "peer", "actor", "source_ip", "tool", "error_code"]
-WINDOW_TABLE = ["account", "region", "group_id", "protocol", "from_port", "to_port", "cidr", "opened_at",
-                "opened_by", "closed_at", "closed_by", "still_open", "open_before_evidence"]
+WINDOW_TABLE = ["account", "region", "group_id", "group_name", "protocol", "from_port", "to_port", "cidr",
+                "opened_how", "opened_at", "opened_by", "closed_at", "closed_by", "close_reason", "still_open"]
+RECONCILE_TABLE = ["kind", "account", "region", "group_id", "group_name", "rule", "after", "before", "coverage"]
 
 
 def _clean_errors(fn):
@@ -42,7 +43,7 @@ def _scope(fn, output: bool = True):
         click.option("--store", type=click.Path(file_okay=False, path_type=Path),
                      help="A columnar store made by `ingest`; with --evidence, new files are ingested first."),
         click.option("--engine", type=click.Choice(["duckdb", "athena"]), default="duckdb", show_default=True,
-                     expose_value=False, callback=_remember_engine,
+                     expose_value=False, callback=_remember("engine"),
                      help="duckdb reads --evidence/--store on this machine; athena queries the logs in S3 (AUDIT_TOOLKIT_ATHENA_*)."),
         click.option("--since", help="Start of the time range, ISO 8601 (UTC if no zone), inclusive."),
         click.option("--until", help="End of the time range, ISO 8601 (UTC if no zone), exclusive."),
@@ -53,6 +54,8 @@ def _scope(fn, output: bool = True):
                      help="A port to watch for exposure (repeatable; default 22, or AUDIT_TOOLKIT_WATCHED_PORTS)."),
         click.option("--internet-prefix", type=click.IntRange(0, 128),
                      help="A CIDR with at most this prefix length counts as the internet (default 0)."),
+        click.option("--state-at", expose_value=False, callback=_remember("state_at"),
+                     help="When the EC2 describe output in --evidence was taken (ISO 8601): it carries no time."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -69,10 +72,14 @@ def _range_checked(fn):
     return wrapper
 
 
-def _remember_engine(ctx: click.Context, _param, value: str) -> str:
-    # Kept in the context, not passed to the command, so every command using _scope gets --engine.
-    ctx.meta["audit_toolkit.engine"] = value
-    return value
+def _remember(name: str):
+    """Kept in the context, not passed to the command, so every command using _scope gets the option."""
+    def callback(ctx: click.Context, _param, value):
+        ctx.meta[f"audit_toolkit.{name}"] = value
+        return value
+
+    return callback
+
 
 
 def _open(evidence: Path | None, store: Path | None, ports: tuple[int, ...], internet_prefix: int | None,
@@ -86,7 +93,8 @@ def _open(evidence: Path | None, store: Path | None, ports: tuple[int, ...], int
     if evidence is None and store is None:
         raise click.UsageError("give --evidence PATH (raw logs), --store DIR (made by `ingest`), or both; or --engine athena")
     if store is None:
-        inv = Investigation.from_evidence(evidence, settings, only=only)
+        state_at = click.get_current_context().meta.get("audit_toolkit.state_at")
+        inv = Investigation.from_evidence(evidence, settings, only=only, state_at=state_at)
     else:
         if evidence is not None:
             _ingest(evidence, store)
@@ -112,6 +120,9 @@ def _report_intake(inv: Investigation) -> None:
     if inv.findings_intake is not None and inv.findings_intake.files:
         click.echo(f"GuardDuty findings: {inv.findings_intake.summary()}", err=True)
         _report_problems(inv.findings_intake)
+    if inv.state_intake is not None and inv.state_intake.files:
+        click.echo(f"Security-group state: {inv.state_intake.summary()}", err=True)
+        _report_problems(inv.state_intake)
 
 
 def _report_problems(intake) -> None:
@@ -150,6 +161,18 @@ def ssh_exposure(evidence, store, since, until, account, region, fmt, ports, int
     """Every window in which a watched port (22 by default) was open to the whole internet."""
     inv = _open(evidence, store, ports, internet_prefix, only=security_groups.EVENT_NAMES)
     _emit(inv.ssh_exposure(since, until, account, region), fmt, WINDOW_TABLE)
+
+
+@main.command()
+@_scope
+def reconcile(evidence, store, since, until, account, region, fmt, ports, internet_prefix):
+    """Where security-group state (AWS Config, EC2 describe output) and the logs disagree: rules opened or
+    closed with no logged call, groups deleted unlogged, Config items naming events the logs lack."""
+    inv = _open(evidence, store, ports, internet_prefix)  # coverage reads the trail's own calls too
+    found = inv.reconcile(until, account, region)
+    if since is not None:
+        found = found[found["before"] >= pd.Timestamp(queries.scope(since)["since"])]
+    _emit(found, fmt, RECONCILE_TABLE)
 
 
 @main.command()
