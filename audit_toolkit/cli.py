@@ -398,24 +398,26 @@ def athena() -> None:
 @click.option("--region", "regions", multiple=True, required=True, help="A region to project (repeatable).")
 @click.option("--org-id", help="The organization id (o-...) of an organization trail: logs under AWSLogs/o-.../<account>/.")
 @click.option("--findings", help="s3://bucket/prefix of the GuardDuty findings export (default: --logs).")
+@click.option("--config", help="s3://bucket/prefix of AWS Config's delivery to S3 (default: --logs).")
 @click.option("--first-day", default="2020/01/01", show_default=True, help="First day (YYYY/MM/DD) of the projected range.")
 @click.option("--database", help="Athena database (default audit_toolkit, or AUDIT_TOOLKIT_ATHENA_DATABASE).")
 @click.option("--dry-run", is_flag=True, help="Print the DDL and do nothing.")
 @_clean_errors
-def setup(logs, accounts, regions, org_id, findings, first_day, database, dry_run) -> None:
-    """Create the database, the cloudtrail table (partition projection) and the GuardDuty findings table."""
+def setup(logs, accounts, regions, org_id, findings, config, first_day, database, dry_run) -> None:
+    """Create the database, the cloudtrail table (partition projection), the GuardDuty findings table and
+    the AWS Config table (security-group state)."""
     from .engines.athena import AthenaEngine, AthenaSettings
     from .queries import ddl, to_pyformat
 
     settings = AthenaSettings.load(database=database)
-    statements = ddl.render(logs, accounts, regions, settings.database, first_day, org_id, findings)
+    statements = ddl.render(logs, accounts, regions, settings.database, first_day, org_id, findings, config)
     if dry_run:
         click.echo(";\n\n".join(statements) + ";")
         return
     engine = AthenaEngine(settings, on_report=lambda r: click.echo(r.summary(), err=True))
     for statement in statements:
         engine.run(to_pyformat(statement), {})
-    click.echo(f"Athena database {settings.database!r}: cloudtrail and guardduty tables ready", err=True)
+    click.echo(f"Athena database {settings.database!r}: cloudtrail, guardduty and config tables ready", err=True)
 
 
 @main.command()

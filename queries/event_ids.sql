@@ -10,3 +10,4 @@ WHERE (:since_day IS NULL OR day >= :since_day)
   AND (:until IS NULL OR from_iso8601_timestamp(eventtime) < from_iso8601_timestamp(:until))
   AND (:account IS NULL OR account = :account)
   AND (:region IS NULL OR region = :region)
+ORDER BY eventid
