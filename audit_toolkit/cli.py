@@ -428,12 +428,16 @@ def setup(logs, accounts, regions, org_id, findings, config, first_day, database
 @click.option("--region", "regions", multiple=True, help="Only this region (repeatable; default: every region found).")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the evidence and its manifest.")
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Parallel downloads.")
+@click.option("--state", is_flag=True,
+              help="Also ask EC2 for the security groups of each --region now (DescribeSecurityGroupRules, "
+                   "DescribeSecurityGroups): the state at the end of the evidence.")
 @_clean_errors
-def collect(source, since, until, accounts, regions, out, workers) -> None:
-    """Copy CloudTrail logs and GuardDuty exports from SOURCE (s3://bucket/prefix) with a chain-of-custody manifest."""
+def collect(source, since, until, accounts, regions, out, workers, state) -> None:
+    """Copy CloudTrail logs, GuardDuty exports and AWS Config's delivery from SOURCE (s3://bucket/prefix) with a
+    chain-of-custody manifest."""
     from .evidence.collect import collect as collect_evidence
 
-    report = collect_evidence(source, since, until, out, accounts, regions, workers=workers)
+    report = collect_evidence(source, since, until, out, accounts, regions, workers=workers, state=state)
     click.echo(report.summary(), err=True)
     for failure in report.failed:
         click.echo(f"  not collected: {failure}", err=True)
