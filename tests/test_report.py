@@ -131,7 +131,7 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     inv, report = written
     since, until = "2026-11-03", "2026-11-04"
     parts = {section.id: part for section, part in report.parts}
-    assert list(parts) == ["scope", "changes", "exposure", "findings", "detections", "coverage"]
+    assert list(parts) == ["exposed", "scope", "changes", "exposure", "findings", "detections", "coverage", "reconcile"]
     tied, every = parts["findings"].tables
     assert sorted(r[2] + " " + r[0] for r in tied.rows) == sorted(
         next(f["type"] for f in truth["findings"] if f["id"] == c["finding_id"]) + " " + c["group_id"] for c in truth["correlations"])
@@ -141,14 +141,15 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     assert parts["findings"].facts[1] == "5 of them attacked an exposure window while it was open"
     changes = inv.sg_changes(since, until)
     windows = inv.ssh_exposure(since, until)
-    assert len(parts["changes"].tables[0].rows) == len(changes) == 21  # the two changes of 11-02 are out of range
-    assert len(parts["exposure"].tables[0].rows) == len(windows) == 6  # root's window closed on 11-02
-    assert parts["exposure"].facts[0] == "6 windows in which port 22 stood open to the internet; 1 still open at the end of the range"
+    assert len(parts["changes"].tables[0].rows) == len(changes) == 22  # the two changes of 11-02 are out of range
+    # root's window and the build runner's (known from Config) closed on 11-02
+    assert len(parts["exposure"].tables[0].rows) == len(windows) == 9
+    assert parts["exposure"].facts[0] == "9 windows in which port 22 stood open to the internet; 2 still open at the end of the range"
     assert parts["exposure"].tables[1].caption == "Failed attempts" and len(parts["exposure"].tables[1].rows) == 1
     assert parts["scope"].facts[0] == "Time range: 2026-11-03 00:00:00 UTC to 2026-11-04 00:00:00 UTC (end exclusive)"
     alice = [r for r in parts["exposure"].tables[0].rows if r[4] == "2026-11-03 09:02:00 UTC"]
     assert len(alice) == 1
-    assert alice[0][2:4] == ["sg-0a000000000000001", "ingress tcp/22 from 0.0.0.0/0"]
+    assert alice[0][2:4] == ["sg-0a000000000000001 (bastion-tmp)", "ingress tcp/22 from 0.0.0.0/0"]
     assert alice[0][5] == "arn:aws:iam::111111111111:user/alice" and alice[0][8] == "2026-11-03 11:32:15 UTC"
     assert alice[0][11] == "2h 30m" and alice[0][12] == "closed"
     rules = {r[5] for r in parts["changes"].tables[0].rows}
@@ -156,6 +157,17 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     assert parts["detections"].facts == ["0 detection hits"] and parts["detections"].subsections == []  # root acted on 11-02
     # The demo's silences and outages are on 11-04.
     assert parts["coverage"].facts == ["0 runs of hours with no event (0 hours in all)", "0 logging outages"]
+    # The report opens with what is exposed at the end of its range, from the logs and the state together.
+    assert parts["exposed"].facts == ["2 rules expose port 22 to the internet at the end of the range",
+                                      "1 of them were opened by no logged call: known from AWS Config or EC2 state"]
+    assert sorted(r[2:6] for r in parts["exposed"].tables[0].rows) == [
+        ["sg-01a0000000000000a (legacy-bastion)", "ingress tcp/22 from 0.0.0.0/0", "2025-03-14 08:21:07 UTC", "state"],
+        ["sg-0e000000000000005", "ingress tcp/22 from 0.0.0.0/0", "2026-11-03 09:30:00 UTC", "logged"]]
+    # State and logs disagree four times on 11-03: old-web deleted and jump-host closed with no logged call.
+    expected = [r for r in truth["reconcile"] if r["before"] >= "2026-11-03"]
+    assert [(r[0], r[3].split()[0]) for r in parts["reconcile"].tables[0].rows] == [
+        (r["kind"], r["group_id"]) for r in expected]
+    assert len(expected) == 4
 
 
 def test_the_changes_section_says_what_a_revoke_by_rule_id_after_since_removed(tmp_path):
@@ -288,7 +300,7 @@ def test_sections_are_extensible_and_a_section_with_nothing_to_say_is_left_out(d
     extra = rep.Section("extra", "An added section", lambda a: rep.Part([f"{len(a.changes)} changes seen by another feature"]))
     silent = rep.Section("silent", "Not applicable here", lambda a: None)
     report = rep.build(inv, sections=[rep.SECTIONS[0], extra, silent])
-    assert [(s.id, p.facts) for s, p in report.parts][1:] == [("extra", ["23 changes seen by another feature"])]
+    assert [(s.id, p.facts) for s, p in report.parts][1:] == [("extra", ["24 changes seen by another feature"])]
 
 
 def test_report_command_writes_html_markdown_and_charts(demo, tmp_path):
