@@ -44,6 +44,10 @@ TEXT = {
         "before_evidence": "証跡の開始前から公開", "duration": "期間", "by": "実行者", "from": "送信元",
         "reason": "理由", "reason.revoked": "ルール削除", "reason.modified": "ルール変更",
         "reason.group deleted": "グループ削除",
+        "reason.closed, not logged": "記録された操作なし (後の状態にルールなし)",
+        "reason.group deleted, not logged": "記録された操作なしのグループ削除",
+        "from_state": "{at} 以前から公開 (AWS Config / EC2 の状態より, 記録された操作なし)",
+        "from_config": "{after} から {at} の間に公開 (AWS Config の履歴より, 記録された操作なし)",
         "gd.title": "GuardDuty: {title}", "severity": "重要度", "type": "種類", "instance": "インスタンス",
         "remote_ip": "相手IP", "port": "ポート", "country": "国", "updated": "更新", "finding_id": "ID",
         "sev.Critical": "重大", "sev.High": "高", "sev.Medium": "中", "sev.Low": "低",
@@ -88,6 +92,10 @@ TEXT = {
         "before_evidence": "Open before the evidence begins", "duration": "Duration", "by": "by", "from": "from",
         "reason": "reason", "reason.revoked": "rule revoked", "reason.modified": "rule modified",
         "reason.group deleted": "group deleted",
+        "reason.closed, not logged": "no logged call: a later state lacks the rule",
+        "reason.group deleted, not logged": "group deleted with no logged call",
+        "from_state": "open since at least {at} (AWS Config / EC2 state; no logged call)",
+        "from_config": "between {after} and {at} (AWS Config history; no logged call)",
         "gd.title": "GuardDuty: {title}", "severity": "Severity", "type": "Type", "instance": "Instance",
         "remote_ip": "Remote IP", "port": "Port", "country": "Country", "updated": "Updated", "finding_id": "Id",
         "sev.Critical": "Critical", "sev.High": "High", "sev.Medium": "Medium", "sev.Low": "Low",
@@ -239,7 +247,13 @@ def exposure_window(row: Mapping, settings: Settings) -> Box:
     still_open = bool(_get(row, "still_open")) if not is_missing(_get(row, "still_open")) else False
     title = w("window.open" if still_open else "window.closed", ports=ports)
     lines = [w.field("account", _where(row)), w.field("group", _group(row)), w.field("rule", rule_text({**row, "peer": _get(row, "cidr")}, w))]
-    if _get(row, "open_before_evidence") is True:
+    how = _get(row, "opened_how")
+    if how == "state":  # known only from state: the best bound on its opening, never 'before the evidence' alone
+        lines.append(w.field("opened", w("from_state", at=w.when(_get(row, "opened_at")))))
+    elif how == "config" and is_missing(_get(row, "opened_by")):
+        lines.append(w.field("opened", w("from_config", after=w.when(_get(row, "opened_after")),
+                                         at=w.when(_get(row, "opened_at")))))
+    elif _get(row, "open_before_evidence") is True:
         lines.append(w("before_evidence"))
     else:
         lines.append(
