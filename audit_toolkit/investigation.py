@@ -103,8 +103,9 @@ class Investigation:
 
     @classmethod
     def open(cls, engine: str = "duckdb", evidence: str | Path | None = None, settings: Settings | None = None,
-             store: str | Path | None = None, **options: Any) -> "Investigation":
-        """One switch for notebooks: `engine="duckdb"` reads `evidence` (or a `store`); `engine="athena"` queries Athena."""
+             store: str | Path | None = None, state_at: When = None, **options: Any) -> "Investigation":
+        """One switch for notebooks: `engine="duckdb"` reads `evidence` (or a `store`); `engine="athena"` queries Athena.
+        `state_at`: when EC2 describe output in `evidence` was taken (duckdb; Athena reads Config's table)."""
         if engine == "athena":
             return cls.on_athena(settings=settings, **options)
         if engine != "duckdb":
@@ -113,7 +114,7 @@ class Investigation:
             return cls.from_store(store, settings)
         if evidence is None:
             raise ConfigError("the duckdb engine reads local evidence: give its folder (or use engine='athena')")
-        return cls.from_evidence(evidence, settings, **options)
+        return cls.from_evidence(evidence, settings, state_at=state_at, **options)
 
     @property
     def source(self) -> str:

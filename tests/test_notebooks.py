@@ -160,6 +160,10 @@ def test_incident_notebook_finds_the_longest_window_its_actor_and_the_curated_me
     assert "still open at the end of the evidence" in text(tagged(nb, "answer-window"))
     assert "events by ASIAMALLORY000000001;" in text(tagged(nb, "answer-activity"))  # mallory's session, not the whole role
     assert "Client.UnauthorizedOperation" in text(tagged(nb, "answer-failed"))
+    # The windows no logged call opened, and where state and logs disagree (the demo's Config story).
+    state = text(tagged(nb, "answer-state"))
+    assert all(name in state for name in ("legacy-bastion", "build-runner", "old-web", "closed_not_logged",
+                                          "deleted_not_logged", "related_events_missing"))
     assert text(tagged(nb, "answer-correlated")).startswith(
         "Recon:EC2/PortProbeUnprotectedPort on i-0app000000000003 from 203.0.113.99 (Brazil, Probe Net Ltda) to port 22")
     shared = text(tagged(nb, "answer-share"))

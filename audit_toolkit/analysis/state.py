@@ -11,7 +11,7 @@ observation in time order, rule by rule:
   the last time it was known open and that observation (`close_reason` says it was not logged);
 - a logged window opened before the evidence (a revoke of a rule never seen opening) takes the first
   observation that shows the rule as its opening (`state`).
-An observation that records nothing (ResourceNotRecorded) is no observation: it never closes a window.
+An item that records nothing (ResourceNotRecorded) is no observation: it never closes a window.
 """
 
 from __future__ import annotations
@@ -24,30 +24,59 @@ from .exposure import WINDOW_COLUMNS, exposed_ports
 from .security_groups import _get, network, protocol_name
 
 RULE_COLUMNS = [
-    "observed_at", "account", "region", "group_id", "group_name", "vpc_id", "deleted", "related_events",
-    "direction", "protocol", "from_port", "to_port", "peer", "peer_type", "rule_id", "description",
+    "observed_at",
+    "account",
+    "region",
+    "group_id",
+    "group_name",
+    "vpc_id",
+    "deleted",
+    "related_events",
+    "direction",
+    "protocol",
+    "from_port",
+    "to_port",
+    "peer",
+    "peer_type",
+    "rule_id",
+    "description",
 ]
 STATE_WINDOW_COLUMNS = [*WINDOW_COLUMNS, "vpc_id", "opened_how", "opened_after", "closed_after"]
 RECONCILE_COLUMNS = [
-    "kind", "account", "region", "group_id", "group_name", "vpc_id", "rule", "after", "before",
-    "related_events", "coverage", "detail",
+    "kind",
+    "account",
+    "region",
+    "group_id",
+    "group_name",
+    "vpc_id",
+    "rule",
+    "after",
+    "before",
+    "related_events",
+    "coverage",
+    "detail",
 ]
 NOT_LOGGED = "closed, not logged"
 DELETED_NOT_LOGGED = "group deleted, not logged"
 _DELETED = frozenset({"ResourceDeleted", "ResourceDeletedNotRecorded"})
-_PEERS = (  # (member of an IpPermission, member of each entry, peer type); Config and describe alike
+# (member of an IpPermission, member of each entry, peer type): Config and describe alike
+_PEERS = (
     ("ipv6Ranges", "cidrIpv6", "cidr_ipv6"),
     ("prefixListIds", "prefixListId", "prefix_list"),
     ("userIdGroupPairs", "groupId", "security_group"),
 )
-_RULE_PEERS = (("cidrIpv4", "cidr_ipv4"), ("cidrIpv6", "cidr_ipv6"), ("prefixListId", "prefix_list"))
+_RULE_PEERS = (
+    ("cidrIpv4", "cidr_ipv4"),
+    ("cidrIpv6", "cidr_ipv6"),
+    ("prefixListId", "prefix_list"),
+)
 
 
 def rules(items: pd.DataFrame) -> pd.DataFrame:
-    """One row per rule per observation (RULE_COLUMNS) from the `sg_state` query's items, in time order.
+    """One row per rule per observation (RULE_COLUMNS) from the `sg_state` query's items, in order.
 
-    An observation with no rule, or of a deleted group, is one row whose `direction` is None. The same
-    item delivered twice (a snapshot and a history file) counts once.
+    An observation with no rule, or of a deleted group, is one row whose `direction` is None. The
+    same item delivered twice (a snapshot and a history file) counts once.
     """
     rows = []
     for item in records(items):
@@ -65,15 +94,19 @@ def rules(items: pd.DataFrame) -> pd.DataFrame:
         found = [] if base["deleted"] else list(_rules_of(conf))
         rows.extend({**base, **rule} for rule in found or [{"direction": None}])
     frame = pd.DataFrame(rows, columns=RULE_COLUMNS)
-    frame = frame.drop_duplicates(subset=[c for c in RULE_COLUMNS if c not in ("related_events", "description")])
+    frame = frame.drop_duplicates(
+        subset=[c for c in RULE_COLUMNS if c not in ("related_events", "description")]
+    )
     for col in ("from_port", "to_port"):
         frame[col] = frame[col].astype("Int64")
     frame["observed_at"] = pd.to_datetime(frame["observed_at"], utc=True)
-    return frame.sort_values(["observed_at", "account", "region", "group_id"], kind="stable", ignore_index=True)
+    return frame.sort_values(
+        ["observed_at", "account", "region", "group_id"], kind="stable", ignore_index=True
+    )
 
 
 def _rules_of(conf: dict):
-    """The rules of one configuration: Config's camelCase, describe's PascalCase, or describe's rules."""
+    """A configuration's rules: Config's camelCase, describe's PascalCase, or describe's rules."""
     for direction, member in (("ingress", "ipPermissions"), ("egress", "ipPermissionsEgress")):
         for permission in _get(conf, member) or []:
             if isinstance(permission, dict):
@@ -84,18 +117,32 @@ def _rules_of(conf: dict):
 
 
 def _permission(p: dict, direction: str):
-    base = {"direction": direction, "protocol": protocol_name(_get(p, "ipProtocol")),
-            "from_port": _port(_get(p, "fromPort")), "to_port": _port(_get(p, "toPort"))}
-    # Config writes IPv4 twice: ipv4Ranges [{cidrIp}] and ipRanges ["0.0.0.0/0"]; describe writes IpRanges.
+    base = {
+        "direction": direction,
+        "protocol": protocol_name(_get(p, "ipProtocol")),
+        "from_port": _port(_get(p, "fromPort")),
+        "to_port": _port(_get(p, "toPort")),
+    }
+    # Config writes IPv4 twice, ipv4Ranges [{cidrIp}] and ipRanges ["0.0.0.0/0"]; describe IpRanges
     v4 = _get(p, "ipv4Ranges")
     for entry in v4 if isinstance(v4, list) else _get(p, "ipRanges") or []:
         peer = _get(entry, "cidrIp") if isinstance(entry, dict) else entry
         if isinstance(peer, str):
-            yield {**base, "peer": peer, "peer_type": "cidr_ipv4", "description": _description(entry)}
+            yield {
+                **base,
+                "peer": peer,
+                "peer_type": "cidr_ipv4",
+                "description": _description(entry),
+            }
     for member, name, kind in _PEERS:
         for entry in _get(p, member) or []:
             if isinstance(entry, dict) and isinstance(_get(entry, name), str):
-                yield {**base, "peer": _get(entry, name), "peer_type": kind, "description": _description(entry)}
+                yield {
+                    **base,
+                    "peer": _get(entry, name),
+                    "peer_type": kind,
+                    "description": _description(entry),
+                }
 
 
 def _rule(r: dict) -> dict:
@@ -109,9 +156,16 @@ def _rule(r: dict) -> dict:
         group = _get(r, "referencedGroupInfo")
         if isinstance(group, dict) and _get(group, "groupId"):
             peer, kind = _get(group, "groupId"), "security_group"
-    return {"direction": "egress" if _get(r, "isEgress") else "ingress", "protocol": protocol_name(_get(r, "ipProtocol")),
-            "from_port": _port(_get(r, "fromPort")), "to_port": _port(_get(r, "toPort")), "peer": peer,
-            "peer_type": kind, "rule_id": _get(r, "securityGroupRuleId"), "description": _get(r, "description")}
+    return {
+        "direction": "egress" if _get(r, "isEgress") else "ingress",
+        "protocol": protocol_name(_get(r, "ipProtocol")),
+        "from_port": _port(_get(r, "fromPort")),
+        "to_port": _port(_get(r, "toPort")),
+        "peer": peer,
+        "peer_type": kind,
+        "rule_id": _get(r, "securityGroupRuleId"),
+        "description": _get(r, "description"),
+    }
 
 
 def _description(entry) -> str | None:
@@ -126,11 +180,20 @@ def _port(value) -> int | None:
 
 
 def _key(row: dict) -> tuple:
-    """A rule's identity, as exposure's replay keys it: ports ignored for all traffic, host bits dropped."""
+    """A rule's identity as exposure's replay keys it: all traffic has no ports, no host bits."""
     net = network(row.get("peer") or row.get("cidr"))
-    ports = (None, None) if row["protocol"] == "-1" else (_int(row["from_port"]), _int(row["to_port"]))
-    return (row["account"], row["region"], row["group_id"], row["direction"] or "ingress", row["protocol"],
-            *ports, str(net))
+    ports = (
+        (None, None) if row["protocol"] == "-1" else (_int(row["from_port"]), _int(row["to_port"]))
+    )
+    return (
+        row["account"],
+        row["region"],
+        row["group_id"],
+        row["direction"] or "ingress",
+        row["protocol"],
+        *ports,
+        str(net),
+    )
 
 
 def _int(value) -> int | None:
@@ -143,17 +206,41 @@ def observations(state_rules: pd.DataFrame, settings: Settings) -> list[dict]:
     found: dict[tuple, dict] = {}
     for row in records(state_rules):
         place = (row["account"], row["region"], row["group_id"], row["observed_at"])
-        seen = found.setdefault(place, {**{k: row[k] for k in ("account", "region", "group_id", "group_name", "vpc_id",
-                                                                "deleted", "related_events")},
-                                        "at": pd.Timestamp(row["observed_at"]), "exposing": {}})
+        seen = found.setdefault(
+            place,
+            {
+                **{
+                    k: row[k]
+                    for k in (
+                        "account",
+                        "region",
+                        "group_id",
+                        "group_name",
+                        "vpc_id",
+                        "deleted",
+                        "related_events",
+                    )
+                },
+                "at": pd.Timestamp(row["observed_at"]),
+                "exposing": {},
+            },
+        )
         if row["direction"] is not None and exposed_ports(row, settings):
-            seen["exposing"][_key(row)] = {**row, "exposed_ports": ",".join(map(str, exposed_ports(row, settings)))}
+            seen["exposing"][_key(row)] = {
+                **row,
+                "exposed_ports": ",".join(map(str, exposed_ports(row, settings))),
+            }
     return sorted(found.values(), key=lambda o: (o["at"], o["account"], o["region"], o["group_id"]))
 
 
-def windows(logged: pd.DataFrame, state_rules: pd.DataFrame, settings: Settings | None = None,
-            evidence_start: pd.Timestamp | None = None, evidence_end: pd.Timestamp | None = None,
-            calls: pd.DataFrame | None = None) -> pd.DataFrame:
+def windows(
+    logged: pd.DataFrame,
+    state_rules: pd.DataFrame,
+    settings: Settings | None = None,
+    evidence_start: pd.Timestamp | None = None,
+    evidence_end: pd.Timestamp | None = None,
+    calls: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """The windows of state and logs together (STATE_WINDOW_COLUMNS), from the logged windows
     (exposure.windows) and the state's rules (`rules`).
 
@@ -163,7 +250,10 @@ def windows(logged: pd.DataFrame, state_rules: pd.DataFrame, settings: Settings 
     """
     settings = settings or Settings()
     names = _names(state_rules)
-    done = [{**w, "opened_how": "logged" if w["opened_at"] is not None else None} for w in records(logged)]
+    done = [
+        {**w, "opened_how": "logged" if w["opened_at"] is not None else None}
+        for w in records(logged)
+    ]
     by_key: dict[tuple, list[dict]] = {}
     for w in done:
         by_key.setdefault(_key({**w, "group_id": w["group_id"]}), []).append(w)
@@ -178,19 +268,27 @@ def windows(logged: pd.DataFrame, state_rules: pd.DataFrame, settings: Settings 
             last_seen[key] = at
             covering = _covering(by_key.get(key, []), at)
             if covering is not None:
-                if covering["opened_at"] is None:  # a revoke of a rule never seen opening: state knows more
+                if (
+                    covering["opened_at"] is None
+                ):  # a revoke of a rule never seen opening: state knows more
                     covering.update(opened_at=at, opened_how="state")
                 continue
             if key not in unlogged:
                 how = "config" if before is not None and key not in before["exposing"] else "state"
-                unlogged[key] = _opened(rule, obs, how, before["at"] if how == "config" else None, known)
+                unlogged[key] = _opened(
+                    rule, obs, how, before["at"] if how == "config" else None, known
+                )
                 done.append(unlogged[key])
         reason = DELETED_NOT_LOGGED if obs["deleted"] else NOT_LOGGED
         for key in [k for k in unlogged if k[:3] == place and k not in obs["exposing"]]:
             _closed(unlogged.pop(key), obs, reason, last_seen.get(key), known)
         for key, held in by_key.items():
-            covering = _covering(held, at) if key[:3] == place and key not in obs["exposing"] else None
-            if covering is not None and (covering["opened_at"] is None or covering["opened_at"] < at):
+            covering = (
+                _covering(held, at) if key[:3] == place and key not in obs["exposing"] else None
+            )
+            if covering is not None and (
+                covering["opened_at"] is None or covering["opened_at"] < at
+            ):
                 _closed(covering, obs, reason, last_seen.get(key), known)
         previous[place] = obs
     frame = pd.DataFrame(done, columns=STATE_WINDOW_COLUMNS)
@@ -201,7 +299,9 @@ def _covering(held: list[dict], at: pd.Timestamp) -> dict | None:
     """The logged window of one rule that was open at `at` (an opening at `at` itself counts)."""
     for w in held:
         opened, closed = w["opened_at"], w["closed_at"]
-        if (opened is None or pd.Timestamp(opened) <= at) and (closed is None or pd.Timestamp(closed) > at):
+        if (opened is None or pd.Timestamp(opened) <= at) and (
+            closed is None or pd.Timestamp(closed) > at
+        ):
             return w
     return None
 
@@ -209,25 +309,44 @@ def _covering(held: list[dict], at: pd.Timestamp) -> dict | None:
 def _opened(rule: dict, obs: dict, how: str, after: pd.Timestamp | None, known: dict) -> dict:
     call = next((known[e] for e in obs["related_events"] if e in known), None)
     return {
-        "account": rule["account"], "region": rule["region"], "group_id": rule["group_id"],
-        "group_name": rule["group_name"], "vpc_id": rule["vpc_id"], "direction": rule["direction"],
-        "protocol": rule["protocol"], "from_port": rule["from_port"], "to_port": rule["to_port"],
-        "cidr": rule["peer"], "exposed_ports": rule["exposed_ports"], "rule_id": rule["rule_id"],
-        "opened_at": obs["at"], "opened_how": how, "opened_after": after,
-        "opened_by": call and call["actor"], "opened_by_arn": call and call["actor_arn"],
-        "opened_from_ip": call and call["source_ip"], "opened_tool": call and call["tool"],
+        "account": rule["account"],
+        "region": rule["region"],
+        "group_id": rule["group_id"],
+        "group_name": rule["group_name"],
+        "vpc_id": rule["vpc_id"],
+        "direction": rule["direction"],
+        "protocol": rule["protocol"],
+        "from_port": rule["from_port"],
+        "to_port": rule["to_port"],
+        "cidr": rule["peer"],
+        "exposed_ports": rule["exposed_ports"],
+        "rule_id": rule["rule_id"],
+        "opened_at": obs["at"],
+        "opened_how": how,
+        "opened_after": after,
+        "opened_by": call and call["actor"],
+        "opened_by_arn": call and call["actor_arn"],
+        "opened_from_ip": call and call["source_ip"],
+        "opened_tool": call and call["tool"],
         "opened_event_id": call and call["event_id"],
     }
 
 
-def _closed(window: dict, obs: dict, reason: str, last_seen: pd.Timestamp | None, known: dict) -> None:
+def _closed(
+    window: dict, obs: dict, reason: str, last_seen: pd.Timestamp | None, known: dict
+) -> None:
     call = next((known[e] for e in obs["related_events"] if e in known), None)
     opened = window["opened_at"]
     after = max([t for t in (opened, last_seen) if t is not None and pd.notna(t)], default=None)
     window.update(
-        closed_at=obs["at"], closed_after=after, close_reason=reason, still_open=False,
-        closed_by=call and call["actor"], closed_by_arn=call and call["actor_arn"],
-        closed_from_ip=call and call["source_ip"], closed_event_id=call and call["event_id"],
+        closed_at=obs["at"],
+        closed_after=after,
+        close_reason=reason,
+        still_open=False,
+        closed_by=call and call["actor"],
+        closed_by_arn=call and call["actor_arn"],
+        closed_from_ip=call and call["source_ip"],
+        closed_event_id=call and call["event_id"],
     )
 
 
@@ -236,7 +355,10 @@ def _names(state_rules: pd.DataFrame) -> dict[tuple, tuple]:
     names = {}
     for row in records(state_rules):
         old = names.get((row["account"], row["region"], row["group_id"]), (None, None))
-        names[(row["account"], row["region"], row["group_id"])] = (row["group_name"] or old[0], row["vpc_id"] or old[1])
+        names[(row["account"], row["region"], row["group_id"])] = (
+            row["group_name"] or old[0],
+            row["vpc_id"] or old[1],
+        )
     return names
 
 
@@ -246,9 +368,12 @@ def _finish(frame: pd.DataFrame, names: dict, start, end) -> pd.DataFrame:
     frame["still_open"] = frame["closed_at"].isna()
     state = frame["opened_how"].eq("state")
     frame["open_before_evidence"] = frame["opened_at"].isna() | (
-        state & (True if start is None else frame["opened_at"].le(start)))
+        state & (True if start is None else frame["opened_at"].le(start))
+    )
     frame = name_groups(frame, names)
-    frame["duration"] = frame["closed_at"].fillna(end if end is not None else pd.NaT) - frame["opened_at"]
+    frame["duration"] = (
+        frame["closed_at"].fillna(end if end is not None else pd.NaT) - frame["opened_at"]
+    )
     for col in ("from_port", "to_port"):
         frame[col] = frame[col].astype("Int64")
     order = ["opened_at", "account", "region", "group_id"]
@@ -262,7 +387,9 @@ def name_groups(frame: pd.DataFrame, names: dict[tuple, tuple]) -> pd.DataFrame:
         frame["vpc_id"] = None
     places = list(zip(frame["account"], frame["region"], frame["group_id"]))
     known = [names.get(p, (None, None)) for p in places]
-    frame["group_name"] = [n if isinstance(n, str) else k[0] for n, k in zip(frame["group_name"], known)]
+    frame["group_name"] = [
+        n if isinstance(n, str) else k[0] for n, k in zip(frame["group_name"], known)
+    ]
     frame["vpc_id"] = [v if isinstance(v, str) else k[1] for v, k in zip(frame["vpc_id"], known)]
     return frame
 
@@ -277,8 +404,14 @@ def group_names(state_rules: pd.DataFrame, changes: pd.DataFrame) -> dict[tuple,
     return names
 
 
-def reconcile(merged: pd.DataFrame, state_rules: pd.DataFrame, changes: pd.DataFrame, event_ids: set[str],
-              coverage: pd.DataFrame, evidence_start: pd.Timestamp | None = None) -> pd.DataFrame:
+def reconcile(
+    merged: pd.DataFrame,
+    state_rules: pd.DataFrame,
+    changes: pd.DataFrame,
+    event_ids: set[str],
+    coverage: pd.DataFrame,
+    evidence_start: pd.Timestamp | None = None,
+) -> pd.DataFrame:
     """Every disagreement between state and logs (RECONCILE_COLUMNS), in time order:
 
     - `opened_not_logged`: a rule exposing a watched port in a state that no logged call opened;
@@ -291,37 +424,84 @@ def reconcile(merged: pd.DataFrame, state_rules: pd.DataFrame, changes: pd.DataF
     rows = []
     for w in records(merged):
         rule = f"{w['direction']} {w['protocol']} {_ports(w)} from {w['cidr']}"
-        base = {k: w[k] for k in ("account", "region", "group_id", "group_name", "vpc_id")} | {"rule": rule}
+        base = {k: w[k] for k in ("account", "region", "group_id", "group_name", "vpc_id")} | {
+            "rule": rule
+        }
         if w["opened_how"] in ("config", "state"):
-            detail = ("absent from the previous state, present in this one" if w["opened_how"] == "config"
-                      else "present at the first state seen; open since at least then")
-            rows.append({**base, "kind": "opened_not_logged", "after": w["opened_after"], "before": w["opened_at"],
-                         "detail": detail})
+            detail = (
+                "absent from the previous state, present in this one"
+                if w["opened_how"] == "config"
+                else "present at the first state seen; open since at least then"
+            )
+            rows.append(
+                {
+                    **base,
+                    "kind": "opened_not_logged",
+                    "after": w["opened_after"],
+                    "before": w["opened_at"],
+                    "detail": detail,
+                }
+            )
         if w["close_reason"] == NOT_LOGGED:
-            rows.append({**base, "kind": "closed_not_logged", "after": w["closed_after"], "before": w["closed_at"],
-                         "detail": "open in the logs, absent from a later state"})
+            rows.append(
+                {
+                    **base,
+                    "kind": "closed_not_logged",
+                    "after": w["closed_after"],
+                    "before": w["closed_at"],
+                    "detail": "open in the logs, absent from a later state",
+                }
+            )
     deleted = _logged_deletions(changes)
     previous: dict[tuple, pd.Timestamp] = {}
     for obs in observations(state_rules, Settings()):
         place = (obs["account"], obs["region"], obs["group_id"])
-        base = {"account": obs["account"], "region": obs["region"], "group_id": obs["group_id"],
-                "group_name": obs["group_name"], "vpc_id": obs["vpc_id"], "rule": None,
-                "after": previous.get(place), "before": obs["at"]}
-        if obs["deleted"] and place not in deleted and (place[:2], obs["group_name"]) not in deleted:
-            rows.append({**base, "kind": "deleted_not_logged", "detail": "deleted in state; no DeleteSecurityGroup logged"})
+        base = {
+            "account": obs["account"],
+            "region": obs["region"],
+            "group_id": obs["group_id"],
+            "group_name": obs["group_name"],
+            "vpc_id": obs["vpc_id"],
+            "rule": None,
+            "after": previous.get(place),
+            "before": obs["at"],
+        }
+        if (
+            obs["deleted"]
+            and place not in deleted
+            and (place[:2], obs["group_name"]) not in deleted
+        ):
+            rows.append(
+                {
+                    **base,
+                    "kind": "deleted_not_logged",
+                    "detail": "deleted in state; no DeleteSecurityGroup logged",
+                }
+            )
         missing = [e for e in obs["related_events"] if e not in event_ids]
         if missing:
-            rows.append({**base, "kind": "related_events_missing", "related_events": ",".join(missing),
-                         "detail": f"{len(missing)} of {len(obs['related_events'])} related CloudTrail events "
-                                   "are not in the evidence"})
+            rows.append(
+                {
+                    **base,
+                    "kind": "related_events_missing",
+                    "related_events": ",".join(missing),
+                    "detail": f"{len(missing)} of {len(obs['related_events'])} related events "
+                    "are not in the evidence",
+                }
+            )
         previous[place] = obs["at"]
     frame = pd.DataFrame(rows, columns=RECONCILE_COLUMNS)
     for col in ("after", "before"):
         frame[col] = pd.to_datetime(frame[col], utc=True)
     frame["coverage"] = [_coverage(r, coverage, evidence_start) for r in records(frame)]
-    names = {(r["account"], r["region"], r["group_id"]): (r["group_name"], r["vpc_id"]) for r in records(merged)}
+    names = {
+        (r["account"], r["region"], r["group_id"]): (r["group_name"], r["vpc_id"])
+        for r in records(merged)
+    }
     frame = name_groups(frame, {**_names(state_rules), **{k: v for k, v in names.items() if v[0]}})
-    return frame.sort_values(["before", "kind", "account", "region", "group_id"], kind="stable", ignore_index=True)
+    return frame.sort_values(
+        ["before", "kind", "account", "region", "group_id"], kind="stable", ignore_index=True
+    )
 
 
 def _ports(w: dict) -> str:
@@ -336,7 +516,10 @@ def _logged_deletions(changes: pd.DataFrame) -> set:
     found: set = set()
     for row in records(changes[changes["action"].eq("delete_group")] if len(changes) else changes):
         if row["error_code"] is None:
-            found |= {(row["account"], row["region"], row["group_id"]), ((row["account"], row["region"]), row["group_name"])}
+            found |= {
+                (row["account"], row["region"], row["group_id"]),
+                ((row["account"], row["region"]), row["group_name"]),
+            }
     return found
 
 
@@ -345,7 +528,11 @@ def _coverage(row: dict, coverage: pd.DataFrame, start: pd.Timestamp | None) -> 
     after, before = row["after"], row["before"]
     if start is not None and before is not None and before <= start:
         return "before the logs begin"
-    seen = ["partly before the logs begin"] if start is not None and (after is None or after < start) else []
+    seen = (
+        ["partly before the logs begin"]
+        if start is not None and (after is None or after < start)
+        else []
+    )
     for c in records(coverage):
         if c["account"] != row["account"] or c["region"] not in (None, row["region"]):
             continue

@@ -18,7 +18,9 @@ import msgspec
 _ORG = r"AWSLogs/(?:o-[a-z0-9]+/)?(?P<account>\d{12})/"
 # AWSLogs/[o-org/]<account>/Config/<region>/YYYY/M/D/ConfigSnapshot|ConfigHistory/<file>
 CONFIG_LAYOUT = re.compile(
-    _ORG + r"Config/(?P<region>[a-z0-9-]+)/(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})/Config(?:Snapshot|History)/"
+    _ORG
+    + r"Config/(?P<region>[a-z0-9-]+)/(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})/"
+    + r"Config(?:Snapshot|History)/"
 )
 # AWSLogs/[o-org/]<account>/EC2/<region>/<file>: where `collect --state` writes describe output
 EC2_LAYOUT = re.compile(_ORG + r"EC2/(?P<region>[a-z0-9-]+)/")
@@ -38,7 +40,9 @@ def kind_of(document: Any) -> str | None:
         return None
     if isinstance(document.get("configurationItems"), list):
         return "config"
-    if isinstance(document.get("SecurityGroups"), list) or isinstance(document.get("SecurityGroupRules"), list):
+    if isinstance(document.get("SecurityGroups"), list) or isinstance(
+        document.get("SecurityGroupRules"), list
+    ):
         return "ec2-describe"
     if isinstance(document.get("Records"), list):
         first = document["Records"][0] if document["Records"] else {}
@@ -50,7 +54,7 @@ def kind_of(document: Any) -> str | None:
         return "guardduty"
     if document.get("Type") == "Notification" and "Message" in document:
         return "guardduty"
-    # An EventBridge event, with or without its detail-type (Lambda test events are often saved without)
+    # An EventBridge event, with or without detail-type (Lambda test events are often saved without)
     detail = document.get("detail")
     if isinstance(detail, dict) and not {"id", "type"} <= document.keys():
         return kind_of(detail)
@@ -60,7 +64,7 @@ def kind_of(document: Any) -> str | None:
 
 
 def recognise(path: str | Path) -> str | None:
-    """The kind of one file: its S3 layout folder, else its parsed structure (None: unreadable or none)."""
+    """A file's kind: its S3 layout folder, else its parsed structure (None: unreadable, none)."""
     text = Path(path).as_posix()
     for kind, layout in LAYOUTS:
         if layout.search(text):

@@ -1,18 +1,19 @@
-"""Security-group state: AWS Config configuration items and EC2 describe output, as a `config` table.
+"""Security-group state: AWS Config items and EC2 describe output, as a `config` table.
 
 Sources, each recognised by its structure, not its name:
 - AWS Config delivery to S3: `AWSLogs/<account>/Config/<region>/YYYY/M/D/ConfigSnapshot/*.json.gz`
-  and `.../ConfigHistory/*.json.gz` (month and day not zero-padded), `{"fileVersion", "configurationItems"}`.
+  and `.../ConfigHistory/*.json.gz` (month and day not zero-padded),
+  `{"fileVersion", "configurationItems"}`.
 - `aws configservice get-resource-config-history` output: `{"configurationItems": [...]}` where
   `configuration` is a JSON string and the account is `accountId`.
 - `aws ec2 describe-security-groups` (`{"SecurityGroups"}`) and `describe-security-group-rules`
   (`{"SecurityGroupRules"}`) output. They carry no time: it comes from `state_at`, or from the
-  manifest where `collect --state` wrote it; a file whose time is unknown is refused with its reason.
+  manifest where `collect --state` wrote it; a file whose time is unknown is refused, saying why.
 
-The table is shaped like the Athena table over Config's delivery (ddl/create_config.sql): one row per
+The table is shaped like the Athena table over Config's delivery (ddl/create_config.sql): a row per
 file with its `configurationitems`, so one SQL text (queries/sg_state.sql) serves both engines. EC2
 describe output becomes one item per group, as Config would record it. Items of other resource types
-are counted and left; a malformed item is rejected with its reason, and the rest of the file is used.
+are counted and left; a malformed item is rejected with its reason, the rest of the file is used.
 """
 
 from __future__ import annotations
@@ -33,31 +34,54 @@ from .manifest import Manifest
 from .reader import FileReport, IntakeReport, read_bytes
 
 SECURITY_GROUP = "AWS::EC2::SecurityGroup"
-STATUSES = frozenset({"OK", "ResourceDiscovered", "ResourceDeleted", "ResourceNotRecorded",
-                      "ResourceDeletedNotRecorded"})
+STATUSES = frozenset(
+    {
+        "OK",
+        "ResourceDiscovered",
+        "ResourceDeleted",
+        "ResourceNotRecorded",
+        "ResourceDeletedNotRecorded",
+    }
+)
 DELETED = frozenset({"ResourceDeleted", "ResourceDeletedNotRecorded"})
 
-_ITEM = pa.struct([
-    (name, pa.list_(pa.string()) if name == "relatedevents" else pa.string())
-    for name in (
-        "configurationitemversion", "configurationitemcapturetime", "configurationstateid",
-        "awsaccountid", "configurationitemstatus", "resourcetype", "resourceid", "resourcename",
-        "arn", "awsregion", "availabilityzone", "resourcecreationtime", "configuration",
-        "relatedevents",
-    )
-])
-CONFIG_SCHEMA = pa.schema([
-    ("fileversion", pa.string()),
-    ("configsnapshotid", pa.string()),
-    ("configurationitems", pa.list_(_ITEM)),
-    ("account", pa.string()),  # partitions, as the S3 key gives them (Athena's projection)
-    ("region", pa.string()),
-    ("day", pa.string()),  # 'YYYY/M/D', not zero-padded, as in Config's keys
-])
+_ITEM = pa.struct(
+    [
+        (name, pa.list_(pa.string()) if name == "relatedevents" else pa.string())
+        for name in (
+            "configurationitemversion",
+            "configurationitemcapturetime",
+            "configurationstateid",
+            "awsaccountid",
+            "configurationitemstatus",
+            "resourcetype",
+            "resourceid",
+            "resourcename",
+            "arn",
+            "awsregion",
+            "availabilityzone",
+            "resourcecreationtime",
+            "configuration",
+            "relatedevents",
+        )
+    ]
+)
+CONFIG_SCHEMA = pa.schema(
+    [
+        ("fileversion", pa.string()),
+        ("configsnapshotid", pa.string()),
+        ("configurationitems", pa.list_(_ITEM)),
+        ("account", pa.string()),  # partitions, as the S3 key gives them (Athena's projection)
+        ("region", pa.string()),
+        ("day", pa.string()),  # 'YYYY/M/D', not zero-padded, as in Config's keys
+    ]
+)
 
 _ARN = re.compile(r"^arn:aws[a-z-]*:ec2:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):")
-NO_TIME = ("describe output does not say when it was taken: give its capture time with --state-at "
-           "(ISO 8601), or collect it with `audit-toolkit collect --state`, which records it")
+NO_TIME = (
+    "describe output does not say when it was taken: give its capture time with --state-at "
+    "(ISO 8601), or collect it with `audit-toolkit collect --state`, which records it"
+)
 
 
 @dataclass
@@ -68,13 +92,17 @@ class StateReport(IntakeReport):
 
     def summary(self) -> str:
         others = sum(self.other_types.values())
-        return (f"{len(self.files)} state files, {self.read} security-group items read, {self.used} used, "
-                f"{self.rejected} rejected, {len(self.bad_files)} unreadable files, "
-                f"{others} items of other resource types left")
+        return (
+            f"{len(self.files)} state files, {self.read} security-group items read, "
+            f"{self.used} used, "
+            f"{self.rejected} rejected, {len(self.bad_files)} unreadable files, "
+            f"{others} items of other resource types left"
+        )
 
 
-def read_state(paths: Iterable[Path], state_at: str | datetime | None = None,
-               root: Path | None = None) -> tuple[pa.Table, StateReport]:
+def read_state(
+    paths: Iterable[Path], state_at: str | datetime | None = None, root: Path | None = None
+) -> tuple[pa.Table, StateReport]:
     """The `config` table of these files, and what could not be used and why.
 
     `state_at` is the capture time of describe output that has none in the manifest under `root`.
@@ -102,7 +130,9 @@ def read_state(paths: Iterable[Path], state_at: str | datetime | None = None,
             rows.append(_describe_row(document, path, captured, file))
         else:
             keys = sorted(document)[:10] if isinstance(document, dict) else type(document).__name__
-            file.error = f"neither AWS Config items nor EC2 describe output (top-level keys: {keys})"
+            file.error = (
+                f"neither AWS Config items nor EC2 describe output (top-level keys: {keys})"
+            )
     return pa.Table.from_pylist([r for r in rows if r], schema=CONFIG_SCHEMA), report
 
 
@@ -113,7 +143,9 @@ def _text(data: bytes) -> bytes:
 def _captured_at(path: Path, manifest: Manifest | None, root: Path | None, state_at) -> str | None:
     if manifest is not None and root is not None:
         try:
-            entry = manifest.objects.get(Path(path).resolve().relative_to(root.resolve()).as_posix())
+            entry = manifest.objects.get(
+                Path(path).resolve().relative_to(root.resolve()).as_posix()
+            )
         except ValueError:
             entry = None
         if entry and entry.get("captured_at"):
@@ -201,7 +233,9 @@ def _config_item(item: Any) -> dict:
             raise ValueError(f"configuration.{name} is not a list")
     related = item.get("relatedEvents") or []
     return {
-        "configurationitemversion": _str(item.get("configurationItemVersion") or item.get("version")),
+        "configurationitemversion": _str(
+            item.get("configurationItemVersion") or item.get("version")
+        ),
         "configurationitemcapturetime": captured,
         "configurationstateid": _str(item.get("configurationStateId")),
         "awsaccountid": _str(item.get("awsAccountId") or item.get("accountId")),
@@ -213,8 +247,12 @@ def _config_item(item: Any) -> dict:
         "awsregion": _str(item.get("awsRegion")),
         "availabilityzone": _str(item.get("availabilityZone")),
         "resourcecreationtime": _str(item.get("resourceCreationTime")),
-        "configuration": None if configuration is None else msgspec.json.encode(configuration).decode(),
-        "relatedevents": [str(e) for e in related if isinstance(e, str)] if isinstance(related, list) else [],
+        "configuration": None
+        if configuration is None
+        else msgspec.json.encode(configuration).decode(),
+        "relatedevents": [str(e) for e in related if isinstance(e, str)]
+        if isinstance(related, list)
+        else [],
     }
 
 
@@ -224,50 +262,77 @@ def _describe_row(document: dict, path: Path, captured: str, file: FileReport) -
     groups: dict[str, dict] = {}
     entries = [("SecurityGroups", g) for g in document.get("SecurityGroups") or []]
     entries += [("SecurityGroupRules", r) for r in document.get("SecurityGroupRules") or []]
-    file.shape = "describe-security-groups" if document.get("SecurityGroups") else "describe-security-group-rules"
+    file.shape = (
+        "describe-security-groups"
+        if document.get("SecurityGroups")
+        else "describe-security-group-rules"
+    )
     for index, (kind, entry) in enumerate(entries):
         file.read += 1
         group_id = entry.get("GroupId") if isinstance(entry, dict) else None
         if not isinstance(group_id, str) or not group_id:
             file.reject(index, "no GroupId")
             continue
-        arn = _ARN.match(str(entry.get("SecurityGroupArn") or entry.get("SecurityGroupRuleArn") or ""))
+        arn = _ARN.match(
+            str(entry.get("SecurityGroupArn") or entry.get("SecurityGroupRuleArn") or "")
+        )
         region = arn["region"] if arn else place["region"]
-        account = entry.get("OwnerId") or entry.get("GroupOwnerId") or (arn["account"] if arn else place["account"])
+        account = (
+            entry.get("OwnerId")
+            or entry.get("GroupOwnerId")
+            or (arn["account"] if arn else place["account"])
+        )
         if not region:
-            file.reject(index, "no region: neither an ARN in the entry nor an EC2/<region>/ folder in the path")
+            file.reject(
+                index,
+                "no region: neither an ARN in the entry nor an EC2/<region>/ folder in the path",
+            )
             continue
-        if kind == "SecurityGroups" and not all(isinstance(entry.get(n) or [], list)
-                                                 for n in ("IpPermissions", "IpPermissionsEgress")):
+        if kind == "SecurityGroups" and not all(
+            isinstance(entry.get(n) or [], list) for n in ("IpPermissions", "IpPermissionsEgress")
+        ):
             file.reject(index, "IpPermissions is not a list")
             continue
         file.used += 1
-        group = groups.setdefault(group_id, {"id": group_id, "account": account, "region": region,
-                                             "configuration": {"groupId": group_id}})
+        group = groups.setdefault(
+            group_id,
+            {
+                "id": group_id,
+                "account": account,
+                "region": region,
+                "configuration": {"groupId": group_id},
+            },
+        )
         if kind == "SecurityGroups":
             group["name"] = entry.get("GroupName")
             group["configuration"].update(
-                groupName=entry.get("GroupName"), vpcId=entry.get("VpcId"), ownerId=account,
+                groupName=entry.get("GroupName"),
+                vpcId=entry.get("VpcId"),
+                ownerId=account,
                 ipPermissions=entry.get("IpPermissions") or [],
-                ipPermissionsEgress=entry.get("IpPermissionsEgress") or [])
+                ipPermissionsEgress=entry.get("IpPermissionsEgress") or [],
+            )
         else:
             group["configuration"].setdefault("securityGroupRules", []).append(entry)
-    items = [{
-        "configurationitemversion": None,
-        "configurationitemcapturetime": captured,
-        "configurationstateid": None,
-        "awsaccountid": _str(g["account"]),
-        "configurationitemstatus": "OK",
-        "resourcetype": SECURITY_GROUP,
-        "resourceid": g["id"],
-        "resourcename": _str(g.get("name")),
-        "arn": None,
-        "awsregion": g["region"],
-        "availabilityzone": None,
-        "resourcecreationtime": None,
-        "configuration": msgspec.json.encode(g["configuration"]).decode(),
-        "relatedevents": [],
-    } for g in groups.values()]
+    items = [
+        {
+            "configurationitemversion": None,
+            "configurationitemcapturetime": captured,
+            "configurationstateid": None,
+            "awsaccountid": _str(g["account"]),
+            "configurationitemstatus": "OK",
+            "resourcetype": SECURITY_GROUP,
+            "resourceid": g["id"],
+            "resourcename": _str(g.get("name")),
+            "arn": None,
+            "awsregion": g["region"],
+            "availabilityzone": None,
+            "resourcecreationtime": None,
+            "configuration": msgspec.json.encode(g["configuration"]).decode(),
+            "relatedevents": [],
+        }
+        for g in groups.values()
+    ]
     return {"fileversion": None, "configsnapshotid": None, "configurationitems": items, **place}
 
 
@@ -277,4 +342,3 @@ def _str(value: Any) -> str | None:
 
 def empty_table() -> pa.Table:
     return CONFIG_SCHEMA.empty_table()
-
