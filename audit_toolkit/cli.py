@@ -18,9 +18,11 @@ from .settings import Settings
 FORMATS = click.Choice(["table", "csv", "json"])
 SG_TABLE = ["event_time", "account", "region", "group_id", "action", "direction", "protocol", "from_port",
             "to_port", "peer", "actor", "source_ip", "tool", "error_code"]
-WINDOW_TABLE = ["account", "region", "group_id", "group_name", "protocol", "from_port", "to_port", "cidr",
-                "opened_how", "opened_at", "opened_by", "closed_at", "closed_by", "close_reason", "still_open"]
-RECONCILE_TABLE = ["kind", "account", "region", "group_id", "group_name", "rule", "after", "before", "coverage"]
+WINDOW_TABLE = ["account", "region", "group_id", "group_name", "protocol", "from_port", "to_port",
+                "cidr", "opened_how", "opened_at", "opened_by", "closed_at", "closed_by", "close_reason",
+                "still_open"]
+RECONCILE_TABLE = ["kind", "account", "region", "group_id", "group_name", "rule", "after", "before",
+                   "coverage"]
 
 
 def _clean_errors(fn):
@@ -55,7 +57,8 @@ def _scope(fn, output: bool = True):
         click.option("--internet-prefix", type=click.IntRange(0, 128),
                      help="A CIDR with at most this prefix length counts as the internet (default 0)."),
         click.option("--state-at", expose_value=False, callback=_remember("state_at"),
-                     help="When the EC2 describe output in --evidence was taken (ISO 8601): it carries no time."),
+                     help="When the EC2 describe output in --evidence was taken (ISO 8601): "
+                          "it carries no time."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -73,7 +76,7 @@ def _range_checked(fn):
 
 
 def _remember(name: str):
-    """Kept in the context, not passed to the command, so every command using _scope gets the option."""
+    """Kept in the context, not passed to the command: every command using _scope gets the option."""
     def callback(ctx: click.Context, _param, value):
         ctx.meta[f"audit_toolkit.{name}"] = value
         return value
@@ -166,8 +169,9 @@ def ssh_exposure(evidence, store, since, until, account, region, fmt, ports, int
 @main.command()
 @_scope
 def reconcile(evidence, store, since, until, account, region, fmt, ports, internet_prefix):
-    """Where security-group state (AWS Config, EC2 describe output) and the logs disagree: rules opened or
-    closed with no logged call, groups deleted unlogged, Config items naming events the logs lack."""
+    """Where security-group state (AWS Config, EC2 describe output) and the logs disagree: rules
+    opened or closed with no logged call, groups deleted unlogged, Config items naming events the
+    logs lack."""
     inv = _open(evidence, store, ports, internet_prefix)  # coverage reads the trail's own calls too
     found = inv.reconcile(until, account, region)
     if since is not None:
@@ -398,26 +402,28 @@ def athena() -> None:
 @click.option("--region", "regions", multiple=True, required=True, help="A region to project (repeatable).")
 @click.option("--org-id", help="The organization id (o-...) of an organization trail: logs under AWSLogs/o-.../<account>/.")
 @click.option("--findings", help="s3://bucket/prefix of the GuardDuty findings export (default: --logs).")
-@click.option("--config", help="s3://bucket/prefix of AWS Config's delivery to S3 (default: --logs).")
+@click.option("--config", help="s3://bucket/prefix of AWS Config's delivery (default: --logs).")
 @click.option("--first-day", default="2020/01/01", show_default=True, help="First day (YYYY/MM/DD) of the projected range.")
 @click.option("--database", help="Athena database (default audit_toolkit, or AUDIT_TOOLKIT_ATHENA_DATABASE).")
 @click.option("--dry-run", is_flag=True, help="Print the DDL and do nothing.")
 @_clean_errors
 def setup(logs, accounts, regions, org_id, findings, config, first_day, database, dry_run) -> None:
-    """Create the database, the cloudtrail table (partition projection), the GuardDuty findings table and
-    the AWS Config table (security-group state)."""
+    """Create the database, the cloudtrail table (partition projection), the GuardDuty findings
+    table and the AWS Config table (security-group state)."""
     from .engines.athena import AthenaEngine, AthenaSettings
     from .queries import ddl, to_pyformat
 
     settings = AthenaSettings.load(database=database)
-    statements = ddl.render(logs, accounts, regions, settings.database, first_day, org_id, findings, config)
+    statements = ddl.render(logs, accounts, regions, settings.database, first_day, org_id, findings,
+                            config)
     if dry_run:
         click.echo(";\n\n".join(statements) + ";")
         return
     engine = AthenaEngine(settings, on_report=lambda r: click.echo(r.summary(), err=True))
     for statement in statements:
         engine.run(to_pyformat(statement), {})
-    click.echo(f"Athena database {settings.database!r}: cloudtrail, guardduty and config tables ready", err=True)
+    click.echo(f"Athena database {settings.database!r}: cloudtrail, guardduty and config tables ready",
+               err=True)
 
 
 @main.command()
@@ -433,11 +439,12 @@ def setup(logs, accounts, regions, org_id, findings, config, first_day, database
                    "DescribeSecurityGroups): the state at the end of the evidence.")
 @_clean_errors
 def collect(source, since, until, accounts, regions, out, workers, state) -> None:
-    """Copy CloudTrail logs, GuardDuty exports and AWS Config's delivery from SOURCE (s3://bucket/prefix) with a
-    chain-of-custody manifest."""
+    """Copy CloudTrail logs, GuardDuty exports and AWS Config's delivery from SOURCE
+    (s3://bucket/prefix) with a chain-of-custody manifest."""
     from .evidence.collect import collect as collect_evidence
 
-    report = collect_evidence(source, since, until, out, accounts, regions, workers=workers, state=state)
+    report = collect_evidence(source, since, until, out, accounts, regions, workers=workers,
+                              state=state)
     click.echo(report.summary(), err=True)
     for failure in report.failed:
         click.echo(f"  not collected: {failure}", err=True)

@@ -44,7 +44,7 @@ class Investigation:
     log: list[dict] = field(default_factory=list)  # every query run: name, engine, SQL, parameters
     findings_intake: IntakeReport | None = None  # what was read of the GuardDuty findings, and what not
     only: frozenset[str] | None = None  # the event names a focused scan converted whole; None: every event
-    state_intake: IntakeReport | None = None  # what was read of the security-group state (Config, EC2)
+    state_intake: IntakeReport | None = None  # what was read of security-group state (Config, EC2)
 
     @classmethod
     def from_evidence(
@@ -56,8 +56,8 @@ class Investigation:
         `only` (event names) makes a scan for one question, 2-3x faster: every record is still read,
         checked and counted, but only those events are converted whole, and a query that needs others
         is refused (`sg_changes` and `ssh_exposure` need `security_groups.EVENT_NAMES`).
-        Security-group state (AWS Config items, EC2 describe output) is read beside the logs; `state_at`
-        is when describe output was taken, where no manifest says it.
+        Security-group state (AWS Config items, EC2 describe output) is read beside the logs;
+        `state_at` is when describe output was taken, where no manifest says it.
         """
         from .engines.duckdb import DuckDBEngine
 
@@ -65,9 +65,10 @@ class Investigation:
         intake = engine.load_cloudtrail(discover_files(path), workers=workers, only=only)
         findings_intake = engine.load_guardduty(discover_findings(path))
         at = None if state_at is None else queries.scope(state_at)["since"]
-        state_intake = engine.load_state(discover_state(path), at, Path(path) if Path(path).is_dir() else None)
-        return cls(engine, settings or Settings(), intake, str(path), findings_intake=findings_intake, only=only,
-                   state_intake=state_intake)
+        root = Path(path) if Path(path).is_dir() else None
+        state_intake = engine.load_state(discover_state(path), at, root)
+        return cls(engine, settings or Settings(), intake, str(path), findings_intake=findings_intake,
+                   only=only, state_intake=state_intake)
 
     @classmethod
     def from_guardduty_api(cls, settings: Settings | None = None, **fetch: Any) -> "Investigation":
@@ -103,9 +104,11 @@ class Investigation:
 
     @classmethod
     def open(cls, engine: str = "duckdb", evidence: str | Path | None = None, settings: Settings | None = None,
-             store: str | Path | None = None, state_at: When = None, **options: Any) -> "Investigation":
+             store: str | Path | None = None, state_at: When = None,
+             **options: Any) -> "Investigation":
         """One switch for notebooks: `engine="duckdb"` reads `evidence` (or a `store`); `engine="athena"` queries Athena.
-        `state_at`: when EC2 describe output in `evidence` was taken (duckdb; Athena reads Config's table)."""
+        `state_at`: when EC2 describe output in `evidence` was taken (duckdb; Athena reads Config's
+        table)."""
         if engine == "athena":
             return cls.on_athena(settings=settings, **options)
         if engine != "duckdb":
@@ -163,10 +166,13 @@ class Investigation:
             changes = changes[changes["event_time"] >= start].reset_index(drop=True)
         return changes
 
-    def state(self, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
-        """Security-group rules as AWS Config and EC2 describe output saw them (analysis.state.RULE_COLUMNS)."""
+    def state(self, until: When = None, account: str | None = None,
+              region: str | None = None) -> pd.DataFrame:
+        """Security-group rules as AWS Config and EC2 describe output saw them
+        (analysis.state.RULE_COLUMNS)."""
         values = queries.scope(None, until, account, region)
-        return sg_state.rules(self.query("sg_state", **{k: values[k] for k in ("until", "account", "region")}))
+        bound = {k: values[k] for k in ("until", "account", "region")}
+        return sg_state.rules(self.query("sg_state", **bound))
 
     def ssh_exposure(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
         """Every window in which a watched port was open to the internet and overlapped the scope,
@@ -188,25 +194,31 @@ class Investigation:
         changes = self._changes(None, until, account, region, rules)
         start, end = self._bounds(until, account, region)
         if len(rules) and (end is None or rules["observed_at"].max() > end):
-            end = rules["observed_at"].max()  # a state after the last event still says what is open then
+            end = rules["observed_at"].max()  # a state after the last event says what is open then
         logged = exposure.windows(changes, self.settings, evidence_end=end)
         calls = changes[["event_id", "event_time", "actor", "actor_arn", "source_ip", "tool"]]
-        found = sg_state.windows(logged, rules, self.settings, start, end, calls.drop_duplicates("event_id"))
+        calls = calls.drop_duplicates("event_id")
+        found = sg_state.windows(logged, rules, self.settings, start, end, calls)
         return found, changes, rules
 
-    def reconcile(self, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
-        """Every disagreement between security-group state and the logs (analysis.state.RECONCILE_COLUMNS):
-        rules no logged call opened or closed, groups deleted unlogged, Config items naming CloudTrail
-        events the evidence lacks; each with the interval it happened in and what the coverage map shows there."""
+    def reconcile(self, until: When = None, account: str | None = None,
+                  region: str | None = None) -> pd.DataFrame:
+        """Every disagreement between security-group state and the logs
+        (analysis.state.RECONCILE_COLUMNS): rules no logged call opened or closed, groups deleted
+        unlogged, Config items naming CloudTrail events the evidence lacks; each with the interval it
+        happened in and what the coverage map shows there."""
         found, changes, rules = self._windows(until, account, region)
         related = {e for events in rules["related_events"] for e in events}
         present = set()
         if related:
             times = rules["observed_at"]
-            scope = queries.scope(times.min() - pd.Timedelta(days=1), times.max() + pd.Timedelta(minutes=1), account, region)
+            # Config relates an item to the calls just before its capture
+            first, last = times.min() - pd.Timedelta(days=1), times.max() + pd.Timedelta(minutes=1)
+            scope = queries.scope(first, last, account, region)
             present = set(self.query("event_ids", **scope)["eventid"]) & related
         start, _ = self._bounds(until, account, region)
-        return sg_state.reconcile(found, rules, changes, present, self.coverage(None, until, account, region), start)
+        silent = self.coverage(None, until, account, region)
+        return sg_state.reconcile(found, rules, changes, present, silent, start)
 
     def failed_openings(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
         """Failed attempts to open a watched port to the internet."""
@@ -262,7 +274,8 @@ class Investigation:
     def _bounds(self, until: When, account: str | None, region: str | None) -> tuple:
         """The first event of the evidence, and _end's bound, from one evidence_span query."""
         span = self.span(None, None, account, region)
-        first, last = (None if v is None or pd.isna(v) else pd.Timestamp(v) for v in (span["first_event"], span["last_event"]))
+        first, last = (None if v is None or pd.isna(v) else pd.Timestamp(v)
+                       for v in (span["first_event"], span["last_event"]))
         if until is not None:
             bound = pd.Timestamp(queries.scope(until=until)["until"])
             last = bound if last is None else min(last, bound)

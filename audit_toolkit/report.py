@@ -111,7 +111,9 @@ class Audit:
         if not hasattr(self.inv, "reconcile"):
             return None
         found = self.inv.reconcile(self.until, self.account, self.region)
-        return found if self.start is None else found[found["before"] >= self.start].reset_index(drop=True)
+        if self.start is not None:
+            found = found[found["before"] >= self.start].reset_index(drop=True)
+        return found
 
     @cached_property
     def failed(self) -> pd.DataFrame:
@@ -241,21 +243,23 @@ WINDOW_TABLE = {"account": "account", "region": "region", "group_id": "group", "
                 "duration": "open for", "state": "state", "opened_how": "opening known from"}
 EXPOSED_TABLE = {"account": "account", "region": "region", "group_id": "group", "rule": "rule",
                  "opened_at": "open since", "opened_how": "known from", "opened_by": "opened by"}
-RECONCILE_TABLE = {"kind": "disagreement", "account": "account", "region": "region", "group_id": "group",
-                   "rule": "rule", "after": "after", "before": "before", "coverage": "coverage", "detail": "detail"}
+RECONCILE_TABLE = {"kind": "disagreement", "account": "account", "region": "region",
+                   "group_id": "group", "rule": "rule", "after": "after", "before": "before",
+                   "coverage": "coverage", "detail": "detail"}
 
 
 def exposed_section(a: Audit) -> Part:
-    """What is open to the internet at the end of the range, from the state and the logs together."""
+    """What is open to the internet at the end of the range, from state and logs together."""
     windows = a.windows
     still = windows[windows["still_open"]] if len(windows) else windows
     ports = ", ".join(map(str, a.inv.settings.watched_ports))
     part = Part([f"{len(still)} rules expose port {ports} to the internet at the end of the range"])
     if len(still):
         unlogged = int(still["opened_how"].isin(["state", "config"]).sum())
-        part.facts.append(f"{unlogged} of them were opened by no logged call: known from AWS Config or EC2 state")
-        part.tables.append(a.table("Exposed at the end of the range", _with_rules(still.assign(peer=still["cidr"])),
-                                   EXPOSED_TABLE))
+        part.facts.append(f"{unlogged} of them were opened by no logged call: "
+                          "known from AWS Config or EC2 state")
+        shown = _with_rules(still.assign(peer=still["cidr"]))
+        part.tables.append(a.table("Exposed at the end of the range", shown, EXPOSED_TABLE))
     return part
 
 
@@ -267,7 +271,7 @@ def reconcile_section(a: Audit) -> Part | None:
     part = Part([f"{len(found)} disagreements between security-group state and the logs" +
                  (f": {_counts(found['kind'])}" if len(found) else "")])
     if len(found):
-        named = found.assign(group_id=_with_rules(found.assign(peer=None))["group_id"], rule=found["rule"])
+        named = found.assign(group_id=_with_rules(found.assign(peer=None))["group_id"])
         part.tables.append(a.table("Where state and logs disagree", named, RECONCILE_TABLE))
     return part
 
@@ -383,7 +387,8 @@ SECTIONS: list[Section] = [
 
 def evidence_files(inv: Investigation) -> list[dict]:
     """The input files with the size and SHA-256 of the bytes that were read (by the scan, or at ingest)."""
-    read = [f for intake in (inv.intake, inv.findings_intake, inv.state_intake) if intake for f in intake.files]
+    intakes = (inv.intake, inv.findings_intake, inv.state_intake)
+    read = [f for intake in intakes if intake for f in intake.files]
     return [{"path": f.path, "size": f.size, "sha256": f.sha256 or f"(not read: {f.error})"}
             for f in sorted(read, key=lambda f: f.path)]
 

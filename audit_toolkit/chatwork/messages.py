@@ -248,7 +248,7 @@ def exposure_window(row: Mapping, settings: Settings) -> Box:
     title = w("window.open" if still_open else "window.closed", ports=ports)
     lines = [w.field("account", _where(row)), w.field("group", _group(row)), w.field("rule", rule_text({**row, "peer": _get(row, "cidr")}, w))]
     how = _get(row, "opened_how")
-    if how == "state":  # known only from state: the best bound on its opening, never 'before the evidence' alone
+    if how == "state":  # known from state only: the bound on its opening, not 'before the evidence'
         lines.append(w.field("opened", w("from_state", at=w.when(_get(row, "opened_at")))))
     elif how == "config" and is_missing(_get(row, "opened_by")):
         lines.append(w.field("opened", w("from_config", after=w.when(_get(row, "opened_after")),

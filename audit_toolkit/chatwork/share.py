@@ -138,7 +138,8 @@ def _identity(kind: str, row: Mapping) -> Mapping:
     if kind not in IDENTITY:
         return row
     identity = {k: row.get(k) for k in IDENTITY[kind]}
-    if "group_name" in identity and isinstance(identity.get("group_id"), str) and identity["group_id"]:
+    group_id = identity.get("group_id")
+    if "group_name" in identity and isinstance(group_id, str) and group_id:
         identity["group_name"] = None
     return identity
 

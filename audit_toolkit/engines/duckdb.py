@@ -115,7 +115,8 @@ class DuckDBEngine:
         else:
             self.con.execute(f"CREATE OR REPLACE VIEW guardduty AS SELECT * FROM read_parquet({_literal(str(Path(table).resolve()))})")
 
-    def load_state(self, paths: Iterable[Path], state_at: str | None = None, root: Path | None = None):
+    def load_state(self, paths: Iterable[Path], state_at: str | None = None,
+                   root: Path | None = None):
         """Read AWS Config items and EC2 describe output into the `config` table (evidence.state)."""
         from ..evidence.state import read_state
 
@@ -124,7 +125,7 @@ class DuckDBEngine:
         return report
 
     def state(self, table: pa.Table) -> None:
-        """The `config` table, shaped like Athena's over Config's delivery (evidence.state.CONFIG_SCHEMA)."""
+        """The `config` table, shaped like Athena's over Config's delivery (state.CONFIG_SCHEMA)."""
         self.con.register("_config", table)
         self.con.execute("CREATE OR REPLACE TABLE config AS SELECT * FROM _config")
         self.con.unregister("_config")

@@ -2,10 +2,10 @@
 
 Only the date prefixes the scope needs are listed, never the whole bucket:
     <prefix>AWSLogs/[o-org/]<account>/<CloudTrail|CloudTrail-Digest|GuardDuty>/<region>/YYYY/MM/DD/
-    <prefix>AWSLogs/[o-org/]<account>/Config/<region>/YYYY/M/D/ (AWS Config: month and day not padded)
+    <prefix>AWSLogs/[o-org/]<account>/Config/<region>/YYYY/M/D/ (AWS Config: day, month unpadded)
 With `state`, the security groups of the caller's account are also asked of EC2 now
-(DescribeSecurityGroupRules, DescribeSecurityGroups for names and VPCs) in each region, written under
-AWSLogs/<account>/EC2/<region>/ and recorded in the manifest with their capture time.
+(DescribeSecurityGroupRules, DescribeSecurityGroups for names and VPCs) in each region, written
+under AWSLogs/<account>/EC2/<region>/ and recorded in the manifest with their capture time.
 Files keep their S3 keys as paths. Each is written to a temporary name and renamed when its size
 (and MD5, where the ETag is one) match, so a file on disk is always whole. A re-run skips files
 already collected whose ETag, size and SHA-256 still match, so an interrupted collection resumes.
@@ -116,7 +116,8 @@ def collect(
     state: bool = False,
 ) -> CollectReport:
     """Download the scope's CloudTrail (and digest) files, GuardDuty exports and AWS Config delivery
-    from S3 into `out`; with `state`, also the EC2 API's answer on security groups now (`regions` needed)."""
+    from S3 into `out`; with `state`, also the EC2 API's answer on security groups now (needs
+    `regions`)."""
     bucket, prefix = parse_s3_uri(uri)
     source = f"s3://{bucket}/{prefix}"
     accounts, regions = tuple(accounts), tuple(regions)
@@ -229,7 +230,8 @@ def _list_scope(lister: _Lister, pool, prefix, accounts, regions, products, want
         region_roots = [(p, f"{pr}{region}/") for p, pr in products_roots for region in regions]
     else:
         found = pool.map(lister.folders, [pr for _, pr in products_roots])
-        region_roots = [(p, f"{pr}{region}/") for (p, pr), names in zip(products_roots, found) for region in names]
+        region_roots = [(p, f"{pr}{region}/")
+                        for (p, pr), names in zip(products_roots, found) for region in names]
     day_prefixes = [f"{r}{_day_folder(p, day)}/" for p, r in region_roots for day in wanted_days]
     return sorted((o for batch in pool.map(lister.objects, day_prefixes) for o in batch), key=lambda o: o.key)
 
@@ -242,8 +244,9 @@ def _day_folder(product: str, day: str) -> str:
     return f"{moment.year}/{moment.month}/{moment.day}"
 
 
-def describe_state(session: boto3.Session, region: str, root: Path, caller: dict) -> dict[str, dict]:
-    """The EC2 API's security groups of one region now, written beside the logs; manifest entries by path.
+def describe_state(session: boto3.Session, region: str, root: Path,
+                   caller: dict) -> dict[str, dict]:
+    """The EC2 API's security groups of one region now, written beside the logs; manifest entries.
 
     The answers are written as `aws ec2 describe-security-group-rules` / `describe-security-groups`
     print them; the manifest gives their capture time, which the answers themselves do not carry.

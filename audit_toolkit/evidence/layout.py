@@ -59,8 +59,8 @@ def guardduty_partition_of(path: str | Path) -> PathPartition:
 
 
 def kind(path: str | Path) -> str | None:
-    """cloudtrail, guardduty, config or ec2-describe: by the S3 folder or a trail's file name, else by
-    the file's structure (kinds.recognise); None if it is none of them."""
+    """cloudtrail, guardduty, config or ec2-describe: by the S3 folder or a trail's file name, else
+    by the file's structure (kinds.recognise); None if it is none of them."""
     return "cloudtrail" if _FILE_NAME.search(Path(path).name) else recognise(path)
 
 
@@ -89,16 +89,17 @@ def discover_findings(evidence: str | Path) -> list[Path]:
 def discover_files(evidence: str | Path) -> list[Path]:
     """Every CloudTrail evidence file under a folder (or the single file given, if it is one), sorted by path.
 
-    Digest files, the collect manifest, GuardDuty findings and security-group state are not CloudTrail
-    events and are left out.
+    Digest files, the collect manifest, GuardDuty findings and security-group state are not
+    CloudTrail events and are left out.
     """
     root = _existing(evidence, "CloudTrail logs")
-    files = [root] if root.is_file() else [p for p in _files(root) if not is_digest(p) and p.name != "manifest.json"]
+    files = [root] if root.is_file() else [
+        p for p in _files(root) if not is_digest(p) and p.name != "manifest.json"]
     return [p for p in files if kind(p) in ("cloudtrail", None)]  # the reader reports what is none
 
 
 def discover_state(evidence: str | Path) -> list[Path]:
-    """Every security-group state file (Config items, EC2 describe output) under a folder, sorted by path."""
+    """Every security-group state file (Config items, EC2 describe output) under a folder, sorted."""
     root = _existing(evidence, "security-group state")
     files = [root] if root.is_file() else [p for p in _files(root) if p.name != "manifest.json"]
     return [p for p in files if kind(p) in STATE_KINDS]

@@ -1,4 +1,4 @@
-"""The Athena DDL of `audit-toolkit athena setup`: the database, the cloudtrail, guardduty and config tables.
+"""The Athena DDL of `audit-toolkit athena setup`: the database; cloudtrail, guardduty, config tables.
 
 DDL takes no bound parameters, so each value is checked against a strict pattern before it goes
 into the text: nothing from the command line can close a quote or add a statement.
@@ -15,7 +15,8 @@ from ...errors import ConfigError
 from .. import SQL_DIR
 
 HERE = SQL_DIR / "ddl"
-FILES = ("create_database.sql", "create_cloudtrail.sql", "create_guardduty.sql", "create_config.sql")
+FILES = ("create_database.sql", "create_cloudtrail.sql", "create_guardduty.sql",
+         "create_config.sql")
 _DATABASE = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
