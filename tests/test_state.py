@@ -106,17 +106,8 @@ def state_of(*paths, state_at=None, root=None) -> tuple[pd.DataFrame, object]:
 
 
 RULE_KEYS = [
-    "observed_at",
-    "group_id",
-    "group_name",
-    "vpc_id",
-    "deleted",
-    "direction",
-    "protocol",
-    "from_port",
-    "to_port",
-    "peer",
-    "peer_type",
+    "observed_at", "group_id", "group_name", "vpc_id", "deleted", "direction", "protocol",
+    "from_port", "to_port", "peer", "peer_type",
 ]
 
 
@@ -419,16 +410,8 @@ def observed(minute: int, cidrs: list[str] | None, related=()) -> dict:
 
 
 WINDOW_KEYS = [
-    "opened_how",
-    "opened_after",
-    "opened_at",
-    "opened_by",
-    "closed_after",
-    "closed_at",
-    "close_reason",
-    "still_open",
-    "group_name",
-    "vpc_id",
+    "opened_how", "opened_after", "opened_at", "opened_by", "closed_after", "closed_at",
+    "close_reason", "still_open", "group_name", "vpc_id",
 ]
 
 
@@ -497,25 +480,9 @@ def test_a_related_event_in_the_evidence_names_who_opened_the_window():
 # --- the demo's story, asserted exactly -----------------------------------------------------------
 
 STATE_KEYS = [
-    "group_id",
-    "group_name",
-    "vpc_id",
-    "account",
-    "region",
-    "direction",
-    "protocol",
-    "from_port",
-    "to_port",
-    "cidr",
-    "opened_how",
-    "opened_after",
-    "opened_at",
-    "opened_by",
-    "closed_after",
-    "closed_at",
-    "close_reason",
-    "still_open",
-    "open_before_evidence",
+    "group_id", "group_name", "vpc_id", "account", "region", "direction", "protocol", "from_port",
+    "to_port", "cidr", "opened_how", "opened_after", "opened_at", "opened_by", "closed_after",
+    "closed_at", "close_reason", "still_open", "open_before_evidence",
 ]
 
 

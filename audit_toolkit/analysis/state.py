@@ -24,37 +24,15 @@ from .exposure import WINDOW_COLUMNS, exposed_ports
 from .security_groups import _get, network, protocol_name
 
 RULE_COLUMNS = [
-    "observed_at",
-    "account",
-    "region",
-    "group_id",
-    "group_name",
-    "vpc_id",
-    "deleted",
-    "related_events",
-    "direction",
-    "protocol",
-    "from_port",
-    "to_port",
-    "peer",
-    "peer_type",
-    "rule_id",
-    "description",
+    "observed_at", "account", "region", "group_id", "group_name", "vpc_id", "deleted",
+    "related_events", "direction", "protocol", "from_port", "to_port", "peer", "peer_type",
+    "rule_id", "description",
 ]
+OBSERVED = RULE_COLUMNS[1:8]  # account .. related_events: what an observation says of its group
 STATE_WINDOW_COLUMNS = [*WINDOW_COLUMNS, "vpc_id", "opened_how", "opened_after", "closed_after"]
 RECONCILE_COLUMNS = [
-    "kind",
-    "account",
-    "region",
-    "group_id",
-    "group_name",
-    "vpc_id",
-    "rule",
-    "after",
-    "before",
-    "related_events",
-    "coverage",
-    "detail",
+    "kind", "account", "region", "group_id", "group_name", "vpc_id", "rule", "after", "before",
+    "related_events", "coverage", "detail",
 ]
 NOT_LOGGED = "closed, not logged"
 DELETED_NOT_LOGGED = "group deleted, not logged"
@@ -206,25 +184,9 @@ def observations(state_rules: pd.DataFrame, settings: Settings) -> list[dict]:
     found: dict[tuple, dict] = {}
     for row in records(state_rules):
         place = (row["account"], row["region"], row["group_id"], row["observed_at"])
-        seen = found.setdefault(
-            place,
-            {
-                **{
-                    k: row[k]
-                    for k in (
-                        "account",
-                        "region",
-                        "group_id",
-                        "group_name",
-                        "vpc_id",
-                        "deleted",
-                        "related_events",
-                    )
-                },
-                "at": pd.Timestamp(row["observed_at"]),
-                "exposing": {},
-            },
-        )
+        group = {k: row[k] for k in OBSERVED}  # the group's facts the observation gives
+        at = pd.Timestamp(row["observed_at"])
+        seen = found.setdefault(place, {**group, "at": at, "exposing": {}})
         if row["direction"] is not None and exposed_ports(row, settings):
             seen["exposing"][_key(row)] = {
                 **row,
