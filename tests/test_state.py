@@ -363,6 +363,21 @@ def test_describe_security_group_rules_keep_their_rule_ids(tmp_path):
     ]
 
 
+def test_hostile_state_files_are_reported_and_the_rest_read(tmp_path):
+    deep = write(tmp_path / SNAPSHOT, {}, gz=False)
+    deep.write_bytes(b'{"configurationItems": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    odd = item("sg-1", "2026-09-28T10:00:00Z", [permission("0.0.0.0/0")])
+    odd["resourceName"], odd["configuration"]["groupName"], odd["configuration"]["vpcId"] = None, ["x"], {"a": 1}
+    good = write(tmp_path / HISTORY, {"fileVersion": "1.0", "configurationItems": [odd]})
+    loose = write(tmp_path / "loose" / "deep.json", {}, gz=False)
+    loose.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    assert discover_state(tmp_path) == [deep, good]  # the deep loose file goes to the CloudTrail reader
+    rules, report = state_of(deep, good)
+    assert report.files[0].error == "nested too deep to be read (hostile or corrupt)"
+    assert rule_rows(rules) == [("2026-09-28T10:00:00Z", "sg-1", None, None, False, "ingress", "tcp", 22, 22,
+                                 "0.0.0.0/0", "cidr_ipv4")]
+
+
 def test_a_state_file_of_no_known_structure_is_reported_with_its_top_level_keys(tmp_path):
     path = write(tmp_path / SNAPSHOT, {"hello": 1, "Items": []})
     _, report = state_of(path)

@@ -64,8 +64,8 @@ def rules(items: pd.DataFrame) -> pd.DataFrame:
             "account": item["account"],
             "region": item["region"],
             "group_id": item["group_id"],
-            "group_name": item["group_name"] or conf.get("groupName"),
-            "vpc_id": conf.get("vpcId"),
+            "group_name": _text(item["group_name"]) or _text(conf.get("groupName")),
+            "vpc_id": _text(conf.get("vpcId")),
             "deleted": item["status"] in _DELETED,
             "related_events": tuple(e for e in (item["related_events"] or "").split(",") if e),
         }
@@ -144,6 +144,11 @@ def _rule(r: dict) -> dict:
         "rule_id": _get(r, "securityGroupRuleId"),
         "description": _get(r, "description"),
     }
+
+
+def _text(value) -> str | None:
+    """A name from the evidence as text: whatever else an attacker put there is not a name."""
+    return value if isinstance(value, str) and value else None
 
 
 def _description(entry) -> str | None:

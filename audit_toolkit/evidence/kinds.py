@@ -83,9 +83,11 @@ def _first_document(path: Path) -> Any:
     data = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     try:
         return msgspec.json.decode(data)
+    except RecursionError:
+        return None  # nested too deep: the reader it goes to reports it
     except msgspec.DecodeError:
         first = data.split(b"\n", 1)[0]
         try:
             return msgspec.json.decode(first)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             return None

@@ -118,6 +118,9 @@ def read_state(
         except (OSError, EOFError, msgspec.DecodeError) as e:
             file.error = f"not JSON: {e}"
             continue
+        except RecursionError:
+            file.error = "nested too deep to be read (hostile or corrupt)"
+            continue
         kind = kind_of(document)
         file.shape = kind or ""
         if kind == "config":
