@@ -160,10 +160,14 @@ def sg_changes(evidence, store, since, until, account, region, fmt, ports, inter
 
 @main.command("ssh-exposure")
 @_scope
-def ssh_exposure(evidence, store, since, until, account, region, fmt, ports, internet_prefix):
+@click.option("--from-state", is_flag=True,
+              help="Replay from the AWS Config state at --since (needs --account and --region) and read "
+                   "the logs from --since only: on Athena, only the days asked for are scanned.")
+def ssh_exposure(evidence, store, since, until, account, region, fmt, ports, internet_prefix,
+                 from_state):
     """Every window in which a watched port (22 by default) was open to the whole internet."""
     inv = _open(evidence, store, ports, internet_prefix, only=security_groups.EVENT_NAMES)
-    _emit(inv.ssh_exposure(since, until, account, region), fmt, WINDOW_TABLE)
+    _emit(inv.ssh_exposure(since, until, account, region, from_state=from_state), fmt, WINDOW_TABLE)
 
 
 @main.command()

@@ -24,7 +24,7 @@ from . import queries
 from .analysis import actors, coverage, detections, exposure, security_groups
 from .analysis import state as sg_state
 from .analysis import findings as tie
-from .analysis.events import in_order
+from .analysis.events import in_order, records
 from .engines.base import Engine
 from .evidence.layout import discover_files, discover_findings, discover_state
 from .evidence.reader import IntakeReport
@@ -156,9 +156,10 @@ class Investigation:
         return self._changes(since, until, account, region, self.state(until, account, region))
 
     def _changes(self, since: When, until: When, account: str | None, region: str | None,
-                 rules: pd.DataFrame) -> pd.DataFrame:
-        """sg_changes, each group named from the state `rules` and the creating calls."""
-        events = self.query("sg_changes", **queries.scope(None, until, account, region))
+                 rules: pd.DataFrame, read_from: When = None) -> pd.DataFrame:
+        """sg_changes, each group named from the state `rules` and the creating calls; the logs are
+        read from `read_from` (None: their first day, to learn rule ids from earlier responses)."""
+        events = self.query("sg_changes", **queries.scope(read_from, until, account, region))
         changes = security_groups.normalize(events)
         changes = sg_state.name_groups(changes, sg_state.group_names(rules, changes))
         if since is not None:
@@ -174,28 +175,45 @@ class Investigation:
         bound = {k: values[k] for k in ("until", "account", "region")}
         return sg_state.rules(self.query("sg_state", **bound))
 
-    def ssh_exposure(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
+    def ssh_exposure(self, since: When = None, until: When = None, account: str | None = None,
+                     region: str | None = None, from_state: bool = False) -> pd.DataFrame:
         """Every window in which a watched port was open to the internet and overlapped the scope,
         from the logs and the security-group state together (analysis.state.STATE_WINDOW_COLUMNS).
 
         Rules are replayed from the start of the evidence, so a window opened before `since` is
         shown with its real opening; a rule in a state that no logged call opened is a window too
-        (`opened_how`), and a later state that lacks a rule closes its window.
+        (`opened_how`), and a later state that lacks a rule closes its window. With `from_state`,
+        the replay starts from the state at `since` (each group's last AWS Config item before it)
+        and reads the logs from `since` only: on Athena, only the days asked for are scanned. The
+        state must cover the place, so `account` and `region` are needed, and a state before `since`.
         """
-        found, _, _ = self._windows(until, account, region)
+        if from_state and (since is None or account is None or region is None):
+            raise ConfigError("replaying from the state needs --since, --account and --region: "
+                              "the state at --since must cover the place whose logs are skipped")
+        found, _, _ = self._windows(until, account, region, since if from_state else None)
         if since is not None:
             start = pd.Timestamp(queries.scope(since)["since"])
             found = found[found["closed_at"].isna() | (found["closed_at"] >= start)].reset_index(drop=True)
         return found
 
-    def _windows(self, until: When, account: str | None, region: str | None):
-        """The windows of state and logs, the changes and the state they come from."""
+    def _windows(self, until: When, account: str | None, region: str | None, seed_at: When = None):
+        """The windows of state and logs, the changes and the state they come from; with `seed_at`,
+        replayed from the state then, over the changes from then on."""
         rules = self.state(until, account, region)
-        changes = self._changes(None, until, account, region, rules)
-        start, end = self._bounds(until, account, region)
+        changes = self._changes(seed_at, until, account, region, rules, read_from=seed_at)
+        start, end = self._bounds(until, account, region, since=seed_at)
         if len(rules) and (end is None or rules["observed_at"].max() > end):
             end = rules["observed_at"].max()  # a state after the last event says what is open then
-        logged = exposure.windows(changes, self.settings, evidence_end=end)
+        replay = exposure.RuleState(self.settings)
+        if seed_at is not None:
+            start = pd.Timestamp(queries.scope(seed_at)["since"])
+            if not (rules["observed_at"] <= start).any():
+                raise ConfigError(f"no AWS Config or EC2 state of {account}/{region} before {start}: "
+                                  "replay from the first day of the logs (without --from-state)")
+            replay.seed(sg_state.held_at(rules, start))
+        for change in records(changes):
+            replay.apply(change)
+        logged = exposure.window_frame(replay.windows(), end)
         calls = changes[["event_id", "event_time", "actor", "actor_arn", "source_ip", "tool"]]
         calls = calls.drop_duplicates("event_id")
         found = sg_state.windows(logged, rules, self.settings, start, end, calls)
@@ -271,9 +289,10 @@ class Investigation:
         """Where still-open windows end: the last event of the evidence, or `until` if earlier."""
         return self._bounds(until, account, region)[1]
 
-    def _bounds(self, until: When, account: str | None, region: str | None) -> tuple:
-        """The first event of the evidence, and _end's bound, from one evidence_span query."""
-        span = self.span(None, None, account, region)
+    def _bounds(self, until: When, account: str | None, region: str | None,
+                since: When = None) -> tuple:
+        """The first event (from `since`) and _end's bound, from one evidence_span query."""
+        span = self.span(since, None, account, region)
         first, last = (None if v is None or pd.isna(v) else pd.Timestamp(v)
                        for v in (span["first_event"], span["last_event"]))
         if until is not None:

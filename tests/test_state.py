@@ -13,12 +13,14 @@ import gzip
 import json
 
 import pandas as pd
+import pytest
 
 from audit_toolkit import export
 from audit_toolkit.analysis import state
 from audit_toolkit.analysis.exposure import windows as logged_windows
 from audit_toolkit.analysis.security_groups import normalize
 from audit_toolkit.engines.duckdb import DuckDBEngine
+from audit_toolkit.errors import ConfigError
 from audit_toolkit.evidence.layout import discover_files, discover_findings, discover_state
 from audit_toolkit.evidence.state import read_state
 from audit_toolkit.investigation import Investigation
@@ -560,3 +562,18 @@ def test_without_the_capture_time_the_describe_file_is_refused_and_the_rest_read
     (refused,) = inv.state_intake.bad_files
     assert refused.path.endswith("describe-security-groups.json") and "--state-at" in refused.error
     assert inv.state_intake.used == 9
+
+
+def test_replaying_from_the_state_reads_only_the_days_asked_for_and_finds_the_same_windows(demo_inv):
+    place = dict(since="2026-11-03T00:00:00Z", account="111111111111", region="eu-west-1")
+    keys = ["group_id", "cidr", "opened_how", "opened_at", "opened_by", "closed_at", "close_reason"]
+    full = demo_inv.ssh_exposure(**place)
+    first = len(demo_inv.log)
+    seeded = demo_inv.ssh_exposure(**place, from_state=True)
+    assert export.to_records(seeded[keys]) == export.to_records(full[keys]) and len(seeded) == 3
+    read = {e["query"]: e["params"] for e in demo_inv.log[first:]}
+    assert read["sg_changes"]["since_day"] == read["evidence_span"]["since_day"] == "2026/11/03"
+    with pytest.raises(ConfigError, match="needs --since, --account and --region"):
+        demo_inv.ssh_exposure(since="2026-11-03T00:00:00Z", from_state=True)
+    with pytest.raises(ConfigError, match="no AWS Config or EC2 state of 111111111111/ap-northeast-1"):
+        demo_inv.ssh_exposure(**{**place, "region": "ap-northeast-1"}, from_state=True)

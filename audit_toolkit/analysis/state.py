@@ -200,6 +200,16 @@ def observations(state_rules: pd.DataFrame, settings: Settings) -> list[dict]:
     return sorted(found.values(), key=lambda o: (o["at"], o["account"], o["region"], o["group_id"]))
 
 
+def held_at(state_rules: pd.DataFrame, at: pd.Timestamp) -> list[dict]:
+    """The rules each group held at `at`, by its last observation before then (a deleted group
+    holds none): what exposure.RuleState.seed takes to replay from a state rather than nothing."""
+    before = state_rules[state_rules["observed_at"] <= at]
+    places = ["account", "region", "group_id"]
+    last = before.groupby(places, dropna=False)["observed_at"].transform("max")
+    held = before[before["observed_at"].eq(last) & ~before["deleted"] & before["direction"].notna()]
+    return records(held.drop(columns=["observed_at", "deleted", "related_events", "description"]))
+
+
 def windows(
     logged: pd.DataFrame,
     state_rules: pd.DataFrame,
