@@ -30,13 +30,15 @@ from pyathena.formatter import DefaultParameterFormatter
 
 from _aws import fake_aws, moto_server, set_athena_results  # noqa: F401 (fixture)
 from test_athena_engine import logged_answers
+from audit_toolkit.synthetic import STATE_AT
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 ALLOWED_IMPORTS = ("audit_toolkit", "pandas", "pathlib", "IPython.display")
 ATHENA_OUTPUT = "s3://athena-results/notebooks/"
 # Each notebook's parameters besides the engine and the evidence, given the folder it runs in.
 PARAMETERS = {
-    "1_incident_investigation.ipynb": lambda folder: {"outbox": str(folder / "outbox.sqlite"), "display_tz": "UTC"},
+    "1_incident_investigation.ipynb": lambda folder: {"outbox": str(folder / "outbox.sqlite"), "display_tz": "UTC",
+                                                      "state_at": STATE_AT},
     "2_periodic_audit.ipynb": lambda folder: {"since": "2026-11-03", "until": "2026-11-04"},
     "3_guardduty_triage.ipynb": lambda folder: {"display_tz": "UTC"},
 }
@@ -178,12 +180,13 @@ def test_periodic_audit_notebook_writes_the_report_for_the_range(runs, engine, d
     ran = runs(NOTEBOOKS[1], engine)
     nb = ran.nb
     sections = text(tagged(nb, "answer-sections"))
-    assert "6 windows in which port 22 stood open to the internet; 1 still open at the end of the range" in sections
-    assert "21 security-group rule changes by 7 actors, 1 of them failed calls" in sections
+    # the demo's story of security-group state adds three windows in the range, one still open
+    assert "9 windows in which port 22 stood open to the internet; 2 still open at the end of the range" in sections
+    assert "22 security-group rule changes by 7 actors, 1 of them failed calls" in sections
     files = sum(1 for p in (demo / "evidence").rglob("*") if p.is_file())
     hashed = f"{files} input files hashed" if engine == "duckdb" else \
         "No input files hashed: the logs were read where they are in S3 (Athena database forensics), not on this machine"
-    assert text(tagged(nb, "answer-appendix")).startswith(f"{hashed}; 8 distinct queries\nevidence_span on {engine} ")
+    assert text(tagged(nb, "answer-appendix")).startswith(f"{hashed}; 10 distinct queries\nsg_state on {engine} ")
     html = (ran.folder / "out" / "audit" / "report.html").read_text(encoding="utf-8")
     markdown = (ran.folder / "out" / "audit" / "report.md").read_text(encoding="utf-8")
     assert "Security audit 2026-11-03 to 2026-11-04" in html
