@@ -36,6 +36,8 @@ def run_demo(out: Path, events: int = 20_000, seed: int = 7, echo: Callable[[str
         (results / f"{name}.csv").write_text(export.to_csv(frame), encoding="utf-8")
     echo(f"\n{len(found)} GuardDuty findings; {len(tied)} attacked an exposure window while it was open:\n")
     echo("\n".join(f"- {s}" for s in tied["summary"]))
+    proof = inv.validate_logs()  # the demo key and the signatures are in the evidence folder
+    echo(f"\nProof of origin (CloudTrail's signed digests, demo key): {proof.summary()}")
     written = write_report(inv, out / "report")
     echo(f"\nResults written to {results}/ (JSON and CSV). Ground truth: {out}/ground_truth.json")
     echo(f"Audit report: {written.html} (open it in a browser) and {written.markdown}")

@@ -343,6 +343,8 @@ def _finish(frame: pd.DataFrame, names: dict, start, end) -> pd.DataFrame:
     for col in ("opened_at", "closed_at", "opened_after", "closed_after"):
         frame[col] = pd.to_datetime(frame[col], utc=True)
     frame["still_open"] = frame["closed_at"].isna()
+    frame["ambiguous_order"] = frame["ambiguous_order"].eq(True)
+    frame["reach"] = frame["reach"].fillna("internet")  # a state's exposing rule is a whole CIDR
     state = frame["opened_how"].eq("state")
     frame["open_before_evidence"] = frame["opened_at"].isna() | (
         state & (True if start is None else frame["opened_at"].le(start))

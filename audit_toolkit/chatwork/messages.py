@@ -43,6 +43,10 @@ TEXT = {
         "opened": "公開", "closed": "終了", "still_open": "公開中 (証跡の終わりまで)",
         "before_evidence": "証跡の開始前から公開", "duration": "期間", "by": "実行者", "from": "送信元",
         "reason": "理由", "reason.revoked": "ルール削除", "reason.modified": "ルール変更",
+        "reason.group deleted": "グループ削除", "reason.prefix list modified": "プレフィックスリスト変更",
+        "window.unknown": "ポート {ports} が到達範囲不明のプレフィックスリストに公開",
+        "caveat": "不確実", "caveat.order": "同じ秒の変更の順序を証跡が証明しないため、公開が続く順序を採用",
+        "caveat.reach": "プレフィックスリストの内容が証跡にないため、到達範囲は不明",
         "reason.group deleted": "グループ削除",
         "reason.closed, not logged": "記録された操作なし (後の状態にルールなし)",
         "reason.group deleted, not logged": "記録された操作なしのグループ削除",
@@ -92,6 +96,13 @@ TEXT = {
         "before_evidence": "Open before the evidence begins", "duration": "Duration", "by": "by", "from": "from",
         "reason": "reason", "reason.revoked": "rule revoked", "reason.modified": "rule modified",
         "reason.group deleted": "group deleted",
+        "reason.prefix list modified": "prefix list modified",
+        "window.unknown": "Port {ports} open to a prefix list of unknown reach",
+        "caveat": "Uncertain",
+        "caveat.order": "the evidence does not prove the order of changes in one second: "
+                        "the order that keeps it open was taken",
+        "caveat.reach": "the evidence does not hold the prefix list's entries: "
+                        "its reach is unknown",
         "reason.closed, not logged": "no logged call: a later state lacks the rule",
         "reason.group deleted, not logged": "group deleted with no logged call",
         "from_state": "open since at least {at} (AWS Config / EC2 state; no logged call)",
@@ -245,8 +256,14 @@ def exposure_window(row: Mapping, settings: Settings) -> Box:
     w = _Words(settings)
     ports = _v(_get(row, "exposed_ports"))
     still_open = bool(_get(row, "still_open")) if not is_missing(_get(row, "still_open")) else False
-    title = w("window.open" if still_open else "window.closed", ports=ports)
+    unknown = _get(row, "reach") == "unknown"
+    state = "window.unknown" if unknown else "window.open" if still_open else "window.closed"
+    title = w(state, ports=ports)
     lines = [w.field("account", _where(row)), w.field("group", _group(row)), w.field("rule", rule_text({**row, "peer": _get(row, "cidr")}, w))]
+    if unknown:
+        lines.append(w.field("caveat", w("caveat.reach")))
+    if _get(row, "ambiguous_order") is True:
+        lines.append(w.field("caveat", w("caveat.order")))
     how = _get(row, "opened_how")
     if how == "state":  # known from state only: the bound on its opening, not 'before the evidence'
         lines.append(w.field("opened", w("from_state", at=w.when(_get(row, "opened_at")))))
