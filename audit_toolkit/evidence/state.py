@@ -27,11 +27,10 @@ from typing import Any, Iterable
 
 import msgspec
 import pyarrow as pa
-from isal import igzip
 
 from .kinds import CONFIG_LAYOUT, EC2_LAYOUT, kind_of
 from .manifest import Manifest
-from .reader import FileReport, IntakeReport, read_bytes
+from .reader import FileReport, IntakeReport, TooLarge, read_text
 
 SECURITY_GROUP = "AWS::EC2::SecurityGroup"
 STATUSES = frozenset(
@@ -114,9 +113,13 @@ def read_state(
         file = FileReport(path=str(path))
         report.files.append(file)
         try:
-            document = msgspec.json.decode(_text(read_bytes(path, None, file)))
-        except (OSError, EOFError, msgspec.DecodeError) as e:
-            file.error = f"not JSON: {e}"
+            document = msgspec.json.decode(read_text(path, None, file))
+        except TooLarge as e:
+            file.error = str(e)
+            continue
+        except (OSError, EOFError, msgspec.DecodeError) as e:  # corrupt gzip, not JSON
+            corrupt = not isinstance(e, msgspec.DecodeError)
+            file.error = f"unreadable: {e}" if corrupt else f"not JSON: {e}"
             continue
         except RecursionError:
             file.error = "nested too deep to be read (hostile or corrupt)"
@@ -137,10 +140,6 @@ def read_state(
                 f"neither AWS Config items nor EC2 describe output (top-level keys: {keys})"
             )
     return pa.Table.from_pylist([r for r in rows if r], schema=CONFIG_SCHEMA), report
-
-
-def _text(data: bytes) -> bytes:
-    return igzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
 
 
 def _captured_at(path: Path, manifest: Manifest | None, root: Path | None, state_at) -> str | None:
