@@ -377,8 +377,9 @@ def test_hostile_state_files_are_reported_and_the_rest_read(tmp_path):
     assert discover_state(tmp_path) == [deep, good]  # the deep loose file: to the CloudTrail reader
     rules, report = state_of(deep, good)
     assert report.files[0].error == "nested too deep to be read (hostile or corrupt)"
-    assert rule_rows(rules) == [("2026-09-28T10:00:00Z", "sg-1", None, None, False, "ingress", "tcp",
-                                 22, 22, "0.0.0.0/0", "cidr_ipv4")]
+    assert rule_rows(rules) == [
+        ("2026-09-28T10:00:00Z", "sg-1", None, None, False, "ingress", "tcp", 22, 22, "0.0.0.0/0",
+         "cidr_ipv4")]
 
 
 def test_a_state_file_of_no_known_structure_is_reported_with_its_top_level_keys(tmp_path):
@@ -576,5 +577,5 @@ def test_replaying_from_the_state_reads_only_the_days_asked_for_with_the_same_wi
     assert read["sg_changes"]["since_day"] == read["evidence_span"]["since_day"] == "2026/11/03"
     with pytest.raises(ConfigError, match="needs --since, --account and --region"):
         demo_inv.ssh_exposure(since="2026-11-03T00:00:00Z", from_state=True)
-    with pytest.raises(ConfigError, match="no AWS Config or EC2 state of 111111111111/ap-northeast"):
+    with pytest.raises(ConfigError, match="no AWS Config or EC2 state of 111111111111/ap-"):
         demo_inv.ssh_exposure(**{**place, "region": "ap-northeast-1"}, from_state=True)
