@@ -28,6 +28,7 @@ from typing import Any, Iterable
 import msgspec
 import pyarrow as pa
 
+from ..errors import EvidenceError
 from .kinds import CONFIG_LAYOUT, EC2_LAYOUT, kind_of
 from .manifest import Manifest
 from .reader import FileReport, IntakeReport, TooLarge, read_text
@@ -106,7 +107,7 @@ def read_state(
 
     `state_at` is the capture time of describe output that has none in the manifest under `root`.
     """
-    manifest = Manifest.read(root) if root is not None and root.is_dir() else None
+    manifest = _manifest(root)
     report = StateReport()
     rows = []
     for path in paths:
@@ -140,6 +141,15 @@ def read_state(
                 f"neither AWS Config items nor EC2 describe output (top-level keys: {keys})"
             )
     return pa.Table.from_pylist([r for r in rows if r], schema=CONFIG_SCHEMA), report
+
+
+def _manifest(root: Path | None) -> Manifest | None:
+    """collect's manifest, for the capture time of describe output; one that cannot be read gives
+    none (the describe files are then refused, saying how to give their time)."""
+    try:
+        return Manifest.read(root) if root is not None and root.is_dir() else None
+    except EvidenceError:
+        return None
 
 
 def _captured_at(path: Path, manifest: Manifest | None, root: Path | None, state_at) -> str | None:
