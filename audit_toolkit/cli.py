@@ -21,11 +21,13 @@ FORMATS = click.Choice(["table", "csv", "json"])
 SG_TABLE = ["event_time", "account", "region", "group_id", "action", "direction", "protocol", "from_port",
             "to_port", "peer", "actor", "source_ip", "tool", "error_code"]
 SG_DROP = ("direction", "tool", "region", "account", "to_port", "source_ip")
-WINDOW_TABLE = ["account", "region", "group_id", "protocol", "from_port", "to_port", "cidr",
-                "reach", "opened_at", "opened_by", "closed_at", "closed_by", "still_open",
-                "open_before_evidence", "ambiguous_order"]
-WINDOW_DROP = ("open_before_evidence", "region", "account", "protocol", "to_port", "ambiguous_order", "reach",
-               "still_open")
+WINDOW_TABLE = ["account", "region", "group_id", "group_name", "protocol", "from_port", "to_port",
+                "cidr", "reach", "opened_how", "opened_at", "opened_by", "closed_at", "closed_by",
+                "close_reason", "still_open", "open_before_evidence", "ambiguous_order"]
+WINDOW_DROP = ("open_before_evidence", "region", "account", "group_name", "protocol", "to_port",
+               "ambiguous_order", "reach", "close_reason", "opened_how", "still_open")
+RECONCILE_TABLE = ["kind", "account", "region", "group_id", "group_name", "rule", "after", "before",
+                   "coverage"]
 # Columns that hold an actor: the table shows its short form (ops-admin / mallory), CSV and JSON the whole.
 ACTOR_COLUMNS = ("actor", "opened_by", "closed_by")
 # Exit status of `ssh-exposure --fail-on-open` when a window is still open (1 is an error, 2 a usage error).
@@ -58,7 +60,7 @@ def _scope(fn=None, *, output: bool = True, exposure: bool = False):
         click.option("--store", type=click.Path(file_okay=False, path_type=Path),
                      help="A columnar store made by `ingest`; with --evidence, new files are ingested first."),
         click.option("--engine", type=click.Choice(["duckdb", "athena"]), default="duckdb", show_default=True,
-                     expose_value=False, callback=_remember_engine,
+                     expose_value=False, callback=_remember("engine"),
                      help="duckdb reads --evidence/--store on this machine; athena queries the logs in S3 "
                           "(AUDIT_TOOLKIT_ATHENA_*)."),
         click.option("--since", help="Start of the time range, ISO 8601 (UTC if no zone), inclusive."),
@@ -75,6 +77,9 @@ def _scope(fn=None, *, output: bool = True, exposure: bool = False):
                         help="N: a group's CIDRs on a watched port are the internet when together "
                              "they let in 1/2^N of the public space (default 0: all of it).")]
           if exposure else []),
+        click.option("--state-at", expose_value=False, callback=_remember("state_at"),
+                     help="When the EC2 describe output in --evidence was taken (ISO 8601): "
+                          "it carries no time."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -91,10 +96,14 @@ def _range_checked(fn):
     return wrapper
 
 
-def _remember_engine(ctx: click.Context, _param, value: str) -> str:
-    # Kept in the context, not passed to the command, so every command using _scope gets --engine.
-    ctx.meta["audit_toolkit.engine"] = value
-    return value
+def _remember(name: str):
+    """Kept in the context, not passed to the command: every command using _scope gets the option."""
+    def callback(ctx: click.Context, _param, value):
+        ctx.meta[f"audit_toolkit.{name}"] = value
+        return value
+
+    return callback
+
 
 
 def _settings(ports: tuple[int, ...] = (), internet_prefix: int | None = None, tz: str | None = None) -> Settings:
@@ -122,7 +131,8 @@ def _open(evidence: Path | None, store: Path | None, settings: Settings,
                                "or --engine athena")
     progress = sys.stderr.isatty()
     if store is None:
-        inv = Investigation.from_evidence(evidence, settings, only=only, progress=progress)
+        state_at = click.get_current_context().meta.get("audit_toolkit.state_at")
+        inv = Investigation.from_evidence(evidence, settings, only=only, state_at=state_at, progress=progress)
     else:
         skipped = []
         if evidence is not None:
@@ -145,6 +155,9 @@ def _report_intake(inv: Investigation) -> None:
     if inv.findings_intake is not None and inv.findings_intake.files:
         click.echo(f"GuardDuty findings: {inv.findings_intake.summary()}", err=True)
         _report_problems(inv.findings_intake)
+    if inv.state_intake is not None and inv.state_intake.files:
+        click.echo(f"Security-group state: {inv.state_intake.summary()}", err=True)
+        _report_problems(inv.state_intake)
 
 
 def _report_unusable(intake) -> None:
@@ -210,11 +223,15 @@ def sg_changes(evidence, store, since, until, accounts, regions, tz, fmt):
 @_scope(exposure=True)
 @click.option("--fail-on-open", is_flag=True,
               help=f"Exit with status {STILL_OPEN_EXIT} when a window is still open (for a cron audit).")
-def ssh_exposure(evidence, store, since, until, accounts, regions, tz, fmt, ports, internet_prefix, fail_on_open):
+@click.option("--from-state", is_flag=True,
+              help="Replay from the AWS Config state at --since (needs --account and --region) and read "
+                   "the logs from --since only: on Athena, only the days asked for are scanned.")
+def ssh_exposure(evidence, store, since, until, accounts, regions, tz, fmt, ports, internet_prefix, fail_on_open,
+                 from_state):
     """Every window in which a watched port (22 by default) was open to the whole internet."""
     settings = _settings(ports, internet_prefix, tz)
     inv = _open(evidence, store, settings, only=security_groups.EVENT_NAMES)
-    found = inv.ssh_exposure(since, until, accounts, regions)
+    found = inv.ssh_exposure(since, until, accounts, regions, from_state=from_state)
     ports = ", ".join(map(str, settings.watched_ports))
     _emit(found, fmt, WINDOW_TABLE, settings, WINDOW_DROP,
           empty=f"no rule opened port {ports} to the internet in the scope")
@@ -222,6 +239,21 @@ def ssh_exposure(evidence, store, since, until, accounts, regions, tz, fmt, port
     click.echo(f"{export.plural(len(found), 'window')}, {still} still open", err=True)
     if fail_on_open and still:
         sys.exit(STILL_OPEN_EXIT)
+
+
+@main.command()
+@_scope
+def reconcile(evidence, store, since, until, accounts, regions, tz, fmt):
+    """Where security-group state (AWS Config, EC2 describe output) and the logs disagree: rules
+    opened or closed with no logged call, groups deleted unlogged, Config items naming events the
+    logs lack."""
+    settings = _settings(tz=tz)
+    inv = _open(evidence, store, settings)  # coverage reads the trail's own calls too
+    found = inv.reconcile(until, accounts, regions)
+    if since is not None and len(found):
+        found = found[found["before"] >= pd.Timestamp(queries.scope(since)["since"])]
+    _emit(found, fmt, RECONCILE_TABLE, settings, ("coverage", "region", "account", "group_name"),
+          empty="state and logs agree in the scope (or the evidence holds no state)")
 
 
 ACTIVITY_TABLE = ["event_time", "account", "region", "event_source", "event_name", "error_code", "source_ip",
@@ -559,24 +591,28 @@ def athena() -> None:
 @click.option("--region", "regions", multiple=True, required=True, help="A region to project (repeatable).")
 @click.option("--org-id", help="The organization id (o-...) of an organization trail: logs under AWSLogs/o-.../<account>/.")
 @click.option("--findings", help="s3://bucket/prefix of the GuardDuty findings export (default: --logs).")
+@click.option("--config", help="s3://bucket/prefix of AWS Config's delivery (default: --logs).")
 @click.option("--first-day", default="2020/01/01", show_default=True, help="First day (YYYY/MM/DD) of the projected range.")
 @click.option("--database", help="Athena database (default audit_toolkit, or AUDIT_TOOLKIT_ATHENA_DATABASE).")
 @click.option("--dry-run", is_flag=True, help="Print the DDL and do nothing.")
 @_clean_errors
-def setup(logs, accounts, regions, org_id, findings, first_day, database, dry_run) -> None:
-    """Create the database, the cloudtrail table (partition projection) and the GuardDuty findings table."""
+def setup(logs, accounts, regions, org_id, findings, config, first_day, database, dry_run) -> None:
+    """Create the database, the cloudtrail table (partition projection), the GuardDuty findings
+    table and the AWS Config table (security-group state)."""
     from .engines.athena import AthenaEngine, AthenaSettings
     from .queries import ddl, to_pyformat
 
     settings = AthenaSettings.load(database=database)
-    statements = ddl.render(logs, accounts, regions, settings.database, first_day, org_id, findings)
+    statements = ddl.render(logs, accounts, regions, settings.database, first_day, org_id, findings,
+                            config)
     if dry_run:
         click.echo(";\n\n".join(statements) + ";")
         return
     engine = AthenaEngine(settings, on_report=lambda r: click.echo(r.summary(), err=True))
     for statement in statements:
         engine.run(to_pyformat(statement), {})
-    click.echo(f"Athena database {settings.database!r}: cloudtrail and guardduty tables ready", err=True)
+    click.echo(f"Athena database {settings.database!r}: cloudtrail, guardduty and config tables ready",
+               err=True)
 
 
 @main.command()
@@ -587,12 +623,17 @@ def setup(logs, accounts, regions, org_id, findings, first_day, database, dry_ru
 @click.option("--region", "regions", multiple=True, help="Only this region (repeatable; default: every region found).")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the evidence and its manifest.")
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Parallel downloads.")
+@click.option("--state", is_flag=True,
+              help="Also ask EC2 for the security groups of each --region now (DescribeSecurityGroupRules, "
+                   "DescribeSecurityGroups): the state at the end of the evidence.")
 @_clean_errors
-def collect(source, since, until, accounts, regions, out, workers) -> None:
-    """Copy CloudTrail logs and GuardDuty exports from SOURCE (s3://bucket/prefix) with a chain-of-custody manifest."""
+def collect(source, since, until, accounts, regions, out, workers, state) -> None:
+    """Copy CloudTrail logs, GuardDuty exports and AWS Config's delivery from SOURCE
+    (s3://bucket/prefix) with a chain-of-custody manifest."""
     from .evidence.collect import collect as collect_evidence
 
-    report = collect_evidence(source, since, until, out, accounts, regions, workers=workers)
+    report = collect_evidence(source, since, until, out, accounts, regions, workers=workers,
+                              state=state)
     click.echo(export.visible(report.summary()), err=True)
     for failure in report.failed:
         click.echo(f"  not collected: {export.visible(failure)}", err=True)

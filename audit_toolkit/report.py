@@ -125,6 +125,16 @@ class Audit:
         return self.inv.ssh_exposure(**self.scope)
 
     @cached_property
+    def disagreements(self) -> pd.DataFrame | None:
+        """Where security-group state and the logs disagree, in the range (None: no reconcile)."""
+        if not hasattr(self.inv, "reconcile"):
+            return None
+        found = self.inv.reconcile(self.until, self.account, self.region)
+        if self.start is not None:
+            found = found[found["before"] >= self.start].reset_index(drop=True)
+        return found
+
+    @cached_property
     def failed(self) -> pd.DataFrame:
         return self.inv.failed_openings(**self.scope)
 
@@ -301,7 +311,40 @@ def changes_section(a: Audit) -> Part:
 
 WINDOW_TABLE = {"account": "account", "region": "region", "group_id": "group", "rule": "rule", "opened_at": "opened", "opened_by": "opened by", "opened_from_ip": "from IP",
                 "opened_tool": "tool", "closed_at": "closed", "closed_by": "closed by", "close_reason": "how",
-                "duration": "open for", "state": "state"}
+                "duration": "open for", "state": "state", "opened_how": "opening known from"}
+EXPOSED_TABLE = {"account": "account", "region": "region", "group_id": "group", "rule": "rule",
+                 "opened_at": "open since", "opened_how": "known from", "opened_by": "opened by"}
+RECONCILE_TABLE = {"kind": "disagreement", "account": "account", "region": "region",
+                   "group_id": "group", "rule": "rule", "after": "after", "before": "before",
+                   "coverage": "coverage", "detail": "detail"}
+
+
+def exposed_section(a: Audit) -> Part:
+    """What is open to the internet at the end of the range, from state and logs together."""
+    windows = a.windows
+    still = windows[windows["still_open"]] if len(windows) else windows
+    ports = ", ".join(map(str, a.inv.settings.watched_ports))
+    part = Part([f"{len(still)} rules expose port {ports} to the internet at the end of the range"])
+    if len(still):
+        unlogged = int(still["opened_how"].isin(["state", "config"]).sum())
+        part.facts.append(f"{unlogged} of them were opened by no logged call: "
+                          "known from AWS Config or EC2 state")
+        shown = _with_rules(still.assign(peer=still["cidr"]))
+        part.tables.append(a.table("Exposed at the end of the range", shown, EXPOSED_TABLE))
+    return part
+
+
+def reconcile_section(a: Audit) -> Part | None:
+    """Disagreements of state and logs: each is a change the logs do not show."""
+    found = a.disagreements
+    if found is None:
+        return None
+    part = Part([f"{len(found)} disagreements between security-group state and the logs" +
+                 (f": {_counts(found['kind'])}" if len(found) else "")])
+    if len(found):
+        named = found.assign(group_id=_with_rules(found.assign(peer=None))["group_id"])
+        part.tables.append(a.table("Where state and logs disagree", named, RECONCILE_TABLE))
+    return part
 
 
 def _state(window: dict) -> str:
@@ -461,12 +504,14 @@ def actions_section(a: Audit) -> Part:
 # Features add their sections here; a section whose data the investigation cannot give returns None.
 SECTIONS: list[Section] = [
     Section("actions", "What needs action", actions_section),
+    Section("exposed", "Exposed at the end of the range", exposed_section),
     Section("scope", "Time range and evidence", scope_section),
     Section("changes", "Security-group changes", changes_section),
     Section("exposure", "Exposure windows", exposure_section),
     Section("findings", "GuardDuty findings", findings_section),
     Section("detections", "Detections", detections_section),
     Section("coverage", "Coverage of the evidence", coverage_section),
+    Section("reconcile", "Security-group state and logs", reconcile_section),
 ]
 
 
@@ -476,8 +521,8 @@ SECTIONS: list[Section] = [
 def evidence_files(inv: Investigation, integrity: IntegrityReport | None = None) -> list[dict]:
     """The input files with the size and SHA-256 of the bytes that were read (by the scan, or at
     ingest), and whether the digest chain proves each AWS-delivered and unaltered."""
-    read = [*(inv.intake.files if inv.intake else []),
-            *(inv.findings_intake.files if inv.findings_intake else [])]
+    intakes = (inv.intake, inv.findings_intake, inv.state_intake)
+    read = [f for intake in intakes if intake for f in intake.files]
     verdicts = {r.path: r for r in integrity.rows if r.kind == "log"} if integrity else {}
     return [{"path": f.path, "size": f.size, "sha256": f.sha256 or f"(not read: {f.error})",
              "proven": _proven(verdicts.get(_relative(f.path, inv.evidence)))}

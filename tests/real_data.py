@@ -52,4 +52,4 @@ def queries_with_rows() -> list[str]:
 
 
 # Queries of the `guardduty` table, not of CloudTrail: tests/test_findings_athena.py runs them on findings.
-NOT_CLOUDTRAIL = ("findings",)
+NOT_CLOUDTRAIL = ("findings", "sg_state")  # sg_state reads the `config` table: tests/test_state.py

@@ -101,6 +101,18 @@ def test_still_open_window_and_missing_fields_en():
     check("ssh_exposure_still_open_en", messages.exposure_window(row, EN).render())
 
 
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_a_window_known_only_from_state_says_so(demo_inv, lang):
+    """notify --kind ssh-exposure includes windows no logged call opened, with the bound on their opening."""
+    settings = Settings(language=lang)
+    windows = demo_inv.ssh_exposure()
+    legacy = windows[windows["group_id"] == "sg-01a0000000000000a"]
+    runner = windows[windows["group_id"] == "sg-03c0000000000000c"]
+    bodies = [m.body for m in messages_for(pd.concat([legacy, runner]), "ssh-exposure", settings)]
+    check(f"ssh_exposure_from_state_{lang}", "\n\n".join(bodies))
+    assert ("2025-03-14" in bodies[0]) and ("2026-09-01" in bodies[1] and "2026-11-02" in bodies[1])
+
+
 def _finding():
     [finding] = records(findings_in(elastic_lines("guardduty/test-guardduty.log")[0])[0])
     return finding

@@ -18,7 +18,8 @@ SG_FIELDS = {"event_time", "event_id", "account", "region", "group_id", "action"
              "to_port", "peer", "actor", "source_ip", "user_agent", "error_code"}
 INTAKE = "{} files, {} events read, {} used, 0 rejected, 0 unreadable files, 0 duplicate events counted once"
 WINDOW_FIELDS = {"group_id", "account", "region", "direction", "protocol", "from_port", "to_port", "cidr", "opened_at",
-                 "opened_by", "closed_at", "closed_by", "still_open"}
+                 "opened_by", "closed_at", "closed_by", "still_open", "group_name", "vpc_id", "opened_how",
+                 "opened_after", "closed_after"}
 
 
 def run(*args: str) -> click.testing.Result:
@@ -50,8 +51,10 @@ def test_ssh_exposure_json(demo, truth):
     result = run("ssh-exposure", "--evidence", str(demo / "evidence"), "--format", "json")
     assert result.exit_code == 0
     windows = json.loads(result.stdout)
-    assert len(windows) == len(truth["windows"]) == 7
+    assert len(windows) == len(truth["windows"]) == 11
     assert all(WINDOW_FIELDS <= set(w) for w in windows)
+    # Without --state-at the describe answer is refused, said on stderr with how to give its time.
+    assert "describe-security-groups.json" in result.stderr and "--state-at" in result.stderr
     bastion = next(w for w in windows if w["group_id"] == "sg-0a000000000000001")
     assert (bastion["opened_at"], bastion["closed_at"], bastion["duration_seconds"]) == (
         "2026-11-03T09:02:00Z", "2026-11-03T11:32:15Z", 9015)
@@ -253,6 +256,23 @@ def test_min_severity_out_of_range_is_refused_the_same_way(demo, command):
                         ("11", "a GuardDuty severity is from 0 to 10")):
         result = CliRunner().invoke(main, [command, "--evidence", str(demo / "evidence"), *extra, "--min-severity", bad])
         assert result.exit_code == 2 and f"Invalid value for '--min-severity': '{bad}': {reason}" in result.output
+
+
+def test_reconcile_lists_every_disagreement_of_state_and_logs(demo, truth):
+    result = run("reconcile", "--evidence", str(demo / "evidence"), "--state-at", truth["state_at"], "--format", "json")
+    assert result.exit_code == 0
+    found = json.loads(result.stdout)
+    assert [(r["kind"], r["group_id"], r["after"], r["before"]) for r in found] == [
+        (r["kind"], r["group_id"], r["after"], r["before"]) for r in truth["reconcile"]]
+    assert "Security-group state: 4 state files, 12 security-group items read, 12 used" in result.stderr
+    table = run("reconcile", "--evidence", str(demo / "evidence"), "--state-at", truth["state_at"],
+                "--since", "2026-11-03T00:00:00Z")
+    assert table.stdout.count("sg-02b0000000000000b") == 2 and "legacy-bastion" not in table.stdout
+
+
+def test_a_bad_state_at_is_a_clean_error(demo):
+    result = CliRunner().invoke(main, ["reconcile", "--evidence", str(demo / "evidence"), "--state-at", "soon"])
+    assert result.exit_code != 0 and "Traceback" not in result.output and "soon" in result.output
 
 
 # --- the investigator's view (issue 20): one time zone, whole identities, options checked first ---

@@ -135,7 +135,7 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     inv, report = written
     since, until = "2026-11-03", "2026-11-04"
     parts = {section.id: part for section, part in report.parts}
-    assert list(parts) == ["actions", "scope", "changes", "exposure", "findings", "detections", "coverage"]
+    assert list(parts) == ["actions", "exposed", "scope", "changes", "exposure", "findings", "detections", "coverage", "reconcile"]
     tied, every = parts["findings"].tables
     assert sorted(r[2] + " " + r[0] for r in tied.rows) == sorted(
         next(f["type"] for f in truth["findings"] if f["id"] == c["finding_id"]) + " " + c["group_id"] for c in truth["correlations"])
@@ -145,14 +145,15 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     assert parts["findings"].facts[1] == "5 of them attacked an exposure window while it was open"
     changes = inv.sg_changes(since, until)
     windows = inv.ssh_exposure(since, until)
-    assert len(parts["changes"].tables[0].rows) == len(changes) == 21  # the two changes of 11-02 are out of range
-    assert len(parts["exposure"].tables[0].rows) == len(windows) == 6  # root's window closed on 11-02
-    assert parts["exposure"].facts[0] == "6 windows in which port 22 stood open to the internet; 1 still open at the end of the range"
+    assert len(parts["changes"].tables[0].rows) == len(changes) == 22  # the two changes of 11-02 are out of range
+    # root's window and the build runner's (known from Config) closed on 11-02
+    assert len(parts["exposure"].tables[0].rows) == len(windows) == 9
+    assert parts["exposure"].facts[0] == "9 windows in which port 22 stood open to the internet; 2 still open at the end of the range"
     assert parts["exposure"].tables[1].caption == "Failed attempts" and len(parts["exposure"].tables[1].rows) == 1
     assert parts["scope"].facts[0] == "Time range: 2026-11-03 00:00:00 UTC to 2026-11-04 00:00:00 UTC (end exclusive)"
     alice = [r for r in parts["exposure"].tables[0].rows if r[4] == "2026-11-03 09:02:00 UTC"]
     assert len(alice) == 1
-    assert alice[0][2:4] == ["sg-0a000000000000001", "ingress tcp/22 from 0.0.0.0/0"]
+    assert alice[0][2:4] == ["sg-0a000000000000001 (bastion-tmp)", "ingress tcp/22 from 0.0.0.0/0"]
     assert alice[0][5] == "arn:aws:iam::111111111111:user/alice" and alice[0][8] == "2026-11-03 11:32:15 UTC"
     assert alice[0][11] == "2h 30m" and alice[0][12] == "closed"
     rules = {r[5] for r in parts["changes"].tables[0].rows}
@@ -160,6 +161,17 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     assert parts["detections"].facts == ["0 detection hits"] and parts["detections"].subsections == []  # root acted on 11-02
     # The demo's silences and outages are on 11-04.
     assert parts["coverage"].facts == ["0 runs of hours with no event (0 hours in all)", "0 logging outages"]
+    # The report opens with what is exposed at the end of its range, from the logs and the state together.
+    assert parts["exposed"].facts == ["2 rules expose port 22 to the internet at the end of the range",
+                                      "1 of them were opened by no logged call: known from AWS Config or EC2 state"]
+    assert sorted(r[2:6] for r in parts["exposed"].tables[0].rows) == [
+        ["sg-01a0000000000000a (legacy-bastion)", "ingress tcp/22 from 0.0.0.0/0", "2025-03-14 08:21:07 UTC", "state"],
+        ["sg-0e000000000000005", "ingress tcp/22 from 0.0.0.0/0", "2026-11-03 09:30:00 UTC", "logged"]]
+    # State and logs disagree four times on 11-03: old-web deleted and jump-host closed with no logged call.
+    expected = [r for r in truth["reconcile"] if r["before"] >= "2026-11-03"]
+    assert [(r[0], r[3].split()[0]) for r in parts["reconcile"].tables[0].rows] == [
+        (r["kind"], r["group_id"]) for r in expected]
+    assert len(expected) == 4
 
 
 def test_the_changes_section_says_what_a_revoke_by_rule_id_after_since_removed(tmp_path):
@@ -299,7 +311,7 @@ def test_sections_are_extensible_and_a_section_with_nothing_to_say_is_left_out(d
     extra = rep.Section("extra", "An added section", lambda a: rep.Part([f"{len(a.changes)} changes seen by another feature"]))
     silent = rep.Section("silent", "Not applicable here", lambda a: None)
     report = rep.build(inv, sections=[rep.SECTIONS[0], extra, silent])
-    assert [(s.id, p.facts) for s, p in report.parts][1:] == [("extra", ["23 changes seen by another feature"])]
+    assert [(s.id, p.facts) for s, p in report.parts][1:] == [("extra", ["24 changes seen by another feature"])]
 
 
 def test_report_command_writes_html_markdown_and_charts(demo, tmp_path):
@@ -394,7 +406,7 @@ def test_the_report_says_which_files_are_proven_aws_delivered_and_how_many(tmp_p
     inv = Investigation.from_evidence(evidence)
     inv.validate_logs(tmp_path / "keys.json", tmp_path / "sigs.json")
     report = rep.write_report(inv, tmp_path / "r")
-    facts = dict(report.parts)[next(s for s in rep.SECTIONS if s.id == "scope")].facts
+    facts = dict(report.parts)[scope_section()].facts
     assert ("Proof of origin (CloudTrail's signed digests): 54 of 55 log files and 2 of 2 digests "
             "proven AWS-delivered and unaltered; 2 hours covered by the chain, 0 gaps; "
             "NOT valid: 1 modified") in facts
@@ -422,7 +434,7 @@ def test_the_report_lists_the_hours_no_valid_digest_covers(tmp_path):
     (evidence / first).unlink()
     inv = Investigation.from_evidence(evidence)
     inv.validate_logs(since="2023-07-10T11:00:00Z", until="2023-07-10T13:00:00Z")
-    part = dict(rep.build(inv).parts)[next(s for s in rep.SECTIONS if s.id == "scope")]
+    part = dict(rep.build(inv).parts)[scope_section()]
     tables = {t.caption: t for t in part.tables}
     assert tables["Hours no valid digest covers"].rows == [[
         "218007301253", "us-east-1", "account-trail (us-east-1)", "2023-07-10 11:00:00 UTC",
@@ -466,6 +478,11 @@ def test_control_and_bidi_characters_reach_neither_report_raw(spoofed):
     assert "".join(parse(html).text).count(SPOOF_SHOWN) >= 3  # user agent, actor, description
     rendered = MarkdownIt("commonmark").enable("table").render(md)
     assert "".join(parse(rendered).text).count(SPOOF_SHOWN) >= 3
+
+
+def scope_section() -> rep.Section:
+    """The report's scope section (the report opens with what is exposed, then its scope)."""
+    return next(s for s in rep.SECTIONS if s.id == "scope")
 
 
 def test_a_backtick_in_a_file_name_stays_inside_its_code_span(spoofed):

@@ -186,6 +186,10 @@ TEXT = {
         "caveat": "不確実",
         "caveat.order": "同じ秒の変更の順序を証跡が証明しないため、公開が続く順序を採用",
         "caveat.reach": "プレフィックスリストの内容が証跡にないため、到達範囲は不明",
+        "reason.closed, not logged": "記録された操作なし (後の状態にルールなし)",
+        "reason.group deleted, not logged": "記録された操作なしのグループ削除",
+        "from_state": "{at} 以前から公開 (AWS Config / EC2 の状態より, 記録された操作なし)",
+        "from_config": "{after} から {at} の間に公開 (AWS Config の履歴より, 記録された操作なし)",
     },
     "en": {
         "sev.critical": "CRITICAL",
@@ -294,6 +298,10 @@ TEXT = {
         "caveat.order": "the evidence does not prove the order of changes in one second: "
         "the order that keeps it open was taken",
         "caveat.reach": "the evidence does not hold the prefix list's entries: its reach is unknown",
+        "reason.closed, not logged": "no logged call: a later state lacks the rule",
+        "reason.group deleted, not logged": "group deleted with no logged call",
+        "from_state": "open since at least {at} (AWS Config / EC2 state; no logged call)",
+        "from_config": "between {after} and {at} (AWS Config history; no logged call)",
         "api.Subscribe": "SNS subscription added",
         "api.Unsubscribe": "SNS subscription removed",
         "api.SetSubscriptionAttributes": "SNS subscription changed",
@@ -600,7 +608,13 @@ def exposure_window(row: Mapping, settings: Settings) -> Box:
         lines.append(w.field("caveat", w("caveat.reach")))
     if _get(row, "ambiguous_order") is True:
         lines.append(w.field("caveat", w("caveat.order")))
-    if _get(row, "open_before_evidence") is True:
+    how = _get(row, "opened_how")
+    if how == "state":  # known from state only: the bound on its opening, not 'before the evidence'
+        lines.append(w.field("opened", w("from_state", at=w.when(_get(row, "opened_at")))))
+    elif how == "config" and is_missing(_get(row, "opened_by")):
+        lines.append(w.field("opened", w("from_config", after=w.when(_get(row, "opened_after")),
+                                         at=w.when(_get(row, "opened_at")))))
+    elif _get(row, "open_before_evidence") is True:
         lines.append(w("before_evidence"))
     else:
         lines.append(

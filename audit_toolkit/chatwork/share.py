@@ -137,11 +137,24 @@ def _box(kind: str, row: Mapping, settings: Settings) -> tuple[Box, Mapping]:
     raise ConfigError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
 
 
+def _identity(kind: str, row: Mapping) -> Mapping:
+    """What makes a message the same message. A group's name counts only where its id is unknown:
+    names reach rows from state and other calls (analysis.state), and a name learnt later must not
+    make an item already shared look new."""
+    if kind not in IDENTITY:
+        return row
+    identity = {k: row.get(k) for k in IDENTITY[kind]}
+    group_id = identity.get("group_id")
+    if "group_name" in identity and isinstance(group_id, str) and group_id:
+        identity["group_name"] = None
+    return identity
+
+
 def outgoing(boxes: Iterable[tuple[str, Box, Mapping]]) -> list[Outgoing]:
     """Messages for (kind, box, identity) triples: each box split to fit, each part with its ref line."""
     out = []
     for kind, box, identity in boxes:
-        fp = fingerprint(kind, {k: identity.get(k) for k in IDENTITY[kind]} if kind in IDENTITY else identity)
+        fp = fingerprint(kind, _identity(kind, identity))
         bodies = box.split(MAX_BODY - _REF_SPACE)
         out += [Outgoing(kind, fp, i, len(bodies), f"{body}\n{ref_line(fp, i)}") for i, body in enumerate(bodies, 1)]
     return out

@@ -117,6 +117,21 @@ class DuckDBEngine:
         else:
             self.con.execute(f"CREATE OR REPLACE VIEW guardduty AS SELECT * FROM read_parquet({_literal(str(Path(table).resolve()))})")
 
+    def load_state(self, paths: Iterable[Path], state_at: str | None = None,
+                   root: Path | None = None):
+        """Read AWS Config items and EC2 describe output into the `config` table (evidence.state)."""
+        from ..evidence.state import read_state
+
+        table, report = read_state(paths, state_at, root)
+        self.state(table)
+        return report
+
+    def state(self, table: pa.Table) -> None:
+        """The `config` table, shaped like Athena's over Config's delivery (state.CONFIG_SCHEMA)."""
+        self.con.register("_config", table)
+        self.con.execute("CREATE OR REPLACE TABLE config AS SELECT * FROM _config")
+        self.con.unregister("_config")
+
     def run(self, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
         try:
             return self.con.execute(sql, dict(params)).df()

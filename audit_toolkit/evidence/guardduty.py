@@ -77,6 +77,10 @@ def _unwrap(obj: Any, report: FileReport, depth: int = 0) -> Iterator[Any]:
             return
         yield from _unwrap(obj["detail"], report, depth + 1)
         return
+    if isinstance(obj.get("detail"), dict) and not {"id", "type"} <= obj.keys():
+        # An EventBridge event saved without its detail-type, as Lambda test events often are
+        yield from _unwrap(obj["detail"], report, depth + 1)
+        return
     if "Message" in obj and obj.get("Type") == "Notification":  # SNS
         yield from _unwrap(obj["Message"], report, depth + 1)
         return

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EvidenceError
+from .kinds import recognise
 from .manifest import SEAL
+
+STATE_KINDS = ("config", "ec2-describe")
 
 # AWSLogs/[o-org/]<account>/CloudTrail/<region>/YYYY/MM/DD/<file>
 _S3_LAYOUT = re.compile(
@@ -61,44 +62,14 @@ def guardduty_partition_of(path: str | Path) -> PathPartition:
     return PathPartition(match["account"], match["region"], f"{match['y']}/{match['m']}/{match['d']}")
 
 
-# What the first KB of a file says when its path does not (see is_guardduty).
-_CLOUDTRAIL_MARKS = (b'"eventVersion"', b'"eventName"')
-_GUARDDUTY_MARKS = (b'"Findings"', b'"findings"', b'"detail-type"', b'"TopicArn"')
+def kind(path: str | Path) -> str | None:
+    """cloudtrail, guardduty, config or ec2-describe: by the S3 folder or a trail's file name, else
+    by the file's structure (kinds.recognise); None if it is none of them."""
+    return "cloudtrail" if _FILE_NAME.search(Path(path).name) else recognise(path)
 
 
 def is_guardduty(path: str | Path) -> bool:
-    """A findings file rather than CloudTrail, decided in this order:
-
-    the S3 layout's folder (`/GuardDuty/` or `/CloudTrail/`, or a trail's file name); a name saying
-    `guardduty`; the first KB: `"eventVersion"`/`"eventName"` is CloudTrail, `"Findings"`, `"findings"`,
-    `"detail-type"`, `"TopicArn"` or `"schemaVersion"` with `"type"` is GuardDuty (get-findings output,
-    an EventBridge event, an SNS notification, the export); anything else goes to the CloudTrail
-    reader, which reports what it cannot use.
-    """
-    path = Path(path)
-    if "/GuardDuty/" in path.as_posix():
-        return True
-    if "/CloudTrail/" in path.as_posix() or _FILE_NAME.search(path.name):
-        return False
-    if "guardduty" in path.name.lower():
-        return True
-    head = _head(path)
-    if any(mark in head for mark in _CLOUDTRAIL_MARKS):
-        return False
-    return any(mark in head for mark in _GUARDDUTY_MARKS) or (b'"schemaVersion"' in head and b'"type"' in head)
-
-
-def _head(path: Path, size: int = 1024) -> bytes:
-    """The first `size` bytes of a file, gunzipped if it is gzip; b"" if it cannot be read."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(size)
-            if head[:2] == b"\x1f\x8b":
-                f.seek(0)
-                head = gzip.GzipFile(fileobj=f).read(size)
-    except (OSError, EOFError, zlib.error):
-        return b""  # the reader opens it again and reports why
-    return head
+    return kind(path) == "guardduty"
 
 
 def _existing(evidence: str | Path, what: str) -> Path:
@@ -151,10 +122,17 @@ def discover_findings(evidence: str | Path) -> list[Path]:
 def discover_files(evidence: str | Path) -> list[Path]:
     """Every CloudTrail evidence file under a folder (or the single file given, if it is one), sorted by path.
 
-    Digest files, GuardDuty findings and NOT_EVIDENCE are not CloudTrail events and are left out.
+    Digest files, NOT_EVIDENCE, GuardDuty findings and security-group state are not CloudTrail
+    events and are left out.
     """
     root = _existing(evidence, "CloudTrail logs")
-    if root.is_file():
-        return [] if is_guardduty(root) else [root]
-    return [p for p in _files(root)
-            if not is_digest(p) and p.name not in NOT_EVIDENCE and not is_guardduty(p)]
+    files = [root] if root.is_file() else [
+        p for p in _files(root) if not is_digest(p) and p.name not in NOT_EVIDENCE]
+    return [p for p in files if kind(p) in ("cloudtrail", None)]  # the reader reports what is none
+
+
+def discover_state(evidence: str | Path) -> list[Path]:
+    """Every security-group state file (Config items, EC2 describe output) under a folder, sorted."""
+    root = _existing(evidence, "security-group state")
+    files = [root] if root.is_file() else [p for p in _files(root) if p.name not in NOT_EVIDENCE]
+    return [p for p in files if kind(p) in STATE_KINDS]
