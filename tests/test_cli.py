@@ -448,9 +448,11 @@ def test_csv_keeps_exact_values_for_a_pipe_and_shows_escapes_on_a_terminal(capsy
 
     from audit_toolkit.cli import _emit
 
+    from audit_toolkit.settings import Settings
+
     frame = pd.DataFrame({"actor": ["mallory\x1b[2J\u202e"]})
-    _emit(frame, "csv", [])
+    _emit(frame, "csv", [], Settings())
     assert capsys.readouterr().out == "actor\r\nmallory\x1b[2J\u202e\r\n"
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
-    _emit(frame, "csv", [])
+    _emit(frame, "csv", [], Settings())
     assert capsys.readouterr().out == "actor\r\nmallory\\x1b[2J\\u202e\r\n"
