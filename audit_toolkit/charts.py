@@ -146,10 +146,10 @@ def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd
     for y, r in enumerate(rows):
         lanes.setdefault(_group_key(r), []).append(y)
         window_lane[_window_key(r)] = y
-        # A window known from state may have opened long before the range: it starts at the range.
-        left = max(_num(r["opened_at"]), x0) if r["opened_at"] is not None else x0
+        left = _num(r["opened_at"]) if r["opened_at"] is not None else x0
         right = _num(r["closed_at"]) if r["closed_at"] is not None else x1
-        earlier = left < x0 and not r["open_before_evidence"]  # opened before the range shown (--since)
+        # opened before the range shown (--since, or a state long before it): drawn from the range's start
+        earlier = left < x0 and not r["open_before_evidence"]
         left, right = max(left, x0), min(max(right, x0), x1)
         color = STILL_OPEN_COLOR if r["still_open"] else OPEN_COLOR
         text = f"{_ports(r)} from {label(r['cidr'], 43)}"

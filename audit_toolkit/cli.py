@@ -120,6 +120,8 @@ def _open(evidence: Path | None, store: Path | None, settings: Settings,
 
         if evidence is not None:
             refuse_overlap(out, evidence, "the report folder", holding_ok=evidence.is_dir())
+            # above the evidence is allowed, but the charts folder the report writes into never holds it
+            refuse_overlap(out / "charts", evidence, "the report's charts folder")
         prepare(out)
     if click.get_current_context().meta.get("audit_toolkit.engine") == "athena":
         if evidence is not None or store is not None:  # not read: saying nothing would answer another question

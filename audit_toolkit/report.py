@@ -641,6 +641,9 @@ def prepare(out: Path) -> Path:
     """Make out/ and out/charts/ (returned); OutputError, with the path and why, if they cannot be.
     The CLI calls it before reading any evidence, so a bad --out fails at once."""
     charts_dir = out / "charts"
+    if charts_dir.is_symlink():  # followed, the charts would be written wherever it points
+        raise OutputError(f"cannot write the report's charts: {charts_dir} is a symbolic link; the "
+                          "report writes only into folders under --out")
     try:
         charts_dir.mkdir(parents=True, exist_ok=True)
     except FileExistsError as e:

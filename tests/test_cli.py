@@ -456,3 +456,33 @@ def test_csv_keeps_exact_values_for_a_pipe_and_shows_escapes_on_a_terminal(capsy
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     _emit(frame, "csv", [], Settings())
     assert capsys.readouterr().out == "actor\r\nmallory\\x1b[2J\\u202e\r\n"
+
+
+def test_an_empty_error_code_is_no_error_and_hides_no_opening(tmp_path):
+    """Found by the attack review: `"errorCode": ""` read as a failed call hid the window."""
+    opening = cloudtrail_record("AuthorizeSecurityGroupIngress", '"fromPort": 22')
+    (tmp_path / "a.json").write_text(json.dumps({"Records": [{**opening, "errorCode": ""}]}))
+    result = run("ssh-exposure", "--evidence", str(tmp_path), "--format", "json", "--fail-on-open")
+    [window] = json.loads(result.stdout)
+    assert (window["group_id"], window["opened_event_id"]) == (opening["requestParameters"]["groupId"],
+                                                                 opening["eventID"])
+    assert result.exit_code == 3  # still open at the end of this evidence
+
+
+def test_a_report_never_writes_among_the_evidence_nor_through_a_linked_charts_folder(tmp_path):
+    """Found by the attack review: --out above evidence kept in out/charts overwrote it; a charts
+    folder that is a symbolic link sent the charts outside --out."""
+    case = tmp_path / "case"
+    (case / "charts").mkdir(parents=True)
+    (case / "charts" / "a.json").write_text(json.dumps({"Records": [cloudtrail_record("CreateSecurityGroup")]}))
+    (case / "charts" / "changes.png").write_bytes(b"evidence")
+    result = run("report", "--evidence", str(case / "charts"), "--out", str(case))
+    assert result.exit_code == 1 and "the report's charts folder" in result.output
+    assert (case / "charts" / "changes.png").read_bytes() == b"evidence"
+    victim, out = tmp_path / "victim", tmp_path / "out"
+    victim.mkdir()
+    out.mkdir()
+    (out / "charts").symlink_to(victim)
+    linked = run("report", "--evidence", str(case / "charts" / "a.json"), "--out", str(out))
+    assert linked.exit_code == 1 and "is a symbolic link" in linked.output
+    assert list(victim.iterdir()) == []

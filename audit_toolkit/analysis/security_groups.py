@@ -568,7 +568,7 @@ def changes_of(e: dict, known: dict[str, Rule]) -> list[dict]:
                 "access_key_id": e.get("access_key_id"),
                 "source_ip": e.get("sourceipaddress"),
                 "user_agent": e.get("useragent"),
-                "error_code": e.get("errorcode"),
+                "error_code": e.get("errorcode") or None,  # an empty errorCode is no error: the call changed the rule
                 "error_message": e.get("errormessage"),
                 # one event alone proves no order within its second (the Lambda sees one at a time)
                 "ambiguous_order": e.get("ambiguous_order", False),
