@@ -544,3 +544,13 @@ def test_a_read_only_out_is_a_one_line_error(tmp_path, monkeypatch):
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.splitlines()[-1].startswith(f"Error: cannot write {out / 'charts'}/")
     assert result.output.splitlines()[-1].endswith(": Permission denied")
+
+
+def test_the_demo_prints_its_windows_as_a_table_with_whole_short_identities(tmp_path):
+    said: list[str] = []
+    run_demo(tmp_path, events=300, seed=3, echo=said.append)
+    text = "\n".join(said)
+    table = next(s for s in said if s.startswith("account "))
+    assert "Table(" not in text and "…" not in text
+    assert "ops-admin / mallory" in table and "carol@example.com (SSO)" in table and "(SSO via" not in table
+    assert "1 failed attempt to open a watched port" in text
