@@ -475,7 +475,8 @@ def actions_section(a: Audit) -> Part:
     part = Part([
         f"{export.plural(len(windows), 'window')} still open to the internet on port {ports} at the end of the range"
         + ("" if windows.empty else ": " + "; ".join(
-            f"{g} since {a.when(t) or 'before the evidence'} (opened by {actors.short(w) or 'unknown'})"
+            f"{g} since {a.when(t) or 'before the evidence'} "
+            f"(opened by {(actors.short(w) if isinstance(w, str) else None) or 'no logged call'})"
             for g, t, w in zip(windows["group_id"], windows["opened_at"], windows["opened_by"]))),
         f"{export.plural(len(tied), 'GuardDuty finding')} attacked an exposure window while it was open",
         f"{export.plural(len(urgent), 'critical or high detection hit', 'critical or high detection hits')}",

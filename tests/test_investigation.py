@@ -147,17 +147,17 @@ def test_still_open_window_lasts_until_the_end_of_the_evidence(demo_inv):
 def test_actor_activity_timeline(demo_inv, truth):
     events = demo_inv.activity("mallory")
     # The security-group incident, not the detections story of the third day (where mallory goes on).
-    incident = events[(events["eventsource"] == "ec2.amazonaws.com") & (events["eventtime"] < DETECTIONS_DAY)]
+    incident = events[(events["event_source"] == "ec2.amazonaws.com") & (events["event_time"] < DETECTIONS_DAY)]
     assert set(incident["actor"]) == {truth["attacker"]}
-    assert set(incident["sourceipaddress"]) == {truth["attacker_ip"]}
-    assert list(incident["eventname"]) == ["AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupIngress",
+    assert set(incident["source_ip"]) == {truth["attacker_ip"]}
+    assert list(incident["event_name"]) == ["AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupIngress",
                                             "AuthorizeSecurityGroupIngress", "ModifySecurityGroupRules",
                                             "AuthorizeSecurityGroupIngress"]
-    assert events["eventtime"].is_monotonic_increasing
+    assert events["event_time"].is_monotonic_increasing
     by_arn = demo_inv.activity("arn:aws:iam::111111111111:role/ops-admin")
-    assert set(by_arn["eventid"]) == set(events["eventid"])
+    assert set(by_arn["event_id"]) == set(events["event_id"])
     by_key = demo_inv.activity("ASIAMALLORY000000001")
-    assert set(by_key["eventid"]) == set(events["eventid"])
+    assert set(by_key["event_id"]) == set(events["event_id"])
 
 
 def test_query_log_records_what_ran(demo_inv):
