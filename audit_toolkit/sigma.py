@@ -35,7 +35,7 @@ _JSON_COLUMNS = {"requestparameters", "responseelements", "additionaleventdata",
 _STRUCT_COLUMNS = {"useridentity", "tlsdetails"}
 # What a keyword (a value without a field) is searched in: the logged text an analyst would grep.
 _KEYWORD_COLUMNS = ("eventname", "useragent", "errormessage", "requestparameters", "responseelements")
-_TEMPLATE = "detect_cloudtrail_stopped"  # a catalogue query: its columns and scope are every detection's
+_TEMPLATE = "candidate_events"  # the columns, scope and order of every detection's query
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ def compile_rule(text: str, origin: str = "<string>") -> Rule:
     level = rule.level.name.lower() if rule.level else "medium"
     author = rule.author or "unknown"
     ident = str(rule.id or re.sub(r"\W+", "_", rule.title or origin))
-    query = queries.with_filter(_TEMPLATE, f"sigma_{ident}", sql.sql(dialect="athena"),
+    query = queries.with_filter(_TEMPLATE, f"sigma_{ident}", sql,
                                 f"Sigma rule {rule.title!r} ({origin}) by {author}.")
     return Rule(ident, rule.title or ident, level, LEVELS.get(level, "medium"), author,
                 tuple(str(t) for t in rule.tags), origin, query)
