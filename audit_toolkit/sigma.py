@@ -73,6 +73,24 @@ def hits(rule: Rule, rows):
     return found.assign(rule_author=rule.author, rule_tags=", ".join(rule.tags), rule_path=rule.path)
 
 
+def scan(rules: list[Rule]) -> queries.Query:
+    """One query for all the rules: the rows any rule matches, with a `sigma_<n>` column per rule (in
+    the list's order) saying whether the n-th matches. One scan of the evidence instead of one per
+    rule, on DuckDB and on Athena (where each scan is paid for)."""
+    flags = {f"sigma_{n}": queries.condition_of(rule.query) for n, rule in enumerate(rules)}
+    return queries.flagged(_TEMPLATE, f"sigma({len(rules)} rules)", flags)
+
+
+def scan_hits(rules: list[Rule], rows):
+    """The rules' hits among the rows of `scan(rules)`."""
+    import pandas as pd
+
+    found = [hits(rule, rows[rows[f"sigma_{n}"].fillna(False).astype(bool)].reset_index(drop=True))
+             for n, rule in enumerate(rules)]
+    found = [f for f in found if len(f)]
+    return pd.concat(found, ignore_index=True) if found else hits(rules[0], rows.iloc[:0]) if rules else rows
+
+
 @dataclass
 class RuleSet:
     rules: list[Rule] = field(default_factory=list)

@@ -276,6 +276,13 @@ def with_filter(template: str | Query, name: str, condition: str | exp.Expressio
     return Query(name, base.params, doc, compose(base, tree), template=base.name, condition=text)
 
 
+def condition_of(query: Query) -> exp.Expression:
+    """A filter query's condition as a sqlglot tree."""
+    if query.condition is None:
+        raise QueryError(f"query {query.name!r} is not a filter over the common columns and scope")
+    return _condition(query.condition, query.name)
+
+
 def flagged(template: str, name: str, conditions: Mapping[str, exp.Expression]) -> Query:
     """One scan for several conditions over `template`: rows matching any of them, with one boolean
     column per condition (its key) saying which. How many Sigma rules run as one query."""
