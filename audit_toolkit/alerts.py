@@ -156,8 +156,8 @@ def boxes(event: Mapping, settings: Settings, min_severity: float = DEFAULT_MIN_
     context = detections.Context(settings, frozenset(settings.trail_buckets))
     hits = detections.evaluate(row, context)
     # A security-group opening is posted once, as the security-group message above says it.
-    shown = [h for h in hits if not (h["detection"] in SHOWN_AS_SG_CHANGE and source == "ec2.amazonaws.com"
-                                     and name in EC2_GROUP_EVENTS)]
+    sg_call = source == "ec2.amazonaws.com" and name in EC2_GROUP_EVENTS
+    shown = [h for h in hits if not (sg_call and h["detection"] in SHOWN_AS_SG_CHANGE)]
     found += [("detections", messages.detection_hit(hit, settings), hit) for hit in shown]
     if source == "sns.amazonaws.com" and name in SNS_EVENTS and not hits:
         # An SNS call no detection flags (CreateTopic, ...) still gets its own message, with the request.

@@ -359,19 +359,23 @@ class Investigation:
         return hits
 
     @_each_scope(['event_time'])
-    def _detect(self, since: When = None, until: When = None, account: Scoped = None, region: Scoped = None,
-                only: list[str] | tuple[str, ...] | None = None, min_severity: str | None = None,
+    def _detect(self, since: When = None, until: When = None, account: Scoped = None,
+                region: Scoped = None, only: list[str] | tuple[str, ...] | None = None,
+                min_severity: str | None = None,
                 ruleset: "sigma_rules.RuleSet | None" = None) -> pd.DataFrame:
         chosen = detections.select(only, min_severity)
         ctx = detections.Context(self.settings, frozenset(self.settings.trail_buckets))
         scope = queries.scope(since, until, account, region)
         found = [self._catalogue_hits(chosen, ctx, scope)] if chosen else []
         floor = detections.SEVERITIES.index(min_severity) if min_severity else 0
-        rules = [r for r in (ruleset.rules if ruleset else []) if detections.SEVERITIES.index(r.severity) >= floor]
+        rules = [r for r in (ruleset.rules if ruleset else [])
+                 if detections.SEVERITIES.index(r.severity) >= floor]
         if rules:
             found.append(sigma_rules.scan_hits(rules, self.query(sigma_rules.scan(rules), **scope)))
-        hits = pd.concat([f for f in found if len(f)] or found[:1] or [detections.to_frame([])], ignore_index=True)
-        return hits.sort_values(["event_time", "detection", "event_id"], kind="stable", ignore_index=True)
+        hits = pd.concat([f for f in found if len(f)] or found[:1] or [detections.to_frame([])],
+                         ignore_index=True)
+        return hits.sort_values(["event_time", "detection", "event_id"], kind="stable",
+                                ignore_index=True)
 
     def _catalogue_hits(self, chosen, ctx, scope) -> pd.DataFrame:
         candidates = self.query(queries.union([d.query for d in chosen]), **scope)

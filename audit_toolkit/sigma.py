@@ -74,8 +74,8 @@ def hits(rule: Rule, rows):
 
 
 def scan(rules: list[Rule]) -> queries.Query:
-    """One query for all the rules: the rows any rule matches, with a `sigma_<n>` column per rule (in
-    the list's order) saying whether the n-th matches. One scan of the evidence instead of one per
+    """One query for all the rules: the rows any rule matches, with a `sigma_<n>` column per rule
+    (in the list's order) saying whether the n-th matches. One scan of the evidence instead of one per
     rule, on DuckDB and on Athena (where each scan is paid for)."""
     flags = {f"sigma_{n}": queries.condition_of(rule.query) for n, rule in enumerate(rules)}
     return queries.flagged(_TEMPLATE, f"sigma({len(rules)} rules)", flags)
@@ -88,7 +88,9 @@ def scan_hits(rules: list[Rule], rows):
     found = [hits(rule, rows[rows[f"sigma_{n}"].fillna(False).astype(bool)].reset_index(drop=True))
              for n, rule in enumerate(rules)]
     found = [f for f in found if len(f)]
-    return pd.concat(found, ignore_index=True) if found else hits(rules[0], rows.iloc[:0]) if rules else rows
+    if not found:
+        return hits(rules[0], rows.iloc[:0]) if rules else rows
+    return pd.concat(found, ignore_index=True)
 
 
 @dataclass

@@ -11,9 +11,9 @@ Measured in one process on DuckDB over the store (`ingest`), best of `--repeat` 
   same Python decisions (the hits are checked equal);
 - `coverage()`: hourly event counts, trail calls and the evidence span;
 - the per-event decision alone (`detections.evaluate`, what the Lambda runs), in events per second;
-- with `--sigma PATH` (SigmaHQ's CloudTrail rules): the rules one query each (the first design), all
-  of them in one scan (`sigma.scan`, first run with its SQL translation and then), `detect(sigma=...)`,
-  and each rule's own query time.
+- with `--sigma PATH` (SigmaHQ's CloudTrail rules, `--sigma-only` to skip the catalogue): their SQL
+  translation, the rules one query each (the first design) against all of them in one scan
+  (`sigma.scan`), rows counted, `detect(sigma=...)`, and each rule's own query time.
 The evidence is benchmark noise (benchmarks/noise.py) with the demo's scripted stories mixed in.
 """
 
@@ -73,7 +73,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "audit-toolkit-bench-detect")
     parser.add_argument("--sigma", type=Path, help="a folder of Sigma rules to time beside the catalogue")
-    parser.add_argument("--sigma-only", action="store_true", help="time the Sigma rules, not the catalogue")
+    parser.add_argument("--sigma-only", action="store_true",
+                        help="time the Sigma rules, not the catalogue")
     args = parser.parse_args()
     events = 100_000 if args.quick else args.events
     inv = Investigation.from_store(prepare(args.data, events))
@@ -103,7 +104,8 @@ def catalogue(inv: Investigation, base: float, held: int, repeat: int) -> None:
     # Coverage over the noise's own hours (the demo stories lie two years later: the hours between are
     # no evidence, not a gap worth timing).
     noise_span = inv.span(account=NOISE_ACCOUNT)
-    cover, gaps = best(lambda: inv.coverage(noise_span["first_event"], noise_span["last_event"]), repeat)
+    first, last = noise_span["first_event"], noise_span["last_event"]
+    cover, gaps = best(lambda: inv.coverage(first, last), repeat)
     decide, _ = best(lambda: [detections.evaluate(r, ctx) for r in rows], repeat)
 
     print(f"\n{held:,} events in the store; {len(rows):,} candidate events; {len(hits)} hits; {len(gaps)} coverage rows")
@@ -138,7 +140,7 @@ def sigma_rules(inv: Investigation, base: float, folder: Path) -> None:
     each = [(*best(lambda: counted(rule.query), 1), rule) for rule in rules.rules]
     apart = sum(took for took, _, _ in each)
     one, matched = best(lambda: counted(scan), 1)
-    # detect makes a hit row of each match: it is timed with the rules matching 1% of the events or less.
+    # detect makes a hit row of each match: timed with the rules matching 1% of the events or less.
     held = inv.span()["events"]
     few = [r for _, n, r in each if n <= held / 100]
     whole, found = best(lambda: len(inv.detect(only=["cloudtrail_stopped"], sigma=sigma.RuleSet(few))), 1)

@@ -116,13 +116,14 @@ def test_the_rules_deliver_every_real_event_the_catalogue_hits(real_hits):
     detections_rule = EventPattern.load((DEPLOY / "eventbridge" / "detections.json").read_text())
     root_rule = EventPattern.load((DEPLOY / "eventbridge" / "root.json").read_text())
     sns_rule = EventPattern.load((DEPLOY / "eventbridge" / "sns.json").read_text())
+    groups_rule = EventPattern.load((DEPLOY / "eventbridge" / "security-groups.json").read_text())
     hit_ids = set(real_hits.loc[~real_hits["detection"].isin(BATCH_ONLY), "event_id"])  # the Lambda's
     matched, unmatched_hits = set(), set()
     for path in sorted(invictus().glob("*.json")):
         for record in json.loads(path.read_text())["Records"]:
             kind = "AWS Console Sign In via CloudTrail" if record["eventName"] == "ConsoleLogin" else "AWS API Call via CloudTrail"
             event = eventbridge(record, kind)
-            if any(rule.matches_event(event) for rule in (detections_rule, root_rule, sns_rule)):
+            if any(rule.matches_event(event) for rule in (detections_rule, root_rule, sns_rule, groups_rule)):
                 matched.add(record["eventID"])
             elif record["eventID"] in hit_ids:
                 unmatched_hits.add(record["eventID"])

@@ -370,7 +370,7 @@ def test_the_report_leads_with_what_needs_action(written, truth):
         "2025-03-14 08:21:07 UTC (opened by no logged call); sg-0e000000000000005 since 2026-11-03 09:30:00 UTC "
         "(opened by ops-admin / mallory)",
         f"{len(truth['correlations'])} GuardDuty findings attacked an exposure window while it was open",
-        "0 critical or high detection hits",
+        "8 critical or high detection hits",  # the incident's 7 logged SSH openings and its refused one
         "0 logging outages; 0 runs of silent hours",
     ]
     assert [(t.caption, len(t.rows)) for t in part.tables] == [

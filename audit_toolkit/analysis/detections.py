@@ -381,8 +381,8 @@ def _security_group_opened(row: dict, req: dict, ctx: Context) -> Decision:
             found.append((change["group_id"], f"allows port {', '.join(map(str, ports))} "
                                                f"from {change['peer']}"))
         elif unknown:
-            found.append((change["group_id"], "a rule of unknown content (the request is not in the "
-                                               "event): it may open a watched port"))
+            found.append((change["group_id"], "a rule of unknown content (the request is not in "
+                                               "the event): it may open a watched port"))
     if not found:
         return None
     groups = ", ".join(dict.fromkeys(str(g) for g, _ in found if g)) or None

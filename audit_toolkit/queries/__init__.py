@@ -55,7 +55,7 @@ class Query:
     doc: str
     sql: str  # Athena SQL, as written (for a filter, as composed with its template)
     overrides: Mapping[str, str] = field(default_factory=dict)  # dialect -> SQL, where translation fails
-    template: str | None = None  # the query whose columns and scope this one filters (`-- filters:`)
+    template: str | None = None  # the query whose columns and scope it filters (`-- filters:`)
     condition: str | None = None  # that filter, Athena SQL: what the file holds
 
     def render(self, dialect: str) -> str:
@@ -88,7 +88,7 @@ class Query:
 
 @lru_cache(maxsize=1024)
 def to_duckdb(sql: str) -> str:
-    """Athena SQL translated for DuckDB, kept by text: a rule set run again is not translated again."""
+    """Athena SQL translated for DuckDB, kept by text: a rule set run again is not translated."""
     return ";\n".join(sqlglot.transpile(sql, read="athena", write=_DuckDB))
 
 
@@ -206,7 +206,8 @@ def load(path: Path, known: Mapping[str, Query] | None = None) -> Query:
 def load_all(folder: Path = SQL_DIR) -> Mapping[str, Query]:
     """Every query in the folder: whole queries first, then the filters composed with them."""
     paths = sorted(folder.glob("*.sql"))
-    filters = [p for p in paths if re.search(r"^--\s*filters:", p.read_text(encoding="utf-8"), re.M)]
+    filters = [p for p in paths
+               if re.search(r"^--\s*filters:", p.read_text(encoding="utf-8"), re.M)]
     found = {q.name: q for q in (load(p) for p in paths if p not in filters)}
     found |= {q.name: q for q in (load(p, found) for p in filters)}
     return MappingProxyType({name: found[name] for name in sorted(found)})
@@ -237,7 +238,8 @@ def _paren(condition: exp.Expression) -> exp.Expression:
 
 def _condition(text: str | exp.Expression, origin: str) -> exp.Expression:
     try:
-        condition = text if isinstance(text, exp.Expression) else sqlglot.parse_one(text, read="athena")
+        condition = text if isinstance(text, exp.Expression) else \
+            sqlglot.parse_one(text, read="athena")
     except sqlglot.errors.ParseError as e:
         raise QueryError(f"{origin}: the filter is not an Athena SQL condition: {e}") from None
     if _placeholders(condition.sql(dialect="athena")):  # a filter binds nothing of its own
@@ -259,7 +261,7 @@ def union(names: list[str] | tuple[str, ...]) -> Query:
     if None in templates:
         raise QueryError(f"query {parts[0].name!r} is not a filter over the common columns and scope")
     template = get(parts[0].template)
-    conditions = [_paren(_condition(q.condition, q.name)) for q in parts]
+    conditions = [_paren(condition_of(q)) for q in parts]
     sql = compose(template, exp.or_(*conditions) if len(conditions) > 1 else conditions[0])
     return Query(f"union({', '.join(names)})", template.params, "", sql, template=template.name,
                  condition=" OR ".join(c.sql(dialect="athena") for c in conditions))
@@ -272,7 +274,8 @@ def with_filter(template: str | Query, name: str, condition: str | exp.Expressio
     the catalogue's shape, its binding and `union`."""
     base = get(template) if isinstance(template, str) else template
     tree = _condition(condition, name)
-    text = tree.sql(dialect="athena", pretty=True, normalize_functions="lower") if isinstance(condition, exp.Expression) else condition
+    text = condition if isinstance(condition, str) else \
+        tree.sql(dialect="athena", pretty=True, normalize_functions="lower")
     return Query(name, base.params, doc, compose(base, tree), template=base.name, condition=text)
 
 
