@@ -158,8 +158,9 @@ class Investigation:
         engine = DuckDBEngine()
         intake = engine.attach_store(root)
         findings_intake = engine.attach_findings(root)
-        engine.load_state([])
-        return cls(engine, settings or Settings(), intake, store=str(root), findings_intake=findings_intake)
+        state_intake = engine.attach_state(root)
+        return cls(engine, settings or Settings(), intake, store=str(root),
+                   findings_intake=findings_intake, state_intake=state_intake)
 
     @classmethod
     def open(cls, engine: str = "duckdb", evidence: str | Path | None = None, settings: Settings | None = None,

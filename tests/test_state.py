@@ -10,6 +10,7 @@ DescribeSecurityGroups and DescribeSecurityGroupRules.
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 import json
 
 import pandas as pd
@@ -579,3 +580,55 @@ def test_replaying_from_the_state_reads_only_the_days_asked_for_with_the_same_wi
         demo_inv.ssh_exposure(since="2026-11-03T00:00:00Z", from_state=True)
     with pytest.raises(ConfigError, match="no AWS Config or EC2 state of 111111111111/ap-"):
         demo_inv.ssh_exposure(**{**place, "region": "ap-northeast-1"}, from_state=True)
+
+
+# --- the store holds the state ---------------------------------------------------------------------
+
+
+def test_a_store_made_by_ingest_answers_every_state_question_as_the_evidence_does(
+    demo, demo_inv, truth, tmp_path
+):
+    from click.testing import CliRunner
+
+    from audit_toolkit.cli import main
+
+    store = tmp_path / "store"
+    args = ["ingest", "--evidence", str(demo / "evidence"), "--store", str(store)]
+    result = CliRunner().invoke(main, [*args, "--state-at", truth["state_at"]])
+    assert result.exit_code == 0, result.output
+    assert f"{truth['state_intake']['files']} state files" in result.output
+    held = Investigation.from_store(store)
+    place = dict(since="2026-11-03T00:00:00Z", account="111111111111", region="eu-west-1")
+    for answer in (
+        lambda inv: inv.state(),
+        lambda inv: inv.ssh_exposure(),
+        lambda inv: inv.reconcile(),
+        lambda inv: inv.ssh_exposure(**place, from_state=True),
+    ):
+        pd.testing.assert_frame_equal(answer(held), answer(demo_inv), check_exact=True)
+    assert len(held.ssh_exposure()) == len(truth["windows"])
+    intake = held.state_intake
+    assert (len(intake.files), intake.used, intake.rejected, dict(intake.other_types)) == (
+        truth["state_intake"]["files"],
+        truth["state_intake"]["items"],
+        0,
+        truth["state_intake"]["other_types"],
+    )
+
+
+def test_a_describe_file_refused_for_want_of_a_time_is_read_when_a_later_ingest_gives_it(
+    demo, truth, tmp_path
+):
+    from audit_toolkit.evidence.store import ingest_evidence
+
+    store = tmp_path / "store"
+    first = ingest_evidence(demo / "evidence", store)[2]
+    (refused,) = first.bad_files
+    assert refused.path.endswith("describe-security-groups.json") and "--state-at" in refused.error
+    assert Investigation.from_store(store).state_intake.used == 9  # the rest, as from the evidence
+    again = ingest_evidence(demo / "evidence", store, state_at=truth["state_at"])[2]
+    assert [Path(f.path).name for f in again.files] == ["describe-security-groups.json"]
+    held = Investigation.from_store(store)
+    assert held.state_intake.used == truth["state_intake"]["items"] and not held.state_intake.bad_files
+    still_open = held.ssh_exposure().query("group_name == 'legacy-bastion'")
+    assert list(still_open["still_open"]) == [True]
