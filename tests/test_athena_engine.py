@@ -228,3 +228,24 @@ def test_the_investigation_on_athena_finds_the_same_ssh_window(aws_env, duck, mo
     ]
     assert [entry["query"] for entry in inv.log] == ["sg_state", "sg_changes", "evidence_span"]
     assert [r.state for r in reports] == ["SUCCEEDED"] * 3
+
+
+def test_a_database_set_up_before_the_config_table_says_to_re_run_setup(aws_env):
+    session = boto3.Session()
+
+    def athena_says(parsed, **_):
+        status = parsed["QueryExecution"]["Status"]
+        status["State"] = "FAILED"
+        status["StateChangeReason"] = (
+            "TABLE_NOT_FOUND: line 14:6: Table 'awsdatacatalog.forensics.config' does not exist"
+        )
+
+    session.events.register("after-call.athena.GetQueryExecution", athena_says)
+    engine = engine_with(session)
+    values = values_for("sg_state")
+    with pytest.raises(QueryError) as caught:
+        engine.run(queries.get("sg_state").render("athena"), values)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "'forensics' was set up before" in message
+    assert "re-run `audit-toolkit athena setup`" in message and "--config" in message
