@@ -632,3 +632,29 @@ def test_a_describe_file_refused_for_want_of_a_time_is_read_when_a_later_ingest_
     assert held.state_intake.used == truth["state_intake"]["items"] and not held.state_intake.bad_files
     still_open = held.ssh_exposure().query("group_name == 'legacy-bastion'")
     assert list(still_open["still_open"]) == [True]
+
+
+def test_a_revoke_by_rule_id_alone_closes_a_window_seeded_from_a_config_item():
+    """Config gives the rules at the seed, describe-security-group-rules their ids; the revoke
+    names only the id (its response says nothing of the rule)."""
+    from audit_toolkit.analysis.exposure import RuleState, window_frame
+
+    described = {
+        **observed(1, []),
+        "configuration": json.dumps({"groupId": "sg-1", "securityGroupRules": [{
+            "SecurityGroupRuleId": "sgr-0123456789abcdef0", "GroupId": "sg-1", "IsEgress": False,
+            "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIpv4": "0.0.0.0/0",
+        }]}),
+    }
+    rules = state.rules(pd.DataFrame([described, observed(5, ["0.0.0.0/0"])]))
+    replay = RuleState()
+    replay.seed(state.held_at(rules, pd.Timestamp(t(10))))
+    request = {"groupId": "sg-1",
+               "securityGroupRuleIds": {"items": [{"securityGroupRuleId": "sgr-0123456789abcdef0"}]}}
+    revoke = {**row("RevokeSecurityGroupIngress", request, {"_return": True}, t=t(20)),
+              "account": ACCOUNT, "region": REGION, "eventid": "e20"}
+    for change in normalize(pd.DataFrame([revoke])).to_dict("records"):
+        replay.apply(change)
+    found = window_frame(replay.windows(), pd.Timestamp(t(30)))
+    assert [(r["cidr"], r["closed_at"], r["close_reason"], r["still_open"])
+            for r in export.to_records(found)] == [("0.0.0.0/0", t(20), "revoked", False)]

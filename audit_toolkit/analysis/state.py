@@ -207,7 +207,18 @@ def held_at(state_rules: pd.DataFrame, at: pd.Timestamp) -> list[dict]:
     places = ["account", "region", "group_id"]
     last = before.groupby(places, dropna=False)["observed_at"].transform("max")
     held = before[before["observed_at"].eq(last) & ~before["deleted"] & before["direction"].notna()]
-    return records(held.drop(columns=["observed_at", "deleted", "related_events", "description"]))
+    held = records(held.drop(columns=["observed_at", "deleted", "related_events", "description"]))
+    # Config items carry no rule ids; describe-security-group-rules does, at any time. An id names
+    # one rule for its whole life, so each held rule takes every id the state gives its content:
+    # a later revoke by id alone (no response detail) then finds the rule it removes.
+    ids: dict[tuple, set] = {}
+    for row in records(state_rules[state_rules["rule_id"].notna()]):
+        ids.setdefault(_key(row), set()).add(row["rule_id"])
+    return [
+        {**rule, "rule_id": rule_id}
+        for rule in held
+        for rule_id in sorted(ids.get(_key(rule), set()) | {rule["rule_id"]} - {None}) or [None]
+    ]
 
 
 def windows(
