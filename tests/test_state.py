@@ -658,3 +658,33 @@ def test_a_revoke_by_rule_id_alone_closes_a_window_seeded_from_a_config_item():
     found = window_frame(replay.windows(), pd.Timestamp(t(30)))
     assert [(r["cidr"], r["closed_at"], r["close_reason"], r["still_open"])
             for r in export.to_records(found)] == [("0.0.0.0/0", t(20), "revoked", False)]
+
+
+def test_halves_of_the_internet_in_one_state_are_a_window_as_in_the_replay():
+    found = merged([], [observed(5, ["0.0.0.0/1", "128.0.0.0/1"]), observed(9, ["0.0.0.0/1"])])
+    assert found == [
+        ("state", None, t(5), None, t(5), t(9), "closed, not logged", False, "web", "vpc-1")
+    ]
+    # one half, or a half and private space, is not the internet
+    assert merged([], [observed(5, ["0.0.0.0/1", "10.0.0.0/8"])]) == []
+
+
+def test_a_logged_union_window_is_the_one_the_state_shows_and_a_later_state_closes_it():
+    opened = [ct("AuthorizeSecurityGroupIngress", 10, "0.0.0.0/1"),
+              ct("AuthorizeSecurityGroupIngress", 11, "128.0.0.0/1")]
+    found = merged(opened, [observed(12, ["0.0.0.0/1", "128.0.0.0/1"]), observed(40, ["0.0.0.0/1"])])
+    assert found == [
+        ("logged", None, t(11), ACTOR, t(12), t(40), "closed, not logged", False, "web", "vpc-1")
+    ]
+
+
+def test_a_state_rule_over_several_watched_ports_is_one_window():
+    from audit_toolkit.settings import Settings
+
+    wide = {**observed(5, []), "configuration": json.dumps(
+        {"groupName": "web", "ipPermissions": [permission("0.0.0.0/0", 0, 65535)]})}
+    found = state.windows(logged_windows(normalize(pd.DataFrame())), state.rules(pd.DataFrame([wide])),
+                          Settings(watched_ports=(22, 3389)))
+    assert [(r["exposed_ports"], r["opened_how"], r["cidr"]) for r in export.to_records(found)] == [
+        ("22,3389", "state", "0.0.0.0/0")
+    ]

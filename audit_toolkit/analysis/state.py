@@ -20,7 +20,8 @@ import pandas as pd
 
 from ..settings import Settings
 from .events import json_object, records
-from .exposure import WINDOW_COLUMNS, exposed_ports
+from .address_space import network_public, reaches_internet
+from .exposure import WINDOW_COLUMNS, covered_ports
 from .security_groups import _get, network, protocol_name
 
 RULE_COLUMNS = [
@@ -184,20 +185,44 @@ def _int(value) -> int | None:
 
 
 def observations(state_rules: pd.DataFrame, settings: Settings) -> list[dict]:
-    """Each observation once, in time order: its place, time, deletion, related events and the rules
-    in it that expose a watched port to the internet (rule key -> rule row)."""
+    """Each observation once, in time order: its place, time, deletion, related events and what
+    it exposes: (account, region, group, family, port) -> the rules that together let the internet
+    in to that watched port, measured like the replay (exposure.RuleState): the union of the
+    group's public CIDRs on the port, so 0.0.0.0/1 with 128.0.0.0/1 is the internet too."""
     found: dict[tuple, dict] = {}
+    nets: dict[tuple, list] = {}  # (observation, family, port) -> [(network, rule row)]
     for row in records(state_rules):
         place = (row["account"], row["region"], row["group_id"], row["observed_at"])
         group = {k: row[k] for k in OBSERVED}  # the group's facts the observation gives
         at = pd.Timestamp(row["observed_at"])
-        seen = found.setdefault(place, {**group, "at": at, "exposing": {}})
-        if row["direction"] is not None and exposed_ports(row, settings):
-            seen["exposing"][_key(row)] = {
-                **row,
-                "exposed_ports": ",".join(map(str, exposed_ports(row, settings))),
+        found.setdefault(place, {**group, "at": at, "exposing": {}})
+        cidr = row["direction"] is not None and row["peer_type"] in ("cidr_ipv4", "cidr_ipv6")
+        net = network(row["peer"]) if cidr else None
+        if net is None or not network_public(net):  # 10.0.0.0/8 adds nothing to the union
+            continue
+        for port in covered_ports(row, settings):
+            nets.setdefault((place, net.version, port), []).append((net, row))
+    for (place, family, port), pairs in nets.items():
+        if reaches_internet([n for n, _ in pairs], family, settings.internet_prefix_len):
+            rules = [r for _, r in pairs]
+            ids = sorted({r["rule_id"] for r in rules if isinstance(r["rule_id"], str)})
+            found[place]["exposing"][(*place[:3], family, port)] = {
+                **rules[-1],
+                "peer": ", ".join(sorted({str(r["peer"]) for r in rules})),
+                "rule_id": ", ".join(ids) or None,
+                "exposed_ports": str(port),
             }
     return sorted(found.values(), key=lambda o: (o["at"], o["account"], o["region"], o["group_id"]))
+
+
+def _exposed_at(window: dict) -> list[tuple]:
+    """The (account, region, group, family, port) places a logged window exposes, keyed as
+    observations key theirs; none for a prefix list of unknown reach."""
+    first = network(str(window["cidr"] or "").split(", ")[0])
+    if first is None or window["reach"] != "internet":
+        return []
+    place = (window["account"], window["region"], window["group_id"], first.version)
+    return [(*place, int(p)) for p in str(window["exposed_ports"]).split(",") if p]
 
 
 def held_at(state_rules: pd.DataFrame, at: pd.Timestamp) -> list[dict]:
@@ -244,7 +269,8 @@ def windows(
     ]
     by_key: dict[tuple, list[dict]] = {}
     for w in done:
-        by_key.setdefault(_key({**w, "group_id": w["group_id"]}), []).append(w)
+        for key in _exposed_at(w):
+            by_key.setdefault(key, []).append(w)
     known = {} if calls is None else {c["event_id"]: c for c in records(calls)}
     last_seen: dict[tuple, pd.Timestamp] = {}
     previous: dict[tuple, dict] = {}  # group place -> its previous observation
@@ -279,8 +305,25 @@ def windows(
             ):
                 _closed(covering, obs, reason, last_seen.get(key), known)
         previous[place] = obs
-    frame = pd.DataFrame(done, columns=STATE_WINDOW_COLUMNS)
+    frame = pd.DataFrame(_ports_together(done), columns=STATE_WINDOW_COLUMNS)
     return _finish(frame, names, evidence_start, evidence_end)
+
+
+def _ports_together(windows: list[dict]) -> list[dict]:
+    """The unlogged windows of several ports that opened and closed together are one window, as
+    exposure.window_frame makes of logged ones."""
+    merged: dict[tuple, dict] = {}
+    for w in windows:
+        same = tuple(str(w.get(k)) for k in (
+            "account", "region", "group_id", "cidr", "opened_how", "opened_at", "closed_at",
+            "close_reason", "opened_event_id", "closed_event_id",
+        )) if w["opened_how"] in ("config", "state") else (id(w),)
+        if same in merged:
+            ports = {*merged[same]["exposed_ports"].split(","), *w["exposed_ports"].split(",")}
+            merged[same]["exposed_ports"] = ",".join(sorted(ports, key=int))
+        else:
+            merged[same] = w
+    return list(merged.values())
 
 
 def _covering(held: list[dict], at: pd.Timestamp) -> dict | None:
@@ -355,7 +398,7 @@ def _finish(frame: pd.DataFrame, names: dict, start, end) -> pd.DataFrame:
         frame[col] = pd.to_datetime(frame[col], utc=True)
     frame["still_open"] = frame["closed_at"].isna()
     frame["ambiguous_order"] = frame["ambiguous_order"].eq(True)
-    frame["reach"] = frame["reach"].fillna("internet")  # a state's exposing rule is a whole CIDR
+    frame["reach"] = frame["reach"].astype(object).fillna("internet")  # state measures CIDRs only
     state = frame["opened_how"].eq("state")
     frame["open_before_evidence"] = frame["opened_at"].isna() | (
         state & (True if start is None else frame["opened_at"].le(start))
