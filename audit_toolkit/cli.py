@@ -641,14 +641,17 @@ def setup(logs, accounts, regions, org_id, findings, config, first_day, database
 @click.option("--state", is_flag=True,
               help="Also ask EC2 for the security groups of each --region now (DescribeSecurityGroupRules, "
                    "DescribeSecurityGroups): the state at the end of the evidence.")
+@click.option("--state-role", metavar="NAME",
+              help="With --state: assume arn:aws:iam::<account>:role/NAME (STS) to ask EC2 in each "
+                   "account of the scope; without it, only the caller's account is asked.")
 @_clean_errors
-def collect(source, since, until, accounts, regions, out, workers, state) -> None:
+def collect(source, since, until, accounts, regions, out, workers, state, state_role) -> None:
     """Copy CloudTrail logs, GuardDuty exports and AWS Config's delivery from SOURCE
     (s3://bucket/prefix) with a chain-of-custody manifest."""
     from .evidence.collect import collect as collect_evidence
 
     report = collect_evidence(source, since, until, out, accounts, regions, workers=workers,
-                              state=state)
+                              state=state, state_role=state_role)
     click.echo(export.visible(report.summary()), err=True)
     for failure in report.failed:
         click.echo(f"  not collected: {export.visible(failure)}", err=True)
