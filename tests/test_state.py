@@ -576,10 +576,17 @@ def test_replaying_from_the_state_reads_only_the_days_asked_for_with_the_same_wi
     assert export.to_records(seeded[keys]) == export.to_records(full[keys]) and len(seeded) == 3
     read = {e["query"]: e["params"] for e in demo_inv.log[first:]}
     assert read["sg_changes"]["since_day"] == read["evidence_span"]["since_day"] == "2026/11/03"
+    # Config's day folders from the day before: the snapshot of 2026/11/2 and the history since
+    assert read["sg_state"]["first_day"] == "2026/11/2"
+    assert [read["sg_state"][f"days_{i}"] for i in range(3)] == ["2026/11/2", "2026/11/3", "2026/11/4"]
     with pytest.raises(ConfigError, match="needs --since, --account and --region"):
         demo_inv.ssh_exposure(since="2026-11-03T00:00:00Z", from_state=True)
-    with pytest.raises(ConfigError, match="no AWS Config or EC2 state of 111111111111/ap-"):
+    with pytest.raises(ConfigError, match="no AWS Config snapshot .* of 111111111111/ap-"):
         demo_inv.ssh_exposure(**{**place, "region": "ap-northeast-1"}, from_state=True)
+    # From 2026-11-04 the days read (from 2026/11/3) hold history but no snapshot, and the describe
+    # answer is later: the state at --since could lack a group never changed since, so refused.
+    with pytest.raises(ConfigError, match="delivered on 2026/11/3 or 2026/11/4: the state at"):
+        demo_inv.ssh_exposure(**{**place, "since": "2026-11-04T00:00:00Z"}, from_state=True)
 
 
 # --- the store holds the state ---------------------------------------------------------------------

@@ -51,6 +51,28 @@ _RULE_PEERS = (
 )
 
 
+def config_days(since: str, until: str | None, today: pd.Timestamp | None = None) -> list[str]:
+    """The day folders of Config's delivery ('YYYY/M/D') that hold the state from `since` to
+    `until`: from the day before `since` (a daily snapshot is delivered at least once a day) to
+    the day after `until` (history is delivered hours after its items), or to tomorrow."""
+    first = pd.Timestamp(since).normalize() - pd.Timedelta(days=1)
+    last = pd.Timestamp(until) if until is not None else today or pd.Timestamp.now(tz="UTC")
+    last = last.normalize() + pd.Timedelta(days=1)
+    return [f"{d.year}/{d.month}/{d.day}" for d in pd.date_range(first, max(first, last))]
+
+
+def complete_at(items: pd.DataFrame, at: pd.Timestamp) -> bool:
+    """Whether the sg_state items read hold the whole state at `at`: a configuration snapshot
+    (every group of the region, as it was then) or an EC2 describe answer from the day before."""
+    if not len(items):
+        return False
+    snapshot = items["delivery"].eq("ConfigSnapshot")
+    described = items["delivery"].eq("describe") & pd.to_datetime(
+        items["capture_time"], utc=True
+    ).between(at - pd.Timedelta(days=1), at)
+    return bool((snapshot | described).any())
+
+
 def rules(items: pd.DataFrame) -> pd.DataFrame:
     """One row per rule per observation (RULE_COLUMNS) from the `sg_state` query's items, in order.
 
