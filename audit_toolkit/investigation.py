@@ -328,7 +328,7 @@ class Investigation:
             present = set(self.query("event_ids", **scope)["eventid"]) & related
         start, _ = self._bounds(until, account, region)
         silent = self.coverage(None, until, account, region)
-        return sg_state.reconcile(found, rules, changes, present, silent, start)
+        return sg_state.reconcile(found, rules, changes, present, silent, start, self.settings)
 
     @_each_scope(['event_time'])
     def failed_openings(self, since: When = None, until: When = None, account: Scoped = None, region: Scoped = None) -> pd.DataFrame:

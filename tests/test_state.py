@@ -695,3 +695,58 @@ def test_a_state_rule_over_several_watched_ports_is_one_window():
     assert [(r["exposed_ports"], r["opened_how"], r["cidr"]) for r in export.to_records(found)] == [
         ("22,3389", "state", "0.0.0.0/0")
     ]
+
+
+# --- reconcile: rules that expose no watched port -------------------------------------------------
+
+HTTPS = {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443}
+
+
+def https_call(name: str, minute: int, cidr: str) -> dict:
+    request = {"groupId": "sg-1",
+               "ipPermissions": {"items": [{**HTTPS, "ipRanges": {"items": [{"cidrIp": cidr}]}}]}}
+    return {**row(name, request, None, t=t(minute)), "account": ACCOUNT, "region": REGION,
+            "eventid": f"e{minute}"}
+
+
+def with_rules(minute: int, ingress: list[dict], egress: list[dict] = ()) -> dict:
+    conf = {"groupName": "web", "vpcId": "vpc-1", "ipPermissions": ingress,
+            "ipPermissionsEgress": list(egress)}
+    return {**observed(minute, []), "configuration": json.dumps(conf)}
+
+
+def reconciled(events: list[dict], items: list[dict], start_minute: int = 0) -> list[tuple]:
+    changes = normalize(pd.DataFrame(events)) if events else normalize(pd.DataFrame())
+    rules = state.rules(pd.DataFrame(items))
+    start = pd.Timestamp(t(start_minute))
+    found = state.windows(logged_windows(changes), rules, evidence_start=start)
+    silent = pd.DataFrame(columns=["kind", "account", "region", "start", "end"])
+    rows = state.reconcile(found, rules, changes, set(), silent, start)
+    return [tuple(r[k] for k in ("kind", "rule", "after", "before"))
+            for r in export.to_records(rows)]
+
+
+def test_a_rule_exposing_no_watched_port_that_appears_unlogged_is_a_disagreement():
+    web = {**permission("0.0.0.0/0", 443, 443)}
+    assert reconciled([], [with_rules(5, []), with_rules(20, [web]), with_rules(30, [web])]) == [
+        ("opened_not_logged", "ingress tcp port 443 from 0.0.0.0/0", t(5), t(20))
+    ]
+
+
+def test_a_logged_rule_exposing_no_watched_port_that_a_later_state_lacks_closed_unlogged():
+    inside = {**permission("10.0.0.0/8", 443, 443)}
+    found = reconciled([https_call("AuthorizeSecurityGroupIngress", 10, "10.0.0.0/8")],
+                       [with_rules(12, [inside]), with_rules(40, []), with_rules(50, [])])
+    assert found == [("closed_not_logged", "ingress tcp port 443 from 10.0.0.0/8", t(12), t(40))]
+
+
+def test_rules_before_the_logs_and_a_created_groups_default_egress_are_no_disagreement():
+    everything_out = {"ipProtocol": "-1", "ipv4Ranges": [{"cidrIp": "0.0.0.0/0"}],
+                      "ipRanges": ["0.0.0.0/0"], "ipv6Ranges": [], "prefixListIds": [],
+                      "userIdGroupPairs": []}
+    create = {**row("CreateSecurityGroup", {"groupName": "web", "vpcId": "vpc-1"},
+                    {"groupId": "sg-1"}, t=t(11)), "account": ACCOUNT, "region": REGION,
+              "eventid": "e11"}
+    old = {**permission("10.0.0.0/8", 443, 443)}
+    assert reconciled([create], [with_rules(5, [old]), with_rules(12, [old], [everything_out])],
+                      start_minute=10) == []

@@ -21,7 +21,7 @@ import pandas as pd
 from ..settings import Settings
 from .events import json_object, records
 from .address_space import network_public, reaches_internet
-from .exposure import WINDOW_COLUMNS, covered_ports
+from .exposure import WINDOW_COLUMNS, RuleState, covered_ports, exposed_ports
 from .security_groups import _get, network, protocol_name
 
 RULE_COLUMNS = [
@@ -187,7 +187,8 @@ def _port(value) -> int | None:
 
 def _key(row: dict) -> tuple:
     """A rule's identity as exposure's replay keys it: all traffic has no ports, no host bits."""
-    net = network(row.get("peer") or row.get("cidr"))
+    peer = row.get("peer") or row.get("cidr")
+    net = network(peer)
     ports = (
         (None, None) if row["protocol"] == "-1" else (_int(row["from_port"]), _int(row["to_port"]))
     )
@@ -198,7 +199,7 @@ def _key(row: dict) -> tuple:
         row["direction"] or "ingress",
         row["protocol"],
         *ports,
-        str(net),
+        str(net) if net is not None else peer,
     )
 
 
@@ -217,7 +218,10 @@ def observations(state_rules: pd.DataFrame, settings: Settings) -> list[dict]:
         place = (row["account"], row["region"], row["group_id"], row["observed_at"])
         group = {k: row[k] for k in OBSERVED}  # the group's facts the observation gives
         at = pd.Timestamp(row["observed_at"])
-        found.setdefault(place, {**group, "at": at, "exposing": {}})
+        seen = found.setdefault(place, {**group, "at": at, "exposing": {}, "rules": {},
+                                        "in_exposure": set()})
+        if row["direction"] is not None:
+            seen["rules"][_key(row)] = row
         cidr = row["direction"] is not None and row["peer_type"] in ("cidr_ipv4", "cidr_ipv6")
         net = network(row["peer"]) if cidr else None
         if net is None or not network_public(net):  # 10.0.0.0/8 adds nothing to the union
@@ -227,6 +231,7 @@ def observations(state_rules: pd.DataFrame, settings: Settings) -> list[dict]:
     for (place, family, port), pairs in nets.items():
         if reaches_internet([n for n, _ in pairs], family, settings.internet_prefix_len):
             rules = [r for _, r in pairs]
+            found[place]["in_exposure"] |= {_key(r) for r in rules}
             ids = sorted({r["rule_id"] for r in rules if isinstance(r["rule_id"], str)})
             found[place]["exposing"][(*place[:3], family, port)] = {
                 **rules[-1],
@@ -466,11 +471,13 @@ def reconcile(
     event_ids: set[str],
     coverage: pd.DataFrame,
     evidence_start: pd.Timestamp | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """Every disagreement between state and logs (RECONCILE_COLUMNS), in time order:
 
-    - `opened_not_logged`: a rule exposing a watched port in a state that no logged call opened;
-    - `closed_not_logged`: a window the logs leave open that a later state lacks;
+    - `opened_not_logged`: a rule in a state that no logged call opened: one exposing a watched
+      port (its window), or any other rule (`_other_rules`);
+    - `closed_not_logged`: a window or another rule the logs leave open that a later state lacks;
     - `deleted_not_logged`: a group deleted in state with no logged DeleteSecurityGroup;
     - `related_events_missing`: a Config item naming CloudTrail events absent from the evidence.
     Each gives the interval in which the unlogged change must have happened (`after`, `before`) and
@@ -478,7 +485,7 @@ def reconcile(
     """
     rows = []
     for w in records(merged):
-        rule = f"{w['direction']} {w['protocol']} {_ports(w)} from {w['cidr']}"
+        rule = _rule_text({**w, "peer": w["cidr"]})
         base = {k: w[k] for k in ("account", "region", "group_id", "group_name", "vpc_id")} | {
             "rule": rule
         }
@@ -507,6 +514,7 @@ def reconcile(
                     "detail": "open in the logs, absent from a later state",
                 }
             )
+    rows += _other_rules(state_rules, changes, settings or Settings(), evidence_start)
     deleted = _logged_deletions(changes)
     previous: dict[tuple, pd.Timestamp] = {}
     for obs in observations(state_rules, Settings()):
@@ -557,6 +565,63 @@ def reconcile(
     return frame.sort_values(
         ["before", "kind", "account", "region", "group_id"], kind="stable", ignore_index=True
     )
+
+
+def _other_rules(state_rules: pd.DataFrame, changes: pd.DataFrame, settings: Settings,
+                 start: pd.Timestamp | None) -> list[dict]:
+    """Disagreements on the rules that expose no watched port, whose windows do not say them: the
+    logged changes replayed (exposure.RuleState) to each observation, rule by rule.
+
+    A rule in the state that the replay does not hold was opened unlogged: once, where it first
+    appears (after the previous observation of its group). A rule the replay holds that the state
+    lacks was removed unlogged: once, until the logs change it again. Observations from before the
+    logs begin say nothing of the logs and are not compared; a group's default egress rule (all
+    traffic out) comes with its logged CreateSecurityGroup, not with a call of its own.
+    """
+    replay = RuleState(settings)
+    calls = records(changes.sort_values("event_time", kind="stable")) if len(changes) else []
+    created: set[tuple] = set()
+    rows: list[dict] = []
+    reported_closed: dict[tuple, int] = {}  # rule -> the number of calls applied when reported
+    previous: dict[tuple, dict] = {}
+    applied = 0
+    for obs in observations(state_rules, settings):
+        place = (obs["account"], obs["region"], obs["group_id"])
+        while applied < len(calls) and calls[applied]["event_time"] <= obs["at"]:
+            call = calls[applied]
+            replay.apply(call)
+            if call["action"] == "create_group" and call["error_code"] is None:
+                created.add((call["account"], call["region"], call["group_id"]))
+            applied += 1
+        before = previous.get(place)
+        previous[place] = obs
+        if obs["deleted"] or (start is not None and obs["at"] <= start):
+            continue
+        held = {k: r for k, r in replay.rules(place).items() if not exposed_ports(r, settings)}
+        default = {(*place, "egress", "-1", None, None, n) for n in ("0.0.0.0/0", "::/0")}
+        base = {k: obs[k] for k in ("account", "region", "group_id", "group_name", "vpc_id")}
+        for key, rule in obs["rules"].items():
+            new = before is None or key not in before["rules"]
+            skip = key in obs["in_exposure"] or (place in created and key in default)
+            if key in held or skip or not new:
+                continue
+            rows.append({**base, "kind": "opened_not_logged", "rule": _rule_text(rule),
+                         "after": before["at"] if before else None, "before": obs["at"],
+                         "detail": "a rule exposing no watched port, in the state with no "
+                                   "logged call opening it"})
+        for key, rule in held.items():
+            if key in obs["rules"] or reported_closed.get(key) == applied:
+                continue
+            reported_closed[key] = applied
+            rows.append({**base, "kind": "closed_not_logged", "rule": _rule_text(rule),
+                         "after": before["at"] if before else None, "before": obs["at"],
+                         "detail": "a rule exposing no watched port, held by the logs, absent "
+                                   "from the state"})
+    return rows
+
+
+def _rule_text(rule: dict) -> str:
+    return f"{rule['direction']} {rule['protocol']} {_ports(rule)} from {rule['peer']}"
 
 
 def _ports(w: dict) -> str:
