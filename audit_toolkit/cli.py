@@ -355,8 +355,8 @@ def ingest(evidence: Path, store: Path, progress: bool | None, state_at: str | N
     from .evidence.store import Store, ingest_evidence
 
     progress = sys.stderr.isatty() if progress is None else progress
-    report, found, state = ingest_evidence(evidence, store, progress, Settings.load().max_file_bytes,
-                                           _state_time(state_at))
+    limit = Settings.load().max_file_bytes
+    report, found, state = ingest_evidence(evidence, store, progress, limit, _state_time(state_at))
     held = Store.open(store)
     click.echo(f"converted: {report.summary()}")
     _report_problems(report)

@@ -578,7 +578,8 @@ def test_replaying_from_the_state_reads_only_the_days_asked_for_with_the_same_wi
     assert read["sg_changes"]["since_day"] == read["evidence_span"]["since_day"] == "2026/11/03"
     # Config's day folders from the day before: the snapshot of 2026/11/2 and the history since
     assert read["sg_state"]["first_day"] == "2026/11/2"
-    assert [read["sg_state"][f"days_{i}"] for i in range(3)] == ["2026/11/2", "2026/11/3", "2026/11/4"]
+    listed = [read["sg_state"][f"days_{i}"] for i in range(3)]
+    assert listed == ["2026/11/2", "2026/11/3", "2026/11/4"]
     with pytest.raises(ConfigError, match="needs --since, --account and --region"):
         demo_inv.ssh_exposure(since="2026-11-03T00:00:00Z", from_state=True)
     with pytest.raises(ConfigError, match="no AWS Config snapshot .* of 111111111111/ap-"):
@@ -589,7 +590,7 @@ def test_replaying_from_the_state_reads_only_the_days_asked_for_with_the_same_wi
         demo_inv.ssh_exposure(**{**place, "since": "2026-11-04T00:00:00Z"}, from_state=True)
 
 
-# --- the store holds the state ---------------------------------------------------------------------
+# --- the store holds the state -------------------------------------------------------------------
 
 
 def test_a_store_made_by_ingest_answers_every_state_question_as_the_evidence_does(
@@ -636,7 +637,8 @@ def test_a_describe_file_refused_for_want_of_a_time_is_read_when_a_later_ingest_
     again = ingest_evidence(demo / "evidence", store, state_at=truth["state_at"])[2]
     assert [Path(f.path).name for f in again.files] == ["describe-security-groups.json"]
     held = Investigation.from_store(store)
-    assert held.state_intake.used == truth["state_intake"]["items"] and not held.state_intake.bad_files
+    assert held.state_intake.used == truth["state_intake"]["items"]
+    assert not held.state_intake.bad_files
     still_open = held.ssh_exposure().query("group_name == 'legacy-bastion'")
     assert list(still_open["still_open"]) == [True]
 
@@ -656,8 +658,8 @@ def test_a_revoke_by_rule_id_alone_closes_a_window_seeded_from_a_config_item():
     rules = state.rules(pd.DataFrame([described, observed(5, ["0.0.0.0/0"])]))
     replay = RuleState()
     replay.seed(state.held_at(rules, pd.Timestamp(t(10))))
-    request = {"groupId": "sg-1",
-               "securityGroupRuleIds": {"items": [{"securityGroupRuleId": "sgr-0123456789abcdef0"}]}}
+    named = {"items": [{"securityGroupRuleId": "sgr-0123456789abcdef0"}]}
+    request = {"groupId": "sg-1", "securityGroupRuleIds": named}
     revoke = {**row("RevokeSecurityGroupIngress", request, {"_return": True}, t=t(20)),
               "account": ACCOUNT, "region": REGION, "eventid": "e20"}
     for change in normalize(pd.DataFrame([revoke])).to_dict("records"):
@@ -679,7 +681,8 @@ def test_halves_of_the_internet_in_one_state_are_a_window_as_in_the_replay():
 def test_a_logged_union_window_is_the_one_the_state_shows_and_a_later_state_closes_it():
     opened = [ct("AuthorizeSecurityGroupIngress", 10, "0.0.0.0/1"),
               ct("AuthorizeSecurityGroupIngress", 11, "128.0.0.0/1")]
-    found = merged(opened, [observed(12, ["0.0.0.0/1", "128.0.0.0/1"]), observed(40, ["0.0.0.0/1"])])
+    halves = observed(12, ["0.0.0.0/1", "128.0.0.0/1"])
+    found = merged(opened, [halves, observed(40, ["0.0.0.0/1"])])
     assert found == [
         ("logged", None, t(11), ACTOR, t(12), t(40), "closed, not logged", False, "web", "vpc-1")
     ]
@@ -690,7 +693,8 @@ def test_a_state_rule_over_several_watched_ports_is_one_window():
 
     wide = {**observed(5, []), "configuration": json.dumps(
         {"groupName": "web", "ipPermissions": [permission("0.0.0.0/0", 0, 65535)]})}
-    found = state.windows(logged_windows(normalize(pd.DataFrame())), state.rules(pd.DataFrame([wide])),
+    nothing_logged = logged_windows(normalize(pd.DataFrame()))
+    found = state.windows(nothing_logged, state.rules(pd.DataFrame([wide])),
                           Settings(watched_ports=(22, 3389)))
     assert [(r["exposed_ports"], r["opened_how"], r["cidr"]) for r in export.to_records(found)] == [
         ("22,3389", "state", "0.0.0.0/0")

@@ -75,7 +75,8 @@ class Store:
     duplicates: int = 0  # events left out because the store held them (same eventID and content)
     findings: dict[str, dict] = field(default_factory=dict)  # findings files: absolute path -> size, sha256, report
     conflicts: list[str] = field(default_factory=list)  # eventIDs held by different records
-    state: dict[str, dict] = field(default_factory=dict)  # state files: path -> size, sha256, report
+    # state files (Config items, describe output): absolute path -> size, sha256, report
+    state: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
     def open(cls, root: str | Path, create: bool = False) -> "Store":
@@ -496,7 +497,7 @@ def ingest_findings(files: Iterable[Path], root: str | Path,
 def ingest_state(files: Iterable[Path], root: str | Path, state_at=None,
                  evidence: Path | None = None):
     """Add the security-group state files (AWS Config items, EC2 describe output) the store does not
-    hold yet to STORE/config/state.parquet; returns their intake report (evidence.state.StateReport).
+    hold yet to STORE/config/state.parquet; returns their intake report (state.StateReport).
 
     `state_at` and the manifest under `evidence` give describe output its capture time, as for a raw
     scan. A describe file refused for want of one is named in the catalog but not held: the next run
