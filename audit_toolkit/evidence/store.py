@@ -486,12 +486,17 @@ def ingest_findings(files: Iterable[Path], root: str | Path,
         store.findings[str(Path(path).resolve())] = {"size": file_report.size, "sha256": file_report.sha256,
                                                      "report": asdict(file_report)}
     table, report.duplicates = unique_findings(pa.concat_tables(tables) if tables else GUARDDUTY_SCHEMA.empty_table())
+    _replace(target, table)
+    store.commit()
+    return report
+
+
+def _replace(target: Path, table: pa.Table) -> None:
+    """Write a table the store rewrites whole: under a temporary name, then renamed (atomic)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, target)
-    store.commit()
-    return report
 
 
 def ingest_state(files: Iterable[Path], root: str | Path, state_at=None,
@@ -532,10 +537,7 @@ def ingest_state(files: Iterable[Path], root: str | Path, state_at=None,
         tables.insert(0, held.filter(pc.invert(pc.is_in(held["source"], value_set=replaced))))
     schema = CONFIG_SCHEMA.append(pa.field("source", pa.string()))
     table = pa.concat_tables([t.cast(schema) for t in tables])
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, target)
+    _replace(target, table)
     store.commit()
     return report
 
