@@ -102,9 +102,9 @@ def state_of(*paths, state_at=None, root=None) -> tuple[pd.DataFrame, object]:
     table, report = read_state(paths, state_at, root)
     engine = DuckDBEngine()
     engine.state(table)
-    items = engine.run(
-        get("sg_state").render("duckdb"), {"until": None, "account": None, "region": None}
-    )
+    every_day = {"until": None, "account": None, "region": None, "first_day": None, "days": []}
+    query, values = get("sg_state").expand(every_day)
+    items = engine.run(query.render("duckdb"), values)
     return state.rules(items), report
 
 
