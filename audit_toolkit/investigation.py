@@ -260,9 +260,10 @@ class Investigation:
         bound = {k: values[k] for k in ("until", "account", "region")}
         items = self.query("sg_state", **bound, first_day=days and days[0], days=days or [])
         if since is not None and not sg_state.complete_at(items, pd.Timestamp(values["since"])):
+            when = f"on {days[0]} or {days[1]}" if days else "at all"
             raise ConfigError(
                 f"no AWS Config snapshot (nor EC2 describe output) of {account}/{region} delivered "
-                f"on {days[0]} or {days[1]}: the state at {values['since']} may lack groups; "
+                f"{when}: the state at {values['since']} may lack groups; "
                 "replay from the first day of the logs (without --from-state)")
         return sg_state.rules(items)
 

@@ -185,6 +185,7 @@ def test_the_state_from_since_lists_configs_unpadded_day_folders_in_the_sql_athe
     sent = sqlglot.parse_one(athena_text("sg_state", values), read="athena")
     (listed,) = [n for n in sent.find_all(exp.In) if n.this.name == "day"]
     assert [v.this for v in listed.expressions] == days
+    assert config_days("2020-01-01T00:00:00Z", "2023-01-01T00:00:00Z") is None  # every day
     unbounded = {**values, "first_day": None, "days": []}
     guarded = "(null IS NULL OR c.day IS NULL OR c.day IN (null))"  # first_day NULL: every day
     assert guarded in athena_text("sg_state", unbounded)

@@ -51,14 +51,20 @@ _RULE_PEERS = (
 )
 
 
-def config_days(since: str, until: str | None, today: pd.Timestamp | None = None) -> list[str]:
+MAX_LISTED_DAYS = 1000  # Athena takes 256 kB of query text: a longer list reads every day instead
+
+
+def config_days(
+    since: str, until: str | None, today: pd.Timestamp | None = None
+) -> list[str] | None:
     """The day folders of Config's delivery ('YYYY/M/D') that hold the state from `since` to
     `until`: from the day before `since` (a daily snapshot is delivered at least once a day) to
-    the day after `until` (history is delivered hours after its items), or to tomorrow."""
+    the day after `until` (history is delivered hours after its items), or to tomorrow. None
+    (every day) for more than MAX_LISTED_DAYS."""
     first = pd.Timestamp(since).normalize() - pd.Timedelta(days=1)
     last = pd.Timestamp(until) if until is not None else today or pd.Timestamp.now(tz="UTC")
-    last = last.normalize() + pd.Timedelta(days=1)
-    return [f"{d.year}/{d.month}/{d.day}" for d in pd.date_range(first, max(first, last))]
+    days = pd.date_range(first, max(first, last.normalize() + pd.Timedelta(days=1)))
+    return None if len(days) > MAX_LISTED_DAYS else [f"{d.year}/{d.month}/{d.day}" for d in days]
 
 
 def complete_at(items: pd.DataFrame, at: pd.Timestamp) -> bool:
