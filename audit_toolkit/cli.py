@@ -574,10 +574,17 @@ def sql(name, since, until, account, region, params) -> None:
             raise click.BadParameter(f"{item!r}: {name} takes {', '.join(query.params) or 'no parameters'}",
                                      param_hint="--param")
         values[key] = float(value) if re.fullmatch(r"-?\d+(\.\d+)?", value) else value
+    if "days" in query.params:  # sg_state: Config's day folders, as inv.state(since=) lists them
+        from .analysis.state import config_days
+
+        scope = queries.scope(since, until)
+        days = config_days(scope["since"], scope["until"]) if since else None
+        values.update(first_day=days and days[0], days=days or [])
     missing = [p for p in query.params if p not in values and p not in queries.SCOPE_PARAMS]
     if missing:
         raise click.UsageError(f"{name} needs {', '.join(f'--param {p}=...' for p in missing)}")
     values.update({p: None for p in query.params if p not in values})  # an unset scope bound is no bound
+    query, values = query.expand(values)
     click.echo(DefaultParameterFormatter().format(query.render("athena"), query.bind(values)) + ";")
 
 

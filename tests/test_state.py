@@ -754,3 +754,16 @@ def test_rules_before_the_logs_and_a_created_groups_default_egress_are_no_disagr
     old = {**permission("10.0.0.0/8", 443, 443)}
     assert reconciled([create], [with_rules(5, [old]), with_rules(12, [old], [everything_out])],
                       start_minute=10) == []
+
+
+def test_sql_prints_sg_state_with_the_config_days_it_reads():
+    from click.testing import CliRunner
+
+    from audit_toolkit.cli import main
+
+    result = CliRunner().invoke(main, ["sql", "sg_state", "--since", "2026-11-03",
+                                       "--until", "2026-11-04"])
+    assert result.exit_code == 0, result.output
+    assert "c.day IN ('2026/11/2', '2026/11/3', '2026/11/4', '2026/11/5')" in result.output
+    every = CliRunner().invoke(main, ["sql", "sg_state"])
+    assert every.exit_code == 0 and "(null IS NULL OR c.day IS NULL" in every.output
