@@ -374,7 +374,8 @@ def test_the_report_leads_with_what_needs_action(written, truth):
         "0 logging outages; 0 runs of silent hours",
     ]
     assert [(t.caption, len(t.rows)) for t in part.tables] == [
-        ("Windows still open", 2), ("Attacks that came through an open window", len(truth["correlations"]))]
+        ("Windows still open", 2), ("Attacks that came through an open window", len(truth["correlations"])),
+        ("Critical and high detections", 8)]
     html = report.html.read_text(encoding="utf-8")
     assert html.index("What needs action") < html.index("Time range and evidence")
 
