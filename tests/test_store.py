@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -388,3 +389,64 @@ def test_a_conflicting_record_found_in_a_later_run_is_kept_beside_the_stored_one
     engine.attach_store(tmp_path / "store")
     times = engine.run("SELECT eventtime FROM cloudtrail WHERE eventid LIKE '%1' ORDER BY eventtime", {})
     assert times["eventtime"].tolist() == ["2024-05-01T10:00:01Z", "2024-05-01T11:00:00Z"]
+
+
+@pytest.mark.parametrize("folder", [TABLE, "guardduty"])
+@pytest.mark.parametrize("command", ["ingest", "ssh-exposure"])
+def test_a_store_folder_that_is_a_symbolic_link_is_refused_before_anything_is_written(
+        tmp_path: Path, folder: str, command: str):
+    evidence, root, elsewhere = tmp_path / "evidence", tmp_path / "store", tmp_path / "elsewhere"
+    _write(evidence, "a.json.gz", [_event(0)])
+    ingest(discover_files(evidence), root)
+    elsewhere.mkdir()
+    (elsewhere / "part-x.parquet").write_bytes(b"someone else's")  # what a sweep would delete
+    if (root / folder).exists():
+        shutil.rmtree(root / folder)
+    (root / folder).symlink_to(elsewhere, target_is_directory=True)
+    _write(evidence, "b.json.gz", [_event(1)])
+
+    args = ["--evidence", str(evidence)] if command == "ingest" else []
+    result = CliRunner().invoke(main, [command, *args, "--store", str(root)])
+
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert result.output == (f"Error: the store {root} has a {folder}/ that is a symbolic link: the "
+                             "store writes and deletes only in folders of its own; remove the link "
+                             "or ingest into a new store\n")
+    assert tree(elsewhere) == {"part-x.parquet": b"someone else's"}
+
+
+@pytest.mark.parametrize("damage", ["missing", "garbage", "other columns", "symlink", "name"])
+@pytest.mark.parametrize("command", ["ingest", "ssh-exposure", "detect"])
+def test_a_store_whose_part_is_missing_or_damaged_is_a_one_line_error(
+        tmp_path: Path, damage: str, command: str):
+    evidence, root = tmp_path / "evidence", tmp_path / "store"
+    _write(evidence, "a.json.gz", [_event(0)])
+    ingest(discover_files(evidence), root)
+    part = Store.open(root).part_paths()[0]
+    if damage == "missing":
+        part.unlink()
+    elif damage == "garbage":
+        part.write_bytes(b"PAR1 not really")
+    elif damage == "other columns":
+        pq.write_table(pa.table({"x": [1]}), part)
+    elif damage == "symlink":
+        part.rename(tmp_path / "moved.parquet")
+        part.symlink_to(tmp_path / "moved.parquet")
+    else:
+        catalog = json.loads((root / CATALOG).read_text())
+        catalog["parts"] = ["../../moved.parquet"]
+        (root / CATALOG).write_text(json.dumps(catalog))
+    _write(evidence, "b.json.gz", [_event(1)])  # ingest has something to add
+
+    args = ["--evidence", str(evidence)] if command == "ingest" else []
+    result = CliRunner().invoke(main, [command, *args, "--store", str(root)])
+
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith(f"Error: the store {root} is damaged: ")
+    problem = {"missing": "is missing", "garbage": "is not a Parquet file",
+               "other columns": "does not hold the columns of the cloudtrail table",
+               "symlink": "is a symbolic link",
+               "name": "is not a name the store gives its parts"}[damage]
+    assert problem in result.output
+    assert result.output.endswith("ingest the evidence into a new store (audit-toolkit ingest "
+                                  "--evidence EVIDENCE --store NEW_FOLDER)\n")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
 import sys
 import time
 import uuid
@@ -58,6 +59,8 @@ CLUSTER_ROW_GROUP = 16 * 1024
 CLUSTER_BLOOM = {"eventsource": {"ndv": 1000, "fpp": 0.01}, "eventname": {"ndv": 1000, "fpp": 0.01}}
 WORKERS_FROM_BYTES = 64 << 20
 # (folder, glob) of the files an interrupted run can leave: the only files the sweep deletes
+FOLDERS = (TABLE, "guardduty")  # the folders the store writes and sweeps, beside its root
+_PART = re.compile(r"part-[A-Za-z0-9_-]+\.parquet")
 LEFTOVERS = ((".", f".{CATALOG}.*.tmp"), (TABLE, "part-*.parquet"), (TABLE, "part-*.parquet.tmp"),
              ("guardduty", ".findings.parquet.*.tmp"))
 
@@ -100,11 +103,43 @@ class Store:
             raise EvidenceError(f"the store {root} has format {version!r}; this toolkit reads "
                                 f"{FORMAT_VERSION}")
         try:
-            return cls(root, list(data["parts"]), dict(data["sources"]), int(data["duplicates"]),
-                       dict(data.get("findings", {})), list(data.get("conflicts", [])))
-        except (KeyError, TypeError, ValueError) as e:
+            store = cls(root, list(data["parts"]), dict(data["sources"]), int(data["duplicates"]),
+                        dict(data.get("findings", {})), list(data.get("conflicts", [])))
+            for entry in [*store.sources.values(), *store.findings.values()]:
+                _file_report(entry)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise EvidenceError(f"the catalog of the store {root} is damaged ({type(e).__name__}: "
                                 f"{e}); ingest the evidence into a new store") from e
+        store.check()
+        return store
+
+    def check(self) -> None:
+        """EvidenceError, in one line, unless every folder the store writes is a real folder and every
+        part its catalog names is a Parquet file of the table (its footer read, not its rows).
+
+        A folder that is a symbolic link would make the store write and sweep where it points; a
+        part missing or damaged would make every query fail inside DuckDB.
+        """
+        for folder in FOLDERS:
+            if (self.root / folder).is_symlink():
+                raise EvidenceError(f"the store {self.root} has a {folder}/ that is a symbolic link: "
+                                    "the store writes and deletes only in folders of its own; "
+                                    "remove the link or ingest into a new store")
+        parts = [(name, CLOUDTRAIL_SCHEMA) for name in self.parts]
+        if self.findings:  # every run that names findings files writes the table
+            parts.append((FINDINGS, None))
+        for name, schema in parts:
+            path = self.root / (name if schema is None else f"{TABLE}/{name}")
+            if not isinstance(name, str) or schema is not None and not _PART.fullmatch(name):
+                problem = "is not a name the store gives its parts"
+            elif not path.is_file() or path.is_symlink():
+                problem = "is missing" if not path.is_symlink() else "is a symbolic link"
+            else:
+                problem = _parquet_problem(path, schema)
+            if problem:
+                raise EvidenceError(f"the store {self.root} is damaged: {str(name)[:80]!r} {problem}; "
+                                    "ingest the evidence into a new store (audit-toolkit ingest "
+                                    "--evidence EVIDENCE --store NEW_FOLDER)")
 
     @property
     def folder(self) -> Path:
@@ -157,6 +192,17 @@ class Store:
             for leftover in (self.root / folder).glob(pattern):
                 if leftover.name not in held and leftover.is_file() and not leftover.is_symlink():
                     leftover.unlink()
+
+def _parquet_problem(path: Path, schema: pa.Schema | None) -> str | None:
+    """Why the Parquet file at `path` cannot be read as a part of `schema`; None if it can."""
+    try:
+        found = pq.read_schema(path)
+    except (OSError, pa.ArrowException) as e:
+        return f"is not a Parquet file ({str(e)[:120]})"
+    if schema is not None and found.names != schema.names:
+        return "does not hold the columns of the cloudtrail table"
+    return None
+
 
 def _file_report(entry: dict) -> FileReport:
     """A catalog entry's report; catalogs written before reports held size and SHA-256 have them beside."""
