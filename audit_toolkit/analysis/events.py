@@ -40,6 +40,17 @@ def records(frame: pd.DataFrame) -> list[dict]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
+def json_text(value: Any) -> str | None:
+    """A value from a log as text: a string as it is, anything else as its JSON (`{"x":[1]}`), never
+    as a Python repr; the renderers escape it like any other evidence."""
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        return str(value)
+
+
 class Unreadable(ValueError):
     """A member of an event of a shape the analysis cannot read: the event is reported with it."""
 
