@@ -360,3 +360,28 @@ def test_a_hostile_first_line_hides_none_of_the_lines_after_it(tmp_path, first):
     assert (report.error, report.shape) == (None, "lines")
     assert (report.read, report.used, report.rejected) == (3, 2, 1)
     assert batch.column("eventid").to_pylist() == [event(1)["eventID"], event(2)["eventID"]]
+
+
+def test_each_gzip_member_that_is_a_whole_document_is_read_as_one(tmp_path):
+    """`cat a.json.gz b.json.gz`: two trail documents in one file, each read."""
+    first = gzip.compress(json.dumps({"Records": [event(1), event(2)]}).encode())
+    second = gzip.compress(json.dumps({"Records": [event(3)]}).encode())
+    batch, report = read_cloudtrail_file(write(tmp_path / "cat.json.gz", first + second))
+    assert (report.error, report.read, report.used, report.warnings) == (None, 3, 3, [])
+    assert batch.column("eventid").to_pylist() == [event(i)["eventID"] for i in (1, 2, 3)]
+
+
+@pytest.mark.parametrize("tail, reason", [
+    (b"garbage after the member", "24 bytes after gzip member 1 are not gzip: left unread"),
+    (gzip.compress(b'{"Records": []}')[:15], "gzip member 2 (at byte "),
+    (b"\x1f\x8b\x08\x00" + b"\xff" * 30, "gzip member 2 (at byte "),
+])
+def test_a_gzip_with_a_broken_tail_keeps_its_valid_members_and_says_why_the_rest_is_lost(
+        tmp_path, tail, reason):
+    whole = gzip.compress(json.dumps({"Records": [event(1), event(2)]}).encode())
+    batch, report = read_cloudtrail_file(write(tmp_path / "tail.json.gz", whole + tail))
+    assert (report.error, report.read, report.used) == (None, 2, 2)
+    assert batch.column("eventid").to_pylist() == [event(1)["eventID"], event(2)["eventID"]]
+    [warning] = report.warnings
+    assert warning.startswith(reason)
+

@@ -185,33 +185,56 @@ class TooLarge(ValueError):
     """A file whose text is over the size limit: rejected, having held no more than the limit."""
 
 
-def _decompress(data: bytes, limit: int = MAX_FILE_BYTES) -> bytes:
-    """The file's text: gzip is undone (every member), anything else is returned as it is.
+def _members(data: bytes, limit: int = MAX_FILE_BYTES) -> tuple[list[bytes], str | None]:
+    """The file's text, one piece per gzip member (a file that is not gzip is one piece as it is),
+    and why the bytes after the last piece could not be read (None when all were).
 
     Inflating stops one byte past `limit`: a small file that inflates to gigabytes is rejected
-    (TooLarge) having held no more than the limit. A corrupt deflate stream raises BadGzipFile (an
-    OSError), a truncated one EOFError, like any other broken gzip.
+    (TooLarge) having held no more than the limit. A first member that is corrupt raises
+    BadGzipFile (an OSError), a truncated one EOFError, like any other broken gzip; a later broken
+    member, or bytes that are not gzip after a member, cost only themselves.
     """
     if data[:2] != b"\x1f\x8b":
         if len(data) > limit:
             raise TooLarge(f"the file is {len(data):,} bytes, over the limit of {limit:,}")
-        return data
-    pieces = []
-    left = limit
-    try:
-        while data:
-            member = igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_GZIP)
-            text = member.decompress(data, max_length=left + 1)
+        return [data], None
+    pieces: list[bytes] = []
+    left, at = limit, 0
+    while at < len(data):
+        if data[at:at + 2] != b"\x1f\x8b":
+            if pieces:
+                return pieces, (f"{len(data) - at:,} bytes after gzip member {len(pieces)} are not "
+                                "gzip: left unread")
+            raise igzip.BadGzipFile("not a gzip file")
+        member = igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_GZIP)
+        try:
+            text = member.decompress(data[at:], max_length=left + 1)
             if len(text) > left:
                 raise TooLarge(f"the file inflates to more than the limit of {limit:,} bytes")
             if not member.eof:
                 raise EOFError("Compressed file ended before the end-of-stream marker was reached")
-            pieces.append(text)
-            left -= len(text)
-            data = member.unused_data.lstrip(b"\x00")  # zero padding after the last member is fine
-    except igzip_lib.IsalError as e:
-        raise igzip.BadGzipFile(f"corrupt deflate data: {e}") from None
-    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        except (igzip_lib.IsalError, EOFError) as e:
+            if not pieces:
+                raise igzip.BadGzipFile(f"corrupt deflate data: {e}") if isinstance(
+                    e, igzip_lib.IsalError) else e from None
+            return pieces, (f"gzip member {len(pieces) + 1} (at byte {at:,}) is truncated or "
+                            f"corrupt ({e}): it and the {len(data) - at:,} bytes from it are unread")
+        pieces.append(text)
+        left -= len(text)
+        at = len(data) - len(member.unused_data.lstrip(b"\x00"))  # zero padding is fine
+    return pieces, None
+
+
+def _whole(text: bytes) -> bool:
+    """Whether the text is one JSON value (a NaN or deep nesting in it aside), nothing after it."""
+    try:
+        msgspec.json.decode(text, type=msgspec.Raw)
+        return True
+    except (msgspec.DecodeError, RecursionError):
+        stripped = text.strip()
+        return stripped[:1] in (b"{", b"[") and any(
+            char in b"]}" and depth == 0 and token.end() == len(stripped)
+            for token, char, depth in _walk(stripped))
 
 
 # A string (escapes skipped) or a bracket or comma: what finding the elements of an array needs.
@@ -608,12 +631,21 @@ def _read(path: str | Path, data: bytes | None, only: frozenset[str] | None,
           max_bytes: int) -> tuple[pa.Table, FileReport]:
     report = FileReport(path=str(path))
     part = partition_of(path)
-    batches = []
+    batches, failures = [], []
     try:
-        for chunk in _chunks(read_text(path, data, report, max_bytes)):
-            batches.append(_read_chunk(chunk, only, part, report))
-    except (OSError, EOFError, ValueError, msgspec.DecodeError) as e:  # truncated gzip, not JSON, ...
-        report.error = _reason(e)
+        documents = read_documents(path, data, report, max_bytes)
+    except (OSError, EOFError, ValueError) as e:  # truncated gzip, too large, ...
+        documents, failures = [], [e]
+    for number, document in enumerate(documents, 1):
+        try:
+            for chunk in _chunks(document):
+                batches.append(_read_chunk(chunk, only, part, report))
+        except (OSError, EOFError, ValueError, msgspec.DecodeError) as e:  # not JSON, ...
+            failures.append(e)
+            if len(documents) > 1:  # the other members' records are still read
+                report.warn(f"gzip member {number}: {_reason(e)}: its records are not read")
+    if failures and len(failures) >= len(documents):  # nothing in the file could be read
+        report.error = _reason(failures[0])
         report.read = report.used = report.rejected = 0
         return pa.Table.from_batches([], CLOUDTRAIL_SCHEMA), report
     report.offset = 0
@@ -703,11 +735,13 @@ def _focused(text: bytes, events: list, times: list[str], indexes: list[int], on
     return pa.concat_batches([_batch(whole, whole_times, whole_indexes, part, report), spine_batch])
 
 
-def read_text(path: str | Path, data: bytes | None, report: FileReport,
-              limit: int = MAX_FILE_BYTES) -> bytes:
-    """The file's text, inflated (`data`: its bytes, if the caller has them already); the size and
-    SHA-256 of its bytes in the report. TooLarge if the file or its text is over `limit`: a file
-    over it on disk is hashed a MB at a time and never held."""
+def read_documents(path: str | Path, data: bytes | None, report: FileReport,
+                   limit: int = MAX_FILE_BYTES) -> list[bytes]:
+    """The file's text, inflated (`data`: its bytes, if the caller has them already), as documents:
+    one per gzip member where each member is a whole JSON value (`cat a.json.gz b.json.gz`), else
+    one. The size and SHA-256 of its bytes are in the report, and a warning for the bytes after a
+    broken member. TooLarge if the file or its text is over `limit`: a file over it on disk is
+    hashed a MB at a time and never held."""
     if data is None:
         with open(path, "rb") as f:  # read only, as all evidence
             if os.fstat(f.fileno()).st_size > limit:
@@ -716,7 +750,19 @@ def read_text(path: str | Path, data: bytes | None, report: FileReport,
                 raise TooLarge(f"the file is {report.size:,} bytes, over the limit of {limit:,}")
             data = f.read()
     report.size, report.sha256 = len(data), hashlib.sha256(data).hexdigest()
-    return _decompress(data, limit)
+    pieces, unread = _members(data, limit)
+    if unread:
+        report.warn(unread)
+    if len(pieces) > 1 and all(map(_whole, pieces)):
+        return pieces
+    return [pieces[0] if len(pieces) == 1 else b"".join(pieces)]
+
+
+def read_text(path: str | Path, data: bytes | None, report: FileReport,
+              limit: int = MAX_FILE_BYTES) -> bytes:
+    """The file's text as one document (read_documents' joined)."""
+    documents = read_documents(path, data, report, limit)
+    return documents[0] if len(documents) == 1 else b"\n".join(documents)
 
 
 def _reason(error: BaseException) -> str:
