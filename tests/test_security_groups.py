@@ -207,6 +207,16 @@ DEEP = "[" * 10_000 + "]" * 10_000
     ("RevokeSecurityGroupIngress", '{"groupId": "sg-1", "x": %s}' % DEEP,
      "requestParameters is not JSON that Python can read"),
     ("RevokeSecurityGroupIngress", "[1]", "requestParameters is a list, not an object"),
+    ("AuthorizeSecurityGroupIngress",  # a real opening hidden under a first ipPermissions
+     '{"groupId": "sg-1", "ipPermissions": %s, "ipPermissions": {"items": []}}'
+     % json.dumps(OPEN_SSH["ipPermissions"]),
+     "requestParameters holds the key 'ipPermissions' twice in one object: which value is the "
+     "evidence cannot be decided"),
+    ("AuthorizeSecurityGroupIngress",
+     '{"groupId": "sg-1", "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 22, '
+     '"toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0", "cidrIp": "10.0.0.0/8"}]}}]}}',
+     "requestParameters holds the key 'cidrIp' twice in one object: which value is the "
+     "evidence cannot be decided"),
 ])
 def test_an_event_the_normalizer_cannot_read_is_rejected_with_its_reason_and_the_others_are_kept(
         name, request_text, reason):

@@ -72,7 +72,10 @@ def strict_object(text: Any, what: str) -> dict:
     if text is None:
         return {}
     try:
-        value = text if isinstance(text, dict) else json.loads(text)
+        value = text if isinstance(text, dict) else json.loads(text, object_pairs_hook=_once)
+    except _RepeatedKey as e:
+        raise Unreadable(f"{what} holds the key {e.args[0][:40]!r} twice in one object: which value "
+                         "is the evidence cannot be decided") from None
     except (TypeError, ValueError, RecursionError):
         raise Unreadable(f"{what} is not JSON that Python can read") from None
     if value is None:
@@ -80,6 +83,18 @@ def strict_object(text: Any, what: str) -> dict:
     if not isinstance(value, dict):
         raise Unreadable(f"{what} is {_kind(value)}, not an object")
     return value
+
+
+class _RepeatedKey(Exception):
+    """A JSON object holds a key twice: json.loads would keep the last value without a word."""
+
+
+def _once(pairs: list[tuple[str, Any]]) -> dict:
+    found = dict(pairs)
+    if len(found) < len(pairs):
+        seen: set[str] = set()
+        raise _RepeatedKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return found
 
 
 def _kind(value: Any) -> str:

@@ -181,6 +181,61 @@ _raw_list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _lookup_decoder = msgspec.json.Decoder(_LookupEvent)
 
 
+class _KeyedTrail(msgspec.Struct):
+    Records: list[dict[str, msgspec.Raw]]
+
+
+_keyed_trail_decoder = msgspec.json.Decoder(_KeyedTrail)
+_keyed_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_COLON = re.compile(rb"\s*:")
+
+
+def _kept_every_member(raw: bytes, encoded: bytes) -> bool:
+    """Whether `encoded`, the JSON `raw` decoded to objects and encoded again, kept every member of
+    them: then no key was there twice (a decoder keeps the last of a repeated key, silently).
+
+    Encoding never lengthens a key (msgspec writes the shortest escapes) and copies raw values as
+    they are; a member dropped takes at least its key's two quotes. Where nothing is spelled as a
+    \\u escape, keys hold as many quotes encoded as raw, whatever the white space.
+    """
+    return len(encoded) == len(raw) or (b"\\u" not in raw and raw.count(b'"') == encoded.count(b'"'))
+
+
+def _trail_keys_unique(text: bytes) -> bool:
+    """True when the text is a trail document whose envelope and records each hold every key once;
+    False when that is not proven (another shape, white space and escapes, or a repeated key)."""
+    try:
+        return _kept_every_member(text, msgspec.json.encode(_keyed_trail_decoder.decode(text)))
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return False
+
+
+def repeated_key(raw: bytes | str) -> str | None:
+    """A key that the JSON object `raw` holds twice at its top level, or None.
+
+    A decoder keeps the last of a repeated key without a word, so an attacker can log a real call
+    under a first `eventName` and a harmless one after it: such a record is rejected, never read as
+    either. Proven absent in C where it can be (_kept_every_member), else found by brackets.
+    """
+    raw = raw.encode() if isinstance(raw, str) else bytes(raw)
+    try:
+        if _kept_every_member(raw, msgspec.json.encode(_keyed_decoder.decode(raw))):
+            return None
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        pass  # not an object, or not JSON to msgspec (a NaN, deep nesting): the brackets tell
+    seen = set()
+    for token, char, depth in _walk(raw):
+        if char == 34 and depth == 1 and _COLON.match(raw, token.end()):  # 34: '"'
+            try:
+                key = msgspec.json.decode(token.group())
+            except msgspec.DecodeError:
+                continue
+            if key in seen:
+                return key
+            seen.add(key)
+    return None
+
+
 class TooLarge(ValueError):
     """A file whose text is over the size limit: rejected, having held no more than the limit."""
 
@@ -322,6 +377,8 @@ def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw]:
         envelope = _envelope_decoder.decode(text)
     except (msgspec.DecodeError, RecursionError):
         found = _records_array(text) if text[:1] == b"{" and _one_document(text) else None
+        if found:
+            _refuse_repeated_envelope_key(text)
         if found and found[0] == "Records":
             report.shape = "records"
             return _elements(text, found[1])
@@ -331,6 +388,8 @@ def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw]:
         return _lines(text, report)
     except msgspec.ValidationError as e:
         raise ValueError(f"not a CloudTrail file: {e}") from None
+    if envelope.Records is not None or envelope.Events is not None:
+        _refuse_repeated_envelope_key(text)
     if envelope.Records is not None:
         report.shape = "records"
         return envelope.Records
@@ -342,6 +401,15 @@ def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw]:
         return []
     report.shape = "single"
     return [text]
+
+
+def _refuse_repeated_envelope_key(text: bytes) -> None:
+    """ValueError (the file is rejected) if the envelope holds a key twice: two `Records` arrays, of
+    which a decoder would read one and hide the other."""
+    key = repeated_key(text)
+    if key is not None:
+        raise ValueError(f"the file's top-level object holds the key {key[:40]!r} twice: which of "
+                         "its values is the evidence cannot be decided")
 
 
 def _lookup_event(raw: bytes | msgspec.Raw) -> bytes | str:
@@ -573,17 +641,23 @@ def _check_all(decoded: list, report: FileReport) -> tuple[list[int], list[str]]
 
 def _decode_all(data: bytes, report: FileReport) -> list[Event | None]:
     """Every record of the file decoded, None where a record is not even a CloudTrail record."""
-    try:
-        events = _trail_decoder.decode(data).Records  # one C call for a file of good records
-        report.shape = "records"
-        return events
-    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-        pass  # some record is bad, or the file has another shape: record by record, with reasons
+    if _trail_keys_unique(data):
+        try:
+            events = _trail_decoder.decode(data).Records  # one C call for a file of good records
+            report.shape = "records"
+            return events
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            pass  # some record is bad: record by record, with reasons
     return [_decode_one(raw, index, report) for index, raw in enumerate(_split(data, report))]
 
 
 def _decode_one(raw: bytes | msgspec.Raw, index: int, report: FileReport) -> Event | None:
     """One record decoded whole; None, and the reason in the report, where it cannot be."""
+    key = repeated_key(raw)
+    if key is not None:
+        report.reject(index, f"the key {key[:40]!r} appears twice in the record: which value is the "
+                             "evidence cannot be decided")
+        return None
     try:
         try:
             return _event_decoder.decode(raw)
@@ -664,6 +738,7 @@ def _chunks(text: bytes) -> Iterator[bytes]:
     if raws is None:
         yield text
         return
+    _refuse_repeated_envelope_key(text)  # the chunks are new envelopes: the check is now or never
     start = size = 0
     for end, raw in enumerate(raws, 1):
         size += len(raw)
@@ -690,12 +765,14 @@ def _read_chunk(text: bytes, only: frozenset[str] | None, part: PathPartition,
 
 def _glance_all(data: bytes, report: FileReport) -> list:
     """Every record glanced at (a trail file of good records, in one C call), or else decoded whole."""
-    try:
-        glances = _glance_decoder.decode(data).Records
-        report.shape = "records"
-        return glances
-    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-        return _decode_all(data, report)
+    if _trail_keys_unique(data):
+        try:
+            glances = _glance_decoder.decode(data).Records
+            report.shape = "records"
+            return glances
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            pass
+    return _decode_all(data, report)
 
 
 def _focused(text: bytes, events: list, times: list[str], indexes: list[int], only: frozenset[str],
