@@ -9,7 +9,7 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from audit_toolkit import export
-from audit_toolkit.analysis.exposure import exposed_ports, windows
+from audit_toolkit.analysis.exposure import exposed_ports, exposed_ports_together, failed_openings, windows
 from audit_toolkit.analysis.security_groups import normalize
 from audit_toolkit.settings import Settings
 from test_security_groups import row
@@ -306,3 +306,25 @@ def test_windows_follow_the_union_of_the_rules_held(ops):
     if start is not None:
         expected.append((None if start == "before" else start, None))
     assert sorted(((w["opened_at"], w["closed_at"]) for w in state.windows()), key=str) == sorted(expected, key=str)
+
+
+def test_the_changes_of_one_event_are_measured_together_and_apart_from_other_events():
+    def of(event: str, peer: str, **kw) -> dict:
+        return {**change(peer, **kw), "event_id": event, "group_id": "sg-1"}
+
+    rows = [of("e1", "0.0.0.0/1"), of("e1", "128.0.0.0/1"),  # one call: the internet in two halves
+            of("e2", "0.0.0.0/1"), of("e3", "128.0.0.0/1"),  # two calls: each measured alone
+            of("e4", "0.0.0.0/1"), of("e4", "128.0.0.0/1", low=443, high=443),  # two ports
+            of("e5", "0.0.0.0/1"), of("e5", "::/0"),  # two families
+            of("e6", "0.0.0.0/1"), of("e6", "128.0.0.0/1", action="revoke")]  # two actions
+    assert exposed_ports_together(rows, Settings()) == [
+        [22], [22], [], [], [], [], [], [22], [], []]
+
+
+def test_a_failed_call_opening_the_internet_in_halves_is_an_attempt():
+    halves = {"groupId": "sg-1", "ipPermissions": {"items": [{
+        "ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
+        "ipRanges": {"items": [{"cidrIp": "0.0.0.0/1"}, {"cidrIp": "128.0.0.0/1"}]}}]}}
+    changes = normalize(pd.DataFrame([row("AuthorizeSecurityGroupIngress", halves,
+                                          error="Client.UnauthorizedOperation")]))
+    assert list(failed_openings(changes)["peer"]) == ["0.0.0.0/1", "128.0.0.0/1"]
