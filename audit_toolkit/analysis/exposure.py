@@ -333,6 +333,7 @@ class RuleState:
         return dict(
             _where=where,
             _ambiguous_at=row["event_time"] if ambiguous else None,
+            _inconsistent=row["event_id"] if row.get("inconsistent") is True else None,
             account=where[0],
             region=where[1],
             group_id=where[2] if str(where[2]).startswith("sg-") else rule["group_id"],
@@ -367,6 +368,12 @@ def _public_fields(window: dict) -> dict:
             f"Changes at {window['_ambiguous_at']} on this group share one second and the "
             "evidence does not prove their order; the order that keeps the exposure open "
             "was taken."
+        )
+    if window.get("_inconsistent") is not None:
+        caveats.append(
+            f"The response of event {window['_inconsistent']} contradicts its request (another "
+            "port, address or group): both readings were kept, the one that keeps the exposure "
+            "open among them."
         )
     if window["reach"] == "unknown":
         caveats.append(

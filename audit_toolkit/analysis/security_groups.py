@@ -34,7 +34,7 @@ CHANGE_COLUMNS = [
     "event_time", "event_id", "event_name", "account", "region", "group_id", "group_name",
     "action", "direction", "protocol", "from_port", "to_port", "peer", "peer_type", "rule_id",
     "prefix_list_id", "description", *ACTOR_COLUMNS, "access_key_id", "source_ip", "user_agent",
-    "error_code", "error_message", "ambiguous_order",
+    "error_code", "error_message", "ambiguous_order", "inconsistent",
 ]
 
 _ACTIONS = {
@@ -75,6 +75,7 @@ class Rule:
     action: str | None = None  # only when the response says otherwise (revoke_unmatched); else the event's
     group_id: str | None = None  # only when a response names it; else the request's
     prefix_list_id: str | None = None  # the managed prefix list whose entry this row changes
+    inconsistent: bool = False  # the event's response contradicts its request (_created)
 
 
 # Each member a rule is made of is checked for its JSON type here: a value of another type (a port
@@ -267,13 +268,41 @@ def _rules_of(event: dict, known: dict[str, Rule]) -> Iterator[tuple[str | None,
     # authorize / revoke / update_description: a successful call's response says what really changed
     success = not event.get("errorcode")
     if success and action == "authorize":
-        rules = _response_rules(resp, "securityGroupRuleSet") or list(_requested(req, known))
+        rules = _created(_response_rules(resp, "securityGroupRuleSet"),
+                         list(_requested(req, known)), group_id)
     elif success and action == "revoke":
         rules = _revoked(req, resp, known)
     else:
         rules = list(_requested(req, known))
     for rule in rules:
         yield rule.group_id or group_id, group_name, rule
+
+
+def _created(created: list[Rule], asked: list[Rule], group_id: str | None) -> list[Rule]:
+    """What a successful authorize changed: the rules its response lists (with their ids).
+
+    A response that contradicts the request (a rule of another port, address or group, on either
+    side) is a forged or corrupted record: the rules of both are kept, the reading that keeps an
+    exposure visible, and each is flagged `inconsistent`.
+    """
+    if not created or all(r == Rule() for r in asked):  # the request says nothing to compare
+        return created or asked
+    unmatched = [r for r in asked if not any(_agrees(r, c, group_id) for c in created)]
+    if not unmatched and all(any(_agrees(r, c, group_id) for r in asked) for c in created):
+        return created
+    return [replace(r, inconsistent=True) for r in created + unmatched]
+
+
+def _agrees(asked: Rule, made: Rule, group_id: str | None) -> bool:
+    """Whether a rule the response lists is the one the request asked for: the same group,
+    protocol, ports and peer (a group asked by name is listed by id: the kind must agree)."""
+    if made.group_id and group_id and made.group_id != group_id:
+        return False
+    if asked.peer is None:  # a request rule without a peer: its ports must agree
+        return _same(replace(made, peer=None), asked)
+    if asked.peer_type == "security_group" == made.peer_type:
+        return _same(replace(made, peer=None), replace(asked, peer=None))
+    return asked.peer_type == made.peer_type and _same(asked, made)
 
 
 def _string(value: Any) -> str | None:
@@ -572,6 +601,7 @@ def changes_of(e: dict, known: dict[str, Rule]) -> list[dict]:
                 "error_message": e.get("errormessage"),
                 # one event alone proves no order within its second (the Lambda sees one at a time)
                 "ambiguous_order": e.get("ambiguous_order", False),
+                "inconsistent": rule.inconsistent,
             }
         )
     return rows
