@@ -450,3 +450,39 @@ def test_a_store_whose_part_is_missing_or_damaged_is_a_one_line_error(
     assert problem in result.output
     assert result.output.endswith("ingest the evidence into a new store (audit-toolkit ingest "
                                   "--evidence EVIDENCE --store NEW_FOLDER)\n")
+
+
+@pytest.mark.parametrize("cpus", [1, 2, 3, 4, 8, 16, 64])
+@pytest.mark.parametrize("limit", [1 << 20, 32 << 20, 256 << 20, 1 << 30])
+def test_the_workers_of_an_ingest_stay_within_the_memory_budget_together(cpus, limit):
+    workers, per_file = store_module.memory_plan(cpus, limit)
+    process, factor = store_module.PROCESS_BYTES, store_module.TEXT_FACTOR
+    assert 1 <= workers <= cpus and per_file <= limit
+    if workers > 1:  # the parent, and every worker at the peak of a file at the parallel limit
+        assert process + workers * (process + factor * per_file) <= store_module.MEMORY_BUDGET
+        assert per_file >= min(limit, store_module.MIN_PARALLEL_FILE)
+    else:  # alone, a file at the full limit
+        assert per_file == limit
+    assert store_module.memory_plan(2, 256 << 20) == (2, 114_085_068)  # 108.8 MB: (1024 - 160) / 2 - 160, / 2.5
+    assert store_module.memory_plan(8, 256 << 20) == (3, 53_687_091)  # 4 would leave 22.4 MB a file
+
+
+def test_a_file_over_the_parallel_limit_is_read_again_alone_and_a_bomb_is_rejected_once(
+        tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(store_module, "PROCESS_BYTES", 0)
+    monkeypatch.setattr(store_module, "TEXT_FACTOR", 1)
+    monkeypatch.setattr(store_module, "MIN_PARALLEL_FILE", 1)
+    monkeypatch.setattr(store_module, "MEMORY_BUDGET", 2 * 4000)  # 2 workers: 4,000 bytes a file
+    evidence = tmp_path / "evidence"
+    small = [_write(evidence, f"s{i}.json.gz", [_event(i)]) for i in range(4)]
+    big = _write(evidence, "big.json.gz", [_event(10 + i) for i in range(8)])  # ~8,000 bytes
+    bomb = evidence / "bomb.json.gz"
+    bomb.write_bytes(gzip.compress(b'{"Records": [' + b" " * 50_000 + b"]}"))
+
+    report = ingest(discover_files(evidence), tmp_path / "store", workers=2, max_file_bytes=20_000)
+
+    by_name = {Path(f.path).name: f for f in report.files}
+    assert sorted(by_name) == sorted(p.name for p in [*small, big, bomb]) and len(report.files) == 6
+    assert (by_name["big.json.gz"].error, by_name["big.json.gz"].used) == (None, 8)
+    assert by_name["bomb.json.gz"].error == "the file inflates to more than the limit of 20,000 bytes"
+    assert Store.open(tmp_path / "store").events == 12

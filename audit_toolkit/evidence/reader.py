@@ -66,6 +66,7 @@ class FileReport:
     rejections: list[str] = field(default_factory=list)  # 'record 3: reason'
     warnings: list[str] = field(default_factory=list)  # used, but something is off
     offset: int = 0  # the number in the file of the first record of the chunk being read
+    too_large: bool = False  # rejected for its size alone (store.ingest reads it again, alone)
 
     def reject(self, index: int, reason: str) -> None:
         self.rejected += 1
@@ -721,6 +722,7 @@ def _read(path: str | Path, data: bytes | None, only: frozenset[str] | None,
     if failures and len(failures) >= len(documents):  # nothing in the file could be read
         report.error = _reason(failures[0])
         report.read = report.used = report.rejected = 0
+        report.too_large = isinstance(failures[0], TooLarge)
         return pa.Table.from_batches([], CLOUDTRAIL_SCHEMA), report
     report.offset = 0
     return pa.Table.from_batches(batches, CLOUDTRAIL_SCHEMA), report

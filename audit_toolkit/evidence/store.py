@@ -30,7 +30,7 @@ import sys
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -58,6 +58,13 @@ CLUSTER_BY = [("eventsource", "ascending"), ("eventname", "ascending"), ("eventt
 CLUSTER_ROW_GROUP = 16 * 1024
 CLUSTER_BLOOM = {"eventsource": {"ndv": 1000, "fpp": 0.01}, "eventname": {"ndv": 1000, "fpp": 0.01}}
 WORKERS_FROM_BYTES = 64 << 20
+# Peak memory of all the processes of an ingest, whatever the evidence. A process costs about
+# PROCESS_BYTES before any evidence, and reading a file about TEXT_FACTOR times its inflated text
+# more (measured by benchmarks/bench_memory.py: 739 MB for 242 MB of records, from 148 MB).
+MEMORY_BUDGET = 1 << 30
+PROCESS_BYTES = 160 << 20
+TEXT_FACTOR = 2.5
+MIN_PARALLEL_FILE = 32 << 20  # a smaller per-worker limit is not worth the second pass
 # (folder, glob) of the files an interrupted run can leave: the only files the sweep deletes
 FOLDERS = (TABLE, "guardduty")  # the folders the store writes and sweeps, beside its root
 _PART = re.compile(r"part-[A-Za-z0-9_-]+\.parquet")
@@ -295,6 +302,23 @@ def _worker_memory() -> None:
     pa.set_memory_pool(pa.system_memory_pool())
 
 
+def memory_plan(workers: int, max_file_bytes: int, budget: int = MEMORY_BUDGET) -> tuple[int, int]:
+    """(workers, the per-file limit of the parallel pass) that keep every process of an ingest,
+    the parent and each worker at the peak of its largest file, within `budget` together.
+
+    Each worker alone may hold a file at the limit; several at once could not. So workers read
+    with a smaller limit, and a file over it is read again after them, alone, with the full limit
+    (ingest): at most `workers` x (PROCESS_BYTES + TEXT_FACTOR x the smaller limit) + the parent,
+    or the parent alone with one file at the full limit. Fewer workers where the smaller limit
+    would fall under MIN_PARALLEL_FILE; one where even that does not fit.
+    """
+    for n in range(workers, 1, -1):
+        per_file = int(((budget - PROCESS_BYTES) // n - PROCESS_BYTES) / TEXT_FACTOR)
+        if per_file >= min(max_file_bytes, MIN_PARALLEL_FILE):
+            return n, min(max_file_bytes, per_file)
+    return 1, max_file_bytes
+
+
 def _run(tasks: list[_Task], workers: int) -> Iterator[tuple[str | None, int, list[dict]]]:
     if workers <= 1 or len(tasks) < 2:
         yield from map(_convert, tasks)
@@ -450,21 +474,34 @@ def ingest(
     todo = [p for p in files if not store.holds(p)]
     if workers is None:  # starting worker processes pays only for enough evidence
         workers = os.cpu_count() or 1 if sum(p.stat().st_size for p in todo) >= WORKERS_FROM_BYTES else 1
+    workers, per_file = memory_plan(workers, max_file_bytes)
     report = IntakeReport()
     bar = _bar(len(todo), progress)
     try:
         tasks = _tasks(todo, store.folder, compression, task_bytes, workers, only, cluster,
-                       max_file_bytes)
+                       per_file)
         for round_tasks in _rounds(tasks, round_bytes):
             new_parts: list[str] = []
             sources: dict[str, dict] = {}
-            for task, (part, rows, task_sources) in zip(round_tasks, _run(round_tasks, workers)):
+            again: list[str] = []  # over the parallel pass's limit: read alone, with the full one
+            results = list(zip(round_tasks, _run(round_tasks, workers)))
+            if per_file < max_file_bytes:
+                again = [p for task, (_, _, found) in results for p, s in zip(task.paths, found)
+                         if s["report"]["too_large"]]
+            if again:
+                alone = replace(round_tasks[-1], paths=again, max_bytes=max_file_bytes,
+                                part=round_tasks[-1].part.replace(".parquet", "-alone.parquet"))
+                results.append((alone, _convert(alone)))
+            for task, (part, rows, task_sources) in results:
                 if part:
                     new_parts.append(part)
                 for path, source in zip(task.paths, task_sources):
+                    if task.max_bytes < max_file_bytes and path in again:
+                        continue  # its report is the second reading's
                     sources[str(Path(path).resolve())] = {**source, "part": part}
                     report.files.append(FileReport(**source["report"]))
-                bar.update(len(task.paths))
+                bar.update(len([p for p in task.paths if task.max_bytes == max_file_bytes
+                                or p not in again]))
                 bar.set_postfix(events=f"{report.used:,}", refresh=False)
             dropped, conflicts = _drop_duplicates(store, new_parts)
             report.duplicates += dropped
