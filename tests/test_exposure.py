@@ -328,3 +328,40 @@ def test_a_failed_call_opening_the_internet_in_halves_is_an_attempt():
     changes = normalize(pd.DataFrame([row("AuthorizeSecurityGroupIngress", halves,
                                           error="Client.UnauthorizedOperation")]))
     assert list(failed_openings(changes)["peer"]) == ["0.0.0.0/1", "128.0.0.0/1"]
+
+
+def _sg_call(i: int, name: str, time: str) -> dict:
+    from util import event
+
+    request = {"groupId": "sg-1", "ipPermissions": {"items": [{
+        "ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
+        "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}
+    return event(i, eventName=name, eventTime=time, readOnly=False, requestParameters=request,
+                  responseElements={"_return": True})
+
+
+@pytest.mark.parametrize("source", ["evidence", "store"])
+def test_calls_of_one_second_in_one_delivered_file_are_ordered_by_their_position(tmp_path, source):
+    """Opened at 08:00; at 10:00:00 an authorize then a revoke of the same rule, in that order in
+    one file: closed at 10:00, proven (without the file's order it would read still open)."""
+    from audit_toolkit.evidence.store import ingest
+    from audit_toolkit.evidence.layout import discover_files
+    from audit_toolkit.investigation import Investigation
+    from util import records_file
+
+    evidence = tmp_path / "evidence"
+    records_file(evidence, "a.json.gz", [_sg_call(1, "AuthorizeSecurityGroupIngress", "2026-01-01T08:00:00Z")])
+    records_file(evidence, "b.json.gz", [
+        _sg_call(2, "AuthorizeSecurityGroupIngress", "2026-01-01T10:00:00Z"),
+        _sg_call(3, "RevokeSecurityGroupIngress", "2026-01-01T10:00:00Z")])
+    if source == "store":
+        ingest(discover_files(evidence), tmp_path / "store")
+        inv = Investigation.from_store(tmp_path / "store")
+    else:
+        inv = Investigation.from_evidence(evidence)
+
+    found = inv.ssh_exposure()
+
+    assert export.to_records(found[["opened_at", "closed_at", "still_open", "ambiguous_order"]]) == [
+        {"opened_at": "2026-01-01T08:00:00Z", "closed_at": "2026-01-01T10:00:00Z",
+         "still_open": False, "ambiguous_order": False}]

@@ -28,7 +28,7 @@ from isal import igzip, igzip_lib
 from ..settings import Settings
 from .layout import PathPartition, partition_of
 from .schema import (
-    CLOUDTRAIL_SCHEMA,
+    STORED_SCHEMA,
     KNOWN_EVENT_VERSIONS,
     Event,
     OnBehalfOf,
@@ -533,10 +533,11 @@ def _json_text(values: list, name: str, report: FileReport, indexes: list[int]) 
 
 
 def _batch(events: list[Event], times: list[str], indexes: list[int], part: PathPartition, report: FileReport) -> pa.RecordBatch:
-    """The usable events of one file as a batch of the `cloudtrail` schema, built column by column."""
+    """The usable events of one file as a batch of the stored schema (the `cloudtrail` table and
+    where each event was read), built column by column."""
     uis = _attr(events, "userIdentity")
     columns = []
-    for f in CLOUDTRAIL_SCHEMA:
+    for f in STORED_SCHEMA:
         name = f.name
         if name == "eventtime":
             columns.append(_strings(times))
@@ -553,10 +554,14 @@ def _batch(events: list[Event], times: list[str], indexes: list[int], part: Path
             columns.append(_strings([part.region or e.awsRegion for e in events]))
         elif name == "day":
             columns.append(_strings(_days(times)))
+        elif name == "$path":
+            columns.append(_strings([report.path] * len(events)))
+        elif name == "record_index":
+            columns.append(pa.array([i + report.offset for i in indexes], pa.int64()))
         else:
             values = _attr(events, _EVENT_ATTRS[name])
             columns.append(_strings(_flags(values) if name in _FLAGS else values))
-    return pa.RecordBatch.from_arrays(columns, schema=CLOUDTRAIL_SCHEMA)
+    return pa.RecordBatch.from_arrays(columns, schema=STORED_SCHEMA)
 
 
 def _days(times: list[str]) -> list[str]:
@@ -723,9 +728,9 @@ def _read(path: str | Path, data: bytes | None, only: frozenset[str] | None,
         report.error = _reason(failures[0])
         report.read = report.used = report.rejected = 0
         report.too_large = isinstance(failures[0], TooLarge)
-        return pa.Table.from_batches([], CLOUDTRAIL_SCHEMA), report
+        return pa.Table.from_batches([], STORED_SCHEMA), report
     report.offset = 0
-    return pa.Table.from_batches(batches, CLOUDTRAIL_SCHEMA), report
+    return pa.Table.from_batches(batches, STORED_SCHEMA), report
 
 
 def _chunks(text: bytes) -> Iterator[bytes]:
@@ -794,6 +799,7 @@ def _focused(text: bytes, events: list, times: list[str], indexes: list[int], on
         whole_indexes.append(index)
     others = [not n for n in named]
     rest, rest_times = list(compress(events, others)), list(compress(times, others))
+    rest_indexes = list(compress(indexes, others))
     report.used += len(whole) + len(rest)
     n = len(rest)
     if part.account:
@@ -806,9 +812,12 @@ def _focused(text: bytes, events: list, times: list[str], indexes: list[int], on
         "account": accounts,
         "region": [part.region] * n if part.region else _attr(rest, "awsRegion"),
         "day": _days(rest_times),
+        "$path": [report.path] * n,
     }
-    columns = [_strings(spine[f.name]) if f.name in spine else pa.nulls(n, f.type) for f in CLOUDTRAIL_SCHEMA]
-    spine_batch = pa.RecordBatch.from_arrays(columns, schema=CLOUDTRAIL_SCHEMA)
+    columns = [_strings(spine[f.name]) if f.name in spine else pa.nulls(n, f.type) for f in STORED_SCHEMA]
+    columns[STORED_SCHEMA.get_field_index("record_index")] = pa.array(
+        [i + report.offset for i in rest_indexes], pa.int64())
+    spine_batch = pa.RecordBatch.from_arrays(columns, schema=STORED_SCHEMA)
     if not whole:  # most files of a real trail: building even an empty batch costs a millisecond
         return spine_batch
     return pa.concat_batches([_batch(whole, whole_times, whole_indexes, part, report), spine_batch])

@@ -41,7 +41,7 @@ import pyarrow.parquet as pq
 from ..errors import EvidenceError, OutputError
 from ..paths import refuse_overlap
 from .reader import MAX_FILE_BYTES, FileReport, IntakeReport, read_cloudtrail_file
-from .schema import CLOUDTRAIL_SCHEMA
+from .schema import CLOUDTRAIL_SCHEMA, PROVENANCE_COLUMNS, STORED_SCHEMA
 
 CATALOG = "catalog.json"
 FINDINGS = "guardduty/findings.parquet"
@@ -132,7 +132,7 @@ class Store:
                 raise EvidenceError(f"the store {self.root} has a {folder}/ that is a symbolic link: "
                                     "the store writes and deletes only in folders of its own; "
                                     "remove the link or ingest into a new store")
-        parts = [(name, CLOUDTRAIL_SCHEMA) for name in self.parts]
+        parts = [(name, STORED_SCHEMA) for name in self.parts]
         if self.findings:  # every run that names findings files writes the table
             parts.append((FINDINGS, None))
         for name, schema in parts:
@@ -206,7 +206,8 @@ def _parquet_problem(path: Path, schema: pa.Schema | None) -> str | None:
         found = pq.read_schema(path)
     except (OSError, pa.ArrowException) as e:
         return f"is not a Parquet file ({str(e)[:120]})"
-    if schema is not None and found.names != schema.names:
+    # Parts written before the provenance columns are read without them (engines.duckdb).
+    if schema is not None and found.names not in (schema.names, CLOUDTRAIL_SCHEMA.names):
         return "does not hold the columns of the cloudtrail table"
     return None
 
@@ -240,7 +241,7 @@ def _convert(task: _Task) -> tuple[str | None, int, list[dict]]:
             if not table.num_rows:
                 continue
             if writer is None:
-                writer = pq.ParquetWriter(tmp, CLOUDTRAIL_SCHEMA, compression=task.compression,
+                writer = pq.ParquetWriter(tmp, STORED_SCHEMA, compression=task.compression,
                                           bloom_filter_options=CLUSTER_BLOOM if task.cluster else None)
             writer.write_table(table, row_group_size=CLUSTER_ROW_GROUP if task.cluster else ROW_GROUP)
             rows += table.num_rows
@@ -264,9 +265,9 @@ def _read_task(task: _Task, sources: list[dict]) -> Iterator[pa.Table]:
         pending.extend(table.to_batches())
         pending_rows += table.num_rows
         if pending_rows >= ROW_GROUP:
-            yield pa.Table.from_batches(pending, CLOUDTRAIL_SCHEMA)
+            yield pa.Table.from_batches(pending, STORED_SCHEMA)
             pending, pending_rows = [], 0
-    yield pa.Table.from_batches(pending, CLOUDTRAIL_SCHEMA)
+    yield pa.Table.from_batches(pending, STORED_SCHEMA)
 
 
 def _tasks(paths: list[Path], folder: Path, compression: str, task_bytes: int, workers: int,
@@ -348,6 +349,8 @@ def _canonical(row: dict) -> dict[str, str]:
     row's own columns are in the schema's order): two deliveries of one event are equal in this."""
     content = {}
     for name, value in row.items():
+        if name in PROVENANCE_COLUMNS:  # where a copy was read is not its content
+            continue
         if name in _JSON_TEXT and value is not None:
             try:
                 value = json.loads(value)
