@@ -444,3 +444,11 @@ def test_keys_once_at_every_level_are_proven_in_one_pass(tmp_path):
         assert (report.read, report.used, report.rejected) == (3, 3, 0)
     assert reader.repeated_key(b'{"a": 1, "b": {"a": 2}, "c": "\\u0022a\\u0022"}') is None
     assert reader.repeated_key(b'{"a": 1, "b": NaN, "a": 2}') == "a"
+
+
+def test_a_gzip_member_that_is_not_json_costs_only_itself(tmp_path):
+    good = gzip.compress(json.dumps({"Records": [event(1), event(2)]}).encode())
+    batch, report = read_cloudtrail_file(write(tmp_path / "two.json.gz", good + gzip.compress(b"garbage")))
+    assert (report.error, report.read, report.used) == (None, 2, 2)
+    assert report.warnings == ["gzip member 2: not JSON: the file starts with b'garbage': its records "
+                               "are not read"]

@@ -212,12 +212,17 @@ DEEP = "[" * 10_000 + "]" * 10_000
     ("AuthorizeSecurityGroupIngress",  # a real opening hidden under a first ipPermissions
      '{"groupId": "sg-1", "ipPermissions": %s, "ipPermissions": {"items": []}}'
      % json.dumps(OPEN_SSH["ipPermissions"]),
-     "requestParameters holds the key 'ipPermissions' twice in one object: which value is the "
-     "evidence cannot be decided"),
+     "requestParameters holds the key 'ipPermissions' twice in one object (case aside): which value "
+     "is the evidence cannot be decided"),
+    ("AuthorizeSecurityGroupIngress",  # the same, spelt in another case: read by _get all the same
+     '{"groupId": "sg-1", "ipPermissions": {"items": []}, "IpPermissions": %s}'
+     % json.dumps(OPEN_SSH["ipPermissions"]),
+     "requestParameters holds the key 'IpPermissions' twice in one object (case aside): which value "
+     "is the evidence cannot be decided"),
     ("AuthorizeSecurityGroupIngress",
      '{"groupId": "sg-1", "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 22, '
      '"toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0", "cidrIp": "10.0.0.0/8"}]}}]}}',
-     "requestParameters holds the key 'cidrIp' twice in one object: which value is the "
+     "requestParameters holds the key 'cidrIp' twice in one object (case aside): which value is the "
      "evidence cannot be decided"),
 ])
 def test_an_event_the_normalizer_cannot_read_is_rejected_with_its_reason_and_the_others_are_kept(

@@ -74,8 +74,8 @@ def strict_object(text: Any, what: str) -> dict:
     try:
         value = text if isinstance(text, dict) else json.loads(text, object_pairs_hook=_once)
     except _RepeatedKey as e:
-        raise Unreadable(f"{what} holds the key {e.args[0][:40]!r} twice in one object: which value "
-                         "is the evidence cannot be decided") from None
+        raise Unreadable(f"{what} holds the key {e.args[0][:40]!r} twice in one object (case "
+                         "aside): which value is the evidence cannot be decided") from None
     except (TypeError, ValueError, RecursionError):
         raise Unreadable(f"{what} is not JSON that Python can read") from None
     if value is None:
@@ -90,10 +90,12 @@ class _RepeatedKey(Exception):
 
 
 def _once(pairs: list[tuple[str, Any]]) -> dict:
+    """An object whose keys are each there once, case aside: the security-group normalizer reads
+    members in either case (`_get`), so `IpPermissions` beside `ipPermissions` is a key twice."""
     found = dict(pairs)
-    if len(found) < len(pairs):
+    if len({k.lower() for k in found}) < len(pairs):
         seen: set[str] = set()
-        raise _RepeatedKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+        raise _RepeatedKey(next(k for k, _ in pairs if k.lower() in seen or seen.add(k.lower())))
     return found
 
 

@@ -826,8 +826,8 @@ def _focused(text: bytes, events: list, times: list[str], indexes: list[int], on
 def read_documents(path: str | Path, data: bytes | None, report: FileReport,
                    limit: int = MAX_FILE_BYTES) -> list[bytes]:
     """The file's text, inflated (`data`: its bytes, if the caller has them already), as documents:
-    one per gzip member where each member is a whole JSON value (`cat a.json.gz b.json.gz`), else
-    one. The size and SHA-256 of its bytes are in the report, and a warning for the bytes after a
+    one per gzip member that is a whole JSON value (`cat a.json.gz b.json.gz`), then one of the
+    members from the first that is not. The size and SHA-256 of its bytes are in the report, and a warning for the bytes after a
     broken member. TooLarge if the file or its text is over `limit`: a file over it on disk is
     hashed a MB at a time and never held."""
     if data is None:
@@ -841,9 +841,13 @@ def read_documents(path: str | Path, data: bytes | None, report: FileReport,
     pieces, unread = _members(data, limit)
     if unread:
         report.warn(unread)
-    if len(pieces) > 1 and all(map(_whole, pieces)):
-        return pieces
-    return [pieces[0] if len(pieces) == 1 else b"".join(pieces)]
+    # Members that are whole documents each are one each (`cat a.json.gz b.json.gz`); from the
+    # first that is not (a document cut across members, or garbage appended), the rest is one.
+    whole = 0
+    while len(pieces) > 1 and whole < len(pieces) and _whole(pieces[whole]):
+        whole += 1
+    rest = pieces[whole:]
+    return pieces[:whole] + ([rest[0] if len(rest) == 1 else b"".join(rest)] if rest else [])
 
 
 def read_text(path: str | Path, data: bytes | None, report: FileReport,
