@@ -491,9 +491,9 @@ def ingest(
             if per_file < max_file_bytes:
                 again = [p for task, (_, _, found) in results for p, s in zip(task.paths, found)
                          if s["report"]["too_large"]]
-            if again:
-                alone = replace(round_tasks[-1], paths=again, max_bytes=max_file_bytes,
-                                part=round_tasks[-1].part.replace(".parquet", "-alone.parquet"))
+            for n, path in enumerate(again):  # one part each: a part is sorted whole in memory
+                alone = replace(round_tasks[-1], paths=[path], max_bytes=max_file_bytes,
+                                part=round_tasks[-1].part.replace(".parquet", f"-alone{n}.parquet"))
                 results.append((alone, _convert(alone)))
             for task, (part, rows, task_sources) in results:
                 if part:
