@@ -365,3 +365,27 @@ def test_calls_of_one_second_in_one_delivered_file_are_ordered_by_their_position
     assert export.to_records(found[["opened_at", "closed_at", "still_open", "ambiguous_order"]]) == [
         {"opened_at": "2026-01-01T08:00:00Z", "closed_at": "2026-01-01T10:00:00Z",
          "still_open": False, "ambiguous_order": False}]
+
+
+TEN = "2026-01-01T10:00:00Z"
+
+
+@pytest.mark.parametrize("calls, expected", [
+    # revoke, authorize, revoke of one rule in one second: only that order explains three
+    # successes (an authorize needs the rule absent, a revoke present): closed, reopened, closed
+    (["RevokeSecurityGroupIngress", "AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"],
+     [("2026-01-01T08:00:00Z", TEN, False), (TEN, TEN, False)]),
+    # one of each: the state before decides, which one second does not prove: kept open, flagged
+    (["RevokeSecurityGroupIngress", "AuthorizeSecurityGroupIngress"],
+     [("2026-01-01T08:00:00Z", None, True)]),
+])
+def test_successful_authorizes_and_revokes_of_one_rule_alternate(calls, expected):
+    request = {"groupId": "sg-1", "ipPermissions": {"items": [{
+        "ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
+        "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}
+    events = [row("AuthorizeSecurityGroupIngress", request, t="2026-01-01T08:00:00Z", eid="e0")]
+    events += [row(name, request, t="2026-01-01T10:00:00Z", eid=f"e{9 - i}")  # ids against the order
+               for i, name in enumerate(calls)]
+    found = windows(normalize(pd.DataFrame(events)))
+    assert export.to_records(found[["opened_at", "closed_at", "ambiguous_order"]]) == [
+        {"opened_at": o, "closed_at": c, "ambiguous_order": a} for o, c, a in expected]

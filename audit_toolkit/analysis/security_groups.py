@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, replace
+from itertools import zip_longest
 from typing import TYPE_CHECKING, Any, Iterator
 
 if TYPE_CHECKING:  # pandas only where DataFrames are built: the Lambda imports this module bare
@@ -431,9 +432,10 @@ def in_proven_order(events: pd.DataFrame) -> pd.DataFrame:
     return events.iloc[order].reset_index(drop=True)
 
 
-def _facts(e: dict) -> tuple[str, tuple, set, set]:
-    """(action, the group or list it acts on, rule ids it creates, rule ids it names); a member of
-    another shape proves nothing (the normalizer reports the record)."""
+def _facts(e: dict) -> tuple[str, tuple, set, set, tuple | None]:
+    """(action, the group or list it acts on, rule ids it creates, rule ids it names, the content
+    of the one rule it grants or removes, if one); a member of another shape proves nothing (the
+    normalizer reports the record)."""
     action, _ = _ACTIONS[e["eventname"]]
     req, resp = json_object(e.get("requestparameters")), json_object(e.get("responseelements"))
     try:
@@ -459,7 +461,23 @@ def _facts(e: dict) -> tuple[str, tuple, set, set]:
     def ids(found: list) -> set[str]:
         return {i for i in found if isinstance(i, str)}
 
-    return action, (e.get("account"), e.get("region"), *target), ids(created), ids(named)
+    return (action, (e.get("account"), e.get("region"), *target), ids(created), ids(named),
+            _content(e) if action in ("authorize", "revoke") else None)
+
+
+def _content(e: dict) -> tuple | None:
+    """The one rule a successful authorize created or a revoke removed, by content; None for none,
+    several, one named by id alone, or one a revoke matched nothing for (it proves nothing)."""
+    try:
+        rules = [r for _, _, r in _rules_of(e, {}) if r.action is None]
+    except ValueError:  # Unreadable
+        return None
+    if len(rules) != 1 or rules[0].peer is None:
+        return None
+    rule = rules[0]
+    ports = (None, None) if rule.protocol == "-1" else (rule.from_port, rule.to_port)
+    direction = rule.direction or _ACTIONS[e["eventname"]][1]
+    return (direction, rule.protocol, *ports, str(network(rule.peer) or rule.peer))
 
 
 MAX_PROVEN_PER_SECOND = 300  # more changes in one second (forged?) are ranked, not proven
@@ -480,13 +498,14 @@ def _order_second(rows: list[dict], batch: list[int], ambiguous: list[bool]) -> 
         for j in live:
             if i == j:
                 continue
-            (act_i, on_i, made_i, _), (act_j, on_j, _, named_j) = facts[i], facts[j]
+            (act_i, on_i, made_i, *_), (act_j, on_j, _, named_j, _) = facts[i], facts[j]
             same = on_i == on_j and on_i[-1] is not None
             if made_i & named_j or (same and (act_i in ("create_group", "prefix_list_create")
                                               or act_j == "delete_group")):
                 after[i].add(j)
             elif _same_file(rows[i], rows[j]) and rows[i]["record_index"] < rows[j]["record_index"]:
                 after[i].add(j)
+    _alternate(rows, live, facts, after)
     reach = {i: _reachable(i, after) for i in batch}
     for i in live:
         for j in live:
@@ -508,6 +527,29 @@ def _order_second(rows: list[dict], batch: list[int], ambiguous: list[bool]) -> 
             if before[j] == 0:
                 free.append(j)
     return order + [i for i in batch if i not in order]  # a cycle (forged records): keep them all
+
+
+def _alternate(rows: list[dict], live: list[int], facts: dict, after: dict[int, set[int]]) -> None:
+    """Order what only one order explains: a successful authorize proves its rule was absent just
+    before it, a successful revoke that its rule was there. So the authorizes and revokes of one
+    rule in one second alternate, and where one kind outnumbers the other by one, the sequence
+    starts and ends with it (revoke, authorize, revoke ends closed). Calls a file already orders
+    are left to its order."""
+    calls: dict[tuple, dict[str, list[int]]] = {}
+    for i in live:
+        action, on, _, _, content = facts[i]
+        if content is not None:
+            calls.setdefault((on, content), {"authorize": [], "revoke": []})[action].append(i)
+    for found in calls.values():
+        grants, removals = found["authorize"], found["revoke"]
+        every = grants + removals
+        if abs(len(grants) - len(removals)) != 1 or any(
+                _same_file(rows[i], rows[j]) for i in every for j in every if i < j):
+            continue
+        first, then = (grants, removals) if len(grants) > len(removals) else (removals, grants)
+        chain = [i for pair in zip_longest(first, then) for i in pair if i is not None]
+        for i, j in zip(chain, chain[1:]):
+            after[i].add(j)
 
 
 def _same_file(a: dict, b: dict) -> bool:
