@@ -689,7 +689,8 @@ def read_cloudtrail_file(
     path: str | Path, data: bytes | None = None, only: frozenset[str] | None = None,
     max_bytes: int = MAX_FILE_BYTES,
 ) -> tuple[pa.Table, FileReport]:
-    """One file's usable events as an Arrow table of the `cloudtrail` schema, and its report.
+    """One file's usable events as an Arrow table of the stored schema (the `cloudtrail` table's
+    columns, then the file and each event's position in it), and its report.
 
     `data` is the file's bytes when the caller has read them already (to hash them, say).
     `only`, a set of event names, is for a scan that answers one question: every record is still

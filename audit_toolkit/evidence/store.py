@@ -17,7 +17,9 @@ files the catalog does not hold, so nothing is lost and nothing is held twice.
 The store deletes only files it names itself (its parts and temporary files), only inside a folder
 that it created or found empty and marked at once with its catalog; a folder that holds or lies in
 the evidence is refused before anything is written (paths.refuse_overlap).
-The raw first scan uses the same path into a temporary store (see engines/duckdb.py).
+A store whose folders are symbolic links, or whose catalog names a part that is not there or not
+one of its parts, is refused in one line (Store.check). The workers' memory is bounded together
+(memory_plan). The raw first scan uses the same path into a temporary store (see engines/duckdb.py).
 """
 
 from __future__ import annotations
