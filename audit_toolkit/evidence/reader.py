@@ -40,6 +40,7 @@ from .schema import (
 )
 
 MAX_REASONS_PER_FILE = 20  # keep a report readable when a whole file is garbage
+MAX_DOCUMENTS = 100  # gzip members read as documents of their own; the rest are read as one
 MAX_FILE_BYTES = Settings.max_file_bytes  # the default: a file whose text is larger is rejected
 # A large file is converted this much text at a time: the objects of one chunk's records are held
 # at once, not those of the whole file (5x its text).
@@ -262,13 +263,8 @@ def _members(data: bytes, limit: int = MAX_FILE_BYTES) -> tuple[list[bytes], str
                 return pieces, (f"{len(data) - at:,} bytes after gzip member {len(pieces)} are not "
                                 "gzip: left unread")
             raise igzip.BadGzipFile("not a gzip file")
-        member = igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_GZIP)
         try:
-            text = member.decompress(data[at:], max_length=left + 1)
-            if len(text) > left:
-                raise TooLarge(f"the file inflates to more than the limit of {limit:,} bytes")
-            if not member.eof:
-                raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+            text, at = _inflate(data, at, left, limit)
         except (igzip_lib.IsalError, EOFError) as e:
             if not pieces:
                 raise igzip.BadGzipFile(f"corrupt deflate data: {e}") if isinstance(
@@ -277,8 +273,37 @@ def _members(data: bytes, limit: int = MAX_FILE_BYTES) -> tuple[list[bytes], str
                             f"corrupt ({e}): it and the {len(data) - at:,} bytes from it are unread")
         pieces.append(text)
         left -= len(text)
-        at = len(data) - len(member.unused_data.lstrip(b"\x00"))  # zero padding is fine
+        while at < len(data) and data[at] == 0:  # zero padding after a member is fine
+            at += 1
     return pieces, None
+
+
+FEED = 64 << 10  # compressed bytes given at a time to a member after the first (the rest is copied)
+
+
+def _inflate(data: bytes, at: int, left: int, limit: int) -> tuple[bytes, int]:
+    """The text of the gzip member at data[at:], at most `left` bytes (else TooLarge), and where
+    the next member starts. The first member is given the whole file (one copy of its text); a
+    later one 64 KB at a time, so that many members do not copy the rest of the file each."""
+    member = igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_GZIP)
+    if at == 0:
+        text = member.decompress(data, max_length=left + 1)
+        if len(text) > left:
+            raise TooLarge(f"the file inflates to more than the limit of {limit:,} bytes")
+        if not member.eof:
+            raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+        return text, len(data) - len(member.unused_data)
+    view, out, size = memoryview(data), [], 0
+    while not member.eof:
+        chunk = view[at:at + FEED] if member.needs_input else b""
+        if member.needs_input and not chunk:
+            raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+        at += len(chunk)
+        out.append(member.decompress(chunk, max_length=left + 1 - size))
+        size += len(out[-1])
+        if size > left:
+            raise TooLarge(f"the file inflates to more than the limit of {limit:,} bytes")
+    return b"".join(out), at - len(member.unused_data)
 
 
 def _whole(text: bytes) -> bool:
@@ -842,13 +867,40 @@ def read_documents(path: str | Path, data: bytes | None, report: FileReport,
     pieces, unread = _members(data, limit)
     if unread:
         report.warn(unread)
-    # Members that are whole documents each are one each (`cat a.json.gz b.json.gz`); from the
-    # first that is not (a document cut across members, or garbage appended), the rest is one.
+    if len(pieces) == 1:
+        return pieces
+    # Members that are whole documents each are one each (`cat a.json.gz b.json.gz`), those of
+    # trail documents merged into one (a document costs milliseconds: 40,000 tiny members took
+    # minutes); from the first that is not whole (a document cut across members, garbage appended),
+    # or past MAX_DOCUMENTS, the rest is one.
+    documents: list[bytes] = []
+    records: list[msgspec.Raw] = []
     whole = 0
-    while len(pieces) > 1 and whole < len(pieces) and _whole(pieces[whole]):
+    while whole < len(pieces) and len(documents) < MAX_DOCUMENTS and _whole(pieces[whole]):
+        raws = _trail_records(pieces[whole])
+        if raws is None:  # another shape, or an envelope to refuse: read on its own
+            documents += [_trail_document(records), pieces[whole]] if records else [pieces[whole]]
+            records = []
+        else:
+            records += raws
         whole += 1
+    if records:
+        documents.append(_trail_document(records))
     rest = pieces[whole:]
-    return pieces[:whole] + ([rest[0] if len(rest) == 1 else b"".join(rest)] if rest else [])
+    return documents + ([rest[0] if len(rest) == 1 else b"".join(rest)] if rest else [])
+
+
+def _trail_records(text: bytes) -> list[msgspec.Raw] | None:
+    """The records of a trail document whose envelope holds each key once; None otherwise."""
+    try:
+        raws = _raw_trail_decoder.decode(text).Records
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return None
+    return raws if repeated_key(text) is None else None
+
+
+def _trail_document(records: list[msgspec.Raw]) -> bytes:
+    return b'{"Records":[' + b",".join(bytes(r) for r in records) + b"]}"
 
 
 def read_text(path: str | Path, data: bytes | None, report: FileReport,
