@@ -68,9 +68,10 @@ def _write(folder: Path, name: str, records: list) -> Path:
 
 
 def _all_queries(inv: Investigation) -> dict[str, pd.DataFrame]:
-    values = {"principal_events": {"principal": "arn:aws:iam::123837392027:user/benjamin"}, "findings": {"min_severity": None}}
+    values = {"principal_events": {"principal": "arn:aws:iam::123837392027:user/benjamin"},
+              "findings": {"min_severity": None}, "sg_state": {"first_day": None, "days": []}}
     bound = {name: {**values.get(name, {}), **queries.scope()} for name in queries.QUERIES}
-    # each query takes the scope as far as it declares it (sg_state has no day bounds)
+    # each query takes the scope as far as it declares it (sg_state lists its days instead)
     return {name: inv.query(name, **{k: v for k, v in bound[name].items() if k in q.params})
             for name, q in queries.QUERIES.items()}
 
@@ -391,7 +392,7 @@ def test_a_conflicting_record_found_in_a_later_run_is_kept_beside_the_stored_one
     assert times["eventtime"].tolist() == ["2024-05-01T10:00:01Z", "2024-05-01T11:00:00Z"]
 
 
-@pytest.mark.parametrize("folder", [TABLE, "guardduty"])
+@pytest.mark.parametrize("folder", [TABLE, "guardduty", "config"])
 @pytest.mark.parametrize("command", ["ingest", "ssh-exposure"])
 def test_a_store_folder_that_is_a_symbolic_link_is_refused_before_anything_is_written(
         tmp_path: Path, folder: str, command: str):
