@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pandas only where DataFrames are built: the Lambda imports 
 from ..errors import ConfigError
 from ..settings import Settings
 from .actors import resolve
-from .events import Unreadable, json_object, records
+from .events import Unreadable, json_object, json_text, records
 
 SEVERITIES = ("low", "medium", "high", "critical")
 HIT_COLUMNS = [
@@ -169,7 +169,7 @@ def _bucket(req: dict) -> str | None:
 def _always(target_key: str | None = None, detail: str = "") -> Callable[[dict, dict, Context], Decision]:
     def decide(row: dict, req: dict, ctx: Context) -> Decision:
         target = req.get(target_key) if target_key else None
-        return (None if target is None else str(target), detail or row["eventname"])
+        return target, detail or row["eventname"]
     return decide
 
 
@@ -475,7 +475,7 @@ def _shared(row: dict, req: dict, ctx: Context) -> Decision:
     only group AWS accepts). Any other group is a malformed request, shown as such."""
     if row["eventname"] in ("ModifyDBSnapshotAttribute", "ModifyDBClusterSnapshotAttribute"):
         target = req.get("dBSnapshotIdentifier") or req.get("dBClusterSnapshotIdentifier")
-        added = [_share_target(str(v), "account") for v in _list(req.get("valuesToAdd")) if v]
+        added = [_share_target(json_text(v), "account") for v in _list(req.get("valuesToAdd")) if v]
     else:
         target = req.get("snapshotId") or req.get("imageId")
         permission = req.get("createVolumePermission") or req.get("launchPermission")
@@ -485,7 +485,7 @@ def _shared(row: dict, req: dict, ctx: Context) -> Decision:
             item = _object(item, "a permission item")
             for key in ("userId", "group", "organizationArn", "organizationalUnitArn"):
                 if item.get(key):
-                    added.append(_share_target(str(item[key]), key))
+                    added.append(_share_target(json_text(item[key]), key))
     own = {row.get("account"), row.get("identity_account")} - {None}
     added = [a for a in added if a not in own]  # shared with its own account: nothing leaves
     return (target, f"shared with {', '.join(added)}") if added else None
@@ -954,7 +954,7 @@ def match(detection: Detection, row: Mapping, ctx: Context | None = None) -> dic
         "detection": detection.id, "severity": detection.severity, "title": detection.title_en,
         "technique": detection.technique, "event_time": row.get("eventtime"), "account": row.get("account"),
         "region": row.get("region"), "event_source": row.get("eventsource"), "event_name": row.get("eventname"),
-        "outcome": outcome(row), "error_code": row.get("errorcode"), "target": None if target is None else str(target),
+        "outcome": outcome(row), "error_code": row.get("errorcode"), "target": json_text(target),
         "detail": detail, "actor": who["actor"], "actor_type": who["actor_type"], "actor_arn": who["actor_arn"],
         "source_ip": row.get("sourceipaddress"), "tool": who["tool"], "event_id": row.get("eventid"),
     }
