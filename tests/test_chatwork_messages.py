@@ -23,6 +23,7 @@ from audit_toolkit.errors import ConfigError
 from audit_toolkit.evidence.guardduty import findings_in
 from audit_toolkit.settings import Settings
 from real_data import cloudtrail_record, elastic_lines, invictus
+from util import hit_evidence, stray_english
 
 GOLDEN = Path(__file__).parent / "golden" / "chatwork"
 JA = Settings(display_tz="Asia/Tokyo")
@@ -266,32 +267,6 @@ def test_country_names_are_cldrs():
 
 # --- every kind in both languages, and no stray English in Japanese ---------------------------------
 
-# Words the Japanese messages may hold that are not from the logs: names of products, protocols and
-# units. Everything else in ASCII letters must come from the evidence itself.
-ALLOWED_ASCII = {"GuardDuty", "CloudTrail", "SNS", "ARN", "ID", "IP", "TCP", "UDP", "ICMP", "SSH", "RDP",
-                 "SSO", "MITRE", "ATT", "CK", "AWS", "JST", "UTC"}
-
-
-def _log_words(*values) -> set[str]:
-    words: set[str] = set()
-    for value in values:
-        if isinstance(value, dict):
-            words |= _log_words(*value.keys(), *value.values())
-        elif isinstance(value, (list, tuple)):
-            words |= _log_words(*value)
-        elif value is not None:  # as the message shows it: booleans in a request as JSON
-            text = str(value).lower() if isinstance(value, bool) else str(value)
-            words |= set(re.findall(r"[A-Za-z]+", text))
-    return words
-
-
-def stray_english(body: str, *inputs) -> set[str]:
-    text = re.sub(r"https://\S+", "", body)
-    text = re.sub(r"^ref: .*$", "", text, flags=re.M)
-    text = re.sub(r"\[/?(info|title|code)\]", "", text)
-    return set(re.findall(r"[A-Za-z]+", text)) - ALLOWED_ASCII - _log_words(*inputs)
-
-
 def _every_kind(changes, inv, window, settings):
     """(name, body, inputs) for one message of every kind."""
     opening = _row(changes, "AuthorizeSecurityGroupIngress", from_port=22)
@@ -313,7 +288,7 @@ def _every_kind(changes, inv, window, settings):
         ("ssh_exposure", messages_for([window], "ssh-exposure", settings), [window]),
         ("guardduty", messages_for([finding], "guardduty", settings), [finding]),
         ("correlation", [messages.correlation(brute, window, settings).render()], [brute, window]),
-        ("detection", messages_for([hit], "detections", settings), [hit]),
+        ("detection", messages_for([hit], "detections", settings), hit_evidence(hit)),
         ("api_call", [messages.api_call(detail, settings).render()], [detail]),
         ("summary", [summary], records(changes) + records(inv.ssh_exposure()) + [finding]),
         ("digest", digests, records(changes) + records(inv.ssh_exposure()) + records(hits) + [finding]),
