@@ -167,6 +167,9 @@ TEXT: dict[str, dict[str, str]] = {
         "report.range_until": "{when} (この時刻を含まない)",
         "report.range_last": "{when} (最後のイベントを含む)",
         "report.evidence": "証跡: {source} ({engine} で分析)",
+        "report.source.athena": "Athena のデータベース {database}",
+        "report.source.store": "列指向ストア {path}",
+        "report.source.evidence": "{path}",
         "report.events": "範囲内のイベント: {events} 件 ({accounts} アカウント、{regions} リージョン)。"
         "最初 {first}、最後 {last}",
         "report.only": "対象: アカウント {account}、リージョン {region}",
@@ -579,6 +582,9 @@ TEXT: dict[str, dict[str, str]] = {
         "report.range_until": "{when} (end exclusive)",
         "report.range_last": "{when} (the last event, included)",
         "report.evidence": "Evidence: {source} on {engine}",
+        "report.source.athena": "Athena database {database}",
+        "report.source.store": "store {path}",
+        "report.source.evidence": "evidence {path}",
         "report.events": "Events in range: {events} in {accounts} accounts and {regions} regions; "
         "first {first}, last {last}",
         "report.only": "Only account {account}, region {region}",

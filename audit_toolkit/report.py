@@ -320,11 +320,18 @@ def _proof(a: Audit, integrity: IntegrityReport) -> str:
     return said + (a.say("proof_not_valid", bad=bad) if bad else "")
 
 
+def _source(inv: Investigation, a: Audit) -> str:
+    """What the answers come from (Investigation.source), in words."""
+    if inv.engine.name == "athena":
+        return a.say("source.athena", database=(inv.evidence or "").removeprefix("athena:"))
+    return a.say("source.store", path=inv.store) if inv.store else a.say("source.evidence", path=inv.evidence)
+
+
 def scope_section(a: Audit) -> Part:
     span, inv = a.span, a.inv
     facts = [
         _range(a),
-        a.say("evidence", source=inv.source, engine=inv.engine.name),
+        a.say("evidence", source=_source(inv, a), engine=inv.engine.name),
         a.say("events", events=f"{int(span['events'] or 0):,}", accounts=int(span["accounts"] or 0),
               regions=int(span["regions"] or 0), first=a.when(span["first_event"]),
               last=a.when(span["last_event"])),
