@@ -377,8 +377,8 @@ def plot_activity(events: pd.DataFrame, ax: Axes | None = None, *, actor: str | 
     ax.set_ylabel(say("hour_of_day", zone=zone.key))
     ax.set_xlabel(say("date"))
     named = events["actor"].mode().iat[0] if "actor" in events and events["actor"].notna().any() else actor
-    who = label(short_actor(named), 60) + (say("key", key=label(actor, 24)) if actor and actor != named else "")
-    ax.set_title(say("activity_title", who=who, n=f"{len(events):,}"), fontsize=10)
+    who = label(short_actor(named), 60) + (say("key", access_key=label(actor, 24)) if actor and actor != named else "")
+    ax.set_title(say("activity_title", who=who, n=len(events)), fontsize=10)
     ax.figure.colorbar(image, ax=ax, label=say("events_log"))
     return ax
 

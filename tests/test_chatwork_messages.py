@@ -229,6 +229,52 @@ def test_links_open_the_console_of_the_events_region_and_a_hostile_value_gets_no
     assert "https://" not in hostile
 
 
+def _every_linked_message(region: object) -> list[str]:
+    """Every kind of message that links to the console, for one event in `region`."""
+    event = "0f1e2d3c-0000-4000-8000-000000000002"
+    finding = {"id": "5e" + "2".rjust(30, "0"), "type": "UnauthorizedAccess:EC2/SSHBruteForce", "severity": 5.0,
+               "account": "111122223333", "region": region}
+    window = {**RULE, "region": region, "cidr": "0.0.0.0/0", "opened_event_id": event, "closed_event_id": event,
+              "opened_at": "2026-11-03T01:02:03Z", "closed_at": "2026-11-03T02:02:03Z", "still_open": False}
+    hit = {"detection": "cloudtrail_stopped", "severity": "critical", "region": region, "event_id": event,
+           "event_name": "StopLogging"}
+    api = {"eventName": "Subscribe", "awsRegion": region, "eventID": event, "requestParameters": {}}
+    return [m.render() for settings in (JA, EN) for m in (
+        messages.sg_change({**RULE, "region": region}, settings, [22]),
+        messages.exposure_window(window, settings), messages.guardduty_finding(finding, settings),
+        messages.correlation(finding, window, settings), messages.detection_hit(hit, settings),
+        messages.api_call(api, settings))]
+
+
+@pytest.mark.parametrize("region", ["eu-west-1", "ap-southeast-2", "ca-central-1", "me-central-1"])
+def test_every_console_link_opens_the_region_of_its_event_never_a_default(region, monkeypatch):
+    monkeypatch.setenv("AWS_REGION", "us-east-1")  # a default region in the environment is not the event's
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    bodies = _every_linked_message(region)
+    links = [url for body in bodies for url in re.findall(r"https://\S+?(?=\[|\s|$)", body)]
+    assert len(links) == 2 * (2 + 3 + 1 + 2 + 1 + 1)  # group+event, group+2 events, finding, finding+group, ...
+    for url in links:
+        host, _, rest = url.removeprefix("https://").partition("/")
+        assert host == f"{region}.console.aws.amazon.com", url
+        assert re.findall(r"region=([^#&]*)", rest) == [region], url
+
+
+@pytest.mark.parametrize("region", ["us-east-1.evil.example", "evil.example/us-east-1", "eu-west-1\n[toall]",
+                                    "EU-WEST-1", " eu-west-1", "eu-west-1 ", "../us-east-1", "", None, 1, ["eu-west-1"],
+                                    "eu-west-1#x", "eu-west-1?region=us-east-1", "ｅｕ-west-1"])
+def test_a_hostile_region_gets_no_console_link_at_all(region):
+    for body in _every_linked_message(region):
+        assert "console.aws.amazon.com" not in body and "https://" not in body, body
+
+
+@given(st.text(max_size=40))
+@settings(max_examples=200, deadline=None)
+def test_any_region_string_links_only_to_itself(region):
+    for body in _every_linked_message(region)[:6]:  # the Japanese messages: the links are the same in both
+        for url in re.findall(r"https://\S+?(?=\[|\s|$)", body):
+            assert url.startswith(f"https://{region}.console.aws.amazon.com/") and re.fullmatch(r"[a-z0-9-]+", region)
+
+
 def test_a_finding_shows_its_country_in_japanese_its_count_with_a_unit_and_its_console_link():
     finding = {"id": "5e" + "1".rjust(30, "0"), "type": "UnauthorizedAccess:EC2/SSHBruteForce", "severity": 2.0,
                "title": "SSH brute force", "account": "111122223333", "region": "eu-west-1", "remote_ip": "198.51.100.7",
