@@ -173,7 +173,8 @@ def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd
             opened = say("opened_by", who=label(short_actor(r["opened_by"]), 40))
         if earlier:  # the bar starts at the range's start; the mark says it began before
             ax.plot([left], [y], marker="<", markersize=10, color=color, gid="began-earlier")
-            opened += say("began_earlier", when=f"{pd.Timestamp(r['opened_at']).tz_convert(zone):%Y-%m-%d %H:%M}")
+            began = pd.Timestamp(r["opened_at"]).tz_convert(zone)
+            opened += say("began_earlier", when=f"{began:%Y-%m-%d %H:%M}")
         if r["still_open"]:
             ax.plot([right], [y], marker=">", markersize=10, color=color, gid="still-open")
             closed = say("still_open")
@@ -182,15 +183,19 @@ def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd
         ax.annotate(text, (left, y - 0.24), fontsize=8, va="bottom", annotation_clip=False)
         if r.get("ambiguous_order") is True:
             closed += say("order")
-        ax.annotate(say("opened_closed", opened=opened, closed=closed), (left, y + 0.24), fontsize=7, va="top", color="#444", annotation_clip=False)
+        ax.annotate(say("opened_closed", opened=opened, closed=closed), (left, y + 0.24), fontsize=7,
+                    va="top", color="#444", annotation_clip=False)
     y_of = {k: ys[0] for k, ys in lanes.items()}
     for ys in list(lanes.values())[1:]:
         ax.axhline(ys[0] - 0.5, color="#bbb", linewidth=0.8)
     handles = [Patch(color=OPEN_COLOR, alpha=0.8, label=say("legend_open")),
-               Patch(facecolor="white", edgecolor=BEFORE_COLOR, hatch="////", label=say("open_before")),
-               Line2D([], [], marker=">", color=STILL_OPEN_COLOR, linestyle="", label=say("legend_still"))]
+               Patch(facecolor="white", edgecolor=BEFORE_COLOR, hatch="////",
+                     label=say("open_before")),
+               Line2D([], [], marker=">", color=STILL_OPEN_COLOR, linestyle="",
+                      label=say("legend_still"))]
     if any(c.get_gid() == "began-earlier" for c in ax.lines):
-        handles.append(Line2D([], [], marker="<", color=OPEN_COLOR, linestyle="", label=say("legend_earlier")))
+        handles.append(Line2D([], [], marker="<", color=OPEN_COLOR, linestyle="",
+                              label=say("legend_earlier")))
     if findings is not None and len(findings):
         handles += _finding_markers(ax, findings, y_of, window_lane, say)
     ax.set_yticks([sum(ys) / len(ys) for ys in lanes.values()], [_row_label(k, names) for k in lanes], fontsize=8)
@@ -222,8 +227,8 @@ def _window_key(row: Mapping) -> tuple:
     return (*_group_key(row), row.get("cidr"), None if opened is None or pd.isna(opened) else pd.Timestamp(opened))
 
 
-def _finding_markers(ax: Axes, findings: pd.DataFrame, y_of: Mapping[tuple, int], window_lane: Mapping[tuple, int],
-                     say: Callable[..., str]) -> list:
+def _finding_markers(ax: Axes, findings: pd.DataFrame, y_of: Mapping[tuple, int],
+                     window_lane: Mapping[tuple, int], say: Callable[..., str]) -> list:
     """A marker per finding on its group's row; on the very window's lane when the row names the window
     (a correlation row carries the window's cidr and opened_at)."""
     column = _finding_time(findings)
@@ -275,7 +280,8 @@ def plot_changes(changes: pd.DataFrame, ax: Axes | None = None, *, settings: Set
                 markeredgewidth=2.5 if failed else 1, gid="failed" if failed else "change")
     handles = [Line2D([], [], marker="o", linestyle="", color=colors[a], label=label(a, 50)) for a in shown]
     if len(actors) > len(shown):
-        handles.append(Line2D([], [], marker="o", linestyle="", color="#999999", label=say("other_actors", n=len(actors) - len(shown))))
+        others = say("other_actors", n=len(actors) - len(shown))
+        handles.append(Line2D([], [], marker="o", linestyle="", color="#999999", label=others))
     handles += [Line2D([], [], marker=m, linestyle="", color="#555", label=say(f"action.{a}"))
                 for a, m in ACTION_MARKERS.items() if any(r["action"] == a for r in rows)]
     if any(r["error_code"] is not None for r in rows):
@@ -377,7 +383,8 @@ def plot_activity(events: pd.DataFrame, ax: Axes | None = None, *, actor: str | 
     ax.set_ylabel(say("hour_of_day", zone=zone.key))
     ax.set_xlabel(say("date"))
     named = events["actor"].mode().iat[0] if "actor" in events and events["actor"].notna().any() else actor
-    who = label(short_actor(named), 60) + (say("key", access_key=label(actor, 24)) if actor and actor != named else "")
+    key = say("key", access_key=label(actor, 24)) if actor and actor != named else ""
+    who = label(short_actor(named), 60) + key
     ax.set_title(say("activity_title", who=who, n=len(events)), fontsize=10)
     ax.figure.colorbar(image, ax=ax, label=say("events_log"))
     return ax

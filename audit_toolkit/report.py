@@ -205,14 +205,16 @@ class Audit:
         return self.words[key].format(**values)
 
     def value(self, column: str | None, value: object) -> str:
-        """A value of ours in words (an action, a severity, an outcome); any other value as it is."""
+        """A value of ours in words (an action, a severity, an outcome); any other value as it
+        is."""
         return self.words.get(f"report.value.{column}.{value}", str(value))
 
     @property
     def ports(self) -> str:
         return ", ".join(map(str, self.inv.settings.watched_ports))
 
-    def table(self, caption: str, frame: pd.DataFrame, columns: list[str] | dict[str, str]) -> Table:
+    def table(self, caption: str, frame: pd.DataFrame,
+              columns: list[str] | dict[str, str]) -> Table:
         """`columns` are the frame's columns, each headed by the catalogue's `report.col.<column>`
         (`opened_at.since` picks the heading `report.col.opened_at.since` for `opened_at`); times
         become display-zone text and the toolkit's own values words. A dict maps a column to its
@@ -220,7 +222,8 @@ class Audit:
         headings = columns if isinstance(columns, dict) else {
             c: self.words[f"report.col.{c}"] for c in columns}
         names = [c.split(".")[0] for c in headings]
-        rows = [[self.cell(row.get(c), c) for c in names] for row in frame.astype(object).to_dict("records")]
+        rows = [[self.cell(row.get(c), c) for c in names]
+                for row in frame.astype(object).to_dict("records")]
         return Table(caption, list(headings.values()), rows)
 
     def cell(self, value, column: str | None = None) -> str:
@@ -238,7 +241,8 @@ class Audit:
 
     def identity(self, actor: str) -> str:
         """An actor whole, as actors.resolve writes it (the attribution is the evidence), with the
-        toolkit's own words in it (session, SSO via, via a service, root) in the report's language."""
+        toolkit's own words in it (session, SSO via, via a service, root) in the report's
+        language."""
         if self.language == "en":
             return actor
         head, via, service = actor.rpartition(" via ")
@@ -258,9 +262,10 @@ IDENTITIES = {"actor", "opened_by", "closed_by"}
 _ROOT = re.compile(r"root(?: \((\d+)\))?")
 _SESSION = re.compile(r"(?P<role>arn:\S+) \(session (?P<session>.*)\)")
 _SSO = re.compile(r"(?P<name>.*) \(SSO via (?P<role>arn:\S+)\)")
-# Columns whose values are the toolkit's own words (not the evidence's), shown in the report's language.
-WORDED = {"action", "direction", "outcome", "severity", "close_reason", "opened_how", "kind", "status",
-          "tool", "opened_tool"}
+# Columns whose values are the toolkit's own words (not the evidence's), shown in the report's
+# language.
+WORDED = {"action", "direction", "outcome", "severity", "close_reason", "opened_how", "kind",
+          "status", "tool", "opened_tool"}
 
 
 def _duration(value: pd.Timedelta, words: dict[str, str]) -> str:
@@ -272,7 +277,8 @@ def _duration(value: pd.Timedelta, words: dict[str, str]) -> str:
 
 def _counts(a: Audit, series: pd.Series, column: str | None = None) -> str:
     """`authorize 3, revoke 1`: each value (in words where it is one of ours) with its count."""
-    counts = [a.say("count", what=a.value(column, k), n=v) for k, v in series.value_counts().items()]
+    counts = [a.say("count", what=a.value(column, k), n=v)
+              for k, v in series.value_counts().items()]
     return a.say("sep").join(counts) or a.say("none")
 
 
@@ -311,8 +317,8 @@ def _proof(a: Audit, integrity: IntegrityReport) -> str:
     if a.language == "en":
         return integrity.summary()
     logs, digests = integrity.counts("log"), integrity.counts("digest")
-    said = a.say("proof_counts", logs=logs[VALID], all_logs=sum(logs.values()), digests=digests[VALID],
-                 all_digests=sum(digests.values()),
+    said = a.say("proof_counts", logs=logs[VALID], all_logs=sum(logs.values()),
+                 digests=digests[VALID], all_digests=sum(digests.values()),
                  hours=f"{sum(s.hours for s in integrity.spans if s.kind == 'covered'):g}",
                  gaps=len(integrity.gaps))
     bad = a.say("sep").join(a.say("count", what=s, n=n) for s, n in integrity.counts().items()
@@ -324,7 +330,9 @@ def _source(inv: Investigation, a: Audit) -> str:
     """What the answers come from (Investigation.source), in words."""
     if inv.engine.name == "athena":
         return a.say("source.athena", database=(inv.evidence or "").removeprefix("athena:"))
-    return a.say("source.store", path=inv.store) if inv.store else a.say("source.evidence", path=inv.evidence)
+    if inv.store:
+        return a.say("source.store", path=inv.store)
+    return a.say("source.evidence", path=inv.evidence)
 
 
 def scope_section(a: Audit) -> Part:
@@ -337,12 +345,16 @@ def scope_section(a: Audit) -> Part:
               last=a.when(span["last_event"])),
     ]
     if a.account or a.region:
-        facts.append(a.say("only", account=a.account or a.say("any"), region=a.region or a.say("any")))
+        anywhere = a.say("any")
+        facts.append(a.say("only", account=a.account or anywhere, region=a.region or anywhere))
     if inv.intake is not None:
         facts.append(a.say("read", summary=_intake(a)))
     integrity = a.integrity
-    facts.append(a.say("proof", summary=_proof(a, integrity)) if integrity else a.say("proof_unchecked"))
-    facts += [a.say("not_checked", note=note) for note in (integrity.unchecked if integrity else [])]
+    if integrity:
+        facts.append(a.say("proof", summary=_proof(a, integrity)))
+        facts += [a.say("not_checked", note=note) for note in integrity.unchecked]
+    else:
+        facts.append(a.say("proof_unchecked"))
     part = Part(facts)
     # Each file that failed, where a key checked some digest (without digests or keys, the lines
     # above say why nothing is proven, and a row per file would say it again).
@@ -369,8 +381,8 @@ def scope_section(a: Audit) -> Part:
     return part
 
 
-CHANGE_TABLE = ["event_time", "account", "region", "group_id", "action", "rule", "description", "actor",
-                "source_ip", "tool", "user_agent", "error_code"]
+CHANGE_TABLE = ["event_time", "account", "region", "group_id", "action", "rule", "description",
+                "actor", "source_ip", "tool", "user_agent", "error_code"]
 
 
 def _rule(row: dict, a: Audit) -> str:
@@ -385,7 +397,8 @@ def _rule(row: dict, a: Audit) -> str:
     peer = row.get("peer") if isinstance(row.get("peer"), str) else ""
     direction = row.get("direction") if isinstance(row.get("direction"), str) else ""
     toward = a.say("rule_to" if direction == "egress" else "rule_from", peer=peer) if peer else ""
-    return " ".join(p for p in (a.value("direction", direction) if direction else "", ports, toward) if p)
+    way = a.value("direction", direction) if direction else ""
+    return " ".join(p for p in (way, ports, toward) if p)
 
 
 def _with_rules(frame: pd.DataFrame, a: Audit, group_names: bool = True) -> pd.DataFrame:
@@ -397,23 +410,27 @@ def _with_rules(frame: pd.DataFrame, a: Audit, group_names: bool = True) -> pd.D
 def changes_section(a: Audit) -> Part:
     changes = a.changes
     failed = changes["error_code"].notna().sum() if len(changes) else 0
-    part = Part([a.say("changes", n=len(changes), actors=changes["actor"].nunique() if len(changes) else 0,
-                       failed=failed)])
+    people = changes["actor"].nunique() if len(changes) else 0
+    part = Part([a.say("changes", n=len(changes), actors=people, failed=failed)])
     if changes.empty:
         return part
     part.facts.append(a.say("by_action", counts=_counts(a, changes["action"], "action")))
-    part.facts.append(a.say("by_actor", counts=_counts(a, changes["actor"].map(charts.short_actor))))
+    by_actor = _counts(a, changes["actor"].map(charts.short_actor))
+    part.facts.append(a.say("by_actor", counts=by_actor))
     ax = charts.plot_changes(changes, settings=a.inv.settings)
     part.charts.append(Chart("changes", a.say("chart.changes"), charts.to_png(ax)))
     part.tables.append(a.table(a.say("table.changes"), _with_rules(changes, a), CHANGE_TABLE))
     return part
 
 
-WINDOW_TABLE = ["account", "region", "group_id", "rule", "opened_at", "opened_by", "opened_from_ip", "opened_tool",
-                "closed_at", "closed_by", "close_reason", "duration", "state", "opened_how"]
-EXPOSED_TABLE = ["account", "region", "group_id", "rule", "opened_at.since", "opened_how.known", "opened_by"]
-RECONCILE_TABLE = ["kind.disagreement", "account", "region", "group_id", "rule", "after", "before", "coverage",
-                   "detail"]
+# A column's heading is the catalogue's `report.col.<column>`; `opened_at.since` picks another one.
+WINDOW_TABLE = ["account", "region", "group_id", "rule", "opened_at", "opened_by", "opened_from_ip",
+                "opened_tool", "closed_at", "closed_by", "close_reason", "duration", "state",
+                "opened_how"]
+EXPOSED_TABLE = ["account", "region", "group_id", "rule", "opened_at.since", "opened_how.known",
+                 "opened_by"]
+RECONCILE_TABLE = ["kind.disagreement", "account", "region", "group_id", "rule", "after", "before",
+                   "coverage", "detail"]
 
 
 def exposed_section(a: Audit) -> Part:
@@ -463,7 +480,8 @@ def exposure_section(a: Audit) -> Part:
         start, end = a.covered
         ax = charts.plot_exposure(windows, changes=a.changes, findings=a.findings_on_groups, start=start, end=end,
                                   settings=a.inv.settings)
-        part.charts.append(Chart("exposure", a.say("chart.exposure", ports=a.ports), charts.to_png(ax)))
+        caption = a.say("chart.exposure", ports=a.ports)
+        part.charts.append(Chart("exposure", caption, charts.to_png(ax)))
         shown = _with_rules(windows.assign(peer=windows["cidr"]), a)
         shown = shown.assign(state=[_state(w, a) for w in records(windows)])
         part.tables.append(a.table(a.say("table.windows"), shown, WINDOW_TABLE))
@@ -473,8 +491,8 @@ def exposure_section(a: Audit) -> Part:
     return part
 
 
-FINDING_TABLE = ["first_seen", "last_seen", "rating", "type", "title", "account", "region", "instance_id",
-                 "security_group_ids", "origin", "local_port", "count"]
+FINDING_TABLE = ["first_seen", "last_seen", "rating", "type", "title", "account", "region",
+                 "instance_id", "security_group_ids", "origin", "local_port", "count"]
 
 
 def _findings_shown(found: pd.DataFrame, a: Audit) -> pd.DataFrame:
@@ -485,19 +503,22 @@ def _findings_shown(found: pd.DataFrame, a: Audit) -> pd.DataFrame:
                                    if any(isinstance(w, str) and w for w in (c, o)) else "") if p)
               for ip, c, o in zip(found["remote_ip"], found["remote_country"], found["remote_org"])]
     # A sample finding (GuardDuty's CreateSampleFindings) is no attack: said so where its title is read.
-    title = [a.say("sample", title=t) if s is True else t for t, s in zip(found["title"], found["sample"].astype(object))]
+    title = [a.say("sample", title=t) if s is True else t
+             for t, s in zip(found["title"], found["sample"].astype(object))]
     return found.assign(rating=rating, origin=origin, title=title)
 
 
-CORRELATION_TABLE = ["group_id", "cidr", "finding_type", "severity", "remote_ip", "local_port", "overlap_start",
-                     "overlap_end", "summary"]
+CORRELATION_TABLE = ["group_id", "cidr", "finding_type", "severity", "remote_ip", "local_port",
+                     "overlap_start", "overlap_end", "summary"]
 
 
 def findings_section(a: Audit) -> Part | None:
     found = a.findings
     if found is None:
         return None
-    counts = a.say("colon", counts=_counts(a, found["severity_label"], "severity")) if len(found) else ""
+    counts = ""
+    if len(found):
+        counts = a.say("colon", counts=_counts(a, found["severity_label"], "severity"))
     part = Part([a.say("findings", n=len(found)) + counts])
     if found.empty:
         return part
@@ -512,8 +533,8 @@ def findings_section(a: Audit) -> Part | None:
     return part
 
 
-DETECTION_TABLE = ["event_time", "account", "region", "event_name", "outcome", "target", "detail", "actor",
-                   "source_ip"]
+DETECTION_TABLE = ["event_time", "account", "region", "event_name", "outcome", "target", "detail",
+                   "actor", "source_ip"]
 
 
 def detections_section(a: Audit) -> Part | None:
@@ -530,13 +551,15 @@ def detections_section(a: Audit) -> Part | None:
         found = shown[shown["detection"] == d.id]
         attempts = int((found["outcome"] == "attempt").sum())
         part.subsections.append((a.say("detection_title", title=d.title(a.language)), Part(
-            [a.say("detection", id=d.id, severity=a.value("severity", d.severity), technique=d.technique),
+            [a.say("detection", id=d.id, severity=a.value("severity", d.severity),
+                   technique=d.technique),
              a.say("detection_hits", n=len(found), attempts=attempts)],
             tables=[a.table(a.say("table.hits"), found, DETECTION_TABLE)])))
     return part
 
 
-COVERAGE_TABLE = ["kind", "account", "region", "start", "end", "hours", "ongoing", "trail", "actor.by"]
+COVERAGE_TABLE = ["kind", "account", "region", "start", "end", "hours", "ongoing", "trail",
+                  "actor.by"]
 
 
 def coverage_section(a: Audit) -> Part | None:
@@ -553,8 +576,10 @@ def coverage_section(a: Audit) -> Part | None:
     return part
 
 
-OPEN_TABLE = ["account", "region", "group_id", "rule", "opened_at.since", "opened_by", "opened_from_ip", "duration"]
-URGENT_TABLE = ["event_time", "severity", "title.detection", "account", "target", "actor", "outcome"]
+OPEN_TABLE = ["account", "region", "group_id", "rule", "opened_at.since", "opened_by", "opened_from_ip",
+              "duration"]
+URGENT_TABLE = ["event_time", "severity", "title.detection", "account", "target", "actor",
+                "outcome"]
 
 
 def actions_section(a: Audit) -> Part:
@@ -577,7 +602,8 @@ def actions_section(a: Audit) -> Part:
         for g, t, w in zip(windows["group_id"], windows["opened_at"], windows["opened_by"]))
     ongoing = a.say("ongoing", n=int(outages["ongoing"].sum())) if len(outages) else ""
     part = Part([
-        a.say("action.open", n=len(windows), ports=a.ports) + (a.say("colon", counts=open_now) if open_now else ""),
+        a.say("action.open", n=len(windows), ports=a.ports)
+        + (a.say("colon", counts=open_now) if open_now else ""),
         a.say("action.tied", n=len(tied)),
         a.say("action.urgent", n=len(urgent)),
         a.say("action.outages", n=len(outages)) + ongoing
@@ -741,10 +767,11 @@ def build(inv: Investigation, since: When = None, until: When = None, account: s
             parts.append((replace(section, title=title), part))
     title = audit.say("title", start=audit.when(audit.start)[:10], end=audit.when(audit.end)[:10]) \
         if audit.start is not None else audit.say("title_empty")
-    generated = audit.say("generated", when=f"{datetime.now(timezone.utc).astimezone(audit.zone):%Y-%m-%d %H:%M %Z}",
-                          version=version("audit_toolkit"))
+    now = datetime.now(timezone.utc).astimezone(audit.zone)
+    generated = audit.say("generated", when=f"{now:%Y-%m-%d %H:%M %Z}", version=version("audit_toolkit"))
     files = evidence_files(inv, audit.integrity)
-    words = {k.removeprefix("report.page."): v for k, v in audit.words.items() if k.startswith("report.page.")}
+    words = {k.removeprefix("report.page."): v for k, v in audit.words.items()
+             if k.startswith("report.page.")}
     return Report(title, generated, parts, files, queries_run(inv), inputs_line(inv, files), words)
 
 

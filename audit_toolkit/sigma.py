@@ -63,8 +63,8 @@ class Rule:
         from .phrases import phrase, say
 
         said = phrase("sigma", title=repr(self.title), author=self.author)
-        return Detection(self.id, self.title, self.title, self.severity, self.technique, {}, say(said, "en"),
-                         "", lambda row, request, ctx: (None, said))
+        return Detection(self.id, self.title, self.title, self.severity, self.technique, {},
+                         say(said, "en"), "", lambda row, request, ctx: (None, said))
 
 
 def hits(rule: Rule, rows):

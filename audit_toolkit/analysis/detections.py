@@ -170,7 +170,8 @@ def _bucket(req: dict) -> str | None:
 
 # --- decisions: each returns (target, detail) for a hit, None otherwise ----------------------------
 
-def _always(target_key: str | None = None, key: str = "") -> Callable[[dict, dict, Context], Decision]:
+def _always(target_key: str | None = None,
+            key: str = "") -> Callable[[dict, dict, Context], Decision]:
     """A hit on every call: its detail the phrase `key`, or the event's name."""
     def decide(row: dict, req: dict, ctx: Context) -> Decision:
         target = req.get(target_key) if target_key else None
@@ -304,8 +305,9 @@ def _guardduty_filter(row: dict, req: dict, ctx: Context) -> Decision:
 
 def _ipset(row: dict, req: dict, ctx: Context) -> Decision:
     location = req.get("location")
-    said = phrase("trusted_ip_list", location=location) if location else phrase("trusted_ip_list_unnamed")
-    return req.get("name") or req.get("ipSetId"), said
+    if not location:
+        return req.get("name") or req.get("ipSetId"), phrase("trusted_ip_list_unnamed")
+    return req.get("name") or req.get("ipSetId"), phrase("trusted_ip_list", location=location)
 
 
 def _sns_topic_attributes(row: dict, req: dict, ctx: Context) -> Decision:
@@ -321,9 +323,11 @@ def _sns_topic_attributes(row: dict, req: dict, ctx: Context) -> Decision:
 def _sns_subscription(row: dict, req: dict, ctx: Context) -> Decision:
     name = row["eventname"]
     if name == "Subscribe":
-        return req.get("topicArn"), phrase("subscribed", protocol=req.get("protocol"), endpoint=req.get("endpoint"))
+        said = phrase("subscribed", protocol=req.get("protocol"), endpoint=req.get("endpoint"))
+        return req.get("topicArn"), said
     if name == "SetSubscriptionAttributes":
-        return req.get("subscriptionArn"), phrase("subscription_changed", attribute=req.get("attributeName"))
+        said = phrase("subscription_changed", attribute=req.get("attributeName"))
+        return req.get("subscriptionArn"), said
     return req.get("subscriptionArn"), phrase("unsubscribed")
 
 
@@ -369,8 +373,9 @@ def _nacl_ssh(row: dict, req: dict, ctx: Context) -> Decision:
     open_ports = [p for p in ctx.settings.watched_ports if low <= p <= high]
     if not open_ports:
         return None
-    return req.get("networkAclId"), phrase("nacl_open", rule=req.get("ruleNumber"), ports=Items(map(str, open_ports)),
-                                           cidr=cidr)
+    said = phrase("nacl_open", rule=req.get("ruleNumber"), ports=Items(map(str, open_ports)),
+                  cidr=cidr)
+    return req.get("networkAclId"), said
 
 
 # A call made in the console by a person reaches the service with the console as `invokedBy`: the
@@ -427,9 +432,9 @@ def _login_failure(row: dict, req: dict, ctx: Context) -> Decision:
 
 
 # IAM calls that set a credential of a user (the words for each: phrases' `detail.credential.*`).
-CREDENTIAL_CALLS = ("CreateAccessKey", "CreateLoginProfile", "UpdateLoginProfile", "UploadSSHPublicKey",
-                    "CreateServiceSpecificCredential", "ResetServiceSpecificCredential", "EnableMFADevice",
-                    "UploadSigningCertificate")
+CREDENTIAL_CALLS = ("CreateAccessKey", "CreateLoginProfile", "UpdateLoginProfile",
+                    "UploadSSHPublicKey", "CreateServiceSpecificCredential",
+                    "ResetServiceSpecificCredential", "EnableMFADevice", "UploadSigningCertificate")
 
 
 def _caller_user(row: dict) -> str | None:
@@ -458,11 +463,14 @@ def _admin_policy(row: dict, req: dict, ctx: Context) -> Decision:
     principal = req.get("userName") or req.get("roleName") or req.get("groupName")
     arn = req.get("policyArn")
     if arn is not None:
-        return (principal, phrase("policy_attached", policy=arn.rsplit("/", 1)[-1])) if arn in ADMIN_POLICIES else None
+        if arn not in ADMIN_POLICIES:
+            return None
+        return principal, phrase("policy_attached", policy=arn.rsplit("/", 1)[-1])
     for s in _statements(req.get("policyDocument")):
         actions, resources = _list(s.get("Action")), _list(s.get("Resource"))
         if s.get("Effect") == "Allow" and ("*" in actions or "iam:*" in actions) and "*" in resources:
-            return principal, phrase("inline_admin", policy=req.get("policyName"), actions=Items(map(str, actions)))
+            return principal, phrase("inline_admin", policy=req.get("policyName"),
+                                     actions=Items(map(str, actions)))
     return None
 
 
@@ -492,7 +500,8 @@ def _shared(row: dict, req: dict, ctx: Context) -> Decision:
                 if item.get(key):
                     added.append(_share_target(str(item[key]), key))
     own = {row.get("account"), row.get("identity_account")} - {None}
-    added = [a for a in added if isinstance(a, Phrase) or a not in own]  # its own account: nothing leaves
+    # shared with its own account: nothing leaves
+    added = [a for a in added if isinstance(a, Phrase) or a not in own]
     return (target, phrase("shared", targets=Items(added))) if added else None
 
 
@@ -514,7 +523,9 @@ def _public_s3(row: dict, req: dict, ctx: Context) -> Decision:
     if name in ("PutBucketPublicAccessBlock", "PutAccountPublicAccessBlock", "PutPublicAccessBlock"):
         config = req.get("PublicAccessBlockConfiguration") or req.get("publicAccessBlockConfiguration") or {}
         off = [f for f in BLOCK_FLAGS if _false(config.get(f))]
-        return (bucket or row.get("account"), phrase("public_block_off", flags=Items(off))) if off else None
+        if not off:
+            return None
+        return bucket or row.get("account"), phrase("public_block_off", flags=Items(off))
     if name == "PutBucketPolicy":
         for s in _statements(req.get("bucketPolicy")):
             if s.get("Effect") == "Allow" and "*" in _principals(s) + ([s["Principal"]] if s.get("Principal") == "*" else []) \
@@ -565,11 +576,13 @@ def _federation_token(row: dict, req: dict, ctx: Context) -> Decision:
         breadth = phrase("session_all")
     elif statements:
         actions = sorted({str(a) for s in statements for a in _list(s.get("Action"))})
-        breadth = phrase("session_actions", actions=Items(actions)) if actions else phrase("session_no_action")
+        breadth = (phrase("session_actions", actions=Items(actions)) if actions
+                   else phrase("session_no_action"))
     else:
         breadth = phrase("session_none")
     if managed:
-        return name, phrase("federation_managed", name=name, breadth=breadth, managed=Items(managed))
+        said = phrase("federation_managed", name=name, breadth=breadth, managed=Items(managed))
+        return name, said
     return name, phrase("federation", name=name, breadth=breadth)
 
 
@@ -579,7 +592,9 @@ def _roles_anywhere(row: dict, req: dict, ctx: Context) -> Decision:
     name = req.get("name") or req.get("trustAnchorId")
     if row["eventname"] == "CreateProfile":
         roles = [str(r) for r in _list(req.get("roleArns"))]
-        return name, phrase("ra_profile", roles=Items(roles)) if roles else phrase("ra_profile_no_role")
+        if not roles:
+            return name, phrase("ra_profile_no_role")
+        return name, phrase("ra_profile", roles=Items(roles))
     kind = _object(req.get("source"), "source").get("sourceType")
     return name, phrase("ra_anchor", kind=kind) if kind else phrase("ra_anchor_unknown")
 
@@ -593,7 +608,8 @@ def _lambda_layers(row: dict, req: dict, ctx: Context) -> Decision:
     own = {row.get("account"), row.get("identity_account")} - {None}
     outside = [x for x in layers if _account_of(x) not in own]
     if outside:
-        return req.get("functionName"), phrase("layers_outside", layers=Items(layers), n=len(outside))
+        said = phrase("layers_outside", layers=Items(layers), n=len(outside))
+        return req.get("functionName"), said
     return req.get("functionName"), phrase("layers", layers=Items(layers))
 
 
@@ -601,7 +617,8 @@ def _lambda_code(row: dict, req: dict, ctx: Context) -> Decision:
     bucket = req.get("s3Bucket")
     from_s3 = f"s3://{bucket}/{req.get('s3Key')}" if bucket else None
     source = req.get("imageUri") or from_s3
-    return req.get("functionName"), phrase("code_from", source=source) if source else phrase("code_from_zip")
+    said = phrase("code_from", source=source) if source else phrase("code_from_zip")
+    return req.get("functionName"), said
 
 
 def _lambda_public(row: dict, req: dict, ctx: Context) -> Decision:
@@ -678,7 +695,8 @@ def _unusual_instances(row: dict, req: dict, ctx: Context) -> Decision:
     if not (unusual or many):
         return None
     key = "unusual_both" if unusual and many else "unusual_family" if unusual else "unusual_count"
-    return kind or None, phrase(key, count=count, kind=kind or phrase("unknown_type"), family=family)
+    said = phrase(key, count=count, kind=kind or phrase("unknown_type"), family=family)
+    return kind or None, said
 
 
 # --- the catalogue -------------------------------------------------------------------------------
@@ -947,19 +965,22 @@ def match(detection: Detection, row: Mapping, ctx: Context | None = None) -> dic
         request = unwrap(json_object(row.get("requestparameters")))
         decided = detection.decide(row, request, ctx or Context())
     except Exception as e:  # noqa: BLE001 - evidence is hostile input: a call the decision cannot read is shown, not lost
-        decided = None, phrase("unreadable", why=e if isinstance(e, Unreadable) else type(e).__name__)
+        why = e if isinstance(e, Unreadable) else type(e).__name__
+        decided = None, phrase("unreadable", why=why)
     if decided is None:
         return None
     target, said = decided
     if outcome(row) == "attempt" and detection.id not in ABOUT_FAILURE:
-        said = phrase("attempted", what=said)  # a failed call changed nothing: never state the change
+        # a failed call changed nothing: never state the change
+        said = phrase("attempted", what=said)
     who = resolve(row)
     return {
         "detection": detection.id, "severity": detection.severity, "title": detection.title_en,
         "technique": detection.technique, "event_time": row.get("eventtime"), "account": row.get("account"),
         "region": row.get("region"), "event_source": row.get("eventsource"), "event_name": row.get("eventname"),
         "outcome": outcome(row), "error_code": row.get("errorcode"), "target": None if target is None else str(target),
-        "detail": say(said, "en"), "actor": who["actor"], "actor_type": who["actor_type"], "actor_arn": who["actor_arn"],
+        "detail": say(said, "en"), "actor": who["actor"], "actor_type": who["actor_type"],
+        "actor_arn": who["actor_arn"],
         "source_ip": row.get("sourceipaddress"), "tool": who["tool"], "event_id": row.get("eventid"),
         "detail_phrase": said,
     }

@@ -170,7 +170,9 @@ def _summary(w: dict, f: dict, port: int, tz: str, language: str) -> str:
         return words[f"correlate.{key}"].format(**values)
 
     origin = ", ".join(str(v) for v in (f["remote_country"], f["remote_org"]) if v)
-    source = say("source", ip=f["remote_ip"]) + (say("origin", origin=origin) if origin else "") if f["remote_ip"] else ""
+    source = ""
+    if f["remote_ip"]:
+        source = say("source", ip=f["remote_ip"]) + (say("origin", origin=origin) if origin else "")
     start, end = _activity(f)
     local = [None if pd.isna(t) else pd.Timestamp(t).tz_convert(tz) for t in (start, end)]
     same_day = None not in local and local[0].date() == local[1].date()
@@ -181,8 +183,9 @@ def _summary(w: dict, f: dict, port: int, tz: str, language: str) -> str:
         say("opened", who=short(w["opened_by"]), when=_when(w["opened_at"], tz))
     closed = say("still_open") if w["still_open"] else \
         say("closed", who=short(w["closed_by"]), when=_when(w["closed_at"], tz))
-    return say("sentence", type=f["type"], instance=f["instance_id"], source=source, port=port, seen=seen,
-               group=w["group_id"], cidr=w["cidr"], ports=ports, opened=opened, closed=closed)
+    return say("sentence", type=f["type"], instance=f["instance_id"], source=source, port=port,
+               seen=seen, group=w["group_id"], cidr=w["cidr"], ports=ports, opened=opened,
+               closed=closed)
 
 
 def correlate(findings: pd.DataFrame, windows: pd.DataFrame, memberships: pd.DataFrame | None = None,

@@ -48,8 +48,8 @@ PORT_NAMES = {
     5900: "VNC",
 }
 
-# Chat's wording, by language; TEXT adds the shared catalogue (phrases.TEXT). Nothing here may contain
-# a bracket (Box checks).
+# Chat's wording, by language; TEXT adds the shared catalogue (phrases.TEXT). Nothing here may
+# contain a bracket (Box checks).
 CHAT = {
     "ja": {
         "sev.critical": "重大",
