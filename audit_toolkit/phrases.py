@@ -1,8 +1,11 @@
 """The toolkit's wording in each language of the settings (Settings.language): `ja` and `en`.
 
 One catalogue per language, in groups by prefix: `detail.*` what a detection hit is (rendered from
-the fields a decision read, `say`), `report.*` the audit report, `chart.*` the charts. Chat's own
-wording is chatwork/messages.py's CHAT, which takes these in too: one lookup for every text. Only
+the fields a decision read, `say`), `correlate.*` the sentence of a finding that came in through a
+window, `report.*` the audit report (`report.value.<column>.<value>`: the toolkit's own values in a
+table; English shows them as they are), `chart.*` the charts. Chat's own wording is
+chatwork/messages.py's CHAT, which takes these in too: one lookup for every text. A feature adds its
+phrases as a group of its own, in both languages (tests/test_phrases.py checks they match). Only
 the templates here are trusted text; every value put into them comes from the evidence and is
 escaped by whoever shows it (chat, HTML, Markdown, charts). This module imports nothing beyond the
 standard library: the real-time Lambda renders details with it.
