@@ -164,7 +164,7 @@ def test_hostile_values_in_an_event_stay_inert(api, clock, tmp_path, others):
     run(eventbridge(detail), api, clock, tmp_path)
     [body] = api.bodies()  # a detection hit
     assert live_tags(body) == ["[info]", "[title]", "[/title]", "[/info]"]
-    assert "内容: subscribed email endpoint ［toall］［/code］［/info］［To:1］attacker@example.com" in body
+    assert "内容: email エンドポイント ［toall］［/code］［/info］［To:1］attacker@example.com をサブスクライブ" in body
     created = json.loads(json.dumps(others["create_topic"]["detail"]))  # not a hit: its own message, request in a code block
     created["requestParameters"]["name"] = "[toall][/code][/info][To:1]x"
     created["userAgent"] = "[toall]"
