@@ -56,6 +56,8 @@ CLOUDTRAIL_TYPES = ("AWS API Call via CloudTrail", "AWS Console Action via Cloud
 SNS_EVENTS = ("Subscribe", "Unsubscribe", "SetSubscriptionAttributes", "ConfirmSubscription",
               "CreateTopic", "DeleteTopic", "SetTopicAttributes")
 DEFAULT_MIN_SEVERITY = 4.0
+# Catalogue detections whose hit on an EC2 security-group call is the sg-changes message itself.
+SHOWN_AS_SG_CHANGE = ("ssh_exposure_opened",)
 DEFAULT_TOKEN_TTL = 300.0  # seconds a token read from SSM is used before it is read again
 _token_cache: dict[str, tuple[Token, float]] = {}
 
@@ -154,7 +156,10 @@ def boxes(event: Mapping, settings: Settings, min_severity: float = DEFAULT_MIN_
     # The detection catalogue, decided exactly as `Investigation.detect` decides it (root use included).
     context = detections.Context(settings, frozenset(settings.trail_buckets))
     hits = detections.evaluate(row, context)
-    found += [("detections", messages.detection_hit(hit, settings), hit) for hit in hits]
+    # A security-group opening is posted once, as the security-group message above says it.
+    sg_call = source == "ec2.amazonaws.com" and name in EC2_GROUP_EVENTS
+    shown = [h for h in hits if not (sg_call and h["detection"] in SHOWN_AS_SG_CHANGE)]
+    found += [("detections", messages.detection_hit(hit, settings), hit) for hit in shown]
     if source == "sns.amazonaws.com" and name in SNS_EVENTS and not hits:
         # An SNS call no detection flags (CreateTopic, ...) still gets its own message, with the request.
         box = messages.api_call(detail, settings, row)

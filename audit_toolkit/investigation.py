@@ -353,7 +353,6 @@ class Investigation:
         """`frame` with its times in the display zone, for a notebook's tables beside its charts."""
         return export.localize(frame, self.settings.display_tz)
 
-    @_each_scope(['event_time'])
     def detect(self, since: When = None, until: When = None, account: Scoped = None, region: Scoped = None,
                only: list[str] | tuple[str, ...] | None = None, min_severity: str | None = None,
                sigma: "Iterable[str | Path] | sigma_rules.RuleSet | None" = None) -> pd.DataFrame:
@@ -362,23 +361,34 @@ class Investigation:
         The chosen detections' queries run as one scan (`queries.union`): measured 4.6x faster than one
         query each on 1M events in DuckDB, and on Athena one scan paid instead of 35. Failed calls are
         hits with outcome "attempt". `sigma`: Sigma rule files or folders (or a loaded RuleSet) run
-        beside the catalogue, each its own query; their hits add `rule_author`, `rule_tags` and
+        beside the catalogue, all of them in one more scan (`sigma.scan`), the rules loaded once
+        whatever the number of accounts and regions; their hits add `rule_author`, `rule_tags` and
         `rule_path`, and the rules that could not be compiled are in `.attrs["sigma_refused"]`.
         """
-        chosen = detections.select(only, min_severity)
         ruleset = None if sigma is None else sigma if isinstance(sigma, sigma_rules.RuleSet) else sigma_rules.load(sigma)
+        hits = self._detect(since, until, account, region, only, min_severity, ruleset)
+        if ruleset is not None:
+            hits.attrs["sigma_refused"] = list(ruleset.refused)
+        return hits
+
+    @_each_scope(['event_time'])
+    def _detect(self, since: When = None, until: When = None, account: Scoped = None,
+                region: Scoped = None, only: list[str] | tuple[str, ...] | None = None,
+                min_severity: str | None = None,
+                ruleset: "sigma_rules.RuleSet | None" = None) -> pd.DataFrame:
+        chosen = detections.select(only, min_severity)
         ctx = detections.Context(self.settings, frozenset(self.settings.trail_buckets))
         scope = queries.scope(since, until, account, region)
         found = [self._catalogue_hits(chosen, ctx, scope)] if chosen else []
         floor = detections.SEVERITIES.index(min_severity) if min_severity else 0
-        for rule in ruleset.rules if ruleset else []:
-            if detections.SEVERITIES.index(rule.severity) >= floor:
-                found.append(sigma_rules.hits(rule, self.query(rule.query, **scope)))
-        hits = pd.concat([f for f in found if len(f)] or found[:1] or [detections.to_frame([])], ignore_index=True)
-        hits = hits.sort_values(["event_time", "detection", "event_id"], kind="stable", ignore_index=True)
-        if ruleset is not None:
-            hits.attrs["sigma_refused"] = list(ruleset.refused)
-        return hits
+        rules = [r for r in (ruleset.rules if ruleset else [])
+                 if detections.SEVERITIES.index(r.severity) >= floor]
+        if rules:
+            found.append(sigma_rules.scan_hits(rules, self.query(sigma_rules.scan(rules), **scope)))
+        hits = pd.concat([f for f in found if len(f)] or found[:1] or [detections.to_frame([])],
+                         ignore_index=True)
+        return hits.sort_values(["event_time", "detection", "event_id"], kind="stable",
+                                ignore_index=True)
 
     def _catalogue_hits(self, chosen, ctx, scope) -> pd.DataFrame:
         candidates = self.query(queries.union([d.query for d in chosen]), **scope)
@@ -513,7 +523,7 @@ class Investigation:
 
 
 _SIGNATURES = {name: inspect.signature(getattr(Investigation, name).__wrapped__)
-               for name in ("events", "sg_changes", "ssh_exposure", "failed_openings", "activity", "detect",
+               for name in ("events", "sg_changes", "ssh_exposure", "failed_openings", "activity", "_detect",
                             "coverage", "findings", "correlate", "instance_groups", "state", "reconcile")}
 
 

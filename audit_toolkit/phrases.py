@@ -52,6 +52,9 @@ TEXT: dict[str, dict[str, str]] = {
         "detail.security_rule_unmatched": "セキュリティイベントを配信していたルールがそれに一致しなくなりました"
         " (状態 {state})",
         "detail.nacl_open": "ルール {rule} がポート {ports} を {cidr} から許可",
+        "detail.sg_open": "ポート {ports} を {peer} から許可",
+        "detail.sg_unknown": "内容が記録されていないルール (イベントにリクエストがない): 監視対象のポートを開けた可能性",
+        "detail.sg_opened": "{clauses}",
         "detail.root_called": "ルートユーザーが {event} を実行",
         "detail.login_no_mfa": "MFA なしでコンソールにサインイン",
         "detail.login_failed": "コンソールへのサインインに失敗: {reason}",
@@ -462,6 +465,9 @@ TEXT: dict[str, dict[str, str]] = {
         "detail.security_rule_unmatched": "rule that delivered security events no longer matches "
         "them (state {state})",
         "detail.nacl_open": "rule {rule} allows port {ports} from {cidr}",
+        "detail.sg_open": "allows port {ports} from {peer}",
+        "detail.sg_unknown": "a rule of unknown content (the request is not in the event): it may open a watched port",
+        "detail.sg_opened": "{clauses}",
         "detail.root_called": "root called {event}",
         "detail.login_no_mfa": "console sign-in without MFA",
         "detail.login_failed": "console sign-in failed: {reason}",

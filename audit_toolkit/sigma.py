@@ -35,7 +35,7 @@ _JSON_COLUMNS = {"requestparameters", "responseelements", "additionaleventdata",
 _STRUCT_COLUMNS = {"useridentity", "tlsdetails"}
 # What a keyword (a value without a field) is searched in: the logged text an analyst would grep.
 _KEYWORD_COLUMNS = ("eventname", "useragent", "errormessage", "requestparameters", "responseelements")
-_TEMPLATE = "detect_cloudtrail_stopped"  # a catalogue query: its columns and scope are every detection's
+_TEMPLATE = "candidate_events"  # the columns, scope and order of every detection's query
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,26 @@ def hits(rule: Rule, rows):
 
     found = catalogue_hits(rule.detection, rows)
     return found.assign(rule_author=rule.author, rule_tags=", ".join(rule.tags), rule_path=rule.path)
+
+
+def scan(rules: list[Rule]) -> queries.Query:
+    """One query for all the rules: the rows any rule matches, with a `sigma_<n>` column per rule
+    (in the list's order) saying whether the n-th matches. One scan of the evidence instead of one per
+    rule, on DuckDB and on Athena (where each scan is paid for)."""
+    flags = {f"sigma_{n}": queries.condition_of(rule.query) for n, rule in enumerate(rules)}
+    return queries.flagged(_TEMPLATE, f"sigma({len(rules)} rules)", flags)
+
+
+def scan_hits(rules: list[Rule], rows):
+    """The rules' hits among the rows of `scan(rules)`."""
+    import pandas as pd
+
+    found = [hits(rule, rows[rows[f"sigma_{n}"].fillna(False).astype(bool)].reset_index(drop=True))
+             for n, rule in enumerate(rules)]
+    found = [f for f in found if len(f)]
+    if not found:
+        return hits(rules[0], rows.iloc[:0]) if rules else rows
+    return pd.concat(found, ignore_index=True)
 
 
 @dataclass
@@ -133,7 +153,7 @@ def compile_rule(text: str, origin: str = "<string>") -> Rule:
     level = rule.level.name.lower() if rule.level else "medium"
     author = rule.author or "unknown"
     ident = str(rule.id or re.sub(r"\W+", "_", rule.title or origin))
-    query = queries.with_filter(_TEMPLATE, f"sigma_{ident}", sql.sql(dialect="athena"),
+    query = queries.with_filter(_TEMPLATE, f"sigma_{ident}", sql,
                                 f"Sigma rule {rule.title!r} ({origin}) by {author}.")
     return Rule(ident, rule.title or ident, level, LEVELS.get(level, "medium"), author,
                 tuple(str(t) for t in rule.tags), origin, query)

@@ -168,6 +168,18 @@ NACL = {
     "cidrBlock": "0.0.0.0/0",
     "portRange": {"from": 22, "to": 22},
 }
+SSH_FLAT = {"groupId": "sg-04cfb7a4712d75b00", "ipPermissions": {}, "ipProtocol": "tcp", "fromPort": 22,
+            "toPort": 22, "cidrIp": "0.0.0.0/0"}
+SG_NESTED = lambda cidr, port=22: {  # noqa: E731
+    "groupId": "sg-04cfb7a4712d75b00",
+    "ipPermissions": {"items": [{
+        "ipProtocol": "tcp", "fromPort": port, "toPort": port, "groups": {},
+        "ipRanges": {} if ":" in cidr else {"items": [{"cidrIp": cidr}]},
+        "ipv6Ranges": {"items": [{"cidrIpv6": cidr}]} if ":" in cidr else {}, "prefixListIds": {}}]},
+}
+SG_MODIFY = lambda cidr: {"ModifySecurityGroupRulesRequest": {  # noqa: E731
+    "GroupId": "sg-0a1b2c", "SecurityGroupRule": {"SecurityGroupRuleId": "sgr-0a1b2c", "SecurityGroupRule": {
+        "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIpv4": cidr}}}}
 # As S3 logs PutBucketLifecycle(Configuration).
 LIFECYCLE = lambda days, status="Enabled": {  # noqa: E731
     "bucketName": TRAIL_BUCKET,
@@ -1376,6 +1388,24 @@ CASES: dict[str, list[Case]] = {
             ),
             None,
         ),
+    ],
+    # Shapes as CloudTrail logs them: the flat and the nested forms are the invictus run's own
+    # AuthorizeSecurityGroupIngress calls; ModifySecurityGroupRules in PascalCase, with an
+    # anonymised /0 (still the whole internet).
+    "ssh_exposure_opened": [
+        Case("hit", call(EC2, "AuthorizeSecurityGroupIngress", SSH_FLAT), "allows port 22 from 0.0.0.0/0"),
+        Case("hit", call(EC2, "AuthorizeSecurityGroupIngress", SG_NESTED("::/0")),
+             "allows port 22 from ::/0"),
+        Case("hit", call(EC2, "ModifySecurityGroupRules", SG_MODIFY("203.0.113.9/0")),
+             "allows port 22 from 203.0.113.9/0"),
+        Case("hit", call(EC2, "AuthorizeSecurityGroupIngress", None),
+             "a rule of unknown content (the request is not in the event): it may open a watched port"),
+        Case("failed", call(EC2, "AuthorizeSecurityGroupIngress", SSH_FLAT, error="Client.UnauthorizedOperation"),
+             "attempted: allows port 22 from 0.0.0.0/0"),
+        Case("self", call(EC2, "AuthorizeSecurityGroupIngress", {**SSH_FLAT, "cidrIp": "198.51.100.7/32"}),
+             None),
+        Case("benign", call(EC2, "AuthorizeSecurityGroupIngress", SG_NESTED("0.0.0.0/0", port=443)), None),
+        Case("benign", call(EC2, "ModifySecurityGroupRules", SG_MODIFY("10.0.0.0/8")), None),
     ],
     "nacl_ssh_open": [
         Case(

@@ -39,6 +39,8 @@ def athena_result(frame: pd.DataFrame, types: dict[str, str]) -> dict:
             return {}
         if athena_type == "timestamp with time zone":
             return {"VarCharValue": value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"}
+        if athena_type == "boolean":
+            return {"VarCharValue": "true" if value else "false"}
         return {"VarCharValue": str(value)}
 
     header = {"Data": [{"VarCharValue": c} for c in frame.columns]}
@@ -56,7 +58,8 @@ def athena_types(duck: Investigation, name, values: dict) -> dict[str, str]:
     return {column: ATHENA_TYPES[kind] for column, kind, *_ in relation}
 
 
-ATHENA_TYPES = {"VARCHAR": "varchar", "BIGINT": "bigint", "INTEGER": "integer", "TIMESTAMP WITH TIME ZONE": "timestamp with time zone"}
+ATHENA_TYPES = {"VARCHAR": "varchar", "BIGINT": "bigint", "INTEGER": "integer", "BOOLEAN": "boolean",
+                "TIMESTAMP WITH TIME ZONE": "timestamp with time zone"}
 
 
 def logged_answers(duck: Investigation, log: list[dict]) -> list[dict]:

@@ -239,11 +239,12 @@ def test_min_severity_takes_a_band_or_a_number_on_every_command(demo, truth, bou
     assert len(json.loads(run("correlate", "--evidence", evidence, "--min-severity", low, "--format", "json").stdout)) == 5
     hits = json.loads(run("detect", "--evidence", evidence, "--min-severity", bound, "--format", "json").stdout)
     story = [h for h in truth["detections"]["hits"] if BY_ID[h["detection"]].severity in ("high", "critical")]
-    assert len(hits) == len(story) + 1 == 63  # and root's call of 11-02 (high)
+    # and root's call of 11-02 (high), and the incident's 7 logged SSH openings and its refused one (high)
+    assert len(hits) == len(story) + 1 + 8 == 71
     assert {h["severity"] for h in hits} == {"high", "critical"}
     sent = json.loads(run("notify", "--evidence", evidence, "--room", "42", "--kind", "detections", "--min-severity", bound,
                           "--dry-run", "--format", "json").stdout)
-    assert sorted(s["fingerprint"] for s in sent) == sorted({s["fingerprint"] for s in sent}) and len(sent) == 63
+    assert sorted(s["fingerprint"] for s in sent) == sorted({s["fingerprint"] for s in sent}) and len(sent) == 71
     sent = json.loads(run("notify", "--evidence", evidence, "--room", "42", "--kind", "findings", "--min-severity", bound,
                           "--dry-run", "--format", "json").stdout)
     assert len(sent) == 1 and sent[0]["kind"] == "guardduty"

@@ -34,6 +34,7 @@ INVICTUS_HITS = {  # counted by hand from the records (SOURCES.md lists the trai
     "instance_secrets_enumerated": 44,
     "ec2_unusual_instances": 2,  # Stratus' ten p2.xlarge, twice denied
     "secrets_read_burst": 147,  # Stratus' 60 secrets and 87 SecureString parameters read in ten minutes
+    "ssh_exposure_opened": 1,  # tcp/22 from 0.0.0.0/0 on sg-04cfb7a4712d75b00 at 12:10:08Z (SOURCES.md); 443 is not watched
 }
 
 
@@ -318,16 +319,31 @@ def test_story_hits_exactly_its_truth(story_hits, truth):
         (h["event_id"], h["detection"], h["outcome"]) for h in story["hits"]}
     assert len(inside) == len(story["hits"]) == 105
     assert not set(inside["event_id"]) & {d["event_id"] for d in story["decoys"]}
-    assert {h["detection"] for h in story["hits"]} == set(BY_ID)  # every detection is played
+    # every detection is played; the SSH openings by the security-group incident (the test below)
+    played = set(BY_ID) - {"ssh_exposure_opened"}
+    assert {h["detection"] for h in story["hits"]} == played
     both = {h["detection"] for h in story["hits"] if h["outcome"] == "success"} & {h["detection"] for h in story["hits"] if h["outcome"] == "attempt"}
-    assert set(BY_ID) - both == {"console_login_without_mfa", "console_login_failed"}  # a sign-in either succeeds or fails
+    assert played - both == {"console_login_without_mfa", "console_login_failed"}  # a sign-in either succeeds or fails
 
 
-def test_story_outside_its_window_only_root_of_the_security_group_incident(story_hits, truth):
+def test_every_logged_ssh_opening_of_the_demo_is_a_hit_and_nothing_else(story_hits, truth):
+    """The incident's windows that a logged call opened (not those open before the logs, nor the
+    one Config alone saw) are exactly the hits, with the incident's refused opening as an attempt."""
+    hits = story_hits[story_hits["detection"] == "ssh_exposure_opened"]
+    logged = {(c["group_id"], pd.Timestamp(c["event_time"])) for c in truth["sg_changes"]}
+    opened = {(w["group_id"], pd.Timestamp(w["opened_at"])) for w in truth["windows"]} & logged
+    done = hits[hits["outcome"] == "success"]
+    assert set(zip(done["target"], done["event_time"])) == opened and len(done) == len(opened) == 7
+    failed = {f["event_id"] for f in truth["failed_openings"]}
+    assert set(hits.loc[hits["outcome"] == "attempt", "event_id"]) == failed and len(failed) == 1
+
+
+def test_story_outside_its_window_only_root_and_ssh_of_the_security_group_incident(story_hits, truth):
     start = pd.Timestamp(truth["detections"]["window"][0])
     before = story_hits[story_hits["event_time"] < start]
     root_changes = {c["event_id"] for c in truth["sg_changes"] if c["actor"] == "root (333333333333)"}
-    assert set(before["detection"]) == {"root_used"} and set(before["event_id"]) == root_changes
+    assert set(before["detection"]) == {"root_used", "ssh_exposure_opened"}  # and the SSH openings (above)
+    assert set(before.loc[before["detection"] == "root_used", "event_id"]) == root_changes
 
 
 def test_story_filters_by_only_and_severity(demo_inv, truth):

@@ -111,7 +111,8 @@ def test_a_union_of_detection_queries_is_one_scan_with_the_same_rows(demo_inv):
     scope = queries.scope()
     together = demo_inv.query(union, **scope)
     apart = set().union(*(set(demo_inv.query(n, **scope)["eventid"]) for n in names))
-    assert set(together["eventid"]) == apart and len(together) == len(apart) == 525  # each candidate once
+    # each candidate once; 13 of them the security-group calls ssh_exposure_opened reads
+    assert set(together["eventid"]) == apart and len(together) == len(apart) == 538
 
 
 def test_a_union_refuses_queries_of_another_shape():
@@ -133,3 +134,30 @@ def test_a_query_knows_whether_a_scan_for_some_events_holds_what_it_reads():
     union = queries.union(["detect_cloudtrail_stopped", "detect_cloudtrail_deleted"])  # OR-ed filters
     assert union.runs_on_focused_scan(frozenset({"StopLogging", "DeleteTrail"}))
     assert not union.runs_on_focused_scan(frozenset({"StopLogging"}))
+
+
+def test_a_filter_file_is_its_templates_query_with_its_condition(tmp_path):
+    write(tmp_path, "base", "-- name: base\n-- params: a\nSELECT x FROM t WHERE (:a IS NULL OR x = :a)\nORDER BY x")
+    write(tmp_path, "only_z", "-- name: only_z\n-- filters: base\n-- Rows of z.\ny = 'z'")
+    q = queries.load_all(tmp_path)["only_z"]
+    assert (q.params, q.doc, q.template, q.condition) == (("a",), "Rows of z.", "base", "y = 'z'")
+    composed = "SELECT x FROM t WHERE (y = 'z') AND (:a IS NULL OR x = :a) ORDER BY x"
+    assert sqlglot.parse_one(q.sql, read="athena") == sqlglot.parse_one(composed, read="athena")
+    for bad, why in (("-- name: f\n-- filters: base\n-- params: a\ny = :a", "declares no parameters"),
+                     ("-- name: f\n-- filters: nowhere\ny = 1", "must name a query of the registry"),
+                     ("-- name: f\n-- filters: base\ny = :b", "may not hold parameters")):
+        write(tmp_path, "f", bad)
+        with pytest.raises(QueryError, match=why):
+            queries.load_all(tmp_path)
+
+
+def test_each_detection_file_holds_only_its_filter():
+    """The detections' shared SELECT and scope are written once (candidate_events.sql)."""
+    for name, q in QUERIES.items():
+        if name.startswith("detect_"):
+            condition = sqlglot.parse_one(q.condition, read="athena")
+            assert q.template == "candidate_events" and not condition.find(sqlglot.exp.Select), name
+            tree = sqlglot.parse_one(q.sql, read="athena")
+            first = next(tree.args["where"].this.flatten())  # the filter, then the template's scope
+            assert first.unnest() == condition.unnest(), name
+            assert tree.sql("athena").count("FROM cloudtrail") == 1, name

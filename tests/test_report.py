@@ -162,7 +162,10 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     assert alice[0][11] == "2h 30m" and alice[0][12] == "closed"
     rules = {r[5] for r in parts["changes"].tables[0].rows}
     assert {"ingress all traffic from 0.0.0.0/0", "ingress tcp/20-25 from 0.0.0.0/0", "egress all traffic to 0.0.0.0/0", "ingress tcp/5432 from sg-0b000000000000002", ""} <= rules
-    assert parts["detections"].facts == ["0 detection hits"] and parts["detections"].subsections == []  # root acted on 11-02
+    # root acted on 11-02; on 11-03 the incident's 7 logged SSH openings and its refused one
+    assert parts["detections"].facts == ["8 detection hits: high 8"]
+    assert [t for t, _ in parts["detections"].subsections] == [
+        "SSH (a watched port) opened to the internet / SSH (監視ポート) のインターネット公開"]
     # The demo's silences and outages are on 11-04.
     assert parts["coverage"].facts == ["0 runs of hours with no event (0 hours in all)", "0 logging outages"]
     # The report opens with what is exposed at the end of its range, from the logs and the state together.
@@ -233,11 +236,13 @@ def test_detections_are_reported_most_severe_first(demo, truth):
     part = parts["detections"]
     hits = inv.detect()
     story = truth["detections"]["hits"]  # the detections story of 11-04, and root's revoke on 11-02
+    # and the incident's 7 logged SSH openings and its refused one (tests/test_detections.py says which)
+    ssh = [{"outcome": "success"}] * 7 + [{"outcome": "attempt"}]
     expected = {}
-    for severity in [BY_ID[h["detection"]].severity for h in story] + ["high"]:
+    for severity in [BY_ID[h["detection"]].severity for h in story] + ["high"] * (1 + len(ssh)):
         expected[severity] = expected.get(severity, 0) + 1
     count, _, counts = part.facts[0].partition(" detection hits: ")
-    assert int(count) == len(hits) == len(story) + 1 == 106
+    assert int(count) == len(hits) == len(story) + 1 + len(ssh) == 114
     assert dict((k, int(v)) for k, v in (c.split(" ") for c in counts.split(", "))) == expected
     # One sub-section per detection with hits, most severe first, catalogue order within a severity.
     order = ["critical", "high", "medium", "low"]
@@ -248,7 +253,8 @@ def test_detections_are_reported_most_severe_first(demo, truth):
     by_title = dict(part.subsections)
     for d in played:
         sub = by_title[d.title_en]
-        mine = [h for h in story if h["detection"] == d.id] + ([{"outcome": "success"}] if d.id == "root_used" else [])
+        mine = [h for h in story if h["detection"] == d.id] + ([{"outcome": "success"}] if d.id == "root_used" else []) \
+            + (ssh if d.id == "ssh_exposure_opened" else [])
         assert sub.facts == [f"{d.id}: severity {d.severity}, MITRE ATT&CK {d.technique}",
                              f"{len(mine)} hits, {sum(h['outcome'] == 'attempt' for h in mine)} of them attempts"]
         [table] = sub.tables
@@ -374,11 +380,12 @@ def test_the_report_leads_with_what_needs_action(written, truth):
         "2025-03-14 08:21:07 UTC (opened by no logged call); sg-0e000000000000005 since 2026-11-03 09:30:00 UTC "
         "(opened by ops-admin / mallory)",
         f"{len(truth['correlations'])} GuardDuty findings attacked an exposure window while it was open",
-        "0 critical or high detection hits",
+        "8 critical or high detection hits",  # the incident's 7 logged SSH openings and its refused one
         "0 logging outages; 0 runs of silent hours",
     ]
     assert [(t.caption, len(t.rows)) for t in part.tables] == [
-        ("Windows still open", 2), ("Attacks that came through an open window", len(truth["correlations"]))]
+        ("Windows still open", 2), ("Attacks that came through an open window", len(truth["correlations"])),
+        ("Critical and high detections", 8)]
     html = report.html.read_text(encoding="utf-8")
     assert html.index("What needs action") < html.index("Time range and evidence")
 

@@ -11,6 +11,7 @@ import pytest
 
 from _aws import aws_env, moto_server  # noqa: F401 (fixtures)
 from audit_toolkit import Investigation, sigma
+from audit_toolkit.sigma import compile_rule
 
 
 def _event(n: int, name: str, source: str = "iam.amazonaws.com", **extra) -> dict:
@@ -130,6 +131,27 @@ def test_each_modifier_and_condition_form_matches_exactly_its_events(inv, tmp_pa
     assert _hits(inv, tmp_path, detection) == expected
 
 
+def test_all_the_rules_run_as_one_scan_and_each_keeps_exactly_its_events(inv, tmp_path):
+    for n, (_, detection, _) in enumerate(CASES):
+        text = _rule(detection).replace("555555555555", f"5555555555{n:02d}")
+        (tmp_path / f"rule-{n:02d}.yml").write_text(text, encoding="utf-8")
+    found = inv.detect(only=["cloudtrail_stopped"], sigma=[tmp_path])
+    got = {d: sorted(int(e[-12:]) for e in rows["event_id"]) for d, rows in found.groupby("detection")}
+    assert got == {f"11111111-2222-3333-4444-5555555555{n:02d}": expected
+                   for n, (_, _, expected) in enumerate(CASES) if expected}
+    assert [e["query"] for e in inv.log[-2:]] == ["union(detect_cloudtrail_stopped)", f"sigma({len(CASES)} rules)"]
+
+
+def test_rules_are_read_once_whatever_the_number_of_scopes(inv, tmp_path, monkeypatch):
+    path = tmp_path / "rule.yml"
+    path.write_text(_rule("selection:\n    eventName: DeleteUser\ncondition: selection"), encoding="utf-8")
+    compiled = []
+    monkeypatch.setattr(sigma, "compile_rule", lambda *a: compiled.append(a) or compile_rule(*a))
+    found = inv.detect(account=["111122223333", "444455556666"], region=["us-east-1", "eu-west-1"],
+                       only=["cloudtrail_stopped"], sigma=[path])
+    assert len(compiled) == 1 and found["event_id"].tolist() == ["00000000-0000-0000-0000-000000000003"]
+
+
 def test_a_hit_carries_the_rules_id_title_level_tags_and_author(inv, tmp_path):
     path = tmp_path / "rule.yml"
     path.write_text(_rule("selection:\n    eventName: DeleteUser\ncondition: selection", level="critical"))
@@ -193,8 +215,9 @@ def test_sigmahq_rules_on_the_real_stratus_run(real_data):
 
 
 def test_on_athena_the_same_sql_is_submitted_and_gives_duckdbs_hits(aws_env, real_data):
-    """moto does not run SQL: each rule's answer is canned from DuckDB's answer to the same query, so
-    this proves the Athena side (the text submitted, bound by PyAthena, typed back), not Athena itself."""
+    """moto does not run SQL: each answer is canned from DuckDB's answer to the same query, so this
+    proves the Athena side (the text submitted, bound by PyAthena, typed back), not Athena itself.
+    All the rules are one query: one scan paid, not one per rule."""
     import boto3
     import pandas as pd
     from pyathena.formatter import DefaultParameterFormatter
@@ -208,15 +231,16 @@ def test_on_athena_the_same_sql_is_submitted_and_gives_duckdbs_hits(aws_env, rea
     rules = sigma.load([real_data / "sigmahq-rules-aws"])
     values = queries.scope("2023-07-10T11:00:00Z", "2023-07-10T13:00:00Z")
     expected = duck.detect(values["since"], values["until"], only=["cloudtrail_stopped"], sigma=rules)
-    asked = [queries.union(["detect_cloudtrail_stopped"]), *(r.query for r in rules.rules)]  # in detect's order
+    asked = [queries.union(["detect_cloudtrail_stopped"]), sigma.scan(rules.rules)]  # in detect's order
     set_athena_results(aws_env, [athena_result(duck.query(q, **values), athena_types(duck, q, values)) for q in asked])
     reports = []
     inv = Investigation.on_athena(AthenaSettings.load(output_location=OUTPUT, poll_interval=0.02),
                                   on_report=reports.append)
     hits = inv.detect(values["since"], values["until"], only=["cloudtrail_stopped"], sigma=rules)
     pd.testing.assert_frame_equal(hits, expected)
+    assert len(hits[hits["rule_author"].notna()]) > 0 and [e["query"] for e in inv.log] == [q.name for q in asked]
     client = boto3.client("athena")
-    for entry, report, rule in zip(inv.log[1:], reports[1:], rules.rules, strict=True):
+    for entry, report, query in zip(inv.log, reports, asked, strict=True):
         submitted = client.get_query_execution(QueryExecutionId=report.query_id)["QueryExecution"]["Query"]
-        assert submitted == DefaultParameterFormatter().format(rule.query.render("athena"), entry["params"])
+        assert submitted == DefaultParameterFormatter().format(query.render("athena"), entry["params"])
         assert "day >= '2023/07/10'" in submitted  # scoped to the days asked, like every query

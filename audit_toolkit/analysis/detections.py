@@ -32,6 +32,8 @@ from ..phrases import Items, Phrase, phrase, say
 from ..settings import Settings
 from .actors import resolve
 from .events import Unreadable, json_object, json_text, records
+from .exposure import exposed_ports
+from .security_groups import changes_of
 
 SEVERITIES = ("low", "medium", "high", "critical")
 HIT_COLUMNS = [
@@ -376,6 +378,31 @@ def _nacl_ssh(row: dict, req: dict, ctx: Context) -> Decision:
     said = phrase("nacl_open", rule=req.get("ruleNumber"), ports=Items(map(str, open_ports)),
                   cidr=cidr)
     return req.get("networkAclId"), said
+
+
+def _security_group_opened(row: dict, req: dict, ctx: Context) -> Decision:
+    """A security-group rule that alone lets a watched port in from the internet, read by the
+    investigation's own normalizer (security_groups.changes_of) and exposure rule
+    (exposure.exposed_ports): what `ssh-exposure` replays and the Lambda's alert says. A rule whose
+    content the event does not hold (no request logged) may be one: shown, and said uncertain."""
+    found = []
+    # the request as every decision reads it (a one-element list as its value), the response alike
+    event = {**row, **resolve(row), "requestparameters": req,
+             "responseelements": unwrap(json_object(row.get("responseelements")))}
+    for change in changes_of(event, {}):
+        ports = exposed_ports(change, ctx.settings)
+        unknown = change["action"] in ("authorize", "modify") and change["direction"] != "egress" \
+            and change["peer"] is None and change["protocol"] is None
+        if ports:
+            found.append((change["group_id"], phrase("sg_open", ports=Items(map(str, ports)),
+                                                     peer=change["peer"])))
+        elif unknown:
+            found.append((change["group_id"], phrase("sg_unknown")))
+    if not found:
+        return None
+    groups = ", ".join(dict.fromkeys(str(g) for g, _ in found if g)) or None
+    clauses = Items(p for i, (_, p) in enumerate(found) if p not in [q for _, q in found[:i]])
+    return groups, phrase("sg_opened", clauses=clauses)
 
 
 # A call made in the console by a person reaches the service with the console as `invokedBy`: the
@@ -855,6 +882,14 @@ CATALOGUE: tuple[Detection, ...] = (
               "T1059 Command and Scripting Interpreter", {EC2: ("ModifyInstanceAttribute",)},
               "User data runs as root when the instance starts: replacing it is code execution at the next "
               "stop and start.", "Redeploying an instance's bootstrap script by hand.", _user_data),
+    Detection("ssh_exposure_opened", "SSH (a watched port) opened to the internet",
+              "SSH (監視ポート) のインターネット公開", "high", CLOUD_FIREWALL,
+              {EC2: ("AuthorizeSecurityGroupIngress", "ModifySecurityGroupRules"),
+               "rds.amazonaws.com": ("AuthorizeDBSecurityGroupIngress",)},
+              "SSH or another watched port open to the whole internet is the door scanners find "
+              "within minutes; `ssh-exposure` says how long it stood open.",
+              "Bastion hosts opened on purpose; ports from AUDIT_TOOLKIT_WATCHED_PORTS.",
+              _security_group_opened),
     Detection("nacl_ssh_open", "Network ACL allows a watched port from the internet", "ネットワーク ACL でインターネットからの SSH を許可",
               "high", CLOUD_FIREWALL, {EC2: ("CreateNetworkAclEntry", "ReplaceNetworkAclEntry")},
               "Network ACLs are a second door beside security groups.", "Public subnets of bastion hosts.", _nacl_ssh),

@@ -35,7 +35,7 @@ HERE = Path(__file__).parent
 # The .sql files live in the repository's top-level `queries/`; the wheel maps that folder into the
 # package as `audit_toolkit/sql` (pyproject `package-dir`). Either way they sit at one of these.
 SQL_DIR = next(p for p in (HERE.parent / "sql", HERE.parent.parent / "queries") if p.is_dir())
-_HEADER = re.compile(r"^--\s*(name|params|embedded_columns):\s*(.*)$")
+_HEADER = re.compile(r"^--\s*(name|params|filters|embedded_columns):\s*(.*)$")
 SCOPE_PARAMS = ("since", "until", "since_day", "until_day", "account", "region")
 
 
@@ -55,8 +55,10 @@ class Query:
     name: str
     params: tuple[str, ...]
     doc: str
-    sql: str  # Athena SQL, as written
+    sql: str  # Athena SQL, as written (for a filter, as composed with its template)
     overrides: Mapping[str, str] = field(default_factory=dict)  # dialect -> SQL, where translation fails
+    template: str | None = None  # the query whose columns and scope it filters (`-- filters:`)
+    condition: str | None = None  # that filter, Athena SQL: what the file holds
     embedded_columns: tuple[str, ...] = ()  # selected on the embedded engine alone
 
     def render(self, dialect: str) -> str:
@@ -67,7 +69,7 @@ class Query:
             return to_pyformat(self.sql)
         if dialect == "duckdb":
             if not self.embedded_columns:
-                return ";\n".join(sqlglot.transpile(self.sql, read="athena", write=_DuckDB))
+                return to_duckdb(self.sql)
             tree = sqlglot.parse_one(self.sql, read="athena")
             return tree.select(*(exp.column(c, quoted=True) for c in self.embedded_columns)).sql(
                 dialect=_DuckDB)
@@ -114,6 +116,12 @@ class Query:
                 f"unknown: {sorted(unknown) or 'none'}, missing: {sorted(missing) or 'none'}"
             )
         return dict(values)
+
+
+@lru_cache(maxsize=1024)
+def to_duckdb(sql: str) -> str:
+    """Athena SQL translated for DuckDB, kept by text: a rule set run again is not translated."""
+    return ";\n".join(sqlglot.transpile(sql, read="athena", write=_DuckDB))
 
 
 def to_pyformat(sql: str) -> str:
@@ -186,8 +194,12 @@ def _is_event_name(node: exp.Expression) -> bool:
     return isinstance(node, exp.Column) and node.name.lower() == "eventname" and not node.table
 
 
-def load(path: Path) -> Query:
-    """Parse one query file; a header that does not match the SQL is an error now, not at run time."""
+def load(path: Path, known: Mapping[str, Query] | None = None) -> Query:
+    """Parse one query file; a header that does not match the SQL is an error now, not at run time.
+
+    A file whose header says `-- filters: TEMPLATE` holds only a condition: the query is TEMPLATE's
+    columns, scope and order with that condition as its filter (`compose`); TEMPLATE is a query in
+    `known`, and its parameters are the filter's (a condition binds nothing of its own)."""
     header: dict[str, str] = {}
     doc: list[str] = []
     body: list[str] = []
@@ -202,8 +214,14 @@ def load(path: Path) -> Query:
     name = header.get("name")
     if name != path.stem:
         raise QueryError(f"{path}: the header must say '-- name: {path.stem}'")
-    params = tuple(p.strip() for p in header.get("params", "").split(",") if p.strip())
     sql = "\n".join(body).strip().rstrip(";")
+    if "filters" in header:
+        template = (known or {}).get(header["filters"])
+        if template is None or "params" in header:
+            raise QueryError(f"{path}: '-- filters: {header['filters']}' must name a query of the "
+                             "registry, and a filter declares no parameters of its own")
+        return with_filter(template, name, sql, "\n".join(doc).strip())
+    params = tuple(p.strip() for p in header.get("params", "").split(",") if p.strip())
     used = _placeholders(sql)
     if used != set(params):
         raise QueryError(
@@ -217,11 +235,102 @@ def load(path: Path) -> Query:
     embedded = tuple(c.strip() for c in header.get("embedded_columns", "").split(",") if c.strip())
     if set(embedded) - set(PROVENANCE_COLUMNS):
         raise QueryError(f"{path}: embedded_columns may name only {', '.join(PROVENANCE_COLUMNS)}")
-    return Query(name, params, "\n".join(doc).strip(), sql, MappingProxyType(overrides), embedded)
+    return Query(name, params, "\n".join(doc).strip(), sql, MappingProxyType(overrides),
+                 embedded_columns=embedded)
 
 
 def load_all(folder: Path = SQL_DIR) -> Mapping[str, Query]:
-    return MappingProxyType({q.name: q for q in (load(p) for p in sorted(folder.glob("*.sql")))})
+    """Every query in the folder: whole queries first, then the filters composed with them."""
+    paths = sorted(folder.glob("*.sql"))
+    filters = [p for p in paths
+               if re.search(r"^--\s*filters:", p.read_text(encoding="utf-8"), re.M)]
+    found = {q.name: q for q in (load(p) for p in paths if p not in filters)}
+    found |= {q.name: q for q in (load(p, found) for p in filters)}
+    return MappingProxyType({name: found[name] for name in sorted(found)})
+
+
+def compose(template: Query, condition: exp.Expression,
+            flags: Mapping[str, exp.Expression] | None = None) -> str:
+    """The template's Athena SQL with `condition` ANDed before its own filter (its scope), and each
+    of `flags` added as a column (alias -> boolean condition): trees joined, not text cut."""
+    tree = _tree(template.sql).copy()
+    where = tree.args.get("where")
+    scope = list(where.this.flatten()) if where and isinstance(where.this, exp.And) else \
+        [where.this] if where else []
+    tree.set("where", exp.Where(this=exp.and_(_paren(condition), *scope)))
+    for alias, flag in (flags or {}).items():
+        tree.select(exp.alias_(exp.paren(flag), alias), copy=False)
+    return tree.sql(dialect="athena", pretty=True, normalize_functions="lower")
+
+
+@lru_cache(maxsize=16)
+def _tree(sql: str) -> exp.Expression:
+    return sqlglot.parse_one(sql, read="athena")
+
+
+def _paren(condition: exp.Expression) -> exp.Expression:
+    return condition if isinstance(condition, exp.Paren) else exp.paren(condition)
+
+
+def _condition(text: str | exp.Expression, origin: str) -> exp.Expression:
+    try:
+        condition = text if isinstance(text, exp.Expression) else \
+            sqlglot.parse_one(text, read="athena")
+    except sqlglot.errors.ParseError as e:
+        raise QueryError(f"{origin}: the filter is not an Athena SQL condition: {e}") from None
+    if _placeholders(condition.sql(dialect="athena")):  # a filter binds nothing of its own
+        raise QueryError(f"{origin}: a condition may not hold parameters")
+    return condition
+
+
+def union(names: list[str] | tuple[str, ...]) -> Query:
+    """One query for the candidate events of several filters of the same template (the detections'):
+    its columns and scope, their conditions OR-ed. One scan instead of one per query, which on Athena
+    is what is paid for. Each query file stays the canonical text of its filter.
+    """
+    parts = [get(n) for n in names]
+    if not parts:
+        raise QueryError("a union needs at least one query")
+    templates = {q.template for q in parts}
+    if len(templates) > 1:
+        raise QueryError(f"queries {', '.join(names)} differ in columns or scope and cannot be one scan")
+    if None in templates:
+        raise QueryError(f"query {parts[0].name!r} is not a filter over the common columns and scope")
+    template = get(parts[0].template)
+    conditions = [_paren(condition_of(q)) for q in parts]
+    sql = compose(template, exp.or_(*conditions) if len(conditions) > 1 else conditions[0])
+    return Query(f"union({', '.join(names)})", template.params, "", sql, template=template.name,
+                 condition=" OR ".join(c.sql(dialect="athena") for c in conditions))
+
+
+def with_filter(template: str | Query, name: str, condition: str | exp.Expression,
+                doc: str = "") -> Query:
+    """A query of `template`'s columns, scope and order whose filter is `condition` (Athena SQL, or
+    its sqlglot tree): how a detection file, or a detection written elsewhere (a Sigma rule), joins
+    the catalogue's shape, its binding and `union`."""
+    base = get(template) if isinstance(template, str) else template
+    tree = _condition(condition, name)
+    text = condition if isinstance(condition, str) else \
+        tree.sql(dialect="athena", pretty=True, normalize_functions="lower")
+    return Query(name, base.params, doc, compose(base, tree), template=base.name, condition=text)
+
+
+def condition_of(query: Query) -> exp.Expression:
+    """A filter query's condition as a sqlglot tree."""
+    if query.condition is None:
+        raise QueryError(f"query {query.name!r} is not a filter over the common columns and scope")
+    return _condition(query.condition, query.name)
+
+
+def flagged(template: str, name: str, conditions: Mapping[str, exp.Expression]) -> Query:
+    """One scan for several conditions over `template`: rows matching any of them, with one boolean
+    column per condition (its key) saying which. How many Sigma rules run as one query."""
+    base = get(template)
+    trees = {alias: _condition(c, f"{name}: {alias}") for alias, c in conditions.items()}
+    if not trees:
+        raise QueryError(f"{name}: no condition to scan for")
+    sql = compose(base, exp.or_(*(_paren(t) for t in trees.values())), trees)
+    return Query(name, base.params, "", sql, template=base.name)
 
 
 QUERIES: Mapping[str, Query] = load_all()
@@ -234,44 +343,6 @@ def get(name: str) -> Query:
         raise QueryError(f"no query named {name!r}; known: {', '.join(sorted(QUERIES))}") from None
 
 
-_FROM = "\nFROM cloudtrail\nWHERE "
-_SCOPE = "\n  AND (:since_day IS NULL"
-
-
-def union(names: list[str] | tuple[str, ...]) -> Query:
-    """One query for the candidate events of several queries of the same shape (the detections'):
-    their common columns and scope, their own filters OR-ed. One scan instead of one per query,
-    which on Athena is what is paid for. Each query file stays the canonical text of its filter.
-    """
-    parts = [get(n) for n in names]
-    if not parts:
-        raise QueryError("a union needs at least one query")
-    heads, filters, tails = [], [], []
-    for q in parts:
-        head, sep, rest = q.sql.partition(_FROM)
-        cut = rest.find(_SCOPE)
-        if not sep or cut < 0:
-            raise QueryError(f"query {q.name!r} is not a filter over the common columns and scope")
-        heads.append(head)
-        filters.append(rest[:cut])
-        tails.append(rest[cut:])
-    if len(set(heads)) > 1 or len(set(tails)) > 1 or len({q.params for q in parts}) > 1:
-        raise QueryError(f"queries {', '.join(names)} differ in columns or scope and cannot be one scan")
-    sql = heads[0] + _FROM + "(\n  " + "\n  OR ".join(f"({f})" for f in filters) + "\n)" + tails[0]
-    return Query(f"union({', '.join(names)})", parts[0].params, "", sql)
-
-
-def with_filter(template: str, name: str, condition: str, doc: str = "") -> Query:
-    """A query of `template`'s columns and scope whose filter is `condition` (Athena SQL): how a
-    detection written elsewhere (a Sigma rule) joins the catalogue's shape, its binding and `union`."""
-    head, sep, rest = get(template).sql.partition(_FROM)
-    cut = rest.find(_SCOPE)
-    if not sep or cut < 0:
-        raise QueryError(f"query {template!r} is not a filter over the common columns and scope")
-    sql = head + _FROM + "(" + condition + ")" + rest[cut:]
-    if _placeholders(sql) != set(get(template).params):  # the condition must bind nothing of its own
-        raise QueryError(f"{name}: a condition may not hold parameters")
-    return Query(name, get(template).params, doc, sql)
 # Bounds a user may give: CloudTrail began in 2013, and the day after `until` must still be a date.
 FIRST_YEAR, LAST_YEAR = 1970, 9998
 
