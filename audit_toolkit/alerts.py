@@ -4,8 +4,9 @@ The flow the SRE team runs: CloudTrail / GuardDuty -> EventBridge rule -> SNS ->
 The handler takes EventBridge events raw (rule target = Lambda) or inside SNS records (every record
 of a batch), and posts:
 - security-group operations, decided by the investigation's own normalizer
-  (analysis.security_groups.changes_of, what `normalize` does per event) and exposure rule
-  (analysis.exposure.exposed_ports), so an alert and a later investigation agree on what opened SSH
+  (analysis.security_groups.changes_of, what `normalize` does per event) and exposure measure
+  (analysis.exposure.exposed_ports_together: the union of the event's CIDRs, as the replay
+  measures a group), so an alert and a later investigation agree on what opened SSH
   to the internet;
 - every hit of the detection catalogue (analysis.detections: trail, GuardDuty and alert tampering,
   SNS subscription and topic changes, other ways into an instance, root use, sign-ins without MFA, ...),
@@ -38,7 +39,7 @@ from typing import Any
 
 from .analysis import detections
 from .analysis.actors import resolve
-from .analysis.exposure import exposed_ports
+from .analysis.exposure import exposed_ports_together
 from .analysis.security_groups import EC2_GROUP_EVENTS, changes_of
 from .chatwork import messages
 from .chatwork.client import API_BASE, ChatworkAuthError, ChatworkClient, Token, load_token
@@ -150,8 +151,8 @@ def boxes(event: Mapping, settings: Settings, min_severity: float = DEFAULT_MIN_
     row = cloudtrail_row(detail, event)
     if source == "ec2.amazonaws.com" and name in EC2_GROUP_EVENTS:
         rows = changes_of(row, {})
-        found += [("sg-changes", messages.sg_change(r, settings, exposed_ports(r, settings)), r)
-                  for r in rows]
+        found += [("sg-changes", messages.sg_change(r, settings, exposed), r)
+                  for r, exposed in zip(rows, exposed_ports_together(rows, settings))]
     # The detection catalogue, decided exactly as `Investigation.detect` decides it (root use included).
     context = detections.Context(settings, frozenset(settings.trail_buckets))
     hits = detections.evaluate(row, context)

@@ -10,7 +10,7 @@ on what fonts the machine has.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from zoneinfo import ZoneInfo
 
 # The backend is matplotlib's choice: inline in a notebook, Agg on a server without a display.
@@ -29,6 +29,7 @@ from .analysis import actors
 from .analysis.events import records
 from .evidence.guardduty import SEVERITY_BANDS, severity_label
 from .export import visible
+from .phrases import TEXT
 from .settings import Settings
 
 # Latin text in DejaVu Sans as usual; glyphs it lacks (Japanese) fall back to the bundled IPAexGothic.
@@ -71,11 +72,17 @@ def _num(when) -> float:
     return float(mdates.date2num(pd.Timestamp(when).tz_convert("UTC") if pd.Timestamp(when).tzinfo else pd.Timestamp(when).tz_localize("UTC")))
 
 
-def _time_axis(ax: Axes, zone: ZoneInfo) -> None:
+def _words(settings: Settings | None) -> Callable[..., str]:
+    """The charts' phrases (phrases.TEXT `chart.*`) in the settings' language."""
+    words = TEXT[(settings or Settings()).language]
+    return lambda key, **values: words[f"chart.{key}"].format(**values)
+
+
+def _time_axis(ax: Axes, zone: ZoneInfo, say: Callable[..., str]) -> None:
     locator = mdates.AutoDateLocator(tz=zone, minticks=3, maxticks=8)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=zone))
-    ax.set_xlabel(f"time ({zone.key})")
+    ax.set_xlabel(say("time", zone=zone.key))
 
 
 def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
@@ -108,9 +115,9 @@ def _row_label(key: tuple, names: Mapping[tuple, str]) -> str:
     return f"{head}\n{label(account, 14)} {label(region, 16)}"
 
 
-def _ports(row: Mapping) -> str:
+def _ports(row: Mapping, say: Callable[..., str]) -> str:
     if row["protocol"] == "-1":
-        return "all traffic"
+        return say("all_traffic")
     low, high = row["from_port"], row["to_port"]
     if low is None:  # a classic DB security group: the database's port, as watched
         return f"{label(row['protocol'], 8)}/{label(row.get('exposed_ports'), 20)}"
@@ -126,7 +133,7 @@ def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd
     who opened and closed it. `findings` (with `group_id` and a time column) are drawn as markers on
     their group's row, coloured by severity band. `changes` gives group names and descriptions.
     """
-    zone = _zone(settings)
+    zone, say = _zone(settings), _words(settings)
     rows = records(windows)
     keys = list(dict.fromkeys(_group_key(r) for r in rows))
     rows.sort(key=lambda r: keys.index(_group_key(r)))  # stable: a group's windows in adjacent lanes, in time order
@@ -152,45 +159,50 @@ def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd
         earlier = left < x0 and not r["open_before_evidence"]
         left, right = max(left, x0), min(max(right, x0), x1)
         color = STILL_OPEN_COLOR if r["still_open"] else OPEN_COLOR
-        text = f"{_ports(r)} from {label(r['cidr'], 43)}"
+        text = say("rule", ports=_ports(r, say), cidr=label(r["cidr"], 43))
         if r.get("reach") == "unknown":
-            text += " (prefix list, reach unknown)"
+            text += say("unknown_reach")
         if r["open_before_evidence"]:
             ax.barh(y, min(lead, right - left), left=left, height=0.4, color="white", edgecolor=BEFORE_COLOR,
                     hatch="////", gid="before-evidence")
             ax.barh(y, max(right - left - lead, 0), left=left + lead, height=0.4, color=BEFORE_COLOR, alpha=0.8,
                     gid="window")
-            opened = "open before the evidence"
+            opened = say("open_before")
         else:
             ax.barh(y, right - left, left=left, height=0.4, color=color, alpha=0.8, gid="window")
-            opened = f"opened by {label(short_actor(r['opened_by']), 40)}"
+            opened = say("opened_by", who=label(short_actor(r["opened_by"]), 40))
         if earlier:  # the bar starts at the range's start; the mark says it began before
             ax.plot([left], [y], marker="<", markersize=10, color=color, gid="began-earlier")
-            opened += f" at {pd.Timestamp(r['opened_at']).tz_convert(zone):%Y-%m-%d %H:%M}, before the range"
+            began = pd.Timestamp(r["opened_at"]).tz_convert(zone)
+            opened += say("began_earlier", when=f"{began:%Y-%m-%d %H:%M}")
         if r["still_open"]:
             ax.plot([right], [y], marker=">", markersize=10, color=color, gid="still-open")
-            closed = "still open"
+            closed = say("still_open")
         else:
-            closed = f"closed by {label(short_actor(r['closed_by']), 40)}"
+            closed = say("closed_by", who=label(short_actor(r["closed_by"]), 40))
         ax.annotate(text, (left, y - 0.24), fontsize=8, va="bottom", annotation_clip=False)
         if r.get("ambiguous_order") is True:
-            closed += " (order within one second unproven: kept open)"
-        ax.annotate(f"{opened}; {closed}", (left, y + 0.24), fontsize=7, va="top", color="#444", annotation_clip=False)
+            closed += say("order")
+        ax.annotate(say("opened_closed", opened=opened, closed=closed), (left, y + 0.24), fontsize=7,
+                    va="top", color="#444", annotation_clip=False)
     y_of = {k: ys[0] for k, ys in lanes.items()}
     for ys in list(lanes.values())[1:]:
         ax.axhline(ys[0] - 0.5, color="#bbb", linewidth=0.8)
-    handles = [Patch(color=OPEN_COLOR, alpha=0.8, label="open to the internet"),
-               Patch(facecolor="white", edgecolor=BEFORE_COLOR, hatch="////", label="open before the evidence"),
-               Line2D([], [], marker=">", color=STILL_OPEN_COLOR, linestyle="", label="still open at the end")]
+    handles = [Patch(color=OPEN_COLOR, alpha=0.8, label=say("legend_open")),
+               Patch(facecolor="white", edgecolor=BEFORE_COLOR, hatch="////",
+                     label=say("open_before")),
+               Line2D([], [], marker=">", color=STILL_OPEN_COLOR, linestyle="",
+                      label=say("legend_still"))]
     if any(c.get_gid() == "began-earlier" for c in ax.lines):
-        handles.append(Line2D([], [], marker="<", color=OPEN_COLOR, linestyle="", label="opened before the range"))
+        handles.append(Line2D([], [], marker="<", color=OPEN_COLOR, linestyle="",
+                              label=say("legend_earlier")))
     if findings is not None and len(findings):
-        handles += _finding_markers(ax, findings, y_of, window_lane)
+        handles += _finding_markers(ax, findings, y_of, window_lane, say)
     ax.set_yticks([sum(ys) / len(ys) for ys in lanes.values()], [_row_label(k, names) for k in lanes], fontsize=8)
     ax.set_ylim(len(rows) - 0.4, -0.6)  # first group on top
     ax.set_xlim(x0, x1 + lead)
-    _time_axis(ax, zone)
-    ax.set_title("Exposure windows of watched ports to the internet")
+    _time_axis(ax, zone, say)
+    ax.set_title(say("exposure_title"))
     ax.grid(axis="x", alpha=0.3)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     return ax
@@ -215,7 +227,8 @@ def _window_key(row: Mapping) -> tuple:
     return (*_group_key(row), row.get("cidr"), None if opened is None or pd.isna(opened) else pd.Timestamp(opened))
 
 
-def _finding_markers(ax: Axes, findings: pd.DataFrame, y_of: Mapping[tuple, int], window_lane: Mapping[tuple, int]) -> list:
+def _finding_markers(ax: Axes, findings: pd.DataFrame, y_of: Mapping[tuple, int],
+                     window_lane: Mapping[tuple, int], say: Callable[..., str]) -> list:
     """A marker per finding on its group's row; on the very window's lane when the row names the window
     (a correlation row carries the window's cidr and opened_at)."""
     column = _finding_time(findings)
@@ -235,7 +248,7 @@ def _finding_markers(ax: Axes, findings: pd.DataFrame, y_of: Mapping[tuple, int]
                 ax.plot([_num(f[column])], [y], marker="X", markersize=9, color=color, markeredgecolor="black",
                         linestyle="", gid="finding")
                 drawn[name] = Line2D([], [], marker="X", color=color, markeredgecolor="black", linestyle="",
-                                     label=f"GuardDuty finding ({name})")
+                                     label=say("finding", band=say(f"band.{name}")))
     return [drawn[b] for b in BAND_COLORS if b in drawn]
 
 
@@ -247,7 +260,7 @@ def plot_changes(changes: pd.DataFrame, ax: Axes | None = None, *, settings: Set
                  max_actors: int = 10) -> Axes:
     """Security-group changes over time: one row per group, a marker per change coloured by actor,
     shaped by action; failed attempts drawn hollow, ringed in the actor's colour."""
-    zone = _zone(settings)
+    zone, say = _zone(settings), _words(settings)
     rows = records(changes)
     keys = list(dict.fromkeys(_group_key(r) for r in rows))
     ax = _axes(ax, (12, 1.5 + 0.6 * max(1, len(keys))))
@@ -267,17 +280,18 @@ def plot_changes(changes: pd.DataFrame, ax: Axes | None = None, *, settings: Set
                 markeredgewidth=2.5 if failed else 1, gid="failed" if failed else "change")
     handles = [Line2D([], [], marker="o", linestyle="", color=colors[a], label=label(a, 50)) for a in shown]
     if len(actors) > len(shown):
-        handles.append(Line2D([], [], marker="o", linestyle="", color="#999999", label=f"{len(actors) - len(shown)} other actors"))
-    handles += [Line2D([], [], marker=m, linestyle="", color="#555", label=a.replace("_", " "))
+        others = say("other_actors", n=len(actors) - len(shown))
+        handles.append(Line2D([], [], marker="o", linestyle="", color="#999999", label=others))
+    handles += [Line2D([], [], marker=m, linestyle="", color="#555", label=say(f"action.{a}"))
                 for a, m in ACTION_MARKERS.items() if any(r["action"] == a for r in rows)]
     if any(r["error_code"] is not None for r in rows):
         handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="white", markeredgecolor="#555",
-                              markeredgewidth=2.5, color="#555", label="failed attempt"))
+                              markeredgewidth=2.5, color="#555", label=say("failed")))
     names = group_names(changes)
     ax.set_yticks(range(len(keys)), [_row_label(k, names) for k in keys], fontsize=8)
     ax.set_ylim(len(keys) - 0.5, -0.5)
-    _time_axis(ax, zone)
-    ax.set_title("Security-group changes")
+    _time_axis(ax, zone, say)
+    ax.set_title(say("changes_title"))
     ax.grid(axis="x", alpha=0.3)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     return ax
@@ -302,7 +316,7 @@ def _spread(rows: list[dict]) -> list[float]:
 def plot_findings(findings: pd.DataFrame, ax: Axes | None = None, *, freq: str = "D",
                   settings: Settings | None = None) -> Axes:
     """GuardDuty findings over time: a stacked bar per period (`freq`, a pandas offset) by severity band."""
-    zone = _zone(settings)
+    zone, say = _zone(settings), _words(settings)
     ax = _axes(ax, (10, 4))
     column = _finding_time(findings) if len(findings) else None
     names = list(BAND_COLORS)
@@ -322,19 +336,19 @@ def plot_findings(findings: pd.DataFrame, ax: Axes | None = None, *, freq: str =
     bottom = np.zeros(len(counts))
     for name, color in BAND_COLORS.items():
         values = counts[name].to_numpy(dtype=float) if len(counts) else np.zeros(0)
-        ax.bar(positions, values, bottom=bottom, color=color, label=name, gid=name)
+        ax.bar(positions, values, bottom=bottom, color=color, label=say(f"band.{name}"), gid=name)
         bottom += values
     if column is not None and samples.any():
         # GuardDuty's sample findings (CreateSampleFindings) are not attacks: hatched, at the foot of the bar.
         ax.bar(positions, samples.to_numpy(dtype=float), fill=False, hatch="//", edgecolor="#333333",
-               label="of which samples", gid="sample")
+               label=say("samples"), gid="sample")
     ax.set_xticks(positions, [str(p) for p in counts.index], rotation=45 if len(counts) > 8 else 0,
                   ha="right" if len(counts) > 8 else "center", fontsize=8)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel(f"{'day' if freq == 'D' else freq} ({zone.key})")
-    ax.set_ylabel("findings")
-    ax.set_title("GuardDuty findings by severity")
-    ax.legend(title="severity", fontsize=8)
+    ax.set_xlabel(say("day", zone=zone.key) if freq == "D" else f"{freq} ({zone.key})")
+    ax.set_ylabel(say("findings"))
+    ax.set_title(say("findings_title"))
+    ax.legend(title=say("severity"), fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     return ax
 
@@ -347,7 +361,7 @@ def plot_activity(events: pd.DataFrame, ax: Axes | None = None, *, actor: str | 
     the title names the actor (its short form), and `actor`, the key followed, when it differs."""
     from matplotlib.colors import LogNorm
 
-    zone = _zone(settings)
+    zone, say = _zone(settings), _words(settings)
     ax = _axes(ax, (max(4, 1.5 + 0.6 * 7), 6))
     times = pd.to_datetime(events["event_time"], utc=True).dt.tz_convert(zone)
     dates = pd.date_range(times.min().date(), times.max().date(), freq="D").date if len(times) else []
@@ -362,16 +376,17 @@ def plot_activity(events: pd.DataFrame, ax: Axes | None = None, *, actor: str | 
             index=range(24), columns=dates, fill_value=0)
         ys, xs = np.nonzero(changed.to_numpy())
         ax.scatter(xs, ys, s=18, facecolor="black", edgecolor="white", linewidth=0.8, zorder=3, gid="changes",
-                   label="an hour with a change (not a read)")
+                   label=say("change_hour"))
         ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.18), fontsize=8, frameon=False)
     ax.set_yticks(range(0, 24, 2), [f"{h:02d}:00" for h in range(0, 24, 2)], fontsize=8)
     ax.set_xticks(range(len(dates)), [d.isoformat() for d in dates], rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel(f"hour of day ({zone.key})")
-    ax.set_xlabel("date")
+    ax.set_ylabel(say("hour_of_day", zone=zone.key))
+    ax.set_xlabel(say("date"))
     named = events["actor"].mode().iat[0] if "actor" in events and events["actor"].notna().any() else actor
-    who = label(short_actor(named), 60) + (f" (key {label(actor, 24)})" if actor and actor != named else "")
-    ax.set_title(f"Activity of {who} ({len(events)} events)", fontsize=10)
-    ax.figure.colorbar(image, ax=ax, label="events (log scale)")
+    key = say("key", access_key=label(actor, 24)) if actor and actor != named else ""
+    who = label(short_actor(named), 60) + key
+    ax.set_title(say("activity_title", who=who, n=len(events)), fontsize=10)
+    ax.figure.colorbar(image, ax=ax, label=say("events_log"))
     return ax
 
 

@@ -8,6 +8,7 @@ from typing import Callable
 from . import export
 from .analysis import actors
 from .investigation import Investigation
+from .settings import Settings
 from .report import write_report
 from .synthetic import generate
 
@@ -16,7 +17,8 @@ def run_demo(out: Path, events: int = 20_000, seed: int = 7, echo: Callable[[str
     out = Path(out)
     echo(f"Generating demo evidence ({events:,} events of noise and a scripted incident) in {out}/evidence ...")
     generate(out, events=events, seed=seed)
-    inv = Investigation.from_evidence(out / "evidence")
+    # Settings.load: the report in the language setting (AUDIT_TOOLKIT_LANGUAGE)
+    inv = Investigation.from_evidence(out / "evidence", Settings.load())
     echo(f"Evidence: {inv.intake.summary()}")
     changes, windows = inv.sg_changes(), inv.ssh_exposure()
     results = out / "results"

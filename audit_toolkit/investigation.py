@@ -463,7 +463,9 @@ class Investigation:
         found = self.findings(since, until, account, region, min_severity, types)
         if windows.empty or found.empty:
             return tie.correlate(found.iloc[0:0], windows.iloc[0:0])
-        return tie.correlate(found, windows, self.instance_groups(until, account, region), self.settings.display_tz)
+        groups = self.instance_groups(until, account, region)
+        settings = self.settings
+        return tie.correlate(found, windows, groups, settings.display_tz, settings.language)
 
     def add_findings_from_api(self, since: When = None, min_severity: float | None = None, types: tuple[str, ...] = (),
                               region: str | None = None, client: Any = None) -> IntakeReport:

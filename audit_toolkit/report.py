@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import cached_property
 from importlib.metadata import version
@@ -28,16 +28,18 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 import markupsafe
+import numpy as np
 import pandas as pd
 
 from . import charts, export, queries
 from .analysis import actors
 from .analysis.events import records
 from .errors import AuditToolkitError, OutputError
-from .evidence.digest_chain import IntegrityReport
+from .evidence.digest_chain import VALID, IntegrityReport
 from .export import visible
 from .investigation import Investigation, When
 from .paths import write_atomic
+from .phrases import TEXT
 
 
 @dataclass
@@ -184,29 +186,100 @@ class Audit:
             return ""
         return pd.Timestamp(value).tz_convert(self.zone).strftime("%Y-%m-%d %H:%M:%S %Z")
 
-    def table(self, caption: str, frame: pd.DataFrame, columns: dict[str, str]) -> Table:
-        """`columns` maps a frame column to its heading; times become display-zone text."""
-        rows = [[self.cell(row.get(c)) for c in columns] for row in frame.astype(object).to_dict("records")]
-        return Table(caption, list(columns.values()), rows)
+    @property
+    def language(self) -> str:
+        return self.inv.settings.language
 
-    def cell(self, value) -> str:
+    @cached_property
+    def words(self) -> dict[str, str]:
+        return TEXT[self.language]  # Settings checked the language
+
+    def say(self, key: str, **values) -> str:
+        """The report's phrase `key` (phrases.TEXT `report.<key>`) in the settings' language; a
+        count `n` of 1 takes the phrase's `.one` form where it has one."""
+        key = f"report.{key}"
+        if values.get("n") == 1 and f"{key}.one" in self.words:
+            key += ".one"
+        if isinstance(values.get("n"), (int, np.integer)):
+            values["n"] = f"{values['n']:,}"
+        return self.words[key].format(**values)
+
+    def value(self, column: str | None, value: object) -> str:
+        """A value of ours in words (an action, a severity, an outcome); any other value as it
+        is."""
+        return self.words.get(f"report.value.{column}.{value}", str(value))
+
+    @property
+    def ports(self) -> str:
+        return ", ".join(map(str, self.inv.settings.watched_ports))
+
+    def table(self, caption: str, frame: pd.DataFrame,
+              columns: list[str] | dict[str, str]) -> Table:
+        """`columns` are the frame's columns, each headed by the catalogue's `report.col.<column>`
+        (`opened_at.since` picks the heading `report.col.opened_at.since` for `opened_at`); times
+        become display-zone text and the toolkit's own values words. A dict maps a column to its
+        heading as given."""
+        headings = columns if isinstance(columns, dict) else {
+            c: self.words[f"report.col.{c}"] for c in columns}
+        names = [c.split(".")[0] for c in headings]
+        rows = [[self.cell(row.get(c), c) for c in names]
+                for row in frame.astype(object).to_dict("records")]
+        return Table(caption, list(headings.values()), rows)
+
+    def cell(self, value, column: str | None = None) -> str:
         if value is None or value is pd.NA or (not isinstance(value, str) and pd.isna(value)):
             return ""
         if isinstance(value, pd.Timestamp):
             return self.when(value)
         if isinstance(value, pd.Timedelta):
-            return _duration(value)
-        return str(value)
+            return _duration(value, self.words)
+        if isinstance(value, (bool, np.bool_)):
+            return self.value("bool", bool(value))
+        if column in IDENTITIES and isinstance(value, str):
+            return self.identity(value)
+        return self.value(column, value) if column in WORDED else str(value)
+
+    def identity(self, actor: str) -> str:
+        """An actor whole, as actors.resolve writes it (the attribution is the evidence), with the
+        toolkit's own words in it (session, SSO via, via a service, root) in the report's
+        language."""
+        if self.language == "en":
+            return actor
+        head, via, service = actor.rpartition(" via ")
+        if via and service.endswith("amazonaws.com"):
+            return self.say("via", actor=self.identity(head), service=service)
+        if m := _SESSION.fullmatch(actor):
+            return self.say("session", role=m["role"], session=m["session"])
+        if m := _SSO.fullmatch(actor):
+            return self.say("sso", name=m["name"], role=m["role"])
+        if m := _ROOT.fullmatch(actor):
+            return self.say("root", account=m[1]) if m[1] else self.say("root_alone")
+        return self.words.get(f"report.value.actor.{actor}", actor)
 
 
-def _duration(value: pd.Timedelta) -> str:
+# Columns that hold an actor (actors.resolve's wording), shown by Audit.identity.
+IDENTITIES = {"actor", "opened_by", "closed_by"}
+_ROOT = re.compile(r"root(?: \((\d+)\))?")
+_SESSION = re.compile(r"(?P<role>arn:\S+) \(session (?P<session>.*)\)")
+_SSO = re.compile(r"(?P<name>.*) \(SSO via (?P<role>arn:\S+)\)")
+# Columns whose values are the toolkit's own words (not the evidence's), shown in the report's
+# language.
+WORDED = {"action", "direction", "outcome", "severity", "close_reason", "opened_how", "kind",
+          "status", "tool", "opened_tool"}
+
+
+def _duration(value: pd.Timedelta, words: dict[str, str]) -> str:
     minutes = int(value.total_seconds() // 60)
     days, rest = divmod(minutes, 24 * 60)
-    return (f"{days}d " if days else "") + f"{rest // 60}h {rest % 60:02d}m"
+    hm = words["report.hours_minutes"].format(h=rest // 60, m=rest % 60)
+    return words["report.days_hours_minutes"].format(d=days, hm=hm) if days else hm
 
 
-def _counts(series: pd.Series) -> str:
-    return ", ".join(f"{k} {v}" for k, v in series.value_counts().items()) or "none"
+def _counts(a: Audit, series: pd.Series, column: str | None = None) -> str:
+    """`authorize 3, revoke 1`: each value (in words where it is one of ours) with its count."""
+    counts = [a.say("count", what=a.value(column, k), n=v)
+              for k, v in series.value_counts().items()]
+    return a.say("sep").join(counts) or a.say("none")
 
 
 # --- the sections -------------------------------------------------------------------------------
@@ -214,33 +287,74 @@ def _counts(series: pd.Series) -> str:
 
 def _range(a: Audit) -> str:
     if a.start is None:
-        return "Time range: the whole evidence (it holds no events)"
-    first = a.when(a.start) + ("" if a.since is not None else " (the first event)")
-    last = f"{a.when(a.end)} (end exclusive)" if a.until is not None else f"{a.when(a.end)} (the last event, included)"
-    return f"Time range: {first} to {last}"
+        return a.say("range_empty")
+    first = a.when(a.start) if a.since is not None else a.say("range_first", when=a.when(a.start))
+    last = a.say("range_until" if a.until is not None else "range_last", when=a.when(a.end))
+    return a.say("range", first=first, last=last)
 
 
 PROOF_ROWS = 500  # files not proven, listed in the report's first section
+
+
+def _intake(a: Audit) -> str:
+    """The intake's counts: its own summary in English, the same counts in words for another
+    language."""
+    intake = a.inv.intake
+    if a.language == "en":
+        return intake.summary()
+    said = a.say("intake", files=len(intake.files), read=intake.read, used=intake.used,
+                 rejected=intake.rejected, bad=len(intake.bad_files), duplicates=intake.duplicates)
+    if intake.conflicts:
+        said += a.say("intake_conflicts", n=len(intake.conflicts))
+    if intake.unusable:
+        said += a.say("intake_unusable", n=len(intake.unusable))
+    return said
+
+
+def _proof(a: Audit, integrity: IntegrityReport) -> str:
+    """The digest chain's verdict: its own summary in English, the same counts in words for
+    another language."""
+    if a.language == "en":
+        return integrity.summary()
+    logs, digests = integrity.counts("log"), integrity.counts("digest")
+    said = a.say("proof_counts", logs=logs[VALID], all_logs=sum(logs.values()),
+                 digests=digests[VALID], all_digests=sum(digests.values()),
+                 hours=f"{sum(s.hours for s in integrity.spans if s.kind == 'covered'):g}",
+                 gaps=len(integrity.gaps))
+    bad = a.say("sep").join(a.say("count", what=s, n=n) for s, n in integrity.counts().items()
+                            if n and s != VALID)
+    return said + (a.say("proof_not_valid", bad=bad) if bad else "")
+
+
+def _source(inv: Investigation, a: Audit) -> str:
+    """What the answers come from (Investigation.source), in words."""
+    if inv.engine.name == "athena":
+        return a.say("source.athena", database=(inv.evidence or "").removeprefix("athena:"))
+    if inv.store:
+        return a.say("source.store", path=inv.store)
+    return a.say("source.evidence", path=inv.evidence)
 
 
 def scope_section(a: Audit) -> Part:
     span, inv = a.span, a.inv
     facts = [
         _range(a),
-        f"Evidence: {inv.source} on {inv.engine.name}",
-        f"Events in range: {int(span['events'] or 0):,} in {int(span['accounts'] or 0)} accounts and {int(span['regions'] or 0)} regions; "
-        f"first {a.when(span['first_event'])}, last {a.when(span['last_event'])}",
+        a.say("evidence", source=_source(inv, a), engine=inv.engine.name),
+        a.say("events", events=f"{int(span['events'] or 0):,}", accounts=int(span["accounts"] or 0),
+              regions=int(span["regions"] or 0), first=a.when(span["first_event"]),
+              last=a.when(span["last_event"])),
     ]
     if a.account or a.region:
-        facts.append(f"Only account {a.account or 'any'}, region {a.region or 'any'}")
+        anywhere = a.say("any")
+        facts.append(a.say("only", account=a.account or anywhere, region=a.region or anywhere))
     if inv.intake is not None:
-        facts.append(f"Read: {inv.intake.summary()}")
+        facts.append(a.say("read", summary=_intake(a)))
     integrity = a.integrity
-    facts.append(
-        f"Proof of origin (CloudTrail's signed digests): {integrity.summary()}" if integrity
-        else "Proof of origin: not checked (no evidence folder to validate against "
-             "CloudTrail's digests)")
-    facts += [f"Not checked: {note}" for note in (integrity.unchecked if integrity else [])]
+    if integrity:
+        facts.append(a.say("proof", summary=_proof(a, integrity)))
+        facts += [a.say("not_checked", note=note) for note in integrity.unchecked]
+    else:
+        facts.append(a.say("proof_unchecked"))
     part = Part(facts)
     # Each file that failed, where a key checked some digest (without digests or keys, the lines
     # above say why nothing is proven, and a row per file would say it again).
@@ -248,37 +362,33 @@ def scope_section(a: Audit) -> Part:
         bad = [r for r in integrity.table() if r["status"] != "valid"]
         if bad:
             shown = pd.DataFrame(bad[:PROOF_ROWS], columns=["status", "kind", "path", "reason"])
-            caption = "Evidence not proven AWS-delivered and unaltered" + (
-                f" (the first {PROOF_ROWS} of {len(bad)})" if len(bad) > PROOF_ROWS else "")
-            columns = {"status": "status", "kind": "kind", "path": "file", "reason": "why"}
-            part.tables.append(a.table(caption, shown, columns))
+            caption = a.say("table.not_proven") + (
+                a.say("first_of", shown=PROOF_ROWS, n=len(bad)) if len(bad) > PROOF_ROWS else "")
+            part.tables.append(a.table(caption, shown, ["status", "kind", "path", "reason"]))
     if integrity and integrity.gaps:
         gaps = pd.DataFrame([{**vars(g), "hours": g.hours} for g in integrity.gaps])
-        columns = {"account": "account", "region": "region", "trail": "trail", "start": "from",
-                   "end": "to", "hours": "hours", "reason": "why"}
-        part.tables.append(a.table("Hours no valid digest covers", gaps, columns))
+        columns = ["account", "region", "trail", "start", "end", "hours", "reason"]
+        part.tables.append(a.table(a.say("table.digest_gaps"), gaps, columns))
     if inv.intake is not None and inv.intake.problems:
         problems = [{"path": f.path, "read": f.read, "used": f.used, "rejected": f.rejected,
                      "reason": f.error or "; ".join(f.rejections + f.warnings)} for f in inv.intake.problems]
-        part.tables.append(a.table("Evidence files with records that could not be used", pd.DataFrame(problems),
-                                   {"path": "file", "read": "read", "used": "used", "rejected": "rejected", "reason": "reason"}))
+        part.tables.append(a.table(a.say("table.bad_files"), pd.DataFrame(problems),
+                                   ["path", "read", "used", "rejected", "reason"]))
     if inv.intake is not None and inv.intake.skipped:
         paths = pd.DataFrame([s.rsplit(": ", 1) for s in inv.intake.skipped],
                              columns=["path", "why"])
-        part.tables.append(a.table("Paths under the evidence that were not read", paths,
-                                   {"path": "path", "why": "why"}))
+        part.tables.append(a.table(a.say("table.skipped"), paths, ["path", "why"]))
     return part
 
 
-CHANGE_TABLE = {"event_time": "time", "account": "account", "region": "region", "group_id": "group", "action": "action",
-                "rule": "rule", "description": "description", "actor": "actor", "source_ip": "source IP", "tool": "tool",
-                "user_agent": "user agent", "error_code": "error"}
+CHANGE_TABLE = ["event_time", "account", "region", "group_id", "action", "rule", "description",
+                "actor", "source_ip", "tool", "user_agent", "error_code"]
 
 
-def _rule(row: dict) -> str:
+def _rule(row: dict, a: Audit) -> str:
     """`ingress tcp/22 from 0.0.0.0/0`: a rule in one cell, from whichever parts the change names."""
     if row.get("protocol") == "-1":
-        ports = "all traffic"
+        ports = a.say("all_traffic")
     elif row.get("protocol") is None or pd.isna(row.get("protocol")):
         ports = ""
     else:
@@ -286,11 +396,13 @@ def _rule(row: dict) -> str:
         ports = row["protocol"] + ("" if low is None or pd.isna(low) else f"/{low}" if low == high else f"/{low}-{high}")
     peer = row.get("peer") if isinstance(row.get("peer"), str) else ""
     direction = row.get("direction") if isinstance(row.get("direction"), str) else ""
-    return " ".join(p for p in (direction, ports, f"{'from' if direction != 'egress' else 'to'} {peer}" if peer else "") if p)
+    toward = a.say("rule_to" if direction == "egress" else "rule_from", peer=peer) if peer else ""
+    way = a.value("direction", direction) if direction else ""
+    return " ".join(p for p in (way, ports, toward) if p)
 
 
-def _with_rules(frame: pd.DataFrame, group_names: bool = True) -> pd.DataFrame:
-    rules = [_rule(r) for r in frame.astype(object).to_dict("records")]
+def _with_rules(frame: pd.DataFrame, a: Audit, group_names: bool = True) -> pd.DataFrame:
+    rules = [_rule(r, a) for r in frame.astype(object).to_dict("records")]
     names = [f"{g} ({n})" if isinstance(n, str) and n else g for g, n in zip(frame["group_id"], frame["group_name"])]
     return frame.assign(rule=rules, group_id=names if group_names else frame["group_id"])
 
@@ -298,39 +410,39 @@ def _with_rules(frame: pd.DataFrame, group_names: bool = True) -> pd.DataFrame:
 def changes_section(a: Audit) -> Part:
     changes = a.changes
     failed = changes["error_code"].notna().sum() if len(changes) else 0
-    part = Part([f"{len(changes)} security-group rule changes by {changes['actor'].nunique() if len(changes) else 0} actors, "
-                 f"{failed} of them failed calls"])
+    people = changes["actor"].nunique() if len(changes) else 0
+    part = Part([a.say("changes", n=len(changes), actors=people, failed=failed)])
     if changes.empty:
         return part
-    part.facts.append(f"By action: {_counts(changes['action'])}")
-    part.facts.append(f"By actor: {_counts(changes['actor'].map(charts.short_actor))}")
-    part.charts.append(Chart("changes", "Security-group changes over time, by actor", charts.to_png(charts.plot_changes(changes, settings=a.inv.settings))))
-    part.tables.append(a.table("Every security-group rule change", _with_rules(changes), CHANGE_TABLE))
+    part.facts.append(a.say("by_action", counts=_counts(a, changes["action"], "action")))
+    by_actor = _counts(a, changes["actor"].map(charts.short_actor))
+    part.facts.append(a.say("by_actor", counts=by_actor))
+    ax = charts.plot_changes(changes, settings=a.inv.settings)
+    part.charts.append(Chart("changes", a.say("chart.changes"), charts.to_png(ax)))
+    part.tables.append(a.table(a.say("table.changes"), _with_rules(changes, a), CHANGE_TABLE))
     return part
 
 
-WINDOW_TABLE = {"account": "account", "region": "region", "group_id": "group", "rule": "rule", "opened_at": "opened", "opened_by": "opened by", "opened_from_ip": "from IP",
-                "opened_tool": "tool", "closed_at": "closed", "closed_by": "closed by", "close_reason": "how",
-                "duration": "open for", "state": "state", "opened_how": "opening known from"}
-EXPOSED_TABLE = {"account": "account", "region": "region", "group_id": "group", "rule": "rule",
-                 "opened_at": "open since", "opened_how": "known from", "opened_by": "opened by"}
-RECONCILE_TABLE = {"kind": "disagreement", "account": "account", "region": "region",
-                   "group_id": "group", "rule": "rule", "after": "after", "before": "before",
-                   "coverage": "coverage", "detail": "detail"}
+# A column's heading is the catalogue's `report.col.<column>`; `opened_at.since` picks another one.
+WINDOW_TABLE = ["account", "region", "group_id", "rule", "opened_at", "opened_by", "opened_from_ip",
+                "opened_tool", "closed_at", "closed_by", "close_reason", "duration", "state",
+                "opened_how"]
+EXPOSED_TABLE = ["account", "region", "group_id", "rule", "opened_at.since", "opened_how.known",
+                 "opened_by"]
+RECONCILE_TABLE = ["kind.disagreement", "account", "region", "group_id", "rule", "after", "before",
+                   "coverage", "detail"]
 
 
 def exposed_section(a: Audit) -> Part:
     """What is open to the internet at the end of the range, from state and logs together."""
     windows = a.windows
     still = windows[windows["still_open"]] if len(windows) else windows
-    ports = ", ".join(map(str, a.inv.settings.watched_ports))
-    part = Part([f"{len(still)} rules expose port {ports} to the internet at the end of the range"])
+    part = Part([a.say("exposed", n=len(still), ports=a.ports)])
     if len(still):
         unlogged = int(still["opened_how"].isin(["state", "config"]).sum())
-        part.facts.append(f"{unlogged} of them were opened by no logged call: "
-                          "known from AWS Config or EC2 state")
-        shown = _with_rules(still.assign(peer=still["cidr"]))
-        part.tables.append(a.table("Exposed at the end of the range", shown, EXPOSED_TABLE))
+        part.facts.append(a.say("exposed_unlogged", n=unlogged))
+        shown = _with_rules(still.assign(peer=still["cidr"]), a)
+        part.tables.append(a.table(a.say("section.exposed"), shown, EXPOSED_TABLE))
     return part
 
 
@@ -339,108 +451,115 @@ def reconcile_section(a: Audit) -> Part | None:
     found = a.disagreements
     if found is None:
         return None
-    part = Part([f"{len(found)} disagreements between security-group state and the logs" +
-                 (f": {_counts(found['kind'])}" if len(found) else "")])
+    counts = a.say("colon", counts=_counts(a, found["kind"], "kind")) if len(found) else ""
+    part = Part([a.say("disagreements", n=len(found)) + counts])
     if len(found):
-        named = found.assign(group_id=_with_rules(found.assign(peer=None))["group_id"])
-        part.tables.append(a.table("Where state and logs disagree", named, RECONCILE_TABLE))
+        named = found.assign(group_id=_with_rules(found.assign(peer=None), a)["group_id"])
+        part.tables.append(a.table(a.say("table.disagreements"), named, RECONCILE_TABLE))
     return part
 
 
-def _state(window: dict) -> str:
+def _state(window: dict, a: Audit) -> str:
     """A window's state in words, its uncertainties included."""
-    words = ["still open" if window["still_open"] else "closed"]
+    words = [a.say("state.still_open" if window["still_open"] else "state.closed")]
     if window["open_before_evidence"]:
-        words.append("open before the evidence")
+        words.append(a.say("state.before_evidence"))
     if window.get("reach") == "unknown":
-        words.append("prefix list of unknown reach")
+        words.append(a.say("state.unknown_reach"))
     if window.get("ambiguous_order") is True:
-        words.append("order within one second unproven, kept open")
-    return ", ".join(words)
+        words.append(a.say("state.order"))
+    return a.say("sep").join(words)
 
 
 def exposure_section(a: Audit) -> Part:
     windows, failed = a.windows, a.failed
-    ports = ", ".join(map(str, a.inv.settings.watched_ports))
     still = int(windows["still_open"].sum()) if len(windows) else 0
-    part = Part([f"{len(windows)} windows in which port {ports} stood open to the internet; {still} still open at the end of the range",
-                 f"{len(failed)} failed attempts to open a watched port to the internet"])
+    part = Part([a.say("windows", n=len(windows), ports=a.ports, still=still),
+                 a.say("failed_openings", n=len(failed))])
     if len(windows):
         start, end = a.covered
         ax = charts.plot_exposure(windows, changes=a.changes, findings=a.findings_on_groups, start=start, end=end,
                                   settings=a.inv.settings)
-        part.charts.append(Chart("exposure", f"Exposure windows of port {ports} to the internet", charts.to_png(ax)))
-        shown = _with_rules(windows.assign(peer=windows["cidr"]))
-        shown = shown.assign(state=[_state(w) for w in records(windows)])
-        part.tables.append(a.table("Every exposure window", shown, WINDOW_TABLE))
+        caption = a.say("chart.exposure", ports=a.ports)
+        part.charts.append(Chart("exposure", caption, charts.to_png(ax)))
+        shown = _with_rules(windows.assign(peer=windows["cidr"]), a)
+        shown = shown.assign(state=[_state(w, a) for w in records(windows)])
+        part.tables.append(a.table(a.say("table.windows"), shown, WINDOW_TABLE))
     if len(failed):
-        part.tables.append(a.table("Failed attempts", _with_rules(failed), {k: v for k, v in CHANGE_TABLE.items() if k != "description"}))
+        part.tables.append(a.table(a.say("table.failed"), _with_rules(failed, a),
+                                   [c for c in CHANGE_TABLE if c != "description"]))
     return part
 
 
-FINDING_TABLE = {"first_seen": "first seen", "last_seen": "last seen", "rating": "severity", "type": "type", "title": "title",
-                 "account": "account", "region": "region", "instance_id": "instance", "security_group_ids": "groups",
-                 "origin": "from", "local_port": "port", "count": "count"}
+FINDING_TABLE = ["first_seen", "last_seen", "rating", "type", "title", "account", "region",
+                 "instance_id", "security_group_ids", "origin", "local_port", "count"]
 
 
-def _findings_shown(found: pd.DataFrame) -> pd.DataFrame:
+def _findings_shown(found: pd.DataFrame, a: Audit) -> pd.DataFrame:
     """Severity with its band, and the attacker with where it is, each in one cell."""
-    rating = [f"{s:.1f} {b}" if pd.notna(s) else "" for s, b in zip(found["severity"], found["severity_label"].fillna(""))]
+    rating = [f"{s:.1f} {a.value('severity', b)}" if pd.notna(s) else ""
+              for s, b in zip(found["severity"], found["severity_label"].fillna(""))]
     origin = [" ".join(p for p in (ip if isinstance(ip, str) else "", f"({', '.join(w for w in (c, o) if isinstance(w, str) and w)})"
                                    if any(isinstance(w, str) and w for w in (c, o)) else "") if p)
               for ip, c, o in zip(found["remote_ip"], found["remote_country"], found["remote_org"])]
     # A sample finding (GuardDuty's CreateSampleFindings) is no attack: said so where its title is read.
-    title = [f"SAMPLE: {t}" if s is True else t for t, s in zip(found["title"], found["sample"].astype(object))]
+    title = [a.say("sample", title=t) if s is True else t
+             for t, s in zip(found["title"], found["sample"].astype(object))]
     return found.assign(rating=rating, origin=origin, title=title)
 
 
-CORRELATION_TABLE = {"group_id": "group", "cidr": "CIDR", "finding_type": "finding", "severity": "severity",
-                     "remote_ip": "remote IP", "local_port": "port", "overlap_start": "from", "overlap_end": "to",
-                     "summary": "what happened"}
+CORRELATION_TABLE = ["group_id", "cidr", "finding_type", "severity", "remote_ip", "local_port",
+                     "overlap_start", "overlap_end", "summary"]
 
 
 def findings_section(a: Audit) -> Part | None:
     found = a.findings
     if found is None:
         return None
-    part = Part([f"{len(found)} GuardDuty findings active in the range" +
-                 (f": {_counts(found['severity_label'])}" if len(found) else "")])
+    counts = ""
+    if len(found):
+        counts = a.say("colon", counts=_counts(a, found["severity_label"], "severity"))
+    part = Part([a.say("findings", n=len(found)) + counts])
     if found.empty:
         return part
     tied = a.correlations
-    part.facts.append(f"{0 if tied is None else len(tied)} of them attacked an exposure window while it was open")
-    part.facts.append(f"By type: {_counts(found['type'])}")
-    part.charts.append(Chart("findings", "GuardDuty findings per day, by severity band",
+    part.facts.append(a.say("findings_tied", n=0 if tied is None else len(tied)))
+    part.facts.append(a.say("by_type", counts=_counts(a, found["type"])))
+    part.charts.append(Chart("findings", a.say("chart.findings"),
                              charts.to_png(charts.plot_findings(found, settings=a.inv.settings))))
     if tied is not None and len(tied):
-        part.tables.append(a.table("Findings that attacked an exposure window while it was open", tied, CORRELATION_TABLE))
-    part.tables.append(a.table("Every finding, most severe first", _findings_shown(found), FINDING_TABLE))
+        part.tables.append(a.table(a.say("table.tied"), tied, CORRELATION_TABLE))
+    part.tables.append(a.table(a.say("table.findings"), _findings_shown(found, a), FINDING_TABLE))
     return part
 
 
-DETECTION_TABLE = {"event_time": "time", "account": "account", "region": "region", "event_name": "event", "outcome": "outcome",
-                   "target": "target", "detail": "detail", "actor": "actor", "source_ip": "source IP"}
+DETECTION_TABLE = ["event_time", "account", "region", "event_name", "outcome", "target", "detail",
+                   "actor", "source_ip"]
 
 
 def detections_section(a: Audit) -> Part | None:
     """One sub-section per detection with hits, most severe first (catalogue order within a severity)."""
     if a.hits is None:
         return None
-    from .analysis.detections import CATALOGUE, SEVERITIES
+    from .analysis.detections import CATALOGUE, SEVERITIES, detail_text
 
     hits = a.hits
-    part = Part([f"{len(hits)} detection hits" + (f": {_counts(hits['severity'])}" if len(hits) else "")])
+    counts = a.say("colon", counts=_counts(a, hits["severity"], "severity")) if len(hits) else ""
+    part = Part([a.say("hits", n=len(hits)) + counts])
+    shown = hits.assign(detail=[detail_text(h, a.language) for h in records(hits)])
     for d in sorted((d for d in CATALOGUE if d.id in set(hits["detection"])), key=lambda d: -SEVERITIES.index(d.severity)):
-        found = hits[hits["detection"] == d.id]
+        found = shown[shown["detection"] == d.id]
         attempts = int((found["outcome"] == "attempt").sum())
-        part.subsections.append((f"{d.title_en} / {d.title_ja}", Part(
-            [f"{d.id}: severity {d.severity}, MITRE ATT&CK {d.technique}", f"{len(found)} hits, {attempts} of them attempts"],
-            tables=[a.table("Hits", found, DETECTION_TABLE)])))
+        part.subsections.append((a.say("detection_title", title=d.title(a.language)), Part(
+            [a.say("detection", id=d.id, severity=a.value("severity", d.severity),
+                   technique=d.technique),
+             a.say("detection_hits", n=len(found), attempts=attempts)],
+            tables=[a.table(a.say("table.hits"), found, DETECTION_TABLE)])))
     return part
 
 
-COVERAGE_TABLE = {"kind": "kind", "account": "account", "region": "region", "start": "from", "end": "to", "hours": "hours",
-                  "ongoing": "ongoing", "trail": "trail", "actor": "by"}
+COVERAGE_TABLE = ["kind", "account", "region", "start", "end", "hours", "ongoing", "trail",
+                  "actor.by"]
 
 
 def coverage_section(a: Audit) -> Part | None:
@@ -449,17 +568,18 @@ def coverage_section(a: Audit) -> Part | None:
         return None
     found = a.gaps
     silent, off = found[found["kind"] == "no_events"], found[found["kind"] != "no_events"]
-    part = Part([f"{len(silent)} runs of hours with no event ({silent['hours'].sum():g} hours in all)",
-                 f"{len(off)} logging outages" + (f" ({int(off['ongoing'].sum())} still ongoing)" if len(off) else "")])
+    ongoing = a.say("ongoing", n=int(off["ongoing"].sum())) if len(off) else ""
+    part = Part([a.say("silent_runs", n=len(silent), hours=f"{silent['hours'].sum():g}"),
+                 a.say("outages", n=len(off)) + ongoing])
     if len(found):
-        part.tables.append(a.table("Silent hours and logging outages", found, COVERAGE_TABLE))
+        part.tables.append(a.table(a.say("table.coverage"), found, COVERAGE_TABLE))
     return part
 
 
-OPEN_TABLE = {"account": "account", "region": "region", "group_id": "group", "rule": "rule", "opened_at": "open since",
-              "opened_by": "opened by", "opened_from_ip": "from IP", "duration": "open for"}
-URGENT_TABLE = {"event_time": "time", "severity": "severity", "title": "detection", "account": "account",
-                "target": "target", "actor": "actor", "outcome": "outcome"}
+OPEN_TABLE = ["account", "region", "group_id", "rule", "opened_at.since", "opened_by", "opened_from_ip",
+              "duration"]
+URGENT_TABLE = ["event_time", "severity", "title.detection", "account", "target", "actor",
+                "outcome"]
 
 
 def actions_section(a: Audit) -> Part:
@@ -469,40 +589,46 @@ def actions_section(a: Audit) -> Part:
     tied = a.correlations if a.correlations is not None else pd.DataFrame()
     hits = a.hits if a.hits is not None else pd.DataFrame(columns=["severity"])
     urgent = hits[hits["severity"].isin(["critical", "high"])]
+    if len(urgent):
+        from .analysis.detections import BY_ID
+
+        urgent = urgent.assign(title=[BY_ID[d].title(a.language) if d in BY_ID else t
+                                      for d, t in zip(urgent["detection"], urgent["title"])])
     gaps = a.gaps if a.gaps is not None else pd.DataFrame(columns=["kind", "ongoing"])
     outages = gaps[gaps["kind"] != "no_events"]
-    ports = ", ".join(map(str, a.inv.settings.watched_ports))
+    open_now = a.say("list_sep").join(
+        a.say("open_window", group=g, since=a.when(t) or a.say("before_evidence"),
+              who=(actors.short(w) if isinstance(w, str) else None) or a.say("no_logged_call"))
+        for g, t, w in zip(windows["group_id"], windows["opened_at"], windows["opened_by"]))
+    ongoing = a.say("ongoing", n=int(outages["ongoing"].sum())) if len(outages) else ""
     part = Part([
-        f"{export.plural(len(windows), 'window')} still open to the internet on port {ports} at the end of the range"
-        + ("" if windows.empty else ": " + "; ".join(
-            f"{g} since {a.when(t) or 'before the evidence'} "
-            f"(opened by {(actors.short(w) if isinstance(w, str) else None) or 'no logged call'})"
-            for g, t, w in zip(windows["group_id"], windows["opened_at"], windows["opened_by"]))),
-        f"{export.plural(len(tied), 'GuardDuty finding')} attacked an exposure window while it was open",
-        f"{export.plural(len(urgent), 'critical or high detection hit', 'critical or high detection hits')}",
-        f"{export.plural(len(outages), 'logging outage')}"
-        + (f" ({int(outages['ongoing'].sum())} still ongoing)" if len(outages) else "")
-        + f"; {export.plural(int((gaps['kind'] == 'no_events').sum()), 'run')} of silent hours",
+        a.say("action.open", n=len(windows), ports=a.ports)
+        + (a.say("colon", counts=open_now) if open_now else ""),
+        a.say("action.tied", n=len(tied)),
+        a.say("action.urgent", n=len(urgent)),
+        a.say("action.outages", n=len(outages)) + ongoing
+        + a.say("action.silent", n=int((gaps["kind"] == "no_events").sum())),
     ])
     if a.start is not None and a.span["first_event"] is not None and not pd.isna(a.span["first_event"]):
         first, last = pd.Timestamp(a.span["first_event"]), pd.Timestamp(a.span["last_event"])
         if first - a.start > pd.Timedelta(hours=1) or (a.end is not None and a.end - last > pd.Timedelta(hours=1)):
-            part.facts.append(f"The evidence covers only {a.when(first)} to {a.when(last)} of the range: "
-                              "nothing is known of the rest")
+            part.facts.append(a.say("covers_only", first=a.when(first), last=a.when(last)))
     elif a.since is not None or a.until is not None:
-        part.facts.append("The evidence holds no event in the range: nothing is known of it")
+        part.facts.append(a.say("covers_nothing"))
     if len(windows):
-        part.tables.append(a.table("Windows still open", _with_rules(windows.assign(peer=windows["cidr"])), OPEN_TABLE))
+        shown = _with_rules(windows.assign(peer=windows["cidr"]), a)
+        part.tables.append(a.table(a.say("table.open"), shown, OPEN_TABLE))
     if len(tied):
-        part.tables.append(a.table("Attacks that came through an open window", tied, CORRELATION_TABLE))
+        part.tables.append(a.table(a.say("table.attacks"), tied, CORRELATION_TABLE))
     if len(urgent):
-        part.tables.append(a.table("Critical and high detections", urgent, URGENT_TABLE))
+        part.tables.append(a.table(a.say("table.urgent"), urgent, URGENT_TABLE))
     if len(outages):
-        part.tables.append(a.table("Logging outages", outages, COVERAGE_TABLE))
+        part.tables.append(a.table(a.say("table.outages"), outages, COVERAGE_TABLE))
     return part
 
 
 # Features add their sections here; a section whose data the investigation cannot give returns None.
+# Its title is shown in the language of the settings where the catalogue has `report.section.<id>`.
 SECTIONS: list[Section] = [
     Section("actions", "What needs action", actions_section),
     Section("exposed", "Exposed at the end of the range", exposed_section),
@@ -525,8 +651,10 @@ def evidence_files(inv: Investigation, integrity: IntegrityReport | None = None)
     intakes = (inv.intake, inv.findings_intake, inv.state_intake)
     read = [f for intake in intakes if intake for f in intake.files]
     verdicts = {r.path: r for r in integrity.rows if r.kind == "log"} if integrity else {}
-    return [{"path": f.path, "size": f.size, "sha256": f.sha256 or f"(not read: {f.error})",
-             "proven": _proven(verdicts.get(_relative(f.path, inv.evidence)))}
+    words = TEXT[inv.settings.language]
+    return [{"path": f.path, "size": f.size,
+             "sha256": f.sha256 or words["report.not_read"].format(error=f.error),
+             "proven": _proven(verdicts.get(_relative(f.path, inv.evidence)), words)}
             for f in sorted(read, key=lambda f: f.path)]
 
 
@@ -537,17 +665,20 @@ def _relative(path: str, folder: str | None) -> str:
         return path
 
 
-def _proven(row) -> str:
+def _proven(row, words: dict[str, str]) -> str:
     if row is None:  # no validation, not in the S3 layout's CloudTrail/ folders, or out of range
-        return "not checked"
-    return "yes" if row.status == "valid" else f"NO: {row.status} ({row.reason})"
+        return words["report.proven_unchecked"]
+    if row.status == "valid":
+        return words["report.proven_yes"]
+    return words["report.proven_no"].format(status=row.status, reason=row.reason)
 
 
 def inputs_line(inv: Investigation, files: list[dict]) -> str:
     """The appendix's line on the input files: how many were hashed, or why none are listed."""
+    words = TEXT[inv.settings.language]
     if inv.engine.name == "athena":  # the logs stay in S3: nothing passed through this machine to hash
-        return f"No input files hashed: the logs were read where they are in S3 ({inv.source}), not on this machine"
-    return f"{len(files)} input files hashed"
+        return words["report.inputs_in_s3"].format(source=inv.source)
+    return words["report.inputs_hashed"].format(n=len(files))
 
 
 def queries_run(inv: Investigation) -> list[dict]:
@@ -615,6 +746,7 @@ class Report:
     files: list[dict]
     queries: list[dict]
     inputs: str = ""  # the appendix's line on the input files (inputs_line)
+    words: dict[str, str] = field(default_factory=dict)  # the templates' fixed text (report.page.*)
     html: Path | None = None
     markdown: Path | None = None
 
@@ -631,11 +763,16 @@ def build(inv: Investigation, since: When = None, until: When = None, account: s
     for section in SECTIONS if sections is None else sections:
         part = section.build(audit)
         if part is not None:
-            parts.append((section, part))
-    title = f"Security audit {audit.when(audit.start)[:10]} to {audit.when(audit.end)[:10]}" if audit.start is not None else "Security audit"
-    generated = f"{datetime.now(timezone.utc).astimezone(audit.zone):%Y-%m-%d %H:%M %Z} by audit_toolkit {version('audit_toolkit')}"
+            title = audit.words.get(f"report.section.{section.id}", section.title)
+            parts.append((replace(section, title=title), part))
+    title = audit.say("title", start=audit.when(audit.start)[:10], end=audit.when(audit.end)[:10]) \
+        if audit.start is not None else audit.say("title_empty")
+    now = datetime.now(timezone.utc).astimezone(audit.zone)
+    generated = audit.say("generated", when=f"{now:%Y-%m-%d %H:%M %Z}", version=version("audit_toolkit"))
     files = evidence_files(inv, audit.integrity)
-    return Report(title, generated, parts, files, queries_run(inv), inputs_line(inv, files))
+    words = {k.removeprefix("report.page."): v for k, v in audit.words.items()
+             if k.startswith("report.page.")}
+    return Report(title, generated, parts, files, queries_run(inv), inputs_line(inv, files), words)
 
 
 def prepare(out: Path) -> Path:

@@ -60,9 +60,11 @@ class Rule:
         """The rule as a catalogue Detection whose every candidate is a hit: its SQL is the decision."""
         from .analysis.detections import Detection
 
-        detail = f"Sigma rule {self.title!r} by {self.author}"
-        return Detection(self.id, self.title, self.title, self.severity, self.technique, {}, detail, "",
-                         lambda row, request, ctx: (None, detail))
+        from .phrases import phrase, say
+
+        said = phrase("sigma", title=repr(self.title), author=self.author)
+        return Detection(self.id, self.title, self.title, self.severity, self.technique, {},
+                         say(said, "en"), "", lambda row, request, ctx: (None, said))
 
 
 def hits(rule: Rule, rows):

@@ -10,6 +10,10 @@ cost before the evidence does.
 - bomb: a few MB of gzip that inflate to 8x the limit: rejected, never held whole;
 - at the limit: ordinary trail records filling nearly the limit, read and converted;
 - one 200 MB record: a single record with a 200 MB requestParameters.
+
+With `--set`, the peak of a whole ingest (every process of it, sampled as bench_scan does) of a
+folder of files each nearly at the limit, and bombs, with a worker per core: the store's
+memory_plan bounds them together (issue 16), against the single-file baseline of the same run.
 """
 
 from __future__ import annotations
@@ -94,9 +98,45 @@ def write_cases(folder: Path, limit: int) -> dict[str, Path]:
     return cases
 
 
+_INGEST = """
+import sys
+from audit_toolkit.evidence.layout import discover_files
+from audit_toolkit.evidence.store import ingest
+print(ingest(discover_files(sys.argv[1]), sys.argv[2], workers=int(sys.argv[3])).summary())
+"""
+
+
+def ingest_set(folder: Path, limit: int, files: int, base: int) -> None:
+    """Peak of an ingest of `files` files near the limit (each its own events) and two bombs."""
+    from bench_scan import CORES, measure
+
+    evidence = folder / "set"
+    evidence.mkdir()
+    rng = random.Random(2)
+    for i in range(files):
+        with igzip.open(evidence / f"full-{i}.json.gz", "wb", compresslevel=1) as f:
+            f.write(b'{"Records": [')
+            written = 0
+            while written < limit * 0.9:
+                chunk = b",".join(json.dumps(_record(rng, "111122223333", "us-east-1", START)).encode()
+                                  for _ in range(1000))
+                f.write((b"," if written else b"") + chunk)
+                written += len(chunk) + 1
+            f.write(b"]}")
+    for i in range(2):
+        (evidence / f"bomb-{i}.json.gz").write_bytes((folder / "bomb.json.gz").read_bytes())
+    seconds, peak, out, _ = measure([sys.executable, "-c", _INGEST, str(evidence),
+                                     str(folder / "store"), str(CORES)])
+    print(f"\ningest of {files} files of ~{limit * 0.9 / 2**20:.0f} MB of records and 2 bombs, "
+          f"{CORES} workers asked: peak {peak / 2**20:.0f} MB (all processes), "
+          f"{peak / base:.2f} x base, {seconds:.1f} s\n  {out.strip()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the default limit to fill")
+    parser.add_argument("--set", type=int, default=0, metavar="N",
+                        help="also ingest N files near the limit and two bombs, all workers")
     args = parser.parse_args()
     limit = MAX_FILE_BYTES
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,6 +150,8 @@ def main() -> None:
             size = path.stat().st_size / 2**20
             print(f"{name:42} {size:8.1f} {peak / 2**20:8.0f} {peak / base:7.2f} {seconds:6.2f} {rows:9,}  "
                   f"{error or 'read'}")
+        if args.set:
+            ingest_set(Path(tmp), int(limit * args.scale), args.set, base)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
 -- name: sg_changes
 -- params: since, until, since_day, until_day, account, region
+-- embedded_columns: record_index
 -- Every call that creates, deletes or changes a security group or its rules, failed calls
 -- included: EC2 security groups, the managed prefix lists their rules may name, classic RDS DB
 -- security groups.
 -- The rules themselves are read from requestparameters/responseelements in Python
 -- (audit_toolkit.analysis.security_groups), which knows every request shape.
+-- The file each event was read from (and, on the embedded engine, its position in the file) orders
+-- the events of one second (security_groups.in_proven_order); Athena has no column for the position.
 SELECT
     eventtime, eventid, eventname, eventsource, account, region,
     useridentity.type AS identity_type,
@@ -19,7 +22,8 @@ SELECT
     useridentity.sessioncontext.sessionissuer.username AS issuer_name,
     useridentity.sessioncontext.attributes.mfaauthenticated AS mfa_authenticated,
     useridentity.onbehalfof.userid AS on_behalf_of,
-    sourceipaddress, useragent, errorcode, errormessage, requestparameters, responseelements
+    sourceipaddress, useragent, errorcode, errormessage, requestparameters, responseelements,
+    "$path" AS source_file
 FROM cloudtrail
 WHERE (
       eventsource = 'ec2.amazonaws.com'

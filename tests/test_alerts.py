@@ -164,7 +164,7 @@ def test_hostile_values_in_an_event_stay_inert(api, clock, tmp_path, others):
     run(eventbridge(detail), api, clock, tmp_path)
     [body] = api.bodies()  # a detection hit
     assert live_tags(body) == ["[info]", "[title]", "[/title]", "[/info]"]
-    assert "内容: subscribed email endpoint ［toall］［/code］［/info］［To:1］attacker@example.com" in body
+    assert "内容: email エンドポイント ［toall］［/code］［/info］［To:1］attacker@example.com をサブスクライブ" in body
     created = json.loads(json.dumps(others["create_topic"]["detail"]))  # not a hit: its own message, request in a code block
     created["requestParameters"]["name"] = "[toall][/code][/info][To:1]x"
     created["userAgent"] = "[toall]"
@@ -234,3 +234,27 @@ def test_an_unknown_language_fails_the_invocation_instead_of_posting_japanese(ap
     with pytest.raises(ConfigError, match="unknown language 'english'"):  # Lambda retries, then queues it
         alerts.handler(ssh_open, None)
     assert api.bodies() == []
+
+
+def test_one_call_opening_ssh_to_the_internet_in_two_halves_is_alerted_as_the_internet(
+        api, clock, tmp_path):
+    """22 to 0.0.0.0/1 and 128.0.0.0/1 in one call: neither rule reaches the internet alone, their
+    union does (the replay's measure); a half alone, or halves on two ports, stay low."""
+    def halves(ports: tuple[int, int], cidrs=("0.0.0.0/1", "128.0.0.0/1")) -> dict:
+        record = cloudtrail_record("AuthorizeSecurityGroupIngress", '"fromPort": 22')
+        rule = record["responseElements"]["securityGroupRuleSet"]["items"][0]
+        record["requestParameters"] = {"groupId": rule["groupId"], "ipPermissions": {"items": [
+            {"ipProtocol": "tcp", "fromPort": p, "toPort": p, "ipRanges": {"items": [{"cidrIp": c}]}}
+            for p, c in zip(ports, cidrs)]}}
+        record["responseElements"]["securityGroupRuleSet"]["items"] = [
+            {**rule, "securityGroupRuleId": f"sgr-{i}", "fromPort": p, "toPort": p, "cidrIpv4": c}
+            for i, (p, c) in enumerate(zip(ports, cidrs))]
+        record["eventID"] += str(ports) + str(cidrs)
+        return eventbridge(record)
+
+    report = run(sns(halves((22, 22)), halves((22, 443)), halves((22, 22), ("0.0.0.0/1", "10.0.0.0/8"))),
+                 api, clock, tmp_path)
+
+    assert len(report.sent) == 6
+    assert titles(api)[:2] == ["【高】SSH(22) をインターネットに公開"] * 2
+    assert "【高】SSH(22) をインターネットに公開" not in titles(api)[2:]

@@ -167,7 +167,9 @@ def test_every_query_runs_on_duckdb_and_the_athena_text_means_the_same(invictus,
     bound = invictus.query(name, **values)
     literal = invictus.engine.run(sqlglot.transpile(athena_text(name, values), read="athena", write=queries._DuckDB)[0], {})
     assert len(bound) > 0
-    pd.testing.assert_frame_equal(bound, literal)
+    embedded = list(queries.get(name).embedded_columns)  # what Athena's table has no column for
+    assert bound[embedded].notna().all().all()
+    pd.testing.assert_frame_equal(bound.drop(columns=embedded), literal)
 
 
 def test_sg_changes_on_duckdb_finds_the_ssh_window(invictus):

@@ -15,7 +15,8 @@ from PIL import Image
 from audit_toolkit import charts
 from audit_toolkit.settings import Settings
 
-TOKYO = Settings(display_tz="Asia/Tokyo")
+EN = Settings(language="en")  # the tests that read the charts' English wording say so
+TOKYO = Settings(display_tz="Asia/Tokyo", language="en")
 
 
 def num(text: str) -> float:
@@ -64,7 +65,7 @@ def windows(*rows: dict) -> pd.DataFrame:
 
 def test_exposure_bars_span_each_window_on_its_groups_row(demo_inv):
     found, span = demo_inv.ssh_exposure(), demo_inv.span()
-    ax = charts.plot_exposure(found, start=span["first_event"], end=span["last_event"])
+    ax = charts.plot_exposure(found, start=span["first_event"], end=span["last_event"], settings=EN)
     bars = patches(ax, "window")
     assert len(bars) == len(found) == 11  # 7 from the logs, 4 known from the security-group state
     # alice's SSH window on the bastion: exactly from her authorize to bob's revoke
@@ -95,7 +96,7 @@ def test_exposure_bars_span_each_window_on_its_groups_row(demo_inv):
 
 
 def test_exposure_rows_carry_group_names_in_japanese(demo_inv):
-    ax = charts.plot_exposure(demo_inv.ssh_exposure(), changes=demo_inv.sg_changes())
+    ax = charts.plot_exposure(demo_inv.ssh_exposure(), changes=demo_inv.sg_changes(), settings=EN)
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert "sg-0a000000000000001 bastion-tmp (temporary bastion 踏み台)\n111111111111 ap-northeast-1" in labels
     png(ax)  # no "Glyph missing" warning: the bundled font draws 踏み台
@@ -108,7 +109,7 @@ def test_findings_are_markers_on_their_groups_row_by_severity():
     )
     findings = pd.DataFrame({"group_id": ["sg-b", "sg-b", "sg-zz"], "severity": [8.0, 2.0, 9.0],
                              "first_seen": pd.to_datetime(["2026-11-03T09:45Z", "2026-11-03T09:50Z", "2026-11-03T09:40Z"], utc=True)})
-    ax = charts.plot_exposure(frame, findings=findings, end="2026-11-03T11:00Z")
+    ax = charts.plot_exposure(frame, findings=findings, end="2026-11-03T11:00Z", settings=EN)
     marks = [line for line in ax.lines if line.get_gid() == "finding"]
     assert [(m.get_xdata()[0], m.get_ydata()[0]) for m in marks] == [
         pytest.approx((num("2026-11-03T09:45Z"), 1)), pytest.approx((num("2026-11-03T09:50Z"), 1))]  # sg-zz has no row
@@ -116,14 +117,14 @@ def test_findings_are_markers_on_their_groups_row_by_severity():
     # GuardDuty's own rows name their groups in security_group_ids: one marker on each group's row
     flat = pd.DataFrame({"security_group_ids": ["sg-a,sg-b"], "severity": [9.2],
                          "first_seen": pd.to_datetime(["2026-11-03T09:40Z"], utc=True)})
-    ax = charts.plot_exposure(frame, findings=flat, end="2026-11-03T11:00Z")
+    ax = charts.plot_exposure(frame, findings=flat, end="2026-11-03T11:00Z", settings=EN)
     marks = [line for line in ax.lines if line.get_gid() == "finding"]
     assert sorted(m.get_ydata()[0] for m in marks) == [0, 1] and legend(ax)[-1] == "GuardDuty finding (Critical)"
 
 
 def test_display_time_zone_is_a_setting():
     frame = windows(window(opened_at="2026-11-03T09:00Z", closed_at="2026-11-03T11:00Z", opened_by="a", closed_by="b"))
-    utc = charts.plot_exposure(frame, start="2026-11-03T09:00Z", end="2026-11-03T11:00Z")
+    utc = charts.plot_exposure(frame, start="2026-11-03T09:00Z", end="2026-11-03T11:00Z", settings=EN)
     tokyo = charts.plot_exposure(frame, start="2026-11-03T09:00Z", end="2026-11-03T11:00Z", settings=TOKYO)
     for ax in (utc, tokyo):
         ax.figure.canvas.draw()
@@ -141,7 +142,7 @@ def test_log_text_never_becomes_mathtext():
                            opened_by=hostile, closed_by="line\nbreak"))
     changes = pd.DataFrame([{"account": "111111111111", "region": "ap-northeast-1", "group_id": "sg-1",
                              "group_name": "$x$", "description": hostile, "action": "create_group"}])
-    ax = charts.plot_exposure(frame, changes=changes)
+    ax = charts.plot_exposure(frame, changes=changes, settings=EN)
     assert rf"opened by {charts.label(hostile, 40)}; closed by line break" in texts(ax)
     png(ax)  # unescaped, `$\frac{$` is a mathtext parse error at draw time
 
@@ -153,7 +154,7 @@ def change(when: str, group: str, action: str, actor: str, error: str | None = N
 
 def test_changes_are_coloured_by_actor_and_failed_attempts_marked(demo_inv):
     changes = demo_inv.sg_changes()
-    ax = charts.plot_changes(changes)
+    ax = charts.plot_changes(changes, settings=EN)
     drawn = [line for line in ax.lines if line.get_gid() in ("change", "failed")]
     assert len(drawn) == len(changes) == 24
     [failed] = [line for line in drawn if line.get_gid() == "failed"]
@@ -170,7 +171,7 @@ def test_same_actor_same_colour_other_actors_grouped():
                           change("2026-11-03T10:00Z", "sg-2", "revoke", "arn:aws:iam::1:user/a"),
                           change("2026-11-03T11:00Z", "sg-2", "authorize", "arn:aws:iam::1:user/b", "Client.UnauthorizedOperation"),
                           change("2026-11-03T12:00Z", "sg-1", "modify", "arn:aws:iam::1:user/c")])
-    ax = charts.plot_changes(frame, max_actors=2)
+    ax = charts.plot_changes(frame, max_actors=2, settings=EN)
     a1, a2, b, c = ax.lines
     assert a1.get_color() == a2.get_color() != b.get_color()
     assert (a1.get_ydata()[0], a2.get_ydata()[0], b.get_ydata()[0]) == (0, 1, 1)
@@ -181,7 +182,7 @@ def test_same_actor_same_colour_other_actors_grouped():
 
 def test_a_revoke_that_matched_nothing_has_its_own_marker():
     frame = pd.DataFrame([change("2026-11-03T09:00Z", "sg-1", "revoke_unmatched", "arn:aws:iam::1:user/a")])
-    [line] = charts.plot_changes(frame).lines
+    [line] = charts.plot_changes(frame, settings=EN).lines
     assert line.get_marker() == "1"
     assert legend(line.axes) == ["a", "revoke unmatched"]
 
@@ -192,7 +193,7 @@ def test_findings_over_time_stack_by_severity_band_with_quiet_days_as_zero():
         "first_seen": pd.to_datetime(["2026-11-01T01:00Z", "2026-11-01T02:00Z", "2026-11-01T16:00Z",
                                       "2026-11-03T03:00Z", "2026-11-03T04:00Z", "2026-11-03T05:00Z"], utc=True),
     })
-    ax = charts.plot_findings(findings)
+    ax = charts.plot_findings(findings, settings=EN)
     heights = {band: [p.get_height() for p in patches(ax, band)] for band in ("Low", "Medium", "High", "Critical")}
     assert heights == {"Low": [1, 0, 1], "Medium": [1, 0, 0], "High": [1, 0, 1], "Critical": [0, 0, 1]}
     assert [t.get_text() for t in ax.get_xticklabels()] == ["2026-11-01", "2026-11-02", "2026-11-03"]
@@ -211,7 +212,7 @@ def test_sample_findings_are_tagged_in_the_findings_chart():
         "severity": [5.0, 8.0, 5.0], "sample": [True, False, True],
         "first_seen": pd.to_datetime(["2026-11-01T01:00Z", "2026-11-01T02:00Z", "2026-11-02T03:00Z"], utc=True),
     })
-    ax = charts.plot_findings(findings)
+    ax = charts.plot_findings(findings, settings=EN)
     assert [p.get_height() for p in patches(ax, "sample")] == [1, 1]
     assert all(p.get_hatch() == "//" and not p.get_fill() for p in patches(ax, "sample"))
     assert legend(ax)[-1] == "of which samples"
@@ -221,7 +222,7 @@ def test_activity_heatmap_counts_events_per_hour_and_day_in_the_display_zone():
     events = pd.DataFrame({"event_time": pd.to_datetime(["2026-11-03T01:10Z", "2026-11-03T01:50Z", "2026-11-03T16:30Z",
                                                          "2026-11-05T23:00Z"], utc=True), "actor": ["u"] * 4,
                            "event_name": ["DescribeInstances"] * 4})
-    ax = charts.plot_activity(events)
+    ax = charts.plot_activity(events, settings=EN)
     grid = ax.images[0].get_array()
     assert grid.shape == (24, 3)
     assert (grid[1, 0], grid[16, 0], grid[23, 2], int(grid.sum())) == (2, 1, 1, 4)
@@ -237,7 +238,7 @@ def test_one_change_stands_out_among_thousands_of_reads_and_the_title_names_the_
     events = pd.DataFrame({"event_time": [*times, pd.Timestamp("2026-11-03T05:00Z")],
                            "event_name": ["DescribeInstances"] * 3000 + ["AuthorizeSecurityGroupIngress"],
                            "actor": ["arn:aws:iam::111111111111:role/ops-admin (session mallory)"] * 3001})
-    ax = charts.plot_activity(events, actor="ASIAMALLORY000000001")
+    ax = charts.plot_activity(events, actor="ASIAMALLORY000000001", settings=EN)
     assert ax.get_title() == "Activity of ops-admin / mallory (key ASIAMALLORY000000001) (3001 events)"
     assert type(ax.images[0].norm).__name__ == "LogNorm"  # one call is not lost beside 3000
     (dots,) = [c for c in ax.collections if c.get_gid() == "changes"]
@@ -247,7 +248,7 @@ def test_one_change_stands_out_among_thousands_of_reads_and_the_title_names_the_
 def test_a_window_opened_before_the_range_starts_at_the_range_with_a_mark(demo_inv):
     windows = demo_inv.ssh_exposure(since="2026-11-03T10:00:00Z")
     start, end = pd.Timestamp("2026-11-03T10:00:00Z"), pd.Timestamp("2026-11-04T00:00:00Z")
-    ax = charts.plot_exposure(windows, start=start, end=end)
+    ax = charts.plot_exposure(windows, start=start, end=end, settings=EN)
     x0 = num(start.isoformat())
     earlier = [m for m in ax.lines if m.get_gid() == "began-earlier"]
     opened_before = windows[(windows["opened_at"] < start) & ~windows["open_before_evidence"]]
@@ -264,7 +265,7 @@ def test_changes_at_the_same_moment_on_one_group_do_not_hide_each_other():
     changes = pd.DataFrame({"event_time": [at, at, at, at + pd.Timedelta(hours=5)], "account": ["1"] * 4,
                             "region": ["r"] * 4, "group_id": ["sg-1"] * 4, "action": ["authorize"] * 4,
                             "actor": ["a", "b", "c", "a"], "error_code": [None] * 4})
-    ax = charts.plot_changes(changes)
+    ax = charts.plot_changes(changes, settings=EN)
     together = [round(float(m.get_ydata()[0]), 3) for m in ax.lines
                 if m.get_gid() == "change" and round(m.get_xdata()[0], 6) == round(num(at.isoformat()), 6)]
     assert len(set(together)) == 3 and max(together) - min(together) <= 0.8  # apart, within the lane
@@ -273,8 +274,8 @@ def test_changes_at_the_same_moment_on_one_group_do_not_hide_each_other():
 def test_charts_never_show(monkeypatch, demo_inv):
     monkeypatch.setattr(plt, "show", lambda *a, **k: pytest.fail("a chart called show()"))
     fig, axes = plt.subplots(2)
-    assert charts.plot_changes(demo_inv.sg_changes(), ax=axes[0]) is axes[0]
-    assert charts.plot_exposure(demo_inv.ssh_exposure(), ax=axes[1]) is axes[1]
+    assert charts.plot_changes(demo_inv.sg_changes(), ax=axes[0], settings=EN) is axes[0]
+    assert charts.plot_exposure(demo_inv.ssh_exposure(), ax=axes[1], settings=EN) is axes[1]
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
 
@@ -282,7 +283,7 @@ def test_charts_never_show(monkeypatch, demo_inv):
 def test_correlated_findings_sit_on_the_lane_of_the_window_they_attacked(demo_inv, truth):
     windows, tied = demo_inv.ssh_exposure(), demo_inv.correlate()
     assert len(tied) == len(truth["correlations"]) == 5
-    ax = charts.plot_exposure(windows, findings=tied)
+    ax = charts.plot_exposure(windows, findings=tied, settings=EN)
     lane_of = {round(b.get_x(), 9): b.get_y() + b.get_height() / 2 for b in patches(ax, "window")}
     marks = sorted((round(m.get_xdata()[0], 9), float(m.get_ydata()[0])) for m in ax.lines if m.get_gid() == "finding")
     expected = sorted((round(num(r["first_seen"].isoformat()), 9), lane_of[round(num(r["opened_at"].isoformat()), 9)])
@@ -298,7 +299,7 @@ def test_correlated_findings_sit_on_the_lane_of_the_window_they_attacked(demo_in
 def test_a_window_of_unknown_reach_and_unproven_order_is_labelled_so():
     frame = windows(window(cidr="pl-0abc", reach="unknown", ambiguous_order=True, still_open=True,
                            opened_at="2026-11-03T09:00Z", opened_by="a"))
-    ax = charts.plot_exposure(frame, start="2026-11-03T09:00Z", end="2026-11-03T11:00Z")
+    ax = charts.plot_exposure(frame, start="2026-11-03T09:00Z", end="2026-11-03T11:00Z", settings=EN)
     texts = [t.get_text() for t in ax.texts]
     assert "tcp/22 from pl-0abc (prefix list, reach unknown)" in texts
     assert "opened by a; still open (order within one second unproven: kept open)" in texts
@@ -310,6 +311,6 @@ def test_control_and_bidi_characters_are_drawn_as_escapes_and_never_warned_raw()
     frame = windows(window(group_id="sg-1", opened_at="2026-11-03T09:00Z",
                            closed_at="2026-11-03T10:00Z", opened_by=spoof, group_name=spoof))
     changes = pd.DataFrame([change("2026-11-03T09:00Z", "sg-1", "authorize", spoof)])
-    ax = charts.plot_exposure(frame, changes=changes)
+    ax = charts.plot_exposure(frame, changes=changes, settings=EN)
     assert any(rf"opened by {charts.label(spoof, 40)}" in t for t in texts(ax))
     png(ax)  # raw, ESC and BEL have no glyph: matplotlib warned, printing them to the terminal

@@ -23,6 +23,7 @@ from audit_toolkit.errors import ConfigError
 from audit_toolkit.evidence.guardduty import findings_in
 from audit_toolkit.settings import Settings
 from real_data import cloudtrail_record, elastic_lines, invictus
+from util import hit_evidence, stray_english
 
 GOLDEN = Path(__file__).parent / "golden" / "chatwork"
 JA = Settings(display_tz="Asia/Tokyo")
@@ -228,6 +229,52 @@ def test_links_open_the_console_of_the_events_region_and_a_hostile_value_gets_no
     assert "https://" not in hostile
 
 
+def _every_linked_message(region: object) -> list[str]:
+    """Every kind of message that links to the console, for one event in `region`."""
+    event = "0f1e2d3c-0000-4000-8000-000000000002"
+    finding = {"id": "5e" + "2".rjust(30, "0"), "type": "UnauthorizedAccess:EC2/SSHBruteForce", "severity": 5.0,
+               "account": "111122223333", "region": region}
+    window = {**RULE, "region": region, "cidr": "0.0.0.0/0", "opened_event_id": event, "closed_event_id": event,
+              "opened_at": "2026-11-03T01:02:03Z", "closed_at": "2026-11-03T02:02:03Z", "still_open": False}
+    hit = {"detection": "cloudtrail_stopped", "severity": "critical", "region": region, "event_id": event,
+           "event_name": "StopLogging"}
+    api = {"eventName": "Subscribe", "awsRegion": region, "eventID": event, "requestParameters": {}}
+    return [m.render() for settings in (JA, EN) for m in (
+        messages.sg_change({**RULE, "region": region}, settings, [22]),
+        messages.exposure_window(window, settings), messages.guardduty_finding(finding, settings),
+        messages.correlation(finding, window, settings), messages.detection_hit(hit, settings),
+        messages.api_call(api, settings))]
+
+
+@pytest.mark.parametrize("region", ["eu-west-1", "ap-southeast-2", "ca-central-1", "me-central-1"])
+def test_every_console_link_opens_the_region_of_its_event_never_a_default(region, monkeypatch):
+    monkeypatch.setenv("AWS_REGION", "us-east-1")  # a default region in the environment is not the event's
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    bodies = _every_linked_message(region)
+    links = [url for body in bodies for url in re.findall(r"https://\S+?(?=\[|\s|$)", body)]
+    assert len(links) == 2 * (2 + 3 + 1 + 2 + 1 + 1)  # group+event, group+2 events, finding, finding+group, ...
+    for url in links:
+        host, _, rest = url.removeprefix("https://").partition("/")
+        assert host == f"{region}.console.aws.amazon.com", url
+        assert re.findall(r"region=([^#&]*)", rest) == [region], url
+
+
+@pytest.mark.parametrize("region", ["us-east-1.evil.example", "evil.example/us-east-1", "eu-west-1\n[toall]",
+                                    "EU-WEST-1", " eu-west-1", "eu-west-1 ", "../us-east-1", "", None, 1, ["eu-west-1"],
+                                    "eu-west-1#x", "eu-west-1?region=us-east-1", "ｅｕ-west-1"])
+def test_a_hostile_region_gets_no_console_link_at_all(region):
+    for body in _every_linked_message(region):
+        assert "console.aws.amazon.com" not in body and "https://" not in body, body
+
+
+@given(st.text(max_size=40))
+@settings(max_examples=200, deadline=None)
+def test_any_region_string_links_only_to_itself(region):
+    for body in _every_linked_message(region)[:6]:  # the Japanese messages: the links are the same in both
+        for url in re.findall(r"https://\S+?(?=\[|\s|$)", body):
+            assert url.startswith(f"https://{region}.console.aws.amazon.com/") and re.fullmatch(r"[a-z0-9-]+", region)
+
+
 def test_a_finding_shows_its_country_in_japanese_its_count_with_a_unit_and_its_console_link():
     finding = {"id": "5e" + "1".rjust(30, "0"), "type": "UnauthorizedAccess:EC2/SSHBruteForce", "severity": 2.0,
                "title": "SSH brute force", "account": "111122223333", "region": "eu-west-1", "remote_ip": "198.51.100.7",
@@ -266,32 +313,6 @@ def test_country_names_are_cldrs():
 
 # --- every kind in both languages, and no stray English in Japanese ---------------------------------
 
-# Words the Japanese messages may hold that are not from the logs: names of products, protocols and
-# units. Everything else in ASCII letters must come from the evidence itself.
-ALLOWED_ASCII = {"GuardDuty", "CloudTrail", "SNS", "ARN", "ID", "IP", "TCP", "UDP", "ICMP", "SSH", "RDP",
-                 "SSO", "MITRE", "ATT", "CK", "AWS", "JST", "UTC"}
-
-
-def _log_words(*values) -> set[str]:
-    words: set[str] = set()
-    for value in values:
-        if isinstance(value, dict):
-            words |= _log_words(*value.keys(), *value.values())
-        elif isinstance(value, (list, tuple)):
-            words |= _log_words(*value)
-        elif value is not None:  # as the message shows it: booleans in a request as JSON
-            text = str(value).lower() if isinstance(value, bool) else str(value)
-            words |= set(re.findall(r"[A-Za-z]+", text))
-    return words
-
-
-def stray_english(body: str, *inputs) -> set[str]:
-    text = re.sub(r"https://\S+", "", body)
-    text = re.sub(r"^ref: .*$", "", text, flags=re.M)
-    text = re.sub(r"\[/?(info|title|code)\]", "", text)
-    return set(re.findall(r"[A-Za-z]+", text)) - ALLOWED_ASCII - _log_words(*inputs)
-
-
 def _every_kind(changes, inv, window, settings):
     """(name, body, inputs) for one message of every kind."""
     opening = _row(changes, "AuthorizeSecurityGroupIngress", from_port=22)
@@ -313,7 +334,7 @@ def _every_kind(changes, inv, window, settings):
         ("ssh_exposure", messages_for([window], "ssh-exposure", settings), [window]),
         ("guardduty", messages_for([finding], "guardduty", settings), [finding]),
         ("correlation", [messages.correlation(brute, window, settings).render()], [brute, window]),
-        ("detection", messages_for([hit], "detections", settings), [hit]),
+        ("detection", messages_for([hit], "detections", settings), hit_evidence(hit)),
         ("api_call", [messages.api_call(detail, settings).render()], [detail]),
         ("summary", [summary], records(changes) + records(inv.ssh_exposure()) + [finding]),
         ("digest", digests, records(changes) + records(inv.ssh_exposure()) + records(hits) + [finding]),

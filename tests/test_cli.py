@@ -488,3 +488,19 @@ def test_a_report_never_writes_among_the_evidence_nor_through_a_linked_charts_fo
     linked = run("report", "--evidence", str(case / "charts" / "a.json"), "--out", str(out))
     assert linked.exit_code == 1 and "is a symbolic link" in linked.output
     assert list(victim.iterdir()) == []
+
+
+def test_detect_shows_a_target_that_is_an_object_as_json_escaped(tmp_path):
+    from util import event, records_file
+
+    session = event(1, eventSource="ssm.amazonaws.com", eventName="StartSession", readOnly=False,
+                    requestParameters={"target": {"x": [1, 2], "y": "\u202e\x1b"}})
+    path = records_file(tmp_path, "session.json", [session], zipped=False)
+
+    found = json.loads(run("detect", "--evidence", str(path), "--format", "json").stdout)
+    table = run("detect", "--evidence", str(path)).stdout
+
+    assert [(h["detection"], h["target"]) for h in found] == [
+        ("ssm_session_started", '{"x":[1,2],"y":"\u202e\\u001b"}')]  # JSON escapes ESC
+    assert '{"x":[1,2],"y":"\\u202e\\u001b"}' in table and "{'x'" not in table
+    assert not any(c in table for c in "\u202e\x1b")

@@ -5,6 +5,7 @@ count of cases."""
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pandas as pd
@@ -12,13 +13,14 @@ import pytest
 
 from audit_toolkit.alerts import cloudtrail_row
 from audit_toolkit.analysis.detections import (
-    BATCH_ONLY, BY_ID, CATALOGUE, Context, evaluate, learned)
+    BATCH_ONLY, BY_ID, CATALOGUE, Context, detail_text, evaluate, learned)
 from audit_toolkit.analysis.events import records
 from audit_toolkit.errors import ConfigError
 from audit_toolkit.investigation import Investigation
 from audit_toolkit.settings import Settings
 from conftest import ROOT
 from detection_cases import CASES, CREATE_TRAIL, ROLE, S3, TRAIL_BUCKET, as_lists, call
+from util import hit_evidence, stray_english
 
 # The ops role is expected to use Bedrock.
 SETTINGS = Settings(bedrock_identities=(ROLE["sessionContext"]["sessionIssuer"]["arn"],),
@@ -47,6 +49,29 @@ def _expected(case) -> list[tuple[str, str]]:
         case.record.get("responseElements")
     )
     return [("attempt" if failed else "success", case.detail)]
+
+
+@pytest.mark.parametrize(
+    "detection, case", ALL, ids=[f"{d}-{c.kind}-{c.record['eventName']}" for d, c in ALL]
+)
+def test_each_detail_is_japanese_for_ja_from_the_fields_read_and_english_unchanged(detection, case):
+    for hit in evaluate(cloudtrail_row(case.record), CONTEXT, [BY_ID[detection]]):
+        ja = detail_text(hit, "ja")
+        assert re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", ja) or ja == hit["event_name"], ja
+        assert stray_english(ja, *hit_evidence(hit)) == set(), ja
+        assert detail_text(hit, "en") == hit["detail"]
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_every_detail_against_its_golden_file(language):
+    """Every case's detail in one file per language (tests/golden/chatwork/detection_details_*.txt):
+    a change of wording is a reviewed diff. UPDATE_GOLDEN=1 rewrites it."""
+    lines = [f"{d} {c.kind} {c.record['eventName']}: {detail_text(h, language)}" for d, c in ALL
+             for h in evaluate(cloudtrail_row(c.record), CONTEXT, [BY_ID[d]])]
+    path = ROOT / "tests" / "golden" / "chatwork" / f"detection_details_{language}.txt"
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert "\n".join(lines) + "\n" == path.read_text(encoding="utf-8")
 
 
 def test_every_detection_has_a_table_with_each_kind_of_case():

@@ -413,7 +413,8 @@ def test_malformed_records_do_not_stop_detect_or_report(tmp_path):
         ("cloudtrail_stopped", "logging stopped")]  # the records after the malformed ones are read too
     result = CliRunner().invoke(main, ["report", "--evidence", str(path), "--out", str(tmp_path / "out")], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "out" / "report.md").read_text().count("request could not be read") == 5
+    # the report in the language setting (ja by default): the detail in Japanese
+    assert (tmp_path / "out" / "report.md").read_text().count("リクエストを読めません") == 5
 
 
 def test_trail_buckets_are_learned_before_the_scope(demo, demo_inv, truth):

@@ -39,7 +39,7 @@ def test_a_failed_stop_is_shown_as_an_attempt(real_hits):
     ja = messages.detection_hit(stop, Settings(display_tz="Asia/Tokyo")).render()
     assert "[title]【重大】検知 (未遂): CloudTrail ログ記録の停止[/title]" in ja
     assert "日時: 2023-07-10 21:00:42 JST" in ja and "エラー: TrailNotFoundException" in ja
-    assert "内容: attempted: logging stopped" in ja and "対象: stratus-red-team-ct-stop-trail-qzbgnfqisx" in ja
+    assert "内容: 未遂: ログ記録を停止" in ja and "対象: stratus-red-team-ct-stop-trail-qzbgnfqisx" in ja
     en = messages.detection_hit(stop, Settings(language="en")).render()
     assert "[title]CRITICAL: Detection (attempt): CloudTrail logging stopped[/title]" in en
     assert "MITRE ATT&CK: T1562.008 Impair Defenses: Disable or Modify Cloud Logs" in en

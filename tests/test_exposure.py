@@ -9,7 +9,7 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from audit_toolkit import export
-from audit_toolkit.analysis.exposure import exposed_ports, windows
+from audit_toolkit.analysis.exposure import exposed_ports, exposed_ports_together, failed_openings, windows
 from audit_toolkit.analysis.security_groups import normalize
 from audit_toolkit.settings import Settings
 from test_security_groups import row
@@ -306,3 +306,86 @@ def test_windows_follow_the_union_of_the_rules_held(ops):
     if start is not None:
         expected.append((None if start == "before" else start, None))
     assert sorted(((w["opened_at"], w["closed_at"]) for w in state.windows()), key=str) == sorted(expected, key=str)
+
+
+def test_the_changes_of_one_event_are_measured_together_and_apart_from_other_events():
+    def of(event: str, peer: str, **kw) -> dict:
+        return {**change(peer, **kw), "event_id": event, "group_id": "sg-1"}
+
+    rows = [of("e1", "0.0.0.0/1"), of("e1", "128.0.0.0/1"),  # one call: the internet in two halves
+            of("e2", "0.0.0.0/1"), of("e3", "128.0.0.0/1"),  # two calls: each measured alone
+            of("e4", "0.0.0.0/1"), of("e4", "128.0.0.0/1", low=443, high=443),  # two ports
+            of("e5", "0.0.0.0/1"), of("e5", "::/0"),  # two families
+            of("e6", "0.0.0.0/1"), of("e6", "128.0.0.0/1", action="revoke")]  # two actions
+    assert exposed_ports_together(rows, Settings()) == [
+        [22], [22], [], [], [], [], [], [22], [], []]
+
+
+def test_a_failed_call_opening_the_internet_in_halves_is_an_attempt():
+    halves = {"groupId": "sg-1", "ipPermissions": {"items": [{
+        "ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
+        "ipRanges": {"items": [{"cidrIp": "0.0.0.0/1"}, {"cidrIp": "128.0.0.0/1"}]}}]}}
+    changes = normalize(pd.DataFrame([row("AuthorizeSecurityGroupIngress", halves,
+                                          error="Client.UnauthorizedOperation")]))
+    assert list(failed_openings(changes)["peer"]) == ["0.0.0.0/1", "128.0.0.0/1"]
+
+
+def _sg_call(i: int, name: str, time: str) -> dict:
+    from util import event
+
+    request = {"groupId": "sg-1", "ipPermissions": {"items": [{
+        "ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
+        "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}
+    return event(i, eventName=name, eventTime=time, readOnly=False, requestParameters=request,
+                  responseElements={"_return": True})
+
+
+@pytest.mark.parametrize("source", ["evidence", "store"])
+def test_calls_of_one_second_in_one_delivered_file_are_ordered_by_their_position(tmp_path, source):
+    """Opened at 08:00; at 10:00:00 an authorize then a revoke of the same rule, in that order in
+    one file: closed at 10:00, proven (without the file's order it would read still open)."""
+    from audit_toolkit.evidence.store import ingest
+    from audit_toolkit.evidence.layout import discover_files
+    from audit_toolkit.investigation import Investigation
+    from util import records_file
+
+    evidence = tmp_path / "evidence"
+    records_file(evidence, "a.json.gz", [_sg_call(1, "AuthorizeSecurityGroupIngress", "2026-01-01T08:00:00Z")])
+    records_file(evidence, "b.json.gz", [
+        _sg_call(2, "AuthorizeSecurityGroupIngress", "2026-01-01T10:00:00Z"),
+        _sg_call(3, "RevokeSecurityGroupIngress", "2026-01-01T10:00:00Z")])
+    if source == "store":
+        ingest(discover_files(evidence), tmp_path / "store")
+        inv = Investigation.from_store(tmp_path / "store")
+    else:
+        inv = Investigation.from_evidence(evidence)
+
+    found = inv.ssh_exposure()
+
+    assert export.to_records(found[["opened_at", "closed_at", "still_open", "ambiguous_order"]]) == [
+        {"opened_at": "2026-01-01T08:00:00Z", "closed_at": "2026-01-01T10:00:00Z",
+         "still_open": False, "ambiguous_order": False}]
+
+
+TEN = "2026-01-01T10:00:00Z"
+
+
+@pytest.mark.parametrize("calls, expected", [
+    # revoke, authorize, revoke of one rule in one second: only that order explains three
+    # successes (an authorize needs the rule absent, a revoke present): closed, reopened, closed
+    (["RevokeSecurityGroupIngress", "AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"],
+     [("2026-01-01T08:00:00Z", TEN, False), (TEN, TEN, False)]),
+    # one of each: the state before decides, which one second does not prove: kept open, flagged
+    (["RevokeSecurityGroupIngress", "AuthorizeSecurityGroupIngress"],
+     [("2026-01-01T08:00:00Z", None, True)]),
+])
+def test_successful_authorizes_and_revokes_of_one_rule_alternate(calls, expected):
+    request = {"groupId": "sg-1", "ipPermissions": {"items": [{
+        "ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
+        "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}
+    events = [row("AuthorizeSecurityGroupIngress", request, t="2026-01-01T08:00:00Z", eid="e0")]
+    events += [row(name, request, t="2026-01-01T10:00:00Z", eid=f"e{9 - i}")  # ids against the order
+               for i, name in enumerate(calls)]
+    found = windows(normalize(pd.DataFrame(events)))
+    assert export.to_records(found[["opened_at", "closed_at", "ambiguous_order"]]) == [
+        {"opened_at": o, "closed_at": c, "ambiguous_order": a} for o, c, a in expected]

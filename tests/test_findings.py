@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -13,6 +14,7 @@ from audit_toolkit.analysis.findings import CORRELATION_COLUMNS, correlate
 from audit_toolkit.cli import main
 from audit_toolkit.evidence.guardduty import FINDING_COLUMNS
 from audit_toolkit.investigation import Investigation
+from audit_toolkit.settings import Settings
 
 KEYS = ["finding_id", "group_id", "opened_at", "local_port", "tied_by"]
 
@@ -40,13 +42,22 @@ def test_correlations_are_the_ground_truth(demo_inv, truth):
     found = demo_inv.correlate()
     assert list(found.columns) == CORRELATION_COLUMNS
     assert as_rows(found, KEYS) == sorted(tuple(c[k] for k in KEYS) for c in truth["correlations"])
+    # The sentence is in the language setting (ja by default), identities in their short form; the
+    # full ARNs stay in the row's opened_by and closed_by.
     bastion = found.set_index("finding_id").loc[fid(1)]
     assert bastion["summary"] == (
+        "UnauthorizedAccess:EC2/SSHBruteForce を i-0ba5710n000000001 で検出、送信元 198.51.100.7 (Netherlands, "
+        "Example Hosting B.V.)、ポート 22、2026-11-03 09:40 UTC から 10:55 UTC。この間 sg-0a000000000000001 は"
+        "インターネットに公開中でした (0.0.0.0/0, tcp/22): 2026-11-03 09:02 UTC に alice が公開、"
+        "2026-11-03 11:32 UTC に bob が終了。")
+    assert bastion["opened_by"] == "arn:aws:iam::111111111111:user/alice"
+    english = replace(demo_inv, settings=Settings(language="en")).correlate()
+    assert english.set_index("finding_id").loc[fid(1), "summary"] == (
         "UnauthorizedAccess:EC2/SSHBruteForce on i-0ba5710n000000001 from 198.51.100.7 (Netherlands, Example Hosting B.V.) "
         "to port 22, 2026-11-03 09:40 UTC to 10:55 UTC, happened while sg-0a000000000000001 was open to the internet "
-        "(0.0.0.0/0, tcp/22): opened by arn:aws:iam::111111111111:user/alice at 2026-11-03 09:02 UTC, "
-        "closed at 2026-11-03 11:32 UTC by arn:aws:iam::111111111111:user/bob.")
-    assert found.set_index("finding_id").loc[fid(2), "summary"].endswith("at 2026-11-03 09:30 UTC, still open.")
+        "(0.0.0.0/0, tcp/22): opened by alice at 2026-11-03 09:02 UTC, closed at 2026-11-03 11:32 UTC by bob.")
+    assert english.set_index("finding_id").loc[fid(2), "summary"].endswith(
+        "opened by ops-admin / mallory at 2026-11-03 09:30 UTC, still open.")
 
 
 def test_severity_and_time_scope(demo_inv):
@@ -125,7 +136,11 @@ def test_cli_findings_and_correlate(demo):
     result = run("correlate", "--evidence", evidence)
     lines = result.stdout.splitlines()
     assert sum(line.startswith("- ") for line in lines) == 5
-    assert "- Recon:EC2/PortProbeUnprotectedPort on i-0app000000000003 from 203.0.113.99 (Brazil, Probe Net Ltda) to port 22" in result.stdout
+    assert ("- Recon:EC2/PortProbeUnprotectedPort を i-0app000000000003 で検出、送信元 203.0.113.99 (Brazil, "
+            "Probe Net Ltda)、ポート 22、") in result.stdout  # the language setting: ja by default
+    english = CliRunner(env={"AUDIT_TOOLKIT_LANGUAGE": "en"}).invoke(main, ["correlate", "--evidence", evidence])
+    assert ("- Recon:EC2/PortProbeUnprotectedPort on i-0app000000000003 from 203.0.113.99 (Brazil, Probe Net Ltda) "
+            "to port 22") in english.stdout and "opened by ops-admin / mallory at" in english.stdout
     rows = list(json.loads(run("correlate", "--evidence", evidence, "--format", "json").stdout))
     assert sorted(r["finding_id"] for r in rows) == sorted(fid(n) for n in (1, 2, 3, 4, 6))
     assert run("correlate", "--evidence", evidence, "--format", "csv").stdout.splitlines()[0] == ",".join(CORRELATION_COLUMNS)

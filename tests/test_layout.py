@@ -12,6 +12,7 @@ from audit_toolkit import report
 from audit_toolkit.cli import main
 from audit_toolkit.evidence.layout import skipped
 from audit_toolkit.investigation import Investigation
+from audit_toolkit.settings import Settings
 
 RECORD = {"eventVersion": "1.09", "eventTime": "2026-11-03T09:00:00Z",
           "eventSource": "ec2.amazonaws.com", "eventName": "DescribeInstances",
@@ -63,7 +64,7 @@ def test_every_path_not_read_is_listed_with_its_reason(tmp_path, monkeypatch):
     expected = [f"{root / p}: {why}" for p, why in evidence_with_strays(root, monkeypatch).items()]
     assert skipped(root) == sorted(expected)
 
-    inv = Investigation.from_evidence(root)
+    inv = Investigation.from_evidence(root, Settings(language="en"))  # the caption is read in English
     assert inv.intake.skipped == sorted(expected) and inv.intake.used == 1
     scope_section = next(s for s in report.SECTIONS if s.id == "scope")  # the second: exposed first
     [(_, scope)] = report.build(inv, sections=[scope_section]).parts

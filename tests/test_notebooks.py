@@ -138,8 +138,10 @@ def runs(demo, demo_inv, moto_server, tmp_path_factory):
             return done[path.name, engine]
         folder = tmp_path_factory.mktemp(f"{path.stem}-{engine}")
         if engine == "duckdb":
-            done[path.name, engine] = run(path, folder, engine="duckdb", evidence=str(demo / "evidence"),
-                                          **PARAMETERS[path.name](folder))
+            with pytest.MonkeyPatch.context() as env:  # the answers asserted below are in English
+                env.setenv("AUDIT_TOOLKIT_LANGUAGE", "en")
+                done[path.name, engine] = run(path, folder, engine="duckdb", evidence=str(demo / "evidence"),
+                                              **PARAMETERS[path.name](folder))
             return done[path.name, engine]
         duck = get(path, "duckdb")
         with pytest.MonkeyPatch.context() as env:  # only while the kernel starts and runs
@@ -148,6 +150,7 @@ def runs(demo, demo_inv, moto_server, tmp_path_factory):
             env.setenv("AUDIT_TOOLKIT_ATHENA_DATABASE", "forensics")
             env.setenv("AUDIT_TOOLKIT_ATHENA_WORKGROUP", "primary")
             env.setenv("AUDIT_TOOLKIT_ATHENA_OUTPUT", ATHENA_OUTPUT)
+            env.setenv("AUDIT_TOOLKIT_LANGUAGE", "en")
             set_athena_results(moto_server, logged_answers(demo_inv, duck.log))
             done[path.name, engine] = run(path, folder, engine="athena", evidence=str(folder / "no-evidence-here"),
                                           **PARAMETERS[path.name](folder))
@@ -290,7 +293,8 @@ def test_the_readme_papermill_line_runs_as_written_from_the_repository_root(demo
     ran = nbformat.read(tmp_path / "out" / "2_periodic_audit.ipynb", as_version=4)
     [opened] = [c for c in cells(ran) if "write_report(" in c.source]
     assert "out/audit/report.html" in text(opened)
-    assert "Security audit 2026-11-03 to 2026-11-04" in (tmp_path / "out/audit/report.html").read_text(encoding="utf-8")
+    # in the language setting: Japanese unless AUDIT_TOOLKIT_LANGUAGE says otherwise
+    assert "セキュリティ監査 2026-11-03 〜 2026-11-04" in (tmp_path / "out/audit/report.html").read_text(encoding="utf-8")
 
 
 def test_project_paths_resolve_the_same_from_the_root_and_from_notebooks(tmp_path):

@@ -360,3 +360,104 @@ def test_a_hostile_first_line_hides_none_of_the_lines_after_it(tmp_path, first):
     assert (report.error, report.shape) == (None, "lines")
     assert (report.read, report.used, report.rejected) == (3, 2, 1)
     assert batch.column("eventid").to_pylist() == [event(1)["eventID"], event(2)["eventID"]]
+
+
+def test_each_gzip_member_that_is_a_whole_document_is_read_as_one(tmp_path):
+    """`cat a.json.gz b.json.gz`: two trail documents in one file, each read."""
+    first = gzip.compress(json.dumps({"Records": [event(1), event(2)]}).encode())
+    second = gzip.compress(json.dumps({"Records": [event(3)]}).encode())
+    batch, report = read_cloudtrail_file(write(tmp_path / "cat.json.gz", first + second))
+    assert (report.error, report.read, report.used, report.warnings) == (None, 3, 3, [])
+    assert batch.column("eventid").to_pylist() == [event(i)["eventID"] for i in (1, 2, 3)]
+
+
+@pytest.mark.parametrize("tail, reason", [
+    (b"garbage after the member", "24 bytes after gzip member 1 are not gzip: left unread"),
+    (gzip.compress(b'{"Records": []}')[:15], "gzip member 2 (at byte "),
+    (b"\x1f\x8b\x08\x00" + b"\xff" * 30, "gzip member 2 (at byte "),
+])
+def test_a_gzip_with_a_broken_tail_keeps_its_valid_members_and_says_why_the_rest_is_lost(
+        tmp_path, tail, reason):
+    whole = gzip.compress(json.dumps({"Records": [event(1), event(2)]}).encode())
+    batch, report = read_cloudtrail_file(write(tmp_path / "tail.json.gz", whole + tail))
+    assert (report.error, report.read, report.used) == (None, 2, 2)
+    assert batch.column("eventid").to_pylist() == [event(1)["eventID"], event(2)["eventID"]]
+    [warning] = report.warnings
+    assert warning.startswith(reason)
+
+
+
+AUTHORIZE = {"groupId": "sg-1", "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 22,
+             "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}
+
+
+def _twice(record: dict, key: str, first: object) -> str:
+    """The record as JSON with `key` written twice: `first`, then the record's own value."""
+    text = json.dumps(record, separators=(",", ":"))
+    return "{" + json.dumps(key) + ":" + json.dumps(first) + "," + text[1:]
+
+
+@pytest.mark.parametrize("key, first", [
+    ("eventName", "AuthorizeSecurityGroupIngress"),
+    ("requestParameters", AUTHORIZE),
+    ("eventTime", "2026-01-01T00:00:59Z"),
+    ("event\\u004eame", "AuthorizeSecurityGroupIngress"),  # the same key, spelt with an escape
+])
+@pytest.mark.parametrize("only", [None, frozenset({"AuthorizeSecurityGroupIngress"})])
+@pytest.mark.parametrize("spacing", ["compact", "pretty"])
+def test_a_record_with_a_key_twice_is_rejected_with_the_key_and_the_others_are_read(
+        tmp_path, key, first, only, spacing):
+    hidden = _twice(event(2), "@@", first).replace('"@@"', '"' + key + '"', 1)
+    records = [json.dumps(event(1)), hidden, json.dumps(event(3))]
+    if spacing == "pretty":
+        records = [json.dumps(json.loads(r), indent=2) if r is not hidden else hidden.replace(",", ",\n ")
+                   for r in records]
+    text = '{"Records": [' + ", ".join(records) + "]}"
+    batch, report = read_cloudtrail_file(write(tmp_path / "twice.json", text.encode()), only=only)
+    assert (report.error, report.read, report.used, report.rejected) == (None, 3, 2, 1)
+    assert report.rejections == ["record 1: the key 'eventName' appears twice in the record: which "
+                                 "value is the evidence cannot be decided".replace(
+                                     "eventName", json.loads(f'"{key}"'))]
+    assert batch.column("eventid").to_pylist() == [event(1)["eventID"], event(3)["eventID"]]
+
+
+@pytest.mark.parametrize("size", ["small", "chunked"])
+def test_a_file_whose_envelope_holds_records_twice_is_rejected_with_the_reason(
+        tmp_path, size, monkeypatch):
+    if size == "chunked":
+        monkeypatch.setattr(reader, "CHUNK_BYTES", 100)
+    evil = json.dumps([event(1, eventName="AuthorizeSecurityGroupIngress",
+                             requestParameters=AUTHORIZE)])
+    text = '{"Records":' + evil + ',"Records":' + json.dumps([event(2), event(3)]) + "}"
+    batch, report = read_cloudtrail_file(write(tmp_path / "twice.json", text.encode()))
+    assert report.error == ("the file's top-level object holds the key 'Records' twice: which of "
+                            "its values is the evidence cannot be decided")
+    assert (report.read, report.used, batch.num_rows) == (0, 0, 0)
+
+
+def test_keys_once_at_every_level_are_proven_in_one_pass(tmp_path):
+    """A trail file of good records (and nested objects that repeat the top-level names) is read."""
+    nested = event(2, requestParameters={"eventName": "x", "Records": [{"eventName": "y"}]})
+    for separators in ((",", ":"), (", ", ": ")):
+        text = json.dumps({"Records": [event(1), nested, event(3)]}, separators=separators)
+        _, report = read_cloudtrail_file(write(tmp_path / "ok.json", text.encode()))
+        assert (report.read, report.used, report.rejected) == (3, 3, 0)
+    assert reader.repeated_key(b'{"a": 1, "b": {"a": 2}, "c": "\\u0022a\\u0022"}') is None
+    assert reader.repeated_key(b'{"a": 1, "b": NaN, "a": 2}') == "a"
+
+
+def test_a_gzip_member_that_is_not_json_costs_only_itself(tmp_path):
+    good = gzip.compress(json.dumps({"Records": [event(1), event(2)]}).encode())
+    batch, report = read_cloudtrail_file(write(tmp_path / "two.json.gz", good + gzip.compress(b"garbage")))
+    assert (report.error, report.read, report.used) == (None, 2, 2)
+    assert report.warnings == ["gzip member 2: not JSON: the file starts with b'garbage': its records "
+                               "are not read"]
+
+
+def test_many_gzip_members_of_trail_documents_are_read_as_one_in_their_order(tmp_path):
+    """Members are merged, not read one document each (40,000 tiny members took minutes)."""
+    members = b"".join(gzip.compress(json.dumps({"Records": [event(i % 60)]}).encode())
+                       for i in range(500))
+    batch, report = read_cloudtrail_file(write(tmp_path / "many.json.gz", members))
+    assert (report.error, report.read, report.used, report.warnings) == (None, 500, 500, [])
+    assert batch.column("record_index").to_pylist() == list(range(500))

@@ -10,6 +10,7 @@ import re
 from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
 import matplotlib.dates as mdates
@@ -27,6 +28,9 @@ from audit_toolkit.investigation import Investigation
 from audit_toolkit.settings import Settings
 from test_investigation import revoked_by_rule_id
 
+EN = Settings(language="en")  # the tests that read the report's English wording say so
+# An audit of nothing, for the helpers that only word things (say, value).
+AUDIT_EN, AUDIT_JA = (rep.Audit(SimpleNamespace(settings=s)) for s in (EN, Settings(language="ja")))
 UA = "<script>alert('ua')</script>"
 DESCRIPTION = "</td><img src=x onerror=alert(1)> [click](javascript:alert(1)) | $x$ https://a.example www.b.example c@d.example 踏み台"
 
@@ -78,13 +82,13 @@ def hostile(tmp_path_factory, demo) -> tuple[Investigation, rep.Report]:
     evidence = out / "evidence"
     evidence.mkdir()
     (evidence / "hostile.json").write_text(json.dumps({"Records": [hostile_event()]}), encoding="utf-8")
-    inv = Investigation.from_evidence(evidence)
+    inv = Investigation.from_evidence(evidence, EN)
     return inv, rep.write_report(inv, out / "report")
 
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory, demo) -> tuple[Investigation, rep.Report]:
-    inv = Investigation.from_evidence(demo / "evidence")
+    inv = Investigation.from_evidence(demo / "evidence", EN)
     return inv, rep.write_report(inv, tmp_path_factory.mktemp("report"), since="2026-11-03", until="2026-11-04")
 
 
@@ -178,7 +182,7 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
 
 
 def test_the_changes_section_says_what_a_revoke_by_rule_id_after_since_removed(tmp_path):
-    audit = rep.Audit(Investigation.from_evidence(revoked_by_rule_id(tmp_path / "evidence")), since="2026-01-01T09:30:00Z")
+    audit = rep.Audit(Investigation.from_evidence(revoked_by_rule_id(tmp_path / "evidence"), EN), since="2026-01-01T09:30:00Z")
     [table] = rep.changes_section(audit).tables
     assert [r[:6] for r in table.rows] == [["2026-01-01 10:00:00 UTC", "111111111111", "us-east-1", "sg-1", "revoke", "ingress tcp/22 from 0.0.0.0/0"]]
 
@@ -192,7 +196,8 @@ def exposure_charts(monkeypatch) -> list:
     return drawn
 
 
-def test_the_exposure_chart_marks_each_finding_on_the_lane_of_the_window_it_attacked(demo_inv, truth, exposure_charts):
+def test_the_exposure_chart_marks_each_finding_on_the_lane_of_the_window_it_attacked(demo, truth, exposure_charts):
+    demo_inv = Investigation.from_evidence(demo / "evidence", EN, state_at=truth["state_at"])
     audit = rep.Audit(demo_inv)
     assert sorted(zip(audit.findings_on_groups["finding_id"], audit.findings_on_groups["group_id"])) == sorted(
         (c["finding_id"], c["group_id"]) for c in truth["correlations"])
@@ -212,7 +217,7 @@ def test_the_exposure_chart_has_no_finding_markers_without_findings(tmp_path, ex
     evidence = tmp_path / "evidence"
     evidence.mkdir()
     (evidence / "one.json").write_text(json.dumps({"Records": [hostile_event()]}), encoding="utf-8")
-    audit = rep.Audit(Investigation.from_evidence(evidence))
+    audit = rep.Audit(Investigation.from_evidence(evidence, EN))
     assert audit.findings is not None and audit.findings.empty and audit.findings_on_groups is None
     rep.exposure_section(audit)
     [(kwargs, ax)] = exposure_charts
@@ -223,7 +228,7 @@ def test_the_exposure_chart_has_no_finding_markers_without_findings(tmp_path, ex
 def test_detections_are_reported_most_severe_first(demo, truth):
     from audit_toolkit.analysis.detections import BY_ID, CATALOGUE
 
-    inv = Investigation.from_evidence(demo / "evidence")
+    inv = Investigation.from_evidence(demo / "evidence", EN)
     parts = dict((s.id, p) for s, p in rep.build(inv).parts)
     span = inv.span()
     assert parts["scope"].facts[0] == (f"Time range: {span['first_event']:%Y-%m-%d %H:%M:%S} UTC (the first event) to "
@@ -244,10 +249,10 @@ def test_detections_are_reported_most_severe_first(demo, truth):
     played = [d for d in CATALOGUE if d.id in set(hits["detection"])]
     expected_ids = sorted(played, key=lambda d: order.index(d.severity))
     assert len(played) == len(CATALOGUE) and part.tables == []  # the story plays every detection
-    assert [title for title, _ in part.subsections] == [f"{d.title_en} / {d.title_ja}" for d in expected_ids]
+    assert [title for title, _ in part.subsections] == [d.title_en for d in expected_ids]
     by_title = dict(part.subsections)
     for d in played:
-        sub = by_title[f"{d.title_en} / {d.title_ja}"]
+        sub = by_title[d.title_en]
         mine = [h for h in story if h["detection"] == d.id] + ([{"outcome": "success"}] if d.id == "root_used" else []) \
             + (ssh if d.id == "ssh_exposure_opened" else [])
         assert sub.facts == [f"{d.id}: severity {d.severity}, MITRE ATT&CK {d.technique}",
@@ -255,17 +260,17 @@ def test_detections_are_reported_most_severe_first(demo, truth):
         [table] = sub.tables
         assert table.columns == ["time", "account", "region", "event", "outcome", "target", "detail", "actor", "source IP"]
         assert len(table.rows) == len(mine) and [r[0] for r in table.rows] == sorted(r[0] for r in table.rows)
-    stopped = by_title["CloudTrail logging stopped / CloudTrail ログ記録の停止"].tables[0].rows
+    stopped = by_title["CloudTrail logging stopped"].tables[0].rows
     stops = [h for h in story if h["detection"] == "cloudtrail_stopped"]
     assert [(r[0], r[4], r[6]) for r in stopped] == [(h["event_time"].replace("T", " ").replace("Z", " UTC"), h["outcome"],
                                                       "attempted: logging stopped" if h["outcome"] == "attempt" else "logging stopped")
                                                      for h in stops]
-    root = by_title["Root user activity / ルートユーザーの利用"].tables[0].rows
+    root = by_title["Root user activity"].tables[0].rows
     assert [(r[4], r[7]) for r in root if r[0] == "2026-11-02 08:00:00 UTC"] == [("success", "root (333333333333)")]
 
 
 def test_times_are_shown_in_the_display_zone(demo):
-    inv = Investigation.from_evidence(demo / "evidence", Settings(display_tz="Asia/Tokyo"))
+    inv = Investigation.from_evidence(demo / "evidence", Settings(display_tz="Asia/Tokyo", language="en"))
     report = rep.build(inv, since="2026-11-03", until="2026-11-04")
     exposure = dict((s.id, p) for s, p in report.parts)["exposure"]
     assert "2026-11-03 18:02:00 JST" in [r[4] for r in exposure.tables[0].rows]  # 09:02 UTC
@@ -302,9 +307,9 @@ def test_the_appendix_hashes_the_bytes_that_were_read_not_the_file_as_it_is_now(
     path = evidence / "trail.json"
     read = json.dumps({"Records": [hostile_event()]}).encode()
     path.write_bytes(read)
-    raw = Investigation.from_evidence(evidence)
+    raw = Investigation.from_evidence(evidence, EN)
     ingest([path], tmp_path / "store")
-    stored = Investigation.from_store(tmp_path / "store")
+    stored = Investigation.from_store(tmp_path / "store", settings=EN)
     path.write_bytes(b"rewritten after it was read")
     expected = [{"path": str(path), "size": len(read), "sha256": hashlib.sha256(read).hexdigest(),
                  "proven": "not checked"}]
@@ -313,7 +318,7 @@ def test_the_appendix_hashes_the_bytes_that_were_read_not_the_file_as_it_is_now(
 
 
 def test_sections_are_extensible_and_a_section_with_nothing_to_say_is_left_out(demo):
-    inv = Investigation.from_evidence(demo / "evidence")
+    inv = Investigation.from_evidence(demo / "evidence", EN)
     extra = rep.Section("extra", "An added section", lambda a: rep.Part([f"{len(a.changes)} changes seen by another feature"]))
     silent = rep.Section("silent", "Not applicable here", lambda a: None)
     report = rep.build(inv, sections=[rep.SECTIONS[0], extra, silent])
@@ -331,14 +336,18 @@ def test_report_command_writes_html_markdown_and_charts(demo, tmp_path):
     assert bad.exit_code == 1 and "unknown time zone 'Mars/Olympus'" in bad.output and "Traceback" not in bad.output
 
 
-def test_make_demo_writes_the_report(tmp_path):
-    run_demo(tmp_path, events=300, seed=3, echo=lambda _: None)
-    assert (tmp_path / "report" / "report.html").stat().st_size > 0
-    assert (tmp_path / "report" / "report.md").read_text(encoding="utf-8").startswith("# Security audit")
+def test_make_demo_writes_the_report_in_the_language_setting(tmp_path, monkeypatch):
+    monkeypatch.delenv("AUDIT_TOOLKIT_LANGUAGE", raising=False)
+    run_demo(tmp_path / "ja", events=300, seed=3, echo=lambda _: None)
+    assert (tmp_path / "ja" / "report" / "report.html").stat().st_size > 0
+    assert (tmp_path / "ja" / "report" / "report.md").read_text(encoding="utf-8").startswith("# セキュリティ監査")
+    monkeypatch.setenv("AUDIT_TOOLKIT_LANGUAGE", "en")
+    run_demo(tmp_path / "en", events=300, seed=3, echo=lambda _: None)
+    assert (tmp_path / "en" / "report" / "report.md").read_text(encoding="utf-8").startswith("# Security audit")
 
 
 def test_coverage_is_reported_beside_the_detections(demo, truth):
-    inv = Investigation.from_evidence(demo / "evidence")
+    inv = Investigation.from_evidence(demo / "evidence", EN)
     part = dict((s.id, p) for s, p in rep.build(inv, since="2026-11-04", until="2026-11-05").parts)["coverage"]
     story = truth["detections"]
     assert part.facts == [f"{len(story['gaps'])} runs of hours with no event (12 hours in all)",
@@ -356,7 +365,8 @@ def test_a_sample_finding_is_tagged_in_the_reports_findings_table():
     found = pd.DataFrame({"severity": [5.0, 8.0], "severity_label": ["Medium", "High"], "title": ["Probe", "Attack"],
                           "sample": [True, False], "remote_ip": [None, "198.51.100.7"], "remote_country": [None, None],
                           "remote_org": [None, None]})
-    assert _findings_shown(found)["title"].tolist() == ["SAMPLE: Probe", "Attack"]
+    assert _findings_shown(found, AUDIT_EN)["title"].tolist() == ["SAMPLE: Probe", "Attack"]
+    assert _findings_shown(found, AUDIT_JA)["title"].tolist() == ["サンプル: Probe", "Attack"]
 
 
 def test_the_report_leads_with_what_needs_action(written, truth):
@@ -380,21 +390,26 @@ def test_the_report_leads_with_what_needs_action(written, truth):
     assert html.index("What needs action") < html.index("Time range and evidence")
 
 
-def test_a_range_the_evidence_does_not_cover_is_said_first(demo_inv):
+def test_a_range_the_evidence_does_not_cover_is_said_first(demo, truth):
+    demo_inv = Investigation.from_evidence(demo / "evidence", EN, state_at=truth["state_at"])
     audit = rep.Audit(demo_inv, since="2026-10-01", until="2026-11-04")
     assert rep.actions_section(audit).facts[-1] == (
         "The evidence covers only 2026-11-02 00:00:00 UTC to 2026-11-03 23:54:58 UTC of the range: "
         "nothing is known of the rest")
     empty = rep.Audit(demo_inv, since="2026-01-01", until="2026-01-02")
     assert rep.actions_section(empty).facts[-1] == "The evidence holds no event in the range: nothing is known of it"
+
+
 def test_a_windows_state_says_its_uncertainties():
     from audit_toolkit.report import _state
 
     window = {"still_open": True, "open_before_evidence": True, "reach": "unknown", "ambiguous_order": True}
-    assert _state(window) == ("still open, open before the evidence, prefix list of unknown reach, "
+    assert _state(window, AUDIT_EN) == ("still open, open before the evidence, prefix list of unknown reach, "
                               "order within one second unproven, kept open")
+    assert _state(window, AUDIT_JA) == ("公開中、証跡の開始前から公開、到達範囲不明のプレフィックスリスト、"
+                                        "同じ秒の順序は未証明のため公開中とみなす")
     assert _state({**window, "still_open": False, "open_before_evidence": False, "reach": "internet",
-                   "ambiguous_order": False}) == "closed"
+                   "ambiguous_order": False}, AUDIT_EN) == "closed"
 
 
 def test_the_report_says_which_files_are_proven_aws_delivered_and_how_many(tmp_path):
@@ -412,7 +427,7 @@ def test_the_report_says_which_files_are_proven_aws_delivered_and_how_many(tmp_p
     victim = sorted(logs)[7]  # rewritten whole, as an attacker would: still gzip, still JSON
     rewritten = gzip.decompress(logs[victim]).replace(b'"', b' "', 1)
     (evidence / victim).write_bytes(gzip.compress(rewritten))
-    inv = Investigation.from_evidence(evidence)
+    inv = Investigation.from_evidence(evidence, EN)
     inv.validate_logs(tmp_path / "keys.json", tmp_path / "sigs.json")
     report = rep.write_report(inv, tmp_path / "r")
     facts = dict(report.parts)[scope_section()].facts
@@ -441,7 +456,7 @@ def test_the_report_lists_the_hours_no_valid_digest_covers(tmp_path):
     (evidence / "public-keys.json").write_text(json.dumps(answer))
     first = min(signatures)  # the 11:00-12:00 digest, deleted
     (evidence / first).unlink()
-    inv = Investigation.from_evidence(evidence)
+    inv = Investigation.from_evidence(evidence, EN)
     inv.validate_logs(since="2023-07-10T11:00:00Z", until="2023-07-10T13:00:00Z")
     part = dict(rep.build(inv).parts)[scope_section()]
     tables = {t.caption: t for t in part.tables}
@@ -472,7 +487,7 @@ def spoofed(tmp_path_factory) -> tuple[rep.Report, Path]:
     rule["ipRanges"]["items"][0]["description"] = SPOOF
     (out / "evidence").mkdir()
     (out / "evidence" / "trail.json").write_text(json.dumps({"Records": [event]}), encoding="utf-8")
-    inv = Investigation.from_evidence(out / "evidence")
+    inv = Investigation.from_evidence(out / "evidence", EN)
     gone = str(out / "evidence" / GONE)
     error = f"[Errno 2] No such file or directory: {gone!r}"
     inv.intake.files.append(FileReport(gone, error=error))

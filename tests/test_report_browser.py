@@ -19,6 +19,7 @@ from matplotlib import image as mpimg
 
 from audit_toolkit.investigation import Investigation
 from audit_toolkit.report import write_report
+from audit_toolkit.settings import Settings
 from test_report import UA, hostile_event
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +65,7 @@ def written(tmp_path_factory, demo):
     evidence = tmp_path_factory.mktemp("browser") / "evidence"
     shutil.copytree(demo / "evidence", evidence)
     (evidence / "hostile.json").write_text(json.dumps({"Records": [hostile_event()]}), encoding="utf-8")
-    inv = Investigation.from_evidence(evidence)
+    inv = Investigation.from_evidence(evidence, Settings(language="en"))  # the sections read in English below
     return write_report(inv, evidence.parent / "report")
 
 

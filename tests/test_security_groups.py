@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 
 from audit_toolkit import export
+from audit_toolkit.analysis.exposure import windows
 from audit_toolkit.analysis.security_groups import normalize, protocol_name
+from audit_toolkit.investigation import Investigation
 
 
 def row(name: str, request: dict | None, response: dict | None = None, error: str | None = None, t: str = "2026-01-01T00:00:00Z", eid: str = "e1") -> dict:
@@ -207,6 +209,21 @@ DEEP = "[" * 10_000 + "]" * 10_000
     ("RevokeSecurityGroupIngress", '{"groupId": "sg-1", "x": %s}' % DEEP,
      "requestParameters is not JSON that Python can read"),
     ("RevokeSecurityGroupIngress", "[1]", "requestParameters is a list, not an object"),
+    ("AuthorizeSecurityGroupIngress",  # a real opening hidden under a first ipPermissions
+     '{"groupId": "sg-1", "ipPermissions": %s, "ipPermissions": {"items": []}}'
+     % json.dumps(OPEN_SSH["ipPermissions"]),
+     "requestParameters holds the key 'ipPermissions' twice in one object (case aside): which value "
+     "is the evidence cannot be decided"),
+    ("AuthorizeSecurityGroupIngress",  # the same, spelt in another case: read by _get all the same
+     '{"groupId": "sg-1", "ipPermissions": {"items": []}, "IpPermissions": %s}'
+     % json.dumps(OPEN_SSH["ipPermissions"]),
+     "requestParameters holds the key 'IpPermissions' twice in one object (case aside): which value "
+     "is the evidence cannot be decided"),
+    ("AuthorizeSecurityGroupIngress",
+     '{"groupId": "sg-1", "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 22, '
+     '"toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0", "cidrIp": "10.0.0.0/8"}]}}]}}',
+     "requestParameters holds the key 'cidrIp' twice in one object (case aside): which value is the "
+     "evidence cannot be decided"),
 ])
 def test_an_event_the_normalizer_cannot_read_is_rejected_with_its_reason_and_the_others_are_kept(
         name, request_text, reason):
@@ -215,3 +232,45 @@ def test_an_event_the_normalizer_cannot_read_is_rejected_with_its_reason_and_the
     frame = normalize(pd.DataFrame([row("AuthorizeSecurityGroupIngress", OPEN_SSH), bad, later]))
     assert list(frame["event_id"]) == ["e1", "e3"]
     assert frame.attrs["rejected"] == [f"event e2 ({name} at 2026-01-01T00:00:01Z): {reason}"]
+
+
+@pytest.mark.parametrize("made, kept", [
+    ({"fromPort": 443, "toPort": 443}, "another port"),
+    ({"cidrIpv4": "10.0.0.0/8"}, "another address"),
+    ({"groupId": "sg-2"}, "another group"),
+])
+def test_a_response_that_contradicts_its_request_keeps_both_readings_and_flags_the_event(made, kept):
+    asked = row("AuthorizeSecurityGroupIngress", OPEN_SSH, {"securityGroupRuleSet": {"items": [{
+        "groupId": "sg-1", "securityGroupRuleId": "sgr-1", "isEgress": False, "ipProtocol": "tcp",
+        "fromPort": 22, "toPort": 22, "cidrIpv4": "0.0.0.0/0", **made}]}})
+    frame = normalize(pd.DataFrame([asked]))
+    keys = ["group_id", "from_port", "peer", "rule_id", "inconsistent"]
+    listed = {"group_id": "sg-1", "from_port": 22, "peer": "0.0.0.0/0", "rule_id": "sgr-1",
+              "inconsistent": True}
+    assert export.to_records(frame[keys]) == [
+        {**listed, **{k: v for k, v in {"group_id": made.get("groupId"), "from_port": made.get("fromPort"),
+                                         "peer": made.get("cidrIpv4")}.items() if v}},
+        {"group_id": "sg-1", "from_port": 22, "peer": "0.0.0.0/0", "rule_id": None, "inconsistent": True},
+    ], kept
+    caveat = ("The response of event e1 contradicts its request (another port, address or group): "
+              "both readings were kept, the one that keeps the exposure open among them.")
+    groups = sorted({"sg-1", made.get("groupId", "sg-1")})  # the listed group is exposed too
+    assert export.to_records(windows(frame)[["group_id", "cidr", "caveat"]]) == [
+        {"group_id": g, "cidr": "0.0.0.0/0", "caveat": caveat} for g in groups]
+
+
+def test_a_response_that_says_what_the_request_asked_is_not_flagged(real_data):
+    response = {"securityGroupRuleSet": {"items": [{
+        "groupId": "sg-1", "securityGroupRuleId": "sgr-1", "isEgress": False, "ipProtocol": "tcp",
+        "fromPort": 22, "toPort": 22, "cidrIpv4": "0.0.0.0/0"}]}}
+    by_name = {"groupId": "sg-1", "ipPermissions": {"items": [{"ipProtocol": "6", "fromPort": 22,
+               "toPort": 22, "groups": {"items": [{"groupName": "web"}]}}]}}
+    group_response = {"securityGroupRuleSet": {"items": [{
+        "groupId": "sg-1", "securityGroupRuleId": "sgr-2", "isEgress": False, "ipProtocol": "tcp",
+        "fromPort": 22, "toPort": 22, "referencedGroupInfo": {"groupId": "sg-9"}}]}}
+    frame = normalize(pd.DataFrame([row("AuthorizeSecurityGroupIngress", OPEN_SSH, response),
+                                    row("AuthorizeSecurityGroupIngress", by_name, group_response, eid="e2"),
+                                    row("AuthorizeSecurityGroupIngress", None, response, eid="e3")]))
+    assert list(frame["inconsistent"]) == [False, False, False]
+    real = Investigation.from_evidence(real_data / "invictus-ir-aws_dataset").sg_changes()
+    assert len(real) and not real["inconsistent"].any()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -389,3 +390,100 @@ def test_a_conflicting_record_found_in_a_later_run_is_kept_beside_the_stored_one
     engine.attach_store(tmp_path / "store")
     times = engine.run("SELECT eventtime FROM cloudtrail WHERE eventid LIKE '%1' ORDER BY eventtime", {})
     assert times["eventtime"].tolist() == ["2024-05-01T10:00:01Z", "2024-05-01T11:00:00Z"]
+
+
+@pytest.mark.parametrize("folder", [TABLE, "guardduty", "config"])
+@pytest.mark.parametrize("command", ["ingest", "ssh-exposure"])
+def test_a_store_folder_that_is_a_symbolic_link_is_refused_before_anything_is_written(
+        tmp_path: Path, folder: str, command: str):
+    evidence, root, elsewhere = tmp_path / "evidence", tmp_path / "store", tmp_path / "elsewhere"
+    _write(evidence, "a.json.gz", [_event(0)])
+    ingest(discover_files(evidence), root)
+    elsewhere.mkdir()
+    (elsewhere / "part-x.parquet").write_bytes(b"someone else's")  # what a sweep would delete
+    if (root / folder).exists():
+        shutil.rmtree(root / folder)
+    (root / folder).symlink_to(elsewhere, target_is_directory=True)
+    _write(evidence, "b.json.gz", [_event(1)])
+
+    args = ["--evidence", str(evidence)] if command == "ingest" else []
+    result = CliRunner().invoke(main, [command, *args, "--store", str(root)])
+
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert result.output == (f"Error: the store {root} has a {folder}/ that is a symbolic link: the "
+                             "store writes and deletes only in folders of its own; remove the link "
+                             "or ingest into a new store\n")
+    assert tree(elsewhere) == {"part-x.parquet": b"someone else's"}
+
+
+@pytest.mark.parametrize("damage", ["missing", "garbage", "other columns", "symlink", "name"])
+@pytest.mark.parametrize("command", ["ingest", "ssh-exposure", "detect"])
+def test_a_store_whose_part_is_missing_or_damaged_is_a_one_line_error(
+        tmp_path: Path, damage: str, command: str):
+    evidence, root = tmp_path / "evidence", tmp_path / "store"
+    _write(evidence, "a.json.gz", [_event(0)])
+    ingest(discover_files(evidence), root)
+    part = Store.open(root).part_paths()[0]
+    if damage == "missing":
+        part.unlink()
+    elif damage == "garbage":
+        part.write_bytes(b"PAR1 not really")
+    elif damage == "other columns":
+        pq.write_table(pa.table({"x": [1]}), part)
+    elif damage == "symlink":
+        part.rename(tmp_path / "moved.parquet")
+        part.symlink_to(tmp_path / "moved.parquet")
+    else:
+        catalog = json.loads((root / CATALOG).read_text())
+        catalog["parts"] = ["../../moved.parquet"]
+        (root / CATALOG).write_text(json.dumps(catalog))
+    _write(evidence, "b.json.gz", [_event(1)])  # ingest has something to add
+
+    args = ["--evidence", str(evidence)] if command == "ingest" else []
+    result = CliRunner().invoke(main, [command, *args, "--store", str(root)])
+
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith(f"Error: the store {root} is damaged: ")
+    problem = {"missing": "is missing", "garbage": "is not a Parquet file",
+               "other columns": "does not hold the columns of the cloudtrail table",
+               "symlink": "is a symbolic link",
+               "name": "is not a name the store gives its parts"}[damage]
+    assert problem in result.output
+    assert result.output.endswith("ingest the evidence into a new store (audit-toolkit ingest "
+                                  "--evidence EVIDENCE --store NEW_FOLDER)\n")
+
+
+@pytest.mark.parametrize("cpus", [1, 2, 3, 4, 8, 16, 64])
+@pytest.mark.parametrize("limit", [1 << 20, 32 << 20, 256 << 20, 1 << 30])
+def test_the_workers_of_an_ingest_stay_within_the_memory_budget_together(cpus, limit):
+    workers, per_file = store_module.memory_plan(cpus, limit)
+    process, factor = store_module.PROCESS_BYTES, store_module.TEXT_FACTOR
+    assert 1 <= workers <= cpus and per_file <= limit
+    if workers > 1:  # the parent, and every worker at the peak of a file at the parallel limit
+        assert process + workers * (process + factor * per_file) <= store_module.MEMORY_BUDGET
+        assert per_file >= min(limit, store_module.MIN_PARALLEL_FILE)
+    else:  # alone, a file at the full limit
+        assert per_file == limit
+    assert store_module.memory_plan(2, 256 << 20) == (2, 114_085_068)  # 108.8 MB: (1024 - 160) / 2 - 160, / 2.5
+    assert store_module.memory_plan(8, 256 << 20) == (3, 53_687_091)  # 4 would leave 22.4 MB a file
+
+
+def test_a_file_over_the_parallel_limit_is_read_again_alone_and_a_bomb_is_rejected_once(
+        tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(store_module, "PROCESS_BYTES", 0)
+    monkeypatch.setattr(store_module, "TEXT_FACTOR", 1)
+    monkeypatch.setattr(store_module, "MIN_PARALLEL_FILE", 1)
+    monkeypatch.setattr(store_module, "MEMORY_BUDGET", 2 * 4000)  # 2 workers: 4,000 bytes a file
+    evidence = tmp_path / "evidence"
+    small = [_write(evidence, f"s{i}.json.gz", [_event(i)]) for i in range(4)]
+    big = _write(evidence, "big.json.gz", [_event(10 + i) for i in range(8)])  # ~8,000 bytes
+    bomb = evidence / "bomb.json.gz"
+    bomb.write_bytes(gzip.compress(b'{"Records": [' + b" " * 50_000 + b"]}"))
+
+    report = ingest(discover_files(evidence), tmp_path / "store", workers=2, max_file_bytes=20_000)
+
+    by_name = {Path(f.path).name: f for f in report.files}
+    assert sorted(by_name) == sorted(p.name for p in [*small, big, bomb]) and len(report.files) == 6
+    assert (by_name["big.json.gz"].error, by_name["big.json.gz"].used) == (None, 8)
+    assert by_name["bomb.json.gz"].error == "the file inflates to more than the limit of 20,000 bytes"
+    assert Store.open(tmp_path / "store").events == 12

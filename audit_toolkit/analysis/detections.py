@@ -6,7 +6,10 @@ The batch investigation and the real-time Lambda both call `match` on rows of th
 columns every detection query selects), so the two cannot disagree about an event.
 
 A failed call (`errorcode`) is a hit with outcome "attempt" and a detail that starts "attempted: ": a
-StopLogging that failed did not stop logging, and is shown as what it was. Strings read from the
+StopLogging that failed did not stop logging, and is shown as what it was. A decision returns its
+detail as a phrase of the catalogue with the fields it read (phrases.phrase); the hit keeps that
+phrase (`detail_phrase`) beside its English text (`detail`), and each renderer says it in the
+language of the settings (`detail_text`). Strings read from the
 evidence are untrusted; they go into `target` and `detail` as data, and the renderers escape them. A
 request whose fields a decision cannot read (a list where an object belongs, text for a port) is a hit
 whose detail says so: a tampering call we cannot parse is still worth showing.
@@ -25,9 +28,10 @@ if TYPE_CHECKING:  # pandas only where DataFrames are built: the Lambda imports 
     import pandas as pd
 
 from ..errors import ConfigError
+from ..phrases import Items, Phrase, phrase, say
 from ..settings import Settings
 from .actors import resolve
-from .events import Unreadable, json_object, records
+from .events import Unreadable, json_object, json_text, records
 from .exposure import exposed_ports
 from .security_groups import changes_of
 
@@ -35,7 +39,7 @@ SEVERITIES = ("low", "medium", "high", "critical")
 HIT_COLUMNS = [
     "detection", "severity", "title", "technique", "event_time", "account", "region", "event_source",
     "event_name", "outcome", "error_code", "target", "detail", "actor", "actor_type", "actor_arn",
-    "source_ip", "tool", "event_id",
+    "source_ip", "tool", "event_id", "detail_phrase",
 ]
 
 
@@ -51,7 +55,7 @@ class Context:
     burst_calls: frozenset[str] = frozenset()
 
 
-Decision = tuple[str | None, str] | None  # (target, detail) for a hit; None for no hit
+Decision = tuple[str | None, Phrase] | None  # (target, detail) for a hit; None for no hit
 
 
 @dataclass(frozen=True)
@@ -168,10 +172,13 @@ def _bucket(req: dict) -> str | None:
 
 # --- decisions: each returns (target, detail) for a hit, None otherwise ----------------------------
 
-def _always(target_key: str | None = None, detail: str = "") -> Callable[[dict, dict, Context], Decision]:
+def _always(target_key: str | None = None,
+            key: str = "") -> Callable[[dict, dict, Context], Decision]:
+    """A hit on every call: its detail the phrase `key`, or the event's name."""
     def decide(row: dict, req: dict, ctx: Context) -> Decision:
         target = req.get(target_key) if target_key else None
-        return (None if target is None else str(target), detail or row["eventname"])
+        said = phrase(key) if key else phrase("event", event=row["eventname"])
+        return target, said
     return decide
 
 
@@ -179,8 +186,10 @@ def _trail(row: dict, req: dict, ctx: Context) -> Decision:
     name = req.get("name") or req.get("trailName")
     if row["eventname"] == "UpdateTrail":
         changed = sorted(k for k in req if k != "name")
-        return name, "UpdateTrail: " + (", ".join(f"{k}={req[k]}" for k in changed) or "no fields")
-    return name, row["eventname"]
+        if not changed:
+            return name, phrase("trail_updated_nothing")
+        return name, phrase("trail_updated", fields=Items(f"{k}={req[k]}" for k in changed))
+    return name, phrase("event", event=row["eventname"])
 
 
 def _selectors(row: dict, req: dict, ctx: Context) -> Decision:
@@ -193,30 +202,30 @@ def _selectors(row: dict, req: dict, ctx: Context) -> Decision:
             f.get("field") == "eventCategory" and "Management" in _list(f.get("equals"))
             for f in _list(s.get("fieldSelectors")) if isinstance(f, dict))]
         if not management:
-            return name, "advanced event selectors record no management events"
+            return name, phrase("selectors_no_management")
         for s in management:
             for f in _list(s.get("fieldSelectors")):
                 if isinstance(f, dict) and f.get("field") == "readOnly":
-                    return name, f"management events limited to readOnly={_list(f.get('equals'))}"
+                    return name, phrase("selectors_read_only", value=_list(f.get("equals")))
         return None
     if not basic:
         return None
     with_management = [s for s in basic if not _false(s.get("includeManagementEvents", True))]
     if not with_management:
-        return name, "management events no longer recorded (includeManagementEvents false)"
+        return name, phrase("selectors_management_off")
     if all(s.get("readWriteType", "All") != "All" for s in with_management):
         kinds = sorted({s.get("readWriteType") for s in with_management})
-        return name, f"only {', '.join(kinds)} management events recorded"
+        return name, phrase("selectors_only", kinds=Items(map(str, kinds)))
     excluded = sorted({e for s in with_management for e in _list(s.get("excludeManagementEventSources"))})
     if excluded:
-        return name, f"management events of {', '.join(map(str, excluded))} excluded"
+        return name, phrase("selectors_excluded", sources=Items(map(str, excluded)))
     return None
 
 
 def _insights(row: dict, req: dict, ctx: Context) -> Decision:
     if _list(req.get("insightSelectors")):
         return None
-    return req.get("trailName"), "CloudTrail Insights turned off (no insight selectors)"
+    return req.get("trailName"), phrase("insights_off")
 
 
 def _trail_bucket(row: dict, req: dict, ctx: Context) -> Decision:
@@ -228,18 +237,18 @@ def _trail_bucket(row: dict, req: dict, ctx: Context) -> Decision:
     name = row["eventname"]
     if name == "PutBucketLifecycle":
         short = _short_lifecycle(req, row.get("eventtime"), ctx.settings.log_retention_days)
-        return (bucket, "; ".join(short)) if short else None
+        return (bucket, phrase("lifecycle", clauses=Items(short))) if short else None
     if name == "PutBucketPolicy":
         grants = any("cloudtrail.amazonaws.com" in json.dumps(s.get("Principal")) and s.get("Effect") == "Allow"
                      for s in _statements(req.get("bucketPolicy")))
         denies = any(s.get("Effect") == "Deny" for s in _statements(req.get("bucketPolicy")))
         if grants and not denies:
             return None  # the policy a trail needs: how every trail bucket is set up
-        return bucket, "bucket policy no longer lets CloudTrail deliver" if not grants else "bucket policy adds a Deny"
-    return bucket, name
+        return bucket, phrase("bucket_policy_no_delivery" if not grants else "bucket_policy_deny")
+    return bucket, phrase("event", event=name)
 
 
-def _short_lifecycle(req: dict, event_time: Any, retention_days: int) -> list[str]:
+def _short_lifecycle(req: dict, event_time: Any, retention_days: int) -> list[Phrase]:
     """What the enabled rules of a lifecycle configuration do to objects sooner than the retention:
     expire them, or move them to another storage class. A rule of any other status does nothing."""
     config = _object(req.get("LifecycleConfiguration"), "LifecycleConfiguration")
@@ -256,9 +265,9 @@ def _short_lifecycle(req: dict, event_time: Any, retention_days: int) -> list[st
             t = _object(t, "a lifecycle rule's Transition")
             move.add((str(t.get("StorageClass")), _lifecycle_days(t, event_time, "Transition")))
     days = sorted(d for d in expire if d < retention_days)
-    said = [f"logs expire after {', '.join(map(str, days))} days"] if days else []
-    return said + [f"logs move to {c} after {d} days" for c, d in sorted(move, key=lambda m: m[1])
-                   if d < retention_days]
+    said = [phrase("lifecycle_expire", days=Items(map(str, days)))] if days else []
+    return said + [phrase("lifecycle_move", storage_class=c, days=d)
+                   for c, d in sorted(move, key=lambda m: m[1]) if d < retention_days]
 
 
 def _lifecycle_days(action: dict, event_time: Any, what: str) -> int:
@@ -280,43 +289,48 @@ def _lifecycle_days(action: dict, event_time: Any, what: str) -> int:
 def _guardduty_disabled(row: dict, req: dict, ctx: Context) -> Decision:
     detector = req.get("detectorId")
     if _false(req.get("enable")):
-        return detector, "detector disabled (enable=false)"
+        return detector, phrase("detector_disabled")
     off = sorted(str(f.get("name")) for f in _list(req.get("features"))
                  if isinstance(f, dict) and str(f.get("status", "")).upper() == "DISABLED")
     if off:
-        return detector, f"protection features disabled: {', '.join(off)}"
+        return detector, phrase("features_disabled", features=Items(off))
     sources = _object(req.get("dataSources"), "dataSources")
     off = sorted(k for k, v in sources.items() if isinstance(v, dict) and _false(v.get("enable")))
-    return (detector, f"data sources disabled: {', '.join(off)}") if off else None
+    return (detector, phrase("sources_disabled", sources=Items(off))) if off else None
 
 
 def _guardduty_filter(row: dict, req: dict, ctx: Context) -> Decision:
     if str(req.get("action", "")).upper() != "ARCHIVE":
         return None
-    return req.get("name") or req.get("filterName"), "findings filter that archives automatically"
+    return req.get("name") or req.get("filterName"), phrase("archive_filter")
 
 
 def _ipset(row: dict, req: dict, ctx: Context) -> Decision:
-    return req.get("name") or req.get("ipSetId"), f"trusted IP list {req.get('location') or ''}".strip()
+    location = req.get("location")
+    if not location:
+        return req.get("name") or req.get("ipSetId"), phrase("trusted_ip_list_unnamed")
+    return req.get("name") or req.get("ipSetId"), phrase("trusted_ip_list", location=location)
 
 
 def _sns_topic_attributes(row: dict, req: dict, ctx: Context) -> Decision:
     topic = req.get("topicArn")
     if row["eventname"] == "RemovePermission":
-        return topic, f"permission {req.get('label')} removed"
+        return topic, phrase("permission_removed", label=req.get("label"))
     attribute = req.get("attributeName")
     if attribute in ("Policy", "KmsMasterKeyId", "DeliveryPolicy"):
-        return topic, f"topic {attribute} changed"
+        return topic, phrase("topic_changed", attribute=attribute)
     return None
 
 
 def _sns_subscription(row: dict, req: dict, ctx: Context) -> Decision:
     name = row["eventname"]
     if name == "Subscribe":
-        return req.get("topicArn"), f"subscribed {req.get('protocol')} endpoint {req.get('endpoint')}"
+        said = phrase("subscribed", protocol=req.get("protocol"), endpoint=req.get("endpoint"))
+        return req.get("topicArn"), said
     if name == "SetSubscriptionAttributes":
-        return req.get("subscriptionArn"), f"subscription {req.get('attributeName')} changed"
-    return req.get("subscriptionArn"), "unsubscribed"
+        said = phrase("subscription_changed", attribute=req.get("attributeName"))
+        return req.get("subscriptionArn"), said
+    return req.get("subscriptionArn"), phrase("unsubscribed")
 
 
 SECURITY_SOURCES = ("aws.guardduty", "aws.cloudtrail", "aws.securityhub", "aws.config", "aws.access-analyzer",
@@ -333,9 +347,9 @@ def _put_rule(row: dict, req: dict, ctx: Context) -> Decision:
     (learned from earlier PutRule calls, learn_security_rule_calls) given a pattern that no longer does."""
     state = req.get("state") or "ENABLED"
     if _names_security_source(req):
-        return req.get("name"), f"rule delivering security events changed (state {state})"
+        return req.get("name"), phrase("security_rule_changed", state=state)
     if row.get("eventid") in ctx.security_rule_calls:
-        return req.get("name"), f"rule that delivered security events no longer matches them (state {state})"
+        return req.get("name"), phrase("security_rule_unmatched", state=state)
     return None
 
 
@@ -361,7 +375,9 @@ def _nacl_ssh(row: dict, req: dict, ctx: Context) -> Decision:
     open_ports = [p for p in ctx.settings.watched_ports if low <= p <= high]
     if not open_ports:
         return None
-    return req.get("networkAclId"), f"rule {req.get('ruleNumber')} allows port {', '.join(map(str, open_ports))} from {cidr}"
+    said = phrase("nacl_open", rule=req.get("ruleNumber"), ports=Items(map(str, open_ports)),
+                  cidr=cidr)
+    return req.get("networkAclId"), said
 
 
 def _security_group_opened(row: dict, req: dict, ctx: Context) -> Decision:
@@ -378,15 +394,15 @@ def _security_group_opened(row: dict, req: dict, ctx: Context) -> Decision:
         unknown = change["action"] in ("authorize", "modify") and change["direction"] != "egress" \
             and change["peer"] is None and change["protocol"] is None
         if ports:
-            found.append((change["group_id"], f"allows port {', '.join(map(str, ports))} "
-                                               f"from {change['peer']}"))
+            found.append((change["group_id"], phrase("sg_open", ports=Items(map(str, ports)),
+                                                     peer=change["peer"])))
         elif unknown:
-            found.append((change["group_id"], "a rule of unknown content (the request is not in "
-                                               "the event): it may open a watched port"))
+            found.append((change["group_id"], phrase("sg_unknown")))
     if not found:
         return None
     groups = ", ".join(dict.fromkeys(str(g) for g, _ in found if g)) or None
-    return groups, "; ".join(dict.fromkeys(detail for _, detail in found))
+    clauses = Items(p for i, (_, p) in enumerate(found) if p not in [q for _, q in found[:i]])
+    return groups, phrase("sg_opened", clauses=clauses)
 
 
 # A call made in the console by a person reaches the service with the console as `invokedBy`: the
@@ -402,7 +418,7 @@ def by_person(row: Mapping) -> bool:
 def _root(row: dict, req: dict, ctx: Context) -> Decision:
     if row.get("identity_type") != "Root" or not by_person(row):
         return None
-    return None, f"root called {row['eventname']}"
+    return None, phrase("root_called", event=row["eventname"])
 
 
 def _login_mfa(row: dict, req: dict, ctx: Context) -> Decision:
@@ -411,7 +427,7 @@ def _login_mfa(row: dict, req: dict, ctx: Context) -> Decision:
     extra = unwrap(json_object(row.get("additionaleventdata")))
     if extra.get("MFAUsed") != "No":
         return None
-    return row.get("identity_arn"), "console sign-in without MFA"
+    return row.get("identity_arn"), phrase("login_no_mfa")
 
 
 SIGNIN = "signin.amazonaws.com"
@@ -435,23 +451,17 @@ def signin_failed(row: Mapping) -> bool:
 def _login_failure(row: dict, req: dict, ctx: Context) -> Decision:
     if not signin_failed(row):
         return None
-    step = "" if row["eventname"] == "ConsoleLogin" else f" at {row['eventname']}"
-    reason = row.get("errormessage") or row.get("errorcode") or "Failure"
+    reason = row.get("errormessage") or row.get("errorcode") or phrase("login_failure")
     who = row.get("identity_arn") or row.get("user_name")
-    return who, f"console sign-in failed{step}: {reason}"
+    if row["eventname"] == "ConsoleLogin":
+        return who, phrase("login_failed", reason=reason)
+    return who, phrase("login_failed_at", step=row["eventname"], reason=reason)
 
 
-# IAM calls that set a credential of a user, and the words for each.
-CREDENTIAL_CALLS = {
-    "CreateAccessKey": "access key created",
-    "CreateLoginProfile": "console password created",
-    "UpdateLoginProfile": "console password changed",
-    "UploadSSHPublicKey": "SSH public key uploaded",
-    "CreateServiceSpecificCredential": "service-specific credential created",
-    "ResetServiceSpecificCredential": "service-specific credential reset",
-    "EnableMFADevice": "MFA device enabled",
-    "UploadSigningCertificate": "signing certificate uploaded",
-}
+# IAM calls that set a credential of a user (the words for each: phrases' `detail.credential.*`).
+CREDENTIAL_CALLS = ("CreateAccessKey", "CreateLoginProfile", "UpdateLoginProfile",
+                    "UploadSSHPublicKey", "CreateServiceSpecificCredential",
+                    "ResetServiceSpecificCredential", "EnableMFADevice", "UploadSigningCertificate")
 
 
 def _caller_user(row: dict) -> str | None:
@@ -470,7 +480,7 @@ def _credential_for_other(row: dict, req: dict, ctx: Context) -> Decision:
         raise Unreadable("userName is not a name")
     if str(target) == _caller_user(row):
         return None
-    return str(target), f"{CREDENTIAL_CALLS[row['eventname']]} for user {target}"
+    return str(target), phrase(f"credential.{row['eventname']}", user=target)
 
 
 ADMIN_POLICIES = ("arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::aws:policy/IAMFullAccess")
@@ -480,11 +490,14 @@ def _admin_policy(row: dict, req: dict, ctx: Context) -> Decision:
     principal = req.get("userName") or req.get("roleName") or req.get("groupName")
     arn = req.get("policyArn")
     if arn is not None:
-        return (principal, f"{arn.rsplit('/', 1)[-1]} attached") if arn in ADMIN_POLICIES else None
+        if arn not in ADMIN_POLICIES:
+            return None
+        return principal, phrase("policy_attached", policy=arn.rsplit("/", 1)[-1])
     for s in _statements(req.get("policyDocument")):
         actions, resources = _list(s.get("Action")), _list(s.get("Resource"))
         if s.get("Effect") == "Allow" and ("*" in actions or "iam:*" in actions) and "*" in resources:
-            return principal, f"inline policy {req.get('policyName')} allows {', '.join(map(str, actions))} on *"
+            return principal, phrase("inline_admin", policy=req.get("policyName"),
+                                     actions=Items(map(str, actions)))
     return None
 
 
@@ -494,7 +507,7 @@ def _trust(row: dict, req: dict, ctx: Context) -> Decision:
                       for p in _principals(s) if p == "*" or _account_of(p) not in (own | {None})})
     if not outside:
         return None
-    return req.get("roleName"), f"role trusts {', '.join(outside)}"
+    return req.get("roleName"), phrase("role_trusts", principals=Items(outside))
 
 
 def _shared(row: dict, req: dict, ctx: Context) -> Decision:
@@ -502,7 +515,7 @@ def _shared(row: dict, req: dict, ctx: Context) -> Decision:
     only group AWS accepts). Any other group is a malformed request, shown as such."""
     if row["eventname"] in ("ModifyDBSnapshotAttribute", "ModifyDBClusterSnapshotAttribute"):
         target = req.get("dBSnapshotIdentifier") or req.get("dBClusterSnapshotIdentifier")
-        added = [_share_target(str(v), "account") for v in _list(req.get("valuesToAdd")) if v]
+        added = [_share_target(json_text(v), "account") for v in _list(req.get("valuesToAdd")) if v]
     else:
         target = req.get("snapshotId") or req.get("imageId")
         permission = req.get("createVolumePermission") or req.get("launchPermission")
@@ -512,15 +525,16 @@ def _shared(row: dict, req: dict, ctx: Context) -> Decision:
             item = _object(item, "a permission item")
             for key in ("userId", "group", "organizationArn", "organizationalUnitArn"):
                 if item.get(key):
-                    added.append(_share_target(str(item[key]), key))
+                    added.append(_share_target(json_text(item[key]), key))
     own = {row.get("account"), row.get("identity_account")} - {None}
-    added = [a for a in added if a not in own]  # shared with its own account: nothing leaves
-    return (target, f"shared with {', '.join(added)}") if added else None
+    # shared with its own account: nothing leaves
+    added = [a for a in added if isinstance(a, Phrase) or a not in own]
+    return (target, phrase("shared", targets=Items(added))) if added else None
 
 
-def _share_target(value: str, kind: str) -> str:
+def _share_target(value: str, kind: str) -> str | Phrase:
     if value.lower() == "all":
-        return "everyone"
+        return phrase("everyone")
     if kind == "group":
         raise Unreadable(f"group {value!r} is not 'all', the only group AWS accepts")
     return value
@@ -532,25 +546,27 @@ BLOCK_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "Rest
 def _public_s3(row: dict, req: dict, ctx: Context) -> Decision:
     name, bucket = row["eventname"], _bucket(req)
     if name in ("DeleteBucketPublicAccessBlock", "DeleteAccountPublicAccessBlock", "DeletePublicAccessBlock"):
-        return bucket or row.get("account"), "public access block removed"
+        return bucket or row.get("account"), phrase("public_block_removed")
     if name in ("PutBucketPublicAccessBlock", "PutAccountPublicAccessBlock", "PutPublicAccessBlock"):
         config = req.get("PublicAccessBlockConfiguration") or req.get("publicAccessBlockConfiguration") or {}
         off = [f for f in BLOCK_FLAGS if _false(config.get(f))]
-        return (bucket or row.get("account"), f"public access block off: {', '.join(off)}") if off else None
+        if not off:
+            return None
+        return bucket or row.get("account"), phrase("public_block_off", flags=Items(off))
     if name == "PutBucketPolicy":
         for s in _statements(req.get("bucketPolicy")):
             if s.get("Effect") == "Allow" and "*" in _principals(s) + ([s["Principal"]] if s.get("Principal") == "*" else []) \
                     and not s.get("Condition"):
-                return bucket, "bucket policy allows everyone"
+                return bucket, phrase("bucket_policy_public")
         return None
     if name == "PutBucketAcl":
         text = json.dumps(req)
         for group in ("AllUsers", "AuthenticatedUsers"):
             if f"acs.amazonaws.com/groups/global/{group}" in text:
-                return bucket, f"bucket ACL grants {group}"
+                return bucket, phrase("bucket_acl_grants", group=group)
         public = [str(a) for a in _list(req.get("x-amz-acl")) if str(a).startswith("public-")]
         if public:
-            return bucket, f"canned ACL {', '.join(public)}"
+            return bucket, phrase("canned_acl", acl=Items(public))
         return None
     return None
 
@@ -558,14 +574,14 @@ def _public_s3(row: dict, req: dict, ctx: Context) -> Decision:
 def _kms(row: dict, req: dict, ctx: Context) -> Decision:
     key = req.get("keyId")
     if row["eventname"] == "ScheduleKeyDeletion":
-        return key, f"key deletion scheduled in {req.get('pendingWindowInDays', 30)} days"
-    return key, "key disabled"
+        return key, phrase("key_deletion", days=req.get("pendingWindowInDays", 30))
+    return key, phrase("key_disabled")
 
 
 def _flow_logs(row: dict, req: dict, ctx: Context) -> Decision:
     request = req.get("DeleteFlowLogsRequest") or req
     ids = [i.get("content") if isinstance(i, dict) else i for i in _list(request.get("FlowLogId") or request.get("flowLogIds"))]
-    return ", ".join(str(i) for i in ids if i) or None, "VPC flow logs deleted"
+    return ", ".join(str(i) for i in ids if i) or None, phrase("flow_logs_deleted")
 
 
 def _user_data(row: dict, req: dict, ctx: Context) -> Decision:
@@ -573,7 +589,7 @@ def _user_data(row: dict, req: dict, ctx: Context) -> Decision:
     or `attribute: userData` with its `value`. Any other attribute is not a hit."""
     if "userData" not in req and str(req.get("attribute", "")).lower() != "userdata":
         return None
-    return req.get("instanceId"), "instance user data replaced (runs as root at the next start)"
+    return req.get("instanceId"), phrase("user_data")
 
 
 def _federation_token(row: dict, req: dict, ctx: Context) -> Decision:
@@ -584,15 +600,17 @@ def _federation_token(row: dict, req: dict, ctx: Context) -> Decision:
     managed = [str(p.get("arn") if isinstance(p, dict) else p)
                for p in _list(req.get("policyArns"))]
     if any("*" in _list(s.get("Action")) and "*" in _list(s.get("Resource")) for s in statements):
-        breadth = "session policy allows * on *"
+        breadth = phrase("session_all")
     elif statements:
         actions = sorted({str(a) for s in statements for a in _list(s.get("Action"))})
-        breadth = f"session policy allows {', '.join(actions) or 'no action'}"
+        breadth = (phrase("session_actions", actions=Items(actions)) if actions
+                   else phrase("session_no_action"))
     else:
-        breadth = "no inline session policy"
+        breadth = phrase("session_none")
     if managed:
-        breadth += f"; managed session policies {', '.join(managed)}"
-    return name, f"federation token for {name} ({breadth})"
+        said = phrase("federation_managed", name=name, breadth=breadth, managed=Items(managed))
+        return name, said
+    return name, phrase("federation", name=name, breadth=breadth)
 
 
 def _roles_anywhere(row: dict, req: dict, ctx: Context) -> Decision:
@@ -600,11 +618,12 @@ def _roles_anywhere(row: dict, req: dict, ctx: Context) -> Decision:
     or profile (the roles they get) created, or an anchor's authority replaced."""
     name = req.get("name") or req.get("trustAnchorId")
     if row["eventname"] == "CreateProfile":
-        roles = ", ".join(str(r) for r in _list(req.get("roleArns"))) or "no role"
-        return name, f"Roles Anywhere profile for {roles}"
-    source = _object(req.get("source"), "source")
-    kind = source.get("sourceType") or "source not given"
-    return name, f"Roles Anywhere trust anchor set ({kind})"
+        roles = [str(r) for r in _list(req.get("roleArns"))]
+        if not roles:
+            return name, phrase("ra_profile_no_role")
+        return name, phrase("ra_profile", roles=Items(roles))
+    kind = _object(req.get("source"), "source").get("sourceType")
+    return name, phrase("ra_anchor", kind=kind) if kind else phrase("ra_anchor_unknown")
 
 
 def _lambda_layers(row: dict, req: dict, ctx: Context) -> Decision:
@@ -615,15 +634,18 @@ def _lambda_layers(row: dict, req: dict, ctx: Context) -> Decision:
         return None
     own = {row.get("account"), row.get("identity_account")} - {None}
     outside = [x for x in layers if _account_of(x) not in own]
-    where = f" ({len(outside)} from another account)" if outside else ""
-    return req.get("functionName"), f"layers set: {', '.join(layers)}{where}"
+    if outside:
+        said = phrase("layers_outside", layers=Items(layers), n=len(outside))
+        return req.get("functionName"), said
+    return req.get("functionName"), phrase("layers", layers=Items(layers))
 
 
 def _lambda_code(row: dict, req: dict, ctx: Context) -> Decision:
     bucket = req.get("s3Bucket")
     from_s3 = f"s3://{bucket}/{req.get('s3Key')}" if bucket else None
-    source = req.get("imageUri") or from_s3 or "a zip file"
-    return req.get("functionName"), f"function code replaced from {source}"
+    source = req.get("imageUri") or from_s3
+    said = phrase("code_from", source=source) if source else phrase("code_from_zip")
+    return req.get("functionName"), said
 
 
 def _lambda_public(row: dict, req: dict, ctx: Context) -> Decision:
@@ -631,7 +653,7 @@ def _lambda_public(row: dict, req: dict, ctx: Context) -> Decision:
     if str(req.get("principal")) != "*" or req.get("principalOrgID"):
         return None
     action, statement = req.get("action"), req.get("statementId")
-    return req.get("functionName"), f"any principal may call {action} (statement {statement})"
+    return req.get("functionName"), phrase("function_public", action=action, statement=statement)
 
 
 BEDROCK_ACCESS = ("PutFoundationModelEntitlement", "PutUseCaseForModelAccess",
@@ -648,8 +670,8 @@ def _bedrock(row: dict, req: dict, ctx: Context) -> Decision:
         return None
     model = req.get("modelId")
     if row["eventname"] in BEDROCK_ACCESS:
-        return model, f"model access turned on ({row['eventname']})"
-    return model, f"model {model} invoked by an identity not expected to use Bedrock"
+        return model, phrase("bedrock_access", event=row["eventname"])
+    return model, phrase("bedrock_invoked", model=model)
 
 
 def _secret_read_burst(row: dict, req: dict, ctx: Context) -> Decision:
@@ -658,13 +680,10 @@ def _secret_read_burst(row: dict, req: dict, ctx: Context) -> Decision:
     kind, targets = _secrets_read(row, req) or ("", ())
     minutes = ctx.settings.burst_minutes
     if kind == "instance":
-        what = "password data" if row["eventname"] == "GetPasswordData" else "user data"
-        n = ctx.settings.burst_instances
-        detail = f"{what} read: one of {n} or more instances in {minutes} minutes"
-        return req.get("instanceId"), detail
-    n = ctx.settings.burst_secrets
-    detail = f"read with decryption: one of {n} or more secrets in {minutes} minutes"
-    return ", ".join(targets) or None, detail
+        key = "password_burst" if row["eventname"] == "GetPasswordData" else "user_data_burst"
+        return req.get("instanceId"), phrase(key, n=ctx.settings.burst_instances, minutes=minutes)
+    said = phrase("secret_burst", n=ctx.settings.burst_secrets, minutes=minutes)
+    return ", ".join(targets) or None, said
 
 
 # The reads a burst counts: what each call reads, (kind, targets), or None for a call that reads no
@@ -699,9 +718,12 @@ def _unusual_instances(row: dict, req: dict, ctx: Context) -> Decision:
               for k in ("minCount", "maxCount")]
     count = max(counts, default=1)
     unusual = family in ctx.settings.unusual_instance_families
-    why = [f"{family} is a GPU or accelerated family"] if unusual else []
-    why += [f"{count} instances at once"] if count >= ctx.settings.unusual_instance_count else []
-    return (kind or None, f"{count} x {kind or 'unknown type'}: {'; '.join(why)}") if why else None
+    many = count >= ctx.settings.unusual_instance_count
+    if not (unusual or many):
+        return None
+    key = "unusual_both" if unusual and many else "unusual_family" if unusual else "unusual_count"
+    said = phrase(key, count=count, kind=kind or phrase("unknown_type"), family=family)
+    return kind or None, said
 
 
 # --- the catalogue -------------------------------------------------------------------------------
@@ -726,7 +748,7 @@ CATALOGUE: tuple[Detection, ...] = (
               "A team rotating its on-call e-mail or wiring a new Lambda subscriber.", _sns_subscription),
     Detection("sns_topic_deleted", "SNS topic deleted", "SNS トピックの削除", "high", IMPAIR_TOOLS, {SNS: ("DeleteTopic",)},
               "Deleting the topic an alarm publishes to drops every alert sent to it.",
-              "Tearing down a stack that owned the topic.", _always("topicArn", "topic deleted")),
+              "Tearing down a stack that owned the topic.", _always("topicArn", "topic_deleted")),
     Detection("sns_topic_policy_changed", "SNS topic policy changed", "SNS トピックポリシーの変更", "medium", IMPAIR_TOOLS,
               {SNS: ("SetTopicAttributes", "RemovePermission")},
               "A topic policy decides who may publish: removing EventBridge's or CloudWatch's right silences alarms.",
@@ -742,10 +764,10 @@ CATALOGUE: tuple[Detection, ...] = (
     # CloudTrail tampering
     Detection("cloudtrail_stopped", "CloudTrail logging stopped", "CloudTrail ログ記録の停止", "critical", IMPAIR_LOGS,
               {CT: ("StopLogging",)}, "With logging stopped, nothing that follows is recorded.",
-              "Almost none in production; test trails in sandboxes.", _always("name", "logging stopped")),
+              "Almost none in production; test trails in sandboxes.", _always("name", "logging_stopped")),
     Detection("cloudtrail_deleted", "CloudTrail trail deleted", "CloudTrail 証跡の削除", "critical", IMPAIR_LOGS,
               {CT: ("DeleteTrail",)}, "A deleted trail records nothing and its configuration is gone.",
-              "Replacing an account trail with an organization trail.", _always("name", "trail deleted")),
+              "Replacing an account trail with an organization trail.", _always("name", "trail_deleted")),
     Detection("cloudtrail_updated", "CloudTrail trail updated", "CloudTrail 証跡の設定変更", "high", IMPAIR_LOGS,
               {CT: ("UpdateTrail",)}, "UpdateTrail can move logs to another bucket, drop regions or global events, or remove validation.",
               "Planned changes of the log bucket or KMS key.", _trail),
@@ -764,7 +786,7 @@ CATALOGUE: tuple[Detection, ...] = (
     # GuardDuty tampering
     Detection("guardduty_detector_deleted", "GuardDuty detector deleted", "GuardDuty ディテクターの削除", "critical", IMPAIR_TOOLS,
               {GD: ("DeleteDetector",)}, "No detector, no findings.", "Moving to delegated administration.",
-              _always("detectorId", "detector deleted")),
+              _always("detectorId", "detector_deleted")),
     Detection("guardduty_detector_disabled", "GuardDuty detector or protection disabled", "GuardDuty の無効化", "critical", IMPAIR_TOOLS,
               {GD: ("UpdateDetector",)}, "A suspended detector or a disabled protection plan stops findings silently.",
               "Cost reviews turning off a protection plan; frequency changes are not hits.", _guardduty_disabled),
@@ -776,18 +798,18 @@ CATALOGUE: tuple[Detection, ...] = (
               "Suppression rules for known scanners.", _guardduty_filter),
     Detection("guardduty_publishing_removed", "GuardDuty export destination removed", "GuardDuty エクスポート先の削除", "high",
               IMPAIR_TOOLS, {GD: ("DeletePublishingDestination",)}, "Findings stop reaching the S3 export the investigation reads.",
-              "Moving the export bucket.", _always("destinationId", "publishing destination deleted")),
+              "Moving the export bucket.", _always("destinationId", "destination_deleted")),
     Detection("guardduty_member_disassociated", "GuardDuty member left its administrator", "GuardDuty メンバーの管理者からの離脱",
               "high", IMPAIR_TOOLS, {GD: ("DisassociateFromMasterAccount", "DisassociateFromAdministratorAccount")},
               "A member account that leaves its administrator stops sending findings to the security team.",
-              "Reorganizing accounts.", _always("detectorId", "account left its GuardDuty administrator")),
+              "Reorganizing accounts.", _always("detectorId", "left_administrator")),
     Detection("dns_query_logging_removed", "Route 53 Resolver query logging removed",
               "Route 53 Resolver クエリログの削除", "high", IMPAIR_LOGS,
               {"route53resolver.amazonaws.com": ("DeleteResolverQueryLogConfig",
                                                  "DisassociateResolverQueryLogConfig")},
               "DNS query logs show which names a compromised host resolved: command and control, "
               "exfiltration domains.", "Replacing a logging configuration or tearing down a VPC.",
-              _always("resolverQueryLogConfigId", "DNS query logging removed")),
+              _always("resolverQueryLogConfigId", "dns_logging_removed")),
     # Lambda: code that runs with the function's role
     Detection("lambda_layer_added", "Lambda layer set on a function", "Lambda 関数へのレイヤー追加",
               "medium", "T1525 Implant Internal Image", {LAMBDA: ("UpdateFunctionConfiguration*",)},
@@ -840,22 +862,22 @@ CATALOGUE: tuple[Detection, ...] = (
     Detection("ec2_instance_connect_key", "SSH key pushed to an instance", "インスタンスへの SSH 公開鍵の送信", "medium",
               "T1021.004 Remote Services: SSH", {"ec2-instance-connect.amazonaws.com": ("SendSSHPublicKey", "SendSerialConsoleSSHPublicKey")},
               "EC2 Instance Connect and the serial console let anyone with the API right log in, past security groups for the serial console.",
-              "Engineers using Instance Connect as their normal way in.", _always("instanceId", "SSH public key sent")),
+              "Engineers using Instance Connect as their normal way in.", _always("instanceId", "ssh_key_sent")),
     Detection("ec2_serial_console_enabled", "EC2 serial console access enabled", "EC2 シリアルコンソールの有効化",
               "medium", "T1021 Remote Services", {EC2: ("EnableSerialConsoleAccess",)},
               "The serial console reaches an instance's login prompt past security groups and network "
               "ACLs; it is off in an account until someone turns it on.",
               "Engineers recovering an instance that lost its network.",
-              _always(None, "serial console access enabled for the account")),
+              _always(None, "serial_console")),
     Detection("ec2_key_pair_imported", "EC2 key pair imported", "EC2 キーペアのインポート", "low", SSH_KEYS, {EC2: ("ImportKeyPair",)},
               "An imported key pair is a key the attacker holds, ready for new instances.", "Engineers registering their own keys.",
-              _always("keyName", "key pair imported")),
+              _always("keyName", "key_pair_imported")),
     Detection("ssm_session_started", "SSM session started", "SSM セッションの開始", "medium", "T1021.007 Remote Services: Cloud Services",
               {"ssm.amazonaws.com": ("StartSession",)}, "Session Manager is a shell on the instance with no port open at all.",
-              "Routine administration through Session Manager.", _always("target", "Session Manager shell")),
+              "Routine administration through Session Manager.", _always("target", "session_manager")),
     Detection("ssm_command_sent", "SSM command sent to instances", "SSM コマンドの送信", "low", "T1651 Cloud Administration Command",
               {"ssm.amazonaws.com": ("SendCommand",)}, "Run Command executes scripts on instances as root.",
-              "Patch and inventory automation.", _always("documentName", "command sent")),
+              "Patch and inventory automation.", _always("documentName", "command_sent")),
     Detection("ec2_user_data_replaced", "EC2 instance user data replaced", "EC2 ユーザーデータの置き換え", "high",
               "T1059 Command and Scripting Interpreter", {EC2: ("ModifyInstanceAttribute",)},
               "User data runs as root when the instance starts: replacing it is code execution at the next "
@@ -905,7 +927,7 @@ CATALOGUE: tuple[Detection, ...] = (
               "Workloads outside AWS onboarded on purpose.", _roles_anywhere),
     Detection("iam_user_created", "IAM user or console password created", "IAM ユーザー・パスワードの作成", "low",
               "T1136.003 Create Account: Cloud Account", {IAM: ("CreateUser", "CreateLoginProfile")},
-              "New users and passwords are persistence.", "Onboarding.", _always("userName", "")),
+              "New users and passwords are persistence.", "Onboarding.", _always("userName")),
     Detection("iam_admin_policy_attached", "Administrator rights granted", "管理者権限の付与", "high", EXTRA_ROLES,
               {IAM: ("AttachUserPolicy", "AttachRolePolicy", "AttachGroupPolicy", "PutUserPolicy", "PutRolePolicy", "PutGroupPolicy")},
               "AdministratorAccess, IAMFullAccess or an inline '*' on '*' is the whole account.", "Break-glass roles set up on purpose.",
@@ -927,7 +949,7 @@ CATALOGUE: tuple[Detection, ...] = (
     Detection("config_recorder_stopped", "AWS Config recording stopped", "AWS Config 記録の停止", "high", IMPAIR_LOGS,
               {"config.amazonaws.com": ("StopConfigurationRecorder", "DeleteConfigurationRecorder", "DeleteDeliveryChannel")},
               "Config keeps the history of every resource's configuration; stopped, changes go unrecorded.",
-              "Region clean-up.", _always("configurationRecorderName", "")),
+              "Region clean-up.", _always("configurationRecorderName")),
     Detection("kms_key_deletion", "KMS key disabled or scheduled for deletion", "KMS キーの無効化・削除予約", "high",
               "T1485 Data Destruction", {"kms.amazonaws.com": ("ScheduleKeyDeletion", "DisableKey")},
               "Data encrypted under a deleted key is lost for good, logs included.", "Retiring unused keys.", _kms),
@@ -937,7 +959,7 @@ CATALOGUE: tuple[Detection, ...] = (
     Detection("organization_left", "Account left its organization", "組織からのアカウント離脱", "critical", IMPAIR_TOOLS,
               {"organizations.amazonaws.com": ("LeaveOrganization",)},
               "Outside the organization, its trails, SCPs and delegated GuardDuty no longer apply.", "Planned account moves.",
-              _always(None, "account left the organization")),
+              _always(None, "left_organization")),
 )
 
 BY_ID: Mapping[str, Detection] = {d.id: d for d in CATALOGUE}
@@ -978,21 +1000,32 @@ def match(detection: Detection, row: Mapping, ctx: Context | None = None) -> dic
         request = unwrap(json_object(row.get("requestparameters")))
         decided = detection.decide(row, request, ctx or Context())
     except Exception as e:  # noqa: BLE001 - evidence is hostile input: a call the decision cannot read is shown, not lost
-        decided = None, f"request could not be read ({e if isinstance(e, Unreadable) else type(e).__name__})"
+        why = e if isinstance(e, Unreadable) else type(e).__name__
+        decided = None, phrase("unreadable", why=why)
     if decided is None:
         return None
-    target, detail = decided
+    target, said = decided
     if outcome(row) == "attempt" and detection.id not in ABOUT_FAILURE:
-        detail = f"attempted: {detail}"  # a failed call changed nothing: never state the change
+        # a failed call changed nothing: never state the change
+        said = phrase("attempted", what=said)
     who = resolve(row)
     return {
         "detection": detection.id, "severity": detection.severity, "title": detection.title_en,
         "technique": detection.technique, "event_time": row.get("eventtime"), "account": row.get("account"),
         "region": row.get("region"), "event_source": row.get("eventsource"), "event_name": row.get("eventname"),
-        "outcome": outcome(row), "error_code": row.get("errorcode"), "target": None if target is None else str(target),
-        "detail": detail, "actor": who["actor"], "actor_type": who["actor_type"], "actor_arn": who["actor_arn"],
+        "outcome": outcome(row), "error_code": row.get("errorcode"), "target": json_text(target),
+        "detail": say(said, "en"), "actor": who["actor"], "actor_type": who["actor_type"],
+        "actor_arn": who["actor_arn"],
         "source_ip": row.get("sourceipaddress"), "tool": who["tool"], "event_id": row.get("eventid"),
+        "detail_phrase": said,
     }
+
+
+def detail_text(hit: Mapping, language: str) -> str:
+    """A hit's detail in `language`, from its phrase; a hit that has none (a Sigma rule's, a row
+    from elsewhere) shows its `detail` as it is."""
+    said = hit.get("detail_phrase")
+    return say(said, language) if isinstance(said, Mapping) else hit.get("detail")
 
 
 def evaluate(row: Mapping, ctx: Context | None = None, detections: Iterable[Detection] = CATALOGUE) -> list[dict]:

@@ -40,6 +40,17 @@ def records(frame: pd.DataFrame) -> list[dict]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
+def json_text(value: Any) -> str | None:
+    """A value from a log as text: a string as it is, anything else as its JSON (`{"x":[1]}`), never
+    as a Python repr; the renderers escape it like any other evidence."""
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        return str(value)
+
+
 class Unreadable(ValueError):
     """A member of an event of a shape the analysis cannot read: the event is reported with it."""
 
@@ -61,7 +72,10 @@ def strict_object(text: Any, what: str) -> dict:
     if text is None:
         return {}
     try:
-        value = text if isinstance(text, dict) else json.loads(text)
+        value = text if isinstance(text, dict) else json.loads(text, object_pairs_hook=_once)
+    except _RepeatedKey as e:
+        raise Unreadable(f"{what} holds the key {e.args[0][:40]!r} twice in one object (case "
+                         "aside): which value is the evidence cannot be decided") from None
     except (TypeError, ValueError, RecursionError):
         raise Unreadable(f"{what} is not JSON that Python can read") from None
     if value is None:
@@ -69,6 +83,20 @@ def strict_object(text: Any, what: str) -> dict:
     if not isinstance(value, dict):
         raise Unreadable(f"{what} is {_kind(value)}, not an object")
     return value
+
+
+class _RepeatedKey(Exception):
+    """A JSON object holds a key twice: json.loads would keep the last value without a word."""
+
+
+def _once(pairs: list[tuple[str, Any]]) -> dict:
+    """An object whose keys are each there once, case aside: the security-group normalizer reads
+    members in either case (`_get`), so `IpPermissions` beside `ipPermissions` is a key twice."""
+    found = dict(pairs)
+    if len({k.lower() for k in found}) < len(pairs):
+        seen: set[str] = set()
+        raise _RepeatedKey(next(k for k, _ in pairs if k.lower() in seen or seen.add(k.lower())))
+    return found
 
 
 def _kind(value: Any) -> str:

@@ -71,6 +71,31 @@ def exposed_ports(row: dict, settings: Settings) -> list[int]:
     return covered_ports(row, settings)
 
 
+def exposed_ports_together(rows: list[dict], settings: Settings) -> list[list[int]]:
+    """For each rule change (rows of security_groups.CHANGE_COLUMNS), the watched ports that its
+    event's CIDRs of the same group, action and direction let in from the internet together.
+
+    One call granting 22 to 0.0.0.0/1 and 128.0.0.0/1 opens it to the whole internet, though
+    neither rule does alone: measured as the replay measures a group, by the union
+    (address_space.reaches_internet), per watched port and address family. What one event decides
+    alone (the real-time alert, a shared change, a failed attempt); the replay goes across events.
+    """
+    def key(row: dict, port: int, net) -> tuple:
+        event = row.get("event_id") if not is_missing(row.get("event_id")) else id(row)
+        return event, row.get("group_id"), row.get("action"), row.get("direction"), port, net.version
+
+    nets = [network(r.get("peer")) if r.get("peer_type") in ("cidr_ipv4", "cidr_ipv6") else None
+            for r in rows]
+    ports = [covered_ports(r, settings) if n is not None else [] for r, n in zip(rows, nets)]
+    together: dict[tuple, list] = {}
+    for row, net, covered in zip(rows, nets, ports):
+        for port in covered:
+            together.setdefault(key(row, port, net), []).append(net)
+    return [[p for p in covered if reaches_internet(together[key(r, p, n)], n.version,
+                                                    settings.internet_prefix_len)]
+            for r, n, covered in zip(rows, nets, ports)]
+
+
 def _bound(value, default: int) -> int:
     return default if is_missing(value) or int(value) < 0 else int(value)
 
@@ -313,6 +338,7 @@ class RuleState:
         return dict(
             _where=where,
             _ambiguous_at=row["event_time"] if ambiguous else None,
+            _inconsistent=row["event_id"] if row.get("inconsistent") is True else None,
             account=where[0],
             region=where[1],
             group_id=where[2] if str(where[2]).startswith("sg-") else rule["group_id"],
@@ -347,6 +373,12 @@ def _public_fields(window: dict) -> dict:
             f"Changes at {window['_ambiguous_at']} on this group share one second and the "
             "evidence does not prove their order; the order that keeps the exposure open "
             "was taken."
+        )
+    if window.get("_inconsistent") is not None:
+        caveats.append(
+            f"The response of event {window['_inconsistent']} contradicts its request (another "
+            "port, address or group): both readings were kept, the one that keeps the exposure "
+            "open among them."
         )
     if window["reach"] == "unknown":
         caveats.append(
@@ -424,10 +456,9 @@ def failed_openings(changes: pd.DataFrame, settings: Settings | None = None) -> 
     settings = settings or Settings()
     if changes.empty:
         return changes
+    rows = records(changes)
     mask = [
-        r["error_code"] is not None
-        and r["action"] in ("authorize", "modify")
-        and bool(exposed_ports(r, settings))
-        for r in records(changes)
+        r["error_code"] is not None and r["action"] in ("authorize", "modify") and bool(exposed)
+        for r, exposed in zip(rows, exposed_ports_together(rows, settings))
     ]
     return changes[mask].reset_index(drop=True)

@@ -19,6 +19,8 @@ from typing import Any, Iterator
 
 import pandas as pd
 
+from ..phrases import TEXT
+from .actors import short
 from .events import json_object, records
 from .security_groups import network
 
@@ -159,27 +161,40 @@ def _when(value, tz: str, date: bool = True) -> str:
     return pd.Timestamp(value).tz_convert(tz).strftime("%Y-%m-%d %H:%M %Z" if date else "%H:%M %Z")
 
 
-def _summary(w: dict, f: dict, port: int, tz: str) -> str:
+def _summary(w: dict, f: dict, port: int, tz: str, language: str) -> str:
+    """The pair in one sentence in `language`, identities in their short form (the full ARNs are in
+    the row's own columns)."""
+    words = TEXT[language]
+
+    def say(key: str, **values) -> str:
+        return words[f"correlate.{key}"].format(**values)
+
     origin = ", ".join(str(v) for v in (f["remote_country"], f["remote_org"]) if v)
-    source = f" from {f['remote_ip']}" + (f" ({origin})" if origin else "") if f["remote_ip"] else ""
+    source = ""
+    if f["remote_ip"]:
+        source = say("source", ip=f["remote_ip"]) + (say("origin", origin=origin) if origin else "")
     start, end = _activity(f)
     local = [None if pd.isna(t) else pd.Timestamp(t).tz_convert(tz) for t in (start, end)]
     same_day = None not in local and local[0].date() == local[1].date()
-    seen = f"{_when(start, tz)} to {_when(end, tz, not same_day)}"
-    ports = "all ports" if w["protocol"] == "-1" else f"{w['protocol']}/{w['from_port']}" + (
+    seen = say("seen", start=_when(start, tz), end=_when(end, tz, not same_day))
+    ports = say("all_ports") if w["protocol"] == "-1" else f"{w['protocol']}/{w['from_port']}" + (
         f"-{w['to_port']}" if w["to_port"] != w["from_port"] else "")
-    opened = "open since before the evidence" if w["open_before_evidence"] else f"opened by {w['opened_by']} at {_when(w['opened_at'], tz)}"
-    closed = "still open" if w["still_open"] else f"closed at {_when(w['closed_at'], tz)} by {w['closed_by']}"
-    return (f"{f['type']} on {f['instance_id']}{source} to port {port}, {seen}, happened while {w['group_id']} "
-            f"was open to the internet ({w['cidr']}, {ports}): {opened}, {closed}.")
+    opened = say("before_evidence") if w["open_before_evidence"] else \
+        say("opened", who=short(w["opened_by"]), when=_when(w["opened_at"], tz))
+    closed = say("still_open") if w["still_open"] else \
+        say("closed", who=short(w["closed_by"]), when=_when(w["closed_at"], tz))
+    return say("sentence", type=f["type"], instance=f["instance_id"], source=source, port=port,
+               seen=seen, group=w["group_id"], cidr=w["cidr"], ports=ports, opened=opened,
+               closed=closed)
 
 
 def correlate(findings: pd.DataFrame, windows: pd.DataFrame, memberships: pd.DataFrame | None = None,
-              tz: str = "UTC") -> pd.DataFrame:
+              tz: str = "UTC", language: str = "en") -> pd.DataFrame:
     """One row per (window, finding) that attacked the window's opening while it was open.
 
     `findings` has evidence.guardduty.FINDING_COLUMNS, `windows` exposure.WINDOW_COLUMNS, and
-    `memberships` (optional) instance_groups(...) from CloudTrail; the sentences give times in `tz`.
+    `memberships` (optional) instance_groups(...) from CloudTrail; the sentences (`summary`) are in
+    `language` and give times in `tz`.
     """
     rows = []
     members = records(memberships) if memberships is not None and len(memberships) else []
@@ -215,7 +230,7 @@ def correlate(findings: pd.DataFrame, windows: pd.DataFrame, memberships: pd.Dat
                 "remote_ip": f["remote_ip"], "remote_country": f["remote_country"], "remote_org": f["remote_org"],
                 "local_port": port, "first_seen": start, "last_seen": end, "count": f["count"],
                 "overlap_start": open_span[0], "overlap_end": open_span[1], "tied_by": "; ".join(dict.fromkeys(tied)),
-                "summary": _summary(w, f, port, tz),
+                "summary": _summary(w, f, port, tz, language),
             })
     frame = pd.DataFrame(rows, columns=CORRELATION_COLUMNS)
     for column in ("opened_at", "closed_at", "first_seen", "last_seen", "overlap_start", "overlap_end"):

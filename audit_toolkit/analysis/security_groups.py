@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, replace
+from itertools import zip_longest
 from typing import TYPE_CHECKING, Any, Iterator
 
 if TYPE_CHECKING:  # pandas only where DataFrames are built: the Lambda imports this module bare
@@ -34,7 +35,7 @@ CHANGE_COLUMNS = [
     "event_time", "event_id", "event_name", "account", "region", "group_id", "group_name",
     "action", "direction", "protocol", "from_port", "to_port", "peer", "peer_type", "rule_id",
     "prefix_list_id", "description", *ACTOR_COLUMNS, "access_key_id", "source_ip", "user_agent",
-    "error_code", "error_message", "ambiguous_order",
+    "error_code", "error_message", "ambiguous_order", "inconsistent",
 ]
 
 _ACTIONS = {
@@ -75,6 +76,7 @@ class Rule:
     action: str | None = None  # only when the response says otherwise (revoke_unmatched); else the event's
     group_id: str | None = None  # only when a response names it; else the request's
     prefix_list_id: str | None = None  # the managed prefix list whose entry this row changes
+    inconsistent: bool = False  # the event's response contradicts its request (_created)
 
 
 # Each member a rule is made of is checked for its JSON type here: a value of another type (a port
@@ -267,13 +269,41 @@ def _rules_of(event: dict, known: dict[str, Rule]) -> Iterator[tuple[str | None,
     # authorize / revoke / update_description: a successful call's response says what really changed
     success = not event.get("errorcode")
     if success and action == "authorize":
-        rules = _response_rules(resp, "securityGroupRuleSet") or list(_requested(req, known))
+        rules = _created(_response_rules(resp, "securityGroupRuleSet"),
+                         list(_requested(req, known)), group_id)
     elif success and action == "revoke":
         rules = _revoked(req, resp, known)
     else:
         rules = list(_requested(req, known))
     for rule in rules:
         yield rule.group_id or group_id, group_name, rule
+
+
+def _created(created: list[Rule], asked: list[Rule], group_id: str | None) -> list[Rule]:
+    """What a successful authorize changed: the rules its response lists (with their ids).
+
+    A response that contradicts the request (a rule of another port, address or group, on either
+    side) is a forged or corrupted record: the rules of both are kept, the reading that keeps an
+    exposure visible, and each is flagged `inconsistent`.
+    """
+    if not created or all(r == Rule() for r in asked):  # the request says nothing to compare
+        return created or asked
+    unmatched = [r for r in asked if not any(_agrees(r, c, group_id) for c in created)]
+    if not unmatched and all(any(_agrees(r, c, group_id) for r in asked) for c in created):
+        return created
+    return [replace(r, inconsistent=True) for r in created + unmatched]
+
+
+def _agrees(asked: Rule, made: Rule, group_id: str | None) -> bool:
+    """Whether a rule the response lists is the one the request asked for: the same group,
+    protocol, ports and peer (a group asked by name is listed by id: the kind must agree)."""
+    if made.group_id and group_id and made.group_id != group_id:
+        return False
+    if asked.peer is None:  # a request rule without a peer: its ports must agree
+        return _same(replace(made, peer=None), asked)
+    if asked.peer_type == "security_group" == made.peer_type:
+        return _same(replace(made, peer=None), replace(asked, peer=None))
+    return asked.peer_type == made.peer_type and _same(asked, made)
 
 
 def _string(value: Any) -> str | None:
@@ -402,9 +432,10 @@ def in_proven_order(events: pd.DataFrame) -> pd.DataFrame:
     return events.iloc[order].reset_index(drop=True)
 
 
-def _facts(e: dict) -> tuple[str, tuple, set, set]:
-    """(action, the group or list it acts on, rule ids it creates, rule ids it names); a member of
-    another shape proves nothing (the normalizer reports the record)."""
+def _facts(e: dict) -> tuple[str, tuple, set, set, tuple | None]:
+    """(action, the group or list it acts on, rule ids it creates, rule ids it names, the content
+    of the one rule it grants or removes, if one); a member of another shape proves nothing (the
+    normalizer reports the record)."""
     action, _ = _ACTIONS[e["eventname"]]
     req, resp = json_object(e.get("requestparameters")), json_object(e.get("responseelements"))
     try:
@@ -430,7 +461,23 @@ def _facts(e: dict) -> tuple[str, tuple, set, set]:
     def ids(found: list) -> set[str]:
         return {i for i in found if isinstance(i, str)}
 
-    return action, (e.get("account"), e.get("region"), *target), ids(created), ids(named)
+    return (action, (e.get("account"), e.get("region"), *target), ids(created), ids(named),
+            _content(e) if action in ("authorize", "revoke") else None)
+
+
+def _content(e: dict) -> tuple | None:
+    """The one rule a successful authorize created or a revoke removed, by content; None for none,
+    several, one named by id alone, or one a revoke matched nothing for (it proves nothing)."""
+    try:
+        rules = [r for _, _, r in _rules_of(e, {}) if r.action is None]
+    except ValueError:  # Unreadable
+        return None
+    if len(rules) != 1 or rules[0].peer is None:
+        return None
+    rule = rules[0]
+    ports = (None, None) if rule.protocol == "-1" else (rule.from_port, rule.to_port)
+    direction = rule.direction or _ACTIONS[e["eventname"]][1]
+    return (direction, rule.protocol, *ports, str(network(rule.peer) or rule.peer))
 
 
 MAX_PROVEN_PER_SECOND = 300  # more changes in one second (forged?) are ranked, not proven
@@ -451,13 +498,14 @@ def _order_second(rows: list[dict], batch: list[int], ambiguous: list[bool]) -> 
         for j in live:
             if i == j:
                 continue
-            (act_i, on_i, made_i, _), (act_j, on_j, _, named_j) = facts[i], facts[j]
+            (act_i, on_i, made_i, *_), (act_j, on_j, _, named_j, _) = facts[i], facts[j]
             same = on_i == on_j and on_i[-1] is not None
             if made_i & named_j or (same and (act_i in ("create_group", "prefix_list_create")
                                               or act_j == "delete_group")):
                 after[i].add(j)
             elif _same_file(rows[i], rows[j]) and rows[i]["record_index"] < rows[j]["record_index"]:
                 after[i].add(j)
+    _alternate(rows, live, facts, after)
     reach = {i: _reachable(i, after) for i in batch}
     for i in live:
         for j in live:
@@ -479,6 +527,29 @@ def _order_second(rows: list[dict], batch: list[int], ambiguous: list[bool]) -> 
             if before[j] == 0:
                 free.append(j)
     return order + [i for i in batch if i not in order]  # a cycle (forged records): keep them all
+
+
+def _alternate(rows: list[dict], live: list[int], facts: dict, after: dict[int, set[int]]) -> None:
+    """Order what only one order explains: a successful authorize proves its rule was absent just
+    before it, a successful revoke that its rule was there. So the authorizes and revokes of one
+    rule in one second alternate, and where one kind outnumbers the other by one, the sequence
+    starts and ends with it (revoke, authorize, revoke ends closed). Calls a file already orders
+    are left to its order."""
+    calls: dict[tuple, dict[str, list[int]]] = {}
+    for i in live:
+        action, on, _, _, content = facts[i]
+        if content is not None:
+            calls.setdefault((on, content), {"authorize": [], "revoke": []})[action].append(i)
+    for found in calls.values():
+        grants, removals = found["authorize"], found["revoke"]
+        every = grants + removals
+        if abs(len(grants) - len(removals)) != 1 or any(
+                _same_file(rows[i], rows[j]) for i in every for j in every if i < j):
+            continue
+        first, then = (grants, removals) if len(grants) > len(removals) else (removals, grants)
+        chain = [i for pair in zip_longest(first, then) for i in pair if i is not None]
+        for i, j in zip(chain, chain[1:]):
+            after[i].add(j)
 
 
 def _same_file(a: dict, b: dict) -> bool:
@@ -572,6 +643,7 @@ def changes_of(e: dict, known: dict[str, Rule]) -> list[dict]:
                 "error_message": e.get("errormessage"),
                 # one event alone proves no order within its second (the Lambda sees one at a time)
                 "ambiguous_order": e.get("ambiguous_order", False),
+                "inconsistent": rule.inconsistent,
             }
         )
     return rows

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from ..analysis.events import records
 from ..evidence.guardduty_finding import severity_label
+from ..phrases import TEXT as SHARED
 from ..settings import Settings
 from .countries import JA as COUNTRIES_JA
 from .notation import Box, is_missing, neutralize
@@ -47,8 +48,9 @@ PORT_NAMES = {
     5900: "VNC",
 }
 
-# The wording, by language. Nothing here may contain a bracket (Box checks).
-TEXT = {
+# Chat's wording, by language; TEXT adds the shared catalogue (phrases.TEXT). Nothing here may
+# contain a bracket (Box checks).
+CHAT = {
     "ja": {
         "sev.critical": "重大",
         "sev.high": "高",
@@ -331,6 +333,7 @@ TEXT = {
         "sep": " ",
     },
 }
+TEXT = {language: {**words, **SHARED[language]} for language, words in CHAT.items()}
 LIST_LIMIT = 200  # lines of one kind in a summary before "and n more"
 DIGEST_TOP = 10  # items a digest lists; the rest are in the report
 
@@ -903,7 +906,7 @@ def detection_hit(hit: Mapping, settings: Settings) -> Box:
 
     A failed call says so in the title: it is an attempt, not the change.
     """
-    from ..analysis.detections import BY_ID
+    from ..analysis.detections import BY_ID, detail_text
 
     w = _Words(settings)
     detection = BY_ID.get(str(_get(hit, "detection")))
@@ -914,7 +917,7 @@ def detection_hit(hit: Mapping, settings: Settings) -> Box:
     lines = [
         w.field("time", w.when(_get(hit, "event_time"))),
         w.field("account", _where(hit)),
-        w.field("det.detail", _v(_get(hit, "detail"))),
+        w.field("det.detail", _v(detail_text(hit, settings.language))),
         w.field("det.target", _v(_get(hit, "target"))),
         w.field("det.outcome", w("det.attempt") if attempt else w("det.success")),
         *_who_lines(hit, w),

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..analysis.events import records
-from ..analysis.exposure import exposed_ports
+from ..analysis.exposure import exposed_ports_together
 from ..errors import ConfigError
 from ..settings import Settings
 from . import messages
@@ -121,9 +121,10 @@ def correlation_parts(row: Mapping) -> tuple[dict, dict]:
     return finding, window
 
 
-def _box(kind: str, row: Mapping, settings: Settings) -> tuple[Box, Mapping]:
+def _box(kind: str, row: Mapping, settings: Settings,
+         exposed: list[int] | None = None) -> tuple[Box, Mapping]:
     if kind == "sg-changes":
-        return messages.sg_change(row, settings, exposed_ports(row, settings)), row
+        return messages.sg_change(row, settings, exposed), row
     if kind == "ssh-exposure":
         return messages.exposure_window(row, settings), row
     if kind == "guardduty":
@@ -166,7 +167,13 @@ def messages_for(items: pd.DataFrame | Iterable[Mapping], kind: str | None = Non
     settings = settings or Settings.load()
     rows = _rows(items)
     kind = kind or (infer_kind(items) if rows else "sg-changes")
-    return outgoing((kind, *_box(kind, row, settings)) for row in rows)
+    return outgoing((kind, *_box(kind, row, settings, exposed))
+                    for row, exposed in zip(rows, _exposures(kind, rows, settings)))
+
+
+def _exposures(kind: str, rows: list[dict], settings: Settings) -> list[list[int] | None]:
+    """The watched ports each change lets in from the internet, with the rest of its event."""
+    return exposed_ports_together(rows, settings) if kind == "sg-changes" else [None] * len(rows)
 
 
 def summary_messages(changes: pd.DataFrame | None, windows: pd.DataFrame | None, findings: pd.DataFrame | None = None,
@@ -190,10 +197,11 @@ def _failed(row: Mapping) -> bool:
     return row.get("outcome") == "attempt" or not is_missing(row.get("error_code"))
 
 
-def _digest_item(kind: str, row: Mapping, settings: Settings) -> tuple[str, str, Box]:
-    box, _ = _box(kind, row, settings)
+def _digest_item(kind: str, row: Mapping, settings: Settings,
+                 exposed: list[int] | None) -> tuple[str, str, Box]:
+    box, _ = _box(kind, row, settings, exposed)
     if kind == "sg-changes":
-        severity = messages.sg_severity(row, exposed_ports(row, settings))
+        severity = messages.sg_severity(row, exposed)
     elif kind == "ssh-exposure":
         severity = "high" if row.get("still_open") is True else "medium"
     elif kind == "detections":
@@ -210,8 +218,11 @@ def digest_messages(sections: Mapping[str, pd.DataFrame | Iterable[Mapping]],
     counts by kind and severity and the most severe items; the same digest is shared once, a
     changed one again."""
     settings = settings or Settings.load()
-    found = [(_digest_item(kind, row, settings), _item_time(kind, row), _failed(row))
-             for kind, rows in sections.items() for row in _rows(rows)]
+    found = []
+    for kind, items in sections.items():
+        rows = _rows(items)
+        found += [(_digest_item(kind, row, settings, exposed), _item_time(kind, row), _failed(row))
+                  for row, exposed in zip(rows, _exposures(kind, rows, settings))]
     found.sort(key=lambda f: (messages.SEVERITY_ORDER.index(f[0][1]), f[2]))
     items = [(item, when) for item, when, _ in found]
     if not per_day:

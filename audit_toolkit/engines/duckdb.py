@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from ..errors import QueryError
 from ..evidence.reader import MAX_FILE_BYTES, IntakeReport
-from ..evidence.schema import CLOUDTRAIL_SCHEMA
+from ..evidence.schema import STORED_SCHEMA
 from ..evidence.store import TABLE, Store, ingest
 
 # The raw first scan writes a temporary store: snappy writes faster than zstd, and it is read once or twice.
@@ -73,9 +73,9 @@ class DuckDBEngine:
         parts = store.part_paths()
         if parts:
             files = ", ".join(_literal(str(p.resolve())) for p in parts)
-            source = f"read_parquet([{files}])"
+            source = f"read_parquet([{files}], union_by_name = true)"  # older parts: no provenance
         else:
-            self.con.register("_empty", pa.Table.from_batches([], schema=CLOUDTRAIL_SCHEMA))
+            self.con.register("_empty", pa.Table.from_batches([], schema=STORED_SCHEMA))
             self.con.execute("CREATE OR REPLACE TABLE _cloudtrail_empty AS SELECT * FROM _empty")
             self.con.unregister("_empty")
             source = "_cloudtrail_empty"

@@ -28,7 +28,7 @@ from isal import igzip, igzip_lib
 from ..settings import Settings
 from .layout import PathPartition, partition_of
 from .schema import (
-    CLOUDTRAIL_SCHEMA,
+    STORED_SCHEMA,
     KNOWN_EVENT_VERSIONS,
     Event,
     OnBehalfOf,
@@ -40,6 +40,7 @@ from .schema import (
 )
 
 MAX_REASONS_PER_FILE = 20  # keep a report readable when a whole file is garbage
+MAX_DOCUMENTS = 100  # gzip members read as documents of their own; the rest are read as one
 MAX_FILE_BYTES = Settings.max_file_bytes  # the default: a file whose text is larger is rejected
 # A large file is converted this much text at a time: the objects of one chunk's records are held
 # at once, not those of the whole file (5x its text).
@@ -66,6 +67,7 @@ class FileReport:
     rejections: list[str] = field(default_factory=list)  # 'record 3: reason'
     warnings: list[str] = field(default_factory=list)  # used, but something is off
     offset: int = 0  # the number in the file of the first record of the chunk being read
+    too_large: bool = False  # rejected for its size alone (store.ingest reads it again, alone)
 
     def reject(self, index: int, reason: str) -> None:
         self.rejected += 1
@@ -181,37 +183,139 @@ _raw_list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _lookup_decoder = msgspec.json.Decoder(_LookupEvent)
 
 
+class _KeyedTrail(msgspec.Struct):
+    Records: list[dict[str, msgspec.Raw]]
+
+
+_keyed_trail_decoder = msgspec.json.Decoder(_KeyedTrail)
+_keyed_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_COLON = re.compile(rb"\s*:")
+
+
+def _kept_every_member(raw: bytes, encoded: bytes) -> bool:
+    """Whether `encoded`, the JSON `raw` decoded to objects and encoded again, kept every member of
+    them: then no key was there twice (a decoder keeps the last of a repeated key, silently).
+
+    Encoding never lengthens a key (msgspec writes the shortest escapes) and copies raw values as
+    they are; a member dropped takes at least its key's two quotes. Where nothing is spelled as a
+    \\u escape, keys hold as many quotes encoded as raw, whatever the white space.
+    """
+    return len(encoded) == len(raw) or (b"\\u" not in raw and raw.count(b'"') == encoded.count(b'"'))
+
+
+def _trail_keys_unique(text: bytes) -> bool:
+    """True when the text is a trail document whose envelope and records each hold every key once;
+    False when that is not proven (another shape, white space and escapes, or a repeated key)."""
+    try:
+        return _kept_every_member(text, msgspec.json.encode(_keyed_trail_decoder.decode(text)))
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return False
+
+
+def repeated_key(raw: bytes | str) -> str | None:
+    """A key that the JSON object `raw` holds twice at its top level, or None.
+
+    A decoder keeps the last of a repeated key without a word, so an attacker can log a real call
+    under a first `eventName` and a harmless one after it: such a record is rejected, never read as
+    either. Proven absent in C where it can be (_kept_every_member), else found by brackets.
+    """
+    raw = raw.encode() if isinstance(raw, str) else bytes(raw)
+    try:
+        if _kept_every_member(raw, msgspec.json.encode(_keyed_decoder.decode(raw))):
+            return None
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        pass  # not an object, or not JSON to msgspec (a NaN, deep nesting): the brackets tell
+    seen = set()
+    for token, char, depth in _walk(raw):
+        if char == 34 and depth == 1 and _COLON.match(raw, token.end()):  # 34: '"'
+            try:
+                key = msgspec.json.decode(token.group())
+            except msgspec.DecodeError:
+                continue
+            if key in seen:
+                return key
+            seen.add(key)
+    return None
+
+
 class TooLarge(ValueError):
     """A file whose text is over the size limit: rejected, having held no more than the limit."""
 
 
-def _decompress(data: bytes, limit: int = MAX_FILE_BYTES) -> bytes:
-    """The file's text: gzip is undone (every member), anything else is returned as it is.
+def _members(data: bytes, limit: int = MAX_FILE_BYTES) -> tuple[list[bytes], str | None]:
+    """The file's text, one piece per gzip member (a file that is not gzip is one piece as it is),
+    and why the bytes after the last piece could not be read (None when all were).
 
     Inflating stops one byte past `limit`: a small file that inflates to gigabytes is rejected
-    (TooLarge) having held no more than the limit. A corrupt deflate stream raises BadGzipFile (an
-    OSError), a truncated one EOFError, like any other broken gzip.
+    (TooLarge) having held no more than the limit. A first member that is corrupt raises
+    BadGzipFile (an OSError), a truncated one EOFError, like any other broken gzip; a later broken
+    member, or bytes that are not gzip after a member, cost only themselves.
     """
     if data[:2] != b"\x1f\x8b":
         if len(data) > limit:
             raise TooLarge(f"the file is {len(data):,} bytes, over the limit of {limit:,}")
-        return data
-    pieces = []
-    left = limit
+        return [data], None
+    pieces: list[bytes] = []
+    left, at = limit, 0
+    while at < len(data):
+        if data[at:at + 2] != b"\x1f\x8b":
+            if pieces:
+                return pieces, (f"{len(data) - at:,} bytes after gzip member {len(pieces)} are not "
+                                "gzip: left unread")
+            raise igzip.BadGzipFile("not a gzip file")
+        try:
+            text, at = _inflate(data, at, left, limit)
+        except (igzip_lib.IsalError, EOFError) as e:
+            if not pieces:
+                raise igzip.BadGzipFile(f"corrupt deflate data: {e}") if isinstance(
+                    e, igzip_lib.IsalError) else e from None
+            return pieces, (f"gzip member {len(pieces) + 1} (at byte {at:,}) is truncated or "
+                            f"corrupt ({e}): it and the {len(data) - at:,} bytes from it are unread")
+        pieces.append(text)
+        left -= len(text)
+        while at < len(data) and data[at] == 0:  # zero padding after a member is fine
+            at += 1
+    return pieces, None
+
+
+FEED = 64 << 10  # compressed bytes given at a time to a member after the first (the rest is copied)
+
+
+def _inflate(data: bytes, at: int, left: int, limit: int) -> tuple[bytes, int]:
+    """The text of the gzip member at data[at:], at most `left` bytes (else TooLarge), and where
+    the next member starts. The first member is given the whole file (one copy of its text); a
+    later one 64 KB at a time, so that many members do not copy the rest of the file each."""
+    member = igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_GZIP)
+    if at == 0:
+        text = member.decompress(data, max_length=left + 1)
+        if len(text) > left:
+            raise TooLarge(f"the file inflates to more than the limit of {limit:,} bytes")
+        if not member.eof:
+            raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+        return text, len(data) - len(member.unused_data)
+    view, out, size = memoryview(data), [], 0
+    while not member.eof:
+        chunk = view[at:at + FEED] if member.needs_input else b""
+        if member.needs_input and not chunk:
+            raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+        at += len(chunk)
+        out.append(member.decompress(chunk, max_length=left + 1 - size))
+        size += len(out[-1])
+        if size > left:
+            raise TooLarge(f"the file inflates to more than the limit of {limit:,} bytes")
+    return b"".join(out), at - len(member.unused_data)
+
+
+def _whole(text: bytes) -> bool:
+    """Whether the text is one JSON value (a NaN or deep nesting in it aside), nothing after it."""
     try:
-        while data:
-            member = igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_GZIP)
-            text = member.decompress(data, max_length=left + 1)
-            if len(text) > left:
-                raise TooLarge(f"the file inflates to more than the limit of {limit:,} bytes")
-            if not member.eof:
-                raise EOFError("Compressed file ended before the end-of-stream marker was reached")
-            pieces.append(text)
-            left -= len(text)
-            data = member.unused_data.lstrip(b"\x00")  # zero padding after the last member is fine
-    except igzip_lib.IsalError as e:
-        raise igzip.BadGzipFile(f"corrupt deflate data: {e}") from None
-    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        msgspec.json.decode(text, type=msgspec.Raw)
+        return True
+    except (msgspec.DecodeError, RecursionError):
+        stripped = text.strip()
+        return stripped[:1] in (b"{", b"[") and any(
+            char in b"]}" and depth == 0 and token.end() == len(stripped)
+            for token, char, depth in _walk(stripped))
 
 
 # A string (escapes skipped) or a bracket or comma: what finding the elements of an array needs.
@@ -299,6 +403,8 @@ def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw]:
         envelope = _envelope_decoder.decode(text)
     except (msgspec.DecodeError, RecursionError):
         found = _records_array(text) if text[:1] == b"{" and _one_document(text) else None
+        if found:
+            _refuse_repeated_envelope_key(text)
         if found and found[0] == "Records":
             report.shape = "records"
             return _elements(text, found[1])
@@ -308,6 +414,8 @@ def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw]:
         return _lines(text, report)
     except msgspec.ValidationError as e:
         raise ValueError(f"not a CloudTrail file: {e}") from None
+    if envelope.Records is not None or envelope.Events is not None:
+        _refuse_repeated_envelope_key(text)
     if envelope.Records is not None:
         report.shape = "records"
         return envelope.Records
@@ -319,6 +427,15 @@ def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw]:
         return []
     report.shape = "single"
     return [text]
+
+
+def _refuse_repeated_envelope_key(text: bytes) -> None:
+    """ValueError (the file is rejected) if the envelope holds a key twice: two `Records` arrays, of
+    which a decoder would read one and hide the other."""
+    key = repeated_key(text)
+    if key is not None:
+        raise ValueError(f"the file's top-level object holds the key {key[:40]!r} twice: which of "
+                         "its values is the evidence cannot be decided")
 
 
 def _lookup_event(raw: bytes | msgspec.Raw) -> bytes | str:
@@ -441,10 +558,11 @@ def _json_text(values: list, name: str, report: FileReport, indexes: list[int]) 
 
 
 def _batch(events: list[Event], times: list[str], indexes: list[int], part: PathPartition, report: FileReport) -> pa.RecordBatch:
-    """The usable events of one file as a batch of the `cloudtrail` schema, built column by column."""
+    """The usable events of one file as a batch of the stored schema (the `cloudtrail` table and
+    where each event was read), built column by column."""
     uis = _attr(events, "userIdentity")
     columns = []
-    for f in CLOUDTRAIL_SCHEMA:
+    for f in STORED_SCHEMA:
         name = f.name
         if name == "eventtime":
             columns.append(_strings(times))
@@ -461,10 +579,14 @@ def _batch(events: list[Event], times: list[str], indexes: list[int], part: Path
             columns.append(_strings([part.region or e.awsRegion for e in events]))
         elif name == "day":
             columns.append(_strings(_days(times)))
+        elif name == "$path":
+            columns.append(_strings([report.path] * len(events)))
+        elif name == "record_index":
+            columns.append(pa.array([i + report.offset for i in indexes], pa.int64()))
         else:
             values = _attr(events, _EVENT_ATTRS[name])
             columns.append(_strings(_flags(values) if name in _FLAGS else values))
-    return pa.RecordBatch.from_arrays(columns, schema=CLOUDTRAIL_SCHEMA)
+    return pa.RecordBatch.from_arrays(columns, schema=STORED_SCHEMA)
 
 
 def _days(times: list[str]) -> list[str]:
@@ -550,17 +672,23 @@ def _check_all(decoded: list, report: FileReport) -> tuple[list[int], list[str]]
 
 def _decode_all(data: bytes, report: FileReport) -> list[Event | None]:
     """Every record of the file decoded, None where a record is not even a CloudTrail record."""
-    try:
-        events = _trail_decoder.decode(data).Records  # one C call for a file of good records
-        report.shape = "records"
-        return events
-    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-        pass  # some record is bad, or the file has another shape: record by record, with reasons
+    if _trail_keys_unique(data):
+        try:
+            events = _trail_decoder.decode(data).Records  # one C call for a file of good records
+            report.shape = "records"
+            return events
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            pass  # some record is bad: record by record, with reasons
     return [_decode_one(raw, index, report) for index, raw in enumerate(_split(data, report))]
 
 
 def _decode_one(raw: bytes | msgspec.Raw, index: int, report: FileReport) -> Event | None:
     """One record decoded whole; None, and the reason in the report, where it cannot be."""
+    key = repeated_key(raw)
+    if key is not None:
+        report.reject(index, f"the key {key[:40]!r} appears twice in the record: which value is the "
+                             "evidence cannot be decided")
+        return None
     try:
         try:
             return _event_decoder.decode(raw)
@@ -586,7 +714,8 @@ def read_cloudtrail_file(
     path: str | Path, data: bytes | None = None, only: frozenset[str] | None = None,
     max_bytes: int = MAX_FILE_BYTES,
 ) -> tuple[pa.Table, FileReport]:
-    """One file's usable events as an Arrow table of the `cloudtrail` schema, and its report.
+    """One file's usable events as an Arrow table of the stored schema (the `cloudtrail` table's
+    columns, then the file and each event's position in it), and its report.
 
     `data` is the file's bytes when the caller has read them already (to hash them, say).
     `only`, a set of event names, is for a scan that answers one question: every record is still
@@ -608,16 +737,26 @@ def _read(path: str | Path, data: bytes | None, only: frozenset[str] | None,
           max_bytes: int) -> tuple[pa.Table, FileReport]:
     report = FileReport(path=str(path))
     part = partition_of(path)
-    batches = []
+    batches, failures = [], []
     try:
-        for chunk in _chunks(read_text(path, data, report, max_bytes)):
-            batches.append(_read_chunk(chunk, only, part, report))
-    except (OSError, EOFError, ValueError, msgspec.DecodeError) as e:  # truncated gzip, not JSON, ...
-        report.error = _reason(e)
+        documents = read_documents(path, data, report, max_bytes)
+    except (OSError, EOFError, ValueError) as e:  # truncated gzip, too large, ...
+        documents, failures = [], [e]
+    for number, document in enumerate(documents, 1):
+        try:
+            for chunk in _chunks(document):
+                batches.append(_read_chunk(chunk, only, part, report))
+        except (OSError, EOFError, ValueError, msgspec.DecodeError) as e:  # not JSON, ...
+            failures.append(e)
+            if len(documents) > 1:  # the other members' records are still read
+                report.warn(f"gzip member {number}: {_reason(e)}: its records are not read")
+    if failures and len(failures) >= len(documents):  # nothing in the file could be read
+        report.error = _reason(failures[0])
         report.read = report.used = report.rejected = 0
-        return pa.Table.from_batches([], CLOUDTRAIL_SCHEMA), report
+        report.too_large = isinstance(failures[0], TooLarge)
+        return pa.Table.from_batches([], STORED_SCHEMA), report
     report.offset = 0
-    return pa.Table.from_batches(batches, CLOUDTRAIL_SCHEMA), report
+    return pa.Table.from_batches(batches, STORED_SCHEMA), report
 
 
 def _chunks(text: bytes) -> Iterator[bytes]:
@@ -632,6 +771,7 @@ def _chunks(text: bytes) -> Iterator[bytes]:
     if raws is None:
         yield text
         return
+    _refuse_repeated_envelope_key(text)  # the chunks are new envelopes: the check is now or never
     start = size = 0
     for end, raw in enumerate(raws, 1):
         size += len(raw)
@@ -658,12 +798,14 @@ def _read_chunk(text: bytes, only: frozenset[str] | None, part: PathPartition,
 
 def _glance_all(data: bytes, report: FileReport) -> list:
     """Every record glanced at (a trail file of good records, in one C call), or else decoded whole."""
-    try:
-        glances = _glance_decoder.decode(data).Records
-        report.shape = "records"
-        return glances
-    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-        return _decode_all(data, report)
+    if _trail_keys_unique(data):
+        try:
+            glances = _glance_decoder.decode(data).Records
+            report.shape = "records"
+            return glances
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            pass
+    return _decode_all(data, report)
 
 
 def _focused(text: bytes, events: list, times: list[str], indexes: list[int], only: frozenset[str],
@@ -683,6 +825,7 @@ def _focused(text: bytes, events: list, times: list[str], indexes: list[int], on
         whole_indexes.append(index)
     others = [not n for n in named]
     rest, rest_times = list(compress(events, others)), list(compress(times, others))
+    rest_indexes = list(compress(indexes, others))
     report.used += len(whole) + len(rest)
     n = len(rest)
     if part.account:
@@ -695,19 +838,24 @@ def _focused(text: bytes, events: list, times: list[str], indexes: list[int], on
         "account": accounts,
         "region": [part.region] * n if part.region else _attr(rest, "awsRegion"),
         "day": _days(rest_times),
+        "$path": [report.path] * n,
     }
-    columns = [_strings(spine[f.name]) if f.name in spine else pa.nulls(n, f.type) for f in CLOUDTRAIL_SCHEMA]
-    spine_batch = pa.RecordBatch.from_arrays(columns, schema=CLOUDTRAIL_SCHEMA)
+    columns = [_strings(spine[f.name]) if f.name in spine else pa.nulls(n, f.type) for f in STORED_SCHEMA]
+    columns[STORED_SCHEMA.get_field_index("record_index")] = pa.array(
+        [i + report.offset for i in rest_indexes], pa.int64())
+    spine_batch = pa.RecordBatch.from_arrays(columns, schema=STORED_SCHEMA)
     if not whole:  # most files of a real trail: building even an empty batch costs a millisecond
         return spine_batch
     return pa.concat_batches([_batch(whole, whole_times, whole_indexes, part, report), spine_batch])
 
 
-def read_text(path: str | Path, data: bytes | None, report: FileReport,
-              limit: int = MAX_FILE_BYTES) -> bytes:
-    """The file's text, inflated (`data`: its bytes, if the caller has them already); the size and
-    SHA-256 of its bytes in the report. TooLarge if the file or its text is over `limit`: a file
-    over it on disk is hashed a MB at a time and never held."""
+def read_documents(path: str | Path, data: bytes | None, report: FileReport,
+                   limit: int = MAX_FILE_BYTES) -> list[bytes]:
+    """The file's text, inflated (`data`: its bytes, if the caller has them already), as documents:
+    one per gzip member that is a whole JSON value (`cat a.json.gz b.json.gz`), then one of the
+    members from the first that is not. The size and SHA-256 of its bytes are in the report, and a warning for the bytes after a
+    broken member. TooLarge if the file or its text is over `limit`: a file over it on disk is
+    hashed a MB at a time and never held."""
     if data is None:
         with open(path, "rb") as f:  # read only, as all evidence
             if os.fstat(f.fileno()).st_size > limit:
@@ -716,7 +864,50 @@ def read_text(path: str | Path, data: bytes | None, report: FileReport,
                 raise TooLarge(f"the file is {report.size:,} bytes, over the limit of {limit:,}")
             data = f.read()
     report.size, report.sha256 = len(data), hashlib.sha256(data).hexdigest()
-    return _decompress(data, limit)
+    pieces, unread = _members(data, limit)
+    if unread:
+        report.warn(unread)
+    if len(pieces) == 1:
+        return pieces
+    # Members that are whole documents each are one each (`cat a.json.gz b.json.gz`), those of
+    # trail documents merged into one (a document costs milliseconds: 40,000 tiny members took
+    # minutes); from the first that is not whole (a document cut across members, garbage appended),
+    # or past MAX_DOCUMENTS, the rest is one.
+    documents: list[bytes] = []
+    records: list[msgspec.Raw] = []
+    whole = 0
+    while whole < len(pieces) and len(documents) < MAX_DOCUMENTS and _whole(pieces[whole]):
+        raws = _trail_records(pieces[whole])
+        if raws is None:  # another shape, or an envelope to refuse: read on its own
+            documents += [_trail_document(records), pieces[whole]] if records else [pieces[whole]]
+            records = []
+        else:
+            records += raws
+        whole += 1
+    if records:
+        documents.append(_trail_document(records))
+    rest = pieces[whole:]
+    return documents + ([rest[0] if len(rest) == 1 else b"".join(rest)] if rest else [])
+
+
+def _trail_records(text: bytes) -> list[msgspec.Raw] | None:
+    """The records of a trail document whose envelope holds each key once; None otherwise."""
+    try:
+        raws = _raw_trail_decoder.decode(text).Records
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return None
+    return raws if repeated_key(text) is None else None
+
+
+def _trail_document(records: list[msgspec.Raw]) -> bytes:
+    return b'{"Records":[' + b",".join(bytes(r) for r in records) + b"]}"
+
+
+def read_text(path: str | Path, data: bytes | None, report: FileReport,
+              limit: int = MAX_FILE_BYTES) -> bytes:
+    """The file's text as one document (read_documents' joined)."""
+    documents = read_documents(path, data, report, limit)
+    return documents[0] if len(documents) == 1 else b"\n".join(documents)
 
 
 def _reason(error: BaseException) -> str:

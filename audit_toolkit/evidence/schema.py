@@ -164,6 +164,12 @@ CLOUDTRAIL_SCHEMA = pa.schema(
     ]
 )
 PARTITION_COLUMNS = ("account", "region", "day")
+# Where each event was read, beside the table's columns in the embedded engine: Athena's own
+# pseudo-column "$path" (the file), and the record's position in it, which Athena has no column
+# for. Within one second, a file's order proves the order of its events (security_groups).
+PROVENANCE_COLUMNS = ("$path", "record_index")
+STORED_SCHEMA = CLOUDTRAIL_SCHEMA.append(pa.field("$path", _s)).append(
+    pa.field("record_index", pa.int64()))
 # What a scan for one question keeps of every usable event it does not convert whole (reader `only`).
-SPINE_COLUMNS = frozenset({"eventtime", "eventid", "account", "region", "day"})
+SPINE_COLUMNS = frozenset({"eventtime", "eventid", "account", "region", "day", *PROVENANCE_COLUMNS})
 KNOWN_EVENT_VERSIONS = frozenset({"1.0", "1.01", "1.02", "1.03", "1.04", "1.05", "1.06", "1.07", "1.08", "1.09", "1.10", "1.11"})

@@ -20,7 +20,9 @@ files the catalog does not hold, so nothing is lost and nothing is held twice.
 The store deletes only files it names itself (its parts and temporary files), only inside a folder
 that it created or found empty and marked at once with its catalog; a folder that holds or lies in
 the evidence is refused before anything is written (paths.refuse_overlap).
-The raw first scan uses the same path into a temporary store (see engines/duckdb.py).
+A store whose folders are symbolic links, or whose catalog names a part that is not there or not
+one of its parts, is refused in one line (Store.check). The workers' memory is bounded together
+(memory_plan). The raw first scan uses the same path into a temporary store (see engines/duckdb.py).
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
 import sys
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -44,7 +47,7 @@ import pyarrow.parquet as pq
 from ..errors import EvidenceError, OutputError
 from ..paths import refuse_overlap
 from .reader import MAX_FILE_BYTES, FileReport, IntakeReport, read_cloudtrail_file
-from .schema import CLOUDTRAIL_SCHEMA
+from .schema import CLOUDTRAIL_SCHEMA, PROVENANCE_COLUMNS, STORED_SCHEMA
 
 CATALOG = "catalog.json"
 FINDINGS = "guardduty/findings.parquet"
@@ -62,7 +65,16 @@ CLUSTER_BY = [("eventsource", "ascending"), ("eventname", "ascending"), ("eventt
 CLUSTER_ROW_GROUP = 16 * 1024
 CLUSTER_BLOOM = {"eventsource": {"ndv": 1000, "fpp": 0.01}, "eventname": {"ndv": 1000, "fpp": 0.01}}
 WORKERS_FROM_BYTES = 64 << 20
+# Peak memory of all the processes of an ingest, whatever the evidence. A process costs about
+# PROCESS_BYTES before any evidence, and reading a file about TEXT_FACTOR times its inflated text
+# more (measured by benchmarks/bench_memory.py: 739 MB for 242 MB of records, from 148 MB).
+MEMORY_BUDGET = 1 << 30
+PROCESS_BYTES = 160 << 20
+TEXT_FACTOR = 2.5
+MIN_PARALLEL_FILE = 32 << 20  # a smaller per-worker limit is not worth the second pass
 # (folder, glob) of the files an interrupted run can leave: the only files the sweep deletes
+FOLDERS = (TABLE, "guardduty", "config")  # the folders the store writes and sweeps, beside its root
+_PART = re.compile(r"part-[A-Za-z0-9_-]+\.parquet")
 LEFTOVERS = ((".", f".{CATALOG}.*.tmp"), (TABLE, "part-*.parquet"), (TABLE, "part-*.parquet.tmp"),
              ("guardduty", ".findings.parquet.*.tmp"), ("config", ".state.parquet.*.tmp"))
 
@@ -107,12 +119,44 @@ class Store:
             raise EvidenceError(f"the store {root} has format {version!r}; this toolkit reads "
                                 f"{FORMAT_VERSION}")
         try:
-            return cls(root, list(data["parts"]), dict(data["sources"]), int(data["duplicates"]),
-                       dict(data.get("findings", {})), list(data.get("conflicts", [])),
-                       dict(data.get("state", {})))
-        except (KeyError, TypeError, ValueError) as e:
+            store = cls(root, list(data["parts"]), dict(data["sources"]), int(data["duplicates"]),
+                        dict(data.get("findings", {})), list(data.get("conflicts", [])),
+                        dict(data.get("state", {})))
+            for entry in [*store.sources.values(), *store.findings.values()]:
+                _file_report(entry)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise EvidenceError(f"the catalog of the store {root} is damaged ({type(e).__name__}: "
                                 f"{e}); ingest the evidence into a new store") from e
+        store.check()
+        return store
+
+    def check(self) -> None:
+        """EvidenceError, in one line, unless every folder the store writes is a real folder and every
+        part its catalog names is a Parquet file of the table (its footer read, not its rows).
+
+        A folder that is a symbolic link would make the store write and sweep where it points; a
+        part missing or damaged would make every query fail inside DuckDB.
+        """
+        for folder in FOLDERS:
+            if (self.root / folder).is_symlink():
+                raise EvidenceError(f"the store {self.root} has a {folder}/ that is a symbolic link: "
+                                    "the store writes and deletes only in folders of its own; "
+                                    "remove the link or ingest into a new store")
+        parts = [(name, STORED_SCHEMA) for name in self.parts]
+        if self.findings:  # every run that names findings files writes the table
+            parts.append((FINDINGS, None))
+        for name, schema in parts:
+            path = self.root / (name if schema is None else f"{TABLE}/{name}")
+            if not isinstance(name, str) or schema is not None and not _PART.fullmatch(name):
+                problem = "is not a name the store gives its parts"
+            elif not path.is_file() or path.is_symlink():
+                problem = "is missing" if not path.is_symlink() else "is a symbolic link"
+            else:
+                problem = _parquet_problem(path, schema)
+            if problem:
+                raise EvidenceError(f"the store {self.root} is damaged: {str(name)[:80]!r} {problem}; "
+                                    "ingest the evidence into a new store (audit-toolkit ingest "
+                                    "--evidence EVIDENCE --store NEW_FOLDER)")
 
     @property
     def folder(self) -> Path:
@@ -176,6 +220,18 @@ class Store:
                 if leftover.name not in held and leftover.is_file() and not leftover.is_symlink():
                     leftover.unlink()
 
+def _parquet_problem(path: Path, schema: pa.Schema | None) -> str | None:
+    """Why the Parquet file at `path` cannot be read as a part of `schema`; None if it can."""
+    try:
+        found = pq.read_schema(path)
+    except (OSError, pa.ArrowException) as e:
+        return f"is not a Parquet file ({str(e)[:120]})"
+    # Parts written before the provenance columns are read without them (engines.duckdb).
+    if schema is not None and found.names not in (schema.names, CLOUDTRAIL_SCHEMA.names):
+        return "does not hold the columns of the cloudtrail table"
+    return None
+
+
 def _file_report(entry: dict) -> FileReport:
     """A catalog entry's report; catalogs written before reports held size and SHA-256 have them beside."""
     return FileReport(**{"size": entry["size"], "sha256": entry["sha256"], **entry["report"]})
@@ -205,7 +261,7 @@ def _convert(task: _Task) -> tuple[str | None, int, list[dict]]:
             if not table.num_rows:
                 continue
             if writer is None:
-                writer = pq.ParquetWriter(tmp, CLOUDTRAIL_SCHEMA, compression=task.compression,
+                writer = pq.ParquetWriter(tmp, STORED_SCHEMA, compression=task.compression,
                                           bloom_filter_options=CLUSTER_BLOOM if task.cluster else None)
             writer.write_table(table, row_group_size=CLUSTER_ROW_GROUP if task.cluster else ROW_GROUP)
             rows += table.num_rows
@@ -229,9 +285,9 @@ def _read_task(task: _Task, sources: list[dict]) -> Iterator[pa.Table]:
         pending.extend(table.to_batches())
         pending_rows += table.num_rows
         if pending_rows >= ROW_GROUP:
-            yield pa.Table.from_batches(pending, CLOUDTRAIL_SCHEMA)
+            yield pa.Table.from_batches(pending, STORED_SCHEMA)
             pending, pending_rows = [], 0
-    yield pa.Table.from_batches(pending, CLOUDTRAIL_SCHEMA)
+    yield pa.Table.from_batches(pending, STORED_SCHEMA)
 
 
 def _tasks(paths: list[Path], folder: Path, compression: str, task_bytes: int, workers: int,
@@ -267,11 +323,38 @@ def _worker_memory() -> None:
     pa.set_memory_pool(pa.system_memory_pool())
 
 
+def memory_plan(workers: int, max_file_bytes: int, budget: int = MEMORY_BUDGET) -> tuple[int, int]:
+    """(workers, the per-file limit of the parallel pass) that keep every process of an ingest,
+    the parent and each worker at the peak of its largest file, within `budget` together.
+
+    Each worker alone may hold a file at the limit; several at once could not. So workers read
+    with a smaller limit, and a file over it is read again after them, alone, with the full limit
+    (ingest): at most `workers` x (PROCESS_BYTES + TEXT_FACTOR x the smaller limit) + the parent,
+    or the parent alone with one file at the full limit. Fewer workers where the smaller limit
+    would fall under MIN_PARALLEL_FILE; one where even that does not fit.
+    """
+    for n in range(workers, 1, -1):
+        per_file = int(((budget - PROCESS_BYTES) // n - PROCESS_BYTES) / TEXT_FACTOR)
+        if per_file >= min(max_file_bytes, MIN_PARALLEL_FILE):
+            return n, min(max_file_bytes, per_file)
+    return 1, max_file_bytes
+
+
 def _run(tasks: list[_Task], workers: int) -> Iterator[tuple[str | None, int, list[dict]]]:
     if workers <= 1 or len(tasks) < 2:
         yield from map(_convert, tasks)
         return
     with ProcessPoolExecutor(workers, initializer=_worker_memory) as pool:
+        yield from pool.map(_convert, tasks)
+
+
+def _one_by_one(tasks: list[_Task]) -> Iterator[tuple[str | None, int, list[dict]]]:
+    """Each task in a process of its own, one at a time: what a file at the full limit took is
+    handed back to the system when its process ends (the parent's allocator kept it: four such
+    files read in the parent took 4.2 GB)."""
+    if not tasks:
+        return
+    with ProcessPoolExecutor(1, initializer=_worker_memory, max_tasks_per_child=1) as pool:
         yield from pool.map(_convert, tasks)
 
 
@@ -296,6 +379,8 @@ def _canonical(row: dict) -> dict[str, str]:
     row's own columns are in the schema's order): two deliveries of one event are equal in this."""
     content = {}
     for name, value in row.items():
+        if name in PROVENANCE_COLUMNS:  # where a copy was read is not its content
+            continue
         if name in _JSON_TEXT and value is not None:
             try:
                 value = json.loads(value)
@@ -422,21 +507,34 @@ def ingest(
     todo = [p for p in files if not store.holds(p)]
     if workers is None:  # starting worker processes pays only for enough evidence
         workers = os.cpu_count() or 1 if sum(p.stat().st_size for p in todo) >= WORKERS_FROM_BYTES else 1
+    workers, per_file = memory_plan(workers, max_file_bytes)
     report = IntakeReport()
     bar = _bar(len(todo), progress)
     try:
         tasks = _tasks(todo, store.folder, compression, task_bytes, workers, only, cluster,
-                       max_file_bytes)
+                       per_file)
         for round_tasks in _rounds(tasks, round_bytes):
             new_parts: list[str] = []
             sources: dict[str, dict] = {}
-            for task, (part, rows, task_sources) in zip(round_tasks, _run(round_tasks, workers)):
+            again: list[str] = []  # over the parallel pass's limit: read alone, with the full one
+            results = list(zip(round_tasks, _run(round_tasks, workers)))
+            if per_file < max_file_bytes:
+                again = [p for task, (_, _, found) in results for p, s in zip(task.paths, found)
+                         if s["report"]["too_large"]]
+            alone = [replace(round_tasks[-1], paths=[path], max_bytes=max_file_bytes,
+                             part=round_tasks[-1].part.replace(".parquet", f"-alone{n}.parquet"))
+                     for n, path in enumerate(again)]  # one part each: a part is sorted whole
+            results += zip(alone, _one_by_one(alone))
+            for task, (part, rows, task_sources) in results:
                 if part:
                     new_parts.append(part)
                 for path, source in zip(task.paths, task_sources):
+                    if task.max_bytes < max_file_bytes and path in again:
+                        continue  # its report is the second reading's
                     sources[str(Path(path).resolve())] = {**source, "part": part}
                     report.files.append(FileReport(**source["report"]))
-                bar.update(len(task.paths))
+                bar.update(len([p for p in task.paths if task.max_bytes == max_file_bytes
+                                or p not in again]))
                 bar.set_postfix(events=f"{report.used:,}", refresh=False)
             dropped, conflicts = _drop_duplicates(store, new_parts)
             report.duplicates += dropped

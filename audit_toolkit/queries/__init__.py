@@ -5,6 +5,8 @@
     -- What the query answers (these comment lines are its documentation).
     SELECT ...  WHERE eventtime >= :since ...
 
+A header may also name `-- embedded_columns:`, columns the embedded engine's table has and Athena's
+has not (schema.PROVENANCE_COLUMNS): DuckDB's text selects them too, Athena's does not.
 Athena (Trino) SQL is the canonical text. DuckDB gets it through sqlglot, with the known traps fixed
 in `_DuckDB` below; where the translation is still wrong, `duckdb/<name>.sql` overrides it.
 Parameters are bound by the engine, never formatted into the text.
@@ -27,13 +29,13 @@ from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.tokens import Token, TokenType
 
 from ..errors import ConfigError, QueryError
-from ..evidence.schema import SPINE_COLUMNS
+from ..evidence.schema import PROVENANCE_COLUMNS, SPINE_COLUMNS
 
 HERE = Path(__file__).parent
 # The .sql files live in the repository's top-level `queries/`; the wheel maps that folder into the
 # package as `audit_toolkit/sql` (pyproject `package-dir`). Either way they sit at one of these.
 SQL_DIR = next(p for p in (HERE.parent / "sql", HERE.parent.parent / "queries") if p.is_dir())
-_HEADER = re.compile(r"^--\s*(name|params|filters):\s*(.*)$")
+_HEADER = re.compile(r"^--\s*(name|params|filters|embedded_columns):\s*(.*)$")
 SCOPE_PARAMS = ("since", "until", "since_day", "until_day", "account", "region")
 
 
@@ -57,6 +59,7 @@ class Query:
     overrides: Mapping[str, str] = field(default_factory=dict)  # dialect -> SQL, where translation fails
     template: str | None = None  # the query whose columns and scope it filters (`-- filters:`)
     condition: str | None = None  # that filter, Athena SQL: what the file holds
+    embedded_columns: tuple[str, ...] = ()  # selected on the embedded engine alone
 
     def render(self, dialect: str) -> str:
         """The query's text for an engine's dialect; parameters stay as placeholders."""
@@ -65,7 +68,11 @@ class Query:
         if dialect == "athena":
             return to_pyformat(self.sql)
         if dialect == "duckdb":
-            return to_duckdb(self.sql)
+            if not self.embedded_columns:
+                return to_duckdb(self.sql)
+            tree = sqlglot.parse_one(self.sql, read="athena")
+            return tree.select(*(exp.column(c, quoted=True) for c in self.embedded_columns)).sql(
+                dialect=_DuckDB)
         raise QueryError(f"no SQL for dialect {dialect!r}: expected 'athena' or 'duckdb'")
 
     def runs_on_focused_scan(self, only: frozenset[str]) -> bool:
@@ -225,7 +232,11 @@ def load(path: Path, known: Mapping[str, Query] | None = None) -> Query:
         for d in path.parent.iterdir()
         if d.is_dir() and (d / path.name).exists()
     }
-    return Query(name, params, "\n".join(doc).strip(), sql, MappingProxyType(overrides))
+    embedded = tuple(c.strip() for c in header.get("embedded_columns", "").split(",") if c.strip())
+    if set(embedded) - set(PROVENANCE_COLUMNS):
+        raise QueryError(f"{path}: embedded_columns may name only {', '.join(PROVENANCE_COLUMNS)}")
+    return Query(name, params, "\n".join(doc).strip(), sql, MappingProxyType(overrides),
+                 embedded_columns=embedded)
 
 
 def load_all(folder: Path = SQL_DIR) -> Mapping[str, Query]:

@@ -1,0 +1,131 @@
+"""The report in the language setting (`ja` by default, `en`): every heading, sentence, table header
+and chart label in that language, values from the logs as they are; golden files for a small report
+in both (tests/golden/report/*.md, up to the appendix). UPDATE_GOLDEN=1 rewrites them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from pathlib import Path
+
+import pytest
+
+from audit_toolkit import report as rep
+from audit_toolkit.analysis.detections import CATALOGUE
+from audit_toolkit.investigation import Investigation
+from audit_toolkit.settings import Settings
+from detection_cases import ALICE, ROLE, call
+from util import ALLOWED_ASCII, log_words
+
+GOLDEN = Path(__file__).parent / "golden" / "report"
+EC2, CT = "ec2.amazonaws.com", "cloudtrail.amazonaws.com"
+SSH = {"groupId": "sg-0a1b2c3d4e5f60718", "ipPermissions": {"items": [
+    {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}
+# A role session opens SSH to the internet, alice closes it; the role fails to stop the trail, and
+# opens SSH on a second group that stays open.
+RECORDS = [
+    call(EC2, "AuthorizeSecurityGroupIngress", SSH, {"_return": True}, identity=ROLE,
+         eventTime="2026-11-03T09:00:00Z", eventID="00000000-0000-4000-8000-000000000001"),
+    call(EC2, "RevokeSecurityGroupIngress", SSH, {"_return": True}, identity=ALICE,
+         eventTime="2026-11-03T11:30:00Z", eventID="00000000-0000-4000-8000-000000000002"),
+    call(CT, "StopLogging", {"name": "main-trail"}, error="AccessDenied", identity=ROLE,
+         eventTime="2026-11-03T12:00:00Z", eventID="00000000-0000-4000-8000-000000000003"),
+    call(EC2, "AuthorizeSecurityGroupIngress", {**SSH, "groupId": "sg-0f1e2d3c4b5a69788"}, {"_return": True},
+         identity=ROLE, eventTime="2026-11-03T12:30:00Z", eventID="00000000-0000-4000-8000-000000000004"),
+]
+# Words the Japanese report may hold beyond chat's: the toolkit's and the engine's names, the
+# report's file name, AWS Config and EC2, CIDR, AWS CLI, and what the catalogue names in English by design
+# (MITRE's technique names, detection ids).
+REPORT_WORDS = {"audit", "toolkit", "report", "html", "Config", "EC", "CIDR", "duckdb", "CLI"} | {
+    w for d in CATALOGUE for w in re.findall(r"[A-Za-z]+", f"{d.technique} {d.id}")}
+
+
+@pytest.fixture(scope="module")
+def evidence(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("lang") / "evidence"
+    folder.mkdir()
+    (folder / "trail.json").write_text(json.dumps({"Records": RECORDS}), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def written(evidence, tmp_path_factory) -> dict[str, rep.Report]:
+    out = tmp_path_factory.mktemp("reports")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reports = {lang: rep.write_report(Investigation.from_evidence(evidence, Settings(language=lang)),
+                                          out / lang) for lang in ("ja", "en")}
+    reports["warnings"] = [str(w.message) for w in caught]
+    return reports
+
+
+def _sections(report: rep.Report) -> str:
+    """The Markdown up to the evidence appendix (the appendix is file paths, hashes and SQL), with
+    the time it was written and the evidence folder masked."""
+    text = report.markdown.read_text(encoding="utf-8")
+    text = text[:text.index(f"## {report.words['appendix']}")]
+    text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC \(audit\\_toolkit [^)]*\)", "(written)", text, count=1)
+    text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC by audit\\_toolkit [\d.]*\d", "(written)", text, count=1)
+    return text.replace(str(report.markdown.parents[2]).replace("_", "\\_"), "<tmp>")
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_a_small_report_against_its_golden_file(written, lang):
+    text = _sections(written[lang])
+    path = GOLDEN / f"small_{lang}.md"
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), f"the {lang} report differs from {path.name}"
+
+
+def test_the_japanese_report_holds_no_english_but_what_the_logs_say(written, evidence):
+    report = written["ja"]
+    text = re.sub(r"<tmp>\S*|\(written\)|\]\(charts/\w+\.png\)", "", _sections(report))  # masks, image files
+    # Not done yet: what the digest chain could not check is the evidence modules' English sentence
+    # (log_validation, digest_chain), shown after its Japanese label.
+    notes = re.findall(r"^- 未確認: (.*)$", text, flags=re.M)
+    assert [n.split(" ")[:3] for n in notes] == [["no", "public", "keys"], ["no", "digest", "files"]]
+    text = re.sub(r"^- 未確認: .*$", "", text, flags=re.M)
+    allowed = ALLOWED_ASCII | REPORT_WORDS | log_words(RECORDS)
+    assert set(re.findall(r"[A-Za-z]+", text)) - allowed == set()
+    # every heading, caption and header in Japanese: none is the English report's
+    english = written["en"]
+    assert [s.title for s, _ in report.parts] == [
+        "対応が必要なこと", "範囲の終わりに公開中のもの", "期間と証跡", "セキュリティグループの変更", "公開期間",
+        "GuardDuty の検出結果", "検知", "証跡のカバー範囲", "セキュリティグループの状態とログ"]
+    ja_tables = [t for _, p in report.parts for t in p.tables + [t for _, s in p.subsections for t in s.tables]]
+    en_tables = [t for _, p in english.parts for t in p.tables + [t for _, s in p.subsections for t in s.tables]]
+    assert len(ja_tables) == len(en_tables) > 0
+    for ja, en in zip(ja_tables, en_tables):
+        assert ja.caption != en.caption and not re.search(r"[A-Za-z]{3}", ja.caption)
+        assert all(not re.fullmatch(r"[A-Za-z ]+", c) or c in ("CIDR",) for c in ja.columns), ja.columns
+    assert [c.caption for c in report.charts] == [
+        "セキュリティグループの変更の推移 (実行者別)", "ポート 22 のインターネットへの公開期間"]
+    html = report.html.read_text(encoding="utf-8")
+    assert '<html lang="ja">' in html and "<h2>証跡の付録</h2>" in html
+
+
+def test_the_japanese_report_says_the_detection_detail_and_actors_in_japanese(written):
+    report = written["ja"]
+    sub = dict(dict((s.id, p) for s, p in report.parts)["detections"].subsections)["CloudTrail ログ記録の停止"]
+    [row] = sub.tables[0].rows
+    assert row[4:8] == ["未遂", "main-trail", "未遂: ログ記録を停止",
+                        "arn:aws:iam::111111111111:role/ops (セッション alice)"]
+    actions = dict((s.id, p) for s, p in report.parts)["actions"].facts[0]
+    assert actions == ("範囲の終わりにポート 22 をインターネットに公開中の期間 1 件: sg-0f1e2d3c4b5a69788 "
+                       "(2026-11-03 12:30:00 UTC から、公開したのは ops / alice)")
+
+
+def test_the_english_report_is_english_throughout(written):
+    text = _sections(written["en"])
+    assert not re.search(r"[\u3040-\u30ff\u4e00-\u9fff\u3000-\u303f\uff01-\uff5e]", text)
+
+
+def test_japanese_charts_draw_every_glyph(written):
+    """matplotlib warns 'Glyph ... missing from font' when a character has no glyph: the Japanese
+    charts use the bundled IPAex Gothic (matplotlib-fontja)."""
+    assert [w for w in written["warnings"] if "missing from" in w or "Glyph" in w] == []
+    assert written["ja"].charts and all(c.png.startswith(b"\x89PNG") for c in written["ja"].charts)
