@@ -798,6 +798,24 @@ TEXT: dict[str, dict[str, str]] = {
         "chart.key": " (key {access_key})",
         "chart.activity_title": "Activity of {who} ({n} events)",
         "chart.events_log": "events (log scale)",
+        # a count of one (Report.say takes `<key>.one` where there is one)
+        "report.intake_conflicts.one": ", {n} eventID held by different records (all kept)",
+        "report.intake_unusable.one": ", {n} event the analysis could not read",
+        "report.changes.one":
+            "{n} security-group rule change by {actors} actors, {failed} of them failed calls",
+        "report.exposed.one": "{n} rule exposes port {ports} to the internet at the end of the range",
+        "report.exposed_unlogged.one":
+            "{n} of them was opened by no logged call: known from AWS Config or EC2 state",
+        "report.disagreements.one": "{n} disagreement between security-group state and the logs",
+        "report.windows.one":
+            "{n} window in which port {ports} stood open to the internet; {still} still open at the end of the range",
+        "report.failed_openings.one": "{n} failed attempt to open a watched port to the internet",
+        "report.findings.one": "{n} GuardDuty finding active in the range",
+        "report.hits.one": "{n} detection hit",
+        "report.detection_hits.one": "{n} hit, {attempts} of them attempts",
+        "report.silent_runs.one": "{n} run of hours with no event ({hours} hours in all)",
+        "report.outages.one": "{n} logging outage",
+        "report.inputs_hashed.one": "{n} input file hashed",
     },
 }
 

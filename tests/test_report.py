@@ -165,7 +165,7 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     # root acted on 11-02; on 11-03 the incident's 7 logged SSH openings and its refused one
     assert parts["detections"].facts == ["8 detection hits: high 8"]
     assert [t for t, _ in parts["detections"].subsections] == [
-        "SSH (a watched port) opened to the internet / SSH (監視ポート) のインターネット公開"]
+        "SSH (a watched port) opened to the internet"]
     # The demo's silences and outages are on 11-04.
     assert parts["coverage"].facts == ["0 runs of hours with no event (0 hours in all)", "0 logging outages"]
     # The report opens with what is exposed at the end of its range, from the logs and the state together.
