@@ -3,7 +3,7 @@
 A finding is tied to a window when
 - it is on an instance in the window's group: the group is among the security groups of the
   instance's network interfaces in the finding, or CloudTrail (RunInstances, ModifyInstanceAttribute,
-  ModifyNetworkInterfaceAttribute) had the instance in that group while the window was open and the
+  ModifyNetworkInterfaceAttribute, CreateNetworkInterface, AttachNetworkInterface) had the instance in that group while the window was open and the
   activity went on (a finding shows the groups at its last update, which may be after a change);
 - its activity (first to last seen) overlaps the window (a still-open window has no end);
 - its local port is within the rule's port range (any port for protocol -1), its protocol is the
@@ -45,8 +45,8 @@ def _groups(holder: dict) -> list[str]:
     return [g["groupId"] for g in _items(holder.get("groupSet")) if g.get("groupId")]
 
 
-def _assignments(row: dict, eni_owner: dict) -> Iterator[tuple[str | None, str | None, list[str]]]:
-    """(instance, network interface, groups) that one call set."""
+def _assignments(row: dict, eni_owner: dict) -> Iterator[tuple[str | None, str | None, list[str] | None]]:
+    """(instance, network interface, groups) that one call set; groups None: unchanged."""
     request, response = json_object(row["requestparameters"]), json_object(row["responseelements"])
     name = row["eventname"]
     if name == "RunInstances":
@@ -65,6 +65,14 @@ def _assignments(row: dict, eni_owner: dict) -> Iterator[tuple[str | None, str |
     elif name == "ModifyNetworkInterfaceAttribute" and _groups(request):
         eni = request.get("networkInterfaceId")
         yield eni_owner.get((row["account"], row["region"], eni)), eni, _groups(request)
+    elif name == "CreateNetworkInterface":  # a detached interface, in its groups from now on
+        eni = response.get("networkInterface") or {}
+        if eni.get("networkInterfaceId"):
+            yield None, eni["networkInterfaceId"], _groups(eni) or _groups(request)
+    elif name == "AttachNetworkInterface" and request.get("networkInterfaceId"):
+        eni, instance = request["networkInterfaceId"], request.get("instanceId")
+        eni_owner[(row["account"], row["region"], eni)] = instance
+        yield instance, eni, None  # the interface keeps its groups, now on this instance
 
 
 def instance_groups(events: pd.DataFrame) -> pd.DataFrame:
@@ -81,11 +89,13 @@ def instance_groups(events: pd.DataFrame) -> pd.DataFrame:
         for instance, eni, groups in _assignments(row, eni_owner):
             if instance is None and eni is None:
                 continue
-            if instance is not None and eni is not None:
+            if instance is not None and eni is not None and row["eventname"] != "AttachNetworkInterface":
                 primary.setdefault((row["account"], row["region"], instance), eni)
             if eni is None:
                 eni = primary.get((row["account"], row["region"], instance))
             key = (row["account"], row["region"], eni or instance)
+            if groups is None:  # same groups, new owner
+                groups = [m["group_id"] for m in current.get(key, [])]
             for old in current.pop(key, []):
                 done.append({**old, "until": row["eventtime"]})
             current[key] = [{"account": row["account"], "region": row["region"], "instance_id": instance,

@@ -80,6 +80,33 @@ class DuckDBEngine:
             source = "_cloudtrail_empty"
         self.con.execute(f"CREATE OR REPLACE VIEW {TABLE} AS SELECT * FROM {source}")
 
+    def load_flow_logs(self, paths: Iterable[Path]) -> IntakeReport:
+        """VPC Flow Logs files as the `vpcflowlogs` view, read where they lie (evidence.flowlogs).
+
+        One checking scan counts each file's records and keeps each rejected line with its reason;
+        the view then skips those lines, so every query sees the records the report counted.
+        """
+        from ..evidence import flowlogs
+
+        paths = list(paths)
+        checked = flowlogs.source(paths, rejects="_flow_rejects")
+        columns = ", ".join(f'"{c}"' for c in flowlogs.COLUMNS)
+        try:
+            # hash() of every column makes DuckDB cast every field, so a bad one rejects its line.
+            counted = self.con.execute(
+                f"SELECT filename, count(hash({columns})), count(*) FILTER (WHERE log_status = 'OK') "
+                f"FROM ({checked.sql}) GROUP BY filename").fetchall()
+            rejected = []
+            for i in range(checked.groups):
+                rejected += self.con.execute(
+                    f"SELECT s.file_path, e.line, arg_min(e.error_message, e.column_idx) "
+                    f"FROM _flow_rejects_{i} e JOIN _flow_rejects_scan_{i} s USING (scan_id, file_id) "
+                    f"GROUP BY s.file_path, e.line ORDER BY s.file_path, e.line").fetchall()
+            self.con.execute(f"CREATE OR REPLACE VIEW {flowlogs.TABLE} AS {flowlogs.source(paths).sql}")
+        except duckdb.Error as e:
+            raise QueryError(f"DuckDB could not read the flow logs: {e}") from e
+        return flowlogs.intake(checked.files, counted, rejected)
+
     def load_guardduty(self, paths: Iterable[Path]) -> IntakeReport:
         """Read GuardDuty findings files into the `guardduty` table (shaped like Athena's); report the rest."""
         from ..evidence.guardduty import read_guardduty

@@ -1,0 +1,259 @@
+"""VPC Flow Logs delivered to S3: which files they are, and the `vpcflowlogs` table over them.
+
+A text file is gzip with a first line naming its fields (`version account-id interface-id ...`), in
+the order the flow log's format gives; `-` stands for a field with no value (NODATA and SKIPDATA
+records, a field that does not apply). Parquet delivery names its columns as the table does. The
+files are read by DuckDB's CSV and Parquet readers where they lie: nothing is converted, nothing is
+opened for writing. Files with the same header are read by one `read_csv`; each bad line is
+rejected with DuckDB's reason and its line number; a file whose header is not a flow log's is
+reported whole.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from .layout import PathPartition
+from .reader import MAX_REASONS_PER_FILE, FileReport, IntakeReport
+
+TABLE = "vpcflowlogs"
+# Field of the flow log format -> (column, type), in the order of AWS's Athena DDL for flow logs.
+FIELDS: dict[str, tuple[str, str]] = {
+    "version": ("version", "INTEGER"),
+    "account-id": ("account_id", "VARCHAR"),
+    "interface-id": ("interface_id", "VARCHAR"),
+    "srcaddr": ("srcaddr", "VARCHAR"),
+    "dstaddr": ("dstaddr", "VARCHAR"),
+    "srcport": ("srcport", "INTEGER"),
+    "dstport": ("dstport", "INTEGER"),
+    "protocol": ("protocol", "BIGINT"),
+    "packets": ("packets", "BIGINT"),
+    "bytes": ("bytes", "BIGINT"),
+    "start": ("start", "BIGINT"),
+    "end": ("end", "BIGINT"),
+    "action": ("action", "VARCHAR"),
+    "log-status": ("log_status", "VARCHAR"),
+    "vpc-id": ("vpc_id", "VARCHAR"),
+    "subnet-id": ("subnet_id", "VARCHAR"),
+    "instance-id": ("instance_id", "VARCHAR"),
+    "tcp-flags": ("tcp_flags", "INTEGER"),
+    "type": ("type", "VARCHAR"),
+    "pkt-srcaddr": ("pkt_srcaddr", "VARCHAR"),
+    "pkt-dstaddr": ("pkt_dstaddr", "VARCHAR"),
+    "az-id": ("az_id", "VARCHAR"),
+    "sublocation-type": ("sublocation_type", "VARCHAR"),
+    "sublocation-id": ("sublocation_id", "VARCHAR"),
+    "pkt-src-aws-service": ("pkt_src_aws_service", "VARCHAR"),
+    "pkt-dst-aws-service": ("pkt_dst_aws_service", "VARCHAR"),
+    "flow-direction": ("flow_direction", "VARCHAR"),
+    "traffic-path": ("traffic_path", "INTEGER"),
+}
+# The record's own region is the path's: the `region` partition column, as in AWS's projection DDL.
+PARTITIONED_FIELDS = {"region"}
+PARTITIONS = (("account", "VARCHAR"), ("region", "VARCHAR"), ("day", "VARCHAR"))
+COLUMNS = [c for c, _ in FIELDS.values()] + [c for c, _ in PARTITIONS]
+DEFAULT_FORMAT = ("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes "
+                  "start end action log-status").split()
+
+# AWSLogs/<account>/vpcflowlogs/<region>/YYYY/MM/DD/[HH/]<file>, and the Hive-compatible variant
+_LAYOUT = re.compile(
+    r"AWSLogs/(?:o-[a-z0-9]+/)?(?P<account>\d{12})/vpcflowlogs/(?P<region>[a-z0-9-]+)/"
+    r"(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/(?:(?P<h>\d{2})/)?"
+)
+_HIVE = re.compile(
+    r"aws-account-id=(?P<account>\d{12})/aws-service=vpcflowlogs/aws-region=(?P<region>[a-z0-9-]+)/"
+    r"year=(?P<y>\d{4})/month=(?P<m>\d{2})/day=(?P<d>\d{2})/(?:hour=(?P<h>\d{2})/)?"
+)
+# <account>_vpcflowlogs_<region>_<flow log id>_YYYYMMDDTHHmmZ_<hash>.log.gz, the name a flow log gives a file
+_FILE_NAME = re.compile(r"(?P<account>\d{12})_vpcflowlogs_(?P<region>[a-z0-9-]+)_fl-[0-9a-f]+_"
+                        r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})T(?P<h>\d{2})\d{2}Z")
+_FIELD_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+MAX_HEADER = 4096  # a flow log header is a few hundred bytes; more is not a flow log
+
+
+def partition_of(path: str | Path) -> PathPartition:
+    """Account, region and day ('YYYY/MM/DD', or 'YYYY/MM/DD/HH' for hourly partitions) of a file."""
+    text = Path(path).as_posix()
+    match = _LAYOUT.search(text) or _HIVE.search(text)
+    if match:
+        hour = f"/{match['h']}" if match["h"] else ""
+        return PathPartition(match["account"], match["region"], f"{match['y']}/{match['m']}/{match['d']}{hour}")
+    match = _FILE_NAME.search(Path(path).name)
+    if match:
+        return PathPartition(match["account"], match["region"], f"{match['y']}/{match['m']}/{match['d']}")
+    return PathPartition()
+
+
+def is_parquet(path: str | Path) -> bool:
+    return Path(path).name.lower().endswith(".parquet")
+
+
+def header_of(path: Path) -> list[str] | None:
+    """The field names of a text flow log's first line; None if that line is not a flow log header."""
+    try:
+        with open(path, "rb") as raw:
+            head = raw.read(2)
+            raw.seek(0)
+            stream = gzip.GzipFile(fileobj=raw) if head == b"\x1f\x8b" else raw
+            line = stream.readline(MAX_HEADER)
+    except (OSError, EOFError, zlib.error):
+        return None
+    try:
+        names = line.decode("ascii").split()
+    except UnicodeDecodeError:
+        return None
+    # A flow log header names known fields; an unknown one among them is reported, not fatal.
+    known = sum(n in FIELDS or n in PARTITIONED_FIELDS for n in names)
+    if not names or not all(_FIELD_NAME.match(n) for n in names) or known < 2 or "interface-id" not in names:
+        return None
+    return names
+
+
+def is_flow_log(path: str | Path) -> bool:
+    """A flow log file: under `/vpcflowlogs/` (or named by a flow log), or text whose first line is
+    a flow log header. Flow logs are text, so their header says what they are."""
+    path = Path(path)
+    text = path.as_posix()
+    if "/vpcflowlogs/" in text or "aws-service=vpcflowlogs" in text or _FILE_NAME.search(path.name):
+        return True
+    name = path.name.lower()
+    return name.endswith((".log", ".log.gz", ".txt", ".txt.gz", ".gz")) and header_of(path) is not None
+
+
+def discover_flow_logs(evidence: str | Path) -> list[Path]:
+    """Every flow log file under a folder (or the file given, if it is one), sorted by path."""
+    root = Path(evidence)
+    if root.is_file():
+        return [root] if is_flow_log(root) else []
+    if not root.exists():
+        return []
+    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".") and is_flow_log(p))
+
+
+@dataclass
+class Source:
+    """The `vpcflowlogs` relation over some files, and what was found wrong before reading them."""
+
+    sql: str  # a SELECT of COLUMNS
+    groups: int  # read_csv calls: one per distinct header
+    files: dict[str, FileReport]  # by path
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _files_sql(files: list[Path]) -> str:
+    return "[" + ", ".join(_literal(str(p.resolve())) for p in files) + "]"
+
+
+def _partition_sql(files: list[Path]) -> str:
+    """account, region and day of each row, from its file's path: a literal when the files share it
+    (the common case, no per-row work), else a CASE on the file name."""
+    parts = {str(p.resolve()): partition_of(p) for p in files}
+    out = []
+    for column in ("account", "region", "day"):
+        values = {path: getattr(part, column) for path, part in parts.items()}
+        sql = lambda v: "NULL" if v is None else _literal(v)  # noqa: E731
+        if len(set(values.values())) == 1:
+            out.append(f"{sql(next(iter(values.values())))}::VARCHAR AS {column}")
+        else:
+            cases = " ".join(f"WHEN {_literal(p)} THEN {sql(v)}" for p, v in values.items())
+            out.append(f"CASE filename {cases} END AS {column}")
+    return ", ".join(out)
+
+
+def _select(present: set[str], read: str, partitions: str) -> str:
+    picked = [f'"{c}"' if c in present else f'NULL::{t} AS "{c}"' for c, t in FIELDS.values()]
+    return f"SELECT {', '.join(picked)}, {partitions}, filename FROM {read}"
+
+
+def _parquet_columns(path: Path) -> set[str]:
+    import pyarrow.parquet as pq
+
+    return set(pq.read_schema(path).names)
+
+
+def source(paths: Iterable[Path], rejects: str | None = None) -> Source:
+    """The SELECT that reads these flow log files as the `vpcflowlogs` table (with `filename`).
+
+    `rejects` (a table name prefix) makes DuckDB keep each rejected line with its reason
+    (`{rejects}_{i}` per header group); without it bad lines are skipped.
+    """
+    reports: dict[str, FileReport] = {}
+    groups: dict[tuple[str, ...], list[Path]] = {}
+    parquet: list[Path] = []
+    present_in_parquet: set[str] = set()
+    for path in paths:
+        report = reports[str(path.resolve())] = FileReport(str(path), shape="flowlog")
+        try:
+            report.size = path.stat().st_size
+            if is_parquet(path):
+                present_in_parquet |= _parquet_columns(path)
+                report.shape = "parquet"
+                parquet.append(path)
+                continue
+        except Exception as e:  # noqa: BLE001 - pyarrow raises several kinds on a bad file
+            report.error = f"cannot be read: {e}"
+            continue
+        names = header_of(path)
+        if names is None:
+            report.error = ("the first line is not a flow log header "
+                            "(field names such as 'version account-id interface-id ...')")
+        elif len(set(names)) != len(names):
+            report.error = "the header names a field twice"
+        else:
+            unknown = [n for n in names if n not in FIELDS and n not in PARTITIONED_FIELDS]
+            if unknown:
+                report.warn(f"fields not known to this toolkit, not read: {', '.join(unknown)}")
+            groups.setdefault(tuple(names), []).append(path)
+    selects = []
+    for i, (names, files) in enumerate(groups.items()):
+        renamed = {n: FIELDS[n][0] if n in FIELDS else f"_{n}" for n in names}
+        spec = ", ".join(f"{_literal(renamed[n])}: {_literal(FIELDS.get(n, ('', 'VARCHAR'))[1])}" for n in names)
+        errors = (f"store_rejects = true, rejects_table = '{rejects}_{i}', rejects_scan = '{rejects}_scan_{i}'"
+                  if rejects else "ignore_errors = true")
+        # quote and escape off: a flow log has neither, and a stray '"' must not swallow lines.
+        read = (f"read_csv({_files_sql(files)}, delim = ' ', header = true, columns = {{{spec}}}, "
+                f"nullstr = '-', auto_detect = false, quote = '', escape = '', filename = true, {errors})")
+        selects.append(_select({renamed[n] for n in names if n in FIELDS}, read, _partition_sql(files)))
+    if parquet:
+        read = f"read_parquet({_files_sql(parquet)}, union_by_name = true, filename = true)"
+        present = present_in_parquet & {c for c, _ in FIELDS.values()}
+        casts = {c: t for c, t in FIELDS.values()}
+        select = _select(present, read, _partition_sql(parquet))
+        for c in present:  # Parquet's integer widths differ from the table's: cast to the table's
+            select = select.replace(f'"{c}",', f'CAST("{c}" AS {casts[c]}) AS "{c}",', 1)
+        selects.append(select)
+    sql = "\nUNION ALL\n".join(selects) if selects else empty_sql()
+    return Source(sql, len(groups), reports)
+
+
+def empty_sql() -> str:
+    columns = [*FIELDS.values(), *PARTITIONS, ("filename", "VARCHAR")]
+    return "SELECT " + ", ".join(f'NULL::{t} AS "{c}"' for c, t in columns) + " WHERE false"
+
+
+def intake(files: dict[str, FileReport], counted: list[tuple[str, int, int]],
+           rejected: list[tuple[str, int, str]]) -> IntakeReport:
+    """Per file: rows read and used (`counted`: path, rows, rows with log-status OK), and each rejected
+    line with its reason (`rejected`: path, line, reason). read = used + rejected; a NODATA or SKIPDATA
+    record is used (it says the flow log was not recording) and warned about."""
+    for path, rows, ok in counted:
+        f = files[path]
+        f.read += rows
+        f.used += rows
+        if rows - ok:
+            f.warn(f"{rows - ok} records with log-status NODATA or SKIPDATA (shown as coverage gaps)")
+    for path, line, reason in rejected:
+        f = files[path]
+        f.read += 1
+        f.rejected += 1
+        if len(f.rejections) < MAX_REASONS_PER_FILE:
+            f.rejections.append(f"line {line}: {reason}")
+    return IntakeReport(files=list(files.values()))
