@@ -6,6 +6,7 @@
     inv.activity("arn:aws:iam::111122223333:user/alice")   # one actor's whole timeline
     inv.findings(min_severity=7)  # GuardDuty findings, one flat row each (evidence.guardduty.FINDING_COLUMNS)
     inv.correlate()             # which findings attacked an exposure window while it was open
+    inv.connections()           # who came in through each window, from the VPC flow logs
     inv = Investigation.open("athena")         # the same questions of the organization's logs, on Athena
     inv = Investigation.from_store("store")    # the same, on evidence converted once by `ingest`
 """
@@ -20,10 +21,11 @@ from typing import Any
 import pandas as pd
 
 from . import queries
-from .analysis import actors, coverage, detections, exposure, security_groups
+from .analysis import actors, connections, coverage, detections, exposure, security_groups
 from .analysis import findings as tie
 from .analysis.events import in_order
 from .engines.base import Engine
+from .evidence.flowlogs import discover_flow_logs
 from .evidence.layout import discover_files, discover_findings
 from .evidence.reader import IntakeReport
 from .errors import ConfigError
@@ -42,6 +44,7 @@ class Investigation:
     log: list[dict] = field(default_factory=list)  # every query run: name, engine, SQL, parameters
     findings_intake: IntakeReport | None = None  # what was read of the GuardDuty findings, and what not
     only: frozenset[str] | None = None  # the event names a focused scan converted whole; None: every event
+    flow_intake: IntakeReport | None = None  # what was read of the VPC flow logs, and what not
 
     @classmethod
     def from_evidence(
@@ -59,7 +62,9 @@ class Investigation:
         engine = DuckDBEngine()
         intake = engine.load_cloudtrail(discover_files(path), workers=workers, only=only)
         findings_intake = engine.load_guardduty(discover_findings(path))
-        return cls(engine, settings or Settings(), intake, str(path), findings_intake=findings_intake, only=only)
+        flow_intake = engine.load_flow_logs(discover_flow_logs(path))
+        return cls(engine, settings or Settings(), intake, str(path), findings_intake=findings_intake, only=only,
+                   flow_intake=flow_intake)
 
     @classmethod
     def from_guardduty_api(cls, settings: Settings | None = None, **fetch: Any) -> "Investigation":
@@ -69,6 +74,7 @@ class Investigation:
         engine = DuckDBEngine()
         intake = engine.load_cloudtrail([])
         engine.load_guardduty([])
+        engine.load_flow_logs([])
         inv = cls(engine, settings or Settings(), intake, evidence="guardduty-api", findings_intake=IntakeReport())
         inv.add_findings_from_api(**fetch)
         return inv
@@ -89,6 +95,7 @@ class Investigation:
         engine = DuckDBEngine()
         intake = engine.attach_store(root)
         findings_intake = engine.attach_findings(root)
+        engine.load_flow_logs([])  # flow logs are read where they lie: --evidence, not the store
         return cls(engine, settings or Settings(), intake, store=str(root), findings_intake=findings_intake)
 
     @classmethod
@@ -243,6 +250,32 @@ class Investigation:
         if windows.empty or found.empty:
             return tie.correlate(found.iloc[0:0], windows.iloc[0:0])
         return tie.correlate(found, windows, self.instance_groups(until, account, region))
+
+    def connections(self, since: When = None, until: When = None, account: str | None = None,
+                    region: str | None = None, group: str | None = None, margin: str = "1h") -> pd.DataFrame:
+        """Who came in through each exposure window, from the VPC flow logs: one row per public source
+        address that reached the window's ports on an interface of its group while it was open, and
+        one `gap` row per place the flow logs cannot answer (analysis.connections.CONNECTION_COLUMNS).
+        The source's flows `margin` before the window opened and after it closed are counted apart.
+        """
+        from .evidence import flowlogs
+
+        windows = self.ssh_exposure(since, until, account, region)
+        if group is not None:
+            windows = windows[windows["group_id"] == group]
+        bound = None if until is None else pd.Timestamp(queries.scope(until=until)["until"])
+        pad = int(pd.Timedelta(margin).total_seconds())
+        flows = []
+        for index, w in windows.iterrows():
+            span = connections.span_of(w)
+            values = flowlogs.scope(span.opened, span.closed, pad, connections.epoch(bound), w["account"], w["region"])
+            found = self.query("connections", protocol=span.protocol, from_port=span.from_port,
+                               to_port=span.to_port, **values)
+            flows.append(found.assign(window=index))
+        flows = pd.concat(flows, ignore_index=True) if flows else pd.DataFrame(columns=["window"])
+        members = self.instance_groups(until, account, region)
+        return connections.connections(windows, flows, members, self.findings(None, until, account, region),
+                                       self.settings)
 
     def add_findings_from_api(self, since: When = None, min_severity: float | None = None, types: tuple[str, ...] = (),
                               region: str | None = None, client: Any = None) -> IntakeReport:

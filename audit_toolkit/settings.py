@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -37,6 +38,11 @@ class Settings:
     language: str = "ja"
     # Buckets that receive CloudTrail logs, beside those named by CreateTrail/UpdateTrail in the evidence.
     trail_buckets: tuple[str, ...] = ()
+    # An accepted connection (flow records of one remote port) that exchanged more bytes than this,
+    # both ways, is a session; below it, handshakes, scans and failed logins.
+    session_bytes: int = 10_000
+    # The organization's own networks (CIDRs): a source in one of them is not an unknown address.
+    known_networks: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         ports = self.watched_ports
@@ -44,6 +50,13 @@ class Settings:
             raise ConfigError(f"watched ports must be 1..65535, got {', '.join(map(str, ports)) or 'none'}")
         if not (_is_int(self.internet_prefix_len) and 0 <= self.internet_prefix_len <= 128):
             raise ConfigError(f"internet prefix length must be 0..128, got {self.internet_prefix_len}")
+        if not (_is_int(self.session_bytes) and self.session_bytes >= 0):
+            raise ConfigError(f"session bytes must be a whole number of bytes, got {self.session_bytes!r}")
+        for net in self.known_networks:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ConfigError(f"known network {net!r} is not a CIDR such as 203.0.113.0/24") from None
         try:
             ZoneInfo(self.display_tz)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
@@ -64,6 +77,13 @@ class Settings:
             values["language"] = env["AUDIT_TOOLKIT_LANGUAGE"]
         if "AUDIT_TOOLKIT_TRAIL_BUCKETS" in env:
             values["trail_buckets"] = tuple(b for b in env["AUDIT_TOOLKIT_TRAIL_BUCKETS"].replace(" ", "").split(",") if b)
+        if "AUDIT_TOOLKIT_SESSION_BYTES" in env:
+            try:
+                values["session_bytes"] = int(env["AUDIT_TOOLKIT_SESSION_BYTES"])
+            except ValueError as e:
+                raise ConfigError(f"AUDIT_TOOLKIT_SESSION_BYTES must be an integer, got {env['AUDIT_TOOLKIT_SESSION_BYTES']!r}") from e
+        if "AUDIT_TOOLKIT_KNOWN_NETWORKS" in env:
+            values["known_networks"] = tuple(n for n in env["AUDIT_TOOLKIT_KNOWN_NETWORKS"].replace(" ", "").split(",") if n)
         for key, value in overrides.items():
             if value is None:
                 continue

@@ -1,8 +1,9 @@
 -- name: connections
--- params: since_epoch, until_epoch, since_day, since_hour, until_hour, account, region, protocol, from_port, to_port
+-- params: since_epoch, until_epoch, opened_epoch, closed_epoch, since_day, since_hour, until_hour, account, region, protocol, from_port, to_port
 -- The flow records of one exposure window's time (with its margins), cut to what "who came in
 -- through the hole" needs: traffic on the window's ports, either way (`in`: to the port, `out`: the
--- replies from it), one row per interface, remote address and port, action and hour; every other
+-- replies from it), one row per interface, remote address and port, action, hour and phase (before
+-- the window opened, during, after it closed: epoch seconds, NULL for no bound); every other
 -- record only counted per interface, log status and hour, for coverage. Which interfaces were in the
 -- group, which addresses are public and the verdicts are decided in Python (analysis.connections).
 -- The partition bounds let Athena read only the window's days, or its hours when the flow log is
@@ -13,6 +14,11 @@ SELECT
     CASE hit WHEN 'in' THEN srcaddr WHEN 'out' THEN dstaddr END AS remote_addr,
     CASE hit WHEN 'in' THEN srcport WHEN 'out' THEN dstport END AS remote_port,
     "start" - "start" % 3600 AS hour,
+    CASE
+        WHEN "end" < :opened_epoch THEN 'before'
+        WHEN "start" > :closed_epoch THEN 'after'
+        ELSE 'during'
+    END AS phase,
     count(*) AS records,
     sum(packets) AS packets,
     sum(bytes) AS bytes,
@@ -37,5 +43,5 @@ FROM (
       AND (:account IS NULL OR account = :account)
       AND (:region IS NULL OR region = :region)
 )
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
 ORDER BY interface_id, hour, remote_addr, remote_port, direction, action

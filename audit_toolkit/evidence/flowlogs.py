@@ -15,6 +15,7 @@ import gzip
 import re
 import zlib
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
@@ -73,6 +74,7 @@ _HIVE = re.compile(
 _FILE_NAME = re.compile(r"(?P<account>\d{12})_vpcflowlogs_(?P<region>[a-z0-9-]+)_fl-[0-9a-f]+_"
                         r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})T(?P<h>\d{2})\d{2}Z")
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+_TEXT_SUFFIXES = (".log", ".log.gz", ".txt", ".txt.gz")
 MAX_HEADER = 4096  # a flow log header is a few hundred bytes; more is not a flow log
 
 
@@ -121,8 +123,8 @@ def is_flow_log(path: str | Path) -> bool:
     text = path.as_posix()
     if "/vpcflowlogs/" in text or "aws-service=vpcflowlogs" in text or _FILE_NAME.search(path.name):
         return True
-    name = path.name.lower()
-    return name.endswith((".log", ".log.gz", ".txt", ".txt.gz", ".gz")) and header_of(path) is not None
+    # CloudTrail and GuardDuty files are JSON: only text files are opened to look at their first line.
+    return path.name.lower().endswith(_TEXT_SUFFIXES) and header_of(path) is not None
 
 
 def discover_flow_logs(evidence: str | Path) -> list[Path]:
@@ -133,6 +135,27 @@ def discover_flow_logs(evidence: str | Path) -> list[Path]:
     if not root.exists():
         return []
     return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".") and is_flow_log(p))
+
+
+def scope(opened: int | None, closed: int | None, margin: int, until: int | None = None,
+          account: str | None = None, region: str | None = None) -> dict:
+    """The `connections` query's values for a window open from `opened` to `closed` (epoch seconds,
+    None: unbounded), with `margin` seconds each side; `until` bounds a still-open window.
+
+    A record lies in the file of the five minutes after it (or later), so the last partition read
+    is an hour after the end; a record can start up to its aggregation interval before the window.
+    """
+    since = None if opened is None else opened - margin
+    end = closed if closed is not None else until
+    last = None if end is None else end + margin
+    stamp = lambda t, fmt: None if t is None else datetime.fromtimestamp(t, timezone.utc).strftime(fmt)  # noqa: E731
+    first = None if since is None else since - 15 * 60
+    return dict(
+        since_epoch=since, until_epoch=last, opened_epoch=opened, closed_epoch=closed,
+        since_day=stamp(first, "%Y/%m/%d"), since_hour=stamp(first, "%Y/%m/%d/%H"),
+        until_hour=stamp(None if last is None else last + 3600, "%Y/%m/%d/%H"),
+        account=account, region=region,
+    )
 
 
 @dataclass
