@@ -275,6 +275,41 @@ def correlate(evidence, store, since, until, account, region, fmt, ports, intern
     _emit(found, fmt, CORRELATION_TABLE)
 
 
+CONNECTION_TABLE = ["group_id", "opened_at", "closed_at", "kind", "source", "verdict", "known_as", "finding_ids",
+                    "accepted", "rejected", "bytes_in", "bytes_out", "before_rejected", "after_accepted",
+                    "after_rejected", "interfaces", "gap", "first_seen", "last_seen"]
+
+
+@main.command()
+@_scope
+@click.option("--group", help="Only the windows of this security group (sg-...).")
+@click.option("--known-network", "known_networks", multiple=True,
+              help="A CIDR of the organization's own (repeatable; default AUDIT_TOOLKIT_KNOWN_NETWORKS).")
+@click.option("--session-bytes", type=click.IntRange(min=0),
+              help="An accepted connection that exchanged more bytes is a session (default 10000, or "
+                   "AUDIT_TOOLKIT_SESSION_BYTES).")
+def connections(evidence, store, since, until, account, region, fmt, ports, internet_prefix, group, known_networks,
+                session_bytes):
+    """Who came in through each exposure window, from the VPC flow logs: each public source, its verdict
+    (session, accepted with no data, rejected only), the findings and actor tied to it, and coverage gaps."""
+    import dataclasses
+
+    # Checked before any evidence is read, as every setting is.
+    extra = Settings.load(known_networks=tuple(known_networks) or None, session_bytes=session_bytes)
+    inv = _open(evidence, store, ports, internet_prefix)
+    if inv.flow_intake is not None and inv.flow_intake.files:
+        flows = inv.flow_intake
+        click.echo(f"VPC flow logs: {len(flows.files)} files, {flows.read} records read, {flows.used} used, "
+                   f"{flows.rejected} rejected, {len(flows.bad_files)} unreadable files", err=True)
+        _report_problems(flows)
+    inv.settings = dataclasses.replace(inv.settings, known_networks=extra.known_networks,
+                                       session_bytes=extra.session_bytes)
+    found = inv.connections(since, until, account, region, group)
+    if fmt == "table" and len(found):
+        click.echo("\n".join(f"- {export.visible(s)}" for s in found["detail"]) + "\n")
+    _emit(found, fmt, CONNECTION_TABLE)
+
+
 def _severity_bound(value: str | None) -> tuple[float, str] | None:
     """--min-severity as (GuardDuty number, band label): a label gives its band's bound, a number its band."""
     if value is None:

@@ -217,8 +217,9 @@ def _sources(window: dict, span: Span, interfaces: dict[str, list], flows: list[
 
 def connections(windows: pd.DataFrame, flows: pd.DataFrame, memberships: pd.DataFrame,
                 findings: pd.DataFrame | None = None, settings: Settings | None = None) -> pd.DataFrame:
-    """One row per (window, public source address) that reached the window's ports while it was open,
-    then the window's coverage gaps (CONNECTION_COLUMNS).
+    """One row per (window, public source address) that reached the window's ports while it was open
+    (`kind` source), then the window's coverage gaps (`gap`); a window with neither gets one `none`
+    row, which says its flow logs were complete (CONNECTION_COLUMNS).
 
     `flows` are rows of the `connections` query with a `window` column (the window's index in
     `windows`); `memberships` analysis.findings.instance_groups(...); `findings` GuardDuty findings
@@ -237,10 +238,17 @@ def connections(windows: pd.DataFrame, flows: pd.DataFrame, memberships: pd.Data
         interfaces = _interfaces(w, span, members, flows_of)
         head = {c: w[c] for c in ("account", "region", "group_id", "protocol", "from_port", "to_port",
                                   "opened_at", "closed_at", "still_open", "opened_by")}
-        for row in _sources(w, span, interfaces, flows_of, found, settings):
+        sources = _sources(w, span, interfaces, flows_of, found, settings)
+        gaps = _gaps(w, span, interfaces, flows_of)
+        for row in sources:
             rows.append({**head, **row, "detail": _summary(w, row)})
-        for gap in _gaps(w, span, interfaces, flows_of):
+        for gap in gaps:
             rows.append({**head, "kind": "gap", "verdict": "coverage gap", **gap})
+        if not sources and not gaps:  # said only when the flow logs cover every interface all along
+            enis = ",".join(sorted(interfaces))
+            rows.append({**head, "kind": "none", "verdict": "no public source", "interfaces": enis, "detail": (
+                f"no flow from a public address reached the window's ports on {enis}, whose flow logs "
+                "cover the whole time it was open")})
     frame = pd.DataFrame(rows, columns=CONNECTION_COLUMNS)
     for column in ("first_seen", "last_seen"):
         frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)

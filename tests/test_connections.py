@@ -1,0 +1,190 @@
+"""Who came in through the hole: the demo's flow logs joined to its exposure windows, against the
+story's ground truth; the verdicts, ties and gaps of analysis.connections on small hand-made cases."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from audit_toolkit.analysis import connections as conn
+from audit_toolkit.analysis.findings import MEMBERSHIP_COLUMNS
+from audit_toolkit.cli import main
+from audit_toolkit.settings import Settings
+
+SOURCE_KEYS = ["group_id", "opened_at", "source", "verdict", "known_as", "finding_ids", "accepted", "rejected",
+               "packets_in", "bytes_in", "packets_out", "bytes_out", "largest_connection_bytes", "before_rejected",
+               "after_rejected", "interfaces"]
+GAP_KEYS = ["group_id", "opened_at", "gap", "interfaces", "first_seen", "last_seen"]
+
+
+def _iso(value):
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def as_truth(found: pd.DataFrame) -> tuple[list[dict], list[dict]]:
+    """The rows in the ground truth's words: sources and gaps, times as ISO text."""
+    rows = json.loads(found.to_json(orient="records", date_format="iso"))
+    out = []
+    for row, (_, r) in zip(rows, found.iterrows()):
+        row.update({k: _iso(r[k]) for k in ("opened_at", "first_seen", "last_seen")})
+        out.append(row)
+    sources = [{k: r[k] for k in SOURCE_KEYS} for r in out if r["kind"] == "source"]
+    gaps = [{k: r[k] for k in GAP_KEYS} for r in out if r["kind"] == "gap"]
+    return sources, gaps
+
+
+def assert_matches_truth(found: pd.DataFrame, truth: dict) -> None:
+    sources, gaps = as_truth(found)
+    key = lambda r: (r["opened_at"] or "", r["group_id"], r.get("source") or "", r.get("interfaces") or "",  # noqa: E731
+                     r.get("gap") or "")
+    assert sorted(sources, key=key) == sorted(truth["connections"], key=key)
+    assert sorted(gaps, key=key) == sorted(truth["connection_gaps"], key=key)
+    assert set(found["kind"]) == {"source", "gap"}
+
+
+def test_demo_connections_are_the_ground_truth(demo_inv, truth):
+    assert_matches_truth(demo_inv.connections(), truth)
+
+
+def test_the_unknown_session_leads_its_window(demo_inv, truth):
+    found = demo_inv.connections(group="sg-0e000000000000005")
+    first = found.iloc[0]
+    assert (first["kind"], first["source"], first["verdict"], first["known_as"]) == (
+        "source", "198.51.100.200", "session", "")
+    assert set(found["group_id"]) == {"sg-0e000000000000005"}
+
+
+def test_demo_flow_intake_conserves_every_line(demo_inv, truth):
+    flows = demo_inv.flow_intake
+    counts = truth["flow_records"]
+    assert len(flows.files) == counts["files"] == truth["totals"]["flow_log_files"]
+    assert (flows.read, flows.used, flows.rejected) == (counts["records"] + 1, counts["records"], counts["rejected_lines"])
+    (bad,) = [f for f in flows.files if f.rejected]
+    assert bad.rejections == ["line 14: Expected Number of Columns: 19 Found: 7"]
+    # The flow logs are not CloudTrail: the trail reader never saw them.
+    assert not any("vpcflowlogs" in f.path for f in demo_inv.intake.files)
+
+
+def test_known_networks_name_a_source(demo_inv):
+    demo_inv.settings = Settings(known_networks=("198.51.100.0/25",))
+    try:
+        found = demo_inv.connections(group="sg-0a000000000000001")
+    finally:
+        demo_inv.settings = Settings()
+    brute = found[found["source"] == "198.51.100.7"].iloc[0]
+    assert brute["known_as"] == "known network 198.51.100.0/25"
+    alice = found[found["source"] == "203.0.113.50"].iloc[0]
+    assert alice["known_as"] == "actor: opened the window from this address"  # the actor says more
+
+
+# --- analysis.connections on hand-made rows --------------------------------------------------------
+
+T0 = pd.Timestamp("2026-01-05T10:00:00Z")
+E0 = int(T0.timestamp())
+
+
+def window(**over) -> pd.DataFrame:
+    w = {"account": "111111111111", "region": "us-east-1", "group_id": "sg-1", "protocol": "tcp", "from_port": 22,
+         "to_port": 22, "cidr": "0.0.0.0/0", "opened_at": T0, "closed_at": T0 + pd.Timedelta("2h"),
+         "still_open": False, "open_before_evidence": False, "opened_by": "alice", "opened_from_ip": "192.0.2.10",
+         "closed_from_ip": "192.0.2.11"}
+    w.update(over)
+    return pd.DataFrame([w])
+
+
+def member(eni="eni-1", instance="i-1", since=T0 - pd.Timedelta("1D"), until=None) -> dict:
+    return {"account": "111111111111", "region": "us-east-1", "instance_id": instance, "network_interface_id": eni,
+            "group_id": "sg-1", "since": since, "until": until, "event_name": "RunInstances", "event_id": "e1"}
+
+
+def flow(remote, direction="in", action="ACCEPT", minute=10, size=100, port=40000, eni="eni-1", status="OK",
+         phase="during", instance=None, records=1) -> dict:
+    start = E0 + minute * 60
+    return {"window": 0, "account": "111111111111", "region": "us-east-1", "interface_id": eni, "instance_id": instance,
+            "log_status": status, "action": action if status == "OK" else None, "direction": direction,
+            "remote_addr": remote, "remote_port": port, "hour": start - start % 3600, "phase": phase,
+            "records": records, "packets": 2, "bytes": size, "first_start": start, "last_end": start + 60}
+
+
+def hours(eni="eni-1", upto=3) -> list[dict]:
+    """Background records on every hour of the window, so no hour is a gap."""
+    return [flow(None, direction=None, minute=60 * h + 1, eni=eni) for h in range(upto)]
+
+
+def run(flows, members, findings=None, **settings):
+    return conn.connections(window(), pd.DataFrame(flows), pd.DataFrame(members, columns=MEMBERSHIP_COLUMNS),
+                            findings, Settings(**settings))
+
+
+@pytest.mark.parametrize("rows, verdict", [
+    ([flow("198.51.100.1", action="REJECT")], "rejected only"),
+    ([flow("198.51.100.1", size=4_000), flow("198.51.100.1", "out", size=5_000)], "accepted, no data"),
+    ([flow("198.51.100.1", size=4_000), flow("198.51.100.1", "out", size=6_001)], "session"),
+    # two connections of 6,000 bytes each: neither is a session
+    ([flow("198.51.100.1", size=6_000, port=1), flow("198.51.100.1", size=6_000, port=2)], "accepted, no data"),
+])
+def test_verdict_is_decided_per_connection(rows, verdict):
+    found = run(rows + hours(), [member()])
+    (row,) = found[found["kind"] == "source"].to_dict("records")
+    assert row["verdict"] == verdict
+
+
+def test_private_addresses_other_families_and_other_interfaces_are_not_sources():
+    rows = [flow("10.1.2.3"), flow("2001:db8::5"), flow("198.51.100.9", eni="eni-other"), flow("198.51.100.1")]
+    found = run(rows + hours(), [member()])
+    assert found[found["kind"] == "source"]["source"].tolist() == ["198.51.100.1"]
+
+
+def test_before_and_after_are_counted_apart_and_an_accept_after_closing_is_said():
+    rows = [flow("198.51.100.1", action="REJECT", phase="before", minute=-20),
+            flow("198.51.100.1", minute=30),
+            flow("198.51.100.1", phase="after", minute=130, records=3)]
+    (row,) = run(rows + hours(), [member()]).query("kind == 'source'").to_dict("records")
+    assert (row["accepted"], row["before_rejected"], row["after_accepted"]) == (1, 1, 3)
+    assert "3 flows still accepted after the window closed" in row["detail"]
+
+
+def test_the_flow_logs_instance_id_finds_the_interface_cloudtrail_did_not_name():
+    rows = [flow("198.51.100.1", eni="eni-7", instance="i-7"), *hours("eni-7")]
+    found = run(rows, [member(eni=None, instance="i-7")])
+    assert found[["kind", "source", "interfaces"]].values.tolist() == [["source", "198.51.100.1", "eni-7"]]
+
+
+def test_silence_is_a_gap_and_complete_coverage_says_so():
+    assert run([], []).iloc[0]["gap"] == "no interface"
+    assert run([], [member()]).iloc[0]["gap"] == "no records"
+    quiet = run(hours(), [member()])
+    assert quiet[["kind", "verdict"]].values.tolist() == [["none", "no public source"]]
+    missing = run(hours()[:1] + hours()[2:], [member()])
+    assert missing[["gap", "first_seen"]].values.tolist() == [["missing hours", T0 + pd.Timedelta("1h")]]
+
+
+def test_a_finding_names_its_source_only_while_the_window_was_open():
+    findings = pd.DataFrame([
+        {"id": "during", "remote_ip": "198.51.100.1", "account": "111111111111", "region": "us-east-1",
+         "first_seen": T0 + pd.Timedelta("30min"), "last_seen": T0 + pd.Timedelta("40min"), "created_at": T0, "updated_at": T0},
+        {"id": "day-before", "remote_ip": "198.51.100.1", "account": "111111111111", "region": "us-east-1",
+         "first_seen": T0 - pd.Timedelta("1D"), "last_seen": T0 - pd.Timedelta("23h"), "created_at": T0, "updated_at": T0},
+    ])
+    (row,) = run([flow("198.51.100.1"), *hours()], [member()], findings).query("kind == 'source'").to_dict("records")
+    assert row["finding_ids"] == "during"
+
+
+# --- the command -----------------------------------------------------------------------------------
+
+def test_cli_connections_prints_sources_gaps_and_the_flow_intake(demo, truth):
+    result = CliRunner().invoke(main, ["connections", "--evidence", str(demo / "evidence"), "--format", "json",
+                                       "--known-network", "203.0.113.48/28"])
+    assert result.exit_code == 0, result.output
+    assert "VPC flow logs: 18 files" in result.stderr and "line 14: Expected Number of Columns" in result.stderr
+    rows = json.loads(result.stdout)
+    assert sorted(r["source"] for r in rows if r["kind"] == "source") == sorted(r["source"] for r in truth["connections"])
+    assert sum(r["kind"] == "gap" for r in rows) == len(truth["connection_gaps"])
+
+
+def test_cli_connections_checks_settings_before_reading(demo):
+    result = CliRunner().invoke(main, ["connections", "--evidence", str(demo / "evidence"), "--known-network", "office"])
+    assert result.exit_code == 1 and "known network 'office' is not a CIDR" in result.output
