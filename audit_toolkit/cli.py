@@ -412,22 +412,32 @@ def athena() -> None:
 @click.option("--findings", help="s3://bucket/prefix of the GuardDuty findings export (default: --logs).")
 @click.option("--first-day", default="2020/01/01", show_default=True, help="First day (YYYY/MM/DD) of the projected range.")
 @click.option("--database", help="Athena database (default audit_toolkit, or AUDIT_TOOLKIT_ATHENA_DATABASE).")
+@click.option("--flow-logs", help="s3://bucket/prefix of the VPC flow logs (the folder above AWSLogs/): adds the "
+                                  "vpcflowlogs table.")
+@click.option("--flow-log-format", help="The flow log's fields in its order, as its files' header line gives them "
+                                        "(default: the default format).")
+@click.option("--flow-logs-hourly", is_flag=True, help="The flow logs are partitioned by hour (.../YYYY/MM/DD/HH/).")
+@click.option("--flow-logs-parquet", is_flag=True, help="The flow logs are delivered as Parquet.")
 @click.option("--dry-run", is_flag=True, help="Print the DDL and do nothing.")
 @_clean_errors
-def setup(logs, accounts, regions, org_id, findings, first_day, database, dry_run) -> None:
-    """Create the database, the cloudtrail table (partition projection) and the GuardDuty findings table."""
+def setup(logs, accounts, regions, org_id, findings, first_day, database, flow_logs, flow_log_format, flow_logs_hourly,
+          flow_logs_parquet, dry_run) -> None:
+    """Create the database, the cloudtrail table (partition projection), the GuardDuty findings table and,
+    with --flow-logs, the VPC flow logs table."""
     from .engines.athena import AthenaEngine, AthenaSettings
     from .queries import ddl, to_pyformat
 
     settings = AthenaSettings.load(database=database)
-    statements = ddl.render(logs, accounts, regions, settings.database, first_day, org_id, findings)
+    statements = ddl.render(logs, accounts, regions, settings.database, first_day, org_id, findings, flow_logs,
+                            flow_log_format.split() if flow_log_format else None, flow_logs_hourly, flow_logs_parquet)
     if dry_run:
         click.echo(";\n\n".join(statements) + ";")
         return
     engine = AthenaEngine(settings, on_report=lambda r: click.echo(r.summary(), err=True))
     for statement in statements:
         engine.run(to_pyformat(statement), {})
-    click.echo(f"Athena database {settings.database!r}: cloudtrail and guardduty tables ready", err=True)
+    tables = "cloudtrail, guardduty and vpcflowlogs" if flow_logs else "cloudtrail and guardduty"
+    click.echo(f"Athena database {settings.database!r}: {tables} tables ready", err=True)
 
 
 @main.command()

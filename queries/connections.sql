@@ -20,8 +20,8 @@ SELECT
         ELSE 'during'
     END AS phase,
     count(*) AS records,
-    sum(packets) AS packets,
-    sum(bytes) AS bytes,
+    CAST(sum(packets) AS BIGINT) AS packets,  -- DuckDB's sum of BIGINT is HUGEINT; Athena's is BIGINT
+    CAST(sum(bytes) AS BIGINT) AS bytes,
     min("start") AS first_start,
     max("end") AS last_end
 FROM (

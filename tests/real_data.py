@@ -50,5 +50,6 @@ def queries_with_rows() -> list[str]:
                   and n not in NOT_CLOUDTRAIL)
 
 
-# Queries of the `guardduty` table, not of CloudTrail: tests/test_findings_athena.py runs them on findings.
-NOT_CLOUDTRAIL = ("findings",)
+# Queries of the `guardduty` and `vpcflowlogs` tables, not of CloudTrail: tests/test_findings_athena.py
+# and tests/test_connections_athena.py run them on findings and flow logs.
+NOT_CLOUDTRAIL = ("findings", "connections")
