@@ -36,6 +36,13 @@ def run_demo(out: Path, events: int = 20_000, seed: int = 7, echo: Callable[[str
         (results / f"{name}.csv").write_text(export.to_csv(frame), encoding="utf-8")
     echo(f"\n{len(found)} GuardDuty findings; {len(tied)} attacked an exposure window while it was open:\n")
     echo("\n".join(f"- {s}" for s in tied["summary"]))
+    came_in = inv.connections()
+    (results / "connections.json").write_text(export.to_json(came_in), encoding="utf-8")
+    (results / "connections.csv").write_text(export.to_csv(came_in), encoding="utf-8")
+    sources = came_in[came_in["kind"] == "source"]
+    echo(f"\nVPC flow logs: {inv.flow_intake.read} records read, {inv.flow_intake.rejected} rejected; "
+         f"{len(sources)} public sources came through a window, {int((came_in['kind'] == 'gap').sum())} coverage gaps:\n")
+    echo("\n".join(f"- {export.visible(d)}" for d in came_in["detail"]))
     written = write_report(inv, out / "report")
     echo(f"\nResults written to {results}/ (JSON and CSV). Ground truth: {out}/ground_truth.json")
     echo(f"Audit report: {written.html} (open it in a browser) and {written.markdown}")

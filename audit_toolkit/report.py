@@ -121,6 +121,20 @@ class Audit:
             return None
         return self.inv.correlate(**self.scope)
 
+    @cached_property
+    def connections(self) -> pd.DataFrame | None:
+        """Who came in through each window, from the VPC flow logs; None where there are none to read."""
+        flows = getattr(self.inv, "flow_intake", None)
+        if flows is None or not flows.files or self.windows.empty:
+            return None
+        return self.inv.connections(**self.scope)
+
+    @property
+    def sessions(self) -> pd.DataFrame | None:
+        """The sessions drawn on the exposure chart."""
+        found = self.connections
+        return None if found is None else found[found["verdict"] == "session"]
+
     @property
     def findings_on_groups(self) -> pd.DataFrame | None:
         """The findings drawn on the exposure chart: those that hit a window, on that window's group."""
@@ -240,7 +254,8 @@ def exposure_section(a: Audit) -> Part:
     part = Part([f"{len(windows)} windows in which port {ports} stood open to the internet; {still} still open at the end of the range",
                  f"{len(failed)} failed attempts to open a watched port to the internet"])
     if len(windows):
-        ax = charts.plot_exposure(windows, changes=a.changes, findings=a.findings_on_groups, start=a.start, end=a.end, settings=a.inv.settings)
+        ax = charts.plot_exposure(windows, changes=a.changes, findings=a.findings_on_groups, start=a.start, end=a.end,
+                                  settings=a.inv.settings, sessions=a.sessions)
         part.charts.append(Chart("exposure", f"Exposure windows of port {ports} to the internet", charts.to_png(ax)))
         shown = _with_rules(windows.assign(peer=windows["cidr"])).assign(state=[("still open" if s else "closed") + (", open before the evidence" if b else "")
                                       for s, b in zip(windows["still_open"], windows["open_before_evidence"])])
@@ -288,6 +303,36 @@ def findings_section(a: Audit) -> Part | None:
     return part
 
 
+SOURCE_TABLE = {"group_id": "group", "cidr": "CIDR", "opened_at": "opened", "source": "source", "verdict": "verdict",
+                "known_as": "known as", "finding_ids": "GuardDuty findings", "first_seen": "first seen",
+                "last_seen": "last seen", "accepted": "accepted", "rejected": "rejected", "bytes_in": "bytes in",
+                "bytes_out": "bytes out", "before_rejected": "rejected before", "after_accepted": "accepted after",
+                "after_rejected": "rejected after", "interfaces": "interfaces"}
+GAP_TABLE = {"group_id": "group", "cidr": "CIDR", "opened_at": "opened", "gap": "gap", "first_seen": "from",
+             "last_seen": "to", "detail": "what the flow logs cannot say"}
+
+
+def connections_section(a: Audit) -> Part | None:
+    """What came in through each window: sessions from nobody known first, then every source, then the
+    places where the flow logs are silent (a gap is never 'nobody came in')."""
+    found = a.connections
+    if found is None:
+        return None
+    sources, gaps = found[found["kind"] == "source"], found[found["kind"] == "gap"]
+    unknown = sources[(sources["verdict"] == "session") & (sources["known_as"] == "")]
+    part = Part([f"{len(unknown)} sessions from addresses that are neither the window's actor nor a known network",
+                 f"{len(sources)} public sources reached an open window: {_counts(sources['verdict'])}" if len(sources)
+                 else "no public source reached an open window where the flow logs recorded",
+                 f"{len(gaps)} coverage gaps: where the flow logs cannot say who came in"])
+    if len(unknown):
+        part.tables.append(a.table("Sessions from addresses nobody knows", unknown, SOURCE_TABLE))
+    if len(sources):
+        part.tables.append(a.table("Every source, by window", sources, SOURCE_TABLE))
+    if len(gaps):
+        part.tables.append(a.table("Coverage gaps", gaps, GAP_TABLE))
+    return part
+
+
 DETECTION_TABLE = {"event_time": "time", "account": "account", "region": "region", "event_name": "event", "outcome": "outcome",
                    "target": "target", "detail": "detail", "actor": "actor", "source_ip": "source IP"}
 
@@ -332,6 +377,7 @@ SECTIONS: list[Section] = [
     Section("changes", "Security-group changes", changes_section),
     Section("exposure", "Exposure windows", exposure_section),
     Section("findings", "GuardDuty findings", findings_section),
+    Section("connections", "What came in through each window", connections_section),
     Section("detections", "Detections", detections_section),
     Section("coverage", "Coverage of the evidence", coverage_section),
 ]
@@ -342,7 +388,9 @@ SECTIONS: list[Section] = [
 
 def evidence_files(inv: Investigation) -> list[dict]:
     """The input files with the size and SHA-256 of the bytes that were read (by the scan, or at ingest)."""
-    read = [*(inv.intake.files if inv.intake else []), *(inv.findings_intake.files if inv.findings_intake else [])]
+    flows = getattr(inv, "flow_intake", None)
+    read = [*(inv.intake.files if inv.intake else []), *(inv.findings_intake.files if inv.findings_intake else []),
+            *(flows.files if flows else [])]
     return [{"path": f.path, "size": f.size, "sha256": f.sha256 or f"(not read: {f.error})"}
             for f in sorted(read, key=lambda f: f.path)]
 

@@ -188,3 +188,43 @@ def test_cli_connections_prints_sources_gaps_and_the_flow_intake(demo, truth):
 def test_cli_connections_checks_settings_before_reading(demo):
     result = CliRunner().invoke(main, ["connections", "--evidence", str(demo / "evidence"), "--known-network", "office"])
     assert result.exit_code == 1 and "known network 'office' is not a CIDR" in result.output
+
+
+# --- report and chart ------------------------------------------------------------------------------
+
+def test_report_section_leads_with_the_session_nobody_knows(demo_inv, truth):
+    from audit_toolkit.report import SECTIONS, build
+
+    chosen = [s for s in SECTIONS if s.id in ("exposure", "connections")]
+    report = build(demo_inv, sections=chosen)
+    (part,) = [p for s, p in report.parts if s.id == "connections"]
+    assert part.facts[0] == "1 sessions from addresses that are neither the window's actor nor a known network"
+    assert part.facts[2] == f"{len(truth['connection_gaps'])} coverage gaps: where the flow logs cannot say who came in"
+    lead = part.tables[0]
+    assert lead.caption == "Sessions from addresses nobody knows"
+    assert [row[lead.columns.index("source")] for row in lead.rows] == ["198.51.100.200"]
+    assert len(part.tables[2].rows) == len(truth["connection_gaps"])
+    # The flow log files are in the evidence appendix, hashed.
+    flow_files = [f for f in report.files if "vpcflowlogs" in f["path"]]
+    assert len(flow_files) == truth["totals"]["flow_log_files"] and all(len(f["sha256"]) == 64 for f in flow_files)
+
+
+def test_exposure_chart_marks_sessions_on_their_windows_lane(demo_inv):
+    import matplotlib.dates as mdates
+
+    from audit_toolkit import charts
+
+    windows, found = demo_inv.ssh_exposure(), demo_inv.connections()
+    sessions = found[found["verdict"] == "session"]
+    ax = charts.plot_exposure(windows, sessions=sessions)
+    marks = {line.get_gid(): line for line in ax.lines if line.get_gid() in ("session", "known-session")}
+    unknown, known = marks["session"], marks["known-session"]
+    assert mdates.num2date(unknown.get_xdata()[0]) == pd.Timestamp("2026-11-03T10:15:00Z")
+    assert mdates.num2date(known.get_xdata()[0]) == pd.Timestamp("2026-11-03T09:05:00Z")
+    # each star sits on the bar of its own window
+    bars = {round(p.get_y() + p.get_height() / 2): p for p in ax.patches if p.get_gid() == "window"}
+    for mark, opened in ((unknown, "2026-11-03T09:30:00Z"), (known, "2026-11-03T09:02:00Z")):
+        bar = bars[round(mark.get_ydata()[0])]
+        assert mdates.num2date(bar.get_x()) == pd.Timestamp(opened)
+    assert {t.get_text() for t in ax.get_legend().get_texts()} >= {
+        "session from an unknown address", "session from the actor or a known network"}

@@ -21,7 +21,7 @@ from .events import records
 from .security_groups import network
 
 CONNECTION_COLUMNS = [
-    "account", "region", "group_id", "protocol", "from_port", "to_port", "opened_at", "closed_at",
+    "account", "region", "group_id", "protocol", "from_port", "to_port", "cidr", "opened_at", "closed_at",
     "still_open", "opened_by", "kind", "source", "gap", "verdict", "known_as", "finding_ids", "first_seen",
     "last_seen", "accepted", "rejected", "packets_in", "bytes_in", "packets_out", "bytes_out",
     "largest_connection_bytes", "before_accepted", "before_rejected", "after_accepted", "after_rejected",
@@ -236,7 +236,7 @@ def connections(windows: pd.DataFrame, flows: pd.DataFrame, memberships: pd.Data
         span = span_of(w)
         flows_of = by_window.get(windows.index[i], [])
         interfaces = _interfaces(w, span, members, flows_of)
-        head = {c: w[c] for c in ("account", "region", "group_id", "protocol", "from_port", "to_port",
+        head = {c: w[c] for c in ("account", "region", "group_id", "protocol", "from_port", "to_port", "cidr",
                                   "opened_at", "closed_at", "still_open", "opened_by")}
         sources = _sources(w, span, interfaces, flows_of, found, settings)
         gaps = _gaps(w, span, interfaces, flows_of)

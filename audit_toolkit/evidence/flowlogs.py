@@ -12,6 +12,7 @@ reported whole.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import re
 import zlib
 from dataclasses import dataclass
@@ -206,7 +207,7 @@ def source(paths: Iterable[Path], rejects: str | None = None) -> Source:
     """The SELECT that reads these flow log files as the `vpcflowlogs` table (with `filename`).
 
     `rejects` (a table name prefix) makes DuckDB keep each rejected line with its reason
-    (`{rejects}_{i}` per header group); without it bad lines are skipped.
+    (`{rejects}_{i}` per header group), and each file is hashed; without it bad lines are skipped.
     """
     reports: dict[str, FileReport] = {}
     groups: dict[tuple[str, ...], list[Path]] = {}
@@ -216,6 +217,9 @@ def source(paths: Iterable[Path], rejects: str | None = None) -> Source:
         report = reports[str(path.resolve())] = FileReport(str(path), shape="flowlog")
         try:
             report.size = path.stat().st_size
+            if rejects:  # the checking read: the record of what was examined, as for CloudTrail
+                with open(path, "rb") as f:
+                    report.sha256 = hashlib.file_digest(f, "sha256").hexdigest()
             if is_parquet(path):
                 present_in_parquet |= _parquet_columns(path)
                 report.shape = "parquet"
