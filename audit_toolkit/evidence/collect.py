@@ -1,7 +1,8 @@
 """Collect evidence from S3 to a local folder, with a chain of custody (see manifest.py).
 
 Only the date prefixes the scope needs are listed, never the whole bucket:
-    <prefix>AWSLogs/[o-org/]<account>/<CloudTrail|CloudTrail-Digest|GuardDuty>/<region>/YYYY/MM/DD/
+    <prefix>AWSLogs/[o-org/]<account>/<CloudTrail|CloudTrail-Digest|GuardDuty|vpcflowlogs>/<region>/YYYY/MM/DD/
+(a flow log's hourly folders, .../DD/HH/, come with their day's listing).
 Files keep their S3 keys as paths. Each is written to a temporary name and renamed when its size
 (and MD5, where the ETag is one) match, so a file on disk is always whole. A re-run skips files
 already collected whose ETag, size and SHA-256 still match, so an interrupted collection resumes.
@@ -29,7 +30,7 @@ from .. import aws, queries
 from ..errors import ConfigError, EvidenceError
 from .manifest import PARTIAL, Manifest, sha256_of
 
-PRODUCTS = ("CloudTrail", "CloudTrail-Digest", "GuardDuty")
+PRODUCTS = ("CloudTrail", "CloudTrail-Digest", "GuardDuty", "vpcflowlogs")
 _URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*))?$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _ORG = re.compile(r"^o-[a-z0-9]{10,32}$")
@@ -109,7 +110,7 @@ def collect(
     session: boto3.Session | None = None,
     progress: bool = True,
 ) -> CollectReport:
-    """Download the scope's CloudTrail (and digest) files and GuardDuty exports from S3 into `out`."""
+    """Download the scope's CloudTrail (and digest) files, GuardDuty exports and VPC flow logs from S3 into `out`."""
     bucket, prefix = parse_s3_uri(uri)
     source = f"s3://{bucket}/{prefix}"
     accounts, regions = tuple(accounts), tuple(regions)
