@@ -101,7 +101,15 @@ def _ingest(evidence: Path, store: Path):
 
     report = ingest(discover_files(evidence), store, progress=sys.stderr.isatty())
     ingest_findings(discover_findings(evidence), store)
+    _ingest_flow_logs(evidence, store)
     return report
+
+
+def _ingest_flow_logs(evidence: Path, store: Path):
+    from .engines.duckdb import DuckDBEngine
+    from .evidence.flowlogs import discover_flow_logs
+
+    return DuckDBEngine().ingest_flow_logs(discover_flow_logs(evidence), store)
 
 
 def _report_intake(inv: Investigation) -> None:
@@ -208,17 +216,22 @@ def coverage(evidence, store, since, until, account, region, fmt, ports, interne
 @click.option("--progress/--no-progress", default=None, help="A progress bar of files and events (default: on a terminal).")
 @_clean_errors
 def ingest(evidence: Path, store: Path, progress: bool | None) -> None:
-    """Convert CloudTrail logs and GuardDuty findings once into a columnar store that every command can query with --store."""
+    """Convert CloudTrail logs, GuardDuty findings and VPC flow logs once into a columnar store that every command
+    can query with --store."""
     from .evidence.layout import discover_files, discover_findings
     from .evidence.store import Store, ingest as run, ingest_findings
 
     report = run(discover_files(evidence), store, progress=sys.stderr.isatty() if progress is None else progress)
     found = ingest_findings(discover_findings(evidence), store)
+    flows = _ingest_flow_logs(evidence, store)
     held = Store.open(store)
     click.echo(f"converted: {report.summary()}")
     _report_problems(report)
     click.echo(f"GuardDuty findings: {found.summary()}")
     _report_problems(found)
+    click.echo(f"VPC flow logs: {len(flows.files)} new files, {flows.read} records read, {flows.used} used, "
+               f"{flows.rejected} rejected")
+    _report_problems(flows)
     click.echo(f"store {store}: {len(held.sources)} source files, {held.events} events, {len(held.parts)} parts, "
                f"{len(held.findings)} findings files")
 

@@ -95,8 +95,9 @@ class Investigation:
         engine = DuckDBEngine()
         intake = engine.attach_store(root)
         findings_intake = engine.attach_findings(root)
-        engine.load_flow_logs([])  # flow logs are read where they lie: --evidence, not the store
-        return cls(engine, settings or Settings(), intake, store=str(root), findings_intake=findings_intake)
+        flow_intake = engine.attach_flow_logs(root)
+        return cls(engine, settings or Settings(), intake, store=str(root), findings_intake=findings_intake,
+                   flow_intake=flow_intake)
 
     @classmethod
     def open(cls, engine: str = "duckdb", evidence: str | Path | None = None, settings: Settings | None = None,

@@ -179,7 +179,7 @@ def test_cli_connections_prints_sources_gaps_and_the_flow_intake(demo, truth):
     result = CliRunner().invoke(main, ["connections", "--evidence", str(demo / "evidence"), "--format", "json",
                                        "--known-network", "203.0.113.48/28"])
     assert result.exit_code == 0, result.output
-    assert "VPC flow logs: 18 files" in result.stderr and "line 14: Expected Number of Columns" in result.stderr
+    assert f"VPC flow logs: {truth['flow_records']['files']} files" in result.stderr and "line 14: Expected Number of Columns" in result.stderr
     rows = json.loads(result.stdout)
     assert sorted(r["source"] for r in rows if r["kind"] == "source") == sorted(r["source"] for r in truth["connections"])
     assert sum(r["kind"] == "gap" for r in rows) == len(truth["connection_gaps"])
@@ -228,3 +228,18 @@ def test_exposure_chart_marks_sessions_on_their_windows_lane(demo_inv):
         assert mdates.num2date(bar.get_x()) == pd.Timestamp(opened)
     assert {t.get_text() for t in ax.get_legend().get_texts()} >= {
         "session from an unknown address", "session from the actor or a known network"}
+
+
+def test_ingested_flow_logs_answer_as_the_raw_files_do(demo, demo_inv, truth, tmp_path):
+    from audit_toolkit.investigation import Investigation
+
+    result = CliRunner().invoke(main, ["ingest", "--evidence", str(demo / "evidence"), "--store", str(tmp_path / "store")])
+    assert result.exit_code == 0, result.output
+    n = truth["flow_records"]
+    assert (f"VPC flow logs: {n['files']} new files, {n['records'] + 1} records read, {n['records']} used, "
+            "1 rejected") in result.output
+    stored = Investigation.from_store(tmp_path / "store")
+    assert (stored.flow_intake.read, stored.flow_intake.rejected) == (demo_inv.flow_intake.read, 1)
+    pd.testing.assert_frame_equal(stored.connections(), demo_inv.connections())
+    again = CliRunner().invoke(main, ["ingest", "--evidence", str(demo / "evidence"), "--store", str(tmp_path / "store")])
+    assert "VPC flow logs: 0 new files" in again.output

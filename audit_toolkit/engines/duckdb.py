@@ -107,6 +107,42 @@ class DuckDBEngine:
             raise QueryError(f"DuckDB could not read the flow logs: {e}") from e
         return flowlogs.intake(checked.files, counted, rejected)
 
+    def ingest_flow_logs(self, paths: Iterable[Path], root: str | Path) -> IntakeReport:
+        """Convert the flow log files a store does not hold yet into one Parquet part of it
+        (STORE/vpcflowlogs/), after the same line-by-line check; returns what was read of them."""
+        import json
+        import uuid
+        from dataclasses import asdict
+
+        from ..evidence import flowlogs
+
+        folder = Path(root) / flowlogs.STORE
+        held = flowlogs.held(folder)
+        todo = [p for p in paths if str(p.resolve()) not in held]
+        report = self.load_flow_logs(todo)
+        if todo:
+            folder.mkdir(parents=True, exist_ok=True)
+            part = folder / f"part-{uuid.uuid4().hex}.parquet"
+            columns = ", ".join(f'"{c}"' for c in flowlogs.COLUMNS)
+            self.con.execute(f"COPY (SELECT {columns} FROM {flowlogs.TABLE}) TO {_literal(str(part))} "
+                             "(FORMAT parquet, COMPRESSION zstd)")
+            for path, f in zip(todo, report.files):
+                held[str(path.resolve())] = asdict(f)
+            (folder / flowlogs.CATALOG).write_text(json.dumps(held, indent=1), encoding="utf-8")
+        return report
+
+    def attach_flow_logs(self, root: str | Path) -> IntakeReport:
+        """The store's flow logs as the `vpcflowlogs` view (empty if it has none); what they were made of."""
+        from ..evidence import flowlogs
+        from ..evidence.reader import FileReport
+
+        folder = Path(root) / flowlogs.STORE
+        parts = sorted(folder.glob("part-*.parquet"))
+        files = ", ".join(_literal(str(p.resolve())) for p in parts)
+        source = f"SELECT * FROM read_parquet([{files}])" if parts else flowlogs.empty_sql()
+        self.con.execute(f"CREATE OR REPLACE VIEW {flowlogs.TABLE} AS {source}")
+        return IntakeReport(files=[FileReport(**f) for f in flowlogs.held(folder).values()])
+
     def load_guardduty(self, paths: Iterable[Path]) -> IntakeReport:
         """Read GuardDuty findings files into the `guardduty` table (shaped like Athena's); report the rest."""
         from ..evidence.guardduty import read_guardduty

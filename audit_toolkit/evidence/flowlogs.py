@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import re
 import zlib
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from .layout import PathPartition
 from .reader import MAX_REASONS_PER_FILE, FileReport, IntakeReport
 
 TABLE = "vpcflowlogs"
+STORE, CATALOG = "vpcflowlogs", "intake.json"  # STORE/vpcflowlogs/part-*.parquet and what they hold
 # Field of the flow log format -> (column, type), in the order of AWS's Athena DDL for flow logs.
 FIELDS: dict[str, tuple[str, str]] = {
     "version": ("version", "INTEGER"),
@@ -90,6 +92,12 @@ def partition_of(path: str | Path) -> PathPartition:
     if match:
         return PathPartition(match["account"], match["region"], f"{match['y']}/{match['m']}/{match['d']}")
     return PathPartition()
+
+
+def held(folder: Path) -> dict[str, dict]:
+    """The flow log files a store holds: resolved source path -> its FileReport as a dict."""
+    catalog = folder / CATALOG
+    return json.loads(catalog.read_text(encoding="utf-8")) if catalog.exists() else {}
 
 
 def is_parquet(path: str | Path) -> bool:
