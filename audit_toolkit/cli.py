@@ -345,10 +345,11 @@ def _severity_bound(value: str | None) -> tuple[float, str] | None:
 @main.command()
 @_scope
 @click.option("--room", required=True, help="The Chatwork room id to post to.")
-@click.option("--kind", type=click.Choice(["sg-changes", "ssh-exposure", "detections", "findings", "correlations", "summary"]),
+@click.option("--kind", type=click.Choice(["sg-changes", "ssh-exposure", "detections", "findings", "correlations",
+                                          "connections", "summary"]),
               default="ssh-exposure", show_default=True,
               help="What to share: each change, each exposure window, each detection hit, each GuardDuty finding, "
-                   "each finding tied to a window, or one summary.")
+                   "each finding tied to a window, each source or coverage gap of a window, or one summary.")
 @_min_severity
 @click.option("--dry-run", is_flag=True,
               help="Print exactly the messages that would be posted (--format json for a list); no token, no network.")
@@ -370,6 +371,8 @@ def notify(evidence, store, since, until, account, region, fmt, ports, internet_
         items = messages_for(inv.findings(since, until, account, region, min_severity and min_severity[0]), "guardduty", inv.settings)
     elif kind == "correlations":
         items = messages_for(inv.correlate(since, until, account, region, min_severity and min_severity[0]), kind, inv.settings)
+    elif kind == "connections":
+        items = messages_for(inv.connections(since, until, account, region), kind, inv.settings)
     else:
         span = inv.span(since, until, account, region)
         found = inv.findings(since, until, account, region, min_severity and min_severity[0])

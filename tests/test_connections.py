@@ -243,3 +243,32 @@ def test_ingested_flow_logs_answer_as_the_raw_files_do(demo, demo_inv, truth, tm
     pd.testing.assert_frame_equal(stored.connections(), demo_inv.connections())
     again = CliRunner().invoke(main, ["ingest", "--evidence", str(demo / "evidence"), "--store", str(tmp_path / "store")])
     assert "VPC flow logs: 0 new files" in again.output
+
+
+# --- Chatwork --------------------------------------------------------------------------------------
+
+def test_notify_dry_run_posts_each_source_and_gap_once(demo, truth):
+    result = CliRunner().invoke(main, ["notify", "--evidence", str(demo / "evidence"), "--room", "42",
+                                       "--kind", "connections", "--dry-run", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    posts = json.loads(result.stdout)
+    assert len(posts) == len(truth["connections"]) + len(truth["connection_gaps"])
+    assert len({p["fingerprint"] for p in posts}) == len(posts)
+    (unknown,) = [p for p in posts if "198.51.100.200" in p["body"]]
+    assert unknown["body"].startswith("[info][title]公開中のポートへの接続 (セッション): 198.51.100.200[/title]")
+    assert "送信元: 198.51.100.200 (不明なアドレス)" in unknown["body"]
+    assert "受信 40000、送信 1200000" in unknown["body"]
+
+
+def test_a_hostile_interface_id_stays_inert_in_chat():
+    from audit_toolkit.chatwork.messages import connection
+    from audit_toolkit.chatwork.notation import Box
+
+    row = {"kind": "source", "source": "198.51.100.1", "verdict": "session", "known_as": "",
+           "interfaces": "eni-1[toall][/info][info]pwned", "group_id": "sg-1", "cidr": "0.0.0.0/0", "protocol": "tcp",
+           "from_port": 22, "to_port": 22, "accepted": 1, "rejected": 0, "bytes_in": 1, "bytes_out": 2}
+    box = connection(row, Settings(language="en"))
+    assert isinstance(box, Box)
+    rendered = box.render()
+    assert "[toall]" not in rendered and rendered.count("[info]") == 1 and rendered.count("[/info]") == 1
+    assert box.title == "Through an open port (session): 198.51.100.1"

@@ -29,7 +29,7 @@ from .client import API_BASE, ChatworkClient, ChatworkError, SendUncertain, load
 from .notation import MAX_BODY, Box, is_missing
 from .outbox import Outbox
 
-KINDS = ("sg-changes", "ssh-exposure", "guardduty", "correlations", "detections", "summary")
+KINDS = ("sg-changes", "ssh-exposure", "guardduty", "correlations", "detections", "connections", "summary")
 OUTBOX_ENV = "AUDIT_TOOLKIT_CHATWORK_OUTBOX"
 DEFAULT_OUTBOX = Path("~/.local/state/audit-toolkit/chatwork-outbox.sqlite")
 BASE_ENV = "CHATWORK_API_BASE"
@@ -46,6 +46,9 @@ IDENTITY = {
     "guardduty": ["id", "account", "region"],
     # The Lambda's hit and the batch's hit of one event are one message: same detection, same event.
     "detections": ["detection", "event_id"],
+    # A source whose flows grew through a still-open window is news again; so is a gap that changed.
+    "connections": ["account", "region", "group_id", "cidr", "opened_at", "kind", "source", "gap", "interfaces",
+                    "verdict", "accepted", "rejected", "bytes_in", "bytes_out", "first_seen", "last_seen"],
 }
 
 
@@ -90,6 +93,8 @@ def _rows(items: pd.DataFrame | Iterable[Mapping]) -> list[dict]:
 
 def infer_kind(items: pd.DataFrame | Iterable[Mapping]) -> str:
     columns = set(items.columns) if isinstance(items, pd.DataFrame) else set().union(*(set(r) for r in items))
+    if {"kind", "verdict", "opened_at"} <= columns:
+        return "connections"
     if {"finding", "window"} <= columns or {"finding_id", "opened_at"} <= columns:
         return "correlations"
     if {"detection", "outcome"} <= columns:
@@ -124,6 +129,8 @@ def _box(kind: str, row: Mapping, settings: Settings) -> tuple[Box, Mapping]:
         return messages.guardduty_finding(row, settings), row
     if kind == "detections":
         return messages.detection_hit(row, settings), row
+    if kind == "connections":
+        return messages.connection(row, settings), row
     if kind == "correlations":
         finding, window = (row["finding"], row["window"]) if "finding" in row else correlation_parts(row)
         identity = {"finding": finding.get("id"), **{k: window.get(k) for k in IDENTITY["ssh-exposure"]}}
