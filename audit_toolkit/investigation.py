@@ -266,15 +266,18 @@ class Investigation:
             windows = windows[windows["group_id"] == group]
         bound = None if until is None else pd.Timestamp(queries.scope(until=until)["until"])
         pad = int(pd.Timedelta(margin).total_seconds())
+        members = self.instance_groups(until, account, region)
         flows = []
         for index, w in windows.iterrows():
             span = connections.span_of(w)
+            found = connections.members(w, span, members)
+            if not found:  # no interface known in the group: nothing to ask, a gap to say
+                continue
             values = flowlogs.scope(span.opened, span.closed, pad, connections.epoch(bound), w["account"], w["region"])
-            found = self.query("connections", protocol=span.protocol, from_port=span.from_port,
-                               to_port=span.to_port, **values)
-            flows.append(found.assign(window=index))
+            rows = self.query("connections", protocol=span.protocol, from_port=span.from_port,
+                              to_port=span.to_port, **connections.ids(found), **values)
+            flows.append(rows.assign(window=index))
         flows = pd.concat(flows, ignore_index=True) if flows else pd.DataFrame(columns=["window"])
-        members = self.instance_groups(until, account, region)
         return connections.connections(windows, flows, members, self.findings(None, until, account, region),
                                        self.settings)
 

@@ -100,18 +100,24 @@ def member(eni="eni-1", instance="i-1", since=T0 - pd.Timedelta("1D"), until=Non
             "group_id": "sg-1", "since": since, "until": until, "event_name": "RunInstances", "event_id": "e1"}
 
 
-def flow(remote, direction="in", action="ACCEPT", minute=10, size=100, port=40000, eni="eni-1", status="OK",
-         phase="during", instance=None, records=1) -> dict:
+def flow(remote, direction="in", action="ACCEPT", minute=10, size=100, eni="eni-1", phase="during", instance=None,
+         records=1, largest=None) -> dict:
+    """A `source` row of the connections query: one remote address's flows one way."""
     start = E0 + minute * 60
-    return {"window": 0, "account": "111111111111", "region": "us-east-1", "interface_id": eni, "instance_id": instance,
-            "log_status": status, "action": action if status == "OK" else None, "direction": direction,
-            "remote_addr": remote, "remote_port": port, "hour": start - start % 3600, "phase": phase,
-            "records": records, "packets": 2, "bytes": size, "first_start": start, "last_end": start + 60}
+    return {"window": 0, "part": "source", "account": "111111111111", "region": "us-east-1", "interface_id": eni,
+            "instance_id": instance, "log_status": None, "hour": None, "phase": phase, "direction": direction,
+            "action": action, "remote_addr": remote, "records": records, "packets": 2, "bytes": size,
+            "first_start": start, "last_end": start + 60,
+            "largest_connection_bytes": size if largest is None and action == "ACCEPT" else largest}
 
 
-def hours(eni="eni-1", upto=3) -> list[dict]:
-    """Background records on every hour of the window, so no hour is a gap."""
-    return [flow(None, direction=None, minute=60 * h + 1, eni=eni) for h in range(upto)]
+def hours(eni="eni-1", upto=3, status="OK", instance=None) -> list[dict]:
+    """`coverage` rows on every hour of the window, so no hour is a gap."""
+    return [{"window": 0, "part": "coverage", "account": "111111111111", "region": "us-east-1", "interface_id": eni,
+             "instance_id": instance, "log_status": status, "hour": E0 + 3600 * h, "phase": "during",
+             "direction": None, "action": None, "remote_addr": None, "records": 1, "packets": 1, "bytes": 1,
+             "first_start": E0 + 3600 * h + 60, "last_end": E0 + 3600 * h + 120, "largest_connection_bytes": None}
+            for h in range(upto)]
 
 
 def run(flows, members, findings=None, **settings):
@@ -121,15 +127,49 @@ def run(flows, members, findings=None, **settings):
 
 @pytest.mark.parametrize("rows, verdict", [
     ([flow("198.51.100.1", action="REJECT")], "rejected only"),
-    ([flow("198.51.100.1", size=4_000), flow("198.51.100.1", "out", size=5_000)], "accepted, no data"),
-    ([flow("198.51.100.1", size=4_000), flow("198.51.100.1", "out", size=6_001)], "session"),
-    # two connections of 6,000 bytes each: neither is a session
-    ([flow("198.51.100.1", size=6_000, port=1), flow("198.51.100.1", size=6_000, port=2)], "accepted, no data"),
+    ([flow("198.51.100.1", size=4_000, largest=9_000), flow("198.51.100.1", "out", size=5_000, largest=9_000)],
+     "accepted, no data"),
+    ([flow("198.51.100.1", size=4_000, largest=10_001), flow("198.51.100.1", "out", size=6_001, largest=10_001)],
+     "session"),
 ])
-def test_verdict_is_decided_per_connection(rows, verdict):
+def test_verdict_follows_the_largest_connection(rows, verdict):
     found = run(rows + hours(), [member()])
     (row,) = found[found["kind"] == "source"].to_dict("records")
     assert row["verdict"] == verdict
+
+
+def test_the_query_sums_each_connection_both_ways(tmp_path):
+    """Two connections of 6,000 bytes are not one of 12,000: the session threshold is per remote port."""
+    import gzip
+
+    from audit_toolkit import queries
+    from audit_toolkit.engines.duckdb import DuckDBEngine
+    from audit_toolkit.evidence import flowlogs
+
+    header = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"
+    t = E0 + 600
+    lines = [header,
+             f"2 111111111111 eni-1 198.51.100.1 10.0.0.5 40001 22 6 5 2000 {t} {t + 60} ACCEPT OK",
+             f"2 111111111111 eni-1 10.0.0.5 198.51.100.1 22 40001 6 5 4000 {t} {t + 60} ACCEPT OK",
+             f"2 111111111111 eni-1 198.51.100.1 10.0.0.5 40002 22 6 5 2500 {t + 60} {t + 120} ACCEPT OK",
+             f"2 111111111111 eni-1 10.0.0.5 198.51.100.1 22 40002 6 5 3500 {t + 60} {t + 120} ACCEPT OK",
+             f"2 111111111111 eni-1 198.51.100.1 10.0.0.5 40003 22 6 1 40 {t + 120} {t + 180} REJECT OK",
+             f"2 111111111111 eni-9 198.51.100.1 10.0.0.9 40004 22 6 1 40 {t + 120} {t + 180} ACCEPT OK"]
+    path = tmp_path / "flows.log.gz"
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    engine = DuckDBEngine()
+    engine.load_flow_logs([path])
+    query = queries.get("connections")
+    values = dict(flowlogs.scope(E0, E0 + 7200, 3600), protocol=6, from_port=22, to_port=22,
+                  interfaces=" eni-1 ", instances=" ")
+    rows = engine.run(query.render("duckdb"), query.bind(values))
+    sources = rows[rows["part"] == "source"].set_index(["direction", "action"])
+    assert sources.loc[("in", "ACCEPT"), ["records", "bytes", "largest_connection_bytes"]].tolist() == [2, 4500, 6000]
+    assert sources.loc[("out", "ACCEPT"), ["records", "bytes", "largest_connection_bytes"]].tolist() == [2, 7500, 6000]
+    assert sources.loc[("in", "REJECT"), "records"] == 1
+    assert set(rows["interface_id"]) == {"eni-1"}  # only the group's interfaces are read
+    coverage = rows[rows["part"] == "coverage"]
+    assert coverage[["hour", "records"]].values.tolist() == [[E0, 5]]
 
 
 def test_private_addresses_other_families_and_other_interfaces_are_not_sources():
@@ -148,7 +188,7 @@ def test_before_and_after_are_counted_apart_and_an_accept_after_closing_is_said(
 
 
 def test_the_flow_logs_instance_id_finds_the_interface_cloudtrail_did_not_name():
-    rows = [flow("198.51.100.1", eni="eni-7", instance="i-7"), *hours("eni-7")]
+    rows = [flow("198.51.100.1", eni="eni-7", instance="i-7"), *hours("eni-7", instance="i-7")]
     found = run(rows, [member(eni=None, instance="i-7")])
     assert found[["kind", "source", "interfaces"]].values.tolist() == [["source", "198.51.100.1", "eni-7"]]
 
@@ -159,6 +199,8 @@ def test_silence_is_a_gap_and_complete_coverage_says_so():
     quiet = run(hours(), [member()])
     assert quiet[["kind", "verdict"]].values.tolist() == [["none", "no public source"]]
     missing = run(hours()[:1] + hours()[2:], [member()])
+    nodata = run(hours() + hours(status="NODATA")[1:2], [member()])
+    assert nodata[["gap", "first_seen"]].values.tolist() == [["NODATA", T0 + pd.Timedelta("61min")]]
     assert missing[["gap", "first_seen"]].values.tolist() == [["missing hours", T0 + pd.Timedelta("1h")]]
 
 

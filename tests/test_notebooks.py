@@ -241,3 +241,15 @@ def test_on_athena_every_table_chart_and_line_is_the_duckdb_runs_but_what_was_re
         assert shown == [expected(o.get("data", o.get("text"))) for o in left.outputs], left.source
         compared += len(shown)
     assert compared > 10  # the DataFrames, the printed answers and the charts' PNG bytes
+
+
+def test_incident_notebook_says_who_came_in_through_the_window(runs, engine, truth):
+    nb = runs(NOTEBOOKS[0], engine).nb
+    said = text(tagged(nb, "answer-connections"))
+    window = [c for c in truth["connections"] if c["group_id"] == "sg-0e000000000000005"]
+    for c in window:
+        assert f"{c['source']} (" in said and c["verdict"] in said
+    assert said.startswith("198.51.100.200 (an address nobody knows) through sg-0e000000000000005 (tcp/22): session")
+    assert "no flow log record from 2026-11-03 13:00 UTC to 2026-11-03 14:00 UTC" in said
+    shared = text(tagged(nb, "answer-connections-share"))
+    assert shared.count("----- 1/1 connections ") == 1 and "198.51.100.200" in shared

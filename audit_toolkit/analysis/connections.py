@@ -77,25 +77,41 @@ def _when(epoch: int | None) -> str:
     return "?" if epoch is None else pd.Timestamp(epoch, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _interfaces(window: dict, span: Span, memberships: list[dict], flows: list[dict]) -> dict[str, list]:
-    """interface -> [(instance, since, until)] while it was in the window's group and the window open."""
-    owner = {}  # instance -> its interfaces, as the flow log's instance-id says
-    for f in flows:
-        if f["instance_id"] and f["interface_id"]:
-            owner.setdefault(f["instance_id"], set()).add(f["interface_id"])
-    found: dict[str, list] = {}
-    for m in memberships:
+def members(window, span: Span, memberships: pd.DataFrame) -> list[dict]:
+    """The memberships of the window's group that overlap its open time (analysis.findings.instance_groups
+    rows), each clipped to it: `since` and `until` in epoch seconds (None: unbounded)."""
+    found = []
+    for m in records(memberships) if len(memberships) else []:
         if (m["account"], m["region"], m["group_id"]) != (window["account"], window["region"], window["group_id"]):
             continue
         since, until = epoch(m["since"]), epoch(m["until"])
         start = since if span.opened is None else max(since or span.opened, span.opened)
         end = until if span.closed is None else min(until or span.closed, span.closed)
-        if start is not None and end is not None and start > end:
-            continue
+        if start is None or end is None or start <= end:
+            found.append({**m, "since": start, "until": end})
+    return found
+
+
+def ids(found: list[dict]) -> dict[str, str | None]:
+    """The `interfaces` and `instances` values of the connections query for these memberships."""
+    enis = sorted({m["network_interface_id"] for m in found if m["network_interface_id"]})
+    instances = sorted({m["instance_id"] for m in found if m["instance_id"]})
+    return {"interfaces": f" {' '.join(enis)} ", "instances": f" {' '.join(instances)} "}
+
+
+def _interfaces(found: list[dict], flows: list[dict]) -> dict[str, list]:
+    """interface -> [(instance, since, until)] while it was in the window's group and the window open;
+    an interface CloudTrail did not name is found by the flow log's own instance-id."""
+    owner = {}  # instance -> its interfaces, as the flow log's instance-id says
+    for f in flows:
+        if f["instance_id"] and f["interface_id"]:
+            owner.setdefault(f["instance_id"], set()).add(f["interface_id"])
+    interfaces: dict[str, list] = {}
+    for m in found:
         enis = [m["network_interface_id"]] if m["network_interface_id"] else sorted(owner.get(m["instance_id"], ()))
         for eni in enis or [f"(interface of {m['instance_id']})"]:
-            found.setdefault(eni, []).append((m["instance_id"], start, end))
-    return found
+            interfaces.setdefault(eni, []).append((m["instance_id"], m["since"], m["until"]))
+    return interfaces
 
 
 def _in(spans: list, first: int, last: int) -> bool:
@@ -109,6 +125,7 @@ def _gaps(window: dict, span: Span, interfaces: dict[str, list], flows: list[dic
         return [{"gap": "no interface", "detail": f"no network interface is known to have been in "
                  f"{window['group_id']} while it was open (CloudTrail shows none): its flows cannot be found"}]
     gaps = []
+    flows = [f for f in flows if f["part"] == "coverage"]
     all_hours = [f["hour"] for f in flows]
     for eni, spans in sorted(interfaces.items()):
         instances = ", ".join(sorted({i for i, _, _ in spans if i}))
@@ -172,8 +189,8 @@ def _activity(finding: dict) -> tuple[int, int]:
 def _sources(window: dict, span: Span, interfaces: dict[str, list], flows: list[dict], findings: list[dict],
              settings: Settings) -> list[dict]:
     net = network(window["cidr"])  # an IPv4 rule lets no IPv6 address in
-    mine = [f for f in flows if f["interface_id"] in interfaces and f["direction"] and f["log_status"] == "OK"
-            and is_public(f["remote_addr"]) and (net is None or ipaddress.ip_address(f["remote_addr"]).version == net.version)]
+    mine = [f for f in flows if f["part"] == "source" and f["interface_id"] in interfaces and is_public(f["remote_addr"])
+            and (net is None or ipaddress.ip_address(f["remote_addr"]).version == net.version)]
     rows = []
     inbound = {f["remote_addr"] for f in mine if f["direction"] == "in" and f["phase"] == "during"
                and _in(interfaces[f["interface_id"]], f["first_start"], f["last_end"])}
@@ -183,12 +200,7 @@ def _sources(window: dict, span: Span, interfaces: dict[str, list], flows: list[
         count = lambda fs, d, a: int(sum(f["records"] for f in fs if f["direction"] == d and f["action"] == a))  # noqa: E731
         total = lambda fs, d, k: int(sum(f[k] or 0 for f in fs if f["direction"] == d))  # noqa: E731
         phase = lambda p: [f for f in own if f["phase"] == p]  # noqa: E731
-        per_connection: dict = {}
-        for f in during:
-            if f["action"] == "ACCEPT":
-                key = (f["interface_id"], f["remote_port"])
-                per_connection[key] = per_connection.get(key, 0) + (f["bytes"] or 0)
-        largest = int(max(per_connection.values(), default=0))
+        largest = int(max((f["largest_connection_bytes"] or 0 for f in during if f["action"] == "ACCEPT"), default=0))
         accepted, rejected = count(during, "in", "ACCEPT"), count(during, "in", "REJECT")
         verdict = ("rejected only" if not accepted else
                    "session" if largest > settings.session_bytes else "accepted, no data")
@@ -222,11 +234,11 @@ def connections(windows: pd.DataFrame, flows: pd.DataFrame, memberships: pd.Data
     row, which says its flow logs were complete (CONNECTION_COLUMNS).
 
     `flows` are rows of the `connections` query with a `window` column (the window's index in
-    `windows`); `memberships` analysis.findings.instance_groups(...); `findings` GuardDuty findings
+    `windows`), asked of the interfaces `members` found; `memberships` analysis.findings.instance_groups(...);
+    `findings` GuardDuty findings
     (evidence.guardduty.FINDING_COLUMNS), to name those whose remote address is a source.
     """
     settings = settings or Settings()
-    members = records(memberships) if len(memberships) else []
     found = records(findings) if findings is not None and len(findings) else []
     by_window: dict = {}
     for f in records(flows) if len(flows) else []:
@@ -235,7 +247,7 @@ def connections(windows: pd.DataFrame, flows: pd.DataFrame, memberships: pd.Data
     for i, w in enumerate(records(windows) if len(windows) else []):
         span = span_of(w)
         flows_of = by_window.get(windows.index[i], [])
-        interfaces = _interfaces(w, span, members, flows_of)
+        interfaces = _interfaces(members(w, span, memberships), flows_of)
         head = {c: w[c] for c in ("account", "region", "group_id", "protocol", "from_port", "to_port", "cidr",
                                   "opened_at", "closed_at", "still_open", "opened_by")}
         sources = _sources(w, span, interfaces, flows_of, found, settings)
