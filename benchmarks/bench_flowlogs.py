@@ -4,7 +4,7 @@
     python benchmarks/bench_flowlogs.py --records 1000000
 
 The records are written by DuckDB in the default format, one flow log partitioned by hour, four files
-an hour over one day, 10% of them to port 22. Each method runs in its own process tree (bench_scan's
+an hour over one day, on 50 interfaces, 10% of them to port 22. Each method runs in its own process tree (bench_scan's
 `measure`: wall and CPU seconds, peak RSS of the tree). Ratios are against the all-core zcat time.
 """
 
@@ -52,9 +52,11 @@ from audit_toolkit import queries
 from audit_toolkit.engines.duckdb import DuckDBEngine
 from audit_toolkit.evidence import flowlogs
 opened, closed = int(sys.argv[2]), int(sys.argv[3])
+enis = sys.argv[4:]  # the window's group's interfaces; none: every interface
 engine = DuckDBEngine()
 engine.con.execute(f"CREATE VIEW {flowlogs.TABLE} AS {flowlogs.source(flowlogs.discover_flow_logs(sys.argv[1])).sql}")
-values = dict(flowlogs.scope(opened, closed, 3600), protocol=6, from_port=22, to_port=22)
+values = dict(flowlogs.scope(opened, closed, 3600), protocol=6, from_port=22, to_port=22,
+              interfaces=f" {' '.join(enis)} " if enis else None, instances=" ")
 query = queries.get("connections")
 print(len(engine.run(query.render("duckdb"), query.bind(values))))
 """
@@ -71,7 +73,9 @@ print(report.read, report.used, report.rejected)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=10_000_000)
-    parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "audit-toolkit-bench-flows")
+    parser.add_argument(
+        "--data", type=Path, default=Path(tempfile.gettempdir()) / "audit-toolkit-bench-flows"
+    )
     args = parser.parse_args()
     folder = args.data / str(args.records)
     marker = folder / ".complete"
@@ -85,20 +89,44 @@ def main() -> None:
     def run(label: str, command, shell: bool = False) -> None:
         seconds, peak, out, cpu = measure(command, shell)
         rows.append((label, seconds, cpu, peak))
-        print(f"  {label:<52} {seconds:8.2f} s {cpu:8.2f} CPU s {peak / 2**20:8.0f} MB  -> {out.strip()}", file=sys.stderr)
+        print(
+            f"  {label:<52} {seconds:8.2f} s {cpu:8.2f} CPU s {peak / 2**20:8.0f} MB  -> {out.strip()}",
+            file=sys.stderr,
+        )
 
-    run(f"zcat, {CORES} processes (baseline)", f"{files} | xargs -0 -P{CORES} -n8 zcat > /dev/null", shell=True)
+    run(
+        f"zcat, {CORES} processes (baseline)",
+        f"{files} | xargs -0 -P{CORES} -n8 zcat > /dev/null",
+        shell=True,
+    )
     two_hours = [str(DAY + 9 * 3600), str(DAY + 11 * 3600)]
-    run("toolkit: a 2-hour window (its hours' files, margins)", [PYTHON, "-c", _WINDOW, str(folder), *two_hours])
+    group = ["eni-00000000000000007", "eni-00000000000000014"]  # 2 of the 50 interfaces
+    run(
+        "toolkit: a 2-hour window, its group's 2 interfaces",
+        [PYTHON, "-c", _WINDOW, str(folder), *two_hours, *group],
+    )
     whole_day = [str(DAY + 3600), str(DAY + 23 * 3600)]
-    run("toolkit: a window over the whole day (every file)", [PYTHON, "-c", _WINDOW, str(folder), *whole_day])
+    run(
+        "toolkit: a whole-day window, its group's 2 interfaces",
+        [PYTHON, "-c", _WINDOW, str(folder), *whole_day, *group],
+    )
+    run(
+        "toolkit: a whole-day window, all 50 interfaces",
+        [PYTHON, "-c", _WINDOW, str(folder), *whole_day],
+    )
     run("toolkit: intake (every line read, checked, counted)", [PYTHON, "-c", _INTAKE, str(folder)])
     size = sum(p.stat().st_size for p in folder.rglob("*.log.gz"))
     base, base_cpu = rows[0][1], rows[0][2]
-    print(f"\n{args.records:,} flow records: {FILES} files, {size / 2**20:,.0f} MB gz ({CORES} cores)")
-    print("| method | seconds | x zcat | CPU s | CPU x zcat | peak RSS MB |\n|---|---:|---:|---:|---:|---:|")
+    print(
+        f"\n{args.records:,} flow records: {FILES} files, {size / 2**20:,.0f} MB gz ({CORES} cores)"
+    )
+    print(
+        "| method | seconds | x zcat | CPU s | CPU x zcat | peak RSS MB |\n|---|---:|---:|---:|---:|---:|"
+    )
     for label, seconds, cpu, peak in rows:
-        print(f"| {label} | {seconds:.2f} | {seconds / base:.2f} | {cpu:.2f} | {cpu / base_cpu:.2f} | {peak / 2**20:,.0f} |")
+        print(
+            f"| {label} | {seconds:.2f} | {seconds / base:.2f} | {cpu:.2f} | {cpu / base_cpu:.2f} | {peak / 2**20:,.0f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def athena_text(name: str, values: dict) -> str:
 def values_for(name: str, scope: dict) -> dict:
     if name == "connections":  # a window's flows: its own bounds (tests/test_connections_athena.py)
         return {**flow_scope(1688990400, 1688994000, 3600, None, scope["account"], scope["region"]),
-                "protocol": 6, "from_port": 22, "to_port": 22}
+                "protocol": 6, "from_port": 22, "to_port": 22, "interfaces": " eni-1 ", "instances": " i-1 "}
     values = {"principal": "bert-jan", **scope} if "principal" in queries.get(name).params else dict(scope)
     return {"min_severity": 7.0, **values} if "min_severity" in queries.get(name).params else values
 

@@ -14,14 +14,33 @@ from audit_toolkit.analysis.findings import MEMBERSHIP_COLUMNS
 from audit_toolkit.cli import main
 from audit_toolkit.settings import Settings
 
-SOURCE_KEYS = ["group_id", "opened_at", "source", "verdict", "known_as", "finding_ids", "accepted", "rejected",
-               "packets_in", "bytes_in", "packets_out", "bytes_out", "largest_connection_bytes", "before_rejected",
-               "after_rejected", "interfaces"]
+SOURCE_KEYS = [
+    "group_id",
+    "opened_at",
+    "source",
+    "verdict",
+    "known_as",
+    "finding_ids",
+    "accepted",
+    "rejected",
+    "packets_in",
+    "bytes_in",
+    "packets_out",
+    "bytes_out",
+    "largest_connection_bytes",
+    "before_rejected",
+    "after_rejected",
+    "interfaces",
+]
 GAP_KEYS = ["group_id", "opened_at", "gap", "interfaces", "first_seen", "last_seen"]
 
 
 def _iso(value):
-    return None if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        None
+        if value is None or pd.isna(value)
+        else pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
 
 
 def as_truth(found: pd.DataFrame) -> tuple[list[dict], list[dict]]:
@@ -38,8 +57,13 @@ def as_truth(found: pd.DataFrame) -> tuple[list[dict], list[dict]]:
 
 def assert_matches_truth(found: pd.DataFrame, truth: dict) -> None:
     sources, gaps = as_truth(found)
-    key = lambda r: (r["opened_at"] or "", r["group_id"], r.get("source") or "", r.get("interfaces") or "",  # noqa: E731
-                     r.get("gap") or "")
+    key = lambda r: (
+        r["opened_at"] or "",
+        r["group_id"],
+        r.get("source") or "",
+        r.get("interfaces") or "",  # noqa: E731
+        r.get("gap") or "",
+    )
     assert sorted(sources, key=key) == sorted(truth["connections"], key=key)
     assert sorted(gaps, key=key) == sorted(truth["connection_gaps"], key=key)
     assert set(found["kind"]) == {"source", "gap"}
@@ -53,7 +77,11 @@ def test_the_unknown_session_leads_its_window(demo_inv, truth):
     found = demo_inv.connections(group="sg-0e000000000000005")
     first = found.iloc[0]
     assert (first["kind"], first["source"], first["verdict"], first["known_as"]) == (
-        "source", "198.51.100.200", "session", "")
+        "source",
+        "198.51.100.200",
+        "session",
+        "",
+    )
     assert set(found["group_id"]) == {"sg-0e000000000000005"}
 
 
@@ -61,7 +89,11 @@ def test_demo_flow_intake_conserves_every_line(demo_inv, truth):
     flows = demo_inv.flow_intake
     counts = truth["flow_records"]
     assert len(flows.files) == counts["files"] == truth["totals"]["flow_log_files"]
-    assert (flows.read, flows.used, flows.rejected) == (counts["records"] + 1, counts["records"], counts["rejected_lines"])
+    assert (flows.read, flows.used, flows.rejected) == (
+        counts["records"] + 1,
+        counts["records"],
+        counts["rejected_lines"],
+    )
     (bad,) = [f for f in flows.files if f.rejected]
     assert bad.rejections == ["line 14: Expected Number of Columns: 19 Found: 7"]
     # The flow logs are not CloudTrail: the trail reader never saw them.
@@ -87,51 +119,133 @@ E0 = int(T0.timestamp())
 
 
 def window(**over) -> pd.DataFrame:
-    w = {"account": "111111111111", "region": "us-east-1", "group_id": "sg-1", "protocol": "tcp", "from_port": 22,
-         "to_port": 22, "cidr": "0.0.0.0/0", "opened_at": T0, "closed_at": T0 + pd.Timedelta("2h"),
-         "still_open": False, "open_before_evidence": False, "opened_by": "alice", "opened_from_ip": "192.0.2.10",
-         "closed_from_ip": "192.0.2.11"}
+    w = {
+        "account": "111111111111",
+        "region": "us-east-1",
+        "group_id": "sg-1",
+        "protocol": "tcp",
+        "from_port": 22,
+        "to_port": 22,
+        "cidr": "0.0.0.0/0",
+        "opened_at": T0,
+        "closed_at": T0 + pd.Timedelta("2h"),
+        "still_open": False,
+        "open_before_evidence": False,
+        "opened_by": "alice",
+        "opened_from_ip": "192.0.2.10",
+        "closed_from_ip": "192.0.2.11",
+    }
     w.update(over)
     return pd.DataFrame([w])
 
 
 def member(eni="eni-1", instance="i-1", since=T0 - pd.Timedelta("1D"), until=None) -> dict:
-    return {"account": "111111111111", "region": "us-east-1", "instance_id": instance, "network_interface_id": eni,
-            "group_id": "sg-1", "since": since, "until": until, "event_name": "RunInstances", "event_id": "e1"}
+    return {
+        "account": "111111111111",
+        "region": "us-east-1",
+        "instance_id": instance,
+        "network_interface_id": eni,
+        "group_id": "sg-1",
+        "since": since,
+        "until": until,
+        "event_name": "RunInstances",
+        "event_id": "e1",
+    }
 
 
-def flow(remote, direction="in", action="ACCEPT", minute=10, size=100, eni="eni-1", phase="during", instance=None,
-         records=1, largest=None) -> dict:
+def flow(
+    remote,
+    direction="in",
+    action="ACCEPT",
+    minute=10,
+    size=100,
+    eni="eni-1",
+    phase="during",
+    instance=None,
+    records=1,
+    largest=None,
+) -> dict:
     """A `source` row of the connections query: one remote address's flows one way."""
     start = E0 + minute * 60
-    return {"window": 0, "part": "source", "account": "111111111111", "region": "us-east-1", "interface_id": eni,
-            "instance_id": instance, "log_status": None, "hour": None, "phase": phase, "direction": direction,
-            "action": action, "remote_addr": remote, "records": records, "packets": 2, "bytes": size,
-            "first_start": start, "last_end": start + 60,
-            "largest_connection_bytes": size if largest is None and action == "ACCEPT" else largest}
+    return {
+        "window": 0,
+        "part": "source",
+        "account": "111111111111",
+        "region": "us-east-1",
+        "interface_id": eni,
+        "instance_id": instance,
+        "log_status": None,
+        "hour": None,
+        "phase": phase,
+        "direction": direction,
+        "action": action,
+        "remote_addr": remote,
+        "records": records,
+        "packets": 2,
+        "bytes": size,
+        "first_start": start,
+        "last_end": start + 60,
+        "largest_connection_bytes": size if largest is None and action == "ACCEPT" else largest,
+    }
 
 
 def hours(eni="eni-1", upto=3, status="OK", instance=None) -> list[dict]:
     """`coverage` rows on every hour of the window, so no hour is a gap."""
-    return [{"window": 0, "part": "coverage", "account": "111111111111", "region": "us-east-1", "interface_id": eni,
-             "instance_id": instance, "log_status": status, "hour": E0 + 3600 * h, "phase": "during",
-             "direction": None, "action": None, "remote_addr": None, "records": 1, "packets": 1, "bytes": 1,
-             "first_start": E0 + 3600 * h + 60, "last_end": E0 + 3600 * h + 120, "largest_connection_bytes": None}
-            for h in range(upto)]
+    return [
+        {
+            "window": 0,
+            "part": "coverage",
+            "account": "111111111111",
+            "region": "us-east-1",
+            "interface_id": eni,
+            "instance_id": instance,
+            "log_status": status,
+            "hour": E0 + 3600 * h,
+            "phase": "during",
+            "direction": None,
+            "action": None,
+            "remote_addr": None,
+            "records": 1,
+            "packets": 1,
+            "bytes": 1,
+            "first_start": E0 + 3600 * h + 60,
+            "last_end": E0 + 3600 * h + 120,
+            "largest_connection_bytes": None,
+        }
+        for h in range(upto)
+    ]
 
 
 def run(flows, members, findings=None, **settings):
-    return conn.connections(window(), pd.DataFrame(flows), pd.DataFrame(members, columns=MEMBERSHIP_COLUMNS),
-                            findings, Settings(**settings))
+    return conn.connections(
+        window(),
+        pd.DataFrame(flows),
+        pd.DataFrame(members, columns=MEMBERSHIP_COLUMNS),
+        findings,
+        Settings(**settings),
+    )
 
 
-@pytest.mark.parametrize("rows, verdict", [
-    ([flow("198.51.100.1", action="REJECT")], "rejected only"),
-    ([flow("198.51.100.1", size=4_000, largest=9_000), flow("198.51.100.1", "out", size=5_000, largest=9_000)],
-     "accepted, no data"),
-    ([flow("198.51.100.1", size=4_000, largest=10_001), flow("198.51.100.1", "out", size=6_001, largest=10_001)],
-     "session"),
-])
+@pytest.mark.parametrize(
+    "rows, verdict",
+    [
+        ([flow("198.51.100.1", action="REJECT")], "rejected only"),
+        (
+            [
+                flow("198.51.100.1", size=4_000, largest=9_000),
+                flow("198.51.100.1", "out", size=5_000, largest=9_000),
+            ],
+            "accepted, no data",
+        ),
+        (
+            [
+                flow("198.51.100.1", size=4_000, largest=10_001),
+                flow("198.51.100.1", "out", size=6_001, largest=10_001),
+            ],
+            "session",
+        ),
+    ],
+)
 def test_verdict_follows_the_largest_connection(rows, verdict):
     found = run(rows + hours(), [member()])
     (row,) = found[found["kind"] == "source"].to_dict("records")
@@ -148,24 +262,36 @@ def test_the_query_sums_each_connection_both_ways(tmp_path):
 
     header = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"
     t = E0 + 600
-    lines = [header,
-             f"2 111111111111 eni-1 198.51.100.1 10.0.0.5 40001 22 6 5 2000 {t} {t + 60} ACCEPT OK",
-             f"2 111111111111 eni-1 10.0.0.5 198.51.100.1 22 40001 6 5 4000 {t} {t + 60} ACCEPT OK",
-             f"2 111111111111 eni-1 198.51.100.1 10.0.0.5 40002 22 6 5 2500 {t + 60} {t + 120} ACCEPT OK",
-             f"2 111111111111 eni-1 10.0.0.5 198.51.100.1 22 40002 6 5 3500 {t + 60} {t + 120} ACCEPT OK",
-             f"2 111111111111 eni-1 198.51.100.1 10.0.0.5 40003 22 6 1 40 {t + 120} {t + 180} REJECT OK",
-             f"2 111111111111 eni-9 198.51.100.1 10.0.0.9 40004 22 6 1 40 {t + 120} {t + 180} ACCEPT OK"]
+    lines = [
+        header,
+        f"2 111111111111 eni-1 198.51.100.1 10.0.0.5 40001 22 6 5 2000 {t} {t + 60} ACCEPT OK",
+        f"2 111111111111 eni-1 10.0.0.5 198.51.100.1 22 40001 6 5 4000 {t} {t + 60} ACCEPT OK",
+        f"2 111111111111 eni-1 198.51.100.1 10.0.0.5 40002 22 6 5 2500 {t + 60} {t + 120} ACCEPT OK",
+        f"2 111111111111 eni-1 10.0.0.5 198.51.100.1 22 40002 6 5 3500 {t + 60} {t + 120} ACCEPT OK",
+        f"2 111111111111 eni-1 198.51.100.1 10.0.0.5 40003 22 6 1 40 {t + 120} {t + 180} REJECT OK",
+        f"2 111111111111 eni-9 198.51.100.1 10.0.0.9 40004 22 6 1 40 {t + 120} {t + 180} ACCEPT OK",
+    ]
     path = tmp_path / "flows.log.gz"
     path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
     engine = DuckDBEngine()
     engine.load_flow_logs([path])
     query = queries.get("connections")
-    values = dict(flowlogs.scope(E0, E0 + 7200, 3600), protocol=6, from_port=22, to_port=22,
-                  interfaces=" eni-1 ", instances=" ")
+    values = dict(
+        flowlogs.scope(E0, E0 + 7200, 3600),
+        protocol=6,
+        from_port=22,
+        to_port=22,
+        interfaces=" eni-1 ",
+        instances=" ",
+    )
     rows = engine.run(query.render("duckdb"), query.bind(values))
     sources = rows[rows["part"] == "source"].set_index(["direction", "action"])
-    assert sources.loc[("in", "ACCEPT"), ["records", "bytes", "largest_connection_bytes"]].tolist() == [2, 4500, 6000]
-    assert sources.loc[("out", "ACCEPT"), ["records", "bytes", "largest_connection_bytes"]].tolist() == [2, 7500, 6000]
+    assert sources.loc[
+        ("in", "ACCEPT"), ["records", "bytes", "largest_connection_bytes"]
+    ].tolist() == [2, 4500, 6000]
+    assert sources.loc[
+        ("out", "ACCEPT"), ["records", "bytes", "largest_connection_bytes"]
+    ].tolist() == [2, 7500, 6000]
     assert sources.loc[("in", "REJECT"), "records"] == 1
     assert set(rows["interface_id"]) == {"eni-1"}  # only the group's interfaces are read
     coverage = rows[rows["part"] == "coverage"]
@@ -173,15 +299,22 @@ def test_the_query_sums_each_connection_both_ways(tmp_path):
 
 
 def test_private_addresses_other_families_and_other_interfaces_are_not_sources():
-    rows = [flow("10.1.2.3"), flow("2001:db8::5"), flow("198.51.100.9", eni="eni-other"), flow("198.51.100.1")]
+    rows = [
+        flow("10.1.2.3"),
+        flow("2001:db8::5"),
+        flow("198.51.100.9", eni="eni-other"),
+        flow("198.51.100.1"),
+    ]
     found = run(rows + hours(), [member()])
     assert found[found["kind"] == "source"]["source"].tolist() == ["198.51.100.1"]
 
 
 def test_before_and_after_are_counted_apart_and_an_accept_after_closing_is_said():
-    rows = [flow("198.51.100.1", action="REJECT", phase="before", minute=-20),
-            flow("198.51.100.1", minute=30),
-            flow("198.51.100.1", phase="after", minute=130, records=3)]
+    rows = [
+        flow("198.51.100.1", action="REJECT", phase="before", minute=-20),
+        flow("198.51.100.1", minute=30),
+        flow("198.51.100.1", phase="after", minute=130, records=3),
+    ]
     (row,) = run(rows + hours(), [member()]).query("kind == 'source'").to_dict("records")
     assert (row["accepted"], row["before_rejected"], row["after_accepted"]) == (1, 1, 3)
     assert "3 flows still accepted after the window closed" in row["detail"]
@@ -190,7 +323,9 @@ def test_before_and_after_are_counted_apart_and_an_accept_after_closing_is_said(
 def test_the_flow_logs_instance_id_finds_the_interface_cloudtrail_did_not_name():
     rows = [flow("198.51.100.1", eni="eni-7", instance="i-7"), *hours("eni-7", instance="i-7")]
     found = run(rows, [member(eni=None, instance="i-7")])
-    assert found[["kind", "source", "interfaces"]].values.tolist() == [["source", "198.51.100.1", "eni-7"]]
+    assert found[["kind", "source", "interfaces"]].values.tolist() == [
+        ["source", "198.51.100.1", "eni-7"]
+    ]
 
 
 def test_silence_is_a_gap_and_complete_coverage_says_so():
@@ -201,38 +336,81 @@ def test_silence_is_a_gap_and_complete_coverage_says_so():
     missing = run(hours()[:1] + hours()[2:], [member()])
     nodata = run(hours() + hours(status="NODATA")[1:2], [member()])
     assert nodata[["gap", "first_seen"]].values.tolist() == [["NODATA", T0 + pd.Timedelta("61min")]]
-    assert missing[["gap", "first_seen"]].values.tolist() == [["missing hours", T0 + pd.Timedelta("1h")]]
+    assert missing[["gap", "first_seen"]].values.tolist() == [
+        ["missing hours", T0 + pd.Timedelta("1h")]
+    ]
 
 
 def test_a_finding_names_its_source_only_while_the_window_was_open():
-    findings = pd.DataFrame([
-        {"id": "during", "remote_ip": "198.51.100.1", "account": "111111111111", "region": "us-east-1",
-         "first_seen": T0 + pd.Timedelta("30min"), "last_seen": T0 + pd.Timedelta("40min"), "created_at": T0, "updated_at": T0},
-        {"id": "day-before", "remote_ip": "198.51.100.1", "account": "111111111111", "region": "us-east-1",
-         "first_seen": T0 - pd.Timedelta("1D"), "last_seen": T0 - pd.Timedelta("23h"), "created_at": T0, "updated_at": T0},
-    ])
-    (row,) = run([flow("198.51.100.1"), *hours()], [member()], findings).query("kind == 'source'").to_dict("records")
+    findings = pd.DataFrame(
+        [
+            {
+                "id": "during",
+                "remote_ip": "198.51.100.1",
+                "account": "111111111111",
+                "region": "us-east-1",
+                "first_seen": T0 + pd.Timedelta("30min"),
+                "last_seen": T0 + pd.Timedelta("40min"),
+                "created_at": T0,
+                "updated_at": T0,
+            },
+            {
+                "id": "day-before",
+                "remote_ip": "198.51.100.1",
+                "account": "111111111111",
+                "region": "us-east-1",
+                "first_seen": T0 - pd.Timedelta("1D"),
+                "last_seen": T0 - pd.Timedelta("23h"),
+                "created_at": T0,
+                "updated_at": T0,
+            },
+        ]
+    )
+    (row,) = (
+        run([flow("198.51.100.1"), *hours()], [member()], findings)
+        .query("kind == 'source'")
+        .to_dict("records")
+    )
     assert row["finding_ids"] == "during"
 
 
 # --- the command -----------------------------------------------------------------------------------
 
+
 def test_cli_connections_prints_sources_gaps_and_the_flow_intake(demo, truth):
-    result = CliRunner().invoke(main, ["connections", "--evidence", str(demo / "evidence"), "--format", "json",
-                                       "--known-network", "203.0.113.48/28"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "connections",
+            "--evidence",
+            str(demo / "evidence"),
+            "--format",
+            "json",
+            "--known-network",
+            "203.0.113.48/28",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    assert f"VPC flow logs: {truth['flow_records']['files']} files" in result.stderr and "line 14: Expected Number of Columns" in result.stderr
+    assert (
+        f"VPC flow logs: {truth['flow_records']['files']} files" in result.stderr
+        and "line 14: Expected Number of Columns" in result.stderr
+    )
     rows = json.loads(result.stdout)
-    assert sorted(r["source"] for r in rows if r["kind"] == "source") == sorted(r["source"] for r in truth["connections"])
+    assert sorted(r["source"] for r in rows if r["kind"] == "source") == sorted(
+        r["source"] for r in truth["connections"]
+    )
     assert sum(r["kind"] == "gap" for r in rows) == len(truth["connection_gaps"])
 
 
 def test_cli_connections_checks_settings_before_reading(demo):
-    result = CliRunner().invoke(main, ["connections", "--evidence", str(demo / "evidence"), "--known-network", "office"])
+    result = CliRunner().invoke(
+        main, ["connections", "--evidence", str(demo / "evidence"), "--known-network", "office"]
+    )
     assert result.exit_code == 1 and "known network 'office' is not a CIDR" in result.output
 
 
 # --- report and chart ------------------------------------------------------------------------------
+
 
 def test_report_section_leads_with_the_session_nobody_knows(demo_inv, truth):
     from audit_toolkit.report import SECTIONS, build
@@ -240,15 +418,23 @@ def test_report_section_leads_with_the_session_nobody_knows(demo_inv, truth):
     chosen = [s for s in SECTIONS if s.id in ("exposure", "connections")]
     report = build(demo_inv, sections=chosen)
     (part,) = [p for s, p in report.parts if s.id == "connections"]
-    assert part.facts[0] == "1 sessions from addresses that are neither the window's actor nor a known network"
-    assert part.facts[2] == f"{len(truth['connection_gaps'])} coverage gaps: where the flow logs cannot say who came in"
+    assert (
+        part.facts[0]
+        == "1 sessions from addresses that are neither the window's actor nor a known network"
+    )
+    assert (
+        part.facts[2]
+        == f"{len(truth['connection_gaps'])} coverage gaps: where the flow logs cannot say who came in"
+    )
     lead = part.tables[0]
     assert lead.caption == "Sessions from addresses nobody knows"
     assert [row[lead.columns.index("source")] for row in lead.rows] == ["198.51.100.200"]
     assert len(part.tables[2].rows) == len(truth["connection_gaps"])
     # The flow log files are in the evidence appendix, hashed.
     flow_files = [f for f in report.files if "vpcflowlogs" in f["path"]]
-    assert len(flow_files) == truth["totals"]["flow_log_files"] and all(len(f["sha256"]) == 64 for f in flow_files)
+    assert len(flow_files) == truth["totals"]["flow_log_files"] and all(
+        len(f["sha256"]) == 64 for f in flow_files
+    )
 
 
 def test_exposure_chart_marks_sessions_on_their_windows_lane(demo_inv):
@@ -259,7 +445,9 @@ def test_exposure_chart_marks_sessions_on_their_windows_lane(demo_inv):
     windows, found = demo_inv.ssh_exposure(), demo_inv.connections()
     sessions = found[found["verdict"] == "session"]
     ax = charts.plot_exposure(windows, sessions=sessions)
-    marks = {line.get_gid(): line for line in ax.lines if line.get_gid() in ("session", "known-session")}
+    marks = {
+        line.get_gid(): line for line in ax.lines if line.get_gid() in ("session", "known-session")
+    }
     unknown, known = marks["session"], marks["known-session"]
     assert mdates.num2date(unknown.get_xdata()[0]) == pd.Timestamp("2026-11-03T10:15:00Z")
     assert mdates.num2date(known.get_xdata()[0]) == pd.Timestamp("2026-11-03T09:05:00Z")
@@ -269,35 +457,59 @@ def test_exposure_chart_marks_sessions_on_their_windows_lane(demo_inv):
         bar = bars[round(mark.get_ydata()[0])]
         assert mdates.num2date(bar.get_x()) == pd.Timestamp(opened)
     assert {t.get_text() for t in ax.get_legend().get_texts()} >= {
-        "session from an unknown address", "session from the actor or a known network"}
+        "session from an unknown address",
+        "session from the actor or a known network",
+    }
 
 
 def test_ingested_flow_logs_answer_as_the_raw_files_do(demo, demo_inv, truth, tmp_path):
     from audit_toolkit.investigation import Investigation
 
-    result = CliRunner().invoke(main, ["ingest", "--evidence", str(demo / "evidence"), "--store", str(tmp_path / "store")])
+    result = CliRunner().invoke(
+        main, ["ingest", "--evidence", str(demo / "evidence"), "--store", str(tmp_path / "store")]
+    )
     assert result.exit_code == 0, result.output
     n = truth["flow_records"]
-    assert (f"VPC flow logs: {n['files']} new files, {n['records'] + 1} records read, {n['records']} used, "
-            "1 rejected") in result.output
+    assert (
+        f"VPC flow logs: {n['files']} new files, {n['records'] + 1} records read, {n['records']} used, "
+        "1 rejected"
+    ) in result.output
     stored = Investigation.from_store(tmp_path / "store")
     assert (stored.flow_intake.read, stored.flow_intake.rejected) == (demo_inv.flow_intake.read, 1)
     pd.testing.assert_frame_equal(stored.connections(), demo_inv.connections())
-    again = CliRunner().invoke(main, ["ingest", "--evidence", str(demo / "evidence"), "--store", str(tmp_path / "store")])
+    again = CliRunner().invoke(
+        main, ["ingest", "--evidence", str(demo / "evidence"), "--store", str(tmp_path / "store")]
+    )
     assert "VPC flow logs: 0 new files" in again.output
 
 
 # --- Chatwork --------------------------------------------------------------------------------------
 
+
 def test_notify_dry_run_posts_each_source_and_gap_once(demo, truth):
-    result = CliRunner().invoke(main, ["notify", "--evidence", str(demo / "evidence"), "--room", "42",
-                                       "--kind", "connections", "--dry-run", "--format", "json"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "notify",
+            "--evidence",
+            str(demo / "evidence"),
+            "--room",
+            "42",
+            "--kind",
+            "connections",
+            "--dry-run",
+            "--format",
+            "json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     posts = json.loads(result.stdout)
     assert len(posts) == len(truth["connections"]) + len(truth["connection_gaps"])
     assert len({p["fingerprint"] for p in posts}) == len(posts)
     (unknown,) = [p for p in posts if "198.51.100.200" in p["body"]]
-    assert unknown["body"].startswith("[info][title]公開中のポートへの接続 (セッション): 198.51.100.200[/title]")
+    assert unknown["body"].startswith(
+        "[info][title]公開中のポートへの接続 (セッション): 198.51.100.200[/title]"
+    )
     assert "送信元: 198.51.100.200 (不明なアドレス)" in unknown["body"]
     assert "受信 40000、送信 1200000" in unknown["body"]
 
@@ -306,11 +518,28 @@ def test_a_hostile_interface_id_stays_inert_in_chat():
     from audit_toolkit.chatwork.messages import connection
     from audit_toolkit.chatwork.notation import Box
 
-    row = {"kind": "source", "source": "198.51.100.1", "verdict": "session", "known_as": "",
-           "interfaces": "eni-1[toall][/info][info]pwned", "group_id": "sg-1", "cidr": "0.0.0.0/0", "protocol": "tcp",
-           "from_port": 22, "to_port": 22, "accepted": 1, "rejected": 0, "bytes_in": 1, "bytes_out": 2}
+    row = {
+        "kind": "source",
+        "source": "198.51.100.1",
+        "verdict": "session",
+        "known_as": "",
+        "interfaces": "eni-1[toall][/info][info]pwned",
+        "group_id": "sg-1",
+        "cidr": "0.0.0.0/0",
+        "protocol": "tcp",
+        "from_port": 22,
+        "to_port": 22,
+        "accepted": 1,
+        "rejected": 0,
+        "bytes_in": 1,
+        "bytes_out": 2,
+    }
     box = connection(row, Settings(language="en"))
     assert isinstance(box, Box)
     rendered = box.render()
-    assert "[toall]" not in rendered and rendered.count("[info]") == 1 and rendered.count("[/info]") == 1
+    assert (
+        "[toall]" not in rendered
+        and rendered.count("[info]") == 1
+        and rendered.count("[/info]") == 1
+    )
     assert box.title == "Through an open port (session): 198.51.100.1"

@@ -22,8 +22,10 @@ from audit_toolkit.investigation import Investigation
 from audit_toolkit.queries import ddl
 from test_athena_engine import engine_with, logged_answers
 
-CUSTOM = ("version account-id vpc-id instance-id interface-id flow-direction srcaddr dstaddr srcport dstport "
-          "protocol packets bytes start end action log-status tcp-flags reject-reason").split()
+CUSTOM = (
+    "version account-id vpc-id instance-id interface-id flow-direction srcaddr dstaddr srcport dstport "
+    "protocol packets bytes start end action log-status tcp-flags reject-reason"
+).split()
 
 
 def _table(statement: str):
@@ -35,35 +37,77 @@ def _table(statement: str):
 
 
 def test_flow_ddl_takes_the_formats_order_then_the_tables_other_columns():
-    statements = ddl.render("s3://trail/org", ["111111111111"], ["ap-northeast-1"], flow_logs="s3://flows/vpc",
-                            flow_format=CUSTOM, flow_hourly=True)
+    statements = ddl.render(
+        "s3://trail/org",
+        ["111111111111"],
+        ["ap-northeast-1"],
+        flow_logs="s3://flows/vpc",
+        flow_format=CUSTOM,
+        flow_hourly=True,
+    )
     assert len(statements) == 4
     columns, partitions, props = _table(statements[3])
-    fields = [flowlogs.FIELDS[f][0] if f in flowlogs.FIELDS else "record_reject_reason" for f in CUSTOM]
-    assert columns[:len(CUSTOM)] == fields
+    fields = [
+        flowlogs.FIELDS[f][0] if f in flowlogs.FIELDS else "record_reject_reason" for f in CUSTOM
+    ]
+    assert columns[: len(CUSTOM)] == fields
     # Every column of the embedded table is declared, so one query text runs on both engines.
     assert set(columns) - {"record_reject_reason"} | set(partitions) == set(flowlogs.COLUMNS)
     assert partitions == ["account", "region", "day"]
-    assert props["projection.day.format"] == "yyyy/MM/dd/HH" and props["projection.day.interval.unit"] == "HOURS"
-    assert props["projection.day.range"] == "2020/01/01/00,NOW" and props["skip.header.line.count"] == "1"
-    assert props["storage.location.template"] == "s3://flows/vpc/AWSLogs/${account}/vpcflowlogs/${region}/${day}"
+    assert (
+        props["projection.day.format"] == "yyyy/MM/dd/HH"
+        and props["projection.day.interval.unit"] == "HOURS"
+    )
+    assert (
+        props["projection.day.range"] == "2020/01/01/00,NOW"
+        and props["skip.header.line.count"] == "1"
+    )
+    assert (
+        props["storage.location.template"]
+        == "s3://flows/vpc/AWSLogs/${account}/vpcflowlogs/${region}/${day}"
+    )
     assert "'serialization.null.format' = '-'" in statements[3]
 
 
 def test_flow_ddl_for_daily_parquet_and_the_default_format():
-    text = ddl.render("s3://trail/org", ["111111111111"], ["us-east-1"], flow_logs="s3://flows/vpc")[3]
+    text = ddl.render(
+        "s3://trail/org", ["111111111111"], ["us-east-1"], flow_logs="s3://flows/vpc"
+    )[3]
     columns, _, props = _table(text)
     assert columns[:14] == [flowlogs.FIELDS[f][0] for f in flowlogs.DEFAULT_FORMAT]
-    assert props["projection.day.format"] == "yyyy/MM/dd" and props["projection.day.range"] == "2020/01/01,NOW"
-    parquet = ddl.render("s3://trail/org", ["111111111111"], ["us-east-1"], flow_logs="s3://flows/vpc",
-                         flow_parquet=True)[3]
+    assert (
+        props["projection.day.format"] == "yyyy/MM/dd"
+        and props["projection.day.range"] == "2020/01/01,NOW"
+    )
+    parquet = ddl.render(
+        "s3://trail/org",
+        ["111111111111"],
+        ["us-east-1"],
+        flow_logs="s3://flows/vpc",
+        flow_parquet=True,
+    )[3]
     assert "STORED AS PARQUET" in parquet and "skip.header.line.count" not in parquet
 
 
 def test_flow_ddl_refuses_a_field_that_could_change_the_statement():
-    result = CliRunner().invoke(main, ["athena", "setup", "--logs", "s3://trail/org", "--account", "111111111111",
-                                       "--region", "us-east-1", "--flow-logs", "s3://flows/vpc",
-                                       "--flow-log-format", "version `x` STRING) --", "--dry-run"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "athena",
+            "setup",
+            "--logs",
+            "s3://trail/org",
+            "--account",
+            "111111111111",
+            "--region",
+            "us-east-1",
+            "--flow-logs",
+            "s3://flows/vpc",
+            "--flow-log-format",
+            "version `x` STRING) --",
+            "--dry-run",
+        ],
+    )
     assert result.exit_code == 1 and "flow log field '`x`' is not valid" in result.output
 
 
@@ -78,10 +122,14 @@ def test_connections_on_athena_are_duckdbs_and_name_only_the_windows_hours(aws_e
     pd.testing.assert_frame_equal(got, expected)
 
     client = boto3.client("athena")
-    sent = [client.get_query_execution(QueryExecutionId=r.query_id)["QueryExecution"]["Query"]
-            for r in athena.engine.reports]
+    sent = [
+        client.get_query_execution(QueryExecutionId=r.query_id)["QueryExecution"]["Query"]
+        for r in athena.engine.reports
+    ]
     flows = [s for s, e in zip(sent, athena.log) if e["query"] == "connections"]
-    assert len(flows) == 5  # one a window whose group has a known interface (the sandbox's have none)
+    assert (
+        len(flows) == 5
+    )  # one a window whose group has a known interface (the sandbox's have none)
     # alice's window, 09:02 to 11:32:15 on Nov 3, an hour's margin each side: hours 07 to 13 only.
     opened = int(pd.Timestamp("2026-11-03T09:02:00Z").timestamp())
     (bastion,) = [s for s in flows if f"WHEN \"end\" < {opened} THEN 'before'" in s]

@@ -21,8 +21,10 @@ HEADER = "version account-id interface-id srcaddr dstaddr srcport dstport protoc
 ACCEPTED = "2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK"
 REJECTED = "2 123456789010 eni-1235b8ca123456789 172.31.9.69 172.31.9.12 49761 3389 6 20 4249 1418530010 1418530070 REJECT OK"
 NODATA = "2 123456789010 eni-1235b8ca123456789 - - - - - - - 1431280876 1431280934 - NODATA"
-IPV6 = ("3 123456789010 eni-1235b8ca123456789 2001:db8:1234:a100:8d6e:3477:df66:f105 2001:db8:1234:a102:3304:8879:34cf:4071 "
-        "34892 22 6 54 8855 1477913708 1477913820 ACCEPT OK")
+IPV6 = (
+    "3 123456789010 eni-1235b8ca123456789 2001:db8:1234:a100:8d6e:3477:df66:f105 2001:db8:1234:a102:3304:8879:34cf:4071 "
+    "34892 22 6 54 8855 1477913708 1477913820 ACCEPT OK"
+)
 FOLDER = "AWSLogs/123456789010/vpcflowlogs/us-east-1/2024/03/05"
 NAME = "123456789010_vpcflowlogs_us-east-1_fl-1234abcd_20240305T1005Z_abcd1234.log.gz"
 
@@ -36,19 +38,29 @@ def write(path: Path, *lines: str) -> Path:
 def read(paths):
     engine = DuckDBEngine()
     report = engine.load_flow_logs(paths)
-    return engine, report, engine.con.sql(f"SELECT * FROM {flowlogs.TABLE} ORDER BY filename, start, srcaddr").df()
+    return (
+        engine,
+        report,
+        engine.con.sql(f"SELECT * FROM {flowlogs.TABLE} ORDER BY filename, start, srcaddr").df(),
+    )
 
 
 def test_default_format_reads_awss_examples_with_dash_as_null(tmp_path):
     path = write(tmp_path / FOLDER / NAME, HEADER, ACCEPTED, REJECTED, NODATA, IPV6)
     _, report, rows = read([path])
     assert (report.read, report.used, report.rejected) == (4, 4, 0)
-    assert report.files[0].warnings == ["1 records with log-status NODATA or SKIPDATA (shown as coverage gaps)"]
+    assert report.files[0].warnings == [
+        "1 records with log-status NODATA or SKIPDATA (shown as coverage gaps)"
+    ]
     nodata = rows[rows["log_status"] == "NODATA"].iloc[0]
     assert nodata[["srcaddr", "dstport", "packets", "bytes", "action"]].isna().all()
     assert (nodata["start"], nodata["end"]) == (1431280876, 1431280934)
-    assert rows["srcaddr"].fillna("-").tolist() == ["172.31.16.139", "172.31.9.69", "-",
-                                                    "2001:db8:1234:a100:8d6e:3477:df66:f105"]
+    assert rows["srcaddr"].fillna("-").tolist() == [
+        "172.31.16.139",
+        "172.31.9.69",
+        "-",
+        "2001:db8:1234:a100:8d6e:3477:df66:f105",
+    ]
     assert set(rows["account"]) == {"123456789010"} and set(rows["region"]) == {"us-east-1"}
     assert set(rows["day"]) == {"2024/03/05"}
     assert rows["instance_id"].isna().all()  # not in the default format
@@ -63,9 +75,19 @@ def test_custom_order_and_unknown_fields_are_read_by_name(tmp_path):
     _, report, rows = read([default, custom])
     assert report.files[1].warnings == ["fields not known to this toolkit, not read: reject-reason"]
     row = rows[rows["interface_id"] == "eni-2"].iloc[0]
-    assert (row["instance_id"], row["flow_direction"], row["srcaddr"], row["dstport"], row["srcport"]) == (
-        "i-0abc", "ingress", "198.51.100.7", 22, 555)
-    assert (row["bytes"], row["packets"], row["protocol"], row["day"]) == (40, 1, 6, "2024/03/05/10")
+    assert (
+        row["instance_id"],
+        row["flow_direction"],
+        row["srcaddr"],
+        row["dstport"],
+        row["srcport"],
+    ) == ("i-0abc", "ingress", "198.51.100.7", 22, 555)
+    assert (row["bytes"], row["packets"], row["protocol"], row["day"]) == (
+        40,
+        1,
+        6,
+        "2024/03/05/10",
+    )
     assert pd_isna(row["version"]) and pd_isna(row["dstaddr"])
 
 
@@ -76,8 +98,15 @@ def pd_isna(value) -> bool:
 
 
 def test_bad_lines_are_rejected_each_with_its_reason_and_the_rest_kept(tmp_path):
-    path = write(tmp_path / FOLDER / NAME, HEADER, ACCEPTED, "2 123456789010 eni-1 truncated",
-                 ACCEPTED.replace(" 22 6 ", " x22 6 "), REJECTED, ACCEPTED + " extra")
+    path = write(
+        tmp_path / FOLDER / NAME,
+        HEADER,
+        ACCEPTED,
+        "2 123456789010 eni-1 truncated",
+        ACCEPTED.replace(" 22 6 ", " x22 6 "),
+        REJECTED,
+        ACCEPTED + " extra",
+    )
     _, report, rows = read([path])
     f = report.files[0]
     assert (f.read, f.used, f.rejected) == (5, 2, 3)
@@ -98,12 +127,24 @@ def test_a_file_that_is_not_a_flow_log_is_reported_whole(tmp_path):
 
 def test_parquet_delivery_is_read_with_the_same_columns(tmp_path):
     # The Parquet option's columns are the table's names (AWS's Athena DDL for Parquet flow logs).
-    table = pa.table({
-        "version": pa.array([2], pa.int32()), "account_id": ["123456789010"], "interface_id": ["eni-9"],
-        "srcaddr": ["198.51.100.7"], "dstaddr": ["10.0.0.5"], "srcport": pa.array([4242], pa.int32()),
-        "dstport": pa.array([22], pa.int32()), "protocol": pa.array([6], pa.int32()), "packets": [3], "bytes": [180],
-        "start": [1700000000], "end": [1700000060], "action": ["ACCEPT"], "log_status": ["OK"],
-    })
+    table = pa.table(
+        {
+            "version": pa.array([2], pa.int32()),
+            "account_id": ["123456789010"],
+            "interface_id": ["eni-9"],
+            "srcaddr": ["198.51.100.7"],
+            "dstaddr": ["10.0.0.5"],
+            "srcport": pa.array([4242], pa.int32()),
+            "dstport": pa.array([22], pa.int32()),
+            "protocol": pa.array([6], pa.int32()),
+            "packets": [3],
+            "bytes": [180],
+            "start": [1700000000],
+            "end": [1700000060],
+            "action": ["ACCEPT"],
+            "log_status": ["OK"],
+        }
+    )
     path = tmp_path / FOLDER / NAME.replace(".log.gz", ".log.parquet")
     path.parent.mkdir(parents=True)
     pq.write_table(table, path)
@@ -123,14 +164,22 @@ def test_flow_logs_are_found_by_path_or_header_and_kept_out_of_cloudtrail(tmp_pa
     assert discover_files(tmp_path) == [trail]
 
 
-@pytest.mark.parametrize("path, expected", [
-    (f"{FOLDER}/{NAME}", ("123456789010", "us-east-1", "2024/03/05")),
-    ("AWSLogs/123456789010/vpcflowlogs/us-east-1/2024/03/05/10/x.log.gz", ("123456789010", "us-east-1", "2024/03/05/10")),
-    ("AWSLogs/aws-account-id=123456789010/aws-service=vpcflowlogs/aws-region=us-east-1/year=2024/month=03/day=05/x.log.gz",
-     ("123456789010", "us-east-1", "2024/03/05")),
-    (f"loose/{NAME}", ("123456789010", "us-east-1", "2024/03/05")),
-    ("loose/exported.log.gz", (None, None, None)),
-])
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        (f"{FOLDER}/{NAME}", ("123456789010", "us-east-1", "2024/03/05")),
+        (
+            "AWSLogs/123456789010/vpcflowlogs/us-east-1/2024/03/05/10/x.log.gz",
+            ("123456789010", "us-east-1", "2024/03/05/10"),
+        ),
+        (
+            "AWSLogs/aws-account-id=123456789010/aws-service=vpcflowlogs/aws-region=us-east-1/year=2024/month=03/day=05/x.log.gz",
+            ("123456789010", "us-east-1", "2024/03/05"),
+        ),
+        (f"loose/{NAME}", ("123456789010", "us-east-1", "2024/03/05")),
+        ("loose/exported.log.gz", (None, None, None)),
+    ],
+)
 def test_partition_of_reads_the_s3_layouts(path, expected):
     p = flowlogs.partition_of(path)
     assert (p.account, p.region, p.day) == expected
@@ -141,6 +190,14 @@ def test_scope_bounds_days_and_hours_around_the_window():
     values = flowlogs.scope(opened, opened + 5400, 3600, None, "111111111111", "ap-northeast-1")
     assert values["since_epoch"] == opened - 3600 and values["until_epoch"] == opened + 9000
     # 15 minutes before the margin for records that began earlier; an hour after the end for late files.
-    assert (values["since_day"], values["since_hour"], values["until_hour"]) == ("2025/11/03", "2025/11/03/07", "2025/11/03/12")
+    assert (values["since_day"], values["since_hour"], values["until_hour"]) == (
+        "2025/11/03",
+        "2025/11/03/07",
+        "2025/11/03/12",
+    )
     still_open = flowlogs.scope(opened, None, 3600)
-    assert still_open["until_epoch"] is None and still_open["until_hour"] is None and still_open["closed_epoch"] is None
+    assert (
+        still_open["until_epoch"] is None
+        and still_open["until_hour"] is None
+        and still_open["closed_epoch"] is None
+    )

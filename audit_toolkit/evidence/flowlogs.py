@@ -61,8 +61,10 @@ FIELDS: dict[str, tuple[str, str]] = {
 PARTITIONED_FIELDS = {"region"}
 PARTITIONS = (("account", "VARCHAR"), ("region", "VARCHAR"), ("day", "VARCHAR"))
 COLUMNS = [c for c, _ in FIELDS.values()] + [c for c, _ in PARTITIONS]
-DEFAULT_FORMAT = ("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes "
-                  "start end action log-status").split()
+DEFAULT_FORMAT = (
+    "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes "
+    "start end action log-status"
+).split()
 
 # AWSLogs/<account>/vpcflowlogs/<region>/YYYY/MM/DD/[HH/]<file>, and the Hive-compatible variant
 _LAYOUT = re.compile(
@@ -73,24 +75,30 @@ _HIVE = re.compile(
     r"aws-account-id=(?P<account>\d{12})/aws-service=vpcflowlogs/aws-region=(?P<region>[a-z0-9-]+)/"
     r"year=(?P<y>\d{4})/month=(?P<m>\d{2})/day=(?P<d>\d{2})/(?:hour=(?P<h>\d{2})/)?"
 )
-# <account>_vpcflowlogs_<region>_<flow log id>_YYYYMMDDTHHmmZ_<hash>.log.gz, the name a flow log gives a file
-_FILE_NAME = re.compile(r"(?P<account>\d{12})_vpcflowlogs_(?P<region>[a-z0-9-]+)_fl-[0-9a-f]+_"
-                        r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})T(?P<h>\d{2})\d{2}Z")
+# <account>_vpcflowlogs_<region>_<flow log id>_YYYYMMDDTHHmmZ_<hash>.log.gz: a flow log's file name
+_FILE_NAME = re.compile(
+    r"(?P<account>\d{12})_vpcflowlogs_(?P<region>[a-z0-9-]+)_fl-[0-9a-f]+_"
+    r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})T(?P<h>\d{2})\d{2}Z"
+)
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 _TEXT_SUFFIXES = (".log", ".log.gz", ".txt", ".txt.gz")
 MAX_HEADER = 4096  # a flow log header is a few hundred bytes; more is not a flow log
 
 
 def partition_of(path: str | Path) -> PathPartition:
-    """Account, region and day ('YYYY/MM/DD', or 'YYYY/MM/DD/HH' for hourly partitions) of a file."""
+    """Account, region and day ('YYYY/MM/DD', 'YYYY/MM/DD/HH' if partitioned by hour) of a file."""
     text = Path(path).as_posix()
     match = _LAYOUT.search(text) or _HIVE.search(text)
     if match:
         hour = f"/{match['h']}" if match["h"] else ""
-        return PathPartition(match["account"], match["region"], f"{match['y']}/{match['m']}/{match['d']}{hour}")
+        return PathPartition(
+            match["account"], match["region"], f"{match['y']}/{match['m']}/{match['d']}{hour}"
+        )
     match = _FILE_NAME.search(Path(path).name)
     if match:
-        return PathPartition(match["account"], match["region"], f"{match['y']}/{match['m']}/{match['d']}")
+        return PathPartition(
+            match["account"], match["region"], f"{match['y']}/{match['m']}/{match['d']}"
+        )
     return PathPartition()
 
 
@@ -105,7 +113,7 @@ def is_parquet(path: str | Path) -> bool:
 
 
 def header_of(path: Path) -> list[str] | None:
-    """The field names of a text flow log's first line; None if that line is not a flow log header."""
+    """The field names of a text flow log's first line; None if it is not a flow log header."""
     try:
         with open(path, "rb") as raw:
             head = raw.read(2)
@@ -120,7 +128,12 @@ def header_of(path: Path) -> list[str] | None:
         return None
     # A flow log header names known fields; an unknown one among them is reported, not fatal.
     known = sum(n in FIELDS or n in PARTITIONED_FIELDS for n in names)
-    if not names or not all(_FIELD_NAME.match(n) for n in names) or known < 2 or "interface-id" not in names:
+    if (
+        not names
+        or not all(_FIELD_NAME.match(n) for n in names)
+        or known < 2
+        or "interface-id" not in names
+    ):
         return None
     return names
 
@@ -132,7 +145,7 @@ def is_flow_log(path: str | Path) -> bool:
     text = path.as_posix()
     if "/vpcflowlogs/" in text or "aws-service=vpcflowlogs" in text or _FILE_NAME.search(path.name):
         return True
-    # CloudTrail and GuardDuty files are JSON: only text files are opened to look at their first line.
+    # CloudTrail and GuardDuty files are JSON: only text files are opened for their first line.
     return path.name.lower().endswith(_TEXT_SUFFIXES) and header_of(path) is not None
 
 
@@ -143,11 +156,19 @@ def discover_flow_logs(evidence: str | Path) -> list[Path]:
         return [root] if is_flow_log(root) else []
     if not root.exists():
         return []
-    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".") and is_flow_log(p))
+    return sorted(
+        p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".") and is_flow_log(p)
+    )
 
 
-def scope(opened: int | None, closed: int | None, margin: int, until: int | None = None,
-          account: str | None = None, region: str | None = None) -> dict:
+def scope(
+    opened: int | None,
+    closed: int | None,
+    margin: int,
+    until: int | None = None,
+    account: str | None = None,
+    region: str | None = None,
+) -> dict:
     """The `connections` query's values for a window open from `opened` to `closed` (epoch seconds,
     None: unbounded), with `margin` seconds each side; `until` bounds a still-open window.
 
@@ -157,13 +178,20 @@ def scope(opened: int | None, closed: int | None, margin: int, until: int | None
     since = None if opened is None else opened - margin
     end = closed if closed is not None else until
     last = None if end is None else end + margin
-    stamp = lambda t, fmt: None if t is None else datetime.fromtimestamp(t, timezone.utc).strftime(fmt)  # noqa: E731
+    stamp = lambda t, fmt: (
+        None if t is None else datetime.fromtimestamp(t, timezone.utc).strftime(fmt)
+    )  # noqa: E731
     first = None if since is None else since - 15 * 60
     return dict(
-        since_epoch=since, until_epoch=last, opened_epoch=opened, closed_epoch=closed,
-        since_day=stamp(first, "%Y/%m/%d"), since_hour=stamp(first, "%Y/%m/%d/%H"),
+        since_epoch=since,
+        until_epoch=last,
+        opened_epoch=opened,
+        closed_epoch=closed,
+        since_day=stamp(first, "%Y/%m/%d"),
+        since_hour=stamp(first, "%Y/%m/%d/%H"),
         until_hour=stamp(None if last is None else last + 3600, "%Y/%m/%d/%H"),
-        account=account, region=region,
+        account=account,
+        region=region,
     )
 
 
@@ -238,8 +266,10 @@ def source(paths: Iterable[Path], rejects: str | None = None) -> Source:
             continue
         names = header_of(path)
         if names is None:
-            report.error = ("the first line is not a flow log header "
-                            "(field names such as 'version account-id interface-id ...')")
+            report.error = (
+                "the first line is not a flow log header "
+                "(field names such as 'version account-id interface-id ...')"
+            )
         elif len(set(names)) != len(names):
             report.error = "the header names a field twice"
         else:
@@ -250,13 +280,24 @@ def source(paths: Iterable[Path], rejects: str | None = None) -> Source:
     selects = []
     for i, (names, files) in enumerate(groups.items()):
         renamed = {n: FIELDS[n][0] if n in FIELDS else f"_{n}" for n in names}
-        spec = ", ".join(f"{_literal(renamed[n])}: {_literal(FIELDS.get(n, ('', 'VARCHAR'))[1])}" for n in names)
-        errors = (f"store_rejects = true, rejects_table = '{rejects}_{i}', rejects_scan = '{rejects}_scan_{i}'"
-                  if rejects else "ignore_errors = true")
+        spec = ", ".join(
+            f"{_literal(renamed[n])}: {_literal(FIELDS.get(n, ('', 'VARCHAR'))[1])}" for n in names
+        )
+        errors = (
+            f"store_rejects = true, rejects_table = '{rejects}_{i}', "
+            f"rejects_scan = '{rejects}_scan_{i}'"
+            if rejects
+            else "ignore_errors = true"
+        )
         # quote and escape off: a flow log has neither, and a stray '"' must not swallow lines.
-        read = (f"read_csv({_files_sql(files)}, delim = ' ', header = true, columns = {{{spec}}}, "
-                f"nullstr = '-', auto_detect = false, quote = '', escape = '', filename = true, {errors})")
-        selects.append(_select({renamed[n] for n in names if n in FIELDS}, read, _partition_sql(files)))
+        read = (
+            f"read_csv({_files_sql(files)}, delim = ' ', header = true, columns = {{{spec}}}, "
+            f"nullstr = '-', auto_detect = false, quote = '', escape = '', filename = true, "
+            f"{errors})"
+        )
+        selects.append(
+            _select({renamed[n] for n in names if n in FIELDS}, read, _partition_sql(files))
+        )
     if parquet:
         read = f"read_parquet({_files_sql(parquet)}, union_by_name = true, filename = true)"
         present = present_in_parquet & {c for c, _ in FIELDS.values()}
@@ -274,17 +315,22 @@ def empty_sql() -> str:
     return "SELECT " + ", ".join(f'NULL::{t} AS "{c}"' for c, t in columns) + " WHERE false"
 
 
-def intake(files: dict[str, FileReport], counted: list[tuple[str, int, int]],
-           rejected: list[tuple[str, int, str]]) -> IntakeReport:
-    """Per file: rows read and used (`counted`: path, rows, rows with log-status OK), and each rejected
-    line with its reason (`rejected`: path, line, reason). read = used + rejected; a NODATA or SKIPDATA
-    record is used (it says the flow log was not recording) and warned about."""
+def intake(
+    files: dict[str, FileReport],
+    counted: list[tuple[str, int, int]],
+    rejected: list[tuple[str, int, str]],
+) -> IntakeReport:
+    """Per file: rows read and used (`counted`: path, rows, rows with log-status OK), and each
+    rejected line with its reason (`rejected`: path, line, reason). read = used + rejected; a
+    NODATA or SKIPDATA record is used (it says the flow log was not recording) and warned about."""
     for path, rows, ok in counted:
         f = files[path]
         f.read += rows
         f.used += rows
         if rows - ok:
-            f.warn(f"{rows - ok} records with log-status NODATA or SKIPDATA (shown as coverage gaps)")
+            f.warn(
+                f"{rows - ok} records with log-status NODATA or SKIPDATA (shown as coverage gaps)"
+            )
     for path, line, reason in rejected:
         f = files[path]
         f.read += 1
