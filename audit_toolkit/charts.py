@@ -37,7 +37,8 @@ matplotlib.rcParams["font.family"] = ["DejaVu Sans", matplotlib_fontja.matplotli
 BAND_COLORS = dict(zip([name for name, _ in SEVERITY_BANDS], ["#4c9be8", "#f0a30a", "#d9480f", "#7b1fa2"]))  # Low .. Critical
 FINDING_TIME_COLUMNS = ("first_seen", "created_at", "updated_at", "event_time", "time")
 OPEN_COLOR, BEFORE_COLOR, STILL_OPEN_COLOR = "#e03131", "#f08c00", "#c92a2a"
-SESSION_COLOR, KNOWN_SESSION_COLOR = "#1b1b1b", "#9e9e9e"  # a session from nobody known; from the actor or a known network
+# A session from an address nobody knows; from the actor or a known network.
+SESSION_COLOR, KNOWN_SESSION_COLOR = "#1b1b1b", "#9e9e9e"
 
 
 def label(value: object, width: int = 60) -> str:
@@ -119,15 +120,16 @@ def _ports(row: Mapping) -> str:
 
 def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd.DataFrame | None = None,
                   changes: pd.DataFrame | None = None, start=None, end=None, settings: Settings | None = None,
-                  sessions: pd.DataFrame | None = None) -> Axes:
+                  sessions: pd.DataFrame | None = None,
+                  ) -> Axes:
     """Exposure windows: one row per security group, a bar per window from opened to closed.
 
     A still-open window runs to `end` (the end of the evidence) and ends in an arrow; a window already
     open before the evidence starts at `start` with a hatched lead. Each bar says its port and CIDR and
     who opened and closed it. `findings` (with `group_id` and a time column) are drawn as markers on
     their group's row, coloured by severity band. `changes` gives group names and descriptions.
-    `sessions` (connections rows whose verdict is session) are stars at their first flow on their window's
-    lane: black from an address nobody knows, grey from the actor or a known network.
+    `sessions` (connections rows whose verdict is session) are stars at their first flow on their
+    window's lane: black from an address nobody knows, grey from the actor or a known network.
     """
     zone = _zone(settings)
     rows = records(windows)
@@ -212,10 +214,12 @@ def _session_markers(ax: Axes, sessions: pd.DataFrame, window_lane: Mapping[tupl
         unknown = not r["known_as"]
         drawn.add(unknown)
         ax.plot([_num(r["first_seen"])], [y], marker="*", markersize=13, linestyle="",
-                color=SESSION_COLOR if unknown else KNOWN_SESSION_COLOR, gid="session" if unknown else "known-session")
-    return [Line2D([], [], marker="*", color=c, linestyle="", label=text) for unknown, c, text in (
-        (True, SESSION_COLOR, "session from an unknown address"),
-        (False, KNOWN_SESSION_COLOR, "session from the actor or a known network")) if unknown in drawn]
+                color=SESSION_COLOR if unknown else KNOWN_SESSION_COLOR,
+                gid="session" if unknown else "known-session")
+    legend = ((True, SESSION_COLOR, "session from an unknown address"),
+              (False, KNOWN_SESSION_COLOR, "session from the actor or a known network"))
+    return [Line2D([], [], marker="*", color=c, linestyle="", label=text)
+            for unknown, c, text in legend if unknown in drawn]
 
 
 def _window_key(row: Mapping) -> tuple:

@@ -216,8 +216,8 @@ def coverage(evidence, store, since, until, account, region, fmt, ports, interne
 @click.option("--progress/--no-progress", default=None, help="A progress bar of files and events (default: on a terminal).")
 @_clean_errors
 def ingest(evidence: Path, store: Path, progress: bool | None) -> None:
-    """Convert CloudTrail logs, GuardDuty findings and VPC flow logs once into a columnar store that every command
-    can query with --store."""
+    """Convert CloudTrail logs, GuardDuty findings and VPC flow logs once into a columnar store that
+    every command can query with --store."""
     from .evidence.layout import discover_files, discover_findings
     from .evidence.store import Store, ingest as run, ingest_findings
 
@@ -229,8 +229,8 @@ def ingest(evidence: Path, store: Path, progress: bool | None) -> None:
     _report_problems(report)
     click.echo(f"GuardDuty findings: {found.summary()}")
     _report_problems(found)
-    click.echo(f"VPC flow logs: {len(flows.files)} new files, {flows.read} records read, {flows.used} used, "
-               f"{flows.rejected} rejected")
+    click.echo(f"VPC flow logs: {len(flows.files)} new files, {flows.read} records read, "
+               f"{flows.used} used, {flows.rejected} rejected")
     _report_problems(flows)
     click.echo(f"store {store}: {len(held.sources)} source files, {held.events} events, {len(held.parts)} parts, "
                f"{len(held.findings)} findings files")
@@ -288,23 +288,25 @@ def correlate(evidence, store, since, until, account, region, fmt, ports, intern
     _emit(found, fmt, CORRELATION_TABLE)
 
 
-CONNECTION_TABLE = ["group_id", "opened_at", "closed_at", "kind", "source", "verdict", "known_as", "finding_ids",
-                    "accepted", "rejected", "bytes_in", "bytes_out", "before_rejected", "after_accepted",
-                    "after_rejected", "interfaces", "gap", "first_seen", "last_seen"]
+CONNECTION_TABLE = ["group_id", "opened_at", "closed_at", "kind", "source", "verdict", "known_as",
+                    "finding_ids", "accepted", "rejected", "bytes_in", "bytes_out", "before_rejected",
+                    "after_accepted", "after_rejected", "interfaces", "gap", "first_seen", "last_seen"]
 
 
 @main.command()
 @_scope
 @click.option("--group", help="Only the windows of this security group (sg-...).")
 @click.option("--known-network", "known_networks", multiple=True,
-              help="A CIDR of the organization's own (repeatable; default AUDIT_TOOLKIT_KNOWN_NETWORKS).")
+              help="A CIDR of the organization's own (repeatable; default "
+                   "AUDIT_TOOLKIT_KNOWN_NETWORKS).")
 @click.option("--session-bytes", type=click.IntRange(min=0),
-              help="An accepted connection that exchanged more bytes is a session (default 10000, or "
-                   "AUDIT_TOOLKIT_SESSION_BYTES).")
-def connections(evidence, store, since, until, account, region, fmt, ports, internet_prefix, group, known_networks,
-                session_bytes):
-    """Who came in through each exposure window, from the VPC flow logs: each public source, its verdict
-    (session, accepted with no data, rejected only), the findings and actor tied to it, and coverage gaps."""
+              help="An accepted connection that exchanged more bytes is a session (default 10000, "
+                   "or AUDIT_TOOLKIT_SESSION_BYTES).")
+def connections(evidence, store, since, until, account, region, fmt, ports, internet_prefix, group,
+                known_networks, session_bytes):
+    """Who came in through each exposure window, from the VPC flow logs: each public source, its
+    verdict (session, accepted with no data, rejected only), the findings and actor tied to it, and
+    coverage gaps."""
     import dataclasses
 
     # Checked before any evidence is read, as every setting is.
@@ -312,8 +314,9 @@ def connections(evidence, store, since, until, account, region, fmt, ports, inte
     inv = _open(evidence, store, ports, internet_prefix)
     if inv.flow_intake is not None and inv.flow_intake.files:
         flows = inv.flow_intake
-        click.echo(f"VPC flow logs: {len(flows.files)} files, {flows.read} records read, {flows.used} used, "
-                   f"{flows.rejected} rejected, {len(flows.bad_files)} unreadable files", err=True)
+        click.echo(f"VPC flow logs: {len(flows.files)} files, {flows.read} records read, "
+                   f"{flows.used} used, {flows.rejected} rejected, {len(flows.bad_files)} unreadable files",
+                   err=True)
         _report_problems(flows)
     inv.settings = dataclasses.replace(inv.settings, known_networks=extra.known_networks,
                                        session_bytes=extra.session_bytes)
@@ -345,11 +348,12 @@ def _severity_bound(value: str | None) -> tuple[float, str] | None:
 @main.command()
 @_scope
 @click.option("--room", required=True, help="The Chatwork room id to post to.")
-@click.option("--kind", type=click.Choice(["sg-changes", "ssh-exposure", "detections", "findings", "correlations",
-                                          "connections", "summary"]),
+@click.option("--kind", type=click.Choice(["sg-changes", "ssh-exposure", "detections", "findings",
+                                          "correlations", "connections", "summary"]),
               default="ssh-exposure", show_default=True,
               help="What to share: each change, each exposure window, each detection hit, each GuardDuty finding, "
-                   "each finding tied to a window, each source or coverage gap of a window, or one summary.")
+                   "each finding tied to a window, each source or coverage gap of a window, or one "
+                   "summary.")
 @_min_severity
 @click.option("--dry-run", is_flag=True,
               help="Print exactly the messages that would be posted (--format json for a list); no token, no network.")
@@ -428,24 +432,26 @@ def athena() -> None:
 @click.option("--findings", help="s3://bucket/prefix of the GuardDuty findings export (default: --logs).")
 @click.option("--first-day", default="2020/01/01", show_default=True, help="First day (YYYY/MM/DD) of the projected range.")
 @click.option("--database", help="Athena database (default audit_toolkit, or AUDIT_TOOLKIT_ATHENA_DATABASE).")
-@click.option("--flow-logs", help="s3://bucket/prefix of the VPC flow logs (the folder above AWSLogs/): adds the "
-                                  "vpcflowlogs table.")
-@click.option("--flow-log-format", help="The flow log's fields in its order, as its files' header line gives them "
-                                        "(default: the default format).")
-@click.option("--flow-logs-hourly", is_flag=True, help="The flow logs are partitioned by hour (.../YYYY/MM/DD/HH/).")
+@click.option("--flow-logs", help="s3://bucket/prefix of the VPC flow logs (the folder above AWSLogs/): "
+                                  "adds the vpcflowlogs table.")
+@click.option("--flow-log-format", help="The flow log's fields in its order, as its files' header line "
+                                        "gives them (default: the default format).")
+@click.option("--flow-logs-hourly", is_flag=True,
+              help="The flow logs are partitioned by hour (.../YYYY/MM/DD/HH/).")
 @click.option("--flow-logs-parquet", is_flag=True, help="The flow logs are delivered as Parquet.")
 @click.option("--dry-run", is_flag=True, help="Print the DDL and do nothing.")
 @_clean_errors
-def setup(logs, accounts, regions, org_id, findings, first_day, database, flow_logs, flow_log_format, flow_logs_hourly,
-          flow_logs_parquet, dry_run) -> None:
-    """Create the database, the cloudtrail table (partition projection), the GuardDuty findings table and,
-    with --flow-logs, the VPC flow logs table."""
+def setup(logs, accounts, regions, org_id, findings, first_day, database, flow_logs, flow_log_format,
+          flow_logs_hourly, flow_logs_parquet, dry_run) -> None:
+    """Create the database, the cloudtrail table (partition projection), the GuardDuty findings table
+    and, with --flow-logs, the VPC flow logs table."""
     from .engines.athena import AthenaEngine, AthenaSettings
     from .queries import ddl, to_pyformat
 
     settings = AthenaSettings.load(database=database)
-    statements = ddl.render(logs, accounts, regions, settings.database, first_day, org_id, findings, flow_logs,
-                            flow_log_format.split() if flow_log_format else None, flow_logs_hourly, flow_logs_parquet)
+    flow_format = flow_log_format.split() if flow_log_format else None
+    statements = ddl.render(logs, accounts, regions, settings.database, first_day, org_id, findings,
+                            flow_logs, flow_format, flow_logs_hourly, flow_logs_parquet)
     if dry_run:
         click.echo(";\n\n".join(statements) + ";")
         return

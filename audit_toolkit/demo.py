@@ -40,8 +40,9 @@ def run_demo(out: Path, events: int = 20_000, seed: int = 7, echo: Callable[[str
     (results / "connections.json").write_text(export.to_json(came_in), encoding="utf-8")
     (results / "connections.csv").write_text(export.to_csv(came_in), encoding="utf-8")
     sources = came_in[came_in["kind"] == "source"]
+    gaps = int((came_in["kind"] == "gap").sum())
     echo(f"\nVPC flow logs: {inv.flow_intake.read} records read, {inv.flow_intake.rejected} rejected; "
-         f"{len(sources)} public sources came through a window, {int((came_in['kind'] == 'gap').sum())} coverage gaps:\n")
+         f"{len(sources)} public sources came through a window, {gaps} coverage gaps:\n")
     echo("\n".join(f"- {export.visible(d)}" for d in came_in["detail"]))
     written = write_report(inv, out / "report")
     echo(f"\nResults written to {results}/ (JSON and CSV). Ground truth: {out}/ground_truth.json")

@@ -63,8 +63,8 @@ class Investigation:
         intake = engine.load_cloudtrail(discover_files(path), workers=workers, only=only)
         findings_intake = engine.load_guardduty(discover_findings(path))
         flow_intake = engine.load_flow_logs(discover_flow_logs(path))
-        return cls(engine, settings or Settings(), intake, str(path), findings_intake=findings_intake, only=only,
-                   flow_intake=flow_intake)
+        return cls(engine, settings or Settings(), intake, str(path), findings_intake=findings_intake,
+                   only=only, flow_intake=flow_intake)
 
     @classmethod
     def from_guardduty_api(cls, settings: Settings | None = None, **fetch: Any) -> "Investigation":
@@ -96,8 +96,8 @@ class Investigation:
         intake = engine.attach_store(root)
         findings_intake = engine.attach_findings(root)
         flow_intake = engine.attach_flow_logs(root)
-        return cls(engine, settings or Settings(), intake, store=str(root), findings_intake=findings_intake,
-                   flow_intake=flow_intake)
+        return cls(engine, settings or Settings(), intake, store=str(root),
+                   findings_intake=findings_intake, flow_intake=flow_intake)
 
     @classmethod
     def open(cls, engine: str = "duckdb", evidence: str | Path | None = None, settings: Settings | None = None,
@@ -253,10 +253,12 @@ class Investigation:
         return tie.correlate(found, windows, self.instance_groups(until, account, region))
 
     def connections(self, since: When = None, until: When = None, account: str | None = None,
-                    region: str | None = None, group: str | None = None, margin: str = "1h") -> pd.DataFrame:
-        """Who came in through each exposure window, from the VPC flow logs: one row per public source
-        address that reached the window's ports on an interface of its group while it was open, and
-        one `gap` row per place the flow logs cannot answer (analysis.connections.CONNECTION_COLUMNS).
+                    region: str | None = None, group: str | None = None, margin: str = "1h",
+                    ) -> pd.DataFrame:
+        """Who came in through each exposure window, from the VPC flow logs: one row per public
+        source address that reached the window's ports on an interface of its group while it was
+        open, and one `gap` row per place the flow logs cannot answer
+        (analysis.connections.CONNECTION_COLUMNS).
         The source's flows `margin` before the window opened and after it closed are counted apart.
         """
         from .evidence import flowlogs
@@ -273,13 +275,14 @@ class Investigation:
             found = connections.members(w, span, members)
             if not found:  # no interface known in the group: nothing to ask, a gap to say
                 continue
-            values = flowlogs.scope(span.opened, span.closed, pad, connections.epoch(bound), w["account"], w["region"])
+            values = flowlogs.scope(span.opened, span.closed, pad, connections.epoch(bound), w["account"],
+                                    w["region"])
             rows = self.query("connections", protocol=span.protocol, from_port=span.from_port,
                               to_port=span.to_port, **connections.ids(found), **values)
             flows.append(rows.assign(window=index))
         flows = pd.concat(flows, ignore_index=True) if flows else pd.DataFrame(columns=["window"])
-        return connections.connections(windows, flows, members, self.findings(None, until, account, region),
-                                       self.settings)
+        found = self.findings(None, until, account, region)
+        return connections.connections(windows, flows, members, found, self.settings)
 
     def add_findings_from_api(self, since: When = None, min_severity: float | None = None, types: tuple[str, ...] = (),
                               region: str | None = None, client: Any = None) -> IntakeReport:

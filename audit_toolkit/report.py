@@ -123,7 +123,7 @@ class Audit:
 
     @cached_property
     def connections(self) -> pd.DataFrame | None:
-        """Who came in through each window, from the VPC flow logs; None where there are none to read."""
+        """Who came in through each window, from the VPC flow logs; None where there are none."""
         flows = getattr(self.inv, "flow_intake", None)
         if flows is None or not flows.files or self.windows.empty:
             return None
@@ -254,8 +254,8 @@ def exposure_section(a: Audit) -> Part:
     part = Part([f"{len(windows)} windows in which port {ports} stood open to the internet; {still} still open at the end of the range",
                  f"{len(failed)} failed attempts to open a watched port to the internet"])
     if len(windows):
-        ax = charts.plot_exposure(windows, changes=a.changes, findings=a.findings_on_groups, start=a.start, end=a.end,
-                                  settings=a.inv.settings, sessions=a.sessions)
+        ax = charts.plot_exposure(windows, changes=a.changes, findings=a.findings_on_groups, start=a.start,
+                                  end=a.end, settings=a.inv.settings, sessions=a.sessions)
         part.charts.append(Chart("exposure", f"Exposure windows of port {ports} to the internet", charts.to_png(ax)))
         shown = _with_rules(windows.assign(peer=windows["cidr"])).assign(state=[("still open" if s else "closed") + (", open before the evidence" if b else "")
                                       for s, b in zip(windows["still_open"], windows["open_before_evidence"])])
@@ -303,26 +303,28 @@ def findings_section(a: Audit) -> Part | None:
     return part
 
 
-SOURCE_TABLE = {"group_id": "group", "cidr": "CIDR", "opened_at": "opened", "source": "source", "verdict": "verdict",
-                "known_as": "known as", "finding_ids": "GuardDuty findings", "first_seen": "first seen",
-                "last_seen": "last seen", "accepted": "accepted", "rejected": "rejected", "bytes_in": "bytes in",
-                "bytes_out": "bytes out", "before_rejected": "rejected before", "after_accepted": "accepted after",
+SOURCE_TABLE = {"group_id": "group", "cidr": "CIDR", "opened_at": "opened", "source": "source",
+                "verdict": "verdict", "known_as": "known as", "finding_ids": "GuardDuty findings",
+                "first_seen": "first seen", "last_seen": "last seen", "accepted": "accepted",
+                "rejected": "rejected", "bytes_in": "bytes in", "bytes_out": "bytes out",
+                "before_rejected": "rejected before", "after_accepted": "accepted after",
                 "after_rejected": "rejected after", "interfaces": "interfaces"}
-GAP_TABLE = {"group_id": "group", "cidr": "CIDR", "opened_at": "opened", "gap": "gap", "first_seen": "from",
-             "last_seen": "to", "detail": "what the flow logs cannot say"}
+GAP_TABLE = {"group_id": "group", "cidr": "CIDR", "opened_at": "opened", "gap": "gap",
+             "first_seen": "from", "last_seen": "to", "detail": "what the flow logs cannot say"}
 
 
 def connections_section(a: Audit) -> Part | None:
-    """What came in through each window: sessions from nobody known first, then every source, then the
-    places where the flow logs are silent (a gap is never 'nobody came in')."""
+    """What came in through each window: sessions from nobody known first, then every source, then
+    the places where the flow logs are silent (a gap is never 'nobody came in')."""
     found = a.connections
     if found is None:
         return None
     sources, gaps = found[found["kind"] == "source"], found[found["kind"] == "gap"]
     unknown = sources[(sources["verdict"] == "session") & (sources["known_as"] == "")]
-    part = Part([f"{len(unknown)} sessions from addresses that are neither the window's actor nor a known network",
-                 f"{len(sources)} public sources reached an open window: {_counts(sources['verdict'])}" if len(sources)
-                 else "no public source reached an open window where the flow logs recorded",
+    reached = (f"{len(sources)} public sources reached an open window: {_counts(sources['verdict'])}"
+               if len(sources) else "no public source reached an open window where the flow logs recorded")
+    part = Part([f"{len(unknown)} sessions from addresses that are neither the window's actor nor a "
+                 "known network", reached,
                  f"{len(gaps)} coverage gaps: where the flow logs cannot say who came in"])
     if len(unknown):
         part.tables.append(a.table("Sessions from addresses nobody knows", unknown, SOURCE_TABLE))
@@ -389,8 +391,8 @@ SECTIONS: list[Section] = [
 def evidence_files(inv: Investigation) -> list[dict]:
     """The input files with the size and SHA-256 of the bytes that were read (by the scan, or at ingest)."""
     flows = getattr(inv, "flow_intake", None)
-    read = [*(inv.intake.files if inv.intake else []), *(inv.findings_intake.files if inv.findings_intake else []),
-            *(flows.files if flows else [])]
+    read = [*(inv.intake.files if inv.intake else []),
+            *(inv.findings_intake.files if inv.findings_intake else []), *(flows.files if flows else [])]
     return [{"path": f.path, "size": f.size, "sha256": f.sha256 or f"(not read: {f.error})"}
             for f in sorted(read, key=lambda f: f.path)]
 

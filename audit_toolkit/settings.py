@@ -51,12 +51,13 @@ class Settings:
         if not (_is_int(self.internet_prefix_len) and 0 <= self.internet_prefix_len <= 128):
             raise ConfigError(f"internet prefix length must be 0..128, got {self.internet_prefix_len}")
         if not (_is_int(self.session_bytes) and self.session_bytes >= 0):
-            raise ConfigError(f"session bytes must be a whole number of bytes, got {self.session_bytes!r}")
+            raise ConfigError(f"session bytes must be a whole number, got {self.session_bytes!r}")
         for net in self.known_networks:
             try:
                 ipaddress.ip_network(net, strict=False)
             except ValueError:
-                raise ConfigError(f"known network {net!r} is not a CIDR such as 203.0.113.0/24") from None
+                raise ConfigError(f"known network {net!r} is not a CIDR such as 203.0.113.0/24") \
+                    from None
         try:
             ZoneInfo(self.display_tz)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
@@ -78,12 +79,14 @@ class Settings:
         if "AUDIT_TOOLKIT_TRAIL_BUCKETS" in env:
             values["trail_buckets"] = tuple(b for b in env["AUDIT_TOOLKIT_TRAIL_BUCKETS"].replace(" ", "").split(",") if b)
         if "AUDIT_TOOLKIT_SESSION_BYTES" in env:
+            text = env["AUDIT_TOOLKIT_SESSION_BYTES"]
             try:
-                values["session_bytes"] = int(env["AUDIT_TOOLKIT_SESSION_BYTES"])
+                values["session_bytes"] = int(text)
             except ValueError as e:
-                raise ConfigError(f"AUDIT_TOOLKIT_SESSION_BYTES must be an integer, got {env['AUDIT_TOOLKIT_SESSION_BYTES']!r}") from e
+                raise ConfigError(f"AUDIT_TOOLKIT_SESSION_BYTES must be an integer, got {text!r}") from e
         if "AUDIT_TOOLKIT_KNOWN_NETWORKS" in env:
-            values["known_networks"] = tuple(n for n in env["AUDIT_TOOLKIT_KNOWN_NETWORKS"].replace(" ", "").split(",") if n)
+            networks = env["AUDIT_TOOLKIT_KNOWN_NETWORKS"].replace(" ", "").split(",")
+            values["known_networks"] = tuple(n for n in networks if n)
         for key, value in overrides.items():
             if value is None:
                 continue

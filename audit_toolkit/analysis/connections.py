@@ -420,6 +420,9 @@ def connections(
     settings = settings or Settings()
     found = records(findings) if findings is not None and len(findings) else []
     by_window: dict = {}
+    numbers = ["hour", "records", "packets", "bytes", "first_start", "last_end", "largest_connection_bytes"]
+    if len(flows):  # whole numbers, whichever engine (Athena gives a column with NULLs as floats)
+        flows = flows.astype({c: "Int64" for c in numbers if c in flows.columns})
     for f in records(flows) if len(flows) else []:
         by_window.setdefault(f["window"], []).append(f)
     rows = []

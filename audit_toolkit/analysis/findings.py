@@ -3,8 +3,9 @@
 A finding is tied to a window when
 - it is on an instance in the window's group: the group is among the security groups of the
   instance's network interfaces in the finding, or CloudTrail (RunInstances, ModifyInstanceAttribute,
-  ModifyNetworkInterfaceAttribute, CreateNetworkInterface, AttachNetworkInterface) had the instance in that group while the window was open and the
-  activity went on (a finding shows the groups at its last update, which may be after a change);
+  ModifyNetworkInterfaceAttribute, CreateNetworkInterface, AttachNetworkInterface) had the instance
+  in that group while the window was open and the activity went on (a finding shows the groups at
+  its last update, which may be after a change);
 - its activity (first to last seen) overlaps the window (a still-open window has no end);
 - its local port is within the rule's port range (any port for protocol -1), its protocol is the
   rule's, and its remote IP is of the family of the rule's CIDR (an IPv4 attacker does not come in
@@ -45,7 +46,8 @@ def _groups(holder: dict) -> list[str]:
     return [g["groupId"] for g in _items(holder.get("groupSet")) if g.get("groupId")]
 
 
-def _assignments(row: dict, eni_owner: dict) -> Iterator[tuple[str | None, str | None, list[str] | None]]:
+def _assignments(row: dict, eni_owner: dict,
+                 ) -> Iterator[tuple[str | None, str | None, list[str] | None]]:
     """(instance, network interface, groups) that one call set; groups None: unchanged."""
     request, response = json_object(row["requestparameters"]), json_object(row["responseelements"])
     name = row["eventname"]
@@ -89,7 +91,8 @@ def instance_groups(events: pd.DataFrame) -> pd.DataFrame:
         for instance, eni, groups in _assignments(row, eni_owner):
             if instance is None and eni is None:
                 continue
-            if instance is not None and eni is not None and row["eventname"] != "AttachNetworkInterface":
+            attached = row["eventname"] == "AttachNetworkInterface"  # a second interface, not the first
+            if instance is not None and eni is not None and not attached:
                 primary.setdefault((row["account"], row["region"], instance), eni)
             if eni is None:
                 eni = primary.get((row["account"], row["region"], instance))

@@ -63,13 +63,17 @@ TEXT = {
         "topic": "トピック", "protocol": "プロトコル", "endpoint": "エンドポイント", "subscription": "サブスクリプション",
         "det.title": "検知 {severity}: {title}", "det.attempt": "未遂 (失敗した操作)", "det.detail": "内容",
         "det.target": "対象", "det.technique": "MITRE ATT&CK", "det.outcome": "結果", "det.success": "成功",
-        "conn.title": "公開中のポートへの接続 ({verdict}): {source}", "conn.gap": "フローログで確認できない範囲: {gap}",
-        "v.session": "セッション", "v.accepted, no data": "接続のみ (データなし)", "v.rejected only": "すべて拒否",
+        "conn.title": "公開中のポートへの接続 ({verdict}): {source}",
+        "conn.gap": "フローログで確認できない範囲: {gap}",
+        "v.session": "セッション", "v.accepted, no data": "接続のみ (データなし)",
+        "v.rejected only": "すべて拒否",
         "conn.known": "送信元", "conn.unknown": "不明なアドレス", "conn.flows": "フロー",
         "conn.flows.count": "許可 {accepted} 件、拒否 {rejected} 件", "conn.bytes": "バイト数",
         "conn.bytes.count": "受信 {bytes_in}、送信 {bytes_out}", "conn.seen": "観測",
-        "conn.around": "公開前後", "conn.around.count": "公開前に拒否 {before} 件、終了後に許可 {after_ok} 件・拒否 {after_no} 件",
-        "conn.interfaces": "ネットワークインターフェイス", "conn.findings": "GuardDuty", "conn.detail": "内容",
+        "conn.around": "公開前後",
+        "conn.around.count": "公開前に拒否 {before} 件、終了後に許可 {after_ok} 件・拒否 {after_no} 件",
+        "conn.interfaces": "ネットワークインターフェイス", "conn.findings": "GuardDuty",
+        "conn.detail": "内容",
         "yes": "はい", "days": "{n}日", "hours": "{n}時間", "minutes": "{n}分", "seconds": "{n}秒", "sep": "",
     },
     "en": {
@@ -114,12 +118,16 @@ TEXT = {
         "topic": "Topic", "protocol": "Protocol", "endpoint": "Endpoint", "subscription": "Subscription",
         "det.title": "Detection {severity}: {title}", "det.attempt": "attempt (the call failed)", "det.detail": "What",
         "det.target": "Target", "det.technique": "MITRE ATT&CK", "det.outcome": "Outcome", "det.success": "done",
-        "conn.title": "Through an open port ({verdict}): {source}", "conn.gap": "Flow logs cannot tell: {gap}",
-        "v.session": "session", "v.accepted, no data": "accepted, no data", "v.rejected only": "rejected only",
+        "conn.title": "Through an open port ({verdict}): {source}",
+        "conn.gap": "Flow logs cannot tell: {gap}",
+        "v.session": "session", "v.accepted, no data": "accepted, no data",
+        "v.rejected only": "rejected only",
         "conn.known": "Source", "conn.unknown": "an address nobody knows", "conn.flows": "Flows",
         "conn.flows.count": "{accepted} accepted, {rejected} rejected", "conn.bytes": "Bytes",
         "conn.bytes.count": "{bytes_in} in, {bytes_out} out", "conn.seen": "Seen",
-        "conn.around": "Around the window", "conn.around.count": "{before} rejected before it opened, {after_ok} accepted and {after_no} rejected after it closed",
+        "conn.around": "Around the window",
+        "conn.around.count": "{before} rejected before it opened, {after_ok} accepted and "
+                             "{after_no} rejected after it closed",
         "conn.interfaces": "Network interfaces", "conn.findings": "GuardDuty", "conn.detail": "What",
         "yes": "yes", "days": "{n}d", "hours": "{n}h", "minutes": "{n}m", "seconds": "{n}s", "sep": " ",
     },
@@ -327,29 +335,34 @@ def correlation(finding: Mapping, window: Mapping, settings: Settings) -> Box:
 
 
 def connection(row: Mapping, settings: Settings) -> Box:
-    """One row of Investigation.connections (analysis.connections.CONNECTION_COLUMNS): a source that came
-    through an open window, or a coverage gap; then the window."""
+    """One row of Investigation.connections (analysis.connections.CONNECTION_COLUMNS): a source
+    that came through an open window, or a coverage gap; then the window."""
     w = _Words(settings)
     still = bool(_get(row, "still_open")) if not is_missing(_get(row, "still_open")) else False
     window = [
         w.field("group", _group(row)),
         w.field("rule", rule_text({**row, "peer": _get(row, "cidr"), "direction": "ingress"}, w)),
-        w.field("opened", f"{w.when(_get(row, 'opened_at'))} {w('by')} {_v(_get(row, 'opened_by'))}"),
+        w.field("opened", f"{w.when(_get(row, 'opened_at'))} {w('by')} "
+                          f"{_v(_get(row, 'opened_by'))}"),
         w.field("closed", w("still_open") if still else w.when(_get(row, "closed_at"))),
     ]
     if _get(row, "kind") != "source":
-        title = w("conn.gap", gap=_v(_get(row, "gap") if _get(row, "kind") == "gap" else _get(row, "verdict")))
+        what = _get(row, "gap") if _get(row, "kind") == "gap" else _get(row, "verdict")
+        title = w("conn.gap", gap=_v(what))
         return Box(title, (w.field("conn.detail", _v(_get(row, "detail"))), *window))
     verdict = _get(row, "verdict")
     known = _get(row, "known_as")
     n = lambda key: _v(_get(row, key))  # noqa: E731
+    who = _v(known) if not is_missing(known) and known else w("conn.unknown")
+    seen = f"{w.when(_get(row, 'first_seen'))} - {w.when(_get(row, 'last_seen'))}"
     lines = [
-        w.field("conn.known", f"{n('source')} ({_v(known) if not is_missing(known) and known else w('conn.unknown')})"),
+        w.field("conn.known", f"{n('source')} ({who})"),
         w.field("conn.flows", w("conn.flows.count", accepted=n("accepted"), rejected=n("rejected"))),
-        w.field("conn.bytes", w("conn.bytes.count", bytes_in=n("bytes_in"), bytes_out=n("bytes_out"))),
-        w.field("conn.seen", f"{w.when(_get(row, 'first_seen'))} - {w.when(_get(row, 'last_seen'))}"),
-        w.field("conn.around", w("conn.around.count", before=n("before_rejected"), after_ok=n("after_accepted"),
-                                 after_no=n("after_rejected"))),
+        w.field("conn.bytes", w("conn.bytes.count", bytes_in=n("bytes_in"),
+                                bytes_out=n("bytes_out"))),
+        w.field("conn.seen", seen),
+        w.field("conn.around", w("conn.around.count", before=n("before_rejected"),
+                                 after_ok=n("after_accepted"), after_no=n("after_rejected"))),
         w.field("conn.interfaces", n("interfaces")),
     ]
     if not is_missing(_get(row, "finding_ids")) and _get(row, "finding_ids"):

@@ -29,7 +29,8 @@ from .client import API_BASE, ChatworkClient, ChatworkError, SendUncertain, load
 from .notation import MAX_BODY, Box, is_missing
 from .outbox import Outbox
 
-KINDS = ("sg-changes", "ssh-exposure", "guardduty", "correlations", "detections", "connections", "summary")
+KINDS = ("sg-changes", "ssh-exposure", "guardduty", "correlations", "detections", "connections",
+         "summary")
 OUTBOX_ENV = "AUDIT_TOOLKIT_CHATWORK_OUTBOX"
 DEFAULT_OUTBOX = Path("~/.local/state/audit-toolkit/chatwork-outbox.sqlite")
 BASE_ENV = "CHATWORK_API_BASE"
@@ -47,8 +48,9 @@ IDENTITY = {
     # The Lambda's hit and the batch's hit of one event are one message: same detection, same event.
     "detections": ["detection", "event_id"],
     # A source whose flows grew through a still-open window is news again; so is a gap that changed.
-    "connections": ["account", "region", "group_id", "cidr", "opened_at", "kind", "source", "gap", "interfaces",
-                    "verdict", "accepted", "rejected", "bytes_in", "bytes_out", "first_seen", "last_seen"],
+    "connections": ["account", "region", "group_id", "cidr", "opened_at", "kind", "source", "gap",
+                    "interfaces", "verdict", "accepted", "rejected", "bytes_in", "bytes_out",
+                    "first_seen", "last_seen"],
 }
 
 

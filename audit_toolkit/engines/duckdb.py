@@ -94,15 +94,18 @@ class DuckDBEngine:
         try:
             # hash() of every column makes DuckDB cast every field, so a bad one rejects its line.
             counted = self.con.execute(
-                f"SELECT filename, count(hash({columns})), count(*) FILTER (WHERE log_status = 'OK') "
-                f"FROM ({checked.sql}) GROUP BY filename").fetchall()
+                f"SELECT filename, count(hash({columns})), "
+                f"count(*) FILTER (WHERE log_status = 'OK') FROM ({checked.sql}) GROUP BY filename",
+            ).fetchall()
             rejected = []
             for i in range(checked.groups):
                 rejected += self.con.execute(
                     f"SELECT s.file_path, e.line, arg_min(e.error_message, e.column_idx) "
-                    f"FROM _flow_rejects_{i} e JOIN _flow_rejects_scan_{i} s USING (scan_id, file_id) "
+                    f"FROM _flow_rejects_{i} e "
+                    f"JOIN _flow_rejects_scan_{i} s USING (scan_id, file_id) "
                     f"GROUP BY s.file_path, e.line ORDER BY s.file_path, e.line").fetchall()
-            self.con.execute(f"CREATE OR REPLACE VIEW {flowlogs.TABLE} AS {flowlogs.source(paths).sql}")
+            view = flowlogs.source(paths).sql
+            self.con.execute(f"CREATE OR REPLACE VIEW {flowlogs.TABLE} AS {view}")
         except duckdb.Error as e:
             raise QueryError(f"DuckDB could not read the flow logs: {e}") from e
         return flowlogs.intake(checked.files, counted, rejected)
@@ -124,15 +127,15 @@ class DuckDBEngine:
             folder.mkdir(parents=True, exist_ok=True)
             part = folder / f"part-{uuid.uuid4().hex}.parquet"
             columns = ", ".join(f'"{c}"' for c in flowlogs.COLUMNS)
-            self.con.execute(f"COPY (SELECT {columns} FROM {flowlogs.TABLE}) TO {_literal(str(part))} "
-                             "(FORMAT parquet, COMPRESSION zstd)")
+            self.con.execute(f"COPY (SELECT {columns} FROM {flowlogs.TABLE}) "
+                             f"TO {_literal(str(part))} (FORMAT parquet, COMPRESSION zstd)")
             for path, f in zip(todo, report.files):
                 held[str(path.resolve())] = asdict(f)
             (folder / flowlogs.CATALOG).write_text(json.dumps(held, indent=1), encoding="utf-8")
         return report
 
     def attach_flow_logs(self, root: str | Path) -> IntakeReport:
-        """The store's flow logs as the `vpcflowlogs` view (empty if it has none); what they were made of."""
+        """The store's flow logs as the `vpcflowlogs` view (empty if none); what they were made of."""
         from ..evidence import flowlogs
         from ..evidence.reader import FileReport
 

@@ -1,8 +1,9 @@
 """Collect evidence from S3 to a local folder, with a chain of custody (see manifest.py).
 
 Only the date prefixes the scope needs are listed, never the whole bucket:
-    <prefix>AWSLogs/[o-org/]<account>/<CloudTrail|CloudTrail-Digest|GuardDuty|vpcflowlogs>/<region>/YYYY/MM/DD/
-(a flow log's hourly folders, .../DD/HH/, come with their day's listing).
+    <prefix>AWSLogs/[o-org/]<account>/<product>/<region>/YYYY/MM/DD/
+for CloudTrail, CloudTrail-Digest, GuardDuty and vpcflowlogs (a flow log's hourly folders,
+.../DD/HH/, come with their day's listing).
 Files keep their S3 keys as paths. Each is written to a temporary name and renamed when its size
 (and MD5, where the ETag is one) match, so a file on disk is always whole. A re-run skips files
 already collected whose ETag, size and SHA-256 still match, so an interrupted collection resumes.
@@ -110,7 +111,8 @@ def collect(
     session: boto3.Session | None = None,
     progress: bool = True,
 ) -> CollectReport:
-    """Download the scope's CloudTrail (and digest) files, GuardDuty exports and VPC flow logs from S3 into `out`."""
+    """Download the scope's CloudTrail (and digest) files, GuardDuty exports and VPC flow logs from
+    S3 into `out`."""
     bucket, prefix = parse_s3_uri(uri)
     source = f"s3://{bucket}/{prefix}"
     accounts, regions = tuple(accounts), tuple(regions)

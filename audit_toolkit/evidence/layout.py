@@ -118,13 +118,13 @@ def discover_findings(evidence: str | Path) -> list[Path]:
 def discover_files(evidence: str | Path) -> list[Path]:
     """Every CloudTrail evidence file under a folder (or the single file given, if it is one), sorted by path.
 
-    Digest files, the collect manifest, GuardDuty findings and VPC flow logs are not CloudTrail events
-    and are left out.
+    Digest files, the collect manifest, GuardDuty findings and VPC flow logs are not CloudTrail
+    events and are left out.
     """
     from .flowlogs import is_flow_log  # flow logs are text named *.log.gz, as trail files can be
 
     root = _existing(evidence, "CloudTrail logs")
     if root.is_file():
         return [] if is_guardduty(root) or is_flow_log(root) else [root]
-    return [p for p in _files(root) if not is_digest(p) and p.name != "manifest.json" and not is_guardduty(p)
-            and not is_flow_log(p)]
+    return [p for p in _files(root) if not is_digest(p) and p.name != "manifest.json"
+            and not is_guardduty(p) and not is_flow_log(p)]

@@ -1,5 +1,5 @@
-"""The Athena DDL of `audit-toolkit athena setup`: the database, the cloudtrail and guardduty tables,
-and the vpcflowlogs table when the flow logs' location is given.
+"""The Athena DDL of `audit-toolkit athena setup`: the database, the cloudtrail and guardduty
+tables, and the vpcflowlogs table when the flow logs' location is given.
 
 DDL takes no bound parameters, so each value is checked against a strict pattern before it goes
 into the text: nothing from the command line can close a quote or add a statement.
@@ -95,7 +95,8 @@ _TEXT = ("ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe'\
 _PARQUET = "STORED AS PARQUET"
 
 
-def _flow_values(uri: str, fields: Iterable[str] | None, hourly: bool, parquet: bool) -> dict[str, str]:
+def _flow_values(uri: str, fields: Iterable[str] | None, hourly: bool, parquet: bool,
+                 ) -> dict[str, str]:
     """The flow table's columns: the format's fields in its order, then the table's others."""
     from ...evidence.flowlogs import DEFAULT_FORMAT, FIELDS
 
@@ -104,8 +105,9 @@ def _flow_values(uri: str, fields: Iterable[str] | None, hourly: bool, parquet: 
         _check(_FLOW_FIELD, name, "flow log field")
     if len(set(fields)) != len(fields):
         raise ConfigError("the flow log format names a field twice")
-    # A field this toolkit does not read still takes its place in the line; `region` is the partition.
-    own = [(FIELDS[f][0], FIELDS[f][1]) if f in FIELDS else ("record_" + f.replace("-", "_"), "VARCHAR")
+    # A field this toolkit does not read still takes its place in the line; `region` is the
+    # partition, so the record's own is `record_region`.
+    own = [FIELDS[f] if f in FIELDS else ("record_" + f.replace("-", "_"), "VARCHAR")
            for f in fields] if not parquet else []
     rest = [(c, t) for c, t in FIELDS.values() if c not in {name for name, _ in own}]
     columns = ",\n".join(f"    `{c}` {_HIVE_TYPES[t]}" for c, t in own + rest)
