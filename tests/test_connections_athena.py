@@ -127,13 +127,15 @@ def test_connections_on_athena_are_duckdbs_and_name_only_the_windows_hours(aws_e
         for r in athena.engine.reports
     ]
     flows = [s for s, e in zip(sent, athena.log) if e["query"] == "connections"]
-    assert (
-        len(flows) == 5
-    )  # one a window whose group has a known interface (the sandbox's have none)
+    assert len(flows) == 5  # one a window whose group has a known interface (the sandbox's have none)
     # alice's window, 09:02 to 11:32:15 on Nov 3, an hour's margin each side: hours 07 to 13 only.
     opened = int(pd.Timestamp("2026-11-03T09:02:00Z").timestamp())
     (bastion,) = [s for s in flows if f"WHEN \"end\" < {opened} THEN 'before'" in s]
-    where = simplify(sqlglot.parse_one(bastion, read="athena").find(exp.Where).this)
+    # The WHERE on the table itself (the outer ones filter the aggregates).
+    (scan,) = [w for w in sqlglot.parse_one(bastion, read="athena").find_all(exp.Where)
+               if isinstance(w.parent, exp.Select) and isinstance(w.parent.args["from_"].this, exp.Table)
+               and w.parent.args["from_"].this.name == "vpcflowlogs"]
+    where = simplify(scan.this)
     terms = {c.sql("athena") for c in where.flatten()}
     # Only partition values from hour 07 (or the day folder of a daily flow log) up to hour 13.
     assert "day = '2026/11/03' OR day >= '2026/11/03/07' OR day IS NULL" in terms

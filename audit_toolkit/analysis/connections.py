@@ -20,40 +20,12 @@ from ..settings import Settings
 from .events import records
 from .security_groups import network
 
-CONNECTION_COLUMNS = [
-    "account",
-    "region",
-    "group_id",
-    "protocol",
-    "from_port",
-    "to_port",
-    "cidr",
-    "opened_at",
-    "closed_at",
-    "still_open",
-    "opened_by",
-    "kind",
-    "source",
-    "gap",
-    "verdict",
-    "known_as",
-    "finding_ids",
-    "first_seen",
-    "last_seen",
-    "accepted",
-    "rejected",
-    "packets_in",
-    "bytes_in",
-    "packets_out",
-    "bytes_out",
-    "largest_connection_bytes",
-    "before_accepted",
-    "before_rejected",
-    "after_accepted",
-    "after_rejected",
-    "interfaces",
-    "instances",
-    "detail",
+CONNECTION_COLUMNS = [  # fmt: skip
+    "account", "region", "group_id", "protocol", "from_port", "to_port", "cidr", "opened_at",
+    "closed_at", "still_open", "opened_by", "kind", "source", "gap", "verdict", "known_as",
+    "finding_ids", "first_seen", "last_seen", "accepted", "rejected", "packets_in", "bytes_in",
+    "packets_out", "bytes_out", "largest_connection_bytes", "before_accepted", "before_rejected",
+    "after_accepted", "after_rejected", "interfaces", "instances", "detail"
 ]
 VERDICTS = ("session", "accepted, no data", "rejected only")
 HOUR = 3600
@@ -430,22 +402,7 @@ def connections(
         span = span_of(w)
         flows_of = by_window.get(windows.index[i], [])
         interfaces = _interfaces(members(w, span, memberships), flows_of)
-        head = {
-            c: w[c]
-            for c in (
-                "account",
-                "region",
-                "group_id",
-                "protocol",
-                "from_port",
-                "to_port",
-                "cidr",
-                "opened_at",
-                "closed_at",
-                "still_open",
-                "opened_by",
-            )
-        }
+        head = {c: w[c] for c in CONNECTION_COLUMNS[: CONNECTION_COLUMNS.index("kind")]}
         sources = _sources(w, span, interfaces, flows_of, found, settings)
         gaps = _gaps(w, span, interfaces, flows_of)
         for row in sources:
