@@ -118,3 +118,23 @@ def test_each_internet_rule_of_one_authorize_has_its_own_window():
     # One CIDR twice with two descriptions is one rule to AWS (a duplicate): one window.
     twice = authorize(0, [{"cidrIp": "0.0.0.0/0", "description": "office"}, {"cidrIp": "0.0.0.0/0", "description": "home"}])
     assert replayed(twice) == [("sg-1", None, "0.0.0.0/0", None, at(0), None, None, True, False)]
+
+
+def test_a_seeded_state_holds_its_rules_and_a_later_revoke_closes_its_exposure():
+    from audit_toolkit.analysis.exposure import RuleState, window_frame
+
+    state = RuleState()
+    place = {"account": "111111111111", "region": "us-east-1", "group_id": "sg-1", "direction": "ingress"}
+    state.seed([{**place, **SSH_RULE, "peer": "0.0.0.0/0", "peer_type": "cidr_ipv4", "rule_id": "sgr-s"},
+                {**place, **SSH_RULE, "peer": "10.0.0.0/8", "peer_type": "cidr_ipv4"}])
+    assert len(state.held()) == 2
+    revoke = normalize(pd.DataFrame([by_rule_id("RevokeSecurityGroupIngress", 4, "sgr-s")]))
+    for change in export.to_records(revoke):
+        state.apply(change)
+    found = window_frame(state.windows(), None)
+    assert [tuple(r[k] for k in WINDOW_KEYS) for r in export.to_records(found[WINDOW_KEYS])] == [
+        ("sg-1", None, "0.0.0.0/0", "sgr-s", None, at(4), "revoked", False, True)]
+    assert [k[-1] for k in state.held()] == ["10.0.0.0/8"]
+
+
+SSH_RULE = {"protocol": "tcp", "from_port": 22, "to_port": 22}

@@ -47,35 +47,129 @@ def _bound(value, default: int) -> int:
     return default if value is None or pd.isna(value) or int(value) < 0 else int(value)
 
 
-def _key(row: dict, group: str) -> tuple:
-    net = network(row["peer"])
-    ports = (None, None) if row["protocol"] == "-1" else (_int(row["from_port"]), _int(row["to_port"]))
-    return (row["account"], row["region"], group, row["direction"] or "ingress", row["protocol"], *ports, str(net))
-
-
 def _int(value) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
 
 
-def windows(changes: pd.DataFrame, settings: Settings | None = None, evidence_end: pd.Timestamp | None = None) -> pd.DataFrame:
-    """Every exposure window of the watched ports, from normalized security-group changes.
+RuleKey = tuple  # (account, region, group, direction, protocol, from_port, to_port, peer)
 
-    `evidence_end` is when the evidence stops (default: the last change); it ends still-open windows.
+
+class RuleState:
+    """The rules each security group holds, replayed change by change, and the windows they make.
+
+    - `apply(change)`: one normalized change (a row of security_groups.CHANGE_COLUMNS, as a dict),
+      in evidence order. Failed calls change nothing.
+    - `seed(rules)`: rules known to be held when the replay starts (AWS Config items, EC2 describe
+      output), each a mapping with account, region, group_id, direction, protocol, from_port,
+      to_port, peer, peer_type and optionally rule_id. An exposing one is a window open before the
+      evidence.
+    - `held()`: the set of rules held now (each a RuleKey), to compare two states.
+    - `windows()`: every window so far, closed and still open, as WINDOW_COLUMNS rows.
     """
-    settings = settings or Settings()
-    open_: dict[tuple, dict] = {}
-    by_rule_id: dict[str, tuple] = {}
-    group_ids: dict[tuple, str] = {}  # (account, region, group name) -> group id, from CreateSecurityGroup
-    done: list[dict] = []
 
-    def group(row: dict) -> str:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self._held: dict[RuleKey, str | None] = {}  # rule -> its rule id, where the evidence gave one
+        self._by_rule_id: dict[str, RuleKey] = {}
+        self._group_ids: dict[tuple, str] = {}  # (account, region, group name) -> id, from CreateSecurityGroup
+        self._open: dict[RuleKey, dict] = {}
+        self._done: list[dict] = []
+
+    def held(self) -> frozenset[RuleKey]:
+        return frozenset(self._held)
+
+    def seed(self, rules) -> None:
+        for rule in rules:
+            row = {"action": "authorize", "group_name": None, "rule_id": None, **rule}
+            key = self._key(row)
+            self._hold(key, row.get("rule_id"))
+            ports = exposed_ports(row, self.settings)
+            if ports and key not in self._open:
+                self._open_window(key, row, ports, before=True)
+
+    def apply(self, change) -> None:
+        row = dict(change)
+        if row.get("error_code") is not None:
+            return  # a failed call changes nothing
+        action = row["action"]
+        if action == "create_group":
+            if row["group_name"] and row["group_id"]:
+                self._group_ids[(row["account"], row["region"], row["group_name"])] = row["group_id"]
+        elif action == "delete_group":
+            self._delete_group(row)
+        elif action == "authorize":
+            self._authorize(row)
+        elif action == "revoke":
+            self._revoke(row)
+        elif action == "modify" and row["rule_id"]:
+            self._modify(row)
+
+    def windows(self) -> list[dict]:
+        return self._done + [{**w, "still_open": True} for w in self._open.values()]
+
+    def _group(self, row: dict) -> str:
         """The group's id, or its name where the evidence never said which id it has."""
-        return row["group_id"] or group_ids.get((row["account"], row["region"], row["group_name"])) or row["group_name"]
+        named = self._group_ids.get((row["account"], row["region"], row["group_name"]))
+        return row["group_id"] or named or row["group_name"]
 
-    def close(key: tuple, row: dict, reason: str) -> None:
-        window = open_.pop(key)
-        for rule_id in [r for r, k in by_rule_id.items() if k == key]:
-            del by_rule_id[rule_id]  # a later rule with the same content is another window
+    def _key(self, row: dict) -> RuleKey:
+        net = network(row["peer"])
+        ports = (None, None) if row["protocol"] == "-1" else (_int(row["from_port"]), _int(row["to_port"]))
+        return (row["account"], row["region"], self._group(row), row["direction"] or "ingress",
+                row["protocol"], *ports, str(net) if net is not None else row["peer"])
+
+    def _hold(self, key: RuleKey, rule_id: str | None) -> None:
+        self._held[key] = rule_id
+        if rule_id:
+            self._by_rule_id[rule_id] = key
+
+    def _release(self, key: RuleKey) -> None:
+        rule_id = self._held.pop(key, None)
+        if rule_id and self._by_rule_id.get(rule_id) == key:
+            del self._by_rule_id[rule_id]  # a later rule with the same content is another window
+
+    def _authorize(self, row: dict) -> None:
+        key = self._key(row)
+        self._hold(key, row["rule_id"])
+        ports = exposed_ports(row, self.settings)
+        if ports and key not in self._open:
+            self._open_window(key, row, ports)
+
+    def _revoke(self, row: dict) -> None:
+        ports = exposed_ports(row, self.settings)
+        key = self._by_rule_id.get(row["rule_id"]) if row["rule_id"] else None
+        if key is None:
+            key = self._key(row)
+        self._release(key)
+        if key in self._open:
+            self._close(key, row, "revoked")
+        elif ports:
+            self._open_window(key, row, ports, before=True)
+            self._close(key, row, "revoked")
+
+    def _modify(self, row: dict) -> None:
+        old = self._by_rule_id.get(row["rule_id"])
+        new = self._key(row)
+        if old is not None:
+            self._release(old)
+        self._hold(new, row["rule_id"])
+        ports = exposed_ports(row, self.settings)
+        if old in self._open and (old != new or not ports):
+            self._close(old, row, "modified")
+        if ports and new not in self._open:
+            self._open_window(new, row, ports)
+
+    def _delete_group(self, row: dict) -> None:
+        # Windows are keyed by id, or by name where no id was known: a delete by either closes them.
+        names = {self._group(row), row["group_id"], row["group_name"]} - {None}
+        place = (row["account"], row["region"])
+        for key in [k for k in self._held if k[:2] == place and k[2] in names]:
+            self._release(key)
+        for key in [k for k in self._open if k[:2] == place and k[2] in names]:
+            self._close(key, row, "group deleted")
+
+    def _close(self, key: RuleKey, row: dict, reason: str) -> None:
+        window = self._open.pop(key)
         window.update(
             closed_at=row["event_time"],
             closed_by=row["actor"],
@@ -84,9 +178,9 @@ def windows(changes: pd.DataFrame, settings: Settings | None = None, evidence_en
             closed_event_id=row["event_id"],
             close_reason=reason,
         )
-        done.append(window)
+        self._done.append(window)
 
-    def open_window(key: tuple, row: dict, ports: list[int], before: bool = False) -> None:
+    def _open_window(self, key: RuleKey, row: dict, ports: list[int], before: bool = False) -> None:
         opened = {} if before else dict(
             opened_at=row["event_time"],
             opened_by=row["actor"],
@@ -95,7 +189,7 @@ def windows(changes: pd.DataFrame, settings: Settings | None = None, evidence_en
             opened_tool=row["tool"],
             opened_event_id=row["event_id"],
         )
-        open_[key] = dict(
+        self._open[key] = dict(
             account=row["account"],
             region=row["region"],
             group_id=key[2] if str(key[2]).startswith("sg-") else row["group_id"],
@@ -110,51 +204,26 @@ def windows(changes: pd.DataFrame, settings: Settings | None = None, evidence_en
             open_before_evidence=before,
             **opened,
         )
-        if row["rule_id"]:
-            by_rule_id[row["rule_id"]] = key
 
+
+def windows(changes: pd.DataFrame, settings: Settings | None = None,
+            evidence_end: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Every exposure window of the watched ports, from normalized security-group changes.
+
+    `evidence_end` is when the evidence stops (default: the last change); it ends still-open windows.
+    """
+    state = RuleState(settings)
     for row in records(changes):
-        if row["error_code"] is not None:
-            continue  # a failed call changes nothing
-        action = row["action"]
-        if action == "create_group" and row["group_name"] and row["group_id"]:
-            group_ids[(row["account"], row["region"], row["group_name"])] = row["group_id"]
-            continue
-        if action == "delete_group":
-            # Windows are keyed by id, or by name where no id was known: a delete by either closes them.
-            names = {group(row), row["group_id"], row["group_name"]} - {None}
-            for key in [k for k in open_ if k[:2] == (row["account"], row["region"]) and k[2] in names]:
-                close(key, row, "group deleted")
-            continue
-        ports = exposed_ports(row, settings)
-        if action == "authorize" and ports:
-            key = _key(row, group(row))
-            if key not in open_:
-                open_window(key, row, ports)
-        elif action == "revoke":
-            key = by_rule_id.get(row["rule_id"]) if row["rule_id"] else None
-            if key is None and ports:
-                key = _key(row, group(row))
-            if key in open_:
-                close(key, row, "revoked")
-            elif ports:
-                open_window(key, row, ports, before=True)
-                close(key, row, "revoked")
-        elif action == "modify" and row["rule_id"]:
-            old = by_rule_id.get(row["rule_id"])
-            new = _key(row, group(row)) if ports else None
-            if old in open_ and old != new:
-                close(old, row, "modified")
-            if new is None:
-                by_rule_id.pop(row["rule_id"], None)  # no longer exposing: its rule id names no window
-            if new and new not in open_:
-                open_window(new, row, ports)
+        state.apply(row)
+    end = evidence_end
+    if end is None and len(changes):
+        end = changes["event_time"].max()
+    return window_frame(state.windows(), end)
 
-    end = evidence_end if evidence_end is not None else (changes["event_time"].max() if len(changes) else None)
-    for window in open_.values():
-        window["still_open"] = True
-        done.append(window)
-    frame = pd.DataFrame(done, columns=WINDOW_COLUMNS)
+
+def window_frame(rows: list[dict], end: pd.Timestamp | None) -> pd.DataFrame:
+    """Windows as a frame of WINDOW_COLUMNS, still-open ones lasting until `end`."""
+    frame = pd.DataFrame(rows, columns=WINDOW_COLUMNS)
     frame["still_open"] = frame["still_open"].eq(True)
     frame["open_before_evidence"] = frame["open_before_evidence"].eq(True)
     for col in ("opened_at", "closed_at"):
@@ -162,7 +231,8 @@ def windows(changes: pd.DataFrame, settings: Settings | None = None, evidence_en
     frame["duration"] = frame["closed_at"].fillna(end if end is not None else pd.NaT) - frame["opened_at"]
     for col in ("from_port", "to_port"):
         frame[col] = frame[col].astype("Int64")
-    return frame.sort_values(["opened_at", "account", "region", "group_id"], na_position="first", ignore_index=True)
+    order = ["opened_at", "account", "region", "group_id"]
+    return frame.sort_values(order, na_position="first", ignore_index=True)
 
 
 def failed_openings(changes: pd.DataFrame, settings: Settings | None = None) -> pd.DataFrame:
