@@ -201,3 +201,16 @@ def test_scope_bounds_days_and_hours_around_the_window():
         and still_open["until_hour"] is None
         and still_open["closed_epoch"] is None
     )
+
+
+def test_a_gzip_cut_short_is_reported_and_the_other_files_read(tmp_path):
+    lines = [HEADER] + [ACCEPTED.replace("20641", str(20000 + i)) for i in range(5000)]
+    whole = write(tmp_path / FOLDER / NAME, *lines)
+    data = whole.read_bytes()
+    cut = tmp_path / FOLDER / NAME.replace("abcd1234", "cut00000")
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    _, report, rows = read([whole, cut])
+    by_path = {f.path: f for f in report.files}
+    assert by_path[str(cut)].error.startswith("cannot be read to its end")
+    assert (by_path[str(whole)].read, by_path[str(whole)].used) == (5000, 5000)
+    assert len(rows) == 5000

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import QueryError
-from ..evidence.reader import IntakeReport
+from ..evidence.reader import FileReport, IntakeReport
 from ..evidence.schema import CLOUDTRAIL_SCHEMA
 from ..evidence.store import TABLE, Store, ingest
 
@@ -89,26 +89,45 @@ class DuckDBEngine:
         from ..evidence import flowlogs
 
         paths = list(paths)
-        checked = flowlogs.source(paths, rejects="_flow_rejects")
+        unreadable: dict[str, str] = {}  # a file DuckDB cannot inflate stops the whole scan
+        while True:
+            readable = [p for p in paths if str(p) not in unreadable]
+            checked = flowlogs.source(readable, rejects="_flow_rejects")
+            try:
+                counted, rejected = self._check_flow_logs(checked)
+                view = flowlogs.source(readable).sql
+                self.con.execute(f"CREATE OR REPLACE VIEW {flowlogs.TABLE} AS {view}")
+                break
+            except duckdb.Error as e:
+                found = flowlogs.unreadable(readable)  # which file it was, and why; then the rest
+                if not found:
+                    raise QueryError(f"DuckDB could not read the flow logs: {e}") from e
+                unreadable.update(found)
+        report = flowlogs.intake(checked.files, counted, rejected)
+        report.files += [FileReport(path, shape="flowlog", error=why) for path, why in unreadable.items()]
+        return report
+
+    def _check_flow_logs(self, checked) -> tuple[list, list]:
+        """Each file's records counted, and each rejected line with its first reason."""
+        from ..evidence import flowlogs
+
         columns = ", ".join(f'"{c}"' for c in flowlogs.COLUMNS)
-        try:
-            # hash() of every column makes DuckDB cast every field, so a bad one rejects its line.
-            counted = self.con.execute(
-                f"SELECT filename, count(hash({columns})), "
-                f"count(*) FILTER (WHERE log_status = 'OK') FROM ({checked.sql}) GROUP BY filename",
-            ).fetchall()
-            rejected = []
-            for i in range(checked.groups):
-                rejected += self.con.execute(
-                    f"SELECT s.file_path, e.line, arg_min(e.error_message, e.column_idx) "
-                    f"FROM _flow_rejects_{i} e "
-                    f"JOIN _flow_rejects_scan_{i} s USING (scan_id, file_id) "
-                    f"GROUP BY s.file_path, e.line ORDER BY s.file_path, e.line").fetchall()
-            view = flowlogs.source(paths).sql
-            self.con.execute(f"CREATE OR REPLACE VIEW {flowlogs.TABLE} AS {view}")
-        except duckdb.Error as e:
-            raise QueryError(f"DuckDB could not read the flow logs: {e}") from e
-        return flowlogs.intake(checked.files, counted, rejected)
+        for i in range(checked.groups):  # a retry after an unreadable file starts afresh
+            self.con.execute(f"DROP TABLE IF EXISTS _flow_rejects_{i}")
+            self.con.execute(f"DROP TABLE IF EXISTS _flow_rejects_scan_{i}")
+        # hash() of every column makes DuckDB cast every field, so a bad one rejects its line.
+        counted = self.con.execute(
+            f"SELECT filename, count(hash({columns})), "
+            f"count(*) FILTER (WHERE log_status = 'OK') FROM ({checked.sql}) GROUP BY filename",
+        ).fetchall()
+        rejected = []
+        for i in range(checked.groups):
+            rejected += self.con.execute(
+                f"SELECT s.file_path, e.line, arg_min(e.error_message, e.column_idx) "
+                f"FROM _flow_rejects_{i} e "
+                f"JOIN _flow_rejects_scan_{i} s USING (scan_id, file_id) "
+                f"GROUP BY s.file_path, e.line ORDER BY s.file_path, e.line").fetchall()
+        return counted, rejected
 
     def ingest_flow_logs(self, paths: Iterable[Path], root: str | Path) -> IntakeReport:
         """Convert the flow log files a store does not hold yet into one Parquet part of it

@@ -108,6 +108,29 @@ def held(folder: Path) -> dict[str, dict]:
     return json.loads(catalog.read_text(encoding="utf-8")) if catalog.exists() else {}
 
 
+def unreadable(paths: Iterable[Path]) -> dict[str, str]:
+    """The files that cannot be read to their end (a gzip stream cut short, a broken Parquet file),
+    with the reason: what DuckDB's error does not say, found by reading each file once more."""
+    import pyarrow.parquet as pq
+    from isal import igzip
+
+    found = {}
+    for path in paths:
+        try:
+            if is_parquet(path):
+                pq.read_table(path)
+                continue
+            with open(path, "rb") as raw:
+                gzipped = raw.read(2) == b"\x1f\x8b"
+                raw.seek(0)
+                stream = igzip.IGzipFile(fileobj=raw) if gzipped else raw
+                while stream.read(1 << 20):
+                    pass
+        except Exception as e:  # noqa: BLE001 - zlib, isal, OSError, EOFError, pyarrow: all mean the same
+            found[str(path)] = f"cannot be read to its end: {e}"
+    return found
+
+
 def is_parquet(path: str | Path) -> bool:
     return Path(path).name.lower().endswith(".parquet")
 
