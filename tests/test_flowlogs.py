@@ -17,12 +17,16 @@ from audit_toolkit.engines.duckdb import DuckDBEngine
 from audit_toolkit.evidence import flowlogs
 from audit_toolkit.evidence.layout import discover_files
 
-HEADER = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"
-ACCEPTED = "2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK"
-REJECTED = "2 123456789010 eni-1235b8ca123456789 172.31.9.69 172.31.9.12 49761 3389 6 20 4249 1418530010 1418530070 REJECT OK"
+HEADER = ("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes "
+          "start end action log-status")
+ACCEPTED = ("2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 "
+            "1418530010 1418530070 ACCEPT OK")
+REJECTED = ("2 123456789010 eni-1235b8ca123456789 172.31.9.69 172.31.9.12 49761 3389 6 20 4249 "
+            "1418530010 1418530070 REJECT OK")
 NODATA = "2 123456789010 eni-1235b8ca123456789 - - - - - - - 1431280876 1431280934 - NODATA"
 IPV6 = (
-    "3 123456789010 eni-1235b8ca123456789 2001:db8:1234:a100:8d6e:3477:df66:f105 2001:db8:1234:a102:3304:8879:34cf:4071 "
+    "3 123456789010 eni-1235b8ca123456789 2001:db8:1234:a100:8d6e:3477:df66:f105 "
+    "2001:db8:1234:a102:3304:8879:34cf:4071 "
     "34892 22 6 54 8855 1477913708 1477913820 ACCEPT OK"
 )
 FOLDER = "AWSLogs/123456789010/vpcflowlogs/us-east-1/2024/03/05"
@@ -67,7 +71,8 @@ def test_default_format_reads_awss_examples_with_dash_as_null(tmp_path):
 
 
 def test_custom_order_and_unknown_fields_are_read_by_name(tmp_path):
-    header = "instance-id interface-id flow-direction srcaddr dstport srcport action log-status start end bytes packets protocol reject-reason"
+    header = ("instance-id interface-id flow-direction srcaddr dstport srcport action log-status start "
+              "end bytes packets protocol reject-reason")
     line = "i-0abc eni-2 ingress 198.51.100.7 22 555 REJECT OK 100 160 40 1 6 -"
     hourly = tmp_path / "AWSLogs/123456789010/vpcflowlogs/us-east-1/2024/03/05/10" / NAME
     default = write(tmp_path / FOLDER / NAME, HEADER, ACCEPTED)
@@ -173,7 +178,8 @@ def test_flow_logs_are_found_by_path_or_header_and_kept_out_of_cloudtrail(tmp_pa
             ("123456789010", "us-east-1", "2024/03/05/10"),
         ),
         (
-            "AWSLogs/aws-account-id=123456789010/aws-service=vpcflowlogs/aws-region=us-east-1/year=2024/month=03/day=05/x.log.gz",
+            "AWSLogs/aws-account-id=123456789010/aws-service=vpcflowlogs/aws-region=us-east-1/"
+            "year=2024/month=03/day=05/x.log.gz",
             ("123456789010", "us-east-1", "2024/03/05"),
         ),
         (f"loose/{NAME}", ("123456789010", "us-east-1", "2024/03/05")),
@@ -189,7 +195,7 @@ def test_scope_bounds_days_and_hours_around_the_window():
     opened = 1762160400  # 2025-11-03T09:00:00Z
     values = flowlogs.scope(opened, opened + 5400, 3600, None, "111111111111", "ap-northeast-1")
     assert values["since_epoch"] == opened - 3600 and values["until_epoch"] == opened + 9000
-    # 15 minutes before the margin for records that began earlier; an hour after the end for late files.
+    # 15 minutes before the margin for records that began earlier; an hour after for late files.
     assert (values["since_day"], values["since_hour"], values["until_hour"]) == (
         "2025/11/03",
         "2025/11/03/07",

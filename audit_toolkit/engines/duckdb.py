@@ -104,7 +104,8 @@ class DuckDBEngine:
                     raise QueryError(f"DuckDB could not read the flow logs: {e}") from e
                 unreadable.update(found)
         report = flowlogs.intake(checked.files, counted, rejected)
-        report.files += [FileReport(path, shape="flowlog", error=why) for path, why in unreadable.items()]
+        report.files += [FileReport(path, shape="flowlog", error=why)
+                         for path, why in unreadable.items()]
         return report
 
     def _check_flow_logs(self, checked) -> tuple[list, list]:

@@ -126,7 +126,7 @@ def unreadable(paths: Iterable[Path]) -> dict[str, str]:
                 stream = igzip.IGzipFile(fileobj=raw) if gzipped else raw
                 while stream.read(1 << 20):
                     pass
-        except Exception as e:  # noqa: BLE001 - zlib, isal, OSError, EOFError, pyarrow: all mean the same
+        except Exception as e:  # noqa: BLE001 - zlib, isal, OS, EOF, pyarrow: all the same here
             found[str(path)] = f"cannot be read to its end: {e}"
     return found
 
