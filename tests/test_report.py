@@ -131,7 +131,7 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     inv, report = written
     since, until = "2026-11-03", "2026-11-04"
     parts = {section.id: part for section, part in report.parts}
-    assert list(parts) == ["scope", "changes", "exposure", "findings", "detections", "coverage"]
+    assert list(parts) == ["scope", "changes", "exposure", "findings", "connections", "detections", "coverage"]
     tied, every = parts["findings"].tables
     assert sorted(r[2] + " " + r[0] for r in tied.rows) == sorted(
         next(f["type"] for f in truth["findings"] if f["id"] == c["finding_id"]) + " " + c["group_id"] for c in truth["correlations"])
@@ -186,7 +186,9 @@ def test_the_exposure_chart_marks_each_finding_on_the_lane_of_the_window_it_atta
     marks = sorted((round(m.get_xdata()[0], 9), float(m.get_ydata()[0])) for m in ax.lines if m.get_gid() == "finding")
     assert marks == sorted((num(first_seen[c["finding_id"]]), lane_of[num(c["opened_at"])]) for c in truth["correlations"])
     assert len(marks) == 5
-    assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == "GuardDuty finding (Low)"
+    # After the windows' three entries: the findings, then the sessions the flow logs show (flow_story).
+    assert [t.get_text() for t in ax.get_legend().get_texts()][3:] == [
+        "GuardDuty finding (Low)", "session from an unknown address", "session from the actor or a known network"]
 
 
 def test_the_exposure_chart_has_no_finding_markers_without_findings(tmp_path, exposure_charts):
