@@ -24,6 +24,7 @@ bench: env
 	$(BIN)/python benchmarks/bench_scan.py
 	$(BIN)/python benchmarks/bench_detect.py
 	$(BIN)/python benchmarks/bench_findings.py
+	$(BIN)/python benchmarks/bench_validate.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

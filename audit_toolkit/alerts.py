@@ -34,7 +34,7 @@ import pandas as pd
 from .analysis import detections
 from .analysis.exposure import exposed_ports
 from .analysis.events import records
-from .analysis.security_groups import EVENT_NAMES, normalize
+from .analysis.security_groups import EC2_GROUP_EVENTS, normalize
 from .chatwork import messages
 from .chatwork.client import API_BASE, ChatworkClient, Token, load_token
 from .chatwork.outbox import Outbox
@@ -126,7 +126,7 @@ def boxes(event: Mapping, settings: Settings, min_severity: float = DEFAULT_MIN_
         return []
     name, source = detail.get("eventName"), detail.get("eventSource")
     found = []
-    if source == "ec2.amazonaws.com" and name in EVENT_NAMES:
+    if source == "ec2.amazonaws.com" and name in EC2_GROUP_EVENTS:
         rows = records(normalize(cloudtrail_frame(detail, event)))
         found += [("sg-changes", messages.sg_change(r, settings, exposed_ports(r, settings)), r) for r in rows]
     # The detection catalogue, decided exactly as `Investigation.detect` decides it (root use included).

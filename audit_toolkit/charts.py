@@ -28,6 +28,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .analysis.events import records
 from .evidence.guardduty import SEVERITY_BANDS, severity_label
+from .export import visible
 from .settings import Settings
 
 # Latin text in DejaVu Sans as usual; glyphs it lacks (Japanese) fall back to the bundled IPAexGothic.
@@ -42,10 +43,13 @@ SESSION_COLOR, KNOWN_SESSION_COLOR = "#1b1b1b", "#9e9e9e"
 
 
 def label(value: object, width: int = 60) -> str:
-    """Evidence text made inert for matplotlib: no mathtext, one line, at most `width` characters."""
+    """Evidence text made inert for matplotlib: no mathtext, one line, visible characters only,
+    at most `width` characters."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
-    text = " ".join(str(value).split())  # newlines and tabs become spaces
+    # Newlines and tabs become spaces; other control and bidi characters their escapes, so that no
+    # override reorders a label and no missing-glyph warning prints one raw to the terminal.
+    text = visible(" ".join(str(value).split()))
     if len(text) > width:
         text = text[: width - 1] + "…"
     return text.replace("$", r"\$")
@@ -115,6 +119,8 @@ def _ports(row: Mapping) -> str:
     if row["protocol"] == "-1":
         return "all traffic"
     low, high = row["from_port"], row["to_port"]
+    if low is None:  # a classic DB security group: the database's port, as watched
+        return f"{label(row['protocol'], 8)}/{label(row.get('exposed_ports'), 20)}"
     return f"{label(row['protocol'], 8)}/{low if low == high else f'{low}-{high}'}"
 
 
@@ -155,6 +161,8 @@ def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd
         right = _num(r["closed_at"]) if r["closed_at"] is not None else x1
         color = STILL_OPEN_COLOR if r["still_open"] else OPEN_COLOR
         text = f"{_ports(r)} from {label(r['cidr'], 43)}"
+        if r.get("reach") == "unknown":
+            text += " (prefix list, reach unknown)"
         if r["open_before_evidence"]:
             ax.barh(y, min(lead, right - left), left=left, height=0.4, color="white", edgecolor=BEFORE_COLOR,
                     hatch="////", gid="before-evidence")
@@ -170,6 +178,8 @@ def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd
         else:
             closed = f"closed by {label(short_actor(r['closed_by']), 40)}"
         ax.annotate(text, (left, y - 0.24), fontsize=8, va="bottom", annotation_clip=False)
+        if r.get("ambiguous_order") is True:
+            closed += " (order within one second unproven: kept open)"
         ax.annotate(f"{opened}; {closed}", (left, y + 0.24), fontsize=7, va="top", color="#444", annotation_clip=False)
     y_of = {k: ys[0] for k, ys in lanes.items()}
     for ys in list(lanes.values())[1:]:

@@ -18,8 +18,9 @@ from .settings import Settings
 FORMATS = click.Choice(["table", "csv", "json"])
 SG_TABLE = ["event_time", "account", "region", "group_id", "action", "direction", "protocol", "from_port",
             "to_port", "peer", "actor", "source_ip", "tool", "error_code"]
-WINDOW_TABLE = ["account", "region", "group_id", "protocol", "from_port", "to_port", "cidr", "opened_at",
-                "opened_by", "closed_at", "closed_by", "still_open", "open_before_evidence"]
+WINDOW_TABLE = ["account", "region", "group_id", "protocol", "from_port", "to_port", "cidr",
+                "reach", "opened_at", "opened_by", "closed_at", "closed_by", "still_open",
+                "open_before_evidence", "ambiguous_order"]
 
 
 def _clean_errors(fn):
@@ -27,8 +28,11 @@ def _clean_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except AuditToolkitError as e:
-            raise click.ClickException(str(e)) from e
+        except AuditToolkitError as e:  # its message may quote evidence paths and keys: escaped
+            raise click.ClickException(export.visible(str(e))) from e
+        except OSError as e:  # a file system refusal no command foresaw: one line, with the path
+            where = f"{e.filename}: " if e.filename else ""
+            raise click.ClickException(export.visible(f"{where}{e.strerror or e}")) from e
 
     return wrapper
 
@@ -76,9 +80,18 @@ def _remember_engine(ctx: click.Context, _param, value: str) -> str:
 
 
 def _open(evidence: Path | None, store: Path | None, ports: tuple[int, ...], internet_prefix: int | None,
-          only: frozenset[str] | None = None, display_tz: str | None = None) -> Investigation:
-    # Settings are checked before any evidence is read: a bad --port or --tz fails at once.
+          only: frozenset[str] | None = None, display_tz: str | None = None,
+          out: Path | None = None) -> Investigation:
+    # Settings are checked before any evidence is read: a bad --port or --tz fails at once; so does
+    # a report folder (`out`) that cannot be made or lies among the evidence.
     settings = Settings.load(watched_ports=tuple(ports) or None, internet_prefix_len=internet_prefix, display_tz=display_tz)
+    if out is not None:
+        from .paths import refuse_overlap
+        from .report import prepare
+
+        if evidence is not None:
+            refuse_overlap(out, evidence, "the report folder", holding_ok=evidence.is_dir())
+        prepare(out)
     if click.get_current_context().meta.get("audit_toolkit.engine") == "athena":
         if evidence is not None or store is not None:  # not read: saying nothing would answer another question
             raise click.UsageError("--evidence and --store are for the duckdb engine; --engine athena queries the logs in S3")
@@ -88,21 +101,18 @@ def _open(evidence: Path | None, store: Path | None, ports: tuple[int, ...], int
     if store is None:
         inv = Investigation.from_evidence(evidence, settings, only=only)
     else:
+        skipped = []
         if evidence is not None:
-            _ingest(evidence, store)
+            from .evidence.store import ingest_evidence
+
+            skipped = ingest_evidence(evidence, store, progress=sys.stderr.isatty(),
+                                      max_file_bytes=settings.max_file_bytes)[0].skipped
+            _ingest_flow_logs(evidence, store)
         inv = Investigation.from_store(store, settings)
+        inv.intake.skipped = skipped  # the store keeps what it read; what it did not, this run says
     _report_intake(inv)
+    click.get_current_context().call_on_close(lambda: _report_unusable(inv.intake))
     return inv
-
-
-def _ingest(evidence: Path, store: Path):
-    from .evidence.layout import discover_files, discover_findings
-    from .evidence.store import ingest, ingest_findings
-
-    report = ingest(discover_files(evidence), store, progress=sys.stderr.isatty())
-    ingest_findings(discover_findings(evidence), store)
-    _ingest_flow_logs(evidence, store)
-    return report
 
 
 def _ingest_flow_logs(evidence: Path, store: Path):
@@ -115,24 +125,37 @@ def _ingest_flow_logs(evidence: Path, store: Path):
 def _report_intake(inv: Investigation) -> None:
     """Say on stderr what was read and what could not be used, file by file."""
     intake = inv.intake
-    click.echo(f"{inv.source}: {intake.summary()}", err=True)
+    click.echo(export.visible(f"{inv.source}: {intake.summary()}"), err=True)
     _report_problems(intake)
     if inv.findings_intake is not None and inv.findings_intake.files:
         click.echo(f"GuardDuty findings: {inv.findings_intake.summary()}", err=True)
         _report_problems(inv.findings_intake)
 
 
+def _report_unusable(intake) -> None:
+    """After the answer: the events the analysis had to leave out, each with its reason."""
+    if intake is not None and intake.unusable:
+        click.echo(f"{len(intake.unusable)} events the analysis could not read:", err=True)
+        for reason in intake.unusable:
+            click.echo(export.visible(f"  {reason}"), err=True)
+
+
 def _report_problems(intake) -> None:
     for f in intake.problems:
         reason = f.error or "; ".join(f.rejections + f.warnings)
         click.echo(export.visible(f"  {f.path}: read {f.read}, used {f.used}, rejected {f.rejected}: {reason}"), err=True)
+    for path in intake.skipped:
+        click.echo(export.visible(f"  skipped {path}"), err=True)
 
 
 def _emit(frame, fmt: str, columns: list[str]) -> None:
     if fmt == "json":
         click.echo(export.to_json(frame))
-    elif fmt == "csv":
-        click.echo(export.to_csv(frame), nl=False)
+    elif fmt == "csv":  # CSV has no escapes: exact values for a pipe, visible ones for a terminal
+        text = export.to_csv(frame)
+        if sys.stdout.isatty():
+            text = "\r\n".join(map(export.visible, text.split("\r\n")))
+        click.echo(text, nl=False, color=True)  # else click strips escape sequences from values
     else:
         click.echo(export.to_table(frame, columns))
 
@@ -218,11 +241,10 @@ def coverage(evidence, store, since, until, account, region, fmt, ports, interne
 def ingest(evidence: Path, store: Path, progress: bool | None) -> None:
     """Convert CloudTrail logs, GuardDuty findings and VPC flow logs once into a columnar store that
     every command can query with --store."""
-    from .evidence.layout import discover_files, discover_findings
-    from .evidence.store import Store, ingest as run, ingest_findings
+    from .evidence.store import Store, ingest_evidence
 
-    report = run(discover_files(evidence), store, progress=sys.stderr.isatty() if progress is None else progress)
-    found = ingest_findings(discover_findings(evidence), store)
+    progress = sys.stderr.isatty() if progress is None else progress
+    report, found = ingest_evidence(evidence, store, progress, Settings.load().max_file_bytes)
     flows = _ingest_flow_logs(evidence, store)
     held = Store.open(store)
     click.echo(f"converted: {report.summary()}")
@@ -400,7 +422,7 @@ def report(evidence, store, since, until, account, region, ports, internet_prefi
     """The periodic audit report: changes, exposure windows, detections, evidence appendix; HTML and Markdown."""
     from .report import write_report
 
-    inv = _open(evidence, store, ports, internet_prefix, display_tz=tz)
+    inv = _open(evidence, store, ports, internet_prefix, display_tz=tz, out=out)
     written = write_report(inv, out, since, until, account, region)
     click.echo(f"{written.html}\n{written.markdown}")
 
@@ -476,25 +498,79 @@ def collect(source, since, until, accounts, regions, out, workers) -> None:
     from .evidence.collect import collect as collect_evidence
 
     report = collect_evidence(source, since, until, out, accounts, regions, workers=workers)
-    click.echo(report.summary(), err=True)
+    click.echo(export.visible(report.summary()), err=True)
     for failure in report.failed:
-        click.echo(f"  not collected: {failure}", err=True)
+        click.echo(f"  not collected: {export.visible(failure)}", err=True)
+    for note in report.notes:
+        click.echo(f"  {export.visible(note)}", err=True)
+    for refusal in report.refused:
+        click.echo(f"  refused: {export.visible(refusal)}", err=True)
+    click.echo(f"manifest SHA-256 {report.manifest_sha256} (write it in the case notes; "
+               f"`audit-toolkit verify --expect` checks it)")
     if report.failed:
         raise click.ClickException(f"{len(report.failed)} objects were not collected; re-run the same command to resume")
+    if report.refused:
+        raise click.ClickException(f"{len(report.refused)} objects were refused: their keys cannot "
+                                   "be local paths under --out (in the manifest, with the reason)")
+
+
+VALIDATION_TABLE = ["status", "kind", "path", "account", "region", "time", "reason"]
+
+
+@main.command("validate-logs")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--public-keys", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The JSON of `aws cloudtrail list-public-keys` for the period (default: the "
+                   "public-keys.json collect stored in FOLDER).")
+@click.option("--signatures", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="For a folder collect did not make: a JSON object of digest S3 key to its hex "
+                   "signature (the digest object's metadata `signature`).")
+@click.option("--since", help="Judge only files and digests from this time, ISO 8601 "
+                               "(default: the range collected).")
+@click.option("--until", help="... and before this time, ISO 8601.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True,
+              help="Output format.")
+def validate_logs(folder, public_keys, signatures, since, until, fmt) -> None:
+    """Prove the CloudTrail logs in FOLDER are AWS's own, offline: CloudTrail's signed digest chain.
+
+    One row per log file and digest: valid, modified, missing, not_covered, signature_invalid,
+    missing_digest or no_key; the hours the chain covers and its gaps on stderr. Exit 0 when
+    everything is valid, 1 when anything is not, 2 when the validation could not run.
+    """
+    from .evidence.log_validation import validate_folder
+
+    try:
+        report = validate_folder(folder, public_keys, signatures, since, until)
+    except AuditToolkitError as e:
+        raise click.UsageError(str(e)) from e
+    _emit(pd.DataFrame(report.table(), columns=VALIDATION_TABLE), fmt, VALIDATION_TABLE)
+    for span in report.gaps:
+        click.echo(export.visible(
+            f"gap: {span.account} {span.region} {span.trail}: {span.start:%Y-%m-%dT%H:%M}Z to "
+            f"{span.end:%Y-%m-%dT%H:%M}Z ({span.hours:g} h): {span.reason}"), err=True)
+    for note in report.unchecked:
+        click.echo(export.visible(f"not checked: {note}"), err=True)
+    click.echo(report.summary(), err=True)
+    if not report.ok:
+        sys.exit(1)
 
 
 @main.command()
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--expect", metavar="SHA256",
+              help="The manifest's SHA-256 printed at the end of collect (in the case notes).")
 @_clean_errors
-def verify(folder: Path) -> None:
-    """Re-hash collected evidence against its manifest: report files changed, missing or added."""
+def verify(folder: Path, expect: str | None) -> None:
+    """Check the manifest, then re-hash the evidence against it: files changed, missing or added."""
     from .evidence.manifest import verify as verify_folder
 
-    report = verify_folder(folder)
-    for kind, paths in (("changed", report.changed), ("missing", report.missing), ("added", report.added)):
+    report = verify_folder(folder, expect)
+    for kind, paths in (("manifest", report.manifest), ("refused", report.outside),
+                        ("changed", report.changed), ("missing", report.missing),
+                        ("added", report.added)):
         for path in paths:
-            click.echo(f"{kind}: {path}")
-    click.echo(report.summary(), err=True)
+            click.echo(export.visible(f"{kind}: {path}"))
+    click.echo(export.visible(report.summary()), err=True)
     if not report.ok:
         sys.exit(1)
 

@@ -44,6 +44,8 @@ def run_demo(out: Path, events: int = 20_000, seed: int = 7, echo: Callable[[str
     echo(f"\nVPC flow logs: {inv.flow_intake.read} records read, {inv.flow_intake.rejected} rejected; "
          f"{len(sources)} public sources came through a window, {gaps} coverage gaps:\n")
     echo("\n".join(f"- {export.visible(d)}" for d in came_in["detail"]))
+    proof = inv.validate_logs()  # the demo key and the signatures are in the evidence folder
+    echo(f"\nProof of origin (CloudTrail's signed digests, demo key): {proof.summary()}")
     written = write_report(inv, out / "report")
     echo(f"\nResults written to {results}/ (JSON and CSV). Ground truth: {out}/ground_truth.json")
     echo(f"Audit report: {written.html} (open it in a browser) and {written.markdown}")

@@ -15,3 +15,7 @@ class QueryError(AuditToolkitError):
 
 class ConfigError(AuditToolkitError):
     """A setting is missing or invalid."""
+
+
+class OutputError(AuditToolkitError):
+    """A result (report, chart, store, collected file) could not be written where the user asked."""

@@ -36,11 +36,15 @@ def to_records(frame: pd.DataFrame) -> list[dict]:
 
 
 def to_json(frame: pd.DataFrame) -> str:
-    return json.dumps(to_records(frame), indent=2, ensure_ascii=False)
+    """JSON with every control and bidi character as a `\\uXXXX` escape: the same values once
+    parsed, and nothing raw for a terminal (json.dumps escapes C0 but leaves DEL, C1 and bidi)."""
+    text = json.dumps(to_records(frame), indent=2, ensure_ascii=False)
+    return _INVISIBLE.sub(lambda m: m[0] if m[0] == "\n" else f"\\u{ord(m[0]):04x}", text)
 
 
-# C0, DEL, C1 and the bidi embeddings, overrides and isolates
-_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# C0, DEL, C1, the bidi marks (ALM, LRM, RLM), line and paragraph separators, and the bidi
+# embeddings, overrides and isolates
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 _FORMULA = re.compile(r"[=+@\t\r]|-(?!\d+(?:\.\d+)?\Z)")  # a leading '-' is a formula unless the cell is a number
 
 

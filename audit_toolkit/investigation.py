@@ -25,8 +25,9 @@ from .analysis import actors, connections, coverage, detections, exposure, secur
 from .analysis import findings as tie
 from .analysis.events import in_order
 from .engines.base import Engine
+from .evidence.digest_chain import IntegrityReport
 from .evidence.flowlogs import discover_flow_logs
-from .evidence.layout import discover_files, discover_findings
+from .evidence.layout import discover_files, discover_findings, skipped
 from .evidence.reader import IntakeReport
 from .errors import ConfigError
 from .settings import Settings
@@ -45,6 +46,7 @@ class Investigation:
     findings_intake: IntakeReport | None = None  # what was read of the GuardDuty findings, and what not
     only: frozenset[str] | None = None  # the event names a focused scan converted whole; None: every event
     flow_intake: IntakeReport | None = None  # what was read of the VPC flow logs, and what not
+    integrity: IntegrityReport | None = None  # the last validate_logs() answer: the report shows it
 
     @classmethod
     def from_evidence(
@@ -60,11 +62,15 @@ class Investigation:
         from .engines.duckdb import DuckDBEngine
 
         engine = DuckDBEngine()
-        intake = engine.load_cloudtrail(discover_files(path), workers=workers, only=only)
-        findings_intake = engine.load_guardduty(discover_findings(path))
+        settings = settings or Settings()
+        limit = settings.max_file_bytes
+        intake = engine.load_cloudtrail(discover_files(path), workers=workers, only=only,
+                                        max_file_bytes=limit)
+        intake.skipped = skipped(path)
+        findings_intake = engine.load_guardduty(discover_findings(path), max_file_bytes=limit)
         flow_intake = engine.load_flow_logs(discover_flow_logs(path))
-        return cls(engine, settings or Settings(), intake, str(path), findings_intake=findings_intake,
-                   only=only, flow_intake=flow_intake)
+        return cls(engine, settings, intake, str(path), findings_intake=findings_intake, only=only,
+                   flow_intake=flow_intake)
 
     @classmethod
     def from_guardduty_api(cls, settings: Settings | None = None, **fetch: Any) -> "Investigation":
@@ -149,6 +155,8 @@ class Investigation:
         """
         events = self.query("sg_changes", **queries.scope(None, until, account, region))
         changes = security_groups.normalize(events)
+        if self.intake is not None:
+            self.intake.set_aside(changes.attrs["rejected"])
         if since is not None:
             start = pd.Timestamp(queries.scope(since)["since"])
             changes = changes[changes["event_time"] >= start].reset_index(drop=True)
@@ -298,6 +306,19 @@ class Investigation:
         held = self.findings_intake or IntakeReport()
         self.findings_intake = IntakeReport(files=held.files + report.files, duplicates=held.duplicates + report.duplicates)
         return report
+
+    def validate_logs(self, public_keys: str | Path | None = None,
+                      signatures: str | Path | None = None, since: When = None,
+                      until: When = None) -> IntegrityReport:
+        """Whether the CloudTrail logs of this evidence folder are AWS's own and whole: CloudTrail's
+        signed digest chain validated offline (evidence.log_validation; rows: report.table())."""
+        from .evidence.log_validation import validate_folder
+
+        if self.engine.name == "athena" or not self.evidence or not Path(self.evidence).is_dir():
+            raise ConfigError("validate_logs reads an evidence folder in the S3 layout: "
+                              "open one with from_evidence")
+        self.integrity = validate_folder(self.evidence, public_keys, signatures, since, until)
+        return self.integrity
 
     def finding_context(self, finding_id: str, margin: str | pd.Timedelta = "1h") -> "FindingContext":
         """One GuardDuty finding and its context in CloudTrail, from `margin` before its activity began to

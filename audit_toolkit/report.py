@@ -8,7 +8,10 @@ nothing to say for this evidence returns None and is left out. The evidence appe
 report: the input files with their SHA-256, and every query run with its text, engine and version.
 
 Everything from the logs is untrusted: the HTML template escapes it (jinja2 autoescape), the Markdown
-renderer backslash-escapes it, and charts keep it out of mathtext (charts.label).
+renderer backslash-escapes it, and charts keep it out of mathtext (charts.label). In both files
+every control and bidi character is shown as its escape (export.visible), as on the terminal: a raw
+ESC would drive the terminal of whoever cats report.md, and a right-to-left override reorders what
+an HTML reader sees. The files are written through temporary names in --out (paths.write_atomic).
 """
 
 from __future__ import annotations
@@ -24,10 +27,16 @@ from typing import Callable
 from zoneinfo import ZoneInfo
 
 import jinja2
+import markupsafe
 import pandas as pd
 
 from . import charts, queries
+from .analysis.events import records
+from .errors import AuditToolkitError, OutputError
+from .evidence.digest_chain import IntegrityReport
+from .export import visible
 from .investigation import Investigation, When
+from .paths import write_atomic
 
 
 @dataclass
@@ -140,6 +149,19 @@ class Audit:
         """The findings drawn on the exposure chart: those that hit a window, on that window's group."""
         return self.correlations
 
+    @cached_property
+    def integrity(self) -> IntegrityReport | None:
+        """The digest chain's verdict on the evidence folder: the one validate_logs() gave, else
+        validated now with the keys collect stored; None where there is no folder to validate."""
+        inv = self.inv
+        folder = inv.engine.name != "athena" and inv.evidence and Path(inv.evidence).is_dir()
+        if inv.integrity is None and folder:
+            try:
+                inv.validate_logs()
+            except AuditToolkitError:
+                return None
+        return inv.integrity
+
     def when(self, value) -> str:
         """A time as the reader reads it: in the display zone, with the zone's abbreviation."""
         if value is None or pd.isna(value):
@@ -182,6 +204,9 @@ def _range(a: Audit) -> str:
     return f"Time range: {first} to {last}"
 
 
+PROOF_ROWS = 500  # files not proven, listed in the report's first section
+
+
 def scope_section(a: Audit) -> Part:
     span, inv = a.span, a.inv
     facts = [
@@ -194,12 +219,38 @@ def scope_section(a: Audit) -> Part:
         facts.append(f"Only account {a.account or 'any'}, region {a.region or 'any'}")
     if inv.intake is not None:
         facts.append(f"Read: {inv.intake.summary()}")
+    integrity = a.integrity
+    facts.append(
+        f"Proof of origin (CloudTrail's signed digests): {integrity.summary()}" if integrity
+        else "Proof of origin: not checked (no evidence folder to validate against "
+             "CloudTrail's digests)")
+    facts += [f"Not checked: {note}" for note in (integrity.unchecked if integrity else [])]
     part = Part(facts)
+    # Each file that failed, where a key checked some digest (without digests or keys, the lines
+    # above say why nothing is proven, and a row per file would say it again).
+    if integrity and any(r.kind == "digest" and r.status != "no_key" for r in integrity.rows):
+        bad = [r for r in integrity.table() if r["status"] != "valid"]
+        if bad:
+            shown = pd.DataFrame(bad[:PROOF_ROWS], columns=["status", "kind", "path", "reason"])
+            caption = "Evidence not proven AWS-delivered and unaltered" + (
+                f" (the first {PROOF_ROWS} of {len(bad)})" if len(bad) > PROOF_ROWS else "")
+            columns = {"status": "status", "kind": "kind", "path": "file", "reason": "why"}
+            part.tables.append(a.table(caption, shown, columns))
+    if integrity and integrity.gaps:
+        gaps = pd.DataFrame([{**vars(g), "hours": g.hours} for g in integrity.gaps])
+        columns = {"account": "account", "region": "region", "trail": "trail", "start": "from",
+                   "end": "to", "hours": "hours", "reason": "why"}
+        part.tables.append(a.table("Hours no valid digest covers", gaps, columns))
     if inv.intake is not None and inv.intake.problems:
         problems = [{"path": f.path, "read": f.read, "used": f.used, "rejected": f.rejected,
                      "reason": f.error or "; ".join(f.rejections + f.warnings)} for f in inv.intake.problems]
         part.tables.append(a.table("Evidence files with records that could not be used", pd.DataFrame(problems),
                                    {"path": "file", "read": "read", "used": "used", "rejected": "rejected", "reason": "reason"}))
+    if inv.intake is not None and inv.intake.skipped:
+        paths = pd.DataFrame([s.rsplit(": ", 1) for s in inv.intake.skipped],
+                             columns=["path", "why"])
+        part.tables.append(a.table("Paths under the evidence that were not read", paths,
+                                   {"path": "path", "why": "why"}))
     return part
 
 
@@ -247,6 +298,18 @@ WINDOW_TABLE = {"account": "account", "region": "region", "group_id": "group", "
                 "duration": "open for", "state": "state"}
 
 
+def _state(window: dict) -> str:
+    """A window's state in words, its uncertainties included."""
+    words = ["still open" if window["still_open"] else "closed"]
+    if window["open_before_evidence"]:
+        words.append("open before the evidence")
+    if window.get("reach") == "unknown":
+        words.append("prefix list of unknown reach")
+    if window.get("ambiguous_order") is True:
+        words.append("order within one second unproven, kept open")
+    return ", ".join(words)
+
+
 def exposure_section(a: Audit) -> Part:
     windows, failed = a.windows, a.failed
     ports = ", ".join(map(str, a.inv.settings.watched_ports))
@@ -257,8 +320,8 @@ def exposure_section(a: Audit) -> Part:
         ax = charts.plot_exposure(windows, changes=a.changes, findings=a.findings_on_groups, start=a.start,
                                   end=a.end, settings=a.inv.settings, sessions=a.sessions)
         part.charts.append(Chart("exposure", f"Exposure windows of port {ports} to the internet", charts.to_png(ax)))
-        shown = _with_rules(windows.assign(peer=windows["cidr"])).assign(state=[("still open" if s else "closed") + (", open before the evidence" if b else "")
-                                      for s, b in zip(windows["still_open"], windows["open_before_evidence"])])
+        shown = _with_rules(windows.assign(peer=windows["cidr"]))
+        shown = shown.assign(state=[_state(w) for w in records(windows)])
         part.tables.append(a.table("Every exposure window", shown, WINDOW_TABLE))
     if len(failed):
         part.tables.append(a.table("Failed attempts", _with_rules(failed), {k: v for k, v in CHANGE_TABLE.items() if k != "description"}))
@@ -388,13 +451,29 @@ SECTIONS: list[Section] = [
 # --- the evidence appendix ------------------------------------------------------------------------
 
 
-def evidence_files(inv: Investigation) -> list[dict]:
-    """The input files with the size and SHA-256 of the bytes that were read (by the scan, or at ingest)."""
+def evidence_files(inv: Investigation, integrity: IntegrityReport | None = None) -> list[dict]:
+    """The input files with the size and SHA-256 of the bytes that were read (by the scan, or at
+    ingest), and whether the digest chain proves each AWS-delivered and unaltered."""
     flows = getattr(inv, "flow_intake", None)
     read = [*(inv.intake.files if inv.intake else []),
             *(inv.findings_intake.files if inv.findings_intake else []), *(flows.files if flows else [])]
-    return [{"path": f.path, "size": f.size, "sha256": f.sha256 or f"(not read: {f.error})"}
+    verdicts = {r.path: r for r in integrity.rows if r.kind == "log"} if integrity else {}
+    return [{"path": f.path, "size": f.size, "sha256": f.sha256 or f"(not read: {f.error})",
+             "proven": _proven(verdicts.get(_relative(f.path, inv.evidence)))}
             for f in sorted(read, key=lambda f: f.path)]
+
+
+def _relative(path: str, folder: str | None) -> str:
+    try:
+        return Path(path).relative_to(folder or "").as_posix()
+    except ValueError:
+        return path
+
+
+def _proven(row) -> str:
+    if row is None:  # no validation, not in the S3 layout's CloudTrail/ folders, or out of range
+        return "not checked"
+    return "yes" if row.status == "valid" else f"NO: {row.status} ({row.reason})"
 
 
 def inputs_line(inv: Investigation, files: list[dict]) -> str:
@@ -426,16 +505,37 @@ _MD_AUTOLINK = re.compile(r":(?=//)|(?<=www)\.", re.IGNORECASE)  # GitHub links 
 
 
 def md(value: object) -> str:
-    """Evidence text made inert in Markdown, inline: one line, markup characters backslash-escaped."""
-    text = _MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+    """Evidence text made inert in Markdown, inline: one line, control and bidi characters as
+    escapes, markup characters backslash-escaped."""
+    text = _MD_SPECIAL.sub(r"\\\1", visible(" ".join(str(value).split())))
     return _MD_AUTOLINK.sub(lambda m: "\\" + m.group(), text)
+
+
+def md_code(value: object) -> str:
+    """Text as an inline Markdown code span that no backtick in it can close (CommonMark: the
+    fence is one backtick longer than the longest run inside); `|` escaped, as GFM tables need."""
+    text = visible(" ".join(str(value).split())).replace("|", "\\|")
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+@jinja2.pass_eval_context
+def _shown(context: jinja2.nodes.EvalContext, value: object) -> object:
+    """Every value the HTML prints: text with its control and bidi characters as escapes (markup
+    already made, a macro's output, is left whole; the Markdown escapes with its `md` filter)."""
+    if context.autoescape and isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return visible(value)
+    return value
 
 
 def _templates() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("audit_toolkit", "templates"),
                              autoescape=jinja2.select_autoescape(["html.j2"]), undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                             finalize=_shown)
     env.filters["md"] = md
+    env.filters["md_code"] = md_code
     return env
 
 
@@ -466,24 +566,43 @@ def build(inv: Investigation, since: When = None, until: When = None, account: s
             parts.append((section, part))
     title = f"Security audit {audit.when(audit.start)[:10]} to {audit.when(audit.end)[:10]}" if audit.start is not None else "Security audit"
     generated = f"{datetime.now(timezone.utc).astimezone(audit.zone):%Y-%m-%d %H:%M %Z} by audit_toolkit {version('audit_toolkit')}"
-    files = evidence_files(inv)
+    files = evidence_files(inv, audit.integrity)
     return Report(title, generated, parts, files, queries_run(inv), inputs_line(inv, files))
+
+
+def prepare(out: Path) -> Path:
+    """Make out/ and out/charts/ (returned); OutputError, with the path and why, if they cannot be.
+    The CLI calls it before reading any evidence, so a bad --out fails at once."""
+    charts_dir = out / "charts"
+    try:
+        charts_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as e:
+        raise OutputError(f"cannot write the report's charts: {e.filename} exists and is not a "
+                          "folder") from e
+    except OSError as e:
+        raise OutputError(f"cannot make the report folder {out}: {e.strerror or e}") from e
+    return charts_dir
 
 
 def write_report(inv: Investigation, out: str | Path, since: When = None, until: When = None, account: str | None = None,
                  region: str | None = None, sections: list[Section] | None = None) -> Report:
-    """Write out/report.html (self-contained), out/report.md and out/charts/*.png; return what was written."""
-    report = build(inv, since, until, account, region, sections)
+    """Write out/report.html (self-contained), out/report.md and out/charts/*.png; return them.
+
+    Each file goes through a temporary name (paths.write_atomic); a folder that cannot be made or
+    written raises OutputError, with the path and the reason.
+    """
     out = Path(out)
-    (out / "charts").mkdir(parents=True, exist_ok=True)
+    charts_dir = prepare(out)
+    report = build(inv, since, until, account, region, sections)
     for chart in report.charts:
-        (out / "charts" / f"{chart.name}.png").write_bytes(chart.png)
+        write_atomic(charts_dir / f"{chart.name}.png", chart.png)
     env = _templates()
     report.html = out / "report.html"
     report.markdown = out / "report.md"
-    report.html.write_text(env.get_template("report.html.j2").render(r=report), encoding="utf-8")
-    report.markdown.write_text(env.get_template("report.md.j2").render(r=report), encoding="utf-8")
+    write_atomic(report.html, env.get_template("report.html.j2").render(r=report).encode("utf-8"))
+    write_atomic(report.markdown, env.get_template("report.md.j2").render(r=report).encode("utf-8"))
     return report
 
 
-__all__ = ["SECTIONS", "Section", "Part", "Chart", "Table", "Audit", "Report", "build", "write_report", "md"]
+__all__ = ["SECTIONS", "Section", "Part", "Chart", "Table", "Audit", "Report", "build", "prepare",
+           "write_report", "md"]

@@ -17,11 +17,19 @@ def _ports(text: str) -> tuple[int, ...]:
         raise ConfigError(f"watched ports must be integers separated by commas, got {text!r}") from e
 
 
-def _prefix_len(text: str) -> int:
+def _int(name: str, text: str) -> int:
     try:
         return int(text)
     except ValueError as e:
-        raise ConfigError(f"AUDIT_TOOLKIT_INTERNET_PREFIX_LEN must be an integer, got {text!r}") from e
+        raise ConfigError(f"{name} must be an integer, got {text!r}") from e
+
+
+def _size(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError as e:
+        message = f"AUDIT_TOOLKIT_MAX_FILE_BYTES must be a number of bytes, got {text!r}"
+        raise ConfigError(message) from e
 
 
 def _is_int(value) -> bool:
@@ -43,6 +51,24 @@ class Settings:
     session_bytes: int = 10_000
     # The organization's own networks (CIDRs): a source in one of them is not an unknown address.
     known_networks: tuple[str, ...] = ()
+    # A burst: one identity reading the passwords or user data of this many instances within
+    # this many minutes (instance_secrets_enumerated).
+    burst_instances: int = 5
+    burst_minutes: int = 60
+    # ... or this many secrets or SecureString parameters read with decryption (secrets_read_burst).
+    burst_secrets: int = 10
+    # Instance families (the letters before the generation: p, g, inf, ...) and a count at once
+    # whose RunInstances is unusual (ec2_unusual_instances): GPU and accelerated families.
+    unusual_instance_families: tuple[str, ...] = ("p", "g", "gr", "inf", "trn", "dl", "f", "vt")
+    unusual_instance_count: int = 10
+    # Identities (user or role ARNs) expected to use Amazon Bedrock; any other is a hit.
+    bedrock_identities: tuple[str, ...] = ()
+    # Days the trail's logs must be kept: a lifecycle rule on a trail bucket that expires or moves
+    # them sooner is a `trail_bucket_changed` hit (a year: what most audit regimes ask of logs).
+    log_retention_days: int = 365
+    # An evidence file whose text (inflated) is larger is rejected unread. CloudTrail delivers a
+    # file about every five minutes per account and region, a few MB of text; a 200 MB record fits.
+    max_file_bytes: int = 256 << 20
 
     def __post_init__(self) -> None:
         ports = self.watched_ports
@@ -58,6 +84,16 @@ class Settings:
             except ValueError:
                 raise ConfigError(f"known network {net!r} is not a CIDR such as 203.0.113.0/24") \
                     from None
+        counts = (self.burst_instances, self.burst_minutes, self.burst_secrets,
+                  self.unusual_instance_count)
+        if not all(_is_int(n) and n >= 1 for n in counts):
+            raise ConfigError("burst instances, minutes and secrets and the unusual instance count "
+                              f"must be 1 or more, got {', '.join(map(str, counts))}")
+        if not (_is_int(self.log_retention_days) and self.log_retention_days >= 1):
+            raise ConfigError(f"log retention must be 1 day or more, got {self.log_retention_days}")
+        if not (_is_int(self.max_file_bytes) and self.max_file_bytes > 0):
+            raise ConfigError("the file size limit must be a positive number of bytes, "
+                              f"got {self.max_file_bytes}")
         try:
             ZoneInfo(self.display_tz)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
@@ -70,23 +106,22 @@ class Settings:
         values: dict = {}
         if "AUDIT_TOOLKIT_WATCHED_PORTS" in env:
             values["watched_ports"] = _ports(env["AUDIT_TOOLKIT_WATCHED_PORTS"])
-        if "AUDIT_TOOLKIT_INTERNET_PREFIX_LEN" in env:
-            values["internet_prefix_len"] = _prefix_len(env["AUDIT_TOOLKIT_INTERNET_PREFIX_LEN"])
+        numbers = ("internet_prefix_len", "log_retention_days", "burst_instances", "burst_minutes",
+                   "unusual_instance_count", "burst_secrets", "session_bytes")
+        for key in numbers:
+            name = f"AUDIT_TOOLKIT_{key.upper()}"
+            if name in env:
+                values[key] = _int(name, env[name])
         if "AUDIT_TOOLKIT_DISPLAY_TZ" in env:
             values["display_tz"] = env["AUDIT_TOOLKIT_DISPLAY_TZ"]
         if "AUDIT_TOOLKIT_LANGUAGE" in env:
             values["language"] = env["AUDIT_TOOLKIT_LANGUAGE"]
-        if "AUDIT_TOOLKIT_TRAIL_BUCKETS" in env:
-            values["trail_buckets"] = tuple(b for b in env["AUDIT_TOOLKIT_TRAIL_BUCKETS"].replace(" ", "").split(",") if b)
-        if "AUDIT_TOOLKIT_SESSION_BYTES" in env:
-            text = env["AUDIT_TOOLKIT_SESSION_BYTES"]
-            try:
-                values["session_bytes"] = int(text)
-            except ValueError as e:
-                raise ConfigError(f"AUDIT_TOOLKIT_SESSION_BYTES must be an integer, got {text!r}") from e
-        if "AUDIT_TOOLKIT_KNOWN_NETWORKS" in env:
-            networks = env["AUDIT_TOOLKIT_KNOWN_NETWORKS"].replace(" ", "").split(",")
-            values["known_networks"] = tuple(n for n in networks if n)
+        if "AUDIT_TOOLKIT_MAX_FILE_BYTES" in env:
+            values["max_file_bytes"] = _size(env["AUDIT_TOOLKIT_MAX_FILE_BYTES"])
+        for key in ("trail_buckets", "bedrock_identities", "unusual_instance_families", "known_networks"):
+            name = f"AUDIT_TOOLKIT_{key.upper()}"
+            if name in env:
+                values[key] = tuple(v for v in env[name].replace(" ", "").split(",") if v)
         for key, value in overrides.items():
             if value is None:
                 continue

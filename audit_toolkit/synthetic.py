@@ -11,8 +11,11 @@ code that will analyse it. More stories (GuardDuty, detections) add themselves t
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import random
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -20,7 +23,12 @@ from pathlib import Path
 from typing import Callable
 
 import msgspec
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from isal import igzip
+
+from .evidence.digest_chain import signing_string
 
 ORG = "o-a1b2c3d4e5"
 PROD, STAGING, SANDBOX = "111111111111", "222222222222", "333333333333"
@@ -382,6 +390,11 @@ def detections_story(s: Scenario) -> None:
     d.call(when(), STAGING, virginia, erin, "CreateTrail", {"name": "staging-trail", "s3BucketName": "staging-trail-logs"},
            {"name": "staging-trail"}, source=CT_, ip="192.0.2.10", agent=CLI_UA)
     restart = d.call(when(), STAGING, virginia, erin, "StartLogging", {"name": "staging-trail"}, None, source=CT_, ip="192.0.2.10", agent=CLI_UA)
+    resolver = "route53resolver.amazonaws.com"
+    play("dns_query_logging_removed", PROD, tokyo, resolver, "DeleteResolverQueryLogConfig",
+         {"resolverQueryLogConfigId": "rqlc-0a1b2c3d4e5f6a7b"})
+    decoy(PROD, tokyo, resolver, "AssociateResolverQueryLogConfig",
+          {"resolverQueryLogConfigId": "rqlc-0a1b2c3d4e5f6a7b", "resourceId": "vpc-0a1"})
     # GuardDuty
     play("guardduty_detector_deleted", STAGING, tokyo, GD_, "DeleteDetector", {"detectorId": "12abc34d567e8fa901bc2d34e56789f0"})
     play("guardduty_detector_disabled", PROD, tokyo, GD_, "UpdateDetector", {"detectorId": "d0", "enable": False})
@@ -393,12 +406,40 @@ def detections_story(s: Scenario) -> None:
     decoy(PROD, tokyo, GD_, "CreateFilter", {"detectorId": "d0", "name": "view", "action": "NOOP"})
     play("guardduty_publishing_removed", PROD, tokyo, GD_, "DeletePublishingDestination", {"detectorId": "d0", "destinationId": "dest1"})
     play("guardduty_member_disassociated", STAGING, tokyo, GD_, "DisassociateFromAdministratorAccount", {"detectorId": "d1"}, identity=erin)
+    # Lambda
+    LAMBDA_ = "lambda.amazonaws.com"
+    play("lambda_layer_added", PROD, tokyo, LAMBDA_, "UpdateFunctionConfiguration20150331v2",
+         {"functionName": "billing", "layers": [f"arn:aws:lambda:{tokyo}:999988887777:layer:hook:3"]})
+    play("lambda_code_replaced", PROD, tokyo, LAMBDA_, "UpdateFunctionCode20150331v2",
+         {"functionName": "billing", "zipFile": "<sensitiveDataRemoved>"})
+    play("lambda_policy_public", PROD, tokyo, LAMBDA_, "AddPermission20150331v2",
+         {"functionName": "billing", "principal": "*", "action": "lambda:InvokeFunction",
+          "statementId": "open"})
+    decoy(PROD, tokyo, LAMBDA_, "AddPermission20150331v2",
+          {"functionName": "billing", "principal": "events.amazonaws.com",
+           "action": "lambda:InvokeFunction"})
+    play("bedrock_unexpected_use", PROD, virginia, "bedrock.amazonaws.com", "InvokeModel",
+         {"modelId": "anthropic.claude-3-sonnet-20240229-v1:0"})
+    play("ec2_unusual_instances", PROD, virginia, EC2_, "RunInstances",
+         {"instanceType": "p4d.24xlarge",
+          "instancesSet": {"items": [{"imageId": "ami-0a1", "minCount": 1, "maxCount": 8}]}})
+    play("secrets_read_burst", PROD, tokyo, "secretsmanager.amazonaws.com", "BatchGetSecretValue",
+         {"secretIdList": [f"prod/service-{n}" for n in range(10)]})
     # Other ways into an instance
+    for n in range(1, 6):  # five instances' passwords, each read and refused: a burst of ten calls
+        play("instance_secrets_enumerated", PROD, tokyo, EC2_, "GetPasswordData",
+             {"instanceId": f"i-0bbb000000000000{n}"})
     play("ec2_instance_connect_key", PROD, tokyo, "ec2-instance-connect.amazonaws.com", "SendSSHPublicKey",
          {"instanceId": "i-0aaa0000000000001", "instanceOSUser": "ec2-user", "sSHPublicKey": "ssh-ed25519 AAAA..."})
+    serial = {"serialConsoleAccessEnabled": True}
+    play("ec2_serial_console_enabled", PROD, tokyo, EC2_, "EnableSerialConsoleAccess", {}, serial)
+    decoy(PROD, tokyo, EC2_, "GetSerialConsoleAccessStatus", {}, {"serialConsoleAccessEnabled": False})
     play("ec2_key_pair_imported", PROD, tokyo, EC2_, "ImportKeyPair", {"keyName": "backup-key"})
     play("ssm_session_started", PROD, tokyo, "ssm.amazonaws.com", "StartSession", {"target": "i-0aaa0000000000001"})
     play("ssm_command_sent", PROD, tokyo, "ssm.amazonaws.com", "SendCommand", {"documentName": "AWS-RunShellScript", "instanceIds": ["i-0aaa0000000000001"]})
+    play("ec2_user_data_replaced", PROD, tokyo, EC2_, "ModifyInstanceAttribute",
+         {"instanceId": "i-0aaa0000000000001", "userData": "<sensitiveDataRemoved>"})
+    decoy(PROD, tokyo, EC2_, "ModifyInstanceAttribute", {"instanceId": "i-0aaa0000000000001", "instanceType": {"value": "t3.small"}})
     nacl = {"networkAclId": "acl-0a1", "ruleNumber": 90, "egress": False, "ruleAction": "allow", "aclProtocol": "6",
             "cidrBlock": "0.0.0.0/0", "portRange": {"from": 22, "to": 22}}
     play("nacl_ssh_open", PROD, tokyo, EC2_, "CreateNetworkAclEntry", nacl)
@@ -415,8 +456,13 @@ def detections_story(s: Scenario) -> None:
                     extra={"errorMessage": "Failed authentication", "additionalEventData": {"MFAUsed": "No"}}, **signin)
     hits.append({"detection": "console_login_failed", "event_id": failed["eventID"], "event_name": "ConsoleLogin", "account": STAGING,
                  "outcome": "attempt", "event_time": failed["eventTime"]})
-    play("access_key_for_other_user", PROD, tokyo, IAM_, "CreateAccessKey", {"userName": "ci-bot"})
+    play("credential_for_other_user", PROD, tokyo, IAM_, "CreateAccessKey", {"userName": "ci-bot"})
     decoy(PROD, tokyo, IAM_, "CreateAccessKey", {"userName": "alice"})
+    everything = json.dumps({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    play("sts_federation_token", PROD, tokyo, "sts.amazonaws.com", "GetFederationToken",
+         {"name": "svc", "policy": everything}, identity=alice)
+    play("roles_anywhere_trust", PROD, tokyo, "rolesanywhere.amazonaws.com", "CreateTrustAnchor",
+         {"name": "partner-ca", "enabled": True, "source": {"sourceType": "CERTIFICATE_BUNDLE"}})
     play("iam_user_created", PROD, tokyo, IAM_, "CreateUser", {"userName": "svc-backup"})
     play("iam_admin_policy_attached", PROD, tokyo, IAM_, "AttachUserPolicy", {"userName": "svc-backup", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"})
     decoy(PROD, tokyo, IAM_, "AttachUserPolicy", {"userName": "alice", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"})
@@ -943,7 +989,11 @@ def write(s: Scenario, evidence: Path) -> dict:
 
 
 def generate(out: Path, events: int = 20_000, seed: int = 7) -> dict:
-    """Write `out/evidence` (the S3 layout) and `out/ground_truth.json`; returns the ground truth."""
+    """Write `out/evidence` (the S3 layout) and `out/ground_truth.json`; returns the ground truth.
+
+    The trail is signed (write_digests) by a demo key: evidence/public-keys.json and
+    evidence/digest-signatures.json are what validate-logs needs to prove it.
+    """
     s = Scenario(random.Random(seed))
     for story in STORIES:
         story(s)
@@ -951,5 +1001,97 @@ def generate(out: Path, events: int = 20_000, seed: int = 7) -> dict:
     truth = {**s.truth, "totals": write(s, Path(out) / "evidence")}
     truth["totals"]["findings_files"] = write_findings(s, Path(out) / "evidence")
     truth["totals"]["flow_log_files"] = write_flow_logs(s, Path(out) / "evidence")
+    truth["totals"]["digests"] = sign_demo_trail(Path(out))
     (Path(out) / "ground_truth.json").write_text(json.dumps(truth, indent=2, ensure_ascii=False), encoding="utf-8")
     return truth
+
+
+# --- the signed digest chain ----------------------------------------------------------------------
+
+DEMO_BUCKET = "demo-trail-logs"
+_LOG_KEY = re.compile(r"^(?P<root>(?:.*/)?AWSLogs/(?:o-[a-z0-9]+/)?)(?P<account>\d{12})/CloudTrail/"
+                      r"(?P<region>[a-z0-9-]+)/\d{4}/\d{2}/\d{2}/[^/]+\.json\.gz$")
+
+
+def key_fingerprint(public_key: rsa.RSAPublicKey) -> str:
+    """A 32-hex fingerprint, the form CloudTrail's have (here the MD5 of the PKCS #1 DER)."""
+    return hashlib.md5(public_key.public_bytes(Encoding.DER, PublicFormat.PKCS1)).hexdigest()
+
+
+def public_keys_answer(key: rsa.RSAPrivateKey, valid_from: datetime, valid_until: datetime) -> dict:
+    """The key as `aws cloudtrail list-public-keys` would print it."""
+    der = key.public_key().public_bytes(Encoding.DER, PublicFormat.PKCS1)
+    return {"PublicKeyList": [{
+        "Value": base64.b64encode(der).decode(), "ValidityStartTime": iso(valid_from),
+        "ValidityEndTime": iso(valid_until), "Fingerprint": key_fingerprint(key.public_key())}]}
+
+
+def write_digests(evidence: Path, key: rsa.RSAPrivateKey, bucket: str = DEMO_BUCKET,
+                  prefix: str = "") -> dict[str, str]:
+    """Sign the trail files under `evidence` as CloudTrail does with log file validation on: per
+    account, region and trail folder, one digest an hour from the first file's hour to the last,
+    each listing the files delivered in its hour (SHA-256 of the uncompressed content) and chained
+    to the one before (the first names none). Keys in the digests are `prefix` + the path.
+    Returns digest key -> hex signature: the S3 metadata `signature` the files do not carry."""
+    chains: dict[tuple[str, str, str], list[tuple[datetime, dict]]] = {}
+    for path in sorted(evidence.rglob("*.json.gz")):
+        rel = path.relative_to(evidence).as_posix()
+        match = _LOG_KEY.match(rel)
+        if match:
+            delivered = datetime.strptime(rel.rsplit("_", 2)[-2], "%Y%m%dT%H%MZ")
+            delivered = delivered.replace(tzinfo=timezone.utc)
+            chains.setdefault((match["root"], match["account"], match["region"]), []).append(
+                (delivered, _listed(bucket, prefix + rel, igzip.decompress(path.read_bytes()))))
+    fingerprint = key_fingerprint(key.public_key())
+    signatures = {}
+    for (root, account, region), files in sorted(chains.items()):
+        trail = "org-trail" if "/o-" in f"/{root}" else "account-trail"
+        hour = min(f[0] for f in files).replace(minute=0, second=0, microsecond=0)
+        previous: tuple[str, str, str] | None = None  # key, SHA-256, signature
+        while hour <= max(f[0] for f in files):
+            end = hour + timedelta(hours=1)
+            digest_key = (f"{prefix}{root}{account}/CloudTrail-Digest/{region}/{end:%Y/%m/%d}/"
+                          f"{account}_CloudTrail-Digest_{region}_{trail}_{region}_"
+                          f"{end:%Y%m%dT%H%M%SZ}.json.gz")
+            body = {
+                "awsAccountId": account, "digestStartTime": iso(hour), "digestEndTime": iso(end),
+                "digestS3Bucket": bucket, "digestS3Object": digest_key,
+                "digestPublicKeyFingerprint": fingerprint,
+                "digestSignatureAlgorithm": "SHA256withRSA",
+                "previousDigestS3Bucket": bucket if previous else None,
+                "previousDigestS3Object": previous[0] if previous else None,
+                "previousDigestHashValue": previous[1] if previous else None,
+                "previousDigestHashAlgorithm": "SHA-256" if previous else None,
+                "previousDigestSignature": previous[2] if previous else None,
+                "logFiles": [listed for when, listed in files if hour <= when < end],
+            }
+            content = json.dumps(body).encode()
+            signed = signing_string(body, content)
+            signature = key.sign(signed, padding.PKCS1v15(), hashes.SHA256()).hex()
+            local = evidence / digest_key.removeprefix(prefix)
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes(igzip.compress(content))
+            signatures[digest_key] = signature
+            previous = (digest_key, hashlib.sha256(content).hexdigest(), signature)
+            hour = end
+    return signatures
+
+
+def _listed(bucket: str, key: str, data: bytes) -> dict:
+    times = [r["eventTime"] for r in json.loads(data).get("Records", [])
+             if isinstance(r.get("eventTime"), str)]
+    return {"s3Bucket": bucket, "s3Object": key, "hashValue": hashlib.sha256(data).hexdigest(),
+            "hashAlgorithm": "SHA-256", "newestEventTime": max(times, default=None),
+            "oldestEventTime": min(times, default=None)}
+
+
+def sign_demo_trail(out: Path) -> int:
+    """Digests over out/evidence signed by a fresh demo key; beside the logs, where validate-logs
+    looks, its public key (ListPublicKeys JSON, public-keys.json) and the signatures (digest key ->
+    hex, digest-signatures.json), as a folder not made by collect would hold them."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    signatures = write_digests(out / "evidence", key)
+    answer = public_keys_answer(key, START - timedelta(days=1), START + timedelta(days=DAYS + 2))
+    for name, data in (("public-keys.json", answer), ("digest-signatures.json", signatures)):
+        (out / "evidence" / name).write_text(json.dumps(data, indent=1), encoding="utf-8")
+    return len(signatures)

@@ -1,6 +1,7 @@
 -- name: detect_console_login_failed
 -- params: since, until, since_day, until_day, account, region
--- Detection `console_login_failed`: Failed console sign-in. Candidate events, failed calls included: signin.amazonaws.com ConsoleLogin.
+-- Detection `console_login_failed`: Failed console sign-in. Candidate events, failed calls
+-- included: signin.amazonaws.com ConsoleLogin, CheckMfa, ExternalIdPDirectoryLogin.
 -- Whether a candidate is a hit is decided in Python (audit_toolkit.analysis.detections.match),
 -- the same decision the real-time alert makes.
 SELECT
@@ -19,7 +20,8 @@ SELECT
     useridentity.onbehalfof.userid AS on_behalf_of,
     sourceipaddress, useragent, errorcode, errormessage, requestparameters, responseelements, additionaleventdata
 FROM cloudtrail
-WHERE (eventsource = 'signin.amazonaws.com' AND eventname IN ('ConsoleLogin'))
+WHERE (eventsource = 'signin.amazonaws.com'
+       AND eventname IN ('ConsoleLogin', 'CheckMfa', 'ExternalIdPDirectoryLogin'))
   AND (:since_day IS NULL OR day >= :since_day)
   AND (:until_day IS NULL OR day <= :until_day)
   AND (:since IS NULL OR from_iso8601_timestamp(eventtime) >= from_iso8601_timestamp(:since))

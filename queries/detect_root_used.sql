@@ -1,6 +1,7 @@
 -- name: detect_root_used
 -- params: since, until, since_day, until_day, account, region
--- Detection `root_used`: Root user activity. Candidate events, failed calls included: every call made by the root user itself.
+-- Detection `root_used`: Root user activity. Candidate events, failed calls included: every call
+-- made as the root user; whether root itself acted or a service for it (invokedBy) is decided in Python.
 -- Whether a candidate is a hit is decided in Python (audit_toolkit.analysis.detections.match),
 -- the same decision the real-time alert makes.
 SELECT
@@ -19,7 +20,7 @@ SELECT
     useridentity.onbehalfof.userid AS on_behalf_of,
     sourceipaddress, useragent, errorcode, errormessage, requestparameters, responseelements, additionaleventdata
 FROM cloudtrail
-WHERE useridentity.type = 'Root' AND useridentity.invokedby IS NULL
+WHERE useridentity.type = 'Root'
   AND (:since_day IS NULL OR day >= :since_day)
   AND (:until_day IS NULL OR day <= :until_day)
   AND (:since IS NULL OR from_iso8601_timestamp(eventtime) >= from_iso8601_timestamp(:since))

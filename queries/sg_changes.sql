@@ -1,6 +1,8 @@
 -- name: sg_changes
 -- params: since, until, since_day, until_day, account, region
--- Every call that creates, deletes or changes a security group or its rules, failed calls included.
+-- Every call that creates, deletes or changes a security group or its rules, failed calls
+-- included: EC2 security groups, the managed prefix lists their rules may name, classic RDS DB
+-- security groups.
 -- The rules themselves are read from requestparameters/responseelements in Python
 -- (audit_toolkit.analysis.security_groups), which knows every request shape.
 SELECT
@@ -19,12 +21,19 @@ SELECT
     useridentity.onbehalfof.userid AS on_behalf_of,
     sourceipaddress, useragent, errorcode, errormessage, requestparameters, responseelements
 FROM cloudtrail
-WHERE eventsource = 'ec2.amazonaws.com'
-  AND eventname IN (
-      'AuthorizeSecurityGroupIngress', 'AuthorizeSecurityGroupEgress',
-      'RevokeSecurityGroupIngress', 'RevokeSecurityGroupEgress',
-      'ModifySecurityGroupRules', 'CreateSecurityGroup', 'DeleteSecurityGroup',
-      'UpdateSecurityGroupRuleDescriptionsIngress', 'UpdateSecurityGroupRuleDescriptionsEgress'
+WHERE (
+      eventsource = 'ec2.amazonaws.com'
+      AND eventname IN (
+          'AuthorizeSecurityGroupIngress', 'AuthorizeSecurityGroupEgress',
+          'RevokeSecurityGroupIngress', 'RevokeSecurityGroupEgress',
+          'ModifySecurityGroupRules', 'CreateSecurityGroup', 'DeleteSecurityGroup',
+          'UpdateSecurityGroupRuleDescriptionsIngress', 'UpdateSecurityGroupRuleDescriptionsEgress',
+          'CreateManagedPrefixList', 'ModifyManagedPrefixList'
+      )
+      OR eventsource = 'rds.amazonaws.com'
+      AND eventname IN (
+          'AuthorizeDBSecurityGroupIngress', 'RevokeDBSecurityGroupIngress', 'DeleteDBSecurityGroup'
+      )
   )
   AND (:since_day IS NULL OR day >= :since_day)
   AND (:until_day IS NULL OR day <= :until_day)

@@ -39,7 +39,8 @@ def elastic_lines(name: str) -> list[dict]:
 # return no rows there (tests/test_detections.py covers them on constructed rows).
 DETECT_WITH_ROWS = ("detect_cloudtrail_stopped", "detect_cloudtrail_deleted", "detect_cloudtrail_selectors_reduced",
                     "detect_trail_bucket_changed", "detect_flow_logs_deleted", "detect_organization_left",
-                    "detect_resource_shared_externally", "detect_console_login_without_mfa", "detect_access_key_for_other_user")
+                    "detect_resource_shared_externally", "detect_console_login_without_mfa",
+                    "detect_credential_for_other_user")
 
 
 def queries_with_rows() -> list[str]:

@@ -11,7 +11,7 @@ from moto.events.models import EventPattern
 
 from audit_toolkit import Investigation, alerts
 from audit_toolkit.analysis.events import records
-from audit_toolkit.analysis.security_groups import EVENT_NAMES
+from audit_toolkit.analysis.security_groups import EC2_GROUP_EVENTS
 from audit_toolkit.chatwork import messages
 from audit_toolkit.chatwork.client import ChatworkClient, Token
 from audit_toolkit.chatwork.outbox import Outbox
@@ -215,5 +215,5 @@ def test_rule_patterns_match_exactly_the_events_the_handler_posts(name, expected
 def test_rule_patterns_list_the_calls_the_handler_understands():
     sg = json.loads((DEPLOY / "eventbridge" / "security-groups.json").read_text())
     sns_rule = json.loads((DEPLOY / "eventbridge" / "sns.json").read_text())
-    assert set(sg["detail"]["eventName"]) == EVENT_NAMES
+    assert set(sg["detail"]["eventName"]) == EC2_GROUP_EVENTS
     assert set(sns_rule["detail"]["eventName"]) == set(alerts.SNS_EVENTS)

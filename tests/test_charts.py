@@ -238,3 +238,23 @@ def test_correlated_findings_sit_on_the_lane_of_the_window_they_attacked(demo_in
     # the IPv6 brute force hit mallory's ::/0 window, the second lane of sg-0b..., not its tcp/20-25 window
     v6 = tied[tied["cidr"] == "::/0"].iloc[0]
     assert lane_of[round(num(v6["opened_at"].isoformat()), 9)] == 3
+
+
+def test_a_window_of_unknown_reach_and_unproven_order_is_labelled_so():
+    frame = windows(window(cidr="pl-0abc", reach="unknown", ambiguous_order=True, still_open=True,
+                           opened_at="2026-11-03T09:00Z", opened_by="a"))
+    ax = charts.plot_exposure(frame, start="2026-11-03T09:00Z", end="2026-11-03T11:00Z")
+    texts = [t.get_text() for t in ax.texts]
+    assert "tcp/22 from pl-0abc (prefix list, reach unknown)" in texts
+    assert "opened by a; still open (order within one second unproven: kept open)" in texts
+
+
+def test_control_and_bidi_characters_are_drawn_as_escapes_and_never_warned_raw():
+    spoof = "mallory\x1b[2J\u202egnp.exe\x07"
+    assert charts.label(spoof) == r"mallory\x1b[2J\u202egnp.exe\x07"
+    frame = windows(window(group_id="sg-1", opened_at="2026-11-03T09:00Z",
+                           closed_at="2026-11-03T10:00Z", opened_by=spoof, group_name=spoof))
+    changes = pd.DataFrame([change("2026-11-03T09:00Z", "sg-1", "authorize", spoof)])
+    ax = charts.plot_exposure(frame, changes=changes)
+    assert any(rf"opened by {charts.label(spoof, 40)}" in t for t in texts(ax))
+    png(ax)  # raw, ESC and BEL have no glyph: matplotlib warned, printing them to the terminal

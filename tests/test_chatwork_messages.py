@@ -151,3 +151,15 @@ def test_real_tcp22_record_is_the_same_change_from_the_lambda_and_the_investigat
     row = _row(changes, "AuthorizeSecurityGroupIngress", from_port=22)
     for key in ("event_id", "group_id", "direction", "protocol", "from_port", "to_port", "peer", "rule_id", "actor"):
         assert identity[key] == row[key], key
+
+
+def test_a_window_of_unknown_reach_and_unproven_order_says_both():
+    row = {"account": "111122223333", "group_id": "sg-1", "protocol": "tcp", "from_port": 22, "to_port": 22,
+           "cidr": "pl-0abc", "exposed_ports": "22", "reach": "unknown", "ambiguous_order": True,
+           "opened_at": pd.Timestamp("2024-01-02T03:04:05Z"), "still_open": True, "duration": pd.Timedelta(hours=1)}
+    box = messages.exposure_window(row, EN)
+    assert box.title == "Port 22 open to a prefix list of unknown reach"
+    assert [line for line in box.lines if line.startswith("Uncertain: ")] == [
+        "Uncertain: the evidence does not hold the prefix list's entries: its reach is unknown",
+        "Uncertain: the evidence does not prove the order of changes in one second: the order that keeps it open was taken"]
+    assert "到達範囲不明" in messages.exposure_window(row, JA).title

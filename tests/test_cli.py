@@ -10,6 +10,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from audit_toolkit.analysis.detections import CATALOGUE
 from audit_toolkit.cli import main
 from real_data import cloudtrail_record, invictus, real_data
 
@@ -177,7 +178,7 @@ def test_detect_json_only_and_severity(demo, truth):
 def test_detect_catalogue_and_unknown_id(demo):
     listing = run("detect", "--catalogue", "--format", "csv").stdout
     rows = list(csv.DictReader(io.StringIO(listing)))
-    assert len(rows) == 35 and rows[0]["id"] == "sns_subscription_changed"
+    assert [r["id"] for r in rows] == [d.id for d in CATALOGUE] and rows[0]["id"] == "sns_subscription_changed"
     result = CliRunner().invoke(main, ["detect", "--evidence", str(demo / "evidence"), "--only", "nope"])
     assert result.exit_code == 1 and "unknown detection nope" in result.output
 
@@ -234,11 +235,11 @@ def test_min_severity_takes_a_band_or_a_number_on_every_command(demo, truth, bou
     assert len(json.loads(run("correlate", "--evidence", evidence, "--min-severity", low, "--format", "json").stdout)) == 5
     hits = json.loads(run("detect", "--evidence", evidence, "--min-severity", bound, "--format", "json").stdout)
     story = [h for h in truth["detections"]["hits"] if BY_ID[h["detection"]].severity in ("high", "critical")]
-    assert len(hits) == len(story) + 1 == 51  # and root's call of 11-02 (high)
+    assert len(hits) == len(story) + 1 == 63  # and root's call of 11-02 (high)
     assert {h["severity"] for h in hits} == {"high", "critical"}
     sent = json.loads(run("notify", "--evidence", evidence, "--room", "42", "--kind", "detections", "--min-severity", bound,
                           "--dry-run", "--format", "json").stdout)
-    assert sorted(s["fingerprint"] for s in sent) == sorted({s["fingerprint"] for s in sent}) and len(sent) == 51
+    assert sorted(s["fingerprint"] for s in sent) == sorted({s["fingerprint"] for s in sent}) and len(sent) == 63
     sent = json.loads(run("notify", "--evidence", evidence, "--room", "42", "--kind", "findings", "--min-severity", bound,
                           "--dry-run", "--format", "json").stdout)
     assert len(sent) == 1 and sent[0]["kind"] == "guardduty"
@@ -251,3 +252,59 @@ def test_min_severity_out_of_range_is_refused_the_same_way(demo, command):
                         ("11", "a GuardDuty severity is from 0 to 10")):
         result = CliRunner().invoke(main, [command, "--evidence", str(demo / "evidence"), *extra, "--min-severity", bad])
         assert result.exit_code == 2 and f"Invalid value for '--min-severity': '{bad}': {reason}" in result.output
+
+
+def test_ssh_exposure_reads_pieces_prefix_lists_and_db_groups_end_to_end(tmp_path):
+    # The real tcp/22 opening as a template: the internet in two halves, a prefix list the evidence
+    # does not hold, and a classic DB security group opened to the internet.
+    real = cloudtrail_record("AuthorizeSecurityGroupIngress", '"fromPort": 22')
+    group = real["requestParameters"]["groupId"]
+    ssh = {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22}
+    halves = {**real, "eventID": "e-halves", "responseElements": None, "requestParameters": {"groupId": group, "ipPermissions": {"items": [
+        {**ssh, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/1"}, {"cidrIp": "128.0.0.0/1"}]}}]}}}
+    listed = {**real, "eventID": "e-list", "responseElements": None, "requestParameters": {"groupId": "sg-0list", "ipPermissions": {"items": [
+        {**ssh, "prefixListIds": {"items": [{"prefixListId": "pl-0abc"}]}}]}}}
+    database = {**real, "eventID": "e-db", "eventSource": "rds.amazonaws.com", "eventName": "AuthorizeDBSecurityGroupIngress",
+                "requestParameters": {"dBSecurityGroupName": "legacy-db", "cIDRIP": "0.0.0.0/0"}, "responseElements": None}
+    path = tmp_path / "changes.json"
+    path.write_text(json.dumps({"Records": [halves, listed, database]}), encoding="utf-8")
+    result = run("ssh-exposure", "--evidence", str(path), "--port", "22", "--port", "3306", "--format", "json")
+    found = sorted(((w["group_id"], w["group_name"], w["cidr"], w["exposed_ports"], w["reach"]) for w in json.loads(result.stdout)), key=str)
+    assert found == sorted([(group, None, "0.0.0.0/1, 128.0.0.0/1", "22", "internet"), ("sg-0list", None, "pl-0abc", "22", "unknown"),
+                            (None, "legacy-db", "0.0.0.0/0", "3306", "internet")], key=str)
+    header = run("ssh-exposure", "--evidence", str(path)).stdout.splitlines()[0].split()
+    assert {"reach", "ambiguous_order"} <= set(header)
+
+
+@pytest.mark.parametrize("bound, value", [
+    ("--since", "0999-01-01"), ("--until", "9999-12-31"),
+    ("--since", "0001-01-01T00:00:00+05:00"), ("--until", "9999-12-31T23:00:00-05:00")])
+def test_times_past_the_calendar_are_one_line_errors(tmp_path, bound, value):
+    result = CliRunner().invoke(main, ["ssh-exposure", "--evidence", str(tmp_path), bound, value])
+    assert (result.exit_code, result.output) == (
+        1, f"Error: --since/--until must fall in the years 1970 to 9998, got {value!r}: leave "
+           "--since or --until out for no bound\n")
+
+
+def test_error_messages_show_control_characters_as_escapes(tmp_path):
+    spoofed = tmp_path / "store\x1b[2J\u202e"
+    spoofed.mkdir()
+    (spoofed / "notes.txt").write_text("not a store")
+    result = CliRunner().invoke(main, ["sg-changes", "--store", str(spoofed)])
+    assert result.exit_code == 1 and "\x1b" not in result.output and "\u202e" not in result.output
+    assert r"store\x1b[2J\u202e is not an evidence store" in result.output
+
+
+def test_csv_keeps_exact_values_for_a_pipe_and_shows_escapes_on_a_terminal(capsys, monkeypatch):
+    import sys
+
+    import pandas as pd
+
+    from audit_toolkit.cli import _emit
+
+    frame = pd.DataFrame({"actor": ["mallory\x1b[2J\u202e"]})
+    _emit(frame, "csv", [])
+    assert capsys.readouterr().out == "actor\r\nmallory\x1b[2J\u202e\r\n"
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    _emit(frame, "csv", [])
+    assert capsys.readouterr().out == "actor\r\nmallory\\x1b[2J\\u202e\r\n"

@@ -22,8 +22,9 @@ from _aws import ACCOUNT, REGION, arrange_invictus, aws_env, moto_server, s3_err
 from audit_toolkit.cli import main
 from audit_toolkit.errors import ConfigError, EvidenceError
 from audit_toolkit.evidence.collect import collect
-from audit_toolkit.evidence.manifest import MANIFEST, verify
+from audit_toolkit.evidence.manifest import MANIFEST, SEAL, verify
 from audit_toolkit.investigation import Investigation
+from util import tree
 
 SINCE, UNTIL = "2023-07-10T00:00:00Z", "2023-07-11T00:00:00Z"
 MOTO_CALLER = "arn:aws:sts::123456789012:user/moto"
@@ -274,3 +275,137 @@ def test_scope_and_uri_mistakes_are_explained(tmp_path):
         collect("s3://trail-logs", SINCE, UNTIL, tmp_path, accounts=["12345"])
     with pytest.raises(ConfigError, match=r"^--since 2023-07-11T00:00:00Z is not before --until 2023-07-01T00:00:00Z: the time range is empty$"):
         collect("s3://trail-logs", UNTIL, "2023-07-01", tmp_path)
+
+
+DAY = f"AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/2023/07/10/"
+COLLECT = ["collect", "s3://trail-logs", "--since", SINCE, "--until", UNTIL]
+
+
+def collected(out: Path) -> dict[str, str]:
+    """The collected files' texts, by path (the manifest and its seal aside)."""
+    return {p: d.decode() for p, d in tree(out).items() if p not in (MANIFEST, SEAL)}
+HOSTILE_KEYS = {  # key -> why it is refused (None: written)
+    DAY + "../" * 8 + "escaped": "has a '..' part",
+    DAY + "./dot.json.gz": "has a '.' part",
+    DAY + "e//f.json.gz": "has an empty part ('//' or a trailing '/')",
+    DAY + "n" * 300 + ".json.gz": "has a part longer than 255 bytes, too long for a file name",
+    DAY + "a": None,
+    DAY + "a/b": f"collides with the key '{DAY}a': one path cannot be both a file and a folder",
+    DAY + "x/./y": "has a '.' part",
+    DAY + "x/y": None,
+    DAY + "good.json.gz": None,
+}
+
+
+def test_keys_that_cannot_be_paths_under_out_are_refused_listed_and_fail_the_run(aws_env, tmp_path):
+    upload("trail-logs", {key: key.encode() for key in HOSTILE_KEYS})
+    out = tmp_path / "out"
+
+    result = CliRunner().invoke(main, COLLECT + ["--out", str(out)])
+
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "Error: 6 objects were refused" in result.output
+    assert not (tmp_path / "escaped").exists()
+    written = {k for k, why in HOSTILE_KEYS.items() if why is None}
+    assert collected(out) == {k: k for k in written}
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert {o["path"] for o in manifest["objects"]} == written
+    refused = {k: why for k, why in HOSTILE_KEYS.items() if why}
+    assert {r["key"]: r["reason"] for r in manifest["refused"]} == refused
+    assert all(r["uri"] == f"s3://trail-logs/{r['key']}" and r["size"] == len(r["key"])
+               for r in manifest["refused"])
+    run = manifest["runs"][0]
+    counts = (run["listed"], run["downloaded"], run["skipped"], run["failed"], run["refused"])
+    assert counts == (9, 3, 0, 0, 6)
+    assert verify(out).ok
+
+    # The same answer again, nothing overwritten.
+    again = collect("s3://trail-logs", SINCE, UNTIL, out, progress=False)
+    assert (again.listed, again.downloaded, again.skipped, len(again.refused)) == (9, 0, 3, 6)
+    assert collected(out) == {k: k for k in written}
+
+
+def test_collect_refuses_a_folder_it_did_not_make(aws_env, invictus, tmp_path):
+    upload("trail-logs", invictus)
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / ".download.partial").write_bytes(b"someone else's")
+    with pytest.raises(EvidenceError, match="is not empty and holds no manifest.json"):
+        collect("s3://trail-logs", SINCE, UNTIL, tmp_path / "home", progress=False)
+    assert tree(tmp_path / "home") == {".download.partial": b"someone else's"}
+
+
+def test_the_manifest_is_sealed_and_an_edited_manifest_is_never_intact(aws_env, invictus, tmp_path):
+    upload("trail-logs", invictus)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, COLLECT + ["--out", str(out)])
+    assert result.exit_code == 0, result.output
+    sealed = hashlib.sha256((out / MANIFEST).read_bytes()).hexdigest()
+    assert f"manifest SHA-256 {sealed} " in result.stdout
+    assert (out / SEAL).read_text() == f"{sealed}  {MANIFEST}\n"
+    assert CliRunner().invoke(main, ["verify", str(out), "--expect", sealed.upper()]).exit_code == 0
+    assert CliRunner().invoke(main, ["verify", str(out), "--expect", "0" * 64]).exit_code == 1
+
+    # Whoever deletes a file and its entry, or edits a hash to match an edited file, edits the
+    # manifest.
+    keys = sorted(invictus)
+    manifest = json.loads((out / MANIFEST).read_text())
+    manifest["objects"] = [o for o in manifest["objects"] if o["path"] != keys[0]]
+    (out / keys[0]).unlink()
+    edited = out / keys[1]
+    edited.write_bytes(b"{}")
+    entry = next(o for o in manifest["objects"] if o["path"] == keys[1])
+    entry.update(size=2, sha256=hashlib.sha256(b"{}").hexdigest())
+    (out / MANIFEST).write_text(json.dumps(manifest))
+    now = hashlib.sha256((out / MANIFEST).read_bytes()).hexdigest()
+
+    report = verify(out)
+    assert (report.changed, report.missing, report.added) == ([], [], [])
+    assert not report.ok and report.manifest == [
+        f"{MANIFEST} has SHA-256 {now}, not the {sealed} recorded in {SEAL} at the end of "
+        "collection: it was changed, or the collection did not finish"]
+    (out / SEAL).unlink()  # and whoever also deletes the seal
+    assert not verify(out).ok
+    assert verify(out, expect=sealed).manifest == [
+        f"{MANIFEST} has SHA-256 {now}, not the {sealed} expected: it was changed since collection"]
+    result = CliRunner().invoke(main, ["verify", str(out), "--expect", sealed])
+    assert result.exit_code == 1 and f"manifest: {MANIFEST} has SHA-256 {now}" in result.stdout
+
+
+def test_verify_never_opens_a_manifest_path_outside_the_folder(aws_env, invictus, tmp_path):
+    upload("trail-logs", invictus)
+    out = tmp_path / "out"
+    report = collect("s3://trail-logs", SINCE, UNTIL, out, progress=False)
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"outside")
+    manifest = json.loads((out / MANIFEST).read_text())
+    manifest["objects"].append({"path": "../secret", "size": 7,
+                                "sha256": hashlib.sha256(b"outside").hexdigest()})
+    (out / MANIFEST).write_text(json.dumps(manifest))
+
+    checked = verify(out, expect=hashlib.sha256((out / MANIFEST).read_bytes()).hexdigest())
+    assert checked.outside == ["'../secret' has a '..' part"]
+    assert checked.checked == report.downloaded
+    assert not checked.ok
+
+
+def test_an_object_changed_in_s3_since_collection_never_replaces_the_copy_collected_first(
+        aws_env, invictus, tmp_path):
+    upload("trail-logs", invictus)
+    out = tmp_path / "out"
+    collect("s3://trail-logs", SINCE, UNTIL, out, progress=False)
+    key = sorted(invictus)[0]
+    first = json.loads((out / MANIFEST).read_text())
+    boto3.client("s3").put_object(Bucket="trail-logs", Key=key, Body=b'{"Records": []}')  # rewritten
+
+    result = CliRunner().invoke(main, COLLECT + ["--out", str(out)])
+
+    assert result.exit_code == 1 and "Error: 1 objects were refused" in result.output
+    assert (out / key).read_bytes() == invictus[key]
+    entry = next(o for o in json.loads((out / MANIFEST).read_text())["objects"] if o["path"] == key)
+    assert entry == next(o for o in first["objects"] if o["path"] == key)
+    [refused] = json.loads((out / MANIFEST).read_text())["refused"]
+    new_etag = hashlib.md5(b'{"Records": []}').hexdigest()
+    assert refused["key"] == key and refused["etag"] == new_etag
+    assert refused["reason"] == (f"changed in S3 since it was collected at {entry['retrieved_at']} (ETag "
+                                 f"{entry['etag']}, now {new_etag}): the copy collected then is kept")
+    assert verify(out).ok

@@ -27,7 +27,13 @@ INVICTUS_HITS = {  # counted by hand from the records (SOURCES.md lists the trai
     "cloudtrail_stopped": 3, "cloudtrail_deleted": 3, "cloudtrail_selectors_reduced": 1, "trail_bucket_changed": 6,
     "flow_logs_deleted": 1, "organization_left": 1, "ssm_command_sent": 2, "resource_shared_externally": 3,
     "iam_user_created": 6, "console_login_without_mfa": 1, "iam_admin_policy_attached": 2, "role_trust_external": 1,
-    "access_key_for_other_user": 2,
+    "credential_for_other_user": 4,  # two access keys and two console passwords (Stratus' login profile)
+    # Stratus' Lambda backdoor (AddPermission for *), its code overwrite (zip, then S3), Roles Anywhere.
+    "lambda_policy_public": 1, "lambda_code_replaced": 2, "roles_anywhere_trust": 2,
+    # Stratus' EC2 password data (29) and user data (15) enumeration, every call denied.
+    "instance_secrets_enumerated": 44,
+    "ec2_unusual_instances": 2,  # Stratus' ten p2.xlarge, twice denied
+    "secrets_read_burst": 147,  # Stratus' 60 secrets and 87 SecureString parameters read in ten minutes
 }
 
 
@@ -36,9 +42,14 @@ def _literals(sql: str) -> dict[str, set[str]]:
     tree = sqlglot.parse_one(sql, read="athena")
     found: dict[str, set[str]] = {}
     for conj in tree.find_all(exp.And):
-        eq, names = conj.find(exp.EQ), conj.find(exp.In)
-        if eq is not None and names is not None and eq.this.name == "eventsource" and names.this.name == "eventname":
+        eq, names, family = conj.find(exp.EQ), conj.find(exp.In), conj.find(exp.Like)
+        if eq is None or eq.this.name != "eventsource":
+            continue
+        if names is not None and names.this.name == "eventname":
             found.setdefault(eq.expression.name, set()).update(e.name for e in names.expressions)
+        if family is not None and family.this.name == "eventname":  # LIKE 'AddPermission%'
+            family_name = family.expression.name.replace("%", "*")
+            found.setdefault(eq.expression.name, set()).add(family_name)
     return found
 
 
@@ -98,9 +109,11 @@ def test_real_hits_name_target_actor_and_detail(invictus_hits):
                                                  "console sign-in without MFA",
                                                  "arn:aws:iam::123837392027:user/stratus-red-team-nmfalu-gfjyeaypjt")]
     assert one("role_trust_external") == [("stratus-red-team-backdoor-r-role", "role trusts arn:aws:iam::193672423079:root", bert)]
-    assert one("access_key_for_other_user") == [
+    assert one("credential_for_other_user") == [
+        ("stratus-red-team-nmfalu-gfjyeaypjt", "console password created for user stratus-red-team-nmfalu-gfjyeaypjt", bert),
         ("stratus-red-team-backdoor-u-user", "access key created for user stratus-red-team-backdoor-u-user", bert),
-        ("malicious-iam-user", "access key created for user malicious-iam-user", bert)]
+        ("malicious-iam-user", "access key created for user malicious-iam-user", bert),
+        ("stratus-red-team-login-profile-user", "console password created for user stratus-red-team-login-profile-user", bert)]
     assert [t for t, _, _ in one("iam_admin_policy_attached")] == ["stratus-red-team-backdoor-r-role", "malicious-iam-user"]
     assert one("flow_logs_deleted") == [("fl-064ed3a785e4a37ef", "VPC flow logs deleted", bert)]
     assert [d for _, d, _ in one("resource_shared_externally")] == [
@@ -143,7 +156,10 @@ def test_real_time_decides_every_real_record_as_the_batch_does(real_data, invict
             row = records(cloudtrail_frame(record))[0]
             live |= {(h["event_id"], h["detection"], h["outcome"], h["detail"]) for h in evaluate(row, ctx)}
     batch = set(zip(invictus_hits["event_id"], invictus_hits["detection"], invictus_hits["outcome"], invictus_hits["detail"]))
-    assert live == batch and len(batch) == sum(INVICTUS_HITS.values())
+    # Bursts count across events: the Lambda, one event at a time, cannot make them.
+    once = {h for h in batch if h[1] not in detections.BATCH_ONLY}
+    assert live == once
+    assert len(once) == sum(n for d, n in INVICTUS_HITS.items() if d not in detections.BATCH_ONLY)
 
 
 def test_elastic_guardduty_and_sns_records(real_data):
@@ -235,9 +251,9 @@ def test_identity_decisions_and_decoys():
     assert hit("console_login_without_mfa", failed) is None  # nobody got in
     assert hit("console_login_failed", row(signin, "ConsoleLogin", None, **no_mfa)) is None
     iam = "iam.amazonaws.com"
-    assert hit("access_key_for_other_user", row(iam, "CreateAccessKey", {"userName": "alice"})) is None
-    assert hit("access_key_for_other_user", row(iam, "CreateAccessKey", {})) is None
-    assert hit("access_key_for_other_user", row(iam, "CreateAccessKey", {"userName": "bob"})) == "access key created for user bob"
+    assert hit("credential_for_other_user", row(iam, "CreateAccessKey", {"userName": "alice"})) is None
+    assert hit("credential_for_other_user", row(iam, "CreateAccessKey", {})) is None
+    assert hit("credential_for_other_user", row(iam, "CreateAccessKey", {"userName": "bob"})) == "access key created for user bob"
     root = row("s3.amazonaws.com", "ListBuckets", None, identity_type="Root", identity_arn="arn:aws:iam::111111111111:root")
     assert hit("root_used", root) == "root called ListBuckets"
     assert hit("root_used", root | {"invoked_by": "support.amazonaws.com"}) is None
@@ -300,7 +316,7 @@ def test_story_hits_exactly_its_truth(story_hits, truth):
     inside = story_hits[(story_hits["event_time"] >= start) & (story_hits["event_time"] < end)]
     assert set(zip(inside["event_id"], inside["detection"], inside["outcome"])) == {
         (h["event_id"], h["detection"], h["outcome"]) for h in story["hits"]}
-    assert len(inside) == len(story["hits"]) == 73
+    assert len(inside) == len(story["hits"]) == 105
     assert not set(inside["event_id"]) & {d["event_id"] for d in story["decoys"]}
     assert {h["detection"] for h in story["hits"]} == set(BY_ID)  # every detection is played
     both = {h["detection"] for h in story["hits"] if h["outcome"] == "success"} & {h["detection"] for h in story["hits"] if h["outcome"] == "attempt"}

@@ -35,3 +35,18 @@ def test_csv_formulas_get_a_quote_and_numbers_stay_numbers():
 def test_csv_integers_with_missing_values_are_not_floats():
     frame = pd.DataFrame({"from_port": pd.array([22, None], dtype="Int64"), "duration": [pd.Timedelta(seconds=9015), None]})
     assert export.to_csv(frame) == "from_port,duration_seconds\r\n22,9015\r\n,\r\n"
+
+
+def test_visible_also_escapes_bidi_marks_and_line_separators():
+    marks = "a\u061cb\u200ec\u200fd\u2028e\u2029f"
+    assert export.visible(marks) == r"a\u061cb\u200ec\u200fd\u2028e\u2029f"
+
+
+def test_json_escapes_what_json_dumps_leaves_raw_and_keeps_every_value():
+    import json
+
+    value = "a\x7f\x9b[2J\u202eb\u2066 日本 \x1b"
+    text = export.to_json(pd.DataFrame({"ua": [value]}))
+    assert set(export._INVISIBLE.findall(text)) == {"\n"}  # the layout's line breaks only
+    assert r"a\u007f\u009b[2J\u202eb\u2066 日本 \u001b" in text
+    assert json.loads(text) == [{"ua": value}]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from audit_toolkit import export
 from audit_toolkit.analysis.exposure import exposed_ports, windows
@@ -42,8 +45,14 @@ def test_exposed_ports(rule, ports):
 def test_settings_choose_ports_and_prefix():
     settings = Settings(watched_ports=(22, 3389), internet_prefix_len=1)
     assert exposed_ports(change("0.0.0.0/0", low=0, high=65535), settings) == [22, 3389]
-    assert exposed_ports(change("128.0.0.0/1", low=3389, high=3389), settings) == [3389]
+    # At /1 a rule must let in half the public IPv4 space: 0.0.0.0/1 holds 57% of it, 128.0.0.0/1
+    # only 43% (multicast and the reserved 240.0.0.0/4 are there).
+    assert exposed_ports(change("0.0.0.0/1", low=3389, high=3389), settings) == [3389]
+    assert exposed_ports(change("128.0.0.0/1", low=3389, high=3389), settings) == []
     assert Settings.load(watched_ports="22, 3389").watched_ports == (22, 3389)
+    # At /8, 1/256 of the public space: a public /8 is more, a private or reserved one is nothing.
+    at_8 = Settings(internet_prefix_len=8)
+    assert [exposed_ports(change(c), at_8) for c in ("8.0.0.0/8", "10.0.0.0/8", "240.0.0.0/8")] == [[22], [], []]
 
 
 WINDOW_KEYS = ["group_id", "group_name", "cidr", "rule_id", "opened_at", "closed_at", "close_reason", "still_open", "open_before_evidence"]
@@ -138,3 +147,162 @@ def test_a_seeded_state_holds_its_rules_and_a_later_revoke_closes_its_exposure()
 
 
 SSH_RULE = {"protocol": "tcp", "from_port": 22, "to_port": 22}
+
+
+# --- issue 16: answers an attacker cannot bend --------------------------------------------------
+
+FULL_KEYS = WINDOW_KEYS + ["exposed_ports", "reach", "ambiguous_order"]
+
+
+def replay(events: list[dict], settings: Settings | None = None) -> list[dict]:
+    """The windows of these events, each eventID as given (it decides nothing within a second)."""
+    found = windows(normalize(pd.DataFrame(events)), settings)
+    return export.to_records(found[FULL_KEYS + ["caveat"]])
+
+
+def flat(name: str, minute: int, cidr: str, eid: str, **extra) -> dict:
+    return {**row(name, {"groupId": "sg-1", **SSH, "cidrIp": cidr}, t=at(minute), eid=eid), **extra}
+
+
+def test_a_revoke_and_a_reauthorize_in_one_second_keep_the_window_open_and_say_so():
+    # 08:00 opened; at 10:00:00 a revoke and a re-authorize of the same rule. Their eventIDs put the
+    # authorize first, which would read as closed at 10:00; nothing proves that order.
+    found = replay([flat("AuthorizeSecurityGroupIngress", 0, "0.0.0.0/0", "e0"),
+                    flat("AuthorizeSecurityGroupIngress", 10, "0.0.0.0/0", "e1"),
+                    flat("RevokeSecurityGroupIngress", 10, "0.0.0.0/0", "e2")])
+    assert [tuple(w[k] for k in FULL_KEYS) for w in found] == [
+        ("sg-1", None, "0.0.0.0/0", None, at(0), None, None, True, False, "22", "internet", True)]
+    assert "does not prove their order" in found[0]["caveat"]
+
+
+def test_a_revoke_by_a_rule_id_comes_after_the_authorize_that_created_it():
+    # Same second, and the revoke's eventID sorts first: the rule id proves the order.
+    opened = authorize(10, [{"cidrIp": "0.0.0.0/0"}], ["sgr-new"])
+    found = replay([{**opened, "eventid": "e9"}, {**by_rule_id("RevokeSecurityGroupIngress", 10, "sgr-new"), "eventid": "e1"}])
+    assert [tuple(w[k] for k in FULL_KEYS) for w in found] == [
+        ("sg-1", None, "0.0.0.0/0", "sgr-new", at(10), at(10), "revoked", False, False, "22", "internet", False)]
+    assert found[0]["caveat"] is None
+
+
+def test_the_order_of_records_in_the_delivered_file_decides_one_second():
+    # The file lists the authorize before the revoke: opened and closed at 10:00, no ambiguity.
+    found = replay([flat("RevokeSecurityGroupIngress", 10, "0.0.0.0/0", "e1", source_file="f.json.gz", record_index=7),
+                    flat("AuthorizeSecurityGroupIngress", 10, "0.0.0.0/0", "e2", source_file="f.json.gz", record_index=3)])
+    assert [tuple(w[k] for k in FULL_KEYS) for w in found] == [
+        ("sg-1", None, "0.0.0.0/0", None, at(10), at(10), "revoked", False, False, "22", "internet", False)]
+
+
+def test_the_internet_in_pieces_is_the_internet():
+    halves = authorize(0, [{"cidrIp": "0.0.0.0/1"}, {"cidrIp": "128.0.0.0/1"}], ["sgr-lo", "sgr-hi"])
+    found = replay([halves, {**by_rule_id("RevokeSecurityGroupIngress", 5, "sgr-hi"), "eventid": "e2"}])
+    assert [tuple(w[k] for k in FULL_KEYS) for w in found] == [
+        ("sg-1", None, "0.0.0.0/1, 128.0.0.0/1", "sgr-hi, sgr-lo", at(0), at(5), "revoked", False, False, "22", "internet",
+         False)]
+    # Across calls: the window opens when the union reaches the internet, not before.
+    lower, upper = authorize(0, [{"cidrIp": "0.0.0.0/1"}]), authorize(3, [{"cidrIp": "128.0.0.0/1"}])
+    assert [(w["opened_at"], w["still_open"]) for w in replay([{**lower, "eventid": "a"}, {**upper, "eventid": "b"}])] == [
+        (at(3), True)]
+
+
+def test_private_and_reserved_space_never_counts():
+    # Every address but 10.0.0.0/8, in 8 CIDRs: all the public space, so the internet.
+    import ipaddress
+    pieces = [str(n) for n in ipaddress.ip_network("0.0.0.0/0").address_exclude(ipaddress.ip_network("10.0.0.0/8"))]
+    assert [w["reach"] for w in replay([authorize(0, [{"cidrIp": c} for c in pieces])])] == ["internet"]
+    # Every public range but one /24 is short of it; private and reserved space fill no gap.
+    public = [str(n) for n in ipaddress.ip_network("0.0.0.0/0").address_exclude(ipaddress.ip_network("8.8.8.0/24"))]
+    assert replay([authorize(0, [{"cidrIp": c} for c in public])]) == []
+
+
+def pl_rule(minute: int, prefix_list: str, eid: str) -> dict:
+    request = {"groupId": "sg-1", "ipPermissions": {"items": [{**SSH, "prefixListIds": {"items": [{"prefixListId": prefix_list}]}}]}}
+    return row("AuthorizeSecurityGroupIngress", request, t=at(minute), eid=eid)
+
+
+def prefix_list_call(name: str, minute: int, eid: str, request: dict, list_id: str) -> dict:
+    response = {f"{name}Response": {"prefixList": {"prefixListId": list_id, "addressFamily": "IPv4", "version": 1}}}
+    return row(name, {f"{name}Request": request}, response, t=at(minute), eid=eid)
+
+
+def test_a_prefix_list_the_evidence_does_not_hold_is_an_exposure_of_unknown_reach():
+    found = replay([pl_rule(0, "pl-0abc", "e1")])
+    assert [tuple(w[k] for k in FULL_KEYS) for w in found] == [
+        ("sg-1", None, "pl-0abc", None, at(0), None, None, True, False, "22", "unknown", False)]
+    assert "pl-0abc" in found[0]["caveat"] and "reach is unknown" in found[0]["caveat"]
+
+
+def test_a_prefix_list_is_resolved_from_its_creation_and_modifications():
+    create = prefix_list_call("CreateManagedPrefixList", 0, "e1", {
+        "PrefixListName": "office", "AddressFamily": "IPv4", "MaxEntries": 10,
+        "Entry": [{"Cidr": "0.0.0.0/1", "Description": "lo", "tag": 1}, {"Cidr": "128.0.0.0/1", "tag": 2}]}, "pl-0abc")
+    narrow = prefix_list_call("ModifyManagedPrefixList", 5, "e3", {
+        "PrefixListId": "pl-0abc", "CurrentVersion": 1, "RemoveEntry": {"Cidr": "128.0.0.0/1", "tag": 1}}, "pl-0abc")
+    found = replay([create, pl_rule(2, "pl-0abc", "e2"), narrow])
+    assert [tuple(w[k] for k in FULL_KEYS) for w in found] == [
+        ("sg-1", None, "pl-0abc", None, at(2), at(5), "prefix list modified", False, False, "22", "internet", False)]
+    # A list of private entries only is no exposure.
+    office = prefix_list_call("CreateManagedPrefixList", 0, "e1", {"Entry": {"Cidr": "10.0.0.0/8", "tag": 1}}, "pl-0abc")
+    assert replay([office, pl_rule(2, "pl-0abc", "e2")]) == []
+
+
+def db_call(name: str, minute: int, eid: str, cidr: str = "0.0.0.0/0") -> dict:
+    event = row(name, {"dBSecurityGroupName": "legacy-db", "cIDRIP": cidr},
+                {"dBSecurityGroupName": "legacy-db", "iPRanges": [{"cIDRIP": cidr, "status": "authorizing"}]}, t=at(minute), eid=eid)
+    return {**event, "eventsource": "rds.amazonaws.com"}
+
+
+def test_a_classic_db_security_group_opened_to_the_internet_exposes_the_database_ports_watched():
+    events = [db_call("AuthorizeDBSecurityGroupIngress", 0, "e1"), db_call("RevokeDBSecurityGroupIngress", 4, "e2")]
+    changes = normalize(pd.DataFrame(events))
+    assert export.to_records(changes[["group_id", "group_name", "action", "direction", "peer", "peer_type"]]) == [
+        {"group_id": None, "group_name": "legacy-db", "action": "authorize", "direction": "ingress", "peer": "0.0.0.0/0", "peer_type": "cidr_ipv4"},
+        {"group_id": None, "group_name": "legacy-db", "action": "revoke", "direction": "ingress", "peer": "0.0.0.0/0", "peer_type": "cidr_ipv4"},
+    ]
+    found = replay(events, Settings(watched_ports=(22, 3306, 5432)))
+    assert [tuple(w[k] for k in FULL_KEYS) for w in found] == [
+        (None, "legacy-db", "0.0.0.0/0", None, at(0), at(4), "revoked", False, False, "3306,5432", "internet", False)]
+    assert replay(events) == []  # SSH alone is watched: a database port is not SSH
+
+
+def test_a_modify_of_a_rule_never_seen_into_ssh_from_anywhere_opens_a_window():
+    # The request does not say ingress or egress: counted as ingress rather than miss an opening.
+    modify = row("ModifySecurityGroupRules", {"ModifySecurityGroupRulesRequest": {"GroupId": "sg-1", "SecurityGroupRule": {
+        "SecurityGroupRuleId": "sgr-x", "SecurityGroupRule": {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                                                              "CidrIpv4": "0.0.0.0/0"}}}}, t=at(1))
+    assert [tuple(w[k] for k in FULL_KEYS) for w in replay([modify])] == [
+        ("sg-1", None, "0.0.0.0/0", "sgr-x", at(1), None, None, True, False, "22", "internet", False)]
+
+
+POOL = ["0.0.0.0/0", "0.0.0.0/1", "128.0.0.0/1", "0.0.0.0/2", "64.0.0.0/2", "10.0.0.0/8", "128.0.0.0/2", "192.0.0.0/2"]
+
+
+@hyp_settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["authorize", "revoke"]), st.sampled_from(POOL)), max_size=12))
+def test_windows_follow_the_union_of_the_rules_held(ops):
+    """A model: the window is open exactly while the held CIDRs cover the public IPv4 space."""
+    import ipaddress
+
+    from audit_toolkit.analysis.address_space import reaches_internet
+    from audit_toolkit.analysis.exposure import RuleState
+
+    def covers(cidrs):
+        return reaches_internet([ipaddress.ip_network(c) for c in cidrs], 4, 0)
+
+    state, held, expected, start = RuleState(), set(), [], None
+    for minute, (action, cidr) in enumerate(ops):
+        when = at(minute)
+        if action == "revoke" and cidr not in held and covers(held | {cidr}) and start is None:
+            start = "before"  # it was held before the evidence, with what the group holds now
+        held = held | {cidr} if action == "authorize" else held - {cidr}
+        if start is None and covers(held):
+            start = when
+        elif start is not None and not covers(held):
+            expected.append((None if start == "before" else start, when))
+            start = None
+        state.apply({"event_time": when, "event_id": f"e{minute}", "account": "1", "region": "r", "group_id": "sg-1",
+                     "group_name": None, "action": action, "direction": "ingress", "protocol": "tcp", "from_port": 22,
+                     "to_port": 22, "peer": cidr, "peer_type": "cidr_ipv4", "rule_id": None, "error_code": None,
+                     "actor": "a", "actor_arn": "a", "source_ip": "192.0.2.1", "tool": "cli", "event_name": None})
+    if start is not None:
+        expected.append((None if start == "before" else start, None))
+    assert sorted(((w["opened_at"], w["closed_at"]) for w in state.windows()), key=str) == sorted(expected, key=str)

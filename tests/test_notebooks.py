@@ -28,6 +28,8 @@ import pytest
 import requests
 from pyathena.formatter import DefaultParameterFormatter
 
+from audit_toolkit.evidence.layout import NOT_EVIDENCE
+from audit_toolkit.evidence.log_validation import validate_folder
 from _aws import fake_aws, moto_server, set_athena_results  # noqa: F401 (fixture)
 from test_athena_engine import logged_answers
 
@@ -40,6 +42,13 @@ PARAMETERS = {
     "2_periodic_audit.ipynb": lambda folder: {"since": "2026-11-03", "until": "2026-11-04"},
     "3_guardduty_triage.ipynb": lambda folder: {"display_tz": "UTC"},
 }
+
+
+def input_files(demo: Path) -> int:
+    """The demo's files the scan reads: not the digests, the keys or the signatures beside them."""
+    return sum(1 for p in (demo / "evidence").rglob("*")
+               if p.is_file() and "/CloudTrail-Digest/" not in p.as_posix()
+               and p.name not in NOT_EVIDENCE)
 
 
 def cells(nb, kind="code"):
@@ -158,6 +167,11 @@ def test_incident_notebook_finds_the_longest_window_its_actor_and_the_curated_me
     assert f"sg-0e000000000000005 0.0.0.0/0 opened 2026-11-03 09:30:00+00:00 by {truth['attacker']} from" \
         in text(tagged(nb, "answer-window"))
     assert "still open at the end of the evidence" in text(tagged(nb, "answer-window"))
+    files, digests = truth["totals"]["files"], truth["totals"]["digests"]
+    assert text(tagged(nb, "answer-proof")) == (
+        f"{files} of {files} log files and {digests} of {digests} digests proven AWS-delivered and "
+        "unaltered; 655 hours covered by the chain, 0 gaps\n" if engine == "duckdb"
+        else "not checked: the logs are read where they are, not from a folder\n")
     assert "events by ASIAMALLORY000000001;" in text(tagged(nb, "answer-activity"))  # mallory's session, not the whole role
     assert "Client.UnauthorizedOperation" in text(tagged(nb, "answer-failed"))
     assert text(tagged(nb, "answer-correlated")).startswith(
@@ -176,7 +190,7 @@ def test_periodic_audit_notebook_writes_the_report_for_the_range(runs, engine, d
     sections = text(tagged(nb, "answer-sections"))
     assert "6 windows in which port 22 stood open to the internet; 1 still open at the end of the range" in sections
     assert "21 security-group rule changes by 7 actors, 1 of them failed calls" in sections
-    files = sum(1 for p in (demo / "evidence").rglob("*") if p.is_file())
+    files = input_files(demo)
     hashed = f"{files} input files hashed" if engine == "duckdb" else \
         "No input files hashed: the logs were read where they are in S3 (Athena database forensics), not on this machine"
     assert text(tagged(nb, "answer-appendix")).startswith(f"{hashed}; 8 distinct queries\nevidence_span on {engine} ")
@@ -218,8 +232,14 @@ def test_on_athena_the_kernel_submits_the_queries_of_the_duckdb_run_with_the_set
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_on_athena_every_table_chart_and_line_is_the_duckdb_runs_but_what_was_read(runs, demo, demo_inv, path):
     duck, athena = runs(path, "duckdb"), runs(path, "athena")
-    read, files = demo_inv.intake.summary(), sum(1 for p in (demo / "evidence").rglob("*") if p.is_file())
+    read, files = demo_inv.intake.summary(), input_files(demo)
+    proof = validate_folder(demo / "evidence").summary()
     on_athena = {  # what the DuckDB run says of its evidence -> what the Athena run says instead
+        # The report's proof, and notebook 1's: Athena has no folder to validate.
+        f"Proof of origin (CloudTrail's signed digests): {proof}":
+            "Proof of origin: not checked (no evidence folder to validate against "
+            "CloudTrail's digests)",
+        f"{proof}\n": "not checked: the logs are read where they are, not from a folder\n",
         f"evidence {demo / 'evidence'} on duckdb": "Athena database forensics on athena",
         f"Read: {read}\n": "",  # the report's scope facts: Athena reads no files here
         f"{read}\n": "\n",  # notebook 1 prints the intake summary, or nothing

@@ -111,7 +111,7 @@ def test_a_union_of_detection_queries_is_one_scan_with_the_same_rows(demo_inv):
     scope = queries.scope()
     together = demo_inv.query(union, **scope)
     apart = set().union(*(set(demo_inv.query(n, **scope)["eventid"]) for n in names))
-    assert set(together["eventid"]) == apart and len(together) == len(apart) == 87  # each candidate once
+    assert set(together["eventid"]) == apart and len(together) == len(apart) == 525  # each candidate once
 
 
 def test_a_union_refuses_queries_of_another_shape():

@@ -3,46 +3,22 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from audit_toolkit.cli import main
 from audit_toolkit.errors import EvidenceError
 from audit_toolkit.evidence.layout import PathPartition, discover_files, partition_of
+from audit_toolkit.evidence import reader
 from audit_toolkit.evidence.reader import read_cloudtrail_file
 from audit_toolkit.evidence.schema import SPINE_COLUMNS
 from audit_toolkit.investigation import Investigation
-
-
-def event(i: int, **extra) -> dict:
-    record = {
-        "eventVersion": "1.09",
-        "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::111111111111:user/u{i}", "accountId": "111111111111"},
-        "eventTime": f"2026-01-01T00:00:{i:02d}Z",
-        "eventSource": "ec2.amazonaws.com",
-        "eventName": "DescribeInstances",
-        "awsRegion": "us-east-1",
-        "sourceIPAddress": "192.0.2.1",
-        "userAgent": "aws-cli/2",
-        "requestParameters": {"a": [1, {"b": None}]},
-        "responseElements": None,
-        "eventID": f"00000000-0000-0000-0000-{i:012d}",
-        "readOnly": True,
-        "recipientAccountId": "111111111111",
-    }
-    record.update(extra)
-    return record
-
-
-def write(path: Path, data: bytes, zipped: bool = False) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(gzip.compress(data) if zipped else data)
-    return path
-
-
-def records_file(tmp_path, name, events, zipped=True):
-    return write(tmp_path / name, json.dumps({"Records": events}).encode(), zipped)
+from audit_toolkit.settings import Settings
+from util import event, records_file, write
 
 
 @pytest.mark.parametrize(
@@ -256,3 +232,122 @@ def test_a_focused_read_replaces_invalid_utf8_in_a_named_event(tmp_path):
     assert (report.read, report.used, report.rejected) == (2, 2, 0)
     assert report.warnings == ["record 0: invalid UTF-8 replaced by U+FFFD"]
     assert batch.column("useragent").to_pylist() == ["ua\ufffd\ufffd", None]
+
+
+# One crafted record never stops a file, and never hides another (issue 16).
+DEEP = "[" * 10_000 + "]" * 10_000
+
+
+def _with_member(record: dict, member: str, raw: str) -> str:
+    """The record as JSON text with `member` set to `raw`, a text that json.dumps cannot write."""
+    return json.dumps({**record, member: "@@"}).replace('"@@"', raw)
+
+
+@pytest.mark.parametrize("shape", ["records", "array", "lines"])
+@pytest.mark.parametrize("bad", ["NaN", "Infinity", DEEP, '{"x": ' + DEEP + "}", "[1, 2"])
+def test_a_record_the_decoder_cannot_use_costs_only_itself(tmp_path, shape, bad):
+    texts = [json.dumps(event(1)), _with_member(event(2), "requestParameters", bad), json.dumps(event(3))]
+    if bad == "[1, 2":  # an unterminated value swallows what follows it: the last record is cut
+        texts = texts[:2]
+    body = {"records": '{"Records": [%s]}', "array": "[%s]"}.get(shape, "%s")
+    joined = ("\n" if shape == "lines" else ", ").join(texts)
+    batch, report = read_cloudtrail_file(write(tmp_path / "f.json.gz", (body % joined).encode(), zipped=True))
+    kept = ["00000000-0000-0000-0000-000000000001"] + (["00000000-0000-0000-0000-000000000003"] if len(texts) == 3 else [])
+    assert batch.column("eventid").to_pylist() == kept
+    assert (report.error, report.read, report.used, report.rejected) == (None, len(texts), len(kept), 1)
+    assert report.rejections[0].startswith("record 1: ")
+
+
+def test_a_value_nested_too_deep_is_rejected_with_its_reason(tmp_path):
+    path = write(tmp_path / "f.json", ('{"Records": [%s, %s]}' % (
+        json.dumps(event(1)), _with_member(event(2), "additionalEventData", DEEP))).encode())
+    batch, report = read_cloudtrail_file(path)
+    assert report.rejections == ["record 1: nested deeper than the decoder follows (about 1,000 levels)"]
+    assert batch.num_rows == 1
+
+
+@pytest.mark.parametrize("time, reason", [
+    ("20261103T090000Z", "eventTime is not an ISO 8601 time: '20261103T090000Z' is not of the form"),
+    ("2026-W45-2T09:00:00Z", "eventTime is not an ISO 8601 time: '2026-W45-2T09:00:00Z' is not of the form"),
+    ("2026-11-03", "eventTime is not an ISO 8601 time: '2026-11-03' is not of the form"),
+    ("9999-12-31T23:59:59Z", "eventTime 9999-12-31T23:59:59Z is outside 2013-11-13 (CloudTrail's launch) .."),
+    ("0001-01-01T00:00:00Z", "eventTime 0001-01-01T00:00:00Z is outside 2013-11-13"),
+    ("0001-01-01T00:00:00+09:00", "eventTime is not an ISO 8601 time: '0001-01-01T00:00:00+09:00' is out of the range"),
+    ("2013-11-12T23:59:59Z", "eventTime 2013-11-12T23:59:59Z is outside 2013-11-13"),
+])
+def test_an_event_time_that_is_not_a_real_time_is_rejected_and_the_rest_is_read(tmp_path, time, reason):
+    evidence = tmp_path / "ev"
+    records_file(evidence, "f.json.gz", [event(1), event(2, eventTime=time), event(3, eventName="StopLogging")])
+    _, report = read_cloudtrail_file(evidence / "f.json.gz")
+    assert (report.read, report.used, report.rejected) == (3, 2, 1)
+    assert report.rejections[0].startswith(f"record 1: {reason}")
+    inv = Investigation.from_evidence(evidence)  # the engine, the span and the report no longer fail
+    assert inv.span()["events"] == 2 and len(inv.events()) == 2
+
+
+def test_event_times_are_brought_to_utc_at_intake_and_partitioned_by_their_utc_day(tmp_path):
+    evidence = tmp_path / "AWSLogs/111111111111/CloudTrail/us-east-1/2026/01/01"
+    records_file(evidence, "f.json.gz", [
+        event(1, eventTime="2026-01-01T20:00:00-09:00", eventSource="cloudtrail.amazonaws.com",
+              eventName="StopLogging", requestParameters={"name": "trail"}),
+        event(2, eventTime="2026-01-01T08:00:00.250+09:00"),
+    ])
+    batch, _ = read_cloudtrail_file(evidence / "f.json.gz")
+    assert batch.column("eventtime").to_pylist() == ["2026-01-02T05:00:00Z", "2025-12-31T23:00:00Z"]
+    assert batch.column("day").to_pylist() == ["2026/01/02", "2025/12/31"]
+    inv = Investigation.from_evidence(tmp_path)
+    found = inv.detect(since="2026-01-02T00:00:00Z")
+    assert list(found["event_name"]) == ["StopLogging"]
+    assert [str(t) for t in inv.events()["eventtime"]] == ["2025-12-31 23:00:00+00:00", "2026-01-02 05:00:00+00:00"]
+
+
+def test_a_file_over_the_size_limit_is_rejected_unread_and_the_rest_goes_on(tmp_path):
+    limit = 1 << 20
+    bomb = write(tmp_path / "bomb.json.gz", b'{"Records": [' + b" " * (limit * 4) + b"]}", zipped=True)
+    plain = write(tmp_path / "big.json", b'{"Records": [' + b" " * limit + b"]}")
+    good = records_file(tmp_path, "good.json.gz", [event(1)])
+    _, report = read_cloudtrail_file(bomb, max_bytes=limit)
+    assert report.error == f"the file inflates to more than the limit of {limit:,} bytes"
+    assert (report.read, report.size) == (0, bomb.stat().st_size)
+    _, report = read_cloudtrail_file(plain, max_bytes=limit)
+    assert report.error == f"the file is {limit + 15:,} bytes, over the limit of {limit:,}"
+    assert report.sha256 == hashlib.sha256(plain.read_bytes()).hexdigest()
+    batch, report = read_cloudtrail_file(good, max_bytes=limit)
+    assert (report.error, batch.num_rows) == (None, 1)
+
+
+def test_the_size_limit_is_a_setting_the_investigation_and_the_cli_apply(tmp_path, monkeypatch):
+    records_file(tmp_path / "ev", "good.json.gz", [event(1)])
+    write(tmp_path / "ev" / "big.json", json.dumps({"Records": [event(i) for i in range(2, 40)]}).encode())
+    inv = Investigation.from_evidence(tmp_path / "ev", Settings(max_file_bytes=4096))
+    big = next(f for f in inv.intake.files if f.path.endswith("big.json"))
+    assert big.error.startswith("the file is ") and big.error.endswith("bytes, over the limit of 4,096")
+    assert inv.span()["events"] == 1
+    monkeypatch.setenv("AUDIT_TOOLKIT_MAX_FILE_BYTES", "4096")
+    result = CliRunner().invoke(main, ["sg-changes", "--evidence", str(tmp_path / "ev")])
+    assert result.exit_code == 0 and "over the limit of 4,096" in result.stderr
+
+
+@pytest.mark.parametrize("only", [None, frozenset({"StopLogging"})])
+def test_a_large_file_is_read_a_chunk_at_a_time_with_the_same_result(tmp_path, monkeypatch, only):
+    records = [event(i, eventName="StopLogging" if i % 3 else "DescribeInstances") for i in range(1, 12)]
+    records[7] = {**records[7], "eventTime": "0001-01-01T00:00:00Z"}
+    records[9] = {**records[9], "eventVersion": "9.99"}
+    path = records_file(tmp_path, "f.json.gz", records)
+    whole, whole_report = read_cloudtrail_file(path, only=only)
+    monkeypatch.setattr(reader, "CHUNK_BYTES", 1500)  # about two records a chunk
+    chunked, report = read_cloudtrail_file(path, only=only)
+    assert chunked.to_batches()[0].num_rows < chunked.num_rows  # it was cut
+    by_id = lambda table: sorted(table.to_pylist(), key=lambda row: row["eventid"])  # noqa: E731
+    assert by_id(chunked) == by_id(whole)  # a focused read puts each chunk's named events first
+    assert (report.read, report.used, report.rejected) == (11, 10, 1)
+    assert report.rejections == whole_report.rejections and report.rejections[0].startswith("record 7: ")
+    assert report.warnings == whole_report.warnings == ["record 9: unknown eventVersion '9.99', read as the latest known"]
+
+
+@pytest.mark.parametrize("before", ['"deep": ' + DEEP, '"bad": NaN', '"note": "Records"'])
+def test_what_precedes_the_records_in_the_envelope_hides_none_of_them(tmp_path, before):
+    text = '{%s, "Records": [%s, %s]}' % (before, json.dumps(event(1)), json.dumps(event(2)))
+    batch, report = read_cloudtrail_file(write(tmp_path / "f.json", text.encode()))
+    assert (report.error, report.shape, report.read, report.used) == (None, "records", 2, 2)
+    assert batch.num_rows == 2

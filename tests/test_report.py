@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import re
+from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -14,10 +16,12 @@ import matplotlib.dates as mdates
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from markdown_it import MarkdownIt
 
 from audit_toolkit import report as rep
 from audit_toolkit.cli import main
 from audit_toolkit.demo import run_demo
+from audit_toolkit.evidence.layout import NOT_EVIDENCE
 from audit_toolkit.evidence.store import ingest
 from audit_toolkit.investigation import Investigation
 from audit_toolkit.settings import Settings
@@ -218,13 +222,13 @@ def test_detections_are_reported_most_severe_first(demo, truth):
     for severity in [BY_ID[h["detection"]].severity for h in story] + ["high"]:
         expected[severity] = expected.get(severity, 0) + 1
     count, _, counts = part.facts[0].partition(" detection hits: ")
-    assert int(count) == len(hits) == len(story) + 1 == 74
+    assert int(count) == len(hits) == len(story) + 1 == 106
     assert dict((k, int(v)) for k, v in (c.split(" ") for c in counts.split(", "))) == expected
     # One sub-section per detection with hits, most severe first, catalogue order within a severity.
     order = ["critical", "high", "medium", "low"]
     played = [d for d in CATALOGUE if d.id in set(hits["detection"])]
     expected_ids = sorted(played, key=lambda d: order.index(d.severity))
-    assert len(played) == 35 and part.tables == []
+    assert len(played) == len(CATALOGUE) and part.tables == []  # the story plays every detection
     assert [title for title, _ in part.subsections] == [f"{d.title_en} / {d.title_ja}" for d in expected_ids]
     by_title = dict(part.subsections)
     for d in played:
@@ -253,7 +257,10 @@ def test_times_are_shown_in_the_display_zone(demo):
 
 def test_the_appendix_has_every_input_file_hash_and_every_query(written, demo):
     inv, report = written
-    files = sorted(str(p) for p in (demo / "evidence").rglob("*") if p.is_file())
+    # Every file the scan read: the digests prove files, they are not events.
+    files = sorted(str(p) for p in (demo / "evidence").rglob("*")
+                   if p.is_file() and "/CloudTrail-Digest/" not in str(p)
+                   and p.name not in NOT_EVIDENCE)
     assert [f["path"] for f in report.files] == files
     for f in report.files[:50]:
         assert f["sha256"] == hashlib.sha256(Path(f["path"]).read_bytes()).hexdigest()
@@ -280,7 +287,8 @@ def test_the_appendix_hashes_the_bytes_that_were_read_not_the_file_as_it_is_now(
     ingest([path], tmp_path / "store")
     stored = Investigation.from_store(tmp_path / "store")
     path.write_bytes(b"rewritten after it was read")
-    expected = [{"path": str(path), "size": len(read), "sha256": hashlib.sha256(read).hexdigest()}]
+    expected = [{"path": str(path), "size": len(read), "sha256": hashlib.sha256(read).hexdigest(),
+                 "proven": "not checked"}]
     assert rep.evidence_files(raw) == expected
     assert rep.evidence_files(stored) == expected
 
@@ -321,3 +329,165 @@ def test_coverage_is_reported_beside_the_detections(demo, truth):
     assert stopped == [["logging_stopped", "111111111111", "us-east-1", "2026-11-04 13:59:00 UTC", "2026-11-04 17:00:00 UTC",
                         "3.02", "False", "org-trail", "arn:aws:iam::111111111111:role/ops-admin (session mallory)"]]
     assert sorted(r[2] for r in rows if r[0] == "no_events" and r[1] == "111111111111") == ["ap-northeast-1", "eu-west-1", "us-east-1"]
+
+
+def test_a_windows_state_says_its_uncertainties():
+    from audit_toolkit.report import _state
+
+    window = {"still_open": True, "open_before_evidence": True, "reach": "unknown", "ambiguous_order": True}
+    assert _state(window) == ("still open, open before the evidence, prefix list of unknown reach, "
+                              "order within one second unproven, kept open")
+    assert _state({**window, "still_open": False, "open_before_evidence": False, "reach": "internet",
+                   "ambiguous_order": False}) == "closed"
+
+
+def test_the_report_says_which_files_are_proven_aws_delivered_and_how_many(tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from _aws import arrange_invictus
+    from audit_toolkit.synthetic import public_keys_answer, write_digests
+
+    evidence = tmp_path / "evidence"
+    logs = arrange_invictus(evidence)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (tmp_path / "sigs.json").write_text(json.dumps(write_digests(evidence, key)))
+    answer = public_keys_answer(key, datetime(2023, 1, 1), datetime(2024, 1, 1))
+    (tmp_path / "keys.json").write_text(json.dumps(answer))
+    victim = sorted(logs)[7]  # rewritten whole, as an attacker would: still gzip, still JSON
+    rewritten = gzip.decompress(logs[victim]).replace(b'"', b' "', 1)
+    (evidence / victim).write_bytes(gzip.compress(rewritten))
+    inv = Investigation.from_evidence(evidence)
+    inv.validate_logs(tmp_path / "keys.json", tmp_path / "sigs.json")
+    report = rep.write_report(inv, tmp_path / "r")
+    facts = dict(report.parts)[rep.SECTIONS[0]].facts
+    assert ("Proof of origin (CloudTrail's signed digests): 54 of 55 log files and 2 of 2 digests "
+            "proven AWS-delivered and unaltered; 2 hours covered by the chain, 0 gaps; "
+            "NOT valid: 1 modified") in facts
+    proven = {Path(f["path"]).relative_to(evidence).as_posix(): f["proven"] for f in report.files}
+    assert proven.pop(victim).startswith("NO: modified (SHA-256 differs from the one AWSLogs/")
+    assert set(proven.values()) == {"yes"} and len(proven) == 54
+    assert "NO: modified" in report.html.read_text(encoding="utf-8")
+    assert "| yes |" in report.markdown.read_text(encoding="utf-8")
+
+
+def test_the_report_lists_the_hours_no_valid_digest_covers(tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from _aws import arrange_invictus
+    from audit_toolkit.synthetic import public_keys_answer, write_digests
+
+    evidence = tmp_path / "evidence"
+    arrange_invictus(evidence)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    signatures = write_digests(evidence, key)
+    (evidence / "digest-signatures.json").write_text(json.dumps(signatures))
+    answer = public_keys_answer(key, datetime(2023, 1, 1), datetime(2024, 1, 1))
+    (evidence / "public-keys.json").write_text(json.dumps(answer))
+    first = min(signatures)  # the 11:00-12:00 digest, deleted
+    (evidence / first).unlink()
+    inv = Investigation.from_evidence(evidence)
+    inv.validate_logs(since="2023-07-10T11:00:00Z", until="2023-07-10T13:00:00Z")
+    part = dict(rep.build(inv).parts)[rep.SECTIONS[0]]
+    tables = {t.caption: t for t in part.tables}
+    assert tables["Hours no valid digest covers"].rows == [[
+        "218007301253", "us-east-1", "account-trail (us-east-1)", "2023-07-10 11:00:00 UTC",
+        "2023-07-10 12:00:00 UTC", "1.0", f"missing digest {first}"]]
+    bad = tables["Evidence not proven AWS-delivered and unaltered"].rows
+    assert [(r[0], r[2]) for r in bad][:1] == [("missing_digest", first)]
+    assert sorted({r[0] for r in bad}) == ["missing_digest", "not_covered"] and len(bad) == 4
+# Every control and bidi character an output must never carry raw (newlines aside: they are layout).
+RAW = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+SPOOF = "evil\x1b[31mred\u202eabc\u2066x\x07"  # a colour, a right-to-left override, an isolate, BEL
+SPOOF_SHOWN = r"evil\x1b[31mred\u202eabc\u2066x\x07"
+GONE = "gone`<b>x</b>`|.json"  # a file that could not be read, named to break out of a code span
+
+
+@pytest.fixture(scope="module")
+def spoofed(tmp_path_factory) -> tuple[rep.Report, Path]:
+    """A report of one event whose user agent, actor and rule description carry control and bidi
+    characters, with an appendix entry for an unreadable file whose name holds backticks."""
+    from audit_toolkit.evidence.reader import FileReport
+
+    out = tmp_path_factory.mktemp("spoofed")
+    event = hostile_event()
+    event["userAgent"] = SPOOF
+    event["userIdentity"]["arn"] = f"arn:aws:iam::444444444444:user/{SPOOF}"
+    rule = event["requestParameters"]["ipPermissions"]["items"][0]
+    rule["ipRanges"]["items"][0]["description"] = SPOOF
+    (out / "evidence").mkdir()
+    (out / "evidence" / "trail.json").write_text(json.dumps({"Records": [event]}), encoding="utf-8")
+    inv = Investigation.from_evidence(out / "evidence")
+    gone = str(out / "evidence" / GONE)
+    error = f"[Errno 2] No such file or directory: {gone!r}"
+    inv.intake.files.append(FileReport(gone, error=error))
+    return rep.write_report(inv, out / "report"), out
+
+
+def test_control_and_bidi_characters_reach_neither_report_raw(spoofed):
+    report, _ = spoofed
+    html = report.html.read_text(encoding="utf-8")
+    md = report.markdown.read_text(encoding="utf-8")
+    assert RAW.findall(html) == [] and RAW.findall(md) == []
+    assert "".join(parse(html).text).count(SPOOF_SHOWN) >= 3  # user agent, actor, description
+    rendered = MarkdownIt("commonmark").enable("table").render(md)
+    assert "".join(parse(rendered).text).count(SPOOF_SHOWN) >= 3
+
+
+def test_a_backtick_in_a_file_name_stays_inside_its_code_span(spoofed):
+    report, out = spoofed
+    text = report.markdown.read_text(encoding="utf-8")
+    rendered = parse(MarkdownIt("commonmark").enable("table").render(text))
+    assert [t for t, _ in rendered.tags if t == "b"] == []
+    gone = str(out / "evidence" / GONE)
+    assert f"(not read: [Errno 2] No such file or directory: {gone!r})" in rendered.text
+    row = next(line for line in text.splitlines() if "not read" in line)
+    assert row.count(" | ") == 2  # the '|' in the name did not add a cell
+
+
+def one_event(tmp_path: Path) -> Path:
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    records = json.dumps({"Records": [hostile_event()]})
+    (evidence / "trail.json").write_text(records, encoding="utf-8")
+    return evidence
+
+
+def test_report_output_problems_are_one_line_errors_before_any_evidence_is_read(tmp_path,
+                                                                                monkeypatch):
+    evidence = one_event(tmp_path)
+    (tmp_path / "charts-is-a-file" / "charts").parent.mkdir()
+    (tmp_path / "charts-is-a-file" / "charts").write_text("a file")
+    (tmp_path / "a-file").write_text("a file")
+    read = []
+    monkeypatch.setattr(Investigation, "from_evidence", lambda *a, **k: read.append(a))
+
+    def run(out: Path) -> str:
+        result = CliRunner().invoke(main, ["report", "--evidence", str(evidence),
+                                           "--out", str(out)])
+        assert result.exit_code == 1 and result.exception.__class__ is SystemExit, result.output
+        assert result.output.count("\n") == 1 and "Traceback" not in result.output
+        return result.output
+
+    charts_file = tmp_path / "charts-is-a-file" / "charts"
+    under_a_file = tmp_path / "a-file" / "out"
+    assert run(charts_file.parent) == (f"Error: cannot write the report's charts: {charts_file} "
+                                       "exists and is not a folder\n")
+    assert run(under_a_file) == (f"Error: cannot make the report folder {under_a_file}: "
+                                 "Not a directory\n")
+    assert run(evidence / "out").startswith(
+        f"Error: the report folder {evidence / 'out'} is inside the evidence")
+    assert read == [] and sorted(p.name for p in evidence.iterdir()) == ["trail.json"]
+
+
+def test_a_read_only_out_is_a_one_line_error(tmp_path, monkeypatch):
+    evidence = one_event(tmp_path)
+
+    def read_only(path, *args, **kwargs):  # open() on a read-only mount (root ignores chmod)
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("audit_toolkit.paths.open", read_only, raising=False)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["report", "--evidence", str(evidence), "--out", str(out)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.splitlines()[-1].startswith(f"Error: cannot write {out / 'charts'}/")
+    assert result.output.splitlines()[-1].endswith(": Permission denied")

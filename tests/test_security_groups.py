@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 from audit_toolkit import export
 from audit_toolkit.analysis.security_groups import normalize, protocol_name
@@ -85,11 +86,14 @@ def test_modify_security_group_rules_list_form_and_group_lifecycle():
     assert frame["description"].iloc[0] == "<b>web</b>"  # kept as evidence; escaped where it is shown
 
 
-def test_null_and_garbage_parameters_do_not_break_the_normalizer():
-    assert rules(row("AuthorizeSecurityGroupIngress", None), row("RevokeSecurityGroupIngress", {"ipPermissions": "nonsense"}, eid="e2")) == [
-        (None, "authorize", "ingress", None, None, None, None, None, None),
-        (None, "revoke", "ingress", None, None, None, None, None, None),
-    ]
+def test_null_parameters_are_a_change_of_unknown_content_and_garbage_is_rejected_with_its_reason():
+    frame = normalize(pd.DataFrame([row("AuthorizeSecurityGroupIngress", None),
+                                    row("RevokeSecurityGroupIngress", {"ipPermissions": "nonsense"}, eid="e2")]))
+    assert rules(row("AuthorizeSecurityGroupIngress", None)) == [
+        (None, "authorize", "ingress", None, None, None, None, None, None)]
+    assert len(frame) == 1
+    assert frame.attrs["rejected"] == [
+        "event e2 (RevokeSecurityGroupIngress at 2026-01-01T00:00:00Z): ipPermissions is a string, not a list"]
 
 
 def test_protocol_names():
@@ -130,3 +134,84 @@ def test_a_revoke_that_matched_nothing_is_revoke_unmatched():
         ("sg-1", "revoke", "ingress", "tcp", 22, 22, "0.0.0.0/0", "cidr_ipv4", "sgr-4"),
         (None, "revoke_unmatched", "ingress", "tcp", 22, 22, "::/0", "cidr_ipv6", None),
     ]
+
+
+def test_garbage_in_prefix_list_and_db_group_calls_is_rejected_with_its_reason():
+    garbage = [
+        row("CreateManagedPrefixList", {"CreateManagedPrefixListRequest": "x"}, {"CreateManagedPrefixListResponse": 5}),
+        row("ModifyManagedPrefixList", {"ModifyManagedPrefixListRequest": {"PrefixListId": {"a": 1}}}, eid="e2"),
+        row("AuthorizeDBSecurityGroupIngress", {"dBSecurityGroupName": "db", "cIDRIP": {"y": 1}}, eid="e3"),
+        row("RevokeDBSecurityGroupIngress", None, eid="e4"),
+    ]
+    frame = normalize(pd.DataFrame(garbage))
+    assert rules(garbage[-1]) == [(None, "revoke", "ingress", None, None, None, None, None, None)]
+    assert list(frame["event_id"]) == ["e4"]
+    assert [r.split(": ", 1)[1] for r in frame.attrs["rejected"]] == [
+        "ManagedPrefixListRequest is a string, not an object", "PrefixListId is an object, not a string",
+        "CIDRIP is an object, not a string"]
+
+
+def test_a_flood_of_changes_in_one_second_is_ranked_and_flagged_not_proven(monkeypatch):
+    import audit_toolkit.analysis.security_groups as sg
+
+    monkeypatch.setattr(sg, "MAX_PROVEN_PER_SECOND", 2)
+    request = {"groupId": "sg-1", "ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "cidrIp": "0.0.0.0/0"}
+    flood = [row("AuthorizeSecurityGroupIngress", request, eid="e1"), row("RevokeSecurityGroupIngress", request, eid="e2"),
+             row("AuthorizeSecurityGroupIngress", {**request, "groupId": "sg-2"}, eid="e3")]
+    frame = normalize(pd.DataFrame(flood))
+    assert export.to_records(frame[["group_id", "action", "ambiguous_order"]]) == [
+        {"group_id": "sg-1", "action": "revoke", "ambiguous_order": True},
+        {"group_id": "sg-1", "action": "authorize", "ambiguous_order": True},
+        {"group_id": "sg-2", "action": "authorize", "ambiguous_order": False},
+    ]
+
+
+def test_a_response_of_another_shape_proves_no_order_and_breaks_nothing():
+    # Same second: the authorize's response is garbage, so nothing proves it created sgr-1 (the
+    # normalizer itself reports such a record; the ordering must not be where it breaks).
+    from audit_toolkit.analysis.events import in_order
+    from audit_toolkit.analysis.security_groups import in_proven_order
+
+    authorize = row("AuthorizeSecurityGroupIngress", {"groupId": "sg-1", **SSH_PERMISSION},
+                    {"securityGroupRuleSet": {"items": [{"securityGroupRuleId": "sgr-1", "referencedGroupInfo": "x"}]}}, eid="e1")
+    revoke = row("RevokeSecurityGroupIngress", {"groupId": "sg-1", "securityGroupRuleIds": {"items": [{"securityGroupRuleId": {"x": 1}}]}},
+                 eid="e2")
+    ordered = in_proven_order(in_order(pd.DataFrame([authorize, revoke])))
+    assert export.to_records(ordered[["eventname", "ambiguous_order"]]) == [
+        {"eventname": "RevokeSecurityGroupIngress", "ambiguous_order": True},
+        {"eventname": "AuthorizeSecurityGroupIngress", "ambiguous_order": True}]
+
+
+OPEN_SSH = {"groupId": "sg-1", "ipPermissions": {"items": [
+    {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}
+DEEP = "[" * 10_000 + "]" * 10_000
+
+
+@pytest.mark.parametrize("name, request_text, reason", [
+    ("AuthorizeSecurityGroupIngress", json.dumps(OPEN_SSH).replace('"fromPort": 22', '"fromPort": 1e400'),
+     "fromPort 'inf' is not a port"),
+    ("AuthorizeSecurityGroupIngress", json.dumps(OPEN_SSH).replace('"toPort": 22', '"toPort": NaN'),
+     "toPort 'nan' is not a port"),
+    ("AuthorizeSecurityGroupIngress", json.dumps({**OPEN_SSH, "ipPermissions": {"items": 5}}),
+     "ipPermissions is a number, not a list"),
+    ("AuthorizeSecurityGroupIngress", json.dumps({**OPEN_SSH, "ipPermissions": {"items": [5]}}),
+     "ipPermissions holds a number where an object was expected"),
+    ("AuthorizeSecurityGroupIngress", json.dumps({**OPEN_SSH, "groupId": {"id": "sg-1"}}),
+     "groupId is an object, not a string"),
+    ("AuthorizeSecurityGroupIngress", json.dumps(OPEN_SSH).replace('"0.0.0.0/0"', '["0.0.0.0/0"]'),
+     "cidrIp is a list, not a string"),
+    ("AuthorizeSecurityGroupIngress", json.dumps(OPEN_SSH).replace('"tcp"', '{"p": 6}'),
+     "ipProtocol is an object, not a protocol"),
+    ("ModifySecurityGroupRules", json.dumps({"ModifySecurityGroupRulesRequest": "sg-1"}),
+     "ModifySecurityGroupRulesRequest is a string, not an object"),
+    ("RevokeSecurityGroupIngress", '{"groupId": "sg-1", "x": %s}' % DEEP,
+     "requestParameters is not JSON that Python can read"),
+    ("RevokeSecurityGroupIngress", "[1]", "requestParameters is a list, not an object"),
+])
+def test_an_event_the_normalizer_cannot_read_is_rejected_with_its_reason_and_the_others_are_kept(
+        name, request_text, reason):
+    bad = {**row(name, None, eid="e2", t="2026-01-01T00:00:01Z"), "requestparameters": request_text}
+    later = row("RevokeSecurityGroupIngress", OPEN_SSH, eid="e3", t="2026-01-01T00:00:02Z")
+    frame = normalize(pd.DataFrame([row("AuthorizeSecurityGroupIngress", OPEN_SSH), bad, later]))
+    assert list(frame["event_id"]) == ["e1", "e3"]
+    assert frame.attrs["rejected"] == [f"event e2 ({name} at 2026-01-01T00:00:01Z): {reason}"]

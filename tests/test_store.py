@@ -18,8 +18,10 @@ from audit_toolkit.cli import main
 from audit_toolkit.engines.duckdb import DuckDBEngine
 from audit_toolkit.evidence import store as store_module
 from audit_toolkit.evidence.layout import discover_files
-from audit_toolkit.evidence.store import Store, ingest
+from audit_toolkit.errors import EvidenceError
+from audit_toolkit.evidence.store import CATALOG, TABLE, Store, ingest
 from audit_toolkit.investigation import Investigation
+from util import tree
 
 
 def _real_data() -> Path:
@@ -268,3 +270,118 @@ def test_cli_ingest_then_query_the_store(tmp_path: Path):
         ("sg-0123", "2024-05-01T10:00:00Z", "2024-05-01T10:00:01Z")]
     assert f"store {tmp_path / 'store'}: 1 files, 2 events read" in result.stderr
     assert runner.invoke(main, ["sg-changes"]).exit_code == 2  # neither --evidence nor --store
+
+
+@pytest.mark.parametrize("layout", ["store holds the evidence", "store inside the evidence",
+                                    "same folder"])
+@pytest.mark.parametrize("command", ["ingest", "ssh-exposure"])
+def test_a_store_that_holds_or_lies_in_the_evidence_is_refused_before_anything_is_written(
+        tmp_path, layout, command):
+    case = tmp_path / "case"
+    _write(case / "cloudtrail", "log.json.gz", [_event(0)])
+    evidence, store = {"store holds the evidence": (case / "cloudtrail", case),
+                       "store inside the evidence": (case, case / "cloudtrail" / "store"),
+                       "same folder": (case / "cloudtrail", case / "cloudtrail")}[layout]
+    before = tree(case)
+
+    result = CliRunner().invoke(main, [command, "--evidence", str(evidence), "--store", str(store)])
+
+    assert result.exit_code == 1 and result.exception.__class__ is SystemExit
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+    assert f"the store {store} " in result.output and f"the evidence {evidence}" in result.output
+    assert tree(case) == before  # not one file deleted, changed or added
+
+
+def test_the_store_refuses_a_folder_it_did_not_make(tmp_path: Path):
+    evidence, busy = tmp_path / "evidence", tmp_path / "busy"
+    _write(evidence, "a.json.gz", [_event(0)])
+    busy.mkdir()
+    (busy / "notes.txt").write_text("case notes")
+    (busy / TABLE).mkdir()
+    (busy / TABLE / "part-notes.parquet").write_bytes(b"not ours")
+
+    with pytest.raises(EvidenceError, match="is not empty and is not a store made by audit"):
+        ingest(discover_files(evidence), busy)
+    assert tree(busy) == {"notes.txt": b"case notes", f"{TABLE}/part-notes.parquet": b"not ours"}
+
+
+def test_the_sweep_deletes_only_the_files_the_store_names(tmp_path: Path):
+    evidence, root = tmp_path / "evidence", tmp_path / "store"
+    _write(evidence, "a.json.gz", [_event(0)])
+    ingest(discover_files(evidence), root)
+    leftovers = [root / TABLE / "part-killed.parquet", root / TABLE / "part-killed.parquet.tmp",
+                 root / f".{CATALOG}.0123.tmp"]
+    strangers = {f"{TABLE}/notes.json": b"{}", "notes.txt": b"mine",
+                 f"{TABLE}/copy.json.gz": b"evidence?"}
+    for path in leftovers:
+        path.write_bytes(b"half")
+    for name, data in strangers.items():
+        (root / name).write_bytes(data)
+
+    _write(evidence, "b.json.gz", [_event(1)])
+    ingest(discover_files(evidence), root)
+
+    assert not any(p.exists() for p in leftovers)
+    assert {k: v for k, v in tree(root).items() if k in strangers} == strangers
+    assert Store.open(root).events == 2
+
+
+def test_a_store_killed_before_its_first_part_is_still_its_own(tmp_path: Path):
+    root = tmp_path / "store"
+    Store.open(root, create=True)  # what a run killed right after it started leaves
+    (root / TABLE).mkdir()
+    (root / TABLE / "part-killed.parquet.tmp").write_bytes(b"half")
+    evidence = tmp_path / "evidence"
+    _write(evidence, "a.json.gz", [_event(0)])
+    assert ingest(discover_files(evidence), root).used == 1
+    assert not (root / TABLE / "part-killed.parquet.tmp").exists()
+
+
+@pytest.mark.parametrize("catalog", ['{"version": 1}',
+                                     '{"version": 1, "parts": 5, "sources": {}, "duplicates": 0}'])
+def test_a_damaged_catalog_is_a_one_line_error(tmp_path: Path, catalog: str):
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / CATALOG).write_text(catalog)
+    result = CliRunner().invoke(main, ["sg-changes", "--store", str(tmp_path / "store")])
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    store = tmp_path / "store"
+    assert result.output.startswith(f"Error: the catalog of the store {store} is damaged (")
+def _reordered(record: dict) -> dict:
+    """The same record with the keys of every object in the opposite order: still a duplicate."""
+    if isinstance(record, dict):
+        return {k: _reordered(v) for k, v in reversed(list(record.items()))}
+    return [_reordered(v) for v in record] if isinstance(record, list) else record
+
+
+def test_two_records_with_one_event_id_and_different_content_are_both_kept_and_reported(tmp_path: Path):
+    evidence = tmp_path / "evidence"
+    real = {**_event(1, name="RevokeSecurityGroupIngress")}
+    forged = {**real, "sourceIPAddress": "203.0.113.66", "userIdentity": {**real["userIdentity"], "userName": "bob"}}
+    _write(evidence, "a.json.gz", [_event(0), real])
+    _write(evidence, "b.json.gz", [_reordered(real), forged, _event(2)])  # a second trail, and a forgery
+    scan = Investigation.from_evidence(evidence, workers=1)
+    ingest(discover_files(evidence), tmp_path / "store", workers=1)
+    kept = Investigation.from_store(tmp_path / "store")
+    conflict = ("eventID 00000000-0000-0000-0000-000000000001 is held by 2 records that differ in sourceipaddress, "
+                "useridentity (RevokeSecurityGroupIngress at 2024-05-01T10:00:01Z)")
+    for inv in (scan, kept):  # the raw scan and the store agree
+        assert (inv.intake.used, inv.intake.duplicates, inv.intake.conflicts) == (5, 1, [conflict])
+        events = inv.events()
+        assert sorted(events["sourceipaddress"][events["eventid"].str.endswith("01")]) == ["198.51.100.7", "203.0.113.66"]
+        assert sorted(inv.sg_changes()["source_ip"]) == ["198.51.100.7", "198.51.100.7", "198.51.100.7", "203.0.113.66"]
+    assert Store.open(tmp_path / "store").intake().conflicts == [conflict]
+
+
+def test_a_conflicting_record_found_in_a_later_run_is_kept_beside_the_stored_one(tmp_path: Path):
+    evidence = tmp_path / "evidence"
+    _write(evidence, "a.json.gz", [_event(0), _event(1)])
+    ingest(discover_files(evidence), tmp_path / "store", workers=1)
+    _write(evidence, "b.json.gz", [{**_event(1), "eventTime": "2024-05-01T11:00:00Z"}, _event(0)])
+    second = ingest(discover_files(evidence), tmp_path / "store", workers=1)
+    assert (second.duplicates, second.conflicts) == (1, [
+        "eventID 00000000-0000-0000-0000-000000000001 is held by 2 records that differ in eventtime "
+        "(AuthorizeSecurityGroupIngress at 2024-05-01T10:00:01Z)"])
+    engine = DuckDBEngine()
+    engine.attach_store(tmp_path / "store")
+    times = engine.run("SELECT eventtime FROM cloudtrail WHERE eventid LIKE '%1' ORDER BY eventtime", {})
+    assert times["eventtime"].tolist() == ["2024-05-01T10:00:01Z", "2024-05-01T11:00:00Z"]

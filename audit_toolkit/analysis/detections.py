@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 
 import pandas as pd
@@ -24,7 +26,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ..settings import Settings
 from .actors import resolve
-from .events import json_object, records
+from .events import Unreadable, json_object, records
 
 SEVERITIES = ("low", "medium", "high", "critical")
 HIT_COLUMNS = [
@@ -41,6 +43,9 @@ class Context:
     settings: Settings = field(default_factory=Settings)
     trail_buckets: frozenset[str] = frozenset()  # buckets that receive a trail's logs
     security_rule_calls: frozenset[str] = frozenset()  # PutRule calls (event ids) on a rule that delivered security events
+    # Calls (event ids) in one identity's burst of secret reads across instances (learn_bursts):
+    # batch only, the Lambda sees one event at a time.
+    burst_calls: frozenset[str] = frozenset()
 
 
 Decision = tuple[str | None, str] | None  # (target, detail) for a hit; None for no hit
@@ -53,7 +58,9 @@ class Detection:
     title_ja: str
     severity: str
     technique: str  # MITRE ATT&CK id and name
-    events: Mapping[str, tuple[str, ...]]  # event source -> event names read; empty: any event (see decide)
+    # event source -> event names read; empty: any event (see decide). A name ending in "*" is a
+    # family: Lambda logs its calls with an API version, AddPermission20150331 and ...v2.
+    events: Mapping[str, tuple[str, ...]]
     rationale: str
     false_positive: str
     decide: Callable[[dict, dict, Context], Decision]  # (row, requestparameters, context)
@@ -68,7 +75,9 @@ class Detection:
     def reads(self, row: Mapping) -> bool:
         if not self.events:
             return True
-        return row.get("eventname") in self.events.get(row.get("eventsource") or "", ())
+        name = str(row.get("eventname"))
+        return any(name == n or n.endswith("*") and name.startswith(n[:-1])
+                   for n in self.events.get(row.get("eventsource") or "", ()))
 
     @property
     def event_names(self) -> tuple[str, ...]:
@@ -76,10 +85,6 @@ class Detection:
 
 
 # --- reading request parameters -----------------------------------------------------------------
-
-class Unreadable(ValueError):
-    """A request field of a shape the decision cannot read; `match` makes the call a hit that says so."""
-
 
 def _object(value: Any, what: str) -> dict:
     """A JSON object, {} for nothing; anything else is unreadable."""
@@ -96,11 +101,26 @@ def _port(value: Any, what: str) -> int:
 
 def _json(text: Any) -> Any:
     if text is None or isinstance(text, (dict, list)):
-        return text
+        return unwrap(text)
     try:
-        return json.loads(text)
-    except (TypeError, ValueError):
+        return unwrap(json.loads(text))
+    except (TypeError, ValueError, RecursionError):
         return None
+
+
+def unwrap(value: Any) -> Any:
+    """The value with every one-element list of a scalar taken as that scalar, at any depth.
+
+    CloudTrail logs S3's request headers as lists (`"x-amz-acl": ["public-read"]`) and most other
+    fields as strings; a decision reads either form alike. A field read as a list goes through
+    `_list`, which takes a scalar as a one-element list, so both forms give the same decision."""
+    if isinstance(value, dict):
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        if len(value) == 1 and not isinstance(value[0], (dict, list)):
+            return value[0]
+        return [unwrap(v) for v in value]
+    return value
 
 
 def _list(value: Any) -> list:
@@ -204,10 +224,8 @@ def _trail_bucket(row: dict, req: dict, ctx: Context) -> Decision:
         return None
     name = row["eventname"]
     if name == "PutBucketLifecycle":
-        rules = [_object(r, "a lifecycle Rule") for r in _list(_object(req.get("LifecycleConfiguration"), "LifecycleConfiguration").get("Rule"))]
-        expirations = [_object(r.get("Expiration"), "a lifecycle rule's Expiration") for r in rules if r.get("Status", "Enabled") == "Enabled"]
-        days = sorted({str(e.get("Days")) for e in expirations if e})
-        return (bucket, f"logs expire after {', '.join(days)} days") if days else None
+        short = _short_lifecycle(req, row.get("eventtime"), ctx.settings.log_retention_days)
+        return (bucket, "; ".join(short)) if short else None
     if name == "PutBucketPolicy":
         grants = any("cloudtrail.amazonaws.com" in json.dumps(s.get("Principal")) and s.get("Effect") == "Allow"
                      for s in _statements(req.get("bucketPolicy")))
@@ -216,6 +234,44 @@ def _trail_bucket(row: dict, req: dict, ctx: Context) -> Decision:
             return None  # the policy a trail needs: how every trail bucket is set up
         return bucket, "bucket policy no longer lets CloudTrail deliver" if not grants else "bucket policy adds a Deny"
     return bucket, name
+
+
+def _short_lifecycle(req: dict, event_time: Any, retention_days: int) -> list[str]:
+    """What the enabled rules of a lifecycle configuration do to objects sooner than the retention:
+    expire them, or move them to another storage class. A rule of any other status does nothing."""
+    config = _object(req.get("LifecycleConfiguration"), "LifecycleConfiguration")
+    rules = [_object(r, "a lifecycle Rule") for r in _list(config.get("Rule"))]
+    expire: set[int] = set()
+    move: set[tuple[str, int]] = set()
+    for rule in rules:
+        if str(rule.get("Status", "Enabled")).lower() != "enabled":
+            continue  # a disabled rule expires nothing (and a rule with no status is kept visible)
+        expiration = _object(rule.get("Expiration"), "a lifecycle rule's Expiration")
+        if expiration.get("Days") is not None or expiration.get("Date") is not None:
+            expire.add(_lifecycle_days(expiration, event_time, "Expiration"))
+        for t in _list(rule.get("Transition")):
+            t = _object(t, "a lifecycle rule's Transition")
+            move.add((str(t.get("StorageClass")), _lifecycle_days(t, event_time, "Transition")))
+    days = sorted(d for d in expire if d < retention_days)
+    said = [f"logs expire after {', '.join(map(str, days))} days"] if days else []
+    return said + [f"logs move to {c} after {d} days" for c, d in sorted(move, key=lambda m: m[1])
+                   if d < retention_days]
+
+
+def _lifecycle_days(action: dict, event_time: Any, what: str) -> int:
+    """The days after which a lifecycle action applies: `Days`, or a `Date` counted from the call"""
+    if action.get("Days") is not None:
+        days = action["Days"]
+        if isinstance(days, bool) or not (isinstance(days, int) or str(days).strip().isdigit()):
+            raise Unreadable(f"a lifecycle rule's {what}.Days is not a number of days")
+        return int(days)
+    try:
+        when = datetime.fromisoformat(str(action["Date"]).replace("Z", "+00:00"))
+        now = datetime.fromisoformat(str(event_time).replace("Z", "+00:00"))
+        when, now = (t if t.tzinfo else t.replace(tzinfo=timezone.utc) for t in (when, now))
+    except ValueError:
+        raise Unreadable(f"a lifecycle rule's {what}.Date is not a date") from None
+    return max(0, (when - now).days)
 
 
 def _guardduty_disabled(row: dict, req: dict, ctx: Context) -> Decision:
@@ -305,41 +361,88 @@ def _nacl_ssh(row: dict, req: dict, ctx: Context) -> Decision:
     return req.get("networkAclId"), f"rule {req.get('ruleNumber')} allows port {', '.join(map(str, open_ports))} from {cidr}"
 
 
+# A call made in the console by a person reaches the service with the console as `invokedBy`: the
+# person acted. Any other `invokedBy` is an AWS service acting for the account.
+PERSON_INVOKERS = frozenset({"signin.amazonaws.com", "console.amazonaws.com"})
+
+
+def by_person(row: Mapping) -> bool:
+    """Whether the caller itself made the call (no AWS service acting for it)."""
+    return not row.get("invoked_by") or str(row["invoked_by"]).lower() in PERSON_INVOKERS
+
+
 def _root(row: dict, req: dict, ctx: Context) -> Decision:
-    if row.get("identity_type") != "Root" or row.get("invoked_by"):
+    if row.get("identity_type") != "Root" or not by_person(row):
         return None
     return None, f"root called {row['eventname']}"
 
 
 def _login_mfa(row: dict, req: dict, ctx: Context) -> Decision:
-    if row.get("identity_type") not in ("IAMUser", "Root") or _login_failed(row):
+    if row.get("identity_type") not in ("IAMUser", "Root") or signin_failed(row):
         return None  # federated and SSO sign-ins carry MFAUsed "No": their MFA is at the identity provider
-    extra = json_object(row.get("additionaleventdata"))
+    extra = unwrap(json_object(row.get("additionaleventdata")))
     if extra.get("MFAUsed") != "No":
         return None
     return row.get("identity_arn"), "console sign-in without MFA"
 
 
-def _login_failed(row: dict) -> bool:
-    return json_object(row.get("responseelements")).get("ConsoleLogin") == "Failure"
+SIGNIN = "signin.amazonaws.com"
+
+
+def signin_failed(row: Mapping) -> bool:
+    """A sign-in event whose response says Failure (`{"ConsoleLogin": "Failure"}`, `{"CheckMfa":
+    "Failure"}`, `{"PasswordUpdated": "Failure"}`, ...) or that carries an error code. Sign-in
+    events log their outcome in the response, not in `errorCode` alone."""
+    if row.get("eventsource") != SIGNIN:
+        return False
+    if row.get("errorcode"):
+        return True
+    try:
+        response = unwrap(json_object(row.get("responseelements")))
+    except RecursionError:
+        return True  # a response nested past reading: keep the event an attempt, never a success
+    return any(str(v).lower() == "failure" for v in response.values())
 
 
 def _login_failure(row: dict, req: dict, ctx: Context) -> Decision:
-    if not _login_failed(row):
+    if not signin_failed(row):
         return None
-    return row.get("identity_arn") or row.get("user_name"), f"console sign-in failed: {row.get('errormessage') or 'Failure'}"
+    step = "" if row["eventname"] == "ConsoleLogin" else f" at {row['eventname']}"
+    reason = row.get("errormessage") or row.get("errorcode") or "Failure"
+    who = row.get("identity_arn") or row.get("user_name")
+    return who, f"console sign-in failed{step}: {reason}"
 
 
-def _key_for_other(row: dict, req: dict, ctx: Context) -> Decision:
+# IAM calls that set a credential of a user, and the words for each.
+CREDENTIAL_CALLS = {
+    "CreateAccessKey": "access key created",
+    "CreateLoginProfile": "console password created",
+    "UpdateLoginProfile": "console password changed",
+    "UploadSSHPublicKey": "SSH public key uploaded",
+    "CreateServiceSpecificCredential": "service-specific credential created",
+    "ResetServiceSpecificCredential": "service-specific credential reset",
+    "EnableMFADevice": "MFA device enabled",
+    "UploadSigningCertificate": "signing certificate uploaded",
+}
+
+
+def _caller_user(row: dict) -> str | None:
+    """The IAM user name of the caller, None for any other identity. A role session's name is chosen
+    by whoever assumed the role, so it never makes the caller the user of the same name."""
+    if row.get("identity_type") != "IAMUser":
+        return None
+    return row.get("user_name") or str(row.get("identity_arn") or "").rsplit("/", 1)[-1] or None
+
+
+def _credential_for_other(row: dict, req: dict, ctx: Context) -> Decision:
     target = req.get("userName")
     if not target:
-        return None  # a key for the caller itself
-    caller = row.get("user_name") if row.get("identity_type") == "IAMUser" else None
-    if caller is None and row.get("identity_arn"):
-        caller = str(row["identity_arn"]).rsplit("/", 1)[-1] if row.get("identity_type") == "IAMUser" else None
-    if caller == target:
+        return None  # no user named: the call sets the caller's own credential
+    if isinstance(target, (dict, list)):
+        raise Unreadable("userName is not a name")
+    if str(target) == _caller_user(row):
         return None
-    return target, f"access key created for user {target}"
+    return str(target), f"{CREDENTIAL_CALLS[row['eventname']]} for user {target}"
 
 
 ADMIN_POLICIES = ("arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::aws:policy/IAMFullAccess")
@@ -367,19 +470,32 @@ def _trust(row: dict, req: dict, ctx: Context) -> Decision:
 
 
 def _shared(row: dict, req: dict, ctx: Context) -> Decision:
-    """A snapshot or image shared with another account or made public."""
-    name = row["eventname"]
-    if name == "ModifyDBSnapshotAttribute" or name == "ModifyDBClusterSnapshotAttribute":
-        added = _list(req.get("valuesToAdd"))
+    """A snapshot or image shared with another account, an organization, or everyone (`all`, the
+    only group AWS accepts). Any other group is a malformed request, shown as such."""
+    if row["eventname"] in ("ModifyDBSnapshotAttribute", "ModifyDBClusterSnapshotAttribute"):
         target = req.get("dBSnapshotIdentifier") or req.get("dBClusterSnapshotIdentifier")
+        added = [_share_target(str(v), "account") for v in _list(req.get("valuesToAdd")) if v]
     else:
-        permission = req.get("createVolumePermission") or req.get("launchPermission") or {}
-        added = [i.get("userId") or i.get("group") for i in _list((permission or {}).get("add")) if isinstance(i, dict)]
         target = req.get("snapshotId") or req.get("imageId")
-    added = [str(a) for a in added if a]
-    if not added:
-        return None
-    return target, f"shared with {', '.join('everyone' if a.lower() in ('all', 'all_users') else a for a in added)}"
+        permission = req.get("createVolumePermission") or req.get("launchPermission")
+        permission = _object(permission, "the permission")
+        added = []
+        for item in _list(permission.get("add")):
+            item = _object(item, "a permission item")
+            for key in ("userId", "group", "organizationArn", "organizationalUnitArn"):
+                if item.get(key):
+                    added.append(_share_target(str(item[key]), key))
+    own = {row.get("account"), row.get("identity_account")} - {None}
+    added = [a for a in added if a not in own]  # shared with its own account: nothing leaves
+    return (target, f"shared with {', '.join(added)}") if added else None
+
+
+def _share_target(value: str, kind: str) -> str:
+    if value.lower() == "all":
+        return "everyone"
+    if kind == "group":
+        raise Unreadable(f"group {value!r} is not 'all', the only group AWS accepts")
+    return value
 
 
 BLOCK_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
@@ -404,8 +520,9 @@ def _public_s3(row: dict, req: dict, ctx: Context) -> Decision:
         for group in ("AllUsers", "AuthenticatedUsers"):
             if f"acs.amazonaws.com/groups/global/{group}" in text:
                 return bucket, f"bucket ACL grants {group}"
-        if str(req.get("x-amz-acl", "")).startswith("public-"):
-            return bucket, f"canned ACL {req.get('x-amz-acl')}"
+        public = [str(a) for a in _list(req.get("x-amz-acl")) if str(a).startswith("public-")]
+        if public:
+            return bucket, f"canned ACL {', '.join(public)}"
         return None
     return None
 
@@ -423,6 +540,142 @@ def _flow_logs(row: dict, req: dict, ctx: Context) -> Decision:
     return ", ".join(str(i) for i in ids if i) or None, "VPC flow logs deleted"
 
 
+def _user_data(row: dict, req: dict, ctx: Context) -> Decision:
+    """ModifyInstanceAttribute that sets the user data, in either request shape: `userData` given,
+    or `attribute: userData` with its `value`. Any other attribute is not a hit."""
+    if "userData" not in req and str(req.get("attribute", "")).lower() != "userdata":
+        return None
+    return req.get("instanceId"), "instance user data replaced (runs as root at the next start)"
+
+
+def _federation_token(row: dict, req: dict, ctx: Context) -> Decision:
+    """GetFederationToken: temporary credentials that outlive the deletion of the key that made
+    them, with the session policy's breadth in the detail."""
+    name = req.get("name")
+    statements = [s for s in _statements(req.get("policy")) if s.get("Effect") == "Allow"]
+    managed = [str(p.get("arn") if isinstance(p, dict) else p)
+               for p in _list(req.get("policyArns"))]
+    if any("*" in _list(s.get("Action")) and "*" in _list(s.get("Resource")) for s in statements):
+        breadth = "session policy allows * on *"
+    elif statements:
+        actions = sorted({str(a) for s in statements for a in _list(s.get("Action"))})
+        breadth = f"session policy allows {', '.join(actions) or 'no action'}"
+    else:
+        breadth = "no inline session policy"
+    if managed:
+        breadth += f"; managed session policies {', '.join(managed)}"
+    return name, f"federation token for {name} ({breadth})"
+
+
+def _roles_anywhere(row: dict, req: dict, ctx: Context) -> Decision:
+    """A Roles Anywhere trust anchor (a certificate authority whose certificates get role sessions)
+    or profile (the roles they get) created, or an anchor's authority replaced."""
+    name = req.get("name") or req.get("trustAnchorId")
+    if row["eventname"] == "CreateProfile":
+        roles = ", ".join(str(r) for r in _list(req.get("roleArns"))) or "no role"
+        return name, f"Roles Anywhere profile for {roles}"
+    source = _object(req.get("source"), "source")
+    kind = source.get("sourceType") or "source not given"
+    return name, f"Roles Anywhere trust anchor set ({kind})"
+
+
+def _lambda_layers(row: dict, req: dict, ctx: Context) -> Decision:
+    """A function configuration that sets layers: code that runs inside the function. A
+    configuration without layers, or one that removes them all, is not a hit."""
+    layers = [str(x.get("arn") if isinstance(x, dict) else x) for x in _list(req.get("layers"))]
+    if not layers:
+        return None
+    own = {row.get("account"), row.get("identity_account")} - {None}
+    outside = [x for x in layers if _account_of(x) not in own]
+    where = f" ({len(outside)} from another account)" if outside else ""
+    return req.get("functionName"), f"layers set: {', '.join(layers)}{where}"
+
+
+def _lambda_code(row: dict, req: dict, ctx: Context) -> Decision:
+    bucket = req.get("s3Bucket")
+    from_s3 = f"s3://{bucket}/{req.get('s3Key')}" if bucket else None
+    source = req.get("imageUri") or from_s3 or "a zip file"
+    return req.get("functionName"), f"function code replaced from {source}"
+
+
+def _lambda_public(row: dict, req: dict, ctx: Context) -> Decision:
+    """A function policy statement for any principal ("*"), unless limited to an organization."""
+    if str(req.get("principal")) != "*" or req.get("principalOrgID"):
+        return None
+    action, statement = req.get("action"), req.get("statementId")
+    return req.get("functionName"), f"any principal may call {action} (statement {statement})"
+
+
+BEDROCK_ACCESS = ("PutFoundationModelEntitlement", "PutUseCaseForModelAccess",
+                  "CreateFoundationModelAgreement")
+BEDROCK_USE = ("InvokeModel", "InvokeModelWithResponseStream", "Converse", "ConverseStream")
+
+
+def _bedrock(row: dict, req: dict, ctx: Context) -> Decision:
+    """Bedrock model access turned on, or a model invoked, by an identity not among the expected
+    ones (AUDIT_TOOLKIT_BEDROCK_IDENTITIES: user or role ARNs; none by default, so in an account
+    that does not use Bedrock every call is shown)."""
+    caller = {row.get("identity_arn"), row.get("issuer_arn")} - {None}
+    if caller & set(ctx.settings.bedrock_identities):
+        return None
+    model = req.get("modelId")
+    if row["eventname"] in BEDROCK_ACCESS:
+        return model, f"model access turned on ({row['eventname']})"
+    return model, f"model {model} invoked by an identity not expected to use Bedrock"
+
+
+def _secret_read_burst(row: dict, req: dict, ctx: Context) -> Decision:
+    if row.get("eventid") not in ctx.burst_calls:
+        return None
+    kind, targets = _secrets_read(row, req) or ("", ())
+    minutes = ctx.settings.burst_minutes
+    if kind == "instance":
+        what = "password data" if row["eventname"] == "GetPasswordData" else "user data"
+        n = ctx.settings.burst_instances
+        detail = f"{what} read: one of {n} or more instances in {minutes} minutes"
+        return req.get("instanceId"), detail
+    n = ctx.settings.burst_secrets
+    detail = f"read with decryption: one of {n} or more secrets in {minutes} minutes"
+    return ", ".join(targets) or None, detail
+
+
+# The reads a burst counts: what each call reads, (kind, targets), or None for a call that reads no
+# secret (another instance attribute, a parameter read without decryption).
+BURST_READS = ("GetPasswordData", "DescribeInstanceAttribute", "GetSecretValue",
+               "BatchGetSecretValue", "GetParameter", "GetParameters")
+
+
+def _secrets_read(row: Mapping, req: dict) -> tuple[str, tuple[str, ...]] | None:
+    name = row.get("eventname")
+    if name == "GetPasswordData" or name == "DescribeInstanceAttribute" and \
+            str(req.get("attribute", "")).lower() == "userdata":
+        return "instance", (str(req.get("instanceId")),)
+    if name in ("GetSecretValue", "BatchGetSecretValue"):
+        ids = _list(req.get("secretId")) + _list(req.get("secretIdList"))
+        return "secret", tuple(str(i) for i in ids) or ("(by filter)",)
+    decrypted = str(req.get("withDecryption")).lower() == "true"
+    if name in ("GetParameter", "GetParameters") and decrypted:
+        return "secret", tuple(str(n) for n in _list(req.get("name")) + _list(req.get("names")))
+    return None
+
+
+def _unusual_instances(row: dict, req: dict, ctx: Context) -> Decision:
+    """RunInstances of a GPU or accelerated family (AUDIT_TOOLKIT_UNUSUAL_INSTANCE_FAMILIES) or of
+    many instances at once (AUDIT_TOOLKIT_UNUSUAL_INSTANCE_COUNT): mining and model runs on the
+    account's bill. The type is logged as text or as {"value": ...}."""
+    kind = req.get("instanceType")
+    kind = str(kind.get("value") if isinstance(kind, dict) else kind or "")
+    family = re.match(r"[a-z-]*", kind.split(".")[0].lower())[0]
+    counts = [_port(_object(i, "an instancesSet item").get(k, 1), f"instancesSet {k}")
+              for i in _list(_object(req.get("instancesSet"), "instancesSet").get("items"))
+              for k in ("minCount", "maxCount")]
+    count = max(counts, default=1)
+    unusual = family in ctx.settings.unusual_instance_families
+    why = [f"{family} is a GPU or accelerated family"] if unusual else []
+    why += [f"{count} instances at once"] if count >= ctx.settings.unusual_instance_count else []
+    return (kind or None, f"{count} x {kind or 'unknown type'}: {'; '.join(why)}") if why else None
+
+
 # --- the catalogue -------------------------------------------------------------------------------
 
 IMPAIR_LOGS = "T1562.008 Impair Defenses: Disable or Modify Cloud Logs"
@@ -433,6 +686,7 @@ EXTRA_CREDS = "T1098.001 Account Manipulation: Additional Cloud Credentials"
 EXTRA_ROLES = "T1098.003 Account Manipulation: Additional Cloud Roles"
 SSH_KEYS = "T1098.004 Account Manipulation: SSH Authorized Keys"
 
+LAMBDA = "lambda.amazonaws.com"
 CT, GD, SNS, EB, EC2, IAM, S3 = ("cloudtrail.amazonaws.com", "guardduty.amazonaws.com", "sns.amazonaws.com",
                                  "events.amazonaws.com", "ec2.amazonaws.com", "iam.amazonaws.com", "s3.amazonaws.com")
 
@@ -499,11 +753,72 @@ CATALOGUE: tuple[Detection, ...] = (
               "high", IMPAIR_TOOLS, {GD: ("DisassociateFromMasterAccount", "DisassociateFromAdministratorAccount")},
               "A member account that leaves its administrator stops sending findings to the security team.",
               "Reorganizing accounts.", _always("detectorId", "account left its GuardDuty administrator")),
+    Detection("dns_query_logging_removed", "Route 53 Resolver query logging removed",
+              "Route 53 Resolver クエリログの削除", "high", IMPAIR_LOGS,
+              {"route53resolver.amazonaws.com": ("DeleteResolverQueryLogConfig",
+                                                 "DisassociateResolverQueryLogConfig")},
+              "DNS query logs show which names a compromised host resolved: command and control, "
+              "exfiltration domains.", "Replacing a logging configuration or tearing down a VPC.",
+              _always("resolverQueryLogConfigId", "DNS query logging removed")),
+    # Lambda: code that runs with the function's role
+    Detection("lambda_layer_added", "Lambda layer set on a function", "Lambda 関数へのレイヤー追加",
+              "medium", "T1525 Implant Internal Image", {LAMBDA: ("UpdateFunctionConfiguration*",)},
+              "A layer's code runs inside the function with its role: an implant that survives code "
+              "deploys.",
+              "Deploys that pin a new layer version.", _lambda_layers),
+    Detection("lambda_code_replaced", "Lambda function code replaced", "Lambda 関数コードの置き換え",
+              "low", "T1525 Implant Internal Image", {LAMBDA: ("UpdateFunctionCode*",)},
+              "New code runs with the function's role at its next invocation.",
+              "Every deploy of the function: check the actor and tool against the pipeline.",
+              _lambda_code),
+    Detection("lambda_policy_public", "Lambda function opened to any principal", "Lambda 関数の公開",
+              "high", "T1546 Event Triggered Execution", {LAMBDA: ("AddPermission*",)},
+              "A function policy for principal * lets anyone invoke it: a back door into the "
+              "account's role.", "Public function URLs on purpose.", _lambda_public),
+    Detection("bedrock_unexpected_use", "Bedrock used by an unexpected identity",
+              "想定外の ID による Bedrock の利用", "high", "T1496 Resource Hijacking",
+              {"bedrock.amazonaws.com": BEDROCK_ACCESS + BEDROCK_USE},
+              "Stolen keys are used to run language models at the account's expense (LLMjacking): "
+              "model access turned on, then invocations.",
+              "Teams starting to use Bedrock: list their roles in "
+              "AUDIT_TOOLKIT_BEDROCK_IDENTITIES.",
+              _bedrock),
+    Detection("instance_secrets_enumerated",
+              "Instance passwords or user data read across instances",
+              "複数インスタンスのパスワード・ユーザーデータの読み取り", "medium",
+              "T1552.005 Unsecured Credentials: Cloud Instance Metadata API",
+              {EC2: ("GetPasswordData", "DescribeInstanceAttribute")},
+              "Windows passwords and user data scripts hold credentials: one identity reading them "
+              "across many instances is enumeration, mostly denied (failed calls count).",
+              "Fleet tooling that reads user data; raise AUDIT_TOOLKIT_BURST_INSTANCES.",
+              _secret_read_burst),
+    Detection("ec2_unusual_instances", "Unusual EC2 instances launched",
+              "通常と異なる EC2 インスタンスの起動", "medium", "T1496 Resource Hijacking",
+              {EC2: ("RunInstances",)},
+              "Stolen keys launch GPU instances or fleets for mining and model runs at the "
+              "account's expense.",
+              "Teams that train models: set AUDIT_TOOLKIT_UNUSUAL_INSTANCE_FAMILIES.",
+              _unusual_instances),
+    Detection("secrets_read_burst", "Many secrets read with decryption",
+              "多数のシークレットの復号読み取り", "high",
+              "T1555.006 Credentials from Password Stores: Cloud Secrets Management Stores",
+              {"secretsmanager.amazonaws.com": ("GetSecretValue", "BatchGetSecretValue"),
+               "ssm.amazonaws.com": ("GetParameter", "GetParameters")},
+              "One identity reading many secrets or SecureString parameters in a short time is "
+              "harvesting credentials; failed reads count.",
+              "Deploys that read their configuration: raise AUDIT_TOOLKIT_BURST_SECRETS.",
+              _secret_read_burst),
     # Other ways into an instance
     Detection("ec2_instance_connect_key", "SSH key pushed to an instance", "インスタンスへの SSH 公開鍵の送信", "medium",
               "T1021.004 Remote Services: SSH", {"ec2-instance-connect.amazonaws.com": ("SendSSHPublicKey", "SendSerialConsoleSSHPublicKey")},
               "EC2 Instance Connect and the serial console let anyone with the API right log in, past security groups for the serial console.",
               "Engineers using Instance Connect as their normal way in.", _always("instanceId", "SSH public key sent")),
+    Detection("ec2_serial_console_enabled", "EC2 serial console access enabled", "EC2 シリアルコンソールの有効化",
+              "medium", "T1021 Remote Services", {EC2: ("EnableSerialConsoleAccess",)},
+              "The serial console reaches an instance's login prompt past security groups and network "
+              "ACLs; it is off in an account until someone turns it on.",
+              "Engineers recovering an instance that lost its network.",
+              _always(None, "serial console access enabled for the account")),
     Detection("ec2_key_pair_imported", "EC2 key pair imported", "EC2 キーペアのインポート", "low", SSH_KEYS, {EC2: ("ImportKeyPair",)},
               "An imported key pair is a key the attacker holds, ready for new instances.", "Engineers registering their own keys.",
               _always("keyName", "key pair imported")),
@@ -513,6 +828,10 @@ CATALOGUE: tuple[Detection, ...] = (
     Detection("ssm_command_sent", "SSM command sent to instances", "SSM コマンドの送信", "low", "T1651 Cloud Administration Command",
               {"ssm.amazonaws.com": ("SendCommand",)}, "Run Command executes scripts on instances as root.",
               "Patch and inventory automation.", _always("documentName", "command sent")),
+    Detection("ec2_user_data_replaced", "EC2 instance user data replaced", "EC2 ユーザーデータの置き換え", "high",
+              "T1059 Command and Scripting Interpreter", {EC2: ("ModifyInstanceAttribute",)},
+              "User data runs as root when the instance starts: replacing it is code execution at the next "
+              "stop and start.", "Redeploying an instance's bootstrap script by hand.", _user_data),
     Detection("nacl_ssh_open", "Network ACL allows a watched port from the internet", "ネットワーク ACL でインターネットからの SSH を許可",
               "high", CLOUD_FIREWALL, {EC2: ("CreateNetworkAclEntry", "ReplaceNetworkAclEntry")},
               "Network ACLs are a second door beside security groups.", "Public subnets of bastion hosts.", _nacl_ssh),
@@ -521,13 +840,33 @@ CATALOGUE: tuple[Detection, ...] = (
               "The root user cannot be restricted by IAM; day-to-day use is a finding by itself.",
               "The few tasks only root can do (billing, account settings).", _root),
     Detection("console_login_without_mfa", "Console sign-in without MFA", "MFA なしのコンソールサインイン", "medium", VALID_CLOUD,
-              {"signin.amazonaws.com": ("ConsoleLogin",)}, "A password alone let someone into the console.",
+              {SIGNIN: ("ConsoleLogin",)}, "A password alone let someone into the console.",
               "None for IAM users once MFA is required; SSO and federated sign-ins are not hits.", _login_mfa),
     Detection("console_login_failed", "Failed console sign-in", "コンソールサインインの失敗", "low", "T1110 Brute Force",
-              {"signin.amazonaws.com": ("ConsoleLogin",)}, "Repeated failures are password guessing.", "Mistyped passwords.", _login_failure),
-    Detection("access_key_for_other_user", "Access key created for another user", "他ユーザーのアクセスキー作成", "high", EXTRA_CREDS,
-              {IAM: ("CreateAccessKey",)}, "A key made for someone else is a credential the caller holds in that user's name.",
-              "Administrators provisioning service users.", _key_for_other),
+              {SIGNIN: ("ConsoleLogin", "CheckMfa", "ExternalIdPDirectoryLogin")},
+              "Repeated failures are password guessing; a failed MFA check means the password was "
+              "right.",
+              "Mistyped passwords and MFA codes.", _login_failure),
+    Detection("credential_for_other_user", "Credential set for another user", "他ユーザーの認証情報の設定",
+              "high", EXTRA_CREDS, {IAM: tuple(CREDENTIAL_CALLS)},
+              "An access key, password, SSH key, service credential or MFA device set for someone else "
+              "is a way in the caller holds in that user's name.",
+              "Administrators provisioning service users or resetting a colleague's password.",
+              _credential_for_other),
+    Detection("sts_federation_token", "Federation token obtained", "フェデレーショントークンの取得",
+              "medium",
+              "T1550.001 Use Alternate Authentication Material: Application Access Token",
+              {"sts.amazonaws.com": ("GetFederationToken",)},
+              "A federation token keeps working for up to 36 hours after the key that made it is "
+              "deleted: attackers use it to stay in when the key is found.",
+              "Proxy applications that hand out scoped credentials by design.", _federation_token),
+    Detection("roles_anywhere_trust", "IAM Roles Anywhere trust anchor or profile set",
+              "IAM Roles Anywhere のトラストアンカー・プロファイル設定", "high", EXTRA_CREDS,
+              {"rolesanywhere.amazonaws.com": ("CreateTrustAnchor", "UpdateTrustAnchor",
+                                               "CreateProfile")},
+              "A trust anchor lets anyone holding a certificate of its authority take the profile's "
+              "roles from outside AWS: a back door that survives key and password rotation.",
+              "Workloads outside AWS onboarded on purpose.", _roles_anywhere),
     Detection("iam_user_created", "IAM user or console password created", "IAM ユーザー・パスワードの作成", "low",
               "T1136.003 Create Account: Cloud Account", {IAM: ("CreateUser", "CreateLoginProfile")},
               "New users and passwords are persistence.", "Onboarding.", _always("userName", "")),
@@ -585,10 +924,13 @@ def select(only: Iterable[str] | None = None, min_severity: str | None = None) -
 
 
 def outcome(row: Mapping) -> str:
-    """"attempt" for a call that failed (errorCode, or a console sign-in that failed), else "success"."""
-    if row.get("errorcode"):
-        return "attempt"
-    return "attempt" if row.get("eventname") == "ConsoleLogin" and _login_failed(dict(row)) else "success"
+    """"attempt" for a call that failed (errorCode, or a sign-in whose response says Failure), else
+    "success"."""
+    return "attempt" if row.get("errorcode") or signin_failed(row) else "success"
+
+
+# Detections whose detail already says the call failed: no "attempted: " before it.
+ABOUT_FAILURE = frozenset({"console_login_failed"})
 
 
 def match(detection: Detection, row: Mapping, ctx: Context | None = None) -> dict | None:
@@ -597,13 +939,14 @@ def match(detection: Detection, row: Mapping, ctx: Context | None = None) -> dic
         return None
     row = dict(row)
     try:
-        decided = detection.decide(row, json_object(row.get("requestparameters")), ctx or Context())
+        request = unwrap(json_object(row.get("requestparameters")))
+        decided = detection.decide(row, request, ctx or Context())
     except Exception as e:  # noqa: BLE001 - evidence is hostile input: a call the decision cannot read is shown, not lost
         decided = None, f"request could not be read ({e if isinstance(e, Unreadable) else type(e).__name__})"
     if decided is None:
         return None
     target, detail = decided
-    if row.get("errorcode"):
+    if outcome(row) == "attempt" and detection.id not in ABOUT_FAILURE:
         detail = f"attempted: {detail}"  # a failed call changed nothing: never state the change
     who = resolve(row)
     return {
@@ -622,7 +965,10 @@ def evaluate(row: Mapping, ctx: Context | None = None, detections: Iterable[Dete
 
 
 # Detections whose decision learns from other events (learned): their queries also run over the whole evidence.
-LEARN_FROM_HISTORY = ("trail_bucket_changed", "eventbridge_security_rule_changed")
+LEARN_FROM_HISTORY = ("trail_bucket_changed", "eventbridge_security_rule_changed",
+                      "instance_secrets_enumerated", "secrets_read_burst")
+# Detections the real-time Lambda cannot make: they count across events.
+BATCH_ONLY = ("instance_secrets_enumerated", "secrets_read_burst")
 
 
 def learn_trail_buckets(events: pd.DataFrame, settings: Settings | None = None) -> frozenset[str]:
@@ -654,11 +1000,41 @@ def learn_security_rule_calls(events: pd.DataFrame) -> frozenset[str]:
     return frozenset(found)
 
 
+def learn_bursts(events: pd.DataFrame, settings: Settings) -> frozenset[str]:
+    """The calls, failed ones included, of an identity's burst of secret reads: the password data
+    or user data of `burst_instances` instances, or `burst_secrets` secrets and SecureString
+    parameters read with decryption, within `burst_minutes`."""
+    if not len(events):
+        return frozenset()
+    window = pd.Timedelta(minutes=settings.burst_minutes)
+    found: set[str] = set()
+    for kind, enough in (("instance", settings.burst_instances),
+                         ("secret", settings.burst_secrets)):
+        by_identity: dict[tuple, list[tuple[pd.Timestamp, str, tuple[str, ...]]]] = {}
+        for row in records(events[events["eventname"].isin(BURST_READS)]):
+            req = unwrap(json_object(row.get("requestparameters")))
+            when = pd.to_datetime(row.get("eventtime"), utc=True, errors="coerce", format="ISO8601")
+            read = _secrets_read(row, req)
+            if read and read[0] == kind and row.get("eventid") and not pd.isna(when):
+                who = (row.get("account"), row.get("identity_arn") or row.get("principal_id"))
+                by_identity.setdefault(who, []).append((when, str(row["eventid"]), read[1]))
+        for calls in by_identity.values():
+            calls.sort()
+            first = 0
+            for last in range(len(calls)):
+                while calls[last][0] - calls[first][0] > window:
+                    first += 1
+                if len({t for _, _, targets in calls[first:last + 1] for t in targets}) >= enough:
+                    found |= {event for _, event, _ in calls[first:last + 1]}
+    return frozenset(found)
+
+
 def learned(ctx: Context | None, history: pd.DataFrame) -> Context:
     """The context with what the evidence teaches: the trails' buckets and the PutRule calls on security rules."""
     ctx = ctx or Context()
     return replace(ctx, trail_buckets=ctx.trail_buckets | learn_trail_buckets(history),
-                   security_rule_calls=ctx.security_rule_calls | learn_security_rule_calls(history))
+                   security_rule_calls=ctx.security_rule_calls | learn_security_rule_calls(history),
+                   burst_calls=ctx.burst_calls | learn_bursts(history, ctx.settings))
 
 
 def hits(detection: Detection, events: pd.DataFrame, ctx: Context | None = None) -> pd.DataFrame:

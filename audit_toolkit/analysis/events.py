@@ -9,14 +9,19 @@ import pandas as pd
 
 
 def in_order(events: pd.DataFrame) -> pd.DataFrame:
-    """Each event once (the same eventID delivered by two trails counts once), ordered by time.
+    """Each event once (the same record delivered by two trails counts once), ordered by time.
 
-    `eventtime` becomes a UTC timestamp; ties keep the event id order, so results are stable.
+    Two records with one eventID and different content are both evidence (a forged or corrupted
+    record is a finding in itself): both are kept. `eventtime` becomes a UTC timestamp; ties keep
+    the event id order, so results are stable.
     """
     events = events.copy()
     events["eventtime"] = pd.to_datetime(events["eventtime"], utc=True, format="ISO8601")
-    with_id = events[events["eventid"].notna()].drop_duplicates("eventid")
-    events = pd.concat([with_id, events[events["eventid"].isna()]])
+    repeated = events["eventid"].notna() & events["eventid"].duplicated(keep=False)
+    if repeated.any():
+        content = [json.dumps(r, sort_keys=True, default=str) for r in records(events[repeated])]
+        again = pd.Series(content, index=events.index[repeated]).duplicated()
+        events = events.drop(index=again.index[again])
     return events.sort_values(["eventtime", "eventid"], kind="stable", ignore_index=True)
 
 
@@ -25,13 +30,42 @@ def records(frame: pd.DataFrame) -> list[dict]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
+class Unreadable(ValueError):
+    """A member of an event of a shape the analysis cannot read: the event is reported with it."""
+
+
 def json_object(text: Any) -> dict:
     """A JSON object as the queries return it (text, e.g. `requestparameters`), or one already decoded;
-    {} for anything else (null, not JSON, a list)."""
+    {} for anything else (null, not JSON, a list, nested deeper than Python follows)."""
     if isinstance(text, dict):
         return text
     try:
         value = json.loads(text) if isinstance(text, str) else None
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def strict_object(text: Any, what: str) -> dict:
+    """A JSON object member, {} for null or absent; Unreadable for anything else."""
+    if text is None:
+        return {}
+    try:
+        value = text if isinstance(text, dict) else json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        raise Unreadable(f"{what} is not JSON that Python can read") from None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Unreadable(f"{what} is {_kind(value)}, not an object")
+    return value
+
+
+def _kind(value: Any) -> str:
+    """The JSON type of a decoded value, for a reason: 'a string', 'a number', ..."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    names = {str: "a string", list: "a list", dict: "an object"}
+    return names.get(type(value), type(value).__name__)

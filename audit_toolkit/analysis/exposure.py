@@ -1,11 +1,15 @@
 """Exposure windows: when a watched port stood open to the internet, who opened it, who closed it.
 
-A window opens on a successful rule change that lets a watched port (22 by default) in from a CIDR
-whose prefix length is at most the internet prefix length (0 by default, so 0.0.0.0/0, ::/0 and an
-anonymised 203.0.113.9/0 alike). It closes on the revoke of that rule, a modify that changes it, or
-the deletion of its group; otherwise it is still open at the end of the evidence. A revoke of a rule
-never seen opening is a window that was already open before the evidence began. Failed calls change
-nothing; they are attempts.
+The replay (RuleState) holds every rule of every group. After each successful change it measures,
+per group, watched port and address family, the public address space the group's ingress rules let
+in together (address_space: all its CIDRs on that port, across calls, and the entries of the prefix
+lists it names). A window opens when that union reaches the internet threshold and closes when it
+falls below: on a revoke, a modify, a prefix-list change, or the deletion of the group. A rule
+naming a prefix list whose entries the evidence does not hold is an exposure of unknown reach
+(`reach` = `unknown`), never dropped. A revoke of a rule never seen is a window already open before
+the evidence. Failed calls change nothing; they are attempts. Changes of one second whose order the
+evidence does not prove were put in the order that keeps an exposure open (security_groups
+.in_proven_order); a window they open or close says so (`ambiguous_order`, `caveat`).
 """
 
 from __future__ import annotations
@@ -13,27 +17,40 @@ from __future__ import annotations
 import pandas as pd
 
 from ..settings import Settings
+from .address_space import network_public, reaches_internet
 from .events import records
-from .security_groups import network
+from .security_groups import DB_SECURITY_GROUP_EVENTS, network
 
 WINDOW_COLUMNS = [
     "account", "region", "group_id", "group_name", "direction", "protocol", "from_port", "to_port",
-    "cidr", "exposed_ports", "rule_id",
+    "cidr", "exposed_ports", "rule_id", "reach",
     "opened_at", "opened_by", "opened_by_arn", "opened_from_ip", "opened_tool", "opened_event_id",
     "closed_at", "closed_by", "closed_by_arn", "closed_from_ip", "closed_event_id", "close_reason",
-    "still_open", "open_before_evidence", "duration",
+    "still_open", "open_before_evidence", "ambiguous_order", "caveat", "duration",
 ]
+# A classic DB security group lets a CIDR in to its database's port, which the call does not name:
+# these are the default ports of RDS's engines (MySQL/MariaDB, PostgreSQL, SQL Server, Oracle, Db2).
+DATABASE_PORTS = (3306, 5432, 1433, 1521, 50000)
+_CLOSED_FIELDS = ("closed_at", "closed_by", "closed_by_arn", "closed_from_ip", "closed_event_id",
+                  "close_reason")
+_CLOSE_REASONS = {
+    "revoke": "revoked",
+    "modify": "modified",
+    "delete_group": "group deleted",
+    "prefix_list_add": "prefix list modified",
+    "prefix_list_remove": "prefix list modified",
+}
 
 
-def exposed_ports(row: dict, settings: Settings) -> list[int]:
-    """The watched ports a rule change lets in from the internet (empty if none)."""
-    # A modify of a rule never seen before does not say its direction: count it, rather than miss an opening.
+def covered_ports(row: dict, settings: Settings) -> list[int]:
+    """The watched ports an ingress rule's protocol and port range let in, whatever its peer."""
+    # A modify of a rule never seen before does not say its direction: count it, rather than
+    # miss an opening.
     direction = row.get("direction") or ("ingress" if row.get("action") == "modify" else None)
-    if direction != "ingress" or row.get("peer_type") not in ("cidr_ipv4", "cidr_ipv6"):
+    if direction != "ingress":
         return []
-    net = network(row.get("peer"))
-    if net is None or net.prefixlen > settings.internet_prefix_len:
-        return []
+    if row.get("event_name") in DB_SECURITY_GROUP_EVENTS:
+        return [p for p in settings.watched_ports if p in DATABASE_PORTS]
     protocol = row.get("protocol")
     if protocol == "-1":
         return list(settings.watched_ports)
@@ -41,6 +58,14 @@ def exposed_ports(row: dict, settings: Settings) -> list[int]:
         return []
     low, high = _bound(row.get("from_port"), 0), _bound(row.get("to_port"), 65535)
     return [p for p in settings.watched_ports if low <= p <= high]
+
+
+def exposed_ports(row: dict, settings: Settings) -> list[int]:
+    """The watched ports one rule change lets in from the internet on its own (empty if none)."""
+    net = network(row.get("peer")) if row.get("peer_type") in ("cidr_ipv4", "cidr_ipv6") else None
+    if net is None or not reaches_internet([net], net.version, settings.internet_prefix_len):
+        return []
+    return covered_ports(row, settings)
 
 
 def _bound(value, default: int) -> int:
@@ -52,40 +77,48 @@ def _int(value) -> int | None:
 
 
 RuleKey = tuple  # (account, region, group, direction, protocol, from_port, to_port, peer)
+_RULE_FIELDS = ("account", "region", "group_id", "group_name", "event_name", "direction",
+                "protocol", "from_port", "to_port", "peer", "peer_type", "rule_id")
 
 
 class RuleState:
     """The rules each security group holds, replayed change by change, and the windows they make.
 
     - `apply(change)`: one normalized change (a row of security_groups.CHANGE_COLUMNS, as a dict),
-      in evidence order. Failed calls change nothing.
+      in the normalizer's order. Failed calls change nothing.
     - `seed(rules)`: rules known to be held when the replay starts (AWS Config items, EC2 describe
       output), each a mapping with account, region, group_id, direction, protocol, from_port,
-      to_port, peer, peer_type and optionally rule_id. An exposing one is a window open before the
-      evidence.
+      to_port, peer, peer_type and optionally group_name and rule_id. What they expose is a window
+      open before the evidence.
     - `held()`: the set of rules held now (each a RuleKey), to compare two states.
-    - `windows()`: every window so far, closed and still open, as WINDOW_COLUMNS rows.
+    - `windows()`: every window so far, closed and still open, as rows of WINDOW_COLUMNS but
+      `duration` (window_frame adds it, from the end of the evidence).
     """
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
-        self._held: dict[RuleKey, str | None] = {}  # rule -> its rule id, where the evidence gave one
-        self._by_rule_id: dict[str, RuleKey] = {}
-        self._group_ids: dict[tuple, str] = {}  # (account, region, group name) -> id, from CreateSecurityGroup
-        self._open: dict[RuleKey, dict] = {}
+        self._held: dict[tuple, dict[RuleKey, dict]] = {}  # (account, region, group) -> rule -> row
+        # (account, region, rule id) -> rule: ids are an account's and a region's, and a record placed
+        # in another account must not redefine what a revoke by id removes here.
+        self._by_rule_id: dict[tuple, RuleKey] = {}
+        # (account, region, group name) -> id, from CreateSecurityGroup
+        self._group_ids: dict[tuple, str] = {}
+        self._lists: dict[tuple, dict] = {}  # (account, region, pl id) -> {"entries", "complete"}
+        # (account, region, group) -> (reach, family or prefix list id, port) -> its open window
+        self._open: dict[tuple, dict[tuple, dict]] = {}
         self._done: list[dict] = []
+        self._last_closed: dict[tuple, dict] = {}  # (group, reach, ..., port) -> its last window
 
     def held(self) -> frozenset[RuleKey]:
-        return frozenset(self._held)
+        return frozenset(k for rules in self._held.values() for k in rules)
 
     def seed(self, rules) -> None:
+        touched = set()
         for rule in rules:
-            row = {"action": "authorize", "group_name": None, "rule_id": None, **rule}
-            key = self._key(row)
-            self._hold(key, row.get("rule_id"))
-            ports = exposed_ports(row, self.settings)
-            if ports and key not in self._open:
-                self._open_window(key, row, ports, before=True)
+            row = {"group_name": None, "rule_id": None, "event_name": None, **rule}
+            touched.add(self._hold(row))
+        for group in touched:
+            self._settle(group, {}, before=True)
 
     def apply(self, change) -> None:
         row = dict(change)
@@ -94,123 +127,238 @@ class RuleState:
         action = row["action"]
         if action == "create_group":
             if row["group_name"] and row["group_id"]:
-                self._group_ids[(row["account"], row["region"], row["group_name"])] = row["group_id"]
+                name = (row["account"], row["region"], row["group_name"])
+                self._group_ids[name] = row["group_id"]
+        elif action in ("prefix_list_create", "prefix_list_add", "prefix_list_remove"):
+            self._change_list(row)
         elif action == "delete_group":
             self._delete_group(row)
         elif action == "authorize":
-            self._authorize(row)
+            self._settle(self._hold(row), row)
         elif action == "revoke":
             self._revoke(row)
         elif action == "modify" and row["rule_id"]:
-            self._modify(row)
+            old = self._by_rule_id.get((row["account"], row["region"], row["rule_id"]))
+            if old is not None:
+                self._release(old)
+            group = self._hold(row)
+            self._settle(group, row)
 
     def windows(self) -> list[dict]:
-        return self._done + [{**w, "still_open": True} for w in self._open.values()]
+        still = [{**w, "still_open": True} for ws in self._open.values() for w in ws.values()]
+        return [_public_fields(w) for w in self._done + still]
 
-    def _group(self, row: dict) -> str:
-        """The group's id, or its name where the evidence never said which id it has."""
+    # --- rules held ---------------------------------------------------------------------------
+
+    def _group(self, row: dict) -> tuple:
+        """(account, region, group): the id, or the name where the evidence never said which id."""
+        if row.get("event_name") in DB_SECURITY_GROUP_EVENTS:
+            return row["account"], row["region"], f"rds:{row['group_name']}"
         named = self._group_ids.get((row["account"], row["region"], row["group_name"]))
-        return row["group_id"] or named or row["group_name"]
+        return row["account"], row["region"], row["group_id"] or named or row["group_name"]
 
     def _key(self, row: dict) -> RuleKey:
         net = network(row["peer"])
-        ports = (None, None) if row["protocol"] == "-1" else (_int(row["from_port"]), _int(row["to_port"]))
-        return (row["account"], row["region"], self._group(row), row["direction"] or "ingress",
-                row["protocol"], *ports, str(net) if net is not None else row["peer"])
+        ports = (
+            (None, None)
+            if row["protocol"] == "-1"
+            else (_int(row["from_port"]), _int(row["to_port"]))
+        )
+        return (
+            *self._group(row),
+            row["direction"] or "ingress",
+            row["protocol"],
+            *ports,
+            str(net) if net is not None else row["peer"],
+        )
 
-    def _hold(self, key: RuleKey, rule_id: str | None) -> None:
-        self._held[key] = rule_id
-        if rule_id:
-            self._by_rule_id[rule_id] = key
+    def _hold(self, row: dict) -> tuple:
+        key = self._key(row)
+        rule = {f: row.get(f) for f in _RULE_FIELDS}
+        rule["direction"] = key[3]  # a modify of a rule never seen: ingress, as its key says
+        # Parsed and measured once: the union is measured after every change of the group.
+        rule["network"] = network(rule["peer"])
+        rule["ports"] = covered_ports(rule, self.settings)
+        rule["public"] = network_public(rule["network"]) if rule["network"] is not None else 0
+        self._held.setdefault(key[:3], {})[key] = rule
+        if row.get("rule_id"):
+            self._by_rule_id[(*key[:2], row["rule_id"])] = key
+        return key[:3]
 
     def _release(self, key: RuleKey) -> None:
-        rule_id = self._held.pop(key, None)
-        if rule_id and self._by_rule_id.get(rule_id) == key:
-            del self._by_rule_id[rule_id]  # a later rule with the same content is another window
-
-    def _authorize(self, row: dict) -> None:
-        key = self._key(row)
-        self._hold(key, row["rule_id"])
-        ports = exposed_ports(row, self.settings)
-        if ports and key not in self._open:
-            self._open_window(key, row, ports)
+        rule = self._held.get(key[:3], {}).pop(key, None)
+        by_id = (*key[:2], rule["rule_id"]) if rule else None
+        if rule and rule["rule_id"] and self._by_rule_id.get(by_id) == key:
+            # A later rule with the same content is another rule.
+            del self._by_rule_id[by_id]
 
     def _revoke(self, row: dict) -> None:
-        ports = exposed_ports(row, self.settings)
-        key = self._by_rule_id.get(row["rule_id"]) if row["rule_id"] else None
-        if key is None:
-            key = self._key(row)
+        by_id = (row["account"], row["region"], row["rule_id"])
+        key = self._by_rule_id.get(by_id) if row["rule_id"] else None
+        key = key or self._key(row)
+        group = key[:3]
+        if key not in self._held.get(group, {}):
+            # Never seen: it was held before the evidence, with what the group holds now.
+            self._hold(row)
+            self._settle(group, row, before=True)
         self._release(key)
-        if key in self._open:
-            self._close(key, row, "revoked")
-        elif ports:
-            self._open_window(key, row, ports, before=True)
-            self._close(key, row, "revoked")
-
-    def _modify(self, row: dict) -> None:
-        old = self._by_rule_id.get(row["rule_id"])
-        new = self._key(row)
-        if old is not None:
-            self._release(old)
-        self._hold(new, row["rule_id"])
-        ports = exposed_ports(row, self.settings)
-        if old in self._open and (old != new or not ports):
-            self._close(old, row, "modified")
-        if ports and new not in self._open:
-            self._open_window(new, row, ports)
+        self._settle(group, row)
 
     def _delete_group(self, row: dict) -> None:
-        # Windows are keyed by id, or by name where no id was known: a delete by either closes them.
-        names = {self._group(row), row["group_id"], row["group_name"]} - {None}
+        # Rules are keyed by id, or by name where no id was known: a delete by either removes them.
+        names = {self._group(row)[2], row["group_id"], row["group_name"]} - {None}
         place = (row["account"], row["region"])
-        for key in [k for k in self._held if k[:2] == place and k[2] in names]:
-            self._release(key)
-        for key in [k for k in self._open if k[:2] == place and k[2] in names]:
-            self._close(key, row, "group deleted")
+        for group in [g for g in self._held if g[:2] == place and g[2] in names]:
+            del self._held[group]
+            self._settle(group, row)
 
-    def _close(self, key: RuleKey, row: dict, reason: str) -> None:
-        window = self._open.pop(key)
+    def _change_list(self, row: dict) -> None:
+        place = (row["account"], row["region"], row["prefix_list_id"])
+        entries = self._lists.setdefault(place, {"entries": set(), "complete": False})
+        if row["action"] == "prefix_list_create":
+            entries["complete"] = True
+        elif row["action"] == "prefix_list_add" and network(row["peer"]) is not None:
+            entries["entries"].add(network(row["peer"]))
+        elif row["action"] == "prefix_list_remove":
+            entries["entries"].discard(network(row["peer"]))
+        for group, rules in list(self._held.items()):
+            if group[:2] == place[:2] and any(r["peer"] == place[2] for r in rules.values()):
+                self._settle(group, row)
+
+    # --- exposure -----------------------------------------------------------------------------
+
+    def _exposures(self, group: tuple) -> dict[tuple, list[dict]]:
+        """(account, region, group, reach, family or prefix list, port) -> the rules exposing it."""
+        nets: dict[tuple, list] = {}
+        unknown: dict[tuple, list[dict]] = {}
+        for rule in self._held.get(group, {}).values():
+            ports = rule["ports"]
+            if not ports:
+                continue
+            if rule["peer_type"] == "prefix_list":
+                listed = self._lists.get((*group[:2], rule["peer"]))
+                found = list(listed["entries"]) if listed else []
+                if not listed or not listed["complete"]:
+                    for port in ports:
+                        where = (*group, "unknown", rule["peer"], port)
+                        unknown.setdefault(where, []).append(rule)
+            else:
+                cidr = rule["peer_type"] in ("cidr_ipv4", "cidr_ipv6")
+                found = [rule["network"]] if cidr and rule["public"] else []
+            for net in filter(None, found):
+                for port in ports:
+                    where = (*group, "internet", net.version, port)
+                    nets.setdefault(where, []).append((net, rule))
+        exposed = dict(unknown)
+        for where, pairs in nets.items():
+            if reaches_internet([n for n, _ in pairs], where[4], self.settings.internet_prefix_len):
+                exposed[where] = _unique([r for n, r in pairs if network_public(n)])  # not 10/8
+        return exposed
+
+    def _settle(self, group: tuple, row: dict, before: bool = False) -> None:
+        """Open and close the group's windows to match what its rules expose now."""
+        exposed = self._exposures(group)
+        opened = self._open.setdefault(group, {})
+        for where in [w for w in opened if w not in exposed]:
+            self._close(opened.pop(where), row)
+        for where, rules in exposed.items():
+            if where not in opened:
+                opened[where] = self._open_window(where, rules, row, before)
+
+    def _close(self, window: dict, row: dict) -> None:
         window.update(
             closed_at=row["event_time"],
             closed_by=row["actor"],
             closed_by_arn=row["actor_arn"],
             closed_from_ip=row["source_ip"],
             closed_event_id=row["event_id"],
-            close_reason=reason,
+            close_reason=_CLOSE_REASONS.get(row["action"], row["action"]),
         )
+        if row.get("ambiguous_order"):
+            window["_ambiguous_at"] = window["_closed_unproven"] = row["event_time"]
         self._done.append(window)
+        self._last_closed[window["_where"]] = window
 
-    def _open_window(self, key: RuleKey, row: dict, ports: list[int], before: bool = False) -> None:
-        opened = {} if before else dict(
-            opened_at=row["event_time"],
-            opened_by=row["actor"],
-            opened_by_arn=row["actor_arn"],
-            opened_from_ip=row["source_ip"],
-            opened_tool=row["tool"],
-            opened_event_id=row["event_id"],
-        )
-        self._open[key] = dict(
-            account=row["account"],
-            region=row["region"],
-            group_id=key[2] if str(key[2]).startswith("sg-") else row["group_id"],
-            group_name=row["group_name"],
-            direction=row["direction"] or "ingress",
-            protocol=row["protocol"],
-            from_port=row["from_port"],
-            to_port=row["to_port"],
-            cidr=row["peer"],
-            exposed_ports=",".join(map(str, ports)),
-            rule_id=row["rule_id"],
+    def _open_window(self, where: tuple, rules: list[dict], row: dict, before: bool) -> dict:
+        ambiguous = bool(row.get("ambiguous_order"))
+        last = self._last_closed.get(where)
+        if ambiguous and last is not None and last.get("_closed_unproven") == row["event_time"]:
+            # Closed and reopened within one unordered second: it may never have closed.
+            self._done.remove(last)
+            for field in _CLOSED_FIELDS:
+                last[field] = None
+            last["_closed_unproven"] = None
+            return last
+        rule = rules[-1]  # the one held last: what completed the exposure
+        opened = {}
+        if not before:
+            opened = dict(
+                opened_at=row["event_time"],
+                opened_by=row["actor"],
+                opened_by_arn=row["actor_arn"],
+                opened_from_ip=row["source_ip"],
+                opened_tool=row["tool"],
+                opened_event_id=row["event_id"],
+            )
+        unknown = where[3] == "unknown"
+        peers = ", ".join(sorted({str(r["peer"]) for r in rules}))
+        return dict(
+            _where=where,
+            _ambiguous_at=row["event_time"] if ambiguous else None,
+            account=where[0],
+            region=where[1],
+            group_id=where[2] if str(where[2]).startswith("sg-") else rule["group_id"],
+            group_name=rule["group_name"],
+            direction="ingress",
+            protocol=rule["protocol"],
+            from_port=rule["from_port"],
+            to_port=rule["to_port"],
+            cidr=peers,
+            exposed_ports=str(where[5]),
+            rule_id=", ".join(sorted({r["rule_id"] for r in rules if r["rule_id"]})) or None,
+            reach=where[3],
             open_before_evidence=before,
             **opened,
         )
 
 
-def windows(changes: pd.DataFrame, settings: Settings | None = None,
-            evidence_end: pd.Timestamp | None = None) -> pd.DataFrame:
+def _unique(rules: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for rule in rules:
+        if id(rule) not in seen:
+            seen.add(id(rule))
+            out.append(rule)
+    return out
+
+
+def _public_fields(window: dict) -> dict:
+    """A window as WINDOW_COLUMNS, its uncertainties said in a sentence."""
+    caveats = []
+    if window.get("_ambiguous_at") is not None:
+        caveats.append(
+            f"Changes at {window['_ambiguous_at']} on this group share one second and the "
+            "evidence does not prove their order; the order that keeps the exposure open "
+            "was taken."
+        )
+    if window["reach"] == "unknown":
+        caveats.append(
+            f"The rule names prefix list {window['cidr']}, whose entries the evidence does "
+            "not fully hold: its reach is unknown."
+        )
+    flags = {"ambiguous_order": window.get("_ambiguous_at") is not None,
+             "caveat": " ".join(caveats) or None, "still_open": window.get("still_open") is True}
+    return {c: flags[c] if c in flags else window.get(c) for c in WINDOW_COLUMNS if c != "duration"}
+
+
+def windows(
+    changes: pd.DataFrame,
+    settings: Settings | None = None,
+    evidence_end: pd.Timestamp | None = None,
+) -> pd.DataFrame:
     """Every exposure window of the watched ports, from normalized security-group changes.
 
-    `evidence_end` is when the evidence stops (default: the last change); it ends still-open windows.
+    `evidence_end` is when the evidence stops (default: the last change); it ends still-open
+    windows.
     """
     state = RuleState(settings)
     for row in records(changes):
@@ -221,14 +369,40 @@ def windows(changes: pd.DataFrame, settings: Settings | None = None,
     return window_frame(state.windows(), end)
 
 
+_SAME_WINDOW = (
+    "account",
+    "region",
+    "group_id",
+    "group_name",
+    "cidr",
+    "reach",
+    "opened_event_id",
+    "closed_event_id",
+    "opened_at",
+    "closed_at",
+    "open_before_evidence",
+)
+
+
 def window_frame(rows: list[dict], end: pd.Timestamp | None) -> pd.DataFrame:
-    """Windows as a frame of WINDOW_COLUMNS, still-open ones lasting until `end`."""
-    frame = pd.DataFrame(rows, columns=WINDOW_COLUMNS)
-    frame["still_open"] = frame["still_open"].eq(True)
-    frame["open_before_evidence"] = frame["open_before_evidence"].eq(True)
+    """Windows as a frame of WINDOW_COLUMNS, still-open ones lasting until `end`; the windows of
+    several ports that one change opened and one change closed are one window."""
+    merged: dict[tuple, dict] = {}
+    for row in rows:
+        same = tuple(str(row.get(k)) for k in _SAME_WINDOW)
+        if same in merged:
+            ports = {*merged[same]["exposed_ports"].split(","), *row["exposed_ports"].split(",")}
+            merged[same]["exposed_ports"] = ",".join(sorted(ports, key=int))
+        else:
+            merged[same] = dict(row)
+    frame = pd.DataFrame(list(merged.values()), columns=WINDOW_COLUMNS)
+    for col in ("still_open", "open_before_evidence", "ambiguous_order"):
+        frame[col] = frame[col].eq(True)
     for col in ("opened_at", "closed_at"):
         frame[col] = pd.to_datetime(frame[col], utc=True)
-    frame["duration"] = frame["closed_at"].fillna(end if end is not None else pd.NaT) - frame["opened_at"]
+    frame["duration"] = (
+        frame["closed_at"].fillna(end if end is not None else pd.NaT) - frame["opened_at"]
+    )
     for col in ("from_port", "to_port"):
         frame[col] = frame[col].astype("Int64")
     order = ["opened_at", "account", "region", "group_id"]
@@ -241,7 +415,9 @@ def failed_openings(changes: pd.DataFrame, settings: Settings | None = None) -> 
     if changes.empty:
         return changes
     mask = [
-        r["error_code"] is not None and r["action"] in ("authorize", "modify") and bool(exposed_ports(r, settings))
+        r["error_code"] is not None
+        and r["action"] in ("authorize", "modify")
+        and bool(exposed_ports(r, settings))
         for r in records(changes)
     ]
     return changes[mask].reset_index(drop=True)

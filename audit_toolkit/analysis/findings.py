@@ -42,8 +42,13 @@ def _items(value: Any) -> list[dict]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
+def _name(value: Any) -> str | None:
+    """An id as CloudTrail writes it; a value of another JSON type names nothing (hostile input)."""
+    return value if isinstance(value, str) and value else None
+
+
 def _groups(holder: dict) -> list[str]:
-    return [g["groupId"] for g in _items(holder.get("groupSet")) if g.get("groupId")]
+    return [g["groupId"] for g in _items(holder.get("groupSet")) if _name(g.get("groupId"))]
 
 
 def _assignments(row: dict, eni_owner: dict,
@@ -55,17 +60,19 @@ def _assignments(row: dict, eni_owner: dict,
         for instance in _items(response.get("instancesSet")):
             interfaces = _items(instance.get("networkInterfaceSet"))
             for eni in interfaces:
-                if eni.get("networkInterfaceId"):
-                    eni_owner[(row["account"], row["region"], eni["networkInterfaceId"])] = instance.get("instanceId")
+                if _name(eni.get("networkInterfaceId")):
+                    owner = (row["account"], row["region"], eni["networkInterfaceId"])
+                    eni_owner[owner] = _name(instance.get("instanceId"))
             if interfaces:
                 for eni in interfaces:
-                    yield instance.get("instanceId"), eni.get("networkInterfaceId"), _groups(eni) or _groups(instance)
+                    yield (_name(instance.get("instanceId")), _name(eni.get("networkInterfaceId")),
+                           _groups(eni) or _groups(instance))
             else:
-                yield instance.get("instanceId"), None, _groups(instance) or _groups(request)
+                yield _name(instance.get("instanceId")), None, _groups(instance) or _groups(request)
     elif name == "ModifyInstanceAttribute" and _groups(request):
-        yield request.get("instanceId"), None, _groups(request)
+        yield _name(request.get("instanceId")), None, _groups(request)
     elif name == "ModifyNetworkInterfaceAttribute" and _groups(request):
-        eni = request.get("networkInterfaceId")
+        eni = _name(request.get("networkInterfaceId"))
         yield eni_owner.get((row["account"], row["region"], eni)), eni, _groups(request)
     elif name == "CreateNetworkInterface":  # a detached interface, in its groups from now on
         eni = response.get("networkInterface") or {}

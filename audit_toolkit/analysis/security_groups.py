@@ -9,6 +9,13 @@ Shapes handled (all seen in real trails):
 - `responseElements.revokedSecurityGroupRuleSet.items[]`: what a revoke really removed, with rule ids,
   and `unknownIpPermissionSet`: what it removed nothing for (action `revoke_unmatched`)
 - CreateSecurityGroup / DeleteSecurityGroup (by id or by name) and rule description updates
+- managed prefix lists (`CreateManagedPrefixList`, `ModifyManagedPrefixList`): their entries, so a
+  rule naming a `pl-...` list has a known reach where the evidence has them
+- classic RDS DB security groups (`AuthorizeDBSecurityGroupIngress` / `Revoke...`): a CIDR let in to
+  the database's port, whatever it is (peer_type `cidr_ipv4`, no ports)
+
+Events of one second are put in the order the evidence proves (`in_proven_order`); what it does not
+prove is flagged `ambiguous_order`, in the order that keeps an exposure open.
 """
 
 from __future__ import annotations
@@ -20,12 +27,13 @@ from typing import Any, Iterator
 import pandas as pd
 
 from .actors import ACTOR_COLUMNS, with_actors
-from .events import in_order, json_object, records
+from .events import Unreadable, _kind, in_order, json_object, records, strict_object
 
 CHANGE_COLUMNS = [
     "event_time", "event_id", "event_name", "account", "region", "group_id", "group_name",
     "action", "direction", "protocol", "from_port", "to_port", "peer", "peer_type", "rule_id",
-    "description", *ACTOR_COLUMNS, "access_key_id", "source_ip", "user_agent", "error_code", "error_message",
+    "prefix_list_id", "description", *ACTOR_COLUMNS, "access_key_id", "source_ip", "user_agent",
+    "error_code", "error_message", "ambiguous_order",
 ]
 
 _ACTIONS = {
@@ -38,8 +46,18 @@ _ACTIONS = {
     "ModifySecurityGroupRules": ("modify", None),
     "CreateSecurityGroup": ("create_group", None),
     "DeleteSecurityGroup": ("delete_group", None),
+    "CreateManagedPrefixList": ("prefix_list_create", None),
+    "ModifyManagedPrefixList": ("prefix_list_modify", None),
+    "AuthorizeDBSecurityGroupIngress": ("authorize", "ingress"),
+    "RevokeDBSecurityGroupIngress": ("revoke", "ingress"),
+    "DeleteDBSecurityGroup": ("delete_group", None),
 }
+DB_SECURITY_GROUP_EVENTS = frozenset(
+    {"AuthorizeDBSecurityGroupIngress", "RevokeDBSecurityGroupIngress", "DeleteDBSecurityGroup"})
 EVENT_NAMES = frozenset(_ACTIONS)  # the CloudTrail calls this module understands
+PREFIX_LIST_EVENTS = frozenset({"CreateManagedPrefixList", "ModifyManagedPrefixList"})
+# What one EC2 event decides alone (the real-time alert): a prefix list needs the history before it.
+EC2_GROUP_EVENTS = EVENT_NAMES - DB_SECURITY_GROUP_EVENTS - PREFIX_LIST_EVENTS
 _PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", "all": "-1", "-1": "-1"}
 
 
@@ -55,31 +73,62 @@ class Rule:
     direction: str | None = None  # only when the shape says it (responses, modify); else the event's
     action: str | None = None  # only when the response says otherwise (revoke_unmatched); else the event's
     group_id: str | None = None  # only when a response names it; else the request's
+    prefix_list_id: str | None = None  # the managed prefix list whose entry this row changes
 
+
+# Each member a rule is made of is checked for its JSON type here: a value of another type (a port
+# 1e400, a groupId that is an object, `"items": 5`) raises Unreadable, and `normalize` rejects that
+# event with the reason instead of failing the run.
 
 def protocol_name(value: Any) -> str | None:
     if value is None:
         return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise Unreadable(f"ipProtocol is {_kind(value)}, not a protocol")
     text = str(value).strip().lower()
     return _PROTOCOLS.get(text, text)
 
 
-def _port(value: Any) -> int | None:
-    try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
+def _port(value: Any, what: str = "port") -> int | None:
+    """A port (or ICMP type/code): -1..65535, as a number or a text of digits."""
+    if value is None:
         return None
+    number = value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value.strip()) < 7:
+        number = int(value)
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    if isinstance(number, int) and not isinstance(number, bool) and -1 <= number <= 65535:
+        return number
+    raise Unreadable(f"{what} {str(value)[:40]!r} is not a port")
 
 
-def _items(node: Any) -> list:
+def _text(value: Any, what: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise Unreadable(f"{what} is {_kind(value)}, not a string")
+
+
+def _object(value: Any, what: str) -> dict:
+    if value is None or isinstance(value, dict):
+        return value or {}
+    raise Unreadable(f"{what} is {_kind(value)}, not an object")
+
+
+def _items(node: Any, what: str) -> list[dict]:
     """CloudTrail writes lists as {"items": [...]}, sometimes as a bare list or a single object."""
     if isinstance(node, dict):
-        if "items" in node:
-            return [i for i in node["items"] or [] if isinstance(i, dict)]
-        return [node] if node else []
-    if isinstance(node, list):
-        return [i for i in node if isinstance(i, dict)]
-    return []
+        if "items" not in node:
+            return [node] if node else []
+        node = node["items"]
+    if node is None:
+        return []
+    if not isinstance(node, list):
+        raise Unreadable(f"{what} is {_kind(node)}, not a list")
+    for item in node:
+        if not isinstance(item, dict):
+            raise Unreadable(f"{what} holds {_kind(item)} where an object was expected")
+    return node
 
 
 def _get(node: dict, *names: str) -> Any:
@@ -94,38 +143,37 @@ def _get(node: dict, *names: str) -> Any:
     return None
 
 
-def _permission_rules(p: dict) -> Iterator[Rule]:
+def _permission_rules(p: dict) -> list[Rule]:
     proto = protocol_name(_get(p, "ipProtocol"))
-    base = dict(protocol=proto, from_port=_port(_get(p, "fromPort")), to_port=_port(_get(p, "toPort")))
-    found = False
-    for r in _items(_get(p, "ipRanges")):
-        found = True
-        yield Rule(**base, peer=_get(r, "cidrIp"), peer_type="cidr_ipv4", description=_get(r, "description"))
-    for r in _items(_get(p, "ipv6Ranges")):
-        found = True
-        yield Rule(**base, peer=_get(r, "cidrIpv6"), peer_type="cidr_ipv6", description=_get(r, "description"))
-    for r in _items(_get(p, "groups")):
-        found = True
-        peer = _get(r, "groupId") or _get(r, "groupName")
-        yield Rule(**base, peer=peer, peer_type="security_group", description=_get(r, "description"))
-    for r in _items(_get(p, "prefixListIds")):
-        found = True
-        yield Rule(**base, peer=_get(r, "prefixListId"), peer_type="prefix_list", description=_get(r, "description"))
-    if not found:
-        yield Rule(**base)
+    base = dict(protocol=proto, from_port=_port(_get(p, "fromPort"), "fromPort"),
+                to_port=_port(_get(p, "toPort"), "toPort"))
+    rules = []
+    for list_name, key, kind in (("ipRanges", "cidrIp", "cidr_ipv4"),
+                                 ("ipv6Ranges", "cidrIpv6", "cidr_ipv6"),
+                                 ("groups", "groupId", "security_group"),
+                                 ("prefixListIds", "prefixListId", "prefix_list")):
+        for r in _items(_get(p, list_name), list_name):
+            peer = _text(_get(r, key), key)
+            if kind == "security_group":
+                peer = peer or _text(_get(r, "groupName"), "groupName")
+            rules.append(Rule(**base, peer=peer, peer_type=kind,
+                              description=_text(_get(r, "description"), "description")))
+    return rules or [Rule(**base)]
 
 
 def _flat_rule(req: dict) -> Rule | None:
     """The flat form: ipProtocol / fromPort / toPort / cidrIp (or a source group) at the top."""
     if not any(k in req for k in ("ipProtocol", "cidrIp", "sourceSecurityGroupName", "sourceSecurityGroupId")):
         return None
-    peer, peer_type = req.get("cidrIp"), "cidr_ipv4"
-    if peer is None and (req.get("sourceSecurityGroupId") or req.get("sourceSecurityGroupName")):
-        peer, peer_type = req.get("sourceSecurityGroupId") or req.get("sourceSecurityGroupName"), "security_group"
+    peer, peer_type = _text(req.get("cidrIp"), "cidrIp"), "cidr_ipv4"
+    source = (_text(req.get("sourceSecurityGroupId"), "sourceSecurityGroupId")
+              or _text(req.get("sourceSecurityGroupName"), "sourceSecurityGroupName"))
+    if peer is None and source:
+        peer, peer_type = source, "security_group"
     return Rule(
         protocol=protocol_name(req.get("ipProtocol") or ("-1" if peer_type == "security_group" else None)),
-        from_port=_port(req.get("fromPort")),
-        to_port=_port(req.get("toPort")),
+        from_port=_port(req.get("fromPort"), "fromPort"),
+        to_port=_port(req.get("toPort"), "toPort"),
         peer=peer,
         peer_type=peer_type if peer else None,
     )
@@ -135,11 +183,13 @@ def _response_rules(resp: dict, name: str) -> list[Rule]:
     """What an authorize created (securityGroupRuleSet) or a revoke removed (revokedSecurityGroupRuleSet),
     as the response lists it (with rule ids)."""
     rules = []
-    for r in _items((resp or {}).get(name)):
+    for r in _items(resp.get(name), name):
         # A created rule names its peer group in referencedGroupInfo, a revoked one in referencedGroupId.
-        group = (r.get("referencedGroupInfo") or {}).get("groupId") or r.get("referencedGroupId")
+        info = _object(r.get("referencedGroupInfo"), "referencedGroupInfo")
+        group = (_text(info.get("groupId"), "groupId")
+                 or _text(r.get("referencedGroupId"), "referencedGroupId"))
         for key, kind in (("cidrIpv4", "cidr_ipv4"), ("cidrIpv6", "cidr_ipv6"), ("prefixListId", "prefix_list")):
-            if r.get(key):
+            if _text(r.get(key), key):
                 peer, peer_type = r[key], kind
                 break
         else:
@@ -147,13 +197,13 @@ def _response_rules(resp: dict, name: str) -> list[Rule]:
         rules.append(
             Rule(
                 protocol=protocol_name(r.get("ipProtocol")),
-                from_port=_port(r.get("fromPort")),
-                to_port=_port(r.get("toPort")),
+                from_port=_port(r.get("fromPort"), "fromPort"),
+                to_port=_port(r.get("toPort"), "toPort"),
                 peer=peer,
                 peer_type=peer_type,
-                rule_id=r.get("securityGroupRuleId"),
-                description=r.get("description"),
-                group_id=r.get("groupId"),
+                rule_id=_text(r.get("securityGroupRuleId"), "securityGroupRuleId"),
+                description=_text(r.get("description"), "description"),
+                group_id=_text(r.get("groupId"), "groupId"),
                 direction=None if r.get("isEgress") is None else ("egress" if r.get("isEgress") else "ingress"),
             )
         )
@@ -161,25 +211,27 @@ def _response_rules(resp: dict, name: str) -> list[Rule]:
 
 
 def _modify_rules(req: dict) -> tuple[str | None, list[Rule]]:
-    body = _get(req, "ModifySecurityGroupRulesRequest") or req
-    group = _get(body, "GroupId")
+    name = "ModifySecurityGroupRulesRequest"
+    body = _object(_get(req, name) or req, name)
+    group = _text(_get(body, "GroupId"), "GroupId")
     rules = []
-    for update in _items(_get(body, "SecurityGroupRule", "SecurityGroupRules")):
-        spec = _get(update, "SecurityGroupRule") or {}
+    updates = _get(body, "SecurityGroupRule", "SecurityGroupRules")
+    for update in _items(updates, "SecurityGroupRule"):
+        spec = _object(_get(update, "SecurityGroupRule"), "SecurityGroupRule")
         peer, peer_type = None, None
         for key, kind in (("CidrIpv4", "cidr_ipv4"), ("CidrIpv6", "cidr_ipv6"), ("PrefixListId", "prefix_list"), ("ReferencedGroupId", "security_group")):
-            if _get(spec, key):
+            if _text(_get(spec, key), key):
                 peer, peer_type = _get(spec, key), kind
                 break
         rules.append(
             Rule(
                 protocol=protocol_name(_get(spec, "IpProtocol")),
-                from_port=_port(_get(spec, "FromPort")),
-                to_port=_port(_get(spec, "ToPort")),
+                from_port=_port(_get(spec, "FromPort"), "FromPort"),
+                to_port=_port(_get(spec, "ToPort"), "ToPort"),
                 peer=peer,
                 peer_type=peer_type,
-                rule_id=_get(update, "SecurityGroupRuleId"),
-                description=_get(spec, "Description"),
+                rule_id=_text(_get(update, "SecurityGroupRuleId"), "SecurityGroupRuleId"),
+                description=_text(_get(spec, "Description"), "Description"),
             )
         )
     return group, rules
@@ -188,10 +240,20 @@ def _modify_rules(req: dict) -> tuple[str | None, list[Rule]]:
 def _rules_of(event: dict, known: dict[str, Rule]) -> Iterator[tuple[str | None, str | None, Rule]]:
     """(group id, group name, rule) for each rule change in one event."""
     action, _ = _ACTIONS[event["eventname"]]
-    req, resp = json_object(event.get("requestparameters")), json_object(event.get("responseelements"))
-    group_id, group_name = req.get("groupId"), req.get("groupName")
+    req = strict_object(event.get("requestparameters"), "requestParameters")
+    resp = strict_object(event.get("responseelements"), "responseElements")
+    if event["eventname"] in DB_SECURITY_GROUP_EVENTS:
+        yield None, _text(_get(req, "dBSecurityGroupName"), "DBSecurityGroupName"), _db_rule(req)
+        return
+    if action in ("prefix_list_create", "prefix_list_modify"):
+        for rule in _prefix_list_rules(action, req, resp):
+            yield None, None, rule
+        return
+    group_id = _text(req.get("groupId"), "groupId")
+    group_name = _text(req.get("groupName"), "groupName")
     if action == "create_group":
-        yield resp.get("groupId"), group_name, Rule(description=req.get("groupDescription"))
+        description = _text(req.get("groupDescription"), "groupDescription")
+        yield _text(resp.get("groupId"), "groupId"), group_name, Rule(description=description)
         return
     if action == "delete_group":
         yield group_id, group_name, Rule()
@@ -213,14 +275,66 @@ def _rules_of(event: dict, known: dict[str, Rule]) -> Iterator[tuple[str | None,
         yield rule.group_id or group_id, group_name, rule
 
 
+def _string(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _db_rule(req: dict) -> Rule:
+    """A classic DB security group's ingress: a CIDR or EC2 group let in to its database's port."""
+    cidr = _text(_get(req, "cIDRIP"), "CIDRIP")
+    group = (_text(_get(req, "eC2SecurityGroupId"), "EC2SecurityGroupId")
+             or _text(_get(req, "eC2SecurityGroupName"), "EC2SecurityGroupName"))
+    if cidr is None and group is None:
+        return Rule()
+    peer, peer_type = (cidr, "cidr_ipv4") if cidr else (group, "security_group")
+    return Rule(protocol="tcp", peer=peer, peer_type=peer_type)
+
+
+def _prefix_list_rules(action: str, req: dict, resp: dict) -> Iterator[Rule]:
+    """A prefix list's entries as rows: created with the list, added or removed by a modify.
+
+    CloudTrail wraps these newer EC2 calls as it does ModifySecurityGroupRules
+    (`{"CreateManagedPrefixListRequest": {"Entry": [{"Cidr": ...}], ...}}`, names as in the Query
+    API: Entry.N, AddEntry.N, RemoveEntry.N); the bare form and the SDK names (Entries, AddEntries)
+    are read too. The new list's id is in the response (`prefixList.prefixListId`).
+    """
+    body = _list_request(req)
+    list_id = _text(_get(body, "PrefixListId"), "PrefixListId") or _response_list_id(resp)
+    if action == "prefix_list_create":
+        yield Rule(action="prefix_list_create", prefix_list_id=list_id)
+        groups = (("prefix_list_add", ("Entry", "Entries")),)
+    else:
+        groups = (("prefix_list_add", ("AddEntry", "AddEntries")),
+                  ("prefix_list_remove", ("RemoveEntry", "RemoveEntries")))
+    for kind, names in groups:
+        for entry in _items(_get(body, *names), names[0]):
+            cidr = _text(_get(entry, "Cidr"), "Cidr")
+            peer_type = None if cidr is None else ("cidr_ipv6" if ":" in cidr else "cidr_ipv4")
+            yield Rule(action=kind, peer=cidr, peer_type=peer_type, prefix_list_id=list_id,
+                       description=_text(_get(entry, "Description"), "Description"))
+
+
+def _list_request(req: dict) -> dict:
+    body = _get(req, "CreateManagedPrefixListRequest", "ModifyManagedPrefixListRequest")
+    return req if body is None else _object(body, "ManagedPrefixListRequest")
+
+
+def _response_list_id(resp: dict) -> str | None:
+    node = _get(resp, "CreateManagedPrefixListResponse", "ModifyManagedPrefixListResponse")
+    node = resp if node is None else _object(node, "ManagedPrefixListResponse")
+    found = _object(_get(node, "prefixList"), "prefixList")
+    return _text(_get(found, "prefixListId"), "prefixListId")
+
+
 def _requested(req: dict, known: dict[str, Rule]) -> Iterator[Rule]:
     """The rules an authorize, revoke or description update asks for."""
-    rule_ids = [i.get("securityGroupRuleId") for i in _items(req.get("securityGroupRuleIds"))]
+    rule_ids = [_text(i.get("securityGroupRuleId"), "securityGroupRuleId")
+                for i in _items(req.get("securityGroupRuleIds"), "securityGroupRuleIds")]
     if rule_ids:
         for rule_id in rule_ids:
             yield known.get(rule_id) or Rule(rule_id=rule_id)
         return
-    permissions = _items(req.get("ipPermissions"))
+    permissions = _items(req.get("ipPermissions"), "ipPermissions")
     if permissions:
         for p in permissions:
             yield from _permission_rules(p)
@@ -235,7 +349,8 @@ def _revoked(req: dict, resp: dict, known: dict[str, Rule]) -> list[Rule]:
     permissions in unknownIpPermissionSet: they were not removed. Newer responses also list what was
     removed (revokedSecurityGroupRuleSet, with rule ids); older ones leave it to the request.
     """
-    unknown = [r for p in _items(resp.get("unknownIpPermissionSet")) for r in _permission_rules(p)]
+    unknown = [r for p in _items(resp.get("unknownIpPermissionSet"), "unknownIpPermissionSet")
+               for r in _permission_rules(p)]
     removed = _response_rules(resp, "revokedSecurityGroupRuleSet")
     if removed:
         return removed + [replace(r, action="revoke_unmatched") for r in unknown]
@@ -251,20 +366,161 @@ def _same(a: Rule, b: Rule) -> bool:
     return content(a) == content(b)
 
 
-def normalize(events: pd.DataFrame) -> pd.DataFrame:
-    """One row per rule change (CHANGE_COLUMNS) from the `sg_changes` query's events, in time order.
+# Within one second, what nothing proves is put in this order: groups and lists created first, then
+# what removes access, then what changes it, then what grants it. A revoke and a re-authorize of one
+# rule in one second so end with the rule held: the outcome that keeps an exposure open.
+_RANK = {"create_group": 0, "prefix_list_create": 0, "revoke": 1, "delete_group": 1,
+         "modify": 2, "prefix_list_modify": 2, "update_description": 2, "authorize": 3}
+_COMMUTING = {"authorize", "update_description"}  # two of these in either order end the same
 
-    Duplicate deliveries of one event (same eventID) count once.
+
+def in_proven_order(events: pd.DataFrame) -> pd.DataFrame:
+    """Events (sorted by time, `in_order`) reordered within each second by what the evidence proves,
+    with a boolean `ambiguous_order` column.
+
+    Proofs: the order of records within one delivered file (where the events carry `source_file`
+    and `record_index`); a rule id is created (an authorize's response) before a call names it; a
+    group or prefix list is created before, and deleted after, any other successful call on it.
+    An event is `ambiguous_order` when it shares its second and its group with a successful change
+    it does not commute with and no proof orders the two.
+    """
+    events = events.reset_index(drop=True)
+    rows = records(events)
+    order, ambiguous = [], [False] * len(rows)
+    start = 0
+    while start < len(rows):
+        end = start
+        while end < len(rows) and rows[end]["eventtime"] == rows[start]["eventtime"]:
+            end += 1
+        batch = list(range(start, end))
+        if len(batch) > 1:
+            batch = _order_second(rows, batch, ambiguous)
+        order.extend(batch)
+        start = end
+    events = events.assign(ambiguous_order=ambiguous)
+    return events.iloc[order].reset_index(drop=True)
+
+
+def _facts(e: dict) -> tuple[str, tuple, set, set]:
+    """(action, the group or list it acts on, rule ids it creates, rule ids it names); a member of
+    another shape proves nothing (the normalizer reports the record)."""
+    action, _ = _ACTIONS[e["eventname"]]
+    req, resp = json_object(e.get("requestparameters")), json_object(e.get("responseelements"))
+    try:
+        if e["eventname"] in DB_SECURITY_GROUP_EVENTS:
+            target = ("rds", _string(_get(req, "dBSecurityGroupName")))
+        elif action.startswith("prefix_list"):
+            target = ("pl", _string(_get(_list_request(req), "PrefixListId") or _response_list_id(resp)))
+        elif action == "modify":
+            target = ("sg", _string(_modify_rules(req)[0]))
+        else:
+            target = ("sg", _string(req.get("groupId")) or _string(req.get("groupName")))
+    except ValueError:  # Unreadable
+        target = ("unreadable", e.get("eventid"))
+    try:
+        created = [r.rule_id for r in _response_rules(resp, "securityGroupRuleSet")]
+        named = [i.get("securityGroupRuleId")
+                 for i in _items(req.get("securityGroupRuleIds"), "securityGroupRuleIds")]
+        if action == "modify":
+            named += [r.rule_id for r in _modify_rules(req)[1]]
+    except ValueError:
+        created, named = [], []
+
+    def ids(found: list) -> set[str]:
+        return {i for i in found if isinstance(i, str)}
+
+    return action, (e.get("account"), e.get("region"), *target), ids(created), ids(named)
+
+
+MAX_PROVEN_PER_SECOND = 300  # more changes in one second (forged?) are ranked, not proven
+
+
+def _order_second(rows: list[dict], batch: list[int], ambiguous: list[bool]) -> list[int]:
+    facts = {i: _facts(rows[i]) for i in batch}
+    live = [i for i in batch if not rows[i].get("errorcode")]  # a failed call changes nothing
+    if len(live) > MAX_PROVEN_PER_SECOND:  # the proofs cost the square of the batch: rank alone
+        actions: dict[tuple, set[str]] = {}
+        for i in live:
+            actions.setdefault(facts[i][1], set()).add(facts[i][0])
+        for i in live:
+            ambiguous[i] = not actions[facts[i][1]] <= _COMMUTING
+        return sorted(batch, key=lambda i: (_RANK.get(facts[i][0], 2), i))
+    after: dict[int, set[int]] = {i: set() for i in batch}  # i -> what must come after i
+    for i in live:
+        for j in live:
+            if i == j:
+                continue
+            (act_i, on_i, made_i, _), (act_j, on_j, _, named_j) = facts[i], facts[j]
+            same = on_i == on_j and on_i[-1] is not None
+            if made_i & named_j or (same and (act_i in ("create_group", "prefix_list_create")
+                                              or act_j == "delete_group")):
+                after[i].add(j)
+            elif _same_file(rows[i], rows[j]) and rows[i]["record_index"] < rows[j]["record_index"]:
+                after[i].add(j)
+    reach = {i: _reachable(i, after) for i in batch}
+    for i in live:
+        for j in live:
+            act_i, on_i = facts[i][:2]
+            act_j, on_j = facts[j][:2]
+            if (i != j and on_i == on_j and not {act_i, act_j} <= _COMMUTING
+                    and j not in reach[i] and i not in reach[j]):
+                ambiguous[i] = True
+    # Kahn's algorithm, taking among the free events the one of lowest rank, then the earliest.
+    before = {i: sum(i in after[k] for k in batch) for i in batch}
+    free = [i for i in batch if before[i] == 0]
+    order = []
+    while free:
+        free.sort(key=lambda i: (_RANK.get(facts[i][0], 2), i))
+        i = free.pop(0)
+        order.append(i)
+        for j in after[i]:
+            before[j] -= 1
+            if before[j] == 0:
+                free.append(j)
+    return order + [i for i in batch if i not in order]  # a cycle (forged records): keep them all
+
+
+def _same_file(a: dict, b: dict) -> bool:
+    file_a, file_b = a.get("source_file"), b.get("source_file")
+    return (file_a is not None and file_a == file_b
+            and a.get("record_index") is not None and b.get("record_index") is not None)
+
+
+def _reachable(start: int, after: dict[int, set[int]]) -> set[int]:
+    seen, stack = set(), [start]
+    while stack:
+        for j in after[stack.pop()]:
+            if j not in seen:
+                seen.add(j)
+                stack.append(j)
+    return seen
+
+
+def normalize(events: pd.DataFrame) -> pd.DataFrame:
+    """One row per rule change (CHANGE_COLUMNS) from the `sg_changes` query's events, in time order
+    (within a second, in_proven_order's).
+
+    Duplicate deliveries of one event (same eventID) count once. An event with a member of a shape
+    no writer of CloudTrail uses is left out, and listed with the reason in `attrs["rejected"]`.
     """
     if events.empty:
-        return pd.DataFrame(columns=CHANGE_COLUMNS)
-    events = in_order(events)
+        return _with_rejected(pd.DataFrame(columns=CHANGE_COLUMNS), [])
+    events = in_proven_order(in_order(events))
     events = with_actors(events)
-    known: dict[str, Rule] = {}  # rule id -> rule, learnt from responses and modifies as time goes
-    rows = []
+    # rule id -> rule, learnt from responses and modifies as time goes, in each account and region
+    # apart: a record placed in another account cannot redefine what a revoke by id there removed.
+    known_in: dict[tuple, dict[str, Rule]] = {}
+    rows, rejected = [], []
     for e in records(events):
         action, direction = _ACTIONS[e["eventname"]]
-        for group_id, group_name, rule in _rules_of(e, known):
+        known = known_in.setdefault((e["account"], e["region"]), {})
+        try:
+            changes = list(_rules_of(e, known))
+        except Unreadable as reason:
+            when = f"{e['eventtime']:%Y-%m-%dT%H:%M:%SZ}"
+            rejected.append(f"event {e['eventid']} ({e['eventname']} at {when}): {reason}")
+            continue
+        for group_id, group_name, rule in changes:
             if action == "modify" and rule.rule_id in known:
                 rule.direction = known[rule.rule_id].direction  # the request does not say; the rule did
             if rule.rule_id and not e.get("errorcode") and action in ("authorize", "modify"):
@@ -286,6 +542,7 @@ def normalize(events: pd.DataFrame) -> pd.DataFrame:
                     "peer": rule.peer,
                     "peer_type": rule.peer_type,
                     "rule_id": rule.rule_id,
+                    "prefix_list_id": rule.prefix_list_id,
                     "description": rule.description,
                     **{c: e[c] for c in ACTOR_COLUMNS},
                     "access_key_id": e.get("access_key_id"),
@@ -293,11 +550,17 @@ def normalize(events: pd.DataFrame) -> pd.DataFrame:
                     "user_agent": e.get("useragent"),
                     "error_code": e.get("errorcode"),
                     "error_message": e.get("errormessage"),
+                    "ambiguous_order": e["ambiguous_order"],
                 }
             )
     frame = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
     for col in ("from_port", "to_port"):
         frame[col] = frame[col].astype("Int64")
+    return _with_rejected(frame, rejected)
+
+
+def _with_rejected(frame: pd.DataFrame, rejected: list[str]) -> pd.DataFrame:
+    frame.attrs["rejected"] = rejected
     return frame
 
 

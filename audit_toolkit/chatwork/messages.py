@@ -43,7 +43,10 @@ TEXT = {
         "opened": "公開", "closed": "終了", "still_open": "公開中 (証跡の終わりまで)",
         "before_evidence": "証跡の開始前から公開", "duration": "期間", "by": "実行者", "from": "送信元",
         "reason": "理由", "reason.revoked": "ルール削除", "reason.modified": "ルール変更",
-        "reason.group deleted": "グループ削除",
+        "reason.group deleted": "グループ削除", "reason.prefix list modified": "プレフィックスリスト変更",
+        "window.unknown": "ポート {ports} が到達範囲不明のプレフィックスリストに公開",
+        "caveat": "不確実", "caveat.order": "同じ秒の変更の順序を証跡が証明しないため、公開が続く順序を採用",
+        "caveat.reach": "プレフィックスリストの内容が証跡にないため、到達範囲は不明",
         "gd.title": "GuardDuty: {title}", "severity": "重要度", "type": "種類", "instance": "インスタンス",
         "remote_ip": "相手IP", "port": "ポート", "country": "国", "updated": "更新", "finding_id": "ID",
         "sev.Critical": "重大", "sev.High": "高", "sev.Medium": "中", "sev.Low": "低",
@@ -99,6 +102,13 @@ TEXT = {
         "before_evidence": "Open before the evidence begins", "duration": "Duration", "by": "by", "from": "from",
         "reason": "reason", "reason.revoked": "rule revoked", "reason.modified": "rule modified",
         "reason.group deleted": "group deleted",
+        "reason.prefix list modified": "prefix list modified",
+        "window.unknown": "Port {ports} open to a prefix list of unknown reach",
+        "caveat": "Uncertain",
+        "caveat.order": "the evidence does not prove the order of changes in one second: "
+                        "the order that keeps it open was taken",
+        "caveat.reach": "the evidence does not hold the prefix list's entries: "
+                        "its reach is unknown",
         "gd.title": "GuardDuty: {title}", "severity": "Severity", "type": "Type", "instance": "Instance",
         "remote_ip": "Remote IP", "port": "Port", "country": "Country", "updated": "Updated", "finding_id": "Id",
         "sev.Critical": "Critical", "sev.High": "High", "sev.Medium": "Medium", "sev.Low": "Low",
@@ -259,8 +269,14 @@ def exposure_window(row: Mapping, settings: Settings) -> Box:
     w = _Words(settings)
     ports = _v(_get(row, "exposed_ports"))
     still_open = bool(_get(row, "still_open")) if not is_missing(_get(row, "still_open")) else False
-    title = w("window.open" if still_open else "window.closed", ports=ports)
+    unknown = _get(row, "reach") == "unknown"
+    state = "window.unknown" if unknown else "window.open" if still_open else "window.closed"
+    title = w(state, ports=ports)
     lines = [w.field("account", _where(row)), w.field("group", _group(row)), w.field("rule", rule_text({**row, "peer": _get(row, "cidr")}, w))]
+    if unknown:
+        lines.append(w.field("caveat", w("caveat.reach")))
+    if _get(row, "ambiguous_order") is True:
+        lines.append(w.field("caveat", w("caveat.order")))
     if _get(row, "open_before_evidence") is True:
         lines.append(w("before_evidence"))
     else:

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import QueryError
-from ..evidence.reader import FileReport, IntakeReport
+from ..evidence.reader import MAX_FILE_BYTES, FileReport, IntakeReport
 from ..evidence.schema import CLOUDTRAIL_SCHEMA
 from ..evidence.store import TABLE, Store, ingest
 
@@ -46,7 +46,8 @@ class DuckDBEngine:
         self.version = duckdb.__version__
 
     def load_cloudtrail(self, paths: Iterable[Path], workers: int | None = None, progress: bool = False,
-                        only: frozenset[str] | None = None) -> IntakeReport:
+                        only: frozenset[str] | None = None,
+                        max_file_bytes: int = MAX_FILE_BYTES) -> IntakeReport:
         """Scan raw CloudTrail files into the `cloudtrail` view; what could not be used is in the report.
 
         Workers convert the files to Parquet parts in a temporary store (deleted on close), so memory
@@ -58,7 +59,7 @@ class DuckDBEngine:
         # A focused scan's parts are mostly NULLs and unique ids, which snappy barely shrinks.
         compression = SCAN_COMPRESSION if only is None else "none"
         report = ingest(paths, scratch, workers=workers, compression=compression, progress=progress, only=only,
-                        task_bytes=SCAN_TASK_BYTES, cluster=False)
+                        task_bytes=SCAN_TASK_BYTES, cluster=False, max_file_bytes=max_file_bytes)
         self._view(Store.open(scratch))
         return report
 
@@ -166,11 +167,12 @@ class DuckDBEngine:
         self.con.execute(f"CREATE OR REPLACE VIEW {flowlogs.TABLE} AS {source}")
         return IntakeReport(files=[FileReport(**f) for f in flowlogs.held(folder).values()])
 
-    def load_guardduty(self, paths: Iterable[Path]) -> IntakeReport:
+    def load_guardduty(self, paths: Iterable[Path],
+                       max_file_bytes: int = MAX_FILE_BYTES) -> IntakeReport:
         """Read GuardDuty findings files into the `guardduty` table (shaped like Athena's); report the rest."""
         from ..evidence.guardduty import read_guardduty
 
-        table, report = read_guardduty(paths)
+        table, report = read_guardduty(paths, max_file_bytes)
         self.guardduty(table)
         return report
 

@@ -7,6 +7,13 @@ for CloudTrail, CloudTrail-Digest, GuardDuty and vpcflowlogs (a flow log's hourl
 Files keep their S3 keys as paths. Each is written to a temporary name and renamed when its size
 (and MD5, where the ETag is one) match, so a file on disk is always whole. A re-run skips files
 already collected whose ETag, size and SHA-256 still match, so an interrupted collection resumes.
+
+A key is attacker-controlled text. It becomes a local path only if every part is a plain name and
+the path stays under --out (paths.inside); a key that cannot (`..`, `.`, an empty part, a leading
+`/`, a name too long), whose path another key already takes (`a` and `a/b`), or that changed in S3
+since it was collected (the first copy is kept) is not written: it is listed in the manifest as
+refused, with its reason, and the run ends with a non-zero status.
+--out is a new or empty folder, or one that collect made (it holds a manifest).
 """
 
 from __future__ import annotations
@@ -29,12 +36,16 @@ from tqdm import tqdm
 
 from .. import aws, queries
 from ..errors import ConfigError, EvidenceError
-from .manifest import PARTIAL, Manifest, sha256_of
+from ..paths import inside
+from . import public_keys
+from .layout import is_digest
+from .manifest import MANIFEST, PARTIAL, Manifest, seal, sha256_of
 
 PRODUCTS = ("CloudTrail", "CloudTrail-Digest", "GuardDuty", "vpcflowlogs")
 _URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*))?$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _ORG = re.compile(r"^o-[a-z0-9]{10,32}$")
+_DIGEST_REGION = re.compile(r"/CloudTrail-Digest/(?P<region>[a-z0-9-]+)/")
 ATTEMPTS = 3  # per object, for a body cut short or a dropped connection
 FLUSH_SECONDS = 1.0  # how often the manifest is rewritten during a run
 _TRANSIENT = (IncompleteReadError, ResponseStreamingError, ConnectionError)  # retried, with _Corrupt
@@ -58,12 +69,15 @@ class CollectReport:
     bytes_downloaded: int = 0
     list_calls: int = 0
     failed: list[str] = field(default_factory=list)  # 'key: reason'
+    notes: list[str] = field(default_factory=list)  # what could not be fetched beside the files
+    refused: list[str] = field(default_factory=list)  # 'key: reason': never written (paths.inside)
+    manifest_sha256: str = ""  # of manifest.json as this run left it: for the case notes
 
     def summary(self) -> str:
         return (
             f"{self.source} -> {self.out}: {self.listed} objects listed ({self.list_calls} list calls), "
             f"{self.downloaded} downloaded ({self.bytes_downloaded / 2**20:,.1f} MB), {self.skipped} already "
-            f"collected, {len(self.failed)} failed"
+            f"collected, {len(self.failed)} failed, {len(self.refused)} refused"
         )
 
 
@@ -121,10 +135,15 @@ def collect(
             raise ConfigError(f"--account must be a 12-digit AWS account id, got {account!r}")
     wanted_days = days(since, until)
     root = Path(out)
-    manifest = Manifest.read(root) or Manifest(source)
+    manifest = Manifest.read(root)
+    if manifest is None:
+        if root.exists() and (not root.is_dir() or any(root.iterdir())):
+            raise EvidenceError(f"{root} is not empty and holds no {MANIFEST}: collect into a new "
+                                "or empty folder")
+        manifest = Manifest(source)
     if manifest.source != source:
         raise EvidenceError(f"{root} already holds evidence from {manifest.source}; collect {source} into another --out folder")
-    _remove_partials(root)
+    _remove_partials(root, manifest)
 
     session = session or aws.session()
     s3 = session.client("s3", config=aws.retry_config())
@@ -145,15 +164,95 @@ def collect(
         except BotoCoreError as e:
             raise EvidenceError(aws.explain(e, f"listing {source}")) from e
         report.listed = len(listing)
-        todo = [o for o in listing if not _already_collected(root, manifest, bucket, o)]
-        report.skipped = len(listing) - len(todo)
+        writable = _refuse_unsafe_keys(root, bucket, listing, manifest, report)
+        todo = [o for o in writable if not _already_collected(root, manifest, bucket, o)]
+        report.skipped = len(writable) - len(todo)
+        manifest.write(root)  # marks the folder as collect's before any file is written in it
         try:
             _download_all(pool, s3, bucket, root, todo, manifest, caller, report, progress)
         finally:
             run.update(finished=_now(), listed=report.listed, downloaded=report.downloaded,
-                       skipped=report.skipped, failed=len(report.failed))
+                       skipped=report.skipped, failed=len(report.failed),
+                       refused=len(report.refused))
             manifest.write(root)
+            report.manifest_sha256 = seal(root)
+    run["public_keys"] = _public_keys(session, root, listing, since, until, report)
+    manifest.write(root)
+    report.manifest_sha256 = seal(root)  # sealed last, over what this run left
     return report
+
+
+def _signature_of(key: str, response: dict) -> dict:
+    """A digest's signature is in its S3 metadata, not in the file: validate-logs needs it."""
+    if not is_digest(key):
+        return {}
+    metadata = response.get("Metadata") or {}
+    return {"signature": metadata.get("signature"),
+            "signature_algorithm": metadata.get("signature-algorithm")}
+
+
+def _public_keys(session, root: Path, listing: list[S3Object], since, until,
+                 report: CollectReport) -> dict:
+    """ListPublicKeys in each region whose digests were collected, merged into PUBLIC_KEYS beside
+    the manifest; a region that refuses is noted and the collection goes on (validate-logs
+    --public-keys then takes the keys saved by someone allowed)."""
+    regions = sorted({m["region"] for o in listing if (m := _DIGEST_REGION.search(o.key))})
+    if not regions:
+        return {}
+    bounds = queries.scope(since, until)
+    start, end = (datetime.fromisoformat(bounds[b].replace("Z", "+00:00"))
+                  for b in ("since", "until"))
+    day = timedelta(days=1)  # a digest of the range may be signed with the key of the day beside it
+    answer, notes = public_keys.fetch(session, regions, start - day, end + day)
+    path = root / public_keys.PUBLIC_KEYS
+    if path.exists():  # keys of earlier runs are kept
+        held = public_keys.load_answer(path)
+        both = held["PublicKeyList"] + answer["PublicKeyList"]
+        answer["PublicKeyList"] = list({k["Fingerprint"]: k for k in both}.values())
+    public_keys.write_answer(root, answer)
+    report.notes += [f"public keys: {n}" for n in notes.values() if not n.endswith(" keys")]
+    return {"file": public_keys.PUBLIC_KEYS, "regions": notes}
+
+
+def _refuse_unsafe_keys(root: Path, bucket: str, listing: list[S3Object], manifest: Manifest,
+                        report: CollectReport) -> list[S3Object]:
+    """The objects that can be written under root; the others go to the manifest as refused.
+
+    Keys come sorted, so of `a` and `a/b` the file `a` is kept and `a/b`, which needs `a` to be a
+    folder, is refused: neither overwrites the other, whatever order the downloads finish in. An
+    object changed in S3 since it was collected is refused too: the copy collected first may be
+    the only one an attacker did not rewrite, and is never replaced.
+    """
+    files: set[str] = set()  # keys kept
+    folders: dict[str, str] = {}  # every folder a kept key needs -> that key
+    writable = []
+    for obj in listing:
+        reason = None
+        try:
+            inside(root, obj.key)
+        except EvidenceError as e:
+            reason = str(e).removeprefix(f"{obj.key!r} ")
+        parts = obj.key.split("/")
+        above = ["/".join(parts[:i]) for i in range(1, len(parts))]
+        clash = next((f for f in above if f in files), None) or folders.get(obj.key)
+        if reason is None and clash is not None:
+            reason = f"collides with the key {clash!r}: one path cannot be both a file and a folder"
+        if reason is None:
+            files.add(obj.key)
+            folders.update({f: obj.key for f in above})
+            held = manifest.objects.get(obj.key)
+            if held is not None and held["etag"] != obj.etag:
+                reason = (f"changed in S3 since it was collected at {held.get('retrieved_at')} (ETag "
+                          f"{held['etag']}, now {obj.etag}): the copy collected then is kept")
+        if reason is not None:
+            report.refused.append(f"{obj.key}: {reason}")
+            manifest.refused[obj.key] = {"uri": f"s3://{bucket}/{obj.key}", "size": obj.size,
+                                         "etag": obj.etag, "last_modified": obj.last_modified,
+                                         "reason": reason}
+            continue
+        manifest.refused.pop(obj.key, None)
+        writable.append(obj)
+    return writable
 
 
 def _now() -> str:
@@ -227,7 +326,7 @@ def _list_scope(lister: _Lister, pool, prefix, accounts, regions, products, want
 
 def _already_collected(root: Path, manifest: Manifest, bucket: str, obj: S3Object) -> bool:
     entry = manifest.objects.get(obj.key)
-    local = root / obj.key
+    local = root.joinpath(*obj.key.split("/"))
     return (
         entry is not None
         and entry["uri"] == f"s3://{bucket}/{obj.key}"
@@ -239,11 +338,14 @@ def _already_collected(root: Path, manifest: Manifest, bucket: str, obj: S3Objec
     )
 
 
-def _remove_partials(root: Path) -> None:
-    """Downloads cut short by a killed run: never evidence, always re-fetched."""
+def _remove_partials(root: Path, manifest: Manifest) -> None:
+    """Downloads cut short by a killed run: never evidence, always re-fetched. A collected key that
+    happens to end in the same suffix is evidence, and is kept."""
     if root.exists():
         for p in root.rglob(f".*{PARTIAL}"):
-            p.unlink(missing_ok=True)
+            ours = p.relative_to(root).as_posix() not in manifest.objects
+            if ours and p.is_file() and not p.is_symlink():
+                p.unlink(missing_ok=True)
 
 
 def _download_all(pool, s3, bucket, root, todo, manifest, caller, report, progress) -> None:
@@ -290,12 +392,13 @@ def _download_all(pool, s3, bucket, root, todo, manifest, caller, report, progre
 def _download(s3, bucket: str, root: Path, obj: S3Object, retrieved_by: str) -> dict:
     """One object to `root/<key>`, through a temporary name; returns its manifest entry."""
     uri = f"s3://{bucket}/{obj.key}"
-    local = root / obj.key
-    local.parent.mkdir(parents=True, exist_ok=True)
+    local = inside(root, obj.key)
     last: Exception | None = None
     for _ in range(ATTEMPTS):
-        tmp = local.with_name(f".{local.name}.{uuid.uuid4().hex[:8]}{PARTIAL}")
+        # A short temporary name: any name a key may hold fits beside it.
+        tmp = local.with_name(f".{uuid.uuid4().hex}{PARTIAL}")
         try:
+            local.parent.mkdir(parents=True, exist_ok=True)
             retrieved_at = _now()
             # IfMatch: the bytes must be the version that was listed, or the manifest would lie.
             response = s3.get_object(Bucket=bucket, Key=obj.key, IfMatch=f'"{obj.etag}"')
@@ -326,6 +429,7 @@ def _download(s3, bucket: str, root: Path, obj: S3Object, retrieved_by: str) -> 
                 "kms_key_id": response.get("SSEKMSKeyId"),
                 "retrieved_at": retrieved_at,
                 "retrieved_by": retrieved_by,
+                **_signature_of(obj.key, response),
             }
         except (*_TRANSIENT, _Corrupt) as e:
             last = e
@@ -341,6 +445,8 @@ def _download(s3, bucket: str, root: Path, obj: S3Object, retrieved_by: str) -> 
             last = e
         except BotoCoreError as e:
             last = e
+        except OSError as e:  # the key's path cannot be made here (a file in the way, too long)
+            raise EvidenceError(f"cannot be written under {root}: {e.strerror or e}") from e
         finally:
             tmp.unlink(missing_ok=True)
     raise EvidenceError(f"download incomplete after {ATTEMPTS} attempts ({aws.explain(last, 'last error')}); re-run to resume")

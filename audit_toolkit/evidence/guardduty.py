@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .layout import guardduty_partition_of
-from .reader import FileReport, IntakeReport, _decompress, _reason, read_bytes
+from .reader import MAX_FILE_BYTES, FileReport, IntakeReport, _reason, read_text
 
 KNOWN_SCHEMA_VERSIONS = frozenset({"2.0"})
 # Resource types whose details this module reads; others keep the finding's common fields.
@@ -212,7 +212,7 @@ def _row(finding: Any, index: int, report: FileReport, part) -> dict | None:
         report.warn(f"record {index}: unknown schemaVersion {str(version)[:20]!r}, read as 2.0")
     resource = _json_in_string(finding.get("resource"))
     kind = resource.get("resourceType") if isinstance(resource, dict) else None
-    if kind is not None and kind not in KNOWN_RESOURCE_TYPES:
+    if kind is not None and (not isinstance(kind, str) or kind not in KNOWN_RESOURCE_TYPES):
         report.warn(f"record {index}: resource type {str(kind)[:40]!r} not known; its common fields are kept")
     service = _json_in_string(finding.get("service"))
     for holder, key in ((finding, "createdAt"), (finding, "updatedAt"), (service, "eventFirstSeen"), (service, "eventLastSeen")):
@@ -228,14 +228,16 @@ def _row(finding: Any, index: int, report: FileReport, part) -> dict | None:
     return row
 
 
-def read_guardduty_file(path: str | Path, data: bytes | None = None) -> tuple[pa.Table, FileReport]:
-    """One file's findings as rows of the `guardduty` table, and what could not be used and why."""
+def read_guardduty_file(path: str | Path, data: bytes | None = None,
+                        max_bytes: int = MAX_FILE_BYTES) -> tuple[pa.Table, FileReport]:
+    """One file's findings as rows of the `guardduty` table, and what could not be used and why;
+    a file whose text is over `max_bytes` is rejected whole, with its reason."""
     report = FileReport(path=str(path))
     enabled = gc.isenabled()
     gc.disable()  # millions of small dicts and no cycles: the cyclic GC would only slow decoding
     try:
         try:
-            documents = _documents(_decompress(read_bytes(path, data, report)), report)
+            documents = _documents(read_text(path, data, report, max_bytes), report)
         except (OSError, EOFError, ValueError, msgspec.DecodeError) as e:
             report.error = _reason(e)
             return GUARDDUTY_SCHEMA.empty_table(), report
@@ -266,12 +268,13 @@ def unique_findings(table: pa.Table) -> tuple[pa.Table, int]:
     return (table.filter(pa.array(keep, pa.bool_())) if dropped else table), dropped
 
 
-def read_guardduty(paths: Iterable[str | Path]) -> tuple[pa.Table, IntakeReport]:
+def read_guardduty(paths: Iterable[str | Path],
+                   max_bytes: int = MAX_FILE_BYTES) -> tuple[pa.Table, IntakeReport]:
     """Every file's findings in one table; a finding delivered twice (same id and updatedAt) is held once."""
     intake = IntakeReport()
     tables = []
     for path in paths:
-        table, report = read_guardduty_file(path)
+        table, report = read_guardduty_file(path, max_bytes=max_bytes)
         intake.files.append(report)
         tables.append(table)
     table, intake.duplicates = unique_findings(pa.concat_tables(tables) if tables else GUARDDUTY_SCHEMA.empty_table())
@@ -309,38 +312,41 @@ def _remote(details: dict) -> dict:
     # GuardDuty writes "" where GeoIP knows nothing (cityName most often): that is missing, not a value.
     organization = _obj(details.get("organization"))
     return {
-        "remote_ip": details.get("ipAddressV4") or details.get("ipAddressV6") or None,
-        "remote_country": _obj(details.get("country")).get("countryName") or None,
-        "remote_city": _obj(details.get("city")).get("cityName") or None,
-        "remote_org": organization.get("asnOrg") or organization.get("org") or None,
-        "remote_asn": organization.get("asn") or None,
+        "remote_ip": _text(details.get("ipAddressV4") or details.get("ipAddressV6") or None),
+        "remote_country": _text(_obj(details.get("country")).get("countryName") or None),
+        "remote_city": _text(_obj(details.get("city")).get("cityName") or None),
+        "remote_org": _text(organization.get("asnOrg") or organization.get("org") or None),
+        "remote_asn": _text(organization.get("asn") or None),
     }
 
 
 def _action(service: dict) -> dict:
     """The action's remote end, ports, direction and protocol, for the action types that have them."""
     action = _obj(service.get("action"))
-    out: dict = {"action_type": action.get("actionType")}
+    out: dict = {"action_type": _text(action.get("actionType"))}
     if "networkConnectionAction" in action:
         detail = _obj(action["networkConnectionAction"])
         local = _port(detail.get("localPortDetails"))
         out.update(_remote(_obj(detail.get("remoteIpDetails"))), remote_port=_port(detail.get("remotePortDetails")),
                    local_port=local, local_ports=None if local is None else str(local),
-                   protocol=detail.get("protocol"), direction=detail.get("connectionDirection"),
-                   blocked=detail.get("blocked"))
+                   protocol=_text(detail.get("protocol")),
+                   direction=_text(detail.get("connectionDirection")),
+                   blocked=_flag(detail.get("blocked")))
     elif "portProbeAction" in action:
         detail = _obj(action["portProbeAction"])
         probes = [_obj(p) for p in _list(detail.get("portProbeDetails"))]
         first = probes[0] if probes else {}
         ports = [p for p in (_port(probe.get("localPortDetails")) for probe in probes) if p is not None]
         out.update(_remote(_obj(first.get("remoteIpDetails"))), local_port=ports[0] if ports else None,
-                   local_ports=_join(sorted(set(ports))), direction="INBOUND", blocked=detail.get("blocked"))
+                   local_ports=_join(sorted(set(ports))), direction="INBOUND",
+                   blocked=_flag(detail.get("blocked")))
     else:
         for kind in ("awsApiCallAction", "kubernetesApiCallAction", "rdsLoginAttemptAction", "dnsRequestAction"):
             if kind in action:
                 detail = _obj(action[kind])
-                out.update(_remote(_obj(detail.get("remoteIpDetails"))), protocol=detail.get("protocol"),
-                           blocked=detail.get("blocked"))
+                out.update(_remote(_obj(detail.get("remoteIpDetails"))),
+                           protocol=_text(detail.get("protocol")),
+                           blocked=_flag(detail.get("blocked")))
                 break
     if not out["action_type"] and action:
         out["action_type"] = next(iter(action))
@@ -362,9 +368,9 @@ def _resource(resource: dict) -> dict:
         else:
             name = _join(_obj(b).get("name") for b in _list(resource.get("s3BucketDetails")))
     return {
-        "resource_type": kind,
-        "resource_name": name,
-        "instance_id": instance.get("instanceId"),
+        "resource_type": _text(kind),
+        "resource_name": _text(name),
+        "instance_id": _text(instance.get("instanceId")),
         "security_group_ids": _join(g.get("groupId") for g in groups),
         "security_group_names": _join(g.get("groupName") for g in groups),
         "public_ips": _join(n.get("publicIp") for n in interfaces),
@@ -378,6 +384,14 @@ def _flag(value: Any) -> bool | None:
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
     return None
+
+
+def _count(value: Any) -> int | None:
+    """How many times GuardDuty saw the activity: a whole number, None for anything else."""
+    if isinstance(value, str) and value.strip().isdigit() and len(value) < 19:
+        return int(value)
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    return value if whole and 0 <= value < 2**63 else None
 
 
 def _severity(value: Any) -> float:
@@ -412,13 +426,13 @@ def flatten(row: Mapping) -> dict:
         "region": row.get("region"),
         "partition": row.get("partition"),
         "arn": row.get("arn"),
-        "detector_id": service.get("detectorId"),
+        "detector_id": _text(service.get("detectorId")),
         "schema_version": row.get("schemaversion"),
         "created_at": row.get("createdat"),
         "updated_at": row.get("updatedat"),
-        "first_seen": service.get("eventFirstSeen"),
-        "last_seen": service.get("eventLastSeen"),
-        "count": service.get("count"),
+        "first_seen": _text(service.get("eventFirstSeen")),
+        "last_seen": _text(service.get("eventLastSeen")),
+        "count": _count(service.get("count")),
         "archived": _flag(service.get("archived")),
         "sample": bool(sample) or (isinstance(title, str) and title.startswith("[SAMPLE]")),
         **_resource(_obj(row.get("resource"))),

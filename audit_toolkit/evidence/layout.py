@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import os
 import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EvidenceError
+from .manifest import SEAL
 
 # AWSLogs/[o-org/]<account>/CloudTrail/<region>/YYYY/MM/DD/<file>
 _S3_LAYOUT = re.compile(
@@ -24,6 +26,8 @@ _GUARDDUTY_LAYOUT = re.compile(
     r"AWSLogs/(?:o-[a-z0-9]+/)?(?P<account>\d{12})/GuardDuty/(?P<region>[a-z0-9-]+)/"
     r"(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/"
 )
+# Kept beside the logs by collect and validate-logs: the manifest, public keys, signatures.
+NOT_EVIDENCE = ("manifest.json", "public-keys.json", "digest-signatures.json")
 _EVIDENCE_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".log", ".log.gz", ".gz", ".ndjson")
 
 
@@ -109,6 +113,35 @@ def _files(root: Path) -> list[Path]:
                   if p.is_file() and p.name.lower().endswith(_EVIDENCE_SUFFIXES) and not p.name.startswith("."))
 
 
+def skipped(evidence: str | Path) -> list[str]:
+    """Every path under an evidence folder that no reader takes, with why ('path: why'), sorted.
+
+    A hidden file, a name without an evidence suffix, a path that is not a regular file, a folder
+    that cannot be listed, a symbolic link to a folder (not followed). Files known not to hold
+    events (digests, collect's manifest and its seal) are expected, and not listed.
+    """
+    root = Path(evidence)
+    if not root.is_dir():
+        return [] if root.is_file() else [f"{root}: not a regular file"]
+    found = []
+
+    def unreadable(error: OSError) -> None:
+        found.append(f"{error.filename}: folder cannot be listed ({error.strerror or error})")
+
+    for folder, folders, names in os.walk(root, onerror=unreadable):
+        found += [f"{Path(folder) / d}: symbolic link to a folder, not followed" for d in folders
+                  if (Path(folder) / d).is_symlink()]
+        for name in names:
+            path = Path(folder) / name
+            if not path.is_file():
+                found.append(f"{path}: not a regular file")
+            elif name.startswith("."):
+                found.append(f"{path}: hidden file (its name starts with '.')")
+            elif not name.lower().endswith(_EVIDENCE_SUFFIXES) and name != SEAL:
+                found.append(f"{path}: not an evidence file name ({', '.join(_EVIDENCE_SUFFIXES)})")
+    return sorted(found)
+
+
 def discover_findings(evidence: str | Path) -> list[Path]:
     """Every GuardDuty findings file under a folder (or the single file given, if it is one), sorted by path."""
     root = _existing(evidence, "GuardDuty findings")
@@ -118,13 +151,14 @@ def discover_findings(evidence: str | Path) -> list[Path]:
 def discover_files(evidence: str | Path) -> list[Path]:
     """Every CloudTrail evidence file under a folder (or the single file given, if it is one), sorted by path.
 
-    Digest files, the collect manifest, GuardDuty findings and VPC flow logs are not CloudTrail
-    events and are left out.
+    Digest files, GuardDuty findings, VPC flow logs and NOT_EVIDENCE are not CloudTrail events and
+    are left out.
     """
     from .flowlogs import is_flow_log  # flow logs are text named *.log.gz, as trail files can be
 
     root = _existing(evidence, "CloudTrail logs")
     if root.is_file():
         return [] if is_guardduty(root) or is_flow_log(root) else [root]
-    return [p for p in _files(root) if not is_digest(p) and p.name != "manifest.json"
-            and not is_guardduty(p) and not is_flow_log(p)]
+    return [p for p in _files(root)
+            if not is_digest(p) and p.name not in NOT_EVIDENCE and not is_guardduty(p)
+            and not is_flow_log(p)]

@@ -11,18 +11,21 @@ from __future__ import annotations
 import gc
 import hashlib
 import ipaddress
+import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from itertools import compress
 from operator import attrgetter
 from pathlib import Path
+from typing import Iterator
 
 import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 from isal import igzip, igzip_lib
 
+from ..settings import Settings
 from .layout import PathPartition, partition_of
 from .schema import (
     CLOUDTRAIL_SCHEMA,
@@ -37,6 +40,14 @@ from .schema import (
 )
 
 MAX_REASONS_PER_FILE = 20  # keep a report readable when a whole file is garbage
+MAX_FILE_BYTES = Settings.max_file_bytes  # the default: a file whose text is larger is rejected
+# A large file is converted this much text at a time: the objects of one chunk's records are held
+# at once, not those of the whole file (5x its text).
+CHUNK_BYTES = 32 << 20
+# CloudTrail was launched on 2013-11-13: an event time before it is not a real event's. An event
+# time more than a day after the evidence is read (a clock may run ahead, not a day) is not either.
+EARLIEST_EVENT = "2013-11-13T00:00:00Z"
+FUTURE_MARGIN = timedelta(days=1)
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")  # the common case, 10x faster than ipaddress
 _HOSTNAME = re.compile(r"^[A-Za-z0-9.-]+$")  # 'ec2.amazonaws.com', 'AWS Internal' is handled apart
@@ -54,15 +65,17 @@ class FileReport:
     error: str | None = None  # the whole file could not be read
     rejections: list[str] = field(default_factory=list)  # 'record 3: reason'
     warnings: list[str] = field(default_factory=list)  # used, but something is off
+    offset: int = 0  # the number in the file of the first record of the chunk being read
 
     def reject(self, index: int, reason: str) -> None:
         self.rejected += 1
         if len(self.rejections) < MAX_REASONS_PER_FILE:
-            self.rejections.append(f"record {index}: {reason}")
+            self.rejections.append(f"record {index + self.offset}: {reason}")
 
-    def warn(self, message: str) -> None:
+    def warn(self, message: str, index: int | None = None) -> None:
+        """A warning about the file, or (`index`) about one of its records."""
         if len(self.warnings) < MAX_REASONS_PER_FILE:
-            self.warnings.append(message)
+            self.warnings.append(message if index is None else f"record {index + self.offset}: {message}")
 
 
 @dataclass
@@ -71,6 +84,15 @@ class IntakeReport:
 
     files: list[FileReport] = field(default_factory=list)
     duplicates: int = 0  # events whose eventID was already seen (e.g. delivered by two trails)
+    skipped: list[str] = field(default_factory=list)  # 'path: why' never read (layout.skipped)
+    # eventIDs held by records of different content: both kept, each such pair a finding in itself.
+    conflicts: list[str] = field(default_factory=list)
+    # Events read, with a member the analysis cannot read: 'event <id> (<name> at <time>): reason'.
+    unusable: list[str] = field(default_factory=list)
+
+    def set_aside(self, reasons: list[str]) -> None:
+        """Record events an analysis left out, each once however often the analysis runs."""
+        self.unusable.extend(r for r in reasons if r not in self.unusable)
 
     @property
     def read(self) -> int:
@@ -93,9 +115,15 @@ class IntakeReport:
         return [f for f in self.files if f.error or f.rejected or f.warnings]
 
     def summary(self) -> str:
+        conflicts = unusable = ""
+        if self.conflicts:
+            conflicts = f", {len(self.conflicts)} eventIDs held by different records (all kept)"
+        if self.unusable:
+            unusable = f", {len(self.unusable)} events the analysis could not read"
         return (
             f"{len(self.files)} files, {self.read} events read, {self.used} used, {self.rejected} rejected, "
             f"{len(self.bad_files)} unreadable files, {self.duplicates} duplicate events counted once"
+            f"{conflicts}{unusable}"
         )
 
 
@@ -153,23 +181,86 @@ _raw_list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _lookup_decoder = msgspec.json.Decoder(_LookupEvent)
 
 
-def _decompress(data: bytes) -> bytes:
-    """The file's text: gzip is undone, anything else is returned as it is.
+class TooLarge(ValueError):
+    """A file whose text is over the size limit: rejected, having held no more than the limit."""
 
-    One gzip member, as a trail writes, is undone in one call (a fifth less CPU than igzip.decompress);
-    several members, or a truncated file, go through igzip.decompress, which says what is wrong.
-    A corrupt deflate stream raises BadGzipFile (an OSError), like any other broken gzip.
+
+def _decompress(data: bytes, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The file's text: gzip is undone (every member), anything else is returned as it is.
+
+    Inflating stops one byte past `limit`: a small file that inflates to gigabytes is rejected
+    (TooLarge) having held no more than the limit. A corrupt deflate stream raises BadGzipFile (an
+    OSError), a truncated one EOFError, like any other broken gzip.
     """
     if data[:2] != b"\x1f\x8b":
+        if len(data) > limit:
+            raise TooLarge(f"the file is {len(data):,} bytes, over the limit of {limit:,}")
         return data
+    pieces = []
+    left = limit
     try:
-        member = igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_GZIP)
-        text = member.decompress(data)
-        if member.eof and not member.unused_data:
-            return text
-        return igzip.decompress(data)
+        while data:
+            member = igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_GZIP)
+            text = member.decompress(data, max_length=left + 1)
+            if len(text) > left:
+                raise TooLarge(f"the file inflates to more than the limit of {limit:,} bytes")
+            if not member.eof:
+                raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+            pieces.append(text)
+            left -= len(text)
+            data = member.unused_data.lstrip(b"\x00")  # zero padding after the last member is fine
     except igzip_lib.IsalError as e:
         raise igzip.BadGzipFile(f"corrupt deflate data: {e}") from None
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+# A string (escapes skipped) or a bracket or comma: what finding the elements of an array needs.
+_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},]')
+_ARRAY_VALUE = re.compile(rb"\s*:\s*\[")
+
+
+def _records_array(text: bytes) -> tuple[str, int] | None:
+    """The member (Records or Events) of the top object that holds the records, and where its array
+    opens; found by brackets alone, whatever precedes it (a value nested too deep, a NaN)."""
+    depth = 0
+    for token in _TOKEN.finditer(text):
+        char = text[token.start()]
+        if char in b"[{":
+            depth += 1
+        elif char in b"]}":
+            depth -= 1
+            if depth <= 0:
+                return None
+        elif depth == 1 and token.group() in (b'"Records"', b'"Events"'):
+            value = _ARRAY_VALUE.match(text, token.end())
+            if value:
+                return token.group()[1:-1].decode(), value.end() - 1
+    return None
+
+
+def _elements(text: bytes, at: int) -> list[bytes]:
+    """The elements of the JSON array opening at text[at], each undecoded, found by brackets alone.
+
+    For a document that cannot be decoded whole (a `NaN`, a value nested too deep, a broken record):
+    each element is then decoded on its own, so one bad record costs only itself. An element left
+    open at the end of the text is returned as it is, for the decoder to reject as truncated.
+    """
+    found, depth, start = [], 0, at + 1
+    for token in _TOKEN.finditer(text, at):
+        char = text[token.start()]
+        if char in b"[{":
+            depth += 1
+        elif char in b"]}":
+            depth -= 1
+            if depth == 0:
+                if text[start:token.start()].strip():
+                    found.append(text[start:token.start()])
+                return found
+        elif char == ord(",") and depth == 1:
+            found.append(text[start:token.start()])
+            start = token.end()
+    found.append(text[start:])
+    return found
 
 
 def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw]:
@@ -181,10 +272,20 @@ def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw]:
         return []
     if text[:1] == b"[":
         report.shape = "array"
-        return _raw_list_decoder.decode(text)
+        try:
+            return _raw_list_decoder.decode(text)
+        except (msgspec.DecodeError, RecursionError):
+            return _elements(text, 0)
     try:
         envelope = _envelope_decoder.decode(text)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
+        found = _records_array(text) if text[:1] == b"{" else None
+        if found and found[0] == "Records":
+            report.shape = "records"
+            return _elements(text, found[1])
+        if found:
+            report.shape = "lookup-events"
+            return [_lookup_event(raw) for raw in _elements(text, found[1])]
         # Not one JSON document: one event per line (blank lines allowed), or not JSON at all.
         lines = [line for line in text.splitlines() if line.strip()]
         if not lines[0].lstrip().startswith(b"{"):
@@ -198,7 +299,7 @@ def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw]:
         return envelope.Records
     if envelope.Events is not None:
         report.shape = "lookup-events"
-        return [_lookup_decoder.decode(raw).CloudTrailEvent or b"null" for raw in envelope.Events]
+        return [_lookup_event(raw) for raw in envelope.Events]
     if envelope.digestStartTime is not None:
         report.shape = "digest"
         return []
@@ -206,15 +307,51 @@ def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw]:
     return [text]
 
 
-def _event_time(event: Event) -> str:
-    """The event's time as Athena's eventtime string; raises ValueError when there is none."""
-    if event.eventTime is not None:
-        datetime.fromisoformat(event.eventTime.replace("Z", "+00:00"))  # validates
-        return event.eventTime
-    if event.timestamp is not None:
-        moment = datetime.fromisoformat(event.timestamp.replace("Z", "+00:00")).astimezone(timezone.utc)
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    raise ValueError("no eventTime")
+def _lookup_event(raw: bytes | msgspec.Raw) -> bytes | str:
+    """The record inside one `lookup-events` entry (the CloudTrailEvent string); the entry itself
+    where it is not one, for the decoder to reject with its reason."""
+    try:
+        return _lookup_decoder.decode(raw).CloudTrailEvent or b"null"
+    except (msgspec.DecodeError, RecursionError):
+        return raw
+
+
+# CloudTrail's own form (second precision, UTC), a fraction and an offset allowed; nothing looser
+# (fromisoformat also takes '20261103T090000Z' and ISO week dates, which no AWS writer produces).
+_ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)")
+
+
+def utc_time(text: str) -> str:
+    """An event time as CloudTrail writes it, in UTC: '2026-11-03T09:00:00Z'. ValueError if it is
+    not an ISO 8601 time of the form AWS writes. Offsets are brought to UTC, fractions dropped."""
+    if not _ISO_TIME.fullmatch(text):
+        raise ValueError(f"{text[:40]!r} is not of the form YYYY-MM-DDThh:mm:ssZ")
+    zone = text[19:].lstrip(".0123456789").replace("Z", "+00:00")
+    moment = datetime.fromisoformat(text[:19] + zone)
+    try:
+        moment = moment.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00:00+09:00 is before year 1 in UTC
+        raise ValueError(f"{text[:40]!r} is out of the range of dates") from None
+    return moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+
+
+def _latest_event() -> str:
+    """The latest plausible event time for evidence read now."""
+    return (datetime.now(timezone.utc) + FUTURE_MARGIN).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _event_time(event: Event, latest: str) -> str:
+    """The event's time in UTC (Athena's eventtime string); ValueError when there is none usable."""
+    if event.eventTime is None and event.timestamp is None:
+        raise ValueError("eventTime is not an ISO 8601 time: no eventTime")
+    try:
+        time = utc_time(event.eventTime if event.eventTime is not None else event.timestamp)
+    except ValueError as e:
+        raise ValueError(f"eventTime is not an ISO 8601 time: {e}") from None
+    if not EARLIEST_EVENT <= time <= latest:
+        raise ValueError(f"eventTime {time} is outside {EARLIEST_EVENT[:10]} (CloudTrail's launch) "
+                         f".. {latest[:10]} (a day after the evidence was read)")
+    return time
 
 
 def _source_ip_ok(value: str | None) -> bool:
@@ -284,7 +421,7 @@ def _json_text(values: list, name: str, report: FileReport, indexes: list[int]) 
             try:
                 text.append(None if value is None else value.decode("utf-8"))
             except UnicodeDecodeError:
-                report.warn(f"record {index}: invalid UTF-8 in {name} replaced by U+FFFD")
+                report.warn(f"invalid UTF-8 in {name} replaced by U+FFFD", index)
                 text.append(value.decode("utf-8", errors="replace"))
         return pa.array(text, pa.string())
 
@@ -309,11 +446,17 @@ def _batch(events: list[Event], times: list[str], indexes: list[int], part: Path
         elif name == "region":
             columns.append(_strings([part.region or e.awsRegion for e in events]))
         elif name == "day":
-            columns.append(_strings([part.day or t[:10].replace("-", "/") for t in times]))
+            columns.append(_strings(_days(times)))
         else:
             values = _attr(events, _EVENT_ATTRS[name])
             columns.append(_strings(_flags(values) if name in _FLAGS else values))
     return pa.RecordBatch.from_arrays(columns, schema=CLOUDTRAIL_SCHEMA)
+
+
+def _days(times: list[str]) -> list[str]:
+    """The `day` partition of each event: the UTC day of its time, whatever folder its file was
+    in, so that a scope's days (queries.scope) find every event of the scope."""
+    return [t[:10].replace("-", "/") for t in times]
 
 
 def _resources(lists: list, arrow_type: pa.ListType) -> pa.Array:
@@ -328,7 +471,7 @@ def _resources(lists: list, arrow_type: pa.ListType) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, type=arrow_type, mask=mask)
 
 
-def _check(event: Event, index: int, report: FileReport) -> str | None:
+def _check(event: Event, index: int, report: FileReport, latest: str) -> str | None:
     """The event's time if the event can be used; otherwise it is rejected with the reason."""
     if event.userIdentity is None:
         report.reject(index, "userIdentity is null where an object was expected")
@@ -337,14 +480,15 @@ def _check(event: Event, index: int, report: FileReport) -> str | None:
         report.reject(index, "no eventName or eventSource: not a CloudTrail record")
         return None
     try:
-        time = _event_time(event)
+        time = _event_time(event, latest)
     except ValueError as e:
-        report.reject(index, f"eventTime is not an ISO 8601 time: {e}")
+        report.reject(index, str(e))
         return None
     if event.eventVersion is not None and event.eventVersion not in KNOWN_EVENT_VERSIONS:
-        report.warn(f"record {index}: unknown eventVersion {event.eventVersion!r}, read as the latest known")
+        report.warn(f"unknown eventVersion {event.eventVersion!r}, read as the latest known", index)
     if not _source_ip_ok(event.sourceIPAddress):
-        report.warn(f"record {index}: sourceIPAddress {event.sourceIPAddress!r} is neither an IP nor a service")
+        ip = event.sourceIPAddress
+        report.warn(f"sourceIPAddress {ip!r} is neither an IP nor a service", index)
     return time
 
 
@@ -362,12 +506,16 @@ def _check_all(decoded: list, report: FileReport) -> tuple[list[int], list[str]]
     The usual record is recognised on whole columns; only the rest go one by one through _check,
     in order, so the reasons and warnings are exactly those of _check.
     """
+    latest = _latest_event()
     if not decoded or None in decoded:  # a file with records that are not even CloudTrail records
         usual = [False] * len(decoded)
     else:
         times, ips = _attr(decoded, "eventTime"), pa.array(_attr(decoded, "sourceIPAddress"), pa.string())
         placed = pc.or_kleene(pc.is_null(ips), pc.or_(pc.equal(ips, "AWS Internal"), pc.match_substring_regex(ips, _USUAL_IP)))
-        fine = pc.fill_null(pc.and_(pc.match_substring_regex(pa.array(times, pa.string()), _USUAL_TIME), placed), False)
+        column = pa.array(times, pa.string())
+        timely = pc.and_(pc.greater_equal(column, EARLIEST_EVENT), pc.less_equal(column, latest))
+        usual_time = pc.and_(pc.match_substring_regex(column, _USUAL_TIME), timely)
+        fine = pc.fill_null(pc.and_(usual_time, placed), False)
         names, sources = _attr(decoded, "eventName"), _attr(decoded, "eventSource")
         versions, identities = _attr(decoded, "eventVersion"), _attr(decoded, "userIdentity")
         if (pc.all(fine).as_py() and all(names) and all(sources) and set(versions) <= _USUAL_VERSIONS
@@ -379,7 +527,7 @@ def _check_all(decoded: list, report: FileReport) -> tuple[list[int], list[str]]
     for index, (event, fine) in enumerate(zip(decoded, usual)):
         if event is None:  # rejected already, with its reason, when it was decoded
             continue
-        time = event.eventTime if fine else _check(event, index, report)
+        time = event.eventTime if fine else _check(event, index, report, latest)
         if time is not None:
             indexes.append(index)
             times.append(time)
@@ -392,7 +540,7 @@ def _decode_all(data: bytes, report: FileReport) -> list[Event | None]:
         events = _trail_decoder.decode(data).Records  # one C call for a file of good records
         report.shape = "records"
         return events
-    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         pass  # some record is bad, or the file has another shape: record by record, with reasons
     return [_decode_one(raw, index, report) for index, raw in enumerate(_split(data, report))]
 
@@ -409,51 +557,89 @@ def _decode_one(raw: bytes | msgspec.Raw, index: int, report: FileReport) -> Eve
             if isinstance(e, msgspec.ValidationError) or mended == text:
                 raise
             event = _event_decoder.decode(mended)
-            report.warn(f"record {index}: invalid UTF-8 replaced by U+FFFD")
+            report.warn("invalid UTF-8 replaced by U+FFFD", index)
             return event
     except msgspec.ValidationError as e:
         report.reject(index, str(e))
     except msgspec.DecodeError as e:
         report.reject(index, f"not JSON: {e}")
+    except RecursionError:
+        report.reject(index, "nested deeper than the decoder follows (about 1,000 levels)")
     return None
 
 
 def read_cloudtrail_file(
-    path: str | Path, data: bytes | None = None, only: frozenset[str] | None = None
-) -> tuple[pa.RecordBatch, FileReport]:
-    """One file's usable events as an Arrow batch of the `cloudtrail` schema, and its report.
+    path: str | Path, data: bytes | None = None, only: frozenset[str] | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
+) -> tuple[pa.Table, FileReport]:
+    """One file's usable events as an Arrow table of the `cloudtrail` schema, and its report.
 
     `data` is the file's bytes when the caller has read them already (to hash them, say).
     `only`, a set of event names, is for a scan that answers one question: every record is still
     checked and counted, and every usable event keeps its time, place and eventID (schema.SPINE_COLUMNS),
     but only the events named are converted whole; the others' other columns are NULL.
+    A file whose text (inflated) is over `max_bytes` is rejected whole, with its reason.
     """
     # Decoding makes millions of small objects and no cycles: the cyclic GC would only slow it 4x.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _read(path, data, only)
+        return _read(path, data, only, max_bytes)
     finally:
         if enabled:
             gc.enable()
 
 
-def _read(path: str | Path, data: bytes | None, only: frozenset[str] | None) -> tuple[pa.RecordBatch, FileReport]:
+def _read(path: str | Path, data: bytes | None, only: frozenset[str] | None,
+          max_bytes: int) -> tuple[pa.Table, FileReport]:
     report = FileReport(path=str(path))
+    part = partition_of(path)
+    batches = []
     try:
-        text = _decompress(read_bytes(path, data, report))
-        decoded = _decode_all(text, report) if only is None else _glance_all(text, report)
+        for chunk in _chunks(read_text(path, data, report, max_bytes)):
+            batches.append(_read_chunk(chunk, only, part, report))
     except (OSError, EOFError, ValueError, msgspec.DecodeError) as e:  # truncated gzip, not JSON, ...
         report.error = _reason(e)
-        return _empty(), report
-    report.read = len(decoded)
+        report.read = report.used = report.rejected = 0
+        return pa.Table.from_batches([], CLOUDTRAIL_SCHEMA), report
+    report.offset = 0
+    return pa.Table.from_batches(batches, CLOUDTRAIL_SCHEMA), report
+
+
+def _chunks(text: bytes) -> Iterator[bytes]:
+    """The file's text; a large trail file's as trail documents of CHUNK_BYTES of records each, one at
+    a time, so that only one chunk's records are ever decoded into objects at once."""
+    raws = None
+    if len(text) > CHUNK_BYTES:
+        try:
+            raws = _raw_trail_decoder.decode(text).Records
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            pass  # another shape, or a broken record: read whole, record by record
+    if raws is None:
+        yield text
+        return
+    start = size = 0
+    for end, raw in enumerate(raws, 1):
+        size += len(raw)
+        if (start, end) == (0, len(raws)):  # one chunk (a single huge record): the text as it is
+            yield text
+        elif size >= CHUNK_BYTES or end == len(raws):
+            yield b'{"Records": [' + b",".join(bytes(r) for r in raws[start:end]) + b"]}"
+            start, size = end, 0
+
+
+def _read_chunk(text: bytes, only: frozenset[str] | None, part: PathPartition,
+                report: FileReport) -> pa.RecordBatch:
+    """The usable events of one chunk of the file (its records counted from report.read on)."""
+    report.offset = report.read
+    decoded = _decode_all(text, report) if only is None else _glance_all(text, report)
+    report.read += len(decoded)
     indexes, times = _check_all(decoded, report)
     events = [decoded[i] for i in indexes]
-    part = partition_of(path)
     if only is not None:
-        return _focused(text, events, times, indexes, only, part, report), report
-    report.used = len(events)
-    return _batch(events, times, indexes, part, report), report
+        return _focused(text, events, times, indexes, only, part, report)
+    report.used += len(events)
+    return _batch(events, times, indexes, part, report)
 
 
 def _glance_all(data: bytes, report: FileReport) -> list:
@@ -462,7 +648,7 @@ def _glance_all(data: bytes, report: FileReport) -> list:
         glances = _glance_decoder.decode(data).Records
         report.shape = "records"
         return glances
-    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return _decode_all(data, report)
 
 
@@ -483,7 +669,7 @@ def _focused(text: bytes, events: list, times: list[str], indexes: list[int], on
         whole_indexes.append(index)
     others = [not n for n in named]
     rest, rest_times = list(compress(events, others)), list(compress(times, others))
-    report.used = len(whole) + len(rest)
+    report.used += len(whole) + len(rest)
     n = len(rest)
     if part.account:
         accounts = [part.account] * n
@@ -494,7 +680,7 @@ def _focused(text: bytes, events: list, times: list[str], indexes: list[int], on
         "eventid": _attr(rest, "eventID"),
         "account": accounts,
         "region": [part.region] * n if part.region else _attr(rest, "awsRegion"),
-        "day": [part.day] * n if part.day else [t[:10].replace("-", "/") for t in rest_times],
+        "day": _days(rest_times),
     }
     columns = [_strings(spine[f.name]) if f.name in spine else pa.nulls(n, f.type) for f in CLOUDTRAIL_SCHEMA]
     spine_batch = pa.RecordBatch.from_arrays(columns, schema=CLOUDTRAIL_SCHEMA)
@@ -503,15 +689,20 @@ def _focused(text: bytes, events: list, times: list[str], indexes: list[int], on
     return pa.concat_batches([_batch(whole, whole_times, whole_indexes, part, report), spine_batch])
 
 
-def read_bytes(path: str | Path, data: bytes | None, report: FileReport) -> bytes:
-    """The file's bytes (`data` if the caller has them already), their size and SHA-256 in the report."""
-    data = Path(path).read_bytes() if data is None else data
+def read_text(path: str | Path, data: bytes | None, report: FileReport,
+              limit: int = MAX_FILE_BYTES) -> bytes:
+    """The file's text, inflated (`data`: its bytes, if the caller has them already); the size and
+    SHA-256 of its bytes in the report. TooLarge if the file or its text is over `limit`: a file
+    over it on disk is hashed a MB at a time and never held."""
+    if data is None:
+        with open(path, "rb") as f:  # read only, as all evidence
+            if os.fstat(f.fileno()).st_size > limit:
+                digest = hashlib.file_digest(f, "sha256")
+                report.size, report.sha256 = f.tell(), digest.hexdigest()
+                raise TooLarge(f"the file is {report.size:,} bytes, over the limit of {limit:,}")
+            data = f.read()
     report.size, report.sha256 = len(data), hashlib.sha256(data).hexdigest()
-    return data
-
-
-def _empty() -> pa.RecordBatch:
-    return pa.RecordBatch.from_pylist([], schema=CLOUDTRAIL_SCHEMA)
+    return _decompress(data, limit)
 
 
 def _reason(error: BaseException) -> str:

@@ -14,6 +14,9 @@ are written under temporary names and renamed (atomic), events already in the st
 the round (same eventID) are taken out, and the catalog is replaced last (atomic). A run killed
 half-way leaves only parts the catalog does not name; the next run deletes them and converts the
 files the catalog does not hold, so nothing is lost and nothing is held twice.
+The store deletes only files it names itself (its parts and temporary files), only inside a folder
+that it created or found empty and marked at once with its catalog; a folder that holds or lies in
+the evidence is refused before anything is written (paths.refuse_overlap).
 The raw first scan uses the same path into a temporary store (see engines/duckdb.py).
 """
 
@@ -34,8 +37,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..errors import EvidenceError
-from .reader import FileReport, IntakeReport, read_cloudtrail_file
+from ..errors import EvidenceError, OutputError
+from ..paths import refuse_overlap
+from .reader import MAX_FILE_BYTES, FileReport, IntakeReport, read_cloudtrail_file
 from .schema import CLOUDTRAIL_SCHEMA
 
 CATALOG = "catalog.json"
@@ -53,6 +57,9 @@ CLUSTER_BY = [("eventsource", "ascending"), ("eventname", "ascending"), ("eventt
 CLUSTER_ROW_GROUP = 16 * 1024
 CLUSTER_BLOOM = {"eventsource": {"ndv": 1000, "fpp": 0.01}, "eventname": {"ndv": 1000, "fpp": 0.01}}
 WORKERS_FROM_BYTES = 64 << 20
+# (folder, glob) of the files an interrupted run can leave: the only files the sweep deletes
+LEFTOVERS = ((".", f".{CATALOG}.*.tmp"), (TABLE, "part-*.parquet"), (TABLE, "part-*.parquet.tmp"),
+             ("guardduty", ".findings.parquet.*.tmp"))
 
 
 @dataclass
@@ -60,25 +67,44 @@ class Store:
     root: Path
     parts: list[str] = field(default_factory=list)  # file names under root/cloudtrail, in order
     sources: dict[str, dict] = field(default_factory=dict)  # absolute path -> size, sha256, part, report
-    duplicates: int = 0  # events left out because the store already held their eventID
+    duplicates: int = 0  # events left out because the store held them (same eventID and content)
     findings: dict[str, dict] = field(default_factory=dict)  # findings files: absolute path -> size, sha256, report
+    conflicts: list[str] = field(default_factory=list)  # eventIDs held by different records
 
     @classmethod
     def open(cls, root: str | Path, create: bool = False) -> "Store":
-        """The store at `root`; an empty one if `create` and there is none yet."""
+        """The store at `root`; with `create`, a new one if `root` is absent or an empty folder.
+
+        A new store is marked (its catalog written) before anything else, so a run killed at once
+        still leaves a folder the next run knows as a store. Any other folder is refused: the store
+        deletes what an interrupted run left, and must never mistake someone else's files for that.
+        """
         root = Path(root)
         catalog = root / CATALOG
         if not catalog.exists():
-            if create:
-                return cls(root)
-            raise EvidenceError(f"{root} is not an evidence store (no {CATALOG}): create one with `audit-toolkit ingest`")
+            if not create:
+                raise EvidenceError(f"{root} is not an evidence store (no {CATALOG}): create one "
+                                    "with `audit-toolkit ingest`")
+            if root.exists() and (not root.is_dir() or any(root.iterdir())):
+                raise EvidenceError(f"{root} is not empty and is not a store made by audit-toolkit "
+                                    f"(no {CATALOG}): give a new or empty folder as the store")
+            store = cls(root)
+            store.commit()
+            return store
         try:
             data = json.loads(catalog.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise EvidenceError(f"the catalog of the store {root} cannot be read: {e}") from e
-        if data.get("version") != FORMAT_VERSION:
-            raise EvidenceError(f"the store {root} has format {data.get('version')!r}; this toolkit reads {FORMAT_VERSION}")
-        return cls(root, data["parts"], data["sources"], data["duplicates"], data.get("findings", {}))
+        if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
+            version = data.get("version") if isinstance(data, dict) else None
+            raise EvidenceError(f"the store {root} has format {version!r}; this toolkit reads "
+                                f"{FORMAT_VERSION}")
+        try:
+            return cls(root, list(data["parts"]), dict(data["sources"]), int(data["duplicates"]),
+                       dict(data.get("findings", {})), list(data.get("conflicts", [])))
+        except (KeyError, TypeError, ValueError) as e:
+            raise EvidenceError(f"the catalog of the store {root} is damaged ({type(e).__name__}: "
+                                f"{e}); ingest the evidence into a new store") from e
 
     @property
     def folder(self) -> Path:
@@ -93,7 +119,8 @@ class Store:
 
     def intake(self) -> IntakeReport:
         """The intake report of every source file the store holds, as it was when it was converted."""
-        return IntakeReport(files=[_file_report(s) for s in self.sources.values()], duplicates=self.duplicates)
+        return IntakeReport(files=[_file_report(s) for s in self.sources.values()],
+                            duplicates=self.duplicates, conflicts=list(self.conflicts))
 
     def findings_intake(self) -> IntakeReport:
         """The intake report of every GuardDuty findings file the store holds."""
@@ -105,23 +132,31 @@ class Store:
 
     def commit(self) -> None:
         """Replace the catalog atomically: until this returns, the store is what it was."""
-        self.root.mkdir(parents=True, exist_ok=True)
         data = {"version": FORMAT_VERSION, "parts": self.parts, "sources": self.sources, "duplicates": self.duplicates,
-                "findings": self.findings}
+                "findings": self.findings, "conflicts": self.conflicts}
         tmp = self.root / f".{CATALOG}.{uuid.uuid4().hex}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.root / CATALOG)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "x", encoding="utf-8") as f:
+                json.dump(data, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.root / CATALOG)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise OutputError(f"cannot write the store's catalog in {self.root}: "
+                              f"{e.strerror or e}") from e
 
     def sweep(self) -> None:
-        """Delete what an interrupted run left: parts the catalog does not name, temporary files."""
-        held = set(self.parts)
-        for leftover in [*self.root.glob(f".{CATALOG}.*.tmp"), *(self.folder.glob("*") if self.folder.exists() else [])]:
-            if leftover.name not in held:
-                leftover.unlink()
+        """Delete what an interrupted run left: parts the catalog does not name, temporary files.
 
+        Only names the store gives its own files are touched (LEFTOVERS); anything else is left be.
+        """
+        held = set(self.parts)
+        for folder, pattern in LEFTOVERS:
+            for leftover in (self.root / folder).glob(pattern):
+                if leftover.name not in held and leftover.is_file() and not leftover.is_symlink():
+                    leftover.unlink()
 
 def _file_report(entry: dict) -> FileReport:
     """A catalog entry's report; catalogs written before reports held size and SHA-256 have them beside."""
@@ -135,6 +170,7 @@ class _Task:
     compression: str
     only: frozenset[str] | None = None  # reader.read_cloudtrail_file's `only`
     cluster: bool = False  # sort the part by CLUSTER_BY (a kept store) or write it as read (a scan)
+    max_bytes: int = MAX_FILE_BYTES  # reader.read_cloudtrail_file's `max_bytes`
 
 
 def _convert(task: _Task) -> tuple[str | None, int, list[dict]]:
@@ -170,10 +206,10 @@ def _read_task(task: _Task, sources: list[dict]) -> Iterator[pa.Table]:
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
     for path in task.paths:
-        batch, report = read_cloudtrail_file(path, only=task.only)
+        table, report = read_cloudtrail_file(path, only=task.only, max_bytes=task.max_bytes)
         sources.append({"size": report.size, "sha256": report.sha256, "report": asdict(report)})
-        pending.append(batch)
-        pending_rows += batch.num_rows
+        pending.extend(table.to_batches())
+        pending_rows += table.num_rows
         if pending_rows >= ROW_GROUP:
             yield pa.Table.from_batches(pending, CLOUDTRAIL_SCHEMA)
             pending, pending_rows = [], 0
@@ -181,7 +217,7 @@ def _read_task(task: _Task, sources: list[dict]) -> Iterator[pa.Table]:
 
 
 def _tasks(paths: list[Path], folder: Path, compression: str, task_bytes: int, workers: int,
-           only: frozenset[str] | None, cluster: bool) -> list[_Task]:
+           only: frozenset[str] | None, cluster: bool, max_bytes: int) -> list[_Task]:
     # Small evidence is still cut into a few tasks per worker, so that every core has work.
     task_bytes = max(1, min(task_bytes, sum(p.stat().st_size for p in paths) // (4 * workers)))
     run = time.strftime("%Y%m%dT%H%M%S") + f"-{uuid.uuid4().hex[:6]}"  # part names sort in ingest order
@@ -192,7 +228,8 @@ def _tasks(paths: list[Path], folder: Path, compression: str, task_bytes: int, w
         chunk.append(str(path))
         size += path.stat().st_size
         if size >= task_bytes or path == paths[-1]:
-            tasks.append(_Task(chunk, str(folder / f"part-{run}-{len(tasks):06d}.parquet"), compression, only, cluster))
+            part = str(folder / f"part-{run}-{len(tasks):06d}.parquet")
+            tasks.append(_Task(chunk, part, compression, only, cluster, max_bytes))
             chunk, size = [], 0
     return tasks
 
@@ -233,36 +270,74 @@ def _rounds(tasks: list[_Task], round_bytes: int) -> Iterator[list[_Task]]:
         yield batch
 
 
-def _drop_duplicates(store: Store, new_parts: list[str]) -> int:
-    """Take out of the new parts every event whose eventID the store, or an earlier new event, holds.
+_JSON_TEXT = ("requestparameters", "responseelements", "additionaleventdata", "serviceeventdetails")
 
-    Events without an eventID cannot be matched and are all kept. Returns how many were taken out.
+
+def _canonical(row: dict) -> dict[str, str]:
+    """A record's content, column by column, whatever the order of the keys in its JSON members (the
+    row's own columns are in the schema's order): two deliveries of one event are equal in this."""
+    content = {}
+    for name, value in row.items():
+        if name in _JSON_TEXT and value is not None:
+            try:
+                value = json.loads(value)
+            except (ValueError, RecursionError):
+                pass  # compared as the text it is
+        content[name] = json.dumps(value, sort_keys=True, default=str)
+    return content
+
+
+def _drop_duplicates(store: Store, new_parts: list[str]) -> tuple[int, list[str]]:
+    """Take out of the new parts every event that the store, or an earlier new event, holds already:
+    the same eventID and the same content (key order aside), e.g. delivered by two trails.
+
+    Two records with one eventID and different content are both evidence: both are kept, and the
+    eventID is returned among the conflicts. Events without an eventID cannot be matched and are all
+    kept. Returns how many events were taken out, and the conflicts.
     """
     if not new_parts:
-        return 0
+        return 0, []
     new = [str(store.folder / p) for p in new_parts]
     old = [str(p) for p in store.part_paths()]
     con = duckdb.connect()
     con.execute("SET memory_limit = '512MB'")
     con.execute("SET preserve_insertion_order = true")
-    scan = "SELECT eventid, filename, file_row_number AS rownum FROM read_parquet($new, filename = true, file_row_number = true) WHERE eventid IS NOT NULL"
+    columns = ", ".join(CLOUDTRAIL_SCHEMA.names)
+    scan = ("SELECT eventid, filename, file_row_number AS rownum, "
+            "md5(CAST(struct_pack({c}) AS VARCHAR)) AS content, {old} AS old "
+            "FROM read_parquet({parts}, filename = true, file_row_number = true) "
+            "WHERE eventid IS NOT NULL")
+    rows = scan.format(c=columns, old="false", parts="$new")
     params: dict = {"new": new}
-    repeated = f"SELECT eventid FROM ({scan}) GROUP BY eventid HAVING count(*) > 1"
+    repeated = f"SELECT eventid FROM ({rows}) GROUP BY eventid HAVING count(*) > 1"
     if old:
         params["old"] = old
         repeated += " UNION SELECT eventid FROM read_parquet($old) WHERE eventid IN (SELECT eventid FROM read_parquet($new))"
+        rows += " UNION ALL " + scan.format(c=columns, old="true", parts="$old")
     con.execute(f"CREATE TEMP TABLE repeated AS {repeated}", params)
     if not con.execute("SELECT count(*) FROM repeated").fetchone()[0]:
-        return 0
-    # Among repeated ids, keep the first new event unless the store already holds one.
-    in_store = " OR eventid IN (SELECT eventid FROM read_parquet($old))" if old else ""
-    drop = con.execute(
-        f"""SELECT filename, rownum FROM (
-                SELECT *, row_number() OVER (PARTITION BY eventid ORDER BY filename, rownum) AS k
-                FROM ({scan}) WHERE eventid IN (SELECT eventid FROM repeated)
-            ) WHERE k > 1{in_store}""",
-        params,
-    ).fetchall()
+        return 0, []
+    con.execute(f"CREATE TEMP TABLE copies AS SELECT * FROM ({rows}) "
+                "WHERE eventid IN (SELECT eventid FROM repeated)", params)
+    # The store's events first, then the new ones in order: the first of each content is kept.
+    drop = con.execute("""SELECT filename, rownum FROM (
+            SELECT *, row_number() OVER (
+                PARTITION BY eventid, content ORDER BY old DESC, filename, rownum) AS k
+            FROM copies) WHERE k > 1 AND NOT old""").fetchall()
+    differing = con.execute("""
+            SELECT eventid, list((filename, rownum, old) ORDER BY old DESC, filename, rownum)
+            FROM (SELECT DISTINCT ON (eventid, content) * FROM copies
+                  ORDER BY eventid, content, old DESC, filename, rownum)
+            GROUP BY eventid HAVING count(*) > 1 ORDER BY eventid""").fetchall()
+    conflicts = []
+    for eventid, copies in differing:  # different bytes; the same content if only key order differs
+        drop_here, contents = _same_content(con, [tuple(c) for c in copies])
+        drop += drop_here
+        if len(contents) > 1:
+            differ = sorted({k for c in contents[1:] for k in c if c[k] != contents[0][k]})
+            first = contents[0]
+            conflicts.append(f"eventID {eventid} is held by {len(contents)} records that differ in "
+                             f"{', '.join(differ)} ({first['eventname']} at {first['eventtime']})")
     by_part: dict[str, list[int]] = {}
     for filename, row in drop:
         by_part.setdefault(filename, []).append(row)
@@ -276,7 +351,27 @@ def _drop_duplicates(store: Store, new_parts: list[str]) -> int:
         )
         os.replace(tmp, filename)
     con.close()
-    return len(drop)
+    return len(drop), conflicts
+
+
+def _same_content(con, copies: list[tuple[str, int, bool]]
+                  ) -> tuple[list[tuple[str, int]], list[dict]]:
+    """Of a few records with one eventID and different bytes: the new ones equal to an earlier one
+    when the keys of their JSON members are sorted (to drop), and the different contents."""
+    contents: list[dict] = []
+    drop = []
+    for filename, rownum, is_old in copies:
+        row = con.execute("SELECT * EXCLUDE (file_row_number) "
+                          "FROM read_parquet($f, file_row_number = true) "
+                          "WHERE file_row_number = $n",
+                          {"f": filename, "n": rownum}).fetch_df()
+        record = row.astype(object).where(row.notna(), None).to_dict("records")[0]
+        content = _canonical(record)
+        if content in contents and not is_old:
+            drop.append((filename, rownum))
+        elif content not in contents:
+            contents.append(content)
+    return drop, [{k: json.loads(v) for k, v in c.items()} for c in contents]
 
 
 def ingest(
@@ -290,13 +385,18 @@ def ingest(
     on_round: Callable[[Store], None] | None = None,
     only: frozenset[str] | None = None,
     cluster: bool = True,
+    max_file_bytes: int = MAX_FILE_BYTES,
 ) -> IntakeReport:
     """Convert the files the store does not hold yet; returns the intake report of those files.
 
     A file the store holds (same path, same size) is skipped. `on_round` is called after each commit.
     `only` and `cluster=False` are for the scratch store of a scan (engines.duckdb), read once or
     twice: a store kept for many questions holds every event whole, its parts sorted (CLUSTER_BY).
+    A file whose text is over `max_file_bytes` is rejected with its reason (see Settings).
     """
+    files = list(files)
+    for path in files:  # before anything is written: the sweep must never see evidence
+        refuse_overlap(root, path, "the store")
     _keep_freed_memory()
     store = Store.open(root, create=True)
     store.folder.mkdir(parents=True, exist_ok=True)
@@ -307,7 +407,8 @@ def ingest(
     report = IntakeReport()
     bar = _bar(len(todo), progress)
     try:
-        tasks = _tasks(todo, store.folder, compression, task_bytes, workers, only, cluster)
+        tasks = _tasks(todo, store.folder, compression, task_bytes, workers, only, cluster,
+                       max_file_bytes)
         for round_tasks in _rounds(tasks, round_bytes):
             new_parts: list[str] = []
             sources: dict[str, dict] = {}
@@ -319,16 +420,16 @@ def ingest(
                     report.files.append(FileReport(**source["report"]))
                 bar.update(len(task.paths))
                 bar.set_postfix(events=f"{report.used:,}", refresh=False)
-            dropped = _drop_duplicates(store, new_parts)
+            dropped, conflicts = _drop_duplicates(store, new_parts)
             report.duplicates += dropped
             store.duplicates += dropped
+            report.conflicts += conflicts
+            store.conflicts += conflicts
             store.parts.extend(new_parts)
             store.sources.update(sources)
             store.commit()
             if on_round:
                 on_round(store)
-        if not (store.root / CATALOG).exists():
-            store.commit()  # nothing to convert: still an (empty) store
     finally:
         bar.close()
     return report
@@ -340,7 +441,8 @@ def _bar(total: int, enabled: bool):
     return tqdm(total=total, unit="file", desc="ingest", disable=not enabled, file=sys.stderr, dynamic_ncols=True)
 
 
-def ingest_findings(files: Iterable[Path], root: str | Path) -> IntakeReport:
+def ingest_findings(files: Iterable[Path], root: str | Path,
+                    max_file_bytes: int = MAX_FILE_BYTES) -> IntakeReport:
     """Add the GuardDuty findings files the store does not hold yet to STORE/guardduty/findings.parquet.
 
     The table is written under a temporary name and renamed before the catalog names the files, so
@@ -349,15 +451,18 @@ def ingest_findings(files: Iterable[Path], root: str | Path) -> IntakeReport:
     """
     from .guardduty import GUARDDUTY_SCHEMA, read_guardduty_file, unique_findings
 
+    files = list(files)
+    for path in files:
+        refuse_overlap(root, path, "the store")
     store = Store.open(root, create=True)
     todo = [p for p in files if (store.findings.get(str(Path(p).resolve())) or {}).get("size") != Path(p).stat().st_size]
     report = IntakeReport()
-    if not todo and (store.root / CATALOG).exists():
+    if not todo:
         return report
     target = store.root / FINDINGS
     tables = [pq.read_table(target)] if target.exists() else []
     for path in todo:
-        table, file_report = read_guardduty_file(path)
+        table, file_report = read_guardduty_file(path, max_bytes=max_file_bytes)
         tables.append(table)
         report.files.append(file_report)
         store.findings[str(Path(path).resolve())] = {"size": file_report.size, "sha256": file_report.sha256,
@@ -369,3 +474,16 @@ def ingest_findings(files: Iterable[Path], root: str | Path) -> IntakeReport:
     os.replace(tmp, target)
     store.commit()
     return report
+
+
+def ingest_evidence(evidence: str | Path, root: str | Path, progress: bool = False,
+                    max_file_bytes: int = MAX_FILE_BYTES) -> tuple[IntakeReport, IntakeReport]:
+    """Every CloudTrail and GuardDuty file under `evidence` the store does not hold yet, converted;
+    a store that holds or lies inside the evidence is refused first. Returns both intake reports
+    (the CloudTrail one lists the paths skipped under the evidence)."""
+    from .layout import discover_files, discover_findings, skipped
+
+    refuse_overlap(root, evidence, "the store")
+    report = ingest(discover_files(evidence), root, progress=progress, max_file_bytes=max_file_bytes)
+    report.skipped = skipped(evidence)
+    return report, ingest_findings(discover_findings(evidence), root, max_file_bytes=max_file_bytes)

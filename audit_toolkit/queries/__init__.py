@@ -226,9 +226,14 @@ def union(names: list[str] | tuple[str, ...]) -> Query:
     return Query(f"union({', '.join(names)})", parts[0].params, "", sql)
 
 
+# Bounds a user may give: CloudTrail began in 2013, and the day after `until` must still be a date.
+FIRST_YEAR, LAST_YEAR = 1970, 9998
+
+
 def _iso(value: datetime | str | None) -> str | None:
     if value is None:
         return None
+    shown = str(value)
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -236,7 +241,14 @@ def _iso(value: datetime | str | None) -> str | None:
             raise QueryError(f"--since/--until must be an ISO 8601 time such as 2026-11-03T09:00:00Z, got {value!r}") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        value = value.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01 with a positive offset, 9999-12-31 with a negative one
+        value = None
+    if value is None or not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise QueryError(f"--since/--until must fall in the years {FIRST_YEAR} to {LAST_YEAR}, got "
+                         f"{shown!r}: leave --since or --until out for no bound")
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def scope(

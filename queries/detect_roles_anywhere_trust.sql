@@ -1,6 +1,8 @@
--- name: detect_access_key_for_other_user
+-- name: detect_roles_anywhere_trust
 -- params: since, until, since_day, until_day, account, region
--- Detection `access_key_for_other_user`: Access key created for another user. Candidate events, failed calls included: iam.amazonaws.com CreateAccessKey.
+-- Detection `roles_anywhere_trust`: IAM Roles Anywhere trust anchor or profile set. Candidate
+-- events, failed calls included: rolesanywhere.amazonaws.com CreateTrustAnchor, UpdateTrustAnchor,
+-- CreateProfile.
 -- Whether a candidate is a hit is decided in Python (audit_toolkit.analysis.detections.match),
 -- the same decision the real-time alert makes.
 SELECT
@@ -19,7 +21,8 @@ SELECT
     useridentity.onbehalfof.userid AS on_behalf_of,
     sourceipaddress, useragent, errorcode, errormessage, requestparameters, responseelements, additionaleventdata
 FROM cloudtrail
-WHERE (eventsource = 'iam.amazonaws.com' AND eventname IN ('CreateAccessKey'))
+WHERE (eventsource = 'rolesanywhere.amazonaws.com'
+       AND eventname IN ('CreateTrustAnchor', 'UpdateTrustAnchor', 'CreateProfile'))
   AND (:since_day IS NULL OR day >= :since_day)
   AND (:until_day IS NULL OR day <= :until_day)
   AND (:since IS NULL OR from_iso8601_timestamp(eventtime) >= from_iso8601_timestamp(:since))

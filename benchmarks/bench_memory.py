@@ -1,0 +1,116 @@
+"""Peak memory of reading one evidence file, whatever it holds (issue 16: bounded memory).
+
+    python benchmarks/bench_memory.py              # limit: the reader's default MAX_FILE_BYTES
+    python benchmarks/bench_memory.py --scale 0.25 # smaller files, for a quick look
+
+Each case reads one file with read_cloudtrail_file in a fresh process and reports that process's
+peak resident memory (VmHWM). The ratio is against the baseline of the same run: a fresh process
+reading a small ordinary trail file (1,250 events), which is what the interpreter and the libraries
+cost before the evidence does.
+- bomb: a few MB of gzip that inflate to 8x the limit: rejected, never held whole;
+- at the limit: ordinary trail records filling nearly the limit, read and converted;
+- one 200 MB record: a single record with a 200 MB requestParameters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import multiprocessing
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from isal import igzip
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from audit_toolkit.evidence.reader import MAX_FILE_BYTES, read_cloudtrail_file  # noqa: E402
+from noise import START, _record  # noqa: E402
+
+import random  # noqa: E402
+
+
+def _read(path: str, out) -> None:
+    start = time.perf_counter()
+    batch, report = read_cloudtrail_file(path)
+    seconds = time.perf_counter() - start
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a spawned child would start with
+    # the parent's peak.
+    status = Path("/proc/self/status").read_text()
+    peak = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) * 1024
+    out.send((peak, seconds, batch.num_rows, report.error))
+
+
+def peak_of(path: Path) -> tuple[int, float, int, str | None]:
+    """The peak RSS, time, rows and error of a fresh process reading `path`."""
+    ctx = multiprocessing.get_context("spawn")
+    ours, theirs = ctx.Pipe()
+    child = ctx.Process(target=_read, args=(str(path), theirs))
+    child.start()
+    found = ours.recv()
+    child.join()
+    return found
+
+
+def _records(count: int) -> bytes:
+    rng = random.Random(1)
+    return b",".join(json.dumps(_record(rng, "111122223333", "us-east-1", START)).encode() for _ in range(count))
+
+
+def write_cases(folder: Path, limit: int) -> dict[str, Path]:
+    cases = {}
+    small = _records(1250)
+    cases["baseline: 1,250 events"] = folder / "small.json.gz"
+    cases["baseline: 1,250 events"].write_bytes(gzip.compress(b'{"Records": [' + small + b"]}"))
+    # A bomb: the same kilobyte of zeros repeated; zlib's level 9 makes 8x the limit a few MB.
+    bomb = folder / "bomb.json.gz"
+    with igzip.open(bomb, "wb", compresslevel=3) as f:
+        f.write(b'{"Records": [')
+        block = b" " * (16 << 20)
+        for _ in range(8 * limit // len(block)):
+            f.write(block)
+        f.write(b"]}")
+    cases[f"bomb: inflates to {8 * limit >> 20:,} MB"] = bomb
+    full = folder / "full.json.gz"
+    with igzip.open(full, "wb", compresslevel=1) as f:
+        f.write(b'{"Records": [')
+        written = 0
+        while written + len(small) < limit * 0.95:
+            f.write((b"," if written else b"") + small)
+            written += len(small) + 1
+        f.write(b"]}")
+    cases[f"at the limit: {written >> 20} MB of records"] = full
+    big = folder / "big.json.gz"
+    record = _records(1)
+    payload = json.dumps({"items": ["x" * 1000] * (200 << 10)}).encode()
+    with igzip.open(big, "wb", compresslevel=1) as f:
+        f.write(b'{"Records": [' + record.replace(b'"requestParameters": ', b'"requestParameters": ' + payload + b', "x": ', 1) + b"]}")
+    cases["one record of 200 MB"] = big
+    return cases
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the default limit to fill")
+    args = parser.parse_args()
+    limit = MAX_FILE_BYTES
+    with tempfile.TemporaryDirectory() as tmp:
+        cases = write_cases(Path(tmp), int(limit * args.scale))
+        base = None
+        print(f"limit (MAX_FILE_BYTES): {limit >> 20} MB")
+        print(f"{'case':42} {'file MB':>8} {'peak MB':>8} {'x base':>7} {'s':>6} {'rows':>9}  outcome")
+        for name, path in cases.items():
+            peak, seconds, rows, error = peak_of(path)
+            base = base or peak
+            size = path.stat().st_size / 2**20
+            print(f"{name:42} {size:8.1f} {peak / 2**20:8.0f} {peak / base:7.2f} {seconds:6.2f} {rows:9,}  "
+                  f"{error or 'read'}")
+
+
+if __name__ == "__main__":
+    main()

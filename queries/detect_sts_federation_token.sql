@@ -1,0 +1,31 @@
+-- name: detect_sts_federation_token
+-- params: since, until, since_day, until_day, account, region
+-- Detection `sts_federation_token`: Federation token obtained. Candidate events, failed calls
+-- included: sts.amazonaws.com GetFederationToken.
+-- Whether a candidate is a hit is decided in Python (audit_toolkit.analysis.detections.match),
+-- the same decision the real-time alert makes.
+SELECT
+    eventtime, eventid, eventname, eventsource, account, region,
+    useridentity.type AS identity_type,
+    useridentity.principalid AS principal_id,
+    useridentity.arn AS identity_arn,
+    useridentity.accountid AS identity_account,
+    useridentity.invokedby AS invoked_by,
+    useridentity.accesskeyid AS access_key_id,
+    useridentity.username AS user_name,
+    useridentity.sessioncontext.sessionissuer.type AS issuer_type,
+    useridentity.sessioncontext.sessionissuer.arn AS issuer_arn,
+    useridentity.sessioncontext.sessionissuer.username AS issuer_name,
+    useridentity.sessioncontext.attributes.mfaauthenticated AS mfa_authenticated,
+    useridentity.onbehalfof.userid AS on_behalf_of,
+    sourceipaddress, useragent, errorcode, errormessage, requestparameters, responseelements, additionaleventdata
+FROM cloudtrail
+WHERE (eventsource = 'sts.amazonaws.com'
+       AND eventname IN ('GetFederationToken'))
+  AND (:since_day IS NULL OR day >= :since_day)
+  AND (:until_day IS NULL OR day <= :until_day)
+  AND (:since IS NULL OR from_iso8601_timestamp(eventtime) >= from_iso8601_timestamp(:since))
+  AND (:until IS NULL OR from_iso8601_timestamp(eventtime) < from_iso8601_timestamp(:until))
+  AND (:account IS NULL OR account = :account)
+  AND (:region IS NULL OR region = :region)
+ORDER BY eventtime, eventid

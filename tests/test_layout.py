@@ -1,0 +1,84 @@
+"""Discovery of the evidence: what is read, and every path that is not, with why."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from audit_toolkit import report
+from audit_toolkit.cli import main
+from audit_toolkit.evidence.layout import skipped
+from audit_toolkit.investigation import Investigation
+
+RECORD = {"eventVersion": "1.09", "eventTime": "2026-11-03T09:00:00Z",
+          "eventSource": "ec2.amazonaws.com", "eventName": "DescribeInstances",
+          "awsRegion": "us-east-1", "eventID": "e1",
+          "userIdentity": {"type": "IAMUser", "accountId": "111122223333"},
+          "recipientAccountId": "111122223333"}
+
+
+def evidence_with_strays(root: Path, monkeypatch) -> dict[str, str]:
+    """A folder of one good log and every kind of path no reader takes; returns path -> why."""
+    (root / "sub").mkdir(parents=True)
+    (root / "locked").mkdir()
+    (root / "elsewhere").mkdir()
+    (root / "log.json").write_text(json.dumps({"Records": [RECORD]}))
+    (root / "notes.txt").write_text("not evidence")
+    (root / "log.json.bz2").write_bytes(b"BZh9")
+    (root / ".hidden.json").write_text(json.dumps({"Records": [RECORD]}))
+    os.mkfifo(root / "pipe.json")
+    (root / "broken.json").symlink_to(root / "nowhere")
+    (root / "sub" / "linked").symlink_to(root / "elsewhere")
+    # What is expected beside collected evidence is not listed: digests, the manifest and its seal.
+    digest = root / "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/03/d.json.gz"
+    digest.parent.mkdir(parents=True)
+    digest.write_bytes(b"")
+    (root / "manifest.json").write_text("{}")
+    (root / "manifest.json.sha256").write_text("0" * 64)
+    scandir = os.scandir
+
+    def root_cannot_list_locked(path="."):  # root reads any folder whatever its mode
+        if Path(path) == root / "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", root_cannot_list_locked)
+    suffixes = ".json, .json.gz, .jsonl, .jsonl.gz, .log, .log.gz, .gz, .ndjson"
+    return {
+        ".hidden.json": "hidden file (its name starts with '.')",
+        "broken.json": "not a regular file",
+        "locked": "folder cannot be listed (Permission denied)",
+        "log.json.bz2": f"not an evidence file name ({suffixes})",
+        "notes.txt": f"not an evidence file name ({suffixes})",
+        "pipe.json": "not a regular file",
+        "sub/linked": "symbolic link to a folder, not followed",
+    }
+
+
+def test_every_path_not_read_is_listed_with_its_reason(tmp_path, monkeypatch):
+    root = tmp_path / "evidence"
+    expected = [f"{root / p}: {why}" for p, why in evidence_with_strays(root, monkeypatch).items()]
+    assert skipped(root) == sorted(expected)
+
+    inv = Investigation.from_evidence(root)
+    assert inv.intake.skipped == sorted(expected) and inv.intake.used == 1
+    [(_, scope)] = report.build(inv, sections=[report.SECTIONS[0]]).parts
+    assert scope.tables[-1].caption == "Paths under the evidence that were not read"
+    assert scope.tables[-1].rows == [s.rsplit(": ", 1) for s in sorted(expected)]
+
+    result = CliRunner().invoke(main, ["sg-changes", "--evidence", str(root),
+                                       "--store", str(tmp_path / "store")])
+    assert result.exit_code == 0, result.output
+    said = [line.removeprefix("  skipped ") for line in result.stderr.splitlines()
+            if "skipped" in line]
+    assert said == sorted(expected)
+
+
+def test_evidence_that_is_neither_a_file_nor_a_folder_is_said_so(tmp_path):
+    os.mkfifo(tmp_path / "trail.json")  # reading it would wait forever for a writer
+    result = CliRunner().invoke(main, ["sg-changes", "--evidence", str(tmp_path / "trail.json")])
+    assert result.exit_code == 0
+    assert f"  skipped {tmp_path / 'trail.json'}: not a regular file\n" in result.stderr
