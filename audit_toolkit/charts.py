@@ -10,7 +10,6 @@ on what fonts the machine has.
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
@@ -26,6 +25,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from .analysis import actors
 from .analysis.events import records
 from .evidence.guardduty import SEVERITY_BANDS, severity_label
 from .export import visible
@@ -56,13 +56,8 @@ def label(value: object, width: int = 60) -> str:
 
 
 def short_actor(actor: object) -> str:
-    """`arn:aws:iam::1111:user/alice` -> `alice`; a role session -> `ops-admin (session mallory)`."""
-    text = "" if actor is None or (not isinstance(actor, str) and pd.isna(actor)) else str(actor)
-    text = re.sub(r" \(SSO via [^)]*\)", " (SSO)", text)
-    if text.startswith("arn:"):
-        text = text.split(":", 5)[-1]
-        text = text.split("/", 1)[-1] if "/" in text else text
-    return text
+    """The actor's short form (actors.short: `alice`, `ops-admin / mallory`); "" for none."""
+    return actors.short(actor) if isinstance(actor, str) else ""
 
 
 def band(severity: object) -> str:
@@ -159,6 +154,8 @@ def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd
         window_lane[_window_key(r)] = y
         left = _num(r["opened_at"]) if r["opened_at"] is not None else x0
         right = _num(r["closed_at"]) if r["closed_at"] is not None else x1
+        earlier = left < x0 and not r["open_before_evidence"]  # opened before the range shown (--since)
+        left, right = max(left, x0), min(max(right, x0), x1)
         color = STILL_OPEN_COLOR if r["still_open"] else OPEN_COLOR
         text = f"{_ports(r)} from {label(r['cidr'], 43)}"
         if r.get("reach") == "unknown":
@@ -172,6 +169,9 @@ def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd
         else:
             ax.barh(y, right - left, left=left, height=0.4, color=color, alpha=0.8, gid="window")
             opened = f"opened by {label(short_actor(r['opened_by']), 40)}"
+        if earlier:  # the bar starts at the range's start; the mark says it began before
+            ax.plot([left], [y], marker="<", markersize=10, color=color, gid="began-earlier")
+            opened += f" at {pd.Timestamp(r['opened_at']).tz_convert(zone):%Y-%m-%d %H:%M}, before the range"
         if r["still_open"]:
             ax.plot([right], [y], marker=">", markersize=10, color=color, gid="still-open")
             closed = "still open"
@@ -187,6 +187,8 @@ def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd
     handles = [Patch(color=OPEN_COLOR, alpha=0.8, label="open to the internet"),
                Patch(facecolor="white", edgecolor=BEFORE_COLOR, hatch="////", label="open before the evidence"),
                Line2D([], [], marker=">", color=STILL_OPEN_COLOR, linestyle="", label="still open at the end")]
+    if any(c.get_gid() == "began-earlier" for c in ax.lines):
+        handles.append(Line2D([], [], marker="<", color=OPEN_COLOR, linestyle="", label="opened before the range"))
     if findings is not None and len(findings):
         handles += _finding_markers(ax, findings, y_of, window_lane)
     if sessions is not None and len(sessions):
@@ -278,11 +280,12 @@ def plot_changes(changes: pd.DataFrame, ax: Axes | None = None, *, settings: Set
     cmap = plt.get_cmap("tab10")
     colors = {a: cmap(i % 10) for i, a in enumerate(shown)}
     y_of = {k: i for i, k in enumerate(keys)}
-    for r in rows:
+    offsets = _spread(rows)
+    for r, dy in zip(rows, offsets):
         actor = short_actor(r["actor"])
         color = colors.get(actor, "#999999")
         failed = r["error_code"] is not None
-        ax.plot([_num(r["event_time"])], [y_of[_group_key(r)]], marker=ACTION_MARKERS.get(r["action"], "o"),
+        ax.plot([_num(r["event_time"])], [y_of[_group_key(r)] + dy], marker=ACTION_MARKERS.get(r["action"], "o"),
                 markersize=11 if failed else 8, linestyle="", color=color,
                 markerfacecolor="white" if failed else color, markeredgecolor=color,
                 markeredgewidth=2.5 if failed else 1, gid="failed" if failed else "change")
@@ -302,6 +305,22 @@ def plot_changes(changes: pd.DataFrame, ax: Axes | None = None, *, settings: Set
     ax.grid(axis="x", alpha=0.3)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     return ax
+
+
+def _spread(rows: list[dict]) -> list[float]:
+    """Vertical offsets within a lane for markers of one group that would land on one another: those
+    within 1/150 of the chart's time span of each other are spread evenly across the lane."""
+    times = [_num(r["event_time"]) for r in rows]
+    width = (max(times) - min(times)) / 150 if len(times) > 1 and max(times) > min(times) else 1.0
+    buckets: dict[tuple, list[int]] = {}
+    for i, (r, t) in enumerate(zip(rows, times)):
+        buckets.setdefault((_group_key(r), round(t / width)), []).append(i)
+    offsets = [0.0] * len(rows)
+    for members in buckets.values():
+        step = min(0.2, 0.7 / len(members))
+        for k, i in enumerate(members):
+            offsets[i] = (k - (len(members) - 1) / 2) * step
+    return offsets
 
 
 def plot_findings(findings: pd.DataFrame, ax: Axes | None = None, *, freq: str = "D",
@@ -340,20 +359,37 @@ def plot_findings(findings: pd.DataFrame, ax: Axes | None = None, *, freq: str =
 
 def plot_activity(events: pd.DataFrame, ax: Axes | None = None, *, actor: str | None = None,
                   settings: Settings | None = None) -> Axes:
-    """One actor's activity as a heatmap: hour of day (rows) by date (columns), events per cell."""
+    """One actor's activity as a heatmap: hour of day (rows) by date (columns), events per cell on a
+    log scale, and a dot on each hour that holds a call other than a read (Describe, Get, List...), so
+    one security-group change stands out among thousands of reads. `events` is Investigation.activity;
+    the title names the actor (its short form), and `actor`, the key followed, when it differs."""
+    from matplotlib.colors import LogNorm
+
     zone = _zone(settings)
     ax = _axes(ax, (max(4, 1.5 + 0.6 * 7), 6))
-    times = pd.to_datetime(events["eventtime"], utc=True).dt.tz_convert(zone)
+    times = pd.to_datetime(events["event_time"], utc=True).dt.tz_convert(zone)
     dates = pd.date_range(times.min().date(), times.max().date(), freq="D").date if len(times) else []
     grid = pd.crosstab(times.dt.hour, times.dt.date).reindex(index=range(24), columns=dates, fill_value=0)
-    image = ax.imshow(grid.to_numpy(), aspect="auto", cmap="Reds", origin="upper", interpolation="nearest")
+    counts = grid.to_numpy(dtype=float)
+    shown = np.ma.masked_equal(counts, 0)  # an hour without events stays white
+    image = ax.imshow(shown, aspect="auto", cmap="Reds", origin="upper", interpolation="nearest",
+                      norm=LogNorm(vmin=1, vmax=max(2.0, counts.max())))
+    writes = ~events["event_name"].astype(str).str.match(r"(Describe|Get|List|Head|Lookup|BatchGet|Search)")
+    if writes.any():
+        changed = pd.crosstab(times[writes].dt.hour, times[writes].dt.date).reindex(
+            index=range(24), columns=dates, fill_value=0)
+        ys, xs = np.nonzero(changed.to_numpy())
+        ax.scatter(xs, ys, s=18, facecolor="black", edgecolor="white", linewidth=0.8, zorder=3, gid="changes",
+                   label="an hour with a change (not a read)")
+        ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.18), fontsize=8, frameon=False)
     ax.set_yticks(range(0, 24, 2), [f"{h:02d}:00" for h in range(0, 24, 2)], fontsize=8)
     ax.set_xticks(range(len(dates)), [d.isoformat() for d in dates], rotation=45, ha="right", fontsize=8)
     ax.set_ylabel(f"hour of day ({zone.key})")
     ax.set_xlabel("date")
-    who = actor if actor is not None else (events["actor"].mode().iat[0] if "actor" in events and len(events) else "")
-    ax.set_title(f"Activity of {label(short_actor(who), 60)} ({len(events)} events)", fontsize=10)
-    ax.figure.colorbar(image, ax=ax, label="events")
+    named = events["actor"].mode().iat[0] if "actor" in events and events["actor"].notna().any() else actor
+    who = label(short_actor(named), 60) + (f" (key {label(actor, 24)})" if actor and actor != named else "")
+    ax.set_title(f"Activity of {who} ({len(events)} events)", fontsize=10)
+    ax.figure.colorbar(image, ax=ax, label="events (log scale)")
     return ax
 
 

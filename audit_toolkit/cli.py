@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from pathlib import Path
 
@@ -10,17 +11,25 @@ import click
 import pandas as pd
 
 from . import export, queries
-from .analysis import security_groups
+from .analysis import actors, security_groups
 from .errors import AuditToolkitError
 from .investigation import Investigation
 from .settings import Settings
 
 FORMATS = click.Choice(["table", "csv", "json"])
+# Each terminal table: its columns in order, then those left out first when the terminal is narrow.
 SG_TABLE = ["event_time", "account", "region", "group_id", "action", "direction", "protocol", "from_port",
             "to_port", "peer", "actor", "source_ip", "tool", "error_code"]
+SG_DROP = ("direction", "tool", "region", "account", "to_port", "source_ip")
 WINDOW_TABLE = ["account", "region", "group_id", "protocol", "from_port", "to_port", "cidr",
                 "reach", "opened_at", "opened_by", "closed_at", "closed_by", "still_open",
                 "open_before_evidence", "ambiguous_order"]
+WINDOW_DROP = ("open_before_evidence", "region", "account", "protocol", "to_port", "ambiguous_order", "reach",
+               "still_open")
+# Columns that hold an actor: the table shows its short form (ops-admin / mallory), CSV and JSON the whole.
+ACTOR_COLUMNS = ("actor", "opened_by", "closed_by")
+# Exit status of `ssh-exposure --fail-on-open` when a window is still open (1 is an error, 2 a usage error).
+STILL_OPEN_EXIT = 3
 
 
 def _clean_errors(fn):
@@ -37,26 +46,34 @@ def _clean_errors(fn):
     return wrapper
 
 
-def _scope(fn, output: bool = True):
-    """The options every evidence command takes (`output`: it prints a table, CSV or JSON)."""
+def _scope(fn=None, *, output: bool = True, exposure: bool = False):
+    """The options every evidence command takes (`output`: it prints a table, CSV or JSON; `exposure`:
+    its answer depends on the watched ports and what counts as the internet)."""
+    if fn is None:
+        return functools.partial(_scope, output=output, exposure=exposure)
     options = [
         click.option("--evidence", type=click.Path(exists=True, path_type=Path),
-                     help="A folder of CloudTrail logs and GuardDuty findings (S3 layout or loose files) or a single file "
-                          "of either (duckdb engine)."),
+                     help="A folder of CloudTrail logs and GuardDuty findings (S3 layout or loose files) or a "
+                          "single file of either (duckdb engine)."),
         click.option("--store", type=click.Path(file_okay=False, path_type=Path),
                      help="A columnar store made by `ingest`; with --evidence, new files are ingested first."),
         click.option("--engine", type=click.Choice(["duckdb", "athena"]), default="duckdb", show_default=True,
                      expose_value=False, callback=_remember_engine,
-                     help="duckdb reads --evidence/--store on this machine; athena queries the logs in S3 (AUDIT_TOOLKIT_ATHENA_*)."),
+                     help="duckdb reads --evidence/--store on this machine; athena queries the logs in S3 "
+                          "(AUDIT_TOOLKIT_ATHENA_*)."),
         click.option("--since", help="Start of the time range, ISO 8601 (UTC if no zone), inclusive."),
         click.option("--until", help="End of the time range, ISO 8601 (UTC if no zone), exclusive."),
-        click.option("--account", help="Only this AWS account id."),
-        click.option("--region", help="Only this AWS region."),
-        *([click.option("--format", "fmt", type=FORMATS, default="table", show_default=True, help="Output format.")] if output else []),
-        click.option("--port", "ports", type=int, multiple=True,
-                     help="A port to watch for exposure (repeatable; default 22, or AUDIT_TOOLKIT_WATCHED_PORTS)."),
-        click.option("--internet-prefix", type=click.IntRange(0, 128),
-                     help="A CIDR with at most this prefix length counts as the internet (default 0)."),
+        click.option("--account", "accounts", multiple=True, help="Only this AWS account id (repeatable)."),
+        click.option("--region", "regions", multiple=True, help="Only this AWS region (repeatable)."),
+        click.option("--tz", help="Time zone of the times shown, e.g. Asia/Tokyo or JST (default UTC, or "
+                                  "AUDIT_TOOLKIT_DISPLAY_TZ); JSON and CSV carry its offset."),
+        *([click.option("--format", "fmt", type=FORMATS, default="table", show_default=True,
+                        help="Output format.")] if output else []),
+        *([click.option("--port", "ports", type=int, multiple=True,
+                        help="A port to watch for exposure (repeatable; default 22, or AUDIT_TOOLKIT_WATCHED_PORTS)."),
+           click.option("--internet-prefix", type=click.IntRange(0, 128),
+                        help="A CIDR with at most this prefix length counts as the internet (default 0).")]
+          if exposure else []),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -79,12 +96,14 @@ def _remember_engine(ctx: click.Context, _param, value: str) -> str:
     return value
 
 
-def _open(evidence: Path | None, store: Path | None, ports: tuple[int, ...], internet_prefix: int | None,
-          only: frozenset[str] | None = None, display_tz: str | None = None,
-          out: Path | None = None) -> Investigation:
-    # Settings are checked before any evidence is read: a bad --port or --tz fails at once; so does
-    # a report folder (`out`) that cannot be made or lies among the evidence.
-    settings = Settings.load(watched_ports=tuple(ports) or None, internet_prefix_len=internet_prefix, display_tz=display_tz)
+def _settings(ports: tuple[int, ...] = (), internet_prefix: int | None = None, tz: str | None = None) -> Settings:
+    # Settings are checked before any evidence is read: a bad --port or --tz fails at once.
+    return Settings.load(watched_ports=tuple(ports) or None, internet_prefix_len=internet_prefix, display_tz=tz)
+
+
+def _open(evidence: Path | None, store: Path | None, settings: Settings,
+          only: frozenset[str] | None = None, out: Path | None = None) -> Investigation:
+    # A report folder (`out`) that cannot be made or lies among the evidence fails before any evidence is read.
     if out is not None:
         from .paths import refuse_overlap
         from .report import prepare
@@ -94,12 +113,15 @@ def _open(evidence: Path | None, store: Path | None, ports: tuple[int, ...], int
         prepare(out)
     if click.get_current_context().meta.get("audit_toolkit.engine") == "athena":
         if evidence is not None or store is not None:  # not read: saying nothing would answer another question
-            raise click.UsageError("--evidence and --store are for the duckdb engine; --engine athena queries the logs in S3")
+            raise click.UsageError("--evidence and --store are for the duckdb engine; --engine athena queries "
+                                   "the logs in S3")
         return Investigation.on_athena(settings=settings, on_report=lambda r: click.echo(r.summary(), err=True))
     if evidence is None and store is None:
-        raise click.UsageError("give --evidence PATH (raw logs), --store DIR (made by `ingest`), or both; or --engine athena")
+        raise click.UsageError("give --evidence PATH (raw logs), --store DIR (made by `ingest`), or both; "
+                               "or --engine athena")
+    progress = sys.stderr.isatty()
     if store is None:
-        inv = Investigation.from_evidence(evidence, settings, only=only)
+        inv = Investigation.from_evidence(evidence, settings, only=only, progress=progress)
     else:
         skipped = []
         if evidence is not None:
@@ -143,21 +165,35 @@ def _report_unusable(intake) -> None:
 def _report_problems(intake) -> None:
     for f in intake.problems:
         reason = f.error or "; ".join(f.rejections + f.warnings)
-        click.echo(export.visible(f"  {f.path}: read {f.read}, used {f.used}, rejected {f.rejected}: {reason}"), err=True)
+        click.echo(export.visible(f"  {f.path}: read {f.read}, used {f.used}, rejected {f.rejected}: {reason}"),
+                   err=True)
     for path in intake.skipped:
         click.echo(export.visible(f"  skipped {path}"), err=True)
 
 
-def _emit(frame, fmt: str, columns: list[str]) -> None:
+def _emit(frame, fmt: str, columns: list[str], settings: Settings, drop: tuple[str, ...] = (),
+          empty: str | None = None) -> None:
+    """The answer on stdout; for a table, the zone of its times and any column left out on stderr."""
+    tz = settings.display_tz
     if fmt == "json":
-        click.echo(export.to_json(frame))
+        click.echo(export.to_json(frame, tz))
     elif fmt == "csv":  # CSV has no escapes: exact values for a pipe, visible ones for a terminal
-        text = export.to_csv(frame)
+        text = export.to_csv(frame, tz)
         if sys.stdout.isatty():
             text = "\r\n".join(map(export.visible, text.split("\r\n")))
         click.echo(text, nl=False, color=True)  # else click strips escape sequences from values
+    elif frame.empty and empty:
+        click.echo(f"(none: {export.visible(empty)})")
     else:
-        click.echo(export.to_table(frame, columns))
+        shown = frame.assign(**{c: frame[c].map(actors.short) for c in ACTOR_COLUMNS if c in frame.columns})
+        table = export.to_table(shown, columns or None, export.terminal_width(), tz, drop)
+        click.echo(table.text)
+        if not frame.empty and any(c in frame.columns and str(frame[c].dtype).startswith("datetime")
+                                   for c in columns or frame.columns):
+            click.echo(f"times in {tz}", err=True)
+        if table.dropped:
+            click.echo(f"left out to fit the terminal: {', '.join(table.dropped)} (widen it, or use --format csv "
+                       "or json for every column)", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -169,66 +205,110 @@ def main() -> None:
 
 @main.command("sg-changes")
 @_scope
-def sg_changes(evidence, store, since, until, account, region, fmt, ports, internet_prefix):
+def sg_changes(evidence, store, since, until, accounts, regions, tz, fmt):
     """Every security-group change: when, where, what, by whom, from where, with what tool."""
-    inv = _open(evidence, store, ports, internet_prefix, only=security_groups.EVENT_NAMES)
-    _emit(inv.sg_changes(since, until, account, region), fmt, SG_TABLE)
+    settings = _settings(tz=tz)
+    inv = _open(evidence, store, settings, only=security_groups.EVENT_NAMES)
+    found = inv.sg_changes(since, until, accounts, regions)
+    _emit(found, fmt, SG_TABLE, settings, SG_DROP, empty="no security-group call in the scope")
 
 
 @main.command("ssh-exposure")
-@_scope
-def ssh_exposure(evidence, store, since, until, account, region, fmt, ports, internet_prefix):
+@_scope(exposure=True)
+@click.option("--fail-on-open", is_flag=True,
+              help=f"Exit with status {STILL_OPEN_EXIT} when a window is still open (for a cron audit).")
+def ssh_exposure(evidence, store, since, until, accounts, regions, tz, fmt, ports, internet_prefix, fail_on_open):
     """Every window in which a watched port (22 by default) was open to the whole internet."""
-    inv = _open(evidence, store, ports, internet_prefix, only=security_groups.EVENT_NAMES)
-    _emit(inv.ssh_exposure(since, until, account, region), fmt, WINDOW_TABLE)
+    settings = _settings(ports, internet_prefix, tz)
+    inv = _open(evidence, store, settings, only=security_groups.EVENT_NAMES)
+    found = inv.ssh_exposure(since, until, accounts, regions)
+    ports = ", ".join(map(str, settings.watched_ports))
+    _emit(found, fmt, WINDOW_TABLE, settings, WINDOW_DROP,
+          empty=f"no rule opened port {ports} to the internet in the scope")
+    still = int(found["still_open"].sum()) if len(found) else 0
+    click.echo(f"{export.plural(len(found), 'window')}, {still} still open", err=True)
+    if fail_on_open and still:
+        sys.exit(STILL_OPEN_EXIT)
+
+
+ACTIVITY_TABLE = ["event_time", "account", "region", "event_source", "event_name", "error_code", "source_ip",
+                  "actor", "tool"]
 
 
 @main.command()
 @_scope
 @click.option("--principal", required=True, help="An ARN, role ARN, access key id, user name or session name.")
-def activity(evidence, store, since, until, account, region, fmt, ports, internet_prefix, principal):
+def activity(evidence, store, since, until, accounts, regions, tz, fmt, principal):
     """One actor's whole activity, in time order."""
-    inv = _open(evidence, store, ports, internet_prefix)
-    columns = ["eventtime", "account", "region", "eventsource", "eventname", "errorcode", "sourceipaddress", "actor", "tool"]
-    _emit(inv.activity(principal, since, until, account, region), fmt, columns)
+    settings = _settings(tz=tz)
+    inv = _open(evidence, store, settings)
+    found = inv.activity(principal, since, until, accounts, regions)
+    empty = None
+    if found.empty:
+        near = inv.principals_like(principal)
+        empty = f"no event names the principal {principal!r}" + (
+            f"; the nearest that exist: {', '.join(near)}" if near else "")
+    _emit(found, fmt, ACTIVITY_TABLE, settings, ("region", "account", "tool", "event_source"), empty=empty)
 
 
-DETECT_TABLE = ["event_time", "severity", "detection", "outcome", "account", "region", "event_name", "target", "detail",
-                "actor", "source_ip", "error_code"]
+DETECT_TABLE = ["event_time", "severity", "detection", "outcome", "account", "region", "event_name", "target",
+                "detail", "actor", "source_ip", "error_code"]
+DETECT_DROP = ("error_code", "region", "account", "outcome", "event_name", "source_ip", "detail")
 COVERAGE_TABLE = ["kind", "account", "region", "start", "end", "hours", "ongoing", "trail", "actor"]
 
 
 _min_severity = click.option(  # one parser for every command: findings take the number, detections the band
     "--min-severity", callback=lambda _c, _p, v: _severity_bound(v),
-    help="Only detections / findings at least this severe: low, medium, high, critical, or a GuardDuty number (0-10; 7 is high).")
+    help="Only detections / findings at least this severe: low, medium, high, critical, or a GuardDuty number "
+         "(0-10; 7 is high).")
 
 
 @main.command()
 @_scope
 @click.option("--only", multiple=True, help="Run only this detection id (repeatable; see --catalogue).")
 @_min_severity
-@click.option("--catalogue", is_flag=True, help="List the detections (id, severity, MITRE technique, events read) and exit.")
-def detect(evidence, store, since, until, account, region, fmt, ports, internet_prefix, only, min_severity, catalogue):
-    """Run the detection catalogue: trail, GuardDuty and alert tampering, other ways in, identity; hits with their actors."""
+@click.option("--catalogue", is_flag=True,
+              help="List the detections (id, severity, MITRE technique, events read) and exit.")
+@click.option("--sigma", "sigma_paths", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Sigma rules for CloudTrail (a .yml file or a folder of them, repeatable), run beside the "
+                   "catalogue; a rule that cannot be compiled is listed on stderr with the reason.")
+def detect(evidence, store, since, until, accounts, regions, tz, fmt, only, min_severity, catalogue, sigma_paths):
+    """Run the detection catalogue (and Sigma rules): trail, GuardDuty and alert tampering, other ways in,
+    identity; hits with their actors."""
     from .analysis.detections import catalogue_table, select
 
+    settings = _settings(tz=tz)
     min_severity = min_severity and min_severity[1]  # the band's label
+    chosen = select(only, min_severity)  # an unknown id fails here, before any evidence is read
     if catalogue:
-        table = catalogue_table(Settings.load().language)
-        _emit(table[table["id"].isin([d.id for d in select(only, min_severity)])], fmt, ["id", "severity", "technique", "title", "events"])
+        table = catalogue_table(settings.language)
+        _emit(table[table["id"].isin([d.id for d in chosen])], fmt, ["id", "severity", "technique", "title", "events"],
+              settings)
         return
-    inv = _open(evidence, store, ports, internet_prefix)
-    _emit(inv.detect(since, until, account, region, only, min_severity), fmt, DETECT_TABLE)
+    from .sigma import load
+
+    rules = load(sigma_paths) if sigma_paths else None  # compiled before any evidence is read
+    for path, reason in rules.refused if rules else ():
+        click.echo(export.visible(f"Sigma rule not run: {path}: {reason}"), err=True)
+    inv = _open(evidence, store, settings)
+    found = inv.detect(since, until, accounts, regions, only, min_severity, sigma=rules)
+    runs = len(chosen) + (len(rules.rules) if rules else 0)
+    _emit(found, fmt, DETECT_TABLE, settings, DETECT_DROP,
+          empty=f"none of the {export.plural(runs, 'detection')} run found a hit in the scope")
 
 
 @main.command()
 @_scope
 @click.option("--min-hours", type=click.IntRange(min=1), default=1, show_default=True,
               help="Report runs of at least this many hours with no event.")
-def coverage(evidence, store, since, until, account, region, fmt, ports, internet_prefix, min_hours):
-    """Where the evidence is silent: hours with no event per account and region, and logging stopped until restarted."""
-    inv = _open(evidence, store, ports, internet_prefix)
-    _emit(inv.coverage(since, until, account, region, min_hours), fmt, COVERAGE_TABLE)
+def coverage(evidence, store, since, until, accounts, regions, tz, fmt, min_hours):
+    """Where the evidence is silent: hours with no event per account and region, and logging stopped until
+    restarted."""
+    settings = _settings(tz=tz)
+    inv = _open(evidence, store, settings)
+    found = inv.coverage(since, until, accounts, regions, min_hours)
+    _emit(found, fmt, COVERAGE_TABLE, settings, ("trail", "region", "account"),
+          empty=f"no silence of {export.plural(min_hours, 'hour')} or more and no logging outage in the scope")
 
 
 @main.command()
@@ -269,15 +349,19 @@ _from_api = click.option("--from-api", is_flag=True,
                               "AWS credentials from the standard chain). Alone, without --evidence/--store: findings only.")
 
 
-def _open_findings(evidence, store, ports, internet_prefix, from_api, since, region, min_severity) -> Investigation:
-    """The investigation, with the GuardDuty API's findings added when asked."""
-    if from_api and evidence is None and store is None and click.get_current_context().meta.get("audit_toolkit.engine") != "athena":
-        settings = Settings.load(watched_ports=tuple(ports) or None, internet_prefix_len=internet_prefix)
-        inv = Investigation.from_guardduty_api(settings, since=since, min_severity=min_severity, region=region)
+def _open_findings(evidence, store, settings, from_api, since, regions, min_severity) -> Investigation:
+    """The investigation, with the GuardDuty API's findings added when asked (each region asked for)."""
+    athena = click.get_current_context().meta.get("audit_toolkit.engine") == "athena"
+    if from_api and evidence is None and store is None and not athena:
+        inv = Investigation.from_guardduty_api(settings, since=since, min_severity=min_severity,
+                                               region=regions[0] if regions else None)
+        regions = regions[1:]
     else:
-        inv = _open(evidence, store, ports, internet_prefix)
-        if from_api:
-            inv.add_findings_from_api(since, min_severity, region=region)
+        inv = _open(evidence, store, settings)
+        if from_api and not regions:
+            inv.add_findings_from_api(since, min_severity)
+    for region in regions if from_api else ():
+        inv.add_findings_from_api(since, min_severity, region=region)
     if from_api:
         click.echo(f"GuardDuty API: {inv.findings_intake.summary()}", err=True)
     return inv
@@ -288,26 +372,34 @@ def _open_findings(evidence, store, ports, internet_prefix, from_api, since, reg
 @_min_severity
 @_types
 @_from_api
-def findings(evidence, store, since, until, account, region, fmt, ports, internet_prefix, min_severity, types, from_api):
-    """GuardDuty findings (S3 export, get-findings JSON, EventBridge events, the API), one flat row each, most severe first."""
+def findings(evidence, store, since, until, accounts, regions, tz, fmt, min_severity, types, from_api):
+    """GuardDuty findings (S3 export, get-findings JSON, EventBridge events, the API), one flat row each, most
+    severe first."""
+    settings = _settings(tz=tz)
     min_severity = min_severity and min_severity[0]  # the GuardDuty number
-    inv = _open_findings(evidence, store, ports, internet_prefix, from_api, since, region, min_severity)
-    _emit(inv.findings(since, until, account, region, min_severity, types), fmt, FINDING_TABLE)
+    inv = _open_findings(evidence, store, settings, from_api, since, regions, min_severity)
+    found = inv.findings(since, until, accounts, regions, min_severity, types)
+    _emit(found, fmt, FINDING_TABLE, settings, ("sample", "count", "region", "account", "security_group_ids"),
+          empty="no GuardDuty finding in the scope" + ("" if inv.findings_intake and inv.findings_intake.files
+                                                      else " (the evidence holds no GuardDuty file)"))
 
 
 @main.command()
-@_scope
+@_scope(exposure=True)
 @_min_severity
 @_types
 @_from_api
-def correlate(evidence, store, since, until, account, region, fmt, ports, internet_prefix, min_severity, types, from_api):
+def correlate(evidence, store, since, until, accounts, regions, tz, fmt, ports, internet_prefix, min_severity,
+              types, from_api):
     """Which GuardDuty findings attacked an exposure window while it was open, each said in a sentence."""
+    settings = _settings(ports, internet_prefix, tz)
     min_severity = min_severity and min_severity[0]
-    inv = _open_findings(evidence, store, ports, internet_prefix, from_api, since, region, min_severity)
-    found = inv.correlate(since, until, account, region, min_severity, types)
+    inv = _open_findings(evidence, store, settings, from_api, since, regions, min_severity)
+    found = inv.correlate(since, until, accounts, regions, min_severity, types)
     if fmt == "table" and len(found):
         click.echo("\n".join(f"- {export.visible(s)}" for s in found["summary"]) + "\n")
-    _emit(found, fmt, CORRELATION_TABLE)
+    _emit(found, fmt, CORRELATION_TABLE, settings, ("count", "closed_at", "instance_id", "local_port"),
+          empty="no GuardDuty finding attacked an exposure window while it was open")
 
 
 CONNECTION_TABLE = ["group_id", "opened_at", "closed_at", "kind", "source", "verdict", "known_as",
@@ -324,28 +416,26 @@ CONNECTION_TABLE = ["group_id", "opened_at", "closed_at", "kind", "source", "ver
 @click.option("--session-bytes", type=click.IntRange(min=0),
               help="An accepted connection that exchanged more bytes is a session (default 10000, "
                    "or AUDIT_TOOLKIT_SESSION_BYTES).")
-def connections(evidence, store, since, until, account, region, fmt, ports, internet_prefix, group,
+def connections(evidence, store, since, until, accounts, regions, tz, fmt, ports, internet_prefix, group,
                 known_networks, session_bytes):
     """Who came in through each exposure window, from the VPC flow logs: each public source, its
     verdict (session, accepted with no data, rejected only), the findings and actor tied to it, and
     coverage gaps."""
-    import dataclasses
-
     # Checked before any evidence is read, as every setting is.
-    extra = Settings.load(known_networks=tuple(known_networks) or None, session_bytes=session_bytes)
-    inv = _open(evidence, store, ports, internet_prefix)
+    settings = Settings.load(watched_ports=tuple(ports) or None, internet_prefix_len=internet_prefix,
+                             display_tz=tz, known_networks=tuple(known_networks) or None,
+                             session_bytes=session_bytes)
+    inv = _open(evidence, store, settings)
     if inv.flow_intake is not None and inv.flow_intake.files:
         flows = inv.flow_intake
         click.echo(f"VPC flow logs: {len(flows.files)} files, {flows.read} records read, "
                    f"{flows.used} used, {flows.rejected} rejected, {len(flows.bad_files)} unreadable files",
                    err=True)
         _report_problems(flows)
-    inv.settings = dataclasses.replace(inv.settings, known_networks=extra.known_networks,
-                                       session_bytes=extra.session_bytes)
-    found = inv.connections(since, until, account, region, group)
+    found = inv.connections(since, until, accounts, regions, group)
     if fmt == "table" and len(found):
         click.echo("\n".join(f"- {export.visible(s)}" for s in found["detail"]) + "\n")
-    _emit(found, fmt, CONNECTION_TABLE)
+    _emit(found, fmt, CONNECTION_TABLE, settings, empty="no exposure window in the range")
 
 
 def _severity_bound(value: str | None) -> tuple[float, str] | None:
@@ -368,7 +458,7 @@ def _severity_bound(value: str | None) -> tuple[float, str] | None:
 
 
 @main.command()
-@_scope
+@_scope(exposure=True)
 @click.option("--room", required=True, help="The Chatwork room id to post to.")
 @click.option("--kind", type=click.Choice(["sg-changes", "ssh-exposure", "detections", "findings",
                                           "correlations", "connections", "summary"]),
@@ -380,51 +470,92 @@ def _severity_bound(value: str | None) -> tuple[float, str] | None:
 @click.option("--dry-run", is_flag=True,
               help="Print exactly the messages that would be posted (--format json for a list); no token, no network.")
 @click.option("--outbox", type=click.Path(path_type=Path),
-              help="The record of what was posted (default AUDIT_TOOLKIT_CHATWORK_OUTBOX or ~/.local/state/audit-toolkit).")
-def notify(evidence, store, since, until, account, region, fmt, ports, internet_prefix, room, kind, min_severity, dry_run, outbox):
+              help="The record of what was posted (default AUDIT_TOOLKIT_CHATWORK_OUTBOX or "
+                   "~/.local/state/audit-toolkit).")
+def notify(evidence, store, since, until, accounts, regions, tz, fmt, ports, internet_prefix, room, kind, min_severity,
+           dry_run, outbox):
     """Share findings to a Chatwork room, each once. The token comes from CHATWORK_API_TOKEN or a token file."""
+    from .chatwork.client import load_token
     from .chatwork.share import messages_for, share, summary_messages
 
-    inv = _open(evidence, store, ports, internet_prefix)
+    settings = _settings(ports, internet_prefix, tz)
+    if not dry_run:
+        load_token()  # no token is an error now, not after a scan of the whole evidence
+    inv = _open(evidence, store, settings)
+    scope = (since, until, accounts, regions)
     if kind == "sg-changes":
-        items = messages_for(inv.sg_changes(since, until, account, region), kind, inv.settings)
+        items = messages_for(inv.sg_changes(*scope), kind, inv.settings)
     elif kind == "ssh-exposure":
-        items = messages_for(inv.ssh_exposure(since, until, account, region), kind, inv.settings)
+        items = messages_for(inv.ssh_exposure(*scope), kind, inv.settings)
     elif kind == "detections":
         label = min_severity and min_severity[1]
-        items = messages_for(inv.detect(since, until, account, region, min_severity=label), kind, inv.settings)
+        items = messages_for(inv.detect(*scope, min_severity=label), kind, inv.settings)
     elif kind == "findings":  # the kind the real-time alert uses, so an alerted finding is not posted again
-        items = messages_for(inv.findings(since, until, account, region, min_severity and min_severity[0]), "guardduty", inv.settings)
+        items = messages_for(inv.findings(*scope, min_severity and min_severity[0]), "guardduty", inv.settings)
     elif kind == "correlations":
-        items = messages_for(inv.correlate(since, until, account, region, min_severity and min_severity[0]), kind, inv.settings)
+        items = messages_for(inv.correlate(*scope, min_severity and min_severity[0]), kind, inv.settings)
     elif kind == "connections":
-        items = messages_for(inv.connections(since, until, account, region), kind, inv.settings)
+        items = messages_for(inv.connections(*scope), kind, inv.settings)
     else:
-        span = inv.span(since, until, account, region)
-        found = inv.findings(since, until, account, region, min_severity and min_severity[0])
-        items = summary_messages(inv.sg_changes(since, until, account, region), inv.ssh_exposure(since, until, account, region),
-                                 found if len(found) else None, inv.settings, since or span["first_event"], until or span["last_event"])
+        span = inv.span(*scope)
+        found = inv.findings(*scope, min_severity and min_severity[0])
+        items = summary_messages(inv.sg_changes(*scope), inv.ssh_exposure(*scope), found if len(found) else None,
+                                 inv.settings, since or span["first_event"], until or span["last_event"])
     report = share(items, room, dry_run=dry_run, outbox=outbox)
     if not dry_run:
-        click.echo(f"posted {len(report.sent)} messages to room {room}; {len(report.skipped)} were already there", err=True)
+        click.echo(f"posted {export.plural(len(report.sent), 'message')} to room {room}; "
+                   f"{len(report.skipped)} {'was' if len(report.skipped) == 1 else 'were'} already there", err=True)
     elif fmt == "table":
         click.echo(report.preview() if report.to_send else "(nothing to send)")
     else:
-        _emit(pd.DataFrame([vars(o) for o in report.to_send], columns=["kind", "fingerprint", "part", "parts", "body"]), fmt, [])
+        _emit(pd.DataFrame([vars(o) for o in report.to_send], columns=["kind", "fingerprint", "part", "parts", "body"]),
+              fmt, [], settings)
 
 
 @main.command()
-@functools.partial(_scope, output=False)
+@_scope(output=False, exposure=True)
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for report.html (self-contained), report.md and charts/*.png.")
-@click.option("--tz", help="Time zone of the times shown, e.g. Asia/Tokyo (default UTC, or AUDIT_TOOLKIT_DISPLAY_TZ).")
-def report(evidence, store, since, until, account, region, ports, internet_prefix, out, tz):
+def report(evidence, store, since, until, accounts, regions, tz, ports, internet_prefix, out):
     """The periodic audit report: changes, exposure windows, detections, evidence appendix; HTML and Markdown."""
     from .report import write_report
 
-    inv = _open(evidence, store, ports, internet_prefix, display_tz=tz, out=out)
-    written = write_report(inv, out, since, until, account, region)
+    inv = _open(evidence, store, _settings(ports, internet_prefix, tz), out=out)
+    written = write_report(inv, out, since, until, accounts, regions)
     click.echo(f"{written.html}\n{written.markdown}")
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--since", help="Start of the time range, ISO 8601 (UTC if no zone), inclusive.")
+@click.option("--until", help="End of the time range, ISO 8601 (UTC if no zone), exclusive.")
+@click.option("--account", help="Only this AWS account id.")
+@click.option("--region", help="Only this AWS region.")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="A value for another of the query's parameters, e.g. principal=alice (repeatable).")
+@_clean_errors
+def sql(name, since, until, account, region, params) -> None:
+    """Print a query's Athena SQL with its parameters bound as safely quoted literals, ready to paste into the
+    Athena console; without NAME, list the queries."""
+    from pyathena.formatter import DefaultParameterFormatter
+
+    if name is None:
+        for query in queries.QUERIES.values():
+            click.echo(f"{query.name}: {query.doc.splitlines()[0] if query.doc else ''}")
+        return
+    query = queries.get(name)
+    values = {k: v for k, v in queries.scope(since, until, account, region).items() if k in query.params}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep or key not in query.params:
+            raise click.BadParameter(f"{item!r}: {name} takes {', '.join(query.params) or 'no parameters'}",
+                                     param_hint="--param")
+        values[key] = float(value) if re.fullmatch(r"-?\d+(\.\d+)?", value) else value
+    missing = [p for p in query.params if p not in values and p not in queries.SCOPE_PARAMS]
+    if missing:
+        raise click.UsageError(f"{name} needs {', '.join(f'--param {p}=...' for p in missing)}")
+    values.update({p: None for p in query.params if p not in values})  # an unset scope bound is no bound
+    click.echo(DefaultParameterFormatter().format(query.render("athena"), query.bind(values)) + ";")
 
 
 @main.command()

@@ -1,4 +1,5 @@
-"""DataFrames out as JSON, CSV or a text table: times in ISO 8601 UTC, durations in seconds.
+"""DataFrames out as JSON, CSV or a text table: times in ISO 8601 in the display zone (UTC by
+default, `Z`; another zone with its offset), durations in seconds.
 
 Evidence text is hostile: the table shows control and bidi characters as escapes (a raw ESC would
 drive the terminal), and the CSV defuses spreadsheet formulas (OWASP CSV injection).
@@ -8,20 +9,32 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import shutil
+import sys
+import unicodedata
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import pandas as pd
 
 
-def _plain(value: Any) -> Any:
+def _iso(value: pd.Timestamp, tz: str) -> str:
+    value = value.tz_localize("UTC") if value.tzinfo is None else value
+    if tz == "UTC":
+        return value.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.tz_convert(tz).isoformat(timespec="seconds")
+
+
+def _plain(value: Any, tz: str = "UTC") -> Any:
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, pd.Timestamp):
-        return value.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ") if value.tzinfo else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return _iso(value, tz)
     if isinstance(value, (pd.Timedelta, timedelta)):
         return int(pd.Timedelta(value).total_seconds())
     if hasattr(value, "item"):  # numpy scalars
@@ -29,16 +42,28 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def to_records(frame: pd.DataFrame) -> list[dict]:
-    """JSON-ready rows: ISO 8601 UTC times, durations in whole seconds, null for anything missing."""
+def to_records(frame: pd.DataFrame, tz: str = "UTC") -> list[dict]:
+    """JSON-ready rows: ISO 8601 times in `tz` (with its offset; `Z` for UTC), durations in whole
+    seconds, null for anything missing."""
     renamed = frame.rename(columns={"duration": "duration_seconds"})
-    return [{k: _plain(v) for k, v in row.items()} for row in renamed.astype(object).to_dict("records")]
+    return [{k: _plain(v, tz) for k, v in row.items()} for row in renamed.astype(object).to_dict("records")]
 
 
-def to_json(frame: pd.DataFrame) -> str:
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """`1 window`, `2 windows`."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
+
+
+def localize(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
+    """The frame with every time column in zone `tz` (for a notebook's tables beside its charts)."""
+    zoned = [c for c in frame.columns if isinstance(frame[c].dtype, pd.DatetimeTZDtype)]
+    return frame.assign(**{c: frame[c].dt.tz_convert(tz) for c in zoned})
+
+
+def to_json(frame: pd.DataFrame, tz: str = "UTC") -> str:
     """JSON with every control and bidi character as a `\\uXXXX` escape: the same values once
     parsed, and nothing raw for a terminal (json.dumps escapes C0 but leaves DEL, C1 and bidi)."""
-    text = json.dumps(to_records(frame), indent=2, ensure_ascii=False)
+    text = json.dumps(to_records(frame, tz), indent=2, ensure_ascii=False)
     return _INVISIBLE.sub(lambda m: m[0] if m[0] == "\n" else f"\\u{ord(m[0]):04x}", text)
 
 
@@ -57,24 +82,131 @@ def _inert_cell(value: Any) -> Any:
     return "'" + value if isinstance(value, str) and _FORMULA.match(value) else value
 
 
-def to_csv(frame: pd.DataFrame) -> str:
+def to_csv(frame: pd.DataFrame, tz: str = "UTC") -> str:
     """CSV; a text cell a spreadsheet would run as a formula gets a leading `'`. Integers stay integers.
 
     Lines end in CRLF (RFC 4180), so a value holding a lone CR is quoted too and cannot split its row.
     """
-    rows = [{k: _inert_cell(v) for k, v in row.items()} for row in to_records(frame)]
+    rows = [{k: _inert_cell(v) for k, v in row.items()} for row in to_records(frame, tz)]
     columns = [c if c != "duration" else "duration_seconds" for c in frame.columns]
     return pd.DataFrame(rows, columns=columns, dtype=object).to_csv(index=False, lineterminator="\r\n")
 
 
-def to_table(frame: pd.DataFrame, columns: list[str] | None = None, width: int = 48) -> str:
-    """A text table for a terminal; long values are cut at `width` characters (the CSV/JSON keep them)."""
+@dataclass(frozen=True)
+class Table:
+    """A text table for a terminal and what had to be left out to fit it."""
+
+    text: str
+    dropped: tuple[str, ...] = ()
+
+
+def terminal_width() -> int | None:
+    """`COLUMNS`, else the terminal's width; None when stdout is no terminal (a pipe keeps every column)."""
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+
+
+def to_table(frame: pd.DataFrame, columns: list[str] | None = None, width: int | None = None,
+             tz: str = "UTC", drop_order: tuple[str, ...] = ()) -> Table:
+    """A text table for a terminal, at most `width` characters wide (None: as wide as it needs).
+
+    Nothing is cut: long cells wrap onto more lines. When even the narrowest layout does not fit,
+    the columns of `drop_order` are left out, first to last, and named in `Table.dropped`.
+    Times are shown in `tz` without the offset (the caller says the zone once).
+    """
     if frame.empty:
-        return "(none)"
-    rows = pd.DataFrame(to_records(frame[columns] if columns else frame), dtype=object)
-    shown = rows.map(lambda v: "" if _plain(v) is None else _cut(visible(str(v)), width))
-    return shown.to_string(index=False)
+        return Table("(none)")
+    rows = [[_cell(v, tz) for v in row] for row in (frame[columns] if columns else frame).astype(object).itertuples(index=False)]
+    headers = list(columns or frame.columns)
+    keep = list(range(len(headers)))
+    widths = _fit(headers, rows, keep, width)
+    dropped = []
+    for name in drop_order:
+        if widths is not None or name not in headers:
+            continue
+        keep.remove(headers.index(name))
+        dropped.append(name)
+        widths = _fit(headers, rows, keep, width)
+    if widths is None:  # still too wide: break long words too, and past that be wider than asked
+        widths = _fit(headers, rows, keep, width, hard=True) or [
+            _min_width(headers[i], [r[i] for r in rows], hard=True) for i in keep]
+    lines = _render([headers[i] for i in keep], [[r[i] for i in keep] for r in rows], widths)
+    return Table("\n".join(lines), tuple(dropped))
 
 
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _cell(value: Any, tz: str) -> str:
+    if isinstance(value, pd.Timestamp) and value is not pd.NaT:
+        value = value.tz_localize("UTC") if value.tzinfo is None else value
+        return value.tz_convert(tz).strftime("%Y-%m-%d %H:%M:%S")
+    plain = _plain(value, tz)
+    return "" if plain is None else visible(str(plain))
+
+
+def _width(text: str) -> int:
+    """Terminal columns: East Asian wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+_TIME_CELL = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+
+
+def _min_width(header: str, cells: list[str], hard: bool = False) -> int:
+    # A value of one word up to 20 characters (a time, an address, an account, a group id) is never
+    # broken; a phrase such as an identity wraps between its words, and if `hard` inside them too,
+    # down to 12 columns.
+    def unbroken(cell: str) -> list[str]:
+        if _TIME_CELL.fullmatch(cell) or " " not in cell:
+            return [cell]
+        return [] if hard else cell.split()
+
+    natural = max([_width(header), *map(_width, cells)])
+    words = [w for c in cells for w in unbroken(c)]
+    return min(natural, max(_width(header), 12, *(min(_width(w), 20) for w in words)))
+
+
+def _fit(headers: list[str], rows: list[list[str]], keep: list[int], width: int | None,
+         hard: bool = False) -> list[int] | None:
+    """Column widths for the kept columns within `width`, or None if they cannot fit."""
+    natural = [max([_width(headers[i]), *(_width(r[i]) for r in rows)]) for i in keep]
+    if width is None:
+        return natural
+    widths = [_min_width(headers[i], [r[i] for r in rows], hard) for i in keep]
+    room = width - sum(widths) - 2 * (len(keep) - 1)
+    if room < 0:
+        return None
+    while room > 0:  # give the spare room, a column at a time, to the columns that still wrap
+        short = [k for k, w in enumerate(widths) if w < natural[k]]
+        if not short:
+            break
+        for k in short:
+            if room == 0:
+                break
+            widths[k] += 1
+            room -= 1
+    return widths
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Lines of at most `width` columns, broken after the last space, '/', ':' or ',' that fits."""
+    lines, line = [], ""
+    for char in text:
+        if _width(line + char) > width:
+            cut = max(line.rfind(" "), line.rfind("/"), line.rfind(":"), line.rfind(","))
+            head, line = (line[: cut + 1], line[cut + 1:]) if cut > 0 else (line, "")
+            lines.append(head.rstrip())
+        if line or char != " ":  # a wrapped line does not start with a space
+            line += char
+    return [*lines, line]
+
+
+def _render(headers: list[str], rows: list[list[str]], widths: list[int]) -> list[str]:
+    def pad(text: str, w: int) -> str:
+        return text + " " * (w - _width(text))
+
+    out = ["  ".join(pad(h, w) for h, w in zip(headers, widths)).rstrip()]
+    for row in rows:
+        wrapped = [_wrap(cell, w) for cell, w in zip(row, widths)]
+        for n in range(max(map(len, wrapped))):
+            out.append("  ".join(pad(c[n] if n < len(c) else "", w) for c, w in zip(wrapped, widths)).rstrip())
+    return out

@@ -13,14 +13,19 @@
 
 from __future__ import annotations
 
+import difflib
+import functools
+import inspect
+import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
-from . import queries
+from . import export, queries
+from . import sigma as sigma_rules
 from .analysis import actors, connections, coverage, detections, exposure, security_groups
 from .analysis import findings as tie
 from .analysis.events import in_order
@@ -33,6 +38,53 @@ from .errors import ConfigError
 from .settings import Settings
 
 When = datetime | str | None
+Scoped = str | Sequence[str] | None  # one account (or region), several, or every one
+
+# activity() speaks the snake_case of every other answer; the query keeps Athena's column names.
+ACTIVITY_NAMES = {
+    "eventtime": "event_time", "eventid": "event_id", "eventname": "event_name", "eventsource": "event_source",
+    "sourceipaddress": "source_ip", "useragent": "user_agent", "errorcode": "error_code",
+    "errormessage": "error_message", "requestparameters": "request_parameters",
+    "responseelements": "response_elements",
+}
+
+
+def _each_scope(order: Sequence[str] = (), descending: bool = False):
+    """Let a method take several accounts or regions: it runs once per (account, region) asked for,
+    each run answering from its own partitions (so Athena scans no more than for one), and the rows
+    come back together in the method's own order (`order`)."""
+    def wrap(method):
+        @functools.wraps(method)
+        def each(self, *args, **kwargs):
+            bound = _SIGNATURES[method.__name__].bind(self, *args, **kwargs)
+            account, region = bound.arguments.get("account"), bound.arguments.get("region")
+            accounts, regions = _several(account), _several(region)
+            if accounts is None and regions is None:
+                bound.arguments.update(account=_one(account), region=_one(region))
+                return method(*bound.args, **bound.kwargs)
+            frames = []
+            for a, r in itertools.product(accounts or [_one(account)], regions or [_one(region)]):
+                bound.arguments.update(account=a, region=r)
+                frames.append(method(*bound.args, **bound.kwargs))
+            frame = pd.concat(frames, ignore_index=True)
+            return frame.sort_values(list(order), ascending=not descending, kind="stable", ignore_index=True) \
+                if order and len(frame) else frame
+        return each
+    return wrap
+
+
+def _several(value: Scoped) -> list[str] | None:
+    """The values of a scope given as a list of two or more; None for none or one."""
+    if value is None or isinstance(value, str):
+        return None
+    values = list(dict.fromkeys(value))
+    return values if len(values) > 1 else None
+
+
+def _one(value: Scoped) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return next(iter(value), None)
 
 
 @dataclass
@@ -51,13 +103,14 @@ class Investigation:
     @classmethod
     def from_evidence(
         cls, path: str | Path, settings: Settings | None = None, workers: int | None = None,
-        only: frozenset[str] | None = None,
+        only: frozenset[str] | None = None, progress: bool = False,
     ) -> "Investigation":
         """Read a folder (S3 layout or loose files) or one file of CloudTrail logs into DuckDB.
 
         `only` (event names) makes a scan for one question, 2-3x faster: every record is still read,
         checked and counted, but only those events are converted whole, and a query that needs others
-        is refused (`sg_changes` and `ssh_exposure` need `security_groups.EVENT_NAMES`).
+        is refused (`sg_changes` and `ssh_exposure` need `security_groups.EVENT_NAMES`). `progress`
+        draws a bar of files and events on stderr.
         """
         from .engines.duckdb import DuckDBEngine
 
@@ -65,7 +118,7 @@ class Investigation:
         settings = settings or Settings()
         limit = settings.max_file_bytes
         intake = engine.load_cloudtrail(discover_files(path), workers=workers, only=only,
-                                        max_file_bytes=limit)
+                                        max_file_bytes=limit, progress=progress)
         intake.skipped = skipped(path)
         findings_intake = engine.load_guardduty(discover_findings(path), max_file_bytes=limit)
         flow_intake = engine.load_flow_logs(discover_flow_logs(path))
@@ -134,20 +187,38 @@ class Investigation:
                               f"{', '.join(sorted(self.only))}): open the evidence without `only`")
         sql = query.render(self.engine.dialect)
         params = query.bind(values)
-        self.log.append({"query": query.name, "engine": self.engine.name, "sql": sql, "params": params})
+        # `athena_sql` is the canonical text, what an engineer reads and pastes into Athena's console
+        self.log.append({"query": query.name, "engine": self.engine.name, "sql": sql, "athena_sql": query.sql,
+                         "params": params})
         return self.engine.run(sql, params)
 
-    def span(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None) -> dict:
+    def span(self, since: When = None, until: When = None, account: Scoped = None, region: Scoped = None) -> dict:
         """First and last event time, and how many events, accounts and regions the scope holds."""
-        row = self.query("evidence_span", **queries.scope(since, until, account, region)).iloc[0]
-        return row.to_dict()
+        accounts, regions = _several(account), _several(region)
+        if accounts is None and regions is None:
+            scope = queries.scope(since, until, _one(account), _one(region))
+            return self.query("evidence_span", **scope).iloc[0].to_dict()
+        spans = {(a, r): self.span(since, until, a, r)
+                 for a, r in itertools.product(accounts or [_one(account)], regions or [_one(region)])}
+        held = {key: s for key, s in spans.items() if s["events"]}
+        firsts = [s["first_event"] for s in held.values()]
+        lasts = [s["last_event"] for s in held.values()]
+        return {
+            "first_event": min(firsts) if firsts else None, "last_event": max(lasts) if lasts else None,
+            "events": sum(int(s["events"]) for s in held.values()),
+            # a combination with events holds its account (or region) if one was named, else count them all
+            "accounts": len({a for a, _ in held}) if accounts else max((int(s["accounts"]) for s in held.values()), default=0),
+            "regions": len({r for _, r in held}) if regions else max((int(s["regions"]) for s in held.values()), default=0),
+        }
 
-    def events(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
+    @_each_scope(['eventtime', 'eventid'])
+    def events(self, since: When = None, until: When = None, account: Scoped = None, region: Scoped = None) -> pd.DataFrame:
         """Every event in the scope, each once, in time order, with its actor resolved."""
         events = self.query("events", **queries.scope(since, until, account, region))
         return actors.with_actors(in_order(events) if len(events) else events)
 
-    def sg_changes(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
+    @_each_scope(['event_time'])
+    def sg_changes(self, since: When = None, until: When = None, account: Scoped = None, region: Scoped = None) -> pd.DataFrame:
         """Every security-group rule change: one row per rule (security_groups.CHANGE_COLUMNS).
 
         Rules are learnt from the start of the evidence, so a revoke by rule id after `since` still
@@ -162,7 +233,8 @@ class Investigation:
             changes = changes[changes["event_time"] >= start].reset_index(drop=True)
         return changes
 
-    def ssh_exposure(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
+    @_each_scope(['opened_at'])
+    def ssh_exposure(self, since: When = None, until: When = None, account: Scoped = None, region: Scoped = None) -> pd.DataFrame:
         """Every window in which a watched port was open to the internet and overlapped the scope.
 
         Rules are replayed from the start of the evidence, so a window opened before `since` is
@@ -176,27 +248,56 @@ class Investigation:
             found = found[found["closed_at"].isna() | (found["closed_at"] >= start)].reset_index(drop=True)
         return found
 
-    def failed_openings(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
+    @_each_scope(['event_time'])
+    def failed_openings(self, since: When = None, until: When = None, account: Scoped = None, region: Scoped = None) -> pd.DataFrame:
         """Failed attempts to open a watched port to the internet."""
         return exposure.failed_openings(self.sg_changes(since, until, account, region), self.settings)
 
-    def activity(self, principal: str, since: When = None, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
+    @_each_scope(['event_time'])
+    def activity(self, principal: str, since: When = None, until: When = None, account: Scoped = None, region: Scoped = None) -> pd.DataFrame:
         """Everything one principal (ARN, role, access key, user or session name) did, in time order."""
         events = self.query("principal_events", principal=principal, **queries.scope(since, until, account, region))
         events = in_order(events) if len(events) else events
-        return actors.with_actors(events)
+        return actors.with_actors(events).rename(columns=ACTIVITY_NAMES)
 
-    def detect(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None,
-               only: list[str] | tuple[str, ...] | None = None, min_severity: str | None = None) -> pd.DataFrame:
+    def principals_like(self, principal: str, since: When = None, until: When = None, account: str | None = None,
+                        region: str | None = None, n: int = 5) -> list[str]:
+        """The user, role and session names in the scope nearest to `principal`, for an empty answer."""
+        names = self.query("principal_names", **queries.scope(since, until, account, region))["name"].tolist()
+        return difflib.get_close_matches(principal, names, n=n, cutoff=0.5)
+
+    def local(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """`frame` with its times in the display zone, for a notebook's tables beside its charts."""
+        return export.localize(frame, self.settings.display_tz)
+
+    @_each_scope(['event_time'])
+    def detect(self, since: When = None, until: When = None, account: Scoped = None, region: Scoped = None,
+               only: list[str] | tuple[str, ...] | None = None, min_severity: str | None = None,
+               sigma: "Iterable[str | Path] | sigma_rules.RuleSet | None" = None) -> pd.DataFrame:
         """Hits of the detection catalogue (analysis.detections): one row per event and detection, in time order.
 
         The chosen detections' queries run as one scan (`queries.union`): measured 4.6x faster than one
         query each on 1M events in DuckDB, and on Athena one scan paid instead of 35. Failed calls are
-        hits with outcome "attempt".
+        hits with outcome "attempt". `sigma`: Sigma rule files or folders (or a loaded RuleSet) run
+        beside the catalogue, each its own query; their hits add `rule_author`, `rule_tags` and
+        `rule_path`, and the rules that could not be compiled are in `.attrs["sigma_refused"]`.
         """
         chosen = detections.select(only, min_severity)
+        ruleset = None if sigma is None else sigma if isinstance(sigma, sigma_rules.RuleSet) else sigma_rules.load(sigma)
         ctx = detections.Context(self.settings, frozenset(self.settings.trail_buckets))
         scope = queries.scope(since, until, account, region)
+        found = [self._catalogue_hits(chosen, ctx, scope)] if chosen else []
+        floor = detections.SEVERITIES.index(min_severity) if min_severity else 0
+        for rule in ruleset.rules if ruleset else []:
+            if detections.SEVERITIES.index(rule.severity) >= floor:
+                found.append(sigma_rules.hits(rule, self.query(rule.query, **scope)))
+        hits = pd.concat([f for f in found if len(f)] or found[:1] or [detections.to_frame([])], ignore_index=True)
+        hits = hits.sort_values(["event_time", "detection", "event_id"], kind="stable", ignore_index=True)
+        if ruleset is not None:
+            hits.attrs["sigma_refused"] = list(ruleset.refused)
+        return hits
+
+    def _catalogue_hits(self, chosen, ctx, scope) -> pd.DataFrame:
         candidates = self.query(queries.union([d.query for d in chosen]), **scope)
         # Trail buckets and security rules are learned from the whole evidence, as ssh_exposure replays
         # from the start: a CreateTrail before `since` still names its bucket.
@@ -205,7 +306,8 @@ class Investigation:
         history = self.query(queries.union(learners), **whole) if learners and scope != whole else None
         return detections.detect(candidates, chosen, ctx, history)
 
-    def coverage(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None,
+    @_each_scope(['start'])
+    def coverage(self, since: When = None, until: When = None, account: Scoped = None, region: Scoped = None,
                  min_hours: int = 1) -> pd.DataFrame:
         """Where the evidence is silent (analysis.coverage.COVERAGE_COLUMNS), in time order: runs of at
         least `min_hours` hours with no event per account and region, and logging outages from a
@@ -231,7 +333,8 @@ class Investigation:
             last = bound if last is None or pd.isna(last) else min(pd.Timestamp(last), bound)
         return None if last is None or pd.isna(last) else pd.Timestamp(last)
 
-    def findings(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None,
+    @_each_scope(['severity'], descending=True)
+    def findings(self, since: When = None, until: When = None, account: Scoped = None, region: Scoped = None,
                  min_severity: float | None = None, types: tuple[str, ...] = ()) -> pd.DataFrame:
         """GuardDuty findings whose activity overlaps the scope, at or above `min_severity`, of these `types`
         (exact, or a prefix ending in ':' or '/': 'Recon:', 'UnauthorizedAccess:EC2/'), most severe first."""
@@ -245,12 +348,14 @@ class Investigation:
             found = found[keep.astype(bool)].reset_index(drop=True)
         return found
 
-    def instance_groups(self, until: When = None, account: str | None = None, region: str | None = None) -> pd.DataFrame:
+    @_each_scope(["since"])
+    def instance_groups(self, until: When = None, account: Scoped = None, region: Scoped = None) -> pd.DataFrame:
         """Which instance was in which security group when, from CloudTrail (analysis.findings.MEMBERSHIP_COLUMNS)."""
         events = self.query("instance_changes", **queries.scope(None, until, account, region))
         return tie.instance_groups(events)
 
-    def correlate(self, since: When = None, until: When = None, account: str | None = None, region: str | None = None,
+    @_each_scope(['first_seen'])
+    def correlate(self, since: When = None, until: When = None, account: Scoped = None, region: Scoped = None,
                   min_severity: float | None = None, types: tuple[str, ...] = ()) -> pd.DataFrame:
         """Findings that attacked an exposure window while it was open: one row per pair, with a sentence
         saying what happened (analysis.findings.CORRELATION_COLUMNS)."""
@@ -258,7 +363,7 @@ class Investigation:
         found = self.findings(since, until, account, region, min_severity, types)
         if windows.empty or found.empty:
             return tie.correlate(found.iloc[0:0], windows.iloc[0:0])
-        return tie.correlate(found, windows, self.instance_groups(until, account, region))
+        return tie.correlate(found, windows, self.instance_groups(until, account, region), self.settings.display_tz)
 
     def connections(self, since: When = None, until: When = None, account: str | None = None,
                     region: str | None = None, group: str | None = None, margin: str = "1h",
@@ -338,12 +443,18 @@ class Investigation:
         changes = self.sg_changes(start, end, f["account"], f["region"])
         tied = self.correlate(account=f["account"], region=f["region"])
         names = [v for v in (f["instance_id"], *groups, f["remote_ip"]) if isinstance(v, str) and v]
+        windows = tied[tied["finding_id"] == finding_id].reset_index(drop=True)
         return FindingContext(
-            finding=f, start=start, end=end,
-            windows=tied[tied["finding_id"] == finding_id].reset_index(drop=True),
+            finding=f, start=start, end=end, windows=windows,
+            others=tie.same_instance(found, f, windows, start, end),
             changes=changes[changes["group_id"].isin(groups)].reset_index(drop=True),
             events=mentions(self.events(start, end, f["account"], f["region"]), names),
         )
+
+
+_SIGNATURES = {name: inspect.signature(getattr(Investigation, name).__wrapped__)
+               for name in ("events", "sg_changes", "ssh_exposure", "failed_openings", "activity", "detect",
+                            "coverage", "findings", "correlate", "instance_groups")}
 
 
 @dataclass
@@ -354,5 +465,6 @@ class FindingContext:
     start: pd.Timestamp  # the context's time range (the finding's activity with the margin)
     end: pd.Timestamp
     windows: pd.DataFrame  # the exposure windows it attacked while they were open (correlate rows)
+    others: pd.DataFrame  # the other findings on its instance while those windows were open (or in the range)
     changes: pd.DataFrame  # changes to its security groups in the range
     events: pd.DataFrame  # every event naming its instance, groups or remote address, with `mentioned`

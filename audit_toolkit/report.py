@@ -30,7 +30,8 @@ import jinja2
 import markupsafe
 import pandas as pd
 
-from . import charts, queries
+from . import charts, export, queries
+from .analysis import actors
 from .analysis.events import records
 from .errors import AuditToolkitError, OutputError
 from .evidence.digest_chain import IntegrityReport
@@ -107,6 +108,15 @@ class Audit:
         return None if value is None or pd.isna(value) else pd.Timestamp(queries.scope(until=value)["until"])
 
     @cached_property
+    def covered(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+        """The part of the range the evidence covers, what the time charts draw (the rest is said, not
+        drawn as an empty stretch that squeezes the bars into a corner)."""
+        first, last = self.span["first_event"], self.span["last_event"]
+        if first is None or pd.isna(first) or self.start is None:
+            return self.start, self.end
+        return max(self.start, pd.Timestamp(first)), min(self.end, pd.Timestamp(last)) if self.end else last
+
+    @cached_property
     def changes(self) -> pd.DataFrame:
         return self.inv.sg_changes(**self.scope)
 
@@ -129,6 +139,16 @@ class Audit:
         if self.findings is None or self.findings.empty or not hasattr(self.inv, "correlate"):
             return None
         return self.inv.correlate(**self.scope)
+
+    @cached_property
+    def hits(self) -> pd.DataFrame | None:
+        """The detection catalogue's hits in the scope; None where the investigation cannot detect."""
+        return self.inv.detect(**self.scope) if hasattr(self.inv, "detect") else None
+
+    @cached_property
+    def gaps(self) -> pd.DataFrame | None:
+        """Silent hours and logging outages in the scope (Investigation.coverage)."""
+        return self.inv.coverage(**self.scope) if hasattr(self.inv, "coverage") else None
 
     @cached_property
     def connections(self) -> pd.DataFrame | None:
@@ -317,8 +337,9 @@ def exposure_section(a: Audit) -> Part:
     part = Part([f"{len(windows)} windows in which port {ports} stood open to the internet; {still} still open at the end of the range",
                  f"{len(failed)} failed attempts to open a watched port to the internet"])
     if len(windows):
-        ax = charts.plot_exposure(windows, changes=a.changes, findings=a.findings_on_groups, start=a.start,
-                                  end=a.end, settings=a.inv.settings, sessions=a.sessions)
+        start, end = a.covered
+        ax = charts.plot_exposure(windows, changes=a.changes, findings=a.findings_on_groups, start=start, end=end,
+                                  settings=a.inv.settings, sessions=a.sessions)
         part.charts.append(Chart("exposure", f"Exposure windows of port {ports} to the internet", charts.to_png(ax)))
         shown = _with_rules(windows.assign(peer=windows["cidr"]))
         shown = shown.assign(state=[_state(w) for w in records(windows)])
@@ -404,11 +425,11 @@ DETECTION_TABLE = {"event_time": "time", "account": "account", "region": "region
 
 def detections_section(a: Audit) -> Part | None:
     """One sub-section per detection with hits, most severe first (catalogue order within a severity)."""
-    if not hasattr(a.inv, "detect"):
+    if a.hits is None:
         return None
     from .analysis.detections import CATALOGUE, SEVERITIES
 
-    hits = a.inv.detect(**a.scope)
+    hits = a.hits
     part = Part([f"{len(hits)} detection hits" + (f": {_counts(hits['severity'])}" if len(hits) else "")])
     for d in sorted((d for d in CATALOGUE if d.id in set(hits["detection"])), key=lambda d: -SEVERITIES.index(d.severity)):
         found = hits[hits["detection"] == d.id]
@@ -425,9 +446,9 @@ COVERAGE_TABLE = {"kind": "kind", "account": "account", "region": "region", "sta
 
 def coverage_section(a: Audit) -> Part | None:
     """Where the evidence is silent, beside the tampering hits: a gap in the logs is evidence too."""
-    if not hasattr(a.inv, "coverage"):
+    if a.gaps is None:
         return None
-    found = a.inv.coverage(**a.scope)
+    found = a.gaps
     silent, off = found[found["kind"] == "no_events"], found[found["kind"] != "no_events"]
     part = Part([f"{len(silent)} runs of hours with no event ({silent['hours'].sum():g} hours in all)",
                  f"{len(off)} logging outages" + (f" ({int(off['ongoing'].sum())} still ongoing)" if len(off) else "")])
@@ -436,8 +457,54 @@ def coverage_section(a: Audit) -> Part | None:
     return part
 
 
+OPEN_TABLE = {"account": "account", "region": "region", "group_id": "group", "rule": "rule", "opened_at": "open since",
+              "opened_by": "opened by", "opened_from_ip": "from IP", "duration": "open for"}
+URGENT_TABLE = {"event_time": "time", "severity": "severity", "title": "detection", "account": "account",
+                "target": "target", "actor": "actor", "outcome": "outcome"}
+
+
+def actions_section(a: Audit) -> Part:
+    """What needs action, before everything else: windows still open, attacks that came through a window
+    while it was open, critical and high detections, and where the evidence is silent."""
+    windows = a.windows[a.windows["still_open"].astype(bool)] if len(a.windows) else a.windows
+    tied = a.correlations if a.correlations is not None else pd.DataFrame()
+    hits = a.hits if a.hits is not None else pd.DataFrame(columns=["severity"])
+    urgent = hits[hits["severity"].isin(["critical", "high"])]
+    gaps = a.gaps if a.gaps is not None else pd.DataFrame(columns=["kind", "ongoing"])
+    outages = gaps[gaps["kind"] != "no_events"]
+    ports = ", ".join(map(str, a.inv.settings.watched_ports))
+    part = Part([
+        f"{export.plural(len(windows), 'window')} still open to the internet on port {ports} at the end of the range"
+        + ("" if windows.empty else ": " + "; ".join(
+            f"{g} since {a.when(t) or 'before the evidence'} (opened by {actors.short(w) or 'unknown'})"
+            for g, t, w in zip(windows["group_id"], windows["opened_at"], windows["opened_by"]))),
+        f"{export.plural(len(tied), 'GuardDuty finding')} attacked an exposure window while it was open",
+        f"{export.plural(len(urgent), 'critical or high detection hit', 'critical or high detection hits')}",
+        f"{export.plural(len(outages), 'logging outage')}"
+        + (f" ({int(outages['ongoing'].sum())} still ongoing)" if len(outages) else "")
+        + f"; {export.plural(int((gaps['kind'] == 'no_events').sum()), 'run')} of silent hours",
+    ])
+    if a.start is not None and a.span["first_event"] is not None and not pd.isna(a.span["first_event"]):
+        first, last = pd.Timestamp(a.span["first_event"]), pd.Timestamp(a.span["last_event"])
+        if first - a.start > pd.Timedelta(hours=1) or (a.end is not None and a.end - last > pd.Timedelta(hours=1)):
+            part.facts.append(f"The evidence covers only {a.when(first)} to {a.when(last)} of the range: "
+                              "nothing is known of the rest")
+    elif a.since is not None or a.until is not None:
+        part.facts.append("The evidence holds no event in the range: nothing is known of it")
+    if len(windows):
+        part.tables.append(a.table("Windows still open", _with_rules(windows.assign(peer=windows["cidr"])), OPEN_TABLE))
+    if len(tied):
+        part.tables.append(a.table("Attacks that came through an open window", tied, CORRELATION_TABLE))
+    if len(urgent):
+        part.tables.append(a.table("Critical and high detections", urgent, URGENT_TABLE))
+    if len(outages):
+        part.tables.append(a.table("Logging outages", outages, COVERAGE_TABLE))
+    return part
+
+
 # Features add their sections here; a section whose data the investigation cannot give returns None.
 SECTIONS: list[Section] = [
+    Section("actions", "What needs action", actions_section),
     Section("scope", "Time range and evidence", scope_section),
     Section("changes", "Security-group changes", changes_section),
     Section("exposure", "Exposure windows", exposure_section),
@@ -484,13 +551,14 @@ def inputs_line(inv: Investigation, files: list[dict]) -> str:
 
 
 def queries_run(inv: Investigation) -> list[dict]:
-    """Each distinct query the report ran: name, engine and version, SQL text, and every set of parameters."""
+    """Each distinct query the report ran: name, engine and version, its Athena SQL text (the canonical
+    text, whichever engine ran it: `audit-toolkit sql NAME` prints it bound), and every set of parameters."""
     engine_version = getattr(inv.engine, "version", None) or "(the workgroup's engine version)"
     by_text: dict[tuple, dict] = {}
     for entry in inv.log:
-        key = (entry["query"], entry["engine"], entry["sql"])
+        key = (entry["query"], entry["engine"], entry["athena_sql"])
         item = by_text.setdefault(key, {"query": entry["query"], "engine": f"{entry['engine']} {engine_version}",
-                                        "sql": entry["sql"], "params": []})
+                                        "sql": entry["athena_sql"], "params": []})
         params = ", ".join(f"{k}={v!r}" for k, v in entry["params"].items())
         if params not in item["params"]:
             item["params"].append(params)

@@ -32,6 +32,26 @@ def _size(text: str) -> int:
         raise ConfigError(message) from e
 
 
+# Abbreviations an engineer types. Unambiguous ones are taken as their zone; the others are answered
+# with the IANA name to use (IST is India, Israel or Ireland; PST's zone also keeps PDT in summer).
+_TZ_TAKEN = {"JST": "Asia/Tokyo", "KST": "Asia/Seoul", "Z": "UTC"}
+_TZ_ASKED = {"PST": "America/Los_Angeles", "PDT": "America/Los_Angeles", "EDT": "America/New_York",
+             "CDT": "America/Chicago", "MDT": "America/Denver", "IST": "Asia/Kolkata",
+             "AEST": "Australia/Sydney", "BST": "Europe/London", "CEST": "Europe/Berlin", "SGT": "Asia/Singapore"}
+
+
+def zone_name(text: str) -> str:
+    """The IANA zone for what a user typed: an IANA name, or JST / KST; anything else is an error
+    that names the zone to use."""
+    name = _TZ_TAKEN.get(text.upper(), text) if isinstance(text, str) else text
+    try:
+        ZoneInfo(name)
+        return name
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        hint = _TZ_ASKED.get(text.upper(), "Asia/Tokyo") if isinstance(text, str) else "Asia/Tokyo"
+        raise ConfigError(f"unknown time zone {text!r}: use an IANA name such as {hint}") from None
+
+
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -94,10 +114,7 @@ class Settings:
         if not (_is_int(self.max_file_bytes) and self.max_file_bytes > 0):
             raise ConfigError("the file size limit must be a positive number of bytes, "
                               f"got {self.max_file_bytes}")
-        try:
-            ZoneInfo(self.display_tz)
-        except (ZoneInfoNotFoundError, ValueError, TypeError):
-            raise ConfigError(f"unknown display time zone {self.display_tz!r}: use an IANA name such as Asia/Tokyo") from None
+        object.__setattr__(self, "display_tz", zone_name(self.display_tz))  # JST -> Asia/Tokyo
 
     @classmethod
     def load(cls, **overrides) -> "Settings":

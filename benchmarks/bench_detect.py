@@ -10,7 +10,9 @@ Measured in one process on DuckDB over the store (`ingest`), best of `--repeat` 
 - `detect()`: one scan for the union of every detection's candidate events (`queries.union`), then the
   same Python decisions (the hits are checked equal);
 - `coverage()`: hourly event counts, trail calls and the evidence span;
-- the per-event decision alone (`detections.evaluate`, what the Lambda runs), in events per second.
+- the per-event decision alone (`detections.evaluate`, what the Lambda runs), in events per second;
+- with `--sigma PATH` (SigmaHQ's CloudTrail rules), `detect(sigma=...)`: one query per rule, each
+  rule's time printed.
 The evidence is benchmark noise (benchmarks/noise.py) with the demo's scripted stories mixed in.
 """
 
@@ -69,6 +71,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="only 100k events")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "audit-toolkit-bench-detect")
+    parser.add_argument("--sigma", type=Path, help="a folder of Sigma rules to time beside the catalogue")
     args = parser.parse_args()
     events = 100_000 if args.quick else args.events
     inv = Investigation.from_store(prepare(args.data, events))
@@ -104,6 +107,16 @@ def main() -> None:
         print(f"{name:58} {seconds:8.3f} {seconds / base:10.1f}")
     print(f"per-event decision (detections.evaluate, all {len(detections.CATALOGUE)} detections): "
           f"{len(rows) / decide:,.0f} events/s over {len(rows):,} candidates")
+    if args.sigma:
+        from audit_toolkit import sigma
+
+        rules = sigma.load([args.sigma])
+        whole, found = best(lambda: inv.detect(only=["cloudtrail_stopped"], sigma=rules), args.repeat)
+        print(f"\n{len(rules.rules)} Sigma rules ({len(rules.refused)} refused): detect(sigma=...) {whole:.3f} s "
+              f"({whole / base:.1f} x baseline), {int(found['rule_author'].notna().sum())} hits; each rule:")
+        for rule in rules.rules:
+            took, rows = best(lambda: inv.query(rule.query, **scope), 1)
+            print(f"  {took:6.3f} s {len(rows):6d} rows  {rule.title}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 from matplotlib.text import Text
+from PIL import Image
 
 from audit_toolkit import charts
 from audit_toolkit.settings import Settings
@@ -158,7 +159,7 @@ def test_changes_are_coloured_by_actor_and_failed_attempts_marked(demo_inv):
     assert failed.get_xdata()[0] == pytest.approx(num("2026-11-03T09:20:00Z"))
     assert failed.get_markerfacecolor() == "white"
     entries = legend(ax)
-    assert entries[:2] == ["terraform-ci (session tf-run-4711)", "ops-admin (session mallory)"]  # most active first
+    assert entries[:2] == ["terraform-ci / tf-run-4711", "ops-admin / mallory"]  # most active first
     assert {"alice", "bob", "dave", "carol@example.com (SSO)", "root (333333333333)", "failed attempt"} <= set(entries)
     png(ax)
 
@@ -204,8 +205,9 @@ def test_findings_over_time_stack_by_severity_band_with_quiet_days_as_zero():
 
 
 def test_activity_heatmap_counts_events_per_hour_and_day_in_the_display_zone():
-    events = pd.DataFrame({"eventtime": pd.to_datetime(["2026-11-03T01:10Z", "2026-11-03T01:50Z", "2026-11-03T16:30Z",
-                                                        "2026-11-05T23:00Z"], utc=True), "actor": ["u"] * 4})
+    events = pd.DataFrame({"event_time": pd.to_datetime(["2026-11-03T01:10Z", "2026-11-03T01:50Z", "2026-11-03T16:30Z",
+                                                         "2026-11-05T23:00Z"], utc=True), "actor": ["u"] * 4,
+                           "event_name": ["DescribeInstances"] * 4})
     ax = charts.plot_activity(events)
     grid = ax.images[0].get_array()
     assert grid.shape == (24, 3)
@@ -215,6 +217,44 @@ def test_activity_heatmap_counts_events_per_hour_and_day_in_the_display_zone():
     assert tokyo.shape == (24, 4)  # 23:00 UTC on the 5th is 08:00 on the 6th in Tokyo
     assert (tokyo[10, 0], tokyo[1, 1], tokyo[8, 3], int(tokyo.sum())) == (2, 1, 1, 4)
     assert "Activity of u (4 events)" == ax.get_title()
+
+
+def test_one_change_stands_out_among_thousands_of_reads_and_the_title_names_the_actor():
+    times = pd.date_range("2026-11-03T00:00Z", periods=3000, freq="1s")
+    events = pd.DataFrame({"event_time": [*times, pd.Timestamp("2026-11-03T05:00Z")],
+                           "event_name": ["DescribeInstances"] * 3000 + ["AuthorizeSecurityGroupIngress"],
+                           "actor": ["arn:aws:iam::111111111111:role/ops-admin (session mallory)"] * 3001})
+    ax = charts.plot_activity(events, actor="ASIAMALLORY000000001")
+    assert ax.get_title() == "Activity of ops-admin / mallory (key ASIAMALLORY000000001) (3001 events)"
+    assert type(ax.images[0].norm).__name__ == "LogNorm"  # one call is not lost beside 3000
+    (dots,) = [c for c in ax.collections if c.get_gid() == "changes"]
+    assert dots.get_offsets().tolist() == [[0.0, 5.0]]  # the hour of the one change, and only it
+
+
+def test_a_window_opened_before_the_range_starts_at_the_range_with_a_mark(demo_inv):
+    windows = demo_inv.ssh_exposure(since="2026-11-03T10:00:00Z")
+    start, end = pd.Timestamp("2026-11-03T10:00:00Z"), pd.Timestamp("2026-11-04T00:00:00Z")
+    ax = charts.plot_exposure(windows, start=start, end=end)
+    x0 = num(start.isoformat())
+    earlier = [m for m in ax.lines if m.get_gid() == "began-earlier"]
+    opened_before = windows[(windows["opened_at"] < start) & ~windows["open_before_evidence"]]
+    assert len(earlier) == len(opened_before) > 0
+    assert all(round(m.get_xdata()[0], 9) == round(x0, 9) for m in earlier)
+    assert min(b.get_x() for b in patches(ax, "window")) >= x0 - 1e-9  # nothing drawn left of the range
+    assert all(t.xy[0] >= x0 - 1e-9 for t in ax.texts)  # labels inside the axes
+    width, height = Image.open(io.BytesIO(png(ax))).size
+    assert width < 2500 and height > 200
+
+
+def test_changes_at_the_same_moment_on_one_group_do_not_hide_each_other():
+    at = pd.Timestamp("2026-11-03T09:00:00Z")
+    changes = pd.DataFrame({"event_time": [at, at, at, at + pd.Timedelta(hours=5)], "account": ["1"] * 4,
+                            "region": ["r"] * 4, "group_id": ["sg-1"] * 4, "action": ["authorize"] * 4,
+                            "actor": ["a", "b", "c", "a"], "error_code": [None] * 4})
+    ax = charts.plot_changes(changes)
+    together = [round(float(m.get_ydata()[0]), 3) for m in ax.lines
+                if m.get_gid() == "change" and round(m.get_xdata()[0], 6) == round(num(at.isoformat()), 6)]
+    assert len(set(together)) == 3 and max(together) - min(together) <= 0.8  # apart, within the lane
 
 
 def test_charts_never_show(monkeypatch, demo_inv):

@@ -130,7 +130,7 @@ def test_bad_input_is_reported_on_stderr(tmp_path):
     result = run("sg-changes", "--evidence", str(tmp_path))
     assert result.exit_code == 0
     assert "broken.json.gz" in result.stderr and "gzip" in result.stderr
-    assert result.stdout.strip() == "(none)"
+    assert result.stdout.strip() == "(none: no security-group call in the scope)"
 
 
 def test_library_errors_are_clean_messages(tmp_path):
@@ -162,7 +162,7 @@ def test_time_arguments_are_checked_before_any_evidence_is_read(demo, tmp_path):
         1, "Error: --since/--until must be an ISO 8601 time such as 2026-11-03T09:00:00Z, got '2026-13-01'\n")
     zone = CliRunner().invoke(main, ["report", "--evidence", evidence, "--out", str(tmp_path / "r"), "--tz", "Mars/Olympus"])
     assert (zone.exit_code, zone.output) == (
-        1, "Error: unknown display time zone 'Mars/Olympus': use an IANA name such as Asia/Tokyo\n")
+        1, "Error: unknown time zone 'Mars/Olympus': use an IANA name such as Asia/Tokyo\n")
     assert not (tmp_path / "r").exists()
 
 
@@ -192,14 +192,15 @@ def test_coverage_table(demo, truth):
     stopped = next(r for r in rows if r["kind"] == "logging_stopped")
     assert (stopped["start"], stopped["end"], stopped["hours"]) == ("2026-11-04T13:59:00Z", "2026-11-04T17:00:00Z", 3.02)
     table = run("coverage", "--evidence", str(demo / "evidence")).stdout.splitlines()
-    assert [line.split()[5] for line in table[1:]] == ["0.05", "3.0", "3.02", "3.0", "3.0", "3.0"]
+    # a time is a date and a time of day in the table: hours is the eighth field
+    assert [line.split()[7] for line in table[1:]] == ["0.05", "3.0", "3.02", "3.0", "3.0", "3.0"]
 
 
 def test_a_single_file_is_read_by_its_own_reader():
     trail = invictus() / "218007301253_CloudTrail_us-east-1_20230710T1240Z_C1qUFaqvZS64BcIN.json"
     result = run("findings", "--evidence", str(trail))
     assert result.stderr == f"evidence {trail}: {INTAKE.format(1, 2, 2)}\n"  # no GuardDuty line: nothing read as findings
-    assert result.stdout == "(none)\n"
+    assert result.stdout == "(none: no GuardDuty finding in the scope (the evidence holds no GuardDuty file))\n"
     found = real_data() / "elastic-integrations-aws" / "guardduty" / "test-guardduty.log"
     result = run("findings", "--evidence", str(found), "--format", "json")
     assert result.stderr.splitlines() == [
@@ -254,6 +255,131 @@ def test_min_severity_out_of_range_is_refused_the_same_way(demo, command):
         assert result.exit_code == 2 and f"Invalid value for '--min-severity': '{bad}': {reason}" in result.output
 
 
+# --- the investigator's view (issue 20): one time zone, whole identities, options checked first ---
+
+OUTPUT_COMMANDS = ["sg-changes", "ssh-exposure", "activity", "detect", "coverage", "findings", "correlate",
+                   "notify", "report"]
+
+
+@pytest.mark.parametrize("command", OUTPUT_COMMANDS)
+def test_every_command_that_prints_times_takes_tz_and_repeatable_scopes(command):
+    text = " ".join(run(command, "--help").output.split())
+    assert "--tz TEXT" in text
+    assert "--account TEXT Only this AWS account id (repeatable)." in text
+    assert "--region TEXT Only this AWS region (repeatable)." in text
+
+
+@pytest.mark.parametrize("command", ["sg-changes", "activity", "detect", "coverage", "findings"])
+def test_exposure_options_are_offered_only_where_they_mean_something(command):
+    text = run(command, "--help").output
+    assert "--port" not in text and "--internet-prefix" not in text
+
+
+def test_times_follow_the_display_zone_in_every_format(demo):
+    evidence = str(demo / "evidence")
+    as_json = json.loads(run("ssh-exposure", "--evidence", evidence, "--format", "json", "--tz", "Asia/Tokyo").stdout)
+    bastion = next(w for w in as_json if w["group_id"] == "sg-0a000000000000001")
+    assert (bastion["opened_at"], bastion["closed_at"]) == ("2026-11-03T18:02:00+09:00", "2026-11-03T20:32:15+09:00")
+    as_csv = run("ssh-exposure", "--evidence", evidence, "--format", "csv", "--tz", "JST").stdout
+    assert "2026-11-03T18:02:00+09:00" in as_csv and "09:02:00Z" not in as_csv
+    table = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"AUDIT_TOOLKIT_DISPLAY_TZ": "Asia/Tokyo"})
+    assert "2026-11-03 18:02:00" in table.stdout and "times in Asia/Tokyo" in table.stderr
+    said = run("correlate", "--evidence", evidence, "--tz", "Asia/Tokyo").stdout
+    assert " JST" in said and " UTC" not in said
+
+
+def test_an_abbreviation_is_taken_or_answered_with_the_zone_to_use(tmp_path):
+    result = run("sg-changes", "--evidence", str(tmp_path), "--tz", "PST")
+    assert result.exit_code == 1
+    assert result.output == "Error: unknown time zone 'PST': use an IANA name such as America/Los_Angeles\n"
+
+
+def test_the_table_shows_whole_identities_in_short_form_and_says_what_it_left_out(demo):
+    evidence = str(demo / "evidence")
+    wide = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": "250"})
+    assert wide.exit_code == 0 and "left out" not in wide.stderr
+    assert "ops-admin / mallory" in wide.stdout and "carol@example.com (SSO)" in wide.stdout
+    assert "(SSO via" not in wide.stdout and "session mallory" not in wide.stdout
+    narrow = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": "120"})
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 120
+    assert "left out to fit the terminal: open_before_evidence, region, account, protocol, to_port, still_open (" \
+        in narrow.stderr
+    lines = narrow.stdout.splitlines()
+    assert "…" not in narrow.stdout  # wrapped, never cut: the rest of a cell is on the next line, same column
+    at = next(i for i, line in enumerate(lines) if "ops-admin /" in line)
+    column = lines[at].index("ops-admin /")
+    assert lines[at + 1][column:].startswith("mallory")
+    whole = json.loads(run("ssh-exposure", "--evidence", evidence, "--format", "json").stdout)
+    assert "arn:aws:iam::111111111111:role/ops-admin (session mallory)" in {w["opened_by"] for w in whole}
+
+
+def test_activity_speaks_snake_case_and_an_empty_answer_says_why(demo):
+    rows = json.loads(run("activity", "--evidence", str(demo / "evidence"), "--principal", "mallory",
+                          "--format", "json").stdout)
+    assert {"event_time", "event_name", "event_source", "source_ip", "error_code"} <= set(rows[0])
+    assert not {"eventtime", "eventname", "sourceipaddress"} & set(rows[0])
+    empty = run("activity", "--evidence", str(demo / "evidence"), "--principal", "malory")
+    assert empty.stdout.startswith("(none: no event names the principal 'malory'; the nearest that exist: mallory")
+
+
+@pytest.mark.parametrize("args, env, message", [
+    (["detect", "--only", "nope"], {}, "Error: unknown detection nope;"),
+    (["notify", "--room", "1"], {"CHATWORK_API_TOKEN": "", "AUDIT_TOOLKIT_CHATWORK_TOKEN_FILE": "/nonexistent"},
+     "Error: no Chatwork token"),
+])
+def test_options_are_checked_before_any_evidence_is_read(demo, args, env, message):
+    result = CliRunner().invoke(main, [*args, "--evidence", str(demo / "evidence")], env=env)
+    assert result.exit_code == 1 and result.output.startswith(message)
+    assert "events read" not in result.output  # nothing was scanned
+
+
+def test_a_repeated_account_or_region_is_a_list(demo):
+    evidence = str(demo / "evidence")
+    both = json.loads(run("ssh-exposure", "--evidence", evidence, "--account", "222222222222", "--account",
+                          "333333333333", "--format", "json").stdout)
+    assert sorted((w["account"], w["group_id"]) for w in both) == [
+        ("222222222222", "sg-0c000000000000003"), ("333333333333", "sg-0f000000000000006"),
+        ("333333333333", "sg-0f000000000000007")]
+    regions = json.loads(run("sg-changes", "--evidence", evidence, "--region", "us-east-1", "--region", "eu-west-1",
+                             "--format", "json").stdout)
+    assert {r["region"] for r in regions} == {"us-east-1", "eu-west-1"}
+    assert [r["event_time"] for r in regions] == sorted(r["event_time"] for r in regions)
+
+
+def test_fail_on_open_exits_non_zero_only_when_a_window_is_still_open(demo):
+    evidence = str(demo / "evidence")
+    still = run("ssh-exposure", "--evidence", evidence, "--fail-on-open")
+    assert still.exit_code == 3 and "7 windows, 1 still open" in still.stderr
+    closed = run("ssh-exposure", "--evidence", evidence, "--account", "222222222222", "--fail-on-open")
+    assert closed.exit_code == 0 and "1 window, 0 still open" in closed.stderr
+
+
+def test_sql_prints_the_athena_text_bound_as_literals_ready_to_paste():
+    import sqlglot
+
+    from audit_toolkit import queries
+
+    result = run("sql", "principal_events", "--since", "2026-11-01", "--until", "2026-11-08",
+                 "--account", "1'; DROP TABLE cloudtrail; --", "--param", "principal=o'brien")
+    assert result.exit_code == 0
+    text = result.stdout
+    assert "%(" not in text and ":principal" not in text and "$" not in text
+    assert "useridentity.arn = 'o''brien'" in text
+    assert "account = '1''; DROP TABLE cloudtrail; --'" in text
+    assert "from_iso8601_timestamp(eventtime) >= from_iso8601_timestamp('2026-11-01T00:00:00Z')" in text
+    (statement,) = sqlglot.parse(text, read="athena")  # one statement: nothing closed the quote
+    assert statement.find(sqlglot.exp.Drop) is None
+    assert [q.split(":")[0] for q in run("sql").stdout.splitlines()] == list(queries.QUERIES)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["sql", "principal_events"], "Error: principal_events needs --param principal=..."),
+    (["sql", "sg_changes", "--param", "principal=x"], "takes since, until, since_day, until_day, account, region"),
+    (["sql", "nope"], "Error: no query named 'nope'"),
+])
+def test_sql_refuses_what_the_query_does_not_take(args, message):
+    result = run(*args)
+    assert result.exit_code != 0 and message in result.output
 def test_ssh_exposure_reads_pieces_prefix_lists_and_db_groups_end_to_end(tmp_path):
     # The real tcp/22 opening as a template: the internet in two halves, a prefix list the evidence
     # does not hold, and a classic DB security group opened to the internet.

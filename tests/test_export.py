@@ -12,13 +12,43 @@ def test_visible_escapes_controls_and_bidi_but_keeps_text():
     assert export.visible(text) == r"a\x00\x1b[31mb\x07\t\n\x7f\x85\x9b\u202a\u202e\u2066\u2069" + " é 日本 \u200b"
 
 
-def test_table_escapes_before_cutting():
-    frame = pd.DataFrame({"actor": ["\u202eevil", "x" * 60], "port": pd.array([22, None], dtype="Int64")})
-    assert export.to_table(frame, width=10).splitlines() == [
-        "     actor port",
-        "\\u202eevil   22",
-        "xxxxxxxxx…     ",
+def test_table_escapes_then_wraps_and_never_cuts_a_value():
+    frame = pd.DataFrame({"actor": ["\u202eevil", "x" * 50], "port": pd.array([22, None], dtype="Int64")})
+    table = export.to_table(frame, width=30)
+    assert table.text.splitlines() == [
+        "actor                     port",
+        "\\u202eevil                22",
+        "x" * 24,
+        "x" * 24,
+        "xx",
     ]
+    assert table.dropped == ()
+
+
+def test_table_wraps_an_identity_at_its_separators_and_keeps_every_character():
+    who = "arn:aws:iam::111111111111:role/ops-admin (session mallory)"
+    lines = export.to_table(pd.DataFrame({"actor": [who]}), width=24).text.splitlines()
+    assert lines == ["actor", "arn:aws:iam::", "111111111111:role/", "ops-admin (session", "mallory)"]
+    assert "".join(lines[1:]).replace(" ", "") == who.replace(" ", "")
+
+
+def test_table_leaves_out_the_least_useful_columns_first_and_says_which():
+    frame = pd.DataFrame({"event_time": [pd.Timestamp("2026-11-03T09:00:00Z")], "group_id": ["sg-0a000000000000001"],
+                          "tool": ["AWS CLI"], "region": ["ap-northeast-1"], "actor": ["ops-admin / mallory"]})
+    wide = export.to_table(frame, width=None)
+    assert wide.dropped == () and "ap-northeast-1" in wide.text
+    narrow = export.to_table(frame, width=70, drop_order=("tool", "region", "group_id"))
+    assert narrow.dropped == ("tool", "region")
+    assert narrow.text.splitlines()[0].split() == ["event_time", "group_id", "actor"]
+    assert "ops-admin / mallory" in narrow.text
+
+
+def test_times_are_shown_in_the_display_zone_with_its_offset_in_json_and_csv():
+    frame = pd.DataFrame({"opened_at": [pd.Timestamp("2026-11-03T09:02:00Z")]})
+    assert export.to_records(frame) == [{"opened_at": "2026-11-03T09:02:00Z"}]
+    assert export.to_records(frame, "Asia/Tokyo") == [{"opened_at": "2026-11-03T18:02:00+09:00"}]
+    assert export.to_csv(frame, "Asia/Tokyo") == "opened_at\r\n2026-11-03T18:02:00+09:00\r\n"
+    assert export.to_table(frame, tz="Asia/Tokyo").text.splitlines()[1] == "2026-11-03 18:02:00"
 
 
 def test_csv_formulas_get_a_quote_and_numbers_stay_numbers():

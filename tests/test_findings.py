@@ -142,3 +142,14 @@ def test_the_store_holds_the_findings(demo, tmp_path, demo_inv):
     pd.testing.assert_frame_equal(held.findings(), demo_inv.findings())
     pd.testing.assert_frame_equal(held.correlate(), demo_inv.correlate())
     assert len(held.findings_intake.files) == 12
+
+
+def test_the_drill_down_lists_the_other_findings_on_the_instance_while_its_window_was_open(demo_inv):
+    tied = demo_inv.correlate()
+    bastion = tied[tied["group_id"] == "sg-0a000000000000001"]["finding_id"].iloc[0]
+    ctx = demo_inv.finding_context(bastion)
+    # the DNS finding came while the bastion's window was open; the brute force of the day before did not
+    assert ctx.others[["type", "instance_id"]].values.tolist() == [
+        ["CryptoCurrency:EC2/BitcoinTool.B!DNS", "i-0ba5710n000000001"]]
+    probe = demo_inv.finding_context(demo_inv.findings(types=("Recon:EC2/PortProbeUnprotectedPort",))["id"].iloc[0])
+    assert probe.others.empty and list(probe.others.columns) == list(ctx.others.columns)

@@ -194,3 +194,14 @@ def test_a_scan_for_security_groups_refuses_questions_it_cannot_answer(focused_i
         focused_inv.coverage()  # silent hours need only the spine, but logging outages need the trail calls
     hours = queries.scope()
     pd.testing.assert_frame_equal(focused_inv.query("hourly_events", **hours), demo_inv.query("hourly_events", **hours))
+
+
+def test_a_raw_scan_draws_a_progress_bar_when_asked_and_is_silent_otherwise(demo, capsys):
+    Investigation.from_evidence(demo / "evidence", progress=True)
+    drawn = capsys.readouterr().err
+    from audit_toolkit.evidence.layout import discover_files
+
+    files = len(discover_files(demo / "evidence"))
+    assert "ingest" in drawn and f"{files}/{files}" in drawn  # every file read, out of the files to read
+    Investigation.from_evidence(demo / "evidence")
+    assert capsys.readouterr().err == ""

@@ -193,7 +193,8 @@ def test_periodic_audit_notebook_writes_the_report_for_the_range(runs, engine, d
     files = input_files(demo)
     hashed = f"{files} input files hashed" if engine == "duckdb" else \
         "No input files hashed: the logs were read where they are in S3 (Athena database forensics), not on this machine"
-    assert text(tagged(nb, "answer-appendix")).startswith(f"{hashed}; 8 distinct queries\nevidence_span on {engine} ")
+    # the report leads with what needs action, so the windows' query runs first
+    assert text(tagged(nb, "answer-appendix")).startswith(f"{hashed}; 8 distinct queries\nsg_changes on {engine} ")
     html = (ran.folder / "out" / "audit" / "report.html").read_text(encoding="utf-8")
     markdown = (ran.folder / "out" / "audit" / "report.md").read_text(encoding="utf-8")
     assert "Security audit 2026-11-03 to 2026-11-04" in html
@@ -212,6 +213,9 @@ def test_guardduty_triage_notebook_drills_into_the_first_attack_and_its_cloudtra
         in text(tagged(nb, "answer-finding"))
     assert "5 CloudTrail events name the finding's instance, groups or attacker" in text(tagged(nb, "answer-events"))
     assert "arn:aws:iam::111111111111:user/alice" in text(tagged(nb, "answer-windows"))
+    others = text(tagged(nb, "answer-others"))
+    assert others.startswith("1 other finding on i-0ba5710n000000001 while its window was open")
+    assert "CryptoCurrency:EC2/BitcoinTool.B!DNS" in others
     images = [o for c in cells(nb) for o in c.outputs if "image/png" in o.get("data", {})]
     assert len(images) == 2  # findings by severity, exposure windows with the attacks
 
@@ -273,3 +277,34 @@ def test_incident_notebook_says_who_came_in_through_the_window(runs, engine, tru
     assert "no flow log record from 2026-11-03 13:00 UTC to 2026-11-03 14:00 UTC" in said
     shared = text(tagged(nb, "answer-connections-share"))
     assert shared.count("----- 1/1 connections ") == 1 and "198.51.100.200" in shared
+
+
+def test_the_readme_papermill_line_runs_as_written_from_the_repository_root(demo, tmp_path):
+    """The line a user copies from the README: from the root, on `make demo`'s evidence, output under out/."""
+    import shutil
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    (line,) = [x for x in readme.splitlines() if ".venv/bin/papermill notebooks/" in x]
+    shutil.copytree(root / "notebooks", tmp_path / "notebooks")
+    shutil.copytree(demo / "evidence", tmp_path / "demo" / "evidence")
+    (tmp_path / ".venv").symlink_to(Path(sys.prefix))  # the README's .venv: the one running these tests
+    done = subprocess.run(["bash", "-c", line], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    ran = nbformat.read(tmp_path / "out" / "2_periodic_audit.ipynb", as_version=4)
+    [opened] = [c for c in cells(ran) if "write_report(" in c.source]
+    assert "out/audit/report.html" in text(opened)
+    assert "Security audit 2026-11-03 to 2026-11-04" in (tmp_path / "out/audit/report.html").read_text(encoding="utf-8")
+
+
+def test_project_paths_resolve_the_same_from_the_root_and_from_notebooks(tmp_path):
+    from audit_toolkit.notebook import project_path
+
+    (tmp_path / "notebooks").mkdir()
+    assert project_path("demo/evidence", tmp_path) == Path("demo/evidence")
+    assert project_path("demo/evidence", tmp_path / "notebooks") == Path("../demo/evidence")
+    assert (tmp_path / "notebooks" / project_path("demo/evidence", tmp_path / "notebooks")).resolve() == \
+        (tmp_path / "demo/evidence").resolve()
+    assert project_path("/abs/x", tmp_path / "notebooks") == Path("/abs/x") and project_path(None) is None

@@ -1,5 +1,6 @@
 """The package as it is installed: every package folder listed, and the SQL carried inside it."""
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -24,3 +25,39 @@ def test_the_wheel_maps_the_top_level_queries_folder_into_the_package():
     patterns = tool["package-data"]["audit_toolkit.sql"]
     shipped = {p for pattern in patterns for p in (ROOT / "queries").glob(pattern)}
     assert shipped == set((ROOT / "queries").rglob("*.sql"))
+
+
+# conda-forge names the Python bindings of two C libraries differently from PyPI.
+_CONDA_NAMES = {"duckdb": "python-duckdb", "isal": "python-isal"}
+
+
+def _environment_yml() -> set[str]:
+    import yaml
+
+    env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
+    listed = set()
+    for dep in env["dependencies"]:
+        items = dep["pip"] if isinstance(dep, dict) else [dep]
+        listed |= {i.split("#")[0].strip() for i in items}
+    return {d for d in listed if d and not d.startswith(("python=", "pip", "-e "))}
+
+
+def test_environment_yml_lists_exactly_the_dependencies_of_pyproject():
+    project = _pyproject()["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["notebooks"]
+    expected = set()
+    for dep in wanted:
+        name = re.match(r"[A-Za-z0-9_.-]+", dep)[0]
+        expected.add(_CONDA_NAMES.get(name, name) + dep[len(name):])
+    assert _environment_yml() == expected
+
+
+def test_pip_install_alone_cannot_pick_a_botocore_the_suite_has_not_passed_with():
+    deps = _pyproject()["project"]["dependencies"]
+    pinned = {line.split("==")[0]: line.split("==")[1].strip()
+              for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line}
+    for name in ("boto3", "botocore"):
+        (spec,) = [d for d in deps if d.split(">")[0] == name]
+        assert "<" in spec, f"{name} has no upper bound in pyproject.toml"
+        upper = spec.split("<")[1]
+        assert tuple(map(int, pinned[name].split("."))) < tuple(map(int, upper.split(".")))

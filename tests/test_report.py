@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from markdown_it import MarkdownIt
 
-from audit_toolkit import report as rep
+from audit_toolkit import queries, report as rep
 from audit_toolkit.cli import main
 from audit_toolkit.demo import run_demo
 from audit_toolkit.evidence.layout import NOT_EVIDENCE
@@ -135,7 +135,8 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     inv, report = written
     since, until = "2026-11-03", "2026-11-04"
     parts = {section.id: part for section, part in report.parts}
-    assert list(parts) == ["scope", "changes", "exposure", "findings", "connections", "detections", "coverage"]
+    assert list(parts) == ["actions", "scope", "changes", "exposure", "findings", "connections", "detections",
+                           "coverage"]
     tied, every = parts["findings"].tables
     assert sorted(r[2] + " " + r[0] for r in tied.rows) == sorted(
         next(f["type"] for f in truth["findings"] if f["id"] == c["finding_id"]) + " " + c["group_id"] for c in truth["correlations"])
@@ -267,7 +268,10 @@ def test_the_appendix_has_every_input_file_hash_and_every_query(written, demo):
     by_name = {q["query"]: q for q in report.queries}
     assert {"evidence_span", "sg_changes"} <= set(by_name)
     assert by_name["sg_changes"]["engine"] == f"duckdb {duckdb.__version__}"
-    assert by_name["sg_changes"]["sql"] == next(e["sql"] for e in inv.log if e["query"] == "sg_changes")
+    # the appendix shows the canonical Athena text, whichever engine ran it, never DuckDB's translation
+    assert by_name["sg_changes"]["sql"] == queries.get("sg_changes").sql
+    duckdb_text = next(e["sql"] for e in inv.log if e["query"] == "sg_changes")
+    assert "$since" in duckdb_text and "$since" not in report.markdown.read_text(encoding="utf-8")
     html = report.html.read_text(encoding="utf-8")
     md = report.markdown.read_text(encoding="utf-8")
     assert report.files[0]["sha256"] in html and report.files[-1]["sha256"] in md
@@ -309,7 +313,7 @@ def test_report_command_writes_html_markdown_and_charts(demo, tmp_path):
     assert sorted(p.name for p in out.rglob("*") if p.is_file()) == ["changes.png", "exposure.png", "findings.png", "report.html", "report.md"]
     assert "2026-11-03 18:02:00 JST" in (out / "report.html").read_text(encoding="utf-8")
     bad = CliRunner().invoke(main, ["report", "--evidence", str(demo / "evidence"), "--tz", "Mars/Olympus", "--out", str(out)])
-    assert bad.exit_code == 1 and "unknown display time zone 'Mars/Olympus'" in bad.output and "Traceback" not in bad.output
+    assert bad.exit_code == 1 and "unknown time zone 'Mars/Olympus'" in bad.output and "Traceback" not in bad.output
 
 
 def test_make_demo_writes_the_report(tmp_path):
@@ -331,6 +335,31 @@ def test_coverage_is_reported_beside_the_detections(demo, truth):
     assert sorted(r[2] for r in rows if r[0] == "no_events" and r[1] == "111111111111") == ["ap-northeast-1", "eu-west-1", "us-east-1"]
 
 
+def test_the_report_leads_with_what_needs_action(written, truth):
+    _, report = written
+    title, part = report.parts[0]
+    assert title.id == "actions" and title.title == "What needs action"
+    mallory = next(w for w in truth["windows"] if w["closed_at"] is None)
+    assert part.facts == [
+        f"1 window still open to the internet on port 22 at the end of the range: {mallory['group_id']} since "
+        "2026-11-03 09:30:00 UTC (opened by ops-admin / mallory)",
+        f"{len(truth['correlations'])} GuardDuty findings attacked an exposure window while it was open",
+        "0 critical or high detection hits",
+        "0 logging outages; 0 runs of silent hours",
+    ]
+    assert [(t.caption, len(t.rows)) for t in part.tables] == [
+        ("Windows still open", 1), ("Attacks that came through an open window", len(truth["correlations"]))]
+    html = report.html.read_text(encoding="utf-8")
+    assert html.index("What needs action") < html.index("Time range and evidence")
+
+
+def test_a_range_the_evidence_does_not_cover_is_said_first(demo_inv):
+    audit = rep.Audit(demo_inv, since="2026-10-01", until="2026-11-04")
+    assert rep.actions_section(audit).facts[-1] == (
+        "The evidence covers only 2026-11-02 00:00:00 UTC to 2026-11-03 23:54:58 UTC of the range: "
+        "nothing is known of the rest")
+    empty = rep.Audit(demo_inv, since="2026-01-01", until="2026-01-02")
+    assert rep.actions_section(empty).facts[-1] == "The evidence holds no event in the range: nothing is known of it"
 def test_a_windows_state_says_its_uncertainties():
     from audit_toolkit.report import _state
 
@@ -359,7 +388,7 @@ def test_the_report_says_which_files_are_proven_aws_delivered_and_how_many(tmp_p
     inv = Investigation.from_evidence(evidence)
     inv.validate_logs(tmp_path / "keys.json", tmp_path / "sigs.json")
     report = rep.write_report(inv, tmp_path / "r")
-    facts = dict(report.parts)[rep.SECTIONS[0]].facts
+    facts = dict(report.parts)[next(s for s in rep.SECTIONS if s.id == "scope")].facts
     assert ("Proof of origin (CloudTrail's signed digests): 54 of 55 log files and 2 of 2 digests "
             "proven AWS-delivered and unaltered; 2 hours covered by the chain, 0 gaps; "
             "NOT valid: 1 modified") in facts
@@ -387,7 +416,7 @@ def test_the_report_lists_the_hours_no_valid_digest_covers(tmp_path):
     (evidence / first).unlink()
     inv = Investigation.from_evidence(evidence)
     inv.validate_logs(since="2023-07-10T11:00:00Z", until="2023-07-10T13:00:00Z")
-    part = dict(rep.build(inv).parts)[rep.SECTIONS[0]]
+    part = dict(rep.build(inv).parts)[next(s for s in rep.SECTIONS if s.id == "scope")]
     tables = {t.caption: t for t in part.tables}
     assert tables["Hours no valid digest covers"].rows == [[
         "218007301253", "us-east-1", "account-trail (us-east-1)", "2023-07-10 11:00:00 UTC",

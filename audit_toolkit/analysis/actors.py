@@ -96,6 +96,28 @@ def resolve(row: dict) -> dict[str, str | None]:
     }
 
 
+_ROLE_SESSION = re.compile(r"^arn:aws[\w-]*:(?:iam|sts)::\d*:(?:assumed-)?role/(?:.*/)?([^/ ]+) \(session (.*)\)$")
+_SSO = re.compile(r"^(.*) \(SSO via .*\)$")
+_NAMED = re.compile(r"^arn:aws[\w-]*:(?:iam|sts)::\d*:(?:user|federated-user|role)/(?:.*/)?([^/]+)$")
+
+
+def short(actor: str | None) -> str | None:
+    """An actor as an investigator reads it at a glance: `ops-admin / mallory` for a role session,
+    `carol@example.com (SSO)`, `alice` for an IAM user; the full form stays in `actor`."""
+    if not isinstance(actor, str):
+        return actor
+    head, via, service = actor.partition(" via ")
+    if via and not service.endswith("amazonaws.com"):  # " via " inside a session name, not a service
+        head, via, service = actor, "", ""
+    if m := _ROLE_SESSION.match(head):
+        head = f"{m[1]} / {m[2]}"
+    elif m := _SSO.match(head):
+        head = f"{m[1]} (SSO)"
+    elif m := _NAMED.match(head):
+        head = m[1]
+    return f"{head}{via}{service}"
+
+
 def principal(row: dict | pd.Series) -> str | None:
     """What Investigation.activity takes to follow the actor of one change: a temporary key (ASIA...)
     belongs to one session, so a role's other sessions stay out; otherwise the actor's ARN, or its name."""

@@ -165,29 +165,34 @@ def _overlap(a_start, a_end, b_start, b_end) -> tuple | None:
     return start, end
 
 
-def _when(value, date: bool = True) -> str:
-    return "?" if pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d %H:%M UTC" if date else "%H:%M UTC")
+def _when(value, tz: str, date: bool = True) -> str:
+    """A time in the display zone, with the zone's abbreviation (UTC, JST)."""
+    if pd.isna(value):
+        return "?"
+    return pd.Timestamp(value).tz_convert(tz).strftime("%Y-%m-%d %H:%M %Z" if date else "%H:%M %Z")
 
 
-def _summary(w: dict, f: dict, port: int) -> str:
+def _summary(w: dict, f: dict, port: int, tz: str) -> str:
     origin = ", ".join(str(v) for v in (f["remote_country"], f["remote_org"]) if v)
     source = f" from {f['remote_ip']}" + (f" ({origin})" if origin else "") if f["remote_ip"] else ""
     start, end = _activity(f)
-    same_day = not pd.isna(start) and not pd.isna(end) and start.date() == end.date()
-    seen = f"{_when(start)} to {_when(end, not same_day)}"
+    local = [None if pd.isna(t) else pd.Timestamp(t).tz_convert(tz) for t in (start, end)]
+    same_day = None not in local and local[0].date() == local[1].date()
+    seen = f"{_when(start, tz)} to {_when(end, tz, not same_day)}"
     ports = "all ports" if w["protocol"] == "-1" else f"{w['protocol']}/{w['from_port']}" + (
         f"-{w['to_port']}" if w["to_port"] != w["from_port"] else "")
-    opened = "open since before the evidence" if w["open_before_evidence"] else f"opened by {w['opened_by']} at {_when(w['opened_at'])}"
-    closed = "still open" if w["still_open"] else f"closed at {_when(w['closed_at'])} by {w['closed_by']}"
+    opened = "open since before the evidence" if w["open_before_evidence"] else f"opened by {w['opened_by']} at {_when(w['opened_at'], tz)}"
+    closed = "still open" if w["still_open"] else f"closed at {_when(w['closed_at'], tz)} by {w['closed_by']}"
     return (f"{f['type']} on {f['instance_id']}{source} to port {port}, {seen}, happened while {w['group_id']} "
             f"was open to the internet ({w['cidr']}, {ports}): {opened}, {closed}.")
 
 
-def correlate(findings: pd.DataFrame, windows: pd.DataFrame, memberships: pd.DataFrame | None = None) -> pd.DataFrame:
+def correlate(findings: pd.DataFrame, windows: pd.DataFrame, memberships: pd.DataFrame | None = None,
+              tz: str = "UTC") -> pd.DataFrame:
     """One row per (window, finding) that attacked the window's opening while it was open.
 
     `findings` has evidence.guardduty.FINDING_COLUMNS, `windows` exposure.WINDOW_COLUMNS, and
-    `memberships` (optional) instance_groups(...) from CloudTrail.
+    `memberships` (optional) instance_groups(...) from CloudTrail; the sentences give times in `tz`.
     """
     rows = []
     members = records(memberships) if memberships is not None and len(memberships) else []
@@ -223,7 +228,7 @@ def correlate(findings: pd.DataFrame, windows: pd.DataFrame, memberships: pd.Dat
                 "remote_ip": f["remote_ip"], "remote_country": f["remote_country"], "remote_org": f["remote_org"],
                 "local_port": port, "first_seen": start, "last_seen": end, "count": f["count"],
                 "overlap_start": open_span[0], "overlap_end": open_span[1], "tied_by": "; ".join(dict.fromkeys(tied)),
-                "summary": _summary(w, f, port),
+                "summary": _summary(w, f, port, tz),
             })
     frame = pd.DataFrame(rows, columns=CORRELATION_COLUMNS)
     for column in ("opened_at", "closed_at", "first_seen", "last_seen", "overlap_start", "overlap_end"):
@@ -231,3 +236,15 @@ def correlate(findings: pd.DataFrame, windows: pd.DataFrame, memberships: pd.Dat
     for column in ("from_port", "to_port", "local_port", "count"):
         frame[column] = frame[column].astype("Int64")
     return frame.sort_values(["first_seen", "group_id", "finding_id"], ignore_index=True)
+
+
+def same_instance(findings: pd.DataFrame, finding: pd.Series, windows: pd.DataFrame,
+                  start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """The other findings on `finding`'s instance whose activity overlaps one of `windows` (correlate
+    rows: the exposure windows it came through), or the range start..end when it came through none."""
+    if not isinstance(finding["instance_id"], str) or findings.empty:
+        return findings.iloc[0:0]
+    spans = [(w["opened_at"], w["closed_at"]) for w in records(windows)] if len(windows) else [(start, end)]
+    others = findings[(findings["instance_id"] == finding["instance_id"]) & (findings["id"] != finding["id"])]
+    keep = [any(_overlap(*_activity(o), *span) is not None for span in spans) for o in records(others)]
+    return others[pd.Series(keep, index=others.index, dtype=bool)].reset_index(drop=True)

@@ -226,6 +226,17 @@ def union(names: list[str] | tuple[str, ...]) -> Query:
     return Query(f"union({', '.join(names)})", parts[0].params, "", sql)
 
 
+def with_filter(template: str, name: str, condition: str, doc: str = "") -> Query:
+    """A query of `template`'s columns and scope whose filter is `condition` (Athena SQL): how a
+    detection written elsewhere (a Sigma rule) joins the catalogue's shape, its binding and `union`."""
+    head, sep, rest = get(template).sql.partition(_FROM)
+    cut = rest.find(_SCOPE)
+    if not sep or cut < 0:
+        raise QueryError(f"query {template!r} is not a filter over the common columns and scope")
+    sql = head + _FROM + "(" + condition + ")" + rest[cut:]
+    if _placeholders(sql) != set(get(template).params):  # the condition must bind nothing of its own
+        raise QueryError(f"{name}: a condition may not hold parameters")
+    return Query(name, get(template).params, doc, sql)
 # Bounds a user may give: CloudTrail began in 2013, and the day after `until` must still be a date.
 FIRST_YEAR, LAST_YEAR = 1970, 9998
 

@@ -1,0 +1,287 @@
+"""Sigma rules for CloudTrail, compiled into registry queries that run on DuckDB and on Athena.
+
+    rules = sigma.load(["rules/cloud/aws/"])       # parsed with pySigma; rules.refused says why not
+    hits = inv.detect(sigma=["rules/cloud/aws/"])  # beside the catalogue's hits, in the same columns
+
+pySigma parses each rule (YAML, modifiers, conditions) into its condition tree; `condition()` turns
+that tree into an Athena SQL condition over the `cloudtrail` table, as sqlglot expressions, with
+Sigma's semantics: case-insensitive matching unless `|cased`, wildcards, `|contains`, `|startswith`,
+`|endswith`, `|all`, `|re`, `|cidr`, `|exists`, `null` for an absent field, `|fieldref`, keywords.
+The condition becomes the filter of a detection-shaped query (`queries.with_filter`), so it is bound,
+translated by sqlglot and scoped like every other query, and Sigma rules join the catalogue's scan.
+Field names map to the table's columns: top-level fields to their lowercase column (and `status`,
+the Sigma taxonomy's outcome, to `errorCode` absent for success, present for failure), `userIdentity.*`
+and `tlsDetails.*` to struct fields, `requestParameters.*`, `responseElements.*`,
+`additionalEventData.*` and `serviceEventDetails.*` to JSON extraction from the logged text (a value
+inside a list matches too). A rule that cannot be compiled is refused with its reason, never dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import yaml
+from sqlglot import exp
+
+from . import queries
+from .errors import ConfigError
+
+# Sigma's levels as the catalogue's severities ("informational" is below the catalogue's lowest).
+LEVELS = {"informational": "low", "low": "low", "medium": "medium", "high": "high", "critical": "critical"}
+_JSON_COLUMNS = {"requestparameters", "responseelements", "additionaleventdata", "serviceeventdetails"}
+_STRUCT_COLUMNS = {"useridentity", "tlsdetails"}
+# What a keyword (a value without a field) is searched in: the logged text an analyst would grep.
+_KEYWORD_COLUMNS = ("eventname", "useragent", "errormessage", "requestparameters", "responseelements")
+_TEMPLATE = "detect_cloudtrail_stopped"  # a catalogue query: its columns and scope are every detection's
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A compiled Sigma rule: what a hit carries, and the query that finds its events."""
+
+    id: str
+    title: str
+    level: str
+    severity: str
+    author: str  # the Detection Rule License asks that a message built from a rule's matches keeps it
+    tags: tuple[str, ...]
+    path: str
+    query: queries.Query
+
+    @property
+    def technique(self) -> str:
+        return ", ".join(t.removeprefix("attack.").upper() for t in self.tags if re.fullmatch(r"attack\.t\d+(\.\d+)?", t))
+
+    @property
+    def detection(self):
+        """The rule as a catalogue Detection whose every candidate is a hit: its SQL is the decision."""
+        from .analysis.detections import Detection
+
+        detail = f"Sigma rule {self.title!r} by {self.author}"
+        return Detection(self.id, self.title, self.title, self.severity, self.technique, {}, detail, "",
+                         lambda row, request, ctx: (None, detail))
+
+
+def hits(rule: Rule, rows):
+    """The rule's hits among its query's rows, in the catalogue's columns plus its author and tags."""
+    from .analysis.detections import hits as catalogue_hits
+
+    found = catalogue_hits(rule.detection, rows)
+    return found.assign(rule_author=rule.author, rule_tags=", ".join(rule.tags), rule_path=rule.path)
+
+
+@dataclass
+class RuleSet:
+    rules: list[Rule] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (path and title, reason)
+
+
+class Unsupported(ValueError):
+    """A part of a rule that cannot be said in SQL over the cloudtrail table."""
+
+
+def load(paths: Iterable[str | Path]) -> RuleSet:
+    """Every Sigma rule in these files and folders (recursively, `*.yml` and `*.yaml`), compiled."""
+    found = RuleSet()
+    for path in _files(paths):
+        try:
+            found.rules.append(compile_rule(path.read_text(encoding="utf-8"), str(path)))
+        except (Unsupported, ConfigError) as e:
+            found.refused.append((str(path), str(e)))
+        except Exception as e:  # pySigma's own errors, a YAML error: the rule is listed, the rest goes on
+            found.refused.append((str(path), f"{type(e).__name__}: {e}"))
+    return found
+
+
+def _files(paths: Iterable[str | Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.suffix in (".yml", ".yaml") and f.is_file())
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise ConfigError(f"no Sigma rule file or folder at {p}")
+    return files
+
+
+def compile_rule(text: str, origin: str = "<string>") -> Rule:
+    """One rule's YAML into a Rule; Unsupported (with the reason) where it cannot be compiled."""
+    from sigma.rule import SigmaRule
+
+    document = yaml.safe_load(text)
+    if not isinstance(document, dict):
+        raise Unsupported("not a Sigma rule: the file holds no YAML mapping")
+    if "correlation" in document:
+        raise Unsupported("a correlation rule (counts across events): not compiled to SQL here")
+    logsource = document.get("logsource") or {}
+    if (logsource.get("product"), logsource.get("service")) != ("aws", "cloudtrail"):
+        raise Unsupported(f"not a CloudTrail rule: logsource {logsource}")
+    conditions = (document.get("detection") or {}).get("condition")
+    for c in conditions if isinstance(conditions, list) else [conditions]:
+        if isinstance(c, str) and "|" in c:
+            raise Unsupported(f"an aggregation in the condition ({c.strip()!r}): the legacy count() form, "
+                              "which pySigma no longer reads; write it as a Sigma correlation rule")
+    rule = SigmaRule.from_dict(document)
+    parsed = [c.parsed for c in rule.detection.parsed_condition]
+    sql = exp.or_(*(condition(p) for p in parsed)) if len(parsed) > 1 else condition(parsed[0])
+    level = rule.level.name.lower() if rule.level else "medium"
+    author = rule.author or "unknown"
+    ident = str(rule.id or re.sub(r"\W+", "_", rule.title or origin))
+    query = queries.with_filter(_TEMPLATE, f"sigma_{ident}", sql.sql(dialect="athena"),
+                                f"Sigma rule {rule.title!r} ({origin}) by {author}.")
+    return Rule(ident, rule.title or ident, level, LEVELS.get(level, "medium"), author,
+                tuple(str(t) for t in rule.tags), origin, query)
+
+
+# --- the condition tree into SQL --------------------------------------------------------------------
+
+
+def condition(node) -> exp.Expression:
+    """A pySigma condition tree as one sqlglot boolean expression over the cloudtrail table."""
+    from sigma.conditions import (ConditionAND, ConditionFieldEqualsValueExpression, ConditionNOT,
+                                  ConditionOR, ConditionValueExpression)
+
+    if isinstance(node, ConditionAND):
+        return exp.and_(*(exp.paren(condition(a)) for a in node.args))
+    if isinstance(node, ConditionOR):
+        return exp.or_(*(exp.paren(condition(a)) for a in node.args))
+    if isinstance(node, ConditionNOT):
+        return exp.not_(exp.paren(condition(node.args[0])))
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        return _match(node.field, node.value)
+    if isinstance(node, ConditionValueExpression):  # a keyword: found anywhere in the logged text
+        from sigma.types import SigmaString, SpecialChars
+
+        value = node.value
+        if isinstance(value, SigmaString):
+            value = SigmaString("*") + value + SigmaString("*") \
+                if not (value.startswith(SpecialChars.WILDCARD_MULTI) or value.endswith(SpecialChars.WILDCARD_MULTI)) \
+                else value
+        return exp.or_(*(_match(c, value) for c in _KEYWORD_COLUMNS))
+    raise Unsupported(f"condition {type(node).__name__} cannot be said in SQL")
+
+
+def _match(name: str | None, value) -> exp.Expression:
+    from sigma.types import (SigmaBool, SigmaCIDRExpression, SigmaCompareExpression, SigmaExists,
+                             SigmaExpansion, SigmaFieldReference, SigmaNull, SigmaNumber,
+                             SigmaRegularExpression, SigmaString)
+
+    if name == "status" and isinstance(value, SigmaString):  # the Sigma taxonomy's outcome of a call
+        outcome = value.to_plain().lower()
+        if outcome not in ("success", "failure"):
+            raise Unsupported(f"status {outcome!r}: CloudTrail says only success or failure (errorCode)")
+        return exp.column("errorcode").is_(exp.null()) if outcome == "success" else \
+            exp.not_(exp.column("errorcode").is_(exp.null()))
+    scalar, listed = _field(name)
+    if isinstance(value, SigmaExpansion):
+        return exp.or_(*(exp.paren(_match(name, v)) for v in value.values))
+    if isinstance(value, SigmaNull):
+        return scalar.is_(exp.null()) if listed is None else exp.and_(scalar.is_(exp.null()), listed.is_(exp.null()))
+    if isinstance(value, SigmaExists):
+        present = exp.or_(scalar.is_(exp.null()).not_(), *([] if listed is None else [listed.is_(exp.null()).not_()]))
+        return present if value.exists else exp.not_(exp.paren(present))
+    if isinstance(value, SigmaString):
+        return _string(scalar, listed, value)
+    if isinstance(value, SigmaBool):
+        return exp.func("lower", scalar).eq(exp.Literal.string("true" if value.boolean else "false"))
+    if isinstance(value, SigmaNumber):
+        return exp.or_(scalar.eq(exp.Literal.string(str(value.number))),
+                       exp.TryCast(this=scalar, to=exp.DataType.build("double")).eq(exp.Literal.number(value.number)))
+    if isinstance(value, SigmaCompareExpression):
+        ops = {"LT": exp.LT, "LTE": exp.LTE, "GT": exp.GT, "GTE": exp.GTE}
+        number = exp.TryCast(this=scalar, to=exp.DataType.build("double"))
+        return ops[value.op.name](this=number, expression=exp.Literal.number(value.number.number))
+    if isinstance(value, SigmaRegularExpression):
+        flags = "".join(f for f, on in (("i", "IGNORECASE"), ("m", "MULTILINE"), ("s", "DOTALL"))
+                        if any(flag.name == on for flag in value.flags))
+        text = value.regexp.to_plain() if hasattr(value.regexp, "to_plain") else str(value.regexp)
+        pattern = (f"(?{flags})" if flags else "") + text
+        return exp.func("regexp_like", scalar, exp.Literal.string(pattern))
+    if isinstance(value, SigmaCIDRExpression):
+        # no CIDR type on both engines: the network as the address prefixes it covers
+        from sigma.types import SigmaString as S
+
+        return exp.or_(*(exp.paren(_string(scalar, None, S(p))) for p in value.expand()))
+    if isinstance(value, SigmaFieldReference):
+        other, _ = _field(value.field)
+        if not (value.starts_with or value.ends_with):
+            return exp.func("lower", scalar).eq(exp.func("lower", other))
+        pattern = exp.func("concat", *([] if value.starts_with else [exp.Literal.string("%")]),
+                           exp.func("lower", other), *([] if value.ends_with else [exp.Literal.string("%")]))
+        return exp.Like(this=exp.func("lower", scalar), expression=pattern)
+    raise Unsupported(f"value {type(value).__name__} for {name!r} cannot be said in SQL")
+
+
+def _field(name: str | None) -> tuple[exp.Expression, exp.Expression | None]:
+    """The field as a scalar text expression, and for JSON fields its JSON text (to match in a list)."""
+    from .evidence.schema import CLOUDTRAIL_SCHEMA
+
+    if not name:
+        raise Unsupported("a field with no name")
+    parts = name.split(".")
+    column = parts[0].lower()
+    if column not in CLOUDTRAIL_SCHEMA.names:
+        raise Unsupported(f"field {name!r} is not a CloudTrail field")
+    if len(parts) == 1:
+        return _text(exp.column(column)), None
+    if column in _STRUCT_COLUMNS:
+        path = exp.column(column)
+        for part in parts[1:]:
+            if not re.fullmatch(r"[A-Za-z0-9_]+", part):
+                raise Unsupported(f"field {name!r}: {part!r} is not a struct field name")
+            path = exp.Dot(this=path, expression=exp.to_identifier(part.lower()))
+        return _text(path), None
+    if column in _JSON_COLUMNS:
+        for part in parts[1:]:
+            if not re.fullmatch(r"[A-Za-z0-9_-]+", part):
+                raise Unsupported(f"field {name!r}: {part!r} cannot be a JSON path step")
+        json_path = exp.Literal.string("$." + ".".join(parts[1:]))
+        scalar = exp.func("json_extract_scalar", exp.column(column), json_path)
+        listed = exp.func("json_format", exp.func("json_extract", exp.column(column), json_path))
+        return scalar, listed
+    raise Unsupported(f"field {name!r}: {column} has no nested fields")
+
+
+def _text(expression: exp.Expression) -> exp.Expression:
+    return expression  # every field the rules can name is text in Athena's CloudTrail table
+
+
+def _string(scalar: exp.Expression, listed: exp.Expression | None, value) -> exp.Expression:
+    """A Sigma string against a field: its wildcards as LIKE, case-insensitive unless `|cased`; for a
+    JSON field, also a JSON string inside its list (`["a","b"]` holds `"a"`)."""
+    from sigma.types import SigmaCasedString, SpecialChars
+
+    if value.contains_placeholder():
+        raise Unsupported(f"placeholder in {value}: placeholders need a pipeline of the user's values")
+    pattern, wild = [], False
+    for part in value.s:
+        if part == SpecialChars.WILDCARD_MULTI:
+            pattern.append("%")
+            wild = True
+        elif part == SpecialChars.WILDCARD_SINGLE:
+            pattern.append("_")
+            wild = True
+        else:
+            pattern.append(re.sub(r"([\\%_])", r"\\\1", str(part)))
+    like = "".join(pattern)
+    cased = isinstance(value, SigmaCasedString)
+    fold = (lambda e: e) if cased else (lambda e: exp.func("lower", e))
+    text = like if cased else like.lower()
+
+    def compare(subject: exp.Expression, pattern_text: str, as_like: bool) -> exp.Expression:
+        if as_like:
+            return exp.Escape(this=exp.Like(this=fold(subject), expression=exp.Literal.string(pattern_text)),
+                              expression=exp.Literal.string("\\"))
+        return fold(subject).eq(exp.Literal.string(value.to_plain() if cased else value.to_plain().lower()))
+
+    found = compare(scalar, text, wild)
+    if listed is None:
+        return found
+    # inside a JSON list: the value as a JSON string, open where the pattern has a wildcard at an end
+    inner = text.removeprefix("%").removesuffix("%")
+    quoted = ("%" if text.startswith("%") else '%"') + inner + ("%" if text.endswith("%") else '"%')
+    return exp.or_(found, compare(listed, quoted, True))

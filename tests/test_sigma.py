@@ -1,0 +1,222 @@
+"""Sigma rules compiled to the registry's SQL: every modifier and condition form against events built
+for it (matching and not), the community's CloudTrail rules, and hits beside the catalogue's."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from _aws import aws_env, moto_server  # noqa: F401 (fixtures)
+from audit_toolkit import Investigation, sigma
+
+
+def _event(n: int, name: str, source: str = "iam.amazonaws.com", **extra) -> dict:
+    record = {
+        "eventVersion": "1.08", "eventTime": f"2026-11-03T09:{n:02d}:00Z", "eventSource": source,
+        "eventName": name, "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.1",
+        "userAgent": "Boto3/1.34 Python/3.11", "eventID": f"00000000-0000-0000-0000-{n:012d}",
+        "eventType": "AwsApiCall", "recipientAccountId": "111122223333",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice",
+                         "accountId": "111122223333", "userName": "alice"},
+        "requestParameters": None, "responseElements": None,
+    }
+    record.update(extra)
+    return record
+
+
+EVENTS = [
+    _event(1, "CreateUser", requestParameters={"userName": "Backdoor-Admin"}, userAgent="aws-cli/2.13 Python/3.11"),
+    _event(2, "CreateUser", requestParameters={"userName": "bob"}, userAgent="AWS-CLI/2.13 (Linux)"),
+    _event(3, "DeleteUser", requestParameters={"userName": "carol"}, errorCode="AccessDenied",
+           errorMessage="User is not authorized", sourceIPAddress="203.0.113.77"),
+    _event(4, "AddUserToGroup", requestParameters={"groupName": "admins", "userNames": ["dave", "Eve"]}),
+    _event(5, "PutBucketPolicy", "s3.amazonaws.com",
+           requestParameters={"bucketName": "logs", "bucketPolicy": {"Statement": [{"Principal": "*"}]}},
+           userIdentity={"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/ops/mallory",
+                         "accountId": "111122223333",
+                         "sessionContext": {"sessionIssuer": {"type": "Role", "userName": "ops",
+                                                              "arn": "arn:aws:iam::111122223333:role/ops"}}}),
+    _event(6, "ConsoleLogin", "signin.amazonaws.com", responseElements={"ConsoleLogin": "Failure"},
+           additionalEventData={"MFAUsed": "No"}, sourceIPAddress="2001:db8::7"),
+]
+
+
+@pytest.fixture(scope="module")
+def inv(tmp_path_factory) -> Investigation:
+    folder = tmp_path_factory.mktemp("sigma-evidence")
+    (folder / "events.json").write_text(json.dumps({"Records": EVENTS}), encoding="utf-8")
+    return Investigation.from_evidence(folder)
+
+
+def _rule(detection: str, level: str = "high") -> str:
+    return textwrap.dedent("""\
+        title: test rule
+        id: 11111111-2222-3333-4444-555555555555
+        author: Test Author
+        tags:
+            - attack.persistence
+            - attack.t1136.003
+        logsource:
+            product: aws
+            service: cloudtrail
+        detection:
+        {detection}
+        level: {level}
+        """).format(detection=textwrap.indent(textwrap.dedent(detection), "    "), level=level)
+
+
+def _hits(inv: Investigation, tmp_path: Path, detection: str) -> list[int]:
+    path = tmp_path / "rule.yml"
+    path.write_text(_rule(detection), encoding="utf-8")
+    found = inv.detect(only=["cloudtrail_stopped"], sigma=[path])
+    found = found[found["detection"] == "11111111-2222-3333-4444-555555555555"]
+    return sorted(int(e[-12:]) for e in found["event_id"])
+
+
+CASES = [
+    ("a value is case-insensitive", "selection:\n    eventName: createuser\ncondition: selection", [1, 2]),
+    ("a list of values is any of them", "selection:\n    eventName:\n        - DeleteUser\n        - ConsoleLogin\n"
+     "condition: selection", [3, 6]),
+    ("|contains", "selection:\n    userAgent|contains: CLI\ncondition: selection", [1, 2]),
+    ("|startswith", "selection:\n    userAgent|startswith: aws-cli/2\ncondition: selection", [1, 2]),
+    ("|endswith", "selection:\n    userAgent|endswith: (linux)\ncondition: selection", [2]),
+    ("|contains|all", "selection:\n    userAgent|contains|all:\n        - cli\n        - python\ncondition: selection",
+     [1]),
+    ("wildcards * and ?", "selection:\n    eventName:\n        - 'Delete?ser'\n        - 'Put*Policy'\n"
+     "condition: selection", [3, 5]),
+    ("a literal % or _ is no wildcard", "selection:\n    eventName: 'Create_ser'\ncondition: selection", []),
+    ("|re is case-sensitive", "selection:\n    requestParameters.userName|re: '^Back.*Admin$'\ncondition: selection",
+     [1]),
+    ("|re with the i flag", "selection:\n    requestParameters.userName|re|i: '^backdoor'\ncondition: selection", [1]),
+    ("|cidr (IPv4)", "selection:\n    sourceIPAddress|cidr: 203.0.113.0/24\ncondition: selection", [3]),
+    ("|cidr (IPv6)", "selection:\n    sourceIPAddress|cidr: '2001:db8::/32'\ncondition: selection", [6]),
+    ("|exists: true", "selection:\n    errorCode|exists: true\ncondition: selection", [3]),
+    ("|exists: false", "selection:\n    errorCode|exists: false\n    eventSource: iam.amazonaws.com\n"
+     "condition: selection", [1, 2, 4]),
+    ("null is an absent field", "selection:\n    requestParameters.userName: null\ncondition: selection", [4, 5, 6]),
+    ("|cased", "selection:\n    userAgent|cased|startswith: AWS-CLI\ncondition: selection", [2]),
+    ("a struct field", "selection:\n    userIdentity.sessionContext.sessionIssuer.userName: OPS\ncondition: selection",
+     [5]),
+    ("a JSON field nested", "selection:\n    requestParameters.bucketPolicy.Statement|contains: '\"Principal\":\"*\"'\n"
+     "condition: selection", [5]),
+    ("a value inside a JSON list", "selection:\n    requestParameters.userNames: eve\ncondition: selection", [4]),
+    ("responseElements and additionalEventData",
+     "selection:\n    responseElements.ConsoleLogin: failure\n    additionalEventData.MFAUsed: 'no'\n"
+     "condition: selection", [6]),
+    ("status: failure", "selection:\n    status: failure\ncondition: selection", [3]),
+    ("keywords search the logged text", "keywords:\n    - backdoor\ncondition: keywords", [1]),
+    ("and not", "selection:\n    eventName: CreateUser\nfilter:\n    requestParameters.userName: bob\n"
+     "condition: selection and not filter", [1]),
+    ("or, with brackets", "a:\n    eventName: CreateUser\nb:\n    eventName: DeleteUser\nc:\n"
+     "    userAgent|contains: linux\ncondition: (a or b) and not c", [1, 3]),
+    ("1 of selection_*", "selection_a:\n    eventName: AddUserToGroup\nselection_b:\n    eventName: ConsoleLogin\n"
+     "condition: 1 of selection_*", [4, 6]),
+    ("all of selection_*", "selection_a:\n    eventSource: iam.amazonaws.com\nselection_b:\n    errorCode: AccessDenied\n"
+     "condition: all of selection_*", [3]),
+    ("all of them", "s1:\n    eventSource: s3.amazonaws.com\ns2:\n    eventName: PutBucketPolicy\n"
+     "condition: all of them", [5]),
+    ("|fieldref", "selection:\n    userIdentity.userName|fieldref: requestParameters.userName\ncondition: selection",
+     []),
+    ("a list of maps is any of them", "selection:\n    - eventName: DeleteUser\n    - eventSource: signin.amazonaws.com\n"
+     "condition: selection", [3, 6]),
+]
+
+
+@pytest.mark.parametrize("detection, expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_each_modifier_and_condition_form_matches_exactly_its_events(inv, tmp_path, detection, expected):
+    assert _hits(inv, tmp_path, detection) == expected
+
+
+def test_a_hit_carries_the_rules_id_title_level_tags_and_author(inv, tmp_path):
+    path = tmp_path / "rule.yml"
+    path.write_text(_rule("selection:\n    eventName: DeleteUser\ncondition: selection", level="critical"))
+    found = inv.detect(only=["cloudtrail_stopped"], sigma=[path])
+    [hit] = found.to_dict("records")
+    assert (hit["detection"], hit["title"], hit["severity"], hit["technique"]) == (
+        "11111111-2222-3333-4444-555555555555", "test rule", "critical", "T1136.003")
+    assert (hit["rule_author"], hit["rule_tags"], hit["outcome"], hit["error_code"]) == (
+        "Test Author", "attack.persistence, attack.t1136.003", "attempt", "AccessDenied")
+    assert hit["actor"] == "arn:aws:iam::111122223333:user/alice" and hit["detail"] == "attempted: Sigma rule 'test rule' by Test Author"
+    assert inv.detect(only=["cloudtrail_stopped"], sigma=[path], min_severity="critical")["detection"].tolist() == [
+        "11111111-2222-3333-4444-555555555555"]
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("title: x\nlogsource: {product: windows, service: security}\ndetection: {s: {EventID: 1}, condition: s}",
+     "not a CloudTrail rule"),
+    (_rule("selection:\n    nope.field: 1\ncondition: selection"), "field 'nope.field' is not a CloudTrail field"),
+    (_rule("selection:\n    eventName: x\ntimeframe: 5m\ncondition: selection | count() > 5"),
+     "an aggregation in the condition ('selection | count() > 5')"),
+    ("title: c\ncorrelation: {type: event_count, rules: [x], timespan: 1h}", "a correlation rule"),
+    ("- just a list", "not a Sigma rule"),
+    ("title: [unclosed", "YAMLError" if False else "ParserError"),
+])
+def test_a_rule_that_cannot_be_compiled_is_listed_with_its_reason(tmp_path, text, reason):
+    good, bad = tmp_path / "good.yml", tmp_path / "bad.yml"
+    good.write_text(_rule("selection:\n    eventName: CreateUser\ncondition: selection"))
+    bad.write_text(text)
+    rules = sigma.load([tmp_path])
+    assert [r.path for r in rules.rules] == [str(good)]
+    [(path, why)] = rules.refused
+    assert path == str(bad) and reason in why
+
+
+def test_a_value_cannot_inject_sql_or_parameters(inv, tmp_path):
+    detection = "selection:\n    eventName: \"x') OR 1=1 --\"\n    userAgent: ':since'\ncondition: selection"
+    assert _hits(inv, tmp_path, detection) == []
+
+
+def test_sigmahq_cloudtrail_rules_compile_or_are_listed_with_their_reason(real_data):
+    folder = real_data / "sigmahq-rules-aws"
+    rules = sigma.load([folder])
+    assert len(rules.rules) == 58
+    refused = {Path(p).name: why for p, why in rules.refused}
+    assert set(refused) == {"aws_ec2_download_userdata.yml", "aws_enum_backup.yml", "aws_enum_listing.yml",
+                            "aws_enum_network.yml", "aws_enum_storage.yml", "aws_lambda_function_created_or_invoked.yml",
+                            "aws_macic_evasion.yml"}
+    assert all("legacy count() form" in why for why in refused.values())
+    assert all(r.author and r.author != "unknown" for r in rules.rules)
+
+
+def test_sigmahq_rules_on_the_real_stratus_run(real_data):
+    inv = Investigation.from_evidence(real_data / "invictus-ir-aws_dataset" / "CloudTrail")
+    found = inv.detect(only=["cloudtrail_stopped"], sigma=[real_data / "sigmahq-rules-aws"])
+    sigma_hits = found[found["rule_author"].notna()]
+    by_title = sigma_hits.groupby("title").size().to_dict()
+    # the run stopped and deleted trails and changed their selectors: SigmaHQ's CloudTrail rule sees each
+    assert by_title["AWS CloudTrail Important Change"] == int(
+        inv.events()["eventname"].isin(["StopLogging", "DeleteTrail", "UpdateTrail"]).sum())
+    assert found.attrs["sigma_refused"] and len(found.attrs["sigma_refused"]) == 7
+
+
+def test_on_athena_the_same_sql_is_submitted_and_gives_duckdbs_hits(aws_env, real_data):
+    """moto does not run SQL: each rule's answer is canned from DuckDB's answer to the same query, so
+    this proves the Athena side (the text submitted, bound by PyAthena, typed back), not Athena itself."""
+    import boto3
+    import pandas as pd
+    from pyathena.formatter import DefaultParameterFormatter
+
+    from _aws import set_athena_results
+    from test_athena_engine import OUTPUT, athena_result, athena_types
+    from audit_toolkit import queries
+    from audit_toolkit.engines.athena import AthenaSettings
+
+    duck = Investigation.from_evidence(real_data / "invictus-ir-aws_dataset" / "CloudTrail")
+    rules = sigma.load([real_data / "sigmahq-rules-aws"])
+    values = queries.scope("2023-07-10T11:00:00Z", "2023-07-10T13:00:00Z")
+    expected = duck.detect(values["since"], values["until"], only=["cloudtrail_stopped"], sigma=rules)
+    asked = [queries.union(["detect_cloudtrail_stopped"]), *(r.query for r in rules.rules)]  # in detect's order
+    set_athena_results(aws_env, [athena_result(duck.query(q, **values), athena_types(duck, q, values)) for q in asked])
+    reports = []
+    inv = Investigation.on_athena(AthenaSettings.load(output_location=OUTPUT, poll_interval=0.02),
+                                  on_report=reports.append)
+    hits = inv.detect(values["since"], values["until"], only=["cloudtrail_stopped"], sigma=rules)
+    pd.testing.assert_frame_equal(hits, expected)
+    client = boto3.client("athena")
+    for entry, report, rule in zip(inv.log[1:], reports[1:], rules.rules, strict=True):
+        submitted = client.get_query_execution(QueryExecutionId=report.query_id)["QueryExecution"]["Query"]
+        assert submitted == DefaultParameterFormatter().format(rule.query.render("athena"), entry["params"])
+        assert "day >= '2023/07/10'" in submitted  # scoped to the days asked, like every query
