@@ -408,7 +408,7 @@ CONNECTION_TABLE = ["group_id", "opened_at", "closed_at", "kind", "source", "ver
 
 
 @main.command()
-@_scope
+@_scope(exposure=True)
 @click.option("--group", help="Only the windows of this security group (sg-...).")
 @click.option("--known-network", "known_networks", multiple=True,
               help="A CIDR of the organization's own (repeatable; default "
