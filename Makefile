@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= demo
 
-.PHONY: demo test env bench clean
+.PHONY: demo test env bench clean lambda
 
 $(BIN)/activate: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,5 +26,9 @@ bench: env
 	$(BIN)/python benchmarks/bench_findings.py
 	$(BIN)/python benchmarks/bench_validate.py
 
+# The real-time alert's package (deploy/README.md): the package's sources; the Lambda runtime has the rest.
+lambda:
+	$(PYTHON) deploy/build_lambda.py
+
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache dist

@@ -154,7 +154,8 @@ def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd
         window_lane[_window_key(r)] = y
         left = _num(r["opened_at"]) if r["opened_at"] is not None else x0
         right = _num(r["closed_at"]) if r["closed_at"] is not None else x1
-        earlier = left < x0 and not r["open_before_evidence"]  # opened before the range shown (--since)
+        # opened before the range shown (--since, or a state long before it): drawn from the range's start
+        earlier = left < x0 and not r["open_before_evidence"]
         left, right = max(left, x0), min(max(right, x0), x1)
         color = STILL_OPEN_COLOR if r["still_open"] else OPEN_COLOR
         text = f"{_ports(r)} from {label(r['cidr'], 43)}"
@@ -340,12 +341,18 @@ def plot_findings(findings: pd.DataFrame, ax: Axes | None = None, *, freq: str =
         counts = frame.groupby(["period", "band"]).size().unstack(fill_value=0).reindex(columns=names, fill_value=0)
         every = pd.period_range(counts.index.min(), counts.index.max(), freq=counts.index.freq)
         counts = counts.reindex(every, fill_value=0)  # a quiet period is a zero, not a gap
+        sample = findings["sample"].eq(True).to_numpy() if "sample" in findings else np.zeros(len(findings), bool)
+        samples = frame[sample].groupby("period").size().reindex(every, fill_value=0)
     positions = np.arange(len(counts))
     bottom = np.zeros(len(counts))
     for name, color in BAND_COLORS.items():
         values = counts[name].to_numpy(dtype=float) if len(counts) else np.zeros(0)
         ax.bar(positions, values, bottom=bottom, color=color, label=name, gid=name)
         bottom += values
+    if column is not None and samples.any():
+        # GuardDuty's sample findings (CreateSampleFindings) are not attacks: hatched, at the foot of the bar.
+        ax.bar(positions, samples.to_numpy(dtype=float), fill=False, hatch="//", edgecolor="#333333",
+               label="of which samples", gid="sample")
     ax.set_xticks(positions, [str(p) for p in counts.index], rotation=45 if len(counts) > 8 else 0,
                   ha="right" if len(counts) > 8 else "center", fontsize=8)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))

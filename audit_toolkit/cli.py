@@ -21,11 +21,13 @@ FORMATS = click.Choice(["table", "csv", "json"])
 SG_TABLE = ["event_time", "account", "region", "group_id", "action", "direction", "protocol", "from_port",
             "to_port", "peer", "actor", "source_ip", "tool", "error_code"]
 SG_DROP = ("direction", "tool", "region", "account", "to_port", "source_ip")
-WINDOW_TABLE = ["account", "region", "group_id", "protocol", "from_port", "to_port", "cidr",
-                "reach", "opened_at", "opened_by", "closed_at", "closed_by", "still_open",
-                "open_before_evidence", "ambiguous_order"]
-WINDOW_DROP = ("open_before_evidence", "region", "account", "protocol", "to_port", "ambiguous_order", "reach",
-               "still_open")
+WINDOW_TABLE = ["account", "region", "group_id", "group_name", "protocol", "from_port", "to_port",
+                "cidr", "reach", "opened_how", "opened_at", "opened_by", "closed_at", "closed_by",
+                "close_reason", "still_open", "open_before_evidence", "ambiguous_order"]
+WINDOW_DROP = ("open_before_evidence", "region", "account", "group_name", "protocol", "to_port",
+               "ambiguous_order", "reach", "close_reason", "opened_how", "still_open")
+RECONCILE_TABLE = ["kind", "account", "region", "group_id", "group_name", "rule", "after", "before",
+                   "coverage"]
 # Columns that hold an actor: the table shows its short form (ops-admin / mallory), CSV and JSON the whole.
 ACTOR_COLUMNS = ("actor", "opened_by", "closed_by")
 # Exit status of `ssh-exposure --fail-on-open` when a window is still open (1 is an error, 2 a usage error).
@@ -58,7 +60,7 @@ def _scope(fn=None, *, output: bool = True, exposure: bool = False):
         click.option("--store", type=click.Path(file_okay=False, path_type=Path),
                      help="A columnar store made by `ingest`; with --evidence, new files are ingested first."),
         click.option("--engine", type=click.Choice(["duckdb", "athena"]), default="duckdb", show_default=True,
-                     expose_value=False, callback=_remember_engine,
+                     expose_value=False, callback=_remember("engine"),
                      help="duckdb reads --evidence/--store on this machine; athena queries the logs in S3 "
                           "(AUDIT_TOOLKIT_ATHENA_*)."),
         click.option("--since", help="Start of the time range, ISO 8601 (UTC if no zone), inclusive."),
@@ -72,8 +74,12 @@ def _scope(fn=None, *, output: bool = True, exposure: bool = False):
         *([click.option("--port", "ports", type=int, multiple=True,
                         help="A port to watch for exposure (repeatable; default 22, or AUDIT_TOOLKIT_WATCHED_PORTS)."),
            click.option("--internet-prefix", type=click.IntRange(0, 128),
-                        help="A CIDR with at most this prefix length counts as the internet (default 0).")]
+                        help="N: a group's CIDRs on a watched port are the internet when together "
+                             "they let in 1/2^N of the public space (default 0: all of it).")]
           if exposure else []),
+        click.option("--state-at", expose_value=False, callback=_remember("state_at"),
+                     help="When the EC2 describe output in --evidence was taken (ISO 8601): "
+                          "it carries no time."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -90,15 +96,21 @@ def _range_checked(fn):
     return wrapper
 
 
-def _remember_engine(ctx: click.Context, _param, value: str) -> str:
-    # Kept in the context, not passed to the command, so every command using _scope gets --engine.
-    ctx.meta["audit_toolkit.engine"] = value
-    return value
+def _remember(name: str):
+    """Kept in the context, not passed to the command: every command using _scope gets the option."""
+    def callback(ctx: click.Context, _param, value):
+        ctx.meta[f"audit_toolkit.{name}"] = value
+        return value
+
+    return callback
 
 
-def _settings(ports: tuple[int, ...] = (), internet_prefix: int | None = None, tz: str | None = None) -> Settings:
+
+def _settings(ports: tuple[int, ...] = (), internet_prefix: int | None = None, tz: str | None = None,
+              **more) -> Settings:
     # Settings are checked before any evidence is read: a bad --port or --tz fails at once.
-    return Settings.load(watched_ports=tuple(ports) or None, internet_prefix_len=internet_prefix, display_tz=tz)
+    return Settings.load(watched_ports=tuple(ports) or None, internet_prefix_len=internet_prefix, display_tz=tz,
+                         **more)
 
 
 def _open(evidence: Path | None, store: Path | None, settings: Settings,
@@ -110,6 +122,8 @@ def _open(evidence: Path | None, store: Path | None, settings: Settings,
 
         if evidence is not None:
             refuse_overlap(out, evidence, "the report folder", holding_ok=evidence.is_dir())
+            # above the evidence is allowed, but the charts folder the report writes into never holds it
+            refuse_overlap(out / "charts", evidence, "the report's charts folder")
         prepare(out)
     if click.get_current_context().meta.get("audit_toolkit.engine") == "athena":
         if evidence is not None or store is not None:  # not read: saying nothing would answer another question
@@ -121,7 +135,8 @@ def _open(evidence: Path | None, store: Path | None, settings: Settings,
                                "or --engine athena")
     progress = sys.stderr.isatty()
     if store is None:
-        inv = Investigation.from_evidence(evidence, settings, only=only, progress=progress)
+        state_at = click.get_current_context().meta.get("audit_toolkit.state_at")
+        inv = Investigation.from_evidence(evidence, settings, only=only, state_at=state_at, progress=progress)
     else:
         skipped = []
         if evidence is not None:
@@ -129,7 +144,7 @@ def _open(evidence: Path | None, store: Path | None, settings: Settings,
 
             skipped = ingest_evidence(evidence, store, progress=sys.stderr.isatty(),
                                       max_file_bytes=settings.max_file_bytes)[0].skipped
-            _ingest_flow_logs(evidence, store)
+            _ingest_flow_logs(evidence, store, settings.max_file_bytes)
         inv = Investigation.from_store(store, settings)
         inv.intake.skipped = skipped  # the store keeps what it read; what it did not, this run says
     _report_intake(inv)
@@ -137,11 +152,11 @@ def _open(evidence: Path | None, store: Path | None, settings: Settings,
     return inv
 
 
-def _ingest_flow_logs(evidence: Path, store: Path):
+def _ingest_flow_logs(evidence: Path, store: Path, max_file_bytes: int):
     from .engines.duckdb import DuckDBEngine
-    from .evidence.flowlogs import discover_flow_logs
+    from .evidence.layout import discover_flow_logs
 
-    return DuckDBEngine().ingest_flow_logs(discover_flow_logs(evidence), store)
+    return DuckDBEngine().ingest_flow_logs(discover_flow_logs(evidence), store, max_file_bytes)
 
 
 def _report_intake(inv: Investigation) -> None:
@@ -152,6 +167,9 @@ def _report_intake(inv: Investigation) -> None:
     if inv.findings_intake is not None and inv.findings_intake.files:
         click.echo(f"GuardDuty findings: {inv.findings_intake.summary()}", err=True)
         _report_problems(inv.findings_intake)
+    if inv.state_intake is not None and inv.state_intake.files:
+        click.echo(f"Security-group state: {inv.state_intake.summary()}", err=True)
+        _report_problems(inv.state_intake)
 
 
 def _report_unusable(intake) -> None:
@@ -217,11 +235,15 @@ def sg_changes(evidence, store, since, until, accounts, regions, tz, fmt):
 @_scope(exposure=True)
 @click.option("--fail-on-open", is_flag=True,
               help=f"Exit with status {STILL_OPEN_EXIT} when a window is still open (for a cron audit).")
-def ssh_exposure(evidence, store, since, until, accounts, regions, tz, fmt, ports, internet_prefix, fail_on_open):
+@click.option("--from-state", is_flag=True,
+              help="Replay from the AWS Config state at --since (needs --account and --region) and read "
+                   "the logs from --since only: on Athena, only the days asked for are scanned.")
+def ssh_exposure(evidence, store, since, until, accounts, regions, tz, fmt, ports, internet_prefix, fail_on_open,
+                 from_state):
     """Every window in which a watched port (22 by default) was open to the whole internet."""
     settings = _settings(ports, internet_prefix, tz)
     inv = _open(evidence, store, settings, only=security_groups.EVENT_NAMES)
-    found = inv.ssh_exposure(since, until, accounts, regions)
+    found = inv.ssh_exposure(since, until, accounts, regions, from_state=from_state)
     ports = ", ".join(map(str, settings.watched_ports))
     _emit(found, fmt, WINDOW_TABLE, settings, WINDOW_DROP,
           empty=f"no rule opened port {ports} to the internet in the scope")
@@ -229,6 +251,21 @@ def ssh_exposure(evidence, store, since, until, accounts, regions, tz, fmt, port
     click.echo(f"{export.plural(len(found), 'window')}, {still} still open", err=True)
     if fail_on_open and still:
         sys.exit(STILL_OPEN_EXIT)
+
+
+@main.command()
+@_scope
+def reconcile(evidence, store, since, until, accounts, regions, tz, fmt):
+    """Where security-group state (AWS Config, EC2 describe output) and the logs disagree: rules
+    opened or closed with no logged call, groups deleted unlogged, Config items naming events the
+    logs lack."""
+    settings = _settings(tz=tz)
+    inv = _open(evidence, store, settings)  # coverage reads the trail's own calls too
+    found = inv.reconcile(until, accounts, regions)
+    if since is not None and len(found):
+        found = found[found["before"] >= pd.Timestamp(queries.scope(since)["since"])]
+    _emit(found, fmt, RECONCILE_TABLE, settings, ("coverage", "region", "account", "group_name"),
+          empty="state and logs agree in the scope (or the evidence holds no state)")
 
 
 ACTIVITY_TABLE = ["event_time", "account", "region", "event_source", "event_name", "error_code", "source_ip",
@@ -324,8 +361,9 @@ def ingest(evidence: Path, store: Path, progress: bool | None) -> None:
     from .evidence.store import Store, ingest_evidence
 
     progress = sys.stderr.isatty() if progress is None else progress
-    report, found = ingest_evidence(evidence, store, progress, Settings.load().max_file_bytes)
-    flows = _ingest_flow_logs(evidence, store)
+    limit = Settings.load().max_file_bytes
+    report, found = ingest_evidence(evidence, store, progress, limit)
+    flows = _ingest_flow_logs(evidence, store, limit)
     held = Store.open(store)
     click.echo(f"converted: {report.summary()}")
     _report_problems(report)
@@ -421,10 +459,8 @@ def connections(evidence, store, since, until, accounts, regions, tz, fmt, ports
     """Who came in through each exposure window, from the VPC flow logs: each public source, its
     verdict (session, accepted with no data, rejected only), the findings and actor tied to it, and
     coverage gaps."""
-    # Checked before any evidence is read, as every setting is.
-    settings = Settings.load(watched_ports=tuple(ports) or None, internet_prefix_len=internet_prefix,
-                             display_tz=tz, known_networks=tuple(known_networks) or None,
-                             session_bytes=session_bytes)
+    settings = _settings(ports, internet_prefix, tz, known_networks=tuple(known_networks) or None,
+                         session_bytes=session_bytes)
     inv = _open(evidence, store, settings)
     if inv.flow_intake is not None and inv.flow_intake.files:
         flows = inv.flow_intake
@@ -459,49 +495,76 @@ def _severity_bound(value: str | None) -> tuple[float, str] | None:
 
 @main.command()
 @_scope(exposure=True)
-@click.option("--room", required=True, help="The Chatwork room id to post to.")
-@click.option("--kind", type=click.Choice(["sg-changes", "ssh-exposure", "detections", "findings",
-                                          "correlations", "connections", "summary"]),
+@click.option("--room", help="The Chatwork room id to post to (not needed with --dry-run).")
+@click.option("--kind", type=click.Choice(["sg-changes", "ssh-exposure", "detections", "findings", "correlations",
+                                           "connections", "summary"]),
               default="ssh-exposure", show_default=True,
               help="What to share: each change, each exposure window, each detection hit, each GuardDuty finding, "
-                   "each finding tied to a window, each source or coverage gap of a window, or one "
-                   "summary.")
+                   "each finding tied to a window, each source or coverage gap of a window (VPC flow logs), "
+                   "or one summary in sentences.")
+@click.option("--digest", is_flag=True,
+              help="One message for everything instead: counts by kind and severity, and the most severe items "
+                   "(the rest is in the report).")
+@click.option("--per-day", is_flag=True, help="With --digest: one digest a day (in the display time zone).")
 @_min_severity
+@click.option("--include-samples", is_flag=True,
+              help="Also GuardDuty sample findings (additionalInfo.sample); they are tagged as samples.")
 @click.option("--dry-run", is_flag=True,
               help="Print exactly the messages that would be posted (--format json for a list); no token, no network.")
 @click.option("--outbox", type=click.Path(path_type=Path),
               help="The record of what was posted (default AUDIT_TOOLKIT_CHATWORK_OUTBOX or "
                    "~/.local/state/audit-toolkit).")
-def notify(evidence, store, since, until, accounts, regions, tz, fmt, ports, internet_prefix, room, kind, min_severity,
-           dry_run, outbox):
-    """Share findings to a Chatwork room, each once. The token comes from CHATWORK_API_TOKEN or a token file."""
-    from .chatwork.client import load_token
-    from .chatwork.share import messages_for, share, summary_messages
+def notify(evidence, store, since, until, accounts, regions, tz, fmt, ports, internet_prefix, room, kind, digest,
+           per_day, min_severity, include_samples, dry_run, outbox):
+    """Share findings to a Chatwork room, each once. The token comes from CHATWORK_API_TOKEN or a token file.
 
+    GuardDuty findings below medium and sample findings are left out unless asked for (--min-severity low,
+    --include-samples)."""
+    from .chatwork.client import load_token
+    from .chatwork.share import digest_messages, messages_for, share, summary_messages
+
+    if not room and not dry_run:
+        raise click.UsageError("--room is needed to post; only --dry-run works without one")
+    if per_day and not digest:
+        raise click.UsageError("--per-day goes with --digest")
     settings = _settings(ports, internet_prefix, tz)
     if not dry_run:
         load_token()  # no token is an error now, not after a scan of the whole evidence
     inv = _open(evidence, store, settings)
     scope = (since, until, accounts, regions)
-    if kind == "sg-changes":
+    floor = min_severity[0] if min_severity else 4.0  # GuardDuty's medium
+
+    def findings():
+        found = inv.findings(*scope, floor)
+        return found if include_samples else found[~found["sample"].astype(bool)].reset_index(drop=True)
+
+    label = min_severity and min_severity[1]
+    if digest:
+        span = inv.span(*scope)
+        sections = {"sg-changes": inv.sg_changes(*scope), "ssh-exposure": inv.ssh_exposure(*scope),
+                    "detections": inv.detect(*scope, min_severity=label), "guardduty": findings()}
+        items = digest_messages(sections, inv.settings, since or span["first_event"], until or span["last_event"],
+                                per_day)
+    elif kind == "sg-changes":
         items = messages_for(inv.sg_changes(*scope), kind, inv.settings)
     elif kind == "ssh-exposure":
         items = messages_for(inv.ssh_exposure(*scope), kind, inv.settings)
     elif kind == "detections":
-        label = min_severity and min_severity[1]
         items = messages_for(inv.detect(*scope, min_severity=label), kind, inv.settings)
     elif kind == "findings":  # the kind the real-time alert uses, so an alerted finding is not posted again
-        items = messages_for(inv.findings(*scope, min_severity and min_severity[0]), "guardduty", inv.settings)
+        items = messages_for(findings(), "guardduty", inv.settings)
     elif kind == "correlations":
-        items = messages_for(inv.correlate(*scope, min_severity and min_severity[0]), kind, inv.settings)
+        tied = inv.correlate(*scope, floor)
+        keep = set(findings()["id"])
+        items = messages_for(tied[tied["finding_id"].isin(keep)], kind, inv.settings)
     elif kind == "connections":
         items = messages_for(inv.connections(*scope), kind, inv.settings)
     else:
         span = inv.span(*scope)
-        found = inv.findings(*scope, min_severity and min_severity[0])
+        found = findings()
         items = summary_messages(inv.sg_changes(*scope), inv.ssh_exposure(*scope), found if len(found) else None,
                                  inv.settings, since or span["first_event"], until or span["last_event"])
-    report = share(items, room, dry_run=dry_run, outbox=outbox)
+    report = share(items, room or "", dry_run=dry_run, outbox=outbox)
     if not dry_run:
         click.echo(f"posted {export.plural(len(report.sent), 'message')} to room {room}; "
                    f"{len(report.skipped)} {'was' if len(report.skipped) == 1 else 'were'} already there", err=True)
@@ -583,6 +646,7 @@ def athena() -> None:
 @click.option("--region", "regions", multiple=True, required=True, help="A region to project (repeatable).")
 @click.option("--org-id", help="The organization id (o-...) of an organization trail: logs under AWSLogs/o-.../<account>/.")
 @click.option("--findings", help="s3://bucket/prefix of the GuardDuty findings export (default: --logs).")
+@click.option("--config", help="s3://bucket/prefix of AWS Config's delivery (default: --logs).")
 @click.option("--first-day", default="2020/01/01", show_default=True, help="First day (YYYY/MM/DD) of the projected range.")
 @click.option("--database", help="Athena database (default audit_toolkit, or AUDIT_TOOLKIT_ATHENA_DATABASE).")
 @click.option("--flow-logs", help="s3://bucket/prefix of the VPC flow logs (the folder above AWSLogs/): "
@@ -594,24 +658,24 @@ def athena() -> None:
 @click.option("--flow-logs-parquet", is_flag=True, help="The flow logs are delivered as Parquet.")
 @click.option("--dry-run", is_flag=True, help="Print the DDL and do nothing.")
 @_clean_errors
-def setup(logs, accounts, regions, org_id, findings, first_day, database, flow_logs, flow_log_format,
+def setup(logs, accounts, regions, org_id, findings, config, first_day, database, flow_logs, flow_log_format,
           flow_logs_hourly, flow_logs_parquet, dry_run) -> None:
-    """Create the database, the cloudtrail table (partition projection), the GuardDuty findings table
-    and, with --flow-logs, the VPC flow logs table."""
+    """Create the database, the cloudtrail table (partition projection), the GuardDuty findings
+    table, the AWS Config table (security-group state) and, with --flow-logs, the VPC flow logs table."""
     from .engines.athena import AthenaEngine, AthenaSettings
     from .queries import ddl, to_pyformat
 
     settings = AthenaSettings.load(database=database)
     flow_format = flow_log_format.split() if flow_log_format else None
     statements = ddl.render(logs, accounts, regions, settings.database, first_day, org_id, findings,
-                            flow_logs, flow_format, flow_logs_hourly, flow_logs_parquet)
+                            config, flow_logs, flow_format, flow_logs_hourly, flow_logs_parquet)
     if dry_run:
         click.echo(";\n\n".join(statements) + ";")
         return
     engine = AthenaEngine(settings, on_report=lambda r: click.echo(r.summary(), err=True))
     for statement in statements:
         engine.run(to_pyformat(statement), {})
-    tables = "cloudtrail, guardduty and vpcflowlogs" if flow_logs else "cloudtrail and guardduty"
+    tables = "cloudtrail, guardduty, config and vpcflowlogs" if flow_logs else "cloudtrail, guardduty and config"
     click.echo(f"Athena database {settings.database!r}: {tables} tables ready", err=True)
 
 
@@ -623,12 +687,17 @@ def setup(logs, accounts, regions, org_id, findings, first_day, database, flow_l
 @click.option("--region", "regions", multiple=True, help="Only this region (repeatable; default: every region found).")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the evidence and its manifest.")
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Parallel downloads.")
+@click.option("--state", is_flag=True,
+              help="Also ask EC2 for the security groups of each --region now (DescribeSecurityGroupRules, "
+                   "DescribeSecurityGroups): the state at the end of the evidence.")
 @_clean_errors
-def collect(source, since, until, accounts, regions, out, workers) -> None:
-    """Copy CloudTrail logs and GuardDuty exports from SOURCE (s3://bucket/prefix) with a chain-of-custody manifest."""
+def collect(source, since, until, accounts, regions, out, workers, state) -> None:
+    """Copy CloudTrail logs, GuardDuty exports and AWS Config's delivery from SOURCE
+    (s3://bucket/prefix) with a chain-of-custody manifest."""
     from .evidence.collect import collect as collect_evidence
 
-    report = collect_evidence(source, since, until, out, accounts, regions, workers=workers)
+    report = collect_evidence(source, since, until, out, accounts, regions, workers=workers,
+                              state=state)
     click.echo(export.visible(report.summary()), err=True)
     for failure in report.failed:
         click.echo(f"  not collected: {export.visible(failure)}", err=True)
@@ -674,7 +743,8 @@ def validate_logs(folder, public_keys, signatures, since, until, fmt) -> None:
         report = validate_folder(folder, public_keys, signatures, since, until)
     except AuditToolkitError as e:
         raise click.UsageError(str(e)) from e
-    _emit(pd.DataFrame(report.table(), columns=VALIDATION_TABLE), fmt, VALIDATION_TABLE)
+    _emit(pd.DataFrame(report.table(), columns=VALIDATION_TABLE), fmt, VALIDATION_TABLE,
+          Settings.load(), empty="no log file or digest in the range")
     for span in report.gaps:
         click.echo(export.visible(
             f"gap: {span.account} {span.region} {span.trail}: {span.start:%Y-%m-%dT%H:%M}Z to "

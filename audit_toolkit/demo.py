@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import export
+from .analysis import actors
 from .investigation import Investigation
 from .report import write_report
 from .synthetic import generate
@@ -25,11 +26,15 @@ def run_demo(out: Path, events: int = 20_000, seed: int = 7, echo: Callable[[str
     (results / "ssh_exposure.json").write_text(export.to_json(windows), encoding="utf-8")
     (results / "ssh_exposure.csv").write_text(export.to_csv(windows), encoding="utf-8")
     failed = inv.failed_openings()
-    echo(f"\n{len(changes)} security-group rule changes by {changes['actor'].nunique()} actors; "
-         f"{len(failed)} failed attempts to open a watched port.")
-    echo(f"\n{len(windows)} SSH exposure windows ({int(windows['still_open'].sum())} still open):\n")
-    echo(export.to_table(windows, ["account", "region", "group_id", "protocol", "from_port", "to_port", "cidr",
-                                   "opened_at", "opened_by", "closed_at", "closed_by", "still_open"], width=40))
+    echo(f"\n{export.plural(len(changes), 'security-group rule change')} by "
+         f"{export.plural(changes['actor'].nunique(), 'actor')}; "
+         f"{export.plural(len(failed), 'failed attempt')} to open a watched port.")
+    echo(f"\n{export.plural(len(windows), 'SSH exposure window')} ({int(windows['still_open'].sum())} still open):\n")
+    shown = windows.assign(opened_by=windows["opened_by"].map(actors.short),
+                           closed_by=windows["closed_by"].map(actors.short))  # whole identities in results/
+    echo(export.to_table(shown, ["account", "region", "group_id", "protocol", "from_port", "to_port", "cidr",
+                                 "opened_at", "opened_by", "closed_at", "closed_by", "still_open"],
+                         export.terminal_width(), inv.settings.display_tz).text)
     found, tied = inv.findings(), inv.correlate()
     for name, frame in (("findings", found), ("correlations", tied)):
         (results / f"{name}.json").write_text(export.to_json(frame), encoding="utf-8")

@@ -6,6 +6,7 @@
     inv.activity("arn:aws:iam::111122223333:user/alice")   # one actor's whole timeline
     inv.findings(min_severity=7)  # GuardDuty findings, one flat row each (evidence.guardduty.FINDING_COLUMNS)
     inv.correlate()             # which findings attacked an exposure window while it was open
+    inv.reconcile()             # where security-group state (Config, EC2) and the logs disagree
     inv.connections()           # who came in through each window, from the VPC flow logs
     inv = Investigation.open("athena")         # the same questions of the organization's logs, on Athena
     inv = Investigation.from_store("store")    # the same, on evidence converted once by `ingest`
@@ -27,12 +28,18 @@ import pandas as pd
 from . import export, queries
 from . import sigma as sigma_rules
 from .analysis import actors, connections, coverage, detections, exposure, security_groups
+from .analysis import state as sg_state
 from .analysis import findings as tie
-from .analysis.events import in_order
+from .analysis.events import in_order, records
 from .engines.base import Engine
 from .evidence.digest_chain import IntegrityReport
-from .evidence.flowlogs import discover_flow_logs
-from .evidence.layout import discover_files, discover_findings, skipped
+from .evidence.layout import (
+    discover_files,
+    discover_findings,
+    discover_flow_logs,
+    discover_state,
+    skipped,
+)
 from .evidence.reader import IntakeReport
 from .errors import ConfigError
 from .settings import Settings
@@ -97,20 +104,23 @@ class Investigation:
     log: list[dict] = field(default_factory=list)  # every query run: name, engine, SQL, parameters
     findings_intake: IntakeReport | None = None  # what was read of the GuardDuty findings, and what not
     only: frozenset[str] | None = None  # the event names a focused scan converted whole; None: every event
+    state_intake: IntakeReport | None = None  # what was read of security-group state (Config, EC2)
     flow_intake: IntakeReport | None = None  # what was read of the VPC flow logs, and what not
     integrity: IntegrityReport | None = None  # the last validate_logs() answer: the report shows it
 
     @classmethod
     def from_evidence(
         cls, path: str | Path, settings: Settings | None = None, workers: int | None = None,
-        only: frozenset[str] | None = None, progress: bool = False,
+        only: frozenset[str] | None = None, state_at: When = None, progress: bool = False,
     ) -> "Investigation":
         """Read a folder (S3 layout or loose files) or one file of CloudTrail logs into DuckDB.
 
         `only` (event names) makes a scan for one question, 2-3x faster: every record is still read,
         checked and counted, but only those events are converted whole, and a query that needs others
         is refused (`sg_changes` and `ssh_exposure` need `security_groups.EVENT_NAMES`). `progress`
-        draws a bar of files and events on stderr.
+        draws a bar of files and events on stderr. Security-group state (AWS Config items, EC2
+        describe output) is read beside the logs; `state_at` is when describe output was taken,
+        where no manifest says it.
         """
         from .engines.duckdb import DuckDBEngine
 
@@ -121,9 +131,12 @@ class Investigation:
                                         max_file_bytes=limit, progress=progress)
         intake.skipped = skipped(path)
         findings_intake = engine.load_guardduty(discover_findings(path), max_file_bytes=limit)
-        flow_intake = engine.load_flow_logs(discover_flow_logs(path))
-        return cls(engine, settings, intake, str(path), findings_intake=findings_intake, only=only,
-                   flow_intake=flow_intake)
+        at = None if state_at is None else queries.scope(state_at)["since"]
+        root = Path(path) if Path(path).is_dir() else None
+        state_intake = engine.load_state(discover_state(path), at, root)
+        flow_intake = engine.load_flow_logs(discover_flow_logs(path), max_file_bytes=limit)
+        return cls(engine, settings, intake, str(path), findings_intake=findings_intake,
+                   only=only, state_intake=state_intake, flow_intake=flow_intake)
 
     @classmethod
     def from_guardduty_api(cls, settings: Settings | None = None, **fetch: Any) -> "Investigation":
@@ -133,6 +146,7 @@ class Investigation:
         engine = DuckDBEngine()
         intake = engine.load_cloudtrail([])
         engine.load_guardduty([])
+        engine.load_state([])
         engine.load_flow_logs([])
         inv = cls(engine, settings or Settings(), intake, evidence="guardduty-api", findings_intake=IntakeReport())
         inv.add_findings_from_api(**fetch)
@@ -154,14 +168,18 @@ class Investigation:
         engine = DuckDBEngine()
         intake = engine.attach_store(root)
         findings_intake = engine.attach_findings(root)
+        engine.load_state([])
         flow_intake = engine.attach_flow_logs(root)
         return cls(engine, settings or Settings(), intake, store=str(root),
                    findings_intake=findings_intake, flow_intake=flow_intake)
 
     @classmethod
     def open(cls, engine: str = "duckdb", evidence: str | Path | None = None, settings: Settings | None = None,
-             store: str | Path | None = None, **options: Any) -> "Investigation":
-        """One switch for notebooks: `engine="duckdb"` reads `evidence` (or a `store`); `engine="athena"` queries Athena."""
+             store: str | Path | None = None, state_at: When = None,
+             **options: Any) -> "Investigation":
+        """One switch for notebooks: `engine="duckdb"` reads `evidence` (or a `store`); `engine="athena"` queries Athena.
+        `state_at`: when EC2 describe output in `evidence` was taken (duckdb; Athena reads Config's
+        table)."""
         if engine == "athena":
             return cls.on_athena(settings=settings, **options)
         if engine != "duckdb":
@@ -170,7 +188,7 @@ class Investigation:
             return cls.from_store(store, settings)
         if evidence is None:
             raise ConfigError("the duckdb engine reads local evidence: give its folder (or use engine='athena')")
-        return cls.from_evidence(evidence, settings, **options)
+        return cls.from_evidence(evidence, settings, state_at=state_at, **options)
 
     @property
     def source(self) -> str:
@@ -224,29 +242,93 @@ class Investigation:
         Rules are learnt from the start of the evidence, so a revoke by rule id after `since` still
         says what it removed.
         """
-        events = self.query("sg_changes", **queries.scope(None, until, account, region))
+        return self._changes(since, until, account, region, self.state(until, account, region))
+
+    def _changes(self, since: When, until: When, account: str | None, region: str | None,
+                 rules: pd.DataFrame, read_from: When = None) -> pd.DataFrame:
+        """sg_changes, each group named from the state `rules` and the creating calls; the logs are
+        read from `read_from` (None: their first day, to learn rule ids from earlier responses)."""
+        events = self.query("sg_changes", **queries.scope(read_from, until, account, region))
         changes = security_groups.normalize(events)
         if self.intake is not None:
             self.intake.set_aside(changes.attrs["rejected"])
+        changes = sg_state.name_groups(changes, sg_state.group_names(rules, changes))
         if since is not None:
             start = pd.Timestamp(queries.scope(since)["since"])
             changes = changes[changes["event_time"] >= start].reset_index(drop=True)
         return changes
 
+    @_each_scope(["observed_at"])
+    def state(self, until: When = None, account: Scoped = None, region: Scoped = None) -> pd.DataFrame:
+        """Security-group rules as AWS Config and EC2 describe output saw them
+        (analysis.state.RULE_COLUMNS)."""
+        values = queries.scope(None, until, account, region)
+        bound = {k: values[k] for k in ("until", "account", "region")}
+        return sg_state.rules(self.query("sg_state", **bound))
+
     @_each_scope(['opened_at'])
-    def ssh_exposure(self, since: When = None, until: When = None, account: Scoped = None, region: Scoped = None) -> pd.DataFrame:
-        """Every window in which a watched port was open to the internet and overlapped the scope.
+    def ssh_exposure(self, since: When = None, until: When = None, account: Scoped = None,
+                     region: Scoped = None, from_state: bool = False) -> pd.DataFrame:
+        """Every window in which a watched port was open to the internet and overlapped the scope,
+        from the logs and the security-group state together (analysis.state.STATE_WINDOW_COLUMNS).
 
         Rules are replayed from the start of the evidence, so a window opened before `since` is
-        shown with its real opening.
+        shown with its real opening; a rule in a state that no logged call opened is a window too
+        (`opened_how`), and a later state that lacks a rule closes its window. With `from_state`,
+        the replay starts from the state at `since` (each group's last AWS Config item before it)
+        and reads the logs from `since` only: on Athena, only the days asked for are scanned. The
+        state must cover the place, so `account` and `region` are needed, and a state before `since`.
         """
-        changes = self.sg_changes(None, until, account, region)
-        end = self._end(until, account, region)
-        found = exposure.windows(changes, self.settings, evidence_end=end)
+        if from_state and (since is None or account is None or region is None):
+            raise ConfigError("replaying from the state needs --since, --account and --region: "
+                              "the state at --since must cover the place whose logs are skipped")
+        found, _, _ = self._windows(until, account, region, since if from_state else None)
         if since is not None:
             start = pd.Timestamp(queries.scope(since)["since"])
             found = found[found["closed_at"].isna() | (found["closed_at"] >= start)].reset_index(drop=True)
         return found
+
+    def _windows(self, until: When, account: str | None, region: str | None, seed_at: When = None):
+        """The windows of state and logs, the changes and the state they come from; with `seed_at`,
+        replayed from the state then, over the changes from then on."""
+        rules = self.state(until, account, region)
+        changes = self._changes(seed_at, until, account, region, rules, read_from=seed_at)
+        start, end = self._bounds(until, account, region, since=seed_at)
+        if len(rules) and (end is None or rules["observed_at"].max() > end):
+            end = rules["observed_at"].max()  # a state after the last event says what is open then
+        replay = exposure.RuleState(self.settings)
+        if seed_at is not None:
+            start = pd.Timestamp(queries.scope(seed_at)["since"])
+            if not (rules["observed_at"] <= start).any():
+                raise ConfigError(f"no AWS Config or EC2 state of {account}/{region} before {start}: "
+                                  "replay from the first day of the logs (without --from-state)")
+            replay.seed(sg_state.held_at(rules, start))
+        for change in records(changes):
+            replay.apply(change)
+        logged = exposure.window_frame(replay.windows(), end)
+        calls = changes[["event_id", "event_time", "actor", "actor_arn", "source_ip", "tool"]]
+        calls = calls.drop_duplicates("event_id")
+        found = sg_state.windows(logged, rules, self.settings, start, end, calls)
+        return found, changes, rules
+
+    @_each_scope(["after"])
+    def reconcile(self, until: When = None, account: Scoped = None, region: Scoped = None) -> pd.DataFrame:
+        """Every disagreement between security-group state and the logs
+        (analysis.state.RECONCILE_COLUMNS): rules no logged call opened or closed, groups deleted
+        unlogged, Config items naming CloudTrail events the evidence lacks; each with the interval it
+        happened in and what the coverage map shows there."""
+        found, changes, rules = self._windows(until, account, region)
+        related = {e for events in rules["related_events"] for e in events}
+        present = set()
+        if related:
+            times = rules["observed_at"]
+            # Config relates an item to the calls just before its capture
+            first, last = times.min() - pd.Timedelta(days=1), times.max() + pd.Timedelta(minutes=1)
+            scope = queries.scope(first, last, account, region)
+            present = set(self.query("event_ids", **scope)["eventid"]) & related
+        start, _ = self._bounds(until, account, region)
+        silent = self.coverage(None, until, account, region)
+        return sg_state.reconcile(found, rules, changes, present, silent, start)
 
     @_each_scope(['event_time'])
     def failed_openings(self, since: When = None, until: When = None, account: Scoped = None, region: Scoped = None) -> pd.DataFrame:
@@ -327,11 +409,18 @@ class Investigation:
 
     def _end(self, until: When, account: str | None, region: str | None) -> pd.Timestamp | None:
         """Where still-open windows end: the last event of the evidence, or `until` if earlier."""
-        last = self.span(None, None, account, region)["last_event"]
+        return self._bounds(until, account, region)[1]
+
+    def _bounds(self, until: When, account: str | None, region: str | None,
+                since: When = None) -> tuple:
+        """The first event (from `since`) and _end's bound, from one evidence_span query."""
+        span = self.span(since, None, account, region)
+        first, last = (None if v is None or pd.isna(v) else pd.Timestamp(v)
+                       for v in (span["first_event"], span["last_event"]))
         if until is not None:
             bound = pd.Timestamp(queries.scope(until=until)["until"])
-            last = bound if last is None or pd.isna(last) else min(pd.Timestamp(last), bound)
-        return None if last is None or pd.isna(last) else pd.Timestamp(last)
+            last = bound if last is None else min(last, bound)
+        return first, last
 
     @_each_scope(['severity'], descending=True)
     def findings(self, since: When = None, until: When = None, account: Scoped = None, region: Scoped = None,
@@ -350,9 +439,18 @@ class Investigation:
 
     @_each_scope(["since"])
     def instance_groups(self, until: When = None, account: Scoped = None, region: Scoped = None) -> pd.DataFrame:
-        """Which instance was in which security group when, from CloudTrail (analysis.findings.MEMBERSHIP_COLUMNS)."""
-        events = self.query("instance_changes", **queries.scope(None, until, account, region))
-        return tie.instance_groups(events)
+        """Which instance was in which security group when, from CloudTrail and from AWS Config's
+        items of network interfaces and instances (analysis.findings.MEMBERSHIP_COLUMNS): either
+        source's word puts an interface in a group."""
+        values = queries.scope(None, until, account, region)
+        events = self.query("instance_changes", **values)
+        bound = {k: values[k] for k in ("until", "account", "region")}
+        items = self.query("interface_state", **bound)
+        found = [f for f in (tie.instance_groups(events), tie.config_memberships(items)) if len(f)]
+        if len(found) < 2:
+            return found[0] if found else tie.instance_groups(events)
+        return pd.concat(found, ignore_index=True).sort_values(
+            ["since", "instance_id", "group_id"], ignore_index=True, na_position="first")
 
     @_each_scope(['first_seen'])
     def correlate(self, since: When = None, until: When = None, account: Scoped = None, region: Scoped = None,
@@ -365,8 +463,9 @@ class Investigation:
             return tie.correlate(found.iloc[0:0], windows.iloc[0:0])
         return tie.correlate(found, windows, self.instance_groups(until, account, region), self.settings.display_tz)
 
-    def connections(self, since: When = None, until: When = None, account: str | None = None,
-                    region: str | None = None, group: str | None = None, margin: str = "1h",
+    @_each_scope(["opened_at"])
+    def connections(self, since: When = None, until: When = None, account: Scoped = None,
+                    region: Scoped = None, group: str | None = None, margin: str = "1h",
                     ) -> pd.DataFrame:
         """Who came in through each exposure window, from the VPC flow logs: one row per public
         source address that reached the window's ports on an interface of its group while it was
@@ -454,7 +553,8 @@ class Investigation:
 
 _SIGNATURES = {name: inspect.signature(getattr(Investigation, name).__wrapped__)
                for name in ("events", "sg_changes", "ssh_exposure", "failed_openings", "activity", "detect",
-                            "coverage", "findings", "correlate", "instance_groups")}
+                            "coverage", "findings", "correlate", "instance_groups", "state", "reconcile",
+                             "connections")}
 
 
 @dataclass

@@ -125,6 +125,16 @@ class Audit:
         return self.inv.ssh_exposure(**self.scope)
 
     @cached_property
+    def disagreements(self) -> pd.DataFrame | None:
+        """Where security-group state and the logs disagree, in the range (None: no reconcile)."""
+        if not hasattr(self.inv, "reconcile"):
+            return None
+        found = self.inv.reconcile(self.until, self.account, self.region)
+        if self.start is not None:
+            found = found[found["before"] >= self.start].reset_index(drop=True)
+        return found
+
+    @cached_property
     def failed(self) -> pd.DataFrame:
         return self.inv.failed_openings(**self.scope)
 
@@ -157,6 +167,14 @@ class Audit:
         if flows is None or not flows.files or self.windows.empty:
             return None
         return self.inv.connections(**self.scope)
+
+    @property
+    def unknown_sessions(self) -> pd.DataFrame | None:
+        """Sessions through an open window from addresses that are neither its actor's nor known."""
+        found = self.connections
+        if found is None:
+            return None
+        return found[(found["verdict"] == "session") & (found["known_as"].fillna("") == "")]
 
     @property
     def sessions(self) -> pd.DataFrame | None:
@@ -315,7 +333,40 @@ def changes_section(a: Audit) -> Part:
 
 WINDOW_TABLE = {"account": "account", "region": "region", "group_id": "group", "rule": "rule", "opened_at": "opened", "opened_by": "opened by", "opened_from_ip": "from IP",
                 "opened_tool": "tool", "closed_at": "closed", "closed_by": "closed by", "close_reason": "how",
-                "duration": "open for", "state": "state"}
+                "duration": "open for", "state": "state", "opened_how": "opening known from"}
+EXPOSED_TABLE = {"account": "account", "region": "region", "group_id": "group", "rule": "rule",
+                 "opened_at": "open since", "opened_how": "known from", "opened_by": "opened by"}
+RECONCILE_TABLE = {"kind": "disagreement", "account": "account", "region": "region",
+                   "group_id": "group", "rule": "rule", "after": "after", "before": "before",
+                   "coverage": "coverage", "detail": "detail"}
+
+
+def exposed_section(a: Audit) -> Part:
+    """What is open to the internet at the end of the range, from state and logs together."""
+    windows = a.windows
+    still = windows[windows["still_open"]] if len(windows) else windows
+    ports = ", ".join(map(str, a.inv.settings.watched_ports))
+    part = Part([f"{len(still)} rules expose port {ports} to the internet at the end of the range"])
+    if len(still):
+        unlogged = int(still["opened_how"].isin(["state", "config"]).sum())
+        part.facts.append(f"{unlogged} of them were opened by no logged call: "
+                          "known from AWS Config or EC2 state")
+        shown = _with_rules(still.assign(peer=still["cidr"]))
+        part.tables.append(a.table("Exposed at the end of the range", shown, EXPOSED_TABLE))
+    return part
+
+
+def reconcile_section(a: Audit) -> Part | None:
+    """Disagreements of state and logs: each is a change the logs do not show."""
+    found = a.disagreements
+    if found is None:
+        return None
+    part = Part([f"{len(found)} disagreements between security-group state and the logs" +
+                 (f": {_counts(found['kind'])}" if len(found) else "")])
+    if len(found):
+        named = found.assign(group_id=_with_rules(found.assign(peer=None))["group_id"])
+        part.tables.append(a.table("Where state and logs disagree", named, RECONCILE_TABLE))
+    return part
 
 
 def _state(window: dict) -> str:
@@ -360,7 +411,9 @@ def _findings_shown(found: pd.DataFrame) -> pd.DataFrame:
     origin = [" ".join(p for p in (ip if isinstance(ip, str) else "", f"({', '.join(w for w in (c, o) if isinstance(w, str) and w)})"
                                    if any(isinstance(w, str) and w for w in (c, o)) else "") if p)
               for ip, c, o in zip(found["remote_ip"], found["remote_country"], found["remote_org"])]
-    return found.assign(rating=rating, origin=origin)
+    # A sample finding (GuardDuty's CreateSampleFindings) is no attack: said so where its title is read.
+    title = [f"SAMPLE: {t}" if s is True else t for t, s in zip(found["title"], found["sample"].astype(object))]
+    return found.assign(rating=rating, origin=origin, title=title)
 
 
 CORRELATION_TABLE = {"group_id": "group", "cidr": "CIDR", "finding_type": "finding", "severity": "severity",
@@ -404,7 +457,7 @@ def connections_section(a: Audit) -> Part | None:
     if found is None:
         return None
     sources, gaps = found[found["kind"] == "source"], found[found["kind"] == "gap"]
-    unknown = sources[(sources["verdict"] == "session") & (sources["known_as"] == "")]
+    unknown = a.unknown_sessions
     reached = (f"{len(sources)} public sources reached an open window: {_counts(sources['verdict'])}"
                if len(sources) else "no public source reached an open window where the flow logs recorded")
     part = Part([f"{len(unknown)} sessions from addresses that are neither the window's actor nor a "
@@ -468,6 +521,7 @@ def actions_section(a: Audit) -> Part:
     while it was open, critical and high detections, and where the evidence is silent."""
     windows = a.windows[a.windows["still_open"].astype(bool)] if len(a.windows) else a.windows
     tied = a.correlations if a.correlations is not None else pd.DataFrame()
+    sessions = a.unknown_sessions
     hits = a.hits if a.hits is not None else pd.DataFrame(columns=["severity"])
     urgent = hits[hits["severity"].isin(["critical", "high"])]
     gaps = a.gaps if a.gaps is not None else pd.DataFrame(columns=["kind", "ongoing"])
@@ -476,9 +530,13 @@ def actions_section(a: Audit) -> Part:
     part = Part([
         f"{export.plural(len(windows), 'window')} still open to the internet on port {ports} at the end of the range"
         + ("" if windows.empty else ": " + "; ".join(
-            f"{g} since {a.when(t) or 'before the evidence'} (opened by {actors.short(w) or 'unknown'})"
+            f"{g} since {a.when(t) or 'before the evidence'} "
+            f"(opened by {(actors.short(w) if isinstance(w, str) else None) or 'no logged call'})"
             for g, t, w in zip(windows["group_id"], windows["opened_at"], windows["opened_by"]))),
         f"{export.plural(len(tied), 'GuardDuty finding')} attacked an exposure window while it was open",
+        *([] if sessions is None else [
+            f"{export.plural(len(sessions), 'session')} through an open window from addresses nobody knows "
+            "(VPC flow logs)"]),
         f"{export.plural(len(urgent), 'critical or high detection hit', 'critical or high detection hits')}",
         f"{export.plural(len(outages), 'logging outage')}"
         + (f" ({int(outages['ongoing'].sum())} still ongoing)" if len(outages) else "")
@@ -495,6 +553,8 @@ def actions_section(a: Audit) -> Part:
         part.tables.append(a.table("Windows still open", _with_rules(windows.assign(peer=windows["cidr"])), OPEN_TABLE))
     if len(tied):
         part.tables.append(a.table("Attacks that came through an open window", tied, CORRELATION_TABLE))
+    if sessions is not None and len(sessions):
+        part.tables.append(a.table("Sessions from addresses nobody knows", sessions, SOURCE_TABLE))
     if len(urgent):
         part.tables.append(a.table("Critical and high detections", urgent, URGENT_TABLE))
     if len(outages):
@@ -505,6 +565,7 @@ def actions_section(a: Audit) -> Part:
 # Features add their sections here; a section whose data the investigation cannot give returns None.
 SECTIONS: list[Section] = [
     Section("actions", "What needs action", actions_section),
+    Section("exposed", "Exposed at the end of the range", exposed_section),
     Section("scope", "Time range and evidence", scope_section),
     Section("changes", "Security-group changes", changes_section),
     Section("exposure", "Exposure windows", exposure_section),
@@ -512,6 +573,7 @@ SECTIONS: list[Section] = [
     Section("connections", "What came in through each window", connections_section),
     Section("detections", "Detections", detections_section),
     Section("coverage", "Coverage of the evidence", coverage_section),
+    Section("reconcile", "Security-group state and logs", reconcile_section),
 ]
 
 
@@ -521,9 +583,8 @@ SECTIONS: list[Section] = [
 def evidence_files(inv: Investigation, integrity: IntegrityReport | None = None) -> list[dict]:
     """The input files with the size and SHA-256 of the bytes that were read (by the scan, or at
     ingest), and whether the digest chain proves each AWS-delivered and unaltered."""
-    flows = getattr(inv, "flow_intake", None)
-    read = [*(inv.intake.files if inv.intake else []),
-            *(inv.findings_intake.files if inv.findings_intake else []), *(flows.files if flows else [])]
+    intakes = (inv.intake, inv.findings_intake, inv.state_intake, inv.flow_intake)
+    read = [f for intake in intakes if intake for f in intake.files]
     verdicts = {r.path: r for r in integrity.rows if r.kind == "log"} if integrity else {}
     return [{"path": f.path, "size": f.size, "sha256": f.sha256 or f"(not read: {f.error})",
              "proven": _proven(verdicts.get(_relative(f.path, inv.evidence)))}
@@ -642,6 +703,9 @@ def prepare(out: Path) -> Path:
     """Make out/ and out/charts/ (returned); OutputError, with the path and why, if they cannot be.
     The CLI calls it before reading any evidence, so a bad --out fails at once."""
     charts_dir = out / "charts"
+    if charts_dir.is_symlink():  # followed, the charts would be written wherever it points
+        raise OutputError(f"cannot write the report's charts: {charts_dir} is a symbolic link; the "
+                          "report writes only into folders under --out")
     try:
         charts_dir.mkdir(parents=True, exist_ok=True)
     except FileExistsError as e:

@@ -10,6 +10,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import ConfigError
 
 
+LANGUAGES = ("ja", "en")  # of messages (and the report); Japanese is the default
+
+
 def _ports(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(p) for p in text.replace(" ", "").split(",") if p)
@@ -60,7 +63,8 @@ def _is_int(value) -> bool:
 class Settings:
     # Ports whose exposure to the internet opens a window (22 = SSH; 3389 = RDP is the usual second).
     watched_ports: tuple[int, ...] = (22,)
-    # A CIDR whose prefix length is at most this is "the internet" (0: 0.0.0.0/0 and ::/0).
+    # N: a group's CIDRs on a port are "the internet" when together they let in at least 1/2**N of
+    # the family's public space (0: all of it, as 0.0.0.0/0 or 0.0.0.0/1 with 128.0.0.0/1 do).
     internet_prefix_len: int = 0
     display_tz: str = "UTC"
     language: str = "ja"
@@ -96,6 +100,8 @@ class Settings:
             raise ConfigError(f"watched ports must be 1..65535, got {', '.join(map(str, ports)) or 'none'}")
         if not (_is_int(self.internet_prefix_len) and 0 <= self.internet_prefix_len <= 128):
             raise ConfigError(f"internet prefix length must be 0..128, got {self.internet_prefix_len}")
+        if self.language not in LANGUAGES:
+            raise ConfigError(f"unknown language {str(self.language)[:20]!r}: use one of {', '.join(LANGUAGES)}")
         if not (_is_int(self.session_bytes) and self.session_bytes >= 0):
             raise ConfigError(f"session bytes must be a whole number, got {self.session_bytes!r}")
         for net in self.known_networks:

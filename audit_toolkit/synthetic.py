@@ -85,6 +85,7 @@ class Scenario:
     events: list[tuple[str, str, dict]] = field(default_factory=list)  # (account, region, record)
     truth: dict = field(default_factory=dict)
     findings: list[dict] = field(default_factory=list)  # GuardDuty findings, as the S3 export writes them
+    state_files: dict[str, dict] = field(default_factory=dict)  # evidence path -> AWS Config or EC2 document
     # (account, region or None for all, start, end): no event is written there, as when logging is off.
     silent: list[tuple[str, str | None, datetime, datetime]] = field(default_factory=list)
     # VPC flow log files to write: path under evidence/ -> (header fields, record lines)
@@ -870,13 +871,14 @@ def flow_story(s: Scenario) -> None:
                 ("sg-0b000000000000002", "0.0.0.0/0", "eni-0web000000000002"),
                 ("sg-0b000000000000002", "::/0", "eni-0web000000000002"),
                 ("sg-0c000000000000003", "0.0.0.0/0", "eni-0stg000000000004"))],
+            # No interface is known to have been in these groups: the sandbox's, and those of the
+            # windows state shows (state_story).
             *[gap(g, windows[(g, cidr)], "no interface", None) for g, cidr in (
-                ("sg-0f000000000000006", "0.0.0.0/0"), ("sg-0f000000000000007", "203.0.113.9/0"))],
+                ("sg-0f000000000000006", "0.0.0.0/0"), ("sg-0f000000000000007", "203.0.113.9/0"),
+                ("sg-01a0000000000000a", "0.0.0.0/0"), ("sg-02b0000000000000b", "0.0.0.0/0"),
+                ("sg-03c0000000000000c", "0.0.0.0/0"), ("sg-04d0000000000000d", "::/0"))],
         ],
     )
-
-
-STORIES.append(flow_story)
 
 
 def write_flow_logs(s: Scenario, evidence: Path) -> int:
@@ -1000,10 +1002,447 @@ def generate(out: Path, events: int = 20_000, seed: int = 7) -> dict:
     noise(s, events)
     truth = {**s.truth, "totals": write(s, Path(out) / "evidence")}
     truth["totals"]["findings_files"] = write_findings(s, Path(out) / "evidence")
+    write_state(s, Path(out) / "evidence")
     truth["totals"]["flow_log_files"] = write_flow_logs(s, Path(out) / "evidence")
     truth["totals"]["digests"] = sign_demo_trail(Path(out))
     (Path(out) / "ground_truth.json").write_text(json.dumps(truth, indent=2, ensure_ascii=False), encoding="utf-8")
     return truth
+
+
+# --- security-group state: AWS Config delivery and an EC2 describe answer beside the logs ---------
+# Shapes from AWS's documentation: the configuration snapshot example (developer guide,
+# example-s3-snapshot), the snapshot and history delivery notifications for the S3 keys (month and
+# day not zero-padded), Config's AWS::EC2::SecurityGroup configuration (ipv4Ranges and ipRanges
+# both), and the EC2 API reference for DescribeSecurityGroups (PascalCase, SecurityGroupArn).
+
+STATE_REGION = "eu-west-1"
+STATE_VPC = "vpc-0e1e2e3e4e5e6e7e8"
+STATE_AT = "2026-11-04T23:30:00Z"  # when the describe answer was taken: give it with --state-at
+
+
+def _config_permission(protocol: str, low: int, high: int, v4=(), v6=()) -> dict:
+    return {
+        "fromPort": low,
+        "ipProtocol": protocol,
+        "ipv6Ranges": [{"cidrIpv6": c} for c in v6],
+        "prefixListIds": [],
+        "toPort": high,
+        "userIdGroupPairs": [],
+        "ipv4Ranges": [{"cidrIp": c} for c in v4],
+        "ipRanges": list(v4),
+    }
+
+
+def _config_item(
+    group: str, name: str, captured: str, ingress: list[dict] | None, related=(), status="OK"
+) -> dict:
+    """A configuration item of a security group as Config delivers it to S3 (None: deleted)."""
+    arn = f"arn:aws:ec2:{STATE_REGION}:{PROD}:security-group/{group}"
+    configuration = (
+        None
+        if ingress is None
+        else {
+            "description": f"{name} group",
+            "groupName": name,
+            "ipPermissions": ingress,
+            "ownerId": PROD,
+            "groupId": group,
+            "ipPermissionsEgress": [_config_permission("-1", -1, -1, v4=["0.0.0.0/0"])],
+            "vpcId": STATE_VPC,
+            "tags": [],
+        }
+    )
+    return {
+        "relatedEvents": list(related),
+        "relationships": [],
+        "configuration": configuration,
+        "supplementaryConfiguration": {},
+        "tags": {},
+        "configurationItemVersion": "1.3",
+        "configurationItemCaptureTime": captured,
+        "configurationStateId": 1762040000000 + len(related),
+        "awsAccountId": PROD,
+        "configurationItemStatus": status,
+        "resourceType": "AWS::EC2::SecurityGroup",
+        "resourceId": group,
+        "resourceName": name,
+        "ARN": arn,
+        "awsRegion": STATE_REGION,
+        "availabilityZone": "Not Applicable",
+        "configurationStateMd5Hash": "",
+        "resourceCreationTime": None,
+    }
+
+
+def _config_key(kind: str, delivered: datetime, suffix: str) -> str:
+    day = f"{delivered.year}/{delivered.month}/{delivered.day}"  # Config does not pad them
+    folder = f"AWSLogs/{PROD}/Config/{STATE_REGION}/{day}/{kind}"
+    return f"{folder}/{PROD}_Config_{STATE_REGION}_{kind}_{suffix}.json.gz"
+
+
+def state_story(s: Scenario) -> None:
+    """SSH open since before the logs, a window closed with no logged call (its log file deleted), a
+    window seen only in Config history, and decoys: a Volume item, a group deleted in Config."""
+    # Its own random stream: the noise drawn after the stories stays the same event for event.
+    main, s.rng = s.rng, random.Random("audit_toolkit state story")
+    try:
+        _state_story(s)
+    finally:
+        s.rng = main
+
+
+def _state_story(s: Scenario) -> None:
+    day1, day2 = START, START + timedelta(days=1)
+    alice, bob = (
+        user(PROD, "alice", "AKIAALICE00000000001"),
+        user(PROD, "bob", "AKIABOB0000000000001"),
+    )
+    ssh = lambda v4=(), v6=(): _config_permission("tcp", 22, 22, v4=v4, v6=v6)  # noqa: E731
+    legacy, jump, runner, web = (
+        "sg-01a0000000000000a",
+        "sg-02b0000000000000b",
+        "sg-03c0000000000000c",
+        "sg-04d0000000000000d",
+    )
+    # A Config history only: the changes of the runner were never in this trail (no event at all).
+    runner_open, runner_closed = "2026-11-02T13:10:00.000Z", "2026-11-02T17:45:00.000Z"
+    runner_events = [str(uuid.UUID(int=s.rng.getrandbits(128))) for _ in range(2)]
+    web_deleted, web_event = "2026-11-03T09:30:00.000Z", str(uuid.UUID(int=s.rng.getrandbits(128)))
+    opened = s.call(
+        day2 + timedelta(hours=8),
+        PROD,
+        STATE_REGION,
+        alice,
+        "AuthorizeSecurityGroupIngress",
+        {"groupId": jump, "ipPermissions": {"items": [_perm("tcp", 22, 22, v4=["0.0.0.0/0"])]}},
+        {"_return": True},
+        agent=CONSOLE_UA,
+        ip="203.0.113.50",
+    )
+    # bob's revoke was logged, but its log file was deleted: written nowhere, named by Config.
+    closed = s.call(
+        day2 + timedelta(hours=15),
+        PROD,
+        STATE_REGION,
+        bob,
+        "RevokeSecurityGroupIngress",
+        {"groupId": jump, "ipPermissions": {"items": [_perm("tcp", 22, 22, v4=["0.0.0.0/0"])]}},
+        {"_return": True},
+        ip="203.0.113.61",
+    )
+    s.events.pop()
+    jump_open, jump_closed = "2026-11-03T08:01:10.000Z", "2026-11-03T15:01:30.000Z"
+    snapshot = {
+        "fileVersion": "1.0",
+        "configSnapshotId": "5b3a0c42-7a7c-4d33-9c0e-2a4c1c0f7e11",
+        "configurationItems": [
+            _config_item(
+                legacy,
+                "legacy-bastion",
+                "2025-03-14T08:21:07.000Z",
+                [ssh(v4=["0.0.0.0/0"]), _config_permission("tcp", 443, 443, v4=["0.0.0.0/0"])],
+            ),
+            _config_item(jump, "jump-host", "2026-10-20T10:00:00.000Z", []),
+            _config_item(
+                runner, "build-runner", "2026-09-01T00:00:00.000Z", [ssh(v4=["10.0.0.0/8"])]
+            ),
+            _config_item(web, "old-web", "2025-11-30T12:00:00.000Z", [ssh(v6=["::/0"])]),
+            {
+                "relatedEvents": [],
+                "relationships": [],
+                "configuration": {"volumeId": "vol-0f00000000000000f", "size": 8},
+                "configurationItemVersion": "1.3",
+                "configurationItemCaptureTime": "2026-10-01T00:00:00.000Z",
+                "awsAccountId": PROD,
+                "configurationItemStatus": "OK",
+                "resourceType": "AWS::EC2::Volume",
+                "resourceId": "vol-0f00000000000000f",
+                "awsRegion": STATE_REGION,
+            },
+        ],
+    }
+    history_day1 = {
+        "fileVersion": "1.0",
+        "configurationItems": [
+            _config_item(
+                runner,
+                "build-runner",
+                runner_open,
+                [ssh(v4=["10.0.0.0/8"]), ssh(v4=["0.0.0.0/0"])],
+                related=runner_events[:1],
+            ),
+            _config_item(
+                runner,
+                "build-runner",
+                runner_closed,
+                [ssh(v4=["10.0.0.0/8"])],
+                related=runner_events[1:],
+            ),
+        ],
+    }
+    history_day2 = {
+        "fileVersion": "1.0",
+        "configurationItems": [
+            _config_item(
+                jump, "jump-host", jump_open, [ssh(v4=["0.0.0.0/0"])], related=[opened["eventID"]]
+            ),
+            _config_item(
+                web, "old-web", web_deleted, None, related=[web_event], status="ResourceDeleted"
+            ),
+            _config_item(jump, "jump-host", jump_closed, [], related=[closed["eventID"]]),
+        ],
+    }
+    sg = "AWS::EC2::SecurityGroup"
+    s.state_files.update(
+        {
+            _config_key(
+                "ConfigSnapshot", day1 + timedelta(minutes=20), "20261102T002000Z_5b3a0c42"
+            ): snapshot,
+            _config_key(
+                "ConfigHistory",
+                day1 + timedelta(hours=19),
+                f"{sg}_20261102T120000Z_20261102T180000Z_1",
+            ): history_day1,
+            _config_key(
+                "ConfigHistory",
+                day2 + timedelta(hours=19),
+                f"{sg}_20261103T060000Z_20261103T180000Z_1",
+            ): history_day2,
+            "ec2/describe-security-groups.json": {
+                "SecurityGroups": [
+                    _described(
+                        legacy,
+                        "legacy-bastion",
+                        [
+                            _ec2_ssh("0.0.0.0/0"),
+                            {**_ec2_ssh("0.0.0.0/0"), "FromPort": 443, "ToPort": 443},
+                        ],
+                    ),
+                    _described(jump, "jump-host", []),
+                    _described(runner, "build-runner", [_ec2_ssh("10.0.0.0/8")]),
+                ]
+            },
+        }
+    )
+    ALICE = alice["arn"]
+    s.truth["sg_changes"].append(
+        {
+            "event_id": opened["eventID"],
+            "event_time": opened["eventTime"],
+            "account": PROD,
+            "region": STATE_REGION,
+            "group_id": jump,
+            "action": "authorize",
+            "direction": "ingress",
+            "protocol": "tcp",
+            "from_port": 22,
+            "to_port": 22,
+            "peer": "0.0.0.0/0",
+            "actor": ALICE,
+            "error_code": None,
+        }
+    )
+    window = dict(
+        account=PROD,
+        region=STATE_REGION,
+        direction="ingress",
+        protocol="tcp",
+        from_port=22,
+        to_port=22,
+        vpc_id=STATE_VPC,
+        closed_by=None,
+    )
+    s.truth.update(
+        state_at=STATE_AT,
+        state_windows=[
+            {
+                **window,
+                "group_id": legacy,
+                "group_name": "legacy-bastion",
+                "cidr": "0.0.0.0/0",
+                "opened_how": "state",
+                "opened_after": None,
+                "opened_at": "2025-03-14T08:21:07Z",
+                "opened_by": None,
+                "closed_after": None,
+                "closed_at": None,
+                "close_reason": None,
+                "still_open": True,
+                "open_before_evidence": True,
+            },
+            {
+                **window,
+                "group_id": jump,
+                "group_name": "jump-host",
+                "cidr": "0.0.0.0/0",
+                "opened_how": "logged",
+                "opened_after": None,
+                "opened_at": opened["eventTime"],
+                "opened_by": ALICE,
+                "closed_after": "2026-11-03T08:01:10Z",
+                "closed_at": "2026-11-03T15:01:30Z",
+                "close_reason": "closed, not logged",
+                "still_open": False,
+                "open_before_evidence": False,
+            },
+            {
+                **window,
+                "group_id": runner,
+                "group_name": "build-runner",
+                "cidr": "0.0.0.0/0",
+                "opened_how": "config",
+                "opened_after": "2026-09-01T00:00:00Z",
+                "opened_at": "2026-11-02T13:10:00Z",
+                "opened_by": None,
+                "closed_after": "2026-11-02T13:10:00Z",
+                "closed_at": "2026-11-02T17:45:00Z",
+                "close_reason": "closed, not logged",
+                "still_open": False,
+                "open_before_evidence": False,
+            },
+            {
+                **window,
+                "group_id": web,
+                "group_name": "old-web",
+                "cidr": "::/0",
+                "opened_how": "state",
+                "opened_after": None,
+                "opened_at": "2025-11-30T12:00:00Z",
+                "opened_by": None,
+                "closed_after": "2025-11-30T12:00:00Z",
+                "closed_at": "2026-11-03T09:30:00Z",
+                "close_reason": "group deleted, not logged",
+                "still_open": False,
+                "open_before_evidence": True,
+            },
+        ],
+    )
+    s.truth["windows"].extend(s.truth["state_windows"])
+    s.truth.update(
+        reconcile=[
+            {
+                "kind": "opened_not_logged",
+                "group_id": legacy,
+                "after": None,
+                "before": "2025-03-14T08:21:07Z",
+                "related_events": None,
+                "coverage": "before the logs begin",
+            },
+            {
+                "kind": "opened_not_logged",
+                "group_id": web,
+                "after": None,
+                "before": "2025-11-30T12:00:00Z",
+                "related_events": None,
+                "coverage": "before the logs begin",
+            },
+            {
+                "kind": "opened_not_logged",
+                "group_id": runner,
+                "after": "2026-09-01T00:00:00Z",
+                "before": "2026-11-02T13:10:00Z",
+                "related_events": None,
+            },
+            {
+                "kind": "related_events_missing",
+                "group_id": runner,
+                "after": "2026-09-01T00:00:00Z",
+                "before": "2026-11-02T13:10:00Z",
+                "related_events": runner_events[0],
+            },
+            {
+                "kind": "closed_not_logged",
+                "group_id": runner,
+                "after": "2026-11-02T13:10:00Z",
+                "before": "2026-11-02T17:45:00Z",
+                "related_events": None,
+            },
+            {
+                "kind": "related_events_missing",
+                "group_id": runner,
+                "after": "2026-11-02T13:10:00Z",
+                "before": "2026-11-02T17:45:00Z",
+                "related_events": runner_events[1],
+            },
+            {
+                "kind": "deleted_not_logged",
+                "group_id": web,
+                "after": "2025-11-30T12:00:00Z",
+                "before": "2026-11-03T09:30:00Z",
+                "related_events": None,
+            },
+            {
+                "kind": "related_events_missing",
+                "group_id": web,
+                "after": "2025-11-30T12:00:00Z",
+                "before": "2026-11-03T09:30:00Z",
+                "related_events": web_event,
+            },
+            {
+                "kind": "closed_not_logged",
+                "group_id": jump,
+                "after": "2026-11-03T08:01:10Z",
+                "before": "2026-11-03T15:01:30Z",
+                "related_events": None,
+            },
+            {
+                "kind": "related_events_missing",
+                "group_id": jump,
+                "after": "2026-11-03T08:01:10Z",
+                "before": "2026-11-03T15:01:30Z",
+                "related_events": closed["eventID"],
+            },
+        ],
+        state_intake={"files": 4, "items": 12, "other_types": {"AWS::EC2::Volume": 1}},
+        deleted_log_event=closed["eventID"],
+    )
+
+
+def _ec2_ssh(cidr: str) -> dict:
+    return {
+        "FromPort": 22,
+        "IpProtocol": "tcp",
+        "IpRanges": [{"CidrIp": cidr}],
+        "Ipv6Ranges": [],
+        "PrefixListIds": [],
+        "ToPort": 22,
+        "UserIdGroupPairs": [],
+    }
+
+
+def _described(group: str, name: str, ingress: list[dict]) -> dict:
+    """One group as `aws ec2 describe-security-groups` prints it."""
+    return {
+        "Description": f"{name} group",
+        "GroupName": name,
+        "IpPermissions": ingress,
+        "OwnerId": PROD,
+        "GroupId": group,
+        "IpPermissionsEgress": [
+            {
+                "IpProtocol": "-1",
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                "Ipv6Ranges": [],
+                "PrefixListIds": [],
+                "UserIdGroupPairs": [],
+            }
+        ],
+        "VpcId": STATE_VPC,
+        "SecurityGroupArn": f"arn:aws:ec2:{STATE_REGION}:{PROD}:security-group/{group}",
+    }
+
+
+def write_state(s: Scenario, evidence: Path) -> None:
+    """Config's files gzipped under their S3 keys; the describe answer as the CLI prints it."""
+    for key, document in s.state_files.items():
+        path = evidence / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(document, indent=None if key.endswith(".gz") else 4).encode()
+        path.write_bytes(igzip.compress(text) if key.endswith(".gz") else text)
+
+
+STORIES.append(state_story)
+STORIES.append(flow_story)  # after state_story: every window, from the logs and from state, is known
 
 
 # --- the signed digest chain ----------------------------------------------------------------------

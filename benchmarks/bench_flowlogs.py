@@ -51,10 +51,11 @@ import sys
 from audit_toolkit import queries
 from audit_toolkit.engines.duckdb import DuckDBEngine
 from audit_toolkit.evidence import flowlogs
+from audit_toolkit.evidence.layout import discover_flow_logs
 opened, closed = int(sys.argv[2]), int(sys.argv[3])
 enis = sys.argv[4:]  # the window's group's interfaces; none: every interface
 engine = DuckDBEngine()
-engine.con.execute(f"CREATE VIEW {flowlogs.TABLE} AS {flowlogs.source(flowlogs.discover_flow_logs(sys.argv[1])).sql}")
+engine.con.execute(f"CREATE VIEW {flowlogs.TABLE} AS {flowlogs.source(discover_flow_logs(sys.argv[1])).sql}")
 values = dict(flowlogs.scope(opened, closed, 3600), protocol=6, from_port=22, to_port=22,
               interfaces=f" {' '.join(enis)} " if enis else None, instances=" ")
 query = queries.get("connections")
@@ -64,8 +65,8 @@ print(len(engine.run(query.render("duckdb"), query.bind(values))))
 _INTAKE = """
 import sys
 from audit_toolkit.engines.duckdb import DuckDBEngine
-from audit_toolkit.evidence import flowlogs
-report = DuckDBEngine().load_flow_logs(flowlogs.discover_flow_logs(sys.argv[1]))
+from audit_toolkit.evidence.layout import discover_flow_logs
+report = DuckDBEngine().load_flow_logs(discover_flow_logs(sys.argv[1]))
 print(report.read, report.used, report.rejected)
 """
 

@@ -64,8 +64,8 @@ FROM (
                   AND (:until_epoch IS NULL OR "start" < :until_epoch)
                   AND (:account IS NULL OR account = :account)
                   AND (:region IS NULL OR region = :region)
-                  AND (:interfaces IS NULL OR strpos(:interfaces, ' ' || interface_id || ' ') > 0
-                       OR strpos(:instances, ' ' || instance_id || ' ') > 0)
+                  AND (:interfaces IS NULL OR contains(split(trim(:interfaces), ' '), interface_id)
+                       OR contains(split(trim(:instances), ' '), instance_id))
             )
         )
         GROUP BY GROUPING SETS (

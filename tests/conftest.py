@@ -43,5 +43,5 @@ def truth(demo) -> dict:
 
 
 @pytest.fixture(scope="session")
-def demo_inv(demo) -> Investigation:
-    return Investigation.from_evidence(demo / "evidence")
+def demo_inv(demo, truth) -> Investigation:
+    return Investigation.from_evidence(demo / "evidence", state_at=truth["state_at"])

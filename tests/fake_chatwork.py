@@ -50,7 +50,9 @@ class State:
     rooms: tuple[str, ...] = ("42", "43")
     messages: dict[str, list[dict]] = field(default_factory=dict)
     files: dict[str, list[dict]] = field(default_factory=dict)
-    faults: deque = field(default_factory=deque)  # per request: "500", "drop_before", "drop_after", "429"
+    # per request: "500", "drop_before", "drop_after", "429", or ("raw", status, body, headers): an
+    # answer no documented endpoint gives (a proxy's page, a redirect), to test the client against it
+    faults: deque = field(default_factory=deque)
     fault_paths: tuple[str, ...] = ("POST",)  # which requests the faults apply to (method names)
     requests: list[dict] = field(default_factory=list)  # method, path, query, content_type
     post_times: dict[str, list[float]] = field(default_factory=dict)
@@ -84,9 +86,11 @@ class Handler(BaseHTTPRequestHandler):
 
     # --- plumbing ---
     def _send(self, status: int, payload: object | None, headers: dict | None = None) -> None:
-        data = b"" if payload is None else json.dumps(payload).encode()
+        self._send_raw(status, b"" if payload is None else json.dumps(payload).encode(), headers, "application/json")
+
+    def _send_raw(self, status: int, data: bytes, headers: dict | None = None, content_type: str = "text/html") -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for k, v in (headers or {}).items():
             self.send_header(k, str(v))
@@ -114,6 +118,8 @@ class Handler(BaseHTTPRequestHandler):
             fault = s.faults.popleft() if s.faults and method in s.fault_paths else None
             if fault == "drop_before":
                 return self._drop()
+            if isinstance(fault, tuple) and fault[0] == "raw":
+                return self._send_raw(*fault[1:])
             if fault == "500":
                 return self._send(500, {"errors": ["Internal server error"]})
             if self.headers.get("X-ChatWorkToken") != s.token:

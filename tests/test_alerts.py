@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import random
-import uuid
 
+import pandas as pd
 import pytest
 from moto.events.models import EventPattern
 
@@ -15,37 +15,16 @@ from audit_toolkit.analysis.security_groups import EC2_GROUP_EVENTS
 from audit_toolkit.chatwork import messages
 from audit_toolkit.chatwork.client import ChatworkClient, Token
 from audit_toolkit.chatwork.outbox import Outbox
+from audit_toolkit.errors import ConfigError
 from audit_toolkit.settings import Settings
 from audit_toolkit.synthetic import STORIES, Scenario, write_findings
 from fake_chatwork import TOKEN, api, clock  # noqa: F401 (api, clock: fixtures)
+from aws_events import eventbridge, sns
 from real_data import cloudtrail_record, elastic_lines
 from test_chatwork_notation import live_tags
 from pathlib import Path
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
-
-
-def eventbridge(detail: dict, detail_type: str = "AWS API Call via CloudTrail", source: str | None = None) -> dict:
-    """An event as EventBridge delivers it, around a CloudTrail record or a GuardDuty finding."""
-    source = source or ("aws.guardduty" if detail_type == "GuardDuty Finding" else "aws." + detail["eventSource"].split(".")[0])
-    return {"version": "0", "id": str(uuid.uuid5(uuid.NAMESPACE_URL, json.dumps(detail, sort_keys=True))),
-            "detail-type": detail_type, "source": source,
-            "account": detail.get("recipientAccountId") or detail.get("accountId"),
-            "time": detail.get("eventTime") or detail.get("updatedAt"),
-            "region": detail.get("awsRegion") or detail.get("region"), "resources": [], "detail": detail}
-
-
-def sns(*events: dict) -> dict:
-    """An SNS -> Lambda invocation with one record per event."""
-    topic = "arn:aws:sns:us-east-1:123837392027:audit-toolkit-alerts"
-    return {"Records": [{
-        "EventSource": "aws:sns", "EventVersion": "1.0",
-        "EventSubscriptionArn": f"{topic}:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55",
-        "Sns": {"Type": "Notification", "MessageId": str(uuid.uuid4()), "TopicArn": topic, "Subject": None,
-                "Message": json.dumps(e), "Timestamp": "2023-07-10T12:10:10.000Z", "SignatureVersion": "1",
-                "Signature": "EXAMPLE", "SigningCertUrl": "https://sns.example/cert.pem",
-                "UnsubscribeUrl": "https://sns.example/unsubscribe", "MessageAttributes": {}},
-    } for e in events]}
 
 
 @pytest.fixture
@@ -67,9 +46,11 @@ def others():
     }
 
 
-def run(event, api, clock, tmp_path, min_severity=4.0):
+def run(event, api, clock, tmp_path, min_severity=4.0, samples=True):
+    """The handler; the real GuardDuty records here are all sample findings, so samples are asked for."""
     client = ChatworkClient(Token(TOKEN), base_url=api.base, clock=clock, sleep=clock.sleep)
-    return alerts.handle(event, client, "42", Settings(display_tz="Asia/Tokyo"), Outbox(tmp_path / "o.sqlite"), min_severity)
+    return alerts.handle(event, client, "42", Settings(display_tz="Asia/Tokyo"), Outbox(tmp_path / "o.sqlite"),
+                         min_severity, samples)
 
 
 def titles(api) -> list[str]:
@@ -79,9 +60,9 @@ def titles(api) -> list[str]:
 def test_raw_eventbridge_ssh_opening(api, clock, tmp_path, ssh_open):
     report = run(ssh_open, api, clock, tmp_path)
     assert len(report.sent) == 1
-    assert titles(api) == ["ポート 22 がインターネットに開放されました - セキュリティグループのインバウンドルールが追加されました"]
+    assert titles(api) == ["【高】SSH(22) をインターネットに公開"]
     [body] = api.bodies()
-    assert "sg-04cfb7a4712d75b00" in body and "tcp 22 ← 0.0.0.0/0" in body and "2023-07-10 21:10:08 JST" in body
+    assert "sg-04cfb7a4712d75b00" in body and "TCP 22 ← 0.0.0.0/0" in body and "2023-07-10 21:10:08 JST" in body
     post = [r for r in api.state.requests if r["method"] == "POST"][0]
     assert post["content_type"] == "application/x-www-form-urlencoded" and post["query"] == ""  # not the blog's query string
 
@@ -90,14 +71,14 @@ def test_every_record_of_an_sns_batch_is_read(api, clock, tmp_path, ssh_open, ot
     batch = sns(ssh_open, *others.values())
     report = run(batch, api, clock, tmp_path)
     assert titles(api) == [
-        "ポート 22 がインターネットに開放されました - セキュリティグループのインバウンドルールが追加されました",
-        "セキュリティグループのインバウンドルールが追加されました",  # tcp/443 is not a watched port
-        "セキュリティグループのインバウンドルールが削除されました",
-        "検知 中: SNS サブスクリプションの変更",  # a hit of the catalogue, posted as `notify --kind detections` would
-        "SNS トピックが作成されました",
-        "GuardDuty: Kubernetes API commonly used in Persistence tactics invoked by the anonymous user.",
-        "GuardDuty: Blackholed domain name queried by EC2 instance i-99999999.",
-        "検知 重大: GuardDuty ディテクターの削除",  # the detection catalogue's guardduty_detector_deleted
+        "【高】SSH(22) をインターネットに公開",
+        "【情報】インバウンドルールを追加: TCP 443",  # tcp/443 is not a watched port
+        "【低】SSH(22) のインターネット公開を終了",
+        "【中】検知: SNS サブスクリプションの変更",  # a hit of the catalogue, posted as `notify --kind detections` would
+        "【情報】SNS トピックを作成",
+        "【高】【サンプル】GuardDuty の検出: Kubernetes API commonly used in Persistence tactics invoked by the anonymous user.",
+        "【中】【サンプル】GuardDuty の検出: Blackholed domain name queried by EC2 instance i-99999999.",
+        "【重大】検知: GuardDuty ディテクターの削除",  # the detection catalogue's guardduty_detector_deleted
     ]  # DescribeSecurityGroups is not watched by this handler
     assert len(report.sent) == 8
     # SNS and Lambda deliver at least once: the same batch again posts nothing.
@@ -116,13 +97,13 @@ def test_a_cold_container_with_a_new_outbox_does_not_post_again(api, clock, tmp_
 
 def test_guardduty_findings_below_the_severity_are_not_posted(api, clock, tmp_path, others):
     run(sns(others["gd_high"], others["gd_medium"]), api, clock, tmp_path, min_severity=7.0)
-    assert titles(api) == ["GuardDuty: Kubernetes API commonly used in Persistence tactics invoked by the anonymous user."]
+    assert titles(api) == ["【高】【サンプル】GuardDuty の検出: Kubernetes API commonly used in Persistence tactics invoked by the anonymous user."]
     assert "8.0 (高)" in api.bodies()[0]  # the severity as the batch renders it
 
 
 def test_a_finding_by_eventbridge_gives_the_fields_of_the_same_finding_read_from_the_export(tmp_path):
     """One flattener for the alert and the batch: every real and synthetic finding, as EventBridge delivers
-    it, gives exactly the fields (and the message) `findings` gives for it read from the S3 export."""
+    it, gives the fields (and exactly the message) `findings` gives for it read from the S3 export."""
     story = Scenario(random.Random(11))
     for play in STORIES:
         play(story)
@@ -134,9 +115,16 @@ def test_a_finding_by_eventbridge_gives_the_fields_of_the_same_finding_read_from
     assert (len(real), len(last), len(batch)) == (5, 11, 16)
     settings = Settings(display_tz="Asia/Tokyo")
     for finding in findings:
-        [(kind, box, fields)] = alerts.boxes(eventbridge(finding, "GuardDuty Finding"), settings, min_severity=0)
-        assert (kind, fields) == ("guardduty", batch[finding["id"]]), finding["id"]
-        assert box.render() == messages.guardduty_finding(batch[finding["id"]], settings).render()
+        [(kind, box, fields)] = alerts.boxes(eventbridge(finding, "GuardDuty Finding"), settings, 0, True)
+        expected = batch[finding["id"]]
+        assert kind == "guardduty" and set(fields) == set(expected), finding["id"]
+        # The batch has pandas types (Timestamp, Int64); the Lambda plain ones: the same values.
+        for key, value in fields.items():
+            want = expected[key]
+            if key in ("created_at", "updated_at", "first_seen", "last_seen") and value is not None:
+                value = pd.Timestamp(value)
+            assert value == want or (value != value and want != want), (finding["id"], key, value, want)
+        assert box.render() == messages.guardduty_finding(expected, settings).render()
     # Spot checks that the fields are the normalized ones: bands, groups, the action's remote end.
     brute = batch["5e" + "1".rjust(30, "0")]
     assert (brute["severity"], brute["severity_label"], brute["security_group_ids"], brute["remote_ip"], brute["local_port"],
@@ -144,10 +132,18 @@ def test_a_finding_by_eventbridge_gives_the_fields_of_the_same_finding_read_from
         2.0, "Low", "sg-0a000000000000001", "198.51.100.7", 22, "Netherlands", "Example Hosting B.V.", 412)
 
 
+def test_sample_findings_are_left_out_unless_asked_for(api, clock, tmp_path, others):
+    assert alerts.boxes(others["gd_high"], Settings(), 0) == []  # additionalInfo.sample: true
+    run(sns(others["gd_high"]), api, clock, tmp_path, samples=False)
+    assert api.bodies() == []
+    run(sns(others["gd_high"]), api, clock, tmp_path, samples=True)
+    assert len(api.bodies()) == 1
+
+
 def test_a_guardduty_event_that_is_not_a_finding_is_logged_not_posted(caplog):
     event = eventbridge({"accountId": "111111111111", "region": "us-east-1", "severity": 8}, "GuardDuty Finding")
     assert alerts.boxes(event, Settings()) == []
-    assert f"GuardDuty finding in event {event['id']}: record 0: no id or type: not a GuardDuty finding" in caplog.text
+    assert f"GuardDuty finding in event {event['id']}: no id or type: not a GuardDuty finding" in caplog.text
 
 
 def test_a_malformed_record_does_not_hide_the_rest(api, clock, tmp_path, ssh_open, caplog):
@@ -156,7 +152,9 @@ def test_a_malformed_record_does_not_hide_the_rest(api, clock, tmp_path, ssh_ope
     bad = eventbridge({**ssh_open["detail"], "eventID": "bad", "eventTime": "yesterday"})
     batch["Records"].insert(0, sns(bad)["Records"][0])
     run(batch, api, clock, tmp_path)
-    assert len(api.bodies()) == 1 and "not JSON" in caplog.text and f"could not read event {bad['id']}" in caplog.text
+    assert "not JSON" in caplog.text
+    # An opening whose time cannot be read is still an opening: posted, its time shown as written.
+    assert len(api.bodies()) == 2 and "日時: yesterday" in api.bodies()[0]
 
 
 def test_hostile_values_in_an_event_stay_inert(api, clock, tmp_path, others):
@@ -174,6 +172,7 @@ def test_hostile_values_in_an_event_stay_inert(api, clock, tmp_path, others):
     body = api.bodies()[1]
     assert live_tags(body) == ["[info]", "[title]", "[/title]", "[code]", "[/code]", "[/info]"]
     assert "［toall］［/code］［/info］［To:1］x" in body
+    assert "\n実行者: " in body and "\n実行者のARN: " in body  # the caller named as the other messages name it
 
 
 def test_the_handler_entry_point_reads_its_configuration_from_the_environment(api, monkeypatch, tmp_path, ssh_open):
@@ -196,9 +195,15 @@ def test_the_token_can_come_from_ssm(monkeypatch):
     monkeypatch.setenv("CHATWORK_TOKEN_PARAMETER", "/audit-toolkit/chatwork-token")
     monkeypatch.setattr(alerts, "_token_cache", {})
     with mock_aws():
-        boto3.client("ssm").put_parameter(Name="/audit-toolkit/chatwork-token", Value=TOKEN, Type="SecureString")
-        token = alerts._token()
+        ssm = boto3.client("ssm")
+        ssm.put_parameter(Name="/audit-toolkit/chatwork-token", Value=TOKEN, Type="SecureString")
+        token = alerts._token(now=1000.0)
+        ssm.put_parameter(Name="/audit-toolkit/chatwork-token", Value="rotated-token", Type="SecureString",
+                          Overwrite=True)
+        cached = alerts._token(now=1000.0 + 299)
+        fresh = alerts._token(now=1000.0 + 301)  # the default lifetime is 300 s: a rotation is picked up
     assert token.reveal() == TOKEN and TOKEN not in repr(token)
+    assert cached.reveal() == TOKEN and fresh.reveal() == "rotated-token"
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -217,3 +222,15 @@ def test_rule_patterns_list_the_calls_the_handler_understands():
     sns_rule = json.loads((DEPLOY / "eventbridge" / "sns.json").read_text())
     assert set(sg["detail"]["eventName"]) == EC2_GROUP_EVENTS
     assert set(sns_rule["detail"]["eventName"]) == set(alerts.SNS_EVENTS)
+
+
+def test_an_unknown_language_fails_the_invocation_instead_of_posting_japanese(api, monkeypatch, tmp_path, ssh_open):
+    monkeypatch.setenv("CHATWORK_ROOM_ID", "42")
+    monkeypatch.setenv("CHATWORK_API_TOKEN", TOKEN)
+    monkeypatch.setenv("CHATWORK_API_BASE", api.base)
+    monkeypatch.setenv("ALERT_OUTBOX", str(tmp_path / "o.sqlite"))
+    monkeypatch.setenv("AUDIT_TOOLKIT_LANGUAGE", "english")
+    monkeypatch.delenv("CHATWORK_TOKEN_PARAMETER", raising=False)
+    with pytest.raises(ConfigError, match="unknown language 'english'"):  # Lambda retries, then queues it
+        alerts.handler(ssh_open, None)
+    assert api.bodies() == []

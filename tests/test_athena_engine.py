@@ -208,10 +208,13 @@ def test_a_query_past_its_timeout_is_stopped_in_athena(held_queries):
 def test_the_investigation_on_athena_finds_the_same_ssh_window(aws_env, duck, monkeypatch):
     monkeypatch.setenv("AUDIT_TOOLKIT_ATHENA_OUTPUT", OUTPUT)
     until = "2023-07-10T13:00:00Z"
-    # ssh_exposure asks sg_changes from the start of the evidence, then the evidence span.
+    # ssh_exposure asks the security-group state (none here), sg_changes from the start of the
+    # evidence, then the evidence span.
     sg_values = queries.scope(None, until)
     span_values = queries.scope(None, until)
+    state_values = {k: sg_values[k] for k in ("until", "account", "region")}
     set_athena_results(aws_env, [
+        athena_result(duck.query("sg_state", **state_values), athena_types(duck, "sg_state", state_values)),
         athena_result(duck.query("sg_changes", **sg_values), athena_types(duck, "sg_changes", sg_values)),
         athena_result(duck.query("evidence_span", **span_values), athena_types(duck, "evidence_span", span_values)),
     ])
@@ -223,5 +226,5 @@ def test_the_investigation_on_athena_finds_the_same_ssh_window(aws_env, duck, mo
     assert [(w.group_id, str(w.opened_at), str(w.closed_at)) for w in windows.itertuples()] == [
         ("sg-04cfb7a4712d75b00", "2023-07-10 12:10:08+00:00", "2023-07-10 12:11:57+00:00")
     ]
-    assert [entry["query"] for entry in inv.log] == ["sg_changes", "evidence_span"]
-    assert [r.state for r in reports] == ["SUCCEEDED", "SUCCEEDED"]
+    assert [entry["query"] for entry in inv.log] == ["sg_state", "sg_changes", "evidence_span"]
+    assert [r.state for r in reports] == ["SUCCEEDED"] * 3

@@ -19,6 +19,7 @@ from audit_toolkit.errors import ConfigError
 from audit_toolkit.evidence.flowlogs import scope as flow_scope
 from audit_toolkit.evidence.schema import CLOUDTRAIL_SCHEMA, PARTITION_COLUMNS
 from audit_toolkit.investigation import Investigation
+from audit_toolkit.evidence.state import CONFIG_SCHEMA
 from audit_toolkit.queries import ddl, to_pyformat
 
 SCOPE = queries.scope("2023-07-10T12:00:00Z", "2023-07-10T13:00:00Z", ACCOUNT, REGION)
@@ -31,11 +32,13 @@ def athena_text(name: str, values: dict) -> str:
 
 
 def values_for(name: str, scope: dict) -> dict:
+    """The scope, and a value for each other parameter, as far as the query declares them."""
     if name == "connections":  # a window's flows: its own bounds (tests/test_connections_athena.py)
         return {**flow_scope(1688990400, 1688994000, 3600, None, scope["account"], scope["region"]),
                 "protocol": 6, "from_port": 22, "to_port": 22, "interfaces": " eni-1 ", "instances": " i-1 "}
-    values = {"principal": "bert-jan", **scope} if "principal" in queries.get(name).params else dict(scope)
-    return {"min_severity": 7.0, **values} if "min_severity" in queries.get(name).params else values
+    params = queries.get(name).params
+    values = {"principal": "bert-jan", "min_severity": 7.0, **scope}
+    return {k: v for k, v in values.items() if k in params}
 
 
 def test_pyformat_binds_placeholders_and_escapes_every_other_percent():
@@ -66,7 +69,10 @@ def _conjuncts(sql: str) -> set[str]:
     return {c.sql("athena") for c in where.flatten()} if isinstance(where, exp.And) else {where.sql("athena")}
 
 
-@pytest.mark.parametrize("name", sorted(set(queries.QUERIES) - {"connections"}))  # its hours: test_connections_athena
+# sg_state reads AWS Config's table, whose days are not zero-padded: it takes no day bounds (README).
+# connections bounds the hours of a window: tests/test_connections_athena.py checks them.
+@pytest.mark.parametrize("name", sorted(n for n, q in queries.QUERIES.items()
+                                        if "since_day" in q.params and n != "connections"))
 def test_scope_constrains_the_partition_columns_in_the_sql_athena_runs(name):
     terms = _conjuncts(athena_text(name, values_for(name, SCOPE)))
     # A file lands in the folder of the day it is delivered, so the last day is until's day + 1.
@@ -93,7 +99,7 @@ DDL_ARGS = dict(logs="s3://trail-bucket/org", accounts=["111122223333", "4444555
 
 
 def test_ddl_parses_with_athena_dialect_and_declares_the_embedded_table():
-    database, cloudtrail, guardduty = ddl.render(**DDL_ARGS, org_id="o-abcdefghij")
+    database, cloudtrail, guardduty, _ = ddl.render(**DDL_ARGS, org_id="o-abcdefghij")
     parsed = [sqlglot.parse_one(s, read="athena") for s in (database, cloudtrail, guardduty)]
     assert [(type(p), p.args["kind"]) for p in parsed] == [(exp.Create, "DATABASE"), (exp.Create, "TABLE"), (exp.Create, "TABLE")]
 
@@ -116,8 +122,22 @@ def test_ddl_parses_with_athena_dialect_and_declares_the_embedded_table():
 
 
 def test_ddl_without_org_reads_account_folders_directly():
-    _, cloudtrail, _ = ddl.render(**DDL_ARGS)
+    _, cloudtrail, _, _ = ddl.render(**DDL_ARGS)
     assert "'s3://trail-bucket/org/AWSLogs/${account}/CloudTrail/${region}/${day}'" in cloudtrail
+
+
+def test_config_ddl_declares_the_embedded_config_table_and_configs_unpadded_keys():
+    *_, config = ddl.render(**DDL_ARGS, first_day="2020/01/05", config="s3://config-bucket/cfg")
+    table = sqlglot.parse_one(config, read="athena")
+    props = {p.name: p.text("value") for p in table.find_all(exp.Property) if p.name}
+    data = [c for c in table.this.expressions if isinstance(c, exp.ColumnDef)]
+    partitions = table.find(exp.PartitionedByProperty).this.expressions
+    expected = [(f.name, _hive_type(f.type).lower()) for f in CONFIG_SCHEMA]
+    assert _columns(data) + _columns(partitions)[:3] == expected
+    assert [c.name for c in partitions] == ["account", "region", "day", "kind"]
+    assert props["projection.day.format"] == "yyyy/M/d" and props["projection.day.range"] == "2020/1/5,NOW"
+    assert props["projection.kind.values"] == "ConfigSnapshot,ConfigHistory"
+    assert props["storage.location.template"] == "s3://config-bucket/cfg/AWSLogs/${account}/Config/${region}/${day}/${kind}"
 
 
 @pytest.mark.parametrize(
@@ -126,6 +146,7 @@ def test_ddl_without_org_reads_account_folders_directly():
         {"accounts": ["1111'; DROP TABLE x; --"]},
         {"regions": ["us-east-1' , 'x"]},
         {"logs": "s3://bucket/it's"},
+        {"config": "s3://bucket/x' , 'y"},
         {"database": "audit-toolkit"},
         {"first_day": "2020-01-01"},
         {"accounts": []},

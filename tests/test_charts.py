@@ -66,29 +66,30 @@ def test_exposure_bars_span_each_window_on_its_groups_row(demo_inv):
     found, span = demo_inv.ssh_exposure(), demo_inv.span()
     ax = charts.plot_exposure(found, start=span["first_event"], end=span["last_event"])
     bars = patches(ax, "window")
-    assert len(bars) == len(found) == 7
+    assert len(bars) == len(found) == 11  # 7 from the logs, 4 known from the security-group state
     # alice's SSH window on the bastion: exactly from her authorize to bob's revoke
     alice = [b for b in bars if abs(b.get_x() - num("2026-11-03T09:02:00Z")) < 1e-9]
     assert len(alice) == 1
     assert alice[0].get_x() + alice[0].get_width() == pytest.approx(num("2026-11-03T11:32:15Z"))
     assert "opened by alice; closed by bob" in texts(ax)
     # the still-open window runs to the end of the evidence and ends in an arrow
-    still = found[found["still_open"]].iloc[0]
-    [arrow] = [line for line in ax.lines if line.get_gid() == "still-open"]
-    assert arrow.get_xdata()[0] == pytest.approx(num(span["last_event"].isoformat()))
+    still = found[found["still_open"] & found["group_id"].eq("sg-0e000000000000005")].iloc[0]
+    arrows = [line for line in ax.lines if line.get_gid() == "still-open"]  # sg-0e... and legacy-bastion
+    assert [a.get_xdata()[0] for a in arrows] == [pytest.approx(num(span["last_event"].isoformat()))] * 2
     still_bar = [b for b in bars if abs(b.get_x() - num(still["opened_at"].isoformat())) < 1e-9]
     assert still_bar[0].get_x() + still_bar[0].get_width() == pytest.approx(num(span["last_event"].isoformat()))
-    # the window open before the evidence starts at the evidence with a hatched lead
-    [lead] = patches(ax, "before-evidence")
-    assert lead.get_x() == pytest.approx(num(span["first_event"].isoformat()))
-    assert lead.get_hatch() == "////"
+    # the windows open before the evidence start at the evidence with a hatched lead: root's, and the
+    # two that AWS Config shows open since 2025 (legacy-bastion, old-web)
+    leads = patches(ax, "before-evidence")
+    assert [lead.get_x() for lead in leads] == [pytest.approx(num(span["first_event"].isoformat()))] * 3
+    assert {lead.get_hatch() for lead in leads} == {"////"}
     assert "open before the evidence; closed by root (333333333333)" in texts(ax)
     assert "tcp/22 from 203.0.113.9/0" in texts(ax)
     assert "all traffic from 0.0.0.0/0" in texts(ax)
     assert legend(ax) == ["open to the internet", "open before the evidence", "still open at the end"]
     # one row per group: sg-0b... holds two windows but one tick label
     labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert len(labels) == found["group_id"].nunique() == 6
+    assert len(labels) == found["group_id"].nunique() == 10
     assert sum(label.startswith("sg-0b000000000000002") for label in labels) == 1
     assert png(ax).startswith(b"\x89PNG")
 
@@ -154,7 +155,7 @@ def test_changes_are_coloured_by_actor_and_failed_attempts_marked(demo_inv):
     changes = demo_inv.sg_changes()
     ax = charts.plot_changes(changes)
     drawn = [line for line in ax.lines if line.get_gid() in ("change", "failed")]
-    assert len(drawn) == len(changes) == 23
+    assert len(drawn) == len(changes) == 24
     [failed] = [line for line in drawn if line.get_gid() == "failed"]
     assert failed.get_xdata()[0] == pytest.approx(num("2026-11-03T09:20:00Z"))
     assert failed.get_markerfacecolor() == "white"
@@ -201,7 +202,19 @@ def test_findings_over_time_stack_by_severity_band_with_quiet_days_as_zero():
     # in Tokyo, 16:00 UTC on the 1st is the 2nd
     tokyo = charts.plot_findings(findings, settings=TOKYO)
     assert [p.get_height() for p in patches(tokyo, "High")] == [0, 1, 1]
+    assert patches(ax, "sample") == []  # no sample, no hatching
     png(tokyo)
+
+
+def test_sample_findings_are_tagged_in_the_findings_chart():
+    findings = pd.DataFrame({
+        "severity": [5.0, 8.0, 5.0], "sample": [True, False, True],
+        "first_seen": pd.to_datetime(["2026-11-01T01:00Z", "2026-11-01T02:00Z", "2026-11-02T03:00Z"], utc=True),
+    })
+    ax = charts.plot_findings(findings)
+    assert [p.get_height() for p in patches(ax, "sample")] == [1, 1]
+    assert all(p.get_hatch() == "//" and not p.get_fill() for p in patches(ax, "sample"))
+    assert legend(ax)[-1] == "of which samples"
 
 
 def test_activity_heatmap_counts_events_per_hour_and_day_in_the_display_zone():
@@ -277,7 +290,9 @@ def test_correlated_findings_sit_on_the_lane_of_the_window_they_attacked(demo_in
     assert marks == expected
     # the IPv6 brute force hit mallory's ::/0 window, the second lane of sg-0b..., not its tcp/20-25 window
     v6 = tied[tied["cidr"] == "::/0"].iloc[0]
-    assert lane_of[round(num(v6["opened_at"].isoformat()), 9)] == 3
+    ranges = windows[(windows["group_id"] == "sg-0b000000000000002") & (windows["from_port"] == 20)]
+    first_lane = lane_of[round(num(ranges["opened_at"].iloc[0].isoformat()), 9)]
+    assert lane_of[round(num(v6["opened_at"].isoformat()), 9)] == first_lane + 1
 
 
 def test_a_window_of_unknown_reach_and_unproven_order_is_labelled_so():

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -154,3 +157,72 @@ def test_token_comes_from_the_environment_or_a_private_file(monkeypatch, tmp_pat
 def test_plain_http_is_refused_except_on_loopback():
     with pytest.raises(ConfigError, match="https"):
         ChatworkClient(Token(TOKEN), base_url="http://api.chatwork.com/v2")
+
+
+def test_the_token_is_scrubbed_from_an_error_before_it_is_cut(api, clock):
+    """An error text of 290 characters then the token: cut at 300 first, the token's start would show."""
+    api.state.faults.append(("raw", 400, json.dumps({"errors": ["e" * 290 + TOKEN]}).encode(), {}))
+    with pytest.raises(ChatworkError) as err:
+        client_for(api, clock).post_message(42, "x")
+    text = str(err.value)
+    assert "e" * 290 in text and "***" in text
+    assert not any(TOKEN[:n] in text for n in range(4, len(TOKEN) + 1))
+
+
+def test_a_part_of_the_token_echoed_in_an_error_is_scrubbed_too(api, clock):
+    api.state.faults.append(("raw", 403, json.dumps({"errors": [f"bad token {TOKEN[:12]}... for {TOKEN[-9:]}"]}).encode(), {}))
+    with pytest.raises(ChatworkError) as err:
+        client_for(api, clock).post_message(42, "x")
+    assert str(err.value).endswith("403: bad token ***... for ***")
+
+
+def test_a_base_url_with_credentials_is_refused_without_showing_them():
+    with pytest.raises(ConfigError, match="plain URL") as err:
+        ChatworkClient(Token(TOKEN), base_url="https://me:hunter2@api.chatwork.com/v2")
+    assert "hunter2" not in str(err.value)
+
+
+def test_a_redirect_is_never_followed_with_the_token(api, clock):
+    seen = []
+
+    class Catcher(BaseHTTPRequestHandler):
+        def do_POST(self):
+            seen.append(dict(self.headers))
+            self.send_response(200)
+            self.end_headers()
+
+        do_GET = do_POST
+
+        def log_message(self, *args):
+            pass
+
+    other = ThreadingHTTPServer(("127.0.0.1", 0), Catcher)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        where = f"http://127.0.0.1:{other.server_address[1]}/v2/rooms/42/messages"
+        for status in (301, 302, 307, 308):
+            api.state.faults.append(("raw", status, b"", {"Location": where}))
+            with pytest.raises(ChatworkError, match=f"redirect \\({status}\\); not followed"):
+                client_for(api, clock).post_message(42, "x")
+    finally:
+        other.shutdown()
+    assert seen == [] and api.bodies() == []
+
+
+@pytest.mark.parametrize("answer", [b"<html>502 Bad Gateway</html>", b"{\"message_id\": ", b"[1, 2]", b"{}"])
+def test_a_200_answer_that_is_not_the_documented_json_is_an_error_not_a_traceback(api, clock, answer):
+    api.state.fault_paths = ("GET", "POST")
+    api.state.faults.append(("raw", 200, answer, {}))
+    with pytest.raises(SendUncertain):  # the post may have gone through: the caller looks for it
+        client_for(api, clock).post_message(42, "x")
+    if answer.startswith(b"[") or answer == b"{}":
+        return  # JSON, so a GET reads it as what it is
+    api.state.faults.append(("raw", 200, answer, {}))
+    with pytest.raises(ChatworkError, match="not JSON"):
+        client_for(api, clock).me()
+
+
+def test_a_token_that_cannot_be_a_header_is_refused_without_showing_it():
+    with pytest.raises(ConfigError) as err:
+        Token("abc\ndef-secret-part")
+    assert "secret" not in str(err.value)

@@ -159,7 +159,7 @@ def test_notify_dry_run_prints_exactly_the_messages(monkeypatch, tmp_path):
     result = CliRunner().invoke(main, args + ["--format", "json"])
     assert result.exit_code == 0, result.output
     [message] = json.loads(result.stdout)
-    assert message["kind"] == "ssh-exposure" and "ポート 22 のインターネット公開: 終了" in message["body"]
+    assert message["kind"] == "ssh-exposure" and "[title]【中】SSH(22) のインターネット公開 (終了)[/title]" in message["body"]
     assert "12:10:08 UTC" in message["body"] and message["body"].endswith(f"ref: {message['fingerprint']}-1")
     table = CliRunner().invoke(main, args)
     assert table.exit_code == 0 and message["body"] in table.stdout

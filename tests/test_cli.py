@@ -18,7 +18,8 @@ SG_FIELDS = {"event_time", "event_id", "account", "region", "group_id", "action"
              "to_port", "peer", "actor", "source_ip", "user_agent", "error_code"}
 INTAKE = "{} files, {} events read, {} used, 0 rejected, 0 unreadable files, 0 duplicate events counted once"
 WINDOW_FIELDS = {"group_id", "account", "region", "direction", "protocol", "from_port", "to_port", "cidr", "opened_at",
-                 "opened_by", "closed_at", "closed_by", "still_open"}
+                 "opened_by", "closed_at", "closed_by", "still_open", "group_name", "vpc_id", "opened_how",
+                 "opened_after", "closed_after"}
 
 
 def run(*args: str) -> click.testing.Result:
@@ -50,8 +51,10 @@ def test_ssh_exposure_json(demo, truth):
     result = run("ssh-exposure", "--evidence", str(demo / "evidence"), "--format", "json")
     assert result.exit_code == 0
     windows = json.loads(result.stdout)
-    assert len(windows) == len(truth["windows"]) == 7
+    assert len(windows) == len(truth["windows"]) == 11
     assert all(WINDOW_FIELDS <= set(w) for w in windows)
+    # Without --state-at the describe answer is refused, said on stderr with how to give its time.
+    assert "describe-security-groups.json" in result.stderr and "--state-at" in result.stderr
     bastion = next(w for w in windows if w["group_id"] == "sg-0a000000000000001")
     assert (bastion["opened_at"], bastion["closed_at"], bastion["duration_seconds"]) == (
         "2026-11-03T09:02:00Z", "2026-11-03T11:32:15Z", 9015)
@@ -255,6 +258,23 @@ def test_min_severity_out_of_range_is_refused_the_same_way(demo, command):
         assert result.exit_code == 2 and f"Invalid value for '--min-severity': '{bad}': {reason}" in result.output
 
 
+def test_reconcile_lists_every_disagreement_of_state_and_logs(demo, truth):
+    result = run("reconcile", "--evidence", str(demo / "evidence"), "--state-at", truth["state_at"], "--format", "json")
+    assert result.exit_code == 0
+    found = json.loads(result.stdout)
+    assert [(r["kind"], r["group_id"], r["after"], r["before"]) for r in found] == [
+        (r["kind"], r["group_id"], r["after"], r["before"]) for r in truth["reconcile"]]
+    assert "Security-group state: 4 state files, 12 security-group items read, 12 used" in result.stderr
+    table = run("reconcile", "--evidence", str(demo / "evidence"), "--state-at", truth["state_at"],
+                "--since", "2026-11-03T00:00:00Z")
+    assert table.stdout.count("sg-02b0000000000000b") == 2 and "legacy-bastion" not in table.stdout
+
+
+def test_a_bad_state_at_is_a_clean_error(demo):
+    result = CliRunner().invoke(main, ["reconcile", "--evidence", str(demo / "evidence"), "--state-at", "soon"])
+    assert result.exit_code != 0 and "Traceback" not in result.output and "soon" in result.output
+
+
 # --- the investigator's view (issue 20): one time zone, whole identities, options checked first ---
 
 OUTPUT_COMMANDS = ["sg-changes", "ssh-exposure", "activity", "detect", "coverage", "findings", "correlate",
@@ -296,14 +316,14 @@ def test_an_abbreviation_is_taken_or_answered_with_the_zone_to_use(tmp_path):
 
 def test_the_table_shows_whole_identities_in_short_form_and_says_what_it_left_out(demo):
     evidence = str(demo / "evidence")
-    wide = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": "250"})
+    wide = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": "400"})
     assert wide.exit_code == 0 and "left out" not in wide.stderr
     assert "ops-admin / mallory" in wide.stdout and "carol@example.com (SSO)" in wide.stdout
     assert "(SSO via" not in wide.stdout and "session mallory" not in wide.stdout
     narrow = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": "120"})
     assert max(len(line) for line in narrow.stdout.splitlines()) <= 120
-    assert "left out to fit the terminal: open_before_evidence, region, account, protocol, to_port, still_open (" \
-        in narrow.stderr
+    assert ("left out to fit the terminal: open_before_evidence, region, account, group_name, protocol, to_port, "
+            "ambiguous_order, reach, close_reason, opened_how, still_open (") in narrow.stderr
     lines = narrow.stdout.splitlines()
     assert "…" not in narrow.stdout  # wrapped, never cut: the rest of a cell is on the next line, same column
     at = next(i for i, line in enumerate(lines) if "ops-admin /" in line)
@@ -346,10 +366,11 @@ def test_a_repeated_account_or_region_is_a_list(demo):
     assert [r["event_time"] for r in regions] == sorted(r["event_time"] for r in regions)
 
 
-def test_fail_on_open_exits_non_zero_only_when_a_window_is_still_open(demo):
+def test_fail_on_open_exits_non_zero_only_when_a_window_is_still_open(demo, truth):
     evidence = str(demo / "evidence")
     still = run("ssh-exposure", "--evidence", evidence, "--fail-on-open")
-    assert still.exit_code == 3 and "7 windows, 1 still open" in still.stderr
+    still_open = sum(w["closed_at"] is None for w in truth["windows"])  # the ground truth's
+    assert still.exit_code == 3 and f"{len(truth['windows'])} windows, {still_open} still open" in still.stderr
     closed = run("ssh-exposure", "--evidence", evidence, "--account", "222222222222", "--fail-on-open")
     assert closed.exit_code == 0 and "1 window, 0 still open" in closed.stderr
 
@@ -428,9 +449,41 @@ def test_csv_keeps_exact_values_for_a_pipe_and_shows_escapes_on_a_terminal(capsy
 
     from audit_toolkit.cli import _emit
 
+    from audit_toolkit.settings import Settings
+
     frame = pd.DataFrame({"actor": ["mallory\x1b[2J\u202e"]})
-    _emit(frame, "csv", [])
+    _emit(frame, "csv", [], Settings())
     assert capsys.readouterr().out == "actor\r\nmallory\x1b[2J\u202e\r\n"
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
-    _emit(frame, "csv", [])
+    _emit(frame, "csv", [], Settings())
     assert capsys.readouterr().out == "actor\r\nmallory\\x1b[2J\\u202e\r\n"
+
+
+def test_an_empty_error_code_is_no_error_and_hides_no_opening(tmp_path):
+    """Found by the attack review: `"errorCode": ""` read as a failed call hid the window."""
+    opening = cloudtrail_record("AuthorizeSecurityGroupIngress", '"fromPort": 22')
+    (tmp_path / "a.json").write_text(json.dumps({"Records": [{**opening, "errorCode": ""}]}))
+    result = run("ssh-exposure", "--evidence", str(tmp_path), "--format", "json", "--fail-on-open")
+    [window] = json.loads(result.stdout)
+    assert (window["group_id"], window["opened_event_id"]) == (opening["requestParameters"]["groupId"],
+                                                                 opening["eventID"])
+    assert result.exit_code == 3  # still open at the end of this evidence
+
+
+def test_a_report_never_writes_among_the_evidence_nor_through_a_linked_charts_folder(tmp_path):
+    """Found by the attack review: --out above evidence kept in out/charts overwrote it; a charts
+    folder that is a symbolic link sent the charts outside --out."""
+    case = tmp_path / "case"
+    (case / "charts").mkdir(parents=True)
+    (case / "charts" / "a.json").write_text(json.dumps({"Records": [cloudtrail_record("CreateSecurityGroup")]}))
+    (case / "charts" / "changes.png").write_bytes(b"evidence")
+    result = run("report", "--evidence", str(case / "charts"), "--out", str(case))
+    assert result.exit_code == 1 and "the report's charts folder" in result.output
+    assert (case / "charts" / "changes.png").read_bytes() == b"evidence"
+    victim, out = tmp_path / "victim", tmp_path / "out"
+    victim.mkdir()
+    out.mkdir()
+    (out / "charts").symlink_to(victim)
+    linked = run("report", "--evidence", str(case / "charts" / "a.json"), "--out", str(out))
+    assert linked.exit_code == 1 and "is a symbolic link" in linked.output
+    assert list(victim.iterdir()) == []

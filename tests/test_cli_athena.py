@@ -19,7 +19,7 @@ def test_setup_dry_run_prints_ddl_that_parses_and_touches_nothing():
     result = CliRunner().invoke(main, [*SETUP, "--dry-run"])
     assert result.exit_code == 0, result.output
     statements = [s for s in sqlglot.parse(result.output, read="athena") if s]
-    assert [s.args["kind"] for s in statements] == ["DATABASE", "TABLE", "TABLE"]
+    assert [s.args["kind"] for s in statements] == ["DATABASE", "TABLE", "TABLE", "TABLE"]
     assert "projection.account.values'='111122223333,444455556666'" in statements[1].sql("athena")
 
 
@@ -33,6 +33,7 @@ def test_setup_runs_the_ddl_in_athena(aws_env, monkeypatch):
     assert sent == [
         "CREATE DATABASE IF NOT EXISTS `audit_toolkit`",
         "CREATE EXTERNAL TABLE IF NOT EXISTS `audit_toolkit`.`cloudtrail` (",
+        "CREATE EXTERNAL TABLE IF NOT EXISTS `audit_toolkit`.`config` (",
         "CREATE EXTERNAL TABLE IF NOT EXISTS `audit_toolkit`.`guardduty` (",
     ]
 

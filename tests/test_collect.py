@@ -68,7 +68,8 @@ def test_collect_keeps_the_layout_records_custody_and_gives_the_same_answer(aws_
     day_listings = {p["Prefix"] for p in listed if "Delimiter" not in p}
     assert day_listings == {f"org/AWSLogs/{ACCOUNT}/{product}/{REGION}/{day}/"
                             for product in ("CloudTrail", "CloudTrail-Digest", "GuardDuty", "vpcflowlogs")
-                            for day in ("2023/07/10", "2023/07/11", "2023/07/12")}
+                            for day in ("2023/07/10", "2023/07/11", "2023/07/12")} | {
+        f"org/AWSLogs/{ACCOUNT}/Config/{REGION}/{day}/" for day in ("2023/7/10", "2023/7/11", "2023/7/12")}
     assert all(p.get("Prefix", "").startswith("org/AWSLogs/") for p in listed)
 
     manifest = json.loads((out / MANIFEST).read_text())
@@ -275,6 +276,55 @@ def test_scope_and_uri_mistakes_are_explained(tmp_path):
         collect("s3://trail-logs", SINCE, UNTIL, tmp_path, accounts=["12345"])
     with pytest.raises(ConfigError, match=r"^--since 2023-07-11T00:00:00Z is not before --until 2023-07-01T00:00:00Z: the time range is empty$"):
         collect("s3://trail-logs", UNTIL, "2023-07-01", tmp_path)
+
+
+def config_snapshot(group: str, captured: str) -> bytes:
+    """A configuration snapshot as AWS Config delivers it (developer guide: example-s3-snapshot), one security
+    group open to the world on port 22."""
+    item = {"configurationItemVersion": "1.3", "configurationItemCaptureTime": captured, "configurationStateId": 1,
+            "awsAccountId": ACCOUNT, "configurationItemStatus": "OK", "resourceType": "AWS::EC2::SecurityGroup",
+            "resourceId": group, "resourceName": "legacy", "awsRegion": REGION, "relatedEvents": [],
+            "configuration": {"groupId": group, "groupName": "legacy", "vpcId": "vpc-1", "ipPermissionsEgress": [],
+                              "ipPermissions": [{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
+                                                 "ipv4Ranges": [{"cidrIp": "0.0.0.0/0"}], "ipRanges": ["0.0.0.0/0"],
+                                                 "ipv6Ranges": [], "prefixListIds": [], "userIdGroupPairs": []}]}}
+    return gzip.compress(json.dumps({"fileVersion": "1.0", "configurationItems": [item]}).encode(), mtime=0)
+
+
+def test_collect_copies_config_and_asks_ec2_for_the_state_now(aws_env, invictus, tmp_path):
+    folder = f"AWSLogs/{ACCOUNT}/Config/{REGION}"
+    name = f"{ACCOUNT}_Config_{REGION}_ConfigSnapshot_20230710T000000Z_1.json.gz"
+    snapshot = {f"{folder}/2023/7/10/ConfigSnapshot/{name}": config_snapshot("sg-0legacy", "2022-01-01T00:00:00.000Z"),
+                f"{folder}/2023/7/1/ConfigSnapshot/{name}": config_snapshot("sg-0early", "2022-01-01T00:00:00.000Z")}
+    upload("trail-logs", {**invictus, **snapshot})
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    group = ec2.create_security_group(GroupName="web <b>", Description="web", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+
+    with pytest.raises(ConfigError, match="--state asks EC2 in each region"):
+        collect("s3://trail-logs", SINCE, UNTIL, tmp_path / "out", state=True, progress=False)
+    collect("s3://trail-logs", SINCE, UNTIL, tmp_path / "out", regions=[REGION], state=True, progress=False)
+
+    out = tmp_path / "out"
+    manifest = json.loads((out / MANIFEST).read_text())
+    described = [o for o in manifest["objects"] if o["uri"].startswith("ec2:")]
+    assert sorted(o["uri"] for o in described) == [f"ec2:{REGION}:describe-security-group-rules",
+                                                    f"ec2:{REGION}:describe-security-groups"]
+    # The caller's account (moto's), whose groups EC2 answers for.
+    assert all(o["captured_at"] and o["path"].startswith(f"AWSLogs/123456789012/EC2/{REGION}/") for o in described)
+    assert (out / list(snapshot)[0]).exists() and not (out / list(snapshot)[1]).exists()
+    assert verify(out).ok
+
+    inv = Investigation.from_evidence(out)  # the describe answers' time comes from the manifest
+    assert inv.state_intake.bad_files == [] and len(inv.state_intake.files) == 3
+    found = inv.ssh_exposure()
+    legacy = found[found["group_id"] == "sg-0legacy"]
+    assert list(legacy["opened_how"]) == ["state"] and list(legacy["opened_at"]) == [pd.Timestamp("2022-01-01", tz="UTC")]
+    now = found[found["group_id"] == group]
+    assert list(now["opened_how"]) == ["state"] and list(now["still_open"]) == [True]
+    assert list(now["group_name"]) == ["web <b>"] and list(now["vpc_id"]) == [vpc]
 
 
 DAY = f"AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/2023/07/10/"

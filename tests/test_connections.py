@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from audit_toolkit.analysis import connections as conn
-from audit_toolkit.analysis.findings import MEMBERSHIP_COLUMNS
+from audit_toolkit.analysis.events import records
+from audit_toolkit.analysis.findings import MEMBERSHIP_COLUMNS, config_memberships
 from audit_toolkit.cli import main
 from audit_toolkit.settings import Settings
 
@@ -476,7 +477,10 @@ def test_ingested_flow_logs_answer_as_the_raw_files_do(demo, demo_inv, truth, tm
     ) in result.output
     stored = Investigation.from_store(tmp_path / "store")
     assert (stored.flow_intake.read, stored.flow_intake.rejected) == (demo_inv.flow_intake.read, 1)
-    pd.testing.assert_frame_equal(stored.connections(), demo_inv.connections())
+    # A store holds no security-group state (yet): the raw files, without state, answer alike.
+    raw = Investigation.from_evidence(demo / "evidence")
+    raw.engine.load_state([])
+    pd.testing.assert_frame_equal(stored.connections(), raw.connections())
     again = CliRunner().invoke(
         main, ["ingest", "--evidence", str(demo / "evidence"), "--store", str(tmp_path / "store")]
     )
@@ -508,7 +512,8 @@ def test_notify_dry_run_posts_each_source_and_gap_once(demo, truth):
     assert len({p["fingerprint"] for p in posts}) == len(posts)
     (unknown,) = [p for p in posts if "198.51.100.200" in p["body"]]
     assert unknown["body"].startswith(
-        "[info][title]公開中のポートへの接続 (セッション): 198.51.100.200[/title]"
+        "[info][title]【重大】公開中の SSH(22) に 198.51.100.200 から接続: "
+        "データを送受信したセッション[/title]"
     )
     assert "送信元: 198.51.100.200 (不明なアドレス)" in unknown["body"]
     assert "受信 40000、送信 1200000" in unknown["body"]
@@ -542,4 +547,143 @@ def test_a_hostile_interface_id_stays_inert_in_chat():
         and rendered.count("[info]") == 1
         and rendered.count("[/info]") == 1
     )
-    assert box.title == "Through an open port (session): 198.51.100.1"
+    assert box.title == "CRITICAL: 198.51.100.1 reached SSH(22) while open: session with data"
+
+
+# --- AWS Config items of network interfaces and instances ------------------------------------------
+# Shaped as AWS documents them: an item's `configuration` is the Describe API's answer in camelCase
+# (the Config developer guide's example change notification for AWS::EC2::Instance i-007d374c8912e3e90,
+# its interface eni-fde9493f in sg-3f1fef43; an interface item as DescribeNetworkInterfaces gives it).
+
+
+def config_item(kind, resource, captured, configuration, status="OK") -> dict:
+    return {
+        "configurationItemVersion": "1.3",
+        "configurationItemCaptureTime": captured,
+        "configurationStateId": "1484002214328",
+        "awsAccountId": "111111111111",
+        "configurationItemStatus": status,
+        "resourceType": kind,
+        "resourceId": resource,
+        "ARN": f"arn:aws:ec2:us-east-1:111111111111:{resource}",
+        "awsRegion": "us-east-1",
+        "availabilityZone": "us-east-1c",
+        "configuration": configuration,
+        "relatedEvents": [],
+        "relationships": [],
+        "tags": {},
+    }
+
+
+def interface_config(groups, instance="i-1", eni="eni-1", status="attached") -> dict:
+    return {
+        "networkInterfaceId": eni,
+        "subnetId": "subnet-2372be7b",
+        "vpcId": "vpc-14400670",
+        "ownerId": "111111111111",
+        "status": "in-use",
+        "privateIpAddress": "172.31.16.84",
+        "groups": [{"groupName": f"name-{g}", "groupId": g} for g in groups],
+        "attachment": {"attachmentId": "eni-attach-85bd89d9", "deviceIndex": 0, "status": status,
+                       "attachTime": "2026-01-05T09:00:00.000Z", "deleteOnTermination": True,
+                       "instanceId": instance},
+    }
+
+
+def instance_config(groups, state="running") -> dict:
+    return {
+        "instanceId": "i-007d374c8912e3e90",
+        "state": {"code": 16 if state == "running" else 48, "name": state},
+        "instanceType": "t2.micro",
+        "subnetId": "subnet-2372be7b",
+        "vpcId": "vpc-14400670",
+        "securityGroups": [{"groupName": "example-security-group-2", "groupId": g} for g in groups],
+        "networkInterfaces": [{
+            "networkInterfaceId": "eni-fde9493f",
+            "subnetId": "subnet-2372be7b",
+            "vpcId": "vpc-14400670",
+            "status": "in-use",
+            "groups": [{"groupName": "example-security-group-2", "groupId": g} for g in groups],
+            "attachment": {"attachmentId": "eni-attach-85bd89d9", "deviceIndex": 0,
+                           "status": "attached", "attachTime": "2017-01-09T19:36:02.000Z",
+                           "deleteOnTermination": True},
+        }],
+    }
+
+
+ENI, INSTANCE = "AWS::EC2::NetworkInterface", "AWS::EC2::Instance"
+
+
+def config_file(path, *items):
+    import gzip
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {"fileVersion": "1.0", "configSnapshotId": "4f1e0e7a", "configurationItems": list(items)}
+    path.write_bytes(gzip.compress(json.dumps(body).encode()))
+    return path
+
+
+def test_config_items_say_which_interface_was_in_which_group_when(tmp_path):
+    from audit_toolkit.investigation import Investigation
+
+    folder = "AWSLogs/111111111111/Config/us-east-1/2026/1/5/ConfigHistory"
+    config_file(
+        tmp_path / folder / "111111111111_Config_us-east-1_ConfigHistory_1.json.gz",
+        config_item(ENI, "eni-1", "2026-01-05T09:00:00.000Z", interface_config(["sg-0"])),
+        # moved into the window's group at 09:30, then out of every group at 11:00
+        config_item(ENI, "eni-1", "2026-01-05T09:30:00.000Z", interface_config(["sg-1", "sg-0"])),
+        config_item(ENI, "eni-1", "2026-01-05T11:00:00.000Z", interface_config([])),
+        config_item(INSTANCE, "i-007d374c8912e3e90", "2026-01-05T08:00:00.000Z",
+                    instance_config(["sg-1"])),
+        config_item(INSTANCE, "i-007d374c8912e3e90", "2026-01-05T12:00:00.000Z",
+                    instance_config(["sg-1"], state="terminated")),
+        config_item("AWS::EC2::Volume", "vol-0a2d63a256bce35c5", "2026-01-05T08:00:00.000Z", {}),
+    )
+    inv = Investigation.from_evidence(tmp_path)
+    assert (inv.state_intake.read, inv.state_intake.interfaces) == (5, 5)
+    found = inv.instance_groups()
+    got = sorted(
+        (m["network_interface_id"], m["instance_id"], m["group_id"],
+         None if pd.isna(m["since"]) else m["since"].strftime("%H:%M"),
+         None if pd.isna(m["until"]) else m["until"].strftime("%H:%M"), m["event_name"])
+        for m in records(found))
+    assert got == [
+        # the first item of a resource: held since no known time (Config may have started later)
+        ("eni-1", "i-1", "sg-0", None, "11:00", ENI),
+        ("eni-1", "i-1", "sg-1", "09:30", "11:00", ENI),
+        ("eni-fde9493f", "i-007d374c8912e3e90", "sg-1", None, "12:00", INSTANCE),
+    ]
+
+
+def test_an_interface_only_config_names_is_joined_to_the_window():
+    """CloudTrail says nothing of eni-1 here: without Config the window is a 'no interface' gap;
+    with its item, the session through it is found, and only while eni-1 was in the group."""
+    items = pd.DataFrame([
+        {"capture_time": "2026-01-05T09:00:00.000Z", "status": "ResourceDiscovered",
+         "resource_type": ENI, "resource_id": "eni-1", "account": "111111111111",
+         "region": "us-east-1", "configuration": json.dumps(interface_config(["sg-1"]))},
+        {"capture_time": "2026-01-05T10:30:00.000Z", "status": "OK", "resource_type": ENI,
+         "resource_id": "eni-1", "account": "111111111111", "region": "us-east-1",
+         "configuration": json.dumps(interface_config(["sg-2"]))},
+    ])
+    members = config_memberships(items)
+    rows = [flow("198.51.100.1", size=20_000, minute=10), flow("198.51.100.2", minute=50)]
+    found = run(rows + hours(upto=1), records(members))
+    sources = found[found["kind"] == "source"]
+    assert sources["source"].tolist() == ["198.51.100.1"]  # 10:50 is after eni-1 left sg-1
+    assert sources["interfaces"].tolist() == ["eni-1"] and sources["verdict"].tolist() == ["session"]
+    assert run(rows + hours(upto=1), [])["gap"].tolist() == ["no interface"]
+
+
+@pytest.mark.parametrize("configuration", [
+    "not json", "[]", json.dumps({"groups": "sg-1"}), json.dumps({"groups": [1, None, {"groupId": 7}]}),
+    json.dumps({"networkInterfaces": {"x": 1}, "securityGroups": [{"groupId": ["sg-1"]}]}),
+    json.dumps({"attachment": [], "groups": [{"groupId": "sg-1[toall]"}]}),
+])
+def test_a_malformed_config_item_gives_no_membership_or_an_inert_one(configuration):
+    items = pd.DataFrame([{"capture_time": "2026-01-05T09:00:00.000Z", "status": "OK",
+                           "resource_type": kind, "resource_id": "r-1", "account": "111111111111",
+                           "region": "us-east-1", "configuration": configuration}
+                          for kind in (ENI, INSTANCE)])
+    found = config_memberships(items)
+    assert set(found["group_id"]) <= {"sg-1[toall]"}  # a string id is kept as evidence, as given

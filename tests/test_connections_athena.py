@@ -45,8 +45,8 @@ def test_flow_ddl_takes_the_formats_order_then_the_tables_other_columns():
         flow_format=CUSTOM,
         flow_hourly=True,
     )
-    assert len(statements) == 4
-    columns, partitions, props = _table(statements[3])
+    assert len(statements) == 5  # database, cloudtrail, guardduty, config, vpcflowlogs
+    columns, partitions, props = _table(statements[-1])
     fields = [
         flowlogs.FIELDS[f][0] if f in flowlogs.FIELDS else "record_reject_reason" for f in CUSTOM
     ]
@@ -66,13 +66,13 @@ def test_flow_ddl_takes_the_formats_order_then_the_tables_other_columns():
         props["storage.location.template"]
         == "s3://flows/vpc/AWSLogs/${account}/vpcflowlogs/${region}/${day}"
     )
-    assert "'serialization.null.format' = '-'" in statements[3]
+    assert "'serialization.null.format' = '-'" in statements[-1]
 
 
 def test_flow_ddl_for_daily_parquet_and_the_default_format():
     text = ddl.render(
         "s3://trail/org", ["111111111111"], ["us-east-1"], flow_logs="s3://flows/vpc"
-    )[3]
+    )[-1]
     columns, _, props = _table(text)
     assert columns[:14] == [flowlogs.FIELDS[f][0] for f in flowlogs.DEFAULT_FORMAT]
     assert (
@@ -85,7 +85,7 @@ def test_flow_ddl_for_daily_parquet_and_the_default_format():
         ["us-east-1"],
         flow_logs="s3://flows/vpc",
         flow_parquet=True,
-    )[3]
+    )[-1]
     assert "STORED AS PARQUET" in parquet and "skip.header.line.count" not in parquet
 
 

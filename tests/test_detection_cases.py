@@ -10,7 +10,7 @@ import re
 import pandas as pd
 import pytest
 
-from audit_toolkit.alerts import cloudtrail_frame
+from audit_toolkit.alerts import cloudtrail_row
 from audit_toolkit.analysis.detections import (
     BATCH_ONLY, BY_ID, CATALOGUE, Context, evaluate, learned)
 from audit_toolkit.analysis.events import records
@@ -25,13 +25,18 @@ SETTINGS = Settings(bedrock_identities=(ROLE["sessionContext"]["sessionIssuer"][
                     burst_secrets=3)
 ALL = [(d, case) for d, cases in CASES.items() for case in cases]
 # What the batch learns from all the cases (bursts across events), given to each one-event decision.
-EVERY_CASE = pd.concat([cloudtrail_frame(r) for r in [CREATE_TRAIL] + [c.record for _, c in ALL]])
+def _frame(record: dict) -> pd.DataFrame:
+    """One record as the row a detection query returns for it (the Lambda's row, in a frame)."""
+    return pd.DataFrame([cloudtrail_row(record)])
+
+
+EVERY_CASE = pd.concat([_frame(r) for r in [CREATE_TRAIL] + [c.record for _, c in ALL]])
 CONTEXT = learned(Context(SETTINGS, frozenset({TRAIL_BUCKET})), EVERY_CASE)
 
 
 def decided(detection: str, record: dict) -> list[tuple[str, str]]:
     """(outcome, detail) of this detection's hits on one record, as the Lambda decides it."""
-    row = records(cloudtrail_frame(record))[0]
+    row = cloudtrail_row(record)
     return [(h["outcome"], h["detail"]) for h in evaluate(row, CONTEXT, [BY_ID[detection]])]
 
 
@@ -103,11 +108,11 @@ def test_the_retention_setting_decides_which_lifecycle_rules_matter(monkeypatch)
                  if c.record["eventName"] == "PutBucketLifecycle"]
     short, kept = lifecycle[1:3]  # 30 days and 730 days
     longer = Context(Settings(log_retention_days=800), frozenset({TRAIL_BUCKET}))
-    row = records(cloudtrail_frame(kept))[0]
+    row = cloudtrail_row(kept)
     assert [h["detail"] for h in evaluate(row, longer, [BY_ID["trail_bucket_changed"]])] == [
         "logs expire after 730 days"]
     shorter = Context(Settings(log_retention_days=10), frozenset({TRAIL_BUCKET}))
-    assert evaluate(records(cloudtrail_frame(short))[0], shorter, [BY_ID["trail_bucket_changed"]]) == []
+    assert evaluate(cloudtrail_row(short), shorter, [BY_ID["trail_bucket_changed"]]) == []
     monkeypatch.setenv("AUDIT_TOOLKIT_LOG_RETENTION_DAYS", "90")
     assert Settings.load().log_retention_days == 90
     monkeypatch.setenv("AUDIT_TOOLKIT_LOG_RETENTION_DAYS", "a year")
@@ -138,7 +143,7 @@ def test_the_lambda_cannot_make_a_burst_detection():
     what the batch learned, and every other detection decides alike with or without it."""
     plain = Context(SETTINGS, frozenset({TRAIL_BUCKET}))
     for detection, case in ALL:
-        row = records(cloudtrail_frame(case.record))[0]
+        row = cloudtrail_row(case.record)
         alone = evaluate(row, plain, [BY_ID[detection]])
         if detection in BATCH_ONLY:
             assert alone == []
@@ -147,7 +152,7 @@ def test_the_lambda_cannot_make_a_burst_detection():
 
 
 def test_a_burst_needs_enough_instances_within_the_window():
-    burst = pd.concat([cloudtrail_frame(c.record) for c in CASES["instance_secrets_enumerated"]])
+    burst = pd.concat([_frame(c.record) for c in CASES["instance_secrets_enumerated"]])
     ids = set(burst["eventid"])
     assert len(learned(Context(Settings(burst_instances=5)), burst).burst_calls & ids) == 5
     assert learned(Context(Settings(burst_instances=6)), burst).burst_calls & ids == frozenset()

@@ -14,7 +14,7 @@ import sqlglot
 from sqlglot import exp
 
 from audit_toolkit import queries
-from audit_toolkit.alerts import cloudtrail_frame
+from audit_toolkit.alerts import cloudtrail_row
 from audit_toolkit.analysis import detections
 from audit_toolkit.analysis.detections import BY_ID, CATALOGUE, Context, evaluate, match, select
 from audit_toolkit.analysis.events import records
@@ -153,7 +153,7 @@ def test_real_time_decides_every_real_record_as_the_batch_does(real_data, invict
     live = set()
     for path in sorted((real_data / "invictus-ir-aws_dataset" / "CloudTrail").glob("*.json")):
         for record in json.loads(path.read_text())["Records"]:
-            row = records(cloudtrail_frame(record))[0]
+            row = cloudtrail_row(record)
             live |= {(h["event_id"], h["detection"], h["outcome"], h["detail"]) for h in evaluate(row, ctx)}
     batch = set(zip(invictus_hits["event_id"], invictus_hits["detection"], invictus_hits["outcome"], invictus_hits["detail"]))
     # Bursts count across events: the Lambda, one event at a time, cannot make them.

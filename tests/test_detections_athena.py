@@ -16,7 +16,7 @@ import pytest
 from _aws import aws_env, invictus_files, moto_server, set_athena_results  # noqa: F401 (fixtures)
 from test_athena_engine import OUTPUT, athena_result, athena_types
 from audit_toolkit import queries
-from audit_toolkit.analysis.detections import CATALOGUE
+from audit_toolkit.analysis.detections import CATALOGUE, LEARN_FROM_HISTORY
 from audit_toolkit.engines.athena import AthenaSettings
 from audit_toolkit.investigation import Investigation
 
@@ -38,7 +38,7 @@ def test_detect_on_athena_gives_duckdbs_hits(aws_env, duck):
     values = queries.scope("2023-07-10T11:00:00Z", "2023-07-10T13:00:00Z")
     union = queries.union([d.query for d in CATALOGUE])
     # Trail buckets and security rules are learned from the whole evidence: a second, narrow query.
-    history = queries.union(["detect_eventbridge_security_rule_changed", "detect_trail_bucket_changed"])
+    history = queries.union([d.query for d in CATALOGUE if d.id in LEARN_FROM_HISTORY])
     whole = queries.scope()
     set_athena_results(aws_env, [athena_result(duck.query(union, **values), athena_types(duck, union, values)),
                                  athena_result(duck.query(history, **whole), athena_types(duck, history, whole))])

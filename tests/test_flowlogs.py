@@ -7,6 +7,7 @@ rejected RDP, NODATA with '-' in every field but the interface and the times, an
 from __future__ import annotations
 
 import gzip
+import hashlib
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,7 +16,7 @@ import pytest
 
 from audit_toolkit.engines.duckdb import DuckDBEngine
 from audit_toolkit.evidence import flowlogs
-from audit_toolkit.evidence.layout import discover_files
+from audit_toolkit.evidence.layout import discover_files, discover_flow_logs
 
 HEADER = ("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes "
           "start end action log-status")
@@ -165,7 +166,7 @@ def test_flow_logs_are_found_by_path_or_header_and_kept_out_of_cloudtrail(tmp_pa
     loose = write(tmp_path / "loose" / "exported.log.gz", HEADER, ACCEPTED)
     trail = tmp_path / "AWSLogs/123456789010/CloudTrail/us-east-1/2024/03/05/x.json.gz"
     write(trail, '{"Records": []}')
-    assert flowlogs.discover_flow_logs(tmp_path) == sorted([in_layout, loose])
+    assert discover_flow_logs(tmp_path) == sorted([in_layout, loose])
     assert discover_files(tmp_path) == [trail]
 
 
@@ -220,3 +221,35 @@ def test_a_gzip_cut_short_is_reported_and_the_other_files_read(tmp_path):
     assert by_path[str(cut)].error.startswith("cannot be read to its end")
     assert (by_path[str(whole)].read, by_path[str(whole)].used) == (5000, 5000)
     assert len(rows) == 5000
+
+
+def test_a_file_whose_text_is_over_the_size_bound_is_left_out_with_its_reason(tmp_path):
+    """Settings.max_file_bytes bounds flow logs as it does CloudTrail: a small gzip that inflates past
+    it (several members, as a bomb may be) is reported and not read; the other files are."""
+    small = write(tmp_path / FOLDER / NAME, HEADER, ACCEPTED)
+    lines = [ACCEPTED.replace("20641", str(20000 + i)) for i in range(400)]
+    big = tmp_path / FOLDER / NAME.replace("abcd1234", "big00000")
+    big.write_bytes(gzip.compress((HEADER + "\n").encode())
+                    + gzip.compress(("\n".join(lines) + "\n").encode()))
+    text = len(HEADER) + 1 + sum(len(line) + 1 for line in lines)
+    assert text > 20_000 and big.stat().st_size < 20_000  # over the bound only once inflated
+    engine = DuckDBEngine()
+    report = engine.load_flow_logs([small, big], max_file_bytes=20_000)
+    by_path = {f.path: f for f in report.files}
+    assert by_path[str(big)].error == "the file inflates to more than the limit of 20,000 bytes"
+    assert by_path[str(big)].sha256 == hashlib.sha256(big.read_bytes()).hexdigest()
+    assert (report.read, report.used, report.rejected) == (1, 1, 0)
+    assert engine.con.sql(f"SELECT count(*) FROM {flowlogs.TABLE}").fetchall() == [(1,)]
+    # Under a bound it fits, the same file is read whole, both members.
+    assert DuckDBEngine().load_flow_logs([big], max_file_bytes=text).used == 400
+
+
+def test_the_size_bound_comes_from_the_settings(tmp_path, monkeypatch):
+    from audit_toolkit.investigation import Investigation
+    from audit_toolkit.settings import Settings
+
+    write(tmp_path / FOLDER / NAME, HEADER, *[ACCEPTED] * 50)
+    monkeypatch.setenv("AUDIT_TOOLKIT_MAX_FILE_BYTES", "1000")
+    inv = Investigation.from_evidence(tmp_path, Settings.load())
+    (flow,) = inv.flow_intake.files
+    assert flow.error == "the file inflates to more than the limit of 1,000 bytes"

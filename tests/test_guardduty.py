@@ -203,14 +203,15 @@ def test_a_finding_delivered_twice_is_held_once(tmp_path):
 
 def test_findings_files_are_found_apart_from_cloudtrail(tmp_path):
     export = write(tmp_path / "AWSLogs/111111111111/GuardDuty/us-east-1/2026/11/03/x.jsonl.gz", b"")
+    # A name decides nothing: an empty list named for GuardDuty goes to the CloudTrail reader, which reports it.
     named = write(tmp_path / "exports/guardduty-findings.json", "[]")
     trail = write(tmp_path / "AWSLogs/111111111111/CloudTrail/us-east-1/2026/11/03/y.json.gz", b"")
-    assert discover_findings(tmp_path) == [export, named]
-    assert discover_files(tmp_path) == [trail]
+    assert discover_findings(tmp_path) == [export]
+    assert discover_files(tmp_path) == [trail, named]
 
 
 def test_loose_files_go_to_the_reader_their_content_says(tmp_path):
-    """Outside the S3 layout and without `guardduty` in the name, the first KB decides (layout.is_guardduty)."""
+    """Outside the S3 layout the file's structure decides (evidence.kinds), not its name or first KB."""
     real = real_data() / "elastic-integrations-aws"
     finding = json.loads((real / "guardduty" / "test-guardduty.log").read_text().splitlines()[0])
     event = {"version": "0", "id": "e1", "detail-type": "GuardDuty Finding", "source": "aws.guardduty", "detail": finding}
@@ -229,3 +230,15 @@ def test_loose_files_go_to_the_reader_their_content_says(tmp_path):
     assert (intake.used, intake.rejected, intake.duplicates, list(frame["id"])) == (4, 0, 3, [finding["id"]])
     assert [discover_findings(p) for p in (get, trail)] == [[get], []]  # a single file, the same way
     assert [discover_files(p) for p in (get, trail)] == [[], [trail]]
+
+
+def test_an_eventbridge_event_saved_without_detail_type_is_a_finding(tmp_path):
+    """Lambda test events are often saved as {"region", "detail": finding}: no detail-type, no hint in the name."""
+    when = datetime(2026, 11, 3, 9, 0, tzinfo=timezone.utc)
+    finding = gd_finding("f-bare", "Recon:EC2/PortProbeUnprotectedPort", 2.0, "probe", "111111111111", "us-east-1",
+                         first_seen=when, last_seen=when,
+                         action=port_probe("198.51.100.7", "Japan", "Example", "64500", (22,)))
+    bare = write(tmp_path / "case" / "event.json", json.dumps({"region": "us-east-1", "detail": finding}))
+    assert discover_findings(tmp_path) == [bare] and discover_files(tmp_path) == []
+    frame, intake = read_findings([bare])
+    assert (intake.used, intake.rejected, list(frame["id"])) == (1, 0, ["f-bare"])

@@ -42,14 +42,15 @@ DETECTED = ("StopLogging", "DeleteTrail", "PutEventSelectors", "DeleteDetector",
 
 
 @st.composite
-def mutated(draw, value):
-    """`value` with one place in it (itself, or a member at any depth) replaced by any JSON value."""
-    if isinstance(value, (dict, list)) and value and draw(st.integers(0, 3)):
+def mutated(draw, value, inside: bool = False):
+    """`value` with one place in it (itself, or a member at any depth) replaced by any JSON value;
+    `inside`: a member at some depth, never the value itself."""
+    if isinstance(value, (dict, list)) and value and (inside or draw(st.integers(0, 3))):
         copy = dict(value) if isinstance(value, dict) else list(value)
         key = draw(st.sampled_from(list(copy) if isinstance(copy, dict) else range(len(copy))))
         copy[key] = draw(mutated(value[key]))
         return copy
-    if isinstance(value, dict) and draw(st.booleans()):
+    if isinstance(value, dict) and (inside or draw(st.booleans())):
         return {**value, draw(st.text(max_size=8)): draw(JSON)}
     return draw(JSON)
 
@@ -74,6 +75,8 @@ def base(tmp_path_factory) -> Path:
     packed: dict[Path, list] = {}
     for path in sorted((demo / "evidence").rglob("*.gz")):
         parts = path.relative_to(demo / "evidence").parts
+        if "CloudTrail" not in parts and "GuardDuty" not in parts:
+            continue  # digest files and their keys
         folder = Path(*parts[:parts.index("CloudTrail" if "CloudTrail" in parts else "GuardDuty") + 2])
         packed.setdefault(folder / ("f.json.gz" if "CloudTrail" in parts else "f.jsonl.gz"), []).extend(_lines(path))
     out = tmp_path_factory.mktemp("hostile-base")
@@ -109,7 +112,9 @@ def answers(inv: Investigation) -> dict[str, set]:
 def base_answers(base) -> dict[str, set]:
     inv = Investigation.from_evidence(base, workers=1)
     found = answers(inv)
-    assert (len(found["windows"]), len(found["correlations"])) == (7, 5)  # the incident, as ground truth says
+    # the incident's 7 windows and the jump host's, which the logs open (only the state closes it), as the
+    # ground truth says; 5 findings attacked a window
+    assert (len(found["windows"]), len(found["correlations"])) == (8, 5)
     return found
 
 
@@ -144,9 +149,9 @@ FEW = settings(max_examples=4, deadline=None, suppress_health_check=list(HealthC
 
 
 @st.composite
-def hostile_records(draw, templates: list[dict], id_key: str) -> list[dict]:
+def hostile_records(draw, templates: list[dict], id_key: str, inside: bool = False) -> list[dict]:
     chosen = draw(st.lists(st.sampled_from(templates), min_size=1, max_size=6))
-    return [draw(mutated({**t, id_key: f"hostile-{i}"})) for i, t in enumerate(chosen)]
+    return [draw(mutated({**t, id_key: f"hostile-{i}"}, inside)) for i, t in enumerate(chosen)]
 
 
 @FEW
@@ -165,7 +170,8 @@ def test_hostile_cloudtrail_records_never_stop_the_pipeline_nor_hide_another(
 def test_hostile_guardduty_findings_never_stop_the_pipeline_nor_hide_another(
         base, base_answers, tmp_path_factory, data):
     templates = [r for p in sorted(base.rglob("f.jsonl.gz")) for r in _lines(p)]
-    copies = data.draw(hostile_records(templates, "id"), label="hostile")
+    # Inside the finding: a line holding a list is several findings (or none), by the format.
+    copies = data.draw(hostile_records(templates, "id", inside=True), label="hostile")
     body = b"\n".join(dumps(c) for c in copies)
     inv, found = _investigate(base, tmp_path_factory.mktemp("gd"), GUARDDUTY, body)
     _nothing_lost(inv, found, base_answers, "hostile.jsonl.gz", len(copies))
@@ -178,7 +184,7 @@ def test_the_report_is_built_whatever_the_hostile_records_hold(base, tmp_path_fa
     copies = data.draw(hostile_records(templates, "eventID"), label="hostile")
     inv, _ = _investigate(base, tmp_path_factory.mktemp("rep"), CLOUDTRAIL, dumps({"Records": copies}))
     built = report.build(inv)
-    assert [p.title for _, p in built.parts][:1] and built.files
+    assert built.parts and any(f["path"].endswith("hostile.json.gz") for f in built.files)
 
 
 @settings(max_examples=100, deadline=None)

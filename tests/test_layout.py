@@ -46,7 +46,7 @@ def evidence_with_strays(root: Path, monkeypatch) -> dict[str, str]:
         return scandir(path)
 
     monkeypatch.setattr(os, "scandir", root_cannot_list_locked)
-    suffixes = ".json, .json.gz, .jsonl, .jsonl.gz, .log, .log.gz, .gz, .ndjson"
+    suffixes = ".json, .json.gz, .jsonl, .jsonl.gz, .log, .log.gz, .gz, .ndjson, .log.parquet"
     return {
         ".hidden.json": "hidden file (its name starts with '.')",
         "broken.json": "not a regular file",
@@ -65,7 +65,8 @@ def test_every_path_not_read_is_listed_with_its_reason(tmp_path, monkeypatch):
 
     inv = Investigation.from_evidence(root)
     assert inv.intake.skipped == sorted(expected) and inv.intake.used == 1
-    [(_, scope)] = report.build(inv, sections=[report.SECTIONS[0]]).parts
+    scope_section = next(s for s in report.SECTIONS if s.id == "scope")  # the second: exposed first
+    [(_, scope)] = report.build(inv, sections=[scope_section]).parts
     assert scope.tables[-1].caption == "Paths under the evidence that were not read"
     assert scope.tables[-1].rows == [s.rsplit(": ", 1) for s in sorted(expected)]
 

@@ -32,13 +32,15 @@ from audit_toolkit.evidence.layout import NOT_EVIDENCE
 from audit_toolkit.evidence.log_validation import validate_folder
 from _aws import fake_aws, moto_server, set_athena_results  # noqa: F401 (fixture)
 from test_athena_engine import logged_answers
+from audit_toolkit.synthetic import STATE_AT
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 ALLOWED_IMPORTS = ("audit_toolkit", "pandas", "pathlib", "IPython.display")
 ATHENA_OUTPUT = "s3://athena-results/notebooks/"
 # Each notebook's parameters besides the engine and the evidence, given the folder it runs in.
 PARAMETERS = {
-    "1_incident_investigation.ipynb": lambda folder: {"outbox": str(folder / "outbox.sqlite"), "display_tz": "UTC"},
+    "1_incident_investigation.ipynb": lambda folder: {"outbox": str(folder / "outbox.sqlite"), "display_tz": "UTC",
+                                                      "state_at": STATE_AT},
     "2_periodic_audit.ipynb": lambda folder: {"since": "2026-11-03", "until": "2026-11-04"},
     "3_guardduty_triage.ipynb": lambda folder: {"display_tz": "UTC"},
 }
@@ -174,6 +176,10 @@ def test_incident_notebook_finds_the_longest_window_its_actor_and_the_curated_me
         else "not checked: the logs are read where they are, not from a folder\n")
     assert "events by ASIAMALLORY000000001;" in text(tagged(nb, "answer-activity"))  # mallory's session, not the whole role
     assert "Client.UnauthorizedOperation" in text(tagged(nb, "answer-failed"))
+    # The windows no logged call opened, and where state and logs disagree (the demo's Config story).
+    state = text(tagged(nb, "answer-state"))
+    assert all(name in state for name in ("legacy-bastion", "build-runner", "old-web", "closed_not_logged",
+                                          "deleted_not_logged", "related_events_missing"))
     assert text(tagged(nb, "answer-correlated")).startswith(
         "Recon:EC2/PortProbeUnprotectedPort on i-0app000000000003 from 203.0.113.99 (Brazil, Probe Net Ltda) to port 22")
     shared = text(tagged(nb, "answer-share"))
@@ -188,13 +194,13 @@ def test_periodic_audit_notebook_writes_the_report_for_the_range(runs, engine, d
     ran = runs(NOTEBOOKS[1], engine)
     nb = ran.nb
     sections = text(tagged(nb, "answer-sections"))
-    assert "6 windows in which port 22 stood open to the internet; 1 still open at the end of the range" in sections
-    assert "21 security-group rule changes by 7 actors, 1 of them failed calls" in sections
+    # the demo's story of security-group state adds three windows in the range, one still open
+    assert "9 windows in which port 22 stood open to the internet; 2 still open at the end of the range" in sections
+    assert "22 security-group rule changes by 7 actors, 1 of them failed calls" in sections
     files = input_files(demo)
     hashed = f"{files} input files hashed" if engine == "duckdb" else \
         "No input files hashed: the logs were read where they are in S3 (Athena database forensics), not on this machine"
-    # the report leads with what needs action, so the windows' query runs first
-    assert text(tagged(nb, "answer-appendix")).startswith(f"{hashed}; 8 distinct queries\nsg_changes on {engine} ")
+    assert text(tagged(nb, "answer-appendix")).startswith(f"{hashed}; 10 distinct queries\nsg_state on {engine} ")
     html = (ran.folder / "out" / "audit" / "report.html").read_text(encoding="utf-8")
     markdown = (ran.folder / "out" / "audit" / "report.md").read_text(encoding="utf-8")
     assert "Security audit 2026-11-03 to 2026-11-04" in html

@@ -351,3 +351,12 @@ def test_what_precedes_the_records_in_the_envelope_hides_none_of_them(tmp_path, 
     batch, report = read_cloudtrail_file(write(tmp_path / "f.json", text.encode()))
     assert (report.error, report.shape, report.read, report.used) == (None, "records", 2, 2)
     assert batch.num_rows == 2
+
+
+@pytest.mark.parametrize("first", [b"null", b"[]", b"[1, 2]", b"{\"x\": NaN}"])
+def test_a_hostile_first_line_hides_none_of_the_lines_after_it(tmp_path, first):
+    text = b"\n".join([first, json.dumps(event(1)).encode(), json.dumps(event(2)).encode()])
+    batch, report = read_cloudtrail_file(write(tmp_path / "f.jsonl", text))
+    assert (report.error, report.shape) == (None, "lines")
+    assert (report.read, report.used, report.rejected) == (3, 2, 1)
+    assert batch.column("eventid").to_pylist() == [event(1)["eventID"], event(2)["eventID"]]

@@ -135,8 +135,8 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     inv, report = written
     since, until = "2026-11-03", "2026-11-04"
     parts = {section.id: part for section, part in report.parts}
-    assert list(parts) == ["actions", "scope", "changes", "exposure", "findings", "connections", "detections",
-                           "coverage"]
+    assert list(parts) == ["actions", "exposed", "scope", "changes", "exposure", "findings", "connections",
+                           "detections", "coverage", "reconcile"]
     tied, every = parts["findings"].tables
     assert sorted(r[2] + " " + r[0] for r in tied.rows) == sorted(
         next(f["type"] for f in truth["findings"] if f["id"] == c["finding_id"]) + " " + c["group_id"] for c in truth["correlations"])
@@ -146,14 +146,15 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     assert parts["findings"].facts[1] == "5 of them attacked an exposure window while it was open"
     changes = inv.sg_changes(since, until)
     windows = inv.ssh_exposure(since, until)
-    assert len(parts["changes"].tables[0].rows) == len(changes) == 21  # the two changes of 11-02 are out of range
-    assert len(parts["exposure"].tables[0].rows) == len(windows) == 6  # root's window closed on 11-02
-    assert parts["exposure"].facts[0] == "6 windows in which port 22 stood open to the internet; 1 still open at the end of the range"
+    assert len(parts["changes"].tables[0].rows) == len(changes) == 22  # the two changes of 11-02 are out of range
+    # root's window and the build runner's (known from Config) closed on 11-02
+    assert len(parts["exposure"].tables[0].rows) == len(windows) == 9
+    assert parts["exposure"].facts[0] == "9 windows in which port 22 stood open to the internet; 2 still open at the end of the range"
     assert parts["exposure"].tables[1].caption == "Failed attempts" and len(parts["exposure"].tables[1].rows) == 1
     assert parts["scope"].facts[0] == "Time range: 2026-11-03 00:00:00 UTC to 2026-11-04 00:00:00 UTC (end exclusive)"
     alice = [r for r in parts["exposure"].tables[0].rows if r[4] == "2026-11-03 09:02:00 UTC"]
     assert len(alice) == 1
-    assert alice[0][2:4] == ["sg-0a000000000000001", "ingress tcp/22 from 0.0.0.0/0"]
+    assert alice[0][2:4] == ["sg-0a000000000000001 (bastion-tmp)", "ingress tcp/22 from 0.0.0.0/0"]
     assert alice[0][5] == "arn:aws:iam::111111111111:user/alice" and alice[0][8] == "2026-11-03 11:32:15 UTC"
     assert alice[0][11] == "2h 30m" and alice[0][12] == "closed"
     rules = {r[5] for r in parts["changes"].tables[0].rows}
@@ -161,6 +162,17 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     assert parts["detections"].facts == ["0 detection hits"] and parts["detections"].subsections == []  # root acted on 11-02
     # The demo's silences and outages are on 11-04.
     assert parts["coverage"].facts == ["0 runs of hours with no event (0 hours in all)", "0 logging outages"]
+    # The report opens with what is exposed at the end of its range, from the logs and the state together.
+    assert parts["exposed"].facts == ["2 rules expose port 22 to the internet at the end of the range",
+                                      "1 of them were opened by no logged call: known from AWS Config or EC2 state"]
+    assert sorted(r[2:6] for r in parts["exposed"].tables[0].rows) == [
+        ["sg-01a0000000000000a (legacy-bastion)", "ingress tcp/22 from 0.0.0.0/0", "2025-03-14 08:21:07 UTC", "state"],
+        ["sg-0e000000000000005", "ingress tcp/22 from 0.0.0.0/0", "2026-11-03 09:30:00 UTC", "logged"]]
+    # State and logs disagree four times on 11-03: old-web deleted and jump-host closed with no logged call.
+    expected = [r for r in truth["reconcile"] if r["before"] >= "2026-11-03"]
+    assert [(r[0], r[3].split()[0]) for r in parts["reconcile"].tables[0].rows] == [
+        (r["kind"], r["group_id"]) for r in expected]
+    assert len(expected) == 4
 
 
 def test_the_changes_section_says_what_a_revoke_by_rule_id_after_since_removed(tmp_path):
@@ -302,7 +314,7 @@ def test_sections_are_extensible_and_a_section_with_nothing_to_say_is_left_out(d
     extra = rep.Section("extra", "An added section", lambda a: rep.Part([f"{len(a.changes)} changes seen by another feature"]))
     silent = rep.Section("silent", "Not applicable here", lambda a: None)
     report = rep.build(inv, sections=[rep.SECTIONS[0], extra, silent])
-    assert [(s.id, p.facts) for s, p in report.parts][1:] == [("extra", ["23 changes seen by another feature"])]
+    assert [(s.id, p.facts) for s, p in report.parts][1:] == [("extra", ["24 changes seen by another feature"])]
 
 
 def test_report_command_writes_html_markdown_and_charts(demo, tmp_path):
@@ -335,20 +347,35 @@ def test_coverage_is_reported_beside_the_detections(demo, truth):
     assert sorted(r[2] for r in rows if r[0] == "no_events" and r[1] == "111111111111") == ["ap-northeast-1", "eu-west-1", "us-east-1"]
 
 
+def test_a_sample_finding_is_tagged_in_the_reports_findings_table():
+    from audit_toolkit.report import _findings_shown
+
+    found = pd.DataFrame({"severity": [5.0, 8.0], "severity_label": ["Medium", "High"], "title": ["Probe", "Attack"],
+                          "sample": [True, False], "remote_ip": [None, "198.51.100.7"], "remote_country": [None, None],
+                          "remote_org": [None, None]})
+    assert _findings_shown(found)["title"].tolist() == ["SAMPLE: Probe", "Attack"]
+
+
 def test_the_report_leads_with_what_needs_action(written, truth):
     _, report = written
     title, part = report.parts[0]
     assert title.id == "actions" and title.title == "What needs action"
-    mallory = next(w for w in truth["windows"] if w["closed_at"] is None)
+    still = sorted(w["group_id"] for w in truth["windows"] if w["closed_at"] is None)
+    assert still == ["sg-01a0000000000000a", "sg-0e000000000000005"]  # known from state; mallory's
     assert part.facts == [
-        f"1 window still open to the internet on port 22 at the end of the range: {mallory['group_id']} since "
-        "2026-11-03 09:30:00 UTC (opened by ops-admin / mallory)",
+        "2 windows still open to the internet on port 22 at the end of the range: sg-01a0000000000000a since "
+        "2025-03-14 08:21:07 UTC (opened by no logged call); sg-0e000000000000005 since 2026-11-03 09:30:00 UTC "
+        "(opened by ops-admin / mallory)",
         f"{len(truth['correlations'])} GuardDuty findings attacked an exposure window while it was open",
+        "1 session through an open window from addresses nobody knows (VPC flow logs)",
         "0 critical or high detection hits",
         "0 logging outages; 0 runs of silent hours",
     ]
+    unknown = [c for c in truth["connections"] if c["verdict"] == "session" and not c["known_as"]]
+    assert [c["source"] for c in unknown] == ["198.51.100.200"]  # flow_story's session nobody knows
     assert [(t.caption, len(t.rows)) for t in part.tables] == [
-        ("Windows still open", 1), ("Attacks that came through an open window", len(truth["correlations"]))]
+        ("Windows still open", 2), ("Attacks that came through an open window", len(truth["correlations"])),
+        ("Sessions from addresses nobody knows", 1)]
     html = report.html.read_text(encoding="utf-8")
     assert html.index("What needs action") < html.index("Time range and evidence")
 
@@ -388,7 +415,7 @@ def test_the_report_says_which_files_are_proven_aws_delivered_and_how_many(tmp_p
     inv = Investigation.from_evidence(evidence)
     inv.validate_logs(tmp_path / "keys.json", tmp_path / "sigs.json")
     report = rep.write_report(inv, tmp_path / "r")
-    facts = dict(report.parts)[next(s for s in rep.SECTIONS if s.id == "scope")].facts
+    facts = dict(report.parts)[scope_section()].facts
     assert ("Proof of origin (CloudTrail's signed digests): 54 of 55 log files and 2 of 2 digests "
             "proven AWS-delivered and unaltered; 2 hours covered by the chain, 0 gaps; "
             "NOT valid: 1 modified") in facts
@@ -416,7 +443,7 @@ def test_the_report_lists_the_hours_no_valid_digest_covers(tmp_path):
     (evidence / first).unlink()
     inv = Investigation.from_evidence(evidence)
     inv.validate_logs(since="2023-07-10T11:00:00Z", until="2023-07-10T13:00:00Z")
-    part = dict(rep.build(inv).parts)[next(s for s in rep.SECTIONS if s.id == "scope")]
+    part = dict(rep.build(inv).parts)[scope_section()]
     tables = {t.caption: t for t in part.tables}
     assert tables["Hours no valid digest covers"].rows == [[
         "218007301253", "us-east-1", "account-trail (us-east-1)", "2023-07-10 11:00:00 UTC",
@@ -462,6 +489,11 @@ def test_control_and_bidi_characters_reach_neither_report_raw(spoofed):
     assert "".join(parse(rendered).text).count(SPOOF_SHOWN) >= 3
 
 
+def scope_section() -> rep.Section:
+    """The report's scope section (the report opens with what is exposed, then its scope)."""
+    return next(s for s in rep.SECTIONS if s.id == "scope")
+
+
 def test_a_backtick_in_a_file_name_stays_inside_its_code_span(spoofed):
     report, out = spoofed
     text = report.markdown.read_text(encoding="utf-8")
@@ -470,7 +502,8 @@ def test_a_backtick_in_a_file_name_stays_inside_its_code_span(spoofed):
     gone = str(out / "evidence" / GONE)
     assert f"(not read: [Errno 2] No such file or directory: {gone!r})" in rendered.text
     row = next(line for line in text.splitlines() if "not read" in line)
-    assert row.count(" | ") == 2  # the '|' in the name did not add a cell
+    header = next(line for line in text.splitlines() if line.startswith("| file | bytes |"))
+    assert row.count(" | ") == header.count(" | ")  # the '|' in the name did not add a cell
 
 
 def one_event(tmp_path: Path) -> Path:
@@ -520,3 +553,13 @@ def test_a_read_only_out_is_a_one_line_error(tmp_path, monkeypatch):
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.splitlines()[-1].startswith(f"Error: cannot write {out / 'charts'}/")
     assert result.output.splitlines()[-1].endswith(": Permission denied")
+
+
+def test_the_demo_prints_its_windows_as_a_table_with_whole_short_identities(tmp_path):
+    said: list[str] = []
+    run_demo(tmp_path, events=300, seed=3, echo=said.append)
+    text = "\n".join(said)
+    table = next(s for s in said if s.startswith("account "))
+    assert "Table(" not in text and "…" not in text
+    assert "ops-admin / mallory" in table and "carol@example.com (SSO)" in table and "(SSO via" not in table
+    assert "1 failed attempt to open a watched port" in text

@@ -68,7 +68,10 @@ def _write(folder: Path, name: str, records: list) -> Path:
 
 def _all_queries(inv: Investigation) -> dict[str, pd.DataFrame]:
     values = {"principal_events": {"principal": "arn:aws:iam::123837392027:user/benjamin"}, "findings": {"min_severity": None}}
-    return {name: inv.query(name, **values.get(name, {}), **queries.scope()) for name in queries.QUERIES}
+    bound = {name: {**values.get(name, {}), **queries.scope()} for name in queries.QUERIES}
+    # each query takes the scope as far as it declares it (sg_state has no day bounds)
+    return {name: inv.query(name, **{k: v for k, v in bound[name].items() if k in q.params})
+            for name, q in queries.QUERIES.items()}
 
 
 def _table(engine: DuckDBEngine) -> pd.DataFrame:

@@ -8,8 +8,10 @@ identity_arn, issuer_arn, access_key_id, ...); output adds `actor`, `actor_type`
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas only where DataFrames are built: the Lambda imports this module bare
+    import pandas as pd
 
 from .events import records
 
@@ -129,6 +131,8 @@ def principal(row: dict | pd.Series) -> str | None:
 
 def with_actors(events: pd.DataFrame) -> pd.DataFrame:
     """The events with the ACTOR_COLUMNS added, one resolution per distinct identity."""
+    import pandas as pd
+
     keys = ["identity_type", "identity_arn", "identity_account", "issuer_arn", "issuer_name",
             "invoked_by", "user_name", "principal_id", "on_behalf_of", "useragent"]
     if events.empty:
@@ -142,6 +146,8 @@ def with_actors(events: pd.DataFrame) -> pd.DataFrame:
 
 def summarize(events: pd.DataFrame) -> pd.DataFrame:
     """Who acted, how often, from where and with what: one row per actor."""
+    import pandas as pd
+
     if events.empty:
         return pd.DataFrame(columns=["actor", "actor_type", "events", "failed", "first_seen", "last_seen", "source_ips", "tools"])
     frame = events if "actor" in events.columns else with_actors(events)

@@ -74,12 +74,16 @@ class Span:
 
 def span_of(window) -> Span:
     """The window's open time, ports and protocol as the flow query takes them; a still-open
-    window has no end."""
-    opened = (
-        None
-        if window["open_before_evidence"] or pd.isna(window["opened_at"])
-        else window["opened_at"]
-    )
+    window has no end. Where state says only that the rule was open by some time, the window is
+    taken from the earliest it can have opened (analysis.state: `config` after `opened_after`,
+    `state` at any time before), so no connection through it is left out."""
+    how = window.get("opened_how")
+    if how == "config" and not pd.isna(window.get("opened_after")):
+        opened = window["opened_after"]
+    elif window["open_before_evidence"] or how == "state" or pd.isna(window["opened_at"]):
+        opened = None
+    else:
+        opened = window["opened_at"]
     closed = None if pd.isna(window["closed_at"]) else window["closed_at"]
     protocol = str(window["protocol"]).lower()
     any_port = protocol == "-1"

@@ -19,9 +19,10 @@ import json
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas only where DataFrames are built: the Lambda imports this module bare
+    import pandas as pd
 
 from ..errors import ConfigError
 from ..settings import Settings
@@ -985,6 +986,8 @@ def learn_trail_buckets(events: pd.DataFrame, settings: Settings | None = None) 
 def learn_security_rule_calls(events: pd.DataFrame) -> frozenset[str]:
     """The PutRule calls (event ids) made on a rule that delivered security events just before: the
     successful PutRule calls replayed in time order, per account, region and rule name."""
+    import pandas as pd
+
     if not len(events):
         return frozenset()
     puts = events[(events["eventsource"] == EB) & (events["eventname"] == "PutRule")]
@@ -1004,6 +1007,8 @@ def learn_bursts(events: pd.DataFrame, settings: Settings) -> frozenset[str]:
     """The calls, failed ones included, of an identity's burst of secret reads: the password data
     or user data of `burst_instances` instances, or `burst_secrets` secrets and SecureString
     parameters read with decryption, within `burst_minutes`."""
+    import pandas as pd
+
     if not len(events):
         return frozenset()
     window = pd.Timedelta(minutes=settings.burst_minutes)
@@ -1055,6 +1060,8 @@ def detect(candidates: pd.DataFrame, chosen: Iterable[Detection] = CATALOGUE, ct
 
 
 def to_frame(found: list[dict]) -> pd.DataFrame:
+    import pandas as pd
+
     frame = pd.DataFrame(found, columns=HIT_COLUMNS)
     if frame.empty:
         return frame.astype({"event_time": "datetime64[ns, UTC]"})
@@ -1064,6 +1071,8 @@ def to_frame(found: list[dict]) -> pd.DataFrame:
 
 def catalogue_table(language: str = "en") -> pd.DataFrame:
     """The catalogue as a table: id, title, severity, technique, events read, rationale, false positives."""
+    import pandas as pd
+
     return pd.DataFrame([{
         "id": d.id, "title": d.title(language), "severity": d.severity, "technique": d.technique,
         "events": ", ".join(d.event_names) or "any event by root", "rationale": d.rationale,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas only where DataFrames are built: the Lambda imports this module bare
+    import pandas as pd
 
 
 def in_order(events: pd.DataFrame) -> pd.DataFrame:
@@ -15,6 +16,8 @@ def in_order(events: pd.DataFrame) -> pd.DataFrame:
     record is a finding in itself): both are kept. `eventtime` becomes a UTC timestamp; ties keep
     the event id order, so results are stable.
     """
+    import pandas as pd
+
     events = events.copy()
     events["eventtime"] = pd.to_datetime(events["eventtime"], utc=True, format="ISO8601")
     repeated = events["eventid"].notna() & events["eventid"].duplicated(keep=False)
@@ -23,6 +26,13 @@ def in_order(events: pd.DataFrame) -> pd.DataFrame:
         again = pd.Series(content, index=events.index[repeated]).duplicated()
         events = events.drop(index=again.index[again])
     return events.sort_values(["eventtime", "eventid"], kind="stable", ignore_index=True)
+
+
+def is_missing(value: object) -> bool:
+    """None, NaN, pd.NA and NaT alike (what pd.isna says of a scalar), without importing pandas."""
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):
+        return True
+    return isinstance(value, float) and value != value
 
 
 def records(frame: pd.DataFrame) -> list[dict]:

@@ -14,12 +14,15 @@ evidence does not prove were put in the order that keeps an exposure open (secur
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..settings import Settings
 from .address_space import network_public, reaches_internet
-from .events import records
+from .events import is_missing, records
 from .security_groups import DB_SECURITY_GROUP_EVENTS, network
+
+if TYPE_CHECKING:  # pandas only where DataFrames are built: the Lambda imports this module bare
+    import pandas as pd
 
 WINDOW_COLUMNS = [
     "account", "region", "group_id", "group_name", "direction", "protocol", "from_port", "to_port",
@@ -69,11 +72,11 @@ def exposed_ports(row: dict, settings: Settings) -> list[int]:
 
 
 def _bound(value, default: int) -> int:
-    return default if value is None or pd.isna(value) or int(value) < 0 else int(value)
+    return default if is_missing(value) or int(value) < 0 else int(value)
 
 
 def _int(value) -> int | None:
-    return None if value is None or pd.isna(value) else int(value)
+    return None if is_missing(value) else int(value)
 
 
 RuleKey = tuple  # (account, region, group, direction, protocol, from_port, to_port, peer)
@@ -387,6 +390,8 @@ _SAME_WINDOW = (
 def window_frame(rows: list[dict], end: pd.Timestamp | None) -> pd.DataFrame:
     """Windows as a frame of WINDOW_COLUMNS, still-open ones lasting until `end`; the windows of
     several ports that one change opened and one change closed are one window."""
+    import pandas as pd
+
     merged: dict[tuple, dict] = {}
     for row in rows:
         same = tuple(str(row.get(k)) for k in _SAME_WINDOW)

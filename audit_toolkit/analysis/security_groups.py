@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, replace
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas only where DataFrames are built: the Lambda imports this module bare
+    import pandas as pd
 
 from .actors import ACTOR_COLUMNS, with_actors
 from .events import Unreadable, _kind, in_order, json_object, records, strict_object
@@ -503,6 +504,8 @@ def normalize(events: pd.DataFrame) -> pd.DataFrame:
     Duplicate deliveries of one event (same eventID) count once. An event with a member of a shape
     no writer of CloudTrail uses is left out, and listed with the reason in `attrs["rejected"]`.
     """
+    import pandas as pd
+
     if events.empty:
         return _with_rejected(pd.DataFrame(columns=CHANGE_COLUMNS), [])
     events = in_proven_order(in_order(events))
@@ -512,47 +515,12 @@ def normalize(events: pd.DataFrame) -> pd.DataFrame:
     known_in: dict[tuple, dict[str, Rule]] = {}
     rows, rejected = [], []
     for e in records(events):
-        action, direction = _ACTIONS[e["eventname"]]
         known = known_in.setdefault((e["account"], e["region"]), {})
         try:
-            changes = list(_rules_of(e, known))
+            rows += changes_of(e, known)
         except Unreadable as reason:
             when = f"{e['eventtime']:%Y-%m-%dT%H:%M:%SZ}"
             rejected.append(f"event {e['eventid']} ({e['eventname']} at {when}): {reason}")
-            continue
-        for group_id, group_name, rule in changes:
-            if action == "modify" and rule.rule_id in known:
-                rule.direction = known[rule.rule_id].direction  # the request does not say; the rule did
-            if rule.rule_id and not e.get("errorcode") and action in ("authorize", "modify"):
-                known[rule.rule_id] = rule
-            rows.append(
-                {
-                    "event_time": e["eventtime"],
-                    "event_id": e["eventid"],
-                    "event_name": e["eventname"],
-                    "account": e["account"],
-                    "region": e["region"],
-                    "group_id": group_id,
-                    "group_name": group_name,
-                    "action": rule.action or action,
-                    "direction": rule.direction or direction,
-                    "protocol": rule.protocol,
-                    "from_port": rule.from_port,
-                    "to_port": rule.to_port,
-                    "peer": rule.peer,
-                    "peer_type": rule.peer_type,
-                    "rule_id": rule.rule_id,
-                    "prefix_list_id": rule.prefix_list_id,
-                    "description": rule.description,
-                    **{c: e[c] for c in ACTOR_COLUMNS},
-                    "access_key_id": e.get("access_key_id"),
-                    "source_ip": e.get("sourceipaddress"),
-                    "user_agent": e.get("useragent"),
-                    "error_code": e.get("errorcode"),
-                    "error_message": e.get("errormessage"),
-                    "ambiguous_order": e["ambiguous_order"],
-                }
-            )
     frame = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
     for col in ("from_port", "to_port"):
         frame[col] = frame[col].astype("Int64")
@@ -563,6 +531,50 @@ def _with_rejected(frame: pd.DataFrame, rejected: list[str]) -> pd.DataFrame:
     frame.attrs["rejected"] = rejected
     return frame
 
+
+def changes_of(e: dict, known: dict[str, Rule]) -> list[dict]:
+    """The rows (CHANGE_COLUMNS) of one event, a row of the `sg_changes` query with ACTOR_COLUMNS;
+    `known` (rule id -> rule, of the event's account and region) learns from it. What `normalize`
+    does per event, and the Lambda per alert. Unreadable: a member of a shape no writer of
+    CloudTrail uses (nothing is learnt from the event then)."""
+    action, direction = _ACTIONS[e["eventname"]]
+    changes = list(_rules_of(e, known))
+    rows = []
+    for group_id, group_name, rule in changes:
+        if action == "modify" and rule.rule_id in known:
+            rule.direction = known[rule.rule_id].direction  # the request does not say; the rule did
+        if rule.rule_id and not e.get("errorcode") and action in ("authorize", "modify"):
+            known[rule.rule_id] = rule
+        rows.append(
+            {
+                "event_time": e["eventtime"],
+                "event_id": e["eventid"],
+                "event_name": e["eventname"],
+                "account": e["account"],
+                "region": e["region"],
+                "group_id": group_id,
+                "group_name": group_name,
+                "action": rule.action or action,
+                "direction": rule.direction or direction,
+                "protocol": rule.protocol,
+                "from_port": rule.from_port,
+                "to_port": rule.to_port,
+                "peer": rule.peer,
+                "peer_type": rule.peer_type,
+                "rule_id": rule.rule_id,
+                "prefix_list_id": rule.prefix_list_id,
+                "description": rule.description,
+                **{c: e[c] for c in ACTOR_COLUMNS},
+                "access_key_id": e.get("access_key_id"),
+                "source_ip": e.get("sourceipaddress"),
+                "user_agent": e.get("useragent"),
+                "error_code": e.get("errorcode") or None,  # an empty errorCode is no error: the call changed the rule
+                "error_message": e.get("errormessage"),
+                # one event alone proves no order within its second (the Lambda sees one at a time)
+                "ambiguous_order": e.get("ambiguous_order", False),
+            }
+        )
+    return rows
 
 def network(peer: str | None) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     """The network a CIDR peer names, host bits dropped (203.0.113.9/0 is 0.0.0.0/0)."""

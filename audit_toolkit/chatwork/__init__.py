@@ -1,9 +1,24 @@
 """Sharing findings to Chatwork: notation (inert text, layout), messages (rendering), client (HTTP),
-outbox (sent once), share (the public entry)."""
+outbox (sent once), share (the public entry).
 
-from .client import ChatworkClient, ChatworkError, Token, load_token
-from .notation import neutralize
-from .share import ShareReport, messages_for, share, share_file, summary_messages
+The names below are imported on first use: `share` builds DataFrames, and the real-time Lambda imports
+notation, messages, client and outbox without pandas.
+"""
 
-__all__ = ["ChatworkClient", "ChatworkError", "ShareReport", "Token", "load_token", "messages_for", "neutralize",
-           "share", "share_file", "summary_messages"]
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {
+    "ChatworkClient": "client", "ChatworkError": "client", "Token": "client", "load_token": "client",
+    "neutralize": "notation",
+    "ShareReport": "share", "messages_for": "share", "share": "share", "share_file": "share",
+    "summary_messages": "share",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'audit_toolkit.chatwork' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)

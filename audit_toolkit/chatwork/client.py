@@ -2,8 +2,10 @@
 
 - The token travels in the `X-ChatWorkToken` header only, and is held in a `Token` whose repr hides it;
   it is scrubbed from every error message this module writes.
-- Timeouts on every call; 5xx answers and failed connections are retried with exponential backoff
-  (tenacity); a 429 is waited out until `x-ratelimit-reset` (or the per-room window) and retried.
+- HTTP with the standard library (`http.client`), so the real-time Lambda needs no dependency. A
+  redirect is never followed: the token goes to the configured API base and nowhere else.
+- Timeouts on every call; 5xx answers and failed connections are retried with exponential backoff;
+  a 429 is waited out until `x-ratelimit-reset` (or the per-room window) and retried.
 - Limits are kept proactively: at most 300 requests per 5 minutes per token and 10 posts per 10 s
   per room, and nothing is sent while the server says no requests remain until its reset.
 - A message post whose answer was lost after it was sent (read timeout, dropped connection) is not
@@ -12,25 +14,28 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import logging
 import os
+import ssl
 import stat
 import time
+import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import urlsplit
-
-import requests
-import urllib3
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from urllib.parse import urlencode, urlsplit
 
 from ..errors import AuditToolkitError, ConfigError
 from .notation import MAX_BODY, size
 
 API_BASE = "https://api.chatwork.com/v2"
 MAX_FILE = 5 * 1024 * 1024
+ERROR_LIMIT = 300  # characters of one error the server sent, in a message of ours
+SCRUB_RUN = 8  # characters of the token in a row that an error may not show
 TOKEN_ENV = "CHATWORK_API_TOKEN"
 TOKEN_FILE_ENV = "AUDIT_TOOLKIT_CHATWORK_TOKEN_FILE"
 DEFAULT_TOKEN_FILE = Path("~/.config/audit-toolkit/chatwork_token")
@@ -71,6 +76,10 @@ class Token:
         value = (value or "").strip()
         if not value:
             raise ConfigError("the Chatwork API token is empty")
+        if not value.isascii() or not value.isprintable() or " " in value:
+            # http.client would refuse the header with an error that quotes it
+            raise ConfigError("the Chatwork API token has characters a token cannot have (spaces, line "
+                              "breaks, non-ASCII): check what was stored")
         self._value = value
 
     def reveal(self) -> str:
@@ -106,6 +115,10 @@ def check_base_url(base_url: str) -> str:
     parts = urlsplit(base_url)
     if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
         raise ConfigError(f"the Chatwork API base must be https, got {parts.scheme}://{parts.hostname}")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        # credentials in the URL would be shown wherever the base is (errors, the client's repr)
+        raise ConfigError(f"the Chatwork API base must be a plain URL (no user, query or fragment), "
+                          f"got {parts.scheme}://{parts.hostname}{parts.path}")
     return base_url.rstrip("/")
 
 
@@ -152,20 +165,10 @@ class RateLimiter:
             self._blocked_until = max(self._blocked_until, reset + self._margin)
 
 
-def _never_sent(error: requests.RequestException) -> bool:
-    """True when the connection failed before any byte of the request went out."""
-    if isinstance(error, requests.exceptions.ConnectTimeout):
-        return True
-    reason = error.args[0] if error.args else None
-    reason = getattr(reason, "reason", reason)
-    return isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError))
-
-
 @dataclass(repr=False)
 class ChatworkClient:
     token: Token
     base_url: str = API_BASE
-    session: requests.Session | None = None
     timeout: tuple[float, float] = (5.0, 30.0)  # connect, read
     attempts: int = 6
     clock: Callable[[], float] = time.time  # wall time: x-ratelimit-reset is Unix seconds
@@ -176,7 +179,6 @@ class ChatworkClient:
         if not isinstance(self.token, Token):
             raise TypeError("token must be a chatwork.Token (its repr hides it)")
         self.base_url = check_base_url(self.base_url)
-        self.session = self.session or requests.Session()
         self.limiter = self.limiter or RateLimiter(self.clock, self.sleep)
 
     def __repr__(self) -> str:
@@ -195,7 +197,7 @@ class ChatworkClient:
             raise ChatworkError(f"a message body must be 1..{MAX_BODY} characters, got {size(body)}")
         data = {"body": body, "self_unread": "1" if self_unread else "0"}
         answer = self._call("POST", f"/rooms/{_room(room)}/messages", data=data, post_to=str(room), idempotent=False)
-        return str(answer["message_id"])
+        return _answer_id(answer, "message_id")
 
     def recent_messages(self, room: str | int) -> list[dict]:
         """The room's latest messages (up to 100, `force=1`), to find a post whose answer was lost."""
@@ -209,56 +211,90 @@ class ChatworkClient:
         data = {"message": message} if message else None
         answer = self._call("POST", f"/rooms/{_room(room)}/files", data=data,
                             files={"file": (filename, content, mime)}, post_to=str(room), idempotent=False)
-        return str(answer["file_id"])
+        return _answer_id(answer, "file_id")
 
     # --- one request, with limits and retries ---
-    def _call(self, method: str, path: str, *, post_to: str | None = None, idempotent: bool = True, **kwargs) -> Any:
-        retrying = Retrying(
-            stop=stop_after_attempt(self.attempts),
-            wait=self._wait,
-            retry=retry_if_exception_type((ChatworkUnavailable, ChatworkRateLimited)),
-            sleep=self.sleep,
-            before_sleep=lambda s: log.warning("%s; retrying", s.outcome.exception()),
-            reraise=True,
-        )
-        return retrying(self._once, method, path, post_to, idempotent, **kwargs)
+    def _call(self, method: str, path: str, *, post_to: str | None = None, idempotent: bool = True,
+              **kwargs) -> Any:
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return self._once(method, path, post_to, idempotent, **kwargs)
+            except (ChatworkUnavailable, ChatworkRateLimited) as e:
+                if attempt == self.attempts:
+                    raise
+                backoff = min(0.5 * 2 ** (attempt - 1), 30.0)
+                wait = e.wait if isinstance(e, ChatworkRateLimited) else backoff
+                log.warning("%s; retrying in %.1f s", e, wait)
+                self.sleep(wait)
 
-    def _wait(self, state) -> float:
-        error = state.outcome.exception()
-        if isinstance(error, ChatworkRateLimited):
-            return error.wait
-        return wait_exponential(multiplier=0.5, max=30)(state)
-
-    def _once(self, method: str, path: str, post_to: str | None, idempotent: bool, **kwargs) -> Any:
+    def _once(self, method: str, path: str, post_to: str | None, idempotent: bool,
+              params: dict | None = None, data: dict | None = None, files: dict | None = None) -> Any:
         self.limiter.acquire(post_to)
+        what = f"chatwork {method} {path}"
+        body, headers = _encode(data, files)
+        headers["X-ChatWorkToken"] = self.token.reveal()
+        base = urlsplit(self.base_url)
+        target = base.path + path + (f"?{urlencode(params)}" if params else "")
+        connect, read = self.timeout
+        if base.scheme == "https":
+            conn = http.client.HTTPSConnection(base.hostname, base.port, timeout=connect,
+                                               context=ssl.create_default_context())
+        else:  # loopback only (check_base_url)
+            conn = http.client.HTTPConnection(base.hostname, base.port, timeout=connect)
         try:
-            response = self.session.request(
-                method, self.base_url + path, headers={"X-ChatWorkToken": self.token.reveal()},
-                timeout=self.timeout, **kwargs,
-            )
-        except requests.RequestException as e:
-            what = f"chatwork {method} {path}: {type(e).__name__}"
-            if idempotent or _never_sent(e):
-                raise ChatworkUnavailable(f"{what}: could not reach Chatwork") from e
-            raise SendUncertain(f"{what}: sent, but the answer was lost") from e
-        self.limiter.observe(response.headers)
-        status = response.status_code
-        if status < 300:
-            return response.json() if response.content else None
-        errors = self._scrub("; ".join(_errors(response)))
+            try:
+                conn.connect()
+            except OSError as e:  # nothing was sent: safe to retry, even a post
+                failure = f"{what}: {type(e).__name__}"
+                raise ChatworkUnavailable(f"{failure}: could not reach Chatwork") from e
+            conn.sock.settimeout(read)
+            try:
+                conn.request(method, target, body=body, headers=headers)
+                response = conn.getresponse()
+                status, answer = response.status, response.read()
+            except (OSError, http.client.HTTPException) as e:
+                failure = f"{what}: {type(e).__name__}"
+                if idempotent:
+                    raise ChatworkUnavailable(f"{failure}: could not reach Chatwork") from e
+                raise SendUncertain(f"{failure}: sent, but the answer was lost") from e
+            self.limiter.observe(response.headers)
+        finally:
+            conn.close()
+        if 200 <= status < 300:
+            try:
+                return json.loads(answer) if answer.strip() else None
+            except ValueError as e:  # a proxy's page, a cut answer: the post may have gone through
+                error = SendUncertain if not idempotent else ChatworkError
+                raise error(f"{what}: Chatwork answered {status} with a body that is not JSON") from e
+        if 300 <= status < 400:
+            # Never followed: the token header would go wherever the answer points, in clear for http.
+            raise ChatworkError(f"{what}: Chatwork answered with a redirect ({status}); not followed, "
+                                f"the token is only sent to {self.base_url}")
+        errors = "; ".join(self._errors(answer, status, response.reason))
         if status == 401:
             raise ChatworkAuthError(f"Chatwork refused the API token (401: {errors}); check {TOKEN_ENV} or the token file")
         if status == 429:
-            raise ChatworkRateLimited(f"chatwork {method} {path}: rate limited (429)", self._retry_after(response))
+            raise ChatworkRateLimited(f"{what}: rate limited (429)", self._retry_after(response.headers))
         if status >= 500:
-            raise ChatworkUnavailable(f"chatwork {method} {path}: server error {status}: {errors}")
-        raise ChatworkError(f"chatwork {method} {path}: {status}: {errors}")
+            raise ChatworkUnavailable(f"{what}: server error {status}: {errors}")
+        raise ChatworkError(f"{what}: {status}: {errors}")
 
-    def _retry_after(self, response: requests.Response) -> float:
+    def _errors(self, answer: bytes, status: int, reason: str) -> list[str]:
+        """The server's error texts, the token scrubbed before anything is cut (a cut could keep
+        half of it)."""
+        try:
+            errors = json.loads(answer).get("errors")
+        except (ValueError, AttributeError):
+            errors = None
+        if not (isinstance(errors, list) and errors):
+            errors = [reason or f"HTTP {status}"]
+        return [_cut(self._scrub(str(e))) for e in errors[:10]]
+
+    def _retry_after(self, headers: Any) -> float:
         """Until the token's reset when it is spent, else one per-room window."""
         try:
-            reset = float(response.headers.get("x-ratelimit-reset"))
-            remaining = int(response.headers.get("x-ratelimit-remaining"))
+            reset = float(headers.get("x-ratelimit-reset"))
+            remaining = int(headers.get("x-ratelimit-remaining"))
         except (TypeError, ValueError):
             reset, remaining = 0.0, 1
         now = self.clock()
@@ -267,7 +303,15 @@ class ChatworkClient:
         return self.limiter.room_limit[1]
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self.token.reveal(), "***")
+        """The text without the token, nor any run of SCRUB_RUN or more of its characters (a server or
+        proxy may echo part of it)."""
+        secret = self.token.reveal()
+        text = text.replace(secret, "***")
+        while True:
+            match = SequenceMatcher(None, text, secret, autojunk=False).find_longest_match()
+            if match.size < SCRUB_RUN:
+                return text
+            text = text[: match.a] + "***" + text[match.a + match.size:]
 
 
 def _room(room: str | int) -> str:
@@ -277,11 +321,34 @@ def _room(room: str | int) -> str:
     return text
 
 
-def _errors(response: requests.Response) -> list[str]:
-    try:
-        errors = response.json().get("errors")
-    except (ValueError, AttributeError):
-        errors = None
-    if isinstance(errors, list) and errors:
-        return [str(e)[:300] for e in errors]
-    return [response.reason or f"HTTP {response.status_code}"]
+def _cut(text: str) -> str:
+    return text if len(text) <= ERROR_LIMIT else text[: ERROR_LIMIT - 1] + "\u2026"
+
+
+def _answer_id(answer: Any, key: str) -> str:
+    """The new message's or file's id; an answer without one leaves the post uncertain, not a
+    traceback."""
+    value = answer.get(key) if isinstance(answer, dict) else None
+    if isinstance(value, (str, int)) and str(value).strip():
+        return str(value)
+    raise SendUncertain(f"Chatwork's answer to the post has no {key}")
+
+
+def _encode(data: dict | None, files: dict | None) -> tuple[bytes | None, dict[str, str]]:
+    """A form body (the API wants posts form-encoded) or, with files, a multipart one."""
+    if not files:
+        if data is None:
+            return None, {}
+        return urlencode(data).encode(), {"Content-Type": "application/x-www-form-urlencoded"}
+    boundary = uuid.uuid4().hex
+    parts = []
+    for name, value in (data or {}).items():
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+        parts.append(head.encode() + str(value).encode() + b"\r\n")
+    for name, (filename, content, mime) in files.items():
+        safe = "".join(c for c in filename if c.isprintable() and c not in '"\\') or "file"
+        head = (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+                f'filename="{safe}"\r\nContent-Type: {mime}\r\n\r\n')
+        parts.append(head.encode() + content + b"\r\n")
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}

@@ -13,20 +13,12 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-import pandas as pd
+from ..analysis.events import is_missing
 
 MAX_BODY = 65_535  # the API's limit for one message body
 VALUE_LIMIT = 1_000  # one evidence value in a message; longer ones are cut with an ellipsis
 _BRACKETS = str.maketrans({"[": "\uff3b", "]": "\uff3d"})
 _SPACES = {"\t", "\n", "\r", "\x0b", "\x0c", "\x85", "\u2028", "\u2029"}
-
-
-def is_missing(value: object) -> bool:
-    """None, NaN, pd.NA and NaT alike: what a renderer shows as "-"."""
-    try:
-        return value is None or bool(pd.isna(value))
-    except (TypeError, ValueError):  # a list or array is a value, not a missing one
-        return False
 
 
 def neutralize(value: object, limit: int = VALUE_LIMIT, multiline: bool = False) -> str:

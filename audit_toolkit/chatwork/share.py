@@ -17,8 +17,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..analysis.events import records
 from ..analysis.exposure import exposed_ports
@@ -29,8 +28,11 @@ from .client import API_BASE, ChatworkClient, ChatworkError, SendUncertain, load
 from .notation import MAX_BODY, Box, is_missing
 from .outbox import Outbox
 
+if TYPE_CHECKING:  # findings may come as DataFrames; the Lambda shares plain rows without pandas
+    import pandas as pd
+
 KINDS = ("sg-changes", "ssh-exposure", "guardduty", "correlations", "detections", "connections",
-         "summary")
+         "summary", "digest")
 OUTBOX_ENV = "AUDIT_TOOLKIT_CHATWORK_OUTBOX"
 DEFAULT_OUTBOX = Path("~/.local/state/audit-toolkit/chatwork-outbox.sqlite")
 BASE_ENV = "CHATWORK_API_BASE"
@@ -89,12 +91,16 @@ def fingerprint(kind: str, identity: Mapping) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 
 
+def _is_frame(items: object) -> bool:
+    return hasattr(items, "columns") and hasattr(items, "to_dict")
+
+
 def _rows(items: pd.DataFrame | Iterable[Mapping]) -> list[dict]:
-    return records(items) if isinstance(items, pd.DataFrame) else [dict(i) for i in items]
+    return records(items) if _is_frame(items) else [dict(i) for i in items]
 
 
 def infer_kind(items: pd.DataFrame | Iterable[Mapping]) -> str:
-    columns = set(items.columns) if isinstance(items, pd.DataFrame) else set().union(*(set(r) for r in items))
+    columns = set(items.columns) if _is_frame(items) else set().union(*(set(r) for r in items))
     if {"kind", "verdict", "opened_at"} <= columns:
         return "connections"
     if {"finding", "window"} <= columns or {"finding_id", "opened_at"} <= columns:
@@ -107,7 +113,7 @@ def infer_kind(items: pd.DataFrame | Iterable[Mapping]) -> str:
         return "sg-changes"
     if {"type", "severity"} <= columns:
         return "guardduty"
-    raise ConfigError(f"cannot tell what these findings are; pass kind= one of {', '.join(KINDS[:-1])}")
+    raise ConfigError(f"cannot tell what these findings are; pass kind= one of {', '.join(KINDS[:-2])}")
 
 
 def correlation_parts(row: Mapping) -> tuple[dict, dict]:
@@ -140,11 +146,24 @@ def _box(kind: str, row: Mapping, settings: Settings) -> tuple[Box, Mapping]:
     raise ConfigError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
 
 
+def _identity(kind: str, row: Mapping) -> Mapping:
+    """What makes a message the same message. A group's name counts only where its id is unknown:
+    names reach rows from state and other calls (analysis.state), and a name learnt later must not
+    make an item already shared look new."""
+    if kind not in IDENTITY:
+        return row
+    identity = {k: row.get(k) for k in IDENTITY[kind]}
+    group_id = identity.get("group_id")
+    if "group_name" in identity and isinstance(group_id, str) and group_id:
+        identity["group_name"] = None
+    return identity
+
+
 def outgoing(boxes: Iterable[tuple[str, Box, Mapping]]) -> list[Outgoing]:
     """Messages for (kind, box, identity) triples: each box split to fit, each part with its ref line."""
     out = []
     for kind, box, identity in boxes:
-        fp = fingerprint(kind, {k: identity.get(k) for k in IDENTITY[kind]} if kind in IDENTITY else identity)
+        fp = fingerprint(kind, _identity(kind, identity))
         bodies = box.split(MAX_BODY - _REF_SPACE)
         out += [Outgoing(kind, fp, i, len(bodies), f"{body}\n{ref_line(fp, i)}") for i, body in enumerate(bodies, 1)]
     return out
@@ -164,6 +183,59 @@ def summary_messages(changes: pd.DataFrame | None, windows: pd.DataFrame | None,
     """The audit summary as messages; the same summary is shared once, a changed one again."""
     box = messages.summary(changes, windows, findings, settings or Settings.load(), since, until)
     return outgoing([("summary", box, {"content": box.render()})])
+
+
+# When each kind of item happened (the first field set): what a --per-day digest groups by.
+_ITEM_TIME = {"sg-changes": ("event_time",), "ssh-exposure": ("opened_at", "closed_at"),
+              "detections": ("event_time",), "guardduty": ("updated_at", "last_seen"),
+              "connections": ("first_seen", "opened_at")}
+
+
+def _item_time(kind: str, row: Mapping) -> object:
+    return next((row.get(k) for k in _ITEM_TIME[kind] if not is_missing(row.get(k))), None)
+
+
+def _failed(row: Mapping) -> bool:
+    """An attempt (a failed call) ranks after the change itself among items of one severity."""
+    return row.get("outcome") == "attempt" or not is_missing(row.get("error_code"))
+
+
+def _digest_item(kind: str, row: Mapping, settings: Settings) -> tuple[str, str, Box]:
+    box, _ = _box(kind, row, settings)
+    if kind == "sg-changes":
+        severity = messages.sg_severity(row, exposed_ports(row, settings))
+    elif kind == "ssh-exposure":
+        severity = "high" if row.get("still_open") is True else "medium"
+    elif kind == "detections":
+        severity = str(row.get("severity") or "").lower()
+    elif kind == "connections":
+        severity = messages.connection_severity(row)
+    else:
+        severity = messages.finding_severity(row)
+    return kind, severity if severity in messages.SEVERITY_ORDER else "info", box
+
+
+def digest_messages(sections: Mapping[str, pd.DataFrame | Iterable[Mapping]],
+                    settings: Settings | None = None, since: object = None, until: object = None,
+                    per_day: bool = False) -> list[Outgoing]:
+    """One message for everything found (sections: kind -> rows), or one a day with `per_day`:
+    counts by kind and severity and the most severe items; the same digest is shared once, a
+    changed one again."""
+    settings = settings or Settings.load()
+    found = [(_digest_item(kind, row, settings), _item_time(kind, row), _failed(row))
+             for kind, rows in sections.items() for row in _rows(rows)]
+    found.sort(key=lambda f: (messages.SEVERITY_ORDER.index(f[0][1]), f[2]))
+    items = [(item, when) for item, when, _ in found]
+    if not per_day:
+        boxes = [messages.digest([i for i, _ in items], settings, since, until)]
+    else:
+        words = messages._Words(settings)
+        days: dict[str, list] = {}
+        for item, when in items:
+            day = words.when(when)[:10] if when is not None else words.t["no_day"]
+            days.setdefault(day, []).append(item)
+        boxes = [messages.digest(found, settings, day=day) for day, found in sorted(days.items())]
+    return outgoing([("digest", box, {"content": box.render()}) for box in boxes])
 
 
 @dataclass

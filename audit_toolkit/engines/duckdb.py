@@ -81,11 +81,13 @@ class DuckDBEngine:
             source = "_cloudtrail_empty"
         self.con.execute(f"CREATE OR REPLACE VIEW {TABLE} AS SELECT * FROM {source}")
 
-    def load_flow_logs(self, paths: Iterable[Path]) -> IntakeReport:
+    def load_flow_logs(self, paths: Iterable[Path],
+                       max_file_bytes: int = MAX_FILE_BYTES) -> IntakeReport:
         """VPC Flow Logs files as the `vpcflowlogs` view, read where they lie (evidence.flowlogs).
 
         One checking scan counts each file's records and keeps each rejected line with its reason;
-        the view then skips those lines, so every query sees the records the report counted.
+        the view then skips those lines, so every query sees the records the report counted. A
+        file whose text is over `max_file_bytes` is left out with its reason.
         """
         from ..evidence import flowlogs
 
@@ -93,10 +95,11 @@ class DuckDBEngine:
         unreadable: dict[str, str] = {}  # a file DuckDB cannot inflate stops the whole scan
         while True:
             readable = [p for p in paths if str(p) not in unreadable]
-            checked = flowlogs.source(readable, rejects="_flow_rejects")
+            checked = flowlogs.source(readable, rejects="_flow_rejects", max_bytes=max_file_bytes)
             try:
                 counted, rejected = self._check_flow_logs(checked)
-                view = flowlogs.source(readable).sql
+                kept = [p for p in readable if not checked.files[str(p.resolve())].error]
+                view = flowlogs.source(kept).sql
                 self.con.execute(f"CREATE OR REPLACE VIEW {flowlogs.TABLE} AS {view}")
                 break
             except duckdb.Error as e:
@@ -131,7 +134,8 @@ class DuckDBEngine:
                 f"GROUP BY s.file_path, e.line ORDER BY s.file_path, e.line").fetchall()
         return counted, rejected
 
-    def ingest_flow_logs(self, paths: Iterable[Path], root: str | Path) -> IntakeReport:
+    def ingest_flow_logs(self, paths: Iterable[Path], root: str | Path,
+                         max_file_bytes: int = MAX_FILE_BYTES) -> IntakeReport:
         """Convert the flow log files a store does not hold yet into one Parquet part of it
         (STORE/vpcflowlogs/), after the same line-by-line check; returns what was read of them."""
         import json
@@ -143,7 +147,7 @@ class DuckDBEngine:
         folder = Path(root) / flowlogs.STORE
         held = flowlogs.held(folder)
         todo = [p for p in paths if str(p.resolve()) not in held]
-        report = self.load_flow_logs(todo)
+        report = self.load_flow_logs(todo, max_file_bytes)
         if todo:
             folder.mkdir(parents=True, exist_ok=True)
             part = folder / f"part-{uuid.uuid4().hex}.parquet"
@@ -202,6 +206,21 @@ class DuckDBEngine:
             self.con.unregister("_findings")
         else:
             self.con.execute(f"CREATE OR REPLACE VIEW guardduty AS SELECT * FROM read_parquet({_literal(str(Path(table).resolve()))})")
+
+    def load_state(self, paths: Iterable[Path], state_at: str | None = None,
+                   root: Path | None = None):
+        """Read AWS Config items and EC2 describe output into the `config` table (evidence.state)."""
+        from ..evidence.state import read_state
+
+        table, report = read_state(paths, state_at, root)
+        self.state(table)
+        return report
+
+    def state(self, table: pa.Table) -> None:
+        """The `config` table, shaped like Athena's over Config's delivery (state.CONFIG_SCHEMA)."""
+        self.con.register("_config", table)
+        self.con.execute("CREATE OR REPLACE TABLE config AS SELECT * FROM _config")
+        self.con.unregister("_config")
 
     def run(self, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
         try:

@@ -1,9 +1,13 @@
 """Collect evidence from S3 to a local folder, with a chain of custody (see manifest.py).
 
 Only the date prefixes the scope needs are listed, never the whole bucket:
-    <prefix>AWSLogs/[o-org/]<account>/<product>/<region>/YYYY/MM/DD/
-for CloudTrail, CloudTrail-Digest, GuardDuty and vpcflowlogs (a flow log's hourly folders,
-.../DD/HH/, come with their day's listing).
+    <prefix>AWSLogs/[o-org/]<account>/<CloudTrail|CloudTrail-Digest|GuardDuty>/<region>/YYYY/MM/DD/
+    <prefix>AWSLogs/[o-org/]<account>/Config/<region>/YYYY/M/D/ (AWS Config: day, month unpadded)
+    <prefix>AWSLogs/[o-org/]<account>/vpcflowlogs/<region>/YYYY/MM/DD/ (VPC flow logs; their
+        hourly folders, .../DD/HH/, come with their day's listing)
+With `state`, the security groups of the caller's account are also asked of EC2 now
+(DescribeSecurityGroupRules, DescribeSecurityGroups for names and VPCs) in each region, written
+under AWSLogs/<account>/EC2/<region>/ and recorded in the manifest with their capture time.
 Files keep their S3 keys as paths. Each is written to a temporary name and renamed when its size
 (and MD5, where the ETag is one) match, so a file on disk is always whole. A re-run skips files
 already collected whose ETag, size and SHA-256 still match, so an interrupted collection resumes.
@@ -19,6 +23,7 @@ refused, with its reason, and the run ends with a non-zero status.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import threading
@@ -41,7 +46,7 @@ from . import public_keys
 from .layout import is_digest
 from .manifest import MANIFEST, PARTIAL, Manifest, seal, sha256_of
 
-PRODUCTS = ("CloudTrail", "CloudTrail-Digest", "GuardDuty", "vpcflowlogs")
+PRODUCTS = ("CloudTrail", "CloudTrail-Digest", "GuardDuty", "Config", "vpcflowlogs")
 _URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*))?$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _ORG = re.compile(r"^o-[a-z0-9]{10,32}$")
@@ -124,12 +129,16 @@ def collect(
     workers: int = 8,
     session: boto3.Session | None = None,
     progress: bool = True,
+    state: bool = False,
 ) -> CollectReport:
-    """Download the scope's CloudTrail (and digest) files, GuardDuty exports and VPC flow logs from
-    S3 into `out`."""
+    """Download the scope's CloudTrail (and digest) files, GuardDuty exports, AWS Config delivery
+    and VPC flow logs from S3 into `out`; with `state`, also the EC2 API's answer on security
+    groups now (needs `regions`)."""
     bucket, prefix = parse_s3_uri(uri)
     source = f"s3://{bucket}/{prefix}"
     accounts, regions = tuple(accounts), tuple(regions)
+    if state and not regions:
+        raise ConfigError("--state asks EC2 in each region: give them with --region")
     for account in accounts:
         if not _ACCOUNT.match(account):
             raise ConfigError(f"--account must be a 12-digit AWS account id, got {account!r}")
@@ -170,6 +179,9 @@ def collect(
         manifest.write(root)  # marks the folder as collect's before any file is written in it
         try:
             _download_all(pool, s3, bucket, root, todo, manifest, caller, report, progress)
+            if state:
+                for region in regions:
+                    manifest.objects.update(describe_state(session, region, root, caller))
         finally:
             run.update(finished=_now(), listed=report.listed, downloaded=report.downloaded,
                        skipped=report.skipped, failed=len(report.failed),
@@ -314,14 +326,55 @@ def _list_scope(lister: _Lister, pool, prefix, accounts, regions, products, want
             account_roots += [(a, f"{logs}{name}/{a}/") for a in lister.folders(f"{logs}{name}/") if _ACCOUNT.match(a)]
     if accounts:
         account_roots = [(a, r) for a, r in account_roots if a in accounts]
-    products_roots = [f"{r}{p}/" for _, r in account_roots for p in products]
+    products_roots = [(p, f"{r}{p}/") for _, r in account_roots for p in products]
     if regions:
-        region_roots = [f"{pr}{region}/" for pr in products_roots for region in regions]
+        region_roots = [(p, f"{pr}{region}/") for p, pr in products_roots for region in regions]
     else:
-        found = pool.map(lister.folders, products_roots)
-        region_roots = [f"{pr}{region}/" for pr, names in zip(products_roots, found) for region in names]
-    day_prefixes = [f"{r}{day}/" for r in region_roots for day in wanted_days]
+        found = pool.map(lister.folders, [pr for _, pr in products_roots])
+        region_roots = [(p, f"{pr}{region}/")
+                        for (p, pr), names in zip(products_roots, found) for region in names]
+    day_prefixes = [f"{r}{_day_folder(p, day)}/" for p, r in region_roots for day in wanted_days]
     return sorted((o for batch in pool.map(lister.objects, day_prefixes) for o in batch), key=lambda o: o.key)
+
+
+def _day_folder(product: str, day: str) -> str:
+    """A day's folder: 'YYYY/MM/DD', or 'YYYY/M/D' where AWS Config delivers."""
+    if product != "Config":
+        return day
+    moment = datetime.strptime(day, "%Y/%m/%d")
+    return f"{moment.year}/{moment.month}/{moment.day}"
+
+
+def describe_state(session: boto3.Session, region: str, root: Path,
+                   caller: dict) -> dict[str, dict]:
+    """The EC2 API's security groups of one region now, written beside the logs; manifest entries.
+
+    The answers are written as `aws ec2 describe-security-group-rules` / `describe-security-groups`
+    print them; the manifest gives their capture time, which the answers themselves do not carry.
+    """
+    ec2 = session.client("ec2", region_name=region, config=aws.retry_config())
+    entries = {}
+    for operation, member in (("describe_security_group_rules", "SecurityGroupRules"),
+                              ("describe_security_groups", "SecurityGroups")):
+        captured = _now()
+        try:
+            found = [x for page in ec2.get_paginator(operation).paginate() for x in page[member]]
+        except ClientError as e:
+            raise EvidenceError(aws.explain(e, f"asking EC2 in {region} ({operation})")) from e
+        except BotoCoreError as e:
+            raise EvidenceError(aws.explain(e, f"asking EC2 in {region} ({operation})")) from e
+        name = operation.replace("_", "-")
+        path = f"AWSLogs/{caller['account']}/EC2/{region}/{name}_{captured.replace(':', '')}.json"
+        local = root / path
+        local.parent.mkdir(parents=True, exist_ok=True)
+        data = json.dumps({member: found}, indent=4, default=str).encode()
+        local.write_bytes(data)
+        entries[path] = {
+            "path": path, "uri": f"ec2:{region}:{name}", "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(), "captured_at": captured,
+            "retrieved_at": captured, "retrieved_by": caller["arn"],
+        }
+    return entries
 
 
 def _already_collected(root: Path, manifest: Manifest, bucket: str, obj: S3Object) -> bool:

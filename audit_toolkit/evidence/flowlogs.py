@@ -11,16 +11,16 @@ reported whole.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
+import os
 import re
-import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
+from .kinds import first_line, flow_log_header
 from .layout import PathPartition
 from .reader import MAX_REASONS_PER_FILE, FileReport, IntakeReport
 
@@ -80,9 +80,6 @@ _FILE_NAME = re.compile(
     r"(?P<account>\d{12})_vpcflowlogs_(?P<region>[a-z0-9-]+)_fl-[0-9a-f]+_"
     r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})T(?P<h>\d{2})\d{2}Z"
 )
-_FIELD_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
-_TEXT_SUFFIXES = (".log", ".log.gz", ".txt", ".txt.gz")
-MAX_HEADER = 4096  # a flow log header is a few hundred bytes; more is not a flow log
 
 
 def partition_of(path: str | Path) -> PathPartition:
@@ -137,51 +134,7 @@ def is_parquet(path: str | Path) -> bool:
 
 def header_of(path: Path) -> list[str] | None:
     """The field names of a text flow log's first line; None if it is not a flow log header."""
-    try:
-        with open(path, "rb") as raw:
-            head = raw.read(2)
-            raw.seek(0)
-            stream = gzip.GzipFile(fileobj=raw) if head == b"\x1f\x8b" else raw
-            line = stream.readline(MAX_HEADER)
-    except (OSError, EOFError, zlib.error):
-        return None
-    try:
-        names = line.decode("ascii").split()
-    except UnicodeDecodeError:
-        return None
-    # A flow log header names known fields; an unknown one among them is reported, not fatal.
-    known = sum(n in FIELDS or n in PARTITIONED_FIELDS for n in names)
-    if (
-        not names
-        or not all(_FIELD_NAME.match(n) for n in names)
-        or known < 2
-        or "interface-id" not in names
-    ):
-        return None
-    return names
-
-
-def is_flow_log(path: str | Path) -> bool:
-    """A flow log file: under `/vpcflowlogs/` (or named by a flow log), or text whose first line is
-    a flow log header. Flow logs are text, so their header says what they are."""
-    path = Path(path)
-    text = path.as_posix()
-    if "/vpcflowlogs/" in text or "aws-service=vpcflowlogs" in text or _FILE_NAME.search(path.name):
-        return True
-    # CloudTrail and GuardDuty files are JSON: only text files are opened for their first line.
-    return path.name.lower().endswith(_TEXT_SUFFIXES) and header_of(path) is not None
-
-
-def discover_flow_logs(evidence: str | Path) -> list[Path]:
-    """Every flow log file under a folder (or the file given, if it is one), sorted by path."""
-    root = Path(evidence)
-    if root.is_file():
-        return [root] if is_flow_log(root) else []
-    if not root.exists():
-        return []
-    return sorted(
-        p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".") and is_flow_log(p)
-    )
+    return flow_log_header(first_line(path))
 
 
 def scope(
@@ -262,11 +215,54 @@ def _parquet_columns(path: Path) -> set[str]:
     return set(pq.read_schema(path).names)
 
 
-def source(paths: Iterable[Path], rejects: str | None = None) -> Source:
+def measure(path: Path, limit: int | None) -> tuple[int, str, str | None]:
+    """A file's size, SHA-256 and, if its text is over `limit` bytes, why: in one pass, a MB at a
+    time. Gzip is inflated (every member) only to count its text, and no further than the limit,
+    so a small file that inflates to gigabytes costs no more than the limit's worth of work."""
+    from isal import isal_zlib
+
+    digest, size, text, over = hashlib.sha256(), 0, 0, None
+    with open(path, "rb") as f:  # read only, as all evidence
+        gzipped = f.read(2) == b"\x1f\x8b"
+        if limit is None:
+            f.seek(0)
+            return os.fstat(f.fileno()).st_size, hashlib.file_digest(f, "sha256").hexdigest(), None
+        f.seek(0)
+        inflate = None
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+            if over is not None:
+                continue
+            if not gzipped:
+                text += len(chunk)
+            while gzipped and chunk and text <= limit:
+                if inflate is None:
+                    chunk = chunk.lstrip(b"\x00")  # zero padding after the last member is fine
+                    if not chunk:
+                        break
+                    inflate = isal_zlib.decompressobj(wbits=31)
+                try:
+                    text += len(inflate.decompress(chunk, limit + 1 - text))
+                except isal_zlib.error:
+                    gzipped = False  # corrupt: counted no further; the reading reports why
+                    break
+                chunk = inflate.unused_data if inflate.eof else inflate.unconsumed_tail
+                inflate = None if inflate.eof else inflate
+            if text > limit:
+                over = (f"the file inflates to more than the limit of {limit:,} bytes" if gzipped
+                        else f"the file is over the limit of {limit:,} bytes")
+    return size, digest.hexdigest(), over
+
+
+def source(paths: Iterable[Path], rejects: str | None = None,
+           max_bytes: int | None = None) -> Source:
     """The SELECT that reads these flow log files as the `vpcflowlogs` table (with `filename`).
 
     `rejects` (a table name prefix) makes DuckDB keep each rejected line with its reason
     (`{rejects}_{i}` per header group), and each file is hashed; without it bad lines are skipped.
+    With `max_bytes`, a file whose text is larger (Settings.max_file_bytes) is left out with its
+    reason, as the CloudTrail reader does.
     """
     reports: dict[str, FileReport] = {}
     groups: dict[tuple[str, ...], list[Path]] = {}
@@ -277,8 +273,10 @@ def source(paths: Iterable[Path], rejects: str | None = None) -> Source:
         try:
             report.size = path.stat().st_size
             if rejects:  # the checking read: the record of what was examined, as for CloudTrail
-                with open(path, "rb") as f:
-                    report.sha256 = hashlib.file_digest(f, "sha256").hexdigest()
+                report.size, report.sha256, over = measure(path, max_bytes)
+                if over:
+                    report.error = over
+                    continue
             if is_parquet(path):
                 present_in_parquet |= _parquet_columns(path)
                 report.shape = "parquet"

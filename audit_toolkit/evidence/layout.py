@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EvidenceError
+from .kinds import recognise
 from .manifest import SEAL
+
+STATE_KINDS = ("config", "ec2-describe")
 
 # AWSLogs/[o-org/]<account>/CloudTrail/<region>/YYYY/MM/DD/<file>
 _S3_LAYOUT = re.compile(
@@ -28,7 +29,8 @@ _GUARDDUTY_LAYOUT = re.compile(
 )
 # Kept beside the logs by collect and validate-logs: the manifest, public keys, signatures.
 NOT_EVIDENCE = ("manifest.json", "public-keys.json", "digest-signatures.json")
-_EVIDENCE_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".log", ".log.gz", ".gz", ".ndjson")
+_EVIDENCE_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".log", ".log.gz", ".gz", ".ndjson",
+                      ".log.parquet")  # the last: VPC flow logs delivered as Parquet
 
 
 @dataclass(frozen=True)
@@ -61,44 +63,14 @@ def guardduty_partition_of(path: str | Path) -> PathPartition:
     return PathPartition(match["account"], match["region"], f"{match['y']}/{match['m']}/{match['d']}")
 
 
-# What the first KB of a file says when its path does not (see is_guardduty).
-_CLOUDTRAIL_MARKS = (b'"eventVersion"', b'"eventName"')
-_GUARDDUTY_MARKS = (b'"Findings"', b'"findings"', b'"detail-type"', b'"TopicArn"')
+def kind(path: str | Path) -> str | None:
+    """cloudtrail, guardduty, config, ec2-describe or flowlog: by the S3 folder or a trail's file
+    name, else by the file's structure (kinds.recognise); None if it is none of them."""
+    return "cloudtrail" if _FILE_NAME.search(Path(path).name) else recognise(path)
 
 
 def is_guardduty(path: str | Path) -> bool:
-    """A findings file rather than CloudTrail, decided in this order:
-
-    the S3 layout's folder (`/GuardDuty/` or `/CloudTrail/`, or a trail's file name); a name saying
-    `guardduty`; the first KB: `"eventVersion"`/`"eventName"` is CloudTrail, `"Findings"`, `"findings"`,
-    `"detail-type"`, `"TopicArn"` or `"schemaVersion"` with `"type"` is GuardDuty (get-findings output,
-    an EventBridge event, an SNS notification, the export); anything else goes to the CloudTrail
-    reader, which reports what it cannot use.
-    """
-    path = Path(path)
-    if "/GuardDuty/" in path.as_posix():
-        return True
-    if "/CloudTrail/" in path.as_posix() or _FILE_NAME.search(path.name):
-        return False
-    if "guardduty" in path.name.lower():
-        return True
-    head = _head(path)
-    if any(mark in head for mark in _CLOUDTRAIL_MARKS):
-        return False
-    return any(mark in head for mark in _GUARDDUTY_MARKS) or (b'"schemaVersion"' in head and b'"type"' in head)
-
-
-def _head(path: Path, size: int = 1024) -> bytes:
-    """The first `size` bytes of a file, gunzipped if it is gzip; b"" if it cannot be read."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(size)
-            if head[:2] == b"\x1f\x8b":
-                f.seek(0)
-                head = gzip.GzipFile(fileobj=f).read(size)
-    except (OSError, EOFError, zlib.error):
-        return b""  # the reader opens it again and reports why
-    return head
+    return kind(path) == "guardduty"
 
 
 def _existing(evidence: str | Path, what: str) -> Path:
@@ -151,14 +123,27 @@ def discover_findings(evidence: str | Path) -> list[Path]:
 def discover_files(evidence: str | Path) -> list[Path]:
     """Every CloudTrail evidence file under a folder (or the single file given, if it is one), sorted by path.
 
-    Digest files, GuardDuty findings, VPC flow logs and NOT_EVIDENCE are not CloudTrail events and
-    are left out.
+    Digest files, NOT_EVIDENCE, GuardDuty findings, security-group state and VPC flow logs are not
+    CloudTrail events and are left out.
     """
-    from .flowlogs import is_flow_log  # flow logs are text named *.log.gz, as trail files can be
-
     root = _existing(evidence, "CloudTrail logs")
-    if root.is_file():
-        return [] if is_guardduty(root) or is_flow_log(root) else [root]
-    return [p for p in _files(root)
-            if not is_digest(p) and p.name not in NOT_EVIDENCE and not is_guardduty(p)
-            and not is_flow_log(p)]
+    files = [root] if root.is_file() else [
+        p for p in _files(root) if not is_digest(p) and p.name not in NOT_EVIDENCE]
+    return [p for p in files if kind(p) in ("cloudtrail", None)]  # the reader reports what is none
+
+
+def discover_state(evidence: str | Path) -> list[Path]:
+    """Every security-group state file (Config items, EC2 describe output) under a folder, sorted."""
+    root = _existing(evidence, "security-group state")
+    files = [root] if root.is_file() else [p for p in _files(root) if p.name not in NOT_EVIDENCE]
+    return [p for p in files if kind(p) in STATE_KINDS]
+
+
+def discover_flow_logs(evidence: str | Path) -> list[Path]:
+    """Every VPC flow log file under a folder (or the file given, if it is one), sorted by path:
+    under AWS's vpcflowlogs layout, or text whose first line is a flow log header."""
+    root = Path(evidence)
+    if not root.exists():
+        return []
+    files = [root] if root.is_file() else _files(root)
+    return [p for p in files if kind(p) == "flowlog"]

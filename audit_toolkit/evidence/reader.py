@@ -219,19 +219,23 @@ _TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},]')
 _ARRAY_VALUE = re.compile(rb"\s*:\s*\[")
 
 
+def _walk(text: bytes, at: int = 0) -> Iterator[tuple[re.Match, int, int]]:
+    """Each string, bracket and comma of the text from `at`, its first byte, and the depth after it
+    (brackets counted, strings skipped): the structure, found without decoding anything."""
+    depth = 0
+    for token in _TOKEN.finditer(text, at):
+        char = text[token.start()]
+        depth += 1 if char in b"[{" else -1 if char in b"]}" else 0
+        yield token, char, depth
+
+
 def _records_array(text: bytes) -> tuple[str, int] | None:
     """The member (Records or Events) of the top object that holds the records, and where its array
     opens; found by brackets alone, whatever precedes it (a value nested too deep, a NaN)."""
-    depth = 0
-    for token in _TOKEN.finditer(text):
-        char = text[token.start()]
-        if char in b"[{":
-            depth += 1
-        elif char in b"]}":
-            depth -= 1
-            if depth <= 0:
-                return None
-        elif depth == 1 and token.group() in (b'"Records"', b'"Events"'):
+    for token, char, depth in _walk(text):
+        if char in b"]}" and depth <= 0:
+            return None
+        if depth == 1 and token.group() in (b'"Records"', b'"Events"'):
             value = _ARRAY_VALUE.match(text, token.end())
             if value:
                 return token.group()[1:-1].decode(), value.end() - 1
@@ -245,22 +249,34 @@ def _elements(text: bytes, at: int) -> list[bytes]:
     each element is then decoded on its own, so one bad record costs only itself. An element left
     open at the end of the text is returned as it is, for the decoder to reject as truncated.
     """
-    found, depth, start = [], 0, at + 1
-    for token in _TOKEN.finditer(text, at):
-        char = text[token.start()]
-        if char in b"[{":
-            depth += 1
-        elif char in b"]}":
-            depth -= 1
-            if depth == 0:
-                if text[start:token.start()].strip():
-                    found.append(text[start:token.start()])
-                return found
-        elif char == ord(",") and depth == 1:
+    found, start = [], at + 1
+    for token, char, depth in _walk(text, at):
+        if char in b"]}" and depth == 0:
+            if text[start:token.start()].strip():
+                found.append(text[start:token.start()])
+            return found
+        if char == ord(",") and depth == 1:
             found.append(text[start:token.start()])
             start = token.end()
     found.append(text[start:])
     return found
+
+
+def _one_document(text: bytes) -> bool:
+    """Whether the JSON value that opens the text is all of it (else: one value a line)."""
+    for token, char, depth in _walk(text):
+        if char in b"]}" and depth == 0:
+            return not text[token.end():].strip()
+    return True  # left open: one truncated document
+
+
+def _lines(text: bytes, report: FileReport) -> list[bytes]:
+    """One event a line (blank lines allowed); ValueError if no line is even an object."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not any(line.lstrip().startswith(b"{") for line in lines):  # a first line may be hostile
+        raise ValueError(f"not JSON: the file starts with {lines[0][:40]!r}")
+    report.shape = "lines"
+    return lines
 
 
 def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw]:
@@ -271,27 +287,25 @@ def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw]:
         report.warn("empty file")
         return []
     if text[:1] == b"[":
-        report.shape = "array"
         try:
-            return _raw_list_decoder.decode(text)
+            records = _raw_list_decoder.decode(text)
         except (msgspec.DecodeError, RecursionError):
-            return _elements(text, 0)
+            if not _one_document(text):
+                return _lines(text, report)
+            records = _elements(text, 0)
+        report.shape = "array"
+        return records
     try:
         envelope = _envelope_decoder.decode(text)
     except (msgspec.DecodeError, RecursionError):
-        found = _records_array(text) if text[:1] == b"{" else None
+        found = _records_array(text) if text[:1] == b"{" and _one_document(text) else None
         if found and found[0] == "Records":
             report.shape = "records"
             return _elements(text, found[1])
         if found:
             report.shape = "lookup-events"
             return [_lookup_event(raw) for raw in _elements(text, found[1])]
-        # Not one JSON document: one event per line (blank lines allowed), or not JSON at all.
-        lines = [line for line in text.splitlines() if line.strip()]
-        if not lines[0].lstrip().startswith(b"{"):
-            raise ValueError(f"not JSON: the file starts with {lines[0][:40]!r}") from None
-        report.shape = "lines"
-        return lines
+        return _lines(text, report)
     except msgspec.ValidationError as e:
         raise ValueError(f"not a CloudTrail file: {e}") from None
     if envelope.Records is not None:

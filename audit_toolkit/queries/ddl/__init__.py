@@ -1,5 +1,5 @@
-"""The Athena DDL of `audit-toolkit athena setup`: the database, the cloudtrail and guardduty
-tables, and the vpcflowlogs table when the flow logs' location is given.
+"""The Athena DDL of `audit-toolkit athena setup`: the database; cloudtrail, guardduty, config tables,
+and the vpcflowlogs table when the flow logs' location is given.
 
 DDL takes no bound parameters, so each value is checked against a strict pattern before it goes
 into the text: nothing from the command line can close a quote or add a statement.
@@ -16,7 +16,8 @@ from ...errors import ConfigError
 from .. import SQL_DIR
 
 HERE = SQL_DIR / "ddl"
-FILES = ("create_database.sql", "create_cloudtrail.sql", "create_guardduty.sql")
+FILES = ("create_database.sql", "create_cloudtrail.sql", "create_guardduty.sql",
+         "create_config.sql")
 _DATABASE = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
@@ -45,6 +46,7 @@ def render(
     first_day: str = "2020/01/01",
     org_id: str | None = None,
     findings: str | None = None,
+    config: str | None = None,
     flow_logs: str | None = None,
     flow_format: Iterable[str] | None = None,
     flow_hourly: bool = False,
@@ -53,7 +55,8 @@ def render(
     """The statements, in order, for the trail at `logs` (s3://bucket/prefix, the trail's key prefix).
 
     `org_id` is given for an organization trail (logs under AWSLogs/o-.../<account>/). GuardDuty
-    exports are read from `findings` (s3://bucket/prefix of the export), by default the same place.
+    exports are read from `findings` (s3://bucket/prefix of the export), and AWS Config's delivery
+    from `config` (s3://bucket/prefix of the delivery channel), by default the same place.
     `flow_logs` (s3://bucket/prefix above AWSLogs/) adds the vpcflowlogs table: its text files have
     the fields of `flow_format` (default: the default format), in that order; `flow_hourly` for
     hourly partitions, `flow_parquet` for the Parquet delivery.
@@ -69,6 +72,8 @@ def render(
         "database": _check(_DATABASE, database, "database name"),
         "logs": _logs_root(logs, org_id),
         "findings": _logs_root(findings or logs, None),
+        "config": _logs_root(config or logs, None),
+        "first_day_config": datetime.strptime(first_day, "%Y/%m/%d").strftime("%Y/%-m/%-d"),
         "accounts": ",".join(_check(_ACCOUNT, a, "account id") for a in accounts),
         "regions": ",".join(_check(_REGION, r, "region") for r in regions),
         "first_day": first_day,

@@ -1,0 +1,523 @@
+"""Security-group state beside the logs: the rules AWS Config and EC2 describe output saw, the
+exposure windows of state and logs together, and every place where the two disagree.
+
+An observation is one group at one capture time (a Config item, or a describe answer): the rules it
+held then, or that it was deleted. The logged windows (exposure.windows) are checked against each
+observation in time order, rule by rule:
+- a rule the state holds and no logged window covers was opened without a logged call: from the
+  previous observation that lacked it (`opened_how` = `config`, both ends given), or it was already
+  there at the first observation (`state`: open since at least then);
+- a window the logs leave open that a later observation lacks closed without a logged call, between
+  the last time it was known open and that observation (`close_reason` says it was not logged);
+- a logged window opened before the evidence (a revoke of a rule never seen opening) takes the first
+  observation that shows the rule as its opening (`state`).
+An item that records nothing (ResourceNotRecorded) is no observation: it never closes a window.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..settings import Settings
+from .events import json_object, records
+from .exposure import WINDOW_COLUMNS, exposed_ports
+from .security_groups import _get, network, protocol_name
+
+RULE_COLUMNS = [
+    "observed_at", "account", "region", "group_id", "group_name", "vpc_id", "deleted",
+    "related_events", "direction", "protocol", "from_port", "to_port", "peer", "peer_type",
+    "rule_id", "description",
+]
+OBSERVED = RULE_COLUMNS[1:8]  # account .. related_events: what an observation says of its group
+STATE_WINDOW_COLUMNS = [*WINDOW_COLUMNS, "vpc_id", "opened_how", "opened_after", "closed_after"]
+RECONCILE_COLUMNS = [
+    "kind", "account", "region", "group_id", "group_name", "vpc_id", "rule", "after", "before",
+    "related_events", "coverage", "detail",
+]
+NOT_LOGGED = "closed, not logged"
+DELETED_NOT_LOGGED = "group deleted, not logged"
+_DELETED = frozenset({"ResourceDeleted", "ResourceDeletedNotRecorded"})
+# (member of an IpPermission, member of each entry, peer type): Config and describe alike
+_PEERS = (
+    ("ipv6Ranges", "cidrIpv6", "cidr_ipv6"),
+    ("prefixListIds", "prefixListId", "prefix_list"),
+    ("userIdGroupPairs", "groupId", "security_group"),
+)
+_RULE_PEERS = (
+    ("cidrIpv4", "cidr_ipv4"),
+    ("cidrIpv6", "cidr_ipv6"),
+    ("prefixListId", "prefix_list"),
+)
+
+
+def rules(items: pd.DataFrame) -> pd.DataFrame:
+    """One row per rule per observation (RULE_COLUMNS) from the `sg_state` query's items, in order.
+
+    An observation with no rule, or of a deleted group, is one row whose `direction` is None. The
+    same item delivered twice (a snapshot and a history file) counts once.
+    """
+    rows = []
+    for item in records(items):
+        conf = json_object(item["configuration"])
+        base = {
+            "observed_at": pd.Timestamp(item["capture_time"]),
+            "account": item["account"],
+            "region": item["region"],
+            "group_id": item["group_id"],
+            "group_name": _text(item["group_name"]) or _text(conf.get("groupName")),
+            "vpc_id": _text(conf.get("vpcId")),
+            "deleted": item["status"] in _DELETED,
+            "related_events": tuple(e for e in (item["related_events"] or "").split(",") if e),
+        }
+        found = [] if base["deleted"] else list(_rules_of(conf))
+        rows.extend({**base, **rule} for rule in found or [{"direction": None}])
+    frame = pd.DataFrame(rows, columns=RULE_COLUMNS)
+    frame = frame.drop_duplicates(
+        subset=[c for c in RULE_COLUMNS if c not in ("related_events", "description")]
+    )
+    for col in ("from_port", "to_port"):
+        frame[col] = frame[col].astype("Int64")
+    frame["observed_at"] = pd.to_datetime(frame["observed_at"], utc=True)
+    return frame.sort_values(
+        ["observed_at", "account", "region", "group_id"], kind="stable", ignore_index=True
+    )
+
+
+def _rules_of(conf: dict):
+    """A configuration's rules: Config's camelCase, describe's PascalCase, or describe's rules."""
+    for direction, member in (("ingress", "ipPermissions"), ("egress", "ipPermissionsEgress")):
+        for permission in _get(conf, member) or []:
+            if isinstance(permission, dict):
+                yield from _permission(permission, direction)
+    for rule in _get(conf, "securityGroupRules") or []:
+        if isinstance(rule, dict):
+            yield _rule(rule)
+
+
+def _permission(p: dict, direction: str):
+    base = {
+        "direction": direction,
+        "protocol": protocol_name(_get(p, "ipProtocol")),
+        "from_port": _port(_get(p, "fromPort")),
+        "to_port": _port(_get(p, "toPort")),
+    }
+    # Config writes IPv4 twice, ipv4Ranges [{cidrIp}] and ipRanges ["0.0.0.0/0"]; describe IpRanges
+    v4 = _get(p, "ipv4Ranges")
+    for entry in v4 if isinstance(v4, list) else _get(p, "ipRanges") or []:
+        peer = _get(entry, "cidrIp") if isinstance(entry, dict) else entry
+        if isinstance(peer, str):
+            yield {
+                **base,
+                "peer": peer,
+                "peer_type": "cidr_ipv4",
+                "description": _description(entry),
+            }
+    for member, name, kind in _PEERS:
+        for entry in _get(p, member) or []:
+            if isinstance(entry, dict) and isinstance(_get(entry, name), str):
+                yield {
+                    **base,
+                    "peer": _get(entry, name),
+                    "peer_type": kind,
+                    "description": _description(entry),
+                }
+
+
+def _rule(r: dict) -> dict:
+    """One rule of describe-security-group-rules."""
+    peer, kind = None, None
+    for name, peer_type in _RULE_PEERS:
+        if _get(r, name):
+            peer, kind = _get(r, name), peer_type
+            break
+    else:
+        group = _get(r, "referencedGroupInfo")
+        if isinstance(group, dict) and _get(group, "groupId"):
+            peer, kind = _get(group, "groupId"), "security_group"
+    return {
+        "direction": "egress" if _get(r, "isEgress") else "ingress",
+        "protocol": protocol_name(_get(r, "ipProtocol")),
+        "from_port": _port(_get(r, "fromPort")),
+        "to_port": _port(_get(r, "toPort")),
+        "peer": peer,
+        "peer_type": kind,
+        "rule_id": _get(r, "securityGroupRuleId"),
+        "description": _get(r, "description"),
+    }
+
+
+def _text(value) -> str | None:
+    """A name from the evidence as text: whatever else an attacker put there is not a name."""
+    return value if isinstance(value, str) and value else None
+
+
+def _description(entry) -> str | None:
+    return _get(entry, "description") if isinstance(entry, dict) else None
+
+
+def _port(value) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _key(row: dict) -> tuple:
+    """A rule's identity as exposure's replay keys it: all traffic has no ports, no host bits."""
+    net = network(row.get("peer") or row.get("cidr"))
+    ports = (
+        (None, None) if row["protocol"] == "-1" else (_int(row["from_port"]), _int(row["to_port"]))
+    )
+    return (
+        row["account"],
+        row["region"],
+        row["group_id"],
+        row["direction"] or "ingress",
+        row["protocol"],
+        *ports,
+        str(net),
+    )
+
+
+def _int(value) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def observations(state_rules: pd.DataFrame, settings: Settings) -> list[dict]:
+    """Each observation once, in time order: its place, time, deletion, related events and the rules
+    in it that expose a watched port to the internet (rule key -> rule row)."""
+    found: dict[tuple, dict] = {}
+    for row in records(state_rules):
+        place = (row["account"], row["region"], row["group_id"], row["observed_at"])
+        group = {k: row[k] for k in OBSERVED}  # the group's facts the observation gives
+        at = pd.Timestamp(row["observed_at"])
+        seen = found.setdefault(place, {**group, "at": at, "exposing": {}})
+        if row["direction"] is not None and exposed_ports(row, settings):
+            seen["exposing"][_key(row)] = {
+                **row,
+                "exposed_ports": ",".join(map(str, exposed_ports(row, settings))),
+            }
+    return sorted(found.values(), key=lambda o: (o["at"], o["account"], o["region"], o["group_id"]))
+
+
+def held_at(state_rules: pd.DataFrame, at: pd.Timestamp) -> list[dict]:
+    """The rules each group held at `at`, by its last observation before then (a deleted group
+    holds none): what exposure.RuleState.seed takes to replay from a state rather than nothing."""
+    before = state_rules[state_rules["observed_at"] <= at]
+    places = ["account", "region", "group_id"]
+    last = before.groupby(places, dropna=False)["observed_at"].transform("max")
+    held = before[before["observed_at"].eq(last) & ~before["deleted"] & before["direction"].notna()]
+    return records(held.drop(columns=["observed_at", "deleted", "related_events", "description"]))
+
+
+def windows(
+    logged: pd.DataFrame,
+    state_rules: pd.DataFrame,
+    settings: Settings | None = None,
+    evidence_start: pd.Timestamp | None = None,
+    evidence_end: pd.Timestamp | None = None,
+    calls: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The windows of state and logs together (STATE_WINDOW_COLUMNS), from the logged windows
+    (exposure.windows) and the state's rules (`rules`).
+
+    `calls` (event_id, event_time, actor, actor_arn, source_ip, tool) are CloudTrail events that
+    Config items may name in relatedEvents: a window opened or closed between two items takes the
+    actor, source IP and tool of the call the item names.
+    """
+    settings = settings or Settings()
+    names = _names(state_rules)
+    done = [
+        {**w, "opened_how": "logged" if w["opened_at"] is not None else None}
+        for w in records(logged)
+    ]
+    by_key: dict[tuple, list[dict]] = {}
+    for w in done:
+        by_key.setdefault(_key({**w, "group_id": w["group_id"]}), []).append(w)
+    known = {} if calls is None else {c["event_id"]: c for c in records(calls)}
+    last_seen: dict[tuple, pd.Timestamp] = {}
+    previous: dict[tuple, dict] = {}  # group place -> its previous observation
+    unlogged: dict[tuple, dict] = {}  # rule key -> window opened with no logged call, still open
+    for obs in observations(state_rules, settings):
+        place, at = (obs["account"], obs["region"], obs["group_id"]), obs["at"]
+        before = previous.get(place)
+        for key, rule in obs["exposing"].items():
+            last_seen[key] = at
+            covering = _covering(by_key.get(key, []), at)
+            if covering is not None:
+                if (
+                    covering["opened_at"] is None
+                ):  # a revoke of a rule never seen opening: state knows more
+                    covering.update(opened_at=at, opened_how="state")
+                continue
+            if key not in unlogged:
+                how = "config" if before is not None and key not in before["exposing"] else "state"
+                unlogged[key] = _opened(
+                    rule, obs, how, before["at"] if how == "config" else None, known
+                )
+                done.append(unlogged[key])
+        reason = DELETED_NOT_LOGGED if obs["deleted"] else NOT_LOGGED
+        for key in [k for k in unlogged if k[:3] == place and k not in obs["exposing"]]:
+            _closed(unlogged.pop(key), obs, reason, last_seen.get(key), known)
+        for key, held in by_key.items():
+            covering = (
+                _covering(held, at) if key[:3] == place and key not in obs["exposing"] else None
+            )
+            if covering is not None and (
+                covering["opened_at"] is None or covering["opened_at"] < at
+            ):
+                _closed(covering, obs, reason, last_seen.get(key), known)
+        previous[place] = obs
+    frame = pd.DataFrame(done, columns=STATE_WINDOW_COLUMNS)
+    return _finish(frame, names, evidence_start, evidence_end)
+
+
+def _covering(held: list[dict], at: pd.Timestamp) -> dict | None:
+    """The logged window of one rule that was open at `at` (an opening at `at` itself counts)."""
+    for w in held:
+        opened, closed = w["opened_at"], w["closed_at"]
+        if (opened is None or pd.Timestamp(opened) <= at) and (
+            closed is None or pd.Timestamp(closed) > at
+        ):
+            return w
+    return None
+
+
+def _opened(rule: dict, obs: dict, how: str, after: pd.Timestamp | None, known: dict) -> dict:
+    call = next((known[e] for e in obs["related_events"] if e in known), None)
+    return {
+        "account": rule["account"],
+        "region": rule["region"],
+        "group_id": rule["group_id"],
+        "group_name": rule["group_name"],
+        "vpc_id": rule["vpc_id"],
+        "direction": rule["direction"],
+        "protocol": rule["protocol"],
+        "from_port": rule["from_port"],
+        "to_port": rule["to_port"],
+        "cidr": rule["peer"],
+        "exposed_ports": rule["exposed_ports"],
+        "rule_id": rule["rule_id"],
+        "opened_at": obs["at"],
+        "opened_how": how,
+        "opened_after": after,
+        "opened_by": call and call["actor"],
+        "opened_by_arn": call and call["actor_arn"],
+        "opened_from_ip": call and call["source_ip"],
+        "opened_tool": call and call["tool"],
+        "opened_event_id": call and call["event_id"],
+    }
+
+
+def _closed(
+    window: dict, obs: dict, reason: str, last_seen: pd.Timestamp | None, known: dict
+) -> None:
+    call = next((known[e] for e in obs["related_events"] if e in known), None)
+    opened = window["opened_at"]
+    after = max([t for t in (opened, last_seen) if t is not None and pd.notna(t)], default=None)
+    window.update(
+        closed_at=obs["at"],
+        closed_after=after,
+        close_reason=reason,
+        still_open=False,
+        closed_by=call and call["actor"],
+        closed_by_arn=call and call["actor_arn"],
+        closed_from_ip=call and call["source_ip"],
+        closed_event_id=call and call["event_id"],
+    )
+
+
+def _names(state_rules: pd.DataFrame) -> dict[tuple, tuple]:
+    """(account, region, group id) -> (group name, VPC id), the latest the state gives."""
+    names = {}
+    for row in records(state_rules):
+        old = names.get((row["account"], row["region"], row["group_id"]), (None, None))
+        names[(row["account"], row["region"], row["group_id"])] = (
+            row["group_name"] or old[0],
+            row["vpc_id"] or old[1],
+        )
+    return names
+
+
+def _finish(frame: pd.DataFrame, names: dict, start, end) -> pd.DataFrame:
+    for col in ("opened_at", "closed_at", "opened_after", "closed_after"):
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    frame["still_open"] = frame["closed_at"].isna()
+    frame["ambiguous_order"] = frame["ambiguous_order"].eq(True)
+    frame["reach"] = frame["reach"].fillna("internet")  # a state's exposing rule is a whole CIDR
+    state = frame["opened_how"].eq("state")
+    frame["open_before_evidence"] = frame["opened_at"].isna() | (
+        state & (True if start is None else frame["opened_at"].le(start))
+    )
+    frame = name_groups(frame, names)
+    frame["duration"] = (
+        frame["closed_at"].fillna(end if end is not None else pd.NaT) - frame["opened_at"]
+    )
+    for col in ("from_port", "to_port"):
+        frame[col] = frame[col].astype("Int64")
+    order = ["opened_at", "account", "region", "group_id"]
+    return frame.sort_values(order, na_position="first", ignore_index=True)
+
+
+def name_groups(frame: pd.DataFrame, names: dict[tuple, tuple]) -> pd.DataFrame:
+    """`group_name` and `vpc_id` filled on every row where any evidence names the group."""
+    frame = frame.copy()
+    if "vpc_id" not in frame:
+        frame["vpc_id"] = None
+    places = list(zip(frame["account"], frame["region"], frame["group_id"]))
+    known = [names.get(p, (None, None)) for p in places]
+    frame["group_name"] = [
+        n if isinstance(n, str) else k[0] for n, k in zip(frame["group_name"], known)
+    ]
+    frame["vpc_id"] = [v if isinstance(v, str) else k[1] for v, k in zip(frame["vpc_id"], known)]
+    return frame
+
+
+def group_names(state_rules: pd.DataFrame, changes: pd.DataFrame) -> dict[tuple, tuple]:
+    """(account, region, group id) -> (name, VPC id) from the state and the creating calls."""
+    names = _names(state_rules)
+    for row in records(changes[changes["action"].eq("create_group")] if len(changes) else changes):
+        place = (row["account"], row["region"], row["group_id"])
+        old = names.get(place, (None, None))
+        names[place] = (old[0] or row["group_name"], old[1])
+    return names
+
+
+def reconcile(
+    merged: pd.DataFrame,
+    state_rules: pd.DataFrame,
+    changes: pd.DataFrame,
+    event_ids: set[str],
+    coverage: pd.DataFrame,
+    evidence_start: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Every disagreement between state and logs (RECONCILE_COLUMNS), in time order:
+
+    - `opened_not_logged`: a rule exposing a watched port in a state that no logged call opened;
+    - `closed_not_logged`: a window the logs leave open that a later state lacks;
+    - `deleted_not_logged`: a group deleted in state with no logged DeleteSecurityGroup;
+    - `related_events_missing`: a Config item naming CloudTrail events absent from the evidence.
+    Each gives the interval in which the unlogged change must have happened (`after`, `before`) and
+    what the coverage map (`coverage`: silent hours, stopped or deleted trails) shows in it.
+    """
+    rows = []
+    for w in records(merged):
+        rule = f"{w['direction']} {w['protocol']} {_ports(w)} from {w['cidr']}"
+        base = {k: w[k] for k in ("account", "region", "group_id", "group_name", "vpc_id")} | {
+            "rule": rule
+        }
+        if w["opened_how"] in ("config", "state"):
+            detail = (
+                "absent from the previous state, present in this one"
+                if w["opened_how"] == "config"
+                else "present at the first state seen; open since at least then"
+            )
+            rows.append(
+                {
+                    **base,
+                    "kind": "opened_not_logged",
+                    "after": w["opened_after"],
+                    "before": w["opened_at"],
+                    "detail": detail,
+                }
+            )
+        if w["close_reason"] == NOT_LOGGED:
+            rows.append(
+                {
+                    **base,
+                    "kind": "closed_not_logged",
+                    "after": w["closed_after"],
+                    "before": w["closed_at"],
+                    "detail": "open in the logs, absent from a later state",
+                }
+            )
+    deleted = _logged_deletions(changes)
+    previous: dict[tuple, pd.Timestamp] = {}
+    for obs in observations(state_rules, Settings()):
+        place = (obs["account"], obs["region"], obs["group_id"])
+        base = {
+            "account": obs["account"],
+            "region": obs["region"],
+            "group_id": obs["group_id"],
+            "group_name": obs["group_name"],
+            "vpc_id": obs["vpc_id"],
+            "rule": None,
+            "after": previous.get(place),
+            "before": obs["at"],
+        }
+        if (
+            obs["deleted"]
+            and place not in deleted
+            and (place[:2], obs["group_name"]) not in deleted
+        ):
+            rows.append(
+                {
+                    **base,
+                    "kind": "deleted_not_logged",
+                    "detail": "deleted in state; no DeleteSecurityGroup logged",
+                }
+            )
+        missing = [e for e in obs["related_events"] if e not in event_ids]
+        if missing:
+            rows.append(
+                {
+                    **base,
+                    "kind": "related_events_missing",
+                    "related_events": ",".join(missing),
+                    "detail": f"{len(missing)} of {len(obs['related_events'])} related events "
+                    "are not in the evidence",
+                }
+            )
+        previous[place] = obs["at"]
+    frame = pd.DataFrame(rows, columns=RECONCILE_COLUMNS)
+    for col in ("after", "before"):
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    frame["coverage"] = [_coverage(r, coverage, evidence_start) for r in records(frame)]
+    names = {
+        (r["account"], r["region"], r["group_id"]): (r["group_name"], r["vpc_id"])
+        for r in records(merged)
+    }
+    frame = name_groups(frame, {**_names(state_rules), **{k: v for k, v in names.items() if v[0]}})
+    return frame.sort_values(
+        ["before", "kind", "account", "region", "group_id"], kind="stable", ignore_index=True
+    )
+
+
+def _ports(w: dict) -> str:
+    if w["protocol"] == "-1":
+        return "all ports"
+    low, high = _int(w["from_port"]), _int(w["to_port"])
+    return f"port {low}" if low == high else f"ports {low}-{high}"
+
+
+def _logged_deletions(changes: pd.DataFrame) -> set:
+    """(account, region, group id) and ((account, region), group name) of every logged deletion."""
+    found: set = set()
+    for row in records(changes[changes["action"].eq("delete_group")] if len(changes) else changes):
+        if row["error_code"] is None:
+            found |= {
+                (row["account"], row["region"], row["group_id"]),
+                ((row["account"], row["region"]), row["group_name"]),
+            }
+    return found
+
+
+def _coverage(row: dict, coverage: pd.DataFrame, start: pd.Timestamp | None) -> str:
+    """What the coverage map shows in a disagreement's interval."""
+    after, before = row["after"], row["before"]
+    if start is not None and before is not None and before <= start:
+        return "before the logs begin"
+    seen = (
+        ["partly before the logs begin"]
+        if start is not None and (after is None or after < start)
+        else []
+    )
+    for c in records(coverage):
+        if c["account"] != row["account"] or c["region"] not in (None, row["region"]):
+            continue
+        ends = c["end"] if c["end"] is not None else pd.Timestamp.max.tz_localize("UTC")
+        if c["start"] <= before and (after is None or ends >= after):
+            seen.append(f"{c['kind']} from {c['start']:%Y-%m-%d %H:%M}")
+    if len(seen) > (start is not None and (after is None or after < start)):
+        return "; ".join(seen)
+    return "; ".join([*seen, "no gap or stopped trail: the logs were there and show no call"])

@@ -1,0 +1,144 @@
+"""What kind of evidence a file is: decided by AWS's S3 layout where the path has one, else by the
+structure of the parsed file, never by its name or its first kilobyte.
+
+Kinds: `cloudtrail`, `guardduty`, `config` (AWS Config items), `ec2-describe` (EC2 describe output),
+`flowlog` (VPC flow logs: text whose first line names the flow log's fields, or Parquet whose
+columns do).
+A new kind is one layout pattern in LAYOUTS (if AWS delivers it to S3) and one test in `kind_of`
+(or, for a format that is not JSON, beside `flow_log_header`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import zlib
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+_ORG = r"AWSLogs/(?:o-[a-z0-9]+/)?(?P<account>\d{12})/"
+# AWSLogs/[o-org/]<account>/Config/<region>/YYYY/M/D/ConfigSnapshot|ConfigHistory/<file>
+CONFIG_LAYOUT = re.compile(
+    _ORG
+    + r"Config/(?P<region>[a-z0-9-]+)/(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})/"
+    + r"Config(?:Snapshot|History)/"
+)
+# AWSLogs/[o-org/]<account>/EC2/<region>/<file>: where `collect --state` writes describe output
+EC2_LAYOUT = re.compile(_ORG + r"EC2/(?P<region>[a-z0-9-]+)/")
+LAYOUTS = (
+    ("cloudtrail", re.compile(_ORG + r"CloudTrail/")),
+    # AWSLogs/<account>/vpcflowlogs/<region>/..., or the Hive-compatible aws-service=vpcflowlogs/
+    ("flowlog", re.compile(_ORG + r"vpcflowlogs/|/aws-service=vpcflowlogs/")),
+    ("guardduty", re.compile(_ORG + r"GuardDuty/")),
+    ("config", CONFIG_LAYOUT),
+    ("ec2-describe", EC2_LAYOUT),
+)
+
+
+def kind_of(document: Any) -> str | None:
+    """The kind of one parsed JSON document; None if it is none of them."""
+    if isinstance(document, list):
+        return kind_of(document[0]) if document else None
+    if not isinstance(document, dict):
+        return None
+    if isinstance(document.get("configurationItems"), list):
+        return "config"
+    if isinstance(document.get("SecurityGroups"), list) or isinstance(
+        document.get("SecurityGroupRules"), list
+    ):
+        return "ec2-describe"
+    if isinstance(document.get("Records"), list):
+        first = document["Records"][0] if document["Records"] else {}
+        # SNS delivered to a Lambda wraps findings in Records too
+        return "guardduty" if isinstance(first, dict) and "Sns" in first else "cloudtrail"
+    if "eventName" in document or "Events" in document or "digestStartTime" in document:
+        return "cloudtrail"
+    if any(isinstance(document.get(k), list) for k in ("Findings", "findings")):
+        return "guardduty"
+    if document.get("Type") == "Notification" and "Message" in document:
+        return "guardduty"
+    # An EventBridge event, with or without detail-type (Lambda test events are often saved without)
+    detail = document.get("detail")
+    if isinstance(detail, dict) and not {"id", "type"} <= document.keys():
+        return kind_of(detail)
+    if {"schemaVersion", "id", "type"} <= document.keys():
+        return "guardduty"
+    return None
+
+
+# A flow log header: field names (`version account-id interface-id srcaddr ...`), one of them
+# interface-id, and at least one of the fields every useful format has.
+_FLOW_FIELD = re.compile(r"^[a-z][a-z0-9-]*$")
+_FLOW_CORE = {"srcaddr", "dstaddr", "srcport", "dstport", "action", "log-status", "start", "end"}
+MAX_HEADER = 4096  # a flow log header is a few hundred bytes; a longer first line is not one
+
+
+def flow_log_header(line: bytes) -> list[str] | None:
+    """The field names of a flow log's first line; None if the line is not a flow log header."""
+    try:
+        names = line.decode("ascii").split()
+    except UnicodeDecodeError:
+        return None
+    if not all(_FLOW_FIELD.match(n) for n in names) or "interface-id" not in names:
+        return None
+    return names if _FLOW_CORE & set(names) else None
+
+
+def first_line(path: Path) -> bytes:
+    """The first line of a file, gzip or not, at most MAX_HEADER bytes (b"" if unreadable)."""
+    try:
+        with open(path, "rb") as raw:
+            gzipped = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            stream = gzip.GzipFile(fileobj=raw) if gzipped else raw
+            return stream.readline(MAX_HEADER)
+    except (OSError, EOFError, zlib.error):
+        return b""
+
+
+def _parquet_flow_log(path: Path) -> bool:
+    import pyarrow.parquet as pq  # only for a .parquet file outside AWS's layout
+
+    try:
+        names = set(pq.read_schema(path).names)
+    except Exception:  # noqa: BLE001 - pyarrow raises several kinds on a file that is not Parquet
+        return False
+    return "interface_id" in names and bool({n.replace("-", "_") for n in _FLOW_CORE} & names)
+
+
+def recognise(path: str | Path) -> str | None:
+    """A file's kind: its S3 layout folder, else its structure (None: unreadable, none)."""
+    path = Path(path)
+    text = path.as_posix()
+    for kind, layout in LAYOUTS:
+        if layout.search(text):
+            return kind
+    if path.name.lower().endswith(".parquet"):
+        return "flowlog" if _parquet_flow_log(path) else None
+    # Flow logs are text: their first line says so before the whole file is read as JSON.
+    if flow_log_header(first_line(path)) is not None:
+        return "flowlog"
+    return kind_of(_first_document(path))
+
+
+def _first_document(path: Path) -> Any:
+    """The file parsed whole, or its first line where it holds one JSON document a line."""
+    try:
+        data = path.read_bytes()
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+    except (OSError, EOFError, zlib.error):
+        return None  # the reader opens it again and reports why
+    data = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    try:
+        return msgspec.json.decode(data)
+    except RecursionError:
+        return None  # nested too deep: the reader it goes to reports it
+    except msgspec.DecodeError:
+        first = data.split(b"\n", 1)[0]
+        try:
+            return msgspec.json.decode(first)
+        except (msgspec.DecodeError, RecursionError):
+            return None

@@ -1,0 +1,367 @@
+"""Security-group state: AWS Config items and EC2 describe output, as a `config` table.
+
+Sources, each recognised by its structure, not its name:
+- AWS Config delivery to S3: `AWSLogs/<account>/Config/<region>/YYYY/M/D/ConfigSnapshot/*.json.gz`
+  and `.../ConfigHistory/*.json.gz` (month and day not zero-padded),
+  `{"fileVersion", "configurationItems"}`.
+- `aws configservice get-resource-config-history` output: `{"configurationItems": [...]}` where
+  `configuration` is a JSON string and the account is `accountId`.
+- `aws ec2 describe-security-groups` (`{"SecurityGroups"}`) and `describe-security-group-rules`
+  (`{"SecurityGroupRules"}`) output. They carry no time: it comes from `state_at`, or from the
+  manifest where `collect --state` wrote it; a file whose time is unknown is refused, saying why.
+
+The table is shaped like the Athena table over Config's delivery (ddl/create_config.sql): a row per
+file with its `configurationitems`, so one SQL text (queries/sg_state.sql) serves both engines. EC2
+describe output becomes one item per group, as Config would record it. Items of other resource types
+are counted and left; a malformed item is rejected with its reason, the rest of the file is used.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import msgspec
+import pyarrow as pa
+
+from ..errors import EvidenceError
+from .kinds import CONFIG_LAYOUT, EC2_LAYOUT, kind_of
+from .manifest import Manifest
+from .reader import FileReport, IntakeReport, TooLarge, read_text
+
+SECURITY_GROUP = "AWS::EC2::SecurityGroup"
+# Which interface belonged to which instance and groups, and when (for the flow logs' connections).
+NETWORK_INTERFACE, INSTANCE = "AWS::EC2::NetworkInterface", "AWS::EC2::Instance"
+KEPT_TYPES = (SECURITY_GROUP, NETWORK_INTERFACE, INSTANCE)
+STATUSES = frozenset(
+    {
+        "OK",
+        "ResourceDiscovered",
+        "ResourceDeleted",
+        "ResourceNotRecorded",
+        "ResourceDeletedNotRecorded",
+    }
+)
+DELETED = frozenset({"ResourceDeleted", "ResourceDeletedNotRecorded"})
+
+_ITEM = pa.struct(
+    [
+        (name, pa.list_(pa.string()) if name == "relatedevents" else pa.string())
+        for name in (
+            "configurationitemversion",
+            "configurationitemcapturetime",
+            "configurationstateid",
+            "awsaccountid",
+            "configurationitemstatus",
+            "resourcetype",
+            "resourceid",
+            "resourcename",
+            "arn",
+            "awsregion",
+            "availabilityzone",
+            "resourcecreationtime",
+            "configuration",
+            "relatedevents",
+        )
+    ]
+)
+CONFIG_SCHEMA = pa.schema(
+    [
+        ("fileversion", pa.string()),
+        ("configsnapshotid", pa.string()),
+        ("configurationitems", pa.list_(_ITEM)),
+        ("account", pa.string()),  # partitions, as the S3 key gives them (Athena's projection)
+        ("region", pa.string()),
+        ("day", pa.string()),  # 'YYYY/M/D', not zero-padded, as in Config's keys
+    ]
+)
+
+_ARN = re.compile(r"^arn:aws[a-z-]*:ec2:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):")
+NO_TIME = (
+    "describe output does not say when it was taken: give its capture time with --state-at "
+    "(ISO 8601), or collect it with `audit-toolkit collect --state`, which records it"
+)
+
+
+@dataclass
+class StateReport(IntakeReport):
+    """What was read of the state files; items of other resource types are counted, not used."""
+
+    other_types: Counter = field(default_factory=Counter)
+    interfaces: int = 0  # of the items read, those of network interfaces and instances
+
+    def summary(self) -> str:
+        others = sum(self.other_types.values())
+        kinds = "security-group"
+        if self.interfaces:
+            kinds = "security-group, network-interface and instance"
+        return (
+            f"{len(self.files)} state files, {self.read} {kinds} items read, "
+            f"{self.used} used, "
+            f"{self.rejected} rejected, {len(self.bad_files)} unreadable files, "
+            f"{others} items of other resource types left"
+        )
+
+
+def read_state(
+    paths: Iterable[Path], state_at: str | datetime | None = None, root: Path | None = None
+) -> tuple[pa.Table, StateReport]:
+    """The `config` table of these files, and what could not be used and why.
+
+    `state_at` is the capture time of describe output that has none in the manifest under `root`.
+    """
+    manifest = _manifest(root)
+    report = StateReport()
+    rows = []
+    for path in paths:
+        file = FileReport(path=str(path))
+        report.files.append(file)
+        try:
+            document = msgspec.json.decode(read_text(path, None, file))
+        except TooLarge as e:
+            file.error = str(e)
+            continue
+        except (OSError, EOFError, msgspec.DecodeError) as e:  # corrupt gzip, not JSON
+            corrupt = not isinstance(e, msgspec.DecodeError)
+            file.error = f"unreadable: {e}" if corrupt else f"not JSON: {e}"
+            continue
+        except RecursionError:
+            file.error = "nested too deep to be read (hostile or corrupt)"
+            continue
+        kind = kind_of(document)
+        file.shape = kind or ""
+        if kind == "config":
+            rows.append(_config_row(document, path, file, report))
+        elif kind == "ec2-describe":
+            captured = _captured_at(path, manifest, root, state_at)
+            if captured is None:
+                file.error = NO_TIME
+                continue
+            rows.append(_describe_row(document, path, captured, file))
+        else:
+            keys = sorted(document)[:10] if isinstance(document, dict) else type(document).__name__
+            file.error = (
+                f"neither AWS Config items nor EC2 describe output (top-level keys: {keys})"
+            )
+    return pa.Table.from_pylist([r for r in rows if r], schema=CONFIG_SCHEMA), report
+
+
+def _manifest(root: Path | None) -> Manifest | None:
+    """collect's manifest, for the capture time of describe output; one that cannot be read gives
+    none (the describe files are then refused, saying how to give their time)."""
+    try:
+        return Manifest.read(root) if root is not None and root.is_dir() else None
+    except EvidenceError:
+        return None
+
+
+def _captured_at(path: Path, manifest: Manifest | None, root: Path | None, state_at) -> str | None:
+    if manifest is not None and root is not None:
+        try:
+            entry = manifest.objects.get(
+                Path(path).resolve().relative_to(root.resolve()).as_posix()
+            )
+        except ValueError:
+            entry = None
+        if entry and entry.get("captured_at"):
+            return iso_time(entry["captured_at"])
+    return None if state_at is None else iso_time(state_at)
+
+
+def iso_time(value: Any) -> str:
+    """A capture time as ISO 8601 UTC with milliseconds; ValueError if it is none.
+
+    Config's S3 delivery writes '2026-11-02T00:30:00.123Z'; the CLI writes an offset; raw API JSON
+    may hold epoch seconds.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"not a time: {value!r}")
+    if isinstance(value, (int, float)):
+        moment = datetime.fromtimestamp(value, timezone.utc)
+    elif isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    elif isinstance(value, str):
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    else:
+        raise ValueError(f"not a time: {value!r}")
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _partition(path: Path, layout: re.Pattern) -> dict:
+    match = layout.search(Path(path).as_posix())
+    if not match:
+        return {"account": None, "region": None, "day": None}
+    day = f"{match['y']}/{int(match['m'])}/{int(match['d'])}" if "y" in match.groupdict() else None
+    return {"account": match["account"], "region": match["region"], "day": day}
+
+
+def _config_row(document: dict, path: Path, file: FileReport, report: StateReport) -> dict | None:
+    items = []
+    for index, item in enumerate(document["configurationItems"]):
+        kind = item.get("resourceType") if isinstance(item, dict) else None
+        if kind is not None and kind not in KEPT_TYPES:
+            report.other_types[str(kind)] += 1
+            continue
+        report.interfaces += kind in (NETWORK_INTERFACE, INSTANCE)
+        file.read += 1
+        try:
+            items.append(_config_item(item))
+            file.used += 1
+        except ValueError as e:
+            file.reject(index, str(e))
+    return {
+        "fileversion": _str(document.get("fileVersion")),
+        "configsnapshotid": _str(document.get("configSnapshotId")),
+        "configurationitems": items,
+        **_partition(path, CONFIG_LAYOUT),
+    }
+
+
+def _config_item(item: Any) -> dict:
+    """One item (a security group, network interface or instance) as the table holds it;
+    ValueError says why it cannot be used."""
+    if not isinstance(item, dict):
+        raise ValueError("not an object")
+    kind = item.get("resourceType")
+    if kind not in KEPT_TYPES:
+        raise ValueError("no resourceType")
+    status = item.get("configurationItemStatus")
+    if status not in STATUSES:
+        raise ValueError(f"unknown configurationItemStatus {str(status)[:40]!r}")
+    if status == "ResourceNotRecorded":
+        raise ValueError("ResourceNotRecorded: the item records no configuration")
+    if not isinstance(item.get("resourceId"), str) or not item["resourceId"]:
+        raise ValueError("no resourceId")
+    try:
+        captured = iso_time(item.get("configurationItemCaptureTime"))
+    except (ValueError, OverflowError, OSError) as e:
+        raise ValueError(f"configurationItemCaptureTime is not a time: {e}") from None
+    configuration = item.get("configuration")
+    if isinstance(configuration, str):  # get-resource-config-history writes it as JSON text
+        try:
+            configuration = msgspec.json.decode(configuration) if configuration.strip() else None
+        except msgspec.DecodeError:
+            raise ValueError("configuration is a string but not JSON") from None
+    if configuration is not None and not isinstance(configuration, dict):
+        raise ValueError("configuration is not an object")
+    if configuration is None and status not in DELETED:
+        raise ValueError(f"no configuration in an item of status {status}")
+    for name in ("ipPermissions", "ipPermissionsEgress"):
+        if configuration and not isinstance(configuration.get(name) or [], list):
+            raise ValueError(f"configuration.{name} is not a list")
+    related = item.get("relatedEvents") or []
+    return {
+        "configurationitemversion": _str(
+            item.get("configurationItemVersion") or item.get("version")
+        ),
+        "configurationitemcapturetime": captured,
+        "configurationstateid": _str(item.get("configurationStateId")),
+        "awsaccountid": _str(item.get("awsAccountId") or item.get("accountId")),
+        "configurationitemstatus": status,
+        "resourcetype": kind,
+        "resourceid": item["resourceId"],
+        "resourcename": _str(item.get("resourceName")),
+        "arn": _str(item.get("ARN") or item.get("arn")),
+        "awsregion": _str(item.get("awsRegion")),
+        "availabilityzone": _str(item.get("availabilityZone")),
+        "resourcecreationtime": _str(item.get("resourceCreationTime")),
+        "configuration": None
+        if configuration is None
+        else msgspec.json.encode(configuration).decode(),
+        "relatedevents": [str(e) for e in related if isinstance(e, str)]
+        if isinstance(related, list)
+        else [],
+    }
+
+
+def _describe_row(document: dict, path: Path, captured: str, file: FileReport) -> dict | None:
+    """EC2 describe output as items: one per group, its rules as describe gave them."""
+    place = _partition(path, EC2_LAYOUT)
+    groups: dict[str, dict] = {}
+    entries = [("SecurityGroups", g) for g in document.get("SecurityGroups") or []]
+    entries += [("SecurityGroupRules", r) for r in document.get("SecurityGroupRules") or []]
+    file.shape = (
+        "describe-security-groups"
+        if document.get("SecurityGroups")
+        else "describe-security-group-rules"
+    )
+    for index, (kind, entry) in enumerate(entries):
+        file.read += 1
+        group_id = entry.get("GroupId") if isinstance(entry, dict) else None
+        if not isinstance(group_id, str) or not group_id:
+            file.reject(index, "no GroupId")
+            continue
+        arn = _ARN.match(
+            str(entry.get("SecurityGroupArn") or entry.get("SecurityGroupRuleArn") or "")
+        )
+        region = arn["region"] if arn else place["region"]
+        account = (
+            entry.get("OwnerId")
+            or entry.get("GroupOwnerId")
+            or (arn["account"] if arn else place["account"])
+        )
+        if not region:
+            file.reject(
+                index,
+                "no region: neither an ARN in the entry nor an EC2/<region>/ folder in the path",
+            )
+            continue
+        if kind == "SecurityGroups" and not all(
+            isinstance(entry.get(n) or [], list) for n in ("IpPermissions", "IpPermissionsEgress")
+        ):
+            file.reject(index, "IpPermissions is not a list")
+            continue
+        file.used += 1
+        group = groups.setdefault(
+            group_id,
+            {
+                "id": group_id,
+                "account": account,
+                "region": region,
+                "configuration": {"groupId": group_id},
+            },
+        )
+        if kind == "SecurityGroups":
+            group["name"] = entry.get("GroupName")
+            group["configuration"].update(
+                groupName=entry.get("GroupName"),
+                vpcId=entry.get("VpcId"),
+                ownerId=account,
+                ipPermissions=entry.get("IpPermissions") or [],
+                ipPermissionsEgress=entry.get("IpPermissionsEgress") or [],
+            )
+        else:
+            group["configuration"].setdefault("securityGroupRules", []).append(entry)
+    items = [
+        {
+            "configurationitemversion": None,
+            "configurationitemcapturetime": captured,
+            "configurationstateid": None,
+            "awsaccountid": _str(g["account"]),
+            "configurationitemstatus": "OK",
+            "resourcetype": SECURITY_GROUP,
+            "resourceid": g["id"],
+            "resourcename": _str(g.get("name")),
+            "arn": None,
+            "awsregion": g["region"],
+            "availabilityzone": None,
+            "resourcecreationtime": None,
+            "configuration": msgspec.json.encode(g["configuration"]).decode(),
+            "relatedevents": [],
+        }
+        for g in groups.values()
+    ]
+    return {"fileversion": None, "configsnapshotid": None, "configurationitems": items, **place}
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def empty_table() -> pa.Table:
+    return CONFIG_SCHEMA.empty_table()

@@ -1,0 +1,22 @@
+-- name: sg_state
+-- params: until, account, region
+-- Every AWS Config item (and EC2 describe output read as one) of a security group, captured before
+-- `until`: when, its status, the CloudTrail events Config related to it, and its configuration as
+-- JSON text. The rules are read from the configuration in Python (audit_toolkit.analysis.state).
+SELECT
+    item.configurationitemcapturetime AS capture_time,
+    item.configurationitemstatus AS status,
+    item.resourceid AS group_id,
+    item.resourcename AS group_name,
+    coalesce(item.awsaccountid, c.account) AS account,
+    coalesce(item.awsregion, c.region) AS region,
+    array_join(item.relatedevents, ',') AS related_events,
+    item.configuration AS configuration
+FROM config AS c
+CROSS JOIN UNNEST(c.configurationitems) AS t(item)
+WHERE item.resourcetype = 'AWS::EC2::SecurityGroup'
+  AND (:until IS NULL
+       OR from_iso8601_timestamp(item.configurationitemcapturetime) < from_iso8601_timestamp(:until))
+  AND (:account IS NULL OR coalesce(item.awsaccountid, c.account) = :account)
+  AND (:region IS NULL OR coalesce(item.awsregion, c.region) = :region)
+ORDER BY capture_time, group_id
