@@ -115,7 +115,7 @@ def main() -> None:
         "toolkit: a whole-day window, all 50 interfaces",
         [PYTHON, "-c", _WINDOW, str(folder), *whole_day],
     )
-    run("toolkit: intake (every line read, checked, counted)", [PYTHON, "-c", _INTAKE, str(folder)])
+    run("toolkit: intake (every line read, checked, counted, size-bounded)", [PYTHON, "-c", _INTAKE, str(folder)])
     size = sum(p.stat().st_size for p in folder.rglob("*.log.gz"))
     base, base_cpu = rows[0][1], rows[0][2]
     print(
