@@ -191,6 +191,14 @@ class Investigation:
         return cls.from_evidence(evidence, settings, state_at=state_at, **options)
 
     @property
+    def has_flow_logs(self) -> bool:
+        """Whether connections() has flow logs to read: files read here, or (on Athena) a database
+        made with `athena setup --flow-logs` (AUDIT_TOOLKIT_ATHENA_FLOW_LOGS)."""
+        if self.engine.name == "athena":
+            return bool(getattr(getattr(self.engine, "settings", None), "flow_logs", False))
+        return self.flow_intake is not None and bool(self.flow_intake.files)
+
+    @property
     def source(self) -> str:
         """What the answers come from, for reports: the store, the raw evidence, or Athena."""
         if self.engine.name == "athena":

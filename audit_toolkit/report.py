@@ -163,8 +163,7 @@ class Audit:
     @cached_property
     def connections(self) -> pd.DataFrame | None:
         """Who came in through each window, from the VPC flow logs; None where there are none."""
-        flows = getattr(self.inv, "flow_intake", None)
-        if flows is None or not flows.files or self.windows.empty:
+        if not getattr(self.inv, "has_flow_logs", False) or self.windows.empty:
             return None
         return self.inv.connections(**self.scope)
 

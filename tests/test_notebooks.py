@@ -148,6 +148,7 @@ def runs(demo, demo_inv, moto_server, tmp_path_factory):
             env.setenv("AUDIT_TOOLKIT_ATHENA_DATABASE", "forensics")
             env.setenv("AUDIT_TOOLKIT_ATHENA_WORKGROUP", "primary")
             env.setenv("AUDIT_TOOLKIT_ATHENA_OUTPUT", ATHENA_OUTPUT)
+            env.setenv("AUDIT_TOOLKIT_ATHENA_FLOW_LOGS", "1")  # as after `athena setup --flow-logs`
             set_athena_results(moto_server, logged_answers(demo_inv, duck.log))
             done[path.name, engine] = run(path, folder, engine="athena", evidence=str(folder / "no-evidence-here"),
                                           **PARAMETERS[path.name](folder))
@@ -200,7 +201,7 @@ def test_periodic_audit_notebook_writes_the_report_for_the_range(runs, engine, d
     files = input_files(demo)
     hashed = f"{files} input files hashed" if engine == "duckdb" else \
         "No input files hashed: the logs were read where they are in S3 (Athena database forensics), not on this machine"
-    assert text(tagged(nb, "answer-appendix")).startswith(f"{hashed}; 10 distinct queries\nsg_state on {engine} ")
+    assert text(tagged(nb, "answer-appendix")).startswith(f"{hashed}; 12 distinct queries\nsg_state on {engine} ")
     html = (ran.folder / "out" / "audit" / "report.html").read_text(encoding="utf-8")
     markdown = (ran.folder / "out" / "audit" / "report.md").read_text(encoding="utf-8")
     assert "Security audit 2026-11-03 to 2026-11-04" in html
