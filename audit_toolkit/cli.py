@@ -142,8 +142,10 @@ def _open(evidence: Path | None, store: Path | None, settings: Settings,
         if evidence is not None:
             from .evidence.store import ingest_evidence
 
+            state_at = click.get_current_context().meta.get("audit_toolkit.state_at")
             skipped = ingest_evidence(evidence, store, progress=sys.stderr.isatty(),
-                                      max_file_bytes=settings.max_file_bytes)[0].skipped
+                                      max_file_bytes=settings.max_file_bytes,
+                                      state_at=_state_time(state_at))[0].skipped
             _ingest_flow_logs(evidence, store, settings.max_file_bytes)
         inv = Investigation.from_store(store, settings)
         inv.intake.skipped = skipped  # the store keeps what it read; what it did not, this run says
@@ -354,26 +356,35 @@ def coverage(evidence, store, since, until, accounts, regions, tz, fmt, min_hour
 @click.option("--store", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The store folder; created if absent, else only files it does not hold are converted.")
 @click.option("--progress/--no-progress", default=None, help="A progress bar of files and events (default: on a terminal).")
+@click.option("--state-at", help="When the EC2 describe output in --evidence was taken (ISO 8601): "
+                                 "it carries no time.")
 @_clean_errors
-def ingest(evidence: Path, store: Path, progress: bool | None) -> None:
-    """Convert CloudTrail logs, GuardDuty findings and VPC flow logs once into a columnar store that
-    every command can query with --store."""
+def ingest(evidence: Path, store: Path, progress: bool | None, state_at: str | None) -> None:
+    """Convert CloudTrail logs, GuardDuty findings, security-group state (AWS Config, EC2 describe
+    output) and VPC flow logs once into a columnar store that every command can query with --store."""
     from .evidence.store import Store, ingest_evidence
 
     progress = sys.stderr.isatty() if progress is None else progress
     limit = Settings.load().max_file_bytes
-    report, found = ingest_evidence(evidence, store, progress, limit)
+    report, found, state = ingest_evidence(evidence, store, progress, limit, _state_time(state_at))
     flows = _ingest_flow_logs(evidence, store, limit)
     held = Store.open(store)
     click.echo(f"converted: {report.summary()}")
     _report_problems(report)
     click.echo(f"GuardDuty findings: {found.summary()}")
     _report_problems(found)
+    click.echo(f"security-group state: {state.summary()}")
+    _report_problems(state)
     click.echo(f"VPC flow logs: {len(flows.files)} new files, {flows.read} records read, "
                f"{flows.used} used, {flows.rejected} rejected")
     _report_problems(flows)
     click.echo(f"store {store}: {len(held.sources)} source files, {held.events} events, {len(held.parts)} parts, "
-               f"{len(held.findings)} findings files")
+               f"{len(held.findings)} findings files, {len(held.state)} state files")
+
+
+def _state_time(value: str | None) -> str | None:
+    """--state-at as a UTC time (a bad one is a clean usage error, before anything is read)."""
+    return None if value is None else queries.scope(value)["since"]
 
 
 FINDING_TABLE = ["severity", "severity_label", "type", "account", "region", "instance_id", "security_group_ids",
@@ -614,10 +625,17 @@ def sql(name, since, until, account, region, params) -> None:
             raise click.BadParameter(f"{item!r}: {name} takes {', '.join(query.params) or 'no parameters'}",
                                      param_hint="--param")
         values[key] = float(value) if re.fullmatch(r"-?\d+(\.\d+)?", value) else value
+    if "days" in query.params:  # sg_state: Config's day folders, as inv.state(since=) lists them
+        from .analysis.state import config_days
+
+        scope = queries.scope(since, until)
+        days = config_days(scope["since"], scope["until"]) if since else None
+        values.update(first_day=days and days[0], days=days or [])
     missing = [p for p in query.params if p not in values and p not in queries.SCOPE_PARAMS]
     if missing:
         raise click.UsageError(f"{name} needs {', '.join(f'--param {p}=...' for p in missing)}")
     values.update({p: None for p in query.params if p not in values})  # an unset scope bound is no bound
+    query, values = query.expand(values)
     click.echo(DefaultParameterFormatter().format(query.render("athena"), query.bind(values)) + ";")
 
 
@@ -692,14 +710,17 @@ def setup(logs, accounts, regions, org_id, findings, config, first_day, database
 @click.option("--state", is_flag=True,
               help="Also ask EC2 for the security groups of each --region now (DescribeSecurityGroupRules, "
                    "DescribeSecurityGroups): the state at the end of the evidence.")
+@click.option("--state-role", metavar="NAME",
+              help="With --state: assume arn:aws:iam::<account>:role/NAME (STS) to ask EC2 in each "
+                   "account of the scope; without it, only the caller's account is asked.")
 @_clean_errors
-def collect(source, since, until, accounts, regions, out, workers, state) -> None:
+def collect(source, since, until, accounts, regions, out, workers, state, state_role) -> None:
     """Copy CloudTrail logs, GuardDuty exports and AWS Config's delivery from SOURCE
     (s3://bucket/prefix) with a chain-of-custody manifest."""
     from .evidence.collect import collect as collect_evidence
 
     report = collect_evidence(source, since, until, out, accounts, regions, workers=workers,
-                              state=state)
+                              state=state, state_role=state_role)
     click.echo(export.visible(report.summary()), err=True)
     for failure in report.failed:
         click.echo(f"  not collected: {export.visible(failure)}", err=True)

@@ -168,10 +168,11 @@ class Investigation:
         engine = DuckDBEngine()
         intake = engine.attach_store(root)
         findings_intake = engine.attach_findings(root)
-        engine.load_state([])
+        state_intake = engine.attach_state(root)
         flow_intake = engine.attach_flow_logs(root)
         return cls(engine, settings or Settings(), intake, store=str(root),
-                   findings_intake=findings_intake, flow_intake=flow_intake)
+                   findings_intake=findings_intake, state_intake=state_intake,
+                   flow_intake=flow_intake)
 
     @classmethod
     def open(cls, engine: str = "duckdb", evidence: str | Path | None = None, settings: Settings | None = None,
@@ -211,6 +212,7 @@ class Investigation:
         if self.only is not None and not query.runs_on_focused_scan(self.only):
             raise ConfigError(f"query {query.name!r} reads events that this scan did not convert (it converted only "
                               f"{', '.join(sorted(self.only))}): open the evidence without `only`")
+        query, values = query.expand(values)
         sql = query.render(self.engine.dialect)
         params = query.bind(values)
         # `athena_sql` is the canonical text, what an engineer reads and pastes into Athena's console
@@ -267,12 +269,23 @@ class Investigation:
         return changes
 
     @_each_scope(["observed_at"])
-    def state(self, until: When = None, account: Scoped = None, region: Scoped = None) -> pd.DataFrame:
+    def state(self, until: When = None, account: Scoped = None, region: Scoped = None,
+              since: When = None) -> pd.DataFrame:
         """Security-group rules as AWS Config and EC2 describe output saw them
-        (analysis.state.RULE_COLUMNS)."""
-        values = queries.scope(None, until, account, region)
+        (analysis.state.RULE_COLUMNS). With `since`, the state from then on and the state at
+        `since`: only Config's day folders from the day before `since` are read, which must hold a
+        configuration snapshot (or EC2 describe output from that day): the state of every group."""
+        values = queries.scope(since, until, account, region)
+        days = None if since is None else sg_state.config_days(values["since"], values["until"])
         bound = {k: values[k] for k in ("until", "account", "region")}
-        return sg_state.rules(self.query("sg_state", **bound))
+        items = self.query("sg_state", **bound, first_day=days and days[0], days=days or [])
+        if since is not None and not sg_state.complete_at(items, pd.Timestamp(values["since"])):
+            when = f"on {days[0]} or {days[1]}" if days else "at all"
+            raise ConfigError(
+                f"no AWS Config snapshot (nor EC2 describe output) of {account}/{region} delivered "
+                f"{when}: the state at {values['since']} may lack groups; "
+                "replay from the first day of the logs (without --from-state)")
+        return sg_state.rules(items)
 
     @_each_scope(['opened_at'])
     def ssh_exposure(self, since: When = None, until: When = None, account: Scoped = None,
@@ -299,7 +312,7 @@ class Investigation:
     def _windows(self, until: When, account: str | None, region: str | None, seed_at: When = None):
         """The windows of state and logs, the changes and the state they come from; with `seed_at`,
         replayed from the state then, over the changes from then on."""
-        rules = self.state(until, account, region)
+        rules = self.state(until, account, region, since=seed_at)
         changes = self._changes(seed_at, until, account, region, rules, read_from=seed_at)
         start, end = self._bounds(until, account, region, since=seed_at)
         if len(rules) and (end is None or rules["observed_at"].max() > end):
@@ -336,7 +349,7 @@ class Investigation:
             present = set(self.query("event_ids", **scope)["eventid"]) & related
         start, _ = self._bounds(until, account, region)
         silent = self.coverage(None, until, account, region)
-        return sg_state.reconcile(found, rules, changes, present, silent, start)
+        return sg_state.reconcile(found, rules, changes, present, silent, start, self.settings)
 
     @_each_scope(['event_time'])
     def failed_openings(self, since: When = None, until: When = None, account: Scoped = None, region: Scoped = None) -> pd.DataFrame:

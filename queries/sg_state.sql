@@ -1,8 +1,12 @@
 -- name: sg_state
--- params: until, account, region
+-- params: until, account, region, first_day, days
 -- Every AWS Config item (and EC2 describe output read as one) of a security group, captured before
 -- `until`: when, its status, the CloudTrail events Config related to it, and its configuration as
 -- JSON text. The rules are read from the configuration in Python (audit_toolkit.analysis.state).
+-- With `first_day`, only the day folders in `days` are read (Config's keys are 'YYYY/M/D', not
+-- zero-padded, so a range of strings would not be a range of days: the days are listed, which
+-- Athena's partition projection prunes by); files with no day folder (loose files) are all read.
+-- `delivery` is the folder the file came from: ConfigSnapshot, ConfigHistory, or describe.
 SELECT
     item.configurationitemcapturetime AS capture_time,
     item.configurationitemstatus AS status,
@@ -11,7 +15,8 @@ SELECT
     coalesce(item.awsaccountid, c.account) AS account,
     coalesce(item.awsregion, c.region) AS region,
     array_join(item.relatedevents, ',') AS related_events,
-    item.configuration AS configuration
+    item.configuration AS configuration,
+    c.kind AS delivery
 FROM config AS c
 CROSS JOIN UNNEST(c.configurationitems) AS t(item)
 WHERE item.resourcetype = 'AWS::EC2::SecurityGroup'
@@ -19,4 +24,5 @@ WHERE item.resourcetype = 'AWS::EC2::SecurityGroup'
        OR from_iso8601_timestamp(item.configurationitemcapturetime) < from_iso8601_timestamp(:until))
   AND (:account IS NULL OR coalesce(item.awsaccountid, c.account) = :account)
   AND (:region IS NULL OR coalesce(item.awsregion, c.region) = :region)
+  AND (:first_day IS NULL OR c.day IS NULL OR c.day IN (:days))
 ORDER BY capture_time, group_id

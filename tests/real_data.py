@@ -53,4 +53,5 @@ def queries_with_rows() -> list[str]:
 
 # Queries of the `guardduty` and `vpcflowlogs` tables, not of CloudTrail: tests/test_findings_athena.py
 # and tests/test_connections_athena.py run them on findings and flow logs.
-NOT_CLOUDTRAIL = ("findings", "sg_state", "connections")  # sg_state reads `config`: tests/test_state.py
+# sg_state reads `config` (tests/test_state.py), interface_state too (tests/test_connections.py).
+NOT_CLOUDTRAIL = ("findings", "sg_state", "connections", "interface_state")

@@ -20,7 +20,7 @@ from _aws import ACCOUNT, REGION, aws_env, hold_athena_queries, invictus_files, 
 from real_data import queries_with_rows
 from audit_toolkit import queries
 from audit_toolkit.engines.athena import MB, TB, AthenaEngine, AthenaSettings, estimated_cost
-from audit_toolkit.errors import QueryError
+from audit_toolkit.errors import ConfigError, QueryError
 from audit_toolkit.investigation import Investigation
 
 OUTPUT = "s3://athena-results/audit/"
@@ -51,6 +51,7 @@ def athena_result(frame: pd.DataFrame, types: dict[str, str]) -> dict:
 def athena_types(duck: Investigation, name, values: dict) -> dict[str, str]:
     """The Athena type of each result column, from DuckDB's types for the same query (a name or a Query)."""
     query = queries.get(name) if isinstance(name, str) else name
+    query, values = query.expand(values)
     relation = duck.engine.con.execute(f"DESCRIBE {query.render('duckdb')}", values).fetchall()
     return {column: ATHENA_TYPES[kind] for column, kind, *_ in relation}
 
@@ -212,7 +213,8 @@ def test_the_investigation_on_athena_finds_the_same_ssh_window(aws_env, duck, mo
     # evidence, then the evidence span.
     sg_values = queries.scope(None, until)
     span_values = queries.scope(None, until)
-    state_values = {k: sg_values[k] for k in ("until", "account", "region")}
+    state_values = {**{k: sg_values[k] for k in ("until", "account", "region")},
+                    "first_day": None, "days": []}
     set_athena_results(aws_env, [
         athena_result(duck.query("sg_state", **state_values), athena_types(duck, "sg_state", state_values)),
         athena_result(duck.query("sg_changes", **sg_values), athena_types(duck, "sg_changes", sg_values)),
@@ -228,3 +230,41 @@ def test_the_investigation_on_athena_finds_the_same_ssh_window(aws_env, duck, mo
     ]
     assert [entry["query"] for entry in inv.log] == ["sg_state", "sg_changes", "evidence_span"]
     assert [r.state for r in reports] == ["SUCCEEDED"] * 3
+
+
+def test_a_database_set_up_before_the_config_table_says_to_re_run_setup(aws_env):
+    session = boto3.Session()
+
+    def athena_says(parsed, **_):
+        status = parsed["QueryExecution"]["Status"]
+        status["State"] = "FAILED"
+        status["StateChangeReason"] = (
+            "TABLE_NOT_FOUND: line 14:6: Table 'awsdatacatalog.forensics.config' does not exist"
+        )
+
+    session.events.register("after-call.athena.GetQueryExecution", athena_says)
+    engine = engine_with(session)
+    query, values = queries.get("sg_state").expand(
+        {**values_for("sg_state"), "first_day": None, "days": []})
+    with pytest.raises(QueryError) as caught:
+        engine.run(query.render("athena"), values)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "'forensics' was set up before" in message
+    assert "re-run `audit-toolkit athena setup`" in message and "--config" in message
+
+
+def test_the_state_from_since_submits_only_its_config_day_folders(aws_env, duck, monkeypatch):
+    monkeypatch.setenv("AUDIT_TOOLKIT_ATHENA_OUTPUT", OUTPUT)
+    empty = {"until": None, "account": ACCOUNT, "region": REGION, "first_day": None, "days": []}
+    set_athena_results(aws_env, [athena_result(duck.query("sg_state", **empty).iloc[0:0],
+                                               athena_types(duck, "sg_state", empty))])
+    inv = Investigation.open("athena")
+    with pytest.raises(ConfigError, match="no AWS Config snapshot .* delivered on 2023/7/9 or"):
+        inv.state(since="2023-07-10T12:00:00Z", until="2023-07-12T00:00:00Z", account=ACCOUNT,
+                  region=REGION)
+    athena = boto3.client("athena")
+    (sent,) = [athena.get_query_execution(QueryExecutionId=i)["QueryExecution"]["Query"]
+               for i in athena.list_query_executions()["QueryExecutionIds"]]
+    assert "c.day IN ('2023/7/9', '2023/7/10', '2023/7/11', '2023/7/12', '2023/7/13')" in sent
+    assert "'2023/7/8'" not in sent and "'2023/7/14'" not in sent

@@ -14,6 +14,7 @@ from sqlglot.optimizer.simplify import simplify
 
 from _aws import ACCOUNT, REGION, invictus_files
 from real_data import queries_with_rows
+from audit_toolkit.analysis.state import config_days
 from audit_toolkit import queries
 from audit_toolkit.errors import ConfigError
 from audit_toolkit.evidence.flowlogs import scope as flow_scope
@@ -27,7 +28,7 @@ SCOPE = queries.scope("2023-07-10T12:00:00Z", "2023-07-10T13:00:00Z", ACCOUNT, R
 
 def athena_text(name: str, values: dict) -> str:
     """What PyAthena sends to Athena for a registry query: its own formatter binds the values."""
-    query = queries.get(name)
+    query, values = queries.get(name).expand(values)  # a list: one placeholder an element
     return DefaultParameterFormatter().format(query.render("athena"), query.bind(values))
 
 
@@ -37,7 +38,9 @@ def values_for(name: str, scope: dict) -> dict:
         return {**flow_scope(1688990400, 1688994000, 3600, None, scope["account"], scope["region"]),
                 "protocol": 6, "from_port": 22, "to_port": 22, "interfaces": " eni-1 ", "instances": " i-1 "}
     params = queries.get(name).params
-    values = {"principal": "bert-jan", "min_severity": 7.0, **scope}
+    days = ["2023/7/9", "2023/7/10", "2023/7/11"]  # sg_state's Config day folders
+    values = {"principal": "bert-jan", "min_severity": 7.0, "first_day": days[0], "days": days,
+              **scope}
     return {k: v for k, v in values.items() if k in params}
 
 
@@ -58,7 +61,8 @@ def test_every_query_as_sent_to_athena_parses_and_means_the_canonical_sql(name):
     sent = sqlglot.parse_one(athena_text(name, values), read="athena")
     assert isinstance(sent, exp.Select)
     # The canonical text with each placeholder replaced by its value's literal must be the same tree.
-    canonical = sqlglot.parse_one(queries.get(name).sql, read="athena").transform(
+    query, values = queries.get(name).expand(values)
+    canonical = sqlglot.parse_one(query.sql, read="athena").transform(
         lambda node: exp.convert(values[node.name]) if isinstance(node, exp.Placeholder) else node
     )
     assert sent == canonical
@@ -69,7 +73,7 @@ def _conjuncts(sql: str) -> set[str]:
     return {c.sql("athena") for c in where.flatten()} if isinstance(where, exp.And) else {where.sql("athena")}
 
 
-# sg_state reads AWS Config's table, whose days are not zero-padded: it takes no day bounds (README).
+# sg_state reads AWS Config's table, whose days are not zero-padded: it takes a list of days.
 # connections bounds the hours of a window: tests/test_connections_athena.py checks them.
 @pytest.mark.parametrize("name", sorted(n for n, q in queries.QUERIES.items()
                                         if "since_day" in q.params and n != "connections"))
@@ -133,7 +137,7 @@ def test_config_ddl_declares_the_embedded_config_table_and_configs_unpadded_keys
     data = [c for c in table.this.expressions if isinstance(c, exp.ColumnDef)]
     partitions = table.find(exp.PartitionedByProperty).this.expressions
     expected = [(f.name, _hive_type(f.type).lower()) for f in CONFIG_SCHEMA]
-    assert _columns(data) + _columns(partitions)[:3] == expected
+    assert _columns(data) + _columns(partitions) == expected
     assert [c.name for c in partitions] == ["account", "region", "day", "kind"]
     assert props["projection.day.format"] == "yyyy/M/d" and props["projection.day.range"] == "2020/1/5,NOW"
     assert props["projection.kind.values"] == "ConfigSnapshot,ConfigHistory"
@@ -176,3 +180,18 @@ def test_sg_changes_on_duckdb_finds_the_ssh_window(invictus):
     changes = invictus.query("sg_changes", **queries.scope("2023-07-10T12:00:00Z", "2023-07-10T12:30:00Z", ACCOUNT, REGION))
     ssh = changes[changes["eventname"].isin(["AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"])]
     assert list(ssh["eventtime"]) == ["2023-07-10T12:10:05Z", "2023-07-10T12:10:08Z", "2023-07-10T12:11:57Z"]
+
+
+def test_the_state_from_since_lists_configs_unpadded_day_folders_in_the_sql_athena_runs():
+    """A string range over 'YYYY/M/D' is no range of days ('2023/10/1' < '2023/9/30'): the days are
+    listed, literal values that partition projection prunes by, across a month's end too."""
+    days = config_days("2023-09-29T08:00:00Z", "2023-10-01T12:00:00Z")
+    assert days == ["2023/9/28", "2023/9/29", "2023/9/30", "2023/10/1", "2023/10/2"]
+    values = {**values_for("sg_state", SCOPE), "first_day": days[0], "days": days}
+    sent = sqlglot.parse_one(athena_text("sg_state", values), read="athena")
+    (listed,) = [n for n in sent.find_all(exp.In) if n.this.name == "day"]
+    assert [v.this for v in listed.expressions] == days
+    assert config_days("2020-01-01T00:00:00Z", "2023-01-01T00:00:00Z") is None  # every day
+    unbounded = {**values, "first_day": None, "days": []}
+    guarded = "(null IS NULL OR c.day IS NULL OR c.day IN (null))"  # first_day NULL: every day
+    assert guarded in athena_text("sg_state", unbounded)

@@ -459,3 +459,45 @@ def test_an_object_changed_in_s3_since_collection_never_replaces_the_copy_collec
     assert refused["reason"] == (f"changed in S3 since it was collected at {entry['retrieved_at']} (ETag "
                                  f"{entry['etag']}, now {new_etag}): the copy collected then is kept")
     assert verify(out).ok
+
+
+def test_collect_state_role_asks_ec2_in_each_account_of_the_scope(aws_env, invictus, tmp_path):
+    """The logs are of ACCOUNT; moto's caller is 123456789012: its credentials answer only for its
+    own account, the role in ACCOUNT answers for ACCOUNT (moto keeps accounts apart by the
+    assumed role's credentials)."""
+    upload("trail-logs", invictus)
+    member = boto3.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/AuditReader", RoleSessionName="setup")["Credentials"]
+    ec2 = boto3.client("ec2", region_name=REGION, aws_access_key_id=member["AccessKeyId"],
+                       aws_secret_access_key=member["SecretAccessKey"],
+                       aws_session_token=member["SessionToken"])
+    group = ec2.create_security_group(GroupName="member-bastion", Description="d")["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+
+    alone = collect("s3://trail-logs", SINCE, UNTIL, tmp_path / "alone", regions=[REGION],
+                    state=True, progress=False)
+    assert [n for n in alone.notes if "not asked" in n] == [
+        f"security groups of {ACCOUNT} not asked of EC2: the caller is in 123456789012; "
+        "give --state-role NAME to assume a role in each account"]
+
+    report = collect("s3://trail-logs", SINCE, UNTIL, tmp_path / "out", regions=[REGION],
+                     state=True, state_role="AuditReader", progress=False)
+    assert not [n for n in report.notes if "not asked" in n]
+    manifest = json.loads((tmp_path / "out" / MANIFEST).read_text())
+    described = [o for o in manifest["objects"] if o["uri"].startswith("ec2:")]
+    assert sorted(o["path"].rsplit("_", 1)[0] for o in described) == [
+        f"AWSLogs/{ACCOUNT}/EC2/{REGION}/describe-security-group-rules",
+        f"AWSLogs/{ACCOUNT}/EC2/{REGION}/describe-security-groups"]
+    assert {o["retrieved_by"] for o in described} == {
+        f"arn:aws:sts::{ACCOUNT}:assumed-role/AuditReader/audit-toolkit-collect"}
+
+    found = Investigation.from_evidence(tmp_path / "out").ssh_exposure()
+    assert [(r["account"], r["group_name"], r["opened_how"], r["still_open"])
+            for r in found[found["group_id"].eq(group)].to_dict("records")] == [
+        (ACCOUNT, "member-bastion", "state", True)]
+    with pytest.raises(ConfigError, match="--state-role is the role --state assumes"):
+        collect("s3://trail-logs", SINCE, UNTIL, tmp_path / "x", state_role="AuditReader")
+    with pytest.raises(ConfigError, match="must be an IAM role name"):
+        collect("s3://trail-logs", SINCE, UNTIL, tmp_path / "x", regions=[REGION], state=True,
+                state_role="../evil role")

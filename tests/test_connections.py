@@ -466,9 +466,8 @@ def test_exposure_chart_marks_sessions_on_their_windows_lane(demo_inv):
 def test_ingested_flow_logs_answer_as_the_raw_files_do(demo, demo_inv, truth, tmp_path):
     from audit_toolkit.investigation import Investigation
 
-    result = CliRunner().invoke(
-        main, ["ingest", "--evidence", str(demo / "evidence"), "--store", str(tmp_path / "store")]
-    )
+    store = ["--store", str(tmp_path / "store"), "--state-at", truth["state_at"]]
+    result = CliRunner().invoke(main, ["ingest", "--evidence", str(demo / "evidence"), *store])
     assert result.exit_code == 0, result.output
     n = truth["flow_records"]
     assert (
@@ -477,13 +476,8 @@ def test_ingested_flow_logs_answer_as_the_raw_files_do(demo, demo_inv, truth, tm
     ) in result.output
     stored = Investigation.from_store(tmp_path / "store")
     assert (stored.flow_intake.read, stored.flow_intake.rejected) == (demo_inv.flow_intake.read, 1)
-    # A store holds no security-group state (yet): the raw files, without state, answer alike.
-    raw = Investigation.from_evidence(demo / "evidence")
-    raw.engine.load_state([])
-    pd.testing.assert_frame_equal(stored.connections(), raw.connections())
-    again = CliRunner().invoke(
-        main, ["ingest", "--evidence", str(demo / "evidence"), "--store", str(tmp_path / "store")]
-    )
+    pd.testing.assert_frame_equal(stored.connections(), demo_inv.connections())
+    again = CliRunner().invoke(main, ["ingest", "--evidence", str(demo / "evidence"), *store])
     assert "VPC flow logs: 0 new files" in again.output
 
 

@@ -10,6 +10,7 @@ DescribeSecurityGroups and DescribeSecurityGroupRules.
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 import json
 
 import pandas as pd
@@ -101,9 +102,9 @@ def state_of(*paths, state_at=None, root=None) -> tuple[pd.DataFrame, object]:
     table, report = read_state(paths, state_at, root)
     engine = DuckDBEngine()
     engine.state(table)
-    items = engine.run(
-        get("sg_state").render("duckdb"), {"until": None, "account": None, "region": None}
-    )
+    every_day = {"until": None, "account": None, "region": None, "first_day": None, "days": []}
+    query, values = get("sg_state").expand(every_day)
+    items = engine.run(query.render("duckdb"), values)
     return state.rules(items), report
 
 
@@ -575,7 +576,194 @@ def test_replaying_from_the_state_reads_only_the_days_asked_for_with_the_same_wi
     assert export.to_records(seeded[keys]) == export.to_records(full[keys]) and len(seeded) == 3
     read = {e["query"]: e["params"] for e in demo_inv.log[first:]}
     assert read["sg_changes"]["since_day"] == read["evidence_span"]["since_day"] == "2026/11/03"
+    # Config's day folders from the day before: the snapshot of 2026/11/2 and the history since
+    assert read["sg_state"]["first_day"] == "2026/11/2"
+    listed = [read["sg_state"][f"days_{i}"] for i in range(3)]
+    assert listed == ["2026/11/2", "2026/11/3", "2026/11/4"]
     with pytest.raises(ConfigError, match="needs --since, --account and --region"):
         demo_inv.ssh_exposure(since="2026-11-03T00:00:00Z", from_state=True)
-    with pytest.raises(ConfigError, match="no AWS Config or EC2 state of 111111111111/ap-"):
+    with pytest.raises(ConfigError, match="no AWS Config snapshot .* of 111111111111/ap-"):
         demo_inv.ssh_exposure(**{**place, "region": "ap-northeast-1"}, from_state=True)
+    # From 2026-11-04 the days read (from 2026/11/3) hold history but no snapshot, and the describe
+    # answer is later: the state at --since could lack a group never changed since, so refused.
+    with pytest.raises(ConfigError, match="delivered on 2026/11/3 or 2026/11/4: the state at"):
+        demo_inv.ssh_exposure(**{**place, "since": "2026-11-04T00:00:00Z"}, from_state=True)
+
+
+# --- the store holds the state -------------------------------------------------------------------
+
+
+def test_a_store_made_by_ingest_answers_every_state_question_as_the_evidence_does(
+    demo, demo_inv, truth, tmp_path
+):
+    from click.testing import CliRunner
+
+    from audit_toolkit.cli import main
+
+    store = tmp_path / "store"
+    args = ["ingest", "--evidence", str(demo / "evidence"), "--store", str(store)]
+    result = CliRunner().invoke(main, [*args, "--state-at", truth["state_at"]])
+    assert result.exit_code == 0, result.output
+    assert f"{truth['state_intake']['files']} state files" in result.output
+    held = Investigation.from_store(store)
+    place = dict(since="2026-11-03T00:00:00Z", account="111111111111", region="eu-west-1")
+    for answer in (
+        lambda inv: inv.state(),
+        lambda inv: inv.ssh_exposure(),
+        lambda inv: inv.reconcile(),
+        lambda inv: inv.ssh_exposure(**place, from_state=True),
+    ):
+        pd.testing.assert_frame_equal(answer(held), answer(demo_inv), check_exact=True)
+    assert len(held.ssh_exposure()) == len(truth["windows"])
+    intake = held.state_intake
+    assert (len(intake.files), intake.used, intake.rejected, dict(intake.other_types)) == (
+        truth["state_intake"]["files"],
+        truth["state_intake"]["items"],
+        0,
+        truth["state_intake"]["other_types"],
+    )
+
+
+def test_a_describe_file_refused_for_want_of_a_time_is_read_when_a_later_ingest_gives_it(
+    demo, truth, tmp_path
+):
+    from audit_toolkit.evidence.store import ingest_evidence
+
+    store = tmp_path / "store"
+    first = ingest_evidence(demo / "evidence", store)[2]
+    (refused,) = first.bad_files
+    assert refused.path.endswith("describe-security-groups.json") and "--state-at" in refused.error
+    assert Investigation.from_store(store).state_intake.used == 9  # the rest, as from the evidence
+    again = ingest_evidence(demo / "evidence", store, state_at=truth["state_at"])[2]
+    assert [Path(f.path).name for f in again.files] == ["describe-security-groups.json"]
+    held = Investigation.from_store(store)
+    assert held.state_intake.used == truth["state_intake"]["items"]
+    assert not held.state_intake.bad_files
+    still_open = held.ssh_exposure().query("group_name == 'legacy-bastion'")
+    assert list(still_open["still_open"]) == [True]
+
+
+def test_a_revoke_by_rule_id_alone_closes_a_window_seeded_from_a_config_item():
+    """Config gives the rules at the seed, describe-security-group-rules their ids; the revoke
+    names only the id (its response says nothing of the rule)."""
+    from audit_toolkit.analysis.exposure import RuleState, window_frame
+
+    described = {
+        **observed(1, []),
+        "configuration": json.dumps({"groupId": "sg-1", "securityGroupRules": [{
+            "SecurityGroupRuleId": "sgr-0123456789abcdef0", "GroupId": "sg-1", "IsEgress": False,
+            "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIpv4": "0.0.0.0/0",
+        }]}),
+    }
+    rules = state.rules(pd.DataFrame([described, observed(5, ["0.0.0.0/0"])]))
+    replay = RuleState()
+    replay.seed(state.held_at(rules, pd.Timestamp(t(10))))
+    named = {"items": [{"securityGroupRuleId": "sgr-0123456789abcdef0"}]}
+    request = {"groupId": "sg-1", "securityGroupRuleIds": named}
+    revoke = {**row("RevokeSecurityGroupIngress", request, {"_return": True}, t=t(20)),
+              "account": ACCOUNT, "region": REGION, "eventid": "e20"}
+    for change in normalize(pd.DataFrame([revoke])).to_dict("records"):
+        replay.apply(change)
+    found = window_frame(replay.windows(), pd.Timestamp(t(30)))
+    assert [(r["cidr"], r["closed_at"], r["close_reason"], r["still_open"])
+            for r in export.to_records(found)] == [("0.0.0.0/0", t(20), "revoked", False)]
+
+
+def test_halves_of_the_internet_in_one_state_are_a_window_as_in_the_replay():
+    found = merged([], [observed(5, ["0.0.0.0/1", "128.0.0.0/1"]), observed(9, ["0.0.0.0/1"])])
+    assert found == [
+        ("state", None, t(5), None, t(5), t(9), "closed, not logged", False, "web", "vpc-1")
+    ]
+    # one half, or a half and private space, is not the internet
+    assert merged([], [observed(5, ["0.0.0.0/1", "10.0.0.0/8"])]) == []
+
+
+def test_a_logged_union_window_is_the_one_the_state_shows_and_a_later_state_closes_it():
+    opened = [ct("AuthorizeSecurityGroupIngress", 10, "0.0.0.0/1"),
+              ct("AuthorizeSecurityGroupIngress", 11, "128.0.0.0/1")]
+    halves = observed(12, ["0.0.0.0/1", "128.0.0.0/1"])
+    found = merged(opened, [halves, observed(40, ["0.0.0.0/1"])])
+    assert found == [
+        ("logged", None, t(11), ACTOR, t(12), t(40), "closed, not logged", False, "web", "vpc-1")
+    ]
+
+
+def test_a_state_rule_over_several_watched_ports_is_one_window():
+    from audit_toolkit.settings import Settings
+
+    wide = {**observed(5, []), "configuration": json.dumps(
+        {"groupName": "web", "ipPermissions": [permission("0.0.0.0/0", 0, 65535)]})}
+    nothing_logged = logged_windows(normalize(pd.DataFrame()))
+    found = state.windows(nothing_logged, state.rules(pd.DataFrame([wide])),
+                          Settings(watched_ports=(22, 3389)))
+    assert [(r["exposed_ports"], r["opened_how"], r["cidr"]) for r in export.to_records(found)] == [
+        ("22,3389", "state", "0.0.0.0/0")
+    ]
+
+
+# --- reconcile: rules that expose no watched port -------------------------------------------------
+
+HTTPS = {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443}
+
+
+def https_call(name: str, minute: int, cidr: str) -> dict:
+    request = {"groupId": "sg-1",
+               "ipPermissions": {"items": [{**HTTPS, "ipRanges": {"items": [{"cidrIp": cidr}]}}]}}
+    return {**row(name, request, None, t=t(minute)), "account": ACCOUNT, "region": REGION,
+            "eventid": f"e{minute}"}
+
+
+def with_rules(minute: int, ingress: list[dict], egress: list[dict] = ()) -> dict:
+    conf = {"groupName": "web", "vpcId": "vpc-1", "ipPermissions": ingress,
+            "ipPermissionsEgress": list(egress)}
+    return {**observed(minute, []), "configuration": json.dumps(conf)}
+
+
+def reconciled(events: list[dict], items: list[dict], start_minute: int = 0) -> list[tuple]:
+    changes = normalize(pd.DataFrame(events)) if events else normalize(pd.DataFrame())
+    rules = state.rules(pd.DataFrame(items))
+    start = pd.Timestamp(t(start_minute))
+    found = state.windows(logged_windows(changes), rules, evidence_start=start)
+    silent = pd.DataFrame(columns=["kind", "account", "region", "start", "end"])
+    rows = state.reconcile(found, rules, changes, set(), silent, start)
+    return [tuple(r[k] for k in ("kind", "rule", "after", "before"))
+            for r in export.to_records(rows)]
+
+
+def test_a_rule_exposing_no_watched_port_that_appears_unlogged_is_a_disagreement():
+    web = {**permission("0.0.0.0/0", 443, 443)}
+    assert reconciled([], [with_rules(5, []), with_rules(20, [web]), with_rules(30, [web])]) == [
+        ("opened_not_logged", "ingress tcp port 443 from 0.0.0.0/0", t(5), t(20))
+    ]
+
+
+def test_a_logged_rule_exposing_no_watched_port_that_a_later_state_lacks_closed_unlogged():
+    inside = {**permission("10.0.0.0/8", 443, 443)}
+    found = reconciled([https_call("AuthorizeSecurityGroupIngress", 10, "10.0.0.0/8")],
+                       [with_rules(12, [inside]), with_rules(40, []), with_rules(50, [])])
+    assert found == [("closed_not_logged", "ingress tcp port 443 from 10.0.0.0/8", t(12), t(40))]
+
+
+def test_rules_before_the_logs_and_a_created_groups_default_egress_are_no_disagreement():
+    everything_out = {"ipProtocol": "-1", "ipv4Ranges": [{"cidrIp": "0.0.0.0/0"}],
+                      "ipRanges": ["0.0.0.0/0"], "ipv6Ranges": [], "prefixListIds": [],
+                      "userIdGroupPairs": []}
+    create = {**row("CreateSecurityGroup", {"groupName": "web", "vpcId": "vpc-1"},
+                    {"groupId": "sg-1"}, t=t(11)), "account": ACCOUNT, "region": REGION,
+              "eventid": "e11"}
+    old = {**permission("10.0.0.0/8", 443, 443)}
+    assert reconciled([create], [with_rules(5, [old]), with_rules(12, [old], [everything_out])],
+                      start_minute=10) == []
+
+
+def test_sql_prints_sg_state_with_the_config_days_it_reads():
+    from click.testing import CliRunner
+
+    from audit_toolkit.cli import main
+
+    result = CliRunner().invoke(main, ["sql", "sg_state", "--since", "2026-11-03",
+                                       "--until", "2026-11-04"])
+    assert result.exit_code == 0, result.output
+    assert "c.day IN ('2026/11/2', '2026/11/3', '2026/11/4', '2026/11/5')" in result.output
+    every = CliRunner().invoke(main, ["sql", "sg_state"])
+    assert every.exit_code == 0 and "(null IS NULL OR c.day IS NULL" in every.output

@@ -93,7 +93,8 @@ class RuleState:
       output), each a mapping with account, region, group_id, direction, protocol, from_port,
       to_port, peer, peer_type and optionally group_name and rule_id. What they expose is a window
       open before the evidence.
-    - `held()`: the set of rules held now (each a RuleKey), to compare two states.
+    - `held()`: the set of rules held now (each a RuleKey), to compare two states; `rules(group)`
+      those of one group, with their fields.
     - `windows()`: every window so far, closed and still open, as rows of WINDOW_COLUMNS but
       `duration` (window_frame adds it, from the end of the evidence).
     """
@@ -114,6 +115,10 @@ class RuleState:
 
     def held(self) -> frozenset[RuleKey]:
         return frozenset(k for rules in self._held.values() for k in rules)
+
+    def rules(self, group: tuple) -> dict[RuleKey, dict]:
+        """The rules one (account, region, group id) holds now, each with its fields."""
+        return dict(self._held.get(group, {}))
 
     def seed(self, rules) -> None:
         touched = set()

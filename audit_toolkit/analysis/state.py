@@ -20,7 +20,8 @@ import pandas as pd
 
 from ..settings import Settings
 from .events import json_object, records
-from .exposure import WINDOW_COLUMNS, exposed_ports
+from .address_space import network_public, reaches_internet
+from .exposure import WINDOW_COLUMNS, RuleState, covered_ports, exposed_ports
 from .security_groups import _get, network, protocol_name
 
 RULE_COLUMNS = [
@@ -48,6 +49,34 @@ _RULE_PEERS = (
     ("cidrIpv6", "cidr_ipv6"),
     ("prefixListId", "prefix_list"),
 )
+
+
+MAX_LISTED_DAYS = 1000  # Athena takes 256 kB of query text: a longer list reads every day instead
+
+
+def config_days(
+    since: str, until: str | None, today: pd.Timestamp | None = None
+) -> list[str] | None:
+    """The day folders of Config's delivery ('YYYY/M/D') that hold the state from `since` to
+    `until`: from the day before `since` (a daily snapshot is delivered at least once a day) to
+    the day after `until` (history is delivered hours after its items), or to tomorrow. None
+    (every day) for more than MAX_LISTED_DAYS."""
+    first = pd.Timestamp(since).normalize() - pd.Timedelta(days=1)
+    last = pd.Timestamp(until) if until is not None else today or pd.Timestamp.now(tz="UTC")
+    days = pd.date_range(first, max(first, last.normalize() + pd.Timedelta(days=1)))
+    return None if len(days) > MAX_LISTED_DAYS else [f"{d.year}/{d.month}/{d.day}" for d in days]
+
+
+def complete_at(items: pd.DataFrame, at: pd.Timestamp) -> bool:
+    """Whether the sg_state items read hold the whole state at `at`: a configuration snapshot
+    (every group of the region, as it was then) or an EC2 describe answer from the day before."""
+    if not len(items):
+        return False
+    snapshot = items["delivery"].eq("ConfigSnapshot")
+    described = items["delivery"].eq("describe") & pd.to_datetime(
+        items["capture_time"], utc=True
+    ).between(at - pd.Timedelta(days=1), at)
+    return bool((snapshot | described).any())
 
 
 def rules(items: pd.DataFrame) -> pd.DataFrame:
@@ -164,7 +193,8 @@ def _port(value) -> int | None:
 
 def _key(row: dict) -> tuple:
     """A rule's identity as exposure's replay keys it: all traffic has no ports, no host bits."""
-    net = network(row.get("peer") or row.get("cidr"))
+    peer = row.get("peer") or row.get("cidr")
+    net = network(peer)
     ports = (
         (None, None) if row["protocol"] == "-1" else (_int(row["from_port"]), _int(row["to_port"]))
     )
@@ -175,7 +205,7 @@ def _key(row: dict) -> tuple:
         row["direction"] or "ingress",
         row["protocol"],
         *ports,
-        str(net),
+        str(net) if net is not None else peer,
     )
 
 
@@ -184,20 +214,48 @@ def _int(value) -> int | None:
 
 
 def observations(state_rules: pd.DataFrame, settings: Settings) -> list[dict]:
-    """Each observation once, in time order: its place, time, deletion, related events and the rules
-    in it that expose a watched port to the internet (rule key -> rule row)."""
+    """Each observation once, in time order: its place, time, deletion, related events and what
+    it exposes: (account, region, group, family, port) -> the rules that together let the internet
+    in to that watched port, measured like the replay (exposure.RuleState): the union of the
+    group's public CIDRs on the port, so 0.0.0.0/1 with 128.0.0.0/1 is the internet too."""
     found: dict[tuple, dict] = {}
+    nets: dict[tuple, list] = {}  # (observation, family, port) -> [(network, rule row)]
     for row in records(state_rules):
         place = (row["account"], row["region"], row["group_id"], row["observed_at"])
         group = {k: row[k] for k in OBSERVED}  # the group's facts the observation gives
         at = pd.Timestamp(row["observed_at"])
-        seen = found.setdefault(place, {**group, "at": at, "exposing": {}})
-        if row["direction"] is not None and exposed_ports(row, settings):
-            seen["exposing"][_key(row)] = {
-                **row,
-                "exposed_ports": ",".join(map(str, exposed_ports(row, settings))),
+        seen = found.setdefault(place, {**group, "at": at, "exposing": {}, "rules": {},
+                                        "in_exposure": set()})
+        if row["direction"] is not None:
+            seen["rules"][_key(row)] = row
+        cidr = row["direction"] is not None and row["peer_type"] in ("cidr_ipv4", "cidr_ipv6")
+        net = network(row["peer"]) if cidr else None
+        if net is None or not network_public(net):  # 10.0.0.0/8 adds nothing to the union
+            continue
+        for port in covered_ports(row, settings):
+            nets.setdefault((place, net.version, port), []).append((net, row))
+    for (place, family, port), pairs in nets.items():
+        if reaches_internet([n for n, _ in pairs], family, settings.internet_prefix_len):
+            rules = [r for _, r in pairs]
+            found[place]["in_exposure"] |= {_key(r) for r in rules}
+            ids = sorted({r["rule_id"] for r in rules if isinstance(r["rule_id"], str)})
+            found[place]["exposing"][(*place[:3], family, port)] = {
+                **rules[-1],
+                "peer": ", ".join(sorted({str(r["peer"]) for r in rules})),
+                "rule_id": ", ".join(ids) or None,
+                "exposed_ports": str(port),
             }
     return sorted(found.values(), key=lambda o: (o["at"], o["account"], o["region"], o["group_id"]))
+
+
+def _exposed_at(window: dict) -> list[tuple]:
+    """The (account, region, group, family, port) places a logged window exposes, keyed as
+    observations key theirs; none for a prefix list of unknown reach."""
+    first = network(str(window["cidr"] or "").split(", ")[0])
+    if first is None or window["reach"] != "internet":
+        return []
+    place = (window["account"], window["region"], window["group_id"], first.version)
+    return [(*place, int(p)) for p in str(window["exposed_ports"]).split(",") if p]
 
 
 def held_at(state_rules: pd.DataFrame, at: pd.Timestamp) -> list[dict]:
@@ -207,7 +265,18 @@ def held_at(state_rules: pd.DataFrame, at: pd.Timestamp) -> list[dict]:
     places = ["account", "region", "group_id"]
     last = before.groupby(places, dropna=False)["observed_at"].transform("max")
     held = before[before["observed_at"].eq(last) & ~before["deleted"] & before["direction"].notna()]
-    return records(held.drop(columns=["observed_at", "deleted", "related_events", "description"]))
+    held = records(held.drop(columns=["observed_at", "deleted", "related_events", "description"]))
+    # Config items carry no rule ids; describe-security-group-rules does, at any time. An id names
+    # one rule for its whole life, so each held rule takes every id the state gives its content:
+    # a later revoke by id alone (no response detail) then finds the rule it removes.
+    ids: dict[tuple, set] = {}
+    for row in records(state_rules[state_rules["rule_id"].notna()]):
+        ids.setdefault(_key(row), set()).add(row["rule_id"])
+    return [
+        {**rule, "rule_id": rule_id}
+        for rule in held
+        for rule_id in sorted(ids.get(_key(rule), set()) | {rule["rule_id"]} - {None}) or [None]
+    ]
 
 
 def windows(
@@ -233,7 +302,8 @@ def windows(
     ]
     by_key: dict[tuple, list[dict]] = {}
     for w in done:
-        by_key.setdefault(_key({**w, "group_id": w["group_id"]}), []).append(w)
+        for key in _exposed_at(w):
+            by_key.setdefault(key, []).append(w)
     known = {} if calls is None else {c["event_id"]: c for c in records(calls)}
     last_seen: dict[tuple, pd.Timestamp] = {}
     previous: dict[tuple, dict] = {}  # group place -> its previous observation
@@ -268,8 +338,25 @@ def windows(
             ):
                 _closed(covering, obs, reason, last_seen.get(key), known)
         previous[place] = obs
-    frame = pd.DataFrame(done, columns=STATE_WINDOW_COLUMNS)
+    frame = pd.DataFrame(_ports_together(done), columns=STATE_WINDOW_COLUMNS)
     return _finish(frame, names, evidence_start, evidence_end)
+
+
+def _ports_together(windows: list[dict]) -> list[dict]:
+    """The unlogged windows of several ports that opened and closed together are one window, as
+    exposure.window_frame makes of logged ones."""
+    merged: dict[tuple, dict] = {}
+    for w in windows:
+        same = tuple(str(w.get(k)) for k in (
+            "account", "region", "group_id", "cidr", "opened_how", "opened_at", "closed_at",
+            "close_reason", "opened_event_id", "closed_event_id",
+        )) if w["opened_how"] in ("config", "state") else (id(w),)
+        if same in merged:
+            ports = {*merged[same]["exposed_ports"].split(","), *w["exposed_ports"].split(",")}
+            merged[same]["exposed_ports"] = ",".join(sorted(ports, key=int))
+        else:
+            merged[same] = w
+    return list(merged.values())
 
 
 def _covering(held: list[dict], at: pd.Timestamp) -> dict | None:
@@ -344,7 +431,7 @@ def _finish(frame: pd.DataFrame, names: dict, start, end) -> pd.DataFrame:
         frame[col] = pd.to_datetime(frame[col], utc=True)
     frame["still_open"] = frame["closed_at"].isna()
     frame["ambiguous_order"] = frame["ambiguous_order"].eq(True)
-    frame["reach"] = frame["reach"].fillna("internet")  # a state's exposing rule is a whole CIDR
+    frame["reach"] = frame["reach"].astype(object).fillna("internet")  # state measures CIDRs only
     state = frame["opened_how"].eq("state")
     frame["open_before_evidence"] = frame["opened_at"].isna() | (
         state & (True if start is None else frame["opened_at"].le(start))
@@ -390,11 +477,13 @@ def reconcile(
     event_ids: set[str],
     coverage: pd.DataFrame,
     evidence_start: pd.Timestamp | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """Every disagreement between state and logs (RECONCILE_COLUMNS), in time order:
 
-    - `opened_not_logged`: a rule exposing a watched port in a state that no logged call opened;
-    - `closed_not_logged`: a window the logs leave open that a later state lacks;
+    - `opened_not_logged`: a rule in a state that no logged call opened: one exposing a watched
+      port (its window), or any other rule (`_other_rules`);
+    - `closed_not_logged`: a window or another rule the logs leave open that a later state lacks;
     - `deleted_not_logged`: a group deleted in state with no logged DeleteSecurityGroup;
     - `related_events_missing`: a Config item naming CloudTrail events absent from the evidence.
     Each gives the interval in which the unlogged change must have happened (`after`, `before`) and
@@ -402,7 +491,7 @@ def reconcile(
     """
     rows = []
     for w in records(merged):
-        rule = f"{w['direction']} {w['protocol']} {_ports(w)} from {w['cidr']}"
+        rule = _rule_text({**w, "peer": w["cidr"]})
         base = {k: w[k] for k in ("account", "region", "group_id", "group_name", "vpc_id")} | {
             "rule": rule
         }
@@ -431,6 +520,7 @@ def reconcile(
                     "detail": "open in the logs, absent from a later state",
                 }
             )
+    rows += _other_rules(state_rules, changes, settings or Settings(), evidence_start)
     deleted = _logged_deletions(changes)
     previous: dict[tuple, pd.Timestamp] = {}
     for obs in observations(state_rules, Settings()):
@@ -481,6 +571,63 @@ def reconcile(
     return frame.sort_values(
         ["before", "kind", "account", "region", "group_id"], kind="stable", ignore_index=True
     )
+
+
+def _other_rules(state_rules: pd.DataFrame, changes: pd.DataFrame, settings: Settings,
+                 start: pd.Timestamp | None) -> list[dict]:
+    """Disagreements on the rules that expose no watched port, whose windows do not say them: the
+    logged changes replayed (exposure.RuleState) to each observation, rule by rule.
+
+    A rule in the state that the replay does not hold was opened unlogged: once, where it first
+    appears (after the previous observation of its group). A rule the replay holds that the state
+    lacks was removed unlogged: once, until the logs change it again. Observations from before the
+    logs begin say nothing of the logs and are not compared; a group's default egress rule (all
+    traffic out) comes with its logged CreateSecurityGroup, not with a call of its own.
+    """
+    replay = RuleState(settings)
+    calls = records(changes.sort_values("event_time", kind="stable")) if len(changes) else []
+    created: set[tuple] = set()
+    rows: list[dict] = []
+    reported_closed: dict[tuple, int] = {}  # rule -> the number of calls applied when reported
+    previous: dict[tuple, dict] = {}
+    applied = 0
+    for obs in observations(state_rules, settings):
+        place = (obs["account"], obs["region"], obs["group_id"])
+        while applied < len(calls) and calls[applied]["event_time"] <= obs["at"]:
+            call = calls[applied]
+            replay.apply(call)
+            if call["action"] == "create_group" and call["error_code"] is None:
+                created.add((call["account"], call["region"], call["group_id"]))
+            applied += 1
+        before = previous.get(place)
+        previous[place] = obs
+        if obs["deleted"] or (start is not None and obs["at"] <= start):
+            continue
+        held = {k: r for k, r in replay.rules(place).items() if not exposed_ports(r, settings)}
+        default = {(*place, "egress", "-1", None, None, n) for n in ("0.0.0.0/0", "::/0")}
+        base = {k: obs[k] for k in ("account", "region", "group_id", "group_name", "vpc_id")}
+        for key, rule in obs["rules"].items():
+            new = before is None or key not in before["rules"]
+            skip = key in obs["in_exposure"] or (place in created and key in default)
+            if key in held or skip or not new:
+                continue
+            rows.append({**base, "kind": "opened_not_logged", "rule": _rule_text(rule),
+                         "after": before["at"] if before else None, "before": obs["at"],
+                         "detail": "a rule exposing no watched port, in the state with no "
+                                   "logged call opening it"})
+        for key, rule in held.items():
+            if key in obs["rules"] or reported_closed.get(key) == applied:
+                continue
+            reported_closed[key] = applied
+            rows.append({**base, "kind": "closed_not_logged", "rule": _rule_text(rule),
+                         "after": before["at"] if before else None, "before": obs["at"],
+                         "detail": "a rule exposing no watched port, held by the logs, absent "
+                                   "from the state"})
+    return rows
+
+
+def _rule_text(rule: dict) -> str:
+    return f"{rule['direction']} {rule['protocol']} {_ports(rule)} from {rule['peer']}"
 
 
 def _ports(w: dict) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
@@ -193,6 +194,11 @@ class AthenaEngine:
             self._connection.close()
 
 
+# Athena (Trino) names a missing table in full:
+# Table 'awsdatacatalog.<database>.config' does not exist
+_STATE_TABLE_MISSING = re.compile(r"Table '(?:[^'.]+\.)*config' does not exist", re.IGNORECASE)
+
+
 def _explain_failure(error: Exception, query_id: str | None, settings: AthenaSettings) -> str:
     cause = error.__cause__ if isinstance(error.__cause__, (BotoCoreError, ClientError)) else None
     if cause is not None:  # Athena refused the request itself (StartQueryExecution, GetQueryExecution)
@@ -200,6 +206,11 @@ def _explain_failure(error: Exception, query_id: str | None, settings: AthenaSet
     else:  # the query ran and failed: PyAthena gives Athena's StateChangeReason
         message = f"Athena query {query_id or '(not started)'} failed: {error or type(error).__name__}."
     upper = message.upper()
+    if _STATE_TABLE_MISSING.search(message):
+        return (f"{message} The database {settings.database!r} was set up before it held AWS "
+                "Config's security-group state: re-run `audit-toolkit athena setup` (with "
+                "--config s3://bucket/prefix if Config delivers elsewhere than the trail); it adds "
+                "the config table and leaves the others as they are.")
     if "TABLE_NOT_FOUND" in upper or "SCHEMA_NOT_FOUND" in upper or ("DOES NOT EXIST" in upper and "WORKGROUP" not in upper):
         return f"{message} Create the database and tables with `audit-toolkit athena setup` (database {settings.database!r})."
     if "WORKGROUP" in upper:

@@ -216,6 +216,21 @@ class DuckDBEngine:
         self.state(table)
         return report
 
+    def attach_state(self, root: str | Path):
+        """The store's security-group state (STORE/config/state.parquet) as the `config` table;
+        returns what the store holds of it (evidence.state.StateReport)."""
+        from ..evidence.state import CONFIG_SCHEMA, empty_table
+        from ..evidence.store import STATE
+
+        path = Path(root) / STATE
+        if path.exists():
+            names = ", ".join(CONFIG_SCHEMA.names)
+            self.con.execute(f"CREATE OR REPLACE VIEW config AS SELECT {names} "
+                             f"FROM read_parquet({_literal(str(path.resolve()))})")
+        else:
+            self.state(empty_table())
+        return Store.open(root).state_intake()
+
     def state(self, table: pa.Table) -> None:
         """The `config` table, shaped like Athena's over Config's delivery (state.CONFIG_SCHEMA)."""
         self.con.register("_config", table)

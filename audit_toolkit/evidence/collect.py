@@ -5,9 +5,12 @@ Only the date prefixes the scope needs are listed, never the whole bucket:
     <prefix>AWSLogs/[o-org/]<account>/Config/<region>/YYYY/M/D/ (AWS Config: day, month unpadded)
     <prefix>AWSLogs/[o-org/]<account>/vpcflowlogs/<region>/YYYY/MM/DD/ (VPC flow logs; their
         hourly folders, .../DD/HH/, come with their day's listing)
-With `state`, the security groups of the caller's account are also asked of EC2 now
-(DescribeSecurityGroupRules, DescribeSecurityGroups for names and VPCs) in each region, written
-under AWSLogs/<account>/EC2/<region>/ and recorded in the manifest with their capture time.
+With `state`, the security groups are also asked of EC2 now (DescribeSecurityGroupRules,
+DescribeSecurityGroups for names and VPCs) in each region, written under
+AWSLogs/<account>/EC2/<region>/ and recorded in the manifest with their capture time and who asked.
+The caller's credentials answer for the caller's account only; with `state_role`, each account of
+the scope (--account, else those found in the logs) is asked through the role of that name in it
+(STS AssumeRole), and without it the other accounts are named in the report as not asked.
 Files keep their S3 keys as paths. Each is written to a temporary name and renamed when its size
 (and MD5, where the ETag is one) match, so a file on disk is always whole. A re-run skips files
 already collected whose ETag, size and SHA-256 still match, so an interrupted collection resumes.
@@ -50,6 +53,8 @@ PRODUCTS = ("CloudTrail", "CloudTrail-Digest", "GuardDuty", "Config", "vpcflowlo
 _URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*))?$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _ORG = re.compile(r"^o-[a-z0-9]{10,32}$")
+_KEY_ACCOUNT = re.compile(r"AWSLogs/(?:o-[a-z0-9]{10,32}/)?(\d{12})/")
+_ROLE_NAME = re.compile(r"^(?:[\w+=,.@-]{1,64}/)*[\w+=,.@-]{1,64}$")  # IAM: a name, maybe a path
 _DIGEST_REGION = re.compile(r"/CloudTrail-Digest/(?P<region>[a-z0-9-]+)/")
 ATTEMPTS = 3  # per object, for a body cut short or a dropped connection
 FLUSH_SECONDS = 1.0  # how often the manifest is rewritten during a run
@@ -130,15 +135,22 @@ def collect(
     session: boto3.Session | None = None,
     progress: bool = True,
     state: bool = False,
+    state_role: str | None = None,
 ) -> CollectReport:
     """Download the scope's CloudTrail (and digest) files, GuardDuty exports, AWS Config delivery
     and VPC flow logs from S3 into `out`; with `state`, also the EC2 API's answer on security
-    groups now (needs `regions`)."""
+    groups now (needs `regions`), in each account of the scope through the role `state_role` where
+    given."""
     bucket, prefix = parse_s3_uri(uri)
     source = f"s3://{bucket}/{prefix}"
     accounts, regions = tuple(accounts), tuple(regions)
+    if state_role is not None and not state:
+        raise ConfigError("--state-role is the role --state assumes: give --state too")
     if state and not regions:
         raise ConfigError("--state asks EC2 in each region: give them with --region")
+    if state_role is not None and not _ROLE_NAME.match(state_role):
+        raise ConfigError(f"--state-role must be an IAM role name (with its path, if any), got "
+                          f"{state_role[:80]!r}")
     for account in accounts:
         if not _ACCOUNT.match(account):
             raise ConfigError(f"--account must be a 12-digit AWS account id, got {account!r}")
@@ -180,8 +192,10 @@ def collect(
         try:
             _download_all(pool, s3, bucket, root, todo, manifest, caller, report, progress)
             if state:
-                for region in regions:
-                    manifest.objects.update(describe_state(session, region, root, caller))
+                scope = accounts or sorted({_account_of(o.key) for o in listing} - {None})
+                for account, asking in _state_sessions(session, caller, scope, state_role, report):
+                    for region in regions:
+                        manifest.objects.update(describe_state(asking, region, root, account))
         finally:
             run.update(finished=_now(), listed=report.listed, downloaded=report.downloaded,
                        skipped=report.skipped, failed=len(report.failed),
@@ -345,13 +359,51 @@ def _day_folder(product: str, day: str) -> str:
     return f"{moment.year}/{moment.month}/{moment.day}"
 
 
-def describe_state(session: boto3.Session, region: str, root: Path,
-                   caller: dict) -> dict[str, dict]:
+def _account_of(key: str) -> str | None:
+    found = _KEY_ACCOUNT.search(key)
+    return found and found[1]
+
+
+def _state_sessions(session: boto3.Session, caller: dict, accounts: Iterable[str],
+                    role: str | None, report: CollectReport):
+    """(account, caller in it) for each account whose security groups are asked of EC2: the
+    caller's own account with its credentials; with `role`, every other account of the scope
+    through that role (STS AssumeRole); without it, the others are named as not asked."""
+    others = [a for a in accounts if a != caller["account"]]
+    if role is None:
+        if others:
+            report.notes.append(
+                f"security groups of {', '.join(others)} not asked of EC2: the caller is in "
+                f"{caller['account']}; give --state-role NAME to assume a role in each account")
+        yield caller["account"], (session, caller)
+        return
+    if caller["account"] in accounts or not others:
+        yield caller["account"], (session, caller)
+    partition = caller["arn"].split(":")[1] if caller["arn"].count(":") >= 5 else "aws"
+    sts = session.client("sts", config=aws.retry_config())
+    for account in others:
+        arn = f"arn:{partition}:iam::{account}:role/{role}"
+        try:
+            answer = sts.assume_role(RoleArn=arn, RoleSessionName="audit-toolkit-collect")
+        except (BotoCoreError, ClientError) as e:
+            raise EvidenceError(aws.explain(e, f"assuming {arn} to ask EC2 for the security "
+                                               f"groups of {account}")) from e
+        keys = answer["Credentials"]
+        assumed = boto3.Session(aws_access_key_id=keys["AccessKeyId"],
+                                aws_secret_access_key=keys["SecretAccessKey"],
+                                aws_session_token=keys["SessionToken"],
+                                region_name=session.region_name)
+        yield account, (assumed, {"account": account, "arn": answer["AssumedRoleUser"]["Arn"]})
+
+
+def describe_state(asking: tuple[boto3.Session, dict], region: str, root: Path,
+                   account: str) -> dict[str, dict]:
     """The EC2 API's security groups of one region now, written beside the logs; manifest entries.
 
     The answers are written as `aws ec2 describe-security-group-rules` / `describe-security-groups`
     print them; the manifest gives their capture time, which the answers themselves do not carry.
     """
+    session, caller = asking
     ec2 = session.client("ec2", region_name=region, config=aws.retry_config())
     entries = {}
     for operation, member in (("describe_security_group_rules", "SecurityGroupRules"),
@@ -364,7 +416,7 @@ def describe_state(session: boto3.Session, region: str, root: Path,
         except BotoCoreError as e:
             raise EvidenceError(aws.explain(e, f"asking EC2 in {region} ({operation})")) from e
         name = operation.replace("_", "-")
-        path = f"AWSLogs/{caller['account']}/EC2/{region}/{name}_{captured.replace(':', '')}.json"
+        path = f"AWSLogs/{account}/EC2/{region}/{name}_{captured.replace(':', '')}.json"
         local = root / path
         local.parent.mkdir(parents=True, exist_ok=True)
         data = json.dumps({member: found}, indent=4, default=str).encode()

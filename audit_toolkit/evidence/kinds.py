@@ -23,7 +23,7 @@ _ORG = r"AWSLogs/(?:o-[a-z0-9]+/)?(?P<account>\d{12})/"
 CONFIG_LAYOUT = re.compile(
     _ORG
     + r"Config/(?P<region>[a-z0-9-]+)/(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})/"
-    + r"Config(?:Snapshot|History)/"
+    + r"(?P<kind>Config(?:Snapshot|History))/"
 )
 # AWSLogs/[o-org/]<account>/EC2/<region>/<file>: where `collect --state` writes describe output
 EC2_LAYOUT = re.compile(_ORG + r"EC2/(?P<region>[a-z0-9-]+)/")

@@ -77,6 +77,7 @@ CONFIG_SCHEMA = pa.schema(
         ("account", pa.string()),  # partitions, as the S3 key gives them (Athena's projection)
         ("region", pa.string()),
         ("day", pa.string()),  # 'YYYY/M/D', not zero-padded, as in Config's keys
+        ("kind", pa.string()),  # ConfigSnapshot | ConfigHistory; 'describe' for EC2's answers
     ]
 )
 
@@ -195,9 +196,11 @@ def iso_time(value: Any) -> str:
 def _partition(path: Path, layout: re.Pattern) -> dict:
     match = layout.search(Path(path).as_posix())
     if not match:
-        return {"account": None, "region": None, "day": None}
-    day = f"{match['y']}/{int(match['m'])}/{int(match['d'])}" if "y" in match.groupdict() else None
-    return {"account": match["account"], "region": match["region"], "day": day}
+        return {"account": None, "region": None, "day": None, "kind": None}
+    found = match.groupdict()
+    day = f"{match['y']}/{int(match['m'])}/{int(match['d'])}" if "y" in found else None
+    return {"account": match["account"], "region": match["region"], "day": day,
+            "kind": found.get("kind")}
 
 
 def _config_row(document: dict, path: Path, file: FileReport, report: StateReport) -> dict | None:
@@ -356,7 +359,8 @@ def _describe_row(document: dict, path: Path, captured: str, file: FileReport) -
         }
         for g in groups.values()
     ]
-    return {"fileversion": None, "configsnapshotid": None, "configurationitems": items, **place}
+    return {"fileversion": None, "configsnapshotid": None, "configurationitems": items, **place,
+            "kind": "describe"}
 
 
 def _str(value: Any) -> str | None:

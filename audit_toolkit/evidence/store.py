@@ -8,6 +8,9 @@
     STORE/guardduty/findings.parquet    the `guardduty` table (GuardDuty findings, each id and update
                                         once), rewritten whole by each run that adds files: findings
                                         are few beside events
+    STORE/config/state.parquet          the `config` table (security-group state: AWS Config items,
+                                        EC2 describe output; evidence.state), one row per source
+                                        file, rewritten whole by each run that adds files
 
 Conversion runs in worker processes, one part per task of files. It goes in rounds: a round's parts
 are written under temporary names and renamed (atomic), events already in the store or earlier in
@@ -35,6 +38,7 @@ from typing import Callable, Iterable, Iterator
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..errors import EvidenceError, OutputError
@@ -44,6 +48,7 @@ from .schema import CLOUDTRAIL_SCHEMA
 
 CATALOG = "catalog.json"
 FINDINGS = "guardduty/findings.parquet"
+STATE = "config/state.parquet"
 TABLE = "cloudtrail"
 FORMAT_VERSION = 1
 TASK_BYTES = 12 << 20  # gzipped input per task, and so per part: ~70k events
@@ -59,7 +64,7 @@ CLUSTER_BLOOM = {"eventsource": {"ndv": 1000, "fpp": 0.01}, "eventname": {"ndv":
 WORKERS_FROM_BYTES = 64 << 20
 # (folder, glob) of the files an interrupted run can leave: the only files the sweep deletes
 LEFTOVERS = ((".", f".{CATALOG}.*.tmp"), (TABLE, "part-*.parquet"), (TABLE, "part-*.parquet.tmp"),
-             ("guardduty", ".findings.parquet.*.tmp"))
+             ("guardduty", ".findings.parquet.*.tmp"), ("config", ".state.parquet.*.tmp"))
 
 
 @dataclass
@@ -70,6 +75,8 @@ class Store:
     duplicates: int = 0  # events left out because the store held them (same eventID and content)
     findings: dict[str, dict] = field(default_factory=dict)  # findings files: absolute path -> size, sha256, report
     conflicts: list[str] = field(default_factory=list)  # eventIDs held by different records
+    # state files (Config items, describe output): absolute path -> size, sha256, report
+    state: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
     def open(cls, root: str | Path, create: bool = False) -> "Store":
@@ -101,7 +108,8 @@ class Store:
                                 f"{FORMAT_VERSION}")
         try:
             return cls(root, list(data["parts"]), dict(data["sources"]), int(data["duplicates"]),
-                       dict(data.get("findings", {})), list(data.get("conflicts", [])))
+                       dict(data.get("findings", {})), list(data.get("conflicts", [])),
+                       dict(data.get("state", {})))
         except (KeyError, TypeError, ValueError) as e:
             raise EvidenceError(f"the catalog of the store {root} is damaged ({type(e).__name__}: "
                                 f"{e}); ingest the evidence into a new store") from e
@@ -126,6 +134,16 @@ class Store:
         """The intake report of every GuardDuty findings file the store holds."""
         return IntakeReport(files=[_file_report(s) for s in self.findings.values()])
 
+    def state_intake(self):
+        """The intake report of every security-group state file the store holds."""
+        from .state import StateReport
+
+        report = StateReport()
+        for entry in self.state.values():
+            report.files.append(_file_report(entry))
+            report.other_types.update(entry.get("other_types", {}))
+        return report
+
     def holds(self, path: Path) -> bool:
         known = self.sources.get(str(path.resolve()))
         return known is not None and known["size"] == path.stat().st_size
@@ -133,7 +151,7 @@ class Store:
     def commit(self) -> None:
         """Replace the catalog atomically: until this returns, the store is what it was."""
         data = {"version": FORMAT_VERSION, "parts": self.parts, "sources": self.sources, "duplicates": self.duplicates,
-                "findings": self.findings, "conflicts": self.conflicts}
+                "findings": self.findings, "conflicts": self.conflicts, "state": self.state}
         tmp = self.root / f".{CATALOG}.{uuid.uuid4().hex}.tmp"
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -468,22 +486,78 @@ def ingest_findings(files: Iterable[Path], root: str | Path,
         store.findings[str(Path(path).resolve())] = {"size": file_report.size, "sha256": file_report.sha256,
                                                      "report": asdict(file_report)}
     table, report.duplicates = unique_findings(pa.concat_tables(tables) if tables else GUARDDUTY_SCHEMA.empty_table())
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, target)
+    _replace(target, table)
     store.commit()
     return report
 
 
+def _replace(target: Path, table: pa.Table) -> None:
+    """Write a table the store rewrites whole: under a temporary name, then renamed (atomic)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, target)
+
+
+def ingest_state(files: Iterable[Path], root: str | Path, state_at=None,
+                 evidence: Path | None = None):
+    """Add the security-group state files (AWS Config items, EC2 describe output) the store does not
+    hold yet to STORE/config/state.parquet; returns their intake report (state.StateReport).
+
+    `state_at` and the manifest under `evidence` give describe output its capture time, as for a raw
+    scan. A describe file refused for want of one is named in the catalog but not held: the next run
+    given its time reads it. Written like ingest_findings: temporary name, rename, then the catalog.
+    """
+    from .state import CONFIG_SCHEMA, NO_TIME, StateReport, read_state
+
+    files = list(files)
+    for path in files:
+        refuse_overlap(root, path, "the store")
+    store = Store.open(root, create=True)
+    todo = [p for p in files if not _holds_state(store, Path(p))]
+    report = StateReport()
+    if not todo:
+        return report
+    target = store.root / STATE
+    held = pq.read_table(target) if target.exists() else None
+    tables = []
+    for path in todo:
+        source = str(Path(path).resolve())
+        table, file_report = read_state([Path(path)], state_at, evidence)
+        tables.append(table.append_column("source", pa.array([source] * table.num_rows,
+                                                             pa.string())))
+        report.files += file_report.files
+        report.other_types += file_report.other_types
+        (entry,) = file_report.files
+        store.state[source] = {"size": entry.size, "sha256": entry.sha256, "report": asdict(entry),
+                               "other_types": dict(file_report.other_types),
+                               "held": entry.error != NO_TIME}
+    if held is not None:  # a file read again (its size changed) replaces its rows
+        replaced = pa.array([str(Path(p).resolve()) for p in todo], pa.string())
+        tables.insert(0, held.filter(pc.invert(pc.is_in(held["source"], value_set=replaced))))
+    schema = CONFIG_SCHEMA.append(pa.field("source", pa.string()))
+    table = pa.concat_tables([t.cast(schema) for t in tables])
+    _replace(target, table)
+    store.commit()
+    return report
+
+
+def _holds_state(store: Store, path: Path) -> bool:
+    known = store.state.get(str(path.resolve()))
+    return bool(known and known["held"] and known["size"] == path.stat().st_size)
+
+
 def ingest_evidence(evidence: str | Path, root: str | Path, progress: bool = False,
-                    max_file_bytes: int = MAX_FILE_BYTES) -> tuple[IntakeReport, IntakeReport]:
-    """Every CloudTrail and GuardDuty file under `evidence` the store does not hold yet, converted;
-    a store that holds or lies inside the evidence is refused first. Returns both intake reports
-    (the CloudTrail one lists the paths skipped under the evidence)."""
-    from .layout import discover_files, discover_findings, skipped
+                    max_file_bytes: int = MAX_FILE_BYTES, state_at=None):
+    """Every CloudTrail, GuardDuty and security-group state file under `evidence` the store does not
+    hold yet, converted; a store that holds or lies inside the evidence is refused first. Returns
+    the three intake reports (the CloudTrail one lists the paths skipped under the evidence).
+    `state_at`: when EC2 describe output that no manifest dates was taken."""
+    from .layout import discover_files, discover_findings, discover_state, skipped
 
     refuse_overlap(root, evidence, "the store")
     report = ingest(discover_files(evidence), root, progress=progress, max_file_bytes=max_file_bytes)
     report.skipped = skipped(evidence)
-    return report, ingest_findings(discover_findings(evidence), root, max_file_bytes=max_file_bytes)
+    found = ingest_findings(discover_findings(evidence), root, max_file_bytes=max_file_bytes)
+    folder = Path(evidence) if Path(evidence).is_dir() else None
+    return report, found, ingest_state(discover_state(evidence), root, state_at, folder)

@@ -13,7 +13,7 @@ Parameters are bound by the engine, never formatted into the text.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -71,6 +71,31 @@ class Query:
         its spine, schema.SPINE_COLUMNS) holds everything this query reads."""
         names, columns = _reads(self.sql)
         return (names is not None and names <= only) or columns <= SPINE_COLUMNS
+
+    def expand(self, values: Mapping[str, Any]) -> tuple["Query", dict[str, Any]]:
+        """This query and its values with each list value bound one element a placeholder:
+        `day IN (:days)` with days=['2026/11/2', '2026/11/3'] becomes `day IN (:days_0, :days_1)`,
+        so Athena gets literal values it prunes partitions by, and nothing is formatted in. An
+        empty list binds one NULL (`IN (NULL)` matches nothing)."""
+        lists = {k: list(v) or [None] for k, v in values.items() if isinstance(v, (list, tuple))}
+        if not lists:
+            return self, dict(values)
+        bound = {k: v for k, v in values.items() if k not in lists}
+        for name, items in lists.items():
+            bound.update({f"{name}_{i}": item for i, item in enumerate(items)})
+        names = {k: [f"{k}_{i}" for i in range(len(v))] for k, v in lists.items()}
+        params = tuple(p for name in self.params for p in names.get(name, [name]))
+
+        def spread(sql: str) -> str:
+            out, done = [], 0
+            for colon, name in _placeholder_tokens(sql):
+                if name.text in names:
+                    out += [sql[done:colon.start], ", ".join(f":{n}" for n in names[name.text])]
+                    done = name.end + 1
+            return "".join(out) + sql[done:]
+
+        overrides = MappingProxyType({d: spread(text) for d, text in self.overrides.items()})
+        return replace(self, params=params, sql=spread(self.sql), overrides=overrides), bound
 
     def bind(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Check the values against the declared parameters: unknown or missing ones are errors."""
