@@ -48,7 +48,7 @@ def test_detect_on_athena_gives_duckdbs_hits(aws_env, duck):
 
     expected = duck.detect(since="2023-07-10T11:00:00Z", until="2023-07-10T13:00:00Z")
     pd.testing.assert_frame_equal(hits, expected)
-    assert len(hits) == 232 and set(hits[hits["detection"] == "cloudtrail_stopped"]["outcome"]) == {"attempt"}
+    assert len(hits) == 233 and set(hits[hits["detection"] == "cloudtrail_stopped"]["outcome"]) == {"attempt"}
     assert [entry["query"] for entry in inv.log] == [union.name, history.name]  # one scan for the whole catalogue
     assert [r.state for r in reports] == ["SUCCEEDED", "SUCCEEDED"]
     submitted = boto3.client("athena").get_query_execution(QueryExecutionId=reports[0].query_id)["QueryExecution"]["Query"]
