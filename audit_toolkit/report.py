@@ -175,7 +175,7 @@ class Audit:
         found = self.connections
         if found is None:
             return None
-        return found[(found["verdict"] == "session") & (found["known_as"].fillna("") == "")]
+        return found[(found["verdict"] == "session") & (found["known_as"].astype(object).fillna("") == "")]
 
     @property
     def sessions(self) -> pd.DataFrame | None:

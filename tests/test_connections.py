@@ -3,6 +3,7 @@ story's ground truth; the verdicts, ties and gaps of analysis.connections on sma
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pandas as pd
@@ -417,11 +418,11 @@ def test_report_section_leads_with_the_session_nobody_knows(demo_inv, truth):
     from audit_toolkit.report import SECTIONS, build
 
     chosen = [s for s in SECTIONS if s.id in ("exposure", "connections")]
-    report = build(demo_inv, sections=chosen)
+    report = build(dataclasses.replace(demo_inv, settings=Settings(language="en")), sections=chosen)
     (part,) = [p for s, p in report.parts if s.id == "connections"]
     assert (
         part.facts[0]
-        == "1 sessions from addresses that are neither the window's actor nor a known network"
+        == "1 session from an address that is neither the window's actor nor a known network"
     )
     assert (
         part.facts[2]
@@ -445,7 +446,7 @@ def test_exposure_chart_marks_sessions_on_their_windows_lane(demo_inv):
 
     windows, found = demo_inv.ssh_exposure(), demo_inv.connections()
     sessions = found[found["verdict"] == "session"]
-    ax = charts.plot_exposure(windows, sessions=sessions)
+    ax = charts.plot_exposure(windows, sessions=sessions, settings=Settings(language="en"))
     marks = {
         line.get_gid(): line for line in ax.lines if line.get_gid() in ("session", "known-session")
     }
