@@ -164,8 +164,8 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     assert {"ingress all traffic from 0.0.0.0/0", "ingress tcp/20-25 from 0.0.0.0/0", "egress all traffic to 0.0.0.0/0", "ingress tcp/5432 from sg-0b000000000000002", ""} <= rules
     # root acted on 11-02; on 11-03 the incident's 7 logged SSH openings and its refused one
     assert parts["detections"].facts == ["8 detection hits: high 8"]
-    assert [t for t, _ in parts["detections"].subsections] == [
-        "SSH (a watched port) opened to the internet / SSH (監視ポート) のインターネット公開"]
+    assert [t for t, _ in parts["detections"].subsections] == [  # its title in the report's language
+        "SSH (a watched port) opened to the internet"]
     # The demo's silences and outages are on 11-04.
     assert parts["coverage"].facts == ["0 runs of hours with no event (0 hours in all)", "0 logging outages"]
     # The report opens with what is exposed at the end of its range, from the logs and the state together.
