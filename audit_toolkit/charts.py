@@ -39,6 +39,8 @@ matplotlib.rcParams["font.family"] = ["DejaVu Sans", matplotlib_fontja.matplotli
 BAND_COLORS = dict(zip([name for name, _ in SEVERITY_BANDS], ["#4c9be8", "#f0a30a", "#d9480f", "#7b1fa2"]))  # Low .. Critical
 FINDING_TIME_COLUMNS = ("first_seen", "created_at", "updated_at", "event_time", "time")
 OPEN_COLOR, BEFORE_COLOR, STILL_OPEN_COLOR = "#e03131", "#f08c00", "#c92a2a"
+# A session from an address nobody knows; from the actor or a known network.
+SESSION_COLOR, KNOWN_SESSION_COLOR = "#1b1b1b", "#9e9e9e"
 
 
 def label(value: object, width: int = 60) -> str:
@@ -125,13 +127,17 @@ def _ports(row: Mapping, say: Callable[..., str]) -> str:
 
 
 def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd.DataFrame | None = None,
-                  changes: pd.DataFrame | None = None, start=None, end=None, settings: Settings | None = None) -> Axes:
+                  changes: pd.DataFrame | None = None, start=None, end=None, settings: Settings | None = None,
+                  sessions: pd.DataFrame | None = None,
+                  ) -> Axes:
     """Exposure windows: one row per security group, a bar per window from opened to closed.
 
     A still-open window runs to `end` (the end of the evidence) and ends in an arrow; a window already
     open before the evidence starts at `start` with a hatched lead. Each bar says its port and CIDR and
     who opened and closed it. `findings` (with `group_id` and a time column) are drawn as markers on
     their group's row, coloured by severity band. `changes` gives group names and descriptions.
+    `sessions` (connections rows whose verdict is session) are stars at their first flow on their
+    window's lane: black from an address nobody knows, grey from the actor or a known network.
     """
     zone, say = _zone(settings), _words(settings)
     rows = records(windows)
@@ -198,6 +204,8 @@ def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd
                               label=say("legend_earlier")))
     if findings is not None and len(findings):
         handles += _finding_markers(ax, findings, y_of, window_lane, say)
+    if sessions is not None and len(sessions):
+        handles += _session_markers(ax, sessions, window_lane, say)
     ax.set_yticks([sum(ys) / len(ys) for ys in lanes.values()], [_row_label(k, names) for k in lanes], fontsize=8)
     ax.set_ylim(len(rows) - 0.4, -0.6)  # first group on top
     ax.set_xlim(x0, x1 + lead)
@@ -220,6 +228,24 @@ def _finding_groups(finding: Mapping) -> list[str]:
     if finding.get("group_id"):
         return [str(finding["group_id"])]
     return [g for g in str(finding.get("security_group_ids") or "").split(",") if g]
+
+
+def _session_markers(ax: Axes, sessions: pd.DataFrame, window_lane: Mapping[tuple, int],
+                     say: Callable[..., str]) -> list:
+    drawn = set()
+    for r in records(sessions):
+        y = window_lane.get(_window_key(r))
+        if y is None or r["first_seen"] is None:
+            continue
+        unknown = not r["known_as"]
+        drawn.add(unknown)
+        ax.plot([_num(r["first_seen"])], [y], marker="*", markersize=13, linestyle="",
+                color=SESSION_COLOR if unknown else KNOWN_SESSION_COLOR,
+                gid="session" if unknown else "known-session")
+    legend = ((True, SESSION_COLOR, say("session_unknown")),
+              (False, KNOWN_SESSION_COLOR, say("session_known")))
+    return [Line2D([], [], marker="*", color=c, linestyle="", label=text)
+            for unknown, c, text in legend if unknown in drawn]
 
 
 def _window_key(row: Mapping) -> tuple:

@@ -106,9 +106,11 @@ def _remember(name: str):
 
 
 
-def _settings(ports: tuple[int, ...] = (), internet_prefix: int | None = None, tz: str | None = None) -> Settings:
+def _settings(ports: tuple[int, ...] = (), internet_prefix: int | None = None, tz: str | None = None,
+              **more) -> Settings:
     # Settings are checked before any evidence is read: a bad --port or --tz fails at once.
-    return Settings.load(watched_ports=tuple(ports) or None, internet_prefix_len=internet_prefix, display_tz=tz)
+    return Settings.load(watched_ports=tuple(ports) or None, internet_prefix_len=internet_prefix, display_tz=tz,
+                         **more)
 
 
 def _open(evidence: Path | None, store: Path | None, settings: Settings,
@@ -144,11 +146,19 @@ def _open(evidence: Path | None, store: Path | None, settings: Settings,
             skipped = ingest_evidence(evidence, store, progress=sys.stderr.isatty(),
                                       max_file_bytes=settings.max_file_bytes,
                                       state_at=_state_time(state_at))[0].skipped
+            _ingest_flow_logs(evidence, store, settings.max_file_bytes)
         inv = Investigation.from_store(store, settings)
         inv.intake.skipped = skipped  # the store keeps what it read; what it did not, this run says
     _report_intake(inv)
     click.get_current_context().call_on_close(lambda: _report_unusable(inv.intake))
     return inv
+
+
+def _ingest_flow_logs(evidence: Path, store: Path, max_file_bytes: int):
+    from .engines.duckdb import DuckDBEngine
+    from .evidence.layout import discover_flow_logs
+
+    return DuckDBEngine().ingest_flow_logs(discover_flow_logs(evidence), store, max_file_bytes)
 
 
 def _report_intake(inv: Investigation) -> None:
@@ -350,13 +360,14 @@ def coverage(evidence, store, since, until, accounts, regions, tz, fmt, min_hour
                                  "it carries no time.")
 @_clean_errors
 def ingest(evidence: Path, store: Path, progress: bool | None, state_at: str | None) -> None:
-    """Convert CloudTrail logs, GuardDuty findings and security-group state (AWS Config, EC2
-    describe output) once into a columnar store that every command can query with --store."""
+    """Convert CloudTrail logs, GuardDuty findings, security-group state (AWS Config, EC2 describe
+    output) and VPC flow logs once into a columnar store that every command can query with --store."""
     from .evidence.store import Store, ingest_evidence
 
     progress = sys.stderr.isatty() if progress is None else progress
     limit = Settings.load().max_file_bytes
     report, found, state = ingest_evidence(evidence, store, progress, limit, _state_time(state_at))
+    flows = _ingest_flow_logs(evidence, store, limit)
     held = Store.open(store)
     click.echo(f"converted: {report.summary()}")
     _report_problems(report)
@@ -364,6 +375,9 @@ def ingest(evidence: Path, store: Path, progress: bool | None, state_at: str | N
     _report_problems(found)
     click.echo(f"security-group state: {state.summary()}")
     _report_problems(state)
+    click.echo(f"VPC flow logs: {len(flows.files)} new files, {flows.read} records read, "
+               f"{flows.used} used, {flows.rejected} rejected")
+    _report_problems(flows)
     click.echo(f"store {store}: {len(held.sources)} source files, {held.events} events, {len(held.parts)} parts, "
                f"{len(held.findings)} findings files, {len(held.state)} state files")
 
@@ -437,6 +451,40 @@ def correlate(evidence, store, since, until, accounts, regions, tz, fmt, ports, 
           empty="no GuardDuty finding attacked an exposure window while it was open")
 
 
+CONNECTION_TABLE = ["group_id", "opened_at", "closed_at", "kind", "source", "verdict", "known_as",
+                    "finding_ids", "accepted", "rejected", "bytes_in", "bytes_out", "before_rejected",
+                    "after_accepted", "after_rejected", "interfaces", "gap", "first_seen", "last_seen"]
+
+
+@main.command()
+@_scope(exposure=True)
+@click.option("--group", help="Only the windows of this security group (sg-...).")
+@click.option("--known-network", "known_networks", multiple=True,
+              help="A CIDR of the organization's own (repeatable; default "
+                   "AUDIT_TOOLKIT_KNOWN_NETWORKS).")
+@click.option("--session-bytes", type=click.IntRange(min=0),
+              help="An accepted connection that exchanged more bytes is a session (default 10000, "
+                   "or AUDIT_TOOLKIT_SESSION_BYTES).")
+def connections(evidence, store, since, until, accounts, regions, tz, fmt, ports, internet_prefix, group,
+                known_networks, session_bytes):
+    """Who came in through each exposure window, from the VPC flow logs: each public source, its
+    verdict (session, accepted with no data, rejected only), the findings and actor tied to it, and
+    coverage gaps."""
+    settings = _settings(ports, internet_prefix, tz, known_networks=tuple(known_networks) or None,
+                         session_bytes=session_bytes)
+    inv = _open(evidence, store, settings)
+    if inv.flow_intake is not None and inv.flow_intake.files:
+        flows = inv.flow_intake
+        click.echo(f"VPC flow logs: {len(flows.files)} files, {flows.read} records read, "
+                   f"{flows.used} used, {flows.rejected} rejected, {len(flows.bad_files)} unreadable files",
+                   err=True)
+        _report_problems(flows)
+    found = inv.connections(since, until, accounts, regions, group)
+    if fmt == "table" and len(found):
+        click.echo("\n".join(f"- {export.visible(s)}" for s in found["detail"]) + "\n")
+    _emit(found, fmt, CONNECTION_TABLE, settings, empty="no exposure window in the range")
+
+
 def _severity_bound(value: str | None) -> tuple[float, str] | None:
     """--min-severity as (GuardDuty number, band label): a label gives its band's bound, a number its band."""
     if value is None:
@@ -460,10 +508,11 @@ def _severity_bound(value: str | None) -> tuple[float, str] | None:
 @_scope(exposure=True)
 @click.option("--room", help="The Chatwork room id to post to (not needed with --dry-run).")
 @click.option("--kind", type=click.Choice(["sg-changes", "ssh-exposure", "detections", "findings", "correlations",
-                                           "summary"]),
+                                           "connections", "summary"]),
               default="ssh-exposure", show_default=True,
               help="What to share: each change, each exposure window, each detection hit, each GuardDuty finding, "
-                   "each finding tied to a window, or one summary in sentences.")
+                   "each finding tied to a window, each source or coverage gap of a window (VPC flow logs), "
+                   "or one summary in sentences.")
 @click.option("--digest", is_flag=True,
               help="One message for everything instead: counts by kind and severity, and the most severe items "
                    "(the rest is in the report).")
@@ -519,6 +568,8 @@ def notify(evidence, store, since, until, accounts, regions, tz, fmt, ports, int
         tied = inv.correlate(*scope, floor)
         keep = set(findings()["id"])
         items = messages_for(tied[tied["finding_id"].isin(keep)], kind, inv.settings)
+    elif kind == "connections":
+        items = messages_for(inv.connections(*scope), kind, inv.settings)
     else:
         span = inv.span(*scope)
         found = findings()
@@ -616,25 +667,36 @@ def athena() -> None:
 @click.option("--config", help="s3://bucket/prefix of AWS Config's delivery (default: --logs).")
 @click.option("--first-day", default="2020/01/01", show_default=True, help="First day (YYYY/MM/DD) of the projected range.")
 @click.option("--database", help="Athena database (default audit_toolkit, or AUDIT_TOOLKIT_ATHENA_DATABASE).")
+@click.option("--flow-logs", help="s3://bucket/prefix of the VPC flow logs (the folder above AWSLogs/): "
+                                  "adds the vpcflowlogs table.")
+@click.option("--flow-log-format", help="The flow log's fields in its order, as its files' header line "
+                                        "gives them (default: the default format).")
+@click.option("--flow-logs-hourly", is_flag=True,
+              help="The flow logs are partitioned by hour (.../YYYY/MM/DD/HH/).")
+@click.option("--flow-logs-parquet", is_flag=True, help="The flow logs are delivered as Parquet.")
 @click.option("--dry-run", is_flag=True, help="Print the DDL and do nothing.")
 @_clean_errors
-def setup(logs, accounts, regions, org_id, findings, config, first_day, database, dry_run) -> None:
+def setup(logs, accounts, regions, org_id, findings, config, first_day, database, flow_logs, flow_log_format,
+          flow_logs_hourly, flow_logs_parquet, dry_run) -> None:
     """Create the database, the cloudtrail table (partition projection), the GuardDuty findings
-    table and the AWS Config table (security-group state)."""
+    table, the AWS Config table (security-group state) and, with --flow-logs, the VPC flow logs table."""
     from .engines.athena import AthenaEngine, AthenaSettings
     from .queries import ddl, to_pyformat
 
     settings = AthenaSettings.load(database=database)
+    flow_format = flow_log_format.split() if flow_log_format else None
     statements = ddl.render(logs, accounts, regions, settings.database, first_day, org_id, findings,
-                            config)
+                            config, flow_logs, flow_format, flow_logs_hourly, flow_logs_parquet)
     if dry_run:
         click.echo(";\n\n".join(statements) + ";")
         return
     engine = AthenaEngine(settings, on_report=lambda r: click.echo(r.summary(), err=True))
     for statement in statements:
         engine.run(to_pyformat(statement), {})
-    click.echo(f"Athena database {settings.database!r}: cloudtrail, guardduty and config tables ready",
-               err=True)
+    tables = "cloudtrail, guardduty, config and vpcflowlogs" if flow_logs else "cloudtrail, guardduty and config"
+    click.echo(f"Athena database {settings.database!r}: {tables} tables ready", err=True)
+    if flow_logs:
+        click.echo("set AUDIT_TOOLKIT_ATHENA_FLOW_LOGS=1 so that reports ask the vpcflowlogs table", err=True)
 
 
 @main.command()

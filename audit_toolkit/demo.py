@@ -43,6 +43,14 @@ def run_demo(out: Path, events: int = 20_000, seed: int = 7, echo: Callable[[str
         (results / f"{name}.csv").write_text(export.to_csv(frame), encoding="utf-8")
     echo(f"\n{len(found)} GuardDuty findings; {len(tied)} attacked an exposure window while it was open:\n")
     echo("\n".join(f"- {s}" for s in tied["summary"]))
+    came_in = inv.connections()
+    (results / "connections.json").write_text(export.to_json(came_in), encoding="utf-8")
+    (results / "connections.csv").write_text(export.to_csv(came_in), encoding="utf-8")
+    sources = came_in[came_in["kind"] == "source"]
+    gaps = int((came_in["kind"] == "gap").sum())
+    echo(f"\nVPC flow logs: {inv.flow_intake.read} records read, {inv.flow_intake.rejected} rejected; "
+         f"{len(sources)} public sources came through a window, {gaps} coverage gaps:\n")
+    echo("\n".join(f"- {export.visible(d)}" for d in came_in["detail"]))
     proof = inv.validate_logs()  # the demo key and the signatures are in the evidence folder
     echo(f"\nProof of origin (CloudTrail's signed digests, demo key): {proof.summary()}")
     written = write_report(inv, out / "report")

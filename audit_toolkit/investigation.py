@@ -7,6 +7,7 @@
     inv.findings(min_severity=7)  # GuardDuty findings, one flat row each (evidence.guardduty.FINDING_COLUMNS)
     inv.correlate()             # which findings attacked an exposure window while it was open
     inv.reconcile()             # where security-group state (Config, EC2) and the logs disagree
+    inv.connections()           # who came in through each window, from the VPC flow logs
     inv = Investigation.open("athena")         # the same questions of the organization's logs, on Athena
     inv = Investigation.from_store("store")    # the same, on evidence converted once by `ingest`
 """
@@ -26,13 +27,19 @@ import pandas as pd
 
 from . import export, queries
 from . import sigma as sigma_rules
-from .analysis import actors, coverage, detections, exposure, security_groups
+from .analysis import actors, connections, coverage, detections, exposure, security_groups
 from .analysis import state as sg_state
 from .analysis import findings as tie
 from .analysis.events import in_order, records
 from .engines.base import Engine
 from .evidence.digest_chain import IntegrityReport
-from .evidence.layout import discover_files, discover_findings, discover_state, skipped
+from .evidence.layout import (
+    discover_files,
+    discover_findings,
+    discover_flow_logs,
+    discover_state,
+    skipped,
+)
 from .evidence.reader import IntakeReport
 from .errors import ConfigError
 from .settings import Settings
@@ -98,6 +105,7 @@ class Investigation:
     findings_intake: IntakeReport | None = None  # what was read of the GuardDuty findings, and what not
     only: frozenset[str] | None = None  # the event names a focused scan converted whole; None: every event
     state_intake: IntakeReport | None = None  # what was read of security-group state (Config, EC2)
+    flow_intake: IntakeReport | None = None  # what was read of the VPC flow logs, and what not
     integrity: IntegrityReport | None = None  # the last validate_logs() answer: the report shows it
 
     @classmethod
@@ -126,8 +134,9 @@ class Investigation:
         at = None if state_at is None else queries.scope(state_at)["since"]
         root = Path(path) if Path(path).is_dir() else None
         state_intake = engine.load_state(discover_state(path), at, root)
+        flow_intake = engine.load_flow_logs(discover_flow_logs(path), max_file_bytes=limit)
         return cls(engine, settings, intake, str(path), findings_intake=findings_intake,
-                   only=only, state_intake=state_intake)
+                   only=only, state_intake=state_intake, flow_intake=flow_intake)
 
     @classmethod
     def from_guardduty_api(cls, settings: Settings | None = None, **fetch: Any) -> "Investigation":
@@ -138,6 +147,7 @@ class Investigation:
         intake = engine.load_cloudtrail([])
         engine.load_guardduty([])
         engine.load_state([])
+        engine.load_flow_logs([])
         inv = cls(engine, settings or Settings(), intake, evidence="guardduty-api", findings_intake=IntakeReport())
         inv.add_findings_from_api(**fetch)
         return inv
@@ -159,8 +169,10 @@ class Investigation:
         intake = engine.attach_store(root)
         findings_intake = engine.attach_findings(root)
         state_intake = engine.attach_state(root)
+        flow_intake = engine.attach_flow_logs(root)
         return cls(engine, settings or Settings(), intake, store=str(root),
-                   findings_intake=findings_intake, state_intake=state_intake)
+                   findings_intake=findings_intake, state_intake=state_intake,
+                   flow_intake=flow_intake)
 
     @classmethod
     def open(cls, engine: str = "duckdb", evidence: str | Path | None = None, settings: Settings | None = None,
@@ -178,6 +190,14 @@ class Investigation:
         if evidence is None:
             raise ConfigError("the duckdb engine reads local evidence: give its folder (or use engine='athena')")
         return cls.from_evidence(evidence, settings, state_at=state_at, **options)
+
+    @property
+    def has_flow_logs(self) -> bool:
+        """Whether connections() has flow logs to read: files read here, or (on Athena) a database
+        made with `athena setup --flow-logs` (AUDIT_TOOLKIT_ATHENA_FLOW_LOGS)."""
+        if self.engine.name == "athena":
+            return bool(getattr(getattr(self.engine, "settings", None), "flow_logs", False))
+        return self.flow_intake is not None and bool(self.flow_intake.files)
 
     @property
     def source(self) -> str:
@@ -450,9 +470,18 @@ class Investigation:
 
     @_each_scope(["since"])
     def instance_groups(self, until: When = None, account: Scoped = None, region: Scoped = None) -> pd.DataFrame:
-        """Which instance was in which security group when, from CloudTrail (analysis.findings.MEMBERSHIP_COLUMNS)."""
-        events = self.query("instance_changes", **queries.scope(None, until, account, region))
-        return tie.instance_groups(events)
+        """Which instance was in which security group when, from CloudTrail and from AWS Config's
+        items of network interfaces and instances (analysis.findings.MEMBERSHIP_COLUMNS): either
+        source's word puts an interface in a group."""
+        values = queries.scope(None, until, account, region)
+        events = self.query("instance_changes", **values)
+        bound = {k: values[k] for k in ("until", "account", "region")}
+        items = self.query("interface_state", **bound)
+        found = [f for f in (tie.instance_groups(events), tie.config_memberships(items)) if len(f)]
+        if len(found) < 2:
+            return found[0] if found else tie.instance_groups(events)
+        return pd.concat(found, ignore_index=True).sort_values(
+            ["since", "instance_id", "group_id"], ignore_index=True, na_position="first")
 
     @_each_scope(['first_seen'])
     def correlate(self, since: When = None, until: When = None, account: Scoped = None, region: Scoped = None,
@@ -466,6 +495,39 @@ class Investigation:
         groups = self.instance_groups(until, account, region)
         settings = self.settings
         return tie.correlate(found, windows, groups, settings.display_tz, settings.language)
+
+    @_each_scope(["opened_at"])
+    def connections(self, since: When = None, until: When = None, account: Scoped = None,
+                    region: Scoped = None, group: str | None = None, margin: str = "1h",
+                    ) -> pd.DataFrame:
+        """Who came in through each exposure window, from the VPC flow logs: one row per public
+        source address that reached the window's ports on an interface of its group while it was
+        open, and one `gap` row per place the flow logs cannot answer
+        (analysis.connections.CONNECTION_COLUMNS).
+        The source's flows `margin` before the window opened and after it closed are counted apart.
+        """
+        from .evidence import flowlogs
+
+        windows = self.ssh_exposure(since, until, account, region)
+        if group is not None:
+            windows = windows[windows["group_id"] == group]
+        bound = None if until is None else pd.Timestamp(queries.scope(until=until)["until"])
+        pad = int(pd.Timedelta(margin).total_seconds())
+        members = self.instance_groups(until, account, region)
+        flows = []
+        for index, w in windows.iterrows():
+            span = connections.span_of(w)
+            found = connections.members(w, span, members)
+            if not found:  # no interface known in the group: nothing to ask, a gap to say
+                continue
+            values = flowlogs.scope(span.opened, span.closed, pad, connections.epoch(bound), w["account"],
+                                    w["region"])
+            rows = self.query("connections", protocol=span.protocol, from_port=span.from_port,
+                              to_port=span.to_port, **connections.ids(found), **values)
+            flows.append(rows.assign(window=index))
+        flows = pd.concat(flows, ignore_index=True) if flows else pd.DataFrame(columns=["window"])
+        found = self.findings(None, until, account, region)
+        return connections.connections(windows, flows, members, found, self.settings)
 
     def add_findings_from_api(self, since: When = None, min_severity: float | None = None, types: tuple[str, ...] = (),
                               region: str | None = None, client: Any = None) -> IntakeReport:
@@ -524,7 +586,8 @@ class Investigation:
 
 _SIGNATURES = {name: inspect.signature(getattr(Investigation, name).__wrapped__)
                for name in ("events", "sg_changes", "ssh_exposure", "failed_openings", "activity", "_detect",
-                            "coverage", "findings", "correlate", "instance_groups", "state", "reconcile")}
+                            "coverage", "findings", "correlate", "instance_groups", "state", "reconcile",
+                            "connections")}
 
 
 @dataclass

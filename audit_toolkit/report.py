@@ -162,6 +162,27 @@ class Audit:
         """Silent hours and logging outages in the scope (Investigation.coverage)."""
         return self.inv.coverage(**self.scope) if hasattr(self.inv, "coverage") else None
 
+    @cached_property
+    def connections(self) -> pd.DataFrame | None:
+        """Who came in through each window, from the VPC flow logs; None where there are none."""
+        if not getattr(self.inv, "has_flow_logs", False) or self.windows.empty:
+            return None
+        return self.inv.connections(**self.scope)
+
+    @property
+    def unknown_sessions(self) -> pd.DataFrame | None:
+        """Sessions through an open window from addresses that are neither its actor's nor known."""
+        found = self.connections
+        if found is None:
+            return None
+        return found[(found["verdict"] == "session") & (found["known_as"].fillna("") == "")]
+
+    @property
+    def sessions(self) -> pd.DataFrame | None:
+        """The sessions drawn on the exposure chart."""
+        found = self.connections
+        return None if found is None else found[found["verdict"] == "session"]
+
     @property
     def findings_on_groups(self) -> pd.DataFrame | None:
         """The findings drawn on the exposure chart: those that hit a window, on that window's group."""
@@ -479,7 +500,7 @@ def exposure_section(a: Audit) -> Part:
     if len(windows):
         start, end = a.covered
         ax = charts.plot_exposure(windows, changes=a.changes, findings=a.findings_on_groups, start=start, end=end,
-                                  settings=a.inv.settings)
+                                  settings=a.inv.settings, sessions=a.sessions)
         caption = a.say("chart.exposure", ports=a.ports)
         part.charts.append(Chart("exposure", caption, charts.to_png(ax)))
         shown = _with_rules(windows.assign(peer=windows["cidr"]), a)
@@ -530,6 +551,34 @@ def findings_section(a: Audit) -> Part | None:
     if tied is not None and len(tied):
         part.tables.append(a.table(a.say("table.tied"), tied, CORRELATION_TABLE))
     part.tables.append(a.table(a.say("table.findings"), _findings_shown(found, a), FINDING_TABLE))
+    return part
+
+
+SOURCE_TABLE = ["group_id", "cidr", "opened_at", "source", "verdict", "known_as", "finding_ids",
+                "first_seen", "last_seen", "accepted", "rejected.flows", "bytes_in", "bytes_out",
+                "before_rejected", "after_accepted", "after_rejected", "interfaces"]
+GAP_TABLE = ["group_id", "cidr", "opened_at", "gap", "first_seen.from", "last_seen.to",
+             "detail.gap"]
+
+
+def connections_section(a: Audit) -> Part | None:
+    """What came in through each window: sessions from nobody known first, then every source, then
+    the places where the flow logs are silent (a gap is never 'nobody came in')."""
+    found = a.connections
+    if found is None:
+        return None
+    sources, gaps = found[found["kind"] == "source"], found[found["kind"] == "gap"]
+    unknown = a.unknown_sessions
+    verdicts = _counts(a, sources["verdict"], "verdict")
+    reached = (a.say("conn.reached", n=len(sources), verdicts=verdicts) if len(sources)
+               else a.say("conn.none"))
+    part = Part([a.say("conn.unknown", n=len(unknown)), reached, a.say("conn.gaps", n=len(gaps))])
+    if len(unknown):
+        part.tables.append(a.table(a.say("table.sessions"), unknown, SOURCE_TABLE))
+    if len(sources):
+        part.tables.append(a.table(a.say("table.sources"), sources, SOURCE_TABLE))
+    if len(gaps):
+        part.tables.append(a.table(a.say("table.gaps"), gaps, GAP_TABLE))
     return part
 
 
@@ -587,6 +636,7 @@ def actions_section(a: Audit) -> Part:
     while it was open, critical and high detections, and where the evidence is silent."""
     windows = a.windows[a.windows["still_open"].astype(bool)] if len(a.windows) else a.windows
     tied = a.correlations if a.correlations is not None else pd.DataFrame()
+    sessions = a.unknown_sessions
     hits = a.hits if a.hits is not None else pd.DataFrame(columns=["severity"])
     urgent = hits[hits["severity"].isin(["critical", "high"])]
     if len(urgent):
@@ -605,6 +655,7 @@ def actions_section(a: Audit) -> Part:
         a.say("action.open", n=len(windows), ports=a.ports)
         + (a.say("colon", counts=open_now) if open_now else ""),
         a.say("action.tied", n=len(tied)),
+        *([] if sessions is None else [a.say("action.sessions", n=len(sessions))]),
         a.say("action.urgent", n=len(urgent)),
         a.say("action.outages", n=len(outages)) + ongoing
         + a.say("action.silent", n=int((gaps["kind"] == "no_events").sum())),
@@ -620,6 +671,8 @@ def actions_section(a: Audit) -> Part:
         part.tables.append(a.table(a.say("table.open"), shown, OPEN_TABLE))
     if len(tied):
         part.tables.append(a.table(a.say("table.attacks"), tied, CORRELATION_TABLE))
+    if sessions is not None and len(sessions):
+        part.tables.append(a.table(a.say("table.sessions"), sessions, SOURCE_TABLE))
     if len(urgent):
         part.tables.append(a.table(a.say("table.urgent"), urgent, URGENT_TABLE))
     if len(outages):
@@ -636,6 +689,7 @@ SECTIONS: list[Section] = [
     Section("changes", "Security-group changes", changes_section),
     Section("exposure", "Exposure windows", exposure_section),
     Section("findings", "GuardDuty findings", findings_section),
+    Section("connections", "What came in through each window", connections_section),
     Section("detections", "Detections", detections_section),
     Section("coverage", "Coverage of the evidence", coverage_section),
     Section("reconcile", "Security-group state and logs", reconcile_section),
@@ -648,7 +702,7 @@ SECTIONS: list[Section] = [
 def evidence_files(inv: Investigation, integrity: IntegrityReport | None = None) -> list[dict]:
     """The input files with the size and SHA-256 of the bytes that were read (by the scan, or at
     ingest), and whether the digest chain proves each AWS-delivered and unaltered."""
-    intakes = (inv.intake, inv.findings_intake, inv.state_intake)
+    intakes = (inv.intake, inv.findings_intake, inv.state_intake, inv.flow_intake)
     read = [f for intake in intakes if intake for f in intake.files]
     verdicts = {r.path: r for r in integrity.rows if r.kind == "log"} if integrity else {}
     words = TEXT[inv.settings.language]

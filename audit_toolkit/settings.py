@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -69,6 +70,11 @@ class Settings:
     language: str = "ja"
     # Buckets that receive CloudTrail logs, beside those named by CreateTrail/UpdateTrail in the evidence.
     trail_buckets: tuple[str, ...] = ()
+    # An accepted connection (flow records of one remote port) that exchanged more bytes than this,
+    # both ways, is a session; below it, handshakes, scans and failed logins.
+    session_bytes: int = 10_000
+    # The organization's own networks (CIDRs): a source in one of them is not an unknown address.
+    known_networks: tuple[str, ...] = ()
     # A burst: one identity reading the passwords or user data of this many instances within
     # this many minutes (instance_secrets_enumerated).
     burst_instances: int = 5
@@ -96,6 +102,14 @@ class Settings:
             raise ConfigError(f"internet prefix length must be 0..128, got {self.internet_prefix_len}")
         if self.language not in LANGUAGES:
             raise ConfigError(f"unknown language {str(self.language)[:20]!r}: use one of {', '.join(LANGUAGES)}")
+        if not (_is_int(self.session_bytes) and self.session_bytes >= 0):
+            raise ConfigError(f"session bytes must be a whole number, got {self.session_bytes!r}")
+        for net in self.known_networks:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ConfigError(f"known network {net!r} is not a CIDR such as 203.0.113.0/24") \
+                    from None
         counts = (self.burst_instances, self.burst_minutes, self.burst_secrets,
                   self.unusual_instance_count)
         if not all(_is_int(n) and n >= 1 for n in counts):
@@ -116,7 +130,7 @@ class Settings:
         if "AUDIT_TOOLKIT_WATCHED_PORTS" in env:
             values["watched_ports"] = _ports(env["AUDIT_TOOLKIT_WATCHED_PORTS"])
         numbers = ("internet_prefix_len", "log_retention_days", "burst_instances", "burst_minutes",
-                   "unusual_instance_count", "burst_secrets")
+                   "unusual_instance_count", "burst_secrets", "session_bytes")
         for key in numbers:
             name = f"AUDIT_TOOLKIT_{key.upper()}"
             if name in env:
@@ -127,7 +141,7 @@ class Settings:
             values["language"] = env["AUDIT_TOOLKIT_LANGUAGE"]
         if "AUDIT_TOOLKIT_MAX_FILE_BYTES" in env:
             values["max_file_bytes"] = _size(env["AUDIT_TOOLKIT_MAX_FILE_BYTES"])
-        for key in ("trail_buckets", "bedrock_identities", "unusual_instance_families"):
+        for key in ("trail_buckets", "bedrock_identities", "unusual_instance_families", "known_networks"):
             name = f"AUDIT_TOOLKIT_{key.upper()}"
             if name in env:
                 values[key] = tuple(v for v in env[name].replace(" ", "").split(",") if v)

@@ -88,6 +88,8 @@ class Scenario:
     state_files: dict[str, dict] = field(default_factory=dict)  # evidence path -> AWS Config or EC2 document
     # (account, region or None for all, start, end): no event is written there, as when logging is off.
     silent: list[tuple[str, str | None, datetime, datetime]] = field(default_factory=list)
+    # VPC flow log files to write: path under evidence/ -> (header fields, record lines)
+    flow_logs: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
 
     def silenced(self, account: str, region: str, when: datetime) -> bool:
         return any(a == account and r in (None, region) and start <= when < end for a, r, start, end in self.silent)
@@ -694,6 +696,201 @@ def guardduty_incident(s: Scenario) -> None:
 STORIES.append(guardduty_incident)
 
 
+# --- the flow logs story: who came in through the holes ----------------------------------------
+
+FLOW_DEFAULT = ("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets "
+                "bytes start end action log-status").split()
+# The app subnet's flow log: a custom format in its own order, with a field not read here.
+FLOW_CUSTOM = ("version account-id vpc-id instance-id interface-id flow-direction srcaddr dstaddr "
+               "srcport dstport protocol packets bytes start end action log-status tcp-flags "
+               "reject-reason").split()
+UNKNOWN_SOURCE = "198.51.100.200"  # nobody in the organization knows it
+KNOWN_NETWORKS = ("203.0.113.48/28",)  # the office: alice (.50) and bob (.61)
+
+
+def flow_story(s: Scenario) -> None:
+    """VPC flow logs of the production account in Tokyo, and what they must say about the windows.
+
+    The bastion's interface (default format, daily folders): alice's own session from the office
+    while her window was open, the brute force GuardDuty saw (F1) accepted but exchanging no real
+    data, its scans rejected once bob closed the window, and ten minutes of NODATA. The app subnet
+    (custom format, hourly folders): the prober of F2 rejected until mallory opened SSH, then let
+    in; a real session from an address nobody knows to a second interface that terraform created in
+    the app group and attached to a new instance; an IPv6 knock the IPv4 rule never let in; an hour
+    whose files are missing; a malformed line. No flow log covers the web server, staging or the
+    sandbox: those windows are gaps.
+    """
+    # A random of its own: the flow story leaves the rest of the evidence exactly as it was.
+    rng = random.Random(22)
+    own = Scenario(rng, events=s.events, truth=s.truth)
+    day2 = START + timedelta(days=1)
+    at = lambda h, m, sec=0: day2 + timedelta(hours=h, minutes=m, seconds=sec)  # noqa: E731
+    tokyo = REGIONS[0]
+    terraform = role(PROD, "terraform-ci", "tf-run-4711", "ASIATERRAFORM0000001")
+    SG_A, SG_E = "sg-0a000000000000001", "sg-0e000000000000005"
+    BASTION_ENI, APP_ENI = "eni-0ba5710n00000001", "eni-0app000000000003"
+    APP2_ENI = "eni-0app200000000007"
+    APP, APP2 = "i-0app000000000003", "i-0app200000000007"
+    own.call(at(8, 0), PROD, tokyo, terraform, "CreateNetworkInterface",
+                       {"subnetId": "subnet-0a1b2c3d", "description": "app second interface",
+                        "groupSet": {"items": [{"groupId": SG_E}]}},
+                       {"requestId": "c0ffee00-0000-4000-8000-000000000001", "networkInterface": {
+                           "networkInterfaceId": APP2_ENI, "subnetId": "subnet-0a1b2c3d",
+                           "vpcId": "vpc-0a1b2c3d", "privateIpAddress": "10.20.5.7",
+                           "status": "pending", "interfaceType": "interface",
+                           "groupSet": {"items": [{"groupId": SG_E, "groupName": "app"}]}}},
+                       agent=TERRAFORM_UA, ip="10.20.0.5")
+    own.call(at(8, 1), PROD, tokyo, terraform, "RunInstances",
+             {"instancesSet": {"items": [{"imageId": "ami-0abc", "minCount": 1, "maxCount": 1}]},
+              "instanceType": "t3.micro"},
+             {"instancesSet": {"items": [{"instanceId": APP2, "instanceType": "t3.micro"}]}},
+             agent=TERRAFORM_UA, ip="10.20.0.5")
+    own.call(at(8, 5), PROD, tokyo, terraform, "AttachNetworkInterface",
+             {"networkInterfaceId": APP2_ENI, "instanceId": APP2, "deviceIndex": 1},
+             {"requestId": "c0ffee00-0000-4000-8000-000000000002",
+              "attachmentId": "eni-attach-0a1b2c3d4e5f60001"},
+             agent=TERRAFORM_UA, ip="10.20.0.5")
+
+    epoch = lambda t: int(t.timestamp())  # noqa: E731
+    bastion: list[tuple[datetime, str]] = []  # (start, line) of the bastion's flow log
+    app: list[tuple[datetime, str]] = []
+
+    def default(start: datetime, seconds, src, dst, sport, dport, packets, size, action="ACCEPT"):
+        bastion.append((start, f"2 {PROD} {BASTION_ENI} {src} {dst} {sport} {dport} 6 {packets} "
+                               f"{size} {epoch(start)} {epoch(start) + seconds} {action} OK"))
+
+    def custom(start: datetime, seconds, eni, instance, direction, src, dst, sport, dport, packets,
+               size, action="ACCEPT", flags=18):
+        app.append((start, f"5 {PROD} vpc-0a1b2c3d {instance} {eni} {direction} {src} {dst} "
+                           f"{sport} {dport} 6 {packets} {size} {epoch(start)} "
+                           f"{epoch(start) + seconds} {action} OK {flags} -"))
+
+    BASTION_IP, APP_IP, APP2_IP = "10.20.3.4", "10.20.5.6", "10.20.5.7"
+    # Background on every hour: the VPC's own SSH (private, not the internet) and HTTPS replies.
+    for hour in range(9, 18):
+        default(at(hour, 0), 60, "10.20.0.5", BASTION_IP, 41000 + hour, 22, 20, 3_000)
+        default(at(hour, 0), 60, "52.95.110.1", BASTION_IP, 443, 45000 + hour, 30, 40_000)
+    for hour in [h for h in range(8, 18) if h != 13]:  # the app flow log's 13:00 files are missing
+        for eni, instance, ip in ((APP_ENI, APP, APP_IP), (APP2_ENI, APP2, APP2_IP)):
+            custom(at(hour, 1), 60, eni, instance, "ingress", "10.20.0.5", ip, 42000 + hour, 22, 20,
+                   3_000)
+    # alice, from the office, on the bastion she opened: a real session (she is the window's actor).
+    for minute in (5, 15):
+        default(at(9, minute), 600, "203.0.113.50", BASTION_IP, 50022, 22, 150, 12_000)
+        default(at(9, minute), 600, BASTION_IP, "203.0.113.50", 22, 50022, 180, 105_000)
+    # F1's brute force: thirty short connections, each a failed login, from 09:40 to 10:55.
+    brute = "198.51.100.7"
+    for n in range(30):
+        start = at(9, 40) + timedelta(seconds=150 * n)
+        default(start, 5, brute, BASTION_IP, 40001 + n, 22, 12, 2_400)
+        default(start, 5, BASTION_IP, brute, 22, 40001 + n, 10, 2_900)
+    # It keeps knocking after bob closed the window at 11:32:15: rejected.
+    for n in range(6):
+        default(at(11, 45) + timedelta(minutes=5 * n), 30, brute, BASTION_IP, 40100 + n, 22, 2, 120,
+                "REJECT")
+    quiet = f"{epoch(at(11, 10))} {epoch(at(11, 20))}"
+    bastion.append((at(11, 10), f"2 {PROD} {BASTION_ENI} - - - - - - - {quiet} - NODATA"))
+    # F2's prober on the app server (F9 saw it probe the database too): rejected until mallory's
+    # modify at 09:30, then let in, scanning.
+    prober = "203.0.113.99"
+    for n in range(5):
+        custom(at(9, 2) + timedelta(minutes=5 * n), 20, APP_ENI, APP, "ingress", prober, APP_IP,
+               33000 + n, 22, 2, 120, "REJECT", flags=2)
+    for n in range(10):
+        start = at(9, 35) + timedelta(minutes=3 * n)
+        custom(start, 3, APP_ENI, APP, "ingress", prober, APP_IP, 34000 + n, 22, 3, 180, flags=2)
+        custom(start, 3, APP_ENI, APP, "egress", APP_IP, prober, 22, 34000 + n, 2, 120, flags=18)
+    # The session nobody knows: one connection to the second interface, 10:15 to 10:55, data both
+    # ways.
+    for n in range(4):
+        start = at(10, 15) + timedelta(minutes=10 * n)
+        custom(start, 600, APP2_ENI, APP2, "ingress", UNKNOWN_SOURCE, APP2_IP, 51515, 22, 75,
+               10_000, flags=27)
+        custom(start, 600, APP2_ENI, APP2, "egress", APP2_IP, UNKNOWN_SOURCE, 22, 51515, 150,
+               300_000, flags=27)
+    # An IPv6 knock: read, and not a source of the IPv4 window.
+    custom(at(11, 0), 5, APP_ENI, APP, "ingress", "2001:db8:bad::7", "2001:db8:1::6", 55000, 22, 1,
+           80, "REJECT", flags=2)
+
+    def files(lines, flow_log: str, hourly: bool, header: list[str]) -> None:
+        by_hour: dict[datetime, list[str]] = {}
+        for start, line in sorted(lines):
+            by_hour.setdefault(start.replace(minute=0, second=0), []).append(line)
+        for hour, rows in by_hour.items():
+            delivered = hour + timedelta(minutes=55)
+            folder = f"AWSLogs/{PROD}/vpcflowlogs/{tokyo}/{delivered:%Y/%m/%d}"
+            folder += f"/{delivered:%H}" if hourly else ""
+            stamp = f"{delivered:%Y%m%dT%H%MZ}_{rng.getrandbits(32):08x}"
+            name = f"{PROD}_vpcflowlogs_{tokyo}_{flow_log}_{stamp}.log.gz"
+            s.flow_logs[f"{folder}/{name}"] = (header, rows)
+
+    files(bastion, "fl-0b1a2c3d4e5f60001", False, FLOW_DEFAULT)
+    files(app, "fl-0a9b8c7d6e5f40002", True, FLOW_CUSTOM)
+    # One line of the app flow log cut short in transit.
+    broken = next(k for k in s.flow_logs if "fl-0a9b8c7d6e5f40002" in k and "T1055Z" in k)
+    s.flow_logs[broken][1].append(f"5 {PROD} vpc-0a1b2c3d {APP} {APP_ENI} ingress 198.51.100.9")
+
+    windows = {(w["group_id"], w["cidr"]): w["opened_at"] for w in s.truth["windows"]}
+    a, e = windows[(SG_A, "0.0.0.0/0")], windows[(SG_E, "0.0.0.0/0")]
+    fid = lambda n: f"5e{n:030x}"  # noqa: E731 - the GuardDuty story's finding ids
+    keys = ("accepted", "rejected", "packets_in", "bytes_in", "packets_out", "bytes_out",
+            "largest_connection_bytes", "before_rejected", "after_rejected")
+
+    def source(when, group, ip, verdict, known, findings, eni, counts):
+        return {"group_id": group, "opened_at": when, "source": ip, "verdict": verdict,
+                "known_as": known, "finding_ids": findings, **dict(zip(keys, counts)),
+                "interfaces": eni}
+
+    def gap(group, when, kind, eni, first=None, last=None):
+        return {"group_id": group, "opened_at": when, "gap": kind, "interfaces": eni,
+                "first_seen": first, "last_seen": last}
+
+    windows = {(w["group_id"], w["cidr"]): w["opened_at"] for w in s.truth["windows"]}
+    a, e = windows[(SG_A, "0.0.0.0/0")], windows[(SG_E, "0.0.0.0/0")]
+    actor = "actor: opened the window from this address"
+    records = sum(len(r) for _, r in s.flow_logs.values()) - 1
+    s.truth.update(
+        flow_records={"files": len(s.flow_logs), "records": records, "rejected_lines": 1,
+                      "nodata": 1},
+        known_networks=list(KNOWN_NETWORKS),
+        connections=[
+            source(e, SG_E, UNKNOWN_SOURCE, "session", "", "", APP2_ENI,
+                   (4, 0, 300, 40_000, 600, 1_200_000, 1_240_000, 0, 0)),
+            source(a, SG_A, "203.0.113.50", "session", actor, "", BASTION_ENI,
+                   (2, 0, 300, 24_000, 360, 210_000, 234_000, 0, 0)),
+            source(a, SG_A, brute, "accepted, no data", "", fid(1), BASTION_ENI,
+                   (30, 0, 360, 72_000, 300, 87_000, 5_300, 0, 6)),
+            source(e, SG_E, prober, "accepted, no data", "", f"{fid(2)},{fid(9)}", APP_ENI,
+                   (10, 0, 30, 1_800, 20, 1_200, 300, 5, 0)),
+        ],
+        connection_gaps=[
+            gap(SG_A, a, "NODATA", BASTION_ENI, iso(at(11, 10)), iso(at(11, 20))),
+            gap(SG_E, e, "missing hours", APP_ENI, iso(at(13, 0)), iso(at(14, 0))),
+            gap(SG_E, e, "missing hours", APP2_ENI, iso(at(13, 0)), iso(at(14, 0))),
+            *[gap(g, windows[(g, cidr)], "no records", eni) for g, cidr, eni in (
+                ("sg-0b000000000000002", "0.0.0.0/0", "eni-0web000000000002"),
+                ("sg-0b000000000000002", "::/0", "eni-0web000000000002"),
+                ("sg-0c000000000000003", "0.0.0.0/0", "eni-0stg000000000004"))],
+            # No interface is known to have been in these groups: the sandbox's, and those of the
+            # windows state shows (state_story).
+            *[gap(g, windows[(g, cidr)], "no interface", None) for g, cidr in (
+                ("sg-0f000000000000006", "0.0.0.0/0"), ("sg-0f000000000000007", "203.0.113.9/0"),
+                ("sg-01a0000000000000a", "0.0.0.0/0"), ("sg-02b0000000000000b", "0.0.0.0/0"),
+                ("sg-03c0000000000000c", "0.0.0.0/0"), ("sg-04d0000000000000d", "::/0"))],
+        ],
+    )
+
+
+def write_flow_logs(s: Scenario, evidence: Path) -> int:
+    """The flow logs as S3 delivers them: gzip text, a header line naming the fields.
+    Returns how many files."""
+    for key, (header, rows) in s.flow_logs.items():
+        path = evidence / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(igzip.compress(("\n".join([" ".join(header), *rows]) + "\n").encode()))
+    return len(s.flow_logs)
+
+
 def write_findings(s: Scenario, evidence: Path) -> int:
     """The findings as GuardDuty's S3 export writes them: one gzipped JSON line each, foldered by account,
     region and the day of the update that exported them. Returns how many files."""
@@ -806,6 +1003,7 @@ def generate(out: Path, events: int = 20_000, seed: int = 7) -> dict:
     truth = {**s.truth, "totals": write(s, Path(out) / "evidence")}
     truth["totals"]["findings_files"] = write_findings(s, Path(out) / "evidence")
     write_state(s, Path(out) / "evidence")
+    truth["totals"]["flow_log_files"] = write_flow_logs(s, Path(out) / "evidence")
     truth["totals"]["digests"] = sign_demo_trail(Path(out))
     (Path(out) / "ground_truth.json").write_text(json.dumps(truth, indent=2, ensure_ascii=False), encoding="utf-8")
     return truth
@@ -1244,6 +1442,7 @@ def write_state(s: Scenario, evidence: Path) -> None:
 
 
 STORIES.append(state_story)
+STORIES.append(flow_story)  # after state_story: every window, from the logs and from state, is known
 
 
 # --- the signed digest chain ----------------------------------------------------------------------

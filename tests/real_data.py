@@ -51,5 +51,7 @@ def queries_with_rows() -> list[str]:
                   and n not in NOT_CLOUDTRAIL)
 
 
-# Queries of the `guardduty` table, not of CloudTrail: tests/test_findings_athena.py runs them on findings.
-NOT_CLOUDTRAIL = ("findings", "sg_state")  # sg_state reads the `config` table: tests/test_state.py
+# Queries of the `guardduty` and `vpcflowlogs` tables, not of CloudTrail: tests/test_findings_athena.py
+# and tests/test_connections_athena.py run them on findings and flow logs.
+# sg_state reads `config` (tests/test_state.py), interface_state too (tests/test_connections.py).
+NOT_CLOUDTRAIL = ("findings", "sg_state", "connections", "interface_state")

@@ -367,7 +367,9 @@ _times = st.sampled_from(["9999-12-31T23:00:00Z", "0001-01-01T00:00:00Z", "2026-
 _FIELDS = sorted({*RULE, "error_code", "error_message", "rule_id", "description", "group_name", "session_name",
                   "opened_at", "closed_at", "still_open", "cidr", "exposed_ports", "duration", "opened_by", "closed_by",
                   "id", "type", "severity", "severity_label", "title", "remote_country", "local_port", "count",
-                  "sample", "detection", "outcome", "detail", "target", "technique", "updated_at"})
+                  "sample", "detection", "outcome", "detail", "target", "technique", "updated_at",
+                  "kind", "verdict", "source", "known_as", "gap", "first_seen", "last_seen", "interfaces",
+                  "instances", "finding_ids", "accepted", "bytes_in"})
 
 
 @settings(max_examples=150, deadline=None)
@@ -375,7 +377,7 @@ _FIELDS = sorted({*RULE, "error_code", "error_message", "rule_id", "description"
        language=st.sampled_from(["ja", "en"]))
 def test_any_values_in_any_field_render_every_kind_inert(row, language):
     s = Settings(language=language, display_tz="Asia/Tokyo")
-    bodies = [o.body for kind in ("sg-changes", "ssh-exposure", "guardduty", "detections")
+    bodies = [o.body for kind in ("sg-changes", "ssh-exposure", "guardduty", "detections", "connections")
               for o in messages_for([row], kind, s)]
     bodies.append(messages.correlation(row, row, s).render())
     bodies += [o.body for o in digest_messages({"sg-changes": [row], "guardduty": [row]}, s, per_day=True)]
@@ -393,3 +395,30 @@ def test_a_window_of_unknown_reach_and_unproven_order_says_both():
         "Uncertain: the evidence does not hold the prefix list's entries: its reach is unknown",
         "Uncertain: the evidence does not prove the order of changes in one second: the order that keeps it open was taken"]
     assert "到達範囲不明" in messages.exposure_window(row, JA).title
+
+
+@pytest.mark.parametrize("lang, settings", [("ja", JA), ("en", EN)])
+def test_connections_through_a_window_in_both_languages(demo_inv, lang, settings):
+    """notify --kind connections: the session nobody knows (critical), the actor's own (info), a
+    gap (medium: the flow log cannot say nobody came in), a window with no interface known."""
+    rows = records(demo_inv.connections())
+    picked = [
+        next(r for r in rows if r["source"] == "198.51.100.200"),
+        next(r for r in rows if r["source"] == "203.0.113.50"),
+        next(r for r in rows if r["gap"] == "NODATA"),
+        next(r for r in rows if r["gap"] == "no interface" and r["group_id"] == "sg-0f000000000000007"),
+    ]
+    bodies = [m.body for m in messages_for(picked, "connections", settings)]
+    check(f"connections_{lang}", "\n\n".join(bodies))
+    titles = [b.split("[title]")[1].split("[/title]")[0] for b in bodies]
+    if lang == "ja":
+        assert stray_english("\n".join(bodies), *picked) == set()
+        assert [t.split("】")[0] for t in titles] == ["【重大", "【情報", "【中", "【中"]
+    else:
+        assert not re.search(r"[\u3040-\u30ff\u4e00-\u9fff\u3000-\u303f\uff01-\uff5e]", "\n".join(bodies))
+        assert titles == [
+            "CRITICAL: 198.51.100.200 reached SSH(22) while open: session with data",
+            "INFO: 203.0.113.50 reached SSH(22) while open: session with data",
+            "MEDIUM: Flow logs cannot tell: no traffic recorded (NODATA)",
+            "MEDIUM: Flow logs cannot tell: no network interface known in the group",
+        ]

@@ -67,7 +67,7 @@ def test_collect_keeps_the_layout_records_custody_and_gives_the_same_answer(aws_
     # Only the scope's day folders were listed (until's day + 1 for late delivery), never the bucket.
     day_listings = {p["Prefix"] for p in listed if "Delimiter" not in p}
     assert day_listings == {f"org/AWSLogs/{ACCOUNT}/{product}/{REGION}/{day}/"
-                            for product in ("CloudTrail", "CloudTrail-Digest", "GuardDuty")
+                            for product in ("CloudTrail", "CloudTrail-Digest", "GuardDuty", "vpcflowlogs")
                             for day in ("2023/07/10", "2023/07/11", "2023/07/12")} | {
         f"org/AWSLogs/{ACCOUNT}/Config/{REGION}/{day}/" for day in ("2023/7/10", "2023/7/11", "2023/7/12")}
     assert all(p.get("Prefix", "").startswith("org/AWSLogs/") for p in listed)
@@ -95,6 +95,23 @@ def test_collect_keeps_the_layout_records_custody_and_gives_the_same_answer(aws_
 
     again = collect("s3://trail-logs/org", SINCE, UNTIL, out, accounts=[ACCOUNT], regions=[REGION], progress=False)
     assert (again.listed, again.downloaded, again.skipped) == (56, 0, 56)
+
+
+def test_flow_logs_of_the_scope_are_collected_with_their_hourly_folders(aws_env, invictus, tmp_path):
+    header = b"version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n"
+    record = b"2 218007301253 eni-1 198.51.100.7 10.0.0.5 4242 22 6 3 180 1688990400 1688990460 ACCEPT OK\n"
+    flows = f"AWSLogs/{ACCOUNT}/vpcflowlogs/{REGION}"
+    name = f"{ACCOUNT}_vpcflowlogs_{REGION}_fl-0123abcd_20230710T1205Z_a1b2c3d4.log.gz"
+    inside = {f"{flows}/2023/07/10/12/{name}": gzip.compress(header + record, mtime=0)}
+    outside = {f"{flows}/2023/07/01/12/{name}": gzip.compress(header + record, mtime=0)}
+    upload("flow-logs", {**invictus, **inside, **outside})
+    report = collect("s3://flow-logs", SINCE, UNTIL, tmp_path / "out", accounts=[ACCOUNT], regions=[REGION], progress=False)
+    assert (report.listed, report.downloaded) == (56, 56)
+    (key,) = inside
+    assert (tmp_path / "out" / key).read_bytes() == inside[key]
+    collected = Investigation.from_evidence(tmp_path / "out")
+    assert (collected.flow_intake.read, collected.flow_intake.used) == (1, 1)
+    assert collected.intake.read == Investigation.from_evidence(tmp_path / "local").intake.read  # not CloudTrail
 
 
 def test_organization_trails_and_unnamed_regions_are_found_by_one_level_listings(aws_env, invictus, tmp_path):

@@ -47,7 +47,7 @@ def evidence_with_strays(root: Path, monkeypatch) -> dict[str, str]:
         return scandir(path)
 
     monkeypatch.setattr(os, "scandir", root_cannot_list_locked)
-    suffixes = ".json, .json.gz, .jsonl, .jsonl.gz, .log, .log.gz, .gz, .ndjson"
+    suffixes = ".json, .json.gz, .jsonl, .jsonl.gz, .log, .log.gz, .gz, .ndjson, .log.parquet"
     return {
         ".hidden.json": "hidden file (its name starts with '.')",
         "broken.json": "not a regular file",

@@ -151,6 +151,7 @@ def runs(demo, demo_inv, moto_server, tmp_path_factory):
             env.setenv("AUDIT_TOOLKIT_ATHENA_WORKGROUP", "primary")
             env.setenv("AUDIT_TOOLKIT_ATHENA_OUTPUT", ATHENA_OUTPUT)
             env.setenv("AUDIT_TOOLKIT_LANGUAGE", "en")
+            env.setenv("AUDIT_TOOLKIT_ATHENA_FLOW_LOGS", "1")  # as after `athena setup --flow-logs`
             set_athena_results(moto_server, logged_answers(demo_inv, duck.log))
             done[path.name, engine] = run(path, folder, engine="athena", evidence=str(folder / "no-evidence-here"),
                                           **PARAMETERS[path.name](folder))
@@ -203,7 +204,7 @@ def test_periodic_audit_notebook_writes_the_report_for_the_range(runs, engine, d
     files = input_files(demo)
     hashed = f"{files} input files hashed" if engine == "duckdb" else \
         "No input files hashed: the logs were read where they are in S3 (Athena database forensics), not on this machine"
-    assert text(tagged(nb, "answer-appendix")).startswith(f"{hashed}; 10 distinct queries\nsg_state on {engine} ")
+    assert text(tagged(nb, "answer-appendix")).startswith(f"{hashed}; 12 distinct queries\nsg_state on {engine} ")
     html = (ran.folder / "out" / "audit" / "report.html").read_text(encoding="utf-8")
     markdown = (ran.folder / "out" / "audit" / "report.md").read_text(encoding="utf-8")
     assert "Security audit 2026-11-03 to 2026-11-04" in html
@@ -274,6 +275,18 @@ def test_on_athena_every_table_chart_and_line_is_the_duckdb_runs_but_what_was_re
         assert shown == [expected(o.get("data", o.get("text"))) for o in left.outputs], left.source
         compared += len(shown)
     assert compared > 10  # the DataFrames, the printed answers and the charts' PNG bytes
+
+
+def test_incident_notebook_says_who_came_in_through_the_window(runs, engine, truth):
+    nb = runs(NOTEBOOKS[0], engine).nb
+    said = text(tagged(nb, "answer-connections"))
+    window = [c for c in truth["connections"] if c["group_id"] == "sg-0e000000000000005"]
+    for c in window:
+        assert f"{c['source']} (" in said and c["verdict"] in said
+    assert said.startswith("198.51.100.200 (an address nobody knows) through sg-0e000000000000005 (tcp/22): session")
+    assert "no flow log record from 2026-11-03 13:00 UTC to 2026-11-03 14:00 UTC" in said
+    shared = text(tagged(nb, "answer-connections-share"))
+    assert shared.count("----- 1/1 connections ") == 1 and "198.51.100.200" in shared
 
 
 def test_the_readme_papermill_line_runs_as_written_from_the_repository_root(demo, tmp_path):

@@ -139,7 +139,8 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     inv, report = written
     since, until = "2026-11-03", "2026-11-04"
     parts = {section.id: part for section, part in report.parts}
-    assert list(parts) == ["actions", "exposed", "scope", "changes", "exposure", "findings", "detections", "coverage", "reconcile"]
+    assert list(parts) == ["actions", "exposed", "scope", "changes", "exposure", "findings", "connections",
+                           "detections", "coverage", "reconcile"]
     tied, every = parts["findings"].tables
     assert sorted(r[2] + " " + r[0] for r in tied.rows) == sorted(
         next(f["type"] for f in truth["findings"] if f["id"] == c["finding_id"]) + " " + c["group_id"] for c in truth["correlations"])
@@ -164,7 +165,7 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     assert {"ingress all traffic from 0.0.0.0/0", "ingress tcp/20-25 from 0.0.0.0/0", "egress all traffic to 0.0.0.0/0", "ingress tcp/5432 from sg-0b000000000000002", ""} <= rules
     # root acted on 11-02; on 11-03 the incident's 7 logged SSH openings and its refused one
     assert parts["detections"].facts == ["8 detection hits: high 8"]
-    assert [t for t, _ in parts["detections"].subsections] == [  # its title in the report's language
+    assert [t for t, _ in parts["detections"].subsections] == [
         "SSH (a watched port) opened to the internet"]
     # The demo's silences and outages are on 11-04.
     assert parts["coverage"].facts == ["0 runs of hours with no event (0 hours in all)", "0 logging outages"]
@@ -210,7 +211,9 @@ def test_the_exposure_chart_marks_each_finding_on_the_lane_of_the_window_it_atta
     marks = sorted((round(m.get_xdata()[0], 9), float(m.get_ydata()[0])) for m in ax.lines if m.get_gid() == "finding")
     assert marks == sorted((num(first_seen[c["finding_id"]]), lane_of[num(c["opened_at"])]) for c in truth["correlations"])
     assert len(marks) == 5
-    assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == "GuardDuty finding (Low)"
+    # After the windows' three entries: the findings, then the sessions the flow logs show (flow_story).
+    assert [t.get_text() for t in ax.get_legend().get_texts()][3:] == [
+        "GuardDuty finding (Low)", "session from an unknown address", "session from the actor or a known network"]
 
 
 def test_the_exposure_chart_has_no_finding_markers_without_findings(tmp_path, exposure_charts):
@@ -380,12 +383,15 @@ def test_the_report_leads_with_what_needs_action(written, truth):
         "2025-03-14 08:21:07 UTC (opened by no logged call); sg-0e000000000000005 since 2026-11-03 09:30:00 UTC "
         "(opened by ops-admin / mallory)",
         f"{len(truth['correlations'])} GuardDuty findings attacked an exposure window while it was open",
+        "1 session through an open window from an address nobody knows (VPC flow logs)",
         "8 critical or high detection hits",  # the incident's 7 logged SSH openings and its refused one
         "0 logging outages; 0 runs of silent hours",
     ]
+    unknown = [c for c in truth["connections"] if c["verdict"] == "session" and not c["known_as"]]
+    assert [c["source"] for c in unknown] == ["198.51.100.200"]  # flow_story's session nobody knows
     assert [(t.caption, len(t.rows)) for t in part.tables] == [
         ("Windows still open", 2), ("Attacks that came through an open window", len(truth["correlations"])),
-        ("Critical and high detections", 8)]
+        ("Sessions from addresses nobody knows", 1), ("Critical and high detections", 8)]
     html = report.html.read_text(encoding="utf-8")
     assert html.index("What needs action") < html.index("Time range and evidence")
 

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from audit_toolkit import queries
 from audit_toolkit.cli import main
 from audit_toolkit.engines.duckdb import DuckDBEngine
+from audit_toolkit.evidence import flowlogs
 from audit_toolkit.evidence import store as store_module
 from audit_toolkit.evidence.layout import discover_files
 from audit_toolkit.errors import EvidenceError
@@ -69,8 +70,11 @@ def _write(folder: Path, name: str, records: list) -> Path:
 
 def _all_queries(inv: Investigation) -> dict[str, pd.DataFrame]:
     values = {"principal_events": {"principal": "arn:aws:iam::123837392027:user/benjamin"},
-              "findings": {"min_severity": None}, "sg_state": {"first_day": None, "days": []}}
-    bound = {name: {**values.get(name, {}), **queries.scope()} for name in queries.QUERIES}
+              "findings": {"min_severity": None}, "sg_state": {"first_day": None, "days": []},
+              # one window's flows: unbounded, SSH, every interface (evidence.flowlogs.scope)
+              "connections": {**flowlogs.scope(None, None, 3600), "protocol": 6, "from_port": 22,
+                              "to_port": 22, "interfaces": None, "instances": None}}
+    bound = {name: {**queries.scope(), **values.get(name, {})} for name in queries.QUERIES}
     # each query takes the scope as far as it declares it (sg_state lists its days instead)
     return {name: inv.query(name, **{k: v for k, v in bound[name].items() if k in q.params})
             for name, q in queries.QUERIES.items()}

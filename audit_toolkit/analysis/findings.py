@@ -3,8 +3,9 @@
 A finding is tied to a window when
 - it is on an instance in the window's group: the group is among the security groups of the
   instance's network interfaces in the finding, or CloudTrail (RunInstances, ModifyInstanceAttribute,
-  ModifyNetworkInterfaceAttribute) had the instance in that group while the window was open and the
-  activity went on (a finding shows the groups at its last update, which may be after a change);
+  ModifyNetworkInterfaceAttribute, CreateNetworkInterface, AttachNetworkInterface) had the instance
+  in that group while the window was open and the activity went on (a finding shows the groups at
+  its last update, which may be after a change);
 - its activity (first to last seen) overlaps the window (a still-open window has no end);
 - its local port is within the rule's port range (any port for protocol -1), its protocol is the
   rule's, and its remote IP is of the family of the rule's CIDR (an IPv4 attacker does not come in
@@ -52,8 +53,9 @@ def _groups(holder: dict) -> list[str]:
     return [g["groupId"] for g in _items(holder.get("groupSet")) if _name(g.get("groupId"))]
 
 
-def _assignments(row: dict, eni_owner: dict) -> Iterator[tuple[str | None, str | None, list[str]]]:
-    """(instance, network interface, groups) that one call set."""
+def _assignments(row: dict, eni_owner: dict,
+                 ) -> Iterator[tuple[str | None, str | None, list[str] | None]]:
+    """(instance, network interface, groups) that one call set; groups None: unchanged."""
     request, response = json_object(row["requestparameters"]), json_object(row["responseelements"])
     name = row["eventname"]
     if name == "RunInstances":
@@ -74,6 +76,14 @@ def _assignments(row: dict, eni_owner: dict) -> Iterator[tuple[str | None, str |
     elif name == "ModifyNetworkInterfaceAttribute" and _groups(request):
         eni = _name(request.get("networkInterfaceId"))
         yield eni_owner.get((row["account"], row["region"], eni)), eni, _groups(request)
+    elif name == "CreateNetworkInterface":  # a detached interface, in its groups from now on
+        eni = response.get("networkInterface") or {}
+        if eni.get("networkInterfaceId"):
+            yield None, eni["networkInterfaceId"], _groups(eni) or _groups(request)
+    elif name == "AttachNetworkInterface" and request.get("networkInterfaceId"):
+        eni, instance = request["networkInterfaceId"], request.get("instanceId")
+        eni_owner[(row["account"], row["region"], eni)] = instance
+        yield instance, eni, None  # the interface keeps its groups, now on this instance
 
 
 def instance_groups(events: pd.DataFrame) -> pd.DataFrame:
@@ -90,11 +100,14 @@ def instance_groups(events: pd.DataFrame) -> pd.DataFrame:
         for instance, eni, groups in _assignments(row, eni_owner):
             if instance is None and eni is None:
                 continue
-            if instance is not None and eni is not None:
+            attached = row["eventname"] == "AttachNetworkInterface"  # a second interface, not the first
+            if instance is not None and eni is not None and not attached:
                 primary.setdefault((row["account"], row["region"], instance), eni)
             if eni is None:
                 eni = primary.get((row["account"], row["region"], instance))
             key = (row["account"], row["region"], eni or instance)
+            if groups is None:  # same groups, new owner
+                groups = [m["group_id"] for m in current.get(key, [])]
             for old in current.pop(key, []):
                 done.append({**old, "until": row["eventtime"]})
             current[key] = [{"account": row["account"], "region": row["region"], "instance_id": instance,
@@ -105,6 +118,76 @@ def instance_groups(events: pd.DataFrame) -> pd.DataFrame:
     for column in ("since", "until"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame.sort_values(["since", "instance_id", "group_id"], ignore_index=True)
+
+
+_DELETED = frozenset({"ResourceDeleted", "ResourceDeletedNotRecorded"})
+
+
+def _ids(entries: Any, key: str) -> list[str]:
+    """The string `key` of each object in a list (groups' groupId): evidence may hold anything."""
+    entries = entries if isinstance(entries, list) else []
+    return [e[key] for e in entries if isinstance(e, dict) and isinstance(e.get(key), str)]
+
+
+def _held(item: dict) -> set[tuple[str | None, str | None, str]]:
+    """(instance, interface, group) that one AWS Config item shows; none for a deleted resource or
+    a terminated instance. An interface's item names its attachment's instance; an instance's item
+    each of its interfaces with their groups (or its own groups, where it lists no interface)."""
+    config = json_object(item["configuration"])
+    if item["status"] in _DELETED or not config:
+        return set()
+    if item["resource_type"] == "AWS::EC2::NetworkInterface":
+        eni = config.get("networkInterfaceId") or item["resource_id"]
+        attachment = config.get("attachment") if isinstance(config.get("attachment"), dict) else {}
+        instance = attachment.get("instanceId") if attachment.get("status") != "detached" else None
+        instance = instance if isinstance(instance, str) else None
+        return {(instance, eni, g) for g in _ids(config.get("groups"), "groupId")}
+    state = config.get("state") if isinstance(config.get("state"), dict) else {}
+    if state.get("name") == "terminated":
+        return set()
+    instance = config.get("instanceId") or item["resource_id"]
+    listed = config.get("networkInterfaces")
+    interfaces = [n for n in listed if isinstance(n, dict)] if isinstance(listed, list) else []
+    held = {
+        (instance, n["networkInterfaceId"], g)
+        for n in interfaces
+        if isinstance(n.get("networkInterfaceId"), str)
+        for g in _ids(n.get("groups"), "groupId")
+    }
+    return held or {(instance, None, g) for g in _ids(config.get("securityGroups"), "groupId")}
+
+
+def config_memberships(items: pd.DataFrame) -> pd.DataFrame:
+    """Which interface (of which instance) was in which security group, from when until when, as
+    AWS Config's items of network interfaces and instances show it (rows of the `interface_state`
+    query; MEMBERSHIP_COLUMNS, `event_name` the item's resource type, no `event_id`).
+
+    A membership holds from the item that first shows it until the next item of that resource that
+    lacks it (a deleted resource, a terminated instance). One shown by a resource's first item has
+    no known start (`since` missing): it may have held before Config recorded it, and counting it
+    so keeps a connection through the window visible rather than lost.
+    """
+    current: dict[tuple, dict[tuple, dict]] = {}
+    done: list[dict] = []
+    for item in records(items.sort_values(["capture_time", "resource_id"])) if len(items) else []:
+        key = (item["account"], item["region"], item["resource_type"], item["resource_id"])
+        first = key not in current
+        held = current.setdefault(key, {})
+        now = _held(item)
+        for gone in [m for m in held if m not in now]:
+            done.append({**held.pop(gone), "until": item["capture_time"]})
+        for instance, eni, group in sorted(now - held.keys(), key=str):
+            held[(instance, eni, group)] = {
+                "account": item["account"], "region": item["region"], "instance_id": instance,
+                "network_interface_id": eni, "group_id": group,
+                "since": None if first else item["capture_time"], "until": None,
+                "event_name": item["resource_type"], "event_id": None}
+    done.extend(m for held in current.values() for m in held.values())
+    frame = pd.DataFrame(done, columns=MEMBERSHIP_COLUMNS)
+    for column in ("since", "until"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame.sort_values(["since", "instance_id", "group_id"], ignore_index=True,
+                             na_position="first")
 
 
 # --- the join --------------------------------------------------------------------------------------

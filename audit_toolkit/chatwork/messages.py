@@ -192,6 +192,34 @@ CHAT = {
         "reason.group deleted, not logged": "記録された操作なしのグループ削除",
         "from_state": "{at} 以前から公開 (AWS Config / EC2 の状態より, 記録された操作なし)",
         "from_config": "{after} から {at} の間に公開 (AWS Config の履歴より, 記録された操作なし)",
+        "kind.connections": "公開中のポートへの接続",
+        "conn.title": "公開中の {ports} に {source} から接続: {verdict}",
+        "conn.gap": "フローログで確認できない範囲: {gap}",
+        "conn.none": "公開中の {ports} に外部からの接続なし",
+        "v.session": "データを送受信したセッション",
+        "v.accepted, no data": "接続のみ (データなし)",
+        "v.rejected only": "すべて拒否",
+        "gap.no interface": "グループ内のネットワークインターフェイスが不明",
+        "gap.no records": "フローログの記録なし",
+        "gap.NODATA": "通信の記録なし (NODATA)",
+        "gap.SKIPDATA": "記録の欠落 (SKIPDATA)",
+        "gap.missing hours": "ファイルのない時間帯",
+        "conn.source": "送信元",
+        "conn.unknown": "不明なアドレス",
+        "conn.actor_opened": "公開した実行者のアドレス",
+        "conn.actor_closed": "公開を終了した実行者のアドレス",
+        "conn.known_network": "既知のネットワーク {net}",
+        "conn.flows": "フロー",
+        "conn.flows.count": "許可 {accepted} 件、拒否 {rejected} 件",
+        "conn.bytes": "バイト数",
+        "conn.bytes.count": "受信 {bytes_in}、送信 {bytes_out}",
+        "conn.seen": "観測",
+        "conn.around": "公開前後",
+        "conn.around.count": "公開前に拒否 {before} 件、"
+        "終了後に許可 {after_ok} 件・拒否 {after_no} 件",
+        "conn.interfaces": "ネットワークインターフェイス",
+        "conn.instances": "インスタンス",
+        "conn.findings": "GuardDuty の検出",
     },
     "en": {
         "sev.critical": "CRITICAL",
@@ -304,6 +332,34 @@ CHAT = {
         "reason.group deleted, not logged": "group deleted with no logged call",
         "from_state": "open since at least {at} (AWS Config / EC2 state; no logged call)",
         "from_config": "between {after} and {at} (AWS Config history; no logged call)",
+        "kind.connections": "Connections through open ports",
+        "conn.title": "{source} reached {ports} while open: {verdict}",
+        "conn.gap": "Flow logs cannot tell: {gap}",
+        "conn.none": "No public address came through {ports} while open",
+        "v.session": "session with data",
+        "v.accepted, no data": "accepted, no data",
+        "v.rejected only": "rejected only",
+        "gap.no interface": "no network interface known in the group",
+        "gap.no records": "no flow log records",
+        "gap.NODATA": "no traffic recorded (NODATA)",
+        "gap.SKIPDATA": "records skipped (SKIPDATA)",
+        "gap.missing hours": "hours without files",
+        "conn.source": "Source",
+        "conn.unknown": "an address nobody knows",
+        "conn.actor_opened": "the address the window was opened from",
+        "conn.actor_closed": "the address the window was closed from",
+        "conn.known_network": "known network {net}",
+        "conn.flows": "Flows",
+        "conn.flows.count": "{accepted} accepted, {rejected} rejected",
+        "conn.bytes": "Bytes",
+        "conn.bytes.count": "{bytes_in} in, {bytes_out} out",
+        "conn.seen": "Seen",
+        "conn.around": "Around the window",
+        "conn.around.count": "{before} rejected before it opened, {after_ok} accepted and "
+        "{after_no} rejected after it closed",
+        "conn.interfaces": "Network interfaces",
+        "conn.instances": "Instances",
+        "conn.findings": "GuardDuty findings",
         "api.Subscribe": "SNS subscription added",
         "api.Unsubscribe": "SNS subscription removed",
         "api.SetSubscriptionAttributes": "SNS subscription changed",
@@ -734,6 +790,97 @@ def correlation(finding: Mapping, window: Mapping, settings: Settings) -> Box:
     )
 
 
+def connection_severity(row: Mapping) -> str:
+    """A session from an address nobody knows is critical: someone got in. A handshake from one is
+    medium, as is a coverage gap (the flow log cannot say nobody came in); rejected only is low."""
+    kind, verdict = _get(row, "kind"), _get(row, "verdict")
+    if kind == "gap":
+        return "medium"
+    if kind != "source":
+        return "info"
+    known = not is_missing(_get(row, "known_as")) and bool(_get(row, "known_as"))
+    if verdict == "rejected only":
+        return "low"
+    if known:
+        return "info"
+    return "critical" if verdict == "session" else "medium"
+
+
+def _known_as(value: object, w: _Words) -> str:
+    """analysis.connections' `known_as` in the message's language."""
+    text = "" if is_missing(value) else str(value)
+    if not text:
+        return w("conn.unknown")
+    if text.startswith("actor: opened"):
+        return w("conn.actor_opened")
+    if text.startswith("actor: closed"):
+        return w("conn.actor_closed")
+    if text.startswith("known network "):
+        return w("conn.known_network", net=neutralize(text.removeprefix("known network ")))
+    return neutralize(text)
+
+
+def connection(row: Mapping, settings: Settings) -> Box:
+    """One row of Investigation.connections (analysis.connections.CONNECTION_COLUMNS): a source
+    that came through an open window, a coverage gap, or a window whose flow logs saw no one;
+    then the window."""
+    w = _Words(settings)
+    n = lambda key: _v(_get(row, key))  # noqa: E731
+    seen = f"{w.when(_get(row, 'first_seen'))} - {w.when(_get(row, 'last_seen'))}"
+    opener = who({"actor": _get(row, "opened_by")}, w)
+    still = _get(row, "still_open") is True
+    ports = _window_ports(row, w)
+    kind = _get(row, "kind")
+    if kind == "source":
+        verdict = _get(row, "verdict")
+        what = w(
+            "conn.title",
+            ports=ports,
+            source=n("source"),
+            verdict=w.t.get(f"v.{verdict}") or _v(verdict),
+        )
+        lines = [
+            w.field("conn.source", f"{n('source')} ({_known_as(_get(row, 'known_as'), w)})"),
+            w.field(
+                "conn.flows", w("conn.flows.count", accepted=n("accepted"), rejected=n("rejected"))
+            ),
+            w.field(
+                "conn.bytes", w("conn.bytes.count", bytes_in=n("bytes_in"), bytes_out=n("bytes_out"))
+            ),
+            w.field("conn.seen", seen),
+            w.field(
+                "conn.around",
+                w(
+                    "conn.around.count",
+                    before=n("before_rejected"),
+                    after_ok=n("after_accepted"),
+                    after_no=n("after_rejected"),
+                ),
+            ),
+        ]
+        if not is_missing(_get(row, "finding_ids")) and _get(row, "finding_ids"):
+            lines.append(w.field("conn.findings", n("finding_ids")))
+    elif kind == "gap":
+        gap = _get(row, "gap")
+        what = w("conn.gap", gap=w.t.get(f"gap.{gap}") or _v(gap))
+        lines = []
+        if not is_missing(_get(row, "first_seen")):
+            lines.append(w.field("conn.seen", seen))
+    else:
+        what, lines = w("conn.none", ports=ports), []
+    lines += [
+        w.field("conn.interfaces", n("interfaces")),
+        w.field("conn.instances", n("instances")),
+        w.field("account", _where(row)),
+        w.field("group", _group(row)),
+        w.field("rule", rule_text({**row, "peer": _get(row, "cidr"), "direction": "ingress"}, w)),
+        w.field("opened", f"{w.when(_get(row, 'opened_at'))} {w('by')} {opener}"),
+        w.field("closed", w("still_open") if still else w.when(_get(row, "closed_at"))),
+    ]
+    lines += _links(w, ("link.group", group_link(row)))
+    return Box(w.headline(connection_severity(row), what), tuple(lines))
+
+
 def summary(
     changes: pd.DataFrame | None,
     windows: pd.DataFrame | None,
@@ -830,7 +977,7 @@ def digest(
     )
     if not items:
         return Box(title, (*lines, w("digest.none")))
-    for kind in ("ssh-exposure", "sg-changes", "detections", "guardduty"):
+    for kind in ("ssh-exposure", "connections", "sg-changes", "detections", "guardduty"):
         found = [s for k, s, _ in items if k == kind]
         if found:
             bands = w.t["list_sep"].join(

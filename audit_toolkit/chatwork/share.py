@@ -31,7 +31,8 @@ from .outbox import Outbox
 if TYPE_CHECKING:  # findings may come as DataFrames; the Lambda shares plain rows without pandas
     import pandas as pd
 
-KINDS = ("sg-changes", "ssh-exposure", "guardduty", "correlations", "detections", "summary", "digest")
+KINDS = ("sg-changes", "ssh-exposure", "guardduty", "correlations", "detections", "connections",
+         "summary", "digest")
 OUTBOX_ENV = "AUDIT_TOOLKIT_CHATWORK_OUTBOX"
 DEFAULT_OUTBOX = Path("~/.local/state/audit-toolkit/chatwork-outbox.sqlite")
 BASE_ENV = "CHATWORK_API_BASE"
@@ -48,6 +49,10 @@ IDENTITY = {
     "guardduty": ["id", "account", "region"],
     # The Lambda's hit and the batch's hit of one event are one message: same detection, same event.
     "detections": ["detection", "event_id"],
+    # A source whose flows grew through a still-open window is news again; so is a gap that changed.
+    "connections": ["account", "region", "group_id", "cidr", "opened_at", "kind", "source", "gap",
+                    "interfaces", "verdict", "accepted", "rejected", "bytes_in", "bytes_out",
+                    "first_seen", "last_seen"],
 }
 
 
@@ -96,6 +101,8 @@ def _rows(items: pd.DataFrame | Iterable[Mapping]) -> list[dict]:
 
 def infer_kind(items: pd.DataFrame | Iterable[Mapping]) -> str:
     columns = set(items.columns) if _is_frame(items) else set().union(*(set(r) for r in items))
+    if {"kind", "verdict", "opened_at"} <= columns:
+        return "connections"
     if {"finding", "window"} <= columns or {"finding_id", "opened_at"} <= columns:
         return "correlations"
     if {"detection", "outcome"} <= columns:
@@ -131,6 +138,8 @@ def _box(kind: str, row: Mapping, settings: Settings,
         return messages.guardduty_finding(row, settings), row
     if kind == "detections":
         return messages.detection_hit(row, settings), row
+    if kind == "connections":
+        return messages.connection(row, settings), row
     if kind == "correlations":
         finding, window = (row["finding"], row["window"]) if "finding" in row else correlation_parts(row)
         identity = {"finding": finding.get("id"), **{k: window.get(k) for k in IDENTITY["ssh-exposure"]}}
@@ -185,7 +194,8 @@ def summary_messages(changes: pd.DataFrame | None, windows: pd.DataFrame | None,
 
 # When each kind of item happened (the first field set): what a --per-day digest groups by.
 _ITEM_TIME = {"sg-changes": ("event_time",), "ssh-exposure": ("opened_at", "closed_at"),
-              "detections": ("event_time",), "guardduty": ("updated_at", "last_seen")}
+              "detections": ("event_time",), "guardduty": ("updated_at", "last_seen"),
+              "connections": ("first_seen", "opened_at")}
 
 
 def _item_time(kind: str, row: Mapping) -> object:
@@ -206,6 +216,8 @@ def _digest_item(kind: str, row: Mapping, settings: Settings,
         severity = "high" if row.get("still_open") is True else "medium"
     elif kind == "detections":
         severity = str(row.get("severity") or "").lower()
+    elif kind == "connections":
+        severity = messages.connection_severity(row)
     else:
         severity = messages.finding_severity(row)
     return kind, severity if severity in messages.SEVERITY_ORDER else "info", box

@@ -41,6 +41,8 @@ class AthenaSettings:
     price_per_tb: float = 5.0  # USD per TB scanned (the us-east-1 price when written)
     timeout: float = 1800.0  # seconds before a query is stopped in Athena
     poll_interval: float = 1.0
+    # The database has the vpcflowlogs table (`athena setup --flow-logs`): the report asks it.
+    flow_logs: bool = False
 
     @classmethod
     def load(cls, **overrides: Any) -> "AthenaSettings":
@@ -61,6 +63,8 @@ class AthenaSettings:
                     values[key] = kind(env[var])
                 except ValueError as e:
                     raise ConfigError(f"{var} must be a number, got {env[var]!r}") from e
+        if env.get("AUDIT_TOOLKIT_ATHENA_FLOW_LOGS"):
+            values["flow_logs"] = env["AUDIT_TOOLKIT_ATHENA_FLOW_LOGS"].strip().lower() in ("1", "true", "yes")
         values.update({k: v for k, v in overrides.items() if v is not None})
         found = replace(cls(), **values)
         if found.output_location is not None and not found.output_location.startswith("s3://"):

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import QueryError
-from ..evidence.reader import MAX_FILE_BYTES, IntakeReport
+from ..evidence.reader import MAX_FILE_BYTES, FileReport, IntakeReport
 from ..evidence.schema import STORED_SCHEMA
 from ..evidence.store import TABLE, Store, ingest
 
@@ -80,6 +80,96 @@ class DuckDBEngine:
             self.con.unregister("_empty")
             source = "_cloudtrail_empty"
         self.con.execute(f"CREATE OR REPLACE VIEW {TABLE} AS SELECT * FROM {source}")
+
+    def load_flow_logs(self, paths: Iterable[Path],
+                       max_file_bytes: int = MAX_FILE_BYTES) -> IntakeReport:
+        """VPC Flow Logs files as the `vpcflowlogs` view, read where they lie (evidence.flowlogs).
+
+        One checking scan counts each file's records and keeps each rejected line with its reason;
+        the view then skips those lines, so every query sees the records the report counted. A
+        file whose text is over `max_file_bytes` is left out with its reason.
+        """
+        from ..evidence import flowlogs
+
+        paths = list(paths)
+        unreadable: dict[str, str] = {}  # a file DuckDB cannot inflate stops the whole scan
+        while True:
+            readable = [p for p in paths if str(p) not in unreadable]
+            checked = flowlogs.source(readable, rejects="_flow_rejects", max_bytes=max_file_bytes)
+            try:
+                counted, rejected = self._check_flow_logs(checked)
+                kept = [p for p in readable if not checked.files[str(p.resolve())].error]
+                view = flowlogs.source(kept).sql
+                self.con.execute(f"CREATE OR REPLACE VIEW {flowlogs.TABLE} AS {view}")
+                break
+            except duckdb.Error as e:
+                found = flowlogs.unreadable(readable)  # which file it was, and why; then the rest
+                if not found:
+                    raise QueryError(f"DuckDB could not read the flow logs: {e}") from e
+                unreadable.update(found)
+        report = flowlogs.intake(checked.files, counted, rejected)
+        report.files += [FileReport(path, shape="flowlog", error=why)
+                         for path, why in unreadable.items()]
+        return report
+
+    def _check_flow_logs(self, checked) -> tuple[list, list]:
+        """Each file's records counted, and each rejected line with its first reason."""
+        from ..evidence import flowlogs
+
+        columns = ", ".join(f'"{c}"' for c in flowlogs.COLUMNS)
+        for i in range(checked.groups):  # a retry after an unreadable file starts afresh
+            self.con.execute(f"DROP TABLE IF EXISTS _flow_rejects_{i}")
+            self.con.execute(f"DROP TABLE IF EXISTS _flow_rejects_scan_{i}")
+        # hash() of every column makes DuckDB cast every field, so a bad one rejects its line.
+        counted = self.con.execute(
+            f"SELECT filename, count(hash({columns})), "
+            f"count(*) FILTER (WHERE log_status = 'OK') FROM ({checked.sql}) GROUP BY filename",
+        ).fetchall()
+        rejected = []
+        for i in range(checked.groups):
+            rejected += self.con.execute(
+                f"SELECT s.file_path, e.line, arg_min(e.error_message, e.column_idx) "
+                f"FROM _flow_rejects_{i} e "
+                f"JOIN _flow_rejects_scan_{i} s USING (scan_id, file_id) "
+                f"GROUP BY s.file_path, e.line ORDER BY s.file_path, e.line").fetchall()
+        return counted, rejected
+
+    def ingest_flow_logs(self, paths: Iterable[Path], root: str | Path,
+                         max_file_bytes: int = MAX_FILE_BYTES) -> IntakeReport:
+        """Convert the flow log files a store does not hold yet into one Parquet part of it
+        (STORE/vpcflowlogs/), after the same line-by-line check; returns what was read of them."""
+        import json
+        import uuid
+        from dataclasses import asdict
+
+        from ..evidence import flowlogs
+
+        folder = Path(root) / flowlogs.STORE
+        held = flowlogs.held(folder)
+        todo = [p for p in paths if str(p.resolve()) not in held]
+        report = self.load_flow_logs(todo, max_file_bytes)
+        if todo:
+            folder.mkdir(parents=True, exist_ok=True)
+            part = folder / f"part-{uuid.uuid4().hex}.parquet"
+            columns = ", ".join(f'"{c}"' for c in flowlogs.COLUMNS)
+            self.con.execute(f"COPY (SELECT {columns} FROM {flowlogs.TABLE}) "
+                             f"TO {_literal(str(part))} (FORMAT parquet, COMPRESSION zstd)")
+            for path, f in zip(todo, report.files):
+                held[str(path.resolve())] = asdict(f)
+            (folder / flowlogs.CATALOG).write_text(json.dumps(held, indent=1), encoding="utf-8")
+        return report
+
+    def attach_flow_logs(self, root: str | Path) -> IntakeReport:
+        """The store's flow logs as the `vpcflowlogs` view (empty if none); what they were made of."""
+        from ..evidence import flowlogs
+        from ..evidence.reader import FileReport
+
+        folder = Path(root) / flowlogs.STORE
+        parts = sorted(folder.glob("part-*.parquet"))
+        files = ", ".join(_literal(str(p.resolve())) for p in parts)
+        source = f"SELECT * FROM read_parquet([{files}])" if parts else flowlogs.empty_sql()
+        self.con.execute(f"CREATE OR REPLACE VIEW {flowlogs.TABLE} AS {source}")
+        return IntakeReport(files=[FileReport(**f) for f in flowlogs.held(folder).values()])
 
     def load_guardduty(self, paths: Iterable[Path],
                        max_file_bytes: int = MAX_FILE_BYTES) -> IntakeReport:

@@ -3,6 +3,8 @@
 Only the date prefixes the scope needs are listed, never the whole bucket:
     <prefix>AWSLogs/[o-org/]<account>/<CloudTrail|CloudTrail-Digest|GuardDuty>/<region>/YYYY/MM/DD/
     <prefix>AWSLogs/[o-org/]<account>/Config/<region>/YYYY/M/D/ (AWS Config: day, month unpadded)
+    <prefix>AWSLogs/[o-org/]<account>/vpcflowlogs/<region>/YYYY/MM/DD/ (VPC flow logs; their
+        hourly folders, .../DD/HH/, come with their day's listing)
 With `state`, the security groups are also asked of EC2 now (DescribeSecurityGroupRules,
 DescribeSecurityGroups for names and VPCs) in each region, written under
 AWSLogs/<account>/EC2/<region>/ and recorded in the manifest with their capture time and who asked.
@@ -47,7 +49,7 @@ from . import public_keys
 from .layout import is_digest
 from .manifest import MANIFEST, PARTIAL, Manifest, seal, sha256_of
 
-PRODUCTS = ("CloudTrail", "CloudTrail-Digest", "GuardDuty", "Config")
+PRODUCTS = ("CloudTrail", "CloudTrail-Digest", "GuardDuty", "Config", "vpcflowlogs")
 _URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*))?$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _ORG = re.compile(r"^o-[a-z0-9]{10,32}$")
@@ -135,9 +137,10 @@ def collect(
     state: bool = False,
     state_role: str | None = None,
 ) -> CollectReport:
-    """Download the scope's CloudTrail (and digest) files, GuardDuty exports and AWS Config delivery
-    from S3 into `out`; with `state`, also the EC2 API's answer on security groups now (needs
-    `regions`), in each account of the scope through the role `state_role` where given."""
+    """Download the scope's CloudTrail (and digest) files, GuardDuty exports, AWS Config delivery
+    and VPC flow logs from S3 into `out`; with `state`, also the EC2 API's answer on security
+    groups now (needs `regions`), in each account of the scope through the role `state_role` where
+    given."""
     bucket, prefix = parse_s3_uri(uri)
     source = f"s3://{bucket}/{prefix}"
     accounts, regions = tuple(accounts), tuple(regions)

@@ -1,8 +1,11 @@
 """What kind of evidence a file is: decided by AWS's S3 layout where the path has one, else by the
 structure of the parsed file, never by its name or its first kilobyte.
 
-Kinds: `cloudtrail`, `guardduty`, `config` (AWS Config items), `ec2-describe` (EC2 describe output).
-A new kind is one layout pattern in LAYOUTS (if AWS delivers it to S3) and one test in `kind_of`.
+Kinds: `cloudtrail`, `guardduty`, `config` (AWS Config items), `ec2-describe` (EC2 describe output),
+`flowlog` (VPC flow logs: text whose first line names the flow log's fields, or Parquet whose
+columns do).
+A new kind is one layout pattern in LAYOUTS (if AWS delivers it to S3) and one test in `kind_of`
+(or, for a format that is not JSON, beside `flow_log_header`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ CONFIG_LAYOUT = re.compile(
 EC2_LAYOUT = re.compile(_ORG + r"EC2/(?P<region>[a-z0-9-]+)/")
 LAYOUTS = (
     ("cloudtrail", re.compile(_ORG + r"CloudTrail/")),
+    # AWSLogs/<account>/vpcflowlogs/<region>/..., or the Hive-compatible aws-service=vpcflowlogs/
+    ("flowlog", re.compile(_ORG + r"vpcflowlogs/|/aws-service=vpcflowlogs/")),
     ("guardduty", re.compile(_ORG + r"GuardDuty/")),
     ("config", CONFIG_LAYOUT),
     ("ec2-describe", EC2_LAYOUT),
@@ -63,13 +68,59 @@ def kind_of(document: Any) -> str | None:
     return None
 
 
+# A flow log header: field names (`version account-id interface-id srcaddr ...`), one of them
+# interface-id, and at least one of the fields every useful format has.
+_FLOW_FIELD = re.compile(r"^[a-z][a-z0-9-]*$")
+_FLOW_CORE = {"srcaddr", "dstaddr", "srcport", "dstport", "action", "log-status", "start", "end"}
+MAX_HEADER = 4096  # a flow log header is a few hundred bytes; a longer first line is not one
+
+
+def flow_log_header(line: bytes) -> list[str] | None:
+    """The field names of a flow log's first line; None if the line is not a flow log header."""
+    try:
+        names = line.decode("ascii").split()
+    except UnicodeDecodeError:
+        return None
+    if not all(_FLOW_FIELD.match(n) for n in names) or "interface-id" not in names:
+        return None
+    return names if _FLOW_CORE & set(names) else None
+
+
+def first_line(path: Path) -> bytes:
+    """The first line of a file, gzip or not, at most MAX_HEADER bytes (b"" if unreadable)."""
+    try:
+        with open(path, "rb") as raw:
+            gzipped = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            stream = gzip.GzipFile(fileobj=raw) if gzipped else raw
+            return stream.readline(MAX_HEADER)
+    except (OSError, EOFError, zlib.error):
+        return b""
+
+
+def _parquet_flow_log(path: Path) -> bool:
+    import pyarrow.parquet as pq  # only for a .parquet file outside AWS's layout
+
+    try:
+        names = set(pq.read_schema(path).names)
+    except Exception:  # noqa: BLE001 - pyarrow raises several kinds on a file that is not Parquet
+        return False
+    return "interface_id" in names and bool({n.replace("-", "_") for n in _FLOW_CORE} & names)
+
+
 def recognise(path: str | Path) -> str | None:
-    """A file's kind: its S3 layout folder, else its parsed structure (None: unreadable, none)."""
-    text = Path(path).as_posix()
+    """A file's kind: its S3 layout folder, else its structure (None: unreadable, none)."""
+    path = Path(path)
+    text = path.as_posix()
     for kind, layout in LAYOUTS:
         if layout.search(text):
             return kind
-    return kind_of(_first_document(Path(path)))
+    if path.name.lower().endswith(".parquet"):
+        return "flowlog" if _parquet_flow_log(path) else None
+    # Flow logs are text: their first line says so before the whole file is read as JSON.
+    if flow_log_header(first_line(path)) is not None:
+        return "flowlog"
+    return kind_of(_first_document(path))
 
 
 def _first_document(path: Path) -> Any:

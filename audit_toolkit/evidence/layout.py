@@ -29,7 +29,8 @@ _GUARDDUTY_LAYOUT = re.compile(
 )
 # Kept beside the logs by collect and validate-logs: the manifest, public keys, signatures.
 NOT_EVIDENCE = ("manifest.json", "public-keys.json", "digest-signatures.json")
-_EVIDENCE_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".log", ".log.gz", ".gz", ".ndjson")
+_EVIDENCE_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".log", ".log.gz", ".gz", ".ndjson",
+                      ".log.parquet")  # the last: VPC flow logs delivered as Parquet
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,8 @@ def guardduty_partition_of(path: str | Path) -> PathPartition:
 
 
 def kind(path: str | Path) -> str | None:
-    """cloudtrail, guardduty, config or ec2-describe: by the S3 folder or a trail's file name, else
-    by the file's structure (kinds.recognise); None if it is none of them."""
+    """cloudtrail, guardduty, config, ec2-describe or flowlog: by the S3 folder or a trail's file
+    name, else by the file's structure (kinds.recognise); None if it is none of them."""
     return "cloudtrail" if _FILE_NAME.search(Path(path).name) else recognise(path)
 
 
@@ -122,8 +123,8 @@ def discover_findings(evidence: str | Path) -> list[Path]:
 def discover_files(evidence: str | Path) -> list[Path]:
     """Every CloudTrail evidence file under a folder (or the single file given, if it is one), sorted by path.
 
-    Digest files, NOT_EVIDENCE, GuardDuty findings and security-group state are not CloudTrail
-    events and are left out.
+    Digest files, NOT_EVIDENCE, GuardDuty findings, security-group state and VPC flow logs are not
+    CloudTrail events and are left out.
     """
     root = _existing(evidence, "CloudTrail logs")
     files = [root] if root.is_file() else [
@@ -136,3 +137,13 @@ def discover_state(evidence: str | Path) -> list[Path]:
     root = _existing(evidence, "security-group state")
     files = [root] if root.is_file() else [p for p in _files(root) if p.name not in NOT_EVIDENCE]
     return [p for p in files if kind(p) in STATE_KINDS]
+
+
+def discover_flow_logs(evidence: str | Path) -> list[Path]:
+    """Every VPC flow log file under a folder (or the file given, if it is one), sorted by path:
+    under AWS's vpcflowlogs layout, or text whose first line is a flow log header."""
+    root = Path(evidence)
+    if not root.exists():
+        return []
+    files = [root] if root.is_file() else _files(root)
+    return [p for p in files if kind(p) == "flowlog"]

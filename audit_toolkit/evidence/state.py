@@ -34,6 +34,9 @@ from .manifest import Manifest
 from .reader import FileReport, IntakeReport, TooLarge, read_text
 
 SECURITY_GROUP = "AWS::EC2::SecurityGroup"
+# Which interface belonged to which instance and groups, and when (for the flow logs' connections).
+NETWORK_INTERFACE, INSTANCE = "AWS::EC2::NetworkInterface", "AWS::EC2::Instance"
+KEPT_TYPES = (SECURITY_GROUP, NETWORK_INTERFACE, INSTANCE)
 STATUSES = frozenset(
     {
         "OK",
@@ -90,11 +93,15 @@ class StateReport(IntakeReport):
     """What was read of the state files; items of other resource types are counted, not used."""
 
     other_types: Counter = field(default_factory=Counter)
+    interfaces: int = 0  # of the items read, those of network interfaces and instances
 
     def summary(self) -> str:
         others = sum(self.other_types.values())
+        kinds = "security-group"
+        if self.interfaces:
+            kinds = "security-group, network-interface and instance"
         return (
-            f"{len(self.files)} state files, {self.read} security-group items read, "
+            f"{len(self.files)} state files, {self.read} {kinds} items read, "
             f"{self.used} used, "
             f"{self.rejected} rejected, {len(self.bad_files)} unreadable files, "
             f"{others} items of other resource types left"
@@ -199,9 +206,11 @@ def _partition(path: Path, layout: re.Pattern) -> dict:
 def _config_row(document: dict, path: Path, file: FileReport, report: StateReport) -> dict | None:
     items = []
     for index, item in enumerate(document["configurationItems"]):
-        if isinstance(item, dict) and item.get("resourceType") not in (None, SECURITY_GROUP):
-            report.other_types[str(item.get("resourceType"))] += 1
+        kind = item.get("resourceType") if isinstance(item, dict) else None
+        if kind is not None and kind not in KEPT_TYPES:
+            report.other_types[str(kind)] += 1
             continue
+        report.interfaces += kind in (NETWORK_INTERFACE, INSTANCE)
         file.read += 1
         try:
             items.append(_config_item(item))
@@ -217,10 +226,12 @@ def _config_row(document: dict, path: Path, file: FileReport, report: StateRepor
 
 
 def _config_item(item: Any) -> dict:
-    """One security-group item as the table holds it; ValueError says why it cannot be used."""
+    """One item (a security group, network interface or instance) as the table holds it;
+    ValueError says why it cannot be used."""
     if not isinstance(item, dict):
         raise ValueError("not an object")
-    if item.get("resourceType") != SECURITY_GROUP:
+    kind = item.get("resourceType")
+    if kind not in KEPT_TYPES:
         raise ValueError("no resourceType")
     status = item.get("configurationItemStatus")
     if status not in STATUSES:
@@ -255,7 +266,7 @@ def _config_item(item: Any) -> dict:
         "configurationstateid": _str(item.get("configurationStateId")),
         "awsaccountid": _str(item.get("awsAccountId") or item.get("accountId")),
         "configurationitemstatus": status,
-        "resourcetype": SECURITY_GROUP,
+        "resourcetype": kind,
         "resourceid": item["resourceId"],
         "resourcename": _str(item.get("resourceName")),
         "arn": _str(item.get("ARN") or item.get("arn")),

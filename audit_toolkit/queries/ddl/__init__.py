@@ -1,4 +1,5 @@
-"""The Athena DDL of `audit-toolkit athena setup`: the database; cloudtrail, guardduty, config tables.
+"""The Athena DDL of `audit-toolkit athena setup`: the database; cloudtrail, guardduty, config tables,
+and the vpcflowlogs table when the flow logs' location is given.
 
 DDL takes no bound parameters, so each value is checked against a strict pattern before it goes
 into the text: nothing from the command line can close a quote or add a statement.
@@ -21,6 +22,7 @@ _DATABASE = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 _ORG = re.compile(r"^o-[a-z0-9]{10,32}$")
+_FLOW_FIELD = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
 _S3 = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9!_.*()/-]*)?$")
 
 
@@ -45,12 +47,19 @@ def render(
     org_id: str | None = None,
     findings: str | None = None,
     config: str | None = None,
+    flow_logs: str | None = None,
+    flow_format: Iterable[str] | None = None,
+    flow_hourly: bool = False,
+    flow_parquet: bool = False,
 ) -> list[str]:
     """The statements, in order, for the trail at `logs` (s3://bucket/prefix, the trail's key prefix).
 
     `org_id` is given for an organization trail (logs under AWSLogs/o-.../<account>/). GuardDuty
     exports are read from `findings` (s3://bucket/prefix of the export), and AWS Config's delivery
     from `config` (s3://bucket/prefix of the delivery channel), by default the same place.
+    `flow_logs` (s3://bucket/prefix above AWSLogs/) adds the vpcflowlogs table: its text files have
+    the fields of `flow_format` (default: the default format), in that order; `flow_hourly` for
+    hourly partitions, `flow_parquet` for the Parquet delivery.
     """
     accounts, regions = list(accounts), list(regions)
     if not accounts or not regions:
@@ -69,11 +78,49 @@ def render(
         "regions": ",".join(_check(_REGION, r, "region") for r in regions),
         "first_day": first_day,
     }
+    names = list(FILES)
+    if flow_logs is not None:
+        values.update(_flow_values(flow_logs, flow_format, flow_hourly, flow_parquet))
+        values["flow_first"] = first_day + ("/00" if flow_hourly else "")
+        names.append("create_vpcflowlogs.sql")
     statements = []
-    for name in FILES:
+    for name in names:
         text = (HERE / name).read_text(encoding="utf-8")
         body = "\n".join(line for line in text.splitlines() if not line.startswith("--")).strip().rstrip(";")
         for key, value in values.items():
             body = body.replace("{{" + key + "}}", value)
         statements.append(body)
     return statements
+
+
+_HIVE_TYPES = {"VARCHAR": "STRING", "INTEGER": "INT", "BIGINT": "BIGINT"}
+_TEXT = ("ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe'\n"
+         "WITH SERDEPROPERTIES ('field.delim' = ' ', 'serialization.null.format' = '-')\n"
+         "STORED AS TEXTFILE")
+_PARQUET = "STORED AS PARQUET"
+
+
+def _flow_values(uri: str, fields: Iterable[str] | None, hourly: bool, parquet: bool,
+                 ) -> dict[str, str]:
+    """The flow table's columns: the format's fields in its order, then the table's others."""
+    from ...evidence.flowlogs import DEFAULT_FORMAT, FIELDS
+
+    fields = list(fields or DEFAULT_FORMAT)
+    for name in fields:
+        _check(_FLOW_FIELD, name, "flow log field")
+    if len(set(fields)) != len(fields):
+        raise ConfigError("the flow log format names a field twice")
+    # A field this toolkit does not read still takes its place in the line; `region` is the
+    # partition, so the record's own is `record_region`.
+    own = [FIELDS[f] if f in FIELDS else ("record_" + f.replace("-", "_"), "VARCHAR")
+           for f in fields] if not parquet else []
+    rest = [(c, t) for c, t in FIELDS.values() if c not in {name for name, _ in own}]
+    columns = ",\n".join(f"    `{c}` {_HIVE_TYPES[t]}" for c, t in own + rest)
+    return {
+        "flow_logs": _logs_root(uri, None),
+        "columns": columns,
+        "storage": _PARQUET if parquet else _TEXT,
+        "header": "" if parquet else "    'skip.header.line.count' = '1',\n",
+        "day_format": "yyyy/MM/dd/HH" if hourly else "yyyy/MM/dd",
+        "day_unit": "HOURS" if hourly else "DAYS",
+    }

@@ -1,0 +1,361 @@
+"""VPC Flow Logs delivered to S3: which files they are, and the `vpcflowlogs` table over them.
+
+A text file is gzip with a first line naming its fields (`version account-id interface-id ...`), in
+the order the flow log's format gives; `-` stands for a field with no value (NODATA and SKIPDATA
+records, a field that does not apply). Parquet delivery names its columns as the table does. The
+files are read by DuckDB's CSV and Parquet readers where they lie: nothing is converted, nothing is
+opened for writing. Files with the same header are read by one `read_csv`; each bad line is
+rejected with DuckDB's reason and its line number; a file whose header is not a flow log's is
+reported whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+
+from .kinds import first_line, flow_log_header
+from .layout import PathPartition
+from .reader import MAX_REASONS_PER_FILE, FileReport, IntakeReport
+
+TABLE = "vpcflowlogs"
+STORE, CATALOG = "vpcflowlogs", "intake.json"  # STORE/vpcflowlogs/part-*.parquet and what they hold
+# Field of the flow log format -> (column, type), in the order of AWS's Athena DDL for flow logs.
+FIELDS: dict[str, tuple[str, str]] = {
+    "version": ("version", "INTEGER"),
+    "account-id": ("account_id", "VARCHAR"),
+    "interface-id": ("interface_id", "VARCHAR"),
+    "srcaddr": ("srcaddr", "VARCHAR"),
+    "dstaddr": ("dstaddr", "VARCHAR"),
+    "srcport": ("srcport", "INTEGER"),
+    "dstport": ("dstport", "INTEGER"),
+    "protocol": ("protocol", "BIGINT"),
+    "packets": ("packets", "BIGINT"),
+    "bytes": ("bytes", "BIGINT"),
+    "start": ("start", "BIGINT"),
+    "end": ("end", "BIGINT"),
+    "action": ("action", "VARCHAR"),
+    "log-status": ("log_status", "VARCHAR"),
+    "vpc-id": ("vpc_id", "VARCHAR"),
+    "subnet-id": ("subnet_id", "VARCHAR"),
+    "instance-id": ("instance_id", "VARCHAR"),
+    "tcp-flags": ("tcp_flags", "INTEGER"),
+    "type": ("type", "VARCHAR"),
+    "pkt-srcaddr": ("pkt_srcaddr", "VARCHAR"),
+    "pkt-dstaddr": ("pkt_dstaddr", "VARCHAR"),
+    "az-id": ("az_id", "VARCHAR"),
+    "sublocation-type": ("sublocation_type", "VARCHAR"),
+    "sublocation-id": ("sublocation_id", "VARCHAR"),
+    "pkt-src-aws-service": ("pkt_src_aws_service", "VARCHAR"),
+    "pkt-dst-aws-service": ("pkt_dst_aws_service", "VARCHAR"),
+    "flow-direction": ("flow_direction", "VARCHAR"),
+    "traffic-path": ("traffic_path", "INTEGER"),
+}
+# The record's own region is the path's: the `region` partition column, as in AWS's projection DDL.
+PARTITIONED_FIELDS = {"region"}
+PARTITIONS = (("account", "VARCHAR"), ("region", "VARCHAR"), ("day", "VARCHAR"))
+COLUMNS = [c for c, _ in FIELDS.values()] + [c for c, _ in PARTITIONS]
+DEFAULT_FORMAT = (
+    "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes "
+    "start end action log-status"
+).split()
+
+# AWSLogs/<account>/vpcflowlogs/<region>/YYYY/MM/DD/[HH/]<file>, and the Hive-compatible variant
+_LAYOUT = re.compile(
+    r"AWSLogs/(?:o-[a-z0-9]+/)?(?P<account>\d{12})/vpcflowlogs/(?P<region>[a-z0-9-]+)/"
+    r"(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/(?:(?P<h>\d{2})/)?"
+)
+_HIVE = re.compile(
+    r"aws-account-id=(?P<account>\d{12})/aws-service=vpcflowlogs/aws-region=(?P<region>[a-z0-9-]+)/"
+    r"year=(?P<y>\d{4})/month=(?P<m>\d{2})/day=(?P<d>\d{2})/(?:hour=(?P<h>\d{2})/)?"
+)
+# <account>_vpcflowlogs_<region>_<flow log id>_YYYYMMDDTHHmmZ_<hash>.log.gz: a flow log's file name
+_FILE_NAME = re.compile(
+    r"(?P<account>\d{12})_vpcflowlogs_(?P<region>[a-z0-9-]+)_fl-[0-9a-f]+_"
+    r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})T(?P<h>\d{2})\d{2}Z"
+)
+
+
+def partition_of(path: str | Path) -> PathPartition:
+    """Account, region and day ('YYYY/MM/DD', 'YYYY/MM/DD/HH' if partitioned by hour) of a file."""
+    text = Path(path).as_posix()
+    match = _LAYOUT.search(text) or _HIVE.search(text)
+    if match:
+        hour = f"/{match['h']}" if match["h"] else ""
+        return PathPartition(
+            match["account"], match["region"], f"{match['y']}/{match['m']}/{match['d']}{hour}"
+        )
+    match = _FILE_NAME.search(Path(path).name)
+    if match:
+        return PathPartition(
+            match["account"], match["region"], f"{match['y']}/{match['m']}/{match['d']}"
+        )
+    return PathPartition()
+
+
+def held(folder: Path) -> dict[str, dict]:
+    """The flow log files a store holds: resolved source path -> its FileReport as a dict."""
+    catalog = folder / CATALOG
+    return json.loads(catalog.read_text(encoding="utf-8")) if catalog.exists() else {}
+
+
+def unreadable(paths: Iterable[Path]) -> dict[str, str]:
+    """The files that cannot be read to their end (a gzip stream cut short, a broken Parquet file),
+    with the reason: what DuckDB's error does not say, found by reading each file once more."""
+    import pyarrow.parquet as pq
+    from isal import igzip
+
+    found = {}
+    for path in paths:
+        try:
+            if is_parquet(path):
+                pq.read_table(path)
+                continue
+            with open(path, "rb") as raw:
+                gzipped = raw.read(2) == b"\x1f\x8b"
+                raw.seek(0)
+                stream = igzip.IGzipFile(fileobj=raw) if gzipped else raw
+                while stream.read(1 << 20):
+                    pass
+        except Exception as e:  # noqa: BLE001 - zlib, isal, OS, EOF, pyarrow: all the same here
+            found[str(path)] = f"cannot be read to its end: {e}"
+    return found
+
+
+def is_parquet(path: str | Path) -> bool:
+    return Path(path).name.lower().endswith(".parquet")
+
+
+def header_of(path: Path) -> list[str] | None:
+    """The field names of a text flow log's first line; None if it is not a flow log header."""
+    return flow_log_header(first_line(path))
+
+
+def scope(
+    opened: int | None,
+    closed: int | None,
+    margin: int,
+    until: int | None = None,
+    account: str | None = None,
+    region: str | None = None,
+) -> dict:
+    """The `connections` query's values for a window open from `opened` to `closed` (epoch seconds,
+    None: unbounded), with `margin` seconds each side; `until` bounds a still-open window.
+
+    A record lies in the file of the five minutes after it (or later), so the last partition read
+    is an hour after the end; a record can start up to its aggregation interval before the window.
+    """
+    since = None if opened is None else opened - margin
+    end = closed if closed is not None else until
+    last = None if end is None else end + margin
+    stamp = lambda t, fmt: (
+        None if t is None else datetime.fromtimestamp(t, timezone.utc).strftime(fmt)
+    )  # noqa: E731
+    first = None if since is None else since - 15 * 60
+    return dict(
+        since_epoch=since,
+        until_epoch=last,
+        opened_epoch=opened,
+        closed_epoch=closed,
+        since_day=stamp(first, "%Y/%m/%d"),
+        since_hour=stamp(first, "%Y/%m/%d/%H"),
+        until_hour=stamp(None if last is None else last + 3600, "%Y/%m/%d/%H"),
+        account=account,
+        region=region,
+    )
+
+
+@dataclass
+class Source:
+    """The `vpcflowlogs` relation over some files, and what was found wrong before reading them."""
+
+    sql: str  # a SELECT of COLUMNS
+    groups: int  # read_csv calls: one per distinct header
+    files: dict[str, FileReport]  # by path
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _files_sql(files: list[Path]) -> str:
+    return "[" + ", ".join(_literal(str(p.resolve())) for p in files) + "]"
+
+
+def _partition_sql(files: list[Path]) -> str:
+    """account, region and day of each row, from its file's path: a literal when the files share it
+    (the common case, no per-row work), else a CASE on the file name."""
+    parts = {str(p.resolve()): partition_of(p) for p in files}
+    out = []
+    for column in ("account", "region", "day"):
+        values = {path: getattr(part, column) for path, part in parts.items()}
+        sql = lambda v: "NULL" if v is None else _literal(v)  # noqa: E731
+        if len(set(values.values())) == 1:
+            out.append(f"{sql(next(iter(values.values())))}::VARCHAR AS {column}")
+        else:
+            cases = " ".join(f"WHEN {_literal(p)} THEN {sql(v)}" for p, v in values.items())
+            out.append(f"CASE filename {cases} END AS {column}")
+    return ", ".join(out)
+
+
+def _select(present: set[str], read: str, partitions: str) -> str:
+    picked = [f'"{c}"' if c in present else f'NULL::{t} AS "{c}"' for c, t in FIELDS.values()]
+    return f"SELECT {', '.join(picked)}, {partitions}, filename FROM {read}"
+
+
+def _parquet_columns(path: Path) -> set[str]:
+    import pyarrow.parquet as pq
+
+    return set(pq.read_schema(path).names)
+
+
+def measure(path: Path, limit: int | None) -> tuple[int, str, str | None]:
+    """A file's size, SHA-256 and, if its text is over `limit` bytes, why: in one pass, a MB at a
+    time. Gzip is inflated (every member) only to count its text, and no further than the limit,
+    so a small file that inflates to gigabytes costs no more than the limit's worth of work."""
+    from isal import isal_zlib
+
+    digest, size, text, over = hashlib.sha256(), 0, 0, None
+    with open(path, "rb") as f:  # read only, as all evidence
+        gzipped = f.read(2) == b"\x1f\x8b"
+        if limit is None:
+            f.seek(0)
+            return os.fstat(f.fileno()).st_size, hashlib.file_digest(f, "sha256").hexdigest(), None
+        f.seek(0)
+        inflate = None
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+            if over is not None:
+                continue
+            if not gzipped:
+                text += len(chunk)
+            while gzipped and chunk and text <= limit:
+                if inflate is None:
+                    chunk = chunk.lstrip(b"\x00")  # zero padding after the last member is fine
+                    if not chunk:
+                        break
+                    inflate = isal_zlib.decompressobj(wbits=31)
+                try:
+                    text += len(inflate.decompress(chunk, limit + 1 - text))
+                except isal_zlib.error:
+                    gzipped = False  # corrupt: counted no further; the reading reports why
+                    break
+                chunk = inflate.unused_data if inflate.eof else inflate.unconsumed_tail
+                inflate = None if inflate.eof else inflate
+            if text > limit:
+                over = (f"the file inflates to more than the limit of {limit:,} bytes" if gzipped
+                        else f"the file is over the limit of {limit:,} bytes")
+    return size, digest.hexdigest(), over
+
+
+def source(paths: Iterable[Path], rejects: str | None = None,
+           max_bytes: int | None = None) -> Source:
+    """The SELECT that reads these flow log files as the `vpcflowlogs` table (with `filename`).
+
+    `rejects` (a table name prefix) makes DuckDB keep each rejected line with its reason
+    (`{rejects}_{i}` per header group), and each file is hashed; without it bad lines are skipped.
+    With `max_bytes`, a file whose text is larger (Settings.max_file_bytes) is left out with its
+    reason, as the CloudTrail reader does.
+    """
+    reports: dict[str, FileReport] = {}
+    groups: dict[tuple[str, ...], list[Path]] = {}
+    parquet: list[Path] = []
+    present_in_parquet: set[str] = set()
+    for path in paths:
+        report = reports[str(path.resolve())] = FileReport(str(path), shape="flowlog")
+        try:
+            report.size = path.stat().st_size
+            if rejects:  # the checking read: the record of what was examined, as for CloudTrail
+                report.size, report.sha256, over = measure(path, max_bytes)
+                if over:
+                    report.error = over
+                    continue
+            if is_parquet(path):
+                present_in_parquet |= _parquet_columns(path)
+                report.shape = "parquet"
+                parquet.append(path)
+                continue
+        except Exception as e:  # noqa: BLE001 - pyarrow raises several kinds on a bad file
+            report.error = f"cannot be read: {e}"
+            continue
+        names = header_of(path)
+        if names is None:
+            report.error = (
+                "the first line is not a flow log header "
+                "(field names such as 'version account-id interface-id ...')"
+            )
+        elif len(set(names)) != len(names):
+            report.error = "the header names a field twice"
+        else:
+            unknown = [n for n in names if n not in FIELDS and n not in PARTITIONED_FIELDS]
+            if unknown:
+                report.warn(f"fields not known to this toolkit, not read: {', '.join(unknown)}")
+            groups.setdefault(tuple(names), []).append(path)
+    selects = []
+    for i, (names, files) in enumerate(groups.items()):
+        renamed = {n: FIELDS[n][0] if n in FIELDS else f"_{n}" for n in names}
+        spec = ", ".join(
+            f"{_literal(renamed[n])}: {_literal(FIELDS.get(n, ('', 'VARCHAR'))[1])}" for n in names
+        )
+        errors = (
+            f"store_rejects = true, rejects_table = '{rejects}_{i}', "
+            f"rejects_scan = '{rejects}_scan_{i}'"
+            if rejects
+            else "ignore_errors = true"
+        )
+        # quote and escape off: a flow log has neither, and a stray '"' must not swallow lines.
+        read = (
+            f"read_csv({_files_sql(files)}, delim = ' ', header = true, columns = {{{spec}}}, "
+            f"nullstr = '-', auto_detect = false, quote = '', escape = '', filename = true, "
+            f"{errors})"
+        )
+        selects.append(
+            _select({renamed[n] for n in names if n in FIELDS}, read, _partition_sql(files))
+        )
+    if parquet:
+        read = f"read_parquet({_files_sql(parquet)}, union_by_name = true, filename = true)"
+        present = present_in_parquet & {c for c, _ in FIELDS.values()}
+        casts = {c: t for c, t in FIELDS.values()}
+        select = _select(present, read, _partition_sql(parquet))
+        for c in present:  # Parquet's integer widths differ from the table's: cast to the table's
+            select = select.replace(f'"{c}",', f'CAST("{c}" AS {casts[c]}) AS "{c}",', 1)
+        selects.append(select)
+    sql = "\nUNION ALL\n".join(selects) if selects else empty_sql()
+    return Source(sql, len(groups), reports)
+
+
+def empty_sql() -> str:
+    columns = [*FIELDS.values(), *PARTITIONS, ("filename", "VARCHAR")]
+    return "SELECT " + ", ".join(f'NULL::{t} AS "{c}"' for c, t in columns) + " WHERE false"
+
+
+def intake(
+    files: dict[str, FileReport],
+    counted: list[tuple[str, int, int]],
+    rejected: list[tuple[str, int, str]],
+) -> IntakeReport:
+    """Per file: rows read and used (`counted`: path, rows, rows with log-status OK), and each
+    rejected line with its reason (`rejected`: path, line, reason). read = used + rejected; a
+    NODATA or SKIPDATA record is used (it says the flow log was not recording) and warned about."""
+    for path, rows, ok in counted:
+        f = files[path]
+        f.read += rows
+        f.used += rows
+        if rows - ok:
+            f.warn(
+                f"{rows - ok} records with log-status NODATA or SKIPDATA (shown as coverage gaps)"
+            )
+    for path, line, reason in rejected:
+        f = files[path]
+        f.read += 1
+        f.rejected += 1
+        if len(f.rejections) < MAX_REASONS_PER_FILE:
+            f.rejections.append(f"line {line}: {reason}")
+    return IntakeReport(files=list(files.values()))

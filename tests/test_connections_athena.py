@@ -1,0 +1,143 @@
+"""Connections on Athena: the vpcflowlogs DDL of `athena setup`, the same answers as DuckDB through the
+moto server, and only the window's days or hours named in the SQL Athena receives.
+
+Moto does not execute SQL: each query gets the next canned result, DuckDB's answer to the very query
+(name, SQL, parameters) the DuckDB investigation logged. What is tested is the Athena path (binding,
+submission, result types) and the text submitted, not Athena's SQL engine.
+"""
+
+from __future__ import annotations
+
+import boto3
+import pandas as pd
+import sqlglot
+from click.testing import CliRunner
+from sqlglot import exp
+from sqlglot.optimizer.simplify import simplify
+
+from _aws import aws_env, moto_server, set_athena_results  # noqa: F401
+from audit_toolkit.cli import main
+from audit_toolkit.evidence import flowlogs
+from audit_toolkit.investigation import Investigation
+from audit_toolkit.queries import ddl
+from test_athena_engine import engine_with, logged_answers
+
+CUSTOM = (
+    "version account-id vpc-id instance-id interface-id flow-direction srcaddr dstaddr srcport dstport "
+    "protocol packets bytes start end action log-status tcp-flags reject-reason"
+).split()
+
+
+def _table(statement: str):
+    table = sqlglot.parse_one(statement, read="athena")
+    columns = [c.name for c in table.this.expressions if isinstance(c, exp.ColumnDef)]
+    partitions = [c.name for c in table.find(exp.PartitionedByProperty).this.expressions]
+    props = {p.name: p.text("value") for p in table.find_all(exp.Property) if p.name}
+    return columns, partitions, props
+
+
+def test_flow_ddl_takes_the_formats_order_then_the_tables_other_columns():
+    statements = ddl.render(
+        "s3://trail/org",
+        ["111111111111"],
+        ["ap-northeast-1"],
+        flow_logs="s3://flows/vpc",
+        flow_format=CUSTOM,
+        flow_hourly=True,
+    )
+    assert len(statements) == 5  # database, cloudtrail, guardduty, config, vpcflowlogs
+    columns, partitions, props = _table(statements[-1])
+    fields = [
+        flowlogs.FIELDS[f][0] if f in flowlogs.FIELDS else "record_reject_reason" for f in CUSTOM
+    ]
+    assert columns[: len(CUSTOM)] == fields
+    # Every column of the embedded table is declared, so one query text runs on both engines.
+    assert set(columns) - {"record_reject_reason"} | set(partitions) == set(flowlogs.COLUMNS)
+    assert partitions == ["account", "region", "day"]
+    assert (
+        props["projection.day.format"] == "yyyy/MM/dd/HH"
+        and props["projection.day.interval.unit"] == "HOURS"
+    )
+    assert (
+        props["projection.day.range"] == "2020/01/01/00,NOW"
+        and props["skip.header.line.count"] == "1"
+    )
+    assert (
+        props["storage.location.template"]
+        == "s3://flows/vpc/AWSLogs/${account}/vpcflowlogs/${region}/${day}"
+    )
+    assert "'serialization.null.format' = '-'" in statements[-1]
+
+
+def test_flow_ddl_for_daily_parquet_and_the_default_format():
+    text = ddl.render(
+        "s3://trail/org", ["111111111111"], ["us-east-1"], flow_logs="s3://flows/vpc"
+    )[-1]
+    columns, _, props = _table(text)
+    assert columns[:14] == [flowlogs.FIELDS[f][0] for f in flowlogs.DEFAULT_FORMAT]
+    assert (
+        props["projection.day.format"] == "yyyy/MM/dd"
+        and props["projection.day.range"] == "2020/01/01,NOW"
+    )
+    parquet = ddl.render(
+        "s3://trail/org",
+        ["111111111111"],
+        ["us-east-1"],
+        flow_logs="s3://flows/vpc",
+        flow_parquet=True,
+    )[-1]
+    assert "STORED AS PARQUET" in parquet and "skip.header.line.count" not in parquet
+
+
+def test_flow_ddl_refuses_a_field_that_could_change_the_statement():
+    result = CliRunner().invoke(
+        main,
+        [
+            "athena",
+            "setup",
+            "--logs",
+            "s3://trail/org",
+            "--account",
+            "111111111111",
+            "--region",
+            "us-east-1",
+            "--flow-logs",
+            "s3://flows/vpc",
+            "--flow-log-format",
+            "version `x` STRING) --",
+            "--dry-run",
+        ],
+    )
+    assert result.exit_code == 1 and "flow log field '`x`' is not valid" in result.output
+
+
+def test_connections_on_athena_are_duckdbs_and_name_only_the_windows_hours(aws_env, demo):
+    duck = Investigation.from_evidence(demo / "evidence")
+    duck.log.clear()
+    expected = duck.connections()
+    set_athena_results(aws_env, logged_answers(duck, duck.log))
+    athena = Investigation(engine_with(), evidence="athena:forensics")
+    got = athena.connections()
+    assert [e["query"] for e in athena.log] == [e["query"] for e in duck.log]
+    pd.testing.assert_frame_equal(got, expected)
+
+    client = boto3.client("athena")
+    sent = [
+        client.get_query_execution(QueryExecutionId=r.query_id)["QueryExecution"]["Query"]
+        for r in athena.engine.reports
+    ]
+    flows = [s for s, e in zip(sent, athena.log) if e["query"] == "connections"]
+    assert len(flows) == 5  # one a window whose group has a known interface (the sandbox's have none)
+    # alice's window, 09:02 to 11:32:15 on Nov 3, an hour's margin each side: hours 07 to 13 only.
+    opened = int(pd.Timestamp("2026-11-03T09:02:00Z").timestamp())
+    (bastion,) = [s for s in flows if f"WHEN \"end\" < {opened} THEN 'before'" in s]
+    # The WHERE on the table itself (the outer ones filter the aggregates).
+    (scan,) = [w for w in sqlglot.parse_one(bastion, read="athena").find_all(exp.Where)
+               if isinstance(w.parent, exp.Select) and isinstance(w.parent.args["from_"].this, exp.Table)
+               and w.parent.args["from_"].this.name == "vpcflowlogs"]
+    where = simplify(scan.this)
+    terms = {c.sql("athena") for c in where.flatten()}
+    # Only partition values from hour 07 (or the day folder of a daily flow log) up to hour 13.
+    assert "day = '2026/11/03' OR day >= '2026/11/03/07' OR day IS NULL" in terms
+    assert "day <= '2026/11/03/13' OR day IS NULL" in terms
+    assert {"account = '111111111111'", "region = 'ap-northeast-1'"} <= terms
