@@ -171,7 +171,7 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     assert parts["coverage"].facts == ["0 runs of hours with no event (0 hours in all)", "0 logging outages"]
     # The report opens with what is exposed at the end of its range, from the logs and the state together.
     assert parts["exposed"].facts == ["2 rules expose port 22 to the internet at the end of the range",
-                                      "1 of them were opened by no logged call: known from AWS Config or EC2 state"]
+                                      "1 of them was opened by no logged call: known from AWS Config or EC2 state"]
     assert sorted(r[2:6] for r in parts["exposed"].tables[0].rows) == [
         ["sg-01a0000000000000a (legacy-bastion)", "ingress tcp/22 from 0.0.0.0/0", "2025-03-14 08:21:07 UTC", "state"],
         ["sg-0e000000000000005", "ingress tcp/22 from 0.0.0.0/0", "2026-11-03 09:30:00 UTC", "logged"]]
@@ -259,7 +259,8 @@ def test_detections_are_reported_most_severe_first(demo, truth):
         mine = [h for h in story if h["detection"] == d.id] + ([{"outcome": "success"}] if d.id == "root_used" else []) \
             + (ssh if d.id == "ssh_exposure_opened" else [])
         assert sub.facts == [f"{d.id}: severity {d.severity}, MITRE ATT&CK {d.technique}",
-                             f"{len(mine)} hits, {sum(h['outcome'] == 'attempt' for h in mine)} of them attempts"]
+                             f"{len(mine)} hit{'' if len(mine) == 1 else 's'}, "
+                             f"{sum(h['outcome'] == 'attempt' for h in mine)} of them attempts"]
         [table] = sub.tables
         assert table.columns == ["time", "account", "region", "event", "outcome", "target", "detail", "actor", "source IP"]
         assert len(table.rows) == len(mine) and [r[0] for r in table.rows] == sorted(r[0] for r in table.rows)
