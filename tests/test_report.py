@@ -259,7 +259,8 @@ def test_detections_are_reported_most_severe_first(demo, truth):
         mine = [h for h in story if h["detection"] == d.id] + ([{"outcome": "success"}] if d.id == "root_used" else []) \
             + (ssh if d.id == "ssh_exposure_opened" else [])
         assert sub.facts == [f"{d.id}: severity {d.severity}, MITRE ATT&CK {d.technique}",
-                             f"{export.plural(len(mine), 'hit')}, {sum(h['outcome'] == 'attempt' for h in mine)} of them attempts"]
+                             f"{export.plural(len(mine), 'hit')}, "
+                             f"{sum(h['outcome'] == 'attempt' for h in mine)} of them attempts"]
         [table] = sub.tables
         assert table.columns == ["time", "account", "region", "event", "outcome", "target", "detail", "actor", "source IP"]
         assert len(table.rows) == len(mine) and [r[0] for r in table.rows] == sorted(r[0] for r in table.rows)
