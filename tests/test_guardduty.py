@@ -193,6 +193,20 @@ def test_bad_records_and_files_are_reported_and_the_rest_kept(tmp_path):
         "QuantumComputer", None, "198.51.100.7", 22)
 
 
+@pytest.mark.parametrize("deep_first", [True, False])
+def test_a_line_nested_too_deep_costs_only_itself(tmp_path, deep_first):
+    """msgspec raises RecursionError, not DecodeError, on deep nesting: it was a traceback when the
+    deep line came first (hypothesis found it)."""
+    deep = '{"id": "d", "x": ' + "[" * 10_000 + "]" * 10_000 + "}"
+    lines = [deep, json.dumps(brute_force())] if deep_first else [json.dumps(brute_force()), deep]
+    frame, intake = read_findings([write(tmp_path / "deep.jsonl", "\n".join(lines))])
+    [report] = intake.files
+    assert list(frame["id"]) == [brute_force()["id"]]
+    assert (report.read, report.used, report.rejected) == (2, 1, 1)
+    assert report.rejections == [f"record {0 if deep_first else 1}: line {1 if deep_first else 2} "
+                                 "is nested too deeply to read"]
+
+
 def test_a_finding_delivered_twice_is_held_once(tmp_path):
     a = write(tmp_path / "a.jsonl", json.dumps(brute_force()))
     b = write(tmp_path / "b.json", json.dumps({"Findings": [pascal(brute_force())]}))

@@ -100,7 +100,7 @@ def _documents(data: bytes, report: FileReport) -> list[Any]:
         return []
     try:
         document = msgspec.json.decode(text)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # JSON lines, or one line nested too deep
         lines = [line for line in text.splitlines() if line.strip()]
         if not lines[0].lstrip().startswith((b"{", b"[")):
             raise ValueError(f"not JSON: the file starts with {lines[0][:40]!r}") from None
@@ -111,6 +111,8 @@ def _documents(data: bytes, report: FileReport) -> list[Any]:
                 documents.append(msgspec.json.decode(line))
             except msgspec.DecodeError as e:
                 documents.append(ValueError(f"line {index + 1} is not JSON: {e}"))
+            except RecursionError:
+                documents.append(ValueError(f"line {index + 1} is nested too deeply to read"))
         return documents
     report.shape = _shape(document)
     return [document]
