@@ -272,7 +272,23 @@ def test_a_hostile_region_gets_no_console_link_at_all(region):
 def test_any_region_string_links_only_to_itself(region):
     for body in _every_linked_message(region)[:6]:  # the Japanese messages: the links are the same in both
         for url in re.findall(r"https://\S+?(?=\[|\s|$)", body):
-            assert url.startswith(f"https://{region}.console.aws.amazon.com/") and re.fullmatch(r"[a-z0-9-]+", region)
+            assert re.fullmatch(r"[a-z0-9-]+", region)
+            assert url.startswith(_console_of(region)) and f"region={region}" in url
+
+
+def _console_of(region: str) -> str:
+    if region.startswith("us-gov-"):
+        return "https://console.amazonaws-us-gov.com/"
+    return "https://console.amazonaws.cn/" if region.startswith("cn-") else f"https://{region}.console.aws.amazon.com/"
+
+
+@pytest.mark.parametrize("region, host", [("us-gov-west-1", "console.amazonaws-us-gov.com"),
+                                          ("cn-north-1", "console.amazonaws.cn")])
+def test_govcloud_and_china_links_open_their_partitions_console(region, host):
+    """Their consoles are not under aws.amazon.com (AWS GovCloud (US) User Guide: console.amazonaws-us-gov.com)."""
+    links = [url for body in _every_linked_message(region) for url in re.findall(r"https://\S+?(?=\[|\s|$)", body)]
+    assert links and all(url.removeprefix("https://").partition("/")[0] == host for url in links)
+    assert all(re.findall(r"region=([^#&]*)", url) == [region] for url in links)
 
 
 def test_a_finding_shows_its_country_in_japanese_its_count_with_a_unit_and_its_console_link():

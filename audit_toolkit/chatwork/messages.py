@@ -554,8 +554,14 @@ def _who_lines(row: Mapping, w: _Words) -> list[str]:
 
 
 def _console(region: object) -> str | None:
+    """The console of the region's partition (GovCloud and China have their own domains, where the
+    link's `region=` picks the region)."""
     if not isinstance(region, str) or not _REGION.match(region):
         return None
+    if region.startswith("us-gov-"):
+        return "https://console.amazonaws-us-gov.com"
+    if region.startswith("cn-"):
+        return "https://console.amazonaws.cn"
     return f"https://{region}.console.aws.amazon.com"
 
 
