@@ -223,13 +223,20 @@ def main() -> None:
     opened SSH and when, detections of tampering, silent hours, and the findings that came in through an open port."""
 
 
+FROM_STATE = click.option(
+    "--from-state", is_flag=True,
+    help="Replay from the AWS Config state at --since (needs --account and --region) and read the "
+         "logs from --since only: on Athena, only the days asked for are scanned.")
+
+
 @main.command("sg-changes")
 @_scope
-def sg_changes(evidence, store, since, until, accounts, regions, tz, fmt):
+@FROM_STATE
+def sg_changes(evidence, store, since, until, accounts, regions, tz, fmt, from_state):
     """Every security-group change: when, where, what, by whom, from where, with what tool."""
     settings = _settings(tz=tz)
     inv = _open(evidence, store, settings, only=security_groups.EVENT_NAMES)
-    found = inv.sg_changes(since, until, accounts, regions)
+    found = inv.sg_changes(since, until, accounts, regions, from_state=from_state)
     _emit(found, fmt, SG_TABLE, settings, SG_DROP, empty="no security-group call in the scope")
 
 
@@ -237,9 +244,7 @@ def sg_changes(evidence, store, since, until, accounts, regions, tz, fmt):
 @_scope(exposure=True)
 @click.option("--fail-on-open", is_flag=True,
               help=f"Exit with status {STILL_OPEN_EXIT} when a window is still open (for a cron audit).")
-@click.option("--from-state", is_flag=True,
-              help="Replay from the AWS Config state at --since (needs --account and --region) and read "
-                   "the logs from --since only: on Athena, only the days asked for are scanned.")
+@FROM_STATE
 def ssh_exposure(evidence, store, since, until, accounts, regions, tz, fmt, ports, internet_prefix, fail_on_open,
                  from_state):
     """Every window in which a watched port (22 by default) was open to the whole internet."""

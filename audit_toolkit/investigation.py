@@ -246,20 +246,30 @@ class Investigation:
         return actors.with_actors(in_order(events) if len(events) else events)
 
     @_each_scope(['event_time'])
-    def sg_changes(self, since: When = None, until: When = None, account: Scoped = None, region: Scoped = None) -> pd.DataFrame:
+    def sg_changes(self, since: When = None, until: When = None, account: Scoped = None,
+                   region: Scoped = None, from_state: bool = False) -> pd.DataFrame:
         """Every security-group rule change: one row per rule (security_groups.CHANGE_COLUMNS).
 
         Rules are learnt from the start of the evidence, so a revoke by rule id after `since` still
-        says what it removed.
+        says what it removed. With `from_state` they are learnt from the state at `since` instead
+        (the rule ids describe-security-group-rules gives), and the logs are read from `since` only.
         """
-        return self._changes(since, until, account, region, self.state(until, account, region))
+        if not from_state:
+            return self._changes(since, until, account, region, self.state(until, account, region))
+        _need_place(since, account, region)
+        rules = self.state(until, account, region, since=since)
+        return self._changes(since, until, account, region, rules, read_from=since)
 
     def _changes(self, since: When, until: When, account: str | None, region: str | None,
                  rules: pd.DataFrame, read_from: When = None) -> pd.DataFrame:
         """sg_changes, each group named from the state `rules` and the creating calls; the logs are
-        read from `read_from` (None: their first day, to learn rule ids from earlier responses)."""
+        read from `read_from` (None: their first day, to learn rule ids from earlier responses;
+        else the rules the state held then say what a revoke by id removed)."""
         events = self.query("sg_changes", **queries.scope(read_from, until, account, region))
-        changes = security_groups.normalize(events)
+        held = []
+        if read_from is not None and len(rules):
+            held = sg_state.held_at(rules, pd.Timestamp(queries.scope(read_from)["since"]))
+        changes = security_groups.normalize(events, held)
         if self.intake is not None:
             self.intake.set_aside(changes.attrs["rejected"])
         changes = sg_state.name_groups(changes, sg_state.group_names(rules, changes))
@@ -300,9 +310,8 @@ class Investigation:
         and reads the logs from `since` only: on Athena, only the days asked for are scanned. The
         state must cover the place, so `account` and `region` are needed, and a state before `since`.
         """
-        if from_state and (since is None or account is None or region is None):
-            raise ConfigError("replaying from the state needs --since, --account and --region: "
-                              "the state at --since must cover the place whose logs are skipped")
+        if from_state:
+            _need_place(since, account, region)
         found, _, _ = self._windows(until, account, region, since if from_state else None)
         if since is not None:
             start = pd.Timestamp(queries.scope(since)["since"])
@@ -582,6 +591,12 @@ class Investigation:
             changes=changes[changes["group_id"].isin(groups)].reset_index(drop=True),
             events=mentions(self.events(start, end, f["account"], f["region"]), names),
         )
+
+
+def _need_place(since: When, account: str | None, region: str | None) -> None:
+    if since is None or account is None or region is None:
+        raise ConfigError("replaying from the state needs --since, --account and --region: "
+                          "the state at --since must cover the place whose logs are skipped")
 
 
 _SIGNATURES = {name: inspect.signature(getattr(Investigation, name).__wrapped__)

@@ -669,6 +669,42 @@ def test_a_revoke_by_rule_id_alone_closes_a_window_seeded_from_a_config_item():
             for r in export.to_records(found)] == [("0.0.0.0/0", t(20), "revoked", False)]
 
 
+def test_a_revoke_by_rule_id_alone_says_what_it_removed_from_the_rules_a_state_held():
+    """sg-changes --from-state: the rule's content comes from the state's rule ids, as a full read
+    would learn it from the authorize's response."""
+    described = {
+        **observed(1, []),
+        "configuration": json.dumps({"groupId": "sg-1", "securityGroupRules": [{
+            "SecurityGroupRuleId": "sgr-0123456789abcdef0", "GroupId": "sg-1", "IsEgress": False,
+            "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIpv4": "0.0.0.0/0",
+        }]}),
+    }
+    rules = state.rules(pd.DataFrame([described, observed(5, ["0.0.0.0/0"])]))
+    request = {"groupId": "sg-1",
+               "securityGroupRuleIds": {"items": [{"securityGroupRuleId": "sgr-0123456789abcdef0"}]}}
+    revoke = {**row("RevokeSecurityGroupIngress", request, {"_return": True}, t=t(20)),
+              "account": ACCOUNT, "region": REGION, "eventid": "e20"}
+    keys = ["action", "direction", "protocol", "from_port", "to_port", "peer", "rule_id"]
+    alone = normalize(pd.DataFrame([revoke]))[keys]
+    assert export.to_records(alone)[0]["peer"] is None  # nothing says what the id was
+    seeded = normalize(pd.DataFrame([revoke]), state.held_at(rules, pd.Timestamp(t(10))))[keys]
+    assert export.to_records(seeded) == [{"action": "revoke", "direction": "ingress", "protocol": "tcp",
+                                          "from_port": 22, "to_port": 22, "peer": "0.0.0.0/0",
+                                          "rule_id": "sgr-0123456789abcdef0"}]
+
+
+def test_sg_changes_from_the_state_reads_only_the_days_asked_for_with_the_same_rows(demo_inv):
+    place = dict(since="2026-11-03T00:00:00Z", account="111111111111", region="eu-west-1")
+    full = demo_inv.sg_changes(**place)
+    first = len(demo_inv.log)
+    seeded = demo_inv.sg_changes(**place, from_state=True)
+    assert len(full) > 0 and export.to_records(seeded) == export.to_records(full)
+    read = {e["query"]: e["params"] for e in demo_inv.log[first:]}
+    assert read["sg_changes"]["since_day"] == "2026/11/03"
+    with pytest.raises(ConfigError, match="needs --since, --account and --region"):
+        demo_inv.sg_changes(since="2026-11-03T00:00:00Z", from_state=True)
+
+
 def test_halves_of_the_internet_in_one_state_are_a_window_as_in_the_replay():
     found = merged([], [observed(5, ["0.0.0.0/1", "128.0.0.0/1"]), observed(9, ["0.0.0.0/1"])])
     assert found == [

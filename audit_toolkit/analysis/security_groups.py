@@ -23,7 +23,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, replace
 from itertools import zip_longest
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 if TYPE_CHECKING:  # pandas only where DataFrames are built: the Lambda imports this module bare
     import pandas as pd
@@ -568,9 +568,10 @@ def _reachable(start: int, after: dict[int, set[int]]) -> set[int]:
     return seen
 
 
-def normalize(events: pd.DataFrame) -> pd.DataFrame:
+def normalize(events: pd.DataFrame, held: Iterable[Mapping] = ()) -> pd.DataFrame:
     """One row per rule change (CHANGE_COLUMNS) from the `sg_changes` query's events, in time order
-    (within a second, in_proven_order's).
+    (within a second, in_proven_order's). `held` are rules known before the events (a state's, with
+    their ids: state.held_at), so a later revoke by rule id alone says what it removed.
 
     Duplicate deliveries of one event (same eventID) count once. An event with a member of a shape
     no writer of CloudTrail uses is left out, and listed with the reason in `attrs["rejected"]`.
@@ -584,6 +585,12 @@ def normalize(events: pd.DataFrame) -> pd.DataFrame:
     # rule id -> rule, learnt from responses and modifies as time goes, in each account and region
     # apart: a record placed in another account cannot redefine what a revoke by id there removed.
     known_in: dict[tuple, dict[str, Rule]] = {}
+    for r in held:
+        if isinstance(r.get("rule_id"), str):
+            known_in.setdefault((r["account"], r["region"]), {})[r["rule_id"]] = Rule(
+                protocol=r["protocol"], from_port=r["from_port"], to_port=r["to_port"],
+                peer=r["peer"], peer_type=r["peer_type"], rule_id=r["rule_id"],
+                description=r.get("description"), direction=r["direction"], group_id=r["group_id"])
     rows, rejected = [], []
     for e in records(events):
         known = known_in.setdefault((e["account"], e["region"]), {})
