@@ -766,6 +766,17 @@ def reconciled(events: list[dict], items: list[dict], start_minute: int = 0) -> 
             for r in export.to_records(rows)]
 
 
+def test_a_rule_the_logs_revoked_that_a_later_state_shows_reopened_unlogged_after_the_revoke():
+    """The interval of the unlogged opening starts at the logged revoke, not at the previous item."""
+    events = [ct("AuthorizeSecurityGroupIngress", 10), ct("RevokeSecurityGroupIngress", 20)]
+    items = [observed(5, []), observed(30, ["0.0.0.0/0"])]
+    assert reconciled(events, items) == [
+        ("opened_not_logged", "ingress tcp port 22 from 0.0.0.0/0", t(20), t(30))]
+    # from a first state only (no item before), the bound is the revoke as well
+    assert reconciled(events, [observed(30, ["0.0.0.0/0"])]) == [
+        ("opened_not_logged", "ingress tcp port 22 from 0.0.0.0/0", t(20), t(30))]
+
+
 def test_a_rule_exposing_no_watched_port_that_appears_unlogged_is_a_disagreement():
     web = {**permission("0.0.0.0/0", 443, 443)}
     assert reconciled([], [with_rules(5, []), with_rules(20, [web]), with_rules(30, [web])]) == [

@@ -322,9 +322,12 @@ def windows(
                 continue
             if key not in unlogged:
                 how = "config" if before is not None and key not in before["exposing"] else "state"
-                unlogged[key] = _opened(
-                    rule, obs, how, before["at"] if how == "config" else None, known
-                )
+                # it opened after the previous item without it, and after the logs last closed it
+                bounds = [pd.Timestamp(w["closed_at"]) for w in by_key.get(key, [])
+                          if w["closed_at"] is not None and pd.Timestamp(w["closed_at"]) <= at]
+                if how == "config":
+                    bounds.append(before["at"])
+                unlogged[key] = _opened(rule, obs, how, max(bounds, default=None), known)
                 done.append(unlogged[key])
         reason = DELETED_NOT_LOGGED if obs["deleted"] else NOT_LOGGED
         for key in [k for k in unlogged if k[:3] == place and k not in obs["exposing"]]:
