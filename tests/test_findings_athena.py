@@ -54,7 +54,8 @@ def test_findings_on_athena_are_duckdbs(aws_env, demo):
 def test_correlations_on_athena_are_duckdbs(aws_env, demo):
     duck = Investigation.from_evidence(demo / "evidence")
     athena, got, expected = replay_on_athena(duck, aws_env, lambda inv: inv.correlate())
-    assert [e["query"] for e in athena.log] == ["sg_state", "sg_changes", "evidence_span", "findings", "instance_changes"]  # state first: it seeds the windows
+    assert [e["query"] for e in athena.log] == ["sg_state", "sg_changes", "evidence_span", "findings", "instance_changes",
+                                               "interface_state"]  # state first: it seeds the windows
     assert len(expected) == 5
     pd.testing.assert_frame_equal(got, expected)
     assert queries.get("findings").render("athena").count("%(min_severity)s") == 2

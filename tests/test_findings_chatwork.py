@@ -82,18 +82,18 @@ def test_notify_digest_posts_one_message_counting_by_kind_and_severity(demo, tmp
     [digest] = dry_run(demo, tmp_path, "--digest")
     assert digest["kind"] == "digest"
     lines = digest["body"].split("\n")
-    assert lines[0] == "[info][title]監査ダイジェスト: 142 件[/title]2026-11-02 00:00:00 UTC から 2026-11-04 23:59:19 UTC まで"
+    assert lines[0] == "[info][title]監査ダイジェスト: 150 件[/title]2026-11-02 00:00:00 UTC から 2026-11-04 23:59:19 UTC まで"
     assert lines[1:5] == ["インターネット公開: 11 件 (高 2 件、中 9 件)",
                           "セキュリティグループの変更: 24 件 (高 7 件、中 1 件、低 4 件、情報 12 件)",
-                          "検知: 106 件 (重大 10 件、高 53 件、中 32 件、低 11 件)",
+                          "検知: 114 件 (重大 10 件、高 61 件、中 32 件、低 11 件)",  # 8 of them SSH openings
                           "GuardDuty の検出: 1 件 (高 1 件)"]
     top = [line for line in lines if line.startswith("- ")]
     assert len(top) == 10 and top[0] == "- 【重大】検知: CloudTrail 証跡の削除"
-    assert "ほか 132 件はレポートを参照してください。[/info]" in lines
+    assert "ほか 140 件はレポートを参照してください。[/info]" in lines
     days = dry_run(demo, tmp_path, "--digest", "--per-day")
     # the windows known from state (demo ground truth) opened in 2025, each counted on its day
     assert titles(days) == ["監査ダイジェスト 2025-03-14: 1 件", "監査ダイジェスト 2025-11-30: 1 件",
-                            "監査ダイジェスト 2026-11-02: 5 件", "監査ダイジェスト 2026-11-03: 30 件",
+                            "監査ダイジェスト 2026-11-02: 5 件", "監査ダイジェスト 2026-11-03: 38 件",
                             "監査ダイジェスト 2026-11-04: 105 件"]
 
 

@@ -83,7 +83,8 @@ def test_the_report_renders_in_chromium_with_its_images_loaded(written):
     expected = [[True, *png_size(chart.png)] for chart in written.charts]
     assert probe["images"] == expected and len(expected) == 3  # each chart decoded at its full size
     assert probe["sections"] == ["What needs action", "Exposed at the end of the range", "Time range and evidence",
-                                 "Security-group changes", "Exposure windows", "GuardDuty findings", "Detections",
+                                 "Security-group changes", "Exposure windows", "GuardDuty findings",
+                                 "What came in through each window", "Detections",
                                  "Coverage of the evidence", "Security-group state and logs", "Evidence appendix"]
     assert probe["scripts"] == 1  # the probe itself: the report carries none
     assert UA in probe["text"]  # the hostile user agent is shown as text, not run
