@@ -39,6 +39,7 @@ from typing import Any
 
 from .analysis import detections
 from .analysis.actors import resolve
+from .analysis.events import Unreadable
 from .analysis.exposure import exposed_ports_together
 from .analysis.security_groups import EC2_GROUP_EVENTS, changes_of
 from .chatwork import messages
@@ -150,7 +151,15 @@ def boxes(event: Mapping, settings: Settings, min_severity: float = DEFAULT_MIN_
     found = []
     row = cloudtrail_row(detail, event)
     if source == "ec2.amazonaws.com" and name in EC2_GROUP_EVENTS:
-        rows = changes_of(row, {})
+        try:
+            rows = changes_of(row, {})
+        except Unreadable as reason:
+            # A member no writer of CloudTrail uses: the call is posted with its request, as read,
+            # and the detections below still decide (one bad permission hid every alert of it).
+            log.warning("security-group call %s: %s", detail.get("eventID"), reason)
+            found.append(("api-call", messages.api_call(detail, settings, row),
+                          {"event_id": detail.get("eventID")}))
+            rows = []
         found += [("sg-changes", messages.sg_change(r, settings, exposed), r)
                   for r, exposed in zip(rows, exposed_ports_together(rows, settings))]
     # The detection catalogue, decided exactly as `Investigation.detect` decides it (root use included).

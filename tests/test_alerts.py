@@ -236,6 +236,20 @@ def test_an_unknown_language_fails_the_invocation_instead_of_posting_japanese(ap
     assert api.bodies() == []
 
 
+def test_a_security_group_call_with_an_unreadable_permission_is_still_posted(api, clock, tmp_path):
+    """Found by an attack review: one permission of a shape no writer of CloudTrail uses made the
+    whole event post nothing; it is posted with its request, as any other watched call."""
+    record = cloudtrail_record("AuthorizeSecurityGroupIngress", '"fromPort": 22')
+    group = record["requestParameters"].get("groupId", "sg-0123456789abcdef0")
+    record["requestParameters"] = {"groupId": group, "ipPermissions": {"items": [
+        {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}},
+        {"ipProtocol": "tcp", "fromPort": "x", "toPort": 22}]}}
+    report = run(eventbridge(record), api, clock, tmp_path)
+    assert len(report.sent) == 1
+    [title] = titles(api)
+    assert "AuthorizeSecurityGroupIngress" in title, title
+
+
 def test_one_call_opening_ssh_to_the_internet_in_two_halves_is_alerted_as_the_internet(
         api, clock, tmp_path):
     """22 to 0.0.0.0/1 and 128.0.0.0/1 in one call: neither rule reaches the internet alone, their

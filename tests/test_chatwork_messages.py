@@ -261,7 +261,7 @@ def test_every_console_link_opens_the_region_of_its_event_never_a_default(region
 
 @pytest.mark.parametrize("region", ["us-east-1.evil.example", "evil.example/us-east-1", "eu-west-1\n[toall]",
                                     "EU-WEST-1", " eu-west-1", "eu-west-1 ", "../us-east-1", "", None, 1, ["eu-west-1"],
-                                    "eu-west-1#x", "eu-west-1?region=us-east-1", "ｅｕ-west-1"])
+                                    "eu-west-1#x", "eu-west-1?region=us-east-1", "ｅｕ-west-1", "eu-west-1\n"])
 def test_a_hostile_region_gets_no_console_link_at_all(region):
     for body in _every_linked_message(region):
         assert "console.aws.amazon.com" not in body and "https://" not in body, body

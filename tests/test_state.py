@@ -705,6 +705,35 @@ def test_sg_changes_from_the_state_reads_only_the_days_asked_for_with_the_same_r
         demo_inv.sg_changes(since="2026-11-03T00:00:00Z", from_state=True)
 
 
+def _item(minute: int, permissions: list[dict]) -> dict:
+    return {**observed(minute, []), "configuration": json.dumps(
+        {"groupName": "web", "vpcId": "vpc-1", "ipPermissions": permissions})}
+
+
+def test_hostile_config_permissions_neither_hide_an_opening_nor_stop_the_run():
+    """Found by an attack review: an empty ipv4Ranges beside a full ipRanges hid the opening, a port
+    of 10**30 stopped the run (OverflowError), a CIDR that is a list stopped describe's reading."""
+    hidden = {**permission("0.0.0.0/0"), "ipv4Ranges": []}
+    huge = {**permission("10.0.0.0/8"), "fromPort": 10**30, "toPort": 10**30}
+    found = merged([], [_item(5, [hidden, huge])])
+    assert found == [("state", None, t(5), None, None, None, None, True, "web", "vpc-1")]
+    rules = state.rules(pd.DataFrame([_item(5, [huge])]))
+    assert rules[["from_port", "to_port"]].isna().all().all()  # no port AWS could write: none
+
+
+def test_a_describe_rule_with_a_list_for_a_cidr_or_egress_as_text_keeps_the_opening():
+    described = {**observed(1, []), "configuration": json.dumps({"groupId": "sg-1", "securityGroupRules": [
+        {"SecurityGroupRuleId": "sgr-1", "GroupId": "sg-1", "IsEgress": False, "IpProtocol": "tcp",
+         "FromPort": 22, "ToPort": 22, "CidrIpv4": ["0.0.0.0/0"]},
+        {"SecurityGroupRuleId": "sgr-2", "GroupId": "sg-1", "IsEgress": "false", "IpProtocol": "tcp",
+         "FromPort": 22, "ToPort": 22, "CidrIpv4": "0.0.0.0/0"},
+    ]})}
+    rules = state.rules(pd.DataFrame([described]))
+    kept = export.to_records(rules[["rule_id", "direction", "peer"]])
+    assert kept == [{"rule_id": "sgr-1", "direction": "ingress", "peer": None},
+                    {"rule_id": "sgr-2", "direction": "ingress", "peer": "0.0.0.0/0"}]
+
+
 def test_halves_of_the_internet_in_one_state_are_a_window_as_in_the_replay():
     found = merged([], [observed(5, ["0.0.0.0/1", "128.0.0.0/1"]), observed(9, ["0.0.0.0/1"])])
     assert found == [

@@ -130,11 +130,13 @@ def _permission(p: dict, direction: str):
         "from_port": _port(_get(p, "fromPort")),
         "to_port": _port(_get(p, "toPort")),
     }
-    # Config writes IPv4 twice, ipv4Ranges [{cidrIp}] and ipRanges ["0.0.0.0/0"]; describe IpRanges
-    v4 = _get(p, "ipv4Ranges")
-    for entry in v4 if isinstance(v4, list) else _get(p, "ipRanges") or []:
+    # Config writes IPv4 twice, ipv4Ranges [{cidrIp}] and ipRanges ["0.0.0.0/0"]; describe IpRanges.
+    # Both are read (an empty ipv4Ranges beside a full ipRanges hid an opening), each CIDR once.
+    seen = set()
+    for entry in [*_list(_get(p, "ipv4Ranges")), *_list(_get(p, "ipRanges"))]:
         peer = _get(entry, "cidrIp") if isinstance(entry, dict) else entry
-        if isinstance(peer, str):
+        if isinstance(peer, str) and peer not in seen:
+            seen.add(peer)
             yield {
                 **base,
                 "peer": peer,
@@ -142,7 +144,7 @@ def _permission(p: dict, direction: str):
                 "description": _description(entry),
             }
     for member, name, kind in _PEERS:
-        for entry in _get(p, member) or []:
+        for entry in _list(_get(p, member)):
             if isinstance(entry, dict) and isinstance(_get(entry, name), str):
                 yield {
                     **base,
@@ -156,7 +158,7 @@ def _rule(r: dict) -> dict:
     """One rule of describe-security-group-rules."""
     peer, kind = None, None
     for name, peer_type in _RULE_PEERS:
-        if _get(r, name):
+        if _get(r, name) and isinstance(_get(r, name), str):
             peer, kind = _get(r, name), peer_type
             break
     else:
@@ -164,7 +166,8 @@ def _rule(r: dict) -> dict:
         if isinstance(group, dict) and _get(group, "groupId"):
             peer, kind = _get(group, "groupId"), "security_group"
     return {
-        "direction": "egress" if _get(r, "isEgress") else "ingress",
+        # only a true boolean (or "true") is egress: "false" as text read as egress hid an opening
+        "direction": "egress" if _get(r, "isEgress") in (True, "true") else "ingress",
         "protocol": protocol_name(_get(r, "ipProtocol")),
         "from_port": _port(_get(r, "fromPort")),
         "to_port": _port(_get(r, "toPort")),
@@ -185,10 +188,18 @@ def _description(entry) -> str | None:
 
 
 def _port(value) -> int | None:
-    try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
+    """A port (or ICMP type/code) as AWS writes it, -1 to 65535; anything else is no port."""
+    if isinstance(value, bool):
         return None
+    try:
+        port = None if value is None else int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return port if port is None or -1 <= port <= 65535 else None
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
 
 
 def _key(row: dict) -> tuple:

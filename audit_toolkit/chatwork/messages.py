@@ -394,10 +394,10 @@ LIST_LIMIT = 200  # lines of one kind in a summary before "and n more"
 DIGEST_TOP = 10  # items a digest lists; the rest are in the report
 
 # What may appear in a console link: anything else from a log gets no link.
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
-_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
-_EVENT_ID = re.compile(r"^[0-9a-fA-F-]{8,64}$")
-_FINDING_ID = re.compile(r"^[0-9a-f]{8,64}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}\Z")
+_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}\Z")
+_EVENT_ID = re.compile(r"^[0-9a-fA-F-]{8,64}\Z")
+_FINDING_ID = re.compile(r"^[0-9a-f]{8,64}\Z")
 
 
 class _Words:
