@@ -482,6 +482,21 @@ def test_ingested_flow_logs_answer_as_the_raw_files_do(demo, demo_inv, truth, tm
     assert "VPC flow logs: 0 new files" in again.output
 
 
+def test_a_store_whose_flow_log_folder_is_a_link_is_refused_before_anything_is_written(demo, tmp_path):
+    import shutil
+
+    args = ["ingest", "--evidence", str(demo / "evidence"), "--store", str(tmp_path / "store"),
+            "--state-at", "2026-11-03T00:00:00Z"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.rmtree(tmp_path / "store" / "vpcflowlogs")
+    (tmp_path / "store" / "vpcflowlogs").symlink_to(elsewhere, target_is_directory=True)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code != 0 and "vpcflowlogs/ that is a symbolic link" in result.output
+    assert list(elsewhere.iterdir()) == []
+
+
 # --- Chatwork --------------------------------------------------------------------------------------
 
 

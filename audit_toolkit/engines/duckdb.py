@@ -12,7 +12,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from ..errors import QueryError
+from ..errors import EvidenceError, QueryError
 from ..evidence.reader import MAX_FILE_BYTES, FileReport, IntakeReport
 from ..evidence.schema import STORED_SCHEMA
 from ..evidence.store import TABLE, Store, ingest
@@ -145,6 +145,10 @@ class DuckDBEngine:
         from ..evidence import flowlogs
 
         folder = Path(root) / flowlogs.STORE
+        if folder.is_symlink():  # as the store's own folders (Store.check): writes would follow it
+            raise EvidenceError(f"the store {root} has a {flowlogs.STORE}/ that is a symbolic link: "
+                                "the store writes only in folders of its own; remove the link or "
+                                "ingest into a new store")
         held = flowlogs.held(folder)
         todo = [p for p in paths if str(p.resolve()) not in held]
         report = self.load_flow_logs(todo, max_file_bytes)
