@@ -16,6 +16,7 @@ from ..errors import EvidenceError, QueryError
 from ..evidence.reader import MAX_FILE_BYTES, FileReport, IntakeReport
 from ..evidence.schema import STORED_SCHEMA
 from ..evidence.store import TABLE, Store, ingest
+from .connection import connect
 
 # The raw first scan writes a temporary store: snappy writes faster than zstd, and it is read once or twice.
 SCAN_COMPRESSION = "snappy"
@@ -32,17 +33,7 @@ class DuckDBEngine:
 
     def __init__(self, database: str | Path = ":memory:", threads: int | None = None) -> None:
         self.database = str(database)
-        self.con = duckdb.connect(self.database)
-        # DuckDB's time functions follow the session time zone; CloudTrail and Athena are UTC.
-        self.con.execute("SET TimeZone = 'UTC'")
-        try:
-            self.con.execute("SET enable_progress_bar = false")
-        except duckdb.InvalidInputException:
-            # Inside Jupyter without ipywidgets DuckDB refuses to touch this setting at all; the bar is
-            # already off there (it cannot draw one), so there is nothing to turn off.
-            pass
-        if threads:
-            self.con.execute(f"SET threads = {int(threads)}")
+        self.con = connect(self.database, threads=threads)
         self.version = duckdb.__version__
 
     def load_cloudtrail(self, paths: Iterable[Path], workers: int | None = None, progress: bool = False,

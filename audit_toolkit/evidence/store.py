@@ -39,11 +39,11 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ..engines.connection import connect
 from ..errors import EvidenceError, OutputError
 from ..paths import refuse_overlap
 from .reader import MAX_FILE_BYTES, FileReport, IntakeReport, read_cloudtrail_file
@@ -72,6 +72,7 @@ MEMORY_BUDGET = 1 << 30
 PROCESS_BYTES = 160 << 20
 TEXT_FACTOR = 2.5
 MIN_PARALLEL_FILE = 32 << 20  # a smaller per-worker limit is not worth the second pass
+DUPLICATES_MEMORY = "512MB"  # DuckDB's limit in the duplicate check; past it, it spills (engines.connection)
 # (folder, glob) of the files an interrupted run can leave: the only files the sweep deletes
 FOLDERS = (TABLE, "guardduty", "config")  # the folders the store writes and sweeps, beside its root
 _PART = re.compile(r"part-[A-Za-z0-9_-]+\.parquet")
@@ -402,8 +403,7 @@ def _drop_duplicates(store: Store, new_parts: list[str]) -> tuple[int, list[str]
         return 0, []
     new = [str(store.folder / p) for p in new_parts]
     old = [str(p) for p in store.part_paths()]
-    con = duckdb.connect()
-    con.execute("SET memory_limit = '512MB'")
+    con = connect(memory_limit=DUPLICATES_MEMORY)
     con.execute("SET preserve_insertion_order = true")
     columns = ", ".join(CLOUDTRAIL_SCHEMA.names)
     scan = ("SELECT eventid, filename, file_row_number AS rownum, "
