@@ -259,6 +259,52 @@ def test_a_response_that_contradicts_its_request_keeps_both_readings_and_flags_t
         {"group_id": g, "cidr": "0.0.0.0/0", "caveat": caveat} for g in groups]
 
 
+@pytest.mark.parametrize("removed, kept", [
+    ({"fromPort": 443, "toPort": 443}, "another port"),
+    ({"cidrIpv4": "10.0.0.0/8"}, "another address"),
+    ({"groupId": "sg-2"}, "another group"),
+    ({"securityGroupRuleId": "sgr-9"}, "another rule id than the one asked"),
+])
+def test_a_revoke_whose_response_contradicts_its_request_is_flagged_and_closes_nothing(
+        removed, kept):
+    # 08:00 port 22 opened to the internet (rule sgr-1); at 09:00 a revoke whose response lists a
+    # rule that is not the one its request asked for: which rule went cannot be decided.
+    created = {"securityGroupRuleSet": {"items": [{
+        "groupId": "sg-1", "securityGroupRuleId": "sgr-1", "isEgress": False, "ipProtocol": "tcp",
+        "fromPort": 22, "toPort": 22, "cidrIpv4": "0.0.0.0/0"}]}}
+    listed = {"groupId": "sg-1", "securityGroupRuleId": "sgr-1", "isEgress": False,
+              "ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "cidrIpv4": "0.0.0.0/0"}
+    by_id = "securityGroupRuleId" in removed
+    request = ({"groupId": "sg-1", "securityGroupRuleIds": {"items": [{"securityGroupRuleId": "sgr-1"}]}}
+               if by_id else OPEN_SSH)
+    revoke = row("RevokeSecurityGroupIngress", request,
+                 {"return": True, "revokedSecurityGroupRuleSet": {"items": [{**listed, **removed}]}},
+                 t="2026-01-01T09:00:00Z", eid="e2")
+    frame = normalize(pd.DataFrame([row("AuthorizeSecurityGroupIngress", OPEN_SSH, created,
+                                        t="2026-01-01T08:00:00Z"), revoke]))
+    assert list(frame["inconsistent"]) == [False, True, True], kept
+    found = windows(frame)
+    assert export.to_records(found[["group_id", "opened_at", "closed_at", "still_open", "caveat"]]) == [
+        {"group_id": "sg-1", "opened_at": "2026-01-01T08:00:00Z", "closed_at": None, "still_open": True,
+         "caveat": "The response of event e2 contradicts its request (another port, address or "
+                   "group): both readings were kept, the one that keeps the exposure open among them."}]
+
+
+def test_a_revoke_whose_response_lists_what_was_asked_closes_the_window():
+    created = {"securityGroupRuleSet": {"items": [{
+        "groupId": "sg-1", "securityGroupRuleId": "sgr-1", "isEgress": False, "ipProtocol": "tcp",
+        "fromPort": 22, "toPort": 22, "cidrIpv4": "0.0.0.0/0"}]}}
+    revoked = {"revokedSecurityGroupRuleSet": created["securityGroupRuleSet"]}
+    by_id = {"groupId": "sg-1", "securityGroupRuleIds": {"items": [{"securityGroupRuleId": "sgr-1"}]}}
+    for request in (OPEN_SSH, by_id):
+        frame = normalize(pd.DataFrame([
+            row("AuthorizeSecurityGroupIngress", OPEN_SSH, created, t="2026-01-01T08:00:00Z"),
+            row("RevokeSecurityGroupIngress", request, revoked, t="2026-01-01T09:00:00Z", eid="e2")]))
+        assert list(frame["inconsistent"]) == [False, False]
+        assert export.to_records(windows(frame)[["closed_at", "still_open", "caveat"]]) == [
+            {"closed_at": "2026-01-01T09:00:00Z", "still_open": False, "caveat": None}]
+
+
 def test_a_response_that_says_what_the_request_asked_is_not_flagged(real_data):
     response = {"securityGroupRuleSet": {"items": [{
         "groupId": "sg-1", "securityGroupRuleId": "sgr-1", "isEgress": False, "ipProtocol": "tcp",

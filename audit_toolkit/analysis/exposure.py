@@ -234,6 +234,12 @@ class RuleState:
             # Never seen: it was held before the evidence, with what the group holds now.
             self._hold(row)
             self._settle(group, row, before=True)
+        if row.get("inconsistent") is True:
+            # Its response contradicts its request: which rule went cannot be decided, so none
+            # did, and the group's open windows say why they stayed open.
+            for window in self._open.get(group, {}).values():
+                window["_inconsistent"] = window.get("_inconsistent") or row["event_id"]
+            return
         self._release(key)
         self._settle(group, row)
 

@@ -76,7 +76,7 @@ class Rule:
     action: str | None = None  # only when the response says otherwise (revoke_unmatched); else the event's
     group_id: str | None = None  # only when a response names it; else the request's
     prefix_list_id: str | None = None  # the managed prefix list whose entry this row changes
-    inconsistent: bool = False  # the event's response contradicts its request (_created)
+    inconsistent: bool = False  # the event's response contradicts its request (_created, _revoked)
 
 
 # Each member a rule is made of is checked for its JSON type here: a value of another type (a port
@@ -294,11 +294,31 @@ def _created(created: list[Rule], asked: list[Rule], group_id: str | None) -> li
     return [replace(r, inconsistent=True) for r in created + unmatched]
 
 
+def _revoked_as_listed(removed: list[Rule], asked: list[Rule], group_id: str | None) -> list[Rule]:
+    """What a successful revoke removed: the rules its response lists (with their ids).
+
+    A response that contradicts the request, as in _created, is a forged or corrupted record: the
+    rules of both are flagged `inconsistent`, and the replay removes none of them (RuleState), the
+    reading that keeps an exposure visible.
+    """
+    if all(r == Rule() for r in asked):  # the request says nothing to compare
+        return removed
+    unmatched = [r for r in asked if not any(_agrees(r, c, group_id) for c in removed)]
+    if not unmatched and all(any(_agrees(r, c, group_id) for r in asked) for c in removed):
+        return removed
+    return [replace(r, inconsistent=True) for r in removed + unmatched]
+
+
 def _agrees(asked: Rule, made: Rule, group_id: str | None) -> bool:
     """Whether a rule the response lists is the one the request asked for: the same group,
-    protocol, ports and peer (a group asked by name is listed by id: the kind must agree)."""
+    protocol, ports and peer (a group asked by name is listed by id: the kind must agree); a rule
+    asked by id alone, the same id."""
     if made.group_id and group_id and made.group_id != group_id:
         return False
+    if asked.rule_id and made.rule_id and asked.rule_id != made.rule_id:
+        return False
+    if asked.rule_id and asked.peer is None and asked.protocol is None:
+        return asked.rule_id == made.rule_id
     if asked.peer is None:  # a request rule without a peer: its ports must agree
         return _same(replace(made, peer=None), asked)
     if asked.peer_type == "security_group" == made.peer_type:
@@ -384,7 +404,9 @@ def _revoked(req: dict, resp: dict, known: dict[str, Rule]) -> list[Rule]:
                for r in _permission_rules(p)]
     removed = _response_rules(resp, "revokedSecurityGroupRuleSet")
     if removed:
-        return removed + [replace(r, action="revoke_unmatched") for r in unknown]
+        asked = [r for r in _requested(req, known) if not any(_same(r, u) for u in unknown)]
+        return (_revoked_as_listed(removed, asked, _text(req.get("groupId"), "groupId"))
+                + [replace(r, action="revoke_unmatched") for r in unknown])
     return [replace(r, action="revoke_unmatched") if any(_same(r, u) for u in unknown) else r
             for r in _requested(req, known)]
 
