@@ -164,15 +164,51 @@ def flat(name: str, minute: int, cidr: str, eid: str, **extra) -> dict:
     return {**row(name, {"groupId": "sg-1", **SSH, "cidrIp": cidr}, t=at(minute), eid=eid), **extra}
 
 
-def test_a_revoke_and_a_reauthorize_in_one_second_keep_the_window_open_and_say_so():
+def test_a_revoke_and_a_reauthorize_in_one_second_after_an_opening_close_and_reopen():
     # 08:00 opened; at 10:00:00 a revoke and a re-authorize of the same rule. Their eventIDs put the
-    # authorize first, which would read as closed at 10:00; nothing proves that order.
+    # authorize first, which would read as closed at 10:00. The rule was held just before 10:00
+    # (the authorize at 08:00), and a successful authorize needs it absent: the revoke came first.
     found = replay([flat("AuthorizeSecurityGroupIngress", 0, "0.0.0.0/0", "e0"),
                     flat("AuthorizeSecurityGroupIngress", 10, "0.0.0.0/0", "e1"),
                     flat("RevokeSecurityGroupIngress", 10, "0.0.0.0/0", "e2")])
     assert [tuple(w[k] for k in FULL_KEYS) for w in found] == [
-        ("sg-1", None, "0.0.0.0/0", None, at(0), None, None, True, False, "22", "internet", True)]
+        ("sg-1", None, "0.0.0.0/0", None, at(0), at(10), "revoked", False, False, "22", "internet", False),
+        ("sg-1", None, "0.0.0.0/0", None, at(10), None, None, True, False, "22", "internet", False)]
+    assert [w["caveat"] for w in found] == [None, None]
+
+
+def test_a_revoke_and_an_authorize_in_one_second_after_a_revoke_open_and_close():
+    # Revoked at 05:00, so absent just before 10:00: the authorize came first, then the revoke.
+    found = replay([flat("AuthorizeSecurityGroupIngress", 0, "0.0.0.0/0", "e0"),
+                    flat("RevokeSecurityGroupIngress", 5, "0.0.0.0/0", "e1"),
+                    flat("RevokeSecurityGroupIngress", 10, "0.0.0.0/0", "e2"),
+                    flat("AuthorizeSecurityGroupIngress", 10, "0.0.0.0/0", "e3")])
+    assert [tuple(w[k] for k in FULL_KEYS) for w in found] == [
+        ("sg-1", None, "0.0.0.0/0", None, at(0), at(5), "revoked", False, False, "22", "internet", False),
+        ("sg-1", None, "0.0.0.0/0", None, at(10), at(10), "revoked", False, False, "22", "internet", False)]
+
+
+def test_a_revoke_and_a_reauthorize_in_one_second_of_a_rule_never_seen_keep_the_window_open():
+    # Nothing says whether the rule was held before 10:00: kept open, flagged, said in the caveat.
+    found = replay([flat("AuthorizeSecurityGroupIngress", 10, "0.0.0.0/0", "e1"),
+                    flat("RevokeSecurityGroupIngress", 10, "0.0.0.0/0", "e2")])
+    assert [tuple(w[k] for k in FULL_KEYS) for w in found] == [
+        ("sg-1", None, "0.0.0.0/0", None, None, None, None, True, True, "22", "internet", True)]
     assert "does not prove their order" in found[0]["caveat"]
+
+
+def test_a_rule_a_state_held_decides_the_order_of_one_second():
+    # The state says sg-1 held the rule before the logs start (normalize's `held`): revoke first.
+    held = [{"account": "111111111111", "region": "us-east-1", "group_id": "sg-1", "direction": "ingress",
+             "protocol": "tcp", "from_port": 22, "to_port": 22, "peer": "0.0.0.0/0",
+             "peer_type": "cidr_ipv4", "rule_id": None}]
+    events = [flat("AuthorizeSecurityGroupIngress", 10, "0.0.0.0/0", "e1"),
+              flat("RevokeSecurityGroupIngress", 10, "0.0.0.0/0", "e2")]
+    frame = normalize(pd.DataFrame(events), held)
+    assert export.to_records(frame[["action", "ambiguous_order"]]) == [
+        {"action": "revoke", "ambiguous_order": False}, {"action": "authorize", "ambiguous_order": False}]
+    unknown = normalize(pd.DataFrame(events))
+    assert list(unknown["ambiguous_order"]) == [True, True]
 
 
 def test_a_revoke_by_a_rule_id_comes_after_the_authorize_that_created_it():
@@ -375,8 +411,14 @@ TEN = "2026-01-01T10:00:00Z"
     # successes (an authorize needs the rule absent, a revoke present): closed, reopened, closed
     (["RevokeSecurityGroupIngress", "AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"],
      [("2026-01-01T08:00:00Z", TEN, False), (TEN, TEN, False)]),
-    # one of each: the state before decides, which one second does not prove: kept open, flagged
+    # one of each: the state before decides (held since 08:00): revoked, then opened again
     (["RevokeSecurityGroupIngress", "AuthorizeSecurityGroupIngress"],
+     [("2026-01-01T08:00:00Z", TEN, False), (TEN, None, False)]),
+    # two of each, held before: revoke, authorize, revoke, authorize, open at the end
+    (["RevokeSecurityGroupIngress", "AuthorizeSecurityGroupIngress"] * 2,
+     [("2026-01-01T08:00:00Z", TEN, False), (TEN, TEN, False), (TEN, None, False)]),
+    # two authorizes and a revoke while held: no order explains them (forged?): open, flagged
+    (["AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress", "AuthorizeSecurityGroupIngress"],
      [("2026-01-01T08:00:00Z", None, True)]),
 ])
 def test_successful_authorizes_and_revokes_of_one_rule_alternate(calls, expected):

@@ -427,31 +427,67 @@ _RANK = {"create_group": 0, "prefix_list_create": 0, "revoke": 1, "delete_group"
 _COMMUTING = {"authorize", "update_description"}  # two of these in either order end the same
 
 
-def in_proven_order(events: pd.DataFrame) -> pd.DataFrame:
+def in_proven_order(events: pd.DataFrame, held: Iterable[Mapping] = ()) -> pd.DataFrame:
     """Events (sorted by time, `in_order`) reordered within each second by what the evidence proves,
     with a boolean `ambiguous_order` column.
 
     Proofs: the order of records within one delivered file (where the events carry `source_file`
     and `record_index`); a rule id is created (an authorize's response) before a call names it; a
-    group or prefix list is created before, and deleted after, any other successful call on it.
+    group or prefix list is created before, and deleted after, any other successful call on it;
+    whether a rule was held just before the second (a `held` rule of a state, or the earlier
+    seconds' calls on it): a successful authorize needs it absent, a revoke present (_alternate).
     An event is `ambiguous_order` when it shares its second and its group with a successful change
     it does not commute with and no proof orders the two.
     """
     events = events.reset_index(drop=True)
     rows = records(events)
     order, ambiguous = [], [False] * len(rows)
+    known = _held_before(held)
     start = 0
     while start < len(rows):
         end = start
         while end < len(rows) and rows[end]["eventtime"] == rows[start]["eventtime"]:
             end += 1
         batch = list(range(start, end))
+        facts = {i: _facts(rows[i]) for i in batch}
         if len(batch) > 1:
-            batch = _order_second(rows, batch, ambiguous)
+            batch = _order_second(rows, batch, ambiguous, facts, known)
+        _learn(rows, batch, ambiguous, facts, known)
         order.extend(batch)
         start = end
     events = events.assign(ambiguous_order=ambiguous)
     return events.iloc[order].reset_index(drop=True)
+
+
+def _held_before(held: Iterable[Mapping]) -> dict[tuple, bool]:
+    """(account, region, "sg", group id), rule content -> True for each rule a state held."""
+    known = {}
+    for r in held:
+        ports = (None, None) if r["protocol"] == "-1" else (r["from_port"], r["to_port"])
+        content = (r["direction"], r["protocol"], *ports, str(network(r["peer"]) or r["peer"]))
+        known[((r["account"], r["region"], "sg", r["group_id"]), content)] = True
+    return known
+
+
+def _learn(rows: list[dict], batch: list[int], ambiguous: list[bool], facts: dict,
+           known: dict[tuple, bool]) -> None:
+    """What the second's successful calls, in their order, leave known of each rule: an authorize
+    holds its rules, a revoke removes them. A call whose rules are unknown (by rule id alone, a
+    modify, a group deleted, a response that contradicts its request) or whose order is not
+    proven leaves its group's rules unknown."""
+    for i in batch:
+        if rows[i].get("errorcode"):
+            continue
+        action, on = facts[i][:2]
+        if action not in ("authorize", "revoke", "modify", "delete_group"):
+            continue
+        contents = _contents(rows[i]) if action in ("authorize", "revoke") else None
+        if contents is None or ambiguous[i]:
+            for key in [k for k in known if k[0] == on]:
+                del known[key]
+            continue
+        for content in contents:
+            known[(on, content)] = action == "authorize"
 
 
 def _facts(e: dict) -> tuple[str, tuple, set, set, tuple | None]:
@@ -490,23 +526,30 @@ def _facts(e: dict) -> tuple[str, tuple, set, set, tuple | None]:
 def _content(e: dict) -> tuple | None:
     """The one rule a successful authorize created or a revoke removed, by content; None for none,
     several, one named by id alone, or one a revoke matched nothing for (it proves nothing)."""
+    contents = _contents(e)
+    return contents[0] if contents is not None and len(contents) == 1 else None
+
+
+def _contents(e: dict) -> list[tuple] | None:
+    """The rules a successful authorize created or a revoke removed, by content (a revoke's
+    rules that matched nothing aside); None where one is named by id alone, or contradicted."""
     try:
         rules = [r for _, _, r in _rules_of(e, {}) if r.action is None]
     except ValueError:  # Unreadable
         return None
-    if len(rules) != 1 or rules[0].peer is None:
+    if not rules or any(r.peer is None or r.inconsistent for r in rules):
         return None
-    rule = rules[0]
-    ports = (None, None) if rule.protocol == "-1" else (rule.from_port, rule.to_port)
-    direction = rule.direction or _ACTIONS[e["eventname"]][1]
-    return (direction, rule.protocol, *ports, str(network(rule.peer) or rule.peer))
+    direction = _ACTIONS[e["eventname"]][1]
+    return [(r.direction or direction, r.protocol,
+             *((None, None) if r.protocol == "-1" else (r.from_port, r.to_port)),
+             str(network(r.peer) or r.peer)) for r in rules]
 
 
 MAX_PROVEN_PER_SECOND = 300  # more changes in one second (forged?) are ranked, not proven
 
 
-def _order_second(rows: list[dict], batch: list[int], ambiguous: list[bool]) -> list[int]:
-    facts = {i: _facts(rows[i]) for i in batch}
+def _order_second(rows: list[dict], batch: list[int], ambiguous: list[bool], facts: dict,
+                  known: dict[tuple, bool]) -> list[int]:
     live = [i for i in batch if not rows[i].get("errorcode")]  # a failed call changes nothing
     if len(live) > MAX_PROVEN_PER_SECOND:  # the proofs cost the square of the batch: rank alone
         actions: dict[tuple, set[str]] = {}
@@ -527,7 +570,7 @@ def _order_second(rows: list[dict], batch: list[int], ambiguous: list[bool]) -> 
                 after[i].add(j)
             elif _same_file(rows[i], rows[j]) and rows[i]["record_index"] < rows[j]["record_index"]:
                 after[i].add(j)
-    _alternate(rows, live, facts, after)
+    _alternate(rows, live, facts, after, known)
     reach = {i: _reachable(i, after) for i in batch}
     for i in live:
         for j in live:
@@ -551,12 +594,14 @@ def _order_second(rows: list[dict], batch: list[int], ambiguous: list[bool]) -> 
     return order + [i for i in batch if i not in order]  # a cycle (forged records): keep them all
 
 
-def _alternate(rows: list[dict], live: list[int], facts: dict, after: dict[int, set[int]]) -> None:
+def _alternate(rows: list[dict], live: list[int], facts: dict, after: dict[int, set[int]],
+               known: dict[tuple, bool]) -> None:
     """Order what only one order explains: a successful authorize proves its rule was absent just
     before it, a successful revoke that its rule was there. So the authorizes and revokes of one
     rule in one second alternate, and where one kind outnumbers the other by one, the sequence
-    starts and ends with it (revoke, authorize, revoke ends closed). Calls a file already orders
-    are left to its order."""
+    starts and ends with it (revoke, authorize, revoke ends closed). Where they are as many, the
+    rule's state just before the second decides (`known`: held, a revoke first; absent, an
+    authorize first); unknown, nothing does. Calls a file already orders are left to its order."""
     calls: dict[tuple, dict[str, list[int]]] = {}
     for i in live:
         action, on, _, _, content = facts[i]
@@ -565,10 +610,17 @@ def _alternate(rows: list[dict], live: list[int], facts: dict, after: dict[int, 
     for found in calls.values():
         grants, removals = found["authorize"], found["revoke"]
         every = grants + removals
-        if abs(len(grants) - len(removals)) != 1 or any(
-                _same_file(rows[i], rows[j]) for i in every for j in every if i < j):
+        if any(_same_file(rows[i], rows[j]) for i in every for j in every if i < j):
             continue
-        first, then = (grants, removals) if len(grants) > len(removals) else (removals, grants)
+        held = known.get((facts[every[0]][1], facts[every[0]][4]))
+        if len(grants) != len(removals):
+            first, then = (grants, removals) if len(grants) > len(removals) else (removals, grants)
+        elif held is not None:
+            first, then = (removals, grants) if held else (grants, removals)
+        else:
+            continue
+        if len(first) - len(then) not in (0, 1) or held is not None and held != (first is removals):
+            continue  # no order explains them all, or not from the state before: forged?
         chain = [i for pair in zip_longest(first, then) for i in pair if i is not None]
         for i, j in zip(chain, chain[1:]):
             after[i].add(j)
@@ -602,7 +654,8 @@ def normalize(events: pd.DataFrame, held: Iterable[Mapping] = ()) -> pd.DataFram
 
     if events.empty:
         return _with_rejected(pd.DataFrame(columns=CHANGE_COLUMNS), [])
-    events = in_proven_order(in_order(events))
+    held = list(held)
+    events = in_proven_order(in_order(events), held)
     events = with_actors(events)
     # rule id -> rule, learnt from responses and modifies as time goes, in each account and region
     # apart: a record placed in another account cannot redefine what a revoke by id there removed.
