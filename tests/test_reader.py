@@ -421,6 +421,76 @@ def test_a_record_with_a_key_twice_is_rejected_with_the_key_and_the_others_are_r
     assert batch.column("eventid").to_pylist() == [event(1)["eventID"], event(3)["eventID"]]
 
 
+def _nested_twice(record: dict, member: str, path: list[str], key: str, first) -> str:
+    """The record as JSON with `key` written twice in the object at `path` under `member`:
+    `first`, then the object's own value."""
+    record = json.loads(json.dumps(record))  # a copy: the marker must not reach shared objects
+    inner = record[member]
+    for name in path:
+        inner = inner[name]
+    marker = {"@@marker@@": True}
+    inner_text = json.dumps(inner, separators=(",", ":"))
+    twice = "{" + json.dumps(key) + ":" + json.dumps(first) + "," + inner_text[1:]
+    target = record[member]
+    if path:
+        for name in path[:-1]:
+            target = target[name]
+        target[path[-1]] = marker
+    else:
+        record = {**record, member: marker}
+    return json.dumps(record, separators=(",", ":")).replace(json.dumps(marker, separators=(",", ":")), twice)
+
+
+IDENTITY = {"type": "AssumedRole", "principalId": "AROAEXAMPLE:attacker",
+            "arn": "arn:aws:sts::111111111111:assumed-role/attacker/s", "accountId": "111111111111",
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::111111111111:role/attacker"},
+                               "attributes": {"mfaAuthenticated": "false"}}}
+
+
+@pytest.mark.parametrize("member, path, key, first, name", [
+    # a forged actor: the first arn is the real one, a decoder keeps the second
+    ("userIdentity", [], "arn", "arn:aws:iam::111111111111:user/innocent", "DescribeRegions"),
+    ("userIdentity", ["sessionContext", "sessionIssuer"], "arn", "arn:aws:iam::111111111111:role/x",
+     "DescribeRegions"),
+    ("userIdentity", [], "a\\u0072n", "arn:aws:iam::111111111111:user/innocent", "DescribeRegions"),
+    # the trail a StopLogging stopped, and a console login's outcome, which detections read
+    ("requestParameters", [], "name", "arn:aws:cloudtrail:us-east-1:111111111111:trail/other", "StopLogging"),
+    ("responseElements", [], "ConsoleLogin", "Success", "ConsoleLogin"),
+])
+@pytest.mark.parametrize("only", [None, frozenset({"StopLogging", "ConsoleLogin", "DescribeRegions"})])
+@pytest.mark.parametrize("size", ["small", "chunked"])
+def test_a_record_with_a_key_twice_at_any_depth_is_rejected_with_its_path_and_the_others_are_read(
+        tmp_path, monkeypatch, member, path, key, first, name, only, size):
+    if size == "chunked":
+        monkeypatch.setattr(reader, "CHUNK_BYTES", 100)
+    record = event(2, eventName=name, userIdentity=IDENTITY,
+                   requestParameters={"name": "arn:aws:cloudtrail:us-east-1:111111111111:trail/main"},
+                   responseElements={"ConsoleLogin": "Failure"})
+    hidden = _nested_twice(record, member, path, json.loads(f'"{key}"') if "\\" not in key else "@@", first)
+    if "\\" in key:
+        hidden = hidden.replace('"@@"', '"' + key.replace("\\\\", "\\") + '"', 1)
+    text = '{"Records": [' + ",".join([json.dumps(event(1)), hidden, json.dumps(event(3))]) + "]}"
+    batch, report = read_cloudtrail_file(write(tmp_path / "twice.json", text.encode()), only=only)
+    assert (report.error, report.read, report.used, report.rejected) == (None, 3, 2, 1)
+    where = ".".join([member, *path, json.loads('"' + key.replace("\\\\", "\\") + '"')])
+    assert report.rejections == [f"record 1: the key {where!r} appears twice in the record: which "
+                                 "value is the evidence cannot be decided"]
+    assert batch.column("eventid").to_pylist() == [event(1)["eventID"], event(3)["eventID"]]
+
+
+def test_keys_repeated_in_different_objects_are_not_a_repeated_key(tmp_path):
+    """arn in userIdentity and in its session issuer, items at every level: each object holds its
+    keys once, so the record is read (proven in C, and by brackets where msgspec cannot)."""
+    record = event(2, userIdentity=IDENTITY, requestParameters={"items": [{"items": [{"a": 1}, {"a": 2}]}]})
+    nan = json.dumps(event(4)).replace('"readOnly": true', '"readOnly": true, "x": [{"a": NaN}, {"a": 1}]')
+    text = '{"Records": [' + ",".join([json.dumps(event(1)), json.dumps(record), nan]) + "]}"
+    _, report = read_cloudtrail_file(write(tmp_path / "ok.json", text.encode()))
+    assert (report.read, report.used, report.rejected) == (3, 2, 1)
+    assert report.rejections[0].startswith("record 2: not JSON")  # the NaN, not a key
+    assert reader.repeated_key(nan, deep=True) is None
+    assert reader.repeated_key('{"a": {"b": 1}, "c": {"b": 2, "d": [{"b": 3, "b": 4}]}}', deep=True) == "c.d[].b"
+
+
 @pytest.mark.parametrize("size", ["small", "chunked"])
 def test_a_file_whose_envelope_holds_records_twice_is_rejected_with_the_reason(
         tmp_path, size, monkeypatch):

@@ -183,11 +183,6 @@ _raw_list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _lookup_decoder = msgspec.json.Decoder(_LookupEvent)
 
 
-class _KeyedTrail(msgspec.Struct):
-    Records: list[dict[str, msgspec.Raw]]
-
-
-_keyed_trail_decoder = msgspec.json.Decoder(_KeyedTrail)
 _keyed_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _COLON = re.compile(rb"\s*:")
 
@@ -204,37 +199,72 @@ def _kept_every_member(raw: bytes, encoded: bytes) -> bool:
 
 
 def _trail_keys_unique(text: bytes) -> bool:
-    """True when the text is a trail document whose envelope and records each hold every key once;
-    False when that is not proven (another shape, white space and escapes, or a repeated key)."""
+    """True when the text is a trail document whose envelope holds every key once, and each of its
+    records every key once in every object at every depth; False when that is not proven (another
+    shape, white space and escapes, or a repeated key: then each record is checked on its own)."""
     try:
-        return _kept_every_member(text, msgspec.json.encode(_keyed_trail_decoder.decode(text)))
+        records = _raw_trail_decoder.decode(text).Records
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return False
+    # One record at a time: decoding the whole file to objects at once cost 1.6x and its memory.
+    return repeated_key(text) is None and all(_proven_unique(bytes(r)) for r in records)
 
 
-def repeated_key(raw: bytes | str) -> str | None:
-    """A key that the JSON object `raw` holds twice at its top level, or None.
+def _proven_unique(raw: bytes) -> bool:
+    """Whether every object of the JSON `raw`, at every depth, is proven to hold each key once."""
+    try:
+        return _kept_every_member(raw, msgspec.json.encode(msgspec.json.decode(raw)))
+    except (msgspec.DecodeError, RecursionError):
+        return False  # not JSON to msgspec (a NaN, deep nesting): the brackets tell
+
+
+def repeated_key(raw: bytes | str, deep: bool = False) -> str | None:
+    """A key that the JSON object `raw` holds twice at its top level (with `deep`, in any object at
+    any depth, named by its path: `userIdentity.arn`), or None.
 
     A decoder keeps the last of a repeated key without a word, so an attacker can log a real call
-    under a first `eventName` and a harmless one after it: such a record is rejected, never read as
-    either. Proven absent in C where it can be (_kept_every_member), else found by brackets.
+    under a first `eventName` and a harmless one after it, or a forged actor under a first
+    `userIdentity.arn`: such a record is rejected, never read as either. Proven absent in C where it
+    can be (_kept_every_member), else found by brackets.
     """
     raw = raw.encode() if isinstance(raw, str) else bytes(raw)
-    try:
-        if _kept_every_member(raw, msgspec.json.encode(_keyed_decoder.decode(raw))):
-            return None
-    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
-        pass  # not an object, or not JSON to msgspec (a NaN, deep nesting): the brackets tell
-    seen = set()
-    for token, char, depth in _walk(raw):
-        if char == 34 and depth == 1 and _COLON.match(raw, token.end()):  # 34: '"'
+    if deep and _proven_unique(raw):
+        return None
+    if not deep:
+        try:
+            if _kept_every_member(raw, msgspec.json.encode(_keyed_decoder.decode(raw))):
+                return None
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+            pass  # not an object, or not JSON to msgspec (a NaN, deep nesting): the brackets tell
+    # One frame per open bracket: an object's keys seen and the last of them, or None (an array).
+    frames: list[tuple[set | None, list]] = []
+    paths: list[str] = []
+    for token in _TOKEN.finditer(raw):
+        char = raw[token.start()]
+        if char in b"{[":
+            parent = paths[-1] if paths else ""
+            if frames and frames[-1][0] is not None:
+                parent = f"{parent}.{frames[-1][1][0]}" if parent else frames[-1][1][0]
+            elif frames:
+                parent += "[]"
+            frames.append((set() if char == 123 else None, [""]))  # 123: '{'
+            paths.append(parent)
+        elif char in b"]}":
+            if frames:
+                frames.pop()
+                paths.pop()
+        elif char == 34 and frames and frames[-1][0] is not None and _COLON.match(raw, token.end()):
+            if not deep and len(frames) > 1:
+                continue
             try:
                 key = msgspec.json.decode(token.group())
             except msgspec.DecodeError:
                 continue
+            seen, last = frames[-1]
             if key in seen:
-                return key
+                return f"{paths[-1]}.{key}" if paths[-1] else key
             seen.add(key)
+            last[0] = key
     return None
 
 
@@ -684,9 +714,9 @@ def _decode_all(data: bytes, report: FileReport) -> list[Event | None]:
 
 def _decode_one(raw: bytes | msgspec.Raw, index: int, report: FileReport) -> Event | None:
     """One record decoded whole; None, and the reason in the report, where it cannot be."""
-    key = repeated_key(raw)
+    key = repeated_key(raw, deep=True)
     if key is not None:
-        report.reject(index, f"the key {key[:40]!r} appears twice in the record: which value is the "
+        report.reject(index, f"the key {key[:100]!r} appears twice in the record: which value is the "
                              "evidence cannot be decided")
         return None
     try:
