@@ -183,6 +183,11 @@ _raw_list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _lookup_decoder = msgspec.json.Decoder(_LookupEvent)
 
 
+class _KeyedTrail(msgspec.Struct):
+    Records: list[dict[str, msgspec.Raw]]
+
+
+_keyed_trail_decoder = msgspec.json.Decoder(_KeyedTrail)
 _keyed_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _COLON = re.compile(rb"\s*:")
 
@@ -198,11 +203,14 @@ def _kept_every_member(raw: bytes, encoded: bytes) -> bool:
     return len(encoded) == len(raw) or (b"\\u" not in raw and raw.count(b'"') == encoded.count(b'"'))
 
 
-def _trail_keys_unique(text: bytes) -> bool:
+def _trail_keys_unique(text: bytes, deep: bool = True) -> bool:
     """True when the text is a trail document whose envelope holds every key once, and each of its
-    records every key once in every object at every depth; False when that is not proven (another
-    shape, white space and escapes, or a repeated key: then each record is checked on its own)."""
+    records every key once in every object at every depth (without `deep`, at its top level);
+    False when that is not proven (another shape, white space and escapes, or a repeated key: then
+    each record is checked on its own)."""
     try:
+        if not deep:
+            return _kept_every_member(text, msgspec.json.encode(_keyed_trail_decoder.decode(text)))
         records = _raw_trail_decoder.decode(text).Records
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return False
@@ -827,8 +835,11 @@ def _read_chunk(text: bytes, only: frozenset[str] | None, part: PathPartition,
 
 
 def _glance_all(data: bytes, report: FileReport) -> list:
-    """Every record glanced at (a trail file of good records, in one C call), or else decoded whole."""
-    if _trail_keys_unique(data):
+    """Every record glanced at (a trail file of good records, in one C call), or else decoded whole.
+
+    A glance reads top-level members alone, so their keys are checked here; a record named by the
+    scan's `only` is decoded whole later (_focused), and every key of it checked then."""
+    if _trail_keys_unique(data, deep=False):
         try:
             glances = _glance_decoder.decode(data).Records
             report.shape = "records"
