@@ -84,3 +84,38 @@ def test_evidence_that_is_neither_a_file_nor_a_folder_is_said_so(tmp_path):
     result = CliRunner().invoke(main, ["sg-changes", "--evidence", str(tmp_path / "trail.json")])
     assert result.exit_code == 0
     assert f"  skipped {tmp_path / 'trail.json'}: not a regular file\n" in result.stderr
+
+
+def test_recognising_a_loose_file_never_holds_its_records_as_objects_nor_inflates_a_bomb(
+        tmp_path, monkeypatch):
+    """Four loose files of 230 MB of records took an ingest's parent to 4.2 GB: each was inflated
+    and decoded whole to be recognised. Now only an outline is decoded, and a bomb is left to the
+    reader (which rejects it by name)."""
+    import gzip
+    import tracemalloc
+
+    from audit_toolkit.evidence import kinds
+    from audit_toolkit.evidence.layout import discover_files
+    from util import event
+
+    records = [event(i % 60, requestParameters={"items": [{"k": "v" * 20}] * 10}) for i in range(20_000)]
+    text = json.dumps({"Records": records}).encode()
+    (tmp_path / "loose.json.gz").write_bytes(gzip.compress(text, 1))
+    monkeypatch.setattr(kinds, "MAX_RECOGNISED", 4 << 20)
+    (tmp_path / "bomb.json.gz").write_bytes(gzip.compress(b'{"Records": [' + b" " * (64 << 20) + b"]}"))
+    (tmp_path / "config.json").write_text(json.dumps({"configurationItems": [{"a": [1]}]}))
+    monkeypatch.setattr(kinds, "MAX_RECOGNISED", 2 * len(text))
+    tracemalloc.start()
+    assert kinds.recognise(tmp_path / "loose.json.gz") == "cloudtrail"
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # inflating costs about 3x the text (zlib's buffer grows); decoded to objects it took 6.4x
+    assert peak < 4 * len(text)
+    monkeypatch.setattr(kinds, "MAX_RECOGNISED", 4 << 20)
+    tracemalloc.start()
+    assert kinds.recognise(tmp_path / "bomb.json.gz") is None
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 4 * (4 << 20)  # stopped one byte past the limit, not 64 MB
+    assert kinds.recognise(tmp_path / "config.json") == "config"
+    assert discover_files(tmp_path) == [tmp_path / "bomb.json.gz", tmp_path / "loose.json.gz"]
