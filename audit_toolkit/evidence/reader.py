@@ -215,15 +215,17 @@ def _trail_keys_unique(text: bytes, deep: bool = True) -> bool:
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return False
     # One record at a time: decoding the whole file to objects at once cost 1.6x and its memory.
-    return repeated_key(text) is None and all(_proven_unique(bytes(r)) for r in records)
+    return repeated_key(text) is None and all(_proven_unique(r) for r in records)
 
 
-def _proven_unique(raw: bytes) -> bool:
+def _proven_unique(raw: bytes | msgspec.Raw) -> bool:
     """Whether every object of the JSON `raw`, at every depth, is proven to hold each key once."""
     try:
-        return _kept_every_member(raw, msgspec.json.encode(msgspec.json.decode(raw)))
+        encoded = msgspec.json.encode(msgspec.json.decode(raw))
     except (msgspec.DecodeError, RecursionError):
         return False  # not JSON to msgspec (a NaN, deep nesting): the brackets tell
+    # A Raw is copied to bytes only where white space or escapes make the lengths differ.
+    return len(encoded) == len(raw) or _kept_every_member(bytes(raw), encoded)
 
 
 def repeated_key(raw: bytes | str, deep: bool = False) -> str | None:
@@ -949,6 +951,59 @@ def read_text(path: str | Path, data: bytes | None, report: FileReport,
     """The file's text as one document (read_documents' joined)."""
     documents = read_documents(path, data, report, limit)
     return documents[0] if len(documents) == 1 else b"\n".join(documents)
+
+
+@dataclass(frozen=True)
+class BadElement:
+    """An element of a document's array that could not be decoded on its own, and why."""
+
+    reason: str
+
+
+def decode_by_element(text: bytes, arrays: tuple[str, ...]) -> object:
+    """The JSON document `text`; where it cannot be decoded whole (a NaN, a value nested too deep),
+    its top-level object member by member, each element of the arrays named `arrays` decoded on
+    its own: one that cannot be is a BadElement with its reason, the others are kept (a member
+    that is not one of those arrays and cannot be decoded is None). Raises msgspec.DecodeError or
+    RecursionError when the text is not even an object whose members the brackets find."""
+    try:
+        return msgspec.json.decode(text)
+    except (msgspec.DecodeError, RecursionError):
+        text = text.lstrip(b"\xef\xbb\xbf \t\r\n")
+        if text[:1] != b"{" or not _one_document(text):
+            raise
+    document: dict = {}
+    for key, value in _object_members(text):
+        if key in arrays and value.lstrip()[:1] == b"[":
+            document[key] = [_element(raw) for raw in _elements(value.lstrip(), 0)]
+        else:
+            element = _element(value)
+            document[key] = None if isinstance(element, BadElement) else element
+    return document
+
+
+def _element(raw: bytes) -> object:
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError as e:
+        return BadElement(f"not JSON: {e}")
+    except RecursionError:
+        return BadElement("nested deeper than the decoder follows (about 1,000 levels)")
+
+
+def _object_members(text: bytes) -> Iterator[tuple[str, bytes]]:
+    """(key, undecoded value) of each member of the JSON object that `text` is, by brackets alone."""
+    key, start = None, 0
+    for token, char, depth in _walk(text):
+        if depth == 1 and char == 34 and key is None and _COLON.match(text, token.end()):  # '"'
+            try:
+                key = msgspec.json.decode(token.group())
+            except msgspec.DecodeError:
+                key = ""
+            start = _COLON.match(text, token.end()).end()
+        elif key is not None and (char == ord(",") and depth == 1 or char in b"]}" and depth == 0):
+            yield key, text[start:token.start()]
+            key = None
 
 
 def _reason(error: BaseException) -> str:

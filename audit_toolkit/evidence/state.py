@@ -31,7 +31,7 @@ import pyarrow as pa
 from ..errors import EvidenceError
 from .kinds import CONFIG_LAYOUT, EC2_LAYOUT, kind_of
 from .manifest import Manifest
-from .reader import FileReport, IntakeReport, TooLarge, read_text
+from .reader import BadElement, FileReport, IntakeReport, TooLarge, decode_by_element, read_text
 
 SECURITY_GROUP = "AWS::EC2::SecurityGroup"
 # Which interface belonged to which instance and groups, and when (for the flow logs' connections).
@@ -122,7 +122,8 @@ def read_state(
         file = FileReport(path=str(path))
         report.files.append(file)
         try:
-            document = msgspec.json.decode(read_text(path, None, file))
+            # an item that cannot be decoded (a NaN, deep nesting) costs only itself
+            document = decode_by_element(read_text(path, None, file), _ITEM_LISTS)
         except TooLarge as e:
             file.error = str(e)
             continue
@@ -149,6 +150,9 @@ def read_state(
                 f"neither AWS Config items nor EC2 describe output (top-level keys: {keys})"
             )
     return pa.Table.from_pylist([r for r in rows if r], schema=CONFIG_SCHEMA), report
+
+
+_ITEM_LISTS = ("configurationItems", "SecurityGroups", "SecurityGroupRules")
 
 
 def _manifest(root: Path | None) -> Manifest | None:
@@ -228,13 +232,15 @@ def _config_row(document: dict, path: Path, file: FileReport, report: StateRepor
 def _config_item(item: Any) -> dict:
     """One item (a security group, network interface or instance) as the table holds it;
     ValueError says why it cannot be used."""
+    if isinstance(item, BadElement):
+        raise ValueError(item.reason)
     if not isinstance(item, dict):
         raise ValueError("not an object")
     kind = item.get("resourceType")
     if kind not in KEPT_TYPES:
         raise ValueError("no resourceType")
     status = item.get("configurationItemStatus")
-    if status not in STATUSES:
+    if not isinstance(status, str) or status not in STATUSES:  # a list is no status (nor hashable)
         raise ValueError(f"unknown configurationItemStatus {str(status)[:40]!r}")
     if status == "ResourceNotRecorded":
         raise ValueError("ResourceNotRecorded: the item records no configuration")
@@ -295,6 +301,9 @@ def _describe_row(document: dict, path: Path, captured: str, file: FileReport) -
     )
     for index, (kind, entry) in enumerate(entries):
         file.read += 1
+        if isinstance(entry, BadElement):
+            file.reject(index, entry.reason)
+            continue
         group_id = entry.get("GroupId") if isinstance(entry, dict) else None
         if not isinstance(group_id, str) or not group_id:
             file.reject(index, "no GroupId")
