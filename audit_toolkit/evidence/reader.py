@@ -726,8 +726,8 @@ def _decode_one(raw: bytes | msgspec.Raw, index: int, report: FileReport) -> Eve
     """One record decoded whole; None, and the reason in the report, where it cannot be."""
     key = repeated_key(raw, deep=True)
     if key is not None:
-        report.reject(index, f"the key {key[:100]!r} appears twice in the record: which value is the "
-                             "evidence cannot be decided")
+        report.reject(index, f"the key {key[:100]!r} appears twice in the record: which value "
+                             "is the evidence cannot be decided")
         return None
     try:
         try:
@@ -992,7 +992,7 @@ def _element(raw: bytes) -> object:
 
 
 def _object_members(text: bytes) -> Iterator[tuple[str, bytes]]:
-    """(key, undecoded value) of each member of the JSON object that `text` is, by brackets alone."""
+    """(key, undecoded value) of each member of the JSON object `text`, by brackets alone."""
     key, start = None, 0
     for token, char, depth in _walk(text):
         if depth == 1 and char == 34 and key is None and _COLON.match(text, token.end()):  # '"'

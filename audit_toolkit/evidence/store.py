@@ -72,7 +72,7 @@ MEMORY_BUDGET = 1 << 30
 PROCESS_BYTES = 160 << 20
 TEXT_FACTOR = 2.5
 MIN_PARALLEL_FILE = 32 << 20  # a smaller per-worker limit is not worth the second pass
-DUPLICATES_MEMORY = "512MB"  # DuckDB's limit in the duplicate check; past it, it spills (engines.connection)
+DUPLICATES_MEMORY = "512MB"  # DuckDB's limit in the duplicate check; past it, it spills
 # (folder, glob) of the files an interrupted run can leave: the only files the sweep deletes
 FOLDERS = (TABLE, "guardduty", "config")  # the folders the store writes and sweeps, beside its root
 _PART = re.compile(r"part-[A-Za-z0-9_-]+\.parquet")
