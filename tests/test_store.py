@@ -491,3 +491,23 @@ def test_a_file_over_the_parallel_limit_is_read_again_alone_and_a_bomb_is_reject
     assert (by_name["big.json.gz"].error, by_name["big.json.gz"].used) == (None, 8)
     assert by_name["bomb.json.gz"].error == "the file inflates to more than the limit of 20,000 bytes"
     assert Store.open(tmp_path / "store").events == 12
+
+
+def test_a_file_whose_gzip_trailer_says_it_is_over_the_parallel_limit_is_never_inflated_by_a_worker(
+        tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(store_module, "PROCESS_BYTES", 0)
+    monkeypatch.setattr(store_module, "TEXT_FACTOR", 1)
+    monkeypatch.setattr(store_module, "MIN_PARALLEL_FILE", 1)
+    monkeypatch.setattr(store_module, "MEMORY_BUDGET", 2 * 4000)  # 2 workers: 4,000 bytes a file
+    evidence = tmp_path / "evidence"
+    small = [_write(evidence, f"s{i}.json.gz", [_event(i)]) for i in range(3)]
+    big = _write(evidence, "z-big.json.gz", [_event(10 + i) for i in range(8)])  # ~8,000 bytes, last
+    tasks = store_module._tasks([*small, big], tmp_path, "zstd", 1 << 20, 2, None, True, 4000,
+                                alone=True)
+    # each small file a task (a few a worker), the big one a task of its own, only hashed there
+    assert [(t.paths, t.max_bytes) for t in tasks] == [([str(p)], 4000) for p in small] + [
+        ([str(big)], 0)]
+    report = ingest(discover_files(evidence), tmp_path / "store", workers=2, max_file_bytes=20_000)
+    by_name = {Path(f.path).name: f for f in report.files}
+    assert (by_name["z-big.json.gz"].error, by_name["z-big.json.gz"].used) == (None, 8)
+    assert Store.open(tmp_path / "store").events == 11
