@@ -377,7 +377,11 @@ def test_hostile_state_files_are_reported_and_the_rest_read(tmp_path):
     loose.write_bytes(b"[" * 100_000 + b"]" * 100_000)
     assert discover_state(tmp_path) == [deep, good]  # the deep loose file: to the CloudTrail reader
     rules, report = state_of(deep, good)
-    assert report.files[0].error == "nested too deep to be read (hostile or corrupt)"
+    # the deep value is the file's one item: it costs only itself (issue 16), the file is read
+    deep_file = report.files[0]
+    assert (deep_file.error, deep_file.read, deep_file.used, deep_file.rejected) == (None, 1, 0, 1)
+    assert deep_file.rejections == [
+        "record 0: nested deeper than the decoder follows (about 1,000 levels)"]
     assert rule_rows(rules) == [
         ("2026-09-28T10:00:00Z", "sg-1", None, None, False, "ingress", "tcp", 22, 22, "0.0.0.0/0",
          "cidr_ipv4")]
