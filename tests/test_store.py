@@ -472,12 +472,17 @@ def test_the_workers_of_an_ingest_stay_within_the_memory_budget_together(cpus, l
     assert store_module.memory_plan(8, 256 << 20) == (3, 53_687_091)  # 4 would leave 22.4 MB a file
 
 
-def test_a_file_over_the_parallel_limit_is_read_again_alone_and_a_bomb_is_rejected_once(
-        tmp_path: Path, monkeypatch):
+@pytest.fixture
+def small_budget(monkeypatch) -> None:
+    """A memory plan of 4,000 bytes a file for each of 2 workers."""
     monkeypatch.setattr(store_module, "PROCESS_BYTES", 0)
     monkeypatch.setattr(store_module, "TEXT_FACTOR", 1)
     monkeypatch.setattr(store_module, "MIN_PARALLEL_FILE", 1)
     monkeypatch.setattr(store_module, "MEMORY_BUDGET", 2 * 4000)  # 2 workers: 4,000 bytes a file
+
+
+def test_a_file_over_the_parallel_limit_is_read_again_alone_and_a_bomb_is_rejected_once(
+        tmp_path: Path, small_budget):
     evidence = tmp_path / "evidence"
     small = [_write(evidence, f"s{i}.json.gz", [_event(i)]) for i in range(4)]
     big = _write(evidence, "big.json.gz", [_event(10 + i) for i in range(8)])  # ~8,000 bytes
@@ -494,11 +499,7 @@ def test_a_file_over_the_parallel_limit_is_read_again_alone_and_a_bomb_is_reject
 
 
 def test_a_file_whose_gzip_trailer_says_it_is_over_the_parallel_limit_is_never_inflated_by_a_worker(
-        tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(store_module, "PROCESS_BYTES", 0)
-    monkeypatch.setattr(store_module, "TEXT_FACTOR", 1)
-    monkeypatch.setattr(store_module, "MIN_PARALLEL_FILE", 1)
-    monkeypatch.setattr(store_module, "MEMORY_BUDGET", 2 * 4000)  # 2 workers: 4,000 bytes a file
+        tmp_path: Path, small_budget):
     evidence = tmp_path / "evidence"
     small = [_write(evidence, f"s{i}.json.gz", [_event(i)]) for i in range(3)]
     big = _write(evidence, "z-big.json.gz", [_event(10 + i) for i in range(8)])  # ~8,000 bytes, last
