@@ -133,6 +133,23 @@ TEXT: dict[str, dict[str, str]] = {
         "correlate.opened": "{when} に {who} が公開",
         "correlate.still_open": "現在も公開中",
         "correlate.closed": "{when} に {who} が終了",
+        # --- state and logs: why a row of the reconcile disagrees (analysis/state.py) -----------
+        "state.absent_before": "以前の状態にはなく、この状態にある",
+        "state.present_first": "最初に見た状態にすでにある。少なくともその時から公開",
+        "state.absent_later": "ログでは公開中、後の状態にはない",
+        "state.deleted": "状態では削除済み。DeleteSecurityGroup の記録なし",
+        "state.events_missing": "関連イベント {total} 件のうち {missing} 件が証跡にない",
+        "state.other_opened": "監視対象のポートを公開しないルール。状態にあり、それを追加した記録された"
+        "操作なし",
+        "state.other_closed": "監視対象のポートを公開しないルール。ログでは存在し、状態にはない",
+        "state.coverage": "{clauses}",
+        "state.before_logs": "ログの開始前",
+        "state.partly_before": "一部がログの開始前",
+        "state.gap_from": "{start} から{kind}",
+        "state.kind.no_events": "イベントのない時間帯",
+        "state.kind.logging_stopped": "ログ記録の停止",
+        "state.kind.trail_deleted": "証跡の削除",
+        "state.logs_there": "欠落もログ記録の停止もない: ログはあり、操作を記録していない",
         # --- the report (report.py and its templates) -------------------------------------------
         "report.title": "セキュリティ監査 {start} 〜 {end}",
         "report.title_empty": "セキュリティ監査",
@@ -189,6 +206,21 @@ TEXT: dict[str, dict[str, str]] = {
         "report.value.verdict.rejected only": "拒否のみ",
         "report.value.verdict.coverage gap": "カバー外",
         "report.value.verdict.no public source": "パブリックな送信元なし",
+        "report.value.gap.no interface": "インターフェイス不明",
+        "report.value.gap.no records": "記録なし",
+        "report.value.gap.missing hours": "ファイルのない時間帯",
+        "report.value.known_as.actor: opened the window from this address": "実行者 (このアドレスから公開)",
+        "report.value.known_as.actor: closed the window from this address": "実行者 (このアドレスから終了)",
+        "report.known_network": "既知のネットワーク {net}",
+        "report.gap.no interface": "公開中に {group} に属していたネットワークインターフェイスが分かりません"
+        " (CloudTrail に記録なし): フローを探せません",
+        "report.gap.no records": "{name}: 公開中のフローログの記録がありません"
+        " (このインターフェイスにフローログがないか、ファイルが欠落)",
+        "report.gap.NODATA": "{name}: {first} から {last} まで NODATA: フローログは通信を記録していません",
+        "report.gap.SKIPDATA": "{name}: {first} から {last} まで SKIPDATA: フローログは取得できなかった"
+        "記録を飛ばしています",
+        "report.gap.missing hours": "{name}: {first} から {last} までフローログの記録がありません"
+        " (その時間帯のファイルなし)",
         "report.sep": "、",
         "report.list_sep": "。",
         "report.colon": ": {counts}",
@@ -582,6 +614,24 @@ TEXT: dict[str, dict[str, str]] = {
         "correlate.opened": "opened by {who} at {when}",
         "correlate.still_open": "still open",
         "correlate.closed": "closed at {when} by {who}",
+        # --- state and logs: why a row of the reconcile disagrees (analysis/state.py) -----------
+        "state.absent_before": "absent from the previous state, present in this one",
+        "state.present_first": "present at the first state seen; open since at least then",
+        "state.absent_later": "open in the logs, absent from a later state",
+        "state.deleted": "deleted in state; no DeleteSecurityGroup logged",
+        "state.events_missing": "{missing} of {total} related events are not in the evidence",
+        "state.other_opened": "a rule exposing no watched port, in the state with no logged call"
+        " opening it",
+        "state.other_closed": "a rule exposing no watched port, held by the logs, absent from the"
+        " state",
+        "state.coverage": "{clauses}",
+        "state.before_logs": "before the logs begin",
+        "state.partly_before": "partly before the logs begin",
+        "state.gap_from": "{kind} from {start}",
+        "state.kind.no_events": "no events",
+        "state.kind.logging_stopped": "logging stopped",
+        "state.kind.trail_deleted": "trail deleted",
+        "state.logs_there": "no gap or stopped trail: the logs were there and show no call",
         # --- the report (report.py and its templates) -------------------------------------------
         "report.title": "Security audit {start} to {end}",
         "report.title_empty": "Security audit",
@@ -638,6 +688,16 @@ TEXT: dict[str, dict[str, str]] = {
         "report.col.first_seen.from": "from",
         "report.col.last_seen.to": "to",
         "report.col.detail.gap": "what the flow logs cannot say",
+        "report.known_network": "known network {net}",
+        "report.gap.no interface": "no network interface is known to have been in {group} while it"
+        " was open (CloudTrail shows none): its flows cannot be found",
+        "report.gap.no records": "{name}: no flow log record while the window was open (no flow log"
+        " on this interface, or its files are missing)",
+        "report.gap.NODATA": "{name}: NODATA from {first} to {last}: the flow log recorded no traffic",
+        "report.gap.SKIPDATA": "{name}: SKIPDATA from {first} to {last}: the flow log skipped records"
+        " it could not capture",
+        "report.gap.missing hours": "{name}: no flow log record from {first} to {last} (no files for"
+        " those hours)",
         "report.sep": ", ",
         "report.list_sep": "; ",
         "report.colon": ": {counts}",
@@ -900,8 +960,9 @@ def phrase(key: str, **values: object) -> Phrase:
                                    for k, v in values.items()})
 
 
-def say(said: Mapping, language: str) -> str:
-    """A phrase (as `phrase` built it, or the same read back from JSON) in `language`."""
+def say(said: Mapping, language: str, group: str = "detail") -> str:
+    """A phrase (as `phrase` built it, or the same read back from JSON) in `language`; its key is
+    in `group` of the catalogue (`detail.<key>`, `state.<key>`, ...), as are the phrases in it."""
     words = TEXT[language]
 
     def text(name: str, value: object) -> str:
@@ -909,8 +970,8 @@ def say(said: Mapping, language: str) -> str:
             sep = words["detail.clause_sep" if name == "clauses" else "detail.sep"]
             return sep.join(text("", v) for v in value)
         if isinstance(value, Mapping):
-            return say(value, language)
+            return say(value, language, group)
         return str(value)
 
     values = said.get("values") or {}
-    return words[f"detail.{said['key']}"].format(**{k: text(k, v) for k, v in values.items()})
+    return words[f"{group}.{said['key']}"].format(**{k: text(k, v) for k, v in values.items()})

@@ -39,7 +39,7 @@ from .evidence.digest_chain import VALID, IntegrityReport
 from .export import visible
 from .investigation import Investigation, When
 from .paths import write_atomic
-from .phrases import TEXT
+from .phrases import TEXT, say
 
 
 @dataclass
@@ -258,6 +258,8 @@ class Audit:
             return self.value("bool", bool(value))
         if column in IDENTITIES and isinstance(value, str):
             return self.identity(value)
+        if column == "known_as" and value.startswith(KNOWN_NETWORK):
+            return self.say("known_network", net=value.removeprefix(KNOWN_NETWORK))
         return self.value(column, value) if column in WORDED else str(value)
 
     def identity(self, actor: str) -> str:
@@ -286,7 +288,8 @@ _SSO = re.compile(r"(?P<name>.*) \(SSO via (?P<role>arn:\S+)\)")
 # Columns whose values are the toolkit's own words (not the evidence's), shown in the report's
 # language.
 WORDED = {"action", "direction", "outcome", "severity", "close_reason", "opened_how", "kind",
-          "status", "tool", "opened_tool"}
+          "status", "tool", "opened_tool", "verdict", "gap", "known_as"}
+KNOWN_NETWORK = "known network "  # analysis.connections' known_as for an organization's network
 
 
 def _duration(value: pd.Timedelta, words: dict[str, str]) -> str:
@@ -475,7 +478,9 @@ def reconcile_section(a: Audit) -> Part | None:
     counts = a.say("colon", counts=_counts(a, found["kind"], "kind")) if len(found) else ""
     part = Part([a.say("disagreements", n=len(found)) + counts])
     if len(found):
-        named = found.assign(group_id=_with_rules(found.assign(peer=None), a)["group_id"])
+        named = _with_rules(found, a).assign(
+            coverage=[say(p, a.language, "state") for p in found["coverage_phrase"]],
+            detail=[say(p, a.language, "state") for p in found["detail_phrase"]])
         part.tables.append(a.table(a.say("table.disagreements"), named, RECONCILE_TABLE))
     return part
 
@@ -578,8 +583,18 @@ def connections_section(a: Audit) -> Part | None:
     if len(sources):
         part.tables.append(a.table(a.say("table.sources"), sources, SOURCE_TABLE))
     if len(gaps):
-        part.tables.append(a.table(a.say("table.gaps"), gaps, GAP_TABLE))
+        shown = gaps.assign(detail=[_gap_detail(g, a) for g in records(gaps)])
+        part.tables.append(a.table(a.say("table.gaps"), shown, GAP_TABLE))
     return part
+
+
+def _gap_detail(gap: dict, a: Audit) -> str:
+    """What the flow logs cannot say, from the gap's code and values (not its English `detail`)."""
+    interface = gap["interfaces"] if isinstance(gap["interfaces"], str) else ""
+    instances = gap["instances"] if isinstance(gap["instances"], str) else ""
+    name = f"{interface} ({instances})" if instances else interface
+    return a.say(f"gap.{gap['gap']}", group=gap["group_id"], name=name,
+                 first=a.when(gap["first_seen"]), last=a.when(gap["last_seen"]))
 
 
 DETECTION_TABLE = ["event_time", "account", "region", "event_name", "outcome", "target", "detail",

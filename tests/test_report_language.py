@@ -8,6 +8,7 @@ import json
 import os
 import re
 import warnings
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from audit_toolkit.analysis.detections import CATALOGUE
 from audit_toolkit.investigation import Investigation
 from audit_toolkit.settings import Settings
 from detection_cases import ALICE, ROLE, call
-from util import ALLOWED_ASCII, log_words
+from util import ALLOWED_ASCII, log_words, phrase_values
 
 GOLDEN = Path(__file__).parent / "golden" / "report"
 EC2, CT = "ec2.amazonaws.com", "cloudtrail.amazonaws.com"
@@ -129,3 +130,46 @@ def test_japanese_charts_draw_every_glyph(written):
     charts use the bundled IPAex Gothic (matplotlib-fontja)."""
     assert [w for w in written["warnings"] if "missing from" in w or "Glyph" in w] == []
     assert written["ja"].charts and all(c.png.startswith(b"\x89PNG") for c in written["ja"].charts)
+
+
+class _Prose(HTMLParser):
+    """The HTML's text outside code, preformatted text and styles, up to the evidence appendix."""
+
+    def __init__(self, appendix: str):
+        super().__init__()
+        self.appendix, self.tag, self.inside, self.done, self.texts = appendix, "", 0, False, []
+
+    def handle_starttag(self, tag, attrs):
+        self.tag = tag
+        self.inside += tag in ("code", "pre", "style", "script")
+
+    def handle_endtag(self, tag):
+        self.inside -= tag in ("code", "pre", "style", "script")
+
+    def handle_data(self, data):
+        self.done = self.done or (self.tag == "h2" and data == self.appendix)
+        if not (self.inside or self.done):
+            self.texts.append(data)
+
+
+# Two or more lowercase English words in a row ("no interface", "accepted, no data"): a sentence or
+# a value of ours left in English; identifiers (ARNs, user agents, paths) are not words here.
+ENGLISH = re.compile(r"(?<![\w/.#:@=-])[A-Za-z][a-z]+(?:,? [a-z]{2,})+(?![\w/.#:@=-])")
+
+
+def test_the_demo_report_in_japanese_holds_no_english_sentence_but_the_logs(demo, truth, tmp_path):
+    inv = Investigation.from_evidence(demo / "evidence", Settings(language="ja"),
+                                      state_at=truth["state_at"])
+    report = rep.write_report(inv, tmp_path / "ja")
+    prose = _Prose(report.words["appendix"])
+    prose.feed(report.html.read_text(encoding="utf-8"))
+    hits = inv.detect()
+    # What the evidence says in English, shown as it is: GuardDuty's titles, the groups' own
+    # descriptions, the values in a detection's detail; and MITRE's technique names.
+    evidence = "\n".join(map(str, [
+        *inv.findings()["title"], *inv.sg_changes()["description"].dropna(),
+        *[v for said in hits["detail_phrase"] for v in phrase_values(said)],
+        *[d.technique for d in CATALOGUE]]))
+    english = {m for text in prose.texts for m in ENGLISH.findall(text) if m not in evidence}
+    assert english == set()
+    assert {"connections", "reconcile"} <= {s.id for s, _ in report.parts}  # both were drawn
