@@ -509,8 +509,8 @@ def reconcile(
     """
     rows = []
     for w in records(merged):
-        base = {k: w[k] for k in ("account", "region", "group_id", "group_name", "vpc_id")} | _rule(
-            {**w, "peer": w["cidr"]})
+        base = {k: w[k] for k in ("account", "region", "group_id", "group_name", "vpc_id")}
+        base |= _rule_columns({**w, "peer": w["cidr"]})
         if w["opened_how"] in ("config", "state"):
             rows.append(
                 {
@@ -625,20 +625,20 @@ def _other_rules(state_rules: pd.DataFrame, changes: pd.DataFrame, settings: Set
             skip = key in obs["in_exposure"] or (place in created and key in default)
             if key in held or skip or not new:
                 continue
-            rows.append({**base, "kind": "opened_not_logged", **_rule(rule),
+            rows.append({**base, "kind": "opened_not_logged", **_rule_columns(rule),
                          "after": before["at"] if before else None, "before": obs["at"],
                          "detail_phrase": phrase("other_opened")})
         for key, rule in held.items():
             if key in obs["rules"] or reported_closed.get(key) == applied:
                 continue
             reported_closed[key] = applied
-            rows.append({**base, "kind": "closed_not_logged", **_rule(rule),
+            rows.append({**base, "kind": "closed_not_logged", **_rule_columns(rule),
                          "after": before["at"] if before else None, "before": obs["at"],
                          "detail_phrase": phrase("other_closed")})
     return rows
 
 
-def _rule(rule: dict) -> dict:
+def _rule_columns(rule: dict) -> dict:
     """A rule's columns: in words (`rule`), and its parts, which the report says in its language."""
     text = f"{rule['direction']} {rule['protocol']} {_ports(rule)} from {rule['peer']}"
     return {"rule": text, **{k: rule[k] for k in RULE_PARTS}}
