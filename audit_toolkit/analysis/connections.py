@@ -444,7 +444,8 @@ def describe(row: dict, language: str = "en", zone: str = "UTC") -> str:
     ports = (phrase("all_ports") if row["protocol"] == "-1"
              else f"{row['protocol']}/{row['from_port']}"
              + (f"-{row['to_port']}" if row["to_port"] != row["from_port"] else ""))
-    said = phrase("source", source=row["source"], who=who(row["known_as"]), group=row["group_id"], ports=ports,
+    said = phrase("source", source=row["source"], who=who(row["known_as"]), group=row["group_id"],
+                  ports=ports,
                   verdict=phrase(f"verdict.{row['verdict']}"), accepted=row["accepted"],
                   rejected=row["rejected"], bytes_in=row["bytes_in"], bytes_out=row["bytes_out"],
                   findings=phrase("findings", ids=row["finding_ids"]) if row["finding_ids"] else "",
