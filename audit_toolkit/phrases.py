@@ -732,7 +732,8 @@ TEXT: dict[str, dict[str, str]] = {
         " was open (CloudTrail shows none): its flows cannot be found",
         "flow.gap.no records": "{name}: no flow log record while the window was open (no flow log"
         " on this interface, or its files are missing)",
-        "flow.gap.NODATA": "{name}: NODATA from {first} to {last}: the flow log recorded no traffic",
+        "flow.gap.NODATA": "{name}: NODATA from {first} to {last}: the flow log recorded no"
+        " traffic",
         "flow.gap.SKIPDATA": "{name}: SKIPDATA from {first} to {last}: the flow log skipped records"
         " it could not capture",
         "flow.gap.missing hours": "{name}: no flow log record from {first} to {last} (no files for"
@@ -756,8 +757,8 @@ TEXT: dict[str, dict[str, str]] = {
         " was open:",
         "demo.flows": "VPC flow logs: {read} records read, {rejected} rejected; {sources} public"
         " sources came through a window, {n} coverage gaps:",
-        "demo.flows.one": "VPC flow logs: {read} records read, {rejected} rejected; {sources} public"
-        " sources came through a window, {n} coverage gap:",
+        "demo.flows.one": "VPC flow logs: {read} records read, {rejected} rejected; {sources}"
+        " public sources came through a window, {n} coverage gap:",
         "demo.proof": "Proof of origin (CloudTrail's signed digests, demo key): {summary}",
         "demo.results": "Results written to {folder}/ (JSON and CSV). Ground truth: {truth}",
         "demo.report": "Audit report: {html} (open it in a browser) and {markdown}",

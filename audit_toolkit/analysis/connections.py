@@ -19,7 +19,7 @@ import pandas as pd
 from ..phrases import Phrase, phrase, say
 from ..settings import Settings
 from .events import records
-from .security_groups import network
+from .security_groups import network, port_span
 
 CONNECTION_COLUMNS = [  # fmt: skip
     "account", "region", "group_id", "protocol", "from_port", "to_port", "cidr", "opened_at",
@@ -441,9 +441,9 @@ def describe(row: dict, language: str = "en", zone: str = "UTC") -> str:
                    language, "flow")
     if row["kind"] == "none":
         return say(phrase("none", interfaces=name), language, "flow")
-    ports = (phrase("all_ports") if row["protocol"] == "-1"
-             else f"{row['protocol']}/{row['from_port']}"
-             + (f"-{row['to_port']}" if row["to_port"] != row["from_port"] else ""))
+    protocol = row["protocol"]
+    ports = (phrase("all_ports") if protocol == "-1"
+             else f"{protocol}/{port_span(protocol, row['from_port'], row['to_port'])}")
     said = phrase("source", source=row["source"], who=who(row["known_as"]), group=row["group_id"],
                   ports=ports,
                   verdict=phrase(f"verdict.{row['verdict']}"), accepted=row["accepted"],
