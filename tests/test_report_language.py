@@ -168,4 +168,14 @@ def test_the_demo_report_in_japanese_holds_no_english_sentence_but_the_logs(demo
         *[d.technique for d in CATALOGUE]]))
     english = {m for text in prose.texts for m in ENGLISH.findall(text) if m not in evidence}
     assert english == set()
-    assert {"connections", "reconcile"} <= {s.id for s, _ in report.parts}  # both were drawn
+    parts = dict((s.id, p) for s, p in report.parts)
+    [disagreements] = parts["reconcile"].tables
+    assert disagreements.rows[0][3:9] == [
+        "sg-03c0000000000000c (build-runner)", "インバウンド tcp/22 送信元 0.0.0.0/0",
+        "2026-09-01 00:00:00 UTC", "2026-11-02 13:10:00 UTC",
+        "一部がログの開始前。欠落もログ記録の停止もない: ログはあり、操作を記録していない",
+        "以前の状態にはなく、この状態にある"]
+    gaps = parts["connections"].tables[-1]
+    assert ["eni-0ba5710n00000001 (i-0ba5710n000000001): 2026-11-03 11:10 UTC から "
+            "2026-11-03 11:20 UTC まで NODATA: フローログは通信を記録していません"] in [
+        r[-1:] for r in gaps.rows]

@@ -574,6 +574,7 @@ def reconcile(
     frame = pd.DataFrame(rows, columns=RECONCILE_COLUMNS)
     for col in ("after", "before"):
         frame[col] = pd.to_datetime(frame[col], utc=True)
+    frame = frame.astype({"from_port": "Int64", "to_port": "Int64"})  # a row without a rule: NA
     frame["coverage_phrase"] = [_coverage(r, coverage, evidence_start) for r in records(frame)]
     for column in ("coverage", "detail"):
         frame[column] = [say(p, "en", "state") for p in frame[f"{column}_phrase"]]
