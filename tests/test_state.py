@@ -497,6 +497,38 @@ def test_a_related_event_in_the_evidence_names_who_opened_the_window():
     assert [(f[0], f[1], f[2], f[3]) for f in found] == [("config", t(5), t(20), ACTOR)]
 
 
+def test_a_rule_a_state_showed_open_that_a_logged_call_grants_again_is_one_window():
+    """Config shows the rule open with no logged call; a later logged authorize of it is an event
+    of that window (in its caveat), not a second window and a second chat post."""
+    grant, revoke = ct("AuthorizeSecurityGroupIngress", 10), ct("RevokeSecurityGroupIngress", 15)
+    assert merged([grant], [observed(5, ["0.0.0.0/0"])]) == [
+        ("state", None, t(5), None, None, None, None, True, "web", "vpc-1")]
+    # a later state lacking it closes the one window, known open until the logged call
+    assert merged([grant], [observed(5, ["0.0.0.0/0"]), observed(20, [])]) == [
+        ("state", None, t(5), None, t(10), t(20), "closed, not logged", False, "web", "vpc-1")]
+    # opened between two Config items, closed by a logged revoke: the revoke closes the one window
+    items = [observed(1, []), observed(5, ["0.0.0.0/0"])]
+    assert merged([grant, revoke], items) == [
+        ("config", t(1), t(5), None, None, t(15), "revoked", False, "web", "vpc-1")]
+    changes = normalize(pd.DataFrame([grant]))
+    found = state.windows(logged_windows(changes), state.rules(pd.DataFrame(items)))
+    assert list(found["caveat"]) == [
+        f"A logged call (e10, {ACTOR}) granted this exposure again at {t(10)} while the state "
+        f"showed it open since {t(5)}: it is one window, from "
+        "the state. Had the rule been removed in between, with no logged call, it was open again "
+        "from that call on."]
+    assert reconciled([grant, revoke], items) == [
+        ("opened_not_logged", "ingress tcp port 22 from 0.0.0.0/0", t(1), t(5))]
+    # the authorize first: the logged window, which the state confirms, names who opened it
+    assert merged([ct("AuthorizeSecurityGroupIngress", 3)], items) == [
+        ("logged", None, t(3), ACTOR, None, None, None, True, "web", "vpc-1")]
+    # shown again after the logged revoke: opened again, unlogged, after the revoke
+    again = merged([grant, revoke], [observed(5, ["0.0.0.0/0"]), observed(20, ["0.0.0.0/0"])])
+    assert again == [
+        ("state", None, t(5), None, None, t(15), "revoked", False, "web", "vpc-1"),
+        ("state", t(15), t(20), None, None, None, None, True, "web", "vpc-1")]
+
+
 # --- the demo's story, asserted exactly -----------------------------------------------------------
 
 STATE_KEYS = [

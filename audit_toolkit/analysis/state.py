@@ -35,6 +35,8 @@ RECONCILE_COLUMNS = [
     "kind", "account", "region", "group_id", "group_name", "vpc_id", "rule", "after", "before",
     "related_events", "coverage", "detail",
 ]
+_CLOSED_BY = ("closed_at", "closed_by", "closed_by_arn", "closed_from_ip", "closed_event_id",
+              "close_reason")
 NOT_LOGGED = "closed, not logged"
 DELETED_NOT_LOGGED = "group deleted, not logged"
 _DELETED = frozenset({"ResourceDeleted", "ResourceDeletedNotRecorded"})
@@ -331,6 +333,8 @@ def windows(
                 ):  # a revoke of a rule never seen opening: state knows more
                     covering.update(opened_at=at, opened_how="state")
                 continue
+            if key in unlogged and _taken_over(unlogged[key], by_key.get(key, []), at):
+                del unlogged[key]  # a logged call took it over and closed it: opened again since
             if key not in unlogged:
                 how = "config" if before is not None and key not in before["exposing"] else "state"
                 # it opened after the previous item without it, and after the logs last closed it
@@ -339,6 +343,7 @@ def windows(
                 if how == "config":
                     bounds.append(before["at"])
                 unlogged[key] = _opened(rule, obs, how, max(bounds, default=None), known)
+                unlogged[key]["_key"] = key
                 done.append(unlogged[key])
         reason = DELETED_NOT_LOGGED if obs["deleted"] else NOT_LOGGED
         for key in [k for k in unlogged if k[:3] == place and k not in obs["exposing"]]:
@@ -352,8 +357,49 @@ def windows(
             ):
                 _closed(covering, obs, reason, last_seen.get(key), known)
         previous[place] = obs
-    frame = pd.DataFrame(_ports_together(done), columns=STATE_WINDOW_COLUMNS)
+    frame = pd.DataFrame(_ports_together(_one_window(done)), columns=STATE_WINDOW_COLUMNS)
     return _finish(frame, names, evidence_start, evidence_end)
+
+
+def _taken_over(unlogged: dict, logged: list[dict], at: pd.Timestamp) -> bool:
+    """Whether a logged window of the rule opened after the unlogged one and closed by `at`."""
+    return any(_inside(w, unlogged) and w["closed_at"] is not None
+               and pd.Timestamp(w["closed_at"]) <= at for w in logged)
+
+
+def _inside(logged: dict, unlogged: dict) -> bool:
+    """Whether a logged call opened the rule again while a state already showed it open."""
+    opened, closed = logged["opened_at"], unlogged.get("closed_at")
+    return (logged["opened_how"] == "logged" and pd.Timestamp(opened) > unlogged["opened_at"]
+            and (closed is None or pd.Timestamp(opened) < closed))
+
+
+def _one_window(windows: list[dict]) -> list[dict]:
+    """A rule a state showed open that a logged call then granted again is one window: opened as
+    the state says (the earlier, known bound), closed as the logs say if they close it, the call
+    named in its caveat. The logged window keeps only the ports no state window held."""
+    opened = [w for w in windows if "_key" in w]
+    for w in [w for w in windows if w["opened_how"] == "logged"]:
+        ports = w["exposed_ports"].split(",")
+        for key in _exposed_at(w):
+            held = next((s for s in opened if s["_key"] == key and _inside(w, s)), None)
+            if held is None:
+                continue
+            ports.remove(str(key[-1]))
+            if w["closed_at"] is not None:
+                held.update({k: w.get(k) for k in (*_CLOSED_BY, "closed_after")})
+            held["caveat"] = (
+                f"A logged call ({w['opened_event_id']}, {w['opened_by']}) granted this exposure "
+                f"again at {_iso(w['opened_at'])} while the state showed it open since "
+                f"{_iso(held['opened_at'])}: it is one window, from the state. Had the rule been "
+                "removed in between, with no logged call, it was open again from that call on."
+            )
+        w["exposed_ports"] = ",".join(ports)
+    return [w for w in windows if w["exposed_ports"]]
+
+
+def _iso(moment) -> str:
+    return pd.Timestamp(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _ports_together(windows: list[dict]) -> list[dict]:
