@@ -264,6 +264,29 @@ def test_malformed_config_items_are_rejected_with_their_reason_and_the_rest_used
     ]
 
 
+def test_config_items_and_describe_output_at_implausible_times_are_rejected_with_the_reason(
+        tmp_path):
+    """A capture time in year 9999 (or before CloudTrail's launch) would stretch every window it
+    bounds: the rule the CloudTrail intake applies to event times, applied to state times."""
+    items = [item("sg-1", "9999-12-31T23:59:59Z", [permission("0.0.0.0/0")]),
+             item("sg-2", "2005-01-01T00:00:00Z", [permission("0.0.0.0/0")]),
+             item("sg-3", 253402300799, [permission("0.0.0.0/0")]),  # epoch seconds of year 9999
+             item("sg-4", "2026-09-28T10:00:00Z", [permission("0.0.0.0/0")])]
+    path = write(tmp_path / HISTORY, {"fileVersion": "1.0", "configurationItems": items})
+    rules, report = state_of(path)
+    assert list(rules["group_id"]) == ["sg-4"]
+    (file,) = report.files
+    assert [r.split(" is outside ")[0] for r in file.rejections] == [
+        "record 0: configurationItemCaptureTime 9999-12-31T23:59:59.000Z",
+        "record 1: configurationItemCaptureTime 2005-01-01T00:00:00.000Z",
+        "record 2: configurationItemCaptureTime 9999-12-31T23:59:59.000Z"]
+    assert file.rejections[0].endswith("(a day after the evidence was read)")
+    groups = write(tmp_path / "describe-security-groups.json", DESCRIBED, gz=False)
+    rules, report = state_of(groups, state_at="9999-01-01T00:00:00Z")
+    assert rules.empty and report.files[0].error.startswith(
+        "--state-at 9999-01-01T00:00:00.000Z is outside 2013-11-13 (CloudTrail's launch) .. ")
+
+
 DESCRIBED = {
     "SecurityGroups": [
         {

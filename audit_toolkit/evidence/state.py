@@ -31,7 +31,7 @@ import pyarrow as pa
 from ..errors import EvidenceError
 from .kinds import CONFIG_LAYOUT, EC2_LAYOUT, kind_of
 from .manifest import Manifest
-from .reader import FileReport, IntakeReport, TooLarge, read_text
+from .reader import FileReport, IntakeReport, TooLarge, plausible, read_text
 
 SECURITY_GROUP = "AWS::EC2::SecurityGroup"
 # Which interface belonged to which instance and groups, and when (for the flow logs' connections).
@@ -138,7 +138,11 @@ def read_state(
         if kind == "config":
             rows.append(_config_row(document, path, file, report))
         elif kind == "ec2-describe":
-            captured = _captured_at(path, manifest, root, state_at)
+            try:
+                captured = _captured_at(path, manifest, root, state_at)
+            except ValueError as e:
+                file.error = str(e)
+                continue
             if captured is None:
                 file.error = NO_TIME
                 continue
@@ -169,8 +173,8 @@ def _captured_at(path: Path, manifest: Manifest | None, root: Path | None, state
         except ValueError:
             entry = None
         if entry and entry.get("captured_at"):
-            return iso_time(entry["captured_at"])
-    return None if state_at is None else iso_time(state_at)
+            return plausible(iso_time(entry["captured_at"]), "the capture time in the manifest")
+    return None if state_at is None else plausible(iso_time(state_at), "--state-at")
 
 
 def iso_time(value: Any) -> str:
@@ -244,6 +248,7 @@ def _config_item(item: Any) -> dict:
         captured = iso_time(item.get("configurationItemCaptureTime"))
     except (ValueError, OverflowError, OSError) as e:
         raise ValueError(f"configurationItemCaptureTime is not a time: {e}") from None
+    plausible(captured, "configurationItemCaptureTime")
     configuration = item.get("configuration")
     if isinstance(configuration, str):  # get-resource-config-history writes it as JSON text
         try:
