@@ -287,6 +287,44 @@ def test_config_items_and_describe_output_at_implausible_times_are_rejected_with
         "--state-at 9999-01-01T00:00:00.000Z is outside 2013-11-13 (CloudTrail's launch) .. ")
 
 
+def test_an_account_region_or_name_that_is_not_text_is_no_value_never_a_python_repr(tmp_path):
+    """One rule for Config items and describe output: a value that is not text is no value. The
+    account and region then come from the S3 key or the ARN, a name is missing; nothing shows as
+    "{'a': 1}", and the item's rules are kept."""
+    odd = item("sg-1", "2026-09-28T10:00:00Z", [permission("0.0.0.0/0")])
+    odd.update(awsAccountId={"a": 1}, awsRegion=["x"], resourceName=7, ARN={"b": 2})
+    odd["configuration"]["groupName"] = True
+    path = write(tmp_path / HISTORY, {"fileVersion": "1.0", "configurationItems": [odd]})
+    described = json.loads(json.dumps(DESCRIBED))
+    described["SecurityGroups"][0].update(OwnerId={"c": 3}, GroupName=["n"], VpcId=12)
+    groups = write(tmp_path / "describe-security-groups.json", described, gz=False)
+    rules, report = state_of(path, groups, state_at="2026-09-30T12:00:00Z")
+    assert (report.rejected, len(rules)) == (0, 3)
+    shown = rules[["account", "region", "group_id", "group_name", "vpc_id"]].drop_duplicates()
+    assert export.to_records(shown) == [
+        {"account": ACCOUNT, "region": REGION, "group_id": "sg-1", "group_name": None,
+         "vpc_id": "vpc-1"},
+        {"account": ACCOUNT, "region": REGION, "group_id": "sg-9", "group_name": None,
+         "vpc_id": None}]
+
+
+def test_an_interface_or_instance_id_that_is_not_text_is_the_items_resource_id():
+    from audit_toolkit.analysis.findings import config_memberships
+
+    eni = {"networkInterfaceId": {"a": 1}, "groups": [{"groupId": "sg-1"}],
+           "attachment": {"instanceId": "i-1", "status": "attached"}}
+    instance = {"instanceId": ["i"], "networkInterfaces": [], "securityGroups": [{"groupId": "sg-2"}]}
+    items = pd.DataFrame([
+        {"capture_time": "2026-09-28T10:00:00Z", "status": "OK", "account": ACCOUNT,
+         "region": REGION, "resource_type": kind, "resource_id": rid, "configuration": json.dumps(c)}
+        for kind, rid, c in (("AWS::EC2::NetworkInterface", "eni-1", eni),
+                             ("AWS::EC2::Instance", "i-2", instance))])
+    found = export.to_records(config_memberships(items)[["instance_id", "network_interface_id",
+                                                          "group_id"]])
+    assert [tuple(r.values()) for r in found] == [
+        ("i-1", "eni-1", "sg-1"), ("i-2", None, "sg-2")]
+
+
 DESCRIBED = {
     "SecurityGroups": [
         {

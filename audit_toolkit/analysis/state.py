@@ -19,7 +19,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..settings import Settings
-from .events import json_object, records
+from .events import json_object, records, text_of
 from .address_space import network_public, reaches_internet
 from .exposure import WINDOW_COLUMNS, RuleState, covered_ports, exposed_ports
 from .security_groups import _get, network, protocol_name
@@ -95,8 +95,8 @@ def rules(items: pd.DataFrame) -> pd.DataFrame:
             "account": item["account"],
             "region": item["region"],
             "group_id": item["group_id"],
-            "group_name": _text(item["group_name"]) or _text(conf.get("groupName")),
-            "vpc_id": _text(conf.get("vpcId")),
+            "group_name": text_of(item["group_name"]) or text_of(conf.get("groupName")),
+            "vpc_id": text_of(conf.get("vpcId")),
             "deleted": item["status"] in _DELETED,
             "related_events": tuple(e for e in (item["related_events"] or "").split(",") if e),
         }
@@ -178,11 +178,6 @@ def _rule(r: dict) -> dict:
         "rule_id": _get(r, "securityGroupRuleId"),
         "description": _get(r, "description"),
     }
-
-
-def _text(value) -> str | None:
-    """A name from the evidence as text: whatever else an attacker put there is not a name."""
-    return value if isinstance(value, str) and value else None
 
 
 def _description(entry) -> str | None:

@@ -264,17 +264,16 @@ def _config_item(item: Any) -> dict:
             raise ValueError(f"configuration.{name} is not a list")
     related = item.get("relatedEvents") or []
     return {
-        "configurationitemversion": _str(
-            item.get("configurationItemVersion") or item.get("version")
-        ),
+        "configurationitemversion": _str(item.get("configurationItemVersion"))
+        or _str(item.get("version")),
         "configurationitemcapturetime": captured,
-        "configurationstateid": _str(item.get("configurationStateId")),
-        "awsaccountid": _str(item.get("awsAccountId") or item.get("accountId")),
+        "configurationstateid": _str(item.get("configurationStateId"), numbers=True),
+        "awsaccountid": _str(item.get("awsAccountId")) or _str(item.get("accountId")),
         "configurationitemstatus": status,
         "resourcetype": kind,
         "resourceid": item["resourceId"],
         "resourcename": _str(item.get("resourceName")),
-        "arn": _str(item.get("ARN") or item.get("arn")),
+        "arn": _str(item.get("ARN")) or _str(item.get("arn")),
         "awsregion": _str(item.get("awsRegion")),
         "availabilityzone": _str(item.get("availabilityZone")),
         "resourcecreationtime": _str(item.get("resourceCreationTime")),
@@ -309,8 +308,8 @@ def _describe_row(document: dict, path: Path, captured: str, file: FileReport) -
         )
         region = arn["region"] if arn else place["region"]
         account = (
-            entry.get("OwnerId")
-            or entry.get("GroupOwnerId")
+            _str(entry.get("OwnerId"))
+            or _str(entry.get("GroupOwnerId"))
             or (arn["account"] if arn else place["account"])
         )
         if not region:
@@ -335,10 +334,10 @@ def _describe_row(document: dict, path: Path, captured: str, file: FileReport) -
             },
         )
         if kind == "SecurityGroups":
-            group["name"] = entry.get("GroupName")
+            group["name"] = _str(entry.get("GroupName"))
             group["configuration"].update(
-                groupName=entry.get("GroupName"),
-                vpcId=entry.get("VpcId"),
+                groupName=group["name"],
+                vpcId=_str(entry.get("VpcId")),
                 ownerId=account,
                 ipPermissions=entry.get("IpPermissions") or [],
                 ipPermissionsEgress=entry.get("IpPermissionsEgress") or [],
@@ -350,11 +349,11 @@ def _describe_row(document: dict, path: Path, captured: str, file: FileReport) -
             "configurationitemversion": None,
             "configurationitemcapturetime": captured,
             "configurationstateid": None,
-            "awsaccountid": _str(g["account"]),
+            "awsaccountid": g["account"],
             "configurationitemstatus": "OK",
             "resourcetype": SECURITY_GROUP,
             "resourceid": g["id"],
-            "resourcename": _str(g.get("name")),
+            "resourcename": g.get("name"),
             "arn": None,
             "awsregion": g["region"],
             "availabilityzone": None,
@@ -368,8 +367,15 @@ def _describe_row(document: dict, path: Path, captured: str, file: FileReport) -
             "kind": "describe"}
 
 
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
+def _str(value: Any, numbers: bool = False) -> str | None:
+    """A value of the evidence as text. Anything else (an object, a list, a boolean; a number,
+    unless `numbers`: Config writes configurationStateId as one) is no value, never its Python
+    repr: an account or region then comes from the path or the ARN, a name is missing, and an
+    item without its resourceId is rejected (analysis.events.text_of: the same rule)."""
+    if isinstance(value, str):
+        return value
+    number = numbers and isinstance(value, int) and not isinstance(value, bool)
+    return str(value) if number else None
 
 
 def empty_table() -> pa.Table:
