@@ -453,6 +453,41 @@ def test_a_state_file_of_no_known_structure_is_reported_with_its_top_level_keys(
     )
 
 
+def test_a_file_holding_several_kinds_is_read_as_each_and_loses_neither(tmp_path):
+    """Loose files are routed by every kind they hold, not by the first marker: a CloudTrail file
+    with an extra "configurationItems" or "SecurityGroups" key, findings beside "Records", a
+    finding with a "Records" key. A file in AWS's Config folder is read as Config only, and the
+    records it also holds are named in a warning."""
+    from datetime import datetime, timezone
+
+    from audit_toolkit.synthetic import gd_finding
+    from util import event
+
+    when = datetime(2026, 9, 28, 9, 0, tzinfo=timezone.utc)
+    finding = gd_finding("f-1", "Recon:EC2/PortProbeUnprotectedPort", 2.0, "probe", ACCOUNT,
+                         REGION, first_seen=when, last_seen=when)
+    opened = item("sg-1", "2026-09-28T10:00:00Z", [permission("0.0.0.0/0")])
+    loose = tmp_path / "case"
+    write(loose / "trail-and-items.json", {"Records": [event(1)], "configurationItems": [opened]})
+    write(loose / "trail-and-groups.json", {"Records": [event(2), event(3)], **DESCRIBED})
+    write(loose / "findings-and-records.json", {"Findings": [finding], "Records": [event(4)]})
+    write(loose / "finding-with-records.json",
+          {**{**finding, "id": "f-2"}, "Records": [event(5)]})
+    stray = {"configurationItems": [item("sg-2", "2026-09-28T11:00:00Z", [])],
+             "Records": [event(6)]}
+    write(tmp_path / HISTORY, stray)
+    inv = Investigation.from_evidence(tmp_path, state_at="2026-09-30T12:00:00Z")
+    ids = inv.query("event_ids", since=None, until=None, since_day=None, until_day=None,
+                    account=None, region=None)["eventid"]
+    assert sorted(ids) == [f"00000000-0000-0000-0000-{i:012d}" for i in range(1, 6)]
+    assert sorted(inv.findings()["id"]) == ["f-1", "f-2"]
+    assert sorted(set(inv.state()["group_id"])) == ["sg-1", "sg-2", "sg-9"]
+    assert (inv.intake.rejected, inv.findings_intake.rejected, inv.state_intake.rejected) == (0, 0, 0)
+    (config,) = [f for f in inv.state_intake.files if f.path.endswith(".json.gz")]
+    assert config.warnings == ["also holds cloudtrail evidence, not read: a file in AWS's config "
+                               "folder is read as config only"]
+
+
 # --- windows from state and logs together --------------------------------------------------------
 
 SSH = {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22}

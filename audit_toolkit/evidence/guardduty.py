@@ -64,32 +64,44 @@ def _unwrap(obj: Any, report: FileReport, depth: int = 0) -> Iterator[Any]:
     if not isinstance(obj, dict):
         yield obj
         return
+    if {"schemaVersion", "id", "type"} <= obj.keys():
+        yield obj  # a finding, whatever else an attacker added to it (a `Records` list)
+        return
+    # Every envelope the object holds is opened: an extra key hides no finding (evidence.kinds)
+    opened = False
     for key in ("Findings", "findings"):
         if isinstance(obj.get(key), list):
+            opened = True
             if not obj[key]:
                 report.warn("an empty page of findings ({'findings': []})")
             for item in obj[key]:
                 yield from _unwrap(item, report, depth + 1)
-            return
     if "detail-type" in obj and "detail" in obj:
+        opened = True
         if obj["detail-type"] != "GuardDuty Finding":
             yield ValueError(f"an EventBridge event of another kind ({str(obj['detail-type'])[:60]!r})")
-            return
-        yield from _unwrap(obj["detail"], report, depth + 1)
-        return
-    if isinstance(obj.get("detail"), dict) and not {"id", "type"} <= obj.keys():
+        else:
+            yield from _unwrap(obj["detail"], report, depth + 1)
+    elif isinstance(obj.get("detail"), dict) and not {"id", "type"} <= obj.keys():
         # An EventBridge event saved without its detail-type, as Lambda test events often are
+        opened = True
         yield from _unwrap(obj["detail"], report, depth + 1)
-        return
     if "Message" in obj and obj.get("Type") == "Notification":  # SNS
+        opened = True
         yield from _unwrap(obj["Message"], report, depth + 1)
-        return
-    if isinstance(obj.get("Records"), list):  # SNS delivered to a Lambda
-        for record in obj["Records"]:
+    records = obj.get("Records")
+    if isinstance(records, list) and (not opened or _sns(records)):  # SNS delivered to a Lambda
+        # Beside another envelope, only SNS records: CloudTrail's are for its reader
+        opened = True
+        for record in records:
             sns = record.get("Sns") if isinstance(record, dict) else None
             yield from _unwrap(sns if isinstance(sns, dict) else record, report, depth + 1)
-        return
-    yield obj
+    if not opened:
+        yield obj
+
+
+def _sns(records: list) -> bool:
+    return bool(records) and isinstance(records[0], dict) and "Sns" in records[0]
 
 
 def _documents(data: bytes, report: FileReport) -> list[Any]:

@@ -29,7 +29,7 @@ import msgspec
 import pyarrow as pa
 
 from ..errors import EvidenceError
-from .kinds import CONFIG_LAYOUT, EC2_LAYOUT, kind_of
+from .kinds import CONFIG_LAYOUT, EC2_LAYOUT, kinds_of, layout_kind
 from .manifest import Manifest
 from .reader import FileReport, IntakeReport, TooLarge, plausible, read_text
 
@@ -133,11 +133,17 @@ def read_state(
         except RecursionError:
             file.error = "nested too deep to be read (hostile or corrupt)"
             continue
-        kind = kind_of(document)
-        file.shape = kind or ""
-        if kind == "config":
+        # A file may hold both (and CloudTrail records too, which their reader reads): each part
+        # is read, so an extra key hides neither.
+        kinds = kinds_of(document)
+        file.shape = ",".join(k for k in kinds if k in ("config", "ec2-describe"))
+        others = [k for k in kinds if k not in ("config", "ec2-describe")]
+        if others and layout_kind(path) is not None:  # no other reader is given it: say so
+            file.warn(f"also holds {' and '.join(others)} evidence, not read: a file in AWS's "
+                      f"{layout_kind(path)} folder is read as {layout_kind(path)} only")
+        if "config" in kinds:
             rows.append(_config_row(document, path, file, report))
-        elif kind == "ec2-describe":
+        if "ec2-describe" in kinds:
             try:
                 captured = _captured_at(path, manifest, root, state_at)
             except ValueError as e:
@@ -147,7 +153,7 @@ def read_state(
                 file.error = NO_TIME
                 continue
             rows.append(_describe_row(document, path, captured, file))
-        else:
+        if not file.shape:
             keys = sorted(document)[:10] if isinstance(document, dict) else type(document).__name__
             file.error = (
                 f"neither AWS Config items nor EC2 describe output (top-level keys: {keys})"
