@@ -313,10 +313,12 @@ def test_an_interface_or_instance_id_that_is_not_text_is_the_items_resource_id()
 
     eni = {"networkInterfaceId": {"a": 1}, "groups": [{"groupId": "sg-1"}],
            "attachment": {"instanceId": "i-1", "status": "attached"}}
-    instance = {"instanceId": ["i"], "networkInterfaces": [], "securityGroups": [{"groupId": "sg-2"}]}
+    instance = {"instanceId": ["i"], "networkInterfaces": [],
+                "securityGroups": [{"groupId": "sg-2"}]}
     items = pd.DataFrame([
         {"capture_time": "2026-09-28T10:00:00Z", "status": "OK", "account": ACCOUNT,
-         "region": REGION, "resource_type": kind, "resource_id": rid, "configuration": json.dumps(c)}
+         "region": REGION, "resource_type": kind, "resource_id": rid,
+         "configuration": json.dumps(c)}
         for kind, rid, c in (("AWS::EC2::NetworkInterface", "eni-1", eni),
                              ("AWS::EC2::Instance", "i-2", instance))])
     found = export.to_records(config_memberships(items)[["instance_id", "network_interface_id",
@@ -482,7 +484,8 @@ def test_a_file_holding_several_kinds_is_read_as_each_and_loses_neither(tmp_path
     assert sorted(ids) == [f"00000000-0000-0000-0000-{i:012d}" for i in range(1, 6)]
     assert sorted(inv.findings()["id"]) == ["f-1", "f-2"]
     assert sorted(set(inv.state()["group_id"])) == ["sg-1", "sg-2", "sg-9"]
-    assert (inv.intake.rejected, inv.findings_intake.rejected, inv.state_intake.rejected) == (0, 0, 0)
+    rejected = (inv.intake.rejected, inv.findings_intake.rejected, inv.state_intake.rejected)
+    assert rejected == (0, 0, 0)
     (config,) = [f for f in inv.state_intake.files if f.path.endswith(".json.gz")]
     assert config.warnings == ["also holds cloudtrail evidence, not read: a file in AWS's config "
                                "folder is read as config only"]
@@ -695,12 +698,16 @@ def test_without_the_capture_time_the_describe_file_is_refused_and_the_rest_read
     assert inv.state_intake.used == 9
 
 
-def test_replaying_from_the_state_reads_only_the_days_asked_for_with_the_same_windows(demo_inv):
+def test_replaying_from_the_state_reads_only_the_days_asked_for_with_the_same_windows(
+        demo_inv, monkeypatch):
     place = dict(since="2026-11-03T00:00:00Z", account="111111111111", region="eu-west-1")
     keys = ["group_id", "cidr", "opened_how", "opened_at", "opened_by", "closed_at", "close_reason"]
     full = demo_inv.ssh_exposure(**place)
     first = len(demo_inv.log)
+    held_at, asked = state.held_at, []
+    monkeypatch.setattr(state, "held_at", lambda *a: asked.append(a[1]) or held_at(*a))
     seeded = demo_inv.ssh_exposure(**place, from_state=True)
+    assert asked == [pd.Timestamp(place["since"])]  # the state at --since is worked out once
     assert export.to_records(seeded[keys]) == export.to_records(full[keys]) and len(seeded) == 3
     read = {e["query"]: e["params"] for e in demo_inv.log[first:]}
     assert read["sg_changes"]["since_day"] == read["evidence_span"]["since_day"] == "2026/11/03"

@@ -21,7 +21,9 @@ import pandas as pd
 from ..settings import Settings
 from .events import json_object, records, text_of
 from .address_space import network_public, reaches_internet
-from .exposure import WINDOW_COLUMNS, RuleState, covered_ports, exposed_ports
+from .exposure import (
+    WINDOW_COLUMNS, RuleState, covered_ports, exposed_ports, in_time_order, ports_together,
+)
 from .security_groups import _get, network, protocol_name
 
 RULE_COLUMNS = [
@@ -397,21 +399,16 @@ def _iso(moment) -> str:
     return pd.Timestamp(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# The unlogged windows of several ports that opened and closed together are one window, as
+# exposure.window_frame makes of logged ones (which are merged already, and left as they are).
+_SAME_UNLOGGED = ("account", "region", "group_id", "cidr", "opened_how", "opened_at", "closed_at",
+                  "close_reason", "opened_event_id", "closed_event_id")
+
+
 def _ports_together(windows: list[dict]) -> list[dict]:
-    """The unlogged windows of several ports that opened and closed together are one window, as
-    exposure.window_frame makes of logged ones."""
-    merged: dict[tuple, dict] = {}
-    for w in windows:
-        same = tuple(str(w.get(k)) for k in (
-            "account", "region", "group_id", "cidr", "opened_how", "opened_at", "closed_at",
-            "close_reason", "opened_event_id", "closed_event_id",
-        )) if w["opened_how"] in ("config", "state") else (id(w),)
-        if same in merged:
-            ports = {*merged[same]["exposed_ports"].split(","), *w["exposed_ports"].split(",")}
-            merged[same]["exposed_ports"] = ",".join(sorted(ports, key=int))
-        else:
-            merged[same] = w
-    return list(merged.values())
+    unlogged = [w for w in windows if w["opened_how"] in ("config", "state")]
+    others = [w for w in windows if w["opened_how"] not in ("config", "state")]
+    return others + ports_together(unlogged, _SAME_UNLOGGED)
 
 
 def _covering(held: list[dict], at: pd.Timestamp) -> dict | None:
@@ -491,14 +488,7 @@ def _finish(frame: pd.DataFrame, names: dict, start, end) -> pd.DataFrame:
     frame["open_before_evidence"] = frame["opened_at"].isna() | (
         state & (True if start is None else frame["opened_at"].le(start))
     )
-    frame = name_groups(frame, names)
-    frame["duration"] = (
-        frame["closed_at"].fillna(end if end is not None else pd.NaT) - frame["opened_at"]
-    )
-    for col in ("from_port", "to_port"):
-        frame[col] = frame[col].astype("Int64")
-    order = ["opened_at", "account", "region", "group_id"]
-    return frame.sort_values(order, na_position="first", ignore_index=True)
+    return in_time_order(name_groups(frame, names), end)
 
 
 def name_groups(frame: pd.DataFrame, names: dict[tuple, tuple]) -> pd.DataFrame:
