@@ -308,6 +308,37 @@ def test_an_account_region_or_name_that_is_not_text_is_no_value_never_a_python_r
          "vpc_id": None}]
 
 
+def test_a_protocol_rule_id_or_description_that_is_not_text_stops_nothing_and_hides_no_rule(
+        tmp_path):
+    """A protocol that is an object costs only its permission (named in a warning), a rule id or a
+    description that is not text is none: the run went down on them (Unreadable, unhashable)."""
+    odd = permission("0.0.0.0/0")
+    odd["ipProtocol"] = {"x": 1}
+    web = permission("0.0.0.0/0", 3389, 3389)
+    web["ipv4Ranges"] = [{"cidrIp": "0.0.0.0/0", "description": {"d": 1}}]
+    path = write(tmp_path / HISTORY, {"configurationItems": [
+        item("sg-1", "2026-09-28T10:00:00Z", [odd, web])]})
+    described = json.loads(json.dumps(RULES))
+    first, second = described["SecurityGroupRules"]
+    first.update(SecurityGroupRuleId={"a": 1}, Description=["x"])
+    second["ReferencedGroupInfo"]["GroupId"] = {"b": 2}
+    second["CidrIpv4"] = "0.0.0.0/0"
+    rules_file = write(tmp_path / "rules.json", {"SecurityGroupRules": [
+        first, second, {**second, "SecurityGroupRuleId": "sgr-3", "IpProtocol": [6]}]}, gz=False)
+    rules, report = state_of(path, rules_file, state_at="2026-09-30T12:00:00Z")
+    keys = ["group_id", "protocol", "from_port", "peer", "rule_id", "description"]
+    assert [tuple(r.values()) for r in export.to_records(rules[keys])] == [
+        ("sg-1", "tcp", 3389, "0.0.0.0/0", None, None),
+        ("sg-9", "tcp", 22, "::/0", None, None),
+        ("sg-9", "tcp", 5432, "0.0.0.0/0", "sgr-2", None)]
+    assert [f.warnings for f in report.files] == [
+        ["record 0: configuration.ipPermissions holds an ipProtocol that is not a protocol: that "
+         "permission is not read, the item's others are"],
+        ["record 2: an IpProtocol that is not a protocol: that rule is not read"]]
+    assert report.rejected == 0
+    assert len(state.held_at(rules, pd.Timestamp("2026-10-01T00:00:00Z"))) == 3
+
+
 def test_an_interface_or_instance_id_that_is_not_text_is_the_items_resource_id():
     from audit_toolkit.analysis.findings import config_memberships
 

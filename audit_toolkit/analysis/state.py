@@ -19,7 +19,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..settings import Settings
-from .events import json_object, records, text_of
+from .events import Unreadable, json_object, records, text_of
 from .address_space import network_public, reaches_internet
 from .exposure import (
     WINDOW_COLUMNS, RuleState, covered_ports, exposed_ports, in_time_order, ports_together,
@@ -121,10 +121,19 @@ def _rules_of(conf: dict):
     for direction, member in (("ingress", "ipPermissions"), ("egress", "ipPermissionsEgress")):
         for permission in _get(conf, member) or []:
             if isinstance(permission, dict):
-                yield from _permission(permission, direction)
+                yield from _readable(lambda: list(_permission(permission, direction)))
     for rule in _get(conf, "securityGroupRules") or []:
         if isinstance(rule, dict):
-            yield _rule(rule)
+            yield from _readable(lambda: [_rule(rule)])
+
+
+def _readable(read) -> list[dict]:
+    """The rules `read` gives; none where a protocol is not one (an object, a list): the intake
+    rejects such an item with its reason (evidence/state.py), and nothing else stops on it."""
+    try:
+        return read()
+    except Unreadable:
+        return []
 
 
 def _permission(p: dict, direction: str):
@@ -167,7 +176,7 @@ def _rule(r: dict) -> dict:
             break
     else:
         group = _get(r, "referencedGroupInfo")
-        if isinstance(group, dict) and _get(group, "groupId"):
+        if isinstance(group, dict) and text_of(_get(group, "groupId")):
             peer, kind = _get(group, "groupId"), "security_group"
     return {
         # only a true boolean (or "true") is egress: "false" as text read as egress hid an opening
@@ -177,13 +186,13 @@ def _rule(r: dict) -> dict:
         "to_port": _port(_get(r, "toPort")),
         "peer": peer,
         "peer_type": kind,
-        "rule_id": _get(r, "securityGroupRuleId"),
-        "description": _get(r, "description"),
+        "rule_id": text_of(_get(r, "securityGroupRuleId")),
+        "description": text_of(_get(r, "description")),
     }
 
 
 def _description(entry) -> str | None:
-    return _get(entry, "description") if isinstance(entry, dict) else None
+    return text_of(_get(entry, "description")) if isinstance(entry, dict) else None
 
 
 def _port(value) -> int | None:

@@ -227,6 +227,12 @@ def _config_row(document: dict, path: Path, file: FileReport, report: StateRepor
             file.used += 1
         except ValueError as e:
             file.reject(index, str(e))
+            continue
+        configuration = msgspec.json.decode(items[-1]["configuration"] or "{}")
+        for name in ("ipPermissions", "ipPermissionsEgress"):
+            if _bad_protocol(configuration.get(name) or [], "ipProtocol"):
+                file.warn(f"configuration.{name} holds an ipProtocol that is not a protocol: "
+                          "that permission is not read, the item's others are", index)
     return {
         "fileversion": _str(document.get("fileVersion")),
         "configsnapshotid": _str(document.get("configSnapshotId")),
@@ -329,6 +335,9 @@ def _describe_row(document: dict, path: Path, captured: str, file: FileReport) -
         ):
             file.reject(index, "IpPermissions is not a list")
             continue
+        permissions = [*(entry.get("IpPermissions") or []), *(entry.get("IpPermissionsEgress") or [])]
+        if _bad_protocol(permissions if kind == "SecurityGroups" else [entry], "IpProtocol"):
+            file.warn("an IpProtocol that is not a protocol: that rule is not read", index)
         file.used += 1
         group = groups.setdefault(
             group_id,
@@ -371,6 +380,13 @@ def _describe_row(document: dict, path: Path, captured: str, file: FileReport) -
     ]
     return {"fileversion": None, "configsnapshotid": None, "configurationitems": items, **place,
             "kind": "describe"}
+
+
+def _bad_protocol(permissions: list, name: str) -> bool:
+    """Whether a permission's protocol is neither text nor a number (an object, a list, a boolean):
+    no rule can be read from it."""
+    protocols = [p.get(name) for p in permissions if isinstance(p, dict)]
+    return any(isinstance(v, bool) or not isinstance(v, (str, int, type(None))) for v in protocols)
 
 
 def _str(value: Any, numbers: bool = False) -> str | None:
