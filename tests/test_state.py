@@ -23,7 +23,7 @@ from audit_toolkit.analysis.security_groups import normalize
 from audit_toolkit.engines.duckdb import DuckDBEngine
 from audit_toolkit.errors import ConfigError
 from audit_toolkit.evidence.layout import discover_files, discover_findings, discover_state
-from audit_toolkit.evidence.state import read_state
+from audit_toolkit.evidence.state import NO_TIME, read_state
 from audit_toolkit.investigation import Investigation
 from audit_toolkit.queries import get
 from test_security_groups import row
@@ -520,6 +520,11 @@ def test_a_file_holding_several_kinds_is_read_as_each_and_loses_neither(tmp_path
     (config,) = [f for f in inv.state_intake.files if f.path.endswith(".json.gz")]
     assert config.warnings == ["also holds cloudtrail evidence, not read: a file in AWS's config "
                                "folder is read as config only"]
+    # Config items beside describe output with no capture time: the items are read all the same
+    both = write(loose / "items-and-groups.json", {"configurationItems": [opened], **DESCRIBED})
+    rules, report = state_of(both)
+    assert (set(rules["group_id"]), report.files[0].error) == ({"sg-1"}, None)
+    assert report.files[0].warnings == [f"its describe output is not read: {NO_TIME}"]
 
 
 # --- windows from state and logs together --------------------------------------------------------

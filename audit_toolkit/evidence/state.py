@@ -145,14 +145,16 @@ def read_state(
             rows.append(_config_row(document, path, file, report))
         if "ec2-describe" in kinds:
             try:
-                captured = _captured_at(path, manifest, root, state_at)
+                captured, problem = _captured_at(path, manifest, root, state_at), NO_TIME
             except ValueError as e:
-                file.error = str(e)
+                captured, problem = None, str(e)
+            if captured is not None:
+                rows.append(_describe_row(document, path, captured, file))
+            elif "config" in kinds:  # the file's Config items are read: only this part is refused
+                file.warn(f"its describe output is not read: {problem}")
+            else:
+                file.error = problem
                 continue
-            if captured is None:
-                file.error = NO_TIME
-                continue
-            rows.append(_describe_row(document, path, captured, file))
         if not file.shape:
             keys = sorted(document)[:10] if isinstance(document, dict) else type(document).__name__
             file.error = (
