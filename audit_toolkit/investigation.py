@@ -80,6 +80,27 @@ def _each_scope(order: Sequence[str] = (), descending: bool = False):
     return wrap
 
 
+def _earliest(since: When, windows: pd.DataFrame) -> When:
+    """The first moment whose memberships matter: `since`, or the opening of an earlier window
+    that overlaps it; None (every day) for no `since` or a window open before the evidence."""
+    if since is None or windows["opened_at"].isna().any():
+        return None
+    start = pd.Timestamp(queries.scope(since)["since"])
+    return min([start, *windows["opened_at"]])
+
+
+def _held_at(rules: pd.DataFrame, at: When, account: str | None, region: str | None) -> list[dict]:
+    """The rules the state held at `at`, to replay from (none without `at`); ConfigError where it
+    says nothing before then."""
+    if at is None:
+        return []
+    start = pd.Timestamp(queries.scope(at)["since"])
+    if not (rules["observed_at"] <= start).any():
+        raise ConfigError(f"no AWS Config or EC2 state of {account}/{region} before {start}: "
+                          "replay from the first day of the logs (without --from-state)")
+    return sg_state.held_at(rules, start)
+
+
 def _several(value: Scoped) -> list[str] | None:
     """The values of a scope given as a list of two or more; None for none or one."""
     if value is None or isinstance(value, str):
@@ -258,18 +279,17 @@ class Investigation:
             return self._changes(since, until, account, region, self.state(until, account, region))
         _need_place(since, account, region)
         rules = self.state(until, account, region, since=since)
-        return self._changes(since, until, account, region, rules, read_from=since)
+        held = _held_at(rules, since, account, region)
+        return self._changes(since, until, account, region, rules, read_from=since, held=held)
 
     def _changes(self, since: When, until: When, account: str | None, region: str | None,
-                 rules: pd.DataFrame, read_from: When = None) -> pd.DataFrame:
+                 rules: pd.DataFrame, read_from: When = None, held: list[dict] = ()
+                 ) -> pd.DataFrame:
         """sg_changes, each group named from the state `rules` and the creating calls; the logs are
         read from `read_from` (None: their first day, to learn rule ids from earlier responses;
-        else the rules the state held then say what a revoke by id removed)."""
+        else `held`, the rules the state held then, say what a revoke by id removed)."""
         events = self.query("sg_changes", **queries.scope(read_from, until, account, region))
-        held = []
-        if read_from is not None and len(rules):
-            held = sg_state.held_at(rules, pd.Timestamp(queries.scope(read_from)["since"]))
-        changes = security_groups.normalize(events, held)
+        changes = security_groups.normalize(events, list(held))
         if self.intake is not None:
             self.intake.set_aside(changes.attrs["rejected"])
         changes = sg_state.name_groups(changes, sg_state.group_names(rules, changes))
@@ -322,17 +342,16 @@ class Investigation:
         """The windows of state and logs, the changes and the state they come from; with `seed_at`,
         replayed from the state then, over the changes from then on."""
         rules = self.state(until, account, region, since=seed_at)
-        changes = self._changes(seed_at, until, account, region, rules, read_from=seed_at)
+        held = _held_at(rules, seed_at, account, region)  # once: the replay and the revokes by id
+        changes = self._changes(seed_at, until, account, region, rules, read_from=seed_at,
+                                held=held)
         start, end = self._bounds(until, account, region, since=seed_at)
         if len(rules) and (end is None or rules["observed_at"].max() > end):
             end = rules["observed_at"].max()  # a state after the last event says what is open then
         replay = exposure.RuleState(self.settings)
         if seed_at is not None:
             start = pd.Timestamp(queries.scope(seed_at)["since"])
-            if not (rules["observed_at"] <= start).any():
-                raise ConfigError(f"no AWS Config or EC2 state of {account}/{region} before {start}: "
-                                  "replay from the first day of the logs (without --from-state)")
-            replay.seed(sg_state.held_at(rules, start))
+            replay.seed(held)
         for change in records(changes):
             replay.apply(change)
         logged = exposure.window_frame(replay.windows(), end)
@@ -478,14 +497,24 @@ class Investigation:
         return found
 
     @_each_scope(["since"])
-    def instance_groups(self, until: When = None, account: Scoped = None, region: Scoped = None) -> pd.DataFrame:
+    def instance_groups(self, until: When = None, account: Scoped = None, region: Scoped = None,
+                        since: When = None) -> pd.DataFrame:
         """Which instance was in which security group when, from CloudTrail and from AWS Config's
         items of network interfaces and instances (analysis.findings.MEMBERSHIP_COLUMNS): either
-        source's word puts an interface in a group."""
+        source's word puts an interface in a group.
+
+        With `since` and one account and region, what is needed from `since` on: only Config's day
+        folders from the day before `since` are read (Athena scans no other day), where they hold
+        a configuration snapshot (every interface as it was then); else every day, so that a
+        membership Config recorded earlier and never changed since is not lost."""
         values = queries.scope(None, until, account, region)
         events = self.query("instance_changes", **values)
         bound = {k: values[k] for k in ("until", "account", "region")}
-        items = self.query("interface_state", **bound)
+        start = None if since is None else queries.scope(since)["since"]
+        days = start and account and region and sg_state.config_days(start, values["until"])
+        items = self.query("interface_state", **bound, first_day=days and days[0], days=days or [])
+        if days and not sg_state.complete_at(items, pd.Timestamp(start)):
+            items = self.query("interface_state", **bound, first_day=None, days=[])
         found = [f for f in (tie.instance_groups(events), tie.config_memberships(items)) if len(f)]
         if len(found) < 2:
             return found[0] if found else tie.instance_groups(events)
@@ -501,7 +530,7 @@ class Investigation:
         found = self.findings(since, until, account, region, min_severity, types)
         if windows.empty or found.empty:
             return tie.correlate(found.iloc[0:0], windows.iloc[0:0])
-        groups = self.instance_groups(until, account, region)
+        groups = self.instance_groups(until, account, region, since=_earliest(since, windows))
         settings = self.settings
         return tie.correlate(found, windows, groups, settings.display_tz, settings.language)
 
@@ -522,7 +551,7 @@ class Investigation:
             windows = windows[windows["group_id"] == group]
         bound = None if until is None else pd.Timestamp(queries.scope(until=until)["until"])
         pad = int(pd.Timedelta(margin).total_seconds())
-        members = self.instance_groups(until, account, region)
+        members = self.instance_groups(until, account, region, since=_earliest(since, windows))
         flows = []
         for index, w in windows.iterrows():
             span = connections.span_of(w)

@@ -141,3 +141,46 @@ def test_connections_on_athena_are_duckdbs_and_name_only_the_windows_hours(aws_e
     assert "day = '2026/11/03' OR day >= '2026/11/03/07' OR day IS NULL" in terms
     assert "day <= '2026/11/03/13' OR day IS NULL" in terms
     assert {"account = '111111111111'", "region = 'ap-northeast-1'"} <= terms
+
+
+def test_interface_state_on_athena_reads_only_the_config_days_from_the_day_before_since(
+        aws_env, tmp_path):
+    """Like sg_state: with a snapshot the day before `since`, memberships from then on need no
+    earlier day, and the SQL Athena receives lists only those days; without a snapshot every day
+    is read, so a membership recorded earlier and never changed is not lost."""
+    from test_connections import ENI, config_file, config_item, interface_config
+
+    config = tmp_path / "AWSLogs/111111111111/Config/us-east-1/2026/1"
+    name = "111111111111_Config_us-east-1_{}_1.json.gz"
+    old = config_file(config / "1/ConfigHistory" / name.format("ConfigHistory"),
+                      config_item(ENI, "eni-1", "2026-01-01T09:00:00.000Z",
+                                  interface_config(["sg-0"])))
+    snapshot = config_file(config / "4/ConfigSnapshot" / name.format("ConfigSnapshot"),
+                           config_item(ENI, "eni-1", "2026-01-04T00:20:00.000Z",
+                                       interface_config(["sg-1"])))
+    config_file(config / "5/ConfigHistory" / name.format("ConfigHistory"),
+                config_item(ENI, "eni-1", "2026-01-05T10:00:00.000Z",
+                            interface_config(["sg-1", "sg-2"])))
+    scope = dict(since="2026-01-05T00:00:00Z", until="2026-01-06T00:00:00Z",
+                 account="111111111111", region="us-east-1")
+    duck = Investigation.from_evidence(tmp_path)
+    duck.log.clear()
+    expected = duck.instance_groups(**scope)
+    assert [(m["group_id"], str(m["since"])) for _, m in expected.iterrows()] == [
+        ("sg-1", "NaT"), ("sg-2", "2026-01-05 10:00:00+00:00")]  # sg-1: held before the snapshot
+    set_athena_results(aws_env, logged_answers(duck, duck.log))
+    athena = Investigation(engine_with(), evidence="athena:forensics")
+    pd.testing.assert_frame_equal(athena.instance_groups(**scope), expected)
+    client = boto3.client("athena")
+    (sent,) = [client.get_query_execution(QueryExecutionId=r.query_id)["QueryExecution"]["Query"]
+               for r, e in zip(athena.engine.reports, athena.log)
+               if e["query"] == "interface_state"]
+    assert "c.day IN ('2026/1/4', '2026/1/5', '2026/1/6', '2026/1/7')" in sent
+
+    snapshot.unlink()  # no snapshot the day before: every day, and sg-0 from 2026/1/1 is kept
+    duck = Investigation.from_evidence(tmp_path)
+    found = duck.instance_groups(**scope)
+    assert [e["params"]["first_day"] for e in duck.log if e["query"] == "interface_state"] == [
+        "2026/1/4", None]
+    assert sorted(found["group_id"]) == ["sg-0", "sg-1", "sg-2"]
+    assert old.exists()

@@ -256,3 +256,23 @@ def test_an_eventbridge_event_saved_without_detail_type_is_a_finding(tmp_path):
     assert discover_findings(tmp_path) == [bare] and discover_files(tmp_path) == []
     frame, intake = read_findings([bare])
     assert (intake.used, intake.rejected, list(frame["id"])) == (1, 0, ["f-bare"])
+
+
+def test_a_finding_time_aws_could_not_have_written_is_left_out_with_the_reason(tmp_path):
+    """The intake's one rule for times (reader.plausible): a last seen in year 9999 would tie the
+    finding to every later exposure window."""
+    when = datetime(2026, 11, 3, 9, 0, tzinfo=timezone.utc)
+    finding = gd_finding("f-far", "Recon:EC2/PortProbeUnprotectedPort", 2.0, "probe", "111111111111",
+                         "us-east-1", first_seen=when, last_seen=when)
+    finding["service"].update(eventFirstSeen="2005-01-01T00:00:00Z",
+                              eventLastSeen="9999-12-31T23:59:59.000Z")
+    finding["updatedAt"] = "yesterday"
+    path = write(tmp_path / "finding.json", json.dumps(finding))
+    frame, intake = read_findings([path])
+    (file,) = intake.files
+    assert [w.split(" is outside ")[0] for w in file.warnings] == [
+        "record 0: updatedAt 'yesterday' is not an ISO 8601 time; left out",
+        "record 0: eventFirstSeen 2005-01-01T00:00:00Z",
+        "record 0: eventLastSeen 9999-12-31T23:59:59Z"]
+    assert file.warnings[2].endswith("(a day after the evidence was read); left out")
+    assert (intake.used, frame["last_seen"].isna().all()) == (1, True)

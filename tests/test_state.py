@@ -23,7 +23,7 @@ from audit_toolkit.analysis.security_groups import normalize
 from audit_toolkit.engines.duckdb import DuckDBEngine
 from audit_toolkit.errors import ConfigError
 from audit_toolkit.evidence.layout import discover_files, discover_findings, discover_state
-from audit_toolkit.evidence.state import read_state
+from audit_toolkit.evidence.state import NO_TIME, read_state
 from audit_toolkit.investigation import Investigation
 from audit_toolkit.queries import get
 from test_security_groups import row
@@ -264,6 +264,100 @@ def test_malformed_config_items_are_rejected_with_their_reason_and_the_rest_used
     ]
 
 
+def test_config_items_and_describe_output_at_implausible_times_are_rejected_with_the_reason(
+        tmp_path):
+    """A capture time in year 9999 (or before CloudTrail's launch) would stretch every window it
+    bounds: the rule the CloudTrail intake applies to event times, applied to state times."""
+    items = [item("sg-1", "9999-12-31T23:59:59Z", [permission("0.0.0.0/0")]),
+             item("sg-2", "2005-01-01T00:00:00Z", [permission("0.0.0.0/0")]),
+             item("sg-3", 253402300799, [permission("0.0.0.0/0")]),  # epoch seconds of year 9999
+             item("sg-4", "2026-09-28T10:00:00Z", [permission("0.0.0.0/0")])]
+    path = write(tmp_path / HISTORY, {"fileVersion": "1.0", "configurationItems": items})
+    rules, report = state_of(path)
+    assert list(rules["group_id"]) == ["sg-4"]
+    (file,) = report.files
+    assert [r.split(" is outside ")[0] for r in file.rejections] == [
+        "record 0: configurationItemCaptureTime 9999-12-31T23:59:59.000Z",
+        "record 1: configurationItemCaptureTime 2005-01-01T00:00:00.000Z",
+        "record 2: configurationItemCaptureTime 9999-12-31T23:59:59.000Z"]
+    assert file.rejections[0].endswith("(a day after the evidence was read)")
+    groups = write(tmp_path / "describe-security-groups.json", DESCRIBED, gz=False)
+    rules, report = state_of(groups, state_at="9999-01-01T00:00:00Z")
+    assert rules.empty and report.files[0].error.startswith(
+        "--state-at 9999-01-01T00:00:00.000Z is outside 2013-11-13 (CloudTrail's launch) .. ")
+
+
+def test_an_account_region_or_name_that_is_not_text_is_no_value_never_a_python_repr(tmp_path):
+    """One rule for Config items and describe output: a value that is not text is no value. The
+    account and region then come from the S3 key or the ARN, a name is missing; nothing shows as
+    "{'a': 1}", and the item's rules are kept."""
+    odd = item("sg-1", "2026-09-28T10:00:00Z", [permission("0.0.0.0/0")])
+    odd.update(awsAccountId={"a": 1}, awsRegion=["x"], resourceName=7, ARN={"b": 2})
+    odd["configuration"]["groupName"] = True
+    path = write(tmp_path / HISTORY, {"fileVersion": "1.0", "configurationItems": [odd]})
+    described = json.loads(json.dumps(DESCRIBED))
+    described["SecurityGroups"][0].update(OwnerId={"c": 3}, GroupName=["n"], VpcId=12)
+    groups = write(tmp_path / "describe-security-groups.json", described, gz=False)
+    rules, report = state_of(path, groups, state_at="2026-09-30T12:00:00Z")
+    assert (report.rejected, len(rules)) == (0, 3)
+    shown = rules[["account", "region", "group_id", "group_name", "vpc_id"]].drop_duplicates()
+    assert export.to_records(shown) == [
+        {"account": ACCOUNT, "region": REGION, "group_id": "sg-1", "group_name": None,
+         "vpc_id": "vpc-1"},
+        {"account": ACCOUNT, "region": REGION, "group_id": "sg-9", "group_name": None,
+         "vpc_id": None}]
+
+
+def test_a_protocol_rule_id_or_description_that_is_not_text_stops_nothing_and_hides_no_rule(
+        tmp_path):
+    """A protocol that is an object costs only its permission (named in a warning), a rule id or a
+    description that is not text is none: the run went down on them (Unreadable, unhashable)."""
+    odd = permission("0.0.0.0/0")
+    odd["ipProtocol"] = {"x": 1}
+    web = permission("0.0.0.0/0", 3389, 3389)
+    web["ipv4Ranges"] = [{"cidrIp": "0.0.0.0/0", "description": {"d": 1}}]
+    path = write(tmp_path / HISTORY, {"configurationItems": [
+        item("sg-1", "2026-09-28T10:00:00Z", [odd, web])]})
+    described = json.loads(json.dumps(RULES))
+    first, second = described["SecurityGroupRules"]
+    first.update(SecurityGroupRuleId={"a": 1}, Description=["x"])
+    second["ReferencedGroupInfo"]["GroupId"] = {"b": 2}
+    second["CidrIpv4"] = "0.0.0.0/0"
+    rules_file = write(tmp_path / "rules.json", {"SecurityGroupRules": [
+        first, second, {**second, "SecurityGroupRuleId": "sgr-3", "IpProtocol": [6]}]}, gz=False)
+    rules, report = state_of(path, rules_file, state_at="2026-09-30T12:00:00Z")
+    keys = ["group_id", "protocol", "from_port", "peer", "rule_id", "description"]
+    assert [tuple(r.values()) for r in export.to_records(rules[keys])] == [
+        ("sg-1", "tcp", 3389, "0.0.0.0/0", None, None),
+        ("sg-9", "tcp", 22, "::/0", None, None),
+        ("sg-9", "tcp", 5432, "0.0.0.0/0", "sgr-2", None)]
+    assert [f.warnings for f in report.files] == [
+        ["record 0: configuration.ipPermissions holds an ipProtocol that is not a protocol: that "
+         "permission is not read, the item's others are"],
+        ["record 2: an IpProtocol that is not a protocol: that rule is not read"]]
+    assert report.rejected == 0
+    assert len(state.held_at(rules, pd.Timestamp("2026-10-01T00:00:00Z"))) == 3
+
+
+def test_an_interface_or_instance_id_that_is_not_text_is_the_items_resource_id():
+    from audit_toolkit.analysis.findings import config_memberships
+
+    eni = {"networkInterfaceId": {"a": 1}, "groups": [{"groupId": "sg-1"}],
+           "attachment": {"instanceId": "i-1", "status": "attached"}}
+    instance = {"instanceId": ["i"], "networkInterfaces": [],
+                "securityGroups": [{"groupId": "sg-2"}]}
+    items = pd.DataFrame([
+        {"capture_time": "2026-09-28T10:00:00Z", "status": "OK", "account": ACCOUNT,
+         "region": REGION, "resource_type": kind, "resource_id": rid,
+         "configuration": json.dumps(c)}
+        for kind, rid, c in (("AWS::EC2::NetworkInterface", "eni-1", eni),
+                             ("AWS::EC2::Instance", "i-2", instance))])
+    found = export.to_records(config_memberships(items)[["instance_id", "network_interface_id",
+                                                          "group_id"]])
+    assert [tuple(r.values()) for r in found] == [
+        ("i-1", "eni-1", "sg-1"), ("i-2", None, "sg-2")]
+
+
 DESCRIBED = {
     "SecurityGroups": [
         {
@@ -396,6 +490,47 @@ def test_a_state_file_of_no_known_structure_is_reported_with_its_top_level_keys(
     )
 
 
+def test_a_file_holding_several_kinds_is_read_as_each_and_loses_neither(tmp_path):
+    """Loose files are routed by every kind they hold, not by the first marker: a CloudTrail file
+    with an extra "configurationItems" or "SecurityGroups" key, findings beside "Records", a
+    finding with a "Records" key. A file in AWS's Config folder is read as Config only, and the
+    records it also holds are named in a warning."""
+    from datetime import datetime, timezone
+
+    from audit_toolkit.synthetic import gd_finding
+    from util import event
+
+    when = datetime(2026, 9, 28, 9, 0, tzinfo=timezone.utc)
+    finding = gd_finding("f-1", "Recon:EC2/PortProbeUnprotectedPort", 2.0, "probe", ACCOUNT,
+                         REGION, first_seen=when, last_seen=when)
+    opened = item("sg-1", "2026-09-28T10:00:00Z", [permission("0.0.0.0/0")])
+    loose = tmp_path / "case"
+    write(loose / "trail-and-items.json", {"Records": [event(1)], "configurationItems": [opened]})
+    write(loose / "trail-and-groups.json", {"Records": [event(2), event(3)], **DESCRIBED})
+    write(loose / "findings-and-records.json", {"Findings": [finding], "Records": [event(4)]})
+    write(loose / "finding-with-records.json",
+          {**{**finding, "id": "f-2"}, "Records": [event(5)]})
+    stray = {"configurationItems": [item("sg-2", "2026-09-28T11:00:00Z", [])],
+             "Records": [event(6)]}
+    write(tmp_path / HISTORY, stray)
+    inv = Investigation.from_evidence(tmp_path, state_at="2026-09-30T12:00:00Z")
+    ids = inv.query("event_ids", since=None, until=None, since_day=None, until_day=None,
+                    account=None, region=None)["eventid"]
+    assert sorted(ids) == [f"00000000-0000-0000-0000-{i:012d}" for i in range(1, 6)]
+    assert sorted(inv.findings()["id"]) == ["f-1", "f-2"]
+    assert sorted(set(inv.state()["group_id"])) == ["sg-1", "sg-2", "sg-9"]
+    rejected = (inv.intake.rejected, inv.findings_intake.rejected, inv.state_intake.rejected)
+    assert rejected == (0, 0, 0)
+    (config,) = [f for f in inv.state_intake.files if f.path.endswith(".json.gz")]
+    assert config.warnings == ["also holds cloudtrail evidence, not read: a file in AWS's config "
+                               "folder is read as config only"]
+    # Config items beside describe output with no capture time: the items are read all the same
+    both = write(loose / "items-and-groups.json", {"configurationItems": [opened], **DESCRIBED})
+    rules, report = state_of(both)
+    assert (set(rules["group_id"]), report.files[0].error) == ({"sg-1"}, None)
+    assert report.files[0].warnings == [f"its describe output is not read: {NO_TIME}"]
+
+
 # --- windows from state and logs together --------------------------------------------------------
 
 SSH = {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22}
@@ -501,6 +636,38 @@ def test_a_related_event_in_the_evidence_names_who_opened_the_window():
     assert [(f[0], f[1], f[2], f[3]) for f in found] == [("config", t(5), t(20), ACTOR)]
 
 
+def test_a_rule_a_state_showed_open_that_a_logged_call_grants_again_is_one_window():
+    """Config shows the rule open with no logged call; a later logged authorize of it is an event
+    of that window (in its caveat), not a second window and a second chat post."""
+    grant, revoke = ct("AuthorizeSecurityGroupIngress", 10), ct("RevokeSecurityGroupIngress", 15)
+    assert merged([grant], [observed(5, ["0.0.0.0/0"])]) == [
+        ("state", None, t(5), None, None, None, None, True, "web", "vpc-1")]
+    # a later state lacking it closes the one window, known open until the logged call
+    assert merged([grant], [observed(5, ["0.0.0.0/0"]), observed(20, [])]) == [
+        ("state", None, t(5), None, t(10), t(20), "closed, not logged", False, "web", "vpc-1")]
+    # opened between two Config items, closed by a logged revoke: the revoke closes the one window
+    items = [observed(1, []), observed(5, ["0.0.0.0/0"])]
+    assert merged([grant, revoke], items) == [
+        ("config", t(1), t(5), None, None, t(15), "revoked", False, "web", "vpc-1")]
+    changes = normalize(pd.DataFrame([grant]))
+    found = state.windows(logged_windows(changes), state.rules(pd.DataFrame(items)))
+    assert list(found["caveat"]) == [
+        f"A logged call (e10, {ACTOR}) granted this exposure again at {t(10)} while the state "
+        f"showed it open since {t(5)}: it is one window, from "
+        "the state. Had the rule been removed in between, with no logged call, it was open again "
+        "from that call on."]
+    assert reconciled([grant, revoke], items) == [
+        ("opened_not_logged", "ingress tcp port 22 from 0.0.0.0/0", t(1), t(5))]
+    # the authorize first: the logged window, which the state confirms, names who opened it
+    assert merged([ct("AuthorizeSecurityGroupIngress", 3)], items) == [
+        ("logged", None, t(3), ACTOR, None, None, None, True, "web", "vpc-1")]
+    # shown again after the logged revoke: opened again, unlogged, after the revoke
+    again = merged([grant, revoke], [observed(5, ["0.0.0.0/0"]), observed(20, ["0.0.0.0/0"])])
+    assert again == [
+        ("state", None, t(5), None, None, t(15), "revoked", False, "web", "vpc-1"),
+        ("state", t(15), t(20), None, None, None, None, True, "web", "vpc-1")]
+
+
 # --- the demo's story, asserted exactly -----------------------------------------------------------
 
 STATE_KEYS = [
@@ -571,12 +738,16 @@ def test_without_the_capture_time_the_describe_file_is_refused_and_the_rest_read
     assert inv.state_intake.used == 9
 
 
-def test_replaying_from_the_state_reads_only_the_days_asked_for_with_the_same_windows(demo_inv):
+def test_replaying_from_the_state_reads_only_the_days_asked_for_with_the_same_windows(
+        demo_inv, monkeypatch):
     place = dict(since="2026-11-03T00:00:00Z", account="111111111111", region="eu-west-1")
     keys = ["group_id", "cidr", "opened_how", "opened_at", "opened_by", "closed_at", "close_reason"]
     full = demo_inv.ssh_exposure(**place)
     first = len(demo_inv.log)
+    held_at, asked = state.held_at, []
+    monkeypatch.setattr(state, "held_at", lambda *a: asked.append(a[1]) or held_at(*a))
     seeded = demo_inv.ssh_exposure(**place, from_state=True)
+    assert asked == [pd.Timestamp(place["since"])]  # the state at --since is worked out once
     assert export.to_records(seeded[keys]) == export.to_records(full[keys]) and len(seeded) == 3
     read = {e["query"]: e["params"] for e in demo_inv.log[first:]}
     assert read["sg_changes"]["since_day"] == read["evidence_span"]["since_day"] == "2026/11/03"

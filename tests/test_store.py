@@ -71,11 +71,12 @@ def _write(folder: Path, name: str, records: list) -> Path:
 def _all_queries(inv: Investigation) -> dict[str, pd.DataFrame]:
     values = {"principal_events": {"principal": "arn:aws:iam::123837392027:user/benjamin"},
               "findings": {"min_severity": None}, "sg_state": {"first_day": None, "days": []},
+              "interface_state": {"first_day": None, "days": []},
               # one window's flows: unbounded, SSH, every interface (evidence.flowlogs.scope)
               "connections": {**flowlogs.scope(None, None, 3600), "protocol": 6, "from_port": 22,
                               "to_port": 22, "interfaces": None, "instances": None}}
     bound = {name: {**queries.scope(), **values.get(name, {})} for name in queries.QUERIES}
-    # each query takes the scope as far as it declares it (sg_state lists its days instead)
+    # each query takes the scope as far as it declares it (the Config queries list their days)
     return {name: inv.query(name, **{k: v for k, v in bound[name].items() if k in q.params})
             for name, q in queries.QUERIES.items()}
 

@@ -55,6 +55,12 @@ class Unreadable(ValueError):
     """A member of an event of a shape the analysis cannot read: the event is reported with it."""
 
 
+def text_of(value: Any) -> str | None:
+    """A name or id from the evidence as text: whatever else an attacker put there (an object, a
+    list, a number) is none, never its Python repr."""
+    return value if isinstance(value, str) and value else None
+
+
 def json_object(text: Any) -> dict:
     """A JSON object as the queries return it (text, e.g. `requestparameters`), or one already decoded;
     {} for anything else (null, not JSON, a list, nested deeper than Python follows)."""

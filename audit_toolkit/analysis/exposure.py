@@ -435,19 +435,32 @@ def window_frame(rows: list[dict], end: pd.Timestamp | None) -> pd.DataFrame:
     several ports that one change opened and one change closed are one window."""
     import pandas as pd
 
-    merged: dict[tuple, dict] = {}
-    for row in rows:
-        same = tuple(str(row.get(k)) for k in _SAME_WINDOW)
-        if same in merged:
-            ports = {*merged[same]["exposed_ports"].split(","), *row["exposed_ports"].split(",")}
-            merged[same]["exposed_ports"] = ",".join(sorted(ports, key=int))
-        else:
-            merged[same] = dict(row)
-    frame = pd.DataFrame(list(merged.values()), columns=WINDOW_COLUMNS)
+    frame = pd.DataFrame(ports_together(rows, _SAME_WINDOW), columns=WINDOW_COLUMNS)
     for col in ("still_open", "open_before_evidence", "ambiguous_order"):
         frame[col] = frame[col].eq(True)
     for col in ("opened_at", "closed_at"):
         frame[col] = pd.to_datetime(frame[col], utc=True)
+    return in_time_order(frame, end)
+
+
+def ports_together(rows: list[dict], same: tuple[str, ...]) -> list[dict]:
+    """The windows equal in every field of `same` as one window of all their exposed ports."""
+    merged: dict[tuple, dict] = {}
+    for row in rows:
+        key = tuple(str(row.get(k)) for k in same)
+        if key in merged:
+            ports = {*merged[key]["exposed_ports"].split(","), *row["exposed_ports"].split(",")}
+            merged[key]["exposed_ports"] = ",".join(sorted(ports, key=int))
+        else:
+            merged[key] = dict(row)
+    return list(merged.values())
+
+
+def in_time_order(frame: pd.DataFrame, end: pd.Timestamp | None) -> pd.DataFrame:
+    """A frame of windows with its `duration` (a still-open window's lasts until `end`), integer
+    ports, in the order of their opening (those open before the evidence first)."""
+    import pandas as pd
+
     frame["duration"] = (
         frame["closed_at"].fillna(end if end is not None else pd.NaT) - frame["opened_at"]
     )

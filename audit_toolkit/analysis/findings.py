@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..phrases import TEXT
 from .actors import short
-from .events import json_object, records
+from .events import json_object, records, text_of
 from .security_groups import network
 
 MEMBERSHIP_COLUMNS = ["account", "region", "instance_id", "network_interface_id", "group_id", "since", "until",
@@ -137,7 +137,7 @@ def _held(item: dict) -> set[tuple[str | None, str | None, str]]:
     if item["status"] in _DELETED or not config:
         return set()
     if item["resource_type"] == "AWS::EC2::NetworkInterface":
-        eni = config.get("networkInterfaceId") or item["resource_id"]
+        eni = text_of(config.get("networkInterfaceId")) or item["resource_id"]
         attachment = config.get("attachment") if isinstance(config.get("attachment"), dict) else {}
         instance = attachment.get("instanceId") if attachment.get("status") != "detached" else None
         instance = instance if isinstance(instance, str) else None
@@ -145,7 +145,7 @@ def _held(item: dict) -> set[tuple[str | None, str | None, str]]:
     state = config.get("state") if isinstance(config.get("state"), dict) else {}
     if state.get("name") == "terminated":
         return set()
-    instance = config.get("instanceId") or item["resource_id"]
+    instance = text_of(config.get("instanceId")) or item["resource_id"]
     listed = config.get("networkInterfaces")
     interfaces = [n for n in listed if isinstance(n, dict)] if isinstance(listed, list) else []
     held = {

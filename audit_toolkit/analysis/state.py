@@ -20,9 +20,11 @@ import pandas as pd
 
 from ..phrases import Items, Phrase, phrase, say
 from ..settings import Settings
-from .events import json_object, records
+from .events import Unreadable, json_object, records, text_of
 from .address_space import network_public, reaches_internet
-from .exposure import WINDOW_COLUMNS, RuleState, covered_ports, exposed_ports
+from .exposure import (
+    WINDOW_COLUMNS, RuleState, covered_ports, exposed_ports, in_time_order, ports_together,
+)
 from .security_groups import _get, network, protocol_name
 
 RULE_COLUMNS = [
@@ -39,6 +41,8 @@ RECONCILE_COLUMNS = [
     "kind", "account", "region", "group_id", "group_name", "vpc_id", "rule", *RULE_PARTS, "after",
     "before", "related_events", "coverage", "detail", "coverage_phrase", "detail_phrase",
 ]
+_CLOSED_BY = ("closed_at", "closed_by", "closed_by_arn", "closed_from_ip", "closed_event_id",
+              "close_reason")
 NOT_LOGGED = "closed, not logged"
 DELETED_NOT_LOGGED = "group deleted, not logged"
 _DELETED = frozenset({"ResourceDeleted", "ResourceDeletedNotRecorded"})
@@ -97,8 +101,8 @@ def rules(items: pd.DataFrame) -> pd.DataFrame:
             "account": item["account"],
             "region": item["region"],
             "group_id": item["group_id"],
-            "group_name": _text(item["group_name"]) or _text(conf.get("groupName")),
-            "vpc_id": _text(conf.get("vpcId")),
+            "group_name": text_of(item["group_name"]) or text_of(conf.get("groupName")),
+            "vpc_id": text_of(conf.get("vpcId")),
             "deleted": item["status"] in _DELETED,
             "related_events": tuple(e for e in (item["related_events"] or "").split(",") if e),
         }
@@ -121,10 +125,19 @@ def _rules_of(conf: dict):
     for direction, member in (("ingress", "ipPermissions"), ("egress", "ipPermissionsEgress")):
         for permission in _get(conf, member) or []:
             if isinstance(permission, dict):
-                yield from _permission(permission, direction)
+                yield from _readable(lambda: list(_permission(permission, direction)))
     for rule in _get(conf, "securityGroupRules") or []:
         if isinstance(rule, dict):
-            yield _rule(rule)
+            yield from _readable(lambda: [_rule(rule)])
+
+
+def _readable(read) -> list[dict]:
+    """The rules `read` gives; none where a protocol is not one (an object, a list): the intake
+    rejects such an item with its reason (evidence/state.py), and nothing else stops on it."""
+    try:
+        return read()
+    except Unreadable:
+        return []
 
 
 def _permission(p: dict, direction: str):
@@ -167,7 +180,7 @@ def _rule(r: dict) -> dict:
             break
     else:
         group = _get(r, "referencedGroupInfo")
-        if isinstance(group, dict) and _get(group, "groupId"):
+        if isinstance(group, dict) and text_of(_get(group, "groupId")):
             peer, kind = _get(group, "groupId"), "security_group"
     return {
         # only a true boolean (or "true") is egress: "false" as text read as egress hid an opening
@@ -177,18 +190,13 @@ def _rule(r: dict) -> dict:
         "to_port": _port(_get(r, "toPort")),
         "peer": peer,
         "peer_type": kind,
-        "rule_id": _get(r, "securityGroupRuleId"),
-        "description": _get(r, "description"),
+        "rule_id": text_of(_get(r, "securityGroupRuleId")),
+        "description": text_of(_get(r, "description")),
     }
 
 
-def _text(value) -> str | None:
-    """A name from the evidence as text: whatever else an attacker put there is not a name."""
-    return value if isinstance(value, str) and value else None
-
-
 def _description(entry) -> str | None:
-    return _get(entry, "description") if isinstance(entry, dict) else None
+    return text_of(_get(entry, "description")) if isinstance(entry, dict) else None
 
 
 def _port(value) -> int | None:
@@ -335,6 +343,8 @@ def windows(
                 ):  # a revoke of a rule never seen opening: state knows more
                     covering.update(opened_at=at, opened_how="state")
                 continue
+            if key in unlogged and _taken_over(unlogged[key], by_key.get(key, []), at):
+                del unlogged[key]  # a logged call took it over and closed it: opened again since
             if key not in unlogged:
                 how = "config" if before is not None and key not in before["exposing"] else "state"
                 # it opened after the previous item without it, and after the logs last closed it
@@ -343,6 +353,7 @@ def windows(
                 if how == "config":
                     bounds.append(before["at"])
                 unlogged[key] = _opened(rule, obs, how, max(bounds, default=None), known)
+                unlogged[key]["_key"] = key
                 done.append(unlogged[key])
         reason = DELETED_NOT_LOGGED if obs["deleted"] else NOT_LOGGED
         for key in [k for k in unlogged if k[:3] == place and k not in obs["exposing"]]:
@@ -356,25 +367,61 @@ def windows(
             ):
                 _closed(covering, obs, reason, last_seen.get(key), known)
         previous[place] = obs
-    frame = pd.DataFrame(_ports_together(done), columns=STATE_WINDOW_COLUMNS)
+    frame = pd.DataFrame(_ports_together(_one_window(done)), columns=STATE_WINDOW_COLUMNS)
     return _finish(frame, names, evidence_start, evidence_end)
 
 
+def _taken_over(unlogged: dict, logged: list[dict], at: pd.Timestamp) -> bool:
+    """Whether a logged window of the rule opened after the unlogged one and closed by `at`."""
+    return any(_inside(w, unlogged) and w["closed_at"] is not None
+               and pd.Timestamp(w["closed_at"]) <= at for w in logged)
+
+
+def _inside(logged: dict, unlogged: dict) -> bool:
+    """Whether a logged call opened the rule again while a state already showed it open."""
+    opened, closed = logged["opened_at"], unlogged.get("closed_at")
+    return (logged["opened_how"] == "logged" and pd.Timestamp(opened) > unlogged["opened_at"]
+            and (closed is None or pd.Timestamp(opened) < closed))
+
+
+def _one_window(windows: list[dict]) -> list[dict]:
+    """A rule a state showed open that a logged call then granted again is one window: opened as
+    the state says (the earlier, known bound), closed as the logs say if they close it, the call
+    named in its caveat. The logged window keeps only the ports no state window held."""
+    opened = [w for w in windows if "_key" in w]
+    for w in [w for w in windows if w["opened_how"] == "logged"]:
+        ports = w["exposed_ports"].split(",")
+        for key in _exposed_at(w):
+            held = next((s for s in opened if s["_key"] == key and _inside(w, s)), None)
+            if held is None:
+                continue
+            ports.remove(str(key[-1]))
+            if w["closed_at"] is not None:
+                held.update({k: w.get(k) for k in (*_CLOSED_BY, "closed_after")})
+            held["caveat"] = (
+                f"A logged call ({w['opened_event_id']}, {w['opened_by']}) granted this exposure "
+                f"again at {_iso(w['opened_at'])} while the state showed it open since "
+                f"{_iso(held['opened_at'])}: it is one window, from the state. Had the rule been "
+                "removed in between, with no logged call, it was open again from that call on."
+            )
+        w["exposed_ports"] = ",".join(ports)
+    return [w for w in windows if w["exposed_ports"]]
+
+
+def _iso(moment) -> str:
+    return pd.Timestamp(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# The unlogged windows of several ports that opened and closed together are one window, as
+# exposure.window_frame makes of logged ones (which are merged already, and left as they are).
+_SAME_UNLOGGED = ("account", "region", "group_id", "cidr", "opened_how", "opened_at", "closed_at",
+                  "close_reason", "opened_event_id", "closed_event_id")
+
+
 def _ports_together(windows: list[dict]) -> list[dict]:
-    """The unlogged windows of several ports that opened and closed together are one window, as
-    exposure.window_frame makes of logged ones."""
-    merged: dict[tuple, dict] = {}
-    for w in windows:
-        same = tuple(str(w.get(k)) for k in (
-            "account", "region", "group_id", "cidr", "opened_how", "opened_at", "closed_at",
-            "close_reason", "opened_event_id", "closed_event_id",
-        )) if w["opened_how"] in ("config", "state") else (id(w),)
-        if same in merged:
-            ports = {*merged[same]["exposed_ports"].split(","), *w["exposed_ports"].split(",")}
-            merged[same]["exposed_ports"] = ",".join(sorted(ports, key=int))
-        else:
-            merged[same] = w
-    return list(merged.values())
+    unlogged = [w for w in windows if w["opened_how"] in ("config", "state")]
+    others = [w for w in windows if w["opened_how"] not in ("config", "state")]
+    return others + ports_together(unlogged, _SAME_UNLOGGED)
 
 
 def _covering(held: list[dict], at: pd.Timestamp) -> dict | None:
@@ -454,14 +501,7 @@ def _finish(frame: pd.DataFrame, names: dict, start, end) -> pd.DataFrame:
     frame["open_before_evidence"] = frame["opened_at"].isna() | (
         state & (True if start is None else frame["opened_at"].le(start))
     )
-    frame = name_groups(frame, names)
-    frame["duration"] = (
-        frame["closed_at"].fillna(end if end is not None else pd.NaT) - frame["opened_at"]
-    )
-    for col in ("from_port", "to_port"):
-        frame[col] = frame[col].astype("Int64")
-    order = ["opened_at", "account", "region", "group_id"]
-    return frame.sort_values(order, na_position="first", ignore_index=True)
+    return in_time_order(name_groups(frame, names), end)
 
 
 def name_groups(frame: pd.DataFrame, names: dict[tuple, tuple]) -> pd.DataFrame:

@@ -19,7 +19,7 @@ that cannot be read is reported, a finding of an unknown shape keeps its common 
 from __future__ import annotations
 
 import gc
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -32,7 +32,7 @@ from .guardduty_finding import (  # noqa: F401 (severity_label, SEVERITY_BANDS: 
     flatten, severity_label,
 )
 from .layout import guardduty_partition_of
-from .reader import MAX_FILE_BYTES, FileReport, IntakeReport, _reason, read_text
+from .reader import MAX_FILE_BYTES, FileReport, IntakeReport, _reason, plausible, read_text
 
 _s = pa.string()
 # The columns of AWS's Athena table for the export (queries/ddl/create_guardduty.sql), then the
@@ -64,32 +64,44 @@ def _unwrap(obj: Any, report: FileReport, depth: int = 0) -> Iterator[Any]:
     if not isinstance(obj, dict):
         yield obj
         return
+    if {"schemaVersion", "id", "type"} <= obj.keys():
+        yield obj  # a finding, whatever else an attacker added to it (a `Records` list)
+        return
+    # Every envelope the object holds is opened: an extra key hides no finding (evidence.kinds)
+    opened = False
     for key in ("Findings", "findings"):
         if isinstance(obj.get(key), list):
+            opened = True
             if not obj[key]:
                 report.warn("an empty page of findings ({'findings': []})")
             for item in obj[key]:
                 yield from _unwrap(item, report, depth + 1)
-            return
     if "detail-type" in obj and "detail" in obj:
+        opened = True
         if obj["detail-type"] != "GuardDuty Finding":
             yield ValueError(f"an EventBridge event of another kind ({str(obj['detail-type'])[:60]!r})")
-            return
-        yield from _unwrap(obj["detail"], report, depth + 1)
-        return
-    if isinstance(obj.get("detail"), dict) and not {"id", "type"} <= obj.keys():
+        else:
+            yield from _unwrap(obj["detail"], report, depth + 1)
+    elif isinstance(obj.get("detail"), dict) and not {"id", "type"} <= obj.keys():
         # An EventBridge event saved without its detail-type, as Lambda test events often are
+        opened = True
         yield from _unwrap(obj["detail"], report, depth + 1)
-        return
     if "Message" in obj and obj.get("Type") == "Notification":  # SNS
+        opened = True
         yield from _unwrap(obj["Message"], report, depth + 1)
-        return
-    if isinstance(obj.get("Records"), list):  # SNS delivered to a Lambda
-        for record in obj["Records"]:
+    records = obj.get("Records")
+    if isinstance(records, list) and (not opened or _sns(records)):  # SNS delivered to a Lambda
+        # Beside another envelope, only SNS records: CloudTrail's are for its reader
+        opened = True
+        for record in records:
             sns = record.get("Sns") if isinstance(record, dict) else None
             yield from _unwrap(sns if isinstance(sns, dict) else record, report, depth + 1)
-        return
-    yield obj
+    if not opened:
+        yield obj
+
+
+def _sns(records: list) -> bool:
+    return bool(records) and isinstance(records[0], dict) and "Sns" in records[0]
 
 
 def _documents(data: bytes, report: FileReport) -> list[Any]:
@@ -131,12 +143,20 @@ def _shape(document: Any) -> str:
     return "single"
 
 
-def _is_time(value: Any) -> bool:
+def _time_problem(value: Any, key: str) -> str | None:
+    """Why a finding's time cannot be used: not ISO 8601, or one AWS could not have written (the
+    intake's one rule, reader.plausible: a year 9999 would match every later window)."""
     try:
-        datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        return True
-    except ValueError:
-        return False
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        utc = moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError):
+        return f"{key} {str(value)[:40]!r} is not an ISO 8601 time"
+    try:
+        plausible(utc, key)
+    except ValueError as e:
+        return str(e)
+    return None
 
 
 def _row(finding: Any, index: int, report: FileReport, part) -> dict | None:
@@ -161,8 +181,10 @@ def _row(finding: Any, index: int, report: FileReport, part) -> dict | None:
         report.warn(f"record {index}: resource type {str(kind)[:40]!r} not known; its common fields are kept")
     service = _json_in_string(finding.get("service"))
     for holder, key in ((finding, "createdAt"), (finding, "updatedAt"), (service, "eventFirstSeen"), (service, "eventLastSeen")):
-        if isinstance(holder, dict) and holder.get(key) is not None and not _is_time(holder[key]):
-            report.warn(f"record {index}: {key} {str(holder[key])[:40]!r} is not an ISO 8601 time; left out")
+        problem = _time_problem(holder[key], key) if isinstance(holder, dict) and \
+            holder.get(key) is not None else None
+        if problem:
+            report.warn(f"record {index}: {problem}; left out")
             holder[key] = None  # a bad time would fail every time filter of the query, on both engines
     row = {column: _text(finding.get(key)) for column, key in _TOP.items()}
     row["resource"] = _text(resource)

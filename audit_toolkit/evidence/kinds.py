@@ -4,7 +4,7 @@ structure of the parsed file, never by its name or its first kilobyte.
 Kinds: `cloudtrail`, `guardduty`, `config` (AWS Config items), `ec2-describe` (EC2 describe output),
 `flowlog` (VPC flow logs: text whose first line names the flow log's fields, or Parquet whose
 columns do).
-A new kind is one layout pattern in LAYOUTS (if AWS delivers it to S3) and one test in `kind_of`
+A new kind is one layout pattern in LAYOUTS (if AWS delivers it to S3) and one test in `kinds_of`
 (or, for a format that is not JSON, beside `flow_log_header`).
 """
 
@@ -37,35 +37,43 @@ LAYOUTS = (
 )
 
 
-def kind_of(document: Any) -> str | None:
-    """The kind of one parsed JSON document; None if it is none of them."""
+KINDS = ("cloudtrail", "guardduty", "config", "ec2-describe", "flowlog")
+
+
+def kinds_of(document: Any) -> tuple[str, ...]:
+    """Every kind one parsed JSON document holds, in KINDS order; () if none.
+
+    Each marker is looked for, not the first one found: a CloudTrail file with an extra
+    `"configurationItems": []` holds both, and is read by both readers (its records as CloudTrail,
+    its items as Config), so an attacker's extra key hides neither part. A list is what its first
+    element is (a JSON array of findings or of events).
+    """
     if isinstance(document, list):
-        return kind_of(document[0]) if document else None
+        return kinds_of(document[0]) if document else ()
     if not isinstance(document, dict):
-        return None
+        return ()
+    found = set()
     if isinstance(document.get("configurationItems"), list):
-        return "config"
-    if isinstance(document.get("SecurityGroups"), list) or isinstance(
-        document.get("SecurityGroupRules"), list
-    ):
-        return "ec2-describe"
+        found.add("config")
+    if any(isinstance(document.get(k), list) for k in ("SecurityGroups", "SecurityGroupRules")):
+        found.add("ec2-describe")
     if isinstance(document.get("Records"), list):
         first = document["Records"][0] if document["Records"] else {}
         # SNS delivered to a Lambda wraps findings in Records too
-        return "guardduty" if isinstance(first, dict) and "Sns" in first else "cloudtrail"
+        found.add("guardduty" if isinstance(first, dict) and "Sns" in first else "cloudtrail")
     if "eventName" in document or "Events" in document or "digestStartTime" in document:
-        return "cloudtrail"
+        found.add("cloudtrail")
     if any(isinstance(document.get(k), list) for k in ("Findings", "findings")):
-        return "guardduty"
+        found.add("guardduty")
     if document.get("Type") == "Notification" and "Message" in document:
-        return "guardduty"
+        found.add("guardduty")
     # An EventBridge event, with or without detail-type (Lambda test events are often saved without)
     detail = document.get("detail")
     if isinstance(detail, dict) and not {"id", "type"} <= document.keys():
-        return kind_of(detail)
+        found.update(kinds_of(detail))
     if {"schemaVersion", "id", "type"} <= document.keys():
-        return "guardduty"
-    return None
+        found.add("guardduty")
+    return tuple(k for k in KINDS if k in found)
 
 
 # A flow log header: field names (`version account-id interface-id srcaddr ...`), one of them
@@ -108,19 +116,23 @@ def _parquet_flow_log(path: Path) -> bool:
     return "interface_id" in names and bool({n.replace("-", "_") for n in _FLOW_CORE} & names)
 
 
-def recognise(path: str | Path) -> str | None:
-    """A file's kind: its S3 layout folder, else its structure (None: unreadable, none)."""
+def layout_kind(path: str | Path) -> str | None:
+    """The kind AWS's S3 layout gives a path (its folder), None outside it."""
+    text = Path(path).as_posix()
+    return next((kind for kind, layout in LAYOUTS if layout.search(text)), None)
+
+
+def recognise(path: str | Path) -> tuple[str, ...]:
+    """A file's kinds: its S3 layout folder, else its structure (kinds_of; (): unreadable, none)."""
     path = Path(path)
-    text = path.as_posix()
-    for kind, layout in LAYOUTS:
-        if layout.search(text):
-            return kind
+    if layout_kind(path) is not None:
+        return (layout_kind(path),)
     if path.name.lower().endswith(".parquet"):
-        return "flowlog" if _parquet_flow_log(path) else None
+        return ("flowlog",) if _parquet_flow_log(path) else ()
     # Flow logs are text: their first line says so before the whole file is read as JSON.
     if flow_log_header(first_line(path)) is not None:
-        return "flowlog"
-    return kind_of(_first_document(path))
+        return ("flowlog",)
+    return kinds_of(_first_document(path))
 
 
 # Inflated at most this far to recognise a file (reader.MAX_FILE_BYTES): a larger one, a bomb

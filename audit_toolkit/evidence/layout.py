@@ -63,14 +63,10 @@ def guardduty_partition_of(path: str | Path) -> PathPartition:
     return PathPartition(match["account"], match["region"], f"{match['y']}/{match['m']}/{match['d']}")
 
 
-def kind(path: str | Path) -> str | None:
-    """cloudtrail, guardduty, config, ec2-describe or flowlog: by the S3 folder or a trail's file
-    name, else by the file's structure (kinds.recognise); None if it is none of them."""
-    return "cloudtrail" if _FILE_NAME.search(Path(path).name) else recognise(path)
-
-
-def is_guardduty(path: str | Path) -> bool:
-    return kind(path) == "guardduty"
+def kinds(path: str | Path) -> tuple[str, ...]:
+    """cloudtrail, guardduty, config, ec2-describe, flowlog: by the S3 folder or a trail's file
+    name, else by the file's structure (kinds.recognise), every kind it holds; () if none."""
+    return ("cloudtrail",) if _FILE_NAME.search(Path(path).name) else recognise(path)
 
 
 def _existing(evidence: str | Path, what: str) -> Path:
@@ -117,7 +113,7 @@ def skipped(evidence: str | Path) -> list[str]:
 def discover_findings(evidence: str | Path) -> list[Path]:
     """Every GuardDuty findings file under a folder (or the single file given, if it is one), sorted by path."""
     root = _existing(evidence, "GuardDuty findings")
-    return [p for p in ([root] if root.is_file() else _files(root)) if is_guardduty(p)]
+    return [p for p in ([root] if root.is_file() else _files(root)) if "guardduty" in kinds(p)]
 
 
 def discover_files(evidence: str | Path) -> list[Path]:
@@ -129,14 +125,15 @@ def discover_files(evidence: str | Path) -> list[Path]:
     root = _existing(evidence, "CloudTrail logs")
     files = [root] if root.is_file() else [
         p for p in _files(root) if not is_digest(p) and p.name not in NOT_EVIDENCE]
-    return [p for p in files if kind(p) in ("cloudtrail", None)]  # the reader reports what is none
+    # the CloudTrail reader reports a file that is none of them
+    return [p for p in files if "cloudtrail" in (found := kinds(p)) or not found]
 
 
 def discover_state(evidence: str | Path) -> list[Path]:
     """Every security-group state file (Config items, EC2 describe output) under a folder, sorted."""
     root = _existing(evidence, "security-group state")
     files = [root] if root.is_file() else [p for p in _files(root) if p.name not in NOT_EVIDENCE]
-    return [p for p in files if kind(p) in STATE_KINDS]
+    return [p for p in files if set(kinds(p)) & set(STATE_KINDS)]
 
 
 def discover_flow_logs(evidence: str | Path) -> list[Path]:
@@ -146,4 +143,4 @@ def discover_flow_logs(evidence: str | Path) -> list[Path]:
     if not root.exists():
         return []
     files = [root] if root.is_file() else _files(root)
-    return [p for p in files if kind(p) == "flowlog"]
+    return [p for p in files if "flowlog" in kinds(p)]

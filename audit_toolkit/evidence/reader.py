@@ -519,8 +519,17 @@ def _event_time(event: Event, latest: str) -> str:
         time = utc_time(event.eventTime if event.eventTime is not None else event.timestamp)
     except ValueError as e:
         raise ValueError(f"eventTime is not an ISO 8601 time: {e}") from None
+    return plausible(time, "eventTime", latest)
+
+
+def plausible(time: str, what: str, latest: str | None = None) -> str:
+    """`time` (ISO 8601 UTC, 'YYYY-MM-DDThh:mm:ss[.fff]Z') if AWS could have written it: from
+    CloudTrail's launch to a day after the evidence is read (`latest`, default now); else a
+    ValueError naming `what`. One rule for every time in the evidence: a year 9999 would stretch
+    every window it bounds."""
+    latest = latest or _latest_event()
     if not EARLIEST_EVENT <= time <= latest:
-        raise ValueError(f"eventTime {time} is outside {EARLIEST_EVENT[:10]} (CloudTrail's launch) "
+        raise ValueError(f"{what} {time} is outside {EARLIEST_EVENT[:10]} (CloudTrail's launch) "
                          f".. {latest[:10]} (a day after the evidence was read)")
     return time
 

@@ -29,9 +29,17 @@ import msgspec
 import pyarrow as pa
 
 from ..errors import EvidenceError
-from .kinds import CONFIG_LAYOUT, EC2_LAYOUT, kind_of
+from .kinds import CONFIG_LAYOUT, EC2_LAYOUT, kinds_of, layout_kind
 from .manifest import Manifest
-from .reader import BadElement, FileReport, IntakeReport, TooLarge, decode_by_element, read_text
+from .reader import (
+    BadElement,
+    FileReport,
+    IntakeReport,
+    TooLarge,
+    decode_by_element,
+    plausible,
+    read_text,
+)
 
 SECURITY_GROUP = "AWS::EC2::SecurityGroup"
 # Which interface belonged to which instance and groups, and when (for the flow logs' connections).
@@ -134,17 +142,29 @@ def read_state(
         except RecursionError:
             file.error = "nested too deep to be read (hostile or corrupt)"
             continue
-        kind = kind_of(document)
-        file.shape = kind or ""
-        if kind == "config":
+        # A file may hold both (and CloudTrail records too, which their reader reads): each part
+        # is read, so an extra key hides neither.
+        kinds = kinds_of(document)
+        file.shape = ",".join(k for k in kinds if k in ("config", "ec2-describe"))
+        others = [k for k in kinds if k not in ("config", "ec2-describe")]
+        if others and layout_kind(path) is not None:  # no other reader is given it: say so
+            file.warn(f"also holds {' and '.join(others)} evidence, not read: a file in AWS's "
+                      f"{layout_kind(path)} folder is read as {layout_kind(path)} only")
+        if "config" in kinds:
             rows.append(_config_row(document, path, file, report))
-        elif kind == "ec2-describe":
-            captured = _captured_at(path, manifest, root, state_at)
-            if captured is None:
-                file.error = NO_TIME
+        if "ec2-describe" in kinds:
+            try:
+                captured, problem = _captured_at(path, manifest, root, state_at), NO_TIME
+            except ValueError as e:
+                captured, problem = None, str(e)
+            if captured is not None:
+                rows.append(_describe_row(document, path, captured, file))
+            elif "config" in kinds:  # the file's Config items are read: only this part is refused
+                file.warn(f"its describe output is not read: {problem}")
+            else:
+                file.error = problem
                 continue
-            rows.append(_describe_row(document, path, captured, file))
-        else:
+        if not file.shape:
             keys = sorted(document)[:10] if isinstance(document, dict) else type(document).__name__
             file.error = (
                 f"neither AWS Config items nor EC2 describe output (top-level keys: {keys})"
@@ -173,8 +193,8 @@ def _captured_at(path: Path, manifest: Manifest | None, root: Path | None, state
         except ValueError:
             entry = None
         if entry and entry.get("captured_at"):
-            return iso_time(entry["captured_at"])
-    return None if state_at is None else iso_time(state_at)
+            return plausible(iso_time(entry["captured_at"]), "the capture time in the manifest")
+    return None if state_at is None else plausible(iso_time(state_at), "--state-at")
 
 
 def iso_time(value: Any) -> str:
@@ -221,6 +241,12 @@ def _config_row(document: dict, path: Path, file: FileReport, report: StateRepor
             file.used += 1
         except ValueError as e:
             file.reject(index, str(e))
+            continue
+        configuration = msgspec.json.decode(items[-1]["configuration"] or "{}")
+        for name in ("ipPermissions", "ipPermissionsEgress"):
+            if _bad_protocol(configuration.get(name) or [], "ipProtocol"):
+                file.warn(f"configuration.{name} holds an ipProtocol that is not a protocol: "
+                          "that permission is not read, the item's others are", index)
     return {
         "fileversion": _str(document.get("fileVersion")),
         "configsnapshotid": _str(document.get("configSnapshotId")),
@@ -250,6 +276,7 @@ def _config_item(item: Any) -> dict:
         captured = iso_time(item.get("configurationItemCaptureTime"))
     except (ValueError, OverflowError, OSError) as e:
         raise ValueError(f"configurationItemCaptureTime is not a time: {e}") from None
+    plausible(captured, "configurationItemCaptureTime")
     configuration = item.get("configuration")
     if isinstance(configuration, str):  # get-resource-config-history writes it as JSON text
         try:
@@ -265,17 +292,16 @@ def _config_item(item: Any) -> dict:
             raise ValueError(f"configuration.{name} is not a list")
     related = item.get("relatedEvents") or []
     return {
-        "configurationitemversion": _str(
-            item.get("configurationItemVersion") or item.get("version")
-        ),
+        "configurationitemversion": _str(item.get("configurationItemVersion"))
+        or _str(item.get("version")),
         "configurationitemcapturetime": captured,
-        "configurationstateid": _str(item.get("configurationStateId")),
-        "awsaccountid": _str(item.get("awsAccountId") or item.get("accountId")),
+        "configurationstateid": _str(item.get("configurationStateId"), numbers=True),
+        "awsaccountid": _str(item.get("awsAccountId")) or _str(item.get("accountId")),
         "configurationitemstatus": status,
         "resourcetype": kind,
         "resourceid": item["resourceId"],
         "resourcename": _str(item.get("resourceName")),
-        "arn": _str(item.get("ARN") or item.get("arn")),
+        "arn": _str(item.get("ARN")) or _str(item.get("arn")),
         "awsregion": _str(item.get("awsRegion")),
         "availabilityzone": _str(item.get("availabilityZone")),
         "resourcecreationtime": _str(item.get("resourceCreationTime")),
@@ -313,8 +339,8 @@ def _describe_row(document: dict, path: Path, captured: str, file: FileReport) -
         )
         region = arn["region"] if arn else place["region"]
         account = (
-            entry.get("OwnerId")
-            or entry.get("GroupOwnerId")
+            _str(entry.get("OwnerId"))
+            or _str(entry.get("GroupOwnerId"))
             or (arn["account"] if arn else place["account"])
         )
         if not region:
@@ -328,6 +354,9 @@ def _describe_row(document: dict, path: Path, captured: str, file: FileReport) -
         ):
             file.reject(index, "IpPermissions is not a list")
             continue
+        permissions = [*(entry.get("IpPermissions") or []), *(entry.get("IpPermissionsEgress") or [])]
+        if _bad_protocol(permissions if kind == "SecurityGroups" else [entry], "IpProtocol"):
+            file.warn("an IpProtocol that is not a protocol: that rule is not read", index)
         file.used += 1
         group = groups.setdefault(
             group_id,
@@ -339,10 +368,10 @@ def _describe_row(document: dict, path: Path, captured: str, file: FileReport) -
             },
         )
         if kind == "SecurityGroups":
-            group["name"] = entry.get("GroupName")
+            group["name"] = _str(entry.get("GroupName"))
             group["configuration"].update(
-                groupName=entry.get("GroupName"),
-                vpcId=entry.get("VpcId"),
+                groupName=group["name"],
+                vpcId=_str(entry.get("VpcId")),
                 ownerId=account,
                 ipPermissions=entry.get("IpPermissions") or [],
                 ipPermissionsEgress=entry.get("IpPermissionsEgress") or [],
@@ -354,11 +383,11 @@ def _describe_row(document: dict, path: Path, captured: str, file: FileReport) -
             "configurationitemversion": None,
             "configurationitemcapturetime": captured,
             "configurationstateid": None,
-            "awsaccountid": _str(g["account"]),
+            "awsaccountid": g["account"],
             "configurationitemstatus": "OK",
             "resourcetype": SECURITY_GROUP,
             "resourceid": g["id"],
-            "resourcename": _str(g.get("name")),
+            "resourcename": g.get("name"),
             "arn": None,
             "awsregion": g["region"],
             "availabilityzone": None,
@@ -372,8 +401,22 @@ def _describe_row(document: dict, path: Path, captured: str, file: FileReport) -
             "kind": "describe"}
 
 
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
+def _bad_protocol(permissions: list, name: str) -> bool:
+    """Whether a permission's protocol is neither text nor a number (an object, a list, a boolean):
+    no rule can be read from it."""
+    protocols = [p.get(name) for p in permissions if isinstance(p, dict)]
+    return any(isinstance(v, bool) or not isinstance(v, (str, int, type(None))) for v in protocols)
+
+
+def _str(value: Any, numbers: bool = False) -> str | None:
+    """A value of the evidence as text. Anything else (an object, a list, a boolean; a number,
+    unless `numbers`: Config writes configurationStateId as one) is no value, never its Python
+    repr: an account or region then comes from the path or the ARN, a name is missing, and an
+    item without its resourceId is rejected (analysis.events.text_of: the same rule)."""
+    if isinstance(value, str):
+        return value
+    number = numbers and isinstance(value, int) and not isinstance(value, bool)
+    return str(value) if number else None
 
 
 def empty_table() -> pa.Table:
