@@ -224,10 +224,7 @@ def _match(name: str | None, value) -> exp.Expression:
         pattern = (f"(?{flags})" if flags else "") + text
         return exp.func("regexp_like", scalar, exp.Literal.string(pattern))
     if isinstance(value, SigmaCIDRExpression):
-        # no CIDR type on both engines: the network as the address prefixes it covers
-        from sigma.types import SigmaString as S
-
-        return exp.or_(*(exp.paren(_string(scalar, None, S(p))) for p in value.expand()))
+        return _in_network(scalar, value.network)
     if isinstance(value, SigmaFieldReference):
         other, _ = _field(value.field)
         if not (value.starts_with or value.ends_with):
@@ -307,3 +304,39 @@ def _string(scalar: exp.Expression, listed: exp.Expression | None, value) -> exp
     inner = text.removeprefix("%").removesuffix("%")
     quoted = ("%" if text.startswith("%") else '%"') + inner + ("%" if text.endswith("%") else '"%')
     return exp.or_(found, compare(listed, quoted, True))
+
+
+# --- |cidr as a range of the parsed address -----------------------------------------------------
+# Neither engine shares an address type with the other (Athena's IPADDRESS, DuckDB's inet extension
+# is downloaded at run time), so the text is parsed in SQL: an IPv4 address to its number, an IPv6
+# address to its 32 hexadecimal digits (fixed width: text order is number order). A string that is
+# not an address is in no network; a zone (%eth0) or an IPv4-mapped IPv6 form is not parsed.
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = (f"CASE WHEN regexp_like(ip, '^({_OCTET}[.]){{3}}{_OCTET}$') THEN "
+         + " + ".join(f"CAST(split_part(ip, '.', {n + 1}) AS BIGINT) * {256 ** (3 - n)}" for n in range(4))
+         + " END")
+_V6, _HEAD, _TAIL = "lower(ip)", "split_part(lower(ip), '::', 1)", "split_part(lower(ip), '::', 2)"
+_MISSING = "(8 - {n} - {m})".format(  # the zero groups that '::' stands for
+    **{k: f"(CASE WHEN {part} = '' THEN 0 ELSE cardinality(split({part}, ':')) END)"
+       for k, part in (("n", _HEAD), ("m", _TAIL))})
+_FULL = (f"CASE WHEN strpos({_V6}, '::') = 0 THEN {_V6} "  # eight groups, '::' spelt out
+         f"WHEN strpos(substr({_V6}, strpos({_V6}, '::') + 1), '::') = 0 AND {_MISSING} >= 1 "
+         f"THEN regexp_replace(concat({_HEAD}, ':', substr('0:0:0:0:0:0:0:0', 1, 2 * {_MISSING} - 1), "
+         f"':', {_TAIL}), '^:|:$', '') END")
+_IPV6 = (f"CASE WHEN strpos(ip, ':') > 0 AND regexp_like({_FULL}, '^([0-9a-f]{{1,4}}:){{7}}[0-9a-f]{{1,4}}$') "
+         f"THEN array_join(transform(split({_FULL}, ':'), g -> lpad(g, 4, '0')), '') END")
+
+
+def _in_network(field: exp.Expression, network) -> exp.Expression:
+    """Whether the field's text is an address inside the network: NULL for an absent field, false for
+    any other text (so `not` a network keeps a non-address, as Sigma's semantics have it)."""
+    import sqlglot
+
+    v4 = network.version == 4
+    first, last = int(network.network_address), int(network.broadcast_address)
+    parsed = sqlglot.parse_one(_IPV4 if v4 else _IPV6, read="athena").transform(
+        lambda n: field.copy() if isinstance(n, exp.Column) and n.name == "ip" else n)
+    bound = (lambda n: exp.Literal.number(n)) if v4 else (lambda n: exp.Literal.string(f"{n:032x}"))
+    inside = exp.Between(this=parsed, low=bound(first), high=bound(last))
+    return exp.Case(ifs=[exp.If(this=field.copy().is_(exp.null()), true=exp.null())],
+                    default=exp.func("coalesce", inside, exp.false()))

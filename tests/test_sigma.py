@@ -244,3 +244,50 @@ def test_on_athena_the_same_sql_is_submitted_and_gives_duckdbs_hits(aws_env, rea
         submitted = client.get_query_execution(QueryExecutionId=report.query_id)["QueryExecution"]["Query"]
         assert submitted == DefaultParameterFormatter().format(query.render("athena"), entry["params"])
         assert "day >= '2023/07/10'" in submitted  # scoped to the days asked, like every query
+
+
+# |cidr: the address parsed to a number (IPv4) or its 32 hexadecimal digits (IPv6), compared as a range.
+ADDRESSES = ["203.0.112.255", "203.0.113.0", "203.0.113.77", "203.0.113.255", "203.0.114.0",
+             "203.0.113.256", "203.0.113.evil", "203.0.113", "AWS Internal", "lambda.amazonaws.com",
+             "2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", "2001:db8::", "2001:0DB8:0000::1",
+             "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", "2001:db9::", "2001:db8::1::2", "::1", "::",
+             "2001:db8:g::1"]
+
+
+@pytest.fixture(scope="module")
+def addresses(tmp_path_factory) -> Investigation:
+    folder = tmp_path_factory.mktemp("sigma-addresses")
+    events = [_event(n, "GetCallerIdentity", "sts.amazonaws.com", sourceIPAddress=a)
+              for n, a in enumerate(ADDRESSES, start=1)]
+    (folder / "events.json").write_text(json.dumps({"Records": events}), encoding="utf-8")
+    return Investigation.from_evidence(folder)
+
+
+def _matched(inv: Investigation, tmp_path: Path, detection: str) -> list[str]:
+    return [ADDRESSES[n - 1] for n in _hits(inv, tmp_path, detection)]
+
+
+@pytest.mark.parametrize("network, inside", [
+    ("203.0.113.0/24", ["203.0.113.0", "203.0.113.77", "203.0.113.255"]),
+    ("203.0.113.77/32", ["203.0.113.77"]),
+    ("0.0.0.0/0", ["203.0.112.255", "203.0.113.0", "203.0.113.77", "203.0.113.255", "203.0.114.0"]),
+    ("2001:db8::/32", ["2001:db8::", "2001:0DB8:0000::1", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"]),
+    ("::1/128", ["::1"]),
+    ("::/127", ["::1", "::"]),
+])
+def test_cidr_matches_the_addresses_inside_the_network_to_its_edges_and_no_other_text(
+        addresses, tmp_path, network, inside):
+    """Edges on both sides of each network, text that only looks like an address (a prefix match
+    would take '203.0.113.256' and '203.0.113.evil'), and IPv6 in any spelling."""
+    got = _matched(addresses, tmp_path, f"selection:\n    sourceIPAddress|cidr: '{network}'\n"
+                                        "condition: selection")
+    assert got == inside
+
+
+def test_not_a_network_keeps_every_other_text_and_a_list_is_any_network(addresses, tmp_path):
+    got = _matched(addresses, tmp_path, "selection:\n    eventName: GetCallerIdentity\n"
+                   "filter:\n    sourceIPAddress|cidr:\n        - 203.0.113.0/24\n        - 2001:db8::/32\n"
+                   "condition: selection and not filter")
+    assert got == [a for a in ADDRESSES if a not in {
+        "203.0.113.0", "203.0.113.77", "203.0.113.255",
+        "2001:db8::", "2001:0DB8:0000::1", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"}]
