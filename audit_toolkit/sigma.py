@@ -27,6 +27,7 @@ import yaml
 from sqlglot import exp
 
 from . import queries
+from . import sigma_correlation as correlations
 from .errors import ConfigError
 
 # Sigma's levels as the catalogue's severities ("informational" is below the catalogue's lowest).
@@ -50,6 +51,7 @@ class Rule:
     tags: tuple[str, ...]
     path: str
     query: queries.Query
+    correlation: correlations.Correlation | None = None  # counts across events: a query of its own
 
     @property
     def technique(self) -> str:
@@ -63,8 +65,25 @@ class Rule:
         from .phrases import phrase, say
 
         said = phrase("sigma", title=repr(self.title), author=self.author)
+        if self.correlation is not None:
+            return Detection(self.id, self.title, self.title, self.severity, self.technique, {},
+                             say(said, "en"), "", lambda row, request, ctx: (None, self._window(row)))
         return Detection(self.id, self.title, self.title, self.severity, self.technique, {},
                          say(said, "en"), "", lambda row, request, ctx: (None, said))
+
+    def _window(self, row):
+        """What a correlation's window held, from its query's row: the count, the span, the group."""
+        from datetime import datetime, timezone
+
+        from .phrases import phrase
+
+        c = self.correlation
+        counted = f"{c.type} of {c.field}" if c.field else c.type
+        group = ", ".join(f"{g}={row.get(f'corr_group_{n}')}" for n, g in enumerate(c.group_by))
+        start = datetime.fromtimestamp(float(row["correlation_start"]), timezone.utc)
+        return phrase("sigma_correlation", title=repr(self.title), author=self.author,
+                      counted=counted, value=int(row["correlation_value"]), timespan=c.timespan,
+                      group=group or "no group-by", start=start.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def hits(rule: Rule, rows):
@@ -78,7 +97,8 @@ def hits(rule: Rule, rows):
 def scan(rules: list[Rule]) -> queries.Query:
     """One query for all the rules: the rows any rule matches, with a `sigma_<n>` column per rule
     (in the list's order) saying whether the n-th matches. One scan of the evidence instead of one per
-    rule, on DuckDB and on Athena (where each scan is paid for)."""
+    rule, on DuckDB and on Athena (where each scan is paid for). Not for correlation rules, which
+    each have a query of their own."""
     flags = {f"sigma_{n}": queries.condition_of(rule.query) for n, rule in enumerate(rules)}
     return queries.flagged(_TEMPLATE, f"sigma({len(rules)} rules)", flags)
 
@@ -106,16 +126,52 @@ class Unsupported(ValueError):
 
 
 def load(paths: Iterable[str | Path]) -> RuleSet:
-    """Every Sigma rule in these files and folders (recursively, `*.yml` and `*.yaml`), compiled."""
-    found = RuleSet()
+    """Every Sigma rule in these files and folders (recursively, `*.yml` and `*.yaml`; a file may hold
+    several YAML documents), compiled. A correlation rule finds the rules it names (by id or name)
+    anywhere in the set; they are not run alone unless it says `generate: true`."""
+    found, named, correlated = RuleSet(), {}, []
     for path in _files(paths):
         try:
-            found.rules.append(compile_rule(path.read_text(encoding="utf-8"), str(path)))
-        except (Unsupported, ConfigError) as e:
-            found.refused.append((str(path), str(e)))
-        except Exception as e:  # pySigma's own errors, a YAML error: the rule is listed, the rest goes on
+            documents = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+        except Exception as e:  # a YAML error: the file is listed, the rest goes on
             found.refused.append((str(path), f"{type(e).__name__}: {e}"))
+            continue
+        for n, document in enumerate(documents):
+            origin = str(path) if len(documents) == 1 else f"{path}#{n + 1}"
+            with _refusal(found, origin):
+                legacy = correlations.from_legacy(document) if isinstance(document, dict) else None
+                if isinstance(document, dict) and "correlation" in document or legacy:
+                    for base in legacy[0] if legacy else ():
+                        named[base["name"]] = compile_rule(base, origin)
+                    correlated.append((origin, legacy[1] if legacy else document))
+                    continue
+                rule = compile_rule(document, origin)
+                found.rules.append(rule)
+                named |= {str(k): rule for k in (document.get("id"), document.get("name")) if k}
+    for origin, document in correlated:
+        with _refusal(found, origin):
+            rule, used = _correlate(document, origin, named)
+            found.rules.append(rule)
+            if not (document.get("correlation") or {}).get("generate"):
+                found.rules = [r for r in found.rules if all(r is not u for u in used)]
     return found
+
+
+class _refusal:
+    """Lists a rule that cannot be compiled with its reason; the rest of the set goes on."""
+
+    def __init__(self, found: RuleSet, origin: str) -> None:
+        self.found, self.origin = found, origin
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, tb) -> bool:
+        if error is None or not isinstance(error, Exception):
+            return False
+        known = isinstance(error, (Unsupported, correlations.Unsupported, ConfigError))
+        self.found.refused.append((self.origin, str(error) if known else f"{kind.__name__}: {error}"))
+        return True  # pySigma's own errors too: the rule is listed, never dropped in silence
 
 
 def _files(paths: Iterable[str | Path]) -> list[Path]:
@@ -130,23 +186,24 @@ def _files(paths: Iterable[str | Path]) -> list[Path]:
     return files
 
 
-def compile_rule(text: str, origin: str = "<string>") -> Rule:
-    """One rule's YAML into a Rule; Unsupported (with the reason) where it cannot be compiled."""
+def compile_rule(text: str | dict, origin: str = "<string>") -> Rule:
+    """One rule's YAML (or the dict it holds) into a Rule; Unsupported (with the reason) where it
+    cannot be compiled. A correlation rule needs the rules it names: `load` compiles it."""
     from sigma.rule import SigmaRule
 
-    document = yaml.safe_load(text)
+    document = yaml.safe_load(text) if isinstance(text, str) else text
     if not isinstance(document, dict):
         raise Unsupported("not a Sigma rule: the file holds no YAML mapping")
     if "correlation" in document:
-        raise Unsupported("a correlation rule (counts across events): not compiled to SQL here")
+        raise Unsupported("a correlation rule: it names other rules, so load its whole rule set")
     logsource = document.get("logsource") or {}
     if (logsource.get("product"), logsource.get("service")) != ("aws", "cloudtrail"):
         raise Unsupported(f"not a CloudTrail rule: logsource {logsource}")
     conditions = (document.get("detection") or {}).get("condition")
     for c in conditions if isinstance(conditions, list) else [conditions]:
         if isinstance(c, str) and "|" in c:
-            raise Unsupported(f"an aggregation in the condition ({c.strip()!r}): the legacy count() form, "
-                              "which pySigma no longer reads; write it as a Sigma correlation rule")
+            raise Unsupported(f"an aggregation in the condition ({c.strip()!r}): pySigma no longer reads "
+                              "it; `load` reads the legacy count() form as a correlation")
     rule = SigmaRule.from_dict(document)
     parsed = [c.parsed for c in rule.detection.parsed_condition]
     sql = exp.or_(*(condition(p) for p in parsed)) if len(parsed) > 1 else condition(parsed[0])
@@ -157,6 +214,28 @@ def compile_rule(text: str, origin: str = "<string>") -> Rule:
                                 f"Sigma rule {rule.title!r} ({origin}) by {author}.")
     return Rule(ident, rule.title or ident, level, LEVELS.get(level, "medium"), author,
                 tuple(str(t) for t in rule.tags), origin, query)
+
+
+def _correlate(document: dict, origin: str, named: dict[str, Rule]) -> tuple[Rule, list[Rule]]:
+    """A correlation rule compiled over the rules it names; with them, to leave out of the set."""
+    from sigma.correlations import SigmaCorrelationRule
+
+    found = correlations.parse(document)
+    missing = [r for r in found.rules if r not in named]
+    if missing:
+        raise Unsupported(f"the correlation names rules not in the rule set: {', '.join(missing)}")
+    used = [named[r] for r in found.rules]
+    if any(u.correlation is not None for u in used):
+        raise Unsupported("a correlation of correlations: not compiled to SQL here")
+    meta = SigmaCorrelationRule.from_dict(document)
+    level = meta.level.name.lower() if meta.level else "medium"
+    author = meta.author or "unknown"
+    ident = str(meta.id or document.get("name") or re.sub(r"\W+", "_", meta.title or origin))
+    query = correlations.query(
+        f"sigma_{ident}", found, [queries.condition_of(u.query) for u in used],
+        f"Sigma correlation rule {meta.title!r} ({origin}) by {author}.", lambda f: _field(f)[0])
+    return Rule(ident, meta.title or ident, level, LEVELS.get(level, "medium"), author,
+                tuple(str(t) for t in meta.tags), origin, query, found), used
 
 
 # --- the condition tree into SQL --------------------------------------------------------------------
