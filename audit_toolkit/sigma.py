@@ -52,6 +52,7 @@ class Rule:
     path: str
     query: queries.Query
     correlation: correlations.Correlation | None = None  # counts across events: a query of its own
+    event_names: frozenset[str] | None = None  # lowercased: an event it matches has one (None: any)
 
     @property
     def technique(self) -> str:
@@ -100,7 +101,15 @@ def scan(rules: list[Rule]) -> queries.Query:
     rule, on DuckDB and on Athena (where each scan is paid for). Not for correlation rules, which
     each have a query of their own."""
     flags = {f"sigma_{n}": queries.condition_of(rule.query) for n, rule in enumerate(rules)}
-    return queries.flagged(_TEMPLATE, f"sigma({len(rules)} rules)", flags)
+    # One test of the event name lets most events skip the rules that name theirs.
+    named = [f for f, r in zip(flags.values(), rules) if r.event_names is not None]
+    names = sorted(frozenset().union(*(r.event_names for r in rules if r.event_names is not None)))
+    where = [f for f, r in zip(flags.values(), rules) if r.event_names is None]
+    if named:
+        where.insert(0, exp.and_(exp.func("lower", exp.column("eventname")).isin(*names),
+                                 exp.paren(exp.or_(*(exp.paren(f) for f in named)))))
+    return queries.flagged(_TEMPLATE, f"sigma({len(rules)} rules)", flags,
+                           exp.or_(*(exp.paren(w) for w in where)))
 
 
 def scan_hits(rules: list[Rule], rows):
@@ -212,8 +221,10 @@ def compile_rule(text: str | dict, origin: str = "<string>") -> Rule:
     ident = str(rule.id or re.sub(r"\W+", "_", rule.title or origin))
     query = queries.with_filter(_TEMPLATE, f"sigma_{ident}", sql,
                                 f"Sigma rule {rule.title!r} ({origin}) by {author}.")
+    names = [_event_names(p) for p in parsed]
     return Rule(ident, rule.title or ident, level, LEVELS.get(level, "medium"), author,
-                tuple(str(t) for t in rule.tags), origin, query)
+                tuple(str(t) for t in rule.tags), origin, query,
+                event_names=None if None in names else frozenset().union(*names))
 
 
 def _correlate(document: dict, origin: str, named: dict[str, Rule]) -> tuple[Rule, list[Rule]]:
@@ -246,8 +257,8 @@ def condition(node) -> exp.Expression:
     from sigma.conditions import (ConditionAND, ConditionFieldEqualsValueExpression, ConditionNOT,
                                   ConditionOR, ConditionValueExpression)
 
-    if isinstance(node, ConditionAND):
-        return exp.and_(*(exp.paren(condition(a)) for a in node.args))
+    if isinstance(node, ConditionAND):  # cheap tests first: each later one runs on the rows left
+        return exp.and_(*sorted((exp.paren(condition(a)) for a in node.args), key=_cost))
     if isinstance(node, ConditionOR):
         return exp.or_(*(exp.paren(condition(a)) for a in node.args))
     if isinstance(node, ConditionNOT):
@@ -301,7 +312,14 @@ def _match(name: str | None, value) -> exp.Expression:
                         if any(flag.name == on for flag in value.flags))
         text = value.regexp.to_plain() if hasattr(value.regexp, "to_plain") else str(value.regexp)
         pattern = (f"(?{flags})" if flags else "") + text
-        return exp.func("regexp_like", scalar, exp.Literal.string(pattern))
+        found = exp.func("regexp_like", scalar, exp.Literal.string(pattern))
+        literal, folds = _required_text(pattern)
+        if literal is None:
+            return found
+        # text every match holds: a string search skips the regex on most rows
+        subject, literal = (exp.func("lower", scalar), literal.lower()) if folds \
+            else (scalar, literal)
+        return exp.and_(exp.func("strpos", subject, exp.Literal.string(literal)) > 0, found)
     if isinstance(value, SigmaCIDRExpression):
         return _in_network(scalar, value.network)
     if isinstance(value, SigmaFieldReference):
@@ -312,6 +330,58 @@ def _match(name: str | None, value) -> exp.Expression:
                            exp.func("lower", other), *([] if value.ends_with else [exp.Literal.string("%")]))
         return exp.Like(this=exp.func("lower", scalar), expression=pattern)
     raise Unsupported(f"value {type(value).__name__} for {name!r} cannot be said in SQL")
+
+
+def _event_names(node) -> frozenset[str] | None:
+    """The event names (lowercased) one of which every event the condition matches has; None: any."""
+    from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionOR
+    from sigma.types import SigmaExpansion, SigmaString
+
+    if isinstance(node, ConditionAND):
+        found = [n for n in map(_event_names, node.args) if n is not None]
+        return min(found, key=len) if found else None
+    if isinstance(node, ConditionOR):
+        found = [_event_names(a) for a in node.args]
+        return None if None in found else frozenset().union(*found)
+    if not isinstance(node, ConditionFieldEqualsValueExpression) or node.field.lower() != "eventname":
+        return None
+    values = node.value.values if isinstance(node.value, SigmaExpansion) else [node.value]
+    if not all(isinstance(v, SigmaString) and not v.contains_special() for v in values):
+        return None
+    return frozenset(v.to_plain().lower() for v in values)
+
+
+def _cost(condition: exp.Expression) -> int:
+    """How dear a test is per row: the event name, other columns, struct fields, JSON, a regex."""
+    if any(f.name.lower() == "regexp_like" for f in condition.find_all(exp.Anonymous)) \
+            or condition.find(exp.RegexpLike):
+        return 4
+    if condition.find(exp.JSONExtractScalar, exp.JSONExtract):
+        return 3
+    if condition.find(exp.Dot):
+        return 2
+    return 0 if {c.name for c in condition.find_all(exp.Column)} == {"eventname"} else 1
+
+
+def _required_text(pattern: str) -> tuple[str | None, bool]:
+    """The longest text (3 characters or more) that every match of the regex holds, read from its
+    top-level sequence of literals (None where there is none or the regex is not plain enough to
+    say), and whether the regex ignores case."""
+    import re._parser as parser  # the standard library's own regex parser
+    from re._constants import LITERAL
+
+    try:
+        parsed = parser.parse(pattern)
+    except Exception:  # noqa: BLE001 - a form Python does not read: no shortcut, the regex alone
+        return None, False
+    folds = bool(parsed.state.flags & re.IGNORECASE)
+    best, run = "", ""
+    for op, value in list(parsed) + [(None, None)]:
+        if op is LITERAL:
+            run += chr(value)
+            continue
+        best, run = max(best, run, key=len), ""
+    return (best if len(best) >= 3 and best.isascii() else None), folds
 
 
 def _field(name: str | None) -> tuple[exp.Expression, exp.Expression | None]:

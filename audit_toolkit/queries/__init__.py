@@ -322,14 +322,17 @@ def condition_of(query: Query) -> exp.Expression:
     return _condition(query.condition, query.name)
 
 
-def flagged(template: str, name: str, conditions: Mapping[str, exp.Expression]) -> Query:
-    """One scan for several conditions over `template`: rows matching any of them, with one boolean
-    column per condition (its key) saying which. How many Sigma rules run as one query."""
+def flagged(template: str, name: str, conditions: Mapping[str, exp.Expression],
+            where: exp.Expression | None = None) -> Query:
+    """One scan for several conditions over `template`: rows matching any of them (or `where`, an
+    equivalent filter that is cheaper to run), with one boolean column per condition (its key)
+    saying which. How many Sigma rules run as one query."""
     base = get(template)
     trees = {alias: _condition(c, f"{name}: {alias}") for alias, c in conditions.items()}
     if not trees:
         raise QueryError(f"{name}: no condition to scan for")
-    sql = compose(base, exp.or_(*(_paren(t) for t in trees.values())), trees)
+    where = exp.or_(*(_paren(t) for t in trees.values())) if where is None else where
+    sql = compose(base, where, trees)
     return Query(name, base.params, "", sql, template=base.name)
 
 
