@@ -100,16 +100,37 @@ def scan(rules: list[Rule]) -> queries.Query:
     (in the list's order) saying whether the n-th matches. One scan of the evidence instead of one per
     rule, on DuckDB and on Athena (where each scan is paid for). Not for correlation rules, which
     each have a query of their own."""
-    flags = {f"sigma_{n}": queries.condition_of(rule.query) for n, rule in enumerate(rules)}
-    # One test of the event name lets most events skip the rules that name theirs.
-    named = [f for f, r in zip(flags.values(), rules) if r.event_names is not None]
+    conditions = [queries.condition_of(rule.query) for rule in rules]
+    # One test of the event name lets most events skip the rules that name theirs, in the filter
+    # and in the flags (CASE tests its THEN only on the rows its WHEN lets through).
+    named = [c for c, r in zip(conditions, rules) if r.event_names is not None]
     names = sorted(frozenset().union(*(r.event_names for r in rules if r.event_names is not None)))
-    where = [f for f, r in zip(flags.values(), rules) if r.event_names is None]
+    where = [_in_order(c) for c, r in zip(conditions, rules) if r.event_names is None]
     if named:
-        where.insert(0, exp.and_(exp.func("lower", exp.column("eventname")).isin(*names),
-                                 exp.paren(exp.or_(*(exp.paren(f) for f in named)))))
+        where.insert(0, _in_order(exp.and_(_name_in(names), exp.or_(*(exp.paren(c) for c in named)))))
+    flags = {f"sigma_{n}": _in_order(c if r.event_names is None else exp.and_(
+        _name_in(sorted(r.event_names)), exp.paren(c))) for n, (c, r) in enumerate(zip(conditions, rules))}
     return queries.flagged(_TEMPLATE, f"sigma({len(rules)} rules)", flags,
                            exp.or_(*(exp.paren(w) for w in where)))
+
+
+def _in_order(condition: exp.Expression) -> exp.Expression:
+    """The condition's top-level AND as nested CASEs: each test runs only on the rows the tests before
+    it let through, in the order written (cheap first), where an engine would evaluate every part of
+    an AND in a SELECT and may reorder one in a WHERE. NULL becomes false: at the top of a filter or a
+    flag both mean no match."""
+    parts = list(condition.unnest().flatten()) if isinstance(condition.unnest(), exp.And) else [condition]
+    parts = [q for p in parts for q in (p.unnest().flatten() if isinstance(p.unnest(), exp.And) else [p])]
+    if len(parts) == 1:
+        return condition
+    nested = parts[-1]
+    for part in reversed(parts[:-1]):
+        nested = exp.Case(ifs=[exp.If(this=part, true=nested)], default=exp.false())
+    return nested
+
+
+def _name_in(names: list[str]) -> exp.Expression:
+    return exp.func("lower", exp.column("eventname")).isin(*(exp.Literal.string(n) for n in names))
 
 
 def scan_hits(rules: list[Rule], rows):
@@ -122,6 +143,63 @@ def scan_hits(rules: list[Rule], rows):
     if not found:
         return hits(rules[0], rows.iloc[:0]) if rules else rows
     return pd.concat(found, ignore_index=True)
+
+
+ROWS_PER_RULE = 5000  # hits kept of a rule matching more events; its count is still reported
+
+
+def run(rules: list[Rule], ask, limit: int = ROWS_PER_RULE):
+    """The rules' hits, `ask(query)` running each query in the scope. The events each plain rule
+    matches are counted first, without fetching them (one count for the rules that name their event
+    names, one for the others); the rules matching `limit` events or fewer then fetch their rows in
+    one scan, and each rule matching more fetches its first `limit` rows (in time order) alone.
+    Correlations run one query each. A plain rule's hits say how many events it matched in all
+    (`rule_matched`); the frame's attrs say each rule's count (`sigma_counts`) and which rules kept
+    only their first rows (`sigma_capped`, rule id -> events matched)."""
+    import pandas as pd
+
+    plain = [r for r in rules if r.correlation is None]
+    counted: dict[str, int] = {}
+    for part in ([r for r in plain if r.event_names is not None],
+                 [r for r in plain if r.event_names is None]):
+        if part:
+            row = ask(counts(part)).iloc[0]
+            counted |= {r.id: int(row[f"sigma_{n}"]) if pd.notna(row[f"sigma_{n}"]) else 0
+                        for n, r in enumerate(part)}  # no event in the scope: NULL
+    light = [r for r in plain if 0 < counted[r.id] <= limit]
+    heavy = [r for r in plain if counted[r.id] > limit]
+    found = [scan_hits(light, ask(scan(light)))] if light else []
+    found += [hits(r, ask(first(r.query, limit))) for r in heavy]
+    found = [f.assign(rule_matched=f["detection"].map(counted)) for f in found if len(f)]
+    found += [hits(r, ask(r.query)) for r in rules if r.correlation is not None]
+    found = [f for f in found if len(f)]
+    frame = pd.concat(found, ignore_index=True) if found else \
+        hits(rules[0], pd.DataFrame()).assign(rule_matched=None)
+    frame.attrs["sigma_counts"] = counted
+    frame.attrs["sigma_capped"] = {r.id: counted[r.id] for r in heavy}
+    return frame
+
+
+def counts(rules: list[Rule]) -> queries.Query:
+    """How many events each rule matches (a `sigma_<n>` column each), fetching none of them."""
+    import sqlglot
+
+    found = scan(rules)
+    tree = sqlglot.parse_one(found.sql, read="athena")
+    tree.set("expressions", [exp.alias_(exp.func("count_if", e.this), e.alias)
+                             for e in tree.expressions if e.alias.startswith("sigma_")])
+    tree.set("order", None)
+    return queries.Query(f"sigma counts({len(rules)} rules)", found.params, "",
+                         tree.sql(dialect="athena", pretty=True, normalize_functions="lower"))
+
+
+def first(query: queries.Query, limit: int) -> queries.Query:
+    """The query's first `limit` rows in its order."""
+    import sqlglot
+
+    tree = sqlglot.parse_one(query.sql, read="athena").limit(limit)
+    return queries.Query(f"{query.name} (first {limit})", query.params, query.doc,
+                         tree.sql(dialect="athena", pretty=True, normalize_functions="lower"))
 
 
 @dataclass
@@ -258,7 +336,9 @@ def condition(node) -> exp.Expression:
                                   ConditionOR, ConditionValueExpression)
 
     if isinstance(node, ConditionAND):  # cheap tests first: each later one runs on the rows left
-        return exp.and_(*sorted((exp.paren(condition(a)) for a in node.args), key=_cost))
+        parts = [p for c in map(condition, node.args)
+                 for p in (c.flatten() if isinstance(c, exp.And) else [c])]
+        return exp.and_(*sorted((exp.paren(p) for p in parts), key=_cost))
     if isinstance(node, ConditionOR):
         return exp.or_(*(exp.paren(condition(a)) for a in node.args))
     if isinstance(node, ConditionNOT):
@@ -351,8 +431,12 @@ def _event_names(node) -> frozenset[str] | None:
     return frozenset(v.to_plain().lower() for v in values)
 
 
-def _cost(condition: exp.Expression) -> int:
-    """How dear a test is per row: the event name, other columns, struct fields, JSON, a regex."""
+def _cost(condition: exp.Expression) -> float:
+    """How dear a test is per row: the event name, a string search (a regex's guard), other
+    columns, struct fields, JSON, a regex."""
+    test = condition.unnest()
+    if isinstance(test, exp.GT) and isinstance(test.this, exp.StrPosition):
+        return 0.5
     if any(f.name.lower() == "regexp_like" for f in condition.find_all(exp.Anonymous)) \
             or condition.find(exp.RegexpLike):
         return 4

@@ -9,9 +9,10 @@ group in the timespan that ends at it (both ends included) meet the condition, a
 group's previous event did not (a burst is one hit, where it crosses the threshold). What is
 counted: the events (`event_count`), the distinct values of `condition.field` among them
 (`value_count`), or the referenced rules that have an event among them (`temporal`, by default
-all). Each window is a self-join of the matching events on the group and the time range (Athena
-has no distinct count over a window frame), written in Athena SQL and translated by sqlglot like
-every query. Only events inside the scope are counted: a window starting before `--since` sees
+all). Counts are window functions over a time range frame; value_count's distinct count is a
+self-join of the matching events on the group and the time range (Athena has no distinct count
+over a window frame), so its cost grows with the events in each window. Written in Athena SQL and
+translated by sqlglot like every query. Only events inside the scope are counted: a window starting before `--since` sees
 only its part of the scope.
 
 SigmaHQ's legacy aggregations are read as the correlations they mean: `sel | count() by F > N` with
@@ -134,26 +135,29 @@ def query(name: str, correlation: Correlation, conditions: list[exp.Expression],
     inner = queries.compose(template, exp.or_(*(exp.paren(c) for c in conditions)), columns)
     matched = sqlglot.parse_one(inner, read="athena")
     matched.set("order", None)
-    if correlation.type == "event_count":
-        measure = "count(*)"
-    elif correlation.type == "value_count":
-        measure = "count(DISTINCT b.corr_value)"
-    else:
-        measure = " + ".join(f"(CASE WHEN count_if(b.corr_rule_{n}) > 0 THEN 1 ELSE 0 END)"
-                             for n in range(len(conditions)))
-    same_group = "".join(f" AND b.corr_group_{n} IS NOT DISTINCT FROM a.corr_group_{n}"
-                         for n in range(len(correlation.group_by)))
     groups = ", ".join(f"corr_group_{n}" for n in range(len(correlation.group_by)))
-    sql = (f"WITH matched AS ({matched.sql(dialect='athena')}), "
-           f"windows AS (SELECT a.eventid AS ended, {measure} AS measured, min(b.corr_t) AS started "
-           f"FROM matched AS a JOIN matched AS b ON b.corr_t BETWEEN a.corr_t - {correlation.seconds} "
-           f"AND a.corr_t{same_group} GROUP BY a.eventid), "
-           f"judged AS (SELECT m.*, w.measured AS correlation_value, w.started AS correlation_start, "
-           f"w.measured {_OPS[correlation.op]} {correlation.count!r} AS correlation_met "
-           f"FROM matched AS m JOIN windows AS w ON w.ended = m.eventid), "
-           f"crossed AS (SELECT j.*, lag(correlation_met) OVER ("
-           f"{f'PARTITION BY {groups} ' if groups else ''}ORDER BY corr_t, eventid) AS was_met "
-           f"FROM judged AS j) "
+    partition = f"PARTITION BY {groups} " if groups else ""
+    frame = f"OVER ({partition}ORDER BY corr_t RANGE BETWEEN {correlation.seconds} PRECEDING AND CURRENT ROW)"
+    met = f"{_OPS[correlation.op]} {correlation.count!r}"
+    if correlation.type == "value_count":  # a distinct count: over the window's events, joined
+        same_group = "".join(f" AND b.corr_group_{n} IS NOT DISTINCT FROM a.corr_group_{n}"
+                             for n in range(len(correlation.group_by)))
+        judged = (f"windows AS (SELECT a.eventid AS ended, count(DISTINCT b.corr_value) AS measured, "
+                  f"min(b.corr_t) AS started FROM matched AS a JOIN matched AS b ON b.corr_t BETWEEN "
+                  f"a.corr_t - {correlation.seconds} AND a.corr_t{same_group} GROUP BY a.eventid), "
+                  f"judged AS (SELECT m.*, w.measured AS correlation_value, w.started AS "
+                  f"correlation_start, w.measured {met} AS correlation_met "
+                  f"FROM matched AS m JOIN windows AS w ON w.ended = m.eventid)")
+    else:  # counts over a time range frame: the events, or the rules with an event
+        measure = f"count(*) {frame}" if correlation.type == "event_count" else " + ".join(
+            f"(CASE WHEN count_if(corr_rule_{n}) {frame} > 0 THEN 1 ELSE 0 END)"
+            for n in range(len(conditions)))
+        judged = (f"measured AS (SELECT m.*, {measure} AS correlation_value, "
+                  f"min(corr_t) {frame} AS correlation_start FROM matched AS m), "
+                  f"judged AS (SELECT *, correlation_value {met} AS correlation_met FROM measured)")
+    sql = (f"WITH matched AS ({matched.sql(dialect='athena')}), {judged}, "
+           f"crossed AS (SELECT j.*, lag(correlation_met) OVER ({partition}ORDER BY corr_t, eventid) "
+           f"AS was_met FROM judged AS j) "
            f"SELECT * FROM crossed WHERE correlation_met AND (was_met IS NULL OR NOT was_met) "
            f"ORDER BY eventtime, eventid")
     text = sqlglot.parse_one(sql, read="athena").sql(dialect="athena", pretty=True, normalize_functions="lower")
