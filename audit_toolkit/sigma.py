@@ -18,6 +18,7 @@ inside a list matches too). A rule that cannot be compiled is refused with its r
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,11 @@ class Rule:
     query: queries.Query
     correlation: correlations.Correlation | None = None  # counts across events: a query of its own
     event_names: frozenset[str] | None = None  # lowercased: an event it matches has one (None: any)
+
+    @functools.cached_property
+    def condition(self) -> exp.Expression:
+        """The rule's filter as a sqlglot tree (parsed once)."""
+        return queries.condition_of(self.query)
 
     @property
     def technique(self) -> str:
@@ -95,23 +101,24 @@ def hits(rule: Rule, rows):
     return found.assign(rule_author=rule.author, rule_tags=", ".join(rule.tags), rule_path=rule.path)
 
 
-def scan(rules: list[Rule]) -> queries.Query:
+def scan(rules: list[Rule], counted: bool = False) -> queries.Query:
     """One query for all the rules: the rows any rule matches, with a `sigma_<n>` column per rule
     (in the list's order) saying whether the n-th matches. One scan of the evidence instead of one per
     rule, on DuckDB and on Athena (where each scan is paid for). Not for correlation rules, which
-    each have a query of their own."""
-    conditions = [queries.condition_of(rule.query) for rule in rules]
-    # One test of the event name lets most events skip the rules that name theirs, in the filter
-    # and in the flags (CASE tests its THEN only on the rows its WHEN lets through).
-    named = [c for c, r in zip(conditions, rules) if r.event_names is not None]
-    names = sorted(frozenset().union(*(r.event_names for r in rules if r.event_names is not None)))
-    where = [_in_order(c) for c, r in zip(conditions, rules) if r.event_names is None]
+    each have a query of their own. `counted`: one row of each rule's count, no rows fetched."""
+    conditions = [r.condition for r in rules]
+    # When every rule names its event names, the filter first asks which spellings of them the scope
+    # holds (reading the names alone), then takes the events by those exact names: a test the engine
+    # pushes into the Parquet scan, so it reads the other columns of those events only.
+    named = all(r.event_names is not None for r in rules)
+    names = sorted(frozenset().union(*(r.event_names or () for r in rules)))
+    where = exp.or_(*(exp.paren(_in_order(c)) for c in conditions))
     if named:
-        where.insert(0, _in_order(exp.and_(_name_in(names), exp.or_(*(exp.paren(c) for c in named)))))
-    flags = {f"sigma_{n}": _in_order(c if r.event_names is None else exp.and_(
+        where = exp.and_(_spelt(names), exp.paren(where))
+    flags = {f"sigma_{n}": _in_order(c if r.event_names is None or len(rules) == 1 else exp.and_(
         _name_in(sorted(r.event_names)), exp.paren(c))) for n, (c, r) in enumerate(zip(conditions, rules))}
-    return queries.flagged(_TEMPLATE, f"sigma({len(rules)} rules)", flags,
-                           exp.or_(*(exp.paren(w) for w in where)))
+    label = "sigma counts" if counted else "sigma"
+    return queries.flagged(_TEMPLATE, f"{label}({len(rules)} rules)", flags, where, counted)
 
 
 def _in_order(condition: exp.Expression) -> exp.Expression:
@@ -127,6 +134,19 @@ def _in_order(condition: exp.Expression) -> exp.Expression:
     for part in reversed(parts[:-1]):
         nested = exp.Case(ifs=[exp.If(this=part, true=nested)], default=exp.false())
     return nested
+
+
+def _spelt(names: list[str]) -> exp.Expression:
+    """`eventname` is one of the spellings of `names` that the scope's partitions hold."""
+    import sqlglot
+
+    template = sqlglot.parse_one(queries.get(_TEMPLATE).sql, read="athena")
+    where = template.args["where"].this
+    partitions = [c for c in (where.flatten() if isinstance(where, exp.And) else [where])
+                  if {col.name for col in c.find_all(exp.Column)} <= {"day", "account", "region"}]
+    spellings = exp.select("eventname").from_("cloudtrail").where(
+        exp.and_(*partitions, _name_in(names))).group_by("eventname")
+    return exp.column("eventname").isin(query=spellings)
 
 
 def _name_in(names: list[str]) -> exp.Expression:
@@ -145,7 +165,7 @@ def scan_hits(rules: list[Rule], rows):
     return pd.concat(found, ignore_index=True)
 
 
-ROWS_PER_RULE = 5000  # hits kept of a rule matching more events; its count is still reported
+ROWS_PER_RULE = 1000  # hits kept of a rule matching more events; its count is still reported
 
 
 def run(rules: list[Rule], ask, limit: int = ROWS_PER_RULE):
@@ -159,16 +179,18 @@ def run(rules: list[Rule], ask, limit: int = ROWS_PER_RULE):
     import pandas as pd
 
     plain = [r for r in rules if r.correlation is None]
+    parts = [p for p in ([r for r in plain if r.event_names is not None],
+                         [r for r in plain if r.event_names is None]) if p]
     counted: dict[str, int] = {}
-    for part in ([r for r in plain if r.event_names is not None],
-                 [r for r in plain if r.event_names is None]):
-        if part:
-            row = ask(counts(part)).iloc[0]
-            counted |= {r.id: int(row[f"sigma_{n}"]) if pd.notna(row[f"sigma_{n}"]) else 0
-                        for n, r in enumerate(part)}  # no event in the scope: NULL
-    light = [r for r in plain if 0 < counted[r.id] <= limit]
+    for part in parts:
+        row = ask(scan(part, counted=True)).iloc[0]
+        counted |= {r.id: int(row[f"sigma_{n}"]) if pd.notna(row[f"sigma_{n}"]) else 0
+                    for n, r in enumerate(part)}  # no event in the scope: NULL
     heavy = [r for r in plain if counted[r.id] > limit]
-    found = [scan_hits(light, ask(scan(light)))] if light else []
+    found = []
+    for part in parts:
+        light = [r for r in part if 0 < counted[r.id] <= limit]
+        found += [scan_hits(light, ask(scan(light)))] if light else []
     found += [hits(r, ask(first(r.query, limit))) for r in heavy]
     found = [f.assign(rule_matched=f["detection"].map(counted)) for f in found if len(f)]
     found += [hits(r, ask(r.query)) for r in rules if r.correlation is not None]
@@ -178,19 +200,6 @@ def run(rules: list[Rule], ask, limit: int = ROWS_PER_RULE):
     frame.attrs["sigma_counts"] = counted
     frame.attrs["sigma_capped"] = {r.id: counted[r.id] for r in heavy}
     return frame
-
-
-def counts(rules: list[Rule]) -> queries.Query:
-    """How many events each rule matches (a `sigma_<n>` column each), fetching none of them."""
-    import sqlglot
-
-    found = scan(rules)
-    tree = sqlglot.parse_one(found.sql, read="athena")
-    tree.set("expressions", [exp.alias_(exp.func("count_if", e.this), e.alias)
-                             for e in tree.expressions if e.alias.startswith("sigma_")])
-    tree.set("order", None)
-    return queries.Query(f"sigma counts({len(rules)} rules)", found.params, "",
-                         tree.sql(dialect="athena", pretty=True, normalize_functions="lower"))
 
 
 def first(query: queries.Query, limit: int) -> queries.Query:

@@ -250,16 +250,21 @@ def load_all(folder: Path = SQL_DIR) -> Mapping[str, Query]:
 
 
 def compose(template: Query, condition: exp.Expression,
-            flags: Mapping[str, exp.Expression] | None = None) -> str:
+            flags: Mapping[str, exp.Expression] | None = None, counted: bool = False) -> str:
     """The template's Athena SQL with `condition` ANDed before its own filter (its scope), and each
-    of `flags` added as a column (alias -> boolean condition): trees joined, not text cut."""
+    of `flags` added as a column (alias -> boolean condition): trees joined, not text cut.
+    `counted`: instead of the rows, one row with how many rows each flag holds for."""
     tree = _tree(template.sql).copy()
     where = tree.args.get("where")
     scope = list(where.this.flatten()) if where and isinstance(where.this, exp.And) else \
         [where.this] if where else []
     tree.set("where", exp.Where(this=exp.and_(_paren(condition), *scope)))
+    if counted:
+        tree.set("expressions", [])
+        tree.set("order", None)
     for alias, flag in (flags or {}).items():
-        tree.select(exp.alias_(exp.paren(flag), alias), copy=False)
+        flag = exp.func("count_if", flag) if counted else exp.paren(flag)
+        tree.select(exp.alias_(flag, alias), copy=False)
     return tree.sql(dialect="athena", pretty=True, normalize_functions="lower")
 
 
@@ -323,16 +328,17 @@ def condition_of(query: Query) -> exp.Expression:
 
 
 def flagged(template: str, name: str, conditions: Mapping[str, exp.Expression],
-            where: exp.Expression | None = None) -> Query:
+            where: exp.Expression | None = None, counted: bool = False) -> Query:
     """One scan for several conditions over `template`: rows matching any of them (or `where`, an
     equivalent filter that is cheaper to run), with one boolean column per condition (its key)
-    saying which. How many Sigma rules run as one query."""
+    saying which; `counted`: one row of how many rows each condition matches. How many Sigma rules
+    run as one query."""
     base = get(template)
     trees = {alias: _condition(c, f"{name}: {alias}") for alias, c in conditions.items()}
     if not trees:
         raise QueryError(f"{name}: no condition to scan for")
     where = exp.or_(*(_paren(t) for t in trees.values())) if where is None else where
-    sql = compose(base, where, trees)
+    sql = compose(base, where, trees, counted)
     return Query(name, base.params, "", sql, template=base.name)
 
 
