@@ -107,14 +107,13 @@ def scan(rules: list[Rule], counted: bool = False) -> queries.Query:
     rule, on DuckDB and on Athena (where each scan is paid for). Not for correlation rules, which
     each have a query of their own. `counted`: one row of each rule's count, no rows fetched."""
     conditions = [r.condition for r in rules]
-    # When every rule names its event names, the filter first asks which spellings of them the scope
-    # holds (reading the names alone), then takes the events by those exact names: a test the engine
-    # pushes into the Parquet scan, so it reads the other columns of those events only.
+    # When every rule names its event names, one test of the name at the top of the filter lets the
+    # engine skip the other events at once (inside an OR or a CASE it is a test per name and row).
     named = all(r.event_names is not None for r in rules)
     names = sorted(frozenset().union(*(r.event_names or () for r in rules)))
     where = exp.or_(*(exp.paren(_in_order(c)) for c in conditions))
     if named:
-        where = exp.and_(_spelt(names), exp.paren(where))
+        where = exp.and_(_name_in(names), exp.paren(where))
     flags = {f"sigma_{n}": _in_order(c if r.event_names is None or len(rules) == 1 else exp.and_(
         _name_in(sorted(r.event_names)), exp.paren(c))) for n, (c, r) in enumerate(zip(conditions, rules))}
     label = "sigma counts" if counted else "sigma"
@@ -134,19 +133,6 @@ def _in_order(condition: exp.Expression) -> exp.Expression:
     for part in reversed(parts[:-1]):
         nested = exp.Case(ifs=[exp.If(this=part, true=nested)], default=exp.false())
     return nested
-
-
-def _spelt(names: list[str]) -> exp.Expression:
-    """`eventname` is one of the spellings of `names` that the scope's partitions hold."""
-    import sqlglot
-
-    template = sqlglot.parse_one(queries.get(_TEMPLATE).sql, read="athena")
-    where = template.args["where"].this
-    partitions = [c for c in (where.flatten() if isinstance(where, exp.And) else [where])
-                  if {col.name for col in c.find_all(exp.Column)} <= {"day", "account", "region"}]
-    spellings = exp.select("eventname").from_("cloudtrail").where(
-        exp.and_(*partitions, _name_in(names))).group_by("eventname")
-    return exp.column("eventname").isin(query=spellings)
 
 
 def _name_in(names: list[str]) -> exp.Expression:

@@ -263,7 +263,8 @@ def compose(template: Query, condition: exp.Expression,
         tree.set("expressions", [])
         tree.set("order", None)
     for alias, flag in (flags or {}).items():
-        flag = exp.func("count_if", flag) if counted else exp.paren(flag)
+        # bigint on both engines (DuckDB's count_if is a HUGEINT, which pandas reads as a float)
+        flag = exp.cast(exp.func("count_if", flag), "bigint") if counted else exp.paren(flag)
         tree.select(exp.alias_(flag, alias), copy=False)
     return tree.sql(dialect="athena", pretty=True, normalize_functions="lower")
 
