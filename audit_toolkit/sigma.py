@@ -74,12 +74,13 @@ class Rule:
         said = phrase("sigma", title=repr(self.title), author=self.author)
         if self.correlation is not None:
             return Detection(self.id, self.title, self.title, self.severity, self.technique, {},
-                             say(said, "en"), "", lambda row, request, ctx: (None, self._window(row)))
+                             say(said, "en"), "", lambda row, request, ctx: (None,
+                                                                             self._window(row)))
         return Detection(self.id, self.title, self.title, self.severity, self.technique, {},
                          say(said, "en"), "", lambda row, request, ctx: (None, said))
 
     def _window(self, row):
-        """What a correlation's window held, from its query's row: the count, the span, the group."""
+        """What a correlation's window held, from its query's row: count, span and group."""
         from datetime import datetime, timezone
 
         from .phrases import phrase
@@ -114,19 +115,22 @@ def scan(rules: list[Rule], counted: bool = False) -> queries.Query:
     where = exp.or_(*(exp.paren(_in_order(c)) for c in conditions))
     if named:
         where = exp.and_(_name_in(names), exp.paren(where))
-    flags = {f"sigma_{n}": _in_order(c if r.event_names is None or len(rules) == 1 else exp.and_(
-        _name_in(sorted(r.event_names)), exp.paren(c))) for n, (c, r) in enumerate(zip(conditions, rules))}
+    flags = {f"sigma_{n}": _in_order(c if r.event_names is None or len(rules) == 1 else
+                                     exp.and_(_name_in(sorted(r.event_names)), exp.paren(c)))
+             for n, (c, r) in enumerate(zip(conditions, rules))}
     label = "sigma counts" if counted else "sigma"
     return queries.flagged(_TEMPLATE, f"{label}({len(rules)} rules)", flags, where, counted)
 
 
 def _in_order(condition: exp.Expression) -> exp.Expression:
-    """The condition's top-level AND as nested CASEs: each test runs only on the rows the tests before
-    it let through, in the order written (cheap first), where an engine would evaluate every part of
-    an AND in a SELECT and may reorder one in a WHERE. NULL becomes false: at the top of a filter or a
-    flag both mean no match."""
-    parts = list(condition.unnest().flatten()) if isinstance(condition.unnest(), exp.And) else [condition]
-    parts = [q for p in parts for q in (p.unnest().flatten() if isinstance(p.unnest(), exp.And) else [p])]
+    """The condition's top-level AND as nested CASEs: each test runs only on the rows the tests
+    before it let through, in the order written (cheap first), where an engine would evaluate every
+    part of an AND in a SELECT and may reorder one in a WHERE. NULL becomes false: at the top of a
+    filter or a flag both mean no match."""
+    def conjuncts(e: exp.Expression) -> list[exp.Expression]:
+        return list(e.unnest().flatten()) if isinstance(e.unnest(), exp.And) else [e]
+
+    parts = [q for p in conjuncts(condition) for q in conjuncts(p)]
     if len(parts) == 1:
         return condition
     nested = parts[-1]
@@ -208,9 +212,9 @@ class Unsupported(ValueError):
 
 
 def load(paths: Iterable[str | Path]) -> RuleSet:
-    """Every Sigma rule in these files and folders (recursively, `*.yml` and `*.yaml`; a file may hold
-    several YAML documents), compiled. A correlation rule finds the rules it names (by id or name)
-    anywhere in the set; they are not run alone unless it says `generate: true`."""
+    """Every Sigma rule in these files and folders (recursively, `*.yml` and `*.yaml`; a file may
+    hold several YAML documents), compiled. A correlation rule finds the rules it names (by id or
+    name) anywhere in the set; they are not run alone unless it says `generate: true`."""
     found, named, correlated = RuleSet(), {}, []
     for path in _files(paths):
         try:
@@ -252,7 +256,8 @@ class _refusal:
         if error is None or not isinstance(error, Exception):
             return False
         known = isinstance(error, (Unsupported, correlations.Unsupported, ConfigError))
-        self.found.refused.append((self.origin, str(error) if known else f"{kind.__name__}: {error}"))
+        why = str(error) if known else f"{kind.__name__}: {error}"
+        self.found.refused.append((self.origin, why))
         return True  # pySigma's own errors too: the rule is listed, never dropped in silence
 
 
@@ -284,8 +289,8 @@ def compile_rule(text: str | dict, origin: str = "<string>") -> Rule:
     conditions = (document.get("detection") or {}).get("condition")
     for c in conditions if isinstance(conditions, list) else [conditions]:
         if isinstance(c, str) and "|" in c:
-            raise Unsupported(f"an aggregation in the condition ({c.strip()!r}): pySigma no longer reads "
-                              "it; `load` reads the legacy count() form as a correlation")
+            raise Unsupported(f"an aggregation in the condition ({c.strip()!r}): pySigma no longer "
+                              "reads it; `load` reads the legacy count() form as a correlation")
     rule = SigmaRule.from_dict(document)
     parsed = [c.parsed for c in rule.detection.parsed_condition]
     sql = exp.or_(*(condition(p) for p in parsed)) if len(parsed) > 1 else condition(parsed[0])
@@ -408,7 +413,8 @@ def _match(name: str | None, value) -> exp.Expression:
 
 
 def _event_names(node) -> frozenset[str] | None:
-    """The event names (lowercased) one of which every event the condition matches has; None: any."""
+    """The event names (lowercased), one of which every event the condition matches has (None:
+    any)."""
     from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionOR
     from sigma.types import SigmaExpansion, SigmaString
 
@@ -418,7 +424,8 @@ def _event_names(node) -> frozenset[str] | None:
     if isinstance(node, ConditionOR):
         found = [_event_names(a) for a in node.args]
         return None if None in found else frozenset().union(*found)
-    if not isinstance(node, ConditionFieldEqualsValueExpression) or node.field.lower() != "eventname":
+    if not isinstance(node, ConditionFieldEqualsValueExpression) \
+            or node.field.lower() != "eventname":
         return None
     values = node.value.values if isinstance(node.value, SigmaExpansion) else [node.value]
     if not all(isinstance(v, SigmaString) and not v.contains_special() for v in values):
@@ -541,7 +548,8 @@ def _string(scalar: exp.Expression, listed: exp.Expression | None, value) -> exp
 # not an address is in no network; a zone (%eth0) or an IPv4-mapped IPv6 form is not parsed.
 _OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = (f"CASE WHEN regexp_like(ip, '^({_OCTET}[.]){{3}}{_OCTET}$') THEN "
-         + " + ".join(f"CAST(split_part(ip, '.', {n + 1}) AS BIGINT) * {256 ** (3 - n)}" for n in range(4))
+         + " + ".join(f"CAST(split_part(ip, '.', {n + 1}) AS BIGINT) * {256 ** (3 - n)}"
+                      for n in range(4))
          + " END")
 _V6, _HEAD, _TAIL = "lower(ip)", "split_part(lower(ip), '::', 1)", "split_part(lower(ip), '::', 2)"
 _MISSING = "(8 - {n} - {m})".format(  # the zero groups that '::' stands for
@@ -549,15 +557,16 @@ _MISSING = "(8 - {n} - {m})".format(  # the zero groups that '::' stands for
        for k, part in (("n", _HEAD), ("m", _TAIL))})
 _FULL = (f"CASE WHEN strpos({_V6}, '::') = 0 THEN {_V6} "  # eight groups, '::' spelt out
          f"WHEN strpos(substr({_V6}, strpos({_V6}, '::') + 1), '::') = 0 AND {_MISSING} >= 1 "
-         f"THEN regexp_replace(concat({_HEAD}, ':', substr('0:0:0:0:0:0:0:0', 1, 2 * {_MISSING} - 1), "
-         f"':', {_TAIL}), '^:|:$', '') END")
-_IPV6 = (f"CASE WHEN strpos(ip, ':') > 0 AND regexp_like({_FULL}, '^([0-9a-f]{{1,4}}:){{7}}[0-9a-f]{{1,4}}$') "
+         f"THEN regexp_replace(concat({_HEAD}, ':', "
+         f"substr('0:0:0:0:0:0:0:0', 1, 2 * {_MISSING} - 1), ':', {_TAIL}), '^:|:$', '') END")
+_IPV6 = (f"CASE WHEN strpos(ip, ':') > 0 "
+         f"AND regexp_like({_FULL}, '^([0-9a-f]{{1,4}}:){{7}}[0-9a-f]{{1,4}}$') "
          f"THEN array_join(transform(split({_FULL}, ':'), g -> lpad(g, 4, '0')), '') END")
 
 
 def _in_network(field: exp.Expression, network) -> exp.Expression:
-    """Whether the field's text is an address inside the network: NULL for an absent field, false for
-    any other text (so `not` a network keeps a non-address, as Sigma's semantics have it)."""
+    """Whether the field's text is an address inside the network: NULL for an absent field, false
+    for any other text (so `not` a network keeps a non-address, as Sigma's semantics have it)."""
     import sqlglot
 
     v4 = network.version == 4

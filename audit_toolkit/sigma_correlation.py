@@ -12,8 +12,8 @@ counted: the events (`event_count`), the distinct values of `condition.field` am
 all). Counts are window functions over a time range frame; value_count's distinct count is a
 self-join of the matching events on the group and the time range (Athena has no distinct count
 over a window frame), so its cost grows with the events in each window. Written in Athena SQL and
-translated by sqlglot like every query. Only events inside the scope are counted: a window starting before `--since` sees
-only its part of the scope.
+translated by sqlglot like every query. Only events inside the scope are counted: a window
+starting before `--since` sees only its part of the scope.
 
 SigmaHQ's legacy aggregations are read as the correlations they mean: `sel | count() by F > N` with
 `timeframe` is an event_count grouped by F, `count(G)` a value_count of G, `a | near b` and a
@@ -33,7 +33,8 @@ from . import queries
 TYPES = ("event_count", "value_count", "temporal")
 _OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=", "neq": "<>"}
 _LEGACY_COUNT = re.compile(
-    r"^(?P<cond>.+?)\s*\|\s*count\(\s*(?P<field>[\w.]*)\s*\)\s*(?:by\s+(?P<by>[\w.]+(?:\s*,\s*[\w.]+)*))?"
+    r"^(?P<cond>.+?)\s*\|\s*count\(\s*(?P<field>[\w.]*)\s*\)\s*"
+    r"(?:by\s+(?P<by>[\w.]+(?:\s*,\s*[\w.]+)*))?"
     r"\s*(?P<op>[<>]=?|==?)\s*(?P<n>\d+)\s*$")
 _LEGACY_OPS = {">": "gt", ">=": "gte", "<": "lt", "<=": "lte", "=": "eq", "==": "eq"}
 
@@ -63,22 +64,26 @@ def parse(document: dict) -> Correlation:
     rule = SigmaCorrelationRule.from_dict(document)
     kind = rule.type.name.lower()
     if kind not in TYPES:
-        raise Unsupported(f"correlation type {kind}: only {', '.join(TYPES)} are compiled to SQL here")
+        raise Unsupported(f"correlation type {kind}: only {', '.join(TYPES)} are compiled to SQL "
+                          "here")
     if len(rule.aliases):
-        raise Unsupported("correlation field aliases: not compiled here (name the same field in every rule)")
+        raise Unsupported("correlation field aliases: not compiled here (name the same field in "
+                          "every rule)")
     if not isinstance(rule.condition, SigmaCorrelationCondition):
         raise Unsupported("an extended temporal condition (a boolean of rules): not compiled here")
     field = rule.condition.fieldref
     if isinstance(field, list):
         raise Unsupported("a value_count over several fields: not compiled here")
     return Correlation(kind, tuple(r.reference for r in rule.rules or ()), rule.timespan.seconds,
-                       rule.timespan.spec, tuple(rule.group_by or ()), rule.condition.op.name.lower(),
+                       rule.timespan.spec, tuple(rule.group_by or ()),
+                       rule.condition.op.name.lower(),
                        rule.condition.count, field)
 
 
 def from_legacy(document: dict) -> tuple[dict, dict] | None:
     """A legacy aggregation (`| count() ... > N`, or `timeframe` over `a and b`) as a plain rule and
-    the correlation rule over it; None if the document has none. Unsupported where it says no window."""
+    the correlation rule over it; None if the document has none. Unsupported where it says no
+    window."""
     detection = document.get("detection") or {}
     condition, timeframe = detection.get("condition"), detection.get("timeframe")
     if not isinstance(condition, str):
@@ -88,15 +93,16 @@ def from_legacy(document: dict) -> tuple[dict, dict] | None:
     ident = str(document.get("id") or document.get("title") or "rule")
     near = re.fullmatch(r"\s*(\w+)\s*\|\s*near\s+(\w+(?:\s+and\s+\w+)*)\s*", condition)
     if near and not timeframe:
-        raise Unsupported(f"an aggregation in the condition ({condition.strip()!r}): the legacy near "
-                          "form with no timeframe, so no window to correlate in")
+        raise Unsupported(f"an aggregation in the condition ({condition.strip()!r}): the legacy "
+                          "near form with no timeframe, so no window to correlate in")
     if near:
         condition = " and ".join([near[1], near[2]])
     if "|" in condition:
         found = _LEGACY_COUNT.match(condition.strip())
         if not found or not timeframe:
-            raise Unsupported(f"an aggregation in the condition ({condition.strip()!r}): not the legacy "
-                              "count() form with a timeframe; write it as a Sigma correlation rule")
+            raise Unsupported(f"an aggregation in the condition ({condition.strip()!r}): not the "
+                              "legacy count() form with a timeframe; write it as a Sigma "
+                              "correlation rule")
         kind = "value_count" if found["field"] else "event_count"
         rules = [{**base, "name": f"{ident}-events", "detection": {
             **{k: detection[k] for k in names}, "condition": found["cond"]}}]
@@ -115,16 +121,17 @@ def from_legacy(document: dict) -> tuple[dict, dict] | None:
     else:
         return None
     correlation["rules"] = [r["name"] for r in rules]
-    return rules, {**{k: v for k, v in document.items() if k != "detection"}, "correlation": correlation}
+    meta = {k: v for k, v in document.items() if k != "detection"}
+    return rules, {**meta, "correlation": correlation}
 
 
 def query(name: str, correlation: Correlation, conditions: list[exp.Expression], doc: str,
           field) -> queries.Query:
-    """The correlation's windowed query over the catalogue's columns and scope: the row of each event
-    whose window meets the condition when the window of the group's previous event did not (a burst
-    is one hit, not one per event in it), with `correlation_value` (the count there) and
-    `correlation_start` (the window's first event, seconds since 1970). `field(name)` gives a Sigma
-    field's SQL expression."""
+    """The correlation's windowed query over the catalogue's columns and scope: the row of each
+    event whose window meets the condition when the window of the group's previous event did not
+    (a burst is one hit, not one per event in it), with `correlation_value` (the count there) and
+    `correlation_start` (the window's first event, seconds since 1970). `field(name)` gives a
+    Sigma field's SQL expression."""
     template = queries.get("candidate_events")
     time = exp.func("to_unixtime", exp.func("from_iso8601_timestamp", exp.column("eventtime")))
     columns = {f"corr_rule_{n}": c for n, c in enumerate(conditions)}
@@ -137,13 +144,15 @@ def query(name: str, correlation: Correlation, conditions: list[exp.Expression],
     matched.set("order", None)
     groups = ", ".join(f"corr_group_{n}" for n in range(len(correlation.group_by)))
     partition = f"PARTITION BY {groups} " if groups else ""
-    frame = f"OVER ({partition}ORDER BY corr_t RANGE BETWEEN {correlation.seconds} PRECEDING AND CURRENT ROW)"
+    frame = (f"OVER ({partition}ORDER BY corr_t "
+             f"RANGE BETWEEN {correlation.seconds} PRECEDING AND CURRENT ROW)")
     met = f"{_OPS[correlation.op]} {correlation.count!r}"
     if correlation.type == "value_count":  # a distinct count: over the window's events, joined
         same_group = "".join(f" AND b.corr_group_{n} IS NOT DISTINCT FROM a.corr_group_{n}"
                              for n in range(len(correlation.group_by)))
-        judged = (f"windows AS (SELECT a.eventid AS ended, count(DISTINCT b.corr_value) AS measured, "
-                  f"min(b.corr_t) AS started FROM matched AS a JOIN matched AS b ON b.corr_t BETWEEN "
+        judged = (f"windows AS (SELECT a.eventid AS ended, "
+                  f"count(DISTINCT b.corr_value) AS measured, min(b.corr_t) AS started "
+                  f"FROM matched AS a JOIN matched AS b ON b.corr_t BETWEEN "
                   f"a.corr_t - {correlation.seconds} AND a.corr_t{same_group} GROUP BY a.eventid), "
                   f"judged AS (SELECT m.*, w.measured AS correlation_value, w.started AS "
                   f"correlation_start, w.measured {met} AS correlation_met "
@@ -156,9 +165,10 @@ def query(name: str, correlation: Correlation, conditions: list[exp.Expression],
                   f"min(corr_t) {frame} AS correlation_start FROM matched AS m), "
                   f"judged AS (SELECT *, correlation_value {met} AS correlation_met FROM measured)")
     sql = (f"WITH matched AS ({matched.sql(dialect='athena')}), {judged}, "
-           f"crossed AS (SELECT j.*, lag(correlation_met) OVER ({partition}ORDER BY corr_t, eventid) "
-           f"AS was_met FROM judged AS j) "
+           f"crossed AS (SELECT j.*, lag(correlation_met) "
+           f"OVER ({partition}ORDER BY corr_t, eventid) AS was_met FROM judged AS j) "
            f"SELECT * FROM crossed WHERE correlation_met AND (was_met IS NULL OR NOT was_met) "
            f"ORDER BY eventtime, eventid")
-    text = sqlglot.parse_one(sql, read="athena").sql(dialect="athena", pretty=True, normalize_functions="lower")
+    text = sqlglot.parse_one(sql, read="athena").sql(dialect="athena", pretty=True,
+                                                     normalize_functions="lower")
     return queries.Query(name, template.params, doc, text)

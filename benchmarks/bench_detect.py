@@ -130,8 +130,8 @@ def sigma_rules(inv: Investigation, base: float, folder: Path) -> None:
     rules = sigma.load([folder])
     plain = sigma.RuleSet([r for r in rules.rules if r.correlation is None])
     queries.to_duckdb.cache_clear()
-    translate, _ = best(lambda: [q.render("duckdb") for q in (sigma.scan(plain.rules),
-                                                             sigma.scan(plain.rules, counted=True))], 1)
+    both = (sigma.scan(plain.rules), sigma.scan(plain.rules, counted=True))
+    translate, _ = best(lambda: [q.render("duckdb") for q in both], 1)
 
     def counted(query) -> int:
         """The rows a query matches, counted by the engine without fetching them."""
@@ -146,7 +146,8 @@ def sigma_rules(inv: Investigation, base: float, folder: Path) -> None:
     def timed(query, **values):
         started = time.perf_counter()
         rows = run(query, **values)
-        asked.append((time.perf_counter() - started, query if isinstance(query, str) else query.name, len(rows)))
+        name = query if isinstance(query, str) else query.name
+        asked.append((time.perf_counter() - started, name, len(rows)))
         return rows
 
     inv.query = timed
@@ -155,15 +156,17 @@ def sigma_rules(inv: Investigation, base: float, folder: Path) -> None:
     corr, corr_found = best(lambda: inv.detect(only=["cloudtrail_stopped"], sigma=rules), 1)
     inv.query = run
     capped = found.attrs["sigma_capped"]
-    print(f"\n{len(plain.rules)} Sigma rules and {len(rules.rules) - len(plain.rules)} correlations "
+    correlations = len(rules.rules) - len(plain.rules)
+    print(f"\n{len(plain.rules)} Sigma rules and {correlations} correlations "
           f"({len(rules.refused)} refused); capped at {sigma.ROWS_PER_RULE} rows: "
-          + ", ".join(f"{r.title} ({capped[r.id]:,} matched)" for r in plain.rules if r.id in capped))
+          + ", ".join(f"{r.title} ({capped[r.id]:,} matched)"
+                      for r in plain.rules if r.id in capped))
     print(f"{'what':58} {'seconds':>8} {'x baseline':>10}")
     for name, seconds in (
         ("the rules' SQL translated for DuckDB (cached after)", translate),
         (f"{len(each)} queries, one per rule, rows counted (before)", apart),
         (f"detect(sigma=...) with the {len(plain.rules)} rules: {len(found):,} hits", whole),
-        (f"  + the {len(rules.rules) - len(plain.rules)} correlations: {len(corr_found):,} hits", corr),
+        (f"  + the {correlations} correlations: {len(corr_found):,} hits", corr),
     ):
         print(f"{name:58} {seconds:8.3f} {seconds / base:10.1f}")
     print("detect's queries (with the 57 rules; rows returned):")

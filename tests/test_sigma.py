@@ -206,9 +206,8 @@ def test_sigmahq_cloudtrail_rules_compile_or_are_listed_with_their_reason(real_d
     plain = [r for r in rules.rules if r.correlation is None]
     assert len(plain) == 57 and all("/rules/" in r.path for r in plain)
     # the 8 counting rules: 7 read as the correlations they mean, one listed with its reason
-    correlated = {Path(r.path).name: (r.correlation.type, r.correlation.timespan, r.correlation.group_by,
-                                      r.correlation.op, r.correlation.count)
-                  for r in rules.rules if r.correlation}
+    correlated = {Path(r.path).name: (c.type, c.timespan, c.group_by, c.op, c.count)
+                  for r in rules.rules if (c := r.correlation)}
     assert correlated == {
         "aws_ec2_download_userdata.yml": ("event_count", "30m", (), "gt", 10),
         "aws_enum_backup.yml": ("event_count", "10m", (), "gt", 5),
@@ -236,7 +235,8 @@ def test_sigmahq_rules_on_the_real_stratus_run(real_data):
     events = inv.events()
     listed = events[events["eventname"].str.lower().str.startswith("list")]
     times = sorted(zip(pd.to_datetime(listed["eventtime"], utc=True), listed["eventid"]))
-    met = [sum(1 for u, _ in times if t - pd.Timedelta(minutes=10) <= u <= t) > 50 for t, _ in times]
+    span = pd.Timedelta(minutes=10)
+    met = [sum(1 for u, _ in times if t - span <= u <= t) > 50 for t, _ in times]
     crossed = [e for (_, e), m, before in zip(times, met, [False] + met) if m and not before]
     hits = sigma_hits[sigma_hits["title"] == "Account Enumeration on AWS"]
     assert len(crossed) == 2 and sorted(hits["event_id"]) == sorted(crossed)
@@ -279,7 +279,7 @@ def test_on_athena_the_same_sql_is_submitted_and_gives_duckdbs_hits(aws_env, rea
         assert "day >= '2023/07/10'" in submitted  # scoped to the days asked, like every query
 
 
-# |cidr: the address parsed to a number (IPv4) or its 32 hexadecimal digits (IPv6), compared as a range.
+# |cidr: the address parsed to a number (IPv4) or its 32 hex digits (IPv6), compared as a range.
 ADDRESSES = ["203.0.112.255", "203.0.113.0", "203.0.113.77", "203.0.113.255", "203.0.114.0",
              "203.0.113.256", "203.0.113.evil", "203.0.113", "AWS Internal", "lambda.amazonaws.com",
              "2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", "2001:db8::", "2001:0DB8:0000::1",
@@ -304,7 +304,8 @@ def _matched(inv: Investigation, tmp_path: Path, detection: str) -> list[str]:
     ("203.0.113.0/24", ["203.0.113.0", "203.0.113.77", "203.0.113.255"]),
     ("203.0.113.77/32", ["203.0.113.77"]),
     ("0.0.0.0/0", ["203.0.112.255", "203.0.113.0", "203.0.113.77", "203.0.113.255", "203.0.114.0"]),
-    ("2001:db8::/32", ["2001:db8::", "2001:0DB8:0000::1", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"]),
+    ("2001:db8::/32",
+     ["2001:db8::", "2001:0DB8:0000::1", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"]),
     ("::1/128", ["::1"]),
     ("::/127", ["::1", "::"]),
 ])
@@ -319,7 +320,8 @@ def test_cidr_matches_the_addresses_inside_the_network_to_its_edges_and_no_other
 
 def test_not_a_network_keeps_every_other_text_and_a_list_is_any_network(addresses, tmp_path):
     got = _matched(addresses, tmp_path, "selection:\n    eventName: GetCallerIdentity\n"
-                   "filter:\n    sourceIPAddress|cidr:\n        - 203.0.113.0/24\n        - 2001:db8::/32\n"
+                   "filter:\n    sourceIPAddress|cidr:\n        - 203.0.113.0/24\n"
+                   "        - 2001:db8::/32\n"
                    "condition: selection and not filter")
     assert got == [a for a in ADDRESSES if a not in {
         "203.0.113.0", "203.0.113.77", "203.0.113.255",
@@ -341,7 +343,8 @@ def _secret(n: int, time: str, who: str, name: str = "db") -> dict:
 
 CORRELATED = [
     # event_count >= 3 in 10m by identity: alice's third read is exactly 10m after her first
-    _secret(1, "10:00:00", "alice"), _secret(2, "10:04:00", "alice"), _secret(3, "10:10:00", "alice"),
+    _secret(1, "10:00:00", "alice"), _secret(2, "10:04:00", "alice"),
+    _secret(3, "10:10:00", "alice"),
     _secret(4, "10:00:00", "bob"), _secret(5, "10:05:00", "bob"),  # one short
     _secret(6, "10:00:00", "carol"), _secret(7, "10:06:00", "carol"),
     _secret(8, "10:10:01", "carol"),  # 10m01s after carol's first: two in any window
@@ -420,8 +423,8 @@ def correlated(tmp_path_factory) -> Investigation:
     ("names", [15], ["policy attached", "user created"]),
     ("user-and-policy", [20], ["secret read"]),
 ])
-def test_each_correlation_type_matches_its_burst_and_not_the_near_misses(correlated, tmp_path, ident,
-                                                                         expected, alone):
+def test_each_correlation_type_matches_its_burst_and_not_the_near_misses(
+        correlated, tmp_path, ident, expected, alone):
     path = tmp_path / "rules.yml"
     path.write_text(_BASES + _correlation(ident, CORRELATIONS[ident]), encoding="utf-8")
     rules = sigma.load([path])
@@ -455,19 +458,22 @@ def test_generate_true_runs_the_named_rules_too(correlated, tmp_path):
 def test_the_legacy_count_form_is_read_as_the_correlation_it_means(correlated, tmp_path):
     path = tmp_path / "legacy.yml"
     path.write_text(_rule("selection:\n    eventName: GetSecretValue\ntimeframe: 10m\n"
-                          "condition: selection | count() by userIdentity.arn >= 3"), encoding="utf-8")
+                          "condition: selection | count() by userIdentity.arn >= 3"),
+                    encoding="utf-8")
     found = correlated.detect(only=["cloudtrail_stopped"], sigma=[path])
     assert sorted(int(e[-12:]) for e in found["event_id"]) == [3, 14, 18]
     path.write_text(_rule("selection:\n    eventName: GetSecretValue\ntimeframe: 10m\n"
-                          "condition: selection | count(requestParameters.secretId) by userIdentity.arn"
-                          " > 2"), encoding="utf-8")
+                          "condition: selection | count(requestParameters.secretId) "
+                          "by userIdentity.arn > 2"), encoding="utf-8")
     found = correlated.detect(only=["cloudtrail_stopped"], sigma=[path])
     assert sorted(int(e[-12:]) for e in found["event_id"]) == [15]
 
 
 @pytest.mark.parametrize("body, reason", [
-    ("type: value_sum\nrules: [secret_read]\ntimespan: 1h\ncondition: {gt: 1, field: x}", "value_sum"),
-    ("type: event_count\nrules: [nowhere]\ntimespan: 1h\ncondition: {gt: 1}", "not in the rule set"),
+    ("type: value_sum\nrules: [secret_read]\ntimespan: 1h\ncondition: {gt: 1, field: x}",
+     "value_sum"),
+    ("type: event_count\nrules: [nowhere]\ntimespan: 1h\ncondition: {gt: 1}",
+     "not in the rule set"),
     ("type: event_count\nrules: [secret_read]\ngroup-by: [nope.field]\ntimespan: 1h\n"
      "condition: {gt: 1}", "not a CloudTrail field"),
     ("type: event_count\nrules: [secret_read]\ntimespan: 1h\naliases: {a: {secret_read: x}}\n"
@@ -479,4 +485,5 @@ def test_a_correlation_that_cannot_be_said_in_sql_is_listed_with_its_reason(tmp_
     rules = sigma.load([path])
     [(origin, why)] = rules.refused
     assert origin == f"{path}#4" and reason in why
-    assert sorted(r.title for r in rules.rules) == ["policy attached", "secret read", "user created"]
+    assert sorted(r.title for r in rules.rules) == [
+        "policy attached", "secret read", "user created"]
