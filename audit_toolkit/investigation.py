@@ -412,7 +412,8 @@ class Investigation:
         floor = detections.SEVERITIES.index(min_severity) if min_severity else 0
         rules = [r for r in (ruleset.rules if ruleset else [])
                  if detections.SEVERITIES.index(r.severity) >= floor]
-        sigma_hits = sigma_rules.run(rules, lambda q: self.query(q, **scope)) if rules else None
+        sigma_hits = sigma_rules.run(rules, lambda q, **v: self.query(q, **scope, **v)) \
+            if rules else None
         found += [sigma_hits] if rules else []
         hits = pd.concat([f for f in found if len(f)] or found[:1] or [detections.to_frame([])],
                          ignore_index=True)

@@ -19,6 +19,7 @@ inside a list matches too). A rule that cannot be compiled is refused with its r
 from __future__ import annotations
 
 import functools
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,11 +103,13 @@ def hits(rule: Rule, rows):
     return found.assign(rule_author=rule.author, rule_tags=", ".join(rule.tags), rule_path=rule.path)
 
 
-def scan(rules: list[Rule], counted: bool = False) -> queries.Query:
+def scan(rules: list[Rule], counted: int | None = None, ids: bool = False) -> queries.Query:
     """One query for all the rules: the rows any rule matches, with a `sigma_<n>` column per rule
-    (in the list's order) saying whether the n-th matches. One scan of the evidence instead of one per
-    rule, on DuckDB and on Athena (where each scan is paid for). Not for correlation rules, which
-    each have a query of their own. `counted`: one row of each rule's count, no rows fetched."""
+    (in the list's order) saying whether the n-th matches. One scan of the evidence instead of one
+    per rule, on DuckDB and on Athena (where each scan is paid for). Not for correlation rules,
+    which each have a query of their own. `counted` (N): one row of each rule's count and the ids
+    of its first N events (`first_sigma_<n>`), no rows fetched. `ids`: only the events whose
+    eventid is one of the parameter `ids` (a list)."""
     conditions = [r.condition for r in rules]
     # When every rule names its event names, one test of the name at the top of the filter lets the
     # engine skip the other events at once (inside an OR or a CASE it is a test per name and row).
@@ -118,8 +121,11 @@ def scan(rules: list[Rule], counted: bool = False) -> queries.Query:
     flags = {f"sigma_{n}": _in_order(c if r.event_names is None or len(rules) == 1 else
                                      exp.and_(_name_in(sorted(r.event_names)), exp.paren(c)))
              for n, (c, r) in enumerate(zip(conditions, rules))}
-    label = "sigma counts" if counted else "sigma"
-    return queries.flagged(_TEMPLATE, f"{label}({len(rules)} rules)", flags, where, counted)
+    if ids:  # a test the engine pushes into its scan: the other columns of those events only
+        where = exp.and_(exp.column("eventid").isin(exp.Placeholder(this="ids")), exp.paren(where))
+    label = "sigma counts" if counted is not None else "sigma"
+    return queries.flagged(_TEMPLATE, f"{label}({len(rules)} rules)", flags, where, counted,
+                           ("ids",) if ids else ())
 
 
 def _in_order(condition: exp.Expression) -> exp.Expression:
@@ -158,12 +164,12 @@ def scan_hits(rules: list[Rule], rows):
 ROWS_PER_RULE = 1000  # hits kept of a rule matching more events; its count is still reported
 
 
-def run(rules: list[Rule], ask, limit: int = ROWS_PER_RULE):
-    """The rules' hits, `ask(query)` running each query in the scope. The events each plain rule
-    matches are counted first, without fetching them (one count for the rules that name their event
-    names, one for the others); the rules matching `limit` events or fewer then fetch their rows in
-    one scan, and each rule matching more fetches its first `limit` rows (in time order) alone.
-    Correlations run one query each. A plain rule's hits say how many events it matched in all
+def run(rules: list[Rule], ask, limit: int = ROWS_PER_RULE, batch: int = 1000):
+    """The rules' hits, `ask(query, **values)` running each query in the scope. The events each
+    plain rule matches are counted first, with the ids of its first `limit` events in time order,
+    reading only the columns the rules test (one count for the rules that name their event names,
+    one for the others); then those events' rows are fetched by id, `batch` ids a query (a test
+    the engine pushes into its scan). Correlations run one query each. A plain rule's hits say how many events it matched in all
     (`rule_matched`); the frame's attrs say each rule's count (`sigma_counts`) and which rules kept
     only their first rows (`sigma_capped`, rule id -> events matched)."""
     import pandas as pd
@@ -172,16 +178,22 @@ def run(rules: list[Rule], ask, limit: int = ROWS_PER_RULE):
     parts = [p for p in ([r for r in plain if r.event_names is not None],
                          [r for r in plain if r.event_names is None]) if p]
     counted: dict[str, int] = {}
+    first: dict[str, set] = {}
     for part in parts:
-        row = ask(scan(part, counted=True)).iloc[0]
+        row = ask(scan(part, counted=limit)).iloc[0]
         counted |= {r.id: int(row[f"sigma_{n}"]) if pd.notna(row[f"sigma_{n}"]) else 0
                     for n, r in enumerate(part)}  # no event in the scope: NULL
+        first |= {r.id: set(json.loads(row[f"first_sigma_{n}"])) for n, r in enumerate(part)
+                  if counted[r.id]}
     heavy = [r for r in plain if counted[r.id] > limit]
+    matched = [r for r in plain if counted[r.id]]
+    wanted = sorted(set().union(*first.values()))
     found = []
-    for part in parts:
-        light = [r for r in part if 0 < counted[r.id] <= limit]
-        found += [scan_hits(light, ask(scan(light)))] if light else []
-    found += [hits(r, ask(first(r.query, limit))) for r in heavy]
+    for start in range(0, len(wanted), batch):
+        rows = ask(scan(matched, ids=True), ids=wanted[start:start + batch])
+        for n, r in enumerate(matched):  # an eventid two records hold is kept where its rule says
+            mine = rows[f"sigma_{n}"].fillna(False).astype(bool) & rows["eventid"].isin(first[r.id])
+            found.append(hits(r, rows[mine].reset_index(drop=True)))
     found = [f.assign(rule_matched=f["detection"].map(counted)) for f in found if len(f)]
     found += [hits(r, ask(r.query)) for r in rules if r.correlation is not None]
     found = [f for f in found if len(f)]
@@ -190,15 +202,6 @@ def run(rules: list[Rule], ask, limit: int = ROWS_PER_RULE):
     frame.attrs["sigma_counts"] = counted
     frame.attrs["sigma_capped"] = {r.id: counted[r.id] for r in heavy}
     return frame
-
-
-def first(query: queries.Query, limit: int) -> queries.Query:
-    """The query's first `limit` rows in its order."""
-    import sqlglot
-
-    tree = sqlglot.parse_one(query.sql, read="athena").limit(limit)
-    return queries.Query(f"{query.name} (first {limit})", query.params, query.doc,
-                         tree.sql(dialect="athena", pretty=True, normalize_functions="lower"))
 
 
 @dataclass
