@@ -163,6 +163,7 @@ def sigma_rules(inv: Investigation, base: float, folder: Path) -> None:
                       for r in plain.rules if r.id in capped))
     print(f"{'what':58} {'seconds':>8} {'x baseline':>10}")
     for name, seconds in (
+        ("baseline: sg_changes (one registry query)", base),
         ("the rules' SQL translated for DuckDB (cached after)", translate),
         (f"{len(each)} queries, one per rule, rows counted (before)", apart),
         (f"detect(sigma=...) with the {len(plain.rules)} rules: {len(found):,} hits", whole),
