@@ -329,13 +329,18 @@ def detect(evidence, store, since, until, accounts, regions, tz, fmt, only, min_
         _emit(table[table["id"].isin([d.id for d in chosen])], fmt, ["id", "severity", "technique", "title", "events"],
               settings)
         return
-    from .sigma import load
+    from .sigma import ROWS_PER_RULE as sigma_limit, load
 
     rules = load(sigma_paths) if sigma_paths else None  # compiled before any evidence is read
     for path, reason in rules.refused if rules else ():
         click.echo(export.visible(f"Sigma rule not run: {path}: {reason}"), err=True)
     inv = _open(evidence, store, settings)
     found = inv.detect(since, until, accounts, regions, only, min_severity, sigma=rules)
+    titles = {r.id: r.title for r in rules.rules} if rules else {}
+    for rule, matched in found.attrs.get("sigma_capped", {}).items():
+        said = (f"Sigma rule {titles[rule]!r} matched {matched:,} events: "
+                f"its first {sigma_limit:,} are shown")
+        click.echo(export.visible(said), err=True)
     runs = len(chosen) + (len(rules.rules) if rules else 0)
     _emit(found, fmt, DETECT_TABLE, settings, DETECT_DROP,
           empty=f"none of the {export.plural(runs, 'detection')} run found a hit in the scope")

@@ -431,12 +431,15 @@ class Investigation:
         floor = detections.SEVERITIES.index(min_severity) if min_severity else 0
         rules = [r for r in (ruleset.rules if ruleset else [])
                  if detections.SEVERITIES.index(r.severity) >= floor]
-        if rules:
-            found.append(sigma_rules.scan_hits(rules, self.query(sigma_rules.scan(rules), **scope)))
+        sigma_hits = sigma_rules.run(rules, lambda q, **v: self.query(q, **scope, **v)) \
+            if rules else None
+        found += [sigma_hits] if rules else []
         hits = pd.concat([f for f in found if len(f)] or found[:1] or [detections.to_frame([])],
                          ignore_index=True)
-        return hits.sort_values(["event_time", "detection", "event_id"], kind="stable",
+        hits = hits.sort_values(["event_time", "detection", "event_id"], kind="stable",
                                 ignore_index=True)
+        hits.attrs.update(sigma_hits.attrs if rules else {})
+        return hits
 
     def _catalogue_hits(self, chosen, ctx, scope) -> pd.DataFrame:
         candidates = self.query(queries.union([d.query for d in chosen]), **scope)

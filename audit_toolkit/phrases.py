@@ -123,6 +123,8 @@ TEXT: dict[str, dict[str, str]] = {
         "detail.command_sent": "コマンドを送信",
         "detail.left_organization": "アカウントが組織から離脱",
         "detail.sigma": "Sigma ルール {title} (作成者 {author})",
+        "detail.sigma_correlation": "Sigma 相関ルール {title} (作成者 {author}): {timespan} 以内に "
+        "{counted} {value} ({group}、{start} から)",
         # --- correlate's sentence (analysis/findings.py) ------------------------------------------
         "correlate.sentence": "{type} を {instance} で検出{source}、ポート {port}、{seen}。この間 {group} は"
         "インターネットに公開中でした ({cidr}, {ports}): {opened}、{closed}。",
@@ -665,6 +667,8 @@ TEXT: dict[str, dict[str, str]] = {
         "detail.command_sent": "command sent",
         "detail.left_organization": "account left the organization",
         "detail.sigma": "Sigma rule {title} by {author}",
+        "detail.sigma_correlation": "Sigma correlation rule {title} by {author}: {counted} {value} "
+        "within {timespan} ({group}, from {start})",
         # --- correlate's sentence (analysis/findings.py) ------------------------------------------
         "correlate.sentence": "{type} on {instance}{source} to port {port}, {seen}, happened while "
         "{group} was open to the internet ({cidr}, {ports}): {opened}, {closed}.",

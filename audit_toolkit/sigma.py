@@ -18,6 +18,8 @@ inside a list matches too). A rule that cannot be compiled is refused with its r
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,7 @@ import yaml
 from sqlglot import exp
 
 from . import queries
+from . import sigma_correlation as correlations
 from .errors import ConfigError
 
 # Sigma's levels as the catalogue's severities ("informational" is below the catalogue's lowest).
@@ -50,6 +53,13 @@ class Rule:
     tags: tuple[str, ...]
     path: str
     query: queries.Query
+    correlation: correlations.Correlation | None = None  # counts across events: a query of its own
+    event_names: frozenset[str] | None = None  # lowercased: an event it matches has one (None: any)
+
+    @functools.cached_property
+    def condition(self) -> exp.Expression:
+        """The rule's filter as a sqlglot tree (parsed once)."""
+        return queries.condition_of(self.query)
 
     @property
     def technique(self) -> str:
@@ -63,8 +73,26 @@ class Rule:
         from .phrases import phrase, say
 
         said = phrase("sigma", title=repr(self.title), author=self.author)
+        if self.correlation is not None:
+            return Detection(self.id, self.title, self.title, self.severity, self.technique, {},
+                             say(said, "en"), "", lambda row, request, ctx: (None,
+                                                                             self._window(row)))
         return Detection(self.id, self.title, self.title, self.severity, self.technique, {},
                          say(said, "en"), "", lambda row, request, ctx: (None, said))
+
+    def _window(self, row):
+        """What a correlation's window held, from its query's row: count, span and group."""
+        from datetime import datetime, timezone
+
+        from .phrases import phrase
+
+        c = self.correlation
+        counted = f"{c.type} of {c.field}" if c.field else c.type
+        group = ", ".join(f"{g}={row.get(f'corr_group_{n}')}" for n, g in enumerate(c.group_by))
+        start = datetime.fromtimestamp(float(row["correlation_start"]), timezone.utc)
+        return phrase("sigma_correlation", title=repr(self.title), author=self.author,
+                      counted=counted, value=int(row["correlation_value"]), timespan=c.timespan,
+                      group=group or "no group-by", start=start.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def hits(rule: Rule, rows):
@@ -75,12 +103,50 @@ def hits(rule: Rule, rows):
     return found.assign(rule_author=rule.author, rule_tags=", ".join(rule.tags), rule_path=rule.path)
 
 
-def scan(rules: list[Rule]) -> queries.Query:
+def scan(rules: list[Rule], counted: int | None = None, ids: bool = False) -> queries.Query:
     """One query for all the rules: the rows any rule matches, with a `sigma_<n>` column per rule
-    (in the list's order) saying whether the n-th matches. One scan of the evidence instead of one per
-    rule, on DuckDB and on Athena (where each scan is paid for)."""
-    flags = {f"sigma_{n}": queries.condition_of(rule.query) for n, rule in enumerate(rules)}
-    return queries.flagged(_TEMPLATE, f"sigma({len(rules)} rules)", flags)
+    (in the list's order) saying whether the n-th matches. One scan of the evidence instead of one
+    per rule, on DuckDB and on Athena (where each scan is paid for). Not for correlation rules,
+    which each have a query of their own. `counted` (N): one row of each rule's count and the ids
+    of its first N events (`first_sigma_<n>`), no rows fetched. `ids`: only the events whose
+    eventid is one of the parameter `ids` (a list)."""
+    conditions = [r.condition for r in rules]
+    # When every rule names its event names, one test of the name at the top of the filter lets the
+    # engine skip the other events at once (inside an OR or a CASE it is a test per name and row).
+    named = all(r.event_names is not None for r in rules)
+    names = sorted(frozenset().union(*(r.event_names or () for r in rules)))
+    where = exp.or_(*(exp.paren(_in_order(c)) for c in conditions))
+    if named:
+        where = exp.and_(_name_in(names), exp.paren(where))
+    flags = {f"sigma_{n}": _in_order(c if r.event_names is None or len(rules) == 1 else
+                                     exp.and_(_name_in(sorted(r.event_names)), exp.paren(c)))
+             for n, (c, r) in enumerate(zip(conditions, rules))}
+    if ids:  # a test the engine pushes into its scan: the other columns of those events only
+        where = exp.and_(exp.column("eventid").isin(exp.Placeholder(this="ids")), exp.paren(where))
+    label = "sigma counts" if counted is not None else "sigma"
+    return queries.flagged(_TEMPLATE, f"{label}({len(rules)} rules)", flags, where, counted,
+                           ("ids",) if ids else ())
+
+
+def _in_order(condition: exp.Expression) -> exp.Expression:
+    """The condition's top-level AND as nested CASEs: each test runs only on the rows the tests
+    before it let through, in the order written (cheap first), where an engine would evaluate every
+    part of an AND in a SELECT and may reorder one in a WHERE. NULL becomes false: at the top of a
+    filter or a flag both mean no match."""
+    def conjuncts(e: exp.Expression) -> list[exp.Expression]:
+        return list(e.unnest().flatten()) if isinstance(e.unnest(), exp.And) else [e]
+
+    parts = [q for p in conjuncts(condition) for q in conjuncts(p)]
+    if len(parts) == 1:
+        return condition
+    nested = parts[-1]
+    for part in reversed(parts[:-1]):
+        nested = exp.Case(ifs=[exp.If(this=part, true=nested)], default=exp.false())
+    return nested
+
+
+def _name_in(names: list[str]) -> exp.Expression:
+    return exp.func("lower", exp.column("eventname")).isin(*(exp.Literal.string(n) for n in names))
 
 
 def scan_hits(rules: list[Rule], rows):
@@ -95,6 +161,49 @@ def scan_hits(rules: list[Rule], rows):
     return pd.concat(found, ignore_index=True)
 
 
+ROWS_PER_RULE = 1000  # hits kept of a rule matching more events; its count is still reported
+
+
+def run(rules: list[Rule], ask, limit: int = ROWS_PER_RULE, batch: int = 1000):
+    """The rules' hits, `ask(query, **values)` running each query in the scope. The events each
+    plain rule matches are counted first, with the ids of its first `limit` events in time order,
+    reading only the columns the rules test (one count for the rules that name their event names,
+    one for the others); then those events' rows are fetched by id, `batch` ids a query (a test
+    the engine pushes into its scan). Correlations run one query each. A plain rule's hits say how many events it matched in all
+    (`rule_matched`); the frame's attrs say each rule's count (`sigma_counts`) and which rules kept
+    only their first rows (`sigma_capped`, rule id -> events matched)."""
+    import pandas as pd
+
+    plain = [r for r in rules if r.correlation is None]
+    parts = [p for p in ([r for r in plain if r.event_names is not None],
+                         [r for r in plain if r.event_names is None]) if p]
+    counted: dict[str, int] = {}
+    first: dict[str, set] = {}
+    for part in parts:
+        row = ask(scan(part, counted=limit)).iloc[0]
+        counted |= {r.id: int(row[f"sigma_{n}"]) if pd.notna(row[f"sigma_{n}"]) else 0
+                    for n, r in enumerate(part)}  # no event in the scope: NULL
+        first |= {r.id: set(json.loads(row[f"first_sigma_{n}"])) for n, r in enumerate(part)
+                  if counted[r.id]}
+    heavy = [r for r in plain if counted[r.id] > limit]
+    matched = [r for r in plain if counted[r.id]]
+    wanted = sorted(set().union(*first.values()))
+    found = []
+    for start in range(0, len(wanted), batch):
+        rows = ask(scan(matched, ids=True), ids=wanted[start:start + batch])
+        for n, r in enumerate(matched):  # an eventid two records hold is kept where its rule says
+            mine = rows[f"sigma_{n}"].fillna(False).astype(bool) & rows["eventid"].isin(first[r.id])
+            found.append(hits(r, rows[mine].reset_index(drop=True)))
+    found = [f.assign(rule_matched=f["detection"].map(counted)) for f in found if len(f)]
+    found += [hits(r, ask(r.query)) for r in rules if r.correlation is not None]
+    found = [f for f in found if len(f)]
+    frame = pd.concat(found, ignore_index=True) if found else \
+        hits(rules[0], pd.DataFrame()).assign(rule_matched=None)
+    frame.attrs["sigma_counts"] = counted
+    frame.attrs["sigma_capped"] = {r.id: counted[r.id] for r in heavy}
+    return frame
+
+
 @dataclass
 class RuleSet:
     rules: list[Rule] = field(default_factory=list)
@@ -106,16 +215,53 @@ class Unsupported(ValueError):
 
 
 def load(paths: Iterable[str | Path]) -> RuleSet:
-    """Every Sigma rule in these files and folders (recursively, `*.yml` and `*.yaml`), compiled."""
-    found = RuleSet()
+    """Every Sigma rule in these files and folders (recursively, `*.yml` and `*.yaml`; a file may
+    hold several YAML documents), compiled. A correlation rule finds the rules it names (by id or
+    name) anywhere in the set; they are not run alone unless it says `generate: true`."""
+    found, named, correlated = RuleSet(), {}, []
     for path in _files(paths):
         try:
-            found.rules.append(compile_rule(path.read_text(encoding="utf-8"), str(path)))
-        except (Unsupported, ConfigError) as e:
-            found.refused.append((str(path), str(e)))
-        except Exception as e:  # pySigma's own errors, a YAML error: the rule is listed, the rest goes on
+            documents = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+        except Exception as e:  # a YAML error: the file is listed, the rest goes on
             found.refused.append((str(path), f"{type(e).__name__}: {e}"))
+            continue
+        for n, document in enumerate(documents):
+            origin = str(path) if len(documents) == 1 else f"{path}#{n + 1}"
+            with _refusal(found, origin):
+                legacy = correlations.from_legacy(document) if isinstance(document, dict) else None
+                if isinstance(document, dict) and "correlation" in document or legacy:
+                    for base in legacy[0] if legacy else ():
+                        named[base["name"]] = compile_rule(base, origin)
+                    correlated.append((origin, legacy[1] if legacy else document))
+                    continue
+                rule = compile_rule(document, origin)
+                found.rules.append(rule)
+                named |= {str(k): rule for k in (document.get("id"), document.get("name")) if k}
+    for origin, document in correlated:
+        with _refusal(found, origin):
+            rule, used = _correlate(document, origin, named)
+            found.rules.append(rule)
+            if not (document.get("correlation") or {}).get("generate"):
+                found.rules = [r for r in found.rules if all(r is not u for u in used)]
     return found
+
+
+class _refusal:
+    """Lists a rule that cannot be compiled with its reason; the rest of the set goes on."""
+
+    def __init__(self, found: RuleSet, origin: str) -> None:
+        self.found, self.origin = found, origin
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, tb) -> bool:
+        if error is None or not isinstance(error, Exception):
+            return False
+        known = isinstance(error, (Unsupported, correlations.Unsupported, ConfigError))
+        why = str(error) if known else f"{kind.__name__}: {error}"
+        self.found.refused.append((self.origin, why))
+        return True  # pySigma's own errors too: the rule is listed, never dropped in silence
 
 
 def _files(paths: Iterable[str | Path]) -> list[Path]:
@@ -130,23 +276,24 @@ def _files(paths: Iterable[str | Path]) -> list[Path]:
     return files
 
 
-def compile_rule(text: str, origin: str = "<string>") -> Rule:
-    """One rule's YAML into a Rule; Unsupported (with the reason) where it cannot be compiled."""
+def compile_rule(text: str | dict, origin: str = "<string>") -> Rule:
+    """One rule's YAML (or the dict it holds) into a Rule; Unsupported (with the reason) where it
+    cannot be compiled. A correlation rule needs the rules it names: `load` compiles it."""
     from sigma.rule import SigmaRule
 
-    document = yaml.safe_load(text)
+    document = yaml.safe_load(text) if isinstance(text, str) else text
     if not isinstance(document, dict):
         raise Unsupported("not a Sigma rule: the file holds no YAML mapping")
     if "correlation" in document:
-        raise Unsupported("a correlation rule (counts across events): not compiled to SQL here")
+        raise Unsupported("a correlation rule: it names other rules, so load its whole rule set")
     logsource = document.get("logsource") or {}
     if (logsource.get("product"), logsource.get("service")) != ("aws", "cloudtrail"):
         raise Unsupported(f"not a CloudTrail rule: logsource {logsource}")
     conditions = (document.get("detection") or {}).get("condition")
     for c in conditions if isinstance(conditions, list) else [conditions]:
         if isinstance(c, str) and "|" in c:
-            raise Unsupported(f"an aggregation in the condition ({c.strip()!r}): the legacy count() form, "
-                              "which pySigma no longer reads; write it as a Sigma correlation rule")
+            raise Unsupported(f"an aggregation in the condition ({c.strip()!r}): pySigma no longer "
+                              "reads it; `load` reads the legacy count() form as a correlation")
     rule = SigmaRule.from_dict(document)
     parsed = [c.parsed for c in rule.detection.parsed_condition]
     sql = exp.or_(*(condition(p) for p in parsed)) if len(parsed) > 1 else condition(parsed[0])
@@ -155,8 +302,32 @@ def compile_rule(text: str, origin: str = "<string>") -> Rule:
     ident = str(rule.id or re.sub(r"\W+", "_", rule.title or origin))
     query = queries.with_filter(_TEMPLATE, f"sigma_{ident}", sql,
                                 f"Sigma rule {rule.title!r} ({origin}) by {author}.")
+    names = [_event_names(p) for p in parsed]
     return Rule(ident, rule.title or ident, level, LEVELS.get(level, "medium"), author,
-                tuple(str(t) for t in rule.tags), origin, query)
+                tuple(str(t) for t in rule.tags), origin, query,
+                event_names=None if None in names else frozenset().union(*names))
+
+
+def _correlate(document: dict, origin: str, named: dict[str, Rule]) -> tuple[Rule, list[Rule]]:
+    """A correlation rule compiled over the rules it names; with them, to leave out of the set."""
+    from sigma.correlations import SigmaCorrelationRule
+
+    found = correlations.parse(document)
+    missing = [r for r in found.rules if r not in named]
+    if missing:
+        raise Unsupported(f"the correlation names rules not in the rule set: {', '.join(missing)}")
+    used = [named[r] for r in found.rules]
+    if any(u.correlation is not None for u in used):
+        raise Unsupported("a correlation of correlations: not compiled to SQL here")
+    meta = SigmaCorrelationRule.from_dict(document)
+    level = meta.level.name.lower() if meta.level else "medium"
+    author = meta.author or "unknown"
+    ident = str(meta.id or document.get("name") or re.sub(r"\W+", "_", meta.title or origin))
+    query = correlations.query(
+        f"sigma_{ident}", found, [queries.condition_of(u.query) for u in used],
+        f"Sigma correlation rule {meta.title!r} ({origin}) by {author}.", lambda f: _field(f)[0])
+    return Rule(ident, meta.title or ident, level, LEVELS.get(level, "medium"), author,
+                tuple(str(t) for t in meta.tags), origin, query, found), used
 
 
 # --- the condition tree into SQL --------------------------------------------------------------------
@@ -167,8 +338,10 @@ def condition(node) -> exp.Expression:
     from sigma.conditions import (ConditionAND, ConditionFieldEqualsValueExpression, ConditionNOT,
                                   ConditionOR, ConditionValueExpression)
 
-    if isinstance(node, ConditionAND):
-        return exp.and_(*(exp.paren(condition(a)) for a in node.args))
+    if isinstance(node, ConditionAND):  # cheap tests first: each later one runs on the rows left
+        parts = [p for c in map(condition, node.args)
+                 for p in (c.flatten() if isinstance(c, exp.And) else [c])]
+        return exp.and_(*sorted((exp.paren(p) for p in parts), key=_cost))
     if isinstance(node, ConditionOR):
         return exp.or_(*(exp.paren(condition(a)) for a in node.args))
     if isinstance(node, ConditionNOT):
@@ -222,12 +395,16 @@ def _match(name: str | None, value) -> exp.Expression:
                         if any(flag.name == on for flag in value.flags))
         text = value.regexp.to_plain() if hasattr(value.regexp, "to_plain") else str(value.regexp)
         pattern = (f"(?{flags})" if flags else "") + text
-        return exp.func("regexp_like", scalar, exp.Literal.string(pattern))
+        found = exp.func("regexp_like", scalar, exp.Literal.string(pattern))
+        literal, folds = _required_text(pattern)
+        if literal is None:
+            return found
+        # text every match holds: a string search skips the regex on most rows
+        subject, literal = (exp.func("lower", scalar), literal.lower()) if folds \
+            else (scalar, literal)
+        return exp.and_(exp.func("strpos", subject, exp.Literal.string(literal)) > 0, found)
     if isinstance(value, SigmaCIDRExpression):
-        # no CIDR type on both engines: the network as the address prefixes it covers
-        from sigma.types import SigmaString as S
-
-        return exp.or_(*(exp.paren(_string(scalar, None, S(p))) for p in value.expand()))
+        return _in_network(scalar, value.network)
     if isinstance(value, SigmaFieldReference):
         other, _ = _field(value.field)
         if not (value.starts_with or value.ends_with):
@@ -236,6 +413,64 @@ def _match(name: str | None, value) -> exp.Expression:
                            exp.func("lower", other), *([] if value.ends_with else [exp.Literal.string("%")]))
         return exp.Like(this=exp.func("lower", scalar), expression=pattern)
     raise Unsupported(f"value {type(value).__name__} for {name!r} cannot be said in SQL")
+
+
+def _event_names(node) -> frozenset[str] | None:
+    """The event names (lowercased), one of which every event the condition matches has (None:
+    any)."""
+    from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionOR
+    from sigma.types import SigmaExpansion, SigmaString
+
+    if isinstance(node, ConditionAND):
+        found = [n for n in map(_event_names, node.args) if n is not None]
+        return min(found, key=len) if found else None
+    if isinstance(node, ConditionOR):
+        found = [_event_names(a) for a in node.args]
+        return None if None in found else frozenset().union(*found)
+    if not isinstance(node, ConditionFieldEqualsValueExpression) \
+            or node.field.lower() != "eventname":
+        return None
+    values = node.value.values if isinstance(node.value, SigmaExpansion) else [node.value]
+    if not all(isinstance(v, SigmaString) and not v.contains_special() for v in values):
+        return None
+    return frozenset(v.to_plain().lower() for v in values)
+
+
+def _cost(condition: exp.Expression) -> float:
+    """How dear a test is per row: the event name, a string search (a regex's guard), other
+    columns, struct fields, JSON, a regex."""
+    test = condition.unnest()
+    if isinstance(test, exp.GT) and isinstance(test.this, exp.StrPosition):
+        return 0.5
+    if any(f.name.lower() == "regexp_like" for f in condition.find_all(exp.Anonymous)) \
+            or condition.find(exp.RegexpLike):
+        return 4
+    if condition.find(exp.JSONExtractScalar, exp.JSONExtract):
+        return 3
+    if condition.find(exp.Dot):
+        return 2
+    return 0 if {c.name for c in condition.find_all(exp.Column)} == {"eventname"} else 1
+
+
+def _required_text(pattern: str) -> tuple[str | None, bool]:
+    """The longest text (3 characters or more) that every match of the regex holds, read from its
+    top-level sequence of literals (None where there is none or the regex is not plain enough to
+    say), and whether the regex ignores case."""
+    import re._parser as parser  # the standard library's own regex parser
+    from re._constants import LITERAL
+
+    try:
+        parsed = parser.parse(pattern)
+    except Exception:  # noqa: BLE001 - a form Python does not read: no shortcut, the regex alone
+        return None, False
+    folds = bool(parsed.state.flags & re.IGNORECASE)
+    best, run = "", ""
+    for op, value in list(parsed) + [(None, None)]:
+        if op is LITERAL:
+            run += chr(value)
+            continue
+        best, run = max(best, run, key=len), ""
+    return (best if len(best) >= 3 and best.isascii() else None), folds
 
 
 def _field(name: str | None) -> tuple[exp.Expression, exp.Expression | None]:
@@ -307,3 +542,41 @@ def _string(scalar: exp.Expression, listed: exp.Expression | None, value) -> exp
     inner = text.removeprefix("%").removesuffix("%")
     quoted = ("%" if text.startswith("%") else '%"') + inner + ("%" if text.endswith("%") else '"%')
     return exp.or_(found, compare(listed, quoted, True))
+
+
+# --- |cidr as a range of the parsed address -----------------------------------------------------
+# Neither engine shares an address type with the other (Athena's IPADDRESS, DuckDB's inet extension
+# is downloaded at run time), so the text is parsed in SQL: an IPv4 address to its number, an IPv6
+# address to its 32 hexadecimal digits (fixed width: text order is number order). A string that is
+# not an address is in no network; a zone (%eth0) or an IPv4-mapped IPv6 form is not parsed.
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = (f"CASE WHEN regexp_like(ip, '^({_OCTET}[.]){{3}}{_OCTET}$') THEN "
+         + " + ".join(f"CAST(split_part(ip, '.', {n + 1}) AS BIGINT) * {256 ** (3 - n)}"
+                      for n in range(4))
+         + " END")
+_V6, _HEAD, _TAIL = "lower(ip)", "split_part(lower(ip), '::', 1)", "split_part(lower(ip), '::', 2)"
+_MISSING = "(8 - {n} - {m})".format(  # the zero groups that '::' stands for
+    **{k: f"(CASE WHEN {part} = '' THEN 0 ELSE cardinality(split({part}, ':')) END)"
+       for k, part in (("n", _HEAD), ("m", _TAIL))})
+_FULL = (f"CASE WHEN strpos({_V6}, '::') = 0 THEN {_V6} "  # eight groups, '::' spelt out
+         f"WHEN strpos(substr({_V6}, strpos({_V6}, '::') + 1), '::') = 0 AND {_MISSING} >= 1 "
+         f"THEN regexp_replace(concat({_HEAD}, ':', "
+         f"substr('0:0:0:0:0:0:0:0', 1, 2 * {_MISSING} - 1), ':', {_TAIL}), '^:|:$', '') END")
+_IPV6 = (f"CASE WHEN strpos(ip, ':') > 0 "
+         f"AND regexp_like({_FULL}, '^([0-9a-f]{{1,4}}:){{7}}[0-9a-f]{{1,4}}$') "
+         f"THEN array_join(transform(split({_FULL}, ':'), g -> lpad(g, 4, '0')), '') END")
+
+
+def _in_network(field: exp.Expression, network) -> exp.Expression:
+    """Whether the field's text is an address inside the network: NULL for an absent field, false
+    for any other text (so `not` a network keeps a non-address, as Sigma's semantics have it)."""
+    import sqlglot
+
+    v4 = network.version == 4
+    first, last = int(network.network_address), int(network.broadcast_address)
+    parsed = sqlglot.parse_one(_IPV4 if v4 else _IPV6, read="athena").transform(
+        lambda n: field.copy() if isinstance(n, exp.Column) and n.name == "ip" else n)
+    bound = (lambda n: exp.Literal.number(n)) if v4 else (lambda n: exp.Literal.string(f"{n:032x}"))
+    inside = exp.Between(this=parsed, low=bound(first), high=bound(last))
+    return exp.Case(ifs=[exp.If(this=field.copy().is_(exp.null()), true=exp.null())],
+                    default=exp.func("coalesce", inside, exp.false()))

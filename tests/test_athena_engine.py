@@ -59,6 +59,7 @@ def athena_types(duck: Investigation, name, values: dict) -> dict[str, str]:
 
 
 ATHENA_TYPES = {"VARCHAR": "varchar", "BIGINT": "bigint", "INTEGER": "integer", "BOOLEAN": "boolean",
+                "DOUBLE": "double", "HUGEINT": "bigint",
                 "TIMESTAMP WITH TIME ZONE": "timestamp with time zone"}
 
 

@@ -250,16 +250,32 @@ def load_all(folder: Path = SQL_DIR) -> Mapping[str, Query]:
 
 
 def compose(template: Query, condition: exp.Expression,
-            flags: Mapping[str, exp.Expression] | None = None) -> str:
+            flags: Mapping[str, exp.Expression] | None = None, counted: int | None = None) -> str:
     """The template's Athena SQL with `condition` ANDed before its own filter (its scope), and each
-    of `flags` added as a column (alias -> boolean condition): trees joined, not text cut."""
+    of `flags` added as a column (alias -> boolean condition): trees joined, not text cut.
+    `counted` (a number N): instead of the rows, one row with how many rows each flag holds for
+    and, as `first_<flag>`, the eventid of its first N rows in time order as a JSON list (a row of
+    the detections' template: eventtime, eventid)."""
     tree = _tree(template.sql).copy()
     where = tree.args.get("where")
     scope = list(where.this.flatten()) if where and isinstance(where.this, exp.And) else \
         [where.this] if where else []
     tree.set("where", exp.Where(this=exp.and_(_paren(condition), *scope)))
+    if counted is not None:
+        tree.set("expressions", [])
+        tree.set("order", None)
     for alias, flag in (flags or {}).items():
-        tree.select(exp.alias_(exp.paren(flag), alias), copy=False)
+        if counted is None:
+            tree.select(exp.alias_(exp.paren(flag), alias), copy=False)
+            continue
+        # bigint on both engines (DuckDB's count_if is a HUGEINT, which pandas reads as a float)
+        tree.select(exp.alias_(exp.cast(exp.func("count_if", flag), "bigint"), alias), copy=False)
+        order = exp.func("concat", exp.column("eventtime"), exp.column("eventid"))
+        first = exp.func("min_by", exp.column("eventid"), order, exp.Literal.number(counted))
+        first = exp.Filter(this=first, expression=exp.Where(this=flag.copy()))
+        # as JSON text: an id from the evidence may hold the commas of Athena's array text
+        first = exp.func("json_format", exp.cast(first, "json"))
+        tree.select(exp.alias_(first, f"first_{alias}"), copy=False)
     return tree.sql(dialect="athena", pretty=True, normalize_functions="lower")
 
 
@@ -322,15 +338,20 @@ def condition_of(query: Query) -> exp.Expression:
     return _condition(query.condition, query.name)
 
 
-def flagged(template: str, name: str, conditions: Mapping[str, exp.Expression]) -> Query:
-    """One scan for several conditions over `template`: rows matching any of them, with one boolean
-    column per condition (its key) saying which. How many Sigma rules run as one query."""
+def flagged(template: str, name: str, conditions: Mapping[str, exp.Expression],
+            where: exp.Expression | None = None, counted: int | None = None,
+            params: tuple[str, ...] = ()) -> Query:
+    """One scan for several conditions over `template`: rows matching any of them (or `where`, an
+    equivalent filter that is cheaper to run, which may bind `params` of its own), with one boolean
+    column per condition (its key) saying which; `counted`: one row of how many rows each condition
+    matches and their first ids (`compose`). How many Sigma rules run as one query."""
     base = get(template)
     trees = {alias: _condition(c, f"{name}: {alias}") for alias, c in conditions.items()}
     if not trees:
         raise QueryError(f"{name}: no condition to scan for")
-    sql = compose(base, exp.or_(*(_paren(t) for t in trees.values())), trees)
-    return Query(name, base.params, "", sql, template=base.name)
+    where = exp.or_(*(_paren(t) for t in trees.values())) if where is None else where
+    sql = compose(base, where, trees, counted)
+    return Query(name, base.params + params, "", sql, template=base.name)
 
 
 QUERIES: Mapping[str, Query] = load_all()
