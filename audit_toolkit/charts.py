@@ -27,6 +27,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .analysis import actors
 from .analysis.events import records
+from .analysis.security_groups import port_span
 from .evidence.guardduty import SEVERITY_BANDS, severity_label
 from .export import visible
 from .phrases import TEXT
@@ -123,7 +124,7 @@ def _ports(row: Mapping, say: Callable[..., str]) -> str:
     low, high = row["from_port"], row["to_port"]
     if low is None:  # a classic DB security group: the database's port, as watched
         return f"{label(row['protocol'], 8)}/{label(row.get('exposed_ports'), 20)}"
-    return f"{label(row['protocol'], 8)}/{low if low == high else f'{low}-{high}'}"
+    return f"{label(row['protocol'], 8)}/{port_span(row['protocol'], low, high)}"
 
 
 def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd.DataFrame | None = None,

@@ -34,6 +34,7 @@ import pandas as pd
 from . import charts, export, queries
 from .analysis import actors
 from .analysis.events import records
+from .analysis.security_groups import port_span
 from .errors import AuditToolkitError, OutputError
 from .evidence.digest_chain import VALID, IntegrityReport
 from .export import visible
@@ -419,7 +420,7 @@ def _rule(row: dict, a: Audit) -> str:
         ports = ""
     else:
         low, high = row.get("from_port"), row.get("to_port")
-        ports = row["protocol"] + ("" if low is None or pd.isna(low) else f"/{low}" if low == high else f"/{low}-{high}")
+        ports = row["protocol"] + ("" if low is None or pd.isna(low) else f"/{port_span(row['protocol'], low, high)}")
     peer = row.get("peer") if isinstance(row.get("peer"), str) else ""
     direction = row.get("direction") if isinstance(row.get("direction"), str) else ""
     toward = a.say("rule_to" if direction == "egress" else "rule_from", peer=peer) if peer else ""

@@ -197,6 +197,11 @@ RULE = {"event_time": "2026-11-03T01:02:03Z", "event_id": "0f1e2d3c-0000-4000-80
      "【情報】インバウンドルールを追加: TCP 443", "INFO: Inbound rule added: TCP 443"),
     ({"protocol": "udp", "from_port": 53, "to_port": 53, "error_code": "X"},
      "【情報】インバウンドルールの追加に失敗: UDP 53", "INFO: Adding an inbound rule failed: UDP 53"),
+    # ICMP's numbers are a type and a code: echo request with any code, then with code 0
+    ({"protocol": "icmp", "from_port": 8, "to_port": -1, "peer": "10.0.0.0/8"},
+     "【情報】インバウンドルールを追加: ICMP 8", "INFO: Inbound rule added: ICMP 8"),
+    ({"protocol": "icmp", "from_port": 8, "to_port": 0, "peer": "10.0.0.0/8"},
+     "【情報】インバウンドルールを追加: ICMP 8/0", "INFO: Inbound rule added: ICMP 8/0"),
 ])
 def test_the_title_says_severity_first_what_happened_and_the_real_ports(change, ja, en):
     row = {**RULE, **change}

@@ -63,6 +63,14 @@ EC2_GROUP_EVENTS = EVENT_NAMES - DB_SECURITY_GROUP_EVENTS - PREFIX_LIST_EVENTS
 _PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", "all": "-1", "-1": "-1"}
 
 
+def port_span(protocol, low, high) -> str:
+    """A rule's ports as one text: `22`, `20-25`. For ICMP the numbers are a type and a code, so
+    `8` (any code, -1) or `8/0`, never `8--1`."""
+    if str(protocol).lower() in ("icmp", "icmpv6"):
+        return f"{low}" if high in (None, -1) else f"{low}/{high}"
+    return f"{low}" if high in (None, low) else f"{low}-{high}"
+
+
 @dataclass
 class Rule:
     protocol: str | None = None

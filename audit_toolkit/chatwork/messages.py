@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from ..analysis.events import records
+from ..analysis.security_groups import port_span
 from ..evidence.guardduty_finding import severity_label
 from ..phrases import TEXT as SHARED
 from ..settings import Settings
@@ -493,7 +494,7 @@ def port_set(row: Mapping, w: _Words, named: bool = True) -> str:
     if low is None or low < 0 or (low == 0 and high == 65535):
         return f"{name} {w('all_ports')}"
     if high not in (None, low):
-        return f"{name} {low}-{high}"
+        return f"{name} {port_span(name, low, high)}"
     if named and name == "TCP" and low in PORT_NAMES:
         return f"{PORT_NAMES[low]}({low})"
     return f"{name} {low}"
