@@ -184,3 +184,27 @@ def test_a_report_on_athena_without_the_flow_log_table_says_so(aws_env, demo, mo
         "s3://...`)"
     ]
     assert "connections" not in [e["query"] for e in audit.inv.log]  # no query sent to fail
+
+
+def test_a_report_that_cannot_ask_glue_says_who_came_in_is_unknown(aws_env, demo, monkeypatch):
+    from audit_toolkit.errors import QueryError
+    from audit_toolkit.report import Audit, connections_section
+    from audit_toolkit.settings import Settings
+
+    monkeypatch.delenv("AUDIT_TOOLKIT_ATHENA_FLOW_LOGS", raising=False)
+    duck = Investigation.from_evidence(demo / "evidence")
+    duck.log.clear()
+    duck.ssh_exposure()
+    set_athena_results(aws_env, logged_answers(duck, duck.log))
+    athena = Investigation(engine_with(), evidence="athena:forensics", settings=Settings(language="en"))
+
+    def denied(name):
+        raise QueryError("asking the Glue catalog for the table vpcflowlogs: AccessDenied")
+
+    monkeypatch.setattr(athena.engine, "has_table", denied)
+    part = connections_section(Audit(athena))
+    assert part.facts == [
+        "not looked at: whether the Athena database forensics has a vpcflowlogs table could not be "
+        "asked (asking the Glue catalog for the table vpcflowlogs: AccessDenied); who came in through "
+        "the windows is unknown (if it has, set AUDIT_TOOLKIT_ATHENA_FLOW_LOGS=1)"
+    ]
