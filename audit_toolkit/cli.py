@@ -763,21 +763,27 @@ def validate_logs(folder, public_keys, signatures, since, until, fmt) -> None:
     missing_digest or no_key; the hours the chain covers and its gaps on stderr. Exit 0 when
     everything is valid, 1 when anything is not, 2 when the validation could not run.
     """
+    from .evidence.digest_chain import said
     from .evidence.log_validation import validate_folder
+    from .phrases import words
 
     try:
         report = validate_folder(folder, public_keys, signatures, since, until)
     except AuditToolkitError as e:
         raise click.UsageError(str(e)) from e
+    settings = Settings.load()
     _emit(pd.DataFrame(report.table(), columns=VALIDATION_TABLE), fmt, VALIDATION_TABLE,
-          Settings.load(), empty="no log file or digest in the range")
+          settings, empty="no log file or digest in the range")
+    language = settings.language  # what it could not prove, and why, in the language setting
     for span in report.gaps:
-        click.echo(export.visible(
-            f"gap: {span.account} {span.region} {span.trail}: {span.start:%Y-%m-%dT%H:%M}Z to "
-            f"{span.end:%Y-%m-%dT%H:%M}Z ({span.hours:g} h): {span.reason}"), err=True)
-    for note in report.unchecked:
-        click.echo(export.visible(f"not checked: {note}"), err=True)
-    click.echo(report.summary(), err=True)
+        click.echo(export.visible(words(
+            language, "proof.gap_line", account=span.account, region=span.region,
+            trail=span.trail, start=f"{span.start:%Y-%m-%dT%H:%M}Z",
+            end=f"{span.end:%Y-%m-%dT%H:%M}Z", hours=f"{span.hours:g}",
+            reason=said(span.why, language))), err=True)
+    for note in report.notes(language):
+        click.echo(export.visible(words(language, "report.not_checked", note=note)), err=True)
+    click.echo(report.summary(language), err=True)
     if not report.ok:
         sys.exit(1)
 

@@ -14,6 +14,7 @@ standard library: the real-time Lambda renders details with it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from numbers import Integral
 
 TEXT: dict[str, dict[str, str]] = {
     "ja": {
@@ -133,6 +134,96 @@ TEXT: dict[str, dict[str, str]] = {
         "correlate.opened": "{when} に {who} が公開",
         "correlate.still_open": "現在も公開中",
         "correlate.closed": "{when} に {who} が終了",
+        # --- proof of origin: why a file or an hour is not proven (evidence/digest_chain.py) ----
+        "proof.sep": "、",
+        "proof.status_count": "{status} {n} 件",
+        "proof.gap_line": "欠落: {account} {region} {trail}: {start} から {end} ({hours} 時間): {reason}",
+        "proof.unreadable": "読めません: {error}",
+        "proof.not_digest": "CloudTrail のダイジェストではありません (JSON またはフィールドを読めません)",
+        "proof.moved": "移動されています: 自身を s3://{bucket}/{object} と名乗りますが、{path} にありました",
+        "proof.no_signature": "署名なし: S3 オブジェクトのメタデータ `signature` が記録されていません"
+        " (collect が記録します。それ以外は --signatures を指定)",
+        "proof.algorithm": "署名アルゴリズム {algorithm} が {expected} ではありません",
+        "proof.no_key": "フィンガープリント {fingerprint} の公開鍵がありません",
+        "proof.bad_key": "フィンガープリント {fingerprint} の公開鍵がありません (指定された鍵を読み込めません)",
+        "proof.not_verified": "署名を検証できません: ダイジェストまたはその署名が変更されています",
+        "proof.verified": "署名を検証済み",
+        "proof.no_valid": "有効なダイジェストなし",
+        "proof.none_after": "これ以降に有効なダイジェストなし: 削除されたか、まだ配信されていません",
+        "proof.restarts": "チェーンが始まり直しています: ログ記録または検証が無効だったか、証跡が新しい",
+        "proof.missing_digest": "ダイジェスト {named} の欠落",
+        "proof.changed_digest": "ダイジェスト {path} の変更",
+        "proof.named_absent": "{path} が前のダイジェストとして指定していますが、ありません",
+        "proof.differs": "{path} が署名したハッシュと署名に一致しません",
+        "proof.listed_absent": "{by} に記載されていますが、ありません",
+        "proof.listed_unreadable": "読めません ({error})。{by} に記載",
+        "proof.hash_differs": "SHA-256 が {by} の署名したものと異なります",
+        "proof.hash_signed": "SHA-256 は {by} が署名",
+        "proof.unlisted": "どの有効なダイジェストにも記載されていません: 偽造されたか、ダイジェストが欠落または"
+        "無効な時間帯のもの",
+        "proof.first_without_previous": "{path}: その前のダイジェスト ({named}) が証跡にないため、それより前の"
+        "時間は証明されていません。後から収集したか削除されたか: --since を指定して判断してください",
+        "proof.no_public_keys": "公開鍵がありません ({file} がなく、--public-keys の指定もありません):"
+        " どのダイジェストも検証できません。期間の `aws cloudtrail list-public-keys` を保存して指定してください",
+        "proof.no_digests": "{folder} にダイジェストファイルがありません: 証跡のログファイルの検証は有効でしたか。"
+        "CloudTrail-Digest/ のオブジェクトを収集しましたか",
+        # --- who came in through a window: a row of connections in a sentence ------------------
+        "flow.source": "{source} ({who}) から {group} ({ports}) へ: {verdict}、許可したフロー {accepted} 件、"
+        "拒否 {rejected} 件、受信 {bytes_in} バイト、送信 {bytes_out} バイト、{first} から {last}{findings}"
+        "{after}。",
+        "flow.findings": "。GuardDuty の検出結果 {ids}",
+        "flow.after": "。公開の終了後も許可されたフロー {n} 件",
+        "flow.all_ports": "全ポート",
+        "flow.known.opened": "実行者: このアドレスから公開",
+        "flow.known.closed": "実行者: このアドレスから公開を終了",
+        "flow.known.network": "既知のネットワーク {net}",
+        "flow.known.nobody": "誰も知らないアドレス",
+        "flow.verdict.session": "セッション",
+        "flow.verdict.accepted, no data": "許可、データなし",
+        "flow.verdict.rejected only": "拒否のみ",
+        "flow.none": "公開中、パブリックなアドレスからのフローは {interfaces} のポートに届いていません。"
+        "そのフローログは公開の間ずっとカバーしています",
+        "flow.gap.no interface": "公開中に {group} に属していたネットワークインターフェイスが分かりません"
+        " (CloudTrail に記録なし): そのフローを探せません",
+        "flow.gap.no records": "{name}: 公開中のフローログの記録がありません"
+        " (このインターフェイスにフローログがないか、ファイルが欠落)",
+        "flow.gap.NODATA": "{name}: {first} から {last} まで NODATA: フローログは通信を記録していません",
+        "flow.gap.SKIPDATA": "{name}: {first} から {last} まで SKIPDATA: フローログは取得できなかった"
+        "記録を飛ばしています",
+        "flow.gap.missing hours": "{name}: {first} から {last} までフローログの記録がありません"
+        " (その時間帯のファイルなし)",
+        # --- make demo's terminal (demo.py) ---------------------------------------------------
+        "demo.generating": "デモの証跡 (ノイズのイベント {events} 件と台本どおりのインシデント) を {folder}"
+        " に生成しています ...",
+        "demo.evidence": "証跡: {summary}",
+        "demo.changes": "{changes} (実行者 {actors})。監視対象のポートの公開に失敗した試み {failed}。",
+        "demo.count.changes": "セキュリティグループのルール変更 {n} 件",
+        "demo.count.actors": "{n} 人",
+        "demo.count.failed": "{n} 件",
+        "demo.windows": "SSH の公開期間 {n} 件 (うち公開中 {still} 件):",
+        "demo.findings": "GuardDuty の検出結果 {n} 件。うち {tied} 件は公開期間中にその公開を攻撃:",
+        "demo.flows": "VPC フローログ: レコード {read} 件を読み込み、{rejected} 件を除外。公開期間を通った"
+        "パブリックな送信元 {sources} 件、カバーされていない箇所 {n} 件:",
+        "demo.proof": "出所の証明 (CloudTrail の署名付きダイジェスト、デモの鍵): {summary}",
+        "demo.results": "結果を {folder}/ に書き込みました (JSON と CSV)。正解データ: {truth}",
+        "demo.report": "監査レポート: {html} (ブラウザーで開けます) と {markdown}",
+        # --- state and logs: why a row of the reconcile disagrees (analysis/state.py) -----------
+        "state.absent_before": "以前の状態にはなく、この状態にある",
+        "state.present_first": "最初に見た状態にすでにある。少なくともその時から公開",
+        "state.absent_later": "ログでは公開中、後の状態にはない",
+        "state.deleted": "状態では削除済み。DeleteSecurityGroup の記録なし",
+        "state.events_missing": "関連イベント {total} 件のうち {missing} 件が証跡にない",
+        "state.other_opened": "監視対象のポートを公開しないルール。状態にあり、それを追加した記録された"
+        "操作なし",
+        "state.other_closed": "監視対象のポートを公開しないルール。ログでは存在し、状態にはない",
+        "state.coverage": "{clauses}",
+        "state.before_logs": "ログの開始前",
+        "state.partly_before": "一部がログの開始前",
+        "state.gap_from": "{start} から{kind}",
+        "state.kind.no_events": "イベントのない時間帯",
+        "state.kind.logging_stopped": "ログ記録の停止",
+        "state.kind.trail_deleted": "証跡の削除",
+        "state.logs_there": "欠落もログ記録の停止もない: ログはあり、操作を記録していない",
         # --- the report (report.py and its templates) -------------------------------------------
         "report.title": "セキュリティ監査 {start} 〜 {end}",
         "report.title_empty": "セキュリティ監査",
@@ -191,6 +282,9 @@ TEXT: dict[str, dict[str, str]] = {
         "report.value.verdict.rejected only": "拒否のみ",
         "report.value.verdict.coverage gap": "カバー外",
         "report.value.verdict.no public source": "パブリックな送信元なし",
+        "report.value.gap.no interface": "インターフェイス不明",
+        "report.value.gap.no records": "記録なし",
+        "report.value.gap.missing hours": "ファイルのない時間帯",
         "report.sep": "、",
         "report.list_sep": "。",
         "report.colon": ": {counts}",
@@ -217,9 +311,9 @@ TEXT: dict[str, dict[str, str]] = {
         "report.intake_conflicts": "、異なるレコードが同じ eventID を持つもの {n} 件 (すべて保持)",
         "report.intake_unusable": "、分析できなかったイベント {n} 件",
         "report.proof": "出所の証明 (CloudTrail の署名付きダイジェスト): {summary}",
-        "report.proof_counts": "ログファイル {all_logs} 個のうち {logs} 個、ダイジェスト {all_digests} 個のうち "
+        "proof.counts": "ログファイル {all_logs} 個のうち {logs} 個、ダイジェスト {all_digests} 個のうち "
         "{digests} 個が AWS の配信で改変なしと証明されました。チェーンがカバーする時間 {hours} 時間、欠落 {gaps} 件",
-        "report.proof_not_valid": "。検証に失敗: {bad}",
+        "proof.not_valid": "。検証に失敗: {bad}",
         "report.proof_unchecked": "出所の証明: 未確認 (CloudTrail のダイジェストと照合する証跡フォルダがありません)",
         "report.not_checked": "未確認: {note}",
         "report.first_of": " ({n} 件のうち最初の {shown} 件)",
@@ -584,6 +678,110 @@ TEXT: dict[str, dict[str, str]] = {
         "correlate.opened": "opened by {who} at {when}",
         "correlate.still_open": "still open",
         "correlate.closed": "closed at {when} by {who}",
+        # --- proof of origin: why a file or an hour is not proven (evidence/digest_chain.py) ----
+        "proof.sep": ", ",
+        "proof.status_count": "{n} {status}",
+        "proof.gap_line": "gap: {account} {region} {trail}: {start} to {end} ({hours} h): {reason}",
+        "proof.unreadable": "cannot be read: {error}",
+        "proof.not_digest": "not a CloudTrail digest (unreadable JSON or fields)",
+        "proof.moved": "moved: it names itself s3://{bucket}/{object} but was found at {path}",
+        "proof.no_signature": "no signature: the S3 object metadata `signature` was not recorded"
+        " (collect records it; else give --signatures)",
+        "proof.algorithm": "signature algorithm {algorithm} is not {expected}",
+        "proof.no_key": "no public key with fingerprint {fingerprint}",
+        "proof.bad_key": "no public key with fingerprint {fingerprint} (the key given cannot be"
+        " loaded)",
+        "proof.not_verified": "the signature does not verify: the digest or its signature was"
+        " changed",
+        "proof.verified": "signature verified",
+        "proof.no_valid": "no valid digest",
+        "proof.none_after": "no valid digest after this: deleted, or not delivered yet",
+        "proof.restarts": "the chain restarts: logging or validation was off, or the trail is new",
+        "proof.missing_digest": "missing digest {named}",
+        "proof.changed_digest": "changed digest {path}",
+        "proof.named_absent": "named as previous by {path}, absent",
+        "proof.differs": "differs from the hash and signature that {path} signed of it",
+        "proof.listed_absent": "listed by {by}, absent",
+        "proof.listed_unreadable": "cannot be read ({error}); listed by {by}",
+        "proof.hash_differs": "SHA-256 differs from the one {by} signed",
+        "proof.hash_signed": "SHA-256 signed by {by}",
+        "proof.unlisted": "listed by no valid digest: forged, or from hours whose digest is missing"
+        " or invalid",
+        "proof.first_without_previous": "{path}: the digest before it ({named}) is not in the"
+        " evidence, so the hours before it are unproven; collected from later, or deleted: give"
+        " --since to decide",
+        "proof.no_public_keys": "no public keys ({file} absent, no --public-keys): no digest can be"
+        " verified; save `aws cloudtrail list-public-keys` for the period and give it",
+        "proof.no_digests": "no digest files under {folder}: was log file validation on for the"
+        " trail, and were the CloudTrail-Digest/ objects collected?",
+        # --- who came in through a window: a row of connections in a sentence ------------------
+        "flow.source": "{source} ({who}) through {group} ({ports}): {verdict}, {accepted} flows"
+        " accepted, {rejected} rejected, {bytes_in} bytes in, {bytes_out} bytes out, {first} to"
+        " {last}{findings}{after}.",
+        "flow.findings": "; GuardDuty findings {ids}",
+        "flow.after": "; {n} flows still accepted after the window closed",
+        "flow.all_ports": "all ports",
+        "flow.known.opened": "actor: opened the window from this address",
+        "flow.known.closed": "actor: closed the window from this address",
+        "flow.known.network": "known network {net}",
+        "flow.known.nobody": "an address nobody knows",
+        "flow.verdict.session": "session",
+        "flow.verdict.accepted, no data": "accepted, no data",
+        "flow.verdict.rejected only": "rejected only",
+        "flow.none": "no flow from a public address reached the window's ports on {interfaces},"
+        " whose flow logs cover the whole time it was open",
+        "flow.gap.no interface": "no network interface is known to have been in {group} while it"
+        " was open (CloudTrail shows none): its flows cannot be found",
+        "flow.gap.no records": "{name}: no flow log record while the window was open (no flow log"
+        " on this interface, or its files are missing)",
+        "flow.gap.NODATA": "{name}: NODATA from {first} to {last}: the flow log recorded no"
+        " traffic",
+        "flow.gap.SKIPDATA": "{name}: SKIPDATA from {first} to {last}: the flow log skipped records"
+        " it could not capture",
+        "flow.gap.missing hours": "{name}: no flow log record from {first} to {last} (no files for"
+        " those hours)",
+        # --- make demo's terminal (demo.py) ---------------------------------------------------
+        "demo.generating": "Generating demo evidence ({events} events of noise and a scripted"
+        " incident) in {folder} ...",
+        "demo.evidence": "Evidence: {summary}",
+        "demo.changes": "{changes} by {actors}; {failed} to open a watched port.",
+        "demo.count.changes": "{n} security-group rule changes",
+        "demo.count.changes.one": "{n} security-group rule change",
+        "demo.count.actors": "{n} actors",
+        "demo.count.actors.one": "{n} actor",
+        "demo.count.failed": "{n} failed attempts",
+        "demo.count.failed.one": "{n} failed attempt",
+        "demo.windows": "{n} SSH exposure windows ({still} still open):",
+        "demo.windows.one": "{n} SSH exposure window ({still} still open):",
+        "demo.findings": "{n} GuardDuty findings; {tied} attacked an exposure window while it was"
+        " open:",
+        "demo.findings.one": "{n} GuardDuty finding; {tied} attacked an exposure window while it"
+        " was open:",
+        "demo.flows": "VPC flow logs: {read} records read, {rejected} rejected; {sources} public"
+        " sources came through a window, {n} coverage gaps:",
+        "demo.flows.one": "VPC flow logs: {read} records read, {rejected} rejected; {sources}"
+        " public sources came through a window, {n} coverage gap:",
+        "demo.proof": "Proof of origin (CloudTrail's signed digests, demo key): {summary}",
+        "demo.results": "Results written to {folder}/ (JSON and CSV). Ground truth: {truth}",
+        "demo.report": "Audit report: {html} (open it in a browser) and {markdown}",
+        # --- state and logs: why a row of the reconcile disagrees (analysis/state.py) -----------
+        "state.absent_before": "absent from the previous state, present in this one",
+        "state.present_first": "present at the first state seen; open since at least then",
+        "state.absent_later": "open in the logs, absent from a later state",
+        "state.deleted": "deleted in state; no DeleteSecurityGroup logged",
+        "state.events_missing": "{missing} of {total} related events are not in the evidence",
+        "state.other_opened": "a rule exposing no watched port, in the state with no logged call"
+        " opening it",
+        "state.other_closed": "a rule exposing no watched port, held by the logs, absent from the"
+        " state",
+        "state.coverage": "{clauses}",
+        "state.before_logs": "before the logs begin",
+        "state.partly_before": "partly before the logs begin",
+        "state.gap_from": "{kind} from {start}",
+        "state.kind.no_events": "no events",
+        "state.kind.logging_stopped": "logging stopped",
+        "state.kind.trail_deleted": "trail deleted",
+        "state.logs_there": "no gap or stopped trail: the logs were there and show no call",
         # --- the report (report.py and its templates) -------------------------------------------
         "report.title": "Security audit {start} to {end}",
         "report.title_empty": "Security audit",
@@ -668,9 +866,9 @@ TEXT: dict[str, dict[str, str]] = {
         "report.intake_conflicts": ", {n} eventIDs held by different records (all kept)",
         "report.intake_unusable": ", {n} events the analysis could not read",
         "report.proof": "Proof of origin (CloudTrail's signed digests): {summary}",
-        "report.proof_counts": "{logs} of {all_logs} log files and {digests} of {all_digests} digests "
+        "proof.counts": "{logs} of {all_logs} log files and {digests} of {all_digests} digests "
         "proven AWS-delivered and unaltered; {hours} hours covered by the chain, {gaps} gaps",
-        "report.proof_not_valid": "; NOT valid: {bad}",
+        "proof.not_valid": "; NOT valid: {bad}",
         "report.proof_unchecked": "Proof of origin: not checked (no evidence folder to validate "
         "against CloudTrail's digests)",
         "report.not_checked": "Not checked: {note}",
@@ -897,6 +1095,18 @@ class Phrase(dict):
     or other Phrases. A plain dict (JSON-safe) once built, so hits keep it in JSON output."""
 
 
+def words(language: str, key: str, **values: object) -> str:
+    """The catalogue's `key` in `language` with its values put in: a count `n` of 1 takes the
+    `.one` form where the key has one, and a whole `n` is written with thousands separators."""
+    catalogue = TEXT[language]
+    n = values.get("n")
+    if n == 1 and f"{key}.one" in catalogue:
+        key += ".one"
+    if isinstance(n, Integral) and not isinstance(n, bool):
+        values["n"] = f"{n:,}"
+    return catalogue[key].format(**values)
+
+
 def phrase(key: str, **values: object) -> Phrase:
     """The phrase `key` with its values; a value that is not Items or a Phrase is taken as text
     (as an f-string would show it), so nothing from a log is ever read as structure."""
@@ -904,8 +1114,9 @@ def phrase(key: str, **values: object) -> Phrase:
                                    for k, v in values.items()})
 
 
-def say(said: Mapping, language: str) -> str:
-    """A phrase (as `phrase` built it, or the same read back from JSON) in `language`."""
+def say(said: Mapping, language: str, group: str = "detail") -> str:
+    """A phrase (as `phrase` built it, or the same read back from JSON) in `language`; its key is
+    in `group` of the catalogue (`detail.<key>`, `state.<key>`, ...), as are the phrases in it."""
     words = TEXT[language]
 
     def text(name: str, value: object) -> str:
@@ -913,8 +1124,8 @@ def say(said: Mapping, language: str) -> str:
             sep = words["detail.clause_sep" if name == "clauses" else "detail.sep"]
             return sep.join(text("", v) for v in value)
         if isinstance(value, Mapping):
-            return say(value, language)
+            return say(value, language, group)
         return str(value)
 
     values = said.get("values") or {}
-    return words[f"detail.{said['key']}"].format(**{k: text(k, v) for k, v in values.items()})
+    return words[f"{group}.{said['key']}"].format(**{k: text(k, v) for k, v in values.items()})

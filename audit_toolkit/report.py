@@ -31,16 +31,16 @@ import markupsafe
 import numpy as np
 import pandas as pd
 
-from . import charts, export, queries
-from .analysis import actors
+from . import charts, export, phrases, queries
+from .analysis import actors, connections
 from .analysis.events import records
 from .analysis.security_groups import port_span
 from .errors import AuditToolkitError, OutputError
-from .evidence.digest_chain import VALID, IntegrityReport
+from .evidence.digest_chain import IntegrityReport, said
 from .export import visible
 from .investigation import Investigation, When
 from .paths import write_atomic
-from .phrases import TEXT
+from .phrases import TEXT, say
 
 
 @dataclass
@@ -228,12 +228,7 @@ class Audit:
     def say(self, key: str, **values) -> str:
         """The report's phrase `key` (phrases.TEXT `report.<key>`) in the settings' language; a
         count `n` of 1 takes the phrase's `.one` form where it has one."""
-        key = f"report.{key}"
-        if values.get("n") == 1 and f"{key}.one" in self.words:
-            key += ".one"
-        if isinstance(values.get("n"), (int, np.integer)):
-            values["n"] = f"{values['n']:,}"
-        return self.words[key].format(**values)
+        return phrases.words(self.language, f"report.{key}", **values)
 
     def value(self, column: str | None, value: object) -> str:
         """A value of ours in words (an action, a severity, an outcome); any other value as it
@@ -268,6 +263,8 @@ class Audit:
             return self.value("bool", bool(value))
         if column in IDENTITIES and isinstance(value, str):
             return self.identity(value)
+        if column == "known_as":
+            return say(connections.who(value), self.language, "flow") if value else ""
         return self.value(column, value) if column in WORDED else str(value)
 
     def identity(self, actor: str) -> str:
@@ -296,7 +293,7 @@ _SSO = re.compile(r"(?P<name>.*) \(SSO via (?P<role>arn:\S+)\)")
 # Columns whose values are the toolkit's own words (not the evidence's), shown in the report's
 # language.
 WORDED = {"action", "direction", "outcome", "severity", "close_reason", "opened_how", "kind",
-          "status", "tool", "opened_tool"}
+          "status", "tool", "opened_tool", "verdict", "gap"}
 
 
 def _duration(value: pd.Timedelta, words: dict[str, str]) -> str:
@@ -327,7 +324,7 @@ def _range(a: Audit) -> str:
 PROOF_ROWS = 500  # files not proven, listed in the report's first section
 
 
-def _intake(a: Audit) -> str:
+def intake_summary(a: Audit) -> str:
     """The intake's counts: its own summary in English, the same counts in words for another
     language."""
     intake = a.inv.intake
@@ -340,21 +337,6 @@ def _intake(a: Audit) -> str:
     if intake.unusable:
         said += a.say("intake_unusable", n=len(intake.unusable))
     return said
-
-
-def _proof(a: Audit, integrity: IntegrityReport) -> str:
-    """The digest chain's verdict: its own summary in English, the same counts in words for
-    another language."""
-    if a.language == "en":
-        return integrity.summary()
-    logs, digests = integrity.counts("log"), integrity.counts("digest")
-    said = a.say("proof_counts", logs=logs[VALID], all_logs=sum(logs.values()),
-                 digests=digests[VALID], all_digests=sum(digests.values()),
-                 hours=f"{sum(s.hours for s in integrity.spans if s.kind == 'covered'):g}",
-                 gaps=len(integrity.gaps))
-    bad = a.say("sep").join(a.say("count", what=s, n=n) for s, n in integrity.counts().items()
-                            if n and s != VALID)
-    return said + (a.say("proof_not_valid", bad=bad) if bad else "")
 
 
 def _source(inv: Investigation, a: Audit) -> str:
@@ -379,25 +361,26 @@ def scope_section(a: Audit) -> Part:
         anywhere = a.say("any")
         facts.append(a.say("only", account=a.account or anywhere, region=a.region or anywhere))
     if inv.intake is not None:
-        facts.append(a.say("read", summary=_intake(a)))
+        facts.append(a.say("read", summary=intake_summary(a)))
     integrity = a.integrity
     if integrity:
-        facts.append(a.say("proof", summary=_proof(a, integrity)))
-        facts += [a.say("not_checked", note=note) for note in integrity.unchecked]
+        facts.append(a.say("proof", summary=integrity.summary(a.language)))
+        facts += [a.say("not_checked", note=note) for note in integrity.notes(a.language)]
     else:
         facts.append(a.say("proof_unchecked"))
     part = Part(facts)
     # Each file that failed, where a key checked some digest (without digests or keys, the lines
     # above say why nothing is proven, and a row per file would say it again).
     if integrity and any(r.kind == "digest" and r.status != "no_key" for r in integrity.rows):
-        bad = [r for r in integrity.table() if r["status"] != "valid"]
+        bad = [r for r in integrity.table(a.language) if r["status"] != "valid"]
         if bad:
             shown = pd.DataFrame(bad[:PROOF_ROWS], columns=["status", "kind", "path", "reason"])
             caption = a.say("table.not_proven") + (
                 a.say("first_of", shown=PROOF_ROWS, n=len(bad)) if len(bad) > PROOF_ROWS else "")
             part.tables.append(a.table(caption, shown, ["status", "kind", "path", "reason"]))
     if integrity and integrity.gaps:
-        gaps = pd.DataFrame([{**vars(g), "hours": g.hours} for g in integrity.gaps])
+        gaps = pd.DataFrame([{**vars(g), "hours": g.hours, "reason": said(g.why, a.language)}
+                             for g in integrity.gaps])
         columns = ["account", "region", "trail", "start", "end", "hours", "reason"]
         part.tables.append(a.table(a.say("table.digest_gaps"), gaps, columns))
     if inv.intake is not None and inv.intake.problems:
@@ -485,7 +468,9 @@ def reconcile_section(a: Audit) -> Part | None:
     counts = a.say("colon", counts=_counts(a, found["kind"], "kind")) if len(found) else ""
     part = Part([a.say("disagreements", n=len(found)) + counts])
     if len(found):
-        named = found.assign(group_id=_with_rules(found.assign(peer=None), a)["group_id"])
+        named = _with_rules(found, a).assign(
+            coverage=[say(p, a.language, "state") for p in found["coverage_phrase"]],
+            detail=[say(p, a.language, "state") for p in found["detail_phrase"]])
         part.tables.append(a.table(a.say("table.disagreements"), named, RECONCILE_TABLE))
     return part
 
@@ -593,7 +578,10 @@ def connections_section(a: Audit) -> Part | None:
     if len(sources):
         part.tables.append(a.table(a.say("table.sources"), sources, SOURCE_TABLE))
     if len(gaps):
-        part.tables.append(a.table(a.say("table.gaps"), gaps, GAP_TABLE))
+        zone = a.inv.settings.display_tz
+        shown = gaps.assign(detail=[connections.describe(g, a.language, zone)
+                                    for g in records(gaps)])
+        part.tables.append(a.table(a.say("table.gaps"), shown, GAP_TABLE))
     return part
 
 
@@ -723,7 +711,8 @@ def evidence_files(inv: Investigation, integrity: IntegrityReport | None = None)
     words = TEXT[inv.settings.language]
     return [{"path": f.path, "size": f.size,
              "sha256": f.sha256 or words["report.not_read"].format(error=f.error),
-             "proven": _proven(verdicts.get(_relative(f.path, inv.evidence)), words)}
+             "proven": _proven(verdicts.get(_relative(f.path, inv.evidence)), words,
+                               inv.settings.language)}
             for f in sorted(read, key=lambda f: f.path)]
 
 
@@ -734,12 +723,12 @@ def _relative(path: str, folder: str | None) -> str:
         return path
 
 
-def _proven(row, words: dict[str, str]) -> str:
+def _proven(row, words: dict[str, str], language: str) -> str:
     if row is None:  # no validation, not in the S3 layout's CloudTrail/ folders, or out of range
         return words["report.proven_unchecked"]
     if row.status == "valid":
         return words["report.proven_yes"]
-    return words["report.proven_no"].format(status=row.status, reason=row.reason)
+    return words["report.proven_no"].format(status=row.status, reason=said(row.why, language))
 
 
 def inputs_line(inv: Investigation, files: list[dict]) -> str:

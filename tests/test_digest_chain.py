@@ -214,8 +214,8 @@ def test_the_range_decides_whether_an_absent_first_digest_is_a_break(signed):
         "20261102T2315Z",
         "20261102T2345Z",
     }
-    assert [n.split(":")[0] for n in no_range.unchecked] == [first]
-    assert before in no_range.unchecked[0]
+    assert [n.split(":")[0] for n in no_range.notes()] == [first]
+    assert before in no_range.notes()[0]
     earlier = datetime(
         2026, 11, 2, 23, tzinfo=timezone.utc
     )  # the day before's last digest is in range

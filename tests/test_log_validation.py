@@ -33,6 +33,12 @@ TRAIL = f"{ACCOUNT} {REGION} account-trail ({REGION})"
 LOGS = f"org/AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/2023/07/10/"
 
 
+@pytest.fixture(autouse=True)
+def english(monkeypatch):
+    """The terminal's lines are read in English here (the default language, ja, is tested apart)."""
+    monkeypatch.setenv("AUDIT_TOOLKIT_LANGUAGE", "en")
+
+
 def list_public_keys(answer: dict, calls: list, deny: bool = False):
     """CloudTrail's ListPublicKeys on the wire: JSON, the key as base64, times as epoch seconds."""
 
@@ -265,7 +271,7 @@ def test_a_folder_without_digests_says_so_and_reads_no_file(tmp_path, monkeypatc
     )
     report = validate_folder(tmp_path)
     assert {r.status for r in report.rows} == {"not_covered"} and len(report.rows) == 55
-    assert [n.split(":")[0] for n in report.unchecked] == [
+    assert [n.split(":")[0] for n in report.notes()] == [
         "no public keys (public-keys.json absent, no --public-keys)",
         f"no digest files under {tmp_path}",
     ]
@@ -280,3 +286,20 @@ def test_a_hostile_file_name_reaches_the_terminal_inert(tmp_path):
     assert result.exit_code == 1
     assert "\x1b" not in result.output and "\x07" not in result.output
     assert sum("not_covered" in line for line in result.stdout.splitlines()) == 56
+
+
+def test_validate_logs_says_what_it_could_not_check_in_the_language_setting(tmp_path, monkeypatch):
+    monkeypatch.delenv("AUDIT_TOOLKIT_LANGUAGE")
+    arrange_invictus(tmp_path)
+    result = CliRunner().invoke(main, ["validate-logs", str(tmp_path)])
+    assert result.exit_code == 1
+    # (the table's own note, "times in UTC", is the CLI's, still English everywhere)
+    assert result.stderr.splitlines()[1:] == [
+        "未確認: 公開鍵がありません (public-keys.json がなく、--public-keys の指定もありません): どの"
+        "ダイジェストも検証できません。期間の `aws cloudtrail list-public-keys` を保存して指定してください",
+        f"未確認: {tmp_path} にダイジェストファイルがありません: 証跡のログファイルの検証は有効でしたか。"
+        "CloudTrail-Digest/ のオブジェクトを収集しましたか",
+        "ログファイル 55 個のうち 0 個、ダイジェスト 0 個のうち 0 個が AWS の配信で改変なしと証明されました。"
+        "チェーンがカバーする時間 0 時間、欠落 0 件。検証に失敗: ダイジェストなし 55 件",
+    ]
+    assert "not_covered" in result.stdout  # the status, a code, stays as it is in the table

@@ -27,6 +27,7 @@ from audit_toolkit.evidence.store import ingest
 from audit_toolkit.investigation import Investigation
 from audit_toolkit.settings import Settings
 from test_investigation import revoked_by_rule_id
+from util import ENGLISH
 
 EN = Settings(language="en")  # the tests that read the report's English wording say so
 # An audit of nothing, for the helpers that only word things (say, value).
@@ -577,7 +578,8 @@ def test_a_read_only_out_is_a_one_line_error(tmp_path, monkeypatch):
     assert result.output.splitlines()[-1].endswith(": Permission denied")
 
 
-def test_the_demo_prints_its_windows_as_a_table_with_whole_short_identities(tmp_path):
+def test_the_demo_prints_its_windows_as_a_table_with_whole_short_identities(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUDIT_TOOLKIT_LANGUAGE", "en")
     said: list[str] = []
     run_demo(tmp_path, events=300, seed=3, echo=said.append)
     text = "\n".join(said)
@@ -585,3 +587,16 @@ def test_the_demo_prints_its_windows_as_a_table_with_whole_short_identities(tmp_
     assert "Table(" not in text and "…" not in text
     assert "ops-admin / mallory" in table and "carol@example.com (SSO)" in table and "(SSO via" not in table
     assert "1 failed attempt to open a watched port" in text
+    assert "- eni-0app000000000003 (i-0app000000000003): no flow log record from 2026-11-03 13:00 UTC to " \
+           "2026-11-03 14:00 UTC (no files for those hours)" in text
+
+
+def test_the_demo_speaks_the_language_setting_on_the_terminal_too(tmp_path, monkeypatch):
+    monkeypatch.delenv("AUDIT_TOOLKIT_LANGUAGE", raising=False)
+    said: list[str] = []
+    run_demo(tmp_path, events=300, seed=3, echo=said.append)
+    lines = [line for text in said if not text.startswith("account ") for line in text.splitlines()]
+    assert [m for line in lines for m in ENGLISH.findall(line)] == []
+    assert "セキュリティグループのルール変更 24 件 (実行者 8 人)。監視対象のポートの公開に失敗した試み 1 件。" in lines
+    assert "- eni-0app000000000003 (i-0app000000000003): 2026-11-03 13:00 UTC から 2026-11-03 14:00 UTC " \
+           "までフローログの記録がありません (その時間帯のファイルなし)" in lines

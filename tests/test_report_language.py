@@ -8,6 +8,7 @@ import json
 import os
 import re
 import warnings
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from audit_toolkit.analysis.detections import CATALOGUE
 from audit_toolkit.investigation import Investigation
 from audit_toolkit.settings import Settings
 from detection_cases import ALICE, ROLE, call
-from util import ALLOWED_ASCII, log_words
+from util import ALLOWED_ASCII, ENGLISH, log_words, phrase_values
 
 GOLDEN = Path(__file__).parent / "golden" / "report"
 EC2, CT = "ec2.amazonaws.com", "cloudtrail.amazonaws.com"
@@ -36,9 +37,12 @@ RECORDS = [
          identity=ROLE, eventTime="2026-11-03T12:30:00Z", eventID="00000000-0000-4000-8000-000000000004"),
 ]
 # Words the Japanese report may hold beyond chat's: the toolkit's and the engine's names, the
-# report's file name, AWS Config and EC2, CIDR, AWS CLI, and what the catalogue names in English by design
+# report's file name, AWS Config and EC2, CIDR, AWS CLI, file names, and what the catalogue names
+# in English by design
 # (MITRE's technique names, detection ids).
-REPORT_WORDS = {"audit", "toolkit", "report", "html", "Config", "EC", "CIDR", "duckdb", "CLI"} | {
+REPORT_WORDS = {"audit", "toolkit", "report", "html", "Config", "EC", "CIDR", "duckdb", "CLI",
+                # the files and the command the digest chain's notes name
+                "public", "keys", "json", "Digest", "aws", "cloudtrail", "list"} | {
     w for d in CATALOGUE for w in re.findall(r"[A-Za-z]+", f"{d.technique} {d.id}")}
 
 
@@ -84,11 +88,9 @@ def test_a_small_report_against_its_golden_file(written, lang):
 def test_the_japanese_report_holds_no_english_but_what_the_logs_say(written, evidence):
     report = written["ja"]
     text = re.sub(r"<tmp>\S*|\(written\)|\]\(charts/\w+\.png\)", "", _sections(report))  # masks, image files
-    # Not done yet: what the digest chain could not check is the evidence modules' English sentence
-    # (log_validation, digest_chain), shown after its Japanese label.
+    # What the digest chain could not check, in Japanese too (its file names stay as they are).
     notes = re.findall(r"^- 未確認: (.*)$", text, flags=re.M)
-    assert [n.split(" ")[:3] for n in notes] == [["no", "public", "keys"], ["no", "digest", "files"]]
-    text = re.sub(r"^- 未確認: .*$", "", text, flags=re.M)
+    assert [n[:9] for n in notes] == ["公開鍵がありません", " にダイジェストフ"]
     allowed = ALLOWED_ASCII | REPORT_WORDS | log_words(RECORDS)
     assert set(re.findall(r"[A-Za-z]+", text)) - allowed == set()
     # every heading, caption and header in Japanese: none is the English report's
@@ -129,3 +131,51 @@ def test_japanese_charts_draw_every_glyph(written):
     charts use the bundled IPAex Gothic (matplotlib-fontja)."""
     assert [w for w in written["warnings"] if "missing from" in w or "Glyph" in w] == []
     assert written["ja"].charts and all(c.png.startswith(b"\x89PNG") for c in written["ja"].charts)
+
+
+class _Prose(HTMLParser):
+    """The HTML's text outside code, preformatted text and styles, up to the evidence appendix."""
+
+    def __init__(self, appendix: str):
+        super().__init__()
+        self.appendix, self.tag, self.inside, self.done, self.texts = appendix, "", 0, False, []
+
+    def handle_starttag(self, tag, attrs):
+        self.tag = tag
+        self.inside += tag in ("code", "pre", "style", "script")
+
+    def handle_endtag(self, tag):
+        self.inside -= tag in ("code", "pre", "style", "script")
+
+    def handle_data(self, data):
+        self.done = self.done or (self.tag == "h2" and data == self.appendix)
+        if not (self.inside or self.done):
+            self.texts.append(data)
+
+
+def test_the_demo_report_in_japanese_holds_no_english_sentence_but_the_logs(demo, truth, tmp_path):
+    inv = Investigation.from_evidence(demo / "evidence", Settings(language="ja"),
+                                      state_at=truth["state_at"])
+    report = rep.write_report(inv, tmp_path / "ja")
+    prose = _Prose(report.words["appendix"])
+    prose.feed(report.html.read_text(encoding="utf-8"))
+    hits = inv.detect()
+    # What the evidence says in English, shown as it is: GuardDuty's titles, the groups' own
+    # descriptions, the values in a detection's detail; and MITRE's technique names.
+    evidence = "\n".join(map(str, [
+        *inv.findings()["title"], *inv.sg_changes()["description"].dropna(),
+        *[v for said in hits["detail_phrase"] for v in phrase_values(said)],
+        *[d.technique for d in CATALOGUE]]))
+    english = {m for text in prose.texts for m in ENGLISH.findall(text) if m not in evidence}
+    assert english == set()
+    parts = dict((s.id, p) for s, p in report.parts)
+    [disagreements] = parts["reconcile"].tables
+    assert disagreements.rows[0][3:9] == [
+        "sg-03c0000000000000c (build-runner)", "インバウンド tcp/22 送信元 0.0.0.0/0",
+        "2026-09-01 00:00:00 UTC", "2026-11-02 13:10:00 UTC",
+        "一部がログの開始前。欠落もログ記録の停止もない: ログはあり、操作を記録していない",
+        "以前の状態にはなく、この状態にある"]
+    gaps = parts["connections"].tables[-1]
+    assert ["eni-0ba5710n00000001 (i-0ba5710n000000001): 2026-11-03 11:10 UTC から "
+            "2026-11-03 11:20 UTC まで NODATA: フローログは通信を記録していません"] in [
+        r[-1:] for r in gaps.rows]

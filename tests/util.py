@@ -58,6 +58,11 @@ ALLOWED_ASCII = {"GuardDuty", "CloudTrail", "SNS", "ARN", "ID", "IP", "TCP", "UD
                  "false"}
 
 
+# Two or more lowercase English words in a row ("no interface", "accepted, no data"): a sentence or
+# a value of ours left in English; identifiers (ARNs, user agents, paths) are not words here.
+ENGLISH = re.compile(r"(?<![\w/.#:@=-])[A-Za-z][a-z]+(?:,? [a-z]{2,})+(?![\w/.#:@=-])")
+
+
 def log_words(*values) -> set[str]:
     words: set[str] = set()
     for value in values:

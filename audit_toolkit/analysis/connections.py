@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..phrases import Phrase, phrase, say
 from ..settings import Settings
 from .events import records
-from .security_groups import network
+from .security_groups import network, port_span
 
 CONNECTION_COLUMNS = [  # fmt: skip
     "account", "region", "group_id", "protocol", "from_port", "to_port", "cidr", "opened_at",
@@ -109,14 +110,6 @@ def epoch(when) -> int | None:
     return None if when is None or pd.isna(when) else int(pd.Timestamp(when).timestamp())
 
 
-def _when(epoch: int | None) -> str:
-    return (
-        "?"
-        if epoch is None
-        else pd.Timestamp(epoch, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
-    )
-
-
 def members(window, span: Span, memberships: pd.DataFrame) -> list[dict]:
     """The memberships of the window's group that overlap its open time (rows of
     analysis.findings.instance_groups), each clipped to it: `since` and `until` in epoch seconds
@@ -172,12 +165,7 @@ def _gaps(window: dict, span: Span, interfaces: dict[str, list], flows: list[dic
     no records, NODATA, SKIPDATA or missing hours; first_seen and last_seen bound it."""
     if not interfaces:
         return [
-            {
-                "gap": "no interface",
-                "detail": f"no network interface is known to have been in "
-                f"{window['group_id']} while it was open (CloudTrail shows none): "
-                "its flows cannot be found",
-            }
+            {"gap": "no interface"}
         ]
     gaps = []
     flows = [f for f in flows if f["part"] == "coverage"]
@@ -194,8 +182,6 @@ def _gaps(window: dict, span: Span, interfaces: dict[str, list], flows: list[dic
                     "gap": "no records",
                     "interfaces": eni,
                     "instances": instances,
-                    "detail": f"{name}: no flow log record while the window was open "
-                    "(no flow log on this interface, or its files are missing)",
                 }
             )
             continue
@@ -211,11 +197,6 @@ def _gaps(window: dict, span: Span, interfaces: dict[str, list], flows: list[dic
                     min(f["first_start"] for f in marked),
                     max(f["last_end"] for f in marked),
                 )
-                what = (
-                    "recorded no traffic"
-                    if status == "NODATA"
-                    else "skipped records it could not capture"
-                )
                 gaps.append(
                     {
                         "gap": status,
@@ -223,8 +204,6 @@ def _gaps(window: dict, span: Span, interfaces: dict[str, list], flows: list[dic
                         "instances": instances,
                         "first_seen": first,
                         "last_seen": last,
-                        "detail": f"{name}: {status} from {_when(first)} to {_when(last)}: "
-                        f"the flow log {what}",
                     }
                 )
         start = (
@@ -247,10 +226,6 @@ def _gaps(window: dict, span: Span, interfaces: dict[str, list], flows: list[dic
                     "instances": instances,
                     "first_seen": first,
                     "last_seen": last + HOUR,
-                    "detail": (
-                        f"{name}: no flow log record from {_when(first)} to {_when(last + HOUR)} "
-                        "(no files for those hours)"
-                    ),
                 }
             )
     return gaps
@@ -268,14 +243,14 @@ def _runs(hours: list[int]) -> list[tuple[int, int]]:
 
 def _known_as(address: str, window: dict, settings: Settings) -> str:
     if address == window.get("opened_from_ip"):
-        return "actor: opened the window from this address"
+        return OPENED_FROM
     if address == window.get("closed_from_ip"):
-        return "actor: closed the window from this address"
+        return CLOSED_FROM
     ip = ipaddress.ip_address(address)
     for net in settings.known_networks:
         net = ipaddress.ip_network(net, strict=False)
         if ip.version == net.version and ip in net:
-            return f"known network {net}"
+            return f"{KNOWN_NETWORK}{net}"
     return ""
 
 
@@ -415,7 +390,7 @@ def connections(
         sources = _sources(w, span, interfaces, flows_of, found, settings)
         gaps = _gaps(w, span, interfaces, flows_of)
         for row in sources:
-            rows.append({**head, **row, "detail": _summary(w, row)})
+            rows.append({**head, **row})
         for gap in gaps:
             rows.append({**head, "kind": "gap", "verdict": "coverage gap", **gap})
         if not sources and not gaps:  # said only when the flow logs cover every interface all along
@@ -426,11 +401,6 @@ def connections(
                     "kind": "none",
                     "verdict": "no public source",
                     "interfaces": enis,
-                    "detail": (
-                        f"no flow from a public address reached the window's ports on {enis}, "
-                        "whose flow logs "
-                        "cover the whole time it was open"
-                    ),
                 }
             )
     frame = pd.DataFrame(rows, columns=CONNECTION_COLUMNS)
@@ -443,24 +413,47 @@ def connections(
     ]
     for column in ("from_port", "to_port", *counts):
         frame[column] = frame[column].astype("Int64")
+    frame["detail"] = [describe(r) for r in records(frame)] if len(frame) else []
     return frame
 
 
-def _summary(w: dict, r: dict) -> str:
-    who = r["known_as"] or "an address nobody knows"
-    ports = (
-        "all ports"
-        if w["protocol"] == "-1"
-        else f"{w['protocol']}/{w['from_port']}"
-        + (f"-{w['to_port']}" if w["to_port"] != w["from_port"] else "")
-    )
-    text = (
-        f"{r['source']} ({who}) through {w['group_id']} ({ports}): {r['verdict']}, "
-        f"{r['accepted']} flows accepted, {r['rejected']} rejected, {r['bytes_in']} bytes in, "
-        f"{r['bytes_out']} bytes out, {_when(r['first_seen'])} to {_when(r['last_seen'])}"
-    )
-    if r["finding_ids"]:
-        text += f"; GuardDuty findings {r['finding_ids']}"
-    if r["after_accepted"]:
-        text += f"; {r['after_accepted']} flows still accepted after the window closed"
-    return text + "."
+# analysis's `known_as` values, said in a sentence (phrases.TEXT `flow.known.*`)
+OPENED_FROM = "actor: opened the window from this address"
+CLOSED_FROM = "actor: closed the window from this address"
+KNOWN_NETWORK = "known network "
+
+
+def who(known_as: str | None) -> Phrase:
+    """A source's `known_as` as a phrase (`flow.known.*`)."""
+    known = known_as or ""
+    if known.startswith(KNOWN_NETWORK):
+        return phrase("known.network", net=known.removeprefix(KNOWN_NETWORK))
+    return phrase({OPENED_FROM: "known.opened", CLOSED_FROM: "known.closed"}.get(
+        known, "known.nobody"))
+
+
+def describe(row: dict, language: str = "en", zone: str = "UTC") -> str:
+    """A row of `connections` in a sentence, in `language` (phrases.TEXT `flow.*`), its times in
+    `zone`: the English one is its `detail`."""
+    def when(value) -> str:
+        return "?" if value is None else f"{pd.Timestamp(value).tz_convert(zone):%Y-%m-%d %H:%M %Z}"
+
+    name = row["interfaces"] or ""
+    name += f" ({row['instances']})" if row["instances"] else ""
+    times = {"first": when(row["first_seen"]), "last": when(row["last_seen"])}
+    if row["kind"] == "gap":
+        return say(phrase(f"gap.{row['gap']}", group=row["group_id"], name=name, **times),
+                   language, "flow")
+    if row["kind"] == "none":
+        return say(phrase("none", interfaces=name), language, "flow")
+    protocol = row["protocol"]
+    ports = (phrase("all_ports") if protocol == "-1"
+             else f"{protocol}/{port_span(protocol, row['from_port'], row['to_port'])}")
+    said = phrase("source", source=row["source"], who=who(row["known_as"]), group=row["group_id"],
+                  ports=ports,
+                  verdict=phrase(f"verdict.{row['verdict']}"), accepted=row["accepted"],
+                  rejected=row["rejected"], bytes_in=row["bytes_in"], bytes_out=row["bytes_out"],
+                  findings=phrase("findings", ids=row["finding_ids"]) if row["finding_ids"] else "",
+                  after=phrase("after", n=row["after_accepted"]) if row["after_accepted"] else "",
+                  **times)
+    return say(said, language, "flow")

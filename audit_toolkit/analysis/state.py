@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..phrases import Items, Phrase, phrase, say
 from ..settings import Settings
 from .events import json_object, records
 from .address_space import network_public, reaches_internet
@@ -31,9 +32,12 @@ RULE_COLUMNS = [
 ]
 OBSERVED = RULE_COLUMNS[1:8]  # account .. related_events: what an observation says of its group
 STATE_WINDOW_COLUMNS = [*WINDOW_COLUMNS, "vpc_id", "opened_how", "opened_after", "closed_after"]
+# `rule` in words and in its parts; `detail` and `coverage` in English, and as phrases (codes and
+# values, phrases.TEXT `state.*`) that the report says in its language.
+RULE_PARTS = ["direction", "protocol", "from_port", "to_port", "peer"]
 RECONCILE_COLUMNS = [
-    "kind", "account", "region", "group_id", "group_name", "vpc_id", "rule", "after", "before",
-    "related_events", "coverage", "detail",
+    "kind", "account", "region", "group_id", "group_name", "vpc_id", "rule", *RULE_PARTS, "after",
+    "before", "related_events", "coverage", "detail", "coverage_phrase", "detail_phrase",
 ]
 NOT_LOGGED = "closed, not logged"
 DELETED_NOT_LOGGED = "group deleted, not logged"
@@ -505,23 +509,17 @@ def reconcile(
     """
     rows = []
     for w in records(merged):
-        rule = _rule_text({**w, "peer": w["cidr"]})
-        base = {k: w[k] for k in ("account", "region", "group_id", "group_name", "vpc_id")} | {
-            "rule": rule
-        }
+        base = {k: w[k] for k in ("account", "region", "group_id", "group_name", "vpc_id")}
+        base |= _rule_columns({**w, "peer": w["cidr"]})
         if w["opened_how"] in ("config", "state"):
-            detail = (
-                "absent from the previous state, present in this one"
-                if w["opened_how"] == "config"
-                else "present at the first state seen; open since at least then"
-            )
             rows.append(
                 {
                     **base,
                     "kind": "opened_not_logged",
                     "after": w["opened_after"],
                     "before": w["opened_at"],
-                    "detail": detail,
+                    "detail_phrase": phrase("absent_before" if w["opened_how"] == "config"
+                                            else "present_first"),
                 }
             )
         if w["close_reason"] == NOT_LOGGED:
@@ -531,7 +529,7 @@ def reconcile(
                     "kind": "closed_not_logged",
                     "after": w["closed_after"],
                     "before": w["closed_at"],
-                    "detail": "open in the logs, absent from a later state",
+                    "detail_phrase": phrase("absent_later"),
                 }
             )
     rows += _other_rules(state_rules, changes, settings or Settings(), evidence_start)
@@ -558,7 +556,7 @@ def reconcile(
                 {
                     **base,
                     "kind": "deleted_not_logged",
-                    "detail": "deleted in state; no DeleteSecurityGroup logged",
+                    "detail_phrase": phrase("deleted"),
                 }
             )
         missing = [e for e in obs["related_events"] if e not in event_ids]
@@ -568,15 +566,18 @@ def reconcile(
                     **base,
                     "kind": "related_events_missing",
                     "related_events": ",".join(missing),
-                    "detail": f"{len(missing)} of {len(obs['related_events'])} related events "
-                    "are not in the evidence",
+                    "detail_phrase": phrase("events_missing", missing=len(missing),
+                                            total=len(obs["related_events"])),
                 }
             )
         previous[place] = obs["at"]
     frame = pd.DataFrame(rows, columns=RECONCILE_COLUMNS)
     for col in ("after", "before"):
         frame[col] = pd.to_datetime(frame[col], utc=True)
-    frame["coverage"] = [_coverage(r, coverage, evidence_start) for r in records(frame)]
+    frame = frame.astype({"from_port": "Int64", "to_port": "Int64"})  # a row without a rule: NA
+    frame["coverage_phrase"] = [_coverage(r, coverage, evidence_start) for r in records(frame)]
+    for column in ("coverage", "detail"):
+        frame[column] = [say(p, "en", "state") for p in frame[f"{column}_phrase"]]
     names = {
         (r["account"], r["region"], r["group_id"]): (r["group_name"], r["vpc_id"])
         for r in records(merged)
@@ -625,23 +626,23 @@ def _other_rules(state_rules: pd.DataFrame, changes: pd.DataFrame, settings: Set
             skip = key in obs["in_exposure"] or (place in created and key in default)
             if key in held or skip or not new:
                 continue
-            rows.append({**base, "kind": "opened_not_logged", "rule": _rule_text(rule),
+            rows.append({**base, "kind": "opened_not_logged", **_rule_columns(rule),
                          "after": before["at"] if before else None, "before": obs["at"],
-                         "detail": "a rule exposing no watched port, in the state with no "
-                                   "logged call opening it"})
+                         "detail_phrase": phrase("other_opened")})
         for key, rule in held.items():
             if key in obs["rules"] or reported_closed.get(key) == applied:
                 continue
             reported_closed[key] = applied
-            rows.append({**base, "kind": "closed_not_logged", "rule": _rule_text(rule),
+            rows.append({**base, "kind": "closed_not_logged", **_rule_columns(rule),
                          "after": before["at"] if before else None, "before": obs["at"],
-                         "detail": "a rule exposing no watched port, held by the logs, absent "
-                                   "from the state"})
+                         "detail_phrase": phrase("other_closed")})
     return rows
 
 
-def _rule_text(rule: dict) -> str:
-    return f"{rule['direction']} {rule['protocol']} {_ports(rule)} from {rule['peer']}"
+def _rule_columns(rule: dict) -> dict:
+    """A rule's columns: in words (`rule`), and its parts, which the report says in its language."""
+    text = f"{rule['direction']} {rule['protocol']} {_ports(rule)} from {rule['peer']}"
+    return {"rule": text, **{k: rule[k] for k in RULE_PARTS}}
 
 
 def _ports(w: dict) -> str:
@@ -663,13 +664,13 @@ def _logged_deletions(changes: pd.DataFrame) -> set:
     return found
 
 
-def _coverage(row: dict, coverage: pd.DataFrame, start: pd.Timestamp | None) -> str:
+def _coverage(row: dict, coverage: pd.DataFrame, start: pd.Timestamp | None) -> Phrase:
     """What the coverage map shows in a disagreement's interval."""
     after, before = row["after"], row["before"]
     if start is not None and before is not None and before <= start:
-        return "before the logs begin"
+        return phrase("coverage", clauses=Items([phrase("before_logs")]))
     seen = (
-        ["partly before the logs begin"]
+        [phrase("partly_before")]
         if start is not None and (after is None or after < start)
         else []
     )
@@ -678,7 +679,8 @@ def _coverage(row: dict, coverage: pd.DataFrame, start: pd.Timestamp | None) -> 
             continue
         ends = c["end"] if c["end"] is not None else pd.Timestamp.max.tz_localize("UTC")
         if c["start"] <= before and (after is None or ends >= after):
-            seen.append(f"{c['kind']} from {c['start']:%Y-%m-%d %H:%M}")
-    if len(seen) > (start is not None and (after is None or after < start)):
-        return "; ".join(seen)
-    return "; ".join([*seen, "no gap or stopped trail: the logs were there and show no call"])
+            seen.append(phrase("gap_from", kind=phrase(f"kind.{c['kind']}"),
+                               start=f"{c['start']:%Y-%m-%d %H:%M} UTC"))
+    if len(seen) <= (start is not None and (after is None or after < start)):
+        seen.append(phrase("logs_there"))
+    return phrase("coverage", clauses=Items(seen))

@@ -28,6 +28,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from ..phrases import TEXT, Phrase, phrase, say, words
+
 VALID = "valid"
 MODIFIED = "modified"  # the SHA-256 differs from the one a valid digest signed
 MISSING = "missing"  # listed by a valid digest, absent from the evidence
@@ -71,16 +73,25 @@ class LogFile:
     error: str | None = None
 
 
+def said(reason: Phrase | None, language: str = "en") -> str:
+    """A reason or note of the validation (phrases.TEXT `proof.*`) in `language`."""
+    return "" if reason is None else say(reason, language, "proof")
+
+
 @dataclass
 class Row:
     kind: str  # "digest" or "log"
     path: str
     status: str
-    reason: str
+    why: Phrase  # the reason, as a code and its values; `reason` says it in English
     account: str | None = None
     region: str | None = None
     trail: str | None = None
     time: datetime | None = None  # a digest's end, a log file's delivery (from its name)
+
+    @property
+    def reason(self) -> str:
+        return said(self.why)
 
 
 @dataclass
@@ -93,7 +104,11 @@ class Span:
     trail: str
     start: datetime
     end: datetime
-    reason: str = ""
+    why: Phrase | None = None
+
+    @property
+    def reason(self) -> str:
+        return said(self.why)
 
     @property
     def hours(self) -> float:
@@ -104,7 +119,11 @@ class Span:
 class IntegrityReport:
     rows: list[Row] = field(default_factory=list)
     spans: list[Span] = field(default_factory=list)
-    unchecked: list[str] = field(default_factory=list)  # what could not be checked, and why
+    unchecked: list[Phrase] = field(default_factory=list)  # what could not be checked, and why
+
+    def notes(self, language: str = "en") -> list[str]:
+        """What could not be checked, and why, in `language`."""
+        return [said(n, language) for n in self.unchecked]
 
     @property
     def ok(self) -> bool:
@@ -121,20 +140,25 @@ class IntegrityReport:
     def gaps(self) -> list[Span]:
         return [s for s in self.spans if s.kind == "gap"]
 
-    def table(self) -> list[dict]:
-        """One dict per row, for a DataFrame or CSV/JSON."""
-        return [vars(r).copy() for r in self.rows]
+    def table(self, language: str = "en") -> list[dict]:
+        """One dict per row, for a DataFrame or CSV/JSON: its reason in `language`, and as a code
+        with its values (`why`)."""
+        return [{**vars(r), "reason": said(r.why, language)} for r in self.rows]
 
-    def summary(self) -> str:
+    def summary(self, language: str = "en") -> str:
+        """The verdict in one line, in `language`."""
         logs, digests = self.counts("log"), self.counts("digest")
         proven = sum(s.hours for s in self.spans if s.kind == "covered")
-        bad = ", ".join(f"{n} {s}" for s, n in self.counts().items() if n and s != VALID)
-        return (
-            f"{logs[VALID]} of {sum(logs.values())} log files and {digests[VALID]} of "
-            f"{sum(digests.values())} digests proven AWS-delivered and unaltered; "
-            f"{proven:g} hours covered by the chain, {len(self.gaps)} gaps"
-            + (f"; NOT valid: {bad}" if bad else "")
-        )
+        status = TEXT[language]
+        bad = status["proof.sep"].join(
+            words(language, "proof.status_count", n=n,
+                  status=status.get(f"report.value.status.{s}", s))
+            for s, n in self.counts().items() if n and s != VALID)
+        return words(
+            language, "proof.counts", logs=logs[VALID], all_logs=sum(logs.values()),
+            digests=digests[VALID], all_digests=sum(digests.values()), hours=f"{proven:g}",
+            gaps=len(self.gaps),
+        ) + (words(language, "proof.not_valid", bad=bad) if bad else "")
 
 
 def tail(key: str) -> str:
@@ -184,7 +208,7 @@ def signing_string(digest: dict, content: bytes) -> bytes:
 class _Checked:
     file: DigestFile
     status: str
-    reason: str
+    reason: Phrase | None
     body: dict = field(default_factory=dict)
     sha256: str = ""
     chain: tuple[str, str, str] | None = None  # account, region, trail (with its home region)
@@ -210,7 +234,7 @@ def _load_key(key: PublicKey) -> rsa.RSAPublicKey | None:
 def _check(d: DigestFile, keys: dict[str, PublicKey], bucket: str | None) -> _Checked:
     """One digest against its signature: readable, where it says it is, signed by a known key."""
     if d.content is None:
-        return _Checked(d, SIGNATURE_INVALID, f"cannot be read: {d.error}")
+        return _Checked(d, SIGNATURE_INVALID, phrase("unreadable", error=d.error))
     sha = hashlib.sha256(d.content).hexdigest()
     try:
         body = json.loads(d.content)
@@ -224,38 +248,30 @@ def _check(d: DigestFile, keys: dict[str, PublicKey], bucket: str | None) -> _Ch
         "digestPublicKeyFingerprint",
     )
     if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in needed):
-        return _Checked(
-            d, SIGNATURE_INVALID, "not a CloudTrail digest (unreadable JSON or fields)", sha256=sha
-        )
-    checked = _Checked(d, SIGNATURE_INVALID, "", body, sha)
+        return _Checked(d, SIGNATURE_INVALID, phrase("not_digest"), sha256=sha)
+    checked = _Checked(d, SIGNATURE_INVALID, None, body, sha)
     if tail(body["digestS3Object"]) != tail(d.path) or (
         bucket and body["digestS3Bucket"] != bucket
     ):
-        checked.reason = (
-            f"moved: it names itself s3://{body['digestS3Bucket']}/{body['digestS3Object']}"
-            f" but was found at {d.path}"
-        )
+        checked.reason = phrase("moved", bucket=body["digestS3Bucket"],
+                                object=body["digestS3Object"], path=d.path)
         return checked
     name = _DIGEST_NAME.search(body["digestS3Object"].rsplit("/", 1)[-1])
     if name:
         checked.chain = (name["account"], name["region"], f"{name['trail']} ({name['home']})")
         checked.backfill = bool(name["backfill"])
     if not d.signature:
-        checked.reason = (
-            "no signature: the S3 object metadata `signature` was not recorded "
-            "(collect records it; else give --signatures)"
-        )
+        checked.reason = phrase("no_signature")
         return checked
     if d.algorithm != ALGORITHM or body.get("digestSignatureAlgorithm", ALGORITHM) != ALGORITHM:
-        checked.reason = f"signature algorithm {d.algorithm!r} is not {ALGORITHM}"
+        checked.reason = phrase("algorithm", algorithm=repr(d.algorithm), expected=ALGORITHM)
         return checked
     key = keys.get(body["digestPublicKeyFingerprint"].lower())
     loaded = _load_key(key) if key else None
     if loaded is None:
         checked.status = NO_KEY
-        checked.reason = f"no public key with fingerprint {body['digestPublicKeyFingerprint']}" + (
-            " (the key given cannot be loaded)" if key else ""
-        )
+        checked.reason = phrase("bad_key" if key else "no_key",
+                                fingerprint=body["digestPublicKeyFingerprint"])
         return checked
     try:
         loaded.verify(
@@ -265,9 +281,9 @@ def _check(d: DigestFile, keys: dict[str, PublicKey], bucket: str | None) -> _Ch
             hashes.SHA256(),
         )
     except (InvalidSignature, ValueError):
-        checked.reason = "the signature does not verify: the digest or its signature was changed"
+        checked.reason = phrase("not_verified")
         return checked
-    checked.status, checked.reason = VALID, "signature verified"
+    checked.status, checked.reason = VALID, phrase("verified")
     return checked
 
 
@@ -317,7 +333,7 @@ def _link(
     account, region, trail = chain
     spans: list[Span] = []
 
-    def gap(start: datetime, end: datetime, reason: str) -> None:
+    def gap(start: datetime, end: datetime, reason: Phrase) -> None:
         if end > start:
             spans.append(Span("gap", account, region, trail, start, end, reason))
 
@@ -327,10 +343,10 @@ def _link(
         if spans and not reason and start <= spans[-1].end:
             spans[-1].end = max(spans[-1].end, end)
             continue
-        gap(spans[-1].end if spans else since or start, start, reason or "no valid digest")
+        gap(spans[-1].end if spans else since or start, start, reason or phrase("no_valid"))
         spans.append(Span("covered", account, region, trail, start, end))
     if until is not None and spans:
-        gap(spans[-1].end, until, "no valid digest after this: deleted, or not delivered yet")
+        gap(spans[-1].end, until, phrase("none_after"))
     report.spans += spans
 
 
@@ -340,35 +356,31 @@ def _previous(
     report: IntegrityReport,
     since: datetime | None,
     first: bool,
-) -> str:
-    """Why the chain breaks before digest `c` ("" when it does not): the digest it names is absent
+) -> Phrase | None:
+    """Why the chain breaks before digest `c` (None when it does not): the digest it names is absent
     (a missing_digest row) or differs from what `c` signed of it (then it is `modified`)."""
     named = c.body.get("previousDigestS3Object")
     if c.body.get("previousDigestSignature") is None or not isinstance(named, str):
-        return "the chain restarts: logging or validation was off, or the trail is new"
+        return phrase("restarts")
     named_end = digest_time(named)
     previous = checked.get(tail(named))
     if previous is None:
         if since is not None and named_end is not None and named_end < since:
-            return ""  # before the range validated: not expected in the evidence
+            return None  # before the range validated: not expected in the evidence
         if first and since is None:
-            report.unchecked.append(
-                f"{c.file.path}: the digest before it ({named}) is not in the evidence, so the "
-                "hours before it are unproven; collected from later, or deleted: "
-                "give --since to decide"
-            )
-            return ""
-        reason = f"named as previous by {c.file.path}, absent"
+            report.unchecked.append(phrase("first_without_previous", path=c.file.path, named=named))
+            return None
+        reason = phrase("named_absent", path=c.file.path)
         report.rows.append(Row("digest", named, MISSING_DIGEST, reason, *c.chain, named_end))
-        return f"missing digest {named}"
+        return phrase("missing_digest", named=named)
     if previous.status == VALID and (
         previous.sha256 != str(c.body.get("previousDigestHashValue", "")).lower()
         or (previous.file.signature or "").lower() != str(c.body["previousDigestSignature"]).lower()
     ):
         previous.status = MODIFIED
-        previous.reason = f"differs from the hash and signature that {c.file.path} signed of it"
-        return f"changed digest {previous.file.path}"
-    return ""
+        previous.reason = phrase("differs", path=c.file.path)
+        return phrase("changed_digest", path=previous.file.path)
+    return None
 
 
 def _within(when: datetime | None, since: datetime | None, until: datetime | None) -> bool:
@@ -396,15 +408,16 @@ def _log_rows(
             continue
         f, by = held.get(key), c.file.path
         if f is None:
-            path, status, reason = entry["s3Object"], MISSING, f"listed by {by}, absent"
+            path, status, reason = entry["s3Object"], MISSING, phrase("listed_absent", by=by)
         elif f.sha256 is None:
-            path, status, reason = f.path, MODIFIED, f"cannot be read ({f.error}); listed by {by}"
+            path, status = f.path, MODIFIED
+            reason = phrase("listed_unreadable", error=f.error, by=by)
         elif f.sha256 != str(entry.get("hashValue", "")).lower():
-            path, status, reason = f.path, MODIFIED, f"SHA-256 differs from the one {by} signed"
+            path, status, reason = f.path, MODIFIED, phrase("hash_differs", by=by)
         else:
-            path, status, reason = f.path, VALID, f"SHA-256 signed by {by}"
+            path, status, reason = f.path, VALID, phrase("hash_signed", by=by)
         report.rows.append(Row("log", path, status, reason, *(c.chain or (None,) * 3), when))
-    unlisted = "listed by no valid digest: forged, or from hours whose digest is missing or invalid"
+    unlisted = phrase("unlisted")
     for key, f in held.items():
         when = log_time(key)
         if key not in listed and _within(when, since, until):

@@ -21,6 +21,7 @@ from isal import igzip
 
 from .. import queries
 from ..errors import EvidenceError
+from ..phrases import Phrase, phrase
 from .digest_chain import DigestFile, IntegrityReport, LogFile, PublicKey, tail, validate
 from .layout import discover_files, is_digest
 from .manifest import Manifest
@@ -120,7 +121,7 @@ class Inputs:
     bucket: str | None
     since: datetime | None
     until: datetime | None
-    unchecked: list[str] = field(default_factory=list)
+    unchecked: list[Phrase] = field(default_factory=list)
 
 
 def gather(
@@ -145,10 +146,7 @@ def gather(
         raise EvidenceError(f"--public-keys {public_keys} does not exist")
     else:
         keys = []
-        unchecked.append(
-            f"no public keys ({PUBLIC_KEYS} absent, no --public-keys): no digest can be "
-            "verified; save `aws cloudtrail list-public-keys` for the period and give it"
-        )
+        unchecked.append(phrase("no_public_keys", file=PUBLIC_KEYS))
     if signatures is None and (root / SIGNATURES).exists():
         signatures = root / SIGNATURES
     known = _signatures(root, manifest, Path(signatures) if signatures else None)
@@ -160,10 +158,7 @@ def gather(
         signature, algorithm = known.get(tail(key), (None, None))
         digests.append(_read_digest(path, key, signature, algorithm))
     if not digests:
-        unchecked.append(
-            f"no digest files under {root}: was log file validation on for the trail, "
-            "and were the CloudTrail-Digest/ objects collected?"
-        )
+        unchecked.append(phrase("no_digests", folder=root))
     paths = [
         p
         for p in discover_files(root)
