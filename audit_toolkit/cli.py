@@ -705,8 +705,6 @@ def setup(logs, accounts, regions, org_id, findings, config, first_day, database
         engine.run(to_pyformat(statement), {})
     tables = "cloudtrail, guardduty, config and vpcflowlogs" if flow_logs else "cloudtrail, guardduty and config"
     click.echo(f"Athena database {settings.database!r}: {tables} tables ready", err=True)
-    if flow_logs:
-        click.echo("set AUDIT_TOOLKIT_ATHENA_FLOW_LOGS=1 so that reports ask the vpcflowlogs table", err=True)
 
 
 @main.command()

@@ -215,9 +215,13 @@ class Investigation:
     @property
     def has_flow_logs(self) -> bool:
         """Whether connections() has flow logs to read: files read here, or (on Athena) a database
-        made with `athena setup --flow-logs` (AUDIT_TOOLKIT_ATHENA_FLOW_LOGS)."""
+        with the vpcflowlogs table (`athena setup --flow-logs`), as the Glue catalog or
+        AUDIT_TOOLKIT_ATHENA_FLOW_LOGS says."""
         if self.engine.name == "athena":
-            return bool(getattr(getattr(self.engine, "settings", None), "flow_logs", False))
+            from .evidence.flowlogs import TABLE
+
+            told = getattr(getattr(self.engine, "settings", None), "flow_logs", None)
+            return told if told is not None else self.engine.has_table(TABLE)
         return self.flow_intake is not None and bool(self.flow_intake.files)
 
     @property

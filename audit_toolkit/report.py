@@ -164,9 +164,18 @@ class Audit:
         return self.inv.coverage(**self.scope) if hasattr(self.inv, "coverage") else None
 
     @cached_property
+    def flow_logs(self) -> bool | str:
+        """Whether the investigation has flow logs (on Athena the Glue catalog is asked once), or
+        why it could not be told (a role without glue:GetTable): the section says so."""
+        try:
+            return bool(getattr(self.inv, "has_flow_logs", False))
+        except AuditToolkitError as e:
+            return str(e)
+
+    @cached_property
     def connections(self) -> pd.DataFrame | None:
         """Who came in through each window, from the VPC flow logs; None where there are none."""
-        if not getattr(self.inv, "has_flow_logs", False) or self.windows.empty:
+        if self.flow_logs is not True or self.windows.empty:
             return None
         return self.inv.connections(**self.scope)
 
@@ -551,8 +560,13 @@ def connections_section(a: Audit) -> Part | None:
     """What came in through each window: sessions from nobody known first, then every source, then
     the places where the flow logs are silent (a gap is never 'nobody came in')."""
     found = a.connections
-    if found is None:
-        return None
+    if found is None:  # on Athena, say why: a database set up without --flow-logs
+        athena = a.inv.engine.name == "athena" and not a.windows.empty
+        if not athena:
+            return None
+        database, why = a.inv.engine.settings.database, a.flow_logs
+        return Part([a.say("conn.no_table", database=database) if why is False
+                     else a.say("conn.table_unknown", database=database, why=why)])
     sources, gaps = found[found["kind"] == "source"], found[found["kind"] == "gap"]
     unknown = a.unknown_sessions
     verdicts = _counts(a, sources["verdict"], "verdict")

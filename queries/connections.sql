@@ -10,16 +10,18 @@
 -- accepted. Which interfaces were in the group, which addresses are public and the verdicts are
 -- decided in Python (analysis.connections). The partition bounds let Athena read only the window's
 -- days, or its hours when the flow log is partitioned by hour (`day` then holds 'YYYY/MM/DD/HH'):
--- '>= :since_hour OR = :since_day' takes both layouts.
+-- '>= :since_hour OR = :since_day' takes both layouts. Packets and bytes are summed as DOUBLE and
+-- capped at 2^53 (exact below it): records whose counts add up past BIGINT (evidence may hold any
+-- number) cost nothing but their own size, instead of failing the query on either engine.
 SELECT
     CASE WHEN by_hour = 0 THEN 'coverage' ELSE 'source' END AS part,
     account, region, interface_id, instance_id, log_status, hour, phase, direction, action, remote_addr,
     CAST(sum(records) AS BIGINT) AS records,
-    CAST(sum(packets) AS BIGINT) AS packets,
-    CAST(sum(bytes) AS BIGINT) AS bytes,
+    CAST(least(sum(packets), 9007199254740992) AS BIGINT) AS packets,
+    CAST(least(sum(bytes), 9007199254740992) AS BIGINT) AS bytes,
     min(first_start) AS first_start,
     max(last_end) AS last_end,
-    CAST(max(connection_bytes) AS BIGINT) AS largest_connection_bytes
+    CAST(least(max(connection_bytes), 9007199254740992) AS BIGINT) AS largest_connection_bytes
 FROM (
     SELECT
         *,
@@ -37,7 +39,8 @@ FROM (
             max("end") AS last_end
         FROM (
             SELECT
-                account, region, interface_id, instance_id, log_status, action, packets, bytes, "start", "end",
+                account, region, interface_id, instance_id, log_status, action, "start", "end",
+                CAST(packets AS DOUBLE) AS packets, CAST(bytes AS DOUBLE) AS bytes,
                 "start" - "start" % 3600 AS hour,
                 CASE
                     WHEN "end" < :opened_epoch THEN 'before'

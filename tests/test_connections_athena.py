@@ -184,3 +184,70 @@ def test_interface_state_on_athena_reads_only_the_config_days_from_the_day_befor
         "2026/1/4", None]
     assert sorted(found["group_id"]) == ["sg-0", "sg-1", "sg-2"]
     assert old.exists()
+
+
+def _glue_table(database: str, name: str) -> None:
+    glue = boto3.client("glue")
+    glue.create_database(DatabaseInput={"Name": database})
+    glue.create_table(DatabaseName=database, TableInput={"Name": name})
+
+
+def test_whether_the_flow_log_table_exists_is_asked_of_glue_without_a_query(aws_env, monkeypatch):
+    monkeypatch.delenv("AUDIT_TOOLKIT_ATHENA_FLOW_LOGS", raising=False)
+    inv = Investigation(engine_with(), evidence="athena:forensics")
+    assert inv.has_flow_logs is False  # no database at all yet
+    _glue_table("forensics", "cloudtrail")
+    assert inv.has_flow_logs is False  # the database, without the flow logs' table
+    _glue_table("other", flowlogs.TABLE)
+    assert inv.has_flow_logs is False  # another database's table is not this one's
+    boto3.client("glue").create_table(DatabaseName="forensics", TableInput={"Name": flowlogs.TABLE})
+    assert inv.has_flow_logs is True
+    assert inv.engine.reports == []  # not one Athena query: nothing failed, nothing billed
+    # The setting still says it outright (a role that may not call glue:GetTable).
+    told = Investigation(engine_with(flow_logs=False), evidence="athena:forensics")
+    assert told.has_flow_logs is False
+
+
+def test_a_report_on_athena_without_the_flow_log_table_says_so(aws_env, demo, monkeypatch):
+    from audit_toolkit.report import Audit, connections_section
+    from audit_toolkit.settings import Settings
+
+    monkeypatch.delenv("AUDIT_TOOLKIT_ATHENA_FLOW_LOGS", raising=False)
+    duck = Investigation.from_evidence(demo / "evidence")
+    duck.log.clear()
+    windows = duck.ssh_exposure()
+    set_athena_results(aws_env, logged_answers(duck, duck.log))
+    athena = Investigation(engine_with(), evidence="athena:forensics", settings=Settings(language="en"))
+    audit = Audit(athena)
+    assert len(audit.windows) == len(windows) > 0
+    part = connections_section(audit)
+    assert part.facts == [
+        "not looked at: the Athena database forensics has no vpcflowlogs table, so who came in "
+        "through the windows is unknown (add it with `audit-toolkit athena setup --flow-logs "
+        "s3://...`)"
+    ]
+    assert "connections" not in [e["query"] for e in audit.inv.log]  # no query sent to fail
+
+
+def test_a_report_that_cannot_ask_glue_says_who_came_in_is_unknown(aws_env, demo, monkeypatch):
+    from audit_toolkit.errors import QueryError
+    from audit_toolkit.report import Audit, connections_section
+    from audit_toolkit.settings import Settings
+
+    monkeypatch.delenv("AUDIT_TOOLKIT_ATHENA_FLOW_LOGS", raising=False)
+    duck = Investigation.from_evidence(demo / "evidence")
+    duck.log.clear()
+    duck.ssh_exposure()
+    set_athena_results(aws_env, logged_answers(duck, duck.log))
+    athena = Investigation(engine_with(), evidence="athena:forensics", settings=Settings(language="en"))
+
+    def denied(name):
+        raise QueryError("asking the Glue catalog for the table vpcflowlogs: AccessDenied")
+
+    monkeypatch.setattr(athena.engine, "has_table", denied)
+    part = connections_section(Audit(athena))
+    assert part.facts == [
+        "not looked at: whether the Athena database forensics has a vpcflowlogs table could not be "
+        "asked (asking the Glue catalog for the table vpcflowlogs: AccessDenied); who came in through "
+        "the windows is unknown (if it has, set AUDIT_TOOLKIT_ATHENA_FLOW_LOGS=1)"
+    ]

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from audit_toolkit.engines.duckdb import DuckDBEngine
 from audit_toolkit.evidence import flowlogs
@@ -253,3 +257,207 @@ def test_the_size_bound_comes_from_the_settings(tmp_path, monkeypatch):
     inv = Investigation.from_evidence(tmp_path, Settings.load())
     (flow,) = inv.flow_intake.files
     assert flow.error == "the file inflates to more than the limit of 1,000 bytes"
+
+
+# --- flow-log lines of any shape through the whole pipeline ---------------------------------------
+# reader -> vpcflowlogs -> connections -> report and chat, on an SSH window opened to the internet
+# on sg-1 at 10:00 and never closed, with i-1 (interface eni-1) and i-2 (its interface named only by
+# the flow log's instance-id, so any text the log holds there reaches the outputs) in sg-1.
+
+T_OPEN = 1767607200  # 2026-01-05T10:00:00Z
+TRAIL = "AWSLogs/111111111111/CloudTrail/us-east-1/2026/01/05"
+FLOWS = "AWSLogs/111111111111/vpcflowlogs/us-east-1/2026/01/05"
+FLOW_NAME = "111111111111_vpcflowlogs_us-east-1_fl-0a1b2c3d_20260105T1000Z_0a1b2c3d.log.gz"
+GROUP = {"items": [{"groupId": "sg-1", "groupName": "bastion"}]}
+
+
+def _call(name: str, at: str, request: dict, response: dict | None) -> dict:
+    return {"eventVersion": "1.10", "eventTime": at, "eventSource": "ec2.amazonaws.com",
+            "eventName": name, "awsRegion": "us-east-1", "sourceIPAddress": "192.0.2.10",
+            "userAgent": "aws-cli/2", "recipientAccountId": "111111111111",
+            "eventID": f"00000000-0000-4000-8000-00000000000{len(at) % 9}{name[0]}",
+            "userIdentity": {"type": "IAMUser", "userName": "alice", "accountId": "111111111111",
+                             "arn": "arn:aws:iam::111111111111:user/alice",
+                             "accessKeyId": "AKIAALICE0000000001"},
+            "eventType": "AwsApiCall", "requestParameters": request, "responseElements": response}
+
+
+TRAIL_RECORDS = [
+    _call("RunInstances", "2026-01-05T09:00:00Z",
+          {"instancesSet": {"items": [{"imageId": "ami-1"}]}},
+          {"instancesSet": {"items": [{"instanceId": "i-1", "groupSet": GROUP,
+                                       "networkInterfaceSet": {"items": [
+                                           {"networkInterfaceId": "eni-1", "groupSet": GROUP}]}},
+                                      {"instanceId": "i-2", "groupSet": GROUP}]}}),
+    _call("AuthorizeSecurityGroupIngress", "2026-01-05T10:00:00Z",
+          {"groupId": "sg-1", "ipPermissions": {"items": [{
+              "ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
+              "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}},
+          {"_return": True}),
+]
+NUMERIC = {n for n, (_, t) in flowlogs.FIELDS.items() if t != "VARCHAR"}
+# Text a field may hold: markup for chat, HTML and Markdown, controls, bidi, any letters.
+token = st.one_of(
+    st.sampled_from(
+        ["[toall]", "[/info][info]", "<script>x</script>", "`|*_#", "\u202e", "\x1b[2J"]
+    ),
+    st.text(st.characters(blacklist_characters=" \n\r", blacklist_categories=("Cs",)), min_size=1,
+            max_size=12),
+)
+public_v4 = st.builds("{}.{}".format, st.sampled_from(["198.51.100", "203.0.113", "8.8.8"]),
+                      st.integers(1, 254))
+address = st.one_of(public_v4, st.sampled_from(["10.0.0.5", "2001:db8::7", "-"]))
+big = st.one_of(st.integers(0, 2**63 - 1), st.just(2**63 - 1))  # sums past BIGINT
+
+
+@st.composite
+def flow_file(draw):
+    """A header (the default format, or custom: any order, instance-id, a field unknown here) and
+    lines, each either good or bad by construction; the good ones' fields as the file gives them."""
+    extra = draw(st.sampled_from([[], ["instance-id"], ["instance-id", "reject-reason"]]))
+    names = flowlogs.DEFAULT_FORMAT
+    if extra:
+        names = draw(st.permutations(names + extra))
+    lines, good = [], []
+    for kind in draw(st.lists(st.sampled_from(["good", "good", "count", "number"]), max_size=12)):
+        f = {"version": "2", "account-id": "111111111111",
+             "interface-id": draw(st.one_of(st.just("eni-1"), token.map("eni-".__add__))),
+             "instance-id": draw(st.sampled_from(["i-1", "i-2"])), "srcaddr": draw(address),
+             "dstaddr": "10.0.0.9", "srcport": str(draw(st.integers(1024, 65535))),
+             "dstport": draw(st.sampled_from(["22", "-"])),
+             "protocol": "6", "packets": str(draw(big)), "bytes": str(draw(big)),
+             "start": str(T_OPEN + draw(st.integers(0, 3000))),
+             "log-status": draw(st.sampled_from(["OK", "OK", "NODATA", "SKIPDATA"])),
+             "reject-reason": draw(token)}
+        f["end"] = str(int(f["start"]) + 60)
+        # '-' only where AWS writes it: a record that says nothing (an OK record without an action
+        # is a source with neither accepts nor rejects, shown as 'rejected only': not decided here)
+        actions = ["ACCEPT", "REJECT"] + ["-"] * (f["log-status"] != "OK")
+        f["action"] = draw(st.sampled_from(actions))
+        if kind == "count":  # a field too many or too few
+            fields = [f[n] for n in names]
+            fields = fields + [draw(token)] if draw(st.booleans()) else fields[:-1]
+        elif kind == "number":  # a numeric field that is no number (or too big for its type)
+            field_name = draw(st.sampled_from([n for n in names if n in NUMERIC]))
+            f[field_name] = draw(st.sampled_from(["x22", "22x", "9" * 25, "++1", "1-"]))
+            fields = [f[n] for n in names]
+        else:
+            fields = [f[n] for n in names]
+            good.append(f)
+        lines.append(" ".join(fields))
+    return names, lines, good
+
+
+def windowed(folder: Path, header: str, lines: list[str]):
+    """An investigation of the window's CloudTrail records and one flow log file of these lines."""
+    from audit_toolkit.investigation import Investigation
+    from audit_toolkit.settings import Settings
+
+    evidence = folder / "evidence"
+    trail = evidence / TRAIL / "111111111111_CloudTrail_us-east-1_20260105T1005Z_a1.json.gz"
+    trail.parent.mkdir(parents=True)
+    trail.write_bytes(gzip.compress(json.dumps({"Records": TRAIL_RECORDS}).encode()))
+    write(evidence / FLOWS / FLOW_NAME, header, *lines)
+    return Investigation.from_evidence(evidence, Settings(language="en"))
+
+
+def _public_v4(text: str) -> bool:
+    return text.split(".")[0] in ("198", "203", "8")
+
+
+@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+           phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@given(flow_file(), st.booleans())
+def test_any_flow_log_lines_go_through_the_pipeline_counted_and_inert(case, header_ok):
+    import tempfile
+
+    from audit_toolkit.analysis.connections import CONNECTION_COLUMNS
+    from audit_toolkit.chatwork.messages import connection
+    from audit_toolkit.report import SECTIONS, write_report
+
+    names, lines, good = case
+    header = " ".join(names) if header_ok else "version account_id interface;id " + " ".join(names)
+    with tempfile.TemporaryDirectory() as folder:
+        inv = windowed(Path(folder), header, lines)
+        (f,) = inv.flow_intake.files
+        if not header_ok:  # the whole file is reported, with its reason
+            assert f.error and f.error.startswith("the first line is not a flow log header")
+            assert (f.read, f.used) == (0, 0)
+        else:  # counts conserved; each bad line rejected with its number and reason
+            kept = {" ".join(g[n] for n in names) for g in good}
+            bad = [i + 2 for i, line in enumerate(lines) if line not in kept]
+            assert (f.error, f.read, f.used, f.rejected) == (None, len(lines), len(good), len(bad))
+            assert [r.split(":")[0] for r in f.rejections] == [f"line {n}" for n in bad][:20]
+        found = inv.connections()
+        assert list(found.columns) == CONNECTION_COLUMNS
+        # Every public IPv4 knock on port 22 during the window is a source, and counted once.
+        # i-2's interfaces are those its records name (if the format has instance-id): all their
+        # records count then, whatever instance a record of theirs names.
+        joined = {"eni-1"} | {g["interface-id"] for g in good
+                              if "instance-id" in names and g["instance-id"] == "i-2"}
+        knocks = [g for g in good if header_ok and g["log-status"] == "OK" and g["dstport"] == "22"
+                  and _public_v4(g["srcaddr"]) and g["action"] in ("ACCEPT", "REJECT")
+                  and g["interface-id"] in joined]
+        sources = found[found["kind"] == "source"]
+        assert set(sources["source"]) == {g["srcaddr"] for g in knocks}
+        assert int(sources["accepted"].sum() + sources["rejected"].sum()) == len(knocks)
+        if not knocks:  # silence from a file that said nothing is a gap, never 'nobody came in'
+            assert (found["kind"] == "gap").any() or (found["kind"] == "none").all()
+        for row in found.to_dict("records"):
+            rendered = connection(row, inv.settings).render()
+            assert rendered.count("[info]") == 1 and rendered.count("[/info]") == 1
+            assert "[toall]" not in rendered
+        (section,) = [s for s in SECTIONS if s.id == "connections"]
+        report = write_report(inv, Path(folder) / "out", sections=[section])
+        html = report.html.read_text(encoding="utf-8")
+        assert "<script>" not in html and "\u202e" not in html and "\x1b" not in html
+        assert "\u202e" not in report.markdown.read_text(encoding="utf-8")
+
+
+def test_counts_that_add_up_past_bigint_are_capped_not_a_failed_query(tmp_path):
+    """Two records of 2^63-1 bytes each (any number may be in evidence): on both engines a sum of
+    BIGINT past its range fails the whole query, and with it every window's answer."""
+    from audit_toolkit import queries
+
+    big = 2**63 - 1
+    line = (f"2 111111111111 eni-1 198.51.100.1 10.0.0.5 {{port}} 22 6 {big} {big} {T_OPEN + 10} "
+            f"{T_OPEN + 70} ACCEPT OK")
+    path = write(tmp_path / FLOWS / FLOW_NAME, HEADER, line.format(port=40001),
+                 line.format(port=40002), line.format(port=40002))
+    engine, report, _ = read([path])
+    assert (report.read, report.used) == (3, 3)
+    query = queries.get("connections")
+    values = dict(flowlogs.scope(T_OPEN, T_OPEN + 3600, 3600), protocol=6, from_port=22, to_port=22,
+                  interfaces=" eni-1 ", instances=" ")
+    rows = engine.run(query.render("duckdb"), query.bind(values))
+    (source,) = rows[rows["part"] == "source"].to_dict("records")
+    assert (source["records"], source["packets"], source["bytes"]) == (3, 2**53, 2**53)
+    assert source["largest_connection_bytes"] == 2**53
+
+
+def test_a_source_whose_bytes_add_up_past_float_precision_is_capped_beside_a_gap(tmp_path):
+    """The same source on two interfaces (eni-1, and i-2's) adds 2^53 and 309 bytes: a count column
+    holding a gap's NULL is float64, in which 2^53 + 309 is no integer (it stopped the answer)."""
+    names = [*flowlogs.DEFAULT_FORMAT, "instance-id"]
+    line = ("2 111111111111 {eni} 198.51.100.1 10.0.0.9 40001 22 6 {n} {n} {start} {end} ACCEPT OK "
+            "{i}")
+    at = T_OPEN + 10
+    found = windowed(tmp_path, " ".join(names), [
+        line.format(eni="eni-1", n=2**63 - 1, start=at, end=at + 60, i="i-1"),
+        line.format(eni="eni-2", n=309, start=at, end=at + 60, i="i-2"),
+        f"2 111111111111 eni-1 - - - - - - - {at + 600} {at + 660} - NODATA i-1",
+    ]).connections()
+    (source,) = found[found["kind"] == "source"].to_dict("records")
+    assert (source["source"], source["accepted"], source["bytes_in"]) == ("198.51.100.1", 2, 2**53)
+    assert source["interfaces"] == "eni-1,eni-2"
+    assert found[found["kind"] == "gap"]["gap"].tolist() == ["NODATA"]
+
+
+def test_a_line_rejected_for_a_field_no_query_reads_is_not_counted_by_any(tmp_path):
+    """DuckDB casts only the fields a query reads: a bad `version` (which connections never reads)
+    was rejected by the check yet counted by the query, so the counts disagreed."""
+    bad_version = "9" * 25 + ACCEPTED.removeprefix("2")
+    engine, report, _ = read([write(tmp_path / FOLDER / NAME, HEADER, ACCEPTED, bad_version)])
+    assert (report.read, report.used, report.rejected) == (2, 1, 1)
+    counted = engine.con.execute(f"SELECT count(srcaddr), count(*) FROM {flowlogs.TABLE}").fetchone()
+    assert counted == (1, 1)

@@ -30,6 +30,9 @@ CONNECTION_COLUMNS = [  # fmt: skip
 ]
 VERDICTS = ("session", "accepted, no data", "rejected only")
 HOUR = 3600
+# Packets and bytes are capped at 2^53, as the query caps its sums: exact below it, in float64 too
+# (a column with gaps), so that any number the evidence holds costs nothing but its own size.
+CAP = 2**53
 # Not the internet. Documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24,
 # 2001:db8::/32) are left public on purpose: anonymised logs put attackers there.
 _NOT_PUBLIC = [
@@ -293,7 +296,9 @@ def _sources(
         count = lambda fs, d, a: int(
             sum(f["records"] for f in fs if f["direction"] == d and f["action"] == a)
         )  # noqa: E731
-        total = lambda fs, d, k: int(sum(f[k] or 0 for f in fs if f["direction"] == d))  # noqa
+        total = lambda fs, d, k: min(  # noqa: E731
+            int(sum(f[k] or 0 for f in fs if f["direction"] == d)), CAP
+        )
         phase = lambda p: [f for f in own if f["phase"] == p]  # noqa: E731
         largest = int(
             max(

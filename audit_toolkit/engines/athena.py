@@ -41,8 +41,9 @@ class AthenaSettings:
     price_per_tb: float = 5.0  # USD per TB scanned (the us-east-1 price when written)
     timeout: float = 1800.0  # seconds before a query is stopped in Athena
     poll_interval: float = 1.0
-    # The database has the vpcflowlogs table (`athena setup --flow-logs`): the report asks it.
-    flow_logs: bool = False
+    # Whether the database has the vpcflowlogs table (`athena setup --flow-logs`); None: ask the
+    # Glue catalog (AthenaEngine.has_table). AUDIT_TOOLKIT_ATHENA_FLOW_LOGS=1/0 says it outright.
+    flow_logs: bool | None = None
 
     @classmethod
     def load(cls, **overrides: Any) -> "AthenaSettings":
@@ -188,6 +189,20 @@ class AthenaEngine:
         log.info(report.summary())
         if self.on_report:
             self.on_report(report)
+
+    def has_table(self, name: str) -> bool:
+        """Whether the database holds the table `name`, asked of the Glue Data Catalog that Athena
+        reads (GetTable): no query runs, nothing is scanned or billed, no failure is logged."""
+        glue = self.session.client("glue", config=aws.retry_config())
+        try:
+            glue.get_table(DatabaseName=self.settings.database, Name=name)
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") == "EntityNotFoundException":
+                return False  # no such table, or no such database
+            raise QueryError(aws.explain(e, f"asking the Glue catalog for the table {name}")) from e
+        except BotoCoreError as e:
+            raise QueryError(aws.explain(e, f"asking the Glue catalog for the table {name}")) from e
+        return True
 
     def close(self) -> None:
         if self._connection is not None:

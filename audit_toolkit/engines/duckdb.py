@@ -90,7 +90,8 @@ class DuckDBEngine:
             try:
                 counted, rejected = self._check_flow_logs(checked)
                 kept = [p for p in readable if not checked.files[str(p.resolve())].error]
-                view = flowlogs.source(kept).sql
+                strict = frozenset(str(Path(path).resolve()) for path, _, _ in rejected)
+                view = flowlogs.source(kept, strict=strict).sql
                 self.con.execute(f"CREATE OR REPLACE VIEW {flowlogs.TABLE} AS {view}")
                 break
             except duckdb.Error as e:

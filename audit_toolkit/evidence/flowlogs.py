@@ -256,16 +256,18 @@ def measure(path: Path, limit: int | None) -> tuple[int, str, str | None]:
 
 
 def source(paths: Iterable[Path], rejects: str | None = None,
-           max_bytes: int | None = None) -> Source:
+           max_bytes: int | None = None, strict: frozenset[str] = frozenset()) -> Source:
     """The SELECT that reads these flow log files as the `vpcflowlogs` table (with `filename`).
 
     `rejects` (a table name prefix) makes DuckDB keep each rejected line with its reason
     (`{rejects}_{i}` per header group), and each file is hashed; without it bad lines are skipped.
     With `max_bytes`, a file whose text is larger (Settings.max_file_bytes) is left out with its
-    reason, as the CloudTrail reader does.
+    reason, as the CloudTrail reader does. The files in `strict` (resolved paths: those with
+    rejected lines) are read casting every field, so that a line the check rejected for a field a
+    query does not read (DuckDB casts only what it reads) is not counted by that query either.
     """
     reports: dict[str, FileReport] = {}
-    groups: dict[tuple[str, ...], list[Path]] = {}
+    groups: dict[tuple[tuple[str, ...], bool], list[Path]] = {}
     parquet: list[Path] = []
     present_in_parquet: set[str] = set()
     for path in paths:
@@ -297,9 +299,9 @@ def source(paths: Iterable[Path], rejects: str | None = None,
             unknown = [n for n in names if n not in FIELDS and n not in PARTITIONED_FIELDS]
             if unknown:
                 report.warn(f"fields not known to this toolkit, not read: {', '.join(unknown)}")
-            groups.setdefault(tuple(names), []).append(path)
+            groups.setdefault((tuple(names), str(path.resolve()) in strict), []).append(path)
     selects = []
-    for i, (names, files) in enumerate(groups.items()):
+    for i, ((names, cast_all), files) in enumerate(groups.items()):
         renamed = {n: FIELDS[n][0] if n in FIELDS else f"_{n}" for n in names}
         spec = ", ".join(
             f"{_literal(renamed[n])}: {_literal(FIELDS.get(n, ('', 'VARCHAR'))[1])}" for n in names
@@ -316,9 +318,12 @@ def source(paths: Iterable[Path], rejects: str | None = None,
             f"nullstr = '-', auto_detect = false, quote = '', escape = '', filename = true, "
             f"{errors})"
         )
-        selects.append(
-            _select({renamed[n] for n in names if n in FIELDS}, read, _partition_sql(files))
-        )
+        known = [renamed[n] for n in names if n in FIELDS]  # the others are text: no cast fails
+        select = _select(set(known), read, _partition_sql(files))
+        if cast_all:  # reading every field in the filter casts it: a bad one skips its line
+            fields = ", ".join(f'"{c}"' for c in known)
+            select += f" WHERE hash({fields}) IS NOT NULL"
+        selects.append(select)
     if parquet:
         read = f"read_parquet({_files_sql(parquet)}, union_by_name = true, filename = true)"
         present = present_in_parquet & {c for c, _ in FIELDS.values()}
