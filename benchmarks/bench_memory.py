@@ -2,6 +2,7 @@
 
     python benchmarks/bench_memory.py              # limit: the reader's default MAX_FILE_BYTES
     python benchmarks/bench_memory.py --scale 0.25 # smaller files, for a quick look
+    python benchmarks/bench_memory.py --set 4 --lying  # an ingest whose gzip trailers lie
 
 Each case reads one file with read_cloudtrail_file in a fresh process and reports that process's
 peak resident memory (VmHWM). The ratio is against the baseline of the same run: a fresh process
@@ -106,11 +107,13 @@ print(ingest(discover_files(sys.argv[1]), sys.argv[2], workers=int(sys.argv[3]))
 """
 
 
-def ingest_set(folder: Path, limit: int, files: int, base: int) -> None:
-    """Peak of an ingest of `files` files near the limit (each its own events) and two bombs."""
+def ingest_set(folder: Path, limit: int, files: int, base: int, lying: bool) -> None:
+    """Peak of an ingest of `files` files near the limit (each its own events) and two bombs.
+    `lying`: each file is two gzip members, the last holding its closing `]}`, so that its
+    trailer (ISIZE, the last member's size) says 2 bytes and the file is read in the parallel pass."""
     from bench_scan import CORES, measure
 
-    evidence = folder / "set"
+    evidence = folder / ("lying" if lying else "set")
     evidence.mkdir()
     rng = random.Random(2)
     for i in range(files):
@@ -122,12 +125,17 @@ def ingest_set(folder: Path, limit: int, files: int, base: int) -> None:
                                   for _ in range(1000))
                 f.write((b"," if written else b"") + chunk)
                 written += len(chunk) + 1
-            f.write(b"]}")
+            if not lying:
+                f.write(b"]}")
+        if lying:
+            with open(evidence / f"full-{i}.json.gz", "ab") as f:
+                f.write(gzip.compress(b"]}"))
     for i in range(2):
         (evidence / f"bomb-{i}.json.gz").write_bytes((folder / "bomb.json.gz").read_bytes())
     seconds, peak, out, _ = measure([sys.executable, "-c", _INGEST, str(evidence),
                                      str(folder / "store"), str(CORES)])
-    print(f"\ningest of {files} files of ~{limit * 0.9 / 2**20:.0f} MB of records and 2 bombs, "
+    print(f"\ningest of {files} {'two-member ' if lying else ''}files of ~{limit * 0.9 / 2**20:.0f} MB "
+          f"of records and 2 bombs, "
           f"{CORES} workers asked: peak {peak / 2**20:.0f} MB (all processes), "
           f"{peak / base:.2f} x base, {seconds:.1f} s\n  {out.strip()}")
 
@@ -137,6 +145,8 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the default limit to fill")
     parser.add_argument("--set", type=int, default=0, metavar="N",
                         help="also ingest N files near the limit and two bombs, all workers")
+    parser.add_argument("--lying", action="store_true",
+                        help="with --set, write each file as two gzip members whose trailer says 2 bytes")
     args = parser.parse_args()
     limit = MAX_FILE_BYTES
     with tempfile.TemporaryDirectory() as tmp:
@@ -151,7 +161,7 @@ def main() -> None:
             print(f"{name:42} {size:8.1f} {peak / 2**20:8.0f} {peak / base:7.2f} {seconds:6.2f} {rows:9,}  "
                   f"{error or 'read'}")
         if args.set:
-            ingest_set(Path(tmp), int(limit * args.scale), args.set, base)
+            ingest_set(Path(tmp), int(limit * args.scale), args.set, base, args.lying)
 
 
 if __name__ == "__main__":

@@ -469,8 +469,8 @@ def test_the_workers_of_an_ingest_stay_within_the_memory_budget_together(cpus, l
         assert per_file >= min(limit, store_module.MIN_PARALLEL_FILE)
     else:  # alone, a file at the full limit
         assert per_file == limit
-    assert store_module.memory_plan(2, 256 << 20) == (2, 114_085_068)  # 108.8 MB: (1024 - 160) / 2 - 160, / 2.5
-    assert store_module.memory_plan(8, 256 << 20) == (3, 53_687_091)  # 4 would leave 22.4 MB a file
+    assert store_module.memory_plan(2, 256 << 20) == (2, 58_720_256)  # 56 MB: (1024 - 192) / 2 - 192, / 4
+    assert store_module.memory_plan(8, 256 << 20) == (2, 58_720_256)  # 3 would leave 21.3 MB a file
 
 
 @pytest.fixture

@@ -66,11 +66,12 @@ CLUSTER_ROW_GROUP = 16 * 1024
 CLUSTER_BLOOM = {"eventsource": {"ndv": 1000, "fpp": 0.01}, "eventname": {"ndv": 1000, "fpp": 0.01}}
 WORKERS_FROM_BYTES = 64 << 20
 # Peak memory of all the processes of an ingest, whatever the evidence. A process costs about
-# PROCESS_BYTES before any evidence, and reading a file about TEXT_FACTOR times its inflated text
-# more (measured by benchmarks/bench_memory.py: 739 MB for 242 MB of records, from 148 MB).
+# PROCESS_BYTES before any evidence (184-191 MB measured), and reading a file, or inflating one up
+# to its limit and giving it up, about TEXT_FACTOR times its text more (benchmarks/bench_memory.py:
+# 2.5 for 242 MB of records read, 3.8 for a worker giving up a file at its limit).
 MEMORY_BUDGET = 1 << 30
-PROCESS_BYTES = 160 << 20
-TEXT_FACTOR = 2.5
+PROCESS_BYTES = 192 << 20
+TEXT_FACTOR = 4.0
 MIN_PARALLEL_FILE = 32 << 20  # a smaller per-worker limit is not worth the second pass
 DUPLICATES_MEMORY = "512MB"  # DuckDB's limit in the duplicate check; past it, it spills
 # (folder, glob) of the files an interrupted run can leave: the only files the sweep deletes
