@@ -230,6 +230,19 @@ def test_a_gzip_cut_short_is_reported_and_the_other_files_read(tmp_path):
     assert len(rows) == 5000
 
 
+def test_a_carriage_return_inside_a_line_costs_its_file_not_the_intake(tmp_path):
+    """DuckDB's CSV reader stops on a lone CR in a file of LF lines instead of rejecting the line:
+    it stopped the whole intake with an error; now that file is reported whole, with the reason."""
+    whole = write(tmp_path / FOLDER / NAME, HEADER, ACCEPTED, REJECTED)
+    cr = write(tmp_path / FOLDER / NAME.replace("abcd1234", "cr000000"), HEADER, ACCEPTED,
+               ACCEPTED.replace("eni-", "eni-\r"), REJECTED)
+    _, report, rows = read([whole, cr])
+    by_path = {f.path: f for f in report.files}
+    assert by_path[str(cr)].error == ("cannot be parsed: Invalid Input Error: "
+                                      "The CSV Parser state machine reached an invalid state.")
+    assert (by_path[str(whole)].read, by_path[str(whole)].used, len(rows)) == (2, 2, 2)
+
+
 def test_a_file_whose_text_is_over_the_size_bound_is_left_out_with_its_reason(tmp_path):
     """Settings.max_file_bytes bounds flow logs as it does CloudTrail: a small gzip that inflates past
     it (several members, as a bomb may be) is reported and not read; the other files are."""

@@ -99,7 +99,8 @@ class DuckDBEngine:
                 self._flow_files, self._flow_view = kept, view
                 break
             except duckdb.Error as e:
-                found = flowlogs.unreadable(readable)  # which file it was, and why; then the rest
+                # which file it was, and why; then the rest
+                found = flowlogs.unreadable(readable) or self._unparsable(readable)
                 if not found:
                     raise QueryError(f"DuckDB could not read the flow logs: {e}") from e
                 unreadable.update(found)
@@ -107,6 +108,19 @@ class DuckDBEngine:
         report.files += [FileReport(path, shape="flowlog", error=why)
                          for path, why in unreadable.items()]
         return report
+
+    def _unparsable(self, paths: list[Path]) -> dict[str, str]:
+        """The files DuckDB's CSV reader stops on even alone, with its reason: a line it cannot
+        reject on its own (a carriage return inside it, in a file of LF lines) stops the scan."""
+        from ..evidence import flowlogs
+
+        found = {}
+        for path in paths:
+            try:
+                self._check_flow_logs(flowlogs.source([path], rejects="_flow_rejects"))
+            except duckdb.Error as e:
+                found[str(path)] = f"cannot be parsed: {str(e).splitlines()[0]}"
+        return found
 
     def _check_flow_logs(self, checked) -> tuple[list, list]:
         """Each file's records counted, and each rejected line with its first reason."""
