@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import inspect
@@ -565,10 +566,12 @@ class Investigation:
             found = connections.members(w, span, members)
             if not found:  # no interface known in the group: nothing to ask, a gap to say
                 continue
-            values = flowlogs.scope(span.opened, span.closed, pad, connections.epoch(bound), w["account"],
-                                    w["region"])
-            rows = self.query("connections", protocol=span.protocol, from_port=span.from_port,
-                              to_port=span.to_port, **connections.ids(found), **values)
+            values = dict(flowlogs.scope(span.opened, span.closed, pad, connections.epoch(bound),
+                                         w["account"], w["region"]), **connections.ids(found))
+            narrowed = getattr(self.engine, "narrowed_flow_logs", None)  # DuckDB's files only
+            with narrowed(values) if narrowed else contextlib.nullcontext():
+                rows = self.query("connections", protocol=span.protocol, from_port=span.from_port,
+                                  to_port=span.to_port, **values)
             flows.append(rows.assign(window=index))
         flows = pd.concat(flows, ignore_index=True) if flows else pd.DataFrame(columns=["window"])
         found = self.findings(None, until, account, region)

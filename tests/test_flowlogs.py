@@ -159,10 +159,13 @@ def test_parquet_delivery_is_read_with_the_same_columns(tmp_path):
     path.parent.mkdir(parents=True)
     pq.write_table(table, path)
     text = write(tmp_path / FOLDER / NAME, HEADER, ACCEPTED)
-    _, report, rows = read([path, text])
+    engine, report, rows = read([path, text])
     assert report.files[0].shape == "parquet" and (report.read, report.used) == (2, 2)
     row = rows[rows["interface_id"] == "eni-9"].iloc[0]
     assert (row["dstport"], row["bytes"], row["region"]) == (22, 180, "us-east-1")
+    # narrowed, the text lines are searched and the Parquet file read as it is
+    both = " eni-9 eni-1235b8ca123456789 "
+    assert _both(engine, _values(both, " ", anytime=True)) == (2, True)
 
 
 def test_flow_logs_are_found_by_path_or_header_and_kept_out_of_cloudtrail(tmp_path):
@@ -225,6 +228,19 @@ def test_a_gzip_cut_short_is_reported_and_the_other_files_read(tmp_path):
     assert by_path[str(cut)].error.startswith("cannot be read to its end")
     assert (by_path[str(whole)].read, by_path[str(whole)].used) == (5000, 5000)
     assert len(rows) == 5000
+
+
+def test_a_carriage_return_inside_a_line_costs_its_file_not_the_intake(tmp_path):
+    """DuckDB's CSV reader stops on a lone CR in a file of LF lines instead of rejecting the line:
+    it stopped the whole intake with an error; now that file is reported whole, with the reason."""
+    whole = write(tmp_path / FOLDER / NAME, HEADER, ACCEPTED, REJECTED)
+    cr = write(tmp_path / FOLDER / NAME.replace("abcd1234", "cr000000"), HEADER, ACCEPTED,
+               ACCEPTED.replace("eni-", "eni-\r"), REJECTED)
+    _, report, rows = read([whole, cr])
+    by_path = {f.path: f for f in report.files}
+    assert by_path[str(cr)].error == ("cannot be parsed: Invalid Input Error: "
+                                      "The CSV Parser state machine reached an invalid state.")
+    assert (by_path[str(whole)].read, by_path[str(whole)].used, len(rows)) == (2, 2, 2)
 
 
 def test_a_file_whose_text_is_over_the_size_bound_is_left_out_with_its_reason(tmp_path):
@@ -461,3 +477,98 @@ def test_a_line_rejected_for_a_field_no_query_reads_is_not_counted_by_any(tmp_pa
     assert (report.read, report.used, report.rejected) == (2, 1, 1)
     counted = engine.con.execute(f"SELECT count(srcaddr), count(*) FROM {flowlogs.TABLE}").fetchone()
     assert counted == (1, 1)
+
+
+# --- the narrowed read: only the lines that name the window's ids, split by read_csv's rules -----
+
+def _both(engine, values: dict):
+    """The vpcflowlogs rows the connections query's interface and day filters keep, and its answer: read
+    whole, then narrowed; and whether the narrowed read was used."""
+    from audit_toolkit import queries
+
+    query = queries.get("connections")
+    keep = ("WHERE (contains(split(trim($interfaces), ' '), interface_id) "
+            "OR contains(split(trim($instances), ' '), instance_id) OR $interfaces IS NULL) "
+            "AND (day IS NULL OR $since_hour IS NULL OR day >= $since_hour OR day = $since_day) "
+            "AND (day IS NULL OR $until_hour IS NULL OR day <= $until_hour)")
+    ids = {k: values[k] for k in ("interfaces", "instances", "since_hour", "since_day", "until_hour")}
+
+    def answer():
+        columns = ", ".join(f'"{c}"' for c in flowlogs.COLUMNS)
+        rows = engine.con.execute(f"SELECT {columns} FROM {flowlogs.TABLE} {keep}", ids).df()
+        found = engine.run(query.render("duckdb"), query.bind(values))
+        # the query's order leaves ties (log statuses of one hour): compared in full order
+        return [f.sort_values(list(f.columns), ignore_index=True) for f in (rows, found)]
+
+    def view():
+        return engine.con.execute("SELECT sql FROM duckdb_views() WHERE view_name = $v",
+                                  {"v": flowlogs.TABLE}).fetchone()
+
+    whole, before = answer(), view()
+    with engine.narrowed_flow_logs(values):
+        narrowed, during = answer(), view()
+    for a, b in zip(whole, narrowed):
+        assert a.equals(b)
+    assert view() == before
+    return len(whole[0]), during != before
+
+
+def _values(interfaces: str | None, instances: str | None, anytime: bool = False) -> dict:
+    scope = flowlogs.scope(None if anytime else T_OPEN, None if anytime else T_OPEN + 3600, 3600)
+    return dict(scope, protocol=6, from_port=22, to_port=22, interfaces=interfaces,
+                instances=instances)
+
+
+@hsettings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flow_file(), st.data())
+def test_the_narrowed_read_gives_the_whole_reads_rows_on_any_lines(tmp_path_factory, case, data):
+    names, lines, good = case
+    path = write(tmp_path_factory.mktemp("narrow") / FLOWS / FLOW_NAME, " ".join(names), *lines)
+    engine = DuckDBEngine()
+    engine.load_flow_logs([path])
+    seen = sorted({g["interface-id"] for g in good} | {"eni-1"})
+    interfaces = data.draw(st.lists(st.sampled_from(seen), min_size=1, unique=True))
+    instances = data.draw(st.sampled_from(["", "i-1", "i-2", "i-1 i-2"]))
+    _, narrowed = _both(engine, _values(f" {' '.join(interfaces)} ", f" {instances} "))
+    assert narrowed == ("\x00" not in "\n".join(lines))  # a NUL is the search's delimiter
+
+
+def test_the_narrowed_read_keeps_read_csvs_rules_on_hostile_lines(tmp_path):
+    """What read_csv makes of each field, the split makes too: numbers it casts ('+1', '1_000',
+    '0x10', '1e3', '1.5', a tab beside digits), numbers it refuses, '-' as NULL, an empty text field
+    (two spaces) as '', tabs and controls inside text, a field too many at either end."""
+    def line(i: int, value: str) -> str:
+        fields = ACCEPTED.split(" ")
+        fields[2], fields[i] = "eni-1", value
+        return " ".join(fields)
+
+    numbers = ["+1", "1_000", "0x10", "0b1", "1e3", "1.5", ".5", "5.", "\t1", "1\x0b", "-0", "01",
+               "x22", "++1", "1,0", "\u0663", "inf", "9" * 25, "2147483648", "", "-"]
+    hostile = [line(5, n) for n in numbers] + [line(8, n) for n in numbers] + [
+        line(3, "-"), line(3, ""), line(2, ""), line(2, "-"), line(3, "a\tb\x0b\x0c\x85\u2028"),
+        line(2, "eni-1 eni-1"), " " + line(3, "x"), line(3, "x") + " ", line(3, "x  y"), "", "   ",
+        NODATA.replace("eni-1235b8ca123456789", "eni-1"),
+    ]
+    lf = write(tmp_path / FOLDER / NAME, HEADER, *hostile)
+    crlf = tmp_path / FOLDER / NAME.replace("abcd1234", "crlf0000")
+    crlf.write_bytes(gzip.compress("\r\n".join([HEADER, *hostile[:12], ""]).encode()))
+    engine = DuckDBEngine()
+    report = engine.load_flow_logs([lf, crlf])
+    assert report.rejected > 0 and report.used > 0
+    values = _values(" eni-1 ", " ", anytime=True)
+    assert _both(engine, values) == (report.used - 2, True)  # all but those of eni '' and NULL
+    assert _both(engine, _values(" eni-1 ", " i-9 ")) == (0, True)  # no line in the window's hours
+    with_nul = write(tmp_path / "nul" / FOLDER / NAME, HEADER, line(3, "y"), line(3, "a\x00b"))
+    engine.load_flow_logs([with_nul])
+    assert _both(engine, values) == (2, False)  # read whole: the same answer
+
+
+def test_a_store_and_every_interface_are_read_whole(tmp_path):
+    path = write(tmp_path / FOLDER / NAME, HEADER, ACCEPTED, REJECTED, ACCEPTED.replace("eni-", "x"))
+    engine = DuckDBEngine()
+    engine.ingest_flow_logs([path], tmp_path / "store")
+    values = _values(" eni-1235b8ca123456789 ", " ", anytime=True)
+    assert _both(engine, values) == (2, True)
+    assert _both(engine, _values(None, None, anytime=True)) == (3, False)  # NULL: no filter
+    engine.attach_flow_logs(tmp_path / "store")
+    assert _both(engine, values) == (2, False)

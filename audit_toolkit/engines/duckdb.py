@@ -5,8 +5,9 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import duckdb
 import pandas as pd
@@ -35,6 +36,8 @@ class DuckDBEngine:
         self.database = str(database)
         self.con = connect(self.database, threads=threads)
         self.version = duckdb.__version__
+        self._flow_files: list[Path] = []  # the checked flow log files the view reads where they lie
+        self._flow_view = ""
 
     def load_cloudtrail(self, paths: Iterable[Path], workers: int | None = None, progress: bool = False,
                         only: frozenset[str] | None = None,
@@ -93,9 +96,11 @@ class DuckDBEngine:
                 strict = frozenset(str(Path(path).resolve()) for path, _, _ in rejected)
                 view = flowlogs.source(kept, strict=strict).sql
                 self.con.execute(f"CREATE OR REPLACE VIEW {flowlogs.TABLE} AS {view}")
+                self._flow_files, self._flow_view = kept, view
                 break
             except duckdb.Error as e:
-                found = flowlogs.unreadable(readable)  # which file it was, and why; then the rest
+                # which file it was, and why; then the rest
+                found = flowlogs.unreadable(readable) or self._unparsable(readable)
                 if not found:
                     raise QueryError(f"DuckDB could not read the flow logs: {e}") from e
                 unreadable.update(found)
@@ -103,6 +108,19 @@ class DuckDBEngine:
         report.files += [FileReport(path, shape="flowlog", error=why)
                          for path, why in unreadable.items()]
         return report
+
+    def _unparsable(self, paths: list[Path]) -> dict[str, str]:
+        """The files DuckDB's CSV reader stops on even alone, with its reason: a line it cannot
+        reject on its own (a carriage return inside it, in a file of LF lines) stops the scan."""
+        from ..evidence import flowlogs
+
+        found = {}
+        for path in paths:
+            try:
+                self._check_flow_logs(flowlogs.source([path], rejects="_flow_rejects"))
+            except duckdb.Error as e:
+                found[str(path)] = f"cannot be parsed: {str(e).splitlines()[0]}"
+        return found
 
     def _check_flow_logs(self, checked) -> tuple[list, list]:
         """Each file's records counted, and each rejected line with its first reason."""
@@ -165,7 +183,38 @@ class DuckDBEngine:
         files = ", ".join(_literal(str(p.resolve())) for p in parts)
         source = f"SELECT * FROM read_parquet([{files}])" if parts else flowlogs.empty_sql()
         self.con.execute(f"CREATE OR REPLACE VIEW {flowlogs.TABLE} AS {source}")
+        self._flow_files, self._flow_view = [], source  # Parquet parts: nothing to narrow
         return IntakeReport(files=[FileReport(**f) for f in flowlogs.held(folder).values()])
+
+    @contextmanager
+    def narrowed_flow_logs(self, values: Mapping[str, Any]) -> Iterator[None]:
+        """For the `connections` query with these `values`, the `vpcflowlogs` view over only the
+        lines of the files it reads that name one of its interfaces or instances
+        (flowlogs.narrowed): the same answer, without parsing every line. The whole view again
+        after it; it stays whole for a store, for every interface (`interfaces` NULL), and when
+        the narrowing read cannot hold a line."""
+        from ..evidence import flowlogs
+
+        ids = {key: [] if values.get(key) is None else values[key].strip(" ").split(" ")
+               for key in ("interfaces", "instances")}  # as the query's trim and split
+        narrowed = bool(self._flow_files) and values.get("interfaces") is not None
+        statements: list[tuple[str, dict]] = []
+        if narrowed:
+            files = [p for p in self._flow_files if flowlogs.in_scope(p, values)]
+            statements, view = flowlogs.narrowed(files, **ids)
+            try:
+                for sql, params in statements:
+                    self.con.execute(sql, params)
+                self.con.execute(f"CREATE OR REPLACE VIEW {flowlogs.TABLE} AS {view}")
+            except duckdb.Error:
+                narrowed = False
+        try:
+            yield
+        finally:
+            if narrowed:
+                self.con.execute(f"CREATE OR REPLACE VIEW {flowlogs.TABLE} AS {self._flow_view}")
+            for i in range(len(statements)):
+                self.con.execute(f"DROP TABLE IF EXISTS _flow_lines_{i}")
 
     def load_guardduty(self, paths: Iterable[Path],
                        max_file_bytes: int = MAX_FILE_BYTES) -> IntakeReport:

@@ -336,6 +336,67 @@ def source(paths: Iterable[Path], rejects: str | None = None,
     return Source(sql, len(groups), reports)
 
 
+def in_scope(path: Path, values: dict) -> bool:
+    """Whether a file's partition can hold what the `connections` query asks with these `values`
+    (its `day` filter, as the file's `day` column is: partition_of)."""
+    day = partition_of(path).day
+    since, until = values.get("since_hour"), values.get("until_hour")
+    return day is None or ((since is None or day >= since or day == values.get("since_day"))
+                           and (until is None or day <= until))
+
+
+def narrowed(paths: Iterable[Path], interfaces: list[str],
+             instances: list[str]) -> tuple[list[tuple[str, dict]], str]:
+    """The `vpcflowlogs` relation over only the lines of these files that contain one of the
+    window's interface or instance ids: the statements (with their parameters) that keep those
+    lines, one temporary table `_flow_lines_{i}` per header, and the SELECT that splits them.
+
+    Tokenizing every field of every line is most of a window's time; a line that names none of the
+    ids cannot pass the query's interface filter, so it is only searched. The statements are apart
+    from the SELECT because in one query DuckDB moves the query's filters and casts beneath the
+    search. The split keeps read_csv's rules (tests/test_flowlogs.py): `-` is NULL, a line with
+    another number of fields, or a field that does not cast (TRY_CAST is read_csv's cast), is left
+    out, as the strict read of `source` leaves it. A line with a NUL (the search's delimiter) or
+    that read_csv cannot hold fails the statements: the caller then reads the files whole.
+    Parquet files are read as `source` reads them.
+    """
+    groups: dict[tuple[str, ...], list[Path]] = {}
+    parquet = []
+    for path in paths:
+        if is_parquet(path):
+            parquet.append(path)
+        else:
+            groups.setdefault(tuple(header_of(path) or ()), []).append(path)
+    # An empty id matches an empty field: a line with two spaces in a row, or one at an end.
+    empty = "(contains(line, '  ') OR starts_with(line, ' ') OR ends_with(line, ' '))"
+    statements, selects = [], []
+    for i, (names, files) in enumerate(groups.items()):
+        ids = sorted(set(interfaces) | (set(instances) if "instance-id" in names else set()))
+        found = " OR ".join(f"contains(line, $id{k})" if t else empty for k, t in enumerate(ids))
+        statements.append((
+            f"CREATE OR REPLACE TEMP TABLE _flow_lines_{i} AS "
+            f"SELECT string_split(line, ' ') AS f, filename "
+            f"FROM read_csv({_files_sql(files)}, delim = chr(0), header = true, "
+            f"columns = {{'line': 'VARCHAR'}}, auto_detect = false, quote = '', escape = '', "
+            f"filename = true) WHERE {found or 'false'}",
+            {f"id{k}": t for k, t in enumerate(ids) if t}))
+        fields, valid = [], [f"len(f) = {len(names)}"]
+        for k, n in enumerate(names, start=1):
+            column, kind = FIELDS.get(n, (f"_{n}", "VARCHAR"))
+            value = f"nullif(f[{k}], '-')"
+            if kind != "VARCHAR":
+                value = f"TRY_CAST({value} AS {kind})"
+                valid.append(f"(f[{k}] = '-' OR {value} IS NOT NULL)")
+            fields.append(f'{value} AS "{column}"')
+        split = (f"(SELECT {', '.join(fields)}, filename FROM _flow_lines_{i} "
+                 f"WHERE {' AND '.join(valid)})")
+        known = {FIELDS[n][0] for n in names if n in FIELDS}
+        selects.append(_select(known, split, _partition_sql(files)))
+    if parquet:
+        selects.append(source(parquet).sql)
+    return statements, "\nUNION ALL\n".join(selects) if selects else empty_sql()
+
+
 def empty_sql() -> str:
     columns = [*FIELDS.values(), *PARTITIONS, ("filename", "VARCHAR")]
     return "SELECT " + ", ".join(f'NULL::{t} AS "{c}"' for c, t in columns) + " WHERE false"
