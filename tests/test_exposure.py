@@ -431,3 +431,23 @@ def test_successful_authorizes_and_revokes_of_one_rule_alternate(calls, expected
     found = windows(normalize(pd.DataFrame(events)))
     assert export.to_records(found[["opened_at", "closed_at", "ambiguous_order"]]) == [
         {"opened_at": o, "closed_at": c, "ambiguous_order": a} for o, c, a in expected]
+
+
+def test_a_restored_prefix_list_version_makes_its_reach_unknown_rather_than_hide_an_opening():
+    # Version 1 holds 0.0.0.0/0, version 2 only 10/8; restoring version 1 brings the internet back,
+    # and the record names the version, not its entries.
+    create = prefix_list_call("CreateManagedPrefixList", 0, "e1", {"Entry": {"Cidr": "0.0.0.0/0", "tag": 1}}, "pl-0abc")
+    narrow = prefix_list_call("ModifyManagedPrefixList", 5, "e3", {
+        "PrefixListId": "pl-0abc", "CurrentVersion": 1, "RemoveEntry": {"Cidr": "0.0.0.0/0", "tag": 1},
+        "AddEntry": {"Cidr": "10.0.0.0/8", "tag": 1}}, "pl-0abc")
+    restore = prefix_list_call("RestoreManagedPrefixListVersion", 9, "e4", {
+        "PrefixListId": "pl-0abc", "PreviousVersion": 1, "CurrentVersion": 2}, "pl-0abc")
+    found = replay([create, pl_rule(2, "pl-0abc", "e2"), narrow, restore])
+    assert [tuple(w[k] for k in FULL_KEYS) for w in found] == [
+        ("sg-1", None, "pl-0abc", None, at(2), at(5), "prefix list modified", False, False, "22", "internet", False),
+        ("sg-1", None, "pl-0abc", None, at(9), None, None, True, False, "22", "unknown", False)]
+    # A restore of a list whose entries were public closes that reading and opens one of unknown reach.
+    found = replay([create, pl_rule(2, "pl-0abc", "e2"), restore])
+    assert [tuple(w[k] for k in FULL_KEYS) for w in found] == [
+        ("sg-1", None, "pl-0abc", None, at(2), at(9), "prefix list modified", False, False, "22", "internet", False),
+        ("sg-1", None, "pl-0abc", None, at(9), None, None, True, False, "22", "unknown", False)]

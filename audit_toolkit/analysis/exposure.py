@@ -42,6 +42,7 @@ _CLOSE_REASONS = {
     "delete_group": "group deleted",
     "prefix_list_add": "prefix list modified",
     "prefix_list_remove": "prefix list modified",
+    "prefix_list_restore": "prefix list modified",
 }
 
 
@@ -162,7 +163,7 @@ class RuleState:
             if row["group_name"] and row["group_id"]:
                 name = (row["account"], row["region"], row["group_name"])
                 self._group_ids[name] = row["group_id"]
-        elif action in ("prefix_list_create", "prefix_list_add", "prefix_list_remove"):
+        elif action in ("prefix_list_create", "prefix_list_add", "prefix_list_remove", "prefix_list_restore"):
             self._change_list(row)
         elif action == "delete_group":
             self._delete_group(row)
@@ -260,6 +261,9 @@ class RuleState:
             entries["entries"].add(network(row["peer"]))
         elif row["action"] == "prefix_list_remove":
             entries["entries"].discard(network(row["peer"]))
+        elif row["action"] == "prefix_list_restore":
+            # An earlier version's entries, which the record does not list: reach unknown from now.
+            entries.update(entries=set(), complete=False)
         for group, rules in list(self._held.items()):
             if group[:2] == place[:2] and any(r["peer"] == place[2] for r in rules.values()):
                 self._settle(group, row)
