@@ -23,7 +23,7 @@ from audit_toolkit.analysis.security_groups import normalize
 from audit_toolkit.engines.duckdb import DuckDBEngine
 from audit_toolkit.errors import ConfigError
 from audit_toolkit.evidence.layout import discover_files, discover_findings, discover_state
-from audit_toolkit.evidence.state import NO_TIME, read_state
+from audit_toolkit.evidence.state import NO_TIME, PAGE_OF_RULES, read_state
 from audit_toolkit.investigation import Investigation
 from audit_toolkit.queries import get
 from test_security_groups import row
@@ -458,6 +458,21 @@ def test_describe_security_group_rules_keep_their_rule_ids(tmp_path):
         ("sgr-1", "ingress", "::/0", "cidr_ipv6", 22),
         ("sgr-2", "ingress", "sg-8", "security_group", 5432),
     ]
+
+
+def test_one_page_of_describe_security_group_rules_is_refused_as_it_would_close_windows(tmp_path):
+    # A page (NextToken: --max-items) may hold one of a group's rules and not the next: read as a
+    # state, every rule on another page was "closed, not logged".
+    at = "2026-09-30T12:00:00Z"
+    page = write(tmp_path / "rules.json", {**RULES, "NextToken": "eyJ2IjoyfQ=="}, gz=False)
+    rules, report = state_of(page, state_at=at)
+    assert rules.empty
+    assert report.files[0].error == PAGE_OF_RULES
+    # A page of describe-security-groups holds whole groups: its groups are read, its rules not.
+    both = write(tmp_path / "both.json", {**DESCRIBED, **RULES, "NextToken": "x"}, gz=False)
+    rules, report = state_of(both, state_at=at)
+    assert (report.files[0].error, report.files[0].warnings) == (None, [PAGE_OF_RULES])
+    assert sorted(rules["peer"]) == ["0.0.0.0/0", "0.0.0.0/0"]
 
 
 def test_hostile_state_files_are_reported_and_the_rest_read(tmp_path):

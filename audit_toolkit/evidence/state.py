@@ -90,6 +90,10 @@ CONFIG_SCHEMA = pa.schema(
 )
 
 _ARN = re.compile(r"^arn:aws[a-z-]*:ec2:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):")
+PAGE_OF_RULES = (
+    "describe-security-group-rules output with a NextToken is one page of the answer, not read: "
+    "a group's other rules may be on another page; save the whole answer (without --max-items)"
+)
 NO_TIME = (
     "describe output does not say when it was taken: give its capture time with --state-at "
     "(ISO 8601), or collect it with `audit-toolkit collect --state`, which records it"
@@ -319,7 +323,15 @@ def _describe_row(document: dict, path: Path, captured: str, file: FileReport) -
     place = _partition(path, EC2_LAYOUT)
     groups: dict[str, dict] = {}
     entries = [("SecurityGroups", g) for g in document.get("SecurityGroups") or []]
-    entries += [("SecurityGroupRules", r) for r in document.get("SecurityGroupRules") or []]
+    if document.get("SecurityGroupRules") and document.get("NextToken"):
+        # One page of the rules: a group's other rules may be on the next, and a rule missing
+        # from a state would close its window. (A page of SecurityGroups holds whole groups.)
+        if not entries:
+            file.error = PAGE_OF_RULES
+            return None
+        file.warn(PAGE_OF_RULES)
+    else:
+        entries += [("SecurityGroupRules", r) for r in document.get("SecurityGroupRules") or []]
     file.shape = (
         "describe-security-groups"
         if document.get("SecurityGroups")
