@@ -103,6 +103,18 @@ def test_a_group_named_not_numbered_closes_when_deleted_by_id_or_name():
     ]
 
 
+def test_deleting_a_group_by_name_closes_no_window_of_another_vpcs_group_of_that_name():
+    # Names are unique per VPC: the default VPC's "web" (sg-a) deleted by name is not vpc-x's "web".
+    default = row("CreateSecurityGroup", {"groupName": "web", "groupDescription": "d"}, {"groupId": "sg-a"}, t=at(0))
+    other = row("CreateSecurityGroup", {"groupName": "web", "groupDescription": "d", "vpcId": "vpc-x"}, {"groupId": "sg-1"}, t=at(0))
+    opened = authorize(1, [{"cidrIp": "0.0.0.0/0"}])
+    answered = row("DeleteSecurityGroup", {"groupName": "web"}, {"_return": True, "groupId": "sg-a"}, t=at(2))
+    assert replayed(other, opened, answered) == [("sg-1", None, "0.0.0.0/0", None, at(1), None, None, True, False)]
+    # An older record's response does not name the group: a name created twice names neither.
+    silent = row("DeleteSecurityGroup", {"groupName": "web"}, t=at(2))
+    assert replayed(default, other, opened, silent) == [("sg-1", None, "0.0.0.0/0", None, at(1), None, None, True, False)]
+
+
 def test_a_revoke_response_closes_a_window_opened_before_the_evidence():
     removed = {"_return": True, "revokedSecurityGroupRuleSet": {"items": [
         {"groupId": "sg-1", "securityGroupRuleId": "sgr-old", "isEgress": False, **SSH, "cidrIpv4": "0.0.0.0/0"}]}}

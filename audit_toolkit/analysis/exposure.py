@@ -161,8 +161,10 @@ class RuleState:
         action = row["action"]
         if action == "create_group":
             if row["group_name"] and row["group_id"]:
+                # Names are unique per VPC only: a name created twice names no id (None).
                 name = (row["account"], row["region"], row["group_name"])
-                self._group_ids[name] = row["group_id"]
+                known = self._group_ids.get(name, row["group_id"])
+                self._group_ids[name] = row["group_id"] if known == row["group_id"] else None
         elif action in ("prefix_list_create", "prefix_list_add", "prefix_list_remove", "prefix_list_restore"):
             self._change_list(row)
         elif action == "delete_group":

@@ -269,7 +269,9 @@ def _rules_of(event: dict, known: dict[str, Rule]) -> Iterator[tuple[str | None,
         yield _text(resp.get("groupId"), "groupId"), group_name, Rule(description=description)
         return
     if action == "delete_group":
-        yield group_id, group_name, Rule()
+        # A delete by name says which group went in its response: another VPC's group of that
+        # name is not the one deleted.
+        yield group_id or _text(resp.get("groupId"), "groupId"), group_name, Rule()
         return
     if action == "modify":
         group_id, rules = _modify_rules(req)
