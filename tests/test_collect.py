@@ -175,12 +175,17 @@ def test_verify_reports_changed_missing_and_added_files(aws_env, invictus, tmp_p
     tampered.write_bytes(bytes(data))
     deleted.unlink()
     (out / "AWSLogs" / "planted.json").write_text("{}")
+    # Neither a file nor a folder: a link to a folder of other logs, a FIFO. Both were added.
+    (tmp_path / "forged").mkdir()
+    (tmp_path / "forged" / "more.json").write_text('{"Records": []}')
+    (out / "AWSLogs" / "linked").symlink_to(tmp_path / "forged", target_is_directory=True)
+    os.mkfifo(out / "AWSLogs" / "pipe.json")
 
     report = verify(out)
     assert not report.ok and report.checked == 54
     assert report.changed == [f"{keys[0]}: SHA-256 differs from the one recorded at collection"]
     assert report.missing == [keys[1]]
-    assert report.added == ["AWSLogs/planted.json"]
+    assert report.added == ["AWSLogs/linked", "AWSLogs/pipe.json", "AWSLogs/planted.json"]
 
     result = CliRunner().invoke(main, ["verify", str(out)])
     assert result.exit_code == 1
