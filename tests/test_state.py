@@ -475,6 +475,21 @@ def test_one_page_of_describe_security_group_rules_is_refused_as_it_would_close_
     assert sorted(rules["peer"]) == ["0.0.0.0/0", "0.0.0.0/0"]
 
 
+def test_a_state_file_over_the_file_limit_is_refused_as_a_trail_file_is(tmp_path):
+    # AUDIT_TOOLKIT_MAX_FILE_BYTES bounds every reader: the state reader took the default 256 MB.
+    from audit_toolkit.evidence.store import ingest_evidence
+    from audit_toolkit.settings import Settings
+
+    write(tmp_path / "evidence" / SNAPSHOT, {"fileVersion": "1.0", "configurationItems": [
+        item("sg-1", "2026-09-27T18:39:39.000Z", [permission("0.0.0.0/0")] * 20)]})
+    small = Settings(max_file_bytes=1000)
+    reason = "the file inflates to more than the limit of 1,000 bytes"
+    raw = Investigation.from_evidence(tmp_path / "evidence", small).state_intake
+    stored = ingest_evidence(tmp_path / "evidence", tmp_path / "store", max_file_bytes=1000)[2]
+    assert [(f.read, f.error) for f in raw.files + stored.files] == [(0, reason), (0, reason)]
+    assert Investigation.from_evidence(tmp_path / "evidence").state_intake.used == 1
+
+
 def test_hostile_state_files_are_reported_and_the_rest_read(tmp_path):
     deep = write(tmp_path / SNAPSHOT, {}, gz=False)
     deep.write_bytes(b'{"configurationItems": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")

@@ -32,6 +32,7 @@ from ..errors import EvidenceError
 from .kinds import CONFIG_LAYOUT, EC2_LAYOUT, kinds_of, layout_kind
 from .manifest import Manifest
 from .reader import (
+    MAX_FILE_BYTES,
     BadElement,
     FileReport,
     IntakeReport,
@@ -121,11 +122,13 @@ class StateReport(IntakeReport):
 
 
 def read_state(
-    paths: Iterable[Path], state_at: str | datetime | None = None, root: Path | None = None
+    paths: Iterable[Path], state_at: str | datetime | None = None, root: Path | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
 ) -> tuple[pa.Table, StateReport]:
     """The `config` table of these files, and what could not be used and why.
 
-    `state_at` is the capture time of describe output that has none in the manifest under `root`.
+    `state_at` is the capture time of describe output that has none in the manifest under `root`;
+    a file whose text is over `max_file_bytes` is refused, as the other readers do.
     """
     manifest = _manifest(root)
     report = StateReport()
@@ -135,7 +138,7 @@ def read_state(
         report.files.append(file)
         try:
             # an item that cannot be decoded (a NaN, deep nesting) costs only itself
-            document = decode_by_element(read_text(path, None, file), _ITEM_LISTS)
+            document = decode_by_element(read_text(path, None, file, max_file_bytes), _ITEM_LISTS)
         except TooLarge as e:
             file.error = str(e)
             continue

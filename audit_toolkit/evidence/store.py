@@ -623,7 +623,7 @@ def _replace(target: Path, table: pa.Table) -> None:
 
 
 def ingest_state(files: Iterable[Path], root: str | Path, state_at=None,
-                 evidence: Path | None = None):
+                 evidence: Path | None = None, max_file_bytes: int = MAX_FILE_BYTES):
     """Add the security-group state files (AWS Config items, EC2 describe output) the store does not
     hold yet to STORE/config/state.parquet; returns their intake report (state.StateReport).
 
@@ -646,7 +646,7 @@ def ingest_state(files: Iterable[Path], root: str | Path, state_at=None,
     tables = []
     for path in todo:
         source = str(Path(path).resolve())
-        table, file_report = read_state([Path(path)], state_at, evidence)
+        table, file_report = read_state([Path(path)], state_at, evidence, max_file_bytes)
         tables.append(table.append_column("source", pa.array([source] * table.num_rows,
                                                              pa.string())))
         report.files += file_report.files
@@ -683,4 +683,5 @@ def ingest_evidence(evidence: str | Path, root: str | Path, progress: bool = Fal
     report.skipped = skipped(evidence)
     found = ingest_findings(discover_findings(evidence), root, max_file_bytes=max_file_bytes)
     folder = Path(evidence) if Path(evidence).is_dir() else None
-    return report, found, ingest_state(discover_state(evidence), root, state_at, folder)
+    return report, found, ingest_state(discover_state(evidence), root, state_at, folder,
+                                       max_file_bytes)
