@@ -639,6 +639,17 @@ def test_a_later_state_without_the_rule_closes_the_logged_window_unlogged():
     ]
 
 
+def test_a_state_within_the_second_of_the_logged_opening_closes_nothing():
+    # CloudTrail keeps whole seconds, Config milliseconds: the call logged at 00:10:00 may have
+    # come at 00:10:00.9, after an item captured at 00:10:00.5 that lacks its rule.
+    within = {**observed(10, []), "capture_time": "2026-01-01T00:10:00.500Z"}
+    found = merged([ct("AuthorizeSecurityGroupIngress", 10)], [within])
+    assert found == [("logged", None, t(10), ACTOR, None, None, None, True, "web", "vpc-1")]
+    after = {**observed(10, []), "capture_time": "2026-01-01T00:10:01.000Z"}
+    assert merged([ct("AuthorizeSecurityGroupIngress", 10)], [after]) == [
+        ("logged", None, t(10), ACTOR, t(10), "2026-01-01T00:10:01Z", "closed, not logged", False, "web", "vpc-1")]
+
+
 def test_config_history_alone_gives_a_window_between_two_items():
     assert merged([], [observed(5, []), observed(20, ["::/0"]), observed(50, [])]) == [
         ("config", t(5), t(20), None, t(20), t(50), "closed, not logged", False, "web", "vpc-1")

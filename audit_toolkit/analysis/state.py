@@ -362,13 +362,22 @@ def windows(
             covering = (
                 _covering(held, at) if key[:3] == place and key not in obs["exposing"] else None
             )
-            if covering is not None and (
-                covering["opened_at"] is None or covering["opened_at"] < at
-            ):
+            if covering is not None and _opened_before(covering, at):
                 _closed(covering, obs, reason, last_seen.get(key), known)
         previous[place] = obs
     frame = pd.DataFrame(_ports_together(_one_window(done)), columns=STATE_WINDOW_COLUMNS)
     return _finish(frame, names, evidence_start, evidence_end)
+
+
+def _opened_before(window: dict, at: pd.Timestamp) -> bool:
+    """Whether the window surely opened before a state taken at `at`. CloudTrail keeps whole
+    seconds and Config milliseconds: a call logged at 02:00:00 may have come at 02:00:00.9, after
+    an item captured at 02:00:00.5 without its rule, which then closes nothing."""
+    opened = window["opened_at"]
+    if opened is None:
+        return True
+    late = pd.Timedelta(seconds=1) if window["opened_how"] == "logged" else pd.Timedelta(0)
+    return pd.Timestamp(opened) + late <= at if late else pd.Timestamp(opened) < at
 
 
 def _taken_over(unlogged: dict, logged: list[dict], at: pd.Timestamp) -> bool:
