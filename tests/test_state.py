@@ -264,6 +264,26 @@ def test_malformed_config_items_are_rejected_with_their_reason_and_the_rest_used
     ]
 
 
+def test_an_item_that_does_not_say_which_rules_the_group_holds_closes_no_window(tmp_path):
+    # Config writes "ipPermissions": [] for a group with no rule; an item without the list (or a
+    # describe entry without IpPermissions) read as "no rule" closed the logged window of sg-1.
+    missing = item("sg-1", "2026-09-28T10:00:00Z", [])
+    del missing["configuration"]["ipPermissions"]
+    nothing = item("sg-1", "2026-09-28T10:00:00Z", [])
+    nothing["configuration"]["ipPermissions"] = None
+    path = write(tmp_path / HISTORY, {"fileVersion": "1.0", "configurationItems": [
+        missing, nothing, item("sg-2", "2026-09-28T10:00:00Z", [])]})
+    described = {"SecurityGroups": [{"GroupId": "sg-1", "OwnerId": ACCOUNT, "GroupName": "web",
+                                     "SecurityGroupArn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/sg-1"}]}
+    rules, report = state_of(path, write(tmp_path / "groups.json", described, gz=False),
+                             state_at="2026-09-28T11:00:00Z", root=tmp_path)
+    assert list(rules["group_id"]) == ["sg-2"]
+    reason = "configuration has no ipPermissions list: it does not say which rules the group holds"
+    assert [f.rejections for f in report.files] == [
+        [f"record 0: {reason}", f"record 1: {reason}"],
+        ["record 0: no IpPermissions list: the entry does not say which rules the group holds"]]
+
+
 def test_config_items_and_describe_output_at_implausible_times_are_rejected_with_the_reason(
         tmp_path):
     """A capture time in year 9999 (or before CloudTrail's launch) would stretch every window it

@@ -297,6 +297,10 @@ def _config_item(item: Any) -> dict:
     for name in ("ipPermissions", "ipPermissionsEgress"):
         if configuration and not isinstance(configuration.get(name) or [], list):
             raise ValueError(f"configuration.{name} is not a list")
+    if kind == SECURITY_GROUP and configuration is not None and not _has_list(configuration, "ipPermissions"):
+        # Config always writes the list, [] for none: without it the item does not say which
+        # rules the group holds, and read as none it closed every window of the group.
+        raise ValueError("configuration has no ipPermissions list: it does not say which rules the group holds")
     related = item.get("relatedEvents") or []
     return {
         "configurationitemversion": _str(item.get("configurationItemVersion"))
@@ -369,6 +373,9 @@ def _describe_row(document: dict, path: Path, captured: str, file: FileReport) -
         ):
             file.reject(index, "IpPermissions is not a list")
             continue
+        if kind == "SecurityGroups" and not _has_list(entry, "IpPermissions"):
+            file.reject(index, "no IpPermissions list: the entry does not say which rules the group holds")
+            continue
         permissions = [*(entry.get("IpPermissions") or []), *(entry.get("IpPermissionsEgress") or [])]
         if _bad_protocol(permissions if kind == "SecurityGroups" else [entry], "IpProtocol"):
             file.warn("an IpProtocol that is not a protocol: that rule is not read", index)
@@ -414,6 +421,12 @@ def _describe_row(document: dict, path: Path, captured: str, file: FileReport) -
     ]
     return {"fileversion": None, "configsnapshotid": None, "configurationitems": items, **place,
             "kind": "describe"}
+
+
+def _has_list(node: dict, name: str) -> bool:
+    """Whether `node` has the list `name`, however it is cased (the rules are read so)."""
+    return any(isinstance(k, str) and k.lower() == name.lower() and isinstance(v, list)
+               for k, v in node.items())
 
 
 def _bad_protocol(permissions: list, name: str) -> bool:
