@@ -670,6 +670,18 @@ def test_a_state_within_the_second_of_the_logged_opening_closes_nothing():
         ("logged", None, t(10), ACTOR, t(10), "2026-01-01T00:10:01Z", "closed, not logged", False, "web", "vpc-1")]
 
 
+def test_a_state_within_the_second_of_a_logged_close_opens_nothing():
+    # The revoke logged at 00:20:00 may have come at 00:20:00.9, after an item captured at
+    # 00:20:00.4 that still shows the rule: no window opened with no logged call, none still open.
+    opened, closed = ct("AuthorizeSecurityGroupIngress", 10), ct("RevokeSecurityGroupIngress", 20)
+    within = {**observed(20, ["0.0.0.0/0"]), "capture_time": "2026-01-01T00:20:00.400Z"}
+    assert merged([opened, closed], [within]) == [
+        ("logged", None, t(10), ACTOR, None, t(20), "revoked", False, "web", "vpc-1")]
+    # A revoke of a rule never seen opening: the state after it is not its opening.
+    assert merged([closed], [within]) == [
+        (None, None, None, None, None, t(20), "revoked", False, "web", "vpc-1")]
+
+
 def test_config_history_alone_gives_a_window_between_two_items():
     assert merged([], [observed(5, []), observed(20, ["::/0"]), observed(50, [])]) == [
         ("config", t(5), t(20), None, t(20), t(50), "closed, not logged", False, "web", "vpc-1")
