@@ -113,6 +113,11 @@ def test_deleting_a_group_by_name_closes_no_window_of_another_vpcs_group_of_that
     # An older record's response does not name the group: a name created twice names neither.
     silent = row("DeleteSecurityGroup", {"groupName": "web"}, t=at(2))
     assert replayed(default, other, opened, silent) == [("sg-1", None, "0.0.0.0/0", None, at(1), None, None, True, False)]
+    # A name deleted with its group is free again: the group created with it next is the one it means.
+    gone = row("DeleteSecurityGroup", {"groupId": "sg-a"}, t=at(0))
+    again = row("CreateSecurityGroup", {"groupName": "web", "groupDescription": "d"}, {"groupId": "sg-9"}, t=at(1))
+    assert replayed(default, gone, again, authorize(2, [{"cidrIp": "0.0.0.0/0"}], groupName="web"), silent) == [
+        ("sg-9", "web", "0.0.0.0/0", None, at(2), at(2), "group deleted", False, False)]
 
 
 def test_a_revoke_response_closes_a_window_opened_before_the_evidence():

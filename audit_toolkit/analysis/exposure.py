@@ -253,6 +253,9 @@ class RuleState:
         for group in [g for g in self._held if g[:2] == place and g[2] in names]:
             del self._held[group]
             self._settle(group, row)
+        # Its name is free again: a group created with it next is the one the name means.
+        for name in [n for n, i in self._group_ids.items() if n[:2] == place and i in names]:
+            del self._group_ids[name]
 
     def _change_list(self, row: dict) -> None:
         place = (row["account"], row["region"], row["prefix_list_id"])
