@@ -468,3 +468,22 @@ def test_a_restored_prefix_list_version_makes_its_reach_unknown_rather_than_hide
     assert [tuple(w[k] for k in FULL_KEYS) for w in found] == [
         ("sg-1", None, "pl-0abc", None, at(2), at(9), "prefix list modified", False, False, "22", "internet", False),
         ("sg-1", None, "pl-0abc", None, at(9), None, None, True, False, "22", "unknown", False)]
+
+
+def test_an_authorize_refused_as_a_duplicate_proves_the_rule_was_already_open():
+    # InvalidPermission.Duplicate: the rule was there. A failed "attempt" to open SSH to the world
+    # was the proof that it was open, from before the evidence.
+    request = {"groupId": "sg-1", "ipPermissions": {"items": [{**SSH, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}
+    duplicate = row("AuthorizeSecurityGroupIngress", request, error="Client.InvalidPermission.Duplicate", t=at(1), eid="e1")
+    found = replay([duplicate])
+    assert [tuple(w[k] for k in FULL_KEYS) for w in found] == [
+        ("sg-1", None, "0.0.0.0/0", None, None, None, None, True, True, "22", "internet", False)]
+    assert found[0]["caveat"].startswith("AWS refused event e1, an authorize of this rule, as a duplicate")
+    revoked = row("RevokeSecurityGroupIngress", request, t=at(3), eid="e2")
+    assert [tuple(w[k] for k in FULL_KEYS) for w in replay([duplicate, revoked])] == [
+        ("sg-1", None, "0.0.0.0/0", None, None, at(3), "revoked", False, True, "22", "internet", False)]
+    # Of two rules, which one was there the record does not say; another error proves nothing.
+    two = {"groupId": "sg-1", "ipPermissions": {"items": [{**SSH, "ipRanges": {"items": [
+        {"cidrIp": "0.0.0.0/0"}, {"cidrIp": "10.0.0.0/8"}]}}]}}
+    assert replay([row("AuthorizeSecurityGroupIngress", two, error="Client.InvalidPermission.Duplicate", t=at(1))]) == []
+    assert replay([row("AuthorizeSecurityGroupIngress", request, error="Client.UnauthorizedOperation", t=at(1))]) == []

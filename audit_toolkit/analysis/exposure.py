@@ -138,6 +138,7 @@ class RuleState:
         self._open: dict[tuple, dict[tuple, dict]] = {}
         self._done: list[dict] = []
         self._last_closed: dict[tuple, dict] = {}  # (group, reach, ..., port) -> its last window
+        self._duplicates: list[dict] = []  # the rows of the last authorize refused as a duplicate
 
     def held(self) -> frozenset[RuleKey]:
         return frozenset(k for rules in self._held.values() for k in rules)
@@ -156,7 +157,10 @@ class RuleState:
 
     def apply(self, change) -> None:
         row = dict(change)
+        self._resolve_duplicate(row["event_id"])
         if row.get("error_code") is not None:
+            if row["action"] == "authorize" and str(row["error_code"]).endswith("InvalidPermission.Duplicate"):
+                self._duplicates.append(row)
             return  # a failed call changes nothing
         action = row["action"]
         if action == "create_group":
@@ -180,7 +184,22 @@ class RuleState:
             group = self._hold(row)
             self._settle(group, row)
 
+    def _resolve_duplicate(self, event_id) -> None:
+        """An authorize of one rule refused as a duplicate proves the rule was there: held since
+        before the evidence where the replay did not hold it. (Of several rules, which one was
+        there the record does not say: nothing is proven.)"""
+        pending, self._duplicates = self._duplicates, [r for r in self._duplicates if r["event_id"] == event_id]
+        pending = [r for r in pending if r["event_id"] != event_id]
+        if len(pending) == 1:
+            row = pending[0]
+            if self._key(row) not in self._held.get(self._key(row)[:3], {}):
+                group = self._hold(row)
+                self._settle(group, row, before=True)
+                for window in self._open.get(group, {}).values():
+                    window["_duplicate"] = window.get("_duplicate") or row["event_id"]
+
     def windows(self) -> list[dict]:
+        self._resolve_duplicate(None)
         still = [{**w, "still_open": True} for ws in self._open.values() for w in ws.values()]
         return [_public_fields(w) for w in self._done + still]
 
@@ -394,6 +413,11 @@ def _public_fields(window: dict) -> dict:
             f"The response of event {window['_inconsistent']} contradicts its request (another "
             "port, address or group): both readings were kept, the one that keeps the exposure "
             "open among them."
+        )
+    if window.get("_duplicate") is not None and window.get("opened_at") is None:
+        caveats.append(
+            f"AWS refused event {window['_duplicate']}, an authorize of this rule, as a duplicate: "
+            "the rule was there then, from before the evidence."
         )
     if window["reach"] == "unknown":
         caveats.append(
