@@ -487,3 +487,25 @@ def test_an_authorize_refused_as_a_duplicate_proves_the_rule_was_already_open():
         {"cidrIp": "0.0.0.0/0"}, {"cidrIp": "10.0.0.0/8"}]}}]}}
     assert replay([row("AuthorizeSecurityGroupIngress", two, error="Client.InvalidPermission.Duplicate", t=at(1))]) == []
     assert replay([row("AuthorizeSecurityGroupIngress", request, error="Client.UnauthorizedOperation", t=at(1))]) == []
+    # A retry refused in the second its first try succeeded, in whichever order: opened by that try.
+    opened = {**authorize(1, [{"cidrIp": "0.0.0.0/0"}]), "eventid": "e9"}
+    for events in ([duplicate, opened], [opened, duplicate]):
+        assert [tuple(w[k] for k in FULL_KEYS) for w in replay(events)] == [
+            ("sg-1", None, "0.0.0.0/0", None, at(1), None, None, True, False, "22", "internet", False)]
+
+
+def test_a_description_changed_on_a_rule_proves_it_was_already_open():
+    # AWS updates the description of a rule that is there, and fails otherwise.
+    request = {"groupId": "sg-1", "ipPermissions": {"items": [{**SSH, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0", "description": "x"}]}}]}}
+    described = row("UpdateSecurityGroupRuleDescriptionsIngress", request, {"_return": True}, t=at(1), eid="e1")
+    found = replay([described])
+    assert [tuple(w[k] for k in FULL_KEYS) for w in found] == [
+        ("sg-1", None, "0.0.0.0/0", None, None, None, None, True, True, "22", "internet", False)]
+    assert found[0]["caveat"].startswith("Event e1 changed the description of this rule")
+    # After the authorize that opened it, it proves nothing new: one window, opened by the call.
+    assert [tuple(w[k] for k in FULL_KEYS) for w in replay([authorize(0, [{"cidrIp": "0.0.0.0/0"}]), described])] == [
+        ("sg-1", None, "0.0.0.0/0", None, at(0), None, None, True, False, "22", "internet", False)]
+    # In one second with the authorize, in an order nothing proves, it proves nothing either.
+    same = {**authorize(1, [{"cidrIp": "0.0.0.0/0"}]), "eventid": "e0"}
+    assert [tuple(w[k] for k in FULL_KEYS) for w in replay([described, same])] == [
+        ("sg-1", None, "0.0.0.0/0", None, at(1), None, None, True, False, "22", "internet", False)]

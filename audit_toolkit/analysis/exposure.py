@@ -139,6 +139,8 @@ class RuleState:
         self._done: list[dict] = []
         self._last_closed: dict[tuple, dict] = {}  # (group, reach, ..., port) -> its last window
         self._duplicates: list[dict] = []  # the rows of the last authorize refused as a duplicate
+        # Within the current second: what its calls prove was held, and the groups they changed.
+        self._second, self._proofs, self._changed = None, [], set()
 
     def held(self) -> frozenset[RuleKey]:
         return frozenset(k for rules in self._held.values() for k in rules)
@@ -158,11 +160,20 @@ class RuleState:
     def apply(self, change) -> None:
         row = dict(change)
         self._resolve_duplicate(row["event_id"])
+        if row["event_time"] != self._second:
+            self._prove_held()
+            self._second = row["event_time"]
         if row.get("error_code") is not None:
             if row["action"] == "authorize" and str(row["error_code"]).endswith("InvalidPermission.Duplicate"):
                 self._duplicates.append(row)
             return  # a failed call changes nothing
         action = row["action"]
+        if action == "update_description":
+            if row["peer"] is not None:  # AWS describes a rule that is there, else fails
+                self._proofs.append((row, "_described"))
+            return
+        if row.get("group_id") or row.get("group_name"):
+            self._changed.add(self._group(row))
         if action == "create_group":
             if row["group_name"] and row["group_id"]:
                 # Names are unique per VPC only: a name created twice names no id (None).
@@ -184,22 +195,31 @@ class RuleState:
             group = self._hold(row)
             self._settle(group, row)
 
-    def _resolve_duplicate(self, event_id) -> None:
-        """An authorize of one rule refused as a duplicate proves the rule was there: held since
-        before the evidence where the replay did not hold it. (Of several rules, which one was
-        there the record does not say: nothing is proven.)"""
-        pending, self._duplicates = self._duplicates, [r for r in self._duplicates if r["event_id"] == event_id]
-        pending = [r for r in pending if r["event_id"] != event_id]
-        if len(pending) == 1:
-            row = pending[0]
-            if self._key(row) not in self._held.get(self._key(row)[:3], {}):
+    def _prove_held(self) -> None:
+        """At the end of a second, the rules its calls prove were there (a description changed,
+        an authorize refused as a duplicate): held since before the evidence where the replay did
+        not hold them, the window naming the event. A group changed in that second proves
+        nothing: the call that granted the rule may have come first, unproven."""
+        for row, proof in self._proofs:
+            key = self._key(row)
+            if key[:3] not in self._changed and key not in self._held.get(key[:3], {}):
                 group = self._hold(row)
                 self._settle(group, row, before=True)
                 for window in self._open.get(group, {}).values():
-                    window["_duplicate"] = window.get("_duplicate") or row["event_id"]
+                    window[proof] = window.get(proof) or row["event_id"]
+        self._proofs, self._changed = [], set()
+
+    def _resolve_duplicate(self, event_id) -> None:
+        """An authorize of one rule refused as a duplicate proves the rule was there. (Of several
+        rules, which one was there the record does not say: nothing is proven.)"""
+        pending, self._duplicates = self._duplicates, [r for r in self._duplicates if r["event_id"] == event_id]
+        pending = [r for r in pending if r["event_id"] != event_id]
+        if len(pending) == 1:
+            self._proofs.append((pending[0], "_duplicate"))
 
     def windows(self) -> list[dict]:
         self._resolve_duplicate(None)
+        self._prove_held()
         still = [{**w, "still_open": True} for ws in self._open.values() for w in ws.values()]
         return [_public_fields(w) for w in self._done + still]
 
@@ -418,6 +438,11 @@ def _public_fields(window: dict) -> dict:
         caveats.append(
             f"AWS refused event {window['_duplicate']}, an authorize of this rule, as a duplicate: "
             "the rule was there then, from before the evidence."
+        )
+    if window.get("_described") is not None and window.get("opened_at") is None:
+        caveats.append(
+            f"Event {window['_described']} changed the description of this rule, which AWS does "
+            "only for a rule that is there: it was there then, from before the evidence."
         )
     if window["reach"] == "unknown":
         caveats.append(
