@@ -140,7 +140,7 @@ def read_state(
             # an item that cannot be decoded (a NaN, deep nesting) costs only itself
             document = decode_by_element(read_text(path, None, file, max_file_bytes), _ITEM_LISTS)
         except TooLarge as e:
-            file.error = str(e)
+            file.error, file.too_large = str(e), True
             continue
         except (OSError, EOFError, msgspec.DecodeError) as e:  # corrupt gzip, not JSON
             corrupt = not isinstance(e, msgspec.DecodeError)
