@@ -106,16 +106,16 @@ def test_recognising_a_loose_file_never_holds_its_records_as_objects_nor_inflate
     (tmp_path / "config.json").write_text(json.dumps({"configurationItems": [{"a": [1]}]}))
     monkeypatch.setattr(kinds, "MAX_RECOGNISED", 2 * len(text))
     tracemalloc.start()
-    assert kinds.recognise(tmp_path / "loose.json.gz") == "cloudtrail"
+    assert kinds.recognise(tmp_path / "loose.json.gz") == ("cloudtrail",)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     # inflating costs about 3x the text (zlib's buffer grows); decoded to objects it took 6.4x
     assert peak < 4 * len(text)
     monkeypatch.setattr(kinds, "MAX_RECOGNISED", 4 << 20)
     tracemalloc.start()
-    assert kinds.recognise(tmp_path / "bomb.json.gz") is None
+    assert kinds.recognise(tmp_path / "bomb.json.gz") == ()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 4 * (4 << 20)  # stopped one byte past the limit, not 64 MB
-    assert kinds.recognise(tmp_path / "config.json") == "config"
+    assert kinds.recognise(tmp_path / "config.json") == ("config",)
     assert discover_files(tmp_path) == [tmp_path / "bomb.json.gz", tmp_path / "loose.json.gz"]
