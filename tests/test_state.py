@@ -284,6 +284,16 @@ def test_an_item_that_does_not_say_which_rules_the_group_holds_closes_no_window(
         ["record 0: no IpPermissions list: the entry does not say which rules the group holds"]]
 
 
+def test_a_group_described_twice_in_one_file_keeps_the_rules_of_both(tmp_path):
+    # The later entry replaced the earlier's rules: an entry with none closed the logged window.
+    (bastion,) = DESCRIBED["SecurityGroups"]
+    emptied = {**bastion, "IpPermissions": []}
+    path = write(tmp_path / "groups.json", {"SecurityGroups": [bastion, emptied]}, gz=False)
+    rules, report = state_of(path, state_at="2026-09-30T12:00:00Z")
+    assert sorted(zip(rules["direction"], rules["peer"])) == [("egress", "0.0.0.0/0"), ("ingress", "0.0.0.0/0")]
+    assert report.files[0].warnings == ["record 1: sg-9 is described twice: the rules of both are read"]
+
+
 def test_config_items_and_describe_output_at_implausible_times_are_rejected_with_the_reason(
         tmp_path):
     """A capture time in year 9999 (or before CloudTrail's launch) would stretch every window it

@@ -391,12 +391,16 @@ def _describe_row(document: dict, path: Path, captured: str, file: FileReport) -
         )
         if kind == "SecurityGroups":
             group["name"] = _str(entry.get("GroupName"))
-            group["configuration"].update(
+            conf = group["configuration"]
+            if "ipPermissions" in conf:  # the later entry replaced the rules, and closed windows
+                file.warn(f"{group_id} is described twice: the rules of both are read", index)
+            conf.update(
                 groupName=group["name"],
                 vpcId=_str(entry.get("VpcId")),
                 ownerId=account,
-                ipPermissions=entry.get("IpPermissions") or [],
-                ipPermissionsEgress=entry.get("IpPermissionsEgress") or [],
+                ipPermissions=[*conf.get("ipPermissions", []), *(entry.get("IpPermissions") or [])],
+                ipPermissionsEgress=[*conf.get("ipPermissionsEgress", []),
+                                     *(entry.get("IpPermissionsEgress") or [])],
             )
         else:
             group["configuration"].setdefault("securityGroupRules", []).append(entry)
