@@ -388,8 +388,9 @@ def ingest(evidence: Path, store: Path, progress: bool | None, state_at: str | N
     click.echo(f"VPC flow logs: {len(flows.files)} new files, {flows.read} records read, "
                f"{flows.used} used, {flows.rejected} rejected")
     _report_problems(flows)
-    click.echo(f"store {store}: {len(held.sources)} source files, {held.events} events, {len(held.parts)} parts, "
-               f"{len(held.findings)} findings files, {len(held.state)} state files")
+    click.echo(export.visible(f"store {store}: {len(held.sources)} source files, {held.events} events, "
+                              f"{len(held.parts)} parts, {len(held.findings)} findings files, "
+                              f"{len(held.state)} state files"))
 
 
 def _state_time(value: str | None) -> str | None:
@@ -606,7 +607,7 @@ def report(evidence, store, since, until, accounts, regions, tz, ports, internet
 
     inv = _open(evidence, store, _settings(ports, internet_prefix, tz), out=out)
     written = write_report(inv, out, since, until, accounts, regions)
-    click.echo(f"{written.html}\n{written.markdown}")
+    click.echo(f"{export.visible(str(written.html))}\n{export.visible(str(written.markdown))}")
 
 
 @main.command()

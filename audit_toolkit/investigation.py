@@ -155,7 +155,7 @@ class Investigation:
         findings_intake = engine.load_guardduty(discover_findings(path), max_file_bytes=limit)
         at = None if state_at is None else queries.scope(state_at)["since"]
         root = Path(path) if Path(path).is_dir() else None
-        state_intake = engine.load_state(discover_state(path), at, root)
+        state_intake = engine.load_state(discover_state(path), at, root, max_file_bytes=limit)
         flow_intake = engine.load_flow_logs(discover_flow_logs(path), max_file_bytes=limit)
         return cls(engine, settings, intake, str(path), findings_intake=findings_intake,
                    only=only, state_intake=state_intake, flow_intake=flow_intake)

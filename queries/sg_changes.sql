@@ -32,7 +32,7 @@ WHERE (
           'RevokeSecurityGroupIngress', 'RevokeSecurityGroupEgress',
           'ModifySecurityGroupRules', 'CreateSecurityGroup', 'DeleteSecurityGroup',
           'UpdateSecurityGroupRuleDescriptionsIngress', 'UpdateSecurityGroupRuleDescriptionsEgress',
-          'CreateManagedPrefixList', 'ModifyManagedPrefixList'
+          'CreateManagedPrefixList', 'ModifyManagedPrefixList', 'RestoreManagedPrefixListVersion'
       )
       OR eventsource = 'rds.amazonaws.com'
       AND eventname IN (

@@ -443,6 +443,16 @@ def test_error_messages_show_control_characters_as_escapes(tmp_path):
     assert r"store\x1b[2J\u202e is not an evidence store" in result.output
 
 
+def test_the_folders_ingest_and_report_name_on_stdout_show_control_characters_as_escapes(tmp_path):
+    evidence = _hostile_change(tmp_path)
+    for command in (["ingest", "--evidence", str(evidence), "--store", str(tmp_path / "st\x1b[2J\u202e")],
+                    ["report", "--evidence", str(evidence), "--out", str(tmp_path / "out\x1b[2J\u202e")]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 0, result.output
+        assert "\x1b" not in result.stdout and "\u202e" not in result.stdout
+        assert r"\x1b[2J\u202e" in result.stdout
+
+
 def test_csv_keeps_exact_values_for_a_pipe_and_shows_escapes_on_a_terminal(capsys, monkeypatch):
     import sys
 

@@ -175,12 +175,17 @@ def test_verify_reports_changed_missing_and_added_files(aws_env, invictus, tmp_p
     tampered.write_bytes(bytes(data))
     deleted.unlink()
     (out / "AWSLogs" / "planted.json").write_text("{}")
+    # Neither a file nor a folder: a link to a folder of other logs, a FIFO. Both were added.
+    (tmp_path / "forged").mkdir()
+    (tmp_path / "forged" / "more.json").write_text('{"Records": []}')
+    (out / "AWSLogs" / "linked").symlink_to(tmp_path / "forged", target_is_directory=True)
+    os.mkfifo(out / "AWSLogs" / "pipe.json")
 
     report = verify(out)
     assert not report.ok and report.checked == 54
     assert report.changed == [f"{keys[0]}: SHA-256 differs from the one recorded at collection"]
     assert report.missing == [keys[1]]
-    assert report.added == ["AWSLogs/planted.json"]
+    assert report.added == ["AWSLogs/linked", "AWSLogs/pipe.json", "AWSLogs/planted.json"]
 
     result = CliRunner().invoke(main, ["verify", str(out)])
     assert result.exit_code == 1
@@ -344,6 +349,10 @@ HOSTILE_KEYS = {  # key -> why it is refused (None: written)
     DAY + "x/./y": "has a '.' part",
     DAY + "x/y": None,
     DAY + "good.json.gz": None,
+    # One path on macOS or Windows, where the second would overwrite the first: the first is kept.
+    DAY + "Twin.json.gz": None,
+    DAY + "twin.json.gz": f"collides with the key '{DAY}Twin.json.gz': one path on a file system "
+                          "that ignores case (macOS, Windows), where one would overwrite the other",
 }
 
 
@@ -354,7 +363,7 @@ def test_keys_that_cannot_be_paths_under_out_are_refused_listed_and_fail_the_run
     result = CliRunner().invoke(main, COLLECT + ["--out", str(out)])
 
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "Error: 6 objects were refused" in result.output
+    assert "Error: 7 objects were refused" in result.output
     assert not (tmp_path / "escaped").exists()
     written = {k for k, why in HOSTILE_KEYS.items() if why is None}
     assert collected(out) == {k: k for k in written}
@@ -366,12 +375,12 @@ def test_keys_that_cannot_be_paths_under_out_are_refused_listed_and_fail_the_run
                for r in manifest["refused"])
     run = manifest["runs"][0]
     counts = (run["listed"], run["downloaded"], run["skipped"], run["failed"], run["refused"])
-    assert counts == (9, 3, 0, 0, 6)
+    assert counts == (11, 4, 0, 0, 7)
     assert verify(out).ok
 
     # The same answer again, nothing overwritten.
     again = collect("s3://trail-logs", SINCE, UNTIL, out, progress=False)
-    assert (again.listed, again.downloaded, again.skipped, len(again.refused)) == (9, 0, 3, 6)
+    assert (again.listed, again.downloaded, again.skipped, len(again.refused)) == (11, 0, 4, 7)
     assert collected(out) == {k: k for k in written}
 
 

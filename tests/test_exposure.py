@@ -103,6 +103,23 @@ def test_a_group_named_not_numbered_closes_when_deleted_by_id_or_name():
     ]
 
 
+def test_deleting_a_group_by_name_closes_no_window_of_another_vpcs_group_of_that_name():
+    # Names are unique per VPC: the default VPC's "web" (sg-a) deleted by name is not vpc-x's "web".
+    default = row("CreateSecurityGroup", {"groupName": "web", "groupDescription": "d"}, {"groupId": "sg-a"}, t=at(0))
+    other = row("CreateSecurityGroup", {"groupName": "web", "groupDescription": "d", "vpcId": "vpc-x"}, {"groupId": "sg-1"}, t=at(0))
+    opened = authorize(1, [{"cidrIp": "0.0.0.0/0"}])
+    answered = row("DeleteSecurityGroup", {"groupName": "web"}, {"_return": True, "groupId": "sg-a"}, t=at(2))
+    assert replayed(other, opened, answered) == [("sg-1", None, "0.0.0.0/0", None, at(1), None, None, True, False)]
+    # An older record's response does not name the group: a name created twice names neither.
+    silent = row("DeleteSecurityGroup", {"groupName": "web"}, t=at(2))
+    assert replayed(default, other, opened, silent) == [("sg-1", None, "0.0.0.0/0", None, at(1), None, None, True, False)]
+    # A name deleted with its group is free again: the group created with it next is the one it means.
+    gone = row("DeleteSecurityGroup", {"groupId": "sg-a"}, t=at(0))
+    again = row("CreateSecurityGroup", {"groupName": "web", "groupDescription": "d"}, {"groupId": "sg-9"}, t=at(1))
+    assert replayed(default, gone, again, authorize(2, [{"cidrIp": "0.0.0.0/0"}], groupName="web"), silent) == [
+        ("sg-9", "web", "0.0.0.0/0", None, at(2), at(2), "group deleted", False, False)]
+
+
 def test_a_revoke_response_closes_a_window_opened_before_the_evidence():
     removed = {"_return": True, "revokedSecurityGroupRuleSet": {"items": [
         {"groupId": "sg-1", "securityGroupRuleId": "sgr-old", "isEgress": False, **SSH, "cidrIpv4": "0.0.0.0/0"}]}}
@@ -431,3 +448,64 @@ def test_successful_authorizes_and_revokes_of_one_rule_alternate(calls, expected
     found = windows(normalize(pd.DataFrame(events)))
     assert export.to_records(found[["opened_at", "closed_at", "ambiguous_order"]]) == [
         {"opened_at": o, "closed_at": c, "ambiguous_order": a} for o, c, a in expected]
+
+
+def test_a_restored_prefix_list_version_makes_its_reach_unknown_rather_than_hide_an_opening():
+    # Version 1 holds 0.0.0.0/0, version 2 only 10/8; restoring version 1 brings the internet back,
+    # and the record names the version, not its entries.
+    create = prefix_list_call("CreateManagedPrefixList", 0, "e1", {"Entry": {"Cidr": "0.0.0.0/0", "tag": 1}}, "pl-0abc")
+    narrow = prefix_list_call("ModifyManagedPrefixList", 5, "e3", {
+        "PrefixListId": "pl-0abc", "CurrentVersion": 1, "RemoveEntry": {"Cidr": "0.0.0.0/0", "tag": 1},
+        "AddEntry": {"Cidr": "10.0.0.0/8", "tag": 1}}, "pl-0abc")
+    restore = prefix_list_call("RestoreManagedPrefixListVersion", 9, "e4", {
+        "PrefixListId": "pl-0abc", "PreviousVersion": 1, "CurrentVersion": 2}, "pl-0abc")
+    found = replay([create, pl_rule(2, "pl-0abc", "e2"), narrow, restore])
+    assert [tuple(w[k] for k in FULL_KEYS) for w in found] == [
+        ("sg-1", None, "pl-0abc", None, at(2), at(5), "prefix list modified", False, False, "22", "internet", False),
+        ("sg-1", None, "pl-0abc", None, at(9), None, None, True, False, "22", "unknown", False)]
+    # A restore of a list whose entries were public closes that reading and opens one of unknown reach.
+    found = replay([create, pl_rule(2, "pl-0abc", "e2"), restore])
+    assert [tuple(w[k] for k in FULL_KEYS) for w in found] == [
+        ("sg-1", None, "pl-0abc", None, at(2), at(9), "prefix list modified", False, False, "22", "internet", False),
+        ("sg-1", None, "pl-0abc", None, at(9), None, None, True, False, "22", "unknown", False)]
+
+
+def test_an_authorize_refused_as_a_duplicate_proves_the_rule_was_already_open():
+    # InvalidPermission.Duplicate: the rule was there. A failed "attempt" to open SSH to the world
+    # was the proof that it was open, from before the evidence.
+    request = {"groupId": "sg-1", "ipPermissions": {"items": [{**SSH, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}
+    duplicate = row("AuthorizeSecurityGroupIngress", request, error="Client.InvalidPermission.Duplicate", t=at(1), eid="e1")
+    found = replay([duplicate])
+    assert [tuple(w[k] for k in FULL_KEYS) for w in found] == [
+        ("sg-1", None, "0.0.0.0/0", None, None, None, None, True, True, "22", "internet", False)]
+    assert found[0]["caveat"].startswith("AWS refused event e1, an authorize of this rule, as a duplicate")
+    revoked = row("RevokeSecurityGroupIngress", request, t=at(3), eid="e2")
+    assert [tuple(w[k] for k in FULL_KEYS) for w in replay([duplicate, revoked])] == [
+        ("sg-1", None, "0.0.0.0/0", None, None, at(3), "revoked", False, True, "22", "internet", False)]
+    # Of two rules, which one was there the record does not say; another error proves nothing.
+    two = {"groupId": "sg-1", "ipPermissions": {"items": [{**SSH, "ipRanges": {"items": [
+        {"cidrIp": "0.0.0.0/0"}, {"cidrIp": "10.0.0.0/8"}]}}]}}
+    assert replay([row("AuthorizeSecurityGroupIngress", two, error="Client.InvalidPermission.Duplicate", t=at(1))]) == []
+    assert replay([row("AuthorizeSecurityGroupIngress", request, error="Client.UnauthorizedOperation", t=at(1))]) == []
+    # A retry refused in the second its first try succeeded, in whichever order: opened by that try.
+    opened = {**authorize(1, [{"cidrIp": "0.0.0.0/0"}]), "eventid": "e9"}
+    for events in ([duplicate, opened], [opened, duplicate]):
+        assert [tuple(w[k] for k in FULL_KEYS) for w in replay(events)] == [
+            ("sg-1", None, "0.0.0.0/0", None, at(1), None, None, True, False, "22", "internet", False)]
+
+
+def test_a_description_changed_on_a_rule_proves_it_was_already_open():
+    # AWS updates the description of a rule that is there, and fails otherwise.
+    request = {"groupId": "sg-1", "ipPermissions": {"items": [{**SSH, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0", "description": "x"}]}}]}}
+    described = row("UpdateSecurityGroupRuleDescriptionsIngress", request, {"_return": True}, t=at(1), eid="e1")
+    found = replay([described])
+    assert [tuple(w[k] for k in FULL_KEYS) for w in found] == [
+        ("sg-1", None, "0.0.0.0/0", None, None, None, None, True, True, "22", "internet", False)]
+    assert found[0]["caveat"].startswith("Event e1 changed the description of this rule")
+    # After the authorize that opened it, it proves nothing new: one window, opened by the call.
+    assert [tuple(w[k] for k in FULL_KEYS) for w in replay([authorize(0, [{"cidrIp": "0.0.0.0/0"}]), described])] == [
+        ("sg-1", None, "0.0.0.0/0", None, at(0), None, None, True, False, "22", "internet", False)]
+    # In one second with the authorize, in an order nothing proves, it proves nothing either.
+    same = {**authorize(1, [{"cidrIp": "0.0.0.0/0"}]), "eventid": "e0"}
+    assert [tuple(w[k] for k in FULL_KEYS) for w in replay([described, same])] == [
+        ("sg-1", None, "0.0.0.0/0", None, at(1), None, None, True, False, "22", "internet", False)]

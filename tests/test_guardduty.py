@@ -276,3 +276,17 @@ def test_a_finding_time_aws_could_not_have_written_is_left_out_with_the_reason(t
         "record 0: eventLastSeen 9999-12-31T23:59:59Z"]
     assert file.warnings[2].endswith("(a day after the evidence was read); left out")
     assert (intake.used, frame["last_seen"].isna().all()) == (1, True)
+
+
+def test_a_cloudtrail_record_in_a_list_of_findings_is_named_as_what_was_lost(tmp_path):
+    # A list is read as the kind of its first element: a CloudTrail record after a finding is not
+    # read as CloudTrail, and the rejection says so (not "not a GuardDuty finding").
+    record = {"eventName": "AuthorizeSecurityGroupIngress", "eventSource": "ec2.amazonaws.com",
+              "eventTime": "2026-11-03T09:41:00Z", "eventID": "e1"}
+    path = write(tmp_path / "merged.json", json.dumps([brute_force(), record]))
+    _, intake = read_findings([path])
+    (merged,) = intake.files
+    assert (merged.read, merged.used, merged.rejected) == (2, 1, 1)
+    assert merged.rejections == [
+        "record 1: a CloudTrail record in a list of GuardDuty findings, not read as CloudTrail (a "
+        "list is read as the kind of its first element): give the records in a file of their own"]

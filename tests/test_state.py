@@ -23,7 +23,7 @@ from audit_toolkit.analysis.security_groups import normalize
 from audit_toolkit.engines.duckdb import DuckDBEngine
 from audit_toolkit.errors import ConfigError
 from audit_toolkit.evidence.layout import discover_files, discover_findings, discover_state
-from audit_toolkit.evidence.state import NO_TIME, read_state
+from audit_toolkit.evidence.state import NO_TIME, PAGE_OF_RULES, read_state
 from audit_toolkit.investigation import Investigation
 from audit_toolkit.queries import get
 from test_security_groups import row
@@ -264,6 +264,36 @@ def test_malformed_config_items_are_rejected_with_their_reason_and_the_rest_used
     ]
 
 
+def test_an_item_that_does_not_say_which_rules_the_group_holds_closes_no_window(tmp_path):
+    # Config writes "ipPermissions": [] for a group with no rule; an item without the list (or a
+    # describe entry without IpPermissions) read as "no rule" closed the logged window of sg-1.
+    missing = item("sg-1", "2026-09-28T10:00:00Z", [])
+    del missing["configuration"]["ipPermissions"]
+    nothing = item("sg-1", "2026-09-28T10:00:00Z", [])
+    nothing["configuration"]["ipPermissions"] = None
+    path = write(tmp_path / HISTORY, {"fileVersion": "1.0", "configurationItems": [
+        missing, nothing, item("sg-2", "2026-09-28T10:00:00Z", [])]})
+    described = {"SecurityGroups": [{"GroupId": "sg-1", "OwnerId": ACCOUNT, "GroupName": "web",
+                                     "SecurityGroupArn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/sg-1"}]}
+    rules, report = state_of(path, write(tmp_path / "groups.json", described, gz=False),
+                             state_at="2026-09-28T11:00:00Z", root=tmp_path)
+    assert list(rules["group_id"]) == ["sg-2"]
+    reason = "configuration has no ipPermissions list: it does not say which rules the group holds"
+    assert [f.rejections for f in report.files] == [
+        [f"record 0: {reason}", f"record 1: {reason}"],
+        ["record 0: no IpPermissions list: the entry does not say which rules the group holds"]]
+
+
+def test_a_group_described_twice_in_one_file_keeps_the_rules_of_both(tmp_path):
+    # The later entry replaced the earlier's rules: an entry with none closed the logged window.
+    (bastion,) = DESCRIBED["SecurityGroups"]
+    emptied = {**bastion, "IpPermissions": []}
+    path = write(tmp_path / "groups.json", {"SecurityGroups": [bastion, emptied]}, gz=False)
+    rules, report = state_of(path, state_at="2026-09-30T12:00:00Z")
+    assert sorted(zip(rules["direction"], rules["peer"])) == [("egress", "0.0.0.0/0"), ("ingress", "0.0.0.0/0")]
+    assert report.files[0].warnings == ["record 1: sg-9 is described twice: the rules of both are read"]
+
+
 def test_config_items_and_describe_output_at_implausible_times_are_rejected_with_the_reason(
         tmp_path):
     """A capture time in year 9999 (or before CloudTrail's launch) would stretch every window it
@@ -460,6 +490,36 @@ def test_describe_security_group_rules_keep_their_rule_ids(tmp_path):
     ]
 
 
+def test_one_page_of_describe_security_group_rules_is_refused_as_it_would_close_windows(tmp_path):
+    # A page (NextToken: --max-items) may hold one of a group's rules and not the next: read as a
+    # state, every rule on another page was "closed, not logged".
+    at = "2026-09-30T12:00:00Z"
+    page = write(tmp_path / "rules.json", {**RULES, "NextToken": "eyJ2IjoyfQ=="}, gz=False)
+    rules, report = state_of(page, state_at=at)
+    assert rules.empty
+    assert report.files[0].error == PAGE_OF_RULES
+    # A page of describe-security-groups holds whole groups: its groups are read, its rules not.
+    both = write(tmp_path / "both.json", {**DESCRIBED, **RULES, "NextToken": "x"}, gz=False)
+    rules, report = state_of(both, state_at=at)
+    assert (report.files[0].error, report.files[0].warnings) == (None, [PAGE_OF_RULES])
+    assert sorted(rules["peer"]) == ["0.0.0.0/0", "0.0.0.0/0"]
+
+
+def test_a_state_file_over_the_file_limit_is_refused_as_a_trail_file_is(tmp_path):
+    # AUDIT_TOOLKIT_MAX_FILE_BYTES bounds every reader: the state reader took the default 256 MB.
+    from audit_toolkit.evidence.store import ingest_evidence
+    from audit_toolkit.settings import Settings
+
+    write(tmp_path / "evidence" / SNAPSHOT, {"fileVersion": "1.0", "configurationItems": [
+        item("sg-1", "2026-09-27T18:39:39.000Z", [permission("0.0.0.0/0")] * 20)]})
+    small = Settings(max_file_bytes=1000)
+    reason = "the file inflates to more than the limit of 1,000 bytes"
+    raw = Investigation.from_evidence(tmp_path / "evidence", small).state_intake
+    stored = ingest_evidence(tmp_path / "evidence", tmp_path / "store", max_file_bytes=1000)[2]
+    assert [(f.read, f.error) for f in raw.files + stored.files] == [(0, reason), (0, reason)]
+    assert Investigation.from_evidence(tmp_path / "evidence").state_intake.used == 1
+
+
 def test_hostile_state_files_are_reported_and_the_rest_read(tmp_path):
     deep = write(tmp_path / SNAPSHOT, {}, gz=False)
     deep.write_bytes(b'{"configurationItems": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
@@ -607,6 +667,29 @@ def test_a_later_state_without_the_rule_closes_the_logged_window_unlogged():
     assert found == [
         ("logged", None, t(10), ACTOR, t(11), t(40), "closed, not logged", False, "web", "vpc-1")
     ]
+
+
+def test_a_state_within_the_second_of_the_logged_opening_closes_nothing():
+    # CloudTrail keeps whole seconds, Config milliseconds: the call logged at 00:10:00 may have
+    # come at 00:10:00.9, after an item captured at 00:10:00.5 that lacks its rule.
+    within = {**observed(10, []), "capture_time": "2026-01-01T00:10:00.500Z"}
+    found = merged([ct("AuthorizeSecurityGroupIngress", 10)], [within])
+    assert found == [("logged", None, t(10), ACTOR, None, None, None, True, "web", "vpc-1")]
+    after = {**observed(10, []), "capture_time": "2026-01-01T00:10:01.000Z"}
+    assert merged([ct("AuthorizeSecurityGroupIngress", 10)], [after]) == [
+        ("logged", None, t(10), ACTOR, t(10), "2026-01-01T00:10:01Z", "closed, not logged", False, "web", "vpc-1")]
+
+
+def test_a_state_within_the_second_of_a_logged_close_opens_nothing():
+    # The revoke logged at 00:20:00 may have come at 00:20:00.9, after an item captured at
+    # 00:20:00.4 that still shows the rule: no window opened with no logged call, none still open.
+    opened, closed = ct("AuthorizeSecurityGroupIngress", 10), ct("RevokeSecurityGroupIngress", 20)
+    within = {**observed(20, ["0.0.0.0/0"]), "capture_time": "2026-01-01T00:20:00.400Z"}
+    assert merged([opened, closed], [within]) == [
+        ("logged", None, t(10), ACTOR, None, t(20), "revoked", False, "web", "vpc-1")]
+    # A revoke of a rule never seen opening: the state after it is not its opening.
+    assert merged([closed], [within]) == [
+        (None, None, None, None, None, t(20), "revoked", False, "web", "vpc-1")]
 
 
 def test_config_history_alone_gives_a_window_between_two_items():

@@ -513,3 +513,28 @@ def test_a_file_whose_gzip_trailer_says_it_is_over_the_parallel_limit_is_never_i
     by_name = {Path(f.path).name: f for f in report.files}
     assert (by_name["z-big.json.gz"].error, by_name["z-big.json.gz"].used) == (None, 8)
     assert Store.open(tmp_path / "store").events == 11
+
+
+def test_a_file_refused_for_its_size_is_read_again_under_a_larger_limit(tmp_path):
+    # A store made with AUDIT_TOOLKIT_MAX_FILE_BYTES lowered kept the refusal for good: ingest
+    # again with a larger limit skipped the file (same path, same size), and the SSH window in it.
+    from real_data import cloudtrail_record
+    from test_state import SNAPSHOT, item, permission, write
+
+    from audit_toolkit.evidence.store import ingest_evidence
+
+    evidence = tmp_path / "evidence"
+    trail = evidence / "trail.json"
+    trail.parent.mkdir()
+    trail.write_text(json.dumps({"Records": [cloudtrail_record("AuthorizeSecurityGroupIngress", '"fromPort": 22')] * 3}))
+    write(evidence / SNAPSHOT, {"fileVersion": "1.0", "configurationItems": [
+        item("sg-1", "2026-09-27T18:39:39.000Z", [permission("0.0.0.0/0")] * 20)]})
+    store = tmp_path / "store"
+    first = ingest_evidence(evidence, store, max_file_bytes=1000)
+    assert [f.too_large for f in first[0].files + first[2].files] == [True, True]
+    same = ingest_evidence(evidence, store, max_file_bytes=1000)
+    assert (same[0].files, same[2].files) == ([], [])  # the same limit: held, not read again
+    larger = ingest_evidence(evidence, store)
+    assert [(f.error, f.used) for f in larger[0].files + larger[2].files] == [(None, 3), (None, 1)]
+    held = Investigation.from_store(store)
+    assert (held.intake.used, held.state_intake.used, held.intake.bad_files, held.state_intake.bad_files) == (3, 1, [], [])

@@ -42,6 +42,7 @@ _CLOSE_REASONS = {
     "delete_group": "group deleted",
     "prefix_list_add": "prefix list modified",
     "prefix_list_remove": "prefix list modified",
+    "prefix_list_restore": "prefix list modified",
 }
 
 
@@ -137,6 +138,9 @@ class RuleState:
         self._open: dict[tuple, dict[tuple, dict]] = {}
         self._done: list[dict] = []
         self._last_closed: dict[tuple, dict] = {}  # (group, reach, ..., port) -> its last window
+        self._duplicates: list[dict] = []  # the rows of the last authorize refused as a duplicate
+        # Within the current second: what its calls prove was held, and the groups they changed.
+        self._second, self._proofs, self._changed = None, [], set()
 
     def held(self) -> frozenset[RuleKey]:
         return frozenset(k for rules in self._held.values() for k in rules)
@@ -155,14 +159,28 @@ class RuleState:
 
     def apply(self, change) -> None:
         row = dict(change)
+        self._resolve_duplicate(row["event_id"])
+        if row["event_time"] != self._second:
+            self._prove_held()
+            self._second = row["event_time"]
         if row.get("error_code") is not None:
+            if row["action"] == "authorize" and str(row["error_code"]).endswith("InvalidPermission.Duplicate"):
+                self._duplicates.append(row)
             return  # a failed call changes nothing
         action = row["action"]
+        if action == "update_description":
+            if row["peer"] is not None:  # AWS describes a rule that is there, else fails
+                self._proofs.append((row, "_described"))
+            return
+        if row.get("group_id") or row.get("group_name"):
+            self._changed.add(self._group(row))
         if action == "create_group":
             if row["group_name"] and row["group_id"]:
+                # Names are unique per VPC only: a name created twice names no id (None).
                 name = (row["account"], row["region"], row["group_name"])
-                self._group_ids[name] = row["group_id"]
-        elif action in ("prefix_list_create", "prefix_list_add", "prefix_list_remove"):
+                known = self._group_ids.get(name, row["group_id"])
+                self._group_ids[name] = row["group_id"] if known == row["group_id"] else None
+        elif action in ("prefix_list_create", "prefix_list_add", "prefix_list_remove", "prefix_list_restore"):
             self._change_list(row)
         elif action == "delete_group":
             self._delete_group(row)
@@ -177,7 +195,31 @@ class RuleState:
             group = self._hold(row)
             self._settle(group, row)
 
+    def _prove_held(self) -> None:
+        """At the end of a second, the rules its calls prove were there (a description changed,
+        an authorize refused as a duplicate): held since before the evidence where the replay did
+        not hold them, the window naming the event. A group changed in that second proves
+        nothing: the call that granted the rule may have come first, unproven."""
+        for row, proof in self._proofs:
+            key = self._key(row)
+            if key[:3] not in self._changed and key not in self._held.get(key[:3], {}):
+                group = self._hold(row)
+                self._settle(group, row, before=True)
+                for window in self._open.get(group, {}).values():
+                    window[proof] = window.get(proof) or row["event_id"]
+        self._proofs, self._changed = [], set()
+
+    def _resolve_duplicate(self, event_id) -> None:
+        """An authorize of one rule refused as a duplicate proves the rule was there. (Of several
+        rules, which one was there the record does not say: nothing is proven.)"""
+        pending, self._duplicates = self._duplicates, [r for r in self._duplicates if r["event_id"] == event_id]
+        pending = [r for r in pending if r["event_id"] != event_id]
+        if len(pending) == 1:
+            self._proofs.append((pending[0], "_duplicate"))
+
     def windows(self) -> list[dict]:
+        self._resolve_duplicate(None)
+        self._prove_held()
         still = [{**w, "still_open": True} for ws in self._open.values() for w in ws.values()]
         return [_public_fields(w) for w in self._done + still]
 
@@ -250,6 +292,9 @@ class RuleState:
         for group in [g for g in self._held if g[:2] == place and g[2] in names]:
             del self._held[group]
             self._settle(group, row)
+        # Its name is free again: a group created with it next is the one the name means.
+        for name in [n for n, i in self._group_ids.items() if n[:2] == place and i in names]:
+            del self._group_ids[name]
 
     def _change_list(self, row: dict) -> None:
         place = (row["account"], row["region"], row["prefix_list_id"])
@@ -260,6 +305,9 @@ class RuleState:
             entries["entries"].add(network(row["peer"]))
         elif row["action"] == "prefix_list_remove":
             entries["entries"].discard(network(row["peer"]))
+        elif row["action"] == "prefix_list_restore":
+            # An earlier version's entries, which the record does not list: reach unknown from now.
+            entries.update(entries=set(), complete=False)
         for group, rules in list(self._held.items()):
             if group[:2] == place[:2] and any(r["peer"] == place[2] for r in rules.values()):
                 self._settle(group, row)
@@ -385,6 +433,16 @@ def _public_fields(window: dict) -> dict:
             f"The response of event {window['_inconsistent']} contradicts its request (another "
             "port, address or group): both readings were kept, the one that keeps the exposure "
             "open among them."
+        )
+    if window.get("_duplicate") is not None and window.get("opened_at") is None:
+        caveats.append(
+            f"AWS refused event {window['_duplicate']}, an authorize of this rule, as a duplicate: "
+            "the rule was there then, from before the evidence."
+        )
+    if window.get("_described") is not None and window.get("opened_at") is None:
+        caveats.append(
+            f"Event {window['_described']} changed the description of this rule, which AWS does "
+            "only for a rule that is there: it was there then, from before the evidence."
         )
     if window["reach"] == "unknown":
         caveats.append(

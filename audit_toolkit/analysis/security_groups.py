@@ -50,6 +50,7 @@ _ACTIONS = {
     "DeleteSecurityGroup": ("delete_group", None),
     "CreateManagedPrefixList": ("prefix_list_create", None),
     "ModifyManagedPrefixList": ("prefix_list_modify", None),
+    "RestoreManagedPrefixListVersion": ("prefix_list_restore", None),
     "AuthorizeDBSecurityGroupIngress": ("authorize", "ingress"),
     "RevokeDBSecurityGroupIngress": ("revoke", "ingress"),
     "DeleteDBSecurityGroup": ("delete_group", None),
@@ -57,7 +58,8 @@ _ACTIONS = {
 DB_SECURITY_GROUP_EVENTS = frozenset(
     {"AuthorizeDBSecurityGroupIngress", "RevokeDBSecurityGroupIngress", "DeleteDBSecurityGroup"})
 EVENT_NAMES = frozenset(_ACTIONS)  # the CloudTrail calls this module understands
-PREFIX_LIST_EVENTS = frozenset({"CreateManagedPrefixList", "ModifyManagedPrefixList"})
+PREFIX_LIST_EVENTS = frozenset({"CreateManagedPrefixList", "ModifyManagedPrefixList",
+                                "RestoreManagedPrefixListVersion"})
 # What one EC2 event decides alone (the real-time alert): a prefix list needs the history before it.
 EC2_GROUP_EVENTS = EVENT_NAMES - DB_SECURITY_GROUP_EVENTS - PREFIX_LIST_EVENTS
 _PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", "all": "-1", "-1": "-1"}
@@ -256,7 +258,7 @@ def _rules_of(event: dict, known: dict[str, Rule]) -> Iterator[tuple[str | None,
     if event["eventname"] in DB_SECURITY_GROUP_EVENTS:
         yield None, _text(_get(req, "dBSecurityGroupName"), "DBSecurityGroupName"), _db_rule(req)
         return
-    if action in ("prefix_list_create", "prefix_list_modify"):
+    if action in ("prefix_list_create", "prefix_list_modify", "prefix_list_restore"):
         for rule in _prefix_list_rules(action, req, resp):
             yield None, None, rule
         return
@@ -267,7 +269,9 @@ def _rules_of(event: dict, known: dict[str, Rule]) -> Iterator[tuple[str | None,
         yield _text(resp.get("groupId"), "groupId"), group_name, Rule(description=description)
         return
     if action == "delete_group":
-        yield group_id, group_name, Rule()
+        # A delete by name says which group went in its response: another VPC's group of that
+        # name is not the one deleted.
+        yield group_id or _text(resp.get("groupId"), "groupId"), group_name, Rule()
         return
     if action == "modify":
         group_id, rules = _modify_rules(req)
@@ -359,6 +363,10 @@ def _prefix_list_rules(action: str, req: dict, resp: dict) -> Iterator[Rule]:
     """
     body = _list_request(req)
     list_id = _text(_get(body, "PrefixListId"), "PrefixListId") or _response_list_id(resp)
+    if action == "prefix_list_restore":
+        # The entries of the version restored are not in the record.
+        yield Rule(action="prefix_list_restore", prefix_list_id=list_id)
+        return
     if action == "prefix_list_create":
         yield Rule(action="prefix_list_create", prefix_list_id=list_id)
         groups = (("prefix_list_add", ("Entry", "Entries")),)
@@ -374,12 +382,14 @@ def _prefix_list_rules(action: str, req: dict, resp: dict) -> Iterator[Rule]:
 
 
 def _list_request(req: dict) -> dict:
-    body = _get(req, "CreateManagedPrefixListRequest", "ModifyManagedPrefixListRequest")
+    body = _get(req, "CreateManagedPrefixListRequest", "ModifyManagedPrefixListRequest",
+                "RestoreManagedPrefixListVersionRequest")
     return req if body is None else _object(body, "ManagedPrefixListRequest")
 
 
 def _response_list_id(resp: dict) -> str | None:
-    node = _get(resp, "CreateManagedPrefixListResponse", "ModifyManagedPrefixListResponse")
+    node = _get(resp, "CreateManagedPrefixListResponse", "ModifyManagedPrefixListResponse",
+                "RestoreManagedPrefixListVersionResponse")
     node = resp if node is None else _object(node, "ManagedPrefixListResponse")
     found = _object(_get(node, "prefixList"), "prefixList")
     return _text(_get(found, "prefixListId"), "prefixListId")
@@ -431,7 +441,7 @@ def _same(a: Rule, b: Rule) -> bool:
 # what removes access, then what changes it, then what grants it. A revoke and a re-authorize of one
 # rule in one second so end with the rule held: the outcome that keeps an exposure open.
 _RANK = {"create_group": 0, "prefix_list_create": 0, "revoke": 1, "delete_group": 1,
-         "modify": 2, "prefix_list_modify": 2, "update_description": 2, "authorize": 3}
+         "modify": 2, "prefix_list_modify": 2, "prefix_list_restore": 2, "update_description": 2, "authorize": 3}
 _COMMUTING = {"authorize", "update_description"}  # two of these in either order end the same
 
 

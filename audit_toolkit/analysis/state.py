@@ -336,11 +336,11 @@ def windows(
         before = previous.get(place)
         for key, rule in obs["exposing"].items():
             last_seen[key] = at
-            covering = _covering(by_key.get(key, []), at)
+            covering = _covering(by_key.get(key, []), at, closing_second=True)
             if covering is not None:
-                if (
-                    covering["opened_at"] is None
-                ):  # a revoke of a rule never seen opening: state knows more
+                closed = covering["closed_at"]
+                # a revoke of a rule never seen opening: state knows more (from before the close)
+                if covering["opened_at"] is None and (closed is None or at <= pd.Timestamp(closed)):
                     covering.update(opened_at=at, opened_how="state")
                 continue
             if key in unlogged and _taken_over(unlogged[key], by_key.get(key, []), at):
@@ -362,13 +362,22 @@ def windows(
             covering = (
                 _covering(held, at) if key[:3] == place and key not in obs["exposing"] else None
             )
-            if covering is not None and (
-                covering["opened_at"] is None or covering["opened_at"] < at
-            ):
+            if covering is not None and _opened_before(covering, at):
                 _closed(covering, obs, reason, last_seen.get(key), known)
         previous[place] = obs
     frame = pd.DataFrame(_ports_together(_one_window(done)), columns=STATE_WINDOW_COLUMNS)
     return _finish(frame, names, evidence_start, evidence_end)
+
+
+def _opened_before(window: dict, at: pd.Timestamp) -> bool:
+    """Whether the window surely opened before a state taken at `at`. CloudTrail keeps whole
+    seconds and Config milliseconds: a call logged at 02:00:00 may have come at 02:00:00.9, after
+    an item captured at 02:00:00.5 without its rule, which then closes nothing."""
+    opened = window["opened_at"]
+    if opened is None:
+        return True
+    late = pd.Timedelta(seconds=1) if window["opened_how"] == "logged" else pd.Timedelta(0)
+    return pd.Timestamp(opened) + late <= at if late else pd.Timestamp(opened) < at
 
 
 def _taken_over(unlogged: dict, logged: list[dict], at: pd.Timestamp) -> bool:
@@ -424,10 +433,14 @@ def _ports_together(windows: list[dict]) -> list[dict]:
     return others + ports_together(unlogged, _SAME_UNLOGGED)
 
 
-def _covering(held: list[dict], at: pd.Timestamp) -> dict | None:
-    """The logged window of one rule that was open at `at` (an opening at `at` itself counts)."""
+def _covering(held: list[dict], at: pd.Timestamp, closing_second: bool = False) -> dict | None:
+    """The logged window of one rule that was open at `at` (an opening at `at` itself counts).
+    `closing_second`: a state that shows the rule within the second of a logged close counts too
+    (the call at 02:00:00 may have come at 02:00:00.9, after an item captured at 02:00:00.4)."""
     for w in held:
         opened, closed = w["opened_at"], w["closed_at"]
+        if closed is not None and closing_second and w["close_reason"] not in (NOT_LOGGED, DELETED_NOT_LOGGED):
+            closed = pd.Timestamp(closed) + pd.Timedelta(seconds=1)
         if (opened is None or pd.Timestamp(opened) <= at) and (
             closed is None or pd.Timestamp(closed) > at
         ):

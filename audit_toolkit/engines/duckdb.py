@@ -253,11 +253,11 @@ class DuckDBEngine:
             self.con.execute(f"CREATE OR REPLACE VIEW guardduty AS SELECT * FROM read_parquet({_literal(str(Path(table).resolve()))})")
 
     def load_state(self, paths: Iterable[Path], state_at: str | None = None,
-                   root: Path | None = None):
+                   root: Path | None = None, max_file_bytes: int = MAX_FILE_BYTES):
         """Read AWS Config items and EC2 describe output into the `config` table (evidence.state)."""
         from ..evidence.state import read_state
 
-        table, report = read_state(paths, state_at, root)
+        table, report = read_state(paths, state_at, root, max_file_bytes)
         self.state(table)
         return report
 

@@ -17,7 +17,8 @@ already collected whose ETag, size and SHA-256 still match, so an interrupted co
 
 A key is attacker-controlled text. It becomes a local path only if every part is a plain name and
 the path stays under --out (paths.inside); a key that cannot (`..`, `.`, an empty part, a leading
-`/`, a name too long), whose path another key already takes (`a` and `a/b`), or that changed in S3
+`/`, a name too long), whose path another key already takes (`a` and `a/b`; `A` and `a` where case
+is ignored, as on macOS and Windows), or that changed in S3
 since it was collected (the first copy is kept) is not written: it is listed in the manifest as
 refused, with its reason, and the run ends with a non-zero status.
 --out is a new or empty folder, or one that collect made (it holds a manifest).
@@ -31,6 +32,7 @@ import os
 import re
 import threading
 import time
+import unicodedata
 import uuid
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -249,8 +251,8 @@ def _refuse_unsafe_keys(root: Path, bucket: str, listing: list[S3Object], manife
     object changed in S3 since it was collected is refused too: the copy collected first may be
     the only one an attacker did not rewrite, and is never replaced.
     """
-    files: set[str] = set()  # keys kept
-    folders: dict[str, str] = {}  # every folder a kept key needs -> that key
+    files: dict[str, str] = {}  # keys kept, by their folded path -> the key
+    folders: dict[str, str] = {}  # every folder a kept key needs, folded -> that key
     writable = []
     for obj in listing:
         reason = None
@@ -258,13 +260,17 @@ def _refuse_unsafe_keys(root: Path, bucket: str, listing: list[S3Object], manife
             inside(root, obj.key)
         except EvidenceError as e:
             reason = str(e).removeprefix(f"{obj.key!r} ")
-        parts = obj.key.split("/")
+        parts = _folded(obj.key).split("/")
         above = ["/".join(parts[:i]) for i in range(1, len(parts))]
-        clash = next((f for f in above if f in files), None) or folders.get(obj.key)
+        clash = next((files[f] for f in above if f in files), None) or folders.get("/".join(parts))
+        twin = files.get("/".join(parts))
         if reason is None and clash is not None:
             reason = f"collides with the key {clash!r}: one path cannot be both a file and a folder"
+        elif reason is None and twin is not None:
+            reason = (f"collides with the key {twin!r}: one path on a file system that ignores case "
+                      "(macOS, Windows), where one would overwrite the other")
         if reason is None:
-            files.add(obj.key)
+            files["/".join(parts)] = obj.key
             folders.update({f: obj.key for f in above})
             held = manifest.objects.get(obj.key)
             if held is not None and held["etag"] != obj.etag:
@@ -279,6 +285,11 @@ def _refuse_unsafe_keys(root: Path, bucket: str, listing: list[S3Object], manife
         manifest.refused.pop(obj.key, None)
         writable.append(obj)
     return writable
+
+
+def _folded(key: str) -> str:
+    """A key as a file system that ignores case and Unicode normalization sees it."""
+    return unicodedata.normalize("NFC", key).casefold()
 
 
 def _now() -> str:

@@ -170,7 +170,13 @@ def _row(finding: Any, index: int, report: FileReport, part) -> dict | None:
     if any(k[:1].isupper() for k in finding):  # the API's and the CLI's PascalCase
         finding = _camel(finding)
     if not finding.get("id") or not finding.get("type"):
-        report.reject(index, "no id or type: not a GuardDuty finding")
+        if finding.get("eventName") and finding.get("eventSource"):
+            # kinds.kinds_of reads a list as the kind of its first element: say what was lost
+            report.reject(index, "a CloudTrail record in a list of GuardDuty findings, not read as "
+                                 "CloudTrail (a list is read as the kind of its first element): "
+                                 "give the records in a file of their own")
+        else:
+            report.reject(index, "no id or type: not a GuardDuty finding")
         return None
     version = finding.get("schemaVersion")
     if version is not None and str(version) not in KNOWN_SCHEMA_VERSIONS:

@@ -160,7 +160,9 @@ def verify(folder: str | Path, expect: str | None = None) -> VerifyReport:
             report.changed.append(f"{path}: size {size}, collected {entry['size']}")
         elif sha256_of(local) != entry["sha256"]:
             report.changed.append(f"{path}: SHA-256 differs from the one recorded at collection")
-    on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    # Anything but a folder was added: a link to a folder of other files, or a FIFO, too.
+    on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*")
+               if p.is_symlink() or not p.is_dir()}
     # The public keys are fetched beside the files (collect), not copied from the bucket.
     report.added = sorted(on_disk - set(manifest.objects) - {MANIFEST, SEAL, PUBLIC_KEYS})
     return report

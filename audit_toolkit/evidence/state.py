@@ -32,6 +32,7 @@ from ..errors import EvidenceError
 from .kinds import CONFIG_LAYOUT, EC2_LAYOUT, kinds_of, layout_kind
 from .manifest import Manifest
 from .reader import (
+    MAX_FILE_BYTES,
     BadElement,
     FileReport,
     IntakeReport,
@@ -90,6 +91,10 @@ CONFIG_SCHEMA = pa.schema(
 )
 
 _ARN = re.compile(r"^arn:aws[a-z-]*:ec2:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):")
+PAGE_OF_RULES = (
+    "describe-security-group-rules output with a NextToken is one page of the answer, not read: "
+    "a group's other rules may be on another page; save the whole answer (without --max-items)"
+)
 NO_TIME = (
     "describe output does not say when it was taken: give its capture time with --state-at "
     "(ISO 8601), or collect it with `audit-toolkit collect --state`, which records it"
@@ -117,11 +122,13 @@ class StateReport(IntakeReport):
 
 
 def read_state(
-    paths: Iterable[Path], state_at: str | datetime | None = None, root: Path | None = None
+    paths: Iterable[Path], state_at: str | datetime | None = None, root: Path | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
 ) -> tuple[pa.Table, StateReport]:
     """The `config` table of these files, and what could not be used and why.
 
-    `state_at` is the capture time of describe output that has none in the manifest under `root`.
+    `state_at` is the capture time of describe output that has none in the manifest under `root`;
+    a file whose text is over `max_file_bytes` is refused, as the other readers do.
     """
     manifest = _manifest(root)
     report = StateReport()
@@ -131,9 +138,9 @@ def read_state(
         report.files.append(file)
         try:
             # an item that cannot be decoded (a NaN, deep nesting) costs only itself
-            document = decode_by_element(read_text(path, None, file), _ITEM_LISTS)
+            document = decode_by_element(read_text(path, None, file, max_file_bytes), _ITEM_LISTS)
         except TooLarge as e:
-            file.error = str(e)
+            file.error, file.too_large = str(e), True
             continue
         except (OSError, EOFError, msgspec.DecodeError) as e:  # corrupt gzip, not JSON
             corrupt = not isinstance(e, msgspec.DecodeError)
@@ -290,6 +297,10 @@ def _config_item(item: Any) -> dict:
     for name in ("ipPermissions", "ipPermissionsEgress"):
         if configuration and not isinstance(configuration.get(name) or [], list):
             raise ValueError(f"configuration.{name} is not a list")
+    if kind == SECURITY_GROUP and configuration is not None and not _has_list(configuration, "ipPermissions"):
+        # Config always writes the list, [] for none: without it the item does not say which
+        # rules the group holds, and read as none it closed every window of the group.
+        raise ValueError("configuration has no ipPermissions list: it does not say which rules the group holds")
     related = item.get("relatedEvents") or []
     return {
         "configurationitemversion": _str(item.get("configurationItemVersion"))
@@ -319,7 +330,15 @@ def _describe_row(document: dict, path: Path, captured: str, file: FileReport) -
     place = _partition(path, EC2_LAYOUT)
     groups: dict[str, dict] = {}
     entries = [("SecurityGroups", g) for g in document.get("SecurityGroups") or []]
-    entries += [("SecurityGroupRules", r) for r in document.get("SecurityGroupRules") or []]
+    if document.get("SecurityGroupRules") and document.get("NextToken"):
+        # One page of the rules: a group's other rules may be on the next, and a rule missing
+        # from a state would close its window. (A page of SecurityGroups holds whole groups.)
+        if not entries:
+            file.error = PAGE_OF_RULES
+            return None
+        file.warn(PAGE_OF_RULES)
+    else:
+        entries += [("SecurityGroupRules", r) for r in document.get("SecurityGroupRules") or []]
     file.shape = (
         "describe-security-groups"
         if document.get("SecurityGroups")
@@ -354,6 +373,9 @@ def _describe_row(document: dict, path: Path, captured: str, file: FileReport) -
         ):
             file.reject(index, "IpPermissions is not a list")
             continue
+        if kind == "SecurityGroups" and not _has_list(entry, "IpPermissions"):
+            file.reject(index, "no IpPermissions list: the entry does not say which rules the group holds")
+            continue
         permissions = [*(entry.get("IpPermissions") or []), *(entry.get("IpPermissionsEgress") or [])]
         if _bad_protocol(permissions if kind == "SecurityGroups" else [entry], "IpProtocol"):
             file.warn("an IpProtocol that is not a protocol: that rule is not read", index)
@@ -369,12 +391,16 @@ def _describe_row(document: dict, path: Path, captured: str, file: FileReport) -
         )
         if kind == "SecurityGroups":
             group["name"] = _str(entry.get("GroupName"))
-            group["configuration"].update(
+            conf = group["configuration"]
+            if "ipPermissions" in conf:  # the later entry replaced the rules, and closed windows
+                file.warn(f"{group_id} is described twice: the rules of both are read", index)
+            conf.update(
                 groupName=group["name"],
                 vpcId=_str(entry.get("VpcId")),
                 ownerId=account,
-                ipPermissions=entry.get("IpPermissions") or [],
-                ipPermissionsEgress=entry.get("IpPermissionsEgress") or [],
+                ipPermissions=[*conf.get("ipPermissions", []), *(entry.get("IpPermissions") or [])],
+                ipPermissionsEgress=[*conf.get("ipPermissionsEgress", []),
+                                     *(entry.get("IpPermissionsEgress") or [])],
             )
         else:
             group["configuration"].setdefault("securityGroupRules", []).append(entry)
@@ -399,6 +425,12 @@ def _describe_row(document: dict, path: Path, captured: str, file: FileReport) -
     ]
     return {"fileversion": None, "configsnapshotid": None, "configurationitems": items, **place,
             "kind": "describe"}
+
+
+def _has_list(node: dict, name: str) -> bool:
+    """Whether `node` has the list `name`, however it is cased (the rules are read so)."""
+    return any(isinstance(k, str) and k.lower() == name.lower() and isinstance(v, list)
+               for k, v in node.items())
 
 
 def _bad_protocol(permissions: list, name: str) -> bool:

@@ -190,9 +190,9 @@ class Store:
             report.other_types.update(entry.get("other_types", {}))
         return report
 
-    def holds(self, path: Path) -> bool:
+    def holds(self, path: Path, limit: int | None = None) -> bool:
         known = self.sources.get(str(path.resolve()))
-        return known is not None and known["size"] == path.stat().st_size
+        return known is not None and known["size"] == path.stat().st_size and not _under(known, limit)
 
     def commit(self) -> None:
         """Replace the catalog atomically: until this returns, the store is what it was."""
@@ -530,7 +530,7 @@ def ingest(
     store = Store.open(root, create=True)
     store.folder.mkdir(parents=True, exist_ok=True)
     store.sweep()
-    todo = [p for p in files if not store.holds(p)]
+    todo = [p for p in files if not store.holds(p, max_file_bytes)]
     if workers is None:  # starting worker processes pays only for enough evidence
         workers = os.cpu_count() or 1 if sum(p.stat().st_size for p in todo) >= WORKERS_FROM_BYTES else 1
     workers, per_file = memory_plan(workers, max_file_bytes)
@@ -557,7 +557,8 @@ def ingest(
                 for path, source in zip(task.paths, task_sources):
                     if task.max_bytes < max_file_bytes and path in again:
                         continue  # its report is the second reading's
-                    sources[str(Path(path).resolve())] = {**source, "part": part}
+                    sources[str(Path(path).resolve())] = {**source, "part": part,
+                                                          **_limit(source["report"], max_file_bytes)}
                     report.files.append(FileReport(**source["report"]))
                 bar.update(len([p for p in task.paths if task.max_bytes == max_file_bytes
                                 or p not in again]))
@@ -624,7 +625,7 @@ def _replace(target: Path, table: pa.Table) -> None:
 
 
 def ingest_state(files: Iterable[Path], root: str | Path, state_at=None,
-                 evidence: Path | None = None):
+                 evidence: Path | None = None, max_file_bytes: int = MAX_FILE_BYTES):
     """Add the security-group state files (AWS Config items, EC2 describe output) the store does not
     hold yet to STORE/config/state.parquet; returns their intake report (state.StateReport).
 
@@ -638,7 +639,7 @@ def ingest_state(files: Iterable[Path], root: str | Path, state_at=None,
     for path in files:
         refuse_overlap(root, path, "the store")
     store = Store.open(root, create=True)
-    todo = [p for p in files if not _holds_state(store, Path(p))]
+    todo = [p for p in files if not _holds_state(store, Path(p), max_file_bytes)]
     report = StateReport()
     if not todo:
         return report
@@ -647,13 +648,14 @@ def ingest_state(files: Iterable[Path], root: str | Path, state_at=None,
     tables = []
     for path in todo:
         source = str(Path(path).resolve())
-        table, file_report = read_state([Path(path)], state_at, evidence)
+        table, file_report = read_state([Path(path)], state_at, evidence, max_file_bytes)
         tables.append(table.append_column("source", pa.array([source] * table.num_rows,
                                                              pa.string())))
         report.files += file_report.files
         report.other_types += file_report.other_types
         (entry,) = file_report.files
         store.state[source] = {"size": entry.size, "sha256": entry.sha256, "report": asdict(entry),
+                               **_limit(asdict(entry), max_file_bytes),
                                "other_types": dict(file_report.other_types),
                                "held": entry.error != NO_TIME}
     if held is not None:  # a file read again (its size changed) replaces its rows
@@ -666,9 +668,21 @@ def ingest_state(files: Iterable[Path], root: str | Path, state_at=None,
     return report
 
 
-def _holds_state(store: Store, path: Path) -> bool:
+def _holds_state(store: Store, path: Path, limit: int | None = None) -> bool:
     known = store.state.get(str(path.resolve()))
-    return bool(known and known["held"] and known["size"] == path.stat().st_size)
+    return bool(known and known["held"] and known["size"] == path.stat().st_size
+                and not _under(known, limit))
+
+
+def _limit(report: dict, limit: int) -> dict:
+    """The limit a file was refused for its size under, kept in its catalog entry."""
+    return {"refused_over": limit} if report.get("too_large") else {}
+
+
+def _under(known: dict, limit: int | None) -> bool:
+    """Whether a file refused for its size was refused under a smaller limit than `limit`: it is
+    read again (a store made with AUDIT_TOOLKIT_MAX_FILE_BYTES lowered kept it unread)."""
+    return limit is not None and "refused_over" in known and limit > known["refused_over"]
 
 
 def ingest_evidence(evidence: str | Path, root: str | Path, progress: bool = False,
@@ -684,4 +698,5 @@ def ingest_evidence(evidence: str | Path, root: str | Path, progress: bool = Fal
     report.skipped = skipped(evidence)
     found = ingest_findings(discover_findings(evidence), root, max_file_bytes=max_file_bytes)
     folder = Path(evidence) if Path(evidence).is_dir() else None
-    return report, found, ingest_state(discover_state(evidence), root, state_at, folder)
+    return report, found, ingest_state(discover_state(evidence), root, state_at, folder,
+                                       max_file_bytes)
