@@ -464,6 +464,8 @@ TEXT: dict[str, dict[str, str]] = {
         "report.value.action.prefix_list_create": "プレフィックスリスト作成",
         "report.value.action.prefix_list_modify": "プレフィックスリスト変更",
         "report.value.action.prefix_list_restore": "プレフィックスリスト復元",
+        "report.value.action.prefix_list_add": "プレフィックスリストへのエントリ追加",
+        "report.value.action.prefix_list_remove": "プレフィックスリストからのエントリ削除",
         "report.value.direction.ingress": "インバウンド",
         "report.value.direction.egress": "アウトバウンド",
         "report.value.outcome.attempt": "未遂",

@@ -179,3 +179,13 @@ def test_the_demo_report_in_japanese_holds_no_english_sentence_but_the_logs(demo
     assert ["eni-0ba5710n00000001 (i-0ba5710n000000001): 2026-11-03 11:10 UTC から "
             "2026-11-03 11:20 UTC まで NODATA: フローログは通信を記録していません"] in [
         r[-1:] for r in gaps.rows]
+
+
+def test_every_security_group_action_has_a_japanese_label():
+    """The report's tables show a change's action in the room's language; prefix-list entries
+    added or removed were shown as their code."""
+    from audit_toolkit.analysis import exposure, security_groups
+    from audit_toolkit.phrases import TEXT as PHRASES
+
+    actions = {a for a, _ in security_groups._ACTIONS.values()} | set(exposure._CLOSE_REASONS)
+    assert {a for a in actions if f"report.value.action.{a}" not in PHRASES["ja"]} == set()
