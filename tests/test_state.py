@@ -1101,3 +1101,65 @@ def test_sql_prints_sg_state_with_the_config_days_it_reads():
     assert "c.day IN ('2026/11/2', '2026/11/3', '2026/11/4', '2026/11/5')" in result.output
     every = CliRunner().invoke(main, ["sql", "sg_state"])
     assert every.exit_code == 0 and "(null IS NULL OR c.day IS NULL" in every.output
+
+
+def test_a_large_config_file_is_read_a_chunk_of_items_at_a_time(tmp_path, monkeypatch):
+    """197 MB of Config items took 2 GB when the file was decoded whole: each item is now decoded
+    as it is read, and a chunk of items at a time becomes the table's row (of the same file)."""
+    import tracemalloc
+
+    from audit_toolkit.evidence import state as evidence_state
+
+    def item(i: int) -> dict:
+        return {"configurationItemCaptureTime": "2026-11-01T00:00:00.000Z",
+                "configurationItemStatus": "OK", "awsAccountId": "111122223333",
+                "resourceType": "AWS::EC2::SecurityGroup", "resourceId": f"sg-{i:06d}",
+                "awsRegion": "us-east-1", "configuration": {
+                    "groupId": f"sg-{i:06d}", "ipPermissionsEgress": [], "ipPermissions": [
+                        {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
+                         "ipv4Ranges": [{"cidrIp": f"10.0.{k}.0/24"} for k in range(20)]}]}}
+
+    items = [item(i) for i in range(4000)] + [{"resourceType": "AWS::S3::Bucket"}, "NaN?"]
+    text = json.dumps({"fileVersion": "1.0", "configurationItems": items}).encode()
+    path = tmp_path / "snapshot.json"
+    path.write_bytes(text)
+    monkeypatch.setattr(evidence_state, "CHUNK_BYTES", len(text) // 10)
+    tracemalloc.start()
+    table, report = read_state([path])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 3 * len(text), f"{peak / len(text):.1f}x the text"
+    found = [i["resourceid"] for items in table.column("configurationitems").to_pylist() for i in items]
+    assert found == [f"sg-{i:06d}" for i in range(4000)]
+    assert table.num_rows == 10 and set(table.column("fileversion").to_pylist()) == {"1.0"}
+    file = report.files[0]
+    assert (file.read, file.used, report.other_types) == (4001, 4000, {"AWS::S3::Bucket": 1})
+    assert (file.rejected, file.rejections) == (1, ["record 4001: not an object"])
+
+
+def test_large_describe_output_keeps_its_groups_rules_as_text(tmp_path, monkeypatch):
+    """152 MB of describe-security-groups took 2.1 GB as objects: entries are decoded one at a
+    time and their rules kept as JSON text, a chunk of groups a row."""
+    import tracemalloc
+
+    from audit_toolkit.evidence import state as evidence_state
+
+    groups = [{"GroupId": f"sg-{i:06d}", "GroupName": "web", "OwnerId": "111122223333",
+               "SecurityGroupArn": f"arn:aws:ec2:us-east-1:111122223333:security-group/sg-{i:06d}",
+               "IpPermissionsEgress": [], "IpPermissions": [
+                   {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                    "IpRanges": [{"CidrIp": f"10.0.{k}.0/24"} for k in range(20)]}]}
+              for i in range(4000)]
+    text = json.dumps({"SecurityGroups": groups}).encode()
+    path = tmp_path / "groups.json"
+    path.write_bytes(text)
+    monkeypatch.setattr(evidence_state, "CHUNK_BYTES", len(text) // 10)
+    tracemalloc.start()
+    table, report = read_state([path], state_at="2026-11-01T00:00:00Z")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 4 * len(text), f"{peak / len(text):.1f}x the text"  # 3.5x; whole: 9.9x
+    items = [i for row in table.column("configurationitems").to_pylist() for i in row]
+    assert [i["resourceid"] for i in items] == [g["GroupId"] for g in groups]
+    assert (table.num_rows, report.files[0].used) == (9, 4000)  # compact rules: 9 chunks
+    assert json.loads(items[7]["configuration"])["ipPermissions"] == groups[7]["IpPermissions"]

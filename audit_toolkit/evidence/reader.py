@@ -970,28 +970,41 @@ class BadElement:
 
 
 def decode_by_element(text: bytes, arrays: tuple[str, ...]) -> object:
-    """The JSON document `text`; where it cannot be decoded whole (a NaN, a value nested too deep),
-    its top-level object member by member, each element of the arrays named `arrays` decoded on
-    its own: one that cannot be is a BadElement with its reason, the others are kept (a member
-    that is not one of those arrays and cannot be decoded is None). Raises msgspec.DecodeError or
-    RecursionError when the text is not even an object whose members the brackets find."""
+    """The JSON document `text`, the elements of its top-level arrays named `arrays` left undecoded
+    (decode_element decodes each when it is read: a file's items are never all objects at once,
+    which took 2 GB for 197 MB of Config items). Where the document cannot be decoded (a NaN, a
+    value nested too deep), its top-level object is read member by member: an element then fails
+    alone, in decode_element, and another member that cannot be decoded is None. Raises
+    msgspec.DecodeError or RecursionError when the text is not even an object whose members the
+    brackets find."""
     try:
-        return msgspec.json.decode(text)
+        members = _keyed_decoder.decode(text)
     except (msgspec.DecodeError, RecursionError):
-        text = text.lstrip(b"\xef\xbb\xbf \t\r\n")
-        if text[:1] != b"{" or not _one_document(text):
-            raise
+        try:
+            return msgspec.json.decode(text)  # not an object: its error, or another shape
+        except (msgspec.DecodeError, RecursionError):
+            text = text.lstrip(b"\xef\xbb\xbf \t\r\n")
+            if text[:1] != b"{" or not _one_document(text):
+                raise
+        members = dict(_object_members(text))
     document: dict = {}
-    for key, value in _object_members(text):
-        if key in arrays and value.lstrip()[:1] == b"[":
-            document[key] = [_element(raw) for raw in _elements(value.lstrip(), 0)]
+    for key, value in members.items():
+        if key in arrays and bytes(memoryview(value)[:64]).lstrip()[:1] == b"[":
+            try:
+                document[key] = _raw_list_decoder.decode(value)
+            except (msgspec.DecodeError, RecursionError):
+                document[key] = _elements(bytes(value).lstrip(), 0)
         else:
-            element = _element(value)
+            element = decode_element(value)
             document[key] = None if isinstance(element, BadElement) else element
     return document
 
 
-def _element(raw: bytes) -> object:
+def decode_element(raw: object) -> object:
+    """One element of a document (decode_by_element); a BadElement with the reason where it cannot
+    be decoded. A value that is not JSON text is already decoded, and is returned as it is."""
+    if not isinstance(raw, (bytes, msgspec.Raw)):
+        return raw
     try:
         return msgspec.json.decode(raw)
     except msgspec.DecodeError as e:
