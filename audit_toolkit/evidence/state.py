@@ -351,9 +351,10 @@ def _config_item(item: Any) -> dict:
 
 
 def _describe_rows(document: dict, path: Path, captured: str, file: FileReport) -> list[pa.Table]:
-    """EC2 describe output as items: one per group, its rules as describe gave them. Each entry is
-    decoded as it is read and its rules kept as JSON text (msgspec.Raw): 152 MB of groups took
-    2.1 GB as objects."""
+    """EC2 describe output as items: one per group, its rules as describe gave them, a chunk of
+    groups a row. Each entry is checked as it is read and decoded again when its group is
+    written (_group_configuration), so only one group's entries are objects at once: 152 MB of
+    groups took 2.1 GB held as objects."""
     place = _partition(path, EC2_LAYOUT)
     groups: dict[str, dict] = {}
     entries = [("SecurityGroups", g) for g in document.get("SecurityGroups") or []]
@@ -408,33 +409,17 @@ def _describe_rows(document: dict, path: Path, captured: str, file: FileReport) 
         if _bad_protocol(permissions if kind == "SecurityGroups" else [entry], "IpProtocol"):
             file.warn("an IpProtocol that is not a protocol: that rule is not read", index)
         file.used += 1
-        group = groups.setdefault(
-            group_id,
-            {
-                "id": group_id,
-                "account": account,
-                "region": region,
-                "configuration": {"groupId": group_id},
-            },
-        )
+        group = groups.setdefault(group_id, {"id": group_id, "account": account, "region": region,
+                                             "entries": [], "described": False})
+        group["entries"].append(index)
         if kind == "SecurityGroups":
-            group["name"] = _str(entry.get("GroupName"))
-            conf = group["configuration"]
-            if "ipPermissions" in conf:  # the later entry replaced the rules, and closed windows
+            if group["described"]:  # the later entry replaced the rules, and closed windows
                 file.warn(f"{group_id} is described twice: the rules of both are read", index)
-            conf.update(
-                groupName=group["name"],
-                vpcId=_str(entry.get("VpcId")),
-                ownerId=account,
-                ipPermissions=[*conf.get("ipPermissions", []), *_texts(entry.get("IpPermissions"))],
-                ipPermissionsEgress=[*conf.get("ipPermissionsEgress", []),
-                                     *_texts(entry.get("IpPermissionsEgress"))],
-            )
-        else:
-            group["configuration"].setdefault("securityGroupRules", []).extend(_texts([entry]))
+            group["described"] = True
     tables, items, size = [], [], 0
     for index, g in enumerate(groups.values()):
-        configuration = msgspec.json.encode(g["configuration"]).decode()
+        name, configuration = _group_configuration(
+            g, [(entries[i][0], decode_element(entries[i][1])) for i in g["entries"]])
         items.append({
             "configurationitemversion": None,
             "configurationitemcapturetime": captured,
@@ -443,7 +428,7 @@ def _describe_rows(document: dict, path: Path, captured: str, file: FileReport) 
             "configurationitemstatus": "OK",
             "resourcetype": SECURITY_GROUP,
             "resourceid": g["id"],
-            "resourcename": g.get("name"),
+            "resourcename": name,
             "arn": None,
             "awsregion": g["region"],
             "availabilityzone": None,
@@ -463,9 +448,23 @@ def _describe_row(place: dict, items: list[dict]) -> dict:
             "kind": "describe"}
 
 
-def _texts(values: Any) -> list[msgspec.Raw]:
-    """A list's elements as JSON text, which the configuration's encoding writes as it is."""
-    return [msgspec.Raw(msgspec.json.encode(v)) for v in values or []]
+def _group_configuration(group: dict, entries: list[tuple[str, dict]]) -> tuple[str | None, str]:
+    """A group's name and configuration, as Config writes one, from its describe entries (checked,
+    and decoded again only now: a file's entries are never all objects at once)."""
+    conf: dict = {"groupId": group["id"]}
+    for kind, entry in entries:
+        if kind == "SecurityGroups":
+            conf.update(
+                groupName=_str(entry.get("GroupName")),
+                vpcId=_str(entry.get("VpcId")),
+                ownerId=group["account"],
+                ipPermissions=[*conf.get("ipPermissions", []), *(entry.get("IpPermissions") or [])],
+                ipPermissionsEgress=[*conf.get("ipPermissionsEgress", []),
+                                     *(entry.get("IpPermissionsEgress") or [])],
+            )
+        else:
+            conf.setdefault("securityGroupRules", []).append(entry)
+    return conf.get("groupName"), msgspec.json.encode(conf).decode()
 
 
 def _has_list(node: dict, name: str) -> bool:
