@@ -13,6 +13,7 @@ import pandas as pd
 from . import export, queries
 from .analysis import actors, security_groups
 from .errors import AuditToolkitError
+from .evidence.reader import counted
 from .investigation import Investigation
 from .settings import Settings
 
@@ -385,11 +386,12 @@ def ingest(evidence: Path, store: Path, progress: bool | None, state_at: str | N
     _report_problems(found)
     click.echo(f"security-group state: {state.summary()}")
     _report_problems(state)
-    click.echo(f"VPC flow logs: {len(flows.files)} new files, {flows.read} records read, "
+    click.echo(f"VPC flow logs: {counted(len(flows.files), 'new file')}, {counted(flows.read, 'record')} read, "
                f"{flows.used} used, {flows.rejected} rejected")
     _report_problems(flows)
-    click.echo(f"store {store}: {len(held.sources)} source files, {held.events} events, {len(held.parts)} parts, "
-               f"{len(held.findings)} findings files, {len(held.state)} state files")
+    click.echo(f"store {store}: {counted(len(held.sources), 'source file')}, {counted(held.events, 'event')}, "
+               f"{counted(len(held.parts), 'part')}, {counted(len(held.findings), 'findings file')}, "
+               f"{counted(len(held.state), 'state file')}")
 
 
 def _state_time(value: str | None) -> str | None:
@@ -485,8 +487,8 @@ def connections(evidence, store, since, until, accounts, regions, tz, fmt, ports
     inv = _open(evidence, store, settings)
     if inv.flow_intake is not None and inv.flow_intake.files:
         flows = inv.flow_intake
-        click.echo(f"VPC flow logs: {len(flows.files)} files, {flows.read} records read, "
-                   f"{flows.used} used, {flows.rejected} rejected, {len(flows.bad_files)} unreadable files",
+        click.echo(f"VPC flow logs: {counted(len(flows.files), 'file')}, {counted(flows.read, 'record')} read, "
+                   f"{flows.used} used, {flows.rejected} rejected, {counted(len(flows.bad_files), 'unreadable file')}",
                    err=True)
         _report_problems(flows)
     found = inv.connections(since, until, accounts, regions, group)

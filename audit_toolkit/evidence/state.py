@@ -36,6 +36,7 @@ from .reader import (
     FileReport,
     IntakeReport,
     TooLarge,
+    counted,
     decode_by_element,
     plausible,
     read_text,
@@ -109,10 +110,10 @@ class StateReport(IntakeReport):
         if self.interfaces:
             kinds = "security-group, network-interface and instance"
         return (
-            f"{len(self.files)} state files, {self.read} {kinds} items read, "
+            f"{counted(len(self.files), 'state file')}, {counted(self.read, kinds + ' item')} read, "
             f"{self.used} used, "
-            f"{self.rejected} rejected, {len(self.bad_files)} unreadable files, "
-            f"{others} items of other resource types left"
+            f"{self.rejected} rejected, {counted(len(self.bad_files), 'unreadable file')}, "
+            f"{counted(others, 'item')} of other resource types left"
         )
 
 
