@@ -615,15 +615,23 @@ def report(evidence, store, since, until, accounts, regions, tz, ports, internet
 @click.argument("name", required=False)
 @click.option("--since", help="Start of the time range, ISO 8601 (UTC if no zone), inclusive.")
 @click.option("--until", help="End of the time range, ISO 8601 (UTC if no zone), exclusive.")
-@click.option("--account", help="Only this AWS account id.")
-@click.option("--region", help="Only this AWS region.")
+@click.option("--account", "accounts", multiple=True, help="Only this AWS account id (once: the query binds one).")
+@click.option("--region", "regions", multiple=True, help="Only this AWS region (once: the query binds one).")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
               help="A value for another of the query's parameters, e.g. principal=alice (repeatable).")
 @_clean_errors
-def sql(name, since, until, account, region, params) -> None:
+def sql(name, since, until, accounts, regions, params) -> None:
     """Print a query's Athena SQL with its parameters bound as safely quoted literals, ready to paste into the
     Athena console; without NAME, list the queries."""
     from pyathena.formatter import DefaultParameterFormatter
+
+    # Every other command takes a list; this text binds one value, and silently keeping the last
+    # of two would print a query for another scope than asked.
+    for option, given in (("--account", accounts), ("--region", regions)):
+        if len(given) > 1:
+            raise click.BadParameter(f"given {len(given)} times ({', '.join(given)}); the query binds one "
+                                     "value: print one query per value", param_hint=option)
+    account, region = (accounts or (None,))[0], (regions or (None,))[0]
 
     if name is None:
         for query in queries.QUERIES.values():

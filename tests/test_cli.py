@@ -404,6 +404,11 @@ def test_sql_prints_the_athena_text_bound_as_literals_ready_to_paste():
     (["sql", "principal_events"], "Error: principal_events needs --param principal=..."),
     (["sql", "sg_changes", "--param", "principal=x"], "takes since, until, since_day, until_day, account, region"),
     (["sql", "nope"], "Error: no query named 'nope'"),
+    # the text binds one account: the second must not silently replace the first
+    (["sql", "sg_changes", "--account", "111111111111", "--account", "222222222222"],
+     "Error: Invalid value for --account: given 2 times (111111111111, 222222222222); the query binds one value"),
+    (["sql", "sg_changes", "--region", "us-east-1", "--region", "eu-west-1"],
+     "Error: Invalid value for --region: given 2 times (us-east-1, eu-west-1)"),
 ])
 def test_sql_refuses_what_the_query_does_not_take(args, message):
     result = run(*args)
