@@ -3,8 +3,9 @@
 One catalogue per language, in groups by prefix: `detail.*` what a detection hit is (rendered from
 the fields a decision read, `say`), `correlate.*` the sentence of a finding that came in through a
 window, `report.*` the audit report (`report.value.<column>.<value>`: the toolkit's own values in a
-table; English shows them as they are), `chart.*` the charts. Chat's own wording is
-chatwork/messages.py's CHAT, which takes these in too: one lookup for every text. A feature adds its
+table; English shows them as they are), `chart.*` the charts, `skip.*` why a path under the
+evidence was not read. Chat's own wording is chatwork/messages.py's CHAT, which takes these in too:
+one lookup for every text. A feature adds its
 phrases as a group of its own, in both languages (tests/test_phrases.py checks they match). Only
 the templates here are trusted text; every value put into them comes from the evidence and is
 escaped by whoever shows it (chat, HTML, Markdown, charts). This module imports nothing beyond the
@@ -323,6 +324,12 @@ TEXT: dict[str, dict[str, str]] = {
         "report.table.digest_gaps": "有効なダイジェストがカバーしない時間",
         "report.table.bad_files": "使えないレコードを含む証跡ファイル",
         "report.table.skipped": "証跡フォルダ内で読まなかったパス",
+        # --- paths under the evidence that no reader takes (evidence/layout.py skipped) ---------
+        "skip.not_regular": "通常のファイルではありません",
+        "skip.unlistable": "フォルダの中身を一覧できません ({error})",
+        "skip.folder_link": "フォルダへのシンボリックリンク (たどりません)",
+        "skip.hidden": "隠しファイル (名前が '.' で始まる)",
+        "skip.not_evidence": "証跡のファイル名ではありません ({suffixes})",
         "report.all_traffic": "全トラフィック",
         "report.rule_from": "送信元 {peer}",
         "report.rule_to": "宛先 {peer}",
@@ -885,6 +892,12 @@ TEXT: dict[str, dict[str, str]] = {
         "report.table.digest_gaps": "Hours no valid digest covers",
         "report.table.bad_files": "Evidence files with records that could not be used",
         "report.table.skipped": "Paths under the evidence that were not read",
+        # --- paths under the evidence that no reader takes (evidence/layout.py skipped) ---------
+        "skip.not_regular": "not a regular file",
+        "skip.unlistable": "folder cannot be listed ({error})",
+        "skip.folder_link": "symbolic link to a folder, not followed",
+        "skip.hidden": "hidden file (its name starts with '.')",
+        "skip.not_evidence": "not an evidence file name ({suffixes})",
         "report.all_traffic": "all traffic",
         "report.rule_from": "from {peer}",
         "report.rule_to": "to {peer}",

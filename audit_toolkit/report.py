@@ -406,7 +406,7 @@ def scope_section(a: Audit) -> Part:
         part.tables.append(a.table(a.say("table.bad_files"), pd.DataFrame(problems),
                                    ["path", "read", "used", "rejected", "reason"]))
     if inv.intake is not None and inv.intake.skipped:
-        paths = pd.DataFrame([s.rsplit(": ", 1) for s in inv.intake.skipped],
+        paths = pd.DataFrame([(s.path, say(s.why, a.language, "skip")) for s in inv.intake.skipped],
                              columns=["path", "why"])
         part.tables.append(a.table(a.say("table.skipped"), paths, ["path", "why"]))
     return part

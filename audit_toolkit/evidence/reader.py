@@ -86,7 +86,7 @@ class IntakeReport:
 
     files: list[FileReport] = field(default_factory=list)
     duplicates: int = 0  # events whose eventID was already seen (e.g. delivered by two trails)
-    skipped: list[str] = field(default_factory=list)  # 'path: why' never read (layout.skipped)
+    skipped: list = field(default_factory=list)  # layout.Skipped: paths never read, and why
     # eventIDs held by records of different content: both kept, each such pair a finding in itself.
     conflicts: list[str] = field(default_factory=list)
     # Events read, with a member the analysis cannot read: 'event <id> (<name> at <time>): reason'.
