@@ -49,6 +49,10 @@ def _clean_errors(fn):
     return wrapper
 
 
+TZ_OPTION = click.option("--tz", help="Time zone of the times shown, e.g. Asia/Tokyo or JST (default UTC, or "
+                                      "AUDIT_TOOLKIT_DISPLAY_TZ); JSON and CSV carry its offset.")
+
+
 def _scope(fn=None, *, output: bool = True, exposure: bool = False):
     """The options every evidence command takes (`output`: it prints a table, CSV or JSON; `exposure`:
     its answer depends on the watched ports and what counts as the internet)."""
@@ -68,8 +72,7 @@ def _scope(fn=None, *, output: bool = True, exposure: bool = False):
         click.option("--until", help="End of the time range, ISO 8601 (UTC if no zone), exclusive."),
         click.option("--account", "accounts", multiple=True, help="Only this AWS account id (repeatable)."),
         click.option("--region", "regions", multiple=True, help="Only this AWS region (repeatable)."),
-        click.option("--tz", help="Time zone of the times shown, e.g. Asia/Tokyo or JST (default UTC, or "
-                                  "AUDIT_TOOLKIT_DISPLAY_TZ); JSON and CSV carry its offset."),
+        TZ_OPTION,
         *([click.option("--format", "fmt", type=FORMATS, default="table", show_default=True,
                         help="Output format.")] if output else []),
         *([click.option("--port", "ports", type=int, multiple=True,
@@ -769,9 +772,10 @@ VALIDATION_TABLE = ["status", "kind", "path", "account", "region", "time", "reas
 @click.option("--since", help="Judge only files and digests from this time, ISO 8601 "
                                "(default: the range collected).")
 @click.option("--until", help="... and before this time, ISO 8601.")
+@TZ_OPTION
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True,
               help="Output format.")
-def validate_logs(folder, public_keys, signatures, since, until, fmt) -> None:
+def validate_logs(folder, public_keys, signatures, since, until, tz, fmt) -> None:
     """Prove the CloudTrail logs in FOLDER are AWS's own, offline: CloudTrail's signed digest chain.
 
     One row per log file and digest: valid, modified, missing, not_covered, signature_invalid,
@@ -783,18 +787,21 @@ def validate_logs(folder, public_keys, signatures, since, until, fmt) -> None:
     from .phrases import words
 
     try:
+        settings = _settings(tz=tz)  # a bad --tz fails before any file is read
         report = validate_folder(folder, public_keys, signatures, since, until)
     except AuditToolkitError as e:
         raise click.UsageError(str(e)) from e
-    settings = Settings.load()
     _emit(pd.DataFrame(report.table(), columns=VALIDATION_TABLE), fmt, VALIDATION_TABLE,
           settings, empty="no log file or digest in the range")
     language = settings.language  # what it could not prove, and why, in the language setting
+
+    def at(t) -> str:  # a gap's bound in the display zone, with its offset (Z for UTC, as before)
+        return pd.Timestamp(t).tz_convert(settings.display_tz).isoformat(timespec="minutes").replace("+00:00", "Z")
+
     for span in report.gaps:
         click.echo(export.visible(words(
             language, "proof.gap_line", account=span.account, region=span.region,
-            trail=span.trail, start=f"{span.start:%Y-%m-%dT%H:%M}Z",
-            end=f"{span.end:%Y-%m-%dT%H:%M}Z", hours=f"{span.hours:g}",
+            trail=span.trail, start=at(span.start), end=at(span.end), hours=f"{span.hours:g}",
             reason=said(span.why, language))), err=True)
     for note in report.notes(language):
         click.echo(export.visible(words(language, "report.not_checked", note=note)), err=True)
