@@ -260,6 +260,15 @@ def test_a_window_opened_before_the_range_starts_at_the_range_with_a_mark(demo_i
     assert width < 2500 and height > 200
 
 
+def test_a_window_with_no_logged_open_or_close_says_so_instead_of_an_empty_name():
+    # seen only in the state (AWS Config): nobody's call opened or closed it
+    frame = windows(window(opened_at="2026-11-03T09:00Z", closed_at="2026-11-03T11:00Z"))
+    texts = {lang: [t.get_text() for t in charts.plot_exposure(frame, settings=Settings(language=lang)).texts]
+             for lang in ("en", "ja")}
+    assert "opened by no logged call; closed by no logged call" in texts["en"]
+    assert "公開: 記録された操作なし。終了: 記録された操作なし" in texts["ja"]
+
+
 def test_changes_at_the_same_moment_on_one_group_do_not_hide_each_other():
     at = pd.Timestamp("2026-11-03T09:00:00Z")
     changes = pd.DataFrame({"event_time": [at, at, at, at + pd.Timedelta(hours=5)], "account": ["1"] * 4,
