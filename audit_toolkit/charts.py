@@ -30,7 +30,7 @@ from .analysis.events import records
 from .analysis.security_groups import port_span
 from .evidence.guardduty import SEVERITY_BANDS, severity_label
 from .export import visible
-from .phrases import TEXT
+from . import phrases
 from .settings import Settings
 
 # Latin text in DejaVu Sans as usual; glyphs it lacks (Japanese) fall back to the bundled IPAexGothic.
@@ -77,8 +77,8 @@ def _num(when) -> float:
 
 def _words(settings: Settings | None) -> Callable[..., str]:
     """The charts' phrases (phrases.TEXT `chart.*`) in the settings' language."""
-    words = TEXT[(settings or Settings()).language]
-    return lambda key, **values: words[f"chart.{key}"].format(**values)
+    language = (settings or Settings()).language
+    return lambda key, **values: phrases.words(language, f"chart.{key}", **values)  # `.one` for a count of 1
 
 
 def _time_axis(ax: Axes, zone: ZoneInfo, say: Callable[..., str]) -> None:

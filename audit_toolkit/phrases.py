@@ -873,7 +873,8 @@ TEXT: dict[str, dict[str, str]] = {
         "report.source.athena": "Athena database {database}",
         "report.source.store": "store {path}",
         "report.source.evidence": "evidence {path}",
-        "report.events": "Events in range: {events} in {accounts} accounts and {regions} regions; "
+        # a count not named `n` has no `.one` form: it follows its noun (accounts: 1), never "1 accounts"
+        "report.events": "Events in range: {events} (accounts: {accounts}, regions: {regions}); "
         "first {first}, last {last}",
         "report.only": "Only account {account}, region {region}",
         "report.read": "Read: {summary}",
@@ -902,8 +903,7 @@ TEXT: dict[str, dict[str, str]] = {
         "report.all_traffic": "all traffic",
         "report.rule_from": "from {peer}",
         "report.rule_to": "to {peer}",
-        "report.changes": "{n} security-group rule changes by {actors} actors, {failed} of them "
-        "failed calls",
+        "report.changes": "{n} security-group rule changes (actors: {actors}; failed calls: {failed})",
         "report.by_action": "By action: {counts}",
         "report.by_actor": "By actor: {counts}",
         "report.table.changes": "Every security-group rule change",
@@ -933,7 +933,7 @@ TEXT: dict[str, dict[str, str]] = {
         "report.detection": "{id}: severity {severity}, MITRE ATT&CK {technique}",
         "report.detection_hits": "{n} hits, {attempts} of them attempts",
         "report.table.hits": "Hits",
-        "report.silent_runs": "{n} runs of hours with no event ({hours} hours in all)",
+        "report.silent_runs": "{n} runs of hours with no event ({hours} h in all)",
         "report.outages": "{n} logging outages",
         "report.ongoing": " ({n} still ongoing)",
         "report.table.coverage": "Silent hours and logging outages",
@@ -1072,6 +1072,7 @@ TEXT: dict[str, dict[str, str]] = {
         "chart.band.Medium": "Medium",
         "chart.band.Low": "Low",
         "chart.other_actors": "{n} other actors",
+        "chart.other_actors.one": "{n} other actor",
         "chart.action.authorize": "authorize",
         "chart.action.revoke": "revoke",
         "chart.action.modify": "modify",
@@ -1091,6 +1092,7 @@ TEXT: dict[str, dict[str, str]] = {
         "chart.date": "date",
         "chart.key": " (key {access_key})",
         "chart.activity_title": "Activity of {who} ({n} events)",
+        "chart.activity_title.one": "Activity of {who} ({n} event)",
         "chart.events_log": "events (log scale)",
         "chart.session_unknown": "session from an unknown address",
         "chart.session_known": "session from the actor or a known network",
@@ -1098,7 +1100,7 @@ TEXT: dict[str, dict[str, str]] = {
         "report.intake_conflicts.one": ", {n} eventID held by different records (all kept)",
         "report.intake_unusable.one": ", {n} event the analysis could not read",
         "report.changes.one":
-            "{n} security-group rule change by {actors} actors, {failed} of them failed calls",
+            "{n} security-group rule change (actors: {actors}; failed calls: {failed})",
         "report.exposed.one": "{n} rule exposes port {ports} to the internet at the end of the range",
         "report.exposed_unlogged.one":
             "{n} of them was opened by no logged call: known from AWS Config or EC2 state",
@@ -1109,7 +1111,7 @@ TEXT: dict[str, dict[str, str]] = {
         "report.findings.one": "{n} GuardDuty finding active in the range",
         "report.hits.one": "{n} detection hit",
         "report.detection_hits.one": "{n} hit, {attempts} of them attempts",
-        "report.silent_runs.one": "{n} run of hours with no event ({hours} hours in all)",
+        "report.silent_runs.one": "{n} run of hours with no event ({hours} h in all)",
         "report.outages.one": "{n} logging outage",
         "report.inputs_hashed.one": "{n} input file hashed",
     },

@@ -213,7 +213,7 @@ def test_periodic_audit_notebook_writes_the_report_for_the_range(runs, engine, d
     sections = text(tagged(nb, "answer-sections"))
     # the demo's story of security-group state adds three windows in the range, one still open
     assert "9 windows in which port 22 stood open to the internet; 2 still open at the end of the range" in sections
-    assert "22 security-group rule changes by 7 actors, 1 of them failed calls" in sections
+    assert "22 security-group rule changes (actors: 7; failed calls: 1)" in sections
     files = input_files(demo)
     hashed = f"{files} input files hashed" if engine == "duckdb" else \
         "No input files hashed: the logs were read where they are in S3 (Athena database forensics), not on this machine"
