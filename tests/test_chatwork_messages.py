@@ -149,6 +149,15 @@ def test_summary(inv, changes):
     check("summary_ja", message.body)
 
 
+def test_the_english_summary_agrees_with_its_counts(inv, changes):
+    span = inv.span()
+    [message] = summary_messages(changes, inv.ssh_exposure(), pd.DataFrame([_finding()]), EN,
+                                 span["first_event"], span["last_event"])
+    assert "There were 9 security-group changes (failed: 1; groups: 1; actors: 1)." in message.body
+    assert "1 exposure to the internet; 0 still open at the end of the evidence." in message.body
+    assert "GuardDuty reported 1 finding." in message.body
+
+
 def test_sns_subscribe_api_call():
     detail = elastic_lines("cloudtrail/test-subscribe-json.log")[0]
     check("sns_subscribe_ja", messages.api_call(detail, JA).render())

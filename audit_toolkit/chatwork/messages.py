@@ -292,24 +292,31 @@ CHAT = {
         "finding_id": "Id",
         "count": "Count",
         "times": "{n} times",
+        "times.one": "{n} time",
         "corr.title": "Attack while exposed: {type}",
         "corr.during": "Seen during the exposure window",
         "summary.title": "Audit summary",
         "summary.period": "The evidence runs from {since} to {until}.",
-        "summary.changes": "There were {n} security-group changes ({failed} failed), "
-        "to {groups} groups, "
-        "by {actors} actors.",
+        # a count not named `n` has no `.one` form: it follows its noun ("groups: 1", not "1 groups")
+        "summary.changes": "There were {n} security-group changes (failed: {failed}; groups: {groups}; "
+        "actors: {actors}).",
+        "summary.changes.one": "There was {n} security-group change (failed: {failed}; groups: {groups}; "
+        "actors: {actors}).",
         "summary.windows": "{n} exposures to the internet; "
         "{open} still open at the end of the evidence.",
+        "summary.windows.one": "{n} exposure to the internet; {open} still open at the end of the evidence.",
         "summary.window": "{who} opened {ports} of {group} to {cidr} at {opened}; {end}.",
         "summary.window_end": "closed at {closed}",
         "summary.window_still": "it is still open",
         "summary.findings": "GuardDuty reported {n} findings.",
+        "summary.findings.one": "GuardDuty reported {n} finding.",
         "summary.no_findings": "GuardDuty reported nothing.",
         "summary.finding": "{type} of severity {severity} on {instance} (updated {updated}).",
         "and_more": "{n} more are in the report.",
         "digest.title": "Audit digest: {n} items",
+        "digest.title.one": "Audit digest: {n} item",
         "digest.day": "Audit digest {day}: {n} items",
+        "digest.day.one": "Audit digest {day}: {n} item",
         "digest.period": "{since} to {until}",
         "digest.kind": "{kind}: {n} ({bands})",
         "digest.band": "{n} {severity}",
@@ -408,6 +415,8 @@ class _Words:
         self.tz = ZoneInfo(settings.display_tz)
 
     def __call__(self, key: str, **values: object) -> str:
+        if values.get("n") in (1, "1") and f"{key}.one" in self.t:  # English: "1 finding", not "1 findings"
+            key += ".one"
         return self.t[key].format(**values)
 
     def field(self, key: str, value: str) -> str:
