@@ -181,7 +181,7 @@ def _report_intake(inv: Investigation) -> None:
 def _report_unusable(intake) -> None:
     """After the answer: the events the analysis had to leave out, each with its reason."""
     if intake is not None and intake.unusable:
-        click.echo(f"{len(intake.unusable)} events the analysis could not read:", err=True)
+        click.echo(f"{counted(len(intake.unusable), 'event')} the analysis could not read:", err=True)
         for reason in intake.unusable:
             click.echo(export.visible(f"  {reason}"), err=True)
 
@@ -752,10 +752,14 @@ def collect(source, since, until, accounts, regions, out, workers, state, state_
     click.echo(f"manifest SHA-256 {report.manifest_sha256} (write it in the case notes; "
                f"`audit-toolkit verify --expect` checks it)")
     if report.failed:
-        raise click.ClickException(f"{len(report.failed)} objects were not collected; re-run the same command to resume")
+        n = len(report.failed)
+        raise click.ClickException(f"{counted(n, 'object')} {'was' if n == 1 else 'were'} not collected; "
+                                   "re-run the same command to resume")
     if report.refused:
-        raise click.ClickException(f"{len(report.refused)} objects were refused: their keys cannot "
-                                   "be local paths under --out (in the manifest, with the reason)")
+        n = len(report.refused)
+        raise click.ClickException(f"{counted(n, 'object')} {'was' if n == 1 else 'were'} refused: "
+                                   f"{'its key' if n == 1 else 'their keys'} cannot be local paths under --out "
+                                   "(in the manifest, with the reason)")
 
 
 VALIDATION_TABLE = ["status", "kind", "path", "account", "region", "time", "reason"]

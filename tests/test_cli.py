@@ -515,3 +515,11 @@ def test_detect_shows_a_target_that_is_an_object_as_json_escaped(tmp_path):
         ("ssm_session_started", '{"x":[1,2],"y":"\u202e\\u001b"}')]  # JSON escapes ESC
     assert '{"x":[1,2],"y":"\\u202e\\u001b"}' in table and "{'x'" not in table
     assert not any(c in table for c in "\u202e\x1b")
+
+
+def test_the_line_before_the_unusable_events_agrees_with_its_count(capsys):
+    from audit_toolkit.cli import _report_unusable
+    from audit_toolkit.evidence.reader import IntakeReport
+
+    _report_unusable(IntakeReport(unusable=["event e1 (AuthorizeSecurityGroupIngress at T): fromPort 'inf' is not a port"]))
+    assert capsys.readouterr().err.splitlines()[0] == "1 event the analysis could not read:"
