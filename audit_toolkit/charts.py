@@ -30,7 +30,7 @@ from .analysis.events import records
 from .analysis.security_groups import port_span
 from .evidence.guardduty import SEVERITY_BANDS, severity_label
 from .export import visible
-from .phrases import TEXT
+from . import phrases
 from .settings import Settings
 
 # Latin text in DejaVu Sans as usual; glyphs it lacks (Japanese) fall back to the bundled IPAexGothic.
@@ -77,8 +77,8 @@ def _num(when) -> float:
 
 def _words(settings: Settings | None) -> Callable[..., str]:
     """The charts' phrases (phrases.TEXT `chart.*`) in the settings' language."""
-    words = TEXT[(settings or Settings()).language]
-    return lambda key, **values: words[f"chart.{key}"].format(**values)
+    language = (settings or Settings()).language
+    return lambda key, **values: phrases.words(language, f"chart.{key}", **values)  # `.one` for a count of 1
 
 
 def _time_axis(ax: Axes, zone: ZoneInfo, say: Callable[..., str]) -> None:
@@ -177,7 +177,7 @@ def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd
             opened = say("open_before")
         else:
             ax.barh(y, right - left, left=left, height=0.4, color=color, alpha=0.8, gid="window")
-            opened = say("opened_by", who=label(short_actor(r["opened_by"]), 40))
+            opened = say("opened_by", who=label(short_actor(r["opened_by"]), 40) or say("no_logged_call"))
         if earlier:  # the bar starts at the range's start; the mark says it began before
             ax.plot([left], [y], marker="<", markersize=10, color=color, gid="began-earlier")
             began = pd.Timestamp(r["opened_at"]).tz_convert(zone)
@@ -186,7 +186,8 @@ def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd
             ax.plot([right], [y], marker=">", markersize=10, color=color, gid="still-open")
             closed = say("still_open")
         else:
-            closed = say("closed_by", who=label(short_actor(r["closed_by"]), 40))
+            # a window seen only in the state has no caller: say so, not an empty "closed by"
+            closed = say("closed_by", who=label(short_actor(r["closed_by"]), 40) or say("no_logged_call"))
         ax.annotate(text, (left, y - 0.24), fontsize=8, va="bottom", annotation_clip=False)
         if r.get("ambiguous_order") is True:
             closed += say("order")

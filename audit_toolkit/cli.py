@@ -13,6 +13,7 @@ import pandas as pd
 from . import export, queries
 from .analysis import actors, security_groups
 from .errors import AuditToolkitError
+from .evidence.reader import counted
 from .investigation import Investigation
 from .settings import Settings
 
@@ -48,6 +49,10 @@ def _clean_errors(fn):
     return wrapper
 
 
+TZ_OPTION = click.option("--tz", help="Time zone of the times shown, e.g. Asia/Tokyo or JST (default UTC, or "
+                                      "AUDIT_TOOLKIT_DISPLAY_TZ); JSON and CSV carry its offset.")
+
+
 def _scope(fn=None, *, output: bool = True, exposure: bool = False):
     """The options every evidence command takes (`output`: it prints a table, CSV or JSON; `exposure`:
     its answer depends on the watched ports and what counts as the internet)."""
@@ -67,8 +72,7 @@ def _scope(fn=None, *, output: bool = True, exposure: bool = False):
         click.option("--until", help="End of the time range, ISO 8601 (UTC if no zone), exclusive."),
         click.option("--account", "accounts", multiple=True, help="Only this AWS account id (repeatable)."),
         click.option("--region", "regions", multiple=True, help="Only this AWS region (repeatable)."),
-        click.option("--tz", help="Time zone of the times shown, e.g. Asia/Tokyo or JST (default UTC, or "
-                                  "AUDIT_TOOLKIT_DISPLAY_TZ); JSON and CSV carry its offset."),
+        TZ_OPTION,
         *([click.option("--format", "fmt", type=FORMATS, default="table", show_default=True,
                         help="Output format.")] if output else []),
         *([click.option("--port", "ports", type=int, multiple=True,
@@ -177,7 +181,7 @@ def _report_intake(inv: Investigation) -> None:
 def _report_unusable(intake) -> None:
     """After the answer: the events the analysis had to leave out, each with its reason."""
     if intake is not None and intake.unusable:
-        click.echo(f"{len(intake.unusable)} events the analysis could not read:", err=True)
+        click.echo(f"{counted(len(intake.unusable), 'event')} the analysis could not read:", err=True)
         for reason in intake.unusable:
             click.echo(export.visible(f"  {reason}"), err=True)
 
@@ -385,12 +389,13 @@ def ingest(evidence: Path, store: Path, progress: bool | None, state_at: str | N
     _report_problems(found)
     click.echo(f"security-group state: {state.summary()}")
     _report_problems(state)
-    click.echo(f"VPC flow logs: {len(flows.files)} new files, {flows.read} records read, "
+    click.echo(f"VPC flow logs: {counted(len(flows.files), 'new file')}, {counted(flows.read, 'record')} read, "
                f"{flows.used} used, {flows.rejected} rejected")
     _report_problems(flows)
-    click.echo(export.visible(f"store {store}: {len(held.sources)} source files, {held.events} events, "
-                              f"{len(held.parts)} parts, {len(held.findings)} findings files, "
-                              f"{len(held.state)} state files"))
+    click.echo(export.visible(
+        f"store {store}: {counted(len(held.sources), 'source file')}, {counted(held.events, 'event')}, "
+        f"{counted(len(held.parts), 'part')}, {counted(len(held.findings), 'findings file')}, "
+        f"{counted(len(held.state), 'state file')}"))
 
 
 def _state_time(value: str | None) -> str | None:
@@ -486,8 +491,8 @@ def connections(evidence, store, since, until, accounts, regions, tz, fmt, ports
     inv = _open(evidence, store, settings)
     if inv.flow_intake is not None and inv.flow_intake.files:
         flows = inv.flow_intake
-        click.echo(f"VPC flow logs: {len(flows.files)} files, {flows.read} records read, "
-                   f"{flows.used} used, {flows.rejected} rejected, {len(flows.bad_files)} unreadable files",
+        click.echo(f"VPC flow logs: {counted(len(flows.files), 'file')}, {counted(flows.read, 'record')} read, "
+                   f"{flows.used} used, {flows.rejected} rejected, {counted(len(flows.bad_files), 'unreadable file')}",
                    err=True)
         _report_problems(flows)
     found = inv.connections(since, until, accounts, regions, group)
@@ -614,15 +619,23 @@ def report(evidence, store, since, until, accounts, regions, tz, ports, internet
 @click.argument("name", required=False)
 @click.option("--since", help="Start of the time range, ISO 8601 (UTC if no zone), inclusive.")
 @click.option("--until", help="End of the time range, ISO 8601 (UTC if no zone), exclusive.")
-@click.option("--account", help="Only this AWS account id.")
-@click.option("--region", help="Only this AWS region.")
+@click.option("--account", "accounts", multiple=True, help="Only this AWS account id (once: the query binds one).")
+@click.option("--region", "regions", multiple=True, help="Only this AWS region (once: the query binds one).")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
               help="A value for another of the query's parameters, e.g. principal=alice (repeatable).")
 @_clean_errors
-def sql(name, since, until, account, region, params) -> None:
+def sql(name, since, until, accounts, regions, params) -> None:
     """Print a query's Athena SQL with its parameters bound as safely quoted literals, ready to paste into the
     Athena console; without NAME, list the queries."""
     from pyathena.formatter import DefaultParameterFormatter
+
+    # Every other command takes a list; this text binds one value, and silently keeping the last
+    # of two would print a query for another scope than asked.
+    for option, given in (("--account", accounts), ("--region", regions)):
+        if len(given) > 1:
+            raise click.BadParameter(f"given {len(given)} times ({', '.join(given)}); the query binds one "
+                                     "value: print one query per value", param_hint=option)
+    account, region = (accounts or (None,))[0], (regions or (None,))[0]
 
     if name is None:
         for query in queries.QUERIES.values():
@@ -740,10 +753,14 @@ def collect(source, since, until, accounts, regions, out, workers, state, state_
     click.echo(f"manifest SHA-256 {report.manifest_sha256} (write it in the case notes; "
                f"`audit-toolkit verify --expect` checks it)")
     if report.failed:
-        raise click.ClickException(f"{len(report.failed)} objects were not collected; re-run the same command to resume")
+        n = len(report.failed)
+        raise click.ClickException(f"{counted(n, 'object')} {'was' if n == 1 else 'were'} not collected; "
+                                   "re-run the same command to resume")
     if report.refused:
-        raise click.ClickException(f"{len(report.refused)} objects were refused: their keys cannot "
-                                   "be local paths under --out (in the manifest, with the reason)")
+        n = len(report.refused)
+        raise click.ClickException(f"{counted(n, 'object')} {'was' if n == 1 else 'were'} refused: "
+                                   f"{'its key' if n == 1 else 'their keys'} cannot be local paths under --out "
+                                   "(in the manifest, with the reason)")
 
 
 VALIDATION_TABLE = ["status", "kind", "path", "account", "region", "time", "reason"]
@@ -760,9 +777,10 @@ VALIDATION_TABLE = ["status", "kind", "path", "account", "region", "time", "reas
 @click.option("--since", help="Judge only files and digests from this time, ISO 8601 "
                                "(default: the range collected).")
 @click.option("--until", help="... and before this time, ISO 8601.")
+@TZ_OPTION
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True,
               help="Output format.")
-def validate_logs(folder, public_keys, signatures, since, until, fmt) -> None:
+def validate_logs(folder, public_keys, signatures, since, until, tz, fmt) -> None:
     """Prove the CloudTrail logs in FOLDER are AWS's own, offline: CloudTrail's signed digest chain.
 
     One row per log file and digest: valid, modified, missing, not_covered, signature_invalid,
@@ -774,18 +792,21 @@ def validate_logs(folder, public_keys, signatures, since, until, fmt) -> None:
     from .phrases import words
 
     try:
+        settings = _settings(tz=tz)  # a bad --tz fails before any file is read
         report = validate_folder(folder, public_keys, signatures, since, until)
     except AuditToolkitError as e:
         raise click.UsageError(str(e)) from e
-    settings = Settings.load()
     _emit(pd.DataFrame(report.table(), columns=VALIDATION_TABLE), fmt, VALIDATION_TABLE,
           settings, empty="no log file or digest in the range")
     language = settings.language  # what it could not prove, and why, in the language setting
+
+    def at(t) -> str:  # a gap's bound in the display zone, with its offset (Z for UTC, as before)
+        return pd.Timestamp(t).tz_convert(settings.display_tz).isoformat(timespec="minutes").replace("+00:00", "Z")
+
     for span in report.gaps:
         click.echo(export.visible(words(
             language, "proof.gap_line", account=span.account, region=span.region,
-            trail=span.trail, start=f"{span.start:%Y-%m-%dT%H:%M}Z",
-            end=f"{span.end:%Y-%m-%dT%H:%M}Z", hours=f"{span.hours:g}",
+            trail=span.trail, start=at(span.start), end=at(span.end), hours=f"{span.hours:g}",
             reason=said(span.why, language))), err=True)
     for note in report.notes(language):
         click.echo(export.visible(words(language, "report.not_checked", note=note)), err=True)

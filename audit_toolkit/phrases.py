@@ -3,8 +3,9 @@
 One catalogue per language, in groups by prefix: `detail.*` what a detection hit is (rendered from
 the fields a decision read, `say`), `correlate.*` the sentence of a finding that came in through a
 window, `report.*` the audit report (`report.value.<column>.<value>`: the toolkit's own values in a
-table; English shows them as they are), `chart.*` the charts. Chat's own wording is
-chatwork/messages.py's CHAT, which takes these in too: one lookup for every text. A feature adds its
+table; English shows them as they are), `chart.*` the charts, `skip.*` why a path under the
+evidence was not read. Chat's own wording is chatwork/messages.py's CHAT, which takes these in too:
+one lookup for every text. A feature adds its
 phrases as a group of its own, in both languages (tests/test_phrases.py checks they match). Only
 the templates here are trusted text; every value put into them comes from the evidence and is
 escaped by whoever shows it (chat, HTML, Markdown, charts). This module imports nothing beyond the
@@ -323,6 +324,12 @@ TEXT: dict[str, dict[str, str]] = {
         "report.table.digest_gaps": "有効なダイジェストがカバーしない時間",
         "report.table.bad_files": "使えないレコードを含む証跡ファイル",
         "report.table.skipped": "証跡フォルダ内で読まなかったパス",
+        # --- paths under the evidence that no reader takes (evidence/layout.py skipped) ---------
+        "skip.not_regular": "通常のファイルではありません",
+        "skip.unlistable": "フォルダの中身を一覧できません ({error})",
+        "skip.folder_link": "フォルダへのシンボリックリンク (たどりません)",
+        "skip.hidden": "隠しファイル (名前が '.' で始まる)",
+        "skip.not_evidence": "証跡のファイル名ではありません ({suffixes})",
         "report.all_traffic": "全トラフィック",
         "report.rule_from": "送信元 {peer}",
         "report.rule_to": "宛先 {peer}",
@@ -373,6 +380,10 @@ TEXT: dict[str, dict[str, str]] = {
         "report.action.urgent": "重大または高の検知 {n} 件",
         "report.action.outages": "ログ記録の停止 {n} 件",
         "report.action.silent": "、イベントのない時間帯 {n} 件",
+        "report.action.evidence": "証跡の問題: {counts} (「期間と証跡」とコマンドの標準エラーに一覧)",
+        "report.action.unreadable": "読めないファイル {n} 個",
+        "report.action.rejected": "除外したレコード {n} 件",
+        "report.action.unproven": "AWS の配信で改変なしと証明できなかったログファイル {n} 個",
         "report.covers_only": "証跡がカバーするのは範囲のうち {first} から {last} までです。それ以外は不明です",
         "report.covers_nothing": "証跡には範囲内のイベントがありません。範囲内のことは不明です",
         "report.table.open": "公開中の期間",
@@ -527,6 +538,7 @@ TEXT: dict[str, dict[str, str]] = {
         "chart.began_earlier": " ({when}、範囲の開始前)",
         "chart.still_open": "公開中",
         "chart.closed_by": "終了: {who}",
+        "chart.no_logged_call": "記録された操作なし",
         "chart.order": " (同じ秒の順序は未証明: 公開中とみなす)",
         "chart.opened_closed": "{opened}。{closed}",
         "chart.legend_open": "インターネットに公開",
@@ -864,7 +876,8 @@ TEXT: dict[str, dict[str, str]] = {
         "report.source.athena": "Athena database {database}",
         "report.source.store": "store {path}",
         "report.source.evidence": "evidence {path}",
-        "report.events": "Events in range: {events} in {accounts} accounts and {regions} regions; "
+        # a count not named `n` has no `.one` form: it follows its noun (accounts: 1), never "1 accounts"
+        "report.events": "Events in range: {events} (accounts: {accounts}, regions: {regions}); "
         "first {first}, last {last}",
         "report.only": "Only account {account}, region {region}",
         "report.read": "Read: {summary}",
@@ -884,11 +897,16 @@ TEXT: dict[str, dict[str, str]] = {
         "report.table.digest_gaps": "Hours no valid digest covers",
         "report.table.bad_files": "Evidence files with records that could not be used",
         "report.table.skipped": "Paths under the evidence that were not read",
+        # --- paths under the evidence that no reader takes (evidence/layout.py skipped) ---------
+        "skip.not_regular": "not a regular file",
+        "skip.unlistable": "folder cannot be listed ({error})",
+        "skip.folder_link": "symbolic link to a folder, not followed",
+        "skip.hidden": "hidden file (its name starts with '.')",
+        "skip.not_evidence": "not an evidence file name ({suffixes})",
         "report.all_traffic": "all traffic",
         "report.rule_from": "from {peer}",
         "report.rule_to": "to {peer}",
-        "report.changes": "{n} security-group rule changes by {actors} actors, {failed} of them "
-        "failed calls",
+        "report.changes": "{n} security-group rule changes (actors: {actors}; failed calls: {failed})",
         "report.by_action": "By action: {counts}",
         "report.by_actor": "By actor: {counts}",
         "report.table.changes": "Every security-group rule change",
@@ -918,7 +936,7 @@ TEXT: dict[str, dict[str, str]] = {
         "report.detection": "{id}: severity {severity}, MITRE ATT&CK {technique}",
         "report.detection_hits": "{n} hits, {attempts} of them attempts",
         "report.table.hits": "Hits",
-        "report.silent_runs": "{n} runs of hours with no event ({hours} hours in all)",
+        "report.silent_runs": "{n} runs of hours with no event ({hours} h in all)",
         "report.outages": "{n} logging outages",
         "report.ongoing": " ({n} still ongoing)",
         "report.table.coverage": "Silent hours and logging outages",
@@ -942,6 +960,14 @@ TEXT: dict[str, dict[str, str]] = {
         "report.action.outages.one": "{n} logging outage",
         "report.action.silent": "; {n} runs of silent hours",
         "report.action.silent.one": "; {n} run of silent hours",
+        "report.action.evidence": "Evidence not fully used: {counts} (listed under “Time range and "
+        "evidence” and on the command's stderr)",
+        "report.action.unreadable": "{n} files could not be read",
+        "report.action.unreadable.one": "{n} file could not be read",
+        "report.action.rejected": "{n} records rejected",
+        "report.action.rejected.one": "{n} record rejected",
+        "report.action.unproven": "{n} log files not proven AWS-delivered and unaltered",
+        "report.action.unproven.one": "{n} log file not proven AWS-delivered and unaltered",
         "report.covers_only": "The evidence covers only {first} to {last} of the range: nothing is "
         "known of the rest",
         "report.covers_nothing": "The evidence holds no event in the range: nothing is known of it",
@@ -1036,6 +1062,7 @@ TEXT: dict[str, dict[str, str]] = {
         "chart.began_earlier": " at {when}, before the range",
         "chart.still_open": "still open",
         "chart.closed_by": "closed by {who}",
+        "chart.no_logged_call": "no logged call",
         "chart.order": " (order within one second unproven: kept open)",
         "chart.opened_closed": "{opened}; {closed}",
         "chart.legend_open": "open to the internet",
@@ -1048,6 +1075,7 @@ TEXT: dict[str, dict[str, str]] = {
         "chart.band.Medium": "Medium",
         "chart.band.Low": "Low",
         "chart.other_actors": "{n} other actors",
+        "chart.other_actors.one": "{n} other actor",
         "chart.action.authorize": "authorize",
         "chart.action.revoke": "revoke",
         "chart.action.modify": "modify",
@@ -1067,6 +1095,7 @@ TEXT: dict[str, dict[str, str]] = {
         "chart.date": "date",
         "chart.key": " (key {access_key})",
         "chart.activity_title": "Activity of {who} ({n} events)",
+        "chart.activity_title.one": "Activity of {who} ({n} event)",
         "chart.events_log": "events (log scale)",
         "chart.session_unknown": "session from an unknown address",
         "chart.session_known": "session from the actor or a known network",
@@ -1074,7 +1103,7 @@ TEXT: dict[str, dict[str, str]] = {
         "report.intake_conflicts.one": ", {n} eventID held by different records (all kept)",
         "report.intake_unusable.one": ", {n} event the analysis could not read",
         "report.changes.one":
-            "{n} security-group rule change by {actors} actors, {failed} of them failed calls",
+            "{n} security-group rule change (actors: {actors}; failed calls: {failed})",
         "report.exposed.one": "{n} rule exposes port {ports} to the internet at the end of the range",
         "report.exposed_unlogged.one":
             "{n} of them was opened by no logged call: known from AWS Config or EC2 state",
@@ -1085,7 +1114,7 @@ TEXT: dict[str, dict[str, str]] = {
         "report.findings.one": "{n} GuardDuty finding active in the range",
         "report.hits.one": "{n} detection hit",
         "report.detection_hits.one": "{n} hit, {attempts} of them attempts",
-        "report.silent_runs.one": "{n} run of hours with no event ({hours} hours in all)",
+        "report.silent_runs.one": "{n} run of hours with no event ({hours} h in all)",
         "report.outages.one": "{n} logging outage",
         "report.inputs_hashed.one": "{n} input file hashed",
     },

@@ -324,6 +324,26 @@ def _range(a: Audit) -> str:
 PROOF_ROWS = 500  # files not proven, listed in the report's first section
 
 
+def _unproven(a: Audit) -> list[dict]:
+    """Each file the digest chain did not prove, where a key checked some digest (without digests
+    or keys the scope section says why nothing is proven, and a row per file would say it again)."""
+    integrity = a.integrity
+    if not integrity or not any(r.kind == "digest" and r.status != "no_key" for r in integrity.rows):
+        return []
+    return [r for r in integrity.table(a.language) if r["status"] != "valid"]
+
+
+def _evidence_gaps(a: Audit) -> str | None:
+    """The lead's line on evidence that was not fully used: files that could not be read, records
+    rejected (every reader: logs, findings, state, flow logs) and log files not proven; None if none."""
+    intakes = (a.inv.intake, a.inv.findings_intake, a.inv.state_intake, a.inv.flow_intake)
+    files = [f for intake in intakes if intake is not None for f in intake.files]
+    counts = {"unreadable": sum(1 for f in files if f.error), "rejected": sum(f.rejected for f in files),
+              "unproven": len(_unproven(a))}
+    parts = [a.say(f"action.{key}", n=n) for key, n in counts.items() if n]
+    return a.say("action.evidence", counts=TEXT[a.language]["detail.sep"].join(parts)) if parts else None
+
+
 def intake_summary(a: Audit) -> str:
     """The intake's counts: its own summary in English, the same counts in words for another
     language."""
@@ -369,15 +389,12 @@ def scope_section(a: Audit) -> Part:
     else:
         facts.append(a.say("proof_unchecked"))
     part = Part(facts)
-    # Each file that failed, where a key checked some digest (without digests or keys, the lines
-    # above say why nothing is proven, and a row per file would say it again).
-    if integrity and any(r.kind == "digest" and r.status != "no_key" for r in integrity.rows):
-        bad = [r for r in integrity.table(a.language) if r["status"] != "valid"]
-        if bad:
-            shown = pd.DataFrame(bad[:PROOF_ROWS], columns=["status", "kind", "path", "reason"])
-            caption = a.say("table.not_proven") + (
-                a.say("first_of", shown=PROOF_ROWS, n=len(bad)) if len(bad) > PROOF_ROWS else "")
-            part.tables.append(a.table(caption, shown, ["status", "kind", "path", "reason"]))
+    bad = _unproven(a)
+    if bad:
+        shown = pd.DataFrame(bad[:PROOF_ROWS], columns=["status", "kind", "path", "reason"])
+        caption = a.say("table.not_proven") + (
+            a.say("first_of", shown=PROOF_ROWS, n=len(bad)) if len(bad) > PROOF_ROWS else "")
+        part.tables.append(a.table(caption, shown, ["status", "kind", "path", "reason"]))
     if integrity and integrity.gaps:
         gaps = pd.DataFrame([{**vars(g), "hours": g.hours, "reason": said(g.why, a.language)}
                              for g in integrity.gaps])
@@ -389,7 +406,7 @@ def scope_section(a: Audit) -> Part:
         part.tables.append(a.table(a.say("table.bad_files"), pd.DataFrame(problems),
                                    ["path", "read", "used", "rejected", "reason"]))
     if inv.intake is not None and inv.intake.skipped:
-        paths = pd.DataFrame([s.rsplit(": ", 1) for s in inv.intake.skipped],
+        paths = pd.DataFrame([(s.path, say(s.why, a.language, "skip")) for s in inv.intake.skipped],
                              columns=["path", "why"])
         part.tables.append(a.table(a.say("table.skipped"), paths, ["path", "why"]))
     return part
@@ -663,6 +680,9 @@ def actions_section(a: Audit) -> Part:
         a.say("action.outages", n=len(outages)) + ongoing
         + a.say("action.silent", n=int((gaps["kind"] == "no_events").sum())),
     ])
+    # A gap in what was read is one too: an unreadable or unproven file may hold the event that matters.
+    if (unused := _evidence_gaps(a)) is not None:
+        part.facts.append(unused)
     if a.start is not None and a.span["first_event"] is not None and not pd.isna(a.span["first_event"]):
         first, last = pd.Timestamp(a.span["first_event"]), pd.Timestamp(a.span["last_event"])
         if first - a.start > pd.Timedelta(hours=1) or (a.end is not None and a.end - last > pd.Timedelta(hours=1)):

@@ -177,7 +177,7 @@ def test_same_actor_same_colour_other_actors_grouped():
     assert (a1.get_ydata()[0], a2.get_ydata()[0], b.get_ydata()[0]) == (0, 1, 1)
     assert c.get_color() == "#999999"
     assert (b.get_markerfacecolor(), b.get_markeredgecolor()) == ("white", b.get_color())  # failed: hollow, b's colour
-    assert legend(ax) == ["a", "b", "1 other actors", "authorize", "revoke", "modify", "failed attempt"]
+    assert legend(ax) == ["a", "b", "1 other actor", "authorize", "revoke", "modify", "failed attempt"]
 
 
 def test_a_revoke_that_matched_nothing_has_its_own_marker():
@@ -231,6 +231,7 @@ def test_activity_heatmap_counts_events_per_hour_and_day_in_the_display_zone():
     assert tokyo.shape == (24, 4)  # 23:00 UTC on the 5th is 08:00 on the 6th in Tokyo
     assert (tokyo[10, 0], tokyo[1, 1], tokyo[8, 3], int(tokyo.sum())) == (2, 1, 1, 4)
     assert "Activity of u (4 events)" == ax.get_title()
+    assert charts.plot_activity(events[:1], settings=EN).get_title() == "Activity of u (1 event)"
 
 
 def test_one_change_stands_out_among_thousands_of_reads_and_the_title_names_the_actor():
@@ -239,7 +240,7 @@ def test_one_change_stands_out_among_thousands_of_reads_and_the_title_names_the_
                            "event_name": ["DescribeInstances"] * 3000 + ["AuthorizeSecurityGroupIngress"],
                            "actor": ["arn:aws:iam::111111111111:role/ops-admin (session mallory)"] * 3001})
     ax = charts.plot_activity(events, actor="ASIAMALLORY000000001", settings=EN)
-    assert ax.get_title() == "Activity of ops-admin / mallory (key ASIAMALLORY000000001) (3001 events)"
+    assert ax.get_title() == "Activity of ops-admin / mallory (key ASIAMALLORY000000001) (3,001 events)"
     assert type(ax.images[0].norm).__name__ == "LogNorm"  # one call is not lost beside 3000
     (dots,) = [c for c in ax.collections if c.get_gid() == "changes"]
     assert dots.get_offsets().tolist() == [[0.0, 5.0]]  # the hour of the one change, and only it
@@ -258,6 +259,15 @@ def test_a_window_opened_before_the_range_starts_at_the_range_with_a_mark(demo_i
     assert all(t.xy[0] >= x0 - 1e-9 for t in ax.texts)  # labels inside the axes
     width, height = Image.open(io.BytesIO(png(ax))).size
     assert width < 2500 and height > 200
+
+
+def test_a_window_with_no_logged_open_or_close_says_so_instead_of_an_empty_name():
+    # seen only in the state (AWS Config): nobody's call opened or closed it
+    frame = windows(window(opened_at="2026-11-03T09:00Z", closed_at="2026-11-03T11:00Z"))
+    texts = {lang: [t.get_text() for t in charts.plot_exposure(frame, settings=Settings(language=lang)).texts]
+             for lang in ("en", "ja")}
+    assert "opened by no logged call; closed by no logged call" in texts["en"]
+    assert "公開: 記録された操作なし。終了: 記録された操作なし" in texts["ja"]
 
 
 def test_changes_at_the_same_moment_on_one_group_do_not_hide_each_other():

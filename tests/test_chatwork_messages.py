@@ -114,6 +114,17 @@ def test_a_window_known_only_from_state_says_so(demo_inv, lang):
     assert ("2025-03-14" in bodies[0]) and ("2026-09-01" in bodies[1] and "2026-11-02" in bodies[1])
 
 
+def test_the_summary_says_a_window_no_call_opened_in_words_not_dashes(demo_inv):
+    windows = demo_inv.ssh_exposure()
+    bodies = {lang: summary_messages(None, windows, None, Settings(language=lang), None, None)[0].body
+              for lang in ("en", "ja")}
+    assert ("SSH(22) of sg-0f000000000000006 was opened to 0.0.0.0/0 before the evidence by no logged call; "
+            "closed at 2026-11-02 08:00:00 UTC.") in bodies["en"]
+    assert ("sg-03c0000000000000c (build-runner) の SSH(22) (0.0.0.0/0) は 2026-11-02 13:10:00 UTC に"
+            "記録された操作なしに公開され、2026-11-02 17:45:00 UTC に終了しました。") in bodies["ja"]
+    assert all(" at -" not in b and "- が公開" not in b and "\n- opened" not in b for b in bodies.values())
+
+
 def _finding():
     [finding] = records(findings_in(elastic_lines("guardduty/test-guardduty.log")[0])[0])
     return finding
@@ -147,6 +158,15 @@ def test_summary(inv, changes):
     assert "セキュリティグループの変更は 9 件 (うち失敗 1 件) で、対象のグループは 1 個、実行者は 1 人でした。" in message.body
     assert "\n- " not in message.body  # sentences, not rows of dashes
     check("summary_ja", message.body)
+
+
+def test_the_english_summary_agrees_with_its_counts(inv, changes):
+    span = inv.span()
+    [message] = summary_messages(changes, inv.ssh_exposure(), pd.DataFrame([_finding()]), EN,
+                                 span["first_event"], span["last_event"])
+    assert "There were 9 security-group changes (failed: 1; groups: 1; actors: 1)." in message.body
+    assert "1 exposure to the internet; 0 still open at the end of the evidence." in message.body
+    assert "GuardDuty reported 1 finding." in message.body
 
 
 def test_sns_subscribe_api_call():

@@ -16,7 +16,12 @@ from real_data import cloudtrail_record, invictus, real_data
 
 SG_FIELDS = {"event_time", "event_id", "account", "region", "group_id", "action", "direction", "protocol", "from_port",
              "to_port", "peer", "actor", "source_ip", "user_agent", "error_code"}
-INTAKE = "{} files, {} events read, {} used, 0 rejected, 0 unreadable files, 0 duplicate events counted once"
+
+
+def intake(files: int, read: int, used: int) -> str:
+    """The summary line of a clean read: each noun agrees with its count ('1 file', '0 files')."""
+    return (f"{files} file{'s' * (files != 1)}, {read} event{'s' * (read != 1)} read, {used} used, 0 rejected, "
+            "0 unreadable files, 0 duplicate events counted once")
 WINDOW_FIELDS = {"group_id", "account", "region", "direction", "protocol", "from_port", "to_port", "cidr", "opened_at",
                  "opened_by", "closed_at", "closed_by", "still_open", "group_name", "vpc_id", "opened_how",
                  "opened_after", "closed_after"}
@@ -202,13 +207,13 @@ def test_coverage_table(demo, truth):
 def test_a_single_file_is_read_by_its_own_reader():
     trail = invictus() / "218007301253_CloudTrail_us-east-1_20230710T1240Z_C1qUFaqvZS64BcIN.json"
     result = run("findings", "--evidence", str(trail))
-    assert result.stderr == f"evidence {trail}: {INTAKE.format(1, 2, 2)}\n"  # no GuardDuty line: nothing read as findings
+    assert result.stderr == f"evidence {trail}: {intake(1, 2, 2)}\n"  # no GuardDuty line: nothing read as findings
     assert result.stdout == "(none: no GuardDuty finding in the scope (the evidence holds no GuardDuty file))\n"
     found = real_data() / "elastic-integrations-aws" / "guardduty" / "test-guardduty.log"
     result = run("findings", "--evidence", str(found), "--format", "json")
     assert result.stderr.splitlines() == [
-        f"evidence {found}: {INTAKE.format(0, 0, 0)}",
-        f"GuardDuty findings: {INTAKE.format(1, 5, 5)}",
+        f"evidence {found}: {intake(0, 0, 0)}",
+        f"GuardDuty findings: {intake(1, 5, 5)}",
         f"  {found}: read 5, used 5, rejected 0: an empty page of findings ({{'findings': []}})",
     ]
     assert [(f["severity"], f["type"]) for f in json.loads(result.stdout)] == [
@@ -222,7 +227,7 @@ def test_a_loose_folder_reads_get_findings_output_as_findings(tmp_path):
     (tmp_path / "findings.json").write_text(json.dumps({"Findings": [finding]}))
     (tmp_path / "trail.log").symlink_to(real_data() / "elastic-integrations-aws" / "cloudtrail" / "test-authorize-security-group-ingress-json.log")
     result = run("findings", "--evidence", str(tmp_path), "--format", "json")
-    assert result.stderr.splitlines() == [f"evidence {tmp_path}: {INTAKE.format(1, 1, 1)}", f"GuardDuty findings: {INTAKE.format(1, 1, 1)}"]
+    assert result.stderr.splitlines() == [f"evidence {tmp_path}: {intake(1, 1, 1)}", f"GuardDuty findings: {intake(1, 1, 1)}"]
     assert [f["id"] for f in json.loads(result.stdout)] == [finding["id"]]
 
 
@@ -265,7 +270,8 @@ def test_reconcile_lists_every_disagreement_of_state_and_logs(demo, truth):
     found = json.loads(result.stdout)
     assert [(r["kind"], r["group_id"], r["after"], r["before"]) for r in found] == [
         (r["kind"], r["group_id"], r["after"], r["before"]) for r in truth["reconcile"]]
-    assert "Security-group state: 4 state files, 12 security-group items read, 12 used" in result.stderr
+    assert ("Security-group state: 4 state files, 12 security-group items read, 12 used, 0 rejected, "
+            "0 unreadable files, 1 item of other resource types left\n") in result.stderr
     table = run("reconcile", "--evidence", str(demo / "evidence"), "--state-at", truth["state_at"],
                 "--since", "2026-11-03T00:00:00Z")
     assert table.stdout.count("sg-02b0000000000000b") == 2 and "legacy-bastion" not in table.stdout
@@ -398,6 +404,11 @@ def test_sql_prints_the_athena_text_bound_as_literals_ready_to_paste():
     (["sql", "principal_events"], "Error: principal_events needs --param principal=..."),
     (["sql", "sg_changes", "--param", "principal=x"], "takes since, until, since_day, until_day, account, region"),
     (["sql", "nope"], "Error: no query named 'nope'"),
+    # the text binds one account: the second must not silently replace the first
+    (["sql", "sg_changes", "--account", "111111111111", "--account", "222222222222"],
+     "Error: Invalid value for --account: given 2 times (111111111111, 222222222222); the query binds one value"),
+    (["sql", "sg_changes", "--region", "us-east-1", "--region", "eu-west-1"],
+     "Error: Invalid value for --region: given 2 times (us-east-1, eu-west-1)"),
 ])
 def test_sql_refuses_what_the_query_does_not_take(args, message):
     result = run(*args)
@@ -514,3 +525,11 @@ def test_detect_shows_a_target_that_is_an_object_as_json_escaped(tmp_path):
         ("ssm_session_started", '{"x":[1,2],"y":"\u202e\\u001b"}')]  # JSON escapes ESC
     assert '{"x":[1,2],"y":"\\u202e\\u001b"}' in table and "{'x'" not in table
     assert not any(c in table for c in "\u202e\x1b")
+
+
+def test_the_line_before_the_unusable_events_agrees_with_its_count(capsys):
+    from audit_toolkit.cli import _report_unusable
+    from audit_toolkit.evidence.reader import IntakeReport
+
+    _report_unusable(IntakeReport(unusable=["event e1 (AuthorizeSecurityGroupIngress at T): fromPort 'inf' is not a port"]))
+    assert capsys.readouterr().err.splitlines()[0] == "1 event the analysis could not read:"

@@ -458,7 +458,7 @@ def test_an_object_changed_in_s3_since_collection_never_replaces_the_copy_collec
 
     result = CliRunner().invoke(main, COLLECT + ["--out", str(out)])
 
-    assert result.exit_code == 1 and "Error: 1 objects were refused" in result.output
+    assert result.exit_code == 1 and "Error: 1 object was refused: its key cannot be" in result.output
     assert (out / key).read_bytes() == invictus[key]
     entry = next(o for o in json.loads((out / MANIFEST).read_text())["objects"] if o["path"] == key)
     assert entry == next(o for o in first["objects"] if o["path"] == key)

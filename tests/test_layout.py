@@ -62,14 +62,23 @@ def evidence_with_strays(root: Path, monkeypatch) -> dict[str, str]:
 def test_every_path_not_read_is_listed_with_its_reason(tmp_path, monkeypatch):
     root = tmp_path / "evidence"
     expected = [f"{root / p}: {why}" for p, why in evidence_with_strays(root, monkeypatch).items()]
-    assert skipped(root) == sorted(expected)
+    assert list(map(str, skipped(root))) == sorted(expected)
 
     inv = Investigation.from_evidence(root, Settings(language="en"))  # the caption is read in English
-    assert inv.intake.skipped == sorted(expected) and inv.intake.used == 1
+    assert list(map(str, inv.intake.skipped)) == sorted(expected) and inv.intake.used == 1
     scope_section = next(s for s in report.SECTIONS if s.id == "scope")  # the second: exposed first
     [(_, scope)] = report.build(inv, sections=[scope_section]).parts
     assert scope.tables[-1].caption == "Paths under the evidence that were not read"
     assert scope.tables[-1].rows == [s.rsplit(": ", 1) for s in sorted(expected)]
+    # the Japanese report says why in Japanese (the reason is a phrase, not English to translate)
+    inv.settings = Settings(language="ja")
+    [(_, scope)] = report.build(inv, sections=[scope_section]).parts
+    suffixes = ".json, .json.gz, .jsonl, .jsonl.gz, .log, .log.gz, .gz, .ndjson, .log.parquet"
+    assert [why for _, why in scope.tables[-1].rows] == [
+        "隠しファイル (名前が '.' で始まる)", "通常のファイルではありません",
+        "フォルダの中身を一覧できません (Permission denied)", f"証跡のファイル名ではありません ({suffixes})",
+        f"証跡のファイル名ではありません ({suffixes})", "通常のファイルではありません",
+        "フォルダへのシンボリックリンク (たどりません)"]
 
     result = CliRunner().invoke(main, ["sg-changes", "--evidence", str(root),
                                        "--store", str(tmp_path / "store")])

@@ -150,6 +150,16 @@ def test_an_untouched_collected_trail_is_all_valid_with_exit_0(collected):
     assert Investigation.from_evidence(collected).validate_logs().ok
 
 
+def test_validate_logs_shows_its_times_in_the_zone_asked(collected):
+    """It prints times (the table, the gaps) like every other command: --tz applies to it too."""
+    result = CliRunner().invoke(main, ["validate-logs", str(collected), "--tz", "JST", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert all(r["time"].endswith("+09:00") for r in json.loads(result.stdout) if r["time"])
+    assert f"gap: {TRAIL}: 2023-07-10T09:00+09:00 to 2023-07-10T20:00+09:00 (11 h)" in result.stderr
+    bad = CliRunner().invoke(main, ["validate-logs", str(collected), "--tz", "Nowhere/X"])
+    assert bad.exit_code == 2 and "unknown time zone 'Nowhere/X'" in bad.output
+
+
 def test_each_tampering_is_named_exactly(collected, tmp_path):
     names = sorted(p.name for p in (collected / LOGS).iterdir())
     hour_11 = [n for n in names if "T11" in n]

@@ -121,6 +121,24 @@ def test_the_japanese_report_says_the_detection_detail_and_actors_in_japanese(wr
                        "(2026-11-03 12:30:00 UTC から、公開したのは ops / alice)")
 
 
+def test_the_lead_names_evidence_that_was_not_fully_used(evidence, tmp_path):
+    """An unreadable file and a rejected record are gaps in the evidence: the lead says so, in the
+    report's language, and a clean read (the golden files) adds no line."""
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    (folder / "trail.json").write_text((evidence / "trail.json").read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "broken.json").write_text("garbage", encoding="utf-8")
+    (folder / "odd.json").write_text(json.dumps({"Records": [{"eventTime": "2026-11-03T09:00:00Z"}]}))
+    leads = {}
+    for lang in ("ja", "en"):
+        report = rep.write_report(Investigation.from_evidence(folder, Settings(language=lang)), tmp_path / lang)
+        leads[lang] = dict((s.id, p) for s, p in report.parts)["actions"].facts[-1]
+    assert leads == {
+        "ja": "証跡の問題: 読めないファイル 1 個、除外したレコード 1 件 (「期間と証跡」とコマンドの標準エラーに一覧)",
+        "en": "Evidence not fully used: 1 file could not be read, 1 record rejected (listed under “Time range "
+              "and evidence” and on the command's stderr)"}
+
+
 def test_the_english_report_is_english_throughout(written):
     text = _sections(written["en"])
     assert not re.search(r"[\u3040-\u30ff\u4e00-\u9fff\u3000-\u303f\uff01-\uff5e]", text)

@@ -263,7 +263,7 @@ def test_the_store_records_what_was_rejected_and_why(tmp_path: Path):
                                 "record 2: no eventName or eventSource: not a CloudTrail record"]
     assert by_name["truncated.json.gz"].error.startswith("truncated or corrupt gzip")
     assert intake.summary() == (
-        "2 files, 3 events read, 1 used, 2 rejected, 1 unreadable files, 0 duplicate events counted once")
+        "2 files, 3 events read, 1 used, 2 rejected, 1 unreadable file, 0 duplicate events counted once")
 
 
 def test_cli_ingest_then_query_the_store(tmp_path: Path):
@@ -272,13 +272,13 @@ def test_cli_ingest_then_query_the_store(tmp_path: Path):
     runner = CliRunner()
     result = runner.invoke(main, ["ingest", "--evidence", str(evidence), "--store", str(tmp_path / "store"), "--no-progress"])
     assert result.exit_code == 0, result.output
-    assert "store " + str(tmp_path / "store") + ": 1 source files, 2 events, 1 parts" in result.output
+    assert "store " + str(tmp_path / "store") + ": 1 source file, 2 events, 1 part, 0 findings files, 0 state files" in result.output
     result = runner.invoke(main, ["ssh-exposure", "--store", str(tmp_path / "store"), "--format", "json"])
     assert result.exit_code == 0, result.output
     windows = json.loads(result.stdout)
     assert [(w["group_id"], w["opened_at"], w["closed_at"]) for w in windows] == [
         ("sg-0123", "2024-05-01T10:00:00Z", "2024-05-01T10:00:01Z")]
-    assert f"store {tmp_path / 'store'}: 1 files, 2 events read" in result.stderr
+    assert f"store {tmp_path / 'store'}: 1 file, 2 events read" in result.stderr
     assert runner.invoke(main, ["sg-changes"]).exit_code == 2  # neither --evidence nor --store
 
 

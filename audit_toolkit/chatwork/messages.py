@@ -131,6 +131,9 @@ CHAT = {
         "{groups} 個、実行者は {actors} 人でした。",
         "summary.windows": "インターネットへの公開は {n} 件で、うち {open} 件は証跡の終わりまで公開中です。",
         "summary.window": "{group} の {ports} ({cidr}) を {opened} に {who} が公開し、{end}。",
+        "summary.window_unlogged": "{group} の {ports} ({cidr}) は{when}記録された操作なしに公開され、{end}。",
+        "summary.at": " {time} に",
+        "summary.before_evidence": "証跡の開始前に",
         "summary.window_end": "{closed} に終了しました",
         "summary.window_still": "まだ公開中です",
         "summary.findings": "GuardDuty の検出は {n} 件です。",
@@ -292,24 +295,34 @@ CHAT = {
         "finding_id": "Id",
         "count": "Count",
         "times": "{n} times",
+        "times.one": "{n} time",
         "corr.title": "Attack while exposed: {type}",
         "corr.during": "Seen during the exposure window",
         "summary.title": "Audit summary",
         "summary.period": "The evidence runs from {since} to {until}.",
-        "summary.changes": "There were {n} security-group changes ({failed} failed), "
-        "to {groups} groups, "
-        "by {actors} actors.",
+        # a count not named `n` has no `.one` form: it follows its noun ("groups: 1", not "1 groups")
+        "summary.changes": "There were {n} security-group changes (failed: {failed}; groups: {groups}; "
+        "actors: {actors}).",
+        "summary.changes.one": "There was {n} security-group change (failed: {failed}; groups: {groups}; "
+        "actors: {actors}).",
         "summary.windows": "{n} exposures to the internet; "
         "{open} still open at the end of the evidence.",
+        "summary.windows.one": "{n} exposure to the internet; {open} still open at the end of the evidence.",
         "summary.window": "{who} opened {ports} of {group} to {cidr} at {opened}; {end}.",
+        "summary.window_unlogged": "{ports} of {group} was opened to {cidr} {when} by no logged call; {end}.",
+        "summary.at": "at {time}",
+        "summary.before_evidence": "before the evidence",
         "summary.window_end": "closed at {closed}",
         "summary.window_still": "it is still open",
         "summary.findings": "GuardDuty reported {n} findings.",
+        "summary.findings.one": "GuardDuty reported {n} finding.",
         "summary.no_findings": "GuardDuty reported nothing.",
         "summary.finding": "{type} of severity {severity} on {instance} (updated {updated}).",
         "and_more": "{n} more are in the report.",
         "digest.title": "Audit digest: {n} items",
+        "digest.title.one": "Audit digest: {n} item",
         "digest.day": "Audit digest {day}: {n} items",
+        "digest.day.one": "Audit digest {day}: {n} item",
         "digest.period": "{since} to {until}",
         "digest.kind": "{kind}: {n} ({bands})",
         "digest.band": "{n} {severity}",
@@ -408,6 +421,8 @@ class _Words:
         self.tz = ZoneInfo(settings.display_tz)
 
     def __call__(self, key: str, **values: object) -> str:
+        if values.get("n") in (1, "1") and f"{key}.one" in self.t:  # English: "1 finding", not "1 findings"
+            key += ".one"
         return self.t[key].format(**values)
 
     def field(self, key: str, value: str) -> str:
@@ -923,17 +938,14 @@ def summary(
             if r.get("still_open") is True
             else w("summary.window_end", closed=w.when(r.get("closed_at")))
         )
-        lines.append(
-            w(
-                "summary.window",
-                group=_group(r),
-                ports=_window_ports(r, w),
-                cidr=_v(r.get("cidr")),
-                opened=w.when(r.get("opened_at")),
-                who=who({"actor": r.get("opened_by")}, w),
-                end=end,
-            )
-        )
+        where = dict(group=_group(r), ports=_window_ports(r, w), cidr=_v(r.get("cidr")), end=end)
+        if is_missing(r.get("opened_by")):  # seen in the state, or open before the evidence: no caller, maybe no time
+            when = (w("summary.before_evidence") if is_missing(r.get("opened_at"))
+                    else w("summary.at", time=w.when(r.get("opened_at"))))
+            lines.append(w("summary.window_unlogged", when=when, **where))
+        else:
+            lines.append(w("summary.window", opened=w.when(r.get("opened_at")),
+                           who=who({"actor": r.get("opened_by")}, w), **where))
     if len(window_rows) > LIST_LIMIT:
         lines.append(w("and_more", n=len(window_rows) - LIST_LIMIT))
     if findings is not None:

@@ -6,8 +6,10 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ..errors import EvidenceError
+from ..phrases import Phrase, phrase, say
 from .kinds import recognise
 from .manifest import SEAL
 
@@ -81,8 +83,19 @@ def _files(root: Path) -> list[Path]:
                   if p.is_file() and p.name.lower().endswith(_EVIDENCE_SUFFIXES) and not p.name.startswith("."))
 
 
-def skipped(evidence: str | Path) -> list[str]:
-    """Every path under an evidence folder that no reader takes, with why ('path: why'), sorted.
+class Skipped(NamedTuple):
+    """A path no reader takes, and why: a phrase of the catalogue's `skip.*`, so the report says it
+    in its language; as text, 'path: why' in English (the CLI's stderr)."""
+
+    path: str
+    why: Phrase
+
+    def __str__(self) -> str:
+        return f"{self.path}: {say(self.why, 'en', 'skip')}"
+
+
+def skipped(evidence: str | Path) -> list[Skipped]:
+    """Every path under an evidence folder that no reader takes, with why, sorted by path.
 
     A hidden file, a name without an evidence suffix, a path that is not a regular file, a folder
     that cannot be listed, a symbolic link to a folder (not followed). Files known not to hold
@@ -90,24 +103,24 @@ def skipped(evidence: str | Path) -> list[str]:
     """
     root = Path(evidence)
     if not root.is_dir():
-        return [] if root.is_file() else [f"{root}: not a regular file"]
+        return [] if root.is_file() else [Skipped(str(root), phrase("not_regular"))]
     found = []
 
     def unreadable(error: OSError) -> None:
-        found.append(f"{error.filename}: folder cannot be listed ({error.strerror or error})")
+        found.append(Skipped(str(error.filename), phrase("unlistable", error=error.strerror or error)))
 
     for folder, folders, names in os.walk(root, onerror=unreadable):
-        found += [f"{Path(folder) / d}: symbolic link to a folder, not followed" for d in folders
+        found += [Skipped(str(Path(folder) / d), phrase("folder_link")) for d in folders
                   if (Path(folder) / d).is_symlink()]
         for name in names:
             path = Path(folder) / name
             if not path.is_file():
-                found.append(f"{path}: not a regular file")
+                found.append(Skipped(str(path), phrase("not_regular")))
             elif name.startswith("."):
-                found.append(f"{path}: hidden file (its name starts with '.')")
+                found.append(Skipped(str(path), phrase("hidden")))
             elif not name.lower().endswith(_EVIDENCE_SUFFIXES) and name != SEAL:
-                found.append(f"{path}: not an evidence file name ({', '.join(_EVIDENCE_SUFFIXES)})")
-    return sorted(found)
+                found.append(Skipped(str(path), phrase("not_evidence", suffixes=", ".join(_EVIDENCE_SUFFIXES))))
+    return sorted(found, key=lambda s: s.path)
 
 
 def discover_findings(evidence: str | Path) -> list[Path]:

@@ -86,7 +86,7 @@ class IntakeReport:
 
     files: list[FileReport] = field(default_factory=list)
     duplicates: int = 0  # events whose eventID was already seen (e.g. delivered by two trails)
-    skipped: list[str] = field(default_factory=list)  # 'path: why' never read (layout.skipped)
+    skipped: list = field(default_factory=list)  # layout.Skipped: paths never read, and why
     # eventIDs held by records of different content: both kept, each such pair a finding in itself.
     conflicts: list[str] = field(default_factory=list)
     # Events read, with a member the analysis cannot read: 'event <id> (<name> at <time>): reason'.
@@ -119,14 +119,19 @@ class IntakeReport:
     def summary(self) -> str:
         conflicts = unusable = ""
         if self.conflicts:
-            conflicts = f", {len(self.conflicts)} eventIDs held by different records (all kept)"
+            conflicts = f", {counted(len(self.conflicts), 'eventID')} held by different records (all kept)"
         if self.unusable:
-            unusable = f", {len(self.unusable)} events the analysis could not read"
+            unusable = f", {counted(len(self.unusable), 'event')} the analysis could not read"
         return (
-            f"{len(self.files)} files, {self.read} events read, {self.used} used, {self.rejected} rejected, "
-            f"{len(self.bad_files)} unreadable files, {self.duplicates} duplicate events counted once"
-            f"{conflicts}{unusable}"
+            f"{counted(len(self.files), 'file')}, {counted(self.read, 'event')} read, {self.used} used, "
+            f"{self.rejected} rejected, {counted(len(self.bad_files), 'unreadable file')}, "
+            f"{counted(self.duplicates, 'duplicate event')} counted once{conflicts}{unusable}"
         )
+
+
+def counted(n: int, word: str) -> str:
+    """`1 file`, `2 files`: a summary's count with its noun agreeing (no separators, as before)."""
+    return f"{n} {word if n == 1 else word + 's'}"
 
 
 class _Envelope(msgspec.Struct):

@@ -38,6 +38,7 @@ from .reader import (
     IntakeReport,
     TooLarge,
     CHUNK_BYTES,
+    counted,
     decode_by_element,
     decode_element,
     plausible,
@@ -116,10 +117,10 @@ class StateReport(IntakeReport):
         if self.interfaces:
             kinds = "security-group, network-interface and instance"
         return (
-            f"{len(self.files)} state files, {self.read} {kinds} items read, "
+            f"{counted(len(self.files), 'state file')}, {counted(self.read, kinds + ' item')} read, "
             f"{self.used} used, "
-            f"{self.rejected} rejected, {len(self.bad_files)} unreadable files, "
-            f"{others} items of other resource types left"
+            f"{self.rejected} rejected, {counted(len(self.bad_files), 'unreadable file')}, "
+            f"{counted(others, 'item')} of other resource types left"
         )
 
 
