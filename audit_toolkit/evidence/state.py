@@ -32,12 +32,12 @@ from ..errors import EvidenceError
 from .kinds import CONFIG_LAYOUT, EC2_LAYOUT, kinds_of, layout_kind
 from .manifest import Manifest
 from .reader import (
+    CHUNK_BYTES,
     MAX_FILE_BYTES,
     BadElement,
     FileReport,
     IntakeReport,
     TooLarge,
-    CHUNK_BYTES,
     counted,
     decode_by_element,
     decode_element,
