@@ -360,9 +360,7 @@ class Investigation:
         for change in records(changes):
             replay.apply(change)
         logged = exposure.window_frame(replay.windows(), end)
-        calls = changes[["event_id", "event_time", "actor", "actor_arn", "source_ip", "tool"]]
-        calls = calls.drop_duplicates("event_id")
-        found = sg_state.windows(logged, rules, self.settings, start, end, calls)
+        found = sg_state.windows(logged, rules, self.settings, start, end, sg_state.related_calls(changes))
         return found, changes, rules
 
     @_each_scope(["after"])

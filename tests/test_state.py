@@ -638,11 +638,7 @@ def merged(events: list[dict], items: list[dict], start_minute: int = 0) -> list
     changes = normalize(pd.DataFrame(events)) if events else normalize(pd.DataFrame())
     rules = state.rules(pd.DataFrame(items))
     start = pd.Timestamp(f"2026-01-01T00:{start_minute:02d}:00Z")
-    calls = (
-        changes[["event_id", "event_time", "actor", "actor_arn", "source_ip", "tool"]]
-        if len(changes)
-        else None
-    )
+    calls = state.related_calls(changes) if len(changes) else None
     found = state.windows(logged_windows(changes), rules, evidence_start=start, calls=calls)
     return [tuple(r[k] for k in WINDOW_KEYS) for r in export.to_records(found[WINDOW_KEYS])]
 
@@ -717,6 +713,21 @@ def test_a_related_event_in_the_evidence_names_who_opened_the_window():
     call = ct("AuthorizeSecurityGroupIngress", 19, "10.0.0.0/8")
     found = merged([call], [observed(5, []), observed(20, ["0.0.0.0/0"], related=["e19"])])
     assert [(f[0], f[1], f[2], f[3]) for f in found] == [("config", t(5), t(20), ACTOR)]
+
+
+def test_a_related_event_names_the_opener_only_if_it_changed_that_group_and_succeeded():
+    """Found by an attack review: relatedEvents matched any event of that id, a failed call, a
+    call on another group, or the first of two records sharing the id."""
+    def call(**change) -> dict:
+        return {**ct("AuthorizeSecurityGroupIngress", 19, "10.0.0.0/8"), **change}
+
+    items = [observed(5, []), observed(20, ["0.0.0.0/0"], related=["e19"])]
+    other_group = call(requestparameters=json.dumps({"groupId": "sg-2", "ipPermissions": {"items": [
+        {**SSH, "ipRanges": {"items": [{"cidrIp": "10.0.0.0/8"}]}}]}}))
+    failed = call(errorcode="Client.UnauthorizedOperation")
+    forged = call(identity_arn="arn:aws:iam::111111111111:user/b")
+    for events in ([other_group], [failed], [call(), forged]):
+        assert [(f[0], f[1], f[2], f[3]) for f in merged(events, items)] == [("config", t(5), t(20), None)]
 
 
 def test_a_rule_a_state_showed_open_that_a_logged_call_grants_again_is_one_window():

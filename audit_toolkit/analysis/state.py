@@ -313,9 +313,9 @@ def windows(
     """The windows of state and logs together (STATE_WINDOW_COLUMNS), from the logged windows
     (exposure.windows) and the state's rules (`rules`).
 
-    `calls` (event_id, event_time, actor, actor_arn, source_ip, tool) are CloudTrail events that
-    Config items may name in relatedEvents: a window opened or closed between two items takes the
-    actor, source IP and tool of the call the item names.
+    `calls` (related_calls) are CloudTrail events that Config items may name in relatedEvents: a
+    window opened or closed between two items takes the actor, source IP and tool of the call on
+    its group that the item names.
     """
     settings = settings or Settings()
     names = _names(state_rules)
@@ -448,8 +448,26 @@ def _covering(held: list[dict], at: pd.Timestamp, closing_second: bool = False) 
     return None
 
 
+def related_calls(changes: pd.DataFrame) -> pd.DataFrame:
+    """The calls a Config item may name in its relatedEvents (windows' `calls`): successful ones,
+    each event id once. An id that two different calls share names neither: a forged record must
+    not become who opened a window."""
+    columns = ["event_id", "event_time", "actor", "actor_arn", "source_ip", "tool", "account",
+               "region", "group_id"]
+    done = changes.loc[changes["error_code"].isna(), columns].drop_duplicates()
+    return done.drop_duplicates("event_id", keep=False)
+
+
+def _related(obs: dict, known: dict) -> dict | None:
+    """The call an item names that changed its own group (an id names nothing else)."""
+    place = (obs["account"], obs["region"], obs["group_id"])
+    return next((known[e] for e in obs["related_events"]
+                 if e in known and (known[e]["account"], known[e]["region"], known[e]["group_id"]) == place),
+                None)
+
+
 def _opened(rule: dict, obs: dict, how: str, after: pd.Timestamp | None, known: dict) -> dict:
-    call = next((known[e] for e in obs["related_events"] if e in known), None)
+    call = _related(obs, known)
     return {
         "account": rule["account"],
         "region": rule["region"],
@@ -477,7 +495,7 @@ def _opened(rule: dict, obs: dict, how: str, after: pd.Timestamp | None, known: 
 def _closed(
     window: dict, obs: dict, reason: str, last_seen: pd.Timestamp | None, known: dict
 ) -> None:
-    call = next((known[e] for e in obs["related_events"] if e in known), None)
+    call = _related(obs, known)
     opened = window["opened_at"]
     after = max([t for t in (opened, last_seen) if t is not None and pd.notna(t)], default=None)
     window.update(
