@@ -171,6 +171,26 @@ def test_a_hit_carries_the_rules_id_title_level_tags_and_author(inv, tmp_path):
         "11111111-2222-3333-4444-555555555555"]
 
 
+def test_a_rule_matching_more_than_the_cap_keeps_exactly_its_first_events(tmp_path):
+    """Counted, then fetched by its first events: a later record of the same eventID is not one of
+    them. The rules with few events share a fetch; a rule with many has its own."""
+    from audit_toolkit import queries
+
+    later = _event(7, "CreateUser", eventID=EVENTS[0]["eventID"])  # one id, two records
+    (tmp_path / "events.json").write_text(json.dumps({"Records": EVENTS + [later]}))
+    inv = Investigation.from_evidence(tmp_path)
+    rules = [compile_rule(_rule(f"selection:\n    {field}\ncondition: selection").replace(
+        "555555555555", f"55555555555{n}")) for n, field in enumerate(
+        ["eventSource: iam.amazonaws.com", "eventName: ConsoleLogin", "eventName: PutBucketPolicy"])]
+    found = sigma.run(rules, lambda q, **v: inv.query(q, **queries.scope(), **v), limit=2, batch=3)
+    got = {d: sorted(rows["event_time"].dt.minute) for d, rows in found.groupby("detection")}
+    assert got == {rules[0].id: [1, 2], rules[1].id: [6], rules[2].id: [5]}
+    assert found.attrs["sigma_capped"] == {rules[0].id: 5}
+    assert found.attrs["sigma_counts"] == {rules[0].id: 5, rules[1].id: 1, rules[2].id: 1}
+    assert [e["query"] for e in inv.log[-4:]] == [
+        "sigma counts(2 rules)", "sigma counts(1 rules)", "sigma(2 rules)", "sigma(1 rules)"]
+
+
 @pytest.mark.parametrize("text, reason", [
     ("title: x\nlogsource: {product: windows, service: security}\ndetection: {s: {EventID: 1}, condition: s}",
      "not a CloudTrail rule"),
