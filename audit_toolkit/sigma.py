@@ -155,7 +155,12 @@ def _name_in(names: list[str]) -> exp.Expression:
     """An OR of equalities, not IN: DuckDB makes a long IN list a join, which it cannot push into its
     scan of the store; the ORs it can, and then reads the other columns of the named events only."""
     name = exp.func("lower", exp.column("eventname"))
-    return exp.paren(exp.or_(*(name.eq(exp.Literal.string(n)) for n in names)))
+
+    def test(n: str) -> exp.Expression:
+        if not n.endswith("*"):
+            return name.eq(exp.Literal.string(n))
+        return exp.Like(this=name.copy(), expression=exp.Literal.string(n[:-1] + "%"))
+    return exp.paren(exp.or_(*map(test, names)))
 
 
 def scan_hits(rules: list[Rule], rows):
@@ -437,10 +442,22 @@ def _match(name: str | None, value) -> exp.Expression:
 
 
 def _event_names(node) -> frozenset[str] | None:
-    """The event names (lowercased), one of which every event the condition matches has (None:
-    any)."""
+    """The event names (lowercased; a prefix ends in `*`), one of which every event the condition
+    matches has (None: any). What a scan tests first, so a superset is enough: an escaped `*` in a
+    name reads as a prefix of it."""
     from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionOR
-    from sigma.types import SigmaExpansion, SigmaString
+    from sigma.types import SigmaExpansion, SigmaString, SpecialChars
+
+    def name(value) -> str | None:
+        if not isinstance(value, SigmaString):
+            return None
+        if not value.contains_special():
+            return value.to_plain().lower()
+        head, last = value.s[:-1], value.s[-1] if value.s else None
+        text = "".join(head) if all(isinstance(p, str) for p in head) else ""
+        # a LIKE with no ESCAPE (which DuckDB can push): its `%` and `_` only widen it
+        prefix = last == SpecialChars.WILDCARD_MULTI and text and "\\" not in text
+        return text.lower() + "*" if prefix else None
 
     if isinstance(node, ConditionAND):
         found = [n for n in map(_event_names, node.args) if n is not None]
@@ -452,9 +469,8 @@ def _event_names(node) -> frozenset[str] | None:
             or node.field.lower() != "eventname":
         return None
     values = node.value.values if isinstance(node.value, SigmaExpansion) else [node.value]
-    if not all(isinstance(v, SigmaString) and not v.contains_special() for v in values):
-        return None
-    return frozenset(v.to_plain().lower() for v in values)
+    names = [name(v) for v in values]
+    return None if None in names else frozenset(names)
 
 
 def _cost(condition: exp.Expression) -> float:
