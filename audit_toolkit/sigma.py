@@ -54,7 +54,8 @@ class Rule:
     path: str
     query: queries.Query
     correlation: correlations.Correlation | None = None  # counts across events: a query of its own
-    event_names: frozenset[str] | None = None  # lowercased: an event it matches has one (None: any)
+    event_names: frozenset[str] | None = None  # lowercased, a prefix ends in `*`: an event it
+    # matches has one of them (None: any)
 
     @functools.cached_property
     def condition(self) -> exp.Expression:
@@ -443,16 +444,15 @@ def _match(name: str | None, value) -> exp.Expression:
 
 def _event_names(node) -> frozenset[str] | None:
     """The event names (lowercased; a prefix ends in `*`), one of which every event the condition
-    matches has (None: any). What a scan tests first, so a superset is enough: an escaped `*` in a
-    name reads as a prefix of it."""
+    matches has (None: any). What a scan tests first, so a superset is enough."""
     from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionOR
     from sigma.types import SigmaExpansion, SigmaString, SpecialChars
 
     def name(value) -> str | None:
         if not isinstance(value, SigmaString):
             return None
-        if not value.contains_special():
-            return value.to_plain().lower()
+        if not value.contains_special():  # an escaped `*` at the end would read as a prefix
+            return None if value.to_plain().endswith("*") else value.to_plain().lower()
         head, last = value.s[:-1], value.s[-1] if value.s else None
         text = "".join(head) if all(isinstance(p, str) for p in head) else ""
         # a LIKE with no ESCAPE (which DuckDB can push): its `%` and `_` only widen it

@@ -174,6 +174,8 @@ def test_a_hit_carries_the_rules_id_title_level_tags_and_author(inv, tmp_path):
 def test_a_name_prefix_is_tested_first_and_matches_exactly(inv, tmp_path):
     detection = "selection:\n    eventName|startswith: Create\ncondition: selection"
     assert compile_rule(_rule(detection)).event_names == frozenset({"create*"})
+    escaped = "selection:\n    eventName: 'Create\\*'\ncondition: selection"  # a literal `*`
+    assert compile_rule(_rule(escaped)).event_names is None
     assert _hits(inv, tmp_path, detection) == [1, 2]
     [counted] = [e for e in inv.log[-3:] if e["query"] == "sigma counts(1 rules)"]
     assert "lower(eventname) LIKE 'create%'" in counted["athena_sql"].split("FROM cloudtrail")[1]
