@@ -54,7 +54,8 @@ class Rule:
     path: str
     query: queries.Query
     correlation: correlations.Correlation | None = None  # counts across events: a query of its own
-    event_names: frozenset[str] | None = None  # lowercased: an event it matches has one (None: any)
+    event_names: frozenset[str] | None = None  # lowercased, a prefix ends in `*`: an event it
+    # matches has one of them (None: any)
 
     @functools.cached_property
     def condition(self) -> exp.Expression:
@@ -99,7 +100,7 @@ def hits(rule: Rule, rows):
     """The rule's hits among its query's rows, in the catalogue's columns plus its author and tags."""
     from .analysis.detections import hits as catalogue_hits
 
-    found = catalogue_hits(rule.detection, rows)
+    found = catalogue_hits(rule.detection, rows, learn=False)
     return found.assign(rule_author=rule.author, rule_tags=", ".join(rule.tags), rule_path=rule.path)
 
 
@@ -107,9 +108,11 @@ def scan(rules: list[Rule], counted: int | None = None, ids: bool = False) -> qu
     """One query for all the rules: the rows any rule matches, with a `sigma_<n>` column per rule
     (in the list's order) saying whether the n-th matches. One scan of the evidence instead of one
     per rule, on DuckDB and on Athena (where each scan is paid for). Not for correlation rules,
-    which each have a query of their own. `counted` (N): one row of each rule's count and the ids
-    of its first N events (`first_sigma_<n>`), no rows fetched. `ids`: only the events whose
-    eventid is one of the parameter `ids` (a list)."""
+    which each have a query of their own. `counted` (N): one row of each rule's count and its first
+    N events (`first_sigma_<n>`: [eventtime, eventname, eventid] each), no rows fetched. `ids`: only
+    the events whose eventid is one of the parameter `ids` (a list), whose event name is one of
+    `names` and whose time is from `first_time` to `last_time` (text): bounds those events meet
+    that let the engine skip the parts of a store sorted by name and time that hold none."""
     conditions = [r.condition for r in rules]
     # When every rule names its event names, one test of the name at the top of the filter lets the
     # engine skip the other events at once (inside an OR or a CASE it is a test per name and row).
@@ -121,11 +124,15 @@ def scan(rules: list[Rule], counted: int | None = None, ids: bool = False) -> qu
     flags = {f"sigma_{n}": _in_order(c if r.event_names is None or len(rules) == 1 else
                                      exp.and_(_name_in(sorted(r.event_names)), exp.paren(c)))
              for n, (c, r) in enumerate(zip(conditions, rules))}
-    if ids:  # a test the engine pushes into its scan: the other columns of those events only
-        where = exp.and_(exp.column("eventid").isin(exp.Placeholder(this="ids")), exp.paren(where))
+    if ids:  # the ids alone prune nothing (random text): name and time bounds skip row groups
+        time = exp.column("eventtime")
+        where = exp.and_(exp.column("eventname").isin(exp.Placeholder(this="names")),
+                         time >= exp.Placeholder(this="first_time"),
+                         time <= exp.Placeholder(this="last_time"),
+                         exp.column("eventid").isin(exp.Placeholder(this="ids")), exp.paren(where))
     label = "sigma counts" if counted is not None else "sigma"
     return queries.flagged(_TEMPLATE, f"{label}({len(rules)} rules)", flags, where, counted,
-                           ("ids",) if ids else ())
+                           ("ids", "names", "first_time", "last_time") if ids else ())
 
 
 def _in_order(condition: exp.Expression) -> exp.Expression:
@@ -146,7 +153,15 @@ def _in_order(condition: exp.Expression) -> exp.Expression:
 
 
 def _name_in(names: list[str]) -> exp.Expression:
-    return exp.func("lower", exp.column("eventname")).isin(*(exp.Literal.string(n) for n in names))
+    """An OR of equalities, not IN: DuckDB makes a long IN list a join, which it cannot push into its
+    scan of the store; the ORs it can, and then reads the other columns of the named events only."""
+    name = exp.func("lower", exp.column("eventname"))
+
+    def test(n: str) -> exp.Expression:
+        if not n.endswith("*"):
+            return name.eq(exp.Literal.string(n))
+        return exp.Like(this=name.copy(), expression=exp.Literal.string(n[:-1] + "%"))
+    return exp.paren(exp.or_(*map(test, names)))
 
 
 def scan_hits(rules: list[Rule], rows):
@@ -166,33 +181,45 @@ ROWS_PER_RULE = 1000  # hits kept of a rule matching more events; its count is s
 
 def run(rules: list[Rule], ask, limit: int = ROWS_PER_RULE, batch: int = 1000):
     """The rules' hits, `ask(query, **values)` running each query in the scope. The events each
-    plain rule matches are counted first, with the ids of its first `limit` events in time order,
-    reading only the columns the rules test (one count for the rules that name their event names,
-    one for the others); then those events' rows are fetched by id, `batch` ids a query (a test
-    the engine pushes into its scan). Correlations run one query each. A plain rule's hits say how many events it matched in all
-    (`rule_matched`); the frame's attrs say each rule's count (`sigma_counts`) and which rules kept
-    only their first rows (`sigma_capped`, rule id -> events matched)."""
+    plain rule matches are counted first, with its first `limit` events in time order, reading only
+    the columns the rules test (one count for the rules that name their event names, one for the
+    others); then those events' rows are fetched, up to `batch` events a query, each query for
+    whole rules' events and bounded by their ids, names and times (which a store sorted by name and
+    time skips most of its parts by). Correlations run one query each. A plain rule's hits say how
+    many events it matched in all (`rule_matched`); the frame's attrs say each rule's count
+    (`sigma_counts`) and which rules kept only their first rows (`sigma_capped`, rule id -> events
+    matched)."""
     import pandas as pd
 
     plain = [r for r in rules if r.correlation is None]
     parts = [p for p in ([r for r in plain if r.event_names is not None],
                          [r for r in plain if r.event_names is None]) if p]
     counted: dict[str, int] = {}
-    first: dict[str, set] = {}
+    first: dict[str, list] = {}  # rule id -> its first events, [eventtime, eventname, eventid] each
     for part in parts:
         row = ask(scan(part, counted=limit)).iloc[0]
         counted |= {r.id: int(row[f"sigma_{n}"]) if pd.notna(row[f"sigma_{n}"]) else 0
                     for n, r in enumerate(part)}  # no event in the scope: NULL
-        first |= {r.id: set(json.loads(row[f"first_sigma_{n}"])) for n, r in enumerate(part)
+        first |= {r.id: json.loads(row[f"first_sigma_{n}"]) or [] for n, r in enumerate(part)
                   if counted[r.id]}
     heavy = [r for r in plain if counted[r.id] > limit]
-    matched = [r for r in plain if counted[r.id]]
-    wanted = sorted(set().union(*first.values()))
+    groups: list[list[Rule]] = []
+    # fewest first: the rules with few events share one query, a rule with many has its own
+    for r in sorted((r for r in plain if first.get(r.id)), key=lambda r: len(first[r.id])):
+        if not groups or sum(len(first[g.id]) for g in groups[-1]) + len(first[r.id]) > batch:
+            groups.append([])
+        groups[-1].append(r)
     found = []
-    for start in range(0, len(wanted), batch):
-        rows = ask(scan(matched, ids=True), ids=wanted[start:start + batch])
-        for n, r in enumerate(matched):  # an eventid two records hold is kept where its rule says
-            mine = rows[f"sigma_{n}"].fillna(False).astype(bool) & rows["eventid"].isin(first[r.id])
+    for group in groups:
+        events = [e for r in group for e in first[r.id]]  # CloudTrail gives every event a name
+        rows = ask(scan(group, ids=True), ids=sorted({e[2] for e in events}),
+                   names=sorted({e[1] for e in events}), first_time=min(e[0] for e in events),
+                   last_time=max(e[0] for e in events))
+        held = list(zip(rows["eventtime"], rows["eventid"]))
+        for n, r in enumerate(group):  # a rule keeps its first events, not others of the same id
+            keys = {(t, i) for t, _, i in first[r.id]}
+            mine = rows[f"sigma_{n}"].fillna(False).astype(bool) & \
+                pd.Series([k in keys for k in held], index=rows.index, dtype=bool)
             found.append(hits(r, rows[mine].reset_index(drop=True)))
     found = [f.assign(rule_matched=f["detection"].map(counted)) for f in found if len(f)]
     found += [hits(r, ask(r.query)) for r in rules if r.correlation is not None]
@@ -416,10 +443,21 @@ def _match(name: str | None, value) -> exp.Expression:
 
 
 def _event_names(node) -> frozenset[str] | None:
-    """The event names (lowercased), one of which every event the condition matches has (None:
-    any)."""
+    """The event names (lowercased; a prefix ends in `*`), one of which every event the condition
+    matches has (None: any). What a scan tests first, so a superset is enough."""
     from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionOR
-    from sigma.types import SigmaExpansion, SigmaString
+    from sigma.types import SigmaExpansion, SigmaString, SpecialChars
+
+    def name(value) -> str | None:
+        if not isinstance(value, SigmaString):
+            return None
+        if not value.contains_special():  # an escaped `*` at the end would read as a prefix
+            return None if value.to_plain().endswith("*") else value.to_plain().lower()
+        head, last = value.s[:-1], value.s[-1] if value.s else None
+        text = "".join(head) if all(isinstance(p, str) for p in head) else ""
+        # a LIKE with no ESCAPE (which DuckDB can push): its `%` and `_` only widen it
+        prefix = last == SpecialChars.WILDCARD_MULTI and text and "\\" not in text
+        return text.lower() + "*" if prefix else None
 
     if isinstance(node, ConditionAND):
         found = [n for n in map(_event_names, node.args) if n is not None]
@@ -431,9 +469,8 @@ def _event_names(node) -> frozenset[str] | None:
             or node.field.lower() != "eventname":
         return None
     values = node.value.values if isinstance(node.value, SigmaExpansion) else [node.value]
-    if not all(isinstance(v, SigmaString) and not v.contains_special() for v in values):
-        return None
-    return frozenset(v.to_plain().lower() for v in values)
+    names = [name(v) for v in values]
+    return None if None in names else frozenset(names)
 
 
 def _cost(condition: exp.Expression) -> float:

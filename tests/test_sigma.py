@@ -171,6 +171,36 @@ def test_a_hit_carries_the_rules_id_title_level_tags_and_author(inv, tmp_path):
         "11111111-2222-3333-4444-555555555555"]
 
 
+def test_a_name_prefix_is_tested_first_and_matches_exactly(inv, tmp_path):
+    detection = "selection:\n    eventName|startswith: Create\ncondition: selection"
+    assert compile_rule(_rule(detection)).event_names == frozenset({"create*"})
+    escaped = "selection:\n    eventName: 'Create\\*'\ncondition: selection"  # a literal `*`
+    assert compile_rule(_rule(escaped)).event_names is None
+    assert _hits(inv, tmp_path, detection) == [1, 2]
+    [counted] = [e for e in inv.log[-3:] if e["query"] == "sigma counts(1 rules)"]
+    assert "lower(eventname) LIKE 'create%'" in counted["athena_sql"].split("FROM cloudtrail")[1]
+
+
+def test_a_rule_matching_more_than_the_cap_keeps_exactly_its_first_events(tmp_path):
+    """Counted, then fetched by its first events: a later record of the same eventID is not one of
+    them. The rules with few events share a fetch; a rule with many has its own."""
+    from audit_toolkit import queries
+
+    later = _event(7, "CreateUser", eventID=EVENTS[0]["eventID"])  # one id, two records
+    (tmp_path / "events.json").write_text(json.dumps({"Records": EVENTS + [later]}))
+    inv = Investigation.from_evidence(tmp_path)
+    rules = [compile_rule(_rule(f"selection:\n    {field}\ncondition: selection").replace(
+        "555555555555", f"55555555555{n}")) for n, field in enumerate(
+        ["eventSource: iam.amazonaws.com", "eventName: ConsoleLogin", "eventName: PutBucketPolicy"])]
+    found = sigma.run(rules, lambda q, **v: inv.query(q, **queries.scope(), **v), limit=2, batch=3)
+    got = {d: sorted(rows["event_time"].dt.minute) for d, rows in found.groupby("detection")}
+    assert got == {rules[0].id: [1, 2], rules[1].id: [6], rules[2].id: [5]}
+    assert found.attrs["sigma_capped"] == {rules[0].id: 5}
+    assert found.attrs["sigma_counts"] == {rules[0].id: 5, rules[1].id: 1, rules[2].id: 1}
+    assert [e["query"] for e in inv.log[-4:]] == [
+        "sigma counts(2 rules)", "sigma counts(1 rules)", "sigma(2 rules)", "sigma(1 rules)"]
+
+
 @pytest.mark.parametrize("text, reason", [
     ("title: x\nlogsource: {product: windows, service: security}\ndetection: {s: {EventID: 1}, condition: s}",
      "not a CloudTrail rule"),
@@ -260,8 +290,9 @@ def test_on_athena_the_same_sql_is_submitted_and_gives_duckdbs_hits(aws_env, rea
     values = queries.scope("2023-07-10T11:00:00Z", "2023-07-10T13:00:00Z")
     expected = duck.detect(values["since"], values["until"], only=["cloudtrail_stopped"], sigma=rules)
     asked = duck.log[-len([e for e in duck.log if e["engine"] == "duckdb"]):]
+    # the rules naming their event names or a prefix of them (AWS New Lambda Layer Attached's)
     assert [e["query"] for e in asked][:3] == ["union(detect_cloudtrail_stopped)",
-                                              "sigma counts(52 rules)", "sigma counts(5 rules)"]
+                                              "sigma counts(53 rules)", "sigma counts(4 rules)"]
     assert sum(e["query"].startswith("sigma_") for e in asked) == 7  # the correlations
     set_athena_results(aws_env, logged_answers(duck, asked))
     reports = []

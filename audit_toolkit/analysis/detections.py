@@ -1110,9 +1110,11 @@ def learned(ctx: Context | None, history: pd.DataFrame) -> Context:
                    burst_calls=ctx.burst_calls | learn_bursts(history, ctx.settings))
 
 
-def hits(detection: Detection, events: pd.DataFrame, ctx: Context | None = None) -> pd.DataFrame:
-    """The hits among a detection query's rows, in time order."""
-    ctx = learned(ctx, events)
+def hits(detection: Detection, events: pd.DataFrame, ctx: Context | None = None,
+         learn: bool = True) -> pd.DataFrame:
+    """The hits among a detection query's rows, in time order. `learn=False` for a decision that
+    reads nothing learned from the evidence (a Sigma rule's), which the learning would only slow."""
+    ctx = learned(ctx, events) if learn else ctx
     return to_frame([h for row in records(events) if (h := match(detection, row, ctx)) is not None])
 
 

@@ -254,8 +254,8 @@ def compose(template: Query, condition: exp.Expression,
     """The template's Athena SQL with `condition` ANDed before its own filter (its scope), and each
     of `flags` added as a column (alias -> boolean condition): trees joined, not text cut.
     `counted` (a number N): instead of the rows, one row with how many rows each flag holds for
-    and, as `first_<flag>`, the eventid of its first N rows in time order as a JSON list (a row of
-    the detections' template: eventtime, eventid)."""
+    and, as `first_<flag>`, its first N rows in time order as a JSON list of [eventtime, eventname,
+    eventid] (a row of the detections' template): what a fetch of those rows prunes its scan by."""
     tree = _tree(template.sql).copy()
     where = tree.args.get("where")
     scope = list(where.this.flatten()) if where and isinstance(where.this, exp.And) else \
@@ -271,7 +271,8 @@ def compose(template: Query, condition: exp.Expression,
         # bigint on both engines (DuckDB's count_if is a HUGEINT, which pandas reads as a float)
         tree.select(exp.alias_(exp.cast(exp.func("count_if", flag), "bigint"), alias), copy=False)
         order = exp.func("concat", exp.column("eventtime"), exp.column("eventid"))
-        first = exp.func("min_by", exp.column("eventid"), order, exp.Literal.number(counted))
+        row = exp.Array(expressions=[exp.column(c) for c in ("eventtime", "eventname", "eventid")])
+        first = exp.func("min_by", row, order, exp.Literal.number(counted))
         first = exp.Filter(this=first, expression=exp.Where(this=flag.copy()))
         # as JSON text: an id from the evidence may hold the commas of Athena's array text
         first = exp.func("json_format", exp.cast(first, "json"))
