@@ -541,6 +541,20 @@ def test_hostile_state_files_are_reported_and_the_rest_read(tmp_path):
          "cidr_ipv4")]
 
 
+def test_an_item_list_after_much_whitespace_is_read_item_by_item_when_another_cannot_be(tmp_path):
+    """Found by an attack review: where the file could not be decoded whole (a NaN), a list whose
+    '[' came after 64 bytes of whitespace was taken for no list, and every item was lost."""
+    groups, bad = json.dumps(DESCRIBED["SecurityGroups"][0]).encode(), b'{"GroupId": NaN}'
+    config = write(tmp_path / SNAPSHOT, {}, gz=False)
+    config.write_bytes(b'{"configurationItems":' + b" " * 100 + b"[" + json.dumps(item(
+        "sg-1", "2026-09-28T10:00:00Z", [permission("0.0.0.0/0")])).encode() + b', {"a": NaN}]}')
+    described = tmp_path / "describe.json"
+    described.write_bytes(b'{"SecurityGroups":' + b"\n" * 80 + b"[" + groups + b", " + bad + b"]}")
+    rules, report = state_of(config, described, state_at="2026-09-30T12:00:00Z")
+    assert sorted(set(rules["group_id"])) == ["sg-1", "sg-9"]
+    assert [(f.error, f.read, f.used, f.rejected) for f in report.files] == [(None, 2, 1, 1)] * 2
+
+
 def test_a_state_file_of_no_known_structure_is_reported_with_its_top_level_keys(tmp_path):
     path = write(tmp_path / SNAPSHOT, {"hello": 1, "Items": []})
     _, report = state_of(path)

@@ -994,7 +994,7 @@ def decode_by_element(text: bytes, arrays: tuple[str, ...]) -> object:
         members = dict(_object_members(text))
     document: dict = {}
     for key, value in members.items():
-        if key in arrays and bytes(memoryview(value)[:64]).lstrip()[:1] == b"[":
+        if key in arrays and _ARRAY_START.match(memoryview(value)):
             try:
                 document[key] = _raw_list_decoder.decode(value)
             except (msgspec.DecodeError, RecursionError):
@@ -1003,6 +1003,10 @@ def decode_by_element(text: bytes, arrays: tuple[str, ...]) -> object:
             element = decode_element(value)
             document[key] = None if isinstance(element, BadElement) else element
     return document
+
+
+# however much whitespace precedes the '[' (a window of 64 bytes lost a list after more)
+_ARRAY_START = re.compile(rb"\s*\[")
 
 
 def decode_element(raw: object) -> object:
