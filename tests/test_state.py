@@ -564,6 +564,16 @@ def test_a_state_file_of_no_known_structure_is_reported_with_its_top_level_keys(
     )
 
 
+def test_a_state_file_that_is_a_list_of_documents_is_reported_not_a_traceback(tmp_path):
+    """Found by an attack review: a list is read as the kind of its first element, and a list
+    whose first element held configurationItems stopped the whole analysis with a TypeError."""
+    path = write(tmp_path / "loose" / "items.json",
+                 [{"configurationItems": [item("sg-1", "2026-09-28T10:00:00Z", [])]}])
+    table, report = read_state([path])
+    assert (table.num_rows, report.files[0].error) == (
+        0, "neither AWS Config items nor EC2 describe output (top-level keys: list)")
+
+
 def test_a_file_holding_several_kinds_is_read_as_each_and_loses_neither(tmp_path):
     """Loose files are routed by every kind they hold, not by the first marker: a CloudTrail file
     with an extra "configurationItems" or "SecurityGroups" key, findings beside "Records", a

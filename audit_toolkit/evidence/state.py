@@ -154,7 +154,8 @@ def read_state(
             continue
         # A file may hold both (and CloudTrail records too, which their reader reads): each part
         # is read, so an extra key hides neither.
-        kinds = kinds_of(document)
+        # a list is the kind of its first element, but its items are not read here
+        kinds = kinds_of(document) if isinstance(document, dict) else ()
         file.shape = ",".join(k for k in kinds if k in ("config", "ec2-describe"))
         others = [k for k in kinds if k not in ("config", "ec2-describe")]
         if others and layout_kind(path) is not None:  # no other reader is given it: say so
