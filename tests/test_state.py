@@ -754,6 +754,21 @@ def test_a_related_event_names_the_opener_only_if_it_changed_that_group_and_succ
         assert [(f[0], f[1], f[2], f[3]) for f in merged(events, items)] == [("config", t(5), t(20), None)]
 
 
+def test_a_related_call_on_a_group_by_name_names_the_opener_of_that_group_only():
+    """Found by an attack review: a call by group name (a default VPC's group) whose response
+    names no id has no group id, and the check on the group lost who opened the window."""
+    def by_name(name: str) -> dict:
+        call = ct("AuthorizeSecurityGroupIngress", 19, "10.0.0.0/8")
+        request = {**json.loads(call["requestparameters"]), "groupName": name}
+        del request["groupId"]
+        return {**call, "requestparameters": json.dumps(request),
+                "responseelements": json.dumps({"_return": True})}
+
+    items = [observed(5, []), observed(20, ["0.0.0.0/0"], related=["e19"])]
+    assert [f[3] for f in merged([by_name("web")], items)] == [ACTOR]
+    assert [f[3] for f in merged([by_name("db")], items)] == [None]
+
+
 def test_a_rule_a_state_showed_open_that_a_logged_call_grants_again_is_one_window():
     """Config shows the rule open with no logged call; a later logged authorize of it is an event
     of that window (in its caveat), not a second window and a second chat post."""
