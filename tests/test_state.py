@@ -564,6 +564,22 @@ def test_a_state_file_of_no_known_structure_is_reported_with_its_top_level_keys(
     )
 
 
+def test_an_item_with_a_key_twice_is_rejected_never_read_as_its_last(tmp_path):
+    """Found by an attack review: a decoder keeps the last of a repeated key, so a group's item
+    with a second resourceType (or configuration, or IpPermissions) hid its open rule silently."""
+    opened = json.dumps(item("sg-1", "2026-09-28T10:00:00Z", [permission("0.0.0.0/0")])).encode()
+    config = write(tmp_path / SNAPSHOT, {}, gz=False)
+    config.write_bytes(b'{"configurationItems": [' + opened[:-1] + b', "resourceType": "AWS::S3::Bucket"}]}')
+    group = json.dumps(DESCRIBED["SecurityGroups"][0]).encode()
+    described = tmp_path / "describe.json"
+    described.write_bytes(b'{"SecurityGroups": [' + group[:-1] + b', "IpPermissions": []}]}')
+    _, report = state_of(config, described, state_at="2026-09-30T12:00:00Z")
+    assert [(f.read, f.used, f.rejected, f.rejections) for f in report.files] == [
+        (1, 0, 1, ["record 0: the key 'resourceType' appears twice in the item"]),
+        (1, 0, 1, ["record 0: the key 'IpPermissions' appears twice in the item"])]
+    assert not report.other_types
+
+
 def test_a_state_file_that_is_a_list_of_documents_is_reported_not_a_traceback(tmp_path):
     """Found by an attack review: a list is read as the kind of its first element, and a list
     whose first element held configurationItems stopped the whole analysis with a TypeError."""

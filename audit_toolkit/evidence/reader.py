@@ -226,10 +226,16 @@ def _trail_keys_unique(text: bytes, deep: bool = True) -> bool:
 def _proven_unique(raw: bytes | msgspec.Raw) -> bool:
     """Whether every object of the JSON `raw`, at every depth, is proven to hold each key once."""
     try:
-        encoded = msgspec.json.encode(msgspec.json.decode(raw))
+        value = msgspec.json.decode(raw)
     except (msgspec.DecodeError, RecursionError):
         return False  # not JSON to msgspec (a NaN, deep nesting): the brackets tell
-    # A Raw is copied to bytes only where white space or escapes make the lengths differ.
+    return _unique(raw, value)
+
+
+def _unique(raw: bytes | msgspec.Raw, value: object) -> bool:
+    """Whether every object of `value`, decoded from `raw`, is proven to hold each key once (a Raw
+    is copied to bytes only where white space or escapes make the lengths differ)."""
+    encoded = msgspec.json.encode(value)
     return len(encoded) == len(raw) or _kept_every_member(bytes(raw), encoded)
 
 
@@ -1015,11 +1021,14 @@ def decode_element(raw: object) -> object:
     if not isinstance(raw, (bytes, msgspec.Raw)):
         return raw
     try:
-        return msgspec.json.decode(raw)
+        value = msgspec.json.decode(raw)
     except msgspec.DecodeError as e:
         return BadElement(f"not JSON: {e}")
     except RecursionError:
         return BadElement("nested deeper than the decoder follows (about 1,000 levels)")
+    # a key twice (a second resourceType or IpPermissions) is never read as its last
+    key = None if _unique(raw, value) else repeated_key(raw, deep=True)
+    return BadElement(f"the key '{key}' appears twice in the item") if key else value
 
 
 def _object_members(text: bytes) -> Iterator[tuple[str, bytes]]:
