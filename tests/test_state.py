@@ -580,6 +580,21 @@ def test_an_item_with_a_key_twice_is_rejected_never_read_as_its_last(tmp_path):
     assert not report.other_types
 
 
+def test_a_state_file_with_a_top_level_key_twice_is_refused_as_a_trail_file_is(tmp_path):
+    """Found by an attack review: a second, empty configurationItems (or SecurityGroups) list hid
+    the first's groups, and the file was reported read with nothing in it."""
+    opened = json.dumps(item("sg-1", "2026-09-28T10:00:00Z", [permission("0.0.0.0/0")])).encode()
+    config = write(tmp_path / SNAPSHOT, {}, gz=False)
+    config.write_bytes(b'{"configurationItems": [' + opened + b'], "configurationItems": []}')
+    group = json.dumps(DESCRIBED["SecurityGroups"][0]).encode()
+    described = tmp_path / "describe.json"
+    described.write_bytes(b'{"SecurityGroups": [' + group + b'], "SecurityGroups": []}')
+    _, report = state_of(config, described, state_at="2026-09-30T12:00:00Z")
+    assert [f.error for f in report.files] == [
+        f"the file's top-level object holds the key {key!r} twice: which of its values is the "
+        "evidence cannot be decided" for key in ("configurationItems", "SecurityGroups")]
+
+
 def test_a_state_file_that_is_a_list_of_documents_is_reported_not_a_traceback(tmp_path):
     """Found by an attack review: a list is read as the kind of its first element, and a list
     whose first element held configurationItems stopped the whole analysis with a TypeError."""

@@ -43,6 +43,7 @@ from .reader import (
     decode_element,
     plausible,
     read_text,
+    repeated_key,
 )
 
 SECURITY_GROUP = "AWS::EC2::SecurityGroup"
@@ -140,8 +141,11 @@ def read_state(
         file = FileReport(path=str(path))
         report.files.append(file)
         try:
+            text = read_text(path, None, file, max_file_bytes)
+            key = repeated_key(text)  # a second, empty item list hid the first's groups
             # an item that cannot be decoded (a NaN, deep nesting) costs only itself
-            document = decode_by_element(read_text(path, None, file, max_file_bytes), _ITEM_LISTS)
+            document = None if key else decode_by_element(text, _ITEM_LISTS)
+            del text
         except TooLarge as e:
             file.error, file.too_large = str(e), True
             continue
@@ -151,6 +155,10 @@ def read_state(
             continue
         except RecursionError:
             file.error = "nested too deep to be read (hostile or corrupt)"
+            continue
+        if key:
+            file.error = (f"the file's top-level object holds the key {key[:40]!r} twice: which of "
+                          "its values is the evidence cannot be decided")
             continue
         # A file may hold both (and CloudTrail records too, which their reader reads): each part
         # is read, so an extra key hides neither.
