@@ -580,6 +580,16 @@ def test_an_item_with_a_key_twice_is_rejected_never_read_as_its_last(tmp_path):
     assert not report.other_types
 
 
+def test_an_indented_item_with_an_escape_is_proven_unique_without_the_brackets(monkeypatch):
+    """The brackets walk an item in Python: describe output as the CLI writes it (indented, with
+    \\u00e9) took them for every entry, 1.6 s to 9.2 s for 70 MB."""
+    from audit_toolkit.evidence import reader
+
+    monkeypatch.setattr(reader, "repeated_key", lambda *a, **k: pytest.fail("the brackets"))
+    assert reader.decode_element(b'{\n  "Description": "caf\\u00e9",\n  "GroupId": "sg-1"\n}') == {
+        "Description": "caf\u00e9", "GroupId": "sg-1"}
+
+
 def test_a_state_file_with_a_top_level_key_twice_is_refused_as_a_trail_file_is(tmp_path):
     """Found by an attack review: a second, empty configurationItems (or SecurityGroups) list hid
     the first's groups, and the file was reported read with nothing in it."""

@@ -202,10 +202,11 @@ def _kept_every_member(raw: bytes, encoded: bytes) -> bool:
     them: then no key was there twice (a decoder keeps the last of a repeated key, silently).
 
     Encoding never lengthens a key (msgspec writes the shortest escapes) and copies raw values as
-    they are; a member dropped takes at least its key's two quotes. Where nothing is spelled as a
-    \\u escape, keys hold as many quotes encoded as raw, whatever the white space.
+    they are; a member dropped takes at least its key's two quotes. Where no quote is spelled as
+    \\u0022 (the one escape encoded with a quote more: \\"), the text holds as many quotes
+    encoded as raw, whatever the white space and other escapes (a caf\\u00e9 took the brackets).
     """
-    return len(encoded) == len(raw) or (b"\\u" not in raw and raw.count(b'"') == encoded.count(b'"'))
+    return len(encoded) == len(raw) or (b"\\u0022" not in raw and raw.count(b'"') == encoded.count(b'"'))
 
 
 def _trail_keys_unique(text: bytes, deep: bool = True) -> bool:

@@ -429,7 +429,7 @@ def _describe_rows(document: dict, path: Path, captured: str, file: FileReport) 
     tables, items, size = [], [], 0
     for index, g in enumerate(groups.values()):
         name, configuration = _group_configuration(
-            g, [(entries[i][0], decode_element(entries[i][1])) for i in g["entries"]])
+            g, [(entries[i][0], msgspec.json.decode(entries[i][1])) for i in g["entries"]])  # checked when read
         items.append({
             "configurationitemversion": None,
             "configurationitemcapturetime": captured,
