@@ -810,6 +810,23 @@ def test_a_related_call_on_a_group_by_name_names_the_opener_of_that_group_only()
     assert [f[3] for f in merged([by_name("db")], items)] == [None]
 
 
+def test_a_revoke_by_name_listing_removed_and_unknown_rules_is_one_related_call_on_its_group():
+    """Found by an attack review: a default VPC's revoke by name gives a row with the group id its
+    response lists and one without (unknownIpPermissionSet); taken for two calls sharing an id,
+    both were dropped, and the item naming it lost who closed the window."""
+    revoke = ct("RevokeSecurityGroupIngress", 19)
+    request = {**json.loads(revoke["requestparameters"]), "groupName": "web"}
+    del request["groupId"]
+    removed = {"groupId": "sg-1", "securityGroupRuleId": "sgr-4", "isEgress": False, **SSH,
+               "cidrIpv4": "0.0.0.0/0"}
+    unknown = {**SSH, "ipv6Ranges": {"items": [{"cidrIpv6": "::/0"}]}}
+    revoke.update(requestparameters=json.dumps(request), responseelements=json.dumps(
+        {"_return": True, "revokedSecurityGroupRuleSet": {"items": [removed]},
+         "unknownIpPermissionSet": {"items": [unknown]}}))
+    calls = state.related_calls(normalize(pd.DataFrame([revoke])))
+    assert calls[["event_id", "group_id", "actor_arn"]].values.tolist() == [["e19", "sg-1", ACTOR]]
+
+
 def test_a_rule_a_state_showed_open_that_a_logged_call_grants_again_is_one_window():
     """Config shows the rule open with no logged call; a later logged authorize of it is an event
     of that window (in its caveat), not a second window and a second chat post."""

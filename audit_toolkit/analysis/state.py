@@ -454,8 +454,10 @@ def related_calls(changes: pd.DataFrame) -> pd.DataFrame:
     not become who opened a window."""
     columns = ["event_id", "event_time", "actor", "actor_arn", "source_ip", "tool", "account",
                "region", "group_id", "group_name"]
-    done = changes.loc[changes["error_code"].isna(), columns].drop_duplicates()
-    return done.drop_duplicates("event_id", keep=False)
+    done = changes.loc[changes["error_code"].isna(), columns]
+    # a rule its response lists has the group id, one it does not (unknown) may not: one group
+    done = done.assign(group_id=done.groupby("event_id")["group_id"].transform("first"))
+    return done.drop_duplicates().drop_duplicates("event_id", keep=False)
 
 
 def _related(obs: dict, known: dict) -> dict | None:
