@@ -473,6 +473,24 @@ def test_the_workers_of_an_ingest_stay_within_the_memory_budget_together(cpus, l
     assert store_module.memory_plan(8, 256 << 20) == (2, 58_720_256)  # 3 would leave 21.3 MB a file
 
 
+def _pid(task) -> int:
+    import os
+    return os.getpid()
+
+
+def test_a_parallel_pass_of_one_task_runs_in_a_worker_not_in_the_parent(monkeypatch):
+    """Found by an attack review: one lying gzip file (its text 238 MB, its trailer saying 2
+    bytes) was given up at the parallel limit in the parent, which kept what that took while a
+    process read the file again alone: 1,030 MB together, over the budget (914 MB now)."""
+    import os
+
+    monkeypatch.setattr(store_module, "_convert", _pid)
+    (pid,) = store_module._run(["task"], 2)
+    assert pid != os.getpid()
+    assert list(store_module._run(["task"], 1)) == [os.getpid()]
+    assert list(store_module._run([], 2)) == []
+
+
 @pytest.fixture
 def small_budget(monkeypatch) -> None:
     """A memory plan of 4,000 bytes a file for each of 2 workers."""

@@ -453,17 +453,26 @@ def related_calls(changes: pd.DataFrame) -> pd.DataFrame:
     each event id once. An id that two different calls share names neither: a forged record must
     not become who opened a window."""
     columns = ["event_id", "event_time", "actor", "actor_arn", "source_ip", "tool", "account",
-               "region", "group_id"]
-    done = changes.loc[changes["error_code"].isna(), columns].drop_duplicates()
-    return done.drop_duplicates("event_id", keep=False)
+               "region", "group_id", "group_name"]
+    done = changes.loc[changes["error_code"].isna(), columns]
+    # a rule its response lists has the group id, one it does not (unknown) may not: one group
+    done = done.assign(group_id=done.groupby("event_id")["group_id"].transform("first"))
+    return done.drop_duplicates().drop_duplicates("event_id", keep=False)
 
 
 def _related(obs: dict, known: dict) -> dict | None:
     """The call an item names that changed its own group (an id names nothing else)."""
-    place = (obs["account"], obs["region"], obs["group_id"])
-    return next((known[e] for e in obs["related_events"]
-                 if e in known and (known[e]["account"], known[e]["region"], known[e]["group_id"]) == place),
-                None)
+    return next((known[e] for e in obs["related_events"] if e in known and _on(known[e], obs)), None)
+
+
+def _on(call: dict, obs: dict) -> bool:
+    """Whether the call changed the observed group: by its id, or by its name where the call has
+    no id (a default VPC's group by name, the response naming no id)."""
+    if (call["account"], call["region"]) != (obs["account"], obs["region"]):
+        return False
+    if isinstance(call["group_id"], str):
+        return call["group_id"] == obs["group_id"]
+    return isinstance(call["group_name"], str) and call["group_name"] == obs["group_name"]
 
 
 def _opened(rule: dict, obs: dict, how: str, after: pd.Timestamp | None, known: dict) -> dict:

@@ -202,10 +202,11 @@ def _kept_every_member(raw: bytes, encoded: bytes) -> bool:
     them: then no key was there twice (a decoder keeps the last of a repeated key, silently).
 
     Encoding never lengthens a key (msgspec writes the shortest escapes) and copies raw values as
-    they are; a member dropped takes at least its key's two quotes. Where nothing is spelled as a
-    \\u escape, keys hold as many quotes encoded as raw, whatever the white space.
+    they are; a member dropped takes at least its key's two quotes. Where no quote is spelled as
+    \\u0022 (the one escape encoded with a quote more: \\"), the text holds as many quotes
+    encoded as raw, whatever the white space and other escapes (a caf\\u00e9 took the brackets).
     """
-    return len(encoded) == len(raw) or (b"\\u" not in raw and raw.count(b'"') == encoded.count(b'"'))
+    return len(encoded) == len(raw) or (b"\\u0022" not in raw and raw.count(b'"') == encoded.count(b'"'))
 
 
 def _trail_keys_unique(text: bytes, deep: bool = True) -> bool:
@@ -226,10 +227,16 @@ def _trail_keys_unique(text: bytes, deep: bool = True) -> bool:
 def _proven_unique(raw: bytes | msgspec.Raw) -> bool:
     """Whether every object of the JSON `raw`, at every depth, is proven to hold each key once."""
     try:
-        encoded = msgspec.json.encode(msgspec.json.decode(raw))
+        value = msgspec.json.decode(raw)
     except (msgspec.DecodeError, RecursionError):
         return False  # not JSON to msgspec (a NaN, deep nesting): the brackets tell
-    # A Raw is copied to bytes only where white space or escapes make the lengths differ.
+    return _unique(raw, value)
+
+
+def _unique(raw: bytes | msgspec.Raw, value: object) -> bool:
+    """Whether every object of `value`, decoded from `raw`, is proven to hold each key once (a Raw
+    is copied to bytes only where white space or escapes make the lengths differ)."""
+    encoded = msgspec.json.encode(value)
     return len(encoded) == len(raw) or _kept_every_member(bytes(raw), encoded)
 
 
@@ -994,7 +1001,7 @@ def decode_by_element(text: bytes, arrays: tuple[str, ...]) -> object:
         members = dict(_object_members(text))
     document: dict = {}
     for key, value in members.items():
-        if key in arrays and bytes(memoryview(value)[:64]).lstrip()[:1] == b"[":
+        if key in arrays and _ARRAY_START.match(memoryview(value)):
             try:
                 document[key] = _raw_list_decoder.decode(value)
             except (msgspec.DecodeError, RecursionError):
@@ -1005,17 +1012,24 @@ def decode_by_element(text: bytes, arrays: tuple[str, ...]) -> object:
     return document
 
 
+# however much whitespace precedes the '[' (a window of 64 bytes lost a list after more)
+_ARRAY_START = re.compile(rb"\s*\[")
+
+
 def decode_element(raw: object) -> object:
     """One element of a document (decode_by_element); a BadElement with the reason where it cannot
     be decoded. A value that is not JSON text is already decoded, and is returned as it is."""
     if not isinstance(raw, (bytes, msgspec.Raw)):
         return raw
     try:
-        return msgspec.json.decode(raw)
+        value = msgspec.json.decode(raw)
     except msgspec.DecodeError as e:
         return BadElement(f"not JSON: {e}")
     except RecursionError:
         return BadElement("nested deeper than the decoder follows (about 1,000 levels)")
+    # a key twice (a second resourceType or IpPermissions) is never read as its last
+    key = None if _unique(raw, value) else repeated_key(raw, deep=True)
+    return BadElement(f"the key '{key}' appears twice in the item") if key else value
 
 
 def _object_members(text: bytes) -> Iterator[tuple[str, bytes]]:

@@ -43,6 +43,7 @@ from .reader import (
     decode_element,
     plausible,
     read_text,
+    repeated_key,
 )
 
 SECURITY_GROUP = "AWS::EC2::SecurityGroup"
@@ -140,8 +141,11 @@ def read_state(
         file = FileReport(path=str(path))
         report.files.append(file)
         try:
+            text = read_text(path, None, file, max_file_bytes)
+            key = repeated_key(text)  # a second, empty item list hid the first's groups
             # an item that cannot be decoded (a NaN, deep nesting) costs only itself
-            document = decode_by_element(read_text(path, None, file, max_file_bytes), _ITEM_LISTS)
+            document = None if key else decode_by_element(text, _ITEM_LISTS)
+            del text
         except TooLarge as e:
             file.error, file.too_large = str(e), True
             continue
@@ -152,9 +156,14 @@ def read_state(
         except RecursionError:
             file.error = "nested too deep to be read (hostile or corrupt)"
             continue
+        if key:
+            file.error = (f"the file's top-level object holds the key {key[:40]!r} twice: which of "
+                          "its values is the evidence cannot be decided")
+            continue
         # A file may hold both (and CloudTrail records too, which their reader reads): each part
         # is read, so an extra key hides neither.
-        kinds = kinds_of(document)
+        # a list is the kind of its first element, but its items are not read here
+        kinds = kinds_of(document) if isinstance(document, dict) else ()
         file.shape = ",".join(k for k in kinds if k in ("config", "ec2-describe"))
         others = [k for k in kinds if k not in ("config", "ec2-describe")]
         if others and layout_kind(path) is not None:  # no other reader is given it: say so
@@ -420,7 +429,7 @@ def _describe_rows(document: dict, path: Path, captured: str, file: FileReport) 
     tables, items, size = [], [], 0
     for index, g in enumerate(groups.values()):
         name, configuration = _group_configuration(
-            g, [(entries[i][0], decode_element(entries[i][1])) for i in g["entries"]])
+            g, [(entries[i][0], msgspec.json.decode(entries[i][1])) for i in g["entries"]])  # checked when read
         items.append({
             "configurationitemversion": None,
             "configurationitemcapturetime": captured,

@@ -368,10 +368,11 @@ def memory_plan(workers: int, max_file_bytes: int, budget: int = MEMORY_BUDGET) 
 
 
 def _run(tasks: list[_Task], workers: int) -> Iterator[tuple[str | None, int, list[dict]]]:
-    if workers <= 1 or len(tasks) < 2:
+    if workers <= 1 or not tasks:
         yield from map(_convert, tasks)
         return
-    with ProcessPoolExecutor(workers, initializer=_worker_memory) as pool:
+    # even one task: the parent would keep what it took while a file is read again alone
+    with ProcessPoolExecutor(min(workers, len(tasks)), initializer=_worker_memory) as pool:
         yield from pool.map(_convert, tasks)
 
 
