@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 import click
@@ -21,12 +22,14 @@ FORMATS = click.Choice(["table", "csv", "json"])
 # Each terminal table: its columns in order, then those left out first when the terminal is narrow.
 SG_TABLE = ["event_time", "account", "region", "group_id", "action", "direction", "protocol", "from_port",
             "to_port", "peer", "actor", "source_ip", "tool", "error_code"]
-SG_DROP = ("direction", "tool", "region", "account", "to_port", "source_ip")
+SG_DROP = ("direction", "tool", "region", "account", "to_port", "source_ip", "error_code", "protocol", "peer",
+           "from_port")
 WINDOW_TABLE = ["account", "region", "group_id", "group_name", "protocol", "from_port", "to_port",
                 "cidr", "reach", "opened_how", "opened_at", "opened_by", "closed_at", "closed_by",
                 "close_reason", "still_open", "open_before_evidence", "ambiguous_order"]
 WINDOW_DROP = ("open_before_evidence", "region", "account", "group_name", "protocol", "to_port",
-               "ambiguous_order", "reach", "close_reason", "opened_how", "still_open")
+               "ambiguous_order", "reach", "close_reason", "opened_how", "still_open", "from_port", "cidr",
+               "closed_by")
 RECONCILE_TABLE = ["kind", "account", "region", "group_id", "group_name", "rule", "after", "before",
                    "coverage"]
 # Columns that hold an actor: the table shows its short form (ops-admin / mallory), CSV and JSON the whole.
@@ -220,6 +223,13 @@ def _emit(frame, fmt: str, columns: list[str], settings: Settings, drop: tuple[s
                        "or json for every column)", err=True)
 
 
+def _bullets(sentences) -> None:
+    """Sentences above a table, each a `- ` item wrapped to the terminal's width like the table."""
+    wrap = functools.partial(textwrap.fill, width=export.terminal_width() or sys.maxsize, subsequent_indent="  ",
+                             break_on_hyphens=False)
+    click.echo("\n".join(wrap(f"- {export.visible(s)}") for s in sentences) + "\n")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="audit_toolkit")
 def main() -> None:
@@ -275,12 +285,13 @@ def reconcile(evidence, store, since, until, accounts, regions, tz, fmt):
     found = inv.reconcile(until, accounts, regions)
     if since is not None and len(found):
         found = found[found["before"] >= pd.Timestamp(queries.scope(since)["since"])]
-    _emit(found, fmt, RECONCILE_TABLE, settings, ("coverage", "region", "account", "group_name"),
+    _emit(found, fmt, RECONCILE_TABLE, settings, ("coverage", "region", "account", "group_name", "before"),
           empty="state and logs agree in the scope (or the evidence holds no state)")
 
 
 ACTIVITY_TABLE = ["event_time", "account", "region", "event_source", "event_name", "error_code", "source_ip",
                   "actor", "tool"]
+ACTIVITY_DROP = ("region", "account", "tool", "event_source", "error_code", "source_ip")
 
 
 @main.command()
@@ -296,12 +307,12 @@ def activity(evidence, store, since, until, accounts, regions, tz, fmt, principa
         near = inv.principals_like(principal)
         empty = f"no event names the principal {principal!r}" + (
             f"; the nearest that exist: {', '.join(near)}" if near else "")
-    _emit(found, fmt, ACTIVITY_TABLE, settings, ("region", "account", "tool", "event_source"), empty=empty)
+    _emit(found, fmt, ACTIVITY_TABLE, settings, ACTIVITY_DROP, empty=empty)
 
 
 DETECT_TABLE = ["event_time", "severity", "detection", "outcome", "account", "region", "event_name", "target",
                 "detail", "actor", "source_ip", "error_code"]
-DETECT_DROP = ("error_code", "region", "account", "outcome", "event_name", "source_ip", "detail")
+DETECT_DROP = ("error_code", "region", "account", "outcome", "event_name", "source_ip", "detail", "target")
 COVERAGE_TABLE = ["kind", "account", "region", "start", "end", "hours", "ongoing", "trail", "actor"]
 
 
@@ -331,7 +342,7 @@ def detect(evidence, store, since, until, accounts, regions, tz, fmt, only, min_
     if catalogue:
         table = catalogue_table(settings.language)
         _emit(table[table["id"].isin([d.id for d in chosen])], fmt, ["id", "severity", "technique", "title", "events"],
-              settings)
+              settings, ("events", "technique"))
         return
     from .sigma import ROWS_PER_RULE as sigma_limit, load
 
@@ -360,7 +371,7 @@ def coverage(evidence, store, since, until, accounts, regions, tz, fmt, min_hour
     settings = _settings(tz=tz)
     inv = _open(evidence, store, settings)
     found = inv.coverage(since, until, accounts, regions, min_hours)
-    _emit(found, fmt, COVERAGE_TABLE, settings, ("trail", "region", "account"),
+    _emit(found, fmt, COVERAGE_TABLE, settings, ("trail", "region", "account", "ongoing", "hours"),
           empty=f"no silence of {export.plural(min_hours, 'hour')} or more and no logging outage in the scope")
 
 
@@ -405,8 +416,13 @@ def _state_time(value: str | None) -> str | None:
 
 FINDING_TABLE = ["severity", "severity_label", "type", "account", "region", "instance_id", "security_group_ids",
                  "remote_ip", "remote_country", "local_port", "first_seen", "last_seen", "count", "sample"]
+FINDING_DROP = ("sample", "count", "region", "account", "security_group_ids", "remote_country", "local_port",
+                "last_seen", "severity_label", "instance_id")
 CORRELATION_TABLE = ["group_id", "opened_at", "closed_at", "finding_type", "severity", "instance_id", "remote_ip",
                      "local_port", "first_seen", "last_seen", "count"]
+# the sentences above the table say every finding in full
+CORRELATION_DROP = ("count", "closed_at", "instance_id", "local_port", "last_seen", "severity", "first_seen",
+                    "remote_ip")
 _types = click.option("--type", "types", multiple=True,
                       help="Only findings of this type (repeatable); a prefix ending in ':' or '/' takes a family, e.g. Recon:")
 _from_api = click.option("--from-api", is_flag=True,
@@ -444,7 +460,7 @@ def findings(evidence, store, since, until, accounts, regions, tz, fmt, min_seve
     min_severity = min_severity and min_severity[0]  # the GuardDuty number
     inv = _open_findings(evidence, store, settings, from_api, since, regions, min_severity)
     found = inv.findings(since, until, accounts, regions, min_severity, types)
-    _emit(found, fmt, FINDING_TABLE, settings, ("sample", "count", "region", "account", "security_group_ids"),
+    _emit(found, fmt, FINDING_TABLE, settings, FINDING_DROP,
           empty="no GuardDuty finding in the scope" + ("" if inv.findings_intake and inv.findings_intake.files
                                                       else " (the evidence holds no GuardDuty file)"))
 
@@ -462,14 +478,17 @@ def correlate(evidence, store, since, until, accounts, regions, tz, fmt, ports, 
     inv = _open_findings(evidence, store, settings, from_api, since, regions, min_severity)
     found = inv.correlate(since, until, accounts, regions, min_severity, types)
     if fmt == "table" and len(found):
-        click.echo("\n".join(f"- {export.visible(s)}" for s in found["summary"]) + "\n")
-    _emit(found, fmt, CORRELATION_TABLE, settings, ("count", "closed_at", "instance_id", "local_port"),
+        _bullets(found["summary"])
+    _emit(found, fmt, CORRELATION_TABLE, settings, CORRELATION_DROP,
           empty="no GuardDuty finding attacked an exposure window while it was open")
 
 
 CONNECTION_TABLE = ["group_id", "opened_at", "closed_at", "kind", "source", "verdict", "known_as",
                     "finding_ids", "accepted", "rejected", "bytes_in", "bytes_out", "before_rejected",
                     "after_accepted", "after_rejected", "interfaces", "gap", "first_seen", "last_seen"]
+CONNECTION_DROP = ("interfaces", "before_rejected", "after_rejected", "after_accepted", "bytes_out", "bytes_in",
+                   "rejected", "accepted", "finding_ids", "gap", "last_seen", "first_seen", "closed_at", "kind",
+                   "known_as", "opened_at")
 
 
 @main.command()
@@ -497,8 +516,8 @@ def connections(evidence, store, since, until, accounts, regions, tz, fmt, ports
         _report_problems(flows)
     found = inv.connections(since, until, accounts, regions, group)
     if fmt == "table" and len(found):
-        click.echo("\n".join(f"- {export.visible(s)}" for s in found["detail"]) + "\n")
-    _emit(found, fmt, CONNECTION_TABLE, settings, empty="no exposure window in the range")
+        _bullets(found["detail"])
+    _emit(found, fmt, CONNECTION_TABLE, settings, CONNECTION_DROP, empty="no exposure window in the range")
 
 
 def _severity_bound(value: str | None) -> tuple[float, str] | None:
@@ -797,7 +816,7 @@ def validate_logs(folder, public_keys, signatures, since, until, tz, fmt) -> Non
     except AuditToolkitError as e:
         raise click.UsageError(str(e)) from e
     _emit(pd.DataFrame(report.table(), columns=VALIDATION_TABLE), fmt, VALIDATION_TABLE,
-          settings, empty="no log file or digest in the range")
+          settings, ("region", "account", "kind"), empty="no log file or digest in the range")
     language = settings.language  # what it could not prove, and why, in the language setting
 
     def at(t) -> str:  # a gap's bound in the display zone, with its offset (Z for UTC, as before)

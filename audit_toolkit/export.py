@@ -152,17 +152,20 @@ _TIME_CELL = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 
 
 def _min_width(header: str, cells: list[str], hard: bool = False) -> int:
-    # A value of one word up to 20 characters (a time, an address, an account, a group id) is never
-    # broken; a phrase such as an identity wraps between its words, and if `hard` inside them too,
-    # down to 12 columns.
+    # A value of one word up to 20 characters (an address, an account, a group id) is never broken;
+    # a phrase such as an identity wraps between its words, down to 12 columns. If `hard` (the last
+    # resort before a table wider than asked), a phrase wraps inside its words too, a time puts its
+    # clock under its date, down to 10 columns.
     def unbroken(cell: str) -> list[str]:
-        if _TIME_CELL.fullmatch(cell) or " " not in cell:
-            return [cell]
+        if _TIME_CELL.fullmatch(cell):
+            return cell.split() if hard else [cell]
+        if " " not in cell:  # if `hard`, a name such as `update_description` wraps after its '_'
+            return re.split(r"(?<=_)", cell) if hard else [cell]
         return [] if hard else cell.split()
 
     natural = max([_width(header), *map(_width, cells)])
     words = [w for c in cells for w in unbroken(c)]
-    return min(natural, max(_width(header), 12, *(min(_width(w), 20) for w in words)))
+    return min(natural, max(_width(header), 10 if hard else 12, *(min(_width(w), 20) for w in words)))
 
 
 def _fit(headers: list[str], rows: list[list[str]], keep: list[int], width: int | None,
@@ -188,11 +191,13 @@ def _fit(headers: list[str], rows: list[list[str]], keep: list[int], width: int 
 
 
 def _wrap(text: str, width: int) -> list[str]:
-    """Lines of at most `width` columns, broken after the last space, '/', ':' or ',' that fits."""
+    """Lines of at most `width` columns, broken after the last space, '/', ':', ',' or '_' that fits."""
+    if _TIME_CELL.fullmatch(text) and _width(text) > width:
+        return text.split()  # the clock under its date, never split at its ':'
     lines, line = [], ""
     for char in text:
         if _width(line + char) > width:
-            cut = max(line.rfind(" "), line.rfind("/"), line.rfind(":"), line.rfind(","))
+            cut = max(line.rfind(c) for c in " /:,_")
             head, line = (line[: cut + 1], line[cut + 1:]) if cut > 0 else (line, "")
             lines.append(head.rstrip())
         if line or char != " ":  # a wrapped line does not start with a space

@@ -10,6 +10,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from audit_toolkit.analysis import actors
 from audit_toolkit.analysis.detections import CATALOGUE
 from audit_toolkit.cli import main
 from real_data import cloudtrail_record, invictus, real_data
@@ -327,10 +328,10 @@ def test_the_table_shows_whole_identities_in_short_form_and_says_what_it_left_ou
     assert wide.exit_code == 0 and "left out" not in wide.stderr
     assert "ops-admin / mallory" in wide.stdout and "carol@example.com (SSO)" in wide.stdout
     assert "(SSO via" not in wide.stdout and "session mallory" not in wide.stdout
-    narrow = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": "120"})
-    assert max(len(line) for line in narrow.stdout.splitlines()) <= 120
+    narrow = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": "100"})
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 100
     assert ("left out to fit the terminal: open_before_evidence, region, account, group_name, protocol, to_port, "
-            "ambiguous_order, reach, close_reason, opened_how, still_open (") in narrow.stderr
+            "ambiguous_order, reach, close_reason, opened_how, still_open, from_port, cidr (") in narrow.stderr
     lines = narrow.stdout.splitlines()
     assert "…" not in narrow.stdout  # wrapped, never cut: the rest of a cell is on the next line, same column
     at = next(i for i, line in enumerate(lines) if "ops-admin /" in line)
@@ -533,3 +534,27 @@ def test_the_line_before_the_unusable_events_agrees_with_its_count(capsys):
 
     _report_unusable(IntakeReport(unusable=["event e1 (AuthorizeSecurityGroupIngress at T): fromPort 'inf' is not a port"]))
     assert capsys.readouterr().err.splitlines()[0] == "1 event the analysis could not read:"
+
+
+NARROW_COMMANDS = [  # each command's table, and the column holding its identities, if any
+    (["sg-changes"], "actor"), (["ssh-exposure"], "opened_by"), (["activity", "--principal", "mallory"], "actor"),
+    (["detect"], "actor"), (["coverage"], "actor"), (["findings"], None), (["reconcile"], None),
+    (["connections"], None), (["correlate"], None), (["detect", "--catalogue"], None)]
+
+
+@pytest.mark.parametrize("args, identity", NARROW_COMMANDS, ids=lambda v: " ".join(v) if isinstance(v, list) else v)
+def test_every_table_fits_60_columns_and_keeps_identities_whole(demo, args, identity):
+    evidence = str(demo / "evidence")
+    narrow = CliRunner().invoke(main, [*args, "--evidence", evidence], env={"COLUMNS": "60"})
+    assert narrow.exit_code == 0, narrow.output
+    lines = narrow.stdout.splitlines()
+    assert max(map(len, lines)) <= 60
+    if identity is None:
+        return
+    rows = json.loads(run(*args, "--evidence", evidence, "--format", "json").stdout)
+    expected = {actors.short(r[identity]) for r in rows if r[identity]}
+    assert "ops-admin / mallory" in expected or args[0] == "coverage"
+    header = next(line for line in lines if line.startswith(("event_time", "group_id", "kind")))
+    start = header.index(identity)  # the column's text, line after line: a wrapped identity joined again
+    column = "".join(line[start:].split("  ")[0].replace(" ", "") for line in lines[1:])
+    assert all(name.replace(" ", "") in column for name in expected)
