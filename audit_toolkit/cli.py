@@ -28,8 +28,8 @@ WINDOW_TABLE = ["account", "region", "group_id", "group_name", "protocol", "from
                 "cidr", "reach", "opened_how", "opened_at", "opened_by", "closed_at", "closed_by",
                 "close_reason", "still_open", "open_before_evidence", "ambiguous_order"]
 WINDOW_DROP = ("open_before_evidence", "region", "account", "group_name", "protocol", "to_port",
-               "ambiguous_order", "reach", "close_reason", "opened_how", "still_open", "from_port", "cidr",
-               "closed_by")
+               "ambiguous_order", "reach", "close_reason", "opened_how", "still_open", "closed_by",
+               "from_port", "cidr")  # who opened it to whom is kept longest
 RECONCILE_TABLE = ["kind", "account", "region", "group_id", "group_name", "rule", "after", "before",
                    "coverage"]
 # Columns that hold an actor: the table shows its short form (ops-admin / mallory), CSV and JSON the whole.

@@ -328,10 +328,10 @@ def test_the_table_shows_whole_identities_in_short_form_and_says_what_it_left_ou
     assert wide.exit_code == 0 and "left out" not in wide.stderr
     assert "ops-admin / mallory" in wide.stdout and "carol@example.com (SSO)" in wide.stdout
     assert "(SSO via" not in wide.stdout and "session mallory" not in wide.stdout
-    narrow = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": "100"})
-    assert max(len(line) for line in narrow.stdout.splitlines()) <= 100
+    narrow = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": "80"})
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 80
     assert ("left out to fit the terminal: open_before_evidence, region, account, group_name, protocol, to_port, "
-            "ambiguous_order, reach, close_reason, opened_how, still_open, from_port, cidr (") in narrow.stderr
+            "ambiguous_order, reach, close_reason, opened_how, still_open, closed_by, from_port, cidr (") in narrow.stderr
     lines = narrow.stdout.splitlines()
     assert "…" not in narrow.stdout  # wrapped, never cut: the rest of a cell is on the next line, same column
     at = next(i for i, line in enumerate(lines) if "ops-admin /" in line)
