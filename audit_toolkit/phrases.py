@@ -186,15 +186,18 @@ TEXT: dict[str, dict[str, str]] = {
         "flow.verdict.rejected only": "拒否のみ",
         "flow.none": "公開中、パブリックなアドレスからのフローは {interfaces} のポートに届いていません。"
         "そのフローログは公開の間ずっとカバーしています",
-        "flow.gap.no interface": "公開中に {group} に属していたネットワークインターフェイスが分かりません"
-        " (CloudTrail に記録なし): そのフローを探せません",
-        "flow.gap.no records": "{name}: 公開中のフローログの記録がありません"
+        "flow.gap.no interface": "公開中 ({span}) に {group} に属していたネットワークインターフェイスが"
+        "分かりません (CloudTrail に記録なし): そのフローを探せません",
+        "flow.gap.no records": "{name}: 公開中 ({span}) のフローログの記録がありません"
         " (このインターフェイスにフローログがないか、ファイルが欠落)",
         "flow.gap.NODATA": "{name}: {first} から {last} まで NODATA: フローログは通信を記録していません",
         "flow.gap.SKIPDATA": "{name}: {first} から {last} まで SKIPDATA: フローログは取得できなかった"
         "記録を飛ばしています",
         "flow.gap.missing hours": "{name}: {first} から {last} までフローログの記録がありません"
         " (その時間帯のファイルなし)",
+        "flow.span": "{opened} から {closed}",
+        "flow.span.before": "証拠の開始前",
+        "flow.span.open": "現在も公開中",
         # --- make demo's terminal (demo.py) ---------------------------------------------------
         "demo.generating": "デモの証跡 (ノイズのイベント {events} 件と台本どおりのインシデント) を {folder}"
         " に生成しています ...",
@@ -750,9 +753,12 @@ TEXT: dict[str, dict[str, str]] = {
         "flow.none": "no flow from a public address reached the window's ports on {interfaces},"
         " whose flow logs cover the whole time it was open",
         "flow.gap.no interface": "no network interface is known to have been in {group} while it"
-        " was open (CloudTrail shows none): its flows cannot be found",
-        "flow.gap.no records": "{name}: no flow log record while the window was open (no flow log"
-        " on this interface, or its files are missing)",
+        " was open ({span}; CloudTrail shows none): its flows cannot be found",
+        "flow.gap.no records": "{name}: no flow log record while the window was open ({span}; no"
+        " flow log on this interface, or its files are missing)",
+        "flow.span": "{opened} to {closed}",
+        "flow.span.before": "before the evidence",
+        "flow.span.open": "still open",
         "flow.gap.NODATA": "{name}: NODATA from {first} to {last}: the flow log recorded no"
         " traffic",
         "flow.gap.SKIPDATA": "{name}: SKIPDATA from {first} to {last}: the flow log skipped records"

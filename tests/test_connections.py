@@ -697,3 +697,20 @@ def test_a_malformed_config_item_gives_no_membership_or_an_inert_one(configurati
                           for kind in (ENI, INSTANCE)])
     found = config_memberships(items)
     assert set(found["group_id"]) <= {"sg-1[toall]"}  # a string id is kept as evidence, as given
+
+
+def test_a_gap_says_the_window_it_belongs_to(demo_inv):
+    """Two windows of one group without flow-log records read alike in make demo's terminal: each
+    gap now names its window's span, with words where an end is unknown."""
+    gaps = records(demo_inv.connections(group="sg-0b000000000000002"))
+    assert [conn.describe(g) for g in gaps] == [
+        "eni-0web000000000002 (i-0web000000000002): no flow log record while the window was open "
+        f"(2026-11-03 {a} UTC to 2026-11-03 {b} UTC; no flow log on this interface, or its files are missing)"
+        for a, b in (("09:05", "11:40"), ("09:10", "12:00"))]
+    assert conn.describe(gaps[0], "ja", "Asia/Tokyo") == (
+        "eni-0web000000000002 (i-0web000000000002): 公開中 (2026-11-03 18:05 JST から 2026-11-03 20:40 JST) "
+        "のフローログの記録がありません (このインターフェイスにフローログがないか、ファイルが欠落)")
+    unknown = {**gaps[0], "gap": "no interface", "opened_at": None, "closed_at": None}
+    assert conn.describe(unknown) == (
+        "no network interface is known to have been in sg-0b000000000000002 while it was open "
+        "(before the evidence to still open; CloudTrail shows none): its flows cannot be found")

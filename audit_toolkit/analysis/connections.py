@@ -441,8 +441,11 @@ def describe(row: dict, language: str = "en", zone: str = "UTC") -> str:
     name = row["interfaces"] or ""
     name += f" ({row['instances']})" if row["instances"] else ""
     times = {"first": when(row["first_seen"]), "last": when(row["last_seen"])}
-    if row["kind"] == "gap":
-        return say(phrase(f"gap.{row['gap']}", group=row["group_id"], name=name, **times),
+    if row["kind"] == "gap":  # the window's span tells two windows of one group apart
+        span = phrase("span", opened=phrase("span.before") if pd.isna(row.get("opened_at"))
+                      else when(row["opened_at"]),
+                      closed=phrase("span.open") if pd.isna(row.get("closed_at")) else when(row["closed_at"]))
+        return say(phrase(f"gap.{row['gap']}", group=row["group_id"], name=name, span=span, **times),
                    language, "flow")
     if row["kind"] == "none":
         return say(phrase("none", interfaces=name), language, "flow")
