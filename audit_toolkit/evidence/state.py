@@ -285,21 +285,21 @@ def _config_use(item: Any, index: int, items: list[dict], file: FileReport, repo
     report.interfaces += isinstance(item, dict) and item.get("resourceType") in (NETWORK_INTERFACE, INSTANCE)
     file.read += 1
     try:
-        items.append(_config_item(item))
-        file.used += 1
+        row, configuration = _config_item(item)
     except ValueError as e:
         file.reject(index, str(e))
         return
-    configuration = msgspec.json.decode(items[-1]["configuration"] or "{}")
+    items.append(row)
+    file.used += 1
     for name in ("ipPermissions", "ipPermissionsEgress"):
-        if _bad_protocol(configuration.get(name) or [], "ipProtocol"):
+        if _bad_protocol((configuration or {}).get(name) or [], "ipProtocol"):
             file.warn(f"configuration.{name} holds an ipProtocol that is not a protocol: "
                       "that permission is not read, the item's others are", index)
 
 
-def _config_item(item: Any) -> dict:
-    """One item (a security group, network interface or instance) as the table holds it;
-    ValueError says why it cannot be used."""
+def _config_item(item: Any) -> tuple[dict, dict | None]:
+    """One item (a security group, network interface or instance) as the table holds it, and its
+    configuration decoded; ValueError says why it cannot be used."""
     if isinstance(item, BadElement):
         raise ValueError(item.reason)
     if not isinstance(item, dict):
@@ -357,7 +357,7 @@ def _config_item(item: Any) -> dict:
         "relatedevents": [str(e) for e in related if isinstance(e, str)]
         if isinstance(related, list)
         else [],
-    }
+    }, configuration
 
 
 def _describe_rows(document: dict, path: Path, captured: str, file: FileReport) -> list[pa.Table]:
