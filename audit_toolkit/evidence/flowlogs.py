@@ -356,8 +356,9 @@ def narrowed(paths: Iterable[Path], interfaces: list[str],
     from the SELECT because in one query DuckDB moves the query's filters and casts beneath the
     search. The split keeps read_csv's rules (tests/test_flowlogs.py): `-` is NULL, a line with
     another number of fields, or a field that does not cast (TRY_CAST is read_csv's cast), is left
-    out, as the strict read of `source` leaves it. A line with a NUL (the search's delimiter) or
-    that read_csv cannot hold fails the statements: the caller then reads the files whole.
+    out, as the strict read of `source` leaves it. A line with a NUL (the search's delimiter: read
+    as one, a NUL ending a line would be lost) or that read_csv cannot hold fails the statements:
+    the caller then reads the files whole.
     Parquet files are read as `source` reads them.
     """
     groups: dict[tuple[str, ...], list[Path]] = {}
@@ -373,12 +374,15 @@ def narrowed(paths: Iterable[Path], interfaces: list[str],
     for i, (names, files) in enumerate(groups.items()):
         ids = sorted(set(interfaces) | (set(instances) if "instance-id" in names else set()))
         found = " OR ".join(f"contains(line, $id{k})" if t else empty for k, t in enumerate(ids))
+        # `rest` is NULL only when a line has no NUL: nullstr is a newline, which no field holds.
         statements.append((
             f"CREATE OR REPLACE TEMP TABLE _flow_lines_{i} AS "
-            f"SELECT string_split(line, ' ') AS f, filename "
+            f"SELECT string_split(CASE WHEN rest IS NULL THEN line "
+            f"ELSE error('a NUL in a line: read the files whole') END, ' ') AS f, filename "
             f"FROM read_csv({_files_sql(files)}, delim = chr(0), header = true, "
-            f"columns = {{'line': 'VARCHAR'}}, auto_detect = false, quote = '', escape = '', "
-            f"filename = true) WHERE {found or 'false'}",
+            f"columns = {{'line': 'VARCHAR', 'rest': 'VARCHAR'}}, null_padding = true, "
+            f"nullstr = chr(10), auto_detect = false, quote = '', escape = '', "
+            f"filename = true) WHERE rest IS NOT NULL OR {found or 'false'}",
             {f"id{k}": t for k, t in enumerate(ids) if t}))
         fields, valid = [], [f"len(f) = {len(names)}"]
         for k, n in enumerate(names, start=1):
