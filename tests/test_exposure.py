@@ -214,6 +214,22 @@ def test_a_revoke_and_a_reauthorize_in_one_second_of_a_rule_never_seen_keep_the_
     assert "does not prove their order" in found[0]["caveat"]
 
 
+@pytest.mark.parametrize("ids", [("e1", "e2"), ("e2", "e1")])
+def test_two_modifies_of_one_rule_in_one_second_keep_the_exposure_open_whatever_their_ids(ids):
+    # sgr-1 opened at 08:00; at 10:00:00 one modify sets it to 0.0.0.0/0, another to 10.0.0.0/8,
+    # in different files: nothing proves their order, and the eventIDs (random) must not decide.
+    def modify(cidr: str, eid: str) -> dict:
+        return row("ModifySecurityGroupRules", {"ModifySecurityGroupRulesRequest": {
+            "GroupId": "sg-1", "SecurityGroupRule": {"SecurityGroupRuleId": "sgr-1", "SecurityGroupRule": {
+                "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIpv4": cidr}}}}, t=at(10), eid=eid)
+
+    opened = {**authorize(0, [{"cidrIp": "0.0.0.0/0"}], ["sgr-1"]), "eventid": "e0"}
+    found = replay([opened, modify("0.0.0.0/0", ids[0]), modify("10.0.0.0/8", ids[1])])
+    assert [(w["opened_at"], w["closed_at"], w["still_open"], w["ambiguous_order"]) for w in found] == [
+        (at(0), None, True, True)]
+    assert "the order that keeps the exposure open was taken" in found[0]["caveat"]
+
+
 def test_a_rule_a_state_held_decides_the_order_of_one_second():
     # The state says sg-1 held the rule before the logs start (normalize's `held`): revoke first.
     held = [{"account": "111111111111", "region": "us-east-1", "group_id": "sg-1", "direction": "ingress",
