@@ -311,7 +311,7 @@ def test_a_window_of_unknown_reach_and_unproven_order_is_labelled_so():
                            opened_at="2026-11-03T09:00Z", opened_by="a"))
     ax = charts.plot_exposure(frame, start="2026-11-03T09:00Z", end="2026-11-03T11:00Z", settings=EN)
     texts = [t.get_text() for t in ax.texts]
-    assert "tcp/22 from pl-0abc (prefix list, reach unknown)" in texts
+    assert "tcp/22 from pl-0abc (reach unknown)" in texts
     assert "opened by a; still open (order within one second unproven: kept open)" in texts
 
 

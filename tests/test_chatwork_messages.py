@@ -431,9 +431,9 @@ def test_a_window_of_unknown_reach_and_unproven_order_says_both():
            "cidr": "pl-0abc", "exposed_ports": "22", "reach": "unknown", "ambiguous_order": True,
            "opened_at": pd.Timestamp("2024-01-02T03:04:05Z"), "still_open": True, "duration": pd.Timedelta(hours=1)}
     box = messages.exposure_window(row, EN)
-    assert box.title == "HIGH: SSH(22) open to a prefix list of unknown reach"
+    assert box.title == "HIGH: SSH(22) open to a peer of unknown reach"
     assert [line for line in box.lines if line.startswith("Uncertain: ")] == [
-        "Uncertain: the evidence does not hold the prefix list's entries: its reach is unknown",
+        "Uncertain: the evidence does not say what the peer holds (a prefix list's entries, or an address it cannot read): its reach is unknown",
         "Uncertain: the evidence does not prove the order of changes in one second: the order that keeps it open was taken"]
     assert "到達範囲不明" in messages.exposure_window(row, JA).title
 

@@ -300,6 +300,17 @@ def test_a_prefix_list_the_evidence_does_not_hold_is_an_exposure_of_unknown_reac
     assert "pl-0abc" in found[0]["caveat"] and "reach is unknown" in found[0]["caveat"]
 
 
+def test_an_address_the_toolkit_cannot_read_in_a_successful_authorize_is_an_exposure_of_unknown_reach():
+    # AWS took the call; a forged or odd CIDR must not make the opening vanish.
+    found = replay([{**authorize(0, [{"cidrIp": "00.0.0.0/0"}, {"cidrIp": "10.0.0.0/8"}]), "eventid": "e1"},
+                    {**row("RevokeSecurityGroupIngress", {"groupId": "sg-1", **SSH, "cidrIp": "00.0.0.0/0"},
+                           t=at(5)), "eventid": "e2"}])
+    assert [(w["cidr"], w["reach"], w["opened_at"], w["closed_at"]) for w in found] == [
+        ("00.0.0.0/0", "unknown", at(0), at(5))]
+    assert found[0]["caveat"] == ("The rule's address 00.0.0.0/0 is no CIDR this toolkit can read, yet "
+                                  "the call succeeded: its reach is unknown.")
+
+
 def test_a_prefix_list_is_resolved_from_its_creation_and_modifications():
     create = prefix_list_call("CreateManagedPrefixList", 0, "e1", {
         "PrefixListName": "office", "AddressFamily": "IPv4", "MaxEntries": 10,

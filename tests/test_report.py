@@ -416,9 +416,9 @@ def test_a_windows_state_says_its_uncertainties():
     from audit_toolkit.report import _state
 
     window = {"still_open": True, "open_before_evidence": True, "reach": "unknown", "ambiguous_order": True}
-    assert _state(window, AUDIT_EN) == ("still open, open before the evidence, prefix list of unknown reach, "
+    assert _state(window, AUDIT_EN) == ("still open, open before the evidence, reach unknown, "
                               "order within one second unproven, kept open")
-    assert _state(window, AUDIT_JA) == ("公開中、証跡の開始前から公開、到達範囲不明のプレフィックスリスト、"
+    assert _state(window, AUDIT_JA) == ("公開中、証跡の開始前から公開、到達範囲不明、"
                                         "同じ秒の順序は未証明のため公開中とみなす")
     assert _state({**window, "still_open": False, "open_before_evidence": False, "reach": "internet",
                    "ambiguous_order": False}, AUDIT_EN) == "closed"

@@ -332,6 +332,9 @@ class RuleState:
             else:
                 cidr = rule["peer_type"] in ("cidr_ipv4", "cidr_ipv6")
                 found = [rule["network"]] if cidr and rule["public"] else []
+                if cidr and rule["network"] is None and rule["peer"]:  # AWS took what we can't read
+                    for port in ports:
+                        unknown.setdefault((*group, "unknown", rule["peer"], port), []).append(rule)
             for net in filter(None, found):
                 for port in ports:
                     where = (*group, "internet", net.version, port)
@@ -393,6 +396,7 @@ class RuleState:
             _where=where,
             _ambiguous_at=row["event_time"] if ambiguous else None,
             _inconsistent=row["event_id"] if row.get("inconsistent") is True else None,
+            _prefix_list=rule["peer_type"] == "prefix_list",
             account=where[0],
             region=where[1],
             group_id=where[2] if str(where[2]).startswith("sg-") else rule["group_id"],
@@ -444,10 +448,15 @@ def _public_fields(window: dict) -> dict:
             f"Event {window['_described']} changed the description of this rule, which AWS does "
             "only for a rule that is there: it was there then, from before the evidence."
         )
-    if window["reach"] == "unknown":
+    if window["reach"] == "unknown" and window.get("_prefix_list"):
         caveats.append(
             f"The rule names prefix list {window['cidr']}, whose entries the evidence does "
             "not fully hold: its reach is unknown."
+        )
+    elif window["reach"] == "unknown":
+        caveats.append(
+            f"The rule's address {window['cidr']} is no CIDR this toolkit can read, yet the "
+            "call succeeded: its reach is unknown."
         )
     flags = {"ambiguous_order": window.get("_ambiguous_at") is not None,
              "caveat": " ".join(caveats) or None, "still_open": window.get("still_open") is True}
