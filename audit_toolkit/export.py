@@ -64,17 +64,27 @@ def to_json(frame: pd.DataFrame, tz: str = "UTC") -> str:
     """JSON with every control and bidi character as a `\\uXXXX` escape: the same values once
     parsed, and nothing raw for a terminal (json.dumps escapes C0 but leaves DEL, C1 and bidi)."""
     text = json.dumps(to_records(frame, tz), indent=2, ensure_ascii=False)
-    return _INVISIBLE.sub(lambda m: m[0] if m[0] == "\n" else f"\\u{ord(m[0]):04x}", text)
+    # json.dumps's own escape: a character past U+FFFF as its surrogate pair
+    return _INVISIBLE.sub(lambda m: m[0] if m[0] == "\n" else json.dumps(m[0])[1:-1], text)
 
 
-# C0, DEL, C1, the bidi marks (ALM, LRM, RLM), line and paragraph separators, and the bidi
-# embeddings, overrides and isolates
-_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+# What a reader cannot see, or that reorders what they see: C0, DEL, C1, line and paragraph
+# separators, every format character (Cf, Unicode 14: bidi marks and overrides, zero-width
+# characters, the soft hyphen, tags), the blank fillers, lone surrogates and private use. So
+# `0.0.0.0/0\u200b` never reads as the whole internet.
+_INVISIBLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\xad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2"
+    "\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f"
+    "\u3164\ud800-\udfff\ue000-\uf8ff\ufeff\uffa0\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f\U000f0000-\U0010ffff]"
+)
 _FORMULA = re.compile(r"[=+@\t\r]|-(?!\d+(?:\.\d+)?\Z)")  # a leading '-' is a formula unless the cell is a number
 
 
 def visible(text: str) -> str:
-    """`text` for a terminal: each control or bidi character as its escape (`\\x1b`, `\\n`, `\\u202e`)."""
+    """`text` for a terminal: each character _INVISIBLE names as its escape (`\\x1b`, `\\n`,
+    `\\u202e`, `\\u200b`)."""
     return _INVISIBLE.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
 from audit_toolkit import export
@@ -9,7 +11,18 @@ from audit_toolkit import export
 
 def test_visible_escapes_controls_and_bidi_but_keeps_text():
     text = "a\x00\x1b[31mb\x07\t\n\x7f\x85\x9b\u202a\u202e\u2066\u2069 é 日本 \u200b"
-    assert export.visible(text) == r"a\x00\x1b[31mb\x07\t\n\x7f\x85\x9b\u202a\u202e\u2066\u2069" + " é 日本 \u200b"
+    assert export.visible(text) == r"a\x00\x1b[31mb\x07\t\n\x7f\x85\x9b\u202a\u202e\u2066\u2069 é 日本 \u200b"
+
+
+def test_visible_escapes_every_invisible_character_so_no_value_passes_for_another():
+    # `0.0.0.0/0` and a zero-width joiner read as the whole internet in a table that found no window
+    hidden = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u2061\U000e0041\u034f\u115f\u3164\ue000\ud83d"
+    text = export.visible("0.0.0.0/0" + hidden)
+    assert text == r"0.0.0.0/0\u200b\u200c\u200d\u2060\ufeff\xad\u180e\u2061\U000e0041\u034f\u115f\u3164\ue000\ud83d"
+    assert export.visible("日本語 é ü ﾊﾝｶｸ 😀 ℃") == "日本語 é ü ﾊﾝｶｸ 😀 ℃"  # what a reader sees stays
+    parsed = json.loads(export.to_json(pd.DataFrame({"cidr": ["0.0.0.0/0" + hidden[:-1]]})))
+    assert parsed == [{"cidr": "0.0.0.0/0" + hidden[:-1]}]
+    assert set(export._INVISIBLE.findall(export.to_json(pd.DataFrame({"cidr": [hidden[:-1]]})))) == {"\n"}
 
 
 def test_table_escapes_then_wraps_and_never_cuts_a_value():
