@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 from typing import Callable
 
@@ -10,6 +11,7 @@ from . import export
 from .analysis import actors
 from .analysis.connections import describe
 from .analysis.events import records
+from .errors import OutputError
 from .investigation import Investigation
 from .phrases import words
 from .report import Audit, intake_summary, write_report
@@ -17,8 +19,42 @@ from .settings import Settings
 from .synthetic import generate
 
 
+WRITTEN = ".audit-toolkit-demo.json"  # what the last demo wrote in its folder, and all it may remove
+
+
+def _files(out: Path) -> set[str]:
+    return {str(p.relative_to(out)) for p in out.rglob("*") if not p.is_dir() or p.is_symlink()}
+
+
+def _clear(out: Path) -> None:
+    """Remove what an earlier demo wrote in `out`, and nothing else: a folder holding anything it
+    did not write (a case's evidence, a file the user put in it) is refused, not mixed with
+    synthetic evidence."""
+    if not out.exists() or out.is_dir() and not any(out.iterdir()):
+        return
+    record = out / WRITTEN
+    try:
+        written = set(json.loads(record.read_text(encoding="utf-8"))) if record.is_file() else set()
+    except (OSError, ValueError, TypeError):
+        written = set()
+    others = sorted(_files(out) - written - {WRITTEN})
+    if not out.is_dir() or not written or others:
+        raise OutputError(
+            f"{out} holds {others[0] if others else 'files'} that no demo wrote there: give --out a"
+            " new or empty folder (the demo never writes beside other evidence), or remove this one"
+            " if an earlier version's demo made it")
+    for name in written:
+        (out / name).unlink(missing_ok=True)
+    for folder in sorted((p for p in out.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+
+
 def run_demo(out: Path, events: int = 20_000, seed: int = 7, echo: Callable[[str], None] = print) -> Investigation:
     out = Path(out)
+    _clear(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / WRITTEN).write_text("[]", encoding="utf-8")  # an interrupted run leaves its files unclaimed
     settings = Settings.load()  # the terminal and the report in the language setting
     say = functools.partial(words, settings.language)
     echo(say("demo.generating", events=f"{events:,}", folder=f"{out}/evidence"))
@@ -60,6 +96,7 @@ def run_demo(out: Path, events: int = 20_000, seed: int = 7, echo: Callable[[str
     proof = inv.validate_logs()  # the demo key and the signatures are in the evidence folder
     echo("\n" + say("demo.proof", summary=proof.summary(settings.language)))
     written = write_report(inv, out / "report")
+    (out / WRITTEN).write_text(json.dumps(sorted(_files(out) - {WRITTEN})), encoding="utf-8")
     echo("\n" + say("demo.results", folder=results, truth=out / "ground_truth.json"))
     echo(say("demo.report", html=written.html, markdown=written.markdown))
     return inv

@@ -604,3 +604,34 @@ def test_the_demo_speaks_the_language_setting_on_the_terminal_too(tmp_path, monk
     assert "セキュリティグループのルール変更 24 件 (実行者 8 人)。監視対象のポートの公開に失敗した試み 1 件。" in lines
     assert "- eni-0app000000000003 (i-0app000000000003): 2026-11-03 13:00 UTC から 2026-11-03 14:00 UTC " \
            "までフローログの記録がありません (その時間帯のファイルなし)" in lines
+
+
+def test_the_demo_never_writes_beside_evidence_it_did_not_write(tmp_path):
+    from audit_toolkit.errors import OutputError
+
+    case = tmp_path / "case"
+    (case / "evidence" / "AWSLogs").mkdir(parents=True)
+    (case / "evidence" / "AWSLogs" / "mine.json").write_text('{"Records": []}')
+    (case / "ground_truth.json").write_text("precious")
+    with pytest.raises(OutputError, match="holds evidence/AWSLogs/mine.json that no demo wrote there"):
+        run_demo(case, events=300, seed=3, echo=lambda _: None)
+    assert sorted(str(p.relative_to(case)) for p in case.rglob("*")) == [
+        "evidence", "evidence/AWSLogs", "evidence/AWSLogs/mine.json", "ground_truth.json"]
+    assert (case / "ground_truth.json").read_text() == "precious"
+
+
+def test_the_demo_runs_again_in_its_own_folder_and_removes_only_what_it_wrote(tmp_path):
+    from audit_toolkit.errors import OutputError
+
+    run_demo(tmp_path, events=300, seed=3, echo=lambda _: None)
+    first = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()}
+    stale = tmp_path / "evidence" / "stale.json"  # as if an earlier run with other settings wrote it
+    stale.write_text("{}")
+    record = tmp_path / ".audit-toolkit-demo.json"
+    record.write_text(json.dumps(json.loads(record.read_text()) + ["evidence/stale.json"]))
+    run_demo(tmp_path, events=300, seed=3, echo=lambda _: None)
+    assert {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()} == first
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match="holds notes.txt that no demo wrote there"):
+        run_demo(tmp_path, events=300, seed=3, echo=lambda _: None)
+    assert (tmp_path / "notes.txt").read_text() == "mine" and (tmp_path / "evidence").is_dir()
