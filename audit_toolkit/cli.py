@@ -34,8 +34,12 @@ RECONCILE_TABLE = ["kind", "account", "region", "group_id", "group_name", "rule"
                    "coverage"]
 # Columns that hold an actor: the table shows its short form (ops-admin / mallory), CSV and JSON the whole.
 ACTOR_COLUMNS = ("actor", "opened_by", "closed_by")
-# Exit status of `ssh-exposure --fail-on-open` when a window is still open (1 is an error, 2 a usage error).
+# Exit status of `ssh-exposure --fail-on-open` when a window is still open (1 is an error, 2 a usage error),
+# and when the evidence could not answer for the whole scope (a cron audit must not read that as closed).
 STILL_OPEN_EXIT = 3
+UNANSWERED_EXIT = 4
+ACCOUNT = re.compile(r"\d{12}")
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 
 
 def _clean_errors(fn):
@@ -71,8 +75,10 @@ def _scope(fn=None, *, output: bool = True, exposure: bool = False):
                      expose_value=False, callback=_remember("engine"),
                      help="duckdb reads --evidence/--store on this machine; athena queries the logs in S3 "
                           "(AUDIT_TOOLKIT_ATHENA_*)."),
-        click.option("--since", help="Start of the time range, ISO 8601 (UTC if no zone), inclusive."),
-        click.option("--until", help="End of the time range, ISO 8601 (UTC if no zone), exclusive."),
+        click.option("--since", help="Start of the time range, ISO 8601 (in the --tz zone if it has none), "
+                                     "inclusive."),
+        click.option("--until", help="End of the time range, ISO 8601 (in the --tz zone if it has none), "
+                                     "exclusive."),
         click.option("--account", "accounts", multiple=True, help="Only this AWS account id (repeatable)."),
         click.option("--region", "regions", multiple=True, help="Only this AWS region (repeatable)."),
         TZ_OPTION,
@@ -85,8 +91,8 @@ def _scope(fn=None, *, output: bool = True, exposure: bool = False):
                              "they let in 1/2^N of the public space (default 0: all of it).")]
           if exposure else []),
         click.option("--state-at", expose_value=False, callback=_remember("state_at"),
-                     help="When the EC2 describe output in --evidence was taken (ISO 8601): "
-                          "it carries no time."),
+                     help="When the EC2 describe output in --evidence was taken (ISO 8601, in the --tz "
+                          "zone if it has none): it carries no time."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -94,13 +100,61 @@ def _scope(fn=None, *, output: bool = True, exposure: bool = False):
 
 
 def _range_checked(fn):
-    """--since/--until checked before any evidence is read: a typo or a reversed range fails at once."""
+    """Times and places checked before any evidence is read (a typo or a reversed range fails at once,
+    not after minutes of scanning); a time without a zone is read in the display zone, whose times
+    the tables show, and said so on stderr."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        ctx = click.get_current_context()
+        zone = Settings.load(display_tz=kwargs.get("tz")).display_tz
+        given = {"since": kwargs["since"], "until": kwargs["until"],
+                 "state-at": ctx.meta.get("audit_toolkit.state_at")}
+        queries.scope(given["since"], given["until"])  # an error quotes what was typed
+        _state_time(given["state-at"])
+        read = {name: _zoned(value, zone) for name, value in given.items()}
+        kwargs["since"], kwargs["until"] = read["since"], read["until"]
+        ctx.meta["audit_toolkit.state_at"] = read["state-at"]
         queries.scope(kwargs["since"], kwargs["until"])
+        naive = [f"--{n} {read[n]}" for n in given if given[n] is not None and given[n] != read[n]]
+        if naive and zone != "UTC":
+            click.echo(f"times without a zone read in {zone}: {', '.join(naive)}", err=True)
+        for account in kwargs.get("accounts", ()):
+            if not ACCOUNT.fullmatch(account):
+                raise click.BadParameter(f"{account!r} is no AWS account id (12 digits)", param_hint="--account")
+        for region in kwargs.get("regions", ()):
+            if not REGION.fullmatch(region):
+                raise click.BadParameter(f"{region!r} is no AWS region name (such as ap-northeast-1)",
+                                         param_hint="--region")
+        if kwargs.get("from_state") and not (kwargs["since"] and kwargs.get("accounts") and kwargs.get("regions")):
+            raise click.UsageError("--from-state needs --since, --account and --region: the state at --since "
+                                   "must cover the place whose logs are skipped")
         return fn(*args, **kwargs)
 
     return wrapper
+
+
+def _zoned(value: str | None, zone: str) -> str | None:
+    """An ISO 8601 time given without a zone, in `zone` (with its offset); any other as given (one
+    that is no time is refused by queries.utc_iso, naming its option)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        return value
+    return value if when.tzinfo is not None else when.replace(tzinfo=ZoneInfo(zone)).isoformat()
+
+
+def _absent(inv: Investigation, since, until, accounts, regions) -> list[str]:
+    """The --account and --region values that hold no event in the range: an empty answer for them
+    says nothing about the place, and a cron audit must not read it as 'nothing open'."""
+    return ([f"account {a}" for a in accounts if not inv.span(since, until, a)["events"]]
+            + [f"region {r}" for r in regions if not inv.span(since, until, None, r)["events"]])
+
+
+def _empty(reason: str, absent: list[str]) -> str:
+    return f"{', '.join(absent)}: no event in the evidence in the range" if absent else reason
 
 
 def _remember(name: str):
@@ -251,7 +305,8 @@ def sg_changes(evidence, store, since, until, accounts, regions, tz, fmt, from_s
     settings = _settings(tz=tz)
     inv = _open(evidence, store, settings, only=security_groups.EVENT_NAMES)
     found = inv.sg_changes(since, until, accounts, regions, from_state=from_state)
-    _emit(found, fmt, SG_TABLE, settings, SG_DROP, empty="no security-group call in the scope")
+    absent = _absent(inv, since, until, accounts, regions) if found.empty else []
+    _emit(found, fmt, SG_TABLE, settings, SG_DROP, empty=_empty("no security-group call in the scope", absent))
 
 
 @main.command("ssh-exposure")
@@ -266,12 +321,20 @@ def ssh_exposure(evidence, store, since, until, accounts, regions, tz, fmt, port
     inv = _open(evidence, store, settings, only=security_groups.EVENT_NAMES)
     found = inv.ssh_exposure(since, until, accounts, regions, from_state=from_state)
     ports = ", ".join(map(str, settings.watched_ports))
+    absent = _absent(inv, since, until, accounts, regions)
     _emit(found, fmt, WINDOW_TABLE, settings, WINDOW_DROP,
-          empty=f"no rule opened port {ports} to the internet in the scope")
+          empty=_empty(f"no rule opened port {ports} to the internet in the scope", absent))
     still = int(found["still_open"].sum()) if len(found) else 0
     click.echo(f"{export.plural(len(found), 'window')}, {still} still open", err=True)
     if fail_on_open and still:
         sys.exit(STILL_OPEN_EXIT)
+    unanswered = [*absent, *(["no event read"] if not inv.intake.read else []),
+                  *([export.plural(len(inv.intake.bad_files), "unreadable file")] if inv.intake.bad_files else []),
+                  *([export.plural(len(inv.intake.unusable), "event") + " the analysis could not read"]
+                    if inv.intake.unusable else [])]
+    if fail_on_open and unanswered:
+        click.echo(f"the evidence cannot show that nothing is open: {'; '.join(unanswered)}", err=True)
+        sys.exit(UNANSWERED_EXIT)
 
 
 @main.command()
@@ -411,7 +474,7 @@ def ingest(evidence: Path, store: Path, progress: bool | None, state_at: str | N
 
 def _state_time(value: str | None) -> str | None:
     """--state-at as a UTC time (a bad one is a clean usage error, before anything is read)."""
-    return None if value is None else queries.scope(value)["since"]
+    return queries.utc_iso(value, "--state-at")
 
 
 FINDING_TABLE = ["severity", "severity_label", "type", "account", "region", "instance_id", "security_group_ids",

@@ -383,6 +383,50 @@ def test_fail_on_open_exits_non_zero_only_when_a_window_is_still_open(demo, trut
     assert closed.exit_code == 0 and "1 window, 0 still open" in closed.stderr
 
 
+def test_fail_on_open_fails_when_the_evidence_cannot_show_that_nothing_is_open(demo, tmp_path):
+    """A cron audit must not go green on no evidence, an unreadable file, or a place the evidence lacks."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "bad.json").write_text("garbage")
+    for args, said in [(["--evidence", str(tmp_path / "empty")], "no event read"),
+                       (["--evidence", str(tmp_path / "bad.json")], "no event read; 1 unreadable file"),
+                       (["--evidence", str(demo / "evidence"), "--region", "ap-northeast-3"], "region ap-northeast-3")]:
+        result = run("ssh-exposure", *args, "--fail-on-open")
+        assert result.exit_code == 4
+        assert result.stderr.splitlines()[-1] == f"the evidence cannot show that nothing is open: {said}"
+    absent = run("ssh-exposure", "--evidence", str(demo / "evidence"), "--account", "999999999999")
+    assert absent.exit_code == 0
+    assert absent.stdout == "(none: account 999999999999: no event in the evidence in the range)\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--account", "11111111111"], "Invalid value for --account: '11111111111' is no AWS account id (12 digits)"),
+    (["--region", "ap-northeast-l"], "Invalid value for --region: 'ap-northeast-l' is no AWS region name"),
+    (["--state-at", "garbage"], "Error: --state-at must be an ISO 8601 time such as 2026-11-03T09:00:00Z, got 'garbage'"),
+    (["--state-at", "9999-12-31"], "--state-at must fall in the years 1970 to 9998, got '9999-12-31'"),
+    (["--from-state"], "--from-state needs --since, --account and --region"),
+])
+def test_places_and_times_are_checked_before_any_evidence_is_read(demo, args, message):
+    result = run("sg-changes", "--evidence", str(demo / "evidence"), *args)
+    assert result.exit_code in (1, 2) and message in result.output
+    assert "events read" not in result.output  # nothing was scanned
+
+
+def test_a_time_without_a_zone_is_read_in_the_zone_the_tables_show(demo):
+    """Pasted from a JST table, 18:00 means 18:00 JST (09:00 UTC), and stderr says so."""
+    result = run("sg-changes", "--evidence", str(demo / "evidence"), "--tz", "JST", "--since", "2026-11-03T18:00",
+                 "--until", "2026-11-03T18:06", "--format", "json")
+    assert [(r["event_time"], r["action"]) for r in json.loads(result.stdout)] == [
+        ("2026-11-03T18:00:00+09:00", "create_group"), ("2026-11-03T18:01:00+09:00", "authorize"),
+        ("2026-11-03T18:02:00+09:00", "authorize"), ("2026-11-03T18:05:41+09:00", "authorize")]
+    assert result.stderr.splitlines()[0] == ("times without a zone read in Asia/Tokyo: --since "
+                                             "2026-11-03T18:00:00+09:00, --until 2026-11-03T18:06:00+09:00")
+    utc = run("sg-changes", "--evidence", str(demo / "evidence"), "--since", "2026-11-03T09:00",
+              "--until", "2026-11-03T09:06", "--format", "json")
+    assert [r["event_time"] for r in json.loads(utc.stdout)] == [
+        "2026-11-03T09:00:00Z", "2026-11-03T09:01:00Z", "2026-11-03T09:02:00Z", "2026-11-03T09:05:41Z"]
+    assert "times without a zone" not in utc.stderr
+
+
 def test_sql_prints_the_athena_text_bound_as_literals_ready_to_paste():
     import sqlglot
 

@@ -369,7 +369,8 @@ def get(name: str) -> Query:
 FIRST_YEAR, LAST_YEAR = 1970, 9998
 
 
-def _iso(value: datetime | str | None) -> str | None:
+def utc_iso(value: datetime | str | None, name: str = "--since/--until") -> str | None:
+    """`value` as ISO 8601 UTC to the second; QueryError, naming the option `name`, if it is none."""
     if value is None:
         return None
     shown = str(value)
@@ -377,7 +378,7 @@ def _iso(value: datetime | str | None) -> str | None:
         try:
             value = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            raise QueryError(f"--since/--until must be an ISO 8601 time such as 2026-11-03T09:00:00Z, got {value!r}") from None
+            raise QueryError(f"{name} must be an ISO 8601 time such as 2026-11-03T09:00:00Z, got {value!r}") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     try:
@@ -385,8 +386,8 @@ def _iso(value: datetime | str | None) -> str | None:
     except OverflowError:  # 0001-01-01 with a positive offset, 9999-12-31 with a negative one
         value = None
     if value is None or not FIRST_YEAR <= value.year <= LAST_YEAR:
-        raise QueryError(f"--since/--until must fall in the years {FIRST_YEAR} to {LAST_YEAR}, got "
-                         f"{shown!r}: leave --since or --until out for no bound")
+        raise QueryError(f"{name} must fall in the years {FIRST_YEAR} to {LAST_YEAR}, got "
+                         f"{shown!r}" + (": leave --since or --until out for no bound" if "since" in name else ""))
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -401,7 +402,7 @@ def scope(
     A file lands in the day folder of its delivery, minutes after its events, so the last day
     folder searched is the day after `until`.
     """
-    since_iso, until_iso = _iso(since), _iso(until)
+    since_iso, until_iso = utc_iso(since), utc_iso(until)
     if since_iso is not None and until_iso is not None and since_iso >= until_iso:  # until is exclusive
         raise ConfigError(f"--since {since_iso} is not before --until {until_iso}: the time range is empty")
     day = lambda iso, extra=0: (  # noqa: E731
