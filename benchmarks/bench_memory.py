@@ -3,6 +3,7 @@
     python benchmarks/bench_memory.py              # limit: the reader's default MAX_FILE_BYTES
     python benchmarks/bench_memory.py --scale 0.25 # smaller files, for a quick look
     python benchmarks/bench_memory.py --set 4 --lying  # an ingest whose gzip trailers lie
+    python benchmarks/bench_memory.py --state      # ssh-exposure over large state files
 
 Each case reads one file with read_cloudtrail_file in a fresh process and reports that process's
 peak resident memory (VmHWM). The ratio is against the baseline of the same run: a fresh process
@@ -11,6 +12,14 @@ cost before the evidence does.
 - bomb: a few MB of gzip that inflate to 8x the limit: rejected, never held whole;
 - at the limit: ordinary trail records filling nearly the limit, read and converted;
 - one 200 MB record: a single record with a 200 MB requestParameters.
+
+With `--state`, the peak of a fresh process answering the whole `ssh-exposure` question
+(Investigation.from_evidence(...).ssh_exposure()) over crafted security-group state, against a
+fresh process answering it over a small Config file in the same run (issue 16: the analysis of
+state files, not only their reading, stays under 1 GB):
+- 4 AWS Config history files of about 49 MB each: the same groups captured once a file, each
+  item with many rules (public and private CIDRs on many ports), so that windows open and close;
+- one `describe-security-groups` output of nearly the limit.
 
 With `--set`, the peak of a whole ingest (every process of it, sampled as bench_scan does) of a
 folder of files each nearly at the limit, and bombs, with a worker per core: the store's
@@ -21,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import multiprocessing
 import sys
@@ -140,6 +150,105 @@ def ingest_set(folder: Path, limit: int, files: int, base: int, lying: bool) -> 
           f"{peak / base:.2f} x base, {seconds:.1f} s\n  {out.strip()}")
 
 
+def _exposure(folder: str, out) -> None:
+    from audit_toolkit.investigation import Investigation
+
+    start = time.perf_counter()
+    inv = Investigation.from_evidence(folder, state_at="2026-11-05T00:00:00Z")
+    read = _peak()
+    found = inv.ssh_exposure()
+    digest = hashlib.sha256(found.to_csv(index=False).encode()).hexdigest()[:12]
+    out.send((_peak(), read, time.perf_counter() - start, len(found), digest))
+
+
+def _peak() -> int:
+    status = Path("/proc/self/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) * 1024
+
+
+def _cidrs(rng: random.Random, count: int) -> list[str]:
+    """Public /32s and private /24s, and now and then the internet."""
+    return ["0.0.0.0/0" if rng.random() < 0.002 else
+            f"10.{rng.randrange(256)}.{rng.randrange(256)}.0/24" if rng.random() < 0.3 else
+            f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}/32"
+            for _ in range(count)]
+
+
+def _config_file(path: Path, size: int, day: int, rng: random.Random) -> None:
+    """A Config history file of about `size` bytes: groups sg-000000.. captured on `day`."""
+    with open(path, "wb") as f:
+        f.write(b'{"fileVersion": "1.0", "configurationItems": [')
+        written, group = 0, 0
+        while written < size:
+            permissions = [{"ipProtocol": "tcp", "fromPort": port, "toPort": port,
+                            "ipv4Ranges": [{"cidrIp": c} for c in cidrs], "ipRanges": cidrs,
+                            "ipv6Ranges": [], "prefixListIds": [], "userIdGroupPairs": []}
+                           for port in (22, 80, 443, 3389, 8080)
+                           for cidrs in [_cidrs(rng, 20)]]
+            item = {"configurationItemCaptureTime": f"2026-11-0{day}T{group // 3600 % 24:02d}:"
+                                                    f"{group // 60 % 60:02d}:{group % 60:02d}.000Z",
+                    "configurationItemStatus": "OK", "awsAccountId": "111122223333",
+                    "awsRegion": "us-east-1", "resourceType": "AWS::EC2::SecurityGroup",
+                    "resourceId": f"sg-{group:06d}", "resourceName": "web", "relatedEvents": [],
+                    "configuration": {"groupId": f"sg-{group:06d}", "groupName": "web",
+                                      "vpcId": "vpc-1", "ipPermissions": permissions,
+                                      "ipPermissionsEgress": []}}
+            text = (b"," if written else b"") + json.dumps(item).encode()
+            f.write(text)
+            written += len(text)
+            group += 1
+        f.write(b"]}")
+
+
+def _describe_file(path: Path, size: int, rng: random.Random) -> None:
+    """describe-security-groups output of about `size` bytes."""
+    with open(path, "wb") as f:
+        f.write(b'{"SecurityGroups": [')
+        written, group = 0, 0
+        while written < size:
+            arn = f"arn:aws:ec2:us-east-1:111122223333:security-group/sg-{group:06d}"
+            permissions = [{"IpProtocol": "tcp", "FromPort": port, "ToPort": port,
+                            "IpRanges": [{"CidrIp": c} for c in _cidrs(rng, 20)],
+                            "Ipv6Ranges": [], "PrefixListIds": [], "UserIdGroupPairs": []}
+                           for port in (22, 80, 443, 3389, 8080)]
+            entry = {"GroupId": f"sg-{group:06d}", "GroupName": "web", "OwnerId": "111122223333",
+                     "VpcId": "vpc-1", "SecurityGroupArn": arn, "IpPermissions": permissions,
+                     "IpPermissionsEgress": []}
+            text = (b"," if written else b"") + json.dumps(entry).encode()
+            f.write(text)
+            written += len(text)
+            group += 1
+        f.write(b"]}")
+
+
+def state_cases(folder: Path, limit: int, scale: float) -> None:
+    """The peak of ssh-exposure over crafted state, each case in a fresh process."""
+    rng = random.Random(3)
+    cases = {"baseline: one Config file of 1 MB": folder / "small",
+             f"4 Config files of {49 * scale:.0f} MB": folder / "config",
+             f"describe-security-groups of {limit * 0.95 / 2**20:.0f} MB": folder / "describe"}
+    for path in cases.values():
+        path.mkdir()
+    _config_file(folder / "small" / "history.json", 1 << 20, 1, rng)
+    for day in range(1, 5):
+        _config_file(folder / "config" / f"history-{day}.json", int(49e6 * scale), day, rng)
+    _describe_file(folder / "describe" / "groups.json", int(limit * 0.95), rng)
+    ctx = multiprocessing.get_context("spawn")
+    print(f"{'ssh-exposure over':42} {'files MB':>8} {'read MB':>8} {'peak MB':>8} {'x base':>7} "
+          f"{'s':>6} {'windows':>8}  answer")
+    base = None
+    for name, path in cases.items():
+        ours, theirs = ctx.Pipe()
+        child = ctx.Process(target=_exposure, args=(str(path), theirs))
+        child.start()
+        peak, read, seconds, count, digest = ours.recv()
+        child.join()
+        base = base or peak
+        size = sum(p.stat().st_size for p in path.iterdir()) / 2**20
+        print(f"{name:42} {size:8.1f} {read / 2**20:8.0f} {peak / 2**20:8.0f} {peak / base:7.2f} "
+              f"{seconds:6.1f} {count:8,}  {digest}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the default limit to fill")
@@ -147,8 +256,15 @@ def main() -> None:
                         help="also ingest N files near the limit and two bombs, all workers")
     parser.add_argument("--lying", action="store_true",
                         help="with --set, write each file as two gzip members whose trailer says 2 bytes")
+    parser.add_argument("--state", action="store_true",
+                        help="ssh-exposure over large Config and describe files instead")
     args = parser.parse_args()
     limit = MAX_FILE_BYTES
+    if args.state:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(f"limit (MAX_FILE_BYTES): {limit >> 20} MB")
+            state_cases(Path(tmp), int(limit * args.scale), args.scale)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         cases = write_cases(Path(tmp), int(limit * args.scale))
         base = None

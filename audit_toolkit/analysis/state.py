@@ -59,6 +59,8 @@ _RULE_PEERS = (
 )
 
 
+_MISSING = float("nan")
+ROWS_AT_ONCE = 50_000  # rules turned into dicts at a time: a rule as a dict costs about 1 KB
 MAX_LISTED_DAYS = 1000  # Athena takes 256 kB of query text: a longer list reads every day instead
 
 
@@ -107,8 +109,12 @@ def rules(items: pd.DataFrame) -> pd.DataFrame:
             "related_events": tuple(e for e in (item["related_events"] or "").split(",") if e),
         }
         found = [] if base["deleted"] else list(_rules_of(conf))
-        rows.extend({**base, **rule} for rule in found or [{"direction": None}])
-    frame = pd.DataFrame(rows, columns=RULE_COLUMNS)
+        # a tuple a rule, not a dict: millions of rules as dicts took over 1 GB (issue 16); a part
+        # a rule does not give is NaN, as a DataFrame of dicts makes it
+        rows.extend(tuple(rule[c] if c in rule else base.get(c, _MISSING) for c in RULE_COLUMNS)
+                    for rule in found or [{"direction": None}])
+    frame = pd.DataFrame.from_records(rows, columns=RULE_COLUMNS)
+    del rows
     frame = frame.drop_duplicates(
         subset=[c for c in RULE_COLUMNS if c not in ("related_events", "description")]
     )
@@ -236,39 +242,60 @@ def _int(value) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
 
 
-def observations(state_rules: pd.DataFrame, settings: Settings) -> list[dict]:
+def _rows(frame: pd.DataFrame):
+    """records(frame), ROWS_AT_ONCE rows at a time."""
+    for start in range(0, len(frame), ROWS_AT_ONCE):
+        yield from records(frame.iloc[start:start + ROWS_AT_ONCE])
+
+
+def observations(state_rules: pd.DataFrame, settings: Settings, every_rule: bool = True) -> list[dict]:
     """Each observation once, in time order: its place, time, deletion, related events and what
     it exposes: (account, region, group, family, port) -> the rules that together let the internet
     in to that watched port, measured like the replay (exposure.RuleState): the union of the
-    group's public CIDRs on the port, so 0.0.0.0/1 with 128.0.0.0/1 is the internet too."""
+    group's public CIDRs on the port, so 0.0.0.0/1 with 128.0.0.0/1 is the internet too.
+    `every_rule`: also each rule it holds (`rules`) and which of them expose (`in_exposure`).
+
+    `state_rules` are in the order `rules` gives, so an observation's rules are read together and
+    only one observation's are held at a time (all of them at once took over 1 GB, issue 16)."""
     found: dict[tuple, dict] = {}
-    nets: dict[tuple, list] = {}  # (observation, family, port) -> [(network, rule row)]
-    for row in records(state_rules):
-        place = (row["account"], row["region"], row["group_id"], row["observed_at"])
+    nets: dict[tuple, list] = {}  # (family, port) -> [(network, rule row)] of the observation read
+    place = None
+    for row in _rows(state_rules):
+        if (row["account"], row["region"], row["group_id"], row["observed_at"]) != place:
+            _expose(found.get(place), nets, settings, every_rule)
+            nets = {}
+            place = (row["account"], row["region"], row["group_id"], row["observed_at"])
         group = {k: row[k] for k in OBSERVED}  # the group's facts the observation gives
-        at = pd.Timestamp(row["observed_at"])
-        seen = found.setdefault(place, {**group, "at": at, "exposing": {}, "rules": {},
-                                        "in_exposure": set()})
-        if row["direction"] is not None:
+        seen = found.setdefault(place, {**group, "at": pd.Timestamp(row["observed_at"]),
+                                        "exposing": {}, "rules": {}, "in_exposure": set()})
+        if every_rule and row["direction"] is not None:
             seen["rules"][_key(row)] = row
         cidr = row["direction"] is not None and row["peer_type"] in ("cidr_ipv4", "cidr_ipv6")
-        net = network(row["peer"]) if cidr else None
+        ports = covered_ports(row, settings) if cidr else []
+        net = network(row["peer"]) if ports else None
         if net is None or not network_public(net):  # 10.0.0.0/8 adds nothing to the union
             continue
-        for port in covered_ports(row, settings):
-            nets.setdefault((place, net.version, port), []).append((net, row))
-    for (place, family, port), pairs in nets.items():
+        for port in ports:
+            nets.setdefault((net.version, port), []).append((net, row))
+    _expose(found.get(place), nets, settings, every_rule)
+    return sorted(found.values(), key=lambda o: (o["at"], o["account"], o["region"], o["group_id"]))
+
+
+def _expose(seen: dict | None, nets: dict[tuple, list], settings: Settings, every_rule: bool) -> None:
+    """An observation's `exposing` (and `in_exposure`) from its public CIDRs on watched ports."""
+    for (family, port), pairs in nets.items():
         if reaches_internet([n for n, _ in pairs], family, settings.internet_prefix_len):
             rules = [r for _, r in pairs]
-            found[place]["in_exposure"] |= {_key(r) for r in rules}
+            if every_rule:
+                seen["in_exposure"] |= {_key(r) for r in rules}
             ids = sorted({r["rule_id"] for r in rules if isinstance(r["rule_id"], str)})
-            found[place]["exposing"][(*place[:3], family, port)] = {
+            place = (seen["account"], seen["region"], seen["group_id"])
+            seen["exposing"][(*place, family, port)] = {
                 **rules[-1],
                 "peer": ", ".join(sorted({str(r["peer"]) for r in rules})),
                 "rule_id": ", ".join(ids) or None,
                 "exposed_ports": str(port),
             }
-    return sorted(found.values(), key=lambda o: (o["at"], o["account"], o["region"], o["group_id"]))
 
 
 def _exposed_at(window: dict) -> list[tuple]:
@@ -331,7 +358,7 @@ def windows(
     last_seen: dict[tuple, pd.Timestamp] = {}
     previous: dict[tuple, dict] = {}  # group place -> its previous observation
     unlogged: dict[tuple, dict] = {}  # rule key -> window opened with no logged call, still open
-    for obs in observations(state_rules, settings):
+    for obs in observations(state_rules, settings, every_rule=False):
         place, at = (obs["account"], obs["region"], obs["group_id"]), obs["at"]
         before = previous.get(place)
         for key, rule in obs["exposing"].items():
@@ -522,7 +549,7 @@ def _closed(
 def _names(state_rules: pd.DataFrame) -> dict[tuple, tuple]:
     """(account, region, group id) -> (group name, VPC id), the latest the state gives."""
     names = {}
-    for row in records(state_rules):
+    for row in _rows(state_rules[["account", "region", "group_id", "group_name", "vpc_id"]]):
         old = names.get((row["account"], row["region"], row["group_id"]), (None, None))
         names[(row["account"], row["region"], row["group_id"])] = (
             row["group_name"] or old[0],
