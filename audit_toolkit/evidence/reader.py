@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from isal import igzip, igzip_lib
 
+from ..phrases import plural
 from ..settings import Settings
 from .layout import PathPartition, partition_of
 from .schema import (
@@ -119,19 +120,14 @@ class IntakeReport:
     def summary(self) -> str:
         conflicts = unusable = ""
         if self.conflicts:
-            conflicts = f", {counted(len(self.conflicts), 'eventID')} held by different records (all kept)"
+            conflicts = f", {plural(len(self.conflicts), 'eventID')} held by different records (all kept)"
         if self.unusable:
-            unusable = f", {counted(len(self.unusable), 'event')} the analysis could not read"
+            unusable = f", {plural(len(self.unusable), 'event')} the analysis could not read"
         return (
-            f"{counted(len(self.files), 'file')}, {counted(self.read, 'event')} read, {self.used} used, "
-            f"{self.rejected} rejected, {counted(len(self.bad_files), 'unreadable file')}, "
-            f"{counted(self.duplicates, 'duplicate event')} counted once{conflicts}{unusable}"
+            f"{plural(len(self.files), 'file')}, {plural(self.read, 'event')} read, {self.used:,} used, "
+            f"{self.rejected:,} rejected, {plural(len(self.bad_files), 'unreadable file')}, "
+            f"{plural(self.duplicates, 'duplicate event')} counted once{conflicts}{unusable}"
         )
-
-
-def counted(n: int, word: str) -> str:
-    """`1 file`, `2 files`: a summary's count with its noun agreeing (no separators, as before)."""
-    return f"{n} {word if n == 1 else word + 's'}"
 
 
 class _Envelope(msgspec.Struct):

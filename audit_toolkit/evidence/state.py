@@ -29,6 +29,7 @@ import msgspec
 import pyarrow as pa
 
 from ..errors import EvidenceError
+from ..phrases import plural
 from .kinds import CONFIG_LAYOUT, EC2_LAYOUT, kinds_of, layout_kind
 from .manifest import Manifest
 from .reader import (
@@ -38,7 +39,6 @@ from .reader import (
     FileReport,
     IntakeReport,
     TooLarge,
-    counted,
     decode_by_element,
     decode_element,
     plausible,
@@ -118,10 +118,10 @@ class StateReport(IntakeReport):
         if self.interfaces:
             kinds = "security-group, network-interface and instance"
         return (
-            f"{counted(len(self.files), 'state file')}, {counted(self.read, kinds + ' item')} read, "
-            f"{self.used} used, "
-            f"{self.rejected} rejected, {counted(len(self.bad_files), 'unreadable file')}, "
-            f"{counted(others, 'item')} of other resource types left"
+            f"{plural(len(self.files), 'state file')}, {plural(self.read, kinds + ' item')} read, "
+            f"{self.used:,} used, "
+            f"{self.rejected:,} rejected, {plural(len(self.bad_files), 'unreadable file')}, "
+            f"{plural(others, 'item')} of other resource types left"
         )
 
 
