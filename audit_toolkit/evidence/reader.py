@@ -1024,8 +1024,14 @@ def decode_element(raw: object) -> object:
     except RecursionError:
         return BadElement("nested deeper than the decoder follows (about 1,000 levels)")
     # a key twice (a second resourceType or IpPermissions) is never read as its last
-    key = None if _unique(raw, value) else repeated_key(raw, deep=True)
+    key = repeated_in(raw, value)
     return BadElement(f"the key '{key}' appears twice in the item") if key else value
+
+
+def repeated_in(raw: bytes | msgspec.Raw, value: object) -> str | None:
+    """A key held twice by an object of the JSON `raw` at any depth, by its path (repeated_key),
+    given `value`, `raw` decoded already: proven absent in C where it can be; else None."""
+    return None if _unique(raw, value) else repeated_key(raw, deep=True)
 
 
 def _object_members(text: bytes) -> Iterator[tuple[str, bytes]]:

@@ -43,6 +43,7 @@ from .reader import (
     decode_element,
     plausible,
     read_text,
+    repeated_in,
     repeated_key,
 )
 
@@ -321,10 +322,17 @@ def _config_item(item: Any) -> tuple[dict, dict | None]:
     plausible(captured, "configurationItemCaptureTime")
     configuration = item.get("configuration")
     if isinstance(configuration, str):  # get-resource-config-history writes it as JSON text
+        text = configuration.encode()
         try:
-            configuration = msgspec.json.decode(configuration) if configuration.strip() else None
+            configuration = msgspec.json.decode(text) if configuration.strip() else None
         except msgspec.DecodeError:
             raise ValueError("configuration is a string but not JSON") from None
+        except RecursionError:
+            raise ValueError("configuration is nested deeper than the decoder follows") from None
+        # the text is a document of its own: a key twice in it hides a rule as it would anywhere
+        key = repeated_in(text, configuration) if configuration is not None else None
+        if key:
+            raise ValueError(f"the key 'configuration.{key}' appears twice in the item")
     if configuration is not None and not isinstance(configuration, dict):
         raise ValueError("configuration is not an object")
     if configuration is None and status not in DELETED:
