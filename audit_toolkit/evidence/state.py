@@ -163,7 +163,7 @@ def read_state(
             continue
         # A file may hold both (and CloudTrail records too, which their reader reads): each part
         # is read, so an extra key hides neither.
-        # a list is the kind of its first element, but its items are not read here
+        # a list holds the kinds of its elements, but they are not read here
         kinds = kinds_of(document) if isinstance(document, dict) else ()
         file.shape = ",".join(k for k in kinds if k in ("config", "ec2-describe"))
         others = [k for k in kinds if k not in ("config", "ec2-describe")]
