@@ -326,3 +326,20 @@ def test_in_aws_folders_an_element_of_the_other_kind_is_rejected_naming_its_kind
                    "GuardDuty findings (AWS's CloudTrail folder, or a trail's file name)"]),
         (2, 1, 1, ["record 1: a CloudTrail record, not a GuardDuty finding: this file is not read as "
                    "CloudTrail (AWS's GuardDuty folder, or an envelope of findings)"])]
+
+
+def test_a_finding_no_decoder_reads_in_a_json_array_costs_only_itself(tmp_path):
+    """Found while joining exports: a NaN in one finding of a JSON array lost every finding of it
+    (the array was read as one line that is not JSON), and the file was not even recognised as
+    findings. The array is now split by its brackets, as the CloudTrail reader splits one."""
+    bad = json.dumps(brute_force("b2" * 16)).replace('"severity": 5', '"severity": NaN', 1)
+    assert "NaN" in bad
+    path = write(tmp_path / "case" / "findings.json",
+                 f"[{json.dumps(brute_force())}, {bad}, {json.dumps(brute_force('c3' * 16))}]")
+    assert discover_findings(tmp_path) == [path] and discover_files(tmp_path) == []
+    frame, intake = read_findings([path])
+    (found,) = intake.files
+    assert (found.shape, found.read, found.used, found.rejected) == ("array", 3, 2, 1)
+    assert [r.split(" (byte")[0] for r in found.rejections] == [
+        "record 1: element 2 is not JSON: JSON is malformed: invalid character"]
+    assert sorted(frame["id"]) == ["a1" * 16, "c3" * 16]

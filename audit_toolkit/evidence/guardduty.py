@@ -35,7 +35,9 @@ from .guardduty_finding import (  # noqa: F401 (severity_label, SEVERITY_BANDS: 
 )
 from .kinds import kinds_of
 from .layout import guardduty_partition_of, kinds
-from .reader import MAX_FILE_BYTES, FileReport, IntakeReport, _reason, plausible, read_text
+from .reader import (
+    MAX_FILE_BYTES, FileReport, IntakeReport, _elements, _one_document, _reason, plausible, read_text,
+)
 
 _s = pa.string()
 # The columns of AWS's Athena table for the export (queries/ddl/create_guardduty.sql), then the
@@ -116,21 +118,26 @@ def _documents(data: bytes, report: FileReport) -> list[Any]:
     try:
         document = msgspec.json.decode(text)
     except (msgspec.DecodeError, RecursionError):  # JSON lines, or one line nested too deep
+        if text[:1] == b"[" and _one_document(text):  # an array with a bad element: it alone is lost
+            report.shape = "array"
+            return [[_decoded(element, f"element {n}") for n, element in enumerate(_elements(text, 0), 1)]]
         lines = [line for line in text.splitlines() if line.strip()]
         if not lines[0].lstrip().startswith((b"{", b"[")):
             raise ValueError(f"not JSON: the file starts with {lines[0][:40]!r}") from None
         report.shape = "lines"
-        documents = []
-        for index, line in enumerate(lines):
-            try:
-                documents.append(msgspec.json.decode(line))
-            except msgspec.DecodeError as e:
-                documents.append(ValueError(f"line {index + 1} is not JSON: {e}"))
-            except RecursionError:
-                documents.append(ValueError(f"line {index + 1} is nested too deeply to read"))
-        return documents
+        return [_decoded(line, f"line {n}") for n, line in enumerate(lines, 1)]
     report.shape = _shape(document)
     return [document]
+
+
+def _decoded(text: bytes, where: str) -> Any:
+    """One element or line decoded; a ValueError saying why (and `where`) if it cannot be."""
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError as e:
+        return ValueError(f"{where} is not JSON: {e}")
+    except RecursionError:
+        return ValueError(f"{where} is nested too deeply to read")
 
 
 def _shape(document: Any) -> str:
