@@ -14,8 +14,8 @@ import pandas as pd
 from . import export, queries
 from .analysis import actors, security_groups
 from .errors import AuditToolkitError
-from .evidence.reader import counted
 from .investigation import Investigation
+from .phrases import plural
 from .settings import Settings
 
 FORMATS = click.Choice(["table", "csv", "json"])
@@ -238,7 +238,7 @@ def _report_intake(inv: Investigation) -> None:
 def _report_unusable(intake) -> None:
     """After the answer: the events the analysis had to leave out, each with its reason."""
     if intake is not None and intake.unusable:
-        click.echo(f"{counted(len(intake.unusable), 'event')} the analysis could not read:", err=True)
+        click.echo(f"{plural(len(intake.unusable), 'event')} the analysis could not read:", err=True)
         for reason in intake.unusable:
             click.echo(export.visible(f"  {reason}"), err=True)
 
@@ -325,7 +325,7 @@ def ssh_exposure(evidence, store, since, until, accounts, regions, tz, fmt, port
     _emit(found, fmt, WINDOW_TABLE, settings, WINDOW_DROP,
           empty=_empty(f"no rule opened port {ports} to the internet in the scope", absent))
     still = int(found["still_open"].sum()) if len(found) else 0
-    click.echo(f"{export.plural(len(found), 'window')}, {still} still open", err=True)
+    click.echo(f"{plural(len(found), 'window')}, {still} still open", err=True)
     if fail_on_open and still:
         sys.exit(STILL_OPEN_EXIT)
     unanswered = [*absent, *(["no event read"] if not inv.intake.read else []),
@@ -421,7 +421,7 @@ def detect(evidence, store, since, until, accounts, regions, tz, fmt, only, min_
         click.echo(export.visible(said), err=True)
     runs = len(chosen) + (len(rules.rules) if rules else 0)
     _emit(found, fmt, DETECT_TABLE, settings, DETECT_DROP,
-          empty=f"none of the {export.plural(runs, 'detection')} run found a hit in the scope")
+          empty=f"none of the {plural(runs, 'detection')} run found a hit in the scope")
 
 
 @main.command()
@@ -435,7 +435,7 @@ def coverage(evidence, store, since, until, accounts, regions, tz, fmt, min_hour
     inv = _open(evidence, store, settings)
     found = inv.coverage(since, until, accounts, regions, min_hours)
     _emit(found, fmt, COVERAGE_TABLE, settings, ("trail", "region", "account", "ongoing", "hours"),
-          empty=f"no silence of {export.plural(min_hours, 'hour')} or more and no logging outage in the scope")
+          empty=f"no silence of {plural(min_hours, 'hour')} or more and no logging outage in the scope")
 
 
 @main.command()
@@ -463,13 +463,13 @@ def ingest(evidence: Path, store: Path, progress: bool | None, state_at: str | N
     _report_problems(found)
     click.echo(f"security-group state: {state.summary()}")
     _report_problems(state)
-    click.echo(f"VPC flow logs: {counted(len(flows.files), 'new file')}, {counted(flows.read, 'record')} read, "
-               f"{flows.used} used, {flows.rejected} rejected")
+    click.echo(f"VPC flow logs: {plural(len(flows.files), 'new file')}, {plural(flows.read, 'record')} read, "
+               f"{flows.used:,} used, {flows.rejected:,} rejected")
     _report_problems(flows)
     click.echo(export.visible(
-        f"store {store}: {counted(len(held.sources), 'source file')}, {counted(held.events, 'event')}, "
-        f"{counted(len(held.parts), 'part')}, {counted(len(held.findings), 'findings file')}, "
-        f"{counted(len(held.state), 'state file')}"))
+        f"store {store}: {plural(len(held.sources), 'source file')}, {plural(held.events, 'event')}, "
+        f"{plural(len(held.parts), 'part')}, {plural(len(held.findings), 'findings file')}, "
+        f"{plural(len(held.state), 'state file')}"))
 
 
 def _state_time(value: str | None) -> str | None:
@@ -573,8 +573,8 @@ def connections(evidence, store, since, until, accounts, regions, tz, fmt, ports
     inv = _open(evidence, store, settings)
     if inv.flow_intake is not None and inv.flow_intake.files:
         flows = inv.flow_intake
-        click.echo(f"VPC flow logs: {counted(len(flows.files), 'file')}, {counted(flows.read, 'record')} read, "
-                   f"{flows.used} used, {flows.rejected} rejected, {counted(len(flows.bad_files), 'unreadable file')}",
+        click.echo(f"VPC flow logs: {plural(len(flows.files), 'file')}, {plural(flows.read, 'record')} read, "
+                   f"{flows.used:,} used, {flows.rejected:,} rejected, {plural(len(flows.bad_files), 'unreadable file')}",
                    err=True)
         _report_problems(flows)
     found = inv.connections(since, until, accounts, regions, group)
@@ -675,7 +675,7 @@ def notify(evidence, store, since, until, accounts, regions, tz, fmt, ports, int
                                  inv.settings, since or span["first_event"], until or span["last_event"])
     report = share(items, room or "", dry_run=dry_run, outbox=outbox)
     if not dry_run:
-        click.echo(f"posted {export.plural(len(report.sent), 'message')} to room {room}; "
+        click.echo(f"posted {plural(len(report.sent), 'message')} to room {room}; "
                    f"{len(report.skipped)} {'was' if len(report.skipped) == 1 else 'were'} already there", err=True)
     elif fmt == "table":
         click.echo(report.preview() if report.to_send else "(nothing to send)")
@@ -836,11 +836,11 @@ def collect(source, since, until, accounts, regions, out, workers, state, state_
                f"`audit-toolkit verify --expect` checks it)")
     if report.failed:
         n = len(report.failed)
-        raise click.ClickException(f"{counted(n, 'object')} {'was' if n == 1 else 'were'} not collected; "
+        raise click.ClickException(f"{plural(n, 'object')} {'was' if n == 1 else 'were'} not collected; "
                                    "re-run the same command to resume")
     if report.refused:
         n = len(report.refused)
-        raise click.ClickException(f"{counted(n, 'object')} {'was' if n == 1 else 'were'} refused: "
+        raise click.ClickException(f"{plural(n, 'object')} {'was' if n == 1 else 'were'} refused: "
                                    f"{'its key' if n == 1 else 'their keys'} cannot be local paths under --out "
                                    "(in the manifest, with the reason)")
 

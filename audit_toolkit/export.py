@@ -49,11 +49,6 @@ def to_records(frame: pd.DataFrame, tz: str = "UTC") -> list[dict]:
     return [{k: _plain(v, tz) for k, v in row.items()} for row in renamed.astype(object).to_dict("records")]
 
 
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """`1 window`, `2 windows`."""
-    return f"{n:,} {word if n == 1 else many or word + 's'}"
-
-
 def localize(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
     """The frame with every time column in zone `tz` (for a notebook's tables beside its charts)."""
     zoned = [c for c in frame.columns if isinstance(frame[c].dtype, pd.DatetimeTZDtype)]

@@ -1137,6 +1137,12 @@ class Phrase(dict):
     or other Phrases. A plain dict (JSON-safe) once built, so hits keep it in JSON output."""
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """`1 window`, `2 windows`, `1,250 events`: a count in English with its noun agreeing. Here, in
+    a module without pandas, so that the evidence layer and the CLI count in one way."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
+
+
 def words(language: str, key: str, **values: object) -> str:
     """The catalogue's `key` in `language` with its values put in: a count `n` of 1 takes the
     `.one` form where the key has one, and a whole `n` is written with thousands separators."""

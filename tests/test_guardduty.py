@@ -172,7 +172,10 @@ def test_bad_records_and_files_are_reported_and_the_rest_kept(tmp_path):
         json.dumps([1, 2]),
         json.dumps(odd),
     ]
-    frame, intake = read_findings([write(tmp_path / "mixed.jsonl", "\n".join(lines)),
+    # in AWS's GuardDuty folder, read as findings alone (loose, its CloudTrail event would be the
+    # CloudTrail reader's, and the lines of no kind with it: kinds.kinds_of)
+    mixed = tmp_path / "AWSLogs/111111111111/GuardDuty/us-east-1/2026/11/03/mixed.jsonl"
+    frame, intake = read_findings([write(mixed, "\n".join(lines)),
                                    write(tmp_path / "truncated.jsonl.gz", gzip.compress(b'{"id": 1}\n' * 50)[:30]),
                                    write(tmp_path / "text.json", "GuardDuty export, see attachment")])
     mixed, truncated, text = intake.files
@@ -278,15 +281,65 @@ def test_a_finding_time_aws_could_not_have_written_is_left_out_with_the_reason(t
     assert (intake.used, frame["last_seen"].isna().all()) == (1, True)
 
 
-def test_a_cloudtrail_record_in_a_list_of_findings_is_named_as_what_was_lost(tmp_path):
-    # A list is read as the kind of its first element: a CloudTrail record after a finding is not
-    # read as CloudTrail, and the rejection says so (not "not a GuardDuty finding").
-    record = {"eventName": "AuthorizeSecurityGroupIngress", "eventSource": "ec2.amazonaws.com",
-              "eventTime": "2026-11-03T09:41:00Z", "eventID": "e1"}
-    path = write(tmp_path / "merged.json", json.dumps([brute_force(), record]))
-    _, intake = read_findings([path])
-    (merged,) = intake.files
-    assert (merged.read, merged.used, merged.rejected) == (2, 1, 1)
-    assert merged.rejections == [
-        "record 1: a CloudTrail record in a list of GuardDuty findings, not read as CloudTrail (a "
-        "list is read as the kind of its first element): give the records in a file of their own"]
+@pytest.mark.parametrize("shape", ["array", "lines"])
+def test_exports_concatenated_are_each_read_by_the_reader_of_their_kind(tmp_path, shape):
+    """Found by an attack review: a JSON array or JSON-lines file was read as the kind of its first
+    element, so CloudTrail records after a finding were rejected, not read (and findings after a
+    record). An incident responder who joins the exports of a case expects each record read as
+    what it is: each element is read where its kind is read, counted once, by one reader; an
+    element of no kind is the CloudTrail reader's to reject, with its reason."""
+    from audit_toolkit.evidence.reader import read_cloudtrail_file
+    from util import event
+
+    elements = [brute_force(), event(1), "junk", event(2), brute_force("b2" * 16)]
+    text = json.dumps(elements) if shape == "array" else "\n".join(json.dumps(e) for e in elements)
+    path = write(tmp_path / "case" / "joined.json", text)
+    assert discover_files(tmp_path) == [path] and discover_findings(tmp_path) == [path]
+    events, trail = read_cloudtrail_file(path)
+    frame, intake = read_findings([path])
+    (found,) = intake.files
+    assert (trail.read, trail.used, trail.rejected, found.read, found.used, found.rejected) == (
+        3, 2, 1, 2, 2, 0)
+    assert events.column("eventid").to_pylist() == [event(1)["eventID"], event(2)["eventID"]]
+    assert sorted(frame["id"]) == ["a1" * 16, "b2" * 16]
+    assert trail.rejections == ["record 2: Expected `object`, got `str`"]
+    assert trail.warnings == ["2 GuardDuty findings among its records, left to the GuardDuty reader"]
+    assert found.warnings == ["3 records that are no GuardDuty findings, left to the CloudTrail reader"]
+
+
+def test_in_aws_folders_an_element_of_the_other_kind_is_rejected_naming_its_kind(tmp_path):
+    """AWS's folders route a file to one reader: what it holds of the other kind is rejected, saying
+    what it is and why it is not read (AWS writes neither mix; an attacker who writes the logs may)."""
+    from audit_toolkit.evidence.reader import read_cloudtrail_file
+    from util import event
+
+    day = "us-east-1/2026/11/03"
+    trail = write(tmp_path / f"AWSLogs/111111111111/CloudTrail/{day}/t.json", json.dumps([event(1), brute_force()]))
+    export = write(tmp_path / f"AWSLogs/111111111111/GuardDuty/{day}/g.jsonl",
+                   json.dumps(brute_force()) + "\n" + json.dumps(event(2)))
+    assert discover_files(tmp_path) == [trail] and discover_findings(tmp_path) == [export]
+    _, records = read_cloudtrail_file(trail)
+    _, intake = read_findings([export])
+    (findings,) = intake.files
+    assert [(f.read, f.used, f.rejected, f.rejections) for f in (records, findings)] == [
+        (2, 1, 1, ["record 1: a GuardDuty finding, not a CloudTrail record: this file is not read as "
+                   "GuardDuty findings (AWS's CloudTrail folder, or a trail's file name)"]),
+        (2, 1, 1, ["record 1: a CloudTrail record, not a GuardDuty finding: this file is not read as "
+                   "CloudTrail (AWS's GuardDuty folder, or an envelope of findings)"])]
+
+
+def test_a_finding_no_decoder_reads_in_a_json_array_costs_only_itself(tmp_path):
+    """Found while joining exports: a NaN in one finding of a JSON array lost every finding of it
+    (the array was read as one line that is not JSON), and the file was not even recognised as
+    findings. The array is now split by its brackets, as the CloudTrail reader splits one."""
+    bad = json.dumps(brute_force("b2" * 16)).replace('"severity": 5', '"severity": NaN', 1)
+    assert "NaN" in bad
+    path = write(tmp_path / "case" / "findings.json",
+                 f"[{json.dumps(brute_force())}, {bad}, {json.dumps(brute_force('c3' * 16))}]")
+    assert discover_findings(tmp_path) == [path] and discover_files(tmp_path) == []
+    frame, intake = read_findings([path])
+    (found,) = intake.files
+    assert (found.shape, found.read, found.used, found.rejected) == ("array", 3, 2, 1)
+    assert [r.split(" (byte")[0] for r in found.rejections] == [
+        "record 1: element 2 is not JSON: JSON is malformed: invalid character"]
+    assert sorted(frame["id"]) == ["a1" * 16, "c3" * 16]

@@ -208,6 +208,50 @@ def test_each_record_of_a_file_is_read_on_its_own(tmp_path_factory, data, shape,
     assert file_report.read == file_report.used + file_report.rejected == len(texts)
 
 
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), shape=st.sampled_from(["array", "lines"]))
+def test_records_and_findings_joined_in_one_file_are_each_counted_once(tmp_path_factory, data, shape):
+    """Exports joined in one JSON array or JSON-lines file: CloudTrail records, GuardDuty findings and
+    hostile copies of both, in any order. Each element is read by the reader of its kind, as the
+    evidence folder routes the file (layout.discover_*): every good record and finding is kept, each
+    reader's counts add up, and the readers together count each element once, whatever a hostile
+    copy holds (a NaN, a value 10,000 deep: an array is then split by its brackets)."""
+    from datetime import datetime, timezone
+
+    from hypothesis import assume
+
+    from audit_toolkit.evidence.guardduty import read_findings
+    from audit_toolkit.evidence.kinds import element_kinds
+    from audit_toolkit.evidence.layout import discover_files, discover_findings
+    from audit_toolkit.synthetic import gd_finding
+
+    when = datetime(2026, 1, 1, 9, 0, tzinfo=timezone.utc)
+    good = [event(i) for i in range(1, 4)]
+    found = [gd_finding(f"f-{i}", "Recon:EC2/PortProbeUnprotectedPort", 2.0, "probe", "111111111111",
+                        "us-east-1", first_seen=when, last_seen=when) for i in range(2)]
+    hostile = data.draw(st.lists(mutated({**event(9), "eventID": "hostile"}), max_size=2), label="hostile")
+    hostile += data.draw(st.lists(mutated({**found[0], "id": "hostile"}, inside=True), max_size=2),
+                         label="hostile findings")
+    texts = [json.dumps(r).encode() for r in good + found] + [dumps(r) for r in hostile]
+    texts = [texts[i] for i in data.draw(st.permutations(range(len(texts))), label="order")]
+    assume(not any({"cloudtrail", "guardduty"} <= set(element_kinds(t)) for t in texts))  # read by both
+    folder = tmp_path_factory.mktemp("joined")
+    path = folder / "joined.json"
+    write(path, b"[%s]" % b", ".join(texts) if shape == "array" else b"\n".join(texts), False)
+    reports, kept = [], []
+    if discover_files(folder) == [path]:
+        batch, trail = read_cloudtrail_file(path)
+        reports.append(trail)
+        kept += batch.column("eventid").to_pylist()
+    if discover_findings(folder) == [path]:
+        frame, intake = read_findings([path])
+        reports += intake.files
+        kept += list(frame["id"])
+    assert set(kept) >= {r["eventID"] for r in good} | {f["id"] for f in found}
+    assert all(r.error is None and r.read == r.used + r.rejected for r in reports)
+    assert sum(r.read for r in reports) == len(texts)
+
+
 def test_a_rule_id_copied_into_another_account_does_not_bend_a_revoke_by_id(base, base_answers, tmp_path):
     """Found by the property above: a copy of alice's authorize (rule sgr-0a000000000000011) placed
     in another account made her revoke by that id close nothing, and the window vanished."""

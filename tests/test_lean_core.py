@@ -11,6 +11,7 @@ SHARED = [
     "audit_toolkit",
     "audit_toolkit.alerts",
     "audit_toolkit.settings",
+    "audit_toolkit.phrases",  # plural: how the evidence layer and the CLI count in words
     "audit_toolkit.analysis.security_groups",
     "audit_toolkit.analysis.exposure",
     "audit_toolkit.analysis.detections",

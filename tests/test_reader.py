@@ -105,6 +105,13 @@ def test_bad_records_are_rejected_with_reasons_and_totals_add_up(tmp_path):
     assert "record 5: Expected `object`, got `str`" in reasons
 
 
+def test_a_summary_counts_in_words_with_thousands_separated_like_every_other_count():
+    intake = reader.IntakeReport(files=[reader.FileReport("a.json", read=1250, used=1249, rejected=1)],
+                                 duplicates=1000)
+    assert intake.summary() == ("1 file, 1,250 events read, 1,249 used, 1 rejected, 0 unreadable files, "
+                                "1,000 duplicate events counted once")
+
+
 def test_record_without_event_time_is_rejected(tmp_path):
     _, report = read_cloudtrail_file(records_file(tmp_path, "f.json.gz", [{**event(1), "eventTime": None}]))
     assert report.rejected == 1 and "no eventTime" in report.rejections[0]

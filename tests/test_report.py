@@ -25,6 +25,7 @@ from audit_toolkit.demo import run_demo
 from audit_toolkit.evidence.layout import NOT_EVIDENCE
 from audit_toolkit.evidence.store import ingest
 from audit_toolkit.investigation import Investigation
+from audit_toolkit.phrases import plural
 from audit_toolkit.settings import Settings
 from test_investigation import revoked_by_rule_id
 from util import ENGLISH
@@ -260,7 +261,7 @@ def test_detections_are_reported_most_severe_first(demo, truth):
         mine = [h for h in story if h["detection"] == d.id] + ([{"outcome": "success"}] if d.id == "root_used" else []) \
             + (ssh if d.id == "ssh_exposure_opened" else [])
         assert sub.facts == [f"{d.id}: severity {d.severity}, MITRE ATT&CK {d.technique}",
-                             f"{export.plural(len(mine), 'hit')}, "
+                             f"{plural(len(mine), 'hit')}, "
                              f"{sum(h['outcome'] == 'attempt' for h in mine)} of them attempts"]
         [table] = sub.tables
         assert table.columns == ["time", "account", "region", "event", "outcome", "target", "detail", "actor", "source IP"]

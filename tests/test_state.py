@@ -227,6 +227,52 @@ def test_get_resource_config_history_output_has_its_configuration_as_json_text(t
     assert list(rules["account"]) == [ACCOUNT] and report.rejected == 0
 
 
+def history_item(group: str, configuration: str) -> dict:
+    """An item as `aws configservice get-resource-config-history` prints it (the API's
+    ConfigurationItem: `version`, `accountId`, `arn`, `configuration` a JSON document as text)."""
+    return {
+        "version": "1.3",
+        "accountId": ACCOUNT,
+        "configurationItemCaptureTime": "2026-09-28T10:00:00.123000+00:00",
+        "configurationItemStatus": "OK",
+        "configurationStateId": "1790589600123",
+        "configurationItemMD5Hash": "",
+        "arn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/{group}",
+        "resourceType": "AWS::EC2::SecurityGroup",
+        "resourceId": group,
+        "resourceName": f"name-{group}",
+        "awsRegion": REGION,
+        "availabilityZone": "Not Applicable",
+        "tags": {},
+        "relatedEvents": [],
+        "relationships": [{"resourceType": "AWS::EC2::VPC", "resourceId": "vpc-1", "relationshipName": "Is contained in Vpc"}],
+        "configuration": configuration,
+        "supplementaryConfiguration": {},
+    }
+
+
+def test_a_key_twice_inside_the_configuration_text_rejects_its_item_with_the_path(tmp_path):
+    """Found by an attack review: get-resource-config-history's `configuration` is JSON text,
+    decoded apart, and a second ipPermissions in it hid the group's open rule (the decoder keeps
+    the last); a key twice anywhere else was rejected."""
+    opened = json.dumps(item("sg-1", "2026-09-28T10:00:00Z", [permission("0.0.0.0/0")])["configuration"])
+    hidden = opened[:-1] + ', "ipPermissions": []}'
+    deeper = opened.replace('"fromPort": 22', '"fromPort": 22, "fromPort": 0')
+    path = write(tmp_path / "case" / "history.json", {"configurationItems": [
+        history_item("sg-1", hidden), history_item("sg-2", deeper),
+        history_item("sg-3", "[" * 10_000 + "]" * 10_000),
+        history_item("sg-4", opened.replace("sg-1", "sg-4"))], "nextToken": None}, gz=False)
+    rules, report = state_of(path)
+    assert sorted(set(rules["group_id"])) == ["sg-4"]
+    (file,) = report.files
+    assert (file.read, file.used, file.rejected) == (4, 1, 3)
+    assert file.rejections == [
+        "record 0: the key 'configuration.ipPermissions' appears twice in the item",
+        "record 1: the key 'configuration.ipPermissions[].fromPort' appears twice in the item",
+        "record 2: configuration is nested deeper than the decoder follows",
+    ]
+
+
 def test_malformed_config_items_are_rejected_with_their_reason_and_the_rest_used(tmp_path):
     bad_json = item("sg-4", "2026-09-28T10:00:00Z", [])
     bad_json["configuration"] = "{not json"

@@ -38,6 +38,8 @@ class DuckDBEngine:
         self.version = duckdb.__version__
         self._flow_files: list[Path] = []  # the checked flow log files the view reads where they lie
         self._flow_view = ""
+        self._flow_scratch: Path | None = None  # copies of flow logs mended of carriage returns
+        self._flow_mended = False  # whether the view reads such a copy (then it is never narrowed)
 
     def load_cloudtrail(self, paths: Iterable[Path], workers: int | None = None, progress: bool = False,
                         only: frozenset[str] | None = None,
@@ -87,29 +89,43 @@ class DuckDBEngine:
 
         paths = list(paths)
         unreadable: dict[str, str] = {}  # a file DuckDB cannot inflate stops the whole scan
+        copies: dict[str, Path] = {}  # resolved path -> the copy read in its place (flowlogs.mended)
+        left: list[tuple[str, int, str]] = []  # the lines the copies leave blank, and why
         while True:
             readable = [p for p in paths if str(p) not in unreadable]
-            checked = flowlogs.source(readable, rejects="_flow_rejects", max_bytes=max_file_bytes)
+            checked = flowlogs.source(readable, rejects="_flow_rejects", max_bytes=max_file_bytes,
+                                      copies=copies)
             try:
-                counted, rejected = self._check_flow_logs(checked)
+                counted, rejected = self._check_flow_logs(checked, copies)
+                rejected = sorted(rejected + left)
                 kept = [p for p in readable if not checked.files[str(p.resolve())].error]
                 strict = frozenset(str(Path(path).resolve()) for path, _, _ in rejected)
-                view = flowlogs.source(kept, strict=strict).sql
+                view = flowlogs.source(kept, strict=strict, copies=copies).sql
                 self.con.execute(f"CREATE OR REPLACE VIEW {flowlogs.TABLE} AS {view}")
                 self._flow_files, self._flow_view = kept, view
+                self._flow_mended = bool(copies)
                 break
             except duckdb.Error as e:
                 # which file it was, and why; then the rest
-                found = flowlogs.unreadable(readable) or self._unparsable(readable)
+                found = flowlogs.unreadable(readable) or self._unparsable(readable, copies)
                 if not found:
                     raise QueryError(f"DuckDB could not read the flow logs: {e}") from e
-                unreadable.update(found)
+                for path, why in found.items():
+                    resolved = str(Path(path).resolve())
+                    # a carriage return inside a line costs that line alone, not its file
+                    mend = None if resolved in copies or why.startswith("cannot be read") else \
+                        flowlogs.mended(Path(path), self._scratch())
+                    if mend is None:
+                        unreadable[path] = why
+                    else:
+                        copies[resolved] = mend[0]
+                        left += [(resolved, line, reason) for line, reason in mend[1]]
         report = flowlogs.intake(checked.files, counted, rejected)
         report.files += [FileReport(path, shape="flowlog", error=why)
                          for path, why in unreadable.items()]
         return report
 
-    def _unparsable(self, paths: list[Path]) -> dict[str, str]:
+    def _unparsable(self, paths: list[Path], copies: dict[str, Path]) -> dict[str, str]:
         """The files DuckDB's CSV reader stops on even alone, with its reason: a line it cannot
         reject on its own (a carriage return inside it, in a file of LF lines) stops the scan."""
         from ..evidence import flowlogs
@@ -117,13 +133,22 @@ class DuckDBEngine:
         found = {}
         for path in paths:
             try:
-                self._check_flow_logs(flowlogs.source([path], rejects="_flow_rejects"))
+                self._check_flow_logs(flowlogs.source([path], rejects="_flow_rejects", copies=copies),
+                                      copies)
             except duckdb.Error as e:
                 found[str(path)] = f"cannot be parsed: {str(e).splitlines()[0]}"
         return found
 
-    def _check_flow_logs(self, checked) -> tuple[list, list]:
-        """Each file's records counted, and each rejected line with its first reason."""
+    def _scratch(self) -> Path:
+        """A folder of the engine's own, deleted with it (never beside the evidence)."""
+        if self._flow_scratch is None:
+            self._flow_scratch = Path(tempfile.mkdtemp(prefix="audit-toolkit-flow-"))
+            weakref.finalize(self, shutil.rmtree, self._flow_scratch, ignore_errors=True)
+        return self._flow_scratch
+
+    def _check_flow_logs(self, checked, copies: dict[str, Path]) -> tuple[list, list]:
+        """Each file's records counted, and each rejected line with its first reason (a copy's
+        under its file's name)."""
         from ..evidence import flowlogs
 
         columns = ", ".join(f'"{c}"' for c in flowlogs.COLUMNS)
@@ -142,7 +167,8 @@ class DuckDBEngine:
                 f"FROM _flow_rejects_{i} e "
                 f"JOIN _flow_rejects_scan_{i} s USING (scan_id, file_id) "
                 f"GROUP BY s.file_path, e.line ORDER BY s.file_path, e.line").fetchall()
-        return counted, rejected
+        named = {str(copy.resolve()): path for path, copy in copies.items()}
+        return counted, [(named.get(path, path), line, why) for path, line, why in rejected]
 
     def ingest_flow_logs(self, paths: Iterable[Path], root: str | Path,
                          max_file_bytes: int = MAX_FILE_BYTES) -> IntakeReport:
@@ -184,6 +210,7 @@ class DuckDBEngine:
         source = f"SELECT * FROM read_parquet([{files}])" if parts else flowlogs.empty_sql()
         self.con.execute(f"CREATE OR REPLACE VIEW {flowlogs.TABLE} AS {source}")
         self._flow_files, self._flow_view = [], source  # Parquet parts: nothing to narrow
+        self._flow_mended = False
         return IntakeReport(files=[FileReport(**f) for f in flowlogs.held(folder).values()])
 
     @contextmanager
@@ -191,13 +218,15 @@ class DuckDBEngine:
         """For the `connections` query with these `values`, the `vpcflowlogs` view over only the
         lines of the files it reads that name one of its interfaces or instances
         (flowlogs.narrowed): the same answer, without parsing every line. The whole view again
-        after it; it stays whole for a store, for every interface (`interfaces` NULL), and when
+        after it; it stays whole for a store, for every interface (`interfaces` NULL), when it
+        reads a copy mended of carriage returns (flowlogs.mended: the files hold them), and when
         the narrowing read cannot hold a line."""
         from ..evidence import flowlogs
 
         ids = {key: [] if values.get(key) is None else values[key].strip(" ").split(" ")
                for key in ("interfaces", "instances")}  # as the query's trim and split
-        narrowed = bool(self._flow_files) and values.get("interfaces") is not None
+        narrowed = (bool(self._flow_files) and values.get("interfaces") is not None
+                    and not self._flow_mended)
         statements: list[tuple[str, dict]] = []
         if narrowed:
             files = [p for p in self._flow_files if flowlogs.in_scope(p, values)]

@@ -4,9 +4,10 @@ A text file is gzip with a first line naming its fields (`version account-id int
 the order the flow log's format gives; `-` stands for a field with no value (NODATA and SKIPDATA
 records, a field that does not apply). Parquet delivery names its columns as the table does. The
 files are read by DuckDB's CSV and Parquet readers where they lie: nothing is converted, nothing is
-opened for writing. Files with the same header are read by one `read_csv`; each bad line is
-rejected with DuckDB's reason and its line number; a file whose header is not a flow log's is
-reported whole.
+opened for writing (a file with a carriage return inside a line, which DuckDB cannot read, is read
+from a copy made apart: `mended`). Files with the same header are read by one `read_csv`; each bad
+line is rejected with DuckDB's reason and its line number; a file whose header is not a flow log's
+is reported whole.
 """
 
 from __future__ import annotations
@@ -126,6 +127,40 @@ def unreadable(paths: Iterable[Path]) -> dict[str, str]:
         except Exception as e:  # noqa: BLE001 - zlib, isal, OS, EOF, pyarrow: all the same here
             found[str(path)] = f"cannot be read to its end: {e}"
     return found
+
+
+# Why a line of a mended copy is left blank (mended)
+CARRIAGE_RETURN = ("a carriage return inside the line (DuckDB's CSV reader ends a line there, and "
+                   "stops on a file of LF lines that holds one): the line is not read")
+
+
+def mended(path: Path, folder: Path) -> tuple[Path, list[tuple[int, str]]] | None:
+    """A copy in `folder` (never beside the evidence) of a text flow log whose lines hold a carriage
+    return, that DuckDB's CSV reader can read: lines end at LF alone, a CR at either end of a line
+    is part of its end (CRLF, LF CR), and a line with a CR inside is blank (read_csv skips a blank line and goes on counting lines, so every
+    other line keeps its number); with the number of each line left blank and why. None if the file
+    holds no CR, or its header does: then the file is refused for another reason, or whole."""
+    from isal import igzip
+
+    if is_parquet(path):
+        return None
+    copy = folder / f"{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]}.log"
+    left, crs = [], False
+    with open(path, "rb") as raw, open(copy, "wb") as out:  # the evidence read only, as always
+        gzipped = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        for number, line in enumerate(igzip.IGzipFile(fileobj=raw) if gzipped else raw, 1):
+            text = line.removesuffix(b"\n")
+            crs |= b"\r" in text
+            # at either end, a CR is part of the line's end, as DuckDB reads a file it can read
+            text = text.removesuffix(b"\r").removeprefix(b"\r")
+            if b"\r" in text:
+                if number == 1:
+                    return None
+                left.append((number, CARRIAGE_RETURN))
+                text = b""
+            out.write(text + b"\n")
+    return (copy, left) if crs else None
 
 
 def is_parquet(path: str | Path) -> bool:
@@ -256,7 +291,8 @@ def measure(path: Path, limit: int | None) -> tuple[int, str, str | None]:
 
 
 def source(paths: Iterable[Path], rejects: str | None = None,
-           max_bytes: int | None = None, strict: frozenset[str] = frozenset()) -> Source:
+           max_bytes: int | None = None, strict: frozenset[str] = frozenset(),
+           copies: dict[str, Path] | None = None) -> Source:
     """The SELECT that reads these flow log files as the `vpcflowlogs` table (with `filename`).
 
     `rejects` (a table name prefix) makes DuckDB keep each rejected line with its reason
@@ -265,7 +301,10 @@ def source(paths: Iterable[Path], rejects: str | None = None,
     reason, as the CloudTrail reader does. The files in `strict` (resolved paths: those with
     rejected lines) are read casting every field, so that a line the check rejected for a field a
     query does not read (DuckDB casts only what it reads) is not counted by that query either.
+    `copies` (resolved path -> copy) are read in place of their files, under their files' names:
+    the copies `mended` made of files with a carriage return inside a line.
     """
+    copies = copies or {}
     reports: dict[str, FileReport] = {}
     groups: dict[tuple[tuple[str, ...], bool], list[Path]] = {}
     parquet: list[Path] = []
@@ -314,10 +353,15 @@ def source(paths: Iterable[Path], rejects: str | None = None,
         )
         # quote and escape off: a flow log has neither, and a stray '"' must not swallow lines.
         read = (
-            f"read_csv({_files_sql(files)}, delim = ' ', header = true, columns = {{{spec}}}, "
+            f"read_csv({_files_sql([copies.get(str(p.resolve()), p) for p in files])}, "
+            f"delim = ' ', header = true, columns = {{{spec}}}, "
             f"nullstr = '-', auto_detect = false, quote = '', escape = '', filename = true, "
             f"{errors})"
         )
+        named = {str(copies[k].resolve()): k for k in (str(p.resolve()) for p in files) if k in copies}
+        if named:  # a copy's rows under its file's name
+            cases = " ".join(f"WHEN {_literal(c)} THEN {_literal(k)}" for c, k in named.items())
+            read = f"(SELECT * REPLACE (CASE filename {cases} ELSE filename END AS filename) FROM {read})"
         known = [renamed[n] for n in names if n in FIELDS]  # the others are text: no cast fails
         select = _select(set(known), read, _partition_sql(files))
         if cast_all:  # reading every field in the filter casts it: a bad one skips its line

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gc
 from datetime import datetime, timezone
+from itertools import compress
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -27,12 +28,16 @@ import msgspec
 import pandas as pd
 import pyarrow as pa
 
+from ..phrases import plural
 from .guardduty_finding import (  # noqa: F401 (severity_label, SEVERITY_BANDS: the public names)
     _TOP, FINDING_COLUMNS, KNOWN_RESOURCE_TYPES, KNOWN_SCHEMA_VERSIONS, SEVERITY_BANDS, _camel, _json_in_string, _text,
     flatten, severity_label,
 )
-from .layout import guardduty_partition_of
-from .reader import MAX_FILE_BYTES, FileReport, IntakeReport, _reason, plausible, read_text
+from .kinds import kinds_of
+from .layout import guardduty_partition_of, kinds
+from .reader import (
+    MAX_FILE_BYTES, FileReport, IntakeReport, _elements, _one_document, _reason, plausible, read_text,
+)
 
 _s = pa.string()
 # The columns of AWS's Athena table for the export (queries/ddl/create_guardduty.sql), then the
@@ -113,21 +118,26 @@ def _documents(data: bytes, report: FileReport) -> list[Any]:
     try:
         document = msgspec.json.decode(text)
     except (msgspec.DecodeError, RecursionError):  # JSON lines, or one line nested too deep
+        if text[:1] == b"[" and _one_document(text):  # an array with a bad element: it alone is lost
+            report.shape = "array"
+            return [[_decoded(element, f"element {n}") for n, element in enumerate(_elements(text, 0), 1)]]
         lines = [line for line in text.splitlines() if line.strip()]
         if not lines[0].lstrip().startswith((b"{", b"[")):
             raise ValueError(f"not JSON: the file starts with {lines[0][:40]!r}") from None
         report.shape = "lines"
-        documents = []
-        for index, line in enumerate(lines):
-            try:
-                documents.append(msgspec.json.decode(line))
-            except msgspec.DecodeError as e:
-                documents.append(ValueError(f"line {index + 1} is not JSON: {e}"))
-            except RecursionError:
-                documents.append(ValueError(f"line {index + 1} is nested too deeply to read"))
-        return documents
+        return [_decoded(line, f"line {n}") for n, line in enumerate(lines, 1)]
     report.shape = _shape(document)
     return [document]
+
+
+def _decoded(text: bytes, where: str) -> Any:
+    """One element or line decoded; a ValueError saying why (and `where`) if it cannot be."""
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError as e:
+        return ValueError(f"{where} is not JSON: {e}")
+    except RecursionError:
+        return ValueError(f"{where} is nested too deeply to read")
 
 
 def _shape(document: Any) -> str:
@@ -170,11 +180,10 @@ def _row(finding: Any, index: int, report: FileReport, part) -> dict | None:
     if any(k[:1].isupper() for k in finding):  # the API's and the CLI's PascalCase
         finding = _camel(finding)
     if not finding.get("id") or not finding.get("type"):
-        if finding.get("eventName") and finding.get("eventSource"):
-            # kinds.kinds_of reads a list as the kind of its first element: say what was lost
-            report.reject(index, "a CloudTrail record in a list of GuardDuty findings, not read as "
-                                 "CloudTrail (a list is read as the kind of its first element): "
-                                 "give the records in a file of their own")
+        if "cloudtrail" in kinds_of(finding):  # in a file the CloudTrail reader is not given
+            report.reject(index, "a CloudTrail record, not a GuardDuty finding: this file is not "
+                                 "read as CloudTrail (AWS's GuardDuty folder, or an envelope of "
+                                 "findings)")
         else:
             report.reject(index, "no id or type: not a GuardDuty finding")
         return None
@@ -214,10 +223,26 @@ def read_guardduty_file(path: str | Path, data: bytes | None = None,
         except (OSError, EOFError, ValueError, msgspec.DecodeError) as e:
             report.error = _reason(e)
             return GUARDDUTY_SCHEMA.empty_table(), report
+        if report.shape in ("array", "lines"):
+            documents = _own(documents[0] if report.shape == "array" else documents, path, report)
         return _table(documents, report, guardduty_partition_of(path)), report
     finally:
         if enabled:
             gc.enable()
+
+
+def _own(elements: list[Any], path: str | Path, report: FileReport) -> list[Any]:
+    """The elements of a list (or the lines) that are this reader's: exports concatenated, each
+    element is read by the reader of its own kind (kinds.kinds_of). Where the CloudTrail reader
+    reads the file too, it counts (and rejects, with their reasons) all but the findings."""
+    theirs = [not isinstance(e, Exception) and "guardduty" in kinds_of(e) for e in elements]
+    if all(theirs) or "cloudtrail" not in kinds(path):
+        return elements
+    left = len(elements) - sum(theirs)
+    report.elsewhere += left
+    report.warn(f"{plural(left, 'record')} that are no GuardDuty findings, left to the CloudTrail "
+                "reader")
+    return list(compress(elements, theirs))
 
 
 def _table(documents: list[Any], report: FileReport, part) -> pa.Table:

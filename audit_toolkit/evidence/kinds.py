@@ -14,7 +14,7 @@ import gzip
 import re
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import msgspec
 
@@ -45,11 +45,12 @@ def kinds_of(document: Any) -> tuple[str, ...]:
 
     Each marker is looked for, not the first one found: a CloudTrail file with an extra
     `"configurationItems": []` holds both, and is read by both readers (its records as CloudTrail,
-    its items as Config), so an attacker's extra key hides neither part. A list is what its first
-    element is (a JSON array of findings or of events).
+    its items as Config), so an attacker's extra key hides neither part. A list holds what each of
+    its elements holds (exports concatenated: findings and events in one array or JSON-lines file).
     """
     if isinstance(document, list):
-        return kinds_of(document[0]) if document else ()
+        found = {kind for element in document for kind in kinds_of(element)}
+        return tuple(k for k in KINDS if k in found)
     if not isinstance(document, dict):
         return ()
     found = set()
@@ -122,6 +123,57 @@ def layout_kind(path: str | Path) -> str | None:
     return next((kind for kind, layout in LAYOUTS if layout.search(text)), None)
 
 
+# How a text spells the keys kinds_of finds each kind by, the keys of an EventBridge `detail` among
+# them (`\\u`, an escape, may spell any).
+_MARKS = {
+    "cloudtrail": (b'"eventName"', b'"Events"', b'"digestStartTime"', b'"Records"'),
+    "guardduty": (b'"schemaVersion"', b'"Findings"', b'"findings"', b'"Sns"', b'"Notification"'),
+    "config": (b'"configurationItems"',),
+    "ec2-describe": (b'"SecurityGroups"', b'"SecurityGroupRules"'),
+}
+
+
+def _spells(text: bytes, kinds: Iterable[str]) -> bool:
+    return b"\\u" in text or any(mark in text for kind in kinds for mark in _MARKS[kind])
+
+
+def element_kinds(raw: bytes) -> tuple[str, ...]:
+    """kinds_of one element of a JSON array, or one line of a JSON-lines file, from its text."""
+    try:
+        return kinds_of(_outline(raw, 2))
+    except (msgspec.DecodeError, RecursionError):
+        return ()
+
+
+def spells_findings(text: bytes) -> bool:
+    """Whether the text may hold a finding: none does that spells no key of one (searched in C)."""
+    return _spells(text, ("guardduty",))
+
+
+def findings_only(raw: bytes) -> bool:
+    """Whether an element of a list (or a line) is GuardDuty's alone: its reader's, not CloudTrail's.
+    An element that spells no key of a finding (most CloudTrail records) is not outlined."""
+    if not spells_findings(raw):
+        return False
+    kinds = element_kinds(raw)
+    return "guardduty" in kinds and "cloudtrail" not in kinds
+
+
+def _each(elements: Iterable, text: bytes) -> tuple[str, ...]:
+    """Every kind the elements of `text` (a list's, or its lines) hold, each outlined apart; only
+    one that spells a kind not found yet, and only while the text spells one (most files hold
+    one kind: their first element is outlined, and the rest searched in C)."""
+    found: set[str] = set()
+    for element in elements:
+        element = bytes(element)
+        if _spells(element, [k for k in _MARKS if k not in found]):
+            before = len(found)
+            found.update(element_kinds(element))
+            if len(found) > before and not _spells(text, [k for k in _MARKS if k not in found]):
+                break
+    return tuple(k for k in KINDS if k in found)
+
+
 def recognise(path: str | Path) -> tuple[str, ...]:
     """A file's kinds: its S3 layout folder, else its structure (kinds_of; (): unreadable, none)."""
     path = Path(path)
@@ -132,7 +184,7 @@ def recognise(path: str | Path) -> tuple[str, ...]:
     # Flow logs are text: their first line says so before the whole file is read as JSON.
     if flow_log_header(first_line(path)) is not None:
         return ("flowlog",)
-    return kinds_of(_first_document(path))
+    return _kinds_in(path)
 
 
 # Inflated at most this far to recognise a file (reader.MAX_FILE_BYTES): a larger one, a bomb
@@ -142,29 +194,41 @@ _object_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 
 
-def _first_document(path: Path) -> Any:
-    """What kind_of reads of the file (_outline), or of its first line where it holds one JSON
-    document a line. Neither the file nor its records are ever held whole as objects: an ingest's
-    parent recognising four loose files of 230 MB of records that way took 4.2 GB."""
+def _kinds_in(path: Path) -> tuple[str, ...]:
+    """What kinds_of finds in the file: in its outline (_outline), or, in a JSON array or a file of
+    one JSON document a line, in each element's, one at a time. Neither the file nor its records
+    are ever held whole as objects: an ingest's parent recognising four loose files of 230 MB of
+    records that way took 4.2 GB."""
     try:
         data = path.read_bytes()
         if data[:2] == b"\x1f\x8b":  # the first member is enough to recognise
             data = zlib.decompressobj(31).decompress(data, MAX_RECOGNISED + 1)
     except (OSError, EOFError, zlib.error):
-        return None  # the reader opens it again and reports why
+        return ()  # the reader opens it again and reports why
     if len(data) > MAX_RECOGNISED:
-        return None
+        return ()
     data = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     try:
-        return _outline(data)
-    except RecursionError:
-        return None  # nested too deep: the reader it goes to reports it
-    except msgspec.DecodeError:
-        first = data.split(b"\n", 1)[0]
-        try:
-            return _outline(first)
-        except (msgspec.DecodeError, RecursionError):
-            return None
+        if data[:1] == b"[":
+            return _each(_list_decoder.decode(data), data)
+        return kinds_of(_outline(data))
+    except (msgspec.DecodeError, RecursionError) as e:
+        from .reader import _elements, _one_document  # the readers split such an array so too
+
+        if data[:1] == b"[" and _one_document(data):  # a NaN in one element hides none of the others
+            return _each(_elements(data, 0), data)
+        if isinstance(e, RecursionError):
+            return ()  # nested too deep: the reader it goes to reports it
+        return _each(_lines(data), data)
+
+
+def _lines(data: bytes) -> Iterator[bytes]:
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end
+        yield data[start:end]
+        start = end + 1
 
 
 def _outline(raw: bytes, depth: int = 3) -> Any:

@@ -25,7 +25,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from isal import igzip, igzip_lib
 
+from ..phrases import plural
 from ..settings import Settings
+from . import layout
+from .kinds import findings_only, spells_findings
 from .layout import PathPartition, partition_of
 from .schema import (
     STORED_SCHEMA,
@@ -67,6 +70,8 @@ class FileReport:
     rejections: list[str] = field(default_factory=list)  # 'record 3: reason'
     warnings: list[str] = field(default_factory=list)  # used, but something is off
     offset: int = 0  # the number in the file of the first record of the chunk being read
+    # Elements of a list (or lines) of another kind, left to that kind's reader: not read here.
+    elsewhere: int = 0
     too_large: bool = False  # rejected for its size alone (store.ingest reads it again, alone)
 
     def reject(self, index: int, reason: str) -> None:
@@ -119,19 +124,14 @@ class IntakeReport:
     def summary(self) -> str:
         conflicts = unusable = ""
         if self.conflicts:
-            conflicts = f", {counted(len(self.conflicts), 'eventID')} held by different records (all kept)"
+            conflicts = f", {plural(len(self.conflicts), 'eventID')} held by different records (all kept)"
         if self.unusable:
-            unusable = f", {counted(len(self.unusable), 'event')} the analysis could not read"
+            unusable = f", {plural(len(self.unusable), 'event')} the analysis could not read"
         return (
-            f"{counted(len(self.files), 'file')}, {counted(self.read, 'event')} read, {self.used} used, "
-            f"{self.rejected} rejected, {counted(len(self.bad_files), 'unreadable file')}, "
-            f"{counted(self.duplicates, 'duplicate event')} counted once{conflicts}{unusable}"
+            f"{plural(len(self.files), 'file')}, {plural(self.read, 'event')} read, {self.used:,} used, "
+            f"{self.rejected:,} rejected, {plural(len(self.bad_files), 'unreadable file')}, "
+            f"{plural(self.duplicates, 'duplicate event')} counted once{conflicts}{unusable}"
         )
-
-
-def counted(n: int, word: str) -> str:
-    """`1 file`, `2 files`: a summary's count with its noun agreeing (no separators, as before)."""
-    return f"{n} {word if n == 1 else word + 's'}"
 
 
 class _Envelope(msgspec.Struct):
@@ -740,7 +740,29 @@ def _decode_all(data: bytes, report: FileReport) -> list[Event | None]:
             return events
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             pass  # some record is bad: record by record, with reasons
-    return [_decode_one(raw, index, report) for index, raw in enumerate(_split(data, report))]
+    raws = _split(data, report)
+    if report.shape not in ("array", "lines") or not spells_findings(data):
+        return [_decode_one(raw, index, report) for index, raw in enumerate(raws)]
+    # Exports concatenated: each element is read by the reader of its own kind (kinds.kinds_of)
+    decoded, theirs, left = [], None, 0
+    for index, raw in enumerate(raws):
+        if not findings_only(bytes(raw)):
+            decoded.append(_decode_one(raw, index, report))
+            continue
+        decoded.append(None)
+        if theirs is None:  # whether the GuardDuty reader reads the file: asked once, if it holds findings
+            theirs = "guardduty" in layout.kinds(report.path)
+        if theirs:
+            left += 1
+        else:
+            report.reject(index, "a GuardDuty finding, not a CloudTrail record: this file is not "
+                                 "read as GuardDuty findings (AWS's CloudTrail folder, or a trail's "
+                                 "file name)")
+    if left:
+        report.elsewhere += left
+        report.warn(f"{plural(left, 'GuardDuty finding')} among its records, left to the GuardDuty "
+                    "reader")
+    return decoded
 
 
 def _decode_one(raw: bytes | msgspec.Raw, index: int, report: FileReport) -> Event | None:
@@ -846,9 +868,9 @@ def _chunks(text: bytes) -> Iterator[bytes]:
 def _read_chunk(text: bytes, only: frozenset[str] | None, part: PathPartition,
                 report: FileReport) -> pa.RecordBatch:
     """The usable events of one chunk of the file (its records counted from report.read on)."""
-    report.offset = report.read
+    report.offset, elsewhere = report.read, report.elsewhere
     decoded = _decode_all(text, report) if only is None else _glance_all(text, report)
-    report.read += len(decoded)
+    report.read += len(decoded) - (report.elsewhere - elsewhere)
     indexes, times = _check_all(decoded, report)
     events = [decoded[i] for i in indexes]
     if only is not None:
@@ -1028,8 +1050,14 @@ def decode_element(raw: object) -> object:
     except RecursionError:
         return BadElement("nested deeper than the decoder follows (about 1,000 levels)")
     # a key twice (a second resourceType or IpPermissions) is never read as its last
-    key = None if _unique(raw, value) else repeated_key(raw, deep=True)
+    key = repeated_in(raw, value)
     return BadElement(f"the key '{key}' appears twice in the item") if key else value
+
+
+def repeated_in(raw: bytes | msgspec.Raw, value: object) -> str | None:
+    """A key held twice by an object of the JSON `raw` at any depth, by its path (repeated_key),
+    given `value`, `raw` decoded already: proven absent in C where it can be; else None."""
+    return None if _unique(raw, value) else repeated_key(raw, deep=True)
 
 
 def _object_members(text: bytes) -> Iterator[tuple[str, bytes]]:

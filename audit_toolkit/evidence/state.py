@@ -29,6 +29,7 @@ import msgspec
 import pyarrow as pa
 
 from ..errors import EvidenceError
+from ..phrases import plural
 from .kinds import CONFIG_LAYOUT, EC2_LAYOUT, kinds_of, layout_kind
 from .manifest import Manifest
 from .reader import (
@@ -38,11 +39,11 @@ from .reader import (
     FileReport,
     IntakeReport,
     TooLarge,
-    counted,
     decode_by_element,
     decode_element,
     plausible,
     read_text,
+    repeated_in,
     repeated_key,
 )
 
@@ -118,10 +119,10 @@ class StateReport(IntakeReport):
         if self.interfaces:
             kinds = "security-group, network-interface and instance"
         return (
-            f"{counted(len(self.files), 'state file')}, {counted(self.read, kinds + ' item')} read, "
-            f"{self.used} used, "
-            f"{self.rejected} rejected, {counted(len(self.bad_files), 'unreadable file')}, "
-            f"{counted(others, 'item')} of other resource types left"
+            f"{plural(len(self.files), 'state file')}, {plural(self.read, kinds + ' item')} read, "
+            f"{self.used:,} used, "
+            f"{self.rejected:,} rejected, {plural(len(self.bad_files), 'unreadable file')}, "
+            f"{plural(others, 'item')} of other resource types left"
         )
 
 
@@ -162,7 +163,7 @@ def read_state(
             continue
         # A file may hold both (and CloudTrail records too, which their reader reads): each part
         # is read, so an extra key hides neither.
-        # a list is the kind of its first element, but its items are not read here
+        # a list holds the kinds of its elements, but they are not read here
         kinds = kinds_of(document) if isinstance(document, dict) else ()
         file.shape = ",".join(k for k in kinds if k in ("config", "ec2-describe"))
         others = [k for k in kinds if k not in ("config", "ec2-describe")]
@@ -321,10 +322,17 @@ def _config_item(item: Any) -> tuple[dict, dict | None]:
     plausible(captured, "configurationItemCaptureTime")
     configuration = item.get("configuration")
     if isinstance(configuration, str):  # get-resource-config-history writes it as JSON text
+        text = configuration.encode()
         try:
-            configuration = msgspec.json.decode(configuration) if configuration.strip() else None
+            configuration = msgspec.json.decode(text) if configuration.strip() else None
         except msgspec.DecodeError:
             raise ValueError("configuration is a string but not JSON") from None
+        except RecursionError:
+            raise ValueError("configuration is nested deeper than the decoder follows") from None
+        # the text is a document of its own: a key twice in it hides a rule as it would anywhere
+        key = repeated_in(text, configuration) if configuration is not None else None
+        if key:
+            raise ValueError(f"the key 'configuration.{key}' appears twice in the item")
     if configuration is not None and not isinstance(configuration, dict):
         raise ValueError("configuration is not an object")
     if configuration is None and status not in DELETED:
