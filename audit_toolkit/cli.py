@@ -329,8 +329,8 @@ def ssh_exposure(evidence, store, since, until, accounts, regions, tz, fmt, port
     if fail_on_open and still:
         sys.exit(STILL_OPEN_EXIT)
     unanswered = [*absent, *(["no event read"] if not inv.intake.read else []),
-                  *([export.plural(len(inv.intake.bad_files), "unreadable file")] if inv.intake.bad_files else []),
-                  *([export.plural(len(inv.intake.unusable), "event") + " the analysis could not read"]
+                  *([plural(len(inv.intake.bad_files), "unreadable file")] if inv.intake.bad_files else []),
+                  *([plural(len(inv.intake.unusable), "event") + " the analysis could not read"]
                     if inv.intake.unusable else [])]
     if fail_on_open and unanswered:
         click.echo(f"the evidence cannot show that nothing is open: {'; '.join(unanswered)}", err=True)
