@@ -151,6 +151,7 @@ TEXT: dict[str, dict[str, str]] = {
         "proof.bad_key": "フィンガープリント {fingerprint} の公開鍵がありません (指定された鍵を読み込めません)",
         "proof.not_verified": "署名を検証できません: ダイジェストまたはその署名が変更されています",
         "proof.verified": "署名を検証済み",
+        "proof.not_here": "未確認: ログはフォルダからではなく、置かれている場所で読み込んでいます",
         "proof.no_valid": "有効なダイジェストなし",
         "proof.none_after": "これ以降に有効なダイジェストなし: 削除されたか、まだ配信されていません",
         "proof.restarts": "チェーンが始まり直しています: ログ記録または検証が無効だったか、証跡が新しい",
@@ -804,6 +805,7 @@ TEXT: dict[str, dict[str, str]] = {
         "proof.not_verified": "the signature does not verify: the digest or its signature was"
         " changed",
         "proof.verified": "signature verified",
+        "proof.not_here": "not checked: the logs are read where they are, not from a folder",
         "proof.no_valid": "no valid digest",
         "proof.none_after": "no valid digest after this: deleted, or not delivered yet",
         "proof.restarts": "the chain restarts: logging or validation was off, or the trail is new",

@@ -309,6 +309,22 @@ def test_incident_notebook_says_who_came_in_through_the_window(runs, engine, tru
     assert shared.count("----- 1/1 connections ") == 1 and "198.51.100.200" in shared
 
 
+def test_the_incident_notebook_says_the_proof_and_who_came_in_in_the_language_setting(demo, truth, tmp_path,
+                                                                                       monkeypatch):
+    """In Japanese (the default) the digest chain's verdict and the connections' sentences are the
+    report's Japanese, as the report says them."""
+    monkeypatch.setenv("AUDIT_TOOLKIT_LANGUAGE", "ja")
+    nb = run(NOTEBOOKS[0], tmp_path, engine="duckdb", evidence=str(demo / "evidence"),
+             **PARAMETERS[NOTEBOOKS[0].name](tmp_path)).nb
+    files, digests = truth["totals"]["files"], truth["totals"]["digests"]
+    assert text(tagged(nb, "answer-proof")) == (
+        f"ログファイル {files} 個のうち {files} 個、ダイジェスト {digests} 個のうち {digests} 個が AWS の配信で"
+        "改変なしと証明されました。チェーンがカバーする時間 655 時間、欠落 0 件\n")
+    said = text(tagged(nb, "answer-connections"))
+    assert said.startswith("198.51.100.200 (誰も知らないアドレス) から sg-0e000000000000005 (tcp/22) へ: セッション、")
+    assert "2026-11-03 13:00 UTC から 2026-11-03 14:00 UTC までフローログの記録がありません" in said
+
+
 def test_the_readme_papermill_line_runs_as_written_from_the_repository_root(demo, tmp_path):
     """The line a user copies from the README: from the root, on `make demo`'s evidence, output under out/."""
     import shutil
