@@ -869,7 +869,6 @@ def validate_logs(folder, public_keys, signatures, since, until, tz, fmt) -> Non
     missing_digest or no_key; the hours the chain covers and its gaps on stderr. Exit 0 when
     everything is valid, 1 when anything is not, 2 when the validation could not run.
     """
-    from .evidence.digest_chain import said
     from .evidence.log_validation import validate_folder
     from .phrases import words
 
@@ -881,15 +880,8 @@ def validate_logs(folder, public_keys, signatures, since, until, tz, fmt) -> Non
     _emit(pd.DataFrame(report.table(), columns=VALIDATION_TABLE), fmt, VALIDATION_TABLE,
           settings, ("region", "account", "kind"), empty="no log file or digest in the range")
     language = settings.language  # what it could not prove, and why, in the language setting
-
-    def at(t) -> str:  # a gap's bound in the display zone, with its offset (Z for UTC, as before)
-        return pd.Timestamp(t).tz_convert(settings.display_tz).isoformat(timespec="minutes").replace("+00:00", "Z")
-
     for span in report.gaps:
-        click.echo(export.visible(words(
-            language, "proof.gap_line", account=span.account, region=span.region,
-            trail=span.trail, start=at(span.start), end=at(span.end), hours=f"{span.hours:g}",
-            reason=said(span.why, language))), err=True)
+        click.echo(export.visible(span.line(language, settings.display_tz)), err=True)
     for note in report.notes(language):
         click.echo(export.visible(words(language, "report.not_checked", note=note)), err=True)
     click.echo(report.summary(language), err=True)

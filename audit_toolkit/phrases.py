@@ -4,7 +4,7 @@ One catalogue per language, in groups by prefix: `detail.*` what a detection hit
 the fields a decision read, `say`), `correlate.*` the sentence of a finding that came in through a
 window, `report.*` the audit report (`report.value.<column>.<value>`: the toolkit's own values in a
 table; English shows them as they are), `chart.*` the charts, `skip.*` why a path under the
-evidence was not read. Chat's own wording is chatwork/messages.py's CHAT, which takes these in too:
+evidence was not read, `reason.*` why a file, record or line of it was not used (Reason). Chat's own wording is chatwork/messages.py's CHAT, which takes these in too:
 one lookup for every text. A feature adds its
 phrases as a group of its own, in both languages (tests/test_phrases.py checks they match). Only
 the templates here are trusted text; every value put into them comes from the evidence and is
@@ -151,6 +151,7 @@ TEXT: dict[str, dict[str, str]] = {
         "proof.bad_key": "フィンガープリント {fingerprint} の公開鍵がありません (指定された鍵を読み込めません)",
         "proof.not_verified": "署名を検証できません: ダイジェストまたはその署名が変更されています",
         "proof.verified": "署名を検証済み",
+        "proof.not_here": "未確認: ログはフォルダからではなく、置かれている場所で読み込んでいます",
         "proof.no_valid": "有効なダイジェストなし",
         "proof.none_after": "これ以降に有効なダイジェストなし: 削除されたか、まだ配信されていません",
         "proof.restarts": "チェーンが始まり直しています: ログ記録または検証が無効だったか、証跡が新しい",
@@ -333,6 +334,94 @@ TEXT: dict[str, dict[str, str]] = {
         "skip.folder_link": "フォルダへのシンボリックリンク (たどりません)",
         "skip.hidden": "隠しファイル (名前が '.' で始まる)",
         "skip.not_evidence": "証跡のファイル名ではありません ({suffixes})",
+        # --- why evidence was not used: a file, a record, a line (evidence/*.py, Reason) ---------
+        "reason.record": "レコード {index}: {reason}",
+        "reason.line": "{line} 行目: {reason}",
+        "reason.gzip_member": "gzip メンバー {member}: {reason}: そのレコードは読み込みません",
+        "reason.corrupt_gzip": "途中で切れているか壊れた gzip: {error}",
+        "reason.not_json": "JSON ではありません: {error}",
+        "reason.starts_with": "JSON ではありません: ファイルの先頭は {start}",
+        "reason.too_big": "ファイルは {size} バイトで、上限 {limit} バイトを超えています",
+        "reason.inflates": "ファイルは展開すると上限 {limit} バイトを超えます",
+        "reason.over_limit": "ファイルは上限 {limit} バイトを超えています",
+        "reason.after_member": "gzip メンバー {member} の後の {size} バイトは gzip ではありません: 読み込みません",
+        "reason.member_broken": "gzip メンバー {member} (バイト {at}) は途中で切れているか壊れています ({error}):"
+        " それ以降の {size} バイトは読み込みません",
+        "reason.not_cloudtrail": "CloudTrail のファイルではありません: {error}",
+        "reason.key_twice_file": "ファイルの最上位のオブジェクトがキー {key} を 2 回持っています:"
+        " どちらの値が証跡か決められません",
+        "reason.key_twice_record": "キー {key} がレコードに 2 回現れます: どちらの値が証跡か決められません",
+        "reason.key_twice_item": "キー '{key}' が項目に 2 回現れます",
+        "reason.time_form": "{text} は YYYY-MM-DDThh:mm:ssZ の形式ではありません",
+        "reason.time_range": "{text} は日付の範囲外です",
+        "reason.no_event_time": "eventTime が ISO 8601 の時刻ではありません: eventTime がありません",
+        "reason.event_time": "eventTime が ISO 8601 の時刻ではありません: {error}",
+        "reason.implausible": "{what} {time} は {earliest} (CloudTrail の開始) 〜 {latest}"
+        " (証跡を読んだ日の翌日) の範囲外です",
+        "reason.no_user_identity": "オブジェクトであるべき userIdentity が null です",
+        "reason.not_record": "eventName または eventSource がありません: CloudTrail のレコードではありません",
+        "reason.event_version": "未知の eventVersion {version}: 既知の最新として読み込みました",
+        "reason.source_ip": "sourceIPAddress {ip} は IP アドレスでもサービスでもありません",
+        "reason.utf8": "不正な UTF-8 を U+FFFD に置き換えました",
+        "reason.utf8_in": "{name} の不正な UTF-8 を U+FFFD に置き換えました",
+        "reason.too_deep": "デコーダーがたどれる深さ (約 1,000 階層) を超えて入れ子になっています",
+        "reason.empty_file": "空のファイル",
+        "reason.unreadable": "読めません: {error}",
+        "reason.nested_too_deep": "入れ子が深すぎて読めません (悪意があるか壊れています)",
+        "reason.also_holds": "{kinds} の証跡も含みますが読み込みません: AWS の {folder} フォルダのファイルは"
+        " {folder} としてのみ読みます",
+        "reason.describe_not_read": "describe の出力は読み込みません: {problem}",
+        "reason.no_time": "describe の出力には取得時刻がありません: --state-at (ISO 8601) で取得時刻を指定するか、"
+        "時刻を記録する `audit-toolkit collect --state` で収集してください",
+        "reason.page_of_rules": "NextToken のある describe-security-group-rules の出力は回答の 1 ページにすぎないため"
+        "読み込みません: グループの他のルールが別のページにあるかもしれません。回答全体を保存してください"
+        " (--max-items なし)",
+        "reason.not_state": "AWS Config の項目でも EC2 の describe の出力でもありません (最上位のキー: {keys})",
+        "reason.not_a_time": "時刻ではありません: {value}",
+        "reason.not_object": "オブジェクトではありません",
+        "reason.no_resource_type": "resourceType がありません",
+        "reason.unknown_status": "未知の configurationItemStatus {status}",
+        "reason.not_recorded": "ResourceNotRecorded: 項目に構成が記録されていません",
+        "reason.no_resource_id": "resourceId がありません",
+        "reason.capture_time": "configurationItemCaptureTime が時刻ではありません: {error}",
+        "reason.configuration_text": "configuration が文字列ですが JSON ではありません",
+        "reason.configuration_too_deep": "configuration の入れ子がデコーダーのたどれる深さを超えています",
+        "reason.configuration_not_object": "configuration がオブジェクトではありません",
+        "reason.no_configuration": "状態 {status} の項目に configuration がありません",
+        "reason.not_a_list": "configuration.{name} がリストではありません",
+        "reason.no_ip_permissions": "configuration に ipPermissions のリストがありません:"
+        " グループがどのルールを持つか分かりません",
+        "reason.config_protocol": "configuration.{name} にプロトコルではない ipProtocol があります:"
+        " そのアクセス許可は読み込まず、項目の他のものは読み込みます",
+        "reason.no_group_id": "GroupId がありません",
+        "reason.no_region": "リージョンがありません: エントリに ARN がなく、パスに EC2/<region>/ フォルダもありません",
+        "reason.permissions_not_list": "IpPermissions がリストではありません",
+        "reason.no_permissions": "IpPermissions のリストがありません: エントリはグループがどのルールを持つか示していません",
+        "reason.protocol": "プロトコルではない IpProtocol: そのルールは読み込みません",
+        "reason.described_twice": "{group} が 2 回記述されています: 両方のルールを読み込みます",
+        "reason.cannot_read": "読めません: {error}",
+        "reason.no_header": "最初の行がフローログのヘッダー ('version account-id interface-id ...'"
+        " のようなフィールド名) ではありません",
+        "reason.header_twice": "ヘッダーが同じフィールドを 2 回指定しています",
+        "reason.not_to_end": "最後まで読めません: {error}",
+        "reason.unparsable": "解析できません: {error}",
+        "reason.columns": "列の数が {expected} ではなく {found} です",
+        "reason.unknown_fields": "このツールキットが知らないフィールドは読み込みません: {fields}",
+        "reason.no_data": "log-status が NODATA または SKIPDATA のレコード {count} 件 (カバーされていない箇所として表示)",
+        "reason.empty_page": "検出結果の空のページ ({{'findings': []}})",
+        "reason.other_event": "別の種類の EventBridge イベント ({kind})",
+        "reason.line_not_json": "{line} 行目は JSON ではありません: {error}",
+        "reason.line_too_deep": "{line} 行目は入れ子が深すぎて読めません",
+        "reason.element_not_json": "{line} 番目の要素は JSON ではありません: {error}",
+        "reason.element_too_deep": "{line} 番目の要素は入れ子が深すぎて読めません",
+        "reason.time_not_iso": "{key} {value} は ISO 8601 の時刻ではありません",
+        "reason.not_finding": "JSON の {kind} で、検出結果のオブジェクトではありません",
+        "reason.cloudtrail_in_findings": "CloudTrail のレコードで、GuardDuty の検出結果ではありません: このファイル"
+        "は CloudTrail としては読み込みません (AWS の GuardDuty フォルダー、または検出結果の封筒)",
+        "reason.no_id": "id または type がありません: GuardDuty の検出結果ではありません",
+        "reason.schema_version": "未知の schemaVersion {version}: 2.0 として読み込みました",
+        "reason.resource_type": "リソースタイプ {kind} は未知です: 共通のフィールドは保持します",
+        "reason.left_out": "{problem}: 除外しました",
         "report.all_traffic": "全トラフィック",
         "report.rule_from": "送信元 {peer}",
         "report.rule_to": "宛先 {peer}",
@@ -466,6 +555,9 @@ TEXT: dict[str, dict[str, str]] = {
         "report.col.used": "使用",
         "report.col.rejected": "除外",
         "report.col.why": "理由",
+        "report.col.evidence": "証跡の種類",
+        "report.value.evidence.security-group state": "セキュリティグループの状態",
+        "report.value.evidence.VPC flow logs": "VPC フローログ",
         # the toolkit's own values in a table, by column
         "report.value.bool.True": "はい",
         "report.value.bool.False": "いいえ",
@@ -716,6 +808,7 @@ TEXT: dict[str, dict[str, str]] = {
         "proof.not_verified": "the signature does not verify: the digest or its signature was"
         " changed",
         "proof.verified": "signature verified",
+        "proof.not_here": "not checked: the logs are read where they are, not from a folder",
         "proof.no_valid": "no valid digest",
         "proof.none_after": "no valid digest after this: deleted, or not delivered yet",
         "proof.restarts": "the chain restarts: logging or validation was off, or the trail is new",
@@ -909,6 +1002,95 @@ TEXT: dict[str, dict[str, str]] = {
         "skip.folder_link": "symbolic link to a folder, not followed",
         "skip.hidden": "hidden file (its name starts with '.')",
         "skip.not_evidence": "not an evidence file name ({suffixes})",
+        # --- why evidence was not used: a file, a record, a line (evidence/*.py, Reason) ---------
+        "reason.record": "record {index}: {reason}",
+        "reason.line": "line {line}: {reason}",
+        "reason.gzip_member": "gzip member {member}: {reason}: its records are not read",
+        "reason.corrupt_gzip": "truncated or corrupt gzip: {error}",
+        "reason.not_json": "not JSON: {error}",
+        "reason.starts_with": "not JSON: the file starts with {start}",
+        "reason.too_big": "the file is {size} bytes, over the limit of {limit}",
+        "reason.inflates": "the file inflates to more than the limit of {limit} bytes",
+        "reason.over_limit": "the file is over the limit of {limit} bytes",
+        "reason.after_member": "{size} bytes after gzip member {member} are not gzip: left unread",
+        "reason.member_broken": "gzip member {member} (at byte {at}) is truncated or corrupt ({error}):"
+        " it and the {size} bytes from it are unread",
+        "reason.not_cloudtrail": "not a CloudTrail file: {error}",
+        "reason.key_twice_file": "the file's top-level object holds the key {key} twice: which of its"
+        " values is the evidence cannot be decided",
+        "reason.key_twice_record": "the key {key} appears twice in the record: which value is the"
+        " evidence cannot be decided",
+        "reason.key_twice_item": "the key '{key}' appears twice in the item",
+        "reason.time_form": "{text} is not of the form YYYY-MM-DDThh:mm:ssZ",
+        "reason.time_range": "{text} is out of the range of dates",
+        "reason.no_event_time": "eventTime is not an ISO 8601 time: no eventTime",
+        "reason.event_time": "eventTime is not an ISO 8601 time: {error}",
+        "reason.implausible": "{what} {time} is outside {earliest} (CloudTrail's launch) .. {latest}"
+        " (a day after the evidence was read)",
+        "reason.no_user_identity": "userIdentity is null where an object was expected",
+        "reason.not_record": "no eventName or eventSource: not a CloudTrail record",
+        "reason.event_version": "unknown eventVersion {version}, read as the latest known",
+        "reason.source_ip": "sourceIPAddress {ip} is neither an IP nor a service",
+        "reason.utf8": "invalid UTF-8 replaced by U+FFFD",
+        "reason.utf8_in": "invalid UTF-8 in {name} replaced by U+FFFD",
+        "reason.too_deep": "nested deeper than the decoder follows (about 1,000 levels)",
+        "reason.empty_file": "empty file",
+        "reason.unreadable": "unreadable: {error}",
+        "reason.nested_too_deep": "nested too deep to be read (hostile or corrupt)",
+        "reason.also_holds": "also holds {kinds} evidence, not read: a file in AWS's {folder} folder"
+        " is read as {folder} only",
+        "reason.describe_not_read": "its describe output is not read: {problem}",
+        "reason.no_time": "describe output does not say when it was taken: give its capture time with"
+        " --state-at (ISO 8601), or collect it with `audit-toolkit collect --state`, which records it",
+        "reason.page_of_rules": "describe-security-group-rules output with a NextToken is one page of the"
+        " answer, not read: a group's other rules may be on another page; save the whole answer"
+        " (without --max-items)",
+        "reason.not_state": "neither AWS Config items nor EC2 describe output (top-level keys: {keys})",
+        "reason.not_a_time": "not a time: {value}",
+        "reason.not_object": "not an object",
+        "reason.no_resource_type": "no resourceType",
+        "reason.unknown_status": "unknown configurationItemStatus {status}",
+        "reason.not_recorded": "ResourceNotRecorded: the item records no configuration",
+        "reason.no_resource_id": "no resourceId",
+        "reason.capture_time": "configurationItemCaptureTime is not a time: {error}",
+        "reason.configuration_text": "configuration is a string but not JSON",
+        "reason.configuration_too_deep": "configuration is nested deeper than the decoder follows",
+        "reason.configuration_not_object": "configuration is not an object",
+        "reason.no_configuration": "no configuration in an item of status {status}",
+        "reason.not_a_list": "configuration.{name} is not a list",
+        "reason.no_ip_permissions": "configuration has no ipPermissions list: it does not say which"
+        " rules the group holds",
+        "reason.config_protocol": "configuration.{name} holds an ipProtocol that is not a protocol:"
+        " that permission is not read, the item's others are",
+        "reason.no_group_id": "no GroupId",
+        "reason.no_region": "no region: neither an ARN in the entry nor an EC2/<region>/ folder in the path",
+        "reason.permissions_not_list": "IpPermissions is not a list",
+        "reason.no_permissions": "no IpPermissions list: the entry does not say which rules the group holds",
+        "reason.protocol": "an IpProtocol that is not a protocol: that rule is not read",
+        "reason.described_twice": "{group} is described twice: the rules of both are read",
+        "reason.cannot_read": "cannot be read: {error}",
+        "reason.no_header": "the first line is not a flow log header (field names such as"
+        " 'version account-id interface-id ...')",
+        "reason.header_twice": "the header names a field twice",
+        "reason.not_to_end": "cannot be read to its end: {error}",
+        "reason.unparsable": "cannot be parsed: {error}",
+        "reason.columns": "Expected Number of Columns: {expected} Found: {found}",
+        "reason.unknown_fields": "fields not known to this toolkit, not read: {fields}",
+        "reason.no_data": "{count} records with log-status NODATA or SKIPDATA (shown as coverage gaps)",
+        "reason.empty_page": "an empty page of findings ({{'findings': []}})",
+        "reason.other_event": "an EventBridge event of another kind ({kind})",
+        "reason.line_not_json": "line {line} is not JSON: {error}",
+        "reason.line_too_deep": "line {line} is nested too deeply to read",
+        "reason.element_not_json": "element {line} is not JSON: {error}",
+        "reason.element_too_deep": "element {line} is nested too deeply to read",
+        "reason.time_not_iso": "{key} {value} is not an ISO 8601 time",
+        "reason.not_finding": "a JSON {kind}, not a finding object",
+        "reason.cloudtrail_in_findings": "a CloudTrail record, not a GuardDuty finding: this file is not"
+        " read as CloudTrail (AWS's GuardDuty folder, or an envelope of findings)",
+        "reason.no_id": "no id or type: not a GuardDuty finding",
+        "reason.schema_version": "unknown schemaVersion {version}, read as 2.0",
+        "reason.resource_type": "resource type {kind} not known; its common fields are kept",
+        "reason.left_out": "{problem}; left out",
         "report.all_traffic": "all traffic",
         "report.rule_from": "from {peer}",
         "report.rule_to": "to {peer}",
@@ -1054,6 +1236,7 @@ TEXT: dict[str, dict[str, str]] = {
         "report.col.used": "used",
         "report.col.rejected": "rejected",
         "report.col.why": "why",
+        "report.col.evidence": "evidence",
         # the toolkit's own values in a table, by column: English shows them as they are
         # --- the charts (charts.py) -------------------------------------------------------------
         "report.chart.changes": "Security-group changes over time, by actor",
@@ -1155,7 +1338,7 @@ def words(language: str, key: str, **values: object) -> str:
     return catalogue[key].format(**values)
 
 
-def phrase(key: str, **values: object) -> Phrase:
+def phrase(key: str, /, **values: object) -> Phrase:
     """The phrase `key` with its values; a value that is not Items or a Phrase is taken as text
     (as an f-string would show it), so nothing from a log is ever read as structure."""
     return Phrase(key=key, values={k: v if isinstance(v, (Items, Phrase)) else str(v)
@@ -1177,3 +1360,34 @@ def say(said: Mapping, language: str, group: str = "detail") -> str:
 
     values = said.get("values") or {}
     return words[f"{group}.{said['key']}"].format(**{k: text(k, v) for k, v in values.items()})
+
+
+class Reason(str):
+    """Why evidence was not used (`reason.<key>`): its English text, which the CLI, JSON and the
+    tests read as before, keeping the phrase so the report says it in its own language (`in_language`)."""
+
+    phrase: Phrase
+
+    def __new__(cls, said: Phrase) -> Reason:
+        self = super().__new__(cls, say(said, "en", "reason"))
+        self.phrase = said
+        return self
+
+    def __getnewargs__(self) -> tuple:  # copy and pickle build it again from its phrase
+        return (self.phrase,)
+
+
+def reason(key: str, /, **values: object) -> Reason:
+    """The reason `key` with its values: another Reason stays a phrase inside it, anything else
+    is text (a library's message, a value from the evidence, escaped by the caller as before)."""
+    return Reason(phrase(key, **{k: v.phrase if isinstance(v, Reason) else v for k, v in values.items()}))
+
+
+def reason_of(error: BaseException) -> str:
+    """An exception's reason: the Reason it was raised with, else its text (a library's, English)."""
+    return error.args[0] if len(error.args) == 1 and isinstance(error.args[0], Reason) else str(error)
+
+
+def in_language(text: str, language: str) -> str:
+    """A reason in `language`; text that is no Reason (a library's message) as it is."""
+    return say(text.phrase, language, "reason") if isinstance(text, Reason) else text

@@ -37,10 +37,11 @@ from .analysis.events import records
 from .analysis.security_groups import port_span
 from .errors import AuditToolkitError, OutputError
 from .evidence.digest_chain import IntegrityReport, said
+from .evidence.reader import IntakeReport
 from .export import visible
 from .investigation import Investigation, When
 from .paths import write_atomic
-from .phrases import TEXT, say
+from .phrases import TEXT, in_language, say
 
 
 @dataclass
@@ -293,7 +294,7 @@ _SSO = re.compile(r"(?P<name>.*) \(SSO via (?P<role>arn:\S+)\)")
 # Columns whose values are the toolkit's own words (not the evidence's), shown in the report's
 # language.
 WORDED = {"action", "direction", "outcome", "severity", "close_reason", "opened_how", "kind",
-          "status", "tool", "opened_tool", "verdict", "gap"}
+          "status", "tool", "opened_tool", "verdict", "gap", "evidence"}
 
 
 def _duration(value: pd.Timedelta, words: dict[str, str]) -> str:
@@ -333,15 +334,33 @@ def _unproven(a: Audit) -> list[dict]:
     return [r for r in integrity.table(a.language) if r["status"] != "valid"]
 
 
+# Each reader's intake (Investigation's attribute) and the kind of evidence it read, as a table shows it.
+INTAKES = {"intake": "CloudTrail", "findings_intake": "GuardDuty", "state_intake": "security-group state",
+           "flow_intake": "VPC flow logs"}
+
+
+def _intakes(inv: Investigation) -> list[tuple[str, IntakeReport]]:
+    return [(kind, intake) for name, kind in INTAKES.items() if (intake := getattr(inv, name)) is not None]
+
+
 def _evidence_gaps(a: Audit) -> str | None:
     """The lead's line on evidence that was not fully used: files that could not be read, records
     rejected (every reader: logs, findings, state, flow logs) and log files not proven; None if none."""
-    intakes = (a.inv.intake, a.inv.findings_intake, a.inv.state_intake, a.inv.flow_intake)
-    files = [f for intake in intakes if intake is not None for f in intake.files]
+    files = [f for _, intake in _intakes(a.inv) for f in intake.files]
     counts = {"unreadable": sum(1 for f in files if f.error), "rejected": sum(f.rejected for f in files),
               "unproven": len(_unproven(a))}
     parts = [a.say(f"action.{key}", n=n) for key, n in counts.items() if n]
     return a.say("action.evidence", counts=TEXT[a.language]["detail.sep"].join(parts)) if parts else None
+
+
+def _problem_files(a: Audit) -> list[dict]:
+    """Each file of any kind of evidence that could not be read, or had records rejected or warned
+    about, with why in the report's language."""
+    sep = a.say("list_sep")
+    return [{"evidence": kind, "path": f.path, "read": f.read, "used": f.used, "rejected": f.rejected,
+             "reason": in_language(f.error, a.language) if f.error else
+             sep.join(in_language(r, a.language) for r in f.rejections + f.warnings)}
+            for kind, intake in _intakes(a.inv) for f in intake.problems]
 
 
 def intake_summary(a: Audit) -> str:
@@ -400,11 +419,10 @@ def scope_section(a: Audit) -> Part:
                              for g in integrity.gaps])
         columns = ["account", "region", "trail", "start", "end", "hours", "reason"]
         part.tables.append(a.table(a.say("table.digest_gaps"), gaps, columns))
-    if inv.intake is not None and inv.intake.problems:
-        problems = [{"path": f.path, "read": f.read, "used": f.used, "rejected": f.rejected,
-                     "reason": f.error or "; ".join(f.rejections + f.warnings)} for f in inv.intake.problems]
+    problems = _problem_files(a)
+    if problems:
         part.tables.append(a.table(a.say("table.bad_files"), pd.DataFrame(problems),
-                                   ["path", "read", "used", "rejected", "reason"]))
+                                   ["evidence", "path", "read", "used", "rejected", "reason"]))
     if inv.intake is not None and inv.intake.skipped:
         paths = pd.DataFrame([(s.path, say(s.why, a.language, "skip")) for s in inv.intake.skipped],
                              columns=["path", "why"])
@@ -725,12 +743,11 @@ SECTIONS: list[Section] = [
 def evidence_files(inv: Investigation, integrity: IntegrityReport | None = None) -> list[dict]:
     """The input files with the size and SHA-256 of the bytes that were read (by the scan, or at
     ingest), and whether the digest chain proves each AWS-delivered and unaltered."""
-    intakes = (inv.intake, inv.findings_intake, inv.state_intake, inv.flow_intake)
-    read = [f for intake in intakes if intake for f in intake.files]
+    read = [f for _, intake in _intakes(inv) for f in intake.files]
     verdicts = {r.path: r for r in integrity.rows if r.kind == "log"} if integrity else {}
     words = TEXT[inv.settings.language]
     return [{"path": f.path, "size": f.size,
-             "sha256": f.sha256 or words["report.not_read"].format(error=f.error),
+             "sha256": f.sha256 or words["report.not_read"].format(error=in_language(f.error, inv.settings.language)),
              "proven": _proven(verdicts.get(_relative(f.path, inv.evidence)), words,
                                inv.settings.language)}
             for f in sorted(read, key=lambda f: f.path)]

@@ -41,8 +41,8 @@ ATHENA_OUTPUT = "s3://athena-results/notebooks/"
 PARAMETERS = {
     "1_incident_investigation.ipynb": lambda folder: {"outbox": str(folder / "outbox.sqlite"), "display_tz": "UTC",
                                                       "state_at": STATE_AT},
-    "2_periodic_audit.ipynb": lambda folder: {"since": "2026-11-03", "until": "2026-11-04"},
-    "3_guardduty_triage.ipynb": lambda folder: {"display_tz": "UTC"},
+    "2_periodic_audit.ipynb": lambda folder: {"since": "2026-11-03", "until": "2026-11-04", "state_at": STATE_AT},
+    "3_guardduty_triage.ipynb": lambda folder: {"display_tz": "UTC", "state_at": STATE_AT},
 }
 
 
@@ -223,6 +223,10 @@ def test_periodic_audit_notebook_writes_the_report_for_the_range(runs, engine, d
     assert "Security audit 2026-11-03 to 2026-11-04" in html
     if engine == "duckdb":
         assert f"<caption>Input files ({files})</caption>" in html and f"**Input files** ({files})" in markdown
+        # state_at dates the demo's describe output, so it is read: only a flow-log line is left out
+        assert "Evidence not fully used: 1 record rejected (listed under “Time range and evidence” and on " \
+            "the command's stderr)\n" in sections
+        assert "| security-group state |" not in markdown and "| VPC flow logs |" in markdown
     else:  # no empty table of files: the appendix says why there is none
         assert f"<p>{hashed}</p>" in html and f"\n{hashed}\n" in markdown and "Input files (" not in html + markdown
     images = [o for c in cells(nb) for o in c.outputs if "image/png" in o.get("data", {})]
@@ -269,10 +273,9 @@ def test_on_athena_every_table_chart_and_line_is_the_duckdb_runs_but_what_was_re
         f"{proof}\n": "not checked: the logs are read where they are, not from a folder\n",
         f"evidence {demo / 'evidence'} on duckdb": "Athena database forensics on athena",
         f"Read: {read}\n": "",  # the report's scope facts: Athena reads no files here
-        # the lead's line on what the scan could not use: the demo's describe output, given no
-        # state_at, and its one malformed flow-log line
-        "Evidence not fully used: 1 file could not be read, 1 record rejected (listed under “Time range "
-        "and evidence” and on the command's stderr)\n": "",
+        # the lead's line on what the scan could not use: the demo's one malformed flow-log line
+        "Evidence not fully used: 1 record rejected (listed under “Time range and evidence” and on the "
+        "command's stderr)\n": "",
         f"{read}\n": "\n",  # notebook 1 prints the intake summary, or nothing
         f"{files} input files hashed": "No input files hashed: the logs were read where they are in S3 "
                                        "(Athena database forensics), not on this machine",
@@ -306,6 +309,22 @@ def test_incident_notebook_says_who_came_in_through_the_window(runs, engine, tru
     assert shared.count("----- 1/1 connections ") == 1 and "198.51.100.200" in shared
 
 
+def test_the_incident_notebook_says_the_proof_and_who_came_in_in_the_language_setting(demo, truth, tmp_path,
+                                                                                       monkeypatch):
+    """In Japanese (the default) the digest chain's verdict and the connections' sentences are the
+    report's Japanese, as the report says them."""
+    monkeypatch.setenv("AUDIT_TOOLKIT_LANGUAGE", "ja")
+    nb = run(NOTEBOOKS[0], tmp_path, engine="duckdb", evidence=str(demo / "evidence"),
+             **PARAMETERS[NOTEBOOKS[0].name](tmp_path)).nb
+    files, digests = truth["totals"]["files"], truth["totals"]["digests"]
+    assert text(tagged(nb, "answer-proof")) == (
+        f"ログファイル {files} 個のうち {files} 個、ダイジェスト {digests} 個のうち {digests} 個が AWS の配信で"
+        "改変なしと証明されました。チェーンがカバーする時間 655 時間、欠落 0 件\n")
+    said = text(tagged(nb, "answer-connections"))
+    assert said.startswith("198.51.100.200 (誰も知らないアドレス) から sg-0e000000000000005 (tcp/22) へ: セッション、")
+    assert "2026-11-03 13:00 UTC から 2026-11-03 14:00 UTC までフローログの記録がありません" in said
+
+
 def test_the_readme_papermill_line_runs_as_written_from_the_repository_root(demo, tmp_path):
     """The line a user copies from the README: from the root, on `make demo`'s evidence, output under out/."""
     import shutil
@@ -325,6 +344,9 @@ def test_the_readme_papermill_line_runs_as_written_from_the_repository_root(demo
     assert "out/audit/report.html" in text(opened)
     # in the language setting: Japanese unless AUDIT_TOOLKIT_LANGUAGE says otherwise
     assert "セキュリティ監査 2026-11-03 〜 2026-11-04" in (tmp_path / "out/audit/report.html").read_text(encoding="utf-8")
+    # the line's state_at dates the demo's describe output: no state file among those not fully used
+    markdown = (tmp_path / "out/audit/report.md").read_text(encoding="utf-8")
+    assert "| セキュリティグループの状態 |" not in markdown and "| VPC フローログ |" in markdown
 
 
 def test_project_paths_resolve_the_same_from_the_root_and_from_notebooks(tmp_path):

@@ -16,6 +16,7 @@ import pytest
 from audit_toolkit import report as rep
 from audit_toolkit.analysis.detections import CATALOGUE
 from audit_toolkit.investigation import Investigation
+from audit_toolkit.phrases import TEXT
 from audit_toolkit.settings import Settings
 from detection_cases import ALICE, ROLE, call
 from util import ALLOWED_ASCII, ENGLISH, log_words, phrase_values
@@ -137,6 +138,53 @@ def test_the_lead_names_evidence_that_was_not_fully_used(evidence, tmp_path):
         "ja": "証跡の問題: 読めないファイル 1 個、除外したレコード 1 件 (「期間と証跡」とコマンドの標準エラーに一覧)",
         "en": "Evidence not fully used: 1 file could not be read, 1 record rejected (listed under “Time range "
               "and evidence” and on the command's stderr)"}
+
+
+FLOW_HEADER = ("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes "
+               "start end action log-status")
+
+
+def test_every_kind_of_evidence_lists_its_problem_files_with_why_in_the_report_language(evidence, tmp_path):
+    """CloudTrail, GuardDuty, state and flow logs each list the files they could not fully use, the
+    toolkit's reasons in the report's language around the evidence's values (still escaped), DuckDB's
+    reason for a line of the wrong width too."""
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    (folder / "trail.json").write_text((evidence / "trail.json").read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "odd.json").write_text(json.dumps({"Records": [
+        {"eventTime": "<b>9</b>", "eventName": "X", "eventSource": "y", "userIdentity": {}}]}))
+    (folder / "findings.json").write_text(json.dumps({"findings": [{"schemaVersion": "2.0", "id": "f1"}]}))
+    (folder / "describe-security-groups.json").write_text(json.dumps(
+        {"SecurityGroups": [{"GroupId": "sg-1", "IpPermissions": []}]}))
+    (folder / "flows.log").write_text(f"{FLOW_HEADER}\n2 111111111111 eni-0a 198.51.100.7 10.0.0.5 50000 22 6 "
+                                      "10 840 1793696400 1793696460 ACCEPT OK\n2 111111111111 eni-0a\n")
+    tables = {}
+    for lang in ("ja", "en"):
+        report = rep.write_report(Investigation.from_evidence(folder, Settings(language=lang)), tmp_path / lang)
+        [problems] = [t for t in dict((s.id, p) for s, p in report.parts)["scope"].tables
+                      if t.caption == TEXT[lang]["report.table.bad_files"]]
+        tables[lang] = [problems.columns, *[[c.replace(str(folder), "<ev>") for c in r] for r in problems.rows]]
+        html = report.html.read_text(encoding="utf-8")
+        assert "&#39;&lt;b&gt;9&lt;/b&gt;&#39;" in html and "<b>9</b>" not in html
+    assert tables["ja"] == [
+        ["証跡の種類", "ファイル", "読み込み", "使用", "除外", "理由"],
+        ["CloudTrail", "<ev>/odd.json", "1", "0", "1", "レコード 0: eventTime が ISO 8601 の時刻ではありません: "
+         "'<b>9</b>' は YYYY-MM-DDThh:mm:ssZ の形式ではありません"],
+        ["GuardDuty", "<ev>/findings.json", "1", "0", "1",
+         "レコード 0: id または type がありません: GuardDuty の検出結果ではありません"],
+        ["セキュリティグループの状態", "<ev>/describe-security-groups.json", "0", "0", "0",
+         "describe の出力には取得時刻がありません: --state-at (ISO 8601) で取得時刻を指定するか、時刻を記録する "
+         "`audit-toolkit collect --state` で収集してください"],
+        ["VPC フローログ", "<ev>/flows.log", "2", "1", "1", "3 行目: 列の数が 14 ではなく 3 です"]]
+    assert tables["en"] == [
+        ["evidence", "file", "read", "used", "rejected", "why"],
+        ["CloudTrail", "<ev>/odd.json", "1", "0", "1", "record 0: eventTime is not an ISO 8601 time: "
+         "'<b>9</b>' is not of the form YYYY-MM-DDThh:mm:ssZ"],
+        ["GuardDuty", "<ev>/findings.json", "1", "0", "1", "record 0: no id or type: not a GuardDuty finding"],
+        ["security-group state", "<ev>/describe-security-groups.json", "0", "0", "0",
+         "describe output does not say when it was taken: give its capture time with --state-at (ISO 8601), "
+         "or collect it with `audit-toolkit collect --state`, which records it"],
+        ["VPC flow logs", "<ev>/flows.log", "2", "1", "1", "line 3: Expected Number of Columns: 14 Found: 3"]]
 
 
 def test_the_english_report_is_english_throughout(written):

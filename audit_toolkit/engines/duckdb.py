@@ -17,6 +17,7 @@ from ..errors import EvidenceError, QueryError
 from ..evidence.reader import MAX_FILE_BYTES, FileReport, IntakeReport
 from ..evidence.schema import STORED_SCHEMA
 from ..evidence.store import TABLE, Store, ingest
+from ..phrases import reason
 from .connection import connect
 
 # The raw first scan writes a temporary store: snappy writes faster than zstd, and it is read once or twice.
@@ -136,7 +137,7 @@ class DuckDBEngine:
                 self._check_flow_logs(flowlogs.source([path], rejects="_flow_rejects", copies=copies),
                                       copies)
             except duckdb.Error as e:
-                found[str(path)] = f"cannot be parsed: {str(e).splitlines()[0]}"
+                found[str(path)] = reason("unparsable", error=str(e).splitlines()[0])
         return found
 
     def _scratch(self) -> Path:

@@ -23,6 +23,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -113,6 +114,15 @@ class Span:
     @property
     def hours(self) -> float:
         return round((self.end - self.start).total_seconds() / 3600, 2)
+
+    def line(self, language: str = "en", zone: str = "UTC") -> str:
+        """The span in a line (`proof.gap_line`), its bounds in `zone` with their offset (Z for UTC)."""
+        def at(t: datetime) -> str:
+            return t.astimezone(ZoneInfo(zone)).isoformat(timespec="minutes").replace("+00:00", "Z")
+
+        return words(language, "proof.gap_line", account=self.account, region=self.region, trail=self.trail,
+                     start=at(self.start), end=at(self.end), hours=f"{self.hours:g}",
+                     reason=said(self.why, language))
 
 
 @dataclass

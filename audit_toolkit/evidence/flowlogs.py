@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
+from ..phrases import reason
 from .kinds import first_line, flow_log_header
 from .layout import PathPartition
 from .reader import MAX_REASONS_PER_FILE, FileReport, IntakeReport
@@ -125,7 +126,7 @@ def unreadable(paths: Iterable[Path]) -> dict[str, str]:
                 while stream.read(1 << 20):
                     pass
         except Exception as e:  # noqa: BLE001 - zlib, isal, OS, EOF, pyarrow: all the same here
-            found[str(path)] = f"cannot be read to its end: {e}"
+            found[str(path)] = reason("not_to_end", error=e)
     return found
 
 
@@ -285,8 +286,7 @@ def measure(path: Path, limit: int | None) -> tuple[int, str, str | None]:
                 chunk = inflate.unused_data if inflate.eof else inflate.unconsumed_tail
                 inflate = None if inflate.eof else inflate
             if text > limit:
-                over = (f"the file inflates to more than the limit of {limit:,} bytes" if gzipped
-                        else f"the file is over the limit of {limit:,} bytes")
+                over = reason("inflates" if gzipped else "over_limit", limit=f"{limit:,}")
     return size, digest.hexdigest(), over
 
 
@@ -324,20 +324,17 @@ def source(paths: Iterable[Path], rejects: str | None = None,
                 parquet.append(path)
                 continue
         except Exception as e:  # noqa: BLE001 - pyarrow raises several kinds on a bad file
-            report.error = f"cannot be read: {e}"
+            report.error = reason("cannot_read", error=e)
             continue
         names = header_of(path)
         if names is None:
-            report.error = (
-                "the first line is not a flow log header "
-                "(field names such as 'version account-id interface-id ...')"
-            )
+            report.error = reason("no_header")
         elif len(set(names)) != len(names):
-            report.error = "the header names a field twice"
+            report.error = reason("header_twice")
         else:
             unknown = [n for n in names if n not in FIELDS and n not in PARTITIONED_FIELDS]
             if unknown:
-                report.warn(f"fields not known to this toolkit, not read: {', '.join(unknown)}")
+                report.warn(reason("unknown_fields", fields=", ".join(unknown)))
             groups.setdefault((tuple(names), str(path.resolve()) in strict), []).append(path)
     selects = []
     for i, ((names, cast_all), files) in enumerate(groups.items()):
@@ -450,6 +447,15 @@ def empty_sql() -> str:
     return "SELECT " + ", ".join(f'NULL::{t} AS "{c}"' for c, t in columns) + " WHERE false"
 
 
+# DuckDB's one reason for a line of the wrong width, said from the catalogue; its others as it says them
+_WIDTH = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
+
+
+def _why(message: str) -> str:
+    width = _WIDTH.fullmatch(message)
+    return reason("columns", expected=width[1], found=width[2]) if width else message
+
+
 def intake(
     files: dict[str, FileReport],
     counted: list[tuple[str, int, int]],
@@ -463,13 +469,11 @@ def intake(
         f.read += rows
         f.used += rows
         if rows - ok:
-            f.warn(
-                f"{rows - ok} records with log-status NODATA or SKIPDATA (shown as coverage gaps)"
-            )
-    for path, line, reason in rejected:
+            f.warn(reason("no_data", count=rows - ok))
+    for path, line, why in rejected:
         f = files[path]
         f.read += 1
         f.rejected += 1
         if len(f.rejections) < MAX_REASONS_PER_FILE:
-            f.rejections.append(f"line {line}: {reason}")
+            f.rejections.append(reason("line", line=line, reason=_why(why)))
     return IntakeReport(files=list(files.values()))

@@ -33,6 +33,7 @@ from .guardduty_finding import (  # noqa: F401 (severity_label, SEVERITY_BANDS: 
     _TOP, FINDING_COLUMNS, KNOWN_RESOURCE_TYPES, KNOWN_SCHEMA_VERSIONS, SEVERITY_BANDS, _camel, _json_in_string, _text,
     flatten, severity_label,
 )
+from ..phrases import reason, reason_of
 from .kinds import kinds_of
 from .layout import guardduty_partition_of, kinds
 from .reader import (
@@ -78,13 +79,13 @@ def _unwrap(obj: Any, report: FileReport, depth: int = 0) -> Iterator[Any]:
         if isinstance(obj.get(key), list):
             opened = True
             if not obj[key]:
-                report.warn("an empty page of findings ({'findings': []})")
+                report.warn(reason("empty_page"))
             for item in obj[key]:
                 yield from _unwrap(item, report, depth + 1)
     if "detail-type" in obj and "detail" in obj:
         opened = True
         if obj["detail-type"] != "GuardDuty Finding":
-            yield ValueError(f"an EventBridge event of another kind ({str(obj['detail-type'])[:60]!r})")
+            yield ValueError(reason("other_event", kind=repr(str(obj["detail-type"])[:60])))
         else:
             yield from _unwrap(obj["detail"], report, depth + 1)
     elif isinstance(obj.get("detail"), dict) and not {"id", "type"} <= obj.keys():
@@ -120,24 +121,24 @@ def _documents(data: bytes, report: FileReport) -> list[Any]:
     except (msgspec.DecodeError, RecursionError):  # JSON lines, or one line nested too deep
         if text[:1] == b"[" and _one_document(text):  # an array with a bad element: it alone is lost
             report.shape = "array"
-            return [[_decoded(element, f"element {n}") for n, element in enumerate(_elements(text, 0), 1)]]
+            return [[_decoded(element, "element", n) for n, element in enumerate(_elements(text, 0), 1)]]
         lines = [line for line in text.splitlines() if line.strip()]
         if not lines[0].lstrip().startswith((b"{", b"[")):
-            raise ValueError(f"not JSON: the file starts with {lines[0][:40]!r}") from None
+            raise ValueError(reason("starts_with", start=repr(lines[0][:40]))) from None
         report.shape = "lines"
-        return [_decoded(line, f"line {n}") for n, line in enumerate(lines, 1)]
+        return [_decoded(line, "line", n) for n, line in enumerate(lines, 1)]
     report.shape = _shape(document)
     return [document]
 
 
-def _decoded(text: bytes, where: str) -> Any:
-    """One element or line decoded; a ValueError saying why (and `where`) if it cannot be."""
+def _decoded(text: bytes, where: str, n: int) -> Any:
+    """Element or line `n` decoded; a ValueError saying why if it cannot be."""
     try:
         return msgspec.json.decode(text)
     except msgspec.DecodeError as e:
-        return ValueError(f"{where} is not JSON: {e}")
+        return ValueError(reason(f"{where}_not_json", line=n, error=e))
     except RecursionError:
-        return ValueError(f"{where} is nested too deeply to read")
+        return ValueError(reason(f"{where}_too_deep", line=n))
 
 
 def _shape(document: Any) -> str:
@@ -161,45 +162,43 @@ def _time_problem(value: Any, key: str) -> str | None:
         moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
         utc = moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     except (ValueError, OverflowError):
-        return f"{key} {str(value)[:40]!r} is not an ISO 8601 time"
+        return reason("time_not_iso", key=key, value=repr(str(value)[:40]))
     try:
         plausible(utc, key)
     except ValueError as e:
-        return str(e)
+        return reason_of(e)
     return None
 
 
 def _row(finding: Any, index: int, report: FileReport, part) -> dict | None:
     """One finding as a row of the `guardduty` table, or None (rejected, with the reason)."""
     if isinstance(finding, Exception):
-        report.reject(index, str(finding))
+        report.reject(index, reason_of(finding))
         return None
     if not isinstance(finding, dict):
-        report.reject(index, f"a JSON {type(finding).__name__}, not a finding object")
+        report.reject(index, reason("not_finding", kind=type(finding).__name__))
         return None
     if any(k[:1].isupper() for k in finding):  # the API's and the CLI's PascalCase
         finding = _camel(finding)
     if not finding.get("id") or not finding.get("type"):
         if "cloudtrail" in kinds_of(finding):  # in a file the CloudTrail reader is not given
-            report.reject(index, "a CloudTrail record, not a GuardDuty finding: this file is not "
-                                 "read as CloudTrail (AWS's GuardDuty folder, or an envelope of "
-                                 "findings)")
+            report.reject(index, reason("cloudtrail_in_findings"))
         else:
-            report.reject(index, "no id or type: not a GuardDuty finding")
+            report.reject(index, reason("no_id"))
         return None
     version = finding.get("schemaVersion")
     if version is not None and str(version) not in KNOWN_SCHEMA_VERSIONS:
-        report.warn(f"record {index}: unknown schemaVersion {str(version)[:20]!r}, read as 2.0")
+        report.warn(reason("record", index=index, reason=reason("schema_version", version=repr(str(version)[:20]))))
     resource = _json_in_string(finding.get("resource"))
     kind = resource.get("resourceType") if isinstance(resource, dict) else None
     if kind is not None and (not isinstance(kind, str) or kind not in KNOWN_RESOURCE_TYPES):
-        report.warn(f"record {index}: resource type {str(kind)[:40]!r} not known; its common fields are kept")
+        report.warn(reason("record", index=index, reason=reason("resource_type", kind=repr(str(kind)[:40]))))
     service = _json_in_string(finding.get("service"))
     for holder, key in ((finding, "createdAt"), (finding, "updatedAt"), (service, "eventFirstSeen"), (service, "eventLastSeen")):
         problem = _time_problem(holder[key], key) if isinstance(holder, dict) and \
             holder.get(key) is not None else None
         if problem:
-            report.warn(f"record {index}: {problem}; left out")
+            report.warn(reason("record", index=index, reason=reason("left_out", problem=problem)))
             holder[key] = None  # a bad time would fail every time filter of the query, on both engines
     row = {column: _text(finding.get(key)) for column, key in _TOP.items()}
     row["resource"] = _text(resource)

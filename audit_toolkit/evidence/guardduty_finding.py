@@ -10,6 +10,8 @@ import json
 import math
 from typing import Any, Iterable, Mapping
 
+from ..phrases import reason
+
 try:  # msgspec decodes and encodes 2-3x faster; the Lambda has the standard library's json only
     from msgspec.json import decode as _decode
     from msgspec.json import encode as _encode
@@ -250,11 +252,11 @@ def finding_fields(finding: Any) -> dict:
     flattened as `flatten` flattens a row of the table: what the real-time alert posts. A ValueError
     says why a document is not a finding."""
     if not isinstance(finding, dict):
-        raise ValueError(f"a JSON {type(finding).__name__}, not a finding object")
+        raise ValueError(reason("not_finding", kind=type(finding).__name__))
     if any(k[:1].isupper() for k in finding):
         finding = _camel(finding)
     if not finding.get("id") or not finding.get("type"):
-        raise ValueError("no id or type: not a GuardDuty finding")
+        raise ValueError(reason("no_id"))
     row = {column: finding.get(key) for column, key in _TOP.items()}
     flat = flatten({**row, "resource": finding.get("resource"), "service": finding.get("service")})
     return {column: flat.get(column) for column in FINDING_COLUMNS}

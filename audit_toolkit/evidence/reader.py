@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from isal import igzip, igzip_lib
 
-from ..phrases import plural
+from ..phrases import plural, reason, reason_of
 from ..settings import Settings
 from . import layout
 from .kinds import findings_only, spells_findings
@@ -67,6 +67,7 @@ class FileReport:
     used: int = 0
     rejected: int = 0
     error: str | None = None  # the whole file could not be read
+    # phrases.Reason where the toolkit says why (English text, the report's language at hand)
     rejections: list[str] = field(default_factory=list)  # 'record 3: reason'
     warnings: list[str] = field(default_factory=list)  # used, but something is off
     offset: int = 0  # the number in the file of the first record of the chunk being read
@@ -74,15 +75,16 @@ class FileReport:
     elsewhere: int = 0
     too_large: bool = False  # rejected for its size alone (store.ingest reads it again, alone)
 
-    def reject(self, index: int, reason: str) -> None:
+    def reject(self, index: int, why: str) -> None:
         self.rejected += 1
         if len(self.rejections) < MAX_REASONS_PER_FILE:
-            self.rejections.append(f"record {index + self.offset}: {reason}")
+            self.rejections.append(reason("record", index=index + self.offset, reason=why))
 
     def warn(self, message: str, index: int | None = None) -> None:
         """A warning about the file, or (`index`) about one of its records."""
         if len(self.warnings) < MAX_REASONS_PER_FILE:
-            self.warnings.append(message if index is None else f"record {index + self.offset}: {message}")
+            self.warnings.append(message if index is None else
+                                 reason("record", index=index + self.offset, reason=message))
 
 
 @dataclass
@@ -305,15 +307,14 @@ def _members(data: bytes, limit: int = MAX_FILE_BYTES) -> tuple[list[bytes], str
     """
     if data[:2] != b"\x1f\x8b":
         if len(data) > limit:
-            raise TooLarge(f"the file is {len(data):,} bytes, over the limit of {limit:,}")
+            raise TooLarge(reason("too_big", size=f"{len(data):,}", limit=f"{limit:,}"))
         return [data], None
     pieces: list[bytes] = []
     left, at = limit, 0
     while at < len(data):
         if data[at:at + 2] != b"\x1f\x8b":
             if pieces:
-                return pieces, (f"{len(data) - at:,} bytes after gzip member {len(pieces)} are not "
-                                "gzip: left unread")
+                return pieces, reason("after_member", size=f"{len(data) - at:,}", member=len(pieces))
             raise igzip.BadGzipFile("not a gzip file")
         try:
             text, at = _inflate(data, at, left, limit)
@@ -321,8 +322,8 @@ def _members(data: bytes, limit: int = MAX_FILE_BYTES) -> tuple[list[bytes], str
             if not pieces:
                 raise igzip.BadGzipFile(f"corrupt deflate data: {e}") if isinstance(
                     e, igzip_lib.IsalError) else e from None
-            return pieces, (f"gzip member {len(pieces) + 1} (at byte {at:,}) is truncated or "
-                            f"corrupt ({e}): it and the {len(data) - at:,} bytes from it are unread")
+            return pieces, reason("member_broken", member=len(pieces) + 1, at=f"{at:,}", error=e,
+                                  size=f"{len(data) - at:,}")
         pieces.append(text)
         left -= len(text)
         while at < len(data) and data[at] == 0:  # zero padding after a member is fine
@@ -341,7 +342,7 @@ def _inflate(data: bytes, at: int, left: int, limit: int) -> tuple[bytes, int]:
     if at == 0:
         text = member.decompress(data, max_length=left + 1)
         if len(text) > left:
-            raise TooLarge(f"the file inflates to more than the limit of {limit:,} bytes")
+            raise TooLarge(reason("inflates", limit=f"{limit:,}"))
         if not member.eof:
             raise EOFError("Compressed file ended before the end-of-stream marker was reached")
         return text, len(data) - len(member.unused_data)
@@ -354,7 +355,7 @@ def _inflate(data: bytes, at: int, left: int, limit: int) -> tuple[bytes, int]:
         out.append(member.decompress(chunk, max_length=left + 1 - size))
         size += len(out[-1])
         if size > left:
-            raise TooLarge(f"the file inflates to more than the limit of {limit:,} bytes")
+            raise TooLarge(reason("inflates", limit=f"{limit:,}"))
     return b"".join(out), at - len(member.unused_data)
 
 
@@ -430,7 +431,7 @@ def _lines(text: bytes, report: FileReport) -> list[bytes]:
     """One event a line (blank lines allowed); ValueError if no line is even an object."""
     lines = [line for line in text.splitlines() if line.strip()]
     if not any(line.lstrip().startswith(b"{") for line in lines):  # a first line may be hostile
-        raise ValueError(f"not JSON: the file starts with {lines[0][:40]!r}")
+        raise ValueError(reason("starts_with", start=repr(lines[0][:40])))
     report.shape = "lines"
     return lines
 
@@ -440,7 +441,7 @@ def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw]:
     text = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not text:
         report.shape = "empty"
-        report.warn("empty file")
+        report.warn(reason("empty_file"))
         return []
     if text[:1] == b"[":
         try:
@@ -465,7 +466,7 @@ def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw]:
             return [_lookup_event(raw) for raw in _elements(text, found[1])]
         return _lines(text, report)
     except msgspec.ValidationError as e:
-        raise ValueError(f"not a CloudTrail file: {e}") from None
+        raise ValueError(reason("not_cloudtrail", error=e)) from None
     if envelope.Records is not None or envelope.Events is not None:
         _refuse_repeated_envelope_key(text)
     if envelope.Records is not None:
@@ -486,8 +487,7 @@ def _refuse_repeated_envelope_key(text: bytes) -> None:
     which a decoder would read one and hide the other."""
     key = repeated_key(text)
     if key is not None:
-        raise ValueError(f"the file's top-level object holds the key {key[:40]!r} twice: which of "
-                         "its values is the evidence cannot be decided")
+        raise ValueError(reason("key_twice_file", key=repr(key[:40])))
 
 
 def _lookup_event(raw: bytes | msgspec.Raw) -> bytes | str:
@@ -508,13 +508,13 @@ def utc_time(text: str) -> str:
     """An event time as CloudTrail writes it, in UTC: '2026-11-03T09:00:00Z'. ValueError if it is
     not an ISO 8601 time of the form AWS writes. Offsets are brought to UTC, fractions dropped."""
     if not _ISO_TIME.fullmatch(text):
-        raise ValueError(f"{text[:40]!r} is not of the form YYYY-MM-DDThh:mm:ssZ")
+        raise ValueError(reason("time_form", text=repr(text[:40])))
     zone = text[19:].lstrip(".0123456789").replace("Z", "+00:00")
     moment = datetime.fromisoformat(text[:19] + zone)
     try:
         moment = moment.astimezone(timezone.utc)
     except OverflowError:  # 0001-01-01T00:00:00+09:00 is before year 1 in UTC
-        raise ValueError(f"{text[:40]!r} is out of the range of dates") from None
+        raise ValueError(reason("time_range", text=repr(text[:40]))) from None
     return moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
@@ -526,11 +526,11 @@ def _latest_event() -> str:
 def _event_time(event: Event, latest: str) -> str:
     """The event's time in UTC (Athena's eventtime string); ValueError when there is none usable."""
     if event.eventTime is None and event.timestamp is None:
-        raise ValueError("eventTime is not an ISO 8601 time: no eventTime")
+        raise ValueError(reason("no_event_time"))
     try:
         time = utc_time(event.eventTime if event.eventTime is not None else event.timestamp)
     except ValueError as e:
-        raise ValueError(f"eventTime is not an ISO 8601 time: {e}") from None
+        raise ValueError(reason("event_time", error=reason_of(e))) from None
     return plausible(time, "eventTime", latest)
 
 
@@ -541,8 +541,8 @@ def plausible(time: str, what: str, latest: str | None = None) -> str:
     every window it bounds."""
     latest = latest or _latest_event()
     if not EARLIEST_EVENT <= time <= latest:
-        raise ValueError(f"{what} {time} is outside {EARLIEST_EVENT[:10]} (CloudTrail's launch) "
-                         f".. {latest[:10]} (a day after the evidence was read)")
+        raise ValueError(reason("implausible", what=what, time=time, earliest=EARLIEST_EVENT[:10],
+                                latest=latest[:10]))
     return time
 
 
@@ -613,7 +613,7 @@ def _json_text(values: list, name: str, report: FileReport, indexes: list[int]) 
             try:
                 text.append(None if value is None else value.decode("utf-8"))
             except UnicodeDecodeError:
-                report.warn(f"invalid UTF-8 in {name} replaced by U+FFFD", index)
+                report.warn(reason("utf8_in", name=name), index)
                 text.append(value.decode("utf-8", errors="replace"))
         return pa.array(text, pa.string())
 
@@ -671,21 +671,21 @@ def _resources(lists: list, arrow_type: pa.ListType) -> pa.Array:
 def _check(event: Event, index: int, report: FileReport, latest: str) -> str | None:
     """The event's time if the event can be used; otherwise it is rejected with the reason."""
     if event.userIdentity is None:
-        report.reject(index, "userIdentity is null where an object was expected")
+        report.reject(index, reason("no_user_identity"))
         return None
     if not event.eventName or not event.eventSource:
-        report.reject(index, "no eventName or eventSource: not a CloudTrail record")
+        report.reject(index, reason("not_record"))
         return None
     try:
         time = _event_time(event, latest)
     except ValueError as e:
-        report.reject(index, str(e))
+        report.reject(index, reason_of(e))
         return None
     if event.eventVersion is not None and event.eventVersion not in KNOWN_EVENT_VERSIONS:
-        report.warn(f"unknown eventVersion {event.eventVersion!r}, read as the latest known", index)
+        report.warn(reason("event_version", version=repr(event.eventVersion)), index)
     if not _source_ip_ok(event.sourceIPAddress):
         ip = event.sourceIPAddress
-        report.warn(f"sourceIPAddress {ip!r} is neither an IP nor a service", index)
+        report.warn(reason("source_ip", ip=repr(ip)), index)
     return time
 
 
@@ -769,8 +769,7 @@ def _decode_one(raw: bytes | msgspec.Raw, index: int, report: FileReport) -> Eve
     """One record decoded whole; None, and the reason in the report, where it cannot be."""
     key = repeated_key(raw, deep=True)
     if key is not None:
-        report.reject(index, f"the key {key[:100]!r} appears twice in the record: which value "
-                             "is the evidence cannot be decided")
+        report.reject(index, reason("key_twice_record", key=repr(key[:100])))
         return None
     try:
         try:
@@ -782,14 +781,14 @@ def _decode_one(raw: bytes | msgspec.Raw, index: int, report: FileReport) -> Eve
             if isinstance(e, msgspec.ValidationError) or mended == text:
                 raise
             event = _event_decoder.decode(mended)
-            report.warn("invalid UTF-8 replaced by U+FFFD", index)
+            report.warn(reason("utf8"), index)
             return event
     except msgspec.ValidationError as e:
         report.reject(index, str(e))
     except msgspec.DecodeError as e:
-        report.reject(index, f"not JSON: {e}")
+        report.reject(index, reason("not_json", error=e))
     except RecursionError:
-        report.reject(index, "nested deeper than the decoder follows (about 1,000 levels)")
+        report.reject(index, reason("too_deep"))
     return None
 
 
@@ -832,7 +831,7 @@ def _read(path: str | Path, data: bytes | None, only: frozenset[str] | None,
         except (OSError, EOFError, ValueError, msgspec.DecodeError) as e:  # not JSON, ...
             failures.append(e)
             if len(documents) > 1:  # the other members' records are still read
-                report.warn(f"gzip member {number}: {_reason(e)}: its records are not read")
+                report.warn(reason("gzip_member", member=number, reason=_reason(e)))
     if failures and len(failures) >= len(documents):  # nothing in the file could be read
         report.error = _reason(failures[0])
         report.read = report.used = report.rejected = 0
@@ -947,7 +946,7 @@ def read_documents(path: str | Path, data: bytes | None, report: FileReport,
             if os.fstat(f.fileno()).st_size > limit:
                 digest = hashlib.file_digest(f, "sha256")
                 report.size, report.sha256 = f.tell(), digest.hexdigest()
-                raise TooLarge(f"the file is {report.size:,} bytes, over the limit of {limit:,}")
+                raise TooLarge(reason("too_big", size=f"{report.size:,}", limit=f"{limit:,}"))
             data = f.read()
     report.size, report.sha256 = len(data), hashlib.sha256(data).hexdigest()
     pieces, unread = _members(data, limit)
@@ -1046,12 +1045,12 @@ def decode_element(raw: object) -> object:
     try:
         value = msgspec.json.decode(raw)
     except msgspec.DecodeError as e:
-        return BadElement(f"not JSON: {e}")
+        return BadElement(reason("not_json", error=e))
     except RecursionError:
-        return BadElement("nested deeper than the decoder follows (about 1,000 levels)")
+        return BadElement(reason("too_deep"))
     # a key twice (a second resourceType or IpPermissions) is never read as its last
     key = repeated_in(raw, value)
-    return BadElement(f"the key '{key}' appears twice in the item") if key else value
+    return BadElement(reason("key_twice_item", key=key)) if key else value
 
 
 def repeated_in(raw: bytes | msgspec.Raw, value: object) -> str | None:
@@ -1077,7 +1076,7 @@ def _object_members(text: bytes) -> Iterator[tuple[str, bytes]]:
 
 def _reason(error: BaseException) -> str:
     if isinstance(error, (EOFError, igzip.BadGzipFile)) or "gzip" in str(error).lower() or "compressed" in str(error).lower():
-        return f"truncated or corrupt gzip: {error}"
+        return reason("corrupt_gzip", error=error)
     if isinstance(error, msgspec.DecodeError):
-        return f"not JSON: {error}"
-    return str(error) or type(error).__name__
+        return reason("not_json", error=error)
+    return reason_of(error) or type(error).__name__

@@ -29,7 +29,7 @@ import msgspec
 import pyarrow as pa
 
 from ..errors import EvidenceError
-from ..phrases import plural
+from ..phrases import plural, reason, reason_of
 from .kinds import CONFIG_LAYOUT, EC2_LAYOUT, kinds_of, layout_kind
 from .manifest import Manifest
 from .reader import (
@@ -96,14 +96,8 @@ CONFIG_SCHEMA = pa.schema(
 )
 
 _ARN = re.compile(r"^arn:aws[a-z-]*:ec2:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):")
-PAGE_OF_RULES = (
-    "describe-security-group-rules output with a NextToken is one page of the answer, not read: "
-    "a group's other rules may be on another page; save the whole answer (without --max-items)"
-)
-NO_TIME = (
-    "describe output does not say when it was taken: give its capture time with --state-at "
-    "(ISO 8601), or collect it with `audit-toolkit collect --state`, which records it"
-)
+PAGE_OF_RULES = reason("page_of_rules")
+NO_TIME = reason("no_time")
 
 
 @dataclass
@@ -148,18 +142,17 @@ def read_state(
             document = None if key else decode_by_element(text, _ITEM_LISTS)
             del text
         except TooLarge as e:
-            file.error, file.too_large = str(e), True
+            file.error, file.too_large = reason_of(e), True
             continue
         except (OSError, EOFError, msgspec.DecodeError) as e:  # corrupt gzip, not JSON
             corrupt = not isinstance(e, msgspec.DecodeError)
-            file.error = f"unreadable: {e}" if corrupt else f"not JSON: {e}"
+            file.error = reason("unreadable" if corrupt else "not_json", error=e)
             continue
         except RecursionError:
-            file.error = "nested too deep to be read (hostile or corrupt)"
+            file.error = reason("nested_too_deep")
             continue
         if key:
-            file.error = (f"the file's top-level object holds the key {key[:40]!r} twice: which of "
-                          "its values is the evidence cannot be decided")
+            file.error = reason("key_twice_file", key=repr(key[:40]))
             continue
         # A file may hold both (and CloudTrail records too, which their reader reads): each part
         # is read, so an extra key hides neither.
@@ -168,27 +161,24 @@ def read_state(
         file.shape = ",".join(k for k in kinds if k in ("config", "ec2-describe"))
         others = [k for k in kinds if k not in ("config", "ec2-describe")]
         if others and layout_kind(path) is not None:  # no other reader is given it: say so
-            file.warn(f"also holds {' and '.join(others)} evidence, not read: a file in AWS's "
-                      f"{layout_kind(path)} folder is read as {layout_kind(path)} only")
+            file.warn(reason("also_holds", kinds=" and ".join(others), folder=layout_kind(path)))
         if "config" in kinds:
             tables += _config_rows(document, path, file, report)
         if "ec2-describe" in kinds:
             try:
                 captured, problem = _captured_at(path, manifest, root, state_at), NO_TIME
             except ValueError as e:
-                captured, problem = None, str(e)
+                captured, problem = None, reason_of(e)
             if captured is not None:
                 tables += _describe_rows(document, path, captured, file)
             elif "config" in kinds:  # the file's Config items are read: only this part is refused
-                file.warn(f"its describe output is not read: {problem}")
+                file.warn(reason("describe_not_read", problem=problem))
             else:
                 file.error = problem
                 continue
         if not file.shape:
             keys = sorted(document)[:10] if isinstance(document, dict) else type(document).__name__
-            file.error = (
-                f"neither AWS Config items nor EC2 describe output (top-level keys: {keys})"
-            )
+            file.error = reason("not_state", keys=keys)
     return pa.concat_tables([empty_table(), *tables]), report
 
 
@@ -228,7 +218,7 @@ def iso_time(value: Any) -> str:
     may hold epoch seconds.
     """
     if isinstance(value, bool):
-        raise ValueError(f"not a time: {value!r}")
+        raise ValueError(reason("not_a_time", value=repr(value)))
     if isinstance(value, (int, float)):
         moment = datetime.fromtimestamp(value, timezone.utc)
     elif isinstance(value, datetime):
@@ -237,7 +227,7 @@ def iso_time(value: Any) -> str:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
     else:
-        raise ValueError(f"not a time: {value!r}")
+        raise ValueError(reason("not_a_time", value=repr(value)))
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -288,14 +278,13 @@ def _config_use(item: Any, index: int, items: list[dict], file: FileReport, repo
     try:
         row, configuration = _config_item(item)
     except ValueError as e:
-        file.reject(index, str(e))
+        file.reject(index, reason_of(e))
         return
     items.append(row)
     file.used += 1
     for name in ("ipPermissions", "ipPermissionsEgress"):
         if _bad_protocol((configuration or {}).get(name) or [], "ipProtocol"):
-            file.warn(f"configuration.{name} holds an ipProtocol that is not a protocol: "
-                      "that permission is not read, the item's others are", index)
+            file.warn(reason("config_protocol", name=name), index)
 
 
 def _config_item(item: Any) -> tuple[dict, dict | None]:
@@ -304,21 +293,21 @@ def _config_item(item: Any) -> tuple[dict, dict | None]:
     if isinstance(item, BadElement):
         raise ValueError(item.reason)
     if not isinstance(item, dict):
-        raise ValueError("not an object")
+        raise ValueError(reason("not_object"))
     kind = item.get("resourceType")
     if kind not in KEPT_TYPES:
-        raise ValueError("no resourceType")
+        raise ValueError(reason("no_resource_type"))
     status = item.get("configurationItemStatus")
     if not isinstance(status, str) or status not in STATUSES:  # a list is no status (nor hashable)
-        raise ValueError(f"unknown configurationItemStatus {str(status)[:40]!r}")
+        raise ValueError(reason("unknown_status", status=repr(str(status)[:40])))
     if status == "ResourceNotRecorded":
-        raise ValueError("ResourceNotRecorded: the item records no configuration")
+        raise ValueError(reason("not_recorded"))
     if not isinstance(item.get("resourceId"), str) or not item["resourceId"]:
-        raise ValueError("no resourceId")
+        raise ValueError(reason("no_resource_id"))
     try:
         captured = iso_time(item.get("configurationItemCaptureTime"))
     except (ValueError, OverflowError, OSError) as e:
-        raise ValueError(f"configurationItemCaptureTime is not a time: {e}") from None
+        raise ValueError(reason("capture_time", error=reason_of(e))) from None
     plausible(captured, "configurationItemCaptureTime")
     configuration = item.get("configuration")
     if isinstance(configuration, str):  # get-resource-config-history writes it as JSON text
@@ -326,24 +315,24 @@ def _config_item(item: Any) -> tuple[dict, dict | None]:
         try:
             configuration = msgspec.json.decode(text) if configuration.strip() else None
         except msgspec.DecodeError:
-            raise ValueError("configuration is a string but not JSON") from None
+            raise ValueError(reason("configuration_text")) from None
         except RecursionError:
-            raise ValueError("configuration is nested deeper than the decoder follows") from None
+            raise ValueError(reason("configuration_too_deep")) from None
         # the text is a document of its own: a key twice in it hides a rule as it would anywhere
         key = repeated_in(text, configuration) if configuration is not None else None
         if key:
-            raise ValueError(f"the key 'configuration.{key}' appears twice in the item")
+            raise ValueError(reason("key_twice_item", key=f"configuration.{key}"))
     if configuration is not None and not isinstance(configuration, dict):
-        raise ValueError("configuration is not an object")
+        raise ValueError(reason("configuration_not_object"))
     if configuration is None and status not in DELETED:
-        raise ValueError(f"no configuration in an item of status {status}")
+        raise ValueError(reason("no_configuration", status=status))
     for name in ("ipPermissions", "ipPermissionsEgress"):
         if configuration and not isinstance(configuration.get(name) or [], list):
-            raise ValueError(f"configuration.{name} is not a list")
+            raise ValueError(reason("not_a_list", name=name))
     if kind == SECURITY_GROUP and configuration is not None and not _has_list(configuration, "ipPermissions"):
         # Config always writes the list, [] for none: without it the item does not say which
         # rules the group holds, and read as none it closed every window of the group.
-        raise ValueError("configuration has no ipPermissions list: it does not say which rules the group holds")
+        raise ValueError(reason("no_ip_permissions"))
     related = item.get("relatedEvents") or []
     return {
         "configurationitemversion": _str(item.get("configurationItemVersion"))
@@ -398,7 +387,7 @@ def _describe_rows(document: dict, path: Path, captured: str, file: FileReport) 
             continue
         group_id = entry.get("GroupId") if isinstance(entry, dict) else None
         if not isinstance(group_id, str) or not group_id:
-            file.reject(index, "no GroupId")
+            file.reject(index, reason("no_group_id"))
             continue
         arn = _ARN.match(
             str(entry.get("SecurityGroupArn") or entry.get("SecurityGroupRuleArn") or "")
@@ -410,29 +399,26 @@ def _describe_rows(document: dict, path: Path, captured: str, file: FileReport) 
             or (arn["account"] if arn else place["account"])
         )
         if not region:
-            file.reject(
-                index,
-                "no region: neither an ARN in the entry nor an EC2/<region>/ folder in the path",
-            )
+            file.reject(index, reason("no_region"))
             continue
         if kind == "SecurityGroups" and not all(
             isinstance(entry.get(n) or [], list) for n in ("IpPermissions", "IpPermissionsEgress")
         ):
-            file.reject(index, "IpPermissions is not a list")
+            file.reject(index, reason("permissions_not_list"))
             continue
         if kind == "SecurityGroups" and not _has_list(entry, "IpPermissions"):
-            file.reject(index, "no IpPermissions list: the entry does not say which rules the group holds")
+            file.reject(index, reason("no_permissions"))
             continue
         permissions = [*(entry.get("IpPermissions") or []), *(entry.get("IpPermissionsEgress") or [])]
         if _bad_protocol(permissions if kind == "SecurityGroups" else [entry], "IpProtocol"):
-            file.warn("an IpProtocol that is not a protocol: that rule is not read", index)
+            file.warn(reason("protocol"), index)
         file.used += 1
         group = groups.setdefault(group_id, {"id": group_id, "account": account, "region": region,
                                              "entries": [], "described": False})
         group["entries"].append(index)
         if kind == "SecurityGroups":
             if group["described"]:  # the later entry replaced the rules, and closed windows
-                file.warn(f"{group_id} is described twice: the rules of both are read", index)
+                file.warn(reason("described_twice", group=group_id), index)
             group["described"] = True
     tables, items, size = [], [], 0
     for index, g in enumerate(groups.values()):
