@@ -578,6 +578,11 @@ def connections(evidence, store, since, until, accounts, regions, tz, fmt, ports
                    err=True)
         _report_problems(flows)
     found = inv.connections(since, until, accounts, regions, group)
+    if len(found):  # the sentences in the zone of the table's times, as correlate's
+        from .analysis.connections import describe
+        from .analysis.events import records
+
+        found = found.assign(detail=[describe(r, "en", settings.display_tz) for r in records(found)])
     if fmt == "table" and len(found):
         _bullets(found["detail"])
     _emit(found, fmt, CONNECTION_TABLE, settings, CONNECTION_DROP, empty="no exposure window in the range")

@@ -404,6 +404,17 @@ def test_cli_connections_prints_sources_gaps_and_the_flow_intake(demo, truth):
     assert sum(r["kind"] == "gap" for r in rows) == len(truth["connection_gaps"])
 
 
+def test_cli_connections_says_its_sentences_in_the_zone_of_its_times(demo):
+    args = ["connections", "--evidence", str(demo / "evidence")]
+    utc = json.loads(CliRunner().invoke(main, [*args, "--format", "json"]).stdout)
+    jst = json.loads(CliRunner().invoke(main, [*args, "--tz", "JST", "--format", "json"]).stdout)
+    assert len(jst) == len(utc) and any(" UTC" in r["detail"] for r in utc)
+    assert [" UTC" in r["detail"] for r in jst] == [False] * len(jst)
+    assert sum(" JST" in r["detail"] for r in jst) == sum(" UTC" in r["detail"] for r in utc)
+    table = " ".join(CliRunner().invoke(main, [*args, "--tz", "JST"]).stdout.split())
+    assert all(f"- {r['detail']}" in table for r in jst)
+
+
 def test_cli_connections_checks_settings_before_reading(demo):
     result = CliRunner().invoke(
         main, ["connections", "--evidence", str(demo / "evidence"), "--known-network", "office"]
