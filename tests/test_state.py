@@ -264,6 +264,32 @@ def test_malformed_config_items_are_rejected_with_their_reason_and_the_rest_used
     ]
 
 
+def test_an_item_whose_account_or_region_contradicts_its_delivery_path_is_rejected(tmp_path):
+    """Found by an attack review: an item of another account (or region) than the folder AWS
+    delivered it to, showing the group without its rule, closed this account's window."""
+    other = f"AWSLogs/999988887777/Config/{REGION}/2026/9/28/ConfigHistory/h.json.gz"
+    west = f"AWSLogs/{ACCOUNT}/Config/eu-west-1/2026/9/28/ConfigHistory/h.json.gz"
+    arn = item("sg-3", "2026-09-28T10:00:00Z", [])
+    arn["ARN"] = f"arn:aws:ec2:{REGION}:999988887777:security-group/sg-3"
+    at = "2026-09-28T10:00:00Z"
+    paths = [write(tmp_path / other, {"configurationItems": [item("sg-1", at, [])]}),
+             write(tmp_path / west, {"configurationItems": [item("sg-2", at, [])]}),
+             write(tmp_path / HISTORY, {"configurationItems": [arn, item("sg-4", at, [])]}),
+             write(tmp_path / "loose.json", {"configurationItems": [item("sg-5", at, [])]},
+                   gz=False)]
+    rules, report = state_of(*paths)
+    assert list(rules["group_id"]) == ["sg-4", "sg-5"]  # a loose file has no path to contradict
+    assert [f.rejections for f in report.files] == [
+        [f"record 0: awsAccountId {ACCOUNT} is not 999988887777, the account of the folder AWS "
+         "delivered it to: it is not read"],
+        [f"record 0: awsRegion {REGION} is not eu-west-1, the region of the folder AWS delivered "
+         "it to: it is not read"],
+        ["record 0: the ARN's account 999988887777 is not 123456789012, the account of the folder "
+         "AWS delivered it to: it is not read"],
+        [],
+    ]
+
+
 def test_an_item_that_does_not_say_which_rules_the_group_holds_closes_no_window(tmp_path):
     # Config writes "ipPermissions": [] for a group with no rule; an item without the list (or a
     # describe entry without IpPermissions) read as "no rule" closed the logged window of sg-1.
