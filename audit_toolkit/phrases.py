@@ -218,6 +218,7 @@ TEXT: dict[str, dict[str, str]] = {
         "state.present_first": "最初に見た状態にすでにある。少なくともその時から公開",
         "state.absent_later": "ログでは公開中、後の状態にはない",
         "state.deleted": "状態では削除済み。DeleteSecurityGroup の記録なし",
+        "state.contradicted": "状態にはないが、後の成功した操作 {event} が存在を証明する",
         "state.events_missing": "関連イベント {total} 件のうち {missing} 件が証跡にない",
         "state.other_opened": "監視対象のポートを公開しないルール。状態にあり、それを追加した記録された"
         "操作なし",
@@ -509,6 +510,7 @@ TEXT: dict[str, dict[str, str]] = {
         "report.value.kind.closed_not_logged": "記録なしの終了",
         "report.value.kind.deleted_not_logged": "記録なしの削除",
         "report.value.kind.related_events_missing": "関連イベントの欠落",
+        "report.value.kind.state_contradicted": "ログと矛盾する状態",
         "report.value.kind.log": "ログ",
         "report.value.kind.digest": "ダイジェスト",
         "report.value.status.valid": "有効",
@@ -794,6 +796,8 @@ TEXT: dict[str, dict[str, str]] = {
         "state.present_first": "present at the first state seen; open since at least then",
         "state.absent_later": "open in the logs, absent from a later state",
         "state.deleted": "deleted in state; no DeleteSecurityGroup logged",
+        "state.contradicted": "absent from the state, but a later successful call ({event}) "
+        "proves it was there",
         "state.events_missing": "{missing} of {total} related events are not in the evidence",
         "state.other_opened": "a rule exposing no watched port, in the state with no logged call"
         " opening it",

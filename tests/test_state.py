@@ -1297,3 +1297,49 @@ def test_large_describe_output_keeps_its_groups_rules_as_text(tmp_path, monkeypa
     assert [i["resourceid"] for i in items] == [g["GroupId"] for g in groups]
     assert (table.num_rows, report.files[0].used) == (9, 4000)  # compact rules: 9 chunks
     assert json.loads(items[7]["configuration"])["ipPermissions"] == groups[7]["IpPermissions"]
+
+
+def test_a_state_that_later_successful_calls_prove_wrong_closes_no_window():
+    """Found by an attack review: Config lacked the rule at 00:20 (or said the group deleted), but
+    a successful revoke of the rule at 00:30 proves it was there until then (a successful call on
+    the group, that it was there): the window read closed at 00:20, so what attacked it from
+    00:20 on was not correlated. It stays open until the logged close, and says the two disagree."""
+    opened, revoked = ct("AuthorizeSecurityGroupIngress", 10), ct("RevokeSecurityGroupIngress", 30)
+    other_call = ct("AuthorizeSecurityGroupIngress", 30, "10.0.0.0/8")  # on sg-1 all the same
+
+    def found(events, items):
+        changes = normalize(pd.DataFrame(events))
+        rules = state.rules(pd.DataFrame(items))
+        start = pd.Timestamp(t(0))
+        merged = state.windows(logged_windows(changes), rules, evidence_start=start,
+                               calls=state.related_calls(changes))
+        silent = pd.DataFrame(columns=["kind", "account", "region", "start", "end"])
+        rows = state.reconcile(merged, rules, changes, set(), silent, start)
+        return ([tuple(r[k] for k in [*WINDOW_KEYS, "caveat"]) for r in export.to_records(merged)],
+                [tuple(r[k] for k in ("kind", "after", "before", "related_events", "detail"))
+                 for r in export.to_records(rows) if r["kind"] == "state_contradicted"])
+
+    lacking = [observed(11, ["0.0.0.0/0"]), observed(20, []), observed(25, [])]
+    assert found([opened, revoked], lacking) == (
+        [("logged", None, t(10), ACTOR, None, t(30), "revoked", False, "web", "vpc-1",
+          f"The state at {t(20)} lacks this rule, but a successful revoke of it (e30) at {t(30)} "
+          "proves it was there until then: state and logs disagree, and the window stays open "
+          "until the revoke.")],
+        [("state_contradicted", t(20), t(30), "e30",
+          "absent from the state, but a later successful call (e30) proves it was there"),
+         ("state_contradicted", t(25), t(30), "e30",
+          "absent from the state, but a later successful call (e30) proves it was there")])
+    deleted = [observed(11, ["0.0.0.0/0"]), observed(20, None)]
+    assert found([opened, other_call], deleted) == (
+        [("logged", None, t(10), ACTOR, None, None, None, True, "web", "vpc-1",
+          f"AWS Config recorded the group deleted at {t(20)}, but a successful call on it (e30) "
+          f"at {t(30)} proves it was there then: state and logs disagree, and the deletion "
+          "closes no window.")],
+        [("state_contradicted", t(20), t(30), "e30",
+          "absent from the state, but a later successful call (e30) proves it was there")])
+    # What the logs do not contradict still closes the window unlogged, as before.
+    failed = {**other_call, "errorcode": "Client.UnauthorizedOperation"}
+    assert found([opened, failed], deleted)[0] == [
+        ("logged", None, t(10), ACTOR, t(11), t(20), "group deleted, not logged", False, "web",
+         "vpc-1", None)]
+    assert found([opened, ct("RevokeSecurityGroupIngress", 15)], lacking)[1] == []
