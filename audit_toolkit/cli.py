@@ -184,7 +184,9 @@ def _report_intake(inv: Investigation) -> None:
 def _report_unusable(intake) -> None:
     """After the answer: the events the analysis had to leave out, each with its reason."""
     if intake is not None and intake.unusable:
-        click.echo(f"{counted(len(intake.unusable), 'event')} the analysis could not read:", err=True)
+        # only security-group calls are set aside (security_groups.normalize): say what it risks
+        click.echo(f"{counted(len(intake.unusable), 'security-group call')} could not be read and "
+                   "may hide a window:", err=True)
         for reason in intake.unusable:
             click.echo(export.visible(f"  {reason}"), err=True)
 

@@ -387,6 +387,8 @@ TEXT: dict[str, dict[str, str]] = {
         "report.action.evidence": "証跡の問題: {counts} (「期間と証跡」とコマンドの標準エラーに一覧)",
         "report.action.unreadable": "読めないファイル {n} 個",
         "report.action.rejected": "除外したレコード {n} 件",
+        "report.action.unusable": "読めず、公開期間を隠しているかもしれないセキュリティグループ操作 {n} 件 "
+        "({calls})",
         "report.action.unproven": "AWS の配信で改変なしと証明できなかったログファイル {n} 個",
         "report.covers_only": "証跡がカバーするのは範囲のうち {first} から {last} までです。それ以外は不明です",
         "report.covers_nothing": "証跡には範囲内のイベントがありません。範囲内のことは不明です",
@@ -976,6 +978,10 @@ TEXT: dict[str, dict[str, str]] = {
         "report.action.unreadable.one": "{n} file could not be read",
         "report.action.rejected": "{n} records rejected",
         "report.action.rejected.one": "{n} record rejected",
+        "report.action.unusable": "{n} security-group calls could not be read and may hide a "
+        "window ({calls})",
+        "report.action.unusable.one": "{n} security-group call could not be read and may hide a "
+        "window ({calls})",
         "report.action.unproven": "{n} log files not proven AWS-delivered and unaltered",
         "report.action.unproven.one": "{n} log file not proven AWS-delivered and unaltered",
         "report.covers_only": "The evidence covers only {first} to {last} of the range: nothing is "

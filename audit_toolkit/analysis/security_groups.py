@@ -693,7 +693,8 @@ def normalize(events: pd.DataFrame, held: Iterable[Mapping] = ()) -> pd.DataFram
             rows += changes_of(e, known)
         except Unreadable as reason:
             when = f"{e['eventtime']:%Y-%m-%dT%H:%M:%SZ}"
-            rejected.append(f"event {e['eventid']} ({e['eventname']} at {when}): {reason}")
+            rejected.append(f"event {e['eventid']} ({e['eventname']} at {when} by "
+                            f"{e.get('actor') or 'an unknown caller'}): {reason}")
     frame = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
     for col in ("from_port", "to_port"):
         frame[col] = frame[col].astype("Int64")
