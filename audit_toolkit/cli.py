@@ -238,7 +238,9 @@ def _report_intake(inv: Investigation) -> None:
 def _report_unusable(intake) -> None:
     """After the answer: the events the analysis had to leave out, each with its reason."""
     if intake is not None and intake.unusable:
-        click.echo(f"{plural(len(intake.unusable), 'event')} the analysis could not read:", err=True)
+        # only security-group calls are set aside (security_groups.normalize): say what it risks
+        click.echo(f"{plural(len(intake.unusable), 'security-group call')} could not be read and "
+                   "may hide a window:", err=True)
         for reason in intake.unusable:
             click.echo(export.visible(f"  {reason}"), err=True)
 
@@ -330,7 +332,7 @@ def ssh_exposure(evidence, store, since, until, accounts, regions, tz, fmt, port
         sys.exit(STILL_OPEN_EXIT)
     unanswered = [*absent, *(["no event read"] if not inv.intake.read else []),
                   *([plural(len(inv.intake.bad_files), "unreadable file")] if inv.intake.bad_files else []),
-                  *([plural(len(inv.intake.unusable), "event") + " the analysis could not read"]
+                  *([plural(len(inv.intake.unusable), "security-group call") + " could not be read"]
                     if inv.intake.unusable else [])]
     if fail_on_open and unanswered:
         click.echo(f"the evidence cannot show that nothing is open: {'; '.join(unanswered)}", err=True)

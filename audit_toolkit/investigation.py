@@ -353,7 +353,7 @@ class Investigation:
         start, end = self._bounds(until, account, region, since=seed_at)
         if len(rules) and (end is None or rules["observed_at"].max() > end):
             end = rules["observed_at"].max()  # a state after the last event says what is open then
-        replay = exposure.RuleState(self.settings)
+        replay = exposure.RuleState(self.settings, exposure.shared_event_ids(changes))
         if seed_at is not None:
             start = pd.Timestamp(queries.scope(seed_at)["since"])
             replay.seed(held)

@@ -219,6 +219,7 @@ TEXT: dict[str, dict[str, str]] = {
         "state.present_first": "最初に見た状態にすでにある。少なくともその時から公開",
         "state.absent_later": "ログでは公開中、後の状態にはない",
         "state.deleted": "状態では削除済み。DeleteSecurityGroup の記録なし",
+        "state.contradicted": "状態にはないが、後の成功した操作 {event} が存在を証明する",
         "state.events_missing": "関連イベント {total} 件のうち {missing} 件が証跡にない",
         "state.other_opened": "監視対象のポートを公開しないルール。状態にあり、それを追加した記録された"
         "操作なし",
@@ -475,6 +476,8 @@ TEXT: dict[str, dict[str, str]] = {
         "report.action.evidence": "証跡の問題: {counts} (「期間と証跡」とコマンドの標準エラーに一覧)",
         "report.action.unreadable": "読めないファイル {n} 個",
         "report.action.rejected": "除外したレコード {n} 件",
+        "report.action.unusable": "読めず、公開期間を隠しているかもしれないセキュリティグループ操作 {n} 件 "
+        "({calls})",
         "report.action.unproven": "AWS の配信で改変なしと証明できなかったログファイル {n} 個",
         "report.covers_only": "証跡がカバーするのは範囲のうち {first} から {last} までです。それ以外は不明です",
         "report.covers_nothing": "証跡には範囲内のイベントがありません。範囲内のことは不明です",
@@ -601,6 +604,7 @@ TEXT: dict[str, dict[str, str]] = {
         "report.value.kind.closed_not_logged": "記録なしの終了",
         "report.value.kind.deleted_not_logged": "記録なしの削除",
         "report.value.kind.related_events_missing": "関連イベントの欠落",
+        "report.value.kind.state_contradicted": "ログと矛盾する状態",
         "report.value.kind.log": "ログ",
         "report.value.kind.digest": "ダイジェスト",
         "report.value.status.valid": "有効",
@@ -887,6 +891,8 @@ TEXT: dict[str, dict[str, str]] = {
         "state.present_first": "present at the first state seen; open since at least then",
         "state.absent_later": "open in the logs, absent from a later state",
         "state.deleted": "deleted in state; no DeleteSecurityGroup logged",
+        "state.contradicted": "absent from the state, but a later successful call ({event}) "
+        "proves it was there",
         "state.events_missing": "{missing} of {total} related events are not in the evidence",
         "state.other_opened": "a rule exposing no watched port, in the state with no logged call"
         " opening it",
@@ -1154,6 +1160,10 @@ TEXT: dict[str, dict[str, str]] = {
         "report.action.unreadable.one": "{n} file could not be read",
         "report.action.rejected": "{n} records rejected",
         "report.action.rejected.one": "{n} record rejected",
+        "report.action.unusable": "{n} security-group calls could not be read and may hide a "
+        "window ({calls})",
+        "report.action.unusable.one": "{n} security-group call could not be read and may hide a "
+        "window ({calls})",
         "report.action.unproven": "{n} log files not proven AWS-delivered and unaltered",
         "report.action.unproven.one": "{n} log file not proven AWS-delivered and unaltered",
         "report.covers_only": "The evidence covers only {first} to {last} of the range: nothing is "

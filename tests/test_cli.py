@@ -577,7 +577,8 @@ def test_the_line_before_the_unusable_events_agrees_with_its_count(capsys):
     from audit_toolkit.evidence.reader import IntakeReport
 
     _report_unusable(IntakeReport(unusable=["event e1 (AuthorizeSecurityGroupIngress at T): fromPort 'inf' is not a port"]))
-    assert capsys.readouterr().err.splitlines()[0] == "1 event the analysis could not read:"
+    assert capsys.readouterr().err.splitlines()[0] == (
+        "1 security-group call could not be read and may hide a window:")
 
 
 NARROW_COMMANDS = [  # each command's table, and the column holding its identities, if any

@@ -530,9 +530,40 @@ def test_a_description_changed_on_a_rule_proves_it_was_already_open():
         ("sg-1", None, "0.0.0.0/0", None, None, None, None, True, True, "22", "internet", False)]
     assert found[0]["caveat"].startswith("Event e1 changed the description of this rule")
     # After the authorize that opened it, it proves nothing new: one window, opened by the call.
-    assert [tuple(w[k] for k in FULL_KEYS) for w in replay([authorize(0, [{"cidrIp": "0.0.0.0/0"}]), described])] == [
+    opening = {**authorize(0, [{"cidrIp": "0.0.0.0/0"}]), "eventid": "e0"}  # not described's e1
+    assert [tuple(w[k] for k in FULL_KEYS) for w in replay([opening, described])] == [
         ("sg-1", None, "0.0.0.0/0", None, at(0), None, None, True, False, "22", "internet", False)]
     # In one second with the authorize, in an order nothing proves, it proves nothing either.
     same = {**authorize(1, [{"cidrIp": "0.0.0.0/0"}]), "eventid": "e0"}
     assert [tuple(w[k] for k in FULL_KEYS) for w in replay([described, same])] == [
         ("sg-1", None, "0.0.0.0/0", None, at(1), None, None, True, False, "22", "internet", False)]
+
+
+def test_a_window_whose_event_id_is_held_by_different_records_stays_open_and_says_so():
+    """Found by an attack review: a forged revoke reusing the opening's eventID closed the window
+    with no caveat, though the intake counted the eventID as held by different records."""
+    revoke = row("RevokeSecurityGroupIngress", {"groupId": "sg-1", "ipPermissions": {"items": [
+        {**SSH, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}, t=at(9))
+    keys = ["opened_at", "closed_at", "close_reason", "still_open", "ambiguous_order", "caveat"]
+
+    def found(*events: dict) -> list[tuple]:
+        frame = windows(normalize(pd.DataFrame(list(events))))
+        return [tuple(r[k] for k in keys) for r in export.to_records(frame[keys])]
+
+    said = ("Event {} is held by different records (one of them forged or corrupted): which is the "
+            "evidence cannot be decided, so the reading that keeps the exposure open was taken.")
+    opened = {**authorize(8, [{"cidrIp": "0.0.0.0/0"}]), "eventid": "e-8"}
+    assert found(opened, {**revoke, "eventid": "e-8"}) == [
+        (at(8), None, None, True, True, said.format("e-8"))]
+    # A revoke whose eventID another record holds (here a call on another group) removes nothing.
+    elsewhere = {**authorize(9, [{"cidrIp": "10.0.0.0/8"}], groupId="sg-2"), "eventid": "e-9"}
+    assert found(opened, {**revoke, "eventid": "e-9"}, elsewhere) == [
+        (at(8), None, None, True, True, said.format("e-9"))]
+    # Two records alike but for their rules: normalize finds them, as the intake does.
+    twin = {**revoke, "eventid": "e-9", "requestparameters": revoke["requestparameters"].replace(
+        "0.0.0.0/0", "10.0.0.0/8")}
+    assert found(opened, {**revoke, "eventid": "e-9"}, twin) == [
+        (at(8), None, None, True, True, said.format("e-9"))]
+    # With an eventID of its own, the revoke closes the window, and nothing is said.
+    assert found(opened, {**revoke, "eventid": "e-10"}) == [
+        (at(8), at(9), "revoked", False, False, None)]

@@ -636,3 +636,26 @@ def test_the_demo_runs_again_in_its_own_folder_and_removes_only_what_it_wrote(tm
     with pytest.raises(OutputError, match="holds notes.txt that no demo wrote there"):
         run_demo(tmp_path, events=300, seed=3, echo=lambda _: None)
     assert (tmp_path / "notes.txt").read_text() == "mine" and (tmp_path / "evidence").is_dir()
+
+
+def test_the_lead_names_each_security_group_call_that_could_not_be_read(tmp_path):
+    """Found by an attack review: a forged "GroupId" beside "groupId" set the opening aside with one
+    stderr line, and the report's lead said nothing was exposed and nothing was missing."""
+    from util import event
+
+    ssh = {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22}
+    request = {"groupId": "sg-9", "GroupId": "sg-other", "ipPermissions": {"items": [
+        {**ssh, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}
+    opened = event(1, eventName="AuthorizeSecurityGroupIngress", requestParameters=request)
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "one.json").write_text(json.dumps({"Records": [opened]}), encoding="utf-8")
+    facts = rep.actions_section(rep.Audit(Investigation.from_evidence(evidence, EN))).facts
+    assert facts[0] == "0 windows still open to the internet on port 22 at the end of the range"
+    assert facts[-1] == (
+        "Evidence not fully used: 1 security-group call could not be read and may hide a window "
+        "(event 00000000-0000-0000-0000-000000000001 (AuthorizeSecurityGroupIngress at "
+        "2026-01-01T00:00:01Z by arn:aws:iam::111111111111:user/u1): requestParameters holds the "
+        "key 'GroupId' twice in one object (case aside): which value is the evidence cannot be "
+        "decided) "
+        "(listed under “Time range and evidence” and on the command's stderr)")

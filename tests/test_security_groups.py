@@ -95,7 +95,8 @@ def test_null_parameters_are_a_change_of_unknown_content_and_garbage_is_rejected
         (None, "authorize", "ingress", None, None, None, None, None, None)]
     assert len(frame) == 1
     assert frame.attrs["rejected"] == [
-        "event e2 (RevokeSecurityGroupIngress at 2026-01-01T00:00:00Z): ipPermissions is a string, not a list"]
+        "event e2 (RevokeSecurityGroupIngress at 2026-01-01T00:00:00Z by "
+        "arn:aws:iam::111111111111:user/a): ipPermissions is a string, not a list"]
 
 
 def test_protocol_names():
@@ -231,7 +232,8 @@ def test_an_event_the_normalizer_cannot_read_is_rejected_with_its_reason_and_the
     later = row("RevokeSecurityGroupIngress", OPEN_SSH, eid="e3", t="2026-01-01T00:00:02Z")
     frame = normalize(pd.DataFrame([row("AuthorizeSecurityGroupIngress", OPEN_SSH), bad, later]))
     assert list(frame["event_id"]) == ["e1", "e3"]
-    assert frame.attrs["rejected"] == [f"event e2 ({name} at 2026-01-01T00:00:01Z): {reason}"]
+    assert frame.attrs["rejected"] == [
+        f"event e2 ({name} at 2026-01-01T00:00:01Z by arn:aws:iam::111111111111:user/a): {reason}"]
 
 
 @pytest.mark.parametrize("made, kept", [

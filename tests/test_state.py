@@ -310,6 +310,32 @@ def test_malformed_config_items_are_rejected_with_their_reason_and_the_rest_used
     ]
 
 
+def test_an_item_whose_account_or_region_contradicts_its_delivery_path_is_rejected(tmp_path):
+    """Found by an attack review: an item of another account (or region) than the folder AWS
+    delivered it to, showing the group without its rule, closed this account's window."""
+    other = f"AWSLogs/999988887777/Config/{REGION}/2026/9/28/ConfigHistory/h.json.gz"
+    west = f"AWSLogs/{ACCOUNT}/Config/eu-west-1/2026/9/28/ConfigHistory/h.json.gz"
+    arn = item("sg-3", "2026-09-28T10:00:00Z", [])
+    arn["ARN"] = f"arn:aws:ec2:{REGION}:999988887777:security-group/sg-3"
+    at = "2026-09-28T10:00:00Z"
+    paths = [write(tmp_path / other, {"configurationItems": [item("sg-1", at, [])]}),
+             write(tmp_path / west, {"configurationItems": [item("sg-2", at, [])]}),
+             write(tmp_path / HISTORY, {"configurationItems": [arn, item("sg-4", at, [])]}),
+             write(tmp_path / "loose.json", {"configurationItems": [item("sg-5", at, [])]},
+                   gz=False)]
+    rules, report = state_of(*paths)
+    assert list(rules["group_id"]) == ["sg-4", "sg-5"]  # a loose file has no path to contradict
+    assert [f.rejections for f in report.files] == [
+        [f"record 0: awsAccountId {ACCOUNT} is not 999988887777, the account of the folder AWS "
+         "delivered it to: it is not read"],
+        [f"record 0: awsRegion {REGION} is not eu-west-1, the region of the folder AWS delivered "
+         "it to: it is not read"],
+        ["record 0: the ARN's account 999988887777 is not 123456789012, the account of the folder "
+         "AWS delivered it to: it is not read"],
+        [],
+    ]
+
+
 def test_an_item_that_does_not_say_which_rules_the_group_holds_closes_no_window(tmp_path):
     # Config writes "ipPermissions": [] for a group with no rule; an item without the list (or a
     # describe entry without IpPermissions) read as "no rule" closed the logged window of sg-1.
@@ -1342,3 +1368,49 @@ def test_the_windows_of_a_large_state_hold_one_observations_rules_at_a_time(monk
               for r in export.to_records(found.sort_values(["group_id", "opened_at"]))]
     assert opened == [(f"sg-{group}", "config", t(minute), t(minute + 1) if minute < 5 else None)
                       for group in range(6) for minute in (1, 3, 5)]
+
+
+def test_a_state_that_later_successful_calls_prove_wrong_closes_no_window():
+    """Found by an attack review: Config lacked the rule at 00:20 (or said the group deleted), but
+    a successful revoke of the rule at 00:30 proves it was there until then (a successful call on
+    the group, that it was there): the window read closed at 00:20, so what attacked it from
+    00:20 on was not correlated. It stays open until the logged close, and says the two disagree."""
+    opened, revoked = ct("AuthorizeSecurityGroupIngress", 10), ct("RevokeSecurityGroupIngress", 30)
+    other_call = ct("AuthorizeSecurityGroupIngress", 30, "10.0.0.0/8")  # on sg-1 all the same
+
+    def found(events, items):
+        changes = normalize(pd.DataFrame(events))
+        rules = state.rules(pd.DataFrame(items))
+        start = pd.Timestamp(t(0))
+        merged = state.windows(logged_windows(changes), rules, evidence_start=start,
+                               calls=state.related_calls(changes))
+        silent = pd.DataFrame(columns=["kind", "account", "region", "start", "end"])
+        rows = state.reconcile(merged, rules, changes, set(), silent, start)
+        return ([tuple(r[k] for k in [*WINDOW_KEYS, "caveat"]) for r in export.to_records(merged)],
+                [tuple(r[k] for k in ("kind", "after", "before", "related_events", "detail"))
+                 for r in export.to_records(rows) if r["kind"] == "state_contradicted"])
+
+    lacking = [observed(11, ["0.0.0.0/0"]), observed(20, []), observed(25, [])]
+    assert found([opened, revoked], lacking) == (
+        [("logged", None, t(10), ACTOR, None, t(30), "revoked", False, "web", "vpc-1",
+          f"The state at {t(20)} lacks this rule, but a successful revoke of it (e30) at {t(30)} "
+          "proves it was there until then: state and logs disagree, and the window stays open "
+          "until the revoke.")],
+        [("state_contradicted", t(20), t(30), "e30",
+          "absent from the state, but a later successful call (e30) proves it was there"),
+         ("state_contradicted", t(25), t(30), "e30",
+          "absent from the state, but a later successful call (e30) proves it was there")])
+    deleted = [observed(11, ["0.0.0.0/0"]), observed(20, None)]
+    assert found([opened, other_call], deleted) == (
+        [("logged", None, t(10), ACTOR, None, None, None, True, "web", "vpc-1",
+          f"AWS Config recorded the group deleted at {t(20)}, but a successful call on it (e30) "
+          f"at {t(30)} proves it was there then: state and logs disagree, and the deletion "
+          "closes no window.")],
+        [("state_contradicted", t(20), t(30), "e30",
+          "absent from the state, but a later successful call (e30) proves it was there")])
+    # What the logs do not contradict still closes the window unlogged, as before.
+    failed = {**other_call, "errorcode": "Client.UnauthorizedOperation"}
+    assert found([opened, failed], deleted)[0] == [
+        ("logged", None, t(10), ACTOR, t(11), t(20), "group deleted, not logged", False, "web",
+         "vpc-1", None)]
+    assert found([opened, ct("RevokeSecurityGroupIngress", 15)], lacking)[1] == []

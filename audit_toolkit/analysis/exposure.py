@@ -14,6 +14,7 @@ evidence does not prove were put in the order that keeps an exposure open (secur
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ..settings import Settings
@@ -125,8 +126,9 @@ class RuleState:
       `duration` (window_frame adds it, from the end of the evidence).
     """
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, shared: Iterable[str] = ()) -> None:
         self.settings = settings or Settings()
+        self.shared = frozenset(shared)  # eventIDs held by different records: shared_event_ids
         self._held: dict[tuple, dict[RuleKey, dict]] = {}  # (account, region, group) -> rule -> row
         # (account, region, rule id) -> rule: ids are an account's and a region's, and a record placed
         # in another account must not redefine what a revoke by id removes here.
@@ -174,6 +176,12 @@ class RuleState:
             return
         if row.get("group_id") or row.get("group_name"):
             self._changed.add(self._group(row))
+        if row["event_id"] in self.shared and action in ("revoke", "delete_group"):
+            # Another record holds its eventID (one of them forged): whether this removal
+            # happened cannot be decided, so it removes nothing, and the open windows say why.
+            for window in self._open.get(self._group(row), {}).values():
+                window["_shared"] = window.get("_shared") or row["event_id"]
+            return
         if action == "create_group":
             if row["group_name"] and row["group_id"]:
                 # Names are unique per VPC only: a name created twice names no id (None).
@@ -366,6 +374,8 @@ class RuleState:
         )
         if row.get("ambiguous_order"):
             window["_ambiguous_at"] = window["_closed_unproven"] = row["event_time"]
+        if row.get("event_id") in self.shared:  # a modify or a prefix list's change
+            window["_shared"] = window.get("_shared") or row["event_id"]
         self._done.append(window)
         self._last_closed[window["_where"]] = window
 
@@ -397,6 +407,7 @@ class RuleState:
             _ambiguous_at=row["event_time"] if ambiguous else None,
             _inconsistent=row["event_id"] if row.get("inconsistent") is True else None,
             _prefix_list=rule["peer_type"] == "prefix_list",
+            _shared=row["event_id"] if row.get("event_id") in self.shared else None,
             account=where[0],
             region=where[1],
             group_id=where[2] if str(where[2]).startswith("sg-") else rule["group_id"],
@@ -448,6 +459,12 @@ def _public_fields(window: dict) -> dict:
             f"Event {window['_described']} changed the description of this rule, which AWS does "
             "only for a rule that is there: it was there then, from before the evidence."
         )
+    if window.get("_shared") is not None:
+        caveats.append(
+            f"Event {window['_shared']} is held by different records (one of them forged or "
+            "corrupted): which is the evidence cannot be decided, so the reading that keeps the "
+            "exposure open was taken."
+        )
     if window["reach"] == "unknown" and window.get("_prefix_list"):
         caveats.append(
             f"The rule names prefix list {window['cidr']}, whose entries the evidence does "
@@ -458,7 +475,8 @@ def _public_fields(window: dict) -> dict:
             f"The rule's address {window['cidr']} is no CIDR this toolkit can read, yet the "
             "call succeeded: its reach is unknown."
         )
-    flags = {"ambiguous_order": window.get("_ambiguous_at") is not None,
+    undecided = window.get("_ambiguous_at") is not None or window.get("_shared") is not None
+    flags = {"ambiguous_order": undecided,
              "caveat": " ".join(caveats) or None, "still_open": window.get("still_open") is True}
     return {c: flags[c] if c in flags else window.get(c) for c in WINDOW_COLUMNS if c != "duration"}
 
@@ -473,13 +491,29 @@ def windows(
     `evidence_end` is when the evidence stops (default: the last change); it ends still-open
     windows.
     """
-    state = RuleState(settings)
+    state = RuleState(settings, shared_event_ids(changes))
     for row in records(changes):
         state.apply(row)
     end = evidence_end
     if end is None and len(changes):
         end = changes["event_time"].max()
     return window_frame(state.windows(), end)
+
+
+# What every change of one record shares: rows of one eventID that differ here are two records.
+_RECORD = ("event_time", "event_name", "account", "region", "actor_arn", "source_ip", "user_agent",
+           "error_code")
+
+
+def shared_event_ids(changes: pd.DataFrame) -> set[str]:
+    """The eventIDs held by different records: as `normalize` found them among the events, and
+    those whose changes differ in what one record's changes share (a frame that lost its attrs)."""
+    found = set(changes.attrs.get("shared_event_ids", ()))
+    if len(changes):
+        columns = [c for c in _RECORD if c in changes]
+        differs = changes.groupby("event_id")[columns].nunique(dropna=False).gt(1).any(axis=1)
+        found |= set(differs.index[differs])
+    return found
 
 
 _SAME_WINDOW = (

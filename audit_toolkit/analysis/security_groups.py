@@ -705,16 +705,20 @@ def normalize(events: pd.DataFrame, held: Iterable[Mapping] = ()) -> pd.DataFram
                 peer=r["peer"], peer_type=r["peer_type"], rule_id=r["rule_id"],
                 description=r.get("description"), direction=r["direction"], group_id=r["group_id"])
     rows, rejected = [], []
+    # in_order kept one record of each content: an eventID seen twice is held by different records
+    shared = events.loc[events["eventid"].notna() & events["eventid"].duplicated(), "eventid"]
     for e in records(events):
         known = known_in.setdefault((e["account"], e["region"]), {})
         try:
             rows += changes_of(e, known)
         except Unreadable as reason:
             when = f"{e['eventtime']:%Y-%m-%dT%H:%M:%SZ}"
-            rejected.append(f"event {e['eventid']} ({e['eventname']} at {when}): {reason}")
+            rejected.append(f"event {e['eventid']} ({e['eventname']} at {when} by "
+                            f"{e.get('actor') or 'an unknown caller'}): {reason}")
     frame = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
     for col in ("from_port", "to_port"):
         frame[col] = frame[col].astype("Int64")
+    frame.attrs["shared_event_ids"] = sorted(set(shared))
     return _with_rejected(frame, rejected)
 
 

@@ -389,8 +389,14 @@ def windows(
             covering = (
                 _covering(held, at) if key[:3] == place and key not in obs["exposing"] else None
             )
-            if covering is not None and _opened_before(covering, at):
+            if covering is None or not _opened_before(covering, at):
+                continue
+            proof = _proven_there(covering, obs, known)
+            if proof is None:
                 _closed(covering, obs, reason, last_seen.get(key), known)
+            elif not covering.get("_contradicted"):  # said once: a daily snapshot repeats it
+                covering["_contradicted"] = True
+                covering["caveat"] = " ".join(filter(None, [covering.get("caveat"), proof[2]]))
         previous[place] = obs
     frame = pd.DataFrame(_ports_together(_one_window(done)), columns=STATE_WINDOW_COLUMNS)
     return _finish(frame, names, evidence_start, evidence_end)
@@ -405,6 +411,28 @@ def _opened_before(window: dict, at: pd.Timestamp) -> bool:
         return True
     late = pd.Timedelta(seconds=1) if window["opened_how"] == "logged" else pd.Timedelta(0)
     return pd.Timestamp(opened) + late <= at if late else pd.Timestamp(opened) < at
+
+
+def _proven_there(window: dict, obs: dict, known: dict) -> tuple | None:
+    """(event id, time, sentence) of a logged call that proves wrong a state lacking the window's
+    rule, or None: a successful revoke of the rule after the state proves the rule was there until
+    then, and a successful call on a group after a state that says it was deleted proves the
+    group was there. The window then stays open until its logged close."""
+    at, closed = obs["at"], window["closed_at"]
+    if window["close_reason"] == "revoked" and closed is not None and pd.Timestamp(closed) > at:
+        return window["closed_event_id"], pd.Timestamp(closed), (
+            f"The state at {_iso(at)} lacks this rule, but a successful revoke of it "
+            f"({window['closed_event_id']}) at {_iso(closed)} proves it was there until then: "
+            "state and logs disagree, and the window stays open until the revoke.")
+    later = sorted((pd.Timestamp(c["event_time"]), c["event_id"]) for c in known.values()
+                   if obs["deleted"] and _on(c, obs) and pd.Timestamp(c["event_time"]) > at)
+    if later:
+        (when, event), *_ = later
+        return event, when, (
+            f"AWS Config recorded the group deleted at {_iso(at)}, but a successful call on it "
+            f"({event}) at {_iso(when)} proves it was there then: state and logs disagree, and "
+            "the deletion closes no window.")
+    return None
 
 
 def _taken_over(unlogged: dict, logged: list[dict], at: pd.Timestamp) -> bool:
@@ -610,7 +638,9 @@ def reconcile(
       port (its window), or any other rule (`_other_rules`);
     - `closed_not_logged`: a window or another rule the logs leave open that a later state lacks;
     - `deleted_not_logged`: a group deleted in state with no logged DeleteSecurityGroup;
-    - `related_events_missing`: a Config item naming CloudTrail events absent from the evidence.
+    - `related_events_missing`: a Config item naming CloudTrail events absent from the evidence;
+    - `state_contradicted`: a state lacking a window's rule, or saying its group was deleted, that
+      a later successful logged call proves wrong (the window stays open: `_proven_there`).
     Each gives the interval in which the unlogged change must have happened (`after`, `before`) and
     what the coverage map (`coverage`: silent hours, stopped or deleted trails) shows in it.
     """
@@ -639,6 +669,7 @@ def reconcile(
                     "detail_phrase": phrase("absent_later"),
                 }
             )
+    rows += _contradicted(merged, state_rules, changes)
     rows += _other_rules(state_rules, changes, settings or Settings(), evidence_start)
     deleted = _logged_deletions(changes)
     previous: dict[tuple, pd.Timestamp] = {}
@@ -693,6 +724,34 @@ def reconcile(
     return frame.sort_values(
         ["before", "kind", "account", "region", "group_id"], kind="stable", ignore_index=True
     )
+
+
+def _contradicted(
+    merged: pd.DataFrame, state_rules: pd.DataFrame, changes: pd.DataFrame
+) -> list[dict]:
+    """A `state_contradicted` row for each observation that a window's logged calls prove wrong,
+    found as `windows` finds it: from the state (`after`) to the call that proves it (`before`)."""
+    known = {c["event_id"]: c for c in records(related_calls(changes))} if len(changes) else {}
+    by_key: dict[tuple, list[dict]] = {}
+    for w in records(merged):
+        for key in _exposed_at(w):
+            by_key.setdefault(key, []).append(w)
+    rows = []
+    for obs in observations(state_rules, Settings()):
+        place = (obs["account"], obs["region"], obs["group_id"])
+        for key, held in by_key.items():
+            covering = _covering(held, obs["at"]) if key[:3] == place else None
+            if covering is None or key in obs["exposing"]:
+                continue
+            proof = _opened_before(covering, obs["at"]) and _proven_there(covering, obs, known)
+            if proof:
+                rows.append({k: covering[k] for k in ("account", "region", "group_id", "group_name",
+                                                      "vpc_id")}
+                            | _rule_columns({**covering, "peer": covering["cidr"]})
+                            | {"kind": "state_contradicted", "after": obs["at"], "before": proof[1],
+                               "related_events": proof[0],
+                               "detail_phrase": phrase("contradicted", event=proof[0])})
+    return rows
 
 
 def _other_rules(state_rules: pd.DataFrame, changes: pd.DataFrame, settings: Settings,

@@ -253,7 +253,7 @@ def _config_rows(document: dict, path: Path, file: FileReport, report: StateRepo
         if kind is not None and kind not in KEPT_TYPES:
             report.other_types[str(kind)] += 1
         else:
-            _config_use(item, index, items, file, report)
+            _config_use(item, index, items, file, report, _partition(path, CONFIG_LAYOUT))
         if size >= CHUNK_BYTES:
             tables.append(_table([_config_row(document, path, items)]))
             items, size = [], 0
@@ -271,12 +271,14 @@ def _config_row(document: dict, path: Path, items: list[dict]) -> dict:
     }
 
 
-def _config_use(item: Any, index: int, items: list[dict], file: FileReport, report: StateReport) -> None:
+def _config_use(item: Any, index: int, items: list[dict], file: FileReport, report: StateReport,
+                place: dict) -> None:
     """One item of a kept type read into `items`, or rejected with its reason."""
     report.interfaces += isinstance(item, dict) and item.get("resourceType") in (NETWORK_INTERFACE, INSTANCE)
     file.read += 1
     try:
         row, configuration = _config_item(item)
+        _in_its_folder(row, place)
     except ValueError as e:
         file.reject(index, reason_of(e))
         return
@@ -285,6 +287,21 @@ def _config_use(item: Any, index: int, items: list[dict], file: FileReport, repo
     for name in ("ipPermissions", "ipPermissionsEgress"):
         if _bad_protocol((configuration or {}).get(name) or [], "ipProtocol"):
             file.warn(reason("config_protocol", name=name), index)
+
+
+def _in_its_folder(row: dict, place: dict) -> None:
+    """ValueError where the item's account or region is not those of the folder AWS delivered it
+    to (AWSLogs/<account>/Config/<region>/): such an item, read as its own, closed the windows of
+    another account's group. Rejected rather than kept, so it never bounds a window at all."""
+    arn = _ARN.match(row["arn"] or "")
+    said = [("awsAccountId", row["awsaccountid"], "account"),
+            ("awsRegion", row["awsregion"], "region"),
+            ("the ARN's account", arn and arn["account"], "account"),
+            ("the ARN's region", arn and arn["region"], "region")]
+    for name, value, part in said:
+        if value and place[part] and value != place[part]:
+            raise ValueError(f"{name} {value} is not {place[part]}, the {part} of the folder AWS "
+                             "delivered it to: it is not read")
 
 
 def _config_item(item: Any) -> tuple[dict, dict | None]:
