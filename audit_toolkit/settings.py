@@ -37,21 +37,27 @@ def _size(text: str) -> int:
 
 # Abbreviations an engineer types. Unambiguous ones are taken as their zone; the others are answered
 # with the IANA name to use (IST is India, Israel or Ireland; PST's zone also keeps PDT in summer).
-_TZ_TAKEN = {"JST": "Asia/Tokyo", "KST": "Asia/Seoul", "Z": "UTC"}
+_TZ_TAKEN = {"JST": "Asia/Tokyo", "KST": "Asia/Seoul", "Z": "UTC", "UTC": "UTC", "GMT": "UTC"}
 _TZ_ASKED = {"PST": "America/Los_Angeles", "PDT": "America/Los_Angeles", "EDT": "America/New_York",
              "CDT": "America/Chicago", "MDT": "America/Denver", "IST": "Asia/Kolkata",
-             "AEST": "Australia/Sydney", "BST": "Europe/London", "CEST": "Europe/Berlin", "SGT": "Asia/Singapore"}
+             "AEST": "Australia/Sydney", "BST": "Europe/London", "CEST": "Europe/Berlin", "SGT": "Asia/Singapore",
+             "CST": "America/Chicago or Asia/Shanghai", "EST": "America/New_York"}
 
 
 def zone_name(text: str) -> str:
-    """The IANA zone for what a user typed: an IANA name, or JST / KST; anything else is an error
-    that names the zone to use."""
+    """The IANA zone for what a user typed: an IANA name, or JST / KST / UTC in any case; anything
+    else is an error that names the zone to use (an IANA name in another case: that name)."""
     name = _TZ_TAKEN.get(text.upper(), text) if isinstance(text, str) else text
     try:
         ZoneInfo(name)
         return name
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        hint = _TZ_ASKED.get(text.upper(), "Asia/Tokyo") if isinstance(text, str) else "Asia/Tokyo"
+        hint = "Asia/Tokyo"
+        if isinstance(text, str):
+            from zoneinfo import available_timezones
+
+            cased = [z for z in available_timezones() if z.lower() == text.lower()]
+            hint = cased[0] if cased else _TZ_ASKED.get(text.upper(), hint)
         raise ConfigError(f"unknown time zone {text!r}: use an IANA name such as {hint}") from None
 
 

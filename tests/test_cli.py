@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import click
 import pytest
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 from audit_toolkit.analysis import actors
 from audit_toolkit.analysis.detections import CATALOGUE
 from audit_toolkit.cli import main
+from audit_toolkit.errors import AuditToolkitError
 from real_data import cloudtrail_record, invictus, real_data
 
 SG_FIELDS = {"event_time", "event_id", "account", "region", "group_id", "action", "direction", "protocol", "from_port",
@@ -320,6 +322,15 @@ def test_an_abbreviation_is_taken_or_answered_with_the_zone_to_use(tmp_path):
     result = run("sg-changes", "--evidence", str(tmp_path), "--tz", "PST")
     assert result.exit_code == 1
     assert result.output == "Error: unknown time zone 'PST': use an IANA name such as America/Los_Angeles\n"
+    from audit_toolkit.settings import zone_name
+
+    assert [zone_name(z) for z in ("utc", "Utc", "GMT", "jst", "Asia/Tokyo")] == [
+        "UTC", "UTC", "UTC", "Asia/Tokyo", "Asia/Tokyo"]
+    for typed, hint in [("Asia/tokyo", "Asia/Tokyo"), ("CST", "America/Chicago or Asia/Shanghai"),
+                        ("+09:00", "Asia/Tokyo")]:
+        with pytest.raises(AuditToolkitError, match=f"unknown time zone '{re.escape(typed)}': use an IANA name "
+                                                   f"such as {hint}$"):
+            zone_name(typed)
 
 
 def test_the_table_shows_whole_identities_in_short_form_and_says_what_it_left_out(demo):
