@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from audit_toolkit.analysis import actors
 from audit_toolkit.analysis.actors import principal, resolve, tool_of
 
 
@@ -65,3 +66,14 @@ def test_a_service_acting_for_a_principal_is_named():
 )
 def test_tools(agent, tool):
     assert tool_of(agent) == tool
+
+
+@pytest.mark.parametrize("actor, shown", [
+    ("arn:aws:iam::333333333333:user/dave", "dave"),
+    ("arn:aws:sts::333333333333:federated-user/dave", "dave (federated)"),  # anyone may mint this dave
+    ("arn:aws:iam::111111111111:role/ops-admin", "ops-admin (role)"),
+    ("arn:aws:iam::111111111111:role/ops-admin (session mallory)", "ops-admin / mallory"),
+    ("arn:aws:iam::111111111111:user/alice via ec2.amazonaws.com", "alice via ec2.amazonaws.com"),
+])
+def test_the_short_form_never_makes_two_kinds_of_principal_one_name(actor, shown):
+    assert actors.short(actor) == shown

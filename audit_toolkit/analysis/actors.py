@@ -100,12 +100,15 @@ def resolve(row: dict) -> dict[str, str | None]:
 
 _ROLE_SESSION = re.compile(r"^arn:aws[\w-]*:(?:iam|sts)::\d*:(?:assumed-)?role/(?:.*/)?([^/ ]+) \(session (.*)\)$")
 _SSO = re.compile(r"^(.*) \(SSO via .*\)$")
-_NAMED = re.compile(r"^arn:aws[\w-]*:(?:iam|sts)::\d*:(?:user|federated-user|role)/(?:.*/)?([^/]+)$")
+_NAMED = re.compile(r"^arn:aws[\w-]*:(?:iam|sts)::\d*:(user|federated-user|role)/(?:.*/)?([^/]+)$")
+# Any user allowed GetFederationToken can mint a federated `dave`: never shown as the IAM user dave.
+_KIND = {"user": "", "role": " (role)", "federated-user": " (federated)"}
 
 
 def short(actor: str | None) -> str | None:
     """An actor as an investigator reads it at a glance: `ops-admin / mallory` for a role session,
-    `carol@example.com (SSO)`, `alice` for an IAM user; the full form stays in `actor`."""
+    `carol@example.com (SSO)`, `alice` for an IAM user, `dave (federated)`, `ops-admin (role)`; the
+    full form stays in `actor`."""
     if not isinstance(actor, str):
         return actor
     head, via, service = actor.partition(" via ")
@@ -116,7 +119,7 @@ def short(actor: str | None) -> str | None:
     elif m := _SSO.match(head):
         head = f"{m[1]} (SSO)"
     elif m := _NAMED.match(head):
-        head = m[1]
+        head = m[2] + _KIND[m[1]]
     return f"{head}{via}{service}"
 
 
