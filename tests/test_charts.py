@@ -162,7 +162,7 @@ def test_changes_are_coloured_by_actor_and_failed_attempts_marked(demo_inv):
     assert failed.get_markerfacecolor() == "white"
     entries = legend(ax)
     assert entries[:2] == ["terraform-ci / tf-run-4711", "ops-admin / mallory"]  # most active first
-    assert {"alice", "bob", "dave", "carol@example.com (SSO)", "root (333333333333)", "failed attempt"} <= set(entries)
+    assert {"alice", "bob", "dave (federated)", "carol@example.com (SSO)", "root (333333333333)", "failed attempt"} <= set(entries)
     png(ax)
 
 
