@@ -5,6 +5,7 @@ no ListPublicKeys: botocore's before-send hook answers it as CloudTrail would (J
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import shutil
 from datetime import datetime, timezone
@@ -116,9 +117,12 @@ def test_collect_records_the_signatures_and_the_keys(collected, key):
         for p, e in entries.items()
         if "signature" in e
     } == {HOUR_12: ("SHA256withRSA", 512), HOUR_13: ("SHA256withRSA", 512)}
+    keys_file = collected / "public-keys.json"
     assert manifest["runs"][0]["public_keys"] == {
         "file": "public-keys.json",
         "regions": {REGION: "1 keys"},
+        "sha256": hashlib.sha256(keys_file.read_bytes()).hexdigest(),
+        "size": keys_file.stat().st_size,
     }
     stored = json.loads((collected / "public-keys.json").read_text())["PublicKeyList"]
     assert [base64.b64decode(k["Value"]) for k in stored] == [
@@ -127,6 +131,18 @@ def test_collect_records_the_signatures_and_the_keys(collected, key):
         )
     ]
     assert verify(collected).ok  # the keys file is not evidence that appeared from nowhere
+
+
+def test_verify_holds_the_public_keys_to_the_hash_collect_recorded(collected):
+    """validate-logs trusts public-keys.json: emptied, or replaced by an attacker's keys, it was
+    still 'intact' (found by an attack review)."""
+    keys_file = collected / "public-keys.json"
+    keys_file.write_text('{"PublicKeyList": []}')
+    report = verify(collected)
+    assert not report.ok
+    assert report.changed == ["public-keys.json: SHA-256 differs from the one recorded at collection"]
+    keys_file.unlink()
+    assert verify(collected).missing == ["public-keys.json"]
 
 
 def test_an_untouched_collected_trail_is_all_valid_with_exit_0(collected):

@@ -160,6 +160,18 @@ def verify(folder: str | Path, expect: str | None = None) -> VerifyReport:
             report.changed.append(f"{path}: size {size}, collected {entry['size']}")
         elif sha256_of(local) != entry["sha256"]:
             report.changed.append(f"{path}: SHA-256 differs from the one recorded at collection")
+    # The public keys collect fetched last: validate-logs trusts them, so they are held to their hash.
+    keys = next((r["public_keys"] for r in reversed(manifest.runs)
+                 if isinstance(r, dict) and isinstance(r.get("public_keys"), dict)
+                 and r["public_keys"].get("sha256")), None)
+    if keys is not None:
+        local = root / PUBLIC_KEYS
+        if not local.is_file() or local.is_symlink():
+            report.missing.append(PUBLIC_KEYS)
+        else:
+            report.checked += 1
+            if sha256_of(local) != keys["sha256"]:
+                report.changed.append(f"{PUBLIC_KEYS}: SHA-256 differs from the one recorded at collection")
     # Anything but a folder was added: a link to a folder of other files, or a FIFO, too.
     on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*")
                if p.is_symlink() or not p.is_dir()}
