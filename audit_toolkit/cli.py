@@ -404,6 +404,9 @@ def detect(evidence, store, since, until, accounts, regions, tz, fmt, only, min_
     settings = _settings(tz=tz)
     min_severity = min_severity and min_severity[1]  # the band's label
     chosen = select(only, min_severity)  # an unknown id fails here, before any evidence is read
+    if not chosen and not catalogue and not sigma_paths:
+        raise click.UsageError(f"no detection of {', '.join(only)} is at least {min_severity}: "
+                               "these filters leave nothing to run")
     if catalogue:
         table = catalogue_table(settings.language)
         _emit(table[table["id"].isin([d.id for d in chosen])], fmt, ["id", "severity", "technique", "title", "events"],
@@ -587,7 +590,8 @@ def connections(evidence, store, since, until, accounts, regions, tz, fmt, ports
         found = found.assign(detail=[describe(r, "en", settings.display_tz) for r in records(found)])
     if fmt == "table" and len(found):
         _bullets(found["detail"])
-    _emit(found, fmt, CONNECTION_TABLE, settings, CONNECTION_DROP, empty="no exposure window in the range")
+    _emit(found, fmt, CONNECTION_TABLE, settings, CONNECTION_DROP,
+          empty=f"group {group} had no exposure window in the range" if group else "no exposure window in the range")
 
 
 def _severity_bound(value: str | None) -> tuple[float, str] | None:

@@ -422,6 +422,15 @@ def test_places_and_times_are_checked_before_any_evidence_is_read(demo, args, me
     assert "events read" not in result.output  # nothing was scanned
 
 
+def test_filters_that_leave_nothing_to_ask_say_so(demo):
+    evidence = str(demo / "evidence")
+    none_run = run("detect", "--evidence", evidence, "--only", "root_used", "--min-severity", "critical")
+    assert none_run.exit_code == 2 and "no detection of root_used is at least critical: these filters leave " \
+        "nothing to run" in none_run.output and "events read" not in none_run.output
+    assert run("connections", "--evidence", evidence, "--group", "sg-nope").stdout == \
+        "(none: group sg-nope had no exposure window in the range)\n"
+
+
 def test_a_time_without_a_zone_is_read_in_the_zone_the_tables_show(demo):
     """Pasted from a JST table, 18:00 means 18:00 JST (09:00 UTC), and stderr says so."""
     result = run("sg-changes", "--evidence", str(demo / "evidence"), "--tz", "JST", "--since", "2026-11-03T18:00",
