@@ -99,6 +99,17 @@ def test_stored_without_outputs_with_one_parameters_cell_switching_the_engine(pa
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_display_zone_parameter_defers_to_the_setting(path, monkeypatch):
+    """A default of its own hid AUDIT_TOOLKIT_DISPLAY_TZ: the notebooks showed JST whatever was set."""
+    from audit_toolkit.settings import Settings
+
+    values: dict = {}
+    exec(tagged(nbformat.read(path, as_version=4), "parameters").source, {}, values)
+    monkeypatch.setenv("AUDIT_TOOLKIT_DISPLAY_TZ", "Europe/Berlin")
+    assert Settings.load(display_tz=values["display_tz"]).display_tz == "Europe/Berlin"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_only_the_public_api_is_called(path):
     nb = nbformat.read(path, as_version=4)
     for cell in cells(nb):
