@@ -741,6 +741,9 @@ def sql(name, since, until, accounts, regions, params) -> None:
         if not sep or key not in query.params:
             raise click.BadParameter(f"{item!r}: {name} takes {', '.join(query.params) or 'no parameters'}",
                                      param_hint="--param")
+        if key in queries.SCOPE_PARAMS:  # with its partition bound: set apart, the text contradicts itself
+            raise click.BadParameter(f"{item!r}: the scope is set by --since, --until, --account and --region",
+                                     param_hint="--param")
         values[key] = float(value) if re.fullmatch(r"-?\d+(\.\d+)?", value) else value
     if "days" in query.params:  # sg_state: Config's day folders, as inv.state(since=) lists them
         from .analysis.state import config_days

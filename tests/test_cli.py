@@ -469,6 +469,8 @@ def test_sql_prints_the_athena_text_bound_as_literals_ready_to_paste():
     (["sql", "principal_events"], "Error: principal_events needs --param principal=..."),
     (["sql", "sg_changes", "--param", "principal=x"], "takes since, until, since_day, until_day, account, region"),
     (["sql", "nope"], "Error: no query named 'nope'"),
+    (["sql", "sg_changes", "--since", "2026-11-03", "--param", "since=2020-01-01"],  # its day bound would stay
+     "Invalid value for --param: 'since=2020-01-01': the scope is set by --since, --until, --account and --region"),
     # the text binds one account: the second must not silently replace the first
     (["sql", "sg_changes", "--account", "111111111111", "--account", "222222222222"],
      "Error: Invalid value for --account: given 2 times (111111111111, 222222222222); the query binds one value"),
