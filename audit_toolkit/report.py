@@ -706,9 +706,9 @@ def actions_section(a: Audit) -> Part:
     if a.start is not None and a.span["first_event"] is not None and not pd.isna(a.span["first_event"]):
         first, last = pd.Timestamp(a.span["first_event"]), pd.Timestamp(a.span["last_event"])
         if first - a.start > pd.Timedelta(hours=1) or (a.end is not None and a.end - last > pd.Timedelta(hours=1)):
-            part.facts.append(a.say("covers_only", first=a.when(first), last=a.when(last)))
-    elif a.since is not None or a.until is not None:
-        part.facts.append(a.say("covers_nothing"))
+            part.facts.insert(0, a.say("covers_only", first=a.when(first), last=a.when(last)))
+    elif a.since is not None or a.until is not None:  # first: every other line is of nothing read
+        part.facts.insert(0, a.say("covers_nothing"))
     if len(windows):
         shown = _with_rules(windows.assign(peer=windows["cidr"]), a)
         part.tables.append(a.table(a.say("table.open"), shown, OPEN_TABLE))

@@ -406,11 +406,11 @@ def test_the_report_leads_with_what_needs_action(written, truth):
 def test_a_range_the_evidence_does_not_cover_is_said_first(demo, truth):
     demo_inv = Investigation.from_evidence(demo / "evidence", EN, state_at=truth["state_at"])
     audit = rep.Audit(demo_inv, since="2026-10-01", until="2026-11-04")
-    assert rep.actions_section(audit).facts[-1] == (
+    assert rep.actions_section(audit).facts[0] == (
         "The evidence covers only 2026-11-02 00:00:00 UTC to 2026-11-03 23:54:58 UTC of the range: "
         "nothing is known of the rest")
     empty = rep.Audit(demo_inv, since="2026-01-01", until="2026-01-02")
-    assert rep.actions_section(empty).facts[-1] == "The evidence holds no event in the range: nothing is known of it"
+    assert rep.actions_section(empty).facts[0] == "The evidence holds no event in the range: nothing is known of it"
 
 
 def test_a_windows_state_says_its_uncertainties():
