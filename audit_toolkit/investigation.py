@@ -389,7 +389,14 @@ class Investigation:
 
     @_each_scope(['event_time'])
     def activity(self, principal: str, since: When = None, until: When = None, account: Scoped = None, region: Scoped = None) -> pd.DataFrame:
-        """Everything one principal (ARN, role, access key, user or session name) did, in time order."""
+        """Everything one principal (ARN, role, access key, user or session name, or the tables' short
+        form of a role session, `ops-admin / mallory`) did, in time order."""
+        role, slash, session = principal.partition("/")
+        if slash and not principal.startswith("arn:") and role.strip() and session.strip():
+            found = self.activity(session.strip(), since, until, account, region)
+            if found.empty:
+                return found
+            return found[found["actor"].map(actors.short) == f"{role.strip()} / {session.strip()}"].reset_index(drop=True)
         events = self.query("principal_events", principal=principal, **queries.scope(since, until, account, region))
         events = in_order(events) if len(events) else events
         return actors.with_actors(events).rename(columns=ACTIVITY_NAMES)
@@ -398,7 +405,8 @@ class Investigation:
                         region: str | None = None, n: int = 5) -> list[str]:
         """The user, role and session names in the scope nearest to `principal`, for an empty answer."""
         names = self.query("principal_names", **queries.scope(since, until, account, region))["name"].tolist()
-        return difflib.get_close_matches(principal, names, n=n, cutoff=0.5)
+        folded = {str(name).casefold(): name for name in names}  # MALLORY is mallory's near miss
+        return [folded[m] for m in difflib.get_close_matches(principal.casefold(), list(folded), n=n, cutoff=0.5)]
 
     def local(self, frame: pd.DataFrame) -> pd.DataFrame:
         """`frame` with its times in the display zone, for a notebook's tables beside its charts."""

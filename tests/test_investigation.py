@@ -158,6 +158,10 @@ def test_actor_activity_timeline(demo_inv, truth):
     assert set(by_arn["event_id"]) == set(events["event_id"])
     by_key = demo_inv.activity("ASIAMALLORY000000001")
     assert set(by_key["event_id"]) == set(events["event_id"])
+    for shown in ("ops-admin / mallory", "ops-admin/mallory"):  # what the tables show, pasted back
+        assert list(demo_inv.activity(shown)["event_id"]) == list(events["event_id"])
+    assert demo_inv.activity("other-role / mallory").empty
+    assert demo_inv.principals_like("MALLORY") == ["mallory"]
 
 
 def test_query_log_records_what_ran(demo_inv):
