@@ -27,9 +27,11 @@ SG_DROP = ("direction", "tool", "region", "account", "to_port", "source_ip", "er
 WINDOW_TABLE = ["account", "region", "group_id", "group_name", "protocol", "from_port", "to_port",
                 "cidr", "reach", "opened_how", "opened_at", "opened_by", "closed_at", "closed_by",
                 "close_reason", "still_open", "open_before_evidence", "ambiguous_order"]
-WINDOW_DROP = ("open_before_evidence", "region", "account", "group_name", "protocol", "to_port",
-               "ambiguous_order", "reach", "close_reason", "opened_how", "still_open", "closed_by",
-               "from_port", "cidr")  # who opened it to whom is kept longest
+# what was opened to whom, by whom, and whether it is still open are kept longest; at the narrowest an
+# empty closed_at says a window is still open
+WINDOW_DROP = ("open_before_evidence", "ambiguous_order", "region", "account", "group_name", "protocol",
+               "to_port", "opened_how", "close_reason", "reach", "from_port", "closed_by", "still_open",
+               "closed_at", "cidr")
 RECONCILE_TABLE = ["kind", "account", "region", "group_id", "group_name", "rule", "after", "before",
                    "coverage"]
 # Columns that hold an actor: the table shows its short form (ops-admin / mallory), CSV and JSON the whole.
@@ -416,8 +418,9 @@ def _state_time(value: str | None) -> str | None:
 
 FINDING_TABLE = ["severity", "severity_label", "type", "account", "region", "instance_id", "security_group_ids",
                  "remote_ip", "remote_country", "local_port", "first_seen", "last_seen", "count", "sample"]
-FINDING_DROP = ("sample", "count", "region", "account", "security_group_ids", "remote_country", "local_port",
-                "last_seen", "severity_label", "instance_id")
+# severity_label only names the band of the number beside it
+FINDING_DROP = ("sample", "count", "region", "account", "severity_label", "security_group_ids", "remote_country",
+                "local_port", "last_seen", "instance_id")
 CORRELATION_TABLE = ["group_id", "opened_at", "closed_at", "finding_type", "severity", "instance_id", "remote_ip",
                      "local_port", "first_seen", "last_seen", "count"]
 # the sentences above the table say every finding in full
