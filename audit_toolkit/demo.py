@@ -46,7 +46,7 @@ def run_demo(out: Path, events: int = 20_000, seed: int = 7, echo: Callable[[str
                             export.terminal_width(), inv.settings.display_tz, WINDOW_DROP)
     echo(table.text)
     if table.dropped:
-        echo(say("demo.left_out", columns=", ".join(table.dropped)))
+        echo(export.fill(say("demo.left_out", columns=", ".join(table.dropped)), export.terminal_width()))
     found, tied = inv.findings(), inv.correlate()
     for name, frame in (("findings", found), ("correlations", tied)):
         (results / f"{name}.json").write_text(export.to_json(frame), encoding="utf-8")

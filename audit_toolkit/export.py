@@ -225,6 +225,28 @@ def _wrap(text: str, width: int) -> list[str]:
     return [*lines, line]
 
 
+def fill(text: str, width: int | None, indent: str = "  ") -> str:
+    """`text` wrapped between its words to `width` terminal columns (None: as it is), each later line
+    under the first's leading spaces and `indent`. A word longer than a line (a path, an ARN) breaks
+    as a table cell does, after a '/', ':', ',' or '_', on lines of its own."""
+    if "\n" in text:
+        return "\n".join(fill(line, width, indent) for line in text.split("\n"))
+    lead = text[: len(text) - len(text.lstrip(" "))]
+    if width is None or _width(text) <= width:
+        return text
+    rest = lead + indent
+    room = max(width - _width(rest), 10)
+    lines, space = [lead], ""
+    for word, after in re.findall(r"([^ ]+)( *)", text):  # the spaces inside a line kept as they are
+        for n, piece in enumerate(_wrap(word, room) if _width(word) > room else [word]):
+            if n or (lines[-1].strip() and _width(lines[-1] + space + piece) > width):
+                lines.append(rest + piece)
+            else:
+                lines[-1] += space + piece
+        space = after
+    return "\n".join(lines)
+
+
 def _render(headers: list[str], rows: list[list[str]], widths: list[int]) -> list[str]:
     def pad(text: str, w: int) -> str:
         return text + " " * (w - _width(text))

@@ -610,3 +610,27 @@ def test_each_table_keeps_the_columns_that_answer_its_question_at_80_and_100_col
     said = " ".join(result.stderr.split())  # the stderr lines wrap to the terminal too
     assert f"left out to fit the terminal: {', '.join(left_out)} (widen it," in said
 
+
+def test_the_lines_on_stderr_wrap_to_the_width_of_the_table(demo):
+    evidence = str(demo / "evidence")
+    result = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": "80"})
+    lines = result.stderr.splitlines()
+    assert max(map(len, lines)) <= 80
+    assert lines[lines.index("times in UTC") + 1:] == [
+        "left out to fit the terminal: open_before_evidence, ambiguous_order, region,",
+        "  account, group_name, protocol, to_port, opened_how, close_reason, reach,",
+        "  from_port, closed_by (widen it, or use --format csv or json for every column)",
+        "11 windows, 2 still open",
+    ]
+    assert lines[0].startswith(f"evidence {evidence}: ") and lines[1].startswith("  ")  # the intake, wrapped
+
+    def joined(text: str) -> str:  # a path too long for a line breaks after a '/', with no space
+        return "".join(s if s.endswith("/") else s + " " for s in map(str.strip, text.splitlines()))
+
+    assert f"{evidence}/ec2/describe-security-groups.json: read 0," in joined(result.stderr)
+    wide = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": "400"})
+    assert joined(wide.stderr) == joined(result.stderr).replace(
+        "left out to fit the terminal: open_before_evidence, ambiguous_order, region, account, group_name, protocol, "
+        "to_port, opened_how, close_reason, reach, from_port, closed_by (widen it, or use --format csv or json for "
+        "every column) ", "")  # only wrapped: the same words
+

@@ -77,6 +77,25 @@ def test_a_squeezed_table_breaks_names_and_host_names_but_not_addresses():
     assert export.to_table(frame, width=40, drop_order=("source_ip",)).dropped == ("source_ip",)
 
 
+def test_a_line_for_stderr_wraps_between_its_words_and_a_long_path_at_its_slashes():
+    problem = ("  /evidence/ec2/describe-security-groups.json: read 0, used 0, rejected 0: describe output does "
+               "not say when it was taken")
+    assert export.fill(problem, 40).splitlines() == [
+        "  /evidence/ec2/",
+        "    describe-security-groups.json: read",
+        "    0, used 0, rejected 0: describe",
+        "    output does not say when it was",
+        "    taken",
+    ]
+    skipped = "  skipped /evidence/AWSLogs/111111111111/CloudTrail/us-east-1/2026/11/03/a.json"
+    assert export.fill(skipped, 30).splitlines() == [
+        "  skipped /evidence/AWSLogs/", "    111111111111/CloudTrail/", "    us-east-1/2026/11/03/", "    a.json"]
+    # wide characters take two columns; a line that fits, or no width (a pipe), is left as it is
+    assert export.fill("証跡: ファイル 2542 個、イベント 20396 件を読み込み、20396 件を使用", 30).splitlines() == [
+        "証跡: ファイル 2542", "  個、イベント 20396", "  件を読み込み、20396 件を使用"]
+    assert export.fill(problem, None) == problem and export.fill("times in UTC", 12) == "times in UTC"
+
+
 def test_times_are_shown_in_the_display_zone_with_its_offset_in_json_and_csv():
     frame = pd.DataFrame({"opened_at": [pd.Timestamp("2026-11-03T09:02:00Z")]})
     assert export.to_records(frame) == [{"opened_at": "2026-11-03T09:02:00Z"}]
