@@ -224,8 +224,8 @@ def _emit(frame, fmt: str, columns: list[str], settings: Settings, drop: tuple[s
 
 
 def _say(text: str) -> None:
-    """A line on stderr, wrapped between its words to the table's width."""
-    click.echo(export.fill(text, export.terminal_width()), err=True)
+    """A line on stderr, wrapped between its words to the terminal's width, as the table is."""
+    click.echo(export.fill(text, export.terminal_width(sys.stderr)), err=True)
 
 
 def _bullets(sentences) -> None:

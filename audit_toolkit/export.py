@@ -100,11 +100,18 @@ class Table:
     dropped: tuple[str, ...] = ()
 
 
-def terminal_width() -> int | None:
-    """`COLUMNS`, else the terminal's width; None when stdout is no terminal (a pipe keeps every column)."""
+def terminal_width(stream=None) -> int | None:
+    """`COLUMNS`, else the width of the terminal `stream` (stdout) is on; None when it is on none (a pipe
+    keeps every column)."""
     if os.environ.get("COLUMNS", "").isdigit():
         return int(os.environ["COLUMNS"])
-    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    stream = stream or sys.stdout
+    if not stream.isatty():
+        return None
+    try:  # stderr's own terminal when stdout is a pipe
+        return os.get_terminal_size(stream.fileno()).columns or shutil.get_terminal_size().columns
+    except (OSError, ValueError):
+        return shutil.get_terminal_size().columns
 
 
 def to_table(frame: pd.DataFrame, columns: list[str] | None = None, width: int | None = None,

@@ -634,3 +634,56 @@ def test_the_lines_on_stderr_wrap_to_the_width_of_the_table(demo):
         "to_port, opened_how, close_reason, reach, from_port, closed_by (widen it, or use --format csv or json for "
         "every column) ", "")  # only wrapped: the same words
 
+
+def _run_with_stderr_on(tty: bool, evidence) -> tuple[str, str]:
+    """The CLI run as a shell would, stderr on a pseudo-terminal of 80 columns (or a pipe); its stdout
+    and stderr."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    command = [sys.executable, "-c", "from audit_toolkit.cli import main; main()", "activity", "--principal", "u1",
+               "--evidence", str(evidence), "--format", "csv"]
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    if not tty:
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+        return done.stdout, done.stderr
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=follower, env=env) as process:
+        os.close(follower)
+        said = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            said += chunk
+        out = process.stdout.read().decode()
+        process.wait(timeout=300)
+    os.close(leader)
+    return out, said.decode()
+
+
+def test_a_raw_evidence_scan_draws_a_progress_bar_only_when_stderr_is_a_terminal(tmp_path):
+    from util import event, records_file
+
+    evidence = tmp_path / "evidence"
+    for n in range(3):
+        records_file(evidence, f"part{n}.json.gz", [event(n), event(n + 3)])
+    out, said = _run_with_stderr_on(True, evidence)
+    assert out.splitlines()[0].startswith("event_time,")  # stdout, a pipe, holds the answer alone
+    assert "ingest: 100%" in said and "3/3" in said and "events=6" in said
+    assert "\x1b[" not in out
+    shown = [line.split("\r")[-1] for line in said.split("\r\n")]  # what the terminal shows, line by line
+    assert max(map(len, shown)) <= 80  # the intake line too, wrapped to the terminal stderr is on
+    assert f"evidence {evidence}: 3 files, 6 events read, 6 used" in " ".join(" ".join(shown).split())
+    out, said = _run_with_stderr_on(False, evidence)
+    assert "ingest" not in said and "%" not in said
+    assert said.splitlines()[0].startswith(f"evidence {evidence}: 3 files, 6 events read, 6 used")
