@@ -177,7 +177,8 @@ def _min_width(header: str, cells: list[str], squeeze: int = 0) -> int:
         if squeeze == HARD or (squeeze and _RESOURCE_ID.fullmatch(cell)):
             return []
         if squeeze:  # a name (`ssh_exposure_opened`) wraps after its '_', a host name after its '.'
-            return [part for word in cell.split() for part in _NAME_BREAK.split(word)]
+            return [part for word in cell.split()  # an email is an identity: whole
+                    for part in ([word] if "@" in word else _NAME_BREAK.split(word))]
         return cell.split()
 
     natural = max([_width(header), *map(_width, cells)])
@@ -223,7 +224,7 @@ def _wrap(text: str, width: int) -> list[str]:
     for char in text:
         if _width(line + char) > width:
             cut = max(line.rfind(c) for c in " /:,_")
-            if cut <= 0:  # a host name, after a '.' (a path keeps `a.json` whole)
+            if cut <= 0 and char != " ":  # a host name, after a '.' (a path keeps `a.json` whole)
                 cut = max([m.start() for m in re.finditer(r"\.(?=[A-Za-z])", line + char)], default=-1)
             head, line = (line[: cut + 1], line[cut + 1:]) if cut > 0 else (line, "")
             lines.append(head.rstrip())

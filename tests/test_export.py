@@ -62,8 +62,9 @@ def test_table_wraps_ids_and_times_before_it_leaves_a_column_out():
 
 
 def test_a_squeezed_table_breaks_names_and_host_names_but_not_addresses():
-    frame = pd.DataFrame({"detection": ["ssh_exposure_opened"], "source_ip": ["198.51.100.23"],
-                          "actor": ["cfn-exec / AWSCloudFormation via cloudformation.amazonaws.com"]})
+    frame = pd.DataFrame({"detection": ["ssh_exposure_opened", "root_used"], "source_ip": ["198.51.100.23", ""],
+                          "actor": ["cfn-exec / AWSCloudFormation via cloudformation.amazonaws.com",
+                                    "carol@example.com (SSO)"]})
     table = export.to_table(frame, width=45, drop_order=("source_ip",))
     assert table.dropped == ()
     assert table.text.splitlines() == [
@@ -73,8 +74,14 @@ def test_a_squeezed_table_breaks_names_and_host_names_but_not_addresses():
         "opened                      via",
         "                            cloudformation.",
         "                            amazonaws.com",
+        "root_used                   carol@example.com",
+        "                            (SSO)",
     ]
     assert export.to_table(frame, width=40, drop_order=("source_ip",)).dropped == ("source_ip",)
+    # an email is an identity: a column is left out before it breaks at its '.'
+    carol = pd.DataFrame({"actor": ["carol@example.com (SSO)"], "region": ["ap-northeast-1"]})
+    table = export.to_table(carol, width=31, drop_order=("region",))
+    assert table.dropped == ("region",) and table.text.splitlines()[1] == "carol@example.com (SSO)"
 
 
 def test_a_line_for_stderr_wraps_between_its_words_and_a_long_path_at_its_slashes():
