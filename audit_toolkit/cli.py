@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import re
 import sys
-import textwrap
 from pathlib import Path
 
 import click
@@ -27,9 +26,11 @@ SG_DROP = ("direction", "tool", "region", "account", "to_port", "source_ip", "er
 WINDOW_TABLE = ["account", "region", "group_id", "group_name", "protocol", "from_port", "to_port",
                 "cidr", "reach", "opened_how", "opened_at", "opened_by", "closed_at", "closed_by",
                 "close_reason", "still_open", "open_before_evidence", "ambiguous_order"]
-WINDOW_DROP = ("open_before_evidence", "region", "account", "group_name", "protocol", "to_port",
-               "ambiguous_order", "reach", "close_reason", "opened_how", "still_open", "closed_by",
-               "from_port", "cidr")  # who opened it to whom is kept longest
+# what was opened to whom, by whom, and whether it is still open are kept longest; at the narrowest an
+# empty closed_at says a window is still open
+WINDOW_DROP = ("open_before_evidence", "ambiguous_order", "region", "account", "group_name", "protocol",
+               "to_port", "opened_how", "close_reason", "reach", "from_port", "closed_by", "still_open",
+               "closed_at", "cidr")
 RECONCILE_TABLE = ["kind", "account", "region", "group_id", "group_name", "rule", "after", "before",
                    "coverage"]
 # Columns that hold an actor: the table shows its short form (ops-admin / mallory), CSV and JSON the whole.
@@ -117,7 +118,7 @@ def _range_checked(fn):
         queries.scope(kwargs["since"], kwargs["until"])
         naive = [f"--{n} {read[n]}" for n in given if given[n] is not None and given[n] != read[n]]
         if naive and zone != "UTC":
-            click.echo(f"times without a zone read in {zone}: {', '.join(naive)}", err=True)
+            _say(f"times without a zone read in {zone}: {', '.join(naive)}")
         for account in kwargs.get("accounts", ()):
             if not ACCOUNT.fullmatch(account):
                 raise click.BadParameter(f"{account!r} is no AWS account id (12 digits)", param_hint="--account")
@@ -190,7 +191,7 @@ def _open(evidence: Path | None, store: Path | None, settings: Settings,
         if evidence is not None or store is not None:  # not read: saying nothing would answer another question
             raise click.UsageError("--evidence and --store are for the duckdb engine; --engine athena queries "
                                    "the logs in S3")
-        return Investigation.on_athena(settings=settings, on_report=lambda r: click.echo(r.summary(), err=True))
+        return Investigation.on_athena(settings=settings, on_report=lambda r: _say(r.summary()))
     if evidence is None and store is None:
         raise click.UsageError("give --evidence PATH (raw logs), --store DIR (made by `ingest`), or both; "
                                "or --engine athena")
@@ -225,13 +226,13 @@ def _ingest_flow_logs(evidence: Path, store: Path, max_file_bytes: int):
 def _report_intake(inv: Investigation) -> None:
     """Say on stderr what was read and what could not be used, file by file."""
     intake = inv.intake
-    click.echo(export.visible(f"{inv.source}: {intake.summary()}"), err=True)
+    _say(export.visible(f"{inv.source}: {intake.summary()}"))
     _report_problems(intake)
     if inv.findings_intake is not None and inv.findings_intake.files:
-        click.echo(f"GuardDuty findings: {inv.findings_intake.summary()}", err=True)
+        _say(f"GuardDuty findings: {inv.findings_intake.summary()}")
         _report_problems(inv.findings_intake)
     if inv.state_intake is not None and inv.state_intake.files:
-        click.echo(f"Security-group state: {inv.state_intake.summary()}", err=True)
+        _say(f"Security-group state: {inv.state_intake.summary()}")
         _report_problems(inv.state_intake)
 
 
@@ -239,19 +240,17 @@ def _report_unusable(intake) -> None:
     """After the answer: the events the analysis had to leave out, each with its reason."""
     if intake is not None and intake.unusable:
         # only security-group calls are set aside (security_groups.normalize): say what it risks
-        click.echo(f"{plural(len(intake.unusable), 'security-group call')} could not be read and "
-                   "may hide a window:", err=True)
+        _say(f"{plural(len(intake.unusable), 'security-group call')} could not be read and may hide a window:")
         for reason in intake.unusable:
-            click.echo(export.visible(f"  {reason}"), err=True)
+            _say(export.visible(f"  {reason}"))
 
 
 def _report_problems(intake) -> None:
     for f in intake.problems:
         reason = f.error or "; ".join(f.rejections + f.warnings)
-        click.echo(export.visible(f"  {f.path}: read {f.read}, used {f.used}, rejected {f.rejected}: {reason}"),
-                   err=True)
+        _say(export.visible(f"  {f.path}: read {f.read}, used {f.used}, rejected {f.rejected}: {reason}"))
     for path in intake.skipped:
-        click.echo(export.visible(f"  skipped {path}"), err=True)
+        _say(export.visible(f"  skipped {path}"))
 
 
 def _emit(frame, fmt: str, columns: list[str], settings: Settings, drop: tuple[str, ...] = (),
@@ -273,17 +272,21 @@ def _emit(frame, fmt: str, columns: list[str], settings: Settings, drop: tuple[s
         click.echo(table.text)
         if not frame.empty and any(c in frame.columns and str(frame[c].dtype).startswith("datetime")
                                    for c in columns or frame.columns):
-            click.echo(f"times in {tz}", err=True)
+            _say(f"times in {tz}")
         if table.dropped:
-            click.echo(f"left out to fit the terminal: {', '.join(table.dropped)} (widen it, or use --format csv "
-                       "or json for every column)", err=True)
+            _say(f"left out to fit the terminal: {', '.join(table.dropped)} (widen it, or use --format csv "
+                 "or json for every column)")
+
+
+def _say(text: str) -> None:
+    """A line on stderr, wrapped between its words to the terminal's width, as the table is."""
+    click.echo(export.fill(text, export.terminal_width(sys.stderr)), err=True)
 
 
 def _bullets(sentences) -> None:
     """Sentences above a table, each a `- ` item wrapped to the terminal's width like the table."""
-    wrap = functools.partial(textwrap.fill, width=export.terminal_width() or sys.maxsize, subsequent_indent="  ",
-                             break_on_hyphens=False)
-    click.echo("\n".join(wrap(f"- {export.visible(s)}") for s in sentences) + "\n")
+    width = export.terminal_width()
+    click.echo("\n".join(export.fill(f"- {export.visible(s)}", width) for s in sentences) + "\n")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -327,7 +330,7 @@ def ssh_exposure(evidence, store, since, until, accounts, regions, tz, fmt, port
     _emit(found, fmt, WINDOW_TABLE, settings, WINDOW_DROP,
           empty=_empty(f"no rule opened port {ports} to the internet in the scope", absent))
     still = int(found["still_open"].sum()) if len(found) else 0
-    click.echo(f"{plural(len(found), 'window')}, {still} still open", err=True)
+    _say(f"{plural(len(found), 'window')}, {still} still open")
     if fail_on_open and still:
         sys.exit(STILL_OPEN_EXIT)
     unanswered = [*absent, *(["no event read"] if not inv.intake.read else []),
@@ -335,7 +338,7 @@ def ssh_exposure(evidence, store, since, until, accounts, regions, tz, fmt, port
                   *([plural(len(inv.intake.unusable), "security-group call") + " could not be read"]
                     if inv.intake.unusable else [])]
     if fail_on_open and unanswered:
-        click.echo(f"the evidence cannot show that nothing is open: {'; '.join(unanswered)}", err=True)
+        _say(f"the evidence cannot show that nothing is open: {'; '.join(unanswered)}")
         sys.exit(UNANSWERED_EXIT)
 
 
@@ -416,14 +419,14 @@ def detect(evidence, store, since, until, accounts, regions, tz, fmt, only, min_
 
     rules = load(sigma_paths) if sigma_paths else None  # compiled before any evidence is read
     for path, reason in rules.refused if rules else ():
-        click.echo(export.visible(f"Sigma rule not run: {path}: {reason}"), err=True)
+        _say(export.visible(f"Sigma rule not run: {path}: {reason}"))
     inv = _open(evidence, store, settings)
     found = inv.detect(since, until, accounts, regions, only, min_severity, sigma=rules)
     titles = {r.id: r.title for r in rules.rules} if rules else {}
     for rule, matched in found.attrs.get("sigma_capped", {}).items():
         said = (f"Sigma rule {titles[rule]!r} matched {matched:,} events: "
                 f"its first {sigma_limit:,} are shown")
-        click.echo(export.visible(said), err=True)
+        _say(export.visible(said))
     runs = len(chosen) + (len(rules.rules) if rules else 0)
     _emit(found, fmt, DETECT_TABLE, settings, DETECT_DROP,
           empty=f"none of the {plural(runs, 'detection')} run found a hit in the scope")
@@ -484,8 +487,9 @@ def _state_time(value: str | None) -> str | None:
 
 FINDING_TABLE = ["severity", "severity_label", "type", "account", "region", "instance_id", "security_group_ids",
                  "remote_ip", "remote_country", "local_port", "first_seen", "last_seen", "count", "sample"]
-FINDING_DROP = ("sample", "count", "region", "account", "security_group_ids", "remote_country", "local_port",
-                "last_seen", "severity_label", "instance_id")
+# severity_label only names the band of the number beside it
+FINDING_DROP = ("sample", "count", "region", "account", "severity_label", "security_group_ids", "remote_country",
+                "local_port", "last_seen", "instance_id")
 CORRELATION_TABLE = ["group_id", "opened_at", "closed_at", "finding_type", "severity", "instance_id", "remote_ip",
                      "local_port", "first_seen", "last_seen", "count"]
 # the sentences above the table say every finding in full
@@ -512,7 +516,7 @@ def _open_findings(evidence, store, settings, from_api, since, regions, min_seve
     for region in regions if from_api else ():
         inv.add_findings_from_api(since, min_severity, region=region)
     if from_api:
-        click.echo(f"GuardDuty API: {inv.findings_intake.summary()}", err=True)
+        _say(f"GuardDuty API: {inv.findings_intake.summary()}")
     return inv
 
 
@@ -578,9 +582,8 @@ def connections(evidence, store, since, until, accounts, regions, tz, fmt, ports
     inv = _open(evidence, store, settings)
     if inv.flow_intake is not None and inv.flow_intake.files:
         flows = inv.flow_intake
-        click.echo(f"VPC flow logs: {plural(len(flows.files), 'file')}, {plural(flows.read, 'record')} read, "
-                   f"{flows.used:,} used, {flows.rejected:,} rejected, {plural(len(flows.bad_files), 'unreadable file')}",
-                   err=True)
+        _say(f"VPC flow logs: {plural(len(flows.files), 'file')}, {plural(flows.read, 'record')} read, "
+             f"{flows.used:,} used, {flows.rejected:,} rejected, {plural(len(flows.bad_files), 'unreadable file')}")
         _report_problems(flows)
     found = inv.connections(since, until, accounts, regions, group)
     if len(found):  # the sentences in the zone of the table's times, as correlate's
@@ -686,8 +689,8 @@ def notify(evidence, store, since, until, accounts, regions, tz, fmt, ports, int
                                  inv.settings, since or span["first_event"], until or span["last_event"])
     report = share(items, room or "", dry_run=dry_run, outbox=outbox)
     if not dry_run:
-        click.echo(f"posted {plural(len(report.sent), 'message')} to room {room}; "
-                   f"{len(report.skipped)} {'was' if len(report.skipped) == 1 else 'were'} already there", err=True)
+        _say(f"posted {plural(len(report.sent), 'message')} to room {room}; "
+             f"{len(report.skipped)} {'was' if len(report.skipped) == 1 else 'were'} already there")
     elif fmt == "table":
         click.echo(report.preview() if report.to_send else "(nothing to send)")
     else:
@@ -810,11 +813,11 @@ def setup(logs, accounts, regions, org_id, findings, config, first_day, database
     if dry_run:
         click.echo(";\n\n".join(statements) + ";")
         return
-    engine = AthenaEngine(settings, on_report=lambda r: click.echo(r.summary(), err=True))
+    engine = AthenaEngine(settings, on_report=lambda r: _say(r.summary()))
     for statement in statements:
         engine.run(to_pyformat(statement), {})
     tables = "cloudtrail, guardduty, config and vpcflowlogs" if flow_logs else "cloudtrail, guardduty and config"
-    click.echo(f"Athena database {settings.database!r}: {tables} tables ready", err=True)
+    _say(f"Athena database {settings.database!r}: {tables} tables ready")
 
 
 @main.command()
@@ -839,13 +842,13 @@ def collect(source, since, until, accounts, regions, out, workers, state, state_
 
     report = collect_evidence(source, since, until, out, accounts, regions, workers=workers,
                               state=state, state_role=state_role)
-    click.echo(export.visible(report.summary()), err=True)
+    _say(export.visible(report.summary()))
     for failure in report.failed:
-        click.echo(f"  not collected: {export.visible(failure)}", err=True)
+        _say(f"  not collected: {export.visible(failure)}")
     for note in report.notes:
-        click.echo(f"  {export.visible(note)}", err=True)
+        _say(f"  {export.visible(note)}")
     for refusal in report.refused:
-        click.echo(f"  refused: {export.visible(refusal)}", err=True)
+        _say(f"  refused: {export.visible(refusal)}")
     click.echo(f"manifest SHA-256 {report.manifest_sha256} (write it in the case notes; "
                f"`audit-toolkit verify --expect` checks it)")
     if report.failed:
@@ -895,10 +898,10 @@ def validate_logs(folder, public_keys, signatures, since, until, tz, fmt) -> Non
           settings, ("region", "account", "kind"), empty="no log file or digest in the range")
     language = settings.language  # what it could not prove, and why, in the language setting
     for span in report.gaps:
-        click.echo(export.visible(span.line(language, settings.display_tz)), err=True)
+        _say(export.visible(span.line(language, settings.display_tz)))
     for note in report.notes(language):
-        click.echo(export.visible(words(language, "report.not_checked", note=note)), err=True)
-    click.echo(report.summary(language), err=True)
+        _say(export.visible(words(language, "report.not_checked", note=note)))
+    _say(report.summary(language))
     if not report.ok:
         sys.exit(1)
 
@@ -918,7 +921,7 @@ def verify(folder: Path, expect: str | None) -> None:
                         ("added", report.added)):
         for path in paths:
             click.echo(export.visible(f"{kind}: {path}"))
-    click.echo(export.visible(report.summary()), err=True)
+    _say(export.visible(report.summary()))
     if not report.ok:
         sys.exit(1)
 

@@ -105,19 +105,27 @@ class Table:
     dropped: tuple[str, ...] = ()
 
 
-def terminal_width() -> int | None:
-    """`COLUMNS`, else the terminal's width; None when stdout is no terminal (a pipe keeps every column)."""
+def terminal_width(stream=None) -> int | None:
+    """`COLUMNS`, else the width of the terminal `stream` (stdout) is on; None when it is on none (a pipe
+    keeps every column)."""
     if os.environ.get("COLUMNS", "").isdigit():
         return int(os.environ["COLUMNS"])
-    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    stream = stream or sys.stdout
+    if not stream.isatty():
+        return None
+    try:  # stderr's own terminal when stdout is a pipe
+        return os.get_terminal_size(stream.fileno()).columns or shutil.get_terminal_size().columns
+    except (OSError, ValueError):
+        return shutil.get_terminal_size().columns
 
 
 def to_table(frame: pd.DataFrame, columns: list[str] | None = None, width: int | None = None,
              tz: str = "UTC", drop_order: tuple[str, ...] = ()) -> Table:
     """A text table for a terminal, at most `width` characters wide (None: as wide as it needs).
 
-    Nothing is cut: long cells wrap onto more lines. When even the narrowest layout does not fit,
-    the columns of `drop_order` are left out, first to last, and named in `Table.dropped`.
+    Nothing is cut: long cells wrap onto more lines. Only when even the squeezed layout (ids wrapped,
+    a time's clock under its date, identities between their words) does not fit are the columns of
+    `drop_order` left out, first to last, and named in `Table.dropped`.
     Times are shown in `tz` without the offset (the caller says the zone once).
     """
     if frame.empty:
@@ -125,17 +133,20 @@ def to_table(frame: pd.DataFrame, columns: list[str] | None = None, width: int |
     rows = [[_cell(v, tz) for v in row] for row in (frame[columns] if columns else frame).astype(object).itertuples(index=False)]
     headers = list(columns or frame.columns)
     keep = list(range(len(headers)))
-    widths = _fit(headers, rows, keep, width)
+    def fit() -> list[int] | None:  # wrap harder before a column is left out
+        return _fit(headers, rows, keep, width) or _fit(headers, rows, keep, width, SQUEEZED)
+
+    widths = fit()
     dropped = []
     for name in drop_order:
         if widths is not None or name not in headers:
             continue
         keep.remove(headers.index(name))
         dropped.append(name)
-        widths = _fit(headers, rows, keep, width)
-    if widths is None:  # still too wide: break long words too, and past that be wider than asked
-        widths = _fit(headers, rows, keep, width, hard=True) or [
-            _min_width(headers[i], [r[i] for r in rows], hard=True) for i in keep]
+        widths = fit()
+    if widths is None:  # still too wide: break every value inside its words, past that be wider than asked
+        widths = _fit(headers, rows, keep, width, HARD) or [
+            _min_width(headers[i], [r[i] for r in rows], HARD) for i in keep]
     lines = _render([headers[i] for i in keep], [[r[i] for i in keep] for r in rows], widths)
     return Table("\n".join(lines), tuple(dropped))
 
@@ -154,37 +165,51 @@ def _width(text: str) -> int:
 
 
 _TIME_CELL = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+_RESOURCE_ID = re.compile(r"[a-z]+-[0-9a-f]{8,}")  # sg-0a000000000000001, i-..., eni-...
+_NAME_BREAK = re.compile(r"(?<=_)|(?<=\.)(?=[A-Za-z])")  # not inside an address: 198.51.100.7
+SQUEEZED, HARD = 1, 2  # how hard `_min_width` may wrap: 0 is the first try
 
 
-def _min_width(header: str, cells: list[str], hard: bool = False) -> int:
-    # A value of one word up to 20 characters (an address, an account, a group id) is never broken;
-    # a phrase such as an identity wraps between its words, down to 12 columns. If `hard` (the last
-    # resort before a table wider than asked), a phrase wraps inside its words too, a time puts its
-    # clock under its date, down to 10 columns.
+def _min_width(header: str, cells: list[str], squeeze: int = 0) -> int:
+    # First, a value of one word up to 20 characters (an address, an account, a group id, an event
+    # name) is never broken and a phrase such as an identity wraps between its words, down to 12
+    # columns. SQUEEZED (before a column is left out): a resource id wraps anywhere, a name after
+    # its '_' or '.', a time puts its clock under its date, down to 10 columns. HARD (the last
+    # resort before a table wider than asked): every value wraps inside its words.
     def unbroken(cell: str) -> list[str]:
         if _TIME_CELL.fullmatch(cell):
-            return cell.split() if hard else [cell]
-        if " " not in cell:  # if `hard`, a name such as `update_description` wraps after its '_'
-            return re.split(r"(?<=_)", cell) if hard else [cell]
-        return [] if hard else cell.split()
+            return cell.split() if squeeze else [cell]
+        if squeeze == HARD or (squeeze and _RESOURCE_ID.fullmatch(cell)):
+            return []
+        if squeeze:  # a name (`ssh_exposure_opened`) wraps after its '_', a host name after its '.'
+            return [part for word in cell.split()  # an email is an identity: whole
+                    for part in ([word] if "@" in word else _NAME_BREAK.split(word))]
+        return cell.split()
 
     natural = max([_width(header), *map(_width, cells)])
     words = [w for c in cells for w in unbroken(c)]
-    return min(natural, max(_width(header), 10 if hard else 12, *(min(_width(w), 20) for w in words)))
+    return min(natural, max(_width(header), 10 if squeeze else 12, *(min(_width(w), 20) for w in words)))
 
 
 def _fit(headers: list[str], rows: list[list[str]], keep: list[int], width: int | None,
-         hard: bool = False) -> list[int] | None:
+         squeeze: int = 0) -> list[int] | None:
     """Column widths for the kept columns within `width`, or None if they cannot fit."""
     natural = [max([_width(headers[i]), *(_width(r[i]) for r in rows)]) for i in keep]
     if width is None:
         return natural
-    widths = [_min_width(headers[i], [r[i] for r in rows], hard) for i in keep]
+    widths = [_min_width(headers[i], [r[i] for r in rows], squeeze) for i in keep]
     room = width - sum(widths) - 2 * (len(keep) - 1)
     if room < 0:
         return None
-    while room > 0:  # give the spare room, a column at a time, to the columns that still wrap
-        short = [k for k, w in enumerate(widths) if w < natural[k]]
+    # the spare room first to the columns it unwraps whole, those needing least first; the rest to
+    # the columns that still wrap, a column at a time (not to times: they are on one line or two)
+    for k in sorted(range(len(keep)), key=lambda k: natural[k] - widths[k]):
+        if 0 < natural[k] - widths[k] <= room:
+            room -= natural[k] - widths[k]
+            widths[k] = natural[k]
+    times = [all(_TIME_CELL.fullmatch(r[i]) for r in rows if r[i]) for i in keep]
+    while room > 0:
+        short = [k for k, w in enumerate(widths) if w < natural[k] and not times[k]]
         if not short:
             break
         for k in short:
@@ -196,18 +221,43 @@ def _fit(headers: list[str], rows: list[list[str]], keep: list[int], width: int 
 
 
 def _wrap(text: str, width: int) -> list[str]:
-    """Lines of at most `width` columns, broken after the last space, '/', ':', ',' or '_' that fits."""
+    """Lines of at most `width` columns, broken after the last space, '/', ':', ',' or '_' that fits,
+    else after a '.' before a letter."""
     if _TIME_CELL.fullmatch(text) and _width(text) > width:
         return text.split()  # the clock under its date, never split at its ':'
     lines, line = [], ""
     for char in text:
         if _width(line + char) > width:
             cut = max(line.rfind(c) for c in " /:,_")
+            if cut <= 0 and char != " ":  # a host name, after a '.' (a path keeps `a.json` whole)
+                cut = max([m.start() for m in re.finditer(r"\.(?=[A-Za-z])", line + char)], default=-1)
             head, line = (line[: cut + 1], line[cut + 1:]) if cut > 0 else (line, "")
             lines.append(head.rstrip())
         if line or char != " ":  # a wrapped line does not start with a space
             line += char
     return [*lines, line]
+
+
+def fill(text: str, width: int | None, indent: str = "  ") -> str:
+    """`text` wrapped between its words to `width` terminal columns (None: as it is), each later line
+    under the first's leading spaces and `indent`. A word longer than a line (a path, an ARN) breaks
+    as a table cell does, after a '/', ':', ',' or '_', on lines of its own."""
+    if "\n" in text:
+        return "\n".join(fill(line, width, indent) for line in text.split("\n"))
+    lead = text[: len(text) - len(text.lstrip(" "))]
+    if width is None or _width(text) <= width:
+        return text
+    rest = lead + indent
+    room = max(width - _width(rest), 10)
+    lines, space = [lead], ""
+    for word, after in re.findall(r"([^ ]+)( *)", text):  # the spaces inside a line kept as they are
+        for n, piece in enumerate(_wrap(word, room) if _width(word) > room else [word]):
+            if n or (lines[-1].strip() and _width(lines[-1] + space + piece) > width):
+                lines.append(rest + piece)
+            else:
+                lines[-1] += space + piece
+        space = after
+    return "\n".join(lines)
 
 
 def _render(headers: list[str], rows: list[list[str]], widths: list[int]) -> list[str]:

@@ -341,8 +341,8 @@ def test_the_table_shows_whole_identities_in_short_form_and_says_what_it_left_ou
     assert "(SSO via" not in wide.stdout and "session mallory" not in wide.stdout
     narrow = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": "80"})
     assert max(len(line) for line in narrow.stdout.splitlines()) <= 80
-    assert ("left out to fit the terminal: open_before_evidence, region, account, group_name, protocol, to_port, "
-            "ambiguous_order, reach, close_reason, opened_how, still_open, closed_by, from_port, cidr (") in narrow.stderr
+    assert ("left out to fit the terminal: open_before_evidence, ambiguous_order, region, account, group_name, "
+            "protocol, to_port, opened_how, close_reason, reach, from_port, closed_by (") in " ".join(narrow.stderr.split())
     lines = narrow.stdout.splitlines()
     assert "…" not in narrow.stdout  # wrapped, never cut: the rest of a cell is on the next line, same column
     at = next(i for i, line in enumerate(lines) if "ops-admin /" in line)
@@ -625,3 +625,132 @@ def test_every_table_fits_60_columns_and_keeps_identities_whole(demo, args, iden
     start = header.index(identity)  # the column's text, line after line: a wrapped identity joined again
     column = "".join(line[start:].split("  ")[0].replace(" ", "") for line in lines[1:])
     assert all(name.replace(" ", "") in column for name in expected)
+
+
+SG_LEFT_OUT = ["direction", "tool", "region", "account", "to_port", "source_ip", "error_code"]
+WINDOW_LEFT_OUT = ["open_before_evidence", "ambiguous_order", "region", "account", "group_name", "protocol", "to_port",
+                   "opened_how", "close_reason", "reach", "from_port"]
+FINDING_LEFT_OUT = ["sample", "count", "region", "account", "severity_label", "security_group_ids", "remote_country",
+                    "local_port"]
+CONNECTION_LEFT_OUT = ["interfaces", "before_rejected", "after_rejected", "after_accepted", "bytes_out", "bytes_in",
+                       "rejected", "accepted", "finding_ids", "gap", "last_seen"]
+TABLES_AT = [  # each command at 80 and 100 columns: the columns it keeps, and those it names as left out
+    (["sg-changes"], 80, ["event_time", "group_id", "action", "from_port", "peer", "actor"], [*SG_LEFT_OUT, "protocol"]),
+    (["sg-changes"], 100, ["event_time", "group_id", "action", "protocol", "from_port", "peer", "actor"], SG_LEFT_OUT),
+    (["ssh-exposure"], 80, ["group_id", "cidr", "opened_at", "opened_by", "closed_at", "still_open"],
+     [*WINDOW_LEFT_OUT, "closed_by"]),
+    (["ssh-exposure"], 100, ["group_id", "cidr", "opened_at", "opened_by", "closed_at", "closed_by", "still_open"],
+     WINDOW_LEFT_OUT),
+    (["activity", "--principal", "mallory"], 80, ["event_time", "event_name", "source_ip", "actor"],
+     ["region", "account", "tool", "event_source", "error_code"]),
+    (["activity", "--principal", "mallory"], 100, ["event_time", "event_name", "error_code", "source_ip", "actor"],
+     ["region", "account", "tool", "event_source"]),
+    (["detect"], 80, ["event_time", "severity", "detection", "target", "actor"],
+     ["error_code", "region", "account", "outcome", "event_name", "source_ip", "detail"]),
+    (["detect"], 100, ["event_time", "severity", "detection", "target", "detail", "actor"],
+     ["error_code", "region", "account", "outcome", "event_name", "source_ip"]),
+    (["findings"], 80, ["severity", "type", "instance_id", "remote_ip", "first_seen"], [*FINDING_LEFT_OUT, "last_seen"]),
+    (["findings"], 100, ["severity", "type", "instance_id", "remote_ip", "first_seen", "last_seen"], FINDING_LEFT_OUT),
+    (["correlate"], 80, ["group_id", "opened_at", "finding_type", "remote_ip", "first_seen"],
+     ["count", "closed_at", "instance_id", "local_port", "last_seen", "severity"]),
+    (["correlate"], 100, ["group_id", "opened_at", "finding_type", "severity", "remote_ip", "first_seen", "last_seen"],
+     ["count", "closed_at", "instance_id", "local_port"]),
+    (["connections"], 80, ["group_id", "opened_at", "kind", "source", "verdict", "known_as"],
+     [*CONNECTION_LEFT_OUT, "first_seen", "closed_at"]),
+    (["connections"], 100, ["group_id", "opened_at", "closed_at", "kind", "source", "verdict", "known_as", "first_seen"],
+     CONNECTION_LEFT_OUT),
+    (["reconcile"], 80, ["kind", "group_id", "group_name", "rule", "after", "before"], ["coverage", "region", "account"]),
+    (["reconcile"], 100, ["kind", "account", "region", "group_id", "group_name", "rule", "after", "before"],
+     ["coverage"]),
+]
+
+
+@pytest.mark.parametrize("args, width, kept, left_out", TABLES_AT, ids=[f"{a[0]}@{w}" for a, w, *_ in TABLES_AT])
+def test_each_table_keeps_the_columns_that_answer_its_question_at_80_and_100_columns(demo, args, width, kept, left_out):
+    """Ids, times and identities wrap before a column is left out; what is left out goes first."""
+    result = CliRunner().invoke(main, [*args, "--evidence", str(demo / "evidence")], env={"COLUMNS": str(width)})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(map(len, lines)) <= width
+    header = next(line for line in lines if line.startswith(kept[0] + " "))  # after correlate's sentences
+    assert header.split() == kept
+    said = " ".join(result.stderr.split())  # the stderr lines wrap to the terminal too
+    assert f"left out to fit the terminal: {', '.join(left_out)} (widen it," in said
+
+
+def test_the_lines_on_stderr_wrap_to_the_width_of_the_table(demo):
+    evidence = str(demo / "evidence")
+    result = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": "80"})
+    lines = result.stderr.splitlines()
+    assert max(map(len, lines)) <= 80
+    assert lines[lines.index("times in UTC") + 1:] == [
+        "left out to fit the terminal: open_before_evidence, ambiguous_order, region,",
+        "  account, group_name, protocol, to_port, opened_how, close_reason, reach,",
+        "  from_port, closed_by (widen it, or use --format csv or json for every column)",
+        "11 windows, 2 still open",
+    ]
+    assert lines[0].startswith(f"evidence {evidence}: ") and lines[1].startswith("  ")  # the intake, wrapped
+
+    def joined(text: str) -> str:  # a path too long for a line breaks after a '/', with no space
+        return "".join(s if s.endswith("/") else s + " " for s in map(str.strip, text.splitlines()))
+
+    assert f"{evidence}/ec2/describe-security-groups.json: read 0," in joined(result.stderr)
+    wide = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": "400"})
+    assert joined(wide.stderr) == joined(result.stderr).replace(
+        "left out to fit the terminal: open_before_evidence, ambiguous_order, region, account, group_name, protocol, "
+        "to_port, opened_how, close_reason, reach, from_port, closed_by (widen it, or use --format csv or json for "
+        "every column) ", "")  # only wrapped: the same words
+
+
+def _run_with_stderr_on(tty: bool, evidence) -> tuple[str, str]:
+    """The CLI run as a shell would, stderr on a pseudo-terminal of 80 columns (or a pipe); its stdout
+    and stderr."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    command = [sys.executable, "-c", "from audit_toolkit.cli import main; main()", "activity", "--principal", "u1",
+               "--evidence", str(evidence), "--format", "csv"]
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    if not tty:
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+        return done.stdout, done.stderr
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=follower, env=env) as process:
+        os.close(follower)
+        said = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            said += chunk
+        out = process.stdout.read().decode()
+        process.wait(timeout=300)
+    os.close(leader)
+    return out, said.decode()
+
+
+def test_a_raw_evidence_scan_draws_a_progress_bar_only_when_stderr_is_a_terminal(tmp_path):
+    from util import event, records_file
+
+    evidence = tmp_path / "evidence"
+    for n in range(3):
+        records_file(evidence, f"part{n}.json.gz", [event(n), event(n + 3)])
+    out, said = _run_with_stderr_on(True, evidence)
+    assert out.splitlines()[0].startswith("event_time,")  # stdout, a pipe, holds the answer alone
+    assert "ingest: 100%" in said and "3/3" in said and "events=6" in said
+    assert "\x1b[" not in out
+    shown = [line.split("\r")[-1] for line in said.split("\r\n")]  # what the terminal shows, line by line
+    assert max(map(len, shown)) <= 80  # the intake line too, wrapped to the terminal stderr is on
+    assert f"evidence {evidence}: 3 files, 6 events read, 6 used" in " ".join(" ".join(shown).split())
+    out, said = _run_with_stderr_on(False, evidence)
+    assert "ingest" not in said and "%" not in said
+    assert said.splitlines()[0].startswith(f"evidence {evidence}: 3 files, 6 events read, 6 used")

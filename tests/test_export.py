@@ -45,15 +45,75 @@ def test_table_wraps_an_identity_at_its_separators_and_keeps_every_character():
     assert "".join(lines[1:]).replace(" ", "") == who.replace(" ", "")
 
 
+WINDOW_ROW = pd.DataFrame({"event_time": [pd.Timestamp("2026-11-03T09:00:00Z")], "group_id": ["sg-0a000000000000001"],
+                           "tool": ["AWS CLI"], "region": ["ap-northeast-1"], "actor": ["ops-admin / mallory"]})
+
+
 def test_table_leaves_out_the_least_useful_columns_first_and_says_which():
-    frame = pd.DataFrame({"event_time": [pd.Timestamp("2026-11-03T09:00:00Z")], "group_id": ["sg-0a000000000000001"],
-                          "tool": ["AWS CLI"], "region": ["ap-northeast-1"], "actor": ["ops-admin / mallory"]})
-    wide = export.to_table(frame, width=None)
+    wide = export.to_table(WINDOW_ROW, width=None)
     assert wide.dropped == () and "ap-northeast-1" in wide.text
-    narrow = export.to_table(frame, width=70, drop_order=("tool", "region", "group_id"))
+    narrow = export.to_table(WINDOW_ROW, width=45, drop_order=("tool", "region", "group_id"))
     assert narrow.dropped == ("tool", "region")
-    assert narrow.text.splitlines()[0].split() == ["event_time", "group_id", "actor"]
-    assert "ops-admin / mallory" in narrow.text
+    assert narrow.text.splitlines() == [
+        "event_time           group_id     actor",
+        "2026-11-03 09:00:00  sg-0a000000  ops-admin /",
+        "                     000000001    mallory",
+    ]
+
+
+def test_table_wraps_ids_and_times_before_it_leaves_a_column_out():
+    squeezed = export.to_table(WINDOW_ROW, width=60, drop_order=("tool", "region", "group_id"))
+    assert squeezed.dropped == ()
+    assert squeezed.text.splitlines() == [
+        "event_time  group_id     tool     region          actor",
+        "2026-11-03  sg-0a000000  AWS CLI  ap-northeast-1  ops-admin",
+        "09:00:00    000000001                             / mallory",
+    ]
+    roomier = export.to_table(WINDOW_ROW, width=70, drop_order=("tool", "region", "group_id"))
+    assert roomier.dropped == () and roomier.text.splitlines()[1] == (
+        "2026-11-03 09:00:00  sg-0a000000  AWS CLI  ap-northeast-1  ops-admin /")  # the time whole first
+
+
+def test_a_squeezed_table_breaks_names_and_host_names_but_not_addresses():
+    frame = pd.DataFrame({"detection": ["ssh_exposure_opened", "root_used"], "source_ip": ["198.51.100.23", ""],
+                          "actor": ["cfn-exec / AWSCloudFormation via cloudformation.amazonaws.com",
+                                    "carol@example.com (SSO)"]})
+    table = export.to_table(frame, width=45, drop_order=("source_ip",))
+    assert table.dropped == ()
+    assert table.text.splitlines() == [
+        "detection    source_ip      actor",
+        "ssh_         198.51.100.23  cfn-exec /",
+        "exposure_                   AWSCloudFormation",
+        "opened                      via",
+        "                            cloudformation.",
+        "                            amazonaws.com",
+        "root_used                   carol@example.com",
+        "                            (SSO)",
+    ]
+    assert export.to_table(frame, width=40, drop_order=("source_ip",)).dropped == ("source_ip",)
+    # an email is an identity: a column is left out before it breaks at its '.'
+    carol = pd.DataFrame({"actor": ["carol@example.com (SSO)"], "region": ["ap-northeast-1"]})
+    table = export.to_table(carol, width=31, drop_order=("region",))
+    assert table.dropped == ("region",) and table.text.splitlines()[1] == "carol@example.com (SSO)"
+
+
+def test_a_line_for_stderr_wraps_between_its_words_and_a_long_path_at_its_slashes():
+    problem = ("  /evidence/ec2/describe-security-groups.json: read 0, used 0, rejected 0: describe output does "
+               "not say when it was taken")
+    assert export.fill(problem, 40).splitlines() == [
+        "  /evidence/ec2/",
+        "    describe-security-groups.json: read",
+        "    0, used 0, rejected 0: describe",
+        "    output does not say when it was",
+        "    taken",
+    ]
+    skipped = "  skipped /evidence/AWSLogs/111111111111/CloudTrail/us-east-1/2026/11/03/a.json"
+    assert export.fill(skipped, 30).splitlines() == [
+        "  skipped /evidence/AWSLogs/", "    111111111111/CloudTrail/", "    us-east-1/2026/11/03/", "    a.json"]
+    # wide characters take two columns; a line that fits, or no width (a pipe), is left as it is
+    assert export.fill("証跡: ファイル 2542 個、イベント 20396 件を読み込み、20396 件を使用", 30).splitlines() == [
+        "証跡: ファイル 2542", "  個、イベント 20396", "  件を読み込み、20396 件を使用"]
+    assert export.fill(problem, None) == problem and export.fill("times in UTC", 12) == "times in UTC"
 
 
 def test_times_are_shown_in_the_display_zone_with_its_offset_in_json_and_csv():

@@ -596,6 +596,19 @@ def test_the_demo_prints_its_windows_as_a_table_with_whole_short_identities(tmp_
            "2026-11-03 14:00 UTC (no files for those hours)" in text
 
 
+def test_the_demo_keeps_what_was_opened_to_whom_at_80_columns_and_says_what_it_left_out(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUDIT_TOOLKIT_LANGUAGE", "en")
+    monkeypatch.setenv("COLUMNS", "80")
+    said: list[str] = []
+    run_demo(tmp_path, events=300, seed=3, echo=said.append)
+    table = next(s for s in said if s.startswith("group_id "))
+    assert table.splitlines()[0].split() == ["group_id", "cidr", "opened_at", "opened_by", "closed_at", "still_open"]
+    assert max(len(line) for line in table.splitlines()) <= 80
+    assert said[said.index(table) + 1].split() == (
+        "left out to fit the terminal: region, account, protocol, to_port, from_port, closed_by (results/ holds "
+        "every column in CSV and JSON)").split()
+
+
 def test_the_demo_speaks_the_language_setting_on_the_terminal_too(tmp_path, monkeypatch):
     monkeypatch.delenv("AUDIT_TOOLKIT_LANGUAGE", raising=False)
     said: list[str] = []
