@@ -311,6 +311,9 @@ def sg_changes(evidence, store, since, until, accounts, regions, tz, fmt, from_s
     inv = _open(evidence, store, settings, only=security_groups.EVENT_NAMES)
     found = inv.sg_changes(since, until, accounts, regions, from_state=from_state)
     absent = _absent(inv, since, until, accounts, regions) if found.empty else []
+    if fmt == "table" and len(found):  # error_code is left out early: a refused call must not read as done
+        found = found.assign(action=[a if pd.isna(e) else f"{a} (refused)"
+                                     for a, e in zip(found["action"], found["error_code"])])
     _emit(found, fmt, SG_TABLE, settings, SG_DROP, empty=_empty("no security-group call in the scope", absent))
 
 
@@ -380,7 +383,8 @@ def activity(evidence, store, since, until, accounts, regions, tz, fmt, principa
 
 DETECT_TABLE = ["event_time", "severity", "detection", "outcome", "account", "region", "event_name", "target",
                 "detail", "actor", "source_ip", "error_code"]
-DETECT_DROP = ("error_code", "region", "account", "outcome", "event_name", "source_ip", "detail", "target")
+# an attempt and a success of one detection differ only in `outcome`: kept longest
+DETECT_DROP = ("error_code", "region", "account", "event_name", "source_ip", "detail", "target", "outcome")
 COVERAGE_TABLE = ["kind", "account", "region", "start", "end", "hours", "ongoing", "trail", "actor"]
 
 

@@ -645,10 +645,11 @@ TABLES_AT = [  # each command at 80 and 100 columns: the columns it keeps, and t
      ["region", "account", "tool", "event_source", "error_code"]),
     (["activity", "--principal", "mallory"], 100, ["event_time", "event_name", "error_code", "source_ip", "actor"],
      ["region", "account", "tool", "event_source"]),
-    (["detect"], 80, ["event_time", "severity", "detection", "target", "actor"],
-     ["error_code", "region", "account", "outcome", "event_name", "source_ip", "detail"]),
-    (["detect"], 100, ["event_time", "severity", "detection", "target", "detail", "actor"],
-     ["error_code", "region", "account", "outcome", "event_name", "source_ip"]),
+    # an attempt and its success differ only in outcome: kept longest
+    (["detect"], 80, ["event_time", "severity", "detection", "outcome", "actor"],
+     ["error_code", "region", "account", "event_name", "source_ip", "detail", "target"]),
+    (["detect"], 100, ["event_time", "severity", "detection", "outcome", "target", "actor"],
+     ["error_code", "region", "account", "event_name", "source_ip", "detail"]),
     (["findings"], 80, ["severity", "type", "instance_id", "remote_ip", "first_seen"], [*FINDING_LEFT_OUT, "last_seen"]),
     (["findings"], 100, ["severity", "type", "instance_id", "remote_ip", "first_seen", "last_seen"], FINDING_LEFT_OUT),
     (["correlate"], 80, ["group_id", "opened_at", "finding_type", "remote_ip", "first_seen"],
@@ -663,6 +664,19 @@ TABLES_AT = [  # each command at 80 and 100 columns: the columns it keeps, and t
     (["reconcile"], 100, ["kind", "account", "region", "group_id", "group_name", "rule", "after", "before"],
      ["coverage"]),
 ]
+
+
+def test_a_refused_call_never_reads_as_done_when_its_error_code_is_left_out(demo):
+    result = CliRunner().invoke(main, ["sg-changes", "--evidence", str(demo / "evidence"), "--since",
+                                       "2026-11-03T09:20Z", "--until", "2026-11-03T09:21Z"], env={"COLUMNS": "80"})
+    assert "error_code" in " ".join(result.stderr.split()).partition("left out to fit the terminal:")[2]
+    assert result.stdout.splitlines() == [
+        "event_time  group_id     action       protocol  from_port  peer       actor",
+        "2026-11-03  sg-0d000000  authorize    tcp       22         0.0.0.0/0  ops-admin",
+        "09:20:00    000000004    (refused)                                    / mallory"]
+    data = json.loads(run("sg-changes", "--evidence", str(demo / "evidence"), "--since", "2026-11-03T09:20Z",
+                          "--until", "2026-11-03T09:21Z", "--format", "json").stdout)
+    assert [(r["action"], r["error_code"]) for r in data] == [("authorize", "Client.UnauthorizedOperation")]
 
 
 @pytest.mark.parametrize("args, width, kept, left_out", TABLES_AT, ids=[f"{a[0]}@{w}" for a, w, *_ in TABLES_AT])
