@@ -187,6 +187,20 @@ def test_lookup_events_output(tmp_path):
     assert batch.column("eventid").to_pylist() == ["00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000002"]
 
 
+def test_a_lookup_event_that_is_not_json_costs_only_itself(tmp_path):
+    # The CloudTrailEvent string is attacker text: not JSON, or nested 20,000 deep (a TypeError
+    # aborted the run and lost the good event).
+    output = {"Events": [{"EventId": "a", "CloudTrailEvent": "{not json"},
+                         {"EventId": "b", "CloudTrailEvent": '{"a": ' + "[" * 20_000 + "]" * 20_000 + "}"},
+                         {"EventId": "c", "CloudTrailEvent": json.dumps(event(3))}]}
+    batch, report = read_cloudtrail_file(write(tmp_path / "lookup.json", json.dumps(output).encode()))
+    assert (report.shape, report.read, report.used, report.rejected) == ("lookup-events", 3, 1, 2)
+    assert report.rejections == [
+        "record 0: not JSON: JSON is malformed: object keys must be strings (byte 1)",
+        "record 1: nested deeper than the decoder follows (about 1,000 levels)"]
+    assert batch.column("eventid").to_pylist() == ["00000000-0000-0000-0000-000000000003"]
+
+
 OPENING = "AuthorizeSecurityGroupIngress"
 
 

@@ -490,11 +490,11 @@ def _refuse_repeated_envelope_key(text: bytes) -> None:
                          "its values is the evidence cannot be decided")
 
 
-def _lookup_event(raw: bytes | msgspec.Raw) -> bytes | str:
-    """The record inside one `lookup-events` entry (the CloudTrailEvent string); the entry itself
-    where it is not one, for the decoder to reject with its reason."""
+def _lookup_event(raw: bytes | msgspec.Raw) -> bytes | msgspec.Raw:
+    """The record inside one `lookup-events` entry (the CloudTrailEvent string, as UTF-8 like every
+    other record); the entry itself where it is not one, for the decoder to reject with its reason."""
     try:
-        return _lookup_decoder.decode(raw).CloudTrailEvent or b"null"
+        return (_lookup_decoder.decode(raw).CloudTrailEvent or "null").encode()
     except (msgspec.DecodeError, RecursionError):
         return raw
 
