@@ -204,6 +204,26 @@ def test_a_lookup_event_that_is_not_json_costs_only_itself(tmp_path):
 OPENING = "AuthorizeSecurityGroupIngress"
 
 
+@pytest.mark.parametrize("only", [None, frozenset({OPENING})])
+def test_a_lone_surrogate_escape_is_replaced_and_reported(tmp_path, only):
+    # '\\ud83d' alone is valid JSON that Python reads and msgspec refuses: it hid an opening.
+    # A pair stays one character; an escaped backslash before 'ud83d' is no escape at all.
+    records = [event(1, eventName=OPENING, userAgent="LONE", requestParameters={"d": "LOW"}),
+               event(2, userAgent="PAIR"), event(3, userAgent="NONE")]
+    text = json.dumps({"Records": records}).encode()
+    for marker, spelt in ((b"LONE", rb"aws-cli/2 \ud83d"), (b"LOW", rb"x\udc00y"), (b"PAIR", rb"\ud83d\ude00"),
+                          (b"NONE", rb"\\ud83d")):
+        text = text.replace(marker, spelt)
+    batch, report = read_cloudtrail_file(write(tmp_path / "lone.json", text), only=only)
+    assert (report.read, report.used, report.rejected) == (3, 3, 0)
+    assert report.warnings == ["record 0: a lone UTF-16 surrogate escape replaced by U+FFFD"]
+    rows = batch.to_pylist()
+    assert rows[0]["eventname"] == OPENING and rows[0]["useragent"] == "aws-cli/2 \ufffd"
+    assert json.loads(rows[0]["requestparameters"]) == {"d": "x\ufffdy"}
+    if only is None:
+        assert [r["useragent"] for r in rows[1:]] == ["\U0001f600", "\\ud83d"]
+
+
 def test_a_focused_read_converts_the_named_events_whole_and_keeps_the_spine_of_the_others(tmp_path):
     path = records_file(tmp_path, "f.json.gz", [event(1), event(2, eventName=OPENING), event(3)])
     full, full_report = read_cloudtrail_file(path)

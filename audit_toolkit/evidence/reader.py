@@ -754,13 +754,18 @@ def _decode_one(raw: bytes | msgspec.Raw, index: int, report: FileReport) -> Eve
         try:
             return _event_decoder.decode(raw)
         except (UnicodeDecodeError, msgspec.DecodeError) as e:
-            # Invalid UTF-8: older msgspec raised UnicodeDecodeError, 0.23 raises DecodeError.
+            # Invalid UTF-8 (older msgspec raised UnicodeDecodeError, 0.23 raises DecodeError), or
+            # a lone surrogate escape (valid JSON, which msgspec refuses): each replaced by U+FFFD.
             text = bytes(raw)
-            mended = text.decode("utf-8", errors="replace").encode()
+            utf8 = text.decode("utf-8", errors="replace").encode()
+            mended = _ESCAPE.sub(_paired, utf8)
             if isinstance(e, msgspec.ValidationError) or mended == text:
                 raise
             event = _event_decoder.decode(mended)
-            report.warn("invalid UTF-8 replaced by U+FFFD", index)
+            if utf8 != text:
+                report.warn("invalid UTF-8 replaced by U+FFFD", index)
+            if mended != utf8:
+                report.warn("a lone UTF-16 surrogate escape replaced by U+FFFD", index)
             return event
     except msgspec.ValidationError as e:
         report.reject(index, str(e))
@@ -769,6 +774,15 @@ def _decode_one(raw: bytes | msgspec.Raw, index: int, report: FileReport) -> Eve
     except RecursionError:
         report.reject(index, "nested deeper than the decoder follows (about 1,000 levels)")
     return None
+
+
+# An escape in a JSON string: a surrogate pair, a lone surrogate (6 bytes), or any other.
+_ESCAPE = re.compile(rb"\\(?:u[dD][89abAB][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?"
+                     rb"|u[dD][c-fC-F][0-9a-fA-F]{2}|.)", re.S)
+
+
+def _paired(escape: re.Match) -> bytes:
+    return b"\\ufffd" if len(escape.group()) == 6 else escape.group()
 
 
 def read_cloudtrail_file(
