@@ -216,7 +216,9 @@ def _trail_keys_unique(text: bytes, deep: bool = True) -> bool:
     each record is checked on its own)."""
     try:
         if not deep:
-            return _kept_every_member(text, msgspec.json.encode(_keyed_trail_decoder.decode(text)))
+            trail = _keyed_trail_decoder.decode(text)
+            return _kept_every_member(text, msgspec.json.encode(trail)) and not any(
+                map(_folded_twice, trail.Records))
         records = _raw_trail_decoder.decode(text).Records
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return False
@@ -236,8 +238,16 @@ def _proven_unique(raw: bytes | msgspec.Raw) -> bool:
 def _unique(raw: bytes | msgspec.Raw, value: object) -> bool:
     """Whether every object of `value`, decoded from `raw`, is proven to hold each key once (a Raw
     is copied to bytes only where white space or escapes make the lengths differ)."""
+    if isinstance(value, dict) and _folded_twice(value):
+        return False
     encoded = msgspec.json.encode(value)
     return len(encoded) == len(raw) or _kept_every_member(bytes(raw), encoded)
+
+
+def _folded_twice(members: dict) -> bool:
+    """Whether two keys of an object are one key case aside (`eventName`, `eventname`): Athena's
+    JSON SerDe reads top-level names so, and would read another value than msgspec does."""
+    return len(set(map(str.lower, members))) < len(members)
 
 
 def repeated_key(raw: bytes | str, deep: bool = False) -> str | None:
@@ -254,12 +264,14 @@ def repeated_key(raw: bytes | str, deep: bool = False) -> str | None:
         return None
     if not deep:
         try:
-            if _kept_every_member(raw, msgspec.json.encode(_keyed_decoder.decode(raw))):
+            members = _keyed_decoder.decode(raw)
+            if _kept_every_member(raw, msgspec.json.encode(members)) and not _folded_twice(members):
                 return None
         except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
             pass  # not an object, or not JSON to msgspec (a NaN, deep nesting): the brackets tell
-    # One frame per open bracket: an object's keys seen and the last of them, or None (an array).
-    frames: list[tuple[set | None, list]] = []
+    # One frame per open bracket: an object's keys seen (top-level ones case aside, as Athena reads
+    # them, each to its first spelling) and the last of them, or None (an array).
+    frames: list[tuple[dict | None, list]] = []
     paths: list[str] = []
     for token in _TOKEN.finditer(raw):
         char = raw[token.start()]
@@ -269,7 +281,7 @@ def repeated_key(raw: bytes | str, deep: bool = False) -> str | None:
                 parent = f"{parent}.{frames[-1][1][0]}" if parent else frames[-1][1][0]
             elif frames:
                 parent += "[]"
-            frames.append((set() if char == 123 else None, [""]))  # 123: '{'
+            frames.append(({} if char == 123 else None, [""]))  # 123: '{'
             paths.append(parent)
         elif char in b"]}":
             if frames:
@@ -283,9 +295,10 @@ def repeated_key(raw: bytes | str, deep: bool = False) -> str | None:
             except msgspec.DecodeError:
                 continue
             seen, last = frames[-1]
-            if key in seen:
-                return f"{paths[-1]}.{key}" if paths[-1] else key
-            seen.add(key)
+            name = key.lower() if len(frames) == 1 else key
+            if name in seen:
+                return f"{paths[-1]}.{seen[name]}" if paths[-1] else seen[name]
+            seen[name] = key
             last[0] = key
     return None
 
