@@ -55,6 +55,47 @@ def test_corrupt_gzip_is_reported_and_other_files_go_on(tmp_path):
     assert (bad[good.name].read, bad[good.name].used) == (2, 2)
 
 
+@pytest.mark.parametrize("codec, name, bom", [
+    ("utf-16-le", "UTF-16LE", b"\xff\xfe"), ("utf-16-be", "UTF-16BE", b"\xfe\xff"),
+    ("utf-32-le", "UTF-32LE", b"\xff\xfe\x00\x00"), ("utf-32-be", "UTF-32BE", b"\x00\x00\xfe\xff")])
+@pytest.mark.parametrize("zipped", [False, True])
+def test_utf16_and_utf32_with_a_byte_order_mark_are_read(tmp_path, codec, name, bom, zipped):
+    # Windows PowerShell's `>` writes UTF-16LE with a BOM: the whole file was lost ("not JSON").
+    text = json.dumps({"Records": [event(1, userAgent="caf\u00e9 \U0001f600"), event(2)]}, ensure_ascii=False)
+    path = write(tmp_path / "ps.json", bom + text.encode(codec), zipped)
+    batch, report = read_cloudtrail_file(path)
+    assert (report.error, report.read, report.used, report.rejected) == (None, 2, 2, 0)
+    assert report.warnings == [f"read as {name} (its byte order mark)"]
+    assert batch.column("useragent").to_pylist() == ["caf\u00e9 \U0001f600", "aws-cli/2"]
+    assert report.size == path.stat().st_size  # what was examined: the bytes on disk
+
+
+def test_invalid_utf16_is_replaced_and_reported(tmp_path):
+    text = json.dumps({"Records": [event(1, userAgent="MARKER"), event(2)]}).encode("utf-16-le")
+    path = write(tmp_path / "ps.json", b"\xff\xfe" + text.replace("MARKER".encode("utf-16-le"), b"\x00\xd8A\x00"))
+    batch, report = read_cloudtrail_file(path)
+    assert (report.read, report.used, report.rejected) == (2, 2, 0)
+    assert report.warnings == ["read as UTF-16LE (its byte order mark)", "invalid UTF-16LE replaced by U+FFFD"]
+    assert batch.column("useragent").to_pylist() == ["\ufffdA", "aws-cli/2"]
+
+
+def test_utf16_whose_utf8_is_over_the_limit_is_rejected(tmp_path):
+    # 3 bytes of UTF-8 for 2 of UTF-16: the limit bounds the text read, whatever its encoding.
+    text = json.dumps({"Records": [event(1, userAgent="\u20ac" * 1000)]}, ensure_ascii=False)
+    path = write(tmp_path / "ps.json", b"\xff\xfe" + text.encode("utf-16-le"))
+    _, report = read_cloudtrail_file(path, max_bytes=path.stat().st_size)
+    assert (report.error, report.read, report.too_large) == (
+        f"the file's text, as UTF-8, is more than the limit of {path.stat().st_size:,} bytes", 0, True)
+
+
+def test_a_utf8_byte_order_mark_starting_a_line_is_not_a_record_lost(tmp_path):
+    # `cat a.json b.json` of files saved with a BOM: every line after the first starts with one.
+    text = b"".join(b"\xef\xbb\xbf" + json.dumps(event(i)).encode() + b"\n" for i in (1, 2, 3))
+    batch, report = read_cloudtrail_file(write(tmp_path / "cat.json", text))
+    assert (report.shape, report.read, report.used, report.rejected) == ("lines", 3, 3, 0)
+    assert batch.column("eventid").to_pylist() == [event(i)["eventID"] for i in (1, 2, 3)]
+
+
 def test_several_gzip_members_are_one_file(tmp_path):
     members = gzip.compress(json.dumps({"Records": [event(1)]}).encode()[:-2]) + gzip.compress(b"]}")
     batch, report = read_cloudtrail_file(write(tmp_path / "members.json.gz", members))

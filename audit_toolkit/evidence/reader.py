@@ -8,6 +8,7 @@ and the other records and files go on. For every file, read = used + rejected.
 
 from __future__ import annotations
 
+import codecs
 import gc
 import hashlib
 import ipaddress
@@ -441,7 +442,8 @@ def _one_document(text: bytes) -> bool:
 
 def _lines(text: bytes, report: FileReport) -> list[bytes]:
     """One event a line (blank lines allowed); ValueError if no line is even an object."""
-    lines = [line for line in text.splitlines() if line.strip()]
+    # a UTF-8 byte order mark starting a line: files saved with one, then joined by `cat`
+    lines = [line.removeprefix(b"\xef\xbb\xbf") for line in text.splitlines() if line.strip()]
     if not any(line.lstrip().startswith(b"{") for line in lines):  # a first line may be hostile
         raise ValueError(f"not JSON: the file starts with {lines[0][:40]!r}")
     report.shape = "lines"
@@ -958,6 +960,10 @@ def read_documents(path: str | Path, data: bytes | None, report: FileReport,
     pieces, unread = _members(data, limit)
     if unread:
         report.warn(unread)
+    left = limit
+    for number, piece in enumerate(pieces):
+        pieces[number] = _as_utf8(piece, left, limit, report)
+        left -= len(pieces[number])
     if len(pieces) == 1:
         return pieces
     # Members that are whole documents each are one each (`cat a.json.gz b.json.gz`), those of
@@ -979,6 +985,40 @@ def read_documents(path: str | Path, data: bytes | None, report: FileReport,
         documents.append(_trail_document(records))
     rest = pieces[whole:]
     return documents + ([rest[0] if len(rest) == 1 else b"".join(rest)] if rest else [])
+
+
+# The byte order marks of the other encodings JSON text may come in (UTF-32LE's begins with UTF-16LE's).
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
+         (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+
+
+def _as_utf8(text: bytes, left: int, limit: int, report: FileReport) -> bytes:
+    """Text in UTF-16 or UTF-32 with a byte order mark (Windows PowerShell's `>` writes UTF-16LE)
+    as UTF-8, of at most `left` bytes (else TooLarge); any other text as it is."""
+    for bom, codec in _BOMS:
+        if text.startswith(bom):
+            break
+    else:
+        return text
+    name = codec.upper().replace("-LE", "LE").replace("-BE", "BE")
+    report.warn(f"read as {name} (its byte order mark)")
+    try:
+        return _recoded(memoryview(text)[len(bom):], codec, "strict", left, limit)
+    except UnicodeDecodeError:
+        report.warn(f"invalid {name} replaced by U+FFFD")
+        return _recoded(memoryview(text)[len(bom):], codec, "replace", left, limit)
+
+
+def _recoded(text: memoryview, codec: str, errors: str, left: int, limit: int) -> bytes:
+    """`text` decoded from `codec` and encoded as UTF-8, a MB at a time: never more than `left`
+    bytes of UTF-8 and one MB of str are held besides it."""
+    decoder, out, size = codecs.getincrementaldecoder(codec)(errors), [], 0
+    for at in range(0, len(text) + 1, 1 << 20):
+        out.append(decoder.decode(text[at:at + (1 << 20)], final=at + (1 << 20) > len(text)).encode())
+        size += len(out[-1])
+        if size > left:
+            raise TooLarge(f"the file's text, as UTF-8, is more than the limit of {limit:,} bytes")
+    return b"".join(out)
 
 
 def _trail_records(text: bytes) -> list[msgspec.Raw] | None:
