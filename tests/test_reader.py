@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -243,6 +244,40 @@ def test_a_lookup_event_that_is_not_json_costs_only_itself(tmp_path):
 
 
 OPENING = "AuthorizeSecurityGroupIngress"
+
+
+@pytest.mark.parametrize("only", [None, frozenset({OPENING})])
+@pytest.mark.parametrize("where", ["requestParameters", "resources"])
+def test_a_record_of_millions_of_tiny_containers_is_rejected_without_decoding_it(
+        tmp_path, monkeypatch, only, where):
+    # 20 million '{}' (60 MB) in one record peaked at 1.7 GB: a tiny container costs 50-100x its
+    # text as an object. Past the bound (of '{', '[' and ',': two a '{}' here) the record is
+    # rejected by its count alone, never decoded; one just under it is read. (A smaller bound
+    # than the real one, for speed.)
+    monkeypatch.setattr(reader, "MAX_RECORD_VALUES", 100_000)
+
+    def records(*elements: int) -> bytes:
+        crowds = ["[" + ",".join(["{}"] * n) + "]" if n else "null" for n in elements]
+        text = json.dumps({"Records": [event(i, eventName=OPENING, **{where: f"@{i}@"})
+                                       for i in range(1, len(elements) + 1)]})
+        for i, crowd in enumerate(crowds, 1):
+            text = text.replace(f'"@{i}@"', crowd)
+        return text.encode()
+
+    text = records(50_000, 0)
+    tracemalloc.start()
+    try:
+        batch, report = read_cloudtrail_file(write(tmp_path / "crowd.json", text), only=only)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (report.error, report.read, report.used, report.rejected) == (None, 2, 1, 1)
+    assert report.rejections == ["record 0: more than 100,000 brackets and commas (a value or container "
+                                 "each to decode): over the bound that keeps memory under 1 GB"]
+    assert batch.column("eventid").to_pylist() == [event(2)["eventID"]]
+    assert peak < 6 * len(text)  # 2.5x; decoded, its 50,000 objects took 170x
+    _, report = read_cloudtrail_file(write(tmp_path / "under.json", records(49_900)), only=only)
+    assert (report.error, report.read, report.used, report.rejected) == (None, 1, 1, 0)
 
 
 @pytest.mark.parametrize("only", [None, frozenset({OPENING})])

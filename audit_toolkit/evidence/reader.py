@@ -46,6 +46,10 @@ MAX_FILE_BYTES = Settings.max_file_bytes  # the default: a file whose text is la
 # A large file is converted this much text at a time: the objects of one chunk's records are held
 # at once, not those of the whole file (5x its text).
 CHUNK_BYTES = 32 << 20
+# A record is decoded to objects only if it holds at most this many containers and values (counted
+# as its '{', '[' and ',' bytes, strings included: an upper bound). A tiny container costs 50-100x
+# its text (20 million '{}' in 60 MB took 1.7 GB); CloudTrail records are at most 256 KB of text.
+MAX_RECORD_VALUES = 1_000_000
 # CloudTrail was launched on 2013-11-13: an event time before it is not a real event's. An event
 # time more than a day after the evidence is read (a clock may run ahead, not a day) is not either.
 EARLIEST_EVENT = "2013-11-13T00:00:00Z"
@@ -746,9 +750,27 @@ def _check_all(decoded: list, report: FileReport) -> tuple[list[int], list[str]]
     return indexes, times
 
 
-def _decode_all(data: bytes, report: FileReport) -> list[Event | None]:
+def _values(raw: bytes | msgspec.Raw) -> int:
+    """An upper bound of the containers and values that decoding `raw` would make, less one."""
+    raw = bytes(raw)
+    return raw.count(b"{") + raw.count(b"[") + raw.count(b",")
+
+
+def _crowded(text: bytes) -> bool:
+    """Whether a record of the text may hold more than MAX_RECORD_VALUES values (then no record
+    is decoded to objects before its own count is checked, in _decode_one)."""
+    if len(text) <= MAX_RECORD_VALUES or _values(text) <= MAX_RECORD_VALUES:
+        return False
+    try:
+        return any(_values(r) > MAX_RECORD_VALUES for r in _raw_trail_decoder.decode(text).Records)
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return True  # another shape: record by record
+
+
+def _decode_all(data: bytes, report: FileReport, crowded: bool | None = None) -> list[Event | None]:
     """Every record of the file decoded, None where a record is not even a CloudTrail record."""
-    if _trail_keys_unique(data):
+    crowded = _crowded(data) if crowded is None else crowded
+    if not crowded and _trail_keys_unique(data):
         try:
             events = _trail_decoder.decode(data).Records  # one C call for a file of good records
             report.shape = "records"
@@ -760,6 +782,10 @@ def _decode_all(data: bytes, report: FileReport) -> list[Event | None]:
 
 def _decode_one(raw: bytes | msgspec.Raw, index: int, report: FileReport) -> Event | None:
     """One record decoded whole; None, and the reason in the report, where it cannot be."""
+    if len(raw) > MAX_RECORD_VALUES and _values(raw) > MAX_RECORD_VALUES:
+        report.reject(index, f"more than {MAX_RECORD_VALUES:,} brackets and commas (a value or "
+                             "container each to decode): over the bound that keeps memory under 1 GB")
+        return None
     key = repeated_key(raw, deep=True)
     if key is not None:
         report.reject(index, f"the key {key[:100]!r} appears twice in the record: which value "
@@ -891,14 +917,15 @@ def _glance_all(data: bytes, report: FileReport) -> list:
 
     A glance reads top-level members alone, so their keys are checked here; a record named by the
     scan's `only` is decoded whole later (_focused), and every key of it checked then."""
-    if _trail_keys_unique(data, deep=False):
+    crowded = _crowded(data)
+    if not crowded and _trail_keys_unique(data, deep=False):
         try:
             glances = _glance_decoder.decode(data).Records
             report.shape = "records"
             return glances
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             pass
-    return _decode_all(data, report)
+    return _decode_all(data, report, crowded)
 
 
 def _focused(text: bytes, events: list, times: list[str], indexes: list[int], only: frozenset[str],
