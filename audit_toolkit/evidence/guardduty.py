@@ -32,7 +32,8 @@ from .guardduty_finding import (  # noqa: F401 (severity_label, SEVERITY_BANDS: 
     flatten, severity_label,
 )
 from .layout import guardduty_partition_of
-from .reader import MAX_FILE_BYTES, FileReport, IntakeReport, _reason, plausible, read_text
+from . import reader
+from .reader import MAX_FILE_BYTES, FileReport, IntakeReport, _reason, _values, _whole, plausible, read_text
 
 _s = pa.string()
 # The columns of AWS's Athena table for the export (queries/ddl/create_guardduty.sql), then the
@@ -111,23 +112,61 @@ def _documents(data: bytes, report: FileReport) -> list[Any]:
         report.shape = "empty"
         return []
     try:
-        document = msgspec.json.decode(text)
+        if _crowded(text) and not _whole(text):  # never decoded whole, even to find it is lines
+            return _lines(text, report)
+        # one too large to decode whole: its findings one at a time
+        document = _crowded_document(text) if _crowded(text) else msgspec.json.decode(text)
     except (msgspec.DecodeError, RecursionError):  # JSON lines, or one line nested too deep
-        lines = [line for line in text.splitlines() if line.strip()]
-        if not lines[0].lstrip().startswith((b"{", b"[")):
-            raise ValueError(f"not JSON: the file starts with {lines[0][:40]!r}") from None
-        report.shape = "lines"
-        documents = []
-        for index, line in enumerate(lines):
-            try:
-                documents.append(msgspec.json.decode(line))
-            except msgspec.DecodeError as e:
-                documents.append(ValueError(f"line {index + 1} is not JSON: {e}"))
-            except RecursionError:
-                documents.append(ValueError(f"line {index + 1} is nested too deeply to read"))
-        return documents
+        return _lines(text, report)
     report.shape = _shape(document)
     return [document]
+
+
+def _crowded(text: bytes | msgspec.Raw) -> bool:
+    """Whether decoding the text may make more objects than a record may (reader.MAX_RECORD_VALUES)."""
+    return len(text) > reader.MAX_RECORD_VALUES and _values(text) > reader.MAX_RECORD_VALUES
+
+
+def _bounded(raw: bytes | msgspec.Raw) -> Any:
+    """One finding (or a document) decoded; a ValueError with the reason if it may make too many objects."""
+    if _crowded(raw):
+        return ValueError(f"more than {reader.MAX_RECORD_VALUES:,} brackets and commas (a value or "
+                          "container each to decode): over the bound that keeps memory under 1 GB")
+    return msgspec.json.decode(raw)
+
+
+def _crowded_document(text: bytes) -> Any:
+    """A document too large to decode whole: a list's elements, or a findings page's, each decoded
+    on its own (one over the bound is a ValueError); any other document a ValueError."""
+    try:
+        return [_bounded(raw) for raw in msgspec.json.decode(text, type=list[msgspec.Raw])]
+    except msgspec.ValidationError:
+        members = msgspec.json.decode(text, type=dict[str, msgspec.Raw])
+    page = {k: v for k, v in members.items() if k in ("Findings", "findings")}
+    try:
+        return {k: [_bounded(raw) for raw in msgspec.json.decode(v, type=list[msgspec.Raw])]
+                for k, v in page.items()} or _bounded(text)
+    except msgspec.ValidationError:
+        return _bounded(text)
+
+
+def _lines(text: bytes, report: FileReport) -> list[Any]:
+    """One document a line, each decoded on its own."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines[0].lstrip().startswith((b"{", b"[")):
+        raise ValueError(f"not JSON: the file starts with {lines[0][:40]!r}") from None
+    report.shape = "lines"
+    documents = []
+    for index, line in enumerate(lines):
+        try:
+            document = _bounded(line)
+            documents.append(ValueError(f"line {index + 1}: {document}") if isinstance(
+                document, ValueError) else document)
+        except msgspec.DecodeError as e:
+            documents.append(ValueError(f"line {index + 1} is not JSON: {e}"))
+        except RecursionError:
+            documents.append(ValueError(f"line {index + 1} is nested too deeply to read"))
+    return documents
 
 
 def _shape(document: Any) -> str:
