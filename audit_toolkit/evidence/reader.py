@@ -759,10 +759,11 @@ def _values(raw: bytes | msgspec.Raw) -> int:
 def _crowded(text: bytes) -> bool:
     """Whether a record of the text may hold more than MAX_RECORD_VALUES values (then no record
     is decoded to objects before its own count is checked, in _decode_one)."""
-    if len(text) <= MAX_RECORD_VALUES or _values(text) <= MAX_RECORD_VALUES:
+    if len(text) <= MAX_RECORD_VALUES:
         return False
-    try:
-        return any(_values(r) > MAX_RECORD_VALUES for r in _raw_trail_decoder.decode(text).Records)
+    try:  # only a record longer than the bound can pass it
+        return any(len(r) > MAX_RECORD_VALUES and _values(r) > MAX_RECORD_VALUES
+                   for r in _raw_trail_decoder.decode(text).Records)
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return True  # another shape: record by record
 
