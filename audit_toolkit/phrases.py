@@ -365,6 +365,9 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.event_version": "未知の eventVersion {version}: 既知の最新として読み込みました",
         "reason.source_ip": "sourceIPAddress {ip} は IP アドレスでもサービスでもありません",
         "reason.utf8": "不正な UTF-8 を U+FFFD に置き換えました",
+        "reason.surrogate": "対のない UTF-16 サロゲートのエスケープを U+FFFD に置き換えました",
+        "reason.crowded": "括弧とカンマが {bound} 個を超えます (デコードすると値かコンテナーが 1 つずつできます):"
+        " メモリを 1 GB 未満に保つ上限を超えています",
         "reason.utf8_in": "{name} の不正な UTF-8 を U+FFFD に置き換えました",
         "reason.too_deep": "デコーダーがたどれる深さ (約 1,000 階層) を超えて入れ子になっています",
         "reason.empty_file": "空のファイル",
@@ -1040,6 +1043,9 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.event_version": "unknown eventVersion {version}, read as the latest known",
         "reason.source_ip": "sourceIPAddress {ip} is neither an IP nor a service",
         "reason.utf8": "invalid UTF-8 replaced by U+FFFD",
+        "reason.surrogate": "a lone UTF-16 surrogate escape replaced by U+FFFD",
+        "reason.crowded": "more than {bound} brackets and commas (a value or container each to decode):"
+        " over the bound that keeps memory under 1 GB",
         "reason.utf8_in": "invalid UTF-8 in {name} replaced by U+FFFD",
         "reason.too_deep": "nested deeper than the decoder follows (about 1,000 levels)",
         "reason.empty_file": "empty file",

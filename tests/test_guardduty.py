@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import tracemalloc
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -17,6 +18,7 @@ from audit_toolkit.evidence.guardduty import (
     read_guardduty_file,
     severity_label,
 )
+from audit_toolkit.evidence import reader
 from audit_toolkit.evidence.layout import discover_files, discover_findings
 from audit_toolkit.synthetic import gd_finding, port_probe, ssh_connection
 from real_data import real_data
@@ -208,6 +210,30 @@ def test_a_line_nested_too_deep_costs_only_itself(tmp_path, deep_first):
     assert (report.read, report.used, report.rejected) == (2, 1, 1)
     assert report.rejections == [f"record {0 if deep_first else 1}: line {1 if deep_first else 2} "
                                  "is nested too deeply to read"]
+
+
+@pytest.mark.parametrize("shape", ["lines", "array", "findings"])
+def test_a_finding_of_millions_of_tiny_containers_is_rejected_without_decoding_it(tmp_path, monkeypatch, shape):
+    # 20 MB of '{}' in one finding peaked at 854 MB. Past the bound (reader.MAX_RECORD_VALUES, made
+    # smaller here for speed) the finding is rejected by its count alone; the others are read.
+    monkeypatch.setattr(reader, "MAX_RECORD_VALUES", 100_000)
+    crowd = json.dumps({**brute_force(), "id": "crowd", "x": "@"}).replace('"@"', "[" + ",".join(["{}"] * 50_000) + "]")
+    good = json.dumps(brute_force())
+    text = {"lines": crowd + "\n" + good, "array": f"[{crowd}, {good}]",
+            "findings": f'{{"Findings": [{crowd}, {good}]}}'}[shape]
+    tracemalloc.start()
+    try:
+        frame, intake = read_findings([write(tmp_path / "crowd.json", text)])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    [report] = intake.files
+    assert list(frame["id"]) == [brute_force()["id"]]
+    assert (report.read, report.used, report.rejected) == (2, 1, 1)
+    assert report.rejections == [f"record 0: {'line 1: ' if shape == 'lines' else ''}more than 100,000 "
+                                 "brackets and commas (a value or container each to decode): over the "
+                                 "bound that keeps memory under 1 GB"]
+    assert peak < 6 * len(text)  # decoded, its 50,000 objects took about 170x
 
 
 def test_a_finding_delivered_twice_is_held_once(tmp_path):

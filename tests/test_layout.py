@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from audit_toolkit import report
 from audit_toolkit.cli import main
-from audit_toolkit.evidence.layout import skipped
+from audit_toolkit.evidence.layout import discover_files, skipped
 from audit_toolkit.investigation import Investigation
 from audit_toolkit.settings import Settings
 
@@ -128,3 +128,27 @@ def test_recognising_a_loose_file_never_holds_its_records_as_objects_nor_inflate
     assert peak < 4 * (4 << 20)  # stopped one byte past the limit, not 64 MB
     assert kinds.recognise(tmp_path / "config.json") == ("config",)
     assert discover_files(tmp_path) == [tmp_path / "bomb.json.gz", tmp_path / "loose.json.gz"]
+
+
+def test_a_file_named_like_collects_own_is_read_unless_it_is_collects_at_the_root(tmp_path):
+    # Names alone hid events: a manifest.json deep in a trail's folder, a CloudTrail-Digest folder
+    # outside AWS's digest layout, a public-keys.json of records. Only collect's own files at the
+    # evidence root, and AWS's digests, are left out unlisted; a seal elsewhere is listed.
+    root = tmp_path / "evidence"
+    day = root / "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/03"
+    read = [day / "manifest.json", root / "case-2/CloudTrail-Digest/export.json", root / "public-keys.json"]
+    for i, path in enumerate(read):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"Records": [{**RECORD, "eventID": f"e{i}"}]}))
+    (root / "manifest.json").write_text("{}")
+    (root / "manifest.json.sha256").write_text("0" * 64)
+    (day / "manifest.json.sha256").write_text("0" * 64)
+    digest = root / "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/03/d.json.gz"
+    digest.parent.mkdir(parents=True)
+    digest.write_bytes(b"")
+    assert discover_files(root) == sorted(read)
+    suffixes = ".json, .json.gz, .jsonl, .jsonl.gz, .log, .log.gz, .gz, .ndjson, .log.parquet"
+    assert list(map(str, skipped(root))) == [
+        f"{day / 'manifest.json.sha256'}: not an evidence file name ({suffixes})"]
+    inv = Investigation.from_evidence(root)
+    assert (len(inv.intake.files), inv.intake.read, inv.intake.used) == (3, 3, 3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,47 @@ def test_corrupt_gzip_is_reported_and_other_files_go_on(tmp_path):
     bad = {Path(f.path).name: f for f in inv.intake.files}
     assert bad["corrupt.json.gz"].error == "truncated or corrupt gzip: corrupt deflate data: Error -1 Invalid deflate block found"
     assert (bad[good.name].read, bad[good.name].used) == (2, 2)
+
+
+@pytest.mark.parametrize("codec, name, bom", [
+    ("utf-16-le", "UTF-16LE", b"\xff\xfe"), ("utf-16-be", "UTF-16BE", b"\xfe\xff"),
+    ("utf-32-le", "UTF-32LE", b"\xff\xfe\x00\x00"), ("utf-32-be", "UTF-32BE", b"\x00\x00\xfe\xff")])
+@pytest.mark.parametrize("zipped", [False, True])
+def test_utf16_and_utf32_with_a_byte_order_mark_are_read(tmp_path, codec, name, bom, zipped):
+    # Windows PowerShell's `>` writes UTF-16LE with a BOM: the whole file was lost ("not JSON").
+    text = json.dumps({"Records": [event(1, userAgent="caf\u00e9 \U0001f600"), event(2)]}, ensure_ascii=False)
+    path = write(tmp_path / "ps.json", bom + text.encode(codec), zipped)
+    batch, report = read_cloudtrail_file(path)
+    assert (report.error, report.read, report.used, report.rejected) == (None, 2, 2, 0)
+    assert report.warnings == [f"read as {name} (its byte order mark)"]
+    assert batch.column("useragent").to_pylist() == ["caf\u00e9 \U0001f600", "aws-cli/2"]
+    assert report.size == path.stat().st_size  # what was examined: the bytes on disk
+
+
+def test_invalid_utf16_is_replaced_and_reported(tmp_path):
+    text = json.dumps({"Records": [event(1, userAgent="MARKER"), event(2)]}).encode("utf-16-le")
+    path = write(tmp_path / "ps.json", b"\xff\xfe" + text.replace("MARKER".encode("utf-16-le"), b"\x00\xd8A\x00"))
+    batch, report = read_cloudtrail_file(path)
+    assert (report.read, report.used, report.rejected) == (2, 2, 0)
+    assert report.warnings == ["read as UTF-16LE (its byte order mark)", "invalid UTF-16LE replaced by U+FFFD"]
+    assert batch.column("useragent").to_pylist() == ["\ufffdA", "aws-cli/2"]
+
+
+def test_utf16_whose_utf8_is_over_the_limit_is_rejected(tmp_path):
+    # 3 bytes of UTF-8 for 2 of UTF-16: the limit bounds the text read, whatever its encoding.
+    text = json.dumps({"Records": [event(1, userAgent="\u20ac" * 1000)]}, ensure_ascii=False)
+    path = write(tmp_path / "ps.json", b"\xff\xfe" + text.encode("utf-16-le"))
+    _, report = read_cloudtrail_file(path, max_bytes=path.stat().st_size)
+    assert (report.error, report.read, report.too_large) == (
+        f"the file's text, as UTF-8, is more than the limit of {path.stat().st_size:,} bytes", 0, True)
+
+
+def test_a_utf8_byte_order_mark_starting_a_line_is_not_a_record_lost(tmp_path):
+    # `cat a.json b.json` of files saved with a BOM: every line after the first starts with one.
+    text = b"".join(b"\xef\xbb\xbf" + json.dumps(event(i)).encode() + b"\n" for i in (1, 2, 3))
+    batch, report = read_cloudtrail_file(write(tmp_path / "cat.json", text))
+    assert (report.shape, report.read, report.used, report.rejected) == ("lines", 3, 3, 0)
+    assert batch.column("eventid").to_pylist() == [event(i)["eventID"] for i in (1, 2, 3)]
 
 
 def test_several_gzip_members_are_one_file(tmp_path):
@@ -194,7 +236,75 @@ def test_lookup_events_output(tmp_path):
     assert batch.column("eventid").to_pylist() == ["00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000002"]
 
 
+def test_a_lookup_event_that_is_not_json_costs_only_itself(tmp_path):
+    # The CloudTrailEvent string is attacker text: not JSON, or nested 20,000 deep (a TypeError
+    # aborted the run and lost the good event).
+    output = {"Events": [{"EventId": "a", "CloudTrailEvent": "{not json"},
+                         {"EventId": "b", "CloudTrailEvent": '{"a": ' + "[" * 20_000 + "]" * 20_000 + "}"},
+                         {"EventId": "c", "CloudTrailEvent": json.dumps(event(3))}]}
+    batch, report = read_cloudtrail_file(write(tmp_path / "lookup.json", json.dumps(output).encode()))
+    assert (report.shape, report.read, report.used, report.rejected) == ("lookup-events", 3, 1, 2)
+    assert report.rejections == [
+        "record 0: not JSON: JSON is malformed: object keys must be strings (byte 1)",
+        "record 1: nested deeper than the decoder follows (about 1,000 levels)"]
+    assert batch.column("eventid").to_pylist() == ["00000000-0000-0000-0000-000000000003"]
+
+
 OPENING = "AuthorizeSecurityGroupIngress"
+
+
+@pytest.mark.parametrize("only", [None, frozenset({OPENING})])
+@pytest.mark.parametrize("where", ["requestParameters", "resources"])
+def test_a_record_of_millions_of_tiny_containers_is_rejected_without_decoding_it(
+        tmp_path, monkeypatch, only, where):
+    # 20 million '{}' (60 MB) in one record peaked at 1.7 GB: a tiny container costs 50-100x its
+    # text as an object. Past the bound (of '{', '[' and ',': two a '{}' here) the record is
+    # rejected by its count alone, never decoded; one just under it is read. (A smaller bound
+    # than the real one, for speed.)
+    monkeypatch.setattr(reader, "MAX_RECORD_VALUES", 100_000)
+
+    def records(*elements: int) -> bytes:
+        crowds = ["[" + ",".join(["{}"] * n) + "]" if n else "null" for n in elements]
+        text = json.dumps({"Records": [event(i, eventName=OPENING, **{where: f"@{i}@"})
+                                       for i in range(1, len(elements) + 1)]})
+        for i, crowd in enumerate(crowds, 1):
+            text = text.replace(f'"@{i}@"', crowd)
+        return text.encode()
+
+    text = records(50_000, 0)
+    tracemalloc.start()
+    try:
+        batch, report = read_cloudtrail_file(write(tmp_path / "crowd.json", text), only=only)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (report.error, report.read, report.used, report.rejected) == (None, 2, 1, 1)
+    assert report.rejections == ["record 0: more than 100,000 brackets and commas (a value or container "
+                                 "each to decode): over the bound that keeps memory under 1 GB"]
+    assert batch.column("eventid").to_pylist() == [event(2)["eventID"]]
+    assert peak < 6 * len(text)  # 2.5x; decoded, its 50,000 objects took 170x
+    _, report = read_cloudtrail_file(write(tmp_path / "under.json", records(49_900)), only=only)
+    assert (report.error, report.read, report.used, report.rejected) == (None, 1, 1, 0)
+
+
+@pytest.mark.parametrize("only", [None, frozenset({OPENING})])
+def test_a_lone_surrogate_escape_is_replaced_and_reported(tmp_path, only):
+    # '\\ud83d' alone is valid JSON that Python reads and msgspec refuses: it hid an opening.
+    # A pair stays one character; an escaped backslash before 'ud83d' is no escape at all.
+    records = [event(1, eventName=OPENING, userAgent="LONE", requestParameters={"d": "LOW"}),
+               event(2, userAgent="PAIR"), event(3, userAgent="NONE")]
+    text = json.dumps({"Records": records}).encode()
+    for marker, spelt in ((b"LONE", rb"aws-cli/2 \ud83d"), (b"LOW", rb"x\udc00y"), (b"PAIR", rb"\ud83d\ude00"),
+                          (b"NONE", rb"\\ud83d")):
+        text = text.replace(marker, spelt)
+    batch, report = read_cloudtrail_file(write(tmp_path / "lone.json", text), only=only)
+    assert (report.read, report.used, report.rejected) == (3, 3, 0)
+    assert report.warnings == ["record 0: a lone UTF-16 surrogate escape replaced by U+FFFD"]
+    rows = batch.to_pylist()
+    assert rows[0]["eventname"] == OPENING and rows[0]["useragent"] == "aws-cli/2 \ufffd"
+    assert json.loads(rows[0]["requestparameters"]) == {"d": "x\ufffdy"}
+    if only is None:
+        assert [r["useragent"] for r in rows[1:]] == ["\U0001f600", "\\ud83d"]
 
 
 def test_a_focused_read_converts_the_named_events_whole_and_keeps_the_spine_of_the_others(tmp_path):
@@ -409,6 +519,9 @@ def _twice(record: dict, key: str, first: object) -> str:
     ("requestParameters", AUTHORIZE),
     ("eventTime", "2026-01-01T00:00:59Z"),
     ("event\\u004eame", "AuthorizeSecurityGroupIngress"),  # the same key, spelt with an escape
+    # The same key to Athena, whose JSON SerDe reads names case aside: the engines would disagree.
+    ("eventname", "AuthorizeSecurityGroupIngress"),
+    ("EventName", "AuthorizeSecurityGroupIngress"),
 ])
 @pytest.mark.parametrize("only", [None, frozenset({"AuthorizeSecurityGroupIngress"})])
 @pytest.mark.parametrize("spacing", ["compact", "pretty"])

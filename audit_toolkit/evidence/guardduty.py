@@ -34,10 +34,12 @@ from .guardduty_finding import (  # noqa: F401 (severity_label, SEVERITY_BANDS: 
     flatten, severity_label,
 )
 from ..phrases import reason, reason_of
+from . import reader
 from .kinds import kinds_of
 from .layout import guardduty_partition_of, kinds
 from .reader import (
-    MAX_FILE_BYTES, FileReport, IntakeReport, _elements, _one_document, _reason, plausible, read_text,
+    MAX_FILE_BYTES, FileReport, IntakeReport, _elements, _one_document, _reason, _values, _whole, plausible,
+    read_text,
 )
 
 _s = pa.string()
@@ -117,28 +119,66 @@ def _documents(data: bytes, report: FileReport) -> list[Any]:
         report.shape = "empty"
         return []
     try:
-        document = msgspec.json.decode(text)
+        if _crowded(text) and not _whole(text):  # never decoded whole, even to find it is lines
+            return _lines(text, report)
+        # one too large to decode whole: its findings one at a time
+        document = _crowded_document(text) if _crowded(text) else msgspec.json.decode(text)
     except (msgspec.DecodeError, RecursionError):  # JSON lines, or one line nested too deep
         if text[:1] == b"[" and _one_document(text):  # an array with a bad element: it alone is lost
             report.shape = "array"
             return [[_decoded(element, "element", n) for n, element in enumerate(_elements(text, 0), 1)]]
-        lines = [line for line in text.splitlines() if line.strip()]
-        if not lines[0].lstrip().startswith((b"{", b"[")):
-            raise ValueError(reason("starts_with", start=repr(lines[0][:40]))) from None
-        report.shape = "lines"
-        return [_decoded(line, "line", n) for n, line in enumerate(lines, 1)]
+        return _lines(text, report)
     report.shape = _shape(document)
     return [document]
 
 
-def _decoded(text: bytes, where: str, n: int) -> Any:
-    """Element or line `n` decoded; a ValueError saying why if it cannot be."""
+def _decoded(text: bytes | msgspec.Raw, where: str, n: int) -> Any:
+    """Element or line `n` decoded, within the bound on objects; a ValueError saying why if it
+    cannot be."""
     try:
-        return msgspec.json.decode(text)
+        document = _bounded(text)
     except msgspec.DecodeError as e:
         return ValueError(reason(f"{where}_not_json", line=n, error=e))
     except RecursionError:
         return ValueError(reason(f"{where}_too_deep", line=n))
+    return ValueError(reason("line", line=n, reason=reason_of(document))) if isinstance(document, ValueError) \
+        else document
+
+
+def _crowded(text: bytes | msgspec.Raw) -> bool:
+    """Whether decoding the text may make more objects than a record may (reader.MAX_RECORD_VALUES)."""
+    return len(text) > reader.MAX_RECORD_VALUES and _values(text) > reader.MAX_RECORD_VALUES
+
+
+def _bounded(raw: bytes | msgspec.Raw) -> Any:
+    """One finding (or a document) decoded; a ValueError with the reason if it may make too many objects."""
+    if _crowded(raw):
+        return ValueError(reason("crowded", bound=f"{reader.MAX_RECORD_VALUES:,}"))
+    return msgspec.json.decode(raw)
+
+
+def _crowded_document(text: bytes) -> Any:
+    """A document too large to decode whole: a list's elements, or a findings page's, each decoded
+    on its own (one over the bound is a ValueError); any other document a ValueError."""
+    try:
+        return [_bounded(raw) for raw in msgspec.json.decode(text, type=list[msgspec.Raw])]
+    except msgspec.ValidationError:
+        members = msgspec.json.decode(text, type=dict[str, msgspec.Raw])
+    page = {k: v for k, v in members.items() if k in ("Findings", "findings")}
+    try:
+        return {k: [_bounded(raw) for raw in msgspec.json.decode(v, type=list[msgspec.Raw])]
+                for k, v in page.items()} or _bounded(text)
+    except msgspec.ValidationError:
+        return _bounded(text)
+
+
+def _lines(text: bytes, report: FileReport) -> list[Any]:
+    """One document a line, each decoded on its own."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines[0].lstrip().startswith((b"{", b"[")):
+        raise ValueError(reason("starts_with", start=repr(lines[0][:40]))) from None
+    report.shape = "lines"
+    return [_decoded(line, "line", n) for n, line in enumerate(lines, 1)]
 
 
 def _shape(document: Any) -> str:

@@ -29,8 +29,12 @@ _GUARDDUTY_LAYOUT = re.compile(
     r"AWSLogs/(?:o-[a-z0-9]+/)?(?P<account>\d{12})/GuardDuty/(?P<region>[a-z0-9-]+)/"
     r"(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/"
 )
-# Kept beside the logs by collect and validate-logs: the manifest, public keys, signatures.
+# Kept beside the logs by collect and validate-logs, at the evidence root: the manifest, public
+# keys, signatures (_collects_own).
 NOT_EVIDENCE = ("manifest.json", "public-keys.json", "digest-signatures.json")
+# AWSLogs/[o-org/]<account>/CloudTrail-Digest/<region>/YYYY/MM/DD/: where AWS delivers digests
+_DIGEST_LAYOUT = re.compile(
+    r"AWSLogs/(?:o-[a-z0-9]+/)?\d{12}/CloudTrail-Digest/[a-z0-9-]+/\d{4}/\d{2}/\d{2}/")
 _EVIDENCE_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".log", ".log.gz", ".gz", ".ndjson",
                       ".log.parquet")  # the last: VPC flow logs delivered as Parquet
 
@@ -55,6 +59,18 @@ def is_digest(path: str | Path) -> bool:
     """Digest files hold hashes of log files, not events."""
     text = Path(path).as_posix()
     return "/CloudTrail-Digest/" in text or "_CloudTrail-Digest_" in text
+
+
+def _aws_digest(path: Path) -> bool:
+    """A digest where AWS delivers them, or named as AWS names them: validate-logs reads it. Any
+    other file is read for what it holds, whatever its folder is called."""
+    return bool(_DIGEST_LAYOUT.search(path.as_posix())) or "_CloudTrail-Digest_" in path.name
+
+
+def _collects_own(path: Path, root: Path) -> bool:
+    """collect's (and validate-logs') own file at the evidence root, where they write it, unless it
+    holds evidence: elsewhere, or holding records, a file so named is read like any other."""
+    return path.parent == root and path.name in NOT_EVIDENCE and not kinds(path)
 
 
 def guardduty_partition_of(path: str | Path) -> PathPartition:
@@ -99,7 +115,7 @@ def skipped(evidence: str | Path) -> list[Skipped]:
 
     A hidden file, a name without an evidence suffix, a path that is not a regular file, a folder
     that cannot be listed, a symbolic link to a folder (not followed). Files known not to hold
-    events (digests, collect's manifest and its seal) are expected, and not listed.
+    events (AWS's digests, collect's manifest and its seal at the root) are expected, and not listed.
     """
     root = Path(evidence)
     if not root.is_dir():
@@ -118,7 +134,7 @@ def skipped(evidence: str | Path) -> list[Skipped]:
                 found.append(Skipped(str(path), phrase("not_regular")))
             elif name.startswith("."):
                 found.append(Skipped(str(path), phrase("hidden")))
-            elif not name.lower().endswith(_EVIDENCE_SUFFIXES) and name != SEAL:
+            elif not name.lower().endswith(_EVIDENCE_SUFFIXES) and path != root / SEAL:
                 found.append(Skipped(str(path), phrase("not_evidence", suffixes=", ".join(_EVIDENCE_SUFFIXES))))
     return sorted(found, key=lambda s: s.path)
 
@@ -132,12 +148,12 @@ def discover_findings(evidence: str | Path) -> list[Path]:
 def discover_files(evidence: str | Path) -> list[Path]:
     """Every CloudTrail evidence file under a folder (or the single file given, if it is one), sorted by path.
 
-    Digest files, NOT_EVIDENCE, GuardDuty findings, security-group state and VPC flow logs are not
-    CloudTrail events and are left out.
+    AWS's digest files, collect's own files, GuardDuty findings, security-group state and VPC flow
+    logs are not CloudTrail events and are left out.
     """
     root = _existing(evidence, "CloudTrail logs")
     files = [root] if root.is_file() else [
-        p for p in _files(root) if not is_digest(p) and p.name not in NOT_EVIDENCE]
+        p for p in _files(root) if not _aws_digest(p) and not _collects_own(p, root)]
     # the CloudTrail reader reports a file that is none of them
     return [p for p in files if "cloudtrail" in (found := kinds(p)) or not found]
 
@@ -145,7 +161,7 @@ def discover_files(evidence: str | Path) -> list[Path]:
 def discover_state(evidence: str | Path) -> list[Path]:
     """Every security-group state file (Config items, EC2 describe output) under a folder, sorted."""
     root = _existing(evidence, "security-group state")
-    files = [root] if root.is_file() else [p for p in _files(root) if p.name not in NOT_EVIDENCE]
+    files = [root] if root.is_file() else [p for p in _files(root) if not _collects_own(p, root)]
     return [p for p in files if set(kinds(p)) & set(STATE_KINDS)]
 
 

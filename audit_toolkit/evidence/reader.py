@@ -8,6 +8,7 @@ and the other records and files go on. For every file, read = used + rejected.
 
 from __future__ import annotations
 
+import codecs
 import gc
 import hashlib
 import ipaddress
@@ -48,6 +49,10 @@ MAX_FILE_BYTES = Settings.max_file_bytes  # the default: a file whose text is la
 # A large file is converted this much text at a time: the objects of one chunk's records are held
 # at once, not those of the whole file (5x its text).
 CHUNK_BYTES = 32 << 20
+# A record is decoded to objects only if it holds at most this many containers and values (counted
+# as its '{', '[' and ',' bytes, strings included: an upper bound). A tiny container costs 50-100x
+# its text (20 million '{}' in 60 MB took 1.7 GB); CloudTrail records are at most 256 KB of text.
+MAX_RECORD_VALUES = 1_000_000
 # CloudTrail was launched on 2013-11-13: an event time before it is not a real event's. An event
 # time more than a day after the evidence is read (a clock may run ahead, not a day) is not either.
 EARLIEST_EVENT = "2013-11-13T00:00:00Z"
@@ -218,7 +223,9 @@ def _trail_keys_unique(text: bytes, deep: bool = True) -> bool:
     each record is checked on its own)."""
     try:
         if not deep:
-            return _kept_every_member(text, msgspec.json.encode(_keyed_trail_decoder.decode(text)))
+            trail = _keyed_trail_decoder.decode(text)
+            return _kept_every_member(text, msgspec.json.encode(trail)) and not any(
+                map(_folded_twice, trail.Records))
         records = _raw_trail_decoder.decode(text).Records
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return False
@@ -238,8 +245,16 @@ def _proven_unique(raw: bytes | msgspec.Raw) -> bool:
 def _unique(raw: bytes | msgspec.Raw, value: object) -> bool:
     """Whether every object of `value`, decoded from `raw`, is proven to hold each key once (a Raw
     is copied to bytes only where white space or escapes make the lengths differ)."""
+    if isinstance(value, dict) and _folded_twice(value):
+        return False
     encoded = msgspec.json.encode(value)
     return len(encoded) == len(raw) or _kept_every_member(bytes(raw), encoded)
+
+
+def _folded_twice(members: dict) -> bool:
+    """Whether two keys of an object are one key case aside (`eventName`, `eventname`): Athena's
+    JSON SerDe reads top-level names so, and would read another value than msgspec does."""
+    return len(set(map(str.lower, members))) < len(members)
 
 
 def repeated_key(raw: bytes | str, deep: bool = False) -> str | None:
@@ -256,12 +271,14 @@ def repeated_key(raw: bytes | str, deep: bool = False) -> str | None:
         return None
     if not deep:
         try:
-            if _kept_every_member(raw, msgspec.json.encode(_keyed_decoder.decode(raw))):
+            members = _keyed_decoder.decode(raw)
+            if _kept_every_member(raw, msgspec.json.encode(members)) and not _folded_twice(members):
                 return None
         except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
             pass  # not an object, or not JSON to msgspec (a NaN, deep nesting): the brackets tell
-    # One frame per open bracket: an object's keys seen and the last of them, or None (an array).
-    frames: list[tuple[set | None, list]] = []
+    # One frame per open bracket: an object's keys seen (top-level ones case aside, as Athena reads
+    # them, each to its first spelling) and the last of them, or None (an array).
+    frames: list[tuple[dict | None, list]] = []
     paths: list[str] = []
     for token in _TOKEN.finditer(raw):
         char = raw[token.start()]
@@ -271,7 +288,7 @@ def repeated_key(raw: bytes | str, deep: bool = False) -> str | None:
                 parent = f"{parent}.{frames[-1][1][0]}" if parent else frames[-1][1][0]
             elif frames:
                 parent += "[]"
-            frames.append((set() if char == 123 else None, [""]))  # 123: '{'
+            frames.append(({} if char == 123 else None, [""]))  # 123: '{'
             paths.append(parent)
         elif char in b"]}":
             if frames:
@@ -285,9 +302,10 @@ def repeated_key(raw: bytes | str, deep: bool = False) -> str | None:
             except msgspec.DecodeError:
                 continue
             seen, last = frames[-1]
-            if key in seen:
-                return f"{paths[-1]}.{key}" if paths[-1] else key
-            seen.add(key)
+            name = key.lower() if len(frames) == 1 else key
+            if name in seen:
+                return f"{paths[-1]}.{seen[name]}" if paths[-1] else seen[name]
+            seen[name] = key
             last[0] = key
     return None
 
@@ -429,7 +447,8 @@ def _one_document(text: bytes) -> bool:
 
 def _lines(text: bytes, report: FileReport) -> list[bytes]:
     """One event a line (blank lines allowed); ValueError if no line is even an object."""
-    lines = [line for line in text.splitlines() if line.strip()]
+    # a UTF-8 byte order mark starting a line: files saved with one, then joined by `cat`
+    lines = [line.removeprefix(b"\xef\xbb\xbf") for line in text.splitlines() if line.strip()]
     if not any(line.lstrip().startswith(b"{") for line in lines):  # a first line may be hostile
         raise ValueError(reason("starts_with", start=repr(lines[0][:40])))
     report.shape = "lines"
@@ -490,11 +509,11 @@ def _refuse_repeated_envelope_key(text: bytes) -> None:
         raise ValueError(reason("key_twice_file", key=repr(key[:40])))
 
 
-def _lookup_event(raw: bytes | msgspec.Raw) -> bytes | str:
-    """The record inside one `lookup-events` entry (the CloudTrailEvent string); the entry itself
-    where it is not one, for the decoder to reject with its reason."""
+def _lookup_event(raw: bytes | msgspec.Raw) -> bytes | msgspec.Raw:
+    """The record inside one `lookup-events` entry (the CloudTrailEvent string, as UTF-8 like every
+    other record); the entry itself where it is not one, for the decoder to reject with its reason."""
     try:
-        return _lookup_decoder.decode(raw).CloudTrailEvent or b"null"
+        return (_lookup_decoder.decode(raw).CloudTrailEvent or "null").encode()
     except (msgspec.DecodeError, RecursionError):
         return raw
 
@@ -731,9 +750,28 @@ def _check_all(decoded: list, report: FileReport) -> tuple[list[int], list[str]]
     return indexes, times
 
 
-def _decode_all(data: bytes, report: FileReport) -> list[Event | None]:
+def _values(raw: bytes | msgspec.Raw) -> int:
+    """An upper bound of the containers and values that decoding `raw` would make, less one."""
+    raw = bytes(raw)
+    return raw.count(b"{") + raw.count(b"[") + raw.count(b",")
+
+
+def _crowded(text: bytes) -> bool:
+    """Whether a record of the text may hold more than MAX_RECORD_VALUES values (then no record
+    is decoded to objects before its own count is checked, in _decode_one)."""
+    if len(text) <= MAX_RECORD_VALUES:
+        return False
+    try:  # only a record longer than the bound can pass it
+        return any(len(r) > MAX_RECORD_VALUES and _values(r) > MAX_RECORD_VALUES
+                   for r in _raw_trail_decoder.decode(text).Records)
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return True  # another shape: record by record
+
+
+def _decode_all(data: bytes, report: FileReport, crowded: bool | None = None) -> list[Event | None]:
     """Every record of the file decoded, None where a record is not even a CloudTrail record."""
-    if _trail_keys_unique(data):
+    crowded = _crowded(data) if crowded is None else crowded
+    if not crowded and _trail_keys_unique(data):
         try:
             events = _trail_decoder.decode(data).Records  # one C call for a file of good records
             report.shape = "records"
@@ -767,6 +805,9 @@ def _decode_all(data: bytes, report: FileReport) -> list[Event | None]:
 
 def _decode_one(raw: bytes | msgspec.Raw, index: int, report: FileReport) -> Event | None:
     """One record decoded whole; None, and the reason in the report, where it cannot be."""
+    if len(raw) > MAX_RECORD_VALUES and _values(raw) > MAX_RECORD_VALUES:
+        report.reject(index, reason("crowded", bound=f"{MAX_RECORD_VALUES:,}"))
+        return None
     key = repeated_key(raw, deep=True)
     if key is not None:
         report.reject(index, reason("key_twice_record", key=repr(key[:100])))
@@ -775,13 +816,18 @@ def _decode_one(raw: bytes | msgspec.Raw, index: int, report: FileReport) -> Eve
         try:
             return _event_decoder.decode(raw)
         except (UnicodeDecodeError, msgspec.DecodeError) as e:
-            # Invalid UTF-8: older msgspec raised UnicodeDecodeError, 0.23 raises DecodeError.
+            # Invalid UTF-8 (older msgspec raised UnicodeDecodeError, 0.23 raises DecodeError), or
+            # a lone surrogate escape (valid JSON, which msgspec refuses): each replaced by U+FFFD.
             text = bytes(raw)
-            mended = text.decode("utf-8", errors="replace").encode()
+            utf8 = text.decode("utf-8", errors="replace").encode()
+            mended = _ESCAPE.sub(_paired, utf8)
             if isinstance(e, msgspec.ValidationError) or mended == text:
                 raise
             event = _event_decoder.decode(mended)
-            report.warn(reason("utf8"), index)
+            if utf8 != text:
+                report.warn(reason("utf8"), index)
+            if mended != utf8:
+                report.warn(reason("surrogate"), index)
             return event
     except msgspec.ValidationError as e:
         report.reject(index, str(e))
@@ -790,6 +836,15 @@ def _decode_one(raw: bytes | msgspec.Raw, index: int, report: FileReport) -> Eve
     except RecursionError:
         report.reject(index, reason("too_deep"))
     return None
+
+
+# An escape in a JSON string: a surrogate pair, a lone surrogate (6 bytes), or any other.
+_ESCAPE = re.compile(rb"\\(?:u[dD][89abAB][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?"
+                     rb"|u[dD][c-fC-F][0-9a-fA-F]{2}|.)", re.S)
+
+
+def _paired(escape: re.Match) -> bytes:
+    return b"\\ufffd" if len(escape.group()) == 6 else escape.group()
 
 
 def read_cloudtrail_file(
@@ -883,14 +938,15 @@ def _glance_all(data: bytes, report: FileReport) -> list:
 
     A glance reads top-level members alone, so their keys are checked here; a record named by the
     scan's `only` is decoded whole later (_focused), and every key of it checked then."""
-    if _trail_keys_unique(data, deep=False):
+    crowded = _crowded(data)
+    if not crowded and _trail_keys_unique(data, deep=False):
         try:
             glances = _glance_decoder.decode(data).Records
             report.shape = "records"
             return glances
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             pass
-    return _decode_all(data, report)
+    return _decode_all(data, report, crowded)
 
 
 def _focused(text: bytes, events: list, times: list[str], indexes: list[int], only: frozenset[str],
@@ -952,6 +1008,10 @@ def read_documents(path: str | Path, data: bytes | None, report: FileReport,
     pieces, unread = _members(data, limit)
     if unread:
         report.warn(unread)
+    left = limit
+    for number, piece in enumerate(pieces):
+        pieces[number] = _as_utf8(piece, left, limit, report)
+        left -= len(pieces[number])
     if len(pieces) == 1:
         return pieces
     # Members that are whole documents each are one each (`cat a.json.gz b.json.gz`), those of
@@ -973,6 +1033,40 @@ def read_documents(path: str | Path, data: bytes | None, report: FileReport,
         documents.append(_trail_document(records))
     rest = pieces[whole:]
     return documents + ([rest[0] if len(rest) == 1 else b"".join(rest)] if rest else [])
+
+
+# The byte order marks of the other encodings JSON text may come in (UTF-32LE's begins with UTF-16LE's).
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
+         (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+
+
+def _as_utf8(text: bytes, left: int, limit: int, report: FileReport) -> bytes:
+    """Text in UTF-16 or UTF-32 with a byte order mark (Windows PowerShell's `>` writes UTF-16LE)
+    as UTF-8, of at most `left` bytes (else TooLarge); any other text as it is."""
+    for bom, codec in _BOMS:
+        if text.startswith(bom):
+            break
+    else:
+        return text
+    name = codec.upper().replace("-LE", "LE").replace("-BE", "BE")
+    report.warn(f"read as {name} (its byte order mark)")
+    try:
+        return _recoded(memoryview(text)[len(bom):], codec, "strict", left, limit)
+    except UnicodeDecodeError:
+        report.warn(f"invalid {name} replaced by U+FFFD")
+        return _recoded(memoryview(text)[len(bom):], codec, "replace", left, limit)
+
+
+def _recoded(text: memoryview, codec: str, errors: str, left: int, limit: int) -> bytes:
+    """`text` decoded from `codec` and encoded as UTF-8, a MB at a time: never more than `left`
+    bytes of UTF-8 and one MB of str are held besides it."""
+    decoder, out, size = codecs.getincrementaldecoder(codec)(errors), [], 0
+    for at in range(0, len(text) + 1, 1 << 20):
+        out.append(decoder.decode(text[at:at + (1 << 20)], final=at + (1 << 20) > len(text)).encode())
+        size += len(out[-1])
+        if size > left:
+            raise TooLarge(f"the file's text, as UTF-8, is more than the limit of {limit:,} bytes")
+    return b"".join(out)
 
 
 def _trail_records(text: bytes) -> list[msgspec.Raw] | None:
