@@ -350,7 +350,8 @@ def _evidence_gaps(a: Audit) -> str | None:
     counts = {"unreadable": sum(1 for f in files if f.error), "rejected": sum(f.rejected for f in files),
               "unproven": len(_unproven(a))}
     parts = [a.say(f"action.{key}", n=n) for key, n in counts.items() if n]
-    if calls := a.inv.intake.unusable:  # each may be a window's opening: named, not counted only
+    # each may be a window's opening: named, not counted only (Athena reads no intake)
+    if a.inv.intake is not None and (calls := a.inv.intake.unusable):
         parts.append(a.say("action.unusable", n=len(calls), calls="; ".join(calls)))
     return a.say("action.evidence", counts=TEXT[a.language]["detail.sep"].join(parts)) if parts else None
 

@@ -138,7 +138,13 @@ def _spells(text: bytes, kinds: Iterable[str]) -> bool:
 
 
 def element_kinds(raw: bytes) -> tuple[str, ...]:
-    """kinds_of one element of a JSON array, or one line of a JSON-lines file, from its text."""
+    """kinds_of one element of a JSON array, or one line of a JSON-lines file, from its text; none
+    for one that may make more objects than a record may (its reader rejects it by that count:
+    outlined, its lists alone took 20 times its text)."""
+    from . import reader
+
+    if len(raw) > reader.MAX_RECORD_VALUES and reader._values(raw) > reader.MAX_RECORD_VALUES:
+        return ()
     try:
         return kinds_of(_outline(raw, 2))
     except (msgspec.DecodeError, RecursionError):
