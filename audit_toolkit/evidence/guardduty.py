@@ -38,7 +38,7 @@ from . import reader
 from .kinds import kinds_of
 from .layout import guardduty_partition_of, kinds
 from .reader import (
-    MAX_FILE_BYTES, FileReport, IntakeReport, _elements, _one_document, _reason, _values, _whole, plausible,
+    MAX_FILE_BYTES, FileReport, IntakeReport, _elements, _one_document, _reason, _whole, plausible,
     read_text,
 )
 
@@ -119,10 +119,10 @@ def _documents(data: bytes, report: FileReport) -> list[Any]:
         report.shape = "empty"
         return []
     try:
-        if _crowded(text) and not _whole(text):  # never decoded whole, even to find it is lines
+        if reader.crowded(text) and not _whole(text):  # never decoded whole, even to find it is lines
             return _lines(text, report)
         # one too large to decode whole: its findings one at a time
-        document = _crowded_document(text) if _crowded(text) else msgspec.json.decode(text)
+        document = _crowded_document(text) if reader.crowded(text) else msgspec.json.decode(text)
     except (msgspec.DecodeError, RecursionError):  # JSON lines, or one line nested too deep
         if text[:1] == b"[" and _one_document(text):  # an array with a bad element: it alone is lost
             report.shape = "array"
@@ -145,14 +145,9 @@ def _decoded(text: bytes | msgspec.Raw, where: str, n: int) -> Any:
         else document
 
 
-def _crowded(text: bytes | msgspec.Raw) -> bool:
-    """Whether decoding the text may make more objects than a record may (reader.MAX_RECORD_VALUES)."""
-    return len(text) > reader.MAX_RECORD_VALUES and _values(text) > reader.MAX_RECORD_VALUES
-
-
 def _bounded(raw: bytes | msgspec.Raw) -> Any:
     """One finding (or a document) decoded; a ValueError with the reason if it may make too many objects."""
-    if _crowded(raw):
+    if reader.crowded(raw):
         return ValueError(reason("crowded", bound=f"{reader.MAX_RECORD_VALUES:,}"))
     return msgspec.json.decode(raw)
 

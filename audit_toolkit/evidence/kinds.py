@@ -143,7 +143,7 @@ def element_kinds(raw: bytes) -> tuple[str, ...]:
     outlined, its lists alone took 20 times its text)."""
     from . import reader
 
-    if len(raw) > reader.MAX_RECORD_VALUES and reader._values(raw) > reader.MAX_RECORD_VALUES:
+    if reader.crowded(raw):
         return ()
     try:
         return kinds_of(_outline(raw, 2))
