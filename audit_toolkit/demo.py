@@ -38,14 +38,15 @@ def _clear(out: Path) -> None:
         written = set(json.loads(record.read_text(encoding="utf-8"))) if record.is_file() else set()
     except (OSError, ValueError, TypeError):
         written = set()
-    others = sorted(_files(out) - written - {WRITTEN})
+    present = _files(out)
+    others = sorted(present - written - {WRITTEN})
     if not out.is_dir() or not written or others:
         raise OutputError(
             f"{out} holds {others[0] if others else 'files'} that no demo wrote there: give --out a"
             " new or empty folder (the demo never writes beside other evidence), or remove this one"
             " if an earlier version's demo made it")
-    for name in written:
-        (out / name).unlink(missing_ok=True)
+    for name in written & present:  # the record is a file anyone may edit: '../x' is not under out
+        (out / name).unlink()
     for folder in sorted((p for p in out.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
         if not any(folder.iterdir()):
             folder.rmdir()

@@ -645,6 +645,11 @@ def test_the_demo_runs_again_in_its_own_folder_and_removes_only_what_it_wrote(tm
     record.write_text(json.dumps(json.loads(record.read_text()) + ["evidence/stale.json"]))
     run_demo(tmp_path, events=300, seed=3, echo=lambda _: None)
     assert {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()} == first
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.txt"  # an edited record never removes it
+    outside.write_text("keep")
+    record.write_text(json.dumps(json.loads(record.read_text()) + [f"../{outside.name}", str(outside)]))
+    run_demo(tmp_path, events=300, seed=3, echo=lambda _: None)
+    assert outside.read_text() == "keep"
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(OutputError, match="holds notes.txt that no demo wrote there"):
         run_demo(tmp_path, events=300, seed=3, echo=lambda _: None)
