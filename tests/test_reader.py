@@ -9,6 +9,8 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from click.testing import CliRunner
 
 from audit_toolkit.cli import main
@@ -651,3 +653,59 @@ def test_many_gzip_members_of_trail_documents_are_read_as_one_in_their_order(tmp
     batch, report = read_cloudtrail_file(write(tmp_path / "many.json.gz", members))
     assert (report.error, report.read, report.used, report.warnings) == (None, 500, 500, [])
     assert batch.column("record_index").to_pylist() == list(range(500))
+
+
+def test_a_file_of_millions_of_tiny_records_is_read_a_bounded_chunk_of_records_at_a_time(tmp_path):
+    # A `Records` array of tiny records ('{}', 3 bytes with its comma) cost some 1,100 bytes a
+    # record at once, all of the file's together: 20 million in 60 MB would take 20 GB. Records are
+    # now converted CHUNK_RECORDS at a time, found without an object a record, and the reasons they
+    # are rejected for are said once, not kept as cycles while the GC is off.
+    tiny = [b"{}", b'{"eventVersion":"1"}', b"[]", b"1", b"null", b'{"x":[{},{}]}']
+    elements = [tiny[i % len(tiny)] for i in range(300_000)]
+    good = {0: event(1), 150_000: event(2), 299_999: event(3)}
+    for at, record in good.items():
+        elements[at] = json.dumps(record).encode()
+    text = b'{"Records": [' + b",".join(elements) + b"]}"
+    path = write(tmp_path / "tiny.json", text)
+    read_cloudtrail_file(write(tmp_path / "warm.json", b'{"Records": [{}]}'))  # imports, caches
+    tracemalloc.start()
+    try:
+        batch, report = read_cloudtrail_file(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (report.error, report.shape, report.read, report.used, report.rejected) == (
+        None, "records", 300_000, 3, 299_997)
+    assert batch.column("eventid").to_pylist() == [e["eventID"] for e in good.values()]
+    assert batch.column("record_index").to_pylist() == list(good)
+    assert report.rejections[:3] == ["record 2: Expected `object`, got `array`",  # when decoded
+                                     "record 3: Expected `object`, got `int`",
+                                     "record 4: Expected `object`, got `null`"]
+    assert len(report.rejections) == reader.MAX_REASONS_PER_FILE
+    assert peak < 100 << 20, f"{peak / 2**20:.0f} MB"  # 60 MB; 330 MB a chunk for the file
+
+
+@given(st.lists(st.one_of(st.integers(1, 9), st.sampled_from(
+    ["{}", "[]", "0", "null", '"a,]}"', '{"eventVersion":"1"}', '{"k":"\\\\"}', '{"k":"\\"],"}'])),
+    max_size=40),
+    st.integers(1, 5), st.integers(1, 64), st.sampled_from([",", ", ", " ,\n "]))
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+def test_records_are_chunked_by_count_and_text_without_losing_one(elements, per_chunk, scan, comma):
+    # Whatever the records, their count per chunk and the text scanned at a time, every good record
+    # is read in its place and every other one rejected: read = used + rejected = the records.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reader, "CHUNK_RECORDS", per_chunk, raising=False)
+        patch.setattr(reader, "SCAN_BYTES", scan, raising=False)
+        patch.setattr(reader, "CHUNK_BYTES", 200)
+        texts = [json.dumps(event(e)) if isinstance(e, int) else e for e in elements]
+        text = ('{"Records": [' + comma.join(texts) + "]}").encode()
+        chunks = list(reader._chunks(text))
+        report = reader.FileReport(path="x.json")
+        batches = [reader._read_chunk(c, None, partition_of("x.json"), report) for c in chunks]
+    ids = [i for b in batches for i in b.column("eventid").to_pylist()]
+    assert ids == [event(e)["eventID"] for e in elements if isinstance(e, int)]
+    assert [i for b in batches for i in b.column("record_index").to_pylist()] == [
+        n for n, e in enumerate(elements) if isinstance(e, int)]
+    assert (report.read, report.used, report.rejected) == (len(elements), len(ids), len(elements) - len(ids))
+    if len(elements) > per_chunk:
+        assert len(chunks) >= -(-len(elements) // per_chunk)
