@@ -1246,9 +1246,12 @@ _ARRAY_START = re.compile(rb"\s*\[")
 
 def decode_element(raw: object) -> object:
     """One element of a document (decode_by_element); a BadElement with the reason where it cannot
-    be decoded. A value that is not JSON text is already decoded, and is returned as it is."""
+    be decoded, or where it may make more objects than a record may (crowded: its text is then
+    never decoded). A value that is not JSON text is already decoded, and is returned as it is."""
     if not isinstance(raw, (bytes, msgspec.Raw)):
         return raw
+    if crowded(raw):  # a Config item or describe entry is bounded as a record is, never decoded
+        return BadElement(reason("crowded", bound=f"{MAX_RECORD_VALUES:,}"))
     try:
         value = msgspec.json.decode(raw)
     except msgspec.DecodeError as e:
