@@ -1404,6 +1404,12 @@ def reason(key: str, /, **values: object) -> Reason:
     return Reason(phrase(key, **{k: v.phrase if isinstance(v, Reason) else v for k, v in values.items()}))
 
 
+def reason_key(text: str) -> str | None:
+    """The catalogue key of a Reason (`not_to_end` for `reason.not_to_end`); None for text that is
+    no Reason. What code compares, never the English text, which a catalogue edit may change."""
+    return text.phrase["key"] if isinstance(text, Reason) else None
+
+
 def reason_of(error: BaseException) -> str:
     """An exception's reason: the Reason it was raised with, else its text (a library's, English)."""
     return error.args[0] if len(error.args) == 1 and isinstance(error.args[0], Reason) else str(error)
