@@ -709,3 +709,24 @@ def test_records_are_chunked_by_count_and_text_without_losing_one(elements, per_
     assert (report.read, report.used, report.rejected) == (len(elements), len(ids), len(elements) - len(ids))
     if len(elements) > per_chunk:
         assert len(chunks) >= -(-len(elements) // per_chunk)
+
+
+_HOSTILE_TEXT = st.text(alphabet='\\"[]{},:ab \u00e9\u2028', max_size=8)
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | _HOSTILE_TEXT,
+                     lambda inner: st.lists(inner, max_size=4)
+                     | st.dictionaries(_HOSTILE_TEXT, inner, max_size=4), max_leaves=20)
+
+
+@given(st.lists(_JSON, max_size=8), st.integers(1, 40), st.booleans(), st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_the_commas_between_records_are_found_whatever_the_strings_hold(values, scan, spaced, ascii):
+    # Backslashes and quotes in strings, brackets and commas inside them, escapes cut by the end
+    # of the text scanned at a time: the records found are the records written.
+    text = json.dumps({"Records": values}, ensure_ascii=ascii,
+                      separators=(", ", ": ") if spaced else (",", ":")).encode()
+    start, end = text.index(b"[") + 1, len(text) - 2
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reader, "SCAN_BYTES", scan)
+        commas = [int(c) for found in reader._top_level_commas(text, start, end) for c in found]
+    pieces = [text[a:b] for a, b in zip([start] + [c + 1 for c in commas], commas + [end])]
+    assert [json.loads(p) for p in pieces if values] == values
