@@ -688,17 +688,21 @@ def test_a_file_of_millions_of_tiny_records_is_read_a_bounded_chunk_of_records_a
 @given(st.lists(st.one_of(st.integers(1, 9), st.sampled_from(
     ["{}", "[]", "0", "null", '"a,]}"', '{"eventVersion":"1"}', '{"k":"\\\\"}', '{"k":"\\"],"}'])),
     max_size=40),
-    st.integers(1, 5), st.integers(1, 64), st.sampled_from([",", ", ", " ,\n "]))
+    st.integers(1, 5), st.integers(1, 64), st.sampled_from([",", ", ", " ,\n "]),
+    st.sampled_from(["records", "array"]), st.booleans())
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
-def test_records_are_chunked_by_count_and_text_without_losing_one(elements, per_chunk, scan, comma):
+def test_records_are_chunked_by_count_and_text_without_losing_one(elements, per_chunk, scan, comma,
+                                                                   shape, few):
     # Whatever the records, their count per chunk and the text scanned at a time, every good record
     # is read in its place and every other one rejected: read = used + rejected = the records.
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(reader, "CHUNK_RECORDS", per_chunk, raising=False)
         patch.setattr(reader, "SCAN_BYTES", scan, raising=False)
         patch.setattr(reader, "CHUNK_BYTES", 200)
+        patch.setattr(reader, "MAX_RAWS", 10**9 if few else 0)  # msgspec's Raws, or the scan
         texts = [json.dumps(event(e)) if isinstance(e, int) else e for e in elements]
-        text = ('{"Records": [' + comma.join(texts) + "]}").encode()
+        text = ("[" + comma.join(texts) + "]" if shape == "array" else
+                '{"Records": [' + comma.join(texts) + "]}").encode()
         chunks = list(reader._chunks(text))
         report = reader.FileReport(path="x.json")
         batches = [reader._read_chunk(c, None, partition_of("x.json"), report) for c in chunks]
@@ -707,6 +711,7 @@ def test_records_are_chunked_by_count_and_text_without_losing_one(elements, per_
     assert [i for b in batches for i in b.column("record_index").to_pylist()] == [
         n for n, e in enumerate(elements) if isinstance(e, int)]
     assert (report.read, report.used, report.rejected) == (len(elements), len(ids), len(elements) - len(ids))
+    assert report.shape == (shape if elements or shape == "array" else "records")
     if len(elements) > per_chunk:
         assert len(chunks) >= -(-len(elements) // per_chunk)
 
@@ -730,3 +735,21 @@ def test_the_commas_between_records_are_found_whatever_the_strings_hold(values, 
         commas = [int(c) for found in reader._top_level_commas(text, start, end) for c in found]
     pieces = [text[a:b] for a, b in zip([start] + [c + 1 for c in commas], commas + [end])]
     assert [json.loads(p) for p in pieces if values] == values
+
+
+def test_a_json_array_of_tiny_records_is_read_a_bounded_chunk_at_a_time(tmp_path):
+    # The array shape was read as one chunk whatever its size: the same records as a bare array.
+    elements = [b"{}"] * 300_000
+    elements[150_000] = json.dumps(event(1)).encode()
+    path = write(tmp_path / "tiny-array.json", b"[" + b",".join(elements) + b"]")
+    read_cloudtrail_file(write(tmp_path / "warm.json", b"[{}]"))
+    tracemalloc.start()
+    try:
+        batch, report = read_cloudtrail_file(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (report.error, report.shape, report.read, report.used, report.rejected) == (
+        None, "array", 300_000, 1, 299_999)
+    assert batch.column("record_index").to_pylist() == [150_000]
+    assert peak < 50 << 20, f"{peak / 2**20:.0f} MB"

@@ -208,6 +208,7 @@ _trail_decoder = msgspec.json.Decoder(_Trail)
 _glance_decoder = msgspec.json.Decoder(_GlanceTrail)
 _raw_trail_decoder = msgspec.json.Decoder(_RawTrail)
 _records_raw_decoder = msgspec.json.Decoder(_RecordsText)
+_any_raw_decoder = msgspec.json.Decoder(msgspec.Raw)
 _envelope_decoder = msgspec.json.Decoder(_Envelope)
 _raw_list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _lookup_decoder = msgspec.json.Decoder(_LookupEvent)
@@ -814,7 +815,9 @@ def _decode_all(data: bytes, report: FileReport, any_crowded: bool | None = None
             continue
         decoded.append(None)
         if theirs is None:  # whether the GuardDuty reader reads the file: asked once, if it holds findings
-            theirs = "guardduty" in layout.kinds(report.path)
+            theirs = getattr(report, "_guardduty_reads", None)  # once a file, not once a chunk
+            if theirs is None:
+                theirs = report._guardduty_reads = "guardduty" in layout.kinds(report.path)
         if theirs:
             left += 1
         else:
@@ -922,9 +925,10 @@ def _read(path: str | Path, data: bytes | None, only: frozenset[str] | None,
 
 
 def _chunks(text: bytes) -> Iterator[bytes]:
-    """The file's text; a trail file of more than a chunk of records as trail documents of at most
-    CHUNK_RECORDS records and CHUNK_BYTES of their text each (one record over it alone), one at a
-    time, so that only one chunk's records are ever decoded into objects at once.
+    """The file's text; a trail file (or a JSON array of records) of more than a chunk of records
+    as documents of the same shape of at most CHUNK_RECORDS records and CHUNK_BYTES of their text
+    each (one record over it alone), one at a time, so that only one chunk's records are ever
+    decoded into objects at once.
 
     The records are found by msgspec (a Raw of 56 bytes a record) where the text holds at most
     MAX_RAWS commas, else by _top_level_commas, 16 KB of text at a time, without an object a
@@ -933,18 +937,23 @@ def _chunks(text: bytes) -> Iterator[bytes]:
     if len(text) <= CHUNK_BYTES and commas < CHUNK_RECORDS:
         yield text
         return
-    decoder = _raw_trail_decoder if commas < MAX_RAWS else _records_raw_decoder
+    array = text[:1] == b"["  # a bare array; one after white space or a BOM is read whole
+    few = commas < MAX_RAWS
+    decoder = (_raw_list_decoder if few else _any_raw_decoder) if array else (
+        _raw_trail_decoder if few else _records_raw_decoder)
     try:
-        records = decoder.decode(text).Records
+        records = decoder.decode(text)
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         yield text  # another shape, or a broken record: read whole, record by record
         return
-    if decoder is _raw_trail_decoder:
+    records = records if array else records.Records
+    head, tail = (b"[", b"]") if array else (b'{"Records":[', b"]}")
+    if few:
         cuts = list(_raw_cuts(records))
-        if len(cuts) > 1:
+        if len(cuts) > 1 and not array:
             _refuse_repeated_envelope_key(text)  # the chunks are new envelopes: now or never
         for a, b in cuts if len(cuts) > 1 else ():
-            yield b'{"Records":[' + b",".join(bytes(r) for r in records[a:b]) + b"]}"
+            yield head + b",".join(bytes(r) for r in records[a:b]) + tail
         if len(cuts) <= 1:  # one chunk: the text as it is
             yield text
         return
@@ -958,9 +967,10 @@ def _chunks(text: bytes) -> Iterator[bytes]:
     if second is None:
         yield text
         return
-    _refuse_repeated_envelope_key(text)
+    if not array:
+        _refuse_repeated_envelope_key(text)
     for a, b in itertools.chain([first, second], spans):
-        yield b'{"Records":[' + text[a:b] + b"]}"
+        yield head + text[a:b] + tail
 
 
 def _raw_cuts(raws: list[msgspec.Raw]) -> Iterator[tuple[int, int]]:
