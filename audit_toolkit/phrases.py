@@ -1366,18 +1366,21 @@ def phrase(key: str, /, **values: object) -> Phrase:
 def say(said: Mapping, language: str, group: str = "detail") -> str:
     """A phrase (as `phrase` built it, or the same read back from JSON) in `language`; its key is
     in `group` of the catalogue (`detail.<key>`, `state.<key>`, ...), as are the phrases in it."""
-    words = TEXT[language]
-
-    def text(name: str, value: object) -> str:
-        if isinstance(value, list):
-            sep = words["detail.clause_sep" if name == "clauses" else "detail.sep"]
-            return sep.join(text("", v) for v in value)
-        if isinstance(value, Mapping):
-            return say(value, language, group)
-        return str(value)
-
     values = said.get("values") or {}
-    return words[f"{group}.{said['key']}"].format(**{k: text(k, v) for k, v in values.items()})
+    return TEXT[language][f"{group}.{said['key']}"].format(
+        **{k: _said(k, v, language, group) for k, v in values.items()})
+
+
+def _said(name: str, value: object, language: str, group: str) -> str:
+    """One value of a phrase as `say` puts it in. A function of its own, not a closure that calls
+    itself: such a closure is a reference cycle, which the CloudTrail reader (its cyclic GC off
+    while it decodes) kept for every record it rejected, some 400 bytes each."""
+    if isinstance(value, list):
+        sep = TEXT[language]["detail.clause_sep" if name == "clauses" else "detail.sep"]
+        return sep.join(_said("", v, language, group) for v in value)
+    if isinstance(value, Mapping):
+        return say(value, language, group)
+    return str(value)
 
 
 class Reason(str):
@@ -1399,6 +1402,12 @@ def reason(key: str, /, **values: object) -> Reason:
     """The reason `key` with its values: another Reason stays a phrase inside it, anything else
     is text (a library's message, a value from the evidence, escaped by the caller as before)."""
     return Reason(phrase(key, **{k: v.phrase if isinstance(v, Reason) else v for k, v in values.items()}))
+
+
+def reason_key(text: str) -> str | None:
+    """The catalogue key of a Reason (`not_to_end` for `reason.not_to_end`); None for text that is
+    no Reason. What code compares, never the English text, which a catalogue edit may change."""
+    return text.phrase["key"] if isinstance(text, Reason) else None
 
 
 def reason_of(error: BaseException) -> str:
