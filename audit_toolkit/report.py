@@ -802,7 +802,7 @@ def inputs_line(inv: Investigation, files: list[dict]) -> str:
     words = TEXT[inv.settings.language]
     if inv.engine.name == "athena":  # the logs stay in S3: nothing passed through this machine to hash
         return words["report.inputs_in_s3"].format(source=inv.source)
-    return words["report.inputs_hashed"].format(n=len(files))
+    return phrases.words(inv.settings.language, "report.inputs_hashed", n=len(files))
 
 
 def queries_run(inv: Investigation) -> list[dict]:

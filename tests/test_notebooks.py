@@ -109,6 +109,24 @@ def test_the_display_zone_parameter_defers_to_the_setting(path, monkeypatch):
     assert Settings.load(display_tz=values["display_tz"]).display_tz == "Europe/Berlin"
 
 
+def test_the_periodic_audit_appendix_counts_in_words(capsys):
+    """`(1 run)`, not `(1 runs)`: the appendix cell, run on a report of one query run once, with the
+    notebook's own imports."""
+    nb = nbformat.read(NOTEBOOKS[1], as_version=4)
+    namespace: dict = {}
+    for cell in cells(nb):
+        imports = [n for n in ast.parse(cell.source).body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        exec(compile(ast.Module(body=imports, type_ignores=[]), "imports", "exec"), namespace)
+    one = {"query": "sg_changes", "engine": "duckdb 1.1", "params": ["since='2026-11-03'"]}
+    two = {"query": "evidence_span", "engine": "duckdb 1.1", "params": ["", "account='1'"]}
+    for queries, said in (([one], "1 distinct query"), ([one, two], "2 distinct queries")):
+        namespace["report"] = type("Report", (), {"inputs": "3 input files hashed", "queries": queries})
+        exec(tagged(nb, "answer-appendix").source, namespace)
+        printed = capsys.readouterr().out.splitlines()
+        assert printed[0] == f"3 input files hashed; {said}"
+    assert printed[1:] == ["sg_changes on duckdb 1.1 (1 run)", "evidence_span on duckdb 1.1 (2 runs)"]
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_only_the_public_api_is_called(path):
     nb = nbformat.read(path, as_version=4)

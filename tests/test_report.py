@@ -724,3 +724,10 @@ def test_the_lead_names_each_security_group_call_that_could_not_be_read(tmp_path
         "decided) "
         "(listed under “Time range and evidence” and on the command's stderr)")
 
+
+def test_the_appendix_says_one_input_file_in_the_singular():
+    inv = SimpleNamespace(engine=SimpleNamespace(name="duckdb"), settings=EN)
+    assert rep.inputs_line(inv, [{}]) == "1 input file hashed"
+    assert rep.inputs_line(inv, [{}, {}]) == "2 input files hashed"
+    assert rep.inputs_line(SimpleNamespace(engine=inv.engine, settings=Settings(language="ja")), [{}]) == (
+        "入力ファイル 1 個のハッシュ")
