@@ -244,7 +244,7 @@ def test_periodic_audit_notebook_writes_the_report_for_the_range(runs, engine, d
     assert "9 windows in which port 22 stood open to the internet; 2 still open at the end of the range" in sections
     assert "22 security-group rule changes (actors: 7; failed calls: 1)" in sections
     files = input_files(demo)
-    hashed = f"{files} input files hashed" if engine == "duckdb" else \
+    hashed = f"{files:,} input files hashed" if engine == "duckdb" else \
         "No input files hashed: the logs were read where they are in S3 (Athena database forensics), not on this machine"
     assert text(tagged(nb, "answer-appendix")).startswith(f"{hashed}; 12 distinct queries\nsg_state on {engine} ")
     html = (ran.folder / "out" / "audit" / "report.html").read_text(encoding="utf-8")
@@ -306,7 +306,7 @@ def test_on_athena_every_table_chart_and_line_is_the_duckdb_runs_but_what_was_re
         "Evidence not fully used: 1 record rejected (listed under “Time range and evidence” and on the "
         "command's stderr)\n": "",
         f"{read}\n": "\n",  # notebook 1 prints the intake summary, or nothing
-        f"{files} input files hashed": "No input files hashed: the logs were read where they are in S3 "
+        f"{files:,} input files hashed": "No input files hashed: the logs were read where they are in S3 "
                                        "(Athena database forensics), not on this machine",
         f"on duckdb {demo_inv.engine.version}": "on athena (the workgroup's engine version)",
     }
