@@ -59,7 +59,7 @@ def test_default_format_reads_awss_examples_with_dash_as_null(tmp_path):
     _, report, rows = read([path])
     assert (report.read, report.used, report.rejected) == (4, 4, 0)
     assert report.files[0].warnings == [
-        "1 records with log-status NODATA or SKIPDATA (shown as coverage gaps)"
+        "1 record with log-status NODATA or SKIPDATA (shown as a coverage gap)"
     ]
     nodata = rows[rows["log_status"] == "NODATA"].iloc[0]
     assert nodata[["srcaddr", "dstport", "packets", "bytes", "action"]].isna().all()
