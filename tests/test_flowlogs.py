@@ -256,6 +256,19 @@ def test_a_carriage_return_inside_a_line_costs_that_line_alone(tmp_path):
     assert _both(engine, _values(" eni-1235b8ca123456789 ", " ", anytime=True)) == (5, False)
 
 
+def test_a_carriage_return_duckdb_reads_past_still_costs_its_line_alone(tmp_path):
+    """A file of one record with a CR after its first field did not stop DuckDB's scan: it read
+    two short lines ('2 ' and the rest), both rejected, so the file counted 2 records where it
+    holds 1 and every later line's number was off by one (found by the property test below)."""
+    line = ACCEPTED.replace(" ", " \r", 1)
+    path = write(tmp_path / FOLDER / NAME, HEADER, line, REJECTED)
+    _, report, rows = read([path])
+    (f,) = report.files
+    assert (f.error, f.read, f.used, f.rejected) == (None, 2, 1, 1)
+    assert f.rejections == [f"line 2: {flowlogs.CARRIAGE_RETURN}"]
+    assert len(rows) == 1
+
+
 def test_a_file_whose_text_is_over_the_size_bound_is_left_out_with_its_reason(tmp_path):
     """Settings.max_file_bytes bounds flow logs as it does CloudTrail: a small gzip that inflates past
     it (several members, as a bomb may be) is reported and not read; the other files are."""

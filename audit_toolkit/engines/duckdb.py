@@ -98,6 +98,10 @@ class DuckDBEngine:
                                       copies=copies)
             try:
                 counted, rejected = self._check_flow_logs(checked, copies)
+                # a CR inside a line need not stop the scan: DuckDB may read it as two rejected
+                # lines, which shifts every count; a file with a rejected line is mended if so
+                if self._mend({path for path, _, _ in rejected} - set(copies), copies, left):
+                    continue
                 rejected = sorted(rejected + left)
                 kept = [p for p in readable if not checked.files[str(p.resolve())].error]
                 strict = frozenset(str(Path(path).resolve()) for path, _, _ in rejected)
@@ -114,17 +118,27 @@ class DuckDBEngine:
                 for path, why in found.items():
                     resolved = str(Path(path).resolve())
                     # a carriage return inside a line costs that line alone, not its file
-                    mend = None if resolved in copies or reason_key(why) == "not_to_end" else \
-                        flowlogs.mended(Path(path), self._scratch())
-                    if mend is None:
+                    if resolved in copies or reason_key(why) == "not_to_end" or \
+                            not self._mend([resolved], copies, left):
                         unreadable[path] = why
-                    else:
-                        copies[resolved] = mend[0]
-                        left += [(resolved, line, reason) for line, reason in mend[1]]
         report = flowlogs.intake(checked.files, counted, rejected)
         report.files += [FileReport(path, shape="flowlog", error=why)
                          for path, why in unreadable.items()]
         return report
+
+    def _mend(self, paths, copies: dict[str, Path], left: list) -> bool:
+        """Read each of `paths` (resolved) from a copy of its own if a line of it holds a CR
+        (flowlogs.mended), noting the lines left blank; whether any was."""
+        from ..evidence import flowlogs
+
+        mended = False
+        for resolved in sorted(paths):
+            mend = flowlogs.mended(Path(resolved), self._scratch())
+            if mend is not None:
+                copies[resolved] = mend[0]
+                left += [(resolved, line, reason) for line, reason in mend[1]]
+                mended = True
+        return mended
 
     def _unparsable(self, paths: list[Path], copies: dict[str, Path]) -> dict[str, str]:
         """The files DuckDB's CSV reader stops on even alone, with its reason: a line it cannot
