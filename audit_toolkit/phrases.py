@@ -371,6 +371,9 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.utf8_in": "{name} の不正な UTF-8 を U+FFFD に置き換えました",
         "reason.too_deep": "デコーダーがたどれる深さ (約 1,000 階層) を超えて入れ子になっています",
         "reason.empty_file": "空のファイル",
+        # --- exposure windows: what a record left undecided (security_groups.DOUBTS) --------------
+        "exposure.rule_elsewhere": "イベント {event} はルール {rule} を変更しますが、その方向を証跡から決められません"
+        " (以前のレコードが別のグループのルールとしているか、自己矛盾しています): 公開が見える受信として読みました。",
         "reason.unreadable": "読めません: {error}",
         "reason.nested_too_deep": "入れ子が深すぎて読めません (悪意があるか壊れています)",
         "reason.also_holds": "{kinds} の証跡も含みますが読み込みません: AWS の {folder} フォルダのファイルは"
@@ -1049,6 +1052,10 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.utf8_in": "invalid UTF-8 in {name} replaced by U+FFFD",
         "reason.too_deep": "nested deeper than the decoder follows (about 1,000 levels)",
         "reason.empty_file": "empty file",
+        # --- exposure windows: what a record left undecided (security_groups.DOUBTS) --------------
+        "exposure.rule_elsewhere": "Event {event} modifies rule {rule}, whose direction the evidence cannot"
+        " decide (an earlier record placed it in another group, or contradicts itself): it was read as"
+        " ingress, the reading that keeps the exposure open.",
         "reason.unreadable": "unreadable: {error}",
         "reason.nested_too_deep": "nested too deep to be read (hostile or corrupt)",
         "reason.also_holds": "also holds {kinds} evidence, not read: a file in AWS's {folder} folder"

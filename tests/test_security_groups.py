@@ -286,10 +286,16 @@ def test_a_revoke_whose_response_contradicts_its_request_is_flagged_and_closes_n
                                         t="2026-01-01T08:00:00Z"), revoke]))
     assert list(frame["inconsistent"]) == [False, True, True], kept
     found = windows(frame)
+    caveat = ("The response of event e2 contradicts its request (another port, address or "
+              "group): both readings were kept, the one that keeps the exposure open among them.")
+    # Read as listed, the revoke removed sgr-1 from sg-2, so sg-2 held it from before the evidence:
+    # a rule id is one group's, and sg-1's sgr-1 does not stand for it (issue attack16 F3).
+    before = ([{"group_id": "sg-2", "opened_at": None, "closed_at": None, "still_open": True,
+                "caveat": caveat}] if "groupId" in removed else [])
     assert export.to_records(found[["group_id", "opened_at", "closed_at", "still_open", "caveat"]]) == [
+        *before,
         {"group_id": "sg-1", "opened_at": "2026-01-01T08:00:00Z", "closed_at": None, "still_open": True,
-         "caveat": "The response of event e2 contradicts its request (another port, address or "
-                   "group): both readings were kept, the one that keeps the exposure open among them."}]
+         "caveat": caveat}]
 
 
 def test_a_revoke_whose_response_lists_what_was_asked_closes_the_window():
@@ -322,3 +328,84 @@ def test_a_response_that_says_what_the_request_asked_is_not_flagged(real_data):
     assert list(frame["inconsistent"]) == [False, False, False]
     real = Investigation.from_evidence(real_data / "invictus-ir-aws_dataset").sg_changes()
     assert len(real) and not real["inconsistent"].any()
+
+
+# --- attack16: records a log-writing attacker shapes to hide an opening of port 22 -------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from audit_toolkit.analysis.events import Unreadable  # noqa: E402
+from audit_toolkit.analysis.security_groups import changes_of  # noqa: E402
+
+ACTOR = "arn:aws:iam::111111111111:user/a"
+PERMISSION = {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}
+WINDOW_KEYS = ["group_id", "cidr", "reach", "opened_at", "opened_event_id", "closed_at", "close_reason",
+               "still_open", "open_before_evidence", "caveat"]
+
+
+def exposure(*rows: dict) -> tuple[list[dict], list[str]]:
+    """The windows (WINDOW_KEYS) and the rejected events' reasons of some records."""
+    frame = normalize(pd.DataFrame(list(rows)))
+    found = windows(frame)
+    return export.to_records(found[WINDOW_KEYS]), [r.split(": ", 1)[1] for r in frame.attrs["rejected"]]
+
+
+def opened(group: str = "sg-1", at: str = "2026-01-01T10:00:00Z", eid: str = "e2", cidr: str = "0.0.0.0/0",
+           reach: str = "internet", caveat: str | None = None, **closed) -> dict:
+    window = {"group_id": group, "cidr": cidr, "reach": reach, "opened_at": at, "opened_event_id": eid,
+              "closed_at": None, "close_reason": None, "still_open": True, "open_before_evidence": False,
+              "caveat": caveat}
+    return {**window, **closed}
+
+
+def _modify(group: str, rule_id: str, cidr: str, t: str = "2026-01-01T10:00:00Z", eid: str = "e2") -> dict:
+    return row("ModifySecurityGroupRules", {"ModifySecurityGroupRulesRequest": {"GroupId": group, "SecurityGroupRule": {
+        "SecurityGroupRuleId": rule_id, "SecurityGroupRule": {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                                                             "CidrIpv4": cidr}}}},
+               {"ModifySecurityGroupRulesResponse": {"return": True}}, t=t, eid=eid)
+
+
+def _egress(group: str, asked_port: int, t: str = "2026-01-01T09:00:00Z", eid: str = "e1") -> dict:
+    """An AuthorizeSecurityGroupEgress whose response names rule sgr-1, of port 443 to 10.9.9.9/32."""
+    return row("AuthorizeSecurityGroupEgress", {"groupId": group, "ipPermissions": {"items": [
+        {"ipProtocol": "tcp", "fromPort": asked_port, "toPort": asked_port,
+         "ipRanges": {"items": [{"cidrIp": "10.9.9.9/32"}]}}]}},
+        {"_return": True, "securityGroupRuleSet": {"items": [{
+            "groupId": group, "securityGroupRuleId": "sgr-1", "isEgress": True, "ipProtocol": "tcp",
+            "fromPort": 443, "toPort": 443, "cidrIpv4": "10.9.9.9/32"}]}}, t=t, eid=eid)
+
+
+ELSEWHERE = ("Event e2 modifies rule sgr-1, whose direction the evidence cannot decide (an earlier record "
+             "placed it in another group, or contradicts itself): it was read as ingress, the reading that "
+             "keeps the exposure open.")
+
+
+@pytest.mark.parametrize("forged", [
+    _egress("sg-2", 443),  # a rule id learnt in another group (F3)
+    _egress("sg-1", 80),  # learnt in this group from a record whose response contradicts its request
+])
+def test_a_rule_id_learnt_from_another_group_or_a_contradicted_record_does_not_make_a_modify_egress(forged):
+    # 09:00 a forged egress authorize says sgr-1 is an egress rule; 10:00 the genuine modify of sg-1
+    # turns sgr-1 into tcp 22 from the internet: a window, read as ingress, and said why.
+    found, rejected = exposure(forged, _modify("sg-1", "sgr-1", "0.0.0.0/0"))
+    assert rejected == []
+    assert found == [opened(caveat=ELSEWHERE)]
+
+
+def test_a_rule_id_learnt_in_this_group_still_says_a_modify_s_direction():
+    found, _ = exposure(_egress("sg-1", 443), _modify("sg-1", "sgr-1", "0.0.0.0/0"))
+    assert found == []  # an egress rule opened to the internet exposes no port
+
+
+def test_a_modify_in_one_group_does_not_remove_a_rule_of_another_group_by_its_id():
+    # 08:00 sg-2 opens 22 to the internet as sgr-1; 09:00 a modify of sg-1 names sgr-1 and narrows it.
+    authorize = row("AuthorizeSecurityGroupIngress", {**OPEN_SSH, "groupId": "sg-2"}, {"securityGroupRuleSet": {
+        "items": [{"groupId": "sg-2", "securityGroupRuleId": "sgr-1", **SSH_IN, "cidrIpv4": "0.0.0.0/0"}]}},
+        t="2026-01-01T08:00:00Z")
+    # 10:00 another rule of sg-2 (443 from 10/8), after which sg-2's exposure is measured again.
+    other = row("AuthorizeSecurityGroupIngress", {"groupId": "sg-2", "ipPermissions": {"items": [
+        {**PERMISSION, "fromPort": 443, "toPort": 443, "ipRanges": {"items": [{"cidrIp": "10.0.0.0/8"}]}}]}},
+        t="2026-01-01T10:00:00Z", eid="e3")
+    found, _ = exposure(authorize, _modify("sg-1", "sgr-1", "10.0.0.0/8", t="2026-01-01T09:00:00Z"), other)
+    assert found == [opened("sg-2", "2026-01-01T08:00:00Z", "e1")]

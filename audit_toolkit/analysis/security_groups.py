@@ -36,7 +36,7 @@ CHANGE_COLUMNS = [
     "event_time", "event_id", "event_name", "account", "region", "group_id", "group_name",
     "action", "direction", "protocol", "from_port", "to_port", "peer", "peer_type", "rule_id",
     "prefix_list_id", "description", *ACTOR_COLUMNS, "access_key_id", "source_ip", "user_agent",
-    "error_code", "error_message", "ambiguous_order", "inconsistent",
+    "error_code", "error_message", "ambiguous_order", "inconsistent", "doubt",
 ]
 
 _ACTIONS = {
@@ -88,6 +88,13 @@ class Rule:
     group_id: str | None = None  # only when a response names it; else the request's
     prefix_list_id: str | None = None  # the managed prefix list whose entry this row changes
     inconsistent: bool = False  # the event's response contradicts its request (_created, _revoked)
+    # What the record leaves undecided, read the way that keeps an exposure visible (DOUBTS)
+    doubt: str | None = None
+
+
+# A change's `doubt`: what its record leaves undecided, which the window it opens says in its caveat
+# (phrases `exposure.<doubt>`).
+DOUBTS = ("rule_elsewhere",)
 
 
 # Each member a rule is made of is checked for its JSON type here: a value of another type (a port
@@ -283,11 +290,11 @@ def _rules_of(event: dict, known: dict[str, Rule]) -> Iterator[tuple[str | None,
     success = not event.get("errorcode")
     if success and action == "authorize":
         rules = _created(_response_rules(resp, "securityGroupRuleSet"),
-                         list(_requested(req, known)), group_id)
+                         list(_requested(req, known, group_id)), group_id)
     elif success and action == "revoke":
-        rules = _revoked(req, resp, known)
+        rules = _revoked(req, resp, known, group_id)
     else:
-        rules = list(_requested(req, known))
+        rules = list(_requested(req, known, group_id))
     for rule in rules:
         yield rule.group_id or group_id, group_name, rule
 
@@ -396,13 +403,13 @@ def _response_list_id(resp: dict) -> str | None:
     return _text(_get(found, "prefixListId"), "prefixListId")
 
 
-def _requested(req: dict, known: dict[str, Rule]) -> Iterator[Rule]:
+def _requested(req: dict, known: dict[str, Rule], group_id: str | None = None) -> Iterator[Rule]:
     """The rules an authorize, revoke or description update asks for."""
     rule_ids = [_text(i.get("securityGroupRuleId"), "securityGroupRuleId")
                 for i in _items(req.get("securityGroupRuleIds"), "securityGroupRuleIds")]
     if rule_ids:
         for rule_id in rule_ids:
-            yield known.get(rule_id) or Rule(rule_id=rule_id)
+            yield _known_in_group(known, rule_id, group_id) or Rule(rule_id=rule_id)
         return
     permissions = _items(req.get("ipPermissions"), "ipPermissions")
     if permissions:
@@ -412,7 +419,16 @@ def _requested(req: dict, known: dict[str, Rule]) -> Iterator[Rule]:
     yield _flat_rule(req) or Rule()
 
 
-def _revoked(req: dict, resp: dict, known: dict[str, Rule]) -> list[Rule]:
+def _known_in_group(known: dict[str, Rule], rule_id: str | None, group_id: str | None) -> Rule | None:
+    """The rule `rule_id` names as the evidence learnt it, if it was learnt in this group (or the
+    call names no group): a rule id learnt in another group (a forged record?) decides nothing."""
+    rule = known.get(rule_id) if rule_id else None
+    if rule is None or (rule.group_id and group_id and rule.group_id != group_id):
+        return None
+    return rule
+
+
+def _revoked(req: dict, resp: dict, known: dict[str, Rule], group_id: str | None = None) -> list[Rule]:
     """What a successful revoke removed, and (action revoke_unmatched) what it matched nothing for.
 
     In a default VPC a revoke that matches no rule still succeeds, and the response lists those
@@ -423,11 +439,11 @@ def _revoked(req: dict, resp: dict, known: dict[str, Rule]) -> list[Rule]:
                for r in _permission_rules(p)]
     removed = _response_rules(resp, "revokedSecurityGroupRuleSet")
     if removed:
-        asked = [r for r in _requested(req, known) if not any(_same(r, u) for u in unknown)]
-        return (_revoked_as_listed(removed, asked, _text(req.get("groupId"), "groupId"))
+        asked = [r for r in _requested(req, known, group_id) if not any(_same(r, u) for u in unknown)]
+        return (_revoked_as_listed(removed, asked, group_id)
                 + [replace(r, action="revoke_unmatched") for r in unknown])
     return [replace(r, action="revoke_unmatched") if any(_same(r, u) for u in unknown) else r
-            for r in _requested(req, known)]
+            for r in _requested(req, known, group_id)]
 
 
 def _same(a: Rule, b: Rule) -> bool:
@@ -575,7 +591,7 @@ def _contents(e: dict) -> list[tuple] | None:
         rules = [r for _, _, r in _rules_of(e, {}) if r.action is None]
     except ValueError:  # Unreadable
         return None
-    if not rules or any(r.peer is None or r.inconsistent for r in rules):
+    if not rules or any(r.peer is None or r.inconsistent or r.doubt for r in rules):
         return None
     direction = _ACTIONS[e["eventname"]][1]
     return [(r.direction or direction, r.protocol,
@@ -737,9 +753,16 @@ def changes_of(e: dict, known: dict[str, Rule]) -> list[dict]:
     rows = []
     for group_id, group_name, rule in changes:
         if action == "modify" and rule.rule_id in known:
-            rule.direction = known[rule.rule_id].direction  # the request does not say; the rule did
+            # The request does not say the direction; the rule did, where the evidence learnt it in
+            # this group from a record that agrees with itself. Else it cannot be decided: read
+            # as ingress (covered_ports), the reading that keeps an exposure, and said.
+            was = known[rule.rule_id]
+            if was.inconsistent or was.doubt or (was.group_id and group_id and was.group_id != group_id):
+                rule.doubt = rule.doubt or "rule_elsewhere"
+            else:
+                rule.direction = was.direction
         if rule.rule_id and not e.get("errorcode") and action in ("authorize", "modify"):
-            known[rule.rule_id] = rule
+            known[rule.rule_id] = replace(rule, group_id=rule.group_id or group_id)
         rows.append(
             {
                 "event_time": e["eventtime"],
@@ -768,6 +791,7 @@ def changes_of(e: dict, known: dict[str, Rule]) -> list[dict]:
                 # one event alone proves no order within its second (the Lambda sees one at a time)
                 "ambiguous_order": e.get("ambiguous_order", False),
                 "inconsistent": rule.inconsistent,
+                "doubt": rule.doubt,
             }
         )
     return rows
