@@ -374,6 +374,8 @@ TEXT: dict[str, dict[str, str]] = {
         # --- exposure windows: what a record left undecided (security_groups.DOUBTS) --------------
         "exposure.rule_elsewhere": "イベント {event} はルール {rule} を変更しますが、その方向を証跡から決められません"
         " (以前のレコードが別のグループのルールとしているか、自己矛盾しています): 公開が見える受信として読みました。",
+        "exposure.is_egress_unread": "イベント {event} の応答の isEgress は true でも false でもありません:"
+        " 公開が見える受信として読みました。",
         "reason.unreadable": "読めません: {error}",
         "reason.nested_too_deep": "入れ子が深すぎて読めません (悪意があるか壊れています)",
         "reason.also_holds": "{kinds} の証跡も含みますが読み込みません: AWS の {folder} フォルダのファイルは"
@@ -1056,6 +1058,8 @@ TEXT: dict[str, dict[str, str]] = {
         "exposure.rule_elsewhere": "Event {event} modifies rule {rule}, whose direction the evidence cannot"
         " decide (an earlier record placed it in another group, or contradicts itself): it was read as"
         " ingress, the reading that keeps the exposure open.",
+        "exposure.is_egress_unread": "The response of event {event} says isEgress is neither true nor"
+        " false: it was read as ingress, the reading that keeps the exposure open.",
         "reason.unreadable": "unreadable: {error}",
         "reason.nested_too_deep": "nested too deep to be read (hostile or corrupt)",
         "reason.also_holds": "also holds {kinds} evidence, not read: a file in AWS's {folder} folder"

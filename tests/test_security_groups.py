@@ -409,3 +409,41 @@ def test_a_modify_in_one_group_does_not_remove_a_rule_of_another_group_by_its_id
         t="2026-01-01T10:00:00Z", eid="e3")
     found, _ = exposure(authorize, _modify("sg-1", "sgr-1", "10.0.0.0/8", t="2026-01-01T09:00:00Z"), other)
     assert found == [opened("sg-2", "2026-01-01T08:00:00Z", "e1")]
+
+
+# F2: isEgress read strictly, and a response of the other direction is inconsistent
+
+from audit_toolkit.analysis.security_groups import is_true  # noqa: E402
+
+
+def _authorize_listed(is_egress, name: str = "AuthorizeSecurityGroupIngress") -> dict:
+    return row(name, OPEN_SSH, {"_return": True, "securityGroupRuleSet": {"items": [{
+        "groupId": "sg-1", "securityGroupRuleId": "sgr-1", "isEgress": is_egress, "ipProtocol": "tcp",
+        "fromPort": 22, "toPort": 22, "cidrIpv4": "0.0.0.0/0"}]}}, t="2026-01-01T10:00:00Z", eid="e2")
+
+
+UNREAD_EGRESS = ("The response of event e2 says isEgress is neither true nor false: it was read as ingress, "
+                 "the reading that keeps the exposure open.")
+CONTRADICTS = ("The response of event e2 contradicts its request (another port, address or group): both "
+               "readings were kept, the one that keeps the exposure open among them.")
+
+
+@pytest.mark.parametrize("is_egress, caveat", [
+    ("false", UNREAD_EGRESS), ("true", UNREAD_EGRESS), (1, UNREAD_EGRESS), (0, UNREAD_EGRESS),
+    ({}, UNREAD_EGRESS), (False, None), (None, None),
+    (True, CONTRADICTS),  # an Ingress call's response that says egress (F2b)
+])
+def test_is_egress_is_read_strictly_and_an_ingress_call_answered_egress_is_inconsistent(is_egress, caveat):
+    found, rejected = exposure(_authorize_listed(is_egress))
+    assert rejected == []
+    assert found == [opened(caveat=caveat)]
+
+
+def test_an_egress_call_answered_false_is_egress_and_inconsistent_kept_both_ways():
+    found, _ = exposure(_authorize_listed(False, "AuthorizeSecurityGroupEgress"))
+    assert found == [opened(caveat=CONTRADICTS)]  # its ingress reading exposes 22
+
+
+def test_a_boolean_is_true_only_for_json_true():
+    assert [is_true(v) for v in (True, False, "true", "false", 1, 0, None, {})] == [
+        True, False, None, None, None, None, None, None]

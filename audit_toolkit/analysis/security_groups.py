@@ -94,7 +94,7 @@ class Rule:
 
 # A change's `doubt`: what its record leaves undecided, which the window it opens says in its caveat
 # (phrases `exposure.<doubt>`).
-DOUBTS = ("rule_elsewhere",)
+DOUBTS = ("rule_elsewhere", "is_egress_unread")
 
 
 # Each member a rule is made of is checked for its JSON type here: a value of another type (a port
@@ -108,6 +108,24 @@ def protocol_name(value: Any) -> str | None:
         raise Unreadable(f"ipProtocol is {_kind(value)}, not a protocol")
     text = str(value).strip().lower()
     return _PROTOCOLS.get(text, text)
+
+
+def is_true(value: Any) -> bool | None:
+    """A JSON boolean read strictly: True or False only for true or false; None for anything else
+    (absent, "false", 0, 1, an object): what it means is not known, and the caller keeps the
+    reading that keeps an exposure visible. Shared with the state (analysis/state.py)."""
+    return value if isinstance(value, bool) else None
+
+
+def _direction_said(value: Any) -> tuple[str | None, str | None]:
+    """(direction, doubt) of a response rule's isEgress: absent says nothing; true or false say
+    egress or ingress; anything else ("false" as text, 0, 1) is read as ingress, with its doubt."""
+    if value is None:
+        return None, None
+    said = is_true(value)
+    if said is None:
+        return "ingress", "is_egress_unread"
+    return ("egress" if said else "ingress"), None
 
 
 def _port(value: Any, what: str = "port") -> int | None:
@@ -215,6 +233,7 @@ def _response_rules(resp: dict, name: str) -> list[Rule]:
                 break
         else:
             peer, peer_type = (group, "security_group") if group else (None, None)
+        direction, doubt = _direction_said(r.get("isEgress"))
         rules.append(
             Rule(
                 protocol=protocol_name(r.get("ipProtocol")),
@@ -225,7 +244,8 @@ def _response_rules(resp: dict, name: str) -> list[Rule]:
                 rule_id=_text(r.get("securityGroupRuleId"), "securityGroupRuleId"),
                 description=_text(r.get("description"), "description"),
                 group_id=_text(r.get("groupId"), "groupId"),
-                direction=None if r.get("isEgress") is None else ("egress" if r.get("isEgress") else "ingress"),
+                direction=direction,
+                doubt=doubt,
             )
         )
     return rules
@@ -288,18 +308,20 @@ def _rules_of(event: dict, known: dict[str, Rule]) -> Iterator[tuple[str | None,
         return
     # authorize / revoke / update_description: a successful call's response says what really changed
     success = not event.get("errorcode")
+    direction = _ACTIONS[event["eventname"]][1]
     if success and action == "authorize":
         rules = _created(_response_rules(resp, "securityGroupRuleSet"),
-                         list(_requested(req, known, group_id)), group_id)
+                         list(_requested(req, known, group_id)), group_id, direction)
     elif success and action == "revoke":
-        rules = _revoked(req, resp, known, group_id)
+        rules = _revoked(req, resp, known, group_id, direction)
     else:
         rules = list(_requested(req, known, group_id))
     for rule in rules:
         yield rule.group_id or group_id, group_name, rule
 
 
-def _created(created: list[Rule], asked: list[Rule], group_id: str | None) -> list[Rule]:
+def _created(created: list[Rule], asked: list[Rule], group_id: str | None,
+             direction: str | None = None) -> list[Rule]:
     """What a successful authorize changed: the rules its response lists (with their ids).
 
     A response that contradicts the request (a rule of another port, address or group, on either
@@ -307,14 +329,15 @@ def _created(created: list[Rule], asked: list[Rule], group_id: str | None) -> li
     exposure visible, and each is flagged `inconsistent`.
     """
     if not created or all(r == Rule() for r in asked):  # the request says nothing to compare
-        return created or asked
-    unmatched = [r for r in asked if not any(_agrees(r, c, group_id) for c in created)]
-    if not unmatched and all(any(_agrees(r, c, group_id) for r in asked) for c in created):
+        return [r for c in created for r in _of_call(c, direction)] or asked
+    unmatched = [r for r in asked if not any(_agrees(r, c, group_id, direction) for c in created)]
+    if not unmatched and all(any(_agrees(r, c, group_id, direction) for r in asked) for c in created):
         return created
     return [replace(r, inconsistent=True) for r in created + unmatched]
 
 
-def _revoked_as_listed(removed: list[Rule], asked: list[Rule], group_id: str | None) -> list[Rule]:
+def _revoked_as_listed(removed: list[Rule], asked: list[Rule], group_id: str | None,
+                       direction: str | None = None) -> list[Rule]:
     """What a successful revoke removed: the rules its response lists (with their ids).
 
     A response that contradicts the request, as in _created, is a forged or corrupted record: the
@@ -322,18 +345,30 @@ def _revoked_as_listed(removed: list[Rule], asked: list[Rule], group_id: str | N
     reading that keeps an exposure visible.
     """
     if all(r == Rule() for r in asked):  # the request says nothing to compare
-        return removed
-    unmatched = [r for r in asked if not any(_agrees(r, c, group_id) for c in removed)]
-    if not unmatched and all(any(_agrees(r, c, group_id) for r in asked) for c in removed):
+        return [r for c in removed for r in _of_call(c, direction)]
+    unmatched = [r for r in asked if not any(_agrees(r, c, group_id, direction) for c in removed)]
+    if not unmatched and all(any(_agrees(r, c, group_id, direction) for r in asked) for c in removed):
         return removed
     return [replace(r, inconsistent=True) for r in removed + unmatched]
 
 
-def _agrees(asked: Rule, made: Rule, group_id: str | None) -> bool:
+def _of_call(rule: Rule, direction: str | None) -> list[Rule]:
+    """A rule a response lists, where the request says nothing to compare it with: one whose
+    direction contradicts its call's (isEgress true in an Ingress call's response) is flagged
+    `inconsistent`, and read in the call's direction too (the reading that keeps an exposure)."""
+    if rule.direction and direction and rule.direction != direction:
+        return [replace(rule, inconsistent=True),
+                replace(rule, direction=direction, rule_id=None, inconsistent=True)]
+    return [rule]
+
+
+def _agrees(asked: Rule, made: Rule, group_id: str | None, direction: str | None = None) -> bool:
     """Whether a rule the response lists is the one the request asked for: the same group,
-    protocol, ports and peer (a group asked by name is listed by id: the kind must agree); a rule
-    asked by id alone, the same id."""
+    direction (the call's), protocol, ports and peer (a group asked by name is listed by id: the
+    kind must agree); a rule asked by id alone, the same id."""
     if made.group_id and group_id and made.group_id != group_id:
+        return False
+    if made.direction and direction and made.direction != direction:
         return False
     if asked.rule_id and made.rule_id and asked.rule_id != made.rule_id:
         return False
@@ -428,7 +463,8 @@ def _known_in_group(known: dict[str, Rule], rule_id: str | None, group_id: str |
     return rule
 
 
-def _revoked(req: dict, resp: dict, known: dict[str, Rule], group_id: str | None = None) -> list[Rule]:
+def _revoked(req: dict, resp: dict, known: dict[str, Rule], group_id: str | None = None,
+             direction: str | None = None) -> list[Rule]:
     """What a successful revoke removed, and (action revoke_unmatched) what it matched nothing for.
 
     In a default VPC a revoke that matches no rule still succeeds, and the response lists those
@@ -440,7 +476,7 @@ def _revoked(req: dict, resp: dict, known: dict[str, Rule], group_id: str | None
     removed = _response_rules(resp, "revokedSecurityGroupRuleSet")
     if removed:
         asked = [r for r in _requested(req, known, group_id) if not any(_same(r, u) for u in unknown)]
-        return (_revoked_as_listed(removed, asked, group_id)
+        return (_revoked_as_listed(removed, asked, group_id, direction)
                 + [replace(r, action="revoke_unmatched") for r in unknown])
     return [replace(r, action="revoke_unmatched") if any(_same(r, u) for u in unknown) else r
             for r in _requested(req, known, group_id)]
