@@ -376,6 +376,8 @@ TEXT: dict[str, dict[str, str]] = {
         " (以前のレコードが別のグループのルールとしているか、自己矛盾しています): 公開が見える受信として読みました。",
         "exposure.is_egress_unread": "イベント {event} の応答の isEgress は true でも false でもありません:"
         " 公開が見える受信として読みました。",
+        "exposure.prefix_list_late": "プレフィックスリスト {prefix_list} はルールがそれを指定した後にイベント {event} で"
+        "作成されています (AWS では起こりません): どのレコードが正しいか決められないため、到達範囲は不明のままです。",
         "reason.unreadable": "読めません: {error}",
         "reason.nested_too_deep": "入れ子が深すぎて読めません (悪意があるか壊れています)",
         "reason.also_holds": "{kinds} の証跡も含みますが読み込みません: AWS の {folder} フォルダのファイルは"
@@ -1060,6 +1062,9 @@ TEXT: dict[str, dict[str, str]] = {
         " ingress, the reading that keeps the exposure open.",
         "exposure.is_egress_unread": "The response of event {event} says isEgress is neither true nor"
         " false: it was read as ingress, the reading that keeps the exposure open.",
+        "exposure.prefix_list_late": "Prefix list {prefix_list} is created by event {event} after a rule"
+        " named it, which AWS does not allow: which record is right cannot be decided, so its reach stays"
+        " unknown.",
         "reason.unreadable": "unreadable: {error}",
         "reason.nested_too_deep": "nested too deep to be read (hostile or corrupt)",
         "reason.also_holds": "also holds {kinds} evidence, not read: a file in AWS's {folder} folder"

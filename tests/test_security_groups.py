@@ -447,3 +447,45 @@ def test_an_egress_call_answered_false_is_egress_and_inconsistent_kept_both_ways
 def test_a_boolean_is_true_only_for_json_true():
     assert [is_true(v) for v in (True, False, "true", "false", 1, 0, None, {})] == [
         True, False, None, None, None, None, None, None]
+
+
+# F4: a prefix list's entry that cannot be read, and a list created after a rule named it
+
+
+def _list_created(entries, t: str = "2026-01-01T09:00:00Z", eid: str = "e1") -> dict:
+    return row("CreateManagedPrefixList", {"CreateManagedPrefixListRequest": {"PrefixListName": "x", "Entry": entries}},
+               {"CreateManagedPrefixListResponse": {"prefixList": {"prefixListId": "pl-1"}}}, t=t, eid=eid)
+
+
+def _named(t: str = "2026-01-01T10:00:00Z", eid: str = "e2") -> dict:
+    return row("AuthorizeSecurityGroupIngress", {"groupId": "sg-1", "ipPermissions": {"items": [{
+        "ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "prefixListIds": {"items": [{"prefixListId": "pl-1"}]}}]}},
+        t=t, eid=eid)
+
+
+LIST_UNKNOWN = "The rule names prefix list pl-1, whose entries the evidence does not fully hold: its reach is unknown."
+
+
+@pytest.mark.parametrize("entries", [
+    [{"Cidr": "000.000.000.000/0"}], [{"Cidr": "0/0"}], [{"CidrBlock": "0.0.0.0/0"}],
+    {"Entry": [{"Cidr": "0.0.0.0/0"}]}, [{"Cidr": "10.0.0.0/8"}, {"Cidr": None}],
+])
+def test_a_prefix_list_whose_entry_cannot_be_read_has_an_unknown_reach(entries):
+    found, rejected = exposure(_list_created(entries), _named())
+    assert rejected == []
+    assert found == [opened(cidr="pl-1", reach="unknown", caveat=LIST_UNKNOWN)]
+
+
+def test_an_entry_added_that_cannot_be_read_opens_a_window_of_unknown_reach():
+    grown = row("ModifyManagedPrefixList", {"ModifyManagedPrefixListRequest": {"PrefixListId": "pl-1", "AddEntry": [
+        {"Cidr": "0/0"}]}}, {"ModifyManagedPrefixListResponse": {"prefixList": {"prefixListId": "pl-1"}}},
+        t="2026-01-01T11:00:00Z", eid="e3")
+    found, _ = exposure(_list_created([{"Cidr": "10.0.0.0/8"}]), _named(), grown)
+    assert found == [opened(cidr="pl-1", reach="unknown", at="2026-01-01T11:00:00Z", eid="e3", caveat=LIST_UNKNOWN)]
+
+
+def test_a_prefix_list_created_after_a_rule_named_it_closes_nothing_and_is_said():
+    found, _ = exposure(_named(), _list_created([{"Cidr": "10.0.0.0/8"}], t="2026-01-01T11:00:00Z", eid="e3"))
+    late = ("Prefix list pl-1 is created by event e3 after a rule named it, which AWS does not allow: which "
+            "record is right cannot be decided, so its reach stays unknown.")
+    assert found == [opened(cidr="pl-1", reach="unknown", caveat=f"{late} {LIST_UNKNOWN}")]

@@ -307,19 +307,33 @@ class RuleState:
 
     def _change_list(self, row: dict) -> None:
         place = (row["account"], row["region"], row["prefix_list_id"])
+        named = [group for group, rules in self._held.items()
+                 if group[:2] == place[:2] and any(r["peer"] == place[2] for r in rules.values())]
+        seen = place in self._lists
         entries = self._lists.setdefault(place, {"entries": set(), "complete": False})
-        if row["action"] == "prefix_list_create":
+        if row["action"] == "prefix_list_create" and (named or seen):
+            # A list is created before a rule names it or it is changed: a create logged after
+            # contradicts the records before it (one of them forged or misdated). Its entries are
+            # added, but they prove nothing of the list's whole: its reach stays unknown.
+            entries["complete"] = False
+            for group in named:
+                for where, window in self._open.get(group, {}).items():
+                    if where[4] == place[2]:
+                        window["_late_list"] = window.get("_late_list") or row["event_id"]
+        elif row["action"] == "prefix_list_create":
             entries["complete"] = True
-        elif row["action"] == "prefix_list_add" and network(row["peer"]) is not None:
+        elif row["action"] == "prefix_list_add" and network(row["peer"]) is None:
+            # An entry AWS took that cannot be read (no Cidr, `0/0`): the list's reach is unknown.
+            entries["complete"] = False
+        elif row["action"] == "prefix_list_add":
             entries["entries"].add(network(row["peer"]))
         elif row["action"] == "prefix_list_remove":
             entries["entries"].discard(network(row["peer"]))
         elif row["action"] == "prefix_list_restore":
             # An earlier version's entries, which the record does not list: reach unknown from now.
             entries.update(entries=set(), complete=False)
-        for group, rules in list(self._held.items()):
-            if group[:2] == place[:2] and any(r["peer"] == place[2] for r in rules.values()):
-                self._settle(group, row)
+        for group in named:
+            self._settle(group, row)
 
     # --- exposure -----------------------------------------------------------------------------
 
@@ -454,6 +468,9 @@ def _public_fields(window: dict) -> dict:
     if window.get("_doubt") is not None:
         doubt, event, rule = window["_doubt"]
         caveats.append(words("en", f"exposure.{doubt}", event=event, rule=rule))
+    if window.get("_late_list") is not None:
+        caveats.append(words("en", "exposure.prefix_list_late", event=window["_late_list"],
+                             prefix_list=window["cidr"]))
     if window.get("_duplicate") is not None and window.get("opened_at") is None:
         caveats.append(
             f"AWS refused event {window['_duplicate']}, an authorize of this rule, as a duplicate: "
