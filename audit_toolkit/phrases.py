@@ -371,6 +371,8 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.utf8_in": "{name} の不正な UTF-8 を U+FFFD に置き換えました",
         "reason.too_deep": "デコーダーがたどれる深さ (約 1,000 階層) を超えて入れ子になっています",
         "reason.empty_file": "空のファイル",
+        "reason.sg_member_twice": "リクエストにメンバー {names} が (大文字小文字を除いて) 2 回あります:"
+        " どちらが証拠か決められません",
         # --- exposure windows: what a record left undecided (security_groups.DOUBTS) --------------
         "exposure.rule_elsewhere": "イベント {event} はルール {rule} を変更しますが、その方向を証跡から決められません"
         " (以前のレコードが別のグループのルールとしているか、自己矛盾しています): 公開が見える受信として読みました。",
@@ -1056,6 +1058,8 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.utf8_in": "invalid UTF-8 in {name} replaced by U+FFFD",
         "reason.too_deep": "nested deeper than the decoder follows (about 1,000 levels)",
         "reason.empty_file": "empty file",
+        "reason.sg_member_twice": "the request holds the member {names} twice (case aside): which one is"
+        " the evidence cannot be decided",
         # --- exposure windows: what a record left undecided (security_groups.DOUBTS) --------------
         "exposure.rule_elsewhere": "Event {event} modifies rule {rule}, whose direction the evidence cannot"
         " decide (an earlier record placed it in another group, or contradicts itself): it was read as"

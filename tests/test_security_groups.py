@@ -489,3 +489,27 @@ def test_a_prefix_list_created_after_a_rule_named_it_closes_nothing_and_is_said(
     late = ("Prefix list pl-1 is created by event e3 after a rule named it, which AWS does not allow: which "
             "record is right cannot be decided, so its reach stays unknown.")
     assert found == [opened(cidr="pl-1", reach="unknown", caveat=f"{late} {LIST_UNKNOWN}")]
+
+
+# F5: request members in either case; an authorize's permissions whatever else it carries
+
+
+@pytest.mark.parametrize("request_", [
+    {"GroupId": "sg-1", "IpPermissions": {"items": [PERMISSION]}},
+    {"GroupId": "sg-1", "ipPermissions": {"items": [PERMISSION]}},
+    {"GroupId": "sg-1", "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"},
+    {"groupId": "sg-1", "securityGroupRuleIds": {"items": [{"securityGroupRuleId": "sgr-1"}]},
+     "ipPermissions": {"items": [PERMISSION]}},
+])
+def test_an_authorize_is_read_whatever_the_case_of_its_members_and_whatever_else_it_carries(request_):
+    found, rejected = exposure(row("AuthorizeSecurityGroupIngress", request_, {"_return": True},
+                                   t="2026-01-01T10:00:00Z", eid="e2"))
+    assert rejected == []
+    assert found == [opened()]
+
+
+def test_a_member_twice_case_aside_in_a_decoded_request_is_unreadable():
+    event = {**row("AuthorizeSecurityGroupIngress", None), "actor": ACTOR,
+             "requestparameters": {"groupId": "sg-1", "GroupId": "sg-2", "ipPermissions": {"items": [PERMISSION]}}}
+    with pytest.raises(Unreadable, match="the request holds the member GroupId, groupId twice"):
+        changes_of(event, {})

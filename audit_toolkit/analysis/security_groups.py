@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pandas only where DataFrames are built: the Lambda imports 
 
 from .actors import ACTOR_COLUMNS, with_actors
 from .address_space import network_public
+from ..phrases import reason
 from .events import Unreadable, _kind, in_order, json_object, records, strict_object
 
 CHANGE_COLUMNS = [
@@ -182,6 +183,18 @@ def _get(node: dict, *names: str) -> Any:
     return None
 
 
+def _member(node: dict, *names: str) -> Any:
+    """A request's member by any spelling of its name, case aside (`GroupId` is `groupId`); a
+    name there twice case aside (`groupId` beside `GroupId`) is Unreadable: which one is the
+    evidence cannot be decided. strict_object refuses such text already; a decoded request (the
+    Lambda's) is checked here."""
+    wanted = {n.lower() for n in names}
+    found = [k for k in node if isinstance(k, str) and k.lower() in wanted]
+    if len(found) > 1:
+        raise Unreadable(reason("sg_member_twice", names=", ".join(sorted(found))[:80]))
+    return node[found[0]] if found else None
+
+
 def _permission_rules(p: dict) -> list[Rule]:
     proto = protocol_name(_get(p, "ipProtocol"))
     base = dict(protocol=proto, from_port=_port(_get(p, "fromPort"), "fromPort"),
@@ -202,17 +215,18 @@ def _permission_rules(p: dict) -> list[Rule]:
 
 def _flat_rule(req: dict) -> Rule | None:
     """The flat form: ipProtocol / fromPort / toPort / cidrIp (or a source group) at the top."""
-    if not any(k in req for k in ("ipProtocol", "cidrIp", "sourceSecurityGroupName", "sourceSecurityGroupId")):
+    if not any(_member(req, k) is not None for k in ("ipProtocol", "cidrIp", "sourceSecurityGroupName",
+                                                     "sourceSecurityGroupId", "fromPort", "toPort")):
         return None
-    peer, peer_type = _text(req.get("cidrIp"), "cidrIp"), "cidr_ipv4"
-    source = (_text(req.get("sourceSecurityGroupId"), "sourceSecurityGroupId")
-              or _text(req.get("sourceSecurityGroupName"), "sourceSecurityGroupName"))
+    peer, peer_type = _text(_member(req, "cidrIp"), "cidrIp"), "cidr_ipv4"
+    source = (_text(_member(req, "sourceSecurityGroupId"), "sourceSecurityGroupId")
+              or _text(_member(req, "sourceSecurityGroupName"), "sourceSecurityGroupName"))
     if peer is None and source:
         peer, peer_type = source, "security_group"
     return Rule(
-        protocol=protocol_name(req.get("ipProtocol") or ("-1" if peer_type == "security_group" else None)),
-        from_port=_port(req.get("fromPort"), "fromPort"),
-        to_port=_port(req.get("toPort"), "toPort"),
+        protocol=protocol_name(_member(req, "ipProtocol") or ("-1" if peer_type == "security_group" else None)),
+        from_port=_port(_member(req, "fromPort"), "fromPort"),
+        to_port=_port(_member(req, "toPort"), "toPort"),
         peer=peer,
         peer_type=peer_type if peer else None,
     )
@@ -222,7 +236,7 @@ def _response_rules(resp: dict, name: str) -> list[Rule]:
     """What an authorize created (securityGroupRuleSet) or a revoke removed (revokedSecurityGroupRuleSet),
     as the response lists it (with rule ids)."""
     rules = []
-    for r in _items(resp.get(name), name):
+    for r in _items(_member(resp, name), name):
         # A created rule names its peer group in referencedGroupInfo, a revoked one in referencedGroupId.
         info = _object(r.get("referencedGroupInfo"), "referencedGroupInfo")
         group = (_text(info.get("groupId"), "groupId")
@@ -290,10 +304,10 @@ def _rules_of(event: dict, known: dict[str, Rule]) -> Iterator[tuple[str | None,
         for rule in _prefix_list_rules(action, req, resp):
             yield None, None, rule
         return
-    group_id = _text(req.get("groupId"), "groupId")
-    group_name = _text(req.get("groupName"), "groupName")
+    group_id = _text(_member(req, "groupId"), "groupId")
+    group_name = _text(_member(req, "groupName"), "groupName")
     if action == "create_group":
-        description = _text(req.get("groupDescription"), "groupDescription")
+        description = _text(_member(req, "groupDescription"), "groupDescription")
         yield _text(resp.get("groupId"), "groupId"), group_name, Rule(description=description)
         return
     if action == "delete_group":
@@ -311,11 +325,11 @@ def _rules_of(event: dict, known: dict[str, Rule]) -> Iterator[tuple[str | None,
     direction = _ACTIONS[event["eventname"]][1]
     if success and action == "authorize":
         rules = _created(_response_rules(resp, "securityGroupRuleSet"),
-                         list(_requested(req, known, group_id)), group_id, direction)
+                         list(_requested(req, known, group_id, action)), group_id, direction)
     elif success and action == "revoke":
         rules = _revoked(req, resp, known, group_id, direction)
     else:
-        rules = list(_requested(req, known, group_id))
+        rules = list(_requested(req, known, group_id, action))
     for rule in rules:
         yield rule.group_id or group_id, group_name, rule
 
@@ -438,15 +452,18 @@ def _response_list_id(resp: dict) -> str | None:
     return _text(_get(found, "prefixListId"), "prefixListId")
 
 
-def _requested(req: dict, known: dict[str, Rule], group_id: str | None = None) -> Iterator[Rule]:
-    """The rules an authorize, revoke or description update asks for."""
-    rule_ids = [_text(i.get("securityGroupRuleId"), "securityGroupRuleId")
-                for i in _items(req.get("securityGroupRuleIds"), "securityGroupRuleIds")]
+def _requested(req: dict, known: dict[str, Rule], group_id: str | None = None,
+               action: str | None = None) -> Iterator[Rule]:
+    """The rules an authorize, revoke or description update asks for. An authorize names no rule
+    by id (AWS gives it the ids): its permissions are read whatever else it carries."""
+    rule_ids = [] if action == "authorize" else [
+        _text(_member(i, "securityGroupRuleId"), "securityGroupRuleId")
+        for i in _items(_member(req, "securityGroupRuleIds"), "securityGroupRuleIds")]
     if rule_ids:
         for rule_id in rule_ids:
             yield _known_in_group(known, rule_id, group_id) or Rule(rule_id=rule_id)
         return
-    permissions = _items(req.get("ipPermissions"), "ipPermissions")
+    permissions = _items(_member(req, "ipPermissions"), "ipPermissions")
     if permissions:
         for p in permissions:
             yield from _permission_rules(p)
@@ -471,7 +488,7 @@ def _revoked(req: dict, resp: dict, known: dict[str, Rule], group_id: str | None
     permissions in unknownIpPermissionSet: they were not removed. Newer responses also list what was
     removed (revokedSecurityGroupRuleSet, with rule ids); older ones leave it to the request.
     """
-    unknown = [r for p in _items(resp.get("unknownIpPermissionSet"), "unknownIpPermissionSet")
+    unknown = [r for p in _items(_member(resp, "unknownIpPermissionSet"), "unknownIpPermissionSet")
                for r in _permission_rules(p)]
     removed = _response_rules(resp, "revokedSecurityGroupRuleSet")
     if removed:
@@ -594,13 +611,14 @@ def _facts(e: dict) -> tuple[str, tuple, set, set, tuple | None]:
         elif action == "modify":
             target = ("sg", _string(_modify_rules(req)[0]))
         else:
-            target = ("sg", _string(req.get("groupId")) or _string(req.get("groupName")))
+            target = ("sg", _string(_member(req, "groupId")) or _string(_member(req, "groupName")))
     except ValueError:  # Unreadable
         target = ("unreadable", e.get("eventid"))
     try:
         created = [r.rule_id for r in _response_rules(resp, "securityGroupRuleSet")]
-        named = [i.get("securityGroupRuleId")
-                 for i in _items(req.get("securityGroupRuleIds"), "securityGroupRuleIds")]
+        named = [] if action == "authorize" else [
+            _member(i, "securityGroupRuleId")
+            for i in _items(_member(req, "securityGroupRuleIds"), "securityGroupRuleIds")]
         if action == "modify":
             named += [r.rule_id for r in _modify_rules(req)[1]]
     except ValueError:
