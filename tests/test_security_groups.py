@@ -513,3 +513,70 @@ def test_a_member_twice_case_aside_in_a_decoded_request_is_unreadable():
              "requestparameters": {"groupId": "sg-1", "GroupId": "sg-2", "ipPermissions": {"items": [PERMISSION]}}}
     with pytest.raises(Unreadable, match="the request holds the member GroupId, groupId twice"):
         changes_of(event, {})
+
+
+# F6: what a successful call holds that the analysis cannot measure
+
+
+def _opening(permission: dict, **extra) -> dict:
+    return {**row("AuthorizeSecurityGroupIngress", {"groupId": "sg-1", "ipPermissions": {"items": [permission]}},
+                  {"_return": True}, t="2026-01-01T10:00:00Z", eid="e2"), **extra}
+
+
+def test_a_protocol_number_however_written_is_that_protocol():
+    assert [protocol_name(p) for p in ("06", " 6 ", 6, "017", "0")] == ["tcp", "tcp", "tcp", "udp", "0"]
+    found, _ = exposure(_opening({**PERMISSION, "ipProtocol": "06"}))
+    assert found == [opened()]
+
+
+@pytest.mark.parametrize("permission, why", [
+    ({k: v for k, v in PERMISSION.items() if k != "ipProtocol"},
+     "the successful call's protocol none is none AWS takes: which ports it opened cannot be read"),
+    ({**PERMISSION, "ipProtocol": "tcp6"},
+     "the successful call's protocol tcp6 is none AWS takes: which ports it opened cannot be read"),
+    ({**PERMISSION, "ipProtocol": 300},
+     "the successful call's protocol 300 is none AWS takes: which ports it opened cannot be read"),
+    ({**PERMISSION, "fromPort": 65535, "toPort": 0},
+     "the successful call's port range 65535-0 ends below its start: which ports it opened cannot be read"),
+])
+def test_a_successful_opening_the_analysis_cannot_measure_is_rejected_with_its_reason(permission, why):
+    found, rejected = exposure(_opening(permission))
+    assert found == [] and rejected == [why]
+
+
+def test_a_blank_error_code_is_no_answer_whether_the_call_succeeded():
+    found, rejected = exposure(_opening(PERMISSION, errorcode=" "))
+    assert found == [] and rejected == ["errorCode is blank: whether the call succeeded cannot be decided"]
+    assert exposure(_opening(PERMISSION, errorcode=""))[0] == [opened()]  # empty: no error, documented
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-5, 70000) | st.floats(allow_nan=False)
+                    | st.text(max_size=6) | st.sampled_from(["6", "06", "tcp", " TCP ", "-1", "all", "22", "false"]),
+                    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=4), inner, max_size=2),
+                    max_leaves=4)
+OTHER_PROTOCOLS = {"udp", "icmp", "icmpv6"}
+
+
+def _names_another_protocol(value) -> bool:
+    """A value that is a protocol AWS takes other than TCP (and all): a rule of it exposes no SSH."""
+    try:
+        name = protocol_name(value)
+    except Unreadable:
+        return False
+    return name in OTHER_PROTOCOLS or (name is not None and name.isdigit() and int(name) <= 255)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(member=st.sampled_from(["isEgress", "ipProtocol", "fromPort", "toPort"]), value=JSON)
+def test_any_value_of_a_member_never_hides_the_opening_unless_the_call_is_reported(member, value):
+    """An opening of 22 to the internet with one member replaced by any JSON value: a window still
+    open, or the event rejected with its reason (counted, warned, --fail-on-open exits 4)."""
+    if member == "ipProtocol" and _names_another_protocol(value):
+        return
+    if member == "isEgress":
+        event = _authorize_listed(value)
+    else:
+        event = _opening({**PERMISSION, member: value})
+    frame = normalize(pd.DataFrame([event]))
+    found = windows(frame)
+    assert len(frame.attrs["rejected"]) == 1 or found["still_open"].tolist() == [True], (member, value)

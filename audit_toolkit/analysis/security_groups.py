@@ -108,7 +108,13 @@ def protocol_name(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise Unreadable(f"ipProtocol is {_kind(value)}, not a protocol")
     text = str(value).strip().lower()
+    if text.isdigit() and len(text) < 7:  # a protocol number however written: "06" is 6, TCP
+        text = str(int(text))
     return _PROTOCOLS.get(text, text)
+
+
+# The protocols AWS takes: these names, or an IP protocol number (0-255) it keeps as written.
+_KNOWN_PROTOCOLS = frozenset({"tcp", "udp", "icmp", "icmpv6", "-1"})
 
 
 def is_true(value: Any) -> bool | None:
@@ -803,7 +809,13 @@ def changes_of(e: dict, known: dict[str, Rule]) -> list[dict]:
     does per event, and the Lambda per alert. Unreadable: a member of a shape no writer of
     CloudTrail uses (nothing is learnt from the event then)."""
     action, direction = _ACTIONS[e["eventname"]]
+    error = e.get("errorcode")
+    if isinstance(error, str) and error and not error.strip():
+        raise Unreadable(reason("sg_error_blank"))
     changes = list(_rules_of(e, known))
+    if not error:
+        for _, _, rule in changes:
+            _check_readable(rule, action)
     rows = []
     for group_id, group_name, rule in changes:
         if action == "modify" and rule.rule_id in known:
@@ -815,7 +827,7 @@ def changes_of(e: dict, known: dict[str, Rule]) -> list[dict]:
                 rule.doubt = rule.doubt or "rule_elsewhere"
             else:
                 rule.direction = was.direction
-        if rule.rule_id and not e.get("errorcode") and action in ("authorize", "modify"):
+        if rule.rule_id and not error and action in ("authorize", "modify"):
             known[rule.rule_id] = replace(rule, group_id=rule.group_id or group_id)
         rows.append(
             {
@@ -849,6 +861,20 @@ def changes_of(e: dict, known: dict[str, Rule]) -> list[dict]:
             }
         )
     return rows
+
+def _check_readable(rule: Rule, action: str) -> None:
+    """A successful call's rule the analysis cannot measure is Unreadable (counted and warned,
+    `ssh-exposure --fail-on-open` exits 4), never a rule that covers no port: a protocol AWS does
+    not take (or none, which AWS requires), or a port range whose end is below its start."""
+    if action not in ("authorize", "revoke", "modify") or rule.peer is None or rule.action:
+        return
+    protocol = rule.protocol
+    if protocol is None or not (protocol in _KNOWN_PROTOCOLS or protocol.isdigit() and int(protocol) <= 255):
+        raise Unreadable(reason("sg_protocol_unread", protocol="none" if protocol is None else protocol[:40]))
+    if (protocol in ("tcp", "udp") and rule.from_port is not None
+            and rule.to_port is not None and 0 <= rule.to_port < rule.from_port):
+        raise Unreadable(reason("sg_ports_reversed", low=rule.from_port, high=rule.to_port))
+
 
 def network(peer: str | None) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     """The network a CIDR peer names, host bits dropped (203.0.113.9/0 is 0.0.0.0/0)."""
