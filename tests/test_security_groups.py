@@ -531,11 +531,11 @@ def test_a_protocol_number_however_written_is_that_protocol():
 
 @pytest.mark.parametrize("permission, why", [
     ({k: v for k, v in PERMISSION.items() if k != "ipProtocol"},
-     "the successful call's protocol none is none AWS takes: which ports it opened cannot be read"),
+     "the successful call's protocol (missing) is not one AWS takes: which ports it opened cannot be read"),
     ({**PERMISSION, "ipProtocol": "tcp6"},
-     "the successful call's protocol tcp6 is none AWS takes: which ports it opened cannot be read"),
+     "the successful call's protocol (tcp6) is not one AWS takes: which ports it opened cannot be read"),
     ({**PERMISSION, "ipProtocol": 300},
-     "the successful call's protocol 300 is none AWS takes: which ports it opened cannot be read"),
+     "the successful call's protocol (300) is not one AWS takes: which ports it opened cannot be read"),
     ({**PERMISSION, "fromPort": 65535, "toPort": 0},
      "the successful call's port range 65535-0 ends below its start: which ports it opened cannot be read"),
 ])

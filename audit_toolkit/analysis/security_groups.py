@@ -870,7 +870,7 @@ def _check_readable(rule: Rule, action: str) -> None:
         return
     protocol = rule.protocol
     if protocol is None or not (protocol in _KNOWN_PROTOCOLS or protocol.isdigit() and int(protocol) <= 255):
-        raise Unreadable(reason("sg_protocol_unread", protocol="none" if protocol is None else protocol[:40]))
+        raise Unreadable(reason("sg_protocol_unread", protocol="missing" if protocol is None else protocol[:40]))
     if (protocol in ("tcp", "udp") and rule.from_port is not None
             and rule.to_port is not None and 0 <= rule.to_port < rule.from_port):
         raise Unreadable(reason("sg_ports_reversed", low=rule.from_port, high=rule.to_port))
