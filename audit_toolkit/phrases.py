@@ -372,7 +372,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.too_deep": "デコーダーがたどれる深さ (約 1,000 階層) を超えて入れ子になっています",
         "reason.empty_file": "空のファイル",
         "reason.sg_member_twice": "リクエストにメンバー {names} が (大文字小文字を除いて) 2 回あります:"
-        " どちらが証拠か決められません",
+        " どちらが証跡の値か決められません",
         "reason.sg_error_blank": "errorCode が空白だけです: 呼び出しが成功したか決められません",
         "reason.sg_protocol_unread": "成功した呼び出しのプロトコル ({protocol}) は AWS が受け付けるものではありません:"
         " どのポートを開けたか読めません",
