@@ -491,6 +491,23 @@ def test_a_prefix_list_created_after_a_rule_named_it_closes_nothing_and_is_said(
     assert found == [opened(cidr="pl-1", reach="unknown", caveat=f"{late} {LIST_UNKNOWN}")]
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cidr=st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=12)
+                         | st.sampled_from(["0/0", "000.000.000.000/0", "0.0.0.0/0 ", "::/0", "0.0.0.0/00"]),
+                         lambda inner: st.lists(inner, max_size=2), max_leaves=3))
+def test_any_entry_of_a_prefix_list_never_hides_the_rule_naming_it(cidr):
+    """A list created with one entry of any JSON value, then named by a rule of 22: a window still
+    open (of unknown reach where the entry cannot be read), or the create rejected with its reason
+    (and the list then unknown: a window too). A CIDR that can be read decides by what it holds."""
+    from audit_toolkit.analysis.security_groups import network
+
+    if isinstance(cidr, str) and network(cidr) is not None:
+        return
+    frame = normalize(pd.DataFrame([_list_created([{"Cidr": cidr}]), _named()]))
+    found = windows(frame)
+    assert found["still_open"].tolist() == [True] and found["reach"].tolist() == ["unknown"], cidr
+
+
 # F5: request members in either case; an authorize's permissions whatever else it carries
 
 
