@@ -371,6 +371,20 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.utf8_in": "{name} の不正な UTF-8 を U+FFFD に置き換えました",
         "reason.too_deep": "デコーダーがたどれる深さ (約 1,000 階層) を超えて入れ子になっています",
         "reason.empty_file": "空のファイル",
+        "reason.sg_member_twice": "リクエストにメンバー {names} が (大文字小文字を除いて) 2 回あります:"
+        " どちらが証跡の値か決められません",
+        "reason.sg_error_blank": "errorCode が空白だけです: 呼び出しが成功したか決められません",
+        "reason.sg_protocol_unread": "成功した呼び出しのプロトコル ({protocol}) は AWS が受け付けるものではありません:"
+        " どのポートを開けたか読めません",
+        "reason.sg_ports_reversed": "成功した呼び出しのポート範囲 {low}〜{high} は終わりが始まりより小さい範囲です:"
+        " どのポートを開けたか読めません",
+        # --- exposure windows: what a record left undecided (security_groups.DOUBTS) --------------
+        "exposure.rule_elsewhere": "イベント {event} はルール {rule} を変更しますが、その方向を証跡から決められません"
+        " (以前のレコードが別のグループのルールとしているか、自己矛盾しています): 公開が見える受信として読みました。",
+        "exposure.is_egress_unread": "イベント {event} の応答の isEgress は true でも false でもありません:"
+        " 公開が見える受信として読みました。",
+        "exposure.prefix_list_late": "プレフィックスリスト {prefix_list} はルールがそれを指定した後にイベント {event} で"
+        "作成されています (AWS では起こりません): どのレコードが正しいか決められないため、到達範囲は不明のままです。",
         "reason.unreadable": "読めません: {error}",
         "reason.nested_too_deep": "入れ子が深すぎて読めません (悪意があるか壊れています)",
         "reason.also_holds": "{kinds} の証跡も含みますが読み込みません: AWS の {folder} フォルダのファイルは"
@@ -1050,6 +1064,22 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.utf8_in": "invalid UTF-8 in {name} replaced by U+FFFD",
         "reason.too_deep": "nested deeper than the decoder follows (about 1,000 levels)",
         "reason.empty_file": "empty file",
+        "reason.sg_member_twice": "the request holds the member {names} twice (case aside): which one is"
+        " the evidence cannot be decided",
+        "reason.sg_error_blank": "errorCode is blank: whether the call succeeded cannot be decided",
+        "reason.sg_protocol_unread": "the successful call's protocol ({protocol}) is not one AWS takes:"
+        " which ports it opened cannot be read",
+        "reason.sg_ports_reversed": "the successful call's port range {low}-{high} ends below its start:"
+        " which ports it opened cannot be read",
+        # --- exposure windows: what a record left undecided (security_groups.DOUBTS) --------------
+        "exposure.rule_elsewhere": "Event {event} modifies rule {rule}, whose direction the evidence cannot"
+        " decide (an earlier record placed it in another group, or contradicts itself): it was read as"
+        " ingress, the reading that keeps the exposure open.",
+        "exposure.is_egress_unread": "The response of event {event} says isEgress is neither true nor"
+        " false: it was read as ingress, the reading that keeps the exposure open.",
+        "exposure.prefix_list_late": "Prefix list {prefix_list} is created by event {event} after a rule"
+        " named it, which AWS does not allow: which record is right cannot be decided, so its reach stays"
+        " unknown.",
         "reason.unreadable": "unreadable: {error}",
         "reason.nested_too_deep": "nested too deep to be read (hostile or corrupt)",
         "reason.also_holds": "also holds {kinds} evidence, not read: a file in AWS's {folder} folder"

@@ -264,3 +264,51 @@ def test_a_rule_id_copied_into_another_account_does_not_bend_a_revoke_by_id(base
     assert ("111111111111", "sg-0a000000000000001", "0.0.0.0/0", opening["eventID"],
             "244caf9c-4dab-b481-7253-edc618187993") in found["windows"]
     assert base_answers["windows"] <= found["windows"]
+
+
+def _sg_call(i: int, name: str, request: dict, response: dict | None = None, **extra) -> dict:
+    return event(i, eventName=name, eventTime=f"2026-01-01T{9 + i:02d}:00:00Z", readOnly=False,
+                 requestParameters=request, responseElements=response, **extra)
+
+
+SSH_WORLD = {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}
+FORGED_EGRESS = _sg_call(0, "AuthorizeSecurityGroupEgress", {"groupId": "sg-0bbb", "ipPermissions": {"items": [
+    {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "ipRanges": {"items": [{"cidrIp": "10.9.9.9/32"}]}}]}},
+    {"_return": True, "securityGroupRuleSet": {"items": [{
+        "groupId": "sg-0bbb", "securityGroupRuleId": "sgr-0real", "isEgress": True, "ipProtocol": "tcp",
+        "fromPort": 443, "toPort": 443, "cidrIpv4": "10.9.9.9/32"}]}})
+GENUINE_MODIFY = _sg_call(1, "ModifySecurityGroupRules", {"ModifySecurityGroupRulesRequest": {
+    "GroupId": "sg-0aaa", "SecurityGroupRule": {"SecurityGroupRuleId": "sgr-0real", "SecurityGroupRule": {
+        "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIpv4": "0.0.0.0/0"}}}},
+    {"ModifySecurityGroupRulesResponse": {"return": True}})
+NO_PROTOCOL = _sg_call(1, "AuthorizeSecurityGroupIngress", {"groupId": "sg-0aaa", "ipPermissions": {"items": [
+    {k: v for k, v in SSH_WORLD.items() if k != "ipProtocol"}]}}, {"_return": True})
+
+
+@pytest.mark.parametrize("records, code, still, caveat", [
+    # attack16 F3: a forged egress rule id in sg-0bbb no longer hides the genuine modify in sg-0aaa
+    ([FORGED_EGRESS, GENUINE_MODIFY], 3, [("sg-0aaa", "2026-01-01T10:00:00Z")],
+     "Event 00000000-0000-0000-0000-000000000001 modifies rule sgr-0real, whose direction the evidence "
+     "cannot decide (an earlier record placed it in another group, or contradicts itself): it was read as "
+     "ingress, the reading that keeps the exposure open."),
+    # attack16 F6b: an opening without ipProtocol is a call that could not be read: exit 4, said
+    ([NO_PROTOCOL], 4, [], None),
+])
+def test_ssh_exposure_fails_on_a_hidden_opening(tmp_path, records, code, still, caveat):
+    from click.testing import CliRunner
+
+    from audit_toolkit.cli import main
+
+    folder = tmp_path / "AWSLogs/111111111111/CloudTrail/us-east-1/2026/01/01"
+    write(folder / "f.json.gz", json.dumps({"Records": records}).encode(), zipped=True)
+    result = CliRunner().invoke(main, ["ssh-exposure", "--evidence", str(tmp_path), "--format", "json",
+                                       "--fail-on-open"], catch_exceptions=False)
+    assert result.exit_code == code
+    rows = json.loads(result.stdout)
+    assert [(r["group_id"], r["opened_at"]) for r in rows if r["still_open"]] == still
+    assert [r["caveat"] for r in rows] == ([caveat] if still else [])
+    if code == 4:
+        assert ("1 security-group call could not be read and may hide a window" in result.stderr
+                and "the successful call's protocol (missing) is not one AWS takes" in result.stderr)
+        assert ("the evidence cannot show that nothing is open: 1 security-group call could not be read"
+                in result.stderr)

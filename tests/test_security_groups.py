@@ -286,10 +286,16 @@ def test_a_revoke_whose_response_contradicts_its_request_is_flagged_and_closes_n
                                         t="2026-01-01T08:00:00Z"), revoke]))
     assert list(frame["inconsistent"]) == [False, True, True], kept
     found = windows(frame)
+    caveat = ("The response of event e2 contradicts its request (another port, address or "
+              "group): both readings were kept, the one that keeps the exposure open among them.")
+    # Read as listed, the revoke removed sgr-1 from sg-2, so sg-2 held it from before the evidence:
+    # a rule id is one group's, and sg-1's sgr-1 does not stand for it (issue attack16 F3).
+    before = ([{"group_id": "sg-2", "opened_at": None, "closed_at": None, "still_open": True,
+                "caveat": caveat}] if "groupId" in removed else [])
     assert export.to_records(found[["group_id", "opened_at", "closed_at", "still_open", "caveat"]]) == [
+        *before,
         {"group_id": "sg-1", "opened_at": "2026-01-01T08:00:00Z", "closed_at": None, "still_open": True,
-         "caveat": "The response of event e2 contradicts its request (another port, address or "
-                   "group): both readings were kept, the one that keeps the exposure open among them."}]
+         "caveat": caveat}]
 
 
 def test_a_revoke_whose_response_lists_what_was_asked_closes_the_window():
@@ -322,3 +328,272 @@ def test_a_response_that_says_what_the_request_asked_is_not_flagged(real_data):
     assert list(frame["inconsistent"]) == [False, False, False]
     real = Investigation.from_evidence(real_data / "invictus-ir-aws_dataset").sg_changes()
     assert len(real) and not real["inconsistent"].any()
+
+
+# --- attack16: records a log-writing attacker shapes to hide an opening of port 22 -------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from audit_toolkit.analysis.events import Unreadable  # noqa: E402
+from audit_toolkit.analysis.security_groups import changes_of  # noqa: E402
+
+ACTOR = "arn:aws:iam::111111111111:user/a"
+PERMISSION = {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}
+WINDOW_KEYS = ["group_id", "cidr", "reach", "opened_at", "opened_event_id", "closed_at", "close_reason",
+               "still_open", "open_before_evidence", "caveat"]
+
+
+def exposure(*rows: dict) -> tuple[list[dict], list[str]]:
+    """The windows (WINDOW_KEYS) and the rejected events' reasons of some records."""
+    frame = normalize(pd.DataFrame(list(rows)))
+    found = windows(frame)
+    return export.to_records(found[WINDOW_KEYS]), [r.split(": ", 1)[1] for r in frame.attrs["rejected"]]
+
+
+def opened(group: str = "sg-1", at: str = "2026-01-01T10:00:00Z", eid: str = "e2", cidr: str = "0.0.0.0/0",
+           reach: str = "internet", caveat: str | None = None, **closed) -> dict:
+    window = {"group_id": group, "cidr": cidr, "reach": reach, "opened_at": at, "opened_event_id": eid,
+              "closed_at": None, "close_reason": None, "still_open": True, "open_before_evidence": False,
+              "caveat": caveat}
+    return {**window, **closed}
+
+
+def _modify(group: str, rule_id: str, cidr: str, t: str = "2026-01-01T10:00:00Z", eid: str = "e2") -> dict:
+    return row("ModifySecurityGroupRules", {"ModifySecurityGroupRulesRequest": {"GroupId": group, "SecurityGroupRule": {
+        "SecurityGroupRuleId": rule_id, "SecurityGroupRule": {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                                                             "CidrIpv4": cidr}}}},
+               {"ModifySecurityGroupRulesResponse": {"return": True}}, t=t, eid=eid)
+
+
+def _egress(group: str, asked_port: int, t: str = "2026-01-01T09:00:00Z", eid: str = "e1") -> dict:
+    """An AuthorizeSecurityGroupEgress whose response names rule sgr-1, of port 443 to 10.9.9.9/32."""
+    return row("AuthorizeSecurityGroupEgress", {"groupId": group, "ipPermissions": {"items": [
+        {"ipProtocol": "tcp", "fromPort": asked_port, "toPort": asked_port,
+         "ipRanges": {"items": [{"cidrIp": "10.9.9.9/32"}]}}]}},
+        {"_return": True, "securityGroupRuleSet": {"items": [{
+            "groupId": group, "securityGroupRuleId": "sgr-1", "isEgress": True, "ipProtocol": "tcp",
+            "fromPort": 443, "toPort": 443, "cidrIpv4": "10.9.9.9/32"}]}}, t=t, eid=eid)
+
+
+ELSEWHERE = ("Event e2 modifies rule sgr-1, whose direction the evidence cannot decide (an earlier record "
+             "placed it in another group, or contradicts itself): it was read as ingress, the reading that "
+             "keeps the exposure open.")
+
+
+@pytest.mark.parametrize("forged", [
+    _egress("sg-2", 443),  # a rule id learnt in another group (F3)
+    _egress("sg-1", 80),  # learnt in this group from a record whose response contradicts its request
+])
+def test_a_rule_id_learnt_from_another_group_or_a_contradicted_record_does_not_make_a_modify_egress(forged):
+    # 09:00 a forged egress authorize says sgr-1 is an egress rule; 10:00 the genuine modify of sg-1
+    # turns sgr-1 into tcp 22 from the internet: a window, read as ingress, and said why.
+    found, rejected = exposure(forged, _modify("sg-1", "sgr-1", "0.0.0.0/0"))
+    assert rejected == []
+    assert found == [opened(caveat=ELSEWHERE)]
+
+
+def test_a_rule_id_learnt_in_this_group_still_says_a_modify_s_direction():
+    found, _ = exposure(_egress("sg-1", 443), _modify("sg-1", "sgr-1", "0.0.0.0/0"))
+    assert found == []  # an egress rule opened to the internet exposes no port
+
+
+def test_a_modify_in_one_group_does_not_remove_a_rule_of_another_group_by_its_id():
+    # 08:00 sg-2 opens 22 to the internet as sgr-1; 09:00 a modify of sg-1 names sgr-1 and narrows it.
+    authorize = row("AuthorizeSecurityGroupIngress", {**OPEN_SSH, "groupId": "sg-2"}, {"securityGroupRuleSet": {
+        "items": [{"groupId": "sg-2", "securityGroupRuleId": "sgr-1", **SSH_IN, "cidrIpv4": "0.0.0.0/0"}]}},
+        t="2026-01-01T08:00:00Z")
+    # 10:00 another rule of sg-2 (443 from 10/8), after which sg-2's exposure is measured again.
+    other = row("AuthorizeSecurityGroupIngress", {"groupId": "sg-2", "ipPermissions": {"items": [
+        {**PERMISSION, "fromPort": 443, "toPort": 443, "ipRanges": {"items": [{"cidrIp": "10.0.0.0/8"}]}}]}},
+        t="2026-01-01T10:00:00Z", eid="e3")
+    found, _ = exposure(authorize, _modify("sg-1", "sgr-1", "10.0.0.0/8", t="2026-01-01T09:00:00Z"), other)
+    assert found == [opened("sg-2", "2026-01-01T08:00:00Z", "e1")]
+
+
+# F2: isEgress read strictly, and a response of the other direction is inconsistent
+
+from audit_toolkit.analysis.security_groups import is_true  # noqa: E402
+
+
+def _authorize_listed(is_egress, name: str = "AuthorizeSecurityGroupIngress") -> dict:
+    return row(name, OPEN_SSH, {"_return": True, "securityGroupRuleSet": {"items": [{
+        "groupId": "sg-1", "securityGroupRuleId": "sgr-1", "isEgress": is_egress, "ipProtocol": "tcp",
+        "fromPort": 22, "toPort": 22, "cidrIpv4": "0.0.0.0/0"}]}}, t="2026-01-01T10:00:00Z", eid="e2")
+
+
+UNREAD_EGRESS = ("The response of event e2 says isEgress is neither true nor false: it was read as ingress, "
+                 "the reading that keeps the exposure open.")
+CONTRADICTS = ("The response of event e2 contradicts its request (another port, address or group): both "
+               "readings were kept, the one that keeps the exposure open among them.")
+
+
+@pytest.mark.parametrize("is_egress, caveat", [
+    ("false", UNREAD_EGRESS), ("true", UNREAD_EGRESS), (1, UNREAD_EGRESS), (0, UNREAD_EGRESS),
+    ({}, UNREAD_EGRESS), (False, None), (None, None),
+    (True, CONTRADICTS),  # an Ingress call's response that says egress (F2b)
+])
+def test_is_egress_is_read_strictly_and_an_ingress_call_answered_egress_is_inconsistent(is_egress, caveat):
+    found, rejected = exposure(_authorize_listed(is_egress))
+    assert rejected == []
+    assert found == [opened(caveat=caveat)]
+
+
+def test_an_egress_call_answered_false_is_egress_and_inconsistent_kept_both_ways():
+    found, _ = exposure(_authorize_listed(False, "AuthorizeSecurityGroupEgress"))
+    assert found == [opened(caveat=CONTRADICTS)]  # its ingress reading exposes 22
+
+
+def test_a_boolean_is_true_only_for_json_true():
+    assert [is_true(v) for v in (True, False, "true", "false", 1, 0, None, {})] == [
+        True, False, None, None, None, None, None, None]
+
+
+# F4: a prefix list's entry that cannot be read, and a list created after a rule named it
+
+
+def _list_created(entries, t: str = "2026-01-01T09:00:00Z", eid: str = "e1") -> dict:
+    return row("CreateManagedPrefixList", {"CreateManagedPrefixListRequest": {"PrefixListName": "x", "Entry": entries}},
+               {"CreateManagedPrefixListResponse": {"prefixList": {"prefixListId": "pl-1"}}}, t=t, eid=eid)
+
+
+def _named(t: str = "2026-01-01T10:00:00Z", eid: str = "e2") -> dict:
+    return row("AuthorizeSecurityGroupIngress", {"groupId": "sg-1", "ipPermissions": {"items": [{
+        "ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "prefixListIds": {"items": [{"prefixListId": "pl-1"}]}}]}},
+        t=t, eid=eid)
+
+
+LIST_UNKNOWN = "The rule names prefix list pl-1, whose entries the evidence does not fully hold: its reach is unknown."
+
+
+@pytest.mark.parametrize("entries", [
+    [{"Cidr": "000.000.000.000/0"}], [{"Cidr": "0/0"}], [{"CidrBlock": "0.0.0.0/0"}],
+    {"Entry": [{"Cidr": "0.0.0.0/0"}]}, [{"Cidr": "10.0.0.0/8"}, {"Cidr": None}],
+])
+def test_a_prefix_list_whose_entry_cannot_be_read_has_an_unknown_reach(entries):
+    found, rejected = exposure(_list_created(entries), _named())
+    assert rejected == []
+    assert found == [opened(cidr="pl-1", reach="unknown", caveat=LIST_UNKNOWN)]
+
+
+def test_an_entry_added_that_cannot_be_read_opens_a_window_of_unknown_reach():
+    grown = row("ModifyManagedPrefixList", {"ModifyManagedPrefixListRequest": {"PrefixListId": "pl-1", "AddEntry": [
+        {"Cidr": "0/0"}]}}, {"ModifyManagedPrefixListResponse": {"prefixList": {"prefixListId": "pl-1"}}},
+        t="2026-01-01T11:00:00Z", eid="e3")
+    found, _ = exposure(_list_created([{"Cidr": "10.0.0.0/8"}]), _named(), grown)
+    assert found == [opened(cidr="pl-1", reach="unknown", at="2026-01-01T11:00:00Z", eid="e3", caveat=LIST_UNKNOWN)]
+
+
+def test_a_prefix_list_created_after_a_rule_named_it_closes_nothing_and_is_said():
+    found, _ = exposure(_named(), _list_created([{"Cidr": "10.0.0.0/8"}], t="2026-01-01T11:00:00Z", eid="e3"))
+    late = ("Prefix list pl-1 is created by event e3 after a rule named it, which AWS does not allow: which "
+            "record is right cannot be decided, so its reach stays unknown.")
+    assert found == [opened(cidr="pl-1", reach="unknown", caveat=f"{late} {LIST_UNKNOWN}")]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cidr=st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=12)
+                         | st.sampled_from(["0/0", "000.000.000.000/0", "0.0.0.0/0 ", "::/0", "0.0.0.0/00"]),
+                         lambda inner: st.lists(inner, max_size=2), max_leaves=3))
+def test_any_entry_of_a_prefix_list_never_hides_the_rule_naming_it(cidr):
+    """A list created with one entry of any JSON value, then named by a rule of 22: a window still
+    open (of unknown reach where the entry cannot be read), or the create rejected with its reason
+    (and the list then unknown: a window too). A CIDR that can be read decides by what it holds."""
+    from audit_toolkit.analysis.security_groups import network
+
+    if isinstance(cidr, str) and network(cidr) is not None:
+        return
+    frame = normalize(pd.DataFrame([_list_created([{"Cidr": cidr}]), _named()]))
+    found = windows(frame)
+    assert found["still_open"].tolist() == [True] and found["reach"].tolist() == ["unknown"], cidr
+
+
+# F5: request members in either case; an authorize's permissions whatever else it carries
+
+
+@pytest.mark.parametrize("request_", [
+    {"GroupId": "sg-1", "IpPermissions": {"items": [PERMISSION]}},
+    {"GroupId": "sg-1", "ipPermissions": {"items": [PERMISSION]}},
+    {"GroupId": "sg-1", "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"},
+    {"groupId": "sg-1", "securityGroupRuleIds": {"items": [{"securityGroupRuleId": "sgr-1"}]},
+     "ipPermissions": {"items": [PERMISSION]}},
+])
+def test_an_authorize_is_read_whatever_the_case_of_its_members_and_whatever_else_it_carries(request_):
+    found, rejected = exposure(row("AuthorizeSecurityGroupIngress", request_, {"_return": True},
+                                   t="2026-01-01T10:00:00Z", eid="e2"))
+    assert rejected == []
+    assert found == [opened()]
+
+
+def test_a_member_twice_case_aside_in_a_decoded_request_is_unreadable():
+    event = {**row("AuthorizeSecurityGroupIngress", None), "actor": ACTOR,
+             "requestparameters": {"groupId": "sg-1", "GroupId": "sg-2", "ipPermissions": {"items": [PERMISSION]}}}
+    with pytest.raises(Unreadable, match="the request holds the member GroupId, groupId twice"):
+        changes_of(event, {})
+
+
+# F6: what a successful call holds that the analysis cannot measure
+
+
+def _opening(permission: dict, **extra) -> dict:
+    return {**row("AuthorizeSecurityGroupIngress", {"groupId": "sg-1", "ipPermissions": {"items": [permission]}},
+                  {"_return": True}, t="2026-01-01T10:00:00Z", eid="e2"), **extra}
+
+
+def test_a_protocol_number_however_written_is_that_protocol():
+    assert [protocol_name(p) for p in ("06", " 6 ", 6, "017", "0")] == ["tcp", "tcp", "tcp", "udp", "0"]
+    found, _ = exposure(_opening({**PERMISSION, "ipProtocol": "06"}))
+    assert found == [opened()]
+
+
+@pytest.mark.parametrize("permission, why", [
+    ({k: v for k, v in PERMISSION.items() if k != "ipProtocol"},
+     "the successful call's protocol (missing) is not one AWS takes: which ports it opened cannot be read"),
+    ({**PERMISSION, "ipProtocol": "tcp6"},
+     "the successful call's protocol (tcp6) is not one AWS takes: which ports it opened cannot be read"),
+    ({**PERMISSION, "ipProtocol": 300},
+     "the successful call's protocol (300) is not one AWS takes: which ports it opened cannot be read"),
+    ({**PERMISSION, "fromPort": 65535, "toPort": 0},
+     "the successful call's port range 65535-0 ends below its start: which ports it opened cannot be read"),
+])
+def test_a_successful_opening_the_analysis_cannot_measure_is_rejected_with_its_reason(permission, why):
+    found, rejected = exposure(_opening(permission))
+    assert found == [] and rejected == [why]
+
+
+def test_a_blank_error_code_is_no_answer_whether_the_call_succeeded():
+    found, rejected = exposure(_opening(PERMISSION, errorcode=" "))
+    assert found == [] and rejected == ["errorCode is blank: whether the call succeeded cannot be decided"]
+    assert exposure(_opening(PERMISSION, errorcode=""))[0] == [opened()]  # empty: no error, documented
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-5, 70000) | st.floats(allow_nan=False)
+                    | st.text(max_size=6) | st.sampled_from(["6", "06", "tcp", " TCP ", "-1", "all", "22", "false"]),
+                    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=4), inner, max_size=2),
+                    max_leaves=4)
+OTHER_PROTOCOLS = {"udp", "icmp", "icmpv6"}
+
+
+def _names_another_protocol(value) -> bool:
+    """A value that is a protocol AWS takes other than TCP (and all): a rule of it exposes no SSH."""
+    try:
+        name = protocol_name(value)
+    except Unreadable:
+        return False
+    return name in OTHER_PROTOCOLS or (name is not None and name.isdigit() and int(name) <= 255)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(member=st.sampled_from(["isEgress", "ipProtocol", "fromPort", "toPort"]), value=JSON)
+def test_any_value_of_a_member_never_hides_the_opening_unless_the_call_is_reported(member, value):
+    """An opening of 22 to the internet with one member replaced by any JSON value: a window still
+    open, or the event rejected with its reason (counted, warned, --fail-on-open exits 4)."""
+    if member == "ipProtocol" and _names_another_protocol(value):
+        return
+    if member == "isEgress":
+        event = _authorize_listed(value)
+    else:
+        event = _opening({**PERMISSION, member: value})
+    frame = normalize(pd.DataFrame([event]))
+    found = windows(frame)
+    assert len(frame.attrs["rejected"]) == 1 or found["still_open"].tolist() == [True], (member, value)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from ..phrases import words
 from ..settings import Settings
 from .address_space import network_public, reaches_internet
 from .events import is_missing, records
@@ -130,8 +131,8 @@ class RuleState:
         self.settings = settings or Settings()
         self.shared = frozenset(shared)  # eventIDs held by different records: shared_event_ids
         self._held: dict[tuple, dict[RuleKey, dict]] = {}  # (account, region, group) -> rule -> row
-        # (account, region, rule id) -> rule: ids are an account's and a region's, and a record placed
-        # in another account must not redefine what a revoke by id removes here.
+        # (account, region, group, rule id) -> rule: a rule id is one group's, and a record placed in
+        # another account, region or group must not redefine what a revoke or modify by id changes here.
         self._by_rule_id: dict[tuple, RuleKey] = {}
         # (account, region, group name) -> id, from CreateSecurityGroup
         self._group_ids: dict[tuple, str] = {}
@@ -197,7 +198,7 @@ class RuleState:
         elif action == "revoke":
             self._revoke(row)
         elif action == "modify" and row["rule_id"]:
-            old = self._by_rule_id.get((row["account"], row["region"], row["rule_id"]))
+            old = self._by_rule_id.get((*self._group(row), row["rule_id"]))
             if old is not None:
                 self._release(old)
             group = self._hold(row)
@@ -265,18 +266,18 @@ class RuleState:
         rule["public"] = network_public(rule["network"]) if rule["network"] is not None else 0
         self._held.setdefault(key[:3], {})[key] = rule
         if row.get("rule_id"):
-            self._by_rule_id[(*key[:2], row["rule_id"])] = key
+            self._by_rule_id[(*key[:3], row["rule_id"])] = key
         return key[:3]
 
     def _release(self, key: RuleKey) -> None:
         rule = self._held.get(key[:3], {}).pop(key, None)
-        by_id = (*key[:2], rule["rule_id"]) if rule else None
+        by_id = (*key[:3], rule["rule_id"]) if rule else None
         if rule and rule["rule_id"] and self._by_rule_id.get(by_id) == key:
             # A later rule with the same content is another rule.
             del self._by_rule_id[by_id]
 
     def _revoke(self, row: dict) -> None:
-        by_id = (row["account"], row["region"], row["rule_id"])
+        by_id = (*self._group(row), row["rule_id"])
         key = self._by_rule_id.get(by_id) if row["rule_id"] else None
         key = key or self._key(row)
         group = key[:3]
@@ -306,19 +307,33 @@ class RuleState:
 
     def _change_list(self, row: dict) -> None:
         place = (row["account"], row["region"], row["prefix_list_id"])
+        named = [group for group, rules in self._held.items()
+                 if group[:2] == place[:2] and any(r["peer"] == place[2] for r in rules.values())]
+        seen = place in self._lists
         entries = self._lists.setdefault(place, {"entries": set(), "complete": False})
-        if row["action"] == "prefix_list_create":
+        if row["action"] == "prefix_list_create" and (named or seen):
+            # A list is created before a rule names it or it is changed: a create logged after
+            # contradicts the records before it (one of them forged or misdated). Its entries are
+            # added, but they prove nothing of the list's whole: its reach stays unknown.
+            entries["complete"] = False
+            for group in named:
+                for where, window in self._open.get(group, {}).items():
+                    if where[4] == place[2]:
+                        window["_late_list"] = window.get("_late_list") or row["event_id"]
+        elif row["action"] == "prefix_list_create":
             entries["complete"] = True
-        elif row["action"] == "prefix_list_add" and network(row["peer"]) is not None:
+        elif row["action"] == "prefix_list_add" and network(row["peer"]) is None:
+            # An entry AWS took that cannot be read (no Cidr, `0/0`): the list's reach is unknown.
+            entries["complete"] = False
+        elif row["action"] == "prefix_list_add":
             entries["entries"].add(network(row["peer"]))
         elif row["action"] == "prefix_list_remove":
             entries["entries"].discard(network(row["peer"]))
         elif row["action"] == "prefix_list_restore":
             # An earlier version's entries, which the record does not list: reach unknown from now.
             entries.update(entries=set(), complete=False)
-        for group, rules in list(self._held.items()):
-            if group[:2] == place[:2] and any(r["peer"] == place[2] for r in rules.values()):
-                self._settle(group, row)
+        for group in named:
+            self._settle(group, row)
 
     # --- exposure -----------------------------------------------------------------------------
 
@@ -406,6 +421,7 @@ class RuleState:
             _where=where,
             _ambiguous_at=row["event_time"] if ambiguous else None,
             _inconsistent=row["event_id"] if row.get("inconsistent") is True else None,
+            _doubt=(row["doubt"], row["event_id"], row.get("rule_id")) if row.get("doubt") else None,
             _prefix_list=rule["peer_type"] == "prefix_list",
             _shared=row["event_id"] if row.get("event_id") in self.shared else None,
             account=where[0],
@@ -449,6 +465,12 @@ def _public_fields(window: dict) -> dict:
             "port, address or group): both readings were kept, the one that keeps the exposure "
             "open among them."
         )
+    if window.get("_doubt") is not None:
+        doubt, event, rule = window["_doubt"]
+        caveats.append(words("en", f"exposure.{doubt}", event=event, rule=rule))
+    if window.get("_late_list") is not None:
+        caveats.append(words("en", "exposure.prefix_list_late", event=window["_late_list"],
+                             prefix_list=window["cidr"]))
     if window.get("_duplicate") is not None and window.get("opened_at") is None:
         caveats.append(
             f"AWS refused event {window['_duplicate']}, an authorize of this rule, as a duplicate: "

@@ -30,13 +30,14 @@ if TYPE_CHECKING:  # pandas only where DataFrames are built: the Lambda imports 
 
 from .actors import ACTOR_COLUMNS, with_actors
 from .address_space import network_public
+from ..phrases import reason
 from .events import Unreadable, _kind, in_order, json_object, records, strict_object
 
 CHANGE_COLUMNS = [
     "event_time", "event_id", "event_name", "account", "region", "group_id", "group_name",
     "action", "direction", "protocol", "from_port", "to_port", "peer", "peer_type", "rule_id",
     "prefix_list_id", "description", *ACTOR_COLUMNS, "access_key_id", "source_ip", "user_agent",
-    "error_code", "error_message", "ambiguous_order", "inconsistent",
+    "error_code", "error_message", "ambiguous_order", "inconsistent", "doubt",
 ]
 
 _ACTIONS = {
@@ -88,6 +89,13 @@ class Rule:
     group_id: str | None = None  # only when a response names it; else the request's
     prefix_list_id: str | None = None  # the managed prefix list whose entry this row changes
     inconsistent: bool = False  # the event's response contradicts its request (_created, _revoked)
+    # What the record leaves undecided, read the way that keeps an exposure visible (DOUBTS)
+    doubt: str | None = None
+
+
+# A change's `doubt`: what its record leaves undecided, which the window it opens says in its caveat
+# (phrases `exposure.<doubt>`).
+DOUBTS = ("rule_elsewhere", "is_egress_unread")
 
 
 # Each member a rule is made of is checked for its JSON type here: a value of another type (a port
@@ -100,7 +108,31 @@ def protocol_name(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise Unreadable(f"ipProtocol is {_kind(value)}, not a protocol")
     text = str(value).strip().lower()
+    if text.isdigit() and len(text) < 7:  # a protocol number however written: "06" is 6, TCP
+        text = str(int(text))
     return _PROTOCOLS.get(text, text)
+
+
+# The protocols AWS takes: these names, or an IP protocol number (0-255) it keeps as written.
+_KNOWN_PROTOCOLS = frozenset({"tcp", "udp", "icmp", "icmpv6", "-1"})
+
+
+def is_true(value: Any) -> bool | None:
+    """A JSON boolean read strictly: True or False only for true or false; None for anything else
+    (absent, "false", 0, 1, an object): what it means is not known, and the caller keeps the
+    reading that keeps an exposure visible. Shared with the state (analysis/state.py)."""
+    return value if isinstance(value, bool) else None
+
+
+def _direction_said(value: Any) -> tuple[str | None, str | None]:
+    """(direction, doubt) of a response rule's isEgress: absent says nothing; true or false say
+    egress or ingress; anything else ("false" as text, 0, 1) is read as ingress, with its doubt."""
+    if value is None:
+        return None, None
+    said = is_true(value)
+    if said is None:
+        return "ingress", "is_egress_unread"
+    return ("egress" if said else "ingress"), None
 
 
 def _port(value: Any, what: str = "port") -> int | None:
@@ -157,6 +189,18 @@ def _get(node: dict, *names: str) -> Any:
     return None
 
 
+def _member(node: dict, *names: str) -> Any:
+    """A request's member by any spelling of its name, case aside (`GroupId` is `groupId`); a
+    name there twice case aside (`groupId` beside `GroupId`) is Unreadable: which one is the
+    evidence cannot be decided. strict_object refuses such text already; a decoded request (the
+    Lambda's) is checked here."""
+    wanted = {n.lower() for n in names}
+    found = [k for k in node if isinstance(k, str) and k.lower() in wanted]
+    if len(found) > 1:
+        raise Unreadable(reason("sg_member_twice", names=", ".join(sorted(found))[:80]))
+    return node[found[0]] if found else None
+
+
 def _permission_rules(p: dict) -> list[Rule]:
     proto = protocol_name(_get(p, "ipProtocol"))
     base = dict(protocol=proto, from_port=_port(_get(p, "fromPort"), "fromPort"),
@@ -177,17 +221,18 @@ def _permission_rules(p: dict) -> list[Rule]:
 
 def _flat_rule(req: dict) -> Rule | None:
     """The flat form: ipProtocol / fromPort / toPort / cidrIp (or a source group) at the top."""
-    if not any(k in req for k in ("ipProtocol", "cidrIp", "sourceSecurityGroupName", "sourceSecurityGroupId")):
+    if not any(_member(req, k) is not None for k in ("ipProtocol", "cidrIp", "sourceSecurityGroupName",
+                                                     "sourceSecurityGroupId", "fromPort", "toPort")):
         return None
-    peer, peer_type = _text(req.get("cidrIp"), "cidrIp"), "cidr_ipv4"
-    source = (_text(req.get("sourceSecurityGroupId"), "sourceSecurityGroupId")
-              or _text(req.get("sourceSecurityGroupName"), "sourceSecurityGroupName"))
+    peer, peer_type = _text(_member(req, "cidrIp"), "cidrIp"), "cidr_ipv4"
+    source = (_text(_member(req, "sourceSecurityGroupId"), "sourceSecurityGroupId")
+              or _text(_member(req, "sourceSecurityGroupName"), "sourceSecurityGroupName"))
     if peer is None and source:
         peer, peer_type = source, "security_group"
     return Rule(
-        protocol=protocol_name(req.get("ipProtocol") or ("-1" if peer_type == "security_group" else None)),
-        from_port=_port(req.get("fromPort"), "fromPort"),
-        to_port=_port(req.get("toPort"), "toPort"),
+        protocol=protocol_name(_member(req, "ipProtocol") or ("-1" if peer_type == "security_group" else None)),
+        from_port=_port(_member(req, "fromPort"), "fromPort"),
+        to_port=_port(_member(req, "toPort"), "toPort"),
         peer=peer,
         peer_type=peer_type if peer else None,
     )
@@ -197,7 +242,7 @@ def _response_rules(resp: dict, name: str) -> list[Rule]:
     """What an authorize created (securityGroupRuleSet) or a revoke removed (revokedSecurityGroupRuleSet),
     as the response lists it (with rule ids)."""
     rules = []
-    for r in _items(resp.get(name), name):
+    for r in _items(_member(resp, name), name):
         # A created rule names its peer group in referencedGroupInfo, a revoked one in referencedGroupId.
         info = _object(r.get("referencedGroupInfo"), "referencedGroupInfo")
         group = (_text(info.get("groupId"), "groupId")
@@ -208,6 +253,7 @@ def _response_rules(resp: dict, name: str) -> list[Rule]:
                 break
         else:
             peer, peer_type = (group, "security_group") if group else (None, None)
+        direction, doubt = _direction_said(r.get("isEgress"))
         rules.append(
             Rule(
                 protocol=protocol_name(r.get("ipProtocol")),
@@ -218,7 +264,8 @@ def _response_rules(resp: dict, name: str) -> list[Rule]:
                 rule_id=_text(r.get("securityGroupRuleId"), "securityGroupRuleId"),
                 description=_text(r.get("description"), "description"),
                 group_id=_text(r.get("groupId"), "groupId"),
-                direction=None if r.get("isEgress") is None else ("egress" if r.get("isEgress") else "ingress"),
+                direction=direction,
+                doubt=doubt,
             )
         )
     return rules
@@ -263,10 +310,10 @@ def _rules_of(event: dict, known: dict[str, Rule]) -> Iterator[tuple[str | None,
         for rule in _prefix_list_rules(action, req, resp):
             yield None, None, rule
         return
-    group_id = _text(req.get("groupId"), "groupId")
-    group_name = _text(req.get("groupName"), "groupName")
+    group_id = _text(_member(req, "groupId"), "groupId")
+    group_name = _text(_member(req, "groupName"), "groupName")
     if action == "create_group":
-        description = _text(req.get("groupDescription"), "groupDescription")
+        description = _text(_member(req, "groupDescription"), "groupDescription")
         yield _text(resp.get("groupId"), "groupId"), group_name, Rule(description=description)
         return
     if action == "delete_group":
@@ -281,18 +328,20 @@ def _rules_of(event: dict, known: dict[str, Rule]) -> Iterator[tuple[str | None,
         return
     # authorize / revoke / update_description: a successful call's response says what really changed
     success = not event.get("errorcode")
+    direction = _ACTIONS[event["eventname"]][1]
     if success and action == "authorize":
         rules = _created(_response_rules(resp, "securityGroupRuleSet"),
-                         list(_requested(req, known)), group_id)
+                         list(_requested(req, known, group_id, action)), group_id, direction)
     elif success and action == "revoke":
-        rules = _revoked(req, resp, known)
+        rules = _revoked(req, resp, known, group_id, direction)
     else:
-        rules = list(_requested(req, known))
+        rules = list(_requested(req, known, group_id, action))
     for rule in rules:
         yield rule.group_id or group_id, group_name, rule
 
 
-def _created(created: list[Rule], asked: list[Rule], group_id: str | None) -> list[Rule]:
+def _created(created: list[Rule], asked: list[Rule], group_id: str | None,
+             direction: str | None = None) -> list[Rule]:
     """What a successful authorize changed: the rules its response lists (with their ids).
 
     A response that contradicts the request (a rule of another port, address or group, on either
@@ -300,14 +349,15 @@ def _created(created: list[Rule], asked: list[Rule], group_id: str | None) -> li
     exposure visible, and each is flagged `inconsistent`.
     """
     if not created or all(r == Rule() for r in asked):  # the request says nothing to compare
-        return created or asked
-    unmatched = [r for r in asked if not any(_agrees(r, c, group_id) for c in created)]
-    if not unmatched and all(any(_agrees(r, c, group_id) for r in asked) for c in created):
+        return [r for c in created for r in _of_call(c, direction)] or asked
+    unmatched = [r for r in asked if not any(_agrees(r, c, group_id, direction) for c in created)]
+    if not unmatched and all(any(_agrees(r, c, group_id, direction) for r in asked) for c in created):
         return created
     return [replace(r, inconsistent=True) for r in created + unmatched]
 
 
-def _revoked_as_listed(removed: list[Rule], asked: list[Rule], group_id: str | None) -> list[Rule]:
+def _revoked_as_listed(removed: list[Rule], asked: list[Rule], group_id: str | None,
+                       direction: str | None = None) -> list[Rule]:
     """What a successful revoke removed: the rules its response lists (with their ids).
 
     A response that contradicts the request, as in _created, is a forged or corrupted record: the
@@ -315,18 +365,30 @@ def _revoked_as_listed(removed: list[Rule], asked: list[Rule], group_id: str | N
     reading that keeps an exposure visible.
     """
     if all(r == Rule() for r in asked):  # the request says nothing to compare
-        return removed
-    unmatched = [r for r in asked if not any(_agrees(r, c, group_id) for c in removed)]
-    if not unmatched and all(any(_agrees(r, c, group_id) for r in asked) for c in removed):
+        return [r for c in removed for r in _of_call(c, direction)]
+    unmatched = [r for r in asked if not any(_agrees(r, c, group_id, direction) for c in removed)]
+    if not unmatched and all(any(_agrees(r, c, group_id, direction) for r in asked) for c in removed):
         return removed
     return [replace(r, inconsistent=True) for r in removed + unmatched]
 
 
-def _agrees(asked: Rule, made: Rule, group_id: str | None) -> bool:
+def _of_call(rule: Rule, direction: str | None) -> list[Rule]:
+    """A rule a response lists, where the request says nothing to compare it with: one whose
+    direction contradicts its call's (isEgress true in an Ingress call's response) is flagged
+    `inconsistent`, and read in the call's direction too (the reading that keeps an exposure)."""
+    if rule.direction and direction and rule.direction != direction:
+        return [replace(rule, inconsistent=True),
+                replace(rule, direction=direction, rule_id=None, inconsistent=True)]
+    return [rule]
+
+
+def _agrees(asked: Rule, made: Rule, group_id: str | None, direction: str | None = None) -> bool:
     """Whether a rule the response lists is the one the request asked for: the same group,
-    protocol, ports and peer (a group asked by name is listed by id: the kind must agree); a rule
-    asked by id alone, the same id."""
+    direction (the call's), protocol, ports and peer (a group asked by name is listed by id: the
+    kind must agree); a rule asked by id alone, the same id."""
     if made.group_id and group_id and made.group_id != group_id:
+        return False
+    if made.direction and direction and made.direction != direction:
         return False
     if asked.rule_id and made.rule_id and asked.rule_id != made.rule_id:
         return False
@@ -396,15 +458,18 @@ def _response_list_id(resp: dict) -> str | None:
     return _text(_get(found, "prefixListId"), "prefixListId")
 
 
-def _requested(req: dict, known: dict[str, Rule]) -> Iterator[Rule]:
-    """The rules an authorize, revoke or description update asks for."""
-    rule_ids = [_text(i.get("securityGroupRuleId"), "securityGroupRuleId")
-                for i in _items(req.get("securityGroupRuleIds"), "securityGroupRuleIds")]
+def _requested(req: dict, known: dict[str, Rule], group_id: str | None = None,
+               action: str | None = None) -> Iterator[Rule]:
+    """The rules an authorize, revoke or description update asks for. An authorize names no rule
+    by id (AWS gives it the ids): its permissions are read whatever else it carries."""
+    rule_ids = [] if action == "authorize" else [
+        _text(_member(i, "securityGroupRuleId"), "securityGroupRuleId")
+        for i in _items(_member(req, "securityGroupRuleIds"), "securityGroupRuleIds")]
     if rule_ids:
         for rule_id in rule_ids:
-            yield known.get(rule_id) or Rule(rule_id=rule_id)
+            yield _known_in_group(known, rule_id, group_id) or Rule(rule_id=rule_id)
         return
-    permissions = _items(req.get("ipPermissions"), "ipPermissions")
+    permissions = _items(_member(req, "ipPermissions"), "ipPermissions")
     if permissions:
         for p in permissions:
             yield from _permission_rules(p)
@@ -412,22 +477,32 @@ def _requested(req: dict, known: dict[str, Rule]) -> Iterator[Rule]:
     yield _flat_rule(req) or Rule()
 
 
-def _revoked(req: dict, resp: dict, known: dict[str, Rule]) -> list[Rule]:
+def _known_in_group(known: dict[str, Rule], rule_id: str | None, group_id: str | None) -> Rule | None:
+    """The rule `rule_id` names as the evidence learnt it, if it was learnt in this group (or the
+    call names no group): a rule id learnt in another group (a forged record?) decides nothing."""
+    rule = known.get(rule_id) if rule_id else None
+    if rule is None or (rule.group_id and group_id and rule.group_id != group_id):
+        return None
+    return rule
+
+
+def _revoked(req: dict, resp: dict, known: dict[str, Rule], group_id: str | None = None,
+             direction: str | None = None) -> list[Rule]:
     """What a successful revoke removed, and (action revoke_unmatched) what it matched nothing for.
 
     In a default VPC a revoke that matches no rule still succeeds, and the response lists those
     permissions in unknownIpPermissionSet: they were not removed. Newer responses also list what was
     removed (revokedSecurityGroupRuleSet, with rule ids); older ones leave it to the request.
     """
-    unknown = [r for p in _items(resp.get("unknownIpPermissionSet"), "unknownIpPermissionSet")
+    unknown = [r for p in _items(_member(resp, "unknownIpPermissionSet"), "unknownIpPermissionSet")
                for r in _permission_rules(p)]
     removed = _response_rules(resp, "revokedSecurityGroupRuleSet")
     if removed:
-        asked = [r for r in _requested(req, known) if not any(_same(r, u) for u in unknown)]
-        return (_revoked_as_listed(removed, asked, _text(req.get("groupId"), "groupId"))
+        asked = [r for r in _requested(req, known, group_id) if not any(_same(r, u) for u in unknown)]
+        return (_revoked_as_listed(removed, asked, group_id, direction)
                 + [replace(r, action="revoke_unmatched") for r in unknown])
     return [replace(r, action="revoke_unmatched") if any(_same(r, u) for u in unknown) else r
-            for r in _requested(req, known)]
+            for r in _requested(req, known, group_id)]
 
 
 def _same(a: Rule, b: Rule) -> bool:
@@ -542,13 +617,14 @@ def _facts(e: dict) -> tuple[str, tuple, set, set, tuple | None]:
         elif action == "modify":
             target = ("sg", _string(_modify_rules(req)[0]))
         else:
-            target = ("sg", _string(req.get("groupId")) or _string(req.get("groupName")))
+            target = ("sg", _string(_member(req, "groupId")) or _string(_member(req, "groupName")))
     except ValueError:  # Unreadable
         target = ("unreadable", e.get("eventid"))
     try:
         created = [r.rule_id for r in _response_rules(resp, "securityGroupRuleSet")]
-        named = [i.get("securityGroupRuleId")
-                 for i in _items(req.get("securityGroupRuleIds"), "securityGroupRuleIds")]
+        named = [] if action == "authorize" else [
+            _member(i, "securityGroupRuleId")
+            for i in _items(_member(req, "securityGroupRuleIds"), "securityGroupRuleIds")]
         if action == "modify":
             named += [r.rule_id for r in _modify_rules(req)[1]]
     except ValueError:
@@ -575,7 +651,7 @@ def _contents(e: dict) -> list[tuple] | None:
         rules = [r for _, _, r in _rules_of(e, {}) if r.action is None]
     except ValueError:  # Unreadable
         return None
-    if not rules or any(r.peer is None or r.inconsistent for r in rules):
+    if not rules or any(r.peer is None or r.inconsistent or r.doubt for r in rules):
         return None
     direction = _ACTIONS[e["eventname"]][1]
     return [(r.direction or direction, r.protocol,
@@ -733,13 +809,26 @@ def changes_of(e: dict, known: dict[str, Rule]) -> list[dict]:
     does per event, and the Lambda per alert. Unreadable: a member of a shape no writer of
     CloudTrail uses (nothing is learnt from the event then)."""
     action, direction = _ACTIONS[e["eventname"]]
+    error = e.get("errorcode")
+    if isinstance(error, str) and error and not error.strip():
+        raise Unreadable(reason("sg_error_blank"))
     changes = list(_rules_of(e, known))
+    if not error:
+        for _, _, rule in changes:
+            _check_readable(rule, action)
     rows = []
     for group_id, group_name, rule in changes:
         if action == "modify" and rule.rule_id in known:
-            rule.direction = known[rule.rule_id].direction  # the request does not say; the rule did
-        if rule.rule_id and not e.get("errorcode") and action in ("authorize", "modify"):
-            known[rule.rule_id] = rule
+            # The request does not say the direction; the rule did, where the evidence learnt it in
+            # this group from a record that agrees with itself. Else it cannot be decided: read
+            # as ingress (covered_ports), the reading that keeps an exposure, and said.
+            was = known[rule.rule_id]
+            if was.inconsistent or was.doubt or (was.group_id and group_id and was.group_id != group_id):
+                rule.doubt = rule.doubt or "rule_elsewhere"
+            else:
+                rule.direction = was.direction
+        if rule.rule_id and not error and action in ("authorize", "modify"):
+            known[rule.rule_id] = replace(rule, group_id=rule.group_id or group_id)
         rows.append(
             {
                 "event_time": e["eventtime"],
@@ -768,9 +857,24 @@ def changes_of(e: dict, known: dict[str, Rule]) -> list[dict]:
                 # one event alone proves no order within its second (the Lambda sees one at a time)
                 "ambiguous_order": e.get("ambiguous_order", False),
                 "inconsistent": rule.inconsistent,
+                "doubt": rule.doubt,
             }
         )
     return rows
+
+def _check_readable(rule: Rule, action: str) -> None:
+    """A successful call's rule the analysis cannot measure is Unreadable (counted and warned,
+    `ssh-exposure --fail-on-open` exits 4), never a rule that covers no port: a protocol AWS does
+    not take (or none, which AWS requires), or a port range whose end is below its start."""
+    if action not in ("authorize", "revoke", "modify") or rule.peer is None or rule.action:
+        return
+    protocol = rule.protocol
+    if protocol is None or not (protocol in _KNOWN_PROTOCOLS or protocol.isdigit() and int(protocol) <= 255):
+        raise Unreadable(reason("sg_protocol_unread", protocol="missing" if protocol is None else protocol[:40]))
+    if (protocol in ("tcp", "udp") and rule.from_port is not None
+            and rule.to_port is not None and 0 <= rule.to_port < rule.from_port):
+        raise Unreadable(reason("sg_ports_reversed", low=rule.from_port, high=rule.to_port))
+
 
 def network(peer: str | None) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     """The network a CIDR peer names, host bits dropped (203.0.113.9/0 is 0.0.0.0/0)."""

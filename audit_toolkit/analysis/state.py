@@ -25,7 +25,7 @@ from .address_space import network_public, reaches_internet
 from .exposure import (
     WINDOW_COLUMNS, RuleState, covered_ports, exposed_ports, in_time_order, ports_together,
 )
-from .security_groups import _get, network, protocol_name
+from .security_groups import _get, is_true, network, protocol_name
 
 RULE_COLUMNS = [
     "observed_at", "account", "region", "group_id", "group_name", "vpc_id", "deleted",
@@ -189,8 +189,9 @@ def _rule(r: dict) -> dict:
         if isinstance(group, dict) and text_of(_get(group, "groupId")):
             peer, kind = _get(group, "groupId"), "security_group"
     return {
-        # only a true boolean (or "true") is egress: "false" as text read as egress hid an opening
-        "direction": "egress" if _get(r, "isEgress") in (True, "true") else "ingress",
+        # only a JSON true is egress (security_groups.is_true, as the logs are read): "false" as
+        # text read as egress hid an opening, and 1 == True
+        "direction": "egress" if is_true(_get(r, "isEgress")) is True else "ingress",
         "protocol": protocol_name(_get(r, "ipProtocol")),
         "from_port": _port(_get(r, "fromPort")),
         "to_port": _port(_get(r, "toPort")),
