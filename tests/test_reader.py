@@ -651,3 +651,40 @@ def test_many_gzip_members_of_trail_documents_are_read_as_one_in_their_order(tmp
     batch, report = read_cloudtrail_file(write(tmp_path / "many.json.gz", members))
     assert (report.error, report.read, report.used, report.warnings) == (None, 500, 500, [])
     assert batch.column("record_index").to_pylist() == list(range(500))
+
+
+def _deep_record(depth: int) -> bytes:
+    """A file of one genuine record and one whose requestParameters nest `depth` arrays."""
+    text = json.dumps({"Records": [event(1, requestParameters="@deep@"), event(2)]})
+    return text.replace('"@deep@"', '{"x": ' + "[" * depth + "]" * depth + "}").encode()
+
+
+@pytest.mark.parametrize("only", [None, frozenset({"DescribeInstances"})])
+def test_a_record_nested_thousands_of_arrays_deep_costs_memory_linear_in_its_depth(tmp_path, only):
+    # 200,000 nested '[' (1.6 KB gzipped) took 22 GB: the duplicate-key walk kept a full path
+    # string per open bracket, O(depth^2) (10,000 levels peaked at 102 MB, 20,000 at 404 MB).
+    # Now a few pointers a level: the record is rejected with its reason, the other one is read.
+    text = _deep_record(10_000)
+    tracemalloc.start()
+    try:
+        batch, report = read_cloudtrail_file(write(tmp_path / "deep.json", text), only=only)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (report.error, report.read, report.used, report.rejected) == (None, 2, 1, 1)
+    assert report.rejections == ["record 0: nested deeper than the decoder follows (about 1,000 levels)"]
+    assert batch.column("eventid").to_pylist() == [event(2)["eventID"]]
+    assert peak < 4 << 20
+
+
+def test_the_duplicate_key_walk_is_linear_in_nesting_depth():
+    for depth in (5_000, 20_000):
+        raw = b'{"a": 1, "b": ' + b"[" * depth + b'{"k": 1, "k": 2}' + b"]" * depth + b"}"
+        tracemalloc.start()
+        try:
+            key = reader.repeated_key(raw, deep=True)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert key == "b" + "[]" * depth + ".k"  # the path is built when reported, and only then
+        assert peak < 3 * depth * 8 + len(key) * 4 + (1 << 20)  # 404 MB at 20,000 before

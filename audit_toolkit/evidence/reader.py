@@ -277,37 +277,41 @@ def repeated_key(raw: bytes | str, deep: bool = False) -> str | None:
         except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
             pass  # not an object, or not JSON to msgspec (a NaN, deep nesting): the brackets tell
     # One frame per open bracket: an object's keys seen (top-level ones case aside, as Athena reads
-    # them, each to its first spelling) and the last of them, or None (an array).
-    frames: list[tuple[dict | None, list]] = []
-    paths: list[str] = []
+    # them, each to its first spelling), or None (an array); and the last key of each object ("" for
+    # an array). A path is built from them only when it is reported: a full path kept per bracket
+    # cost O(depth^2) (200,000 nested '[' took 22 GB); this is a few pointers a level.
+    frames: list[dict | None] = []
+    lasts: list[str] = []
     for token in _TOKEN.finditer(raw):
         char = raw[token.start()]
         if char in b"{[":
-            parent = paths[-1] if paths else ""
-            if frames and frames[-1][0] is not None:
-                parent = f"{parent}.{frames[-1][1][0]}" if parent else frames[-1][1][0]
-            elif frames:
-                parent += "[]"
-            frames.append(({} if char == 123 else None, [""]))  # 123: '{'
-            paths.append(parent)
+            frames.append({} if char == 123 else None)  # 123: '{'
+            lasts.append("")
         elif char in b"]}":
             if frames:
                 frames.pop()
-                paths.pop()
-        elif char == 34 and frames and frames[-1][0] is not None and _COLON.match(raw, token.end()):
+                lasts.pop()
+        elif char == 34 and frames and frames[-1] is not None and _COLON.match(raw, token.end()):
             if not deep and len(frames) > 1:
                 continue
             try:
                 key = msgspec.json.decode(token.group())
             except msgspec.DecodeError:
                 continue
-            seen, last = frames[-1]
+            seen = frames[-1]
             name = key.lower() if len(frames) == 1 else key
             if name in seen:
-                return f"{paths[-1]}.{seen[name]}" if paths[-1] else seen[name]
+                path = _path(frames, lasts)
+                return f"{path}.{seen[name]}" if path else seen[name]
             seen[name] = key
-            last[0] = key
+            lasts[-1] = key
     return None
+
+
+def _path(frames: list[dict | None], lasts: list[str]) -> str:
+    """The path of the innermost open object (repeated_key): `userIdentity.sessionContext`, `c.d[]`."""
+    path = "".join(f".{last}" if seen is not None else "[]" for seen, last in zip(frames[:-1], lasts))
+    return path[1:] if path.startswith(".") else path
 
 
 class TooLarge(ValueError):
