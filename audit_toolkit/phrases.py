@@ -334,6 +334,7 @@ TEXT: dict[str, dict[str, str]] = {
         "skip.not_regular": "通常のファイルではありません",
         "skip.unlistable": "フォルダの中身を一覧できません ({error})",
         "skip.folder_link": "フォルダへのシンボリックリンク (たどりません)",
+        "skip.outside_link": "証跡フォルダの外のファイルへのシンボリックリンク (読みません)",
         "skip.hidden": "隠しファイル (名前が '.' で始まる)",
         "skip.not_evidence": "証跡のファイル名ではありません ({suffixes})",
         # --- why evidence was not used: a file, a record, a line (evidence/*.py, Reason) ---------
@@ -342,7 +343,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.gzip_member": "gzip メンバー {member}: {reason}: そのレコードは読み込みません",
         "reason.corrupt_gzip": "途中で切れているか壊れた gzip: {error}",
         "reason.not_json": "JSON ではありません: {error}",
-        "reason.starts_with": "JSON ではありません: ファイルの先頭は {start}",
+        "reason.starts_with": "JSON ではありません: 先頭が {start} の行がありません (証跡でないかもしれないファイルの中身は表示しません)",
         "reason.too_big": "ファイルは {size} バイトで、上限 {limit} バイトを超えています",
         "reason.inflates": "ファイルは展開すると上限 {limit} バイトを超えます",
         "reason.over_limit": "ファイルは上限 {limit} バイトを超えています",
@@ -1011,6 +1012,7 @@ TEXT: dict[str, dict[str, str]] = {
         "skip.not_regular": "not a regular file",
         "skip.unlistable": "folder cannot be listed ({error})",
         "skip.folder_link": "symbolic link to a folder, not followed",
+        "skip.outside_link": "symbolic link to a file outside the evidence folder, not read",
         "skip.hidden": "hidden file (its name starts with '.')",
         "skip.not_evidence": "not an evidence file name ({suffixes})",
         # --- why evidence was not used: a file, a record, a line (evidence/*.py, Reason) ---------
@@ -1019,7 +1021,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.gzip_member": "gzip member {member}: {reason}: its records are not read",
         "reason.corrupt_gzip": "truncated or corrupt gzip: {error}",
         "reason.not_json": "not JSON: {error}",
-        "reason.starts_with": "not JSON: the file starts with {start}",
+        "reason.starts_with": "not JSON: no line starts with {start} (the text of a file that may not be evidence is not shown)",
         "reason.too_big": "the file is {size} bytes, over the limit of {limit}",
         "reason.inflates": "the file inflates to more than the limit of {limit} bytes",
         "reason.over_limit": "the file is over the limit of {limit} bytes",
