@@ -319,6 +319,7 @@ TEXT: dict[str, dict[str, str]] = {
         "読めないファイル {bad} 個、重複イベント {duplicates} 件 (1 件として数えました)",
         "report.intake_conflicts": "、異なるレコードが同じ eventID を持つもの {n} 件 (すべて保持)",
         "report.intake_unusable": "、分析できなかったイベント {n} 件",
+        "report.intake_damaged": "、一部しか読めなかったファイル {n} 個",
         "report.proof": "出所の証明 (CloudTrail の署名付きダイジェスト): {summary}",
         "proof.counts": "ログファイル {all_logs} 個のうち {logs} 個、ダイジェスト {all_digests} 個のうち "
         "{digests} 個が AWS の配信で改変なしと証明されました。チェーンがカバーする時間 {hours} 時間、欠落 {gaps} 件",
@@ -372,6 +373,13 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.utf8_in": "{name} の不正な UTF-8 を U+FFFD に置き換えました",
         "reason.too_deep": "デコーダーがたどれる深さ (約 1,000 階層) を超えて入れ子になっています",
         "reason.empty_file": "空のファイル",
+        "reason.outside_documents": "バイト {at} からの {size} バイトは JSON ではありません (ファイルの文書の外のテキスト)",
+        "reason.damaged_text": "バイト {at} からの {size} バイトはレコードでも証跡の文書でもありません:"
+                               " ファイルは壊れていて、読めたより多くのレコードを含んでいたかもしれません",
+        "reason.among_documents": "バイト {at} の JSON の値は証跡の文書ではないのに文書の間にあります:"
+                                  " 1 件のレコードとして読みました",
+        "reason.document_refused": "バイト {at} からの文書は読みません ({reason})",
+        "reason.documents": "{n} 個の JSON 文書が続けて書かれています: それぞれを読みました",
         "reason.unreadable": "読めません: {error}",
         "reason.nested_too_deep": "入れ子が深すぎて読めません (悪意があるか壊れています)",
         "reason.also_holds": "{kinds} の証跡も含みますが読み込みません: AWS の {folder} フォルダのファイルは"
@@ -481,6 +489,7 @@ TEXT: dict[str, dict[str, str]] = {
         "report.action.evidence": "証跡の問題: {counts} (「期間と証跡」とコマンドの標準エラーに一覧)",
         "report.action.unreadable": "読めないファイル {n} 個",
         "report.action.rejected": "除外したレコード {n} 件",
+        "report.action.damaged": "一部しか読めなかった壊れたファイル {n} 個",
         "report.action.unusable": "読めず、公開期間を隠しているかもしれないセキュリティグループ操作 {n} 件 "
         "({calls})",
         "report.action.unproven": "AWS の配信で改変なしと証明できなかったログファイル {n} 個",
@@ -996,6 +1005,7 @@ TEXT: dict[str, dict[str, str]] = {
         "{bad} unreadable files, {duplicates} duplicate events counted once",
         "report.intake_conflicts": ", {n} eventIDs held by different records (all kept)",
         "report.intake_unusable": ", {n} events the analysis could not read",
+        "report.intake_damaged": ", {n} damaged files read in part",
         "report.proof": "Proof of origin (CloudTrail's signed digests): {summary}",
         "proof.counts": "{logs} of {all_logs} log files and {digests} of {all_digests} digests "
         "proven AWS-delivered and unaltered; {hours} hours covered by the chain, {gaps} gaps",
@@ -1051,6 +1061,13 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.utf8_in": "invalid UTF-8 in {name} replaced by U+FFFD",
         "reason.too_deep": "nested deeper than the decoder follows (about 1,000 levels)",
         "reason.empty_file": "empty file",
+        "reason.outside_documents": "{size} bytes at byte {at} are not JSON (text outside the file's documents)",
+        "reason.damaged_text": "{size} bytes at byte {at} are neither a record nor a trail document: the"
+                               " file is damaged, and may have held more records than were read",
+        "reason.among_documents": "the JSON value at byte {at} is not a trail document, yet among them:"
+                                  " read as one record",
+        "reason.document_refused": "the document at byte {at} is not read ({reason})",
+        "reason.documents": "{n} JSON documents one after another: each was read",
         "reason.unreadable": "unreadable: {error}",
         "reason.nested_too_deep": "nested too deep to be read (hostile or corrupt)",
         "reason.also_holds": "also holds {kinds} evidence, not read: a file in AWS's {folder} folder"
@@ -1170,6 +1187,8 @@ TEXT: dict[str, dict[str, str]] = {
         "report.action.unreadable.one": "{n} file could not be read",
         "report.action.rejected": "{n} records rejected",
         "report.action.rejected.one": "{n} record rejected",
+        "report.action.damaged": "{n} damaged files read in part",
+        "report.action.damaged.one": "{n} damaged file read in part",
         "report.action.unusable": "{n} security-group calls could not be read and may hide a "
         "window ({calls})",
         "report.action.unusable.one": "{n} security-group call could not be read and may hide a "
@@ -1311,6 +1330,7 @@ TEXT: dict[str, dict[str, str]] = {
         # a count of one (Report.say takes `<key>.one` where there is one)
         "report.intake_conflicts.one": ", {n} eventID held by different records (all kept)",
         "report.intake_unusable.one": ", {n} event the analysis could not read",
+        "report.intake_damaged.one": ", {n} damaged file read in part",
         "report.changes.one":
             "{n} security-group rule change (actors: {actors}; failed calls: {failed})",
         "report.exposed.one": "{n} rule exposes port {ports} to the internet at the end of the range",

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from audit_toolkit.cli import main
 from audit_toolkit.errors import EvidenceError
@@ -690,3 +692,93 @@ def test_the_duplicate_key_walk_is_linear_in_nesting_depth():
             tracemalloc.stop()
         assert key == "b" + "[]" * depth + ".k"  # the path is built when reported, and only then
         assert peak < 3 * depth * 8 + len(key) * 4 + (1 << 20)  # 404 MB at 20,000 before
+
+
+def _trail(*numbers: int) -> bytes:
+    return json.dumps({"Records": [event(i) for i in numbers]}).encode()
+
+
+DAMAGED = ("{size} bytes at byte {at} are neither a record nor a trail document: the file is damaged, "
+           "and may have held more records than were read")
+
+
+@pytest.mark.parametrize("zipped", [False, True])
+def test_text_after_a_trail_document_costs_only_itself_and_the_file_is_damaged(tmp_path, zipped):
+    # ' garbage' appended to a genuine file made it '1 event read, 1 rejected' (it held 2): read one
+    # event a line, the whole file was one line. Its records are read; the text is rejected as one.
+    good = _trail(1, 2)
+    batch, report = read_cloudtrail_file(write(tmp_path / "t.json.gz", good + b" garbage", zipped))
+    assert (report.error, report.read, report.used, report.rejected) == (None, 3, 2, 1)
+    assert report.rejections == [f"record 2: 7 bytes at byte {len(good) + 1:,} are not JSON (text "
+                                 "outside the file's documents)"]
+    assert report.damaged == DAMAGED.format(size=7, at=f"{len(good) + 1:,}")
+    assert batch.column("eventid").to_pylist() == [event(1)["eventID"], event(2)["eventID"]]
+
+
+@pytest.mark.parametrize("sep", [b"", b"\n", b" \r\n "])
+def test_trail_documents_one_after_another_are_each_read(tmp_path, sep):
+    text = sep.join([_trail(1, 2), _trail(), _trail(3)])
+    batch, report = read_cloudtrail_file(write(tmp_path / "t.json", text))
+    assert (report.error, report.read, report.used, report.rejected, report.damaged) == (None, 3, 3, 0, None)
+    assert report.warnings == ["3 JSON documents one after another: each was read"]
+    assert batch.column("eventid").to_pylist() == [event(i)["eventID"] for i in (1, 2, 3)]
+
+
+def test_one_bad_part_among_trail_documents_costs_only_itself(tmp_path):
+    first, twice = _trail(1), b'{"Records": [], "Records": []}'
+    text = first + b"\n#!x\n" + _trail(2) + twice + b'{"not": "a record"}' + _trail(3)
+    batch, report = read_cloudtrail_file(write(tmp_path / "t.json", text))
+    assert (report.error, report.read, report.used, report.rejected) == (None, 6, 3, 3)
+    at = len(first) + 1
+    refused = ("the file's top-level object holds the key 'Records' twice: which of its values a reader "
+               "takes is undefined")
+    assert [r.split(": ", 1)[0] for r in report.rejections] == ["record 1", "record 3", "record 4"]
+    assert report.rejections[0] == f"record 1: 3 bytes at byte {at:,} are not JSON (text outside the file's documents)"
+    assert report.rejections[1].startswith("record 3: " + refused[:40])
+    assert report.damaged == DAMAGED.format(size=3, at=f"{at:,}")
+    assert batch.column("eventid").to_pylist() == [event(i)["eventID"] for i in (1, 2, 3)]
+
+
+def test_text_before_a_trail_document_costs_only_itself(tmp_path):
+    for prefix in (b"xyz", b"[", b"{", b'"', b'{"a": '):
+        batch, report = read_cloudtrail_file(write(tmp_path / "t.json", prefix + _trail(1, 2)))
+        assert (report.error, report.read, report.used, report.rejected) == (None, 3, 2, 1), prefix
+        assert report.damaged == DAMAGED.format(size=len(prefix.rstrip()), at=0)
+        assert batch.column("eventid").to_pylist() == [event(1)["eventID"], event(2)["eventID"]]
+
+
+def test_a_damaged_file_makes_fail_on_open_say_the_evidence_cannot_answer(tmp_path):
+    folder = tmp_path / "ev" / "AWSLogs/111111111111/CloudTrail/us-east-1/2026/01/01"
+    write(folder / "111111111111_CloudTrail_us-east-1_20260101T0000Z_x.json.gz", _trail(1, 2) + b"garbage", True)
+    result = CliRunner().invoke(main, ["ssh-exposure", "--evidence", str(tmp_path / "ev"), "--fail-on-open"])
+    assert result.exit_code == 4, result.output  # was 0: '1 event read, 1 rejected', nothing open
+    assert "1 file, 3 events read, 2 used, 1 rejected, 0 unreadable files, 0 duplicate events counted once, " \
+           "1 damaged file read in part" in result.stderr
+    assert "the evidence cannot show that nothing is open: 1 damaged file read in part" in result.stderr
+
+
+_NOT_TEXT = (b"\x1f\x8b", b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # gzip, or a BOM of UTF-16/32
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(before=st.binary(max_size=30), after=st.binary(max_size=30))
+@example(before=b"", after=b" garbage")
+@example(before=b"", after=b'{"Records": []}')
+@example(before=b"[", after=b"]")
+@example(before=b'{"x":', after=b"")
+def test_bytes_around_a_genuine_trail_document_never_lose_its_records(tmp_path_factory, before, after):
+    if before.startswith(_NOT_TEXT) or (not before and after.startswith(_NOT_TEXT)):
+        return  # another encoding or a gzip file: not this document's text any more
+    good = _trail(1, 2)
+    try:  # bytes that make one JSON object holding the document ('{"x":' and '}') are another
+        if isinstance(json.loads(before + good + after), dict) and before.strip():  # file: not read
+            return
+    except ValueError:
+        pass
+    path = write(tmp_path_factory.mktemp("p") / "t.json", before + good + after)
+    batch, report = read_cloudtrail_file(path)
+    assert report.error is None
+    assert report.read == report.used + report.rejected
+    assert {event(1)["eventID"], event(2)["eventID"]} <= set(batch.column("eventid").to_pylist())
+    if (before + after).strip(b" \t\r\n") and report.used == 2 and report.read > 2:
+        assert report.damaged or report.warnings
