@@ -755,6 +755,12 @@ def test_a_damaged_file_makes_fail_on_open_say_the_evidence_cannot_answer(tmp_pa
     assert "1 file, 3 events read, 2 used, 1 rejected, 0 unreadable files, 0 duplicate events counted once, " \
            "1 damaged file read in part" in result.stderr
     assert "the evidence cannot show that nothing is open: 1 damaged file read in part" in result.stderr
+    for language, said in (("en", "1 damaged file read in part"), ("ja", "一部しか読めなかった壊れたファイル 1 個")):
+        out = tmp_path / f"report-{language}"
+        result = CliRunner().invoke(main, ["report", "--evidence", str(tmp_path / "ev"), "--out", str(out)],
+                                    env={"AUDIT_TOOLKIT_LANGUAGE": language})
+        assert result.exit_code == 0, result.output
+        assert said in (out / "report.html").read_text()  # the lead's evidence not fully used
 
 
 _NOT_TEXT = (b"\x1f\x8b", b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # gzip, or a BOM of UTF-16/32
