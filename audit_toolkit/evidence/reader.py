@@ -567,15 +567,19 @@ def _value_end(text: bytes, at: int) -> tuple[int | None, bool]:
         return len(text), True
     except (msgspec.DecodeError, RecursionError) as e:
         trailing = _TRAILING.search(str(e))
-        if trailing and _whole(bytes(view[:int(trailing.group(1))])):
-            return at + int(trailing.group(1)), True
+        if trailing:
+            try:  # no copy: a damaged file is as large as any (256 MB)
+                msgspec.json.decode(view[:int(trailing.group(1))], type=msgspec.Raw)
+                return at + int(trailing.group(1)), True
+            except (msgspec.DecodeError, RecursionError):
+                pass
     for token, char, depth in _walk(text, at):
         if char in b"]}" and depth == 0:
             return token.end(), False
     return None, False
 
 
-def _is_trail_document(text: bytes) -> bool:
+def _is_trail_document(text: bytes | memoryview) -> bool:
     """Whether the JSON value `text` is a trail document (or lookup-events output)."""
     try:
         envelope = _envelope_decoder.decode(text)
@@ -583,7 +587,7 @@ def _is_trail_document(text: bytes) -> bool:
     except msgspec.ValidationError:
         return False
     except (msgspec.DecodeError, RecursionError):  # a NaN, deep nesting: the brackets tell
-        return text[:1] == b"{" and _records_array(text) is not None
+        return bytes(text[:1]) == b"{" and _records_array(bytes(text)) is not None
 
 
 def _documents(text: bytes) -> list[tuple[str, int, int]] | None:
@@ -598,7 +602,8 @@ def _documents(text: bytes) -> list[tuple[str, int, int]] | None:
             end, exact = _value_end(text, at)
             tries += end is None
             if end is not None:
-                kind = "document" if _is_trail_document(text[at:end]) else "value" if exact else "text"
+                document = _is_trail_document(memoryview(text)[at:end])
+                kind = "document" if document else "value" if exact else "text"
         if kind == "text":  # no JSON value: text up to the next trail document that closes
             end = len(text)
             for start in _DOCUMENT_START.finditer(text, at + 1):
