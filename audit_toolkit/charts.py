@@ -1,8 +1,10 @@
 """Charts: each `plot_x(df, ax=None, ...) -> Axes`, drawn on the caller's Axes, never shown.
 
 Times are drawn in the display time zone (Settings.display_tz, UTC by default; Asia/Tokyo is what
-most Chatwork readers want). Every string from the evidence goes through `label()`: a `$` in a group
+most Chatwork readers want). Every string from the evidence goes through `label()` (free text, cut
+to a width) or `whole()` (an identity or a group id, wrapped, never cut): a `$` in a group
 description must not switch matplotlib into mathtext, and a newline must not break the layout.
+A legend lists exactly what its chart draws.
 Japanese text renders with the IPAex Gothic font bundled by matplotlib-fontja, so it does not depend
 on what fonts the machine has.
 """
@@ -42,6 +44,10 @@ FINDING_TIME_COLUMNS = ("first_seen", "created_at", "updated_at", "event_time", 
 OPEN_COLOR, BEFORE_COLOR, STILL_OPEN_COLOR = "#e03131", "#f08c00", "#c92a2a"
 # A session from an address nobody knows; from the actor or a known network.
 SESSION_COLOR, KNOWN_SESSION_COLOR = "#1b1b1b", "#9e9e9e"
+UNCOVERED_COLOR, UNCOVERED_EDGE = "#e0e0e0", "#9e9e9e"  # time the evidence does not cover
+# What says the most is drawn on top: no finding or session marker may hide the mark that a window
+# began before the range or is still open; the uncovered stretches lie behind everything.
+Z_UNCOVERED, Z_BAR, Z_MARKER, Z_MARK = 0.5, 1, 3, 4
 
 
 def label(value: object, width: int = 60) -> str:
@@ -55,6 +61,22 @@ def label(value: object, width: int = 60) -> str:
     if len(text) > width:
         text = text[: width - 1] + "…"
     return text.replace("$", r"\$")
+
+
+def whole(value: object, width: int = 40) -> str:
+    """An identity (an actor, its short form, an access key) or a group id made inert as `label` makes
+    evidence text, but never cut: one that is longer than `width` is wrapped onto lines of at most
+    `width` characters, broken after a `/`, `:`, `@` or space where the line holds one. Cut with an
+    ellipsis, two roles or two sessions that differ only at the end would read as one."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    text, lines = visible(" ".join(str(value).split())), []
+    while len(text) > width:
+        at = max(text.rfind(mark, 1, width) for mark in "/:@ ") + 1 or width
+        lines.append(text[:at].rstrip())
+        text = text[at:].lstrip()
+    lines.append(text)
+    return "\n".join(lines).replace("$", r"\$")
 
 
 def short_actor(actor: object) -> str:
@@ -99,14 +121,15 @@ def _group_key(row: Mapping) -> tuple:
 
 
 def group_names(changes: pd.DataFrame | None) -> dict[tuple, str]:
-    """(account, region, group) -> "name (description)" from CreateSecurityGroup rows, when the evidence holds them."""
+    """(account, region, group) -> "name (description)" from CreateSecurityGroup rows, when the evidence
+    holds them, as drawn: the name whole (`whole`), the description, free text, cut to 36 characters."""
     names: dict[tuple, str] = {}
     if changes is None or changes.empty:
         return names
     for row in records(changes[changes["action"] == "create_group"]):
-        parts = [row.get("group_name") or ""]
+        parts = [whole(row.get("group_name"), 36)]
         if row.get("description"):
-            parts.append(f"({row['description']})")
+            parts.append(f"({label(row['description'], 36)})")
         names[_group_key(row)] = " ".join(p for p in parts if p)
     return names
 
@@ -114,8 +137,8 @@ def group_names(changes: pd.DataFrame | None) -> dict[tuple, str]:
 def _row_label(key: tuple, names: Mapping[tuple, str]) -> str:
     account, region, group = key
     name = names.get(key)
-    head = label(group, 24) + (f" {label(name, 36)}" if name else "")
-    return f"{head}\n{label(account, 14)} {label(region, 16)}"
+    head = whole(group, 30) + (f" {name}" if name else "")
+    return f"{head}\n{whole(account, 14)} {whole(region, 16)}"
 
 
 def _ports(row: Mapping, say: Callable[..., str]) -> str:
@@ -129,7 +152,7 @@ def _ports(row: Mapping, say: Callable[..., str]) -> str:
 
 def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd.DataFrame | None = None,
                   changes: pd.DataFrame | None = None, start=None, end=None, settings: Settings | None = None,
-                  sessions: pd.DataFrame | None = None,
+                  sessions: pd.DataFrame | None = None, uncovered=None,
                   ) -> Axes:
     """Exposure windows: one row per security group, a bar per window from opened to closed.
 
@@ -139,6 +162,12 @@ def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd
     their group's row, coloured by severity band. `changes` gives group names and descriptions.
     `sessions` (connections rows whose verdict is session) are stars at their first flow on their
     window's lane: black from an address nobody knows, grey from the actor or a known network.
+    `uncovered` are the stretches of time the evidence does not cover, each `(start, end)` or
+    `(start, end, account)` (a logging outage stops its account's trail; None or no account: every
+    lane): grey and cross-hatched on their lanes, and a window across one is drawn there as a dashed
+    outline, not a solid bar, for whether it stayed open then is not known. The legend lists exactly
+    what is drawn, and the marks that say a window began before the range or is still open are
+    drawn above any finding or session marker.
     """
     zone, say = _zone(settings), _words(settings)
     rows = records(windows)
@@ -155,8 +184,10 @@ def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd
         x0, x1 = x0 - 1 / 24, x1 + 1 / 24
     lead = (x1 - x0) * 0.03  # the hatched lead of a window open before the evidence
     names = group_names(changes)
+    spans = _uncovered_spans(uncovered, x0, x1)
     lanes: dict[tuple, list[int]] = {}
     window_lane: dict[tuple, int] = {}
+    drawn: set[str] = set()  # what the legend lists
     for y, r in enumerate(rows):
         lanes.setdefault(_group_key(r), []).append(y)
         window_lane[_window_key(r)] = y
@@ -166,44 +197,54 @@ def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd
         earlier = left < x0 and not r["open_before_evidence"]
         left, right = max(left, x0), min(max(right, x0), x1)
         color = STILL_OPEN_COLOR if r["still_open"] else OPEN_COLOR
+        gaps = _merged([(a, b) for a, b, account in spans if account is None or account == r.get("account")])
+        for a, b in gaps:
+            ax.barh(y, b - a, left=a, height=1.0, facecolor=UNCOVERED_COLOR, edgecolor=UNCOVERED_EDGE, hatch="xx",
+                    linewidth=0, zorder=Z_UNCOVERED, gid="uncovered")
+            drawn.add("uncovered")
         text = say("rule", ports=_ports(r, say), cidr=label(r["cidr"], 43))
         if r.get("reach") == "unknown":
             text += say("unknown_reach")
         if r["open_before_evidence"]:
             ax.barh(y, min(lead, right - left), left=left, height=0.4, color="white", edgecolor=BEFORE_COLOR,
-                    hatch="////", gid="before-evidence")
-            ax.barh(y, max(right - left - lead, 0), left=left + lead, height=0.4, color=BEFORE_COLOR, alpha=0.8,
-                    gid="window")
+                    hatch="////", zorder=Z_BAR, gid="before-evidence")
+            drawn |= {"before"} | _window_bar(ax, y, left + lead, max(right, left + lead), BEFORE_COLOR, gaps)
             opened = say("open_before")
         else:
-            ax.barh(y, right - left, left=left, height=0.4, color=color, alpha=0.8, gid="window")
-            opened = say("opened_by", who=label(short_actor(r["opened_by"]), 40) or say("no_logged_call"))
+            drawn |= {"open"} | _window_bar(ax, y, left, right, color, gaps)
+            opened = say("opened_by", who=whole(short_actor(r["opened_by"]), 40) or say("no_logged_call"))
         if earlier:  # the bar starts at the range's start; the mark says it began before
-            ax.plot([left], [y], marker="<", markersize=10, color=color, gid="began-earlier")
+            ax.plot([left], [y], marker="<", markersize=10, color=color, markeredgecolor="white", zorder=Z_MARK,
+                    clip_on=False, gid="began-earlier")
+            drawn.add("earlier")
             began = pd.Timestamp(r["opened_at"]).tz_convert(zone)
             opened += say("began_earlier", when=f"{began:%Y-%m-%d %H:%M}")
         if r["still_open"]:
-            ax.plot([right], [y], marker=">", markersize=10, color=color, gid="still-open")
+            ax.plot([right], [y], marker=">", markersize=10, color=color, zorder=Z_MARK, clip_on=False,
+                    gid="still-open")
+            drawn.add("still")
             closed = say("still_open")
         else:
             # a window seen only in the state has no caller: say so, not an empty "closed by"
-            closed = say("closed_by", who=label(short_actor(r["closed_by"]), 40) or say("no_logged_call"))
+            closed = say("closed_by", who=whole(short_actor(r["closed_by"]), 40) or say("no_logged_call"))
         ax.annotate(text, (left, y - 0.24), fontsize=8, va="bottom", annotation_clip=False)
         if r.get("ambiguous_order") is True:
             closed += say("order")
-        ax.annotate(say("opened_closed", opened=opened, closed=closed), (left, y + 0.24), fontsize=7,
+        who = say("opened_closed", opened=opened, closed=closed)
+        ax.annotate(who, (left, y + 0.24), fontsize=6 if "\n" in who else 7,  # a wrapped identity: smaller
                     va="top", color="#444", annotation_clip=False)
     y_of = {k: ys[0] for k, ys in lanes.items()}
     for ys in list(lanes.values())[1:]:
         ax.axhline(ys[0] - 0.5, color="#bbb", linewidth=0.8)
-    handles = [Patch(color=OPEN_COLOR, alpha=0.8, label=say("legend_open")),
-               Patch(facecolor="white", edgecolor=BEFORE_COLOR, hatch="////",
-                     label=say("open_before")),
-               Line2D([], [], marker=">", color=STILL_OPEN_COLOR, linestyle="",
-                      label=say("legend_still"))]
-    if any(c.get_gid() == "began-earlier" for c in ax.lines):
-        handles.append(Line2D([], [], marker="<", color=OPEN_COLOR, linestyle="",
-                              label=say("legend_earlier")))
+    legend = {
+        "open": Patch(color=OPEN_COLOR, alpha=0.8, label=say("legend_open")),
+        "before": Patch(facecolor="white", edgecolor=BEFORE_COLOR, hatch="////", label=say("open_before")),
+        "still": Line2D([], [], marker=">", color=STILL_OPEN_COLOR, linestyle="", label=say("legend_still")),
+        "earlier": Line2D([], [], marker="<", color=OPEN_COLOR, linestyle="", label=say("legend_earlier")),
+        "uncovered": Patch(facecolor=UNCOVERED_COLOR, edgecolor=UNCOVERED_EDGE, hatch="xx",
+                           label=say("legend_uncovered")),
+    }
+    handles = [handle for name, handle in legend.items() if name in drawn]
     if findings is not None and len(findings):
         handles += _finding_markers(ax, findings, y_of, window_lane, say)
     if sessions is not None and len(sessions):
@@ -214,8 +255,57 @@ def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd
     _time_axis(ax, zone, say)
     ax.set_title(say("exposure_title"))
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    if handles:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     return ax
+
+
+def _uncovered_spans(uncovered, x0: float, x1: float) -> list[tuple[float, float, object]]:
+    """The stretches the evidence does not cover, as (left, right, account) within the chart's x range;
+    a missing start or end is the chart's edge (an outage still ongoing runs to its end)."""
+    spans = []
+    for span in uncovered if uncovered is not None else []:
+        begin, finish, account = (*span, None)[:3]
+        account = None if account is None or (not isinstance(account, str) and pd.isna(account)) else account
+        a = x0 if begin is None or pd.isna(begin) else max(_num(begin), x0)
+        b = x1 if finish is None or pd.isna(finish) else min(_num(finish), x1)
+        if b > a:
+            spans.append((a, b, account))
+    return spans
+
+
+def _merged(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    merged: list[tuple[float, float]] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _window_bar(ax: Axes, y: int, left: float, right: float, color: str,
+                gaps: list[tuple[float, float]]) -> set[str]:
+    """A window's bar from left to right: solid where the evidence covers it, a dashed outline
+    across each uncovered stretch (`gaps`, merged); what it drew, for the legend."""
+    pieces, at = [], left
+    for a, b in gaps:
+        a, b = max(a, at), min(b, right)
+        if b <= a:
+            continue
+        if a > at:
+            pieces.append((at, a, True))
+        pieces.append((a, b, False))
+        at = b
+    if at < right or not pieces:
+        pieces.append((at, right, True))
+    for a, b, known in pieces:
+        if known:
+            ax.barh(y, b - a, left=a, height=0.4, color=color, alpha=0.8, zorder=Z_BAR, gid="window")
+        else:
+            ax.barh(y, b - a, left=a, height=0.4, fill=False, edgecolor=color, linestyle="--",
+                    zorder=Z_BAR, gid="window-unknown")
+    return {"uncovered"} if any(not known for _, _, known in pieces) else set()
 
 
 def _finding_time(findings: pd.DataFrame) -> str:
@@ -242,7 +332,7 @@ def _session_markers(ax: Axes, sessions: pd.DataFrame, window_lane: Mapping[tupl
         unknown = not r["known_as"]
         drawn.add(unknown)
         ax.plot([_num(r["first_seen"])], [y], marker="*", markersize=13, linestyle="",
-                color=SESSION_COLOR if unknown else KNOWN_SESSION_COLOR,
+                color=SESSION_COLOR if unknown else KNOWN_SESSION_COLOR, zorder=Z_MARKER,
                 gid="session" if unknown else "known-session")
     legend = ((True, SESSION_COLOR, say("session_unknown")),
               (False, KNOWN_SESSION_COLOR, say("session_known")))
@@ -274,7 +364,7 @@ def _finding_markers(ax: Axes, findings: pd.DataFrame, y_of: Mapping[tuple, int]
             exact = exact if exact is not None else y_of.get((f.get("account"), f.get("region"), group))
             for y in [exact] if exact is not None else rows_of.get(group, []):
                 ax.plot([_num(f[column])], [y], marker="X", markersize=9, color=color, markeredgecolor="black",
-                        linestyle="", gid="finding")
+                        linestyle="", zorder=Z_MARKER, gid="finding")
                 drawn[name] = Line2D([], [], marker="X", color=color, markeredgecolor="black", linestyle="",
                                      label=say("finding", band=say(f"band.{name}")))
     return [drawn[b] for b in BAND_COLORS if b in drawn]
@@ -306,7 +396,7 @@ def plot_changes(changes: pd.DataFrame, ax: Axes | None = None, *, settings: Set
                 markersize=11 if failed else 8, linestyle="", color=color,
                 markerfacecolor="white" if failed else color, markeredgecolor=color,
                 markeredgewidth=2.5 if failed else 1, gid="failed" if failed else "change")
-    handles = [Line2D([], [], marker="o", linestyle="", color=colors[a], label=label(a, 50)) for a in shown]
+    handles = [Line2D([], [], marker="o", linestyle="", color=colors[a], label=whole(a, 40)) for a in shown]
     if len(actors) > len(shown):
         others = say("other_actors", n=len(actors) - len(shown))
         handles.append(Line2D([], [], marker="o", linestyle="", color="#999999", label=others))
@@ -364,7 +454,9 @@ def plot_findings(findings: pd.DataFrame, ax: Axes | None = None, *, freq: str =
     bottom = np.zeros(len(counts))
     for name, color in BAND_COLORS.items():
         values = counts[name].to_numpy(dtype=float) if len(counts) else np.zeros(0)
-        ax.bar(positions, values, bottom=bottom, color=color, label=say(f"band.{name}"), gid=name)
+        # the legend names a band only where a bar of it is drawn
+        ax.bar(positions, values, bottom=bottom, color=color, gid=name,
+               label=say(f"band.{name}") if values.any() else "_nolegend_")
         bottom += values
     if column is not None and samples.any():
         # GuardDuty's sample findings (CreateSampleFindings) are not attacks: hatched, at the foot of the bar.
@@ -376,7 +468,8 @@ def plot_findings(findings: pd.DataFrame, ax: Axes | None = None, *, freq: str =
     ax.set_xlabel(say("day", zone=zone.key) if freq == "D" else f"{freq} ({zone.key})")
     ax.set_ylabel(say("findings"))
     ax.set_title(say("findings_title"))
-    ax.legend(title=say("severity"), fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(title=say("severity"), fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     return ax
 
@@ -411,8 +504,8 @@ def plot_activity(events: pd.DataFrame, ax: Axes | None = None, *, actor: str | 
     ax.set_ylabel(say("hour_of_day", zone=zone.key))
     ax.set_xlabel(say("date"))
     named = events["actor"].mode().iat[0] if "actor" in events and events["actor"].notna().any() else actor
-    key = say("key", access_key=label(actor, 24)) if actor and actor != named else ""
-    who = label(short_actor(named), 60) + key
+    key = say("key", access_key=whole(actor, 40)) if actor and actor != named else ""
+    who = whole(short_actor(named), 60) + key
     ax.set_title(say("activity_title", who=who, n=len(events)), fontsize=10)
     ax.figure.colorbar(image, ax=ax, label=say("events_log"))
     return ax

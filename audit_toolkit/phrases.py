@@ -197,7 +197,7 @@ TEXT: dict[str, dict[str, str]] = {
         "flow.gap.missing hours": "{name}: {first} から {last} までフローログの記録がありません"
         " (その時間帯のファイルなし)",
         "flow.span": "{opened} から {closed}",
-        "flow.span.before": "証拠の開始前",
+        "flow.span.before": "証跡の開始前",
         "flow.span.open": "現在も公開中",
         # --- make demo's terminal (demo.py) ---------------------------------------------------
         "demo.generating": "デモの証跡 (ノイズのイベント {events} 件と台本どおりのインシデント) を {folder}"
@@ -657,6 +657,7 @@ TEXT: dict[str, dict[str, str]] = {
         "chart.legend_open": "インターネットに公開",
         "chart.legend_still": "終わりまで公開中",
         "chart.legend_earlier": "範囲の開始前に公開",
+        "chart.legend_uncovered": "証跡のない期間 (公開の有無は不明)",
         "chart.exposure_title": "監視対象ポートのインターネットへの公開期間",
         "chart.finding": "GuardDuty の検出結果 ({band})",
         "chart.band.Critical": "重大",
@@ -1068,6 +1069,7 @@ TEXT: dict[str, dict[str, str]] = {
                                   " read as one record",
         "reason.document_refused": "the document at byte {at} is not read ({reason})",
         "reason.documents": "{n} JSON documents one after another: each was read",
+        "reason.documents.one": "{n} JSON document: it was read",
         "reason.unreadable": "unreadable: {error}",
         "reason.nested_too_deep": "nested too deep to be read (hostile or corrupt)",
         "reason.also_holds": "also holds {kinds} evidence, not read: a file in AWS's {folder} folder"
@@ -1296,6 +1298,7 @@ TEXT: dict[str, dict[str, str]] = {
         "chart.legend_open": "open to the internet",
         "chart.legend_still": "still open at the end",
         "chart.legend_earlier": "opened before the range",
+        "chart.legend_uncovered": "not covered by the evidence (open or closed: unknown)",
         "chart.exposure_title": "Exposure windows of watched ports to the internet",
         "chart.finding": "GuardDuty finding ({band})",
         "chart.band.Critical": "Critical",
@@ -1346,6 +1349,22 @@ TEXT: dict[str, dict[str, str]] = {
         "report.silent_runs.one": "{n} run of hours with no event ({hours} h in all)",
         "report.outages.one": "{n} logging outage",
         "report.inputs_hashed.one": "{n} input file hashed",
+        # a count other than `n` (phrases.COUNTS) of 1
+        "detail.lifecycle_expire.one": "logs expire after {days} day",
+        "detail.lifecycle_move.one": "logs move to {storage_class} after {days} day",
+        "detail.key_deletion.one": "key deletion scheduled in {days} day",
+        "detail.password_burst.one": "password data read: one of {n} or more instances in {minutes} minute",
+        "detail.user_data_burst.one": "user data read: one of {n} or more instances in {minutes} minute",
+        "detail.secret_burst.one": "read with decryption: one of {n} or more secrets in {minutes} minute",
+        "detail.unusual_count.one": "{count} x {kind}: {count} instance at once",
+        "detail.unusual_both.one": "{count} x {kind}: {family} is a GPU or accelerated family; "
+        "{count} instance at once",
+        "flow.after.one": "; {n} flow still accepted after the window closed",
+        "flow.source.one": "{source} ({who}) through {group} ({ports}): {verdict}, {accepted} flow accepted, {rejected} rejected, {bytes_in} bytes in, {bytes_out} bytes out, {first} to {last}{findings}{after}.",
+        "demo.generating.one": "Generating demo evidence ({events} event of noise and a scripted"
+        " incident) in {folder} ...",
+        "state.events_missing.one": "{missing} of {total} related event is not in the evidence",
+        "reason.no_data.one": "{count} record with log-status NODATA or SKIPDATA (shown as a coverage gap)",
     },
 }
 
@@ -1366,13 +1385,34 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
+# The phrases whose count is a value other than `n` (English says `1 day`, `2 days`).
+COUNTS = {"detail.lifecycle_expire": "days", "detail.lifecycle_move": "days", "detail.key_deletion": "days",
+          "detail.password_burst": "minutes", "detail.user_data_burst": "minutes",
+          "detail.secret_burst": "minutes", "detail.unusual_count": "count", "detail.unusual_both": "count",
+          "state.events_missing": "total", "reason.no_data": "count", "demo.generating": "events",
+          "flow.source": "accepted"}
+
+
+def _is_one(value: object) -> bool:
+    if isinstance(value, list):  # Items: `1 day`, but `1, 30 days`
+        return len(value) == 1 and _is_one(value[0])
+    return not isinstance(value, bool) and (value == 1 or value == "1")
+
+
+def counted(catalogue: Mapping[str, str], key: str, values: Mapping[str, object]) -> str:
+    """`key`, or its `.one` form where the catalogue has one and the phrase's count (`n`, or the
+    value COUNTS names) is 1: "1 finding", "logs expire after 1 day". Only English has `.one` forms."""
+    one = f"{key}.one"
+    return one if one in catalogue and _is_one(values.get(COUNTS.get(key, "n"))) else key
+
+
 def words(language: str, key: str, **values: object) -> str:
-    """The catalogue's `key` in `language` with its values put in: a count `n` of 1 takes the
-    `.one` form where the key has one, and a whole `n` is written with thousands separators."""
+    """The catalogue's `key` in `language` with its values put in: a count of 1 (`n`, or the value
+    COUNTS names) takes the `.one` form where the key has one, and a whole `n` is written with
+    thousands separators."""
     catalogue = TEXT[language]
     n = values.get("n")
-    if n == 1 and f"{key}.one" in catalogue:
-        key += ".one"
+    key = counted(catalogue, key, values)
     if isinstance(n, Integral) and not isinstance(n, bool):
         values["n"] = f"{n:,}"
     return catalogue[key].format(**values)
@@ -1388,18 +1428,22 @@ def phrase(key: str, /, **values: object) -> Phrase:
 def say(said: Mapping, language: str, group: str = "detail") -> str:
     """A phrase (as `phrase` built it, or the same read back from JSON) in `language`; its key is
     in `group` of the catalogue (`detail.<key>`, `state.<key>`, ...), as are the phrases in it."""
-    words = TEXT[language]
-
-    def text(name: str, value: object) -> str:
-        if isinstance(value, list):
-            sep = words["detail.clause_sep" if name == "clauses" else "detail.sep"]
-            return sep.join(text("", v) for v in value)
-        if isinstance(value, Mapping):
-            return say(value, language, group)
-        return str(value)
-
     values = said.get("values") or {}
-    return words[f"{group}.{said['key']}"].format(**{k: text(k, v) for k, v in values.items()})
+    key = counted(TEXT[language], f"{group}.{said['key']}", values)
+    return TEXT[language][key].format(
+        **{k: _said(k, v, language, group) for k, v in values.items()})
+
+
+def _said(name: str, value: object, language: str, group: str) -> str:
+    """One value of a phrase as `say` puts it in. A function of its own, not a closure that calls
+    itself: such a closure is a reference cycle, which the CloudTrail reader (its cyclic GC off
+    while it decodes) kept for every record it rejected, some 400 bytes each."""
+    if isinstance(value, list):
+        sep = TEXT[language]["detail.clause_sep" if name == "clauses" else "detail.sep"]
+        return sep.join(_said("", v, language, group) for v in value)
+    if isinstance(value, Mapping):
+        return say(value, language, group)
+    return str(value)
 
 
 class Reason(str):
@@ -1421,6 +1465,12 @@ def reason(key: str, /, **values: object) -> Reason:
     """The reason `key` with its values: another Reason stays a phrase inside it, anything else
     is text (a library's message, a value from the evidence, escaped by the caller as before)."""
     return Reason(phrase(key, **{k: v.phrase if isinstance(v, Reason) else v for k, v in values.items()}))
+
+
+def reason_key(text: str) -> str | None:
+    """The catalogue key of a Reason (`not_to_end` for `reason.not_to_end`); None for text that is
+    no Reason. What code compares, never the English text, which a catalogue edit may change."""
+    return text.phrase["key"] if isinstance(text, Reason) else None
 
 
 def reason_of(error: BaseException) -> str:

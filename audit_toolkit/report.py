@@ -121,6 +121,20 @@ class Audit:
         return max(self.start, pd.Timestamp(first)), min(self.end, pd.Timestamp(last)) if self.end else last
 
     @cached_property
+    def uncovered(self) -> list[tuple]:
+        """The stretches of the range the evidence does not cover, as the exposure chart draws them,
+        each (start, end, account): all of the range when nothing in it was read, else each logging
+        outage (a successful StopLogging or DeleteTrail to the next StartLogging) in its account.
+        Silent hours are not among them: a quiet night is covered, and said in its own section."""
+        first = self.span["first_event"]
+        if first is None or pd.isna(first):
+            return [] if self.start is None else [(self.start, self.end, None)]
+        if self.gaps is None or self.gaps.empty:
+            return []
+        off = self.gaps[self.gaps["kind"] != "no_events"]
+        return list(zip(off["start"], off["end"], off["account"]))
+
+    @cached_property
     def changes(self) -> pd.DataFrame:
         return self.inv.sg_changes(**self.scope)
 
@@ -182,17 +196,29 @@ class Audit:
 
     @property
     def unknown_sessions(self) -> pd.DataFrame | None:
-        """Sessions through an open window from addresses that are neither its actor's nor known."""
-        found = self.connections
+        """Sessions in the range through an open window from addresses that are neither its actor's
+        nor known."""
+        found = self.sessions
         if found is None:
             return None
-        return found[(found["verdict"] == "session") & (found["known_as"].astype(object).fillna("") == "")]
+        return found[found["known_as"].astype(object).fillna("") == ""]
 
     @property
     def sessions(self) -> pd.DataFrame | None:
-        """The sessions drawn on the exposure chart."""
+        """The sessions whose flows fall in the range (first to last flow overlapping it), drawn on the
+        exposure chart: a window open across --since brings along flows from before it, which the
+        range does not report (the sources table still lists them, with their times)."""
         found = self.connections
-        return None if found is None else found[found["verdict"] == "session"]
+        if found is None:
+            return None
+        found = found[found["verdict"] == "session"]
+        first, last = (pd.to_datetime(found[c], utc=True) for c in ("first_seen", "last_seen"))
+        inside = pd.Series(True, index=found.index)
+        if self.start is not None:
+            inside &= ~(last < self.start)
+        if self.end is not None:
+            inside &= ~(first > self.end)
+        return found[inside]
 
     @property
     def findings_on_groups(self) -> pd.DataFrame | None:
@@ -536,7 +562,7 @@ def exposure_section(a: Audit) -> Part:
     if len(windows):
         start, end = a.covered
         ax = charts.plot_exposure(windows, changes=a.changes, findings=a.findings_on_groups, start=start, end=end,
-                                  settings=a.inv.settings, sessions=a.sessions)
+                                  settings=a.inv.settings, sessions=a.sessions, uncovered=a.uncovered)
         caption = a.say("chart.exposure", ports=a.ports)
         part.charts.append(Chart("exposure", caption, charts.to_png(ax)))
         shown = _with_rules(windows.assign(peer=windows["cidr"]), a)
@@ -779,7 +805,7 @@ def inputs_line(inv: Investigation, files: list[dict]) -> str:
     words = TEXT[inv.settings.language]
     if inv.engine.name == "athena":  # the logs stay in S3: nothing passed through this machine to hash
         return words["report.inputs_in_s3"].format(source=inv.source)
-    return words["report.inputs_hashed"].format(n=len(files))
+    return phrases.words(inv.settings.language, "report.inputs_hashed", n=len(files))
 
 
 def queries_run(inv: Investigation) -> list[dict]:

@@ -11,7 +11,8 @@ reading a small ordinary trail file (1,250 events), which is what the interprete
 cost before the evidence does.
 - bomb: a few MB of gzip that inflate to 8x the limit: rejected, never held whole;
 - at the limit: ordinary trail records filling nearly the limit, read and converted;
-- one 200 MB record: a single record with a 200 MB requestParameters.
+- one 200 MB record: a single record with a 200 MB requestParameters;
+- tiny records: a `Records` array of 20 million `{}` (60 MB), each rejected.
 
 With `--state`, the peak of a fresh process answering the whole `ssh-exposure` question
 (Investigation.from_evidence(...).ssh_exposure()) over crafted security-group state, against a
@@ -106,6 +107,13 @@ def write_cases(folder: Path, limit: int) -> dict[str, Path]:
     with igzip.open(big, "wb", compresslevel=1) as f:
         f.write(b'{"Records": [' + record.replace(b'"requestParameters": ', b'"requestParameters": ' + payload + b', "x": ', 1) + b"]}")
     cases["one record of 200 MB"] = big
+    # Millions of tiny records ('{}', 3 bytes with its comma; 20 million at the default limit):
+    # each is rejected, a chunk of them at a time, never all objects at once.
+    tiny = folder / "tiny.json.gz"
+    count = int(limit * 60 / 256) // 3
+    with igzip.open(tiny, "wb", compresslevel=1) as f:
+        f.write(b'{"Records":[' + b",".join([b"{}"] * count) + b"]}")
+    cases[f"{count:,} tiny records ({{}})"] = tiny
     return cases
 
 

@@ -522,7 +522,7 @@ CASES: dict[str, list[Case]] = {
         ),
     ],
     "trail_bucket_changed": [
-        Case("hit", call(S3, "PutBucketLifecycle", LIFECYCLE(1)), "logs expire after 1 days"),
+        Case("hit", call(S3, "PutBucketLifecycle", LIFECYCLE(1)), "logs expire after 1 day"),
         Case(
             "hit",
             call(S3, "DeleteBucketPolicy", {"bucketName": TRAIL_BUCKET, "policy": ""}),

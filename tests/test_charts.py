@@ -324,3 +324,98 @@ def test_control_and_bidi_characters_are_drawn_as_escapes_and_never_warned_raw()
     ax = charts.plot_exposure(frame, changes=changes, settings=EN)
     assert any(rf"opened by {charts.label(spoof, 40)}" in t for t in texts(ax))
     png(ax)  # raw, ESC and BEL have no glyph: matplotlib warned, printing them to the terminal
+
+
+def test_an_identity_or_a_group_id_is_wrapped_never_cut():
+    # cut at 40 with "…", two CI users that differ only at the end read as one
+    user = "arn:aws:iam::111111111111:user/svc-terraform-deploy-pipeline-production-eu-west-1a"
+    role = ("arn:aws:iam::111111111111:role/platform-break-glass-administrators"
+            " (session incident-response-mallory)")
+    frame = windows(window(group_id=None, group_name="classic-db-security-group-of-payments-service",
+                           opened_at="2026-11-03T09:00Z", closed_at="2026-11-03T10:00Z", opened_by=user,
+                           closed_by=role))
+    ax = charts.plot_exposure(frame, settings=EN)
+    assert ("opened by svc-terraform-deploy-pipeline-production\n-eu-west-1a; closed by"
+            " platform-break-glass-administrators /\nincident-response-mallory") in texts(ax)
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "classic-db-security-group-of-p\nayments-service\n111111111111 ap-northeast-1"]
+    changes = pd.DataFrame([change("2026-11-03T09:00Z", "sg-1", "authorize", user),
+                            change("2026-11-03T10:00Z", "sg-1", "revoke", role)])
+    assert legend(charts.plot_changes(changes, settings=EN))[:2] == [
+        "svc-terraform-deploy-pipeline-production\n-eu-west-1a",
+        "platform-break-glass-administrators /\nincident-response-mallory"]
+    events = pd.DataFrame({"event_time": pd.to_datetime(["2026-11-03T01:10Z"], utc=True), "actor": [role],
+                           "event_name": ["DescribeInstances"]})
+    title = charts.plot_activity(events, settings=EN).get_title()
+    assert title == "Activity of platform-break-glass-administrators /\nincident-response-mallory (1 event)"
+    drawn = [*texts(ax), *legend(ax), title]
+    assert not any("…" in t for t in drawn)
+    assert charts.whole("a$b" * 20, 10).replace("\n", "") == r"a\$b" * 20  # inert, and every character kept
+    png(ax)
+
+
+def test_the_legend_lists_exactly_what_is_drawn():
+    # one window, closed, in the range: nothing open before the evidence, nothing still open
+    frame = windows(window(opened_at="2026-11-03T09:00Z", closed_at="2026-11-03T10:00Z", opened_by="a", closed_by="b"))
+    ax = charts.plot_exposure(frame, start="2026-11-03T08:00Z", end="2026-11-03T11:00Z", settings=EN)
+    assert legend(ax) == ["open to the internet"]
+    assert [h.get_label() for h in ax.get_legend().legend_handles] == ["open to the internet"]
+    before = windows(window(open_before_evidence=True, still_open=True))
+    ax = charts.plot_exposure(before, start="2026-11-03T08:00Z", end="2026-11-03T11:00Z", settings=EN)
+    assert legend(ax) == ["open before the evidence", "still open at the end"]
+    # a severity band with no finding has no bar, and no legend entry
+    findings = pd.DataFrame({"severity": [2.0, 2.5], "first_seen": pd.to_datetime(["2026-11-01T01:00Z",
+                                                                                    "2026-11-02T01:00Z"], utc=True)})
+    assert legend(charts.plot_findings(findings, settings=EN)) == ["Low"]
+
+
+def test_a_finding_marker_never_hides_the_began_earlier_mark():
+    frame = windows(window(opened_at="2026-11-03T08:00Z", closed_at="2026-11-03T10:00Z", opened_by="a", closed_by="b",
+                           cidr="0.0.0.0/0"))
+    at_start = pd.DataFrame({"group_id": ["sg-1"], "severity": [8.0],
+                             "first_seen": pd.to_datetime(["2026-11-03T09:00Z"], utc=True)})
+    sessions = pd.DataFrame({"account": ["111111111111"], "region": ["ap-northeast-1"], "group_id": ["sg-1"],
+                             "cidr": ["0.0.0.0/0"], "opened_at": pd.to_datetime(["2026-11-03T08:00Z"], utc=True),
+                             "first_seen": pd.to_datetime(["2026-11-03T09:00Z"], utc=True), "known_as": [""]})
+    ax = charts.plot_exposure(frame, findings=at_start, sessions=sessions, start="2026-11-03T09:00Z",
+                              end="2026-11-03T11:00Z", settings=EN)
+    [mark] = [m for m in ax.lines if m.get_gid() == "began-earlier"]
+    [finding] = [m for m in ax.lines if m.get_gid() == "finding"]
+    [session] = [m for m in ax.lines if m.get_gid() == "session"]
+    assert (mark.get_xdata()[0], mark.get_ydata()[0]) == (finding.get_xdata()[0], finding.get_ydata()[0])
+    assert mark.get_zorder() > max(finding.get_zorder(), session.get_zorder()) > patches(ax, "window")[0].get_zorder()
+    assert mark.get_clip_on() is False  # at the axes' left edge, not cut in half
+    assert "opened before the range" in legend(ax)
+
+
+def test_a_stretch_the_evidence_does_not_cover_is_drawn_as_such():
+    frame = windows(window(account="111111111111", opened_at="2026-11-03T09:00Z", still_open=True, opened_by="a"),
+                    window(account="222222222222", group_id="sg-2", opened_at="2026-11-03T09:00Z",
+                           closed_at="2026-11-03T12:00Z", opened_by="a", closed_by="b"))
+    outage = (pd.Timestamp("2026-11-03T10:00Z"), pd.Timestamp("2026-11-03T11:00Z"), "111111111111")
+    ax = charts.plot_exposure(frame, start="2026-11-03T09:00Z", end="2026-11-03T13:00Z", settings=EN,
+                              uncovered=[outage])
+    grey = patches(ax, "uncovered")
+    # on the lane of the outage's account only, exactly over the outage, behind the bars
+    assert [(p.get_x(), p.get_x() + p.get_width(), p.get_y() + p.get_height() / 2) for p in grey] == [
+        pytest.approx((num("2026-11-03T10:00Z"), num("2026-11-03T11:00Z"), 0))]
+    assert grey[0].get_hatch() == "xx" and grey[0].get_zorder() < patches(ax, "window")[0].get_zorder()
+    # the still-open window: solid up to the outage and after it, a dashed outline across it
+    solid = [(p.get_x(), p.get_x() + p.get_width()) for p in patches(ax, "window") if p.get_y() < 0.5]
+    assert solid == [pytest.approx((num("2026-11-03T09:00Z"), num("2026-11-03T10:00Z"))),
+                     pytest.approx((num("2026-11-03T11:00Z"), num("2026-11-03T13:00Z")))]
+    [unknown] = patches(ax, "window-unknown")
+    assert (unknown.get_x(), unknown.get_x() + unknown.get_width()) == pytest.approx(
+        (num("2026-11-03T10:00Z"), num("2026-11-03T11:00Z")))
+    assert unknown.get_fill() is False and unknown.get_linestyle() == "--"
+    # the other account's window stays whole
+    assert [(p.get_x(), p.get_width()) for p in patches(ax, "window") if p.get_y() > 0.5] == [
+        pytest.approx((num("2026-11-03T09:00Z"), 3 / 24))]
+    assert legend(ax) == ["open to the internet", "still open at the end",
+                          "not covered by the evidence (open or closed: unknown)"]
+    # when the evidence covers none of it (no account): every lane, all of the range
+    ax = charts.plot_exposure(frame, start="2026-11-03T09:00Z", end="2026-11-03T13:00Z",
+                              settings=Settings(language="ja"), uncovered=[(None, None)])
+    assert len(patches(ax, "uncovered")) == 2 and patches(ax, "window") == []
+    assert "証跡のない期間 (公開の有無は不明)" in legend(ax)
+    png(ax)

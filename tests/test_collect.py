@@ -510,3 +510,22 @@ def test_collect_state_role_asks_ec2_in_each_account_of_the_scope(aws_env, invic
     with pytest.raises(ConfigError, match="must be an IAM role name"):
         collect("s3://trail-logs", SINCE, UNTIL, tmp_path / "x", regions=[REGION], state=True,
                 state_role="../evil role")
+
+
+def test_verify_holds_every_collected_file_one_way_a_link_in_its_place_is_missing(
+        aws_env, invictus, tmp_path):
+    """verify held the public keys one way (a link in their place: missing) and the collected files
+    another: a link inside the folder was followed, and its target's bytes verified as the file
+    collected. One way now: a link is not the file collected, even to an identical copy, which
+    may change after verify said 'intact'. (A link that leads outside is 'outside', as before.)"""
+    upload("trail-logs", invictus)
+    out = tmp_path / "out"
+    collect("s3://trail-logs", SINCE, UNTIL, out, progress=False)
+    linked = out / sorted(invictus)[2]
+    copy = out / "copy.json.gz"
+    copy.write_bytes(linked.read_bytes())
+    linked.unlink()
+    linked.symlink_to(copy)
+    report = verify(out)
+    assert (report.ok, report.checked, report.missing, report.changed, report.added) == (
+        False, 54, [sorted(invictus)[2]], [], ["copy.json.gz"])

@@ -123,7 +123,7 @@ def test_real_hits_name_target_actor_and_detail(invictus_hits):
     assert list(zip(bucket["event_name"], bucket["outcome"])) == [
         ("PutBucketLifecycle", "success"), ("DeleteBucket", "attempt"), ("DeleteBucket", "attempt"),
         ("DeleteBucket", "success"), ("DeleteBucket", "attempt"), ("DeleteBucket", "success")]
-    assert bucket.iloc[0]["detail"] == "logs expire after 1 days"
+    assert bucket.iloc[0]["detail"] == "logs expire after 1 day"
 
 
 def test_real_decoys_stay_silent(invictus_hits, invictus_inv):
@@ -430,7 +430,7 @@ def test_trail_buckets_are_learned_before_the_scope(demo, demo_inv, truth):
                                        "--format", "json"], catch_exceptions=False)
     found = json.loads(result.stdout)
     assert [(h["event_id"], h["outcome"], h["detail"]) for h in found] == [
-        (lifecycle[0]["event_id"], "success", "logs expire after 1 days"), (lifecycle[1]["event_id"], "attempt", "attempted: logs expire after 1 days")]
+        (lifecycle[0]["event_id"], "success", "logs expire after 1 day"), (lifecycle[1]["event_id"], "attempt", "attempted: logs expire after 1 day")]
     assert len(demo_inv.detect(since=since, region="us-east-1", only=["trail_bucket_changed"])) == 2
 
 

@@ -59,7 +59,7 @@ def test_default_format_reads_awss_examples_with_dash_as_null(tmp_path):
     _, report, rows = read([path])
     assert (report.read, report.used, report.rejected) == (4, 4, 0)
     assert report.files[0].warnings == [
-        "1 records with log-status NODATA or SKIPDATA (shown as coverage gaps)"
+        "1 record with log-status NODATA or SKIPDATA (shown as a coverage gap)"
     ]
     nodata = rows[rows["log_status"] == "NODATA"].iloc[0]
     assert nodata[["srcaddr", "dstport", "packets", "bytes", "action"]].isna().all()
@@ -599,3 +599,22 @@ def test_a_store_and_every_interface_are_read_whole(tmp_path):
     assert _both(engine, _values(None, None, anytime=True)) == (3, False)  # NULL: no filter
     engine.attach_flow_logs(tmp_path / "store")
     assert _both(engine, values) == (2, False)
+
+
+def test_a_gzip_cut_short_is_known_by_its_reason_not_by_its_english_words(tmp_path, monkeypatch):
+    """load_flow_logs told a file that cannot be read to its end (never to be mended) by its reason's
+    English text ('cannot be read...'): a catalogue edit of those words made it mend the file, whose
+    gzip then raised. It compares the reason's key."""
+    from audit_toolkit import phrases
+
+    monkeypatch.setitem(phrases.TEXT["en"], "reason.not_to_end", "unreadable to the end: {error}")
+    lines = [HEADER] + [ACCEPTED.replace("20641", str(20000 + i)) for i in range(5000)]
+    whole = write(tmp_path / FOLDER / NAME, *lines)
+    data = whole.read_bytes()
+    cut = tmp_path / FOLDER / NAME.replace("abcd1234", "cut00000")
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    _, report, rows = read([whole, cut])
+    by_path = {f.path: f for f in report.files}
+    assert by_path[str(cut)].error == ("unreadable to the end: Compressed file ended before the "
+                                       "end-of-stream marker was reached")
+    assert (by_path[str(whole)].read, by_path[str(whole)].used, len(rows)) == (5000, 5000, 5000)

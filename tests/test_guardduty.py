@@ -371,3 +371,39 @@ def test_a_finding_no_decoder_reads_in_a_json_array_costs_only_itself(tmp_path):
     assert [r.split(" (byte")[0] for r in found.rejections] == [
         "record 1: element 2 is not JSON: JSON is malformed: invalid character"]
     assert sorted(frame["id"]) == ["a1" * 16, "c3" * 16]
+
+
+@pytest.mark.parametrize("codec, bom", [("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff"),
+                                        ("utf-32-le", b"\xff\xfe\x00\x00")])
+def test_utf16_and_utf32_findings_and_state_in_an_evidence_folder_are_recognised_and_read(
+        tmp_path, codec, bom):
+    """Windows PowerShell's `>` writes UTF-16LE with a byte order mark. The CloudTrail reader read
+    such a file, but recognising a loose file did not: a GuardDuty export or a Config file in
+    UTF-16 was recognised as nothing, went to the CloudTrail reader, and no finding or item in it
+    was read. Plain or gzipped, each now goes to its reader, which reads it as UTF-8."""
+    from audit_toolkit.evidence.layout import discover_state
+    from audit_toolkit.investigation import Investigation
+    from test_state import item, permission
+
+    def encoded(document: dict) -> bytes:
+        return bom + json.dumps(document).encode(codec)
+
+    case = tmp_path / "case"
+    finding = write(case / "findings.json", encoded({"Findings": [pascal(brute_force())]}))
+    findings_gz = write(case / "more-findings.json.gz", gzip.compress(encoded(
+        {"Findings": [pascal(brute_force("b2" * 16))]})))
+    config = write(case / "config.json.gz", gzip.compress(encoded({"fileVersion": "1.0",
+        "configurationItems": [item("sg-1", "2026-09-28T10:00:00Z", [permission("0.0.0.0/0")])]})))
+    config_plain = write(case / "config-plain.json", encoded({"fileVersion": "1.0",
+        "configurationItems": [item("sg-2", "2026-09-28T10:00:00Z", [permission("0.0.0.0/0")])]}))
+    assert discover_findings(case) == [finding, findings_gz]
+    assert discover_state(case) == [config_plain, config]
+    assert discover_files(case) == []
+    inv = Investigation.from_evidence(case)
+    name = codec.upper().replace("-LE", "LE").replace("-BE", "BE")
+    for intake, used in ((inv.findings_intake, 2), (inv.state_intake, 2)):
+        assert (intake.read, intake.used, intake.rejected, [f.error for f in intake.files]) == (
+            used, used, 0, [None, None])
+        assert [f.warnings for f in intake.files] == [[f"read as {name} (its byte order mark)"]] * 2
+    assert sorted(inv.findings()["id"]) == ["a1" * 16, "b2" * 16]
+    assert (inv.intake.read, inv.intake.files) == (0, [])

@@ -109,6 +109,24 @@ def test_the_display_zone_parameter_defers_to_the_setting(path, monkeypatch):
     assert Settings.load(display_tz=values["display_tz"]).display_tz == "Europe/Berlin"
 
 
+def test_the_periodic_audit_appendix_counts_in_words(capsys):
+    """`(1 run)`, not `(1 runs)`: the appendix cell, run on a report of one query run once, with the
+    notebook's own imports."""
+    nb = nbformat.read(NOTEBOOKS[1], as_version=4)
+    namespace: dict = {}
+    for cell in cells(nb):
+        imports = [n for n in ast.parse(cell.source).body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        exec(compile(ast.Module(body=imports, type_ignores=[]), "imports", "exec"), namespace)
+    one = {"query": "sg_changes", "engine": "duckdb 1.1", "params": ["since='2026-11-03'"]}
+    two = {"query": "evidence_span", "engine": "duckdb 1.1", "params": ["", "account='1'"]}
+    for queries, said in (([one], "1 distinct query"), ([one, two], "2 distinct queries")):
+        namespace["report"] = type("Report", (), {"inputs": "3 input files hashed", "queries": queries})
+        exec(tagged(nb, "answer-appendix").source, namespace)
+        printed = capsys.readouterr().out.splitlines()
+        assert printed[0] == f"3 input files hashed; {said}"
+    assert printed[1:] == ["sg_changes on duckdb 1.1 (1 run)", "evidence_span on duckdb 1.1 (2 runs)"]
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_only_the_public_api_is_called(path):
     nb = nbformat.read(path, as_version=4)
@@ -226,7 +244,7 @@ def test_periodic_audit_notebook_writes_the_report_for_the_range(runs, engine, d
     assert "9 windows in which port 22 stood open to the internet; 2 still open at the end of the range" in sections
     assert "22 security-group rule changes (actors: 7; failed calls: 1)" in sections
     files = input_files(demo)
-    hashed = f"{files} input files hashed" if engine == "duckdb" else \
+    hashed = f"{files:,} input files hashed" if engine == "duckdb" else \
         "No input files hashed: the logs were read where they are in S3 (Athena database forensics), not on this machine"
     assert text(tagged(nb, "answer-appendix")).startswith(f"{hashed}; 12 distinct queries\nsg_state on {engine} ")
     html = (ran.folder / "out" / "audit" / "report.html").read_text(encoding="utf-8")
@@ -288,7 +306,7 @@ def test_on_athena_every_table_chart_and_line_is_the_duckdb_runs_but_what_was_re
         "Evidence not fully used: 1 record rejected (listed under “Time range and evidence” and on the "
         "command's stderr)\n": "",
         f"{read}\n": "\n",  # notebook 1 prints the intake summary, or nothing
-        f"{files} input files hashed": "No input files hashed: the logs were read where they are in S3 "
+        f"{files:,} input files hashed": "No input files hashed: the logs were read where they are in S3 "
                                        "(Athena database forensics), not on this machine",
         f"on duckdb {demo_inv.engine.version}": "on athena (the workgroup's engine version)",
     }

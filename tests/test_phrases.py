@@ -40,3 +40,37 @@ def test_a_phrase_takes_a_value_from_a_log_as_text_never_as_structure():
     odd = phrase("permission_removed", label=hostile)
     assert say(odd, "ja") == f"アクセス許可 {hostile} を削除" and say(odd, "en") == f"permission {hostile} removed"
     assert say(phrase("permission_removed", label="{0.__class__}"), "en") == "permission {0.__class__} removed"
+
+
+def test_a_count_of_one_takes_the_singular_in_english():
+    import re
+
+    from audit_toolkit.phrases import COUNTS, reason, words
+
+    en = SHARED["en"]
+    assert say(phrase("lifecycle_expire", days=Items(["1"])), "en") == "logs expire after 1 day"
+    assert say(phrase("lifecycle_expire", days=Items(["1", "30"])), "en") == "logs expire after 1, 30 days"
+    assert say(phrase("lifecycle_expire", days=Items(["1"])), "ja") == "ログを 1 日後に削除"
+    assert say(phrase("lifecycle_move", storage_class="GLACIER", days=1), "en") == "logs move to GLACIER after 1 day"
+    assert say(phrase("key_deletion", days=7), "en") == "key deletion scheduled in 7 days"
+    assert say(phrase("secret_burst", n=10, minutes=1), "en") == "read with decryption: one of 10 or more secrets in 1 minute"
+    assert say(phrase("after", n=1), "en", "flow") == "; 1 flow still accepted after the window closed"
+    one = dict(source="198.51.100.7", who="unknown", group="sg-1", ports="tcp/22", verdict="probe", rejected=0,
+               bytes_in=60, bytes_out=0, first="09:00", last="09:00", findings="", after="")
+    assert "probe, 1 flow accepted, 0 rejected" in say(phrase("source", accepted=1, **one), "en", "flow")
+    assert "probe, 2 flows accepted, 0 rejected" in say(phrase("source", accepted=2, **one), "en", "flow")
+    assert say(phrase("events_missing", missing=1, total=1), "en", "state") == "1 of 1 related event is not in the evidence"
+    assert reason("no_data", count=1) == "1 record with log-status NODATA or SKIPDATA (shown as a coverage gap)"
+    assert words("en", "demo.generating", events="1", folder="x").startswith("Generating demo evidence (1 event of")
+    # every English phrase that puts its count before a plural noun has its `.one` form
+    for key, text in en.items():
+        if not key.endswith(".one") and re.search(r"\{%s\} (?:[\w-]+ ){0,2}?[a-z]+s\b" % COUNTS.get(key, "n"), text):
+            assert f"{key}.one" in en, key
+    for key, field in COUNTS.items():
+        assert f"{{{field}}}" in en[key] and _fields(en[f"{key}.one"]) == _fields(en[key]), key
+
+
+def test_the_japanese_catalogue_calls_the_evidence_one_name():
+    ja = SHARED["ja"]
+    assert [k for k, text in ja.items() if "証拠" in text] == []  # 証跡, as everywhere else
+    assert ja["flow.span.before"] == ja["report.before_evidence"] == "証跡の開始前"

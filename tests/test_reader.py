@@ -657,6 +657,106 @@ def test_many_gzip_members_of_trail_documents_are_read_as_one_in_their_order(tmp
     assert batch.column("record_index").to_pylist() == list(range(500))
 
 
+def test_a_file_of_millions_of_tiny_records_is_read_a_bounded_chunk_of_records_at_a_time(tmp_path):
+    # A `Records` array of tiny records ('{}', 3 bytes with its comma) cost some 1,100 bytes a
+    # record at once, all of the file's together: 20 million in 60 MB would take 20 GB. Records are
+    # now converted CHUNK_RECORDS at a time, found without an object a record, and the reasons they
+    # are rejected for are said once, not kept as cycles while the GC is off.
+    tiny = [b"{}", b'{"eventVersion":"1"}', b"[]", b"1", b"null", b'{"x":[{},{}]}']
+    elements = [tiny[i % len(tiny)] for i in range(300_000)]
+    good = {0: event(1), 150_000: event(2), 299_999: event(3)}
+    for at, record in good.items():
+        elements[at] = json.dumps(record).encode()
+    text = b'{"Records": [' + b",".join(elements) + b"]}"
+    path = write(tmp_path / "tiny.json", text)
+    read_cloudtrail_file(write(tmp_path / "warm.json", b'{"Records": [{}]}'))  # imports, caches
+    tracemalloc.start()
+    try:
+        batch, report = read_cloudtrail_file(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (report.error, report.shape, report.read, report.used, report.rejected) == (
+        None, "records", 300_000, 3, 299_997)
+    assert batch.column("eventid").to_pylist() == [e["eventID"] for e in good.values()]
+    assert batch.column("record_index").to_pylist() == list(good)
+    assert report.rejections[:3] == ["record 2: Expected `object`, got `array`",  # when decoded
+                                     "record 3: Expected `object`, got `int`",
+                                     "record 4: Expected `object`, got `null`"]
+    assert len(report.rejections) == reader.MAX_REASONS_PER_FILE
+    assert peak < 50 << 20, f"{peak / 2**20:.0f} MB"  # 28 MB; 99 MB when read as one chunk
+
+
+@given(st.lists(st.one_of(st.integers(1, 9), st.sampled_from(
+    ["{}", "[]", "0", "null", '"a,]}"', '{"eventVersion":"1"}', '{"k":"\\\\"}', '{"k":"\\"],"}'])),
+    max_size=40),
+    st.integers(1, 5), st.integers(1, 64), st.sampled_from([",", ", ", " ,\n "]),
+    st.sampled_from(["records", "array"]), st.booleans())
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+def test_records_are_chunked_by_count_and_text_without_losing_one(elements, per_chunk, scan, comma,
+                                                                   shape, few):
+    # Whatever the records, their count per chunk and the text scanned at a time, every good record
+    # is read in its place and every other one rejected: read = used + rejected = the records.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reader, "CHUNK_RECORDS", per_chunk, raising=False)
+        patch.setattr(reader, "SCAN_BYTES", scan, raising=False)
+        patch.setattr(reader, "CHUNK_BYTES", 200)
+        patch.setattr(reader, "MAX_RAWS", 10**9 if few else 0)  # msgspec's Raws, or the scan
+        texts = [json.dumps(event(e)) if isinstance(e, int) else e for e in elements]
+        text = ("[" + comma.join(texts) + "]" if shape == "array" else
+                '{"Records": [' + comma.join(texts) + "]}").encode()
+        chunks = list(reader._chunks(text))
+        report = reader.FileReport(path="x.json")
+        batches = [reader._read_chunk(c, None, partition_of("x.json"), report) for c in chunks]
+    ids = [i for b in batches for i in b.column("eventid").to_pylist()]
+    assert ids == [event(e)["eventID"] for e in elements if isinstance(e, int)]
+    assert [i for b in batches for i in b.column("record_index").to_pylist()] == [
+        n for n, e in enumerate(elements) if isinstance(e, int)]
+    assert (report.read, report.used, report.rejected) == (len(elements), len(ids), len(elements) - len(ids))
+    assert report.shape == (shape if elements or shape == "array" else "records")
+    if len(elements) > per_chunk:
+        assert len(chunks) >= -(-len(elements) // per_chunk)
+
+
+_HOSTILE_TEXT = st.text(alphabet='\\"[]{},:ab \u00e9\u2028', max_size=8)
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | _HOSTILE_TEXT,
+                     lambda inner: st.lists(inner, max_size=4)
+                     | st.dictionaries(_HOSTILE_TEXT, inner, max_size=4), max_leaves=20)
+
+
+@given(st.lists(_JSON, max_size=8), st.integers(1, 40), st.booleans(), st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_the_commas_between_records_are_found_whatever_the_strings_hold(values, scan, spaced, ascii):
+    # Backslashes and quotes in strings, brackets and commas inside them, escapes cut by the end
+    # of the text scanned at a time: the records found are the records written.
+    text = json.dumps({"Records": values}, ensure_ascii=ascii,
+                      separators=(", ", ": ") if spaced else (",", ":")).encode()
+    start, end = text.index(b"[") + 1, len(text) - 2
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reader, "SCAN_BYTES", scan)
+        commas = [int(c) for found in reader._top_level_commas(text, start, end) for c in found]
+    pieces = [text[a:b] for a, b in zip([start] + [c + 1 for c in commas], commas + [end])]
+    assert [json.loads(p) for p in pieces if values] == values
+
+
+def test_a_json_array_of_tiny_records_is_read_a_bounded_chunk_at_a_time(tmp_path):
+    # The array shape was read as one chunk whatever its size: the same records as a bare array.
+    elements = [b"{}"] * 300_000
+    elements[150_000] = json.dumps(event(1)).encode()
+    path = write(tmp_path / "tiny-array.json", b"[" + b",".join(elements) + b"]")
+    read_cloudtrail_file(write(tmp_path / "warm.json", b"[{}]"))
+    tracemalloc.start()
+    try:
+        batch, report = read_cloudtrail_file(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (report.error, report.shape, report.read, report.used, report.rejected) == (
+        None, "array", 300_000, 1, 299_999)
+    assert batch.column("record_index").to_pylist() == [150_000]
+    assert peak < 50 << 20, f"{peak / 2**20:.0f} MB"
+
+
 def _deep_record(depth: int) -> bytes:
     """A file of one genuine record and one whose requestParameters nest `depth` arrays."""
     text = json.dumps({"Records": [event(1, requestParameters="@deep@"), event(2)]})

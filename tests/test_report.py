@@ -213,9 +213,55 @@ def test_the_exposure_chart_marks_each_finding_on_the_lane_of_the_window_it_atta
     marks = sorted((round(m.get_xdata()[0], 9), float(m.get_ydata()[0])) for m in ax.lines if m.get_gid() == "finding")
     assert marks == sorted((num(first_seen[c["finding_id"]]), lane_of[num(c["opened_at"])]) for c in truth["correlations"])
     assert len(marks) == 5
-    # After the windows' three entries: the findings, then the sessions the flow logs show (flow_story).
-    assert [t.get_text() for t in ax.get_legend().get_texts()][3:] == [
+    # The windows' entries (and the logging outage, drawn as not covered), the findings, then the
+    # sessions the flow logs show (flow_story): exactly what is drawn.
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "open to the internet", "open before the evidence", "still open at the end",
+        "not covered by the evidence (open or closed: unknown)",
         "GuardDuty finding (Low)", "session from an unknown address", "session from the actor or a known network"]
+
+
+def test_the_exposure_chart_draws_a_logging_outage_as_not_covered(demo, truth, exposure_charts):
+    demo_inv = Investigation.from_evidence(demo / "evidence", EN, state_at=truth["state_at"])
+    audit = rep.Audit(demo_inv)
+    rep.exposure_section(audit)
+    [(kwargs, ax)] = exposure_charts
+    # ops-admin's StopLogging on the org trail until its StartLogging; erin's deleted staging trail
+    stopped = (pd.Timestamp("2026-11-04T13:59:00Z"), pd.Timestamp("2026-11-04T17:00:00Z"), "111111111111")
+    deleted = (pd.Timestamp("2026-11-04T00:26:00Z"), pd.Timestamp("2026-11-04T00:29:00Z"), "222222222222")
+    assert sorted(kwargs["uncovered"]) == sorted([stopped, deleted])
+    num = lambda t: round(float(mdates.date2num(pd.Timestamp(t))), 9)  # noqa: E731
+    grey = {(round(p.get_x(), 9), round(p.get_x() + p.get_width(), 9)) for p in ax.patches if p.get_gid() == "uncovered"}
+    assert grey == {(num(stopped[0]), num(stopped[1])), (num(deleted[0]), num(deleted[1]))}
+    # the two windows of account 111111111111 still open across the outage are not drawn as certain there
+    unknown = sorted((round(p.get_x(), 9), round(p.get_x() + p.get_width(), 9), p.get_y() + p.get_height() / 2)
+                     for p in ax.patches if p.get_gid() == "window-unknown")
+    assert [(x0, x1) for x0, x1, _ in unknown] == [(num(stopped[0]), num(stopped[1]))] * 2
+    lanes = [b.get_y() + b.get_height() / 2 for b in ax.patches if b.get_gid() == "window"]
+    assert all(y in lanes for _, _, y in unknown)
+    assert "not covered by the evidence (open or closed: unknown)" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_the_lead_lists_only_the_sessions_in_the_range(demo, truth, exposure_charts):
+    demo_inv = Investigation.from_evidence(demo / "evidence", EN, state_at=truth["state_at"])
+    # mallory's window is still open on the 4th, but the session nobody knows came through it on the 3rd
+    audit = rep.Audit(demo_inv, since="2026-11-04")
+    found = audit.connections
+    [session] = found[(found["verdict"] == "session") & (found["group_id"] == "sg-0e000000000000005")].to_dict("records")
+    assert (session["source"], session["last_seen"]) == ("198.51.100.200", pd.Timestamp("2026-11-03T10:55:00Z"))
+    lead = rep.actions_section(audit)
+    assert "0 sessions through an open window from addresses nobody knows (VPC flow logs)" in lead.facts
+    assert "Sessions from addresses nobody knows" not in [t.caption for t in lead.tables]
+    assert rep.connections_section(audit).facts[0] == (
+        "0 sessions from addresses that are neither the window's actor nor a known network")
+    rep.exposure_section(audit)
+    [(kwargs, ax)] = exposure_charts
+    assert kwargs["sessions"].empty and [m for m in ax.lines if m.get_gid() in ("session", "known-session")] == []
+    # in a range that holds it, it is listed
+    inside = rep.Audit(demo_inv, since="2026-11-03T10:30:00Z", until="2026-11-03T12:00:00Z")
+    assert "1 session through an open window from an address nobody knows (VPC flow logs)" in (
+        rep.actions_section(inside).facts)
+    assert inside.unknown_sessions["source"].tolist() == ["198.51.100.200"]
 
 
 def test_the_exposure_chart_has_no_finding_markers_without_findings(tmp_path, exposure_charts):
@@ -677,3 +723,11 @@ def test_the_lead_names_each_security_group_call_that_could_not_be_read(tmp_path
         "key 'GroupId' twice in one object (case aside): which value is the evidence cannot be "
         "decided) "
         "(listed under “Time range and evidence” and on the command's stderr)")
+
+
+def test_the_appendix_says_one_input_file_in_the_singular():
+    inv = SimpleNamespace(engine=SimpleNamespace(name="duckdb"), settings=EN)
+    assert rep.inputs_line(inv, [{}]) == "1 input file hashed"
+    assert rep.inputs_line(inv, [{}, {}]) == "2 input files hashed"
+    assert rep.inputs_line(SimpleNamespace(engine=inv.engine, settings=Settings(language="ja")), [{}]) == (
+        "入力ファイル 1 個のハッシュ")

@@ -1414,3 +1414,41 @@ def test_a_state_that_later_successful_calls_prove_wrong_closes_no_window():
         ("logged", None, t(10), ACTOR, t(11), t(20), "group deleted, not logged", False, "web",
          "vpc-1", None)]
     assert found([opened, ct("RevokeSecurityGroupIngress", 15)], lacking)[1] == []
+
+
+def test_an_item_or_entry_of_millions_of_tiny_containers_is_rejected_without_decoding_it(
+        tmp_path, monkeypatch):
+    """A Config item or describe entry was decoded whole whatever it held: 20 million '{}' in one
+    cost 1.7 GB as a record did. It is now bounded by the count of its brackets and commas as a
+    record is (reader.crowded), rejected with that reason, and the rest of the file is read. (A
+    smaller bound than the real one, for speed.)"""
+    import tracemalloc
+
+    from audit_toolkit.evidence import reader
+
+    monkeypatch.setattr(reader, "MAX_RECORD_VALUES", 100_000)
+    crowd = [{}] * 60_000  # 120,000 of '{', '}' and ','... of which 60,000 '{' and 59,999 ','
+    crowded = item("sg-2", "2026-09-28T10:00:00Z", [{**permission("0.0.0.0/0"), "x": crowd}])
+    as_text = history_item("sg-4", json.dumps({"groupId": "sg-4", "ipPermissions": crowd}))
+    config = write(tmp_path / HISTORY, {"fileVersion": "1.0", "configurationItems": [
+        item("sg-1", "2026-09-28T10:00:00Z", [permission("0.0.0.0/0")]), crowded,
+        item("sg-3", "2026-09-28T10:00:00Z", [permission("0.0.0.0/0")]), as_text]}, gz=False)
+    groups = [{"GroupId": f"sg-{i}", "OwnerId": ACCOUNT, "IpPermissionsEgress": [],
+               "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                                  "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "X": crowd if i == 6 else []}]}
+              for i in (5, 6, 7)]
+    describe = write(tmp_path / f"AWSLogs/{ACCOUNT}/EC2/{REGION}/groups.json",
+                     {"SecurityGroups": groups}, gz=False)
+    size = config.stat().st_size + describe.stat().st_size
+    bound = ("more than 100,000 brackets and commas (a value or container each to decode): over "
+             "the bound that keeps memory under 1 GB")
+    read_state([config], state_at="2026-09-28T10:00:00Z")  # imports, caches
+    tracemalloc.start()
+    table, report = read_state([config, describe], state_at="2026-09-28T10:00:00Z")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    items = [i["resourceid"] for row in table.column("configurationitems").to_pylist() for i in row]
+    assert items == ["sg-1", "sg-3", "sg-5", "sg-7"]
+    assert [(f.read, f.used, f.rejected, f.rejections) for f in report.files] == [
+        (4, 2, 2, [f"record 1: {bound}", f"record 3: {bound}"]), (3, 2, 1, [f"record 1: {bound}"])]
+    assert peak < 4 * size, f"{peak / size:.1f}x the text"

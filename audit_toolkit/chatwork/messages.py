@@ -27,6 +27,7 @@ from ..analysis.events import records
 from ..analysis.security_groups import port_span
 from ..evidence.guardduty_finding import severity_label
 from ..phrases import TEXT as SHARED
+from ..phrases import counted
 from ..settings import Settings
 from .countries import JA as COUNTRIES_JA
 from .notation import Box, is_missing, neutralize
@@ -421,9 +422,8 @@ class _Words:
         self.tz = ZoneInfo(settings.display_tz)
 
     def __call__(self, key: str, **values: object) -> str:
-        if values.get("n") in (1, "1") and f"{key}.one" in self.t:  # English: "1 finding", not "1 findings"
-            key += ".one"
-        return self.t[key].format(**values)
+        # English: "1 finding", not "1 findings" (a count other than `n`: phrases.COUNTS)
+        return self.t[counted(self.t, key, values)].format(**values)
 
     def field(self, key: str, value: str) -> str:
         return f"{self.t[key]}: {value}"

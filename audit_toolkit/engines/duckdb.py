@@ -17,7 +17,7 @@ from ..errors import EvidenceError, QueryError
 from ..evidence.reader import MAX_FILE_BYTES, FileReport, IntakeReport
 from ..evidence.schema import STORED_SCHEMA
 from ..evidence.store import TABLE, Store, ingest
-from ..phrases import reason
+from ..phrases import reason, reason_key
 from .connection import connect
 
 # The raw first scan writes a temporary store: snappy writes faster than zstd, and it is read once or twice.
@@ -114,7 +114,7 @@ class DuckDBEngine:
                 for path, why in found.items():
                     resolved = str(Path(path).resolve())
                     # a carriage return inside a line costs that line alone, not its file
-                    mend = None if resolved in copies or why.startswith("cannot be read") else \
+                    mend = None if resolved in copies or reason_key(why) == "not_to_end" else \
                         flowlogs.mended(Path(path), self._scratch())
                     if mend is None:
                         unreadable[path] = why

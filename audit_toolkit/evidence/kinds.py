@@ -213,6 +213,7 @@ def _kinds_in(path: Path) -> tuple[str, ...]:
         return ()  # the reader opens it again and reports why
     if len(data) > MAX_RECOGNISED:
         return ()
+    data = _as_utf8(data)
     data = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     try:
         if data[:1] == b"[":
@@ -226,6 +227,24 @@ def _kinds_in(path: Path) -> tuple[str, ...]:
         if isinstance(e, RecursionError):
             return ()  # nested too deep: the reader it goes to reports it
         return _each(_lines(data), data)
+
+
+def _as_utf8(data: bytes) -> bytes:
+    """Text in UTF-16 or UTF-32 with a byte order mark (Windows PowerShell's `>` writes UTF-16LE)
+    as UTF-8, as the readers read it (reader._as_utf8: invalid code units replaced), at most
+    MAX_RECOGNISED bytes of it (else b"": left to the reader, which rejects it by name); any
+    other text as it is. Such a GuardDuty or state file was recognised as nothing, and so went to
+    the CloudTrail reader, which read no finding or item in it."""
+    from .reader import _BOMS, TooLarge, _recoded
+
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return _recoded(memoryview(data)[len(bom):], codec, "replace", MAX_RECOGNISED,
+                                MAX_RECOGNISED)
+            except TooLarge:
+                return b""
+    return data
 
 
 def _lines(data: bytes) -> Iterator[bytes]:

@@ -135,6 +135,21 @@ def _manifest_problems(root: Path, digest: str, expect: str | None) -> list[str]
     return problems
 
 
+def _held_to(report: VerifyReport, local: Path, name: str, entry: dict) -> None:
+    """A collected file (or the public keys) held to what the manifest recorded of it: its size,
+    where recorded, then its SHA-256. One way for every file: a link in its place is not the file
+    collected, whatever it points to (it is missing), as the public keys' check had it alone."""
+    if not local.is_file() or local.is_symlink():
+        report.missing.append(name)
+        return
+    report.checked += 1
+    size = local.stat().st_size
+    if isinstance(entry.get("size"), int) and size != entry["size"]:
+        report.changed.append(f"{name}: size {size}, collected {entry['size']}")
+    elif sha256_of(local) != entry["sha256"]:
+        report.changed.append(f"{name}: SHA-256 differs from the one recorded at collection")
+
+
 def verify(folder: str | Path, expect: str | None = None) -> VerifyReport:
     """Check the manifest (against `expect`, the SHA-256 in the case notes, and SEAL), then re-hash
     every collected file against it."""
@@ -151,27 +166,13 @@ def verify(folder: str | Path, expect: str | None = None) -> VerifyReport:
         except EvidenceError as e:
             report.outside.append(str(e))
             continue
-        if not local.is_file():
-            report.missing.append(path)
-            continue
-        report.checked += 1
-        size = local.stat().st_size
-        if size != entry["size"]:
-            report.changed.append(f"{path}: size {size}, collected {entry['size']}")
-        elif sha256_of(local) != entry["sha256"]:
-            report.changed.append(f"{path}: SHA-256 differs from the one recorded at collection")
+        _held_to(report, local, path, entry)
     # The public keys collect fetched last: validate-logs trusts them, so they are held to their hash.
     keys = next((r["public_keys"] for r in reversed(manifest.runs)
                  if isinstance(r, dict) and isinstance(r.get("public_keys"), dict)
                  and r["public_keys"].get("sha256")), None)
     if keys is not None:
-        local = root / PUBLIC_KEYS
-        if not local.is_file() or local.is_symlink():
-            report.missing.append(PUBLIC_KEYS)
-        else:
-            report.checked += 1
-            if sha256_of(local) != keys["sha256"]:
-                report.changed.append(f"{PUBLIC_KEYS}: SHA-256 differs from the one recorded at collection")
+        _held_to(report, root / PUBLIC_KEYS, PUBLIC_KEYS, keys)
     # Anything but a folder was added: a link to a folder of other files, or a FIFO, too.
     on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*")
                if p.is_symlink() or not p.is_dir()}

@@ -12,6 +12,7 @@ import codecs
 import gc
 import hashlib
 import ipaddress
+import itertools
 import os
 import re
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Iterator
 
 import msgspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from isal import igzip, igzip_lib
@@ -49,6 +51,14 @@ MAX_FILE_BYTES = Settings.max_file_bytes  # the default: a file whose text is la
 # A large file is converted this much text at a time: the objects of one chunk's records are held
 # at once, not those of the whole file (5x its text).
 CHUNK_BYTES = 32 << 20
+# ... and at most this many records: a tiny record ('{}', 3 bytes with its comma) costs some 700
+# bytes as objects while it is checked, so a chunk of records is bounded by their count too (20
+# million '{}' in 60 MB, read as one chunk, would have taken 14 GB). A trail's record is 1-2 KB:
+# 32 MB of them is some 20,000.
+CHUNK_RECORDS = 50_000
+# The records of a file are found by msgspec (a Raw, 56 bytes, a record) only where the text holds
+# fewer commas than this (each record but the last is followed by one): at most 56 MB of Raws.
+MAX_RAWS = 1_000_000
 # A record is decoded to objects only if it holds at most this many containers and values (counted
 # as its '{', '[' and ',' bytes, strings included: an upper bound). A tiny container costs 50-100x
 # its text (20 million '{}' in 60 MB took 1.7 GB); CloudTrail records are at most 256 KB of text.
@@ -198,10 +208,19 @@ class _RawTrail(msgspec.Struct):
     Records: list[msgspec.Raw]
 
 
+class _RecordsText(msgspec.Struct):
+    """A trail document, its records one undecoded text (their array's): the document is checked
+    to be JSON in one C call, and no object is made for any record."""
+
+    Records: msgspec.Raw
+
+
 _event_decoder = msgspec.json.Decoder(Event)
 _trail_decoder = msgspec.json.Decoder(_Trail)
 _glance_decoder = msgspec.json.Decoder(_GlanceTrail)
 _raw_trail_decoder = msgspec.json.Decoder(_RawTrail)
+_records_raw_decoder = msgspec.json.Decoder(_RecordsText)
+_any_raw_decoder = msgspec.json.Decoder(msgspec.Raw)
 _envelope_decoder = msgspec.json.Decoder(_Envelope)
 _raw_list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _lookup_decoder = msgspec.json.Decoder(_LookupEvent)
@@ -827,13 +846,17 @@ def _resources(lists: list, arrow_type: pa.ListType) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, type=arrow_type, mask=mask)
 
 
+# Said once: a file of millions of records that are not events spent most of its time saying why.
+_NO_USER_IDENTITY, _NOT_RECORD = reason("no_user_identity"), reason("not_record")
+
+
 def _check(event: Event, index: int, report: FileReport, latest: str) -> str | None:
     """The event's time if the event can be used; otherwise it is rejected with the reason."""
     if event.userIdentity is None:
-        report.reject(index, reason("no_user_identity"))
+        report.reject(index, _NO_USER_IDENTITY)
         return None
     if not event.eventName or not event.eventSource:
-        report.reject(index, reason("not_record"))
+        report.reject(index, _NOT_RECORD)
         return None
     try:
         time = _event_time(event, latest)
@@ -932,7 +955,9 @@ def _decode_all(data: bytes, report: FileReport, any_crowded: bool | None = None
             continue
         decoded.append(None)
         if theirs is None:  # whether the GuardDuty reader reads the file: asked once, if it holds findings
-            theirs = "guardduty" in layout.kinds(report.path)
+            theirs = getattr(report, "_guardduty_reads", None)  # once a file, not once a chunk
+            if theirs is None:
+                theirs = report._guardduty_reads = "guardduty" in layout.kinds(report.path)
         if theirs:
             left += 1
         else:
@@ -1045,26 +1070,123 @@ def _read(path: str | Path, data: bytes | None, only: frozenset[str] | None,
 
 
 def _chunks(text: bytes) -> Iterator[bytes]:
-    """The file's text; a large trail file's as trail documents of CHUNK_BYTES of records each, one at
-    a time, so that only one chunk's records are ever decoded into objects at once."""
-    raws = None
-    if len(text) > CHUNK_BYTES:
-        try:
-            raws = _raw_trail_decoder.decode(text).Records
-        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-            pass  # another shape, or a broken record: read whole, record by record
-    if raws is None:
+    """The file's text; a trail file (or a JSON array of records) of more than a chunk of records
+    as documents of the same shape of at most CHUNK_RECORDS records and CHUNK_BYTES of their text
+    each (one record over it alone), one at a time, so that only one chunk's records are ever
+    decoded into objects at once.
+
+    The records are found by msgspec (a Raw of 56 bytes a record) where the text holds at most
+    MAX_RAWS commas, else by _top_level_commas, 16 KB of text at a time, without an object a
+    record: 20 million tiny records (60 MB) would have taken 1.1 GB of Raws alone."""
+    commas = text.count(b",")  # a record more than a comma at most
+    if len(text) <= CHUNK_BYTES and commas < CHUNK_RECORDS:
         yield text
         return
-    _refuse_repeated_envelope_key(text)  # the chunks are new envelopes: the check is now or never
+    array = text[:1] == b"["  # a bare array; one after white space or a BOM is read whole
+    few = commas < MAX_RAWS
+    decoder = (_raw_list_decoder if few else _any_raw_decoder) if array else (
+        _raw_trail_decoder if few else _records_raw_decoder)
+    try:
+        records = decoder.decode(text)
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        yield text  # another shape, or a broken record: read whole, record by record
+        return
+    records = records if array else records.Records
+    head, tail = (b"[", b"]") if array else (b'{"Records":[', b"]}")
+    if few:
+        cuts = list(_raw_cuts(records))
+        if len(cuts) > 1 and not array:
+            _refuse_repeated_envelope_key(text)  # the chunks are new envelopes: now or never
+        for a, b in cuts if len(cuts) > 1 else ():
+            yield head + b",".join(bytes(r) for r in records[a:b]) + tail
+        if len(cuts) <= 1:  # one chunk: the text as it is
+            yield text
+        return
+    start = _offset_in(text, records)
+    if start is None or text[start:start + 1] != b"[":
+        yield text
+        return
+    spans = _spans(text, start + 1, start + len(records) - 1)  # between the brackets
+    del records
+    first, second = next(spans), next(spans, None)
+    if second is None:
+        yield text
+        return
+    if not array:
+        _refuse_repeated_envelope_key(text)
+    for a, b in itertools.chain([first, second], spans):
+        yield head + text[a:b] + tail
+
+
+def _raw_cuts(raws: list[msgspec.Raw]) -> Iterator[tuple[int, int]]:
+    """(first, past the last) of each chunk of records: at most CHUNK_RECORDS of them, and a chunk
+    ends at the record that brings it to CHUNK_BYTES."""
     start = size = 0
     for end, raw in enumerate(raws, 1):
         size += len(raw)
-        if (start, end) == (0, len(raws)):  # one chunk (a single huge record): the text as it is
-            yield text
-        elif size >= CHUNK_BYTES or end == len(raws):
-            yield b'{"Records": [' + b",".join(bytes(r) for r in raws[start:end]) + b"]}"
+        if size >= CHUNK_BYTES or end - start >= CHUNK_RECORDS or end == len(raws):
+            yield start, end
             start, size = end, 0
+
+
+def _offset_in(text: bytes, raw: msgspec.Raw) -> int | None:
+    """Where in `text` the Raw decoded from it starts (msgspec's Raw is a view of its input, not a
+    copy); None where it cannot be told."""
+    at = np.frombuffer(raw, np.uint8).ctypes.data - np.frombuffer(text, np.uint8).ctypes.data
+    return at if 0 <= at <= len(text) - len(raw) else None
+
+
+def _spans(text: bytes, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """(a, b) of each chunk of the elements of the array whose text is text[start:end] (between
+    its brackets): at most CHUNK_RECORDS elements each, and a chunk ends at the first element that
+    brings it to CHUNK_BYTES. text[a:b] is the chunk's elements and the commas between them."""
+    pending = np.empty(0, np.int64)  # the top-level commas not yet given to a chunk
+    a = start
+    for commas in _top_level_commas(text, start, end):
+        pending = np.concatenate([pending, commas]) if len(pending) else commas
+        while len(pending):
+            at = min(CHUNK_RECORDS - 1, int(np.searchsorted(pending, a + CHUNK_BYTES)))
+            if at >= len(pending):
+                break  # the chunk goes on past the commas found so far
+            cut = int(pending[at])
+            yield a, cut
+            a, pending = cut + 1, pending[at + 1:]
+    yield a, end
+
+
+SCAN_BYTES = 1 << 14  # text scanned at a time for the commas between records (arrays of 8 bytes a byte of it)
+# bytes.translate: a bracket or brace that opens 1, that closes 2, a comma 3, a quote 4, else 0
+_STRUCTURE = bytes(1 if b in b"[{" else 2 if b in b"]}" else 3 if b == ord(",") else
+                   4 if b == ord('"') else 0 for b in range(256))
+_STEPS = np.array([0, 1, -1, 0, 0], np.int64)
+
+
+def _top_level_commas(text: bytes, start: int, end: int) -> Iterator[np.ndarray]:
+    """The positions of the commas between the elements of the array text[start:end] (its
+    content, brackets excluded, valid JSON), in arrays of ascending positions, SCAN_BYTES of text
+    at a time: brackets and commas counted outside strings, strings found by their quotes once
+    every escaped backslash and quote is blotted out (in C, the same length; escapes read left to
+    right, an escape cut by the block's end carried to the next)."""
+    depth, quotes, escaped = 0, 0, False  # at the end of the text scanned so far
+    for at in range(start, end, SCAN_BYTES):
+        block = text[at:min(at + SCAN_BYTES, end)]
+        if escaped:  # the first byte is the character a backslash before the block escapes
+            block = b"_" + block[1:]
+        if b"\\" in block:
+            block = block.replace(b"\\\\", b"__").replace(b'\\"', b"__")
+            escaped = block.endswith(b"\\")
+        else:
+            escaped = False
+        codes = np.frombuffer(block.translate(_STRUCTURE), np.uint8)
+        places = np.flatnonzero(codes)
+        kinds = codes[places]
+        quoted = np.cumsum(kinds == 4) + quotes  # the quotes up to each place, this one included
+        outside = (quoted % 2 == 0) & (kinds != 4)
+        places, kinds = places[outside], kinds[outside]
+        levels = np.cumsum(_STEPS[kinds]) + depth
+        yield places[(kinds == 3) & (levels == 0)] + at
+        depth = int(levels[-1]) if len(levels) else depth
+        quotes = int(quoted[-1]) % 2 if len(quoted) else quotes
 
 
 def _read_chunk(text: bytes, only: frozenset[str] | None, part: PathPartition,
@@ -1282,9 +1404,12 @@ _ARRAY_START = re.compile(rb"\s*\[")
 
 def decode_element(raw: object) -> object:
     """One element of a document (decode_by_element); a BadElement with the reason where it cannot
-    be decoded. A value that is not JSON text is already decoded, and is returned as it is."""
+    be decoded, or where it may make more objects than a record may (crowded: its text is then
+    never decoded). A value that is not JSON text is already decoded, and is returned as it is."""
     if not isinstance(raw, (bytes, msgspec.Raw)):
         return raw
+    if crowded(raw):  # a Config item or describe entry is bounded as a record is, never decoded
+        return BadElement(reason("crowded", bound=f"{MAX_RECORD_VALUES:,}"))
     try:
         value = msgspec.json.decode(raw)
     except msgspec.DecodeError as e:
