@@ -247,7 +247,8 @@ def _report_unusable(intake) -> None:
 
 def _report_problems(intake) -> None:
     for f in intake.problems:
-        reason = f.error or "; ".join(f.rejections + f.warnings)
+        damaged = [f.damaged] if f.damaged and f.damaged not in f.warnings else []
+        reason = f.error or "; ".join(f.rejections + f.warnings + damaged)
         _say(export.visible(f"  {f.path}: read {f.read}, used {f.used}, rejected {f.rejected}: {reason}"))
     for path in intake.skipped:
         _say(export.visible(f"  skipped {path}"))
@@ -338,6 +339,8 @@ def ssh_exposure(evidence, store, since, until, accounts, regions, tz, fmt, port
         sys.exit(STILL_OPEN_EXIT)
     unanswered = [*absent, *(["no event read"] if not inv.intake.read else []),
                   *([plural(len(inv.intake.bad_files), "unreadable file")] if inv.intake.bad_files else []),
+                  *([plural(len(inv.intake.damaged), "damaged file") + " read in part"]
+                    if inv.intake.damaged else []),
                   *([plural(len(inv.intake.unusable), "security-group call") + " could not be read"]
                     if inv.intake.unusable else [])]
     if fail_on_open and unanswered:

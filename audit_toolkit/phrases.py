@@ -319,6 +319,7 @@ TEXT: dict[str, dict[str, str]] = {
         "読めないファイル {bad} 個、重複イベント {duplicates} 件 (1 件として数えました)",
         "report.intake_conflicts": "、異なるレコードが同じ eventID を持つもの {n} 件 (すべて保持)",
         "report.intake_unusable": "、分析できなかったイベント {n} 件",
+        "report.intake_damaged": "、一部しか読めなかったファイル {n} 個",
         "report.proof": "出所の証明 (CloudTrail の署名付きダイジェスト): {summary}",
         "proof.counts": "ログファイル {all_logs} 個のうち {logs} 個、ダイジェスト {all_digests} 個のうち "
         "{digests} 個が AWS の配信で改変なしと証明されました。チェーンがカバーする時間 {hours} 時間、欠落 {gaps} 件",
@@ -334,6 +335,7 @@ TEXT: dict[str, dict[str, str]] = {
         "skip.not_regular": "通常のファイルではありません",
         "skip.unlistable": "フォルダの中身を一覧できません ({error})",
         "skip.folder_link": "フォルダへのシンボリックリンク (たどりません)",
+        "skip.outside_link": "証跡フォルダの外のファイルへのシンボリックリンク (読みません)",
         "skip.hidden": "隠しファイル (名前が '.' で始まる)",
         "skip.not_evidence": "証跡のファイル名ではありません ({suffixes})",
         # --- why evidence was not used: a file, a record, a line (evidence/*.py, Reason) ---------
@@ -342,7 +344,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.gzip_member": "gzip メンバー {member}: {reason}: そのレコードは読み込みません",
         "reason.corrupt_gzip": "途中で切れているか壊れた gzip: {error}",
         "reason.not_json": "JSON ではありません: {error}",
-        "reason.starts_with": "JSON ではありません: ファイルの先頭は {start}",
+        "reason.starts_with": "JSON ではありません: 先頭が {start} の行がありません (証跡でないかもしれないファイルの中身は表示しません)",
         "reason.too_big": "ファイルは {size} バイトで、上限 {limit} バイトを超えています",
         "reason.inflates": "ファイルは展開すると上限 {limit} バイトを超えます",
         "reason.over_limit": "ファイルは上限 {limit} バイトを超えています",
@@ -385,6 +387,13 @@ TEXT: dict[str, dict[str, str]] = {
         " 公開が見える受信として読みました。",
         "exposure.prefix_list_late": "プレフィックスリスト {prefix_list} はルールがそれを指定した後にイベント {event} で"
         "作成されています (AWS では起こりません): どのレコードが正しいか決められないため、到達範囲は不明のままです。",
+        "reason.outside_documents": "バイト {at} からの {size} バイトは JSON ではありません (ファイルの文書の外のテキスト)",
+        "reason.damaged_text": "バイト {at} からの {size} バイトはレコードでも証跡の文書でもありません:"
+                               " ファイルは壊れていて、読めたより多くのレコードを含んでいたかもしれません",
+        "reason.among_documents": "バイト {at} の JSON の値は証跡の文書ではないのに文書の間にあります:"
+                                  " 1 件のレコードとして読みました",
+        "reason.document_refused": "バイト {at} からの文書は読みません ({reason})",
+        "reason.documents": "{n} 個の JSON 文書が続けて書かれています: それぞれを読みました",
         "reason.unreadable": "読めません: {error}",
         "reason.nested_too_deep": "入れ子が深すぎて読めません (悪意があるか壊れています)",
         "reason.also_holds": "{kinds} の証跡も含みますが読み込みません: AWS の {folder} フォルダのファイルは"
@@ -494,6 +503,7 @@ TEXT: dict[str, dict[str, str]] = {
         "report.action.evidence": "証跡の問題: {counts} (「期間と証跡」とコマンドの標準エラーに一覧)",
         "report.action.unreadable": "読めないファイル {n} 個",
         "report.action.rejected": "除外したレコード {n} 件",
+        "report.action.damaged": "一部しか読めなかった壊れたファイル {n} 個",
         "report.action.unusable": "読めず、公開期間を隠しているかもしれないセキュリティグループ操作 {n} 件 "
         "({calls})",
         "report.action.unproven": "AWS の配信で改変なしと証明できなかったログファイル {n} 個",
@@ -1010,6 +1020,7 @@ TEXT: dict[str, dict[str, str]] = {
         "{bad} unreadable files, {duplicates} duplicate events counted once",
         "report.intake_conflicts": ", {n} eventIDs held by different records (all kept)",
         "report.intake_unusable": ", {n} events the analysis could not read",
+        "report.intake_damaged": ", {n} damaged files read in part",
         "report.proof": "Proof of origin (CloudTrail's signed digests): {summary}",
         "proof.counts": "{logs} of {all_logs} log files and {digests} of {all_digests} digests "
         "proven AWS-delivered and unaltered; {hours} hours covered by the chain, {gaps} gaps",
@@ -1026,6 +1037,7 @@ TEXT: dict[str, dict[str, str]] = {
         "skip.not_regular": "not a regular file",
         "skip.unlistable": "folder cannot be listed ({error})",
         "skip.folder_link": "symbolic link to a folder, not followed",
+        "skip.outside_link": "symbolic link to a file outside the evidence folder, not read",
         "skip.hidden": "hidden file (its name starts with '.')",
         "skip.not_evidence": "not an evidence file name ({suffixes})",
         # --- why evidence was not used: a file, a record, a line (evidence/*.py, Reason) ---------
@@ -1034,7 +1046,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.gzip_member": "gzip member {member}: {reason}: its records are not read",
         "reason.corrupt_gzip": "truncated or corrupt gzip: {error}",
         "reason.not_json": "not JSON: {error}",
-        "reason.starts_with": "not JSON: the file starts with {start}",
+        "reason.starts_with": "not JSON: no line starts with {start} (the text of a file that may not be evidence is not shown)",
         "reason.too_big": "the file is {size} bytes, over the limit of {limit}",
         "reason.inflates": "the file inflates to more than the limit of {limit} bytes",
         "reason.over_limit": "the file is over the limit of {limit} bytes",
@@ -1080,6 +1092,14 @@ TEXT: dict[str, dict[str, str]] = {
         "exposure.prefix_list_late": "Prefix list {prefix_list} is created by event {event} after a rule"
         " named it, which AWS does not allow: which record is right cannot be decided, so its reach stays"
         " unknown.",
+        "reason.outside_documents": "{size} bytes at byte {at} are not JSON (text outside the file's documents)",
+        "reason.damaged_text": "{size} bytes at byte {at} are neither a record nor a trail document: the"
+                               " file is damaged, and may have held more records than were read",
+        "reason.among_documents": "the JSON value at byte {at} is not a trail document, yet among them:"
+                                  " read as one record",
+        "reason.document_refused": "the document at byte {at} is not read ({reason})",
+        "reason.documents": "{n} JSON documents one after another: each was read",
+        "reason.documents.one": "{n} JSON document: it was read",
         "reason.unreadable": "unreadable: {error}",
         "reason.nested_too_deep": "nested too deep to be read (hostile or corrupt)",
         "reason.also_holds": "also holds {kinds} evidence, not read: a file in AWS's {folder} folder"
@@ -1199,6 +1219,8 @@ TEXT: dict[str, dict[str, str]] = {
         "report.action.unreadable.one": "{n} file could not be read",
         "report.action.rejected": "{n} records rejected",
         "report.action.rejected.one": "{n} record rejected",
+        "report.action.damaged": "{n} damaged files read in part",
+        "report.action.damaged.one": "{n} damaged file read in part",
         "report.action.unusable": "{n} security-group calls could not be read and may hide a "
         "window ({calls})",
         "report.action.unusable.one": "{n} security-group call could not be read and may hide a "
@@ -1341,6 +1363,7 @@ TEXT: dict[str, dict[str, str]] = {
         # a count of one (Report.say takes `<key>.one` where there is one)
         "report.intake_conflicts.one": ", {n} eventID held by different records (all kept)",
         "report.intake_unusable.one": ", {n} event the analysis could not read",
+        "report.intake_damaged.one": ", {n} damaged file read in part",
         "report.changes.one":
             "{n} security-group rule change (actors: {actors}; failed calls: {failed})",
         "report.exposed.one": "{n} rule exposes port {ports} to the internet at the end of the range",

@@ -374,7 +374,7 @@ def _evidence_gaps(a: Audit) -> str | None:
     rejected (every reader: logs, findings, state, flow logs) and log files not proven; None if none."""
     files = [f for _, intake in _intakes(a.inv) for f in intake.files]
     counts = {"unreadable": sum(1 for f in files if f.error), "rejected": sum(f.rejected for f in files),
-              "unproven": len(_unproven(a))}
+              "damaged": sum(1 for f in files if f.damaged and not f.error), "unproven": len(_unproven(a))}
     parts = [a.say(f"action.{key}", n=n) for key, n in counts.items() if n]
     # each may be a window's opening: named, not counted only (Athena reads no intake)
     if a.inv.intake is not None and (calls := a.inv.intake.unusable):
@@ -388,7 +388,8 @@ def _problem_files(a: Audit) -> list[dict]:
     sep = a.say("list_sep")
     return [{"evidence": kind, "path": f.path, "read": f.read, "used": f.used, "rejected": f.rejected,
              "reason": in_language(f.error, a.language) if f.error else
-             sep.join(in_language(r, a.language) for r in f.rejections + f.warnings)}
+             sep.join(in_language(r, a.language) for r in f.rejections + f.warnings
+                      + ([f.damaged] if f.damaged and f.damaged not in f.warnings else []))}
             for kind, intake in _intakes(a.inv) for f in intake.problems]
 
 
@@ -404,6 +405,8 @@ def intake_summary(a: Audit) -> str:
         said += a.say("intake_conflicts", n=len(intake.conflicts))
     if intake.unusable:
         said += a.say("intake_unusable", n=len(intake.unusable))
+    if intake.damaged:
+        said += a.say("intake_damaged", n=len(intake.damaged))
     return said
 
 

@@ -228,7 +228,8 @@ def test_a_single_file_is_read_by_its_own_reader():
 def test_a_loose_folder_reads_get_findings_output_as_findings(tmp_path):
     finding = json.loads((real_data() / "elastic-integrations-aws" / "guardduty" / "test-guardduty.log").read_text().splitlines()[0])
     (tmp_path / "findings.json").write_text(json.dumps({"Findings": [finding]}))
-    (tmp_path / "trail.log").symlink_to(real_data() / "elastic-integrations-aws" / "cloudtrail" / "test-authorize-security-group-ingress-json.log")
+    # a copy: a link to a file outside the folder is not evidence (layout._leaves)
+    (tmp_path / "trail.log").write_bytes((real_data() / "elastic-integrations-aws" / "cloudtrail" / "test-authorize-security-group-ingress-json.log").read_bytes())
     result = run("findings", "--evidence", str(tmp_path), "--format", "json")
     assert result.stderr.splitlines() == [f"evidence {tmp_path}: {intake(1, 1, 1)}", f"GuardDuty findings: {intake(1, 1, 1)}"]
     assert [f["id"] for f in json.loads(result.stdout)] == [finding["id"]]

@@ -152,3 +152,37 @@ def test_a_file_named_like_collects_own_is_read_unless_it_is_collects_at_the_roo
         f"{day / 'manifest.json.sha256'}: not an evidence file name ({suffixes})"]
     inv = Investigation.from_evidence(root)
     assert (len(inv.intake.files), inv.intake.read, inv.intake.used) == (3, 3, 3)
+
+
+def test_a_link_to_a_file_outside_the_evidence_is_skipped_and_its_text_never_shown(tmp_path):
+    # A link `notes.json` -> a token file outside --evidence was read as evidence: its first 40 bytes
+    # went to stderr and into report.html, which is meant to be shared. It is listed as skipped, by
+    # the link's name alone; a link to a file inside the folder is read as before.
+    secret = "cw_tok_SECRETSECRETSECRETSECRETSECRET0123456789abcdef"
+    (tmp_path / "token").write_text(secret)
+    (tmp_path / "other_case.json").write_text(json.dumps({"Records": [{**RECORD, "eventID": "x"}]}))
+    root = tmp_path / "evidence"
+    (root / "logs").mkdir(parents=True)
+    (root / "logs" / "log.json").write_text(json.dumps({"Records": [RECORD]}))
+    (root / "notes.json").symlink_to(tmp_path / "token")
+    (root / "logs" / "passwd.json").symlink_to("../../token")  # relative, through '..'
+    (root / "logs" / "case.json").symlink_to(tmp_path / "other_case.json")  # another case's logs
+    (root / "same.json").symlink_to(root / "logs" / "log.json")  # inside: read (counted once)
+    why = "symbolic link to a file outside the evidence folder, not read"
+    expected = [f"{root / p}: {why}" for p in ("logs/case.json", "logs/passwd.json", "notes.json")]
+    assert list(map(str, skipped(root))) == expected
+    assert discover_files(root) == [root / "logs" / "log.json", root / "same.json"]
+
+    inv = Investigation.from_evidence(root, Settings(language="en"))
+    assert (len(inv.intake.files), inv.intake.read, inv.intake.used, inv.intake.rejected,
+            inv.intake.duplicates) == (2, 2, 2, 0, 1)
+    result = CliRunner().invoke(main, ["sg-changes", "--evidence", str(root)])
+    assert result.exit_code == 0, result.output
+    assert "SECRET" not in result.output + result.stderr
+    assert [line for line in result.stderr.splitlines() if "skipped" in line] == [
+        f"  skipped {line}" for line in expected]
+    out = tmp_path / "report"
+    result = CliRunner().invoke(main, ["report", "--evidence", str(root), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert not any("SECRET" in p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
+    assert "notes.json" in (out / "report.html").read_text()

@@ -9,9 +9,9 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from click.testing import CliRunner
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from audit_toolkit.cli import main
 from audit_toolkit.errors import EvidenceError
@@ -119,7 +119,9 @@ def test_truncated_gzip_is_reported_and_other_files_go_on(tmp_path):
 
 def test_non_json_file(tmp_path):
     _, report = read_cloudtrail_file(write(tmp_path / "x.json", b"<html>not json</html>"))
-    assert report.error == "not JSON: the file starts with b'<html>not json</html>'"
+    # never its text: a file in the folder may be a secret that is not evidence (report.html is shared)
+    assert report.error == ("not JSON: no line starts with '{' (the text of a file that may not be "
+                            "evidence is not shown)")
     assert (report.read, report.used) == (0, 0)
 
 
@@ -642,8 +644,8 @@ def test_a_gzip_member_that_is_not_json_costs_only_itself(tmp_path):
     good = gzip.compress(json.dumps({"Records": [event(1), event(2)]}).encode())
     batch, report = read_cloudtrail_file(write(tmp_path / "two.json.gz", good + gzip.compress(b"garbage")))
     assert (report.error, report.read, report.used) == (None, 2, 2)
-    assert report.warnings == ["gzip member 2: not JSON: the file starts with b'garbage': its records "
-                               "are not read"]
+    assert report.warnings == ["gzip member 2: not JSON: no line starts with '{' (the text of a file "
+                               "that may not be evidence is not shown): its records are not read"]
 
 
 def test_many_gzip_members_of_trail_documents_are_read_as_one_in_their_order(tmp_path):
@@ -753,3 +755,136 @@ def test_a_json_array_of_tiny_records_is_read_a_bounded_chunk_at_a_time(tmp_path
         None, "array", 300_000, 1, 299_999)
     assert batch.column("record_index").to_pylist() == [150_000]
     assert peak < 50 << 20, f"{peak / 2**20:.0f} MB"
+
+
+def _deep_record(depth: int) -> bytes:
+    """A file of one genuine record and one whose requestParameters nest `depth` arrays."""
+    text = json.dumps({"Records": [event(1, requestParameters="@deep@"), event(2)]})
+    return text.replace('"@deep@"', '{"x": ' + "[" * depth + "]" * depth + "}").encode()
+
+
+@pytest.mark.parametrize("only", [None, frozenset({"DescribeInstances"})])
+def test_a_record_nested_thousands_of_arrays_deep_costs_memory_linear_in_its_depth(tmp_path, only):
+    # 200,000 nested '[' (1.6 KB gzipped) took 22 GB: the duplicate-key walk kept a full path
+    # string per open bracket, O(depth^2) (10,000 levels peaked at 102 MB, 20,000 at 404 MB).
+    # Now a few pointers a level: the record is rejected with its reason, the other one is read.
+    text = _deep_record(10_000)
+    tracemalloc.start()
+    try:
+        batch, report = read_cloudtrail_file(write(tmp_path / "deep.json", text), only=only)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (report.error, report.read, report.used, report.rejected) == (None, 2, 1, 1)
+    assert report.rejections == ["record 0: nested deeper than the decoder follows (about 1,000 levels)"]
+    assert batch.column("eventid").to_pylist() == [event(2)["eventID"]]
+    assert peak < 4 << 20
+
+
+def test_the_duplicate_key_walk_is_linear_in_nesting_depth():
+    for depth in (5_000, 20_000):
+        raw = b'{"a": 1, "b": ' + b"[" * depth + b'{"k": 1, "k": 2}' + b"]" * depth + b"}"
+        tracemalloc.start()
+        try:
+            key = reader.repeated_key(raw, deep=True)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert key == "b" + "[]" * depth + ".k"  # the path is built when reported, and only then
+        assert peak < 3 * depth * 8 + len(key) * 4 + (1 << 20)  # 404 MB at 20,000 before
+
+
+def _trail(*numbers: int) -> bytes:
+    return json.dumps({"Records": [event(i) for i in numbers]}).encode()
+
+
+DAMAGED = ("{size} bytes at byte {at} are neither a record nor a trail document: the file is damaged, "
+           "and may have held more records than were read")
+
+
+@pytest.mark.parametrize("zipped", [False, True])
+def test_text_after_a_trail_document_costs_only_itself_and_the_file_is_damaged(tmp_path, zipped):
+    # ' garbage' appended to a genuine file made it '1 event read, 1 rejected' (it held 2): read one
+    # event a line, the whole file was one line. Its records are read; the text is rejected as one.
+    good = _trail(1, 2)
+    batch, report = read_cloudtrail_file(write(tmp_path / "t.json.gz", good + b" garbage", zipped))
+    assert (report.error, report.read, report.used, report.rejected) == (None, 3, 2, 1)
+    assert report.rejections == [f"record 2: 7 bytes at byte {len(good) + 1:,} are not JSON (text "
+                                 "outside the file's documents)"]
+    assert report.damaged == DAMAGED.format(size=7, at=f"{len(good) + 1:,}")
+    assert batch.column("eventid").to_pylist() == [event(1)["eventID"], event(2)["eventID"]]
+
+
+@pytest.mark.parametrize("sep", [b"", b"\n", b" \r\n "])
+def test_trail_documents_one_after_another_are_each_read(tmp_path, sep):
+    text = sep.join([_trail(1, 2), _trail(), _trail(3)])
+    batch, report = read_cloudtrail_file(write(tmp_path / "t.json", text))
+    assert (report.error, report.read, report.used, report.rejected, report.damaged) == (None, 3, 3, 0, None)
+    assert report.warnings == ["3 JSON documents one after another: each was read"]
+    assert batch.column("eventid").to_pylist() == [event(i)["eventID"] for i in (1, 2, 3)]
+
+
+def test_one_bad_part_among_trail_documents_costs_only_itself(tmp_path):
+    first, twice = _trail(1), b'{"Records": [], "Records": []}'
+    text = first + b"\n#!x\n" + _trail(2) + twice + b'{"not": "a record"}' + _trail(3)
+    batch, report = read_cloudtrail_file(write(tmp_path / "t.json", text))
+    assert (report.error, report.read, report.used, report.rejected) == (None, 6, 3, 3)
+    at = len(first) + 1
+    refused = ("the file's top-level object holds the key 'Records' twice: which of its values a reader "
+               "takes is undefined")
+    assert [r.split(": ", 1)[0] for r in report.rejections] == ["record 1", "record 3", "record 4"]
+    assert report.rejections[0] == f"record 1: 3 bytes at byte {at:,} are not JSON (text outside the file's documents)"
+    assert report.rejections[1].startswith("record 3: " + refused[:40])
+    assert report.damaged == DAMAGED.format(size=3, at=f"{at:,}")
+    assert batch.column("eventid").to_pylist() == [event(i)["eventID"] for i in (1, 2, 3)]
+
+
+def test_text_before_a_trail_document_costs_only_itself(tmp_path):
+    for prefix in (b"xyz", b"[", b"{", b'"', b'{"a": '):
+        batch, report = read_cloudtrail_file(write(tmp_path / "t.json", prefix + _trail(1, 2)))
+        assert (report.error, report.read, report.used, report.rejected) == (None, 3, 2, 1), prefix
+        assert report.damaged == DAMAGED.format(size=len(prefix.rstrip()), at=0)
+        assert batch.column("eventid").to_pylist() == [event(1)["eventID"], event(2)["eventID"]]
+
+
+def test_a_damaged_file_makes_fail_on_open_say_the_evidence_cannot_answer(tmp_path):
+    folder = tmp_path / "ev" / "AWSLogs/111111111111/CloudTrail/us-east-1/2026/01/01"
+    write(folder / "111111111111_CloudTrail_us-east-1_20260101T0000Z_x.json.gz", _trail(1, 2) + b"garbage", True)
+    result = CliRunner().invoke(main, ["ssh-exposure", "--evidence", str(tmp_path / "ev"), "--fail-on-open"])
+    assert result.exit_code == 4, result.output  # was 0: '1 event read, 1 rejected', nothing open
+    assert "1 file, 3 events read, 2 used, 1 rejected, 0 unreadable files, 0 duplicate events counted once, " \
+           "1 damaged file read in part" in result.stderr
+    assert "the evidence cannot show that nothing is open: 1 damaged file read in part" in result.stderr
+    for language, said in (("en", "1 damaged file read in part"), ("ja", "一部しか読めなかった壊れたファイル 1 個")):
+        out = tmp_path / f"report-{language}"
+        result = CliRunner().invoke(main, ["report", "--evidence", str(tmp_path / "ev"), "--out", str(out)],
+                                    env={"AUDIT_TOOLKIT_LANGUAGE": language})
+        assert result.exit_code == 0, result.output
+        assert said in (out / "report.html").read_text()  # the lead's evidence not fully used
+
+
+_NOT_TEXT = (b"\x1f\x8b", b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # gzip, or a BOM of UTF-16/32
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(before=st.binary(max_size=30), after=st.binary(max_size=30))
+@example(before=b"", after=b" garbage")
+@example(before=b"", after=b'{"Records": []}')
+@example(before=b"[", after=b"]")
+@example(before=b'{"x":', after=b"")
+def test_bytes_around_a_genuine_trail_document_never_lose_its_records(tmp_path_factory, before, after):
+    if before.startswith(_NOT_TEXT) or (not before and after.startswith(_NOT_TEXT)):
+        return  # another encoding or a gzip file: not this document's text any more
+    good = _trail(1, 2)
+    try:  # bytes that make one JSON object holding the document ('{"x":' and '}') are another
+        if isinstance(json.loads(before + good + after), dict) and before.strip():  # file: not read
+            return
+    except ValueError:
+        pass
+    path = write(tmp_path_factory.mktemp("p") / "t.json", before + good + after)
+    batch, report = read_cloudtrail_file(path)
+    assert report.error is None
+    assert report.read == report.used + report.rejected
+    assert {event(1)["eventID"], event(2)["eventID"]} <= set(batch.column("eventid").to_pylist())
+    if (before + after).strip(b" \t\r\n") and report.used == 2 and report.read > 2:
+        assert report.damaged or report.warnings

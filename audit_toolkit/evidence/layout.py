@@ -95,8 +95,21 @@ def _existing(evidence: str | Path, what: str) -> Path:
 
 
 def _files(root: Path) -> list[Path]:
+    inside = root.resolve()
     return sorted(p for p in root.rglob("*")
-                  if p.is_file() and p.name.lower().endswith(_EVIDENCE_SUFFIXES) and not p.name.startswith("."))
+                  if p.is_file() and p.name.lower().endswith(_EVIDENCE_SUFFIXES) and not p.name.startswith(".")
+                  and not _leaves(p, inside))
+
+
+def _leaves(path: Path, inside: Path) -> bool:
+    """Whether `path` is a symbolic link whose target resolves outside the folder `inside` (resolved):
+    such a file is not evidence (a link to ~/.aws/credentials, or to another case's logs), never read."""
+    if not path.is_symlink():
+        return False
+    try:
+        return not path.resolve(strict=True).is_relative_to(inside)
+    except (OSError, RuntimeError):  # a loop, or a target gone: not a regular file, skipped as such
+        return False
 
 
 class Skipped(NamedTuple):
@@ -114,13 +127,14 @@ def skipped(evidence: str | Path) -> list[Skipped]:
     """Every path under an evidence folder that no reader takes, with why, sorted by path.
 
     A hidden file, a name without an evidence suffix, a path that is not a regular file, a folder
-    that cannot be listed, a symbolic link to a folder (not followed). Files known not to hold
+    that cannot be listed, a symbolic link to a folder (not followed), a symbolic link to a file
+    outside the evidence folder (not read). Files known not to hold
     events (AWS's digests, collect's manifest and its seal at the root) are expected, and not listed.
     """
     root = Path(evidence)
     if not root.is_dir():
         return [] if root.is_file() else [Skipped(str(root), phrase("not_regular"))]
-    found = []
+    found, inside = [], root.resolve()
 
     def unreadable(error: OSError) -> None:
         found.append(Skipped(str(error.filename), phrase("unlistable", error=error.strerror or error)))
@@ -130,7 +144,9 @@ def skipped(evidence: str | Path) -> list[Skipped]:
                   if (Path(folder) / d).is_symlink()]
         for name in names:
             path = Path(folder) / name
-            if not path.is_file():
+            if _leaves(path, inside):  # named by the link's path alone: its target is never read
+                found.append(Skipped(str(path), phrase("outside_link")))
+            elif not path.is_file():
                 found.append(Skipped(str(path), phrase("not_regular")))
             elif name.startswith("."):
                 found.append(Skipped(str(path), phrase("hidden")))

@@ -89,6 +89,12 @@ class FileReport:
     # Elements of a list (or lines) of another kind, left to that kind's reader: not read here.
     elsewhere: int = 0
     too_large: bool = False  # rejected for its size alone (store.ingest reads it again, alone)
+    # Read, but part of its text is not a record nor a trail document (text after the document, a
+    # gzip member that is not JSON): the file may have held more than was read. Why, the first time.
+    damaged: str | None = None
+
+    def damage(self, why: str) -> None:
+        self.damaged = self.damaged or why
 
     def reject(self, index: int, why: str) -> None:
         self.rejected += 1
@@ -135,8 +141,13 @@ class IntakeReport:
         return [f for f in self.files if f.error]
 
     @property
+    def damaged(self) -> list[FileReport]:
+        """Files read only in part: the evidence cannot show that nothing is missing."""
+        return [f for f in self.files if f.damaged and not f.error]
+
+    @property
     def problems(self) -> list[FileReport]:
-        return [f for f in self.files if f.error or f.rejected or f.warnings]
+        return [f for f in self.files if f.error or f.rejected or f.warnings or f.damaged]
 
     def summary(self) -> str:
         conflicts = unusable = ""
@@ -144,10 +155,11 @@ class IntakeReport:
             conflicts = f", {plural(len(self.conflicts), 'eventID')} held by different records (all kept)"
         if self.unusable:
             unusable = f", {plural(len(self.unusable), 'event')} the analysis could not read"
+        damaged = f", {plural(len(self.damaged), 'damaged file')} read in part" if self.damaged else ""
         return (
             f"{plural(len(self.files), 'file')}, {plural(self.read, 'event')} read, {self.used:,} used, "
             f"{self.rejected:,} rejected, {plural(len(self.bad_files), 'unreadable file')}, "
-            f"{plural(self.duplicates, 'duplicate event')} counted once{conflicts}{unusable}"
+            f"{plural(self.duplicates, 'duplicate event')} counted once{conflicts}{unusable}{damaged}"
         )
 
 
@@ -296,37 +308,41 @@ def repeated_key(raw: bytes | str, deep: bool = False) -> str | None:
         except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
             pass  # not an object, or not JSON to msgspec (a NaN, deep nesting): the brackets tell
     # One frame per open bracket: an object's keys seen (top-level ones case aside, as Athena reads
-    # them, each to its first spelling) and the last of them, or None (an array).
-    frames: list[tuple[dict | None, list]] = []
-    paths: list[str] = []
+    # them, each to its first spelling), or None (an array); and the last key of each object ("" for
+    # an array). A path is built from them only when it is reported: a full path kept per bracket
+    # cost O(depth^2) (200,000 nested '[' took 22 GB); this is a few pointers a level.
+    frames: list[dict | None] = []
+    lasts: list[str] = []
     for token in _TOKEN.finditer(raw):
         char = raw[token.start()]
         if char in b"{[":
-            parent = paths[-1] if paths else ""
-            if frames and frames[-1][0] is not None:
-                parent = f"{parent}.{frames[-1][1][0]}" if parent else frames[-1][1][0]
-            elif frames:
-                parent += "[]"
-            frames.append(({} if char == 123 else None, [""]))  # 123: '{'
-            paths.append(parent)
+            frames.append({} if char == 123 else None)  # 123: '{'
+            lasts.append("")
         elif char in b"]}":
             if frames:
                 frames.pop()
-                paths.pop()
-        elif char == 34 and frames and frames[-1][0] is not None and _COLON.match(raw, token.end()):
+                lasts.pop()
+        elif char == 34 and frames and frames[-1] is not None and _COLON.match(raw, token.end()):
             if not deep and len(frames) > 1:
                 continue
             try:
                 key = msgspec.json.decode(token.group())
             except msgspec.DecodeError:
                 continue
-            seen, last = frames[-1]
+            seen = frames[-1]
             name = key.lower() if len(frames) == 1 else key
             if name in seen:
-                return f"{paths[-1]}.{seen[name]}" if paths[-1] else seen[name]
+                path = _path(frames, lasts)
+                return f"{path}.{seen[name]}" if path else seen[name]
             seen[name] = key
-            last[0] = key
+            lasts[-1] = key
     return None
+
+
+def _path(frames: list[dict | None], lasts: list[str]) -> str:
+    """The path of the innermost open object (repeated_key): `userIdentity.sessionContext`, `c.d[]`."""
+    path = "".join(f".{last}" if seen is not None else "[]" for seen, last in zip(frames[:-1], lasts))
+    return path[1:] if path.startswith(".") else path
 
 
 class TooLarge(ValueError):
@@ -469,12 +485,12 @@ def _lines(text: bytes, report: FileReport) -> list[bytes]:
     # a UTF-8 byte order mark starting a line: files saved with one, then joined by `cat`
     lines = [line.removeprefix(b"\xef\xbb\xbf") for line in text.splitlines() if line.strip()]
     if not any(line.lstrip().startswith(b"{") for line in lines):  # a first line may be hostile
-        raise ValueError(reason("starts_with", start=repr(lines[0][:40])))
+        raise ValueError(reason("starts_with", start="'{'"))  # its text never shown: it may be a secret
     report.shape = "lines"
     return lines
 
 
-def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw]:
+def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw | Refused]:
     """The file's records, undecoded, and its shape."""
     text = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not text:
@@ -485,15 +501,26 @@ def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw]:
         try:
             records = _raw_list_decoder.decode(text)
         except (msgspec.DecodeError, RecursionError):
+            if not _one_document(text) or _value_end(text, 0)[0] is None:
+                parts = _documents(text)  # '[' written before a trail document, say
+                if parts:
+                    return _from_documents(text, parts, report)
             if not _one_document(text):
                 return _lines(text, report)
             records = _elements(text, 0)
+        if any(_DOCUMENT_START.match(r) for r in records):  # `jq -s . *.json`: trail documents
+            return _from_documents(text, [("document" if _is_trail_document(bytes(r)) else "value", r)
+                                          for r in records], report)
         report.shape = "array"
         return records
     try:
         envelope = _envelope_decoder.decode(text)
     except (msgspec.DecodeError, RecursionError):
         found = _records_array(text) if text[:1] == b"{" and _one_document(text) else None
+        if found and _value_end(text, 0)[0] is None:  # left open: '{"Records":[' before a document?
+            parts = _documents(text)
+            if parts and any(kind == "document" and start > 0 for kind, start, _ in parts):
+                return _from_documents(text, parts, report)
         if found:
             _refuse_repeated_envelope_key(text)
         if found and found[0] == "Records":
@@ -502,6 +529,12 @@ def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw]:
         if found:
             report.shape = "lookup-events"
             return [_lookup_event(raw) for raw in _elements(text, found[1])]
+        # Not one document: text after (or before) a trail document, or documents one after
+        # another. Read one event a line, the whole file was one line rejected: every record of a
+        # genuine file lost to ' garbage' appended, and counted as one.
+        parts = _documents(text)
+        if parts:
+            return _from_documents(text, parts, report)
         return _lines(text, report)
     except msgspec.ValidationError as e:
         raise ValueError(reason("not_cloudtrail", error=e)) from None
@@ -526,6 +559,113 @@ def _refuse_repeated_envelope_key(text: bytes) -> None:
     key = repeated_key(text)
     if key is not None:
         raise ValueError(reason("key_twice_file", key=repr(key[:40])))
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A part of a file that is no record, in the place of one: rejected with its reason."""
+
+    reason: str
+
+
+# Where a trail document (or lookup-events output) may open, to find one after text that is none.
+_DOCUMENT_START = re.compile(rb'\{\s*"(?:Records|Events)"\s*:\s*\[')
+# How many places that open a value never closed are tried: each costs a walk to the text's end.
+MAX_OPEN_TRIES = 8
+_TRAILING = re.compile(r"trailing characters \(byte (\d+)\)")
+_SPACE = re.compile(rb"[ \t\r\n]*")
+
+
+def _value_end(text: bytes, at: int) -> tuple[int | None, bool]:
+    """Where the JSON value opening at text[at] ('{' or '[') ends, None if it is left open; and
+    whether it is JSON (the decoder found its end, naming where its trailing text starts) or only
+    brackets that close (a NaN in it, deep nesting, or text that is no JSON)."""
+    view = memoryview(text)[at:]
+    try:
+        msgspec.json.decode(view, type=msgspec.Raw)
+        return len(text), True
+    except (msgspec.DecodeError, RecursionError) as e:
+        trailing = _TRAILING.search(str(e))
+        if trailing:
+            try:  # no copy: a damaged file is as large as any (256 MB)
+                msgspec.json.decode(view[:int(trailing.group(1))], type=msgspec.Raw)
+                return at + int(trailing.group(1)), True
+            except (msgspec.DecodeError, RecursionError):
+                pass
+    for token, char, depth in _walk(text, at):
+        if char in b"]}" and depth == 0:
+            return token.end(), False
+    return None, False
+
+
+def _is_trail_document(text: bytes | memoryview) -> bool:
+    """Whether the JSON value `text` is a trail document (or lookup-events output)."""
+    try:
+        envelope = _envelope_decoder.decode(text)
+        return envelope.Records is not None or envelope.Events is not None
+    except msgspec.ValidationError:
+        return False
+    except (msgspec.DecodeError, RecursionError):  # a NaN, deep nesting: the brackets tell
+        return bytes(text[:1]) == b"{" and _records_array(bytes(text)) is not None
+
+
+def _documents(text: bytes) -> list[tuple[str, int, int]] | None:
+    """The text as its parts, (kind, start, end) each: a trail `document`, another JSON `value`, or
+    `text` that is neither (up to the next trail document that closes); None if no trail document
+    is among them (then the file is read as before: one event a line)."""
+    parts: list[tuple[str, int, int]] = []
+    at, tries, documents = _SPACE.match(text).end(), 0, 0
+    while at < len(text):
+        end, kind = None, "text"
+        if text[at:at + 1] in (b"{", b"[") and tries < MAX_OPEN_TRIES:
+            end, exact = _value_end(text, at)
+            tries += end is None
+            if end is not None:
+                document = _is_trail_document(memoryview(text)[at:end])
+                kind = "document" if document else "value" if exact else "text"
+        if kind == "text":  # no JSON value: text up to the next trail document that closes
+            end = len(text)
+            for start in _DOCUMENT_START.finditer(text, at + 1):
+                if tries >= MAX_OPEN_TRIES:
+                    break
+                if _value_end(text, start.start())[0] is not None:
+                    end = start.start()
+                    break
+                tries += 1
+        documents += kind == "document"
+        parts.append((kind, at, end))
+        at = _SPACE.match(text, end).end()
+    return parts if documents else None
+
+
+def _from_documents(text: bytes, parts: list[tuple], report: FileReport) -> list:
+    """The records of every trail document of the text, in order; any other part in their place:
+    a JSON value as a record (rejected if it is none), text as a Refused. The file is damaged if
+    any part is not a trail document: it may have held more than was read."""
+    records: list = []
+    for kind, *where in parts:
+        element = len(where) == 1  # an element of an array (`jq -s`): a record is in its place
+        piece, start = (bytes(where[0]), 0) if element else (text[where[0]:where[1]], where[0])
+        if kind == "document":
+            try:
+                records += _split(piece, report)
+            except ValueError as e:  # a document holding Records twice: only it is refused
+                records.append(Refused(reason_of(e)))
+                report.damage(reason_of(e) if element else
+                              reason("document_refused", at=f"{start:,}", reason=reason_of(e)))
+        elif kind == "value":
+            records.append(piece)
+            if not element:
+                report.damage(reason("among_documents", at=f"{start:,}"))
+        else:
+            records.append(Refused(reason("outside_documents", size=f"{len(piece.rstrip()):,}",
+                                          at=f"{start:,}")))
+            report.damage(reason("damaged_text", size=f"{len(piece.rstrip()):,}", at=f"{start:,}"))
+    documents = sum(part[0] == "document" for part in parts)
+    if documents > 1:
+        report.warn(reason("documents", n=documents))
+    report.shape = "documents"
+    return records
 
 
 def _lookup_event(raw: bytes | msgspec.Raw) -> bytes | msgspec.Raw:
@@ -831,8 +971,11 @@ def _decode_all(data: bytes, report: FileReport, any_crowded: bool | None = None
     return decoded
 
 
-def _decode_one(raw: bytes | msgspec.Raw, index: int, report: FileReport) -> Event | None:
+def _decode_one(raw: bytes | msgspec.Raw | Refused, index: int, report: FileReport) -> Event | None:
     """One record decoded whole; None, and the reason in the report, where it cannot be."""
+    if isinstance(raw, Refused):
+        report.reject(index, raw.reason)
+        return None
     if crowded(raw):
         report.reject(index, reason("crowded", bound=f"{MAX_RECORD_VALUES:,}"))
         return None
@@ -914,7 +1057,9 @@ def _read(path: str | Path, data: bytes | None, only: frozenset[str] | None,
         except (OSError, EOFError, ValueError, msgspec.DecodeError) as e:  # not JSON, ...
             failures.append(e)
             if len(documents) > 1:  # the other members' records are still read
-                report.warn(reason("gzip_member", member=number, reason=_reason(e)))
+                lost = reason("gzip_member", member=number, reason=_reason(e))
+                report.warn(lost)
+                report.damage(lost)
     if failures and len(failures) >= len(documents):  # nothing in the file could be read
         report.error = _reason(failures[0])
         report.read = report.used = report.rejected = 0
@@ -1133,6 +1278,7 @@ def read_documents(path: str | Path, data: bytes | None, report: FileReport,
     pieces, unread = _members(data, limit)
     if unread:
         report.warn(unread)
+        report.damage(unread)
     left = limit
     for number, piece in enumerate(pieces):
         pieces[number] = _as_utf8(piece, left, limit, report)
