@@ -252,6 +252,26 @@ def test_records_and_findings_joined_in_one_file_are_each_counted_once(tmp_path_
     assert sum(r.read for r in reports) == len(texts)
 
 
+def test_a_joined_export_whose_first_line_is_no_object_keeps_its_findings(tmp_path):
+    """Found by the property above: JSON lines whose first line was `null` (the CloudTrail reader's
+    to reject) made the findings reader refuse the whole file, and both findings were lost."""
+    from datetime import datetime, timezone
+
+    from audit_toolkit.evidence.guardduty import read_findings
+    from audit_toolkit.synthetic import gd_finding
+
+    when = datetime(2026, 1, 1, 9, 0, tzinfo=timezone.utc)
+    found = [gd_finding(f"f-{i}", "Recon:EC2/PortProbeUnprotectedPort", 2.0, "probe", "111111111111",
+                        "us-east-1", first_seen=when, last_seen=when) for i in range(2)]
+    path = tmp_path / "joined.json"
+    path.write_bytes(b"\n".join([b"null", json.dumps(event(1)).encode(), *(json.dumps(f).encode() for f in found)]))
+    batch, trail = read_cloudtrail_file(path)
+    frame, intake = read_findings([path])
+    (gd,) = intake.files
+    assert (trail.read, trail.used, trail.rejected) == (2, 1, 1)
+    assert (gd.error, gd.read, gd.used, list(frame["id"])) == (None, 2, 2, ["f-0", "f-1"])
+
+
 def test_a_rule_id_copied_into_another_account_does_not_bend_a_revoke_by_id(base, base_answers, tmp_path):
     """Found by the property above: a copy of alice's authorize (rule sgr-0a000000000000011) placed
     in another account made her revoke by that id close nothing, and the window vanished."""

@@ -170,7 +170,8 @@ def _crowded_document(text: bytes) -> Any:
 def _lines(text: bytes, report: FileReport) -> list[Any]:
     """One document a line, each decoded on its own."""
     lines = [line for line in text.splitlines() if line.strip()]
-    if not lines[0].lstrip().startswith((b"{", b"[")):
+    # any line may be another reader's ('null' first, in an export of both kinds): one is enough
+    if not any(line.lstrip().startswith((b"{", b"[")) for line in lines):
         raise ValueError(reason("starts_with", start="'{' or '['")) from None  # its text never shown
     report.shape = "lines"
     return [_decoded(line, "line", n) for n, line in enumerate(lines, 1)]
