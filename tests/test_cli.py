@@ -768,3 +768,18 @@ def test_a_raw_evidence_scan_draws_a_progress_bar_only_when_stderr_is_a_terminal
     out, said = _run_with_stderr_on(False, evidence)
     assert "ingest" not in said and "%" not in said
     assert said.splitlines()[0].startswith(f"evidence {evidence}: 3 files, 6 events read, 6 used")
+
+
+@pytest.mark.parametrize("columns", ["0", "-1", "wide"])
+def test_a_columns_of_zero_or_no_number_is_unset_and_a_pipe_gets_the_whole_table(tmp_path, columns):
+    from util import event, records_file
+
+    records_file(tmp_path / "evidence", "a.json.gz", [event(1, userAgent="aws-cli/2 " + "x" * 150)])
+    args = ["activity", "--principal", "u1", "--evidence", str(tmp_path / "evidence")]
+    given = CliRunner().invoke(main, args, env={"COLUMNS": columns})
+    unset = CliRunner().invoke(main, args, env={"COLUMNS": None})
+    assert given.exit_code == unset.exit_code == 0
+    assert given.stdout == unset.stdout  # not squeezed to 0 columns: every column, each on one line
+    assert given.stdout.splitlines()[0].split() == [
+        "event_time", "account", "region", "event_source", "event_name", "error_code", "source_ip", "actor", "tool"]
+    assert len(given.stdout.splitlines()) == 2 and "left out" not in given.stderr
