@@ -751,7 +751,10 @@ def sql(name, since, until, accounts, regions, params) -> None:
         if key in queries.SCOPE_PARAMS:  # with its partition bound: set apart, the text contradicts itself
             raise click.BadParameter(f"{item!r}: the scope is set by --since, --until, --account and --region",
                                      param_hint="--param")
-        values[key] = float(value) if re.fullmatch(r"-?\d+(\.\d+)?", value) else value
+        try:  # as the query declares it, before anything is printed: text stays text (a user named 123)
+            values[key] = query.typed(key, value)
+        except AuditToolkitError as e:
+            raise click.BadParameter(str(e), param_hint="--param") from None
     if "days" in query.params:  # sg_state: Config's day folders, as inv.state(since=) lists them
         from .analysis.state import config_days
 

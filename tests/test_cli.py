@@ -783,3 +783,32 @@ def test_a_columns_of_zero_or_no_number_is_unset_and_a_pipe_gets_the_whole_table
     assert given.stdout.splitlines()[0].split() == [
         "event_time", "account", "region", "event_source", "event_name", "error_code", "source_ip", "actor", "tool"]
     assert len(given.stdout.splitlines()) == 2 and "left out" not in given.stderr
+
+
+@pytest.mark.parametrize("query, param, expected", [
+    ("findings", "min_severity=abc", "min_severity='abc': expected double (a number)"),
+    ("findings", "min_severity=nan", "min_severity='nan': expected double (a number)"),
+    ("connections", "from_port=22.5", "from_port='22.5': expected integer (a whole number)"),
+])
+def test_sql_checks_a_param_against_its_declared_type_before_printing(query, param, expected):
+    result = CliRunner().invoke(main, ["sql", query, "--param", param])
+    assert result.exit_code == 2 and result.stdout == ""  # no query printed, as any other option error
+    assert result.stderr.splitlines()[-1] == f"Error: Invalid value for --param: {expected}"
+
+
+def test_sql_binds_a_number_for_a_double_and_text_for_text_however_it_looks():
+    severe = run("sql", "findings", "--param", "min_severity=7")
+    assert severe.exit_code == 0 and "AND (7.0 IS NULL OR try_cast(severity AS DOUBLE) >= 7.0)" in severe.stdout
+    named = run("sql", "principal_events", "--param", "principal=123")  # a user named 123 is text
+    assert named.exit_code == 0 and "useridentity.arn = '123'" in named.stdout
+
+
+def test_a_query_header_declares_a_parameter_type_or_none(tmp_path):
+    from audit_toolkit import queries
+
+    assert dict(queries.get("findings").types) == {"min_severity": "double"}
+    assert queries.get("findings").typed("min_severity", " 4.5") == 4.5
+    bad = tmp_path / "odd.sql"
+    bad.write_text("-- name: odd\n-- params: n number\nSELECT :n\n", encoding="utf-8")
+    with pytest.raises(AuditToolkitError, match="declared as 'name' or 'name TYPE'"):
+        queries.load(bad)
