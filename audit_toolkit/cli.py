@@ -360,9 +360,10 @@ def reconcile(evidence, store, since, until, accounts, regions, tz, fmt):
           empty="state and logs agree in the scope (or the evidence holds no state)")
 
 
-ACTIVITY_TABLE = ["event_time", "account", "region", "event_source", "event_name", "error_code", "source_ip",
-                  "actor", "tool"]
-ACTIVITY_DROP = ("region", "account", "tool", "event_source", "error_code", "source_ip")
+ACTIVITY_TABLE = ["event_time", "account", "region", "event_source", "event_name", "target", "error_code",
+                  "source_ip", "actor", "tool"]
+# the actor is the one asked for: what each call acted on is kept longest
+ACTIVITY_DROP = ("region", "account", "tool", "event_source", "error_code", "source_ip", "target")
 
 
 @main.command()

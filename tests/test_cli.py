@@ -641,10 +641,11 @@ TABLES_AT = [  # each command at 80 and 100 columns: the columns it keeps, and t
      [*WINDOW_LEFT_OUT, "closed_by"]),
     (["ssh-exposure"], 100, ["group_id", "cidr", "opened_at", "opened_by", "closed_at", "closed_by", "still_open"],
      WINDOW_LEFT_OUT),
-    (["activity", "--principal", "mallory"], 80, ["event_time", "event_name", "source_ip", "actor"],
+    # the actor is the one asked for: what each call acted on is kept longest
+    (["activity", "--principal", "mallory"], 80, ["event_time", "event_name", "target", "actor"],
+     ["region", "account", "tool", "event_source", "error_code", "source_ip"]),
+    (["activity", "--principal", "mallory"], 100, ["event_time", "event_name", "target", "source_ip", "actor"],
      ["region", "account", "tool", "event_source", "error_code"]),
-    (["activity", "--principal", "mallory"], 100, ["event_time", "event_name", "error_code", "source_ip", "actor"],
-     ["region", "account", "tool", "event_source"]),
     # an attempt and its success differ only in outcome: kept longest
     (["detect"], 80, ["event_time", "severity", "detection", "outcome", "actor"],
      ["error_code", "region", "account", "event_name", "source_ip", "detail", "target"]),
@@ -781,7 +782,8 @@ def test_a_columns_of_zero_or_no_number_is_unset_and_a_pipe_gets_the_whole_table
     assert given.exit_code == unset.exit_code == 0
     assert given.stdout == unset.stdout  # not squeezed to 0 columns: every column, each on one line
     assert given.stdout.splitlines()[0].split() == [
-        "event_time", "account", "region", "event_source", "event_name", "error_code", "source_ip", "actor", "tool"]
+        "event_time", "account", "region", "event_source", "event_name", "target", "error_code", "source_ip", "actor",
+        "tool"]
     assert len(given.stdout.splitlines()) == 2 and "left out" not in given.stderr
 
 
@@ -812,3 +814,40 @@ def test_a_query_header_declares_a_parameter_type_or_none(tmp_path):
     bad.write_text("-- name: odd\n-- params: n number\nSELECT :n\n", encoding="utf-8")
     with pytest.raises(AuditToolkitError, match="declared as 'name' or 'name TYPE'"):
         queries.load(bad)
+
+
+def test_activity_names_what_each_call_acted_on_in_a_target_column(tmp_path):
+    from util import event, records_file
+
+    trail = "arn:aws:cloudtrail:us-east-1:111111111111:trail/org-trail"
+    alice = {"type": "IAMUser", "arn": "arn:aws:iam::111111111111:user/alice", "accountId": "111111111111"}
+    records_file(tmp_path / "evidence", "a.json.gz", [event(n, userIdentity=alice, eventName=name, requestParameters=req)
+                                                       for n, (name, req) in enumerate([
+        ("AuthorizeSecurityGroupIngress", {"groupId": "sg-0b000000000000002"}),
+        ("StopLogging", {"name": trail}),
+        ("PutBucketPolicy", {"bucketName": "logs"}),
+        ("ModifySecurityGroupRules", {"ModifySecurityGroupRulesRequest": {"GroupId": "sg-0e000000000000005"}}),
+        ("DescribeInstances", {"groupId": {"not": "a name"}}),  # an object is no name
+    ])])
+    args = ["activity", "--principal", "alice", "--evidence", str(tmp_path / "evidence")]
+    table = CliRunner().invoke(main, args, env={"COLUMNS": None})
+    assert table.exit_code == 0
+    assert [line.split()[:7] for line in table.stdout.splitlines()] == [
+        ["event_time", "account", "region", "event_source", "event_name", "target", "error_code"],
+        ["2026-01-01", "00:00:00", "111111111111", "us-east-1", "ec2.amazonaws.com", "AuthorizeSecurityGroupIngress",
+         "sg-0b000000000000002"],
+        ["2026-01-01", "00:00:01", "111111111111", "us-east-1", "ec2.amazonaws.com", "StopLogging", trail],
+        ["2026-01-01", "00:00:02", "111111111111", "us-east-1", "ec2.amazonaws.com", "PutBucketPolicy", "logs"],
+        ["2026-01-01", "00:00:03", "111111111111", "us-east-1", "ec2.amazonaws.com", "ModifySecurityGroupRules",
+         "sg-0e000000000000005"],
+        ["2026-01-01", "00:00:04", "111111111111", "us-east-1", "ec2.amazonaws.com", "DescribeInstances",
+         "192.0.2.1"],  # no target: the source address comes next
+    ]
+    targets = ["sg-0b000000000000002", trail, "logs", "sg-0e000000000000005", None]
+    as_json = json.loads(CliRunner().invoke(main, [*args, "--format", "json"]).stdout)
+    assert [(r["event_name"], r["target"]) for r in as_json] == list(zip(
+        ["AuthorizeSecurityGroupIngress", "StopLogging", "PutBucketPolicy", "ModifySecurityGroupRules",
+         "DescribeInstances"], targets))
+    rows = list(csv.DictReader(io.StringIO(CliRunner().invoke(main, [*args, "--format", "csv"]).stdout)))
+    assert [r["target"] for r in rows] == [t or "" for t in targets]
+    assert list(rows[0]).index("target") == list(rows[0]).index("event_name") + 1
