@@ -41,6 +41,7 @@ STILL_OPEN_EXIT = 3
 UNANSWERED_EXIT = 4
 ACCOUNT = re.compile(r"\d{12}")
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+GROUP = re.compile(r"sg-[0-9A-Za-z]+")
 
 
 def _clean_errors(fn):
@@ -371,6 +372,8 @@ ACTIVITY_DROP = ("region", "account", "tool", "event_source", "error_code", "sou
 @click.option("--principal", required=True, help="An ARN, role ARN, access key id, user name or session name.")
 def activity(evidence, store, since, until, accounts, regions, tz, fmt, principal):
     """One actor's whole activity, in time order."""
+    if not principal.strip():  # it would match no one, after a scan of everything
+        raise click.BadParameter("an empty value names no principal", param_hint="--principal")
     settings = _settings(tz=tz)
     inv = _open(evidence, store, settings)
     found = inv.activity(principal, since, until, accounts, regions)
@@ -582,6 +585,9 @@ def connections(evidence, store, since, until, accounts, regions, tz, fmt, ports
     """Who came in through each exposure window, from the VPC flow logs: each public source, its
     verdict (session, accepted with no data, rejected only), the findings and actor tied to it, and
     coverage gaps."""
+    if group is not None and not GROUP.fullmatch(group):  # a name or a typo would answer 'no window'
+        raise click.BadParameter(f"{group!r} is no security group id (sg- and its id, such as "
+                                 "sg-0123456789abcdef0)", param_hint="--group")
     settings = _settings(ports, internet_prefix, tz, known_networks=tuple(known_networks) or None,
                          session_bytes=session_bytes)
     inv = _open(evidence, store, settings)
@@ -648,16 +654,22 @@ def notify(evidence, store, since, until, accounts, regions, tz, fmt, ports, int
 
     GuardDuty findings below medium and sample findings are left out unless asked for (--min-severity low,
     --include-samples)."""
-    from .chatwork.client import load_token
-    from .chatwork.share import digest_messages, messages_for, share, summary_messages
+    from .chatwork.client import ChatworkError, load_token, room_id
+    from .chatwork.share import digest_messages, messages_for, open_outbox, share, summary_messages
 
     if not room and not dry_run:
         raise click.UsageError("--room is needed to post; only --dry-run works without one")
     if per_day and not digest:
         raise click.UsageError("--per-day goes with --digest")
     settings = _settings(ports, internet_prefix, tz)
+    if room is not None:  # a room that is no number fails now, not at the first post after the scan
+        try:
+            room_id(room)
+        except ChatworkError as e:
+            raise click.BadParameter(str(e), param_hint="--room") from None
     if not dry_run:
         load_token()  # no token is an error now, not after a scan of the whole evidence
+    outbox = open_outbox(outbox, readonly=dry_run)  # one that cannot be opened, too
     inv = _open(evidence, store, settings)
     scope = (since, until, accounts, regions)
     floor = min_severity[0] if min_severity else 4.0  # GuardDuty's medium

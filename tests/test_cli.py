@@ -851,3 +851,26 @@ def test_activity_names_what_each_call_acted_on_in_a_target_column(tmp_path):
     rows = list(csv.DictReader(io.StringIO(CliRunner().invoke(main, [*args, "--format", "csv"]).stdout)))
     assert [r["target"] for r in rows] == [t or "" for t in targets]
     assert list(rows[0]).index("target") == list(rows[0]).index("event_name") + 1
+
+
+@pytest.mark.parametrize("args, env, code, message", [
+    (["connections", "--group", "web-sg"], {}, 2,
+     "Error: Invalid value for --group: 'web-sg' is no security group id (sg- and its id, such as "
+     "sg-0123456789abcdef0)"),
+    (["activity", "--principal", " "], {}, 2, "Error: Invalid value for --principal: an empty value names no principal"),
+    (["notify", "--room", "ops-room"], {"CHATWORK_API_TOKEN": "t"}, 2,
+     "Error: Invalid value for --room: a room id is a number, got 'ops-room'"),
+    (["notify", "--dry-run", "--room", "ops-room"], {}, 2,
+     "Error: Invalid value for --room: a room id is a number, got 'ops-room'"),
+])
+def test_each_option_is_refused_before_the_scan_not_after(demo, args, env, code, message):
+    result = CliRunner().invoke(main, [*args, "--evidence", str(demo / "evidence")], env=env)
+    assert result.exit_code == code and result.stderr.splitlines()[-1] == message
+    assert "events read" not in result.output  # nothing was scanned
+
+
+def test_an_outbox_that_cannot_be_opened_fails_before_the_scan(demo, tmp_path):
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    result = CliRunner().invoke(main, ["notify", "--room", "1", "--outbox", str(tmp_path / "file" / "box.sqlite"),
+                                       "--evidence", str(demo / "evidence")], env={"CHATWORK_API_TOKEN": "t"})
+    assert result.exit_code == 1 and result.output == f"Error: {tmp_path / 'file'}: File exists\n"
