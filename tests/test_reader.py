@@ -651,3 +651,13 @@ def test_many_gzip_members_of_trail_documents_are_read_as_one_in_their_order(tmp
     batch, report = read_cloudtrail_file(write(tmp_path / "many.json.gz", members))
     assert (report.error, report.read, report.used, report.warnings) == (None, 500, 500, [])
     assert batch.column("record_index").to_pylist() == list(range(500))
+
+
+def test_the_byte_order_mark_warnings_are_said_in_the_report_language(tmp_path):
+    from audit_toolkit.phrases import in_language
+
+    text = json.dumps({"Records": [event(1, userAgent="MARKER"), event(2)]}).encode("utf-16-le")
+    path = write(tmp_path / "ps.json", b"\xff\xfe" + text.replace("MARKER".encode("utf-16-le"), b"\x00\xd8A\x00"))
+    _, report = read_cloudtrail_file(path)
+    assert [in_language(w, "ja") for w in report.warnings] == [
+        "UTF-16LE として読み込みました (バイトオーダーマークによる)", "UTF-16LE として不正なバイトを U+FFFD に置き換えました"]
