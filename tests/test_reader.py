@@ -661,4 +661,3 @@ def test_many_gzip_members_of_trail_documents_are_read_as_one_in_their_order(tmp
     batch, report = read_cloudtrail_file(write(tmp_path / "many.json.gz", members))
     assert (report.error, report.read, report.used, report.warnings) == (None, 500, 500, [])
     assert batch.column("record_index").to_pylist() == list(range(500))
-
