@@ -41,6 +41,7 @@ STILL_OPEN_EXIT = 3
 UNANSWERED_EXIT = 4
 ACCOUNT = re.compile(r"\d{12}")
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+GROUP = re.compile(r"sg-[0-9A-Za-z]+")
 
 
 def _clean_errors(fn):
@@ -363,9 +364,10 @@ def reconcile(evidence, store, since, until, accounts, regions, tz, fmt):
           empty="state and logs agree in the scope (or the evidence holds no state)")
 
 
-ACTIVITY_TABLE = ["event_time", "account", "region", "event_source", "event_name", "error_code", "source_ip",
-                  "actor", "tool"]
-ACTIVITY_DROP = ("region", "account", "tool", "event_source", "error_code", "source_ip")
+ACTIVITY_TABLE = ["event_time", "account", "region", "event_source", "event_name", "target", "error_code",
+                  "source_ip", "actor", "tool"]
+# the actor is the one asked for: what each call acted on is kept longest
+ACTIVITY_DROP = ("region", "account", "tool", "event_source", "error_code", "source_ip", "target")
 
 
 @main.command()
@@ -373,6 +375,8 @@ ACTIVITY_DROP = ("region", "account", "tool", "event_source", "error_code", "sou
 @click.option("--principal", required=True, help="An ARN, role ARN, access key id, user name or session name.")
 def activity(evidence, store, since, until, accounts, regions, tz, fmt, principal):
     """One actor's whole activity, in time order."""
+    if not principal.strip():  # it would match no one, after a scan of everything
+        raise click.BadParameter("an empty value names no principal", param_hint="--principal")
     settings = _settings(tz=tz)
     inv = _open(evidence, store, settings)
     found = inv.activity(principal, since, until, accounts, regions)
@@ -584,6 +588,9 @@ def connections(evidence, store, since, until, accounts, regions, tz, fmt, ports
     """Who came in through each exposure window, from the VPC flow logs: each public source, its
     verdict (session, accepted with no data, rejected only), the findings and actor tied to it, and
     coverage gaps."""
+    if group is not None and not GROUP.fullmatch(group):  # a name or a typo would answer 'no window'
+        raise click.BadParameter(f"{group!r} is no security group id (sg- and its id, such as "
+                                 "sg-0123456789abcdef0)", param_hint="--group")
     settings = _settings(ports, internet_prefix, tz, known_networks=tuple(known_networks) or None,
                          session_bytes=session_bytes)
     inv = _open(evidence, store, settings)
@@ -650,16 +657,22 @@ def notify(evidence, store, since, until, accounts, regions, tz, fmt, ports, int
 
     GuardDuty findings below medium and sample findings are left out unless asked for (--min-severity low,
     --include-samples)."""
-    from .chatwork.client import load_token
-    from .chatwork.share import digest_messages, messages_for, share, summary_messages
+    from .chatwork.client import ChatworkError, load_token, room_id
+    from .chatwork.share import digest_messages, messages_for, open_outbox, share, summary_messages
 
     if not room and not dry_run:
         raise click.UsageError("--room is needed to post; only --dry-run works without one")
     if per_day and not digest:
         raise click.UsageError("--per-day goes with --digest")
     settings = _settings(ports, internet_prefix, tz)
+    if room is not None:  # a room that is no number fails now, not at the first post after the scan
+        try:
+            room_id(room)
+        except ChatworkError as e:
+            raise click.BadParameter(str(e), param_hint="--room") from None
     if not dry_run:
         load_token()  # no token is an error now, not after a scan of the whole evidence
+    outbox = open_outbox(outbox, readonly=dry_run)  # one that cannot be opened, too
     inv = _open(evidence, store, settings)
     scope = (since, until, accounts, regions)
     floor = min_severity[0] if min_severity else 4.0  # GuardDuty's medium
@@ -754,7 +767,10 @@ def sql(name, since, until, accounts, regions, params) -> None:
         if key in queries.SCOPE_PARAMS:  # with its partition bound: set apart, the text contradicts itself
             raise click.BadParameter(f"{item!r}: the scope is set by --since, --until, --account and --region",
                                      param_hint="--param")
-        values[key] = float(value) if re.fullmatch(r"-?\d+(\.\d+)?", value) else value
+        try:  # as the query declares it, before anything is printed: text stays text (a user named 123)
+            values[key] = query.typed(key, value)
+        except AuditToolkitError as e:
+            raise click.BadParameter(str(e), param_hint="--param") from None
     if "days" in query.params:  # sg_state: Config's day folders, as inv.state(since=) lists them
         from .analysis.state import config_days
 

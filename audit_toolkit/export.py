@@ -107,9 +107,13 @@ class Table:
 
 def terminal_width(stream=None) -> int | None:
     """`COLUMNS`, else the width of the terminal `stream` (stdout) is on; None when it is on none (a pipe
-    keeps every column)."""
-    if os.environ.get("COLUMNS", "").isdigit():
-        return int(os.environ["COLUMNS"])
+    keeps every column: `| grep` and `> file` get whole lines, as git and kubectl give them).
+
+    `COLUMNS` is read as shutil.get_terminal_size reads it: a value that is no number, or not above 0
+    (`COLUMNS=0`, as some shells and CI runners export it), is as if unset."""
+    columns = _columns_env()
+    if columns is not None:
+        return columns
     stream = stream or sys.stdout
     if not stream.isatty():
         return None
@@ -117,6 +121,15 @@ def terminal_width(stream=None) -> int | None:
         return os.get_terminal_size(stream.fileno()).columns or shutil.get_terminal_size().columns
     except (OSError, ValueError):
         return shutil.get_terminal_size().columns
+
+
+def _columns_env() -> int | None:
+    """A positive `COLUMNS`, else None."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        return None
+    return columns if columns > 0 else None
 
 
 def to_table(frame: pd.DataFrame, columns: list[str] | None = None, width: int | None = None,

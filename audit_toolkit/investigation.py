@@ -31,7 +31,7 @@ from . import sigma as sigma_rules
 from .analysis import actors, connections, coverage, detections, exposure, security_groups
 from .analysis import state as sg_state
 from .analysis import findings as tie
-from .analysis.events import in_order, records
+from .analysis.events import in_order, records, target_of
 from .engines.base import Engine
 from .evidence.digest_chain import IntegrityReport
 from .evidence.layout import (
@@ -399,7 +399,11 @@ class Investigation:
             return found[found["actor"].map(actors.short) == f"{role.strip()} / {session.strip()}"].reset_index(drop=True)
         events = self.query("principal_events", principal=principal, **queries.scope(since, until, account, region))
         events = in_order(events) if len(events) else events
-        return actors.with_actors(events).rename(columns=ACTIVITY_NAMES)
+        found = actors.with_actors(events).rename(columns=ACTIVITY_NAMES)
+        # what each call acted on (a group, a bucket, a trail), named `target` as detect names it
+        found.insert(found.columns.get_loc("event_name") + 1, "target",
+                     pd.Series([target_of(r) for r in found["request_parameters"]], index=found.index, dtype=object))
+        return found
 
     def principals_like(self, principal: str, since: When = None, until: When = None, account: str | None = None,
                         region: str | None = None, n: int = 5) -> list[str]:

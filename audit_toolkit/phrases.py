@@ -435,6 +435,16 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.unparsable": "解析できません: {error}",
         "reason.columns": "列の数が {expected} ではなく {found} です",
         "reason.unknown_fields": "このツールキットが知らないフィールドは読み込みません: {fields}",
+        "reason.carriage_return": "行の途中に復帰文字 (CR) があります (DuckDB の CSV リーダーはそこで行を終え、"
+        "LF 改行のファイルにそれがあると読み込みを止めます): その行は読み込みません",
+        "reason.left_to_cloudtrail": "GuardDuty の検出結果ではないレコード {count} 件は CloudTrail のリーダーに任せます",
+        "reason.left_to_cloudtrail.one": "GuardDuty の検出結果ではないレコード {count} 件は CloudTrail のリーダーに任せます",
+        "reason.finding_in_trail_file": "CloudTrail のレコードではなく GuardDuty の検出結果です: このファイルは"
+        " GuardDuty の検出結果としては読み込みません (AWS の CloudTrail フォルダ、またはトレイルのファイル名)",
+        "reason.left_to_guardduty": "レコードの中の GuardDuty の検出結果 {count} 件は GuardDuty のリーダーに任せます",
+        "reason.left_to_guardduty.one": "レコードの中の GuardDuty の検出結果 {count} 件は GuardDuty のリーダーに任せます",
+        "reason.byte_order_mark": "{name} として読み込みました (バイトオーダーマークによる)",
+        "reason.invalid_text": "{name} として不正なバイトを U+FFFD に置き換えました",
         "reason.no_data": "log-status が NODATA または SKIPDATA のレコード {count} 件 (カバーされていない箇所として表示)",
         "reason.empty_page": "検出結果の空のページ ({{'findings': []}})",
         "reason.other_event": "別の種類の EventBridge イベント ({kind})",
@@ -1141,6 +1151,16 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.unparsable": "cannot be parsed: {error}",
         "reason.columns": "Expected Number of Columns: {expected} Found: {found}",
         "reason.unknown_fields": "fields not known to this toolkit, not read: {fields}",
+        "reason.carriage_return": "a carriage return inside the line (DuckDB's CSV reader ends a line there, and "
+        "stops on a file of LF lines that holds one): the line is not read",
+        "reason.left_to_cloudtrail": "{count} records that are no GuardDuty findings, left to the CloudTrail reader",
+        "reason.left_to_cloudtrail.one": "{count} record that is no GuardDuty finding, left to the CloudTrail reader",
+        "reason.finding_in_trail_file": "a GuardDuty finding, not a CloudTrail record: this file is not read as "
+        "GuardDuty findings (AWS's CloudTrail folder, or a trail's file name)",
+        "reason.left_to_guardduty": "{count} GuardDuty findings among its records, left to the GuardDuty reader",
+        "reason.left_to_guardduty.one": "{count} GuardDuty finding among its records, left to the GuardDuty reader",
+        "reason.byte_order_mark": "read as {name} (its byte order mark)",
+        "reason.invalid_text": "invalid {name} replaced by U+FFFD",
         "reason.no_data": "{count} records with log-status NODATA or SKIPDATA (shown as coverage gaps)",
         "reason.empty_page": "an empty page of findings ({{'findings': []}})",
         "reason.other_event": "an EventBridge event of another kind ({kind})",

@@ -1,5 +1,5 @@
 -- name: connections
--- params: since_epoch, until_epoch, opened_epoch, closed_epoch, since_day, since_hour, until_hour, account, region, protocol, from_port, to_port, interfaces, instances
+-- params: since_epoch bigint, until_epoch bigint, opened_epoch bigint, closed_epoch bigint, since_day, since_hour, until_hour, account, region, protocol integer, from_port integer, to_port integer, interfaces, instances
 -- The flow records of one exposure window's time (with its margins) on the interfaces of its group
 -- (`interfaces`, `instances`: their ids between spaces, ' eni-1 eni-2 '; NULL: every interface), cut
 -- in one scan to what "who came in through the hole" needs. `coverage` rows count every record per interface, hour, log

@@ -1,5 +1,5 @@
 -- name: findings
--- params: since, until, since_day, until_day, account, region, min_severity
+-- params: since, until, since_day, until_day, account, region, min_severity double
 -- GuardDuty findings whose activity (first to last seen) overlaps the time range, at or above a
 -- severity. The export folders a finding by the day of the update that exported it, never before its
 -- last activity, and exports it again at each update (every 6 hours at most): the folders from

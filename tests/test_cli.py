@@ -642,10 +642,11 @@ TABLES_AT = [  # each command at 80 and 100 columns: the columns it keeps, and t
      [*WINDOW_LEFT_OUT, "closed_by"]),
     (["ssh-exposure"], 100, ["group_id", "cidr", "opened_at", "opened_by", "closed_at", "closed_by", "still_open"],
      WINDOW_LEFT_OUT),
-    (["activity", "--principal", "mallory"], 80, ["event_time", "event_name", "source_ip", "actor"],
+    # the actor is the one asked for: what each call acted on is kept longest
+    (["activity", "--principal", "mallory"], 80, ["event_time", "event_name", "target", "actor"],
+     ["region", "account", "tool", "event_source", "error_code", "source_ip"]),
+    (["activity", "--principal", "mallory"], 100, ["event_time", "event_name", "target", "source_ip", "actor"],
      ["region", "account", "tool", "event_source", "error_code"]),
-    (["activity", "--principal", "mallory"], 100, ["event_time", "event_name", "error_code", "source_ip", "actor"],
-     ["region", "account", "tool", "event_source"]),
     # an attempt and its success differ only in outcome: kept longest
     (["detect"], 80, ["event_time", "severity", "detection", "outcome", "actor"],
      ["error_code", "region", "account", "event_name", "source_ip", "detail", "target"]),
@@ -769,3 +770,108 @@ def test_a_raw_evidence_scan_draws_a_progress_bar_only_when_stderr_is_a_terminal
     out, said = _run_with_stderr_on(False, evidence)
     assert "ingest" not in said and "%" not in said
     assert said.splitlines()[0].startswith(f"evidence {evidence}: 3 files, 6 events read, 6 used")
+
+
+@pytest.mark.parametrize("columns", ["0", "-1", "wide"])
+def test_a_columns_of_zero_or_no_number_is_unset_and_a_pipe_gets_the_whole_table(tmp_path, columns):
+    from util import event, records_file
+
+    records_file(tmp_path / "evidence", "a.json.gz", [event(1, userAgent="aws-cli/2 " + "x" * 150)])
+    args = ["activity", "--principal", "u1", "--evidence", str(tmp_path / "evidence")]
+    given = CliRunner().invoke(main, args, env={"COLUMNS": columns})
+    unset = CliRunner().invoke(main, args, env={"COLUMNS": None})
+    assert given.exit_code == unset.exit_code == 0
+    assert given.stdout == unset.stdout  # not squeezed to 0 columns: every column, each on one line
+    assert given.stdout.splitlines()[0].split() == [
+        "event_time", "account", "region", "event_source", "event_name", "target", "error_code", "source_ip", "actor",
+        "tool"]
+    assert len(given.stdout.splitlines()) == 2 and "left out" not in given.stderr
+
+
+@pytest.mark.parametrize("query, param, expected", [
+    ("findings", "min_severity=abc", "min_severity='abc': expected double (a number)"),
+    ("findings", "min_severity=nan", "min_severity='nan': expected double (a number)"),
+    ("connections", "from_port=22.5", "from_port='22.5': expected integer (a whole number)"),
+])
+def test_sql_checks_a_param_against_its_declared_type_before_printing(query, param, expected):
+    result = CliRunner().invoke(main, ["sql", query, "--param", param])
+    assert result.exit_code == 2 and result.stdout == ""  # no query printed, as any other option error
+    assert result.stderr.splitlines()[-1] == f"Error: Invalid value for --param: {expected}"
+
+
+def test_sql_binds_a_number_for_a_double_and_text_for_text_however_it_looks():
+    severe = run("sql", "findings", "--param", "min_severity=7")
+    assert severe.exit_code == 0 and "AND (7.0 IS NULL OR try_cast(severity AS DOUBLE) >= 7.0)" in severe.stdout
+    named = run("sql", "principal_events", "--param", "principal=123")  # a user named 123 is text
+    assert named.exit_code == 0 and "useridentity.arn = '123'" in named.stdout
+
+
+def test_a_query_header_declares_a_parameter_type_or_none(tmp_path):
+    from audit_toolkit import queries
+
+    assert dict(queries.get("findings").types) == {"min_severity": "double"}
+    assert queries.get("findings").typed("min_severity", " 4.5") == 4.5
+    bad = tmp_path / "odd.sql"
+    bad.write_text("-- name: odd\n-- params: n number\nSELECT :n\n", encoding="utf-8")
+    with pytest.raises(AuditToolkitError, match="declared as 'name' or 'name TYPE'"):
+        queries.load(bad)
+
+
+def test_activity_names_what_each_call_acted_on_in_a_target_column(tmp_path):
+    from util import event, records_file
+
+    trail = "arn:aws:cloudtrail:us-east-1:111111111111:trail/org-trail"
+    alice = {"type": "IAMUser", "arn": "arn:aws:iam::111111111111:user/alice", "accountId": "111111111111"}
+    records_file(tmp_path / "evidence", "a.json.gz", [event(n, userIdentity=alice, eventName=name, requestParameters=req)
+                                                       for n, (name, req) in enumerate([
+        ("AuthorizeSecurityGroupIngress", {"groupId": "sg-0b000000000000002"}),
+        ("StopLogging", {"name": trail}),
+        ("PutBucketPolicy", {"bucketName": "logs"}),
+        ("ModifySecurityGroupRules", {"ModifySecurityGroupRulesRequest": {"GroupId": "sg-0e000000000000005"}}),
+        ("DescribeInstances", {"groupId": {"not": "a name"}}),  # an object is no name
+    ])])
+    args = ["activity", "--principal", "alice", "--evidence", str(tmp_path / "evidence")]
+    table = CliRunner().invoke(main, args, env={"COLUMNS": None})
+    assert table.exit_code == 0
+    assert [line.split()[:7] for line in table.stdout.splitlines()] == [
+        ["event_time", "account", "region", "event_source", "event_name", "target", "error_code"],
+        ["2026-01-01", "00:00:00", "111111111111", "us-east-1", "ec2.amazonaws.com", "AuthorizeSecurityGroupIngress",
+         "sg-0b000000000000002"],
+        ["2026-01-01", "00:00:01", "111111111111", "us-east-1", "ec2.amazonaws.com", "StopLogging", trail],
+        ["2026-01-01", "00:00:02", "111111111111", "us-east-1", "ec2.amazonaws.com", "PutBucketPolicy", "logs"],
+        ["2026-01-01", "00:00:03", "111111111111", "us-east-1", "ec2.amazonaws.com", "ModifySecurityGroupRules",
+         "sg-0e000000000000005"],
+        ["2026-01-01", "00:00:04", "111111111111", "us-east-1", "ec2.amazonaws.com", "DescribeInstances",
+         "192.0.2.1"],  # no target: the source address comes next
+    ]
+    targets = ["sg-0b000000000000002", trail, "logs", "sg-0e000000000000005", None]
+    as_json = json.loads(CliRunner().invoke(main, [*args, "--format", "json"]).stdout)
+    assert [(r["event_name"], r["target"]) for r in as_json] == list(zip(
+        ["AuthorizeSecurityGroupIngress", "StopLogging", "PutBucketPolicy", "ModifySecurityGroupRules",
+         "DescribeInstances"], targets))
+    rows = list(csv.DictReader(io.StringIO(CliRunner().invoke(main, [*args, "--format", "csv"]).stdout)))
+    assert [r["target"] for r in rows] == [t or "" for t in targets]
+    assert list(rows[0]).index("target") == list(rows[0]).index("event_name") + 1
+
+
+@pytest.mark.parametrize("args, env, code, message", [
+    (["connections", "--group", "web-sg"], {}, 2,
+     "Error: Invalid value for --group: 'web-sg' is no security group id (sg- and its id, such as "
+     "sg-0123456789abcdef0)"),
+    (["activity", "--principal", " "], {}, 2, "Error: Invalid value for --principal: an empty value names no principal"),
+    (["notify", "--room", "ops-room"], {"CHATWORK_API_TOKEN": "t"}, 2,
+     "Error: Invalid value for --room: a room id is a number, got 'ops-room'"),
+    (["notify", "--dry-run", "--room", "ops-room"], {}, 2,
+     "Error: Invalid value for --room: a room id is a number, got 'ops-room'"),
+])
+def test_each_option_is_refused_before_the_scan_not_after(demo, args, env, code, message):
+    result = CliRunner().invoke(main, [*args, "--evidence", str(demo / "evidence")], env=env)
+    assert result.exit_code == code and result.stderr.splitlines()[-1] == message
+    assert "events read" not in result.output  # nothing was scanned
+
+
+def test_an_outbox_that_cannot_be_opened_fails_before_the_scan(demo, tmp_path):
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    result = CliRunner().invoke(main, ["notify", "--room", "1", "--outbox", str(tmp_path / "file" / "box.sqlite"),
+                                       "--evidence", str(demo / "evidence")], env={"CHATWORK_API_TOKEN": "t"})
+    assert result.exit_code == 1 and result.output == f"Error: {tmp_path / 'file'}: File exists\n"

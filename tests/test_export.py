@@ -153,3 +153,39 @@ def test_json_escapes_what_json_dumps_leaves_raw_and_keeps_every_value():
     assert set(export._INVISIBLE.findall(text)) == {"\n"}  # the layout's line breaks only
     assert r"a\u007f\u009b[2J\u202eb\u2066 日本 \u001b" in text
     assert json.loads(text) == [{"ua": value}]
+
+
+class _Stream:
+    """A stdout that is (or is not) a terminal, without a real one."""
+
+    def __init__(self, tty: bool):
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def fileno(self) -> int:
+        return 1
+
+
+def test_a_columns_of_zero_or_no_number_is_unset_as_shutil_reads_it(monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "get_terminal_size", lambda fd=1: os.terminal_size((132, 40)))
+    for value in ("0", "-5", "abc", "", "80x"):
+        monkeypatch.setenv("COLUMNS", value)
+        assert export.terminal_width(_Stream(tty=True)) == 132, value  # the terminal's own width
+        assert export.terminal_width(_Stream(tty=False)) is None, value  # a pipe: no width at all
+    monkeypatch.setenv("COLUMNS", "100")  # set on purpose: kept, on a terminal and in a pipe alike
+    assert export.terminal_width(_Stream(tty=True)) == export.terminal_width(_Stream(tty=False)) == 100
+
+
+def test_with_columns_zero_and_no_terminal_the_width_falls_back_to_80_as_shutil_does(monkeypatch):
+    import os
+
+    def no_terminal(fd=1):
+        raise OSError("not a terminal")
+
+    monkeypatch.setenv("COLUMNS", "0")
+    monkeypatch.setattr(os, "get_terminal_size", no_terminal)
+    assert export.terminal_width(_Stream(tty=True)) == 80

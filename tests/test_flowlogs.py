@@ -249,6 +249,14 @@ def test_a_carriage_return_inside_a_line_costs_that_line_alone(tmp_path):
                               "line 5: Expected Number of Columns: 14 Found: 4",
                               f"line 7: {flowlogs.CARRIAGE_RETURN}"]
     assert flowlogs.CARRIAGE_RETURN.startswith("a carriage return inside the line")
+    from audit_toolkit.phrases import in_language  # the report says it in its language: Japanese too
+
+    assert [in_language(r, "ja") for r in bad.rejections] == [
+        "3 行目: 行の途中に復帰文字 (CR) があります (DuckDB の CSV リーダーはそこで行を終え、LF 改行のファイルに"
+        "それがあると読み込みを止めます): その行は読み込みません",
+        "5 行目: 列の数が 14 ではなく 4 です",
+        "7 行目: 行の途中に復帰文字 (CR) があります (DuckDB の CSV リーダーはそこで行を終え、LF 改行のファイルに"
+        "それがあると読み込みを止めます): その行は読み込みません"]
     assert (bad.sha256, hashlib.sha256(cr.read_bytes()).hexdigest()) == (before, before)
     assert (by_path[str(whole)].read, by_path[str(whole)].used) == (2, 2)
     assert sorted(rows.loc[rows["filename"] == str(cr.resolve()), "srcport"]) == [20641, 34892, 49761]

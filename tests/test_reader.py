@@ -82,6 +82,16 @@ def test_invalid_utf16_is_replaced_and_reported(tmp_path):
     assert batch.column("useragent").to_pylist() == ["\ufffdA", "aws-cli/2"]
 
 
+def test_the_byte_order_mark_warnings_are_said_in_the_report_language(tmp_path):
+    from audit_toolkit.phrases import in_language
+
+    text = json.dumps({"Records": [event(1, userAgent="MARKER"), event(2)]}).encode("utf-16-le")
+    path = write(tmp_path / "ps.json", b"\xff\xfe" + text.replace("MARKER".encode("utf-16-le"), b"\x00\xd8A\x00"))
+    _, report = read_cloudtrail_file(path)
+    assert [in_language(w, "ja") for w in report.warnings] == [
+        "UTF-16LE として読み込みました (バイトオーダーマークによる)", "UTF-16LE として不正なバイトを U+FFFD に置き換えました"]
+
+
 def test_utf16_whose_utf8_is_over_the_limit_is_rejected(tmp_path):
     # 3 bytes of UTF-8 for 2 of UTF-16: the limit bounds the text read, whatever its encoding.
     text = json.dumps({"Records": [event(1, userAgent="\u20ac" * 1000)]}, ensure_ascii=False)

@@ -556,3 +556,41 @@ def test_a_file_refused_for_its_size_is_read_again_under_a_larger_limit(tmp_path
     assert [(f.error, f.used) for f in larger[0].files + larger[2].files] == [(None, 3), (None, 1)]
     held = Investigation.from_store(store)
     assert (held.intake.used, held.state_intake.used, held.intake.bad_files, held.state_intake.bad_files) == (3, 1, [], [])
+
+
+def test_reasons_read_back_from_the_store_are_said_in_the_report_language(tmp_path: Path):
+    from audit_toolkit.phrases import in_language
+
+    evidence = tmp_path / "evidence"
+    bad = _event(1)
+    bad["userIdentity"] = None
+    _write(evidence, "mixed.json.gz", [_event(0), bad])
+    truncated = _write(evidence, "truncated.json.gz", [_event(5)])
+    truncated.write_bytes(truncated.read_bytes()[:40])
+    ps = evidence / "AWSLogs" / "111122223333" / "CloudTrail" / "eu-west-1" / "2024" / "05" / "01" / "ps.json"
+    ps.write_bytes(b"\xff\xfe" + json.dumps({"Records": [_event(7)]}).encode("utf-16-le"))
+    ingest(discover_files(evidence), tmp_path / "store", workers=1)
+    for intake in (Investigation.from_store(tmp_path / "store").intake, Store.open(tmp_path / "store").intake()):
+        by_name = {Path(f.path).name: f for f in intake.files}
+        assert by_name["mixed.json.gz"].rejections == ["record 1: userIdentity is null where an object was expected"]
+        assert [in_language(r, "ja") for r in by_name["mixed.json.gz"].rejections] == [
+            in_language(r, "ja") for r in _read_again(evidence / by_name["mixed.json.gz"].path)]
+        assert in_language(by_name["ps.json"].warnings[0], "ja") == "UTF-16LE として読み込みました (バイトオーダーマークによる)"
+        assert in_language(by_name["truncated.json.gz"].error, "ja").startswith("途中で切れているか壊れた gzip: ")
+
+
+def _read_again(path: Path) -> list:
+    from audit_toolkit.evidence.reader import read_cloudtrail_file
+
+    return read_cloudtrail_file(path)[1].rejections
+
+
+def test_a_catalog_reason_that_no_longer_says_its_text_is_kept_as_stored():
+    from audit_toolkit.evidence.reader import file_report
+
+    edited = {"path": "a.json", "warnings": ["as written"], "error": "cannot be read to its end: boom",
+              "phrases": {"error": {"key": "not_to_end", "values": {"error": "boom"}},
+                          "warnings": [{"key": "no_such_key", "values": {}}]}}
+    report = file_report(edited)
+    assert report.warnings == ["as written"] and type(report.warnings[0]) is str
+    assert report.error == "cannot be read to its end: boom" and report.error.phrase["key"] == "not_to_end"

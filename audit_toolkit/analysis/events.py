@@ -113,3 +113,44 @@ def _kind(value: Any) -> str:
         return "a number"
     names = {str: "a string", list: "a list", dict: "an object"}
     return names.get(type(value), type(value).__name__)
+
+
+# The request parameter that names what a call acted on, first found first (case aside): a security
+# group, a bucket, a trail (`name` of StopLogging, DeleteTrail, UpdateTrail), an instance, an IAM
+# identity or policy, a key, a function, a detector, a topic, a secret, a log group, ...
+TARGET_KEYS = ("groupId", "bucketName", "trailName", "name", "instanceId", "instanceIds", "userName",
+               "roleName", "groupName", "policyArn", "keyId", "keyName", "functionName", "detectorId",
+               "topicArn", "subscriptionArn", "secretId", "secretIdList", "logGroupName",
+               "dBInstanceIdentifier", "snapshotId", "imageId", "volumeId", "networkInterfaceId",
+               "networkAclId", "subnetId", "vpcId", "flowLogId", "flowLogIds", "configurationRecorderName",
+               "resolverQueryLogConfigId", "clusterName", "modelId", "target", "resourceArn", "arn")
+_TARGET_KEYS = tuple(k.lower() for k in TARGET_KEYS)
+
+
+def target_of(request: Any) -> str | None:
+    """What a call acted on, from its `requestparameters` (JSON text or decoded): the first of
+    TARGET_KEYS that holds a name or a list of names (comma-separated), in the parameters or in the
+    `...Request` object EC2's newer calls wrap them in (ModifySecurityGroupRules' GroupId); else the
+    instances or image of `instancesSet` (RunInstances'). None when it names none; whatever else
+    evidence put there (an object, a number) is none too."""
+    req = json_object(request)
+    wrapped = [v for k, v in req.items() if isinstance(k, str) and k.endswith("Request") and isinstance(v, dict)]
+    for holder in (req, *wrapped):
+        lower = {k.lower(): v for k, v in holder.items() if isinstance(k, str)}
+        for key in _TARGET_KEYS:
+            names = _names(lower.get(key))
+            if names:
+                return ", ".join(names)
+    instances = req.get("instancesSet")
+    items = instances.get("items") if isinstance(instances, dict) else None
+    ids = [text_of(i.get("instanceId")) or text_of(i.get("imageId"))
+           for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+    return ", ".join(i for i in ids if i) or None
+
+
+def _names(value: Any) -> list[str]:
+    """A name, a list of names, or EC2's `{"tag": 1, "content": name}`, as a list of text."""
+    if isinstance(value, dict):
+        value = value.get("content")
+    values = value if isinstance(value, list) else [value]
+    return [v for v in values if text_of(v)]

@@ -196,12 +196,12 @@ class ChatworkClient:
         if not 1 <= size(body) <= MAX_BODY:
             raise ChatworkError(f"a message body must be 1..{MAX_BODY} characters, got {size(body)}")
         data = {"body": body, "self_unread": "1" if self_unread else "0"}
-        answer = self._call("POST", f"/rooms/{_room(room)}/messages", data=data, post_to=str(room), idempotent=False)
+        answer = self._call("POST", f"/rooms/{room_id(room)}/messages", data=data, post_to=str(room), idempotent=False)
         return _answer_id(answer, "message_id")
 
     def recent_messages(self, room: str | int) -> list[dict]:
         """The room's latest messages (up to 100, `force=1`), to find a post whose answer was lost."""
-        return self._call("GET", f"/rooms/{_room(room)}/messages", params={"force": "1"}) or []
+        return self._call("GET", f"/rooms/{room_id(room)}/messages", params={"force": "1"}) or []
 
     def upload_file(self, room: str | int, content: bytes, filename: str, message: str | None = None,
                     mime: str = "application/octet-stream") -> str:
@@ -209,7 +209,7 @@ class ChatworkClient:
         if len(content) > MAX_FILE:
             raise ChatworkError(f"{filename}: {len(content)} bytes is over Chatwork's 5 MB file limit")
         data = {"message": message} if message else None
-        answer = self._call("POST", f"/rooms/{_room(room)}/files", data=data,
+        answer = self._call("POST", f"/rooms/{room_id(room)}/files", data=data,
                             files={"file": (filename, content, mime)}, post_to=str(room), idempotent=False)
         return _answer_id(answer, "file_id")
 
@@ -314,7 +314,8 @@ class ChatworkClient:
             text = text[: match.a] + "***" + text[match.a + match.size:]
 
 
-def _room(room: str | int) -> str:
+def room_id(room: str | int) -> str:
+    """A room id as the API takes it: ChatworkError for one that is no number."""
     text = str(room).strip()
     if not text.isdigit():
         raise ChatworkError(f"a room id is a number, got {text!r}")

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import EvidenceError, QueryError
-from ..evidence.reader import MAX_FILE_BYTES, FileReport, IntakeReport
+from ..evidence.reader import MAX_FILE_BYTES, FileReport, IntakeReport, file_report, report_dict
 from ..evidence.schema import STORED_SCHEMA
 from ..evidence.store import TABLE, Store, ingest
 from ..phrases import reason, reason_key
@@ -191,7 +191,6 @@ class DuckDBEngine:
         (STORE/vpcflowlogs/), after the same line-by-line check; returns what was read of them."""
         import json
         import uuid
-        from dataclasses import asdict
 
         from ..evidence import flowlogs
 
@@ -210,14 +209,13 @@ class DuckDBEngine:
             self.con.execute(f"COPY (SELECT {columns} FROM {flowlogs.TABLE}) "
                              f"TO {_literal(str(part))} (FORMAT parquet, COMPRESSION zstd)")
             for path, f in zip(todo, report.files):
-                held[str(path.resolve())] = asdict(f)
+                held[str(path.resolve())] = report_dict(f)
             (folder / flowlogs.CATALOG).write_text(json.dumps(held, indent=1), encoding="utf-8")
         return report
 
     def attach_flow_logs(self, root: str | Path) -> IntakeReport:
         """The store's flow logs as the `vpcflowlogs` view (empty if none); what they were made of."""
         from ..evidence import flowlogs
-        from ..evidence.reader import FileReport
 
         folder = Path(root) / flowlogs.STORE
         parts = sorted(folder.glob("part-*.parquet"))
@@ -226,7 +224,7 @@ class DuckDBEngine:
         self.con.execute(f"CREATE OR REPLACE VIEW {flowlogs.TABLE} AS {source}")
         self._flow_files, self._flow_view = [], source  # Parquet parts: nothing to narrow
         self._flow_mended = False
-        return IntakeReport(files=[FileReport(**f) for f in flowlogs.held(folder).values()])
+        return IntakeReport(files=[file_report(f) for f in flowlogs.held(folder).values()])
 
     @contextmanager
     def narrowed_flow_logs(self, values: Mapping[str, Any]) -> Iterator[None]:

@@ -130,9 +130,8 @@ def unreadable(paths: Iterable[Path]) -> dict[str, str]:
     return found
 
 
-# Why a line of a mended copy is left blank (mended)
-CARRIAGE_RETURN = ("a carriage return inside the line (DuckDB's CSV reader ends a line there, and "
-                   "stops on a file of LF lines that holds one): the line is not read")
+# Why a line of a mended copy is left blank (mended): a Reason, said in the report's language
+CARRIAGE_RETURN = reason("carriage_return")
 
 
 def mended(path: Path, folder: Path) -> tuple[Path, list[tuple[int, str]]] | None:

@@ -28,7 +28,6 @@ import msgspec
 import pandas as pd
 import pyarrow as pa
 
-from ..phrases import plural
 from .guardduty_finding import (  # noqa: F401 (severity_label, SEVERITY_BANDS: the public names)
     _TOP, FINDING_COLUMNS, KNOWN_RESOURCE_TYPES, KNOWN_SCHEMA_VERSIONS, SEVERITY_BANDS, _camel, _json_in_string, _text,
     flatten, severity_label,
@@ -275,8 +274,7 @@ def _own(elements: list[Any], path: str | Path, report: FileReport) -> list[Any]
         return elements
     left = len(elements) - sum(theirs)
     report.elsewhere += left
-    report.warn(f"{plural(left, 'record')} that are no GuardDuty findings, left to the CloudTrail "
-                "reader")
+    report.warn(reason("left_to_cloudtrail.one" if left == 1 else "left_to_cloudtrail", count=f"{left:,}"))
     return list(compress(elements, theirs))
 
 

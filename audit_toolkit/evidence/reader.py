@@ -15,7 +15,7 @@ import ipaddress
 import itertools
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from itertools import compress
 from operator import attrgetter
@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from isal import igzip, igzip_lib
 
-from ..phrases import plural, reason, reason_of
+from ..phrases import Reason, plural, reason, reason_of
 from ..settings import Settings
 from . import layout
 from .kinds import findings_only, spells_findings
@@ -106,6 +106,49 @@ class FileReport:
         if len(self.warnings) < MAX_REASONS_PER_FILE:
             self.warnings.append(message if index is None else
                                  reason("record", index=index + self.offset, reason=message))
+
+
+def report_dict(report: FileReport) -> dict:
+    """A FileReport as JSON-safe data for a store's catalog: its fields, and under `phrases` the
+    phrase of each reason the toolkit said (Reason), which its text alone loses, so a report read
+    back (`file_report`) says them in its own language like one read from the evidence."""
+    data = asdict(report)
+    said = {"error": _said(report.error), "rejections": [_said(r) for r in report.rejections],
+            "warnings": [_said(w) for w in report.warnings]}
+    if said["error"] or any(said["rejections"]) or any(said["warnings"]):
+        data["phrases"] = said
+    return data
+
+
+def file_report(data: dict) -> FileReport:
+    """A FileReport from `report_dict`'s data (or a catalog's from before it kept phrases): each
+    reason a Reason again where its phrase still says its text in English; else the text kept."""
+    data = dict(data)
+    said = data.pop("phrases", None)
+    report = FileReport(**data)
+    if isinstance(said, dict):
+        report.error = _again(report.error, said.get("error"))
+        for name in ("rejections", "warnings"):
+            phrases = said.get(name)
+            if isinstance(phrases, list) and len(phrases) == len(getattr(report, name)):
+                setattr(report, name, [_again(t, p) for t, p in zip(getattr(report, name), phrases)])
+    return report
+
+
+def _said(text: str | None) -> dict | None:
+    return text.phrase if isinstance(text, Reason) else None
+
+
+def _again(text: str | None, said: object) -> str | None:
+    """`text` as the Reason `said` makes, if it makes that very text (a catalog is a file anyone can
+    edit, and the catalogue changes): else `text` as it was stored."""
+    if not isinstance(said, dict) or not isinstance(text, str):
+        return text
+    try:
+        again = Reason(said)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        return text
+    return again if again == text else text
 
 
 @dataclass
@@ -961,13 +1004,10 @@ def _decode_all(data: bytes, report: FileReport, any_crowded: bool | None = None
         if theirs:
             left += 1
         else:
-            report.reject(index, "a GuardDuty finding, not a CloudTrail record: this file is not "
-                                 "read as GuardDuty findings (AWS's CloudTrail folder, or a trail's "
-                                 "file name)")
+            report.reject(index, reason("finding_in_trail_file"))
     if left:
         report.elsewhere += left
-        report.warn(f"{plural(left, 'GuardDuty finding')} among its records, left to the GuardDuty "
-                    "reader")
+        report.warn(reason("left_to_guardduty.one" if left == 1 else "left_to_guardduty", count=f"{left:,}"))
     return decoded
 
 
@@ -1320,11 +1360,11 @@ def _as_utf8(text: bytes, left: int, limit: int, report: FileReport) -> bytes:
     else:
         return text
     name = codec.upper().replace("-LE", "LE").replace("-BE", "BE")
-    report.warn(f"read as {name} (its byte order mark)")
+    report.warn(reason("byte_order_mark", name=name))
     try:
         return _recoded(memoryview(text)[len(bom):], codec, "strict", left, limit)
     except UnicodeDecodeError:
-        report.warn(f"invalid {name} replaced by U+FFFD")
+        report.warn(reason("invalid_text", name=name))
         return _recoded(memoryview(text)[len(bom):], codec, "replace", left, limit)
 
 

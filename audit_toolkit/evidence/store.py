@@ -46,7 +46,7 @@ import pyarrow.parquet as pq
 from ..engines.connection import connect
 from ..errors import EvidenceError, OutputError
 from ..paths import refuse_overlap
-from .reader import MAX_FILE_BYTES, FileReport, IntakeReport, read_cloudtrail_file
+from .reader import MAX_FILE_BYTES, FileReport, IntakeReport, file_report, read_cloudtrail_file, report_dict
 from .schema import CLOUDTRAIL_SCHEMA, PROVENANCE_COLUMNS, STORED_SCHEMA
 
 CATALOG = "catalog.json"
@@ -236,7 +236,7 @@ def _parquet_problem(path: Path, schema: pa.Schema | None) -> str | None:
 
 def _file_report(entry: dict) -> FileReport:
     """A catalog entry's report; catalogs written before reports held size and SHA-256 have them beside."""
-    return FileReport(**{"size": entry["size"], "sha256": entry["sha256"], **entry["report"]})
+    return file_report({"size": entry["size"], "sha256": entry["sha256"], **entry["report"]})
 
 
 @dataclass(frozen=True)
@@ -283,7 +283,7 @@ def _read_task(task: _Task, sources: list[dict]) -> Iterator[pa.Table]:
     pending_rows = 0
     for path in task.paths:
         table, report = read_cloudtrail_file(path, only=task.only, max_bytes=task.max_bytes)
-        sources.append({"size": report.size, "sha256": report.sha256, "report": asdict(report)})
+        sources.append({"size": report.size, "sha256": report.sha256, "report": report_dict(report)})
         pending.extend(table.to_batches())
         pending_rows += table.num_rows
         if pending_rows >= ROW_GROUP:
@@ -560,7 +560,7 @@ def ingest(
                         continue  # its report is the second reading's
                     sources[str(Path(path).resolve())] = {**source, "part": part,
                                                           **_limit(source["report"], max_file_bytes)}
-                    report.files.append(FileReport(**source["report"]))
+                    report.files.append(file_report(source["report"]))
                 bar.update(len([p for p in task.paths if task.max_bytes == max_file_bytes
                                 or p not in again]))
                 bar.set_postfix(events=f"{report.used:,}", refresh=False)
@@ -606,11 +606,11 @@ def ingest_findings(files: Iterable[Path], root: str | Path,
     target = store.root / FINDINGS
     tables = [pq.read_table(target)] if target.exists() else []
     for path in todo:
-        table, file_report = read_guardduty_file(path, max_bytes=max_file_bytes)
+        table, found_report = read_guardduty_file(path, max_bytes=max_file_bytes)
         tables.append(table)
-        report.files.append(file_report)
-        store.findings[str(Path(path).resolve())] = {"size": file_report.size, "sha256": file_report.sha256,
-                                                     "report": asdict(file_report)}
+        report.files.append(found_report)
+        store.findings[str(Path(path).resolve())] = {"size": found_report.size, "sha256": found_report.sha256,
+                                                     "report": report_dict(found_report)}
     table, report.duplicates = unique_findings(pa.concat_tables(tables) if tables else GUARDDUTY_SCHEMA.empty_table())
     _replace(target, table)
     store.commit()
@@ -655,7 +655,7 @@ def ingest_state(files: Iterable[Path], root: str | Path, state_at=None,
         report.files += file_report.files
         report.other_types += file_report.other_types
         (entry,) = file_report.files
-        store.state[source] = {"size": entry.size, "sha256": entry.sha256, "report": asdict(entry),
+        store.state[source] = {"size": entry.size, "sha256": entry.sha256, "report": report_dict(entry),
                                **_limit(asdict(entry), max_file_bytes),
                                "other_types": dict(file_report.other_types),
                                "held": entry.error != NO_TIME}

@@ -5,6 +5,9 @@
     -- What the query answers (these comment lines are its documentation).
     SELECT ...  WHERE eventtime >= :since ...
 
+A parameter that is not text says its type after its name (`-- params: ..., min_severity double`):
+`double`, `bigint` or `integer`; the others are `varchar`. `audit-toolkit sql --param` checks a value
+typed by hand against it before it binds anything.
 A header may also name `-- embedded_columns:`, columns the embedded engine's table has and Athena's
 has not (schema.PROVENANCE_COLUMNS): DuckDB's text selects them too, Athena's does not.
 Athena (Trino) SQL is the canonical text. DuckDB gets it through sqlglot, with the known traps fixed
@@ -37,6 +40,7 @@ HERE = Path(__file__).parent
 SQL_DIR = next(p for p in (HERE.parent / "sql", HERE.parent.parent / "queries") if p.is_dir())
 _HEADER = re.compile(r"^--\s*(name|params|filters|embedded_columns):\s*(.*)$")
 SCOPE_PARAMS = ("since", "until", "since_day", "until_day", "account", "region")
+PARAM_TYPES = ("varchar", "double", "bigint", "integer")  # what a header may declare; varchar unsaid
 
 
 class _DuckDB(DuckDB):
@@ -60,6 +64,23 @@ class Query:
     template: str | None = None  # the query whose columns and scope it filters (`-- filters:`)
     condition: str | None = None  # that filter, Athena SQL: what the file holds
     embedded_columns: tuple[str, ...] = ()  # selected on the embedded engine alone
+    types: Mapping[str, str] = field(default_factory=dict)  # a parameter's declared type; varchar unsaid
+
+    def typed(self, name: str, value: str) -> Any:
+        """A value typed by hand (`sql --param`) as the parameter `name` takes it: a number for a
+        `double`, `bigint` or `integer`; QueryError, naming the parameter, the value and the type
+        it expects, for a value that is not one."""
+        kind = self.types.get(name, "varchar")
+        if kind == "varchar":
+            return value
+        try:
+            number = float(value) if kind == "double" else int(value.strip(), 10)
+        except ValueError:
+            number = None
+        if number is None or number != number or number in (float("inf"), float("-inf")):
+            expected = "a number" if kind == "double" else "a whole number"
+            raise QueryError(f"{name}={value!r}: expected {kind} ({expected})")
+        return number
 
     def render(self, dialect: str) -> str:
         """The query's text for an engine's dialect; parameters stay as placeholders."""
@@ -221,7 +242,12 @@ def load(path: Path, known: Mapping[str, Query] | None = None) -> Query:
             raise QueryError(f"{path}: '-- filters: {header['filters']}' must name a query of the "
                              "registry, and a filter declares no parameters of its own")
         return with_filter(template, name, sql, "\n".join(doc).strip())
-    params = tuple(p.strip() for p in header.get("params", "").split(",") if p.strip())
+    declared = [p.split() for p in header.get("params", "").split(",") if p.strip()]
+    params = tuple(p[0] for p in declared)
+    types = {p[0]: p[1].lower() for p in declared if len(p) == 2 and p[1].lower() in PARAM_TYPES}
+    if any(len(p) > 2 or len(p) == 2 and p[0] not in types for p in declared):
+        raise QueryError(f"{path}: a parameter is declared as 'name' or 'name TYPE', TYPE one of "
+                         f"{', '.join(PARAM_TYPES)}")
     used = _placeholders(sql)
     if used != set(params):
         raise QueryError(
@@ -236,7 +262,7 @@ def load(path: Path, known: Mapping[str, Query] | None = None) -> Query:
     if set(embedded) - set(PROVENANCE_COLUMNS):
         raise QueryError(f"{path}: embedded_columns may name only {', '.join(PROVENANCE_COLUMNS)}")
     return Query(name, params, "\n".join(doc).strip(), sql, MappingProxyType(overrides),
-                 embedded_columns=embedded)
+                 embedded_columns=embedded, types=MappingProxyType(types))
 
 
 def load_all(folder: Path = SQL_DIR) -> Mapping[str, Query]:
