@@ -90,13 +90,13 @@ def _earliest(since: When, windows: pd.DataFrame) -> When:
     return min([start, *windows["opened_at"]])
 
 
-def _held_at(rules: pd.DataFrame, at: When, account: str | None, region: str | None) -> list[dict]:
+def _held_at(rules: sg_state.State, at: When, account: str | None, region: str | None) -> list[dict]:
     """The rules the state held at `at`, to replay from (none without `at`); ConfigError where it
     says nothing before then."""
     if at is None:
         return []
     start = pd.Timestamp(queries.scope(at)["since"])
-    if not (rules["observed_at"] <= start).any():
+    if not (rules.places["observed_at"] <= start).any():
         raise ConfigError(f"no AWS Config or EC2 state of {account}/{region} before {start}: "
                           "replay from the first day of the logs (without --from-state)")
     return sg_state.held_at(rules, start)
@@ -281,14 +281,14 @@ class Investigation:
         (the rule ids describe-security-group-rules gives), and the logs are read from `since` only.
         """
         if not from_state:
-            return self._changes(since, until, account, region, self.state(until, account, region))
+            return self._changes(since, until, account, region, self._state(until, account, region))
         _need_place(since, account, region)
-        rules = self.state(until, account, region, since=since)
+        rules = self._state(until, account, region, since=since)
         held = _held_at(rules, since, account, region)
         return self._changes(since, until, account, region, rules, read_from=since, held=held)
 
     def _changes(self, since: When, until: When, account: str | None, region: str | None,
-                 rules: pd.DataFrame, read_from: When = None, held: list[dict] = ()
+                 rules: sg_state.State, read_from: When = None, held: list[dict] = ()
                  ) -> pd.DataFrame:
         """sg_changes, each group named from the state `rules` and the creating calls; the logs are
         read from `read_from` (None: their first day, to learn rule ids from earlier responses;
@@ -310,6 +310,12 @@ class Investigation:
         (analysis.state.RULE_COLUMNS). With `since`, the state from then on and the state at
         `since`: only Config's day folders from the day before `since` are read, which must hold a
         configuration snapshot (or EC2 describe output from that day): the state of every group."""
+        return sg_state.rules(self._state(until, account, region, since).items)
+
+    def _state(self, until: When, account: str | None, region: str | None,
+               since: When = None) -> sg_state.State:
+        """The state's items, whose rules the analysis reads a part at a time (`state` holds them
+        all, 1 KB a rule: issue 16)."""
         values = queries.scope(since, until, account, region)
         days = None if since is None else sg_state.config_days(values["since"], values["until"])
         bound = {k: values[k] for k in ("until", "account", "region")}
@@ -320,7 +326,7 @@ class Investigation:
                 f"no AWS Config snapshot (nor EC2 describe output) of {account}/{region} delivered "
                 f"{when}: the state at {values['since']} may lack groups; "
                 "replay from the first day of the logs (without --from-state)")
-        return sg_state.rules(items)
+        return sg_state.State(items)
 
     @_each_scope(['opened_at'])
     def ssh_exposure(self, since: When = None, until: When = None, account: Scoped = None,
@@ -346,13 +352,14 @@ class Investigation:
     def _windows(self, until: When, account: str | None, region: str | None, seed_at: When = None):
         """The windows of state and logs, the changes and the state they come from; with `seed_at`,
         replayed from the state then, over the changes from then on."""
-        rules = self.state(until, account, region, since=seed_at)
+        rules = self._state(until, account, region, since=seed_at)
         held = _held_at(rules, seed_at, account, region)  # once: the replay and the revokes by id
         changes = self._changes(seed_at, until, account, region, rules, read_from=seed_at,
                                 held=held)
         start, end = self._bounds(until, account, region, since=seed_at)
-        if len(rules) and (end is None or rules["observed_at"].max() > end):
-            end = rules["observed_at"].max()  # a state after the last event says what is open then
+        times = rules.places["observed_at"]
+        if len(rules) and (end is None or times.max() > end):
+            end = times.max()  # a state after the last event says what is open then
         replay = exposure.RuleState(self.settings, exposure.shared_event_ids(changes))
         if seed_at is not None:
             start = pd.Timestamp(queries.scope(seed_at)["since"])
@@ -370,10 +377,10 @@ class Investigation:
         unlogged, Config items naming CloudTrail events the evidence lacks; each with the interval it
         happened in and what the coverage map shows there."""
         found, changes, rules = self._windows(until, account, region)
-        related = {e for events in rules["related_events"] for e in events}
+        related = rules.related_events()
         present = set()
         if related:
-            times = rules["observed_at"]
+            times = rules.places["observed_at"]
             # Config relates an item to the calls just before its capture
             first, last = times.min() - pd.Timedelta(days=1), times.max() + pd.Timedelta(minutes=1)
             scope = queries.scope(first, last, account, region)

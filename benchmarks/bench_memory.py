@@ -4,6 +4,7 @@
     python benchmarks/bench_memory.py --scale 0.25 # smaller files, for a quick look
     python benchmarks/bench_memory.py --set 4 --lying  # an ingest whose gzip trailers lie
     python benchmarks/bench_memory.py --state      # ssh-exposure over large state files
+    python benchmarks/bench_memory.py --state --question reconcile  # or from-state (held_at)
 
 Each case reads one file with read_cloudtrail_file in a fresh process and reports that process's
 peak resident memory (VmHWM). The ratio is against the baseline of the same run: a fresh process
@@ -158,13 +159,22 @@ def ingest_set(folder: Path, limit: int, files: int, base: int, lying: bool) -> 
           f"{peak / base:.2f} x base, {seconds:.1f} s\n  {out.strip()}")
 
 
-def _exposure(folder: str, out) -> None:
+QUESTIONS = {  # --question: what is asked of the state
+    "ssh-exposure": lambda inv: inv.ssh_exposure(),
+    "reconcile": lambda inv: inv.reconcile(),
+    # held_at: the replay seeded from the state at --since (the CLI's --from-state)
+    "from-state": lambda inv: inv.ssh_exposure(since="2026-11-05T06:00:00Z", account="111122223333",
+                                               region="us-east-1", from_state=True),
+}
+
+
+def _exposure(folder: str, out, question: str = "ssh-exposure") -> None:
     from audit_toolkit.investigation import Investigation
 
     start = time.perf_counter()
     inv = Investigation.from_evidence(folder, state_at="2026-11-05T00:00:00Z")
     read = _peak()
-    found = inv.ssh_exposure()
+    found = QUESTIONS[question](inv)
     digest = hashlib.sha256(found.to_csv(index=False).encode()).hexdigest()[:12]
     out.send((_peak(), read, time.perf_counter() - start, len(found), digest))
 
@@ -229,8 +239,9 @@ def _describe_file(path: Path, size: int, rng: random.Random) -> None:
         f.write(b"]}")
 
 
-def state_cases(folder: Path, limit: int, scale: float) -> None:
-    """The peak of ssh-exposure over crafted state, each case in a fresh process."""
+def state_cases(folder: Path, limit: int, scale: float, question: str = "ssh-exposure") -> None:
+    """The peak of `question` over crafted state, each case in a fresh process (the baseline
+    answers ssh-exposure). from-state needs the state at --since whole: the describe case only."""
     rng = random.Random(3)
     cases = {"baseline: one Config file of 1 MB": folder / "small",
              f"4 Config files of {49 * scale:.0f} MB": folder / "config",
@@ -242,12 +253,15 @@ def state_cases(folder: Path, limit: int, scale: float) -> None:
         _config_file(folder / "config" / f"history-{day}.json", int(49e6 * scale), day, rng)
     _describe_file(folder / "describe" / "groups.json", int(limit * 0.95), rng)
     ctx = multiprocessing.get_context("spawn")
-    print(f"{'ssh-exposure over':42} {'files MB':>8} {'read MB':>8} {'peak MB':>8} {'x base':>7} "
+    if question == "from-state":
+        del cases[f"4 Config files of {49 * scale:.0f} MB"]
+    print(f"{question + ' over':42} {'files MB':>8} {'read MB':>8} {'peak MB':>8} {'x base':>7} "
           f"{'s':>6} {'windows':>8}  answer")
     base = None
     for name, path in cases.items():
         ours, theirs = ctx.Pipe()
-        child = ctx.Process(target=_exposure, args=(str(path), theirs))
+        asked = "ssh-exposure" if path.name == "small" else question
+        child = ctx.Process(target=_exposure, args=(str(path), theirs, asked))
         child.start()
         peak, read, seconds, count, digest = ours.recv()
         child.join()
@@ -266,12 +280,15 @@ def main() -> None:
                         help="with --set, write each file as two gzip members whose trailer says 2 bytes")
     parser.add_argument("--state", action="store_true",
                         help="ssh-exposure over large Config and describe files instead")
+    parser.add_argument("--question", choices=sorted(QUESTIONS), default="ssh-exposure",
+                        help="with --state, what is asked: ssh-exposure, reconcile, or from-state "
+                             "(held_at: the replay from the state at --since)")
     args = parser.parse_args()
     limit = MAX_FILE_BYTES
     if args.state:
         with tempfile.TemporaryDirectory() as tmp:
             print(f"limit (MAX_FILE_BYTES): {limit >> 20} MB")
-            state_cases(Path(tmp), int(limit * args.scale), args.scale)
+            state_cases(Path(tmp), int(limit * args.scale), args.scale, args.question)
         return
     with tempfile.TemporaryDirectory() as tmp:
         cases = write_cases(Path(tmp), int(limit * args.scale))

@@ -1452,3 +1452,51 @@ def test_an_item_or_entry_of_millions_of_tiny_containers_is_rejected_without_dec
     assert [(f.read, f.used, f.rejected, f.rejections) for f in report.files] == [
         (4, 2, 2, [f"record 1: {bound}", f"record 3: {bound}"]), (3, 2, 1, [f"record 1: {bound}"])]
     assert peak < 4 * size, f"{peak / size:.1f}x the text"
+
+
+def test_the_state_questions_read_a_dense_state_a_part_at_a_time(tmp_path, monkeypatch):
+    """A dense state (many groups, 100 rules each, 40-60 bytes of text a rule) cost about 1 KB a
+    rule over the base: ssh-exposure built the table of every rule of every item, so that 4 Config
+    files of 49 MB took 3.2 GB (issue 16). It now reads the state's items a part at a time
+    (state.State), and holds one part's rules."""
+    import random
+    import tracemalloc
+
+    monkeypatch.setattr(state, "CHUNK_TEXT", 16 << 10, raising=False)
+    rng = random.Random(3)
+
+    def cidrs() -> list[str]:
+        return ["0.0.0.0/0" if rng.random() < 0.01 else f"10.{rng.randrange(256)}.0.0/16"
+                if rng.random() < 0.3 else f"{rng.randrange(1, 224)}.{rng.randrange(256)}."
+                f"{rng.randrange(256)}.{rng.randrange(256)}/32" for _ in range(20)]
+
+    ports = (22, 80, 443, 3389, 8080)
+    for day in (1, 2):  # Config history: every group captured once a day
+        items = [{"configurationItemCaptureTime": f"2026-11-0{day}T00:{g // 60:02d}:{g % 60:02d}.000Z",
+                  "configurationItemStatus": "OK", "awsAccountId": ACCOUNT, "awsRegion": REGION,
+                  "resourceType": "AWS::EC2::SecurityGroup", "resourceId": f"sg-{g:04d}",
+                  "resourceName": "web", "relatedEvents": [],
+                  "configuration": {"groupId": f"sg-{g:04d}", "groupName": "web", "vpcId": "vpc-1",
+                                    "ipPermissionsEgress": [], "ipPermissions": [
+                                        {"ipProtocol": "tcp", "fromPort": p, "toPort": p,
+                                         "ipv4Ranges": [{"cidrIp": c} for c in cidrs()]}
+                                        for p in ports]}}
+                 for g in range(40)]
+        (tmp_path / f"history-{day}.json").write_text(
+            json.dumps({"fileVersion": "1.0", "configurationItems": items}))
+    groups = [{"GroupId": f"sg-{g:04d}", "GroupName": "web", "OwnerId": ACCOUNT, "VpcId": "vpc-1",
+               "SecurityGroupArn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/sg-{g:04d}",
+               "IpPermissionsEgress": [], "IpPermissions": [
+                   {"IpProtocol": "tcp", "FromPort": p, "ToPort": p,
+                    "IpRanges": [{"CidrIp": c} for c in cidrs()]} for p in ports]}
+              for g in range(40)]
+    (tmp_path / "groups.json").write_text(json.dumps({"SecurityGroups": groups}))
+    text = sum(p.stat().st_size for p in tmp_path.iterdir())  # 12,000 rules
+    inv = Investigation.from_evidence(tmp_path, state_at="2026-11-05T00:00:00Z")
+    first = inv.ssh_exposure()  # once before: what its first run imports is no part of the state
+    tracemalloc.start()
+    found = inv.ssh_exposure()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert export.to_records(found) == export.to_records(first) and len(found)
+    assert peak < 8 * text, f"{peak / text:.1f}x the text"  # before: 36x, now 3.8x

@@ -61,6 +61,7 @@ _RULE_PEERS = (
 
 _MISSING = float("nan")
 ROWS_AT_ONCE = 50_000  # rules turned into dicts at a time: a rule as a dict costs about 1 KB
+CHUNK_TEXT = 1 << 20  # configurations read into rules at a time (State): some 20,000 rules
 MAX_LISTED_DAYS = 1000  # Athena takes 256 kB of query text: a longer list reads every day instead
 
 
@@ -243,32 +244,86 @@ def _int(value) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
 
 
-def _rows(frame: pd.DataFrame):
-    """records(frame), ROWS_AT_ONCE rows at a time."""
-    for start in range(0, len(frame), ROWS_AT_ONCE):
-        yield from records(frame.iloc[start:start + ROWS_AT_ONCE])
+class State:
+    """The `sg_state` query's items, standing for their rules (`rules`) without holding them all:
+    `frames()` gives the rules table a chunk of items (CHUNK_TEXT of configurations) at a time, in
+    the order `rules` gives, an observation never split. Every rule of a dense state at full size
+    as one table (3 million rules, about 1 KB each) took some 3 GB (issue 16).
+
+    `places` is one row an item (account, region, group_id, observed_at), in the same order."""
+
+    def __init__(self, items: pd.DataFrame) -> None:
+        at = pd.to_datetime(pd.Series([pd.Timestamp(t) for t in items["capture_time"]], dtype=object),
+                            utc=True)
+        places = pd.DataFrame({"observed_at": at, **{c: items[c].to_numpy() for c in OBSERVED[:3]}})
+        order = places.sort_values(["observed_at", *OBSERVED[:3]], kind="stable").index
+        self.items = items.iloc[order].reset_index(drop=True)
+        self.places = places.loc[order].reset_index(drop=True)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def frames(self):
+        sizes = [len(c) if isinstance(c, str) else 0 for c in self.items["configuration"]]
+        places = list(self.places.itertuples(index=False, name=None))
+        start, size = 0, 0
+        for i, length in enumerate(sizes):
+            size += length
+            if i + 1 == len(sizes) or size >= CHUNK_TEXT and places[i + 1] != places[i]:
+                yield rules(self.items.iloc[start:i + 1])
+                start, size = i + 1, 0
+
+    def related_events(self) -> set[str]:
+        """Every CloudTrail event id an item names."""
+        return {e for events in self.items["related_events"] for e in (events or "").split(",") if e}
 
 
-def observations(state_rules: pd.DataFrame, settings: Settings, every_rule: bool = True) -> list[dict]:
+def _frames(state_rules: pd.DataFrame | State):
+    """The rules table a part at a time: a State's chunk of items, or ROWS_AT_ONCE rows of a table."""
+    if isinstance(state_rules, State):
+        yield from state_rules.frames()
+        return
+    for start in range(0, len(state_rules), ROWS_AT_ONCE):
+        yield state_rules.iloc[start:start + ROWS_AT_ONCE]
+
+
+def _rows(state_rules: pd.DataFrame | State):
+    """records of the rules table (or of a State's), ROWS_AT_ONCE rows at a time."""
+    for frame in _frames(state_rules):
+        for start in range(0, len(frame), ROWS_AT_ONCE):
+            yield from records(frame.iloc[start:start + ROWS_AT_ONCE])
+
+
+def _last_observed(state_rules: pd.DataFrame | State) -> dict[tuple, pd.Timestamp]:
+    """(account, region, group id) -> the time of its last observation."""
+    frame = state_rules.places if isinstance(state_rules, State) else state_rules
+    columns = [frame[c] for c in ("account", "region", "group_id", "observed_at")]
+    return {tuple(None if pd.isna(v) else v for v in place): at  # in time order: the last stays
+            for *place, at in zip(*columns)}
+
+
+def observations(state_rules: pd.DataFrame | State, settings: Settings, every_rule: bool = True):
     """Each observation once, in time order: its place, time, deletion, related events and what
     it exposes: (account, region, group, family, port) -> the rules that together let the internet
     in to that watched port, measured like the replay (exposure.RuleState): the union of the
     group's public CIDRs on the port, so 0.0.0.0/1 with 128.0.0.0/1 is the internet too.
     `every_rule`: also each rule it holds (`rules`) and which of them expose (`in_exposure`).
 
-    `state_rules` are in the order `rules` gives, so an observation's rules are read together and
-    only one observation's are held at a time (all of them at once took over 1 GB, issue 16)."""
-    found: dict[tuple, dict] = {}
+    `state_rules` (a table in the order `rules` gives, or a State) are read a part at a time and the
+    observations given one by one, so only one observation's rules are held at a time (all of them
+    at once took over 1 GB, issue 16)."""
+    seen: dict | None = None
     nets: dict[tuple, list] = {}  # (family, port) -> [(network, rule row)] of the observation read
     place = None
     for row in _rows(state_rules):
         if (row["account"], row["region"], row["group_id"], row["observed_at"]) != place:
-            _expose(found.get(place), nets, settings, every_rule)
+            if seen is not None:
+                _expose(seen, nets, settings, every_rule)
+                yield seen
             nets = {}
             place = (row["account"], row["region"], row["group_id"], row["observed_at"])
-        group = {k: row[k] for k in OBSERVED}  # the group's facts the observation gives
-        seen = found.setdefault(place, {**group, "at": pd.Timestamp(row["observed_at"]),
-                                        "exposing": {}, "rules": {}, "in_exposure": set()})
+            seen = {**{k: row[k] for k in OBSERVED}, "at": pd.Timestamp(row["observed_at"]),
+                    "exposing": {}, "rules": {}, "in_exposure": set()}
         if every_rule and row["direction"] is not None:
             seen["rules"][_key(row)] = row
         cidr = row["direction"] is not None and row["peer_type"] in ("cidr_ipv4", "cidr_ipv6")
@@ -278,11 +333,12 @@ def observations(state_rules: pd.DataFrame, settings: Settings, every_rule: bool
             continue
         for port in ports:
             nets.setdefault((net.version, port), []).append((net, row))
-    _expose(found.get(place), nets, settings, every_rule)
-    return sorted(found.values(), key=lambda o: (o["at"], o["account"], o["region"], o["group_id"]))
+    if seen is not None:
+        _expose(seen, nets, settings, every_rule)
+        yield seen
 
 
-def _expose(seen: dict | None, nets: dict[tuple, list], settings: Settings, every_rule: bool) -> None:
+def _expose(seen: dict, nets: dict[tuple, list], settings: Settings, every_rule: bool) -> None:
     """An observation's `exposing` (and `in_exposure`) from its public CIDRs on watched ports."""
     for (family, port), pairs in nets.items():
         if reaches_internet([n for n, _ in pairs], family, settings.internet_prefix_len):
@@ -309,20 +365,29 @@ def _exposed_at(window: dict) -> list[tuple]:
     return [(*place, int(p)) for p in str(window["exposed_ports"]).split(",") if p]
 
 
-def held_at(state_rules: pd.DataFrame, at: pd.Timestamp) -> list[dict]:
+def held_at(state_rules: pd.DataFrame | State, at: pd.Timestamp) -> list[dict]:
     """The rules each group held at `at`, by its last observation before then (a deleted group
-    holds none): what exposure.RuleState.seed takes to replay from a state rather than nothing."""
-    before = state_rules[state_rules["observed_at"] <= at]
-    places = ["account", "region", "group_id"]
-    last = before.groupby(places, dropna=False)["observed_at"].transform("max")
-    held = before[before["observed_at"].eq(last) & ~before["deleted"] & before["direction"].notna()]
-    held = records(held.drop(columns=["observed_at", "deleted", "related_events", "description"]))
+    holds none): what exposure.RuleState.seed takes to replay from a state rather than nothing.
+
+    The rules are read in time order, a part at a time: each group keeps only its latest
+    observation's rules (all of them as one table took 1 KB a rule, issue 16)."""
+    last: dict[tuple, tuple[int, pd.Timestamp, list]] = {}  # place -> (first row, time, its rules)
     # Config items carry no rule ids; describe-security-group-rules does, at any time. An id names
     # one rule for its whole life, so each held rule takes every id the state gives its content:
     # a later revoke by id alone (no response detail) then finds the rule it removes.
     ids: dict[tuple, set] = {}
-    for row in records(state_rules[state_rules["rule_id"].notna()]):
-        ids.setdefault(_key(row), set()).add(row["rule_id"])
+    dropped = ("observed_at", "deleted", "related_events", "description")
+    for number, row in enumerate(_rows(state_rules)):
+        if row["rule_id"] is not None:
+            ids.setdefault(_key(row), set()).add(row["rule_id"])
+        if row["observed_at"] > at:
+            continue
+        place = (row["account"], row["region"], row["group_id"])
+        if place not in last or last[place][1] != row["observed_at"]:
+            last[place] = (number, row["observed_at"], [])
+        if not row["deleted"] and row["direction"] is not None:
+            last[place][2].append({k: v for k, v in row.items() if k not in dropped})
+    held = [rule for _, _, found in sorted(last.values(), key=lambda h: h[0]) for rule in found]
     return [
         {**rule, "rule_id": rule_id}
         for rule in held
@@ -332,7 +397,7 @@ def held_at(state_rules: pd.DataFrame, at: pd.Timestamp) -> list[dict]:
 
 def windows(
     logged: pd.DataFrame,
-    state_rules: pd.DataFrame,
+    state_rules: pd.DataFrame | State,
     settings: Settings | None = None,
     evidence_start: pd.Timestamp | None = None,
     evidence_end: pd.Timestamp | None = None,
@@ -575,10 +640,11 @@ def _closed(
     )
 
 
-def _names(state_rules: pd.DataFrame) -> dict[tuple, tuple]:
+def _names(state_rules: pd.DataFrame | State) -> dict[tuple, tuple]:
     """(account, region, group id) -> (group name, VPC id), the latest the state gives."""
     names = {}
-    for row in _rows(state_rules[["account", "region", "group_id", "group_name", "vpc_id"]]):
+    columns = ["account", "region", "group_id", "group_name", "vpc_id"]
+    for row in (r for frame in _frames(state_rules) for r in records(frame[columns])):
         old = names.get((row["account"], row["region"], row["group_id"]), (None, None))
         names[(row["account"], row["region"], row["group_id"])] = (
             row["group_name"] or old[0],
@@ -614,7 +680,7 @@ def name_groups(frame: pd.DataFrame, names: dict[tuple, tuple]) -> pd.DataFrame:
     return frame
 
 
-def group_names(state_rules: pd.DataFrame, changes: pd.DataFrame) -> dict[tuple, tuple]:
+def group_names(state_rules: pd.DataFrame | State, changes: pd.DataFrame) -> dict[tuple, tuple]:
     """(account, region, group id) -> (name, VPC id) from the state and the creating calls."""
     names = _names(state_rules)
     for row in records(changes[changes["action"].eq("create_group")] if len(changes) else changes):
@@ -626,7 +692,7 @@ def group_names(state_rules: pd.DataFrame, changes: pd.DataFrame) -> dict[tuple,
 
 def reconcile(
     merged: pd.DataFrame,
-    state_rules: pd.DataFrame,
+    state_rules: pd.DataFrame | State,
     changes: pd.DataFrame,
     event_ids: set[str],
     coverage: pd.DataFrame,
@@ -728,7 +794,7 @@ def reconcile(
 
 
 def _contradicted(
-    merged: pd.DataFrame, state_rules: pd.DataFrame, changes: pd.DataFrame
+    merged: pd.DataFrame, state_rules: pd.DataFrame | State, changes: pd.DataFrame
 ) -> list[dict]:
     """A `state_contradicted` row for each observation that a window's logged calls prove wrong,
     found as `windows` finds it: from the state (`after`) to the call that proves it (`before`)."""
@@ -755,7 +821,7 @@ def _contradicted(
     return rows
 
 
-def _other_rules(state_rules: pd.DataFrame, changes: pd.DataFrame, settings: Settings,
+def _other_rules(state_rules: pd.DataFrame | State, changes: pd.DataFrame, settings: Settings,
                  start: pd.Timestamp | None) -> list[dict]:
     """Disagreements on the rules that expose no watched port, whose windows do not say them: the
     logged changes replayed (exposure.RuleState) to each observation, rule by rule.
@@ -771,7 +837,8 @@ def _other_rules(state_rules: pd.DataFrame, changes: pd.DataFrame, settings: Set
     created: set[tuple] = set()
     rows: list[dict] = []
     reported_closed: dict[tuple, int] = {}  # rule -> the number of calls applied when reported
-    previous: dict[tuple, dict] = {}
+    previous: dict[tuple, dict] = {}  # place -> the rules of its previous observation, if seen again
+    last = _last_observed(state_rules)
     applied = 0
     for obs in observations(state_rules, settings):
         place = (obs["account"], obs["region"], obs["group_id"])
@@ -781,8 +848,9 @@ def _other_rules(state_rules: pd.DataFrame, changes: pd.DataFrame, settings: Set
             if call["action"] == "create_group" and call["error_code"] is None:
                 created.add((call["account"], call["region"], call["group_id"]))
             applied += 1
-        before = previous.get(place)
-        previous[place] = obs
+        before = previous.pop(place, None)
+        if obs["at"] < last[place]:  # seen again: what it held then, and no more (issue 16)
+            previous[place] = {"at": obs["at"], "rules": set(obs["rules"])}
         if obs["deleted"] or (start is not None and obs["at"] <= start):
             continue
         held = {k: r for k, r in replay.rules(place).items() if not exposed_ports(r, settings)}
