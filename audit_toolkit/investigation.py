@@ -471,7 +471,8 @@ class Investigation:
         bounds = queries.scope(since, until)
         start = None if since is None else pd.Timestamp(bounds["since"])
         stop = None if until is None else pd.Timestamp(bounds["until"])
-        silent = coverage.gaps(self.query("hourly_events", **queries.scope(since, until, account, region)), start, stop, min_hours)
+        hourly = self.query("hourly_events", **queries.scope(since, until, account, region))
+        silent = coverage.gaps(hourly, start, stop, min_hours, self._places(since, until, account, region))
         # A trail is stopped in its home region and stops every region it covers: no region filter here.
         trail_calls = self.query("trail_logging", **queries.scope(None, until, account, None))
         off = coverage.outages(trail_calls, self._end(until, account, None))
@@ -479,6 +480,17 @@ class Investigation:
             off = off[off["ongoing"] | (off["end"] >= start)]
         found = pd.concat([f for f in (silent, off) if len(f)]) if len(silent) or len(off) else silent
         return found.sort_values(["start", "kind", "account", "region"], kind="stable", ignore_index=True)
+
+    def _places(self, since: When, until: When, account: str | None, region: str | None) -> list[tuple[str, str]]:
+        """The accounts and regions coverage measures over a range: the scope's own place if it names
+        one, else every place with an event anywhere in the evidence (a place silent for the whole
+        range holds no row of the range's hourly counts). Without a range those counts hold them all."""
+        if account is not None and region is not None:
+            return [(account, region)]
+        if since is None and until is None:
+            return []
+        found = self.query("evidence_places", **queries.scope(None, None, account, region))
+        return list(zip(found["account"], found["region"]))
 
     def _end(self, until: When, account: str | None, region: str | None) -> pd.Timestamp | None:
         """Where still-open windows end: the last event of the evidence, or `until` if earlier."""
