@@ -313,6 +313,10 @@ TEXT: dict[str, dict[str, str]] = {
         "report.source.evidence": "{path}",
         "report.events": "範囲内のイベント: {events} 件 ({accounts} アカウント、{regions} リージョン)。"
         "最初 {first}、最後 {last}",
+        "report.events_none": "範囲内のイベント: 0 件 (イベントなし)",
+        "report.open_at_least": "{d} 以上 ({at}の終わり {end} にも公開中)",
+        "report.at.range": "範囲",
+        "report.at.evidence": "証跡",
         "report.only": "対象: アカウント {account}、リージョン {region}",
         "report.read": "読み込み: {summary}",
         "report.intake": "ファイル {files} 個、イベント {read} 件を読み込み、{used} 件を使用、{rejected} 件を除外、"
@@ -989,6 +993,10 @@ TEXT: dict[str, dict[str, str]] = {
         # a count not named `n` has no `.one` form: it follows its noun (accounts: 1), never "1 accounts"
         "report.events": "Events in range: {events} (accounts: {accounts}, regions: {regions}); "
         "first {first}, last {last}",
+        "report.events_none": "Events in range: 0 (no events)",
+        "report.open_at_least": "at least {d} (still open at the end of the {at}, {end})",
+        "report.at.range": "range",
+        "report.at.evidence": "evidence",
         "report.only": "Only account {account}, region {region}",
         "report.read": "Read: {summary}",
         "report.intake": "{files} files, {read} events read, {used} used, {rejected} rejected, "

@@ -397,7 +397,7 @@ def scope_section(a: Audit) -> Part:
         a.say("evidence", source=_source(inv, a), engine=inv.engine.name),
         a.say("events", events=f"{int(span['events'] or 0):,}", accounts=int(span["accounts"] or 0),
               regions=int(span["regions"] or 0), first=a.when(span["first_event"]),
-              last=a.when(span["last_event"])),
+              last=a.when(span["last_event"])) if int(span["events"] or 0) else a.say("events_none"),
     ]
     if a.account or a.region:
         anywhere = a.say("any")
@@ -513,6 +513,19 @@ def reconcile_section(a: Audit) -> Part | None:
     return part
 
 
+def _open_for(windows: pd.DataFrame, a: Audit) -> pd.DataFrame:
+    """`windows` with a still-open window's `duration` measured to the end the report states (the
+    range's end, or the evidence's without --until) and said as a lower bound: the window was still
+    open then, and the evidence cannot say for how much longer."""
+    if a.end is None or not len(windows):
+        return windows
+    at = a.say("at.range" if a.until is not None else "at.evidence")
+    return windows.assign(duration=[
+        a.say("open_at_least", d=_duration(a.end - opened, a.words), at=at, end=a.when(a.end))
+        if still and opened is not None and not pd.isna(opened) else held
+        for still, opened, held in zip(windows["still_open"].astype(bool), windows["opened_at"], windows["duration"])])
+
+
 def _state(window: dict, a: Audit) -> str:
     """A window's state in words, its uncertainties included."""
     words = [a.say("state.still_open" if window["still_open"] else "state.closed")]
@@ -536,7 +549,7 @@ def exposure_section(a: Audit) -> Part:
                                   settings=a.inv.settings, sessions=a.sessions)
         caption = a.say("chart.exposure", ports=a.ports)
         part.charts.append(Chart("exposure", caption, charts.to_png(ax)))
-        shown = _with_rules(windows.assign(peer=windows["cidr"]), a)
+        shown = _with_rules(_open_for(windows, a).assign(peer=windows["cidr"]), a)
         shown = shown.assign(state=[_state(w, a) for w in records(windows)])
         part.tables.append(a.table(a.say("table.windows"), shown, WINDOW_TABLE))
     if len(failed):
@@ -711,7 +724,7 @@ def actions_section(a: Audit) -> Part:
     elif a.since is not None or a.until is not None:  # first: every other line is of nothing read
         part.facts.insert(0, a.say("covers_nothing"))
     if len(windows):
-        shown = _with_rules(windows.assign(peer=windows["cidr"]), a)
+        shown = _with_rules(_open_for(windows, a).assign(peer=windows["cidr"]), a)
         part.tables.append(a.table(a.say("table.open"), shown, OPEN_TABLE))
     if len(tied):
         part.tables.append(a.table(a.say("table.attacks"), tied, CORRELATION_TABLE))

@@ -413,6 +413,23 @@ def test_a_range_the_evidence_does_not_cover_is_said_first(demo, truth):
     assert rep.actions_section(empty).facts[0] == "The evidence holds no event in the range: nothing is known of it"
 
 
+def test_a_range_past_the_evidence_measures_open_windows_to_its_end_and_says_no_events(demo, truth):
+    """A still-open window is open for at least the time to the end the report states, and an
+    empty range says "no events", not "first , last"; its silent places are counted, not 0."""
+    demo_inv = Investigation.from_evidence(demo / "evidence", EN, state_at=truth["state_at"])
+    far = rep.Audit(demo_inv, since="2027-01-01", until="2027-01-02")
+    part = rep.actions_section(far)
+    assert part.facts[5] == "0 logging outages; 9 runs of silent hours"
+    assert [row[-1] for row in part.tables[0].rows] == [
+        "at least 658d 15h 38m (still open at the end of the range, 2027-01-02 00:00:00 UTC)",
+        "at least 59d 14h 30m (still open at the end of the range, 2027-01-02 00:00:00 UTC)"]
+    assert rep.scope_section(far).facts[2] == "Events in range: 0 (no events)"
+    whole = rep.Audit(demo_inv)
+    assert rep.actions_section(whole).tables[0].rows[1][-1] == (
+        f"at least {rep._duration(whole.end - pd.Timestamp('2026-11-03T09:30Z'), whole.words)} "
+        f"(still open at the end of the evidence, {whole.when(whole.end)})")
+
+
 def test_a_windows_state_says_its_uncertainties():
     from audit_toolkit.report import _state
 
