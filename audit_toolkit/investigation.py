@@ -646,7 +646,8 @@ class Investigation:
             finding=f, start=start, end=end, windows=windows,
             others=tie.same_instance(found, f, windows, start, end),
             changes=changes[changes["group_id"].isin(groups)].reset_index(drop=True),
-            events=mentions(self.events(start, end, f["account"], f["region"]), names),
+            # snake_case, as activity's: event_time, event_name, source_ip, error_code
+            events=mentions(self.events(start, end, f["account"], f["region"]), names).rename(columns=ACTIVITY_NAMES),
         )
 
 
@@ -672,4 +673,4 @@ class FindingContext:
     windows: pd.DataFrame  # the exposure windows it attacked while they were open (correlate rows)
     others: pd.DataFrame  # the other findings on its instance while those windows were open (or in the range)
     changes: pd.DataFrame  # changes to its security groups in the range
-    events: pd.DataFrame  # every event naming its instance, groups or remote address, with `mentioned`
+    events: pd.DataFrame  # every event naming its instance, groups or remote address, with `mentioned` (activity's column names)
