@@ -131,3 +131,12 @@ class DrillDown:
             self._say("triage.events", n=len(self.ctx.events))
         return self._table(None if self.ctx is None else self.ctx.events, EVENTS_SHOWN)
 
+
+def appendix_lines(report, settings: Settings) -> str:
+    """The periodic-audit notebook's appendix: the input files hashed, and each distinct query with
+    its engine and how many times it ran, all in the language setting."""
+    language = settings.language
+    lines = [words(language, "notebook.appendix", inputs=report.inputs, n=len(report.queries))]
+    lines += [words(language, "notebook.query_runs", query=q["query"], engine=q["engine"], n=len(q["params"]))
+              for q in report.queries]
+    return "\n".join(lines)

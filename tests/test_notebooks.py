@@ -369,3 +369,21 @@ def test_project_paths_resolve_the_same_from_the_root_and_from_notebooks(tmp_pat
     assert (tmp_path / "notebooks" / project_path("demo/evidence", tmp_path / "notebooks")).resolve() == \
         (tmp_path / "demo/evidence").resolve()
     assert project_path("/abs/x", tmp_path / "notebooks") == Path("/abs/x") and project_path(None) is None
+
+
+def test_the_periodic_audit_appendix_is_in_one_language():
+    """It printed "入力ファイル 2576 個のハッシュ; 12 distinct queries": the report's phrase beside the
+    notebook's own English."""
+    from types import SimpleNamespace
+
+    from audit_toolkit.notebook import appendix_lines
+    from audit_toolkit.settings import Settings
+
+    queries = [{"query": "sg_state", "engine": "duckdb", "params": [{}]},
+               {"query": "sg_changes", "engine": "duckdb", "params": [{}, {}]}]
+    ja = SimpleNamespace(inputs="入力ファイル 3 個のハッシュ", queries=queries)
+    assert appendix_lines(ja, Settings(language="ja")) == (
+        "入力ファイル 3 個のハッシュ、異なるクエリ 2 個\nsg_state (duckdb で 1 回実行)\nsg_changes (duckdb で 2 回実行)")
+    en = SimpleNamespace(inputs="3 input files hashed", queries=queries[:1])
+    assert appendix_lines(en, Settings(language="en")) == (
+        "3 input files hashed; 1 distinct query\nsg_state on duckdb (1 run)")
