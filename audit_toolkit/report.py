@@ -269,28 +269,27 @@ class Audit:
         return self.value(column, value) if column in WORDED else str(value)
 
     def identity(self, actor: str) -> str:
-        """An actor whole, as actors.resolve writes it (the attribution is the evidence), with the
-        toolkit's own words in it (session, SSO via, via a service, root) in the report's
-        language."""
-        if self.language == "en":
-            return actor
+        """An actor in the one short form every report table uses (actors.short: `ops-admin / mallory`,
+        `alice`, `carol@example.com (SSO)`), as the lead says it, with the toolkit's own words in it
+        (via a service, root, role, federated, SSO) in the report's language. The full ARN is in the
+        CSV and JSON of the commands."""
         head, via, service = actor.rpartition(" via ")
         if via and service.endswith("amazonaws.com"):
             return self.say("via", actor=self.identity(head), service=service)
-        if m := _SESSION.fullmatch(actor):
-            return self.say("session", role=m["role"], session=m["session"])
-        if m := _SSO.fullmatch(actor):
-            return self.say("sso", name=m["name"], role=m["role"])
         if m := _ROOT.fullmatch(actor):
             return self.say("root", account=m[1]) if m[1] else self.say("root_alone")
-        return self.words.get(f"report.value.actor.{actor}", actor)
+        if actor in ("AWS service", "unknown"):
+            return self.words.get(f"report.value.actor.{actor}", actor)
+        shown = actors.short(actor)
+        for kind in ("role", "federated", "SSO"):
+            if shown.endswith(f" ({kind})"):
+                return shown[:-len(kind) - 3] + self.say(f"kind.{kind}")
+        return shown
 
 
 # Columns that hold an actor (actors.resolve's wording), shown by Audit.identity.
 IDENTITIES = {"actor", "opened_by", "closed_by"}
 _ROOT = re.compile(r"root(?: \((\d+)\))?")
-_SESSION = re.compile(r"(?P<role>arn:\S+) \(session (?P<session>.*)\)")
-_SSO = re.compile(r"(?P<name>.*) \(SSO via (?P<role>arn:\S+)\)")
 # Columns whose values are the toolkit's own words (not the evidence's), shown in the report's
 # language.
 WORDED = {"action", "direction", "outcome", "severity", "close_reason", "opened_how", "kind",

@@ -161,7 +161,7 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     alice = [r for r in parts["exposure"].tables[0].rows if r[4] == "2026-11-03 09:02:00 UTC"]
     assert len(alice) == 1
     assert alice[0][2:4] == ["sg-0a000000000000001 (bastion-tmp)", "ingress tcp/22 from 0.0.0.0/0"]
-    assert alice[0][5] == "arn:aws:iam::111111111111:user/alice" and alice[0][8] == "2026-11-03 11:32:15 UTC"
+    assert alice[0][5] == "alice" and alice[0][8] == "2026-11-03 11:32:15 UTC"
     assert alice[0][11] == "2h 30m" and alice[0][12] == "closed"
     rules = {r[5] for r in parts["changes"].tables[0].rows}
     assert {"ingress all traffic from 0.0.0.0/0", "ingress tcp/20-25 from 0.0.0.0/0", "egress all traffic to 0.0.0.0/0", "ingress tcp/5432 from sg-0b000000000000002", ""} <= rules
@@ -361,7 +361,7 @@ def test_coverage_is_reported_beside_the_detections(demo, truth):
     rows = part.tables[0].rows
     stopped = [r for r in rows if r[0] == "logging_stopped"]
     assert stopped == [["logging_stopped", "111111111111", "us-east-1", "2026-11-04 13:59:00 UTC", "2026-11-04 17:00:00 UTC",
-                        "3.02", "False", "org-trail", "arn:aws:iam::111111111111:role/ops-admin (session mallory)"]]
+                        "3.02", "False", "org-trail", "ops-admin / mallory"]]
     assert sorted(r[2] for r in rows if r[0] == "no_events" and r[1] == "111111111111") == ["ap-northeast-1", "eu-west-1", "us-east-1"]
 
 
@@ -428,6 +428,23 @@ def test_a_range_past_the_evidence_measures_open_windows_to_its_end_and_says_no_
     assert rep.actions_section(whole).tables[0].rows[1][-1] == (
         f"at least {rep._duration(whole.end - pd.Timestamp('2026-11-03T09:30Z'), whole.words)} "
         f"(still open at the end of the evidence, {whole.when(whole.end)})")
+
+
+def test_report_tables_show_every_identity_in_the_leads_short_form():
+    """The tables mixed `arn:…:role/ops-admin (session mallory)` (neither the ARN nor the lead's
+    `ops-admin / mallory`), ARNs and `… (SSO via arn:…)`: one short form, in the report's language."""
+    role = "arn:aws:iam::111111111111:role/ops-admin (session mallory)"
+    sso = "carol@example.com (SSO via arn:aws:iam::111111111111:role/AWSReservedSSO_Admin_0123)"
+    shown = [role, "arn:aws:iam::111111111111:user/alice", sso, "root (333333333333)",
+             "arn:aws:iam::111111111111:role/deploy", "arn:aws:sts::111111111111:federated-user/dave",
+             f"{role} via ec2.amazonaws.com", "AWS service"]
+    assert [AUDIT_EN.cell(a, "opened_by") for a in shown] == [
+        "ops-admin / mallory", "alice", "carol@example.com (SSO)", "root (333333333333)", "deploy (role)",
+        "dave (federated)", "ops-admin / mallory via ec2.amazonaws.com", "AWS service"]
+    assert [AUDIT_JA.cell(a, "actor") for a in shown] == [
+        "ops-admin / mallory", "alice", "carol@example.com (SSO)", "ルートユーザー (333333333333)",
+        "deploy (ロール)", "dave (フェデレーション)", "ops-admin / mallory (ec2.amazonaws.com 経由)",
+        "AWS のサービス"]
 
 
 def test_a_windows_state_says_its_uncertainties():
