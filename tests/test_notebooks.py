@@ -228,7 +228,7 @@ def test_periodic_audit_notebook_writes_the_report_for_the_range(runs, engine, d
     files = input_files(demo)
     hashed = f"{files} input files hashed" if engine == "duckdb" else \
         "No input files hashed: the logs were read where they are in S3 (Athena database forensics), not on this machine"
-    assert text(tagged(nb, "answer-appendix")).startswith(f"{hashed}; 12 distinct queries\nsg_state on {engine} ")
+    assert text(tagged(nb, "answer-appendix")).startswith(f"{hashed}; 13 distinct queries\nsg_state on {engine} ")
     html = (ran.folder / "out" / "audit" / "report.html").read_text(encoding="utf-8")
     markdown = (ran.folder / "out" / "audit" / "report.md").read_text(encoding="utf-8")
     assert "Security audit 2026-11-03 to 2026-11-04" in html
