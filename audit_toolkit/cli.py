@@ -113,7 +113,8 @@ def _range_checked(fn):
                  "state-at": ctx.meta.get("audit_toolkit.state_at")}
         queries.scope(given["since"], given["until"])  # an error quotes what was typed
         _state_time(given["state-at"])
-        read = {name: _zoned(value, zone) for name, value in given.items()}
+        language = Settings.load(display_tz=kwargs.get("tz")).language
+        read = {name: _zoned(value, zone, name, language) for name, value in given.items()}
         kwargs["since"], kwargs["until"] = read["since"], read["until"]
         ctx.meta["audit_toolkit.state_at"] = read["state-at"]
         queries.scope(kwargs["since"], kwargs["until"])
@@ -135,17 +136,29 @@ def _range_checked(fn):
     return wrapper
 
 
-def _zoned(value: str | None, zone: str) -> str | None:
+def _zoned(value: str | None, zone: str, name: str = "since", language: str = "en") -> str | None:
     """An ISO 8601 time given without a zone, in `zone` (with its offset); any other as given (one
-    that is no time is refused by queries.utc_iso, naming its option)."""
-    from datetime import datetime
+    that is no time is refused by queries.utc_iso, naming its option). A local time the zone skips
+    (a DST gap) is refused; one it has twice (a DST overlap) is the first, and stderr says which."""
+    from datetime import datetime, timezone
     from zoneinfo import ZoneInfo
+
+    from .phrases import words
 
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except (AttributeError, ValueError):
         return value
-    return value if when.tzinfo is not None else when.replace(tzinfo=ZoneInfo(zone)).isoformat()
+    if when.tzinfo is not None:
+        return value
+    first, second = (when.replace(tzinfo=ZoneInfo(zone), fold=f) for f in (0, 1))
+    back = first.astimezone(timezone.utc).astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    if back != when:  # the clocks jumped over it
+        raise click.BadParameter(words(language, "cli.time_skipped", when=value, zone=zone), param_hint=f"--{name}")
+    if first.utcoffset() != second.utcoffset():
+        _say(words(language, "cli.time_twice", when=value, zone=zone, taken=first.isoformat(),
+                   other=second.isoformat()))
+    return first.isoformat()
 
 
 def _absent(inv: Investigation, since, until, accounts, regions) -> list[str]:

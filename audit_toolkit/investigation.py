@@ -482,7 +482,8 @@ class Investigation:
         bounds = queries.scope(since, until)
         start = None if since is None else pd.Timestamp(bounds["since"])
         stop = None if until is None else pd.Timestamp(bounds["until"])
-        silent = coverage.gaps(self.query("hourly_events", **queries.scope(since, until, account, region)), start, stop, min_hours)
+        hourly = self.query("hourly_events", **queries.scope(since, until, account, region))
+        silent = coverage.gaps(hourly, start, stop, min_hours, self._places(since, until, account, region))
         # A trail is stopped in its home region and stops every region it covers: no region filter here.
         trail_calls = self.query("trail_logging", **queries.scope(None, until, account, None))
         off = coverage.outages(trail_calls, self._end(until, account, None))
@@ -490,6 +491,17 @@ class Investigation:
             off = off[off["ongoing"] | (off["end"] >= start)]
         found = pd.concat([f for f in (silent, off) if len(f)]) if len(silent) or len(off) else silent
         return found.sort_values(["start", "kind", "account", "region"], kind="stable", ignore_index=True)
+
+    def _places(self, since: When, until: When, account: str | None, region: str | None) -> list[tuple[str, str]]:
+        """The accounts and regions coverage measures over a range: the scope's own place if it names
+        one, else every place with an event anywhere in the evidence (a place silent for the whole
+        range holds no row of the range's hourly counts). Without a range those counts hold them all."""
+        if account is not None and region is not None:
+            return [(account, region)]
+        if since is None and until is None:
+            return []
+        found = self.query("evidence_places", **queries.scope(None, None, account, region))
+        return list(zip(found["account"], found["region"]))
 
     def _end(self, until: When, account: str | None, region: str | None) -> pd.Timestamp | None:
         """Where still-open windows end: the last event of the evidence, or `until` if earlier."""
@@ -645,7 +657,8 @@ class Investigation:
             finding=f, start=start, end=end, windows=windows,
             others=tie.same_instance(found, f, windows, start, end),
             changes=changes[changes["group_id"].isin(groups)].reset_index(drop=True),
-            events=mentions(self.events(start, end, f["account"], f["region"]), names),
+            # snake_case, as activity's: event_time, event_name, source_ip, error_code
+            events=mentions(self.events(start, end, f["account"], f["region"]), names).rename(columns=ACTIVITY_NAMES),
         )
 
 
@@ -671,4 +684,4 @@ class FindingContext:
     windows: pd.DataFrame  # the exposure windows it attacked while they were open (correlate rows)
     others: pd.DataFrame  # the other findings on its instance while those windows were open (or in the range)
     changes: pd.DataFrame  # changes to its security groups in the range
-    events: pd.DataFrame  # every event naming its instance, groups or remote address, with `mentioned`
+    events: pd.DataFrame  # every event naming its instance, groups or remote address, with `mentioned` (activity's column names)

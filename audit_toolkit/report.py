@@ -295,28 +295,27 @@ class Audit:
         return self.value(column, value) if column in WORDED else str(value)
 
     def identity(self, actor: str) -> str:
-        """An actor whole, as actors.resolve writes it (the attribution is the evidence), with the
-        toolkit's own words in it (session, SSO via, via a service, root) in the report's
-        language."""
-        if self.language == "en":
-            return actor
+        """An actor in the one short form every report table uses (actors.short: `ops-admin / mallory`,
+        `alice`, `carol@example.com (SSO)`), as the lead says it, with the toolkit's own words in it
+        (via a service, root, role, federated, SSO) in the report's language. The full ARN is in the
+        CSV and JSON of the commands."""
         head, via, service = actor.rpartition(" via ")
         if via and service.endswith("amazonaws.com"):
             return self.say("via", actor=self.identity(head), service=service)
-        if m := _SESSION.fullmatch(actor):
-            return self.say("session", role=m["role"], session=m["session"])
-        if m := _SSO.fullmatch(actor):
-            return self.say("sso", name=m["name"], role=m["role"])
         if m := _ROOT.fullmatch(actor):
             return self.say("root", account=m[1]) if m[1] else self.say("root_alone")
-        return self.words.get(f"report.value.actor.{actor}", actor)
+        if actor in ("AWS service", "unknown"):
+            return self.words.get(f"report.value.actor.{actor}", actor)
+        shown = actors.short(actor)
+        for kind in ("role", "federated", "SSO"):
+            if shown.endswith(f" ({kind})"):
+                return shown[:-len(kind) - 3] + self.say(f"kind.{kind}")
+        return shown
 
 
 # Columns that hold an actor (actors.resolve's wording), shown by Audit.identity.
 IDENTITIES = {"actor", "opened_by", "closed_by"}
 _ROOT = re.compile(r"root(?: \((\d+)\))?")
-_SESSION = re.compile(r"(?P<role>arn:\S+) \(session (?P<session>.*)\)")
-_SSO = re.compile(r"(?P<name>.*) \(SSO via (?P<role>arn:\S+)\)")
 # Columns whose values are the toolkit's own words (not the evidence's), shown in the report's
 # language.
 WORDED = {"action", "direction", "outcome", "severity", "close_reason", "opened_how", "kind",
@@ -426,7 +425,7 @@ def scope_section(a: Audit) -> Part:
         a.say("evidence", source=_source(inv, a), engine=inv.engine.name),
         a.say("events", events=f"{int(span['events'] or 0):,}", accounts=int(span["accounts"] or 0),
               regions=int(span["regions"] or 0), first=a.when(span["first_event"]),
-              last=a.when(span["last_event"])),
+              last=a.when(span["last_event"])) if int(span["events"] or 0) else a.say("events_none"),
     ]
     if a.account or a.region:
         anywhere = a.say("any")
@@ -542,6 +541,19 @@ def reconcile_section(a: Audit) -> Part | None:
     return part
 
 
+def _open_for(windows: pd.DataFrame, a: Audit) -> pd.DataFrame:
+    """`windows` with a still-open window's `duration` measured to the end the report states (the
+    range's end, or the evidence's without --until) and said as a lower bound: the window was still
+    open then, and the evidence cannot say for how much longer."""
+    if a.end is None or not len(windows):
+        return windows
+    at = a.say("at.range" if a.until is not None else "at.evidence")
+    return windows.assign(duration=[
+        a.say("open_at_least", d=_duration(a.end - opened, a.words), at=at, end=a.when(a.end))
+        if still and opened is not None and not pd.isna(opened) else held
+        for still, opened, held in zip(windows["still_open"].astype(bool), windows["opened_at"], windows["duration"])])
+
+
 def _state(window: dict, a: Audit) -> str:
     """A window's state in words, its uncertainties included."""
     words = [a.say("state.still_open" if window["still_open"] else "state.closed")]
@@ -565,7 +577,7 @@ def exposure_section(a: Audit) -> Part:
                                   settings=a.inv.settings, sessions=a.sessions, uncovered=a.uncovered)
         caption = a.say("chart.exposure", ports=a.ports)
         part.charts.append(Chart("exposure", caption, charts.to_png(ax)))
-        shown = _with_rules(windows.assign(peer=windows["cidr"]), a)
+        shown = _with_rules(_open_for(windows, a).assign(peer=windows["cidr"]), a)
         shown = shown.assign(state=[_state(w, a) for w in records(windows)])
         part.tables.append(a.table(a.say("table.windows"), shown, WINDOW_TABLE))
     if len(failed):
@@ -740,7 +752,7 @@ def actions_section(a: Audit) -> Part:
     elif a.since is not None or a.until is not None:  # first: every other line is of nothing read
         part.facts.insert(0, a.say("covers_nothing"))
     if len(windows):
-        shown = _with_rules(windows.assign(peer=windows["cidr"]), a)
+        shown = _with_rules(_open_for(windows, a).assign(peer=windows["cidr"]), a)
         part.tables.append(a.table(a.say("table.open"), shown, OPEN_TABLE))
     if len(tied):
         part.tables.append(a.table(a.say("table.attacks"), tied, CORRELATION_TABLE))

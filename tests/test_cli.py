@@ -448,6 +448,23 @@ def test_a_time_without_a_zone_is_read_in_the_zone_the_tables_show(demo):
     assert "times without a zone" not in utc.stderr
 
 
+def test_a_local_time_a_dst_change_skips_is_refused_and_one_it_repeats_says_its_offset(tmp_path, monkeypatch):
+    """2026-03-08T02:30 never happened in New York; 2026-11-01T01:30 happened twice."""
+    monkeypatch.setenv("AUDIT_TOOLKIT_LANGUAGE", "en")
+    skipped = run("sg-changes", "--evidence", str(tmp_path), "--tz", "America/New_York", "--since", "2026-03-08T02:30")
+    assert skipped.exit_code == 2 and skipped.stderr.splitlines()[-1] == (
+        "Error: Invalid value for --since: 2026-03-08T02:30 does not exist in America/New_York (the clocks skip "
+        "it at a DST change): give it with an offset")
+    twice = run("sg-changes", "--evidence", str(tmp_path), "--tz", "America/New_York", "--until", "2026-11-01T01:30")
+    assert twice.exit_code == 0 and twice.stderr.splitlines()[:2] == [
+        "2026-11-01T01:30 occurs twice in America/New_York (the end of DST): read as the first, "
+        "2026-11-01T01:30:00-04:00 (the second is 2026-11-01T01:30:00-05:00)",
+        "times without a zone read in America/New_York: --until 2026-11-01T01:30:00-04:00"]
+    monkeypatch.setenv("AUDIT_TOOLKIT_LANGUAGE", "ja")
+    ja = run("sg-changes", "--evidence", str(tmp_path), "--tz", "America/New_York", "--since", "2026-03-08T02:30")
+    assert "2026-03-08T02:30 は America/New_York に存在しない時刻です" in ja.stderr
+
+
 def test_sql_prints_the_athena_text_bound_as_literals_ready_to_paste():
     import sqlglot
 

@@ -78,3 +78,33 @@ def test_outages_need_a_successful_stop_and_end_at_the_next_start():
     found = outages(calls, pd.Timestamp("2026-01-01T06:00:00Z"))
     assert [(r.kind, r.trail, r.start.hour, r.end.hour, r.hours, r.ongoing) for r in found.itertuples()] == [
         ("logging_stopped", "t", 1, 3, 2.0, False), ("trail_deleted", "u", 4, 6, 2.0, True)]
+
+
+def test_a_place_silent_for_the_whole_range_is_a_gap(demo_inv):
+    """Asking exactly about the silent hours keeps them: the places come from the whole evidence."""
+    found = demo_inv.coverage(since="2026-11-04T14:00:00Z", until="2026-11-04T17:00:00Z")
+    assert [(r.kind, r.account, r.region, r.start.hour, r.end.hour) for r in found.itertuples()] == [
+        ("logging_stopped", "111111111111", "us-east-1", 13, 17),
+        ("no_events", "111111111111", "ap-northeast-1", 14, 17),
+        ("no_events", "111111111111", "eu-west-1", 14, 17),
+        ("no_events", "111111111111", "us-east-1", 14, 17)]
+
+
+def test_a_range_outside_the_evidence_is_silent_everywhere(demo_inv):
+    found = demo_inv.coverage(since="2027-06-01T00:00:00Z", until="2027-06-02T00:00:00Z")
+    assert set(found["kind"]) == {"no_events"} and set(found["hours"]) == {24.0}
+    assert sorted(zip(found["account"], found["region"])) == [
+        (a, r) for a in ("111111111111", "222222222222", "333333333333")
+        for r in ("ap-northeast-1", "eu-west-1", "us-east-1")]
+    # a place the scope names is measured even if the evidence never saw it
+    named = demo_inv.coverage(since="2027-06-01T00:00:00Z", until="2027-06-01T02:00:00Z",
+                              account="999999999999", region="us-east-1")
+    assert [(r.account, r.region, r.hours) for r in named.itertuples()] == [("999999999999", "us-east-1", 2.0)]
+
+
+def test_gaps_measure_known_places_with_no_hour_in_range():
+    frame = hourly(("1", "a", "2026-01-01 00:00"))
+    start, end = pd.Timestamp("2026-01-01 00:00", tz="UTC"), pd.Timestamp("2026-01-01 03:00", tz="UTC")
+    found = gaps(frame, start, end, places=[("1", "a"), ("1", "b")])
+    assert [(r.region, r.start.hour, r.end.hour) for r in found.itertuples()] == [("b", 0, 3), ("a", 1, 3)]
+    assert [(r.region, r.hours) for r in gaps(frame.iloc[0:0], start, end, places=[("2", "c")]).itertuples()] == [("c", 3.0)]

@@ -61,6 +61,7 @@ def test_coverage_on_athena_gives_duckdbs_gaps_and_outages(aws_env, duck):
     since, until = "2023-07-10T09:00:00Z", "2023-07-10T14:00:00Z"
     set_athena_results(aws_env, canned(duck, [
         ("hourly_events", queries.scope(since, until)),
+        ("evidence_places", queries.scope(None, None)),
         ("trail_logging", queries.scope(None, until)),
         ("evidence_span", queries.scope(None, None)),
     ]))
@@ -69,4 +70,4 @@ def test_coverage_on_athena_gives_duckdbs_gaps_and_outages(aws_env, duck):
 
     pd.testing.assert_frame_equal(found, duck.coverage(since, until))
     assert list(found["kind"]) == ["no_events", "trail_deleted", "trail_deleted", "no_events"]
-    assert [entry["query"] for entry in inv.log] == ["hourly_events", "trail_logging", "evidence_span"]
+    assert [entry["query"] for entry in inv.log] == ["hourly_events", "evidence_places", "trail_logging", "evidence_span"]

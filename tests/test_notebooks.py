@@ -117,6 +117,11 @@ def test_the_periodic_audit_appendix_counts_in_words(capsys):
     for cell in cells(nb):
         imports = [n for n in ast.parse(cell.source).body if isinstance(n, (ast.Import, ast.ImportFrom))]
         exec(compile(ast.Module(body=imports, type_ignores=[]), "imports", "exec"), namespace)
+    from types import SimpleNamespace
+
+    from audit_toolkit.settings import Settings
+
+    namespace["inv"] = SimpleNamespace(settings=Settings(language="en"))
     one = {"query": "sg_changes", "engine": "duckdb 1.1", "params": ["since='2026-11-03'"]}
     two = {"query": "evidence_span", "engine": "duckdb 1.1", "params": ["", "account='1'"]}
     for queries, said in (([one], "1 distinct query"), ([one, two], "2 distinct queries")):
@@ -246,7 +251,7 @@ def test_periodic_audit_notebook_writes_the_report_for_the_range(runs, engine, d
     files = input_files(demo)
     hashed = f"{files:,} input files hashed" if engine == "duckdb" else \
         "No input files hashed: the logs were read where they are in S3 (Athena database forensics), not on this machine"
-    assert text(tagged(nb, "answer-appendix")).startswith(f"{hashed}; 12 distinct queries\nsg_state on {engine} ")
+    assert text(tagged(nb, "answer-appendix")).startswith(f"{hashed}; 13 distinct queries\nsg_state on {engine} ")
     html = (ran.folder / "out" / "audit" / "report.html").read_text(encoding="utf-8")
     markdown = (ran.folder / "out" / "audit" / "report.md").read_text(encoding="utf-8")
     assert "Security audit 2026-11-03 to 2026-11-04" in html
@@ -387,3 +392,21 @@ def test_project_paths_resolve_the_same_from_the_root_and_from_notebooks(tmp_pat
     assert (tmp_path / "notebooks" / project_path("demo/evidence", tmp_path / "notebooks")).resolve() == \
         (tmp_path / "demo/evidence").resolve()
     assert project_path("/abs/x", tmp_path / "notebooks") == Path("/abs/x") and project_path(None) is None
+
+
+def test_the_periodic_audit_appendix_is_in_one_language():
+    """It printed "入力ファイル 2576 個のハッシュ; 12 distinct queries": the report's phrase beside the
+    notebook's own English."""
+    from types import SimpleNamespace
+
+    from audit_toolkit.notebook import appendix_lines
+    from audit_toolkit.settings import Settings
+
+    queries = [{"query": "sg_state", "engine": "duckdb", "params": [{}]},
+               {"query": "sg_changes", "engine": "duckdb", "params": [{}, {}]}]
+    ja = SimpleNamespace(inputs="入力ファイル 3 個のハッシュ", queries=queries)
+    assert appendix_lines(ja, Settings(language="ja")) == (
+        "入力ファイル 3 個のハッシュ、異なるクエリ 2 個\nsg_state (duckdb で 1 回実行)\nsg_changes (duckdb で 2 回実行)")
+    en = SimpleNamespace(inputs="3 input files hashed", queries=queries[:1])
+    assert appendix_lines(en, Settings(language="en")) == (
+        "3 input files hashed; 1 distinct query\nsg_state on duckdb (1 run)")

@@ -103,7 +103,8 @@ def test_log_text_in_the_html_is_text_never_markup(hostile):
     assert "&lt;script&gt;alert(&#39;ua&#39;)&lt;/script&gt;" in html
     assert UA in "".join(page.text)  # the reader sees the user agent exactly as it was logged
     assert DESCRIPTION in "".join(page.text)
-    assert "arn:aws:iam::444444444444:user/eve<b>" in "".join(page.text)
+    # the identity in the tables' short form (cda887e), its markup shown as text
+    assert "eve<b>" in "".join(page.text) and "eve&lt;b&gt;" in html
 
 
 def test_log_text_in_the_markdown_is_escaped(hostile):
@@ -161,7 +162,7 @@ def test_the_report_holds_the_scoped_changes_windows_findings_and_detections(wri
     alice = [r for r in parts["exposure"].tables[0].rows if r[4] == "2026-11-03 09:02:00 UTC"]
     assert len(alice) == 1
     assert alice[0][2:4] == ["sg-0a000000000000001 (bastion-tmp)", "ingress tcp/22 from 0.0.0.0/0"]
-    assert alice[0][5] == "arn:aws:iam::111111111111:user/alice" and alice[0][8] == "2026-11-03 11:32:15 UTC"
+    assert alice[0][5] == "alice" and alice[0][8] == "2026-11-03 11:32:15 UTC"
     assert alice[0][11] == "2h 30m" and alice[0][12] == "closed"
     rules = {r[5] for r in parts["changes"].tables[0].rows}
     assert {"ingress all traffic from 0.0.0.0/0", "ingress tcp/20-25 from 0.0.0.0/0", "egress all traffic to 0.0.0.0/0", "ingress tcp/5432 from sg-0b000000000000002", ""} <= rules
@@ -407,7 +408,7 @@ def test_coverage_is_reported_beside_the_detections(demo, truth):
     rows = part.tables[0].rows
     stopped = [r for r in rows if r[0] == "logging_stopped"]
     assert stopped == [["logging_stopped", "111111111111", "us-east-1", "2026-11-04 13:59:00 UTC", "2026-11-04 17:00:00 UTC",
-                        "3.02", "False", "org-trail", "arn:aws:iam::111111111111:role/ops-admin (session mallory)"]]
+                        "3.02", "False", "org-trail", "ops-admin / mallory"]]
     assert sorted(r[2] for r in rows if r[0] == "no_events" and r[1] == "111111111111") == ["ap-northeast-1", "eu-west-1", "us-east-1"]
 
 
@@ -457,6 +458,40 @@ def test_a_range_the_evidence_does_not_cover_is_said_first(demo, truth):
         "nothing is known of the rest")
     empty = rep.Audit(demo_inv, since="2026-01-01", until="2026-01-02")
     assert rep.actions_section(empty).facts[0] == "The evidence holds no event in the range: nothing is known of it"
+
+
+def test_a_range_past_the_evidence_measures_open_windows_to_its_end_and_says_no_events(demo, truth):
+    """A still-open window is open for at least the time to the end the report states, and an
+    empty range says "no events", not "first , last"; its silent places are counted, not 0."""
+    demo_inv = Investigation.from_evidence(demo / "evidence", EN, state_at=truth["state_at"])
+    far = rep.Audit(demo_inv, since="2027-01-01", until="2027-01-02")
+    part = rep.actions_section(far)
+    assert part.facts[5] == "0 logging outages; 9 runs of silent hours"
+    assert [row[-1] for row in part.tables[0].rows] == [
+        "at least 658d 15h 38m (still open at the end of the range, 2027-01-02 00:00:00 UTC)",
+        "at least 59d 14h 30m (still open at the end of the range, 2027-01-02 00:00:00 UTC)"]
+    assert rep.scope_section(far).facts[2] == "Events in range: 0 (no events)"
+    whole = rep.Audit(demo_inv)
+    assert rep.actions_section(whole).tables[0].rows[1][-1] == (
+        f"at least {rep._duration(whole.end - pd.Timestamp('2026-11-03T09:30Z'), whole.words)} "
+        f"(still open at the end of the evidence, {whole.when(whole.end)})")
+
+
+def test_report_tables_show_every_identity_in_the_leads_short_form():
+    """The tables mixed `arn:…:role/ops-admin (session mallory)` (neither the ARN nor the lead's
+    `ops-admin / mallory`), ARNs and `… (SSO via arn:…)`: one short form, in the report's language."""
+    role = "arn:aws:iam::111111111111:role/ops-admin (session mallory)"
+    sso = "carol@example.com (SSO via arn:aws:iam::111111111111:role/AWSReservedSSO_Admin_0123)"
+    shown = [role, "arn:aws:iam::111111111111:user/alice", sso, "root (333333333333)",
+             "arn:aws:iam::111111111111:role/deploy", "arn:aws:sts::111111111111:federated-user/dave",
+             f"{role} via ec2.amazonaws.com", "AWS service"]
+    assert [AUDIT_EN.cell(a, "opened_by") for a in shown] == [
+        "ops-admin / mallory", "alice", "carol@example.com (SSO)", "root (333333333333)", "deploy (role)",
+        "dave (federated)", "ops-admin / mallory via ec2.amazonaws.com", "AWS service"]
+    assert [AUDIT_JA.cell(a, "actor") for a in shown] == [
+        "ops-admin / mallory", "alice", "carol@example.com (SSO)", "ルートユーザー (333333333333)",
+        "deploy (ロール)", "dave (フェデレーション)", "ops-admin / mallory (ec2.amazonaws.com 経由)",
+        "AWS のサービス"]
 
 
 def test_a_windows_state_says_its_uncertainties():

@@ -28,20 +28,24 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def gaps(hourly: pd.DataFrame, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None,
-         min_hours: int = 1) -> pd.DataFrame:
+         min_hours: int = 1, places: "list[tuple[str, str]] | None" = None) -> pd.DataFrame:
     """Runs of at least `min_hours` empty hours per account and region, between `start` and `end`.
 
     `hourly` is the `hourly_events` query (account, region, hour, events). The range defaults to the
     first and last hour of the whole evidence, so a region that stops logging while others go on shows.
+    `places`: the (account, region) pairs known from elsewhere (the whole evidence, the scope asked
+    for); each is measured over the range too, so a place with no event in the whole range is one gap.
     """
-    if hourly.empty:
-        return _frame([])
     hours = pd.to_datetime(hourly["hour"], utc=True)
-    first = (start.floor("h") if start is not None else hours.min())
-    last = (end.ceil("h") - HOUR if end is not None else hours.max())
+    first = (start.floor("h") if start is not None else hours.min() if len(hours) else None)
+    last = (end.ceil("h") - HOUR if end is not None else hours.max() if len(hours) else None)
+    if first is None or last is None or last < first:
+        return _frame([])
+    seen_at = {key: set(group["hour"]) for key, group in hourly.assign(hour=hours).groupby(["account", "region"], sort=True)}
+    for place in places or ():
+        seen_at.setdefault(tuple(place), set())
     found = []
-    for (account, region), group in hourly.assign(hour=hours).groupby(["account", "region"], sort=True):
-        seen = set(group["hour"])
+    for (account, region), seen in sorted(seen_at.items()):
         run_start = None
         for hour in pd.date_range(first, last, freq="h"):
             if hour not in seen and run_start is None:
