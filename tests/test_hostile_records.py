@@ -272,6 +272,30 @@ def test_a_joined_export_whose_first_line_is_no_object_keeps_its_findings(tmp_pa
     assert (gd.error, gd.read, gd.used, list(frame["id"])) == (None, 2, 2, ["f-0", "f-1"])
 
 
+def test_a_finding_neither_reader_decodes_is_counted_once(tmp_path):
+    """Found by the property above: a finding holding 1e400 two levels down, in an array joined
+    with records, was left by the CloudTrail reader to the findings reader (its outline is a
+    finding's), which could not decode it and left it back: counted by neither."""
+    from datetime import datetime, timezone
+
+    from audit_toolkit.evidence.guardduty import read_findings
+    from audit_toolkit.synthetic import gd_finding
+
+    when = datetime(2026, 1, 1, 9, 0, tzinfo=timezone.utc)
+    found = [gd_finding(f"f-{i}", "Recon:EC2/PortProbeUnprotectedPort", 2.0, "probe", "111111111111",
+                        "us-east-1", first_seen=when, last_seen=when) for i in range(2)]
+    hostile = json.dumps({**found[0], "id": "hostile", "schemaVersion": [["@big@"]]})
+    texts = [json.dumps(event(1)), *(json.dumps(f) for f in found), hostile.replace('"@big@"', "1e400")]
+    path = tmp_path / "joined.json"
+    path.write_text("[" + ", ".join(texts) + "]")
+    batch, trail = read_cloudtrail_file(path)
+    frame, intake = read_findings([path])
+    (gd,) = intake.files
+    assert (trail.read, trail.used, trail.rejected) == (1, 1, 0)
+    assert (gd.error, gd.read, gd.used, gd.rejected, list(frame["id"])) == (None, 3, 2, 1, ["f-0", "f-1"])
+    assert gd.rejections == ["record 2: element 4 is not JSON: Number out of range - at `$[...][0][0]`"]
+
+
 def test_a_rule_id_copied_into_another_account_does_not_bend_a_revoke_by_id(base, base_answers, tmp_path):
     """Found by the property above: a copy of alice's authorize (rule sgr-0a000000000000011) placed
     in another account made her revoke by that id close nothing, and the window vanished."""

@@ -34,7 +34,7 @@ from .guardduty_finding import (  # noqa: F401 (severity_label, SEVERITY_BANDS: 
 )
 from ..phrases import reason, reason_of
 from . import reader
-from .kinds import kinds_of
+from .kinds import findings_only, kinds_of
 from .layout import guardduty_partition_of, kinds
 from .reader import (
     MAX_FILE_BYTES, FileReport, IntakeReport, _elements, _one_document, _reason, _whole, plausible,
@@ -137,11 +137,18 @@ def _decoded(text: bytes | msgspec.Raw, where: str, n: int) -> Any:
     try:
         document = _bounded(text)
     except msgspec.DecodeError as e:
-        return ValueError(reason(f"{where}_not_json", line=n, error=e))
+        return _unread(ValueError(reason(f"{where}_not_json", line=n, error=e)), text)
     except RecursionError:
-        return ValueError(reason(f"{where}_too_deep", line=n))
-    return ValueError(reason("line", line=n, reason=reason_of(document))) if isinstance(document, ValueError) \
-        else document
+        return _unread(ValueError(reason(f"{where}_too_deep", line=n)), text)
+    return _unread(ValueError(reason("line", line=n, reason=reason_of(document))), text) \
+        if isinstance(document, ValueError) else document
+
+
+def _unread(error: ValueError, text: bytes | msgspec.Raw) -> ValueError:
+    """`error`, marked with whether its text is a finding's as the CloudTrail reader judges it
+    (kinds.findings_only): an element neither reader decodes is counted by exactly one of them."""
+    error.findings = findings_only(bytes(text))
+    return error
 
 
 def _bounded(raw: bytes | msgspec.Raw) -> Any:
@@ -269,7 +276,8 @@ def _own(elements: list[Any], path: str | Path, report: FileReport) -> list[Any]
     """The elements of a list (or the lines) that are this reader's: exports concatenated, each
     element is read by the reader of its own kind (kinds.kinds_of). Where the CloudTrail reader
     reads the file too, it counts (and rejects, with their reasons) all but the findings."""
-    theirs = [not isinstance(e, Exception) and "guardduty" in kinds_of(e) for e in elements]
+    theirs = [getattr(e, "findings", False) if isinstance(e, Exception) else "guardduty" in kinds_of(e)
+              for e in elements]
     if all(theirs) or "cloudtrail" not in kinds(path):
         return elements
     left = len(elements) - sum(theirs)
