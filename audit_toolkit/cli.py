@@ -19,18 +19,17 @@ from .settings import Settings
 
 FORMATS = click.Choice(["table", "csv", "json"])
 # Each terminal table: its columns in order, then those left out first when the terminal is narrow.
-SG_TABLE = ["event_time", "account", "region", "group_id", "action", "direction", "protocol", "from_port",
-            "to_port", "peer", "actor", "source_ip", "tool", "error_code"]
-SG_DROP = ("direction", "tool", "region", "account", "to_port", "source_ip", "error_code", "protocol", "peer",
-           "from_port")
-WINDOW_TABLE = ["account", "region", "group_id", "group_name", "protocol", "from_port", "to_port",
+# A port range is one fact: tables show it in one `ports` cell (20-25, 22, all), never half of it.
+SG_TABLE = ["event_time", "account", "region", "group_id", "action", "direction", "protocol", "ports",
+            "peer", "actor", "source_ip", "tool", "error_code"]
+SG_DROP = ("direction", "tool", "region", "account", "source_ip", "error_code", "protocol", "peer", "ports")
+WINDOW_TABLE = ["account", "region", "group_id", "group_name", "protocol", "ports",
                 "cidr", "reach", "opened_how", "opened_at", "opened_by", "closed_at", "closed_by",
                 "close_reason", "still_open", "open_before_evidence", "ambiguous_order"]
-# what was opened to whom, by whom, and whether it is still open are kept longest; at the narrowest an
-# empty closed_at says a window is still open
+# what was opened to whom, by whom, and whether it is still open are kept longest: still_open is never
+# left out, and a window open before the evidence (or known only from state) says so in opened_by
 WINDOW_DROP = ("open_before_evidence", "ambiguous_order", "region", "account", "group_name", "protocol",
-               "to_port", "opened_how", "close_reason", "reach", "from_port", "closed_by", "still_open",
-               "closed_at", "cidr")
+               "opened_how", "close_reason", "reach", "closed_by", "closed_at", "ports", "cidr")
 RECONCILE_TABLE = ["kind", "account", "region", "group_id", "group_name", "rule", "after", "before",
                    "coverage"]
 # Columns that hold an actor: the table shows its short form (ops-admin / mallory), CSV and JSON the whole.
@@ -41,6 +40,43 @@ STILL_OPEN_EXIT = 3
 UNANSWERED_EXIT = 4
 ACCOUNT = re.compile(r"\d{12}")
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+
+
+def table_ports(frame: pd.DataFrame) -> pd.DataFrame:
+    """For a table: from_port and to_port as one `ports` cell (`22`, `20-25`, `all`), so a narrow
+    table never shows a range as its first port."""
+    if frame.empty or "from_port" not in frame.columns:
+        return frame
+
+    def ports(protocol, low, high) -> str:
+        if str(protocol) == "-1":
+            return "all"
+        if low is None or pd.isna(low):
+            return ""
+        high = None if high is None or pd.isna(high) else int(high)
+        return security_groups.port_span(protocol, int(low), high)
+
+    return frame.assign(ports=[ports(p, lo, hi) for p, lo, hi in
+                               zip(frame["protocol"], frame["from_port"], frame["to_port"])])
+
+
+def table_windows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Windows for a table: one `ports` cell, and an opened_by that says when no logged call opened the
+    window (open before the evidence, or known from state), so an empty cell never reads as missing data."""
+    if frame.empty:
+        return frame
+    frame = table_ports(frame)
+
+    def mark(by, before, how) -> object:
+        if isinstance(by, str) and by:
+            return by
+        said = [*(["before evidence"] if before is True else []),
+                *(["from state, unlogged"] if how in ("state", "config") else [])]
+        return f"({'; '.join(said)})" if said else by
+
+    how = frame["opened_how"] if "opened_how" in frame.columns else [None] * len(frame)
+    return frame.assign(opened_by=[mark(b, bool(e) if not pd.isna(e) else None, h) for b, e, h in
+                                   zip(frame["opened_by"], frame["open_before_evidence"], how)])
 
 
 def _clean_errors(fn):
@@ -254,8 +290,9 @@ def _report_problems(intake) -> None:
 
 
 def _emit(frame, fmt: str, columns: list[str], settings: Settings, drop: tuple[str, ...] = (),
-          empty: str | None = None) -> None:
-    """The answer on stdout; for a table, the zone of its times and any column left out on stderr."""
+          empty: str | None = None, shape=None) -> None:
+    """The answer on stdout; for a table (its frame reshaped by `shape`, if given, after identities are
+    shortened), the zone of its times and any column left out on stderr."""
     tz = settings.display_tz
     if fmt == "json":
         click.echo(export.to_json(frame, tz))
@@ -268,6 +305,7 @@ def _emit(frame, fmt: str, columns: list[str], settings: Settings, drop: tuple[s
         click.echo(f"(none: {export.visible(empty)})")
     else:
         shown = frame.assign(**{c: frame[c].map(actors.short) for c in ACTOR_COLUMNS if c in frame.columns})
+        shown = shape(shown) if shape else shown
         table = export.to_table(shown, columns or None, export.terminal_width(), tz, drop)
         click.echo(table.text)
         if not frame.empty and any(c in frame.columns and str(frame[c].dtype).startswith("datetime")
@@ -314,7 +352,8 @@ def sg_changes(evidence, store, since, until, accounts, regions, tz, fmt, from_s
     if fmt == "table" and len(found):  # error_code is left out early: a refused call must not read as done
         found = found.assign(action=[a if pd.isna(e) else f"{a} (refused)"
                                      for a, e in zip(found["action"], found["error_code"])])
-    _emit(found, fmt, SG_TABLE, settings, SG_DROP, empty=_empty("no security-group call in the scope", absent))
+    _emit(found, fmt, SG_TABLE, settings, SG_DROP, empty=_empty("no security-group call in the scope", absent),
+          shape=table_ports)
 
 
 @main.command("ssh-exposure")
@@ -331,7 +370,7 @@ def ssh_exposure(evidence, store, since, until, accounts, regions, tz, fmt, port
     ports = ", ".join(map(str, settings.watched_ports))
     absent = _absent(inv, since, until, accounts, regions)
     _emit(found, fmt, WINDOW_TABLE, settings, WINDOW_DROP,
-          empty=_empty(f"no rule opened port {ports} to the internet in the scope", absent))
+          empty=_empty(f"no rule opened port {ports} to the internet in the scope", absent), shape=table_windows)
     still = int(found["still_open"].sum()) if len(found) else 0
     _say(f"{plural(len(found), 'window')}, {still} still open")
     if fail_on_open and still:

@@ -12,7 +12,7 @@ from .analysis import actors
 from .analysis.connections import describe
 from .analysis.events import records
 from .errors import OutputError
-from .cli import WINDOW_DROP  # the same columns kept longest as ssh-exposure's
+from .cli import WINDOW_DROP, table_windows  # the same columns kept longest as ssh-exposure's
 from .investigation import Investigation
 from .phrases import words
 from .report import Audit, intake_summary, write_report
@@ -76,9 +76,9 @@ def run_demo(out: Path, events: int = 20_000, seed: int = 7, echo: Callable[[str
                     actors=say("demo.count.actors", n=changes["actor"].nunique()),
                     failed=say("demo.count.failed", n=len(failed))))
     echo("\n" + say("demo.windows", n=len(windows), still=int(windows["still_open"].sum())) + "\n")
-    shown = windows.assign(opened_by=windows["opened_by"].map(actors.short),
-                           closed_by=windows["closed_by"].map(actors.short))  # whole identities in results/
-    table = export.to_table(shown, ["account", "region", "group_id", "protocol", "from_port", "to_port", "cidr",
+    shown = table_windows(windows.assign(opened_by=windows["opened_by"].map(actors.short),
+                                         closed_by=windows["closed_by"].map(actors.short)))  # whole in results/
+    table = export.to_table(shown, ["account", "region", "group_id", "protocol", "ports", "cidr",
                                     "opened_at", "opened_by", "closed_at", "closed_by", "still_open"],
                             export.terminal_width(), inv.settings.display_tz, WINDOW_DROP)
     echo(table.text)

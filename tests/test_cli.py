@@ -127,7 +127,7 @@ def test_ssh_exposure_table_and_ports(demo):
     rows = result.stdout.splitlines()[1:]
     # RDP opened by mallory, and carol's all-traffic rule, which lets 3389 in too.
     assert [r.split()[2] for r in rows] == ["sg-0c000000000000003", "sg-0e000000000000005"]
-    assert [r.split()[3:6] for r in rows] == [["-1", "-1", "-1"], ["tcp", "3389", "3389"]]
+    assert [r.split()[3:5] for r in rows] == [["-1", "all"], ["tcp", "3389"]]  # a port range in one cell
 
 
 def test_activity(demo):
@@ -342,12 +342,12 @@ def test_the_table_shows_whole_identities_in_short_form_and_says_what_it_left_ou
     narrow = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": "80"})
     assert max(len(line) for line in narrow.stdout.splitlines()) <= 80
     assert ("left out to fit the terminal: open_before_evidence, ambiguous_order, region, account, group_name, "
-            "protocol, to_port, opened_how, close_reason, reach, from_port, closed_by (") in " ".join(narrow.stderr.split())
+            "protocol, opened_how, close_reason, reach, closed_by, closed_at (") in " ".join(narrow.stderr.split())
     lines = narrow.stdout.splitlines()
     assert "…" not in narrow.stdout  # wrapped, never cut: the rest of a cell is on the next line, same column
     at = next(i for i, line in enumerate(lines) if "ops-admin /" in line)
     column = lines[at].index("ops-admin /")
-    assert lines[at + 1][column:].startswith("mallory")
+    assert lines[at][column:].startswith("ops-admin / mallory")  # room for it: on one line
     whole = json.loads(run("ssh-exposure", "--evidence", evidence, "--format", "json").stdout)
     assert "arn:aws:iam::111111111111:role/ops-admin (session mallory)" in {w["opened_by"] for w in whole}
 
@@ -627,19 +627,19 @@ def test_every_table_fits_60_columns_and_keeps_identities_whole(demo, args, iden
     assert all(name.replace(" ", "") in column for name in expected)
 
 
-SG_LEFT_OUT = ["direction", "tool", "region", "account", "to_port", "source_ip", "error_code"]
-WINDOW_LEFT_OUT = ["open_before_evidence", "ambiguous_order", "region", "account", "group_name", "protocol", "to_port",
-                   "opened_how", "close_reason", "reach", "from_port"]
+SG_LEFT_OUT = ["direction", "tool", "region", "account", "source_ip", "error_code"]
+WINDOW_LEFT_OUT = ["open_before_evidence", "ambiguous_order", "region", "account", "group_name", "protocol",
+                   "opened_how", "close_reason", "reach", "closed_by"]
 FINDING_LEFT_OUT = ["sample", "count", "region", "account", "severity_label", "security_group_ids", "remote_country",
                     "local_port"]
 CONNECTION_LEFT_OUT = ["interfaces", "before_rejected", "after_rejected", "after_accepted", "bytes_out", "bytes_in",
                        "rejected", "accepted", "finding_ids", "gap", "last_seen"]
 TABLES_AT = [  # each command at 80 and 100 columns: the columns it keeps, and those it names as left out
-    (["sg-changes"], 80, ["event_time", "group_id", "action", "from_port", "peer", "actor"], [*SG_LEFT_OUT, "protocol"]),
-    (["sg-changes"], 100, ["event_time", "group_id", "action", "protocol", "from_port", "peer", "actor"], SG_LEFT_OUT),
-    (["ssh-exposure"], 80, ["group_id", "cidr", "opened_at", "opened_by", "closed_at", "still_open"],
-     [*WINDOW_LEFT_OUT, "closed_by"]),
-    (["ssh-exposure"], 100, ["group_id", "cidr", "opened_at", "opened_by", "closed_at", "closed_by", "still_open"],
+    (["sg-changes"], 80, ["event_time", "group_id", "action", "ports", "peer", "actor"], [*SG_LEFT_OUT, "protocol"]),
+    (["sg-changes"], 100, ["event_time", "group_id", "action", "protocol", "ports", "peer", "actor"], SG_LEFT_OUT),
+    (["ssh-exposure"], 80, ["group_id", "ports", "cidr", "opened_at", "opened_by", "still_open"],
+     [*WINDOW_LEFT_OUT, "closed_at"]),
+    (["ssh-exposure"], 100, ["group_id", "ports", "cidr", "opened_at", "opened_by", "closed_at", "still_open"],
      WINDOW_LEFT_OUT),
     (["activity", "--principal", "mallory"], 80, ["event_time", "event_name", "source_ip", "actor"],
      ["region", "account", "tool", "event_source", "error_code"]),
@@ -671,9 +671,9 @@ def test_a_refused_call_never_reads_as_done_when_its_error_code_is_left_out(demo
                                        "2026-11-03T09:20Z", "--until", "2026-11-03T09:21Z"], env={"COLUMNS": "80"})
     assert "error_code" in " ".join(result.stderr.split()).partition("left out to fit the terminal:")[2]
     assert result.stdout.splitlines() == [
-        "event_time  group_id     action       protocol  from_port  peer       actor",
-        "2026-11-03  sg-0d000000  authorize    tcp       22         0.0.0.0/0  ops-admin",
-        "09:20:00    000000004    (refused)                                    / mallory"]
+        "event_time  group_id      action        protocol  ports  peer       actor",
+        "2026-11-03  sg-0d0000000  authorize     tcp       22     0.0.0.0/0  ops-admin /",
+        "09:20:00    00000004      (refused)                                 mallory"]
     data = json.loads(run("sg-changes", "--evidence", str(demo / "evidence"), "--since", "2026-11-03T09:20Z",
                           "--until", "2026-11-03T09:21Z", "--format", "json").stdout)
     assert [(r["action"], r["error_code"]) for r in data] == [("authorize", "Client.UnauthorizedOperation")]
@@ -699,8 +699,8 @@ def test_the_lines_on_stderr_wrap_to_the_width_of_the_table(demo):
     assert max(map(len, lines)) <= 80
     assert lines[lines.index("times in UTC") + 1:] == [
         "left out to fit the terminal: open_before_evidence, ambiguous_order, region,",
-        "  account, group_name, protocol, to_port, opened_how, close_reason, reach,",
-        "  from_port, closed_by (widen it, or use --format csv or json for every column)",
+        "  account, group_name, protocol, opened_how, close_reason, reach, closed_by,",
+        "  closed_at (widen it, or use --format csv or json for every column)",
         "11 windows, 2 still open",
     ]
     assert lines[0].startswith(f"evidence {evidence}: ") and lines[1].startswith("  ")  # the intake, wrapped
@@ -712,7 +712,7 @@ def test_the_lines_on_stderr_wrap_to_the_width_of_the_table(demo):
     wide = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": "400"})
     assert joined(wide.stderr) == joined(result.stderr).replace(
         "left out to fit the terminal: open_before_evidence, ambiguous_order, region, account, group_name, protocol, "
-        "to_port, opened_how, close_reason, reach, from_port, closed_by (widen it, or use --format csv or json for "
+        "opened_how, close_reason, reach, closed_by, closed_at (widen it, or use --format csv or json for "
         "every column) ", "")  # only wrapped: the same words
 
 
@@ -768,3 +768,30 @@ def test_a_raw_evidence_scan_draws_a_progress_bar_only_when_stderr_is_a_terminal
     out, said = _run_with_stderr_on(False, evidence)
     assert "ingest" not in said and "%" not in said
     assert said.splitlines()[0].startswith(f"evidence {evidence}: 3 files, 6 events read, 6 used")
+
+
+PORTS_AND_STATE_AT = [  # width: the header of ssh-exposure's table; a port range and the open state kept at each
+    (60, ["group_id", "opened_at", "opened_by", "still_open"]),
+    (80, ["group_id", "ports", "cidr", "opened_at", "opened_by", "still_open"]),
+    (130, ["group_id", "ports", "cidr", "reach", "opened_at", "opened_by", "closed_at", "closed_by", "close_reason",
+           "still_open"]),
+]
+
+
+@pytest.mark.parametrize("width, header", PORTS_AND_STATE_AT)
+def test_a_port_range_is_one_cell_and_the_open_state_is_never_left_out(demo, width, header):
+    """20-25 never reads as port 20 (FTP); which windows are open is told at every width; a window
+    opened by no logged call says so in opened_by, not with an empty cell."""
+    evidence = str(demo / "evidence")
+    result = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": str(width)})
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == header
+    assert max(map(len, lines)) <= width
+    assert "from_port" not in result.stderr and "to_port" not in result.stderr
+    assert "still_open" not in " ".join(result.stderr.split()).partition("left out")[2]
+    if "ports" in header:
+        assert " 20-25 " in result.stdout
+    assert "(before evidence)" in result.stdout.replace("\n", " ")
+    sg = CliRunner().invoke(main, ["sg-changes", "--evidence", evidence, "--since", "2026-11-03T09:05:00Z",
+                                   "--until", "2026-11-03T09:06:00Z"], env={"COLUMNS": str(width)})
+    assert "ports" in sg.stdout.splitlines()[0].split() and " 20-25 " in sg.stdout
