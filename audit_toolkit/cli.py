@@ -143,6 +143,8 @@ def _range_checked(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         ctx = click.get_current_context()
+        if kwargs.get("catalogue"):  # the list of detections: no evidence, no time, no place
+            _refuse_with_catalogue(ctx)
         zone = Settings.load(display_tz=kwargs.get("tz")).display_tz
         given = {"since": kwargs["since"], "until": kwargs["until"],
                  "state-at": ctx.meta.get("audit_toolkit.state_at")}
@@ -168,6 +170,17 @@ def _range_checked(fn):
         return fn(*args, **kwargs)
 
     return wrapper
+
+
+def _refuse_with_catalogue(ctx: click.Context) -> None:
+    """--catalogue lists the detections (--only and --min-severity filter the list): any option that
+    reads or scopes evidence, or zones times, means nothing there and is refused, not ignored."""
+    for param in ctx.command.params:
+        if param.name in ("catalogue", "only", "min_severity", "fmt", "help"):
+            continue
+        source = ctx.get_parameter_source(param.name)
+        if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
+            raise click.UsageError(f"{param.opts[0]} has no meaning with --catalogue", ctx)
 
 
 def _zoned(value: str | None, zone: str) -> str | None:
@@ -327,11 +340,34 @@ def _bullets(sentences) -> None:
     click.echo("\n".join(export.fill(f"- {export.visible(s)}", width) for s in sentences) + "\n")
 
 
+class OnceCommand(click.Command):
+    """A command whose single-valued options may be given once: click keeps the last of two silently
+    (`--principal mallory --principal alice` answered for alice alone); a repeatable option is a list."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        single = {o: p for p in self.params if isinstance(p, click.Option) and not p.multiple
+                  and not p.is_flag and not p.count for o in p.opts}
+        seen: dict[str, list[str]] = {}
+        for arg in args:
+            if arg == "--":
+                break
+            name = arg.split("=", 1)[0]
+            if name in single:
+                seen.setdefault(single[name].opts[-1], []).append(name)
+        for option, given in seen.items():
+            if len(given) > 1:
+                raise click.UsageError(f"{option} given {len(given)} times: it takes one value", ctx)
+        return super().parse_args(ctx, args)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="audit_toolkit")
 def main() -> None:
     """Forensics for AWS accounts from CloudTrail logs and GuardDuty findings: who changed security groups, who
     opened SSH and when, detections of tampering, silent hours, and the findings that came in through an open port."""
+
+
+main.command_class = OnceCommand
 
 
 FROM_STATE = click.option(
@@ -775,6 +811,10 @@ def sql(name, since, until, accounts, regions, params) -> None:
             raise click.BadParameter(f"given {len(given)} times ({', '.join(given)}); the query binds one "
                                      "value: print one query per value", param_hint=option)
     account, region = (accounts or (None,))[0], (regions or (None,))[0]
+    if account is not None and not ACCOUNT.fullmatch(account):  # as every other command checks it
+        raise click.BadParameter(f"{account!r} is no AWS account id (12 digits)", param_hint="--account")
+    if region is not None and not REGION.fullmatch(region):
+        raise click.BadParameter(f"{region!r} is no AWS region name (such as ap-northeast-1)", param_hint="--region")
 
     if name is None:
         for query in queries.QUERIES.values():
@@ -822,6 +862,9 @@ def demo(out: Path, events: int, seed: int) -> None:
 @main.group()
 def athena() -> None:
     """Athena: create the database and tables the queries read (settings: AUDIT_TOOLKIT_ATHENA_*, AWS_*)."""
+
+
+athena.command_class = OnceCommand
 
 
 @athena.command()

@@ -453,12 +453,12 @@ def test_sql_prints_the_athena_text_bound_as_literals_ready_to_paste():
     from audit_toolkit import queries
 
     result = run("sql", "principal_events", "--since", "2026-11-01", "--until", "2026-11-08",
-                 "--account", "1'; DROP TABLE cloudtrail; --", "--param", "principal=o'brien")
+                 "--account", "111111111111", "--param", "principal=o'brien'; DROP TABLE cloudtrail; --")
     assert result.exit_code == 0
     text = result.stdout
     assert "%(" not in text and ":principal" not in text and "$" not in text
-    assert "useridentity.arn = 'o''brien'" in text
-    assert "account = '1''; DROP TABLE cloudtrail; --'" in text
+    assert "useridentity.arn = 'o''brien''; DROP TABLE cloudtrail; --'" in text
+    assert "account = '111111111111'" in text
     assert "from_iso8601_timestamp(eventtime) >= from_iso8601_timestamp('2026-11-01T00:00:00Z')" in text
     (statement,) = sqlglot.parse(text, read="athena")  # one statement: nothing closed the quote
     assert statement.find(sqlglot.exp.Drop) is None
@@ -612,7 +612,8 @@ NARROW_COMMANDS = [  # each command's table, and the column holding its identiti
 @pytest.mark.parametrize("args, identity", NARROW_COMMANDS, ids=lambda v: " ".join(v) if isinstance(v, list) else v)
 def test_every_table_fits_60_columns_and_keeps_identities_whole(demo, args, identity):
     evidence = str(demo / "evidence")
-    narrow = CliRunner().invoke(main, [*args, "--evidence", evidence], env={"COLUMNS": "60"})
+    read = [] if "--catalogue" in args else ["--evidence", evidence]  # the catalogue reads no evidence
+    narrow = CliRunner().invoke(main, [*args, *read], env={"COLUMNS": "60"})
     assert narrow.exit_code == 0, narrow.output
     lines = narrow.stdout.splitlines()
     assert max(map(len, lines)) <= 60
@@ -795,3 +796,57 @@ def test_a_port_range_is_one_cell_and_the_open_state_is_never_left_out(demo, wid
     sg = CliRunner().invoke(main, ["sg-changes", "--evidence", evidence, "--since", "2026-11-03T09:05:00Z",
                                    "--until", "2026-11-03T09:06:00Z"], env={"COLUMNS": str(width)})
     assert "ports" in sg.stdout.splitlines()[0].split() and " 20-25 " in sg.stdout
+
+
+REPEATED = [  # a single-valued option given twice: refused before anything is read (click kept the last)
+    (["activity", "--principal", "mallory", "--principal", "alice"], "--principal given 2 times"),
+    (["sg-changes", "--tz", "UTC", "--tz=Asia/Tokyo"], "--tz given 2 times"),
+    (["findings", "--format", "csv", "--format", "json"], "--format given 2 times"),
+    (["ssh-exposure", "--since", "2026-11-01", "--since", "2026-11-02"], "--since given 2 times"),
+    (["connections", "--session-bytes", "1", "--session-bytes", "2"], "--session-bytes given 2 times"),
+]
+
+
+@pytest.mark.parametrize("args, message", REPEATED, ids=lambda v: v[0] if isinstance(v, list) else None)
+def test_a_single_valued_option_given_twice_is_refused(tmp_path, args, message):
+    result = run(*args, "--evidence", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == f"Error: {message}: it takes one value"
+
+
+def test_every_single_valued_option_of_every_command_is_checked():
+    for path in _commands(main):
+        command = main
+        for name in path:
+            command = command.commands[name]
+        if not isinstance(command, click.Group):
+            assert type(command).__name__ == "OnceCommand", path
+
+
+@pytest.mark.parametrize("option", [["--since", "2026-01-01"], ["--account", "111111111111"], ["--tz", "JST"],
+                                    ["--region", "us-east-1"], ["--state-at", "2026-01-01"]])
+def test_the_catalogue_refuses_options_that_mean_nothing_to_it(tmp_path, option):
+    result = run("detect", "--catalogue", *option)
+    assert result.exit_code == 2 and result.output.splitlines()[-1] == (
+        f"Error: {option[0]} has no meaning with --catalogue")
+    assert "times without a zone" not in result.output
+    assert run("detect", "--catalogue", "--min-severity", "critical", "--format", "csv").exit_code == 0
+
+
+def test_a_misspelt_query_or_detection_names_the_nearest_not_every_name(tmp_path):
+    result = run("sql", "sg_chnges")
+    assert result.exit_code == 1 and result.output == (
+        "Error: no query named 'sg_chnges'; nearest: sg_changes, instance_changes "
+        "(`audit-toolkit sql` lists them all)\n")
+    result = run("detect", "--only", "ssh_exposure_opned", "--evidence", str(tmp_path))
+    assert result.exit_code == 1 and result.output == (
+        "Error: unknown detection ssh_exposure_opned; nearest: ssh_exposure_opened "
+        "(`audit-toolkit detect --catalogue` lists them all)\n")
+
+
+def test_sql_checks_its_account_and_region_as_every_command_does():
+    result = run("sql", "events", "--account", "abc")
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == "Error: Invalid value for --account: 'abc' is no AWS account id (12 digits)"
+    assert run("sql", "events", "--region", "Tokyo").exit_code == 2
+    assert run("sql", "events", "--account", "111111111111").exit_code == 0
