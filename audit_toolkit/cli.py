@@ -154,6 +154,7 @@ def _range_checked(fn):
         kwargs["since"], kwargs["until"] = read["since"], read["until"]
         ctx.meta["audit_toolkit.state_at"] = read["state-at"]
         queries.scope(kwargs["since"], kwargs["until"])
+        ctx.meta["audit_toolkit.range"] = (kwargs["since"], kwargs["until"])
         naive = [f"--{n} {read[n]}" for n in given if given[n] is not None and given[n] != read[n]]
         if naive and zone != "UTC":
             _say(f"times without a zone read in {zone}: {', '.join(naive)}")
@@ -261,8 +262,37 @@ def _open(evidence: Path | None, store: Path | None, settings: Settings,
         inv = Investigation.from_store(store, settings)
         inv.intake.skipped = skipped  # the store keeps what it read; what it did not, this run says
     _report_intake(inv)
+    _report_outside(inv)
     click.get_current_context().call_on_close(lambda: _report_unusable(inv.intake))
     return inv
+
+
+def _utc(t: pd.Timestamp) -> pd.Timestamp:
+    return t.tz_localize("UTC") if t.tzinfo is None else t
+
+
+def _report_outside(inv: Investigation) -> None:
+    """A --since/--until range the evidence does not reach (2027 typed for 2026): said on stderr, so an
+    empty answer is not read as a clean one; `ssh-exposure --fail-on-open` then cannot answer."""
+    ctx = click.get_current_context()
+    since, until = ctx.meta.get("audit_toolkit.range", (None, None))
+    if since is None and until is None:
+        return
+    span = inv.span()
+    first, last = span.get("first_event"), span.get("last_event")
+    if not span.get("events") or first is None or pd.isna(first):
+        return  # no event at all: said by the intake line
+    asked = queries.scope(since, until)
+    first, last = pd.Timestamp(first), pd.Timestamp(last)
+    first, last = _utc(first), _utc(last)
+    low = asked["since"] and pd.Timestamp(asked["since"])
+    high = asked["until"] and pd.Timestamp(asked["until"])
+    if (low is not None and low > last) or (high is not None and high <= first):
+        tz = Settings.load(display_tz=ctx.params.get("tz")).display_tz
+        shown = lambda t: "…" if t is None else t.tz_convert(tz).strftime("%Y-%m-%d %H:%M")  # noqa: E731
+        ctx.meta["audit_toolkit.outside"] = True
+        _say(f"the evidence covers {shown(first)} to {shown(last)} ({tz}); the range asked, {shown(low)} to "
+             f"{shown(high)}, lies outside it: an empty answer says nothing about that range")
 
 
 def _ingest_flow_logs(evidence: Path, store: Path, max_file_bytes: int):
@@ -409,6 +439,10 @@ def ssh_exposure(evidence, store, since, until, accounts, regions, tz, fmt, port
           empty=_empty(f"no rule opened port {ports} to the internet in the scope", absent), shape=table_windows)
     still = int(found["still_open"].sum()) if len(found) else 0
     _say(f"{plural(len(found), 'window')}, {still} still open")
+    outside = click.get_current_context().meta.get("audit_toolkit.outside")
+    if fail_on_open and outside:  # the state at a time no event reaches is a guess, not evidence
+        _say("the evidence cannot show what is open: the range asked lies outside it")
+        sys.exit(UNANSWERED_EXIT)
     if fail_on_open and still:
         sys.exit(STILL_OPEN_EXIT)
     unanswered = [*absent, *(["no event read"] if not inv.intake.read else []),
@@ -453,6 +487,12 @@ def activity(evidence, store, since, until, accounts, regions, tz, fmt, principa
         near = inv.principals_like(principal)
         empty = f"no event names the principal {principal!r}" + (
             f"; the nearest that exist: {', '.join(near)}" if near else "")
+        anytime = inv.activity(principal, None, None, accounts, regions) if (since or until) else found
+        if len(anytime):  # it exists, only not in the range: say when it acted
+            first, last = (anytime["event_time"].min(), anytime["event_time"].max())
+            at = lambda t: _utc(pd.Timestamp(t)).tz_convert(settings.display_tz).strftime("%Y-%m-%d %H:%M:%S")  # noqa: E731
+            empty = (f"{principal!r} has {plural(len(anytime), 'event')}, none in the range; the first at "
+                     f"{at(first)}, the last at {at(last)} ({settings.display_tz})")
     _emit(found, fmt, ACTIVITY_TABLE, settings, ACTIVITY_DROP, empty=empty)
 
 
@@ -599,6 +639,26 @@ def _open_findings(evidence, store, settings, from_api, since, regions, min_seve
     return inv
 
 
+def _no_type(inv: Investigation, types, since, until, accounts, regions, min_severity) -> str | None:
+    """When --type matches no finding in the scope: say so, with how many there are and the nearest
+    types present (a typo must not read as 'no brute force')."""
+    import difflib
+
+    if not types:
+        return None
+    held = inv.findings(since, until, accounts, regions, min_severity)
+    present = sorted(set(held["type"].dropna().astype(str))) if len(held) else []
+    asked = [t.casefold() for t in types]
+    if any(p.casefold() == t or (t[-1:] in (":", "/") and p.casefold().startswith(t)) for p in present for t in asked):
+        return None  # a type is there: the empty answer is the correlation's own
+    folded = {p.casefold(): p for p in present}
+    near = sorted({folded[m] for t in asked for m in difflib.get_close_matches(t, list(folded), n=3, cutoff=0.5)}
+                  | {p for p in present for t in asked if p.casefold().startswith(t)})
+    named = ", ".join(repr(t) for t in types)
+    return (f"no finding of type {named} among the {plural(len(held), 'finding')} in the scope"
+            + (f"; nearest: {', '.join(near)}" if near else ""))
+
+
 @main.command()
 @_scope
 @_min_severity
@@ -612,8 +672,9 @@ def findings(evidence, store, since, until, accounts, regions, tz, fmt, min_seve
     inv = _open_findings(evidence, store, settings, from_api, since, regions, min_severity)
     found = inv.findings(since, until, accounts, regions, min_severity, types)
     _emit(found, fmt, FINDING_TABLE, settings, FINDING_DROP,
-          empty="no GuardDuty finding in the scope" + ("" if inv.findings_intake and inv.findings_intake.files
-                                                      else " (the evidence holds no GuardDuty file)"))
+          empty=_no_type(inv, types, since, until, accounts, regions, min_severity)
+          or "no GuardDuty finding in the scope" + ("" if inv.findings_intake and inv.findings_intake.files
+                                                    else " (the evidence holds no GuardDuty file)"))
 
 
 @main.command()
@@ -631,7 +692,8 @@ def correlate(evidence, store, since, until, accounts, regions, tz, fmt, ports, 
     if fmt == "table" and len(found):
         _bullets(found["summary"])
     _emit(found, fmt, CORRELATION_TABLE, settings, CORRELATION_DROP,
-          empty="no GuardDuty finding attacked an exposure window while it was open")
+          empty=_no_type(inv, types, since, until, accounts, regions, min_severity)
+          or "no GuardDuty finding attacked an exposure window while it was open")
 
 
 CONNECTION_TABLE = ["group_id", "opened_at", "closed_at", "kind", "source", "verdict", "known_as",

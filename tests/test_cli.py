@@ -850,3 +850,43 @@ def test_sql_checks_its_account_and_region_as_every_command_does():
     assert result.output.splitlines()[-1] == "Error: Invalid value for --account: 'abc' is no AWS account id (12 digits)"
     assert run("sql", "events", "--region", "Tokyo").exit_code == 2
     assert run("sql", "events", "--account", "111111111111").exit_code == 0
+
+
+@pytest.mark.parametrize("command", ["findings", "correlate"])
+def test_a_type_that_matches_nothing_names_the_nearest_and_case_is_no_difference(demo, command):
+    evidence = str(demo / "evidence")
+    wrong_case = run(command, "--evidence", evidence, "--type", "UnauthorizedAccess:EC2/SSHBruteforce",
+                     "--format", "json")
+    assert {f.get("type", f.get("finding_type")) for f in json.loads(wrong_case.stdout)} == {
+        "UnauthorizedAccess:EC2/SSHBruteForce"}
+    typo = run(command, "--evidence", evidence, "--type", "UnauthorizedAccess:EC2/SSHBruteFarce")
+    held = len(json.loads(run("findings", "--evidence", evidence, "--format", "json").stdout))
+    assert typo.stdout == (f"(none: no finding of type 'UnauthorizedAccess:EC2/SSHBruteFarce' among the {held} "
+                           "findings in the scope; nearest: UnauthorizedAccess:EC2/RDPBruteForce, "
+                           "UnauthorizedAccess:EC2/SSHBruteForce)\n")
+
+
+def test_a_range_the_evidence_does_not_reach_is_said_and_cannot_prove_nothing_open(demo):
+    evidence = str(demo / "evidence")
+    far = ["--since", "2027-06-01", "--until", "2027-06-02"]
+    said = ("the evidence covers 2026-11-02 00:00 to 2026-11-04 23:59 (UTC); the range asked, 2027-06-01 00:00 to "
+            "2027-06-02 00:00, lies outside it: an empty answer says nothing about that range")
+    for command in (["sg-changes"], ["detect"], ["findings"], ["correlate"], ["ssh-exposure"]):
+        result = CliRunner().invoke(main, [*command, "--evidence", evidence, *far], env={"COLUMNS": "400"})
+        assert said in result.stderr.splitlines(), command
+    result = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence, *far, "--fail-on-open"],
+                                env={"COLUMNS": "400"})
+    assert result.exit_code == 4
+    assert result.stderr.splitlines()[-1] == "the evidence cannot show what is open: the range asked lies outside it"
+    inside = run("sg-changes", "--evidence", evidence, "--since", "2026-11-03", "--until", "2026-11-04")
+    assert "lies outside it" not in inside.stderr
+
+
+def test_a_principal_acting_outside_the_range_is_said_with_when(demo):
+    result = run("activity", "--evidence", str(demo / "evidence"), "--principal", "mallory",
+                 "--since", "2027-01-01", "--until", "2027-01-02")
+    rows = json.loads(run("activity", "--evidence", str(demo / "evidence"), "--principal", "mallory",
+                          "--format", "json").stdout)
+    first, last = (min(r["event_time"] for r in rows), max(r["event_time"] for r in rows))
+    assert result.stdout == (f"(none: 'mallory' has {len(rows)} events, none in the range; the first at "
+                             f"{first[:10]} {first[11:19]}, the last at {last[:10]} {last[11:19]} (UTC))\n")
