@@ -913,12 +913,14 @@ def sql(name, since, until, accounts, regions, params) -> None:
 @click.option("--events", type=click.IntRange(min=100), default=20_000, show_default=True,
               help="How many events of background noise to generate.")
 @click.option("--seed", type=int, default=7, show_default=True)
+@TZ_OPTION
 @_clean_errors
-def demo(out: Path, events: int, seed: int) -> None:
+def demo(out: Path, events: int, seed: int, tz: str | None) -> None:
     """Generate synthetic evidence with a scripted incident, investigate it, and write the results."""
     from .demo import run_demo
 
-    run_demo(out, events=events, seed=seed, echo=click.echo)
+    _settings(tz=tz)  # a bad --tz fails before anything is written
+    run_demo(out, events=events, seed=seed, echo=click.echo, tz=tz)
 
 
 @main.group()

@@ -52,12 +52,13 @@ def _clear(out: Path) -> None:
             folder.rmdir()
 
 
-def run_demo(out: Path, events: int = 20_000, seed: int = 7, echo: Callable[[str], None] = print) -> Investigation:
+def run_demo(out: Path, events: int = 20_000, seed: int = 7, echo: Callable[[str], None] = print,
+             tz: str | None = None) -> Investigation:
     out = Path(out)
     _clear(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / WRITTEN).write_text("[]", encoding="utf-8")  # an interrupted run leaves its files unclaimed
-    settings = Settings.load()  # the terminal and the report in the language setting
+    settings = Settings.load(display_tz=tz)  # the terminal and the report in the language setting and zone
     say = functools.partial(words, settings.language)
     echo(say("demo.generating", events=f"{events:,}", folder=f"{out}/evidence"))
     generate(out, events=events, seed=seed)
@@ -84,6 +85,7 @@ def run_demo(out: Path, events: int = 20_000, seed: int = 7, echo: Callable[[str
     echo(table.text)
     if table.dropped:
         echo(export.fill(say("demo.left_out", columns=", ".join(table.dropped)), export.terminal_width()))
+    echo(say("demo.times_in", tz=inv.settings.display_tz))  # as every command's table says its zone
     found, tied = inv.findings(), inv.correlate()
     for name, frame in (("findings", found), ("correlations", tied)):
         (results / f"{name}.json").write_text(export.to_json(frame), encoding="utf-8")
