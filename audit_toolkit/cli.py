@@ -19,18 +19,17 @@ from .settings import Settings
 
 FORMATS = click.Choice(["table", "csv", "json"])
 # Each terminal table: its columns in order, then those left out first when the terminal is narrow.
-SG_TABLE = ["event_time", "account", "region", "group_id", "action", "direction", "protocol", "from_port",
-            "to_port", "peer", "actor", "source_ip", "tool", "error_code"]
-SG_DROP = ("direction", "tool", "region", "account", "to_port", "source_ip", "error_code", "protocol", "peer",
-           "from_port")
-WINDOW_TABLE = ["account", "region", "group_id", "group_name", "protocol", "from_port", "to_port",
+# A port range is one fact: tables show it in one `ports` cell (20-25, 22, all), never half of it.
+SG_TABLE = ["event_time", "account", "region", "group_id", "action", "direction", "protocol", "ports",
+            "peer", "actor", "source_ip", "tool", "error_code"]
+SG_DROP = ("direction", "tool", "region", "account", "source_ip", "error_code", "protocol", "peer", "ports")
+WINDOW_TABLE = ["account", "region", "group_id", "group_name", "protocol", "ports",
                 "cidr", "reach", "opened_how", "opened_at", "opened_by", "closed_at", "closed_by",
                 "close_reason", "still_open", "open_before_evidence", "ambiguous_order"]
-# what was opened to whom, by whom, and whether it is still open are kept longest; at the narrowest an
-# empty closed_at says a window is still open
+# what was opened to whom, by whom, and whether it is still open are kept longest: still_open is never
+# left out, and a window open before the evidence (or known only from state) says so in opened_by
 WINDOW_DROP = ("open_before_evidence", "ambiguous_order", "region", "account", "group_name", "protocol",
-               "to_port", "opened_how", "close_reason", "reach", "from_port", "closed_by", "still_open",
-               "closed_at", "cidr")
+               "opened_how", "close_reason", "reach", "closed_by", "closed_at", "ports", "cidr")
 RECONCILE_TABLE = ["kind", "account", "region", "group_id", "group_name", "rule", "after", "before",
                    "coverage"]
 # Columns that hold an actor: the table shows its short form (ops-admin / mallory), CSV and JSON the whole.
@@ -42,6 +41,43 @@ UNANSWERED_EXIT = 4
 ACCOUNT = re.compile(r"\d{12}")
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 GROUP = re.compile(r"sg-[0-9A-Za-z]+")
+
+
+def table_ports(frame: pd.DataFrame) -> pd.DataFrame:
+    """For a table: from_port and to_port as one `ports` cell (`22`, `20-25`, `all`), so a narrow
+    table never shows a range as its first port."""
+    if frame.empty or "from_port" not in frame.columns:
+        return frame
+
+    def ports(protocol, low, high) -> str:
+        if str(protocol) == "-1":
+            return "all"
+        if low is None or pd.isna(low):
+            return ""
+        high = None if high is None or pd.isna(high) else int(high)
+        return security_groups.port_span(protocol, int(low), high)
+
+    return frame.assign(ports=[ports(p, lo, hi) for p, lo, hi in
+                               zip(frame["protocol"], frame["from_port"], frame["to_port"])])
+
+
+def table_windows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Windows for a table: one `ports` cell, and an opened_by that says when no logged call opened the
+    window (open before the evidence, or known from state), so an empty cell never reads as missing data."""
+    if frame.empty:
+        return frame
+    frame = table_ports(frame)
+
+    def mark(by, before, how) -> object:
+        if isinstance(by, str) and by:
+            return by
+        said = [*(["before evidence"] if before is True else []),
+                *(["from state, unlogged"] if how in ("state", "config") else [])]
+        return f"({'; '.join(said)})" if said else by
+
+    how = frame["opened_how"] if "opened_how" in frame.columns else [None] * len(frame)
+    return frame.assign(opened_by=[mark(b, bool(e) if not pd.isna(e) else None, h) for b, e, h in
+                                   zip(frame["opened_by"], frame["open_before_evidence"], how)])
 
 
 def _clean_errors(fn):
@@ -108,6 +144,8 @@ def _range_checked(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         ctx = click.get_current_context()
+        if kwargs.get("catalogue"):  # the list of detections: no evidence, no time, no place
+            _refuse_with_catalogue(ctx)
         zone = Settings.load(display_tz=kwargs.get("tz")).display_tz
         given = {"since": kwargs["since"], "until": kwargs["until"],
                  "state-at": ctx.meta.get("audit_toolkit.state_at")}
@@ -118,6 +156,7 @@ def _range_checked(fn):
         kwargs["since"], kwargs["until"] = read["since"], read["until"]
         ctx.meta["audit_toolkit.state_at"] = read["state-at"]
         queries.scope(kwargs["since"], kwargs["until"])
+        ctx.meta["audit_toolkit.range"] = (kwargs["since"], kwargs["until"])
         naive = [f"--{n} {read[n]}" for n in given if given[n] is not None and given[n] != read[n]]
         if naive and zone != "UTC":
             _say(f"times without a zone read in {zone}: {', '.join(naive)}")
@@ -134,6 +173,17 @@ def _range_checked(fn):
         return fn(*args, **kwargs)
 
     return wrapper
+
+
+def _refuse_with_catalogue(ctx: click.Context) -> None:
+    """--catalogue lists the detections (--only and --min-severity filter the list): any option that
+    reads or scopes evidence, or zones times, means nothing there and is refused, not ignored."""
+    for param in ctx.command.params:
+        if param.name in ("catalogue", "only", "min_severity", "fmt", "help"):
+            continue
+        source = ctx.get_parameter_source(param.name)
+        if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
+            raise click.UsageError(f"{param.opts[0]} has no meaning with --catalogue", ctx)
 
 
 def _zoned(value: str | None, zone: str, name: str = "since", language: str = "en") -> str | None:
@@ -226,8 +276,37 @@ def _open(evidence: Path | None, store: Path | None, settings: Settings,
         inv = Investigation.from_store(store, settings)
         inv.intake.skipped = skipped  # the store keeps what it read; what it did not, this run says
     _report_intake(inv)
+    _report_outside(inv)
     click.get_current_context().call_on_close(lambda: _report_unusable(inv.intake))
     return inv
+
+
+def _utc(t: pd.Timestamp) -> pd.Timestamp:
+    return t.tz_localize("UTC") if t.tzinfo is None else t
+
+
+def _report_outside(inv: Investigation) -> None:
+    """A --since/--until range the evidence does not reach (2027 typed for 2026): said on stderr, so an
+    empty answer is not read as a clean one; `ssh-exposure --fail-on-open` then cannot answer."""
+    ctx = click.get_current_context()
+    since, until = ctx.meta.get("audit_toolkit.range", (None, None))
+    if since is None and until is None or ctx.meta.get("audit_toolkit.engine") == "athena":
+        return  # on Athena the whole trail's span is a scan of every partition: not paid for a notice
+    span = inv.span()
+    first, last = span.get("first_event"), span.get("last_event")
+    if not span.get("events") or first is None or pd.isna(first):
+        return  # no event at all: said by the intake line
+    asked = queries.scope(since, until)
+    first, last = pd.Timestamp(first), pd.Timestamp(last)
+    first, last = _utc(first), _utc(last)
+    low = asked["since"] and pd.Timestamp(asked["since"])
+    high = asked["until"] and pd.Timestamp(asked["until"])
+    if (low is not None and low > last) or (high is not None and high <= first):
+        tz = Settings.load(display_tz=ctx.params.get("tz")).display_tz
+        shown = lambda t: "…" if t is None else t.tz_convert(tz).strftime("%Y-%m-%d %H:%M")  # noqa: E731
+        ctx.meta["audit_toolkit.outside"] = True
+        _say(f"the evidence covers {shown(first)} to {shown(last)} ({tz}); the range asked, {shown(low)} to "
+             f"{shown(high)}, lies outside it: an empty answer says nothing about that range")
 
 
 def _ingest_flow_logs(evidence: Path, store: Path, max_file_bytes: int):
@@ -269,8 +348,9 @@ def _report_problems(intake) -> None:
 
 
 def _emit(frame, fmt: str, columns: list[str], settings: Settings, drop: tuple[str, ...] = (),
-          empty: str | None = None) -> None:
-    """The answer on stdout; for a table, the zone of its times and any column left out on stderr."""
+          empty: str | None = None, shape=None) -> None:
+    """The answer on stdout; for a table (its frame reshaped by `shape`, if given, after identities are
+    shortened), the zone of its times and any column left out on stderr."""
     tz = settings.display_tz
     if fmt == "json":
         click.echo(export.to_json(frame, tz))
@@ -283,6 +363,7 @@ def _emit(frame, fmt: str, columns: list[str], settings: Settings, drop: tuple[s
         click.echo(f"(none: {export.visible(empty)})")
     else:
         shown = frame.assign(**{c: frame[c].map(actors.short) for c in ACTOR_COLUMNS if c in frame.columns})
+        shown = shape(shown) if shape else shown
         table = export.to_table(shown, columns or None, export.terminal_width(), tz, drop)
         click.echo(table.text)
         if not frame.empty and any(c in frame.columns and str(frame[c].dtype).startswith("datetime")
@@ -304,11 +385,34 @@ def _bullets(sentences) -> None:
     click.echo("\n".join(export.fill(f"- {export.visible(s)}", width) for s in sentences) + "\n")
 
 
+class OnceCommand(click.Command):
+    """A command whose single-valued options may be given once: click keeps the last of two silently
+    (`--principal mallory --principal alice` answered for alice alone); a repeatable option is a list."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        single = {o: p for p in self.params if isinstance(p, click.Option) and not p.multiple
+                  and not p.is_flag and not p.count for o in p.opts}
+        seen: dict[str, list[str]] = {}
+        for arg in args:
+            if arg == "--":
+                break
+            name = arg.split("=", 1)[0]
+            if name in single:
+                seen.setdefault(single[name].opts[-1], []).append(name)
+        for option, given in seen.items():
+            if len(given) > 1:
+                raise click.UsageError(f"{option} given {len(given)} times: it takes one value", ctx)
+        return super().parse_args(ctx, args)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="audit_toolkit")
 def main() -> None:
     """Forensics for AWS accounts from CloudTrail logs and GuardDuty findings: who changed security groups, who
     opened SSH and when, detections of tampering, silent hours, and the findings that came in through an open port."""
+
+
+main.command_class = OnceCommand
 
 
 FROM_STATE = click.option(
@@ -329,7 +433,8 @@ def sg_changes(evidence, store, since, until, accounts, regions, tz, fmt, from_s
     if fmt == "table" and len(found):  # error_code is left out early: a refused call must not read as done
         found = found.assign(action=[a if pd.isna(e) else f"{a} (refused)"
                                      for a, e in zip(found["action"], found["error_code"])])
-    _emit(found, fmt, SG_TABLE, settings, SG_DROP, empty=_empty("no security-group call in the scope", absent))
+    _emit(found, fmt, SG_TABLE, settings, SG_DROP, empty=_empty("no security-group call in the scope", absent),
+          shape=table_ports)
 
 
 @main.command("ssh-exposure")
@@ -346,9 +451,13 @@ def ssh_exposure(evidence, store, since, until, accounts, regions, tz, fmt, port
     ports = ", ".join(map(str, settings.watched_ports))
     absent = _absent(inv, since, until, accounts, regions)
     _emit(found, fmt, WINDOW_TABLE, settings, WINDOW_DROP,
-          empty=_empty(f"no rule opened port {ports} to the internet in the scope", absent))
+          empty=_empty(f"no rule opened port {ports} to the internet in the scope", absent), shape=table_windows)
     still = int(found["still_open"].sum()) if len(found) else 0
     _say(f"{plural(len(found), 'window')}, {still} still open")
+    outside = click.get_current_context().meta.get("audit_toolkit.outside")
+    if fail_on_open and outside:  # the state at a time no event reaches is a guess, not evidence
+        _say("the evidence cannot show what is open: the range asked lies outside it")
+        sys.exit(UNANSWERED_EXIT)
     if fail_on_open and still:
         sys.exit(STILL_OPEN_EXIT)
     unanswered = [*absent, *(["no event read"] if not inv.intake.read else []),
@@ -398,6 +507,12 @@ def activity(evidence, store, since, until, accounts, regions, tz, fmt, principa
         near = inv.principals_like(principal)
         empty = f"no event names the principal {principal!r}" + (
             f"; the nearest that exist: {', '.join(near)}" if near else "")
+        anytime = inv.activity(principal, None, None, accounts, regions) if (since or until) else found
+        if len(anytime):  # it exists, only not in the range: say when it acted
+            first, last = (anytime["event_time"].min(), anytime["event_time"].max())
+            at = lambda t: _utc(pd.Timestamp(t)).tz_convert(settings.display_tz).strftime("%Y-%m-%d %H:%M:%S")  # noqa: E731
+            empty = (f"{principal!r} has {plural(len(anytime), 'event')}, none in the range; the first at "
+                     f"{at(first)}, the last at {at(last)} ({settings.display_tz})")
     _emit(found, fmt, ACTIVITY_TABLE, settings, ACTIVITY_DROP, empty=empty)
 
 
@@ -544,6 +659,26 @@ def _open_findings(evidence, store, settings, from_api, since, regions, min_seve
     return inv
 
 
+def _no_type(inv: Investigation, types, since, until, accounts, regions, min_severity) -> str | None:
+    """When --type matches no finding in the scope: say so, with how many there are and the nearest
+    types present (a typo must not read as 'no brute force')."""
+    import difflib
+
+    if not types:
+        return None
+    held = inv.findings(since, until, accounts, regions, min_severity)
+    present = sorted(set(held["type"].dropna().astype(str))) if len(held) else []
+    asked = [t.casefold() for t in types]
+    if any(p.casefold() == t or (t[-1:] in (":", "/") and p.casefold().startswith(t)) for p in present for t in asked):
+        return None  # a type is there: the empty answer is the correlation's own
+    folded = {p.casefold(): p for p in present}
+    near = sorted({folded[m] for t in asked for m in difflib.get_close_matches(t, list(folded), n=3, cutoff=0.5)}
+                  | {p for p in present for t in asked if p.casefold().startswith(t)})
+    named = ", ".join(repr(t) for t in types)
+    return (f"no finding of type {named} among the {plural(len(held), 'finding')} in the scope"
+            + (f"; nearest: {', '.join(near)}" if near else ""))
+
+
 @main.command()
 @_scope
 @_min_severity
@@ -557,8 +692,9 @@ def findings(evidence, store, since, until, accounts, regions, tz, fmt, min_seve
     inv = _open_findings(evidence, store, settings, from_api, since, regions, min_severity)
     found = inv.findings(since, until, accounts, regions, min_severity, types)
     _emit(found, fmt, FINDING_TABLE, settings, FINDING_DROP,
-          empty="no GuardDuty finding in the scope" + ("" if inv.findings_intake and inv.findings_intake.files
-                                                      else " (the evidence holds no GuardDuty file)"))
+          empty=_no_type(inv, types, since, until, accounts, regions, min_severity)
+          or "no GuardDuty finding in the scope" + ("" if inv.findings_intake and inv.findings_intake.files
+                                                    else " (the evidence holds no GuardDuty file)"))
 
 
 @main.command()
@@ -576,7 +712,8 @@ def correlate(evidence, store, since, until, accounts, regions, tz, fmt, ports, 
     if fmt == "table" and len(found):
         _bullets(found["summary"])
     _emit(found, fmt, CORRELATION_TABLE, settings, CORRELATION_DROP,
-          empty="no GuardDuty finding attacked an exposure window while it was open")
+          empty=_no_type(inv, types, since, until, accounts, regions, min_severity)
+          or "no GuardDuty finding attacked an exposure window while it was open")
 
 
 CONNECTION_TABLE = ["group_id", "opened_at", "closed_at", "kind", "source", "verdict", "known_as",
@@ -765,6 +902,10 @@ def sql(name, since, until, accounts, regions, params) -> None:
             raise click.BadParameter(f"given {len(given)} times ({', '.join(given)}); the query binds one "
                                      "value: print one query per value", param_hint=option)
     account, region = (accounts or (None,))[0], (regions or (None,))[0]
+    if account is not None and not ACCOUNT.fullmatch(account):  # as every other command checks it
+        raise click.BadParameter(f"{account!r} is no AWS account id (12 digits)", param_hint="--account")
+    if region is not None and not REGION.fullmatch(region):
+        raise click.BadParameter(f"{region!r} is no AWS region name (such as ap-northeast-1)", param_hint="--region")
 
     if name is None:
         for query in queries.QUERIES.values():
@@ -804,17 +945,22 @@ def sql(name, since, until, accounts, regions, params) -> None:
 @click.option("--events", type=click.IntRange(min=100), default=20_000, show_default=True,
               help="How many events of background noise to generate.")
 @click.option("--seed", type=int, default=7, show_default=True)
+@TZ_OPTION
 @_clean_errors
-def demo(out: Path, events: int, seed: int) -> None:
+def demo(out: Path, events: int, seed: int, tz: str | None) -> None:
     """Generate synthetic evidence with a scripted incident, investigate it, and write the results."""
     from .demo import run_demo
 
-    run_demo(out, events=events, seed=seed, echo=click.echo)
+    _settings(tz=tz)  # a bad --tz fails before anything is written
+    run_demo(out, events=events, seed=seed, echo=click.echo, tz=tz)
 
 
 @main.group()
 def athena() -> None:
     """Athena: create the database and tables the queries read (settings: AUDIT_TOOLKIT_ATHENA_*, AWS_*)."""
+
+
+athena.command_class = OnceCommand
 
 
 @athena.command()

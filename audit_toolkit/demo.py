@@ -12,7 +12,7 @@ from .analysis import actors
 from .analysis.connections import describe
 from .analysis.events import records
 from .errors import OutputError
-from .cli import WINDOW_DROP  # the same columns kept longest as ssh-exposure's
+from .cli import WINDOW_DROP, table_windows  # the same columns kept longest as ssh-exposure's
 from .investigation import Investigation
 from .phrases import words
 from .report import Audit, intake_summary, write_report
@@ -52,12 +52,13 @@ def _clear(out: Path) -> None:
             folder.rmdir()
 
 
-def run_demo(out: Path, events: int = 20_000, seed: int = 7, echo: Callable[[str], None] = print) -> Investigation:
+def run_demo(out: Path, events: int = 20_000, seed: int = 7, echo: Callable[[str], None] = print,
+             tz: str | None = None) -> Investigation:
     out = Path(out)
     _clear(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / WRITTEN).write_text("[]", encoding="utf-8")  # an interrupted run leaves its files unclaimed
-    settings = Settings.load()  # the terminal and the report in the language setting
+    settings = Settings.load(display_tz=tz)  # the terminal and the report in the language setting and zone
     say = functools.partial(words, settings.language)
     echo(say("demo.generating", events=f"{events:,}", folder=f"{out}/evidence"))
     generate(out, events=events, seed=seed)
@@ -76,14 +77,15 @@ def run_demo(out: Path, events: int = 20_000, seed: int = 7, echo: Callable[[str
                     actors=say("demo.count.actors", n=changes["actor"].nunique()),
                     failed=say("demo.count.failed", n=len(failed))))
     echo("\n" + say("demo.windows", n=len(windows), still=int(windows["still_open"].sum())) + "\n")
-    shown = windows.assign(opened_by=windows["opened_by"].map(actors.short),
-                           closed_by=windows["closed_by"].map(actors.short))  # whole identities in results/
-    table = export.to_table(shown, ["account", "region", "group_id", "protocol", "from_port", "to_port", "cidr",
+    shown = table_windows(windows.assign(opened_by=windows["opened_by"].map(actors.short),
+                                         closed_by=windows["closed_by"].map(actors.short)))  # whole in results/
+    table = export.to_table(shown, ["account", "region", "group_id", "protocol", "ports", "cidr",
                                     "opened_at", "opened_by", "closed_at", "closed_by", "still_open"],
                             export.terminal_width(), inv.settings.display_tz, WINDOW_DROP)
     echo(table.text)
     if table.dropped:
         echo(export.fill(say("demo.left_out", columns=", ".join(table.dropped)), export.terminal_width()))
+    echo(say("demo.times_in", tz=inv.settings.display_tz))  # as every command's table says its zone
     found, tied = inv.findings(), inv.correlate()
     for name, frame in (("findings", found), ("correlations", tied)):
         (results / f"{name}.json").write_text(export.to_json(frame), encoding="utf-8")

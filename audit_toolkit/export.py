@@ -233,15 +233,19 @@ def _fit(headers: list[str], rows: list[list[str]], keep: list[int], width: int 
     return widths
 
 
-def _wrap(text: str, width: int) -> list[str]:
-    """Lines of at most `width` columns, broken after the last space, '/', ':', ',' or '_' that fits,
-    else after a '.' before a letter."""
+def _wrap(text: str, width: int, dash: bool = False) -> list[str]:
+    """Lines of at most `width` columns, broken after the last space, '/', ':', ',' or '_' that fits
+    (with `dash`, where none is, after a '-' when the part after it fits a line: a role or session name
+    breaks between its words, a group id is not cut at 'sg-'), else after a '.' before a letter."""
     if _TIME_CELL.fullmatch(text) and _width(text) > width:
         return text.split()  # the clock under its date, never split at its ':'
     lines, line = [], ""
-    for char in text:
+    for at, char in enumerate(text):
         if _width(line + char) > width:
             cut = max(line.rfind(c) for c in " /:,_")
+            hyphen = line.rfind("-") if dash else -1
+            if cut <= 0 < hyphen and _width(re.match(r"[^ /:,_-]*", line[hyphen + 1:] + text[at:])[0]) <= width:
+                cut = hyphen
             if cut <= 0 and char != " ":  # a host name, after a '.' (a path keeps `a.json` whole)
                 cut = max([m.start() for m in re.finditer(r"\.(?=[A-Za-z])", line + char)], default=-1)
             head, line = (line[: cut + 1], line[cut + 1:]) if cut > 0 else (line, "")
@@ -279,7 +283,7 @@ def _render(headers: list[str], rows: list[list[str]], widths: list[int]) -> lis
 
     out = ["  ".join(pad(h, w) for h, w in zip(headers, widths)).rstrip()]
     for row in rows:
-        wrapped = [_wrap(cell, w) for cell, w in zip(row, widths)]
+        wrapped = [_wrap(cell, w, dash=True) for cell, w in zip(row, widths)]
         for n in range(max(map(len, wrapped))):
             out.append("  ".join(pad(c[n] if n < len(c) else "", w) for c, w in zip(wrapped, widths)).rstrip())
     return out

@@ -529,7 +529,10 @@ class Investigation:
         raw = self.query("findings", min_severity=None if min_severity is None else float(min_severity), **values)
         found = latest(normalize(raw))
         if types:
-            keep = found["type"].map(lambda t: any(t == w or (w[-1:] in (":", "/") and str(t).startswith(w)) for w in types))
+            asked = [w.casefold() for w in types]  # SSHBruteforce is SSHBruteForce: case says nothing here
+            keep = found["type"].map(lambda t: any(str(t).casefold() == w or (w[-1:] in (":", "/")
+                                                                                and str(t).casefold().startswith(w))
+                                                   for w in asked))
             found = found[keep.astype(bool)].reset_index(drop=True)
         return found
 

@@ -220,6 +220,7 @@ TEXT: dict[str, dict[str, str]] = {
         "demo.count.failed": "{n} 件",
         "demo.windows": "SSH の公開期間 {n} 件 (うち公開中 {still} 件):",
         "demo.left_out": "端末の幅に収めるため省いた列: {columns} (results/ の CSV と JSON にはすべての列があります)",
+        "demo.times_in": "時刻は {tz}",
         "demo.findings": "GuardDuty の検出結果 {n} 件。うち {tied} 件は公開期間中にその公開を攻撃:",
         "demo.flows": "VPC フローログ: レコード {read} 件を読み込み、{rejected} 件を除外。公開期間を通った"
         "パブリックな送信元 {sources} 件、カバーされていない箇所 {n} 件:",
@@ -946,6 +947,7 @@ TEXT: dict[str, dict[str, str]] = {
         "demo.windows": "{n} SSH exposure windows ({still} still open):",
         "demo.windows.one": "{n} SSH exposure window ({still} still open):",
         "demo.left_out": "left out to fit the terminal: {columns} (results/ holds every column in CSV and JSON)",
+        "demo.times_in": "times in {tz}",
         "demo.findings": "{n} GuardDuty findings; {tied} attacked an exposure window while it was"
         " open:",
         "demo.findings.one": "{n} GuardDuty finding; {tied} attacked an exposure window while it"

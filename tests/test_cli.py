@@ -127,7 +127,7 @@ def test_ssh_exposure_table_and_ports(demo):
     rows = result.stdout.splitlines()[1:]
     # RDP opened by mallory, and carol's all-traffic rule, which lets 3389 in too.
     assert [r.split()[2] for r in rows] == ["sg-0c000000000000003", "sg-0e000000000000005"]
-    assert [r.split()[3:6] for r in rows] == [["-1", "-1", "-1"], ["tcp", "3389", "3389"]]
+    assert [r.split()[3:5] for r in rows] == [["-1", "all"], ["tcp", "3389"]]  # a port range in one cell
 
 
 def test_activity(demo):
@@ -343,12 +343,12 @@ def test_the_table_shows_whole_identities_in_short_form_and_says_what_it_left_ou
     narrow = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": "80"})
     assert max(len(line) for line in narrow.stdout.splitlines()) <= 80
     assert ("left out to fit the terminal: open_before_evidence, ambiguous_order, region, account, group_name, "
-            "protocol, to_port, opened_how, close_reason, reach, from_port, closed_by (") in " ".join(narrow.stderr.split())
+            "protocol, opened_how, close_reason, reach, closed_by, closed_at (") in " ".join(narrow.stderr.split())
     lines = narrow.stdout.splitlines()
     assert "…" not in narrow.stdout  # wrapped, never cut: the rest of a cell is on the next line, same column
     at = next(i for i, line in enumerate(lines) if "ops-admin /" in line)
     column = lines[at].index("ops-admin /")
-    assert lines[at + 1][column:].startswith("mallory")
+    assert lines[at][column:].startswith("ops-admin / mallory")  # room for it: on one line
     whole = json.loads(run("ssh-exposure", "--evidence", evidence, "--format", "json").stdout)
     assert "arn:aws:iam::111111111111:role/ops-admin (session mallory)" in {w["opened_by"] for w in whole}
 
@@ -471,12 +471,12 @@ def test_sql_prints_the_athena_text_bound_as_literals_ready_to_paste():
     from audit_toolkit import queries
 
     result = run("sql", "principal_events", "--since", "2026-11-01", "--until", "2026-11-08",
-                 "--account", "1'; DROP TABLE cloudtrail; --", "--param", "principal=o'brien")
+                 "--account", "111111111111", "--param", "principal=o'brien'; DROP TABLE cloudtrail; --")
     assert result.exit_code == 0
     text = result.stdout
     assert "%(" not in text and ":principal" not in text and "$" not in text
-    assert "useridentity.arn = 'o''brien'" in text
-    assert "account = '1''; DROP TABLE cloudtrail; --'" in text
+    assert "useridentity.arn = 'o''brien''; DROP TABLE cloudtrail; --'" in text
+    assert "account = '111111111111'" in text
     assert "from_iso8601_timestamp(eventtime) >= from_iso8601_timestamp('2026-11-01T00:00:00Z')" in text
     (statement,) = sqlglot.parse(text, read="athena")  # one statement: nothing closed the quote
     assert statement.find(sqlglot.exp.Drop) is None
@@ -630,7 +630,8 @@ NARROW_COMMANDS = [  # each command's table, and the column holding its identiti
 @pytest.mark.parametrize("args, identity", NARROW_COMMANDS, ids=lambda v: " ".join(v) if isinstance(v, list) else v)
 def test_every_table_fits_60_columns_and_keeps_identities_whole(demo, args, identity):
     evidence = str(demo / "evidence")
-    narrow = CliRunner().invoke(main, [*args, "--evidence", evidence], env={"COLUMNS": "60"})
+    read = [] if "--catalogue" in args else ["--evidence", evidence]  # the catalogue reads no evidence
+    narrow = CliRunner().invoke(main, [*args, *read], env={"COLUMNS": "60"})
     assert narrow.exit_code == 0, narrow.output
     lines = narrow.stdout.splitlines()
     assert max(map(len, lines)) <= 60
@@ -645,19 +646,19 @@ def test_every_table_fits_60_columns_and_keeps_identities_whole(demo, args, iden
     assert all(name.replace(" ", "") in column for name in expected)
 
 
-SG_LEFT_OUT = ["direction", "tool", "region", "account", "to_port", "source_ip", "error_code"]
-WINDOW_LEFT_OUT = ["open_before_evidence", "ambiguous_order", "region", "account", "group_name", "protocol", "to_port",
-                   "opened_how", "close_reason", "reach", "from_port"]
+SG_LEFT_OUT = ["direction", "tool", "region", "account", "source_ip", "error_code"]
+WINDOW_LEFT_OUT = ["open_before_evidence", "ambiguous_order", "region", "account", "group_name", "protocol",
+                   "opened_how", "close_reason", "reach", "closed_by"]
 FINDING_LEFT_OUT = ["sample", "count", "region", "account", "severity_label", "security_group_ids", "remote_country",
                     "local_port"]
 CONNECTION_LEFT_OUT = ["interfaces", "before_rejected", "after_rejected", "after_accepted", "bytes_out", "bytes_in",
                        "rejected", "accepted", "finding_ids", "gap", "last_seen"]
 TABLES_AT = [  # each command at 80 and 100 columns: the columns it keeps, and those it names as left out
-    (["sg-changes"], 80, ["event_time", "group_id", "action", "from_port", "peer", "actor"], [*SG_LEFT_OUT, "protocol"]),
-    (["sg-changes"], 100, ["event_time", "group_id", "action", "protocol", "from_port", "peer", "actor"], SG_LEFT_OUT),
-    (["ssh-exposure"], 80, ["group_id", "cidr", "opened_at", "opened_by", "closed_at", "still_open"],
-     [*WINDOW_LEFT_OUT, "closed_by"]),
-    (["ssh-exposure"], 100, ["group_id", "cidr", "opened_at", "opened_by", "closed_at", "closed_by", "still_open"],
+    (["sg-changes"], 80, ["event_time", "group_id", "action", "ports", "peer", "actor"], [*SG_LEFT_OUT, "protocol"]),
+    (["sg-changes"], 100, ["event_time", "group_id", "action", "protocol", "ports", "peer", "actor"], SG_LEFT_OUT),
+    (["ssh-exposure"], 80, ["group_id", "ports", "cidr", "opened_at", "opened_by", "still_open"],
+     [*WINDOW_LEFT_OUT, "closed_at"]),
+    (["ssh-exposure"], 100, ["group_id", "ports", "cidr", "opened_at", "opened_by", "closed_at", "still_open"],
      WINDOW_LEFT_OUT),
     # the actor is the one asked for: what each call acted on is kept longest
     (["activity", "--principal", "mallory"], 80, ["event_time", "event_name", "target", "actor"],
@@ -690,9 +691,9 @@ def test_a_refused_call_never_reads_as_done_when_its_error_code_is_left_out(demo
                                        "2026-11-03T09:20Z", "--until", "2026-11-03T09:21Z"], env={"COLUMNS": "80"})
     assert "error_code" in " ".join(result.stderr.split()).partition("left out to fit the terminal:")[2]
     assert result.stdout.splitlines() == [
-        "event_time  group_id     action       protocol  from_port  peer       actor",
-        "2026-11-03  sg-0d000000  authorize    tcp       22         0.0.0.0/0  ops-admin",
-        "09:20:00    000000004    (refused)                                    / mallory"]
+        "event_time  group_id      action        protocol  ports  peer       actor",
+        "2026-11-03  sg-0d0000000  authorize     tcp       22     0.0.0.0/0  ops-admin /",
+        "09:20:00    00000004      (refused)                                 mallory"]
     data = json.loads(run("sg-changes", "--evidence", str(demo / "evidence"), "--since", "2026-11-03T09:20Z",
                           "--until", "2026-11-03T09:21Z", "--format", "json").stdout)
     assert [(r["action"], r["error_code"]) for r in data] == [("authorize", "Client.UnauthorizedOperation")]
@@ -718,8 +719,8 @@ def test_the_lines_on_stderr_wrap_to_the_width_of_the_table(demo):
     assert max(map(len, lines)) <= 80
     assert lines[lines.index("times in UTC") + 1:] == [
         "left out to fit the terminal: open_before_evidence, ambiguous_order, region,",
-        "  account, group_name, protocol, to_port, opened_how, close_reason, reach,",
-        "  from_port, closed_by (widen it, or use --format csv or json for every column)",
+        "  account, group_name, protocol, opened_how, close_reason, reach, closed_by,",
+        "  closed_at (widen it, or use --format csv or json for every column)",
         "11 windows, 2 still open",
     ]
     assert lines[0].startswith(f"evidence {evidence}: ") and lines[1].startswith("  ")  # the intake, wrapped
@@ -731,7 +732,7 @@ def test_the_lines_on_stderr_wrap_to_the_width_of_the_table(demo):
     wide = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": "400"})
     assert joined(wide.stderr) == joined(result.stderr).replace(
         "left out to fit the terminal: open_before_evidence, ambiguous_order, region, account, group_name, protocol, "
-        "to_port, opened_how, close_reason, reach, from_port, closed_by (widen it, or use --format csv or json for "
+        "opened_how, close_reason, reach, closed_by, closed_at (widen it, or use --format csv or json for "
         "every column) ", "")  # only wrapped: the same words
 
 
@@ -892,3 +893,124 @@ def test_an_outbox_that_cannot_be_opened_fails_before_the_scan(demo, tmp_path):
     result = CliRunner().invoke(main, ["notify", "--room", "1", "--outbox", str(tmp_path / "file" / "box.sqlite"),
                                        "--evidence", str(demo / "evidence")], env={"CHATWORK_API_TOKEN": "t"})
     assert result.exit_code == 1 and result.output == f"Error: {tmp_path / 'file'}: File exists\n"
+
+
+PORTS_AND_STATE_AT = [  # width: the header of ssh-exposure's table; a port range and the open state kept at each
+    (60, ["group_id", "opened_at", "opened_by", "still_open"]),
+    (80, ["group_id", "ports", "cidr", "opened_at", "opened_by", "still_open"]),
+    (130, ["group_id", "ports", "cidr", "reach", "opened_at", "opened_by", "closed_at", "closed_by", "close_reason",
+           "still_open"]),
+]
+
+
+@pytest.mark.parametrize("width, header", PORTS_AND_STATE_AT)
+def test_a_port_range_is_one_cell_and_the_open_state_is_never_left_out(demo, width, header):
+    """20-25 never reads as port 20 (FTP); which windows are open is told at every width; a window
+    opened by no logged call says so in opened_by, not with an empty cell."""
+    evidence = str(demo / "evidence")
+    result = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": str(width)})
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == header
+    assert max(map(len, lines)) <= width
+    assert "from_port" not in result.stderr and "to_port" not in result.stderr
+    assert "still_open" not in " ".join(result.stderr.split()).partition("left out")[2]
+    if "ports" in header:
+        assert " 20-25 " in result.stdout
+    assert "(before evidence)" in result.stdout.replace("\n", " ")
+    sg = CliRunner().invoke(main, ["sg-changes", "--evidence", evidence, "--since", "2026-11-03T09:05:00Z",
+                                   "--until", "2026-11-03T09:06:00Z"], env={"COLUMNS": str(width)})
+    assert "ports" in sg.stdout.splitlines()[0].split() and " 20-25 " in sg.stdout
+
+
+REPEATED = [  # a single-valued option given twice: refused before anything is read (click kept the last)
+    (["activity", "--principal", "mallory", "--principal", "alice"], "--principal given 2 times"),
+    (["sg-changes", "--tz", "UTC", "--tz=Asia/Tokyo"], "--tz given 2 times"),
+    (["findings", "--format", "csv", "--format", "json"], "--format given 2 times"),
+    (["ssh-exposure", "--since", "2026-11-01", "--since", "2026-11-02"], "--since given 2 times"),
+    (["connections", "--session-bytes", "1", "--session-bytes", "2"], "--session-bytes given 2 times"),
+]
+
+
+@pytest.mark.parametrize("args, message", REPEATED, ids=lambda v: v[0] if isinstance(v, list) else None)
+def test_a_single_valued_option_given_twice_is_refused(tmp_path, args, message):
+    result = run(*args, "--evidence", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == f"Error: {message}: it takes one value"
+
+
+def test_every_single_valued_option_of_every_command_is_checked():
+    for path in _commands(main):
+        command = main
+        for name in path:
+            command = command.commands[name]
+        if not isinstance(command, click.Group):
+            assert type(command).__name__ == "OnceCommand", path
+
+
+@pytest.mark.parametrize("option", [["--since", "2026-01-01"], ["--account", "111111111111"], ["--tz", "JST"],
+                                    ["--region", "us-east-1"], ["--state-at", "2026-01-01"]])
+def test_the_catalogue_refuses_options_that_mean_nothing_to_it(tmp_path, option):
+    result = run("detect", "--catalogue", *option)
+    assert result.exit_code == 2 and result.output.splitlines()[-1] == (
+        f"Error: {option[0]} has no meaning with --catalogue")
+    assert "times without a zone" not in result.output
+    assert run("detect", "--catalogue", "--min-severity", "critical", "--format", "csv").exit_code == 0
+
+
+def test_a_misspelt_query_or_detection_names_the_nearest_not_every_name(tmp_path):
+    result = run("sql", "sg_chnges")
+    assert result.exit_code == 1 and result.output == (
+        "Error: no query named 'sg_chnges'; nearest: sg_changes, instance_changes "
+        "(`audit-toolkit sql` lists them all)\n")
+    result = run("detect", "--only", "ssh_exposure_opned", "--evidence", str(tmp_path))
+    assert result.exit_code == 1 and result.output == (
+        "Error: unknown detection ssh_exposure_opned; nearest: ssh_exposure_opened "
+        "(`audit-toolkit detect --catalogue` lists them all)\n")
+
+
+def test_sql_checks_its_account_and_region_as_every_command_does():
+    result = run("sql", "events", "--account", "abc")
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == "Error: Invalid value for --account: 'abc' is no AWS account id (12 digits)"
+    assert run("sql", "events", "--region", "Tokyo").exit_code == 2
+    assert run("sql", "events", "--account", "111111111111").exit_code == 0
+
+
+@pytest.mark.parametrize("command", ["findings", "correlate"])
+def test_a_type_that_matches_nothing_names_the_nearest_and_case_is_no_difference(demo, command):
+    evidence = str(demo / "evidence")
+    wrong_case = run(command, "--evidence", evidence, "--type", "UnauthorizedAccess:EC2/SSHBruteforce",
+                     "--format", "json")
+    assert {f.get("type", f.get("finding_type")) for f in json.loads(wrong_case.stdout)} == {
+        "UnauthorizedAccess:EC2/SSHBruteForce"}
+    typo = run(command, "--evidence", evidence, "--type", "UnauthorizedAccess:EC2/SSHBruteFarce")
+    held = len(json.loads(run("findings", "--evidence", evidence, "--format", "json").stdout))
+    assert typo.stdout == (f"(none: no finding of type 'UnauthorizedAccess:EC2/SSHBruteFarce' among the {held} "
+                           "findings in the scope; nearest: UnauthorizedAccess:EC2/RDPBruteForce, "
+                           "UnauthorizedAccess:EC2/SSHBruteForce)\n")
+
+
+def test_a_range_the_evidence_does_not_reach_is_said_and_cannot_prove_nothing_open(demo):
+    evidence = str(demo / "evidence")
+    far = ["--since", "2027-06-01", "--until", "2027-06-02"]
+    said = ("the evidence covers 2026-11-02 00:00 to 2026-11-04 23:59 (UTC); the range asked, 2027-06-01 00:00 to "
+            "2027-06-02 00:00, lies outside it: an empty answer says nothing about that range")
+    for command in (["sg-changes"], ["detect"], ["findings"], ["correlate"], ["ssh-exposure"]):
+        result = CliRunner().invoke(main, [*command, "--evidence", evidence, *far], env={"COLUMNS": "400"})
+        assert said in result.stderr.splitlines(), command
+    result = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence, *far, "--fail-on-open"],
+                                env={"COLUMNS": "400"})
+    assert result.exit_code == 4
+    assert result.stderr.splitlines()[-1] == "the evidence cannot show what is open: the range asked lies outside it"
+    inside = run("sg-changes", "--evidence", evidence, "--since", "2026-11-03", "--until", "2026-11-04")
+    assert "lies outside it" not in inside.stderr
+
+
+def test_a_principal_acting_outside_the_range_is_said_with_when(demo):
+    result = run("activity", "--evidence", str(demo / "evidence"), "--principal", "mallory",
+                 "--since", "2027-01-01", "--until", "2027-01-02")
+    rows = json.loads(run("activity", "--evidence", str(demo / "evidence"), "--principal", "mallory",
+                          "--format", "json").stdout)
+    first, last = (min(r["event_time"] for r in rows), max(r["event_time"] for r in rows))
+    assert result.stdout == (f"(none: 'mallory' has {len(rows)} events, none in the range; the first at "
+                             f"{first[:10]} {first[11:19]}, the last at {last[:10]} {last[11:19]} (UTC))\n")

@@ -189,3 +189,21 @@ def test_with_columns_zero_and_no_terminal_the_width_falls_back_to_80_as_shutil_
     monkeypatch.setenv("COLUMNS", "0")
     monkeypatch.setattr(os, "get_terminal_size", no_terminal)
     assert export.terminal_width(_Stream(tty=True)) == 80
+
+
+def test_a_role_or_session_name_wraps_after_its_hyphens_and_an_id_only_when_a_part_is_too_wide():
+    frame = pd.DataFrame({"group_id": ["sg-0f000000000000006"], "reach": ["internet"],
+                          "opened_by": ["very-long-role-name-for-break-glass / 山田太郎-インシデント対応-0001"]})
+    assert export.to_table(frame, width=56).text.splitlines() == [
+        "group_id              reach     opened_by",
+        "sg-0f000000000000006  internet  very-long-role-name-for-",
+        "                                break-glass /",
+        "                                山田太郎-",
+        "                                インシデント対応-0001"]
+    # the part after 'sg-' is wider than the column: it is split inside, not cut at 'sg-' first
+    narrow = pd.DataFrame({"group_id": ["sg-0d000000000000004"], "opened_by": ["ops-admin-break-glass-responders"]})
+    assert export.to_table(narrow, width=30).text.splitlines() == [
+        "group_id        opened_by",
+        "sg-0d000000000  ops-admin-",
+        "000004          break-glass-",
+        "                responders"]

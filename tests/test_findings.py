@@ -71,6 +71,7 @@ def test_severity_and_time_scope(demo_inv):
     assert sorted(demo_inv.findings(types=("Recon:",))["id"]) == [fid(2), fid(9)]
     assert sorted(demo_inv.findings(types=("UnauthorizedAccess:EC2/RDPBruteForce", "Policy:S3/"))["id"]) == [fid(4), fid(10)]
     assert demo_inv.findings(types=("Recon",)).empty  # not a prefix: an exact type
+    assert sorted(demo_inv.findings(types=("recon:",))["id"]) == [fid(2), fid(9)]  # case says nothing in a type
     assert list(demo_inv.correlate(types=("Recon:",))["finding_id"]) == [fid(2)]
 
 

@@ -683,11 +683,25 @@ def test_the_demo_keeps_what_was_opened_to_whom_at_80_columns_and_says_what_it_l
     said: list[str] = []
     run_demo(tmp_path, events=300, seed=3, echo=said.append)
     table = next(s for s in said if s.startswith("group_id "))
-    assert table.splitlines()[0].split() == ["group_id", "cidr", "opened_at", "opened_by", "closed_at", "still_open"]
+    assert table.splitlines()[0].split() == ["group_id", "ports", "cidr", "opened_at", "opened_by", "still_open"]
     assert max(len(line) for line in table.splitlines()) <= 80
     assert said[said.index(table) + 1].split() == (
-        "left out to fit the terminal: region, account, protocol, to_port, from_port, closed_by (results/ holds "
+        "left out to fit the terminal: region, account, protocol, closed_by, closed_at (results/ holds "
         "every column in CSV and JSON)").split()
+    assert said[said.index(table) + 2] == "times in UTC"
+
+
+def test_the_demo_takes_tz_and_says_the_zone_of_its_table(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUDIT_TOOLKIT_LANGUAGE", "ja")
+    result = CliRunner().invoke(main, ["demo", "--out", str(tmp_path), "--events", "300", "--seed", "3",
+                                       "--tz", "JST"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    table = next(i for i, line in enumerate(lines) if line.startswith("account "))
+    assert "時刻は Asia/Tokyo" in lines[table:]
+    assert " 18:05:41" in "\n".join(lines[table:])  # mallory's 09:05:41 UTC opening, in JST
+    bad = CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "x"), "--tz", "Asia/Tokio"])
+    assert bad.exit_code != 0 and not (tmp_path / "x").exists()
 
 
 def test_the_demo_speaks_the_language_setting_on_the_terminal_too(tmp_path, monkeypatch):

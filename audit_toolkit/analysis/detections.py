@@ -971,7 +971,12 @@ def select(only: Iterable[str] | None = None, min_severity: str | None = None) -
     if only:
         unknown = sorted(set(only) - set(BY_ID))
         if unknown:
-            raise ConfigError(f"unknown detection {', '.join(unknown)}; known: {', '.join(BY_ID)}")
+            import difflib
+
+            near = sorted({n for u in unknown for n in difflib.get_close_matches(u, list(BY_ID), n=3, cutoff=0.6)})
+            raise ConfigError(f"unknown detection {', '.join(unknown)}; "
+                              + (f"nearest: {', '.join(near)}" if near else "none is near")
+                              + " (`audit-toolkit detect --catalogue` lists them all)")
         chosen = [d for d in chosen if d.id in set(only)]
     if min_severity:
         if min_severity not in SEVERITIES:

@@ -388,7 +388,11 @@ def get(name: str) -> Query:
     try:
         return QUERIES[name]
     except KeyError:
-        raise QueryError(f"no query named {name!r}; known: {', '.join(sorted(QUERIES))}") from None
+        import difflib
+
+        near = difflib.get_close_matches(name, sorted(QUERIES), n=3, cutoff=0.6)
+        raise QueryError(f"no query named {name!r}; " + (f"nearest: {', '.join(near)}" if near else "none is near")
+                         + " (`audit-toolkit sql` lists them all)") from None
 
 
 # Bounds a user may give: CloudTrail began in 2013, and the day after `until` must still be a date.
