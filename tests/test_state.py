@@ -1500,3 +1500,51 @@ def test_the_state_questions_read_a_dense_state_a_part_at_a_time(tmp_path, monke
     tracemalloc.stop()
     assert export.to_records(found) == export.to_records(first) and len(found)
     assert peak < 8 * text, f"{peak / text:.1f}x the text"  # before: 36x, now 3.8x
+
+
+PL_CAVEAT = ("The rule names prefix list pl-0zz, whose entries the evidence does not fully hold: "
+             "its reach is unknown.")
+REACH_KEYS = ["group_id", "cidr", "exposed_ports", "reach", "opened_how", "opened_at",
+              "still_open", "caveat"]
+
+
+def reach_windows(events: list[dict], items: list[dict]) -> list[tuple]:
+    changes = normalize(pd.DataFrame(events)) if events else normalize(pd.DataFrame())
+    found = state.windows(logged_windows(changes), state.rules(pd.DataFrame(items)),
+                          evidence_start=pd.Timestamp(t(0)))
+    return [tuple(r[k] for k in REACH_KEYS) for r in export.to_records(found[REACH_KEYS])]
+
+
+def test_a_state_rule_from_a_prefix_list_is_a_window_of_unknown_reach_never_dropped():
+    """A watched port from a managed prefix list, in a Config item (prefixListIds) or in
+    describe-security-group-rules (PrefixListId): its entries are not in the state, so its reach
+    is unknown, as the replay says of the same rule logged (F9: it was no window at all)."""
+    listed = {**permission("0.0.0.0/0"), "ipv4Ranges": [], "ipRanges": [],
+              "prefixListIds": [{"prefixListId": "pl-0zz"}]}
+    config = {**observed(5, []), "configuration": json.dumps(
+        {"groupName": "web", "vpcId": "vpc-1", "ipPermissions": [listed]})}
+    assert reach_windows([], [config, {**observed(9, []), "configuration": config["configuration"]}]) == [
+        ("sg-1", "pl-0zz", "22", "unknown", "state", t(5), True, PL_CAVEAT)]
+    described = {**observed(5, []), "configuration": json.dumps({"groupId": "sg-1", "securityGroupRules": [
+        {"SecurityGroupRuleId": "sgr-1", "GroupId": "sg-1", "IsEgress": False, "IpProtocol": "tcp",
+         "FromPort": 22, "ToPort": 22, "PrefixListId": "pl-0zz"}]})}
+    assert reach_windows([], [described]) == [
+        ("sg-1", "pl-0zz", "22", "unknown", "state", t(5), True, PL_CAVEAT)]
+    # a later state without it closes it, unlogged; egress, or another port, exposes nothing
+    assert [w[-2] for w in reach_windows([], [config, observed(9, [])])] == [False]
+    out = {**observed(5, []), "configuration": json.dumps(
+        {"groupName": "web", "ipPermissionsEgress": [listed],
+         "ipPermissions": [{**listed, "fromPort": 443, "toPort": 443}]})}
+    assert reach_windows([], [out]) == []
+
+
+def test_a_prefix_list_rule_logged_and_in_the_state_is_one_window_of_unknown_reach():
+    granted = ct("AuthorizeSecurityGroupIngress", 10)
+    granted["requestparameters"] = json.dumps({"groupId": "sg-1", "ipPermissions": {"items": [
+        {**SSH, "prefixListIds": {"items": [{"prefixListId": "pl-0zz"}]}}]}})
+    listed = {**permission("0.0.0.0/0"), "ipv4Ranges": [], "ipRanges": [],
+              "prefixListIds": [{"prefixListId": "pl-0zz"}]}
+    config = {**observed(20, []), "configuration": json.dumps(
+        {"groupName": "web", "vpcId": "vpc-1", "ipPermissions": [listed]})}
+    assert reach_windows([granted], [config]) == [
+        ("sg-1", "pl-0zz", "22", "unknown", "logged", t(10), True, PL_CAVEAT)]
