@@ -1548,3 +1548,54 @@ def test_a_prefix_list_rule_logged_and_in_the_state_is_one_window_of_unknown_rea
         {"groupName": "web", "vpcId": "vpc-1", "ipPermissions": [listed]})}
     assert reach_windows([granted], [config]) == [
         ("sg-1", "pl-0zz", "22", "unknown", "logged", t(10), True, PL_CAVEAT)]
+
+
+def described_group(permission: dict) -> dict:
+    return {"SecurityGroups": [{
+        "GroupName": "bastion", "GroupId": "sg-0ccc", "OwnerId": ACCOUNT, "VpcId": "vpc-1",
+        "SecurityGroupArn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/sg-0ccc",
+        "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [],
+                           "Ipv6Ranges": [], "PrefixListIds": [], "UserIdGroupPairs": [],
+                           **permission}],
+        "IpPermissionsEgress": []}]}
+
+
+def state_windows(rules: pd.DataFrame) -> list[tuple]:
+    found = state.windows(logged_windows(normalize(pd.DataFrame())), rules)
+    return [tuple(r[k] for k in REACH_KEYS) for r in export.to_records(found[REACH_KEYS])]
+
+
+def test_ip_ranges_in_the_cloudtrail_items_shape_are_read_in_a_state(tmp_path):
+    """`IpRanges: {"items": [...]}` (CloudTrail's request shape) in describe output or a Config
+    item read as no peer: no window and no warning (F9). It is read as the list it holds."""
+    path = write(tmp_path / "sg.json", described_group(
+        {"IpRanges": {"items": [{"CidrIp": "0.0.0.0/0"}]}}), gz=False)
+    rules, report = state_of(path, state_at="2026-09-30T12:00:00Z")
+    assert state_windows(rules) == [
+        ("sg-0ccc", "0.0.0.0/0", "22", "internet", "state",
+         "2026-09-30T12:00:00Z", True, None)]
+    assert report.rejected == 0 and [f.warnings for f in report.files] == [[]]
+    config = {**observed(5, []), "configuration": json.dumps({"groupName": "web", "ipPermissions": [
+        {**SSH, "ipv6Ranges": {"items": [{"cidrIpv6": "::/0"}]}}]})}
+    assert state_windows(state.rules(pd.DataFrame([config]))) == [
+        ("sg-1", "::/0", "22", "internet", "state", t(5), True, None)]
+
+
+def test_a_reversed_tcp_port_range_in_a_state_is_named_in_a_warning_never_silent(tmp_path):
+    """FromPort 65535 / ToPort 0 on a TCP rule covers no port as read: it was no window and no
+    warning (F9). It is still no window (which ports it meant cannot be said), but the intake names
+    it, in describe output and in a Config item alike; an ICMP type above its code is no warning."""
+    path = write(tmp_path / "sg.json", described_group(
+        {"FromPort": 65535, "ToPort": 0, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}), gz=False)
+    icmp = write(tmp_path / "icmp.json", described_group(
+        {"IpProtocol": "icmp", "FromPort": 8, "ToPort": 0, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}),
+        gz=False)
+    history = write(tmp_path / HISTORY, {"configurationItems": [item(
+        "sg-1", "2026-09-28T10:00:00Z", [permission("0.0.0.0/0", 65535, 0)])]})
+    rules, report = state_of(path, icmp, history, state_at="2026-09-30T12:00:00Z")
+    assert state_windows(rules) == []
+    said = ("record 0: a TCP or UDP rule whose FromPort is above its ToPort: no port range can be "
+            "read, so that rule is not read (it may open a watched port)")
+    assert sorted((Path(f.path).name, tuple(f.warnings)) for f in report.files) == [
+        (Path(HISTORY).name, (said,)), ("icmp.json", ()), ("sg.json", (said,))]
+    assert report.rejected == 0

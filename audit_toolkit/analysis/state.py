@@ -220,6 +220,10 @@ def _port(value) -> int | None:
 
 
 def _list(value) -> list:
+    """A list of peers: as describe and Config write it, or as CloudTrail's request does
+    ({"items": [...]}), which read as none hid an opening (F9)."""
+    if isinstance(value, dict) and isinstance(_get(value, "items"), list):
+        return _get(value, "items")
     return value if isinstance(value, list) else []
 
 
