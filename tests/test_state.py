@@ -1599,3 +1599,20 @@ def test_a_reversed_tcp_port_range_in_a_state_is_named_in_a_warning_never_silent
     assert sorted((Path(f.path).name, tuple(f.warnings)) for f in report.files) == [
         (Path(HISTORY).name, (said,)), ("icmp.json", ()), ("sg.json", (said,))]
     assert report.rejected == 0
+
+
+def test_a_prefix_list_rule_on_a_watched_port_is_reconciled_as_its_window_not_as_another_rule():
+    """Dropped from the windows, it was said to be `a rule exposing no watched port` (F9)."""
+    listed = {**permission("0.0.0.0/0"), "ipv4Ranges": [], "ipRanges": [],
+              "prefixListIds": [{"prefixListId": "pl-0zz"}]}
+    config = {**observed(5, []), "configuration": json.dumps(
+        {"groupName": "web", "vpcId": "vpc-1", "ipPermissions": [listed]})}
+    changes = normalize(pd.DataFrame())
+    rules = state.rules(pd.DataFrame([config, observed(9, [])]))
+    found = state.reconcile(state.windows(logged_windows(changes), rules), rules, changes, set(),
+                            pd.DataFrame(columns=["account", "region", "kind", "start", "end"]))
+    assert [tuple(r) for r in found[["kind", "rule", "detail"]].itertuples(index=False)] == [
+        ("opened_not_logged", "ingress tcp port 22 from pl-0zz",
+         "present at the first state seen; open since at least then"),
+        ("closed_not_logged", "ingress tcp port 22 from pl-0zz",
+         "open in the logs, absent from a later state")]
