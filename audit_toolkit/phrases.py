@@ -442,6 +442,8 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.permissions_not_list": "IpPermissions がリストではありません",
         "reason.no_permissions": "IpPermissions のリストがありません: エントリはグループがどのルールを持つか示していません",
         "reason.protocol": "プロトコルではない IpProtocol: そのルールは読み込みません",
+        "reason.reversed_ports": "FromPort が ToPort より大きい TCP/UDP ルール: ポート範囲が読めないため"
+        "そのルールは読み込みません (監視対象のポートを開けている可能性があります)",
         "reason.described_twice": "{group} が 2 回記述されています: 両方のルールを読み込みます",
         "reason.cannot_read": "読めません: {error}",
         "reason.no_header": "最初の行がフローログのヘッダー ('version account-id interface-id ...'"
@@ -1179,6 +1181,8 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.permissions_not_list": "IpPermissions is not a list",
         "reason.no_permissions": "no IpPermissions list: the entry does not say which rules the group holds",
         "reason.protocol": "an IpProtocol that is not a protocol: that rule is not read",
+        "reason.reversed_ports": "a TCP or UDP rule whose FromPort is above its ToPort: no port range"
+        " can be read, so that rule is not read (it may open a watched port)",
         "reason.described_twice": "{group} is described twice: the rules of both are read",
         "reason.cannot_read": "cannot be read: {error}",
         "reason.no_header": "the first line is not a flow log header (field names such as"

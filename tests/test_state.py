@@ -1500,3 +1500,119 @@ def test_the_state_questions_read_a_dense_state_a_part_at_a_time(tmp_path, monke
     tracemalloc.stop()
     assert export.to_records(found) == export.to_records(first) and len(found)
     assert peak < 8 * text, f"{peak / text:.1f}x the text"  # before: 36x, now 3.8x
+
+
+PL_CAVEAT = ("The rule names prefix list pl-0zz, whose entries the evidence does not fully hold: "
+             "its reach is unknown.")
+REACH_KEYS = ["group_id", "cidr", "exposed_ports", "reach", "opened_how", "opened_at",
+              "still_open", "caveat"]
+
+
+def reach_windows(events: list[dict], items: list[dict]) -> list[tuple]:
+    changes = normalize(pd.DataFrame(events)) if events else normalize(pd.DataFrame())
+    found = state.windows(logged_windows(changes), state.rules(pd.DataFrame(items)),
+                          evidence_start=pd.Timestamp(t(0)))
+    return [tuple(r[k] for k in REACH_KEYS) for r in export.to_records(found[REACH_KEYS])]
+
+
+def test_a_state_rule_from_a_prefix_list_is_a_window_of_unknown_reach_never_dropped():
+    """A watched port from a managed prefix list, in a Config item (prefixListIds) or in
+    describe-security-group-rules (PrefixListId): its entries are not in the state, so its reach
+    is unknown, as the replay says of the same rule logged (F9: it was no window at all)."""
+    listed = {**permission("0.0.0.0/0"), "ipv4Ranges": [], "ipRanges": [],
+              "prefixListIds": [{"prefixListId": "pl-0zz"}]}
+    config = {**observed(5, []), "configuration": json.dumps(
+        {"groupName": "web", "vpcId": "vpc-1", "ipPermissions": [listed]})}
+    assert reach_windows([], [config, {**observed(9, []), "configuration": config["configuration"]}]) == [
+        ("sg-1", "pl-0zz", "22", "unknown", "state", t(5), True, PL_CAVEAT)]
+    described = {**observed(5, []), "configuration": json.dumps({"groupId": "sg-1", "securityGroupRules": [
+        {"SecurityGroupRuleId": "sgr-1", "GroupId": "sg-1", "IsEgress": False, "IpProtocol": "tcp",
+         "FromPort": 22, "ToPort": 22, "PrefixListId": "pl-0zz"}]})}
+    assert reach_windows([], [described]) == [
+        ("sg-1", "pl-0zz", "22", "unknown", "state", t(5), True, PL_CAVEAT)]
+    # a later state without it closes it, unlogged; egress, or another port, exposes nothing
+    assert [w[-2] for w in reach_windows([], [config, observed(9, [])])] == [False]
+    out = {**observed(5, []), "configuration": json.dumps(
+        {"groupName": "web", "ipPermissionsEgress": [listed],
+         "ipPermissions": [{**listed, "fromPort": 443, "toPort": 443}]})}
+    assert reach_windows([], [out]) == []
+
+
+def test_a_prefix_list_rule_logged_and_in_the_state_is_one_window_of_unknown_reach():
+    granted = ct("AuthorizeSecurityGroupIngress", 10)
+    granted["requestparameters"] = json.dumps({"groupId": "sg-1", "ipPermissions": {"items": [
+        {**SSH, "prefixListIds": {"items": [{"prefixListId": "pl-0zz"}]}}]}})
+    listed = {**permission("0.0.0.0/0"), "ipv4Ranges": [], "ipRanges": [],
+              "prefixListIds": [{"prefixListId": "pl-0zz"}]}
+    config = {**observed(20, []), "configuration": json.dumps(
+        {"groupName": "web", "vpcId": "vpc-1", "ipPermissions": [listed]})}
+    assert reach_windows([granted], [config]) == [
+        ("sg-1", "pl-0zz", "22", "unknown", "logged", t(10), True, PL_CAVEAT)]
+
+
+def described_group(permission: dict) -> dict:
+    return {"SecurityGroups": [{
+        "GroupName": "bastion", "GroupId": "sg-0ccc", "OwnerId": ACCOUNT, "VpcId": "vpc-1",
+        "SecurityGroupArn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/sg-0ccc",
+        "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [],
+                           "Ipv6Ranges": [], "PrefixListIds": [], "UserIdGroupPairs": [],
+                           **permission}],
+        "IpPermissionsEgress": []}]}
+
+
+def state_windows(rules: pd.DataFrame) -> list[tuple]:
+    found = state.windows(logged_windows(normalize(pd.DataFrame())), rules)
+    return [tuple(r[k] for k in REACH_KEYS) for r in export.to_records(found[REACH_KEYS])]
+
+
+def test_ip_ranges_in_the_cloudtrail_items_shape_are_read_in_a_state(tmp_path):
+    """`IpRanges: {"items": [...]}` (CloudTrail's request shape) in describe output or a Config
+    item read as no peer: no window and no warning (F9). It is read as the list it holds."""
+    path = write(tmp_path / "sg.json", described_group(
+        {"IpRanges": {"items": [{"CidrIp": "0.0.0.0/0"}]}}), gz=False)
+    rules, report = state_of(path, state_at="2026-09-30T12:00:00Z")
+    assert state_windows(rules) == [
+        ("sg-0ccc", "0.0.0.0/0", "22", "internet", "state",
+         "2026-09-30T12:00:00Z", True, None)]
+    assert report.rejected == 0 and [f.warnings for f in report.files] == [[]]
+    config = {**observed(5, []), "configuration": json.dumps({"groupName": "web", "ipPermissions": [
+        {**SSH, "ipv6Ranges": {"items": [{"cidrIpv6": "::/0"}]}}]})}
+    assert state_windows(state.rules(pd.DataFrame([config]))) == [
+        ("sg-1", "::/0", "22", "internet", "state", t(5), True, None)]
+
+
+def test_a_reversed_tcp_port_range_in_a_state_is_named_in_a_warning_never_silent(tmp_path):
+    """FromPort 65535 / ToPort 0 on a TCP rule covers no port as read: it was no window and no
+    warning (F9). It is still no window (which ports it meant cannot be said), but the intake names
+    it, in describe output and in a Config item alike; an ICMP type above its code is no warning."""
+    path = write(tmp_path / "sg.json", described_group(
+        {"FromPort": 65535, "ToPort": 0, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}), gz=False)
+    icmp = write(tmp_path / "icmp.json", described_group(
+        {"IpProtocol": "icmp", "FromPort": 8, "ToPort": 0, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}),
+        gz=False)
+    history = write(tmp_path / HISTORY, {"configurationItems": [item(
+        "sg-1", "2026-09-28T10:00:00Z", [permission("0.0.0.0/0", 65535, 0)])]})
+    rules, report = state_of(path, icmp, history, state_at="2026-09-30T12:00:00Z")
+    assert state_windows(rules) == []
+    said = ("record 0: a TCP or UDP rule whose FromPort is above its ToPort: no port range can be "
+            "read, so that rule is not read (it may open a watched port)")
+    assert sorted((Path(f.path).name, tuple(f.warnings)) for f in report.files) == [
+        (Path(HISTORY).name, (said,)), ("icmp.json", ()), ("sg.json", (said,))]
+    assert report.rejected == 0
+
+
+def test_a_prefix_list_rule_on_a_watched_port_is_reconciled_as_its_window_not_as_another_rule():
+    """Dropped from the windows, it was said to be `a rule exposing no watched port` (F9)."""
+    listed = {**permission("0.0.0.0/0"), "ipv4Ranges": [], "ipRanges": [],
+              "prefixListIds": [{"prefixListId": "pl-0zz"}]}
+    config = {**observed(5, []), "configuration": json.dumps(
+        {"groupName": "web", "vpcId": "vpc-1", "ipPermissions": [listed]})}
+    changes = normalize(pd.DataFrame())
+    rules = state.rules(pd.DataFrame([config, observed(9, [])]))
+    found = state.reconcile(state.windows(logged_windows(changes), rules), rules, changes, set(),
+                            pd.DataFrame(columns=["account", "region", "kind", "start", "end"]))
+    assert [tuple(r) for r in found[["kind", "rule", "detail"]].itertuples(index=False)] == [
+        ("opened_not_logged", "ingress tcp port 22 from pl-0zz",
+         "present at the first state seen; open since at least then"),
+        ("closed_not_logged", "ingress tcp port 22 from pl-0zz",
+         "open in the logs, absent from a later state")]

@@ -450,6 +450,12 @@ def _unique(rules: list[dict]) -> list[dict]:
     return out
 
 
+def prefix_list_caveat(prefix_list: str) -> str:
+    """The caveat of a window whose rule names a prefix list of unknown entries (state.py too)."""
+    return (f"The rule names prefix list {prefix_list}, whose entries the evidence does "
+            "not fully hold: its reach is unknown.")
+
+
 def _public_fields(window: dict) -> dict:
     """A window as WINDOW_COLUMNS, its uncertainties said in a sentence."""
     caveats = []
@@ -488,10 +494,7 @@ def _public_fields(window: dict) -> dict:
             "exposure open was taken."
         )
     if window["reach"] == "unknown" and window.get("_prefix_list"):
-        caveats.append(
-            f"The rule names prefix list {window['cidr']}, whose entries the evidence does "
-            "not fully hold: its reach is unknown."
-        )
+        caveats.append(prefix_list_caveat(window["cidr"]))
     elif window["reach"] == "unknown":
         caveats.append(
             f"The rule's address {window['cidr']} is no CIDR this toolkit can read, yet the "

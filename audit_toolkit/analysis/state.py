@@ -24,6 +24,7 @@ from .events import Unreadable, json_object, records, text_of
 from .address_space import network_public, reaches_internet
 from .exposure import (
     WINDOW_COLUMNS, RuleState, covered_ports, exposed_ports, in_time_order, ports_together,
+    prefix_list_caveat,
 )
 from .security_groups import _get, is_true, network, protocol_name
 
@@ -219,6 +220,10 @@ def _port(value) -> int | None:
 
 
 def _list(value) -> list:
+    """A list of peers: as describe and Config write it, or as CloudTrail's request does
+    ({"items": [...]}), which read as none hid an opening (F9)."""
+    if isinstance(value, dict) and isinstance(_get(value, "items"), list):
+        return _get(value, "items")
     return value if isinstance(value, list) else []
 
 
@@ -326,6 +331,12 @@ def observations(state_rules: pd.DataFrame | State, settings: Settings, every_ru
                     "exposing": {}, "rules": {}, "in_exposure": set()}
         if every_rule and row["direction"] is not None:
             seen["rules"][_key(row)] = row
+        if row["direction"] is not None and row["peer_type"] == "prefix_list":
+            # its entries are not in the state: an exposure of unknown reach, as in the replay
+            # (exposure.RuleState), keyed by the list in place of the address family
+            for port in covered_ports(row, settings) if isinstance(row["peer"], str) else []:
+                nets.setdefault((row["peer"], port), []).append((None, row))
+            continue
         cidr = row["direction"] is not None and row["peer_type"] in ("cidr_ipv4", "cidr_ipv6")
         ports = covered_ports(row, settings) if cidr else []
         net = network(row["peer"]) if ports else None
@@ -339,9 +350,11 @@ def observations(state_rules: pd.DataFrame | State, settings: Settings, every_ru
 
 
 def _expose(seen: dict, nets: dict[tuple, list], settings: Settings, every_rule: bool) -> None:
-    """An observation's `exposing` (and `in_exposure`) from its public CIDRs on watched ports."""
+    """An observation's `exposing` (and `in_exposure`) from its public CIDRs on watched ports,
+    and its prefix lists on watched ports (`family` the list's id: reach unknown)."""
     for (family, port), pairs in nets.items():
-        if reaches_internet([n for n, _ in pairs], family, settings.internet_prefix_len):
+        listed = isinstance(family, str)
+        if listed or reaches_internet([n for n, _ in pairs], family, settings.internet_prefix_len):
             rules = [r for _, r in pairs]
             if every_rule:
                 seen["in_exposure"] |= {_key(r) for r in rules}
@@ -352,12 +365,17 @@ def _expose(seen: dict, nets: dict[tuple, list], settings: Settings, every_rule:
                 "peer": ", ".join(sorted({str(r["peer"]) for r in rules})),
                 "rule_id": ", ".join(ids) or None,
                 "exposed_ports": str(port),
+                "reach": "unknown" if listed else "internet",
+                "caveat": prefix_list_caveat(family) if listed else None,
             }
 
 
 def _exposed_at(window: dict) -> list[tuple]:
     """The (account, region, group, family, port) places a logged window exposes, keyed as
-    observations key theirs; none for a prefix list of unknown reach."""
+    observations key theirs: a prefix list of unknown reach by its id in place of the family."""
+    if window["reach"] == "unknown" and str(window["cidr"] or "").startswith("pl-"):
+        place = (window["account"], window["region"], window["group_id"], window["cidr"])
+        return [(*place, int(p)) for p in str(window["exposed_ports"]).split(",") if p]
     first = network(str(window["cidr"] or "").split(", ")[0])
     if first is None or window["reach"] != "internet":
         return []
@@ -528,12 +546,12 @@ def _one_window(windows: list[dict]) -> list[dict]:
             ports.remove(str(key[-1]))
             if w["closed_at"] is not None:
                 held.update({k: w.get(k) for k in (*_CLOSED_BY, "closed_after")})
-            held["caveat"] = (
+            held["caveat"] = " ".join(filter(None, [held.get("caveat"), (
                 f"A logged call ({w['opened_event_id']}, {w['opened_by']}) granted this exposure "
                 f"again at {_iso(w['opened_at'])} while the state showed it open since "
                 f"{_iso(held['opened_at'])}: it is one window, from the state. Had the rule been "
                 "removed in between, with no logged call, it was open again from that call on."
-            )
+            )]))
         w["exposed_ports"] = ",".join(ports)
     return [w for w in windows if w["exposed_ports"]]
 
@@ -611,6 +629,8 @@ def _opened(rule: dict, obs: dict, how: str, after: pd.Timestamp | None, known: 
         "cidr": rule["peer"],
         "exposed_ports": rule["exposed_ports"],
         "rule_id": rule["rule_id"],
+        "reach": rule["reach"],
+        "caveat": rule["caveat"],
         "opened_at": obs["at"],
         "opened_how": how,
         "opened_after": after,

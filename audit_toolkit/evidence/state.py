@@ -287,6 +287,8 @@ def _config_use(item: Any, index: int, items: list[dict], file: FileReport, repo
     for name in ("ipPermissions", "ipPermissionsEgress"):
         if _bad_protocol((configuration or {}).get(name) or [], "ipProtocol"):
             file.warn(reason("config_protocol", name=name), index)
+        if _reversed_ports((configuration or {}).get(name) or []):
+            file.warn(reason("reversed_ports"), index)
 
 
 def _in_its_folder(row: dict, place: dict) -> None:
@@ -429,6 +431,8 @@ def _describe_rows(document: dict, path: Path, captured: str, file: FileReport) 
         permissions = [*(entry.get("IpPermissions") or []), *(entry.get("IpPermissionsEgress") or [])]
         if _bad_protocol(permissions if kind == "SecurityGroups" else [entry], "IpProtocol"):
             file.warn(reason("protocol"), index)
+        if _reversed_ports(permissions if kind == "SecurityGroups" else [entry]):
+            file.warn(reason("reversed_ports"), index)
         file.used += 1
         group = groups.setdefault(group_id, {"id": group_id, "account": account, "region": region,
                                              "entries": [], "described": False})
@@ -499,6 +503,31 @@ def _bad_protocol(permissions: list, name: str) -> bool:
     no rule can be read from it."""
     protocols = [p.get(name) for p in permissions if isinstance(p, dict)]
     return any(isinstance(v, bool) or not isinstance(v, (str, int, type(None))) for v in protocols)
+
+
+def _reversed_ports(permissions: list) -> bool:
+    """Whether a TCP or UDP permission's FromPort is above its ToPort (65535 to 0): it covers no
+    port as read, so it is named in a warning rather than read silently as no rule (an ICMP rule's
+    ports are a type and a code, which may be so)."""
+    def member(node: dict, name: str) -> Any:
+        return next((v for k, v in node.items() if isinstance(k, str) and k.lower() == name), None)
+
+    def number(value: Any) -> int | None:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            return None
+        text = str(value).strip()
+        return int(text) if text.lstrip("-").isdigit() and len(text) < 8 else None
+
+    for p in permissions:
+        if not isinstance(p, dict):
+            continue
+        protocol = member(p, "ipprotocol")
+        text = str(protocol).strip().lower() if isinstance(protocol, (str, int)) else ""
+        text = str(int(text)) if text.isdigit() and len(text) < 7 else text
+        low, high = number(member(p, "fromport")), number(member(p, "toport"))
+        if text in ("tcp", "udp", "6", "17") and low is not None and high is not None and low > high:
+            return True
+    return False
 
 
 def _str(value: Any, numbers: bool = False) -> str | None:
