@@ -938,6 +938,14 @@ def test_a_single_valued_option_given_twice_is_refused(tmp_path, args, message):
     assert result.output.splitlines()[-1] == f"Error: {message}: it takes one value"
 
 
+def test_a_value_spelt_like_an_option_is_a_value_not_a_repeat(tmp_path):
+    # `--principal --tz` names a principal called "--tz": the --tz after it is given once
+    result = run("activity", "--principal", "--tz", "--tz", "UTC", "--evidence", str(tmp_path))
+    assert "given 2 times" not in result.output
+    assert run("activity", "--principal", "--tz", "--tz", "UTC", "--tz", "JST",
+               "--evidence", str(tmp_path)).output.splitlines()[-1] == "Error: --tz given 2 times: it takes one value"
+
+
 def test_every_single_valued_option_of_every_command_is_checked():
     for path in _commands(main):
         command = main
