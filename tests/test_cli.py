@@ -327,8 +327,11 @@ def test_an_abbreviation_is_taken_or_answered_with_the_zone_to_use(tmp_path):
 
     assert [zone_name(z) for z in ("utc", "Utc", "GMT", "jst", "Asia/Tokyo")] == [
         "UTC", "UTC", "UTC", "Asia/Tokyo", "Asia/Tokyo"]
+    # tzdata's own EST and MST are fixed offsets: taken, they read New York an hour off all summer
     for typed, hint in [("Asia/tokyo", "Asia/Tokyo"), ("CST", "America/Chicago or Asia/Shanghai"),
-                        ("+09:00", "Asia/Tokyo")]:
+                        ("+09:00", "Asia/Tokyo"), ("EST", "America/New_York"), ("est", "America/New_York"),
+                        ("MST", "America/Denver or America/Phoenix"), ("ET", "America/New_York"),
+                        ("PT", "America/Los_Angeles")]:
         with pytest.raises(AuditToolkitError, match=f"unknown time zone '{re.escape(typed)}': use an IANA name "
                                                    f"such as {hint}$"):
             zone_name(typed)
