@@ -533,6 +533,7 @@ TEXT: dict[str, dict[str, str]] = {
         "report.action.unreadable": "読めないファイル {n} 個",
         "report.action.rejected": "除外したレコード {n} 件",
         "report.action.damaged": "一部しか読めなかった壊れたファイル {n} 個",
+        "report.action.conflicts": "同じ ID で内容の異なるレコード {n} 組 (一方は偽造か破損: すべて保持)",
         "report.action.unusable": "読めず、公開期間を隠しているかもしれないセキュリティグループ操作 {n} 件 "
         "({calls})",
         "report.action.unproven": "AWS の配信で改変なしと証明できなかったログファイル {n} 個",
@@ -1283,6 +1284,8 @@ TEXT: dict[str, dict[str, str]] = {
         "report.action.rejected.one": "{n} record rejected",
         "report.action.damaged": "{n} damaged files read in part",
         "report.action.damaged.one": "{n} damaged file read in part",
+        "report.action.conflicts": "{n} ids held by records that differ (one forged or corrupted; all kept)",
+        "report.action.conflicts.one": "{n} id held by records that differ (one forged or corrupted; all kept)",
         "report.action.unusable": "{n} security-group calls could not be read and may hide a "
         "window ({calls})",
         "report.action.unusable.one": "{n} security-group call could not be read and may hide a "
