@@ -471,7 +471,9 @@ def ssh_exposure(evidence, store, since, until, accounts, regions, tz, fmt, port
                   *([plural(len(inv.intake.damaged), "damaged file") + " read in part"]
                     if inv.intake.damaged else []),
                   *([plural(len(inv.intake.unusable), "security-group call") + " could not be read"]
-                    if inv.intake.unusable else [])]
+                    if inv.intake.unusable else []),
+                  *([plural(inv.intake.rejected, "record") + " rejected (any may be a security-group call)"]
+                    if inv.intake.rejected else [])]
     if fail_on_open and unanswered:
         _say(f"the evidence cannot show that nothing is open: {'; '.join(unanswered)}")
         sys.exit(UNANSWERED_EXIT)
