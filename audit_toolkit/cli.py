@@ -29,7 +29,7 @@ WINDOW_TABLE = ["account", "region", "group_id", "group_name", "protocol", "port
 # what was opened to whom, by whom, and whether it is still open are kept longest: still_open is never
 # left out, and a window open before the evidence (or known only from state) says so in opened_by
 WINDOW_DROP = ("open_before_evidence", "ambiguous_order", "region", "account", "group_name", "protocol",
-               "opened_how", "close_reason", "reach", "closed_by", "closed_at", "ports", "cidr")
+               "opened_how", "close_reason", "reach", "closed_by", "closed_at", "cidr", "ports")
 RECONCILE_TABLE = ["kind", "account", "region", "group_id", "group_name", "rule", "after", "before",
                    "coverage"]
 # Columns that hold an actor: the table shows its short form (ops-admin / mallory), CSV and JSON the whole.
@@ -526,8 +526,8 @@ def activity(evidence, store, since, until, accounts, regions, tz, fmt, principa
 
 DETECT_TABLE = ["event_time", "severity", "detection", "outcome", "account", "region", "event_name", "target",
                 "detail", "actor", "source_ip", "error_code"]
-# an attempt and a success of one detection differ only in `outcome`: kept longest
-DETECT_DROP = ("error_code", "region", "account", "event_name", "source_ip", "detail", "target", "outcome")
+# an attempt and a success of one detection differ only in `outcome`: never left out
+DETECT_DROP = ("error_code", "region", "account", "event_name", "source_ip", "detail", "target")
 COVERAGE_TABLE = ["kind", "account", "region", "start", "end", "hours", "ongoing", "trail", "actor"]
 
 

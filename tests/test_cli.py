@@ -898,8 +898,32 @@ def test_an_outbox_that_cannot_be_opened_fails_before_the_scan(demo, tmp_path):
     assert result.exit_code == 1 and result.output == f"Error: {tmp_path / 'file'}: File exists\n"
 
 
+def test_the_port_is_left_out_last_and_a_detections_outcome_never(tmp_path, demo):
+    """A long role name at 80 columns took `ports` before `cidr`: an RDP window read as an SSH one.
+    At 60, `detect` left out `outcome`: a refused opening read as done."""
+    role = "arn:aws:sts::111111111111:assumed-role/very-long-role-name-for-break-glass-incident-responders/mallory"
+    records = [{"eventVersion": "1.08", "eventID": f"e{port}", "eventTime": f"2026-03-09T10:0{i}:00Z",
+                "eventSource": "ec2.amazonaws.com", "eventName": "AuthorizeSecurityGroupIngress",
+                "awsRegion": "us-east-1", "recipientAccountId": "111111111111", "sourceIPAddress": "198.51.100.9",
+                "userIdentity": {"type": "AssumedRole", "arn": role, "accountId": "111111111111"},
+                "requestParameters": {"groupId": f"sg-0{port:016d}", "ipPermissions": {"items": [
+                    {"ipProtocol": "tcp", "fromPort": port, "toPort": port,
+                     "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}},
+                "responseElements": {"_return": True}} for i, port in enumerate((22, 3389))]
+    (tmp_path / "trail.json").write_text(json.dumps({"Records": records}))
+    for width in range(60, 101, 4):
+        result = CliRunner().invoke(main, ["ssh-exposure", "--evidence", str(tmp_path / "trail.json"), "--port", "22",
+                                           "--port", "3389"], env={"COLUMNS": str(width)})
+        header = result.stdout.splitlines()[0].split()
+        assert header[:2] == ["group_id", "ports"] and "still_open" in header, width
+        assert [line.split()[1] for line in result.stdout.splitlines() if line.startswith("sg-0")] == ["22", "3389"]
+    detect = CliRunner().invoke(main, ["detect", "--evidence", str(demo / "evidence")], env={"COLUMNS": "60"})
+    assert detect.stdout.splitlines()[0].split() == ["event_time", "severity", "detection", "outcome", "actor"]
+    assert " attempt " in detect.stdout
+
+
 PORTS_AND_STATE_AT = [  # width: the header of ssh-exposure's table; a port range and the open state kept at each
-    (60, ["group_id", "opened_at", "opened_by", "still_open"]),
+    (60, ["group_id", "ports", "opened_at", "opened_by", "still_open"]),
     (80, ["group_id", "ports", "cidr", "opened_at", "opened_by", "still_open"]),
     (130, ["group_id", "ports", "cidr", "reach", "opened_at", "opened_by", "closed_at", "closed_by", "close_reason",
            "still_open"]),
