@@ -401,6 +401,10 @@ TEXT: dict[str, dict[str, str]] = {
         " (以前のレコードが別のグループのルールとしているか、自己矛盾しています): 公開が見える受信として読みました。",
         "exposure.is_egress_unread": "イベント {event} の応答の isEgress は true でも false でもありません:"
         " 公開が見える受信として読みました。",
+        "exposure.name_unlike_aws": "イベント {event} の eventName は AWS の書き方と違います (大文字小文字や"
+        "他の文字): 偽造か破損したレコードです。綴っている操作として読みました (公開が見える読み方)。",
+        "exposure.name_unlike_aws_kept": "イベント {event} は削除の操作ですが、その eventName は AWS の書き方と"
+        "違います (偽造か破損): 削除が起きたか決められないため何も削除せず、公開は開いたままとしました。",
         "exposure.prefix_list_late": "プレフィックスリスト {prefix_list} はルールがそれを指定した後にイベント {event} で"
         "作成されています (AWS では起こりません): どのレコードが正しいか決められないため、到達範囲は不明のままです。",
         "reason.outside_documents": "バイト {at} からの {size} バイトは JSON ではありません (ファイルの文書の外のテキスト)",
@@ -1138,6 +1142,12 @@ TEXT: dict[str, dict[str, str]] = {
         " ingress, the reading that keeps the exposure open.",
         "exposure.is_egress_unread": "The response of event {event} says isEgress is neither true nor"
         " false: it was read as ingress, the reading that keeps the exposure open.",
+        "exposure.name_unlike_aws": "Event {event} spells its eventName unlike AWS (in case or other"
+        " characters): a forged or corrupted record, read as the call it spells, the reading that keeps"
+        " the exposure open.",
+        "exposure.name_unlike_aws_kept": "Event {event}, a removal, spells its eventName unlike AWS (in"
+        " case or other characters: forged or corrupted): whether it happened cannot be decided, so it"
+        " removed nothing, the reading that keeps the exposure open.",
         "exposure.prefix_list_late": "Prefix list {prefix_list} is created by event {event} after a rule"
         " named it, which AWS does not allow: which record is right cannot be decided, so its reach stays"
         " unknown.",

@@ -177,11 +177,14 @@ class RuleState:
             return
         if row.get("group_id") or row.get("group_name"):
             self._changed.add(self._group(row))
-        if row["event_id"] in self.shared and action in ("revoke", "delete_group"):
-            # Another record holds its eventID (one of them forged): whether this removal
-            # happened cannot be decided, so it removes nothing, and the open windows say why.
+        removal = action in ("revoke", "delete_group", "prefix_list_remove")
+        if removal and (row["event_id"] in self.shared or row.get("doubt") == "name_unlike_aws"):
+            # Another record holds its eventID, or it names its call unlike AWS (one of them
+            # forged): whether this removal happened cannot be decided, so it removes nothing,
+            # and the open windows say why.
+            why = "_shared" if row["event_id"] in self.shared else "_misnamed"
             for window in self._open.get(self._group(row), {}).values():
-                window["_shared"] = window.get("_shared") or row["event_id"]
+                window[why] = window.get(why) or row["event_id"]
             return
         if action == "create_group":
             if row["group_name"] and row["group_id"]:
@@ -199,7 +202,7 @@ class RuleState:
             self._revoke(row)
         elif action == "modify" and row["rule_id"]:
             old = self._by_rule_id.get((*self._group(row), row["rule_id"]))
-            if old is not None:
+            if old is not None and row.get("doubt") != "name_unlike_aws":  # else both are held
                 self._release(old)
             group = self._hold(row)
             self._settle(group, row)
@@ -487,6 +490,8 @@ def _public_fields(window: dict) -> dict:
             f"Event {window['_described']} changed the description of this rule, which AWS does "
             "only for a rule that is there: it was there then, from before the evidence."
         )
+    if window.get("_misnamed") is not None:
+        caveats.append(words("en", "exposure.name_unlike_aws_kept", event=window["_misnamed"]))
     if window.get("_shared") is not None:
         caveats.append(
             f"Event {window['_shared']} is held by different records (one of them forged or "
