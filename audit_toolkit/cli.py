@@ -277,7 +277,7 @@ def _open(evidence: Path | None, store: Path | None, settings: Settings,
         inv.intake.skipped = skipped  # the store keeps what it read; what it did not, this run says
     _report_intake(inv)
     _report_outside(inv)
-    click.get_current_context().call_on_close(lambda: _report_unusable(inv.intake))
+    click.get_current_context().call_on_close(lambda: _report_unusable(inv.intake, inv.state_intake))
     return inv
 
 
@@ -329,13 +329,14 @@ def _report_intake(inv: Investigation) -> None:
         _report_problems(inv.state_intake)
 
 
-def _report_unusable(intake) -> None:
-    """After the answer: the events the analysis had to leave out, each with its reason."""
-    if intake is not None and intake.unusable:
-        # only security-group calls are set aside (security_groups.normalize): say what it risks
-        _say(f"{plural(len(intake.unusable), 'security-group call')} could not be read and may hide a window:")
-        for reason in intake.unusable:
-            _say(export.visible(f"  {reason}"))
+def _report_unusable(intake, state_intake=None) -> None:
+    """After the answer: the events and state rules the analysis could not measure, each with its
+    reason (security_groups.normalize, state.windows): say what it risks."""
+    for report, what in ((intake, "security-group call"), (state_intake, "security-group state rule")):
+        if report is not None and report.unusable:
+            _say(f"{plural(len(report.unusable), what)} could not be read and may hide a window:")
+            for reason in report.unusable:
+                _say(export.visible(f"  {reason}"))
 
 
 def _report_problems(intake) -> None:
@@ -465,7 +466,9 @@ def ssh_exposure(evidence, store, since, until, accounts, regions, tz, fmt, port
                   *([plural(len(inv.intake.damaged), "damaged file") + " read in part"]
                     if inv.intake.damaged else []),
                   *([plural(len(inv.intake.unusable), "security-group call") + " could not be read"]
-                    if inv.intake.unusable else [])]
+                    if inv.intake.unusable else []),
+                  *([plural(len(state.unusable), "security-group state rule") + " could not be read"]
+                    if (state := inv.state_intake) is not None and state.unusable else [])]
     if fail_on_open and unanswered:
         _say(f"the evidence cannot show that nothing is open: {'; '.join(unanswered)}")
         sys.exit(UNANSWERED_EXIT)

@@ -368,6 +368,8 @@ class Investigation:
             replay.apply(change)
         logged = exposure.window_frame(replay.windows(), end)
         found = sg_state.windows(logged, rules, self.settings, start, end, sg_state.related_calls(changes))
+        if self.state_intake is not None:
+            self.state_intake.set_aside(found.attrs["unreadable"])
         return found, changes, rules
 
     @_each_scope(["after"])

@@ -405,6 +405,8 @@ TEXT: dict[str, dict[str, str]] = {
         "他の文字): 偽造か破損したレコードです。綴っている操作として読みました (公開が見える読み方)。",
         "exposure.name_unlike_aws_kept": "イベント {event} は削除の操作ですが、その eventName は AWS の書き方と"
         "違います (偽造か破損): 削除が起きたか決められないため何も削除せず、公開は開いたままとしました。",
+        "exposure.address_caveat": "状態のルールのアドレス {address} はこのツールキットが読める CIDR"
+        "ではありません: 到達範囲は不明です。",
         "exposure.prefix_list_late": "プレフィックスリスト {prefix_list} はルールがそれを指定した後にイベント {event} で"
         "作成されています (AWS では起こりません): どのレコードが正しいか決められないため、到達範囲は不明のままです。",
         "reason.outside_documents": "バイト {at} からの {size} バイトは JSON ではありません (ファイルの文書の外のテキスト)",
@@ -446,6 +448,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.permissions_not_list": "IpPermissions がリストではありません",
         "reason.no_permissions": "IpPermissions のリストがありません: エントリはグループがどのルールを持つか示していません",
         "reason.protocol": "プロトコルではない IpProtocol: そのルールは読み込みません",
+        "reason.state_address": "アドレス {address} は CIDR ではありません: 到達範囲が不明なルールです",
         "reason.reversed_ports": "FromPort が ToPort より大きい TCP/UDP ルール: ポート範囲が読めないため"
         "そのルールは読み込みません (監視対象のポートを開けている可能性があります)",
         "reason.described_twice": "{group} が 2 回記述されています: 両方のルールを読み込みます",
@@ -1148,6 +1151,8 @@ TEXT: dict[str, dict[str, str]] = {
         "exposure.name_unlike_aws_kept": "Event {event}, a removal, spells its eventName unlike AWS (in"
         " case or other characters: forged or corrupted): whether it happened cannot be decided, so it"
         " removed nothing, the reading that keeps the exposure open.",
+        "exposure.address_caveat": "The state's rule names address {address}, which is no CIDR this"
+        " toolkit can read: its reach is unknown.",
         "exposure.prefix_list_late": "Prefix list {prefix_list} is created by event {event} after a rule"
         " named it, which AWS does not allow: which record is right cannot be decided, so its reach stays"
         " unknown.",
@@ -1191,6 +1196,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.permissions_not_list": "IpPermissions is not a list",
         "reason.no_permissions": "no IpPermissions list: the entry does not say which rules the group holds",
         "reason.protocol": "an IpProtocol that is not a protocol: that rule is not read",
+        "reason.state_address": "the address {address} is no CIDR: a rule of unknown reach",
         "reason.reversed_ports": "a TCP or UDP rule whose FromPort is above its ToPort: no port range"
         " can be read, so that rule is not read (it may open a watched port)",
         "reason.described_twice": "{group} is described twice: the rules of both are read",

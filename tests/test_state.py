@@ -1616,3 +1616,64 @@ def test_a_prefix_list_rule_on_a_watched_port_is_reconciled_as_its_window_not_as
          "present at the first state seen; open since at least then"),
         ("closed_not_logged", "ingress tcp port 22 from pl-0zz",
          "open in the logs, absent from a later state")]
+
+
+def exposure_cli(tmp_path: Path, items: list[dict]):
+    """`ssh-exposure --fail-on-open --format json` over a Config history of `items` and a trail
+    of one unrelated event in the same place (so the logs are there)."""
+    from click.testing import CliRunner
+
+    from audit_toolkit.cli import main
+    from util import event
+
+    write(tmp_path / HISTORY, {"fileVersion": "1.0", "configurationItems": items})
+    trail = event(1, eventTime="2026-09-28T12:00:00Z", awsRegion=REGION, recipientAccountId=ACCOUNT)
+    write(tmp_path / f"AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/2026/09/28/t.json.gz", {"Records": [trail]})
+    return CliRunner().invoke(main, ["ssh-exposure", "--evidence", str(tmp_path), "--format", "json",
+                                     "--fail-on-open"], catch_exceptions=False)
+
+
+UNREAD = "1 security-group state rule could not be read and may hide a window:"
+CANNOT = "the evidence cannot show that nothing is open: 1 security-group state rule could not be read"
+WHERE = f"  group sg-1 ({ACCOUNT}/{REGION}) in the state at 2026-09-28T10:00:00Z: "
+
+
+def test_a_reversed_tcp_range_in_a_state_cannot_prove_nothing_open_as_the_same_call_logged(tmp_path):
+    """The logged path leaves such a call out as unreadable and exits 4; the state named it in a
+    warning and exited 0 (issue 16). It is still no window, and now exits 4, saying which rule."""
+    result = exposure_cli(tmp_path, [item("sg-1", "2026-09-28T10:00:00Z",
+                                          [permission("0.0.0.0/0", 65535, 0)])])
+    assert result.exit_code == 4 and json.loads(result.stdout) == []
+    lines = result.stderr.splitlines()
+    assert lines[lines.index(UNREAD) + 1] == WHERE + (
+        "ingress tcp ports 65535-0 from 0.0.0.0/0: a TCP or UDP rule whose FromPort is above its "
+        "ToPort: no port range can be read, so that rule is not read (it may open a watched port)")
+    assert CANNOT in lines
+
+
+ADDRESS_KEYS = ["group_id", "cidr", "exposed_ports", "reach", "opened_how", "opened_at",
+                "closed_at", "close_reason", "still_open", "caveat"]
+
+
+@pytest.mark.parametrize("address, shown", [("0/0", "0/0"), ("999.1.1.1/0", "999.1.1.1/0"),
+                                            (5, "5"), ({"a": 1}, '{"a": 1}')])
+def test_an_address_in_a_state_that_is_no_cidr_is_a_window_of_unknown_reach(tmp_path, address,
+                                                                             shown):
+    """`CidrIp: "0/0"` (or a number, an object) on port 22 in a Config item was skipped
+    silently: no window, exit 0. It is a window of unknown reach, as the same rule logged is,
+    named with its reason, and --fail-on-open cannot say that nothing is open."""
+    opened = item("sg-1", "2026-09-28T10:00:00Z", [
+        {**permission("0.0.0.0/0"), "ipv4Ranges": [{"cidrIp": address}], "ipRanges": []}])
+    result = exposure_cli(tmp_path, [opened, item("sg-1", "2026-09-28T11:00:00Z", [])])
+    caveat = (f"The state's rule names address {shown}, which is no CIDR this toolkit can read: "
+              "its reach is unknown.")
+    assert [tuple(w[k] for k in ADDRESS_KEYS) for w in json.loads(result.stdout)] == [
+        ("sg-1", shown, "22", "unknown", "state", "2026-09-28T10:00:00Z", "2026-09-28T11:00:00Z",
+         "closed, not logged", False, caveat)]
+    assert result.exit_code == 4
+    lines = result.stderr.splitlines()
+    assert lines[lines.index(UNREAD) + 1] == WHERE + (
+        f"ingress tcp port 22 from {shown}: the address {shown} is no CIDR: a rule of unknown reach")
+    assert CANNOT in lines
+    still = exposure_cli(tmp_path / "still", [opened])  # held at the end: a window still open
+    assert still.exit_code == 3 and [w["still_open"] for w in json.loads(still.stdout)] == [True]
