@@ -61,12 +61,23 @@ def table_ports(frame: pd.DataFrame) -> pd.DataFrame:
                                zip(frame["protocol"], frame["from_port"], frame["to_port"])])
 
 
+def table_groups(frame: pd.DataFrame) -> pd.DataFrame:
+    """For a table: from_port and to_port as one cell (table_ports), and a group that a call names
+    by its name alone (a default VPC's: no id in the record) as `(name) web` in group_id, so a
+    narrow table that leaves group_name out still says which group it was."""
+    frame = table_ports(frame)
+    if frame.empty or "group_name" not in frame.columns:
+        return frame
+    return frame.assign(group_id=[f"(name) {n}" if (pd.isna(g) or not g) and isinstance(n, str) and n
+                                  else g for g, n in zip(frame["group_id"], frame["group_name"])])
+
+
 def table_windows(frame: pd.DataFrame) -> pd.DataFrame:
     """Windows for a table: one `ports` cell, and an opened_by that says when no logged call opened the
     window (open before the evidence, or known from state), so an empty cell never reads as missing data."""
     if frame.empty:
         return frame
-    frame = table_ports(frame)
+    frame = table_groups(frame)
 
     def mark(by, before, how) -> object:
         if isinstance(by, str) and by:
@@ -435,7 +446,7 @@ def sg_changes(evidence, store, since, until, accounts, regions, tz, fmt, from_s
         found = found.assign(action=[a if pd.isna(e) else f"{a} (refused)"
                                      for a, e in zip(found["action"], found["error_code"])])
     _emit(found, fmt, SG_TABLE, settings, SG_DROP, empty=_empty("no security-group call in the scope", absent),
-          shape=table_ports)
+          shape=table_groups)
 
 
 @main.command("ssh-exposure")

@@ -407,6 +407,8 @@ TEXT: dict[str, dict[str, str]] = {
         "違います (偽造か破損): 削除が起きたか決められないため何も削除せず、公開は開いたままとしました。",
         "exposure.address_caveat": "状態のルールのアドレス {address} はこのツールキットが読める CIDR"
         "ではありません: 到達範囲は不明です。",
+        "exposure.group_by_name": "イベント {event} はグループを名前 {name} だけで指定しています (デフォルト"
+        " VPC の操作): レコードにグループの ID がないため、この期間は名前で識別しています。",
         "exposure.prefix_list_late": "プレフィックスリスト {prefix_list} はルールがそれを指定した後にイベント {event} で"
         "作成されています (AWS では起こりません): どのレコードが正しいか決められないため、到達範囲は不明のままです。",
         "reason.outside_documents": "バイト {at} からの {size} バイトは JSON ではありません (ファイルの文書の外のテキスト)",
@@ -1153,6 +1155,8 @@ TEXT: dict[str, dict[str, str]] = {
         " removed nothing, the reading that keeps the exposure open.",
         "exposure.address_caveat": "The state's rule names address {address}, which is no CIDR this"
         " toolkit can read: its reach is unknown.",
+        "exposure.group_by_name": "Event {event} names the group by its name {name} alone (a default"
+        " VPC's call): the record does not hold the group's id, so the window is kept under the name.",
         "exposure.prefix_list_late": "Prefix list {prefix_list} is created by event {event} after a rule"
         " named it, which AWS does not allow: which record is right cannot be decided, so its reach stays"
         " unknown.",

@@ -427,6 +427,8 @@ class RuleState:
             _doubt=(row["doubt"], row["event_id"], row.get("rule_id")) if row.get("doubt") else None,
             _prefix_list=rule["peer_type"] == "prefix_list",
             _shared=row["event_id"] if row.get("event_id") in self.shared else None,
+            # a call naming its group by name alone (a default VPC's): keyed by the name, and said
+            _by_name=None if str(where[2]).startswith(("sg-", "rds:")) else row.get("event_id"),
             account=where[0],
             region=where[1],
             group_id=where[2] if str(where[2]).startswith("sg-") else rule["group_id"],
@@ -490,6 +492,9 @@ def _public_fields(window: dict) -> dict:
             f"Event {window['_described']} changed the description of this rule, which AWS does "
             "only for a rule that is there: it was there then, from before the evidence."
         )
+    if window.get("_by_name") is not None:
+        caveats.append(words("en", "exposure.group_by_name", event=window["_by_name"],
+                             name=window["group_name"]))
     if window.get("_misnamed") is not None:
         caveats.append(words("en", "exposure.name_unlike_aws_kept", event=window["_misnamed"]))
     if window.get("_shared") is not None:
