@@ -1677,3 +1677,30 @@ def test_an_address_in_a_state_that_is_no_cidr_is_a_window_of_unknown_reach(tmp_
     assert CANNOT in lines
     still = exposure_cli(tmp_path / "still", [opened])  # held at the end: a window still open
     assert still.exit_code == 3 and [w["still_open"] for w in json.loads(still.stdout)] == [True]
+
+
+def test_the_sg_state_query_leaves_out_an_item_of_another_accounts_folder_as_the_intake_does():
+    """On Athena there is no intake to reject an item whose account or region is not its Config
+    folder's (`_in_its_folder`): the query itself leaves it out, on either engine alike."""
+    import pyarrow as pa
+
+    from audit_toolkit.evidence.state import CONFIG_SCHEMA, _config_item
+
+    def config_row(*items: dict) -> dict:
+        return {"fileversion": "1.0", "configsnapshotid": None, "account": ACCOUNT, "region": REGION,
+                "day": "2026/9/28", "kind": "ConfigHistory",
+                "configurationitems": [_config_item(i)[0] for i in items]}
+
+    def other(group: str, **changed) -> dict:
+        return {**item(group, "2026-09-28T10:00:00Z", [permission("0.0.0.0/0")]), **changed}
+
+    arn = f"arn:aws:ec2:{REGION}:999999999999:security-group/sg-4"
+    table = pa.Table.from_pylist([config_row(
+        other("sg-1"), other("sg-2", awsAccountId="999999999999"), other("sg-3", awsRegion="eu-west-1"),
+        other("sg-4", ARN=arn), other("sg-5", awsAccountId=""))], schema=CONFIG_SCHEMA)
+    engine = DuckDBEngine()
+    engine.state(table)
+    every_day = {"until": None, "account": None, "region": None, "first_day": None, "days": []}
+    query, values = get("sg_state").expand(every_day)
+    found = engine.run(query.render("duckdb"), values)  # the Athena text, as sqlglot turns it
+    assert sorted(found["group_id"]) == ["sg-1", "sg-5"]
