@@ -544,6 +544,8 @@ TEXT: dict[str, dict[str, str]] = {
         "report.action.damaged": "一部しか読めなかった壊れたファイル {n} 個",
         "report.action.unusable": "読めず、公開期間を隠しているかもしれないセキュリティグループ操作 {n} 件 "
         "({calls})",
+        "report.action.unusable_state": "読めず、公開期間を隠しているかもしれないセキュリティグループの状態の"
+        "ルール {n} 件 ({rules})",
         "report.action.unproven": "AWS の配信で改変なしと証明できなかったログファイル {n} 個",
         "report.covers_only": "証跡がカバーするのは範囲のうち {first} から {last} までです。それ以外は不明です",
         "report.covers_nothing": "証跡には範囲内のイベントがありません。範囲内のことは不明です",
@@ -1307,6 +1309,10 @@ TEXT: dict[str, dict[str, str]] = {
         "window ({calls})",
         "report.action.unusable.one": "{n} security-group call could not be read and may hide a "
         "window ({calls})",
+        "report.action.unusable_state": "{n} security-group state rules could not be read and may hide a "
+        "window ({rules})",
+        "report.action.unusable_state.one": "{n} security-group state rule could not be read and may "
+        "hide a window ({rules})",
         "report.action.unproven": "{n} log files not proven AWS-delivered and unaltered",
         "report.action.unproven.one": "{n} log file not proven AWS-delivered and unaltered",
         "report.covers_only": "The evidence covers only {first} to {last} of the range: nothing is "

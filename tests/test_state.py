@@ -1704,3 +1704,62 @@ def test_the_sg_state_query_leaves_out_an_item_of_another_accounts_folder_as_the
     query, values = get("sg_state").expand(every_day)
     found = engine.run(query.render("duckdb"), values)  # the Athena text, as sqlglot turns it
     assert sorted(found["group_id"]) == ["sg-1", "sg-5"]
+
+
+def listed_call(name: str, minute: int, entries: dict) -> dict:
+    """A logged Create/ModifyManagedPrefixList of pl-0zz, as CloudTrail wraps it."""
+    response = {f"{name}Response": {"prefixList": {"prefixListId": "pl-0zz", "addressFamily": "IPv4"}}}
+    request = {f"{name}Request": {"PrefixListId": "pl-0zz", **entries}}
+    return {**row(name, request, response, t=t(minute)), "account": ACCOUNT, "region": REGION,
+            "eventid": f"e{minute}"}
+
+
+@pytest.mark.parametrize("logged, expected", [
+    # the logged calls hold every entry: the internet, measured as the replay measures it
+    ([listed_call("CreateManagedPrefixList", 1, {"Entry": [{"Cidr": "0.0.0.0/0"}]})],
+     [("sg-1", "pl-0zz", "22", "internet", "state", t(5), True, None)]),
+    ([listed_call("CreateManagedPrefixList", 1, {"Entry": [{"Cidr": "0.0.0.0/1"}]}),
+      listed_call("ModifyManagedPrefixList", 2, {"AddEntry": [{"Cidr": "128.0.0.0/1"}]})],
+     [("sg-1", "pl-0zz", "22", "internet", "state", t(5), True, None)]),
+    # ... or private space only: no window
+    ([listed_call("CreateManagedPrefixList", 1, {"Entry": [{"Cidr": "10.0.0.0/8"}]})], []),
+    # a list changed after the state does not say what it held then; one never created whole is
+    # of unknown reach still
+    ([listed_call("CreateManagedPrefixList", 7, {"Entry": [{"Cidr": "10.0.0.0/8"}]})],
+     [("sg-1", "pl-0zz", "22", "unknown", "state", t(5), True, PL_CAVEAT)]),
+    ([listed_call("ModifyManagedPrefixList", 1, {"AddEntry": [{"Cidr": "10.0.0.0/8"}]})],
+     [("sg-1", "pl-0zz", "22", "unknown", "state", t(5), True, PL_CAVEAT)]),
+])
+def test_a_prefix_list_a_state_names_is_resolved_from_the_logged_calls_that_hold_it(logged, expected):
+    """The logged path resolves a rule's list from CreateManagedPrefixList and
+    ModifyManagedPrefixList; a state's rule naming the same list was of unknown reach whatever the
+    logs held (issue 16)."""
+    from audit_toolkit.analysis.exposure import prefix_list_history
+
+    listed = {**permission("0.0.0.0/0"), "ipv4Ranges": [], "ipRanges": [],
+              "prefixListIds": [{"prefixListId": "pl-0zz"}]}
+    config = {**observed(5, []), "configuration": json.dumps(
+        {"groupName": "web", "vpcId": "vpc-1", "ipPermissions": [listed]})}
+    changes = normalize(pd.DataFrame(logged))
+    found = state.windows(logged_windows(changes), state.rules(pd.DataFrame([config])),
+                          evidence_start=pd.Timestamp(t(0)), lists=prefix_list_history(changes))
+    assert [tuple(r[k] for k in REACH_KEYS) for r in export.to_records(found[REACH_KEYS])] == expected
+
+
+def test_a_resolved_prefix_list_rule_logged_and_in_the_state_is_one_window():
+    from audit_toolkit.analysis.exposure import prefix_list_history
+
+    granted = ct("AuthorizeSecurityGroupIngress", 10)
+    granted["requestparameters"] = json.dumps({"groupId": "sg-1", "ipPermissions": {"items": [
+        {**SSH, "prefixListIds": {"items": [{"prefixListId": "pl-0zz"}]}}]}})
+    created = listed_call("CreateManagedPrefixList", 1, {"Entry": [{"Cidr": "0.0.0.0/0"}]})
+    listed = {**permission("0.0.0.0/0"), "ipv4Ranges": [], "ipRanges": [],
+              "prefixListIds": [{"prefixListId": "pl-0zz"}]}
+    config = {**observed(20, []), "configuration": json.dumps(
+        {"groupName": "web", "vpcId": "vpc-1", "ipPermissions": [listed]})}
+    changes = normalize(pd.DataFrame([created, granted]))
+    found = state.windows(logged_windows(changes), state.rules(pd.DataFrame([config, observed(30, [])])),
+                          evidence_start=pd.Timestamp(t(0)), lists=prefix_list_history(changes))
+    assert [tuple(r[k] for k in [*REACH_KEYS, "closed_at", "close_reason"])
+            for r in export.to_records(found)] == [
+        ("sg-1", "pl-0zz", "22", "internet", "logged", t(10), False, None, t(30), "closed, not logged")]

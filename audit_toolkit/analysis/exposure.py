@@ -229,6 +229,11 @@ class RuleState:
         if len(pending) == 1:
             self._proofs.append((pending[0], "_duplicate"))
 
+    def prefix_list(self, place: tuple) -> tuple[frozenset, bool] | None:
+        """(entries, whether the evidence holds them all) of the list (account, region, id) now."""
+        listed = self._lists.get(place)
+        return None if listed is None else (frozenset(listed["entries"]), listed["complete"])
+
     def windows(self) -> list[dict]:
         self._resolve_duplicate(None)
         self._prove_held()
@@ -453,6 +458,23 @@ def _unique(rules: list[dict]) -> list[dict]:
             seen.add(id(rule))
             out.append(rule)
     return out
+
+
+_LIST_ACTIONS = ("prefix_list_create", "prefix_list_add", "prefix_list_remove", "prefix_list_restore")
+
+
+def prefix_list_history(changes: pd.DataFrame, settings: Settings | None = None) -> dict[tuple, list]:
+    """(account, region, list id) -> [(time, entries, complete)] after each logged change of the
+    list, in time order, replayed as RuleState does: what a state's rule naming the list reaches
+    at a time (analysis.state), as the logged path resolves it."""
+    replay, history = RuleState(settings), {}
+    rows = records(changes[changes["action"].isin(_LIST_ACTIONS)]) if len(changes) else []
+    for row in rows:
+        replay.apply(row)
+        place = (row["account"], row["region"], row["prefix_list_id"])
+        if row.get("error_code") is None and place[2] is not None:
+            history.setdefault(place, []).append((row["event_time"], *replay.prefix_list(place)))
+    return history
 
 
 def prefix_list_caveat(prefix_list: str) -> str:

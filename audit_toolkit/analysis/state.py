@@ -330,12 +330,25 @@ def _last_observed(state_rules: pd.DataFrame | State) -> dict[tuple, pd.Timestam
             for *place, at in zip(*columns)}
 
 
-def observations(state_rules: pd.DataFrame | State, settings: Settings, every_rule: bool = True):
+def _listed(lists: dict | None, place: tuple, at: pd.Timestamp) -> tuple[frozenset, bool] | None:
+    """(entries, complete) of a prefix list at `at`, from the logged calls (prefix_list_history)."""
+    found = None
+    for when, entries, complete in (lists or {}).get(place, []):
+        if pd.Timestamp(when) > at:
+            break
+        found = (entries, complete)
+    return found
+
+
+def observations(state_rules: pd.DataFrame | State, settings: Settings, every_rule: bool = True,
+                 lists: dict | None = None):
     """Each observation once, in time order: its place, time, deletion, related events and what
     it exposes: (account, region, group, family, port) -> the rules that together let the internet
     in to that watched port, measured like the replay (exposure.RuleState): the union of the
     group's public CIDRs on the port, so 0.0.0.0/1 with 128.0.0.0/1 is the internet too.
     `every_rule`: also each rule it holds (`rules`) and which of them expose (`in_exposure`).
+    `lists` (exposure.prefix_list_history): a prefix list's entries where the logged calls hold
+    them all, so a rule naming it is measured by them, as the replay measures it.
 
     `state_rules` (a table in the order `rules` gives, or a State) are read a part at a time and the
     observations given one by one, so only one observation's rules are held at a time (all of them
@@ -358,10 +371,16 @@ def observations(state_rules: pd.DataFrame | State, settings: Settings, every_ru
         if why is not None:
             seen["unreadable"][_key(row)] = (row, why)
         if row["direction"] is not None and row["peer_type"] == "prefix_list":
-            # its entries are not in the state: an exposure of unknown reach, as in the replay
-            # (exposure.RuleState), keyed by the list in place of the address family
+            # its entries are not in the state: the logged calls' where they hold them all, else an
+            # exposure of unknown reach, as in the replay (exposure.RuleState), keyed by the list in
+            # place of the address family
+            known = _listed(lists, (row["account"], row["region"], row["peer"]), place[3])
             for port in covered_ports(row, settings) if isinstance(row["peer"], str) else []:
-                nets.setdefault((row["peer"], port), []).append((None, row))
+                if known is None or not known[1]:
+                    nets.setdefault((row["peer"], port), []).append((None, row))
+                    continue
+                for net in filter(network_public, known[0]):
+                    nets.setdefault((net.version, port), []).append((net, row))
             continue
         cidr = row["direction"] is not None and row["peer_type"] in ("cidr_ipv4", "cidr_ipv6")
         ports = covered_ports(row, settings) if cidr else []
@@ -402,18 +421,21 @@ def _expose(seen: dict, nets: dict[tuple, list], settings: Settings, every_rule:
             }
 
 
-def _exposed_at(window: dict) -> list[tuple]:
+def _exposed_at(window: dict, lists: dict | None = None) -> list[tuple]:
     """The (account, region, group, family, port) places a logged window exposes, keyed as
     observations key theirs: a prefix list or an address of unknown reach by its text in place of
-    the family."""
+    the family; one of the internet by its family, a prefix list's by its entries' (`lists`)."""
+    ports = [int(p) for p in str(window["exposed_ports"]).split(",") if p]
+    place = (window["account"], window["region"], window["group_id"])
     if window["reach"] == "unknown":
-        place = (window["account"], window["region"], window["group_id"], window["cidr"])
-        return [(*place, int(p)) for p in str(window["exposed_ports"]).split(",") if p]
-    first = network(str(window["cidr"] or "").split(", ")[0])
-    if first is None or window["reach"] != "internet":
+        return [(*place, window["cidr"], p) for p in ports]
+    peers = str(window["cidr"] or "").split(", ")
+    families = {n.version for n in map(network, peers) if n is not None}
+    families |= {net.version for peer in peers for _, entries, _ in
+                 (lists or {}).get((*place[:2], peer), []) for net in entries}
+    if window["reach"] != "internet" or not families:
         return []
-    place = (window["account"], window["region"], window["group_id"], first.version)
-    return [(*place, int(p)) for p in str(window["exposed_ports"]).split(",") if p]
+    return [(*place, family, p) for family in sorted(families)[:1] for p in ports]
 
 
 def held_at(state_rules: pd.DataFrame | State, at: pd.Timestamp) -> list[dict]:
@@ -453,9 +475,11 @@ def windows(
     evidence_start: pd.Timestamp | None = None,
     evidence_end: pd.Timestamp | None = None,
     calls: pd.DataFrame | None = None,
+    lists: dict | None = None,
 ) -> pd.DataFrame:
     """The windows of state and logs together (STATE_WINDOW_COLUMNS), from the logged windows
-    (exposure.windows) and the state's rules (`rules`).
+    (exposure.windows) and the state's rules (`rules`); `lists` (exposure.prefix_list_history)
+    resolve the prefix lists a state's rule names.
 
     `calls` (related_calls) are CloudTrail events that Config items may name in relatedEvents: a
     window opened or closed between two items takes the actor, source IP and tool of the call on
@@ -470,14 +494,14 @@ def windows(
     ]
     by_key: dict[tuple, list[dict]] = {}
     for w in done:
-        for key in _exposed_at(w):
+        for key in _exposed_at(w, lists):
             by_key.setdefault(key, []).append(w)
     known = {} if calls is None else {c["event_id"]: c for c in records(calls)}
     last_seen: dict[tuple, pd.Timestamp] = {}
     previous: dict[tuple, dict] = {}  # group place -> its previous observation
     unlogged: dict[tuple, dict] = {}  # rule key -> window opened with no logged call, still open
     unread: dict[tuple, str] = {}  # rule -> why it cannot be measured, as first observed
-    for obs in observations(state_rules, settings, every_rule=False):
+    for obs in observations(state_rules, settings, every_rule=False, lists=lists):
         place, at = (obs["account"], obs["region"], obs["group_id"]), obs["at"]
         before = previous.get(place)
         for key, (rule, why) in obs["unreadable"].items():
