@@ -402,15 +402,21 @@ class OnceCommand(click.Command):
     (`--principal mallory --principal alice` answered for alice alone); a repeatable option is a list."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        single = {o: p for p in self.params if isinstance(p, click.Option) and not p.multiple
-                  and not p.is_flag and not p.count for o in p.opts}
+        valued = {o: p for p in self.params if isinstance(p, click.Option) and not p.is_flag and not p.count
+                  for o in p.opts}
         seen: dict[str, list[str]] = {}
-        for arg in args:
+        rest = iter(args)
+        for arg in rest:
             if arg == "--":
                 break
-            name = arg.split("=", 1)[0]
-            if name in single:
-                seen.setdefault(single[name].opts[-1], []).append(name)
+            name, equals, _ = arg.partition("=")
+            option = valued.get(name)
+            if option is None:
+                continue
+            if not equals:
+                next(rest, None)  # its value, even one spelt like an option (`--principal --tz`)
+            if not option.multiple:
+                seen.setdefault(option.opts[-1], []).append(name)
         for option, given in seen.items():
             if len(given) > 1:
                 raise click.UsageError(f"{option} given {len(given)} times: it takes one value", ctx)
@@ -478,6 +484,8 @@ def ssh_exposure(evidence, store, since, until, accounts, regions, tz, fmt, port
                     if inv.intake.damaged else []),
                   *([plural(len(inv.intake.unusable), "security-group call") + " could not be read"]
                     if inv.intake.unusable else []),
+                  *([plural(inv.intake.rejected, "record") + " rejected (any may be a security-group call)"]
+                    if inv.intake.rejected else []),
                   *([plural(len(state.unusable), "security-group state rule") + " could not be read"]
                     if (state := inv.state_intake) is not None and state.unusable else [])]
     if fail_on_open and unanswered:

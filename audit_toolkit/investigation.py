@@ -170,7 +170,7 @@ class Investigation:
         engine.load_guardduty([])
         engine.load_state([])
         engine.load_flow_logs([])
-        inv = cls(engine, settings or Settings(), intake, evidence="guardduty-api", findings_intake=IntakeReport())
+        inv = cls(engine, settings or Settings(), intake, evidence="guardduty-api", findings_intake=IntakeReport(ids="finding id"))
         inv.add_findings_from_api(**fetch)
         return inv
 
@@ -623,9 +623,13 @@ class Investigation:
         if not isinstance(self.engine, DuckDBEngine):
             raise ConfigError("findings from the GuardDuty API are read into the embedded engine: use --engine duckdb")
         table, report = fetch_findings(since, min_severity, types, region=region, client=client)
-        report.duplicates += self.engine.add_guardduty(table)
-        held = self.findings_intake or IntakeReport()
-        self.findings_intake = IntakeReport(files=held.files + report.files, duplicates=held.duplicates + report.duplicates)
+        dropped, conflicts = self.engine.add_guardduty(table)
+        report.duplicates += dropped
+        report.conflicts = list(dict.fromkeys(report.conflicts + conflicts))
+        held = self.findings_intake or IntakeReport(ids="finding id")
+        self.findings_intake = IntakeReport(files=held.files + report.files, duplicates=held.duplicates + report.duplicates,
+                                            conflicts=list(dict.fromkeys(held.conflicts + report.conflicts)),
+                                            ids="finding id")
         return report
 
     def validate_logs(self, public_keys: str | Path | None = None,

@@ -23,6 +23,7 @@ TEXT: dict[str, dict[str, str]] = {
         "detail.sep": "、",
         "detail.clause_sep": "。",
         "detail.attempted": "未遂: {what}",
+        "detail.error_blank": "{what} (errorCode が空白だけで、成功したか決められません)",
         "detail.event": "{event}",
         "detail.unreadable": "リクエストを読めません ({why})",
         "detail.trail_updated": "証跡を更新: {fields}",
@@ -542,6 +543,7 @@ TEXT: dict[str, dict[str, str]] = {
         "report.action.unreadable": "読めないファイル {n} 個",
         "report.action.rejected": "除外したレコード {n} 件",
         "report.action.damaged": "一部しか読めなかった壊れたファイル {n} 個",
+        "report.action.conflicts": "同じ ID で内容の異なるレコード {n} 組 (一方は偽造か破損: すべて保持)",
         "report.action.unusable": "読めず、公開期間を隠しているかもしれないセキュリティグループ操作 {n} 件 "
         "({calls})",
         "report.action.unusable_state": "読めず、公開期間を隠しているかもしれないセキュリティグループの状態の"
@@ -746,6 +748,7 @@ TEXT: dict[str, dict[str, str]] = {
         "detail.sep": ", ",
         "detail.clause_sep": "; ",
         "detail.attempted": "attempted: {what}",
+        "detail.error_blank": "{what} (errorCode is blank: whether the call succeeded cannot be decided)",
         "detail.event": "{event}",
         "detail.unreadable": "request could not be read ({why})",
         "detail.trail_updated": "UpdateTrail: {fields}",
@@ -1305,6 +1308,8 @@ TEXT: dict[str, dict[str, str]] = {
         "report.action.rejected.one": "{n} record rejected",
         "report.action.damaged": "{n} damaged files read in part",
         "report.action.damaged.one": "{n} damaged file read in part",
+        "report.action.conflicts": "{n} ids held by records that differ (one forged or corrupted; all kept)",
+        "report.action.conflicts.one": "{n} id held by records that differ (one forged or corrupted; all kept)",
         "report.action.unusable": "{n} security-group calls could not be read and may hide a "
         "window ({calls})",
         "report.action.unusable.one": "{n} security-group call could not be read and may hide a "

@@ -373,7 +373,8 @@ def _evidence_gaps(a: Audit) -> str | None:
     rejected (every reader: logs, findings, state, flow logs) and log files not proven; None if none."""
     files = [f for _, intake in _intakes(a.inv) for f in intake.files]
     counts = {"unreadable": sum(1 for f in files if f.error), "rejected": sum(f.rejected for f in files),
-              "damaged": sum(1 for f in files if f.damaged and not f.error), "unproven": len(_unproven(a))}
+              "damaged": sum(1 for f in files if f.damaged and not f.error), "unproven": len(_unproven(a)),
+              "conflicts": sum(len(getattr(intake, "conflicts", ())) for _, intake in _intakes(a.inv))}
     parts = [a.say(f"action.{key}", n=n) for key, n in counts.items() if n]
     # each may be a window's opening: named, not counted only (Athena reads no intake)
     if a.inv.intake is not None and (calls := a.inv.intake.unusable):

@@ -37,11 +37,14 @@ def _size(text: str) -> int:
 
 # Abbreviations an engineer types. Unambiguous ones are taken as their zone; the others are answered
 # with the IANA name to use (IST is India, Israel or Ireland; PST's zone also keeps PDT in summer).
+# Asked before tzdata is: its legacy EST and MST are fixed offsets, an hour off New York and Denver in summer.
 _TZ_TAKEN = {"JST": "Asia/Tokyo", "KST": "Asia/Seoul", "Z": "UTC", "UTC": "UTC", "GMT": "UTC"}
-_TZ_ASKED = {"PST": "America/Los_Angeles", "PDT": "America/Los_Angeles", "EDT": "America/New_York",
-             "CDT": "America/Chicago", "MDT": "America/Denver", "IST": "Asia/Kolkata",
-             "AEST": "Australia/Sydney", "BST": "Europe/London", "CEST": "Europe/Berlin", "SGT": "Asia/Singapore",
-             "CST": "America/Chicago or Asia/Shanghai", "EST": "America/New_York"}
+_TZ_ASKED = {"PST": "America/Los_Angeles", "PDT": "America/Los_Angeles", "PT": "America/Los_Angeles",
+             "EST": "America/New_York", "EDT": "America/New_York", "ET": "America/New_York",
+             "CST": "America/Chicago or Asia/Shanghai", "CDT": "America/Chicago", "CT": "America/Chicago",
+             "MST": "America/Denver or America/Phoenix", "MDT": "America/Denver", "MT": "America/Denver",
+             "IST": "Asia/Kolkata", "AEST": "Australia/Sydney", "BST": "Europe/London", "CEST": "Europe/Berlin",
+             "SGT": "Asia/Singapore"}
 
 
 def zone_name(text: str) -> str:
@@ -49,6 +52,8 @@ def zone_name(text: str) -> str:
     else is an error that names the zone to use (an IANA name in another case: that name)."""
     name = _TZ_TAKEN.get(text.upper(), text) if isinstance(text, str) else text
     try:
+        if isinstance(text, str) and text.upper() in _TZ_ASKED:
+            raise ValueError(text)
         ZoneInfo(name)
         return name
     except (ZoneInfoNotFoundError, ValueError, TypeError):
@@ -57,7 +62,7 @@ def zone_name(text: str) -> str:
             from zoneinfo import available_timezones
 
             cased = [z for z in available_timezones() if z.lower() == text.lower()]
-            hint = cased[0] if cased else _TZ_ASKED.get(text.upper(), hint)
+            hint = _TZ_ASKED.get(text.upper()) or (cased[0] if cased else hint)
         raise ConfigError(f"unknown time zone {text!r}: use an IANA name such as {hint}") from None
 
 

@@ -327,8 +327,11 @@ def test_an_abbreviation_is_taken_or_answered_with_the_zone_to_use(tmp_path):
 
     assert [zone_name(z) for z in ("utc", "Utc", "GMT", "jst", "Asia/Tokyo")] == [
         "UTC", "UTC", "UTC", "Asia/Tokyo", "Asia/Tokyo"]
+    # tzdata's own EST and MST are fixed offsets: taken, they read New York an hour off all summer
     for typed, hint in [("Asia/tokyo", "Asia/Tokyo"), ("CST", "America/Chicago or Asia/Shanghai"),
-                        ("+09:00", "Asia/Tokyo")]:
+                        ("+09:00", "Asia/Tokyo"), ("EST", "America/New_York"), ("est", "America/New_York"),
+                        ("MST", "America/Denver or America/Phoenix"), ("ET", "America/New_York"),
+                        ("PT", "America/Los_Angeles")]:
         with pytest.raises(AuditToolkitError, match=f"unknown time zone '{re.escape(typed)}': use an IANA name "
                                                    f"such as {hint}$"):
             zone_name(typed)
@@ -936,6 +939,14 @@ def test_a_single_valued_option_given_twice_is_refused(tmp_path, args, message):
     result = run(*args, "--evidence", str(tmp_path))
     assert result.exit_code == 2
     assert result.output.splitlines()[-1] == f"Error: {message}: it takes one value"
+
+
+def test_a_value_spelt_like_an_option_is_a_value_not_a_repeat(tmp_path):
+    # `--principal --tz` names a principal called "--tz": the --tz after it is given once
+    result = run("activity", "--principal", "--tz", "--tz", "UTC", "--evidence", str(tmp_path))
+    assert "given 2 times" not in result.output
+    assert run("activity", "--principal", "--tz", "--tz", "UTC", "--tz", "JST",
+               "--evidence", str(tmp_path)).output.splitlines()[-1] == "Error: --tz given 2 times: it takes one value"
 
 
 def test_every_single_valued_option_of_every_command_is_checked():

@@ -240,6 +240,16 @@ def test_network_acl_entries_by_prefix_length_and_port():
     assert hit("nacl_ssh_open", entry(portRange={"from": 3000, "to": 4000}), rdp) == "rule 100 allows port 3389 from 0.0.0.0/0"
 
 
+@pytest.mark.parametrize("blank", [" ", "\u200b", "\ufeff", "\u3164", "\x00"])
+def test_a_blank_error_code_leaves_the_tampering_shown_as_done_and_says_it_is_uncertain(blank):
+    stop = row("cloudtrail.amazonaws.com", "StopLogging", {"name": "main"}, errorcode=blank)
+    found = match(BY_ID["cloudtrail_stopped"], stop)  # was "attempted: logging stopped", outcome attempt
+    assert (found["outcome"], found["detail"]) == (
+        "success", "logging stopped (errorCode is blank: whether the call succeeded cannot be decided)")
+    refused = match(BY_ID["cloudtrail_stopped"], {**stop, "errorcode": "AccessDenied"})
+    assert (refused["outcome"], refused["detail"]) == ("attempt", "attempted: logging stopped")
+
+
 def test_identity_decisions_and_decoys():
     signin = "signin.amazonaws.com"
     no_mfa = dict(additionaleventdata=json.dumps({"MFAUsed": "No"}), responseelements=json.dumps({"ConsoleLogin": "Success"}))

@@ -9,15 +9,18 @@ from datetime import datetime, timezone
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 from audit_toolkit.evidence.guardduty import (
     FINDING_COLUMNS,
     GUARDDUTY_SCHEMA,
+    latest,
     read_findings,
     read_guardduty,
     read_guardduty_file,
     severity_label,
 )
+from audit_toolkit.cli import main
 from audit_toolkit.evidence import reader
 from audit_toolkit.evidence.layout import discover_files, discover_findings
 from audit_toolkit.synthetic import gd_finding, port_probe, ssh_connection
@@ -243,6 +246,32 @@ def test_a_finding_delivered_twice_is_held_once(tmp_path):
     table, intake = read_guardduty([a, b])
     assert (table.num_rows, intake.used, intake.duplicates) == (1, 2, 1)
     assert table.schema == GUARDDUTY_SCHEMA
+
+
+def test_a_finding_forged_under_the_id_and_update_of_another_is_kept_beside_it_as_a_conflict(tmp_path):
+    """The same id and updatedAt with other content is not a second delivery: a forged copy (low severity,
+    archived, another type) placed first must not replace the genuine finding."""
+    genuine = brute_force()
+    forged = {**genuine, "severity": 1, "type": "Recon:EC2/Portscan",
+              "service": {**genuine["service"], "archived": True}}
+    reordered = json.loads(json.dumps(genuine, sort_keys=True))  # key order aside, a copy
+    evidence = tmp_path / "evidence"
+    paths = [write(evidence / "a.jsonl", json.dumps(forged)), write(evidence / "b.jsonl", json.dumps(genuine)),
+             write(evidence / "c.json", json.dumps({"Findings": [pascal(reordered)]}))]
+    frame, intake = read_findings(paths)
+    assert (len(frame), intake.used, intake.duplicates) == (2, 3, 1)
+    assert sorted(zip(latest(frame)["type"], latest(frame)["severity"])) == [
+        ("Recon:EC2/Portscan", 1.0), ("UnauthorizedAccess:EC2/SSHBruteForce", 5.0)]
+    assert intake.conflicts == [f"finding {genuine['id']} (updated {genuine['updatedAt']}) is held by 2 findings "
+                                "that differ in type, severity, service"]
+    assert "1 finding id held by different records (all kept)" in intake.summary()
+    for language, said in (("en", "1 id held by records that differ (one forged or corrupted; all kept)"),
+                           ("ja", "同じ ID で内容の異なるレコード 1 組 (一方は偽造か破損: すべて保持)")):
+        out = tmp_path / f"report-{language}"
+        result = CliRunner().invoke(main, ["report", "--evidence", str(evidence), "--out", str(out)],
+                                    env={"AUDIT_TOOLKIT_LANGUAGE": language})
+        assert result.exit_code == 0, result.output
+        assert said in (out / "report.html").read_text()  # the lead's evidence not fully used
 
 
 def test_findings_files_are_found_apart_from_cloudtrail(tmp_path):

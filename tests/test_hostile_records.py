@@ -373,3 +373,21 @@ def test_ssh_exposure_fails_on_a_hidden_opening(tmp_path, records, code, still, 
                 and "the successful call's protocol (missing) is not one AWS takes" in result.stderr)
         assert ("the evidence cannot show that nothing is open: 1 security-group call could not be read"
                 in result.stderr)
+
+
+def test_an_opening_rejected_at_intake_makes_fail_on_open_say_the_evidence_cannot_answer(tmp_path):
+    """NaN in a member nobody reads gets the whole record rejected: with it, the opening. The cron
+    audit went green on that (exit 0, "0 windows")."""
+    from click.testing import CliRunner
+
+    from audit_toolkit.cli import main
+
+    opening = _sg_call(1, "AuthorizeSecurityGroupIngress", {"groupId": "sg-0aaa", "ipPermissions": {"items": [
+        SSH_WORLD]}, "x": float("nan")}, {"_return": True})
+    folder = tmp_path / "AWSLogs/111111111111/CloudTrail/us-east-1/2026/01/01"
+    write(folder / "f.json.gz", json.dumps({"Records": [event(0), opening]}).encode(), zipped=True)
+    result = CliRunner().invoke(main, ["ssh-exposure", "--evidence", str(tmp_path), "--fail-on-open"])
+    assert result.exit_code == 4, result.output
+    assert "1 event read" not in result.stderr and "2 events read, 1 used, 1 rejected" in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "the evidence cannot show that nothing is open: 1 record rejected (any may be a security-group call)")

@@ -561,8 +561,10 @@ def test_a_successful_opening_the_analysis_cannot_measure_is_rejected_with_its_r
     assert found == [] and rejected == [why]
 
 
-def test_a_blank_error_code_is_no_answer_whether_the_call_succeeded():
-    found, rejected = exposure(_opening(PERMISSION, errorcode=" "))
+@pytest.mark.parametrize("blank", [" ", "\t\n", "\u3000", "\u200b", "\ufeff", "\u2060", "\u3164", "\x00"])
+def test_a_blank_error_code_is_no_answer_whether_the_call_succeeded(blank):
+    # the invisible ones passed for a failed call: the opening was dropped, exit 0
+    found, rejected = exposure(_opening(PERMISSION, errorcode=blank))
     assert found == [] and rejected == ["errorCode is blank: whether the call succeeded cannot be decided"]
     assert exposure(_opening(PERMISSION, errorcode=""))[0] == [opened()]  # empty: no error, documented
 

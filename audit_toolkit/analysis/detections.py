@@ -31,7 +31,7 @@ from ..errors import ConfigError
 from ..phrases import Items, Phrase, phrase, say
 from ..settings import Settings
 from .actors import resolve
-from .events import Unreadable, json_object, json_text, records
+from .events import Unreadable, error_blank, failed, json_object, json_text, records
 from .exposure import exposed_ports
 from .security_groups import changes_of
 
@@ -439,7 +439,7 @@ def signin_failed(row: Mapping) -> bool:
     events log their outcome in the response, not in `errorCode` alone."""
     if row.get("eventsource") != SIGNIN:
         return False
-    if row.get("errorcode"):
+    if failed(row):
         return True
     try:
         response = unwrap(json_object(row.get("responseelements")))
@@ -989,7 +989,7 @@ def select(only: Iterable[str] | None = None, min_severity: str | None = None) -
 def outcome(row: Mapping) -> str:
     """"attempt" for a call that failed (errorCode, or a sign-in whose response says Failure), else
     "success"."""
-    return "attempt" if row.get("errorcode") or signin_failed(row) else "success"
+    return "attempt" if failed(row) or signin_failed(row) else "success"
 
 
 # Detections whose detail already says the call failed: no "attempted: " before it.
@@ -1013,6 +1013,8 @@ def match(detection: Detection, row: Mapping, ctx: Context | None = None) -> dic
     if outcome(row) == "attempt" and detection.id not in ABOUT_FAILURE:
         # a failed call changed nothing: never state the change
         said = phrase("attempted", what=said)
+    elif error_blank(row):  # shown as the change, which it may have been, and said to be uncertain
+        said = phrase("error_blank", what=said)
     who = resolve(row)
     return {
         "detection": detection.id, "severity": detection.severity, "title": detection.title_en,
@@ -1051,7 +1053,7 @@ def learn_trail_buckets(events: pd.DataFrame, settings: Settings | None = None) 
     if len(events):
         for row in records(events[(events["eventsource"] == CT) & events["eventname"].isin(["CreateTrail", "UpdateTrail"])]):
             bucket = json_object(row.get("requestparameters")).get("s3BucketName")
-            if bucket and not row.get("errorcode"):
+            if bucket and not failed(row):
                 found.add(str(bucket))
     return frozenset(found)
 
@@ -1071,7 +1073,7 @@ def learn_security_rule_calls(events: pd.DataFrame) -> frozenset[str]:
         rule = (row.get("account"), row.get("region"), str(req.get("name")))
         if rule in delivering and row.get("eventid"):
             found.add(str(row["eventid"]))
-        if not row.get("errorcode"):  # a failed PutRule changed nothing
+        if not failed(row):  # a failed PutRule changed nothing
             (delivering.add if _names_security_source(req) else delivering.discard)(rule)
     return frozenset(found)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
+
+from ..invisible import blank
 
 if TYPE_CHECKING:  # pandas only where DataFrames are built: the Lambda imports this module bare
     import pandas as pd
@@ -50,6 +52,19 @@ def json_text(value: Any) -> str | None:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError, RecursionError):
         return str(value)
+
+
+def failed(row: Mapping) -> bool:
+    """Whether the call failed: an errorCode with something in it a reader can see. A blank one
+    (white space, U+200B) cannot say, and is never read as a failure: that reading would hide the change."""
+    error = row.get("errorcode")
+    return bool(error) and not (isinstance(error, str) and blank(error))
+
+
+def error_blank(row: Mapping) -> bool:
+    """An errorCode present but blank: whether the call succeeded cannot be decided."""
+    error = row.get("errorcode")
+    return isinstance(error, str) and bool(error) and blank(error)
 
 
 class Unreadable(ValueError):

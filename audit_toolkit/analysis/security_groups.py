@@ -31,7 +31,9 @@ if TYPE_CHECKING:  # pandas only where DataFrames are built: the Lambda imports 
 from .actors import ACTOR_COLUMNS, with_actors
 from .address_space import network_public
 from ..phrases import reason
-from .events import Unreadable, _kind, in_order, json_object, name_key, records, strict_object
+from .events import (
+    Unreadable, _kind, error_blank, in_order, json_object, name_key, records, strict_object,
+)
 
 CHANGE_COLUMNS = [
     "event_time", "event_id", "event_name", "account", "region", "group_id", "group_name",
@@ -822,7 +824,7 @@ def changes_of(e: dict, known: dict[str, Rule]) -> list[dict]:
     CloudTrail uses (nothing is learnt from the event then)."""
     action, direction = _ACTIONS[e["eventname"]]
     error = e.get("errorcode")
-    if isinstance(error, str) and error and not error.strip():
+    if error_blank(e):  # " ", U+200B: read as a failure, it would hide an opening
         raise Unreadable(reason("sg_error_blank"))
     changes = list(_rules_of(e, known))
     if not error:

@@ -276,14 +276,15 @@ class DuckDBEngine:
         self.guardduty(path if path.exists() else GUARDDUTY_SCHEMA.empty_table())
         return Store.open(root).findings_intake()
 
-    def add_guardduty(self, table: pa.Table) -> int:
-        """Add rows to the `guardduty` table (each finding and update once); returns the copies left out."""
+    def add_guardduty(self, table: pa.Table) -> tuple[int, list[str]]:
+        """Add rows to the `guardduty` table (each finding and update once); returns the copies left out,
+        and the ids and updates held by findings that differ (all kept)."""
         from ..evidence.guardduty import unique_findings
 
         held = self.con.sql("SELECT * FROM guardduty").to_arrow_table().cast(table.schema)
-        merged, dropped = unique_findings(pa.concat_tables([held, table]))
+        merged, dropped, conflicts = unique_findings(pa.concat_tables([held, table]))
         self.guardduty(merged)
-        return dropped
+        return dropped, conflicts
 
     def guardduty(self, table: pa.Table | str | Path) -> None:
         """The `guardduty` table from rows of GUARDDUTY_SCHEMA, or a view of a Parquet file of them."""

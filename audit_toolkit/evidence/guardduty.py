@@ -19,6 +19,7 @@ that cannot be read is reported, a finding of an unknown shape keeps its common 
 from __future__ import annotations
 
 import gc
+from collections import Counter
 from datetime import datetime, timezone
 from itertools import compress
 from pathlib import Path
@@ -299,24 +300,53 @@ def _table(documents: list[Any], report: FileReport, part) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=GUARDDUTY_SCHEMA)
 
 
-def unique_findings(table: pa.Table) -> tuple[pa.Table, int]:
-    """Each finding (id, updatedAt) once, the first delivery kept; and how many copies were left out."""
-    seen: set = set()
-    keep = [not (k in seen or seen.add(k)) for k in zip(table["id"].to_pylist(), table["updatedat"].to_pylist())]
+_CONTENT = (*_TOP, "resource", "service")  # the finding's own fields; the rest say where it was delivered
+
+
+def _content(row: dict) -> tuple:
+    """A finding's fields with its objects' keys in one order: a delivery that differs only there is a copy."""
+    def same(value):
+        try:
+            return msgspec.json.encode(msgspec.json.decode(value), order="sorted")
+        except (msgspec.DecodeError, TypeError):
+            return value
+    return tuple(same(row[c]) if c in ("resource", "service") else row[c] for c in _CONTENT)
+
+
+def unique_findings(table: pa.Table) -> tuple[pa.Table, int, list[str]]:
+    """Each finding (id, updatedAt) once, the first delivery kept; how many copies were left out; and
+    each id and update held by findings that differ (all kept: one is forged or corrupted)."""
+    keys = list(zip(table["id"].to_pylist(), table["updatedat"].to_pylist()))
+    counts = Counter(keys)
+    if all(n == 1 for n in counts.values()):
+        return table, 0, []
+    rows = {i: r for i, r in enumerate(table.select(_CONTENT).to_pylist()) if counts[keys[i]] > 1}
+    seen: dict[tuple, list[tuple]] = {}
+    keep = [True] * len(keys)
+    for i, row in rows.items():
+        contents = seen.setdefault(keys[i], [])
+        content = _content(row)
+        keep[i] = content not in contents
+        if keep[i]:
+            contents.append(content)
+    conflicts = [f"finding {key[0]} (updated {key[1]}) is held by {len(contents)} findings that differ in "
+                 f"{', '.join(c for n, c in enumerate(_CONTENT) if len({x[n] for x in contents}) > 1)}"
+                 for key, contents in seen.items() if len(contents) > 1]
     dropped = len(keep) - sum(keep)
-    return (table.filter(pa.array(keep, pa.bool_())) if dropped else table), dropped
+    return (table.filter(pa.array(keep, pa.bool_())) if dropped else table), dropped, conflicts
 
 
 def read_guardduty(paths: Iterable[str | Path],
                    max_bytes: int = MAX_FILE_BYTES) -> tuple[pa.Table, IntakeReport]:
     """Every file's findings in one table; a finding delivered twice (same id and updatedAt) is held once."""
-    intake = IntakeReport()
+    intake = IntakeReport(ids="finding id")
     tables = []
     for path in paths:
         table, report = read_guardduty_file(path, max_bytes=max_bytes)
         intake.files.append(report)
         tables.append(table)
-    table, intake.duplicates = unique_findings(pa.concat_tables(tables) if tables else GUARDDUTY_SCHEMA.empty_table())
+    table, intake.duplicates, intake.conflicts = unique_findings(
+        pa.concat_tables(tables) if tables else GUARDDUTY_SCHEMA.empty_table())
     return table, intake
 
 
@@ -346,10 +376,11 @@ def normalize(raw: pd.DataFrame) -> pd.DataFrame:
 
 
 def latest(frame: pd.DataFrame) -> pd.DataFrame:
-    """Each finding once, as of its last update: GuardDuty exports a finding again each time it updates it."""
-    order = frame.sort_values(["updated_at"], kind="stable", na_position="first")
-    kept = order.drop_duplicates("id", keep="last").index
-    return frame.loc[frame.index.isin(kept)].reset_index(drop=True)
+    """Each finding once, as of its last update: GuardDuty exports a finding again each time it updates it.
+    Findings that differ under one id and update (unique_findings' conflicts) are all kept."""
+    newest = frame.groupby("id", sort=False)["updated_at"].transform("max")
+    kept = (frame["updated_at"] == newest) | (frame["updated_at"].isna() & newest.isna())
+    return frame.loc[kept.to_numpy()].reset_index(drop=True)
 
 
 def findings_in(document: Any, source: str = "event") -> tuple[pd.DataFrame, FileReport]:

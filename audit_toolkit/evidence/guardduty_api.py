@@ -50,7 +50,7 @@ def fetch_findings(since: datetime | str | None = None, min_severity: float | No
     """Findings of every detector of the region (or those given) as rows of the `guardduty` table."""
     client = client or aws.session(region=region).client("guardduty", config=aws.retry_config())
     where = client.meta.region_name
-    report = IntakeReport()
+    report = IntakeReport(ids="finding id")
     tables = []
     try:
         detectors = list(detector_ids) or [d for page in client.get_paginator("list_detectors").paginate()
@@ -68,5 +68,6 @@ def fetch_findings(since: datetime | str | None = None, min_severity: float | No
                 report.files.append(file_report)
     except (ClientError, BotoCoreError) as e:
         raise EvidenceError(aws.explain(e, f"reading GuardDuty findings in {where}")) from e
-    table, report.duplicates = unique_findings(pa.concat_tables(tables) if tables else GUARDDUTY_SCHEMA.empty_table())
+    table, report.duplicates, report.conflicts = unique_findings(
+        pa.concat_tables(tables) if tables else GUARDDUTY_SCHEMA.empty_table())
     return table, report

@@ -161,6 +161,7 @@ class IntakeReport:
     skipped: list = field(default_factory=list)  # layout.Skipped: paths never read, and why
     # eventIDs held by records of different content: both kept, each such pair a finding in itself.
     conflicts: list[str] = field(default_factory=list)
+    ids: str = "eventID"  # what `conflicts` counts: "finding id" for GuardDuty's (id, updatedAt)
     # Events read, with a member the analysis cannot read: 'event <id> (<name> at <time>): reason'.
     unusable: list[str] = field(default_factory=list)
 
@@ -196,7 +197,7 @@ class IntakeReport:
     def summary(self) -> str:
         conflicts = unusable = ""
         if self.conflicts:
-            conflicts = f", {plural(len(self.conflicts), 'eventID')} held by different records (all kept)"
+            conflicts = f", {plural(len(self.conflicts), self.ids)} held by different records (all kept)"
         if self.unusable:
             unusable = f", {plural(len(self.unusable), 'event')} the analysis could not read"
         damaged = f", {plural(len(self.damaged), 'damaged file')} read in part" if self.damaged else ""

@@ -91,6 +91,7 @@ class Store:
     conflicts: list[str] = field(default_factory=list)  # eventIDs held by different records
     # state files (Config items, describe output): absolute path -> size, sha256, report
     state: dict[str, dict] = field(default_factory=dict)
+    finding_conflicts: list[str] = field(default_factory=list)  # finding ids and updates held by different findings
 
     @classmethod
     def open(cls, root: str | Path, create: bool = False) -> "Store":
@@ -123,7 +124,7 @@ class Store:
         try:
             store = cls(root, list(data["parts"]), dict(data["sources"]), int(data["duplicates"]),
                         dict(data.get("findings", {})), list(data.get("conflicts", [])),
-                        dict(data.get("state", {})))
+                        dict(data.get("state", {})), list(data.get("finding_conflicts", [])))
             for entry in [*store.sources.values(), *store.findings.values()]:
                 _file_report(entry)
         except (KeyError, TypeError, ValueError, AttributeError) as e:
@@ -178,7 +179,8 @@ class Store:
 
     def findings_intake(self) -> IntakeReport:
         """The intake report of every GuardDuty findings file the store holds."""
-        return IntakeReport(files=[_file_report(s) for s in self.findings.values()])
+        return IntakeReport(files=[_file_report(s) for s in self.findings.values()],
+                            conflicts=list(self.finding_conflicts), ids="finding id")
 
     def state_intake(self):
         """The intake report of every security-group state file the store holds."""
@@ -197,7 +199,8 @@ class Store:
     def commit(self) -> None:
         """Replace the catalog atomically: until this returns, the store is what it was."""
         data = {"version": FORMAT_VERSION, "parts": self.parts, "sources": self.sources, "duplicates": self.duplicates,
-                "findings": self.findings, "conflicts": self.conflicts, "state": self.state}
+                "findings": self.findings, "conflicts": self.conflicts, "state": self.state,
+                "finding_conflicts": self.finding_conflicts}
         tmp = self.root / f".{CATALOG}.{uuid.uuid4().hex}.tmp"
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -600,7 +603,7 @@ def ingest_findings(files: Iterable[Path], root: str | Path,
         refuse_overlap(root, path, "the store")
     store = Store.open(root, create=True)
     todo = [p for p in files if (store.findings.get(str(Path(p).resolve())) or {}).get("size") != Path(p).stat().st_size]
-    report = IntakeReport()
+    report = IntakeReport(ids="finding id")
     if not todo:
         return report
     target = store.root / FINDINGS
@@ -611,7 +614,9 @@ def ingest_findings(files: Iterable[Path], root: str | Path,
         report.files.append(found_report)
         store.findings[str(Path(path).resolve())] = {"size": found_report.size, "sha256": found_report.sha256,
                                                      "report": report_dict(found_report)}
-    table, report.duplicates = unique_findings(pa.concat_tables(tables) if tables else GUARDDUTY_SCHEMA.empty_table())
+    table, report.duplicates, report.conflicts = unique_findings(
+        pa.concat_tables(tables) if tables else GUARDDUTY_SCHEMA.empty_table())
+    store.finding_conflicts = report.conflicts  # found again over every finding the store holds
     _replace(target, table)
     store.commit()
     return report
