@@ -68,8 +68,10 @@ def table_groups(frame: pd.DataFrame) -> pd.DataFrame:
     frame = table_ports(frame)
     if frame.empty or "group_name" not in frame.columns:
         return frame
-    return frame.assign(group_id=[f"(name) {n}" if (pd.isna(g) or not g) and isinstance(n, str) and n
-                                  else g for g, n in zip(frame["group_id"], frame["group_name"])])
+    named = [(pd.isna(g) or not g) and isinstance(n, str) and bool(n)
+             for g, n in zip(frame["group_id"], frame["group_name"])]
+    return frame.assign(group_id=[f"(name) {n}" if by_name else g for g, n, by_name
+                                  in zip(frame["group_id"], frame["group_name"], named)])
 
 
 def table_windows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -288,7 +290,8 @@ def _open(evidence: Path | None, store: Path | None, settings: Settings,
         inv.intake.skipped = skipped  # the store keeps what it read; what it did not, this run says
     _report_intake(inv)
     _report_outside(inv)
-    click.get_current_context().call_on_close(lambda: _report_unusable(inv.intake, inv.state_intake))
+    click.get_current_context().call_on_close(
+        lambda: _report_unusable(inv.intake, inv.state_intake))
     return inv
 
 
@@ -343,7 +346,8 @@ def _report_intake(inv: Investigation) -> None:
 def _report_unusable(intake, state_intake=None) -> None:
     """After the answer: the events and state rules the analysis could not measure, each with its
     reason (security_groups.normalize, state.windows): say what it risks."""
-    for report, what in ((intake, "security-group call"), (state_intake, "security-group state rule")):
+    for report, what in ((intake, "security-group call"),
+                         (state_intake, "security-group state rule")):
         if report is not None and report.unusable:
             _say(f"{plural(len(report.unusable), what)} could not be read and may hide a window:")
             for reason in report.unusable:

@@ -460,10 +460,12 @@ def _unique(rules: list[dict]) -> list[dict]:
     return out
 
 
-_LIST_ACTIONS = ("prefix_list_create", "prefix_list_add", "prefix_list_remove", "prefix_list_restore")
+_LIST_ACTIONS = ("prefix_list_create", "prefix_list_add", "prefix_list_remove",
+                 "prefix_list_restore")
 
 
-def prefix_list_history(changes: pd.DataFrame, settings: Settings | None = None) -> dict[tuple, list]:
+def prefix_list_history(changes: pd.DataFrame,
+                        settings: Settings | None = None) -> dict[tuple, list]:
     """(account, region, list id) -> [(time, entries, complete)] after each logged change of the
     list, in time order, replayed as RuleState does: what a state's rule naming the list reaches
     at a time (analysis.state), as the logged path resolves it."""

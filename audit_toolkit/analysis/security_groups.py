@@ -782,7 +782,8 @@ def normalize(events: pd.DataFrame, held: Iterable[Mapping] = ()) -> pd.DataFram
     held = list(held)
     names = list(events["eventname"])  # a name AWS does not write is read as the call it spells
     events = events.assign(eventname=[call_named(n) or n for n in names],
-                           misnamed=[n not in _ACTIONS and call_named(n) is not None for n in names])
+                           misnamed=[n not in _ACTIONS and call_named(n) is not None
+                                     for n in names])
     events = in_proven_order(in_order(events), held)
     events = with_actors(events)
     # rule id -> rule, learnt from responses and modifies as time goes, in each account and region

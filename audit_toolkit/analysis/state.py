@@ -220,7 +220,8 @@ def unreadable(row: dict) -> str | None:
     if row["direction"] is None:
         return None
     low, high = _int(row["from_port"]), _int(row["to_port"])
-    if row["protocol"] in ("tcp", "udp") and low is not None and high is not None and 0 <= high < low:
+    reversed_range = low is not None and high is not None and 0 <= high < low
+    if row["protocol"] in ("tcp", "udp") and reversed_range:
         return reason("reversed_ports")
     if row["peer_type"] in ("cidr_ipv4", "cidr_ipv6") and network(row["peer"]) is None:
         return reason("state_address", address=str(row["peer"])[:80])
