@@ -402,6 +402,14 @@ TEXT: dict[str, dict[str, str]] = {
         " (以前のレコードが別のグループのルールとしているか、自己矛盾しています): 公開が見える受信として読みました。",
         "exposure.is_egress_unread": "イベント {event} の応答の isEgress は true でも false でもありません:"
         " 公開が見える受信として読みました。",
+        "exposure.name_unlike_aws": "イベント {event} の eventName は AWS の書き方と違います (大文字小文字や"
+        "他の文字): 偽造か破損したレコードです。綴っている操作として読みました (公開が見える読み方)。",
+        "exposure.name_unlike_aws_kept": "イベント {event} は削除の操作ですが、その eventName は AWS の書き方と"
+        "違います (偽造か破損): 削除が起きたか決められないため何も削除せず、公開は開いたままとしました。",
+        "exposure.address_caveat": "状態のルールのアドレス {address} はこのツールキットが読める CIDR"
+        "ではありません: 到達範囲は不明です。",
+        "exposure.group_by_name": "イベント {event} はグループを名前 {name} だけで指定しています (デフォルト"
+        " VPC の操作): レコードにグループの ID がないため、この期間は名前で識別しています。",
         "exposure.prefix_list_late": "プレフィックスリスト {prefix_list} はルールがそれを指定した後にイベント {event} で"
         "作成されています (AWS では起こりません): どのレコードが正しいか決められないため、到達範囲は不明のままです。",
         "reason.outside_documents": "バイト {at} からの {size} バイトは JSON ではありません (ファイルの文書の外のテキスト)",
@@ -443,6 +451,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.permissions_not_list": "IpPermissions がリストではありません",
         "reason.no_permissions": "IpPermissions のリストがありません: エントリはグループがどのルールを持つか示していません",
         "reason.protocol": "プロトコルではない IpProtocol: そのルールは読み込みません",
+        "reason.state_address": "アドレス {address} は CIDR ではありません: 到達範囲が不明なルールです",
         "reason.reversed_ports": "FromPort が ToPort より大きい TCP/UDP ルール: ポート範囲が読めないため"
         "そのルールは読み込みません (監視対象のポートを開けている可能性があります)",
         "reason.described_twice": "{group} が 2 回記述されています: 両方のルールを読み込みます",
@@ -537,6 +546,8 @@ TEXT: dict[str, dict[str, str]] = {
         "report.action.conflicts": "同じ ID で内容の異なるレコード {n} 組 (一方は偽造か破損: すべて保持)",
         "report.action.unusable": "読めず、公開期間を隠しているかもしれないセキュリティグループ操作 {n} 件 "
         "({calls})",
+        "report.action.unusable_state": "読めず、公開期間を隠しているかもしれないセキュリティグループの状態の"
+        "ルール {n} 件 ({rules})",
         "report.action.unproven": "AWS の配信で改変なしと証明できなかったログファイル {n} 個",
         "report.covers_only": "証跡がカバーするのは範囲のうち {first} から {last} までです。それ以外は不明です",
         "report.covers_nothing": "証跡には範囲内のイベントがありません。範囲内のことは不明です",
@@ -1141,6 +1152,16 @@ TEXT: dict[str, dict[str, str]] = {
         " ingress, the reading that keeps the exposure open.",
         "exposure.is_egress_unread": "The response of event {event} says isEgress is neither true nor"
         " false: it was read as ingress, the reading that keeps the exposure open.",
+        "exposure.name_unlike_aws": "Event {event} spells its eventName unlike AWS (in case or other"
+        " characters): a forged or corrupted record, read as the call it spells, the reading that keeps"
+        " the exposure open.",
+        "exposure.name_unlike_aws_kept": "Event {event}, a removal, spells its eventName unlike AWS (in"
+        " case or other characters: forged or corrupted): whether it happened cannot be decided, so it"
+        " removed nothing, the reading that keeps the exposure open.",
+        "exposure.address_caveat": "The state's rule names address {address}, which is no CIDR this"
+        " toolkit can read: its reach is unknown.",
+        "exposure.group_by_name": "Event {event} names the group by its name {name} alone (a default"
+        " VPC's call): the record does not hold the group's id, so the window is kept under the name.",
         "exposure.prefix_list_late": "Prefix list {prefix_list} is created by event {event} after a rule"
         " named it, which AWS does not allow: which record is right cannot be decided, so its reach stays"
         " unknown.",
@@ -1184,6 +1205,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.permissions_not_list": "IpPermissions is not a list",
         "reason.no_permissions": "no IpPermissions list: the entry does not say which rules the group holds",
         "reason.protocol": "an IpProtocol that is not a protocol: that rule is not read",
+        "reason.state_address": "the address {address} is no CIDR: a rule of unknown reach",
         "reason.reversed_ports": "a TCP or UDP rule whose FromPort is above its ToPort: no port range"
         " can be read, so that rule is not read (it may open a watched port)",
         "reason.described_twice": "{group} is described twice: the rules of both are read",
@@ -1292,6 +1314,10 @@ TEXT: dict[str, dict[str, str]] = {
         "window ({calls})",
         "report.action.unusable.one": "{n} security-group call could not be read and may hide a "
         "window ({calls})",
+        "report.action.unusable_state": "{n} security-group state rules could not be read and may hide a "
+        "window ({rules})",
+        "report.action.unusable_state.one": "{n} security-group state rule could not be read and may "
+        "hide a window ({rules})",
         "report.action.unproven": "{n} log files not proven AWS-delivered and unaltered",
         "report.action.unproven.one": "{n} log file not proven AWS-delivered and unaltered",
         "report.covers_only": "The evidence covers only {first} to {last} of the range: nothing is "

@@ -1049,3 +1049,29 @@ def test_a_principal_acting_outside_the_range_is_said_with_when(demo):
     first, last = (min(r["event_time"] for r in rows), max(r["event_time"] for r in rows))
     assert result.stdout == (f"(none: 'mallory' has {len(rows)} events, none in the range; the first at "
                              f"{first[:10]} {first[11:19]}, the last at {last[:10]} {last[11:19]} (UTC))\n")
+
+
+def test_a_call_naming_its_group_by_name_alone_keeps_the_window_attributed_and_says_why(tmp_path):
+    """A default VPC's authorize by `groupName` has no group id in its record: the window had
+    group_id null and no word on it, and a narrow table, which leaves group_name out first,
+    showed no group at all (issue 16)."""
+    from util import event, write
+
+    ssh = {"groupName": "launch-wizard-1", "ipPermissions": {"items": [
+        {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}
+    opened = event(0, eventName="AuthorizeSecurityGroupIngress", eventTime="2026-01-01T09:00:00Z",
+                   readOnly=False, requestParameters=ssh, responseElements={"_return": True})
+    write(tmp_path / "AWSLogs/111111111111/CloudTrail/us-east-1/2026/01/01/f.json",
+          json.dumps({"Records": [opened]}).encode())
+    found = json.loads(run("ssh-exposure", "--evidence", str(tmp_path), "--format", "json").stdout)
+    assert [(w["group_id"], w["group_name"], w["cidr"], w["still_open"], w["caveat"]) for w in found] == [
+        (None, "launch-wizard-1", "0.0.0.0/0", True,
+         "Event 00000000-0000-0000-0000-000000000000 names the group by its name launch-wizard-1 alone "
+         "(a default VPC's call): the record does not hold the group's id, so the window is kept under "
+         "the name.")]
+    for command in ("ssh-exposure", "sg-changes"):
+        table = CliRunner().invoke(main, [command, "--evidence", str(tmp_path)], env={"COLUMNS": "90"})
+        assert "group_name" not in table.stdout.splitlines()[0]  # left out to fit
+        cells = [line.split() for line in table.stdout.splitlines()[1:3]]
+        column = 1 if command == "sg-changes" else 0  # after event_time, or first
+        assert [c[column] for c in cells] == ["(name)", "launch-wizard-1"], table.stdout

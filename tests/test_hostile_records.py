@@ -328,8 +328,25 @@ GENUINE_MODIFY = _sg_call(1, "ModifySecurityGroupRules", {"ModifySecurityGroupRu
 NO_PROTOCOL = _sg_call(1, "AuthorizeSecurityGroupIngress", {"groupId": "sg-0aaa", "ipPermissions": {"items": [
     {k: v for k, v in SSH_WORLD.items() if k != "ipProtocol"}]}}, {"_return": True})
 
+SSH_OPEN = {"groupId": "sg-0aaa", "ipPermissions": {"items": [SSH_WORLD]}}
+GENUINE_OPEN = _sg_call(0, "AuthorizeSecurityGroupIngress", SSH_OPEN, {"_return": True})
+FORGED_NAME = ("Event 00000000-0000-0000-0000-000000000000 spells its eventName unlike AWS (in case or "
+               "other characters): a forged or corrupted record, read as the call it spells, the reading "
+               "that keeps the exposure open.")
+FORGED_REMOVAL = ("Event 00000000-0000-0000-0000-000000000001, a removal, spells its eventName unlike AWS "
+                  "(in case or other characters: forged or corrupted): whether it happened cannot be "
+                  "decided, so it removed nothing, the reading that keeps the exposure open.")
+
 
 @pytest.mark.parametrize("records, code, still, caveat", [
+    # attack16 F6e: a security-group call's name in another case, or padded, was no call at all
+    *[([_sg_call(0, name, SSH_OPEN, {"_return": True})], 3, [("sg-0aaa", "2026-01-01T09:00:00Z")],
+       FORGED_NAME)
+      for name in ("authorizesecuritygroupingress", " AuthorizeSecurityGroupIngress",
+                   "AuthorizeSecurityGroupIngress\u200b", "AUTHORIZE_SECURITY_GROUP_INGRESS")],
+    # ... and a revoke so named closed the genuine opening: it removes nothing, and says why
+    ([GENUINE_OPEN, _sg_call(1, "revokeSecurityGroupIngress ", SSH_OPEN, {"_return": True})], 3,
+     [("sg-0aaa", "2026-01-01T09:00:00Z")], FORGED_REMOVAL),
     # attack16 F3: a forged egress rule id in sg-0bbb no longer hides the genuine modify in sg-0aaa
     ([FORGED_EGRESS, GENUINE_MODIFY], 3, [("sg-0aaa", "2026-01-01T10:00:00Z")],
      "Event 00000000-0000-0000-0000-000000000001 modifies rule sgr-0real, whose direction the evidence "

@@ -44,6 +44,7 @@ from .schema import (
     TlsDetails,
     UserIdentity,
 )
+from ..analysis.events import name_key
 
 MAX_REASONS_PER_FILE = 20  # keep a report readable when a whole file is garbage
 MAX_DOCUMENTS = 100  # gzip members read as documents of their own; the rest are read as one
@@ -1262,8 +1263,12 @@ def _glance_all(data: bytes, report: FileReport) -> list:
 
 def _focused(text: bytes, events: list, times: list[str], indexes: list[int], only: frozenset[str],
              part: PathPartition, report: FileReport) -> pa.RecordBatch:
-    """The named events converted whole, and every other usable event as its spine alone."""
-    named = [e.eventName in only for e in events]
+    """The named events converted whole, and every other usable event as its spine alone. A name
+    is matched case and every character but letters and digits aside (schema.name_key): a forged
+    `authorizesecuritygroupingress` kept as its spine alone hid the call."""
+    keys = {name_key(n) for n in only}
+    wanted = {n for n in {e.eventName for e in events} if n in only or name_key(n) in keys}
+    named = [e.eventName in wanted for e in events]
     whole, whole_times, whole_indexes = [], [], []
     raws = None
     for event, time, index in compress(zip(events, times, indexes), named):
