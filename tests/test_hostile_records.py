@@ -391,3 +391,23 @@ def test_an_opening_rejected_at_intake_makes_fail_on_open_say_the_evidence_canno
     assert "1 event read" not in result.stderr and "2 events read, 1 used, 1 rejected" in result.stderr
     assert result.stderr.splitlines()[-1] == (
         "the evidence cannot show that nothing is open: 1 record rejected (any may be a security-group call)")
+
+
+def test_a_first_line_nested_too_deep_hides_no_finding_of_a_joined_file(tmp_path):
+    """The file was recognised as nothing when its first line was too deep to outline, so it went to the
+    CloudTrail reader alone and its findings were read by nobody (found by the property above)."""
+    from datetime import datetime, timezone
+
+    from audit_toolkit.evidence.guardduty import read_findings
+    from audit_toolkit.evidence.layout import discover_files, discover_findings
+    from audit_toolkit.synthetic import gd_finding
+
+    finding = gd_finding("f-0", "Recon:EC2/PortProbeUnprotectedPort", 2.0, "probe", "111111111111", "us-east-1",
+                         first_seen=datetime(2026, 1, 1, 9, tzinfo=timezone.utc),
+                         last_seen=datetime(2026, 1, 1, 9, tzinfo=timezone.utc))
+    path = write(tmp_path / "joined.json", b"\n".join([b'{"a": ' + b"[" * 10_000 + b"]" * 10_000 + b"}",
+                                                         json.dumps(event(1)).encode(), json.dumps(finding).encode()]),
+                 False)
+    assert (discover_files(tmp_path), discover_findings(tmp_path)) == ([path], [path])
+    frame, intake = read_findings([path])
+    assert (list(frame["id"]), intake.used) == (["f-0"], 1)

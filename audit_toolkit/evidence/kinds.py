@@ -219,13 +219,12 @@ def _kinds_in(path: Path) -> tuple[str, ...]:
         if data[:1] == b"[":
             return _each(_list_decoder.decode(data), data)
         return kinds_of(_outline(data))
-    except (msgspec.DecodeError, RecursionError) as e:
+    except (msgspec.DecodeError, RecursionError):
         from .reader import _elements, _one_document  # the readers split such an array so too
 
         if data[:1] == b"[" and _one_document(data):  # a NaN in one element hides none of the others
             return _each(_elements(data, 0), data)
-        if isinstance(e, RecursionError):
-            return ()  # nested too deep: the reader it goes to reports it
+        # nor does a line nested too deep: a document that is, read line by line, is of no kind
         return _each(_lines(data), data)
 
 
