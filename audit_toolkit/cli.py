@@ -37,6 +37,7 @@ ACTOR_COLUMNS = ("actor", "opened_by", "closed_by")
 # Exit status of `ssh-exposure --fail-on-open` when a window is still open (1 is an error, 2 a usage error),
 # and when the evidence could not answer for the whole scope (a cron audit must not read that as closed).
 STILL_OPEN_EXIT = 3
+SLACK = pd.Timedelta(hours=1)  # a range that passes the evidence by more is said to be partly uncovered
 UNANSWERED_EXIT = 4
 ACCOUNT = re.compile(r"\d{12}")
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
@@ -315,12 +316,20 @@ def _report_outside(inv: Investigation) -> None:
     first, last = _utc(first), _utc(last)
     low = asked["since"] and pd.Timestamp(asked["since"])
     high = asked["until"] and pd.Timestamp(asked["until"])
+    tz = Settings.load(display_tz=ctx.params.get("tz")).display_tz
+    shown = lambda t: "…" if t is None else t.tz_convert(tz).strftime("%Y-%m-%d %H:%M")  # noqa: E731
+    covers = f"the evidence covers {shown(first)} to {shown(last)} ({tz})"
     if (low is not None and low > last) or (high is not None and high <= first):
-        tz = Settings.load(display_tz=ctx.params.get("tz")).display_tz
-        shown = lambda t: "…" if t is None else t.tz_convert(tz).strftime("%Y-%m-%d %H:%M")  # noqa: E731
         ctx.meta["audit_toolkit.outside"] = True
-        _say(f"the evidence covers {shown(first)} to {shown(last)} ({tz}); the range asked, {shown(low)} to "
-             f"{shown(high)}, lies outside it: an empty answer says nothing about that range")
+        _say(f"{covers}; the range asked, {shown(low)} to {shown(high)}, lies outside it: an empty answer says "
+             "nothing about that range")
+        return
+    # as the report's lead: an hour's slack, since events are instants and a trail is never continuous
+    uncovered = [*([f"{shown(low)} to {shown(first)}"] if low is not None and first - low > SLACK else []),
+                 *([f"{shown(last)} to {shown(high)}"] if high is not None and high - last > SLACK else [])]
+    if uncovered:
+        _say(f"{covers}; of the range asked, {' and '.join(uncovered)} {'is' if len(uncovered) == 1 else 'are'} "
+             "not covered: nothing is known of that part")
 
 
 def _ingest_flow_logs(evidence: Path, store: Path, max_file_bytes: int):

@@ -155,6 +155,7 @@ TEXT: dict[str, dict[str, str]] = {
         "triage.no_events": "範囲内にイベントがありません: 証跡は {first} から {last} まで",
         "triage.no_evidence": "証跡にイベントがありません",
         "triage.no_finding": "範囲内に検出結果がありません",
+        "triage.findings": "範囲内の GuardDuty の検出結果 {n} 件",
         "triage.finding": "{id}: {type} (重大度 {severity}) 対象 {instance}",
         "triage.context": "前後の CloudTrail: {start} から {end}",
         "triage.others": "公開中の {instance} のほかの検出結果 {n} 件",
@@ -224,7 +225,8 @@ TEXT: dict[str, dict[str, str]] = {
         "demo.times_in": "時刻は {tz}",
         "demo.findings": "GuardDuty の検出結果 {n} 件。うち {tied} 件は公開期間中にその公開を攻撃:",
         "demo.flows": "VPC フローログ: レコード {read} 件を読み込み、{rejected} 件を除外。公開期間を通った"
-        "パブリックな送信元 {sources} 件、カバーされていない箇所 {n} 件:",
+        "パブリックな送信元 {sources}、カバーされていない箇所 {n} 件:",
+        "demo.sources": "{n} 件",
         "demo.proof": "出所の証明 (CloudTrail の署名付きダイジェスト、デモの鍵): {summary}",
         "demo.results": "結果を {folder}/ に書き込みました (JSON と CSV)。正解データ: {truth}",
         "demo.report": "監査レポート: {html} (ブラウザーで開けます) と {markdown}",
@@ -338,8 +340,12 @@ TEXT: dict[str, dict[str, str]] = {
         "report.intake_unusable": "、分析できなかったイベント {n} 件",
         "report.intake_damaged": "、一部しか読めなかったファイル {n} 個",
         "report.proof": "出所の証明 (CloudTrail の署名付きダイジェスト): {summary}",
-        "proof.counts": "ログファイル {all_logs} 個のうち {logs} 個、ダイジェスト {all_digests} 個のうち "
-        "{digests} 個が AWS の配信で改変なしと証明されました。チェーンがカバーする時間 {hours} 時間、欠落 {gaps} 件",
+        "proof.counts": "{logs}、{digests}が AWS の配信で改変なしと証明されました。チェーンがカバーする時間 {hours}、"
+        "欠落 {gaps}",
+        "proof.logs": "ログファイル {n} 個のうち {valid} 個",
+        "proof.digests": "ダイジェスト {n} 個のうち {valid} 個",
+        "proof.hours": "{n} 時間",
+        "proof.gaps": "{n} 件",
         "proof.not_valid": "。検証に失敗: {bad}",
         "report.proof_unchecked": "出所の証明: 未確認 (CloudTrail のダイジェストと照合する証跡フォルダがありません)",
         "report.not_checked": "未確認: {note}",
@@ -887,6 +893,8 @@ TEXT: dict[str, dict[str, str]] = {
         "triage.no_events": "No event in the range: the evidence runs from {first} to {last}",
         "triage.no_evidence": "The evidence holds no event",
         "triage.no_finding": "No finding in the range",
+        "triage.findings": "{n} GuardDuty findings in the range",
+        "triage.findings.one": "{n} GuardDuty finding in the range",
         "triage.finding": "{id}: {type} (severity {severity}) on {instance}",
         "triage.context": "context {start} to {end}",
         "triage.others": "{n} other findings on {instance} while its window was open",
@@ -968,10 +976,12 @@ TEXT: dict[str, dict[str, str]] = {
         " open:",
         "demo.findings.one": "{n} GuardDuty finding; {tied} attacked an exposure window while it"
         " was open:",
-        "demo.flows": "VPC flow logs: {read} records read, {rejected} rejected; {sources} public"
-        " sources came through a window, {n} coverage gaps:",
-        "demo.flows.one": "VPC flow logs: {read} records read, {rejected} rejected; {sources}"
-        " public sources came through a window, {n} coverage gap:",
+        "demo.flows": "VPC flow logs: {read} records read, {rejected} rejected; {sources} came through a"
+        " window, {n} coverage gaps:",
+        "demo.flows.one": "VPC flow logs: {read} records read, {rejected} rejected; {sources} came through a"
+        " window, {n} coverage gap:",
+        "demo.sources": "{n} public sources",
+        "demo.sources.one": "{n} public source",
         "demo.proof": "Proof of origin (CloudTrail's signed digests, demo key): {summary}",
         "demo.results": "Results written to {folder}/ (JSON and CSV). Ground truth: {truth}",
         "demo.report": "Audit report: {html} (open it in a browser) and {markdown}",
@@ -1085,8 +1095,16 @@ TEXT: dict[str, dict[str, str]] = {
         "report.intake_unusable": ", {n} events the analysis could not read",
         "report.intake_damaged": ", {n} damaged files read in part",
         "report.proof": "Proof of origin (CloudTrail's signed digests): {summary}",
-        "proof.counts": "{logs} of {all_logs} log files and {digests} of {all_digests} digests "
-        "proven AWS-delivered and unaltered; {hours} hours covered by the chain, {gaps} gaps",
+        "proof.counts": "{logs} and {digests} proven AWS-delivered and unaltered; {hours} covered by the"
+        " chain, {gaps}",
+        "proof.logs": "{valid} of {n} log files",
+        "proof.logs.one": "{valid} of {n} log file",
+        "proof.digests": "{valid} of {n} digests",
+        "proof.digests.one": "{valid} of {n} digest",
+        "proof.hours": "{n} hours",
+        "proof.hours.one": "{n} hour",
+        "proof.gaps": "{n} gaps",
+        "proof.gaps.one": "{n} gap",
         "proof.not_valid": "; NOT valid: {bad}",
         "report.proof_unchecked": "Proof of origin: not checked (no evidence folder to validate "
         "against CloudTrail's digests)",
