@@ -472,3 +472,12 @@ def test_millions_of_tiny_lines_are_read_in_bounded_memory(tmp_path):
                                      "record 1: no id or type: not a GuardDuty finding"]
     assert len(report.rejections) == reader.MAX_REASONS_PER_FILE
     assert peak < 10 * len(text)  # 6x now (the text, a copy, a chunk); 39x with every line decoded
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+def test_lines_are_cut_at_every_line_end_a_first_line_of_no_object_aside(tmp_path, end):
+    text = end.join(["null", json.dumps(brute_force()), "", json.dumps(brute_force("b2" * 16))])
+    frame, intake = read_findings([write(tmp_path / "t.jsonl", text)])
+    [report] = intake.files
+    assert sorted(frame["id"]) == ["a1" * 16, "b2" * 16]
+    assert (report.read, report.used, report.rejected) == (3, 2, 1)

@@ -55,7 +55,7 @@ GUARDDUTY_SCHEMA = pa.schema([
 
 CHUNK_LINES = 10_000  # lines of a JSON-lines file decoded at a time (_lines)
 _LINE = re.compile(rb"[^\r\n]+")  # a line as bytes.splitlines cuts it
-_OPENING_LINE = re.compile(rb"(?m)^[ \t\f\v]*[{\[]")
+_OPENING_LINE = re.compile(rb"(?:\A|[\r\n])[ \t\f\v]*[{\[]")  # a line that opens an object or list
 _TIMES = ("created_at", "updated_at", "first_seen", "last_seen")
 _NUMBERS = ("severity", "count", "remote_port", "local_port", "archived", "blocked", "sample")
 _TEXT = [c for c in FINDING_COLUMNS if c not in _TIMES + _NUMBERS]
