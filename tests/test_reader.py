@@ -672,20 +672,9 @@ def test_a_file_of_millions_of_tiny_records_is_read_a_bounded_chunk_of_records_a
     # record at once, all of the file's together: 20 million in 60 MB would take 20 GB. Records are
     # now converted CHUNK_RECORDS at a time, found without an object a record, and the reasons they
     # are rejected for are said once, not kept as cycles while the GC is off.
-    tiny = [b"{}", b'{"eventVersion":"1"}', b"[]", b"1", b"null", b'{"x":[{},{}]}']
-    elements = [tiny[i % len(tiny)] for i in range(300_000)]
-    good = {0: event(1), 150_000: event(2), 299_999: event(3)}
-    for at, record in good.items():
-        elements[at] = json.dumps(record).encode()
-    text = b'{"Records": [' + b",".join(elements) + b"]}"
-    path = write(tmp_path / "tiny.json", text)
-    read_cloudtrail_file(write(tmp_path / "warm.json", b'{"Records": [{}]}'))  # imports, caches
-    tracemalloc.start()
-    try:
-        batch, report = read_cloudtrail_file(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    good = {at: event(number) for number, at in enumerate(_GOOD_AT, 1)}
+    text = b'{"Records": [' + b",".join(_tiny_records()) + b"]}"
+    batch, report, peak = _traced(write(tmp_path / "tiny.json", text))
     assert (report.error, report.shape, report.read, report.used, report.rejected) == (
         None, "records", 300_000, 3, 299_997)
     assert batch.column("eventid").to_pylist() == [e["eventID"] for e in good.values()]
@@ -912,15 +901,20 @@ def _tiny_records(count: int = 300_000) -> list[bytes]:
     return elements
 
 
-def _peak_and_whole(path: Path, monkeypatch) -> tuple:
-    """The file read (its table, report and peak traced memory), and read again as one chunk."""
+def _traced(path: Path) -> tuple:
+    """The file read: its table, report and peak traced memory."""
     read_cloudtrail_file(write(path.parent / "warm.json", b'{"Records": [{}]}\n[{}]'))  # imports, caches
     tracemalloc.start()
     try:
         batch, report = read_cloudtrail_file(path)
-        peak = tracemalloc.get_traced_memory()[1]
+        return batch, report, tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+def _peak_and_whole(path: Path, monkeypatch) -> tuple:
+    """The file read (its table, report and peak traced memory), and read again as one chunk."""
+    batch, report, peak = _traced(path)
     with monkeypatch.context() as patch:
         patch.setattr(reader, "CHUNK_RECORDS", 10**9)
         patch.setattr(reader, "CHUNK_BYTES", 1 << 40)
