@@ -1005,3 +1005,15 @@ def test_a_value_ends_where_its_brackets_close_whatever_its_strings_hold(value, 
         patch.setattr(reader, "SCAN_BYTES", scan)
         assert reader._value_end(text + after, 0) == (len(text), True)
         assert reader._value_end(text[:-1], 0)[0] is None  # left open
+
+
+def test_a_damaged_file_is_never_a_raw_a_record_while_its_shape_is_found(tmp_path):
+    # Whether the text was one envelope was asked of a decoder that made a Raw (56 bytes) of every
+    # record before it met the text after the document: 20 million `{}` and ' garbage' took
+    # 1,288 MB resident. The text is now checked as JSON first, without a Raw a record.
+    text = b'{"Records": [' + b",".join([b"{}"] * 1_500_000) + b"]} garbage"
+    batch, report, peak = _traced(write(tmp_path / "tiny.json", text))
+    assert (report.error, report.shape, report.read, report.used, report.rejected) == (
+        None, "documents", 1_500_001, 0, 1_500_001)
+    assert report.damaged == DAMAGED.format(size=7, at=f"{len(text) - 7:,}")
+    assert peak < 50 << 20, f"{peak / 2**20:.0f} MB"  # 84 MB before

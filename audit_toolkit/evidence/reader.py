@@ -559,6 +559,7 @@ def _split(data: bytes, report: FileReport) -> Iterable[bytes | msgspec.Raw | Re
         return []
     if text[:1] == b"[":
         try:
+            _any_raw_decoder.decode(text)  # JSON as a whole? Asked first: no Raw a record made
             records = _raw_list_decoder.decode(text)
         except (msgspec.DecodeError, RecursionError):
             if not _one_document(text) or _value_end(text, 0)[0] is None:
@@ -575,6 +576,7 @@ def _split(data: bytes, report: FileReport) -> Iterable[bytes | msgspec.Raw | Re
         report.shape = "array"
         return records
     try:
+        _envelope_text_decoder.decode(text)  # JSON as a whole? Asked first: no Raw a record made
         envelope = _envelope_decoder.decode(text)
     except (msgspec.DecodeError, RecursionError):
         found = _records_array(text) if text[:1] == b"{" and _one_document(text) else None
