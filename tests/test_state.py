@@ -1763,3 +1763,39 @@ def test_a_resolved_prefix_list_rule_logged_and_in_the_state_is_one_window():
     assert [tuple(r[k] for k in [*REACH_KEYS, "closed_at", "close_reason"])
             for r in export.to_records(found)] == [
         ("sg-1", "pl-0zz", "22", "internet", "logged", t(10), False, None, t(30), "closed, not logged")]
+
+
+def test_a_config_file_of_millions_of_tiny_items_is_split_a_chunk_of_items_at_a_time(
+        tmp_path, monkeypatch):
+    # Its items were one msgspec.Raw each (56 bytes) all at once: 20 million `{}` (60 MB) some
+    # 1.3 GB before any was read. They are now found a chunk at a time, as CloudTrail records are
+    # (past reader.MAX_RAWS commas, a million: here past none, so that 300,000 items show it).
+    import tracemalloc
+
+    from audit_toolkit.evidence import reader
+
+    monkeypatch.setattr(reader, "MAX_RAWS", 0)
+
+    def group(i: int) -> bytes:
+        return json.dumps({"configurationItemCaptureTime": "2026-11-01T00:00:00.000Z",
+                           "configurationItemStatus": "OK", "awsAccountId": "111122223333",
+                           "resourceType": "AWS::EC2::SecurityGroup", "resourceId": f"sg-{i}",
+                           "awsRegion": "us-east-1", "configuration": {
+                               "groupId": f"sg-{i}", "ipPermissions": []}}).encode()
+
+    items = [group(1)] + [b"{}"] * 300_000 + [group(2)]
+    path = tmp_path / "snapshot.json"
+    path.write_bytes(b'{"fileVersion": "1.0", "configurationItems": [' + b",".join(items) + b"]}")
+    read_state([path])  # imports, caches
+    tracemalloc.start()
+    try:
+        table, report = read_state([path])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    found = [i["resourceid"] for items in table.column("configurationitems").to_pylist() for i in items]
+    assert found == ["sg-1", "sg-2"]
+    file = report.files[0]
+    assert (file.error, file.read, file.used, file.rejected) == (None, 300_002, 2, 300_000)
+    assert file.rejections[0] == "record 1: no resourceType"
+    assert peak < 12 << 20, f"{peak / 2**20:.1f} MB"

@@ -48,15 +48,17 @@ def kinds_of(document: Any) -> tuple[str, ...]:
     its items as Config), so an attacker's extra key hides neither part. A list holds what each of
     its elements holds (exports concatenated: findings and events in one array or JSON-lines file).
     """
+    from .reader import Elements  # here: the reader imports this module
+
     if isinstance(document, list):
         found = {kind for element in document for kind in kinds_of(element)}
         return tuple(k for k in KINDS if k in found)
     if not isinstance(document, dict):
         return ()
     found = set()
-    if isinstance(document.get("configurationItems"), list):
+    if isinstance(document.get("configurationItems"), (list, Elements)):  # decode_by_element's
         found.add("config")
-    if any(isinstance(document.get(k), list) for k in ("SecurityGroups", "SecurityGroupRules")):
+    if any(isinstance(document.get(k), (list, Elements)) for k in ("SecurityGroups", "SecurityGroupRules")):
         found.add("ec2-describe")
     if isinstance(document.get("Records"), list):
         first = document["Records"][0] if document["Records"] else {}
