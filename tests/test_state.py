@@ -1345,36 +1345,6 @@ def test_large_describe_output_keeps_its_groups_rules_as_text(tmp_path, monkeypa
     assert json.loads(items[7]["configuration"])["ipPermissions"] == groups[7]["IpPermissions"]
 
 
-def test_the_state_is_read_into_duckdb_a_part_at_a_time(tmp_path, monkeypatch):
-    """Reading the state built every part's table and joined them before DuckDB copied them: the
-    whole state in Arrow beside DuckDB's copy (issue 16). Each part is added to the `config` table
-    as it is read: the same items, in order."""
-    import pyarrow as pa
-
-    from audit_toolkit.evidence import state as evidence_state
-
-    items = [item(f"sg-{i:06d}", "2026-11-01T00:00:00Z",
-                  [permission(f"198.51.{i % 256}.{k}/32") for k in range(20)]) for i in range(3000)]
-    path = write(tmp_path / "snapshot.json", {"fileVersion": "1.0", "configurationItems": items},
-                 gz=False)
-    size = path.stat().st_size
-    monkeypatch.setattr(evidence_state, "CHUNK_BYTES", size // 10)
-    pool, default = pa.proxy_memory_pool(pa.default_memory_pool()), pa.default_memory_pool()
-    pa.set_memory_pool(pool)
-    try:
-        engine = DuckDBEngine()
-        report = engine.load_state([path])
-    finally:
-        pa.set_memory_pool(default)
-    assert pool.max_memory() < size / 3, f"{pool.max_memory() / size:.2f}x the text in Arrow"  # before: 0.92x
-    every_day = {"until": None, "account": None, "region": None, "first_day": None, "days": []}
-    query, values = get("sg_state").expand(every_day)
-    found = engine.run(query.render("duckdb"), values)
-    assert list(found["group_id"]) == [f"sg-{i:06d}" for i in range(3000)]
-    assert (report.files[0].read, report.files[0].used) == (3000, 3000)
-    assert engine.con.execute("SELECT count(*) FROM config").fetchone()[0] == 10
-
-
 def test_the_windows_of_a_large_state_hold_one_observations_rules_at_a_time(monkeypatch):
     """4 Config files of 49 MB (many groups, many rules each) took 1.95 GB for ssh-exposure: every
     rule of every item was a dict twice over, in `rules` and in `observations` (issue 16)."""

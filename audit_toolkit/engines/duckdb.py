@@ -296,17 +296,11 @@ class DuckDBEngine:
 
     def load_state(self, paths: Iterable[Path], state_at: str | None = None,
                    root: Path | None = None, max_file_bytes: int = MAX_FILE_BYTES):
-        """Read AWS Config items and EC2 describe output into the `config` table (evidence.state),
-        each part added as it is read: the parts were all held, then joined, beside DuckDB's copy
-        (issue 16)."""
-        from ..evidence.state import StateReport, empty_table, state_tables
+        """Read AWS Config items and EC2 describe output into the `config` table (evidence.state)."""
+        from ..evidence.state import read_state
 
-        report = StateReport()
-        self.state(empty_table())
-        for table in state_tables(paths, report, state_at, root, max_file_bytes):
-            self.con.register("_config", table)
-            self.con.execute("INSERT INTO config SELECT * FROM _config")
-            self.con.unregister("_config")
+        table, report = read_state(paths, state_at, root, max_file_bytes)
+        self.state(table)
         return report
 
     def attach_state(self, root: str | Path):

@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import msgspec
 import pyarrow as pa
@@ -124,24 +124,14 @@ def read_state(
     paths: Iterable[Path], state_at: str | datetime | None = None, root: Path | None = None,
     max_file_bytes: int = MAX_FILE_BYTES,
 ) -> tuple[pa.Table, StateReport]:
-    """The `config` table of these files, and what could not be used and why (state_tables, whole)."""
-    report = StateReport()
-    tables = list(state_tables(paths, report, state_at, root, max_file_bytes))
-    return pa.concat_tables([empty_table(), *tables]), report
-
-
-def state_tables(
-    paths: Iterable[Path], report: StateReport, state_at: str | datetime | None = None,
-    root: Path | None = None, max_file_bytes: int = MAX_FILE_BYTES,
-) -> Iterator[pa.Table]:
-    """The `config` table of these files a part at a time (a row a CHUNK_BYTES of items), as each
-    is read: who writes them as they come never holds the state whole (issue 16). What could not be
-    used and why is added to `report`.
+    """The `config` table of these files, and what could not be used and why.
 
     `state_at` is the capture time of describe output that has none in the manifest under `root`;
     a file whose text is over `max_file_bytes` is refused, as the other readers do.
     """
     manifest = _manifest(root)
+    report = StateReport()
+    tables = []
     for path in paths:
         file = FileReport(path=str(path))
         report.files.append(file)
@@ -173,14 +163,14 @@ def state_tables(
         if others and layout_kind(path) is not None:  # no other reader is given it: say so
             file.warn(reason("also_holds", kinds=" and ".join(others), folder=layout_kind(path)))
         if "config" in kinds:
-            yield from _config_rows(document, path, file, report)
+            tables += _config_rows(document, path, file, report)
         if "ec2-describe" in kinds:
             try:
                 captured, problem = _captured_at(path, manifest, root, state_at), NO_TIME
             except ValueError as e:
                 captured, problem = None, reason_of(e)
             if captured is not None:
-                yield from _describe_rows(document, path, captured, file)
+                tables += _describe_rows(document, path, captured, file)
             elif "config" in kinds:  # the file's Config items are read: only this part is refused
                 file.warn(reason("describe_not_read", problem=problem))
             else:
@@ -189,6 +179,7 @@ def state_tables(
         if not file.shape:
             keys = sorted(document)[:10] if isinstance(document, dict) else type(document).__name__
             file.error = reason("not_state", keys=keys)
+    return pa.concat_tables([empty_table(), *tables]), report
 
 
 def _table(rows: list[dict | None]) -> pa.Table:
@@ -250,10 +241,10 @@ def _partition(path: Path, layout: re.Pattern) -> dict:
             "kind": found.get("kind")}
 
 
-def _config_rows(document: dict, path: Path, file: FileReport, report: StateReport) -> Iterator[pa.Table]:
+def _config_rows(document: dict, path: Path, file: FileReport, report: StateReport) -> list[pa.Table]:
     """The file's items, a row (of the same file) for each CHUNK_BYTES of their text: only one
     chunk's items are ever objects at once."""
-    items, size, rows = [], 0, 0
+    tables, items, size = [], [], 0
     raws = document["configurationItems"]
     for index, raw in enumerate(raws):
         item = decode_element(raw)
@@ -264,10 +255,11 @@ def _config_rows(document: dict, path: Path, file: FileReport, report: StateRepo
         else:
             _config_use(item, index, items, file, report, _partition(path, CONFIG_LAYOUT))
         if size >= CHUNK_BYTES:
-            yield _table([_config_row(document, path, items)])
-            items, size, rows = [], 0, rows + 1
-    if items or not rows:
-        yield _table([_config_row(document, path, items)])
+            tables.append(_table([_config_row(document, path, items)]))
+            items, size = [], 0
+    if items or not tables:
+        tables.append(_table([_config_row(document, path, items)]))
+    return tables
 
 
 def _config_row(document: dict, path: Path, items: list[dict]) -> dict:
@@ -384,7 +376,7 @@ def _config_item(item: Any) -> tuple[dict, dict | None]:
     }, configuration
 
 
-def _describe_rows(document: dict, path: Path, captured: str, file: FileReport) -> Iterator[pa.Table]:
+def _describe_rows(document: dict, path: Path, captured: str, file: FileReport) -> list[pa.Table]:
     """EC2 describe output as items: one per group, its rules as describe gave them, a chunk of
     groups a row. Each entry is checked as it is read and decoded again when its group is
     written (_group_configuration), so only one group's entries are objects at once: 152 MB of
@@ -397,7 +389,7 @@ def _describe_rows(document: dict, path: Path, captured: str, file: FileReport) 
         # from a state would close its window. (A page of SecurityGroups holds whole groups.)
         if not entries:
             file.error = PAGE_OF_RULES
-            return
+            return []
         file.warn(PAGE_OF_RULES)
     else:
         entries += [("SecurityGroupRules", r) for r in document.get("SecurityGroupRules") or []]
@@ -449,9 +441,7 @@ def _describe_rows(document: dict, path: Path, captured: str, file: FileReport) 
             if group["described"]:  # the later entry replaced the rules, and closed windows
                 file.warn(reason("described_twice", group=group_id), index)
             group["described"] = True
-    items, size = [], 0
-    if not groups:
-        yield _table([_describe_row(place, [])])
+    tables, items, size = [], [], 0
     for index, g in enumerate(groups.values()):
         name, configuration = _group_configuration(
             g, [(entries[i][0], msgspec.json.decode(entries[i][1])) for i in g["entries"]])  # checked when read
@@ -473,8 +463,9 @@ def _describe_rows(document: dict, path: Path, captured: str, file: FileReport) 
         })
         size += len(configuration)
         if size >= CHUNK_BYTES or index == len(groups) - 1:
-            yield _table([_describe_row(place, items)])
+            tables.append(_table([_describe_row(place, items)]))
             items, size = [], 0
+    return tables or [_table([_describe_row(place, [])])]
 
 
 def _describe_row(place: dict, items: list[dict]) -> dict:
