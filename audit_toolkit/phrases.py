@@ -468,6 +468,8 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.not_to_end": "最後まで読めません: {error}",
         "reason.unparsable": "解析できません: {error}",
         "reason.columns": "列の数が {expected} ではなく {found} です",
+        "reason.line_too_long": "DuckDB の 1 行の上限 {limit} バイトを超えています ({size} バイト)",
+        "reason.no_reason": "DuckDB が理由を示さずに読み込みを拒否しました",
         "reason.unknown_fields": "このツールキットが知らないフィールドは読み込みません: {fields}",
         "reason.carriage_return": "行の途中に復帰文字 (CR) があります (DuckDB の CSV リーダーはそこで行を終え、"
         "LF 改行のファイルにそれがあると読み込みを止めます): その行は読み込みません",
@@ -1234,6 +1236,8 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.not_to_end": "cannot be read to its end: {error}",
         "reason.unparsable": "cannot be parsed: {error}",
         "reason.columns": "Expected Number of Columns: {expected} Found: {found}",
+        "reason.line_too_long": "longer than DuckDB's limit of {limit} bytes for a line ({size} bytes)",
+        "reason.no_reason": "rejected by DuckDB without a reason",
         "reason.unknown_fields": "fields not known to this toolkit, not read: {fields}",
         "reason.carriage_return": "a carriage return inside the line (DuckDB's CSV reader ends a line there, and "
         "stops on a file of LF lines that holds one): the line is not read",
