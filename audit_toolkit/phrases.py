@@ -374,6 +374,8 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.after_member": "gzip メンバー {member} の後の {size} バイトは gzip ではありません: 読み込みません",
         "reason.member_broken": "gzip メンバー {member} (バイト {at}) は途中で切れているか壊れています ({error}):"
         " それ以降の {size} バイトは読み込みません",
+        "reason.member_inflates": "gzip メンバー {member} (バイト {at}) は展開するとファイルの上限 {limit} バイトを"
+        "超えます: それ以降の {size} バイトは読み込みません",
         "reason.not_cloudtrail": "CloudTrail のファイルではありません: {error}",
         "reason.key_twice_file": "ファイルの最上位のオブジェクトがキー {key} を 2 回持っています:"
         " どちらの値が証跡か決められません",
@@ -1136,6 +1138,8 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.after_member": "{size} bytes after gzip member {member} are not gzip: left unread",
         "reason.member_broken": "gzip member {member} (at byte {at}) is truncated or corrupt ({error}):"
         " it and the {size} bytes from it are unread",
+        "reason.member_inflates": "gzip member {member} (at byte {at}) inflates past the file's limit of"
+        " {limit} bytes: it and the {size} bytes from it are unread",
         "reason.not_cloudtrail": "not a CloudTrail file: {error}",
         "reason.key_twice_file": "the file's top-level object holds the key {key} twice: which of its"
         " values is the evidence cannot be decided",
