@@ -2,8 +2,10 @@
 
 Times are drawn in the display time zone (Settings.display_tz, UTC by default; Asia/Tokyo is what
 most Chatwork readers want). Every string from the evidence goes through `label()` (free text, cut
-to a width) or `whole()` (an identity or a group id, wrapped, never cut): a `$` in a group
-description must not switch matplotlib into mathtext, and a newline must not break the layout.
+to a width) or `whole()` (an identity or a group id, wrapped, cut only past the longest AWS
+writes): a `$` in a group description must not switch matplotlib into mathtext, and a newline must
+not break the layout. A figure is at most MAX_FIGURE_INCHES tall, so its bitmap stays small
+whatever the evidence holds; the report's tables keep every value whole.
 A legend lists exactly what its chart draws.
 Japanese text renders with the IPAex Gothic font bundled by matplotlib-fontja, so it does not depend
 on what fonts the machine has.
@@ -48,6 +50,10 @@ UNCOVERED_COLOR, UNCOVERED_EDGE = "#e0e0e0", "#9e9e9e"  # time the evidence does
 # What says the most is drawn on top: no finding or session marker may hide the mark that a window
 # began before the range or is still open; the uncovered stretches lie behind everything.
 Z_UNCOVERED, Z_BAR, Z_MARKER, Z_MARK = 0.5, 1, 3, 4
+# The longest identity AWS writes is an IAM ARN, 2,048 characters; a longer one is no identity AWS
+# wrote, and drawn whole (wrapped) it would make the figure an enormous bitmap.
+MAX_IDENTITY = 2048
+MAX_FIGURE_INCHES = 100  # 11,000 pixels at to_png's 110 dpi: more rows are drawn closer together
 
 
 def label(value: object, width: int = 60) -> str:
@@ -65,12 +71,15 @@ def label(value: object, width: int = 60) -> str:
 
 def whole(value: object, width: int = 40) -> str:
     """An identity (an actor, its short form, an access key) or a group id made inert as `label` makes
-    evidence text, but never cut: one that is longer than `width` is wrapped onto lines of at most
+    evidence text, but not cut: one that is longer than `width` is wrapped onto lines of at most
     `width` characters, broken after a `/`, `:`, `@` or space where the line holds one. Cut with an
-    ellipsis, two roles or two sessions that differ only at the end would read as one."""
+    ellipsis, two roles or two sessions that differ only at the end would read as one. Only text
+    past MAX_IDENTITY characters is cut, marked `…[+N]` with the number of characters left out."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
     text, lines = visible(" ".join(str(value).split())), []
+    if len(text) > MAX_IDENTITY:
+        text = f"{text[:MAX_IDENTITY]}…[+{len(text) - MAX_IDENTITY:,}]"
     while len(text) > width:
         at = max(text.rfind(mark, 1, width) for mark in "/:@ ") + 1 or width
         lines.append(text[:at].rstrip())
@@ -112,7 +121,7 @@ def _time_axis(ax: Axes, zone: ZoneInfo, say: Callable[..., str]) -> None:
 
 def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
     if ax is None:
-        _, ax = plt.subplots(figsize=size, layout="constrained")
+        _, ax = plt.subplots(figsize=(size[0], min(size[1], MAX_FIGURE_INCHES)), layout="constrained")
     return ax
 
 

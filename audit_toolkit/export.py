@@ -235,6 +235,8 @@ def _wrap(text: str, width: int, dash: bool = False) -> list[str]:
     breaks between its words, a group id is not cut at 'sg-'), else after a '.' before a letter."""
     if _TIME_CELL.fullmatch(text) and _width(text) > width:
         return text.split()  # the clock under its date, never split at its ':'
+    if _width(text) <= width and not text.startswith(" "):
+        return [text]  # as the loop would give it, without growing a long line a character at a time
     lines, line = [], ""
     ids = {i for m in ID_WORD.finditer(text) for i in range(m.start(), m.end())}  # never cut inside
     for at, char in enumerate(text):
@@ -243,7 +245,9 @@ def _wrap(text: str, width: int, dash: bool = False) -> list[str]:
             hyphen = line.rfind("-") if dash and char != " " else -1
             if hyphen >= 0 and at - len(line) + hyphen in ids:
                 hyphen = -1
-            if cut <= 0 < hyphen and _width(re.match(r"[^ /:,_-]*", line[hyphen + 1:] + text[at:])[0]) <= width:
+            # the rest of the text past a line's width cannot fit: not copied (a long cell, quadratic)
+            after = line[hyphen + 1:] + text[at:at + width + 1]
+            if cut <= 0 < hyphen and _width(re.match(r"[^ /:,_-]*", after)[0]) <= width:
                 cut = hyphen
             if cut <= 0 and char != " ":  # a host name, after a '.' (a path keeps `a.json` whole)
                 cut = max([m.start() for m in re.finditer(r"\.(?=[A-Za-z])", line + char)], default=-1)

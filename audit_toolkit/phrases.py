@@ -374,6 +374,8 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.after_member": "gzip メンバー {member} の後の {size} バイトは gzip ではありません: 読み込みません",
         "reason.member_broken": "gzip メンバー {member} (バイト {at}) は途中で切れているか壊れています ({error}):"
         " それ以降の {size} バイトは読み込みません",
+        "reason.member_inflates": "gzip メンバー {member} (バイト {at}) は展開するとファイルの上限 {limit} バイトを"
+        "超えます: それ以降の {size} バイトは読み込みません",
         "reason.not_cloudtrail": "CloudTrail のファイルではありません: {error}",
         "reason.key_twice_file": "ファイルの最上位のオブジェクトがキー {key} を 2 回持っています:"
         " どちらの値が証跡か決められません",
@@ -482,6 +484,8 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.not_to_end": "最後まで読めません: {error}",
         "reason.unparsable": "解析できません: {error}",
         "reason.columns": "列の数が {expected} ではなく {found} です",
+        "reason.line_too_long": "DuckDB の 1 行の上限 {limit} バイトを超えています ({size} バイト)",
+        "reason.no_reason": "DuckDB が理由を示さずに読み込みを拒否しました",
         "reason.unknown_fields": "このツールキットが知らないフィールドは読み込みません: {fields}",
         "reason.carriage_return": "行の途中に復帰文字 (CR) があります (DuckDB の CSV リーダーはそこで行を終え、"
         "LF 改行のファイルにそれがあると読み込みを止めます): その行は読み込みません",
@@ -1148,6 +1152,8 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.after_member": "{size} bytes after gzip member {member} are not gzip: left unread",
         "reason.member_broken": "gzip member {member} (at byte {at}) is truncated or corrupt ({error}):"
         " it and the {size} bytes from it are unread",
+        "reason.member_inflates": "gzip member {member} (at byte {at}) inflates past the file's limit of"
+        " {limit} bytes: it and the {size} bytes from it are unread",
         "reason.not_cloudtrail": "not a CloudTrail file: {error}",
         "reason.key_twice_file": "the file's top-level object holds the key {key} twice: which of its"
         " values is the evidence cannot be decided",
@@ -1262,6 +1268,8 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.not_to_end": "cannot be read to its end: {error}",
         "reason.unparsable": "cannot be parsed: {error}",
         "reason.columns": "Expected Number of Columns: {expected} Found: {found}",
+        "reason.line_too_long": "longer than DuckDB's limit of {limit} bytes for a line ({size} bytes)",
+        "reason.no_reason": "rejected by DuckDB without a reason",
         "reason.unknown_fields": "fields not known to this toolkit, not read: {fields}",
         "reason.carriage_return": "a carriage return inside the line (DuckDB's CSV reader ends a line there, and "
         "stops on a file of LF lines that holds one): the line is not read",

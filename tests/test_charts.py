@@ -419,3 +419,24 @@ def test_a_stretch_the_evidence_does_not_cover_is_drawn_as_such():
     assert len(patches(ax, "uncovered")) == 2 and patches(ax, "window") == []
     assert "証跡のない期間 (公開の有無は不明)" in legend(ax)
     png(ax)
+
+
+def test_an_identity_longer_than_aws_writes_is_cut_with_a_mark_and_the_chart_stays_small():
+    # a 900 KB ARN drawn whole made a figure of 300,000 lines: 2.5 GB, then MemoryError
+    arn = "arn:aws:iam::111111111111:user/" + "-".join(["ab"] * 300_000)
+    assert charts.whole(arn).replace("\n", "") == f"{arn[:2048]}…[+{len(arn) - 2048:,}]"
+    assert charts.whole(arn[:2048]).replace("\n", "") == arn[:2048]  # the longest AWS writes: whole
+    frame = windows(window(opened_at="2026-11-03T09:00Z", opened_by=arn, closed_at="2026-11-03T10:00Z",
+                           closed_by=arn))
+    exposure = Image.open(io.BytesIO(charts.to_png(charts.plot_exposure(frame, settings=EN))))
+    changes = pd.DataFrame([change("2026-11-03T09:00Z", "sg-1", "authorize", arn)])
+    drawn = Image.open(io.BytesIO(charts.to_png(charts.plot_changes(changes, settings=EN))))
+    assert max(exposure.size) < 2000 and max(drawn.size) < 2000
+
+
+def test_a_figure_of_many_rows_is_no_taller_than_the_bound():
+    many = windows(*[window(group_id=f"sg-{i}", opened_at="2026-11-03T09:00Z") for i in range(500)])
+    ax = charts.plot_exposure(many, settings=EN)
+    assert tuple(ax.figure.get_size_inches()) == (12, charts.MAX_FIGURE_INCHES)
+    changes = pd.DataFrame([change("2026-11-03T09:00Z", f"sg-{i}", "authorize", "alice") for i in range(500)])
+    assert tuple(charts.plot_changes(changes, settings=EN).figure.get_size_inches()) == (12, 100)

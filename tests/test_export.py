@@ -234,3 +234,15 @@ def test_an_id_is_never_split_at_any_width_a_column_is_left_out_first(rows, widt
     same = {c for c in ("note", "protocol", "reach", "peer") if frame[c].nunique() == 1}
     for at, column in enumerate(table.dropped):  # a column with one value in every row goes first
         assert column in same or same <= set(table.dropped[:at])
+
+
+def test_a_long_cell_is_laid_out_in_linear_time():
+    # 900 KB took minutes (each character re-measured the whole line, each cut copied the rest)
+    import time
+
+    arn = "arn:aws:iam::123456789012:user/" + "-".join(["ab"] * 100_000)
+    frame = pd.DataFrame({"actor": [arn], "n": [1]})
+    began = time.perf_counter()
+    whole = export.to_table(frame).text
+    assert time.perf_counter() - began < 20
+    assert whole.splitlines()[1] == f"{arn}  1"

@@ -127,6 +127,32 @@ def test_bad_lines_are_rejected_each_with_its_reason_and_the_rest_kept(tmp_path)
     assert len(rows) == 2
 
 
+def test_a_line_over_duckdbs_size_limit_costs_that_line_alone(tmp_path):
+    # DuckDB's reject table gives such a line no column (and so, read by column, no reason)
+    long = ACCEPTED[:-2] + "O" * 2_200_000
+    path = write(tmp_path / FOLDER / NAME, HEADER, *[ACCEPTED] * 5, long, *[ACCEPTED] * 5)
+    _, report, rows = read([path])
+    f = report.files[0]
+    assert (f.read, f.used, f.rejected, f.error) == (11, 10, 1, None)
+    assert f.rejections == ["line 7: longer than DuckDB's limit of 2,000,000 bytes for a line "
+                            f"({len(long):,} bytes)"]
+    assert len(rows) == 10
+
+
+@hsettings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(size=st.integers(1_999_900, 2_000_100))
+def test_a_line_about_duckdbs_size_limit_is_read_or_rejected_alone(tmp_path, size):
+    # the line's log-status is padded: read, it is a record that is not OK (a no_data warning)
+    path = write(tmp_path / FOLDER / NAME, HEADER, ACCEPTED,
+                 ACCEPTED[:-2] + "O" * (size - len(ACCEPTED) + 2), ACCEPTED)
+    _, report, rows = read([path])
+    f = report.files[0]
+    assert (f.read, f.used + f.rejected, f.error) == (3, 3, None)
+    assert len(rows) == f.used
+    assert f.rejections == ([] if size < 2_000_000 else [
+        f"line 3: longer than DuckDB's limit of 2,000,000 bytes for a line ({size:,} bytes)"])
+
+
 def test_a_file_that_is_not_a_flow_log_is_reported_whole(tmp_path):
     bad = write(tmp_path / FOLDER / "not-a-flow-log.log.gz", '{"Records": []}')
     good = write(tmp_path / FOLDER / NAME, HEADER, ACCEPTED)

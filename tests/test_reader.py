@@ -1017,3 +1017,17 @@ def test_a_damaged_file_is_never_a_raw_a_record_while_its_shape_is_found(tmp_pat
         None, "documents", 1_500_001, 0, 1_500_001)
     assert report.damaged == DAMAGED.format(size=7, at=f"{len(text) - 7:,}")
     assert peak < 50 << 20, f"{peak / 2**20:.0f} MB"  # 84 MB before
+
+
+def test_a_later_gzip_member_that_inflates_past_the_limit_costs_only_itself(tmp_path):
+    # the genuine first member was refused with it: its records lost, `detect` answered []
+    whole = gzip.compress(json.dumps({"Records": [event(1), event(2)]}).encode())
+    bomb = gzip.compress(b" " * 2_000_000)
+    batch, report = read_cloudtrail_file(write(tmp_path / "bomb.json.gz", whole + bomb), max_bytes=1_000_000)
+    assert (report.error, report.read, report.used) == (None, 2, 2)
+    assert batch.column("eventid").to_pylist() == [event(1)["eventID"], event(2)["eventID"]]
+    why = (f"gzip member 2 (at byte {len(whole):,}) inflates past the file's limit of 1,000,000 bytes:"
+           f" it and the {len(bomb):,} bytes from it are unread")
+    assert (report.warnings, report.damaged) == ([why], why)
+    _, alone = read_cloudtrail_file(write(tmp_path / "alone.json.gz", bomb), max_bytes=1_000_000)
+    assert alone.error == "the file inflates to more than the limit of 1,000,000 bytes"

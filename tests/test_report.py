@@ -810,3 +810,28 @@ def test_the_lead_names_each_security_group_state_rule_that_could_not_be_read(tm
         "65535-0 from 0.0.0.0/0: a TCP or UDP rule whose FromPort is above its ToPort: no port range can "
         "be read, so that rule is not read (it may open a watched port)) "
         "(listed under “Time range and evidence” and on the command's stderr)")
+
+
+def test_a_report_over_an_identity_of_900_kb_stays_small(tmp_path):
+    # the exposure chart drew it whole: 2.5 GB, then MemoryError, and no report at all
+    import os
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    record = hostile_event()
+    arn = "arn:aws:iam::444444444444:user/" + "-".join(["ab"] * 300_000)
+    record["userIdentity"] = {**record["userIdentity"], "arn": arn, "userName": arn[31:]}
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "long.json.gz").write_bytes(gzip.compress(json.dumps({"Records": [record]}).encode()))
+    child = subprocess.Popen([sys.executable, "-m", "audit_toolkit.cli", "report", "--evidence", str(evidence),
+                              "--out", str(tmp_path / "out")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    assert child.returncode == 0
+    assert usage.ru_maxrss < 1_000_000  # KB: the 1 GB bound
+    for name in ("exposure", "changes"):
+        assert max(Image.open(tmp_path / "out" / "charts" / f"{name}.png").size) < 2000
+    assert arn[31:] in (tmp_path / "out" / "report.md").read_text(encoding="utf-8")  # the tables: whole

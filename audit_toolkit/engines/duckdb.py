@@ -178,7 +178,9 @@ class DuckDBEngine:
         rejected = []
         for i in range(checked.groups):
             rejected += self.con.execute(
-                f"SELECT s.file_path, e.line, arg_min(e.error_message, e.column_idx) "
+                # a line over DuckDB's size limit has no column: its reason is kept all the same
+                f"SELECT s.file_path, e.line, arg_min(coalesce(e.error_message, e.error_type), "
+                f"coalesce(e.column_idx, 0)) "
                 f"FROM _flow_rejects_{i} e "
                 f"JOIN _flow_rejects_scan_{i} s USING (scan_id, file_id) "
                 f"GROUP BY s.file_path, e.line ORDER BY s.file_path, e.line").fetchall()

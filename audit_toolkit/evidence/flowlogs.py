@@ -446,13 +446,18 @@ def empty_sql() -> str:
     return "SELECT " + ", ".join(f'NULL::{t} AS "{c}"' for c, t in columns) + " WHERE false"
 
 
-# DuckDB's one reason for a line of the wrong width, said from the catalogue; its others as it says them
+# DuckDB's reasons for a line of the wrong width or length, said from the catalogue; its others as it says them
 _WIDTH = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
+_LONG = re.compile(r"Maximum line size of (\d+) bytes exceeded\. Actual Size:\s*(\d+) bytes\.")
 
 
-def _why(message: str) -> str:
-    width = _WIDTH.fullmatch(message)
-    return reason("columns", expected=width[1], found=width[2]) if width else message
+def _why(message: str | None) -> str:
+    width, long = _WIDTH.fullmatch(message or ""), _LONG.fullmatch(message or "")
+    if width:
+        return reason("columns", expected=width[1], found=width[2])
+    if long:
+        return reason("line_too_long", limit=f"{int(long[1]):,}", size=f"{int(long[2]):,}")
+    return message or reason("no_reason")
 
 
 def intake(

@@ -410,9 +410,10 @@ def _members(data: bytes, limit: int = MAX_FILE_BYTES) -> tuple[list[bytes], str
     and why the bytes after the last piece could not be read (None when all were).
 
     Inflating stops one byte past `limit`: a small file that inflates to gigabytes is rejected
-    (TooLarge) having held no more than the limit. A first member that is corrupt raises
-    BadGzipFile (an OSError), a truncated one EOFError, like any other broken gzip; a later broken
-    member, or bytes that are not gzip after a member, cost only themselves.
+    (TooLarge) having held no more than the limit; a later member that would pass it costs only
+    itself and what follows. A first member that is corrupt raises BadGzipFile (an OSError), a
+    truncated one EOFError, like any other broken gzip; a later broken member, or bytes that are
+    not gzip after a member, cost only themselves.
     """
     if data[:2] != b"\x1f\x8b":
         if len(data) > limit:
@@ -427,6 +428,11 @@ def _members(data: bytes, limit: int = MAX_FILE_BYTES) -> tuple[list[bytes], str
             raise igzip.BadGzipFile("not a gzip file")
         try:
             text, at = _inflate(data, at, left, limit)
+        except TooLarge:
+            if not pieces:
+                raise
+            return pieces, reason("member_inflates", member=len(pieces) + 1, at=f"{at:,}",
+                                  limit=f"{limit:,}", size=f"{len(data) - at:,}")
         except (igzip_lib.IsalError, EOFError) as e:
             if not pieces:
                 raise igzip.BadGzipFile(f"corrupt deflate data: {e}") if isinstance(
