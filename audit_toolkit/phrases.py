@@ -393,6 +393,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.sg_member_twice": "リクエストにメンバー {names} が (大文字小文字を除いて) 2 回あります:"
         " どちらが証跡の値か決められません",
         "reason.sg_error_blank": "errorCode が空白だけです: 呼び出しが成功したか決められません",
+        "reason.sg_return_not_true": "応答の _return が true ではありません: 呼び出しが成功したか決められません",
         "reason.sg_protocol_unread": "成功した呼び出しのプロトコル ({protocol}) は AWS が受け付けるものではありません:"
         " どのポートを開けたか読めません",
         "reason.sg_ports_reversed": "成功した呼び出しのポート範囲 {low}〜{high} は終わりが始まりより小さい範囲です:"
@@ -1131,6 +1132,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.sg_member_twice": "the request holds the member {names} twice (case aside): which one is"
         " the evidence cannot be decided",
         "reason.sg_error_blank": "errorCode is blank: whether the call succeeded cannot be decided",
+        "reason.sg_return_not_true": "the response's _return is not true: whether the call succeeded cannot be decided",
         "reason.sg_protocol_unread": "the successful call's protocol ({protocol}) is not one AWS takes:"
         " which ports it opened cannot be read",
         "reason.sg_ports_reversed": "the successful call's port range {low}-{high} ends below its start:"
