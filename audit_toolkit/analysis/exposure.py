@@ -237,8 +237,9 @@ class RuleState:
     def _resolve_duplicate(self, event_id) -> None:
         """An authorize of one rule refused as a duplicate proves the rule was there. (Of several
         rules, which one was there the record does not say: nothing is proven.)"""
-        pending, self._duplicates = self._duplicates, [r for r in self._duplicates if r["event_id"] == event_id]
-        pending = [r for r in pending if r["event_id"] != event_id]
+        if not self._duplicates or self._duplicates[0]["event_id"] == event_id:
+            return  # its rows are one event's: decided once its last is read, never row by row
+        pending, self._duplicates = self._duplicates, []
         if len(pending) == 1:
             self._proofs.append((pending[0], "_duplicate"))
 
