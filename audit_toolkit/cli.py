@@ -37,6 +37,7 @@ ACTOR_COLUMNS = ("actor", "opened_by", "closed_by")
 # Exit status of `ssh-exposure --fail-on-open` when a window is still open (1 is an error, 2 a usage error),
 # and when the evidence could not answer for the whole scope (a cron audit must not read that as closed).
 STILL_OPEN_EXIT = 3
+SLACK = pd.Timedelta(hours=1)  # a range that passes the evidence by more is said to be partly uncovered
 UNANSWERED_EXIT = 4
 ACCOUNT = re.compile(r"\d{12}")
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
@@ -61,12 +62,25 @@ def table_ports(frame: pd.DataFrame) -> pd.DataFrame:
                                zip(frame["protocol"], frame["from_port"], frame["to_port"])])
 
 
+def table_groups(frame: pd.DataFrame) -> pd.DataFrame:
+    """For a table: from_port and to_port as one cell (table_ports), and a group that a call names
+    by its name alone (a default VPC's: no id in the record) as `(name) web` in group_id, so a
+    narrow table that leaves group_name out still says which group it was."""
+    frame = table_ports(frame)
+    if frame.empty or "group_name" not in frame.columns:
+        return frame
+    named = [(pd.isna(g) or not g) and isinstance(n, str) and bool(n)
+             for g, n in zip(frame["group_id"], frame["group_name"])]
+    return frame.assign(group_id=[f"(name) {n}" if by_name else g for g, n, by_name
+                                  in zip(frame["group_id"], frame["group_name"], named)])
+
+
 def table_windows(frame: pd.DataFrame) -> pd.DataFrame:
     """Windows for a table: one `ports` cell, and an opened_by that says when no logged call opened the
     window (open before the evidence, or known from state), so an empty cell never reads as missing data."""
     if frame.empty:
         return frame
-    frame = table_ports(frame)
+    frame = table_groups(frame)
 
     def mark(by, before, how) -> object:
         if isinstance(by, str) and by:
@@ -277,7 +291,8 @@ def _open(evidence: Path | None, store: Path | None, settings: Settings,
         inv.intake.skipped = skipped  # the store keeps what it read; what it did not, this run says
     _report_intake(inv)
     _report_outside(inv)
-    click.get_current_context().call_on_close(lambda: _report_unusable(inv.intake))
+    click.get_current_context().call_on_close(
+        lambda: _report_unusable(inv.intake, inv.state_intake))
     return inv
 
 
@@ -301,12 +316,20 @@ def _report_outside(inv: Investigation) -> None:
     first, last = _utc(first), _utc(last)
     low = asked["since"] and pd.Timestamp(asked["since"])
     high = asked["until"] and pd.Timestamp(asked["until"])
+    tz = Settings.load(display_tz=ctx.params.get("tz")).display_tz
+    shown = lambda t: "…" if t is None else t.tz_convert(tz).strftime("%Y-%m-%d %H:%M")  # noqa: E731
+    covers = f"the evidence covers {shown(first)} to {shown(last)} ({tz})"
     if (low is not None and low > last) or (high is not None and high <= first):
-        tz = Settings.load(display_tz=ctx.params.get("tz")).display_tz
-        shown = lambda t: "…" if t is None else t.tz_convert(tz).strftime("%Y-%m-%d %H:%M")  # noqa: E731
         ctx.meta["audit_toolkit.outside"] = True
-        _say(f"the evidence covers {shown(first)} to {shown(last)} ({tz}); the range asked, {shown(low)} to "
-             f"{shown(high)}, lies outside it: an empty answer says nothing about that range")
+        _say(f"{covers}; the range asked, {shown(low)} to {shown(high)}, lies outside it: an empty answer says "
+             "nothing about that range")
+        return
+    # as the report's lead: an hour's slack, since events are instants and a trail is never continuous
+    uncovered = [*([f"{shown(low)} to {shown(first)}"] if low is not None and first - low > SLACK else []),
+                 *([f"{shown(last)} to {shown(high)}"] if high is not None and high - last > SLACK else [])]
+    if uncovered:
+        _say(f"{covers}; of the range asked, {' and '.join(uncovered)} {'is' if len(uncovered) == 1 else 'are'} "
+             "not covered: nothing is known of that part")
 
 
 def _ingest_flow_logs(evidence: Path, store: Path, max_file_bytes: int):
@@ -329,13 +352,15 @@ def _report_intake(inv: Investigation) -> None:
         _report_problems(inv.state_intake)
 
 
-def _report_unusable(intake) -> None:
-    """After the answer: the events the analysis had to leave out, each with its reason."""
-    if intake is not None and intake.unusable:
-        # only security-group calls are set aside (security_groups.normalize): say what it risks
-        _say(f"{plural(len(intake.unusable), 'security-group call')} could not be read and may hide a window:")
-        for reason in intake.unusable:
-            _say(export.visible(f"  {reason}"))
+def _report_unusable(intake, state_intake=None) -> None:
+    """After the answer: the events and state rules the analysis could not measure, each with its
+    reason (security_groups.normalize, state.windows): say what it risks."""
+    for report, what in ((intake, "security-group call"),
+                         (state_intake, "security-group state rule")):
+        if report is not None and report.unusable:
+            _say(f"{plural(len(report.unusable), what)} could not be read and may hide a window:")
+            for reason in report.unusable:
+                _say(export.visible(f"  {reason}"))
 
 
 def _report_problems(intake) -> None:
@@ -440,7 +465,7 @@ def sg_changes(evidence, store, since, until, accounts, regions, tz, fmt, from_s
         found = found.assign(action=[a if pd.isna(e) else f"{a} (refused)"
                                      for a, e in zip(found["action"], found["error_code"])])
     _emit(found, fmt, SG_TABLE, settings, SG_DROP, empty=_empty("no security-group call in the scope", absent),
-          shape=table_ports)
+          shape=table_groups)
 
 
 @main.command("ssh-exposure")
@@ -473,7 +498,9 @@ def ssh_exposure(evidence, store, since, until, accounts, regions, tz, fmt, port
                   *([plural(len(inv.intake.unusable), "security-group call") + " could not be read"]
                     if inv.intake.unusable else []),
                   *([plural(inv.intake.rejected, "record") + " rejected (any may be a security-group call)"]
-                    if inv.intake.rejected else [])]
+                    if inv.intake.rejected else []),
+                  *([plural(len(state.unusable), "security-group state rule") + " could not be read"]
+                    if (state := inv.state_intake) is not None and state.unusable else [])]
     if fail_on_open and unanswered:
         _say(f"the evidence cannot show that nothing is open: {'; '.join(unanswered)}")
         sys.exit(UNANSWERED_EXIT)

@@ -97,7 +97,7 @@ def run_demo(out: Path, events: int = 20_000, seed: int = 7, echo: Callable[[str
     (results / "connections.csv").write_text(export.to_csv(came_in), encoding="utf-8")
     sources = came_in[came_in["kind"] == "source"]
     echo("\n" + say("demo.flows", read=inv.flow_intake.read, rejected=inv.flow_intake.rejected,
-                    sources=len(sources), n=int((came_in["kind"] == "gap").sum())) + "\n")
+                    sources=say("demo.sources", n=len(sources)), n=int((came_in["kind"] == "gap").sum())) + "\n")
     echo("\n".join(f"- {export.visible(describe(r, settings.language, settings.display_tz))}"
                    for r in records(came_in)))
     proof = inv.validate_logs()  # the demo key and the signatures are in the evidence folder

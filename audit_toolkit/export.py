@@ -127,9 +127,10 @@ def to_table(frame: pd.DataFrame, columns: list[str] | None = None, width: int |
              tz: str = "UTC", drop_order: tuple[str, ...] = ()) -> Table:
     """A text table for a terminal, at most `width` characters wide (None: as wide as it needs).
 
-    Nothing is cut: long cells wrap onto more lines. Only when even the squeezed layout (ids wrapped,
-    a time's clock under its date, identities between their words) does not fit are the columns of
-    `drop_order` left out, first to last, and named in `Table.dropped`.
+    Nothing is cut: long cells wrap onto more lines, an id (ID_WORD) never. Only when even the
+    squeezed layout (a time's clock under its date, identities between their words) does not fit
+    are the columns of `drop_order` left out, those with one value in every row first, and named
+    in `Table.dropped`.
     Times are shown in `tz` without the offset (the caller says the zone once).
     """
     if frame.empty:
@@ -142,7 +143,8 @@ def to_table(frame: pd.DataFrame, columns: list[str] | None = None, width: int |
 
     widths = fit()
     dropped = []
-    for name in drop_order:
+    same = [n for n in drop_order if n in headers and len({r[headers.index(n)] for r in rows}) == 1]
+    for name in [*same, *(n for n in drop_order if n not in same)]:
         if widths is not None or name not in headers:
             continue
         keep.remove(headers.index(name))
@@ -169,21 +171,23 @@ def _width(text: str) -> int:
 
 
 _TIME_CELL = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
-_RESOURCE_ID = re.compile(r"[a-z]+-[0-9a-f]{8,}")  # sg-0a000000000000001, i-..., eni-...
+# An id a reader searches for whole (sg-0a000000000000001, i-..., eni-..., pl-..., an access key):
+# never split across lines, at any width.
+ID_WORD = re.compile(r"\b(?:[a-z]+-(?=[0-9a-z]*\d)[0-9a-z]{8,}|A[KS]IA[0-9A-Z]{16})\b")
 _NAME_BREAK = re.compile(r"(?<=_)|(?<=\.)(?=[A-Za-z])")  # not inside an address: 198.51.100.7
 SQUEEZED, HARD = 1, 2  # how hard `_min_width` may wrap: 0 is the first try
 
 
 def _min_width(header: str, cells: list[str], squeeze: int = 0) -> int:
-    # First, a value of one word up to 20 characters (an address, an account, a group id, an event
-    # name) is never broken and a phrase such as an identity wraps between its words, down to 12
-    # columns. SQUEEZED (before a column is left out): a resource id wraps anywhere, a name after
-    # its '_' or '.', a time puts its clock under its date, down to 10 columns. HARD (the last
-    # resort before a table wider than asked): every value wraps inside its words.
+    # An id (ID_WORD) is never broken, however long. First, a value of one word up to 20
+    # characters (an address, an account, an event name) is never broken and a phrase such as an
+    # identity wraps between its words, down to 12 columns. SQUEEZED (before a column is left out):
+    # a name wraps after its '_' or '.', a time puts its clock under its date, down to 10 columns.
+    # HARD (the last resort before a table wider than asked): every other value wraps inside its words.
     def unbroken(cell: str) -> list[str]:
         if _TIME_CELL.fullmatch(cell):
             return cell.split() if squeeze else [cell]
-        if squeeze == HARD or (squeeze and _RESOURCE_ID.fullmatch(cell)):
+        if squeeze == HARD:
             return []
         if squeeze:  # a name (`ssh_exposure_opened`) wraps after its '_', a host name after its '.'
             return [part for word in cell.split()  # an email is an identity: whole
@@ -191,8 +195,9 @@ def _min_width(header: str, cells: list[str], squeeze: int = 0) -> int:
         return cell.split()
 
     natural = max([_width(header), *map(_width, cells)])
-    words = [w for c in cells for w in unbroken(c)]
-    return min(natural, max(_width(header), 10 if squeeze else 12, *(min(_width(w), 20) for w in words)))
+    words = [min(_width(w), 20) for c in cells for w in unbroken(c)]
+    ids = [_width(m[0]) for c in cells for m in ID_WORD.finditer(c)]
+    return min(natural, max(_width(header), 10 if squeeze else 12, *words, *ids))
 
 
 def _fit(headers: list[str], rows: list[list[str]], keep: list[int], width: int | None,
@@ -231,10 +236,13 @@ def _wrap(text: str, width: int, dash: bool = False) -> list[str]:
     if _TIME_CELL.fullmatch(text) and _width(text) > width:
         return text.split()  # the clock under its date, never split at its ':'
     lines, line = [], ""
+    ids = {i for m in ID_WORD.finditer(text) for i in range(m.start(), m.end())}  # never cut inside
     for at, char in enumerate(text):
         if _width(line + char) > width:
             cut = max(line.rfind(c) for c in " /:,_")
-            hyphen = line.rfind("-") if dash else -1
+            hyphen = line.rfind("-") if dash and char != " " else -1
+            if hyphen >= 0 and at - len(line) + hyphen in ids:
+                hyphen = -1
             if cut <= 0 < hyphen and _width(re.match(r"[^ /:,_-]*", line[hyphen + 1:] + text[at:])[0]) <= width:
                 cut = hyphen
             if cut <= 0 and char != " ":  # a host name, after a '.' (a path keeps `a.json` whole)

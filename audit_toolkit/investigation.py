@@ -367,7 +367,11 @@ class Investigation:
         for change in records(changes):
             replay.apply(change)
         logged = exposure.window_frame(replay.windows(), end)
-        found = sg_state.windows(logged, rules, self.settings, start, end, sg_state.related_calls(changes))
+        lists = exposure.prefix_list_history(changes, self.settings)
+        found = sg_state.windows(logged, rules, self.settings, start, end,
+                                 sg_state.related_calls(changes), lists)
+        if self.state_intake is not None:
+            self.state_intake.set_aside(found.attrs["unreadable"])
         return found, changes, rules
 
     @_each_scope(["after"])

@@ -15,6 +15,11 @@ from .phrases import words
 from .settings import Settings
 
 
+def count_line(findings: pd.DataFrame, settings: Settings) -> str:
+    """How many findings the range holds, in the language setting ("1 GuardDuty finding")."""
+    return words(settings.language, "triage.findings", n=len(findings))
+
+
 def project_path(path: str | Path | None, cwd: Path | None = None) -> Path | None:
     """A notebook parameter's path: absolute as given; relative to the folder that holds `notebooks/`,
     whether the notebook runs from there (papermill from the root) or from `notebooks/` (Jupyter)."""

@@ -155,6 +155,7 @@ TEXT: dict[str, dict[str, str]] = {
         "triage.no_events": "範囲内にイベントがありません: 証跡は {first} から {last} まで",
         "triage.no_evidence": "証跡にイベントがありません",
         "triage.no_finding": "範囲内に検出結果がありません",
+        "triage.findings": "範囲内の GuardDuty の検出結果 {n} 件",
         "triage.finding": "{id}: {type} (重大度 {severity}) 対象 {instance}",
         "triage.context": "前後の CloudTrail: {start} から {end}",
         "triage.others": "公開中の {instance} のほかの検出結果 {n} 件",
@@ -224,7 +225,8 @@ TEXT: dict[str, dict[str, str]] = {
         "demo.times_in": "時刻は {tz}",
         "demo.findings": "GuardDuty の検出結果 {n} 件。うち {tied} 件は公開期間中にその公開を攻撃:",
         "demo.flows": "VPC フローログ: レコード {read} 件を読み込み、{rejected} 件を除外。公開期間を通った"
-        "パブリックな送信元 {sources} 件、カバーされていない箇所 {n} 件:",
+        "パブリックな送信元 {sources}、カバーされていない箇所 {n} 件:",
+        "demo.sources": "{n} 件",
         "demo.proof": "出所の証明 (CloudTrail の署名付きダイジェスト、デモの鍵): {summary}",
         "demo.results": "結果を {folder}/ に書き込みました (JSON と CSV)。正解データ: {truth}",
         "demo.report": "監査レポート: {html} (ブラウザーで開けます) と {markdown}",
@@ -338,8 +340,12 @@ TEXT: dict[str, dict[str, str]] = {
         "report.intake_unusable": "、分析できなかったイベント {n} 件",
         "report.intake_damaged": "、一部しか読めなかったファイル {n} 個",
         "report.proof": "出所の証明 (CloudTrail の署名付きダイジェスト): {summary}",
-        "proof.counts": "ログファイル {all_logs} 個のうち {logs} 個、ダイジェスト {all_digests} 個のうち "
-        "{digests} 個が AWS の配信で改変なしと証明されました。チェーンがカバーする時間 {hours} 時間、欠落 {gaps} 件",
+        "proof.counts": "{logs}、{digests}が AWS の配信で改変なしと証明されました。チェーンがカバーする時間 {hours}、"
+        "欠落 {gaps}",
+        "proof.logs": "ログファイル {n} 個のうち {valid} 個",
+        "proof.digests": "ダイジェスト {n} 個のうち {valid} 個",
+        "proof.hours": "{n} 時間",
+        "proof.gaps": "{n} 件",
         "proof.not_valid": "。検証に失敗: {bad}",
         "report.proof_unchecked": "出所の証明: 未確認 (CloudTrail のダイジェストと照合する証跡フォルダがありません)",
         "report.not_checked": "未確認: {note}",
@@ -403,6 +409,14 @@ TEXT: dict[str, dict[str, str]] = {
         " (以前のレコードが別のグループのルールとしているか、自己矛盾しています): 公開が見える受信として読みました。",
         "exposure.is_egress_unread": "イベント {event} の応答の isEgress は true でも false でもありません:"
         " 公開が見える受信として読みました。",
+        "exposure.name_unlike_aws": "イベント {event} の eventName は AWS の書き方と違います (大文字小文字や"
+        "他の文字): 偽造か破損したレコードです。綴っている操作として読みました (公開が見える読み方)。",
+        "exposure.name_unlike_aws_kept": "イベント {event} は削除の操作ですが、その eventName は AWS の書き方と"
+        "違います (偽造か破損): 削除が起きたか決められないため何も削除せず、公開は開いたままとしました。",
+        "exposure.address_caveat": "状態のルールのアドレス {address} はこのツールキットが読める CIDR"
+        "ではありません: 到達範囲は不明です。",
+        "exposure.group_by_name": "イベント {event} はグループを名前 {name} だけで指定しています (デフォルト"
+        " VPC の操作): レコードにグループの ID がないため、この期間は名前で識別しています。",
         "exposure.prefix_list_late": "プレフィックスリスト {prefix_list} はルールがそれを指定した後にイベント {event} で"
         "作成されています (AWS では起こりません): どのレコードが正しいか決められないため、到達範囲は不明のままです。",
         "reason.outside_documents": "バイト {at} からの {size} バイトは JSON ではありません (ファイルの文書の外のテキスト)",
@@ -444,6 +458,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.permissions_not_list": "IpPermissions がリストではありません",
         "reason.no_permissions": "IpPermissions のリストがありません: エントリはグループがどのルールを持つか示していません",
         "reason.protocol": "プロトコルではない IpProtocol: そのルールは読み込みません",
+        "reason.state_address": "アドレス {address} は CIDR ではありません: 到達範囲が不明なルールです",
         "reason.reversed_ports": "FromPort が ToPort より大きい TCP/UDP ルール: ポート範囲が読めないため"
         "そのルールは読み込みません (監視対象のポートを開けている可能性があります)",
         "reason.described_twice": "{group} が 2 回記述されています: 両方のルールを読み込みます",
@@ -538,6 +553,8 @@ TEXT: dict[str, dict[str, str]] = {
         "report.action.conflicts": "同じ ID で内容の異なるレコード {n} 組 (一方は偽造か破損: すべて保持)",
         "report.action.unusable": "読めず、公開期間を隠しているかもしれないセキュリティグループ操作 {n} 件 "
         "({calls})",
+        "report.action.unusable_state": "読めず、公開期間を隠しているかもしれないセキュリティグループの状態の"
+        "ルール {n} 件 ({rules})",
         "report.action.unproven": "AWS の配信で改変なしと証明できなかったログファイル {n} 個",
         "report.covers_only": "証跡がカバーするのは範囲のうち {first} から {last} までです。それ以外は不明です",
         "report.covers_nothing": "証跡には範囲内のイベントがありません。範囲内のことは不明です",
@@ -877,6 +894,8 @@ TEXT: dict[str, dict[str, str]] = {
         "triage.no_events": "No event in the range: the evidence runs from {first} to {last}",
         "triage.no_evidence": "The evidence holds no event",
         "triage.no_finding": "No finding in the range",
+        "triage.findings": "{n} GuardDuty findings in the range",
+        "triage.findings.one": "{n} GuardDuty finding in the range",
         "triage.finding": "{id}: {type} (severity {severity}) on {instance}",
         "triage.context": "context {start} to {end}",
         "triage.others": "{n} other findings on {instance} while its window was open",
@@ -958,10 +977,12 @@ TEXT: dict[str, dict[str, str]] = {
         " open:",
         "demo.findings.one": "{n} GuardDuty finding; {tied} attacked an exposure window while it"
         " was open:",
-        "demo.flows": "VPC flow logs: {read} records read, {rejected} rejected; {sources} public"
-        " sources came through a window, {n} coverage gaps:",
-        "demo.flows.one": "VPC flow logs: {read} records read, {rejected} rejected; {sources}"
-        " public sources came through a window, {n} coverage gap:",
+        "demo.flows": "VPC flow logs: {read} records read, {rejected} rejected; {sources} came through a"
+        " window, {n} coverage gaps:",
+        "demo.flows.one": "VPC flow logs: {read} records read, {rejected} rejected; {sources} came through a"
+        " window, {n} coverage gap:",
+        "demo.sources": "{n} public sources",
+        "demo.sources.one": "{n} public source",
         "demo.proof": "Proof of origin (CloudTrail's signed digests, demo key): {summary}",
         "demo.results": "Results written to {folder}/ (JSON and CSV). Ground truth: {truth}",
         "demo.report": "Audit report: {html} (open it in a browser) and {markdown}",
@@ -1075,8 +1096,16 @@ TEXT: dict[str, dict[str, str]] = {
         "report.intake_unusable": ", {n} events the analysis could not read",
         "report.intake_damaged": ", {n} damaged files read in part",
         "report.proof": "Proof of origin (CloudTrail's signed digests): {summary}",
-        "proof.counts": "{logs} of {all_logs} log files and {digests} of {all_digests} digests "
-        "proven AWS-delivered and unaltered; {hours} hours covered by the chain, {gaps} gaps",
+        "proof.counts": "{logs} and {digests} proven AWS-delivered and unaltered; {hours} covered by the"
+        " chain, {gaps}",
+        "proof.logs": "{valid} of {n} log files",
+        "proof.logs.one": "{valid} of {n} log file",
+        "proof.digests": "{valid} of {n} digests",
+        "proof.digests.one": "{valid} of {n} digest",
+        "proof.hours": "{n} hours",
+        "proof.hours.one": "{n} hour",
+        "proof.gaps": "{n} gaps",
+        "proof.gaps.one": "{n} gap",
         "proof.not_valid": "; NOT valid: {bad}",
         "report.proof_unchecked": "Proof of origin: not checked (no evidence folder to validate "
         "against CloudTrail's digests)",
@@ -1143,6 +1172,16 @@ TEXT: dict[str, dict[str, str]] = {
         " ingress, the reading that keeps the exposure open.",
         "exposure.is_egress_unread": "The response of event {event} says isEgress is neither true nor"
         " false: it was read as ingress, the reading that keeps the exposure open.",
+        "exposure.name_unlike_aws": "Event {event} spells its eventName unlike AWS (in case or other"
+        " characters): a forged or corrupted record, read as the call it spells, the reading that keeps"
+        " the exposure open.",
+        "exposure.name_unlike_aws_kept": "Event {event}, a removal, spells its eventName unlike AWS (in"
+        " case or other characters: forged or corrupted): whether it happened cannot be decided, so it"
+        " removed nothing, the reading that keeps the exposure open.",
+        "exposure.address_caveat": "The state's rule names address {address}, which is no CIDR this"
+        " toolkit can read: its reach is unknown.",
+        "exposure.group_by_name": "Event {event} names the group by its name {name} alone (a default"
+        " VPC's call): the record does not hold the group's id, so the window is kept under the name.",
         "exposure.prefix_list_late": "Prefix list {prefix_list} is created by event {event} after a rule"
         " named it, which AWS does not allow: which record is right cannot be decided, so its reach stays"
         " unknown.",
@@ -1186,6 +1225,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.permissions_not_list": "IpPermissions is not a list",
         "reason.no_permissions": "no IpPermissions list: the entry does not say which rules the group holds",
         "reason.protocol": "an IpProtocol that is not a protocol: that rule is not read",
+        "reason.state_address": "the address {address} is no CIDR: a rule of unknown reach",
         "reason.reversed_ports": "a TCP or UDP rule whose FromPort is above its ToPort: no port range"
         " can be read, so that rule is not read (it may open a watched port)",
         "reason.described_twice": "{group} is described twice: the rules of both are read",
@@ -1294,6 +1334,10 @@ TEXT: dict[str, dict[str, str]] = {
         "window ({calls})",
         "report.action.unusable.one": "{n} security-group call could not be read and may hide a "
         "window ({calls})",
+        "report.action.unusable_state": "{n} security-group state rules could not be read and may hide a "
+        "window ({rules})",
+        "report.action.unusable_state.one": "{n} security-group state rule could not be read and may "
+        "hide a window ({rules})",
         "report.action.unproven": "{n} log files not proven AWS-delivered and unaltered",
         "report.action.unproven.one": "{n} log file not proven AWS-delivered and unaltered",
         "report.covers_only": "The evidence covers only {first} to {last} of the range: nothing is "

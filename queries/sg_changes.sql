@@ -26,17 +26,20 @@ SELECT
     "$path" AS source_file
 FROM cloudtrail
 WHERE (
-      eventsource = 'ec2.amazonaws.com'
-      AND eventname IN (
-          'AuthorizeSecurityGroupIngress', 'AuthorizeSecurityGroupEgress',
-          'RevokeSecurityGroupIngress', 'RevokeSecurityGroupEgress',
-          'ModifySecurityGroupRules', 'CreateSecurityGroup', 'DeleteSecurityGroup',
-          'UpdateSecurityGroupRuleDescriptionsIngress', 'UpdateSecurityGroupRuleDescriptionsEgress',
-          'CreateManagedPrefixList', 'ModifyManagedPrefixList', 'RestoreManagedPrefixListVersion'
+      -- Names and sources are matched case and every other character aside (schema.name_key):
+      -- AWS writes neither otherwise, and a forged `authorizesecuritygroupingress` must not hide
+      -- its call (security_groups.normalize reads it, and says it).
+      regexp_replace(lower(eventsource), '[^a-z0-9.]', '') = 'ec2.amazonaws.com'
+      AND regexp_replace(lower(eventname), '[^a-z0-9]', '') IN (
+          'authorizesecuritygroupingress', 'authorizesecuritygroupegress',
+          'revokesecuritygroupingress', 'revokesecuritygroupegress',
+          'modifysecuritygrouprules', 'createsecuritygroup', 'deletesecuritygroup',
+          'updatesecuritygroupruledescriptionsingress', 'updatesecuritygroupruledescriptionsegress',
+          'createmanagedprefixlist', 'modifymanagedprefixlist', 'restoremanagedprefixlistversion'
       )
-      OR eventsource = 'rds.amazonaws.com'
-      AND eventname IN (
-          'AuthorizeDBSecurityGroupIngress', 'RevokeDBSecurityGroupIngress', 'DeleteDBSecurityGroup'
+      OR regexp_replace(lower(eventsource), '[^a-z0-9.]', '') = 'rds.amazonaws.com'
+      AND regexp_replace(lower(eventname), '[^a-z0-9]', '') IN (
+          'authorizedbsecuritygroupingress', 'revokedbsecuritygroupingress', 'deletedbsecuritygroup'
       )
   )
   AND (:since_day IS NULL OR day >= :since_day)

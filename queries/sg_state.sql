@@ -7,6 +7,10 @@
 -- zero-padded, so a range of strings would not be a range of days: the days are listed, which
 -- Athena's partition projection prunes by); files with no day folder (loose files) are all read.
 -- `delivery` is the folder the file came from: ConfigSnapshot, ConfigHistory, or describe.
+-- An item of Config's delivery whose account or region (awsAccountId, awsRegion, its ARN's) is not
+-- its folder's (AWSLogs/<account>/Config/<region>/) is not read: read as its own, it closed another
+-- account's windows. The embedded intake rejects it with its reason (evidence.state._in_its_folder);
+-- Athena has no intake, so this query leaves it out, uncounted.
 SELECT
     item.configurationitemcapturetime AS capture_time,
     item.configurationitemstatus AS status,
@@ -25,4 +29,11 @@ WHERE item.resourcetype = 'AWS::EC2::SecurityGroup'
   AND (:account IS NULL OR coalesce(item.awsaccountid, c.account) = :account)
   AND (:region IS NULL OR coalesce(item.awsregion, c.region) = :region)
   AND (:first_day IS NULL OR c.day IS NULL OR c.day IN (:days))
+  AND (c.kind IS NULL OR c.kind NOT IN ('ConfigSnapshot', 'ConfigHistory') OR (
+      (c.account IS NULL OR coalesce(nullif(item.awsaccountid, ''), c.account) = c.account)
+      AND (c.region IS NULL OR coalesce(nullif(item.awsregion, ''), c.region) = c.region)
+      AND (item.arn IS NULL
+           OR NOT regexp_like(item.arn, '^arn:aws[a-z-]*:ec2:[a-z0-9-]+:[0-9]{12}:')
+           OR (c.account IS NULL OR split_part(item.arn, ':', 5) = c.account)
+              AND (c.region IS NULL OR split_part(item.arn, ':', 4) = c.region))))
 ORDER BY capture_time, group_id

@@ -15,6 +15,7 @@ from audit_toolkit.chatwork.client import ChatworkClient, ChatworkError, Token
 from audit_toolkit.chatwork.outbox import Outbox
 from audit_toolkit.chatwork.share import messages_for, share, share_file
 from audit_toolkit.cli import main
+from audit_toolkit.investigation import Investigation
 from audit_toolkit.settings import Settings
 from fake_chatwork import TOKEN, api, clock  # noqa: F401 (api, clock: fixtures)
 from real_data import invictus
@@ -187,3 +188,50 @@ def test_notify_without_a_token_says_how_to_give_one(monkeypatch, tmp_path):
 def test_notify_has_help():
     result = CliRunner().invoke(main, ["notify", "--help"])
     assert result.exit_code == 0 and "--dry-run" in result.output and "--room" in result.output
+
+
+def test_records_that_share_an_event_id_are_each_posted_and_the_dry_run_shows_what_is_sent(
+        api, client, tmp_path):
+    """A forged failed StopLogging under the eventID of the genuine, successful one: both are posted
+    (the success is never hidden behind the attempt), and the dry run lists exactly those two."""
+    def stop(when: str, error: str | None) -> dict:
+        return {"eventVersion": "1.08", "eventTime": when, "eventID": "11111111-2222-3333-4444-555555555555",
+                "eventSource": "cloudtrail.amazonaws.com", "eventName": "StopLogging",
+                "awsRegion": "us-east-1", "recipientAccountId": "111122223333",
+                "requestParameters": {"name": "main"}, "sourceIPAddress": "198.51.100.7",
+                "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/x",
+                                 "accountId": "111122223333"}, **({"errorCode": error} if error else {})}
+    (tmp_path / "t.json").write_text(json.dumps({"Records": [stop("2026-11-03T09:09:00Z", "AccessDenied"),
+                                                             stop("2026-11-03T09:10:00Z", None)]}))
+    hits = Investigation.from_evidence(tmp_path / "t.json").detect()
+    assert sorted(zip(hits["detection"], hits["outcome"])) == [("cloudtrail_stopped", "attempt"),
+                                                               ("cloudtrail_stopped", "success")]
+    path = tmp_path / "o.sqlite"
+
+    dry = share(hits, 42, kind="detections", dry_run=True, outbox=path, settings=SETTINGS)
+    sent = share(hits, 42, kind="detections", client=client, outbox=path, settings=SETTINGS)
+
+    assert (len(sent.sent), len(sent.skipped)) == (2, 0)
+    titles = [b.split("[title]", 1)[1].split("[/title]", 1)[0] for b in api.bodies()]
+    assert titles == ["【重大】検知 (未遂): CloudTrail ログ記録の停止", "【重大】検知: CloudTrail ログ記録の停止"]
+    assert [o.body for o in dry.to_send] == api.bodies() and dry.skipped == []
+
+
+def test_the_dry_run_skips_a_message_met_twice_in_the_batch_as_the_send_does(api, client, tmp_path):
+    twice = pd.concat([windows(2), windows(1)], ignore_index=True)
+    dry = share(twice, 42, dry_run=True, outbox=tmp_path / "o.sqlite", settings=SETTINGS)
+    sent = share(twice, 42, client=client, outbox=tmp_path / "o.sqlite", settings=SETTINGS)
+    assert (len(dry.to_send), len(dry.skipped)) == (len(sent.sent), len(sent.skipped)) == (2, 1)
+    assert [o.body for o in dry.to_send] == api.bodies()
+
+
+def test_a_finding_whose_severity_rose_and_a_finding_forged_under_its_id_are_each_posted(api, client, tmp_path):
+    finding = {"id": "f1", "type": "UnauthorizedAccess:EC2/SSHBruteForce", "severity": 2.0, "account": "111122223333",
+               "region": "us-east-1", "title": "SSH brute force", "updated_at": "2026-11-03T09:00:00Z"}
+    rose = {**finding, "severity": 8.0, "updated_at": "2026-11-03T10:00:00Z"}
+    forged = {**rose, "type": "Recon:EC2/Portscan", "severity": 1.0}
+    path = tmp_path / "o.sqlite"
+    first = share([finding], 42, kind="guardduty", client=client, outbox=path, settings=SETTINGS)
+    later = share([rose, forged], 42, kind="guardduty", client=client, outbox=path, settings=SETTINGS)
+    assert (len(first.sent), len(later.sent), len(later.skipped)) == (1, 2, 0)
+    assert len(set(refs(api))) == 3

@@ -345,8 +345,8 @@ def test_the_table_shows_whole_identities_in_short_form_and_says_what_it_left_ou
     assert "(SSO via" not in wide.stdout and "session mallory" not in wide.stdout
     narrow = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": "80"})
     assert max(len(line) for line in narrow.stdout.splitlines()) <= 80
-    assert ("left out to fit the terminal: open_before_evidence, ambiguous_order, region, account, group_name, "
-            "protocol, opened_how, close_reason, reach, closed_by, closed_at (") in " ".join(narrow.stderr.split())
+    assert ("left out to fit the terminal: ambiguous_order, reach, open_before_evidence, region, account, "
+            "group_name, protocol, opened_how, close_reason, closed_by, closed_at, ports (") in " ".join(narrow.stderr.split())
     lines = narrow.stdout.splitlines()
     assert "…" not in narrow.stdout  # wrapped, never cut: the rest of a cell is on the next line, same column
     at = next(i for i, line in enumerate(lines) if "ops-admin /" in line)
@@ -649,25 +649,26 @@ def test_every_table_fits_60_columns_and_keeps_identities_whole(demo, args, iden
     assert all(name.replace(" ", "") in column for name in expected)
 
 
-SG_LEFT_OUT = ["direction", "tool", "region", "account", "source_ip", "error_code"]
-WINDOW_LEFT_OUT = ["open_before_evidence", "ambiguous_order", "region", "account", "group_name", "protocol",
-                   "opened_how", "close_reason", "reach", "closed_by"]
+# a column with one value in every row goes first (ambiguous_order, reach): an id is never split instead
+SG_LEFT_OUT = ["direction", "tool", "region", "account", "source_ip", "error_code", "protocol"]
+WINDOW_LEFT_OUT = ["ambiguous_order", "reach", "open_before_evidence", "region", "account", "group_name", "protocol",
+                   "opened_how", "close_reason", "closed_by"]
 FINDING_LEFT_OUT = ["sample", "count", "region", "account", "severity_label", "security_group_ids", "remote_country",
                     "local_port"]
 CONNECTION_LEFT_OUT = ["interfaces", "before_rejected", "after_rejected", "after_accepted", "bytes_out", "bytes_in",
                        "rejected", "accepted", "finding_ids", "gap", "last_seen"]
 TABLES_AT = [  # each command at 80 and 100 columns: the columns it keeps, and those it names as left out
-    (["sg-changes"], 80, ["event_time", "group_id", "action", "ports", "peer", "actor"], [*SG_LEFT_OUT, "protocol"]),
-    (["sg-changes"], 100, ["event_time", "group_id", "action", "protocol", "ports", "peer", "actor"], SG_LEFT_OUT),
-    (["ssh-exposure"], 80, ["group_id", "ports", "cidr", "opened_at", "opened_by", "still_open"],
-     [*WINDOW_LEFT_OUT, "closed_at"]),
+    (["sg-changes"], 80, ["event_time", "group_id", "action", "ports", "actor"], [*SG_LEFT_OUT, "peer"]),
+    (["sg-changes"], 100, ["event_time", "group_id", "action", "ports", "peer", "actor"], SG_LEFT_OUT),
+    (["ssh-exposure"], 80, ["group_id", "cidr", "opened_at", "opened_by", "still_open"],
+     [*WINDOW_LEFT_OUT, "closed_at", "ports"]),
     (["ssh-exposure"], 100, ["group_id", "ports", "cidr", "opened_at", "opened_by", "closed_at", "still_open"],
      WINDOW_LEFT_OUT),
     # the actor is the one asked for: what each call acted on is kept longest
     (["activity", "--principal", "mallory"], 80, ["event_time", "event_name", "target", "actor"],
-     ["region", "account", "tool", "event_source", "error_code", "source_ip"]),
-    (["activity", "--principal", "mallory"], 100, ["event_time", "event_name", "target", "source_ip", "actor"],
-     ["region", "account", "tool", "event_source", "error_code"]),
+     ["tool", "source_ip", "region", "account", "event_source", "error_code"]),
+    (["activity", "--principal", "mallory"], 100, ["event_time", "event_name", "target", "error_code", "actor"],
+     ["tool", "source_ip", "region", "account", "event_source"]),
     # an attempt and its success differ only in outcome: kept longest
     (["detect"], 80, ["event_time", "severity", "detection", "outcome", "actor"],
      ["error_code", "region", "account", "event_name", "source_ip", "detail", "target"]),
@@ -675,17 +676,17 @@ TABLES_AT = [  # each command at 80 and 100 columns: the columns it keeps, and t
      ["error_code", "region", "account", "event_name", "source_ip", "detail"]),
     (["findings"], 80, ["severity", "type", "instance_id", "remote_ip", "first_seen"], [*FINDING_LEFT_OUT, "last_seen"]),
     (["findings"], 100, ["severity", "type", "instance_id", "remote_ip", "first_seen", "last_seen"], FINDING_LEFT_OUT),
-    (["correlate"], 80, ["group_id", "opened_at", "finding_type", "remote_ip", "first_seen"],
-     ["count", "closed_at", "instance_id", "local_port", "last_seen", "severity"]),
-    (["correlate"], 100, ["group_id", "opened_at", "finding_type", "severity", "remote_ip", "first_seen", "last_seen"],
-     ["count", "closed_at", "instance_id", "local_port"]),
+    (["correlate"], 80, ["group_id", "opened_at", "finding_type", "remote_ip"],
+     ["severity", "count", "closed_at", "instance_id", "local_port", "last_seen", "first_seen"]),
+    (["correlate"], 100, ["group_id", "opened_at", "finding_type", "remote_ip", "first_seen", "last_seen"],
+     ["severity", "count", "closed_at", "instance_id", "local_port"]),
     (["connections"], 80, ["group_id", "opened_at", "kind", "source", "verdict", "known_as"],
      [*CONNECTION_LEFT_OUT, "first_seen", "closed_at"]),
-    (["connections"], 100, ["group_id", "opened_at", "closed_at", "kind", "source", "verdict", "known_as", "first_seen"],
-     CONNECTION_LEFT_OUT),
-    (["reconcile"], 80, ["kind", "group_id", "group_name", "rule", "after", "before"], ["coverage", "region", "account"]),
-    (["reconcile"], 100, ["kind", "account", "region", "group_id", "group_name", "rule", "after", "before"],
-     ["coverage"]),
+    (["connections"], 100, ["group_id", "opened_at", "closed_at", "kind", "source", "verdict", "known_as"],
+     [*CONNECTION_LEFT_OUT, "first_seen"]),
+    (["reconcile"], 80, ["kind", "group_id", "rule", "after", "before"], ["region", "account", "coverage", "group_name"]),
+    (["reconcile"], 100, ["kind", "group_id", "group_name", "rule", "after", "before", "coverage"],
+     ["region", "account"]),
 ]
 
 
@@ -694,9 +695,9 @@ def test_a_refused_call_never_reads_as_done_when_its_error_code_is_left_out(demo
                                        "2026-11-03T09:20Z", "--until", "2026-11-03T09:21Z"], env={"COLUMNS": "80"})
     assert "error_code" in " ".join(result.stderr.split()).partition("left out to fit the terminal:")[2]
     assert result.stdout.splitlines() == [
-        "event_time  group_id      action        protocol  ports  peer       actor",
-        "2026-11-03  sg-0d0000000  authorize     tcp       22     0.0.0.0/0  ops-admin /",
-        "09:20:00    00000004      (refused)                                 mallory"]
+        "event_time  group_id              action         ports  peer       actor",
+        "2026-11-03  sg-0d000000000000004  authorize      22     0.0.0.0/0  ops-admin /",
+        "09:20:00                          (refused)                        mallory"]
     data = json.loads(run("sg-changes", "--evidence", str(demo / "evidence"), "--since", "2026-11-03T09:20Z",
                           "--until", "2026-11-03T09:21Z", "--format", "json").stdout)
     assert [(r["action"], r["error_code"]) for r in data] == [("authorize", "Client.UnauthorizedOperation")]
@@ -721,9 +722,9 @@ def test_the_lines_on_stderr_wrap_to_the_width_of_the_table(demo):
     lines = result.stderr.splitlines()
     assert max(map(len, lines)) <= 80
     assert lines[lines.index("times in UTC") + 1:] == [
-        "left out to fit the terminal: open_before_evidence, ambiguous_order, region,",
-        "  account, group_name, protocol, opened_how, close_reason, reach, closed_by,",
-        "  closed_at (widen it, or use --format csv or json for every column)",
+        "left out to fit the terminal: ambiguous_order, reach, open_before_evidence,",
+        "  region, account, group_name, protocol, opened_how, close_reason, closed_by,",
+        "  closed_at, ports (widen it, or use --format csv or json for every column)",
         "11 windows, 2 still open",
     ]
     assert lines[0].startswith(f"evidence {evidence}: ") and lines[1].startswith("  ")  # the intake, wrapped
@@ -734,8 +735,8 @@ def test_the_lines_on_stderr_wrap_to_the_width_of_the_table(demo):
     assert f"{evidence}/ec2/describe-security-groups.json: read 0," in joined(result.stderr)
     wide = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": "400"})
     assert joined(wide.stderr) == joined(result.stderr).replace(
-        "left out to fit the terminal: open_before_evidence, ambiguous_order, region, account, group_name, protocol, "
-        "opened_how, close_reason, reach, closed_by, closed_at (widen it, or use --format csv or json for "
+        "left out to fit the terminal: ambiguous_order, reach, open_before_evidence, region, account, group_name, "
+        "protocol, opened_how, close_reason, closed_by, closed_at, ports (widen it, or use --format csv or json for "
         "every column) ", "")  # only wrapped: the same words
 
 
@@ -911,7 +912,7 @@ def test_the_port_is_left_out_last_and_a_detections_outcome_never(tmp_path, demo
                      "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}},
                 "responseElements": {"_return": True}} for i, port in enumerate((22, 3389))]
     (tmp_path / "trail.json").write_text(json.dumps({"Records": records}))
-    for width in range(60, 101, 4):
+    for width in range(80, 101, 4):  # below 80, whole group ids leave no room for ports (said left out)
         result = CliRunner().invoke(main, ["ssh-exposure", "--evidence", str(tmp_path / "trail.json"), "--port", "22",
                                            "--port", "3389"], env={"COLUMNS": str(width)})
         header = result.stdout.splitlines()[0].split()
@@ -923,9 +924,9 @@ def test_the_port_is_left_out_last_and_a_detections_outcome_never(tmp_path, demo
 
 
 PORTS_AND_STATE_AT = [  # width: the header of ssh-exposure's table; a port range and the open state kept at each
-    (60, ["group_id", "ports", "opened_at", "opened_by", "still_open"]),
-    (80, ["group_id", "ports", "cidr", "opened_at", "opened_by", "still_open"]),
-    (130, ["group_id", "ports", "cidr", "reach", "opened_at", "opened_by", "closed_at", "closed_by", "close_reason",
+    (60, ["group_id", "opened_at", "opened_by", "still_open"]),  # whole ids leave no room for ports: said left out
+    (80, ["group_id", "ports", "opened_at", "opened_by", "still_open"]),
+    (130, ["group_id", "ports", "cidr", "opened_at", "opened_by", "closed_at", "closed_by", "close_reason",
            "still_open"]),
 ]
 
@@ -943,10 +944,14 @@ def test_a_port_range_is_one_cell_and_the_open_state_is_never_left_out(demo, wid
     assert "still_open" not in " ".join(result.stderr.split()).partition("left out")[2]
     if "ports" in header:
         assert " 20-25 " in result.stdout
-    assert "(before evidence)" in result.stdout.replace("\n", " ")
+    at, end = (lines[0].index(c) for c in header[header.index("opened_by"):][:2])  # its column, wrapped
+    assert "(before evidence)" in " ".join(line[at:end].strip() for line in lines[1:])
     sg = CliRunner().invoke(main, ["sg-changes", "--evidence", evidence, "--since", "2026-11-03T09:05:00Z",
                                    "--until", "2026-11-03T09:06:00Z"], env={"COLUMNS": str(width)})
-    assert "ports" in sg.stdout.splitlines()[0].split() and " 20-25 " in sg.stdout
+    if "ports" in sg.stdout.splitlines()[0].split():  # at 60 columns whole ids leave no room: said left out
+        assert " 20-25 " in sg.stdout
+    else:
+        assert "ports" in " ".join(sg.stderr.split()).partition("left out")[2] and width < 80
 
 
 REPEATED = [  # a single-valued option given twice: refused before anything is read (click kept the last)
@@ -1039,6 +1044,22 @@ def test_a_range_the_evidence_does_not_reach_is_said_and_cannot_prove_nothing_op
     assert result.stderr.splitlines()[-1] == "the evidence cannot show what is open: the range asked lies outside it"
     inside = run("sg-changes", "--evidence", evidence, "--since", "2026-11-03", "--until", "2026-11-04")
     assert "lies outside it" not in inside.stderr
+    assert "not covered" not in inside.stderr
+
+
+def test_a_range_the_evidence_covers_in_part_says_which_part_is_not_covered(demo):
+    evidence = str(demo / "evidence")
+    covers = "the evidence covers 2026-11-02 00:00 to 2026-11-04 23:59 (UTC); of the range asked, "
+    before = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence, "--since", "2026-11-01",
+                                       "--fail-on-open"], env={"COLUMNS": "400"})
+    assert f"{covers}2026-11-01 00:00 to 2026-11-02 00:00 is not covered: nothing is known of that part" \
+        in before.stderr.splitlines()
+    assert before.exit_code == 3  # the part covered answers: a window is still open
+    both = CliRunner().invoke(main, ["sg-changes", "--evidence", evidence, "--since", "2026-11-01T12:00",
+                                     "--until", "2026-11-06", "--tz", "Asia/Tokyo"], env={"COLUMNS": "400"})
+    assert ("the evidence covers 2026-11-02 09:00 to 2026-11-05 08:59 (Asia/Tokyo); of the range asked, "
+            "2026-11-01 12:00 to 2026-11-02 09:00 and 2026-11-05 08:59 to 2026-11-06 00:00 are not covered: "
+            "nothing is known of that part") in both.stderr.splitlines()
 
 
 def test_a_principal_acting_outside_the_range_is_said_with_when(demo):
@@ -1049,3 +1070,43 @@ def test_a_principal_acting_outside_the_range_is_said_with_when(demo):
     first, last = (min(r["event_time"] for r in rows), max(r["event_time"] for r in rows))
     assert result.stdout == (f"(none: 'mallory' has {len(rows)} events, none in the range; the first at "
                              f"{first[:10]} {first[11:19]}, the last at {last[:10]} {last[11:19]} (UTC))\n")
+
+
+def test_a_call_naming_its_group_by_name_alone_keeps_the_window_attributed_and_says_why(tmp_path):
+    """A default VPC's authorize by `groupName` has no group id in its record: the window had
+    group_id null and no word on it, and a narrow table, which leaves group_name out first,
+    showed no group at all (issue 16)."""
+    from util import event, write
+
+    ssh = {"groupName": "launch-wizard-1", "ipPermissions": {"items": [
+        {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}
+    opened = event(0, eventName="AuthorizeSecurityGroupIngress", eventTime="2026-01-01T09:00:00Z",
+                   readOnly=False, requestParameters=ssh, responseElements={"_return": True})
+    write(tmp_path / "AWSLogs/111111111111/CloudTrail/us-east-1/2026/01/01/f.json",
+          json.dumps({"Records": [opened]}).encode())
+    found = json.loads(run("ssh-exposure", "--evidence", str(tmp_path), "--format", "json").stdout)
+    assert [(w["group_id"], w["group_name"], w["cidr"], w["still_open"], w["caveat"]) for w in found] == [
+        (None, "launch-wizard-1", "0.0.0.0/0", True,
+         "Event 00000000-0000-0000-0000-000000000000 names the group by its name launch-wizard-1 alone "
+         "(a default VPC's call): the record does not hold the group's id, so the window is kept under "
+         "the name.")]
+    for command in ("ssh-exposure", "sg-changes"):
+        table = CliRunner().invoke(main, [command, "--evidence", str(tmp_path)], env={"COLUMNS": "90"})
+        assert "group_name" not in table.stdout.splitlines()[0]  # left out to fit
+        cells = [line.split() for line in table.stdout.splitlines()[1:3]]
+        column = 1 if command == "sg-changes" else 0  # after event_time, or first
+        assert [c[column] for c in cells] == ["(name)", "launch-wizard-1"], table.stdout
+
+
+def test_no_id_is_ever_split_whatever_the_width_and_zone(demo):
+    """`COLUMNS=200 ... --tz Etc/GMT+12` split sg-0f000000 / 00000006 over two lines: a column with one
+    value in every row is left out before an id is split, at every width."""
+    fragment = re.compile(r"\b(?:sg|sgr|i|eni|pl)-[0-9a-z]+|\bA[KS]IA[0-9A-Z]+")
+    for command, widths in ((["ssh-exposure"], range(60, 261, 40)), (["sg-changes"], (80, 140, 200))):
+        args = [*command, "--evidence", str(demo / "evidence"), "--tz", "Etc/GMT+12"]
+        ids = set(fragment.findall(run(*args, "--format", "json").stdout))
+        for width in widths:
+            table = CliRunner().invoke(main, args, env={"COLUMNS": str(width)})
+            assert table.exit_code == 0, table.output
+            shown = fragment.findall(table.stdout)
+            assert shown and set(shown) <= ids, (width, set(shown) - ids)

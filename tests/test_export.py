@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from audit_toolkit import export
 
@@ -55,23 +58,23 @@ def test_table_leaves_out_the_least_useful_columns_first_and_says_which():
     narrow = export.to_table(WINDOW_ROW, width=45, drop_order=("tool", "region", "group_id"))
     assert narrow.dropped == ("tool", "region")
     assert narrow.text.splitlines() == [
-        "event_time           group_id     actor",
-        "2026-11-03 09:00:00  sg-0a000000  ops-admin /",
-        "                     000000001    mallory",
+        "event_time  group_id              actor",
+        "2026-11-03  sg-0a000000000000001  ops-admin /",
+        "09:00:00                          mallory",
     ]
 
 
-def test_table_wraps_ids_and_times_before_it_leaves_a_column_out():
-    squeezed = export.to_table(WINDOW_ROW, width=60, drop_order=("tool", "region", "group_id"))
+def test_table_wraps_times_before_it_leaves_a_column_out_and_leaves_one_out_before_it_splits_an_id():
+    squeezed = export.to_table(WINDOW_ROW, width=70, drop_order=("tool", "region", "group_id"))
     assert squeezed.dropped == ()
     assert squeezed.text.splitlines() == [
-        "event_time  group_id     tool     region          actor",
-        "2026-11-03  sg-0a000000  AWS CLI  ap-northeast-1  ops-admin",
-        "09:00:00    000000001                             / mallory",
+        "event_time  group_id              tool     region          actor",
+        "2026-11-03  sg-0a000000000000001  AWS CLI  ap-northeast-1  ops-admin /",
+        "09:00:00                                                   mallory",
     ]
-    roomier = export.to_table(WINDOW_ROW, width=70, drop_order=("tool", "region", "group_id"))
-    assert roomier.dropped == () and roomier.text.splitlines()[1] == (
-        "2026-11-03 09:00:00  sg-0a000000  AWS CLI  ap-northeast-1  ops-admin /")  # the time whole first
+    narrower = export.to_table(WINDOW_ROW, width=60, drop_order=("tool", "region", "group_id"))
+    assert narrower.dropped == ("tool",) and narrower.text.splitlines()[1] == (
+        "2026-11-03  sg-0a000000000000001  ap-northeast-1  ops-admin")
 
 
 def test_a_squeezed_table_breaks_names_and_host_names_but_not_addresses():
@@ -200,10 +203,34 @@ def test_a_role_or_session_name_wraps_after_its_hyphens_and_an_id_only_when_a_pa
         "                                break-glass /",
         "                                山田太郎-",
         "                                インシデント対応-0001"]
-    # the part after 'sg-' is wider than the column: it is split inside, not cut at 'sg-' first
+    # an id is never split: the name beside it wraps at its hyphens instead
     narrow = pd.DataFrame({"group_id": ["sg-0d000000000000004"], "opened_by": ["ops-admin-break-glass-responders"]})
     assert export.to_table(narrow, width=30).text.splitlines() == [
-        "group_id        opened_by",
-        "sg-0d000000000  ops-admin-",
-        "000004          break-glass-",
-        "                responders"]
+        "group_id              opened_by",
+        "sg-0d000000000000004  ops-admin-",
+        "                      break-",
+        "                      glass-",
+        "                      responders"]
+
+
+IDS = st.sampled_from(["sg-0f000000000000006", "i-0ba5710n000000001", "eni-0app200000000007", "pl-0a1b2c3d",
+                       "AKIAIOSFODNN7EXAMPLE", "ASIAMALLORY000000001", "sg-0a000000000000001 (bastion-tmp)"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.tuples(IDS, IDS, st.text(" abcdefghij-/", max_size=30)), min_size=1, max_size=4),
+       width=st.integers(10, 120))
+def test_an_id_is_never_split_at_any_width_a_column_is_left_out_first(rows, width):
+    frame = pd.DataFrame(rows, columns=["group_id", "peer", "note"])
+    frame = frame.assign(protocol="tcp", reach="internet")
+    table = export.to_table(frame, width=width, drop_order=("note", "protocol", "reach", "peer"))
+    kept = [c for c in frame.columns if c not in table.dropped]
+    lines = table.text.splitlines()
+    for value in frame[kept].to_numpy().ravel():
+        for id_ in export.ID_WORD.findall(value):
+            assert any(id_ in line for line in lines), (id_, table.text)
+    ids = {i for v in frame.to_numpy().ravel() for i in export.ID_WORD.findall(v)}
+    assert set(re.findall(r"\b(?:sg|i|eni|pl)-[0-9a-z]+|A[KS]IA[0-9A-Z]+", table.text)) <= ids
+    same = {c for c in ("note", "protocol", "reach", "peer") if frame[c].nunique() == 1}
+    for at, column in enumerate(table.dropped):  # a column with one value in every row goes first
+        assert column in same or same <= set(table.dropped[:at])

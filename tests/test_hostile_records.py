@@ -328,8 +328,25 @@ GENUINE_MODIFY = _sg_call(1, "ModifySecurityGroupRules", {"ModifySecurityGroupRu
 NO_PROTOCOL = _sg_call(1, "AuthorizeSecurityGroupIngress", {"groupId": "sg-0aaa", "ipPermissions": {"items": [
     {k: v for k, v in SSH_WORLD.items() if k != "ipProtocol"}]}}, {"_return": True})
 
+SSH_OPEN = {"groupId": "sg-0aaa", "ipPermissions": {"items": [SSH_WORLD]}}
+GENUINE_OPEN = _sg_call(0, "AuthorizeSecurityGroupIngress", SSH_OPEN, {"_return": True})
+FORGED_NAME = ("Event 00000000-0000-0000-0000-000000000000 spells its eventName unlike AWS (in case or "
+               "other characters): a forged or corrupted record, read as the call it spells, the reading "
+               "that keeps the exposure open.")
+FORGED_REMOVAL = ("Event 00000000-0000-0000-0000-000000000001, a removal, spells its eventName unlike AWS "
+                  "(in case or other characters: forged or corrupted): whether it happened cannot be "
+                  "decided, so it removed nothing, the reading that keeps the exposure open.")
+
 
 @pytest.mark.parametrize("records, code, still, caveat", [
+    # attack16 F6e: a security-group call's name in another case, or padded, was no call at all
+    *[([_sg_call(0, name, SSH_OPEN, {"_return": True})], 3, [("sg-0aaa", "2026-01-01T09:00:00Z")],
+       FORGED_NAME)
+      for name in ("authorizesecuritygroupingress", " AuthorizeSecurityGroupIngress",
+                   "AuthorizeSecurityGroupIngress\u200b", "AUTHORIZE_SECURITY_GROUP_INGRESS")],
+    # ... and a revoke so named closed the genuine opening: it removes nothing, and says why
+    ([GENUINE_OPEN, _sg_call(1, "revokeSecurityGroupIngress ", SSH_OPEN, {"_return": True})], 3,
+     [("sg-0aaa", "2026-01-01T09:00:00Z")], FORGED_REMOVAL),
     # attack16 F3: a forged egress rule id in sg-0bbb no longer hides the genuine modify in sg-0aaa
     ([FORGED_EGRESS, GENUINE_MODIFY], 3, [("sg-0aaa", "2026-01-01T10:00:00Z")],
      "Event 00000000-0000-0000-0000-000000000001 modifies rule sgr-0real, whose direction the evidence "
@@ -399,3 +416,23 @@ def test_a_revoke_whose_response_says_false_keeps_the_window_and_is_counted(tmp_
         [("sg-0aaa", "2026-01-01T09:00:00Z", True, None)] if with_opening else [])
     assert ("1 security-group call could not be read and may hide a window" in result.stderr
             and "the response's _return is not true: whether the call succeeded cannot be decided" in result.stderr)
+
+
+def test_a_first_line_nested_too_deep_hides_no_finding_of_a_joined_file(tmp_path):
+    """The file was recognised as nothing when its first line was too deep to outline, so it went to the
+    CloudTrail reader alone and its findings were read by nobody (found by the property above)."""
+    from datetime import datetime, timezone
+
+    from audit_toolkit.evidence.guardduty import read_findings
+    from audit_toolkit.evidence.layout import discover_files, discover_findings
+    from audit_toolkit.synthetic import gd_finding
+
+    finding = gd_finding("f-0", "Recon:EC2/PortProbeUnprotectedPort", 2.0, "probe", "111111111111", "us-east-1",
+                         first_seen=datetime(2026, 1, 1, 9, tzinfo=timezone.utc),
+                         last_seen=datetime(2026, 1, 1, 9, tzinfo=timezone.utc))
+    path = write(tmp_path / "joined.json", b"\n".join([b'{"a": ' + b"[" * 10_000 + b"]" * 10_000 + b"}",
+                                                         json.dumps(event(1)).encode(), json.dumps(finding).encode()]),
+                 False)
+    assert (discover_files(tmp_path), discover_findings(tmp_path)) == ([path], [path])
+    frame, intake = read_findings([path])
+    assert (list(frame["id"]), intake.used) == (["f-0"], 1)

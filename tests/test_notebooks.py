@@ -267,8 +267,9 @@ def test_periodic_audit_notebook_writes_the_report_for_the_range(runs, engine, d
     assert len(images) == 3  # changes, exposure windows, findings
 
 
-def test_guardduty_triage_notebook_drills_into_the_first_attack_and_its_cloudtrail(runs, engine, truth):
+def test_guardduty_triage_notebook_drills_into_the_first_attack_and_its_cloudtrail(runs, engine, truth, demo_inv):
     nb = runs(NOTEBOOKS[2], engine).nb
+    assert text(tagged(nb, "answer-count")) == f"{len(demo_inv.findings())} GuardDuty findings in the range\n"
     assert len(text(tagged(nb, "answer-tied")).strip().splitlines()) == len(truth["correlations"]) == 5
     assert "5e000000000000000000000000000001: UnauthorizedAccess:EC2/SSHBruteForce (severity 2.0) on i-0ba5710n000000001" \
         in text(tagged(nb, "answer-finding"))

@@ -61,3 +61,24 @@ def test_pip_install_alone_cannot_pick_a_botocore_the_suite_has_not_passed_with(
         assert "<" in spec, f"{name} has no upper bound in pyproject.toml"
         upper = spec.split("<")[1]
         assert tuple(map(int, pinned[name].split("."))) < tuple(map(int, upper.split(".")))
+
+
+def test_every_library_the_package_imports_is_declared_not_only_pulled_in_by_another():
+    """yaml came only through pysigma: a pysigma that dropped it would break `detect --sigma`."""
+    import ast
+    import sys
+    from importlib.metadata import packages_distributions
+
+    imported = set()
+    for path in (ROOT / "audit_toolkit").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"audit_toolkit"}
+    declared = {re.split(r"[<>=\[ ;]", d, maxsplit=1)[0].lower().replace("_", "-")
+                for d in _pyproject()["project"]["dependencies"]}
+    dists = packages_distributions()
+    undeclared = {m for m in third_party if not {d.lower().replace("_", "-") for d in dists.get(m, [m])} & declared}
+    assert undeclared == set()

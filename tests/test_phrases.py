@@ -74,3 +74,32 @@ def test_the_japanese_catalogue_calls_the_evidence_one_name():
     ja = SHARED["ja"]
     assert [k for k, text in ja.items() if "証拠" in text] == []  # 証跡, as everywhere else
     assert ja["flow.span.before"] == ja["report.before_evidence"] == "証跡の開始前"
+
+
+def test_proof_counts_and_the_demo_flows_agree_with_a_count_of_one_and_ja_bytes_have_separators():
+    from datetime import datetime, timezone
+
+    from audit_toolkit.analysis.connections import describe
+    from audit_toolkit.evidence.digest_chain import VALID, IntegrityReport, Row, Span
+    from audit_toolkit.phrases import phrase as _phrase
+    from audit_toolkit.phrases import words
+
+    at = datetime(2026, 11, 3, tzinfo=timezone.utc)
+    one = IntegrityReport(rows=[Row("log", "a.json.gz", VALID, _phrase("x")), Row("digest", "d", VALID, _phrase("x"))],
+                          spans=[Span("covered", "1", "r", "t", at, at.replace(hour=1)),
+                                 Span("gap", "1", "r", "t", at.replace(hour=1), at.replace(hour=2))])
+    assert one.summary() == ("1 of 1 log file and 1 of 1 digest proven AWS-delivered and unaltered; 1 hour "
+                             "covered by the chain, 1 gap")
+    assert one.summary("ja") == ("ログファイル 1 個のうち 1 個、ダイジェスト 1 個のうち 1 個が AWS の配信で改変なしと"
+                                 "証明されました。チェーンがカバーする時間 1 時間、欠落 1 件")
+    flows = dict(read=3, rejected=0, n=2)
+    assert words("en", "demo.flows", sources=words("en", "demo.sources", n=1), **flows) == (
+        "VPC flow logs: 3 records read, 0 rejected; 1 public source came through a window, 2 coverage gaps:")
+    assert words("en", "demo.flows", sources=words("en", "demo.sources", n=2), **flows).startswith(
+        "VPC flow logs: 3 records read, 0 rejected; 2 public sources came")
+    row = dict(kind="source", source="198.51.100.200", known_as=None, group_id="sg-0e000000000000005",
+               protocol="tcp", from_port=22, to_port=22, verdict="session", accepted=4, rejected=0,
+               bytes_in=40000, bytes_out=1200000, first_seen=at, last_seen=at, finding_ids=None,
+               after_accepted=0, interfaces="eni-0app200000000007", instances=None)
+    assert "受信 40,000 バイト、送信 1,200,000 バイト" in describe(row, "ja", "UTC")
+    assert "40,000 bytes in, 1,200,000 bytes out" in describe(row, "en", "UTC")

@@ -672,20 +672,9 @@ def test_a_file_of_millions_of_tiny_records_is_read_a_bounded_chunk_of_records_a
     # record at once, all of the file's together: 20 million in 60 MB would take 20 GB. Records are
     # now converted CHUNK_RECORDS at a time, found without an object a record, and the reasons they
     # are rejected for are said once, not kept as cycles while the GC is off.
-    tiny = [b"{}", b'{"eventVersion":"1"}', b"[]", b"1", b"null", b'{"x":[{},{}]}']
-    elements = [tiny[i % len(tiny)] for i in range(300_000)]
-    good = {0: event(1), 150_000: event(2), 299_999: event(3)}
-    for at, record in good.items():
-        elements[at] = json.dumps(record).encode()
-    text = b'{"Records": [' + b",".join(elements) + b"]}"
-    path = write(tmp_path / "tiny.json", text)
-    read_cloudtrail_file(write(tmp_path / "warm.json", b'{"Records": [{}]}'))  # imports, caches
-    tracemalloc.start()
-    try:
-        batch, report = read_cloudtrail_file(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    good = {at: event(number) for number, at in enumerate(_GOOD_AT, 1)}
+    text = b'{"Records": [' + b",".join(_tiny_records()) + b"]}"
+    batch, report, peak = _traced(write(tmp_path / "tiny.json", text))
     assert (report.error, report.shape, report.read, report.used, report.rejected) == (
         None, "records", 300_000, 3, 299_997)
     assert batch.column("eventid").to_pylist() == [e["eventID"] for e in good.values()]
@@ -715,8 +704,8 @@ def test_records_are_chunked_by_count_and_text_without_losing_one(elements, per_
         texts = [json.dumps(event(e)) if isinstance(e, int) else e for e in elements]
         text = ("[" + comma.join(texts) + "]" if shape == "array" else
                 '{"Records": [' + comma.join(texts) + "]}").encode()
-        chunks = list(reader._chunks(text))
         report = reader.FileReport(path="x.json")
+        chunks = list(reader._chunks(text, report))
         batches = [reader._read_chunk(c, None, partition_of("x.json"), report) for c in chunks]
     ids = [i for b in batches for i in b.column("eventid").to_pylist()]
     assert ids == [event(e)["eventID"] for e in elements if isinstance(e, int)]
@@ -898,3 +887,133 @@ def test_bytes_around_a_genuine_trail_document_never_lose_its_records(tmp_path_f
     assert {event(1)["eventID"], event(2)["eventID"]} <= set(batch.column("eventid").to_pylist())
     if (before + after).strip(b" \t\r\n") and report.used == 2 and report.read > 2:
         assert report.damaged or report.warnings
+
+
+_TINY = [b"{}", b'{"eventVersion":"1"}', b"[]", b"1", b"null", b'{"x":[{},{}]}']
+_GOOD_AT = (0, 150_000, 299_999)
+
+
+def _tiny_records(count: int = 300_000) -> list[bytes]:
+    """Tiny records of six kinds, a genuine event at each of _GOOD_AT."""
+    elements = [_TINY[i % len(_TINY)] for i in range(count)]
+    for number, at in enumerate(_GOOD_AT, 1):
+        elements[at] = json.dumps(event(number)).encode()
+    return elements
+
+
+def _traced(path: Path) -> tuple:
+    """The file read: its table, report and peak traced memory."""
+    read_cloudtrail_file(write(path.parent / "warm.json", b'{"Records": [{}]}\n[{}]'))  # imports, caches
+    tracemalloc.start()
+    try:
+        batch, report = read_cloudtrail_file(path)
+        return batch, report, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _peak_and_whole(path: Path, monkeypatch) -> tuple:
+    """The file read (its table, report and peak traced memory), and read again as one chunk."""
+    batch, report, peak = _traced(path)
+    with monkeypatch.context() as patch:
+        patch.setattr(reader, "CHUNK_RECORDS", 10**9)
+        patch.setattr(reader, "CHUNK_BYTES", 1 << 40)
+        whole = read_cloudtrail_file(path)
+    return batch, report, peak, whole
+
+
+def _same_answer(batch, report, whole) -> None:
+    assert batch.to_pylist() == whole[0].to_pylist()
+    assert report == whole[1]
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
+def test_a_file_of_millions_of_tiny_lines_is_read_a_bounded_chunk_of_lines_at_a_time(
+        tmp_path, monkeypatch, newline):
+    # One record a line was read whole: every line a bytes object and every record's objects at
+    # once (300,000 tiny lines peaked at 194 MB traced; 2 million at 790 MB resident).
+    text = b"\xef\xbb\xbf" + newline.join(_tiny_records()) + newline + b"   " + newline
+    batch, report, peak, whole = _peak_and_whole(write(tmp_path / "tiny.jsonl", text), monkeypatch)
+    assert (report.error, report.shape, report.read, report.used, report.rejected) == (
+        None, "lines", 300_000, 3, 299_997)
+    assert batch.column("eventid").to_pylist() == [event(n)["eventID"] for n in (1, 2, 3)]
+    assert batch.column("record_index").to_pylist() == list(_GOOD_AT)
+    assert report.rejections[:3] == ["record 2: Expected `object`, got `array`",  # when decoded
+                                     "record 3: Expected `object`, got `int`",
+                                     "record 4: Expected `object`, got `null`"]
+    _same_answer(batch, report, whole)
+    assert peak < 50 << 20, f"{peak / 2**20:.0f} MB"
+
+
+@pytest.mark.parametrize("before, shape", [(b"\xef\xbb\xbf", "records"), (b" \r\n\t", "records"),
+                                           (b"\xef\xbb\xbf", "array"), (b"\n ", "array")])
+def test_records_after_white_space_or_a_byte_order_mark_are_read_a_bounded_chunk_at_a_time(
+        tmp_path, monkeypatch, before, shape):
+    # The chunking started only at the text's first byte: an array after white space, or either
+    # shape after a byte order mark, was one chunk (300,000 tiny records: 194 MB traced).
+    records = b",".join(_tiny_records())
+    text = before + (b'{"Records": [' + records + b"]}" if shape == "records" else b"[" + records + b"]")
+    batch, report, peak, whole = _peak_and_whole(write(tmp_path / "tiny.json", text), monkeypatch)
+    assert (report.error, report.shape, report.read, report.used, report.rejected) == (
+        None, shape, 300_000, 3, 299_997)
+    assert batch.column("record_index").to_pylist() == list(_GOOD_AT)
+    _same_answer(batch, report, whole)
+    assert peak < 50 << 20, f"{peak / 2**20:.0f} MB"
+
+
+@pytest.mark.parametrize("after", [b" garbage", b"\n" + b'{"not": "a record"}\n' * 200_000])
+def test_a_damaged_file_of_millions_of_tiny_records_is_read_a_bounded_chunk_at_a_time(
+        tmp_path, monkeypatch, after):
+    # A damaged file was decoded whole: a Raw for every record of its document, then every
+    # record's objects at once (300,000 tiny records and ' garbage': 180 MB traced). Its document
+    # is now cut as an intact file is, and the parts among documents come a chunk at a time.
+    text = b'{"Records": [' + b",".join(_tiny_records()) + b"]}" + after
+    batch, report, peak, whole = _peak_and_whole(write(tmp_path / "tiny.json", text), monkeypatch)
+    values = after.count(b"{")
+    assert (report.error, report.shape, report.read, report.used, report.rejected) == (
+        None, "documents", 300_000 + max(values, 1), 3, 299_997 + max(values, 1))
+    assert batch.column("record_index").to_pylist() == list(_GOOD_AT)
+    at = len(text) - len(after) + 1  # after the white space that ends the document
+    assert report.damaged == (DAMAGED.format(size=7, at=f"{at:,}") if not values else
+                              f"the JSON value at byte {at:,} is not a trail document, yet among them: "
+                              "read as one record")
+    _same_answer(batch, report, whole)
+    assert peak < 50 << 20, f"{peak / 2**20:.0f} MB"
+
+
+def test_a_record_among_trail_documents_is_read_as_a_record(tmp_path):
+    # A value's end was read from msgspec's error message ('trailing characters (byte N)'), whose
+    # N is one past the byte it names: no value among documents was ever found to be JSON, and a
+    # genuine record after a document was refused as text ("... bytes are not JSON").
+    text = _trail(1) + b"\n" + json.dumps(event(2)).encode() + b"\n" + _trail(3)
+    batch, report = read_cloudtrail_file(write(tmp_path / "t.json", text))
+    assert (report.error, report.read, report.used, report.rejected) == (None, 3, 3, 0)
+    assert batch.column("eventid").to_pylist() == [event(i)["eventID"] for i in (1, 2, 3)]
+    assert report.damaged == (f"the JSON value at byte {len(_trail(1)) + 1:,} is not a trail document, "
+                              "yet among them: read as one record")
+    assert report.warnings == ["2 JSON documents one after another: each was read"]
+
+
+@given(st.one_of(st.lists(_JSON, max_size=4), st.dictionaries(_HOSTILE_TEXT, _JSON, max_size=4)),
+       st.sampled_from([b"", b" ", b"\n", b"x", b"{}", b" ]"]), st.integers(1, 8), st.integers(1, 64))
+@settings(max_examples=300, deadline=None)
+def test_a_value_ends_where_its_brackets_close_whatever_its_strings_hold(value, after, walked, scan):
+    # Walked in Python or scanned a block at a time past `walked` tokens: the end is the value's.
+    text = json.dumps(value).encode()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reader, "WALKED", walked)
+        patch.setattr(reader, "SCAN_BYTES", scan)
+        assert reader._value_end(text + after, 0) == (len(text), True)
+        assert reader._value_end(text[:-1], 0)[0] is None  # left open
+
+
+def test_a_damaged_file_is_never_a_raw_a_record_while_its_shape_is_found(tmp_path):
+    # Whether the text was one envelope was asked of a decoder that made a Raw (56 bytes) of every
+    # record before it met the text after the document: 20 million `{}` and ' garbage' took
+    # 1,288 MB resident. The text is now checked as JSON first, without a Raw a record.
+    text = b'{"Records": [' + b",".join([b"{}"] * 1_500_000) + b"]} garbage"
+    batch, report, peak = _traced(write(tmp_path / "tiny.json", text))
+    assert (report.error, report.shape, report.read, report.used, report.rejected) == (
+        None, "documents", 1_500_001, 0, 1_500_001)
+    assert report.damaged == DAMAGED.format(size=7, at=f"{len(text) - 7:,}")
+    assert peak < 50 << 20, f"{peak / 2**20:.0f} MB"  # 84 MB before

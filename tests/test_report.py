@@ -683,10 +683,11 @@ def test_the_demo_keeps_what_was_opened_to_whom_at_80_columns_and_says_what_it_l
     said: list[str] = []
     run_demo(tmp_path, events=300, seed=3, echo=said.append)
     table = next(s for s in said if s.startswith("group_id "))
-    assert table.splitlines()[0].split() == ["group_id", "ports", "cidr", "opened_at", "opened_by", "still_open"]
+    # whole group ids (20 columns) leave no room for ports at 80: left out and said, never split
+    assert table.splitlines()[0].split() == ["group_id", "cidr", "opened_at", "opened_by", "still_open"]
     assert max(len(line) for line in table.splitlines()) <= 80
     assert said[said.index(table) + 1].split() == (
-        "left out to fit the terminal: region, account, protocol, closed_by, closed_at (results/ holds "
+        "left out to fit the terminal: region, account, protocol, closed_by, closed_at, ports (results/ holds "
         "every column in CSV and JSON)").split()
     assert said[said.index(table) + 2] == "times in UTC"
 
@@ -780,3 +781,26 @@ def test_the_appendix_says_one_input_file_in_the_singular():
     assert rep.inputs_line(inv, [{}, {}]) == "2 input files hashed"
     assert rep.inputs_line(SimpleNamespace(engine=inv.engine, settings=Settings(language="ja")), [{}]) == (
         "入力ファイル 1 個のハッシュ")
+
+
+def test_the_lead_names_each_security_group_state_rule_that_could_not_be_read(tmp_path):
+    """A state's rule of a reversed TCP range is one the analysis cannot measure, as the same call
+    logged is: the lead names it among the evidence not fully used (issue 16)."""
+    from util import event
+
+    group = {"GroupName": "bastion", "GroupId": "sg-0ccc", "OwnerId": "111111111111", "VpcId": "vpc-1",
+             "SecurityGroupArn": "arn:aws:ec2:us-east-1:111111111111:security-group/sg-0ccc",
+             "IpPermissionsEgress": [], "IpPermissions": [
+                 {"IpProtocol": "tcp", "FromPort": 65535, "ToPort": 0, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]}
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "one.json").write_text(json.dumps({"Records": [event(1)]}), encoding="utf-8")
+    (evidence / "sg.json").write_text(json.dumps({"SecurityGroups": [group]}), encoding="utf-8")
+    inv = Investigation.from_evidence(evidence, EN, state_at="2026-01-01T00:00:30Z")
+    facts = rep.actions_section(rep.Audit(inv)).facts
+    assert facts[-1] == (
+        "Evidence not fully used: 1 security-group state rule could not be read and may hide a window "
+        "(group sg-0ccc (111111111111/us-east-1) in the state at 2026-01-01T00:00:30Z: ingress tcp ports "
+        "65535-0 from 0.0.0.0/0: a TCP or UDP rule whose FromPort is above its ToPort: no port range can "
+        "be read, so that rule is not read (it may open a watched port)) "
+        "(listed under “Time range and evidence” and on the command's stderr)")

@@ -1616,3 +1616,186 @@ def test_a_prefix_list_rule_on_a_watched_port_is_reconciled_as_its_window_not_as
          "present at the first state seen; open since at least then"),
         ("closed_not_logged", "ingress tcp port 22 from pl-0zz",
          "open in the logs, absent from a later state")]
+
+
+def exposure_cli(tmp_path: Path, items: list[dict]):
+    """`ssh-exposure --fail-on-open --format json` over a Config history of `items` and a trail
+    of one unrelated event in the same place (so the logs are there)."""
+    from click.testing import CliRunner
+
+    from audit_toolkit.cli import main
+    from util import event
+
+    write(tmp_path / HISTORY, {"fileVersion": "1.0", "configurationItems": items})
+    trail = event(1, eventTime="2026-09-28T12:00:00Z", awsRegion=REGION, recipientAccountId=ACCOUNT)
+    write(tmp_path / f"AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/2026/09/28/t.json.gz", {"Records": [trail]})
+    return CliRunner().invoke(main, ["ssh-exposure", "--evidence", str(tmp_path), "--format", "json",
+                                     "--fail-on-open"], catch_exceptions=False)
+
+
+UNREAD = "1 security-group state rule could not be read and may hide a window:"
+CANNOT = "the evidence cannot show that nothing is open: 1 security-group state rule could not be read"
+WHERE = f"  group sg-1 ({ACCOUNT}/{REGION}) in the state at 2026-09-28T10:00:00Z: "
+
+
+def test_a_reversed_tcp_range_in_a_state_cannot_prove_nothing_open_as_the_same_call_logged(tmp_path):
+    """The logged path leaves such a call out as unreadable and exits 4; the state named it in a
+    warning and exited 0 (issue 16). It is still no window, and now exits 4, saying which rule."""
+    result = exposure_cli(tmp_path, [item("sg-1", "2026-09-28T10:00:00Z",
+                                          [permission("0.0.0.0/0", 65535, 0)])])
+    assert result.exit_code == 4 and json.loads(result.stdout) == []
+    lines = result.stderr.splitlines()
+    assert lines[lines.index(UNREAD) + 1] == WHERE + (
+        "ingress tcp ports 65535-0 from 0.0.0.0/0: a TCP or UDP rule whose FromPort is above its "
+        "ToPort: no port range can be read, so that rule is not read (it may open a watched port)")
+    assert CANNOT in lines
+
+
+ADDRESS_KEYS = ["group_id", "cidr", "exposed_ports", "reach", "opened_how", "opened_at",
+                "closed_at", "close_reason", "still_open", "caveat"]
+
+
+@pytest.mark.parametrize("address, shown", [("0/0", "0/0"), ("999.1.1.1/0", "999.1.1.1/0"),
+                                            (5, "5"), ({"a": 1}, '{"a": 1}')])
+def test_an_address_in_a_state_that_is_no_cidr_is_a_window_of_unknown_reach(tmp_path, address,
+                                                                             shown):
+    """`CidrIp: "0/0"` (or a number, an object) on port 22 in a Config item was skipped
+    silently: no window, exit 0. It is a window of unknown reach, as the same rule logged is,
+    named with its reason, and --fail-on-open cannot say that nothing is open."""
+    opened = item("sg-1", "2026-09-28T10:00:00Z", [
+        {**permission("0.0.0.0/0"), "ipv4Ranges": [{"cidrIp": address}], "ipRanges": []}])
+    result = exposure_cli(tmp_path, [opened, item("sg-1", "2026-09-28T11:00:00Z", [])])
+    caveat = (f"The state's rule names address {shown}, which is no CIDR this toolkit can read: "
+              "its reach is unknown.")
+    assert [tuple(w[k] for k in ADDRESS_KEYS) for w in json.loads(result.stdout)] == [
+        ("sg-1", shown, "22", "unknown", "state", "2026-09-28T10:00:00Z", "2026-09-28T11:00:00Z",
+         "closed, not logged", False, caveat)]
+    assert result.exit_code == 4
+    lines = result.stderr.splitlines()
+    assert lines[lines.index(UNREAD) + 1] == WHERE + (
+        f"ingress tcp port 22 from {shown}: the address {shown} is no CIDR: a rule of unknown reach")
+    assert CANNOT in lines
+    still = exposure_cli(tmp_path / "still", [opened])  # held at the end: a window still open
+    assert still.exit_code == 3 and [w["still_open"] for w in json.loads(still.stdout)] == [True]
+
+
+def test_the_sg_state_query_leaves_out_an_item_of_another_accounts_folder_as_the_intake_does():
+    """On Athena there is no intake to reject an item whose account or region is not its Config
+    folder's (`_in_its_folder`): the query itself leaves it out, on either engine alike."""
+    import pyarrow as pa
+
+    from audit_toolkit.evidence.state import CONFIG_SCHEMA, _config_item
+
+    def config_row(*items: dict) -> dict:
+        return {"fileversion": "1.0", "configsnapshotid": None, "account": ACCOUNT, "region": REGION,
+                "day": "2026/9/28", "kind": "ConfigHistory",
+                "configurationitems": [_config_item(i)[0] for i in items]}
+
+    def other(group: str, **changed) -> dict:
+        return {**item(group, "2026-09-28T10:00:00Z", [permission("0.0.0.0/0")]), **changed}
+
+    arn = f"arn:aws:ec2:{REGION}:999999999999:security-group/sg-4"
+    table = pa.Table.from_pylist([config_row(
+        other("sg-1"), other("sg-2", awsAccountId="999999999999"), other("sg-3", awsRegion="eu-west-1"),
+        other("sg-4", ARN=arn), other("sg-5", awsAccountId=""))], schema=CONFIG_SCHEMA)
+    engine = DuckDBEngine()
+    engine.state(table)
+    every_day = {"until": None, "account": None, "region": None, "first_day": None, "days": []}
+    query, values = get("sg_state").expand(every_day)
+    found = engine.run(query.render("duckdb"), values)  # the Athena text, as sqlglot turns it
+    assert sorted(found["group_id"]) == ["sg-1", "sg-5"]
+
+
+def listed_call(name: str, minute: int, entries: dict) -> dict:
+    """A logged Create/ModifyManagedPrefixList of pl-0zz, as CloudTrail wraps it."""
+    response = {f"{name}Response": {"prefixList": {"prefixListId": "pl-0zz", "addressFamily": "IPv4"}}}
+    request = {f"{name}Request": {"PrefixListId": "pl-0zz", **entries}}
+    return {**row(name, request, response, t=t(minute)), "account": ACCOUNT, "region": REGION,
+            "eventid": f"e{minute}"}
+
+
+@pytest.mark.parametrize("logged, expected", [
+    # the logged calls hold every entry: the internet, measured as the replay measures it
+    ([listed_call("CreateManagedPrefixList", 1, {"Entry": [{"Cidr": "0.0.0.0/0"}]})],
+     [("sg-1", "pl-0zz", "22", "internet", "state", t(5), True, None)]),
+    ([listed_call("CreateManagedPrefixList", 1, {"Entry": [{"Cidr": "0.0.0.0/1"}]}),
+      listed_call("ModifyManagedPrefixList", 2, {"AddEntry": [{"Cidr": "128.0.0.0/1"}]})],
+     [("sg-1", "pl-0zz", "22", "internet", "state", t(5), True, None)]),
+    # ... or private space only: no window
+    ([listed_call("CreateManagedPrefixList", 1, {"Entry": [{"Cidr": "10.0.0.0/8"}]})], []),
+    # a list changed after the state does not say what it held then; one never created whole is
+    # of unknown reach still
+    ([listed_call("CreateManagedPrefixList", 7, {"Entry": [{"Cidr": "10.0.0.0/8"}]})],
+     [("sg-1", "pl-0zz", "22", "unknown", "state", t(5), True, PL_CAVEAT)]),
+    ([listed_call("ModifyManagedPrefixList", 1, {"AddEntry": [{"Cidr": "10.0.0.0/8"}]})],
+     [("sg-1", "pl-0zz", "22", "unknown", "state", t(5), True, PL_CAVEAT)]),
+])
+def test_a_prefix_list_a_state_names_is_resolved_from_the_logged_calls_that_hold_it(logged, expected):
+    """The logged path resolves a rule's list from CreateManagedPrefixList and
+    ModifyManagedPrefixList; a state's rule naming the same list was of unknown reach whatever the
+    logs held (issue 16)."""
+    from audit_toolkit.analysis.exposure import prefix_list_history
+
+    listed = {**permission("0.0.0.0/0"), "ipv4Ranges": [], "ipRanges": [],
+              "prefixListIds": [{"prefixListId": "pl-0zz"}]}
+    config = {**observed(5, []), "configuration": json.dumps(
+        {"groupName": "web", "vpcId": "vpc-1", "ipPermissions": [listed]})}
+    changes = normalize(pd.DataFrame(logged))
+    found = state.windows(logged_windows(changes), state.rules(pd.DataFrame([config])),
+                          evidence_start=pd.Timestamp(t(0)), lists=prefix_list_history(changes))
+    assert [tuple(r[k] for k in REACH_KEYS) for r in export.to_records(found[REACH_KEYS])] == expected
+
+
+def test_a_resolved_prefix_list_rule_logged_and_in_the_state_is_one_window():
+    from audit_toolkit.analysis.exposure import prefix_list_history
+
+    granted = ct("AuthorizeSecurityGroupIngress", 10)
+    granted["requestparameters"] = json.dumps({"groupId": "sg-1", "ipPermissions": {"items": [
+        {**SSH, "prefixListIds": {"items": [{"prefixListId": "pl-0zz"}]}}]}})
+    created = listed_call("CreateManagedPrefixList", 1, {"Entry": [{"Cidr": "0.0.0.0/0"}]})
+    listed = {**permission("0.0.0.0/0"), "ipv4Ranges": [], "ipRanges": [],
+              "prefixListIds": [{"prefixListId": "pl-0zz"}]}
+    config = {**observed(20, []), "configuration": json.dumps(
+        {"groupName": "web", "vpcId": "vpc-1", "ipPermissions": [listed]})}
+    changes = normalize(pd.DataFrame([created, granted]))
+    found = state.windows(logged_windows(changes), state.rules(pd.DataFrame([config, observed(30, [])])),
+                          evidence_start=pd.Timestamp(t(0)), lists=prefix_list_history(changes))
+    assert [tuple(r[k] for k in [*REACH_KEYS, "closed_at", "close_reason"])
+            for r in export.to_records(found)] == [
+        ("sg-1", "pl-0zz", "22", "internet", "logged", t(10), False, None, t(30), "closed, not logged")]
+
+
+def test_a_config_file_of_millions_of_tiny_items_is_split_a_chunk_of_items_at_a_time(
+        tmp_path, monkeypatch):
+    # Its items were one msgspec.Raw each (56 bytes) all at once: 20 million `{}` (60 MB) some
+    # 1.3 GB before any was read. They are now found a chunk at a time, as CloudTrail records are
+    # (past reader.MAX_RAWS commas, a million: here past none, so that 300,000 items show it).
+    import tracemalloc
+
+    from audit_toolkit.evidence import reader
+
+    monkeypatch.setattr(reader, "MAX_RAWS", 0)
+
+    def group(i: int) -> bytes:
+        return json.dumps({"configurationItemCaptureTime": "2026-11-01T00:00:00.000Z",
+                           "configurationItemStatus": "OK", "awsAccountId": "111122223333",
+                           "resourceType": "AWS::EC2::SecurityGroup", "resourceId": f"sg-{i}",
+                           "awsRegion": "us-east-1", "configuration": {
+                               "groupId": f"sg-{i}", "ipPermissions": []}}).encode()
+
+    items = [group(1)] + [b"{}"] * 300_000 + [group(2)]
+    path = tmp_path / "snapshot.json"
+    path.write_bytes(b'{"fileVersion": "1.0", "configurationItems": [' + b",".join(items) + b"]}")
+    read_state([path])  # imports, caches
+    tracemalloc.start()
+    try:
+        table, report = read_state([path])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    found = [i["resourceid"] for items in table.column("configurationitems").to_pylist() for i in items]
+    assert found == ["sg-1", "sg-2"]
+    file = report.files[0]
+    assert (file.error, file.read, file.used, file.rejected) == (None, 300_002, 2, 300_000)
+    assert file.rejections[0] == "record 1: no resourceType"
+    assert peak < 12 << 20, f"{peak / 2**20:.1f} MB"

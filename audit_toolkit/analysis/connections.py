@@ -454,8 +454,9 @@ def describe(row: dict, language: str = "en", zone: str = "UTC") -> str:
              else f"{protocol}/{port_span(protocol, row['from_port'], row['to_port'])}")
     said = phrase("source", source=row["source"], who=who(row["known_as"]), group=row["group_id"],
                   ports=ports,
-                  verdict=phrase(f"verdict.{row['verdict']}"), accepted=row["accepted"],
-                  rejected=row["rejected"], bytes_in=row["bytes_in"], bytes_out=row["bytes_out"],
+                  verdict=phrase(f"verdict.{row['verdict']}"),
+                  # counts with thousands separators in every language: 1,200,000 bytes
+                  **{k: f"{int(row[k]):,}" for k in ("accepted", "rejected", "bytes_in", "bytes_out")},
                   findings=phrase("findings", ids=row["finding_ids"]) if row["finding_ids"] else "",
                   after=phrase("after", n=row["after_accepted"]) if row["after_accepted"] else "",
                   **times)

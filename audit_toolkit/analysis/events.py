@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ..invisible import blank
@@ -169,3 +170,11 @@ def _names(value: Any) -> list[str]:
         value = value.get("content")
     values = value if isinstance(value, list) else [value]
     return [v for v in values if text_of(v)]
+
+
+def name_key(name: object) -> str | None:
+    """An event name as the analysis matches it: lowercase, letters and digits alone. AWS writes
+    `AuthorizeSecurityGroupIngress`; a record spelling it `authorizesecuritygroupingress` or padded
+    (` ...`, `...\\u200b`) is forged or corrupt, and must not hide the call it names. The SQL says
+    the same: regexp_replace(lower(eventname), '[^a-z0-9]', '')."""
+    return re.sub(r"[^a-z0-9]", "", name.lower()) if isinstance(name, str) else None

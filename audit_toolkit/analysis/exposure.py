@@ -193,11 +193,14 @@ class RuleState:
             return
         if row.get("group_id") or row.get("group_name"):
             self._changed.add(self._group(row))
-        if row["event_id"] in self.shared and action in ("revoke", "delete_group"):
-            # Another record holds its eventID (one of them forged): whether this removal
-            # happened cannot be decided, so it removes nothing, and the open windows say why.
+        removal = action in ("revoke", "delete_group", "prefix_list_remove")
+        if removal and (row["event_id"] in self.shared or row.get("doubt") == "name_unlike_aws"):
+            # Another record holds its eventID, or it names its call unlike AWS (one of them
+            # forged): whether this removal happened cannot be decided, so it removes nothing,
+            # and the open windows say why.
+            why = "_shared" if row["event_id"] in self.shared else "_misnamed"
             for window in self._open.get(self._group(row), {}).values():
-                window["_shared"] = window.get("_shared") or row["event_id"]
+                window[why] = window.get(why) or row["event_id"]
             return
         if action == "create_group":
             if row["group_name"] and row["group_id"]:
@@ -215,7 +218,7 @@ class RuleState:
             self._revoke(row)
         elif action == "modify" and row["rule_id"]:
             old = self._by_rule_id.get((*self._group(row), row["rule_id"]))
-            if old is not None:
+            if old is not None and row.get("doubt") != "name_unlike_aws":  # else both are held
                 self._release(old)
             group = self._hold(row)
             self._settle(group, row)
@@ -242,6 +245,11 @@ class RuleState:
         pending, self._duplicates = self._duplicates, []
         if len(pending) == 1:
             self._proofs.append((pending[0], "_duplicate"))
+
+    def prefix_list(self, place: tuple) -> tuple[frozenset, bool] | None:
+        """(entries, whether the evidence holds them all) of the list (account, region, id) now."""
+        listed = self._lists.get(place)
+        return None if listed is None else (frozenset(listed["entries"]), listed["complete"])
 
     def windows(self) -> list[dict]:
         self._resolve_duplicate(None)
@@ -535,6 +543,8 @@ class RuleState:
             _doubt=(row["doubt"], row["event_id"], row.get("rule_id")) if row.get("doubt") else None,
             _prefix_list=rule["peer_type"] == "prefix_list",
             _shared=row["event_id"] if row.get("event_id") in self.shared else None,
+            # a call naming its group by name alone (a default VPC's): keyed by the name, and said
+            _by_name=None if str(where[2]).startswith(("sg-", "rds:")) else row.get("event_id"),
             account=where[0],
             region=where[1],
             group_id=where[2] if str(where[2]).startswith("sg-") else rule["group_id"],
@@ -565,6 +575,25 @@ def _count_in(table: dict, where, key: RuleKey, rule: dict, step: int) -> None:
     del table[where][key]
     if not table[where]:
         del table[where]
+
+
+_LIST_ACTIONS = ("prefix_list_create", "prefix_list_add", "prefix_list_remove",
+                 "prefix_list_restore")
+
+
+def prefix_list_history(changes: pd.DataFrame,
+                        settings: Settings | None = None) -> dict[tuple, list]:
+    """(account, region, list id) -> [(time, entries, complete)] after each logged change of the
+    list, in time order, replayed as RuleState does: what a state's rule naming the list reaches
+    at a time (analysis.state), as the logged path resolves it."""
+    replay, history = RuleState(settings), {}
+    rows = records(changes[changes["action"].isin(_LIST_ACTIONS)]) if len(changes) else []
+    for row in rows:
+        replay.apply(row)
+        place = (row["account"], row["region"], row["prefix_list_id"])
+        if row.get("error_code") is None and place[2] is not None:
+            history.setdefault(place, []).append((row["event_time"], *replay.prefix_list(place)))
+    return history
 
 
 def prefix_list_caveat(prefix_list: str) -> str:
@@ -604,6 +633,11 @@ def _public_fields(window: dict) -> dict:
             f"Event {window['_described']} changed the description of this rule, which AWS does "
             "only for a rule that is there: it was there then, from before the evidence."
         )
+    if window.get("_by_name") is not None:
+        caveats.append(words("en", "exposure.group_by_name", event=window["_by_name"],
+                             name=window["group_name"]))
+    if window.get("_misnamed") is not None:
+        caveats.append(words("en", "exposure.name_unlike_aws_kept", event=window["_misnamed"]))
     if window.get("_shared") is not None:
         caveats.append(
             f"Event {window['_shared']} is held by different records (one of them forged or "

@@ -31,7 +31,9 @@ if TYPE_CHECKING:  # pandas only where DataFrames are built: the Lambda imports 
 from .actors import ACTOR_COLUMNS, with_actors
 from .address_space import network_public
 from ..phrases import reason
-from .events import Unreadable, _kind, error_blank, in_order, json_object, records, strict_object
+from .events import (
+    Unreadable, _kind, error_blank, in_order, json_object, name_key, records, strict_object,
+)
 
 CHANGE_COLUMNS = [
     "event_time", "event_id", "event_name", "account", "region", "group_id", "group_name",
@@ -94,8 +96,17 @@ class Rule:
 
 
 # A change's `doubt`: what its record leaves undecided, which the window it opens says in its caveat
-# (phrases `exposure.<doubt>`).
-DOUBTS = ("rule_elsewhere", "is_egress_unread")
+# (phrases `exposure.<doubt>`). `name_unlike_aws`: its eventName is a call's only case and other
+# characters aside (schema.name_key), which AWS never writes: read as that call, and a removal
+# so named removes nothing (exposure.RuleState).
+DOUBTS = ("rule_elsewhere", "is_egress_unread", "name_unlike_aws")
+_BY_KEY = {name_key(n): n for n in _ACTIONS}
+
+
+def call_named(name: Any) -> str | None:
+    """The call an eventName names, as AWS writes it: itself, or the call it spells case and all
+    but letters and digits aside (` authorizesecuritygroupingress`); None for no call here."""
+    return name if name in _ACTIONS else _BY_KEY.get(name_key(name))
 
 
 # Each member a rule is made of is checked for its JSON type here: a value of another type (a port
@@ -769,6 +780,10 @@ def normalize(events: pd.DataFrame, held: Iterable[Mapping] = ()) -> pd.DataFram
     if events.empty:
         return _with_rejected(pd.DataFrame(columns=CHANGE_COLUMNS), [])
     held = list(held)
+    names = list(events["eventname"])  # a name AWS does not write is read as the call it spells
+    events = events.assign(eventname=[call_named(n) or n for n in names],
+                           misnamed=[n not in _ACTIONS and call_named(n) is not None
+                                     for n in names])
     events = in_proven_order(in_order(events), held)
     events = with_actors(events)
     # rule id -> rule, learnt from responses and modifies as time goes, in each account and region
@@ -829,6 +844,9 @@ def changes_of(e: dict, known: dict[str, Rule]) -> list[dict]:
     if not error:
         for _, _, rule in changes:
             _check_readable(rule, action)
+    if e.get("misnamed") is True:
+        for _, _, rule in changes:
+            rule.doubt = rule.doubt or "name_unlike_aws"
     rows = []
     for group_id, group_name, rule in changes:
         if action == "modify" and rule.rule_id in known:

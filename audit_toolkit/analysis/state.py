@@ -16,9 +16,11 @@ An item that records nothing (ResourceNotRecorded) is no observation: it never c
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
-from ..phrases import Items, Phrase, phrase, say
+from ..phrases import Items, Phrase, phrase, reason, say, words
 from ..settings import Settings
 from .events import Unreadable, json_object, records, text_of
 from .address_space import network_public, reaches_internet
@@ -159,8 +161,8 @@ def _permission(p: dict, direction: str):
     # Both are read (an empty ipv4Ranges beside a full ipRanges hid an opening), each CIDR once.
     seen = set()
     for entry in [*_list(_get(p, "ipv4Ranges")), *_list(_get(p, "ipRanges"))]:
-        peer = _get(entry, "cidrIp") if isinstance(entry, dict) else entry
-        if isinstance(peer, str) and peer not in seen:
+        peer = _address(_get(entry, "cidrIp") if isinstance(entry, dict) else entry)
+        if peer not in seen:
             seen.add(peer)
             yield {
                 **base,
@@ -170,10 +172,11 @@ def _permission(p: dict, direction: str):
             }
     for member, name, kind in _PEERS:
         for entry in _list(_get(p, member)):
-            if isinstance(entry, dict) and isinstance(_get(entry, name), str):
+            address = kind == "cidr_ipv6" and isinstance(entry, dict)
+            if isinstance(entry, dict) and (address or isinstance(_get(entry, name), str)):
                 yield {
                     **base,
-                    "peer": _get(entry, name),
+                    "peer": _address(_get(entry, name)) if address else _get(entry, name),
                     "peer_type": kind,
                     "description": _description(entry),
                 }
@@ -202,6 +205,27 @@ def _rule(r: dict) -> dict:
         "rule_id": text_of(_get(r, "securityGroupRuleId")),
         "description": text_of(_get(r, "description")),
     }
+
+
+def _address(value) -> str:
+    """A CIDR as the state gives it; anything else (a number, an object, nothing) as its JSON text:
+    an address no CIDR can be read from is a rule of unknown reach, never no rule (issue 16)."""
+    return value if isinstance(value, str) else json.dumps(value, default=str)[:80]
+
+
+def unreadable(row: dict) -> str | None:
+    """Why a state's rule cannot be measured (phrases `reason.*`), or None: a TCP or UDP range
+    ending below its start, or an address that is no CIDR. The logged path leaves such a call out
+    as unreadable (security_groups._check_readable, exposure.RuleState)."""
+    if row["direction"] is None:
+        return None
+    low, high = _int(row["from_port"]), _int(row["to_port"])
+    reversed_range = low is not None and high is not None and 0 <= high < low
+    if row["protocol"] in ("tcp", "udp") and reversed_range:
+        return reason("reversed_ports")
+    if row["peer_type"] in ("cidr_ipv4", "cidr_ipv6") and network(row["peer"]) is None:
+        return reason("state_address", address=str(row["peer"])[:80])
+    return None
 
 
 def _description(entry) -> str | None:
@@ -307,12 +331,25 @@ def _last_observed(state_rules: pd.DataFrame | State) -> dict[tuple, pd.Timestam
             for *place, at in zip(*columns)}
 
 
-def observations(state_rules: pd.DataFrame | State, settings: Settings, every_rule: bool = True):
+def _listed(lists: dict | None, place: tuple, at: pd.Timestamp) -> tuple[frozenset, bool] | None:
+    """(entries, complete) of a prefix list at `at`, from the logged calls (prefix_list_history)."""
+    found = None
+    for when, entries, complete in (lists or {}).get(place, []):
+        if pd.Timestamp(when) > at:
+            break
+        found = (entries, complete)
+    return found
+
+
+def observations(state_rules: pd.DataFrame | State, settings: Settings, every_rule: bool = True,
+                 lists: dict | None = None):
     """Each observation once, in time order: its place, time, deletion, related events and what
     it exposes: (account, region, group, family, port) -> the rules that together let the internet
     in to that watched port, measured like the replay (exposure.RuleState): the union of the
     group's public CIDRs on the port, so 0.0.0.0/1 with 128.0.0.0/1 is the internet too.
     `every_rule`: also each rule it holds (`rules`) and which of them expose (`in_exposure`).
+    `lists` (exposure.prefix_list_history): a prefix list's entries where the logged calls hold
+    them all, so a rule naming it is measured by them, as the replay measures it.
 
     `state_rules` (a table in the order `rules` gives, or a State) are read a part at a time and the
     observations given one by one, so only one observation's rules are held at a time (all of them
@@ -328,18 +365,31 @@ def observations(state_rules: pd.DataFrame | State, settings: Settings, every_ru
             nets = {}
             place = (row["account"], row["region"], row["group_id"], row["observed_at"])
             seen = {**{k: row[k] for k in OBSERVED}, "at": pd.Timestamp(row["observed_at"]),
-                    "exposing": {}, "rules": {}, "in_exposure": set()}
+                    "exposing": {}, "rules": {}, "in_exposure": set(), "unreadable": {}}
         if every_rule and row["direction"] is not None:
             seen["rules"][_key(row)] = row
+        why = unreadable(row)
+        if why is not None:
+            seen["unreadable"][_key(row)] = (row, why)
         if row["direction"] is not None and row["peer_type"] == "prefix_list":
-            # its entries are not in the state: an exposure of unknown reach, as in the replay
-            # (exposure.RuleState), keyed by the list in place of the address family
+            # its entries are not in the state: the logged calls' where they hold them all, else an
+            # exposure of unknown reach, as in the replay (exposure.RuleState), keyed by the list in
+            # place of the address family
+            known = _listed(lists, (row["account"], row["region"], row["peer"]), place[3])
             for port in covered_ports(row, settings) if isinstance(row["peer"], str) else []:
-                nets.setdefault((row["peer"], port), []).append((None, row))
+                if known is None or not known[1]:
+                    nets.setdefault((row["peer"], port), []).append((None, row))
+                    continue
+                for net in filter(network_public, known[0]):
+                    nets.setdefault((net.version, port), []).append((net, row))
             continue
         cidr = row["direction"] is not None and row["peer_type"] in ("cidr_ipv4", "cidr_ipv6")
         ports = covered_ports(row, settings) if cidr else []
         net = network(row["peer"]) if ports else None
+        if ports and net is None:  # AWS took an address we cannot read: reach unknown, by its text
+            for port in ports:
+                nets.setdefault((str(row["peer"]), port), []).append((None, row))
+            continue
         if net is None or not network_public(net):  # 10.0.0.0/8 adds nothing to the union
             continue
         for port in ports:
@@ -366,21 +416,27 @@ def _expose(seen: dict, nets: dict[tuple, list], settings: Settings, every_rule:
                 "rule_id": ", ".join(ids) or None,
                 "exposed_ports": str(port),
                 "reach": "unknown" if listed else "internet",
-                "caveat": prefix_list_caveat(family) if listed else None,
+                "caveat": None if not listed else prefix_list_caveat(family)
+                if rules[-1]["peer_type"] == "prefix_list" else words(
+                    "en", "exposure.address_caveat", address=family),
             }
 
 
-def _exposed_at(window: dict) -> list[tuple]:
+def _exposed_at(window: dict, lists: dict | None = None) -> list[tuple]:
     """The (account, region, group, family, port) places a logged window exposes, keyed as
-    observations key theirs: a prefix list of unknown reach by its id in place of the family."""
-    if window["reach"] == "unknown" and str(window["cidr"] or "").startswith("pl-"):
-        place = (window["account"], window["region"], window["group_id"], window["cidr"])
-        return [(*place, int(p)) for p in str(window["exposed_ports"]).split(",") if p]
-    first = network(str(window["cidr"] or "").split(", ")[0])
-    if first is None or window["reach"] != "internet":
+    observations key theirs: a prefix list or an address of unknown reach by its text in place of
+    the family; one of the internet by its family, a prefix list's by its entries' (`lists`)."""
+    ports = [int(p) for p in str(window["exposed_ports"]).split(",") if p]
+    place = (window["account"], window["region"], window["group_id"])
+    if window["reach"] == "unknown":
+        return [(*place, window["cidr"], p) for p in ports]
+    peers = str(window["cidr"] or "").split(", ")
+    families = {n.version for n in map(network, peers) if n is not None}
+    families |= {net.version for peer in peers for _, entries, _ in
+                 (lists or {}).get((*place[:2], peer), []) for net in entries}
+    if window["reach"] != "internet" or not families:
         return []
-    place = (window["account"], window["region"], window["group_id"], first.version)
-    return [(*place, int(p)) for p in str(window["exposed_ports"]).split(",") if p]
+    return [(*place, family, p) for family in sorted(families)[:1] for p in ports]
 
 
 def held_at(state_rules: pd.DataFrame | State, at: pd.Timestamp) -> list[dict]:
@@ -420,13 +476,16 @@ def windows(
     evidence_start: pd.Timestamp | None = None,
     evidence_end: pd.Timestamp | None = None,
     calls: pd.DataFrame | None = None,
+    lists: dict | None = None,
 ) -> pd.DataFrame:
     """The windows of state and logs together (STATE_WINDOW_COLUMNS), from the logged windows
-    (exposure.windows) and the state's rules (`rules`).
+    (exposure.windows) and the state's rules (`rules`); `lists` (exposure.prefix_list_history)
+    resolve the prefix lists a state's rule names.
 
     `calls` (related_calls) are CloudTrail events that Config items may name in relatedEvents: a
     window opened or closed between two items takes the actor, source IP and tool of the call on
-    its group that the item names.
+    its group that the item names. `attrs["unreadable"]`: each rule of the state that cannot be
+    measured (`unreadable`), with where and why, as `security_groups.normalize` lists the calls.
     """
     settings = settings or Settings()
     names = _names(state_rules)
@@ -436,15 +495,19 @@ def windows(
     ]
     by_key: dict[tuple, list[dict]] = {}
     for w in done:
-        for key in _exposed_at(w):
+        for key in _exposed_at(w, lists):
             by_key.setdefault(key, []).append(w)
     known = {} if calls is None else {c["event_id"]: c for c in records(calls)}
     last_seen: dict[tuple, pd.Timestamp] = {}
     previous: dict[tuple, dict] = {}  # group place -> its previous observation
     unlogged: dict[tuple, dict] = {}  # rule key -> window opened with no logged call, still open
-    for obs in observations(state_rules, settings, every_rule=False):
+    unread: dict[tuple, str] = {}  # rule -> why it cannot be measured, as first observed
+    for obs in observations(state_rules, settings, every_rule=False, lists=lists):
         place, at = (obs["account"], obs["region"], obs["group_id"]), obs["at"]
         before = previous.get(place)
+        for key, (rule, why) in obs["unreadable"].items():
+            unread.setdefault(key, f"group {place[2]} ({place[0]}/{place[1]}) in the state at "
+                                   f"{_iso(at)}: {_rule_columns(rule)['rule']}: {why}")
         for key, rule in obs["exposing"].items():
             last_seen[key] = at
             covering = _covering(by_key.get(key, []), at, closing_second=True)
@@ -483,7 +546,9 @@ def windows(
                 covering["caveat"] = " ".join(filter(None, [covering.get("caveat"), proof[2]]))
         previous[place] = obs
     frame = pd.DataFrame(_ports_together(_one_window(done)), columns=STATE_WINDOW_COLUMNS)
-    return _finish(frame, names, evidence_start, evidence_end)
+    frame = _finish(frame, names, evidence_start, evidence_end)
+    frame.attrs["unreadable"] = list(unread.values())  # the state's rules no window can measure
+    return frame
 
 
 def _opened_before(window: dict, at: pd.Timestamp) -> bool:

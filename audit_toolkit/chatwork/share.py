@@ -16,6 +16,7 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,9 +47,12 @@ IDENTITY = {
     # A window that has since closed is news: its closing event is part of its identity.
     "ssh-exposure": ["account", "region", "group_id", "group_name", "direction", "protocol", "from_port",
                      "to_port", "cidr", "opened_event_id", "closed_event_id", "still_open"],
-    "guardduty": ["id", "account", "region"],
-    # The Lambda's hit and the batch's hit of one event are one message: same detection, same event.
-    "detections": ["detection", "event_id"],
+    # A finding whose severity rose is news; so is each of findings that share an id (one forged).
+    "guardduty": ["id", "account", "region", "type", "severity", "title", "description", "resource_type",
+                  "instance_id", "action_type", "remote_ip"],
+    # The Lambda's hit and the batch's hit of one record are one message; records that share an
+    # eventID (one forged) are each their own message.
+    "detections": ["detection", "event_id", "event_time", "outcome", "error_code", "target"],
     # A source whose flows grew through a still-open window is news again; so is a gap that changed.
     "connections": ["account", "region", "group_id", "cidr", "opened_at", "kind", "source", "gap",
                     "interfaces", "verdict", "accepted", "rejected", "bytes_in", "bytes_out",
@@ -154,10 +158,24 @@ def _identity(kind: str, row: Mapping) -> Mapping:
     if kind not in IDENTITY:
         return row
     identity = {k: row.get(k) for k in IDENTITY[kind]}
+    if "event_time" in identity:
+        identity["event_time"] = _instant(identity["event_time"])
     group_id = identity.get("group_id")
     if "group_name" in identity and isinstance(group_id, str) and group_id:
         identity["group_name"] = None
     return identity
+
+
+def _instant(value: object) -> object:
+    """A time as one text, whether it came as the batch's Timestamp or the Lambda's AWS text."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value
 
 
 def outgoing(boxes: Iterable[tuple[str, Box, Mapping]]) -> list[Outgoing]:
@@ -293,9 +311,12 @@ def share(items: pd.DataFrame | Iterable[Mapping] | list[Outgoing], room: str | 
     room = str(room)
     report = ShareReport(room, dry_run=dry_run)
     box = open_outbox(outbox, readonly=dry_run)
-    if dry_run:
+    if dry_run:  # skips what the real send skips: what the outbox holds, and a message met earlier in the batch
+        met = set()
         for o in items:
-            (report.skipped if box.state(room, o.fingerprint, o.part) == "sent" else report.to_send).append(o)
+            sent = box.state(room, o.fingerprint, o.part) == "sent" or (o.fingerprint, o.part) in met
+            (report.skipped if sent else report.to_send).append(o)
+            met.add((o.fingerprint, o.part))
         return report
     client = client or default_client()
     unsent = [o for o in items if box.state(room, o.fingerprint, o.part) != "sent"]

@@ -17,10 +17,12 @@ already collected whose ETag, size and SHA-256 still match, so an interrupted co
 
 A key is attacker-controlled text. It becomes a local path only if every part is a plain name and
 the path stays under --out (paths.inside); a key that cannot (`..`, `.`, an empty part, a leading
-`/`, a name too long), whose path another key already takes (`a` and `a/b`; `A` and `a` where case
-is ignored, as on macOS and Windows), or that changed in S3
-since it was collected (the first copy is kept) is not written: it is listed in the manifest as
-refused, with its reason, and the run ends with a non-zero status.
+`/`, a name too long), whose path another key already takes as a folder (`a` and `a/b`), or that
+changed in S3 since it was collected (the first copy is kept) is not written: it is listed in the
+manifest as refused, with its reason, and the run ends with a non-zero status. Keys that are one
+path where case or Unicode normalization is ignored (`A` and `a`, as on macOS and Windows) are all
+written, each under its own name: the key's, with a hash of the exact key before the suffix; the
+manifest entry's URI holds the key.
 --out is a new or empty folder, or one that collect made (it holds a manifest).
 """
 
@@ -35,7 +37,7 @@ import time
 import unicodedata
 import uuid
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterable
@@ -48,7 +50,7 @@ from .. import aws, queries
 from ..errors import ConfigError, EvidenceError
 from ..paths import inside
 from . import public_keys
-from .layout import is_digest
+from .layout import EVIDENCE_SUFFIXES, is_digest
 from .manifest import MANIFEST, PARTIAL, Manifest, seal, sha256_of
 
 PRODUCTS = ("CloudTrail", "CloudTrail-Digest", "GuardDuty", "Config", "vpcflowlogs")
@@ -69,6 +71,7 @@ class S3Object:
     size: int
     etag: str  # without quotes
     last_modified: str
+    path: str = ""  # where it is written under --out: the key, or the key renamed (_twin_name)
 
 
 @dataclass
@@ -246,35 +249,44 @@ def _public_keys(session, root: Path, listing: list[S3Object], since, until,
 
 def _refuse_unsafe_keys(root: Path, bucket: str, listing: list[S3Object], manifest: Manifest,
                         report: CollectReport) -> list[S3Object]:
-    """The objects that can be written under root; the others go to the manifest as refused.
+    """The objects that can be written under root, each with its local path; the others go to the
+    manifest as refused.
 
     Keys come sorted, so of `a` and `a/b` the file `a` is kept and `a/b`, which needs `a` to be a
-    folder, is refused: neither overwrites the other, whatever order the downloads finish in. An
-    object changed in S3 since it was collected is refused too: the copy collected first may be
-    the only one an attacker did not rewrite, and is never replaced.
+    folder, is refused: neither overwrites the other, whatever order the downloads finish in. Case
+    or normalization twins are never refused (an attacker who can only add keys would otherwise
+    choose which copy is collected): each is written under its own name (_local_paths). An object
+    changed in S3 since it was collected is refused: the copy collected first may be the only one
+    an attacker did not rewrite, and is never replaced.
     """
-    files: dict[str, str] = {}  # keys kept, by their folded path -> the key
-    folders: dict[str, str] = {}  # every folder a kept key needs, folded -> that key
-    writable = []
+    safe, reasons = [], {}
     for obj in listing:
-        reason = None
         try:
             inside(root, obj.key)
+            safe.append(obj)
         except EvidenceError as e:
-            reason = str(e).removeprefix(f"{obj.key!r} ")
-        parts = _folded(obj.key).split("/")
+            reasons[obj.key] = str(e).removeprefix(f"{obj.key!r} ")
+    local = _local_paths(safe, manifest)
+    folders: dict[str, str] = {}  # every folder a kept key needs, folded -> that key
+    files: dict[str, str] = {}  # kept local paths, folded -> the key
+    writable = []
+    for obj in listing:
+        reason = reasons.get(obj.key)
+        path = local.get(obj.key, obj.key)
+        parts = _folded(path).split("/")
         above = ["/".join(parts[:i]) for i in range(1, len(parts))]
         clash = next((files[f] for f in above if f in files), None) or folders.get("/".join(parts))
-        twin = files.get("/".join(parts))
+        if reason is None and path != obj.key:
+            try:
+                inside(root, path)
+            except EvidenceError as e:
+                reason = str(e).removeprefix(f"{path!r} ")
         if reason is None and clash is not None:
             reason = f"collides with the key {clash!r}: one path cannot be both a file and a folder"
-        elif reason is None and twin is not None:
-            reason = (f"collides with the key {twin!r}: one path on a file system that ignores case "
-                      "(macOS, Windows), where one would overwrite the other")
         if reason is None:
             files["/".join(parts)] = obj.key
             folders.update({f: obj.key for f in above})
-            held = manifest.objects.get(obj.key)
+            held = manifest.objects.get(path)
             if held is not None and held["etag"] != obj.etag:
                 reason = (f"changed in S3 since it was collected at {held.get('retrieved_at')} (ETag "
                           f"{held['etag']}, now {obj.etag}): the copy collected then is kept")
@@ -285,8 +297,41 @@ def _refuse_unsafe_keys(root: Path, bucket: str, listing: list[S3Object], manife
                                          "reason": reason}
             continue
         manifest.refused.pop(obj.key, None)
-        writable.append(obj)
+        writable.append(replace(obj, path=path))
     return writable
+
+
+def _local_paths(listing: list[S3Object], manifest: Manifest) -> dict[str, str]:
+    """Key -> local path, no two paths one where case or Unicode normalization is ignored.
+
+    A key collected before keeps the path it was written at; every other key that shares a folded
+    path is renamed (_twin_name), again while a new name is taken, so each twin is written and
+    which is kept does not depend on which sorts first.
+    """
+    held = {entry["uri"].split("/", 3)[3]: path for path, entry in manifest.objects.items()
+            if entry.get("uri", "").startswith("s3://")}
+    local = {o.key: held.get(o.key, o.key) for o in listing}
+    for _ in range(len(local)):
+        by_path: dict[str, list[str]] = {}
+        for key, path in local.items():
+            by_path.setdefault(_folded(path), []).append(key)
+        twins = [k for keys in by_path.values() if len(keys) > 1 for k in keys if k not in held]
+        if not twins:
+            break
+        for key in twins:
+            local[key] = _twin_name(local[key], key)
+    return local
+
+
+def _twin_name(path: str, key: str) -> str:
+    """`path` with a short hash of the exact key before its suffix (`x.json.gz` -> `x~1a2b...json.gz`),
+    so that the readers still see its kind and partition."""
+    tag = "~" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    folder, _, name = path.rpartition("/")
+    suffix = next((s for s in sorted(EVIDENCE_SUFFIXES, key=len, reverse=True)
+                   if name.lower().endswith(s)), "")
+    name = name[:len(name) - len(suffix)] + tag + name[len(name) - len(suffix):]
+    return f"{folder}/{name}" if folder else name
 
 
 def _folded(key: str) -> str:
@@ -336,7 +381,7 @@ class _Lister:
 
     def objects(self, prefix: str) -> list[S3Object]:
         return [
-            S3Object(o["Key"], o["Size"], o["ETag"].strip('"'), o["LastModified"].isoformat())
+            S3Object(o["Key"], o["Size"], o["ETag"].strip('"'), o["LastModified"].isoformat(), o["Key"])
             for page in self._pages(Prefix=prefix)
             for o in page.get("Contents", [])
             if not o["Key"].endswith("/")
@@ -443,8 +488,8 @@ def describe_state(asking: tuple[boto3.Session, dict], region: str, root: Path,
 
 
 def _already_collected(root: Path, manifest: Manifest, bucket: str, obj: S3Object) -> bool:
-    entry = manifest.objects.get(obj.key)
-    local = root.joinpath(*obj.key.split("/"))
+    entry = manifest.objects.get(obj.path)
+    local = root.joinpath(*obj.path.split("/"))
     return (
         entry is not None
         and entry["uri"] == f"s3://{bucket}/{obj.key}"
@@ -481,7 +526,7 @@ def _download_all(pool, s3, bucket, root, todo, manifest, caller, report, progre
         except EvidenceError as e:
             report.failed.append(f"{obj.key}: {e}")
         else:
-            manifest.objects[obj.key] = entry
+            manifest.objects[obj.path] = entry
             report.downloaded += 1
             report.bytes_downloaded += obj.size
         bar.update(1)
@@ -508,9 +553,9 @@ def _download_all(pool, s3, bucket, root, todo, manifest, caller, report, progre
 
 
 def _download(s3, bucket: str, root: Path, obj: S3Object, retrieved_by: str) -> dict:
-    """One object to `root/<key>`, through a temporary name; returns its manifest entry."""
+    """One object to `root/<its path>`, through a temporary name; returns its manifest entry."""
     uri = f"s3://{bucket}/{obj.key}"
-    local = inside(root, obj.key)
+    local = inside(root, obj.path)
     last: Exception | None = None
     for _ in range(ATTEMPTS):
         # A short temporary name: any name a key may hold fits beside it.
@@ -537,7 +582,7 @@ def _download(s3, bucket: str, root: Path, obj: S3Object, retrieved_by: str) -> 
                 raise _Corrupt(f"MD5 {md5.hexdigest()} differs from the ETag {obj.etag}")
             os.replace(tmp, local)
             return {
-                "path": obj.key,
+                "path": obj.path,
                 "uri": uri,
                 "size": size,
                 "etag": obj.etag,

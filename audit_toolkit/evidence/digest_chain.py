@@ -164,10 +164,12 @@ class IntegrityReport:
             words(language, "proof.status_count", n=n,
                   status=status.get(f"report.value.status.{s}", s))
             for s, n in self.counts().items() if n and s != VALID)
-        return words(
-            language, "proof.counts", logs=logs[VALID], all_logs=sum(logs.values()),
-            digests=digests[VALID], all_digests=sum(digests.values()), hours=f"{proven:g}",
-            gaps=len(self.gaps),
+        return words(  # each count with its own noun: "1 of 1 log file", "2 hours", "1 gap"
+            language, "proof.counts",
+            logs=words(language, "proof.logs", n=str(sum(logs.values())), valid=logs[VALID]),
+            digests=words(language, "proof.digests", n=str(sum(digests.values())), valid=digests[VALID]),
+            hours=words(language, "proof.hours", n=f"{proven:g}"),
+            gaps=words(language, "proof.gaps", n=len(self.gaps)),
         ) + (words(language, "proof.not_valid", bad=bad) if bad else "")
 
 

@@ -19,6 +19,7 @@ that cannot be read is reported, a finding of an unknown shape keeps its common 
 from __future__ import annotations
 
 import gc
+import re
 from collections import Counter
 from datetime import datetime, timezone
 from itertools import compress
@@ -38,7 +39,7 @@ from . import reader
 from .kinds import findings_only, kinds_of
 from .layout import guardduty_partition_of, kinds
 from .reader import (
-    MAX_FILE_BYTES, FileReport, IntakeReport, _elements, _one_document, _reason, _whole, plausible,
+    MAX_FILE_BYTES, MAX_REASONS_PER_FILE, FileReport, IntakeReport, _elements, _one_document, _reason, _whole, plausible,
     read_text,
 )
 
@@ -52,6 +53,9 @@ GUARDDUTY_SCHEMA = pa.schema([
     )
 ])
 
+CHUNK_LINES = 10_000  # lines of a JSON-lines file decoded at a time (_lines)
+_LINE = re.compile(rb"[^\r\n]+")  # a line as bytes.splitlines cuts it
+_OPENING_LINE = re.compile(rb"(?:\A|[\r\n])[ \t\f\v]*[{\[]")  # a line that opens an object or list
 _TIMES = ("created_at", "updated_at", "first_seen", "last_seen")
 _NUMBERS = ("severity", "count", "remote_port", "local_port", "archived", "blocked", "sample")
 _TEXT = [c for c in FINDING_COLUMNS if c not in _TIMES + _NUMBERS]
@@ -112,8 +116,8 @@ def _sns(records: list) -> bool:
     return bool(records) and isinstance(records[0], dict) and "Sns" in records[0]
 
 
-def _documents(data: bytes, report: FileReport) -> list[Any]:
-    """The file's top-level JSON documents: one document, or one a line."""
+def _documents(data: bytes, report: FileReport) -> Iterable[Any]:
+    """The file's top-level JSON documents: one document; or, as chunks, one a line (_lines)."""
     text = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not text:
         report.shape = "empty"
@@ -174,14 +178,27 @@ def _crowded_document(text: bytes) -> Any:
         return _bounded(text)
 
 
-def _lines(text: bytes, report: FileReport) -> list[Any]:
-    """One document a line, each decoded on its own."""
-    lines = [line for line in text.splitlines() if line.strip()]
+def _lines(text: bytes, report: FileReport) -> Iterator[list[Any]]:
+    """One document a line, each decoded on its own, CHUNK_LINES at a time: a file of millions of
+    tiny lines never holds them all decoded (nor all its lines) at once."""
     # any line may be another reader's ('null' first, in an export of both kinds): one is enough
-    if not any(line.lstrip().startswith((b"{", b"[")) for line in lines):
+    if not _OPENING_LINE.search(text):
         raise ValueError(reason("starts_with", start="'{' or '['")) from None  # its text never shown
     report.shape = "lines"
-    return [_decoded(line, "line", n) for n, line in enumerate(lines, 1)]
+    return _line_chunks(text)
+
+
+def _line_chunks(text: bytes) -> Iterator[list[Any]]:
+    chunk, n = [], 0
+    for match in _LINE.finditer(text):
+        if match[0].strip():
+            n += 1
+            chunk.append(_decoded(match[0], "line", n))
+            if len(chunk) == CHUNK_LINES:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
 
 
 def _shape(document: Any) -> str:
@@ -265,37 +282,46 @@ def read_guardduty_file(path: str | Path, data: bytes | None = None,
         except (OSError, EOFError, ValueError, msgspec.DecodeError) as e:
             report.error = _reason(e)
             return GUARDDUTY_SCHEMA.empty_table(), report
-        if report.shape in ("array", "lines"):
-            documents = _own(documents[0] if report.shape == "array" else documents, path, report)
-        return _table(documents, report, guardduty_partition_of(path)), report
+        if report.shape in ("array", "lines"):  # chunks of elements, or of lines
+            return _table(documents, report, guardduty_partition_of(path), path), report
+        return _table([documents], report, guardduty_partition_of(path)), report
     finally:
         if enabled:
             gc.enable()
 
 
-def _own(elements: list[Any], path: str | Path, report: FileReport) -> list[Any]:
-    """The elements of a list (or the lines) that are this reader's: exports concatenated, each
-    element is read by the reader of its own kind (kinds.kinds_of). Where the CloudTrail reader
-    reads the file too, it counts (and rejects, with their reasons) all but the findings."""
-    theirs = [getattr(e, "findings", False) if isinstance(e, Exception) else "guardduty" in kinds_of(e)
-              for e in elements]
-    if all(theirs) or "cloudtrail" not in kinds(path):
-        return elements
-    left = len(elements) - sum(theirs)
-    report.elsewhere += left
-    report.warn(reason("left_to_cloudtrail.one" if left == 1 else "left_to_cloudtrail", count=f"{left:,}"))
-    return list(compress(elements, theirs))
+def _own(elements: list[Any]) -> list[bool]:
+    """Which elements of a list (or lines) are this reader's: exports concatenated, each element is
+    read by the reader of its own kind (kinds.kinds_of)."""
+    return [getattr(e, "findings", False) if isinstance(e, Exception) else "guardduty" in kinds_of(e)
+            for e in elements]
 
 
-def _table(documents: list[Any], report: FileReport, part) -> pa.Table:
+def _table(chunks: Iterable[list[Any]], report: FileReport, part,
+           path: str | Path | None = None) -> pa.Table:
+    """The findings of the documents, a chunk at a time, as rows. With `path` (a list's elements,
+    or lines), where the CloudTrail reader reads the file too, it counts (and rejects, with their
+    reasons) all but the findings: they are left out here and counted once."""
     rows = []
-    index = 0
-    for document in documents:
-        for finding in ([document] if isinstance(document, Exception) else _unwrap(document, report)):
-            row = _row(finding, index, report, part)
-            if row is not None:
-                rows.append(row)
-            index += 1
+    index = left = 0
+    mark = len(report.warnings)  # the count of elements left to CloudTrail goes first, as it did
+    for documents in chunks:
+        if path is not None and "cloudtrail" in kinds(path):
+            theirs = _own(documents)
+            if not all(theirs):
+                left += len(documents) - sum(theirs)
+                documents = list(compress(documents, theirs))
+        for document in documents:
+            for finding in ([document] if isinstance(document, Exception) else _unwrap(document, report)):
+                row = _row(finding, index, report, part)
+                if row is not None:
+                    rows.append(row)
+                index += 1
+    if left:
+        report.elsewhere += left
+        report.warnings.insert(mark, reason("left_to_cloudtrail.one" if left == 1 else "left_to_cloudtrail",
+                                            count=f"{left:,}"))
+        del report.warnings[MAX_REASONS_PER_FILE:]
     report.read, report.used = index, len(rows)
     return pa.Table.from_pylist(rows, schema=GUARDDUTY_SCHEMA)
 

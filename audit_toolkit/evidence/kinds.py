@@ -48,15 +48,17 @@ def kinds_of(document: Any) -> tuple[str, ...]:
     its items as Config), so an attacker's extra key hides neither part. A list holds what each of
     its elements holds (exports concatenated: findings and events in one array or JSON-lines file).
     """
+    from .reader import Elements  # here: the reader imports this module
+
     if isinstance(document, list):
         found = {kind for element in document for kind in kinds_of(element)}
         return tuple(k for k in KINDS if k in found)
     if not isinstance(document, dict):
         return ()
     found = set()
-    if isinstance(document.get("configurationItems"), list):
+    if isinstance(document.get("configurationItems"), (list, Elements)):  # decode_by_element's
         found.add("config")
-    if any(isinstance(document.get(k), list) for k in ("SecurityGroups", "SecurityGroupRules")):
+    if any(isinstance(document.get(k), (list, Elements)) for k in ("SecurityGroups", "SecurityGroupRules")):
         found.add("ec2-describe")
     if isinstance(document.get("Records"), list):
         first = document["Records"][0] if document["Records"] else {}
@@ -219,13 +221,12 @@ def _kinds_in(path: Path) -> tuple[str, ...]:
         if data[:1] == b"[":
             return _each(_list_decoder.decode(data), data)
         return kinds_of(_outline(data))
-    except (msgspec.DecodeError, RecursionError) as e:
+    except (msgspec.DecodeError, RecursionError):
         from .reader import _elements, _one_document  # the readers split such an array so too
 
         if data[:1] == b"[" and _one_document(data):  # a NaN in one element hides none of the others
             return _each(_elements(data, 0), data)
-        if isinstance(e, RecursionError):
-            return ()  # nested too deep: the reader it goes to reports it
+        # nor does a line nested too deep: a document that is, read line by line, is of no kind
         return _each(_lines(data), data)
 
 

@@ -35,7 +35,7 @@ NOT_EVIDENCE = ("manifest.json", "public-keys.json", "digest-signatures.json")
 # AWSLogs/[o-org/]<account>/CloudTrail-Digest/<region>/YYYY/MM/DD/: where AWS delivers digests
 _DIGEST_LAYOUT = re.compile(
     r"AWSLogs/(?:o-[a-z0-9]+/)?\d{12}/CloudTrail-Digest/[a-z0-9-]+/\d{4}/\d{2}/\d{2}/")
-_EVIDENCE_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".log", ".log.gz", ".gz", ".ndjson",
+EVIDENCE_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".log", ".log.gz", ".gz", ".ndjson",
                       ".log.parquet")  # the last: VPC flow logs delivered as Parquet
 
 
@@ -97,7 +97,7 @@ def _existing(evidence: str | Path, what: str) -> Path:
 def _files(root: Path) -> list[Path]:
     inside = root.resolve()
     return sorted(p for p in root.rglob("*")
-                  if p.is_file() and p.name.lower().endswith(_EVIDENCE_SUFFIXES) and not p.name.startswith(".")
+                  if p.is_file() and p.name.lower().endswith(EVIDENCE_SUFFIXES) and not p.name.startswith(".")
                   and not _leaves(p, inside))
 
 
@@ -150,8 +150,8 @@ def skipped(evidence: str | Path) -> list[Skipped]:
                 found.append(Skipped(str(path), phrase("not_regular")))
             elif name.startswith("."):
                 found.append(Skipped(str(path), phrase("hidden")))
-            elif not name.lower().endswith(_EVIDENCE_SUFFIXES) and path != root / SEAL:
-                found.append(Skipped(str(path), phrase("not_evidence", suffixes=", ".join(_EVIDENCE_SUFFIXES))))
+            elif not name.lower().endswith(EVIDENCE_SUFFIXES) and path != root / SEAL:
+                found.append(Skipped(str(path), phrase("not_evidence", suffixes=", ".join(EVIDENCE_SUFFIXES))))
     return sorted(found, key=lambda s: s.path)
 
 

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from itertools import compress
 from operator import attrgetter
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import msgspec
 import numpy as np
@@ -44,6 +44,7 @@ from .schema import (
     TlsDetails,
     UserIdentity,
 )
+from ..analysis.events import name_key
 
 MAX_REASONS_PER_FILE = 20  # keep a report readable when a whole file is garbage
 MAX_DOCUMENTS = 100  # gzip members read as documents of their own; the rest are read as one
@@ -215,6 +216,16 @@ class _Envelope(msgspec.Struct):
     eventName: str | None = None
 
 
+class _EnvelopeText(msgspec.Struct):
+    """An envelope, its lists each one undecoded text: whether a value is a trail document is told
+    without an object a record (a 256 MB document of `{}` would have taken GBs of Raws)."""
+
+    Records: msgspec.Raw = msgspec.Raw(b"null")
+    Events: msgspec.Raw = msgspec.Raw(b"null")
+    digestStartTime: str | None = None
+    eventName: str | None = None
+
+
 class _LookupEvent(msgspec.Struct):
     CloudTrailEvent: str | None = None
 
@@ -266,6 +277,7 @@ _raw_trail_decoder = msgspec.json.Decoder(_RawTrail)
 _records_raw_decoder = msgspec.json.Decoder(_RecordsText)
 _any_raw_decoder = msgspec.json.Decoder(msgspec.Raw)
 _envelope_decoder = msgspec.json.Decoder(_Envelope)
+_envelope_text_decoder = msgspec.json.Decoder(_EnvelopeText)
 _raw_list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _lookup_decoder = msgspec.json.Decoder(_LookupEvent)
 
@@ -517,25 +529,31 @@ def _elements(text: bytes, at: int) -> list[bytes]:
 
 
 def _one_document(text: bytes) -> bool:
-    """Whether the JSON value that opens the text is all of it (else: one value a line)."""
-    for token, char, depth in _walk(text):
-        if char in b"]}" and depth == 0:
-            return not text[token.end():].strip()
-    return True  # left open: one truncated document
+    """Whether the JSON value that opens the text ('{' or '[') is all of it (else: one value a
+    line); one left open is one truncated document."""
+    end = _close(text, 0)
+    return end is None or not text[end:].strip()
 
 
-def _lines(text: bytes, report: FileReport) -> list[bytes]:
-    """One event a line (blank lines allowed); ValueError if no line is even an object."""
-    # a UTF-8 byte order mark starting a line: files saved with one, then joined by `cat`
-    lines = [line.removeprefix(b"\xef\xbb\xbf") for line in text.splitlines() if line.strip()]
-    if not any(line.lstrip().startswith(b"{") for line in lines):  # a first line may be hostile
+# A line, and a line that opens an object (after a byte order mark and white space, if any).
+_LINE = re.compile(rb"[^\r\n]+")
+_OBJECT_LINE = re.compile(rb"(?:^|[\r\n])(?:\xef\xbb\xbf)?[ \t\x0b\x0c]*\{")
+
+
+def _lines(text: bytes, report: FileReport) -> Iterator[bytes]:
+    """One event a line (blank lines allowed), a line at a time: a file of millions of lines is
+    never a list of them; ValueError if no line is even an object."""
+    if not _OBJECT_LINE.search(text):  # a first line may be hostile
         raise ValueError(reason("starts_with", start="'{'"))  # its text never shown: it may be a secret
     report.shape = "lines"
-    return lines
+    # a UTF-8 byte order mark starting a line: files saved with one, then joined by `cat`
+    return (line.group().removeprefix(b"\xef\xbb\xbf") for line in _LINE.finditer(text)
+            if line.group().strip())
 
 
-def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw | Refused]:
-    """The file's records, undecoded, and its shape."""
+def _split(data: bytes, report: FileReport) -> Iterable[bytes | msgspec.Raw | Refused]:
+    """The file's records, undecoded (one at a time where they are lines or among documents), and
+    its shape."""
     text = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not text:
         report.shape = "empty"
@@ -543,28 +561,30 @@ def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw | Refuse
         return []
     if text[:1] == b"[":
         try:
+            _any_raw_decoder.decode(text)  # JSON as a whole? Asked first: no Raw a record made
             records = _raw_list_decoder.decode(text)
         except (msgspec.DecodeError, RecursionError):
             if not _one_document(text) or _value_end(text, 0)[0] is None:
-                parts = _documents(text)  # '[' written before a trail document, say
-                if parts:
-                    return _from_documents(text, parts, report)
+                documents = _documents(text)  # '[' written before a trail document, say
+                if documents:
+                    return _from_documents(text, _parts(text), documents, report)
             if not _one_document(text):
                 return _lines(text, report)
             records = _elements(text, 0)
         if any(_DOCUMENT_START.match(r) for r in records):  # `jq -s . *.json`: trail documents
-            return _from_documents(text, [("document" if _is_trail_document(bytes(r)) else "value", r)
-                                          for r in records], report)
+            parts = [("document" if _is_trail_document(bytes(r)) else "value", r) for r in records]
+            documents = sum(kind == "document" for kind, _ in parts)
+            return _from_documents(text, parts, documents, report)
         report.shape = "array"
         return records
     try:
+        _envelope_text_decoder.decode(text)  # JSON as a whole? Asked first: no Raw a record made
         envelope = _envelope_decoder.decode(text)
     except (msgspec.DecodeError, RecursionError):
         found = _records_array(text) if text[:1] == b"{" and _one_document(text) else None
-        if found and _value_end(text, 0)[0] is None:  # left open: '{"Records":[' before a document?
-            parts = _documents(text)
-            if parts and any(kind == "document" and start > 0 for kind, start, _ in parts):
-                return _from_documents(text, parts, report)
+        if found and _value_end(text, 0)[0] is None and any(  # left open: '{"Records":[' before a document?
+                kind == "document" and start > 0 for kind, start, _ in _parts(text)):
+            return _from_documents(text, _parts(text), _documents(text), report)
         if found:
             _refuse_repeated_envelope_key(text)
         if found and found[0] == "Records":
@@ -576,9 +596,9 @@ def _split(data: bytes, report: FileReport) -> list[bytes | msgspec.Raw | Refuse
         # Not one document: text after (or before) a trail document, or documents one after
         # another. Read one event a line, the whole file was one line rejected: every record of a
         # genuine file lost to ' garbage' appended, and counted as one.
-        parts = _documents(text)
-        if parts:
-            return _from_documents(text, parts, report)
+        documents = _documents(text)
+        if documents:
+            return _from_documents(text, _parts(text), documents, report)
         return _lines(text, report)
     except msgspec.ValidationError as e:
         raise ValueError(reason("not_cloudtrail", error=e)) from None
@@ -616,49 +636,63 @@ class Refused:
 _DOCUMENT_START = re.compile(rb'\{\s*"(?:Records|Events)"\s*:\s*\[')
 # How many places that open a value never closed are tried: each costs a walk to the text's end.
 MAX_OPEN_TRIES = 8
-_TRAILING = re.compile(r"trailing characters \(byte (\d+)\)")
 _SPACE = re.compile(rb"[ \t\r\n]*")
 
 
 def _value_end(text: bytes, at: int) -> tuple[int | None, bool]:
-    """Where the JSON value opening at text[at] ('{' or '[') ends, None if it is left open; and
-    whether it is JSON (the decoder found its end, naming where its trailing text starts) or only
-    brackets that close (a NaN in it, deep nesting, or text that is no JSON)."""
-    view = memoryview(text)[at:]
-    try:
-        msgspec.json.decode(view, type=msgspec.Raw)
-        return len(text), True
-    except (msgspec.DecodeError, RecursionError) as e:
-        trailing = _TRAILING.search(str(e))
-        if trailing:
-            try:  # no copy: a damaged file is as large as any (256 MB)
-                msgspec.json.decode(view[:int(trailing.group(1))], type=msgspec.Raw)
-                return at + int(trailing.group(1)), True
-            except (msgspec.DecodeError, RecursionError):
-                pass
-    for token, char, depth in _walk(text, at):
-        if char in b"]}" and depth == 0:
-            return token.end(), False
-    return None, False
+    """Where the JSON value opening at text[at] ('{' or '[') ends, by its brackets, None if it is
+    left open; and whether it is JSON (decoded as a Raw: no object made) or only brackets that
+    close (a NaN in it, deep nesting, or text that is no JSON). Its end was read from msgspec's
+    error message ('trailing characters (byte N)'), whose N is one past the byte it names: no value
+    among documents was ever found to be JSON, and a record after a document was lost as text."""
+    end = _close(text, at)
+    if end is None:
+        return None, False
+    try:  # no copy: a damaged file is as large as any (256 MB)
+        msgspec.json.decode(memoryview(text)[at:end], type=msgspec.Raw)
+        return end, True
+    except (msgspec.DecodeError, RecursionError):
+        return end, False
+
+
+WALKED = 256  # brackets, commas and strings of a value walked in Python; past them it is scanned
+
+
+def _close(text: bytes, at: int) -> int | None:
+    """Just past the bracket that closes the one at text[at] (strings skipped), None if none does:
+    a small value by _walk, the rest of a large one (a 256 MB document) by _structure, in C."""
+    depth, end, walked = 0, at, 0
+    for walked, (token, _, depth) in enumerate(itertools.islice(_walk(text, at), WALKED), 1):
+        if depth == 0:
+            return token.end()
+        end = token.end()
+    if walked < WALKED:
+        return None  # the text ended first
+    for places, kinds, levels in _structure(text, end, len(text), depth):
+        closes = places[(kinds == 2) & (levels == 0)]
+        if len(closes):
+            return int(closes[0]) + 1
+    return None
 
 
 def _is_trail_document(text: bytes | memoryview) -> bool:
     """Whether the JSON value `text` is a trail document (or lookup-events output)."""
     try:
-        envelope = _envelope_decoder.decode(text)
-        return envelope.Records is not None or envelope.Events is not None
+        envelope = _envelope_text_decoder.decode(text)
     except msgspec.ValidationError:
         return False
     except (msgspec.DecodeError, RecursionError):  # a NaN, deep nesting: the brackets tell
         return bytes(text[:1]) == b"{" and _records_array(bytes(text)) is not None
+    # _Envelope's types: each list a list or null, else the value is no envelope at all
+    starts = {bytes(memoryview(raw)[:1]) for raw in (envelope.Records, envelope.Events)}
+    return starts <= {b"[", b"n"} and b"[" in starts
 
 
-def _documents(text: bytes) -> list[tuple[str, int, int]] | None:
+def _parts(text: bytes) -> Iterator[tuple[str, int, int]]:
     """The text as its parts, (kind, start, end) each: a trail `document`, another JSON `value`, or
-    `text` that is neither (up to the next trail document that closes); None if no trail document
-    is among them (then the file is read as before: one event a line)."""
-    parts: list[tuple[str, int, int]] = []
-    at, tries, documents = _SPACE.match(text).end(), 0, 0
+    `text` that is neither (up to the next trail document that closes). Found one at a time: a
+    file of millions of lines is never a list of them."""
+    at, tries = _SPACE.match(text).end(), 0
     while at < len(text):
         end, kind = None, "text"
         if text[at:at + 1] in (b"{", b"[") and tries < MAX_OPEN_TRIES:
@@ -676,40 +710,50 @@ def _documents(text: bytes) -> list[tuple[str, int, int]] | None:
                     end = start.start()
                     break
                 tries += 1
-        documents += kind == "document"
-        parts.append((kind, at, end))
+        yield kind, at, end
         at = _SPACE.match(text, end).end()
-    return parts if documents else None
 
 
-def _from_documents(text: bytes, parts: list[tuple], report: FileReport) -> list:
-    """The records of every trail document of the text, in order; any other part in their place:
-    a JSON value as a record (rejected if it is none), text as a Refused. The file is damaged if
-    any part is not a trail document: it may have held more than was read."""
-    records: list = []
-    for kind, *where in parts:
-        element = len(where) == 1  # an element of an array (`jq -s`): a record is in its place
-        piece, start = (bytes(where[0]), 0) if element else (text[where[0]:where[1]], where[0])
-        if kind == "document":
-            try:
-                records += _split(piece, report)
-            except ValueError as e:  # a document holding Records twice: only it is refused
-                records.append(Refused(reason_of(e)))
-                report.damage(reason_of(e) if element else
-                              reason("document_refused", at=f"{start:,}", reason=reason_of(e)))
-        elif kind == "value":
-            records.append(piece)
-            if not element:
-                report.damage(reason("among_documents", at=f"{start:,}"))
-        else:
-            records.append(Refused(reason("outside_documents", size=f"{len(piece.rstrip()):,}",
-                                          at=f"{start:,}")))
-            report.damage(reason("damaged_text", size=f"{len(piece.rstrip()):,}", at=f"{start:,}"))
-    documents = sum(part[0] == "document" for part in parts)
+def _documents(text: bytes) -> int:
+    """How many of the text's parts are trail documents (none: the file is read as before, one
+    event a line)."""
+    if b"Records" not in text and b"Events" not in text and b"\\u" not in text:
+        return 0  # none spells an envelope's key (whose letters may be escapes): found in C
+    return sum(kind == "document" for kind, _, _ in _parts(text))
+
+
+def _from_documents(text: bytes, parts: Iterable[tuple], documents: int,
+                    report: FileReport) -> Iterator:
+    """The records of every trail document of the text (`documents` of them), in order; any other
+    part in their place: a JSON value as a record (rejected if it is none), text as a Refused. The
+    file is damaged if any part is not a trail document: it may have held more than was read.
+    The records come a document's chunk at a time (_cut), as an intact file's do."""
     if documents > 1:
         report.warn(reason("documents", n=documents))
     report.shape = "documents"
-    return records
+    return _document_records(text, parts, report)
+
+
+def _document_records(text: bytes, parts: Iterable[tuple], report: FileReport) -> Iterator:
+    for kind, *where in parts:
+        element = len(where) == 1  # an element of an array (`jq -s`): a record is in its place
+        source, (start, end) = (bytes(where[0]), (0, len(where[0]))) if element else (text, where)
+        if kind == "document":
+            try:
+                for chunk in _cut(source, start, end) or [source[start:end]]:
+                    yield from _split(chunk, FileReport(path=report.path))  # its shape is not the file's
+            except ValueError as e:  # a document holding Records twice: only it is refused
+                yield Refused(reason_of(e))
+                report.damage(reason_of(e) if element else
+                              reason("document_refused", at=f"{start:,}", reason=reason_of(e)))
+        elif kind == "value":
+            yield source[start:end]
+            if not element:
+                report.damage(reason("among_documents", at=f"{start:,}"))
+        else:
+            size = f"{len(source[start:end].rstrip()):,}"
+            yield Refused(reason("outside_documents", size=size, at=f"{start:,}"))
+            report.damage(reason("damaged_text", size=size, at=f"{start:,}"))
 
 
 def _lookup_event(raw: bytes | msgspec.Raw) -> bytes | msgspec.Raw:
@@ -978,9 +1022,12 @@ def _any_crowded(text: bytes) -> bool:
         return True  # another shape: record by record
 
 
-def _decode_all(data: bytes, report: FileReport, any_crowded: bool | None = None) -> list[Event | None]:
-    """Every record of the file decoded, None where a record is not even a CloudTrail record."""
-    any_crowded = _any_crowded(data) if any_crowded is None else any_crowded
+def _decode_all(data: bytes | list, report: FileReport,
+                any_crowded: bool | None = None) -> list[Event | None]:
+    """Every record of the file (or of a list of its records, split already: _chunks) decoded,
+    None where a record is not even a CloudTrail record."""
+    split = isinstance(data, list)
+    any_crowded = split or (_any_crowded(data) if any_crowded is None else any_crowded)
     if not any_crowded and _trail_keys_unique(data):
         try:
             events = _trail_decoder.decode(data).Records  # one C call for a file of good records
@@ -988,8 +1035,8 @@ def _decode_all(data: bytes, report: FileReport, any_crowded: bool | None = None
             return events
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             pass  # some record is bad: record by record, with reasons
-    raws = _split(data, report)
-    if report.shape not in ("array", "lines") or not spells_findings(data):
+    raws = data if split else _split(data, report)
+    if report.shape not in ("array", "lines") or not (split or spells_findings(data)):
         return [_decode_one(raw, index, report) for index, raw in enumerate(raws)]
     # Exports concatenated: each element is read by the reader of its own kind (kinds.kinds_of)
     decoded, theirs, left = [], None, 0
@@ -1093,7 +1140,7 @@ def _read(path: str | Path, data: bytes | None, only: frozenset[str] | None,
         documents, failures = [], [e]
     for number, document in enumerate(documents, 1):
         try:
-            for chunk in _chunks(document):
+            for chunk in _chunks(document, report):
                 batches.append(_read_chunk(chunk, only, part, report))
         except (OSError, EOFError, ValueError, msgspec.DecodeError) as e:  # not JSON, ...
             failures.append(e)
@@ -1110,53 +1157,75 @@ def _read(path: str | Path, data: bytes | None, only: frozenset[str] | None,
     return pa.Table.from_batches(batches, STORED_SCHEMA), report
 
 
-def _chunks(text: bytes) -> Iterator[bytes]:
-    """The file's text; a trail file (or a JSON array of records) of more than a chunk of records
-    as documents of the same shape of at most CHUNK_RECORDS records and CHUNK_BYTES of their text
-    each (one record over it alone), one at a time, so that only one chunk's records are ever
-    decoded into objects at once.
+def _chunks(text: bytes, report: FileReport) -> Iterator[bytes | list]:
+    """The file's text; one of more than a chunk of records as chunks of them, one at a time, so
+    that only one chunk's records are ever decoded into objects at once: a trail file (or a JSON
+    array of records), after white space or a byte order mark too, as documents of the same shape
+    (_cut); any other (one event a line, trail documents among other text, a document that is not
+    JSON as a whole) as lists of its records split already (_split), each list at most
+    CHUNK_RECORDS records and CHUNK_BYTES of their text, a document among them cut as an intact
+    file is."""
+    if len(text) <= CHUNK_BYTES and text.count(b",") + text.count(b"\n") < CHUNK_RECORDS:
+        yield text  # a record more than a comma or a line break at most
+        return
+    chunks = _cut(text, _LEADING.match(text).end(), len(text))
+    yield from chunks if chunks is not None else _in_lists(_split(text, report))
 
-    The records are found by msgspec (a Raw of 56 bytes a record) where the text holds at most
+
+_LEADING = re.compile(rb"[\xef\xbb\xbf \t\r\n]*")  # what _split strips before the text's value
+
+
+def _cut(text: bytes, start: int, end: int) -> Iterable[bytes] | None:
+    """The trail document (or JSON array of records) text[start:end] as documents of the same
+    shape of at most CHUNK_RECORDS records and CHUNK_BYTES of their text each (one record over it
+    alone); None where it is neither, or not JSON as a whole.
+
+    The records are found by msgspec (a Raw of 56 bytes a record) where the text holds fewer than
     MAX_RAWS commas, else by _top_level_commas, 16 KB of text at a time, without an object a
     record: 20 million tiny records (60 MB) would have taken 1.1 GB of Raws alone."""
-    commas = text.count(b",")  # a record more than a comma at most
-    if len(text) <= CHUNK_BYTES and commas < CHUNK_RECORDS:
-        yield text
-        return
-    array = text[:1] == b"["  # a bare array; one after white space or a BOM is read whole
-    few = commas < MAX_RAWS
+    array = text[start:start + 1] == b"["
+    few = text.count(b",", start, end) < MAX_RAWS
     decoder = (_raw_list_decoder if few else _any_raw_decoder) if array else (
         _raw_trail_decoder if few else _records_raw_decoder)
     try:
-        records = decoder.decode(text)
+        records = decoder.decode(memoryview(text)[start:end])
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-        yield text  # another shape, or a broken record: read whole, record by record
-        return
+        return None  # another shape, or a broken record: read record by record
+    whole = [text if (start, end) == (0, len(text)) else text[start:end]]
     records = records if array else records.Records
     head, tail = (b"[", b"]") if array else (b'{"Records":[', b"]}")
     if few:
         cuts = list(_raw_cuts(records))
-        if len(cuts) > 1 and not array:
-            _refuse_repeated_envelope_key(text)  # the chunks are new envelopes: now or never
-        for a, b in cuts if len(cuts) > 1 else ():
-            yield head + b",".join(bytes(r) for r in records[a:b]) + tail
         if len(cuts) <= 1:  # one chunk: the text as it is
-            yield text
-        return
-    start = _offset_in(text, records)
-    if start is None or text[start:start + 1] != b"[":
-        yield text
-        return
-    spans = _spans(text, start + 1, start + len(records) - 1)  # between the brackets
+            return whole
+        if not array:
+            _refuse_repeated_envelope_key(whole[0])  # the chunks are new envelopes: now or never
+        return (head + b",".join(bytes(r) for r in records[a:b]) + tail for a, b in cuts)
+    at = _offset_in(text, records)
+    if at is None or text[at:at + 1] != b"[":
+        return whole
+    spans = _spans(text, at + 1, at + len(records) - 1)  # between the brackets
     del records
     first, second = next(spans), next(spans, None)
     if second is None:
-        yield text
-        return
+        return whole
     if not array:
-        _refuse_repeated_envelope_key(text)
-    for a, b in itertools.chain([first, second], spans):
-        yield head + text[a:b] + tail
+        _refuse_repeated_envelope_key(whole[0])
+    return (head + text[a:b] + tail for a, b in itertools.chain([first, second], spans))
+
+
+def _in_lists(records: Iterable) -> Iterator[list]:
+    """Records split already, in lists of at most CHUNK_RECORDS of them and CHUNK_BYTES of their
+    text (a list ends at the record that brings it there)."""
+    chunk, size = [], 0
+    for record in records:
+        chunk.append(record)
+        size += 0 if isinstance(record, Refused) else len(record)
+        if len(chunk) >= CHUNK_RECORDS or size >= CHUNK_BYTES:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
 
 
 def _raw_cuts(raws: list[msgspec.Raw]) -> Iterator[tuple[int, int]]:
@@ -1205,10 +1274,19 @@ _STEPS = np.array([0, 1, -1, 0, 0], np.int64)
 def _top_level_commas(text: bytes, start: int, end: int) -> Iterator[np.ndarray]:
     """The positions of the commas between the elements of the array text[start:end] (its
     content, brackets excluded, valid JSON), in arrays of ascending positions, SCAN_BYTES of text
-    at a time: brackets and commas counted outside strings, strings found by their quotes once
-    every escaped backslash and quote is blotted out (in C, the same length; escapes read left to
-    right, an escape cut by the block's end carried to the next)."""
-    depth, quotes, escaped = 0, 0, False  # at the end of the text scanned so far
+    at a time."""
+    for places, kinds, levels in _structure(text, start, end):
+        yield places[(kinds == 3) & (levels == 0)]
+
+
+def _structure(text: bytes, start: int, end: int,
+               depth: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The brackets and commas of text[start:end] outside strings, SCAN_BYTES of text at a time:
+    their positions, kinds (1 opens, 2 closes, 3 a comma) and the depth after each, from `depth`
+    at `start` (outside a string). Brackets and commas counted outside strings, strings found by
+    their quotes once every escaped backslash and quote is blotted out (in C, the same length;
+    escapes read left to right, an escape cut by the block's end carried to the next)."""
+    quotes, escaped = 0, False  # at the end of the text scanned so far
     for at in range(start, end, SCAN_BYTES):
         block = text[at:min(at + SCAN_BYTES, end)]
         if escaped:  # the first byte is the character a backslash before the block escapes
@@ -1225,12 +1303,12 @@ def _top_level_commas(text: bytes, start: int, end: int) -> Iterator[np.ndarray]
         outside = (quoted % 2 == 0) & (kinds != 4)
         places, kinds = places[outside], kinds[outside]
         levels = np.cumsum(_STEPS[kinds]) + depth
-        yield places[(kinds == 3) & (levels == 0)] + at
+        yield places + at, kinds, levels
         depth = int(levels[-1]) if len(levels) else depth
         quotes = int(quoted[-1]) % 2 if len(quoted) else quotes
 
 
-def _read_chunk(text: bytes, only: frozenset[str] | None, part: PathPartition,
+def _read_chunk(text: bytes | list, only: frozenset[str] | None, part: PathPartition,
                 report: FileReport) -> pa.RecordBatch:
     """The usable events of one chunk of the file (its records counted from report.read on)."""
     report.offset, elsewhere = report.read, report.elsewhere
@@ -1249,6 +1327,8 @@ def _glance_all(data: bytes, report: FileReport) -> list:
 
     A glance reads top-level members alone, so their keys are checked here; a record named by the
     scan's `only` is decoded whole later (_focused), and every key of it checked then."""
+    if isinstance(data, list):  # records split already: each decoded whole
+        return _decode_all(data, report)
     any_crowded = _any_crowded(data)
     if not any_crowded and _trail_keys_unique(data, deep=False):
         try:
@@ -1262,8 +1342,12 @@ def _glance_all(data: bytes, report: FileReport) -> list:
 
 def _focused(text: bytes, events: list, times: list[str], indexes: list[int], only: frozenset[str],
              part: PathPartition, report: FileReport) -> pa.RecordBatch:
-    """The named events converted whole, and every other usable event as its spine alone."""
-    named = [e.eventName in only for e in events]
+    """The named events converted whole, and every other usable event as its spine alone. A name
+    is matched case and every character but letters and digits aside (schema.name_key): a forged
+    `authorizesecuritygroupingress` kept as its spine alone hid the call."""
+    keys = {name_key(n) for n in only}
+    wanted = {n for n in {e.eventName for e in events} if n in only or name_key(n) in keys}
+    named = [e.eventName in wanted for e in events]
     whole, whole_times, whole_indexes = [], [], []
     raws = None
     for event, time, index in compress(zip(events, times, indexes), named):
@@ -1428,11 +1512,11 @@ def decode_by_element(text: bytes, arrays: tuple[str, ...]) -> object:
         members = dict(_object_members(text))
     document: dict = {}
     for key, value in members.items():
-        if key in arrays and _ARRAY_START.match(memoryview(value)):
-            try:
-                document[key] = _raw_list_decoder.decode(value)
-            except (msgspec.DecodeError, RecursionError):
-                document[key] = _elements(bytes(value).lstrip(), 0)
+        opening = _ARRAY_START.match(memoryview(value)) if key in arrays else None
+        if opening:  # a Raw is a view of the text; a member found by brackets is a copy
+            source = text if isinstance(value, msgspec.Raw) else value
+            start = (_offset_in(text, value) if source is text else 0) + opening.end() - 1
+            document[key] = Elements(source, start, start - opening.end() + 1 + len(value))
         else:
             element = decode_element(value)
             document[key] = None if isinstance(element, BadElement) else element
@@ -1441,6 +1525,28 @@ def decode_by_element(text: bytes, arrays: tuple[str, ...]) -> object:
 
 # however much whitespace precedes the '[' (a window of 64 bytes lost a list after more)
 _ARRAY_START = re.compile(rb"\s*\[")
+_EMPTY_ARRAY = re.compile(rb"\[\s*\]\s*")
+
+
+class Elements:
+    """The elements of a document's JSON array text[start:end], undecoded, found a chunk of them
+    at a time (_cut) as they are iterated: a state file of millions of tiny items was a Raw an
+    item (56 bytes each, 20 million `{}` some 1.3 GB) at once. An array that is not JSON as a
+    whole (a NaN) is split by brackets (_elements), as before."""
+
+    def __init__(self, text: bytes, start: int, end: int):
+        self.text, self.start, self.end = text, start, end
+
+    def __iter__(self) -> Iterator[bytes | msgspec.Raw]:
+        chunks = _cut(self.text, self.start, self.end)
+        if chunks is None:
+            yield from _elements(self.text[self.start:self.end], 0)
+            return
+        for chunk in chunks:
+            yield from _raw_list_decoder.decode(chunk)
+
+    def __bool__(self) -> bool:
+        return not _EMPTY_ARRAY.fullmatch(self.text, self.start, self.end)
 
 
 def decode_element(raw: object) -> object:

@@ -32,6 +32,7 @@ from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.tokens import Token, TokenType
 
 from ..errors import ConfigError, QueryError
+from ..analysis.events import name_key
 from ..evidence.schema import PROVENANCE_COLUMNS, SPINE_COLUMNS
 
 HERE = Path(__file__).parent
@@ -98,9 +99,11 @@ class Query:
 
     def runs_on_focused_scan(self, only: frozenset[str]) -> bool:
         """Whether a scan that converted only the events named `only` whole (and of every other event
-        its spine, schema.SPINE_COLUMNS) holds everything this query reads."""
+        its spine, schema.SPINE_COLUMNS) holds everything this query reads. Names are compared as
+        the scan matches them, case and all but letters and digits aside (schema.name_key)."""
         names, columns = _reads(self.sql)
-        return (names is not None and names <= only) or columns <= SPINE_COLUMNS
+        keys = {name_key(n) for n in only}
+        return (names is not None and {name_key(n) for n in names} <= keys) or columns <= SPINE_COLUMNS
 
     def expand(self, values: Mapping[str, Any]) -> tuple["Query", dict[str, Any]]:
         """This query and its values with each list value bound one element a placeholder:
@@ -212,6 +215,11 @@ def _event_names(condition: exp.Expression) -> frozenset[str] | None:
 
 
 def _is_event_name(node: exp.Expression) -> bool:
+    """`eventname`, or it as schema.name_key reads it: regexp_replace(lower(eventname), ...)."""
+    if (isinstance(node, exp.RegexpReplace) and isinstance(node.this, exp.Lower)
+            and node.expression.name == "[^a-z0-9]" and node.args.get("replacement")
+            and node.args["replacement"].name == ""):
+        node = node.this.this
     return isinstance(node, exp.Column) and node.name.lower() == "eventname" and not node.table
 
 
