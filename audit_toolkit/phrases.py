@@ -400,6 +400,20 @@ TEXT: dict[str, dict[str, str]] = {
         " どちらが証跡の値か決められません",
         "reason.sg_error_blank": "errorCode が空白だけです: 呼び出しが成功したか決められません",
         "reason.sg_return_not_true": "応答の _return が true ではありません: 呼び出しが成功したか決められません",
+        "reason.member_key_twice": "{what} の 1 つのオブジェクトにキー {key} が (大文字小文字を除いて) 2 回あります:"
+                                   " どちらの値が証跡か決められません",
+        "reason.member_not_json": "{what} は Python が読める JSON ではありません",
+        "reason.member_type": "{what} が{kind}で、{expected}ではありません",
+        "reason.member_holds": "{what} にオブジェクトのはずの{kind}があります",
+        "reason.member_not_port": "{what} {value} はポートではありません",
+        "reason.kind_boolean": "真偽値",
+        "reason.kind_number": "数値",
+        "reason.kind_string": "文字列",
+        "reason.kind_list": "リスト",
+        "reason.kind_object": "オブジェクト",
+        "reason.kind_protocol": "プロトコル",
+        "reason.unusable_call": "イベント {event} ({at} の {name}、実行者 {by}): {why}",
+        "reason.unknown_caller": "不明",
         "reason.sg_protocol_unread": "成功した呼び出しのプロトコル ({protocol}) は AWS が受け付けるものではありません:"
         " どのポートを開けたか読めません",
         "reason.sg_ports_reversed": "成功した呼び出しのポート範囲 {low}〜{high} は終わりが始まりより小さい範囲です:"
@@ -1162,6 +1176,20 @@ TEXT: dict[str, dict[str, str]] = {
         " the evidence cannot be decided",
         "reason.sg_error_blank": "errorCode is blank: whether the call succeeded cannot be decided",
         "reason.sg_return_not_true": "the response's _return is not true: whether the call succeeded cannot be decided",
+        "reason.member_key_twice": "{what} holds the key {key} twice in one object (case aside): which value"
+                                   " is the evidence cannot be decided",
+        "reason.member_not_json": "{what} is not JSON that Python can read",
+        "reason.member_type": "{what} is {kind}, not {expected}",
+        "reason.member_holds": "{what} holds {kind} where an object was expected",
+        "reason.member_not_port": "{what} {value} is not a port",
+        "reason.kind_boolean": "a boolean",
+        "reason.kind_number": "a number",
+        "reason.kind_string": "a string",
+        "reason.kind_list": "a list",
+        "reason.kind_object": "an object",
+        "reason.kind_protocol": "a protocol",
+        "reason.unusable_call": "event {event} ({name} at {at} by {by}): {why}",
+        "reason.unknown_caller": "an unknown caller",
         "reason.sg_protocol_unread": "the successful call's protocol ({protocol}) is not one AWS takes:"
         " which ports it opened cannot be read",
         "reason.sg_ports_reversed": "the successful call's port range {low}-{high} ends below its start:"

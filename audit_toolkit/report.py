@@ -378,7 +378,7 @@ def _evidence_gaps(a: Audit) -> str | None:
     parts = [a.say(f"action.{key}", n=n) for key, n in counts.items() if n]
     # each may be a window's opening: named, not counted only (Athena reads no intake)
     if a.inv.intake is not None and (calls := a.inv.intake.unusable):
-        parts.append(a.say("action.unusable", n=len(calls), calls="; ".join(calls)))
+        parts.append(a.say("action.unusable", n=len(calls), calls="; ".join(in_language(c, a.language) for c in calls)))
     if a.inv.state_intake is not None and (rules := a.inv.state_intake.unusable):
         parts.append(a.say("action.unusable_state", n=len(rules), rules="; ".join(rules)))
     return a.say("action.evidence", counts=TEXT[a.language]["detail.sep"].join(parts)) if parts else None

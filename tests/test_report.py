@@ -773,6 +773,12 @@ def test_the_lead_names_each_security_group_call_that_could_not_be_read(tmp_path
         "key 'GroupId' twice in one object (case aside): which value is the evidence cannot be "
         "decided) "
         "(listed under “Time range and evidence” and on the command's stderr)")
+    # in a Japanese report the call and its reason are Japanese too (they were English)
+    facts = rep.actions_section(rep.Audit(Investigation.from_evidence(evidence, Settings(language="ja")))).facts
+    assert ("(イベント 00000000-0000-0000-0000-000000000001 (2026-01-01T00:00:01Z の "
+            "AuthorizeSecurityGroupIngress、実行者 arn:aws:iam::111111111111:user/u1): requestParameters の "
+            "1 つのオブジェクトにキー 'GroupId' が (大文字小文字を除いて) 2 回あります: どちらの値が証跡か決められません)"
+            in facts[-1])
 
 
 def test_the_appendix_says_one_input_file_in_the_singular():

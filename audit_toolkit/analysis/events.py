@@ -7,6 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ..invisible import blank
+from ..phrases import Reason, reason
 
 if TYPE_CHECKING:  # pandas only where DataFrames are built: the Lambda imports this module bare
     import pandas as pd
@@ -96,14 +97,13 @@ def strict_object(text: Any, what: str) -> dict:
     try:
         value = text if isinstance(text, dict) else json.loads(text, object_pairs_hook=_once)
     except _RepeatedKey as e:
-        raise Unreadable(f"{what} holds the key {e.args[0][:40]!r} twice in one object (case "
-                         "aside): which value is the evidence cannot be decided") from None
+        raise Unreadable(reason("member_key_twice", what=what, key=repr(e.args[0][:40]))) from None
     except (TypeError, ValueError, RecursionError):
-        raise Unreadable(f"{what} is not JSON that Python can read") from None
+        raise Unreadable(reason("member_not_json", what=what)) from None
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise Unreadable(f"{what} is {_kind(value)}, not an object")
+        raise Unreadable(reason("member_type", what=what, kind=_kind(value), expected=reason("kind_object")))
     return value
 
 
@@ -121,14 +121,14 @@ def _once(pairs: list[tuple[str, Any]]) -> dict:
     return found
 
 
-def _kind(value: Any) -> str:
+def _kind(value: Any) -> Reason | str:
     """The JSON type of a decoded value, for a reason: 'a string', 'a number', ..."""
     if isinstance(value, bool):
-        return "a boolean"
+        return reason("kind_boolean")
     if isinstance(value, (int, float)):
-        return "a number"
-    names = {str: "a string", list: "a list", dict: "an object"}
-    return names.get(type(value), type(value).__name__)
+        return reason("kind_number")
+    names = {str: "kind_string", list: "kind_list", dict: "kind_object"}
+    return reason(names[type(value)]) if type(value) in names else type(value).__name__
 
 
 # The request parameter that names what a call acted on, first found first (case aside): a security

@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pandas only where DataFrames are built: the Lambda imports 
 
 from .actors import ACTOR_COLUMNS, with_actors
 from .address_space import network_public
-from ..phrases import reason
+from ..phrases import reason, reason_of
 from .events import (
     Unreadable, _kind, error_blank, in_order, json_object, name_key, records, strict_object,
 )
@@ -117,7 +117,7 @@ def protocol_name(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise Unreadable(f"ipProtocol is {_kind(value)}, not a protocol")
+        raise Unreadable(reason("member_type", what="ipProtocol", kind=_kind(value), expected=reason("kind_protocol")))
     text = str(value).strip().lower()
     if text.isdigit() and len(text) < 7:  # a protocol number however written: "06" is 6, TCP
         text = str(int(text))
@@ -157,19 +157,19 @@ def _port(value: Any, what: str = "port") -> int | None:
         number = int(value)
     if isinstance(number, int) and not isinstance(number, bool) and -1 <= number <= 65535:
         return number
-    raise Unreadable(f"{what} {str(value)[:40]!r} is not a port")
+    raise Unreadable(reason("member_not_port", what=what, value=repr(str(value)[:40])))
 
 
 def _text(value: Any, what: str) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    raise Unreadable(f"{what} is {_kind(value)}, not a string")
+    raise Unreadable(reason("member_type", what=what, kind=_kind(value), expected=reason("kind_string")))
 
 
 def _object(value: Any, what: str) -> dict:
     if value is None or isinstance(value, dict):
         return value or {}
-    raise Unreadable(f"{what} is {_kind(value)}, not an object")
+    raise Unreadable(reason("member_type", what=what, kind=_kind(value), expected=reason("kind_object")))
 
 
 def _items(node: Any, what: str) -> list[dict]:
@@ -181,10 +181,10 @@ def _items(node: Any, what: str) -> list[dict]:
     if node is None:
         return []
     if not isinstance(node, list):
-        raise Unreadable(f"{what} is {_kind(node)}, not a list")
+        raise Unreadable(reason("member_type", what=what, kind=_kind(node), expected=reason("kind_list")))
     for item in node:
         if not isinstance(item, dict):
-            raise Unreadable(f"{what} holds {_kind(item)} where an object was expected")
+            raise Unreadable(reason("member_holds", what=what, kind=_kind(item)))
     return node
 
 
@@ -802,10 +802,10 @@ def normalize(events: pd.DataFrame, held: Iterable[Mapping] = ()) -> pd.DataFram
         known = known_in.setdefault((e["account"], e["region"]), {})
         try:
             rows += changes_of(e, known)
-        except Unreadable as reason:
-            when = f"{e['eventtime']:%Y-%m-%dT%H:%M:%SZ}"
-            rejected.append(f"event {e['eventid']} ({e['eventname']} at {when} by "
-                            f"{e.get('actor') or 'an unknown caller'}): {reason}")
+        except Unreadable as why:
+            rejected.append(reason("unusable_call", event=e["eventid"], name=e["eventname"],
+                                   at=f"{e['eventtime']:%Y-%m-%dT%H:%M:%SZ}",
+                                   by=e.get("actor") or reason("unknown_caller"), why=reason_of(why)))
     frame = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
     for col in ("from_port", "to_port"):
         frame[col] = frame[col].astype("Int64")
