@@ -401,6 +401,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.sg_member_twice": "リクエストにメンバー {names} が (大文字小文字を除いて) 2 回あります:"
         " どちらが証跡の値か決められません",
         "reason.sg_error_blank": "errorCode が空白だけです: 呼び出しが成功したか決められません",
+        "reason.sg_return_not_true": "応答の _return が true ではありません: 呼び出しが成功したか決められません",
         "reason.member_key_twice": "{what} の 1 つのオブジェクトにキー {key} が (大文字小文字を除いて) 2 回あります:"
                                    " どちらの値が証跡か決められません",
         "reason.member_not_json": "{what} は Python が読める JSON ではありません",
@@ -1180,6 +1181,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.sg_member_twice": "the request holds the member {names} twice (case aside): which one is"
         " the evidence cannot be decided",
         "reason.sg_error_blank": "errorCode is blank: whether the call succeeded cannot be decided",
+        "reason.sg_return_not_true": "the response's _return is not true: whether the call succeeded cannot be decided",
         "reason.member_key_twice": "{what} holds the key {key} twice in one object (case aside): which value"
                                    " is the evidence cannot be decided",
         "reason.member_not_json": "{what} is not JSON that Python can read",

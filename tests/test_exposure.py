@@ -567,3 +567,81 @@ def test_a_window_whose_event_id_is_held_by_different_records_stays_open_and_say
     # With an eventID of its own, the revoke closes the window, and nothing is said.
     assert found(opened, {**revoke, "eventid": "e-10"}) == [
         (at(8), at(9), "revoked", False, False, None)]
+
+
+# attack16r C3: the union was measured again over all of a group's rules after each rule, so 50,000
+# rules in one group took hours. The address operations (address_space._public) are counted, never
+# timed: they must grow with the rules, not with their square.
+
+
+def _sg_row(n: int, action: str, peer: str, **extra) -> dict:
+    from audit_toolkit.analysis.security_groups import CHANGE_COLUMNS
+
+    row = {c: None for c in CHANGE_COLUMNS}
+    return {**row, "event_time": f"2026-01-01T{n // 3600:02d}:{n // 60 % 60:02d}:{n % 60:02d}Z",
+            "event_id": f"e{n}", "event_name": "AuthorizeSecurityGroupIngress", "account": "1", "region": "r",
+            "group_id": "sg-1", "action": action, "direction": "ingress", "protocol": "tcp", "from_port": 22,
+            "to_port": 22, "peer": peer, "peer_type": "cidr_ipv4", "actor": "a", **extra}
+
+
+def _public_operations(monkeypatch, rows: list[dict]) -> tuple[int, list[dict]]:
+    from audit_toolkit.analysis import address_space
+    from audit_toolkit.analysis.exposure import RuleState
+
+    calls, public = [], address_space._public
+    monkeypatch.setattr(address_space, "_public", lambda *a: calls.append(a) or public(*a))
+    state = RuleState()
+    for r in rows:
+        state.apply(r)
+    return len(calls), state.windows()
+
+
+@pytest.mark.parametrize("base", [1, 2])  # other /24s each time: network_public's cache holds none
+def test_the_union_of_a_crowded_group_costs_linear_address_operations(monkeypatch, base):
+    def crowd(rules: int) -> list[dict]:
+        cidrs = [f"{base * 40 + n // 256}.{n % 256}.0.0/24" for n in range(rules)]
+        rows = [_sg_row(n, "authorize", c) for n, c in enumerate(cidrs)]
+        rows += [_sg_row(rules + n, "revoke", c) for n, c in enumerate(cidrs[:100])]
+        return rows + [_sg_row(rules + 100, "authorize", "0.0.0.0/0"), _sg_row(rules + 101, "revoke", "0.0.0.0/0")]
+
+    small, _ = _public_operations(monkeypatch, crowd(200))
+    large, found = _public_operations(monkeypatch, crowd(2000))
+    assert small <= 3 * 302 and large <= 3 * 2102  # was 596,452 for 1,100 rules
+    assert [(w["opened_event_id"], w["closed_event_id"], w["still_open"], len(w["cidr"].split(", ")))
+            for w in found] == [("e2100", "e2101", False, 1901)]  # the /0 and the /24s still held
+
+
+def test_a_prefix_list_growing_in_a_group_costs_linear_address_operations(monkeypatch):
+    def grow(entries: int) -> list[dict]:
+        rows = [_sg_row(0, "prefix_list_create", None, group_id=None, prefix_list_id="pl-1"),
+                _sg_row(1, "authorize", "pl-1", peer_type="prefix_list")]
+        rows += [_sg_row(2 + n, "prefix_list_add", f"{100 + n // 256}.{n % 256}.0.0/24", group_id=None,
+                         prefix_list_id="pl-1") for n in range(entries)]
+        return rows + [_sg_row(2 + entries, "prefix_list_add", "0.0.0.0/0", group_id=None, prefix_list_id="pl-1")]
+
+    operations, found = _public_operations(monkeypatch, grow(2000))
+    assert operations <= 3 * 2002  # each entry was measured again with every other on each change
+    assert [(w["cidr"], w["reach"], w["opened_event_id"], w["still_open"]) for w in found] == [
+        ("pl-1", "internet", "e2002", True)]
+
+
+def test_a_refused_authorize_of_many_rules_costs_linear_comparisons():
+    """Its rows were compared with all those before them, row by row: 10,000 took 42 s."""
+    from audit_toolkit.analysis.exposure import RuleState
+
+    compared = []
+
+    class Counted(str):  # an eventID counting how often it is compared
+        def __eq__(self, other):
+            compared.append(1)
+            return str.__eq__(self, other)
+
+        __hash__ = str.__hash__
+
+    state = RuleState()
+    refused = [_sg_row(0, "authorize", f"{40 + n // 256}.{n % 256}.0.0/24", event_id=Counted("e0"),
+                       error_code="Client.InvalidPermission.Duplicate") for n in range(2000)]
+    for r in [*refused, _sg_row(1, "authorize", "0.0.0.0/0")]:
+        state.apply(r)
+    assert len(compared) <= 3 * 2001
+    assert [(w["opened_event_id"], w["still_open"]) for w in state.windows()] == [("e1", True)]

@@ -393,6 +393,31 @@ def test_an_opening_rejected_at_intake_makes_fail_on_open_say_the_evidence_canno
         "the evidence cannot show that nothing is open: 1 record rejected (any may be a security-group call)")
 
 
+@pytest.mark.parametrize("with_opening, code", [(True, 3), (False, 4)])
+def test_a_revoke_whose_response_says_false_keeps_the_window_and_is_counted(tmp_path, with_opening, code):
+    """attack16r M4: `"_return": false` closed the window, exit 0, no word. Read, the revoke alone
+    was a window open before the evidence and closed: exit 0 too."""
+    from click.testing import CliRunner
+
+    from audit_toolkit.cli import main
+
+    opening = _sg_call(0, "AuthorizeSecurityGroupIngress", {"groupId": "sg-0aaa", "ipPermissions": {"items": [
+        SSH_WORLD]}}, {"_return": True})
+    revoke = _sg_call(1, "RevokeSecurityGroupIngress", {"groupId": "sg-0aaa", "ipPermissions": {"items": [
+        SSH_WORLD]}}, {"_return": False})
+    folder = tmp_path / "AWSLogs/111111111111/CloudTrail/us-east-1/2026/01/01"
+    records = [opening, revoke] if with_opening else [revoke]
+    write(folder / "f.json.gz", json.dumps({"Records": records}).encode(), zipped=True)
+    result = CliRunner().invoke(main, ["ssh-exposure", "--evidence", str(tmp_path), "--format", "json",
+                                       "--fail-on-open"], catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    rows = json.loads(result.stdout)
+    assert [(r["group_id"], r["opened_at"], r["still_open"], r["closed_at"]) for r in rows] == (
+        [("sg-0aaa", "2026-01-01T09:00:00Z", True, None)] if with_opening else [])
+    assert ("1 security-group call could not be read and may hide a window" in result.stderr
+            and "the response's _return is not true: whether the call succeeded cannot be decided" in result.stderr)
+
+
 def test_a_first_line_nested_too_deep_hides_no_finding_of_a_joined_file(tmp_path):
     """The file was recognised as nothing when its first line was too deep to outline, so it went to the
     CloudTrail reader alone and its findings were read by nobody (found by the property above)."""

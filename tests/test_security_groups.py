@@ -599,3 +599,38 @@ def test_any_value_of_a_member_never_hides_the_opening_unless_the_call_is_report
     frame = normalize(pd.DataFrame([event]))
     found = windows(frame)
     assert len(frame.attrs["rejected"]) == 1 or found["still_open"].tolist() == [True], (member, value)
+
+
+# attack16r M4: a revoke whose response says it did not succeed
+
+
+REVOKE_SSH = {"groupId": "sg-1", "ipPermissions": {"items": [PERMISSION]}}
+MODIFY_SSH = {"ModifySecurityGroupRulesRequest": {"GroupId": "sg-1", "SecurityGroupRule": {
+    "SecurityGroupRuleId": "sgr-1", "SecurityGroupRule": {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                                                          "CidrIpv4": "10.0.0.0/8"}}}}
+
+
+@pytest.mark.parametrize("name, request_, response", [
+    ("RevokeSecurityGroupIngress", REVOKE_SSH, {"_return": False}),
+    ("RevokeSecurityGroupIngress", REVOKE_SSH, {"_return": "true"}),
+    ("RevokeSecurityGroupIngress", REVOKE_SSH, {"_return": None}),
+    ("RevokeSecurityGroupIngress", REVOKE_SSH, {"_Return": 1}),
+    ("DeleteSecurityGroup", {"groupId": "sg-1"}, {"_return": False}),
+    ("ModifySecurityGroupRules", MODIFY_SSH, {"ModifySecurityGroupRulesResponse": {"return": False}}),
+])
+def test_a_removal_whose_response_says_it_did_not_succeed_closes_nothing_and_is_counted(name, request_, response):
+    # it closed the window, no caveat, exit 0: AWS answers true to every such call that succeeds
+    found, rejected = exposure(_opening(PERMISSION), row(name, request_, response, t="2026-01-01T11:00:00Z"))
+    assert found == [opened()]
+    assert rejected == ["the response's _return is not true: whether the call succeeded cannot be decided"]
+
+
+def test_a_removal_whose_response_says_true_or_nothing_closes_the_window():
+    closed = {"closed_at": "2026-01-01T11:00:00Z", "close_reason": "revoked", "still_open": False}
+    for response in ({"_return": True}, None, {}):
+        found, rejected = exposure(_opening(PERMISSION), row("RevokeSecurityGroupIngress", REVOKE_SSH, response,
+                                                             t="2026-01-01T11:00:00Z"))
+        assert (found, rejected) == ([opened(**closed)], [])
+    failed = row("RevokeSecurityGroupIngress", REVOKE_SSH, {"_return": False}, error="Client.Unknown",
+                 t="2026-01-01T11:00:00Z")
+    assert exposure(_opening(PERMISSION), failed) == ([opened()], [])  # a failed call: an attempt

@@ -3,8 +3,10 @@
 The replay (RuleState) holds every rule of every group. After each successful change it measures,
 per group, watched port and address family, the public address space the group's ingress rules let
 in together (address_space: all its CIDRs on that port, across calls, and the entries of the prefix
-lists it names). A window opens when that union reaches the internet threshold and closes when it
-falls below: on a revoke, a modify, a prefix-list change, or the deletion of the group. A rule
+lists it names), kept as rules come and go (address_space.PublicUnion): a change costs what it
+touches, never a pass over the group's rules. A window opens when that union reaches the internet
+threshold and closes when it falls below: on a revoke, a modify, a prefix-list change, or the
+deletion of the group. A rule
 naming a prefix list whose entries the evidence does not hold is an exposure of unknown reach
 (`reach` = `unknown`), never dropped. A revoke of a rule never seen is a window already open before
 the evidence. Failed calls change nothing; they are attempts. Changes of one second whose order the
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from ..phrases import words
 from ..settings import Settings
-from .address_space import network_public, reaches_internet
+from .address_space import PublicUnion, network_public, reaches_internet
 from .events import is_missing, records
 from .security_groups import DB_SECURITY_GROUP_EVENTS, network
 
@@ -136,7 +138,21 @@ class RuleState:
         self._by_rule_id: dict[tuple, RuleKey] = {}
         # (account, region, group name) -> id, from CreateSecurityGroup
         self._group_ids: dict[tuple, str] = {}
-        self._lists: dict[tuple, dict] = {}  # (account, region, pl id) -> {"entries", "complete"}
+        # (account, region, pl id) -> {"entries", "complete", "public" and "family": entries that
+        # are public, and all, by family}
+        self._lists: dict[tuple, dict] = {}
+        # What each where (account, region, group, reach, family or peer, port) is made of, kept
+        # as rules come and go so that a change costs what it touches, never the group's rules:
+        self._unions: dict[tuple, PublicUnion] = {}  # internet where -> its public addresses
+        self._cidrs: dict[tuple, dict[RuleKey, dict]] = {}  # internet where -> public CIDR rules
+        self._unread: dict[tuple, dict[RuleKey, dict]] = {}  # unknown where -> unreadable CIDRs
+        # (group, port) -> prefix list id -> the rules naming it there; each list's (group, port)s
+        self._refs: dict[tuple, dict[str, dict[RuleKey, dict]]] = {}
+        self._referrers: dict[tuple, dict[tuple, None]] = {}
+        self._naming: dict[tuple, dict[tuple, int]] = {}  # (account, region, peer) -> group -> n
+        self._order: dict[tuple, int] = {}  # a group's or rule's place in the order of holding
+        self._dirty: dict[tuple, dict[tuple, None]] = {}  # group -> wheres changed since settled
+        self._clock = 0  # orders rules held and windows opened
         # (account, region, group) -> (reach, family or prefix list id, port) -> its open window
         self._open: dict[tuple, dict[tuple, dict]] = {}
         self._done: list[dict] = []
@@ -224,8 +240,9 @@ class RuleState:
     def _resolve_duplicate(self, event_id) -> None:
         """An authorize of one rule refused as a duplicate proves the rule was there. (Of several
         rules, which one was there the record does not say: nothing is proven.)"""
-        pending, self._duplicates = self._duplicates, [r for r in self._duplicates if r["event_id"] == event_id]
-        pending = [r for r in pending if r["event_id"] != event_id]
+        if not self._duplicates or self._duplicates[0]["event_id"] == event_id:
+            return  # its rows are one event's: decided once its last is read, never row by row
+        pending, self._duplicates = self._duplicates, []
         if len(pending) == 1:
             self._proofs.append((pending[0], "_duplicate"))
 
@@ -272,13 +289,24 @@ class RuleState:
         rule["network"] = network(rule["peer"])
         rule["ports"] = covered_ports(rule, self.settings)
         rule["public"] = network_public(rule["network"]) if rule["network"] is not None else 0
-        self._held.setdefault(key[:3], {})[key] = rule
+        if key[:3] not in self._held:
+            self._order[key[:3]] = self._tick()
+        held = self._held.setdefault(key[:3], {})
+        if key in held:
+            self._count(key, held[key], -1)
+        else:
+            self._order[key] = self._tick()
+        held[key] = rule
+        self._count(key, rule, 1)
         if row.get("rule_id"):
             self._by_rule_id[(*key[:3], row["rule_id"])] = key
         return key[:3]
 
     def _release(self, key: RuleKey) -> None:
         rule = self._held.get(key[:3], {}).pop(key, None)
+        if rule:
+            self._count(key, rule, -1)
+            del self._order[key]
         by_id = (*key[:3], rule["rule_id"]) if rule else None
         if rule and rule["rule_id"] and self._by_rule_id.get(by_id) == key:
             # A later rule with the same content is another rule.
@@ -307,7 +335,10 @@ class RuleState:
         names = {self._group(row)[2], row["group_id"], row["group_name"]} - {None}
         place = (row["account"], row["region"])
         for group in [g for g in self._held if g[:2] == place and g[2] in names]:
-            del self._held[group]
+            for key, rule in self._held.pop(group).items():
+                self._count(key, rule, -1)
+                del self._order[key]
+            del self._order[group]
             self._settle(group, row)
         # Its name is free again: a group created with it next is the one the name means.
         for name in [n for n, i in self._group_ids.items() if n[:2] == place and i in names]:
@@ -315,10 +346,11 @@ class RuleState:
 
     def _change_list(self, row: dict) -> None:
         place = (row["account"], row["region"], row["prefix_list_id"])
-        named = [group for group, rules in self._held.items()
-                 if group[:2] == place[:2] and any(r["peer"] == place[2] for r in rules.values())]
+        # The groups with a rule naming the list, in the order they were first held.
+        named = sorted(self._naming.get(place, {}), key=self._order.__getitem__)
         seen = place in self._lists
-        entries = self._lists.setdefault(place, {"entries": set(), "complete": False})
+        entries = self._lists.setdefault(place, {"entries": set(), "complete": False,
+                                                 "public": {4: 0, 6: 0}, "family": {4: 0, 6: 0}})
         if row["action"] == "prefix_list_create" and (named or seen):
             # A list is created before a rule names it or it is changed: a create logged after
             # contradicts the records before it (one of them forged or misdated). Its entries are
@@ -334,57 +366,136 @@ class RuleState:
             # An entry AWS took that cannot be read (no Cidr, `0/0`): the list's reach is unknown.
             entries["complete"] = False
         elif row["action"] == "prefix_list_add":
-            entries["entries"].add(network(row["peer"]))
+            self._list_entry(place, network(row["peer"]), 1)
         elif row["action"] == "prefix_list_remove":
-            entries["entries"].discard(network(row["peer"]))
+            self._list_entry(place, network(row["peer"]), -1)
         elif row["action"] == "prefix_list_restore":
             # An earlier version's entries, which the record does not list: reach unknown from now.
-            entries.update(entries=set(), complete=False)
+            for net in list(entries["entries"]):
+                self._list_entry(place, net, -1)
+            entries["complete"] = False
+        for group, port in self._referrers.get(place, {}):
+            self._touch(group, *_list_wheres(place[2], port))
         for group in named:
             self._settle(group, row)
 
+    def _list_entry(self, place: tuple, net, step: int) -> None:
+        """Add (1) or remove (-1) one entry of a list, in the unions of the groups naming it."""
+        listed = self._lists[place]
+        if net is None or (net in listed["entries"]) == (step > 0):
+            return
+        (listed["entries"].add if step > 0 else listed["entries"].discard)(net)
+        listed["family"][net.version] += step
+        if network_public(net):  # 10/8 lets in nothing public
+            listed["public"][net.version] += step
+            for group, port in self._referrers.get(place, {}):
+                self._union((*group, "internet", net.version, port)).change(net, step)
+
+    def _count(self, key: RuleKey, rule: dict, step: int) -> None:
+        """Count a rule held (1) or released (-1) in what the wheres of its group are made of."""
+        group = key[:3]
+        naming = self._naming.setdefault((*group[:2], rule["peer"]), {})
+        naming[group] = naming.get(group, 0) + step
+        if not naming[group]:
+            del naming[group]
+        if not naming:
+            del self._naming[(*group[:2], rule["peer"])]
+        cidr = rule["peer_type"] in ("cidr_ipv4", "cidr_ipv6")
+        for port in rule["ports"]:
+            if rule["peer_type"] == "prefix_list":
+                self._refer(key, rule, port, step)
+            elif cidr and rule["public"]:
+                where = (*group, "internet", rule["network"].version, port)
+                self._union(where).change(rule["network"], step)
+                _count_in(self._cidrs, where, key, rule, step)
+                self._touch(group, where[3:])
+            elif cidr and rule["network"] is None and rule["peer"]:
+                where = (*group, "unknown", rule["peer"], port)  # AWS took what we can't read
+                _count_in(self._unread, where, key, rule, step)
+                self._touch(group, where[3:])
+
+    def _refer(self, key: RuleKey, rule: dict, port: int, step: int) -> None:
+        """A rule naming a prefix list on a port: the first lets the list's entries in there, the
+        last to go takes them out."""
+        group, place = key[:3], (*key[:2], rule["peer"])
+        naming = self._refs.setdefault((group, port), {})
+        _count_in(naming, rule["peer"], key, rule, step)
+        if len(naming.get(rule["peer"], ())) != (1 if step > 0 else 0):
+            return  # others name it there still, or named it already
+        listed = self._lists.get(place)
+        for net in listed["entries"] if listed else ():
+            if network_public(net):
+                self._union((*group, "internet", net.version, port)).change(net, step)
+        if step > 0:
+            self._referrers.setdefault(place, {})[(group, port)] = None
+        else:
+            del self._referrers[place][(group, port)]
+        self._touch(group, *_list_wheres(rule["peer"], port))
+
+    def _union(self, where: tuple) -> PublicUnion:
+        if where not in self._unions:
+            self._unions[where] = PublicUnion(where[4])
+        return self._unions[where]
+
+    def _touch(self, group: tuple, *places: tuple) -> None:
+        dirty = self._dirty.setdefault(group, {})
+        for place in places:
+            dirty[(*group, *place)] = None
+
     # --- exposure -----------------------------------------------------------------------------
 
-    def _exposures(self, group: tuple) -> dict[tuple, list[dict]]:
-        """(account, region, group, reach, family or prefix list, port) -> the rules exposing it."""
-        nets: dict[tuple, list] = {}
-        unknown: dict[tuple, list[dict]] = {}
-        for rule in self._held.get(group, {}).values():
-            ports = rule["ports"]
-            if not ports:
-                continue
-            if rule["peer_type"] == "prefix_list":
-                listed = self._lists.get((*group[:2], rule["peer"]))
-                found = list(listed["entries"]) if listed else []
-                if not listed or not listed["complete"]:
-                    for port in ports:
-                        where = (*group, "unknown", rule["peer"], port)
-                        unknown.setdefault(where, []).append(rule)
-            else:
-                cidr = rule["peer_type"] in ("cidr_ipv4", "cidr_ipv6")
-                found = [rule["network"]] if cidr and rule["public"] else []
-                if cidr and rule["network"] is None and rule["peer"]:  # AWS took what we can't read
-                    for port in ports:
-                        unknown.setdefault((*group, "unknown", rule["peer"], port), []).append(rule)
-            for net in filter(None, found):
-                for port in ports:
-                    where = (*group, "internet", net.version, port)
-                    nets.setdefault(where, []).append((net, rule))
-        exposed = dict(unknown)
-        for where, pairs in nets.items():
-            if reaches_internet([n for n, _ in pairs], where[4], self.settings.internet_prefix_len):
-                exposed[where] = _unique([r for n, r in pairs if network_public(n)])  # not 10/8
-        return exposed
+    def _exposed(self, where: tuple) -> bool:
+        """Whether a where (account, region, group, reach, family or peer, port) is exposed now."""
+        if where[3] == "internet":
+            union = self._unions.get(where)
+            return union is not None and union.reaches(self.settings.internet_prefix_len)
+        listed = self._lists.get((*where[:2], where[4]))
+        naming = self._refs.get((where[:3], where[5]), {}).get(where[4])
+        return bool(self._unread.get(where)) or bool(naming and not (listed and listed["complete"]))
+
+    def _exposing(self, where: tuple) -> tuple[tuple, list[dict]]:
+        """The rules exposing an exposed where, in the order they were held (the last completed
+        it), and where a pass over the group's rules and their entries meets it first."""
+        group, port = where[:3], where[5]
+        met = []  # rules naming a list of this family but no public entry: met, exposing nothing
+        if where[3] == "internet":
+            pairs = list(self._cidrs.get(where, {}).items())
+            for listed, naming in self._refs.get((group, port), {}).items():
+                entries = self._lists.get((*group[:2], listed), {})
+                if entries.get("public", {}).get(where[4]):
+                    pairs += naming.items()
+                elif entries.get("family", {}).get(where[4]):
+                    met += naming.items()
+        else:
+            pairs = [*self._unread.get(where, {}).items(),
+                     *self._refs.get((group, port), {}).get(where[4], {}).items()]
+        pairs.sort(key=lambda pair: self._order[pair[0]])
+        key, rule = min([pairs[0], *met], key=lambda pair: self._order[pair[0]])
+        entry = 0  # a list's entries are met in the order of its set, family by family
+        if where[3] == "internet" and rule["peer_type"] == "prefix_list":
+            entries = self._lists[(*group[:2], rule["peer"])]["entries"]
+            entry = next(i for i, net in enumerate(entries) if net.version == where[4])
+        return (self._order[key], entry), [rule for _, rule in pairs]
 
     def _settle(self, group: tuple, row: dict, before: bool = False) -> None:
-        """Open and close the group's windows to match what its rules expose now."""
-        exposed = self._exposures(group)
+        """Open and close the group's windows to match what its rules expose now: only where a
+        change since the last settle touched."""
+        dirty = self._dirty.pop(group, {})
         opened = self._open.setdefault(group, {})
-        for where in [w for w in opened if w not in exposed]:
+        closing = [w for w in dirty if w in opened and not self._exposed(w)]
+        for where in sorted(closing, key=lambda w: opened[w]["_n"]):
             self._close(opened.pop(where), row)
-        for where, rules in exposed.items():
-            if where not in opened:
-                opened[where] = self._open_window(where, rules, row, before)
+        fresh = [(w, *self._exposing(w)) for w in dirty if w not in opened and self._exposed(w)]
+        ports = list(self.settings.watched_ports)
+        # In the order a pass over the group's rules meets them: unknown reach first.
+        fresh.sort(key=lambda f: (f[0][3] == "internet", f[1], str(f[0][4]), ports.index(f[0][5])))
+        for where, _, rules in fresh:
+            opened[where] = self._open_window(where, rules, row, before)
+            opened[where]["_n"] = self._tick()
+
+    def _tick(self) -> int:
+        self._clock += 1
+        return self._clock
 
     def _close(self, window: dict, row: dict) -> None:
         window.update(
@@ -451,13 +562,19 @@ class RuleState:
         )
 
 
-def _unique(rules: list[dict]) -> list[dict]:
-    seen, out = set(), []
-    for rule in rules:
-        if id(rule) not in seen:
-            seen.add(id(rule))
-            out.append(rule)
-    return out
+def _list_wheres(prefix_list: str, port: int) -> tuple[tuple, ...]:
+    """What a rule naming a prefix list may expose on a port: of unknown reach, or the internet."""
+    return ("unknown", prefix_list, port), ("internet", 4, port), ("internet", 6, port)
+
+
+def _count_in(table: dict, where, key: RuleKey, rule: dict, step: int) -> None:
+    """Hold (1) or release (-1) a rule among those of one where of a table."""
+    if step > 0:
+        table.setdefault(where, {})[key] = rule
+        return
+    del table[where][key]
+    if not table[where]:
+        del table[where]
 
 
 _LIST_ACTIONS = ("prefix_list_create", "prefix_list_add", "prefix_list_remove",

@@ -813,6 +813,15 @@ def normalize(events: pd.DataFrame, held: Iterable[Mapping] = ()) -> pd.DataFram
     return _with_rejected(frame, rejected)
 
 
+def _return_contradicts(e: dict) -> bool:
+    """Whether a response says its call's `_return` (a modify's `return`) as anything but true."""
+    resp = strict_object(e.get("responseelements"), "responseElements")
+    inner = _member(resp, "ModifySecurityGroupRulesResponse")
+    said = [v for node in (resp, inner if isinstance(inner, dict) else {}) for k, v in node.items()
+            if isinstance(k, str) and k.lower() in ("_return", "return")]
+    return any(is_true(v) is not True for v in said)
+
+
 def _with_rejected(frame: pd.DataFrame, rejected: list[str]) -> pd.DataFrame:
     frame.attrs["rejected"] = rejected
     return frame
@@ -827,6 +836,10 @@ def changes_of(e: dict, known: dict[str, Rule]) -> list[dict]:
     error = e.get("errorcode")
     if error_blank(e):  # " ", U+200B: read as a failure, it would hide an opening
         raise Unreadable(reason("sg_error_blank"))
+    if not error and action in ("revoke", "modify", "delete_group") and _return_contradicts(e):
+        # AWS answers true to every such call that succeeds: false contradicts the success, and
+        # read as one it would close a window.
+        raise Unreadable(reason("sg_return_not_true"))
     changes = list(_rules_of(e, known))
     if not error:
         for _, _, rule in changes:
