@@ -165,8 +165,8 @@ class IntegrityReport:
                   status=status.get(f"report.value.status.{s}", s))
             for s, n in self.counts().items() if n and s != VALID)
         return words(
-            language, "proof.counts", logs=logs[VALID], all_logs=sum(logs.values()),
-            digests=digests[VALID], all_digests=sum(digests.values()), hours=f"{proven:g}",
+            language, "proof.counts", logs=f"{logs[VALID]:,}", all_logs=f"{sum(logs.values()):,}",
+            digests=f"{digests[VALID]:,}", all_digests=f"{sum(digests.values()):,}", hours=f"{proven:g}",
             gaps=len(self.gaps),
         ) + (words(language, "proof.not_valid", bad=bad) if bad else "")
 
