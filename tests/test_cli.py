@@ -553,8 +553,8 @@ def test_ssh_exposure_reads_pieces_prefix_lists_and_db_groups_end_to_end(tmp_pat
     ("--since", "0001-01-01T00:00:00+05:00"), ("--until", "9999-12-31T23:00:00-05:00")])
 def test_times_past_the_calendar_are_one_line_errors(tmp_path, bound, value):
     result = CliRunner().invoke(main, ["ssh-exposure", "--evidence", str(tmp_path), bound, value])
-    assert (result.exit_code, result.output) == (
-        1, f"Error: --since/--until must fall in the years 1970 to 9998, got {value!r}: leave "
+    assert (result.exit_code, result.output) == (  # a usage error: exit 2, under click's usage line
+        2, usage("ssh-exposure") + f"Error: --since/--until must fall in the years 1970 to 9998, got {value!r}: leave "
            "--since or --until out for no bound\n")
 
 
