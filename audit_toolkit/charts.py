@@ -255,7 +255,7 @@ def plot_exposure(windows: pd.DataFrame, ax: Axes | None = None, *, findings: pd
     }
     handles = [handle for name, handle in legend.items() if name in drawn]
     if findings is not None and len(findings):
-        handles += _finding_markers(ax, findings, y_of, window_lane, say)
+        handles += _finding_markers(ax, findings, y_of, window_lane, say, x0, (x1 + lead - x0) * 0.03)
     if sessions is not None and len(sessions):
         handles += _session_markers(ax, sessions, window_lane, say)
     ax.set_yticks([sum(ys) / len(ys) for ys in lanes.values()], [_row_label(k, names) for k in lanes], fontsize=8)
@@ -355,9 +355,12 @@ def _window_key(row: Mapping) -> tuple:
 
 
 def _finding_markers(ax: Axes, findings: pd.DataFrame, y_of: Mapping[tuple, int],
-                     window_lane: Mapping[tuple, int], say: Callable[..., str]) -> list:
+                     window_lane: Mapping[tuple, int], say: Callable[..., str], x0: float | None = None,
+                     apart: float = 0.0) -> list:
     """A marker per finding on its group's row; on the very window's lane when the row names the window
-    (a correlation row carries the window's cidr and opened_at)."""
+    (a correlation row carries the window's cidr and opened_at). A finding active at the range's start
+    `x0` but begun before it is drawn there with a small `<` (else it would be off the axes), and none
+    sits `apart` or less right of `x0`, where a window's began-earlier `<` would hide it."""
     column = _finding_time(findings)
     rows_of: dict[str, list[int]] = {}
     for key, y in y_of.items():
@@ -366,17 +369,28 @@ def _finding_markers(ax: Axes, findings: pd.DataFrame, y_of: Mapping[tuple, int]
     for f in records(findings):
         if f.get(column) is None:
             continue
+        at, last = _num(f[column]), f.get("last_seen")
+        if x0 is not None and last is not None and not pd.isna(last) and _num(last) < x0:
+            continue  # over before the range began
+        earlier = x0 is not None and at < x0
+        if earlier or (x0 is not None and at <= x0 + apart):  # at the range's start: right of its `<` marks
+            at = x0 + apart
         name = band(f.get("severity"))
         color = BAND_COLORS[name]
         for group in _finding_groups(f):
             exact = window_lane.get(_window_key({**f, "group_id": group})) if "cidr" in f else None
             exact = exact if exact is not None else y_of.get((f.get("account"), f.get("region"), group))
             for y in [exact] if exact is not None else rows_of.get(group, []):
-                ax.plot([_num(f[column])], [y], marker="X", markersize=9, color=color, markeredgecolor="black",
+                ax.plot([at], [y], marker="X", markersize=9, color=color, markeredgecolor="black",
                         linestyle="", zorder=Z_MARKER, gid="finding")
+                if earlier:
+                    ax.plot([at - apart * 0.45], [y], marker="<", markersize=6, color=color,
+                            markeredgecolor="black", linestyle="", zorder=Z_MARKER, gid="finding-earlier")
+                    drawn["earlier"] = Line2D([], [], marker="<", color="white", markeredgecolor="black",
+                                              linestyle="", label=say("finding_earlier"))
                 drawn[name] = Line2D([], [], marker="X", color=color, markeredgecolor="black", linestyle="",
                                      label=say("finding", band=say(f"band.{name}")))
-    return [drawn[b] for b in BAND_COLORS if b in drawn]
+    return [drawn[b] for b in [*BAND_COLORS, "earlier"] if b in drawn]
 
 
 ACTION_MARKERS = {"authorize": "^", "revoke": "v", "modify": "D", "create_group": "s", "delete_group": "X",

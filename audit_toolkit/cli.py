@@ -12,6 +12,7 @@ import pandas as pd
 
 from . import export, queries
 from .analysis import actors, security_groups
+from .analysis.state import unlogged_actors
 from .errors import AuditToolkitError
 from .investigation import Investigation
 from .phrases import plural
@@ -76,22 +77,12 @@ def table_groups(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def table_windows(frame: pd.DataFrame) -> pd.DataFrame:
-    """Windows for a table: one `ports` cell, and an opened_by that says when no logged call opened the
-    window (open before the evidence, or known from state), so an empty cell never reads as missing data."""
+    """Windows for a table: one `ports` cell, and an opened_by and closed_by that say when no logged call
+    opened the window (open before the evidence, or known from state) or closed it (`(not logged)`,
+    `(group deleted, not logged)`), so an empty cell never reads as missing data."""
     if frame.empty:
         return frame
-    frame = table_groups(frame)
-
-    def mark(by, before, how) -> object:
-        if isinstance(by, str) and by:
-            return by
-        said = [*(["before evidence"] if before is True else []),
-                *(["from state, unlogged"] if how in ("state", "config") else [])]
-        return f"({'; '.join(said)})" if said else by
-
-    how = frame["opened_how"] if "opened_how" in frame.columns else [None] * len(frame)
-    return frame.assign(opened_by=[mark(b, bool(e) if not pd.isna(e) else None, h) for b, e, h in
-                                   zip(frame["opened_by"], frame["open_before_evidence"], how)])
+    return unlogged_actors(table_groups(frame))
 
 
 def _clean_errors(fn):
@@ -160,16 +151,17 @@ def _range_checked(fn):
         ctx = click.get_current_context()
         if kwargs.get("catalogue"):  # the list of detections: no evidence, no time, no place
             _refuse_with_catalogue(ctx)
+        _usage(_zone_typed, kwargs.get("tz"))
         zone = Settings.load(display_tz=kwargs.get("tz")).display_tz
         given = {"since": kwargs["since"], "until": kwargs["until"],
                  "state-at": ctx.meta.get("audit_toolkit.state_at")}
-        queries.scope(given["since"], given["until"])  # an error quotes what was typed
+        _usage(queries.scope, given["since"], given["until"])  # an error quotes what was typed
         _state_time(given["state-at"])
         language = Settings.load(display_tz=kwargs.get("tz")).language
         read = {name: _zoned(value, zone, name, language) for name, value in given.items()}
         kwargs["since"], kwargs["until"] = read["since"], read["until"]
         ctx.meta["audit_toolkit.state_at"] = read["state-at"]
-        queries.scope(kwargs["since"], kwargs["until"])
+        _usage(queries.scope, kwargs["since"], kwargs["until"])
         ctx.meta["audit_toolkit.range"] = (kwargs["since"], kwargs["until"])
         naive = [f"--{n} {read[n]}" for n in given if given[n] is not None and given[n] != read[n]]
         if naive and zone != "UTC":
@@ -187,6 +179,23 @@ def _range_checked(fn):
         return fn(*args, **kwargs)
 
     return wrapper
+
+
+def _usage(check, *args):
+    """`check(*args)`, its refusal of what was typed a usage error (exit 2 with the usage line, as click's
+    own option errors), not a failed run (exit 1)."""
+    try:
+        return check(*args)
+    except AuditToolkitError as e:
+        raise click.UsageError(export.visible(str(e))) from None
+
+
+def _zone_typed(tz: str | None) -> None:
+    """--tz checked alone: a bad AUDIT_TOOLKIT_DISPLAY_TZ or other setting stays a failed run."""
+    from .settings import zone_name
+
+    if tz is not None:
+        zone_name(tz)
 
 
 def _refuse_with_catalogue(ctx: click.Context) -> None:
@@ -377,6 +386,8 @@ def _emit(frame, fmt: str, columns: list[str], settings: Settings, drop: tuple[s
     """The answer on stdout; for a table (its frame reshaped by `shape`, if given, after identities are
     shortened), the zone of its times and any column left out on stderr."""
     tz = settings.display_tz
+    if fmt != "table":  # a `*_phrase` column is the catalogue's codes for the report: its text is beside it
+        frame = frame.drop(columns=[c for c in frame.columns if str(c).endswith("_phrase")])
     if fmt == "json":
         click.echo(export.to_json(frame, tz))
     elif fmt == "csv":  # CSV has no escapes: exact values for a pipe, visible ones for a terminal
@@ -580,7 +591,7 @@ def detect(evidence, store, since, until, accounts, regions, tz, fmt, only, min_
 
     settings = _settings(tz=tz)
     min_severity = min_severity and min_severity[1]  # the band's label
-    chosen = select(only, min_severity)  # an unknown id fails here, before any evidence is read
+    chosen = _usage(select, only, min_severity)  # an unknown id fails here, before any evidence is read
     if not chosen and not catalogue and not sigma_paths:
         raise click.UsageError(f"no detection of {', '.join(only)} is at least {min_severity}: "
                                "these filters leave nothing to run")
@@ -656,7 +667,7 @@ def ingest(evidence: Path, store: Path, progress: bool | None, state_at: str | N
 
 def _state_time(value: str | None) -> str | None:
     """--state-at as a UTC time (a bad one is a clean usage error, before anything is read)."""
-    return queries.utc_iso(value, "--state-at")
+    return _usage(queries.utc_iso, value, "--state-at")
 
 
 FINDING_TABLE = ["severity", "severity_label", "type", "account", "region", "instance_id", "security_group_ids",
@@ -947,7 +958,10 @@ def sql(name, since, until, accounts, regions, params) -> None:
             click.echo(f"{query.name}: {query.doc.splitlines()[0] if query.doc else ''}")
         return
     query = queries.get(name)
-    values = {k: v for k, v in queries.scope(since, until, account, region).items() if k in query.params}
+    values = {k: v for k, v in _usage(queries.scope, since, until, account, region).items() if k in query.params}
+    keys = [item.partition("=")[0] for item in params]
+    for key in dict.fromkeys(k for k in keys if keys.count(k) > 1):  # the text binds one: never the last kept
+        raise click.UsageError(f"--param {key} given {keys.count(key)} times: the query binds one value")
     for item in params:
         key, sep, value = item.partition("=")
         if not sep or key not in query.params:
@@ -986,7 +1000,8 @@ def demo(out: Path, events: int, seed: int, tz: str | None) -> None:
     """Generate synthetic evidence with a scripted incident, investigate it, and write the results."""
     from .demo import run_demo
 
-    _settings(tz=tz)  # a bad --tz fails before anything is written
+    _usage(_zone_typed, tz)  # a bad --tz fails before anything is written
+    _settings(tz=tz)
     run_demo(out, events=events, seed=seed, echo=click.echo, tz=tz)
 
 

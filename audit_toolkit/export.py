@@ -131,11 +131,15 @@ def to_table(frame: pd.DataFrame, columns: list[str] | None = None, width: int |
     squeezed layout (a time's clock under its date, identities between their words) does not fit
     are the columns of `drop_order` left out, those with one value in every row first, and named
     in `Table.dropped`.
-    Times are shown in `tz` without the offset (the caller says the zone once).
+    Times are shown in `tz` without the offset (the caller says the zone once), unless the table's
+    times have more than one offset (they straddle a DST change): then every time cell carries its
+    offset (`2026-11-01 01:30:00-04:00`), so an hour across the change never reads as none.
     """
     if frame.empty:
         return Table("(none)")
-    rows = [[_cell(v, tz) for v in row] for row in (frame[columns] if columns else frame).astype(object).itertuples(index=False)]
+    values = list((frame[columns] if columns else frame).astype(object).itertuples(index=False))
+    offsets = {_zoned(v, tz).utcoffset() for row in values for v in row if _is_time(v)}
+    rows = [[_cell(v, tz, len(offsets) > 1) for v in row] for row in values]
     headers = list(columns or frame.columns)
     keep = list(range(len(headers)))
     def fit() -> list[int] | None:  # wrap harder before a column is left out
@@ -157,10 +161,18 @@ def to_table(frame: pd.DataFrame, columns: list[str] | None = None, width: int |
     return Table("\n".join(lines), tuple(dropped))
 
 
-def _cell(value: Any, tz: str) -> str:
-    if isinstance(value, pd.Timestamp) and value is not pd.NaT:
-        value = value.tz_localize("UTC") if value.tzinfo is None else value
-        return value.tz_convert(tz).strftime("%Y-%m-%d %H:%M:%S")
+def _is_time(value: Any) -> bool:
+    return isinstance(value, pd.Timestamp) and value is not pd.NaT
+
+
+def _zoned(value: pd.Timestamp, tz: str) -> pd.Timestamp:
+    return (value.tz_localize("UTC") if value.tzinfo is None else value).tz_convert(tz)
+
+
+def _cell(value: Any, tz: str, offset: bool = False) -> str:
+    if _is_time(value):
+        return _zoned(value, tz).isoformat(sep=" ", timespec="seconds") if offset else \
+            _zoned(value, tz).strftime("%Y-%m-%d %H:%M:%S")
     plain = _plain(value, tz)
     return "" if plain is None else visible(str(plain))
 
@@ -170,7 +182,7 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
-_TIME_CELL = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+_TIME_CELL = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:[+-]\d\d:\d\d)?")  # with its offset across a DST change
 # An id a reader searches for whole (sg-0a000000000000001, i-..., eni-..., pl-..., an access key):
 # never split across lines, at any width.
 ID_WORD = re.compile(r"\b(?:[a-z]+-(?=[0-9a-z]*\d)[0-9a-z]{8,}|A[KS]IA[0-9A-Z]{16})\b")

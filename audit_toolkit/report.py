@@ -35,6 +35,7 @@ from . import charts, export, phrases, queries
 from .analysis import actors, connections
 from .analysis.events import records
 from .analysis.security_groups import port_span
+from .analysis.state import unlogged_actors
 from .errors import AuditToolkitError, OutputError
 from .evidence.digest_chain import IntegrityReport, said
 from .evidence.reader import IntakeReport
@@ -286,6 +287,8 @@ class Audit:
             return self.when(value)
         if isinstance(value, pd.Timedelta):
             return _duration(value, self.words)
+        if column == "hours" and isinstance(value, (int, float, np.number)):  # a gap's length, as every duration
+            return _duration(pd.Timedelta(hours=value), self.words)
         if isinstance(value, (bool, np.bool_)):
             return self.value("bool", bool(value))
         if column in IDENTITIES and isinstance(value, str):
@@ -329,10 +332,18 @@ def _duration(value: pd.Timedelta, words: dict[str, str]) -> str:
     return words["report.days_hours_minutes"].format(d=days, hm=hm) if days else hm
 
 
+SEVERITY_ORDER = ("critical", "high", "medium", "low")  # counts lead with what needs action
+
+
 def _counts(a: Audit, series: pd.Series, column: str | None = None) -> str:
-    """`authorize 3, revoke 1`: each value (in words where it is one of ours) with its count."""
-    counts = [a.say("count", what=a.value(column, k), n=v)
-              for k, v in series.value_counts().items()]
+    """`authorize 3, revoke 1`: each value (in words where it is one of ours) with its count, most
+    first; severities in SEVERITY_ORDER (critical first, whatever its count)."""
+    counted = series.value_counts()
+    if column == "severity":
+        rank = {s: n for n, s in enumerate(SEVERITY_ORDER)}
+        counted = counted.sort_index(key=lambda i: i.map(lambda v: rank.get(str(v).lower(), len(rank))),
+                                     kind="stable")
+    counts = [a.say("count", what=a.value(column, k), n=v) for k, v in counted.items()]
     return a.say("sep").join(counts) or a.say("none")
 
 
@@ -498,7 +509,7 @@ def changes_section(a: Audit) -> Part:
     if changes.empty:
         return part
     part.facts.append(a.say("by_action", counts=_counts(a, changes["action"], "action")))
-    by_actor = _counts(a, changes["actor"].map(charts.short_actor))
+    by_actor = _counts(a, changes["actor"].map(lambda w: a.identity(w) if isinstance(w, str) else ""))
     part.facts.append(a.say("by_actor", counts=by_actor))
     ax = charts.plot_changes(changes, settings=a.inv.settings)
     part.charts.append(Chart("changes", a.say("chart.changes"), charts.to_png(ax)))
@@ -524,7 +535,7 @@ def exposed_section(a: Audit) -> Part:
     if len(still):
         unlogged = int(still["opened_how"].isin(["state", "config"]).sum())
         part.facts.append(a.say("exposed_unlogged", n=unlogged))
-        shown = _with_rules(still.assign(peer=still["cidr"]), a)
+        shown = _with_rules(unlogged_actors(still, a.language).assign(peer=still["cidr"]), a)
         part.tables.append(a.table(a.say("section.exposed"), shown, EXPOSED_TABLE))
     return part
 
@@ -545,15 +556,18 @@ def reconcile_section(a: Audit) -> Part | None:
 
 
 def _open_for(windows: pd.DataFrame, a: Audit) -> pd.DataFrame:
-    """`windows` with a still-open window's `duration` measured to the end the report states (the
-    range's end, or the evidence's without --until) and said as a lower bound: the window was still
-    open then, and the evidence cannot say for how much longer."""
-    if a.end is None or not len(windows):
+    """`windows` with a still-open window's `duration` said as a lower bound: measured, as the CLI's
+    duration is, to the earlier of the range's end and the evidence's (Investigation._end), and saying
+    which; the evidence shows the window open until then, and cannot say for how much longer."""
+    def bound(opened, held) -> str:
+        end = opened + held
+        at = "at.range" if a.until is not None and a.end is not None and end >= a.end else "at.evidence"
+        return a.say("open_at_least", d=_duration(held, a.words), at=a.say(at), end=a.when(end))
+
+    if not len(windows):
         return windows
-    at = a.say("at.range" if a.until is not None else "at.evidence")
     return windows.assign(duration=[
-        a.say("open_at_least", d=_duration(a.end - opened, a.words), at=at, end=a.when(a.end))
-        if still and opened is not None and not pd.isna(opened) else held
+        bound(opened, held) if still and not pd.isna(opened) and not pd.isna(held) else held
         for still, opened, held in zip(windows["still_open"].astype(bool), windows["opened_at"], windows["duration"])])
 
 
@@ -580,7 +594,7 @@ def exposure_section(a: Audit) -> Part:
                                   settings=a.inv.settings, sessions=a.sessions, uncovered=a.uncovered)
         caption = a.say("chart.exposure", ports=a.ports)
         part.charts.append(Chart("exposure", caption, charts.to_png(ax)))
-        shown = _with_rules(_open_for(windows, a).assign(peer=windows["cidr"]), a)
+        shown = _with_rules(unlogged_actors(_open_for(windows, a), a.language).assign(peer=windows["cidr"]), a)
         shown = shown.assign(state=[_state(w, a) for w in records(windows)])
         part.tables.append(a.table(a.say("table.windows"), shown, WINDOW_TABLE))
     if len(failed):
@@ -687,7 +701,7 @@ def detections_section(a: Audit) -> Part | None:
         part.subsections.append((a.say("detection_title", title=d.title(a.language)), Part(
             [a.say("detection", id=d.id, severity=a.value("severity", d.severity),
                    technique=d.technique),
-             a.say("detection_hits", n=len(found), attempts=attempts)],
+             a.say("detection_hits", n=len(found), attempts=a.say("detection_attempts", n=attempts))],
             tables=[a.table(a.say("table.hits"), found, DETECTION_TABLE)])))
     return part
 
@@ -755,7 +769,7 @@ def actions_section(a: Audit) -> Part:
     elif a.since is not None or a.until is not None:  # first: every other line is of nothing read
         part.facts.insert(0, a.say("covers_nothing"))
     if len(windows):
-        shown = _with_rules(_open_for(windows, a).assign(peer=windows["cidr"]), a)
+        shown = _with_rules(unlogged_actors(_open_for(windows, a), a.language).assign(peer=windows["cidr"]), a)
         part.tables.append(a.table(a.say("table.open"), shown, OPEN_TABLE))
     if len(tied):
         part.tables.append(a.table(a.say("table.attacks"), tied, CORRELATION_TABLE))

@@ -382,10 +382,32 @@ def test_a_finding_marker_never_hides_the_began_earlier_mark():
     [mark] = [m for m in ax.lines if m.get_gid() == "began-earlier"]
     [finding] = [m for m in ax.lines if m.get_gid() == "finding"]
     [session] = [m for m in ax.lines if m.get_gid() == "session"]
-    assert (mark.get_xdata()[0], mark.get_ydata()[0]) == (finding.get_xdata()[0], finding.get_ydata()[0])
+    # on the mark's lane, right of it: the finding at the range's start is drawn beside the `<`, not under it
+    assert finding.get_ydata()[0] == mark.get_ydata()[0]
+    assert finding.get_xdata()[0] == pytest.approx(mark.get_xdata()[0] + (ax.get_xlim()[1] - ax.get_xlim()[0]) * 0.03, abs=1e-9)
     assert mark.get_zorder() > max(finding.get_zorder(), session.get_zorder()) > patches(ax, "window")[0].get_zorder()
     assert mark.get_clip_on() is False  # at the axes' left edge, not cut in half
     assert "opened before the range" in legend(ax)
+
+
+def test_a_finding_begun_before_the_range_is_drawn_at_its_start_with_a_began_earlier_mark():
+    # a --since range: the brute force from 09:40 to 10:55 is active in the range 10:00-12:00
+    frame = windows(window(opened_at="2026-11-03T09:00Z", closed_at="2026-11-03T11:30Z", opened_by="a",
+                           closed_by="b"))
+    found = pd.DataFrame({"group_id": ["sg-1", "sg-1", "sg-1"], "severity": [2.0, 8.0, 5.0],
+                          "first_seen": pd.to_datetime(["2026-11-03T09:40Z", "2026-11-03T10:30Z",
+                                                        "2026-11-03T08:00Z"], utc=True),
+                          "last_seen": pd.to_datetime(["2026-11-03T10:55Z", "2026-11-03T10:40Z",
+                                                       "2026-11-03T09:10Z"], utc=True)})
+    ax = charts.plot_exposure(frame, findings=found, start="2026-11-03T10:00Z", end="2026-11-03T12:00Z", settings=EN)
+    x0, right = ax.get_xlim()
+    marks = sorted((m.get_xdata()[0], m.get_ydata()[0]) for m in ax.lines if m.get_gid() == "finding")
+    # the one over before the range (08:00-09:10) is not drawn; the one begun at 09:40 is, inside the axes
+    assert marks == [(pytest.approx(x0 + (right - x0) * 0.03, abs=1e-9), 0),
+                     (pytest.approx(num("2026-11-03T10:30Z"), abs=1e-9), 0)]
+    [earlier] = [m for m in ax.lines if m.get_gid() == "finding-earlier"]
+    assert x0 < earlier.get_xdata()[0] < marks[0][0] and earlier.get_ydata()[0] == 0
+    assert legend(ax)[-3:] == ["GuardDuty finding (Low)", "GuardDuty finding (High)", "finding begun before the range"]
 
 
 def test_a_stretch_the_evidence_does_not_cover_is_drawn_as_such():

@@ -34,6 +34,11 @@ def run(*args: str) -> click.testing.Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
+def usage(command: str) -> str:
+    """What click prints above a usage error's message (the program is `main` under CliRunner)."""
+    return f"Usage: main {command} [OPTIONS]\nTry 'main {command} --help' for help.\n\n"
+
+
 def _commands(group: click.Group, prefix=()):
     for name, command in group.commands.items():
         yield (*prefix, name)
@@ -146,7 +151,7 @@ def test_bad_input_is_reported_on_stderr(tmp_path):
 
 def test_library_errors_are_clean_messages(tmp_path):
     result = CliRunner().invoke(main, ["sg-changes", "--evidence", str(tmp_path), "--since", "not-a-time"])
-    assert result.exit_code == 1 and result.exception.__class__ is SystemExit
+    assert result.exit_code == 2 and result.exception.__class__ is SystemExit  # a usage error
     assert "Error: --since/--until must be an ISO 8601 time such as 2026-11-03T09:00:00Z, got 'not-a-time'" in result.output
 
 
@@ -166,14 +171,16 @@ def test_invalid_settings_are_clean_messages(tmp_path, args, env, message):
 def test_time_arguments_are_checked_before_any_evidence_is_read(demo, tmp_path):
     evidence = str(demo / "evidence")
     reversed_ = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence, "--since", "2026-11-05", "--until", "2026-11-04"])
-    assert (reversed_.exit_code, reversed_.output) == (
-        1, "Error: --since 2026-11-05T00:00:00Z is not before --until 2026-11-04T00:00:00Z: the time range is empty\n")
+    assert (reversed_.exit_code, reversed_.output) == (  # usage errors: exit 2, with click's usage line
+        2, usage("ssh-exposure") + "Error: --since 2026-11-05T00:00:00Z is not before --until 2026-11-04T00:00:00Z: "
+        "the time range is empty\n")
     typo = CliRunner().invoke(main, ["detect", "--evidence", evidence, "--until", "2026-13-01"])
     assert (typo.exit_code, typo.output) == (  # no intake line: nothing was scanned
-        1, "Error: --since/--until must be an ISO 8601 time such as 2026-11-03T09:00:00Z, got '2026-13-01'\n")
+        2, usage("detect") + "Error: --since/--until must be an ISO 8601 time such as 2026-11-03T09:00:00Z, "
+        "got '2026-13-01'\n")
     zone = CliRunner().invoke(main, ["report", "--evidence", evidence, "--out", str(tmp_path / "r"), "--tz", "Mars/Olympus"])
     assert (zone.exit_code, zone.output) == (
-        1, "Error: unknown time zone 'Mars/Olympus': use an IANA name such as Asia/Tokyo\n")
+        2, usage("report") + "Error: unknown time zone 'Mars/Olympus': use an IANA name such as Asia/Tokyo\n")
     assert not (tmp_path / "r").exists()
 
 
@@ -191,7 +198,7 @@ def test_detect_catalogue_and_unknown_id(demo):
     rows = list(csv.DictReader(io.StringIO(listing)))
     assert [r["id"] for r in rows] == [d.id for d in CATALOGUE] and rows[0]["id"] == "sns_subscription_changed"
     result = CliRunner().invoke(main, ["detect", "--evidence", str(demo / "evidence"), "--only", "nope"])
-    assert result.exit_code == 1 and "unknown detection nope" in result.output
+    assert result.exit_code == 2 and "unknown detection nope" in result.output
 
 
 def test_coverage_table(demo, truth):
@@ -281,6 +288,16 @@ def test_reconcile_lists_every_disagreement_of_state_and_logs(demo, truth):
     assert table.stdout.count("sg-02b0000000000000b") == 2 and "legacy-bastion" not in table.stdout
 
 
+@pytest.mark.parametrize("command", ["reconcile", "detect"])
+def test_csv_and_json_leave_out_the_catalogue_codes(demo, truth, command):
+    # `coverage_phrase`/`detail_phrase` are for the report; CSV showed them as Python dict reprs
+    args = [command, "--evidence", str(demo / "evidence"), "--state-at", truth["state_at"]]
+    rows = json.loads(run(*args, "--format", "json").stdout)
+    header = next(csv.reader(io.StringIO(run(*args, "--format", "csv").stdout)))
+    assert rows and "detail" in rows[0] and "detail" in header
+    assert [c for c in [*rows[0], *header] if c.endswith("_phrase")] == []
+
+
 def test_a_bad_state_at_is_a_clean_error(demo):
     result = CliRunner().invoke(main, ["reconcile", "--evidence", str(demo / "evidence"), "--state-at", "soon"])
     assert result.exit_code != 0 and "Traceback" not in result.output and "soon" in result.output
@@ -321,8 +338,9 @@ def test_times_follow_the_display_zone_in_every_format(demo):
 
 def test_an_abbreviation_is_taken_or_answered_with_the_zone_to_use(tmp_path):
     result = run("sg-changes", "--evidence", str(tmp_path), "--tz", "PST")
-    assert result.exit_code == 1
-    assert result.output == "Error: unknown time zone 'PST': use an IANA name such as America/Los_Angeles\n"
+    assert result.exit_code == 2
+    assert result.output == usage("sg-changes") + (
+        "Error: unknown time zone 'PST': use an IANA name such as America/Los_Angeles\n")
     from audit_toolkit.settings import zone_name
 
     assert [zone_name(z) for z in ("utc", "Utc", "GMT", "jst", "Asia/Tokyo")] == [
@@ -366,14 +384,14 @@ def test_activity_speaks_snake_case_and_an_empty_answer_says_why(demo):
     assert empty.stdout.startswith("(none: no event names the principal 'malory'; the nearest that exist: mallory")
 
 
-@pytest.mark.parametrize("args, env, message", [
-    (["detect", "--only", "nope"], {}, "Error: unknown detection nope;"),
+@pytest.mark.parametrize("args, env, code, message", [  # a typo is a usage error; no token, a failed run
+    (["detect", "--only", "nope"], {}, 2, usage("detect") + "Error: unknown detection nope;"),
     (["notify", "--room", "1"], {"CHATWORK_API_TOKEN": "", "AUDIT_TOOLKIT_CHATWORK_TOKEN_FILE": "/nonexistent"},
-     "Error: no Chatwork token"),
+     1, "Error: no Chatwork token"),
 ])
-def test_options_are_checked_before_any_evidence_is_read(demo, args, env, message):
+def test_options_are_checked_before_any_evidence_is_read(demo, args, env, code, message):
     result = CliRunner().invoke(main, [*args, "--evidence", str(demo / "evidence")], env=env)
-    assert result.exit_code == 1 and result.output.startswith(message)
+    assert result.exit_code == code and result.output.startswith(message)
     assert "events read" not in result.output  # nothing was scanned
 
 
@@ -487,6 +505,13 @@ def test_sql_prints_the_athena_text_bound_as_literals_ready_to_paste():
     assert [q.split(":")[0] for q in run("sql").stdout.splitlines()] == list(queries.QUERIES)
 
 
+def test_sql_refuses_a_param_given_twice_rather_than_keeping_the_last():
+    result = run("sql", "principal_events", "--param", "principal=mallory", "--param", "principal=alice")
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == "Error: --param principal given 2 times: the query binds one value"
+    assert result.stdout == ""
+
+
 @pytest.mark.parametrize("args, message", [
     (["sql", "principal_events"], "Error: principal_events needs --param principal=..."),
     (["sql", "sg_changes", "--param", "principal=x"], "takes since, until, since_day, until_day, account, region"),
@@ -529,8 +554,8 @@ def test_ssh_exposure_reads_pieces_prefix_lists_and_db_groups_end_to_end(tmp_pat
     ("--since", "0001-01-01T00:00:00+05:00"), ("--until", "9999-12-31T23:00:00-05:00")])
 def test_times_past_the_calendar_are_one_line_errors(tmp_path, bound, value):
     result = CliRunner().invoke(main, ["ssh-exposure", "--evidence", str(tmp_path), bound, value])
-    assert (result.exit_code, result.output) == (
-        1, f"Error: --since/--until must fall in the years 1970 to 9998, got {value!r}: leave "
+    assert (result.exit_code, result.output) == (  # a usage error: exit 2, under click's usage line
+        2, usage("ssh-exposure") + f"Error: --since/--until must fall in the years 1970 to 9998, got {value!r}: leave "
            "--since or --until out for no bound\n")
 
 
@@ -955,6 +980,54 @@ def test_a_port_range_is_one_cell_and_the_open_state_is_never_left_out(demo, wid
         assert "ports" in " ".join(sg.stderr.split()).partition("left out")[2] and width < 80
 
 
+def test_a_window_closed_by_no_logged_call_says_so_in_closed_by(demo):
+    # the closer is empty in JSON and CSV; an empty cell beside a close time would read as missing data
+    evidence = str(demo / "evidence")
+    table = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": "400"}).stdout
+    header, *rows = table.splitlines()
+    at = header.index("closed_by")
+    closers = {row.split()[2]: row[at:].split("  ")[0] for row in rows}
+    assert {g: closers[g] for g in ("sg-02b0000000000000b", "sg-03c0000000000000c", "sg-04d0000000000000d",
+                                    "sg-0a000000000000001", "sg-01a0000000000000a")} == {
+        "sg-02b0000000000000b": "(not logged)", "sg-03c0000000000000c": "(not logged)",
+        "sg-04d0000000000000d": "(group deleted, not logged)", "sg-0a000000000000001": "bob",
+        "sg-01a0000000000000a": ""}  # still open: no closer, and nothing said
+    whole = json.loads(run("ssh-exposure", "--evidence", evidence, "--format", "json").stdout)
+    assert {w["group_id"]: w["closed_by"] for w in whole}["sg-02b0000000000000b"] is None
+
+
+def _sg_call(name: str, at: str, group: str, number: int) -> dict:
+    return {"eventVersion": "1.08", "eventTime": at, "eventName": name, "eventSource": "ec2.amazonaws.com",
+            "awsRegion": "us-east-1", "recipientAccountId": "444444444444", "eventID": f"dst-{number}",
+            "eventType": "AwsApiCall", "sourceIPAddress": "198.51.100.77", "userAgent": "aws-cli/2.15.0",
+            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::444444444444:user/ana",
+                             "accountId": "444444444444", "userName": "ana"},
+            "requestParameters": {"groupId": group, "ipPermissions": {"items": [
+                {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
+                 "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}},
+            "responseElements": {"_return": True}}
+
+
+def test_a_table_across_a_dst_change_shows_each_times_offset(tmp_path):
+    # one hour open, 05:30Z to 06:30Z: in New York both read 01:30 (EDT, then EST)
+    path = tmp_path / "trail.json"
+    path.write_text(json.dumps({"Records": [
+        _sg_call("AuthorizeSecurityGroupIngress", "2026-11-01T05:30:00Z", "sg-0dst00000000000b2", 1),
+        _sg_call("RevokeSecurityGroupIngress", "2026-11-01T06:30:00Z", "sg-0dst00000000000b2", 2)]}))
+    wide = {"COLUMNS": "300"}
+    shown = {command: CliRunner().invoke(main, [command, *args, "--evidence", str(path), "--tz", "America/New_York"],
+                                         env=wide).stdout
+             for command, args in (("ssh-exposure", []), ("sg-changes", []), ("activity", ["--principal", "ana"]))}
+    [window] = shown["ssh-exposure"].splitlines()[1:]
+    assert "2026-11-01 01:30:00-04:00  ana" in window and "2026-11-01 01:30:00-05:00  ana" in window
+    for command in ("sg-changes", "activity"):
+        assert [line[:25] for line in shown[command].splitlines()[1:]] == [
+            "2026-11-01 01:30:00-04:00", "2026-11-01 01:30:00-05:00"]
+    # one offset in the table (UTC, or a zone with no change between its rows): the times as before
+    tokyo = CliRunner().invoke(main, ["sg-changes", "--evidence", str(path), "--tz", "Asia/Tokyo"], env=wide)
+    assert [line[:20] for line in tokyo.stdout.splitlines()[1:]] == ["2026-11-01 14:30:00 ", "2026-11-01 15:30:00 "]
+
+
 REPEATED = [  # a single-valued option given twice: refused before anything is read (click kept the last)
     (["activity", "--principal", "mallory", "--principal", "alice"], "--principal given 2 times"),
     (["sg-changes", "--tz", "UTC", "--tz=Asia/Tokyo"], "--tz given 2 times"),
@@ -1004,7 +1077,7 @@ def test_a_misspelt_query_or_detection_names_the_nearest_not_every_name(tmp_path
         "Error: no query named 'sg_chnges'; nearest: sg_changes, instance_changes "
         "(`audit-toolkit sql` lists them all)\n")
     result = run("detect", "--only", "ssh_exposure_opned", "--evidence", str(tmp_path))
-    assert result.exit_code == 1 and result.output == (
+    assert result.exit_code == 2 and result.output == usage("detect") + (
         "Error: unknown detection ssh_exposure_opned; nearest: ssh_exposure_opened "
         "(`audit-toolkit detect --catalogue` lists them all)\n")
 

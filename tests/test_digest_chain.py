@@ -67,7 +67,7 @@ def test_the_untouched_demo_trail_is_all_valid_and_its_hours_covered(signed, tru
         datetime(2026, 11, 2, tzinfo=timezone.utc),
         datetime(2026, 11, 5, tzinfo=timezone.utc),
     )
-    assert report.summary().startswith(f"{files} of {files} log files and 655 of 655 digests proven")
+    assert report.summary().startswith(f"{files:,} of {files:,} log files and 655 of 655 digests proven")
 
 
 def test_a_changed_a_deleted_and_a_forged_log_file(signed):

@@ -222,7 +222,7 @@ def test_incident_notebook_finds_the_longest_window_its_actor_and_the_curated_me
     assert "still open at the end of the evidence" in text(tagged(nb, "answer-window"))
     files, digests = truth["totals"]["files"], truth["totals"]["digests"]
     assert text(tagged(nb, "answer-proof")) == (
-        f"{files} of {files} log files and {digests} of {digests} digests proven AWS-delivered and "
+        f"{files:,} of {files:,} log files and {digests:,} of {digests:,} digests proven AWS-delivered and "
         "unaltered; 655 hours covered by the chain, 0 gaps\n" if engine == "duckdb"
         else "not checked: the logs are read where they are, not from a folder\n")
     assert "events by ASIAMALLORY000000001;" in text(tagged(nb, "answer-activity"))  # mallory's session, not the whole role

@@ -307,9 +307,10 @@ def test_detections_are_reported_most_severe_first(demo, truth):
         sub = by_title[d.title_en]
         mine = [h for h in story if h["detection"] == d.id] + ([{"outcome": "success"}] if d.id == "root_used" else []) \
             + (ssh if d.id == "ssh_exposure_opened" else [])
+        attempts = sum(h['outcome'] == 'attempt' for h in mine)  # the second count's noun agrees too
         assert sub.facts == [f"{d.id}: severity {d.severity}, MITRE ATT&CK {d.technique}",
                              f"{plural(len(mine), 'hit')}, "
-                             f"{sum(h['outcome'] == 'attempt' for h in mine)} of them attempts"]
+                             + ("1 of them an attempt" if attempts == 1 else f"{attempts} of them attempts")]
         [table] = sub.tables
         assert table.columns == ["time", "account", "region", "event", "outcome", "target", "detail", "actor", "source IP"]
         assert len(table.rows) == len(mine) and [r[0] for r in table.rows] == sorted(r[0] for r in table.rows)
@@ -386,7 +387,7 @@ def test_report_command_writes_html_markdown_and_charts(demo, tmp_path):
     assert sorted(p.name for p in out.rglob("*") if p.is_file()) == ["changes.png", "exposure.png", "findings.png", "report.html", "report.md"]
     assert "2026-11-03 18:02:00 JST" in (out / "report.html").read_text(encoding="utf-8")
     bad = CliRunner().invoke(main, ["report", "--evidence", str(demo / "evidence"), "--tz", "Mars/Olympus", "--out", str(out)])
-    assert bad.exit_code == 1 and "unknown time zone 'Mars/Olympus'" in bad.output and "Traceback" not in bad.output
+    assert bad.exit_code == 2 and "unknown time zone 'Mars/Olympus'" in bad.output and "Traceback" not in bad.output
 
 
 def test_make_demo_writes_the_report_in_the_language_setting(tmp_path, monkeypatch):
@@ -408,7 +409,7 @@ def test_coverage_is_reported_beside_the_detections(demo, truth):
     rows = part.tables[0].rows
     stopped = [r for r in rows if r[0] == "logging_stopped"]
     assert stopped == [["logging_stopped", "111111111111", "us-east-1", "2026-11-04 13:59:00 UTC", "2026-11-04 17:00:00 UTC",
-                        "3.02", "False", "org-trail", "ops-admin / mallory"]]
+                        "3h 01m", "False", "org-trail", "ops-admin / mallory"]]  # not 3.02 (hours)
     assert sorted(r[2] for r in rows if r[0] == "no_events" and r[1] == "111111111111") == ["ap-northeast-1", "eu-west-1", "us-east-1"]
 
 
@@ -461,20 +462,61 @@ def test_a_range_the_evidence_does_not_cover_is_said_first(demo, truth):
 
 
 def test_a_range_past_the_evidence_measures_open_windows_to_its_end_and_says_no_events(demo, truth):
-    """A still-open window is open for at least the time to the end the report states, and an
-    empty range says "no events", not "first , last"; its silent places are counted, not 0."""
+    """A still-open window is open for at least the time the evidence shows it open: to the earlier of
+    the range's end and the evidence's, saying which (as the CLI's duration), and an empty range says
+    "no events", not "first , last"; its silent places are counted, not 0."""
     demo_inv = Investigation.from_evidence(demo / "evidence", EN, state_at=truth["state_at"])
     far = rep.Audit(demo_inv, since="2027-01-01", until="2027-01-02")
     part = rep.actions_section(far)
     assert part.facts[5] == "0 logging outages; 9 runs of silent hours"
+    # nothing shows the windows open after the evidence's last event: not "658d ... at the end of the range"
+    last = far.when(demo_inv.span()["last_event"])
+    assert last.startswith("2026-11-04 23:59:")
     assert [row[-1] for row in part.tables[0].rows] == [
-        "at least 658d 15h 38m (still open at the end of the range, 2027-01-02 00:00:00 UTC)",
-        "at least 59d 14h 30m (still open at the end of the range, 2027-01-02 00:00:00 UTC)"]
+        f"at least 600d 15h 38m (still open at the end of the evidence, {last})",
+        f"at least 1d 14h 29m (still open at the end of the evidence, {last})"]
+    partly = rep.Audit(demo_inv, since="2026-11-04T12:00Z", until="2026-11-06T00:00Z")
+    cli = demo_inv.ssh_exposure(partly.since, partly.until)  # what the CLI's duration_seconds says
+    measured = dict(zip(cli["group_id"], cli["duration"]))
+    assert [row[-1] for row in rep.actions_section(partly).tables[0].rows][1] == (
+        f"at least {rep._duration(measured['sg-0e000000000000005'], partly.words)} "
+        f"(still open at the end of the evidence, {last})") == f"at least 1d 14h 29m (still open at the end of the evidence, {last})"
+    inside = rep.Audit(demo_inv, since="2026-11-03", until="2026-11-04")  # the evidence runs past the range
+    assert [row[-1] for row in rep.actions_section(inside).tables[0].rows][1] == (
+        "at least 14h 30m (still open at the end of the range, 2026-11-04 00:00:00 UTC)")
     assert rep.scope_section(far).facts[2] == "Events in range: 0 (no events)"
     whole = rep.Audit(demo_inv)
     assert rep.actions_section(whole).tables[0].rows[1][-1] == (
         f"at least {rep._duration(whole.end - pd.Timestamp('2026-11-03T09:30Z'), whole.words)} "
         f"(still open at the end of the evidence, {whole.when(whole.end)})")
+
+
+def test_the_japanese_report_counts_actors_in_its_own_words_and_severities_in_severity_order(demo):
+    inv = Investigation.from_evidence(demo / "evidence", Settings(language="ja"))
+    audit = rep.Audit(inv)
+    assert rep.changes_section(audit).facts[2] == (
+        "実行者別: terraform-ci / tf-run-4711 6 件、ops-admin / mallory 5 件、alice 4 件、cfn-exec / "
+        "AWSCloudFormation (cloudformation.amazonaws.com 経由) 2 件、carol@example.com (SSO) 2 件、"
+        "dave (フェデレーション) 2 件、bob 2 件、ルートユーザー (333333333333) 1 件")
+    # critical first, whatever its count: not "高 61 件、中 32 件、低 11 件、重大 10 件"
+    assert rep.detections_section(audit).facts[0] == "検知 114 件: 重大 10 件、高 61 件、中 32 件、低 11 件"
+    assert rep.findings_section(audit).facts[0] == "範囲内で有効な GuardDuty の検出結果 11 件: 高 1 件、中 1 件、低 9 件"
+    english = rep.Audit(Investigation.from_evidence(demo / "evidence", EN))
+    assert rep.detections_section(english).facts[0] == "114 detection hits: critical 10, high 61, medium 32, low 11"
+    assert rep.findings_section(english).facts[0] == "11 GuardDuty findings active in the range: High 1, Medium 1, Low 9"
+
+
+def test_a_window_no_logged_call_closed_says_so_in_the_reports_tables(demo):
+    for settings, said in ((EN, ("(not logged)", "(group deleted, not logged)", "(before evidence; from state, unlogged)")),
+                           (Settings(language="ja"), ("(記録なし)", "(グループ削除、記録なし)", "(証跡の開始前、状態から判明、記録なし)"))):
+        audit = rep.Audit(Investigation.from_evidence(demo / "evidence", settings))
+        table = rep.exposure_section(audit).tables[0]
+        by = {row[2].split()[0]: (row[table.columns.index(audit.words["report.col.opened_by"])],
+                                  row[table.columns.index(audit.words["report.col.closed_by"])]) for row in table.rows}
+        assert by["sg-02b0000000000000b"] == ("alice", said[0])
+        assert by["sg-04d0000000000000d"] == (said[2], said[1])
+        assert by["sg-0a000000000000001"] == ("alice", "bob")
+        assert by["sg-01a0000000000000a"] == (said[2], "")  # still open: nobody closed it
 
 
 def test_report_tables_show_every_identity_in_the_leads_short_form():
@@ -556,7 +598,7 @@ def test_the_report_lists_the_hours_no_valid_digest_covers(tmp_path):
     tables = {t.caption: t for t in part.tables}
     assert tables["Hours no valid digest covers"].rows == [[
         "218007301253", "us-east-1", "account-trail (us-east-1)", "2023-07-10 11:00:00 UTC",
-        "2023-07-10 12:00:00 UTC", "1.0", f"missing digest {first}"]]
+        "2023-07-10 12:00:00 UTC", "1h 00m", f"missing digest {first}"]]  # a duration, as every other
     bad = tables["Evidence not proven AWS-delivered and unaltered"].rows
     assert [(r[0], r[2]) for r in bad][:1] == [("missing_digest", first)]
     assert sorted({r[0] for r in bad}) == ["missing_digest", "not_covered"] and len(bad) == 4

@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..phrases import Items, Phrase, phrase, reason, say, words
 from ..settings import Settings
-from .events import Unreadable, json_object, records, text_of
+from .events import Unreadable, is_missing, json_object, records, text_of
 from .address_space import network_public, reaches_internet
 from .exposure import (
     WINDOW_COLUMNS, RuleState, covered_ports, exposed_ports, in_time_order, ports_together,
@@ -49,6 +49,36 @@ _CLOSED_BY = ("closed_at", "closed_by", "closed_by_arn", "closed_from_ip", "clos
 NOT_LOGGED = "closed, not logged"
 DELETED_NOT_LOGGED = "group deleted, not logged"
 _DELETED = frozenset({"ResourceDeleted", "ResourceDeletedNotRecorded"})
+
+
+def unlogged_actors(frame: pd.DataFrame, language: str = "en") -> pd.DataFrame:
+    """Windows whose opened_by and closed_by say, in `language`, when no logged call opened the window
+    (open before the evidence, known from state) or closed it (not logged, group deleted unlogged), so
+    an empty cell in a table never reads as missing data. For tables: CSV and JSON keep them empty."""
+    if frame.empty:
+        return frame
+
+    def said(parts: list[str]) -> str | None:
+        return words(language, "window.by", said=words(language, "window.by.sep").join(
+            words(language, f"window.by.{p}") for p in parts)) if parts else None
+
+    def opener(by, before, how) -> object:
+        if isinstance(by, str) and by:
+            return by
+        return said([*(["before_evidence"] if before is True else []),
+                     *(["from_state"] if how in ("state", "config") else [])]) or by
+
+    def closer(by, at, reason) -> object:
+        if (isinstance(by, str) and by) or at is None or pd.isna(at):
+            return by
+        return said({NOT_LOGGED: ["not_logged"], DELETED_NOT_LOGGED: ["deleted_not_logged"]}.get(reason, [])) or by
+
+    absent = [None] * len(frame)
+    return frame.assign(
+        opened_by=[opener(b, not is_missing(e) and bool(e), h) for b, e, h in zip(
+            frame["opened_by"], frame.get("open_before_evidence", absent), frame.get("opened_how", absent))],
+        closed_by=[closer(b, t, r) for b, t, r in zip(
+            frame["closed_by"], frame["closed_at"], frame.get("close_reason", absent))])
 # (member of an IpPermission, member of each entry, peer type): Config and describe alike
 _PEERS = (
     ("ipv6Ranges", "cidrIpv6", "cidr_ipv6"),

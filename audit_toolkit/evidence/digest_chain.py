@@ -166,8 +166,8 @@ class IntegrityReport:
             for s, n in self.counts().items() if n and s != VALID)
         return words(  # each count with its own noun: "1 of 1 log file", "2 hours", "1 gap"
             language, "proof.counts",
-            logs=words(language, "proof.logs", n=str(sum(logs.values())), valid=logs[VALID]),
-            digests=words(language, "proof.digests", n=str(sum(digests.values())), valid=digests[VALID]),
+            logs=words(language, "proof.logs", n=sum(logs.values()), valid=f"{logs[VALID]:,}"),
+            digests=words(language, "proof.digests", n=sum(digests.values()), valid=f"{digests[VALID]:,}"),
             hours=words(language, "proof.hours", n=f"{proven:g}"),
             gaps=words(language, "proof.gaps", n=len(self.gaps)),
         ) + (words(language, "proof.not_valid", bad=bad) if bad else "")
