@@ -686,8 +686,8 @@ CONNECTION_LEFT_OUT = ["interfaces", "before_rejected", "after_rejected", "after
 TABLES_AT = [  # each command at 80 and 100 columns: the columns it keeps, and those it names as left out
     (["sg-changes"], 80, ["event_time", "group_id", "action", "ports", "actor"], [*SG_LEFT_OUT, "peer"]),
     (["sg-changes"], 100, ["event_time", "group_id", "action", "ports", "peer", "actor"], SG_LEFT_OUT),
-    (["ssh-exposure"], 80, ["group_id", "cidr", "opened_at", "opened_by", "still_open"],
-     [*WINDOW_LEFT_OUT, "closed_at", "ports"]),
+    (["ssh-exposure"], 80, ["group_id", "ports", "opened_at", "opened_by", "still_open"],  # cidr before ports
+     [*WINDOW_LEFT_OUT, "closed_at", "cidr"]),
     (["ssh-exposure"], 100, ["group_id", "ports", "cidr", "opened_at", "opened_by", "closed_at", "still_open"],
      WINDOW_LEFT_OUT),
     # the actor is the one asked for: what each call acted on is kept longest
@@ -750,7 +750,7 @@ def test_the_lines_on_stderr_wrap_to_the_width_of_the_table(demo):
     assert lines[lines.index("times in UTC") + 1:] == [
         "left out to fit the terminal: ambiguous_order, reach, open_before_evidence,",
         "  region, account, group_name, protocol, opened_how, close_reason, closed_by,",
-        "  closed_at, ports (widen it, or use --format csv or json for every column)",
+        "  closed_at, cidr (widen it, or use --format csv or json for every column)",
         "11 windows, 2 still open",
     ]
     assert lines[0].startswith(f"evidence {evidence}: ") and lines[1].startswith("  ")  # the intake, wrapped
@@ -762,7 +762,7 @@ def test_the_lines_on_stderr_wrap_to_the_width_of_the_table(demo):
     wide = CliRunner().invoke(main, ["ssh-exposure", "--evidence", evidence], env={"COLUMNS": "400"})
     assert joined(wide.stderr) == joined(result.stderr).replace(
         "left out to fit the terminal: ambiguous_order, reach, open_before_evidence, region, account, group_name, "
-        "protocol, opened_how, close_reason, closed_by, closed_at, ports (widen it, or use --format csv or json for "
+        "protocol, opened_how, close_reason, closed_by, closed_at, cidr (widen it, or use --format csv or json for "
         "every column) ", "")  # only wrapped: the same words
 
 

@@ -218,7 +218,8 @@ IDS = st.sampled_from(["sg-0f000000000000006", "i-0ba5710n000000001", "eni-0app2
 
 
 @settings(max_examples=150, deadline=None)
-@given(rows=st.lists(st.tuples(IDS, IDS, st.text(" abcdefghij-/", max_size=30)), min_size=1, max_size=4),
+# the note's letters spell no id prefix ("i-a" is a note, yet the check below would read it as an id's piece)
+@given(rows=st.lists(st.tuples(IDS, IDS, st.text(" abcdefghj-/", max_size=30)), min_size=1, max_size=4),
        width=st.integers(10, 120))
 def test_an_id_is_never_split_at_any_width_a_column_is_left_out_first(rows, width):
     frame = pd.DataFrame(rows, columns=["group_id", "peer", "note"])

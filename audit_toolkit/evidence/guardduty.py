@@ -414,7 +414,7 @@ def findings_in(document: Any, source: str = "event") -> tuple[pd.DataFrame, Fil
     finding) as FINDING_COLUMNS, read and flattened exactly as a file's: what the real-time alert uses,
     so that it and the batch give the same fields for the same finding."""
     report = FileReport(path=source, shape=_shape(document))
-    return normalize(_table([document], report, guardduty_partition_of(source)).to_pandas()), report
+    return normalize(_table([[document]], report, guardduty_partition_of(source)).to_pandas()), report
 
 
 def read_findings(paths: Iterable[str | Path]) -> tuple[pd.DataFrame, IntakeReport]:
