@@ -353,7 +353,7 @@ def test_the_incident_notebook_says_the_proof_and_who_came_in_in_the_language_se
              **PARAMETERS[NOTEBOOKS[0].name](tmp_path)).nb
     files, digests = truth["totals"]["files"], truth["totals"]["digests"]
     assert text(tagged(nb, "answer-proof")) == (
-        f"ログファイル {files} 個のうち {files} 個、ダイジェスト {digests} 個のうち {digests} 個が AWS の配信で"
+        f"ログファイル {files:,} 個のうち {files:,} 個、ダイジェスト {digests:,} 個のうち {digests:,} 個が AWS の配信で"
         "改変なしと証明されました。チェーンがカバーする時間 655 時間、欠落 0 件\n")
     said = text(tagged(nb, "answer-connections"))
     assert said.startswith("198.51.100.200 (誰も知らないアドレス) から sg-0e000000000000005 (tcp/22) へ: セッション、")
