@@ -445,7 +445,11 @@ def test_a_joined_lines_file_read_in_chunks_counts_what_it_leaves_to_cloudtrail_
     monkeypatch.setattr(guardduty, "CHUNK_LINES", 2)  # five lines: three chunks, each of both kinds
     elements = [brute_force(), event(1), "junk", event(2), brute_force("b2" * 16)]
     path = write(tmp_path / "case" / "joined.jsonl", "\n".join(json.dumps(e) for e in elements))
+    recognised = []  # recognising the file reads it whole: once a file, not once a chunk
+    kinds = guardduty.kinds
+    monkeypatch.setattr(guardduty, "kinds", lambda p: recognised.append(p) or kinds(p))
     frame, intake = read_findings([path])
+    assert len(recognised) == 1
     (found,) = intake.files
     assert (found.read, found.used, found.rejected, found.elsewhere) == (2, 2, 0, 3)
     assert sorted(frame["id"]) == ["a1" * 16, "b2" * 16]

@@ -305,10 +305,12 @@ def _table(chunks: Iterable[list[Any]], report: FileReport, part,
     rows = []
     index = left = 0
     mark = len(report.warnings)  # the count of elements left to CloudTrail goes first, as it did
+    shared = None  # whether the CloudTrail reader reads the file too: recognising it reads it, so once
     for documents in chunks:
-        if path is not None and "cloudtrail" in kinds(path):
-            theirs = _own(documents)
-            if not all(theirs):
+        theirs = _own(documents) if path is not None else ()
+        if not all(theirs):
+            shared = "cloudtrail" in kinds(path) if shared is None else shared
+            if shared:
                 left += len(documents) - sum(theirs)
                 documents = list(compress(documents, theirs))
         for document in documents:
