@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from audit_toolkit.analysis.address_space import (
     _NOT_PUBLIC,
     PUBLIC_TOTAL,
+    PublicUnion,
     public_size,
     reaches_internet,
 )
@@ -42,3 +43,26 @@ def test_the_whole_public_space_and_its_halves():
     assert public_size([ipaddress.ip_network("2000::/3")]) == PUBLIC_TOTAL[6]
     assert public_size([ipaddress.ip_network(n) for n in ("10.0.0.0/8", "192.168.0.0/16")]) == 0
     assert public_size([ipaddress.ip_network("fc00::/7")]) == 0  # unique local
+
+
+networks6 = st.builds(lambda address, length: ipaddress.IPv6Network((address, length), strict=False),
+                      st.sampled_from([0, 2**125, 0x2000 << 112, 0x2001_0db8 << 96, 0xfe80 << 112, 2**128 - 1]),
+                      st.integers(0, 128))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), st.sampled_from([(4, networks), (6, networks6)]))
+def test_the_union_kept_as_networks_come_and_go_is_the_union_measured_again(data, family):
+    """The replay keeps each group's union (PublicUnion) instead of measuring it after every change:
+    after any adds and removes, of networks nested, apart or the same twice, both agree."""
+    version, nets = family
+    union, held = PublicUnion(version), []
+    for net, add in data.draw(st.lists(st.tuples(nets, st.booleans()), max_size=12)):
+        if add or net not in held:  # a network is removed only as often as it was added
+            union.change(net, 1)
+            held.append(net)
+        else:
+            union.change(net, -1)
+            held.remove(net)
+        assert union.size == public_size(held)
+        assert union.reaches(0) == reaches_internet(held, version, 0)
