@@ -416,6 +416,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.kind_protocol": "プロトコル",
         "reason.unusable_call": "イベント {event} ({at} の {name}、実行者 {by}): {why}",
         "reason.unknown_caller": "不明",
+        "reason.unusable_state_rule": "状態 ({at}) のグループ {group} ({account}/{region}): {rule}: {why}",
         "reason.sg_protocol_unread": "成功した呼び出しのプロトコル ({protocol}) は AWS が受け付けるものではありません:"
         " どのポートを開けたか読めません",
         "reason.sg_ports_reversed": "成功した呼び出しのポート範囲 {low}〜{high} は終わりが始まりより小さい範囲です:"
@@ -1204,6 +1205,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reason.kind_protocol": "a protocol",
         "reason.unusable_call": "event {event} ({name} at {at} by {by}): {why}",
         "reason.unknown_caller": "an unknown caller",
+        "reason.unusable_state_rule": "group {group} ({account}/{region}) in the state at {at}: {rule}: {why}",
         "reason.sg_protocol_unread": "the successful call's protocol ({protocol}) is not one AWS takes:"
         " which ports it opened cannot be read",
         "reason.sg_ports_reversed": "the successful call's port range {low}-{high} ends below its start:"

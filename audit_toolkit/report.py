@@ -391,7 +391,8 @@ def _evidence_gaps(a: Audit) -> str | None:
     if a.inv.intake is not None and (calls := a.inv.intake.unusable):
         parts.append(a.say("action.unusable", n=len(calls), calls="; ".join(in_language(c, a.language) for c in calls)))
     if a.inv.state_intake is not None and (rules := a.inv.state_intake.unusable):
-        parts.append(a.say("action.unusable_state", n=len(rules), rules="; ".join(rules)))
+        parts.append(a.say("action.unusable_state", n=len(rules),
+                           rules="; ".join(in_language(r, a.language) for r in rules)))
     return a.say("action.evidence", counts=TEXT[a.language]["detail.sep"].join(parts)) if parts else None
 
 

@@ -26,7 +26,7 @@ SELECT
     "$path" AS source_file
 FROM cloudtrail
 WHERE (
-      -- Names and sources are matched case and every other character aside (schema.name_key):
+      -- Names and sources are matched case and every other character aside (events.name_key):
       -- AWS writes neither otherwise, and a forged `authorizesecuritygroupingress` must not hide
       -- its call (security_groups.normalize reads it, and says it).
       regexp_replace(lower(eventsource), '[^a-z0-9.]', '') = 'ec2.amazonaws.com'

@@ -25,7 +25,7 @@ from audit_toolkit.demo import run_demo
 from audit_toolkit.evidence.layout import NOT_EVIDENCE
 from audit_toolkit.evidence.store import ingest
 from audit_toolkit.investigation import Investigation
-from audit_toolkit.phrases import plural
+from audit_toolkit.phrases import in_language, plural, reason
 from audit_toolkit.settings import Settings
 from test_investigation import revoked_by_rule_id
 from util import ENGLISH
@@ -853,6 +853,10 @@ def test_the_lead_names_each_security_group_state_rule_that_could_not_be_read(tm
         "65535-0 from 0.0.0.0/0: a TCP or UDP rule whose FromPort is above its ToPort: no port range can "
         "be read, so that rule is not read (it may open a watched port)) "
         "(listed under “Time range and evidence” and on the command's stderr)")
+    ja = Investigation.from_evidence(evidence, Settings(language="ja"), state_at="2026-01-01T00:00:30Z")
+    said = rep.actions_section(rep.Audit(ja)).facts[-1]  # where and why in the report's language too
+    assert ("状態 (2026-01-01T00:00:30Z) のグループ sg-0ccc (111111111111/us-east-1): ingress tcp ports "
+            f"65535-0 from 0.0.0.0/0: {in_language(reason('reversed_ports'), 'ja')}") in said
 
 
 def test_a_report_over_an_identity_of_900_kb_stays_small(tmp_path):

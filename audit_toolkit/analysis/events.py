@@ -58,8 +58,7 @@ def json_text(value: Any) -> str | None:
 def failed(row: Mapping) -> bool:
     """Whether the call failed: an errorCode with something in it a reader can see. A blank one
     (white space, U+200B) cannot say, and is never read as a failure: that reading would hide the change."""
-    error = row.get("errorcode")
-    return bool(error) and not (isinstance(error, str) and blank(error))
+    return bool(row.get("errorcode")) and not error_blank(row)
 
 
 def error_blank(row: Mapping) -> bool:

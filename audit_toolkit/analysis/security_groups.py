@@ -97,7 +97,7 @@ class Rule:
 
 # A change's `doubt`: what its record leaves undecided, which the window it opens says in its caveat
 # (phrases `exposure.<doubt>`). `name_unlike_aws`: its eventName is a call's only case and other
-# characters aside (schema.name_key), which AWS never writes: read as that call, and a removal
+# characters aside (events.name_key), which AWS never writes: read as that call, and a removal
 # so named removes nothing (exposure.RuleState).
 DOUBTS = ("rule_elsewhere", "is_egress_unread", "name_unlike_aws")
 _BY_KEY = {name_key(n): n for n in _ACTIONS}

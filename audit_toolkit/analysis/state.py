@@ -536,8 +536,9 @@ def windows(
         place, at = (obs["account"], obs["region"], obs["group_id"]), obs["at"]
         before = previous.get(place)
         for key, (rule, why) in obs["unreadable"].items():
-            unread.setdefault(key, f"group {place[2]} ({place[0]}/{place[1]}) in the state at "
-                                   f"{_iso(at)}: {_rule_columns(rule)['rule']}: {why}")
+            unread.setdefault(key, reason("unusable_state_rule", group=place[2], account=place[0],
+                                          region=place[1], at=_iso(at), rule=_rule_columns(rule)["rule"],
+                                          why=why))
         for key, rule in obs["exposing"].items():
             last_seen[key] = at
             covering = _covering(by_key.get(key, []), at, closing_second=True)
@@ -559,9 +560,9 @@ def windows(
                 unlogged[key] = _opened(rule, obs, how, max(bounds, default=None), known)
                 unlogged[key]["_key"] = key
                 done.append(unlogged[key])
-        reason = DELETED_NOT_LOGGED if obs["deleted"] else NOT_LOGGED
+        closed_how = DELETED_NOT_LOGGED if obs["deleted"] else NOT_LOGGED
         for key in [k for k in unlogged if k[:3] == place and k not in obs["exposing"]]:
-            _closed(unlogged.pop(key), obs, reason, last_seen.get(key), known)
+            _closed(unlogged.pop(key), obs, closed_how, last_seen.get(key), known)
         for key, held in by_key.items():
             covering = (
                 _covering(held, at) if key[:3] == place and key not in obs["exposing"] else None
@@ -570,7 +571,7 @@ def windows(
                 continue
             proof = _proven_there(covering, obs, known)
             if proof is None:
-                _closed(covering, obs, reason, last_seen.get(key), known)
+                _closed(covering, obs, closed_how, last_seen.get(key), known)
             elif not covering.get("_contradicted"):  # said once: a daily snapshot repeats it
                 covering["_contradicted"] = True
                 covering["caveat"] = " ".join(filter(None, [covering.get("caveat"), proof[2]]))

@@ -1349,7 +1349,7 @@ def _glance_all(data: bytes, report: FileReport) -> list:
 def _focused(text: bytes, events: list, times: list[str], indexes: list[int], only: frozenset[str],
              part: PathPartition, report: FileReport) -> pa.RecordBatch:
     """The named events converted whole, and every other usable event as its spine alone. A name
-    is matched case and every character but letters and digits aside (schema.name_key): a forged
+    is matched case and every character but letters and digits aside (events.name_key): a forged
     `authorizesecuritygroupingress` kept as its spine alone hid the call."""
     keys = {name_key(n) for n in only}
     wanted = {n for n in {e.eventName for e in events} if n in only or name_key(n) in keys}

@@ -100,7 +100,7 @@ class Query:
     def runs_on_focused_scan(self, only: frozenset[str]) -> bool:
         """Whether a scan that converted only the events named `only` whole (and of every other event
         its spine, schema.SPINE_COLUMNS) holds everything this query reads. Names are compared as
-        the scan matches them, case and all but letters and digits aside (schema.name_key)."""
+        the scan matches them, case and all but letters and digits aside (events.name_key)."""
         names, columns = _reads(self.sql)
         keys = {name_key(n) for n in only}
         return (names is not None and {name_key(n) for n in names} <= keys) or columns <= SPINE_COLUMNS
@@ -215,7 +215,7 @@ def _event_names(condition: exp.Expression) -> frozenset[str] | None:
 
 
 def _is_event_name(node: exp.Expression) -> bool:
-    """`eventname`, or it as schema.name_key reads it: regexp_replace(lower(eventname), ...)."""
+    """`eventname`, or it as events.name_key reads it: regexp_replace(lower(eventname), ...)."""
     if (isinstance(node, exp.RegexpReplace) and isinstance(node.this, exp.Lower)
             and node.expression.name == "[^a-z0-9]" and node.args.get("replacement")
             and node.args["replacement"].name == ""):
